@@ -1,0 +1,18 @@
+# One image for every platform process (api, projector, later the worker);
+# docker-compose.yml picks the entry point. TypeScript runs through tsx.
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY migrations ./migrations
+COPY src ./src
+
+USER node
+EXPOSE 3000
+# node itself is PID 1 (not npm), so SIGTERM from `docker stop` reaches the graceful shutdown
+CMD ["node", "--import", "tsx", "src/main/api.ts"]

@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+
+export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('../../../migrations', import.meta.url));
+
+/** Any constant shared by everyone who migrates this database (ASCII "migr"). */
+const MIGRATION_LOCK_KEY = 0x6d696772;
+
+export interface MigrationResult {
+  /** knex's batch number; 0 when there was nothing to run */
+  batch: number;
+  /** file names of the migrations that ran, in order */
+  ran: string[];
+}
+
+/**
+ * Brings the schema up to date with the TypeScript files in `migrations/`.
+ *
+ * knex's own lock fails ("Migration table is already locked") instead of
+ * waiting, so the api and the projector starting together would crash one of
+ * them: a Postgres advisory lock, held on a second connection, makes the later
+ * one wait and then find nothing to do.
+ */
+export async function runMigrations(knex: Knex): Promise<MigrationResult> {
+  return knex.transaction(async (lock) => {
+    await lock.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    const [batch, ran] = (await knex.migrate.latest({
+      directory: MIGRATIONS_DIRECTORY,
+      loadExtensions: ['.ts'],
+    })) as [number, string[]];
+    return { batch: ran.length > 0 ? batch : 0, ran };
+  });
+}

@@ -1,0 +1,31 @@
+import { ErrorType, isCommandError, type CommandError } from '@eventstore/db-client';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
+import type { ExpectedRevision } from '../../../event-store/port.js';
+
+/** Narrows to the client's error of one type; by `type`, which survives a duplicated client copy better than instanceof. */
+export function isClientError<T extends ErrorType>(error: unknown, type: T): error is Extract<CommandError, { type: T }> {
+  return error instanceof Error && isCommandError(error) && error.type === type;
+}
+
+export function isStreamGone(error: unknown): boolean {
+  // soft-deleted streams read as not found; tombstoned ones as deleted: the port has one answer for both
+  return isClientError(error, ErrorType.STREAM_NOT_FOUND) || isClientError(error, ErrorType.STREAM_DELETED);
+}
+
+/** Errors of appends and deletes, in the port's terms; anything else is returned as it came. */
+export function toPortWriteError(error: unknown, streamName: string, expected: ExpectedRevision): unknown {
+  if (isClientError(error, ErrorType.WRONG_EXPECTED_VERSION)) {
+    const actual = error.actualVersion;
+    // errors built from gRPC trailers carry -1 for "no stream"
+    return new WrongExpectedVersionError(streamName, expected, typeof actual === 'bigint' && actual < 0n ? 'no_stream' : actual);
+  }
+  // the server answers StreamExists on a soft-deleted stream with "deleted"; the port counts deleted as no stream
+  if (isClientError(error, ErrorType.STREAM_DELETED) && expected === 'stream_exists') {
+    return new WrongExpectedVersionError(streamName, expected, 'no_stream');
+  }
+  return error;
+}
+
+export function toPortReadError(error: unknown, streamName: string): unknown {
+  return isStreamGone(error) ? new StreamNotFoundError(streamName) : error;
+}

@@ -1,0 +1,298 @@
+import {
+  BACKWARDS,
+  END,
+  ErrorType,
+  EventStoreDBClient,
+  FORWARDS,
+  START as CLIENT_START,
+  type AllStreamRecordedEvent,
+  type AppendResult as ClientAppendResult,
+  type ReadPosition,
+} from '@eventstore/db-client';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
+import type {
+  AllSubscription,
+  AppendResult,
+  EventData,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeToAllOptions,
+} from '../../../event-store/port.js';
+import { comparePositions, START, type Position } from '../../../event-store/position.js';
+import { EventStoreDbAllSubscription, type SubscriptionPlan } from './all-subscription.js';
+import { findEarlierAppend, refuseRepeatedIds } from './earlier-append.js';
+import { isClientError, isStreamGone, toPortReadError, toPortWriteError } from './errors.js';
+import { matchesFilter, serverFilter } from './filters.js';
+import {
+  isSystemEvent,
+  lastAppendedPosition,
+  streamEventPosition,
+  toClientDeleteRevision,
+  toClientEvent,
+  toClientExpectedRevision,
+  toPosition,
+  toRecordedEvent,
+  type ClientRecordedEvent,
+} from './mapping.js';
+import { fromClientStreamMetadata, toClientStreamMetadata } from './stream-metadata.js';
+import { validateAppend } from './validate-append.js';
+
+export interface EventStoreDbEventStoreOptions {
+  /**
+   * How many of a stream's newest events an append compares its event ids
+   * with before writing (see earlier-append.ts). Default: the batch's size
+   * + 16. 0 skips that read and leaves deduplication to EventStoreDB alone.
+   */
+  idempotencyWindow?: number;
+}
+
+/** Slack beyond the batch itself, for a retry that lands after someone else's append. */
+const IDEMPOTENCY_SLACK = 16;
+/** $all has no server-side filter on reads in this client: filtered reads page through it. */
+const MAX_READ_ALL_PAGE = 4096;
+const HEAD_PAGE = 32;
+const DELETE_ATTEMPTS = 3;
+
+export class EventStoreDbEventStore implements EventStore {
+  readonly kind = 'eventstoredb';
+  private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
+
+  constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly options: EventStoreDbEventStoreOptions = {},
+  ) {}
+
+  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+    validateAppend(streamName, events);
+    refuseRepeatedIds(streamName, events);
+    const clientExpected = toClientExpectedRevision(expectedRevision);
+    const earlier = await this.earlierAppend(streamName, events);
+    // a repeat of an earlier append answers with that append's result, whatever the expected revision (as on Postgres)
+    if (earlier) return { nextExpectedRevision: earlier.revision, position: streamEventPosition(earlier) };
+
+    let result: ClientAppendResult;
+    try {
+      result = await this.client.appendToStream(streamName, events.map(toClientEvent), { expectedRevision: clientExpected });
+    } catch (error) {
+      throw toPortWriteError(error, streamName, expectedRevision);
+    }
+    if (!result.success) {
+      // only with throwOnAppendFailure=false in the connection string: the client reports instead of throwing
+      const actual = result.nextExpectedRevision;
+      throw new WrongExpectedVersionError(streamName, expectedRevision, actual < 0n ? 'no_stream' : actual);
+    }
+    // servers leave the position out when they cannot tell it (e.g. some idempotent writes): read it back
+    const position = result.position
+      ? lastAppendedPosition(result.position)
+      : await this.positionOf(streamName, result.nextExpectedRevision);
+    return { nextExpectedRevision: result.nextExpectedRevision, position };
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    // the client starts at START in both directions unless told otherwise; the port's backwards default is the end
+    const from = options.fromRevision ?? (backwards ? 'end' : 'start');
+    const requested = options.maxCount;
+    const events = await this.readStreamEvents(streamName, {
+      direction: backwards ? BACKWARDS : FORWARDS,
+      fromRevision: from === 'start' ? CLIENT_START : from === 'end' ? END : from,
+      // maxCount 0 still has to say whether the stream exists
+      ...(requested !== undefined ? { maxCount: Math.max(requested, 1) } : {}),
+    });
+    if (requested !== undefined && requested <= 0) return [];
+    return events.map((event) => toRecordedEvent(event, streamEventPosition(event)));
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromPosition ?? (backwards ? 'end' : 'start');
+    const maxCount = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (maxCount <= 0) return [];
+    if ((from === 'end' && !backwards) || (from === 'start' && backwards)) return [];
+    if (typeof from === 'object' && backwards && comparePositions(from, START) <= 0) return [];
+
+    // The port's fromPosition is exclusive. The server's is inclusive forwards
+    // and exclusive backwards; dropping everything up to `bound` makes both
+    // exclusive, whatever the server version, and also for positions that
+    // fall between events (server checkpoints).
+    let bound: Position | undefined = typeof from === 'object' ? from : undefined;
+    let cursor: ReadPosition = from === 'start' || (bound && comparePositions(bound, START) <= 0) ? CLIENT_START : from === 'end' ? END : from;
+    const filtered = Boolean(options.filter?.eventTypes?.length || options.filter?.streamPrefixes?.length);
+    // unfiltered, a page needs only room for the bound event and interleaved system events
+    const pageSize = Number.isFinite(maxCount) && !filtered ? Math.min(maxCount + HEAD_PAGE, MAX_READ_ALL_PAGE) : MAX_READ_ALL_PAGE;
+
+    const out: RecordedEvent[] = [];
+    for (;;) {
+      const page = await this.readAllPage(cursor, backwards, pageSize);
+      for (const event of page) {
+        const position = toPosition(event.position);
+        if (bound && (backwards ? comparePositions(position, bound) >= 0 : comparePositions(position, bound) <= 0)) continue;
+        if (!matchesFilter(event.type, event.streamId, options.filter)) continue;
+        out.push(toRecordedEvent(event, position));
+        if (out.length >= maxCount) return out;
+      }
+      const last = page.at(-1);
+      if (!last || page.length < pageSize) return out;
+      cursor = bound = toPosition(last.position);
+    }
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
+    const from = options.fromPosition ?? 'start';
+    const filter = options.filter;
+    const subscription: EventStoreDbAllSubscription = new EventStoreDbAllSubscription(
+      {
+        plan: () => this.planSubscription(from),
+        open: (plan, onCheckpoint) =>
+          this.client.subscribeToAll({
+            fromPosition: plan.from,
+            filter: serverFilter(filter, (_subscription, position) => onCheckpoint(toPosition(position))),
+          }),
+      },
+      filter,
+      options.batchSize ?? 500,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async headPosition(): Promise<Position> {
+    // system events ($stats, $metadata, projections' links) sit at the end of $all too; look past them
+    let cursor: ReadPosition = END;
+    for (;;) {
+      const page = await this.readAllPage(cursor, true, HEAD_PAGE);
+      const newest = page.find((event) => !isSystemEvent(event.type, event.streamId));
+      if (newest) return toPosition(newest.position);
+      const last = page.at(-1);
+      if (!last || page.length < HEAD_PAGE) return START;
+      cursor = toPosition(last.position);
+    }
+  }
+
+  async setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void> {
+    // a metadata event replaces the previous one whole, as the Postgres adapter's row does
+    await this.client.setStreamMetadata(streamName, toClientStreamMetadata(streamName, metadata));
+  }
+
+  async getStreamMetadata(streamName: string): Promise<StreamMetadata> {
+    try {
+      // the client already answers "no metadata" for a stream without a metadata stream
+      const result = await this.client.getStreamMetadata(streamName);
+      return fromClientStreamMetadata(result.metadata);
+    } catch (error) {
+      if (isStreamGone(error)) return {};
+      throw error;
+    }
+  }
+
+  async deleteStream(streamName: string, expectedRevision: ExpectedRevision = 'any'): Promise<void> {
+    if (expectedRevision === 'stream_exists') return this.deleteExistingStream(streamName);
+    try {
+      await this.client.deleteStream(streamName, { expectedRevision: toClientDeleteRevision(expectedRevision) });
+    } catch (error) {
+      if (isClientError(error, ErrorType.STREAM_NOT_FOUND)) {
+        // nothing to delete: a no-op when the expectation allows "no stream", as on Postgres
+        if (typeof expectedRevision === 'bigint') throw new WrongExpectedVersionError(streamName, expectedRevision, 'no_stream');
+        return;
+      }
+      throw toPortWriteError(error, streamName, expectedRevision);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    await this.client.dispose();
+  }
+
+  /**
+   * This client cannot send `stream_exists` with a delete: pin the stream's
+   * current revision instead, and try again if a writer moved it meanwhile.
+   */
+  private async deleteExistingStream(streamName: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let newest: ClientRecordedEvent[];
+      try {
+        newest = await this.readStreamEvents(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+      } catch (error) {
+        if (error instanceof StreamNotFoundError) throw new WrongExpectedVersionError(streamName, 'stream_exists', 'no_stream');
+        throw error;
+      }
+      // every event hidden by maxAge/truncateBefore: the stream exists, its revision is not ours to see
+      const revision = newest[0]?.revision;
+      try {
+        await this.client.deleteStream(streamName, { expectedRevision: revision ?? 'any' });
+        return;
+      } catch (error) {
+        if (isClientError(error, ErrorType.WRONG_EXPECTED_VERSION) && attempt < DELETE_ATTEMPTS) continue;
+        throw toPortWriteError(error, streamName, 'stream_exists');
+      }
+    }
+  }
+
+  private async earlierAppend(streamName: string, events: readonly EventData[]): Promise<ClientRecordedEvent | undefined> {
+    const window = this.options.idempotencyWindow ?? events.length + IDEMPOTENCY_SLACK;
+    if (window <= 0) return undefined;
+    let newestFirst: ClientRecordedEvent[];
+    try {
+      newestFirst = await this.readStreamEvents(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: window });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    return findEarlierAppend(streamName, events, newestFirst);
+  }
+
+  private async positionOf(streamName: string, revision: bigint): Promise<Position> {
+    const [event] = await this.readStreamEvents(streamName, { direction: FORWARDS, fromRevision: revision, maxCount: 1 });
+    if (!event) throw new Error(`stream ${streamName}: revision ${revision} was just written but cannot be read back`);
+    return streamEventPosition(event);
+  }
+
+  private async readStreamEvents(
+    streamName: string,
+    options: Parameters<EventStoreDBClient['readStream']>[1],
+  ): Promise<ClientRecordedEvent[]> {
+    const events: ClientRecordedEvent[] = [];
+    try {
+      for await (const resolved of this.client.readStream(streamName, options)) {
+        if (resolved.event) events.push(resolved.event);
+      }
+    } catch (error) {
+      throw toPortReadError(error, streamName);
+    }
+    return events;
+  }
+
+  private async readAllPage(from: ReadPosition, backwards: boolean, maxCount: number): Promise<AllStreamRecordedEvent[]> {
+    const events: AllStreamRecordedEvent[] = [];
+    for await (const resolved of this.client.readAll({ fromPosition: from, direction: backwards ? BACKWARDS : FORWARDS, maxCount })) {
+      if (resolved.event) events.push(resolved.event);
+    }
+    return events;
+  }
+
+  /**
+   * Where the client subscription starts. The port's fromPosition is
+   * exclusive; the server skips the first event at or after the position it
+   * is given, which is the same thing only when that is an event's exact
+   * position. So start from the event just before, and drop what is not after
+   * the port's position: right for any position, including checkpoints that
+   * fall between events.
+   */
+  private async planSubscription(from: Position | 'start' | 'end'): Promise<SubscriptionPlan> {
+    const head = await this.headPosition();
+    const at = from === 'end' ? head : from === 'start' ? START : from;
+    if (comparePositions(at, START) <= 0) return { from: CLIENT_START, checkpoint: START, head };
+    const before = (await this.readAllPage(at, true, 2)).find((event) => comparePositions(toPosition(event.position), at) < 0);
+    return { from: before ? toPosition(before.position) : CLIENT_START, skipThrough: at, checkpoint: at, head };
+  }
+}
+
+export function createEventStoreDbEventStore(connectionString: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
+  return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+}

@@ -1,0 +1,2 @@
+export { EventStoreDbEventStore, createEventStoreDbEventStore, type EventStoreDbEventStoreOptions } from './eventstoredb-event-store.js';
+export { EventStoreDbAllSubscription } from './all-subscription.js';

@@ -1,0 +1,17 @@
+import type { EventData } from '../../../event-store/port.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Refuses what the store must never hold, before it costs a round trip. Same
+ * rules as the Postgres adapter: EventStoreDB itself would accept `$` types and
+ * streams, which the port then hides from every $all read.
+ */
+export function validateAppend(streamName: string, events: readonly EventData[]): void {
+  if (!streamName || streamName.startsWith('$')) throw new TypeError(`invalid stream name "${streamName}"`);
+  if (events.length === 0) throw new TypeError(`append to ${streamName}: no events`);
+  for (const event of events) {
+    if (!UUID.test(event.id)) throw new TypeError(`append to ${streamName}: event id "${event.id}" is not a uuid`);
+    if (!event.type || event.type.startsWith('$')) throw new TypeError(`append to ${streamName}: invalid event type "${event.type}"`);
+  }
+}

@@ -1,0 +1,203 @@
+import pg from 'pg';
+import { StreamNotFoundError } from '../../../event-store/errors.js';
+import type {
+  AllSubscription,
+  AppendResult,
+  EventData,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamMetadata,
+  SubscribeToAllOptions,
+} from '../../../event-store/port.js';
+import { START, type Position } from '../../../event-store/position.js';
+import { PostgresAllSubscription, type PollingOptions } from './all-subscription.js';
+import { appendEvents, expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError } from './append.js';
+import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
+import { validateAppend } from './validate-append.js';
+import { WakeSignal } from './wake-signal.js';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  /** connections for appends and reads (default 10) */
+  poolSize?: number;
+  polling?: Partial<PollingOptions>;
+  /** where background errors (lost LISTEN connection, failed NOTIFY) go */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+/** One round trip: the stream's state (existence, retention) with its events joined on. */
+function readStreamQuery(backwards: boolean): string {
+  return `
+    WITH s AS (
+      SELECT coalesce(m.deleted, false) AS deleted, m.truncate_before, m.max_age, m.max_count,
+             (SELECT max(stream_revision) FROM es_events WHERE stream_name = $1) AS last_revision
+        FROM (SELECT 1) one LEFT JOIN es_streams m ON m.stream_name = $1)
+    SELECT s.last_revision IS NOT NULL AND NOT s.deleted AS exists, e.*
+      FROM s
+      LEFT JOIN LATERAL (
+        SELECT ${EVENT_COLUMNS} FROM es_events ev
+         WHERE ev.stream_name = $1
+           AND ev.stream_revision >= greatest(coalesce(s.truncate_before, 0), s.last_revision - coalesce(s.max_count, s.last_revision + 1) + 1)
+           AND (s.max_age IS NULL OR ev.created_at >= now() - make_interval(secs => s.max_age))
+           AND ($2::bigint IS NULL OR ev.stream_revision ${backwards ? '<=' : '>='} $2::bigint)
+         ORDER BY ev.stream_revision ${backwards ? 'DESC' : 'ASC'}
+         LIMIT $3
+      ) e ON s.last_revision IS NOT NULL AND NOT s.deleted`;
+}
+const READ_STREAM_FORWARDS = readStreamQuery(false);
+const READ_STREAM_BACKWARDS = readStreamQuery(true);
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres';
+  private readonly pool: pg.Pool;
+  private readonly signal: WakeSignal;
+  private readonly polling: PollingOptions;
+
+  constructor(options: PostgresEventStoreOptions) {
+    const onError = options.onBackgroundError ?? (() => undefined);
+    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    this.pool.on('error', onError);
+    this.signal = new WakeSignal(this.pool, options.connectionString, onError);
+    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, ...options.polling };
+  }
+
+  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+    validateAppend(streamName, events);
+    const result = await appendEvents(this.pool, streamName, events, expectedRevision);
+    this.signal.appended();
+    return result;
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? 'end' : 'start');
+    if (from === 'end' && !backwards) {
+      await this.readStream(streamName, { direction: 'backwards', maxCount: 1 }); // still says whether it exists
+      return [];
+    }
+    const fromRevision = from === 'start' ? (backwards ? '0' : null) : from === 'end' ? null : from.toString();
+    const { rows } = await this.pool.query<EventRow & { exists: boolean }>({
+      name: backwards ? 'es_read_stream_b' : 'es_read_stream_f',
+      text: backwards ? READ_STREAM_BACKWARDS : READ_STREAM_FORWARDS,
+      values: [streamName, fromRevision, options.maxCount ?? null],
+    });
+    if (!rows[0]?.exists) throw new StreamNotFoundError(streamName);
+    return rows.filter((r) => r.event_id !== null).map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromPosition ?? (backwards ? 'end' : 'start');
+    if ((from === 'end' && !backwards) || (from === 'start' && backwards)) return [];
+    const values: unknown[] = [];
+    const conditions: string[] = [];
+    if (typeof from === 'object') {
+      values.push(from.commit.toString(), from.prepare.toString());
+      conditions.push(`(transaction_id, global_position) ${backwards ? '<' : '>'} ($1::text::xid8, $2::bigint)`);
+    }
+    // Forwards reads are pages of a stable history: only what can no longer gain an earlier event.
+    if (!backwards) conditions.push('transaction_id < pg_snapshot_xmin(pg_current_snapshot())');
+    if (options.filter?.eventTypes?.length) {
+      values.push(options.filter.eventTypes);
+      conditions.push(`event_type = ANY($${values.length}::text[])`);
+    }
+    if (options.filter?.streamPrefixes?.length) {
+      values.push(options.filter.streamPrefixes.map(likePrefix));
+      conditions.push(`stream_name LIKE ANY($${values.length}::text[])`);
+    }
+    values.push(options.maxCount ?? null);
+    const order = backwards ? 'DESC' : 'ASC';
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events
+        ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+        ORDER BY transaction_id ${order}, global_position ${order}
+        LIMIT $${values.length}`,
+      values,
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
+    const from = options.fromPosition ?? 'start';
+    const batchSize = options.batchSize ?? 500;
+    const open = (position: Position) => new PostgresAllSubscription(this.pool, this.signal, position, options.filter, batchSize, this.polling);
+    if (from !== 'end') return open(from === 'start' ? START : from);
+    // 'end' is known only after a read; defer it to the first pull.
+    let inner: PostgresAllSubscription | undefined;
+    let closed = false;
+    const start = async () => {
+      inner = open(await this.headPosition());
+      if (closed) await inner.close();
+      return inner;
+    };
+    return {
+      async close() {
+        closed = true;
+        await inner?.close();
+      },
+      async *[Symbol.asyncIterator]() {
+        yield* await start();
+      },
+    };
+  }
+
+  async headPosition(): Promise<Position> {
+    const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string }>(
+      `SELECT transaction_id::text AS commit_position, global_position::text AS prepare_position
+         FROM es_events ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
+  }
+
+  async setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO es_streams (stream_name, truncate_before, max_age, max_count, custom_metadata)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (stream_name) DO UPDATE SET truncate_before = excluded.truncate_before,
+         max_age = excluded.max_age, max_count = excluded.max_count, custom_metadata = excluded.custom_metadata`,
+      [
+        streamName,
+        metadata.truncateBefore?.toString() ?? null,
+        metadata.maxAge ?? null,
+        metadata.maxCount ?? null,
+        metadata.custom ? JSON.stringify(metadata.custom) : null,
+      ],
+    );
+  }
+
+  async getStreamMetadata(streamName: string): Promise<StreamMetadata> {
+    const { rows } = await this.pool.query<{
+      truncate_before: string | null;
+      max_age: number | null;
+      max_count: number | null;
+      custom_metadata: StreamMetadata['custom'] | null;
+    }>('SELECT truncate_before::text, max_age, max_count, custom_metadata FROM es_streams WHERE stream_name = $1', [streamName]);
+    const row = rows[0];
+    const metadata: StreamMetadata = {};
+    if (!row) return metadata;
+    if (row.truncate_before !== null) metadata.truncateBefore = BigInt(row.truncate_before);
+    if (row.max_age !== null) metadata.maxAge = row.max_age;
+    if (row.max_count !== null) metadata.maxCount = row.max_count;
+    if (row.custom_metadata !== null) metadata.custom = row.custom_metadata;
+    return metadata;
+  }
+
+  async deleteStream(streamName: string, expectedRevision: ExpectedRevision = 'any'): Promise<void> {
+    const { kind, revision } = expectation(expectedRevision);
+    try {
+      await this.pool.query('SELECT es_delete_stream($1, $2, $3)', [streamName, kind, revision]);
+    } catch (error) {
+      if ((error as PgError).code === WRONG_EXPECTED_VERSION) throw wrongExpectedVersion(error as PgError, streamName, expectedRevision);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.signal.close();
+    await this.pool.end();
+  }
+}

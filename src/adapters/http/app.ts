@@ -1,0 +1,47 @@
+import type { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import Koa from 'koa';
+import type { Registry } from 'prom-client';
+import type { EventStore } from '../../event-store/index.js';
+import type { Logger } from '../../logger.js';
+import type { Redis } from '../redis/redis.js';
+import { errorEnvelope } from './middleware/error-envelope.js';
+import { requestId } from './middleware/request-id.js';
+import { requestLog } from './middleware/request-log.js';
+import { requestMetrics } from './middleware/request-metrics.js';
+import { dependencyChecks } from './readiness.js';
+import { operationsRouter } from './routes/operations.js';
+import type { AppState } from './state.js';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Registry;
+  knex: Knex;
+  store: EventStore;
+  redis: Redis;
+  /** feature routers (`/api/v1/...`), mounted after the operational ones */
+  routers?: readonly Router<AppState>[];
+}
+
+/**
+ * The HTTP app. Middleware order matters: the request id comes first so
+ * everything can log with it; logging and metrics wrap the error envelope so
+ * they see the status that is actually sent.
+ */
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>();
+  // errors Koa meets outside our middleware (e.g. a client hanging up mid-stream)
+  app.on('error', (error: unknown) => deps.logger.warn({ err: error }, 'http server error'));
+
+  app.use(requestId(deps.logger));
+  app.use(requestLog());
+  app.use(requestMetrics(deps.metrics));
+  app.use(errorEnvelope());
+
+  const routers = [operationsRouter({ checks: dependencyChecks(deps), metrics: deps.metrics }), ...(deps.routers ?? [])];
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,53 @@
+import type { Middleware } from 'koa';
+import { fail } from '../envelope.js';
+import { HttpError } from '../http-error.js';
+import type { AppState } from '../state.js';
+
+/** Codes for the statuses Koa and its middleware produce on their own. */
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'VALIDATION_ERROR',
+  429: 'RATE_LIMITED',
+};
+
+/**
+ * Every failure leaves as the error envelope: thrown HttpErrors as they are,
+ * client errors from Koa's ecosystem (http-errors with `expose`) by status,
+ * anything else as a 500 that says nothing about internals (the log has it),
+ * and an empty error response (no route matched, method not allowed) by its status.
+ */
+export function errorEnvelope(): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status >= 400 && ctx.body == null) {
+        const message = ctx.status === 404 ? `no route for ${ctx.method} ${ctx.path}` : ctx.message;
+        fail(ctx, new HttpError(ctx.status, codeFor(ctx.status), message));
+      }
+    } catch (error) {
+      const known = error instanceof HttpError ? error : exposedClientError(error);
+      if (!known) ctx.state.logger.error({ err: error }, 'request failed');
+      fail(ctx, known ?? new HttpError(500, 'INTERNAL_ERROR', 'Internal server error'));
+    }
+  };
+}
+
+/** http-errors style: a 4xx whose message was meant for the client. */
+function exposedClientError(error: unknown): HttpError | undefined {
+  const { status, expose, message } = (error ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof status === 'number' && status >= 400 && status < 500 && expose === true && typeof message === 'string') {
+    return new HttpError(status, codeFor(status), message);
+  }
+  return undefined;
+}
+
+function codeFor(status: number): string {
+  return CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST');
+}

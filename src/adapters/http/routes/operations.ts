@@ -1,0 +1,34 @@
+import { Router } from '@koa/router';
+import type { Registry } from 'prom-client';
+import { fail, ok } from '../envelope.js';
+import { HttpError } from '../http-error.js';
+import { runChecks, type ReadinessCheck } from '../readiness.js';
+import type { AppState } from '../state.js';
+
+/** Probes and metrics for the platform that runs us (compose, Kubernetes, Prometheus). */
+export function operationsRouter(deps: { checks: readonly ReadinessCheck[]; metrics: Registry }): Router<AppState> {
+  const router = new Router<AppState>();
+
+  // Liveness: the process answers. Deliberately checks nothing else.
+  router.get('/healthz', (ctx) => {
+    ok(ctx, { status: 'ok', uptime_seconds: Math.round(process.uptime()) });
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const checks = await runChecks(deps.checks, ctx.state.logger);
+    const failing = Object.entries(checks).filter(([, result]) => result !== 'ok');
+    if (failing.length === 0) {
+      ok(ctx, { status: 'ready', checks });
+      return;
+    }
+    const summary = failing.map(([name, result]) => `${name} ${result}`).join(', ');
+    fail(ctx, new HttpError(503, 'NOT_READY', `not ready: ${summary}`, { checks }));
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.contentType;
+    ctx.body = await deps.metrics.metrics();
+  });
+
+  return router;
+}

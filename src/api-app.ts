@@ -1,0 +1,21 @@
+import type { Container } from 'inversify';
+import type Koa from 'koa';
+import { createApp } from './adapters/http/app.js';
+import type { AppState } from './adapters/http/state.js';
+import { TOKENS } from './tokens.js';
+
+/**
+ * The API exactly as the api process serves it, wired from the container.
+ * Shared by src/main/api.ts and the end-to-end tests, so the tests exercise
+ * what production runs. Later issues add their `/api/v1` routers here.
+ */
+export function createApiApp(container: Container): Koa<AppState> {
+  return createApp({
+    logger: container.get(TOKENS.Logger),
+    metrics: container.get(TOKENS.Metrics),
+    knex: container.get(TOKENS.Knex),
+    store: container.get(TOKENS.EventStore),
+    redis: container.get(TOKENS.Redis),
+    routers: [],
+  });
+}

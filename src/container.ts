@@ -1,0 +1,68 @@
+import { Container } from 'inversify';
+import type { Config } from './config.js';
+import type { EventStore } from './event-store/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry } from './metrics.js';
+import { createKnex } from './adapters/db/knex.js';
+import { closeRedis, createRedis } from './adapters/redis/redis.js';
+import { TOKENS } from './tokens.js';
+
+/**
+ * The composition root. Everything is a lazy singleton: a process builds only
+ * what it asks for, and `disposeContainer` closes only what was built.
+ * No decorators: bindings are plain factories.
+ */
+export async function buildContainer(config: Config, options: { processName?: string } = {}): Promise<Container> {
+  const logger = createLogger(config, { name: options.processName });
+  const createEventStore = await eventStoreFactory(config);
+  const container = new Container();
+
+  container.bind(TOKENS.Config).toConstantValue(config);
+  container.bind(TOKENS.Logger).toConstantValue(logger);
+  container.bind(TOKENS.Metrics).toDynamicValue(createMetricsRegistry).inSingletonScope();
+  container
+    .bind(TOKENS.Knex)
+    .toDynamicValue(() => createKnex(config.DATABASE_URL, config.DB_POOL_SIZE))
+    .inSingletonScope()
+    .onDeactivation((knex) => closeQuietly(logger, 'knex', () => knex.destroy()));
+  container
+    .bind(TOKENS.EventStore)
+    .toDynamicValue(createEventStore)
+    .inSingletonScope()
+    .onDeactivation((store) => closeQuietly(logger, `${store.kind} event store`, () => store.close()));
+  container
+    .bind(TOKENS.Redis)
+    .toDynamicValue(() => createRedis(config.REDIS_URL, logger))
+    .inSingletonScope()
+    .onDeactivation((redis) => closeQuietly(logger, 'redis', () => closeRedis(redis)));
+
+  return container;
+}
+
+/** Closes every connection the container opened (the knex pool, the event store, Redis). */
+export async function disposeContainer(container: Container): Promise<void> {
+  await container.unbindAllAsync();
+}
+
+/**
+ * EventStoreDB when a connection string is set, else Postgres. Only the chosen
+ * adapter's module is loaded: the EventStoreDB client brings gRPC with it.
+ */
+async function eventStoreFactory(config: Config): Promise<() => EventStore> {
+  const connectionString = config.EVENTSTORE_CONNECTION_STRING;
+  if (connectionString) {
+    const { createEventStoreDbEventStore } = await import('./adapters/event-store/eventstoredb/eventstoredb-event-store.js');
+    return () => createEventStoreDbEventStore(connectionString);
+  }
+  const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
+  return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
+}
+
+/** One failing close must not keep the others from running. */
+async function closeQuietly(logger: Logger, what: string, close: () => Promise<unknown>): Promise<void> {
+  try {
+    await close();
+  } catch (error) {
+    logger.error({ err: error }, `closing ${what} failed`);
+  }
+}

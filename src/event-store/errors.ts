@@ -1,0 +1,30 @@
+import type { ExpectedRevision } from './port.js';
+
+/** The stream was not at the revision the writer expected. */
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamName: string,
+    readonly expected: ExpectedRevision,
+    /** the stream's revision when the append was refused; 'no_stream' if it does not exist */
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(`stream ${streamName}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+/** Reading a stream that does not exist or was deleted. */
+export class StreamNotFoundError extends Error {
+  override readonly name = 'StreamNotFoundError';
+  constructor(readonly streamName: string) {
+    super(`stream ${streamName} not found`);
+  }
+}
+
+/** Some but not all of an append's event ids were already written: neither a retry nor new work. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+  constructor(readonly streamName: string, readonly eventIds: readonly string[]) {
+    super(`stream ${streamName}: events ${eventIds.join(', ')} were already appended in another way`);
+  }
+}

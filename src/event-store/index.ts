@@ -1,0 +1,3 @@
+export * from './port.js';
+export * from './position.js';
+export * from './errors.js';

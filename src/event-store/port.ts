@@ -1,0 +1,126 @@
+import type { Position } from './position.js';
+
+/** JSON that survives a round trip through the store. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Event metadata the platform always writes (EventStoreDB's names for correlation and causation). */
+export interface EventMetadata {
+  $correlationId?: string;
+  $causationId?: string;
+  /** who: a user id, or `pm:<name>` for a process manager */
+  userId?: string;
+  requestId?: string;
+  [key: string]: Json | undefined;
+}
+
+export interface EventData {
+  /** uuid; appending the same ids again is an idempotent no-op */
+  id: string;
+  type: string;
+  data: Json;
+  metadata?: EventMetadata;
+}
+
+export interface RecordedEvent {
+  id: string;
+  type: string;
+  streamName: string;
+  /** 0-based revision of the event in its stream */
+  revision: bigint;
+  position: Position;
+  data: Json;
+  metadata: EventMetadata;
+  created: Date;
+}
+
+/** EventStoreDB's expected-revision vocabulary; a bigint is the exact revision of the last event. */
+export type ExpectedRevision = 'no_stream' | 'stream_exists' | 'any' | bigint;
+
+export interface AppendResult {
+  /** revision of the last event written: pass it as the next expected revision */
+  nextExpectedRevision: bigint;
+  /** global position of the last event written */
+  position: Position;
+}
+
+export type Direction = 'forwards' | 'backwards';
+
+export interface ReadStreamOptions {
+  /** first revision to read (inclusive); default: start when forwards, end when backwards */
+  fromRevision?: bigint | 'start' | 'end';
+  direction?: Direction;
+  /** default: all */
+  maxCount?: number;
+}
+
+/**
+ * Which events a $all read or subscription wants. Both lists are "any of";
+ * given together, an event must match both. Events whose type starts with `$`
+ * (store-internal) are never returned.
+ */
+export interface EventFilter {
+  eventTypes?: readonly string[];
+  streamPrefixes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** exclusive when forwards (events after it); exclusive when backwards (events before it) */
+  fromPosition?: Position | 'start' | 'end';
+  direction?: Direction;
+  maxCount?: number;
+  filter?: EventFilter;
+}
+
+export interface StreamMetadata {
+  /** seconds; older events are not returned by stream reads */
+  maxAge?: number;
+  /** only the newest maxCount events are returned by stream reads */
+  maxCount?: number;
+  /** events with a lower revision are not returned by stream reads */
+  truncateBefore?: bigint;
+  /** anything else the application wants to keep beside the stream */
+  custom?: { [key: string]: Json };
+}
+
+export interface SubscribeToAllOptions {
+  /** exclusive: the subscription delivers events after it; default start */
+  fromPosition?: Position | 'start' | 'end';
+  filter?: EventFilter;
+  /** most events per batch (default 500) */
+  batchSize?: number;
+}
+
+/**
+ * What a subscription hands its reader. `events` is in global order and may be
+ * empty; `checkpoint` is the position the subscription has scanned up to (at
+ * least the last event's) — resuming from it skips nothing and repeats nothing.
+ */
+export interface SubscriptionBatch {
+  events: RecordedEvent[];
+  checkpoint: Position;
+  /** true once the batch reaches what was the end of $all when it was read */
+  caughtUp: boolean;
+}
+
+/** Catch-up then live. Iterate to receive batches; `close()` ends the iteration. */
+export interface AllSubscription extends AsyncIterable<SubscriptionBatch> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  /** 'postgres' | 'eventstoredb' */
+  readonly kind: string;
+  append(streamName: string, events: readonly EventData[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
+  /** throws StreamNotFoundError when the stream does not exist or was deleted */
+  readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
+  /** position of the newest event in $all, or START when empty */
+  headPosition(): Promise<Position>;
+  setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void>;
+  /** {} when none was set */
+  getStreamMetadata(streamName: string): Promise<StreamMetadata>;
+  /** soft delete: reads say not found; appending again recreates the stream, revisions continue */
+  deleteStream(streamName: string, expectedRevision?: ExpectedRevision): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+import { buildContainer, disposeContainer } from '../container.js';
+import { projections } from '../projections/index.js';
+import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
+import { TOKENS } from '../tokens.js';
+import { loadConfigOrExit, prepareDatabase } from './boot.js';
+import { stopOnSignal } from './shutdown.js';
+
+const config = loadConfigOrExit();
+const container = await buildContainer(config, { processName: 'projector' });
+const logger = container.get(TOKENS.Logger);
+
+try {
+  const knex = container.get(TOKENS.Knex);
+  await prepareDatabase(config, knex, logger);
+  const deps = { store: container.get(TOKENS.EventStore), knex, databaseUrl: config.DATABASE_URL, logger };
+  const runners = projections.map((projection) => new ConsumerRunner(deps, projection));
+  for (const runner of runners) runner.start();
+  // With no projections registered yet nothing else would keep the process
+  // alive, and a supervisor (compose, scripts/up.sh) expects it to stay up.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  logger.info({ projections: projections.map((p) => p.name) }, `projector started with ${runners.length} projection(s)`);
+
+  stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    clearInterval(keepAlive);
+    await Promise.all(runners.map((runner) => runner.stop()));
+    await disposeContainer(container);
+  });
+} catch (error) {
+  logger.fatal({ err: error }, 'projector failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,7 @@
+import type { Consumer } from '../subscriptions/consumer.js';
+
+/**
+ * The read models the projector keeps up to date, one Consumer each (its own
+ * checkpoint). Later issues add theirs here; the projector starts every one.
+ */
+export const projections: Consumer[] = [];

@@ -1,0 +1,69 @@
+import type { Knex } from 'knex';
+import { comparePositions, START, type Position } from '../event-store/position.js';
+
+interface CheckpointRow {
+  commit_position: string;
+  prepare_position: string;
+  epoch: string;
+}
+
+const toPosition = (row: CheckpointRow): Position => ({ commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) });
+
+export async function readCheckpoint(db: Knex | Knex.Transaction, consumer: string): Promise<Position> {
+  const { rows } = await db.raw<{ rows: CheckpointRow[] }>(
+    'SELECT commit_position::text, prepare_position::text, epoch::text FROM consumer_checkpoints WHERE consumer = ?',
+    [consumer],
+  );
+  return rows[0] ? toPosition(rows[0]) : START;
+}
+
+/** Takes the consumer over: a new epoch, which fences any earlier instance still writing. */
+export async function claimCheckpoint(db: Knex, consumer: string): Promise<{ position: Position; epoch: bigint }> {
+  const { rows } = await db.raw<{ rows: CheckpointRow[] }>(
+    `INSERT INTO consumer_checkpoints (consumer, epoch) VALUES (?, 1)
+     ON CONFLICT (consumer) DO UPDATE SET epoch = consumer_checkpoints.epoch + 1
+     RETURNING commit_position::text, prepare_position::text, epoch::text`,
+    [consumer],
+  );
+  const row = rows[0]!;
+  return { position: toPosition(row), epoch: BigInt(row.epoch) };
+}
+
+export class LostOwnershipError extends Error {
+  override readonly name = 'LostOwnershipError';
+  constructor(consumer: string) {
+    super(`consumer ${consumer}: another instance took over the checkpoint`);
+  }
+}
+
+export async function storeCheckpoint(tx: Knex.Transaction, consumer: string, epoch: bigint, position: Position): Promise<void> {
+  const updated = await tx('consumer_checkpoints')
+    .update({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString(), updated_at: tx.fn.now() })
+    .where({ consumer, epoch: epoch.toString() });
+  if (updated !== 1) throw new LostOwnershipError(consumer);
+}
+
+/** Sets a consumer back to a position (a reset or a replay); the running instance, if any, is fenced off. */
+export async function resetCheckpoint(db: Knex, consumer: string, position: Position = START): Promise<void> {
+  await db.raw(
+    `INSERT INTO consumer_checkpoints (consumer, commit_position, prepare_position) VALUES (?, ?, ?)
+     ON CONFLICT (consumer) DO UPDATE SET commit_position = excluded.commit_position,
+       prepare_position = excluded.prepare_position, epoch = consumer_checkpoints.epoch + 1, updated_at = now()`,
+    [consumer, position.commit.toString(), position.prepare.toString()],
+  );
+}
+
+/**
+ * Waits (bounded) until a consumer has passed `position` — read-your-own-writes
+ * for a query that follows a command. Resolves true when reached, false on timeout.
+ */
+export async function waitForCheckpoint(db: Knex, consumer: string, position: Position, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    if (comparePositions(await readCheckpoint(db, consumer), position) >= 0) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 100);
+  }
+}

@@ -1,0 +1,151 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { AllSubscription, EventStore } from '../event-store/port.js';
+import { formatPosition, type Position } from '../event-store/position.js';
+import { AdvisoryLock } from './advisory-lock.js';
+import { claimCheckpoint, storeCheckpoint } from './checkpoints.js';
+import type { Consumer } from './consumer.js';
+
+export interface ConsumerRunnerDeps {
+  store: EventStore;
+  knex: Knex;
+  /** the database of the checkpoints; the advisory lock holds a connection of its own there */
+  databaseUrl: string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+export interface ConsumerRunnerOptions {
+  /** how often a standby instance asks for the lock */
+  lockRetryMs: number;
+  /** back-off after a failure: from min, doubling, to max (with jitter) */
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  /** a checkpoint that moved without events is written at most this often */
+  idleCheckpointMs: number;
+}
+
+const DEFAULTS: ConsumerRunnerOptions = { lockRetryMs: 1_000, minBackoffMs: 100, maxBackoffMs: 10_000, idleCheckpointMs: 1_000 };
+
+export type ConsumerState = 'idle' | 'standby' | 'running' | 'backing-off' | 'stopped';
+
+export interface ConsumerStatus {
+  name: string;
+  state: ConsumerState;
+  /** the position committed with the last batch */
+  position: Position | undefined;
+  lastError: string | undefined;
+}
+
+/**
+ * Runs one consumer: one instance at a time (advisory lock), resumed from
+ * its checkpoint, each batch and its checkpoint in one transaction, and
+ * resubscribed with back-off whenever anything fails.
+ */
+export class ConsumerRunner {
+  private readonly options: ConsumerRunnerOptions;
+  private readonly lock: AdvisoryLock;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private subscription: AllSubscription | undefined;
+  private wakeSleep: (() => void) | undefined;
+  private current: ConsumerStatus;
+
+  constructor(
+    private readonly deps: ConsumerRunnerDeps,
+    private readonly consumer: Consumer,
+    options: Partial<ConsumerRunnerOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.lock = new AdvisoryLock(deps.databaseUrl, `consumer:${consumer.name}`);
+    this.current = { name: consumer.name, state: 'idle', position: undefined, lastError: undefined };
+  }
+
+  status(): ConsumerStatus {
+    return { ...this.current };
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in hand, then lets go of the lock. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeSleep?.();
+    await this.subscription?.close();
+    await this.loop;
+    this.loop = undefined;
+    this.current.state = 'stopped';
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.options.minBackoffMs;
+    while (!this.stopping) {
+      try {
+        if (!this.lock.held) {
+          const acquired = await this.lock.tryAcquire(() => void this.subscription?.close());
+          if (!acquired) {
+            this.current.state = 'standby';
+            await this.sleep(this.options.lockRetryMs);
+            continue;
+          }
+        }
+        this.current.state = 'running';
+        await this.consume(() => {
+          backoff = this.options.minBackoffMs;
+        });
+        if (!this.lock.held && !this.stopping) throw new Error('advisory lock connection lost');
+      } catch (error) {
+        if (this.stopping) break;
+        this.current.state = 'backing-off';
+        this.current.lastError = error instanceof Error ? error.message : String(error);
+        this.deps.logger?.warn({ consumer: this.consumer.name, err: error, retryInMs: backoff }, 'consumer failed; resubscribing after back-off');
+        await this.lock.release();
+        await this.sleep(backoff * (0.5 + Math.random()));
+        backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
+      }
+    }
+    await this.lock.release();
+  }
+
+  private async consume(onProgress: () => void): Promise<void> {
+    const { knex, store } = this.deps;
+    const { position, epoch } = await claimCheckpoint(knex, this.consumer.name);
+    this.current.position = position;
+    this.deps.logger?.info({ consumer: this.consumer.name, from: formatPosition(position) }, 'consumer subscribed');
+    const subscription = store.subscribeToAll({ fromPosition: position, filter: this.consumer.filter, batchSize: this.consumer.batchSize });
+    this.subscription = subscription;
+    if (this.stopping) await subscription.close();
+    let lastWrite = Date.now();
+    try {
+      for await (const batch of subscription) {
+        const idle = batch.events.length === 0;
+        if (idle && Date.now() - lastWrite < this.options.idleCheckpointMs) continue;
+        await knex.transaction(async (tx) => {
+          if (!idle) await this.consumer.handle(batch.events, { tx });
+          await storeCheckpoint(tx, this.consumer.name, epoch, batch.checkpoint);
+        });
+        lastWrite = Date.now();
+        this.current.position = batch.checkpoint;
+        this.current.lastError = undefined;
+        onProgress();
+        if (this.stopping) break;
+      }
+    } finally {
+      this.subscription = undefined;
+      await subscription.close();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeSleep = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import type { EventFilter, RecordedEvent } from '../event-store/port.js';
+
+export interface ConsumerContext {
+  /** the transaction the checkpoint is written in: write through it, and both land or neither */
+  tx: Knex.Transaction;
+}
+
+/** A projection or process manager: a named, checkpointed reader of $all. */
+export interface Consumer {
+  /** unique and stable: it names the checkpoint */
+  name: string;
+  filter?: EventFilter;
+  /** most events per transaction (default 500) */
+  batchSize?: number;
+  /** handles events in global order; throwing rolls the batch back and it is retried */
+  handle(events: RecordedEvent[], context: ConsumerContext): Promise<void>;
+}

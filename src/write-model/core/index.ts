@@ -1,0 +1,5 @@
+export * from './decider.js';
+export * from './domain-error.js';
+export * from './command-context.js';
+export * from './event-ids.js';
+export * from './command-handler.js';

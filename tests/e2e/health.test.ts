@@ -1,0 +1,129 @@
+import { expect } from 'chai';
+import type { Container } from 'inversify';
+import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
+import { createApiApp } from '../../src/api-app.js';
+import type { ConfigVariable } from '../../src/config.js';
+import { buildContainer, disposeContainer } from '../../src/container.js';
+import { testConfig } from '../setup/test-env.js';
+
+interface Api {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The real app on a real socket (port 0), against the real Postgres and Redis. */
+async function startApi(overrides: Partial<Record<ConfigVariable, string>> = {}): Promise<Api> {
+  const container: Container = await buildContainer(testConfig(overrides));
+  const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
+  return {
+    url: running.url,
+    async stop() {
+      await closeServer(running.server);
+      await disposeContainer(container);
+    },
+  };
+}
+
+/** DESIGN §8's envelope; `data` and `details` vary by route. */
+interface Envelope {
+  success: boolean;
+  data?: any;
+  error?: { code: string; message: string; details: any };
+  timestamp: string;
+  request_id: string;
+}
+
+async function envelopeOf(res: Response): Promise<Envelope> {
+  expect(res.headers.get('content-type')).to.match(/^application\/json/);
+  return (await res.json()) as Envelope;
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+describe('operational endpoints (e2e)', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi();
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  it('GET /healthz answers the success envelope with a fresh request id', async () => {
+    const res = await fetch(`${api.url}/healthz`);
+    expect(res.status).to.equal(200);
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId).to.match(/^[0-9a-f-]{36}$/);
+    const body = await envelopeOf(res);
+    expect(body).to.include({ success: true, request_id: requestId });
+    expect(body.data.status).to.equal('ok');
+    expect(body.timestamp).to.match(ISO_TIMESTAMP);
+  });
+
+  it('keeps a sane X-Request-Id from the caller and replaces an unsafe one', async () => {
+    const kept = await fetch(`${api.url}/healthz`, { headers: { 'X-Request-Id': 'trace-42.a:b' } });
+    expect(kept.headers.get('x-request-id')).to.equal('trace-42.a:b');
+    expect((await envelopeOf(kept)).request_id).to.equal('trace-42.a:b');
+
+    const replaced = await fetch(`${api.url}/healthz`, { headers: { 'X-Request-Id': 'x'.repeat(200) } });
+    expect(replaced.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('GET /readyz is ready when Postgres, the event store and Redis answer', async () => {
+    const res = await fetch(`${api.url}/readyz`);
+    const body = await envelopeOf(res);
+    expect(res.status, JSON.stringify(body)).to.equal(200);
+    expect(body.success).to.equal(true);
+    expect(body.data).to.deep.equal({ status: 'ready', checks: { postgres: 'ok', event_store: 'ok', redis: 'ok' } });
+  });
+
+  it('GET /metrics serves Prometheus text with default metrics and request durations', async () => {
+    await fetch(`${api.url}/healthz`);
+    const res = await fetch(`${api.url}/metrics`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^text\/plain/);
+    const text = await res.text();
+    expect(text).to.include('process_cpu_seconds_total');
+    expect(text).to.match(/http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
+  });
+
+  it('answers an unknown route with the NOT_FOUND error envelope', async () => {
+    const res = await fetch(`${api.url}/nope`, { headers: { 'X-Request-Id': 'lost-1' } });
+    expect(res.status).to.equal(404);
+    const body = await envelopeOf(res);
+    expect(body).to.deep.include({ success: false, request_id: 'lost-1' });
+    expect(body.error).to.deep.equal({ code: 'NOT_FOUND', message: 'no route for GET /nope', details: null });
+    expect(body.timestamp).to.match(ISO_TIMESTAMP);
+  });
+
+  it('answers a wrong method on a known route with METHOD_NOT_ALLOWED', async () => {
+    const res = await fetch(`${api.url}/healthz`, { method: 'DELETE' });
+    expect(res.status).to.equal(405);
+    expect((await envelopeOf(res)).error?.code).to.equal('METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('readiness when Redis is unreachable (e2e)', () => {
+  let api: Api;
+  before(async () => {
+    // port 1: nothing listens there, connections are refused at once
+    api = await startApi({ REDIS_URL: 'redis://127.0.0.1:1' });
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  it('GET /readyz answers 503 naming Redis, and only Redis', async () => {
+    const res = await fetch(`${api.url}/readyz`);
+    expect(res.status).to.equal(503);
+    const body = await envelopeOf(res);
+    expect(body.success).to.equal(false);
+    expect(body.error?.code).to.equal('NOT_READY');
+    expect(body.error?.message).to.match(/redis/);
+    expect(body.error?.details.checks).to.deep.equal({ postgres: 'ok', event_store: 'ok', redis: 'failed' });
+  });
+
+  it('GET /healthz still answers 200: the process itself is fine', async () => {
+    expect((await fetch(`${api.url}/healthz`)).status).to.equal(200);
+  });
+});
