@@ -1,0 +1,42 @@
+import { Router } from '@koa/router';
+import { expect } from 'chai';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import pino from 'pino';
+import { commandContext } from '../../src/adapters/http/command-context.js';
+import { requestId } from '../../src/adapters/http/middleware/request-id.js';
+import type { AppState } from '../../src/adapters/http/state.js';
+import { toMetadata } from '../../src/write-model/core/command-context.js';
+
+describe('HTTP request → command metadata', () => {
+  let server: Server;
+  let base: string;
+
+  before(async () => {
+    const app = new Koa<AppState>();
+    app.use(requestId(pino({ level: 'silent' })));
+    const router = new Router<AppState>();
+    router.get('/metadata', (ctx) => {
+      ctx.body = toMetadata(commandContext(ctx, 'user-7'));
+    });
+    app.use(router.routes());
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  it('starts a correlation with the request when the caller sends none', async () => {
+    const response = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-abc' } });
+    expect(await response.json()).to.deep.equal({ $correlationId: 'req-abc', $causationId: 'req-abc', userId: 'user-7', requestId: 'req-abc' });
+    expect(response.headers.get('x-correlation-id')).to.equal('req-abc');
+  });
+
+  it("continues the caller's correlation, and ignores one that is not sane", async () => {
+    const continued = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-2', 'X-Correlation-Id': 'flow-1' } });
+    expect(await continued.json()).to.include({ $correlationId: 'flow-1', $causationId: 'req-2' });
+    const insane = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-3', 'X-Correlation-Id': 'a b <script>' } });
+    expect(await insane.json()).to.include({ $correlationId: 'req-3' });
+  });
+});
