@@ -284,6 +284,26 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect(wanted.map((e) => e.type)).to.deep.equal(['Wanted']);
     });
 
+    it('says it has caught up, also when the history ends exactly at the end of a batch', async () => {
+      const start = await store.headPosition();
+      await store.append(stream(1), [event('A'), event('B'), event('C'), event('D')]);
+      const subscription = store.subscribeToAll({ fromPosition: start, batchSize: 2, filter: { streamPrefixes: [`${category}-`] } });
+      const seen: RecordedEvent[] = [];
+      const timer = setTimeout(() => void subscription.close(), 5_000);
+      let caughtUp = false;
+      for await (const batch of subscription) {
+        seen.push(...batch.events);
+        if (batch.caughtUp) {
+          caughtUp = true;
+          break;
+        }
+      }
+      clearTimeout(timer);
+      await subscription.close();
+      expect(caughtUp, 'a caught-up batch arrived').to.equal(true);
+      expect(seen.map((e) => e.type)).to.deep.equal(['A', 'B', 'C', 'D']);
+    });
+
     it('sees every event of many concurrent writers exactly once, in order', async function () {
       this.timeout(60_000);
       const start = await store.headPosition();

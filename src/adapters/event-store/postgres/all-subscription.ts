@@ -13,26 +13,34 @@ export interface PollingOptions {
 /**
  * Reads a window of $all after `from`, but only below the oldest transaction
  * still in flight: everything there is committed for good, so the window can
- * never later gain an event before its end. The filter is applied to the
- * window, and the window's last position comes back as a row of its own
- * (`horizon`) so a sparse filter still advances the checkpoint.
+ * never later gain an event before its end.
+ *
+ * `h` finds the window's end from the primary key alone; the events are then
+ * read up to it, filtered, straight off the index (both bounds are index
+ * conditions, so a sparse filter never scans past the window). The end comes
+ * back as a last row of its own (`horizon`), so a filtered-out window still
+ * advances the checkpoint.
  */
 const WINDOW_QUERY = `
-  WITH w AS (
-    SELECT * FROM es_events
-     WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY transaction_id, global_position
-     LIMIT $3)
+  WITH h AS MATERIALIZED (
+    SELECT transaction_id, global_position, count(*) OVER () AS scanned FROM (
+      SELECT transaction_id, global_position FROM es_events
+       WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_position
+       LIMIT $3) window_positions
+    ORDER BY transaction_id DESC, global_position DESC
+    LIMIT 1)
   (SELECT false AS horizon, NULL::bigint AS scanned, ${EVENT_COLUMNS}
-     FROM w
-    WHERE (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[]))
+     FROM es_events
+    WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+      AND (transaction_id, global_position) <= ((SELECT transaction_id FROM h), (SELECT global_position FROM h))
+      AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[]))
       AND (cardinality($5::text[]) = 0 OR stream_name LIKE ANY($5::text[]))
-    ORDER BY w.transaction_id, w.global_position)
+    ORDER BY transaction_id, global_position
+    LIMIT $3)
   UNION ALL
-  (SELECT true, count(*) OVER (), w.transaction_id::text, w.global_position::text,
-          NULL, NULL, NULL, NULL, NULL, NULL, NULL
-     FROM w ORDER BY w.transaction_id DESC, w.global_position DESC LIMIT 1)`;
+  SELECT true, scanned, transaction_id::text, global_position::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM h`;
 
 type WindowRow = EventRow & { horizon: boolean; scanned: string | null };
 
@@ -72,6 +80,7 @@ export class PostgresAllSubscription implements AllSubscription {
     let pending = true; // something may be there: read before waiting
     let interval = this.polling.minPollIntervalMs;
     let prefetched: Promise<Window> | undefined;
+    let caughtUp = false;
     const stopListening = this.signal.subscribe(() => {
       pending = true;
       this.wake?.();
@@ -86,15 +95,20 @@ export class PostgresAllSubscription implements AllSubscription {
         pending = false;
         const window = await (prefetched ?? this.read(checkpoint));
         prefetched = undefined;
-        if (!window.horizon) continue; // nothing committed below the in-flight horizon yet
+        if (!window.horizon) {
+          // nothing (yet) below the in-flight horizon; say once that the reader is live
+          if (!caughtUp) yield { events: [], checkpoint, caughtUp: (caughtUp = true) };
+          continue;
+        }
         checkpoint = window.horizon;
+        caughtUp = !window.full;
         interval = this.polling.minPollIntervalMs;
         if (window.full) {
           // catching up: the next window is read while the reader handles this one
           prefetched = this.read(checkpoint);
           prefetched.catch(() => undefined);
         }
-        yield { events: window.events, checkpoint, caughtUp: !window.full };
+        yield { events: window.events, checkpoint, caughtUp };
       }
     } finally {
       stopListening();
