@@ -171,6 +171,14 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect(await store.readStream(stream(1), { fromRevision: 'end' })).to.deep.equal([]);
     });
 
+    it('refuses an append with no events, a non-uuid id or a reserved ($) name, writing nothing', async () => {
+      expect(await rejection(store.append(stream(1), []))).to.be.instanceOf(TypeError);
+      expect(await rejection(store.append(stream(1), [{ id: 'not-a-uuid', type: 'A', data: {} }]))).to.be.instanceOf(TypeError);
+      expect(await rejection(store.append(stream(1), [event('$Internal')]))).to.be.instanceOf(TypeError);
+      expect(await rejection(store.append('$system', [event('A')]))).to.be.instanceOf(TypeError);
+      expect(await rejection(store.readStream(stream(1)))).to.be.instanceOf(StreamNotFoundError);
+    });
+
     it('says a stream that was never written is not found', async () => {
       expect(await rejection(store.readStream(stream('missing')))).to.be.instanceOf(StreamNotFoundError);
     });

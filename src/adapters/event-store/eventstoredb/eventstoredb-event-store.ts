@@ -39,7 +39,7 @@ import {
   type ClientRecordedEvent,
 } from './mapping.js';
 import { fromClientStreamMetadata, toClientStreamMetadata } from './stream-metadata.js';
-import { validateAppend } from './validate-append.js';
+import { validateAppend } from '../../../event-store/validate-append.js';
 
 export interface EventStoreDbEventStoreOptions {
   /**

@@ -16,7 +16,7 @@ import { START, type Position } from '../../../event-store/position.js';
 import { PostgresAllSubscription, type PollingOptions } from './all-subscription.js';
 import { appendEvents, expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError } from './append.js';
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
-import { validateAppend } from './validate-append.js';
+import { validateAppend } from '../../../event-store/validate-append.js';
 import { WakeSignal } from './wake-signal.js';
 
 export interface PostgresEventStoreOptions {

@@ -1,11 +1,11 @@
-import type { EventData } from '../../../event-store/port.js';
+import type { EventData } from './port.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Refuses what the store must never hold, before it costs a round trip. Same
- * rules as the Postgres adapter: EventStoreDB itself would accept `$` types and
- * streams, which the port then hides from every $all read.
+ * What no adapter may store, refused before it costs a round trip: `$` names
+ * are the store's own (EventStoreDB would take them, then hide them from
+ * every $all read), ids must be uuids, and an append has events.
  */
 export function validateAppend(streamName: string, events: readonly EventData[]): void {
   if (!streamName || streamName.startsWith('$')) throw new TypeError(`invalid stream name "${streamName}"`);
