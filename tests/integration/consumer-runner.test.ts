@@ -6,7 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { EventData } from '../../src/event-store/port.js';
 import { comparePositions } from '../../src/event-store/position.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { readCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
@@ -152,6 +152,14 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
       await r.stop();
       await ownStore.close();
     }
+  });
+
+  it('lets a reader wait, bounded, until the consumer has reached a position', async () => {
+    const written = await store.append(`${category}-1`, [{ id: randomUUID(), type: 'Happened', data: {} }]);
+    expect(await waitForCheckpoint(knex, name, written.position, 100), 'not running yet').to.equal(false);
+    runner(testProjection(name, table, category)).start();
+    expect(await waitForCheckpoint(knex, name, written.position, 5_000)).to.equal(true);
+    expect((await rowCounts()).total).to.equal(1);
   });
 
   it('rolls a failing batch back whole and retries it until it goes through', async () => {
