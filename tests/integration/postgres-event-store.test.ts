@@ -59,4 +59,27 @@ describe('Postgres event store: what only Postgres can get wrong', () => {
     expect(error).to.have.property('name', 'WrongExpectedVersionError');
     expect((await store.readStream('held-1')).map((e) => e.type)).to.deep.equal(['A', 'B']);
   });
+
+  const groupEvent = (data: Record<string, string> = {}) => ({ id: randomUUID(), type: 'G', data });
+
+  it('commits concurrent appends to different streams together (group commit)', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.append(`group-${i}`, [groupEvent(), groupEvent()], 'no_stream')));
+    expect(results.every((r) => r.nextExpectedRevision === 1n)).to.equal(true);
+    expect(new Set(results.map((r) => r.position.commit)).size, 'fewer transactions than appends').to.be.below(8);
+    for (let i = 0; i < 8; i++) expect(await store.readStream(`group-${i}`)).to.have.length(2);
+  });
+
+  it("gives each append of a group its own outcome: one's conflict or bad data fails only that one", async () => {
+    await store.append('grouped-stale', [groupEvent()], 'no_stream');
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 6 }, (_, i) => store.append(`grouped-${i}`, [groupEvent()], 'no_stream')),
+      store.append('grouped-stale', [groupEvent()], 7n), // a wrong expectation
+      store.append('grouped-poison', [groupEvent({ text: 'nul \u0000 byte' })]), // jsonb refuses NUL
+    ]);
+    expect(outcomes.slice(0, 6).map((o) => o.status)).to.deep.equal(Array(6).fill('fulfilled'));
+    expect((outcomes[6] as PromiseRejectedResult).reason).to.have.property('name', 'WrongExpectedVersionError');
+    expect(outcomes[7]).to.have.property('status', 'rejected');
+    expect(await store.readStream('grouped-stale')).to.have.length(1);
+    expect(await store.readStream('grouped-poison').catch((e: Error) => e.name)).to.equal('StreamNotFoundError');
+  });
 });

@@ -14,7 +14,8 @@ import type {
 } from '../../../event-store/port.js';
 import { START, type Position } from '../../../event-store/position.js';
 import { PostgresAllSubscription, type PollingOptions } from './all-subscription.js';
-import { appendEvents, expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError } from './append.js';
+import { AppendCombiner, type CombinerOptions } from './append-combiner.js';
+import { expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError } from './append.js';
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
 import { validateAppend } from '../../../event-store/validate-append.js';
 import { WakeSignal } from './wake-signal.js';
@@ -24,6 +25,8 @@ export interface PostgresEventStoreOptions {
   /** connections for appends and reads (default 10) */
   poolSize?: number;
   polling?: Partial<PollingOptions>;
+  /** group commit of concurrent appends (see append-combiner.ts) */
+  combining?: Partial<CombinerOptions>;
   /** where background errors (lost LISTEN connection, failed NOTIFY) go */
   onBackgroundError?: (error: unknown) => void;
 }
@@ -55,6 +58,7 @@ export class PostgresEventStore implements EventStore {
   private readonly pool: pg.Pool;
   private readonly signal: WakeSignal;
   private readonly polling: PollingOptions;
+  private readonly combiner: AppendCombiner;
 
   constructor(options: PostgresEventStoreOptions) {
     const onError = options.onBackgroundError ?? (() => undefined);
@@ -62,11 +66,12 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('error', onError);
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
     this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, ...options.polling };
+    this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, ...options.combining });
   }
 
   async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     validateAppend(streamName, events);
-    const result = await appendEvents(this.pool, streamName, events, expectedRevision);
+    const result = await this.combiner.append(streamName, events, expectedRevision);
     this.signal.appended();
     return result;
   }
