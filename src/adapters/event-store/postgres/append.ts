@@ -111,8 +111,6 @@ function newest(rows: ResultRow[]): ResultRow | undefined {
 
 export async function appendEvents(pool: pg.Pool, streamName: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
   const fastStatement = fastAppendStatement(streamName, events, expected);
-  const { kind, revision } = expectation(expected);
-  const lockedValues = [streamName, kind, revision, JSON.stringify(events)];
   let lastError: unknown;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
@@ -125,7 +123,9 @@ export async function appendEvents(pool: pg.Pool, streamName: string, events: re
     const prior = await priorAppend(pool, streamName, events);
     if (prior) return prior;
     try {
-      const locked = await pool.query<ResultRow>({ name: 'es_append_locked', text: LOCKED_APPEND, values: lockedValues });
+      const { kind, revision } = expectation(expected);
+      const values = [streamName, kind, revision, JSON.stringify(events)];
+      const locked = await pool.query<ResultRow>({ name: 'es_append_locked', text: LOCKED_APPEND, values });
       return toResult(locked.rows[0]!);
     } catch (error) {
       const e = error as PgError;
