@@ -61,6 +61,8 @@ export async function up(knex: Knex): Promise<void> {
     END $fn$;
 
     -- Soft delete: reads say not found; an append recreates the stream after its old events.
+    -- Fast-path appends do not take this row's lock: one racing the delete can land just after
+    -- the marker and reappear when the stream is recreated. Nothing is lost; delete streams at rest.
     CREATE FUNCTION es_delete_stream(p_stream text, p_kind text, p_revision bigint) RETURNS void
     LANGUAGE plpgsql AS $fn$
     DECLARE
