@@ -1,0 +1,356 @@
+import type { Decider } from '../core/decider.js';
+import { DomainError } from '../core/domain-error.js';
+import { instant, requireText, requireOneOf } from '../core/validate.js';
+import type {
+  ConfirmPayment,
+  CreatePaymentOrder,
+  ExpirePaymentOrder,
+  FailPayment,
+  PaymentOrderCommand,
+  RefundPayment,
+} from './commands.js';
+import {
+  BILLING_CYCLES,
+  PAYMENT_PROVIDERS,
+  PAYMENT_SERVICES,
+  PLAN_NAMES,
+  type PaidPlan,
+  type PaymentOrderEvent,
+  type PaymentProvider,
+} from './events.js';
+import { initialState, isPaid, type PaymentOrderState, type PaymentOrderTerms } from './state.js';
+
+/**
+ * The PaymentOrder aggregate: one order to pay for one plan of one service,
+ * through one provider, before a deadline.
+ *
+ * Rules the decisions follow (see also the specs):
+ * - Time: an order may be confirmed while `now < expiresAt`, and also later
+ *   when the provider's own `paidAt` is before `expiresAt` (the money was
+ *   taken in time, the notification came late). Once ExpirePaymentOrder has
+ *   closed the order, no confirmation is accepted (CONFLICT): the expiry
+ *   scheduler is expected to close the trade at the provider first, and a
+ *   payment that still slips through is refunded outside this aggregate.
+ * - A duplicate success notification (same provider and trade number, same
+ *   amount) is a no-op; a second, different trade number for a paid order is
+ *   a CONFLICT (the customer paid twice: that is for a refund, not an event).
+ * - A wrong amount or provider is a VALIDATION_ERROR and records nothing.
+ * - Failed and expired are final: a customer who wants to try again gets a
+ *   new order (a new order id).
+ * - Refunds: paid orders only, each with its own refundId (a repeat is a
+ *   no-op), all refunds together at most the paid amount.
+ */
+
+export function paymentStream(orderId: string): string {
+  return `payment-${orderId}`;
+}
+
+type Event = PaymentOrderEvent;
+
+function requirePositiveFen(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new DomainError('VALIDATION_ERROR', `${field} must be a positive whole number of fen`, { field, got: value });
+  }
+  return value;
+}
+
+function existing(state: PaymentOrderState, orderId: string): PaymentOrderTerms {
+  if (state.status === 'none' || !state.order) {
+    throw new DomainError('NOT_FOUND', `payment order ${orderId} does not exist`, { orderId });
+  }
+  return state.order;
+}
+
+function checkProvider(order: PaymentOrderTerms, provider: PaymentProvider): void {
+  if (provider !== order.provider) {
+    throw new DomainError('VALIDATION_ERROR', `order ${order.orderId} is paid through ${order.provider}, not ${String(provider)}`, {
+      field: 'provider',
+      expected: order.provider,
+      got: provider,
+    });
+  }
+}
+
+function sameTerms(order: PaymentOrderTerms, command: CreatePaymentOrder): boolean {
+  return (
+    order.userId === command.userId &&
+    order.service === command.service &&
+    order.plan === command.plan &&
+    order.billingCycle === command.billingCycle &&
+    order.amountFen === command.amountFen &&
+    order.provider === command.provider &&
+    Date.parse(order.expiresAt) === Date.parse(command.expiresAt)
+  );
+}
+
+function create(command: CreatePaymentOrder, state: PaymentOrderState): Event[] {
+  if (state.order) {
+    // a retried request (its `now` may differ) asks for what is already there
+    if (sameTerms(state.order, command)) return [];
+    throw new DomainError('CONFLICT', `payment order ${command.orderId} already exists with other terms`, {
+      orderId: command.orderId,
+      status: state.status,
+    });
+  }
+  requireText(command.orderId, 'orderId');
+  requireText(command.userId, 'userId');
+  const service = requireOneOf(command.service, PAYMENT_SERVICES, 'service');
+  const plan = requireOneOf(command.plan, PLAN_NAMES, 'plan');
+  if (plan === 'free') {
+    throw new DomainError('VALIDATION_ERROR', 'the free plan is not sold', { field: 'plan', got: plan });
+  }
+  const billingCycle = requireOneOf(command.billingCycle, BILLING_CYCLES, 'billingCycle');
+  const amountFen = requirePositiveFen(command.amountFen, 'amountFen');
+  const provider = requireOneOf(command.provider, PAYMENT_PROVIDERS, 'provider');
+  const now = instant(command.now, 'now');
+  const expiresAt = instant(command.expiresAt, 'expiresAt');
+  if (expiresAt <= now) {
+    throw new DomainError('VALIDATION_ERROR', 'expiresAt must be later than now', {
+      field: 'expiresAt',
+      expiresAt: command.expiresAt,
+      now: command.now,
+    });
+  }
+  return [
+    {
+      type: 'PaymentOrderCreated',
+      data: {
+        orderId: command.orderId,
+        userId: command.userId,
+        service,
+        plan: plan as PaidPlan,
+        billingCycle,
+        amountFen,
+        provider,
+        status: 'pending',
+        expiresAt: command.expiresAt,
+        createdAt: command.now,
+      },
+    },
+  ];
+}
+
+function confirm(command: ConfirmPayment, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const providerTradeNo = requireText(command.providerTradeNo, 'providerTradeNo');
+  const paidAt = instant(command.paidAt, 'paidAt');
+  const now = instant(command.now, 'now');
+  checkProvider(order, command.provider);
+
+  const amountMismatch = () =>
+    new DomainError('VALIDATION_ERROR', `paid amount ${String(command.paidAmountFen)} fen does not match the order's ${order.amountFen} fen`, {
+      field: 'paidAmountFen',
+      expected: order.amountFen,
+      got: command.paidAmountFen,
+    });
+
+  if (isPaid(state) && state.payment) {
+    if (state.payment.providerTradeNo === providerTradeNo) {
+      // the provider repeats its notification until it is acknowledged
+      if (command.paidAmountFen !== state.payment.paidAmountFen) throw amountMismatch();
+      return [];
+    }
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is already paid by another trade`, {
+      orderId: order.orderId,
+      status: state.status,
+      providerTradeNo: state.payment.providerTradeNo,
+      got: providerTradeNo,
+    });
+  }
+  if (state.status === 'failed') {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} has failed and can no longer be paid`, {
+      orderId: order.orderId,
+      status: state.status,
+    });
+  }
+  if (state.status === 'expired') {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} has expired`, {
+      orderId: order.orderId,
+      status: state.status,
+      expiresAt: order.expiresAt,
+      paidAt: command.paidAt,
+    });
+  }
+  // pending
+  if (command.paidAmountFen !== order.amountFen) throw amountMismatch();
+  const expiresAt = instant(order.expiresAt, 'expiresAt');
+  if (now >= expiresAt && paidAt >= expiresAt) {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} was paid after it expired`, {
+      orderId: order.orderId,
+      status: state.status,
+      expiresAt: order.expiresAt,
+      paidAt: command.paidAt,
+    });
+  }
+  return [
+    {
+      type: 'PaymentSucceeded',
+      data: {
+        orderId: order.orderId,
+        userId: order.userId,
+        service: order.service,
+        plan: order.plan,
+        billingCycle: order.billingCycle,
+        amountFen: order.amountFen,
+        provider: order.provider,
+        providerTradeNo,
+        paidAt: command.paidAt,
+      },
+    },
+  ];
+}
+
+function fail(command: FailPayment, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  instant(command.now, 'now');
+  checkProvider(order, command.provider);
+  if (state.status === 'failed') return [];
+  if (state.status !== 'pending') {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}, not pending`, {
+      orderId: order.orderId,
+      status: state.status,
+    });
+  }
+  const providerTradeNo = command.providerTradeNo === undefined || command.providerTradeNo === '' ? null : command.providerTradeNo;
+  return [
+    {
+      type: 'PaymentFailed',
+      data: {
+        orderId: order.orderId,
+        userId: order.userId,
+        provider: order.provider,
+        reason: typeof command.reason === 'string' ? command.reason : '',
+        providerTradeNo,
+        failedAt: command.now,
+      },
+    },
+  ];
+}
+
+function expire(command: ExpirePaymentOrder, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const now = instant(command.now, 'now');
+  // closed without payment either way: nothing left to expire
+  if (state.status === 'expired' || state.status === 'failed') return [];
+  if (state.status !== 'pending') {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status} and cannot expire`, {
+      orderId: order.orderId,
+      status: state.status,
+    });
+  }
+  if (now < instant(order.expiresAt, 'expiresAt')) {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} does not expire before ${order.expiresAt}`, {
+      orderId: order.orderId,
+      status: state.status,
+      expiresAt: order.expiresAt,
+      now: command.now,
+    });
+  }
+  return [
+    {
+      type: 'PaymentOrderExpired',
+      data: { orderId: order.orderId, userId: order.userId, expiresAt: order.expiresAt, expiredAt: command.now },
+    },
+  ];
+}
+
+function refund(command: RefundPayment, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const refundId = requireText(command.refundId, 'refundId');
+  const amountFen = requirePositiveFen(command.amountFen, 'amountFen');
+  const reason = requireText(command.reason, 'reason');
+  instant(command.now, 'now');
+
+  const earlier = state.refunds.find((r) => r.refundId === refundId);
+  if (earlier) {
+    if (earlier.amountFen === amountFen) return [];
+    throw new DomainError('CONFLICT', `refund ${refundId} was already made for ${earlier.amountFen} fen`, {
+      orderId: order.orderId,
+      refundId,
+      amountFen: earlier.amountFen,
+      got: amountFen,
+    });
+  }
+  if (!isPaid(state) || !state.payment) {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}: only paid orders can be refunded`, {
+      orderId: order.orderId,
+      status: state.status,
+    });
+  }
+  const refundableFen = state.payment.paidAmountFen - state.refundedFen;
+  if (amountFen > refundableFen) {
+    throw new DomainError('VALIDATION_ERROR', `refund of ${amountFen} fen is more than the ${refundableFen} fen left to refund`, {
+      field: 'amountFen',
+      paidAmountFen: state.payment.paidAmountFen,
+      refundedFen: state.refundedFen,
+      refundableFen,
+      got: amountFen,
+    });
+  }
+  const totalRefundedFen = state.refundedFen + amountFen;
+  return [
+    {
+      type: 'PaymentRefunded',
+      data: {
+        orderId: order.orderId,
+        userId: order.userId,
+        service: order.service,
+        plan: order.plan,
+        billingCycle: order.billingCycle,
+        provider: order.provider,
+        providerTradeNo: state.payment.providerTradeNo,
+        refundId,
+        amountFen,
+        reason,
+        totalRefundedFen,
+        fullyRefunded: totalRefundedFen >= state.payment.paidAmountFen,
+        refundedAt: command.now,
+      },
+    },
+  ];
+}
+
+export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand, PaymentOrderEvent> = {
+  initialState,
+  decide(command, state) {
+    switch (command.type) {
+      case 'CreatePaymentOrder':
+        return create(command, state);
+      case 'ConfirmPayment':
+        return confirm(command, state);
+      case 'FailPayment':
+        return fail(command, state);
+      case 'ExpirePaymentOrder':
+        return expire(command, state);
+      case 'RefundPayment':
+        return refund(command, state);
+    }
+  },
+  evolve(state, event) {
+    switch (event.type) {
+      case 'PaymentOrderCreated': {
+        const { status: _status, ...terms } = event.data;
+        return { ...state, status: 'pending', order: terms };
+      }
+      case 'PaymentSucceeded': {
+        const { provider, providerTradeNo, amountFen, paidAt } = event.data;
+        return { ...state, status: 'paid', payment: { provider, providerTradeNo, paidAmountFen: amountFen, paidAt } };
+      }
+      case 'PaymentFailed': {
+        const { reason, providerTradeNo, failedAt } = event.data;
+        return { ...state, status: 'failed', failure: { reason, providerTradeNo, failedAt } };
+      }
+      case 'PaymentOrderExpired':
+        return { ...state, status: 'expired', expiredAt: event.data.expiredAt };
+      case 'PaymentRefunded': {
+        const { refundId, amountFen, reason, refundedAt, totalRefundedFen, fullyRefunded } = event.data;
+        return {
+          ...state,
+          status: fullyRefunded ? 'refunded' : 'partially_refunded',
+          refunds: [...state.refunds, { refundId, amountFen, reason, refundedAt }],
+          refundedFen: totalRefundedFen,
+        };
+      }
+    }
+  },
+};

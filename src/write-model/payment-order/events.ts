@@ -1,0 +1,99 @@
+import type { DomainEvent } from '../core/decider.js';
+
+/**
+ * The PaymentOrder aggregate's events (DESIGN §5), stream `payment-{orderId}`.
+ * Money is integer fen (CNY); times are ISO-8601 strings.
+ *
+ * The service and plan vocabularies are repeated here on purpose: this
+ * aggregate does not depend on the subscription aggregate (or its plan
+ * catalogue). The price is decided by whoever builds CreatePaymentOrder and
+ * arrives as `amountFen`.
+ */
+export const PAYMENT_SERVICES = ['xiaohongshu', 'qidian'] as const;
+export type PaymentService = (typeof PAYMENT_SERVICES)[number];
+
+export const PLAN_NAMES = ['free', 'basic', 'pro', 'enterprise'] as const;
+export type PlanName = (typeof PLAN_NAMES)[number];
+/** The plans an order can be for: the free plan is never sold. */
+export type PaidPlan = Exclude<PlanName, 'free'>;
+
+export const BILLING_CYCLES = ['monthly', 'yearly'] as const;
+export type BillingCycle = (typeof BILLING_CYCLES)[number];
+
+export const PAYMENT_PROVIDERS = ['alipay', 'wechat'] as const;
+export type PaymentProvider = (typeof PAYMENT_PROVIDERS)[number];
+
+export interface PaymentOrderCreatedData {
+  orderId: string;
+  userId: string;
+  service: PaymentService;
+  plan: PaidPlan;
+  billingCycle: BillingCycle;
+  amountFen: number;
+  provider: PaymentProvider;
+  status: 'pending';
+  expiresAt: string;
+  createdAt: string;
+}
+
+/** The provider took the money: what a process manager needs to upgrade / renew the subscription. */
+export interface PaymentSucceededData {
+  orderId: string;
+  userId: string;
+  service: PaymentService;
+  plan: PaidPlan;
+  billingCycle: BillingCycle;
+  amountFen: number;
+  provider: PaymentProvider;
+  providerTradeNo: string;
+  /** the provider's time of payment */
+  paidAt: string;
+}
+
+/** The provider reported a failed payment. Final: the order can no longer be paid. */
+export interface PaymentFailedData {
+  orderId: string;
+  userId: string;
+  provider: PaymentProvider;
+  reason: string;
+  /** the provider's trade number when it reported one */
+  providerTradeNo: string | null;
+  failedAt: string;
+}
+
+/** One refund (partial or the rest of the amount) of a paid order. */
+export interface PaymentRefundedData {
+  orderId: string;
+  userId: string;
+  service: PaymentService;
+  plan: PaidPlan;
+  billingCycle: BillingCycle;
+  provider: PaymentProvider;
+  providerTradeNo: string;
+  refundId: string;
+  /** this refund */
+  amountFen: number;
+  reason: string;
+  /** all refunds of the order so far, this one included */
+  totalRefundedFen: number;
+  /** true when totalRefundedFen reached the paid amount */
+  fullyRefunded: boolean;
+  refundedAt: string;
+}
+
+/** The order was not paid in time and is closed. */
+export interface PaymentOrderExpiredData {
+  orderId: string;
+  userId: string;
+  expiresAt: string;
+  expiredAt: string;
+}
+
+export type PaymentOrderEvent =
+  | DomainEvent<'PaymentOrderCreated', PaymentOrderCreatedData>
+  | DomainEvent<'PaymentSucceeded', PaymentSucceededData>
+  | DomainEvent<'PaymentFailed', PaymentFailedData>
+  | DomainEvent<'PaymentRefunded', PaymentRefundedData>
+  | DomainEvent<'PaymentOrderExpired', PaymentOrderExpiredData>;
+
+export type PaymentOrderEventType = PaymentOrderEvent['type'];

@@ -1,0 +1,67 @@
+import type { BillingCycle, PaidPlan, PaymentProvider, PaymentService } from './events.js';
+
+/**
+ * `none`: no order in this stream. `pending`: waiting for the provider.
+ * `paid`, `partially_refunded`, `refunded`: the money was taken (and maybe
+ * given back in part or in full). `failed`, `expired`: closed without payment;
+ * both are final.
+ */
+export type PaymentOrderStatus = 'none' | 'pending' | 'paid' | 'failed' | 'expired' | 'partially_refunded' | 'refunded';
+
+/** What the order was created for; fixed for its life. */
+export interface PaymentOrderTerms {
+  orderId: string;
+  userId: string;
+  service: PaymentService;
+  plan: PaidPlan;
+  billingCycle: BillingCycle;
+  amountFen: number;
+  provider: PaymentProvider;
+  expiresAt: string;
+  createdAt: string;
+}
+
+export interface PaymentRecord {
+  provider: PaymentProvider;
+  providerTradeNo: string;
+  paidAmountFen: number;
+  paidAt: string;
+}
+
+export interface FailureRecord {
+  reason: string;
+  providerTradeNo: string | null;
+  failedAt: string;
+}
+
+export interface RefundRecord {
+  refundId: string;
+  amountFen: number;
+  reason: string;
+  refundedAt: string;
+}
+
+export interface PaymentOrderState {
+  status: PaymentOrderStatus;
+  /** null while status is `none` */
+  order: PaymentOrderTerms | null;
+  /** set once paid */
+  payment: PaymentRecord | null;
+  /** set when failed */
+  failure: FailureRecord | null;
+  /** set when expired */
+  expiredAt: string | null;
+  /** refunds in the order they were made */
+  refunds: RefundRecord[];
+  /** the sum of `refunds` */
+  refundedFen: number;
+}
+
+export function initialState(): PaymentOrderState {
+  return { status: 'none', order: null, payment: null, failure: null, expiredAt: null, refunds: [], refundedFen: 0 };
+}
+
+/** The money was taken: paid, whether or not refunds followed. */
+export function isPaid(state: PaymentOrderState): boolean {
+  return state.status === 'paid' || state.status === 'partially_refunded' || state.status === 'refunded';
+}

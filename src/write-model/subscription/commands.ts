@@ -1,0 +1,94 @@
+import type { DailyCounterFeature, PlanCode, ResourceFeature, Service } from './plans.js';
+
+/**
+ * Commands of the Subscription aggregate (stream
+ * `subscription-{userId}_{service}`). Every one carries `now` (ISO-8601):
+ * each records a time or compares against the period's end.
+ */
+
+/** Open the stream. Every user starts on free (DESIGN §6: on UserRegistered). */
+export interface StartSubscription {
+  type: 'StartSubscription';
+  subscriptionId: string;
+  userId: string;
+  service: Service;
+  plan: PlanCode;
+  /** required for a paid plan (after `now`); null or absent for free */
+  periodEnd?: string | null;
+  now: string;
+}
+
+/**
+ * Move to another plan: higher = upgrade at once, lower = downgrade at the
+ * end of the period. `orderId` is the paid order it comes from (a repeat of
+ * the same order is a no-op); `periodEnd` is the end of the period it paid for.
+ */
+export interface ChangePlan {
+  type: 'ChangePlan';
+  plan: PlanCode;
+  orderId?: string;
+  periodEnd?: string;
+  now: string;
+}
+
+/** The current plan was paid for another period (a no-op for an order already applied). */
+export interface RenewSubscription {
+  type: 'RenewSubscription';
+  orderId: string;
+  periodEnd: string;
+  now: string;
+}
+
+/** Cancel at the end of the period. */
+export interface CancelSubscription {
+  type: 'CancelSubscription';
+  now: string;
+}
+
+/** Sent by the expiry scheduler once `now >= periodEnd`. */
+export interface ExpireSubscription {
+  type: 'ExpireSubscription';
+  now: string;
+}
+
+/** Count a use of a daily counter. `day` and `resetsAt` are computed by the caller in the configured time zone. */
+export interface ConsumeQuota {
+  type: 'ConsumeQuota';
+  feature: DailyCounterFeature;
+  amount: number;
+  /** YYYY-MM-DD */
+  day: string;
+  /** when the next day starts (ISO-8601) */
+  resetsAt: string;
+  now: string;
+}
+
+/** Hold one unit of a resource limit (an account, a workflow, a tracked novel, an alert). */
+export interface ReserveResource {
+  type: 'ReserveResource';
+  feature: ResourceFeature;
+  resourceId: string;
+  /** for recording QuotaExceeded once per day */
+  day: string;
+  resetsAt: string;
+  now: string;
+}
+
+export interface ReleaseResource {
+  type: 'ReleaseResource';
+  feature: ResourceFeature;
+  resourceId: string;
+  now: string;
+}
+
+export type SubscriptionCommand =
+  | StartSubscription
+  | ChangePlan
+  | RenewSubscription
+  | CancelSubscription
+  | ExpireSubscription
+  | ConsumeQuota
+  | ReserveResource
+  | ReleaseResource;
+
+export type SubscriptionCommandType = SubscriptionCommand['type'];

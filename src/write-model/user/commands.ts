@@ -1,0 +1,125 @@
+import type { UserRole } from './events.js';
+
+/**
+ * Commands of the User aggregate. Each names its user (the stream is
+ * `user-{userId}`) and carries `now` (ISO-8601): every one of them records a
+ * time, and the session and reset commands compare against expiries.
+ *
+ * The adapters do the secret work before a command is built: argon2id for
+ * passwords (and verifying the current password on login / password change),
+ * sha256 for opaque refresh and reset tokens, email normalisation.
+ */
+
+export interface RegisterUser {
+  type: 'RegisterUser';
+  userId: string;
+  /** already normalised (trimmed, lower-case) and reserved (see email-reservation.ts) */
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  role: UserRole;
+  now: string;
+}
+
+/** Fields left out are not changed; null clears avatarUrl / timezone. */
+export interface UpdateProfile {
+  type: 'UpdateProfile';
+  userId: string;
+  displayName?: string;
+  avatarUrl?: string | null;
+  /** an IANA zone name (validated by the adapter) */
+  timezone?: string | null;
+  now: string;
+}
+
+/** A login whose password the adapter has verified. */
+export interface StartSession {
+  type: 'StartSession';
+  userId: string;
+  sessionId: string;
+  refreshTokenHash: string;
+  expiresAt: string;
+  userAgent?: string;
+  ip?: string;
+  now: string;
+}
+
+/** Rotate the session's refresh token: present the current one, get a new one. */
+export interface RefreshSession {
+  type: 'RefreshSession';
+  userId: string;
+  sessionId: string;
+  presentedTokenHash: string;
+  newTokenHash: string;
+  newExpiresAt: string;
+  now: string;
+}
+
+export interface EndSession {
+  type: 'EndSession';
+  userId: string;
+  sessionId: string;
+  reason: 'logout' | 'revoked' | 'password_changed';
+  now: string;
+}
+
+export interface RequestPasswordReset {
+  type: 'RequestPasswordReset';
+  userId: string;
+  resetTokenHash: string;
+  expiresAt: string;
+  now: string;
+}
+
+export interface ResetPassword {
+  type: 'ResetPassword';
+  userId: string;
+  resetTokenHash: string;
+  newPasswordHash: string;
+  now: string;
+}
+
+/** A signed-in user changes the password (the adapter verified the current one). */
+export interface ChangePassword {
+  type: 'ChangePassword';
+  userId: string;
+  newPasswordHash: string;
+  /** the session the request came from: it stays signed in */
+  keepSessionId?: string;
+  now: string;
+}
+
+export interface ChangeRole {
+  type: 'ChangeRole';
+  userId: string;
+  role: UserRole;
+  now: string;
+}
+
+export interface SuspendUser {
+  type: 'SuspendUser';
+  userId: string;
+  reason: string;
+  now: string;
+}
+
+export interface ReactivateUser {
+  type: 'ReactivateUser';
+  userId: string;
+  now: string;
+}
+
+export type UserCommand =
+  | RegisterUser
+  | UpdateProfile
+  | StartSession
+  | RefreshSession
+  | EndSession
+  | RequestPasswordReset
+  | ResetPassword
+  | ChangePassword
+  | ChangeRole
+  | SuspendUser
+  | ReactivateUser;
+
+export type UserCommandType = UserCommand['type'];

@@ -1,0 +1,792 @@
+import { expect } from 'chai';
+import { fold } from '../../src/write-model/core/decider.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
+import {
+  subscriptionDecider,
+  subscriptionStream,
+  type ActiveSubscription,
+  type ChangePlan,
+  type ConsumeQuota,
+  type ReserveResource,
+  type SubscriptionCommand,
+  type SubscriptionEvent,
+  type SubscriptionRef,
+  type SubscriptionState,
+} from '../../src/write-model/subscription/index.js';
+import { deciderSpec } from '../support/decider-spec.js';
+
+const spec = deciderSpec(subscriptionDecider);
+
+const XHS: SubscriptionRef = { subscriptionId: 'sub-1', userId: 'user-1', service: 'xiaohongshu' };
+const QD: SubscriptionRef = { subscriptionId: 'sub-2', userId: 'user-1', service: 'qidian' };
+
+// times
+const T0 = '2026-03-01T08:00:00.000Z'; // registered
+const T1 = '2026-03-05T08:00:00.000Z'; // paid for pro
+const MID = '2026-03-20T08:00:00.000Z'; // during the paid period
+const END = '2026-04-05T08:00:00.000Z'; // end of the paid period
+const AFTER = '2026-04-05T08:00:01.000Z';
+const END2 = '2026-05-05T08:00:00.000Z'; // end of the next period
+
+// days (Asia/Shanghai, computed by the caller)
+const DAY1 = '2026-03-20';
+const RESETS1 = '2026-03-20T16:00:00.000Z';
+const DAY2 = '2026-03-21';
+const RESETS2 = '2026-03-21T16:00:00.000Z';
+
+const is = (code: string) => (e: DomainError) => e.code === code;
+
+// ---------------------------------------------------------------- event builders
+
+function started(ref: SubscriptionRef = XHS): SubscriptionEvent {
+  return { type: 'SubscriptionStarted', data: { ...ref, plan: 'free', periodStart: T0, periodEnd: null, startedAt: T0 } };
+}
+
+function upgraded(
+  toPlan: 'basic' | 'pro' | 'enterprise' = 'pro',
+  fromPlan: 'free' | 'basic' | 'pro' = 'free',
+  orderId = 'order-1',
+  ref: SubscriptionRef = XHS,
+): SubscriptionEvent {
+  return {
+    type: 'SubscriptionUpgraded',
+    data: {
+      ...ref,
+      fromPlan,
+      toPlan,
+      orderId,
+      periodStart: T1,
+      periodEnd: END,
+      previousPeriodEnd: fromPlan === 'free' ? null : END,
+      upgradedAt: T1,
+    },
+  };
+}
+
+/** free → pro, paid by order-1, period T1 → END */
+const onPro = (ref: SubscriptionRef = XHS): SubscriptionEvent[] => [started(ref), upgraded('pro', 'free', 'order-1', ref)];
+
+function downgraded(toPlan: 'free' | 'basic', paid?: { orderId: string; nextPeriodEnd: string }): SubscriptionEvent {
+  return {
+    type: 'SubscriptionDowngraded',
+    data: {
+      ...XHS,
+      fromPlan: 'pro',
+      toPlan,
+      effectiveAt: END,
+      orderId: paid?.orderId ?? null,
+      nextPeriodEnd: paid?.nextPeriodEnd ?? null,
+      requestedAt: MID,
+    },
+  };
+}
+
+function cancelled(): SubscriptionEvent {
+  return { type: 'SubscriptionCancelled', data: { ...XHS, plan: 'pro', effectiveAt: END, cancelledAt: MID } };
+}
+
+function used(usedToday: number, day = DAY1, plan: 'free' | 'basic' | 'pro' | 'enterprise' = 'free', amount = usedToday): SubscriptionEvent {
+  const limits = { free: 50, basic: 500, pro: 5000, enterprise: null };
+  return {
+    type: 'UsageRecorded',
+    data: { ...XHS, plan, feature: 'daily_api_calls', amount, day, usedToday, limit: limits[plan], recordedAt: MID },
+  };
+}
+
+function apiCallsExceeded(usedBefore: number, requested: number, day = DAY1, resetsAt = RESETS1): SubscriptionEvent {
+  return {
+    type: 'QuotaExceeded',
+    data: {
+      ...XHS,
+      plan: 'free',
+      feature: 'daily_api_calls',
+      kind: 'daily_counter',
+      limit: 50,
+      used: usedBefore,
+      requested,
+      resourceId: null,
+      day,
+      resetsAt,
+      exceededAt: MID,
+    },
+  };
+}
+
+function reserved(
+  resourceId: string,
+  inUse: number,
+  limit: number | null,
+  feature: 'account_limit' | 'automation_workflows' | 'novel_tracking_limit' = 'account_limit',
+  plan: 'free' | 'pro' = 'free',
+  ref: SubscriptionRef = XHS,
+): SubscriptionEvent {
+  return { type: 'ResourceReserved', data: { ...ref, plan, feature, resourceId, inUse, limit, reservedAt: MID } };
+}
+
+// ---------------------------------------------------------------- command builders
+
+const consume = (amount: number, day = DAY1, resetsAt = RESETS1): ConsumeQuota => ({
+  type: 'ConsumeQuota',
+  feature: 'daily_api_calls',
+  amount,
+  day,
+  resetsAt,
+  now: MID,
+});
+
+const reserve = (resourceId: string, feature: ReserveResource['feature'] = 'account_limit', day = DAY1, resetsAt = RESETS1): ReserveResource => ({
+  type: 'ReserveResource',
+  feature,
+  resourceId,
+  day,
+  resetsAt,
+  now: MID,
+});
+
+const changePlan = (plan: ChangePlan['plan'], extra: Partial<ChangePlan> = {}): ChangePlan => ({ type: 'ChangePlan', plan, now: MID, ...extra });
+
+function stateAfter(history: SubscriptionEvent[]): ActiveSubscription {
+  const state: SubscriptionState = fold(subscriptionDecider, history);
+  if (state.status !== 'active') throw new Error('expected an active subscription');
+  return state;
+}
+
+// ---------------------------------------------------------------- specs
+
+describe('Subscription aggregate', () => {
+  it('names its stream subscription-{userId}_{service}', () => {
+    expect(subscriptionStream('user-1', 'qidian')).to.equal('subscription-user-1_qidian');
+  });
+
+  describe('StartSubscription', () => {
+    const startFree: SubscriptionCommand = { type: 'StartSubscription', ...XHS, plan: 'free', now: T0 };
+
+    it('starts the free plan, which has no period end', () => {
+      spec.given([]).when(startFree).then([started()]);
+    });
+
+    it('starts a paid plan with its period', () => {
+      spec
+        .given([])
+        .when({ type: 'StartSubscription', ...QD, plan: 'basic', periodEnd: END, now: T1 })
+        .then([{ type: 'SubscriptionStarted', data: { ...QD, plan: 'basic', periodStart: T1, periodEnd: END, startedAt: T1 } }]);
+    });
+
+    it('leaves the state active on free, with nothing used or held', () => {
+      const state = stateAfter([started()]);
+      expect(state).to.include({ status: 'active', plan: 'free', periodEnd: null, cancelAtPeriodEnd: false, pendingDowngrade: null });
+      expect(state.reservations).to.deep.equal({});
+      expect(state.usage).to.equal(null);
+    });
+
+    it('is a no-op when repeated with the plan it started with, even after an upgrade', () => {
+      spec.given([started()]).when(startFree).then([]);
+      spec.given(onPro()).when(startFree).then([]);
+    });
+
+    it('refuses a start with another plan once started', () => {
+      spec
+        .given([started()])
+        .when({ type: 'StartSubscription', ...XHS, plan: 'pro', periodEnd: END, now: T1 })
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    });
+
+    it('refuses a paid plan without a period end, or one that has passed', () => {
+      spec.given([]).when({ type: 'StartSubscription', ...XHS, plan: 'pro', now: T0 }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ type: 'StartSubscription', ...XHS, plan: 'pro', periodEnd: T0, now: T1 })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('refuses a period end for the free plan', () => {
+      spec
+        .given([])
+        .when({ type: 'StartSubscription', ...XHS, plan: 'free', periodEnd: END, now: T0 })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'periodEnd');
+    });
+
+    it('refuses an unknown service or plan, an empty user, a time without a zone', () => {
+      const bad = [
+        { ...startFree, service: 'douyin' },
+        { ...startFree, plan: 'gold' },
+        { ...startFree, userId: '' },
+        { ...startFree, now: '2026-03-01 08:00' },
+      ] as unknown as SubscriptionCommand[];
+      for (const command of bad) spec.given([]).when(command).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+  });
+
+  describe('ChangePlan', () => {
+    it('needs a started subscription', () => {
+      spec.given([]).when(changePlan('pro', { orderId: 'order-1', periodEnd: END })).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+
+    it('upgrades at once; a paid order starts a new period now', () => {
+      spec
+        .given([started()])
+        .when(changePlan('pro', { orderId: 'order-1', periodEnd: END, now: T1 }))
+        .then([upgraded('pro', 'free', 'order-1')]);
+      spec
+        .given([started(), upgraded('basic', 'free', 'order-1')])
+        .when(changePlan('enterprise', { orderId: 'order-2', periodEnd: END2 }))
+        .then([
+          {
+            type: 'SubscriptionUpgraded',
+            data: {
+              ...XHS,
+              fromPlan: 'basic',
+              toPlan: 'enterprise',
+              orderId: 'order-2',
+              periodStart: MID,
+              periodEnd: END2,
+              previousPeriodEnd: END,
+              upgradedAt: MID,
+            },
+          },
+        ]);
+    });
+
+    it('puts the higher plan in force at once', () => {
+      const state = stateAfter(onPro());
+      expect(state).to.include({ plan: 'pro', periodStart: T1, periodEnd: END });
+      expect(state.appliedOrders).to.deep.equal(['order-1']);
+    });
+
+    it('upgrades without an order (an operator grant) keeping the period', () => {
+      spec
+        .given([started(), upgraded('basic', 'free', 'order-1')])
+        .when(changePlan('pro'))
+        .then([
+          {
+            type: 'SubscriptionUpgraded',
+            data: { ...XHS, fromPlan: 'basic', toPlan: 'pro', orderId: null, periodStart: T1, periodEnd: END, previousPeriodEnd: END, upgradedAt: MID },
+          },
+        ]);
+    });
+
+    it('refuses an upgrade from free without a period end, and a paid upgrade without the period it paid for', () => {
+      spec.given([started()]).when(changePlan('pro')).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec.given([started()]).when(changePlan('pro', { orderId: 'order-1' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given([started()])
+        .when(changePlan('pro', { orderId: 'order-1', periodEnd: T0 }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('clears a pending downgrade and a cancellation on upgrade', () => {
+      const history = [...onPro(), downgraded('basic')];
+      spec
+        .given(history)
+        .when(changePlan('enterprise', { orderId: 'order-2', periodEnd: END2 }))
+        .thenState({
+          ...stateAfter(history),
+          plan: 'enterprise',
+          periodStart: MID,
+          periodEnd: END2,
+          pendingDowngrade: null,
+          appliedOrders: ['order-1', 'order-2'],
+        });
+      const state = stateAfter([...onPro(), cancelled(), upgraded('enterprise', 'pro', 'order-2')]);
+      expect(state.cancelAtPeriodEnd).to.equal(false);
+    });
+
+    it('is a no-op for an order already applied, and for the same plan', () => {
+      spec.given(onPro()).when(changePlan('pro', { orderId: 'order-1', periodEnd: END, now: T1 })).then([]);
+      spec.given(onPro()).when(changePlan('enterprise', { orderId: 'order-1', periodEnd: END })).then([]);
+      spec.given(onPro()).when(changePlan('pro')).then([]);
+      spec.given([started()]).when(changePlan('free')).then([]);
+    });
+
+    it('refuses a new order for the current plan (that is a renewal)', () => {
+      spec
+        .given(onPro())
+        .when(changePlan('pro', { orderId: 'order-2', periodEnd: END2 }))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.orderId === 'order-2');
+    });
+
+    it('downgrades at the end of the period, keeping the current plan until then', () => {
+      spec.given(onPro()).when(changePlan('basic')).then([downgraded('basic')]);
+      spec
+        .given(onPro())
+        .when(changePlan('basic'))
+        .thenState({ ...stateAfter(onPro()), plan: 'pro', pendingDowngrade: { plan: 'basic', orderId: null, periodEnd: null } });
+    });
+
+    it('records a paid downgrade with the next period it paid for', () => {
+      spec
+        .given(onPro())
+        .when(changePlan('basic', { orderId: 'order-2', periodEnd: END2 }))
+        .then([downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })]);
+    });
+
+    it('is a no-op for the pending downgrade again, and for a downgrade to free once cancelled', () => {
+      spec.given([...onPro(), downgraded('basic')]).when(changePlan('basic')).then([]);
+      spec.given([...onPro(), cancelled()]).when(changePlan('free')).then([]);
+    });
+
+    it('replaces a pending downgrade and clears a cancellation', () => {
+      spec.given([...onPro(), downgraded('basic')]).when(changePlan('free')).then([downgraded('free')]);
+      spec
+        .given([...onPro(), cancelled()])
+        .when(changePlan('basic'))
+        .thenState({ ...stateAfter(onPro()), cancelAtPeriodEnd: false, pendingDowngrade: { plan: 'basic', orderId: null, periodEnd: null } });
+    });
+
+    it('refuses a downgrade while more resources are held than the lower plan allows', () => {
+      const held = [
+        reserved('acc-1', 1, 20, 'account_limit', 'pro'),
+        reserved('acc-2', 2, 20, 'account_limit', 'pro'),
+        reserved('wf-1', 1, 10, 'automation_workflows', 'pro'),
+        reserved('wf-2', 2, 10, 'automation_workflows', 'pro'),
+      ];
+      spec
+        .given([...onPro(), ...held])
+        .when(changePlan('free'))
+        .thenThrows<DomainError>(
+          DomainError,
+          (e) =>
+            e.code === 'CONFLICT' &&
+            JSON.stringify(e.details.violations) ===
+              JSON.stringify([
+                { feature: 'account_limit', inUse: 2, limit: 1 },
+                { feature: 'automation_workflows', inUse: 2, limit: 1 },
+              ]),
+        );
+      // basic allows 5 accounts and 3 workflows
+      spec.given([...onPro(), ...held]).when(changePlan('basic')).then([downgraded('basic')]);
+    });
+
+    it('refuses an order for free, a period end without an order, a paid next period that does not follow on', () => {
+      spec.given(onPro()).when(changePlan('free', { orderId: 'order-2', periodEnd: END2 })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec.given(onPro()).when(changePlan('basic', { periodEnd: END2 })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec.given(onPro()).when(changePlan('basic', { orderId: 'order-2', periodEnd: END })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec.given(onPro()).when(changePlan('basic', { orderId: 'order-2' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('refuses an unknown plan', () => {
+      spec
+        .given(onPro())
+        .when(changePlan('platinum' as ChangePlan['plan']))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+  });
+
+  describe('RenewSubscription', () => {
+    const renew: SubscriptionCommand = { type: 'RenewSubscription', orderId: 'order-2', periodEnd: END2, now: MID };
+    const renewed: SubscriptionEvent = {
+      type: 'SubscriptionRenewed',
+      data: { ...XHS, plan: 'pro', orderId: 'order-2', previousPeriodEnd: END, periodEnd: END2, renewedAt: MID },
+    };
+
+    it('extends the paid period', () => {
+      spec.given(onPro()).when(renew).then([renewed]);
+      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: ['order-1', 'order-2'] });
+    });
+
+    it('renews a period that ended but has not been expired yet', () => {
+      spec
+        .given(onPro())
+        .when({ ...renew, now: AFTER })
+        .then([{ ...renewed, data: { ...renewed.data, renewedAt: AFTER } } as SubscriptionEvent]);
+    });
+
+    it('is a no-op for an order already applied (renewal or upgrade)', () => {
+      spec.given([...onPro(), renewed]).when(renew).then([]);
+      spec.given(onPro()).when({ ...renew, orderId: 'order-1' }).then([]);
+    });
+
+    it('clears a cancellation and a pending downgrade', () => {
+      const s1 = stateAfter([...onPro(), cancelled(), renewed]);
+      expect(s1.cancelAtPeriodEnd).to.equal(false);
+      const s2 = stateAfter([...onPro(), downgraded('basic'), renewed]);
+      expect(s2.pendingDowngrade).to.equal(null);
+    });
+
+    it('refuses to renew the free plan', () => {
+      spec.given([started()]).when(renew).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    });
+
+    it('refuses a period end that does not extend the period', () => {
+      spec.given(onPro()).when({ ...renew, periodEnd: END }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec.given(onPro()).when({ ...renew, periodEnd: 'next month' }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('needs a started subscription and an order', () => {
+      spec.given([]).when(renew).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+      spec.given(onPro()).when({ ...renew, orderId: '' }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+  });
+
+  describe('CancelSubscription', () => {
+    const cancel: SubscriptionCommand = { type: 'CancelSubscription', now: MID };
+
+    it('cancels at the end of the period', () => {
+      spec.given(onPro()).when(cancel).then([cancelled()]);
+      spec.given(onPro()).when(cancel).thenState({ ...stateAfter(onPro()), plan: 'pro', cancelAtPeriodEnd: true });
+    });
+
+    it('is a no-op when already cancelled', () => {
+      spec.given([...onPro(), cancelled()]).when(cancel).then([]);
+    });
+
+    it('drops an unpaid pending downgrade', () => {
+      spec
+        .given([...onPro(), downgraded('basic')])
+        .when(cancel)
+        .thenState({ ...stateAfter(onPro()), cancelAtPeriodEnd: true, pendingDowngrade: null });
+    });
+
+    it('refuses while a downgrade with a paid next period is pending', () => {
+      spec
+        .given([...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })])
+        .when(cancel)
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.orderId === 'order-2');
+    });
+
+    it('refuses to cancel the free plan', () => {
+      spec.given([started()]).when(cancel).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(cancel).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('ExpireSubscription', () => {
+    const expire: SubscriptionCommand = { type: 'ExpireSubscription', now: END };
+
+    function expired(over: Partial<Extract<SubscriptionEvent, { type: 'SubscriptionExpired' }>['data']> = {}): SubscriptionEvent {
+      return {
+        type: 'SubscriptionExpired',
+        data: {
+          ...XHS,
+          fromPlan: 'pro',
+          fallbackPlan: 'free',
+          expiredPeriodEnd: END,
+          periodStart: END,
+          periodEnd: null,
+          orderId: null,
+          abandonedDowngrade: null,
+          overLimit: [],
+          expiredAt: END,
+          ...over,
+        },
+      };
+    }
+
+    it('falls back to free once the period has ended', () => {
+      spec.given(onPro()).when(expire).then([expired()]);
+      spec.given(onPro()).when({ ...expire, now: AFTER }).then([expired({ expiredAt: AFTER })]);
+      spec
+        .given(onPro())
+        .when(expire)
+        .thenState({ ...stateAfter(onPro()), plan: 'free', periodStart: END, periodEnd: null });
+    });
+
+    it('falls back to free when cancelled', () => {
+      spec.given([...onPro(), cancelled()]).when(expire).then([expired()]);
+    });
+
+    it('applies a pending downgrade whose next period was paid', () => {
+      const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })];
+      spec.given(history).when(expire).then([expired({ fallbackPlan: 'basic', periodEnd: END2, orderId: 'order-2' })]);
+      spec
+        .given(history)
+        .when(expire)
+        .thenState({ ...stateAfter(history), plan: 'basic', periodStart: END, periodEnd: END2, pendingDowngrade: null });
+    });
+
+    it('applies a pending downgrade to free', () => {
+      spec.given([...onPro(), downgraded('free')]).when(expire).then([expired()]);
+    });
+
+    it('falls back to free, not to a lower paid plan nobody paid for', () => {
+      spec.given([...onPro(), downgraded('basic')]).when(expire).then([expired({ abandonedDowngrade: 'basic' })]);
+    });
+
+    it('lists the resources held beyond the fallback plan without refusing', () => {
+      const held = [reserved('acc-1', 1, 20, 'account_limit', 'pro'), reserved('acc-2', 2, 20, 'account_limit', 'pro')];
+      spec
+        .given([...onPro(), ...held])
+        .when(expire)
+        .then([expired({ overLimit: [{ feature: 'account_limit', inUse: 2, limit: 1 }] })]);
+    });
+
+    it('clears the day\'s "already exceeded" markers (the new limit is a new quota)', () => {
+      const state = stateAfter([...onPro(), used(10, DAY1, 'pro'), expired()]);
+      expect(state.exceeded).to.equal(null);
+      expect(state.usage).to.deep.equal({ day: DAY1, counts: { daily_api_calls: 10 } });
+    });
+
+    it('refuses before the end of the period', () => {
+      spec
+        .given(onPro())
+        .when({ ...expire, now: MID })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.periodEnd === END);
+    });
+
+    it('refuses to expire the free plan', () => {
+      spec.given([started()]).when(expire).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(expire).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('ConsumeQuota', () => {
+    it('records usage within the daily limit', () => {
+      spec.given([started()]).when(consume(10)).then([used(10)]);
+      spec.given([started(), used(40)]).when(consume(10)).then([used(50, DAY1, 'free', 10)]);
+    });
+
+    it('keeps the day\'s count in the state', () => {
+      spec
+        .given([started(), used(40)])
+        .when(consume(10))
+        .thenState({ ...stateAfter([started()]), usage: { day: DAY1, counts: { daily_api_calls: 50 } } });
+    });
+
+    it('records QuotaExceeded the first time the feature goes over on a day', () => {
+      spec.given([started(), used(45)]).when(consume(10)).then([apiCallsExceeded(45, 10)]);
+      spec.given([started()]).when(consume(51)).then([apiCallsExceeded(0, 51)]);
+    });
+
+    it('then refuses further attempts that day without an event', () => {
+      spec
+        .given([started(), used(45), apiCallsExceeded(45, 10)])
+        .when(consume(10))
+        .thenThrows<DomainError>(
+          DomainError,
+          (e) => e.code === 'QUOTA_EXCEEDED' && e.details.feature === 'daily_api_calls' && e.details.limit === 50 && e.details.resetsAt === RESETS1,
+        );
+    });
+
+    it('still records a smaller use that fits (all or nothing per request)', () => {
+      spec.given([started(), used(45), apiCallsExceeded(45, 10)]).when(consume(5)).then([used(50, DAY1, 'free', 5)]);
+    });
+
+    it('starts the next day from zero', () => {
+      spec
+        .given([started(), used(50), apiCallsExceeded(50, 1)])
+        .when(consume(1, DAY2, RESETS2))
+        .then([used(1, DAY2)]);
+      spec
+        .given([started(), used(50), apiCallsExceeded(50, 1), used(50, DAY2)])
+        .when(consume(1, DAY2, RESETS2))
+        .then([apiCallsExceeded(50, 1, DAY2, RESETS2)]);
+    });
+
+    it('refuses a day before the one being counted (a stale clock)', () => {
+      spec
+        .given([started(), used(1, DAY2)])
+        .when(consume(1, DAY1))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.currentDay === DAY2);
+    });
+
+    it('records usage of an unlimited feature (-1) without a limit', () => {
+      const history = [started(), upgraded('enterprise', 'free', 'order-1')];
+      spec.given([...history, used(100000, DAY1, 'enterprise')]).when(consume(500)).then([used(100500, DAY1, 'enterprise', 500)]);
+    });
+
+    it('counts against the new limit after an upgrade, recording a new excess', () => {
+      const history = [started(), used(45), apiCallsExceeded(45, 10), upgraded('basic', 'free', 'order-1')];
+      spec.given(history).when(consume(10)).then([used(55, DAY1, 'basic', 10)]);
+      spec
+        .given(history)
+        .when(consume(500))
+        .then([{ type: 'QuotaExceeded', data: { ...(apiCallsExceeded(45, 500).data as object), plan: 'basic', limit: 500 } } as SubscriptionEvent]);
+    });
+
+    it('refuses a feature not in the plan (qidian has no daily counter)', () => {
+      spec
+        .given([started(QD)])
+        .when(consume(1))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'PERMISSION_DENIED' && e.details.feature === 'daily_api_calls');
+    });
+
+    it('refuses a feature that is not a daily counter, a bad amount, a bad day', () => {
+      const bad = [
+        { ...consume(1), feature: 'account_limit' },
+        { ...consume(1), feature: 'anything' },
+        consume(0),
+        consume(-3),
+        consume(1.5),
+        consume(1, '2026-3-20'),
+        consume(1, DAY1, 'tomorrow'),
+      ] as unknown as SubscriptionCommand[];
+      for (const command of bad) spec.given([started()]).when(command).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(consume(1)).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('ReserveResource', () => {
+    const accountsExceeded = (resourceId: string, day = DAY1, resetsAt = RESETS1): SubscriptionEvent => ({
+      type: 'QuotaExceeded',
+      data: {
+        ...XHS,
+        plan: 'free',
+        feature: 'account_limit',
+        kind: 'resource_limit',
+        limit: 1,
+        used: 1,
+        requested: 1,
+        resourceId,
+        day,
+        resetsAt,
+        exceededAt: MID,
+      },
+    });
+
+    it('reserves within the limit', () => {
+      spec.given([started()]).when(reserve('acc-1')).then([reserved('acc-1', 1, 1)]);
+      spec
+        .given([started(QD)])
+        .when(reserve('novel-1', 'novel_tracking_limit'))
+        .then([reserved('novel-1', 1, 10, 'novel_tracking_limit', 'free', QD)]);
+      spec.given([started()]).when(reserve('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: ['acc-1'] } });
+    });
+
+    it('is a no-op for a resource already reserved, even at the limit', () => {
+      spec.given([started(), reserved('acc-1', 1, 1)]).when(reserve('acc-1')).then([]);
+    });
+
+    it('records QuotaExceeded the first time the limit is hit on a day, then refuses', () => {
+      const history = [started(), reserved('acc-1', 1, 1)];
+      spec.given(history).when(reserve('acc-2')).then([accountsExceeded('acc-2')]);
+      spec
+        .given([...history, accountsExceeded('acc-2')])
+        .when(reserve('acc-3'))
+        .thenThrows<DomainError>(
+          DomainError,
+          (e) => e.code === 'QUOTA_EXCEEDED' && e.details.feature === 'account_limit' && e.details.limit === 1 && e.details.resetsAt === RESETS1,
+        );
+      spec
+        .given([...history, accountsExceeded('acc-2')])
+        .when(reserve('acc-3', 'account_limit', DAY2, RESETS2))
+        .then([accountsExceeded('acc-3', DAY2, RESETS2)]);
+    });
+
+    it('keeps daily and resource excesses apart', () => {
+      spec
+        .given([started(), used(50), apiCallsExceeded(50, 1), reserved('acc-1', 1, 1)])
+        .when(reserve('acc-2'))
+        .then([accountsExceeded('acc-2')]);
+    });
+
+    it('reserves again once one is released', () => {
+      const history: SubscriptionEvent[] = [
+        started(),
+        reserved('acc-1', 1, 1),
+        { type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } },
+      ];
+      spec.given(history).when(reserve('acc-2')).then([reserved('acc-2', 1, 1)]);
+    });
+
+    it('reserves without a limit on an unlimited plan', () => {
+      const history = [started(), upgraded('enterprise', 'free', 'order-1')];
+      spec
+        .given(history)
+        .when(reserve('wf-1', 'automation_workflows'))
+        .then([{ type: 'ResourceReserved', data: { ...XHS, plan: 'enterprise', feature: 'automation_workflows', resourceId: 'wf-1', inUse: 1, limit: null, reservedAt: MID } }]);
+    });
+
+    it('refuses new reservations while over the limit after falling back', () => {
+      const history: SubscriptionEvent[] = [
+        ...onPro(),
+        reserved('acc-1', 1, 20, 'account_limit', 'pro'),
+        reserved('acc-2', 2, 20, 'account_limit', 'pro'),
+        {
+          type: 'SubscriptionExpired',
+          data: {
+            ...XHS,
+            fromPlan: 'pro',
+            fallbackPlan: 'free',
+            expiredPeriodEnd: END,
+            periodStart: END,
+            periodEnd: null,
+            orderId: null,
+            abandonedDowngrade: null,
+            overLimit: [{ feature: 'account_limit', inUse: 2, limit: 1 }],
+            expiredAt: END,
+          },
+        },
+      ];
+      spec
+        .given(history)
+        .when(reserve('acc-3'))
+        .then([{ type: 'QuotaExceeded', data: { ...(accountsExceeded('acc-3').data as object), used: 2 } } as SubscriptionEvent]);
+    });
+
+    it('refuses a feature not in the plan (xiaohongshu tracks no novels)', () => {
+      spec
+        .given([started()])
+        .when(reserve('novel-1', 'novel_tracking_limit'))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'PERMISSION_DENIED' && e.details.feature === 'novel_tracking_limit');
+    });
+
+    it('refuses a feature that is not a resource limit, an empty resource id, a bad day', () => {
+      const bad = [
+        reserve('x', 'daily_api_calls' as ReserveResource['feature']),
+        reserve(''),
+        reserve('acc-1', 'account_limit', '20260320'),
+      ] as SubscriptionCommand[];
+      for (const command of bad) spec.given([started()]).when(command).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(reserve('acc-1')).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('ReleaseResource', () => {
+    const release = (resourceId: string): SubscriptionCommand => ({ type: 'ReleaseResource', feature: 'account_limit', resourceId, now: MID });
+
+    it('releases a reserved resource', () => {
+      const history = [started(), reserved('acc-1', 1, 1)];
+      spec
+        .given(history)
+        .when(release('acc-1'))
+        .then([{ type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } }]);
+      spec.given(history).when(release('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: [] } });
+    });
+
+    it('is a no-op for a resource not reserved', () => {
+      spec.given([started()]).when(release('acc-1')).then([]);
+      spec
+        .given([
+          started(),
+          reserved('acc-1', 1, 1),
+          { type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } },
+        ])
+        .when(release('acc-1'))
+        .then([]);
+    });
+
+    it('refuses a feature that is not a resource limit', () => {
+      spec
+        .given([started()])
+        .when({ type: 'ReleaseResource', feature: 'daily_api_calls' as 'account_limit', resourceId: 'acc-1', now: MID })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(release('acc-1')).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('evolve', () => {
+    it('ignores events before SubscriptionStarted (a stream cannot have them)', () => {
+      expect(fold(subscriptionDecider, [used(1)])).to.deep.equal({ status: 'none' });
+    });
+
+    it('keeps one set of "exceeded" markers per day', () => {
+      const state = stateAfter([started(), apiCallsExceeded(50, 1), apiCallsExceeded(50, 1, DAY2, RESETS2)]);
+      expect(state.exceeded).to.deep.equal({ day: DAY2, features: ['daily_api_calls'] });
+    });
+  });
+});
