@@ -36,7 +36,35 @@ function url(protocols: readonly string[]) {
     );
 }
 
-const schema = z.object({
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** `id:base64,id:base64…` → the keyring, each key exactly 32 bytes (AES-256). */
+const encryptionKeys = z.string().transform((s, ctx) => {
+  const keys: { id: string; key: Buffer }[] = [];
+  for (const entry of s.split(',')) {
+    const [id = '', b64 = '', ...rest] = entry.trim().split(':');
+    const key = Buffer.from(b64, 'base64');
+    // Buffer.from is lenient with garbage; a re-encode must give the input back
+    const exact = key.length === 32 && key.toString('base64').replace(/=+$/, '') === b64.replace(/=+$/, '');
+    if (!KEY_ID.test(id) || !exact || rest.length > 0 || keys.some((k) => k.id === id)) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated keyId:base64 pairs, unique ids, each key 32 bytes' });
+      return z.NEVER;
+    }
+    keys.push({ id, key });
+  }
+  return keys;
+});
+
+/**
+ * Fixed, public values so `npm run up` and the tests need no set-up. They are
+ * used outside production only; production must set its own (and may not use these).
+ */
+export const DEV_ONLY_SECRETS = {
+  JWT_SECRET: 'dev-only-jwt-secret-never-use-in-production',
+  ENCRYPTION_KEYS: `dev:${Buffer.alloc(32, 'dev-only-encryption-key').toString('base64')}`,
+} as const;
+
+const variables = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
   HOST: z.string().default('0.0.0.0'),
   // 0 asks the OS for a free port (tests); the bound port is printed at start
@@ -53,33 +81,65 @@ const schema = z.object({
   // at least 2: migrations hold an advisory lock on one connection while migrating on another
   DB_POOL_SIZE: integer(2, 100).default(10),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  // largest request body the API reads; larger ones get 413
+  HTTP_BODY_LIMIT_BYTES: integer(1_024, 50 * 1024 * 1024).default(256 * 1024),
+  // HS256 key for access tokens; required in production (dev default: DEV_ONLY_SECRETS)
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(900),
+  REFRESH_TOKEN_TTL_DAYS: integer(1, 365).default(30),
+  PASSWORD_RESET_TTL_MINUTES: integer(5, 1440).default(30),
+  // AES-256-GCM keyring for credentials in events; required in production (dev default: DEV_ONLY_SECRETS)
+  ENCRYPTION_KEYS: encryptionKeys,
+  // the key new encryptions use; the others only decrypt (rotation). Default: the first.
+  ENCRYPTION_KEY_ID: z.string().optional(),
+  // outgoing mail; the default is a local catcher (MailHog / Mailpit) for development
+  SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().min(3, 'must be a sender address').default('"Collector" <no-reply@localhost>'),
 });
 
+const schema = variables
+  .superRefine((c, ctx) => {
+    if (c.ENCRYPTION_KEY_ID !== undefined && !c.ENCRYPTION_KEYS.some((k) => k.id === c.ENCRYPTION_KEY_ID)) {
+      const ids = c.ENCRYPTION_KEYS.map((k) => k.id).join(', ');
+      ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY_ID'], message: `must be one of the ENCRYPTION_KEYS ids (${ids})` });
+    }
+  })
+  .transform((c) => ({ ...c, ENCRYPTION_KEY_ID: c.ENCRYPTION_KEY_ID ?? c.ENCRYPTION_KEYS[0]!.id }));
+
 export type Config = Readonly<z.output<typeof schema>>;
-export type ConfigVariable = keyof typeof schema.shape;
+export type ConfigVariable = keyof typeof variables.shape;
 
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Only our variables, and an empty value counts as unset (`FOO=` in a compose file).
   const input = Object.fromEntries(
-    Object.keys(schema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+    Object.keys(variables.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
   );
-  const result = schema.safeParse(input);
-  if (result.success) return Object.freeze(result.data);
-
+  const production = input['NODE_ENV'] === 'production';
   const problems = new Map<string, string>();
-  for (const issue of result.error.issues) {
+  for (const [name, devValue] of Object.entries(DEV_ONLY_SECRETS)) {
+    if (!production) input[name] ??= devValue;
+    else if (input[name] === undefined) problems.set(name, `${name}: is required in production`);
+    else if (input[name] === devValue) problems.set(name, `${name}: must not be the development default in production`);
+  }
+  const result = schema.safeParse(input);
+  if (result.success && problems.size === 0) return Object.freeze(result.data);
+
+  for (const issue of result.error?.issues ?? []) {
     const name = String(issue.path[0]);
     if (problems.has(name)) continue;
     const value = input[name];
     problems.set(name, value === undefined ? `${name}: is required` : `${name}: ${issue.message} (got ${shown(name, value)})`);
   }
-  throw new ConfigError([...problems.values()]);
+  // in the order of `variables`, whichever check found them
+  const order = Object.keys(variables.shape);
+  throw new ConfigError([...problems].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([, line]) => line));
 }
 
 /** The offending value as it may appear in a terminal or a log: no secrets. */
 function shown(name: string, value: string): string {
-  if (/SECRET|PASSWORD|TOKEN|KEY/i.test(name)) return `a value of ${value.length} characters`;
+  // (durations and key ids are not secret, and showing them helps)
+  if (/SECRET|PASSWORD|TOKEN|KEY/i.test(name) && !/_(SECONDS|MINUTES|DAYS|ID)$/.test(name)) return `a value of ${value.length} characters`;
   // a URL's password (`scheme://user:password@host`), even in a URL that does not parse
   return JSON.stringify(value.replace(/(\/\/[^/@\s]*?:)[^/@\s]*@/, '$1***@'));
 }

@@ -5,6 +5,10 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createKnex } from './adapters/db/knex.js';
 import { closeRedis, createRedis } from './adapters/redis/redis.js';
+import { createAccessTokens } from './adapters/auth/access-tokens.js';
+import { createPasswordHasher } from './adapters/crypto/password-hasher.js';
+import { createSecretBox } from './adapters/crypto/secret-box.js';
+import { createSmtpMailer } from './adapters/mail/smtp-mailer.js';
 import { TOKENS } from './tokens.js';
 
 /**
@@ -35,6 +39,16 @@ export async function buildContainer(config: Config, options: { processName?: st
     .toDynamicValue(() => createRedis(config.REDIS_URL, logger))
     .inSingletonScope()
     .onDeactivation((redis) => closeQuietly(logger, 'redis', () => closeRedis(redis)));
+
+  container.bind(TOKENS.PasswordHasher).toConstantValue(createPasswordHasher(config));
+  container.bind(TOKENS.AccessTokens).toConstantValue(createAccessTokens(config));
+  container.bind(TOKENS.SecretBox).toConstantValue(createSecretBox(config));
+  // lazy: the pool connects on the first send, so processes that never mail pay nothing
+  container
+    .bind(TOKENS.Mailer)
+    .toDynamicValue(() => createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM, logger }))
+    .inSingletonScope()
+    .onDeactivation((mailer) => closeQuietly(logger, 'mailer', () => mailer.close()));
 
   return container;
 }

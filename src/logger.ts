@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 export type { Logger };
 
 /** Keys whose values never reach a log line, at any depth (`refresh_token`, `jwtSecret`, `Set-Cookie`, ...). */
-const SECRET_KEY = /passw(or)?d|token|cookie|authorization|secret|credential|api[-_]?key|private[-_]?key/i;
+const SECRET_KEY = /passw(or)?d|token|cookie|authorization|secret|credential|api[-_]?key|private[-_]?key|encryption[-_]?keys?/i;
 const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
 

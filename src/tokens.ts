@@ -5,6 +5,10 @@ import type { EventStore } from './event-store/index.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
 import type { Redis } from './adapters/redis/redis.js';
+import type { AccessTokens } from './adapters/auth/access-tokens.js';
+import type { PasswordHasher } from './adapters/crypto/password-hasher.js';
+import type { SecretBox } from './adapters/crypto/secret-box.js';
+import type { Mailer } from './adapters/mail/mail-port.js';
 
 /** Container keys. Typed, so `container.get(TOKENS.Knex)` is a Knex. */
 export const TOKENS = {
@@ -14,4 +18,8 @@ export const TOKENS = {
   Knex: Symbol('Knex') as ServiceIdentifier<Knex>,
   EventStore: Symbol('EventStore') as ServiceIdentifier<EventStore>,
   Redis: Symbol('Redis') as ServiceIdentifier<Redis>,
+  PasswordHasher: Symbol('PasswordHasher') as ServiceIdentifier<PasswordHasher>,
+  AccessTokens: Symbol('AccessTokens') as ServiceIdentifier<AccessTokens>,
+  SecretBox: Symbol('SecretBox') as ServiceIdentifier<SecretBox>,
+  Mailer: Symbol('Mailer') as ServiceIdentifier<Mailer>,
 } as const;

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, DEV_ONLY_SECRETS, loadConfig } from '../../src/config.js';
+
+const key = (): string => randomBytes(32).toString('base64');
+/** What production needs on top of the defaults. */
+const productionSecrets = {
+  JWT_SECRET: 'x'.repeat(32),
+  ENCRYPTION_KEYS: `k1:${key()}`,
+};
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -23,7 +31,28 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       DB_POOL_SIZE: 10,
       SHUTDOWN_TIMEOUT_MS: 10000,
+      HTTP_BODY_LIMIT_BYTES: 262144,
+      JWT_SECRET: DEV_ONLY_SECRETS.JWT_SECRET,
+      ACCESS_TOKEN_TTL_SECONDS: 900,
+      REFRESH_TOKEN_TTL_DAYS: 30,
+      PASSWORD_RESET_TTL_MINUTES: 30,
+      ENCRYPTION_KEYS: [{ id: 'dev', key: Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.slice(4), 'base64') }],
+      ENCRYPTION_KEY_ID: 'dev',
+      SMTP_URL: 'smtp://127.0.0.1:1025',
+      MAIL_FROM: '"Collector" <no-reply@localhost>',
     });
+  });
+
+  it('takes a mail server URL and refuses one of another scheme, without echoing its password', () => {
+    expect(loadConfig({ SMTP_URL: 'smtps://mailer:s3cret@mail.example:465' }).SMTP_URL).to.equal('smtps://mailer:s3cret@mail.example:465');
+    let message = '';
+    try {
+      loadConfig({ SMTP_URL: 'http://mailer:s3cret@mail.example' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).to.match(/^SMTP_URL: must be a smtp:\/\/ or smtps:\/\/ URL/);
+    expect(message).to.not.include('s3cret');
   });
 
   it('takes values from the environment, converting numbers', () => {
@@ -37,6 +66,10 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       DB_POOL_SIZE: '25',
       SHUTDOWN_TIMEOUT_MS: '500',
+      ...productionSecrets,
+      ACCESS_TOKEN_TTL_SECONDS: '300',
+      REFRESH_TOKEN_TTL_DAYS: '7',
+      PASSWORD_RESET_TTL_MINUTES: '15',
     });
     expect(config).to.include({
       NODE_ENV: 'production',
@@ -48,7 +81,15 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       DB_POOL_SIZE: 25,
       SHUTDOWN_TIMEOUT_MS: 500,
+      JWT_SECRET: productionSecrets.JWT_SECRET,
+      ACCESS_TOKEN_TTL_SECONDS: 300,
+      REFRESH_TOKEN_TTL_DAYS: 7,
+      PASSWORD_RESET_TTL_MINUTES: 15,
+      ENCRYPTION_KEY_ID: 'k1',
     });
+    expect(config.ENCRYPTION_KEYS).to.deep.equal([
+      { id: 'k1', key: Buffer.from(productionSecrets.ENCRYPTION_KEYS.slice(3), 'base64') },
+    ]);
   });
 
   it('reads process.env by default and ignores unrelated variables', () => {
@@ -94,5 +135,78 @@ describe('loadConfig', () => {
   it('never echoes the password of a bad URL', () => {
     const [line] = problemsOf({ DATABASE_URL: 'mysql://app:hunter2@db/collector' });
     expect(line).to.equal('DATABASE_URL: must be a postgres:// or postgresql:// URL (got "mysql://app:***@db/collector")');
+  });
+
+  describe('secrets', () => {
+    it('production fails fast, one line each, when JWT_SECRET or ENCRYPTION_KEYS is missing', () => {
+      expect(problemsOf({ NODE_ENV: 'production' })).to.deep.equal([
+        'JWT_SECRET: is required in production',
+        'ENCRYPTION_KEYS: is required in production',
+      ]);
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: productionSecrets.JWT_SECRET })).to.deep.equal([
+        'ENCRYPTION_KEYS: is required in production',
+      ]);
+    });
+
+    it('production refuses the development defaults', () => {
+      expect(problemsOf({ NODE_ENV: 'production', ...DEV_ONLY_SECRETS })).to.deep.equal([
+        'JWT_SECRET: must not be the development default in production',
+        'ENCRYPTION_KEYS: must not be the development default in production',
+      ]);
+    });
+
+    it('development and test get the fixed dev-only values', () => {
+      for (const NODE_ENV of ['development', 'test']) {
+        const config = loadConfig({ NODE_ENV });
+        expect(config.JWT_SECRET).to.equal(DEV_ONLY_SECRETS.JWT_SECRET);
+        expect(config.ENCRYPTION_KEY_ID).to.equal('dev');
+        expect(config.ENCRYPTION_KEYS[0]!.key).to.have.length(32);
+      }
+    });
+
+    it('never echoes a secret, but shows durations and key ids', () => {
+      expect(problemsOf({ JWT_SECRET: 'hunter2', ENCRYPTION_KEYS: 'k1:hunter2', ACCESS_TOKEN_TTL_SECONDS: '5' })).to.deep.equal([
+        'JWT_SECRET: must be at least 32 characters (got a value of 7 characters)',
+        'ACCESS_TOKEN_TTL_SECONDS: must be an integer between 60 and 86400 (got "5")',
+        'ENCRYPTION_KEYS: must be comma-separated keyId:base64 pairs, unique ids, each key 32 bytes (got a value of 10 characters)',
+      ]);
+    });
+
+    it('rejects TTLs out of range', () => {
+      expect(problemsOf({ REFRESH_TOKEN_TTL_DAYS: '0', PASSWORD_RESET_TTL_MINUTES: '2000' })).to.deep.equal([
+        'REFRESH_TOKEN_TTL_DAYS: must be an integer between 1 and 365 (got "0")',
+        'PASSWORD_RESET_TTL_MINUTES: must be an integer between 5 and 1440 (got "2000")',
+      ]);
+    });
+
+    it('parses a keyring of several keys; the first encrypts unless ENCRYPTION_KEY_ID says otherwise', () => {
+      const [a, b] = [key(), key()];
+      const config = loadConfig({ ENCRYPTION_KEYS: ` old:${a} , new-2:${b}` });
+      expect(config.ENCRYPTION_KEYS.map((k) => [k.id, k.key.toString('base64')])).to.deep.equal([
+        ['old', a],
+        ['new-2', b],
+      ]);
+      expect(config.ENCRYPTION_KEY_ID).to.equal('old');
+      expect(loadConfig({ ENCRYPTION_KEYS: `old:${a},new-2:${b}`, ENCRYPTION_KEY_ID: 'new-2' }).ENCRYPTION_KEY_ID).to.equal('new-2');
+    });
+
+    for (const [why, value] of [
+      ['a 16-byte key', `k1:${randomBytes(16).toString('base64')}`],
+      ['no id', `:${randomBytes(32).toString('base64')}`],
+      ['no colon', randomBytes(32).toString('base64')],
+      ['a duplicate id', `k1:${randomBytes(32).toString('base64')},k1:${randomBytes(32).toString('base64')}`],
+      ['an empty entry', `k1:${randomBytes(32).toString('base64')},`],
+      ['not base64', `k1:${'!'.repeat(43)}=`],
+    ] as const) {
+      it(`rejects ENCRYPTION_KEYS with ${why}`, () => {
+        expect(problemsOf({ ENCRYPTION_KEYS: value })[0]).to.match(/^ENCRYPTION_KEYS: must be comma-separated keyId:base64 pairs/);
+      });
+    }
+
+    it('rejects an ENCRYPTION_KEY_ID that is not in the keyring, naming the ids', () => {
+      expect(problemsOf({ ENCRYPTION_KEYS: `a:${key()},b:${key()}`, ENCRYPTION_KEY_ID: 'c' })).to.deep.equal([
+        'ENCRYPTION_KEY_ID: must be one of the ENCRYPTION_KEYS ids (a, b) (got "c")',
+      ]);
+    });
   });
 });

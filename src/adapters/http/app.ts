@@ -5,10 +5,13 @@ import type { Registry } from 'prom-client';
 import type { EventStore } from '../../event-store/index.js';
 import type { Logger } from '../../logger.js';
 import type { Redis } from '../redis/redis.js';
+import { jsonBody } from './body.js';
+import type { HttpApi } from './define-route.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
 import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestMetrics } from './middleware/request-metrics.js';
+import { openApiRouter } from './openapi.js';
 import { dependencyChecks } from './readiness.js';
 import { operationsRouter } from './routes/operations.js';
 import type { AppState } from './state.js';
@@ -21,6 +24,10 @@ export interface AppDeps {
   redis: Redis;
   /** feature routers (`/api/v1/...`), mounted after the operational ones */
   routers?: readonly Router<AppState>[];
+  /** the registry the routers were defined against: served as /api/v1/openapi.json */
+  api?: HttpApi;
+  /** most bytes of a JSON request body (default DEFAULT_BODY_LIMIT_BYTES, 256 kB) */
+  bodyLimitBytes?: number;
 }
 
 /**
@@ -37,8 +44,11 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(requestLog());
   app.use(requestMetrics(deps.metrics));
   app.use(errorEnvelope());
+  app.use(jsonBody({ limitBytes: deps.bodyLimitBytes }));
 
-  const routers = [operationsRouter({ checks: dependencyChecks(deps), metrics: deps.metrics }), ...(deps.routers ?? [])];
+  const routers = [operationsRouter({ checks: dependencyChecks(deps), metrics: deps.metrics })];
+  if (deps.api) routers.push(openApiRouter(deps.api.registry));
+  routers.push(...(deps.routers ?? []));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());

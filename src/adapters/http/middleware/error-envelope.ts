@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { fail } from '../envelope.js';
+import { mapError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
 
@@ -11,6 +12,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   409: 'CONFLICT',
+  412: 'PRECONDITION_FAILED',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   422: 'VALIDATION_ERROR',
@@ -19,7 +21,7 @@ const CODE_BY_STATUS: Record<number, string> = {
 
 /**
  * Every failure leaves as the error envelope: thrown HttpErrors as they are,
- * client errors from Koa's ecosystem (http-errors with `expose`) by status,
+ * DomainErrors, zod errors and store conflicts as error-mapping.ts says, client errors from Koa's ecosystem (http-errors with `expose`) by status,
  * anything else as a 500 that says nothing about internals (the log has it),
  * and an empty error response (no route matched, method not allowed) by its status.
  */
@@ -32,8 +34,10 @@ export function errorEnvelope(): Middleware<AppState> {
         fail(ctx, new HttpError(ctx.status, codeFor(ctx.status), message));
       }
     } catch (error) {
-      const known = error instanceof HttpError ? error : exposedClientError(error);
+      const mapped = mapError(error, ctx);
+      const known = mapped?.error ?? exposedClientError(error);
       if (!known) ctx.state.logger.error({ err: error }, 'request failed');
+      for (const [name, value] of Object.entries(mapped?.headers ?? {})) ctx.set(name, value);
       fail(ctx, known ?? new HttpError(500, 'INTERNAL_ERROR', 'Internal server error'));
     }
   };

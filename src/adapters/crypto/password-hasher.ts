@@ -1,0 +1,45 @@
+import argon2 from 'argon2';
+import type { Config } from '../../config.js';
+
+/** Turns passwords into the `$argon2id$…` PHC strings the User decider stores, and checks them. */
+export interface PasswordHasher {
+  hash(plain: string): Promise<string>;
+  /** false for a wrong password and for a hash that is not one of ours (never throws for those) */
+  verify(hash: string, plain: string): Promise<boolean>;
+}
+
+export interface Argon2idParams {
+  /** KiB */
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** OWASP's argon2id baseline (m=19 MiB, t=2, p=1): ~tens of ms per hash, bounded memory per login. */
+export const OWASP_ARGON2ID: Argon2idParams = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+export class Argon2idPasswordHasher implements PasswordHasher {
+  // tests pass cheaper params; the params travel in the PHC string, so verify needs none
+  constructor(private readonly params: Argon2idParams = OWASP_ARGON2ID) {}
+
+  hash(plain: string): Promise<string> {
+    return argon2.hash(plain, { type: argon2.argon2id, ...this.params });
+  }
+
+  async verify(hash: string, plain: string): Promise<boolean> {
+    // only argon2id: an argon2i/d hash in the store would mean someone wrote it around us
+    if (!hash.startsWith('$argon2id$')) return false;
+    try {
+      return await argon2.verify(hash, plain);
+    } catch {
+      return false; // a malformed PHC string is a failed login, not a 500
+    }
+  }
+}
+
+/** Far too weak for real passwords: only so the test suites' many logins stay fast. */
+export const TEST_ONLY_ARGON2ID: Argon2idParams = { memoryCost: 1_024, timeCost: 1, parallelism: 1 };
+
+export function createPasswordHasher(config: Pick<Config, 'NODE_ENV'>): PasswordHasher {
+  return new Argon2idPasswordHasher(config.NODE_ENV === 'test' ? TEST_ONLY_ARGON2ID : OWASP_ARGON2ID);
+}

@@ -1,0 +1,53 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Middleware } from 'koa';
+import { HttpError } from './http-error.js';
+import type { AppState } from './state.js';
+
+/** Default most bytes of a request body (256 kB); `HTTP_BODY_LIMIT` is meant to override it. */
+export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+
+const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
+
+/**
+ * JSON request bodies, and nothing else: commands are JSON.
+ * - a body with another content type → 415 UNSUPPORTED_MEDIA_TYPE
+ * - more than `limitBytes` → 413 PAYLOAD_TOO_LARGE
+ * - JSON that does not parse, or is not an object/array → 400 MALFORMED_JSON
+ *   (422 VALIDATION_ERROR is kept for a well-formed body with wrong fields)
+ * A POST/PUT/PATCH without a body gets `{}` and meets the route's schema.
+ */
+export function jsonBody(options: { limitBytes?: number } = {}): Middleware<AppState> {
+  const limitBytes = options.limitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limitBytes, jsonStrict: true, parsedMethods: BODY_METHODS });
+  return async (ctx, next) => {
+    if (!BODY_METHODS.includes(ctx.method)) return next();
+    if (hasBody(ctx.get('Content-Length'), ctx.get('Transfer-Encoding')) && !ctx.is('application/json', '+json')) {
+      throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'request bodies must be application/json');
+    }
+    const declared = Number(ctx.get('Content-Length'));
+    if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
+    try {
+      await parse(ctx as never, async () => {});
+    } catch (error) {
+      throw translate(error, limitBytes);
+    }
+    return next();
+  };
+}
+
+function hasBody(contentLength: string, transferEncoding: string): boolean {
+  return transferEncoding !== '' || (contentLength !== '' && contentLength !== '0');
+}
+
+function tooLarge(limitBytes: number): HttpError {
+  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${limitBytes} bytes`, { limit_bytes: limitBytes });
+}
+
+function translate(error: unknown, limitBytes: number): unknown {
+  const { status, type, message } = (error ?? {}) as { status?: unknown; type?: unknown; message?: unknown };
+  if (status === 413 || type === 'entity.too.large') return tooLarge(limitBytes);
+  if (error instanceof SyntaxError) {
+    return new HttpError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${String(message)}`);
+  }
+  return error; // aborted requests, bad encodings…: http-errors the envelope answers by status
+}

@@ -1,0 +1,206 @@
+import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { ok } from './envelope.js';
+import { validationError, zodIssues, type ValidationIssue } from './error-mapping.js';
+import { idempotency, type IdempotencyOptions } from './idempotency.js';
+import { BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
+import type { AppContext, AppState } from './state.js';
+
+/**
+ * What routes are defined against: the OpenAPI registry (served at
+ * /api/v1/openapi.json), the idempotency middleware for POST commands, and the
+ * authentication middleware for `auth: true` routes (it must reject with 401
+ * or put the user on ctx.state).
+ */
+export interface HttpApi {
+  registry: OpenAPIRegistry;
+  idempotency?: Middleware<AppState>;
+  authenticate?: Middleware<AppState>;
+}
+
+export function createHttpApi(options: {
+  knex?: Knex;
+  authenticate?: Middleware<AppState>;
+  registry?: OpenAPIRegistry;
+  idempotency?: Omit<IdempotencyOptions, 'knex'>;
+} = {}): HttpApi {
+  return {
+    registry: options.registry ?? createOpenApiRegistry(),
+    idempotency: options.knex ? idempotency({ knex: options.knex, ...options.idempotency }) : undefined,
+    authenticate: options.authenticate,
+  };
+}
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+type ObjectSchema = z.ZodObject;
+
+export interface RequestSchemas {
+  params?: ObjectSchema;
+  query?: ObjectSchema;
+  body?: z.ZodType;
+}
+
+export interface ResponseSpec {
+  description: string;
+  /** the schema of `data` inside the success envelope; none: `data` is null */
+  schema?: z.ZodType;
+}
+
+type Parsed<R, K extends keyof RequestSchemas> = R extends { [P in K]: infer S } ? (S extends z.ZodType ? z.output<S> : undefined) : undefined;
+
+export interface RouteInput<R extends RequestSchemas> {
+  params: Parsed<R, 'params'>;
+  query: Parsed<R, 'query'>;
+  body: Parsed<R, 'body'>;
+}
+
+type ResponseData<Res extends Record<number, ResponseSpec>> = {
+  [S in keyof Res]: Res[S] extends { schema: infer T } ? (T extends z.ZodType ? z.input<T> : never) : null;
+}[keyof Res];
+
+export interface RouteDefinition<R extends RequestSchemas, Res extends Record<number, ResponseSpec>> {
+  method: HttpMethod;
+  /** Koa form, relative to the router's prefix: `/things/:id` */
+  path: string;
+  summary: string;
+  description?: string;
+  tags?: string[];
+  operationId?: string;
+  /** requires a bearer token: runs `api.authenticate` first; documented with the bearer scheme */
+  auth?: boolean;
+  request?: R;
+  /** the success responses; the first is what a returned value is answered with */
+  responses: Res;
+  /** error statuses the route may answer besides the ones implied (400/413/415/422 for bodies, 401 for auth, 500) */
+  errors?: number[];
+  /** POST only, default true: honours `Idempotency-Key` */
+  idempotent?: boolean;
+  /** documents `If-Match` (the route calls ifMatchRevision) and its 412 */
+  ifMatch?: boolean;
+}
+
+/**
+ * The handler gets the validated, typed input. It answers itself (ok,
+ * commandResult, fail) or returns the `data` to answer with the first
+ * declared success status.
+ */
+export type RouteHandler<R extends RequestSchemas, Res extends Record<number, ResponseSpec>> = (
+  input: RouteInput<R>,
+  ctx: AppContext,
+) => Promise<ResponseData<Res> | void> | ResponseData<Res> | void;
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request (MALFORMED_JSON, INVALID_IF_MATCH, INVALID_IDEMPOTENCY_KEY)',
+  401: 'Missing or invalid access token (UNAUTHENTICATED)',
+  403: 'Not allowed (PERMISSION_DENIED)',
+  404: 'Not found (NOT_FOUND)',
+  409: 'Conflict (CONFLICT, IDEMPOTENCY_IN_PROGRESS)',
+  412: 'The resource changed since the If-Match revision (PRECONDITION_FAILED)',
+  413: 'Request body too large (PAYLOAD_TOO_LARGE)',
+  415: 'Request body is not application/json (UNSUPPORTED_MEDIA_TYPE)',
+  422: 'Invalid input (VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED)',
+  429: 'Quota exceeded or rate limited (QUOTA_EXCEEDED with feature, limit, resets_at; RATE_LIMITED); see Retry-After',
+  500: 'Internal error (INTERNAL_ERROR)',
+};
+
+/** Validated input between the validation middleware and the handler (idempotency runs in between). */
+const parsedInputs = new WeakMap<object, unknown>();
+
+/** Registers one route with the router (validation, auth, idempotency) and in the OpenAPI registry. */
+export function defineRoute<R extends RequestSchemas = {}, Res extends Record<number, ResponseSpec> = Record<number, ResponseSpec>>(
+  router: Router<AppState>,
+  api: HttpApi,
+  definition: RouteDefinition<R, Res>,
+  handler: RouteHandler<R, Res>,
+): void {
+  const { method, request = {} as R } = definition;
+  const idempotent = method === 'post' && definition.idempotent !== false;
+  if (definition.auth && !api.authenticate) throw new Error(`${method.toUpperCase()} ${definition.path}: auth required but no authenticate middleware given`);
+  const statuses = Object.keys(definition.responses).map(Number);
+  const successStatus = statuses.find((s) => s >= 200 && s < 300) ?? 200;
+
+  const middleware: Middleware<AppState>[] = [];
+  if (definition.auth) middleware.push(api.authenticate!);
+  middleware.push(async (ctx, next) => {
+    const issues: ValidationIssue[] = [];
+    const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
+      if (!schema) return undefined;
+      const result = schema.safeParse(value);
+      if (result.success) return result.data;
+      issues.push(...zodIssues(result.error, location));
+      return undefined;
+    };
+    const input = {
+      params: parse('params', request.params, ctx.params ?? {}),
+      query: parse('query', request.query, ctx.query),
+      body: parse('body', request.body, ctx.request.body ?? {}),
+    };
+    if (issues.length > 0) throw validationError(issues);
+    parsedInputs.set(ctx, input);
+    await next();
+  });
+  if (idempotent && api.idempotency) middleware.push(api.idempotency);
+  middleware.push(async (ctx) => {
+    const data = await handler(parsedInputs.get(ctx) as RouteInput<R>, ctx);
+    // the handler answered itself, or returned the data (or nothing: data null)
+    if (ctx.body == null && (data !== undefined || ctx.status === 404)) ok(ctx, data ?? null, successStatus);
+  });
+
+  router.register(definition.path, [method.toUpperCase()], middleware as never);
+  api.registry.registerPath(openApiRoute(router, definition, request, idempotent));
+}
+
+function openApiRoute(
+  router: Router<AppState>,
+  definition: RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>,
+  request: RequestSchemas,
+  idempotent: boolean,
+): RouteConfig {
+  const fullPath = `${router.opts.prefix ?? ''}${definition.path}`.replace(/:(\w+)/g, '{$1}');
+  const headers: Record<string, z.ZodType> = {};
+  if (idempotent) {
+    headers['Idempotency-Key'] = z.string().min(1).max(255).optional().describe('repeat a POST safely: same key and body answer the stored response (24 h)');
+  }
+  if (definition.ifMatch) headers['If-Match'] = z.string().optional().describe('"<revision>" from an ETag: 412 if the resource has moved on');
+
+  const responses: Record<string, ResponseConfig> = {};
+  for (const [status, spec] of Object.entries(definition.responses)) {
+    responses[status] = {
+      description: spec.description,
+      content: { 'application/json': { schema: successEnvelopeSchema(spec.schema ?? z.null()) } },
+    };
+  }
+  const errors = new Set<number>([500, ...(definition.errors ?? [])]);
+  if (request.params || request.query || request.body) errors.add(422);
+  if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
+  if (definition.auth) errors.add(401);
+  if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
+  if (idempotent) [409, 422].forEach((s) => errors.add(s));
+  for (const status of [...errors].sort((a, b) => a - b)) {
+    responses[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/json': { schema: errorEnvelopeSchema } },
+    };
+  }
+
+  return {
+    method: definition.method,
+    path: fullPath,
+    summary: definition.summary,
+    ...(definition.description ? { description: definition.description } : {}),
+    ...(definition.operationId ? { operationId: definition.operationId } : {}),
+    tags: definition.tags ?? [],
+    ...(definition.auth ? { security: [{ [BEARER_AUTH]: [] }] } : {}),
+    request: {
+      ...(request.params ? { params: request.params } : {}),
+      ...(request.query ? { query: request.query } : {}),
+      ...(Object.keys(headers).length > 0 ? { headers: z.object(headers) } : {}),
+      ...(request.body ? { body: { required: true, content: { 'application/json': { schema: request.body } } } } : {}),
+    },
+    responses,
+  };
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { DomainError, type DomainErrorCode } from '../../write-model/core/domain-error.js';
+import { HttpError } from './http-error.js';
+import type { AppContext } from './state.js';
+
+export const STATUS_BY_DOMAIN_CODE: Record<DomainErrorCode, number> = {
+  VALIDATION_ERROR: 422,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  QUOTA_EXCEEDED: 429,
+};
+
+/** One zod issue as the API shows it: where (`in`: params, query, body), which field, what is wrong. */
+export interface ValidationIssue {
+  in?: 'params' | 'query' | 'body' | 'headers';
+  path: (string | number)[];
+  message: string;
+  code: string;
+}
+
+export function zodIssues(error: z.core.$ZodError, location?: ValidationIssue['in']): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    ...(location ? { in: location } : {}),
+    path: issue.path.map((part) => (typeof part === 'number' ? part : String(part))),
+    message: issue.message,
+    code: issue.code,
+  }));
+}
+
+export function validationError(issues: ValidationIssue[], message = 'request is not valid'): HttpError {
+  return new HttpError(422, 'VALIDATION_ERROR', message, { issues });
+}
+
+export interface MappedError {
+  error: HttpError;
+  headers?: Record<string, string>;
+}
+
+/**
+ * What the client is told about a failure, or undefined when it is not one
+ * the API knows (then: 500, details only in the log).
+ */
+export function mapError(error: unknown, ctx: AppContext): MappedError | undefined {
+  if (error instanceof HttpError) return { error };
+  if (error instanceof DomainError) return fromDomainError(error);
+  if (error instanceof z.core.$ZodError) return { error: validationError(zodIssues(error)) };
+  if (error instanceof WrongExpectedVersionError) {
+    const details = { expected: String(error.expected), actual: String(error.actual) };
+    // the caller named the revision it saw (If-Match): its precondition failed
+    if (ctx.get('If-Match') !== '') {
+      return { error: new HttpError(412, 'PRECONDITION_FAILED', 'the resource changed since the revision given in If-Match', details) };
+    }
+    return { error: new HttpError(409, 'CONFLICT', 'the resource was changed concurrently; retry', details) };
+  }
+  if (error instanceof IdempotencyConflictError) return { error: new HttpError(409, 'CONFLICT', 'conflicting repeat of an earlier write') };
+  if (error instanceof StreamNotFoundError) return { error: new HttpError(404, 'NOT_FOUND', 'not found') };
+  return undefined;
+}
+
+function fromDomainError(error: DomainError): MappedError {
+  const status = STATUS_BY_DOMAIN_CODE[error.code] ?? 400;
+  if (error.code !== 'QUOTA_EXCEEDED') return { error: new HttpError(status, error.code, error.message, error.details) };
+
+  // DESIGN §8: the feature, its limit and when it resets; Retry-After in seconds
+  const { feature = null, limit = null, resets_at, resetsAt, ...rest } = error.details as Record<string, unknown>;
+  const resets = toDate(resets_at ?? resetsAt);
+  const details = { ...rest, feature, limit, resets_at: resets ? resets.toISOString() : null };
+  const headers: Record<string, string> = {};
+  if (resets) headers['Retry-After'] = String(Math.max(1, Math.ceil((resets.getTime() - Date.now()) / 1000)));
+  return { error: new HttpError(429, 'QUOTA_EXCEEDED', error.message, details), headers };
+}
+
+function toDate(value: unknown): Date | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
+  if (typeof value === 'string' || typeof value === 'number') {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return undefined;
+}

@@ -1,0 +1,48 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { parsePosition, type Position } from '../../event-store/position.js';
+import { waitForCheckpoint } from '../../subscriptions/checkpoints.js';
+import { validationError } from './error-mapping.js';
+import type { AppContext } from './state.js';
+
+/** Longest a query waits for its projection before answering anyway. */
+export const DEFAULT_POSITION_WAIT_MS = 5_000;
+
+/** For a route's query schema (OpenAPI), e.g. `listQuery.extend(afterPositionQuery.shape)`. */
+export const afterPositionQuery = z.object({
+  after_position: z
+    .string()
+    .regex(/^\d{1,20}-\d{1,20}$/)
+    .optional()
+    .describe('a position a command answered (`<commit>-<prepare>`): wait until this view includes it'),
+});
+
+export type PositionWait = 'none' | 'reached' | 'lagging';
+
+/**
+ * Read-your-own-writes: with `?after_position=<commit>-<prepare>` the query
+ * waits (bounded) until `consumer` — the projection it reads — has passed that
+ * position. On timeout it answers anyway, marked `X-Projection-Lag: true`.
+ * An unparsable position → 422 VALIDATION_ERROR.
+ */
+export async function awaitPosition(
+  ctx: AppContext,
+  knex: Knex,
+  consumer: string,
+  options: { timeoutMs?: number } = {},
+): Promise<PositionWait> {
+  const raw = ctx.query.after_position;
+  if (raw === undefined || raw === '') return 'none';
+  let position: Position;
+  try {
+    if (typeof raw !== 'string') throw new RangeError('after_position given more than once');
+    position = parsePosition(raw);
+  } catch (error) {
+    throw validationError([
+      { in: 'query', path: ['after_position'], message: error instanceof Error ? error.message : 'not a position', code: 'invalid_format' },
+    ]);
+  }
+  const reached = await waitForCheckpoint(knex, consumer, position, options.timeoutMs ?? DEFAULT_POSITION_WAIT_MS);
+  if (!reached) ctx.set('X-Projection-Lag', 'true');
+  return reached ? 'reached' : 'lagging';
+}
