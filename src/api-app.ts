@@ -1,8 +1,12 @@
 import type { Container } from 'inversify';
 import type Koa from 'koa';
 import { createApp } from './adapters/http/app.js';
+import { authenticate } from './adapters/http/authenticate.js';
 import { createHttpApi } from './adapters/http/define-route.js';
+import { authRouter } from './adapters/http/routes/auth.js';
+import { usersRouter } from './adapters/http/routes/users.js';
 import type { AppState } from './adapters/http/state.js';
+import { servicesRouter } from './read-api/services.js';
 import { TOKENS } from './tokens.js';
 
 /**
@@ -12,16 +16,31 @@ import { TOKENS } from './tokens.js';
  */
 export function createApiApp(container: Container): Koa<AppState> {
   const knex = container.get(TOKENS.Knex);
+  const config = container.get(TOKENS.Config);
+  const store = container.get(TOKENS.EventStore);
+  const redis = container.get(TOKENS.Redis);
   // routers are defined against `api` (defineRoute): its registry becomes /api/v1/openapi.json
-  const api = createHttpApi({ knex });
+  const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
+  const routers = [
+    authRouter(api, {
+      store,
+      redis,
+      passwordHasher: container.get(TOKENS.PasswordHasher),
+      accessTokens: container.get(TOKENS.AccessTokens),
+      mailer: () => container.get(TOKENS.Mailer),
+      config,
+    }),
+    usersRouter(api, { store, knex }),
+    servicesRouter(api),
+  ];
   return createApp({
     logger: container.get(TOKENS.Logger),
     metrics: container.get(TOKENS.Metrics),
     knex,
-    store: container.get(TOKENS.EventStore),
-    redis: container.get(TOKENS.Redis),
+    store,
+    redis,
     api,
-    bodyLimitBytes: container.get(TOKENS.Config).HTTP_BODY_LIMIT_BYTES,
-    routers: [],
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    routers,
   });
 }

@@ -95,6 +95,11 @@ const variables = z.object({
   // outgoing mail; the default is a local catcher (MailHog / Mailpit) for development
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().min(3, 'must be a sender address').default('"Collector" <no-reply@localhost>'),
+  // login attempts per minute (fixed window, Redis) per account (email) and per client IP; over it: 429
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: integer(1, 10_000).default(5),
+  LOGIN_RATE_LIMIT_PER_IP: integer(1, 100_000).default(20),
+  // the web front end: password-reset links point at `${PUBLIC_WEB_URL}/reset-password?token=…`
+  PUBLIC_WEB_URL: url(['http:', 'https:']).default('http://localhost:3000'),
 });
 
 const schema = variables

@@ -12,13 +12,12 @@ import { afterPositionQuery, awaitPosition } from '../../src/adapters/http/read-
 import { commandResult, ifMatchRevision } from '../../src/adapters/http/revision.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import type { AppState } from '../../src/adapters/http/state.js';
-import { createPostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { handleCommand } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { TOKENS } from '../../src/tokens.js';
-import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { testConfig } from '../setup/test-env.js';
 import { counter } from '../support/counter-decider.js';
 
 /** A test-only consumer name whose checkpoint the tests move by hand. */
@@ -138,10 +137,7 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
 export async function startTestApi(options: { bodyLimitBytes?: number } = {}): Promise<TestApi> {
   const container: Container = await buildContainer(testConfig());
   const knex = container.get(TOKENS.Knex);
-  // the store the test router writes to is built here, not taken from the container: the container
-  // imports its store dynamically (an ESM module instance) while this file's imports are CJS instances
-  // under mocha+tsx, so handleCommand's `instanceof StreamNotFoundError` would not recognise its errors
-  const store = createPostgresEventStore({ connectionString: testDatabaseUrl, poolSize: 5 });
+  const store = container.get(TOKENS.EventStore);
   const api = createHttpApi({ knex });
 
   let release!: () => void;
@@ -165,7 +161,7 @@ export async function startTestApi(options: { bodyLimitBytes?: number } = {}): P
     logger: container.get(TOKENS.Logger),
     metrics: container.get(TOKENS.Metrics),
     knex,
-    store: container.get(TOKENS.EventStore),
+    store,
     redis: container.get(TOKENS.Redis),
     api,
     bodyLimitBytes: options.bodyLimitBytes,
@@ -180,7 +176,6 @@ export async function startTestApi(options: { bodyLimitBytes?: number } = {}): P
     gate,
     async stop() {
       await closeServer(running.server);
-      await store.close();
       await disposeContainer(container);
     },
   };

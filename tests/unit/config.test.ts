@@ -40,6 +40,9 @@ describe('loadConfig', () => {
       ENCRYPTION_KEY_ID: 'dev',
       SMTP_URL: 'smtp://127.0.0.1:1025',
       MAIL_FROM: '"Collector" <no-reply@localhost>',
+      LOGIN_RATE_LIMIT_PER_ACCOUNT: 5,
+      LOGIN_RATE_LIMIT_PER_IP: 20,
+      PUBLIC_WEB_URL: 'http://localhost:3000',
     });
   });
 

@@ -1,0 +1,374 @@
+import { Router } from '@koa/router';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Config } from '../../../config.js';
+import type { EventStore } from '../../../event-store/port.js';
+import { formatPosition, type Position } from '../../../event-store/position.js';
+import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
+import { DomainError } from '../../../write-model/core/domain-error.js';
+import { emailReservationDecider, emailReservationStream } from '../../../write-model/user/email-reservation.js';
+import { userDecider, userStream } from '../../../write-model/user/decider.js';
+import type { UserRole } from '../../../write-model/user/events.js';
+import type { AccessTokens } from '../../auth/access-tokens.js';
+import type { PasswordHasher } from '../../crypto/password-hasher.js';
+import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
+import type { Mailer } from '../../mail/mail-port.js';
+import { passwordResetMail } from '../../mail/templates.js';
+import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
+import type { Redis } from '../../redis/redis.js';
+import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import { commandResult } from '../revision.js';
+import type { AppContext, AppState } from '../state.js';
+
+export interface AuthRouteDeps {
+  store: EventStore;
+  redis: Redis;
+  passwordHasher: PasswordHasher;
+  accessTokens: AccessTokens;
+  /** asked for on the first reset mail only */
+  mailer: () => Mailer;
+  config: Pick<
+    Config,
+    'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'PASSWORD_RESET_TTL_MINUTES' | 'LOGIN_RATE_LIMIT_PER_ACCOUNT' | 'LOGIN_RATE_LIMIT_PER_IP' | 'PUBLIC_WEB_URL'
+  >;
+}
+
+/**
+ * Token formats (the client treats both as opaque strings):
+ * - refresh token `<userId>.<sessionId>.<secret>`: the ids say which stream
+ *   and session to rotate without a read-model lookup (so a refresh right
+ *   after login never depends on projection lag); events hold only the
+ *   sha256 of the whole string. The ids are not secret, the 32 random bytes are.
+ * - reset token `<userId>.<secret>`, likewise.
+ */
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const SECRET = '[A-Za-z0-9_-]{43}';
+const REFRESH_TOKEN = new RegExp(`^(${UUID})\\.(${UUID})\\.${SECRET}$`);
+const RESET_TOKEN = new RegExp(`^(${UUID})\\.${SECRET}$`);
+
+const DAY_MS = 86_400_000;
+const BAD_CREDENTIALS = 'email or password is wrong';
+const BAD_REFRESH = 'the refresh token is not valid';
+const BAD_RESET = 'the reset token is not valid or has expired';
+
+/** Trimmed and lower-cased before it is checked, hashed or stored. */
+const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+const passwordSchema = z.string().min(8).max(1024);
+
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+const tokenPairSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  refresh_token: z.string(),
+  session_id: z.string(),
+  user_id: z.string(),
+  position: z.string().nullable().describe('give it to GET /users/sessions as after_position'),
+});
+
+export function emailHash(normalisedEmail: string): string {
+  return hashToken(normalisedEmail);
+}
+
+/** The user id the address is reserved for, if any. */
+async function reservedUserId(store: EventStore, hash: string): Promise<string | undefined> {
+  const { state } = await loadState(store, emailReservationStream(hash), emailReservationDecider);
+  return state.reservation?.userId;
+}
+
+function unauthenticated(message: string): HttpError {
+  return new HttpError(401, 'UNAUTHENTICATED', message);
+}
+
+export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/auth' });
+  const { store, passwordHasher, accessTokens, config } = deps;
+  const rateLimit = new LoginRateLimit(deps.redis, config);
+  // verified against when the email is unknown, so both failures take about as long
+  let dummyHash: Promise<string> | undefined;
+  const timingDecoy = () => (dummyHash ??= passwordHasher.hash(generateOpaqueToken()));
+
+  async function tokenPair(ctx: AppContext, claims: { userId: string; role: UserRole; sessionId: string }, refreshToken: string, position: Position | undefined) {
+    const access = await accessTokens.issue(claims);
+    ctx.set('Cache-Control', 'no-store');
+    return {
+      access_token: access.token,
+      token_type: 'Bearer' as const,
+      expires_in: config.ACCESS_TOKEN_TTL_SECONDS,
+      refresh_token: refreshToken,
+      session_id: claims.sessionId,
+      user_id: claims.userId,
+      position: position ? formatPosition(position) : null,
+    };
+  }
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/register',
+      summary: 'Register an account',
+      description:
+        'Reserves the (normalised) email, then records the user. A taken email is 409 CONFLICT, saying nothing about its holder. ' +
+        'If an earlier attempt reserved the email but crashed before the user was recorded, registering again with that email ' +
+        'completes it under the reserved user id.',
+      tags: ['auth'],
+      request: { body: z.object({ email: emailSchema, password: passwordSchema, display_name: z.string().trim().min(1).max(100) }) },
+      responses: { 201: { description: 'registered', schema: commandResultSchema.extend({ user_id: z.string() }) } },
+      errors: [409],
+    },
+    async ({ body }, ctx) => {
+      const hash = emailHash(body.email);
+      const taken = () => new HttpError(409, 'CONFLICT', 'the email address is already registered');
+      let userId = await reservedUserId(store, hash);
+      if (userId !== undefined) {
+        const { state } = await loadState(store, userStream(userId), userDecider);
+        if (state.account !== null) throw taken();
+        // a crashed earlier attempt: finish it under the reserved id
+      } else {
+        userId = randomUUID();
+        try {
+          await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, {
+            context: commandContext(ctx, userId),
+          });
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
+          throw error;
+        }
+      }
+      const passwordHash = await passwordHasher.hash(body.password);
+      try {
+        const result = await handleCommand(
+          store,
+          userStream(userId),
+          userDecider,
+          { type: 'RegisterUser', userId, email: body.email, passwordHash, displayName: body.display_name, role: 'user', now: new Date().toISOString() },
+          { context: commandContext(ctx, userId) },
+        );
+        commandResult(ctx, result, { status: 201, extra: { user_id: userId } });
+      } catch (error) {
+        // two completions of the same crashed reservation racing: the other one won
+        if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
+        throw error;
+      }
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/login',
+      summary: 'Log in: start a session',
+      description: `A wrong email and a wrong password are the same 401. Rate limited per account and per client IP (429 RATE_LIMITED, Retry-After).`,
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ email: emailSchema, password: z.string().min(1).max(1024) }) },
+      responses: { 200: { description: 'signed in', schema: tokenPairSchema } },
+      errors: [401, 403, 429],
+    },
+    async ({ body }, ctx) => {
+      const hash = emailHash(body.email);
+      await rateLimit.check(ctx, hash, ctx.ip);
+      const userId = await reservedUserId(store, hash);
+      const account = userId ? (await loadState(store, userStream(userId), userDecider)).state.account : null;
+      const valid = await passwordHasher.verify(account?.passwordHash ?? (await timingDecoy()), body.password);
+      if (!account || !valid) throw unauthenticated(BAD_CREDENTIALS);
+
+      const sessionId = randomUUID();
+      const refreshToken = `${account.userId}.${sessionId}.${generateOpaqueToken()}`;
+      const now = new Date();
+      const userAgent = ctx.get('User-Agent').slice(0, 512);
+      // a suspended user is PERMISSION_DENIED (403): the password was right, so this tells nothing new
+      const result = await handleCommand(
+        store,
+        userStream(account.userId),
+        userDecider,
+        {
+          type: 'StartSession',
+          userId: account.userId,
+          sessionId,
+          refreshTokenHash: hashToken(refreshToken),
+          expiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
+          userAgent: userAgent === '' ? undefined : userAgent,
+          ip: ctx.ip || undefined,
+          now: now.toISOString(),
+        },
+        { context: commandContext(ctx, account.userId) },
+      );
+      return tokenPair(ctx, { userId: account.userId, role: result.state.account?.role ?? account.role, sessionId }, refreshToken, result.position);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/refresh',
+      summary: 'Rotate the refresh token',
+      description:
+        'Answers a new access and refresh token; the presented refresh token is retired. Presenting a retired one again ends the ' +
+        'session (reuse of a stolen token) and is 401; so is every other refusal.',
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ refresh_token: z.string().min(1).max(512) }) },
+      responses: { 200: { description: 'rotated', schema: tokenPairSchema } },
+      errors: [401],
+    },
+    async ({ body }, ctx) => {
+      const match = REFRESH_TOKEN.exec(body.refresh_token);
+      if (!match) throw unauthenticated(BAD_REFRESH);
+      const [, userId, sessionId] = match as unknown as [string, string, string];
+      const refreshToken = `${userId}.${sessionId}.${generateOpaqueToken()}`;
+      const now = new Date();
+      let result;
+      try {
+        result = await handleCommand(
+          store,
+          userStream(userId),
+          userDecider,
+          {
+            type: 'RefreshSession',
+            userId,
+            sessionId,
+            presentedTokenHash: hashToken(body.refresh_token),
+            newTokenHash: hashToken(refreshToken),
+            newExpiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
+            now: now.toISOString(),
+          },
+          { context: commandContext(ctx, userId) },
+        );
+      } catch (error) {
+        if (error instanceof DomainError) {
+          ctx.state.logger.info({ reason: (error.details as { reason?: unknown } | undefined)?.reason ?? error.code }, 'refresh refused');
+          throw unauthenticated(BAD_REFRESH);
+        }
+        throw error;
+      }
+      if (result.events.some((event) => event.type === 'SessionEnded')) {
+        ctx.state.logger.warn({ userId, sessionId }, 'refresh token reuse: session ended');
+        throw unauthenticated(BAD_REFRESH);
+      }
+      const account = result.state.account;
+      if (!account || result.events.length === 0) throw unauthenticated(BAD_REFRESH);
+      return tokenPair(ctx, { userId, role: account.role, sessionId }, refreshToken, result.position);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/logout',
+      summary: 'Log out: end the current session',
+      description: 'Ends the session of the access token; its refresh token stops working at once, the access token when it expires.',
+      tags: ['auth'],
+      auth: true,
+      responses: { 200: { description: 'ended', schema: commandResultSchema } },
+      errors: [404],
+    },
+    async (_input, ctx) => {
+      const user = currentUser(ctx);
+      const result = await handleCommand(
+        store,
+        userStream(user.id),
+        userDecider,
+        { type: 'EndSession', userId: user.id, sessionId: user.sessionId, reason: 'logout', now: new Date().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/forgot-password',
+      summary: 'Mail a password-reset link',
+      description: 'Always 202, whether or not the address has an account (no account enumeration).',
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ email: emailSchema }) },
+      responses: { 202: { description: 'accepted' } },
+    },
+    async ({ body }, ctx) => {
+      try {
+        const userId = await reservedUserId(store, emailHash(body.email));
+        if (userId === undefined) return;
+        const { state } = await loadState(store, userStream(userId), userDecider);
+        if (state.account === null || state.status === 'suspended') return;
+        const token = `${userId}.${generateOpaqueToken()}`;
+        const now = new Date();
+        await handleCommand(
+          store,
+          userStream(userId),
+          userDecider,
+          {
+            type: 'RequestPasswordReset',
+            userId,
+            resetTokenHash: hashToken(token),
+            expiresAt: new Date(now.getTime() + config.PASSWORD_RESET_TTL_MINUTES * 60_000).toISOString(),
+            now: now.toISOString(),
+          },
+          { context: commandContext(ctx, userId) },
+        );
+        const resetUrl = `${config.PUBLIC_WEB_URL.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
+        const mail = passwordResetMail({ resetUrl, expiresInMinutes: config.PASSWORD_RESET_TTL_MINUTES });
+        await deps.mailer().send({ to: state.account.email, subject: mail.subject, text: mail.text, html: mail.html });
+      } catch (error) {
+        // the answer must not differ: the failure is for the log
+        ctx.state.logger.error({ err: error }, 'password reset request failed');
+      }
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/reset-password',
+      summary: 'Set a new password with a reset token',
+      description:
+        'An unknown, superseded, used or expired token is 401 UNAUTHENTICATED (one message for all). Success ends every active session.',
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ token: z.string().min(1).max(512), new_password: passwordSchema }) },
+      responses: { 200: { description: 'password changed', schema: commandResultSchema } },
+      errors: [401],
+    },
+    async ({ body }, ctx) => {
+      const match = RESET_TOKEN.exec(body.token);
+      if (!match) throw unauthenticated(BAD_RESET);
+      const userId = match[1]!;
+      const newPasswordHash = await passwordHasher.hash(body.new_password);
+      try {
+        const result = await handleCommand(
+          store,
+          userStream(userId),
+          userDecider,
+          { type: 'ResetPassword', userId, resetTokenHash: hashToken(body.token), newPasswordHash, now: new Date().toISOString() },
+          { context: commandContext(ctx, userId) },
+        );
+        commandResult(ctx, result);
+      } catch (error) {
+        if (error instanceof DomainError) {
+          ctx.state.logger.info({ reason: (error.details as { reason?: unknown } | undefined)?.reason ?? error.code }, 'password reset refused');
+          throw unauthenticated(BAD_RESET);
+        }
+        throw error;
+      }
+    },
+  );
+
+  return router;
+}

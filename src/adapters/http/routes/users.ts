@@ -1,0 +1,179 @@
+import { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { EventStore } from '../../../event-store/port.js';
+import { USERS_PROJECTION } from '../../../projections/users.js';
+import { findUserProfile, listUserSessions } from '../../../read-api/users.js';
+import { handleCommand } from '../../../write-model/core/command-handler.js';
+import { userDecider, userStream } from '../../../write-model/user/decider.js';
+import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import { pageSchema, paginationQuery } from '../pagination.js';
+import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
+import type { AppState } from '../state.js';
+
+export interface UsersRouteDeps {
+  store: EventStore;
+  knex: Knex;
+}
+
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+const profileSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  display_name: z.string(),
+  avatar_url: z.string().nullable(),
+  timezone: z.string().nullable(),
+  role: z.string(),
+  status: z.string(),
+  registered_at: z.string(),
+  updated_at: z.string(),
+});
+
+const sessionSchema = z.object({
+  id: z.string(),
+  user_agent: z.string().nullable(),
+  ip: z.string().nullable(),
+  started_at: z.string(),
+  last_refreshed_at: z.string().nullable(),
+  expires_at: z.string(),
+  ended_at: z.string().nullable(),
+  end_reason: z.string().nullable(),
+  current: z.boolean().describe('the session of the access token this request used'),
+});
+
+function isIanaZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The signed-in user's own account: profile and sessions. Reads come from the `users-v1` read model. */
+export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/users' });
+  const { store, knex } = deps;
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/profile',
+      summary: 'My profile',
+      description: 'ETag: the revision to send as If-Match to PUT /users/profile.',
+      tags: ['users'],
+      auth: true,
+      request: { query: afterPositionQuery },
+      responses: { 200: { description: 'the profile', schema: profileSchema } },
+      errors: [404],
+    },
+    async (_input, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, USERS_PROJECTION);
+      const found = await findUserProfile(knex, user.id);
+      if (!found) throw new HttpError(404, 'NOT_FOUND', 'profile not found');
+      ctx.set('ETag', `"${found.revision}"`);
+      return found.profile;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/profile',
+      summary: 'Update my profile',
+      description: 'Fields left out stay as they are; null clears avatar_url / timezone.',
+      tags: ['users'],
+      auth: true,
+      ifMatch: true,
+      request: {
+        body: z
+          .object({
+            display_name: z.string().trim().min(1).max(100).optional(),
+            avatar_url: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional(),
+            timezone: z.string().max(64).refine(isIanaZone, 'must be an IANA time zone, e.g. Europe/Berlin').nullable().optional(),
+          })
+          .strict(),
+      },
+      responses: { 200: { description: 'updated', schema: commandResultSchema } },
+      errors: [403, 404],
+    },
+    async ({ body }, ctx) => {
+      const user = currentUser(ctx);
+      const result = await handleCommand(
+        store,
+        userStream(user.id),
+        userDecider,
+        {
+          type: 'UpdateProfile',
+          userId: user.id,
+          ...(body.display_name !== undefined ? { displayName: body.display_name } : {}),
+          ...(body.avatar_url !== undefined ? { avatarUrl: body.avatar_url } : {}),
+          ...(body.timezone !== undefined ? { timezone: body.timezone } : {}),
+          now: new Date().toISOString(),
+        },
+        { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/sessions',
+      summary: 'My sessions',
+      description: 'Newest first, ended ones included (ended_at, end_reason).',
+      tags: ['users'],
+      auth: true,
+      request: { query: paginationQuery.extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'a page of sessions', schema: pageSchema(sessionSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, USERS_PROJECTION);
+      const page = await listUserSessions(knex, user.id, query);
+      return { ...page, items: page.items.map((session) => ({ ...session, current: session.id === user.sessionId })) };
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/sessions/:id',
+      summary: 'End one of my sessions',
+      description: "Its refresh token stops working. Another user's session is 404, like an unknown one.",
+      tags: ['users'],
+      auth: true,
+      request: { params: z.object({ id: z.string().uuid() }) },
+      responses: { 200: { description: 'ended', schema: commandResultSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      const user = currentUser(ctx);
+      const result = await handleCommand(
+        store,
+        userStream(user.id),
+        userDecider,
+        { type: 'EndSession', userId: user.id, sessionId: params.id, reason: 'revoked', now: new Date().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,203 @@
+import type { Knex } from 'knex';
+import type { RecordedEvent } from '../event-store/port.js';
+import type { Consumer } from '../subscriptions/consumer.js';
+import { SUBSCRIPTION_EVENT_TYPES, type SubscriptionEvent } from '../write-model/subscription/events.js';
+
+/**
+ * Read model of the Subscription aggregate (stream `subscription-{userId}_{service}`):
+ *
+ * - `subscriptions`: one row per subscription, the plan in force, its status
+ *   (`active`, or `cancelled` = ends at the period's end and falls back to
+ *   free), the period, a pending downgrade and `last_revision`.
+ * - `feature_usage_stats`: one row per subscription, feature and day. For a
+ *   daily counter `used` is the day's total (UsageRecorded carries it, so the
+ *   row is set, never incremented) and `exceeded_at` the first refusal that
+ *   day; for a resource limit a row appears only when a reservation was
+ *   refused (`used` = held then).
+ * - `subscription_reservations`: the resources held now (ResourceReserved /
+ *   ResourceReleased); count them per feature for the current use.
+ *
+ * Idempotent under redelivery: each event is applied only when its stream
+ * revision is above the subscription's `last_revision`, which is moved in the
+ * same transaction (the consumer's), so replaying any batch changes nothing.
+ */
+export const SUBSCRIPTIONS_PROJECTION = 'subscriptions-v1';
+
+export const SUBSCRIPTION_STREAM_PREFIX = 'subscription-';
+
+export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJECTION): Consumer {
+  return {
+    name,
+    filter: { streamPrefixes: [SUBSCRIPTION_STREAM_PREFIX] },
+    async handle(events, { tx }) {
+      for (const event of events) await applyEvent(tx, event);
+    },
+  };
+}
+
+export const subscriptionsProjection: Consumer = createSubscriptionsProjection();
+
+const KNOWN_TYPES = new Set<string>(SUBSCRIPTION_EVENT_TYPES);
+
+/** Applies one recorded event unless its revision was applied already. Exported for tests. */
+export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
+  if (!KNOWN_TYPES.has(recorded.type)) return;
+  const event = { type: recorded.type, data: recorded.data } as unknown as SubscriptionEvent;
+  const id = event.data.subscriptionId;
+  const revision = recorded.revision;
+
+  const row = (await tx('subscriptions').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
+  if (row && BigInt(row.last_revision) >= revision) return; // applied already
+  if (!row && event.type !== 'SubscriptionStarted') return; // cannot happen: Started is revision 0 and comes first
+
+  const ref = { subscription_id: id, user_id: event.data.userId, service: event.data.service };
+  const base = { updated_at: timeOf(event), last_revision: revision.toString() };
+
+  switch (event.type) {
+    case 'SubscriptionStarted': {
+      const d = event.data;
+      await tx('subscriptions')
+        .insert({
+          id,
+          stream_name: recorded.streamName,
+          user_id: d.userId,
+          service: d.service,
+          plan: d.plan,
+          status: 'active',
+          period_start: d.periodStart,
+          period_end: d.periodEnd,
+          pending_downgrade: null,
+          pending_downgrade_at: null,
+          cancel_at_period_end: false,
+          cancelled_at: null,
+          last_expired_at: null,
+          started_at: d.startedAt,
+          ...base,
+        })
+        .onConflict('id')
+        .ignore();
+      return;
+    }
+    case 'SubscriptionUpgraded': {
+      const d = event.data;
+      await update(tx, id, {
+        plan: d.toPlan,
+        status: 'active',
+        period_start: d.periodStart,
+        period_end: d.periodEnd,
+        ...clearPending,
+        ...base,
+      });
+      return;
+    }
+    case 'SubscriptionDowngraded': {
+      const d = event.data;
+      await update(tx, id, {
+        pending_downgrade: d.toPlan,
+        pending_downgrade_at: d.effectiveAt,
+        status: 'active',
+        cancel_at_period_end: false,
+        cancelled_at: null,
+        ...base,
+      });
+      return;
+    }
+    case 'SubscriptionRenewed': {
+      const d = event.data;
+      await update(tx, id, { plan: d.plan, status: 'active', period_end: d.periodEnd, ...clearPending, ...base });
+      return;
+    }
+    case 'SubscriptionCancelled': {
+      const d = event.data;
+      await update(tx, id, {
+        status: 'cancelled',
+        cancel_at_period_end: true,
+        cancelled_at: d.cancelledAt,
+        pending_downgrade: null,
+        pending_downgrade_at: null,
+        ...base,
+      });
+      return;
+    }
+    case 'SubscriptionExpired': {
+      const d = event.data;
+      // the subscription goes on, on the fallback plan
+      await update(tx, id, {
+        plan: d.fallbackPlan,
+        status: 'active',
+        period_start: d.periodStart,
+        period_end: d.periodEnd,
+        last_expired_at: d.expiredAt,
+        ...clearPending,
+        ...base,
+      });
+      return;
+    }
+    case 'UsageRecorded': {
+      const d = event.data;
+      await tx('feature_usage_stats')
+        .insert({ ...ref, feature: d.feature, day: d.day, used: d.usedToday, limit: d.limit, exceeded_at: null, updated_at: d.recordedAt })
+        .onConflict(['subscription_id', 'feature', 'day'])
+        .merge({ used: d.usedToday, limit: d.limit, updated_at: d.recordedAt });
+      break;
+    }
+    case 'QuotaExceeded': {
+      const d = event.data;
+      await tx('feature_usage_stats')
+        .insert({ ...ref, feature: d.feature, day: d.day, used: d.used, limit: d.limit, exceeded_at: d.exceededAt, updated_at: d.exceededAt })
+        .onConflict(['subscription_id', 'feature', 'day'])
+        .merge({
+          limit: d.limit,
+          exceeded_at: tx.raw('COALESCE(feature_usage_stats.exceeded_at, excluded.exceeded_at)'),
+          updated_at: d.exceededAt,
+        });
+      break;
+    }
+    case 'ResourceReserved': {
+      const d = event.data;
+      await tx('subscription_reservations')
+        .insert({ ...ref, feature: d.feature, resource_id: d.resourceId, reserved_at: d.reservedAt })
+        .onConflict(['subscription_id', 'feature', 'resource_id'])
+        .ignore();
+      break;
+    }
+    case 'ResourceReleased': {
+      const d = event.data;
+      await tx('subscription_reservations').where({ subscription_id: id, feature: d.feature, resource_id: d.resourceId }).delete();
+      break;
+    }
+  }
+  // usage and reservations: move the subscription's revision (and nothing else)
+  await update(tx, id, base);
+}
+
+const clearPending = { pending_downgrade: null, pending_downgrade_at: null, cancel_at_period_end: false, cancelled_at: null };
+
+async function update(tx: Knex.Transaction | Knex, id: string, values: Record<string, unknown>): Promise<void> {
+  await tx('subscriptions').where({ id }).update(values);
+}
+
+function timeOf(event: SubscriptionEvent): string {
+  switch (event.type) {
+    case 'SubscriptionStarted':
+      return event.data.startedAt;
+    case 'SubscriptionUpgraded':
+      return event.data.upgradedAt;
+    case 'SubscriptionDowngraded':
+      return event.data.requestedAt;
+    case 'SubscriptionRenewed':
+      return event.data.renewedAt;
+    case 'SubscriptionCancelled':
+      return event.data.cancelledAt;
+    case 'SubscriptionExpired':
+      return event.data.expiredAt;
+    case 'UsageRecorded':
+      return event.data.recordedAt;
+    case 'QuotaExceeded':
+      return event.data.exceededAt;
+    case 'ResourceReserved':
+      return event.data.reservedAt;
+    case 'ResourceReleased':
+      return event.data.releasedAt;
+  }
+}

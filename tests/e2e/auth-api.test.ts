@@ -1,0 +1,388 @@
+import { expect } from 'chai';
+import type { Container } from 'inversify';
+import type { Knex } from 'knex';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
+import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
+import { createApiApp } from '../../src/api-app.js';
+import type { ConfigVariable } from '../../src/config.js';
+import { buildContainer, disposeContainer } from '../../src/container.js';
+import type { EventStore } from '../../src/event-store/index.js';
+import { usersProjection } from '../../src/projections/users.js';
+import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { TOKENS } from '../../src/tokens.js';
+import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { emailReservationDecider, emailReservationStream } from '../../src/write-model/user/email-reservation.js';
+import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { SmtpSink } from '../support/smtp-sink.js';
+
+interface Envelope {
+  success: boolean;
+  data?: any;
+  error?: { code: string; message: string; details: any };
+}
+
+interface Reply {
+  res: Response;
+  body: Envelope;
+  text: string;
+}
+
+interface AuthApi {
+  url: string;
+  knex: Knex;
+  store: EventStore;
+  sink: SmtpSink;
+  /** every response body the tests received: checked for secrets at the end */
+  seen: string[];
+  call(method: string, path: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<Reply>;
+  stop(): Promise<void>;
+}
+
+/** The keys the login limiter counts 127.0.0.1 under (Koa's ctx.ip may be the v4-mapped form). */
+const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
+
+/**
+ * The real api app from the container on a real socket, the users projection
+ * running in-process, and an SMTP sink as the mail relay.
+ */
+async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> = {}): Promise<AuthApi> {
+  const sink = await new SmtpSink().start();
+  const config = testConfig({ SMTP_URL: sink.url, LOGIN_RATE_LIMIT_PER_IP: '10000', ...overrides });
+  const container: Container = await buildContainer(config);
+  const store: EventStore = container.get(TOKENS.EventStore);
+  const knex = container.get(TOKENS.Knex);
+  const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, usersProjection, { idleCheckpointMs: 100, lockRetryMs: 100 });
+  runner.start();
+  const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
+  const seen: string[] = [];
+  return {
+    url: running.url,
+    knex,
+    store,
+    sink,
+    seen,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+      if (options.token) headers.Authorization = `Bearer ${options.token}`;
+      const res = await fetch(`${running.url}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+      const text = await res.text();
+      seen.push(text);
+      return { res, body: JSON.parse(text) as Envelope, text };
+    },
+    async stop() {
+      await closeServer(running.server);
+      await runner.stop();
+      await container.get(TOKENS.Redis).del(...LOCAL_IP_KEYS);
+      await disposeContainer(container);
+      await sink.stop();
+    },
+  };
+}
+
+const PASSWORD = 'correct horse battery';
+const uniqueEmail = (name: string) => `${name}-${randomUUID()}@example.test`;
+
+async function register(api: AuthApi, email: string, password = PASSWORD, displayName = 'Ada'): Promise<Reply> {
+  return api.call('POST', '/api/v1/auth/register', { body: { email, password, display_name: displayName } });
+}
+
+async function login(api: AuthApi, email: string, password = PASSWORD): Promise<Reply> {
+  return api.call('POST', '/api/v1/auth/login', { body: { email, password } });
+}
+
+async function signUp(api: AuthApi, name: string): Promise<{ email: string; userId: string; tokens: any }> {
+  const email = uniqueEmail(name);
+  const registered = await register(api, email);
+  expect(registered.res.status, registered.text).to.equal(201);
+  const loggedIn = await login(api, email);
+  expect(loggedIn.res.status, loggedIn.text).to.equal(200);
+  return { email, userId: registered.body.data.user_id, tokens: loggedIn.body.data };
+}
+
+describe('identity: users and sessions (e2e)', () => {
+  let api: AuthApi;
+  const refreshTokens: string[] = [];
+  const userIds: string[] = [];
+
+  before(async () => {
+    api = await startAuthApi();
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  it('registers with a normalised email, refuses a taken one with 409 and bad input with 422', async () => {
+    const email = uniqueEmail('Reg');
+    const first = await register(api, `  ${email.toUpperCase()} `);
+    expect(first.res.status, first.text).to.equal(201);
+    expect(first.body.data.user_id).to.match(/^[0-9a-f-]{36}$/);
+    expect(first.body.data.position).to.match(/^\d+-\d+$/);
+    userIds.push(first.body.data.user_id);
+
+    const again = await register(api, email, 'another password');
+    expect(again.res.status).to.equal(409);
+    expect(again.body.error?.code).to.equal('CONFLICT');
+    expect(again.text).not.to.include(first.body.data.user_id);
+
+    const short = await register(api, uniqueEmail('short'), 'short');
+    expect(short.res.status).to.equal(422);
+    expect(short.body.error?.code).to.equal('VALIDATION_ERROR');
+    const notEmail = await register(api, 'not-an-email', PASSWORD);
+    expect(notEmail.res.status).to.equal(422);
+    const noName = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('x'), password: PASSWORD } });
+    expect(noName.res.status).to.equal(422);
+
+    const loggedIn = await login(api, email.toUpperCase());
+    expect(loggedIn.res.status, loggedIn.text).to.equal(200);
+  });
+
+  it('completes a registration whose email was reserved by a crashed attempt, under the reserved id', async () => {
+    const email = uniqueEmail('crashed');
+    const emailHash = createHash('sha256').update(email, 'utf8').digest('hex');
+    const reservedId = randomUUID();
+    await handleCommand(api.store, emailReservationStream(emailHash), emailReservationDecider, { type: 'ReserveEmail', emailHash, userId: reservedId }, {
+      context: { correlationId: 'test', causationId: 'test' },
+    });
+    const done = await register(api, email);
+    expect(done.res.status, done.text).to.equal(201);
+    expect(done.body.data.user_id).to.equal(reservedId);
+    expect((await register(api, email)).res.status).to.equal(409);
+    expect((await login(api, email)).res.status).to.equal(200);
+  });
+
+  it('answers a wrong password and an unknown email with the same 401', async () => {
+    const { email } = await signUp(api, 'wrong');
+    const wrong = await login(api, email, 'not the password');
+    expect(wrong.res.status).to.equal(401);
+    expect(wrong.body.error?.code).to.equal('UNAUTHENTICATED');
+    const unknown = await login(api, uniqueEmail('nobody'));
+    expect(unknown.res.status).to.equal(401);
+    expect(unknown.body.error?.message).to.equal(wrong.body.error?.message);
+    const noToken = await api.call('GET', '/api/v1/users/profile');
+    expect(noToken.res.status).to.equal(401);
+    expect(noToken.body.error?.code).to.equal('UNAUTHENTICATED');
+    const badToken = await api.call('GET', '/api/v1/users/profile', { token: 'a.b.c' });
+    expect(badToken.res.status).to.equal(401);
+  });
+
+  it('logs in, reads the profile after the write, updates it with If-Match', async () => {
+    const { userId, tokens } = await signUp(api, 'profile');
+    userIds.push(userId);
+    refreshTokens.push(tokens.refresh_token);
+    expect(tokens).to.include({ token_type: 'Bearer', expires_in: 900, user_id: userId });
+    expect(tokens.access_token).to.be.a('string');
+    expect(tokens.session_id).to.match(/^[0-9a-f-]{36}$/);
+
+    const read = await api.call('GET', `/api/v1/users/profile?after_position=${tokens.position}`, { token: tokens.access_token });
+    expect(read.res.status, read.text).to.equal(200);
+    expect(read.res.headers.get('x-projection-lag')).to.equal(null);
+    expect(read.body.data).to.include({ id: userId, display_name: 'Ada', role: 'user', status: 'active', avatar_url: null, timezone: null });
+    expect(read.body.data).to.not.have.property('password_hash');
+    const etag = read.res.headers.get('etag')!;
+    expect(etag).to.match(/^"\d+"$/);
+
+    const update = await api.call('PUT', '/api/v1/users/profile', {
+      token: tokens.access_token,
+      headers: { 'If-Match': etag },
+      body: { display_name: 'Ada L.', timezone: 'Europe/Berlin', avatar_url: 'https://example.test/a.png' },
+    });
+    expect(update.res.status, update.text).to.equal(200);
+    const stale = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, headers: { 'If-Match': etag }, body: { display_name: 'Nope' } });
+    expect(stale.res.status).to.equal(412);
+    const badZone = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { timezone: 'Mars/Olympus' } });
+    expect(badZone.res.status).to.equal(422);
+
+    const after = await api.call('GET', `/api/v1/users/profile?after_position=${update.body.data.position}`, { token: tokens.access_token });
+    expect(after.body.data).to.include({ display_name: 'Ada L.', timezone: 'Europe/Berlin', avatar_url: 'https://example.test/a.png' });
+    expect(after.res.headers.get('etag')).to.equal(update.res.headers.get('etag'));
+  });
+
+  it('rotates refresh tokens; reusing a rotated one ends the session, the newest token stops working too', async () => {
+    const { email, tokens } = await signUp(api, 'rotate');
+    const first = tokens.refresh_token as string;
+    const rotated = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: first } });
+    expect(rotated.res.status, rotated.text).to.equal(200);
+    const second = rotated.body.data.refresh_token as string;
+    expect(second).to.not.equal(first);
+    expect(rotated.body.data.session_id).to.equal(tokens.session_id);
+    refreshTokens.push(first, second);
+
+    const me = await api.call('GET', '/api/v1/users/profile', { token: rotated.body.data.access_token });
+    expect(me.res.status).to.be.oneOf([200, 404]); // the new access token is accepted (404 only if the view lags)
+
+    const reuse = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: first } });
+    expect(reuse.res.status).to.equal(401);
+    expect(reuse.body.error?.code).to.equal('UNAUTHENTICATED');
+    const newest = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: second } });
+    expect(newest.res.status).to.equal(401);
+
+    const garbage = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: 'garbage' } });
+    expect(garbage.res.status).to.equal(401);
+
+    const again = await login(api, email);
+    const sessions = await api.call('GET', `/api/v1/users/sessions?after_position=${again.body.data.position}`, { token: again.body.data.access_token });
+    const ended = sessions.body.data.items.find((s: any) => s.id === tokens.session_id);
+    expect(ended).to.include({ end_reason: 'refresh_token_reuse' });
+    expect(ended.ended_at).to.be.a('string');
+  });
+
+  it('logout ends the session: its refresh token is refused', async () => {
+    const { tokens } = await signUp(api, 'logout');
+    refreshTokens.push(tokens.refresh_token);
+    const out = await api.call('POST', '/api/v1/auth/logout', { token: tokens.access_token });
+    expect(out.res.status, out.text).to.equal(200);
+    const refused = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: tokens.refresh_token } });
+    expect(refused.res.status).to.equal(401);
+    const noAuth = await api.call('POST', '/api/v1/auth/logout');
+    expect(noAuth.res.status).to.equal(401);
+  });
+
+  it('lists my sessions (paginated, no hashes) and deletes one; another user gets 404', async () => {
+    const alice = await signUp(api, 'alice');
+    const second = await login(api, alice.email);
+    refreshTokens.push(alice.tokens.refresh_token, second.body.data.refresh_token);
+    const bob = await signUp(api, 'bob');
+
+    const list = await api.call('GET', `/api/v1/users/sessions?per_page=1&after_position=${second.body.data.position}`, { token: second.body.data.access_token });
+    expect(list.res.status, list.text).to.equal(200);
+    expect(list.body.data.pagination).to.include({ page: 1, per_page: 1, total: 2, total_pages: 2, has_next: true, has_prev: false });
+    expect(list.body.data.items).to.have.length(1);
+    expect(list.body.data.items[0]).to.include({ id: second.body.data.session_id, current: true, ip: list.body.data.items[0].ip });
+    expect(Object.keys(list.body.data.items[0]).some((k) => /hash|token/i.test(k))).to.equal(false);
+
+    const bobsView = await api.call('GET', `/api/v1/users/sessions?after_position=${bob.tokens.position}`, { token: bob.tokens.access_token });
+    expect(bobsView.body.data.items.map((s: any) => s.id)).to.deep.equal([bob.tokens.session_id]);
+
+    const stolen = await api.call('DELETE', `/api/v1/users/sessions/${alice.tokens.session_id}`, { token: bob.tokens.access_token });
+    expect(stolen.res.status).to.equal(404);
+    expect(stolen.body.error?.code).to.equal('NOT_FOUND');
+
+    const deleted = await api.call('DELETE', `/api/v1/users/sessions/${alice.tokens.session_id}`, { token: second.body.data.access_token });
+    expect(deleted.res.status, deleted.text).to.equal(200);
+    const refused = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: alice.tokens.refresh_token } });
+    expect(refused.res.status).to.equal(401);
+    const stillFine = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: second.body.data.refresh_token } });
+    expect(stillFine.res.status).to.equal(200);
+    refreshTokens.push(stillFine.body.data.refresh_token);
+
+    const after = await api.call('GET', `/api/v1/users/sessions?after_position=${deleted.body.data.position}`, { token: second.body.data.access_token });
+    expect(after.body.data.items.find((s: any) => s.id === alice.tokens.session_id)).to.include({ end_reason: 'revoked' });
+  });
+
+  it('forgot / reset password: always 202, a mailed single-use link, then the new password works', async () => {
+    const { email, tokens } = await signUp(api, 'forgot');
+    refreshTokens.push(tokens.refresh_token);
+
+    const unknown = await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: uniqueEmail('ghost') } });
+    expect(unknown.res.status).to.equal(202);
+    const known = await api.call('POST', '/api/v1/auth/forgot-password', { body: { email } });
+    expect(known.res.status).to.equal(202);
+    expect(known.text).to.equal(known.text.replace(/token/g, '')); // nothing about a token in the answer
+
+    const mail = await api.sink.waitForMessage((m) => m.envelope.to.includes(email));
+    const link = /http:\/\/localhost:3000\/reset-password\?token=(\S+)/.exec(mail.parsed.text ?? '');
+    expect(link, mail.parsed.text).to.not.equal(null);
+    const token = decodeURIComponent(link![1]!);
+
+    const weak = await api.call('POST', '/api/v1/auth/reset-password', { body: { token, new_password: 'short' } });
+    expect(weak.res.status).to.equal(422);
+    const bad = await api.call('POST', '/api/v1/auth/reset-password', { body: { token: `${token}x`, new_password: 'brand new password' } });
+    expect(bad.res.status).to.equal(401);
+    const reset = await api.call('POST', '/api/v1/auth/reset-password', { body: { token, new_password: 'brand new password' } });
+    expect(reset.res.status, reset.text).to.equal(200);
+    const used = await api.call('POST', '/api/v1/auth/reset-password', { body: { token, new_password: 'another new password' } });
+    expect(used.res.status).to.equal(401);
+
+    expect((await login(api, email)).res.status).to.equal(401);
+    const fresh = await login(api, email, 'brand new password');
+    expect(fresh.res.status, fresh.text).to.equal(200);
+    refreshTokens.push(fresh.body.data.refresh_token);
+    // the reset ended the sessions that were open
+    expect((await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: tokens.refresh_token } })).res.status).to.equal(401);
+  });
+
+  it('the projection is idempotent: replaying a user stream changes nothing', async () => {
+    const { userId, tokens } = await signUp(api, 'replay');
+    refreshTokens.push(tokens.refresh_token);
+    const update = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { display_name: 'Replayed' } });
+    await api.call('GET', `/api/v1/users/profile?after_position=${update.body.data.position}`, { token: tokens.access_token });
+    const snapshot = async () => ({
+      user: await api.knex('users').where({ id: userId }).first(),
+      sessions: await api.knex('user_sessions').where({ user_id: userId }).orderBy('id'),
+    });
+    const before = await snapshot();
+    const events = await api.store.readStream(`user-${userId}`);
+    await api.knex.transaction((tx) => usersProjection.handle(events, { tx }));
+    expect(await snapshot()).to.deep.equal(before);
+    expect(before.user.display_name).to.equal('Replayed');
+  });
+
+  it('never shows a password or token hash: not in any response, not in the read tables', async () => {
+    const { tokens } = await signUp(api, 'secrets');
+    refreshTokens.push(tokens.refresh_token);
+    // wait for the projection to include everything written so far
+    await api.call('GET', `/api/v1/users/profile?after_position=${tokens.position}`, { token: tokens.access_token });
+
+    const hashes = refreshTokens.map((t) => createHash('sha256').update(t, 'utf8').digest('hex'));
+    const everything = api.seen.join('\n');
+    expect(everything).to.not.include('$argon2');
+    for (const hash of hashes) expect(everything).to.not.include(hash);
+
+    const users = await api.knex('users').select('*');
+    const sessions = await api.knex('user_sessions').select('*');
+    const tables = JSON.stringify({ users, sessions });
+    expect(tables).to.not.include('$argon2');
+    for (const hash of hashes) expect(tables).to.not.include(hash);
+    const columns = [...Object.keys(users[0] ?? {}), ...Object.keys(sessions[0] ?? {})];
+    expect(columns.filter((c) => /hash|password|token/i.test(c))).to.deep.equal([]);
+    expect(userIds.length).to.be.greaterThan(0);
+  });
+});
+
+describe('identity: login rate limits (e2e)', () => {
+  let api: AuthApi;
+  before(async () => {
+    api = await startAuthApi({ LOGIN_RATE_LIMIT_PER_ACCOUNT: '3', LOGIN_RATE_LIMIT_PER_IP: '6' });
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  async function clearIpCounters(): Promise<void> {
+    const { Redis } = await import('ioredis');
+    const { testRedisUrl } = await import('../setup/test-env.js');
+    const redis = new Redis(testRedisUrl);
+    try {
+      await redis.del(...LOCAL_IP_KEYS);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  it('answers 429 RATE_LIMITED with Retry-After once an account has had its attempts', async () => {
+    await clearIpCounters();
+    const email = uniqueEmail('limited');
+    expect((await register(api, email)).res.status).to.equal(201);
+    for (let i = 0; i < 3; i++) expect((await login(api, email, 'wrong password')).res.status).to.equal(401);
+    const limited = await login(api, email); // even the right password: the window is used up
+    expect(limited.res.status).to.equal(429);
+    expect(limited.body.error?.code).to.equal('RATE_LIMITED');
+    const retryAfter = Number(limited.res.headers.get('retry-after'));
+    expect(retryAfter).to.be.within(1, 60);
+  });
+
+  it('limits attempts per client IP across accounts', async () => {
+    await clearIpCounters();
+    for (let i = 0; i < 6; i++) expect((await login(api, uniqueEmail(`ip${i}`))).res.status).to.equal(401);
+    const limited = await login(api, uniqueEmail('ip-last'));
+    expect(limited.res.status).to.equal(429);
+    expect(limited.res.headers.get('retry-after')).to.match(/^\d+$/);
+    await clearIpCounters();
+  });
+});
