@@ -4,6 +4,8 @@ import { createApp } from './adapters/http/app.js';
 import { authenticate } from './adapters/http/authenticate.js';
 import { createHttpApi } from './adapters/http/define-route.js';
 import { authRouter } from './adapters/http/routes/auth.js';
+import { paymentsRouter } from './adapters/http/routes/payments.js';
+import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
@@ -32,6 +34,8 @@ export function createApiApp(container: Container): Koa<AppState> {
     }),
     usersRouter(api, { store, knex }),
     servicesRouter(api),
+    paymentsRouter(api, { store, config }),
+    subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
   ];
   return createApp({
     logger: container.get(TOKENS.Logger),

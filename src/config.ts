@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -37,6 +38,26 @@ function url(protocols: readonly string[]) {
 }
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * An RSA public key: PEM (`-----BEGIN PUBLIC KEY-----…`, literal `\n`s from a
+ * one-line env value are accepted) or the bare base64 SPKI body the provider
+ * consoles show. Normalised to PEM.
+ */
+const rsaPublicKey = z.string().transform((s, ctx) => {
+  const text = s.trim().replace(/\\n/g, '\n');
+  const pem = text.includes('-----BEGIN')
+    ? text
+    : `-----BEGIN PUBLIC KEY-----\n${(text.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PUBLIC KEY-----\n`;
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
+    return key.export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an RSA public key (PEM or base64 SPKI)' });
+    return z.NEVER;
+  }
+});
 
 /** `id:base64,id:base64…` → the keyring, each key exactly 32 bytes (AES-256). */
 const encryptionKeys = z.string().transform((s, ctx) => {
@@ -94,12 +115,32 @@ const variables = z.object({
   ENCRYPTION_KEY_ID: z.string().optional(),
   // outgoing mail; the default is a local catcher (MailHog / Mailpit) for development
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
+  // daily quotas reset at midnight in this IANA zone
+  QUOTA_TIME_ZONE: z
+    .string()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as Asia/Shanghai')
+    .default('Asia/Shanghai'),
   MAIL_FROM: z.string().min(3, 'must be a sender address').default('"Collector" <no-reply@localhost>'),
   // login attempts per minute (fixed window, Redis) per account (email) and per client IP; over it: 429
   LOGIN_RATE_LIMIT_PER_ACCOUNT: integer(1, 10_000).default(5),
   LOGIN_RATE_LIMIT_PER_IP: integer(1, 100_000).default(20),
   // the web front end: password-reset links point at `${PUBLIC_WEB_URL}/reset-password?token=…`
   PUBLIC_WEB_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  // payments: Alipay's public key (RSA2) for async notifications; unset → the Alipay callback answers `failure`
+  ALIPAY_PUBLIC_KEY: rsaPublicKey.optional(),
+  // payments: the WeChat Pay platform public key (v3 notifications' signatures); unset → the WeChat callback answers FAIL
+  WECHAT_PLATFORM_PUBLIC_KEY: rsaPublicKey.optional(),
+  // payments: the WeChat Pay APIv3 key (32 characters), decrypts notification resources; secret
+  WECHAT_API_V3_KEY: z.string().length(32, 'must be exactly 32 characters').optional(),
+  // how long a payment order may be paid after it is created
+  PAYMENT_ORDER_TTL_MINUTES: integer(1, 1440).default(30),
 });
 
 const schema = variables

@@ -1,4 +1,5 @@
 import { buildContainer, disposeContainer } from '../container.js';
+import { processManagers } from '../process-managers/index.js';
 import { projections } from '../projections/index.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import { TOKENS } from '../tokens.js';
@@ -13,12 +14,16 @@ try {
   const knex = container.get(TOKENS.Knex);
   await prepareDatabase(config, knex, logger);
   const deps = { store: container.get(TOKENS.EventStore), knex, databaseUrl: config.DATABASE_URL, logger };
-  const runners = projections.map((projection) => new ConsumerRunner(deps, projection));
+  // The process managers (src/process-managers: pm-…) run here beside the
+  // projections: each is a Consumer with its own checkpoint and advisory lock,
+  // driven by the same ConsumerRunner, so one projector process hosts both.
+  const consumers = [...projections, ...processManagers({ store: deps.store, logger })];
+  const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
   for (const runner of runners) runner.start();
   // With no projections registered yet nothing else would keep the process
   // alive, and a supervisor (compose, scripts/up.sh) expects it to stay up.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  logger.info({ projections: projections.map((p) => p.name) }, `projector started with ${runners.length} projection(s)`);
+  logger.info({ consumers: consumers.map((c) => c.name) }, `projector started with ${runners.length} consumer(s) (projections and process managers)`);
 
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);

@@ -39,10 +39,15 @@ describe('loadConfig', () => {
       ENCRYPTION_KEYS: [{ id: 'dev', key: Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.slice(4), 'base64') }],
       ENCRYPTION_KEY_ID: 'dev',
       SMTP_URL: 'smtp://127.0.0.1:1025',
+      QUOTA_TIME_ZONE: 'Asia/Shanghai',
       MAIL_FROM: '"Collector" <no-reply@localhost>',
       LOGIN_RATE_LIMIT_PER_ACCOUNT: 5,
       LOGIN_RATE_LIMIT_PER_IP: 20,
       PUBLIC_WEB_URL: 'http://localhost:3000',
+      ALIPAY_PUBLIC_KEY: undefined,
+      WECHAT_PLATFORM_PUBLIC_KEY: undefined,
+      WECHAT_API_V3_KEY: undefined,
+      PAYMENT_ORDER_TTL_MINUTES: 30,
     });
   });
 

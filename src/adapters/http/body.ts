@@ -9,6 +9,13 @@ export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
 const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 
 /**
+ * Paths whose bodies are left unread, whatever their type: payment providers'
+ * callbacks verify signatures over the exact bytes received (and Alipay posts
+ * a form), so their routes read the raw body themselves.
+ */
+export const RAW_BODY_PATH_PREFIXES: readonly string[] = ['/api/v1/payments/callback/'];
+
+/**
  * JSON request bodies, and nothing else: commands are JSON.
  * - a body with another content type → 415 UNSUPPORTED_MEDIA_TYPE
  * - more than `limitBytes` → 413 PAYLOAD_TOO_LARGE
@@ -16,11 +23,13 @@ const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
  *   (422 VALIDATION_ERROR is kept for a well-formed body with wrong fields)
  * A POST/PUT/PATCH without a body gets `{}` and meets the route's schema.
  */
-export function jsonBody(options: { limitBytes?: number } = {}): Middleware<AppState> {
+export function jsonBody(options: { limitBytes?: number; rawPathPrefixes?: readonly string[] } = {}): Middleware<AppState> {
   const limitBytes = options.limitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const rawPathPrefixes = options.rawPathPrefixes ?? RAW_BODY_PATH_PREFIXES;
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limitBytes, jsonStrict: true, parsedMethods: BODY_METHODS });
   return async (ctx, next) => {
     if (!BODY_METHODS.includes(ctx.method)) return next();
+    if (rawPathPrefixes.some((prefix) => ctx.path.startsWith(prefix))) return next();
     if (hasBody(ctx.get('Content-Length'), ctx.get('Transfer-Encoding')) && !ctx.is('application/json', '+json')) {
       throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'request bodies must be application/json');
     }

@@ -1,0 +1,364 @@
+import { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { EventStore } from '../../../event-store/port.js';
+import { subscriptionIdFor } from '../../../process-managers/shared.js';
+import { SUBSCRIPTIONS_PROJECTION } from '../../../projections/subscriptions.js';
+import { findSubscription, listSubscriptions, subscriptionUsage, type SubscriptionRow } from '../../../read-api/subscriptions.js';
+import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
+import { DomainError } from '../../../write-model/core/domain-error.js';
+import { subscriptionDecider, subscriptionStream } from '../../../write-model/subscription/decider.js';
+import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES } from '../../../write-model/subscription/plans.js';
+import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import { pageSchema, paginationQuery } from '../pagination.js';
+import { addDays, quotaDay } from '../quota-day.js';
+import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
+import type { AppContext, AppState } from '../state.js';
+
+export interface SubscriptionsRouteDeps {
+  store: EventStore;
+  knex: Knex;
+  /** the quota day's zone; default QUOTA_TIME_ZONE or Asia/Shanghai (quota-day.ts) */
+  /** config QUOTA_TIME_ZONE */
+  timeZone: string;
+  /** the clock (tests) */
+  now?: () => Date;
+}
+
+/** The longest usage range one request may ask for, in days. */
+export const MAX_USAGE_DAYS = 92;
+
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+const subscriptionSchema = z.object({
+  id: z.string(),
+  service: z.string(),
+  plan: z.string(),
+  plan_name: z.string().nullable(),
+  status: z.string().describe('active, or cancelled: falls back to free at period_end'),
+  period_start: z.string(),
+  period_end: z.string().nullable().describe('null for free, which never expires'),
+  pending_downgrade: z.string().nullable(),
+  pending_downgrade_at: z.string().nullable(),
+  cancel_at_period_end: z.boolean(),
+  cancelled_at: z.string().nullable(),
+  started_at: z.string(),
+  updated_at: z.string(),
+  revision: z.string(),
+});
+
+const usageSchema = z.object({
+  subscription_id: z.string(),
+  service: z.string(),
+  plan: z.string(),
+  time_zone: z.string(),
+  today: z.string(),
+  resets_at: z.string(),
+  features: z.array(
+    z.object({
+      feature: z.string(),
+      kind: z.enum(['daily_counter', 'resource_limit']),
+      included: z.boolean(),
+      limit: z.number().int().nullable().describe('null: unlimited'),
+      used: z.number().int(),
+      remaining: z.number().int().nullable(),
+      exceeded_at: z.string().nullable(),
+    }),
+  ),
+  days: z.array(
+    z.object({
+      day: z.string(),
+      features: z.array(z.object({ feature: z.string(), used: z.number().int(), limit: z.number().int().nullable(), exceeded_at: z.string().nullable() })),
+    }),
+  ),
+});
+
+const consumedSchema = commandResultSchema.extend({
+  feature: z.string(),
+  day: z.string(),
+  used_today: z.number().int(),
+  limit: z.number().int().nullable(),
+  remaining: z.number().int().nullable(),
+  resets_at: z.string(),
+});
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+
+function paymentRequired(plan: string): HttpError {
+  return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through POST /api/v1/payments/orders`, {
+    code: 'PAYMENT_REQUIRED',
+    plan,
+  });
+}
+
+/**
+ * The caller's subscriptions: `/api/v1/subscriptions`. Reads come from the
+ * `subscriptions-v1` read model (`?after_position=` waits for it); commands go
+ * to the Subscription aggregate. Someone else's subscription is a 404, like
+ * an unknown one.
+ *
+ * Paid plans are bought through payments (an order's PaymentSucceeded
+ * upgrades or renews via the pm-plan-on-payment process manager); here a
+ * paid plan asked for without an order is 422 VALIDATION_ERROR with
+ * `details.code = PAYMENT_REQUIRED`.
+ */
+export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/subscriptions' });
+  const { store, knex } = deps;
+  const timeZone = () => deps.timeZone;
+  const clock = () => deps.now?.() ?? new Date();
+
+  /** The caller's subscription `id` from the read model; 404 for an unknown one or another user's. */
+  async function ownSubscription(ctx: AppContext, id: string): Promise<SubscriptionRow> {
+    const user = currentUser(ctx);
+    const found = await findSubscription(knex, id);
+    if (!found || found.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+    return found;
+  }
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/',
+      summary: 'My subscriptions',
+      description: 'One per service (every user starts on free), by service.',
+      tags: ['subscriptions'],
+      auth: true,
+      request: { query: paginationQuery.extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'a page of subscriptions', schema: pageSchema(subscriptionSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, SUBSCRIPTIONS_PROJECTION);
+      return listSubscriptions(knex, user.id, query);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/',
+      summary: 'Start the free plan of a service',
+      description:
+        'Starts the free plan when the caller has no subscription to the service (201); an existing one answers 200 unchanged. ' +
+        'Paid plans are bought through payments: any other plan is 422 with details.code PAYMENT_REQUIRED.',
+      tags: ['subscriptions'],
+      auth: true,
+      request: { body: z.object({ service: z.enum(SERVICES), plan: z.enum(PLAN_CODES).default('free') }).strict() },
+      responses: {
+        201: { description: 'started', schema: commandResultSchema.extend({ id: z.string(), started: z.boolean() }) },
+        200: { description: 'already subscribed', schema: commandResultSchema.extend({ id: z.string(), started: z.boolean() }) },
+      },
+      errors: [409],
+    },
+    async ({ body }, ctx) => {
+      const user = currentUser(ctx);
+      if (body.plan !== 'free') throw paymentRequired(body.plan);
+      const stream = subscriptionStream(user.id, body.service);
+      const { state } = await loadState(store, stream, subscriptionDecider);
+      const id = state.status === 'active' ? state.subscriptionId : subscriptionIdFor(user.id, body.service);
+      const result = await handleCommand(
+        store,
+        stream,
+        subscriptionDecider,
+        { type: 'StartSubscription', subscriptionId: id, userId: user.id, service: body.service, plan: 'free', periodEnd: null, now: clock().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      const started = result.events.length > 0;
+      const actual = result.state.status === 'active' ? result.state.subscriptionId : id;
+      commandResult(ctx, result, { status: started ? 201 : 200, extra: { id: actual, started } });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/:id',
+      summary: 'One of my subscriptions',
+      description: 'ETag: the revision to send as If-Match to PUT.',
+      tags: ['subscriptions'],
+      auth: true,
+      request: { params: idParams, query: afterPositionQuery },
+      responses: { 200: { description: 'the subscription', schema: subscriptionSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      await awaitPosition(ctx, knex, SUBSCRIPTIONS_PROJECTION);
+      const found = await ownSubscription(ctx, params.id);
+      ctx.set('ETag', `"${found.view.revision}"`);
+      return found.view;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/:id',
+      summary: 'Change my plan',
+      description:
+        'A lower plan is scheduled for the end of the period (the current plan stays in force until then); 409 when more resources ' +
+        'are held than it allows. A higher (paid) plan needs a payment: 422 VALIDATION_ERROR with details.code PAYMENT_REQUIRED ' +
+        '(buy it through POST /api/v1/payments/orders). The current plan: no change.',
+      tags: ['subscriptions'],
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams, body: z.object({ plan: z.enum(PLAN_CODES) }).strict() },
+      responses: { 200: { description: 'changed (or scheduled)', schema: commandResultSchema } },
+      errors: [404, 409],
+    },
+    async ({ params, body }, ctx) => {
+      const user = currentUser(ctx);
+      const found = await ownSubscription(ctx, params.id);
+      const stream = subscriptionStream(found.userId, found.service);
+      const { state } = await loadState(store, stream, subscriptionDecider);
+      if (state.status === 'none') throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+      if (compareRank(body.plan, state.plan) > 0) throw paymentRequired(body.plan);
+      const result = await handleCommand(
+        store,
+        stream,
+        subscriptionDecider,
+        { type: 'ChangePlan', plan: body.plan, now: clock().toISOString() },
+        { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/:id',
+      summary: 'Cancel my subscription at the end of the period',
+      description: 'The paid plan stays until period_end, then falls back to free. The free plan cannot be cancelled (409).',
+      tags: ['subscriptions'],
+      auth: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'cancelled', schema: commandResultSchema } },
+      errors: [404, 409],
+    },
+    async ({ params }, ctx) => {
+      const user = currentUser(ctx);
+      const found = await ownSubscription(ctx, params.id);
+      const result = await handleCommand(
+        store,
+        subscriptionStream(found.userId, found.service),
+        subscriptionDecider,
+        { type: 'CancelSubscription', now: clock().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/:id/usage',
+      summary: 'Usage of my subscription',
+      description:
+        'Per feature: today (in the quota time zone) against the current plan (daily counters from feature_usage_stats, resource ' +
+        `limits from the reservations held now); per day of [from, to] (default: today, at most ${MAX_USAGE_DAYS} days) for the daily counters.`,
+      tags: ['subscriptions'],
+      auth: true,
+      request: { params: idParams, query: z.object({ from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'usage', schema: usageSchema } },
+      errors: [404],
+    },
+    async ({ params, query }, ctx) => {
+      await awaitPosition(ctx, knex, SUBSCRIPTIONS_PROJECTION);
+      const found = await ownSubscription(ctx, params.id);
+      const zone = timeZone();
+      const today = quotaDay(clock(), zone);
+      const to = query.to ?? (query.from && query.from > today.day ? query.from : today.day);
+      const from = query.from ?? (to < today.day ? to : today.day);
+      if (from > to) throw new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+      const days: string[] = [];
+      for (let day = from; day <= to; day = addDays(day, 1)) {
+        days.push(day);
+        if (days.length > MAX_USAGE_DAYS) {
+          throw new HttpError(422, 'VALIDATION_ERROR', `at most ${MAX_USAGE_DAYS} days at a time`, {
+            issues: [{ in: 'query', path: ['to'], message: `range longer than ${MAX_USAGE_DAYS} days`, code: 'too_big' }],
+          });
+        }
+      }
+      return subscriptionUsage(knex, found, { today: today.day, resetsAt: today.resetsAt, timeZone: zone, days });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/:id/consume',
+      summary: 'Consume a daily quota',
+      description:
+        'Counts `amount` uses of a daily counter on today (quota time zone). Over the limit (all or nothing): 429 QUOTA_EXCEEDED with ' +
+        'feature, limit, resets_at and Retry-After; the first refusal of the day is recorded as QuotaExceeded. A feature not in the plan: 403.',
+      tags: ['subscriptions'],
+      auth: true,
+      request: {
+        params: idParams,
+        body: z.object({ feature: z.enum(DAILY_COUNTER_FEATURES), amount: z.number().int().positive().max(1_000_000).default(1) }).strict(),
+      },
+      responses: { 200: { description: 'counted', schema: consumedSchema } },
+      errors: [403, 404, 409, 429],
+    },
+    async ({ params, body }, ctx) => {
+      const user = currentUser(ctx);
+      const found = await ownSubscription(ctx, params.id);
+      const now = clock();
+      const { day, resetsAt } = quotaDay(now, timeZone());
+      const result = await handleCommand(
+        store,
+        subscriptionStream(found.userId, found.service),
+        subscriptionDecider,
+        { type: 'ConsumeQuota', feature: body.feature, amount: body.amount, day, resetsAt, now: now.toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      const exceeded = result.events.find((e) => e.type === 'QuotaExceeded');
+      if (exceeded) {
+        const d = exceeded.data;
+        // recorded (once a day per feature); answered like the decider's QUOTA_EXCEEDED: 429 with Retry-After
+        throw new DomainError('QUOTA_EXCEEDED', `the ${d.feature} quota of ${d.limit} is used up`, {
+          feature: d.feature,
+          limit: d.limit,
+          resetsAt: d.resetsAt,
+          used: d.used,
+        });
+      }
+      const recorded = result.events.find((e) => e.type === 'UsageRecorded');
+      const usedToday = recorded ? recorded.data.usedToday : 0;
+      const limit = recorded ? recorded.data.limit : null;
+      commandResult(ctx, result, {
+        extra: {
+          feature: body.feature,
+          day,
+          used_today: usedToday,
+          limit,
+          remaining: limit === null ? null : Math.max(0, limit - usedToday),
+          resets_at: resetsAt,
+        },
+      });
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,60 @@
+import type { Consumer } from '../subscriptions/consumer.js';
+import { handleCommand } from '../write-model/core/command-handler.js';
+import { contextFromEvent } from '../write-model/core/command-context.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { eventIdsFrom } from '../write-model/core/event-ids.js';
+import { SERVICES } from '../write-model/subscription/plans.js';
+import { subscriptionDecider, subscriptionStream } from '../write-model/subscription/decider.js';
+import type { UserRegisteredData } from '../write-model/user/events.js';
+import { react, subscriptionIdFor, type ProcessManagerDeps } from './shared.js';
+
+export const FREE_PLANS_ON_REGISTRATION = 'pm-free-plans-on-registration';
+
+/**
+ * DESIGN §6: UserRegistered → StartSubscription on the free plan (no period
+ * end) of every service in plans.ts.
+ *
+ * Idempotent: the event ids are named after the triggering event and the
+ * service (`${name}:${event.id}:${service}` — two streams per event, so the
+ * service is part of the name), and a repeated start with the plan the
+ * stream started with is the decider's no-op. A CONFLICT (the stream was
+ * started otherwise, e.g. a paid plan) means "already has a subscription":
+ * swallowed.
+ */
+export function createFreePlansOnRegistration(deps: ProcessManagerDeps, name = FREE_PLANS_ON_REGISTRATION): Consumer {
+  return {
+    name,
+    filter: { eventTypes: ['UserRegistered'] },
+    async handle(events) {
+      for (const event of events) {
+        if (event.type !== 'UserRegistered') continue;
+        const data = event.data as unknown as UserRegisteredData;
+        for (const service of SERVICES) {
+          await react(
+            deps,
+            name,
+            event,
+            async () => {
+              await handleCommand(
+                deps.store,
+                subscriptionStream(data.userId, service),
+                subscriptionDecider,
+                {
+                  type: 'StartSubscription',
+                  subscriptionId: subscriptionIdFor(data.userId, service),
+                  userId: data.userId,
+                  service,
+                  plan: 'free',
+                  periodEnd: null,
+                  now: data.registeredAt,
+                },
+                { context: contextFromEvent(event, name), eventIds: eventIdsFrom(`${name}:${event.id}:${service}`) },
+              );
+            },
+            (error) => error instanceof DomainError && error.code === 'CONFLICT',
+          );
+        }
+      }
+    },
+  };
+}

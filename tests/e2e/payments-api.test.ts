@@ -1,0 +1,262 @@
+import { expect } from 'chai';
+import type { Container } from 'inversify';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createApp } from '../../src/adapters/http/app.js';
+import { authenticate } from '../../src/adapters/http/authenticate.js';
+import { createHttpApi } from '../../src/adapters/http/define-route.js';
+import { authRouter } from '../../src/adapters/http/routes/auth.js';
+import { paymentsRouter } from '../../src/adapters/http/routes/payments.js';
+import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
+import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
+import { buildWechatNotification } from '../../src/adapters/payments/wechat.js';
+import { buildContainer, disposeContainer } from '../../src/container.js';
+import type { EventStore } from '../../src/event-store/index.js';
+import { TOKENS } from '../../src/tokens.js';
+import { testConfig } from '../setup/test-env.js';
+
+const API_V3_KEY = 'e2e-api-v3-key-0123456789abcdefg'.slice(0, 32);
+
+function rsaPair() {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+interface Reply {
+  res: Response;
+  text: string;
+  body: any;
+}
+
+/**
+ * createApiApp's wiring (auth for logging in) plus the payments router, which
+ * api-app.ts does not mount yet. The clock can be moved forward (late payments).
+ */
+async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
+  const config = testConfig({ ALIPAY_PUBLIC_KEY: keys.alipay, WECHAT_PLATFORM_PUBLIC_KEY: keys.wechat, WECHAT_API_V3_KEY: API_V3_KEY, PAYMENT_ORDER_TTL_MINUTES: '30' });
+  const container: Container = await buildContainer(config);
+  const store: EventStore = container.get(TOKENS.EventStore);
+  const knex = container.get(TOKENS.Knex);
+  const redis = container.get(TOKENS.Redis);
+  const clock = { offsetMs: 0 };
+  const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
+  const app = createApp({
+    logger: container.get(TOKENS.Logger),
+    metrics: container.get(TOKENS.Metrics),
+    knex,
+    store,
+    redis,
+    api,
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    routers: [
+      authRouter(api, {
+        store,
+        redis,
+        passwordHasher: container.get(TOKENS.PasswordHasher),
+        accessTokens: container.get(TOKENS.AccessTokens),
+        mailer: () => container.get(TOKENS.Mailer),
+        config,
+      }),
+      paymentsRouter(api, { store, config, now: () => new Date(Date.now() + clock.offsetMs) }),
+    ],
+  });
+  const running: RunningServer = await listen(app.callback(), '127.0.0.1', 0);
+  const send = async (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> => {
+    const res = await fetch(`${running.url}${path}`, { method, headers: init.headers ?? {}, body: init.body });
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { res, text, body };
+  };
+  return {
+    store,
+    clock,
+    send,
+    call(method: string, path: string, options: { body?: unknown; token?: string } = {}) {
+      const headers: Record<string, string> = {};
+      if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+      if (options.token) headers.Authorization = `Bearer ${options.token}`;
+      return send(method, path, { headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    },
+    async stop() {
+      await closeServer(running.server);
+      await disposeContainer(container);
+    },
+  };
+}
+
+describe('payments: orders and provider callbacks (e2e)', () => {
+  const alipay = rsaPair();
+  const wechat = rsaPair();
+  const forger = rsaPair();
+  let api: Awaited<ReturnType<typeof startPaymentsApi>>;
+  let token: string;
+  let otherToken: string;
+
+  async function signUp(): Promise<string> {
+    const email = `pay-${randomUUID()}@example.test`;
+    const registered = await api.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: 'Payer' } });
+    expect(registered.res.status, registered.text).to.equal(201);
+    const loggedIn = await api.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
+    expect(loggedIn.res.status, loggedIn.text).to.equal(200);
+    return loggedIn.body.data.access_token;
+  }
+
+  async function createOrder(provider: 'alipay' | 'wechat', plan = 'basic', service = 'xiaohongshu') {
+    const created = await api.call('POST', '/api/v1/payments/orders', { token, body: { service, plan, billing_cycle: 'monthly', provider } });
+    expect(created.res.status, created.text).to.equal(201);
+    return created.body.data;
+  }
+
+  const order = (id: string, as = token) => api.call('GET', `/api/v1/payments/orders/${id}`, { token: as });
+
+  function alipayCallback(params: Record<string, string>, key = alipay.privatePem) {
+    return api.send('POST', '/api/v1/payments/callback/alipay', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: new URLSearchParams(signAlipayParams(params, key)).toString(),
+    });
+  }
+
+  const alipayParams = (orderId: string, total: string, tradeNo = `2024${Date.now()}${Math.floor(Math.random() * 1e6)}`) => ({
+    app_id: '2021000000000000',
+    notify_id: randomUUID(),
+    out_trade_no: orderId,
+    trade_no: tradeNo,
+    trade_status: 'TRADE_SUCCESS',
+    total_amount: total,
+    gmt_payment: '2024-05-01 12:30:00',
+    subject: '小红书基础版',
+  });
+
+  const succeeded = async (orderId: string) => (await api.store.readStream(`payment-${orderId}`)).filter((e) => e.type === 'PaymentSucceeded');
+
+  before(async () => {
+    api = await startPaymentsApi({ alipay: alipay.publicPem, wechat: wechat.publicPem });
+    token = await signUp();
+    otherToken = await signUp();
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  it('creates an order priced from the catalogue; only its owner can read it', async () => {
+    const created = await createOrder('alipay', 'pro', 'qidian');
+    expect(created).to.include({ status: 'pending', amount_fen: 8990, currency: 'CNY', provider: 'alipay', plan: 'pro', service: 'qidian', billing_cycle: 'monthly' });
+    expect(created.order_id).to.match(/^[0-9a-f-]{36}$/);
+    expect(created.pay_url).to.be.a('string').and.include(created.order_id);
+    const minutes = (Date.parse(created.expires_at) - Date.now()) / 60_000;
+    expect(minutes).to.be.within(29, 30.01);
+
+    const mine = await order(created.order_id);
+    expect(mine.res.status, mine.text).to.equal(200);
+    expect(mine.body.data).to.include({ order_id: created.order_id, status: 'pending', amount_fen: 8990, paid_at: null });
+    expect((await order(created.order_id, otherToken)).res.status).to.equal(404);
+    expect((await order(randomUUID())).res.status).to.equal(404);
+    expect((await api.call('GET', `/api/v1/payments/orders/${created.order_id}`)).res.status).to.equal(401);
+
+    const free = await api.call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'free', billing_cycle: 'monthly', provider: 'alipay' } });
+    expect(free.res.status).to.equal(422);
+    const yearly = await api.call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'yearly', provider: 'alipay' } });
+    expect(yearly.res.status).to.equal(422);
+  });
+
+  it('a signed Alipay notification pays the order; a repeat answers success and records nothing more', async () => {
+    const created = await createOrder('alipay');
+    const params = alipayParams(created.order_id, '39.90');
+    const paid = await alipayCallback(params);
+    expect(paid.res.status).to.equal(200);
+    expect(paid.text).to.equal('success');
+
+    const shown = await order(created.order_id);
+    expect(shown.body.data).to.include({ status: 'paid', provider_trade_no: params.trade_no, paid_at: '2024-05-01T12:30:00+08:00' });
+
+    const again = await alipayCallback(params);
+    expect(again.text).to.equal('success');
+    expect(await succeeded(created.order_id)).to.have.length(1);
+  });
+
+  it('forged, tampered or wrong-amount Alipay notifications answer failure and change nothing', async () => {
+    const created = await createOrder('alipay');
+    expect((await alipayCallback(alipayParams(created.order_id, '39.90'), forger.privatePem)).text).to.equal('failure');
+
+    const signed = signAlipayParams(alipayParams(created.order_id, '39.90'), alipay.privatePem);
+    const tampered = await api.send('POST', '/api/v1/payments/callback/alipay', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...signed, total_amount: '0.01' }).toString(),
+    });
+    expect(tampered.text).to.equal('failure');
+
+    expect((await alipayCallback(alipayParams(created.order_id, '0.01'))).text).to.equal('failure');
+    expect((await alipayCallback(alipayParams(randomUUID(), '39.90'))).text).to.equal('failure');
+    expect((await alipayCallback(alipayParams('not-an-order', '39.90'))).text).to.equal('failure');
+
+    expect((await order(created.order_id)).body.data.status).to.equal('pending');
+    expect(await succeeded(created.order_id)).to.have.length(0);
+  });
+
+  it('a notification for a WeChat order through Alipay, or arriving (and paid) after expiry, answers failure', async () => {
+    const wechatOrder = await createOrder('wechat');
+    expect((await alipayCallback(alipayParams(wechatOrder.order_id, '39.90'))).text).to.equal('failure');
+
+    const created = await createOrder('alipay');
+    api.clock.offsetMs = 31 * 60_000;
+    try {
+      const late = { ...alipayParams(created.order_id, '39.90'), gmt_payment: '' };
+      expect((await alipayCallback(late)).text).to.equal('failure');
+    } finally {
+      api.clock.offsetMs = 0;
+    }
+    expect((await order(created.order_id)).body.data.status).to.equal('pending');
+  });
+
+  it('a signed, encrypted WeChat notification pays the order; replayed, forged and tampered ones are refused', async () => {
+    const created = await createOrder('wechat', 'enterprise');
+    const transaction = {
+      out_trade_no: created.order_id,
+      transaction_id: `4200${Date.now()}`,
+      trade_state: 'SUCCESS',
+      success_time: '2024-05-01T12:30:00+08:00',
+      amount: { total: 39990, payer_total: 39990, currency: 'CNY' },
+    };
+    const post = (n: { body: string; headers: Record<string, string> }) =>
+      api.send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...n.headers }, body: n.body });
+
+    const replayed = buildWechatNotification({ transaction, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem, timestamp: Math.floor(Date.now() / 1000) - 600 });
+    const old = await post(replayed);
+    expect(old.res.status).to.equal(401);
+    expect(old.body).to.deep.include({ code: 'FAIL' });
+
+    const forged = await post(buildWechatNotification({ transaction, apiV3Key: API_V3_KEY, platformPrivateKeyPem: forger.privatePem }));
+    expect(forged.res.status).to.equal(401);
+
+    const genuine = buildWechatNotification({ transaction, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem });
+    // the same JSON re-serialised differs in bytes: the signature is over the raw body
+    const reformatted = await post({ ...genuine, body: JSON.stringify(JSON.parse(genuine.body), null, 2) });
+    expect(reformatted.res.status).to.equal(401);
+
+    const wrongAmount = await post(buildWechatNotification({ transaction: { ...transaction, amount: { total: 1 } }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
+    expect(wrongAmount.res.status).to.equal(400);
+    expect(wrongAmount.body.code).to.equal('FAIL');
+    expect((await order(created.order_id)).body.data.status).to.equal('pending');
+
+    const paid = await post(genuine);
+    expect(paid.res.status, paid.text).to.equal(200);
+    expect(paid.body).to.deep.equal({ code: 'SUCCESS' });
+    expect((await order(created.order_id)).body.data).to.include({ status: 'paid', provider_trade_no: transaction.transaction_id });
+
+    const repeat = await post(genuine);
+    expect(repeat.body).to.deep.equal({ code: 'SUCCESS' });
+    expect(await succeeded(created.order_id)).to.have.length(1);
+  });
+
+  it('other routes still refuse non-JSON bodies (only the callbacks read raw bodies)', async () => {
+    const form = await api.send('POST', '/api/v1/payments/orders', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${token}` },
+      body: 'service=qidian',
+    });
+    expect(form.res.status).to.equal(415);
+  });
+});

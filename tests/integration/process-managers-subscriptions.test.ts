@@ -1,0 +1,213 @@
+import { expect } from 'chai';
+import knexFactory, { type Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { START } from '../../src/event-store/position.js';
+import { StreamNotFoundError } from '../../src/event-store/errors.js';
+import { addBillingCycle, createFreePlansOnRegistration, createPlanOnPayment, subscriptionIdFor } from '../../src/process-managers/index.js';
+import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
+import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { paymentOrderDecider, paymentStream } from '../../src/write-model/payment-order/decider.js';
+import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import { testDatabaseUrl } from '../setup/test-env.js';
+import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe('process managers: free plans on registration, plan on payment', function () {
+  this.timeout(60_000);
+  let knex: Knex;
+  let store: PostgresEventStore;
+  let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
+  const names: string[] = [];
+  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+
+  before(async () => {
+    // a schema of its own: "from the start" then means only this test's events
+    iso = await isolatedEventStoreSchema(testDatabaseUrl);
+    store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 5 });
+    knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 0, max: 5 } });
+  });
+  after(async () => {
+    await knex('consumer_checkpoints').whereIn('consumer', names).delete();
+    await store.close();
+    await knex.destroy();
+    await iso.drop();
+  });
+
+  const uniqueName = (base: string) => {
+    const name = `${base}-test-${randomUUID().slice(0, 8)}`;
+    names.push(name);
+    return name;
+  };
+
+  /** Runs a consumer until its checkpoint reaches the store's head, then stops it. */
+  async function runToHead(consumer: Consumer): Promise<void> {
+    const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, consumer, {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      idleCheckpointMs: 20,
+    });
+    runner.start();
+    try {
+      const head = await store.headPosition();
+      await waitFor(`${consumer.name} at the head`, async () => {
+        const at = await readCheckpoint(knex, consumer.name);
+        return at.commit > head.commit || (at.commit === head.commit && at.prepare >= head.prepare);
+      });
+    } finally {
+      await runner.stop();
+    }
+    expect(runner.status().lastError, 'the consumer never failed').to.equal(undefined);
+  }
+
+  async function streamTypes(stream: string): Promise<string[]> {
+    try {
+      return (await store.readStream(stream)).map((e) => e.type);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+  }
+
+  async function register(userId: string): Promise<void> {
+    await handleCommand(
+      store,
+      userStream(userId),
+      userDecider,
+      {
+        type: 'RegisterUser',
+        userId,
+        email: `${userId}@example.test`,
+        passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+        displayName: 'Ada',
+        role: 'user',
+        now: '2026-03-01T01:00:00.000Z',
+      },
+      { context },
+    );
+  }
+
+  it('starts the free plan of both services exactly once, even when run twice from the start', async () => {
+    const userId = randomUUID();
+    await register(userId);
+    const name = uniqueName('pm-free-plans-on-registration');
+    const pm = createFreePlansOnRegistration({ store }, name);
+
+    await runToHead(pm);
+    await resetCheckpoint(knex, name, START);
+    await runToHead(pm);
+
+    for (const service of ['xiaohongshu', 'qidian'] as const) {
+      const events = await store.readStream(subscriptionStream(userId, service));
+      expect(events.map((e) => e.type)).to.deep.equal(['SubscriptionStarted']);
+      const data = events[0]!.data as Record<string, unknown>;
+      expect(data).to.include({ userId, service, plan: 'free', periodEnd: null, subscriptionId: subscriptionIdFor(userId, service) });
+      // caused by the registration, done by the process manager
+      const registered = (await store.readStream(userStream(userId)))[0]!;
+      expect(events[0]!.metadata).to.include({ $causationId: registered.id, userId: `pm:${name}` });
+    }
+  });
+
+  it('upgrades the plan on PaymentSucceeded, once; a second paid order for the same plan renews it', async () => {
+    const userId = randomUUID();
+    await register(userId);
+    const freeName = uniqueName('pm-free-plans-on-registration');
+    await runToHead(createFreePlansOnRegistration({ store }, freeName));
+
+    const pay = async (orderId: string, paidAt: string) => {
+      await handleCommand(
+        store,
+        paymentStream(orderId),
+        paymentOrderDecider,
+        {
+          type: 'CreatePaymentOrder',
+          orderId,
+          userId,
+          service: 'xiaohongshu',
+          plan: 'pro',
+          billingCycle: 'monthly',
+          amountFen: 12990,
+          provider: 'alipay',
+          expiresAt: '2026-03-02T00:30:00.000Z',
+          now: '2026-03-02T00:00:00.000Z',
+        },
+        { context },
+      );
+      await handleCommand(
+        store,
+        paymentStream(orderId),
+        paymentOrderDecider,
+        { type: 'ConfirmPayment', orderId, provider: 'alipay', providerTradeNo: `trade-${orderId}`, paidAmountFen: 12990, paidAt, now: paidAt },
+        { context },
+      );
+    };
+    const order1 = `order-${randomUUID()}`;
+    await pay(order1, '2026-03-02T00:10:00.000Z');
+
+    const name = uniqueName('pm-plan-on-payment');
+    const pm = createPlanOnPayment({ store }, name);
+    await runToHead(pm);
+    await resetCheckpoint(knex, name, START);
+    await runToHead(pm);
+
+    const stream = subscriptionStream(userId, 'xiaohongshu');
+    expect(await streamTypes(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded']);
+    let { state } = await loadState(store, stream, subscriptionDecider);
+    expect(state).to.include({ status: 'active', plan: 'pro', periodEnd: '2026-04-02T00:10:00.000Z' });
+    // qidian untouched
+    expect(await streamTypes(subscriptionStream(userId, 'qidian'))).to.deep.equal(['SubscriptionStarted']);
+
+    // the same plan paid again: a renewal from the current period end
+    const order2 = `order-${randomUUID()}`;
+    await pay(order2, '2026-03-02T00:20:00.000Z');
+    await resetCheckpoint(knex, name, START);
+    await runToHead(pm);
+    expect(await streamTypes(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded', 'SubscriptionRenewed']);
+    ({ state } = await loadState(store, stream, subscriptionDecider));
+    expect(state).to.include({ plan: 'pro', periodEnd: '2026-05-02T00:10:00.000Z' });
+  });
+
+  it('starts the subscription itself when the payment comes before the free-plans PM ran', async () => {
+    const userId = randomUUID();
+    const orderId = `order-${randomUUID()}`;
+    await handleCommand(
+      store,
+      paymentStream(orderId),
+      paymentOrderDecider,
+      {
+        type: 'CreatePaymentOrder',
+        orderId,
+        userId,
+        service: 'qidian',
+        plan: 'basic',
+        billingCycle: 'yearly',
+        amountFen: 29900,
+        provider: 'wechat',
+        expiresAt: '2026-03-02T00:30:00.000Z',
+        now: '2026-03-02T00:00:00.000Z',
+      },
+      { context },
+    );
+    await handleCommand(
+      store,
+      paymentStream(orderId),
+      paymentOrderDecider,
+      { type: 'ConfirmPayment', orderId, provider: 'wechat', providerTradeNo: 't-1', paidAmountFen: 29900, paidAt: '2026-03-02T00:05:00.000Z', now: '2026-03-02T00:05:00.000Z' },
+      { context },
+    );
+    await runToHead(createPlanOnPayment({ store }, uniqueName('pm-plan-on-payment')));
+    const { state } = await loadState(store, subscriptionStream(userId, 'qidian'), subscriptionDecider);
+    expect(state).to.include({ status: 'active', plan: 'basic', periodEnd: '2027-03-02T00:05:00.000Z', subscriptionId: subscriptionIdFor(userId, 'qidian') });
+  });
+
+  it('adds a calendar month, clamped to the month end', () => {
+    expect(addBillingCycle('2026-01-31T10:00:00.000Z', 'monthly')).to.equal('2026-02-28T10:00:00.000Z');
+    expect(addBillingCycle('2028-02-29T10:00:00.000Z', 'yearly')).to.equal('2029-02-28T10:00:00.000Z');
+    expect(addBillingCycle('2026-12-15T00:00:00.000Z', 'monthly')).to.equal('2027-01-15T00:00:00.000Z');
+  });
+});
