@@ -17,6 +17,7 @@ import { passwordResetMail } from '../../mail/templates.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
 import { currentUser } from '../authenticate.js';
+import { emailSchema, EmailTakenError, passwordSchema, registerUser } from '../../../application/register-user.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
@@ -55,8 +56,6 @@ const BAD_REFRESH = 'the refresh token is not valid';
 const BAD_RESET = 'the reset token is not valid or has expired';
 
 /** Trimmed and lower-cased before it is checked, hashed or stored. */
-const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
-const passwordSchema = z.string().min(8).max(1024);
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const tokenPairSchema = z.object({
@@ -122,37 +121,14 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       errors: [409],
     },
     async ({ body }, ctx) => {
-      const hash = emailHash(body.email);
-      const taken = () => new HttpError(409, 'CONFLICT', 'the email address is already registered');
-      let userId = await reservedUserId(store, hash);
-      if (userId !== undefined) {
-        const { state } = await loadState(store, userStream(userId), userDecider);
-        if (state.account !== null) throw taken();
-        // a crashed earlier attempt: finish it under the reserved id
-      } else {
-        userId = randomUUID();
-        try {
-          await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, {
-            context: commandContext(ctx, userId),
-          });
-        } catch (error) {
-          if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
-          throw error;
-        }
-      }
-      const passwordHash = await passwordHasher.hash(body.password);
       try {
-        const result = await handleCommand(
-          store,
-          userStream(userId),
-          userDecider,
-          { type: 'RegisterUser', userId, email: body.email, passwordHash, displayName: body.display_name, role: 'user', now: new Date().toISOString() },
-          { context: commandContext(ctx, userId) },
+        const registered = await registerUser(
+          { store, passwordHasher },
+          { email: body.email, password: body.password, displayName: body.display_name, role: 'user', context: commandContext(ctx) },
         );
-        commandResult(ctx, result, { status: 201, extra: { user_id: userId } });
+        commandResult(ctx, registered, { status: 201, extra: { user_id: registered.userId } });
       } catch (error) {
-        // two completions of the same crashed reservation racing: the other one won
-        if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
+        if (error instanceof EmailTakenError) throw new HttpError(409, 'CONFLICT', 'the email address is already registered');
         throw error;
       }
     },

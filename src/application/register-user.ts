@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { hashToken } from '../adapters/crypto/opaque-tokens.js';
+import type { PasswordHasher } from '../adapters/crypto/password-hasher.js';
+import type { EventStore } from '../event-store/port.js';
+import type { Position } from '../event-store/position.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { emailReservationDecider, emailReservationStream } from '../write-model/user/email-reservation.js';
+import { userDecider, userStream } from '../write-model/user/decider.js';
+import type { UserRole } from '../write-model/user/events.js';
+
+/** Normalisation and limits of every registration, over HTTP or from the CLI. */
+export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+export const passwordSchema = z.string().min(8).max(1024);
+export const displayNameSchema = z.string().trim().min(1).max(100);
+
+/** The email is registered already (to anyone). */
+export class EmailTakenError extends Error {
+  constructor(readonly email: string) {
+    super(`the email address ${email} is already registered`);
+    this.name = 'EmailTakenError';
+  }
+}
+
+export interface RegisterDeps {
+  store: EventStore;
+  passwordHasher: PasswordHasher;
+}
+
+export interface RegisterInput {
+  /** normalised (emailSchema) */
+  email: string;
+  password: string;
+  displayName: string;
+  role: UserRole;
+  context: CommandContext;
+}
+
+export interface Registered {
+  userId: string;
+  email: string;
+  role: UserRole;
+  revision: bigint;
+  position: Position | undefined;
+}
+
+/**
+ * Reserve the email, then RegisterUser — for POST /api/v1/auth/register and
+ * the CLI's `users create-admin` alike. The reservation stream is keyed by
+ * sha256(email); a reservation left by a crashed earlier attempt is completed
+ * under its reserved id; a CONFLICT from either decider (including two
+ * completions racing) means the email is taken.
+ */
+export async function registerUser(deps: RegisterDeps, input: RegisterInput): Promise<Registered> {
+  const { store, passwordHasher } = deps;
+  const hash = hashToken(input.email);
+  const taken = () => new EmailTakenError(input.email);
+  let userId = (await loadState(store, emailReservationStream(hash), emailReservationDecider)).state.reservation?.userId;
+  if (userId !== undefined) {
+    const { state } = await loadState(store, userStream(userId), userDecider);
+    if (state.account !== null) throw taken();
+  } else {
+    userId = randomUUID();
+    try {
+      await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, { context: input.context });
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
+      throw error;
+    }
+  }
+  const passwordHash = await passwordHasher.hash(input.password);
+  try {
+    const result = await handleCommand(
+      store,
+      userStream(userId),
+      userDecider,
+      { type: 'RegisterUser', userId, email: input.email, passwordHash, displayName: input.displayName, role: input.role, now: new Date().toISOString() },
+      { context: input.context },
+    );
+    return { userId, email: input.email, role: input.role, revision: result.revision, position: result.position };
+  } catch (error) {
+    if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
+    throw error;
+  }
+}

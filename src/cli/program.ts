@@ -1,0 +1,120 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError, loadConfig } from '../config.js';
+import { buildContainer, disposeContainer } from '../container.js';
+import { prepareDatabase } from '../main/boot.js';
+import { TOKENS } from '../tokens.js';
+import { EmailTakenError } from '../application/register-user.js';
+import { formatPosition } from '../event-store/position.js';
+import { createAdmin } from './create-admin.js';
+
+/** What a command failed with: printed to stderr, exit code 1. */
+export class CliError extends Error {}
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** the whole of stdin (for --password-stdin) */
+  readStdin: () => Promise<string>;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Config → container → migrations, like src/main/{api,projector}.ts; the container is disposed afterwards. */
+async function withContainer<T>(io: CliIo, run: (container: Awaited<ReturnType<typeof buildContainer>>) => Promise<T>): Promise<T> {
+  let config;
+  try {
+    // logs go to stdout: a CLI keeps them to warnings unless LOG_LEVEL says otherwise
+    config = loadConfig({ ...io.env, LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn' });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(`Invalid configuration:\n${error.problems.map((line) => `  ${line}`).join('\n')}`);
+    throw error;
+  }
+  const container = await buildContainer(config, { processName: 'cli' });
+  try {
+    await prepareDatabase(config, container.get(TOKENS.Knex), container.get(TOKENS.Logger));
+    return await run(container);
+  } finally {
+    await disposeContainer(container);
+  }
+}
+
+function stripLineEnd(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}
+
+const nonEmpty = (what: string) => (value: string) => {
+  if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty`);
+  return value;
+};
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('cli')
+    .description('Operator commands for the collector platform (uses DATABASE_URL and the rest of the usual configuration)')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .exitOverride();
+
+  const users = program.command('users').description('user accounts');
+
+  users
+    .command('create-admin')
+    .description('Register a user with role admin (reserves the email like POST /api/v1/auth/register). Exits 1 if the email is taken.')
+    .requiredOption('--email <email>', 'the admin\'s email address (normalised: trimmed, lower-case)', nonEmpty('--email'))
+    .addOption(new Option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)').conflicts('passwordStdin'))
+    .addOption(new Option('--password-stdin', 'read the password from stdin (one line; a trailing newline is dropped)').conflicts('password'))
+    .option('--display-name <name>', 'display name', 'Admin')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { email: string; password?: string; passwordStdin?: boolean; displayName: string; json?: boolean }) => {
+      let password: string;
+      if (options.passwordStdin) password = stripLineEnd(await io.readStdin());
+      else if (options.password !== undefined) password = options.password;
+      else throw new CliError('a password is required: --password <password> or --password-stdin');
+
+      try {
+        const admin = await withContainer(io, (container) =>
+          createAdmin(
+            { store: container.get(TOKENS.EventStore), passwordHasher: container.get(TOKENS.PasswordHasher) },
+            { email: options.email, password, displayName: options.displayName },
+          ),
+        );
+        if (options.json) io.out(JSON.stringify({ user_id: admin.userId, email: admin.email, role: admin.role, position: admin.position ? formatPosition(admin.position) : null }));
+        else io.out(`admin ${admin.email} created (user id ${admin.userId})`);
+      } catch (error) {
+        if (error instanceof EmailTakenError) throw new CliError(`cannot create admin: ${error.message}`);
+        if (error instanceof ZodError) {
+          // never echo the input: it may be the password
+          const problems = error.issues.map((issue) => `  ${issue.path.join('.') || 'value'}: ${issue.message}`);
+          throw new CliError(`cannot create admin: invalid input (email must be an address, password 8-1024 characters, display name 1-100)\n${problems.join('\n')}`);
+        }
+        throw error;
+      }
+    });
+
+  return program;
+}
+
+/** Runs argv (process.argv form); resolves to the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(error.message);
+      return 1;
+    }
+    // commander's own exits (help, version, usage errors): it printed already
+    if (error instanceof Error && 'exitCode' in error && typeof (error as { exitCode: unknown }).exitCode === 'number') {
+      return (error as { exitCode: number }).exitCode;
+    }
+    io.err(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
