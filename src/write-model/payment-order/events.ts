@@ -23,7 +23,8 @@ export type BillingCycle = (typeof BILLING_CYCLES)[number];
 export const PAYMENT_PROVIDERS = ['alipay', 'wechat'] as const;
 export type PaymentProvider = (typeof PAYMENT_PROVIDERS)[number];
 
-export interface PaymentOrderCreatedData {
+/** What an order is for: fixed when it is created, repeated where a reaction needs it. */
+export interface PaymentOrderTerms {
   orderId: string;
   userId: string;
   service: PaymentService;
@@ -31,20 +32,16 @@ export interface PaymentOrderCreatedData {
   billingCycle: BillingCycle;
   amountFen: number;
   provider: PaymentProvider;
-  status: 'pending';
   expiresAt: string;
   createdAt: string;
 }
 
+export interface PaymentOrderCreatedData extends PaymentOrderTerms {
+  status: 'pending';
+}
+
 /** The provider took the money: what a process manager needs to upgrade / renew the subscription. */
-export interface PaymentSucceededData {
-  orderId: string;
-  userId: string;
-  service: PaymentService;
-  plan: PaidPlan;
-  billingCycle: BillingCycle;
-  amountFen: number;
-  provider: PaymentProvider;
+export interface PaymentSucceededData extends Omit<PaymentOrderTerms, 'expiresAt' | 'createdAt'> {
   providerTradeNo: string;
   /** the provider's time of payment */
   paidAt: string;

@@ -1,4 +1,6 @@
-import type { BillingCycle, PaidPlan, PaymentProvider, PaymentService } from './events.js';
+import type { PaymentOrderTerms, PaymentProvider } from './events.js';
+
+export type { PaymentOrderTerms };
 
 /**
  * `none`: no order in this stream. `pending`: waiting for the provider.
@@ -8,18 +10,6 @@ import type { BillingCycle, PaidPlan, PaymentProvider, PaymentService } from './
  */
 export type PaymentOrderStatus = 'none' | 'pending' | 'paid' | 'failed' | 'expired' | 'partially_refunded' | 'refunded';
 
-/** What the order was created for; fixed for its life. */
-export interface PaymentOrderTerms {
-  orderId: string;
-  userId: string;
-  service: PaymentService;
-  plan: PaidPlan;
-  billingCycle: BillingCycle;
-  amountFen: number;
-  provider: PaymentProvider;
-  expiresAt: string;
-  createdAt: string;
-}
 
 export interface PaymentRecord {
   provider: PaymentProvider;
