@@ -135,12 +135,24 @@ const variables = z.object({
   PUBLIC_WEB_URL: url(['http:', 'https:']).default('http://localhost:3000'),
   // payments: Alipay's public key (RSA2) for async notifications; unset → the Alipay callback answers `failure`
   ALIPAY_PUBLIC_KEY: rsaPublicKey.optional(),
+  // payments: when set, an Alipay notification must name this app_id / seller_id (another merchant's notifications are refused)
+  ALIPAY_APP_ID: z.string().min(1).optional(),
+  ALIPAY_SELLER_ID: z.string().min(1).optional(),
   // payments: the WeChat Pay platform public key (v3 notifications' signatures); unset → the WeChat callback answers FAIL
   WECHAT_PLATFORM_PUBLIC_KEY: rsaPublicKey.optional(),
+  // payments: when set, the Wechatpay-Serial header must name this platform certificate / public key id
+  WECHAT_PLATFORM_SERIAL: z.string().min(1).optional(),
+  // payments: when set, a WeChat transaction must be for this merchant (mchid) / app (appid)
+  WECHAT_MCH_ID: z.string().min(1).optional(),
+  WECHAT_APP_ID: z.string().min(1).optional(),
   // payments: the WeChat Pay APIv3 key (32 characters), decrypts notification resources; secret
   WECHAT_API_V3_KEY: z.string().length(32, 'must be exactly 32 characters').optional(),
   // how long a payment order may be paid after it is created
   PAYMENT_ORDER_TTL_MINUTES: integer(1, 1440).default(30),
+  // an unpaid order is closed this long after it expires (a notification of a payment made in time may come late)
+  PAYMENT_EXPIRY_GRACE_MINUTES: integer(0, 1440).default(10),
+  // how often the projector looks for due deadlines (period ends, order expiries)
+  DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
 });
 
 const schema = variables

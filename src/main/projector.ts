@@ -1,9 +1,11 @@
 import { buildContainer, disposeContainer } from '../container.js';
-import { processManagers } from '../process-managers/index.js';
+import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
+import { DeadlineSweeper, expiryActions, processManagers } from '../process-managers/index.js';
 import { projections } from '../projections/index.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import { TOKENS } from '../tokens.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
+import { every } from './periodic.js';
 import { stopOnSignal } from './shutdown.js';
 
 const config = loadConfigOrExit();
@@ -17,9 +19,16 @@ try {
   // The process managers (src/process-managers: pm-…) run here beside the
   // projections: each is a Consumer with its own checkpoint and advisory lock,
   // driven by the same ConsumerRunner, so one projector process hosts both.
-  const consumers = [...projections, ...processManagers({ store: deps.store, logger })];
+  const consumers = [...projections, ...processManagers({ store: deps.store, logger }, { paymentGraceMs: config.PAYMENT_EXPIRY_GRACE_MINUTES * 60_000 })];
   const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
   for (const runner of runners) runner.start();
+  // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.
+  const sweeper = new DeadlineSweeper({ knex, actions: expiryActions(deps.store), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+  sweeper.start();
+  const pruning = every(60 * 60 * 1000, 'pruning expired idempotency keys', async () => {
+    const removed = await pruneIdempotencyKeys(knex);
+    if (removed > 0) logger.info({ removed }, 'expired idempotency keys pruned');
+  }, logger);
   // With no projections registered yet nothing else would keep the process
   // alive, and a supervisor (compose, scripts/up.sh) expects it to stay up.
   const keepAlive = setInterval(() => {}, 1 << 30);
@@ -27,7 +36,7 @@ try {
 
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
-    await Promise.all(runners.map((runner) => runner.stop()));
+    await Promise.all([sweeper.stop(), pruning.stop(), ...runners.map((runner) => runner.stop())]);
     await disposeContainer(container);
   });
 } catch (error) {

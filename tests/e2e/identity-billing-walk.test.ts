@@ -3,6 +3,7 @@ import type { Container } from 'inversify';
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
+import { buildWechatNotification } from '../../src/adapters/payments/wechat.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
@@ -33,6 +34,9 @@ describe('identity + billing walk (e2e, production app)', function () {
   this.timeout(120_000);
   const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const alipayPrivate = alipay.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const wechat = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const wechatPrivate = wechat.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const WECHAT_API_V3_KEY = 'walk-test-apiv3-key-32-bytes-ok!';
   let container: Container;
   let store: EventStore;
   let running: RunningServer;
@@ -44,13 +48,15 @@ describe('identity + billing walk (e2e, production app)', function () {
     const config = testConfig({
       LOGIN_RATE_LIMIT_PER_IP: '10000',
       ALIPAY_PUBLIC_KEY: alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      WECHAT_PLATFORM_PUBLIC_KEY: wechat.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      WECHAT_API_V3_KEY,
     });
     container = await buildContainer(config);
     store = container.get(TOKENS.EventStore);
     const knex = container.get(TOKENS.Knex);
     const logger = container.get(TOKENS.Logger);
     // what src/main/projector.ts runs, with the same names (and checkpoints)
-    for (const consumer of [...projections, ...processManagers({ store, logger })]) {
+    for (const consumer of [...projections, ...processManagers({ store, logger }, { paymentGraceMs: 0 })]) {
       const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100 });
       runner.start();
       runners.push(runner);
@@ -231,6 +237,33 @@ describe('identity + billing walk (e2e, production app)', function () {
       100,
     );
     expect(daily).to.include({ kind: 'daily_counter', used: 51, limit: basicLimit, remaining: basicLimit - 51 });
+
+    // the other provider: Qidian pro paid through WeChat Pay (signed headers, encrypted resource)
+    const qidianOrder = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'wechat' } });
+    expect(qidianOrder.res.status, qidianOrder.text).to.equal(201);
+    const notification = buildWechatNotification({
+      transaction: {
+        out_trade_no: qidianOrder.body.data.order_id,
+        transaction_id: `4200${Date.now()}`,
+        trade_state: 'SUCCESS',
+        success_time: new Date().toISOString(),
+        amount: { total: qidianOrder.body.data.amount_fen, currency: 'CNY' },
+      },
+      apiV3Key: WECHAT_API_V3_KEY,
+      platformPrivateKeyPem: wechatPrivate,
+    });
+    const wechatPaid = await send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...notification.headers }, body: notification.body });
+    expect(wechatPaid.res.status, wechatPaid.text).to.equal(200);
+    expect(wechatPaid.body).to.deep.equal({ code: 'SUCCESS' });
+    await waitFor(
+      'the qidian subscription on pro',
+      async () => {
+        const list = await call('GET', '/api/v1/subscriptions', { token });
+        return list.body.data.items.find((s: any) => s.service === 'qidian')?.plan === 'pro';
+      },
+      20_000,
+      100,
+    );
 
     // secrets: never the password or a hash of anything; a refresh token only in the reply that issued it
     expect(seen.length).to.be.greaterThan(15);

@@ -32,7 +32,17 @@ interface Reply {
  * api-app.ts does not mount yet. The clock can be moved forward (late payments).
  */
 async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
-  const config = testConfig({ ALIPAY_PUBLIC_KEY: keys.alipay, WECHAT_PLATFORM_PUBLIC_KEY: keys.wechat, WECHAT_API_V3_KEY: API_V3_KEY, PAYMENT_ORDER_TTL_MINUTES: '30' });
+  const config = testConfig({
+    ALIPAY_PUBLIC_KEY: keys.alipay,
+    ALIPAY_APP_ID: '2021000000000000',
+    ALIPAY_SELLER_ID: '2088000000000000',
+    WECHAT_PLATFORM_PUBLIC_KEY: keys.wechat,
+    WECHAT_PLATFORM_SERIAL: 'TEST-PLATFORM-SERIAL',
+    WECHAT_MCH_ID: '1900000001',
+    WECHAT_APP_ID: 'wx0000000000000001',
+    WECHAT_API_V3_KEY: API_V3_KEY,
+    PAYMENT_ORDER_TTL_MINUTES: '30',
+  });
   const container: Container = await buildContainer(config);
   const store: EventStore = container.get(TOKENS.EventStore);
   const knex = container.get(TOKENS.Knex);
@@ -122,6 +132,7 @@ describe('payments: orders and provider callbacks (e2e)', () => {
 
   const alipayParams = (orderId: string, total: string, tradeNo = `2024${Date.now()}${Math.floor(Math.random() * 1e6)}`) => ({
     app_id: '2021000000000000',
+    seller_id: '2088000000000000',
     notify_id: randomUUID(),
     out_trade_no: orderId,
     trade_no: tradeNo,
@@ -215,6 +226,8 @@ describe('payments: orders and provider callbacks (e2e)', () => {
   it('a signed, encrypted WeChat notification pays the order; replayed, forged and tampered ones are refused', async () => {
     const created = await createOrder('wechat', 'enterprise');
     const transaction = {
+      mchid: '1900000001',
+      appid: 'wx0000000000000001',
       out_trade_no: created.order_id,
       transaction_id: `4200${Date.now()}`,
       trade_state: 'SUCCESS',
@@ -250,6 +263,48 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     const repeat = await post(genuine);
     expect(repeat.body).to.deep.equal({ code: 'SUCCESS' });
     expect(await succeeded(created.order_id)).to.have.length(1);
+  });
+
+  it('genuinely signed notifications for another merchant, app or platform certificate are refused', async () => {
+    const created = await createOrder('alipay');
+    expect((await alipayCallback({ ...alipayParams(created.order_id, '39.90'), app_id: '2021999999999999' })).text).to.equal('failure');
+    expect((await alipayCallback({ ...alipayParams(created.order_id, '39.90'), seller_id: '2088999999999999' })).text).to.equal('failure');
+    expect((await order(created.order_id)).body.data.status).to.equal('pending');
+
+    const wechatOrder = await createOrder('wechat');
+    const transaction = {
+      mchid: '1900000001',
+      appid: 'wx0000000000000001',
+      out_trade_no: wechatOrder.order_id,
+      transaction_id: `4200${Date.now()}`,
+      trade_state: 'SUCCESS',
+      amount: { total: 3990 },
+    };
+    const post = (n: { body: string; headers: Record<string, string> }) =>
+      api.send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...n.headers }, body: n.body });
+    const notify = (t: typeof transaction, serial?: string) =>
+      post(buildWechatNotification({ transaction: t, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem, ...(serial ? { serial } : {}) }));
+
+    const otherSerial = await notify(transaction, 'SOME-OTHER-SERIAL');
+    expect(otherSerial.res.status).to.equal(401);
+    expect(otherSerial.body).to.deep.include({ code: 'FAIL' });
+    expect((await notify({ ...transaction, mchid: '1900000999' })).res.status).to.equal(403);
+    expect((await notify({ ...transaction, appid: 'wx9999999999999999' })).res.status).to.equal(403);
+    expect((await order(wechatOrder.order_id)).body.data.status).to.equal('pending');
+    // and the genuine one still pays
+    expect((await notify(transaction)).body).to.deep.equal({ code: 'SUCCESS' });
+    expect((await order(wechatOrder.order_id)).body.data.status).to.equal('paid');
+  });
+
+  it('the OpenAPI document shows the callbacks answering in the providers\' formats, not the envelope', async () => {
+    const doc = (await api.send('GET', '/api/v1/openapi.json')).body;
+    const alipayOp = doc.paths['/api/v1/payments/callback/alipay'].post;
+    expect(Object.keys(alipayOp.requestBody.content)).to.deep.equal(['application/x-www-form-urlencoded']);
+    expect(Object.keys(alipayOp.responses)).to.deep.equal(['200']);
+    expect(alipayOp.responses['200'].content['text/plain'].schema.enum).to.deep.equal(['success', 'failure']);
+    const wechatOp = doc.paths['/api/v1/payments/callback/wechat'].post;
+    expect(wechatOp.responses['200'].content['application/json'].schema.properties).to.have.keys(['code']);
+    expect(wechatOp.responses['401'].content['application/json'].schema.properties).to.have.keys(['code', 'message']);
   });
 
   it('other routes still refuse non-JSON bodies (only the callbacks read raw bodies)', async () => {

@@ -5,8 +5,7 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { START } from '../../src/event-store/position.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { addBillingCycle, createFreePlansOnRegistration, createPlanOnPayment, subscriptionIdFor } from '../../src/process-managers/index.js';
-import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
 import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
@@ -15,7 +14,7 @@ import { subscriptionDecider, subscriptionStream } from '../../src/write-model/s
 import { userDecider, userStream } from '../../src/write-model/user/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
-import { waitFor } from '../support/wait-for.js';
+import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
 describe('process managers: free plans on registration, plan on payment', function () {
   this.timeout(60_000);
@@ -44,26 +43,7 @@ describe('process managers: free plans on registration, plan on payment', functi
     return name;
   };
 
-  /** Runs a consumer until its checkpoint reaches the store's head, then stops it. */
-  async function runToHead(consumer: Consumer): Promise<void> {
-    const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, consumer, {
-      lockRetryMs: 50,
-      minBackoffMs: 20,
-      maxBackoffMs: 200,
-      idleCheckpointMs: 20,
-    });
-    runner.start();
-    try {
-      const head = await store.headPosition();
-      await waitFor(`${consumer.name} at the head`, async () => {
-        const at = await readCheckpoint(knex, consumer.name);
-        return at.commit > head.commit || (at.commit === head.commit && at.prepare >= head.prepare);
-      });
-    } finally {
-      await runner.stop();
-    }
-    expect(runner.status().lastError, 'the consumer never failed').to.equal(undefined);
-  }
+  const runToHead = (consumer: Consumer) => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, consumer);
 
   async function streamTypes(stream: string): Promise<string[]> {
     try {

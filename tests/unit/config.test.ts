@@ -45,9 +45,16 @@ describe('loadConfig', () => {
       LOGIN_RATE_LIMIT_PER_IP: 20,
       PUBLIC_WEB_URL: 'http://localhost:3000',
       ALIPAY_PUBLIC_KEY: undefined,
+      ALIPAY_APP_ID: undefined,
+      ALIPAY_SELLER_ID: undefined,
       WECHAT_PLATFORM_PUBLIC_KEY: undefined,
+      WECHAT_PLATFORM_SERIAL: undefined,
+      WECHAT_MCH_ID: undefined,
+      WECHAT_APP_ID: undefined,
       WECHAT_API_V3_KEY: undefined,
       PAYMENT_ORDER_TTL_MINUTES: 30,
+      PAYMENT_EXPIRY_GRACE_MINUTES: 10,
+      DEADLINE_SWEEP_INTERVAL_MS: 15000,
     });
   });
 

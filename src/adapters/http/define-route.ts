@@ -46,8 +46,10 @@ export interface RequestSchemas {
 
 export interface ResponseSpec {
   description: string;
-  /** the schema of `data` inside the success envelope; none: `data` is null */
+  /** the schema of `data` inside the success envelope; none: `data` is null (with `envelope: false`: the whole body) */
   schema?: z.ZodType;
+  /** only with `envelope: false`; default application/json */
+  contentType?: string;
 }
 
 type Parsed<R, K extends keyof RequestSchemas> = R extends { [P in K]: infer S } ? (S extends z.ZodType ? z.output<S> : undefined) : undefined;
@@ -81,6 +83,14 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   idempotent?: boolean;
   /** documents `If-Match` (the route calls ifMatchRevision) and its 412 */
   ifMatch?: boolean;
+  /**
+   * false for routes that answer a third party in its own format (payment
+   * callbacks): `responses` then document whole bodies, errors included, and
+   * no envelope or implied error is added to the document.
+   */
+  envelope?: false;
+  /** documents a body the handler reads itself (not JSON, or verified on its raw bytes) */
+  rawBody?: { contentType: string; schema: z.ZodType; description?: string };
 }
 
 /**
@@ -168,18 +178,18 @@ function openApiRoute(
   if (definition.ifMatch) headers['If-Match'] = z.string().optional().describe('"<revision>" from an ETag: 412 if the resource has moved on');
 
   const responses: Record<string, ResponseConfig> = {};
+  const enveloped = definition.envelope !== false;
   for (const [status, spec] of Object.entries(definition.responses)) {
-    responses[status] = {
-      description: spec.description,
-      content: { 'application/json': { schema: successEnvelopeSchema(spec.schema ?? z.null()) } },
-    };
+    const schema = enveloped ? successEnvelopeSchema(spec.schema ?? z.null()) : (spec.schema ?? z.null());
+    responses[status] = { description: spec.description, content: { [enveloped ? 'application/json' : (spec.contentType ?? 'application/json')]: { schema } } };
   }
-  const errors = new Set<number>([500, ...(definition.errors ?? [])]);
+  const errors = new Set<number>(enveloped ? [500, ...(definition.errors ?? [])] : []);
   if (request.params || request.query || request.body) errors.add(422);
   if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
   if (definition.auth) errors.add(401);
   if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
   if (idempotent) [409, 422].forEach((s) => errors.add(s));
+  if (!enveloped) errors.clear();
   for (const status of [...errors].sort((a, b) => a - b)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status] ?? 'Error',
@@ -200,6 +210,9 @@ function openApiRoute(
       ...(request.query ? { query: request.query } : {}),
       ...(Object.keys(headers).length > 0 ? { headers: z.object(headers) } : {}),
       ...(request.body ? { body: { required: true, content: { 'application/json': { schema: request.body } } } } : {}),
+      ...(definition.rawBody
+        ? { body: { required: true, ...(definition.rawBody.description ? { description: definition.rawBody.description } : {}), content: { [definition.rawBody.contentType]: { schema: definition.rawBody.schema } } } }
+        : {}),
     },
     responses,
   };

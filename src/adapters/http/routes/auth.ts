@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { formatPosition, type Position } from '../../../event-store/position.js';
+import type { CommandContext } from '../../../write-model/core/command-context.js';
 import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
 import { emailReservationDecider, emailReservationStream } from '../../../write-model/user/email-reservation.js';
@@ -277,35 +278,43 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       responses: { 202: { description: 'accepted' } },
     },
     async ({ body }, ctx) => {
-      try {
-        const userId = await reservedUserId(store, emailHash(body.email));
-        if (userId === undefined) return;
-        const { state } = await loadState(store, userStream(userId), userDecider);
-        if (state.account === null || state.status === 'suspended') return;
-        const token = `${userId}.${generateOpaqueToken()}`;
-        const now = new Date();
-        await handleCommand(
-          store,
-          userStream(userId),
-          userDecider,
-          {
-            type: 'RequestPasswordReset',
-            userId,
-            resetTokenHash: hashToken(token),
-            expiresAt: new Date(now.getTime() + config.PASSWORD_RESET_TTL_MINUTES * 60_000).toISOString(),
-            now: now.toISOString(),
-          },
-          { context: commandContext(ctx, userId) },
-        );
-        const resetUrl = `${config.PUBLIC_WEB_URL.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
-        const mail = passwordResetMail({ resetUrl, expiresInMinutes: config.PASSWORD_RESET_TTL_MINUTES });
-        await deps.mailer().send({ to: state.account.email, subject: mail.subject, text: mail.text, html: mail.html });
-      } catch (error) {
-        // the answer must not differ: the failure is for the log
-        ctx.state.logger.error({ err: error }, 'password reset request failed');
-      }
+      // Answered before any lookup, so the response time says nothing about
+      // whether the address has an account; the work runs after the answer.
+      const logger = ctx.state.logger;
+      const context = (userId: string) => commandContext(ctx, userId);
+      setImmediate(() => void sendResetMail(body.email, context, logger));
     },
   );
+
+  async function sendResetMail(email: string, commandContextFor: (userId: string) => CommandContext, logger: AppContext['state']['logger']): Promise<void> {
+    try {
+      const userId = await reservedUserId(store, emailHash(email));
+      if (userId === undefined) return;
+      const { state } = await loadState(store, userStream(userId), userDecider);
+      if (state.account === null || state.status === 'suspended') return;
+      const token = `${userId}.${generateOpaqueToken()}`;
+      const now = new Date();
+      await handleCommand(
+        store,
+        userStream(userId),
+        userDecider,
+        {
+          type: 'RequestPasswordReset',
+          userId,
+          resetTokenHash: hashToken(token),
+          expiresAt: new Date(now.getTime() + config.PASSWORD_RESET_TTL_MINUTES * 60_000).toISOString(),
+          now: now.toISOString(),
+        },
+        { context: commandContextFor(userId) },
+      );
+      const resetUrl = `${config.PUBLIC_WEB_URL.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
+      const mail = passwordResetMail({ resetUrl, expiresInMinutes: config.PASSWORD_RESET_TTL_MINUTES });
+      await deps.mailer().send({ to: state.account.email, subject: mail.subject, text: mail.text, html: mail.html });
+    } catch (error) {
+      // the answer did not differ: the failure is for the log
+      logger.error({ err: error }, 'password reset request failed');
+    }
+  }
 
   defineRoute(
     router,

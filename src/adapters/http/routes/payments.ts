@@ -19,7 +19,19 @@ import type { AppContext, AppState } from '../state.js';
 
 export interface PaymentsRouteDeps {
   store: EventStore;
-  config: Pick<Config, 'ALIPAY_PUBLIC_KEY' | 'WECHAT_PLATFORM_PUBLIC_KEY' | 'WECHAT_API_V3_KEY' | 'PAYMENT_ORDER_TTL_MINUTES' | 'HTTP_BODY_LIMIT_BYTES'>;
+  config: Pick<
+    Config,
+    | 'ALIPAY_PUBLIC_KEY'
+    | 'ALIPAY_APP_ID'
+    | 'ALIPAY_SELLER_ID'
+    | 'WECHAT_PLATFORM_PUBLIC_KEY'
+    | 'WECHAT_PLATFORM_SERIAL'
+    | 'WECHAT_MCH_ID'
+    | 'WECHAT_APP_ID'
+    | 'WECHAT_API_V3_KEY'
+    | 'PAYMENT_ORDER_TTL_MINUTES'
+    | 'HTTP_BODY_LIMIT_BYTES'
+  >;
   /** the clock (tests) */
   now?: () => Date;
 }
@@ -64,6 +76,8 @@ const orderSchema = z.object({
   expired_at: z.string().nullable(),
   refunded_fen: z.number().int(),
 });
+
+const wechatFailSchema = z.object({ code: z.literal('FAIL'), message: z.string() });
 
 /** Why a provider notification was refused, for the log (the provider only learns "failure"). */
 class Refused extends Error {
@@ -213,7 +227,12 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         'Called by Alipay, not by clients: an application/x-www-form-urlencoded body signed RSA2 with ALIPAY_PUBLIC_KEY. Answers the text `success` when handled (a repeat included), `failure` otherwise (bad signature, unknown order, wrong amount, late) — Alipay then retries.',
       tags: ['payments'],
       idempotent: false,
-      responses: { 200: { description: 'text/plain `success` or `failure` (not the JSON envelope)' } },
+      envelope: false,
+      rawBody: {
+        contentType: 'application/x-www-form-urlencoded',
+        schema: z.record(z.string(), z.string()).describe('Alipay notification parameters (out_trade_no, trade_no, trade_status, total_amount, gmt_payment, app_id, seller_id, notify_id, sign, sign_type, …)'),
+      },
+      responses: { 200: { description: '`success` when handled (a repeat included), `failure` otherwise: Alipay retries', contentType: 'text/plain', schema: z.enum([ALIPAY_SUCCESS, ALIPAY_FAILURE]) } },
     },
     async (_input, ctx) => {
       const answer = (text: string) => {
@@ -226,6 +245,9 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         if (!ctx.is('application/x-www-form-urlencoded')) throw new Refused(415, 'not a form-encoded body');
         const params = parseAlipayForm(await readRawBody(ctx.req, config.HTTP_BODY_LIMIT_BYTES));
         if (!verifyAlipayParams(params, config.ALIPAY_PUBLIC_KEY)) throw new Refused(401, 'signature does not verify');
+        // signed by Alipay, but for us? (a notification of another merchant's trade replayed here)
+        if (config.ALIPAY_APP_ID !== undefined && params['app_id'] !== config.ALIPAY_APP_ID) throw new Refused(403, 'app_id is not ours');
+        if (config.ALIPAY_SELLER_ID !== undefined && params['seller_id'] !== config.ALIPAY_SELLER_ID) throw new Refused(403, 'seller_id is not ours');
         const payment = alipayPayment(params);
         if (!ALIPAY_PAID_STATUSES.includes(payment.tradeStatus)) {
           // WAIT_BUYER_PAY, TRADE_CLOSED: nothing to record here (expiry closes unpaid orders)
@@ -261,7 +283,21 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         'Called by WeChat Pay, not by clients: the Wechatpay-* headers sign the raw JSON body (WECHAT_PLATFORM_PUBLIC_KEY, at most 5 minutes old), the resource is AES-256-GCM encrypted with WECHAT_API_V3_KEY. 200 `{code: "SUCCESS"}` when handled (a repeat included); 4xx/5xx `{code: "FAIL", message}` otherwise — WeChat then retries.',
       tags: ['payments'],
       idempotent: false,
-      responses: { 200: { description: '`{code: "SUCCESS"}` (not the JSON envelope)' } },
+      envelope: false,
+      rawBody: {
+        contentType: 'application/json',
+        schema: z.object({ id: z.string(), event_type: z.string(), resource_type: z.string(), resource: z.object({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().optional() }) }),
+        description: 'signed by the Wechatpay-Timestamp, -Nonce, -Signature and -Serial headers',
+      },
+      responses: {
+        200: { description: 'handled (a repeat included)', schema: z.object({ code: z.literal('SUCCESS') }) },
+        400: { description: 'malformed or undecryptable notification: WeChat Pay retries', schema: wechatFailSchema },
+        401: { description: 'signature, serial or timestamp refused', schema: wechatFailSchema },
+        403: { description: 'a transaction of another merchant or app', schema: wechatFailSchema },
+        404: { description: 'unknown order', schema: wechatFailSchema },
+        409: { description: 'the order cannot take this payment (closed, or paid by another trade)', schema: wechatFailSchema },
+        500: { description: 'not handled (configuration or internal error): WeChat Pay retries', schema: wechatFailSchema },
+      },
     },
     async (_input, ctx) => {
       const answer = (status: number, body: { code: 'SUCCESS' } | { code: 'FAIL'; message: string }) => {
@@ -273,6 +309,10 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         const body = await readRawBody(ctx.req, config.HTTP_BODY_LIMIT_BYTES);
         const verified = verifyWechatSignature({ headers: ctx.headers, body, platformPublicKeyPem: config.WECHAT_PLATFORM_PUBLIC_KEY, now: now() });
         if (!verified.ok) throw new Refused(401, verified.reason);
+        // the serial names the key that signed: one we do not hold is refused (after rotation, configure the new one)
+        if (config.WECHAT_PLATFORM_SERIAL !== undefined && ctx.get('Wechatpay-Serial') !== config.WECHAT_PLATFORM_SERIAL) {
+          throw new Refused(401, 'Wechatpay-Serial is not the configured platform certificate');
+        }
         let transaction;
         try {
           transaction = wechatTransaction(body, config.WECHAT_API_V3_KEY);
@@ -280,6 +320,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
           if (error instanceof WechatDecryptError) throw new Refused(400, error.message);
           throw error;
         }
+        if (config.WECHAT_MCH_ID !== undefined && transaction['mchid'] !== config.WECHAT_MCH_ID) throw new Refused(403, 'mchid is not ours');
+        if (config.WECHAT_APP_ID !== undefined && transaction['appid'] !== config.WECHAT_APP_ID) throw new Refused(403, 'appid is not ours');
         if (transaction.trade_state !== 'SUCCESS') {
           ctx.state.logger.info({ orderId: transaction.out_trade_no, tradeState: transaction.trade_state }, 'wechat notification without payment acknowledged');
           return answer(200, { code: 'SUCCESS' });

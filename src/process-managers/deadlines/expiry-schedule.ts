@@ -1,0 +1,49 @@
+import type { RecordedEvent } from '../../event-store/port.js';
+import type { Consumer } from '../../subscriptions/consumer.js';
+import { cancelDeadline, scheduleDeadline } from './deadline-table.js';
+
+export const DEADLINES = 'pm-deadlines';
+
+/** The subscription events that set where the current period ends (Downgraded and Cancelled keep the end). */
+const PERIOD_SETTERS = new Set(['SubscriptionStarted', 'SubscriptionUpgraded', 'SubscriptionRenewed', 'SubscriptionExpired']);
+const ORDER_CLOSERS = new Set(['PaymentSucceeded', 'PaymentFailed', 'PaymentOrderExpired']);
+
+export interface ExpiryScheduleOptions {
+  /**
+   * How long after an order's expiresAt it is closed: a provider's
+   * notification of a payment made in time may arrive a little late, and
+   * the PaymentOrder decider accepts it until the order is closed.
+   */
+  paymentGraceMs: number;
+}
+
+/**
+ * Writes the `deadlines` rows from the events (DESIGN §6 has no event for
+ * "time passed"; this consumer turns periods and order expiries into rows
+ * the sweeper works off):
+ * - a paid period → `subscription.expire` at its end; free (no end) → none;
+ * - a pending order → `payment_order.expire` at expiresAt + grace; closed → none.
+ * Writes go through the consumer's transaction, so the rows and the
+ * checkpoint move together and a replay rebuilds the same rows.
+ */
+export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEADLINES): Consumer {
+  return {
+    name,
+    filter: { streamPrefixes: ['subscription-', 'payment-'] },
+    async handle(events, { tx }) {
+      for (const event of events) {
+        if (PERIOD_SETTERS.has(event.type)) await onPeriod(tx, event);
+        else if (event.type === 'PaymentOrderCreated') {
+          const expiresAt = Date.parse((event.data as { expiresAt: string }).expiresAt);
+          await scheduleDeadline(tx, 'payment_order.expire', event.streamName, new Date(expiresAt + options.paymentGraceMs).toISOString(), event);
+        } else if (ORDER_CLOSERS.has(event.type)) await cancelDeadline(tx, 'payment_order.expire', event.streamName);
+      }
+    },
+  };
+}
+
+async function onPeriod(tx: Parameters<typeof cancelDeadline>[0], event: RecordedEvent): Promise<void> {
+  const { periodEnd } = event.data as { periodEnd?: string | null };
+  if (typeof periodEnd === 'string') await scheduleDeadline(tx, 'subscription.expire', event.streamName, periodEnd, event);
+  else await cancelDeadline(tx, 'subscription.expire', event.streamName);
+}

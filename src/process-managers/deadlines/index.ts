@@ -1,0 +1,4 @@
+export { DEADLINES, createExpirySchedule, type ExpiryScheduleOptions } from './expiry-schedule.js';
+export { DeadlineSweeper, SWEEPER_ACTOR, type SweeperOptions } from './sweeper.js';
+export { expiryActions, type DeadlineAction } from './expiry-actions.js';
+export { deadlineKey, type Deadline, type DeadlineKind } from './deadline-table.js';

@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import knexFactory, { type Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import { up as createDeadlinesTable } from '../../migrations/20261123000500_deadlines.js';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { StreamNotFoundError } from '../../src/event-store/errors.js';
+import { createExpirySchedule, DeadlineSweeper, expiryActions, type DeadlineAction } from '../../src/process-managers/index.js';
+import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { paymentOrderDecider, paymentStream } from '../../src/write-model/payment-order/decider.js';
+import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { testDatabaseUrl } from '../setup/test-env.js';
+import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
+import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+
+const silent = { info() {}, warn() {}, error() {} };
+const GRACE_MS = 10 * 60_000;
+
+describe('deadlines: period ends and order expiries, scheduled from events and swept', function () {
+  this.timeout(60_000);
+  let knex: Knex;
+  let store: PostgresEventStore;
+  let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
+  const names: string[] = [];
+  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+
+  before(async () => {
+    // the event store and the deadlines table in a schema of their own: no other test's deadlines are swept here
+    iso = await isolatedEventStoreSchema(testDatabaseUrl);
+    store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 5 });
+    knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, searchPath: [iso.schema, 'public'], pool: { min: 0, max: 5 } });
+    await createDeadlinesTable(knex);
+  });
+  after(async () => {
+    await knex('consumer_checkpoints').whereIn('consumer', names).delete();
+    await store.close();
+    await knex.destroy();
+    await iso.drop();
+  });
+
+  const scheduleName = `pm-deadlines-test-${randomUUID().slice(0, 8)}`;
+  names.push(scheduleName);
+  const runScheduleToHead = () => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createExpirySchedule({ paymentGraceMs: GRACE_MS }, scheduleName));
+
+  const sweeper = (actions = expiryActions(store)) => new DeadlineSweeper({ knex, actions, logger: silent, intervalMs: 1_000, retryBaseMs: 60_000 });
+
+  async function types(stream: string): Promise<string[]> {
+    try {
+      return (await store.readStream(stream)).map((e) => e.type);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+  }
+
+  async function paidSubscription(periodEnd: string): Promise<string> {
+    const userId = randomUUID();
+    const stream = subscriptionStream(userId, 'xiaohongshu');
+    await handleCommand(store, stream, subscriptionDecider, {
+      type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'pro', periodEnd, now: '2026-01-01T00:00:00.000Z',
+    }, { context });
+    return stream;
+  }
+
+  async function order(expiresAt: string): Promise<string> {
+    const orderId = randomUUID();
+    await handleCommand(store, paymentStream(orderId), paymentOrderDecider, {
+      type: 'CreatePaymentOrder', orderId, userId: randomUUID(), service: 'qidian', plan: 'basic', billingCycle: 'monthly', amountFen: 1990, provider: 'alipay', expiresAt, now: '2026-02-01T00:00:00.000Z',
+    }, { context });
+    return orderId;
+  }
+
+  const deadlineOf = (key: string) => knex('deadlines').where({ key }).first();
+
+  it('expires a paid subscription at its period end, caused by the event that set the period, and then forgets the deadline', async () => {
+    const stream = await paidSubscription('2026-02-01T00:00:00.000Z');
+    await runScheduleToHead();
+    const row = await deadlineOf(`subscription.expire:${stream}`);
+    expect(row.due_at.toISOString()).to.equal('2026-02-01T00:00:00.000Z');
+
+    // not yet due: nothing happens
+    await sweeper().sweepOnce(new Date('2026-01-31T23:59:59.000Z'));
+    expect(await types(stream)).to.deep.equal(['SubscriptionStarted']);
+
+    await sweeper().sweepOnce(new Date('2026-02-01T00:00:05.000Z'));
+    const events = await store.readStream(stream);
+    expect(events.map((e) => e.type)).to.deep.equal(['SubscriptionStarted', 'SubscriptionExpired']);
+    expect(events[1]!.data).to.include({ fallbackPlan: 'free', periodEnd: null });
+    expect(events[1]!.metadata).to.include({ $causationId: events[0]!.id, $correlationId: context.correlationId, userId: 'pm:deadlines' });
+    expect(await deadlineOf(`subscription.expire:${stream}`)).to.equal(undefined);
+
+    // the schedule reads the expiry (free: no end) and keeps no row
+    await runScheduleToHead();
+    expect(await deadlineOf(`subscription.expire:${stream}`)).to.equal(undefined);
+  });
+
+  it('moves the deadline when the period is renewed, and a sweep at the old time changes nothing', async () => {
+    const stream = await paidSubscription('2026-03-01T00:00:00.000Z');
+    await handleCommand(store, stream, subscriptionDecider, { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: '2026-04-01T00:00:00.000Z', now: '2026-02-20T00:00:00.000Z' }, { context });
+    await runScheduleToHead();
+    expect((await deadlineOf(`subscription.expire:${stream}`)).due_at.toISOString()).to.equal('2026-04-01T00:00:00.000Z');
+    await sweeper().sweepOnce(new Date('2026-03-01T00:00:01.000Z'));
+    expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionRenewed']);
+    await sweeper().sweepOnce(new Date('2026-04-01T00:00:01.000Z'));
+    expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionRenewed', 'SubscriptionExpired']);
+  });
+
+  it('closes an unpaid order after its expiry plus the grace period; a paid order has no deadline left', async () => {
+    const unpaid = await order('2026-02-01T00:30:00.000Z');
+    const paid = await order('2026-02-01T00:30:00.000Z');
+    await handleCommand(store, paymentStream(paid), paymentOrderDecider, {
+      type: 'ConfirmPayment', orderId: paid, provider: 'alipay', providerTradeNo: 'T1', paidAmountFen: 1990, paidAt: '2026-02-01T00:10:00.000Z', now: '2026-02-01T00:10:01.000Z',
+    }, { context });
+    await runScheduleToHead();
+    expect((await deadlineOf(`payment_order.expire:${paymentStream(unpaid)}`)).due_at.toISOString()).to.equal('2026-02-01T00:40:00.000Z');
+    expect(await deadlineOf(`payment_order.expire:${paymentStream(paid)}`)).to.equal(undefined);
+
+    // within the grace period a late notification could still confirm it: not closed
+    await sweeper().sweepOnce(new Date('2026-02-01T00:35:00.000Z'));
+    expect(await types(paymentStream(unpaid))).to.deep.equal(['PaymentOrderCreated']);
+    await sweeper().sweepOnce(new Date('2026-02-01T00:40:00.000Z'));
+    expect(await types(paymentStream(unpaid))).to.deep.equal(['PaymentOrderCreated', 'PaymentOrderExpired']);
+    expect(await types(paymentStream(paid))).to.deep.equal(['PaymentOrderCreated', 'PaymentSucceeded']);
+  });
+
+  it('two sweepers at once expire a subscription once', async () => {
+    const streams = await Promise.all(Array.from({ length: 6 }, () => paidSubscription('2026-05-01T00:00:00.000Z')));
+    await runScheduleToHead();
+    const at = new Date('2026-05-01T00:00:01.000Z');
+    const handled = await Promise.all([sweeper().sweepOnce(at), sweeper().sweepOnce(at), sweeper().sweepOnce(at)]);
+    expect(handled.reduce((a, b) => a + b, 0)).to.equal(6);
+    for (const stream of streams) expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionExpired']);
+  });
+
+  it('a failing action postpones the deadline with back-off and keeps its due time; the next attempt does it', async () => {
+    const stream = await paidSubscription('2026-06-01T00:00:00.000Z');
+    await runScheduleToHead();
+    const failing: Record<string, DeadlineAction> = {
+      'subscription.expire': async () => {
+        throw new Error('store unavailable');
+      },
+      'payment_order.expire': async () => {},
+    };
+    const at = new Date('2026-06-01T00:00:01.000Z');
+    expect(await sweeper(failing as never).sweepOnce(at)).to.equal(1);
+    const row = await deadlineOf(`subscription.expire:${stream}`);
+    expect(row).to.include({ attempts: 1, last_error: 'store unavailable' });
+    expect(row.due_at.toISOString()).to.equal('2026-06-01T00:00:00.000Z');
+    expect(row.retry_at.toISOString()).to.equal('2026-06-01T00:01:01.000Z');
+
+    // before retry_at it is not tried again; after, the real action runs
+    expect(await sweeper().sweepOnce(new Date('2026-06-01T00:00:30.000Z'))).to.equal(0);
+    expect(await sweeper().sweepOnce(new Date('2026-06-01T00:01:02.000Z'))).to.equal(1);
+    expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionExpired']);
+  });
+});

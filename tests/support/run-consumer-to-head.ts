@@ -1,0 +1,26 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import type { EventStore } from '../../src/event-store/port.js';
+import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { waitFor } from './wait-for.js';
+
+/**
+ * Runs a consumer with the real runner until its checkpoint reaches the
+ * store's head, then stops it; fails if the consumer ever failed a batch.
+ */
+export async function runConsumerToHead(deps: { store: EventStore; knex: Knex; databaseUrl: string }, consumer: Consumer): Promise<void> {
+  const runner = new ConsumerRunner(deps, consumer, { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200, idleCheckpointMs: 20 });
+  runner.start();
+  try {
+    const head = await deps.store.headPosition();
+    await waitFor(`${consumer.name} at the head`, async () => {
+      const at = await readCheckpoint(deps.knex, consumer.name);
+      return at.commit > head.commit || (at.commit === head.commit && at.prepare >= head.prepare);
+    });
+  } finally {
+    await runner.stop();
+  }
+  expect(runner.status().lastError, `${consumer.name} never failed`).to.equal(undefined);
+}
