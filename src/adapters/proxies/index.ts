@@ -1,0 +1,2 @@
+export * from './lease-selection.js';
+export * from './redis-lease-store.js';

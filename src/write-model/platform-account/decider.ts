@@ -1,0 +1,362 @@
+import { requireSealed, sameSealed } from '../core/sealed-secret.js';
+import type { Decider } from '../core/decider.js';
+import { DomainError } from '../core/domain-error.js';
+import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
+import type {
+  ConnectPlatformAccount,
+  DisconnectPlatformAccount,
+  InvalidateAccount,
+  PlatformAccountCommand,
+  RecordAccountHealth,
+  RotateAccountCredentials,
+  VerifyAccount,
+} from './commands.js';
+import {
+  INVALIDATION_REASONS,
+  type AccountRef,
+  type HealthLevel,
+  type InvalidationReason,
+  type PlatformAccountEvent,
+  type SealedCredentials,
+} from './events.js';
+import { initialState, type ConnectedAccount, type PlatformAccountState } from './state.js';
+
+/**
+ * The PlatformAccount aggregate: one user's account on one platform, with
+ * its sealed credentials, its health and whether it still works.
+ *
+ * Rules the decisions follow (see also the specs):
+ * - Platform-agnostic: `platform` is only checked for shape; the registry of
+ *   platforms lives outside the write model.
+ * - Ownership: user commands name `requestedBy`; anyone but the owner is
+ *   PERMISSION_DENIED (an unknown account is NOT_FOUND first). `null` means a
+ *   worker and is accepted only where a worker may act (verify, invalidate,
+ *   disconnect); RecordAccountHealth is a worker's only.
+ * - Connect on an existing stream: the same account, owner and platform is a
+ *   retried request and a no-op (the credentials are not compared: a retry
+ *   seals them again with a fresh iv); anything else is CONFLICT.
+ * - Verification: success makes the account active (a no-op when already
+ *   active with the same platform user and nickname); a platform user other
+ *   than the one known is CONFLICT — the credentials log into someone else.
+ *   Failure invalidates, like InvalidateAccount.
+ * - Invalidation: while invalid, the same reason again is a no-op; another
+ *   reason is recorded (captcha → banned matters to the owner).
+ * - Health: integer 0..100, recorded only when the score moves; the level
+ *   follows the score (healthLevel). Health never changes the status.
+ * - Reconnect is AccountCredentialsRotated (no event of its own): new
+ *   credentials on an invalid account put it back to pending_verification;
+ *   otherwise the status stays. The same sealed box and user agent again is a
+ *   retry and a no-op.
+ * - Disconnect is final: a repeat is a no-op, every other command CONFLICT.
+ * - Credentials never appear in error details, and events carry only the
+ *   four fields of the sealed box (copied field by field).
+ */
+
+export function platformAccountStream(accountId: string): string {
+  return `platform_account-${accountId}`;
+}
+
+type Event = PlatformAccountEvent;
+
+const PLATFORM_ID = /^[a-z][a-z0-9_]*$/;
+const MAX_DISPLAY_NAME = 200;
+/** A new account is taken as fully healthy until a worker measures it (seed 000). */
+export const INITIAL_HEALTH_SCORE = 100;
+
+/** healthy ≥ 70 > degraded ≥ 30 > critical. */
+export function healthLevel(score: number): HealthLevel {
+  if (score >= 70) return 'healthy';
+  if (score >= 30) return 'degraded';
+  return 'critical';
+}
+
+// ---------------------------------------------------------------- checks
+
+function requirePlatform(value: unknown): string {
+  if (typeof value !== 'string' || !PLATFORM_ID.test(value)) {
+    throw invalid('platform must be a platform id (lower-case letters, digits, _)', { field: 'platform', got: value });
+  }
+  return value;
+}
+
+function requireScore(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw invalid('score must be a whole number from 0 to 100', { field: 'score', got: value });
+  }
+  return value;
+}
+
+function existing(state: PlatformAccountState, accountId: string): ConnectedAccount {
+  if (state.status === 'none') throw new DomainError('NOT_FOUND', `platform account ${accountId} does not exist`, { accountId });
+  return state;
+}
+
+/** The owner may act; `null` (a worker) only where the command allows it. Anything else is refused. */
+function authorize(a: ConnectedAccount, requestedBy: unknown, systemAllowed: boolean): string | null {
+  if (requestedBy === null && systemAllowed) return null;
+  if (typeof requestedBy === 'string' && requestedBy === a.ownerId) return requestedBy;
+  throw new DomainError('PERMISSION_DENIED', `platform account ${a.accountId} belongs to another user`, { accountId: a.accountId });
+}
+
+function notDisconnected(a: ConnectedAccount): void {
+  if (a.status === 'disconnected') {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} is disconnected`, { accountId: a.accountId, status: a.status });
+  }
+}
+
+function ref(a: ConnectedAccount): AccountRef {
+  return { accountId: a.accountId, ownerId: a.ownerId, platform: a.platform };
+}
+
+// ---------------------------------------------------------------- decide
+
+function connect(command: ConnectPlatformAccount, state: PlatformAccountState): Event[] {
+  if (state.status !== 'none') {
+    const same = state.accountId === command.accountId && state.ownerId === command.ownerId && state.platform === command.platform;
+    if (same && state.status !== 'disconnected') return [];
+    throw new DomainError('CONFLICT', `platform account ${state.accountId} already exists`, { accountId: state.accountId, status: state.status });
+  }
+  const accountId = requireText(command.accountId, 'accountId');
+  const ownerId = requireText(command.ownerId, 'ownerId');
+  const platform = requirePlatform(command.platform);
+  const platformUserId = optionalText(command.platformUserId, 'platformUserId');
+  const displayName = requireText(command.displayName, 'displayName');
+  if (displayName.length > MAX_DISPLAY_NAME) {
+    throw invalid(`displayName must be at most ${MAX_DISPLAY_NAME} characters`, { field: 'displayName', max: MAX_DISPLAY_NAME });
+  }
+  const credentials = requireSealed(command.credentials);
+  const userAgent = optionalText(command.userAgent, 'userAgent');
+  instant(command.now, 'now');
+  return [
+    {
+      type: 'PlatformAccountConnected',
+      data: {
+        accountId,
+        ownerId,
+        platform,
+        platformUserId,
+        displayName,
+        credentials,
+        userAgent,
+        status: 'pending_verification',
+        healthScore: INITIAL_HEALTH_SCORE,
+        healthLevel: healthLevel(INITIAL_HEALTH_SCORE),
+        connectedAt: command.now,
+      },
+    },
+  ];
+}
+
+interface Invalidation {
+  reason: InvalidationReason;
+  detail: string | null;
+  source: 'verification' | 'report';
+  requestedBy: string | null;
+  now: string;
+}
+
+/** Shared by a failed verification and InvalidateAccount. */
+function invalidate(a: ConnectedAccount, i: Invalidation): Event[] {
+  const previousReason = a.status === 'invalid' ? (a.lastInvalidation?.reason ?? null) : null;
+  if (previousReason === i.reason) return [];
+  return [
+    {
+      type: 'AccountInvalidated',
+      data: {
+        ...ref(a),
+        reason: i.reason,
+        detail: i.detail,
+        source: i.source,
+        previousStatus: a.status,
+        previousReason,
+        requestedBy: i.requestedBy,
+        invalidatedAt: i.now,
+      },
+    },
+  ];
+}
+
+function verify(command: VerifyAccount, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const requestedBy = authorize(a, command.requestedBy, true);
+  const outcome: unknown = command.outcome;
+  if (typeof outcome !== 'object' || outcome === null || typeof (outcome as { ok?: unknown }).ok !== 'boolean') {
+    throw invalid('outcome must say ok: true or false', { field: 'outcome' });
+  }
+  instant(command.now, 'now');
+  const o = command.outcome;
+  if (!o.ok) {
+    const reason = requireOneOf(o.reason, INVALIDATION_REASONS, 'outcome.reason');
+    const detail = optionalText(o.detail, 'outcome.detail');
+    notDisconnected(a);
+    return invalidate(a, { reason, detail, source: 'verification', requestedBy, now: command.now });
+  }
+  const platformUserId = requireText(o.platformUserId, 'outcome.platformUserId');
+  const nickname = requireText(o.nickname, 'outcome.nickname');
+  notDisconnected(a);
+  if (a.platformUserId !== null && a.platformUserId !== platformUserId) {
+    throw new DomainError('CONFLICT', `the credentials of platform account ${a.accountId} log into another platform user`, {
+      accountId: a.accountId,
+      platformUserId: a.platformUserId,
+      got: platformUserId,
+    });
+  }
+  if (a.status === 'active' && a.nickname === nickname) return [];
+  return [
+    {
+      type: 'AccountVerified',
+      data: { ...ref(a), platformUserId, nickname, previousStatus: a.status, requestedBy, verifiedAt: command.now },
+    },
+  ];
+}
+
+function recordHealth(command: RecordAccountHealth, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const score = requireScore(command.score);
+  instant(command.now, 'now');
+  notDisconnected(a);
+  if (score === a.healthScore) return [];
+  return [
+    {
+      type: 'AccountHealthChanged',
+      data: {
+        ...ref(a),
+        score,
+        previousScore: a.healthScore,
+        level: healthLevel(score),
+        previousLevel: a.healthLevel,
+        changedAt: command.now,
+      },
+    },
+  ];
+}
+
+function invalidateAccount(command: InvalidateAccount, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const requestedBy = authorize(a, command.requestedBy, true);
+  const reason = requireOneOf(command.reason, INVALIDATION_REASONS, 'reason');
+  const detail = optionalText(command.detail, 'detail');
+  instant(command.now, 'now');
+  notDisconnected(a);
+  return invalidate(a, { reason, detail, source: 'report', requestedBy, now: command.now });
+}
+
+function rotate(command: RotateAccountCredentials, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const requestedBy = authorize(a, command.requestedBy, false) as string;
+  const credentials = requireSealed(command.credentials);
+  const userAgent = optionalText(command.userAgent, 'userAgent');
+  instant(command.now, 'now');
+  notDisconnected(a);
+  if (sameSealed(a.credentials, credentials) && a.userAgent === userAgent) return [];
+  // the reconnect; 'disconnected' was refused above and is named only to narrow the type
+  const status = a.status === 'invalid' || a.status === 'disconnected' ? 'pending_verification' : a.status;
+  return [
+    {
+      type: 'AccountCredentialsRotated',
+      data: {
+        ...ref(a),
+        credentials,
+        userAgent,
+        previousKeyId: a.credentials.keyId,
+        previousStatus: a.status,
+        status,
+        requestedBy,
+        rotatedAt: command.now,
+      },
+    },
+  ];
+}
+
+function disconnect(command: DisconnectPlatformAccount, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const requestedBy = authorize(a, command.requestedBy, true);
+  instant(command.now, 'now');
+  if (a.status === 'disconnected') return [];
+  return [
+    {
+      type: 'PlatformAccountDisconnected',
+      data: { ...ref(a), previousStatus: a.status, requestedBy, disconnectedAt: command.now },
+    },
+  ];
+}
+
+function decide(command: PlatformAccountCommand, state: PlatformAccountState): Event[] {
+  switch (command.type) {
+    case 'ConnectPlatformAccount':
+      return connect(command, state);
+    case 'VerifyAccount':
+      return verify(command, state);
+    case 'RecordAccountHealth':
+      return recordHealth(command, state);
+    case 'InvalidateAccount':
+      return invalidateAccount(command, state);
+    case 'RotateAccountCredentials':
+      return rotate(command, state);
+    case 'DisconnectPlatformAccount':
+      return disconnect(command, state);
+    default: {
+      const unknown: never = command;
+      throw invalid('unknown command', { type: (unknown as { type?: unknown }).type });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- evolve
+
+/**
+ * Every event changes the state. Only PlatformAccountConnected can come
+ * first (decide answers NOT_FOUND to everything else on an empty stream);
+ * any other event on an empty state leaves it as it is.
+ */
+function evolve(state: PlatformAccountState, event: Event): PlatformAccountState {
+  if (event.type === 'PlatformAccountConnected') {
+    const d = event.data;
+    return {
+      status: d.status,
+      accountId: d.accountId,
+      ownerId: d.ownerId,
+      platform: d.platform,
+      platformUserId: d.platformUserId,
+      displayName: d.displayName,
+      nickname: null,
+      credentials: d.credentials,
+      userAgent: d.userAgent,
+      healthScore: d.healthScore,
+      healthLevel: d.healthLevel,
+      lastInvalidation: null,
+      connectedAt: d.connectedAt,
+      verifiedAt: null,
+      healthChangedAt: null,
+      credentialsRotatedAt: null,
+      disconnectedAt: null,
+    };
+  }
+  if (state.status === 'none') return state;
+  switch (event.type) {
+    case 'AccountVerified': {
+      const d = event.data;
+      return { ...state, status: 'active', platformUserId: d.platformUserId, nickname: d.nickname, verifiedAt: d.verifiedAt };
+    }
+    case 'AccountHealthChanged': {
+      const d = event.data;
+      return { ...state, healthScore: d.score, healthLevel: d.level, healthChangedAt: d.changedAt };
+    }
+    case 'AccountInvalidated': {
+      const d = event.data;
+      return { ...state, status: 'invalid', lastInvalidation: { reason: d.reason, detail: d.detail, at: d.invalidatedAt } };
+    }
+    case 'AccountCredentialsRotated': {
+      const d = event.data;
+      return { ...state, status: d.status, credentials: d.credentials, userAgent: d.userAgent, credentialsRotatedAt: d.rotatedAt };
+    }
+    case 'PlatformAccountDisconnected':
+      return { ...state, status: 'disconnected', disconnectedAt: event.data.disconnectedAt };
+  }
+}
+
+export const platformAccountDecider: Decider<PlatformAccountState, PlatformAccountCommand, PlatformAccountEvent> = {
+  initialState,
+  decide,
+  evolve,
+};

@@ -1,0 +1,118 @@
+import type { SealedSecret } from '../core/sealed-secret.js';
+import type { DomainEvent } from '../core/decider.js';
+
+/**
+ * The PlatformAccount aggregate's events (DESIGN §5), stream
+ * `platform_account-{accountId}`. Times are ISO-8601 strings.
+ *
+ * One abstraction for every platform: `platform` is an id such as
+ * 'xiaohongshu' or 'qidian'; which platforms exist is the platform
+ * registry's business, outside the write model. Every event names its
+ * account, owner and platform so a reaction (pause the workflows, notify the
+ * owner) never has to look anything up.
+ */
+
+/** Credentials (cookies, tokens), sealed: see core/sealed-secret.ts. */
+export type SealedCredentials = SealedSecret;
+
+/** Why an account stopped working: a closed list, so reactions and the UI can act on it. */
+export const INVALIDATION_REASONS = ['login_wall', 'captcha', 'credentials_expired', 'banned', 'user_reported'] as const;
+export type InvalidationReason = (typeof INVALIDATION_REASONS)[number];
+
+/**
+ * `pending_verification`: connected (or reconnected), not yet checked on the
+ * platform. `active`: verified. `invalid`: the platform refused it (see the
+ * reason). `disconnected`: final.
+ */
+export type AccountStatus = 'pending_verification' | 'active' | 'invalid' | 'disconnected';
+
+/** A coarse reading of the health score, for read models and alerts. */
+export const HEALTH_LEVELS = ['healthy', 'degraded', 'critical'] as const;
+export type HealthLevel = (typeof HEALTH_LEVELS)[number];
+
+export interface AccountRef {
+  accountId: string;
+  ownerId: string;
+  platform: string;
+}
+
+export interface PlatformAccountConnectedData extends AccountRef {
+  /** the account's id on the platform; null until verification tells it */
+  platformUserId: string | null;
+  /** the owner's label for the account */
+  displayName: string;
+  credentials: SealedCredentials;
+  /** the browser the credentials were taken with (cookies are often bound to it) */
+  userAgent: string | null;
+  status: 'pending_verification';
+  /** a new account starts fully healthy (seed 000: health_score DEFAULT 100) */
+  healthScore: number;
+  healthLevel: HealthLevel;
+  connectedAt: string;
+}
+
+/** The platform accepted the credentials. */
+export interface AccountVerifiedData extends AccountRef {
+  platformUserId: string;
+  /** the nickname the platform shows */
+  nickname: string;
+  previousStatus: AccountStatus;
+  /** the user who asked; null when a worker verified */
+  requestedBy: string | null;
+  verifiedAt: string;
+}
+
+/** A worker measured the account's health and the score moved. Does not change the status. */
+export interface AccountHealthChangedData extends AccountRef {
+  score: number;
+  previousScore: number;
+  level: HealthLevel;
+  previousLevel: HealthLevel;
+  changedAt: string;
+}
+
+/** The account no longer works on the platform; workflows using it must stop (DESIGN §6). */
+export interface AccountInvalidatedData extends AccountRef {
+  reason: InvalidationReason;
+  detail: string | null;
+  /** 'verification': a VerifyAccount outcome; 'report': an InvalidateAccount */
+  source: 'verification' | 'report';
+  previousStatus: AccountStatus;
+  /** the reason recorded before, when the account was already invalid for another one */
+  previousReason: InvalidationReason | null;
+  /** the user who reported or asked for the verification; null for a worker */
+  requestedBy: string | null;
+  invalidatedAt: string;
+}
+
+/**
+ * New sealed credentials. This is also the reconnect: an invalid account
+ * goes back to `pending_verification` (`status`); otherwise the status stays.
+ */
+export interface AccountCredentialsRotatedData extends AccountRef {
+  credentials: SealedCredentials;
+  userAgent: string | null;
+  previousKeyId: string;
+  previousStatus: AccountStatus;
+  status: Exclude<AccountStatus, 'invalid' | 'disconnected'>;
+  requestedBy: string;
+  rotatedAt: string;
+}
+
+/** Final: the account is no longer used and takes no command. */
+export interface PlatformAccountDisconnectedData extends AccountRef {
+  previousStatus: AccountStatus;
+  /** the owner; null when the system disconnected it (e.g. the owner's account is removed) */
+  requestedBy: string | null;
+  disconnectedAt: string;
+}
+
+export type PlatformAccountEvent =
+  | DomainEvent<'PlatformAccountConnected', PlatformAccountConnectedData>
+  | DomainEvent<'AccountVerified', AccountVerifiedData>
+  | DomainEvent<'AccountHealthChanged', AccountHealthChangedData>
+  | DomainEvent<'AccountInvalidated', AccountInvalidatedData>
+  | DomainEvent<'AccountCredentialsRotated', AccountCredentialsRotatedData>
+  | DomainEvent<'PlatformAccountDisconnected', PlatformAccountDisconnectedData>;
+
+export type PlatformAccountEventType = PlatformAccountEvent['type'];
