@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { QIDIAN_RANKINGS } from '../../write-model/subscription/plans.js';
+import type { ItemSpec } from '../registry.js';
+
+/**
+ * What a Qidian run collects, after parsing (PLATFORMS.md §3, §4): numbers
+ * with 万/亿 multiplied out, font-obfuscated digits decoded (or null when
+ * they could not be). Shapes follow seed 000's qidian_rankings and
+ * qidian_novel_data tables.
+ */
+
+const novelId = z.string().regex(/^\d{1,20}$/);
+const count = z.number().int().nonnegative();
+const isoTime = z.iso.datetime({ offset: true });
+/** 连载 → serializing, 完本 → completed */
+const status = z.enum(['serializing', 'completed']);
+
+export const rankingEntrySchema = z.object({
+  ranking: z.enum(QIDIAN_RANKINGS),
+  /** 1-based position (`li@data-rid`) */
+  rank: z.number().int().min(1),
+  novelId,
+  title: z.string().min(1),
+  author: z.string(),
+  category: z.string(),
+  subCategory: z.string().nullable().optional(),
+  status: status.nullable().optional(),
+  /** the board's number (月票, 推荐, …); null when not shown or not decoded */
+  score: z.number().nonnegative().nullable(),
+  /** the unit label next to the score, e.g. 月票 */
+  scoreLabel: z.string().nullable().optional(),
+  capturedAt: isoTime,
+});
+export type QidianRankingEntry = z.infer<typeof rankingEntrySchema>;
+
+export const novelSnapshotSchema = z.object({
+  novelId,
+  title: z.string().min(1),
+  author: z.string(),
+  category: z.string(),
+  wordCount: count,
+  chapters: count,
+  status,
+  /** the book page does not always show each of them (PLATFORMS.md §3.3): null = not seen */
+  stats: z.object({
+    clicks: count.nullable(),
+    recommendations: count.nullable(),
+    collections: count.nullable(),
+    monthlyTickets: count.nullable(),
+  }),
+  lastUpdatedAt: isoTime.nullable().optional(),
+  capturedAt: isoTime,
+});
+export type QidianNovelSnapshot = z.infer<typeof novelSnapshotSchema>;
+
+export const itemSchemas: Record<string, ItemSpec> = {
+  // a novel may stand in several rankings of one run; across days the read model adds the date
+  'qidian.ranking_entry': {
+    schema: rankingEntrySchema,
+    key: (item) => `${(item as QidianRankingEntry).ranking}:${(item as QidianRankingEntry).novelId}`,
+  },
+  'qidian.novel_snapshot': { schema: novelSnapshotSchema, key: (item) => (item as QidianNovelSnapshot).novelId },
+};

@@ -1,0 +1,113 @@
+import type { DomainEvent } from '../core/decider.js';
+
+/**
+ * The WorkflowDefinition aggregate's events (DESIGN §5), stream
+ * `workflow-{workflowId}`. Times are ISO-8601 strings.
+ *
+ * `platform` and `type` are kept as plain strings on purpose: the platform
+ * registry (src/platforms) owns the vocabulary and has validated the config
+ * before a command is built, so a new platform needs no change here.
+ */
+
+/** Slowest first; the same words as the plan catalogue's data_collection_frequency. */
+export const SCHEDULE_INTERVALS = ['daily', 'hourly', 'realtime'] as const;
+export type ScheduleInterval = (typeof SCHEDULE_INTERVALS)[number];
+
+export type WorkflowSchedule = { kind: 'cron'; expression: string } | { kind: 'interval'; every: ScheduleInterval };
+
+/**
+ * Why a workflow is paused. `user`: its owner paused it. The others are set by
+ * process managers: the service's quota ran out, or the platform account the
+ * workflow uses was invalidated.
+ */
+export const PAUSE_REASONS = ['user', 'quota_exceeded', 'account_invalidated'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+/** A JSON object, opaque to this aggregate (the registry's config schema gives it meaning). */
+export type WorkflowConfig = Record<string, unknown>;
+
+export interface WorkflowCreatedData {
+  workflowId: string;
+  ownerId: string;
+  platform: string;
+  /** `<platform>.<name>`, e.g. `xiaohongshu.notes` */
+  type: string;
+  name: string;
+  config: WorkflowConfig;
+  platformAccountId: string | null;
+  createdAt: string;
+}
+
+/** Name, config or account changed; carries the values after the change and which of them changed. */
+export interface WorkflowUpdatedData {
+  workflowId: string;
+  ownerId: string;
+  name: string;
+  config: WorkflowConfig;
+  platformAccountId: string | null;
+  changed: ('name' | 'config' | 'platformAccountId')[];
+  updatedAt: string;
+}
+
+/**
+ * The schedule was set, changed or removed (`schedule: null`). The only event
+ * that sets a schedule, so the scheduler process manager follows one event.
+ * `status` is the workflow's status at that moment: a paused workflow keeps
+ * its schedule but its job scheduler must not run.
+ */
+export interface WorkflowScheduledData {
+  workflowId: string;
+  ownerId: string;
+  schedule: WorkflowSchedule | null;
+  previous: WorkflowSchedule | null;
+  status: 'active' | 'paused';
+  scheduledAt: string;
+}
+
+export interface WorkflowPausedData {
+  workflowId: string;
+  ownerId: string;
+  reason: PauseReason;
+  /** when a system pause is expected to end (e.g. the quota's reset); null: until resumed */
+  until: string | null;
+  /** the user who paused; null for a process manager */
+  by: string | null;
+  /** every reason the workflow is paused for after this event */
+  pausedFor: PauseReason[];
+  pausedAt: string;
+}
+
+/**
+ * One or more pause reasons were lifted. `status` says whether the workflow
+ * runs again (`active`) or is still paused for the reasons in `pausedFor`.
+ */
+export interface WorkflowResumedData {
+  workflowId: string;
+  ownerId: string;
+  lifted: PauseReason[];
+  pausedFor: PauseReason[];
+  status: 'active' | 'paused';
+  by: string | null;
+  resumedAt: string;
+}
+
+/** Final: the stream accepts nothing after it (a repeated delete is a no-op). */
+export interface WorkflowDeletedData {
+  workflowId: string;
+  ownerId: string;
+  platform: string;
+  type: string;
+  /** the schedule it had, so the scheduler knows a job scheduler must go */
+  schedule: WorkflowSchedule | null;
+  deletedAt: string;
+}
+
+export type WorkflowEvent =
+  | DomainEvent<'WorkflowCreated', WorkflowCreatedData>
+  | DomainEvent<'WorkflowUpdated', WorkflowUpdatedData>
+  | DomainEvent<'WorkflowScheduled', WorkflowScheduledData>
+  | DomainEvent<'WorkflowPaused', WorkflowPausedData>
+  | DomainEvent<'WorkflowResumed', WorkflowResumedData>
+  | DomainEvent<'WorkflowDeleted', WorkflowDeletedData>;
+
+export type WorkflowEventType = WorkflowEvent['type'];
