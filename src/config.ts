@@ -151,6 +151,11 @@ const variables = z.object({
   PAYMENT_ORDER_TTL_MINUTES: integer(1, 1440).default(30),
   // an unpaid order is closed this long after it expires (a notification of a payment made in time may come late)
   PAYMENT_EXPIRY_GRACE_MINUTES: integer(0, 1440).default(10),
+  // platforms: where their web APIs / pages are (tests and sandboxes point these at fixture servers on 127.0.0.1)
+  XIAOHONGSHU_WEB_URL: url(['http:', 'https:']).default('https://www.xiaohongshu.com'),
+  XIAOHONGSHU_API_URL: url(['http:', 'https:']).default('https://edith.xiaohongshu.com'),
+  QIDIAN_WEB_URL: url(['http:', 'https:']).default('https://www.qidian.com'),
+  QIDIAN_BOOK_URL: url(['http:', 'https:']).default('https://book.qidian.com'),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
 });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createApp } from '../../src/adapters/http/app.js';
 import { authenticate } from '../../src/adapters/http/authenticate.js';
 import { createHttpApi } from '../../src/adapters/http/define-route.js';
-import { quotaDay } from '../../src/adapters/http/quota-day.js';
+import { quotaDay } from '../../src/application/quota-day.js';
 import { authRouter } from '../../src/adapters/http/routes/auth.js';
 import { subscriptionsRouter } from '../../src/adapters/http/routes/subscriptions.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';

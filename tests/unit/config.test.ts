@@ -54,6 +54,10 @@ describe('loadConfig', () => {
       WECHAT_API_V3_KEY: undefined,
       PAYMENT_ORDER_TTL_MINUTES: 30,
       PAYMENT_EXPIRY_GRACE_MINUTES: 10,
+      XIAOHONGSHU_WEB_URL: 'https://www.xiaohongshu.com',
+      XIAOHONGSHU_API_URL: 'https://edith.xiaohongshu.com',
+      QIDIAN_WEB_URL: 'https://www.qidian.com',
+      QIDIAN_BOOK_URL: 'https://book.qidian.com',
       DEADLINE_SWEEP_INTERVAL_MS: 15000,
     });
   });

@@ -6,7 +6,6 @@ import { subscriptionIdFor } from '../../../process-managers/shared.js';
 import { SUBSCRIPTIONS_PROJECTION } from '../../../projections/subscriptions.js';
 import { findSubscription, listSubscriptions, subscriptionUsage, type SubscriptionRow } from '../../../read-api/subscriptions.js';
 import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
-import { DomainError } from '../../../write-model/core/domain-error.js';
 import { subscriptionDecider, subscriptionStream } from '../../../write-model/subscription/decider.js';
 import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
@@ -14,7 +13,8 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
-import { addDays, quotaDay } from '../quota-day.js';
+import { addDays, quotaDay } from '../../../application/quota-day.js';
+import { consumeQuota } from '../../../application/subscription-quotas.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
@@ -326,24 +326,11 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       const found = await ownSubscription(ctx, params.id);
       const now = clock();
       const { day, resetsAt } = quotaDay(now, timeZone());
-      const result = await handleCommand(
-        store,
-        subscriptionStream(found.userId, found.service),
-        subscriptionDecider,
-        { type: 'ConsumeQuota', feature: body.feature, amount: body.amount, day, resetsAt, now: now.toISOString() },
-        { context: commandContext(ctx, user.id) },
+      const result = await consumeQuota(
+        { store, userId: found.userId, service: found.service, now, timeZone: timeZone(), context: commandContext(ctx, user.id) },
+        body.feature,
+        body.amount,
       );
-      const exceeded = result.events.find((e) => e.type === 'QuotaExceeded');
-      if (exceeded) {
-        const d = exceeded.data;
-        // recorded (once a day per feature); answered like the decider's QUOTA_EXCEEDED: 429 with Retry-After
-        throw new DomainError('QUOTA_EXCEEDED', `the ${d.feature} quota of ${d.limit} is used up`, {
-          feature: d.feature,
-          limit: d.limit,
-          resetsAt: d.resetsAt,
-          used: d.used,
-        });
-      }
       const recorded = result.events.find((e) => e.type === 'UsageRecorded');
       const usedToday = recorded ? recorded.data.usedToday : 0;
       const limit = recorded ? recorded.data.limit : null;
