@@ -5,8 +5,13 @@ import { authenticate } from './adapters/http/authenticate.js';
 import { createHttpApi } from './adapters/http/define-route.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { paymentsRouter } from './adapters/http/routes/payments.js';
+import { platformAccountsRouter } from './adapters/http/routes/platform-accounts.js';
+import { proxiesRouter } from './adapters/http/routes/proxies.js';
+import { qidianRouter } from './adapters/http/routes/qidian.js';
 import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
+import { workflowsRouter } from './adapters/http/routes/workflows.js';
+import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
 import { TOKENS } from './tokens.js';
@@ -36,6 +41,11 @@ export function createApiApp(container: Container): Koa<AppState> {
     servicesRouter(api),
     paymentsRouter(api, { store, config }),
     subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
+    workflowsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    xiaohongshuRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    proxiesRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox) }),
+    qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
   ];
   return createApp({
     logger: container.get(TOKENS.Logger),

@@ -1,0 +1,294 @@
+import { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import {
+  connectPlatformAccount,
+  disconnectPlatformAccount,
+  ownedAccount,
+  rotatePlatformAccountCredentials,
+  verifyPlatformAccount,
+  type PlatformAccountsDeps,
+} from '../../../application/platform-accounts.js';
+import type { Config } from '../../../config.js';
+import type { EventStore } from '../../../event-store/port.js';
+import { createAccountVerifiers, UpstreamUnavailableError, type AccountVerifiers } from '../../../platforms/account-verifier.js';
+import { PLATFORM_IDS, platformModule, type PlatformId } from '../../../platforms/registry.js';
+import { PLATFORM_ACCOUNTS_PROJECTION } from '../../../projections/platform-accounts.js';
+import { ACCOUNT_STATUSES, findPlatformAccount, listPlatformAccounts, type PlatformAccountRow } from '../../../read-api/platform-accounts.js';
+import type { SecretBox } from '../../crypto/secret-box.js';
+import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { validationError, zodIssues } from '../error-mapping.js';
+import { HttpError } from '../http-error.js';
+import { pageSchema, paginationQuery } from '../pagination.js';
+import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
+import type { AppContext, AppState } from '../state.js';
+
+export interface PlatformAccountsRouteDeps {
+  store: EventStore;
+  knex: Knex;
+  secretBox: SecretBox;
+  /** the platform hosts the verifiers call, and the quota day's zone */
+  config: Pick<Config, 'XIAOHONGSHU_API_URL' | 'QIDIAN_WEB_URL' | 'QUOTA_TIME_ZONE'>;
+  /** default: createAccountVerifiers(config) */
+  verifiers?: AccountVerifiers;
+  now?: () => Date;
+}
+
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+const accountSchema = z.object({
+  id: z.string(),
+  platform: z.string(),
+  platform_user_id: z.string().nullable().describe('the id on the platform, known after a verification'),
+  display_name: z.string(),
+  nickname: z.string().nullable().describe('the nickname the platform shows, from the last successful verification'),
+  status: z.enum(ACCOUNT_STATUSES),
+  health_score: z.number().int(),
+  health_level: z.string(),
+  last_invalidation_reason: z.string().nullable(),
+  invalidated_at: z.string().nullable(),
+  verified_at: z.string().nullable(),
+  connected_at: z.string(),
+  disconnected_at: z.string().nullable(),
+  updated_at: z.string(),
+  has_credentials: z.literal(true).describe('credentials are stored sealed and never shown'),
+  revision: z.string(),
+});
+
+const platformEnum = z.enum(PLATFORM_IDS as [PlatformId, ...PlatformId[]]);
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const credentialsField = z
+  .record(z.string(), z.unknown())
+  .describe("the platform's credentials: xiaohongshu {cookies (with a1 and web_session), userAgent?}; qidian {cookies?}");
+
+const verifyResultSchema = commandResultSchema.extend({
+  verified: z.boolean(),
+  status: z.enum(ACCOUNT_STATUSES),
+  platform_user_id: z.string().nullable(),
+  nickname: z.string().nullable(),
+  reason: z.string().nullable().describe('why the platform refused the credentials'),
+});
+
+/** The credentials checked against the platform's own schema; issues name fields, never values. */
+function parseCredentials(platform: string, credentials: unknown): unknown {
+  const module = platformModule(platform);
+  if (!module) throw validationError([{ in: 'body', path: ['platform'], message: 'unknown platform', code: 'invalid_value' }]);
+  const parsed = module.credentialsSchema.safeParse(credentials);
+  if (!parsed.success) {
+    throw validationError(zodIssues(parsed.error, 'body').map((issue) => ({ ...issue, path: ['credentials', ...issue.path] })));
+  }
+  return parsed.data;
+}
+
+/** The platform gave no verdict: a gateway problem, never an invalidation. */
+async function upstream<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UpstreamUnavailableError) {
+      throw new HttpError(502, 'UPSTREAM_UNAVAILABLE', error.message, { platform: error.platform, problem: error.problem });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The caller's platform accounts: `/api/v1/platform-accounts`. Reads come
+ * from the `platform-accounts-v1` read model (`?after_position=` waits for
+ * it); commands go to the PlatformAccount aggregate through
+ * application/platform-accounts.ts. Another user's account is a 404, like an
+ * unknown one. Credentials go in, sealed, and never come out.
+ */
+export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/platform-accounts' });
+  const { store, knex } = deps;
+  const app: PlatformAccountsDeps = {
+    store,
+    secretBox: deps.secretBox,
+    verifiers: deps.verifiers ?? createAccountVerifiers(deps.config),
+    timeZone: deps.config.QUOTA_TIME_ZONE,
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+  const actor = (ctx: AppContext) => {
+    const user = currentUser(ctx);
+    return { userId: user.id, context: commandContext(ctx, user.id) };
+  };
+
+  async function ownAccount(ctx: AppContext, id: string): Promise<PlatformAccountRow> {
+    const found = await findPlatformAccount(knex, id);
+    if (!found || found.ownerId !== currentUser(ctx).id) throw new HttpError(404, 'NOT_FOUND', 'platform account not found');
+    return found;
+  }
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/',
+      summary: 'My platform accounts',
+      description: 'Newest first. Disconnected accounts are left out unless asked for with `status=disconnected`.',
+      tags: ['platform-accounts'],
+      auth: true,
+      request: {
+        query: paginationQuery.extend({ platform: platformEnum.optional(), status: z.enum(ACCOUNT_STATUSES).optional() }).extend(afterPositionQuery.shape),
+      },
+      responses: { 200: { description: 'a page of accounts', schema: pageSchema(accountSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, PLATFORM_ACCOUNTS_PROJECTION);
+      return listPlatformAccounts(knex, user.id, { platform: query.platform, status: query.status }, query);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/',
+      summary: 'Connect a platform account',
+      description:
+        "The credentials are checked against the platform's schema (422), sealed and stored only in the account's events. " +
+        'Where the plan counts accounts (xiaohongshu: account_limit) the account takes a slot until it is disconnected; at the limit: ' +
+        '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it.',
+      tags: ['platform-accounts'],
+      auth: true,
+      request: { body: z.object({ platform: platformEnum, credentials: credentialsField, display_name: z.string().trim().min(1).max(200) }).strict() },
+      responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
+      errors: [403, 404, 429],
+    },
+    async ({ body }, ctx) => {
+      const credentials = parseCredentials(body.platform, body.credentials);
+      const { accountId, result } = await connectPlatformAccount(app, actor(ctx), {
+        platform: body.platform,
+        credentials,
+        displayName: body.display_name,
+      });
+      commandResult(ctx, result, { status: 201, extra: { id: accountId } });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/:id',
+      summary: 'One of my platform accounts',
+      description: 'ETag: the revision to send as If-Match.',
+      tags: ['platform-accounts'],
+      auth: true,
+      request: { params: idParams, query: afterPositionQuery },
+      responses: { 200: { description: 'the account', schema: accountSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      await awaitPosition(ctx, knex, PLATFORM_ACCOUNTS_PROJECTION);
+      const found = await ownAccount(ctx, params.id);
+      ctx.set('ETag', `"${found.view.revision}"`);
+      return found.view;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/:id',
+      summary: 'Give new credentials',
+      description:
+        'New credentials are sealed and replace the old ones; on an invalid account this is the reconnect (back to pending_verification). ' +
+        'display_name cannot be changed yet: a different one is 422.',
+      tags: ['platform-accounts'],
+      auth: true,
+      ifMatch: true,
+      request: {
+        params: idParams,
+        body: z
+          .object({ display_name: z.string().trim().min(1).max(200).optional(), credentials: credentialsField.optional() })
+          .strict()
+          .refine((b) => b.display_name !== undefined || b.credentials !== undefined, 'give credentials or display_name'),
+      },
+      responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
+      errors: [404, 409],
+    },
+    async ({ params, body }, ctx) => {
+      const who = actor(ctx);
+      const expected = ifMatchRevision(ctx);
+      const { state, revision } = await ownedAccount(store, params.id, who.userId);
+      if (body.display_name !== undefined && body.display_name !== state.displayName) {
+        // the PlatformAccount aggregate has no rename command yet
+        throw validationError([{ in: 'body', path: ['display_name'], message: 'display_name cannot be changed yet', code: 'custom' }]);
+      }
+      if (body.credentials === undefined) {
+        commandResult(ctx, { revision, position: undefined });
+        return;
+      }
+      const credentials = parseCredentials(state.platform, body.credentials);
+      const result = await rotatePlatformAccountCredentials(app, who, params.id, credentials, expected);
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/:id',
+      summary: 'Disconnect a platform account',
+      description: 'Final. The account stays readable with status disconnected, and its account_limit slot is given back.',
+      tags: ['platform-accounts'],
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      const result = await disconnectPlatformAccount(app, actor(ctx), params.id, ifMatchRevision(ctx));
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/:id/verify',
+      summary: 'Verify a platform account on its platform',
+      description:
+        'Logs in on the platform with the stored credentials. Accepted: active, with the platform user id and nickname; refused: invalid, ' +
+        'with the reason (login_wall, captcha, credentials_expired, …). When the platform gives no answer (network error, timeout, 5xx, ' +
+        'rate limit, IP block): 502 UPSTREAM_UNAVAILABLE and the account is unchanged. A change to the account meanwhile: 409.',
+      tags: ['platform-accounts'],
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },
+      errors: [404, 409, 502],
+    },
+    async ({ params }, ctx) => {
+      const { outcome, result } = await upstream(() => verifyPlatformAccount(app, actor(ctx), params.id, ifMatchRevision(ctx)));
+      const state = result.state;
+      commandResult(ctx, result, {
+        extra: {
+          verified: outcome.ok,
+          status: state.status === 'none' ? 'pending_verification' : state.status,
+          platform_user_id: state.status === 'none' ? null : state.platformUserId,
+          nickname: outcome.ok ? outcome.nickname : null,
+          reason: outcome.ok ? null : outcome.reason,
+        },
+      });
+    },
+  );
+
+  return router;
+}

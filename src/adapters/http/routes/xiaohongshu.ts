@@ -1,0 +1,302 @@
+import { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { quotaDay } from '../../../application/quota-day.js';
+import { currentPlan } from '../../../application/subscription-quotas.js';
+import type { EventStore } from '../../../event-store/port.js';
+import { XIAOHONGSHU_CONTENT_PROJECTION } from '../../../projections/xiaohongshu-content.js';
+import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, PLAN_FORMAT_OF, type ExportColumn } from '../../../read-api/export.js';
+import { retentionFor } from '../../../read-api/retention.js';
+import {
+  CONTENT_SORTS,
+  CONTENT_TYPES,
+  contentPages,
+  findContent,
+  listContents,
+  overview,
+  trends,
+  type ContentFilters,
+  type ContentView,
+  type Scope,
+} from '../../../read-api/xiaohongshu.js';
+import { currentUser } from '../authenticate.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import { errorEnvelopeSchema } from '../openapi.js';
+import { pageSchema, paginationQuery } from '../pagination.js';
+import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import type { AppContext, AppState } from '../state.js';
+
+export interface XiaohongshuRouteDeps {
+  store: EventStore;
+  knex: Knex;
+  /** config QUOTA_TIME_ZONE: the days of date filters and trends */
+  timeZone: string;
+  /** the clock (tests) */
+  now?: () => Date;
+}
+
+/** The longest trend one request may ask for: the longest retention (enterprise). */
+export const MAX_TREND_DAYS = 365;
+
+const DAY = z.iso.date();
+const dayOrInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+const filtersQuery = z.object({
+  keyword: z.string().trim().min(1).max(100).optional().describe('in the title or the text (case-insensitive)'),
+  author: z.string().trim().min(1).max(100).optional().describe("the author's id, or part of the nickname"),
+  tag: z.string().trim().min(1).max(100).optional().describe('one topic tag, exactly'),
+  type: z.enum(CONTENT_TYPES).optional(),
+  published_from: dayOrInstant.optional().describe('YYYY-MM-DD (a day in QUOTA_TIME_ZONE) or an ISO instant; inclusive'),
+  published_to: dayOrInstant.optional().describe('YYYY-MM-DD (the whole day) or an ISO instant; inclusive'),
+  min_likes: z.coerce.number().int().min(0).optional(),
+  workflow_id: z.string().min(1).max(100).optional().describe('notes collected (at least once) by this workflow'),
+});
+
+const sortQuery = z.object({
+  sort: z.enum(CONTENT_SORTS).default('collected_at').describe('notes without a publish time sort as the oldest'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+});
+
+const contentSchema = z.object({
+  id: z.string().describe('the Xiaohongshu note id (24 hex)'),
+  type: z.enum(CONTENT_TYPES),
+  title: z.string(),
+  text: z.string(),
+  author_id: z.string(),
+  author_name: z.string(),
+  published_at: z.string().nullable(),
+  likes: z.number().int(),
+  comments: z.number().int(),
+  shares: z.number().int(),
+  collects: z.number().int(),
+  images: z.array(z.string()),
+  tags: z.array(z.string()),
+  location: z.string().nullable(),
+  url: z.string(),
+  workflow_ids: z.array(z.string()),
+  times_collected: z.number().int(),
+  first_collected_at: z.string(),
+  last_collected_at: z.string().describe('the counts are those of this collection'),
+});
+
+const detailSchema = contentSchema.extend({
+  history: z
+    .array(z.object({ execution_id: z.string(), workflow_id: z.string(), collected_at: z.string(), likes: z.number().int(), comments: z.number().int(), shares: z.number().int(), collects: z.number().int() }))
+    .describe('the counts of each collection within retention, oldest first (the latest 100)'),
+});
+
+const overviewSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  retention_days: z.number().int(),
+  totals: z.object({ notes: z.number().int(), authors: z.number().int(), likes: z.number().int(), comments: z.number().int(), shares: z.number().int(), collects: z.number().int() }),
+  averages: z.object({ likes: z.number(), comments: z.number(), shares: z.number(), collects: z.number() }),
+  by_type: z.array(z.object({ type: z.string(), notes: z.number().int() })),
+  top_authors: z.array(z.object({ author_id: z.string(), author_name: z.string(), notes: z.number().int(), likes: z.number().int() })),
+  top_tags: z.array(z.object({ tag: z.string(), notes: z.number().int(), likes: z.number().int() })),
+});
+
+const trendsSchema = z.object({
+  days: z.number().int(),
+  from: z.string(),
+  to: z.string(),
+  time_zone: z.string(),
+  retention_days: z.number().int(),
+  series: z.array(
+    z.object({
+      day: z.string(),
+      notes_collected: z.number().int(),
+      new_notes: z.number().int(),
+      likes: z.number().int(),
+      comments: z.number().int(),
+      shares: z.number().int(),
+      collects: z.number().int(),
+    }),
+  ),
+});
+
+/** The export's columns (csv, xlsx); json exports the same objects as the list. */
+const EXPORT_COLUMNS: ExportColumn<ContentView>[] = [
+  { header: 'note_id', value: (r) => r.id, width: 26 },
+  { header: 'type', value: (r) => r.type, width: 8 },
+  { header: 'title', value: (r) => r.title, width: 40 },
+  { header: 'text', value: (r) => r.text, width: 60 },
+  { header: 'author_id', value: (r) => r.author_id, width: 26 },
+  { header: 'author_name', value: (r) => r.author_name },
+  { header: 'published_at', value: (r) => (r.published_at ? new Date(r.published_at) : null), width: 22 },
+  { header: 'likes', value: (r) => r.likes, width: 10 },
+  { header: 'comments', value: (r) => r.comments, width: 10 },
+  { header: 'shares', value: (r) => r.shares, width: 10 },
+  { header: 'collects', value: (r) => r.collects, width: 10 },
+  { header: 'tags', value: (r) => r.tags, width: 30 },
+  { header: 'location', value: (r) => r.location },
+  { header: 'url', value: (r) => r.url, width: 50 },
+  { header: 'images', value: (r) => r.images, width: 50 },
+  { header: 'first_collected_at', value: (r) => new Date(r.first_collected_at), width: 22 },
+  { header: 'last_collected_at', value: (r) => new Date(r.last_collected_at), width: 22 },
+];
+
+function invalidQuery(path: string, message: string): HttpError {
+  return new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'query', path: [path], message, code: 'custom' }] });
+}
+
+/**
+ * Collected Xiaohongshu notes of the signed-in user: `/api/v1/xiaohongshu`.
+ * Read from the `xiaohongshu-content-v1` read model (`?after_position=`
+ * waits for it). Every read shows only what was collected within the
+ * user's plan's data_retention_days; another user's note is a 404.
+ */
+export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/xiaohongshu' });
+  const { store, knex, timeZone } = deps;
+  const clock = () => deps.now?.() ?? new Date();
+
+  async function scopeOf(ctx: AppContext): Promise<Scope & { retentionDays: number; now: Date }> {
+    const user = currentUser(ctx);
+    await awaitPosition(ctx, knex, XIAOHONGSHU_CONTENT_PROJECTION);
+    const now = clock();
+    const retention = await retentionFor(store, user.id, 'xiaohongshu', now);
+    return { ownerId: user.id, cutoff: retention.cutoff, timeZone, retentionDays: retention.days, now };
+  }
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/contents',
+      summary: 'My collected notes',
+      description:
+        'Notes collected by my workflows, one per note (a note collected again shows its latest counts), within my plan\'s data_retention_days. ' +
+        'Filters combine with AND.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { query: paginationQuery.extend(filtersQuery.shape).extend(sortQuery.shape).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'a page of notes', schema: pageSchema(contentSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const scope = await scopeOf(ctx);
+      return listContents(knex, scope, query, { sort: query.sort, order: query.order }, query);
+    },
+  );
+
+  // before /contents/:id, which would otherwise take "export" for an id
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/contents/export',
+      summary: 'Export my collected notes',
+      description:
+        'The notes the list would show (same filters and sort, every page), streamed as a download (Content-Disposition: attachment): ' +
+        '`format=json` a JSON array of the list\'s objects (application/json), `csv` UTF-8 with a BOM (text/csv), `xlsx` one sheet ' +
+        '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). The body is the file, not the envelope; refusals before the ' +
+        'first byte are enveloped errors. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel" — otherwise ' +
+        '403 PERMISSION_DENIED with details.feature = export_formats.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      envelope: false,
+      request: { query: z.object({ format: z.enum(EXPORT_FORMATS) }).extend(filtersQuery.shape).extend(sortQuery.shape).extend(afterPositionQuery.shape) },
+      responses: {
+        200: { description: 'the file (json shown; csv and xlsx are the same rows as columns)', contentType: 'application/json', schema: z.array(contentSchema) },
+        401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
+        403: { description: 'the plan does not include this export format (PERMISSION_DENIED, details.feature = export_formats)', schema: errorEnvelopeSchema },
+        422: { description: 'Invalid input (VALIDATION_ERROR)', schema: errorEnvelopeSchema },
+      },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      const plan = await currentPlan(store, user.id, 'xiaohongshu');
+      const needed = PLAN_FORMAT_OF[query.format];
+      if (!plan.features.export_formats.includes(needed)) {
+        throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include ${needed} export (export_formats)`, {
+          feature: 'export_formats',
+          format: query.format,
+          requires: needed,
+          allowed: plan.features.export_formats,
+          plan: plan.code,
+        });
+      }
+      const scope = await scopeOf(ctx);
+      const sort = { sort: query.sort, order: query.order };
+      ctx.status = 200;
+      ctx.type = FILE_CONTENT_TYPES[query.format];
+      ctx.attachment(exportFileName('xiaohongshu-contents', query.format, scope.now));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = exportStream({ format: query.format, columns: EXPORT_COLUMNS, pages: contentPages(knex, scope, query, sort), json: (row) => row, sheetName: '小红书笔记' });
+      // attachment() guesses the type from the extension; keep ours (charset)
+      ctx.type = FILE_CONTENT_TYPES[query.format];
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/contents/:id',
+      summary: 'One of my collected notes',
+      description: 'By the Xiaohongshu note id (24 hex; stable, unlike a row number, across read-model rebuilds), with the counts of each collection.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { params: z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a note id is 24 hex characters') }), query: afterPositionQuery },
+      responses: { 200: { description: 'the note', schema: detailSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      const scope = await scopeOf(ctx);
+      const found = await findContent(knex, scope, params.id);
+      if (!found) throw new HttpError(404, 'NOT_FOUND', 'note not found');
+      return found;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/analytics/overview',
+      summary: 'Overview of my collected notes',
+      description:
+        'Totals, averages per note, notes per type, top 10 authors (by notes, then likes) and tags, over the notes last collected in ' +
+        '[from, to] (days in QUOTA_TIME_ZONE; default: everything within retention), with the list\'s filters.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { query: z.object({ from: DAY.optional(), to: DAY.optional() }).extend(filtersQuery.shape).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'the overview', schema: overviewSchema } },
+    },
+    async ({ query }, ctx) => {
+      if (query.from && query.to && query.from > query.to) throw invalidQuery('from', 'from must not be after to');
+      const scope = await scopeOf(ctx);
+      const { from, to, ...filters } = query;
+      return overview(knex, scope, filters as ContentFilters, { from, to });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/analytics/trends',
+      summary: 'Daily trends of my collected notes',
+      description:
+        `Per day of the last \`days\` days (default 30, at most ${MAX_TREND_DAYS}; today included, days in QUOTA_TIME_ZONE): notes collected, ` +
+        'notes collected for the first time, and the engagement sums of the notes collected that day (each at its last collection of the day). ' +
+        'Days before the retention cutoff are zero.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(30) }).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'the series', schema: trendsSchema } },
+    },
+    async ({ query }, ctx) => {
+      const scope = await scopeOf(ctx);
+      return trends(knex, scope, { days: query.days, today: quotaDay(scope.now, timeZone).day });
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,101 @@
+import type { EventStore } from '../event-store/port.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handleCommand, loadState, type HandleResult } from '../write-model/core/command-handler.js';
+import { uuidFromName } from '../write-model/core/event-ids.js';
+import {
+  novelTrackingDecider,
+  novelTrackingStream,
+  type NovelTrackingEvent,
+  type NovelTrackingSettings,
+  type NovelTrackingState,
+} from '../write-model/novel-tracking/index.js';
+import { releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
+
+/**
+ * Tracking a Qidian novel holds one unit of the qidian subscription's
+ * novel_tracking_limit (resource id = the tracking id) for as long as it is
+ * tracked. The two aggregates are written one after the other:
+ *
+ * - track: reserve first (QUOTA_EXCEEDED → 429, nothing tracked), then
+ *   TrackNovel. An already tracked novel already holds its unit, so the
+ *   reserve is a no-op and TrackNovel answers CONFLICT. When TrackNovel is
+ *   refused and the novel is not tracked after all, the unit is given back.
+ * - untrack: UntrackNovel, then release — also when the untrack was a
+ *   repeat, so a DELETE retried after a failed release heals the quota.
+ */
+
+export const NOVEL_TRACKING_FEATURE = 'novel_tracking_limit';
+
+/** One tracking per user and novel: the id is named after both. */
+export function novelTrackingId(userId: string, novelId: string): string {
+  return uuidFromName(`novel_tracking:${userId}:${novelId}`);
+}
+
+export interface TrackingCall {
+  store: EventStore;
+  userId: string;
+  now: Date;
+  /** config QUOTA_TIME_ZONE */
+  timeZone: string;
+  context: CommandContext;
+}
+
+type Result = HandleResult<NovelTrackingState, NovelTrackingEvent>;
+
+function quotaCall(call: TrackingCall): QuotaCall {
+  return { store: call.store, userId: call.userId, service: 'qidian', now: call.now, timeZone: call.timeZone, context: call.context };
+}
+
+export async function loadTracking(store: EventStore, trackingId: string): Promise<{ state: NovelTrackingState; revision: bigint }> {
+  return loadState(store, novelTrackingStream(trackingId), novelTrackingDecider);
+}
+
+export async function trackNovel(
+  call: TrackingCall,
+  input: { novelId: string; title: string | null; settings: NovelTrackingSettings },
+): Promise<Result & { trackingId: string }> {
+  const trackingId = novelTrackingId(call.userId, input.novelId);
+  await reserveResource(quotaCall(call), NOVEL_TRACKING_FEATURE, trackingId);
+  try {
+    const result = await handleCommand(
+      call.store,
+      novelTrackingStream(trackingId),
+      novelTrackingDecider,
+      { type: 'TrackNovel', trackingId, userId: call.userId, novelId: input.novelId, title: input.title, settings: input.settings, now: call.now.toISOString() },
+      { context: call.context },
+    );
+    return { ...result, trackingId };
+  } catch (error) {
+    // give the unit back unless the novel is tracked (already, or by a concurrent request): that tracking holds it
+    const after = await loadTracking(call.store, trackingId);
+    if (after.state.status !== 'tracking') await releaseResource(quotaCall(call), NOVEL_TRACKING_FEATURE, trackingId);
+    throw error;
+  }
+}
+
+export async function updateTracking(
+  call: TrackingCall,
+  trackingId: string,
+  change: { title?: string | null; settings?: NovelTrackingSettings },
+  expectedRevision?: bigint,
+): Promise<Result> {
+  return handleCommand(
+    call.store,
+    novelTrackingStream(trackingId),
+    novelTrackingDecider,
+    { type: 'UpdateNovelTracking', trackingId, requestedBy: call.userId, ...change, now: call.now.toISOString() },
+    { context: call.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+}
+
+export async function untrackNovel(call: TrackingCall, trackingId: string, expectedRevision?: bigint): Promise<Result> {
+  const result = await handleCommand(
+    call.store,
+    novelTrackingStream(trackingId),
+    novelTrackingDecider,
+    { type: 'UntrackNovel', trackingId, requestedBy: call.userId, now: call.now.toISOString() },
+    { context: call.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+  await releaseResource(quotaCall(call), NOVEL_TRACKING_FEATURE, trackingId);
+  return result;
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../adapters/crypto/secret-box.js';
+import type { EventStore } from '../event-store/port.js';
+import { WrongExpectedVersionError } from '../event-store/errors.js';
+import { verifyCredentials, type AccountVerifiers } from '../platforms/account-verifier.js';
+import { platformModule } from '../platforms/registry.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handleCommand, loadState, type HandleResult } from '../write-model/core/command-handler.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import type { VerificationOutcome } from '../write-model/platform-account/commands.js';
+import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import type { PlatformAccountEvent } from '../write-model/platform-account/events.js';
+import type { ConnectedAccount, PlatformAccountState } from '../write-model/platform-account/state.js';
+import { featuresOf, type Service } from '../write-model/subscription/plans.js';
+import { releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
+
+/**
+ * Connect, rotate, verify and disconnect a platform account: the steps
+ * around the PlatformAccount commands that need adapters — sealing the
+ * credentials (SecretBox, the account id as context, so a box copied to
+ * another account will not open), the plan's account_limit and the platform
+ * verifier.
+ *
+ * - The account slot: a service whose catalogue has `account_limit`
+ *   (xiaohongshu) holds one reservation per account (resourceId = account
+ *   id) from connect to disconnect; a service without it (qidian) holds none.
+ *   A connect that fails after the reservation gives it back.
+ * - Ownership is checked on the write side: another user's account is
+ *   NOT_FOUND, like an unknown one (the decider would say PERMISSION_DENIED).
+ * - Clear credentials exist only in these calls: sealed before a command,
+ *   opened only to verify.
+ */
+
+export interface PlatformAccountsDeps {
+  store: EventStore;
+  secretBox: SecretBox;
+  verifiers: AccountVerifiers;
+  /** config QUOTA_TIME_ZONE (the quota day of a refused reservation) */
+  timeZone: string;
+  now?: () => Date;
+}
+
+export interface Actor {
+  userId: string;
+  context: CommandContext;
+}
+
+type Result = HandleResult<PlatformAccountState, PlatformAccountEvent>;
+
+/** Whether accounts of this service count against the plan's account_limit (from the catalogue). */
+export function holdsAccountSlot(service: Service): boolean {
+  return (featuresOf(service) as string[]).includes('account_limit');
+}
+
+function quotaCall(deps: PlatformAccountsDeps, actor: Actor, service: Service, now: Date): QuotaCall {
+  return { store: deps.store, userId: actor.userId, service, now, timeZone: deps.timeZone, context: actor.context };
+}
+
+function serviceOf(platform: string): Service {
+  const module = platformModule(platform);
+  if (!module) throw new DomainError('VALIDATION_ERROR', `unknown platform ${platform}`, { field: 'platform' });
+  return module.service;
+}
+
+/** The user agent the owner gave with the credentials, if any (not a secret: events carry it in clear). */
+function userAgentOf(credentials: unknown): string | undefined {
+  const ua = (credentials as { userAgent?: unknown } | null)?.userAgent;
+  return typeof ua === 'string' && ua !== '' ? ua : undefined;
+}
+
+function seal(deps: PlatformAccountsDeps, accountId: string, credentials: unknown) {
+  return deps.secretBox.encrypt(JSON.stringify(credentials), accountId);
+}
+
+/** The clear credentials; a parse error would quote them, so it is replaced by one that does not. */
+function openSealed(deps: PlatformAccountsDeps, accountId: string, state: ConnectedAccount): unknown {
+  const clear = deps.secretBox.decrypt(state.credentials, accountId);
+  try {
+    return JSON.parse(clear) as unknown;
+  } catch {
+    throw new Error(`the sealed credentials of platform account ${accountId} are not JSON`);
+  }
+}
+
+/** The caller's account from the write side; NOT_FOUND for an unknown one or another user's. */
+export async function ownedAccount(store: EventStore, accountId: string, userId: string): Promise<{ state: ConnectedAccount; revision: bigint }> {
+  const { state, revision } = await loadState(store, platformAccountStream(accountId), platformAccountDecider);
+  if (state.status === 'none' || state.ownerId !== userId) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
+  return { state, revision };
+}
+
+/** Gives the slot back; a user without a subscription to the service holds none. */
+async function releaseSlot(deps: PlatformAccountsDeps, actor: Actor, service: Service, accountId: string, now: Date): Promise<void> {
+  try {
+    await releaseResource(quotaCall(deps, actor, service, now), 'account_limit', accountId);
+  } catch (error) {
+    if (!(error instanceof DomainError && error.code === 'NOT_FOUND')) throw error;
+  }
+}
+
+export interface ConnectInput {
+  platform: string;
+  /** clear, already validated by the platform's credentialsSchema */
+  credentials: unknown;
+  displayName: string;
+}
+
+/** Reserves the slot (where the plan counts accounts), seals the credentials, connects. Throws QUOTA_EXCEEDED at the limit. */
+export async function connectPlatformAccount(deps: PlatformAccountsDeps, actor: Actor, input: ConnectInput): Promise<{ accountId: string; result: Result }> {
+  const service = serviceOf(input.platform);
+  const now = deps.now?.() ?? new Date();
+  const accountId = randomUUID();
+  const credentials = seal(deps, accountId, input.credentials);
+  const slot = holdsAccountSlot(service);
+  if (slot) await reserveResource(quotaCall(deps, actor, service, now), 'account_limit', accountId);
+  try {
+    const userAgent = userAgentOf(input.credentials);
+    const result = await handleCommand(
+      deps.store,
+      platformAccountStream(accountId),
+      platformAccountDecider,
+      {
+        type: 'ConnectPlatformAccount',
+        accountId,
+        ownerId: actor.userId,
+        platform: input.platform,
+        platformUserId: null,
+        displayName: input.displayName,
+        credentials,
+        ...(userAgent ? { userAgent } : {}),
+        now: now.toISOString(),
+      },
+      { context: actor.context, expectedRevision: 'no_stream' },
+    );
+    return { accountId, result };
+  } catch (error) {
+    // the account was not connected: its slot must not stay held (the original error is what the caller learns)
+    if (slot) await releaseSlot(deps, actor, service, accountId, now).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** New credentials (on an invalid account: the reconnect, back to pending_verification). */
+export async function rotatePlatformAccountCredentials(
+  deps: PlatformAccountsDeps,
+  actor: Actor,
+  accountId: string,
+  credentials: unknown,
+  expectedRevision?: bigint,
+): Promise<Result> {
+  await ownedAccount(deps.store, accountId, actor.userId);
+  const userAgent = userAgentOf(credentials);
+  return handleCommand(
+    deps.store,
+    platformAccountStream(accountId),
+    platformAccountDecider,
+    {
+      type: 'RotateAccountCredentials',
+      accountId,
+      requestedBy: actor.userId,
+      credentials: seal(deps, accountId, credentials),
+      ...(userAgent ? { userAgent } : {}),
+      now: (deps.now?.() ?? new Date()).toISOString(),
+    },
+    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+}
+
+/** Disconnects and gives the slot back (also after a repeat, so a release lost to a crash is made good). */
+export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, expectedRevision?: bigint): Promise<Result> {
+  const { state } = await ownedAccount(deps.store, accountId, actor.userId);
+  const now = deps.now?.() ?? new Date();
+  const result = await handleCommand(
+    deps.store,
+    platformAccountStream(accountId),
+    platformAccountDecider,
+    { type: 'DisconnectPlatformAccount', accountId, requestedBy: actor.userId, now: now.toISOString() },
+    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+  const module = platformModule(state.platform);
+  if (module && holdsAccountSlot(module.service)) await releaseSlot(deps, actor, module.service, accountId, now);
+  return result;
+}
+
+/**
+ * Opens the credentials, asks the platform and records its verdict. The
+ * verdict is about the credentials read at revision R, so it is recorded only
+ * on R (a rotation meanwhile: 409, verify again). Throws
+ * UpstreamUnavailableError when the platform gave no verdict.
+ */
+export async function verifyPlatformAccount(
+  deps: PlatformAccountsDeps,
+  actor: Actor,
+  accountId: string,
+  expectedRevision?: bigint,
+): Promise<{ outcome: VerificationOutcome; result: Result }> {
+  const { state, revision } = await ownedAccount(deps.store, accountId, actor.userId);
+  const stream = platformAccountStream(accountId);
+  if (expectedRevision !== undefined && expectedRevision !== revision) throw new WrongExpectedVersionError(stream, expectedRevision, revision);
+  if (state.status === 'disconnected') {
+    throw new DomainError('CONFLICT', `platform account ${accountId} is disconnected`, { accountId, status: state.status });
+  }
+  const credentials = openSealed(deps, accountId, state);
+  const outcome = await verifyCredentials(deps.verifiers, state.platform, credentials);
+  const result = await handleCommand(
+    deps.store,
+    stream,
+    platformAccountDecider,
+    { type: 'VerifyAccount', accountId, requestedBy: actor.userId, outcome, now: (deps.now?.() ?? new Date()).toISOString() },
+    { context: actor.context, expectedRevision: revision },
+  );
+  return { outcome, result };
+}

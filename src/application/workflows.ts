@@ -1,0 +1,391 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { EventStore } from '../event-store/port.js';
+import type { Position } from '../event-store/position.js';
+import { checkAgainstPlan, itemSpec, parseConfig, workflowType, type Refusal, type ResolvedWorkflowType } from '../platforms/registry.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import { featuresOf, type Service } from '../write-model/subscription/plans.js';
+import {
+  workflowExecutionDecider,
+  workflowExecutionStream,
+  type CollectedItem,
+  type WorkflowExecutionCommand,
+  type WorkflowExecutionState,
+} from '../write-model/workflow-execution/index.js';
+import { workflowDecider, workflowStream, type WorkflowDefinition, type WorkflowSchedule, type WorkflowState } from '../write-model/workflow/index.js';
+import { currentPlan, releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
+
+/**
+ * Workflows and their executions, as the API drives them: the platform
+ * registry validates configs and checks them against the owner's plan,
+ * xiaohongshu workflows hold an `automation_workflows` slot on the
+ * subscription while they exist, then the WorkflowDefinition /
+ * WorkflowExecution aggregates record the decision. Quota use and dispatch of
+ * a requested execution are the execution process manager's (later issue).
+ *
+ * Refusals are DomainErrors (the API maps them): someone else's workflow,
+ * execution or platform account is NOT_FOUND, never PERMISSION_DENIED, so
+ * strangers learn nothing.
+ */
+
+export interface WorkflowDeps {
+  store: EventStore;
+  /** the quota day's zone (config QUOTA_TIME_ZONE) */
+  timeZone: string;
+  now: () => Date;
+}
+
+export interface Caller {
+  userId: string;
+  context: CommandContext;
+}
+
+export interface Outcome {
+  revision: bigint;
+  position: Position | undefined;
+}
+
+export const WORKFLOW_SLOT_FEATURE = 'automation_workflows' as const;
+
+/** A validation refusal in the API's issue shape, so it reads like the request validation's. */
+function invalidBody(message: string, issues: { path: (string | number)[]; message: string; code: string }[]): DomainError {
+  return new DomainError('VALIDATION_ERROR', message, { issues: issues.map((i) => ({ in: 'body', ...i })) });
+}
+
+function zodIssuesUnder(prefix: (string | number)[], issues: readonly z.core.$ZodIssue[]) {
+  return issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))],
+    message: issue.message,
+    code: issue.code,
+  }));
+}
+
+const notFound = (what: string) => new DomainError('NOT_FOUND', `${what} not found`);
+
+/** The service bills the type's runs; does its catalogue count workflows held at once? */
+function holdsSlot(service: Service): boolean {
+  return (featuresOf(service) as string[]).includes(WORKFLOW_SLOT_FEATURE);
+}
+
+/** Plan refusals: a feature missing from the plan is 403; a run bigger than the plan's limit is 429. */
+function refuse(refusals: Refusal[]): void {
+  if (refusals.length === 0) return;
+  const all = refusals.map((r) => ({ feature: r.feature, reason: r.reason, message: r.message, ...(r.details ?? {}) }));
+  const denied = refusals.find((r) => r.reason !== 'over_limit');
+  if (denied) throw new DomainError('PERMISSION_DENIED', denied.message, { feature: denied.feature, reason: denied.reason, refusals: all });
+  const over = refusals[0]!;
+  throw new DomainError('QUOTA_EXCEEDED', over.message, { ...(over.details ?? {}), feature: over.feature, refusals: all });
+}
+
+function resolveType(type: string): ResolvedWorkflowType {
+  const resolved = workflowType(type);
+  if (!resolved) throw invalidBody(`unknown workflow type ${type}`, [{ path: ['type'], message: `unknown workflow type ${type}`, code: 'invalid_value' }]);
+  return resolved;
+}
+
+function validConfig(type: string, config: unknown): Record<string, unknown> {
+  const parsed = parseConfig(type, config);
+  if (!parsed.ok) throw invalidBody(`config does not fit ${type}`, zodIssuesUnder(['config'], parsed.issues));
+  return parsed.config;
+}
+
+/** The account must be the caller's, on the workflow's platform, and not disconnected. */
+async function checkAccount(store: EventStore, userId: string, platform: string, accountId: string): Promise<void> {
+  const { state } = await loadState(store, platformAccountStream(accountId), platformAccountDecider);
+  if (state.status === 'none' || state.ownerId !== userId) throw notFound('platform account');
+  if (state.platform !== platform) {
+    throw invalidBody(`platform account ${accountId} is a ${state.platform} account, not ${platform}`, [
+      { path: ['platform_account_id'], message: `not a ${platform} account`, code: 'custom' },
+    ]);
+  }
+  if (state.status === 'disconnected') throw new DomainError('CONFLICT', `platform account ${accountId} was disconnected`, { accountId });
+}
+
+async function checkPlan(store: EventStore, userId: string, resolved: ResolvedWorkflowType, config: unknown, schedule: WorkflowSchedule | null) {
+  const plan = await currentPlan(store, userId, resolved.platform.service);
+  refuse(checkAgainstPlan(resolved.type, config, plan, schedule));
+}
+
+function quotaCall(deps: WorkflowDeps, caller: Caller, service: Service): QuotaCall {
+  return { store: deps.store, userId: caller.userId, service, now: deps.now(), timeZone: deps.timeZone, context: caller.context };
+}
+
+/** The caller's workflow from the write side; NOT_FOUND for an unknown one, someone else's or (unless allowed) a deleted one. */
+async function ownWorkflow(store: EventStore, userId: string, workflowId: string, allowDeleted = false): Promise<{ state: WorkflowState; workflow: WorkflowDefinition }> {
+  const { state } = await loadState(store, workflowStream(workflowId), workflowDecider);
+  const workflow = state.workflow;
+  if (!workflow || workflow.ownerId !== userId || (state.status === 'deleted' && !allowDeleted)) throw notFound('workflow');
+  return { state, workflow };
+}
+
+// ------------------------------------------------------------------ definitions
+
+export interface NewWorkflow {
+  name: string;
+  type: string;
+  config: unknown;
+  platformAccountId?: string | null;
+  schedule?: WorkflowSchedule | null;
+}
+
+export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: NewWorkflow): Promise<Outcome & { workflowId: string }> {
+  const resolved = resolveType(input.type);
+  const config = validConfig(input.type, input.config);
+  const schedule = input.schedule ?? null;
+  await checkPlan(deps.store, caller.userId, resolved, config, schedule);
+  const platformAccountId = input.platformAccountId ?? null;
+  if (platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, platformAccountId);
+
+  const workflowId = randomUUID();
+  const service = resolved.platform.service;
+  const slot = holdsSlot(service);
+  if (slot) await reserveSlot(quotaCall(deps, caller, service), workflowId);
+  try {
+    const result = await handleCommand(
+      deps.store,
+      workflowStream(workflowId),
+      workflowDecider,
+      {
+        type: 'CreateWorkflow',
+        workflowId,
+        ownerId: caller.userId,
+        platform: resolved.platform.id,
+        workflowType: resolved.type,
+        name: input.name,
+        config,
+        platformAccountId,
+        schedule,
+        now: deps.now().toISOString(),
+      },
+      { context: caller.context, expectedRevision: 'no_stream' },
+    );
+    return { workflowId, revision: result.revision, position: result.position };
+  } catch (error) {
+    // the workflow was not recorded: give its slot back (the original error is what the caller needs to see)
+    if (slot) await releaseResource(quotaCall(deps, caller, service), WORKFLOW_SLOT_FEATURE, workflowId).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function reserveSlot(call: QuotaCall, workflowId: string): Promise<void> {
+  try {
+    await reserveResource(call, WORKFLOW_SLOT_FEATURE, workflowId);
+  } catch (error) {
+    // the free-plans process manager has not started the subscription yet
+    if (error instanceof DomainError && error.code === 'NOT_FOUND') {
+      throw new DomainError('CONFLICT', `no ${call.service} subscription yet; retry shortly`, { service: call.service });
+    }
+    throw error;
+  }
+}
+
+export interface WorkflowChanges {
+  name?: string;
+  config?: unknown;
+  platformAccountId?: string | null;
+  schedule?: WorkflowSchedule | null;
+}
+
+/** Changes are checked like a create, against the plan in force now. */
+export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, changes: WorkflowChanges, expectedRevision?: bigint): Promise<Outcome> {
+  const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
+  const resolved = resolveType(workflow.type);
+  const config = changes.config === undefined ? workflow.config : validConfig(workflow.type, changes.config);
+  const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
+  await checkPlan(deps.store, caller.userId, resolved, config, schedule);
+  if (changes.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, changes.platformAccountId);
+  const result = await handleCommand(
+    deps.store,
+    workflowStream(workflowId),
+    workflowDecider,
+    {
+      type: 'UpdateWorkflow',
+      workflowId,
+      requestedBy: caller.userId,
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.config !== undefined ? { config } : {}),
+      ...(changes.platformAccountId !== undefined ? { platformAccountId: changes.platformAccountId } : {}),
+      ...(changes.schedule !== undefined ? { schedule: changes.schedule } : {}),
+      now: deps.now().toISOString(),
+    },
+    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+  return result;
+}
+
+/** Deletes and frees the slot; a repeat (already deleted) frees it again, so a lost release heals. */
+export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
+  const { workflow } = await ownWorkflow(deps.store, caller.userId, workflowId, true);
+  const result = await handleCommand(
+    deps.store,
+    workflowStream(workflowId),
+    workflowDecider,
+    { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    { context: caller.context },
+  );
+  const resolved = workflowType(workflow.type);
+  if (resolved && holdsSlot(resolved.platform.service)) {
+    await releaseResource(quotaCall(deps, caller, resolved.platform.service), WORKFLOW_SLOT_FEATURE, workflowId);
+  }
+  return result;
+}
+
+export async function pauseWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
+  await ownWorkflow(deps.store, caller.userId, workflowId);
+  return handleCommand(
+    deps.store,
+    workflowStream(workflowId),
+    workflowDecider,
+    { type: 'PauseWorkflow', workflowId, reason: 'user', requestedBy: caller.userId, until: null, now: deps.now().toISOString() },
+    { context: caller.context },
+  );
+}
+
+/** The owner's resume lifts every pause reason (the decider's rule). */
+export async function resumeWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
+  await ownWorkflow(deps.store, caller.userId, workflowId);
+  return handleCommand(
+    deps.store,
+    workflowStream(workflowId),
+    workflowDecider,
+    { type: 'ResumeWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    { context: caller.context },
+  );
+}
+
+// ------------------------------------------------------------------ executions
+
+/** Records a manual run with the workflow's config as it is now; a paused workflow does not run (CONFLICT). */
+export async function requestExecution(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome & { executionId: string }> {
+  const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
+  if (state.status === 'paused') {
+    throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
+  }
+  const executionId = randomUUID();
+  const result = await handleCommand(
+    deps.store,
+    workflowExecutionStream(executionId),
+    workflowExecutionDecider,
+    {
+      type: 'RequestExecution',
+      executionId,
+      workflowId,
+      ownerId: workflow.ownerId,
+      platform: workflow.platform,
+      workflowType: workflow.type,
+      config: workflow.config,
+      platformAccountId: workflow.platformAccountId,
+      trigger: 'manual',
+      requestedBy: caller.userId,
+      now: deps.now().toISOString(),
+    },
+    { context: caller.context, expectedRevision: 'no_stream' },
+  );
+  return { executionId, revision: result.revision, position: result.position };
+}
+
+export async function cancelExecution(deps: WorkflowDeps, caller: Caller, executionId: string): Promise<Outcome> {
+  const { state } = await loadState(deps.store, workflowExecutionStream(executionId), workflowExecutionDecider);
+  if (!state.request || state.request.ownerId !== caller.userId) throw notFound('execution');
+  return handleCommand(
+    deps.store,
+    workflowExecutionStream(executionId),
+    workflowExecutionDecider,
+    { type: 'CancelExecution', executionId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    { context: caller.context },
+  );
+}
+
+export interface ResultBatch {
+  workerId: string;
+  batchId: string;
+  /** the item kind of every item; default: the workflow type's first (today each type has one) */
+  kind?: string;
+  items: unknown[];
+  /** where a retry would resume; absent: the cursor stays as it is */
+  cursor?: string | null;
+  /** the run is over: complete the execution after this batch */
+  done?: boolean;
+}
+
+export interface ResultOutcome extends Outcome {
+  status: string;
+  attempt: number;
+  itemCount: number;
+  /** items of this batch recorded now */
+  accepted: number;
+  /** items of this batch the execution already had (or a repeated batch) */
+  duplicates: number;
+}
+
+/**
+ * A collector worker's batch: starts a requested (or retrying) execution,
+ * records the items validated against the registry's item schema (dedup key
+ * = platformContentId), completes when `done`. Every step is idempotent, so
+ * a re-sent batch changes nothing.
+ */
+export async function recordResults(deps: WorkflowDeps, context: CommandContext, executionId: string, batch: ResultBatch): Promise<ResultOutcome> {
+  const stream = workflowExecutionStream(executionId);
+  const loaded = await loadState(deps.store, stream, workflowExecutionDecider);
+  const request = loaded.state.request;
+  if (!request) throw notFound('execution');
+  const resolved = workflowType(request.type);
+  if (!resolved) throw new DomainError('CONFLICT', `execution ${executionId} is of an unknown workflow type ${request.type}`, { type: request.type });
+  const items = validItems(resolved, batch);
+
+  let state: WorkflowExecutionState = loaded.state;
+  let outcome: Outcome = { revision: loaded.revision, position: undefined };
+  let accepted = 0;
+  const send = async (command: WorkflowExecutionCommand) => {
+    const result = await handleCommand(deps.store, stream, workflowExecutionDecider, command, { context });
+    state = result.state;
+    outcome = { revision: result.revision, position: result.position ?? outcome.position };
+    return result;
+  };
+
+  if (state.status === 'requested' || state.status === 'retrying') {
+    await send({ type: 'StartExecution', executionId, workerId: batch.workerId, now: deps.now().toISOString() });
+  }
+  // only known items (or none): nothing to record, and no refusal for a finished execution either
+  if (items.some((item) => !state.seenItems.has(item.platformContentId))) {
+    const result = await send({
+      type: 'CollectItems',
+      executionId,
+      batchId: batch.batchId,
+      items,
+      cursor: batch.cursor === undefined ? state.cursor : batch.cursor,
+      now: deps.now().toISOString(),
+    });
+    const collected = result.events.find((e) => e.type === 'ItemsCollected');
+    accepted = collected?.type === 'ItemsCollected' ? collected.data.items.length : 0;
+  }
+  if (batch.done) await send({ type: 'CompleteExecution', executionId, now: deps.now().toISOString() });
+
+  return { ...outcome, status: state.status, attempt: state.attempt, itemCount: state.itemCount, accepted, duplicates: items.length - accepted };
+}
+
+/** Every item against the kind's schema (all problems at once); the parsed item is what is recorded. */
+function validItems(resolved: ResolvedWorkflowType, batch: ResultBatch): CollectedItem[] {
+  const kind = batch.kind ?? resolved.spec.itemKinds[0];
+  const spec = kind !== undefined && resolved.spec.itemKinds.includes(kind) ? itemSpec(kind) : undefined;
+  if (!kind || !spec) {
+    throw invalidBody(`${resolved.type} collects ${resolved.spec.itemKinds.join(', ')}`, [
+      { path: ['kind'], message: `one of ${resolved.spec.itemKinds.join(', ')}`, code: 'invalid_value' },
+    ]);
+  }
+  const issues: { path: (string | number)[]; message: string; code: string }[] = [];
+  const items: CollectedItem[] = [];
+  batch.items.forEach((raw, index) => {
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...zodIssuesUnder(['items', index], parsed.error.issues));
+      return;
+    }
+    items.push({ platformContentId: spec.key(parsed.data), kind, data: parsed.data as Record<string, unknown> });
+  });
+  if (issues.length > 0) throw invalidBody(`items do not fit ${kind}`, issues);
+  return items;
+}

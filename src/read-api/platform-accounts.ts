@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+
+/** Queries of the `platform-accounts-v1` read model (platform_accounts). No credentials: the table has none. */
+
+export const ACCOUNT_STATUSES = ['pending_verification', 'active', 'invalid', 'disconnected'] as const;
+export type AccountStatusFilter = (typeof ACCOUNT_STATUSES)[number];
+
+export interface PlatformAccountView {
+  id: string;
+  platform: string;
+  platform_user_id: string | null;
+  display_name: string;
+  nickname: string | null;
+  status: AccountStatusFilter;
+  health_score: number;
+  health_level: string;
+  last_invalidation_reason: string | null;
+  invalidated_at: string | null;
+  verified_at: string | null;
+  connected_at: string;
+  disconnected_at: string | null;
+  updated_at: string;
+  /** always true: every account is connected with credentials; they are never shown */
+  has_credentials: true;
+  /** the stream revision the row reflects (also the ETag) */
+  revision: string;
+}
+
+export interface PlatformAccountRow {
+  view: PlatformAccountView;
+  ownerId: string;
+}
+
+export interface AccountListFilter {
+  platform?: string;
+  /** given: only that status (disconnected included); absent: every status but disconnected */
+  status?: AccountStatusFilter;
+}
+
+const COLUMNS = [
+  'id',
+  'owner_id',
+  'platform',
+  'platform_user_id',
+  'display_name',
+  'nickname',
+  'status',
+  'health_score',
+  'health_level',
+  'last_invalidation_reason',
+  'invalidated_at',
+  'verified_at',
+  'connected_at',
+  'disconnected_at',
+  'updated_at',
+  'last_revision',
+];
+
+const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
+const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
+
+function toView(row: Record<string, any>): PlatformAccountView {
+  return {
+    id: row.id,
+    platform: row.platform,
+    platform_user_id: row.platform_user_id,
+    display_name: row.display_name,
+    nickname: row.nickname,
+    status: row.status,
+    health_score: Number(row.health_score),
+    health_level: row.health_level,
+    last_invalidation_reason: row.last_invalidation_reason,
+    invalidated_at: isoOrNull(row.invalidated_at),
+    verified_at: isoOrNull(row.verified_at),
+    connected_at: iso(row.connected_at),
+    disconnected_at: isoOrNull(row.disconnected_at),
+    updated_at: iso(row.updated_at),
+    has_credentials: true,
+    revision: String(row.last_revision),
+  };
+}
+
+/** An owner's accounts, newest first; disconnected ones only when asked for by status. */
+export async function listPlatformAccounts(knex: Knex, ownerId: string, filter: AccountListFilter, page: PageRequest): Promise<Page<PlatformAccountView>> {
+  const where = (q: Knex.QueryBuilder) => {
+    q.where({ owner_id: ownerId });
+    if (filter.platform) q.andWhere({ platform: filter.platform });
+    if (filter.status) q.andWhere({ status: filter.status });
+    else q.andWhereNot({ status: 'disconnected' });
+    return q;
+  };
+  const [{ count }] = (await where(knex('platform_accounts').count({ count: '*' }))) as [{ count: string | number }];
+  const rows = await where(knex('platform_accounts').select(COLUMNS))
+    .orderBy([
+      { column: 'connected_at', order: 'desc' },
+      { column: 'id', order: 'asc' },
+    ])
+    .offset(offsetOf(page))
+    .limit(page.per_page);
+  return pageOf(rows.map(toView), page, Number(count));
+}
+
+/** One account with its owner; undefined when unknown. The caller checks the owner. */
+export async function findPlatformAccount(knex: Knex, id: string): Promise<PlatformAccountRow | undefined> {
+  const row = await knex('platform_accounts').select(COLUMNS).where({ id }).first();
+  return row ? { view: toView(row), ownerId: row.owner_id } : undefined;
+}

@@ -1,0 +1,322 @@
+import type { Knex } from 'knex';
+import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { addDays } from '../application/quota-day.js';
+import { QIDIAN_TIME_ZONE } from '../projections/qidian-data.js';
+import type { NovelTrackingSettings } from '../write-model/novel-tracking/events.js';
+
+/**
+ * Queries of the `qidian-data-v1` read model. Every query is the owner's
+ * and takes `since`: rows captured before it (the plan's retention) are not
+ * shown. Days are Qidian's (Asia/Shanghai).
+ */
+
+const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
+const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
+const num = (value: unknown): number => Number(value);
+const numOrNull = (value: unknown): number | null => (value == null ? null : Number(value));
+const LOCAL_DAY = `to_char(captured_at AT TIME ZONE '${QIDIAN_TIME_ZONE}', 'YYYY-MM-DD')`;
+
+// ---------------------------------------------------------------- trackings
+
+export interface TrackingView {
+  id: string;
+  novel_id: string;
+  /** the owner's label, else the platform's title (null until collected) */
+  title: string | null;
+  novel_title: string | null;
+  author: string | null;
+  category: string | null;
+  novel_status: string | null;
+  word_count: number | null;
+  chapters: number | null;
+  last_captured_at: string | null;
+  settings: { notify_on_update: boolean; notify_on_completion: boolean; word_count_threshold: number | null };
+  status: string;
+  created_at: string;
+  updated_at: string;
+  revision: string;
+}
+
+function settingsView(s: NovelTrackingSettings) {
+  return { notify_on_update: s.notifyOnUpdate, notify_on_completion: s.notifyOnCompletion, word_count_threshold: s.wordCountThreshold };
+}
+
+function toTracking(row: Record<string, any>): TrackingView {
+  return {
+    id: row.id,
+    novel_id: row.novel_id,
+    title: row.title ?? row.novel_title ?? null,
+    novel_title: row.novel_title ?? null,
+    author: row.author ?? null,
+    category: row.category ?? null,
+    novel_status: row.novel_status ?? null,
+    word_count: numOrNull(row.word_count),
+    chapters: numOrNull(row.chapters),
+    last_captured_at: isoOrNull(row.last_captured_at),
+    settings: settingsView(row.settings as NovelTrackingSettings),
+    status: row.status,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    revision: String(row.last_revision),
+  };
+}
+
+function trackingsQuery(knex: Knex, userId: string, since: Date) {
+  return knex('qidian_trackings as t')
+    .leftJoin('qidian_novels as n', function () {
+      this.on('n.owner_id', '=', 't.user_id').andOn('n.novel_id', '=', 't.novel_id').andOn('n.last_captured_at', '>=', knex.raw('?', [since]));
+    })
+    .where({ 't.user_id': userId, 't.status': 'tracking' });
+}
+
+/** The owner's current trackings, newest first, with the latest visible data of each novel. */
+export async function listTrackings(knex: Knex, userId: string, since: Date, page: PageRequest): Promise<Page<TrackingView>> {
+  const [{ total }] = (await trackingsQuery(knex, userId, since).count({ total: '*' })) as [{ total: string }];
+  const rows = await trackingsQuery(knex, userId, since)
+    .select('t.*', 'n.title as novel_title', 'n.author', 'n.category', 'n.status as novel_status', 'n.word_count', 'n.chapters', 'n.last_captured_at')
+    .orderBy([{ column: 't.created_at', order: 'desc' }, { column: 't.id' }])
+    .offset(offsetOf(page))
+    .limit(page.per_page);
+  return pageOf(rows.map(toTracking), page, Number(total));
+}
+
+/** Whether the owner tracks the novel now. */
+export async function isTracked(knex: Knex, userId: string, novelId: string): Promise<boolean> {
+  return (await knex('qidian_trackings').where({ user_id: userId, novel_id: novelId, status: 'tracking' }).first('id')) !== undefined;
+}
+
+// ---------------------------------------------------------------- novel data
+
+export interface SnapshotView {
+  captured_at: string;
+  day: string;
+  title: string;
+  author: string;
+  category: string;
+  status: string;
+  word_count: number;
+  chapters: number;
+  clicks: number | null;
+  recommendations: number | null;
+  collections: number | null;
+  monthly_tickets: number | null;
+  last_updated_at: string | null;
+}
+
+function toSnapshot(row: Record<string, any>): SnapshotView {
+  return {
+    captured_at: iso(row.captured_at),
+    day: row.day,
+    title: row.title,
+    author: row.author,
+    category: row.category,
+    status: row.status,
+    word_count: num(row.word_count),
+    chapters: num(row.chapters),
+    clicks: numOrNull(row.clicks),
+    recommendations: numOrNull(row.recommendations),
+    collections: numOrNull(row.collections),
+    monthly_tickets: numOrNull(row.monthly_tickets),
+    last_updated_at: isoOrNull(row.last_updated_at),
+  };
+}
+
+const SNAPSHOT_COLUMNS = [
+  'captured_at',
+  'title',
+  'author',
+  'category',
+  'status',
+  'word_count',
+  'chapters',
+  'clicks',
+  'recommendations',
+  'collections',
+  'monthly_tickets',
+  'last_updated_at',
+];
+
+function snapshots(knex: Knex, ownerId: string, novelId: string, since: Date) {
+  return knex('qidian_novel_snapshots').where({ owner_id: ownerId, novel_id: novelId }).andWhere('captured_at', '>=', since);
+}
+
+export interface NovelData extends Page<SnapshotView> {
+  novel_id: string;
+  /** the latest visible snapshot (whatever the range asked for) */
+  latest: SnapshotView | null;
+}
+
+/** The latest snapshot and a page of the history (newest first), `from`/`to` being Qidian days, both included. */
+export async function novelData(
+  knex: Knex,
+  ownerId: string,
+  novelId: string,
+  options: { since: Date; from?: string; to?: string; page: PageRequest },
+): Promise<NovelData> {
+  const latestRow = await snapshots(knex, ownerId, novelId, options.since)
+    .orderBy('captured_at', 'desc')
+    .first([...SNAPSHOT_COLUMNS, knex.raw(`${LOCAL_DAY} AS day`)]);
+  const ranged = () => {
+    const q = snapshots(knex, ownerId, novelId, options.since);
+    if (options.from) q.andWhereRaw(`${LOCAL_DAY} >= ?`, [options.from]);
+    if (options.to) q.andWhereRaw(`${LOCAL_DAY} <= ?`, [options.to]);
+    return q;
+  };
+  const [{ total }] = (await ranged().count({ total: '*' })) as [{ total: string }];
+  const rows = await ranged()
+    .select([...SNAPSHOT_COLUMNS, knex.raw(`${LOCAL_DAY} AS day`)])
+    .orderBy('captured_at', 'desc')
+    .offset(offsetOf(options.page))
+    .limit(options.page.per_page);
+  return { novel_id: novelId, latest: latestRow ? toSnapshot(latestRow) : null, ...pageOf(rows.map(toSnapshot), options.page, Number(total)) };
+}
+
+// ---------------------------------------------------------------- trends
+
+const TREND_FIELDS = ['word_count', 'chapters', 'collections', 'monthly_tickets'] as const;
+type TrendField = (typeof TREND_FIELDS)[number];
+type Figures = Record<TrendField, number | null>;
+
+export interface TrendPoint extends Figures {
+  day: string;
+  captured_at: string;
+  /** against the previous captured day (which may lie before the range); null without one or without the figure */
+  deltas: Figures;
+}
+
+export interface NovelTrends {
+  novel_id: string;
+  days: number;
+  from: string;
+  to: string;
+  points: TrendPoint[];
+  /** the last point against the first point's baseline: the range's growth */
+  change: Figures;
+}
+
+function delta(now: number | null, before: number | null | undefined): number | null {
+  return now === null || before === null || before === undefined ? null : now - before;
+}
+
+/**
+ * Per Qidian day of the last `days` (today included), the day's last
+ * snapshot and its deltas against the previous captured day. A day without
+ * a capture has no point.
+ */
+export async function novelTrends(knex: Knex, ownerId: string, novelId: string, options: { since: Date; days: number; today: string }): Promise<NovelTrends> {
+  const from = addDays(options.today, -(options.days - 1));
+  const baselineFrom = addDays(from, -1);
+  // the last capture of each day, the day before the range included (the first point's baseline)
+  const rows = (
+    await knex.raw(
+      `SELECT DISTINCT ON (day) day, captured_at, word_count, chapters, collections, monthly_tickets
+         FROM (SELECT ${LOCAL_DAY} AS day, * FROM qidian_novel_snapshots
+                WHERE owner_id = ? AND novel_id = ? AND captured_at >= ?) s
+        WHERE day BETWEEN ? AND ?
+        ORDER BY day, captured_at DESC`,
+      [ownerId, novelId, options.since, baselineFrom, options.today],
+    )
+  ).rows as Record<string, any>[];
+  const figures = (row: Record<string, any>): Figures => ({
+    word_count: numOrNull(row.word_count),
+    chapters: numOrNull(row.chapters),
+    collections: numOrNull(row.collections),
+    monthly_tickets: numOrNull(row.monthly_tickets),
+  });
+  const points: TrendPoint[] = [];
+  let previous: Figures | undefined;
+  let baseline: Figures | undefined;
+  for (const row of rows) {
+    const f = figures(row);
+    if (row.day >= from) {
+      if (points.length === 0) baseline = previous ?? f;
+      const deltas = Object.fromEntries(TREND_FIELDS.map((k) => [k, delta(f[k], previous?.[k])])) as Figures;
+      points.push({ day: row.day, captured_at: iso(row.captured_at), ...f, deltas });
+    }
+    previous = f;
+  }
+  const last = points.at(-1);
+  const change = Object.fromEntries(TREND_FIELDS.map((k) => [k, last ? delta(last[k], baseline?.[k]) : null])) as Figures;
+  return { novel_id: novelId, days: options.days, from, to: options.today, points, change };
+}
+
+// ---------------------------------------------------------------- rankings
+
+export interface RankingEntryView {
+  rank: number;
+  novel_id: string;
+  title: string;
+  author: string;
+  category: string;
+  sub_category: string | null;
+  status: string | null;
+  score: number | null;
+  score_label: string | null;
+  captured_at: string;
+}
+
+function toEntry(row: Record<string, any>): RankingEntryView {
+  return {
+    rank: row.rank,
+    novel_id: row.novel_id,
+    title: row.title,
+    author: row.author,
+    category: row.category,
+    sub_category: row.sub_category,
+    status: row.status,
+    score: numOrNull(row.score),
+    score_label: row.score_label,
+    captured_at: iso(row.captured_at),
+  };
+}
+
+const ENTRY_COLUMNS = ['rank', 'novel_id', 'title', 'author', 'category', 'sub_category', 'status', 'score', 'score_label', 'captured_at'];
+
+function rankingRows(knex: Knex, ownerId: string, ranking: string, since: Date) {
+  return knex('qidian_rankings').where({ owner_id: ownerId, ranking }).andWhere('captured_at', '>=', since);
+}
+
+/** The latest visible day the owner has a capture of the ranking. */
+async function latestDay(knex: Knex, ownerId: string, ranking: string, since: Date): Promise<string | null> {
+  const row = (await rankingRows(knex, ownerId, ranking, since).max({ day: knex.raw(`to_char(day, 'YYYY-MM-DD')`) }).first()) as { day: string | null } | undefined;
+  return row?.day ?? null;
+}
+
+export interface RankingCapture {
+  ranking: string;
+  /** the Qidian day of the capture; null when there is none (visible) */
+  day: string | null;
+  entries: RankingEntryView[];
+}
+
+/** The latest capture of each ranking, its top `top` entries. */
+export async function latestRankings(knex: Knex, ownerId: string, rankings: readonly string[], options: { since: Date; top: number }): Promise<RankingCapture[]> {
+  const out: RankingCapture[] = [];
+  for (const ranking of rankings) {
+    const day = await latestDay(knex, ownerId, ranking, options.since);
+    const rows = day
+      ? await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).orderBy('rank').limit(options.top).select(ENTRY_COLUMNS)
+      : [];
+    out.push({ ranking, day, entries: rows.map(toEntry) });
+  }
+  return out;
+}
+
+export interface RankingPage extends Page<RankingEntryView> {
+  ranking: string;
+  day: string | null;
+}
+
+/** One ranking's capture of `day` (default: the latest), by rank. */
+export async function rankingCapture(knex: Knex, ownerId: string, ranking: string, options: { since: Date; day?: string; page: PageRequest }): Promise<RankingPage> {
+  const day = options.day ?? (await latestDay(knex, ownerId, ranking, options.since));
+  if (!day) return { ranking, day: null, ...pageOf([], options.page, 0) };
+  const [{ total }] = (await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).count({ total: '*' })) as [{ total: string }];
+  const rows = await rankingRows(knex, ownerId, ranking, options.since)
+    .andWhere({ day })
+    .orderBy('rank')
+    .offset(offsetOf(options.page))
+    .limit(options.page.per_page)
+    .select(ENTRY_COLUMNS);
+  return { ranking, day, ...pageOf(rows.map(toEntry), options.page, Number(total)) };
+}
