@@ -44,7 +44,12 @@ export function createApiApp(container: Container): Koa<AppState> {
     platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     workflowsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     xiaohongshuRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
-    proxiesRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox) }),
+    proxiesRouter(api, {
+      store,
+      knex,
+      secretBox: container.get(TOKENS.SecretBox),
+      thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
+    }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
   ];
   return createApp({

@@ -156,6 +156,9 @@ const variables = z.object({
   XIAOHONGSHU_API_URL: url(['http:', 'https:']).default('https://edith.xiaohongshu.com'),
   QIDIAN_WEB_URL: url(['http:', 'https:']).default('https://www.qidian.com'),
   QIDIAN_BOOK_URL: url(['http:', 'https:']).default('https://book.qidian.com'),
+  // proxies: consecutive failed checks that fail a healthy proxy, and successful probes that recover a failed one
+  PROXY_FAILURE_THRESHOLD: integer(1, 100).default(3),
+  PROXY_RECOVERY_THRESHOLD: integer(1, 100).default(2),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
 });

@@ -11,16 +11,22 @@ import { proxyDecider, proxyStream, type ProxyEvent, type ProxyProtocol, type Pr
  * the health decisions use, and a clock that keeps probe results in order.
  */
 
-/** Consecutive failed probes that fail a healthy proxy. To become config (PROXY_FAILURE_THRESHOLD). */
-export const PROXY_FAILURE_THRESHOLD = 3;
-/** Consecutive successful probes that recover a failed proxy. To become config (PROXY_RECOVERY_THRESHOLD). */
-export const PROXY_RECOVERY_THRESHOLD = 2;
+/** When a proxy fails and recovers (config PROXY_FAILURE_THRESHOLD / PROXY_RECOVERY_THRESHOLD). */
+export interface HealthThresholds {
+  /** consecutive failures that fail a healthy proxy */
+  failure: number;
+  /** consecutive successful probes that recover a failed proxy */
+  recovery: number;
+}
+
+export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = { failure: 3, recovery: 2 };
 
 export interface ProxyDeps {
   store: EventStore;
   context: CommandContext;
   /** the clock (tests) */
   now?: () => Date;
+  thresholds?: HealthThresholds;
 }
 
 export type ProxyResult = HandleResult<ProxyState, ProxyEvent>;
@@ -111,8 +117,8 @@ export async function recordHealthCheck(deps: ProxyDeps, input: HealthCheckInput
       ok: input.ok,
       latencyMs: input.latencyMs ?? null,
       error: input.error ?? null,
-      failureThreshold: PROXY_FAILURE_THRESHOLD,
-      recoveryThreshold: PROXY_RECOVERY_THRESHOLD,
+      failureThreshold: (deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS).failure,
+      recoveryThreshold: (deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS).recovery,
       now: new Date(at).toISOString(),
     },
     { context: deps.context },

@@ -1,7 +1,7 @@
 import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
 import { DeadlineSweeper, expiryActions, processManagers } from '../process-managers/index.js';
-import { projections } from '../projections/index.js';
+import { createProjections } from '../projections/index.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import { TOKENS } from '../tokens.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
@@ -19,7 +19,7 @@ try {
   // The process managers (src/process-managers: pm-…) run here beside the
   // projections: each is a Consumer with its own checkpoint and advisory lock,
   // driven by the same ConsumerRunner, so one projector process hosts both.
-  const consumers = [...projections, ...processManagers({ store: deps.store, logger }, { paymentGraceMs: config.PAYMENT_EXPIRY_GRACE_MINUTES * 60_000 })];
+  const consumers = [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ store: deps.store, logger }, { paymentGraceMs: config.PAYMENT_EXPIRY_GRACE_MINUTES * 60_000 })];
   const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
   for (const runner of runners) runner.start();
   // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.

@@ -1,7 +1,7 @@
 import type { Consumer } from '../subscriptions/consumer.js';
 import { platformAccountsProjection } from './platform-accounts.js';
 import { proxiesProjection } from './proxies.js';
-import { proxyUsageProjection } from './proxy-usage.js';
+import { createProxyUsageProjection } from './proxy-usage.js';
 import { qidianDataProjection } from './qidian-data.js';
 import { subscriptionsProjection } from './subscriptions.js';
 import { usersProjection } from './users.js';
@@ -10,6 +10,18 @@ import { xiaohongshuContentProjection } from './xiaohongshu-content.js';
 
 /**
  * The read models the projector keeps up to date, one Consumer each (its own
- * checkpoint). Later issues add theirs here; the projector starts every one.
+ * checkpoint); the projector starts every one. Built from the configuration
+ * where a projection depends on it (the usage day's time zone).
  */
-export const projections: Consumer[] = [usersProjection, subscriptionsProjection, platformAccountsProjection, proxiesProjection, proxyUsageProjection, xiaohongshuContentProjection, workflowsProjection, qidianDataProjection];
+export function createProjections(options: { timeZone: string }): Consumer[] {
+  return [
+    usersProjection,
+    subscriptionsProjection,
+    platformAccountsProjection,
+    proxiesProjection,
+    createProxyUsageProjection({ timeZone: options.timeZone }),
+    xiaohongshuContentProjection,
+    workflowsProjection,
+    qidianDataProjection,
+  ];
+}

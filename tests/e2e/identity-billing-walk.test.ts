@@ -9,7 +9,7 @@ import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { processManagers } from '../../src/process-managers/index.js';
-import { projections } from '../../src/projections/index.js';
+import { createProjections } from '../../src/projections/index.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
@@ -56,7 +56,7 @@ describe('identity + billing walk (e2e, production app)', function () {
     const knex = container.get(TOKENS.Knex);
     const logger = container.get(TOKENS.Logger);
     // what src/main/projector.ts runs, with the same names (and checkpoints)
-    for (const consumer of [...projections, ...processManagers({ store, logger }, { paymentGraceMs: 0 })]) {
+    for (const consumer of [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ store, logger }, { paymentGraceMs: 0 })]) {
       const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100 });
       runner.start();
       runners.push(runner);

@@ -4,7 +4,6 @@ import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { createApiApp } from '../../src/api-app.js';
-import { PROXY_FAILURE_THRESHOLD, PROXY_RECOVERY_THRESHOLD } from '../../src/application/proxies.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition } from '../../src/event-store/position.js';
@@ -17,6 +16,10 @@ import { handleCommand } from '../../src/write-model/core/command-handler.js';
 import { proxyStream, type SealedSecret } from '../../src/write-model/proxy/index.js';
 import { workflowExecutionDecider, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+
+// the thresholds the API is configured with (config PROXY_FAILURE_THRESHOLD / PROXY_RECOVERY_THRESHOLD)
+const PROXY_FAILURE_THRESHOLD = 3;
+const PROXY_RECOVERY_THRESHOLD = 2;
 
 interface Reply {
   res: Response;
@@ -39,7 +42,7 @@ describe('proxies API (e2e)', function () {
   let userId = '';
 
   before(async () => {
-    container = await buildContainer(testConfig());
+    container = await buildContainer(testConfig({ PROXY_FAILURE_THRESHOLD: String(PROXY_FAILURE_THRESHOLD), PROXY_RECOVERY_THRESHOLD: String(PROXY_RECOVERY_THRESHOLD) }));
     store = container.get(TOKENS.EventStore);
     knex = container.get(TOKENS.Knex);
     // both projections in-process (the projector's job in production)

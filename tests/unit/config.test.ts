@@ -58,6 +58,8 @@ describe('loadConfig', () => {
       XIAOHONGSHU_API_URL: 'https://edith.xiaohongshu.com',
       QIDIAN_WEB_URL: 'https://www.qidian.com',
       QIDIAN_BOOK_URL: 'https://book.qidian.com',
+      PROXY_FAILURE_THRESHOLD: 3,
+      PROXY_RECOVERY_THRESHOLD: 2,
       DEADLINE_SWEEP_INTERVAL_MS: 15000,
     });
   });

@@ -2,7 +2,7 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import { banProxy, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type ProxyDeps } from '../../../application/proxies.js';
+import { banProxy, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type HealthThresholds, type ProxyDeps } from '../../../application/proxies.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { PLATFORM_IDS, type PlatformId } from '../../../platforms/registry.js';
 import { PROXIES_PROJECTION } from '../../../projections/proxies.js';
@@ -23,6 +23,7 @@ export interface ProxiesRouteDeps {
   store: EventStore;
   knex: Knex;
   secretBox: SecretBox;
+  thresholds?: HealthThresholds;
   /** the clock (tests) */
   now?: () => Date;
 }
@@ -121,7 +122,12 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
   const admin = adminApi(api);
   const { store, knex, secretBox } = deps;
   const clock = () => deps.now?.() ?? new Date();
-  const proxyDeps = (ctx: AppContext): ProxyDeps => ({ store, context: commandContext(ctx, currentUser(ctx).id), now: clock });
+  const proxyDeps = (ctx: AppContext): ProxyDeps => ({
+    store,
+    context: commandContext(ctx, currentUser(ctx).id),
+    now: clock,
+    ...(deps.thresholds ? { thresholds: deps.thresholds } : {}),
+  });
 
   // the usage routes come before /:id, which would otherwise take "usage" for an id
   defineRoute(

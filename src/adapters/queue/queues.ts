@@ -1,0 +1,167 @@
+import { Queue, QueueEvents, Worker, type ConnectionOptions, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq';
+import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
+
+/**
+ * BullMQ queues of the platform: names, job payloads, job ids and one factory
+ * that builds every Queue / Worker / QueueEvents with the same prefix and
+ * connection options.
+ *
+ * Queues
+ * - `scrape`: one job per execution attempt; a scraper worker runs it.
+ * - `workflow-tick`: made only by job schedulers (one per workflow,
+ *   workflow-schedulers.ts); a process manager turns each tick into an
+ *   execution request.
+ * - `proxy-health`: a repeating job whose worker probes every proxy
+ *   (src/adapters/proxies/prober.ts) and records RecordHealthCheck commands.
+ *
+ * Job ids of `scrape` (see `scrapeJobId`)
+ * - attempt 1 is `{executionId}`: DESIGN §6 "job id = execution id". BullMQ
+ *   ignores an add whose job id already exists, so a redelivered
+ *   ExecutionRequested (a process manager sees an event twice) enqueues
+ *   nothing the second time.
+ * - a deliberate re-enqueue (ProxyFailed moved the execution to another
+ *   proxy, or a retry resumes from a cursor) is a new attempt n ≥ 2 with job
+ *   id `{executionId}.{n}`: a new id, so it is not swallowed by the first
+ *   job (which still exists: completed or failed, or still active on the
+ *   dead proxy), yet a redelivery of the same re-enqueue (same n) is again
+ *   one job. `n` is the execution attempt (ExecutionRetried.attempt).
+ * - dedup lasts as long as the job is kept: finished jobs are kept for
+ *   `KEEP_FINISHED_SECONDS` (far longer than any redelivery window).
+ *   ':' is not allowed in custom ids (BullMQ builds keys with it), '.' is.
+ */
+
+export const QUEUE_NAMES = {
+  scrape: 'scrape',
+  workflowTick: 'workflow-tick',
+  proxyHealth: 'proxy-health',
+} as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** What a scraper needs to run one attempt of an execution. */
+export interface ScrapeJobData {
+  executionId: string;
+  workflowId: string;
+  ownerId: string;
+  platform: string;
+  /** `<platform>.<name>`, e.g. `xiaohongshu.notes` */
+  type: string;
+  config: Record<string, unknown>;
+  platformAccountId: string | null;
+  /** the proxy leased for this attempt, when the dispatcher knows it */
+  proxyId?: string | null;
+  /** where the attempt resumes (ItemsCollected.cursor); absent or null: from the start */
+  cursor?: string | null;
+  /** the execution attempt, 1-based (ExecutionStarted / ExecutionRetried.attempt) */
+  attempt: number;
+  /** why this attempt was enqueued again (absent for attempt 1) */
+  reason?: string;
+}
+
+/** Made by a workflow's job scheduler; the template data is fixed at upsert time. */
+export interface WorkflowTickJobData {
+  workflowId: string;
+  ownerId: string;
+  schedule: WorkflowSchedule;
+}
+
+export interface ProxyHealthJobData {
+  /** URL fetched through each proxy; absent: the worker's configured default */
+  target?: string;
+  timeoutMs?: number;
+  /** only these proxies; absent: every proxy that is not retired */
+  proxyIds?: string[];
+}
+
+export const SCRAPE_JOB_NAME = 'scrape';
+export const WORKFLOW_TICK_JOB_NAME = 'workflow-tick';
+export const PROXY_HEALTH_JOB_NAME = 'proxy-health';
+
+/** Finished jobs are kept a week: the window in which a repeated enqueue of the same id is a no-op. */
+export const KEEP_FINISHED_SECONDS = 7 * 24 * 3600;
+
+/** `{executionId}` for attempt 1, `{executionId}.{attempt}` after. */
+export function scrapeJobId(executionId: string, attempt = 1): string {
+  if (executionId === '' || executionId.includes(':')) throw new Error(`invalid execution id for a job id: ${JSON.stringify(executionId)}`);
+  if (!Number.isInteger(attempt) || attempt < 1) throw new Error(`invalid attempt ${attempt}`);
+  return attempt === 1 ? executionId : `${executionId}.${attempt}`;
+}
+
+/** The inverse of `scrapeJobId`. */
+export function parseScrapeJobId(jobId: string): { executionId: string; attempt: number } {
+  const match = /^(.*)\.(\d+)$/.exec(jobId);
+  if (match && Number(match[2]) >= 2) return { executionId: match[1]!, attempt: Number(match[2]) };
+  return { executionId: jobId, attempt: 1 };
+}
+
+export interface RetryPolicy {
+  /** BullMQ attempts of one job (the first run included) */
+  attempts: number;
+  /** first back-off delay; doubles every attempt (delay · 2^(n-1)) */
+  backoffMs: number;
+  /** 0..1: each delay is randomised down by up to this fraction so retries spread */
+  jitter?: number;
+}
+
+export const DEFAULT_SCRAPE_RETRY: RetryPolicy = { attempts: 4, backoffMs: 30_000, jitter: 0.2 };
+
+/** Job options: attempts + exponential back-off, and the retention that makes job ids dedup. */
+export function jobOptionsFor(retry: RetryPolicy): JobsOptions {
+  return {
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, ...(retry.jitter ? { jitter: retry.jitter } : {}) },
+    removeOnComplete: { age: KEEP_FINISHED_SECONDS },
+    removeOnFail: { age: KEEP_FINISHED_SECONDS },
+  };
+}
+
+export interface QueueFactoryOptions {
+  /** e.g. `redis://127.0.0.1:6379/0` (REDIS_URL) */
+  redisUrl: string;
+  /** BullMQ key prefix; default `bull`. Tests use a fresh one per run. */
+  prefix?: string;
+  /** label of the Redis connections (CLIENT LIST) */
+  connectionName?: string;
+}
+
+/**
+ * Builds BullMQ objects sharing a prefix and connection options. Every
+ * object opens its own connections (BullMQ duplicates them anyway, and
+ * workers need `maxRetriesPerRequest: null` for their blocking reads), so
+ * closing one never closes another; close what you create.
+ */
+export class QueueFactory {
+  readonly prefix: string;
+  readonly redisUrl: string;
+
+  constructor(private readonly options: QueueFactoryOptions) {
+    this.prefix = options.prefix ?? 'bull';
+    this.redisUrl = options.redisUrl;
+  }
+
+  /** Connection options for BullMQ: it makes the ioredis clients from them. */
+  connection(kind: 'queue' | 'worker'): ConnectionOptions {
+    return {
+      url: this.options.redisUrl,
+      connectionName: `${this.options.connectionName ?? 'collector'}:${kind}`,
+      // workers block on Redis and must wait forever; a queue (a producer in
+      // a request path) fails fast like the app's shared client
+      maxRetriesPerRequest: kind === 'worker' ? null : 1,
+    };
+  }
+
+  queue<D = unknown>(name: QueueName, defaultJobOptions?: JobsOptions): Queue<D> {
+    return new Queue<D>(name, { connection: this.connection('queue'), prefix: this.prefix, defaultJobOptions });
+  }
+
+  worker<D = unknown, R = unknown>(
+    name: QueueName,
+    processor: Processor<D, R>,
+    options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
+  ): Worker<D, R> {
+    return new Worker<D, R>(name, processor, { ...options, connection: this.connection('worker'), prefix: this.prefix });
+  }
+
+  queueEvents(name: QueueName): QueueEvents {
+    return new QueueEvents(name, { connection: this.connection('worker'), prefix: this.prefix });
+  }
+}
