@@ -253,55 +253,18 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect((await get('/api/v1/xiaohongshu/contents/not-a-note', alice.token)).res.status).to.equal(422);
   });
 
-  it('analytics: overview (totals, averages, types, top authors and tags) and daily trends', async () => {
-    const o = await get('/api/v1/xiaohongshu/analytics/overview', alice.token);
-    expect(o.res.status, o.text).to.equal(200);
-    const likes = 5200 + 683 + 15000 + 120 + 2300 + 900;
-    expect(o.body.data.totals).to.deep.equal({ notes: 6, authors: 2, likes, comments: 600 + 33 + 2000 + 8 + 150 + 45, shares: 1300 + 93 + 800 + 2 + 60 + 20, collects: 4100 + 520 + 9000 + 300 + 1800 + 700 });
-    expect(o.body.data.averages.likes).to.equal(Math.round((likes / 6) * 100) / 100);
-    expect(o.body.data.by_type).to.deep.equal([
-      { type: 'note', notes: 5 },
-      { type: 'video', notes: 1 },
-    ]);
-    expect(o.body.data.top_authors[0]).to.deep.equal({ author_id: author1.id, author_name: '小鹿爱喝咖啡', notes: 4, likes: 5200 + 683 + 2300 + 900 });
-    expect(o.body.data.top_tags.slice(0, 3)).to.deep.equal([
-      // equal counts: more likes first
-      { tag: '家居', notes: 2, likes: 15120 },
-      { tag: '上海探店', notes: 2, likes: 6100 },
-      { tag: '咖啡', notes: 2, likes: 5883 },
-    ]);
-    expect(o.body.data.retention_days).to.equal(7);
-    const today = quotaDay(new Date(now), 'Asia/Shanghai').day;
-    const ranged = await get(`/api/v1/xiaohongshu/analytics/overview?from=${quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day}&to=${today}&type=note`, alice.token);
-    expect(ranged.body.data.totals.notes, ranged.text).to.equal(2);
-    expect((await get('/api/v1/xiaohongshu/analytics/overview?from=2026-03-02&to=2026-03-01', alice.token)).res.status).to.equal(422);
-
-    const t = await get('/api/v1/xiaohongshu/analytics/trends?days=3', alice.token);
-    expect(t.res.status, t.text).to.equal(200);
-    const series = t.body.data.series as any[];
-    expect(series).to.have.length(3);
-    expect(series[2].day).to.equal(today);
-    const sum = (k: string) => series.reduce((s, d) => s + d[k], 0);
-    expect(sum('notes_collected')).to.equal(7);
-    expect(sum('new_notes')).to.equal(6);
-    expect(sum('likes')).to.equal(4311 + 683 + 15000 + 120 + 2300 + 5200 + 900);
-    const last = series.find((d) => d.day === quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day);
-    expect(last).to.include({ notes_collected: 2, new_notes: 1, likes: 6100 });
-    const defaults = await get('/api/v1/xiaohongshu/analytics/trends', alice.token);
-    expect(defaults.body.data.series).to.have.length(30);
-    // the 10-day-old collection is past retention
-    expect(defaults.body.data.series.reduce((s: number, d: any) => s + d.notes_collected, 0)).to.equal(7);
-    expect((await get('/api/v1/xiaohongshu/analytics/trends?days=0', alice.token)).res.status).to.equal(422);
+  it('analytics need data_analytics: 403 on the free plan, naming the feature', async () => {
+    for (const path of ['/api/v1/xiaohongshu/analytics/overview', '/api/v1/xiaohongshu/analytics/trends']) {
+      const refused = await get(path, alice.token);
+      expect(refused.res.status, refused.text).to.equal(403);
+      expect(refused.body.error).to.deep.include({ code: 'PERMISSION_DENIED' });
+      expect(refused.body.error.details).to.include({ feature: 'data_analytics', plan: 'free' });
+    }
   });
 
-  it("keeps another user out of my notes: Bob's list, detail, analytics and export are empty", async () => {
+  it("keeps another user out of my notes: Bob's list, detail and export are empty", async () => {
     expect((await list(bob.token)).body.data.pagination.total).to.equal(0);
     expect((await get(`/api/v1/xiaohongshu/contents/${n.coffee}`, bob.token)).res.status).to.equal(404);
-    const o = await get('/api/v1/xiaohongshu/analytics/overview', bob.token);
-    expect(o.body.data.totals).to.deep.equal({ notes: 0, authors: 0, likes: 0, comments: 0, shares: 0, collects: 0 });
-    expect(o.body.data.top_authors).to.deep.equal([]);
-    const t = await get('/api/v1/xiaohongshu/analytics/trends?days=3', bob.token);
-    expect(t.body.data.series.every((d: any) => d.notes_collected === 0 && d.likes === 0)).to.equal(true);
     const exported = await get('/api/v1/xiaohongshu/contents/export?format=json', bob.token);
     expect(exported.res.status, exported.text).to.equal(200);
     expect(JSON.parse(exported.text)).to.deep.equal([]);
@@ -372,8 +335,64 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect(cell(2, 'title')).to.equal('法式装修｜客厅沙发怎么选');
     expect((cell(3, 'last_collected_at') as Date).toISOString()).to.equal(ago(HOUR));
 
+    // basic has no data_analytics either (the seed's "基础统计" comment, value False)
+    expect((await get('/api/v1/xiaohongshu/analytics/overview', alice.token)).res.status).to.equal(403);
+  });
+
+  it('on pro (data_analytics, 90 days kept): overview (totals, averages, types, top authors and tags) and daily trends; Bob sees none of it', async () => {
+    for (const user of [alice, bob]) {
+      const stream = subscriptionStream(user.userId, 'xiaohongshu');
+      const at = new Date().toISOString();
+      await handleCommand(store, stream, subscriptionDecider, { type: 'StartSubscription', subscriptionId: `sub-${user.userId}`, userId: user.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
+      await handleCommand(store, stream, subscriptionDecider, { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
+    }
     const o = await get('/api/v1/xiaohongshu/analytics/overview', alice.token);
-    expect(o.body.data).to.include({ retention_days: 30 });
-    expect(o.body.data.totals.notes).to.equal(7);
+    expect(o.res.status, o.text).to.equal(200);
+    // the six recent notes and the 10- and 40-day-old ones (no comments, shares or collects)
+    const likes = 5200 + 683 + 15000 + 120 + 2300 + 900 + 50 + 70;
+    expect(o.body.data.totals).to.deep.equal({ notes: 8, authors: 2, likes, comments: 600 + 33 + 2000 + 8 + 150 + 45, shares: 1300 + 93 + 800 + 2 + 60 + 20, collects: 4100 + 520 + 9000 + 300 + 1800 + 700 });
+    expect(o.body.data.averages.likes).to.equal(Math.round((likes / 8) * 100) / 100);
+    expect(o.body.data.by_type).to.deep.equal([
+      { type: 'note', notes: 7 },
+      { type: 'video', notes: 1 },
+    ]);
+    expect(o.body.data.top_authors[0]).to.deep.equal({ author_id: author1.id, author_name: '小鹿爱喝咖啡', notes: 6, likes: 5200 + 683 + 2300 + 900 + 50 + 70 });
+    expect(o.body.data.top_tags.slice(0, 3)).to.deep.equal([
+      { tag: '咖啡', notes: 4, likes: 5200 + 683 + 50 + 70 },
+      // equal counts: more likes first
+      { tag: '家居', notes: 2, likes: 15120 },
+      { tag: '上海探店', notes: 2, likes: 6100 },
+    ]);
+    expect(o.body.data.retention_days).to.equal(90);
+    const today = quotaDay(new Date(now), 'Asia/Shanghai').day;
+    const ranged = await get(`/api/v1/xiaohongshu/analytics/overview?from=${quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day}&to=${today}&type=note`, alice.token);
+    expect(ranged.body.data.totals.notes, ranged.text).to.equal(2);
+    expect((await get('/api/v1/xiaohongshu/analytics/overview?from=2026-03-02&to=2026-03-01', alice.token)).res.status).to.equal(422);
+
+    const t = await get('/api/v1/xiaohongshu/analytics/trends?days=3', alice.token);
+    expect(t.res.status, t.text).to.equal(200);
+    const series = t.body.data.series as any[];
+    expect(series).to.have.length(3);
+    expect(series[2].day).to.equal(today);
+    const sum = (k: string) => series.reduce((s, d) => s + d[k], 0);
+    expect(sum('notes_collected')).to.equal(7);
+    expect(sum('new_notes')).to.equal(6);
+    expect(sum('likes')).to.equal(4311 + 683 + 15000 + 120 + 2300 + 5200 + 900);
+    const last = series.find((d) => d.day === quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day);
+    expect(last).to.include({ notes_collected: 2, new_notes: 1, likes: 6100 });
+    const defaults = await get('/api/v1/xiaohongshu/analytics/trends', alice.token);
+    expect(defaults.body.data.series).to.have.length(30);
+    // the 10-day-old collection is within the 30 days; the 40-day-old one is not
+    expect(defaults.body.data.series.reduce((s: number, d: any) => s + d.notes_collected, 0)).to.equal(8);
+    expect((await get('/api/v1/xiaohongshu/analytics/trends?days=0', alice.token)).res.status).to.equal(422);
+
+    // Bob, on pro too, sees none of Alice's notes in the analytics
+    const theirs = await get('/api/v1/xiaohongshu/analytics/overview', bob.token);
+    expect(theirs.res.status, theirs.text).to.equal(200);
+    expect(theirs.body.data.totals).to.deep.equal({ notes: 0, authors: 0, likes: 0, comments: 0, shares: 0, collects: 0 });
+    expect(theirs.body.data.top_authors).to.deep.equal([]);
+    const theirTrends = await get('/api/v1/xiaohongshu/analytics/trends?days=3', bob.token);
+    expect(theirTrends.body.data.series.every((d: any) => d.notes_collected === 0 && d.likes === 0)).to.equal(true);
   });
 });
+

@@ -253,6 +253,14 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     },
   );
 
+  /** Analytics are a plan feature (seed 000: data_analytics, pro and enterprise). */
+  async function requireAnalytics(ctx: AppContext): Promise<void> {
+    const plan = await currentPlan(store, currentUser(ctx).id, 'xiaohongshu');
+    if (plan.features.data_analytics !== true) {
+      throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include data analytics (data_analytics)`, { feature: 'data_analytics', plan: plan.code });
+    }
+  }
+
   defineRoute(
     router,
     api,
@@ -262,14 +270,17 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'Overview of my collected notes',
       description:
         'Totals, averages per note, notes per type, top 10 authors (by notes, then likes) and tags, over the notes last collected in ' +
-        '[from, to] (days in QUOTA_TIME_ZONE; default: everything within retention), with the list\'s filters.',
+        '[from, to] (days in QUOTA_TIME_ZONE; default: everything within retention), with the list\'s filters. ' +
+        'Needs the plan feature data_analytics (403 PERMISSION_DENIED otherwise).',
       tags: ['xiaohongshu'],
       auth: true,
+      errors: [403],
       request: { query: z.object({ from: DAY.optional(), to: DAY.optional() }).extend(filtersQuery.shape).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the overview', schema: overviewSchema } },
     },
     async ({ query }, ctx) => {
       if (query.from && query.to && query.from > query.to) throw invalidQuery('from', 'from must not be after to');
+      await requireAnalytics(ctx);
       const scope = await scopeOf(ctx);
       const { from, to, ...filters } = query;
       return overview(knex, scope, filters as ContentFilters, { from, to });
@@ -286,13 +297,15 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       description:
         `Per day of the last \`days\` days (default 30, at most ${MAX_TREND_DAYS}; today included, days in QUOTA_TIME_ZONE): notes collected, ` +
         'notes collected for the first time, and the engagement sums of the notes collected that day (each at its last collection of the day). ' +
-        'Days before the retention cutoff are zero.',
+        'Days before the retention cutoff are zero. Needs the plan feature data_analytics (403 PERMISSION_DENIED otherwise).',
       tags: ['xiaohongshu'],
       auth: true,
+      errors: [403],
       request: { query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(30) }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the series', schema: trendsSchema } },
     },
     async ({ query }, ctx) => {
+      await requireAnalytics(ctx);
       const scope = await scopeOf(ctx);
       return trends(knex, scope, { days: query.days, today: quotaDay(scope.now, timeZone).day });
     },
