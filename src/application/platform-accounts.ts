@@ -166,6 +166,18 @@ export async function rotatePlatformAccountCredentials(
   );
 }
 
+/** The owner relabels the account (the same name again is a no-op). */
+export async function renamePlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, displayName: string, expectedRevision?: bigint): Promise<Result> {
+  await ownedAccount(deps.store, accountId, actor.userId);
+  return handleCommand(
+    deps.store,
+    platformAccountStream(accountId),
+    platformAccountDecider,
+    { type: 'RenamePlatformAccount', accountId, requestedBy: actor.userId, displayName, now: (deps.now?.() ?? new Date()).toISOString() },
+    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+  );
+}
+
 /** Disconnects and gives the slot back (also after a repeat, so a release lost to a crash is made good). */
 export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, expectedRevision?: bigint): Promise<Result> {
   const { state } = await ownedAccount(deps.store, accountId, actor.userId);

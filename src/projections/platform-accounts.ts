@@ -23,6 +23,7 @@ const KNOWN_TYPES = new Set<string>([
   'AccountHealthChanged',
   'AccountInvalidated',
   'AccountCredentialsRotated',
+  'PlatformAccountRenamed',
   'PlatformAccountDisconnected',
 ]);
 
@@ -100,6 +101,11 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
       const d = event.data;
       // the last invalidation stays, as history (like the aggregate's state)
       await update(d.rotatedAt, { status: d.status });
+      return;
+    }
+    case 'PlatformAccountRenamed': {
+      const d = event.data;
+      await update(d.renamedAt, { display_name: d.displayName });
       return;
     }
     case 'PlatformAccountDisconnected': {

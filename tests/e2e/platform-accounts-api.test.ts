@@ -173,6 +173,15 @@ describe('platform accounts API (e2e)', function () {
     expect(again.body.data).to.include({ verified: true, status: 'active' });
     expect(fixture.requests.at(-1)?.cookie).to.equal(cookies[1]);
 
+    // rename (with If-Match); the same name again writes nothing
+    const current = await call('GET', `/api/v1/platform-accounts/${id}?after_position=${again.body.data.position}`, { token: alice.token });
+    const renamed = await call('PUT', `/api/v1/platform-accounts/${id}`, { token: alice.token, headers: { 'If-Match': current.res.headers.get('etag')! }, body: { display_name: '运营主号' } });
+    expect(renamed.res.status, renamed.text).to.equal(200);
+    const relabelled = await call('GET', `/api/v1/platform-accounts/${id}?after_position=${renamed.body.data.position}`, { token: alice.token });
+    expect(relabelled.body.data).to.include({ display_name: '运营主号', status: 'active' });
+    const same = await call('PUT', `/api/v1/platform-accounts/${id}`, { token: alice.token, body: { display_name: '运营主号' } });
+    expect(same.body.data.position).to.equal(null);
+
     // bob sees none of it
     for (const [method, path, body] of [
       ['GET', `/api/v1/platform-accounts/${id}`, undefined],

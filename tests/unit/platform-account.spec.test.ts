@@ -476,6 +476,35 @@ describe('PlatformAccount', () => {
     });
   });
 
+  describe('RenamePlatformAccount', () => {
+    const rename = (displayName: string, requestedBy = OWNER) => ({ type: 'RenamePlatformAccount' as const, accountId: ACCOUNT, requestedBy, displayName, now: T3 });
+
+    it('relabels the account', () => {
+      spec.given(ACTIVE).when(rename('主号')).then([
+        { type: 'PlatformAccountRenamed', data: { ...ref, displayName: '主号', previousDisplayName: 'My shop account', requestedBy: OWNER, renamedAt: T3 } },
+      ]);
+    });
+
+    it('keeps the new name in the state', () => {
+      spec.given(ACTIVE).when(rename('主号')).thenState({ ...activeState, displayName: '主号' });
+    });
+
+    it('is a no-op for the name it has', () => {
+      spec.given(ACTIVE).when(rename('My shop account')).then([]);
+    });
+
+    it('refuses a stranger (PERMISSION_DENIED), an unknown account (NOT_FOUND) and a disconnected one (CONFLICT)', () => {
+      spec.given(ACTIVE).when(rename('x', STRANGER)).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec.given([]).when(rename('x')).thenThrows(DomainError, code('NOT_FOUND'));
+      spec.given([connected, disconnected]).when(rename('x')).thenThrows(DomainError, code('CONFLICT'));
+    });
+
+    it('refuses an empty or too long name (VALIDATION_ERROR)', () => {
+      spec.given(ACTIVE).when(rename(' ')).thenThrows(DomainError, field('displayName'));
+      spec.given(ACTIVE).when(rename('x'.repeat(201))).thenThrows(DomainError, field('displayName'));
+    });
+  });
+
   describe('DisconnectPlatformAccount', () => {
     it('disconnects the account for good', () => {
       spec.given(ACTIVE).when(disconnectCmd).then([disconnected]);

@@ -70,6 +70,15 @@ export interface RotateAccountCredentials {
   now: string;
 }
 
+/** The owner relabels the account. */
+export interface RenamePlatformAccount {
+  type: 'RenamePlatformAccount';
+  accountId: string;
+  requestedBy: string;
+  displayName: string;
+  now: string;
+}
+
 export interface DisconnectPlatformAccount {
   type: 'DisconnectPlatformAccount';
   accountId: string;
@@ -84,4 +93,5 @@ export type PlatformAccountCommand =
   | RecordAccountHealth
   | InvalidateAccount
   | RotateAccountCredentials
+  | RenamePlatformAccount
   | DisconnectPlatformAccount;

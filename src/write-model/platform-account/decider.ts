@@ -5,6 +5,7 @@ import { instant, invalid, optionalText, requireOneOf, requireText } from '../co
 import type {
   ConnectPlatformAccount,
   DisconnectPlatformAccount,
+  RenamePlatformAccount,
   InvalidateAccount,
   PlatformAccountCommand,
   RecordAccountHealth,
@@ -79,6 +80,14 @@ function requirePlatform(value: unknown): string {
   return value;
 }
 
+function requireDisplayName(value: unknown): string {
+  const displayName = requireText(value, 'displayName');
+  if (displayName.length > MAX_DISPLAY_NAME) {
+    throw invalid(`displayName must be at most ${MAX_DISPLAY_NAME} characters`, { field: 'displayName', max: MAX_DISPLAY_NAME });
+  }
+  return displayName;
+}
+
 function requireScore(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
     throw invalid('score must be a whole number from 0 to 100', { field: 'score', got: value });
@@ -120,10 +129,7 @@ function connect(command: ConnectPlatformAccount, state: PlatformAccountState): 
   const ownerId = requireText(command.ownerId, 'ownerId');
   const platform = requirePlatform(command.platform);
   const platformUserId = optionalText(command.platformUserId, 'platformUserId');
-  const displayName = requireText(command.displayName, 'displayName');
-  if (displayName.length > MAX_DISPLAY_NAME) {
-    throw invalid(`displayName must be at most ${MAX_DISPLAY_NAME} characters`, { field: 'displayName', max: MAX_DISPLAY_NAME });
-  }
+  const displayName = requireDisplayName(command.displayName);
   const credentials = requireSealed(command.credentials);
   const userAgent = optionalText(command.userAgent, 'userAgent');
   instant(command.now, 'now');
@@ -268,6 +274,21 @@ function rotate(command: RotateAccountCredentials, state: PlatformAccountState):
   ];
 }
 
+function rename(command: RenamePlatformAccount, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const requestedBy = authorize(a, command.requestedBy, false) as string;
+  const displayName = requireDisplayName(command.displayName);
+  instant(command.now, 'now');
+  notDisconnected(a);
+  if (displayName === a.displayName) return [];
+  return [
+    {
+      type: 'PlatformAccountRenamed',
+      data: { ...ref(a), displayName, previousDisplayName: a.displayName, requestedBy, renamedAt: command.now },
+    },
+  ];
+}
+
 function disconnect(command: DisconnectPlatformAccount, state: PlatformAccountState): Event[] {
   const a = existing(state, command.accountId);
   const requestedBy = authorize(a, command.requestedBy, true);
@@ -293,6 +314,8 @@ function decide(command: PlatformAccountCommand, state: PlatformAccountState): E
       return invalidateAccount(command, state);
     case 'RotateAccountCredentials':
       return rotate(command, state);
+    case 'RenamePlatformAccount':
+      return rename(command, state);
     case 'DisconnectPlatformAccount':
       return disconnect(command, state);
     default: {
@@ -350,6 +373,8 @@ function evolve(state: PlatformAccountState, event: Event): PlatformAccountState
       const d = event.data;
       return { ...state, status: d.status, credentials: d.credentials, userAgent: d.userAgent, credentialsRotatedAt: d.rotatedAt };
     }
+    case 'PlatformAccountRenamed':
+      return { ...state, displayName: event.data.displayName };
     case 'PlatformAccountDisconnected':
       return { ...state, status: 'disconnected', disconnectedAt: event.data.disconnectedAt };
   }

@@ -99,6 +99,14 @@ export interface AccountCredentialsRotatedData extends AccountRef {
   rotatedAt: string;
 }
 
+/** The owner's label changed. */
+export interface PlatformAccountRenamedData extends AccountRef {
+  displayName: string;
+  previousDisplayName: string;
+  requestedBy: string;
+  renamedAt: string;
+}
+
 /** Final: the account is no longer used and takes no command. */
 export interface PlatformAccountDisconnectedData extends AccountRef {
   previousStatus: AccountStatus;
@@ -113,6 +121,7 @@ export type PlatformAccountEvent =
   | DomainEvent<'AccountHealthChanged', AccountHealthChangedData>
   | DomainEvent<'AccountInvalidated', AccountInvalidatedData>
   | DomainEvent<'AccountCredentialsRotated', AccountCredentialsRotatedData>
+  | DomainEvent<'PlatformAccountRenamed', PlatformAccountRenamedData>
   | DomainEvent<'PlatformAccountDisconnected', PlatformAccountDisconnectedData>;
 
 export type PlatformAccountEventType = PlatformAccountEvent['type'];

@@ -5,12 +5,14 @@ import {
   connectPlatformAccount,
   disconnectPlatformAccount,
   ownedAccount,
+  renamePlatformAccount,
   rotatePlatformAccountCredentials,
   verifyPlatformAccount,
   type PlatformAccountsDeps,
 } from '../../../application/platform-accounts.js';
 import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
+import type { Position } from '../../../event-store/position.js';
 import { createAccountVerifiers, UpstreamUnavailableError, type AccountVerifiers } from '../../../platforms/account-verifier.js';
 import { PLATFORM_IDS, platformModule, type PlatformId } from '../../../platforms/registry.js';
 import { PLATFORM_ACCOUNTS_PROJECTION } from '../../../projections/platform-accounts.js';
@@ -201,10 +203,10 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
     {
       method: 'put',
       path: '/:id',
-      summary: 'Give new credentials',
+      summary: 'Rename, or give new credentials',
       description:
-        'New credentials are sealed and replace the old ones; on an invalid account this is the reconnect (back to pending_verification). ' +
-        'display_name cannot be changed yet: a different one is 422.',
+        'display_name relabels the account. New credentials are sealed and replace the old ones; on an invalid account this is the ' +
+        'reconnect (back to pending_verification). With both, the rename comes first; If-Match applies to the first change.',
       tags: ['platform-accounts'],
       auth: true,
       ifMatch: true,
@@ -222,17 +224,22 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       const who = actor(ctx);
       const expected = ifMatchRevision(ctx);
       const { state, revision } = await ownedAccount(store, params.id, who.userId);
-      if (body.display_name !== undefined && body.display_name !== state.displayName) {
-        // the PlatformAccount aggregate has no rename command yet
-        throw validationError([{ in: 'body', path: ['display_name'], message: 'display_name cannot be changed yet', code: 'custom' }]);
+      let outcome: { revision: bigint; position: Position | undefined } = { revision, position: undefined };
+      let expectedNext = expected;
+      if (body.display_name !== undefined) {
+        const renamed = await renamePlatformAccount(app, who, params.id, body.display_name, expectedNext);
+        if (renamed.position) {
+          outcome = { revision: renamed.revision, position: renamed.position };
+          if (expectedNext !== undefined) expectedNext = renamed.revision;
+        }
       }
       if (body.credentials === undefined) {
-        commandResult(ctx, { revision, position: undefined });
+        commandResult(ctx, outcome);
         return;
       }
       const credentials = parseCredentials(state.platform, body.credentials);
-      const result = await rotatePlatformAccountCredentials(app, who, params.id, credentials, expected);
-      commandResult(ctx, result);
+      const rotated = await rotatePlatformAccountCredentials(app, who, params.id, credentials, expectedNext);
+      commandResult(ctx, rotated.position ? rotated : outcome);
     },
   );
 
