@@ -159,6 +159,22 @@ const variables = z.object({
   // proxies: consecutive failed checks that fail a healthy proxy, and successful probes that recover a failed one
   PROXY_FAILURE_THRESHOLD: integer(1, 100).default(3),
   PROXY_RECOVERY_THRESHOLD: integer(1, 100).default(2),
+  // workers (npm run worker): scrape jobs run at once per process, attempts per job, first retry delay (doubles)
+  WORKER_CONCURRENCY: integer(1, 64).default(2),
+  SCRAPE_MAX_ATTEMPTS: integer(1, 20).default(4),
+  SCRAPE_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
+  // at most this many scrape jobs per platform account per minute (the platforms ban eager accounts)
+  ACCOUNT_JOBS_PER_MINUTE: integer(1, 10_000).default(6),
+  // a leased proxy is held this long unless the worker renews it (a crashed worker frees it)
+  PROXY_LEASE_TTL_MS: integer(1_000, 3_600_000).default(120_000),
+  // proxies: how often every proxy is probed, and the URL the probe fetches through it
+  PROXY_HEALTH_INTERVAL_MS: integer(1_000, 86_400_000).default(300_000),
+  PROXY_HEALTH_TARGET_URL: url(['http:', 'https:']).default('https://www.xiaohongshu.com/robots.txt'),
+  // browser pool: the Chromium binary (Debian's) and the most browser contexts open at once per worker
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
+  BROWSER_MAX_CONTEXTS: integer(1, 64).default(2),
+  // a BullMQ key prefix, so several deployments (or test runs) can share one Redis
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be 1-64 letters, digits, _ : -').default('collector'),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
 });

@@ -60,6 +60,16 @@ describe('loadConfig', () => {
       QIDIAN_BOOK_URL: 'https://book.qidian.com',
       PROXY_FAILURE_THRESHOLD: 3,
       PROXY_RECOVERY_THRESHOLD: 2,
+      WORKER_CONCURRENCY: 2,
+      SCRAPE_MAX_ATTEMPTS: 4,
+      SCRAPE_BACKOFF_MS: 30000,
+      ACCOUNT_JOBS_PER_MINUTE: 6,
+      PROXY_LEASE_TTL_MS: 120000,
+      PROXY_HEALTH_INTERVAL_MS: 300000,
+      PROXY_HEALTH_TARGET_URL: 'https://www.xiaohongshu.com/robots.txt',
+      CHROMIUM_PATH: '/usr/bin/chromium',
+      BROWSER_MAX_CONTEXTS: 2,
+      QUEUE_PREFIX: 'collector',
       DEADLINE_SWEEP_INTERVAL_MS: 15000,
     });
   });
