@@ -1,6 +1,11 @@
-# One image for every platform process (api, projector, later the worker);
+# One image for every platform process (api, projector, worker);
 # docker-compose.yml picks the entry point. TypeScript runs through tsx.
 FROM node:20-bookworm-slim
+
+# the worker's scrapers drive Debian's chromium (CHROMIUM_PATH), never a downloaded browser
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends chromium \
+  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 ENV NODE_ENV=production

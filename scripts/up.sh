@@ -2,7 +2,7 @@
 # The one command to install and start the platform on a fresh Debian machine
 # with PostgreSQL and Redis installed (`npm run up`): installs the npm
 # dependencies, starts Postgres and Redis if they are down, migrates, then runs
-# the projector and the API until Ctrl-C (or a kill of this script) stops both.
+# the projector, the worker and the API until Ctrl-C (or a kill of this script) stops them.
 # Configuration comes from the environment, as for `npm start` (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,26 +37,35 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_until Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
+# the worker's scrapers drive Debian's chromium (never a downloaded browser)
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  say "installing chromium (apt-get, no recommends)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+    || die "could not install chromium; install it, or set CHROMIUM_PATH to a Chromium binary"
+fi
+
 say "migrating the database"
 node --import tsx src/main/migrate.ts
 
 # Both processes are our direct children (node, not npm or the tsx CLI), so the
 # signals sent below reach them; each finishes its in-flight work on SIGTERM.
-say "starting the projector and the API (Ctrl-C stops both)"
+say "starting the projector, the worker and the API (Ctrl-C stops them)"
 node --import tsx src/main/projector.ts & projector=$!
+node --import tsx src/main/worker.ts & worker=$!
 node --import tsx src/main/api.ts & api=$!
 
 stop() {
   trap - INT TERM EXIT
-  kill -TERM "$api" "$projector" 2>/dev/null || true
-  wait "$api" "$projector" 2>/dev/null || true
+  kill -TERM "$api" "$worker" "$projector" 2>/dev/null || true
+  wait "$api" "$worker" "$projector" 2>/dev/null || true
 }
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-# Whichever exits first (a crash, a port in use) takes the other down with it.
+# Whichever exits first (a crash, a port in use) takes the others down with it.
 status=0
-wait -n "$api" "$projector" || status=$?
-say "a process exited with status $status; stopping the other"
+wait -n "$api" "$worker" "$projector" || status=$?
+say "a process exited with status $status; stopping the others"
 exit "$status"

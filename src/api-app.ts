@@ -7,6 +7,7 @@ import { authRouter } from './adapters/http/routes/auth.js';
 import { paymentsRouter } from './adapters/http/routes/payments.js';
 import { platformAccountsRouter } from './adapters/http/routes/platform-accounts.js';
 import { proxiesRouter } from './adapters/http/routes/proxies.js';
+import { notificationsRouter } from './adapters/http/routes/notifications.js';
 import { qidianRouter } from './adapters/http/routes/qidian.js';
 import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
@@ -51,6 +52,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
     }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    notificationsRouter(api, { store, knex }),
   ];
   return createApp({
     logger: container.get(TOKENS.Logger),

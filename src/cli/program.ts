@@ -7,6 +7,7 @@ import { TOKENS } from '../tokens.js';
 import { EmailTakenError } from '../application/register-user.js';
 import { formatPosition } from '../event-store/position.js';
 import { createAdmin } from './create-admin.js';
+import { registerRetentionCommand } from './retention.js';
 
 /** What a command failed with: printed to stderr, exit code 1. */
 export class CliError extends Error {}
@@ -95,6 +96,12 @@ export function buildProgram(io: CliIo): Command {
         throw error;
       }
     });
+
+  registerRetentionCommand(program, {
+    out: io.out,
+    withServices: (run) =>
+      withContainer(io, (container) => run({ knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger: container.get(TOKENS.Logger) })),
+  });
 
   return program;
 }

@@ -6,6 +6,7 @@ import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import { TOKENS } from '../tokens.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { every } from './periodic.js';
+import { buildProcessManagerWiring } from './automation.js';
 import { stopOnSignal } from './shutdown.js';
 
 const config = loadConfigOrExit();
@@ -19,7 +20,8 @@ try {
   // The process managers (src/process-managers: pm-…) run here beside the
   // projections: each is a Consumer with its own checkpoint and advisory lock,
   // driven by the same ConsumerRunner, so one projector process hosts both.
-  const consumers = [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ store: deps.store, logger }, { paymentGraceMs: config.PAYMENT_EXPIRY_GRACE_MINUTES * 60_000 })];
+  const automation = buildProcessManagerWiring(container, config);
+  const consumers = [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers(automation.wiring)];
   const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
   for (const runner of runners) runner.start();
   // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.
@@ -29,14 +31,15 @@ try {
     const removed = await pruneIdempotencyKeys(knex);
     if (removed > 0) logger.info({ removed }, 'expired idempotency keys pruned');
   }, logger);
-  // With no projections registered yet nothing else would keep the process
-  // alive, and a supervisor (compose, scripts/up.sh) expects it to stay up.
+  // Nothing else need keep the process alive when every consumer idles, and a
+  // supervisor (compose, scripts/up.sh) expects it to stay up.
   const keepAlive = setInterval(() => {}, 1 << 30);
   logger.info({ consumers: consumers.map((c) => c.name) }, `projector started with ${runners.length} consumer(s) (projections and process managers)`);
 
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
     await Promise.all([sweeper.stop(), pruning.stop(), ...runners.map((runner) => runner.stop())]);
+    await automation.close();
     await disposeContainer(container);
   });
 } catch (error) {

@@ -1,8 +1,19 @@
+import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
+import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
+import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
+import type { Mailer } from '../adapters/mail/mail-port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
-import { createPlanOnPayment } from './plan-on-payment.js';
 import { createExpirySchedule } from './deadlines/index.js';
+import { createDispatchExecutions } from './dispatch-executions.js';
+import { createExecutionRetention } from './execution-retention.js';
+import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
+import { createNotifyUser } from './notify-user.js';
+import { createPauseOnAccountInvalidated } from './pause-on-account-invalidated.js';
+import { createPauseOnQuotaExceeded } from './pause-on-quota-exceeded.js';
+import { createPlanOnPayment } from './plan-on-payment.js';
+import { createProxyFailover } from './proxy-failover.js';
 import type { ProcessManagerDeps } from './shared.js';
+import { createWorkflowSchedules } from './workflow-schedules.js';
 
 export type { ProcessManagerDeps } from './shared.js';
 export { FREE_PLANS_ON_REGISTRATION, createFreePlansOnRegistration } from './free-plans-on-registration.js';
@@ -10,10 +21,47 @@ export { PLAN_ON_PAYMENT, createPlanOnPayment, commandForPayment, addBillingCycl
 export { subscriptionIdFor } from './shared.js';
 export * from './deadlines/index.js';
 
+/** What the whole catalogue of process managers needs (src/main/automation.ts builds it from config). */
+export interface ProcessManagerWiring extends ProcessManagerDeps {
+  /** an unpaid order is closed this long after it expires (PAYMENT_EXPIRY_GRACE_MINUTES) */
+  paymentGraceMs: number;
+  /** QUOTA_TIME_ZONE */
+  timeZone: string;
+  /** enqueues scrape jobs (QUEUE_PREFIX, the scrape retry policy) */
+  dispatcher: ScrapeDispatcher;
+  /** one BullMQ job scheduler per scheduled workflow */
+  schedulers: WorkflowSchedulers;
+  /** the workers' proxy leases: live leases sharpen the dispatcher's choice */
+  leases?: RedisProxyLeaseStore;
+  /** none: notifications stay in-app */
+  mailer?: () => Mailer;
+  /** PUBLIC_WEB_URL, for links in mails */
+  webUrl?: string;
+}
+
 /**
  * The process managers (DESIGN §6), one Consumer each (`pm-…`, its own
  * checkpoint). src/main/projector.ts runs them beside the projections.
  */
-export function processManagers(deps: ProcessManagerDeps, options: { paymentGraceMs: number }): Consumer[] {
-  return [createFreePlansOnRegistration(deps), createPlanOnPayment(deps), createExpirySchedule(options)];
+export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
+  const { store, logger, dispatcher, leases } = wiring;
+  const base: ProcessManagerDeps = { store, ...(logger ? { logger } : {}) };
+  const withLeases = leases ? { leases } : {};
+  return [
+    createFreePlansOnRegistration(base),
+    createPlanOnPayment(base),
+    createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs }),
+    createDispatchExecutions({ ...base, dispatcher, timeZone: wiring.timeZone, ...withLeases }),
+    createProxyFailover({ ...base, dispatcher, ...withLeases }),
+    createPauseOnQuotaExceeded(base),
+    createPauseOnAccountInvalidated(base),
+    createWorkflowSchedules({ ...base, schedulers: wiring.schedulers }),
+    createNotifyUser({
+      ...base,
+      timeZone: wiring.timeZone,
+      ...(wiring.mailer ? { mailer: wiring.mailer } : {}),
+      ...(wiring.webUrl ? { webUrl: wiring.webUrl } : {}),
+    }),
+    createExecutionRetention(base),
+  ];
 }

@@ -1,4 +1,5 @@
 import type { Consumer } from '../subscriptions/consumer.js';
+import { notificationsProjection } from './notifications.js';
 import { platformAccountsProjection } from './platform-accounts.js';
 import { proxiesProjection } from './proxies.js';
 import { createProxyUsageProjection } from './proxy-usage.js';
@@ -23,5 +24,6 @@ export function createProjections(options: { timeZone: string }): Consumer[] {
     xiaohongshuContentProjection,
     workflowsProjection,
     qidianDataProjection,
+    notificationsProjection,
   ];
 }

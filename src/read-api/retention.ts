@@ -15,7 +15,7 @@ export interface Retention {
  * What the owner's current plan keeps visible: data collected within the last
  * data_retention_days (free 7, basic 30, pro 90, enterprise 365). Reads hide
  * older rows; nothing is deleted here, so an upgrade shows them again until a
- * purge job (not written yet) removes them.
+ * daily retention job (src/application/retention.ts) removes them.
  */
 export async function retentionFor(store: EventStore, ownerId: string, service: Service, now: Date): Promise<Retention> {
   const plan = await currentPlan(store, ownerId, service);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { AllSubscription, EventStore } from '../event-store/port.js';
+import type { AllSubscription, EventStore, RecordedEvent, SubscriptionBatch } from '../event-store/port.js';
 import { formatPosition, type Position } from '../event-store/position.js';
 import { AdvisoryLock } from './advisory-lock.js';
 import { claimCheckpoint, storeCheckpoint } from './checkpoints.js';
@@ -119,18 +119,51 @@ export class ConsumerRunner {
     this.subscription = subscription;
     if (this.stopping) await subscription.close();
     let lastWrite = Date.now();
+    const write = async (events: RecordedEvent[], checkpoint: Position) => {
+      await knex.transaction(async (tx) => {
+        if (events.length > 0) await this.consumer.handle(events, { tx });
+        await storeCheckpoint(tx, this.consumer.name, epoch, checkpoint);
+      });
+      lastWrite = Date.now();
+      this.current.position = checkpoint;
+      this.current.lastError = undefined;
+      onProgress();
+    };
+    const batches = subscription[Symbol.asyncIterator]();
+    // An empty batch (only others' events went by) moves the checkpoint at most
+    // every idleCheckpointMs; one held back is written when no batch follows
+    // within that time, so a quiet consumer still reaches the head (lag, and
+    // read-your-writes waits, see it there).
+    let deferred: Position | undefined;
     try {
-      for await (const batch of subscription) {
+      let next = batches.next();
+      for (;;) {
+        let result: IteratorResult<SubscriptionBatch>;
+        if (deferred) {
+          let timer: NodeJS.Timeout | undefined;
+          const quiet = new Promise<'quiet'>((resolve) => (timer = setTimeout(() => resolve('quiet'), this.options.idleCheckpointMs)));
+          const raced = await Promise.race([next, quiet]);
+          clearTimeout(timer);
+          if (raced === 'quiet') {
+            await write([], deferred);
+            deferred = undefined;
+            if (this.stopping) break;
+            continue;
+          }
+          result = raced;
+        } else {
+          result = await next;
+        }
+        if (result.done) break;
+        next = batches.next();
+        const batch = result.value;
         const idle = batch.events.length === 0;
-        if (idle && Date.now() - lastWrite < this.options.idleCheckpointMs) continue;
-        await knex.transaction(async (tx) => {
-          if (!idle) await this.consumer.handle(batch.events, { tx });
-          await storeCheckpoint(tx, this.consumer.name, epoch, batch.checkpoint);
-        });
-        lastWrite = Date.now();
-        this.current.position = batch.checkpoint;
-        this.current.lastError = undefined;
-        onProgress();
+        if (idle && Date.now() - lastWrite < this.options.idleCheckpointMs) {
+          deferred = batch.checkpoint;
+          continue;
+        }
+        deferred = undefined;
+        await write(batch.events, batch.checkpoint);
         if (this.stopping) break;
       }
     } finally {

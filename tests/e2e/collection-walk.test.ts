@@ -10,6 +10,7 @@ import { createAdmin } from '../../src/cli/create-admin.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { START } from '../../src/event-store/position.js';
+import { buildProcessManagerWiring } from '../../src/main/automation.js';
 import { processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
@@ -51,6 +52,7 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
   let running: RunningServer;
   let fixture: FixturePlatformServer;
   const runners: ConsumerRunner[] = [];
+  let automation: ReturnType<typeof buildProcessManagerWiring> | undefined;
   const seen: { what: string; text: string }[] = [];
   let startedAt: string;
 
@@ -67,7 +69,8 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     knex = container.get(TOKENS.Knex);
     const logger = container.get(TOKENS.Logger);
     startedAt = new Date().toISOString();
-    for (const consumer of [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ store, logger }, { paymentGraceMs: 0 })]) {
+    automation = buildProcessManagerWiring(container, config);
+    for (const consumer of [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ ...automation.wiring, paymentGraceMs: 0 })]) {
       const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100 });
       runner.start();
       runners.push(runner);
@@ -77,6 +80,7 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
   after(async () => {
     if (running) await closeServer(running.server);
     await Promise.all(runners.map((r) => r.stop()));
+    await automation?.close();
     await fixture?.close();
     if (container) {
       await container.get(TOKENS.Redis).del(...LOCAL_IP_KEYS);

@@ -8,6 +8,7 @@ import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.
 import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
+import { buildProcessManagerWiring } from '../../src/main/automation.js';
 import { processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
@@ -41,6 +42,7 @@ describe('identity + billing walk (e2e, production app)', function () {
   let store: EventStore;
   let running: RunningServer;
   const runners: ConsumerRunner[] = [];
+  let automation: ReturnType<typeof buildProcessManagerWiring> | undefined;
   /** every response body, with the request that got it: checked for secrets at the end */
   const seen: { what: string; text: string }[] = [];
 
@@ -56,7 +58,8 @@ describe('identity + billing walk (e2e, production app)', function () {
     const knex = container.get(TOKENS.Knex);
     const logger = container.get(TOKENS.Logger);
     // what src/main/projector.ts runs, with the same names (and checkpoints)
-    for (const consumer of [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ store, logger }, { paymentGraceMs: 0 })]) {
+    automation = buildProcessManagerWiring(container, config);
+    for (const consumer of [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers({ ...automation.wiring, paymentGraceMs: 0 })]) {
       const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100 });
       runner.start();
       runners.push(runner);
@@ -66,6 +69,7 @@ describe('identity + billing walk (e2e, production app)', function () {
   after(async () => {
     if (running) await closeServer(running.server);
     await Promise.all(runners.map((r) => r.stop()));
+    await automation?.close();
     if (container) {
       await container.get(TOKENS.Redis).del(...LOCAL_IP_KEYS);
       await disposeContainer(container);

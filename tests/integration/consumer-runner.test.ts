@@ -162,6 +162,18 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
     expect((await rowCounts()).total).to.equal(1);
   });
 
+  it('reaches the head when only events it does not want went by (a held-back idle checkpoint is written once quiet)', async () => {
+    const consumer: Consumer = { name, filter: { eventTypes: [`Never${category}`] }, handle: async () => {} };
+    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, consumer, { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200, idleCheckpointMs: 300 });
+    runners.push(r);
+    r.start();
+    // right after it subscribed: these only produce empty batches, the first ones within idleCheckpointMs
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await appendEvents(3);
+    const head = await store.headPosition();
+    expect(await waitForCheckpoint(knex, name, head, 3_000), 'the checkpoint reached the head').to.equal(true);
+  });
+
   it('rolls a failing batch back whole and retries it until it goes through', async () => {
     let failuresLeft = 2;
     const flaky: Consumer = {

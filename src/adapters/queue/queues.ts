@@ -104,6 +104,11 @@ export interface RetryPolicy {
 
 export const DEFAULT_SCRAPE_RETRY: RetryPolicy = { attempts: 4, backoffMs: 30_000, jitter: 0.2 };
 
+/** The scrape jobs' retries from config: attempts and back-off are job options, set by whoever enqueues. */
+export function scrapeRetryPolicy(config: { SCRAPE_MAX_ATTEMPTS: number; SCRAPE_BACKOFF_MS: number }): RetryPolicy {
+  return { attempts: config.SCRAPE_MAX_ATTEMPTS, backoffMs: config.SCRAPE_BACKOFF_MS, jitter: DEFAULT_SCRAPE_RETRY.jitter };
+}
+
 /** Job options: attempts + exponential back-off, and the retention that makes job ids dedup. */
 export function jobOptionsFor(retry: RetryPolicy): JobsOptions {
   return {

@@ -1,8 +1,11 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../../event-store/port.js';
 
-/** What a deadline does when it falls due; each kind has one action (./expiry-actions.ts). */
-export type DeadlineKind = 'subscription.expire' | 'payment_order.expire';
+/**
+ * What a deadline does when it falls due; each kind has one action
+ * (./expiry-actions.ts, ./resume-actions.ts).
+ */
+export type DeadlineKind = 'subscription.expire' | 'payment_order.expire' | 'workflows.resume_after_quota';
 
 export interface Deadline {
   key: string;

@@ -5,6 +5,7 @@ import { eventIdsFrom } from '../../write-model/core/event-ids.js';
 import { paymentOrderDecider } from '../../write-model/payment-order/decider.js';
 import { subscriptionDecider } from '../../write-model/subscription/decider.js';
 import type { Deadline, DeadlineKind } from './deadline-table.js';
+import { resumeActions } from './resume-actions.js';
 
 /** Runs the command a due deadline stands for; throws to be retried later. */
 export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandContext) => Promise<void>;
@@ -17,6 +18,7 @@ export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandCon
  */
 export function expiryActions(store: EventStore): Record<DeadlineKind, DeadlineAction> {
   return {
+    ...resumeActions(store),
     'subscription.expire': async (deadline, now, context) => {
       await handleCommand(store, deadline.subjectId, subscriptionDecider, { type: 'ExpireSubscription', now: now.toISOString() }, {
         context,

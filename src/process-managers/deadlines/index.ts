@@ -2,3 +2,4 @@ export { DEADLINES, createExpirySchedule, type ExpiryScheduleOptions } from './e
 export { DeadlineSweeper, SWEEPER_ACTOR, type SweeperOptions } from './sweeper.js';
 export { expiryActions, type DeadlineAction } from './expiry-actions.js';
 export { deadlineKey, type Deadline, type DeadlineKind } from './deadline-table.js';
+export { resumeActions, RESUME_AFTER_QUOTA } from './resume-actions.js';

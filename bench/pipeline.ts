@@ -1,0 +1,69 @@
+/**
+ * Pipeline benchmark (issue 5): `npm run bench:pipeline [-- --json]`.
+ * Progress goes to stderr, the tables (or JSON) to stdout.
+ *
+ * Scraping: pages, API calls and items per minute with the real browser pool
+ * and scrapers against the fixture sites on 127.0.0.1, side by side for one
+ * context (a worker without a pool: the baseline), the pool at
+ * BENCH_CONTEXTS parallel contexts, and the pool without resource blocking.
+ *
+ * Env: BENCH_SCRAPE_SECONDS (per configuration, default 20), BENCH_CONTEXTS
+ * (default 4), CHROMIUM_PATH (default /usr/bin/chromium).
+ */
+import { measureScraping, startScrapeBench, type ScrapeFigures } from './lib/scrape.js';
+import { fmtRate, fmtRatio, renderTable } from './lib/table.js';
+import { progress } from './lib/timing.js';
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+const asJson = process.argv.includes('--json');
+const scrapeSeconds = envNumber('BENCH_SCRAPE_SECONDS', 20);
+const contexts = Math.round(envNumber('BENCH_CONTEXTS', 4));
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+async function scraping(): Promise<ScrapeFigures[]> {
+  const bench = await startScrapeBench();
+  try {
+    const runs: ScrapeFigures[] = [];
+    for (const options of [
+      { label: '1 context (baseline)', contexts: 1, blockResources: true },
+      { label: `pool, ${contexts} contexts`, contexts, blockResources: true },
+      { label: `pool, ${contexts} contexts, images/fonts loaded`, contexts, blockResources: false },
+    ]) {
+      progress(`scraping: ${options.label} for ${scrapeSeconds} s`);
+      runs.push(await measureScraping(bench.sites, { ...options, seconds: scrapeSeconds, executablePath }));
+    }
+    return runs;
+  } finally {
+    await bench.close();
+  }
+}
+
+const perMinute = (n: number, seconds: number) => (n / seconds) * 60;
+
+const scrape = await scraping();
+if (asJson) {
+  console.log(JSON.stringify({ scraping: scrape }, null, 2));
+} else {
+  const base = scrape[0]!;
+  console.log('\nScraping against the fixture sites (real Chromium, no proxy, no pacing):\n');
+  console.log(
+    renderTable(
+      ['configuration', 'jobs', 'pages/min', 'API calls/min', 'items/min', 'items/min vs baseline'],
+      scrape.map((r) => [
+        r.label,
+        String(r.jobs),
+        fmtRate(perMinute(r.pages, r.seconds)),
+        fmtRate(perMinute(r.apiCalls, r.seconds)),
+        fmtRate(perMinute(r.items, r.seconds)),
+        fmtRatio(perMinute(r.items, r.seconds), perMinute(base.items, base.seconds)),
+      ]),
+    ),
+  );
+}

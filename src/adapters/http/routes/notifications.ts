@@ -1,0 +1,130 @@
+import { Router } from '@koa/router';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { EventStore } from '../../../event-store/port.js';
+import { NOTIFICATIONS_PROJECTION } from '../../../projections/notifications.js';
+import { listNotifications } from '../../../read-api/notifications.js';
+import { handleCommand } from '../../../write-model/core/command-handler.js';
+import { notificationDecider, notificationInboxStream } from '../../../write-model/notification/decider.js';
+import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
+import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { pageSchema, paginationQuery } from '../pagination.js';
+import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { commandResult } from '../revision.js';
+import type { AppState } from '../state.js';
+
+export interface NotificationsRouteDeps {
+  store: EventStore;
+  knex: Knex;
+  /** the clock (tests) */
+  now?: () => Date;
+}
+
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+const notificationSchema = z.object({
+  id: z.string(),
+  kind: z.enum(NOTIFICATION_KINDS),
+  title: z.string(),
+  body: z.string(),
+  data: z.record(z.string(), z.unknown()).describe('what the notification is about (ids, service, feature, limit, …); never a secret'),
+  read: z.boolean(),
+  read_at: z.string().nullable(),
+  emailed: z.boolean().describe('also sent by e-mail'),
+  created_at: z.string(),
+});
+
+const listQuery = paginationQuery
+  .extend({ unread: z.enum(['true', 'false']).optional().describe('true: only the unread ones') })
+  .extend(afterPositionQuery.shape);
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+
+/**
+ * The caller's in-app notifications: `/api/v1/notifications`. Reads come from
+ * the `notifications-v1` read model; marking read goes to the caller's inbox
+ * aggregate (`notifications-{userId}`), so someone else's notification is
+ * simply not there: 404, like an unknown one.
+ */
+export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/notifications' });
+  const { store, knex } = deps;
+  const clock = () => deps.now?.() ?? new Date();
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/',
+      summary: 'My notifications',
+      description: 'Newest first; `?unread=true` for the unread ones only. `unread_count` counts all unread, whatever the filter.',
+      tags: ['notifications'],
+      auth: true,
+      request: { query: listQuery },
+      responses: { 200: { description: 'a page of notifications', schema: pageSchema(notificationSchema).extend({ unread_count: z.number().int() }) } },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, NOTIFICATIONS_PROJECTION);
+      return listNotifications(knex, user.id, { page: query.page, per_page: query.per_page, unread: query.unread === 'true' });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/read-all',
+      summary: 'Mark all my notifications read',
+      description: '`marked`: how many were unread. Nothing unread: 200, marked 0.',
+      tags: ['notifications'],
+      auth: true,
+      responses: { 200: { description: 'marked', schema: commandResultSchema.extend({ marked: z.number().int() }) } },
+    },
+    async (_input, ctx) => {
+      const user = currentUser(ctx);
+      const result = await handleCommand(
+        store,
+        notificationInboxStream(user.id),
+        notificationDecider,
+        { type: 'MarkAllNotificationsRead', requestedBy: user.id, now: clock().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      const marked = result.events.reduce((n, e) => n + (e.type === 'AllNotificationsRead' ? e.data.notificationIds.length : 0), 0);
+      commandResult(ctx, result, { extra: { marked } });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/:id/read',
+      summary: 'Mark one of my notifications read',
+      description: 'Already read: 200, unchanged. Unknown or another user’s: 404.',
+      tags: ['notifications'],
+      auth: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'marked', schema: commandResultSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      const user = currentUser(ctx);
+      const result = await handleCommand(
+        store,
+        notificationInboxStream(user.id),
+        notificationDecider,
+        { type: 'MarkNotificationRead', notificationId: params.id, requestedBy: user.id, now: clock().toISOString() },
+        { context: commandContext(ctx, user.id) },
+      );
+      commandResult(ctx, result);
+    },
+  );
+
+  return router;
+}

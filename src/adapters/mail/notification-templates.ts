@@ -1,0 +1,219 @@
+import type { NotificationKind } from '../../write-model/notification/events.js';
+import { escapeHtml, type RenderedMail } from './templates.js';
+
+/**
+ * What each notification kind says, in-app (title + body) and by mail
+ * (subject + text + HTML), Chinese first, English after. Built only from the
+ * notification's `data` (ids, service, feature, limit, amounts, reasons):
+ * no secret ever reaches it, and every value put into HTML is escaped.
+ */
+
+const PRODUCT = 'Collector';
+
+export interface NotificationContentInput {
+  kind: NotificationKind;
+  data: Record<string, unknown>;
+  /** the zone times are shown in; default Asia/Shanghai */
+  timeZone?: string;
+}
+
+export interface NotificationMailInput extends NotificationContentInput {
+  /** the web front end; the mail links to `${webUrl}/notifications` */
+  webUrl?: string;
+}
+
+interface Wording {
+  zh: { title: string; lines: string[] };
+  en: { title: string; lines: string[] };
+}
+
+const str = (v: unknown, fallback = '—'): string => (typeof v === 'string' && v.trim() !== '' ? v : typeof v === 'number' ? String(v) : fallback);
+
+const SERVICE_ZH: Record<string, string> = { xiaohongshu: '小红书', qidian: '起点中文网' };
+const SERVICE_EN: Record<string, string> = { xiaohongshu: 'Xiaohongshu', qidian: 'Qidian' };
+const FEATURE_ZH: Record<string, string> = {
+  daily_api_calls: '每日调用次数',
+  account_limit: '平台账号数',
+  automation_workflows: '自动化工作流数',
+  novel_tracking_limit: '小说追踪数',
+  alert_notifications: '提醒数',
+};
+const FEATURE_EN: Record<string, string> = {
+  daily_api_calls: 'daily API calls',
+  account_limit: 'platform accounts',
+  automation_workflows: 'automation workflows',
+  novel_tracking_limit: 'tracked novels',
+  alert_notifications: 'alerts',
+};
+const REASON_ZH: Record<string, string> = {
+  login_wall: '平台要求重新登录',
+  captcha: '平台要求验证码',
+  credentials_expired: '登录凭证已过期',
+  banned: '账号被平台封禁',
+  user_reported: '您已将其标记为失效',
+};
+const REASON_EN: Record<string, string> = {
+  login_wall: 'the platform asks to log in again',
+  captcha: 'the platform asks for a captcha',
+  credentials_expired: 'the login has expired',
+  banned: 'the platform banned the account',
+  user_reported: 'you reported it as no longer working',
+};
+const PLAN_ZH: Record<string, string> = { free: '免费版', basic: '基础版', pro: '专业版', enterprise: '企业版' };
+const CYCLE_ZH: Record<string, string> = { monthly: '月付', yearly: '年付' };
+
+function formatTime(value: unknown, locale: 'zh-CN' | 'en-GB', timeZone: string): string {
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) return '—';
+  const text = new Intl.DateTimeFormat(locale, { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+  return `${text} (${timeZone})`;
+}
+
+function yuan(fen: unknown): string {
+  return typeof fen === 'number' && Number.isFinite(fen) ? `¥${(fen / 100).toFixed(2)}` : '—';
+}
+
+function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContentInput): Wording {
+  const zhTime = (v: unknown) => formatTime(v, 'zh-CN', timeZone);
+  const enTime = (v: unknown) => formatTime(v, 'en-GB', timeZone);
+  const service = str(data.service);
+  switch (kind) {
+    case 'quota_exceeded': {
+      const feature = str(data.feature);
+      const daily = data.resetsAt !== null && data.resetsAt !== undefined && data.quotaKind !== 'resource_limit';
+      const zhService = SERVICE_ZH[service] ?? service;
+      const enService = SERVICE_EN[service] ?? service;
+      return {
+        zh: {
+          title: `${zhService}：${FEATURE_ZH[feature] ?? feature}已达上限`,
+          lines: [
+            `您在${zhService}的${FEATURE_ZH[feature] ?? feature}已达到套餐上限（${str(data.limit)}）。`,
+            daily ? `额度将于 ${zhTime(data.resetsAt)} 重置；在此之前相关的定时工作流会暂停。` : '请释放部分资源，或升级套餐以获得更多额度。',
+            '升级套餐可立即获得更多额度。',
+          ],
+        },
+        en: {
+          title: `${enService}: ${FEATURE_EN[feature] ?? feature} limit reached`,
+          lines: [
+            `Your ${enService} plan's limit of ${str(data.limit)} ${FEATURE_EN[feature] ?? feature} is reached.`,
+            daily ? `It resets at ${enTime(data.resetsAt)}; scheduled workflows of the service pause until then.` : 'Free some of them, or upgrade the plan for more.',
+            'Upgrading the plan raises the limit at once.',
+          ],
+        },
+      };
+    }
+    case 'account_invalidated': {
+      const platform = str(data.platform);
+      const reason = str(data.reason);
+      const label = str(data.accountName, str(data.accountId));
+      return {
+        zh: {
+          title: `${SERVICE_ZH[platform] ?? platform}账号「${label}」已失效`,
+          lines: [`原因：${REASON_ZH[reason] ?? reason}。`, '使用该账号的工作流已暂停。请重新连接账号（更新登录凭证）后恢复它们。'],
+        },
+        en: {
+          title: `${SERVICE_EN[platform] ?? platform} account "${label}" stopped working`,
+          lines: [`Reason: ${REASON_EN[reason] ?? reason}.`, 'The workflows that use it are paused. Reconnect the account (new login) to resume them.'],
+        },
+      };
+    }
+    case 'execution_failed': {
+      const workflow = str(data.workflowName, str(data.workflowId));
+      return {
+        zh: {
+          title: `工作流「${workflow}」执行失败`,
+          lines: [
+            `执行 ${str(data.executionId)} 于 ${zhTime(data.failedAt)} 在第 ${str(data.attempt)} 次尝试后失败，已采集 ${str(data.itemCount, '0')} 条数据。`,
+            `原因：${str(data.reason)}`,
+          ],
+        },
+        en: {
+          title: `Workflow "${workflow}" failed`,
+          lines: [
+            `Execution ${str(data.executionId)} failed at ${enTime(data.failedAt)} after attempt ${str(data.attempt)}, with ${str(data.itemCount, '0')} items collected.`,
+            `Reason: ${str(data.reason)}`,
+          ],
+        },
+      };
+    }
+    case 'payment_received': {
+      const plan = str(data.plan);
+      const cycle = str(data.billingCycle);
+      const amount = yuan(data.amountFen);
+      return {
+        zh: {
+          title: `已收到付款 ${amount}`,
+          lines: [
+            `订单 ${str(data.orderId)}：${SERVICE_ZH[service] ?? service} ${PLAN_ZH[plan] ?? plan}（${CYCLE_ZH[cycle] ?? cycle}），${amount}，于 ${zhTime(data.paidAt)} 支付成功。`,
+            '套餐已生效，感谢您的支持！',
+          ],
+        },
+        en: {
+          title: `Payment of ${amount} received`,
+          lines: [
+            `Order ${str(data.orderId)}: ${SERVICE_EN[service] ?? service} ${plan} plan (${cycle}), ${amount}, paid at ${enTime(data.paidAt)}.`,
+            'The plan is in force. Thank you!',
+          ],
+        },
+      };
+    }
+  }
+}
+
+/** The in-app title and body (both languages). */
+export function notificationContent(input: NotificationContentInput): { title: string; body: string } {
+  const w = wording(input);
+  return { title: `${w.zh.title} / ${w.en.title}`, body: [...w.zh.lines, '', ...w.en.lines].join('\n') };
+}
+
+/** The mail of a notification. */
+export function notificationMail(input: NotificationMailInput): RenderedMail {
+  const w = wording(input);
+  const subject = `${w.zh.title} / ${w.en.title} – ${PRODUCT}`;
+  const link = input.webUrl ? safeLink(`${input.webUrl.replace(/\/+$/, '')}/notifications`) : undefined;
+  const text = [
+    '您好，',
+    '',
+    ...w.zh.lines,
+    ...(link ? ['', `查看全部通知：${link}`] : []),
+    '',
+    '—',
+    '',
+    'Hello,',
+    '',
+    ...w.en.lines,
+    ...(link ? ['', `All your notifications: ${link}`] : []),
+    '',
+    `— ${PRODUCT}`,
+  ].join('\n');
+  const paragraphs = (lines: string[]) => lines.map((line) => `<p>${escapeHtml(line)}</p>`);
+  const href = link ? escapeHtml(link) : undefined;
+  const html = [
+    '<!doctype html>',
+    '<html><head><meta charset="utf-8">',
+    `<title>${escapeHtml(subject)}</title></head>`,
+    '<body style="font-family:-apple-system,Segoe UI,PingFang SC,Microsoft YaHei,sans-serif;line-height:1.6;color:#222;max-width:560px;margin:0 auto;padding:24px">',
+    `<h2 style="font-size:18px">${escapeHtml(w.zh.title)}</h2>`,
+    '<p>您好，</p>',
+    ...paragraphs(w.zh.lines),
+    ...(href ? [`<p><a href="${href}">查看全部通知</a></p>`] : []),
+    '<hr style="border:none;border-top:1px solid #ddd;margin:24px 0">',
+    `<h2 style="font-size:18px">${escapeHtml(w.en.title)}</h2>`,
+    '<p>Hello,</p>',
+    ...paragraphs(w.en.lines),
+    ...(href ? [`<p><a href="${href}">All your notifications</a></p>`] : []),
+    `<p style="color:#999;font-size:12px">${PRODUCT}</p>`,
+    '</body></html>',
+  ].join('\n');
+  return { subject, text, html };
+}
+
+/** Only http(s) links go into a mail. */
+function safeLink(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,85 @@
+import type { WorkflowTickJobData } from '../adapters/queue/queues.js';
+import type { EventStore } from '../event-store/port.js';
+import type { Position } from '../event-store/position.js';
+import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
+import { workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
+import { workflowDecider, workflowStream } from '../write-model/workflow/decider.js';
+
+/** The actor of a scheduled run's events (there is no requesting user). */
+export const SCHEDULER_ACTOR = 'scheduler';
+
+export interface ScheduledExecutionDeps {
+  store: EventStore;
+  now: () => Date;
+}
+
+export interface WorkflowTick extends WorkflowTickJobData {
+  /** the tick job's id (BullMQ `repeat:{schedulerId}:{millis}`): unique per occurrence */
+  tickJobId: string;
+}
+
+export type TickOutcome =
+  | { status: 'requested'; executionId: string; position: Position | undefined }
+  | { status: 'already_requested'; executionId: string }
+  | { status: 'skipped'; executionId: string; reason: 'workflow_not_found' | 'workflow_paused' | 'workflow_deleted' | 'not_scheduled' };
+
+/** The execution id of a tick: the same for a redelivered tick. */
+export function tickExecutionId(tickJobId: string): string {
+  return uuidFromName(`tick:${tickJobId}`);
+}
+
+/**
+ * A workflow's job scheduler ticked → RequestExecution {trigger schedule,
+ * requestedBy null} with the workflow's config as it is now. The
+ * execution process manager takes it from there (quota, proxy, scrape job).
+ *
+ * - Once per tick: the execution id (and its event id) is named after the
+ *   tick's job id, and an execution that already exists is answered
+ *   `already_requested`, so a tick run twice (a retry, a stalled job)
+ *   requests once. Two deliveries racing may both answer `requested` (the
+ *   store takes the second append for a repeat of the first): still one
+ *   ExecutionRequested, one execution id.
+ * - Skipped (nothing recorded) when the workflow is paused, deleted, unknown
+ *   or no longer scheduled: the scheduler is removed on those events, but a
+ *   tick already taken by a worker still arrives.
+ * - A new correlation starts per run (= the execution id); the tick job id
+ *   is the causation, so an audit can find the BullMQ occurrence.
+ */
+export async function requestScheduledExecution(deps: ScheduledExecutionDeps, tick: WorkflowTick): Promise<TickOutcome> {
+  const executionId = tickExecutionId(tick.tickJobId);
+  const stream = workflowExecutionStream(executionId);
+  const existing = await loadState(deps.store, stream, workflowExecutionDecider);
+  if (existing.state.request) return { status: 'already_requested', executionId };
+
+  const { state } = await loadState(deps.store, workflowStream(tick.workflowId), workflowDecider);
+  const workflow = state.workflow;
+  if (!workflow || state.status === 'none') return { status: 'skipped', executionId, reason: 'workflow_not_found' };
+  if (state.status === 'deleted') return { status: 'skipped', executionId, reason: 'workflow_deleted' };
+  if (state.status === 'paused') return { status: 'skipped', executionId, reason: 'workflow_paused' };
+  if (state.schedule === null) return { status: 'skipped', executionId, reason: 'not_scheduled' };
+
+  const context: CommandContext = { correlationId: executionId, causationId: tick.tickJobId, actor: SCHEDULER_ACTOR };
+  const result = await handleCommand(
+    deps.store,
+    stream,
+    workflowExecutionDecider,
+    {
+      type: 'RequestExecution',
+      executionId,
+      workflowId: workflow.workflowId,
+      ownerId: workflow.ownerId,
+      platform: workflow.platform,
+      workflowType: workflow.type,
+      config: workflow.config,
+      platformAccountId: workflow.platformAccountId,
+      trigger: 'schedule',
+      requestedBy: null,
+      now: deps.now().toISOString(),
+    },
+    { context, eventIds: eventIdsFrom(`tick:${tick.tickJobId}`) },
+  );
+  if (result.events.length === 0) return { status: 'already_requested', executionId };
+  return { status: 'requested', executionId, position: result.position };
+}

@@ -1,0 +1,72 @@
+import { createMaintenanceQueue, createMaintenanceWorker, upsertRetentionScheduler } from '../adapters/queue/maintenance.js';
+import { createProxyHealthWorker, scheduleProxyHealth } from '../adapters/queue/proxy-health-worker.js';
+import { QUEUE_NAMES, type ProxyHealthJobData } from '../adapters/queue/queues.js';
+import { createWorkflowTickWorker } from '../adapters/queue/workflow-tick-worker.js';
+import { TOKENS } from '../tokens.js';
+// types only: worker.ts imports this module, and a runtime cycle with its top-level await would deadlock
+import type { ProcessorFactory } from './worker.js';
+
+/**
+ * The queues `npm run worker` takes jobs from, beside scraping:
+ * - workflow-tick: each scheduled workflow's tick becomes one execution request;
+ * - proxy-health: every proxy probed through itself each PROXY_HEALTH_INTERVAL_MS;
+ * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE).
+ * The repeating ones upsert their job schedulers at start (idempotent), so any
+ * worker process keeps them in place.
+ */
+
+export function workflowTickProcessor(): ProcessorFactory {
+  return (ctx) => {
+    const runtime = createWorkflowTickWorker({ factory: ctx.factory, deps: { store: ctx.container.get(TOKENS.EventStore), now: () => new Date() }, logger: ctx.logger });
+    return { name: QUEUE_NAMES.workflowTick, start: () => runtime.start(), stop: async (graceMs) => void (await runtime.stop({ timeoutMs: graceMs })) };
+  };
+}
+
+export function proxyHealthProcessor(): ProcessorFactory {
+  return (ctx) => {
+    const { container, config, logger } = ctx;
+    const runtime = createProxyHealthWorker({
+      factory: ctx.factory,
+      logger,
+      deps: {
+        store: container.get(TOKENS.EventStore),
+        knex: container.get(TOKENS.Knex),
+        secretBox: container.get(TOKENS.SecretBox),
+        thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
+        target: config.PROXY_HEALTH_TARGET_URL,
+      },
+    });
+    const queue = ctx.factory.queue<ProxyHealthJobData>(QUEUE_NAMES.proxyHealth);
+    return {
+      name: QUEUE_NAMES.proxyHealth,
+      async start() {
+        await scheduleProxyHealth(queue, config.PROXY_HEALTH_INTERVAL_MS);
+        await runtime.start();
+      },
+      async stop(graceMs) {
+        await runtime.stop({ timeoutMs: graceMs });
+        await queue.close();
+      },
+    };
+  };
+}
+
+export function maintenanceProcessor(): ProcessorFactory {
+  return (ctx) => {
+    const { container, config, logger } = ctx;
+    const queue = createMaintenanceQueue(ctx.factory);
+    let worker: ReturnType<typeof createMaintenanceWorker> | undefined;
+    return {
+      name: 'maintenance',
+      async start() {
+        await upsertRetentionScheduler(queue, { timeZone: config.QUOTA_TIME_ZONE });
+        worker = createMaintenanceWorker(ctx.factory, { knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger });
+      },
+      async stop() {
+        // a retention run is a series of short deletes: closing waits for the current one
+        await worker?.close();
+        await queue.close();
+      },
+    };
+  };
+}

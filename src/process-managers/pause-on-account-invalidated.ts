@@ -1,0 +1,69 @@
+import type { RecordedEvent } from '../event-store/port.js';
+import type { Consumer } from '../subscriptions/consumer.js';
+import type { AccountInvalidatedData, AccountVerifiedData } from '../write-model/platform-account/events.js';
+import type { WorkflowCommand } from '../write-model/workflow/commands.js';
+import type { ProcessManagerDeps } from './shared.js';
+import { commandWorkflow, indexWorkflowEvent, WORKFLOW_EVENT_TYPES, workflowsOfAccount } from './workflow-index.js';
+
+export const PAUSE_ON_ACCOUNT_INVALIDATED = 'pm-pause-on-account-invalidated';
+
+/**
+ * DESIGN §6: AccountInvalidated → pause the workflows that use the account.
+ *
+ * - AccountInvalidated → PauseWorkflow {reason account_invalidated, until
+ *   null, requestedBy null} for every live workflow using the account,
+ *   scheduled or manual (a paused workflow also refuses manual runs, which
+ *   would hit the same login wall).
+ * - AccountVerified (the account works again, whatever it went through:
+ *   invalid → rotated credentials → pending → verified) → ResumeWorkflow
+ *   {reason account_invalidated} for each workflow using it that is paused
+ *   for that reason. Only that reason is lifted: a user's or a quota pause
+ *   stays.
+ *
+ * The workflows come from this consumer's own index (workflow-index.ts),
+ * kept from the Workflow events in the same ordered feed, so the answer is
+ * the workflows that used the account when the event happened.
+ *
+ * Idempotent: event ids `${name}:${event.id}:${workflowId}`; a repeated
+ * pause is the decider's no-op; a workflow deleted meanwhile (CONFLICT) is
+ * skipped.
+ */
+export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name = PAUSE_ON_ACCOUNT_INVALIDATED): Consumer {
+  const command = (event: RecordedEvent, workflowId: string, cmd: WorkflowCommand) => commandWorkflow(deps, name, event, workflowId, cmd);
+
+  return {
+    name,
+    filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'AccountInvalidated', 'AccountVerified'] },
+    async handle(events, { tx }) {
+      for (const event of events) {
+        if (event.type === 'AccountInvalidated') {
+          const d = event.data as unknown as AccountInvalidatedData;
+          for (const wf of await workflowsOfAccount(tx, name, d.accountId)) {
+            await command(event, wf.workflowId, {
+              type: 'PauseWorkflow',
+              workflowId: wf.workflowId,
+              reason: 'account_invalidated',
+              requestedBy: null,
+              until: null,
+              now: d.invalidatedAt,
+            });
+          }
+        } else if (event.type === 'AccountVerified') {
+          const d = event.data as unknown as AccountVerifiedData;
+          for (const wf of await workflowsOfAccount(tx, name, d.accountId)) {
+            if (!wf.pausedFor.includes('account_invalidated')) continue;
+            await command(event, wf.workflowId, {
+              type: 'ResumeWorkflow',
+              workflowId: wf.workflowId,
+              requestedBy: null,
+              reason: 'account_invalidated',
+              now: d.verifiedAt,
+            });
+          }
+        } else {
+          await indexWorkflowEvent(tx, name, event);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import type { RecordedEvent } from '../event-store/port.js';
+import type { Consumer } from '../subscriptions/consumer.js';
+import type { QuotaExceededData, SubscriptionUpgradedData } from '../write-model/subscription/events.js';
+import type { WorkflowPausedData, WorkflowResumedData } from '../write-model/workflow/events.js';
+import type { WorkflowCommand } from '../write-model/workflow/commands.js';
+import { workflowStream } from '../write-model/workflow/decider.js';
+import { cancelDeadline, scheduleDeadline } from './deadlines/deadline-table.js';
+import { RESUME_AFTER_QUOTA } from './deadlines/resume-actions.js';
+import type { ProcessManagerDeps } from './shared.js';
+import { commandWorkflow, indexWorkflowEvent, WORKFLOW_EVENT_TYPES, workflowsOfOwner } from './workflow-index.js';
+
+export const PAUSE_ON_QUOTA_EXCEEDED = 'pm-pause-on-quota-exceeded';
+
+export interface PauseOnQuotaDeps extends ProcessManagerDeps {
+  /** the wall clock, only to skip pauses whose day is already over (a replay); default: now */
+  now?: () => Date;
+}
+
+/**
+ * DESIGN §6: QuotaExceeded → pause the user's scheduled workflows of that
+ * service until the quota resets, or until the plan is upgraded; then resume.
+ *
+ * - QuotaExceeded of a daily counter (a resource limit stops nothing that
+ *   runs) → PauseWorkflow {reason quota_exceeded, until resetsAt,
+ *   requestedBy null} for every live workflow of the owner billed to that
+ *   service that has a schedule. Workflows already paused for another reason
+ *   (the user, an account) get the quota pause too: pauses are per reason,
+ *   so lifting the other one must not make them run into the spent quota.
+ *   Manual workflows are left alone: a manual run asks the quota itself.
+ *   A QuotaExceeded whose reset has passed (read late, or replayed) pauses
+ *   nothing.
+ * - WorkflowPaused for quota_exceeded with an `until` → a
+ *   `workflows.resume_after_quota` deadline at `until` (the sweeper resumes,
+ *   deadlines/resume-actions.ts); WorkflowResumed lifting that reason, or
+ *   WorkflowDeleted → the deadline is cancelled. Deadlines are written from
+ *   the events, in the batch transaction, so a replay rebuilds them.
+ * - SubscriptionUpgraded → ResumeWorkflow {reason quota_exceeded} at once for
+ *   each of the owner's workflows of the service paused for it (a higher plan
+ *   has a higher daily limit), and their deadlines are cancelled.
+ *
+ * Which workflows: this consumer keeps its own index from the Workflow
+ * events (workflow-index.ts), read in the same ordered feed as the triggers,
+ * so it never depends on the `workflows` projection's lag.
+ *
+ * Idempotent: event ids are named `${name}:${event.id}:${workflowId}` (a
+ * redelivered trigger appends nothing, even after the workflow moved on);
+ * a repeated pause with the same `until` is the decider's no-op; a workflow
+ * deleted on the write side meanwhile (CONFLICT) is skipped.
+ */
+export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_ON_QUOTA_EXCEEDED): Consumer {
+  const now = deps.now ?? (() => new Date());
+
+  const command = (event: RecordedEvent, workflowId: string, cmd: WorkflowCommand) => commandWorkflow(deps, name, event, workflowId, cmd);
+
+  async function onQuotaExceeded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+    const d = event.data as unknown as QuotaExceededData;
+    if (d.kind !== 'daily_counter' || Date.parse(d.resetsAt) <= now().getTime()) return;
+    for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
+      if (!wf.scheduled) continue;
+      await command(event, wf.workflowId, {
+        type: 'PauseWorkflow',
+        workflowId: wf.workflowId,
+        reason: 'quota_exceeded',
+        requestedBy: null,
+        until: d.resetsAt,
+        now: d.exceededAt,
+      });
+    }
+  }
+
+  async function onUpgraded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+    const d = event.data as unknown as SubscriptionUpgradedData;
+    for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
+      if (!wf.pausedFor.includes('quota_exceeded')) continue;
+      await command(event, wf.workflowId, {
+        type: 'ResumeWorkflow',
+        workflowId: wf.workflowId,
+        requestedBy: null,
+        reason: 'quota_exceeded',
+        now: d.upgradedAt,
+      });
+      await cancelDeadline(tx, RESUME_AFTER_QUOTA, workflowStream(wf.workflowId));
+    }
+  }
+
+  /** The resume deadline follows the workflow's own quota pause. */
+  async function trackDeadline(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+    if (event.type === 'WorkflowPaused') {
+      const d = event.data as unknown as WorkflowPausedData;
+      if (d.reason !== 'quota_exceeded') return;
+      if (d.until !== null) await scheduleDeadline(tx, RESUME_AFTER_QUOTA, event.streamName, d.until, event);
+      else await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
+    } else if (event.type === 'WorkflowResumed') {
+      if ((event.data as unknown as WorkflowResumedData).lifted.includes('quota_exceeded')) await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
+    } else if (event.type === 'WorkflowDeleted') {
+      await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
+    }
+  }
+
+  return {
+    name,
+    filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'QuotaExceeded', 'SubscriptionUpgraded'] },
+    async handle(events, { tx }) {
+      for (const event of events) {
+        if (event.type === 'QuotaExceeded') await onQuotaExceeded(tx, event);
+        else if (event.type === 'SubscriptionUpgraded') await onUpgraded(tx, event);
+        else {
+          await trackDeadline(tx, event);
+          await indexWorkflowEvent(tx, name, event);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import type { Knex } from 'knex';
+import type { LeaseHolder } from '../adapters/proxies/lease-selection.js';
+import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
+import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
+import type { RecordedEvent } from '../event-store/port.js';
+import type { Consumer } from '../subscriptions/consumer.js';
+import { contextFromEvent } from '../write-model/core/command-context.js';
+import { handleCommand } from '../write-model/core/command-handler.js';
+import { fold } from '../write-model/core/decider.js';
+import { eventIdsFrom } from '../write-model/core/event-ids.js';
+import type { ProxyBannedData, ProxyFailedData } from '../write-model/proxy/events.js';
+import type { ExecutionRetriedData, ProxyAssignedData, WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { isTerminal, workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/index.js';
+import { chooseProxy, DEFAULT_NO_PROXY_DELAY_MS, readEvents, scrapeJobFor } from './dispatch-executions.js';
+import { react, type ProcessManagerDeps } from './shared.js';
+
+export const PROXY_FAILOVER = 'pm-proxy-failover';
+export const FAILOVER_INDEX_TABLE = 'pm_proxy_failover_index';
+
+export interface ProxyFailoverDeps extends ProcessManagerDeps {
+  dispatcher: ScrapeDispatcher;
+  leases?: RedisProxyLeaseStore;
+  now?: () => Date;
+  /** the delay of the re-enqueued job when no proxy is healthy (default 60 s) */
+  noProxyDelayMs?: number;
+}
+
+const TERMINAL_EVENTS = ['ExecutionCompleted', 'ExecutionFailed', 'ExecutionCancelled', 'ExecutionRejected'];
+
+/**
+ * DESIGN §6: ProxyFailed (or ProxyBanned for a platform) → every execution
+ * still on that proxy moves to another healthy one and its job runs again
+ * from the cursor the stream recorded.
+ *
+ * Which executions: an index of its own (pm_proxy_failover_index), kept from
+ * ProxyAssigned and the terminal execution events in the consumer's
+ * transaction. The execution's stream then decides; for each one:
+ * 1. AssignProxy(another healthy proxy, `proxy_failed`); none healthy → no
+ *    assignment, the job is delayed by `noProxyDelayMs` without a proxy and
+ *    the worker leases one when it runs;
+ * 2. RetryExecution(attempt + 1) when an attempt was running (or paused):
+ *    the dead attempt is superseded and the next resumes from the cursor;
+ *    a `requested` or `retrying` execution has no running attempt, its
+ *    pending job just gets the new proxy and cursor;
+ * 3. ScrapeDispatcher.reenqueue with the stream's cursor (job id
+ *    `{executionId}.{attempt}`).
+ * Items are never collected twice: the execution drops items and batches it
+ * already has, whichever attempt sends them again.
+ *
+ * Idempotent: the commands' event ids are named after the triggering event
+ * and the execution, and the stream is searched for them first, so a
+ * redelivery finds its own assignment and retry and repeats only the
+ * (idempotent) enqueue, with the attempt its retry recorded.
+ */
+export function createProxyFailover(deps: ProxyFailoverDeps, name = PROXY_FAILOVER): Consumer {
+  const now = () => deps.now?.() ?? new Date();
+  return {
+    name,
+    filter: { eventTypes: ['ProxyAssigned', ...TERMINAL_EVENTS, 'ProxyFailed', 'ProxyBanned'] },
+    async handle(events, { tx }) {
+      for (const event of events) {
+        if (event.type === 'ProxyAssigned') {
+          const d = event.data as unknown as ProxyAssignedData;
+          await remember(tx, name, d.executionId, d.proxyId, d.assignedAt);
+        } else if (TERMINAL_EVENTS.includes(event.type)) {
+          await forget(tx, name, (event.data as { executionId: string }).executionId);
+        } else if (event.type === 'ProxyFailed') {
+          await moveAway(deps, name, tx, event, (event.data as unknown as ProxyFailedData).proxyId, null, now());
+        } else if (event.type === 'ProxyBanned') {
+          const d = event.data as unknown as ProxyBannedData;
+          await moveAway(deps, name, tx, event, d.proxyId, d.platform, now());
+        }
+      }
+    },
+  };
+}
+
+async function remember(tx: Knex, consumer: string, executionId: string, proxyId: string, at: string): Promise<void> {
+  await tx(FAILOVER_INDEX_TABLE)
+    .insert({ consumer, execution_id: executionId, proxy_id: proxyId, assigned_at: at })
+    .onConflict(['consumer', 'execution_id'])
+    .merge(['proxy_id', 'assigned_at']);
+}
+
+async function forget(tx: Knex, consumer: string, executionId: string): Promise<void> {
+  await tx(FAILOVER_INDEX_TABLE).where({ consumer, execution_id: executionId }).delete();
+}
+
+/** Moves every execution on `proxyId` (only those of `platform`, for a ban). */
+async function moveAway(deps: ProxyFailoverDeps, name: string, tx: Knex, event: RecordedEvent, proxyId: string, platform: string | null, now: Date): Promise<void> {
+  const rows = (await tx(FAILOVER_INDEX_TABLE).where({ consumer: name, proxy_id: proxyId }).orderBy('execution_id').select('execution_id')) as { execution_id: string }[];
+  const picked = new Map<string, LeaseHolder>();
+  for (const { execution_id: executionId } of rows) {
+    await react(deps, name, event, () => moveOne(deps, name, tx, event, executionId, proxyId, platform, now, picked));
+  }
+}
+
+async function moveOne(
+  deps: ProxyFailoverDeps,
+  name: string,
+  tx: Knex,
+  event: RecordedEvent,
+  executionId: string,
+  badProxyId: string,
+  platform: string | null,
+  now: Date,
+  picked: Map<string, LeaseHolder>,
+): Promise<void> {
+  const stream = workflowExecutionStream(executionId);
+  const recorded = await readEvents(deps.store, stream);
+  const asEvents = (list: RecordedEvent[]) => list.map((e) => ({ type: e.type, data: e.data }) as unknown as WorkflowExecutionEvent);
+  const state = fold(workflowExecutionDecider, asEvents(recorded));
+  const request = state.request;
+  if (!request || isTerminal(state)) return void (await forget(tx, name, executionId));
+  if (platform !== null && request.platform !== platform) return;
+
+  const ids = (step: string) => eventIdsFrom(`${name}:${event.id}:${executionId}:${step}`);
+  const context = contextFromEvent(event, name);
+  const reason = platform === null ? 'proxy_failed' : `proxy_banned:${platform}`;
+
+  // 1. the new proxy: ours from an earlier delivery, or a fresh choice
+  const assignAt = recorded.findIndex((e) => e.id === ids('assign')(0));
+  let proxyId: string | null;
+  let atMove = state; // the execution as it was when it was moved
+  if (assignAt >= 0) {
+    proxyId = (recorded[assignAt]!.data as unknown as ProxyAssignedData).proxyId;
+    atMove = fold(workflowExecutionDecider, asEvents(recorded.slice(0, assignAt)));
+  } else {
+    if (state.proxy !== null && state.proxy.proxyId !== badProxyId) {
+      // moved meanwhile (a worker leased another): the index follows the stream
+      return void (await remember(tx, name, executionId, state.proxy.proxyId, now.toISOString()));
+    }
+    proxyId = await chooseProxy(tx, deps, request, now, picked, [badProxyId]);
+    if (proxyId !== null) {
+      await handleCommand(
+        deps.store,
+        stream,
+        workflowExecutionDecider,
+        { type: 'AssignProxy', executionId, proxyId, leaseId: null, reason: 'proxy_failed', now: now.toISOString() },
+        { context, eventIds: ids('assign') },
+      );
+    }
+  }
+  if (proxyId !== null) await remember(tx, name, executionId, proxyId, now.toISOString());
+
+  // 2. a running attempt is superseded by the next one
+  let attempt: number | undefined;
+  const retried = recorded.find((e) => e.id === ids('retry')(0));
+  if (retried) {
+    attempt = (retried.data as unknown as ExecutionRetriedData).attempt;
+  } else if (atMove.status === 'running' || atMove.status === 'paused') {
+    attempt = atMove.attempt + 1;
+    await handleCommand(
+      deps.store,
+      stream,
+      workflowExecutionDecider,
+      { type: 'RetryExecution', executionId, attempt, reason, now: now.toISOString() },
+      { context, eventIds: ids('retry') },
+    );
+  }
+
+  // 3. the job, from the cursor the stream has now
+  const delayMs = proxyId === null ? (deps.noProxyDelayMs ?? DEFAULT_NO_PROXY_DELAY_MS) : undefined;
+  if (!(await deps.dispatcher.latestJob(executionId))) {
+    // no job kept (never enqueued yet, or long gone): a fresh one for the attempt about to run
+    const run = { proxyId, cursor: state.cursor, attempt: attempt ?? Math.max(state.attempt, 1), reason };
+    await deps.dispatcher.enqueue(scrapeJobFor(request, run), delayMs ? { delayMs } : {});
+    return;
+  }
+  await deps.dispatcher.reenqueue(executionId, state.cursor, reason, {
+    ...(attempt !== undefined ? { attempt } : {}),
+    proxyId,
+    ...(delayMs ? { delayMs } : {}),
+  });
+}

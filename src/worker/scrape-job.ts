@@ -1,0 +1,413 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { SecretBox } from '../adapters/crypto/secret-box.js';
+import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
+import type { ScrapeJobData, RetryPolicy } from '../adapters/queue/queues.js';
+import type { JobContext, JobHandler } from '../adapters/queue/worker-runtime.js';
+import type { BrowserPool, ContextCookie, ContextOptions } from '../adapters/scrapers/browser-pool.js';
+import { bareUrl, LoginWallError, scraperErrorAction, ScraperError } from '../adapters/scrapers/errors.js';
+import type { ScrapeBatch } from '../adapters/scrapers/types.js';
+import type { Config } from '../config.js';
+import { StreamNotFoundError } from '../event-store/errors.js';
+import type { EventStore } from '../event-store/port.js';
+import type { Logger } from '../logger.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { fold, type Decider } from '../write-model/core/decider.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { eventIdsFrom } from '../write-model/core/event-ids.js';
+import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import type { ConnectedAccount } from '../write-model/platform-account/state.js';
+import { proxyDecider, proxyStream } from '../write-model/proxy/decider.js';
+import type { ProxyEndpoint } from '../write-model/proxy/events.js';
+import type { WorkflowExecutionCommand } from '../write-model/workflow-execution/commands.js';
+import { workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
+import type { ExecutionPauseReason, RejectionCode, WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { isTerminal, type WorkflowExecutionState } from '../write-model/workflow-execution/state.js';
+import { keepLeaseAlive, leaseProxy, NoProxyAvailableError } from './lease.js';
+import type { ScraperLookup } from './scrapers.js';
+
+/**
+ * The scrape job: one run of a WorkflowExecution in a browser context,
+ * through a leased proxy, reporting back as commands.
+ *
+ * - The execution stream is the truth, the job a pointer to it: a terminal
+ *   or cancelled execution, a job superseded by a newer attempt of the same
+ *   execution (a re-enqueue), or one put on hold (quota, account) is skipped.
+ * - A run owns the execution from its StartExecution (workerId = the run
+ *   id) on; an execution left `running` by an earlier run (crash, release
+ *   on shutdown, a failed attempt the queue retries) gets RetryExecution
+ *   first. Every batch and the completion are decided against "still this
+ *   run's": once a PM moved the execution on (retrying, paused, cancelled),
+ *   the old run stops without writing.
+ * - Items: batchId = hash of the cursor the batch started from, so running
+ *   the same page again is the aggregate's no-op; items are deduped by it too.
+ * - Errors: a login wall invalidates the account and fails the execution
+ *   (no retry); a captcha or block bans the proxy for the platform (1 h),
+ *   reports the failure and retries on another proxy; anything else retries
+ *   with back-off; the last failure dead-letters into ExecutionFailed (or
+ *   ExecutionRejected when it never started).
+ * - Secrets: the account's cookies and the proxy's password are opened only
+ *   here, right before the context is made, and never logged.
+ */
+
+export interface ScrapeJobDeps {
+  store: EventStore;
+  secretBox: SecretBox;
+  pool: BrowserPool;
+  leases: RedisProxyLeaseStore;
+  /** healthy proxies (proxies read model) */
+  candidates: () => Promise<ProxyCandidate[]>;
+  scrapers: ScraperLookup;
+  /** a platform's base URLs: cookie domains, and whether loopback must still be proxied */
+  platformUrls: (platform: string) => string[];
+  /** the id of the execution's newest job (ScrapeDispatcher.latestJob) */
+  latestJobId: (executionId: string) => Promise<string | undefined>;
+  /** names this process in run ids (host-pid) */
+  workerName: string;
+  leaseTtlMs: number;
+  /** PROXY_FAILURE_THRESHOLD, for ReportProxyFailure */
+  proxyFailureThreshold: number;
+  /** how long a captcha / block bans a proxy for the platform (default 1 h) */
+  banMs?: number;
+  /** extra context options (tests: allowHosts) */
+  context?: Partial<Omit<ContextOptions, 'proxy' | 'cookies' | 'userAgent'>>;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  now?: () => Date;
+}
+
+export type ScrapeOutcome =
+  | { status: 'completed'; itemCount: number; proxyId: string; attempt: number }
+  | { status: 'skipped'; reason: string };
+
+/** Job options of scrape jobs from config (for whoever enqueues them: the dispatcher). */
+export { scrapeRetryPolicy } from '../adapters/queue/queues.js';
+
+export const DEFAULT_USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+const DEFAULT_BAN_MS = 3600_000;
+/** pauses a job must not override: the PM that paused the execution resumes it */
+const HOLDING_PAUSES: readonly ExecutionPauseReason[] = ['quota_exceeded', 'account_invalidated'];
+
+/** The run is no longer the execution's (moved on by a PM, or another run took it). */
+class RunSupersededError extends Error {
+  override readonly name = 'RunSupersededError';
+}
+
+/** The execution ended (cancelled, failed elsewhere) while the run went on. */
+class ExecutionEndedError extends Error {
+  override readonly name = 'ExecutionEndedError';
+}
+
+interface LoadedExecution {
+  state: WorkflowExecutionState;
+  context: CommandContext;
+}
+
+type ExecDecider = Decider<WorkflowExecutionState, WorkflowExecutionCommand, WorkflowExecutionEvent>;
+
+async function loadExecution(store: EventStore, executionId: string, actor: string): Promise<LoadedExecution | null> {
+  let recorded;
+  try {
+    recorded = await store.readStream(workflowExecutionStream(executionId));
+  } catch (error) {
+    if (error instanceof StreamNotFoundError) return null;
+    throw error;
+  }
+  const first = recorded[0];
+  if (!first) return null;
+  const state = fold(workflowExecutionDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as WorkflowExecutionEvent));
+  const correlation = first.metadata.$correlationId;
+  // the worker's commands continue the request's correlation, caused by the request
+  const context: CommandContext = { correlationId: typeof correlation === 'string' ? correlation : first.id, causationId: first.id, actor };
+  return { state, context };
+}
+
+/** Decides only while the execution is still this run's. */
+function ownedBy(runId: string): ExecDecider {
+  return {
+    ...workflowExecutionDecider,
+    decide(command, state) {
+      if (isTerminal(state)) throw new ExecutionEndedError(`execution is ${state.status}`);
+      if (state.status !== 'running' || state.workerId !== runId) throw new RunSupersededError(`execution is ${state.status} under ${state.workerId ?? 'no worker'}`);
+      return workflowExecutionDecider.decide(command, state);
+    },
+  };
+}
+
+/** The batch id: the cursor the batch started from (null: the start). */
+export function batchIdFor(startCursor: string | null): string {
+  return `b-${createHash('sha256').update(startCursor ?? '<start>').digest('hex').slice(0, 24)}`;
+}
+
+/** An error as a short reason for an event: first line, URLs without their query, bounded. */
+export function safeReason(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const line = (text.split('\n', 1)[0] ?? '').replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1');
+  return line.slice(0, 300) || 'unknown error';
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** `www.xiaohongshu.com` → `.xiaohongshu.com` (web and API hosts share it); an IP stays itself. */
+function cookieDomain(url: string): string {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) || host === 'localhost') return host;
+  const labels = host.split('.');
+  return `.${labels.length > 2 ? labels.slice(1).join('.') : host}`;
+}
+
+/** A `name=value; name2=value2` cookie header as context cookies for every domain of the platform. */
+export function cookiesFromHeader(header: string, urls: string[]): ContextCookie[] {
+  const pairs = header
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.includes('='))
+    .map((part) => {
+      const i = part.indexOf('=');
+      return { name: part.slice(0, i).trim(), value: part.slice(i + 1).trim() };
+    })
+    .filter((c) => c.name !== '');
+  const domains = [...new Set(urls.map(cookieDomain))];
+  return domains.flatMap((domain) => pairs.map((c) => ({ ...c, domain, path: '/' })));
+}
+
+function openProxyCredentials(secretBox: SecretBox, endpoint: ProxyEndpoint): { username?: string; password?: string } {
+  if (!endpoint.credentials) return {};
+  const clear = secretBox.decrypt(endpoint.credentials, endpoint.proxyId);
+  const i = clear.indexOf(':'); // `username:password`, the username has no ':'
+  return i === -1 ? { username: clear } : { username: clear.slice(0, i), password: clear.slice(i + 1) };
+}
+
+function openAccountCredentials(secretBox: SecretBox, account: ConnectedAccount): { cookies?: string; userAgent?: string } {
+  const clear = secretBox.decrypt(account.credentials, account.accountId);
+  try {
+    const value = JSON.parse(clear) as { cookies?: unknown; userAgent?: unknown };
+    return {
+      ...(typeof value.cookies === 'string' ? { cookies: value.cookies } : {}),
+      ...(typeof value.userAgent === 'string' ? { userAgent: value.userAgent } : {}),
+    };
+  } catch {
+    // a parse error would quote the secret
+    throw new Error(`the sealed credentials of platform account ${account.accountId} are not JSON`);
+  }
+}
+
+export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJobData, ScrapeOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const iso = () => now().toISOString();
+  const actor = `worker:${deps.workerName}`;
+
+  const execute = (executionId: string, command: WorkflowExecutionCommand, context: CommandContext, decider: ExecDecider = workflowExecutionDecider) =>
+    handleCommand(deps.store, workflowExecutionStream(executionId), decider, command, { context });
+
+  /** Ends an execution that cannot run: rejected before it started, failed after. */
+  async function endExecution(loaded: LoadedExecution, code: RejectionCode, reason: string): Promise<void> {
+    const executionId = loaded.state.request!.executionId;
+    const fresh = (await loadExecution(deps.store, executionId, actor)) ?? loaded;
+    if (isTerminal(fresh.state)) return;
+    if (fresh.state.status === 'requested') {
+      await execute(executionId, { type: 'RejectExecution', executionId, reason: code, details: { reason }, now: iso() }, loaded.context);
+    } else {
+      await execute(executionId, { type: 'FailExecution', executionId, reason, now: iso() }, loaded.context);
+    }
+  }
+
+  return async function scrapeJob(job: Job<ScrapeJobData, ScrapeOutcome>, { signal }: JobContext): Promise<ScrapeOutcome> {
+    const executionId = job.data.executionId;
+    const loaded = await loadExecution(deps.store, executionId, actor);
+    if (!loaded) return { status: 'skipped', reason: 'unknown_execution' };
+    const { state, context } = loaded;
+    if (isTerminal(state)) return { status: 'skipped', reason: state.status };
+    const latest = await deps.latestJobId(executionId);
+    if (latest !== undefined && latest !== job.id) return { status: 'skipped', reason: `superseded_by:${latest}` };
+    if (state.status === 'paused' && state.pausedFor && HOLDING_PAUSES.includes(state.pausedFor)) return { status: 'skipped', reason: `paused:${state.pausedFor}` };
+    const request = state.request!;
+
+    const scraper = deps.scrapers(request.platform);
+    if (!scraper) {
+      await endExecution(loaded, 'VALIDATION_ERROR', `no scraper for platform ${request.platform}`);
+      throw new UnrecoverableError(`no scraper for platform ${request.platform}`);
+    }
+    let account: ConnectedAccount | null = null;
+    if (request.platformAccountId) {
+      const { state: a } = await loadState(deps.store, platformAccountStream(request.platformAccountId), platformAccountDecider);
+      if (a.status === 'none' || a.ownerId !== request.ownerId || a.status === 'invalid' || a.status === 'disconnected') {
+        await endExecution(loaded, 'ACCOUNT_INVALID', `account_${a.status}`);
+        throw new UnrecoverableError(`platform account ${request.platformAccountId} is ${a.status}`);
+      }
+      account = a;
+    }
+
+    // a run id unique per run; it starts with the job id (= the execution id, see lease.ts)
+    const runId = `${job.id}#${job.attemptsStarted}@${deps.workerName}.${randomBytes(3).toString('hex')}`;
+    const leaseDeps = { store: deps.store, leases: deps.leases, candidates: deps.candidates, ttlMs: deps.leaseTtlMs, now };
+    const { lease, endpoint } = await leaseProxy(leaseDeps, {
+      holderId: runId,
+      executionId,
+      platform: request.platform,
+      leaseAccount: request.platformAccountId ?? `execution:${executionId}`,
+      preferred: state.proxy?.proxyId ?? job.data.proxyId ?? null,
+    });
+
+    // aborted when the job is released (shutdown) or the lease is lost
+    const run = new AbortController();
+    const onRelease = () => run.abort(signal.reason);
+    signal.addEventListener('abort', onRelease, { once: true });
+    const keepAlive = keepLeaseAlive(leaseDeps, lease, (error) => run.abort(error));
+    const log = { executionId, jobId: job.id, runId, proxyId: lease.proxyId };
+    try {
+      if (state.proxy?.proxyId !== lease.proxyId) {
+        const reason = state.proxy === null ? 'initial' : job.data.reason === 'proxy_failed' ? 'proxy_failed' : 'retry';
+        await execute(executionId, { type: 'AssignProxy', executionId, proxyId: lease.proxyId, leaseId: runId, reason, now: iso() }, context);
+      }
+      const attempt = await startRun(job, loaded, runId);
+      if (attempt === null) return { status: 'skipped', reason: 'started_elsewhere' };
+
+      // secrets: opened here, handed to the context, never logged
+      const credentials = account ? openAccountCredentials(deps.secretBox, account) : {};
+      const urls = deps.platformUrls(request.platform);
+      const proxyAuth = openProxyCredentials(deps.secretBox, endpoint);
+      const contextOptions: ContextOptions = {
+        locale: 'zh-CN',
+        timeoutMs: 30_000,
+        blockResourceTypes: ['image', 'media', 'font'],
+        ...deps.context,
+        userAgent: account?.userAgent ?? credentials.userAgent ?? DEFAULT_USER_AGENT,
+        cookies: credentials.cookies ? cookiesFromHeader(credentials.cookies, urls) : [],
+        proxy: {
+          server: `${endpoint.protocol}://${endpoint.host}:${endpoint.port}`,
+          ...proxyAuth,
+          // Chromium never proxies loopback unless told: platforms on 127.0.0.1 (fixtures) must still go through the proxy
+          ...(urls.some(isLoopbackUrl) ? { bypass: '<-loopback>' } : {}),
+        },
+      };
+      deps.logger?.info({ ...log, attempt }, 'scrape run started');
+
+      let cursor = state.cursor ?? job.data.cursor ?? null;
+      const emit = async (batch: ScrapeBatch) => {
+        run.signal.throwIfAborted();
+        const batchId = batchIdFor(cursor);
+        await execute(executionId, { type: 'CollectItems', executionId, batchId, items: batch.items, cursor: batch.cursor, now: iso() }, context, ownedBy(runId));
+        cursor = batch.cursor;
+      };
+      await deps.pool.withContext(contextOptions, async (browserContext) => {
+        run.signal.throwIfAborted();
+        const page = await browserContext.newPage();
+        // a released job stops at once: its page goes away under the scraper
+        const closePage = () => void page.close().catch(() => undefined);
+        run.signal.addEventListener('abort', closePage, { once: true });
+        try {
+          return await scraper.scrape({ type: request.type, config: request.config, cursor }, page, emit);
+        } finally {
+          run.signal.removeEventListener('abort', closePage);
+        }
+      });
+      run.signal.throwIfAborted();
+      const done = await execute(executionId, { type: 'CompleteExecution', executionId, now: iso() }, context, ownedBy(runId));
+      deps.logger?.info({ ...log, itemCount: done.state.itemCount }, 'scrape run completed');
+      return { status: 'completed', itemCount: done.state.itemCount, proxyId: lease.proxyId, attempt };
+    } catch (error) {
+      if (run.signal.aborted) {
+        // released on shutdown (the runtime already put the job back) or the lease was lost (retry)
+        throw run.signal.reason instanceof Error ? run.signal.reason : new Error('scrape run aborted');
+      }
+      if (error instanceof RunSupersededError || error instanceof ExecutionEndedError) {
+        deps.logger?.info({ ...log, reason: error.message }, 'scrape run stopped: the execution moved on');
+        return { status: 'skipped', reason: error instanceof ExecutionEndedError ? 'ended' : 'superseded' };
+      }
+      await onScrapeError(error, loaded, lease.proxyId, job, log);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onRelease);
+      keepAlive.stop();
+      await deps.leases.release(lease).catch(() => undefined);
+    }
+  };
+
+  /** StartExecution for this run (after RetryExecution when an earlier run left it); the attempt, or null when another run won. */
+  async function startRun(job: Job<ScrapeJobData, ScrapeOutcome>, loaded: LoadedExecution, runId: string): Promise<number | null> {
+    const executionId = loaded.state.request!.executionId;
+    const fresh = (await loadExecution(deps.store, executionId, actor)) ?? loaded;
+    const s = fresh.state;
+    if (isTerminal(s)) return null;
+    if (s.status === 'running' || s.status === 'paused') {
+      const reason = job.attemptsMade > 0 && job.failedReason ? `retry: ${safeReason(job.failedReason)}` : 'resumed: the previous run did not finish';
+      await execute(executionId, { type: 'RetryExecution', executionId, attempt: s.attempt + 1, reason, now: iso() }, loaded.context);
+    }
+    try {
+      const started = await execute(executionId, { type: 'StartExecution', executionId, workerId: runId, now: iso() }, loaded.context);
+      return started.state.attempt;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'CONFLICT') return null;
+      throw error;
+    }
+  }
+
+  /** What a failed run leaves behind: an invalid account, or a banned proxy. */
+  async function onScrapeError(error: unknown, loaded: LoadedExecution, proxyId: string, job: Job<ScrapeJobData, ScrapeOutcome>, log: Record<string, unknown>): Promise<void> {
+    const request = loaded.state.request!;
+    const action = scraperErrorAction(error);
+    deps.logger?.warn({ ...log, action, reason: safeReason(error) }, 'scrape run failed');
+    const reason = error instanceof ScraperError ? `${error.kind}:${error.reason}${error.url ? ` at ${bareUrl(error.url)}` : ''}` : safeReason(error);
+    if (action === 'invalidate_account' && error instanceof LoginWallError) {
+      if (request.platformAccountId) {
+        await handleCommand(
+          deps.store,
+          platformAccountStream(request.platformAccountId),
+          platformAccountDecider,
+          { type: 'InvalidateAccount', accountId: request.platformAccountId, requestedBy: null, reason: 'login_wall', detail: reason, now: iso() },
+          { context: loaded.context },
+        );
+      }
+      await endExecution(loaded, 'ACCOUNT_INVALID', reason);
+      throw new UnrecoverableError(reason);
+    }
+    if (action === 'ban_proxy' && error instanceof ScraperError) {
+      const at = now();
+      const until = new Date(at.getTime() + (deps.banMs ?? DEFAULT_BAN_MS)).toISOString();
+      const proxyContext = loaded.context;
+      await handleCommand(deps.store, proxyStream(proxyId), proxyDecider, { type: 'BanProxy', proxyId, platform: error.platform, reason, until, now: at.toISOString() }, { context: proxyContext });
+      await handleCommand(
+        deps.store,
+        proxyStream(proxyId),
+        proxyDecider,
+        { type: 'ReportProxyFailure', proxyId, reason, platform: error.platform, jobId: job.id ?? null, failureThreshold: deps.proxyFailureThreshold, now: at.toISOString() },
+        { context: proxyContext },
+      );
+    }
+  }
+}
+
+/**
+ * The dead letter of a scrape job (its last attempt failed): the execution
+ * fails (rejected when it never started), once — a repeat is the decider's
+ * no-op and the event ids are the job's. Only the execution's newest job may
+ * end it.
+ */
+export function createScrapeDeadLetter(deps: Pick<ScrapeJobDeps, 'store' | 'latestJobId' | 'workerName' | 'logger' | 'now'>) {
+  const now = deps.now ?? (() => new Date());
+  return async (job: Job<ScrapeJobData, unknown>, error: Error): Promise<void> => {
+    const executionId = job.data.executionId;
+    const loaded = await loadExecution(deps.store, executionId, `worker:${deps.workerName}`);
+    if (!loaded || isTerminal(loaded.state)) return;
+    const latest = await deps.latestJobId(executionId);
+    if (latest !== undefined && latest !== job.id) return;
+    const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
+    const command: WorkflowExecutionCommand =
+      loaded.state.status === 'requested'
+        ? { type: 'RejectExecution', executionId, reason: 'NO_PROXY_AVAILABLE', details: { reason: `dead_letter: ${reason}` }, now: now().toISOString() }
+        : { type: 'FailExecution', executionId, reason: `dead_letter: ${reason}`, now: now().toISOString() };
+    await handleCommand(deps.store, workflowExecutionStream(executionId), workflowExecutionDecider, command, {
+      context: loaded.context,
+      eventIds: eventIdsFrom(`worker:dead-letter:${job.id}`),
+    });
+    deps.logger?.warn({ executionId, jobId: job.id, reason }, 'scrape job dead-lettered');
+  };
+}
+
+export { NoProxyAvailableError };

@@ -1,0 +1,189 @@
+import { expect } from 'chai';
+import knexFactory, { type Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import { up as createDeadlinesTable } from '../../migrations/20261123000500_deadlines.js';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { quotaDay } from '../../src/application/quota-day.js';
+import type { RecordedEvent } from '../../src/event-store/port.js';
+import { START } from '../../src/event-store/position.js';
+import { DeadlineSweeper, expiryActions } from '../../src/process-managers/index.js';
+import { createPauseOnQuotaExceeded } from '../../src/process-managers/pause-on-quota-exceeded.js';
+import { subscriptionIdFor } from '../../src/process-managers/shared.js';
+import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
+import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { workflowDecider, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
+import { testDatabaseUrl } from '../setup/test-env.js';
+import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
+import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+
+/** Omit over each member of a union (a command without the fields the helper fills in). */
+type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const silent = { info() {}, warn() {}, error() {} };
+const HOURLY: WorkflowSchedule = { kind: 'interval', every: 'hourly' };
+
+describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota resets or the plan is upgraded', function () {
+  this.timeout(40_000);
+  let knex: Knex;
+  let store: PostgresEventStore;
+  let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
+  const name = `pm-pause-on-quota-exceeded-test-${randomUUID().slice(0, 8)}`;
+  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+  const now = new Date();
+  const { day, resetsAt } = quotaDay(now, 'Asia/Shanghai');
+
+  before(async () => {
+    // event store and deadlines in a schema of their own: only this test's events and deadlines
+    iso = await isolatedEventStoreSchema(testDatabaseUrl);
+    store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 5 });
+    knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, searchPath: [iso.schema, 'public'], pool: { min: 0, max: 5 } });
+    await createDeadlinesTable(knex);
+  });
+  after(async () => {
+    await knex('consumer_checkpoints').where({ consumer: name }).delete();
+    await knex('pm_workflow_index').where({ consumer: name }).delete();
+    await store.close();
+    await knex.destroy();
+    await iso.drop();
+  });
+
+  const pm = () => createPauseOnQuotaExceeded({ store, logger: silent }, name);
+  /** twice: the second pass reads the manager's own WorkflowPaused / Resumed (its deadlines) */
+  async function settle(): Promise<void> {
+    await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, pm());
+    await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, pm());
+  }
+  const sweeper = () => new DeadlineSweeper({ knex, actions: expiryActions(store), logger: silent, intervalMs: 1_000 });
+
+  const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'> & { now?: string }) =>
+    handleCommand(store, workflowStream(id), workflowDecider, { workflowId: id, now: now.toISOString(), ...command } as WorkflowCommand, { context });
+
+  async function createWorkflow(ownerId: string, platform: 'xiaohongshu' | 'qidian', schedule: WorkflowSchedule | null): Promise<string> {
+    const id = randomUUID();
+    await wf(id, {
+      type: 'CreateWorkflow',
+      ownerId,
+      platform,
+      workflowType: `${platform}.notes`,
+      name: 'w',
+      config: { keyword: 'x' },
+      platformAccountId: null,
+      schedule,
+    });
+    return id;
+  }
+
+  async function startFree(userId: string): Promise<void> {
+    await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, {
+      type: 'StartSubscription', subscriptionId: subscriptionIdFor(userId, 'xiaohongshu'), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now.toISOString(),
+    }, { context });
+  }
+
+  /** the free plan allows 50 calls a day: the 51st records QuotaExceeded */
+  async function exceed(userId: string, when = { day, resetsAt, now: now.toISOString() }): Promise<RecordedEvent> {
+    const stream = subscriptionStream(userId, 'xiaohongshu');
+    await handleCommand(store, stream, subscriptionDecider, { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 50, ...when }, { context });
+    await handleCommand(store, stream, subscriptionDecider, { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 1, ...when }, { context });
+    const exceeded = (await store.readStream(stream)).find((e) => e.type === 'QuotaExceeded');
+    expect(exceeded, 'QuotaExceeded recorded').to.not.equal(undefined);
+    return exceeded!;
+  }
+
+  const events = (id: string) => store.readStream(workflowStream(id));
+  const state = async (id: string) => (await loadState(store, workflowStream(id), workflowDecider)).state;
+  const deadline = (id: string) => knex('deadlines').where({ key: `workflows.resume_after_quota:${workflowStream(id)}` }).first();
+
+  it('pauses the owner\'s scheduled workflows of the service until the reset, then the sweeper resumes them; replays change nothing', async () => {
+    const user = randomUUID();
+    const stranger = randomUUID();
+    await startFree(user);
+    await startFree(stranger);
+    const scheduled = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    const manual = await createWorkflow(user, 'xiaohongshu', null);
+    const otherService = await createWorkflow(user, 'qidian', { kind: 'interval', every: 'daily' });
+    const userPaused = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    await wf(userPaused, { type: 'PauseWorkflow', reason: 'user', requestedBy: user, until: null });
+    const deleted = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    await wf(deleted, { type: 'DeleteWorkflow', requestedBy: user });
+    const strangers = await createWorkflow(stranger, 'xiaohongshu', HOURLY);
+    const exceeded = await exceed(user);
+
+    await settle();
+
+    const paused = (await events(scheduled)).at(-1)!;
+    expect(paused.type).to.equal('WorkflowPaused');
+    expect(paused.data).to.include({ reason: 'quota_exceeded', until: resetsAt, by: null });
+    // the command carried the triggering event as causation, its correlation continued
+    expect(paused.metadata).to.include({ $causationId: exceeded.id, $correlationId: context.correlationId, userId: `pm:${name}` });
+    expect((await state(userPaused)).pauses.map((p) => p.reason)).to.deep.equal(['user', 'quota_exceeded']);
+    for (const untouched of [manual, otherService, deleted, strangers]) {
+      expect((await events(untouched)).map((e) => e.type), untouched).to.not.include('WorkflowPaused');
+    }
+    // the deadline follows the workflow's own pause event
+    const row = await deadline(scheduled);
+    expect(row.due_at.toISOString()).to.equal(resetsAt);
+    expect(row.cause_event_id).to.equal(paused.id);
+    expect(await deadline(userPaused)).to.not.equal(undefined);
+    expect(await deadline(manual)).to.equal(undefined);
+
+    // a redelivery of everything (checkpoint and index reset) appends nothing
+    const before = (await events(scheduled)).length + (await events(userPaused)).length;
+    await resetCheckpoint(knex, name, START);
+    await knex('pm_workflow_index').where({ consumer: name }).delete();
+    await settle();
+    expect((await events(scheduled)).length + (await events(userPaused)).length).to.equal(before);
+
+    // not yet reset: nothing; at the reset: resumed, only the quota reason lifted
+    expect(await sweeper().sweepOnce(new Date(Date.parse(resetsAt) - 1_000))).to.equal(0);
+    expect(await sweeper().sweepOnce(new Date(Date.parse(resetsAt) + 1_000))).to.equal(2);
+    const resumed = (await events(scheduled)).at(-1)!;
+    expect(resumed.type).to.equal('WorkflowResumed');
+    expect(resumed.data).to.deep.include({ lifted: ['quota_exceeded'], status: 'active', by: null });
+    expect(resumed.metadata).to.include({ $causationId: paused.id, userId: 'pm:deadlines' });
+    expect(await state(userPaused)).to.deep.include({ status: 'paused' });
+    expect((await state(userPaused)).pauses.map((p) => p.reason)).to.deep.equal(['user']);
+
+    await settle();
+    expect(await deadline(scheduled)).to.equal(undefined);
+    expect(await deadline(userPaused)).to.equal(undefined);
+  });
+
+  it('an upgrade resumes at once and cancels the deadline; the sweep at the reset then does nothing', async () => {
+    const user = randomUUID();
+    await startFree(user);
+    const scheduled = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    await exceed(user);
+    await settle();
+    expect((await state(scheduled)).status).to.equal('paused');
+    expect(await deadline(scheduled)).to.not.equal(undefined);
+
+    await handleCommand(store, subscriptionStream(user, 'xiaohongshu'), subscriptionDecider, {
+      type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString(),
+    }, { context });
+    const upgraded = (await store.readStream(subscriptionStream(user, 'xiaohongshu'))).at(-1)!;
+    expect(upgraded.type).to.equal('SubscriptionUpgraded');
+    await settle();
+
+    const resumed = (await events(scheduled)).at(-1)!;
+    expect(resumed.type).to.equal('WorkflowResumed');
+    expect(resumed.data).to.deep.include({ lifted: ['quota_exceeded'], status: 'active', by: null });
+    expect(resumed.metadata).to.include({ $causationId: upgraded.id });
+    expect(await deadline(scheduled)).to.equal(undefined);
+
+    const count = (await events(scheduled)).length;
+    expect(await sweeper().sweepOnce(new Date(Date.parse(resetsAt) + 1_000))).to.equal(0);
+    expect((await events(scheduled)).length).to.equal(count);
+  });
+
+  it('a QuotaExceeded whose day is over (read late) pauses nothing', async () => {
+    const user = randomUUID();
+    await startFree(user);
+    const scheduled = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    await exceed(user, { day: '2020-01-01', resetsAt: '2020-01-01T16:00:00.000Z', now: '2020-01-01T10:00:00.000Z' });
+    await settle();
+    expect((await events(scheduled)).map((e) => e.type)).to.deep.equal(['WorkflowCreated', 'WorkflowScheduled']);
+    expect(await deadline(scheduled)).to.equal(undefined);
+  });
+});
