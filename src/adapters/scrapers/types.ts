@@ -48,10 +48,7 @@ export function collectedItem(kind: string, item: unknown): CollectedItem | null
   return { platformContentId: spec.key(parsed.data), kind, data: parsed.data as Record<string, unknown> };
 }
 
-/** A `base` URL (which may carry a path prefix) joined with an absolute path. */
-export function joinUrl(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`;
-}
+export { joinUrl } from '../../platforms/url.js';
 
 /** Waits a random time in [min, max] ms (pacing between platform requests). */
 export async function pause([min, max]: readonly [number, number]): Promise<void> {

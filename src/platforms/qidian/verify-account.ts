@@ -1,5 +1,6 @@
 import type { AccountVerifier, PlatformGet, VerifierAnswer } from '../account-verifier.js';
 import { credentialsSchema } from './index.js';
+import { joinUrl } from '../url.js';
 
 /**
  * Qidian's login check: GET the home page with the account's cookies and
@@ -39,7 +40,7 @@ export function qidianVerifier(webBaseUrl: string, get: PlatformGet): AccountVer
       const parsed = credentialsSchema.safeParse(credentials);
       if (!parsed.success) return { ok: false, reason: 'credentials_expired', detail: 'the stored credentials no longer fit what qidian needs' };
       if (!parsed.data.cookies) return { ok: false, reason: 'login_wall', detail: 'no cookies were given: nothing to log in with' };
-      const res = await get(new URL(QIDIAN_LOGIN_CHECK_PATH, webBaseUrl).toString(), {
+      const res = await get(joinUrl(webBaseUrl, QIDIAN_LOGIN_CHECK_PATH), {
         Accept: 'text/html,application/xhtml+xml',
         Cookie: parsed.data.cookies,
         'User-Agent': DEFAULT_USER_AGENT,

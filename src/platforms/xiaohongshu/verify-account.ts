@@ -1,5 +1,6 @@
 import type { AccountVerifier, PlatformGet, VerifierAnswer } from '../account-verifier.js';
 import { credentialsSchema } from './index.js';
+import { joinUrl } from '../url.js';
 
 /**
  * Xiaohongshu's login check (PLATFORMS.md §2.2, §2.3, §2.9): GET
@@ -28,7 +29,7 @@ export function xiaohongshuVerifier(apiBaseUrl: string, get: PlatformGet): Accou
       const parsed = credentialsSchema.safeParse(credentials);
       // connected under an older schema: the owner has to give them again
       if (!parsed.success) return { ok: false, reason: 'credentials_expired', detail: 'the stored credentials no longer fit what xiaohongshu needs' };
-      const res = await get(new URL(XIAOHONGSHU_ME_PATH, apiBaseUrl).toString(), {
+      const res = await get(joinUrl(apiBaseUrl, XIAOHONGSHU_ME_PATH), {
         Accept: 'application/json, text/plain, */*',
         Cookie: parsed.data.cookies,
         'User-Agent': parsed.data.userAgent ?? DEFAULT_USER_AGENT,
