@@ -2,7 +2,8 @@ import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import type { ExportFormat as PlanExportFormat } from '../write-model/subscription/plans.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import type { AnyPlan, ExportFormat as PlanExportFormat } from '../write-model/subscription/plans.js';
 
 /**
  * The shared streaming export writer: rows arrive in pages (an async iterable
@@ -25,6 +26,20 @@ export type ExportFileFormat = (typeof EXPORT_FORMATS)[number];
 
 /** The plan catalogue's export_formats entry a file format needs: csv and xlsx are both "excel". */
 export const PLAN_FORMAT_OF: { readonly [F in ExportFileFormat]: PlanExportFormat } = { json: 'json', csv: 'excel', xlsx: 'excel' };
+
+/** Refuses a file format the plan's export_formats do not include (403 PERMISSION_DENIED naming the feature). */
+export function requireExportFormat(plan: AnyPlan, format: ExportFileFormat): void {
+  const needed = PLAN_FORMAT_OF[format];
+  const allowed = plan.features.export_formats as readonly PlanExportFormat[];
+  if (allowed.includes(needed)) return;
+  throw new DomainError('PERMISSION_DENIED', `${plan.name} does not include ${needed} export (export_formats)`, {
+    feature: 'export_formats',
+    format,
+    requires: needed,
+    allowed,
+    plan: plan.code,
+  });
+}
 
 export const CONTENT_TYPES: { readonly [F in ExportFileFormat]: string } = {
   json: 'application/json; charset=utf-8',

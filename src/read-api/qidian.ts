@@ -171,6 +171,29 @@ export async function novelData(
   return { novel_id: novelId, latest: latestRow ? toSnapshot(latestRow) : null, ...pageOf(rows.map(toSnapshot), options.page, Number(total)) };
 }
 
+/** Every snapshot of the range, oldest first, a page at a time (keyset on captured_at): for exports. */
+export async function* snapshotPages(
+  knex: Knex,
+  ownerId: string,
+  novelId: string,
+  options: { since: Date; from?: string; to?: string; pageSize?: number },
+): AsyncIterable<SnapshotView[]> {
+  let after: Date | null = null;
+  for (;;) {
+    const q = snapshots(knex, ownerId, novelId, options.since);
+    if (options.from) q.andWhereRaw(`${LOCAL_DAY} >= ?`, [options.from]);
+    if (options.to) q.andWhereRaw(`${LOCAL_DAY} <= ?`, [options.to]);
+    if (after) q.andWhere('captured_at', '>', after);
+    const rows: Record<string, any>[] = await q
+      .select([...SNAPSHOT_COLUMNS, knex.raw(`${LOCAL_DAY} AS day`)])
+      .orderBy('captured_at', 'asc')
+      .limit(options.pageSize ?? 500);
+    if (rows.length === 0) return;
+    yield rows.map(toSnapshot);
+    after = rows.at(-1)!.captured_at as Date;
+  }
+}
+
 // ---------------------------------------------------------------- trends
 
 const TREND_FIELDS = ['word_count', 'chapters', 'collections', 'monthly_tickets'] as const;

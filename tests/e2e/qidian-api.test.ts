@@ -246,6 +246,24 @@ describe('qidian API (e2e, production app)', function () {
     expect(unknown.res.status, unknown.text).to.equal(404);
   });
 
+  it('exports a novel\'s snapshots: json on the free plan (oldest first, all of them), csv refused (excel not in the plan), unknown novel 404', async () => {
+    const alice = await reader();
+    const novel = String(1_100_000_000 + Math.floor(Math.random() * 1_000_000));
+    await collect(alice.userId, 'qidian.novels', [snapshot(novel, new Date(Date.now() - 2 * 86_400_000).toISOString(), 5_000_000, 1700, 200, 3)]);
+    const position = await collect(alice.userId, 'qidian.novels', [snapshot(novel, new Date(Date.now() - 3_600_000).toISOString(), 5_010_000, 1702, 210, 4)]);
+
+    const json = await call('GET', `/api/v1/qidian/novels/${novel}/data/export?format=json&after_position=${position}`, { token: alice.token });
+    expect(json.res.status, json.text).to.equal(200);
+    expect(json.res.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+    expect(json.res.headers.get('content-disposition')).to.match(new RegExp(`^attachment; filename="qidian-novel-${novel}-\\d{8}-\\d{6}\\.json"$`));
+    expect((JSON.parse(json.text) as any[]).map((r) => r.word_count)).to.deep.equal([5_000_000, 5_010_000]);
+
+    const csv = await call('GET', `/api/v1/qidian/novels/${novel}/data/export?format=csv`, { token: alice.token });
+    expect(csv.res.status, csv.text).to.equal(403);
+    expect(csv.body.error.details).to.include({ feature: 'export_formats', requires: 'excel', plan: 'free' });
+    expect((await call('GET', '/api/v1/qidian/novels/999999998/data/export?format=json', { token: alice.token })).res.status).to.equal(404);
+  });
+
   it('shows the rankings the free plan allows (热销榜), 403 for 收藏榜, and hides captures past retention', async () => {
     const alice = await reader();
     const today = ago(0, 1);

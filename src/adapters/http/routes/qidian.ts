@@ -5,13 +5,15 @@ import { loadTracking, trackNovel, untrackNovel, updateTracking, type TrackingCa
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { QIDIAN_DATA_PROJECTION, qidianDay } from '../../../projections/qidian-data.js';
-import { isTracked, latestRankings, listTrackings, novelData, novelTrends, rankingCapture } from '../../../read-api/qidian.js';
+import { CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
+import { isTracked, latestRankings, listTrackings, novelData, novelTrends, rankingCapture, snapshotPages, type SnapshotView } from '../../../read-api/qidian.js';
 import type { KnownTracking, NovelTrackingSettings } from '../../../write-model/novel-tracking/index.js';
 import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
+import { errorEnvelopeSchema } from '../openapi.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
@@ -124,6 +126,10 @@ function isRanking(value: string): value is QidianRanking {
  * plan's data_retention_days; rankings are limited to the plan's
  * ranking_access.
  */
+const SNAPSHOT_EXPORT_COLUMNS: readonly ExportColumn<SnapshotView>[] = (
+  ['captured_at', 'day', 'title', 'author', 'category', 'status', 'word_count', 'chapters', 'clicks', 'recommendations', 'collections', 'monthly_tickets', 'last_updated_at'] as const
+).map((key) => ({ header: key, value: (row: SnapshotView) => row[key] }));
+
 export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/qidian' });
   const { store, knex } = deps;
@@ -286,6 +292,51 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const data = await novelData(knex, user.id, params.id, { since, from: query.from, to: query.to, page: { page: query.page, per_page: query.per_page } });
       await requireNovel(user.id, params.id, data.latest !== null);
       return data;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/novels/:id/data/export',
+      summary: 'Export a novel\'s collected data',
+      description:
+        'Every snapshot of the range (oldest first, within retention), streamed as a download: `format=json` (an array), `csv` (UTF-8 with ' +
+        'a BOM) or `xlsx`. Not enveloped. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel" (403 ' +
+        'PERMISSION_DENIED, details.feature = export_formats). 404 when the caller neither tracks the novel nor has data of it.',
+      tags: ['qidian'],
+      auth: true,
+      envelope: false,
+      request: { params: novelParams, query: z.object({ format: z.enum(EXPORT_FORMATS), from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
+      responses: {
+        200: { description: 'the file (json shown; csv and xlsx hold the same rows as columns)', contentType: 'application/json', schema: z.array(snapshotSchema) },
+        401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
+        403: { description: 'the plan does not include this export format (PERMISSION_DENIED)', schema: errorEnvelopeSchema },
+        404: { description: 'no such novel for the caller (NOT_FOUND)', schema: errorEnvelopeSchema },
+        422: { description: 'Invalid input (VALIDATION_ERROR)', schema: errorEnvelopeSchema },
+      },
+    },
+    async ({ params, query }, ctx) => {
+      const user = currentUser(ctx);
+      await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
+      const { plan, now, since } = await planWindow(user.id);
+      requireExportFormat(plan, query.format);
+      const latest = await novelData(knex, user.id, params.id, { since, page: { page: 1, per_page: 1 } });
+      await requireNovel(user.id, params.id, latest.latest !== null);
+      ctx.status = 200;
+      ctx.attachment(exportFileName(`qidian-novel-${params.id}`, query.format, now));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = exportStream({
+        format: query.format,
+        columns: SNAPSHOT_EXPORT_COLUMNS,
+        pages: snapshotPages(knex, user.id, params.id, { since, from: query.from, to: query.to }),
+        json: (row) => row,
+        sheetName: '起点小说数据',
+      });
+      // attachment() guesses the type from the extension; keep ours (charset)
+      ctx.type = CONTENT_TYPES[query.format];
     },
   );
 

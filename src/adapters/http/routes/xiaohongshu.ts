@@ -5,7 +5,7 @@ import { quotaDay } from '../../../application/quota-day.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { XIAOHONGSHU_CONTENT_PROJECTION } from '../../../projections/xiaohongshu-content.js';
-import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, PLAN_FORMAT_OF, type ExportColumn } from '../../../read-api/export.js';
+import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
 import { retentionFor } from '../../../read-api/retention.js';
 import {
   CONTENT_SORTS,
@@ -209,16 +209,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
       const plan = await currentPlan(store, user.id, 'xiaohongshu');
-      const needed = PLAN_FORMAT_OF[query.format];
-      if (!plan.features.export_formats.includes(needed)) {
-        throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include ${needed} export (export_formats)`, {
-          feature: 'export_formats',
-          format: query.format,
-          requires: needed,
-          allowed: plan.features.export_formats,
-          plan: plan.code,
-        });
-      }
+      requireExportFormat(plan, query.format);
       const scope = await scopeOf(ctx);
       const sort = { sort: query.sort, order: query.order };
       ctx.status = 200;
