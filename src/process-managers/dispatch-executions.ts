@@ -59,6 +59,9 @@ export interface DispatchExecutionsDeps extends ProcessManagerDeps {
  * after the triggering event and is looked up by id before it is counted, so
  * it is counted once and its verdict repeats; the job id is the execution id.
  */
+/** owners dispatched at once within a batch */
+const DISPATCH_LANES = 8;
+
 export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DISPATCH_EXECUTIONS): Consumer {
   const now = () => deps.now?.() ?? new Date();
   return {
@@ -67,11 +70,24 @@ export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DI
     async handle(events, { tx }) {
       // proxies chosen in this batch count as busy, so a burst of requests spreads over the pool
       const picked = new Map<string, LeaseHolder>();
+      // One owner's requests in order (they share a subscription stream and its
+      // quota); different owners' side by side, a few at a time.
+      const byOwner = new Map<string, RecordedEvent[]>();
       for (const event of events) {
         if (event.type !== 'ExecutionRequested') continue;
-        const request = event.data as unknown as ExecutionRequestedData;
-        await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked));
+        const ownerId = (event.data as unknown as ExecutionRequestedData).ownerId;
+        byOwner.set(ownerId, [...(byOwner.get(ownerId) ?? []), event]);
       }
+      const queues = [...byOwner.values()];
+      const lane = async () => {
+        for (let owned = queues.shift(); owned; owned = queues.shift()) {
+          for (const event of owned) {
+            const request = event.data as unknown as ExecutionRequestedData;
+            await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(DISPATCH_LANES, queues.length) }, lane));
     },
   };
 }

@@ -45,6 +45,11 @@ export interface LeaseFor {
   leaseAccount: string;
   /** the proxy the execution is assigned to, if any */
   preferred: string | null;
+  /**
+   * proxies this job just failed through (unreachable): taken only when no
+   * other proxy is free, the preferred one included
+   */
+  avoid?: readonly string[];
 }
 
 export interface LeasedProxy {
@@ -68,8 +73,21 @@ async function reclaim(deps: LeaseDeps, want: LeaseFor, proxyId: string): Promis
 }
 
 export async function leaseProxy(deps: LeaseDeps, want: LeaseFor): Promise<LeasedProxy> {
+  const avoid = want.avoid ?? [];
+  if (avoid.length > 0) {
+    try {
+      return await leaseAmong(deps, { ...want, preferred: want.preferred !== null && avoid.includes(want.preferred) ? null : want.preferred }, avoid);
+    } catch (error) {
+      if (!(error instanceof NoProxyAvailableError)) throw error;
+      // none other free: the avoided ones are better than none (one may be back)
+    }
+  }
+  return leaseAmong(deps, want, []);
+}
+
+async function leaseAmong(deps: LeaseDeps, want: LeaseFor, avoid: readonly string[]): Promise<LeasedProxy> {
   const request = { jobId: want.holderId, platform: want.platform, platformAccountId: want.leaseAccount };
-  const candidates = await deps.candidates();
+  const candidates = (await deps.candidates()).filter((c) => !avoid.includes(c.proxyId));
   const excluded = new Set<string>();
 
   const tryOne = async (pool: ProxyCandidate[]): Promise<LeasedProxy | null> => {

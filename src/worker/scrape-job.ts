@@ -1,5 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { SecretBox } from '../adapters/crypto/secret-box.js';
 import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
@@ -46,7 +46,11 @@ import type { ScraperLookup } from './scrapers.js';
  *   the same page again is the aggregate's no-op; items are deduped by it too.
  * - Errors: a login wall invalidates the account and fails the execution
  *   (no retry); a captcha or block bans the proxy for the platform (1 h),
- *   reports the failure and retries on another proxy; anything else retries
+ *   reports the failure and retries on another proxy; a proxy that cannot
+ *   be reached (Chromium's proxy / tunnel errors, or a connection error
+ *   while the proxy's port refuses connections) is reported
+ *   (ReportProxyFailure: PROXY_FAILURE_THRESHOLD of them fail it) and the
+ *   retry leases another proxy when one is free; anything else retries
  *   with back-off; the last failure dead-letters into ExecutionFailed (or
  *   ExecutionRejected when it never started).
  * - Secrets: the account's cookies and the proxy's password are opened only
@@ -74,6 +78,8 @@ export interface ScrapeJobDeps {
   banMs?: number;
   /** extra context options (tests: allowHosts) */
   context?: Partial<Omit<ContextOptions, 'proxy' | 'cookies' | 'userAgent'>>;
+  /** whether the proxy accepts connections (default: a TCP connect, 2 s) */
+  probeProxy?: (endpoint: Pick<ProxyEndpoint, 'host' | 'port'>) => Promise<boolean>;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   now?: () => Date;
 }
@@ -89,6 +95,58 @@ export const DEFAULT_USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) App
 const DEFAULT_BAN_MS = 3600_000;
 /** pauses a job must not override: the PM that paused the execution resumes it */
 const HOLDING_PAUSES: readonly ExecutionPauseReason[] = ['quota_exceeded', 'account_invalidated'];
+
+/** Chromium's errors that name the proxy itself (connect, tunnel, auth, SOCKS). */
+const PROXY_NET_ERROR = /net::ERR_(?:PROXY_[A-Z0-9_]+|TUNNEL_CONNECTION_FAILED|SOCKS_CONNECTION_[A-Z_]+|NO_SUPPORTED_PROXIES|MANDATORY_PROXY_CONFIGURATION_FAILED)\b/;
+/** Connection errors a dead proxy causes too (a request cut when it died): the proxy is probed to tell. */
+const CONNECTION_ERROR = /net::ERR_(?:CONNECTION_(?:REFUSED|RESET|CLOSED|ABORTED|FAILED|TIMED_OUT)|EMPTY_RESPONSE|TIMED_OUT|ADDRESS_UNREACHABLE|SOCKET_NOT_CONNECTED)\b|Failed to fetch|NetworkError when attempting to fetch/;
+
+/**
+ * Whether a failed run failed because of its proxy: `proxy` when the error
+ * (or a request that failed in the page) carries one of Chromium's proxy
+ * errors, `connection` when it is only a connection error (the caller
+ * probes the proxy), else null. `netErrors` are the page's failed requests'
+ * error texts (a fetch in the page only says "Failed to fetch").
+ */
+export function proxyFailureOf(error: unknown, netErrors: readonly string[] = []): { kind: 'proxy' | 'connection'; detail: string } | null {
+  if (error instanceof ScraperError || error instanceof RunSupersededError || error instanceof ExecutionEndedError) return null;
+  const message = error instanceof Error ? error.message : String(error);
+  const texts = [message, ...netErrors];
+  for (const text of texts) {
+    const m = PROXY_NET_ERROR.exec(text);
+    if (m) return { kind: 'proxy', detail: m[0] };
+  }
+  for (const text of texts) {
+    const m = CONNECTION_ERROR.exec(text);
+    if (m) return { kind: 'connection', detail: m[0] };
+  }
+  return null;
+}
+
+/** A TCP connect to the proxy: true when it accepts connections within `timeoutMs`. */
+export function tcpProbe(endpoint: Pick<ProxyEndpoint, 'host' | 'port'>, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: endpoint.host, port: endpoint.port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** The run could not reach its proxy (reported; the job retries, on another proxy when one is free). */
+export class ProxyUnreachableError extends Error {
+  override readonly name = 'ProxyUnreachableError';
+  constructor(
+    readonly proxyId: string,
+    readonly detail: string,
+  ) {
+    super(`proxy ${proxyId} unreachable: ${detail}`);
+  }
+}
 
 /** The run is no longer the execution's (moved on by a PM, or another run took it). */
 class RunSupersededError extends Error {
@@ -252,6 +310,7 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       platform: request.platform,
       leaseAccount: request.platformAccountId ?? `execution:${executionId}`,
       preferred: state.proxy?.proxyId ?? job.data.proxyId ?? null,
+      avoid: job.data.avoidProxyIds ?? [],
     });
 
     // aborted when the job is released (shutdown) or the lease is lost
@@ -260,9 +319,11 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     signal.addEventListener('abort', onRelease, { once: true });
     const keepAlive = keepLeaseAlive(leaseDeps, lease, (error) => run.abort(error));
     const log = { executionId, jobId: job.id, runId, proxyId: lease.proxyId };
+    const netErrors: string[] = [];
     try {
       if (state.proxy?.proxyId !== lease.proxyId) {
-        const reason = state.proxy === null ? 'initial' : job.data.reason === 'proxy_failed' ? 'proxy_failed' : 'retry';
+        const movedOffFailed = job.data.reason === 'proxy_failed' || (job.data.avoidProxyIds ?? []).includes(state.proxy?.proxyId ?? '');
+        const reason = state.proxy === null ? 'initial' : movedOffFailed ? 'proxy_failed' : 'retry';
         await execute(executionId, { type: 'AssignProxy', executionId, proxyId: lease.proxyId, leaseId: runId, reason, now: iso() }, context);
       }
       const attempt = await startRun(job, loaded, runId);
@@ -298,6 +359,11 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       await deps.pool.withContext(contextOptions, async (browserContext) => {
         run.signal.throwIfAborted();
         const page = await browserContext.newPage();
+        // what a failed request really met (a fetch in the page only says "Failed to fetch")
+        page.on('requestfailed', (request) => {
+          const text = request.failure()?.errorText;
+          if (text && netErrors.length < 50) netErrors.push(text);
+        });
         // a released job stops at once: its page goes away under the scraper
         const closePage = () => void page.close().catch(() => undefined);
         run.signal.addEventListener('abort', closePage, { once: true });
@@ -319,6 +385,11 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       if (error instanceof RunSupersededError || error instanceof ExecutionEndedError) {
         deps.logger?.info({ ...log, reason: error.message }, 'scrape run stopped: the execution moved on');
         return { status: 'skipped', reason: error instanceof ExecutionEndedError ? 'ended' : 'superseded' };
+      }
+      const unreachable = await proxyUnreachable(error, netErrors, endpoint);
+      if (unreachable) {
+        await onProxyUnreachable(unreachable, loaded, lease.proxyId, job, log);
+        throw new ProxyUnreachableError(lease.proxyId, unreachable);
       }
       await onScrapeError(error, loaded, lease.proxyId, job, log);
       throw error;
@@ -345,6 +416,36 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return null;
       throw error;
+    }
+  }
+
+  /** The proxy error the run met (a connection error counts when the proxy refuses connections now), else null. */
+  async function proxyUnreachable(error: unknown, netErrors: readonly string[], endpoint: ProxyEndpoint): Promise<string | null> {
+    const found = proxyFailureOf(error, netErrors);
+    if (!found) return null;
+    if (found.kind === 'proxy') return found.detail;
+    const alive = await (deps.probeProxy ?? tcpProbe)(endpoint).catch(() => true);
+    return alive ? null : `${found.detail} (the proxy refuses connections)`;
+  }
+
+  /** A proxy the run could not reach: the failure is reported, and the job's next try avoids it. */
+  async function onProxyUnreachable(detail: string, loaded: LoadedExecution, proxyId: string, job: Job<ScrapeJobData, ScrapeOutcome>, log: Record<string, unknown>): Promise<void> {
+    deps.logger?.warn({ ...log, reason: detail }, 'scrape run failed: proxy unreachable');
+    const avoid = [...new Set([...(job.data.avoidProxyIds ?? []), proxyId])];
+    await job.updateData({ ...job.data, avoidProxyIds: avoid }).catch((error: unknown) => deps.logger?.warn({ ...log, err: error }, 'could not record the proxy to avoid'));
+    const at = now().toISOString();
+    try {
+      await handleCommand(
+        deps.store,
+        proxyStream(proxyId),
+        proxyDecider,
+        { type: 'ReportProxyFailure', proxyId, reason: `unreachable: ${detail}`, platform: null, jobId: job.id ?? null, failureThreshold: deps.proxyFailureThreshold, now: at },
+        { context: loaded.context },
+      );
+    } catch (error) {
+      // retired meanwhile (CONFLICT): nothing to report; the retry still avoids it
+      if (!(error instanceof DomainError)) throw error;
+      deps.logger?.warn({ ...log, err: error }, 'proxy failure not recorded');
     }
   }
 

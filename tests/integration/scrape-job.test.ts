@@ -15,6 +15,7 @@ import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handleCommand } from '../../src/write-model/core/command-handler.js';
 import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { proxyDecider, proxyStream } from '../../src/write-model/proxy/decider.js';
 import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import type { WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/commands.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
@@ -234,5 +235,28 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     expect(starts.map((s) => s.attempt)).to.deep.equal([1, 2]);
     expect(starts[0]!.workerId).to.not.equal(starts[1]!.workerId);
     expect((ofType(list, 'ExecutionRetried')[0]!.data as { reason: string }).reason).to.match(/^resumed/);
+  });
+
+  it('an unreachable proxy (dead: ERR_PROXY_CONNECTION_FAILED) is reported, and the retry leases another one instead of it', async () => {
+    // last in the file: proxy #1 stays dead; the captcha test's ban is lifted, so both proxies are usable but for the dead one
+    for (const proxyId of proxyIds) {
+      await handleCommand(store(), proxyStream(proxyId), proxyDecider, { type: 'UnbanProxy', proxyId, platform: 'xiaohongshu', unbannedBy: 'test-admin', now: new Date().toISOString() }, { context });
+    }
+    await proxies.kill(0);
+    await start();
+    const { executionId } = await requested({ assign: proxyIds[0] });
+    await waitForEvent(executionId, 'ExecutionCompleted');
+    const checks = ofType(await events(`proxy-${proxyIds[0]}`), 'ProxyHealthChecked').map((e) => e.data as { ok: boolean; source: string; error: string; jobId: string | null });
+    expect(checks).to.have.length(1); // under the threshold (3): reported, not failed, and not leased again
+    expect(checks[0]).to.include({ ok: false, source: 'job', jobId: executionId });
+    expect(checks[0]!.error).to.match(/^unreachable: net::ERR_PROXY_CONNECTION_FAILED/);
+    const list = await executionEvents(executionId);
+    const assigned = ofType(list, 'ProxyAssigned').map((e) => e.data as { proxyId: string; reason: string });
+    expect(assigned).to.deep.equal([
+      { ...assigned[0], proxyId: proxyIds[0], reason: 'initial' },
+      { ...assigned[1], proxyId: proxyIds[1], reason: 'proxy_failed' },
+    ]);
+    expect(collectedIds(list)).to.deep.equal(expectedNotes());
+    expect((await queue.getJob(executionId))!.attemptsMade, 'the failed try and the one that completed').to.equal(2);
   });
 });

@@ -85,8 +85,9 @@ export async function startPlatform(options: { proxies?: number; config?: Record
     ACCOUNT_JOBS_PER_MINUTE: '1000',
     WORKER_CONCURRENCY: '2',
     DEADLINE_SWEEP_INTERVAL_MS: '200',
-    // probes run when a test asks (it calls the health job itself); no timer of their own
+    // the health job probes once when a worker starts, then daily: through the proxies to the fixture sites
     PROXY_HEALTH_INTERVAL_MS: '86400000',
+    PROXY_HEALTH_TARGET_URL: `${sites.urls.xiaohongshuWeb}/explore`,
     ...options.config,
   });
   const container = await buildContainer(config);

@@ -55,6 +55,8 @@ export interface ScrapeJobData {
   attempt: number;
   /** why this attempt was enqueued again (absent for attempt 1) */
   reason?: string;
+  /** proxies an earlier try of this job could not reach (the worker adds them): the next try leases another if it can */
+  avoidProxyIds?: string[];
 }
 
 /** Made by a workflow's job scheduler; the template data is fixed at upsert time. */
