@@ -15,7 +15,8 @@
  *
  * Env: BENCH_EXECUTIONS (backlog, default 2000), BENCH_CONCURRENCY (default 8),
  * BENCH_LIVE_RATE (requests/s, default 50), BENCH_LIVE_EXECUTIONS (default 300),
- * BENCH_SCRAPE_SECONDS (per configuration, default 20), BENCH_CONTEXTS
+ * BENCH_SCRAPE_SECONDS (per configuration, default 20), BENCH_PACING_MS (the
+ * paced configurations' delay between platform requests, default 300), BENCH_CONTEXTS
  * (default 4), CHROMIUM_PATH (default /usr/bin/chromium), BENCH_PG, REDIS_URL.
  */
 import { measureDispatch } from './lib/dispatch.js';
@@ -35,6 +36,7 @@ const asJson = process.argv.includes('--json');
 const scrapeSeconds = envNumber('BENCH_SCRAPE_SECONDS', 20);
 const contexts = Math.round(envNumber('BENCH_CONTEXTS', 4));
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const pacing = Math.round(envNumber('BENCH_PACING_MS', 300));
 
 async function scraping(): Promise<ScrapeFigures[]> {
   const bench = await startScrapeBench();
@@ -44,6 +46,8 @@ async function scraping(): Promise<ScrapeFigures[]> {
       { label: '1 context (baseline)', contexts: 1, blockResources: true },
       { label: `pool, ${contexts} contexts`, contexts, blockResources: true },
       { label: `pool, ${contexts} contexts, images/fonts loaded`, contexts, blockResources: false },
+      { label: `1 context, ${pacing} ms pacing (baseline)`, contexts: 1, blockResources: true, delayMs: [pacing, pacing] as const },
+      { label: `pool, ${contexts} contexts, ${pacing} ms pacing`, contexts, blockResources: true, delayMs: [pacing, pacing] as const },
     ]) {
       progress(`scraping: ${options.label} for ${scrapeSeconds} s`);
       runs.push(await measureScraping(bench.sites, { ...options, seconds: scrapeSeconds, executablePath }));
@@ -79,7 +83,8 @@ if (asJson) {
   );
   console.log(`live at ${dispatch.liveRate} requests/s: request → job p50 ${fmtMs(dispatch.latencyP50Ms)} ms, p95 ${fmtMs(dispatch.latencyP95Ms)} ms`);
   const base = scrape[0]!;
-  console.log('\nScraping against the fixture sites (real Chromium, no proxy, no pacing):\n');
+  const pacedBase = scrape[3]!;
+  console.log('\nScraping against the fixture sites (real Chromium, no proxy):\n');
   console.log(
     renderTable(
       ['configuration', 'jobs', 'pages/min', 'API calls/min', 'items/min', 'items/min vs baseline'],
@@ -89,7 +94,7 @@ if (asJson) {
         fmtRate(perMinute(r.pages, r.seconds)),
         fmtRate(perMinute(r.apiCalls, r.seconds)),
         fmtRate(perMinute(r.items, r.seconds)),
-        fmtRatio(perMinute(r.items, r.seconds), perMinute(base.items, base.seconds)),
+        fmtRatio(perMinute(r.items, r.seconds), perMinute((r.label.includes('pacing') ? pacedBase : base).items, (r.label.includes('pacing') ? pacedBase : base).seconds)),
       ]),
     ),
   );

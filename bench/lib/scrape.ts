@@ -7,10 +7,11 @@ import { startFixtureSites, type FixtureSites, type LoggedRequest } from '../../
 
 /**
  * Scraping throughput with the real browser pool and scrapers against the
- * fixture sites on 127.0.0.1 (no proxy, no pacing delay: this measures our
- * side — browser contexts, page loads, in-page API calls, parsing — not the
- * platforms' rate limits, which the worker's pacing and ACCOUNT_JOBS_PER_MINUTE
- * govern in production).
+ * fixture sites on 127.0.0.1. Without pacing it measures our side (browser
+ * contexts, page loads, in-page API calls, parsing: CPU-bound on a small
+ * machine); with a pacing delay between requests (what the scrapers do in
+ * production, and what a real platform's latency adds) it shows what
+ * parallel contexts buy when jobs mostly wait.
  */
 
 export interface ScrapeFigures {
@@ -51,12 +52,12 @@ export async function startScrapeBench(): Promise<{ sites: FixtureSites; close()
 /** Runs jobs on `contexts` parallel lanes for `seconds`, counting what the fixture sites served. */
 export async function measureScraping(
   sites: FixtureSites,
-  options: { label: string; contexts: number; blockResources: boolean; seconds: number; executablePath: string },
+  options: { label: string; contexts: number; blockResources: boolean; seconds: number; executablePath: string; delayMs?: readonly [number, number] },
 ): Promise<ScrapeFigures> {
   const pool = new BrowserPool({ executablePath: options.executablePath, maxContexts: options.contexts });
   const scrapers: Record<'xhs' | 'qidian', PlatformScraper> = {
-    xhs: createXiaohongshuScraper({ webUrl: sites.urls.xiaohongshuWeb, apiUrl: sites.urls.xiaohongshuApi, delayMs: [0, 0] }),
-    qidian: createQidianScraper({ webUrl: sites.urls.qidianWeb, delayMs: [0, 0] }),
+    xhs: createXiaohongshuScraper({ webUrl: sites.urls.xiaohongshuWeb, apiUrl: sites.urls.xiaohongshuApi, delayMs: options.delayMs ?? [0, 0] }),
+    qidian: createQidianScraper({ webUrl: sites.urls.qidianWeb, delayMs: options.delayMs ?? [0, 0] }),
   };
   const cookies = [
     { name: 'a1', value: '18f0c0ffee0a1', domain: '127.0.0.1', path: '/' },
