@@ -70,6 +70,9 @@ export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DI
     async handle(events, { tx }) {
       // proxies chosen in this batch count as busy, so a burst of requests spreads over the pool
       const picked = new Map<string, LeaseHolder>();
+      // the proxies and their leases, read once for the batch (proxies picked in it count as busy)
+      let pool: Promise<ProxyPool> | undefined;
+      const poolOf = () => (pool ??= readProxyPool(tx, deps.leases, now()));
       // One owner's requests in order (they share a subscription stream and its
       // quota); different owners' side by side, a few at a time.
       const byOwner = new Map<string, RecordedEvent[]>();
@@ -83,7 +86,7 @@ export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DI
         for (let owned = queues.shift(); owned; owned = queues.shift()) {
           for (const event of owned) {
             const request = event.data as unknown as ExecutionRequestedData;
-            await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked));
+            await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked, poolOf));
           }
         }
       };
@@ -100,6 +103,7 @@ async function dispatchOne(
   request: ExecutionRequestedData,
   now: Date,
   picked: Map<string, LeaseHolder>,
+  poolOf: () => Promise<ProxyPool>,
 ): Promise<void> {
   const stream = workflowExecutionStream(request.executionId);
   const context = contextFromEvent(event, name);
@@ -119,7 +123,7 @@ async function dispatchOne(
       );
       return;
     }
-    proxyId = await chooseProxy(tx, { store: deps.store, leases: deps.leases }, request, now, picked);
+    proxyId = await chooseProxy(tx, { store: deps.store, leases: deps.leases }, request, now, picked, [], await poolOf());
     if (proxyId !== null) {
       await handleCommand(
         deps.store,
@@ -257,6 +261,23 @@ export async function eventById(store: EventStore, stream: string, id: string): 
  * (the read model may not show a failure yet); `picked` are choices made
  * earlier in the same batch, treated as busy, and the choice is added to it.
  */
+/** The proxies to choose from and who holds them: read once per batch, not per request. */
+export interface ProxyPool {
+  candidates: ProxyCandidate[];
+  holders: Map<string, LeaseHolder>;
+}
+
+export async function readProxyPool(knex: Knex, leases: RedisProxyLeaseStore | undefined, now: Date): Promise<ProxyPool> {
+  let candidates: ProxyCandidate[] = await proxyCandidates(knex, now);
+  const holders = new Map<string, LeaseHolder>();
+  if (leases && candidates.length > 0) {
+    for (const lease of await leases.activeLeases()) holders.set(lease.proxyId, { platformAccountId: lease.platformAccountId, platform: lease.platform });
+    const last = await leases.lastLeasedAt(candidates.map((c) => c.proxyId));
+    candidates = candidates.map((c) => ({ ...c, lastLeasedAt: last.get(c.proxyId) ?? c.lastLeasedAt }));
+  }
+  return { candidates, holders };
+}
+
 export async function chooseProxy(
   knex: Knex,
   deps: { store: EventStore; leases?: RedisProxyLeaseStore | undefined },
@@ -264,15 +285,12 @@ export async function chooseProxy(
   now: Date,
   picked: Map<string, LeaseHolder>,
   exclude: readonly string[] = [],
+  pool?: ProxyPool,
 ): Promise<string | null> {
-  let candidates: ProxyCandidate[] = (await proxyCandidates(knex, now)).filter((c) => !exclude.includes(c.proxyId));
+  const { candidates: all, holders: held } = pool ?? (await readProxyPool(knex, deps.leases, now));
+  const candidates = all.filter((c) => !exclude.includes(c.proxyId));
   if (candidates.length === 0) return null;
-  const holders = new Map<string, LeaseHolder>();
-  if (deps.leases) {
-    for (const lease of await deps.leases.activeLeases()) holders.set(lease.proxyId, { platformAccountId: lease.platformAccountId, platform: lease.platform });
-    const last = await deps.leases.lastLeasedAt(candidates.map((c) => c.proxyId));
-    candidates = candidates.map((c) => ({ ...c, lastLeasedAt: last.get(c.proxyId) ?? c.lastLeasedAt }));
-  }
+  const holders = new Map(held);
   for (const [proxyId, holder] of picked) if (!holders.has(proxyId)) holders.set(proxyId, holder);
   const account = request.platformAccountId ?? `execution:${request.executionId}`;
   const best = selectProxies(candidates, { platform: request.platform, platformAccountId: account }, holders)[0];
