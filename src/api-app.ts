@@ -2,7 +2,9 @@ import type { Container } from 'inversify';
 import type Koa from 'koa';
 import { createApp } from './adapters/http/app.js';
 import { authenticate } from './adapters/http/authenticate.js';
+import { consoleApp } from './adapters/http/console.js';
 import { createHttpApi } from './adapters/http/define-route.js';
+import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { paymentsRouter } from './adapters/http/routes/payments.js';
 import { platformAccountsRouter } from './adapters/http/routes/platform-accounts.js';
@@ -13,6 +15,7 @@ import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
 import { workflowsRouter } from './adapters/http/routes/workflows.js';
 import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
+import { QueueFactory } from './adapters/queue/queues.js';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
 import { TOKENS } from './tokens.js';
@@ -27,6 +30,9 @@ export function createApiApp(container: Container): Koa<AppState> {
   const config = container.get(TOKENS.Config);
   const store = container.get(TOKENS.EventStore);
   const redis = container.get(TOKENS.Redis);
+  // producer handles on the queues for the admin API and the dashboard, opened on first use, closed with the container
+  const adminQueues = new AdminQueues(new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'collector-api' }));
+  container.onDeactivation(TOKENS.Redis, () => adminQueues.close());
   // routers are defined against `api` (defineRoute): its registry becomes /api/v1/openapi.json
   const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
   const routers = [
@@ -53,8 +59,12 @@ export function createApiApp(container: Container): Koa<AppState> {
     }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     notificationsRouter(api, { store, knex }),
+    adminRouter(api, {
+      ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },
+      queues: adminQueues,
+    }),
   ];
-  return createApp({
+  const app = createApp({
     logger: container.get(TOKENS.Logger),
     metrics: container.get(TOKENS.Metrics),
     knex,
@@ -64,4 +74,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     routers,
   });
+  // the operator console (/console: page app, session, bull-board), after the API routes
+  app.use(consoleApp({ accessTokens: container.get(TOKENS.AccessTokens), redis, queues: adminQueues, keyPrefix: config.QUEUE_PREFIX }));
+  return app;
 }

@@ -57,6 +57,8 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   const { store, passwordHasher } = deps;
   const hash = hashToken(input.email);
   const taken = () => new EmailTakenError(input.email);
+  // who (issue 6, item 4): an anonymous sign-up is the new user registering themselves
+  const contextFor = (id: string): CommandContext => (input.context.actor ? input.context : { ...input.context, actor: id });
   let userId = (await loadState(store, emailReservationStream(hash), emailReservationDecider)).state.reservation?.userId;
   if (userId !== undefined) {
     const { state } = await loadState(store, userStream(userId), userDecider);
@@ -64,7 +66,7 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   } else {
     userId = randomUUID();
     try {
-      await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, { context: input.context });
+      await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, { context: contextFor(userId) });
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
       throw error;
@@ -77,7 +79,7 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
       userStream(userId),
       userDecider,
       { type: 'RegisterUser', userId, email: input.email, passwordHash, displayName: input.displayName, role: input.role, now: new Date().toISOString() },
-      { context: input.context },
+      { context: contextFor(userId) },
     );
     return { userId, email: input.email, role: input.role, revision: result.revision, position: result.position };
   } catch (error) {

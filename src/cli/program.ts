@@ -8,6 +8,8 @@ import { EmailTakenError } from '../application/register-user.js';
 import { formatPosition } from '../event-store/position.js';
 import { createAdmin } from './create-admin.js';
 import { registerRetentionCommand } from './retention.js';
+import { registerProjectionsCommand } from './projections.js';
+import { registerOpsCommands } from './streams.js';
 
 /** What a command failed with: printed to stderr, exit code 1. */
 export class CliError extends Error {}
@@ -102,6 +104,8 @@ export function buildProgram(io: CliIo): Command {
     withServices: (run) =>
       withContainer(io, (container) => run({ knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger: container.get(TOKENS.Logger) })),
   });
+  registerProjectionsCommand(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
+  registerOpsCommands(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
 
   return program;
 }

@@ -1,4 +1,6 @@
+import type { Job } from 'bullmq';
 import { createMaintenanceQueue, createMaintenanceWorker, upsertRetentionScheduler } from '../adapters/queue/maintenance.js';
+import { REBUILD_JOB_NAME, rebuildProcessor } from '../adapters/queue/rebuild-job.js';
 import { createProxyHealthWorker, scheduleProxyHealth } from '../adapters/queue/proxy-health-worker.js';
 import { QUEUE_NAMES, type ProxyHealthJobData } from '../adapters/queue/queues.js';
 import { createWorkflowTickWorker } from '../adapters/queue/workflow-tick-worker.js';
@@ -10,7 +12,8 @@ import type { ProcessorFactory } from './worker.js';
  * The queues `npm run worker` takes jobs from, beside scraping:
  * - workflow-tick: each scheduled workflow's tick becomes one execution request;
  * - proxy-health: every proxy probed through itself each PROXY_HEALTH_INTERVAL_MS;
- * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE).
+ * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE) and
+ *   projection rebuilds started from the console.
  * The repeating ones upsert their job schedulers at start (idempotent), so any
  * worker process keeps them in place.
  */
@@ -60,7 +63,10 @@ export function maintenanceProcessor(): ProcessorFactory {
       name: 'maintenance',
       async start() {
         await upsertRetentionScheduler(queue, { timeZone: config.QUOTA_TIME_ZONE });
-        worker = createMaintenanceWorker(ctx.factory, { knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger });
+        const knex = container.get(TOKENS.Knex);
+        const store = container.get(TOKENS.EventStore);
+        const ops = { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger };
+        worker = createMaintenanceWorker(ctx.factory, { knex, store, logger }, { [REBUILD_JOB_NAME]: rebuildProcessor(ops) as (job: Job) => Promise<unknown> });
       },
       async stop() {
         // a retention run is a series of short deletes: closing waits for the current one

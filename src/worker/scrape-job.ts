@@ -178,7 +178,14 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
   const state = fold(workflowExecutionDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as WorkflowExecutionEvent));
   const correlation = first.metadata.$correlationId;
   // the worker's commands continue the request's correlation, caused by the request
-  const context: CommandContext = { correlationId: typeof correlation === 'string' ? correlation : first.id, causationId: first.id, actor };
+  const requestId = first.metadata.requestId;
+  const context: CommandContext = {
+    correlationId: typeof correlation === 'string' ? correlation : first.id,
+    causationId: first.id,
+    actor,
+    // a manual execution's request stays findable from the worker's events (issue 6, item 4)
+    ...(typeof requestId === 'string' ? { requestId } : {}),
+  };
   return { state, context };
 }
 

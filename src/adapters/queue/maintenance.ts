@@ -54,19 +54,29 @@ export interface MaintenanceDeps {
 }
 
 /** The processor: exported so it can be run without a worker. */
-export function maintenanceProcessor(deps: MaintenanceDeps) {
-  return async (job: Job<RetentionJobData>): Promise<RetentionReport> => {
-    if (job.name !== RETENTION_JOB_NAME) throw new Error(`unknown maintenance job ${job.name}`);
-    return runRetention({ knex: deps.knex, store: deps.store, logger: deps.logger, now: deps.now?.() ?? new Date(), dryRun: job.data.dryRun === true });
+/** Other jobs of the maintenance queue, by job name (e.g. `rebuild-projection`). */
+export type MaintenanceHandlers = Record<string, (job: Job) => Promise<unknown>>;
+
+export function maintenanceProcessor(deps: MaintenanceDeps, handlers: MaintenanceHandlers = {}) {
+  return async (job: Job<RetentionJobData>): Promise<unknown> => {
+    if (job.name === RETENTION_JOB_NAME) {
+      return runRetention({ knex: deps.knex, store: deps.store, logger: deps.logger, now: deps.now?.() ?? new Date(), dryRun: job.data.dryRun === true });
+    }
+    const handler = handlers[job.name];
+    if (!handler) throw new Error(`unknown maintenance job ${job.name}`);
+    return handler(job as Job);
   };
 }
 
-/** One job at a time: runs would only compete for the same rows. */
-export function createMaintenanceWorker(factory: QueueFactory, deps: MaintenanceDeps): Worker<RetentionJobData, RetentionReport> {
-  const worker = new Worker<RetentionJobData, RetentionReport>(MAINTENANCE_QUEUE, maintenanceProcessor(deps), {
+/**
+ * Two jobs at a time: a long projection rebuild must not hold back the daily
+ * retention run (which works on the live tables, not a rebuild's shadow).
+ */
+export function createMaintenanceWorker(factory: QueueFactory, deps: MaintenanceDeps, handlers: MaintenanceHandlers = {}): Worker<RetentionJobData, unknown> {
+  const worker = new Worker<RetentionJobData, unknown>(MAINTENANCE_QUEUE, maintenanceProcessor(deps, handlers), {
     connection: factory.connection('worker'),
     prefix: factory.prefix,
-    concurrency: 1,
+    concurrency: 2,
   });
   worker.on('failed', (job, err) => deps.logger?.error({ queue: MAINTENANCE_QUEUE, jobId: job?.id, err }, 'maintenance job failed'));
   // a lost Redis connection is reported here; BullMQ reconnects by itself

@@ -1,0 +1,505 @@
+import { Router } from '@koa/router';
+import { Queue, type Job } from 'bullmq';
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { projectionDefinitions, projectionStatuses } from '../../../operations/projections.js';
+import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt } from '../../../operations/streams.js';
+import { StreamNotFoundError } from '../../../event-store/errors.js';
+import type { EventView, OpsDeps, ProjectionStatus, RebuildProgress } from '../../../operations/types.js';
+import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
+import { QUEUE_NAMES, type QueueFactory } from '../../queue/queues.js';
+import { requireRole } from '../authenticate.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
+import type { AppState } from '../state.js';
+
+/** The BullMQ queues the console shows and the admin API enqueues on (rebuilds go to `maintenance`). */
+export const ADMIN_QUEUE_NAMES = [QUEUE_NAMES.scrape, QUEUE_NAMES.workflowTick, QUEUE_NAMES.proxyHealth, REBUILD_QUEUE] as const;
+
+/**
+ * Producer-side handles on the platform's queues, opened on first use (an api
+ * that is never asked about queues opens no extra Redis connections) and
+ * closed with `close()` (the api app ties it to the container's disposal).
+ */
+export class AdminQueues {
+  private opened: Map<string, Queue> | undefined;
+
+  constructor(private readonly factory: QueueFactory) {}
+
+  get prefix(): string {
+    return this.factory.prefix;
+  }
+
+  all(): Queue[] {
+    if (!this.opened) {
+      this.opened = new Map(
+        ADMIN_QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: this.factory.connection('queue'), prefix: this.factory.prefix })]),
+      );
+    }
+    return [...this.opened.values()];
+  }
+
+  get(name: string): Queue {
+    const queue = this.all().find((q) => q.name === name);
+    if (!queue) throw new Error(`no queue ${name}`);
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (opened) await Promise.all([...opened.values()].map((q) => q.close()));
+  }
+}
+
+export interface AdminRouteDeps {
+  ops: OpsDeps;
+  queues: AdminQueues;
+}
+
+// ---- shapes (snake_case like the rest of /api/v1; event data and metadata as stored) ----
+
+const eventSchema = z.object({
+  id: z.string(),
+  stream: z.string(),
+  revision: z.string().describe('decimal'),
+  position: z.string().describe('<commit>-<prepare>'),
+  type: z.string(),
+  created: z.string(),
+  data: z.unknown(),
+  metadata: z.record(z.string(), z.unknown()).describe('$correlationId, $causationId, userId (or pm:<name>), requestId, …'),
+});
+
+const rebuildProgressSchema = z.object({
+  name: z.string(),
+  phase: z.enum(['replaying', 'swapping', 'done']),
+  processed_events: z.number().int(),
+  total_events: z.number().int(),
+  events_per_second: z.number(),
+  eta_seconds: z.number().nullable(),
+  started_at: z.string(),
+});
+
+const projectionSchema = z.object({
+  name: z.string(),
+  base: z.string(),
+  version: z.number().int(),
+  tables: z.array(z.string()),
+  checkpoint: z.string().nullable(),
+  head: z.string(),
+  lag_events: z.number().int(),
+  lag_seconds: z.number().nullable(),
+  state: z.enum(['live', 'rebuilding', 'never-ran']),
+  rebuild: rebuildProgressSchema.nullable(),
+});
+
+const rebuildJobSchema = z.object({
+  job_id: z.string(),
+  projection: z.string().nullable(),
+  state: z.string().describe('waiting, active, completed, failed, delayed, unknown'),
+  progress: rebuildProgressSchema.nullable(),
+  failed_reason: z.string().nullable(),
+  created_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+
+const queueSchema = z.object({
+  name: z.string(),
+  paused: z.boolean(),
+  counts: z.object({
+    waiting: z.number().int(),
+    active: z.number().int(),
+    completed: z.number().int(),
+    failed: z.number().int(),
+    delayed: z.number().int(),
+    prioritized: z.number().int(),
+  }),
+});
+
+const REVISION = z.string().regex(/^\d{1,19}$/, 'a stream revision (decimal)');
+const STREAM = z.string().min(1).max(500);
+
+function progressView(p: RebuildProgress | null | undefined): z.input<typeof rebuildProgressSchema> | null {
+  if (!p || typeof p !== 'object' || typeof p.name !== 'string') return null;
+  return {
+    name: p.name,
+    phase: p.phase,
+    processed_events: p.processedEvents,
+    total_events: p.totalEvents,
+    events_per_second: p.eventsPerSecond,
+    eta_seconds: p.etaSeconds,
+    started_at: p.startedAt,
+  };
+}
+
+function projectionView(s: ProjectionStatus): z.input<typeof projectionSchema> {
+  return {
+    name: s.name,
+    base: s.base,
+    version: s.version,
+    tables: [...s.tables],
+    checkpoint: s.checkpoint,
+    head: s.head,
+    lag_events: s.lagEvents,
+    lag_seconds: s.lagSeconds,
+    state: s.state,
+    rebuild: progressView(s.rebuild),
+  };
+}
+
+const eventView = (e: EventView): z.input<typeof eventSchema> => ({ ...e });
+
+async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema>> {
+  const state = await job.getState();
+  const data = (job.data ?? {}) as { name?: unknown; projection?: unknown };
+  const projection = typeof data.name === 'string' ? data.name : typeof data.projection === 'string' ? data.projection : null;
+  // the processor reports RebuildProgress with updateProgress; the finished job's return value is the last one
+  const progress = progressView((job.returnvalue ?? job.progress) as RebuildProgress | null) ?? progressView(job.progress as RebuildProgress | null);
+  return {
+    job_id: String(job.id),
+    projection,
+    state,
+    progress,
+    failed_reason: job.failedReason || null,
+    created_at: job.timestamp ? new Date(job.timestamp).toISOString() : null,
+    finished_at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  };
+}
+
+/** `authenticate` then `requireRole('admin')`: a non-admin is refused (403) before validation runs. */
+function adminOnly(api: HttpApi): HttpApi {
+  const authenticate = api.authenticate;
+  if (!authenticate) throw new Error('the admin routes need an authenticate middleware');
+  const admin = requireRole('admin');
+  const both: Middleware<AppState> = (ctx, next) => authenticate(ctx, () => admin(ctx, next));
+  return { ...api, authenticate: both };
+}
+
+/**
+ * The console's JSON API, `/api/v1/admin` (issue 6): event store browsing,
+ * aggregate state at a revision, correlation timelines, projection status and
+ * rebuilds, queue counts. Every route needs a bearer token of an admin (401
+ * without one, 403 for another role). Reads go to src/operations; a rebuild
+ * is a `rebuild-projection` job on the maintenance queue that the worker runs.
+ */
+export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/admin' });
+  const admin = adminOnly(api);
+  const { ops, queues } = deps;
+  const tags = ['admin'];
+  const knownProjections = () => new Set(projectionDefinitions(ops.timeZone).map((d) => d.name));
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/categories',
+      summary: 'Stream categories (admin)',
+      description: 'The part of the stream name before the first "-", with how many streams and events each has.',
+      tags,
+      auth: true,
+      responses: {
+        200: {
+          description: 'the categories',
+          schema: z.array(z.object({ category: z.string(), streams: z.number().int(), events: z.number().int(), last_event_at: z.string().nullable() })),
+        },
+      },
+      errors: [403],
+    },
+    async () => (await listCategories(ops)).map((c) => ({ category: c.category, streams: c.streams, events: c.events, last_event_at: c.lastEventAt })),
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/streams',
+      summary: 'Streams (admin)',
+      description: 'Paged; filtered by category (exact) and/or name prefix.',
+      tags,
+      auth: true,
+      request: { query: paginationQuery.extend({ category: z.string().min(1).max(200).optional(), prefix: z.string().min(1).max(500).optional() }) },
+      responses: {
+        200: {
+          description: 'a page of streams',
+          schema: pageSchema(z.object({ stream: z.string(), revision: z.string(), events: z.number().int(), last_event_at: z.string() })),
+        },
+      },
+      errors: [403],
+    },
+    async ({ query }) => {
+      const { items, total } = await listStreams(ops, {
+        ...(query.category ? { category: query.category } : {}),
+        ...(query.prefix ? { prefix: query.prefix } : {}),
+        page: query.page,
+        perPage: query.per_page,
+      });
+      return pageOf(
+        items.map((s) => ({ stream: s.stream, revision: s.revision, events: s.events, last_event_at: s.lastEventAt })),
+        query,
+        total,
+      );
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/streams/:stream/events',
+      summary: "A stream's events (admin)",
+      description: 'In revision order from `from_revision` (default 0), at most `limit` (default 100, at most 1000), with data and metadata.',
+      tags,
+      auth: true,
+      request: {
+        params: z.object({ stream: STREAM }),
+        query: z.object({ from_revision: REVISION.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      },
+      responses: { 200: { description: 'the events', schema: z.array(eventSchema) } },
+      errors: [403, 404],
+    },
+    async ({ params, query }) => {
+      const events = await streamEvents(ops, params.stream, {
+        ...(query.from_revision !== undefined ? { fromRevision: BigInt(query.from_revision) } : {}),
+        limit: query.limit,
+      }).catch((error: unknown) => {
+        if (error instanceof StreamNotFoundError) return [];
+        throw error;
+      });
+      if (events.length === 0 && query.from_revision === undefined) throw new HttpError(404, 'NOT_FOUND', 'no such stream');
+      return events.map(eventView);
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/streams/:stream/state',
+      summary: "An aggregate's state at a revision (admin)",
+      description:
+        "The stream's decider state folded up to and including `at` (default: the last revision), with the event at that revision. " +
+        'aggregate is null (and state null) for a category without a decider.',
+      tags,
+      auth: true,
+      request: { params: z.object({ stream: STREAM }), query: z.object({ at: REVISION.optional() }) },
+      responses: {
+        200: {
+          description: 'the state',
+          schema: z.object({
+            stream: z.string(),
+            aggregate: z.string().nullable(),
+            revision: z.string(),
+            state: z.unknown(),
+            last_revision: z.string().describe("the stream's newest revision"),
+            event: eventSchema.nullable(),
+          }),
+        },
+      },
+      errors: [403, 404],
+    },
+    async ({ params, query }) => {
+      // the stream's newest revision first: a missing stream or revision is a 404, and the console can offer every revision
+      const [newest] = await ops.store.readStream(params.stream, { direction: 'backwards', maxCount: 1 }).catch((error: unknown) => {
+        if (error instanceof StreamNotFoundError) return [];
+        throw error;
+      });
+      if (!newest) throw new HttpError(404, 'NOT_FOUND', 'no such stream');
+      if (query.at !== undefined && BigInt(query.at) > newest.revision) {
+        throw new HttpError(404, 'NOT_FOUND', `the stream has no revision ${query.at}`, { last_revision: newest.revision.toString() });
+      }
+      const found = await streamStateAt(ops, params.stream, query.at !== undefined ? BigInt(query.at) : undefined);
+      return {
+        stream: found.stream,
+        aggregate: found.aggregate,
+        revision: found.revision,
+        last_revision: newest.revision.toString(),
+        state: found.state,
+        event: found.event ? eventView(found.event) : null,
+      };
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/correlations/:correlationId',
+      summary: 'A correlation id across aggregates (admin)',
+      description: 'Every event whose metadata.$correlationId is this id, in $all order: one request and everything it set off.',
+      tags,
+      auth: true,
+      request: { params: z.object({ correlationId: z.string().min(1).max(200) }) },
+      responses: { 200: { description: 'the timeline', schema: z.array(eventSchema) } },
+      errors: [403],
+    },
+    async ({ params }) => (await correlationTimeline(ops, params.correlationId)).map(eventView),
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/events',
+      summary: 'Search events (admin)',
+      description: 'By correlation id, by user (who caused it or whom it concerns), by type (comma-separated), stream prefix and time range (ISO-8601).',
+      tags,
+      auth: true,
+      request: {
+        query: z.object({
+          correlation_id: z.string().min(1).max(200).optional(),
+          user_id: z.string().min(1).max(200).optional(),
+          type: z.string().min(1).max(1000).optional().describe('comma-separated event types'),
+          stream_prefix: z.string().min(1).max(500).optional(),
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+      },
+      responses: { 200: { description: 'matching events, in $all order', schema: z.array(eventSchema) } },
+      errors: [403],
+    },
+    async ({ query }) => {
+      const types = query.type?.split(',').map((t) => t.trim()).filter(Boolean);
+      const events = await searchEvents(ops, {
+        ...(query.correlation_id ? { correlationId: query.correlation_id } : {}),
+        ...(query.user_id ? { userId: query.user_id } : {}),
+        ...(types && types.length > 0 ? { types } : {}),
+        ...(query.stream_prefix ? { streamPrefix: query.stream_prefix } : {}),
+        ...(query.from ? { from: query.from } : {}),
+        ...(query.to ? { to: query.to } : {}),
+        limit: query.limit,
+      });
+      return events.map(eventView);
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/projections',
+      summary: 'Projection status (admin)',
+      description: 'Each projection: checkpoint, head, lag in events and seconds, state, and the progress of a rebuild in flight.',
+      tags,
+      auth: true,
+      responses: { 200: { description: 'the projections', schema: z.array(projectionSchema) } },
+      errors: [403],
+    },
+    async () => (await projectionStatuses(ops)).map(projectionView),
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/projections/:name',
+      summary: 'One projection (admin)',
+      tags,
+      auth: true,
+      request: { params: z.object({ name: z.string().min(1).max(200) }) },
+      responses: { 200: { description: 'the projection', schema: projectionSchema } },
+      errors: [403, 404],
+    },
+    async ({ params }) => {
+      if (!knownProjections().has(params.name)) throw new HttpError(404, 'NOT_FOUND', 'no such projection');
+      const [status] = await projectionStatuses(ops, [params.name]);
+      if (!status) throw new HttpError(404, 'NOT_FOUND', 'no such projection');
+      return projectionView(status);
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'post',
+      path: '/projections/:name/rebuild',
+      summary: 'Rebuild a projection (admin)',
+      description:
+        'Enqueues a `rebuild-projection` job on the maintenance queue: the worker replays every event into shadow tables while the live ' +
+        'version keeps serving, then swaps. While one for this projection is waiting or running, its job id is answered again. ' +
+        'Follow it with GET /api/v1/admin/rebuilds/{job_id} or GET /api/v1/admin/projections.',
+      tags,
+      auth: true,
+      idempotent: false,
+      request: { params: z.object({ name: z.string().min(1).max(200) }) },
+      responses: { 202: { description: 'enqueued', schema: z.object({ job_id: z.string(), projection: z.string() }) } },
+      errors: [403, 404],
+    },
+    async ({ params }, ctx) => {
+      if (!knownProjections().has(params.name)) throw new HttpError(404, 'NOT_FOUND', 'no such projection');
+      const { jobId } = await enqueueRebuild(queues.get(REBUILD_QUEUE), params.name);
+      ctx.state.logger.info({ projection: params.name, jobId }, 'projection rebuild requested');
+      ctx.set('Location', `/api/v1/admin/rebuilds/${encodeURIComponent(jobId)}`);
+      return { job_id: jobId, projection: params.name };
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/rebuilds/:jobId',
+      summary: 'A rebuild job (admin)',
+      description: 'Its BullMQ state and the last progress it reported (events passed, total, rate, ETA, phase).',
+      tags,
+      auth: true,
+      request: { params: z.object({ jobId: z.string().min(1).max(200) }) },
+      responses: { 200: { description: 'the job', schema: rebuildJobSchema } },
+      errors: [403, 404],
+    },
+    async ({ params }) => {
+      const job = await queues.get(REBUILD_QUEUE).getJob(params.jobId);
+      if (!job || job.name !== REBUILD_JOB_NAME) throw new HttpError(404, 'NOT_FOUND', 'no such rebuild job');
+      return rebuildJobView(job);
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/queues',
+      summary: 'Queue counts (admin)',
+      description: 'Jobs per state in each BullMQ queue of the platform; the dashboard is at /console/queues.',
+      tags,
+      auth: true,
+      responses: { 200: { description: 'the queues', schema: z.object({ prefix: z.string(), queues: z.array(queueSchema) }) } },
+      errors: [403],
+    },
+    async () => ({
+      prefix: queues.prefix,
+      queues: await Promise.all(
+        queues.all().map(async (q) => {
+          const counts = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+          return {
+            name: q.name,
+            paused: await q.isPaused(),
+            counts: {
+              waiting: counts.waiting ?? 0,
+              active: counts.active ?? 0,
+              completed: counts.completed ?? 0,
+              failed: counts.failed ?? 0,
+              delayed: counts.delayed ?? 0,
+              prioritized: counts.prioritized ?? 0,
+            },
+          };
+        }),
+      ),
+    }),
+  );
+
+  return router;
+}

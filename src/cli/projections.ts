@@ -1,0 +1,156 @@
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { projectionDefinitions, projectionStatuses, rebuildProjection, resetProjection } from '../operations/projections.js';
+import type { OpsDeps, ProjectionStatus, RebuildProgress } from '../operations/types.js';
+
+export interface ProjectionsCommandDeps {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** opens the services (config, container, migrations), runs, disposes them */
+  withOps: <T>(run: (ops: OpsDeps) => Promise<T>) => Promise<T>;
+  /** stderr is a terminal: a progress bar; otherwise plain progress lines */
+  isTty: boolean;
+}
+
+/**
+ * `projections list | status [name] | rebuild <name>|--all | reset <name>`,
+ * each with `--json` (stdout then holds only JSON; progress goes to stderr).
+ */
+export function registerProjectionsCommand(program: Command, deps: ProjectionsCommandDeps): Command {
+  const projections = program.command('projections').description('read-model projections: status, lag, zero-downtime rebuild, reset');
+
+  projections
+    .command('list')
+    .description('Every projection with its version, state and tables')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const statuses = await deps.withOps((ops) => projectionStatuses(ops));
+      if (options.json) {
+        deps.out(JSON.stringify(statuses.map((s) => ({ name: s.name, base: s.base, version: s.version, state: s.state, tables: s.tables }))));
+        return;
+      }
+      const width = Math.max(...statuses.map((s) => s.name.length));
+      for (const s of statuses) deps.out(`${s.name.padEnd(width)}  v${s.version}  ${s.state.padEnd(10)}  ${s.tables.join(', ')}`);
+    });
+
+  projections
+    .command('status')
+    .description('Checkpoint, head position, lag (events and seconds) and state; the progress of a rebuild in flight')
+    .argument('[name]', 'one projection (default: all)')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, options: { json?: boolean }) => {
+      const statuses = await deps.withOps((ops) => projectionStatuses(ops, name ? [name] : undefined));
+      if (options.json) deps.out(JSON.stringify(name ? statuses[0] : statuses));
+      else for (const line of formatStatuses(statuses)) deps.out(line);
+    });
+
+  projections
+    .command('rebuild')
+    .description(
+      'Replay every event into shadow tables while the live projection keeps serving, then swap them in atomically. ' +
+        'Interrupted (Ctrl-C, a crash), it resumes from its own checkpoint when run again; one rebuild of a projection at a time.',
+    )
+    .argument('[name]', 'the projection (see projections list)')
+    .option('--all', 'every projection, one after the other')
+    .option('--json', 'print the final progress of each as JSON (progress lines go to stderr)')
+    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
+      if (!name && !options.all) throw new Error('name a projection or pass --all');
+      if (name && options.all) throw new Error('either a name or --all, not both');
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const results = await deps.withOps(async (ops) => {
+          const names = options.all ? projectionDefinitions(ops.timeZone).map((d) => d.name) : [name!];
+          const done: RebuildProgress[] = [];
+          for (const projection of names) {
+            const reporter = progressReporter(deps, projection);
+            try {
+              const result = await rebuildProjection(ops, projection, { onProgress: reporter.update, signal: controller.signal });
+              reporter.stop();
+              done.push(result);
+              if (!options.json) deps.out(`${projection}: rebuilt and swapped in (${result.processedEvents} events, ${result.eventsPerSecond}/s)`);
+            } finally {
+              reporter.stop();
+            }
+          }
+          return done;
+        });
+        if (options.json) deps.out(JSON.stringify(options.all ? results : results[0]));
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+    });
+
+  projections
+    .command('reset')
+    .description(
+      'Empty the projection\'s tables and set its checkpoint back to the start: the running projector replays it. ' +
+        'NOT zero-downtime (queries see the tables refill); use rebuild for that.',
+    )
+    .argument('<name>', 'the projection')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      await deps.withOps((ops) => resetProjection(ops, name));
+      if (options.json) deps.out(JSON.stringify({ name, reset: true, checkpoint: '0-0' }));
+      else deps.out(`${name}: tables emptied, checkpoint at the start; the projector replays it`);
+    });
+
+  return projections;
+}
+
+export function formatStatuses(statuses: ProjectionStatus[]): string[] {
+  const width = Math.max(...statuses.map((s) => s.name.length));
+  const lines: string[] = [];
+  for (const s of statuses) {
+    const lag = s.lagSeconds === null ? `${s.lagEvents} events` : `${s.lagEvents} events, ${s.lagSeconds}s`;
+    lines.push(`${s.name.padEnd(width)}  ${s.state.padEnd(10)}  checkpoint ${s.checkpoint ?? '-'}  head ${s.head}  lag ${lag}`);
+    if (s.rebuild) {
+      const r = s.rebuild;
+      lines.push(`${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.totalEvents} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`);
+    }
+  }
+  return lines;
+}
+
+/** A cli-progress bar on a terminal; otherwise a plain line at most every second and on every phase change. */
+function progressReporter(deps: ProjectionsCommandDeps, name: string): { update: (p: RebuildProgress) => void; stop: () => void } {
+  if (deps.isTty) {
+    const bar = new SingleBar({
+      format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate}/s | ETA {eta_text} | {phase}`,
+      hideCursor: true,
+      clearOnComplete: false,
+    });
+    let started = false;
+    return {
+      update(p) {
+        const payload = { rate: p.eventsPerSecond, eta_text: p.etaSeconds === null ? '?' : `${p.etaSeconds}s`, phase: p.phase };
+        if (!started) {
+          bar.start(Math.max(p.totalEvents, 1), p.processedEvents, payload);
+          started = true;
+        } else {
+          bar.setTotal(Math.max(p.totalEvents, 1));
+          bar.update(p.processedEvents, payload);
+        }
+      },
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
+    };
+  }
+  let last = 0;
+  let phase = '';
+  return {
+    update(p) {
+      if (p.phase === phase && Date.now() - last < 1_000) return;
+      last = Date.now();
+      phase = p.phase;
+      const eta = p.etaSeconds === null ? '?' : `${p.etaSeconds}s`;
+      deps.err(`${name}: ${p.phase} ${p.processedEvents}/${p.totalEvents} events, ${p.eventsPerSecond}/s, eta ${eta}`);
+    },
+    stop() {},
+  };
+}

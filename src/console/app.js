@@ -1,0 +1,441 @@
+// The operator console: a dependency-free page app over /api/v1/admin (issue 6).
+// Tokens live in this module's memory only (never in storage): a reload asks
+// to sign in again. The httpOnly console cookie (POST /console/session) only
+// opens the queue dashboard under /console/queues.
+
+const API = '/api/v1';
+const auth = { token: null, refreshToken: null, userId: null, email: null, refreshTimer: null };
+const $ = (id) => document.getElementById(id);
+
+// ---------- DOM helpers (text only: nothing from the server becomes markup) ----------
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const json = (value) => h('pre', { class: 'json' }, JSON.stringify(value, null, 2));
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const enc = encodeURIComponent;
+const streamHref = (stream) => `#/stream/${enc(stream)}`;
+const stateHref = (stream, revision) => `#/state/${enc(stream)}${revision !== undefined ? `?at=${revision}` : ''}`;
+const correlationHref = (id) => `#/correlation/${enc(id)}`;
+
+function render(...nodes) {
+  const view = $('view');
+  view.replaceChildren(...nodes);
+  view.hidden = false;
+}
+
+function errorBox(error) {
+  return h('div', { class: 'card error', role: 'alert', 'data-testid': 'error' }, error.message || String(error));
+}
+
+// ---------- API ----------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, path, { body, token = auth.token } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const payload = await res.json().catch(() => null);
+  if (!res.ok || !payload || payload.success === false) {
+    const err = payload && payload.error ? payload.error : { code: `HTTP_${res.status}`, message: res.statusText };
+    throw new ApiError(res.status, err.code, err.message);
+  }
+  return payload.data;
+}
+
+/** An admin API call; a 401 refreshes the tokens once and tries again. */
+async function api(method, path, options = {}) {
+  try {
+    return await request(method, `${API}/admin${path}`, options);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && auth.refreshToken) {
+      await refresh();
+      return request(method, `${API}/admin${path}`, options);
+    }
+    if (error instanceof ApiError && error.status === 401) signedOut('Your session has ended: sign in again.');
+    throw error;
+  }
+}
+
+async function startConsoleSession() {
+  return request('POST', '/console/session');
+}
+
+function adopt(tokens) {
+  auth.token = tokens.access_token;
+  auth.refreshToken = tokens.refresh_token;
+  auth.userId = tokens.user_id ?? auth.userId;
+  clearTimeout(auth.refreshTimer);
+  const inSeconds = Math.max(30, Number(tokens.expires_in ?? 900) - 60);
+  auth.refreshTimer = setTimeout(() => refresh().catch(() => signedOut('Your session has ended: sign in again.')), inSeconds * 1000);
+}
+
+async function refresh() {
+  const tokens = await request('POST', `${API}/auth/refresh`, { body: { refresh_token: auth.refreshToken }, token: null });
+  adopt(tokens);
+  await startConsoleSession();
+}
+
+// ---------- sign in / out ----------
+
+function showLogin(message) {
+  $('nav').hidden = true;
+  $('who').hidden = true;
+  $('view').hidden = true;
+  $('login').hidden = false;
+  const error = $('login-error');
+  error.hidden = !message;
+  error.textContent = message || '';
+}
+
+function signedOut(message) {
+  clearTimeout(auth.refreshTimer);
+  Object.assign(auth, { token: null, refreshToken: null, userId: null, email: null });
+  showLogin(message);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const email = $('login-email').value.trim();
+  const password = $('login-password').value;
+  const button = $('login-submit');
+  button.disabled = true;
+  try {
+    let tokens;
+    try {
+      tokens = await request('POST', `${API}/auth/login`, { body: { email, password }, token: null });
+    } catch (error) {
+      showLogin(error.status === 401 || error.status === 422 ? 'Wrong email or password.' : error.message);
+      return;
+    }
+    try {
+      await request('POST', '/console/session', { token: tokens.access_token });
+    } catch (error) {
+      // not an admin: the console refuses, and the user's tokens are dropped (their session ended)
+      await request('POST', `${API}/auth/logout`, { token: tokens.access_token }).catch(() => {});
+      showLogin(error.status === 403 ? 'Access denied: the console is for administrators only.' : error.message);
+      return;
+    }
+    adopt(tokens);
+    auth.email = email;
+    $('login-password').value = '';
+    $('login').hidden = true;
+    $('nav').hidden = false;
+    $('who').hidden = false;
+    $('who-name').textContent = email;
+    if (!location.hash || location.hash === '#/' || location.hash === '#') location.hash = '#/streams';
+    else route();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function signOut() {
+  const token = auth.token;
+  await request('DELETE', '/console/session', { token: null }).catch(() => {});
+  if (token) await request('POST', `${API}/auth/logout`, { token }).catch(() => {});
+  signedOut('Signed out.');
+}
+
+// ---------- router ----------
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/streams';
+  const [path, queryString = ''] = raw.split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { parts, query: new URLSearchParams(queryString) };
+}
+
+let routeSeq = 0;
+
+async function route() {
+  if (!auth.token) return showLogin();
+  const { parts, query } = parseHash();
+  const [name = 'streams', arg] = parts;
+  const nav = { stream: 'streams', state: 'streams' }[name] ?? name;
+  for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
+  stopPolling();
+  const seq = ++routeSeq;
+  const views = { streams: streamsView, stream: streamView, state: stateView, correlation: correlationView, projections: projectionsView, queues: queuesView };
+  const view = views[name] ?? streamsView;
+  render(h('p', { class: 'muted' }, 'Loading…'));
+  try {
+    const nodes = await view(arg, query);
+    if (seq === routeSeq) render(...[nodes].flat());
+  } catch (error) {
+    if (seq === routeSeq) render(errorBox(error));
+  }
+}
+
+// ---------- views ----------
+
+async function streamsView(_arg, query) {
+  const category = query.get('category') || '';
+  const prefix = query.get('prefix') || '';
+  const page = Number(query.get('page') || 1);
+  const params = new URLSearchParams({ page: String(page), per_page: '25' });
+  if (category) params.set('category', category);
+  if (prefix) params.set('prefix', prefix);
+  const [categories, streams] = await Promise.all([api('GET', '/categories'), api('GET', `/streams?${params}`)]);
+
+  const go = (changes) => {
+    const next = new URLSearchParams({ category, prefix, page: String(page), ...changes });
+    for (const [k, v] of [...next]) if (!v) next.delete(k);
+    location.hash = `#/streams?${next}`;
+  };
+  const prefixInput = h('input', { type: 'search', placeholder: 'stream name prefix, e.g. user-', value: prefix, 'data-testid': 'stream-prefix' });
+  const { pagination } = streams;
+
+  return h('div', { class: 'layout' },
+    h('aside', { class: 'card' },
+      h('h2', {}, 'Categories'),
+      h('ul', { class: 'plain', 'data-testid': 'categories' },
+        h('li', {}, h('a', { href: '#/streams', class: category ? '' : 'active' }, h('span', {}, 'all'), h('span', { class: 'muted' }, ''))),
+        categories.map((c) =>
+          h('li', {}, h('a', { href: `#/streams?category=${enc(c.category)}`, class: c.category === category ? 'active' : '', 'data-category': c.category },
+            h('span', {}, c.category), h('span', { class: 'muted' }, `${c.streams} · ${c.events} ev`))),
+        ),
+      ),
+    ),
+    h('section', { class: 'card' },
+      h('h1', {}, category ? `Streams in “${category}”` : 'Streams'),
+      h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); go({ prefix: prefixInput.value.trim(), page: '1' }); } },
+        prefixInput, h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
+        h('span', { class: 'grow' }),
+        h('span', { class: 'muted' }, `${pagination.total} streams`),
+      ),
+      h('table', { 'data-testid': 'streams' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Stream'), h('th', {}, 'Revision'), h('th', {}, 'Events'), h('th', {}, 'Last event'))),
+        h('tbody', {}, streams.items.map((s) =>
+          h('tr', {},
+            h('td', { class: 'mono' }, h('a', { href: streamHref(s.stream), 'data-stream': s.stream }, s.stream)),
+            h('td', {}, s.revision), h('td', {}, s.events), h('td', {}, time(s.last_event_at))))),
+      ),
+      h('div', { class: 'pager' },
+        h('button', { class: 'secondary', disabled: !pagination.has_prev, onclick: () => go({ page: String(page - 1) }) }, '← Previous'),
+        h('span', { class: 'muted' }, `page ${pagination.page} of ${Math.max(1, pagination.total_pages)}`),
+        h('button', { class: 'secondary', disabled: !pagination.has_next, onclick: () => go({ page: String(page + 1) }) }, 'Next →'),
+      ),
+    ),
+  );
+}
+
+function metaLine(event) {
+  const m = event.metadata || {};
+  return h('div', { class: 'muted' },
+    m.userId ? ['by ', h('span', { class: 'mono' }, m.userId), ' '] : '',
+    m.$correlationId ? ['· correlation ', h('a', { href: correlationHref(m.$correlationId), class: 'mono', 'data-correlation': m.$correlationId }, m.$correlationId), ' '] : '',
+    m.requestId ? ['· request ', h('span', { class: 'mono' }, m.requestId)] : '',
+  );
+}
+
+function eventDetail(event) {
+  return h('div', { class: 'event-detail' },
+    h('div', {}, h('h2', {}, 'Data'), json(event.data)),
+    h('div', {}, h('h2', {}, 'Metadata'), json(event.metadata)),
+  );
+}
+
+async function streamView(stream) {
+  const events = await api('GET', `/streams/${enc(stream)}/events?limit=1000`);
+  return h('section', { class: 'card' },
+    h('div', { class: 'toolbar' },
+      h('h1', { class: 'mono grow', 'data-testid': 'stream-name' }, stream),
+      h('a', { href: stateHref(stream) }, 'State at revision…'),
+    ),
+    h('p', { class: 'muted' }, `${events.length} events${events.length === 1000 ? ' (first 1000)' : ''}`),
+    h('table', { 'data-testid': 'events' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Rev'), h('th', {}, 'Type'), h('th', {}, 'When'), h('th', {}, 'Position'), h('th', {}, ''))),
+      h('tbody', {}, events.map((e) =>
+        h('tr', { 'data-revision': e.revision, 'data-type': e.type },
+          h('td', {}, e.revision),
+          h('td', {}, h('details', {}, h('summary', {}, h('strong', {}, e.type)), metaLine(e), eventDetail(e))),
+          h('td', {}, time(e.created)),
+          h('td', { class: 'mono' }, e.position),
+          h('td', {}, h('a', { href: stateHref(stream, e.revision), 'data-state-at': e.revision }, 'state')),
+        ))),
+    ),
+  );
+}
+
+async function stateView(stream, query) {
+  const at = query.get('at');
+  const found = await api('GET', `/streams/${enc(stream)}/state${at !== null ? `?at=${enc(at)}` : ''}`);
+  const revision = Number(found.revision);
+  const last = Number(found.last_revision);
+  const goto = (r) => { location.hash = stateHref(stream, Math.min(last, Math.max(0, r))); };
+  const input = h('input', { type: 'number', min: '0', max: String(last), value: found.revision, 'data-testid': 'revision-input' });
+  const event = found.event;
+  return h('section', { class: 'card' },
+    h('div', { class: 'toolbar' },
+      h('h1', { class: 'grow' }, 'State of ', h('a', { href: streamHref(stream), class: 'mono' }, stream)),
+      h('button', { class: 'secondary', disabled: revision <= 0, onclick: () => goto(revision - 1), 'data-testid': 'prev-revision' }, '← Earlier'),
+      h('form', { onsubmit: (e) => { e.preventDefault(); goto(Number(input.value)); } }, input, ' ', h('button', { type: 'submit', class: 'secondary' }, 'Go')),
+      h('button', { class: 'secondary', disabled: revision >= last, onclick: () => goto(revision + 1), 'data-testid': 'next-revision' }, 'Later →'),
+    ),
+    h('p', { class: 'muted', 'data-testid': 'state-caption' },
+      `Revision ${found.revision} of ${last} · aggregate ${found.aggregate ?? 'none (no decider for this category)'}`),
+    h('div', { class: 'split' },
+      h('div', { 'data-testid': 'state-event' },
+        h('h2', {}, `Event at revision ${found.revision}`),
+        event
+          ? [h('dl', { class: 'kv' },
+              h('dt', {}, 'type'), h('dd', { 'data-testid': 'state-event-type' }, event.type),
+              h('dt', {}, 'when'), h('dd', {}, time(event.created)),
+              h('dt', {}, 'position'), h('dd', { class: 'mono' }, event.position)),
+            metaLine(event), h('h2', {}, 'Data'), json(event.data), h('h2', {}, 'Metadata'), json(event.metadata)]
+          : h('p', { class: 'muted' }, 'no event'),
+      ),
+      h('div', { 'data-testid': 'state-json' }, h('h2', {}, `State after revision ${found.revision}`), json(found.state)),
+    ),
+  );
+}
+
+async function correlationView(id) {
+  const input = h('input', { type: 'search', placeholder: 'correlation id', value: id || '', class: 'grow', 'data-testid': 'correlation-input' });
+  const form = h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); if (input.value.trim()) location.hash = correlationHref(input.value.trim()); } },
+    input, h('button', { type: 'submit' }, 'Follow'));
+  if (!id) return h('section', { class: 'card' }, h('h1', {}, 'Follow a correlation id'), form, h('p', { class: 'muted' }, 'Every event one request set off, across aggregates, in the order they were stored.'));
+  const events = await api('GET', `/correlations/${enc(id)}`);
+  const streams = new Set(events.map((e) => e.stream));
+  return h('section', { class: 'card' },
+    h('h1', {}, 'Correlation ', h('span', { class: 'mono' }, id)), form,
+    h('p', { class: 'muted' }, `${events.length} events in ${streams.size} streams`),
+    h('ol', { class: 'timeline', 'data-testid': 'timeline' }, events.map((e) =>
+      h('li', { 'data-type': e.type, 'data-stream': e.stream },
+        h('div', { class: 'when' }, `${time(e.created)} · ${e.position}`),
+        h('div', {}, h('strong', {}, e.type), ' in ', h('a', { href: streamHref(e.stream), class: 'mono' }, e.stream), ' @ ', h('a', { href: stateHref(e.stream, e.revision) }, `rev ${e.revision}`)),
+        h('div', { class: 'muted' }, e.metadata.userId ? `by ${e.metadata.userId}` : '', e.metadata.$causationId ? ` · caused by ${e.metadata.$causationId}` : ''),
+        h('details', {}, h('summary', {}, 'data and metadata'), eventDetail(e)),
+      ))),
+  );
+}
+
+// projections: status table, rebuild with live progress (polls the job, then the status)
+let pollTimer = null;
+function stopPolling() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+}
+
+function progressCell(p) {
+  if (!p) return '';
+  const pct = p.total_events > 0 ? Math.min(100, Math.round((p.processed_events / p.total_events) * 100)) : p.phase === 'done' ? 100 : 0;
+  const bar = h('div', {});
+  bar.style.width = `${pct}%`;
+  return h('div', {}, h('div', { class: 'progress' }, bar),
+    h('div', { class: 'rebuild-status' }, `${p.phase} · ${p.processed_events}/${p.total_events} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`));
+}
+
+async function projectionsView() {
+  const projections = await api('GET', '/projections');
+  const rows = projections.map((p) => {
+    const status = h('div', { class: 'rebuild-status', 'data-testid': `rebuild-status-${p.name}` });
+    const progress = h('div', {}, progressCell(p.rebuild));
+    const button = h('button', { class: 'secondary', 'data-rebuild': p.name }, 'Rebuild');
+    button.addEventListener('click', () => rebuild(p.name, button, progress, status));
+    return h('tr', { 'data-projection': p.name },
+      h('td', { class: 'mono' }, p.name, h('div', { class: 'muted' }, p.tables.join(', '))),
+      h('td', {}, h('span', { class: `badge ${p.state}`, 'data-testid': `state-${p.name}` }, p.state)),
+      h('td', { class: 'mono nowrap' }, p.checkpoint ?? '—'),
+      h('td', { class: 'mono nowrap' }, p.head),
+      h('td', {}, String(p.lag_events)),
+      h('td', {}, p.lag_seconds === null ? '—' : `${Math.round(p.lag_seconds)} s`),
+      h('td', {}, button, progress, status),
+    );
+  });
+  return h('section', { class: 'card' },
+    h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Projections'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
+    h('table', { 'data-testid': 'projections' },
+      h('thead', {}, h('tr', {}, ['Projection', 'State', 'Checkpoint', 'Head', 'Lag (events)', 'Lag (time)', 'Rebuild'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, rows)),
+  );
+}
+
+async function rebuild(name, button, progress, status) {
+  button.disabled = true;
+  status.className = 'rebuild-status';
+  status.textContent = 'enqueued…';
+  let job;
+  try {
+    job = await api('POST', `/projections/${enc(name)}/rebuild`);
+  } catch (error) {
+    status.className = 'rebuild-status failed';
+    status.textContent = error.message;
+    button.disabled = false;
+    return;
+  }
+  const seq = routeSeq;
+  const poll = async () => {
+    if (seq !== routeSeq) return;
+    try {
+      const state = await api('GET', `/rebuilds/${enc(job.job_id)}`);
+      progress.replaceChildren(progressCell(state.progress));
+      if (state.state === 'completed') {
+        status.className = 'rebuild-status done';
+        status.textContent = `rebuilt: done at ${time(state.finished_at)}`;
+        button.disabled = false;
+        return;
+      }
+      if (state.state === 'failed') {
+        status.className = 'rebuild-status failed';
+        status.textContent = `failed: ${state.failed_reason ?? 'unknown'}`;
+        button.disabled = false;
+        return;
+      }
+      status.textContent = `${state.state} (job ${job.job_id})`;
+    } catch (error) {
+      status.textContent = error.message;
+    }
+    pollTimer = setTimeout(poll, 500);
+  };
+  poll();
+}
+
+async function queuesView() {
+  const summary = await api('GET', '/queues');
+  const board = h('iframe', { class: 'board', src: '/console/queues/', title: 'Queue dashboard', 'data-testid': 'queue-board' });
+  return [
+    h('section', { class: 'card' },
+      h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Queues'), h('span', { class: 'muted' }, `prefix ${summary.prefix}`),
+        h('a', { href: '/console/queues/', target: '_blank', rel: 'noopener' }, 'Open the dashboard ↗')),
+      h('table', { 'data-testid': 'queues' },
+        h('thead', {}, h('tr', {}, ['Queue', 'Waiting', 'Active', 'Delayed', 'Completed', 'Failed', 'Prioritized'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, summary.queues.map((q) =>
+          h('tr', { 'data-queue': q.name }, h('td', { class: 'mono' }, q.name, q.paused ? ' (paused)' : ''),
+            h('td', {}, q.counts.waiting), h('td', {}, q.counts.active), h('td', {}, q.counts.delayed),
+            h('td', {}, q.counts.completed), h('td', {}, q.counts.failed), h('td', {}, q.counts.prioritized))))),
+    ),
+    h('p', {}),
+    board,
+  ];
+}
+
+// ---------- start ----------
+
+$('login-form').addEventListener('submit', signIn);
+$('sign-out').addEventListener('click', signOut);
+window.addEventListener('hashchange', route);
+showLogin();

@@ -1,0 +1,63 @@
+import type { Knex } from 'knex';
+import type { EventStore } from '../event-store/port.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * The operator tooling's shared vocabulary (issue 6): the CLI
+ * (src/cli), the console's admin API (src/adapters/http/routes/admin*.ts)
+ * and the maintenance worker use these services; nothing here is HTTP or
+ * terminal specific.
+ */
+export interface OpsDeps {
+  store: EventStore;
+  knex: Knex;
+  /** the event store's and read models' database (advisory locks of consumers) */
+  databaseUrl: string;
+  /** QUOTA_TIME_ZONE: projections that depend on it are built with it */
+  timeZone: string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+/** One event as operators see it: everything, metadata included; positions and revisions as text. */
+export interface EventView {
+  id: string;
+  stream: string;
+  /** the stream revision, decimal */
+  revision: string;
+  /** `<commit>-<prepare>` (formatPosition) */
+  position: string;
+  type: string;
+  /** ISO-8601 */
+  created: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+}
+
+export interface ProjectionStatus {
+  /** the consumer name, e.g. `subscriptions-v1` */
+  name: string;
+  /** the base name and version parsed from it (`subscriptions`, 1) */
+  base: string;
+  version: number;
+  tables: readonly string[];
+  /** formatPosition of the live checkpoint; null: never ran */
+  checkpoint: string | null;
+  head: string;
+  /** events in $all after the checkpoint (all types: an upper bound of what it still has to look at) */
+  lagEvents: number;
+  /** age of the oldest event not yet passed; null when caught up or never ran */
+  lagSeconds: number | null;
+  state: 'live' | 'rebuilding' | 'never-ran';
+  rebuild: RebuildProgress | null;
+}
+
+export interface RebuildProgress {
+  name: string;
+  phase: 'replaying' | 'swapping' | 'done';
+  /** events of $all passed so far by the rebuild, and in all (at the start) */
+  processedEvents: number;
+  totalEvents: number;
+  eventsPerSecond: number;
+  etaSeconds: number | null;
+  startedAt: string;
+}

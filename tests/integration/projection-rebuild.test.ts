@@ -1,0 +1,275 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import knexFactory, { type Knex } from 'knex';
+import { ensureDatabase } from '../../src/adapters/db/ensure-database.js';
+import { runMigrations } from '../../src/adapters/db/migrate.js';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { comparePositions, START } from '../../src/event-store/position.js';
+import {
+  projectionDefinitions,
+  projectionStatuses,
+  RebuildInProgressError,
+  rebuildConsumerName,
+  rebuildProjection,
+  shadowSchemaName,
+} from '../../src/operations/projections.js';
+import type { OpsDeps, RebuildProgress } from '../../src/operations/types.js';
+import { createProjections } from '../../src/projections/index.js';
+import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
+import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { subscriptionDecider, subscriptionStream, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
+import { testDatabaseUrl } from '../setup/test-env.js';
+import { waitFor } from '../support/wait-for.js';
+
+const NAME = SUBSCRIPTIONS_PROJECTION;
+const TABLES = ['subscriptions', 'feature_usage_stats', 'subscription_reservations'] as const;
+const ORDER: Record<(typeof TABLES)[number], string> = {
+  subscriptions: 'id',
+  feature_usage_stats: 'subscription_id, feature, day',
+  subscription_reservations: 'subscription_id, feature, resource_id',
+};
+const DAY1 = '2026-03-01';
+const DAY2 = '2026-03-02';
+const at = (day: string, hhmm: string) => `${day}T${hhmm}:00.000Z`;
+
+/** 13 commands → 13 events on one subscription stream (usage, a refusal, reservations, a plan change, a cancel). */
+const scenario = (subscriptionId: string, userId: string): SubscriptionCommand[] => [
+  { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now: at(DAY1, '01:00') },
+  { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 30, day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '02:00') },
+  { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 15, day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '03:00') },
+  { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 10, day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '04:00') },
+  { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-1', day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '05:00') },
+  { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-2', day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '06:00') },
+  { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 7, day: DAY2, resetsAt: `${DAY2}T16:00:00.000Z`, now: at(DAY2, '01:00') },
+  { type: 'ChangePlan', plan: 'pro', orderId: `order-${userId}`, periodEnd: '2026-04-02T02:00:00.000Z', now: at(DAY2, '02:00') },
+  { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-2', day: DAY2, resetsAt: `${DAY2}T16:00:00.000Z`, now: at(DAY2, '03:00') },
+  { type: 'ReserveResource', feature: 'automation_workflows', resourceId: 'wf-1', day: DAY2, resetsAt: `${DAY2}T16:00:00.000Z`, now: at(DAY2, '04:00') },
+  { type: 'ReleaseResource', feature: 'account_limit', resourceId: 'acc-1', now: at(DAY2, '05:00') },
+  { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 100, day: DAY2, resetsAt: `${DAY2}T16:00:00.000Z`, now: at(DAY2, '06:00') },
+  { type: 'CancelSubscription', now: at(DAY2, '07:00') },
+];
+
+describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, swap, resume, one at a time', function () {
+  this.timeout(180_000);
+  let databaseUrl: string;
+  let knex: Knex;
+  let store: PostgresEventStore;
+  let deps: OpsDeps;
+  let live: ConsumerRunner;
+  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+
+  const writeSubscription = async () => {
+    const userId = randomUUID();
+    const subscriptionId = randomUUID();
+    for (const command of scenario(subscriptionId, userId)) {
+      await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, command, { context });
+    }
+  };
+
+  /** Keeps appending real subscription events until stopped. */
+  const startWriter = () => {
+    let stop = false;
+    let written = 0;
+    const done = (async () => {
+      while (!stop) {
+        await writeSubscription();
+        written++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    return { async stop() { stop = true; await done; return written; } };
+  };
+
+  /**
+   * Keeps querying the live tables, one statement per read (one snapshot):
+   * every read must succeed, the row counts never drop, and the completed
+   * subscriptions (guard last_revision = 12) match their usage and
+   * reservation rows — what a half-built table would break.
+   */
+  const startReader = () => {
+    let stop = false;
+    const reads: { subscriptions: number; complete: number; usage: number; reservations: number }[] = [];
+    const problems: string[] = [];
+    const done = (async () => {
+      while (!stop) {
+        try {
+          const { rows } = await knex.raw(`
+            SELECT (SELECT count(*) FROM subscriptions)::int AS subscriptions,
+                   (SELECT count(*) FROM subscriptions WHERE last_revision = 12)::int AS complete,
+                   (SELECT count(*) FROM feature_usage_stats)::int AS usage,
+                   (SELECT count(*) FROM subscription_reservations)::int AS reservations,
+                   (SELECT count(*) FROM (SELECT DISTINCT
+                      (SELECT count(*) FROM feature_usage_stats u WHERE u.subscription_id = s.id) AS usage,
+                      (SELECT count(*) FROM subscription_reservations r WHERE r.subscription_id = s.id) AS reservations
+                    FROM subscriptions s WHERE s.last_revision = 12) shapes)::int AS shapes`);
+          const read = rows[0];
+          const previous = reads[reads.length - 1];
+          // every completed subscription has the same usage and reservation rows (one shape), or none is complete yet
+          if (read.shapes > 1) problems.push(`completed subscriptions differ in their usage/reservation rows: ${JSON.stringify(read)}`);
+          if (previous && (read.subscriptions < previous.subscriptions || read.complete < previous.complete)) {
+            problems.push(`rows dropped: ${JSON.stringify(previous)} → ${JSON.stringify(read)}`);
+          }
+          reads.push(read);
+        } catch (error) {
+          problems.push(`read failed: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    return { reads, problems, async stop() { stop = true; await done; } };
+  };
+
+  const schemaOf = async () => {
+    const indexes = await knex.raw(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(?) ORDER BY indexname`, [[...TABLES]]);
+    const constraints = await knex.raw(
+      `SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid = ANY(SELECT ('public.' || x)::regclass FROM unnest(?::text[]) x) ORDER BY conname`,
+      [[...TABLES]],
+    );
+    return { indexes: indexes.rows, constraints: constraints.rows };
+  };
+
+  const contents = async (schema: string) => {
+    const out: Record<string, unknown[]> = {};
+    for (const table of TABLES) out[table] = (await knex.raw(`SELECT * FROM "${schema}"."${table}" ORDER BY ${ORDER[table]}`)).rows;
+    return out;
+  };
+
+  /** The projection replayed from nothing into tables of a new schema (not the code under test's way of making them). */
+  const freshReplay = async (): Promise<string> => {
+    const schema = `fresh_${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+    await knex.raw(`CREATE SCHEMA "${schema}"`);
+    for (const table of TABLES) await knex.raw(`CREATE TABLE "${schema}"."${table}" (LIKE public."${table}" INCLUDING ALL)`);
+    const consumer: Consumer = {
+      name: `fresh-replay-${schema}`,
+      filter: subscriptionsProjection.filter!,
+      async handle(events, ctx) {
+        await ctx.tx.raw(`SET LOCAL search_path TO "${schema}", public`);
+        await subscriptionsProjection.handle(events, ctx);
+      },
+    };
+    const runner = new ConsumerRunner({ store, knex, databaseUrl }, consumer, { idleCheckpointMs: 20 });
+    runner.start();
+    const head = await store.headPosition();
+    try {
+      await waitFor('fresh replay at the head', async () => comparePositions(await readCheckpoint(knex, consumer.name), head) >= 0, 120_000);
+    } finally {
+      await runner.stop();
+    }
+    return schema;
+  };
+
+  before(async () => {
+    const url = new URL(testDatabaseUrl);
+    url.pathname = `/collector_rebuild_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
+    databaseUrl = url.toString();
+    await ensureDatabase(databaseUrl);
+    knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
+    await runMigrations(knex);
+    store = createPostgresEventStore({ connectionString: databaseUrl, poolSize: 8 });
+    deps = { store, knex, databaseUrl, timeZone: 'Asia/Shanghai' };
+    // ~1,300 events: 100 subscriptions, written 10 at a time
+    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => writeSubscription()));
+    live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, { idleCheckpointMs: 100, lockRetryMs: 100, minBackoffMs: 50, maxBackoffMs: 500 });
+    live.start();
+    const head = await store.headPosition();
+    await waitFor('live projection at the head', async () => comparePositions(await readCheckpoint(knex, NAME), head) >= 0, 60_000);
+  });
+  after(async () => {
+    await live?.stop();
+    await store?.close();
+    await knex?.destroy();
+  });
+
+  it('names every projection of createProjections with its tables (guard tables included), each table owned once', () => {
+    const defs = projectionDefinitions('Asia/Shanghai');
+    expect(defs.map((d) => d.name)).to.deep.equal(createProjections({ timeZone: 'Asia/Shanghai' }).map((c) => c.name));
+    const tables = defs.flatMap((d) => d.tables);
+    expect(new Set(tables).size).to.equal(tables.length);
+    expect(defs.find((d) => d.name === NAME)).to.include({ base: 'subscriptions', version: 1 });
+    expect(defs.find((d) => d.name === 'notifications-v1')!.tables).to.include('notification_inboxes');
+    expect(defs.find((d) => d.name === 'xiaohongshu-content-v1')!.tables).to.include('xiaohongshu_processed_batches');
+  });
+
+  it('a crashed rebuild resumes from its own checkpoint; a second one at the same time is refused; status says rebuilding', async () => {
+    const controller = new AbortController();
+    let concurrent: unknown;
+    let abortedAt: RebuildProgress | undefined;
+    const first = rebuildProjection(deps, NAME, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (abortedAt || p.phase !== 'replaying' || p.processedEvents === 0) return;
+        abortedAt = p;
+        controller.abort();
+      },
+    });
+    let settled = false;
+    void first.finally(() => (settled = true)).catch(() => undefined);
+    // while it runs: a second rebuild of the same projection is refused
+    await waitFor('first rebuild started', async () => settled || (await readCheckpoint(knex, rebuildConsumerName(NAME))).prepare > 0n, 30_000);
+    concurrent = await rebuildProjection(deps, NAME).catch((e: unknown) => e);
+    const error = await first.then(() => undefined, (e: unknown) => e);
+    expect(concurrent).to.be.instanceOf(RebuildInProgressError);
+    expect((error as Error)?.name, String(error)).to.equal('AbortError');
+    expect(abortedAt!.processedEvents).to.be.above(0).and.below(abortedAt!.totalEvents);
+
+    // the shadow schema and the rebuild checkpoint stay; the live tables are untouched
+    const stoppedAt = await readCheckpoint(knex, rebuildConsumerName(NAME));
+    expect(comparePositions(stoppedAt, START)).to.equal(1);
+    const shadowRows = Number((await knex.raw(`SELECT count(*) FROM "${shadowSchemaName({ base: 'subscriptions', version: 1 })}".subscriptions`)).rows[0].count);
+    expect(shadowRows).to.be.above(0).and.below(100);
+    const [status] = await projectionStatuses(deps, [NAME]);
+    expect(status).to.include({ name: NAME, state: 'rebuilding' });
+    expect(status!.rebuild!.processedEvents).to.be.at.least(abortedAt!.processedEvents);
+
+    // started again, it goes on from there: its first report is not back at zero
+    const resumed: RebuildProgress[] = [];
+    const done = await rebuildProjection(deps, NAME, { onProgress: (p) => resumed.push(p) });
+    expect(resumed[0]!.processedEvents).to.be.at.least(abortedAt!.processedEvents);
+    expect(done.phase).to.equal('done');
+    expect((await projectionStatuses(deps, [NAME]))[0]).to.include({ state: 'live', rebuild: null });
+  });
+
+  it('rebuilds while writes continue and readers query: no read sees a half-built table; afterwards the tables equal a fresh replay', async () => {
+    const schemaBefore = await schemaOf();
+    const countBefore = Number((await knex('subscriptions').count({ n: '*' }))[0]!.n);
+    const writer = startWriter();
+    const reader = startReader();
+    const phases: string[] = [];
+    let done: RebuildProgress;
+    let written = 0;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      done = await rebuildProjection(deps, NAME, { onProgress: (p) => phases.push(p.phase) });
+      // writes go on after the swap: the (fenced) live projection follows them into the new tables
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await reader.stop();
+      written = await writer.stop();
+    }
+    expect(reader.problems, reader.problems.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(reader.reads.length).to.be.above(20);
+    expect(written).to.be.above(0);
+    expect(phases).to.include.members(['replaying', 'swapping', 'done']);
+    expect(done!.phase).to.equal('done');
+    expect(done!.processedEvents).to.be.at.least(countBefore * 13);
+
+    // no shadow left; indexes and constraints (foreign keys too) as the migrations made them
+    expect((await knex.raw(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%'`)).rows).to.deep.equal([]);
+    expect(await knex('consumer_checkpoints').where({ consumer: rebuildConsumerName(NAME) })).to.deep.equal([]);
+    expect(await schemaOf()).to.deep.equal(schemaBefore);
+
+    const head = await store.headPosition();
+    await waitFor('live projection at the head after the swap', async () => comparePositions(await readCheckpoint(knex, NAME), head) >= 0, 30_000);
+    expect(live.status().state).to.equal('running');
+    const fresh = await freshReplay();
+    const rebuilt = await contents('public');
+    expect(rebuilt.subscriptions!.length).to.equal(countBefore + written);
+    expect(rebuilt).to.deep.equal(await contents(fresh));
+    await knex.raw(`DROP SCHEMA "${fresh}" CASCADE`);
+  });
+});
