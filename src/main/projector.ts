@@ -1,6 +1,7 @@
 import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
 import { DeadlineSweeper, expiryActions, processManagers } from '../process-managers/index.js';
+import { awaitingRebuild } from '../operations/projections.js';
 import { createProjections } from '../projections/index.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import { TOKENS } from '../tokens.js';
@@ -23,7 +24,24 @@ try {
   const automation = buildProcessManagerWiring(container, config);
   const consumers = [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers(automation.wiring)];
   const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
-  for (const runner of runners) runner.start();
+  // A projection version with no tables of its own yet (a version bump) waits
+  // until `projections rebuild <name>` has built and swapped it in.
+  let stopping = false;
+  const gate = async (consumer: (typeof consumers)[number], i: number) => {
+    for (;;) {
+      const serving = await awaitingRebuild(knex, consumer.name);
+      if (serving === null || stopping) break;
+      logger.warn({ projection: consumer.name, serving }, `${consumer.name} waits for \`npm run cli -- projections rebuild ${consumer.name}\` (${serving} serves its tables until then)`);
+      await new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    }
+    if (!stopping) runners[i]!.start();
+  };
+  consumers.forEach((consumer, i) =>
+    void gate(consumer, i).catch((error: unknown) => {
+      logger.error({ err: error, consumer: consumer.name }, 'could not check for a pending version rebuild; starting the consumer');
+      if (!stopping) runners[i]!.start();
+    }),
+  );
   // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.
   const sweeper = new DeadlineSweeper({ knex, actions: expiryActions(deps.store), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
   sweeper.start();
@@ -38,6 +56,7 @@ try {
 
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
+    stopping = true;
     await Promise.all([sweeper.stop(), pruning.stop(), ...runners.map((runner) => runner.stop())]);
     await automation.close();
     await disposeContainer(container);

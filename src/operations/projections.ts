@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { comparePositions, formatPosition, maxPosition, START, type Position } from '../event-store/position.js';
 import { createProjections } from '../projections/index.js';
 import { AdvisoryLock } from '../subscriptions/advisory-lock.js';
-import { readCheckpoint, resetCheckpoint } from '../subscriptions/checkpoints.js';
+import { activeVersions, readCheckpoint, resetCheckpoint, retireCheckpoint } from '../subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
@@ -343,9 +343,9 @@ const POLL_MS = 200;
 export async function rebuildProjection(
   deps: OpsDeps,
   name: string,
-  options: { onProgress?: (p: RebuildProgress) => void; signal?: AbortSignal } = {},
+  options: { onProgress?: (p: RebuildProgress) => void; signal?: AbortSignal; definition?: ProjectionDefinition } = {},
 ): Promise<RebuildProgress> {
-  const def = definition(deps, name);
+  const def = options.definition ?? definition(deps, name);
   const schema = shadowSchemaName(def);
   const rebuildName = rebuildConsumerName(name);
   const lock = new AdvisoryLock(deps.databaseUrl, rebuildLockKey(name));
@@ -386,7 +386,7 @@ export async function rebuildProjection(
       if (options.signal?.aborted) throw new RebuildAbortedError(name);
       if (lockLost) throw new Error(`rebuild of ${name}: lost its advisory lock`);
       const at = await readCheckpoint(deps.knex, rebuildName);
-      const live = (await liveCheckpoint(deps.knex, name)) ?? START;
+      const live = (await liveCheckpoint(deps.knex, await liveVersionOf(deps.knex, def))) ?? START;
       const processed = await countEvents(deps, START, at);
       options.onProgress?.(progress(processed, 'replaying'));
       if (comparePositions(at, maxPosition(live, headAtStart)) >= 0) {
@@ -425,9 +425,11 @@ async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<st
       await tx.raw(`SET LOCAL lock_timeout = ${SWAP_LOCK_TIMEOUT_MS}`);
       // the live projection's tables first (the order its handler takes them), then its checkpoint row
       await tx.raw(`LOCK TABLE ${def.tables.map(live).join(', ')} IN ACCESS EXCLUSIVE MODE`);
-      await tx.raw('INSERT INTO consumer_checkpoints (consumer) VALUES (?) ON CONFLICT (consumer) DO NOTHING', [def.name]);
-      await tx.raw('SELECT 1 FROM consumer_checkpoints WHERE consumer IN (?, ?) ORDER BY consumer FOR UPDATE', [def.name, rebuildName]);
-      const livePosition = (await liveCheckpoint(tx, def.name)) ?? START;
+      // the version serving now: this one, or an older one this rebuild replaces
+      const liveName = await liveVersionOf(tx, def);
+      await tx.raw('INSERT INTO consumer_checkpoints (consumer) VALUES (?) ON CONFLICT (consumer) DO NOTHING', [liveName]);
+      await tx.raw('SELECT 1 FROM consumer_checkpoints WHERE consumer IN (?, ?, ?) ORDER BY consumer FOR UPDATE', [liveName, def.name, rebuildName]);
+      const livePosition = (await liveCheckpoint(tx, liveName)) ?? START;
       let position = await readCheckpoint(tx, rebuildName);
       if (comparePositions(position, livePosition) < 0) {
         // the live projection got further meanwhile; it is held still now: apply the rest here
@@ -441,6 +443,8 @@ async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<st
       for (const table of def.tables) await tx.raw(`ALTER TABLE ${qi(schema)}.${qi(table)} SET SCHEMA ${qi(schemas.get(table)!)}`);
       // the live instance's next checkpoint write fails on the epoch: it resubscribes from here
       await resetCheckpoint(tx, def.name, position);
+      // an older version is retired: its instance (old code) stops instead of writing into these tables
+      if (liveName !== def.name) await retireCheckpoint(tx, liveName, def.name);
       await tx('consumer_checkpoints').where({ consumer: rebuildName }).delete();
       await tx.raw(`DROP SCHEMA ${qi(schema)} CASCADE`);
       return position;
@@ -453,6 +457,31 @@ async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<st
     }
     throw error;
   }
+}
+
+/**
+ * The consumer whose tables are live for this projection: its own version
+ * when it has a checkpoint, else the newest older version still active (a
+ * version bump: the rebuild of the new version replaces it), else itself.
+ */
+export async function liveVersionOf(db: Knex | Knex.Transaction, def: Pick<ProjectionDefinition, 'name' | 'base' | 'version'>): Promise<string> {
+  const active = await activeVersions(db, def.base);
+  if (active.some((a) => a.consumer === def.name)) return def.name;
+  const older = active.filter((a) => a.version < def.version).sort((a, b) => b.version - a.version)[0];
+  return older?.consumer ?? def.name;
+}
+
+/**
+ * A projection the projector must not run live yet: a new version with no
+ * checkpoint while an older version still serves the tables. Answers the
+ * older version's name (run `projections rebuild <name>` to build and swap
+ * the new one in), or null when it may run.
+ */
+export async function awaitingRebuild(db: Knex, name: string): Promise<string | null> {
+  const m = NAME.exec(name);
+  if (!m) return null;
+  const live = await liveVersionOf(db, { name, base: m[1]!, version: Number(m[2]) });
+  return live === name ? null : live;
 }
 
 async function currentSearchPath(tx: Knex.Transaction): Promise<string> {

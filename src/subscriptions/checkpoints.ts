@@ -5,6 +5,7 @@ interface CheckpointRow {
   commit_position: string;
   prepare_position: string;
   epoch: string;
+  retired_by?: string | null;
 }
 
 const toPosition = (row: CheckpointRow): Position => ({ commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) });
@@ -17,16 +18,34 @@ export async function readCheckpoint(db: Knex | Knex.Transaction, consumer: stri
   return rows[0] ? toPosition(rows[0]) : START;
 }
 
-/** Takes the consumer over: a new epoch, which fences any earlier instance still writing. */
-export async function claimCheckpoint(db: Knex, consumer: string): Promise<{ position: Position; epoch: bigint }> {
+/**
+ * Takes the consumer over: a new epoch, which fences any earlier instance
+ * still writing. `retiredBy` names the newer version that replaced it (a
+ * retired consumer must not run).
+ */
+export async function claimCheckpoint(db: Knex, consumer: string): Promise<{ position: Position; epoch: bigint; retiredBy: string | null }> {
   const { rows } = await db.raw<{ rows: CheckpointRow[] }>(
     `INSERT INTO consumer_checkpoints (consumer, epoch) VALUES (?, 1)
      ON CONFLICT (consumer) DO UPDATE SET epoch = consumer_checkpoints.epoch + 1
-     RETURNING commit_position::text, prepare_position::text, epoch::text`,
+     RETURNING commit_position::text, prepare_position::text, epoch::text, retired_by`,
     [consumer],
   );
   const row = rows[0]!;
-  return { position: toPosition(row), epoch: BigInt(row.epoch) };
+  return { position: toPosition(row), epoch: BigInt(row.epoch), retiredBy: row.retired_by ?? null };
+}
+
+/** Retires a consumer in favour of `by` (a new epoch fences a running instance; it then sees it is retired and stops). */
+export async function retireCheckpoint(db: Knex | Knex.Transaction, consumer: string, by: string): Promise<void> {
+  await db('consumer_checkpoints').update({ retired_by: by, epoch: db.raw('epoch + 1'), updated_at: db.fn.now() }).where({ consumer });
+}
+
+/** The consumers named `<base>-v<N>` that have a checkpoint and are not retired. */
+export async function activeVersions(db: Knex | Knex.Transaction, base: string): Promise<{ consumer: string; version: number }[]> {
+  const rows = (await db('consumer_checkpoints').select('consumer').whereNull('retired_by').andWhere('consumer', 'like', `${base.replace(/[\\%_]/g, (c) => `\\${c}`)}-v%`)) as { consumer: string }[];
+  return rows
+    .map((r) => ({ consumer: r.consumer, m: /-v(\d+)$/.exec(r.consumer) }))
+    .filter((r) => r.m && r.consumer === `${base}-v${r.m[1]}`)
+    .map((r) => ({ consumer: r.consumer, version: Number(r.m![1]) }));
 }
 
 export class LostOwnershipError extends Error {

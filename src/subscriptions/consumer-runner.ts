@@ -26,7 +26,7 @@ export interface ConsumerRunnerOptions {
 
 const DEFAULTS: ConsumerRunnerOptions = { lockRetryMs: 1_000, minBackoffMs: 100, maxBackoffMs: 10_000, idleCheckpointMs: 1_000 };
 
-export type ConsumerState = 'idle' | 'standby' | 'running' | 'backing-off' | 'stopped';
+export type ConsumerState = 'idle' | 'standby' | 'running' | 'backing-off' | 'stopped' | 'retired';
 
 export interface ConsumerStatus {
   name: string;
@@ -93,9 +93,10 @@ export class ConsumerRunner {
           }
         }
         this.current.state = 'running';
-        await this.consume(() => {
+        const retired = await this.consume(() => {
           backoff = this.options.minBackoffMs;
         });
+        if (retired) break;
         if (!this.lock.held && !this.stopping) throw new Error('advisory lock connection lost');
       } catch (error) {
         if (this.stopping) break;
@@ -110,9 +111,16 @@ export class ConsumerRunner {
     await this.lock.release();
   }
 
-  private async consume(onProgress: () => void): Promise<void> {
+  /** Runs the subscription until it ends or fails; true when the consumer turned out to be retired. */
+  private async consume(onProgress: () => void): Promise<boolean> {
     const { knex, store } = this.deps;
-    const { position, epoch } = await claimCheckpoint(knex, this.consumer.name);
+    const { position, epoch, retiredBy } = await claimCheckpoint(knex, this.consumer.name);
+    if (retiredBy !== null) {
+      // a rebuilt newer version replaced this one: running it would write into the new version's tables
+      this.current.state = 'retired';
+      this.deps.logger?.warn({ consumer: this.consumer.name, retiredBy }, 'consumer retired by a newer version; not running it');
+      return true;
+    }
     this.current.position = position;
     this.deps.logger?.info({ consumer: this.consumer.name, from: formatPosition(position) }, 'consumer subscribed');
     const subscription = store.subscribeToAll({ fromPosition: position, filter: this.consumer.filter, batchSize: this.consumer.batchSize });
@@ -170,6 +178,7 @@ export class ConsumerRunner {
       this.subscription = undefined;
       await subscription.close();
     }
+    return false;
   }
 
   private sleep(ms: number): Promise<void> {
