@@ -13,7 +13,7 @@ export interface ProjectionsCommandDeps {
 }
 
 /**
- * `projections list | status [name] | rebuild <name>|--all | reset <name>`,
+ * `projections list | status [name] | rebuild <name>|--all | reset <name>|--all`,
  * each with `--json` (stdout then holds only JSON; progress goes to stderr).
  */
 export function registerProjectionsCommand(program: Command, deps: ProjectionsCommandDeps): Command {
@@ -90,12 +90,21 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
       'Empty the projection\'s tables and set its checkpoint back to the start: the running projector replays it. ' +
         'NOT zero-downtime (queries see the tables refill); use rebuild for that.',
     )
-    .argument('<name>', 'the projection')
+    .argument('[name]', 'the projection')
+    .option('--all', 'every projection')
     .option('--json', 'print JSON')
-    .action(async (name: string, options: { json?: boolean }) => {
-      await deps.withOps((ops) => resetProjection(ops, name));
-      if (options.json) deps.out(JSON.stringify({ name, reset: true, checkpoint: '0-0' }));
-      else deps.out(`${name}: tables emptied, checkpoint at the start; the projector replays it`);
+    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
+      if (!name && !options.all) throw new Error('name a projection or pass --all');
+      if (name && options.all) throw new Error('either a name or --all, not both');
+      const names = await deps.withOps(async (ops) => {
+        const targets = name ? [name] : projectionDefinitions(ops.timeZone).map((d) => d.name);
+        for (const target of targets) await resetProjection(ops, target);
+        return targets;
+      });
+      const results = names.map((n) => ({ name: n, reset: true, checkpoint: '0-0' }));
+      // one projection: its result; --all: the list
+      if (options.json) deps.out(JSON.stringify(name ? results[0] : results));
+      else for (const n of names) deps.out(`${n}: tables emptied, checkpoint at the start; the projector replays it`);
     });
 
   return projections;
