@@ -2,8 +2,6 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import { ensureDatabase } from '../../src/adapters/db/ensure-database.js';
-import { runMigrations } from '../../src/adapters/db/migrate.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { comparePositions, formatPosition } from '../../src/event-store/position.js';
 import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
@@ -12,7 +10,7 @@ import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { handleCommand } from '../../src/write-model/core/command-handler.js';
 import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
 import { testRedisUrl } from '../setup/test-env.js';
-import { testDatabaseUrl } from '../setup/test-env.js';
+import { scratchDatabase } from '../support/scratch-database.js';
 import { waitFor } from '../support/wait-for.js';
 
 interface Run {
@@ -25,6 +23,7 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
   this.timeout(120_000);
   let databaseUrl: string;
   let knex: Knex;
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let store: PostgresEventStore;
   let live: ConsumerRunner | undefined;
   const NAME = SUBSCRIPTIONS_PROJECTION;
@@ -55,12 +54,9 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
   const count = async (table: string) => Number((await knex(table).count({ n: '*' }))[0]!.n);
 
   before(async () => {
-    const url = new URL(testDatabaseUrl);
-    url.pathname = `/collector_cli_proj_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    databaseUrl = url.toString();
-    await ensureDatabase(databaseUrl);
+    scratch = await scratchDatabase('collector_cli_proj');
+    databaseUrl = scratch.url;
     knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 5 } });
-    await runMigrations(knex);
     store = createPostgresEventStore({ connectionString: databaseUrl, poolSize: 4 });
     // the seed: 30 subscriptions, 4 events each
     const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
@@ -82,6 +78,7 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     await live?.stop();
     await store?.close();
     await knex?.destroy();
+    await scratch?.drop();
   });
 
   it('--help at every level', async () => {

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import { ensureDatabase } from '../../src/adapters/db/ensure-database.js';
-import { runMigrations } from '../../src/adapters/db/migrate.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { comparePositions, START } from '../../src/event-store/position.js';
 import {
@@ -22,7 +20,7 @@ import type { Consumer } from '../../src/subscriptions/consumer.js';
 import { handleCommand } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { subscriptionDecider, subscriptionStream, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
-import { testDatabaseUrl } from '../setup/test-env.js';
+import { scratchDatabase } from '../support/scratch-database.js';
 import { waitFor } from '../support/wait-for.js';
 
 const NAME = SUBSCRIPTIONS_PROJECTION;
@@ -57,6 +55,7 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
   this.timeout(180_000);
   let databaseUrl: string;
   let knex: Knex;
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let store: PostgresEventStore;
   let deps: OpsDeps;
   let live: ConsumerRunner;
@@ -164,12 +163,9 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
   };
 
   before(async () => {
-    const url = new URL(testDatabaseUrl);
-    url.pathname = `/collector_rebuild_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    databaseUrl = url.toString();
-    await ensureDatabase(databaseUrl);
+    scratch = await scratchDatabase('collector_rebuild');
+    databaseUrl = scratch.url;
     knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
-    await runMigrations(knex);
     store = createPostgresEventStore({ connectionString: databaseUrl, poolSize: 8 });
     deps = { store, knex, databaseUrl, timeZone: 'Asia/Shanghai' };
     // ~1,300 events: 100 subscriptions, written 10 at a time
@@ -183,6 +179,7 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
     await live?.stop();
     await store?.close();
     await knex?.destroy();
+    await scratch?.drop();
   });
 
   it('names every projection of createProjections with its tables (guard tables included), each table owned once', () => {
