@@ -7,6 +7,8 @@ import { ok } from './envelope.js';
 import { validationError, zodIssues, type ValidationIssue } from './error-mapping.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
 import { BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
+import { requireRole } from './authenticate.js';
+import type { UserRole } from '../../write-model/user/events.js';
 import type { AppContext, AppState } from './state.js';
 
 /**
@@ -216,4 +218,17 @@ function openApiRoute(
     },
     responses,
   };
+}
+
+/**
+ * The same api whose `auth: true` routes also require one of `roles`: the
+ * role is checked right after the token, so a caller without it is refused
+ * (403) before its input is validated.
+ */
+export function withRoles(api: HttpApi, ...roles: UserRole[]): HttpApi {
+  const authenticate = api.authenticate;
+  if (!authenticate) throw new Error('role-gated routes need an authenticate middleware');
+  const role = requireRole(...roles);
+  const both: Middleware<AppState> = (ctx, next) => authenticate(ctx, () => role(ctx, next));
+  return { ...api, authenticate: both };
 }

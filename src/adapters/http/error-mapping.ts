@@ -33,6 +33,11 @@ export function validationError(issues: ValidationIssue[], message = 'request is
   return new HttpError(422, 'VALIDATION_ERROR', message, { issues });
 }
 
+/** A query range whose `from` is after its `to`. */
+export function rangeError(): HttpError {
+  return new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+}
+
 export interface MappedError {
   error: HttpError;
   headers?: Record<string, string>;

@@ -1,6 +1,5 @@
 import { Router } from '@koa/router';
 import { Queue, type Job } from 'bullmq';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { projectionDefinitions, projectionStatuses } from '../../../operations/projections.js';
 import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt } from '../../../operations/streams.js';
@@ -8,8 +7,7 @@ import { StreamNotFoundError } from '../../../event-store/errors.js';
 import type { EventView, OpsDeps, ProjectionStatus, RebuildProgress } from '../../../operations/types.js';
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
 import { QUEUE_NAMES, type QueueFactory } from '../../queue/queues.js';
-import { requireRole } from '../authenticate.js';
-import { defineRoute, type HttpApi } from '../define-route.js';
+import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import type { AppState } from '../state.js';
@@ -167,14 +165,6 @@ async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema
   };
 }
 
-/** `authenticate` then `requireRole('admin')`: a non-admin is refused (403) before validation runs. */
-function adminOnly(api: HttpApi): HttpApi {
-  const authenticate = api.authenticate;
-  if (!authenticate) throw new Error('the admin routes need an authenticate middleware');
-  const admin = requireRole('admin');
-  const both: Middleware<AppState> = (ctx, next) => authenticate(ctx, () => admin(ctx, next));
-  return { ...api, authenticate: both };
-}
 
 /**
  * The console's JSON API, `/api/v1/admin` (issue 6): event store browsing,
@@ -185,7 +175,7 @@ function adminOnly(api: HttpApi): HttpApi {
  */
 export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin' });
-  const admin = adminOnly(api);
+  const admin = withRoles(api, 'admin');
   const { ops, queues } = deps;
   const tags = ['admin'];
   const knownProjections = () => new Set(projectionDefinitions(ops.timeZone).map((d) => d.name));

@@ -1,6 +1,5 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { banProxy, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type HealthThresholds, type ProxyDeps } from '../../../application/proxies.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -10,9 +9,10 @@ import { PROXY_USAGE_PROJECTION } from '../../../projections/proxy-usage.js';
 import { findProxy, listMyProxyUsage, listProxies, listProxyUsage } from '../../../read-api/proxies.js';
 import { PROXY_PROTOCOLS } from '../../../write-model/proxy/events.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
-import { currentUser, requireRole } from '../authenticate.js';
+import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
-import { defineRoute, type HttpApi } from '../define-route.js';
+import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
+import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
@@ -94,18 +94,10 @@ const registerBody = z
   .strict()
   .refine((b) => b.password === undefined || b.username !== undefined, { message: 'a password needs a username', path: ['password'] });
 
-/** `authenticate` then `requireRole('admin')`, so a non-admin is refused (403) before validation runs. */
-function adminApi(api: HttpApi): HttpApi {
-  const authenticate = api.authenticate;
-  if (!authenticate) throw new Error('the proxies routes need an authenticate middleware');
-  const admin = requireRole('admin');
-  const both: Middleware<AppState> = (ctx, next) => authenticate(ctx, () => admin(ctx, next));
-  return { ...api, authenticate: both };
-}
 
 function rangeChecked<T extends { from?: string; to?: string }>(query: T): T {
   if (query.from && query.to && query.from > query.to) {
-    throw new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+    throw rangeError();
   }
   return query;
 }
@@ -119,7 +111,7 @@ function rangeChecked<T extends { from?: string; to?: string }>(query: T): T {
  */
 export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/proxies' });
-  const admin = adminApi(api);
+  const admin = withRoles(api, 'admin');
   const { store, knex, secretBox } = deps;
   const clock = () => deps.now?.() ?? new Date();
   const proxyDeps = (ctx: AppContext): ProxyDeps => ({

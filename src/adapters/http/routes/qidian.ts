@@ -12,6 +12,7 @@ import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../wri
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
+import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -285,7 +286,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     async ({ params, query }, ctx) => {
       const user = currentUser(ctx);
       if (query.from && query.to && query.from > query.to) {
-        throw new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+        throw rangeError();
       }
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { since } = await planWindow(user.id);

@@ -11,6 +11,7 @@ import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES } from '../..
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
+import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { addDays, quotaDay } from '../../../application/quota-day.js';
@@ -288,7 +289,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       const today = quotaDay(clock(), zone);
       const to = query.to ?? (query.from && query.from > today.day ? query.from : today.day);
       const from = query.from ?? (to < today.day ? to : today.day);
-      if (from > to) throw new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+      if (from > to) throw rangeError();
       const days: string[] = [];
       for (let day = from; day <= to; day = addDays(day, 1)) {
         days.push(day);
