@@ -66,7 +66,9 @@ async function eventStoreFactory(config: Config): Promise<() => EventStore> {
   const connectionString = config.EVENTSTORE_CONNECTION_STRING;
   if (connectionString) {
     const { createEventStoreDbEventStore } = await import('./adapters/event-store/eventstoredb/eventstoredb-event-store.js');
-    return () => createEventStoreDbEventStore(connectionString);
+    const { PostgresSnapshotStore } = await import('./adapters/event-store/postgres/snapshot-store.js');
+    // snapshots stay in Postgres, beside the read tables
+    return () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL) });
   }
   const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
   return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });

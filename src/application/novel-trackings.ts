@@ -1,10 +1,9 @@
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState, type HandleResult } from '../write-model/core/command-handler.js';
+import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
 import { uuidFromName } from '../write-model/core/event-ids.js';
 import {
-  novelTrackingDecider,
-  novelTrackingStream,
+  novelTrackingAggregate,
   type NovelTrackingEvent,
   type NovelTrackingSettings,
   type NovelTrackingState,
@@ -47,7 +46,7 @@ function quotaCall(call: TrackingCall): QuotaCall {
 }
 
 export async function loadTracking(store: EventStore, trackingId: string): Promise<{ state: NovelTrackingState; revision: bigint }> {
-  return loadState(store, novelTrackingStream(trackingId), novelTrackingDecider);
+  return load(store, novelTrackingAggregate, trackingId);
 }
 
 export async function trackNovel(
@@ -57,10 +56,10 @@ export async function trackNovel(
   const trackingId = novelTrackingId(call.userId, input.novelId);
   await reserveResource(quotaCall(call), NOVEL_TRACKING_FEATURE, trackingId);
   try {
-    const result = await handleCommand(
+    const result = await handle(
       call.store,
-      novelTrackingStream(trackingId),
-      novelTrackingDecider,
+      novelTrackingAggregate,
+      trackingId,
       { type: 'TrackNovel', trackingId, userId: call.userId, novelId: input.novelId, title: input.title, settings: input.settings, now: call.now.toISOString() },
       { context: call.context },
     );
@@ -79,20 +78,20 @@ export async function updateTracking(
   change: { title?: string | null; settings?: NovelTrackingSettings },
   expectedRevision?: bigint,
 ): Promise<Result> {
-  return handleCommand(
+  return handle(
     call.store,
-    novelTrackingStream(trackingId),
-    novelTrackingDecider,
+    novelTrackingAggregate,
+    trackingId,
     { type: 'UpdateNovelTracking', trackingId, requestedBy: call.userId, ...change, now: call.now.toISOString() },
     { context: call.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
 }
 
 export async function untrackNovel(call: TrackingCall, trackingId: string, expectedRevision?: bigint): Promise<Result> {
-  const result = await handleCommand(
+  const result = await handle(
     call.store,
-    novelTrackingStream(trackingId),
-    novelTrackingDecider,
+    novelTrackingAggregate,
+    trackingId,
     { type: 'UntrackNovel', trackingId, requestedBy: call.userId, now: call.now.toISOString() },
     { context: call.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );

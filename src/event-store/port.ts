@@ -1,4 +1,5 @@
 import type { Position } from './position.js';
+import type { SnapshotStore } from './snapshots.js';
 
 /** JSON that survives a round trip through the store. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -110,6 +111,8 @@ export interface AllSubscription extends AsyncIterable<SubscriptionBatch> {
 export interface EventStore {
   /** 'postgres' | 'eventstoredb' */
   readonly kind: string;
+  /** folded states kept beside long streams (see snapshots.ts); deleting a stream forgets its snapshot */
+  readonly snapshots: SnapshotStore;
   append(streamName: string, events: readonly EventData[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
   /** throws StreamNotFoundError when the stream does not exist or was deleted */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -3,7 +3,7 @@ import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { novelSnapshotSchema, rankingEntrySchema, type QidianNovelSnapshot, type QidianRankingEntry } from '../platforms/qidian/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { NOVEL_TRACKING_EVENT_TYPES, type NovelTrackingEvent } from '../write-model/novel-tracking/events.js';
+import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents } from '../write-model/novel-tracking/events.js';
 import type { ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 
 /**
@@ -58,7 +58,7 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
 }
 
 async function applyTracking(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  const event = { type: recorded.type, data: recorded.data } as unknown as NovelTrackingEvent;
+  const event = novelTrackingEvents.decode(recorded);
   const id = event.data.trackingId;
   const revision = recorded.revision.toString();
   const row = (await tx('qidian_trackings').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;

@@ -1,5 +1,7 @@
 import { StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
-import type { EventStore, ExpectedRevision } from '../../event-store/port.js';
+import type { EventStore, ExpectedRevision, Json } from '../../event-store/port.js';
+import type { Aggregate } from './aggregate.js';
+import { SCHEMA_VERSION } from './event-codec.js';
 import type { Position } from '../../event-store/position.js';
 import { toMetadata, type CommandContext } from './command-context.js';
 import { fold, type Decider, type DomainEvent } from './decider.js';
@@ -38,16 +40,173 @@ export interface HandleResult<State, Event> {
   position: Position | undefined;
 }
 
-interface Loaded<State> {
+export interface Loaded<State> {
+  state: State;
+  /** the stream's revision the state stands at; -1 when it has no events */
+  revision: bigint;
+}
+
+/**
+ * The aggregate's state: its snapshot (when it has one of the current
+ * version) and the events after it, decoded and folded. Writes a new
+ * snapshot when the tail has grown past the aggregate's threshold.
+ */
+export async function load<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  id: string,
+): Promise<Loaded<State>> {
+  const streamName = aggregate.streamName(id);
+  const { state, revision, base } = await loadFrom(store, aggregate, streamName);
+  await maybeSnapshot(store, aggregate, streamName, state, revision, base);
+  return { state, revision };
+}
+
+interface LoadedFrom<State> extends Loaded<State> {
+  /** the revision of the snapshot the load started from; -1 without one */
+  base: bigint;
+}
+
+async function loadFrom<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  streamName: string,
+): Promise<LoadedFrom<State>> {
+  const policy = aggregate.snapshot;
+  const snapshot = policy ? await store.snapshots.read(streamName, policy.version) : undefined;
+  let recorded;
+  try {
+    recorded = await store.readStream(streamName, snapshot ? { fromRevision: snapshot.revision + 1n } : {});
+  } catch (error) {
+    if (error instanceof StreamNotFoundError) return { state: aggregate.decider.initialState(), revision: -1n, base: -1n };
+    throw error;
+  }
+  let state: State;
+  if (snapshot) {
+    const saved: unknown = snapshot.state;
+    state = saved as State;
+  } else {
+    state = aggregate.decider.initialState();
+  }
+  for (const event of recorded) state = aggregate.decider.evolve(state, aggregate.events.decode(event));
+  const revision = recorded.at(-1)?.revision ?? snapshot?.revision ?? -1n;
+  return { state, revision, base: snapshot?.revision ?? -1n };
+}
+
+async function maybeSnapshot<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  streamName: string,
+  state: State,
+  revision: bigint,
+  base: bigint,
+): Promise<void> {
+  const policy = aggregate.snapshot;
+  if (!policy || revision - base < BigInt(policy.every)) return;
+  try {
+    await store.snapshots.write({ streamName, revision, version: policy.version, state: JSON.parse(JSON.stringify(state)) as Json });
+  } catch {
+    // a snapshot only saves work: a failed write leaves the next load folding a little more
+  }
+}
+
+/** A command, or a function of the current state giving the commands to decide (none: nothing to do). */
+export type Decision<State, Command> = Command | ((state: State) => Command | readonly Command[]);
+
+function commandsFor<State, Command>(decision: Decision<State, Command>, state: State): readonly Command[] {
+  const chosen = typeof decision === 'function' ? (decision as (state: State) => Command | readonly Command[])(state) : decision;
+  return Array.isArray(chosen) ? (chosen as readonly Command[]) : [chosen as Command];
+}
+
+/**
+ * Load → decide → append with the revision just read. The decision may be a
+ * function of the state: it runs again on fresh state when a concurrent
+ * writer made the append fail (WrongExpectedVersion), a bounded number of
+ * times, so what it decides always stands on what it read. Several commands
+ * are decided in order, each on the state the previous one left.
+ */
+export async function handle<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  id: string,
+  decision: Decision<State, Command>,
+  options: HandleOptions,
+): Promise<HandleResult<State, Event>> {
+  const streamName = aggregate.streamName(id);
+  const retry = options.expectedRevision !== undefined ? NO_RETRY : (options.retry ?? DEFAULT_RETRY);
+  const ids = options.eventIds ?? randomEventIds;
+  const metadata = toMetadata(options.context);
+  const { decider } = aggregate;
+
+  for (let attempt = 1; ; attempt++) {
+    const { state, revision, base } = await loadFrom(store, aggregate, streamName);
+    if (options.expectedRevision !== undefined) {
+      const wanted = options.expectedRevision === 'no_stream' ? -1n : options.expectedRevision;
+      if (wanted !== revision) {
+        throw new WrongExpectedVersionError(streamName, options.expectedRevision, revision < 0n ? 'no_stream' : revision);
+      }
+    }
+    const events: Event[] = [];
+    let next = state;
+    for (const command of commandsFor(decision, state)) {
+      const decided = decider.decide(command, next);
+      for (const event of decided) next = decider.evolve(next, event);
+      events.push(...decided);
+    }
+    if (events.length === 0) {
+      await maybeSnapshot(store, aggregate, streamName, next, revision, base);
+      return { events, state: next, revision, position: undefined };
+    }
+
+    const expected: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
+    try {
+      const result = await store.append(
+        streamName,
+        events.map((event, index) => ({
+          id: ids(index),
+          type: event.type,
+          data: event.data as Json,
+          metadata: { ...metadata, [SCHEMA_VERSION]: aggregate.events.version(event.type) },
+        })),
+        expected,
+      );
+      // the store answered a repeat of ids it already had: that earlier append was this decision
+      if (result.nextExpectedRevision <= revision) return { events: [], state, revision, position: undefined };
+      await maybeSnapshot(store, aggregate, streamName, next, result.nextExpectedRevision, base);
+      return { events, state: next, revision: result.nextExpectedRevision, position: result.position };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError) || attempt >= retry.maxAttempts) throw error;
+      await sleep(retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    }
+  }
+}
+
+/** The stream's events as the aggregate's typed events (for a caller that needs the history, not the state). */
+export async function readEvents<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  id: string,
+): Promise<Event[]> {
+  try {
+    return (await store.readStream(aggregate.streamName(id))).map((event) => aggregate.events.decode(event));
+  } catch (error) {
+    if (error instanceof StreamNotFoundError) return [];
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------- before bindings
+
+interface LegacyLoaded<State> {
   state: State;
   revision: bigint;
 }
 
-async function load<State, Event extends DomainEvent>(
+async function legacyLoad<State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
   decider: Decider<State, unknown, Event>,
-): Promise<Loaded<State>> {
+): Promise<LegacyLoaded<State>> {
   try {
     const recorded = await store.readStream(streamName);
     const events = recorded.map((e) => ({ type: e.type, data: e.data }) as Event);
@@ -59,18 +218,19 @@ async function load<State, Event extends DomainEvent>(
   }
 }
 
-/** Reads an aggregate's current state (for queries of the write side, e.g. the CLI). */
+/** @deprecated use load(store, aggregate, id): it decodes events and uses snapshots */
 export async function loadState<State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
   decider: Decider<State, unknown, Event>,
-): Promise<Loaded<State>> {
-  return load(store, streamName, decider);
+): Promise<LegacyLoaded<State>> {
+  return legacyLoad(store, streamName, decider);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * @deprecated use handle(store, aggregate, id, decision, options).
  * Load → fold → decide → append with the revision just read. A concurrent
  * writer makes the append fail with WrongExpectedVersion; then the whole
  * cycle runs again on the new state, a bounded number of times.
@@ -87,7 +247,7 @@ export async function handleCommand<State, Command, Event extends DomainEvent>(
   const metadata = toMetadata(options.context);
 
   for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await load(store, streamName, decider as Decider<State, unknown, Event>);
+    const { state, revision } = await legacyLoad(store, streamName, decider as Decider<State, unknown, Event>);
     if (options.expectedRevision !== undefined) {
       const wanted = options.expectedRevision === 'no_stream' ? -1n : options.expectedRevision;
       if (wanted !== revision) {

@@ -1,8 +1,9 @@
+import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, requireText } from '../core/validate.js';
 import type { NovelTrackingCommand, TrackNovel, UntrackNovel, UpdateNovelTracking } from './commands.js';
-import type { NovelTrackingEvent, NovelTrackingSettings, TrackingRef } from './events.js';
+import { novelTrackingEvents, type NovelTrackingEvent, type NovelTrackingSettings, type TrackingRef } from './events.js';
 import { initialState, type KnownTracking, type NovelTrackingState } from './state.js';
 
 /**
@@ -167,4 +168,12 @@ export const novelTrackingDecider: Decider<NovelTrackingState, NovelTrackingComm
   initialState,
   decide,
   evolve,
+};
+
+/** The binding the command handler uses: stream `novel_tracking-{trackingId}`, short-lived (no snapshots). */
+export const novelTrackingAggregate: Aggregate<NovelTrackingState, NovelTrackingCommand, NovelTrackingEvent> = {
+  name: 'novel_tracking',
+  streamName: novelTrackingStream,
+  decider: novelTrackingDecider,
+  events: novelTrackingEvents,
 };

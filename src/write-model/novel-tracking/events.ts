@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec } from '../core/event-codec.js';
 
 /**
  * The NovelTracking aggregate's events, stream `novel_tracking-{trackingId}`:
@@ -52,3 +54,21 @@ export type NovelTrackingEvent =
   | DomainEvent<'NovelUntracked', NovelUntrackedData>;
 
 export const NOVEL_TRACKING_EVENT_TYPES = ['NovelTracked', 'NovelTrackingUpdated', 'NovelUntracked'] as const satisfies readonly NovelTrackingEvent['type'][];
+
+// ---------------------------------------------------------------- decoding
+
+const ref = { trackingId: z.string(), userId: z.string(), novelId: z.string() };
+const settings = z.object({
+  notifyOnUpdate: z.boolean(),
+  notifyOnCompletion: z.boolean(),
+  wordCountThreshold: z.number().int().nullable(),
+});
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const novelTrackingEvents = eventCodec<NovelTrackingEvent>({
+  NovelTracked: {
+    schema: z.object({ ...ref, title: z.string().nullable(), settings, retracked: z.boolean(), trackedAt: z.string() }),
+  },
+  NovelTrackingUpdated: { schema: z.object({ ...ref, title: z.string().nullable(), settings, updatedAt: z.string() }) },
+  NovelUntracked: { schema: z.object({ ...ref, untrackedAt: z.string() }) },
+});

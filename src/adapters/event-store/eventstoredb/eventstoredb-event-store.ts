@@ -40,6 +40,7 @@ import {
 } from './mapping.js';
 import { fromClientStreamMetadata, toClientStreamMetadata } from './stream-metadata.js';
 import { validateAppend } from '../../../event-store/validate-append.js';
+import { noSnapshots, type SnapshotStore } from '../../../event-store/snapshots.js';
 
 export interface EventStoreDbEventStoreOptions {
   /**
@@ -48,6 +49,8 @@ export interface EventStoreDbEventStoreOptions {
    * + 16. 0 skips that read and leaves deduplication to EventStoreDB alone.
    */
   idempotencyWindow?: number;
+  /** where snapshots of long streams are kept (the composition root passes the Postgres table); default: none */
+  snapshots?: SnapshotStore & { close?(): Promise<void> };
 }
 
 /** Slack beyond the batch itself, for a retry that lands after someone else's append. */
@@ -59,12 +62,15 @@ const DELETE_ATTEMPTS = 3;
 
 export class EventStoreDbEventStore implements EventStore {
   readonly kind = 'eventstoredb';
+  readonly snapshots: SnapshotStore & { close?(): Promise<void> };
   private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
 
   constructor(
     private readonly client: EventStoreDBClient,
     private readonly options: EventStoreDbEventStoreOptions = {},
-  ) {}
+  ) {
+    this.snapshots = options.snapshots ?? noSnapshots;
+  }
 
   async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     validateAppend(streamName, events);
@@ -191,6 +197,12 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async deleteStream(streamName: string, expectedRevision: ExpectedRevision = 'any'): Promise<void> {
+    await this.deleteEvents(streamName, expectedRevision);
+    // revisions continue when the stream is recreated: its old snapshot must not stand for the new life
+    await this.snapshots.delete(streamName);
+  }
+
+  private async deleteEvents(streamName: string, expectedRevision: ExpectedRevision): Promise<void> {
     if (expectedRevision === 'stream_exists') return this.deleteExistingStream(streamName);
     try {
       await this.client.deleteStream(streamName, { expectedRevision: toClientDeleteRevision(expectedRevision) });
@@ -207,6 +219,7 @@ export class EventStoreDbEventStore implements EventStore {
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     await this.client.dispose();
+    await this.snapshots.close?.();
   }
 
   /**

@@ -19,6 +19,7 @@ import { expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
 import { validateAppend } from '../../../event-store/validate-append.js';
 import { WakeSignal } from './wake-signal.js';
+import { PostgresSnapshotStore } from './snapshot-store.js';
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -55,6 +56,7 @@ const READ_STREAM_BACKWARDS = readStreamQuery(true);
 
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres';
+  readonly snapshots: PostgresSnapshotStore;
   private readonly pool: pg.Pool;
   private readonly signal: WakeSignal;
   private readonly polling: PollingOptions;
@@ -64,6 +66,7 @@ export class PostgresEventStore implements EventStore {
     const onError = options.onBackgroundError ?? (() => undefined);
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
     this.pool.on('error', onError);
+    this.snapshots = new PostgresSnapshotStore(this.pool);
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
     this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, ...options.combining });
@@ -199,6 +202,8 @@ export class PostgresEventStore implements EventStore {
       if ((error as PgError).code === WRONG_EXPECTED_VERSION) throw wrongExpectedVersion(error as PgError, streamName, expectedRevision);
       throw error;
     }
+    // revisions continue when the stream is recreated: its old snapshot must not stand for the new life
+    await this.snapshots.delete(streamName);
   }
 
   async close(): Promise<void> {
