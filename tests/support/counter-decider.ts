@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import type { Aggregate } from '../../src/write-model/core/aggregate.js';
+import { eventCodec } from '../../src/write-model/core/event-codec.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import type { Decider, DomainEvent } from '../../src/write-model/core/decider.js';
 
@@ -40,3 +43,18 @@ export const counter: Decider<CounterState, CounterCommand, CounterEvent> = {
     }
   },
 };
+
+export const counterEvents = eventCodec<CounterEvent>({
+  CounterOpened: { schema: z.object({ limit: z.number().int() }) },
+  // version 2: `by` was `amount` in version 1
+  CounterIncremented: {
+    schema: z.object({ by: z.number().int() }),
+    version: 2,
+    upcasters: { 1: ({ amount, ...rest }) => ({ ...rest, by: amount }) },
+  },
+});
+
+/** The counter as the command handler sees it; snapshots every 5 events so tests reach the threshold quickly. */
+export function counterAggregate(snapshot: { version: number; every: number } | undefined = { version: 1, every: 5 }): Aggregate<CounterState, CounterCommand, CounterEvent> {
+  return { name: 'counter', streamName: (id) => `counter-${id}`, decider: counter, events: counterEvents, ...(snapshot ? { snapshot } : {}) };
+}
