@@ -8,8 +8,8 @@ import { createDispatchExecutions } from '../../src/process-managers/dispatch-ex
 import { createProxiesProjection } from '../../src/projections/proxies.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { migrate, recreateDatabase } from './db.js';
 import { progress } from './timing.js';
 
@@ -44,7 +44,7 @@ export async function application(): Promise<{
   await proxies.stop();
   const users = Array.from({ length: 50 }, () => randomUUID());
   for (const userId of users) {
-    await handleCommand(store, subscriptionStream(userId, 'qidian'), subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'qidian'), {
       type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'qidian', plan: 'free', periodEnd: null, now: new Date().toISOString(),
     }, { context });
   }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { application } from './dispatch-app.js';
 import { QUEUE_NAMES, type ScrapeJobData } from '../../src/adapters/queue/queues.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { workflowExecutionAggregate } from '../../src/write-model/workflow-execution/decider.js';
 import { progress } from './timing.js';
 
 /**
@@ -38,10 +38,10 @@ export async function measureDispatch(options: { executions: number; concurrency
     // 1. the requests alone: appended with no consumer running
     progress(`dispatch: appending ${options.executions} execution requests (c=${options.concurrency})`);
     const request = (r: { executionId: string; ownerId: string }) =>
-      handleCommand(
+      handle(
         store,
-        workflowExecutionStream(r.executionId),
-        workflowExecutionDecider,
+        workflowExecutionAggregate,
+        r.executionId,
         {
           type: 'RequestExecution',
           executionId: r.executionId,

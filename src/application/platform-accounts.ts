@@ -5,10 +5,10 @@ import { WrongExpectedVersionError } from '../event-store/errors.js';
 import { verifyCredentials, type AccountVerifiers } from '../platforms/account-verifier.js';
 import { platformModule } from '../platforms/registry.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState, type HandleResult } from '../write-model/core/command-handler.js';
+import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
-import type { VerificationOutcome } from '../write-model/platform-account/commands.js';
-import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import type { PlatformAccountCommand, VerificationOutcome } from '../write-model/platform-account/commands.js';
+import { platformAccountAggregate, platformAccountStream } from '../write-model/platform-account/decider.js';
 import type { PlatformAccountEvent } from '../write-model/platform-account/events.js';
 import type { ConnectedAccount, PlatformAccountState } from '../write-model/platform-account/state.js';
 import { featuresOf, type Service } from '../write-model/subscription/plans.js';
@@ -84,10 +84,31 @@ function openSealed(deps: PlatformAccountsDeps, accountId: string, state: Connec
 
 /** The caller's account from the write side; NOT_FOUND for an unknown one or another user's. */
 export async function ownedAccount(store: EventStore, accountId: string, userId: string): Promise<{ state: ConnectedAccount; revision: bigint }> {
-  const { state, revision } = await loadState(store, platformAccountStream(accountId), platformAccountDecider);
+  const { state, revision } = await load(store, platformAccountAggregate, accountId);
   if (state.status === 'none' || state.ownerId !== userId) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
   return { state, revision };
 }
+
+/**
+ * The command as a decision on fresh state: another user's account is
+ * NOT_FOUND, like an unknown one. With If-Match the ownership is checked
+ * first, so a stranger learns nothing from a 412.
+ */
+async function asOwner<C>(
+  deps: PlatformAccountsDeps,
+  actor: Actor,
+  accountId: string,
+  command: C,
+  expectedRevision: bigint | undefined,
+): Promise<(state: PlatformAccountState) => C> {
+  if (expectedRevision !== undefined) await ownedAccount(deps.store, accountId, actor.userId);
+  return (state) => {
+    if (state.status === 'none' || state.ownerId !== actor.userId) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
+    return command;
+  };
+}
+
+const ifMatch = (expectedRevision: bigint | undefined) => (expectedRevision !== undefined ? { expectedRevision } : {});
 
 /** Gives the slot back; a user without a subscription to the service holds none. */
 async function releaseSlot(deps: PlatformAccountsDeps, actor: Actor, service: Service, accountId: string, now: Date): Promise<void> {
@@ -115,10 +136,10 @@ export async function connectPlatformAccount(deps: PlatformAccountsDeps, actor: 
   if (slot) await reserveResource(quotaCall(deps, actor, service, now), 'account_limit', accountId);
   try {
     const userAgent = userAgentOf(input.credentials);
-    const result = await handleCommand(
+    const result = await handle(
       deps.store,
-      platformAccountStream(accountId),
-      platformAccountDecider,
+      platformAccountAggregate,
+      accountId,
       {
         type: 'ConnectPlatformAccount',
         accountId,
@@ -148,48 +169,40 @@ export async function rotatePlatformAccountCredentials(
   credentials: unknown,
   expectedRevision?: bigint,
 ): Promise<Result> {
-  await ownedAccount(deps.store, accountId, actor.userId);
   const userAgent = userAgentOf(credentials);
-  return handleCommand(
-    deps.store,
-    platformAccountStream(accountId),
-    platformAccountDecider,
-    {
-      type: 'RotateAccountCredentials',
-      accountId,
-      requestedBy: actor.userId,
-      credentials: seal(deps, accountId, credentials),
-      ...(userAgent ? { userAgent } : {}),
-      now: (deps.now?.() ?? new Date()).toISOString(),
-    },
-    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
-  );
+  const command: PlatformAccountCommand = {
+    type: 'RotateAccountCredentials',
+    accountId,
+    requestedBy: actor.userId,
+    credentials: seal(deps, accountId, credentials),
+    ...(userAgent ? { userAgent } : {}),
+    now: (deps.now?.() ?? new Date()).toISOString(),
+  };
+  return handle(deps.store, platformAccountAggregate, accountId, await asOwner(deps, actor, accountId, command, expectedRevision), {
+    context: actor.context,
+    ...ifMatch(expectedRevision),
+  });
 }
 
 /** The owner relabels the account (the same name again is a no-op). */
 export async function renamePlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, displayName: string, expectedRevision?: bigint): Promise<Result> {
-  await ownedAccount(deps.store, accountId, actor.userId);
-  return handleCommand(
-    deps.store,
-    platformAccountStream(accountId),
-    platformAccountDecider,
-    { type: 'RenamePlatformAccount', accountId, requestedBy: actor.userId, displayName, now: (deps.now?.() ?? new Date()).toISOString() },
-    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
-  );
+  const command: PlatformAccountCommand = { type: 'RenamePlatformAccount', accountId, requestedBy: actor.userId, displayName, now: (deps.now?.() ?? new Date()).toISOString() };
+  return handle(deps.store, platformAccountAggregate, accountId, await asOwner(deps, actor, accountId, command, expectedRevision), {
+    context: actor.context,
+    ...ifMatch(expectedRevision),
+  });
 }
 
 /** Disconnects and gives the slot back (also after a repeat, so a release lost to a crash is made good). */
 export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, expectedRevision?: bigint): Promise<Result> {
-  const { state } = await ownedAccount(deps.store, accountId, actor.userId);
   const now = deps.now?.() ?? new Date();
-  const result = await handleCommand(
-    deps.store,
-    platformAccountStream(accountId),
-    platformAccountDecider,
-    { type: 'DisconnectPlatformAccount', accountId, requestedBy: actor.userId, now: now.toISOString() },
-    { context: actor.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
-  );
-  const module = platformModule(state.platform);
+  const command: PlatformAccountCommand = { type: 'DisconnectPlatformAccount', accountId, requestedBy: actor.userId, now: now.toISOString() };
+  const result = await handle(deps.store, platformAccountAggregate, accountId, await asOwner(deps, actor, accountId, command, expectedRevision), {
+    context: actor.context,
+    ...ifMatch(expectedRevision),
+  });
+  const platform = result.state.status === 'none' ? null : result.state.platform;
+  const module = platform === null ? undefined : platformModule(platform);
   if (module && holdsAccountSlot(module.service)) await releaseSlot(deps, actor, module.service, accountId, now);
   return result;
 }
@@ -207,17 +220,16 @@ export async function verifyPlatformAccount(
   expectedRevision?: bigint,
 ): Promise<{ outcome: VerificationOutcome; result: Result }> {
   const { state, revision } = await ownedAccount(deps.store, accountId, actor.userId);
-  const stream = platformAccountStream(accountId);
-  if (expectedRevision !== undefined && expectedRevision !== revision) throw new WrongExpectedVersionError(stream, expectedRevision, revision);
+  if (expectedRevision !== undefined && expectedRevision !== revision) throw new WrongExpectedVersionError(platformAccountStream(accountId), expectedRevision, revision);
   if (state.status === 'disconnected') {
     throw new DomainError('CONFLICT', `platform account ${accountId} is disconnected`, { accountId, status: state.status });
   }
   const credentials = openSealed(deps, accountId, state);
   const outcome = await verifyCredentials(deps.verifiers, state.platform, credentials);
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
-    stream,
-    platformAccountDecider,
+    platformAccountAggregate,
+    accountId,
     { type: 'VerifyAccount', accountId, requestedBy: actor.userId, outcome, now: (deps.now?.() ?? new Date()).toISOString() },
     { context: actor.context, expectedRevision: revision },
   );

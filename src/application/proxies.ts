@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../adapters/crypto/secret-box.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState, type HandleResult } from '../write-model/core/command-handler.js';
-import { proxyDecider, proxyStream, type ProxyEvent, type ProxyProtocol, type ProxyState } from '../write-model/proxy/index.js';
+import { handle, type HandleResult } from '../write-model/core/command-handler.js';
+import { proxyAggregate, type ProxyEvent, type ProxyProtocol, type ProxyState } from '../write-model/proxy/index.js';
+import { recordObservation, type ObservationOutcome } from './proxy-observations.js';
 
 /**
  * The proxy pool's orchestration for the admin API (and, later, the
@@ -61,10 +62,10 @@ export async function registerProxy(deps: ProxyDeps & { secretBox: SecretBox }, 
   const proxyId = input.proxyId ?? randomUUID();
   const username = input.username ?? null;
   const credentials = username === null ? null : deps.secretBox.encrypt(proxyCredentialsSecret(username, input.password ?? null), proxyId);
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
-    proxyStream(proxyId),
-    proxyDecider,
+    proxyAggregate,
+    proxyId,
     {
       type: 'RegisterProxy',
       proxyId,
@@ -90,68 +91,74 @@ export interface HealthCheckInput {
   error?: string | null;
 }
 
-export interface HealthCheckOutcome extends ProxyResult {
-  /** false: dropped as a repeat (an observation not after the last one) */
-  recorded: boolean;
-  failed: boolean;
-  recovered: boolean;
+export type HealthCheckOutcome = ObservationOutcome;
+
+const thresholdsOf = (deps: ProxyDeps) => deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS;
+
+/**
+ * Records one probe result with the configured thresholds (see
+ * proxy-observations.ts: the day stream, then the judgement on the proxy).
+ * The result is timed on arrival.
+ */
+export async function recordHealthCheck(deps: ProxyDeps, input: HealthCheckInput): Promise<HealthCheckOutcome> {
+  return recordObservation(
+    { store: deps.store, context: deps.context, thresholds: thresholdsOf(deps), at: clock(deps), timedOnArrival: true },
+    { proxyId: input.proxyId, source: 'probe', ok: input.ok, latencyMs: input.latencyMs ?? null, error: input.error ?? null },
+  );
+}
+
+export interface ProxyFailureInput {
+  proxyId: string;
+  reason: string;
+  /** the platform the failed job was for */
+  platform?: string | null;
+  jobId?: string | null;
 }
 
 /**
- * Records one probe result with the configured thresholds. The result is
- * timed on arrival; two arriving within the same millisecond would look like
- * a repeat to the aggregate, so the time is kept just after the last one.
+ * A job failed through the proxy: a failure observation (source `job`)
+ * counting towards the same threshold as probes. Timed by the caller's clock.
  */
-export async function recordHealthCheck(deps: ProxyDeps, input: HealthCheckInput): Promise<HealthCheckOutcome> {
-  const stream = proxyStream(input.proxyId);
-  const { state } = await loadState(deps.store, stream, proxyDecider);
-  let at = clock(deps).getTime();
-  if (state.lastCheckedAt !== null) at = Math.max(at, Date.parse(state.lastCheckedAt) + 1);
-  const result = await handleCommand(
-    deps.store,
-    stream,
-    proxyDecider,
-    {
-      type: 'RecordHealthCheck',
-      proxyId: input.proxyId,
-      ok: input.ok,
-      latencyMs: input.latencyMs ?? null,
-      error: input.error ?? null,
-      failureThreshold: (deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS).failure,
-      recoveryThreshold: (deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS).recovery,
-      now: new Date(at).toISOString(),
-    },
-    { context: deps.context },
+export async function reportProxyFailure(deps: ProxyDeps, input: ProxyFailureInput): Promise<HealthCheckOutcome> {
+  return recordObservation(
+    { store: deps.store, context: deps.context, thresholds: thresholdsOf(deps), at: clock(deps) },
+    { proxyId: input.proxyId, source: 'job', ok: false, error: input.reason, platform: input.platform ?? null, jobId: input.jobId ?? null },
   );
-  const types = new Set(result.events.map((e) => e.type));
-  return { ...result, recorded: types.has('ProxyHealthChecked'), failed: types.has('ProxyFailed'), recovered: types.has('ProxyRecovered') };
+}
+
+/** An explicit check failed (an admin's test, or the provider says it is gone): fails a healthy proxy at once. */
+export async function failProxy(deps: ProxyDeps, input: { proxyId: string; reason: string; latencyMs?: number | null }): Promise<HealthCheckOutcome> {
+  return recordObservation(
+    { store: deps.store, context: deps.context, thresholds: thresholdsOf(deps), at: clock(deps) },
+    { proxyId: input.proxyId, source: 'explicit', ok: false, error: input.reason, latencyMs: input.latencyMs ?? null },
+  );
 }
 
 export async function banProxy(deps: ProxyDeps, input: { proxyId: string; platform: string; reason: string; until?: string | null }): Promise<ProxyResult> {
-  return handleCommand(
+  return handle(
     deps.store,
-    proxyStream(input.proxyId),
-    proxyDecider,
+    proxyAggregate,
+    input.proxyId,
     { type: 'BanProxy', proxyId: input.proxyId, platform: input.platform, reason: input.reason, until: input.until ?? null, now: clock(deps).toISOString() },
     { context: deps.context },
   );
 }
 
 export async function unbanProxy(deps: ProxyDeps, input: { proxyId: string; platform: string; by: string }): Promise<ProxyResult> {
-  return handleCommand(
+  return handle(
     deps.store,
-    proxyStream(input.proxyId),
-    proxyDecider,
+    proxyAggregate,
+    input.proxyId,
     { type: 'UnbanProxy', proxyId: input.proxyId, platform: input.platform, unbannedBy: input.by, now: clock(deps).toISOString() },
     { context: deps.context },
   );
 }
 
 export async function retireProxy(deps: ProxyDeps, input: { proxyId: string; reason?: string | null; by: string }): Promise<ProxyResult> {
-  return handleCommand(
+  return handle(
     deps.store,
-    proxyStream(input.proxyId),
-    proxyDecider,
+    proxyAggregate,
+    input.proxyId,
     { type: 'RetireProxy', proxyId: input.proxyId, reason: input.reason ?? null, retiredBy: input.by, now: clock(deps).toISOString() },
     { context: deps.context },
   );

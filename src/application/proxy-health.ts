@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SecretBox } from '../adapters/crypto/secret-box.js';
-import { probeAll, type ProbeProxy } from '../adapters/proxies/prober.js';
+import { healthCheckOf, probeAll, type ProbeProxy } from '../adapters/proxies/prober.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { loadState } from '../write-model/core/command-handler.js';
-import { proxyDecider, proxyStream } from '../write-model/proxy/index.js';
+import { load } from '../write-model/core/command-handler.js';
+import { proxyAggregate } from '../write-model/proxy/index.js';
 import { recordHealthCheck, type HealthThresholds } from './proxies.js';
 
 /**
  * One round of proxy health checks (issue 5 §4): every proxy that is not
  * retired gets a real HTTP request through it to `target` (prober.ts), and
- * the result is recorded with RecordHealthCheck and the configured
- * thresholds, so enough failures in a row fail the proxy (ProxyFailed, which
- * moves its executions away) and enough successes recover it.
+ * the result is recorded as an observation in the proxy's day stream with
+ * the configured thresholds (proxy-observations.ts), so enough failures in
+ * a row fail the proxy (ProxyFailed, which moves its executions away) and
+ * enough successes recover it.
  *
  * The list comes from the proxies read model; the endpoint and sealed
  * credentials from each proxy's stream (the read model has no credentials).
@@ -83,7 +84,7 @@ async function targets(deps: ProxyHealthDeps, proxyIds: string[] | undefined): P
   const rows = (await query) as { id: string }[];
   const out: Target[] = [];
   for (const { id } of rows) {
-    const { state } = await loadState(deps.store, proxyStream(id), proxyDecider);
+    const { state } = await load(deps.store, proxyAggregate, id);
     // the stream is the truth: the read model may not show a retirement yet
     if (state.status === 'none' || state.status === 'retired' || !state.endpoint) continue;
     const { host, port, protocol, credentials } = state.endpoint;
@@ -110,12 +111,7 @@ export async function runProxyHealthChecks(deps: ProxyHealthDeps, round: ProxyHe
   );
   const outcomes = [
     ...all.filter((t) => t.unusable).map((t) => ({ proxyId: t.proxyId, ok: false, latencyMs: null, error: t.unusable! })),
-    ...probed.map(({ proxy, result }) => ({
-      proxyId: proxy.proxyId,
-      ok: result.ok,
-      latencyMs: result.ok ? (result.latencyMs ?? 0) : result.latencyMs,
-      error: result.ok ? null : (result.error ?? 'probe failed'),
-    })),
+    ...probed.map(({ proxy, result }) => healthCheckOf(proxy.proxyId, result)),
   ];
   const id = randomUUID();
   const context = round.context ?? { correlationId: id, causationId: id, actor: 'system:proxy-health' };

@@ -5,10 +5,10 @@ import type { PasswordHasher } from '../adapters/crypto/password-hasher.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
-import { emailReservationDecider, emailReservationStream } from '../write-model/user/email-reservation.js';
-import { userDecider, userStream } from '../write-model/user/decider.js';
+import { emailReservationAggregate } from '../write-model/user/email-reservation.js';
+import { userAggregate } from '../write-model/user/decider.js';
 import type { UserRole } from '../write-model/user/events.js';
 
 /** Normalisation and limits of every registration, over HTTP or from the CLI. */
@@ -59,14 +59,12 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   const taken = () => new EmailTakenError(input.email);
   // who (issue 6, item 4): an anonymous sign-up is the new user registering themselves
   const contextFor = (id: string): CommandContext => (input.context.actor ? input.context : { ...input.context, actor: id });
-  let userId = (await loadState(store, emailReservationStream(hash), emailReservationDecider)).state.reservation?.userId;
-  if (userId !== undefined) {
-    const { state } = await loadState(store, userStream(userId), userDecider);
-    if (state.account !== null) throw taken();
-  } else {
+  let userId = (await load(store, emailReservationAggregate, hash)).state.reservation?.userId;
+  // reserved already: RegisterUser below completes a crashed attempt, or is CONFLICT (a fresh hash never matches the holder's)
+  if (userId === undefined) {
     userId = randomUUID();
     try {
-      await handleCommand(store, emailReservationStream(hash), emailReservationDecider, { type: 'ReserveEmail', emailHash: hash, userId }, { context: contextFor(userId) });
+      await handle(store, emailReservationAggregate, hash, { type: 'ReserveEmail', emailHash: hash, userId }, { context: contextFor(userId) });
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
       throw error;
@@ -74,10 +72,10 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   }
   const passwordHash = await passwordHasher.hash(input.password);
   try {
-    const result = await handleCommand(
+    const result = await handle(
       store,
-      userStream(userId),
-      userDecider,
+      userAggregate,
+      userId,
       { type: 'RegisterUser', userId, email: input.email, passwordHash, displayName: input.displayName, role: input.role, now: new Date().toISOString() },
       { context: contextFor(userId) },
     );

@@ -1,11 +1,12 @@
 import type { WorkflowTickJobData } from '../adapters/queue/queues.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
-import { workflowDecider, workflowStream } from '../write-model/workflow/decider.js';
+import type { WorkflowExecutionCommand } from '../write-model/workflow-execution/commands.js';
+import { workflowExecutionAggregate } from '../write-model/workflow-execution/decider.js';
+import { workflowAggregate } from '../write-model/workflow/decider.js';
 
 /** The actor of a scheduled run's events (there is no requesting user). */
 export const SCHEDULER_ACTOR = 'scheduler';
@@ -49,37 +50,44 @@ export function tickExecutionId(tickJobId: string): string {
  */
 export async function requestScheduledExecution(deps: ScheduledExecutionDeps, tick: WorkflowTick): Promise<TickOutcome> {
   const executionId = tickExecutionId(tick.tickJobId);
-  const stream = workflowExecutionStream(executionId);
-  const existing = await loadState(deps.store, stream, workflowExecutionDecider);
-  if (existing.state.request) return { status: 'already_requested', executionId };
-
-  const { state } = await loadState(deps.store, workflowStream(tick.workflowId), workflowDecider);
+  const { state } = await load(deps.store, workflowAggregate, tick.workflowId);
   const workflow = state.workflow;
-  if (!workflow || state.status === 'none') return { status: 'skipped', executionId, reason: 'workflow_not_found' };
-  if (state.status === 'deleted') return { status: 'skipped', executionId, reason: 'workflow_deleted' };
-  if (state.status === 'paused') return { status: 'skipped', executionId, reason: 'workflow_paused' };
-  if (state.schedule === null) return { status: 'skipped', executionId, reason: 'not_scheduled' };
+  const skip =
+    !workflow || state.status === 'none'
+      ? ('workflow_not_found' as const)
+      : state.status === 'deleted'
+        ? ('workflow_deleted' as const)
+        : state.status === 'paused'
+          ? ('workflow_paused' as const)
+          : state.schedule === null
+            ? ('not_scheduled' as const)
+            : null;
 
   const context: CommandContext = { correlationId: executionId, causationId: tick.tickJobId, actor: SCHEDULER_ACTOR };
-  const result = await handleCommand(
+  // the execution stream is read once: a tick already requested decides nothing
+  const result = await handle(
     deps.store,
-    stream,
-    workflowExecutionDecider,
-    {
-      type: 'RequestExecution',
-      executionId,
-      workflowId: workflow.workflowId,
-      ownerId: workflow.ownerId,
-      platform: workflow.platform,
-      workflowType: workflow.type,
-      config: workflow.config,
-      platformAccountId: workflow.platformAccountId,
-      trigger: 'schedule',
-      requestedBy: null,
-      now: deps.now().toISOString(),
-    },
+    workflowExecutionAggregate,
+    executionId,
+    (execution): WorkflowExecutionCommand | [] =>
+      execution.request || skip !== null || !workflow
+        ? []
+        : {
+            type: 'RequestExecution',
+            executionId,
+            workflowId: workflow.workflowId,
+            ownerId: workflow.ownerId,
+            platform: workflow.platform,
+            workflowType: workflow.type,
+            config: workflow.config,
+            platformAccountId: workflow.platformAccountId,
+            trigger: 'schedule',
+            requestedBy: null,
+            now: deps.now().toISOString(),
+          },
     { context, eventIds: eventIdsFrom(`tick:${tick.tickJobId}`) },
   );
-  if (result.events.length === 0) return { status: 'already_requested', executionId };
-  return { status: 'requested', executionId, position: result.position };
+  if (result.events.length > 0) return { status: 'requested', executionId, position: result.position };
+  if (result.state.request) return { status: 'already_requested', executionId };
+  return { status: 'skipped', executionId, reason: skip ?? 'workflow_not_found' };
 }

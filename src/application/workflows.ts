@@ -1,21 +1,21 @@
+import { hasId } from '../write-model/core/id-set.js';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
 import { checkAgainstPlan, itemSpec, parseConfig, workflowType, type Refusal, type ResolvedWorkflowType } from '../platforms/registry.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
-import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { featuresOf, type Service } from '../write-model/subscription/plans.js';
 import {
-  workflowExecutionDecider,
-  workflowExecutionStream,
+  workflowExecutionAggregate,
   type CollectedItem,
   type WorkflowExecutionCommand,
   type WorkflowExecutionState,
 } from '../write-model/workflow-execution/index.js';
-import { workflowDecider, workflowStream, type WorkflowDefinition, type WorkflowSchedule, type WorkflowState } from '../write-model/workflow/index.js';
+import { workflowAggregate, type WorkflowCommand, type WorkflowDefinition, type WorkflowSchedule, type WorkflowState } from '../write-model/workflow/index.js';
 import { currentPlan, releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
 
 /**
@@ -94,7 +94,7 @@ function validConfig(type: string, config: unknown): Record<string, unknown> {
 
 /** The account must be the caller's, on the workflow's platform, and not disconnected. */
 async function checkAccount(store: EventStore, userId: string, platform: string, accountId: string): Promise<void> {
-  const { state } = await loadState(store, platformAccountStream(accountId), platformAccountDecider);
+  const { state } = await load(store, platformAccountAggregate, accountId);
   if (state.status === 'none' || state.ownerId !== userId) throw notFound('platform account');
   if (state.platform !== platform) {
     throw invalidBody(`platform account ${accountId} is a ${state.platform} account, not ${platform}`, [
@@ -113,12 +113,17 @@ function quotaCall(deps: WorkflowDeps, caller: Caller, service: Service): QuotaC
   return { store: deps.store, userId: caller.userId, service, now: deps.now(), timeZone: deps.timeZone, context: caller.context };
 }
 
-/** The caller's workflow from the write side; NOT_FOUND for an unknown one, someone else's or (unless allowed) a deleted one. */
-async function ownWorkflow(store: EventStore, userId: string, workflowId: string, allowDeleted = false): Promise<{ state: WorkflowState; workflow: WorkflowDefinition }> {
-  const { state } = await loadState(store, workflowStream(workflowId), workflowDecider);
+/** The caller's workflow in this state; NOT_FOUND for an unknown one, someone else's or (unless allowed) a deleted one. */
+function own(state: WorkflowState, userId: string, allowDeleted = false): WorkflowDefinition {
   const workflow = state.workflow;
   if (!workflow || workflow.ownerId !== userId || (state.status === 'deleted' && !allowDeleted)) throw notFound('workflow');
-  return { state, workflow };
+  return workflow;
+}
+
+/** The caller's workflow from the write side (see own). */
+async function ownWorkflow(store: EventStore, userId: string, workflowId: string): Promise<{ state: WorkflowState; workflow: WorkflowDefinition }> {
+  const { state } = await load(store, workflowAggregate, workflowId);
+  return { state, workflow: own(state, userId) };
 }
 
 // ------------------------------------------------------------------ definitions
@@ -144,10 +149,10 @@ export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: 
   const slot = holdsSlot(service);
   if (slot) await reserveSlot(quotaCall(deps, caller, service), workflowId);
   try {
-    const result = await handleCommand(
+    const result = await handle(
       deps.store,
-      workflowStream(workflowId),
-      workflowDecider,
+      workflowAggregate,
+      workflowId,
       {
         type: 'CreateWorkflow',
         workflowId,
@@ -189,7 +194,13 @@ export interface WorkflowChanges {
   schedule?: WorkflowSchedule | null;
 }
 
-/** Changes are checked like a create, against the plan in force now. */
+/**
+ * Changes are checked like a create, against the plan in force now. The
+ * check needs the workflow (its type, and the config and schedule the
+ * change keeps), so it is read first; the command then stands only on
+ * that same definition: an edit in between is a CONFLICT, not a change
+ * checked against a config it never saw.
+ */
 export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, changes: WorkflowChanges, expectedRevision?: bigint): Promise<Outcome> {
   const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
   const resolved = resolveType(workflow.type);
@@ -197,36 +208,43 @@ export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflo
   const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
   await checkPlan(deps.store, caller.userId, resolved, config, schedule);
   if (changes.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, changes.platformAccountId);
-  const result = await handleCommand(
+  const checked = JSON.stringify([config, schedule]);
+  return handle(
     deps.store,
-    workflowStream(workflowId),
-    workflowDecider,
-    {
-      type: 'UpdateWorkflow',
-      workflowId,
-      requestedBy: caller.userId,
-      ...(changes.name !== undefined ? { name: changes.name } : {}),
-      ...(changes.config !== undefined ? { config } : {}),
-      ...(changes.platformAccountId !== undefined ? { platformAccountId: changes.platformAccountId } : {}),
-      ...(changes.schedule !== undefined ? { schedule: changes.schedule } : {}),
-      now: deps.now().toISOString(),
+    workflowAggregate,
+    workflowId,
+    (fresh): WorkflowCommand => {
+      const current = own(fresh, caller.userId);
+      const kept = JSON.stringify([changes.config === undefined ? current.config : config, changes.schedule === undefined ? fresh.schedule : schedule]);
+      if (kept !== checked) throw new DomainError('CONFLICT', `workflow ${workflowId} changed meanwhile; retry`, { workflowId });
+      return {
+        type: 'UpdateWorkflow',
+        workflowId,
+        requestedBy: caller.userId,
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.config !== undefined ? { config } : {}),
+        ...(changes.platformAccountId !== undefined ? { platformAccountId: changes.platformAccountId } : {}),
+        ...(changes.schedule !== undefined ? { schedule: changes.schedule } : {}),
+        now: deps.now().toISOString(),
+      };
     },
     { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
-  return result;
 }
 
 /** Deletes and frees the slot; a repeat (already deleted) frees it again, so a lost release heals. */
 export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
-  const { workflow } = await ownWorkflow(deps.store, caller.userId, workflowId, true);
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
-    workflowStream(workflowId),
-    workflowDecider,
-    { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    workflowAggregate,
+    workflowId,
+    (state): WorkflowCommand => {
+      own(state, caller.userId, true);
+      return { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
+    },
     { context: caller.context },
   );
-  const resolved = workflowType(workflow.type);
+  const resolved = workflowType(result.state.workflow!.type);
   if (resolved && holdsSlot(resolved.platform.service)) {
     await releaseResource(quotaCall(deps, caller, resolved.platform.service), WORKFLOW_SLOT_FEATURE, workflowId);
   }
@@ -234,24 +252,28 @@ export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflo
 }
 
 export async function pauseWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
-  await ownWorkflow(deps.store, caller.userId, workflowId);
-  return handleCommand(
+  return handle(
     deps.store,
-    workflowStream(workflowId),
-    workflowDecider,
-    { type: 'PauseWorkflow', workflowId, reason: 'user', requestedBy: caller.userId, until: null, now: deps.now().toISOString() },
+    workflowAggregate,
+    workflowId,
+    (state): WorkflowCommand => {
+      own(state, caller.userId);
+      return { type: 'PauseWorkflow', workflowId, reason: 'user', requestedBy: caller.userId, until: null, now: deps.now().toISOString() };
+    },
     { context: caller.context },
   );
 }
 
 /** The owner's resume lifts every pause reason (the decider's rule). */
 export async function resumeWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
-  await ownWorkflow(deps.store, caller.userId, workflowId);
-  return handleCommand(
+  return handle(
     deps.store,
-    workflowStream(workflowId),
-    workflowDecider,
-    { type: 'ResumeWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    workflowAggregate,
+    workflowId,
+    (state): WorkflowCommand => {
+      own(state, caller.userId);
+      return { type: 'ResumeWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
+    },
     { context: caller.context },
   );
 }
@@ -265,10 +287,10 @@ export async function requestExecution(deps: WorkflowDeps, caller: Caller, workf
     throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
   }
   const executionId = randomUUID();
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
-    workflowExecutionStream(executionId),
-    workflowExecutionDecider,
+    workflowExecutionAggregate,
+    executionId,
     {
       type: 'RequestExecution',
       executionId,
@@ -288,13 +310,14 @@ export async function requestExecution(deps: WorkflowDeps, caller: Caller, workf
 }
 
 export async function cancelExecution(deps: WorkflowDeps, caller: Caller, executionId: string): Promise<Outcome> {
-  const { state } = await loadState(deps.store, workflowExecutionStream(executionId), workflowExecutionDecider);
-  if (!state.request || state.request.ownerId !== caller.userId) throw notFound('execution');
-  return handleCommand(
+  return handle(
     deps.store,
-    workflowExecutionStream(executionId),
-    workflowExecutionDecider,
-    { type: 'CancelExecution', executionId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    workflowExecutionAggregate,
+    executionId,
+    (state): WorkflowExecutionCommand => {
+      if (!state.request || state.request.ownerId !== caller.userId) throw notFound('execution');
+      return { type: 'CancelExecution', executionId, requestedBy: caller.userId, now: deps.now().toISOString() };
+    },
     { context: caller.context },
   );
 }
@@ -328,43 +351,37 @@ export interface ResultOutcome extends Outcome {
  * a re-sent batch changes nothing.
  */
 export async function recordResults(deps: WorkflowDeps, context: CommandContext, executionId: string, batch: ResultBatch): Promise<ResultOutcome> {
-  const stream = workflowExecutionStream(executionId);
-  const loaded = await loadState(deps.store, stream, workflowExecutionDecider);
-  const request = loaded.state.request;
+  // one read, one append: start, items and completion are decided in order on the state each leaves
+  const result = await handle(deps.store, workflowExecutionAggregate, executionId, (state) => resultCommands(deps, executionId, batch, state), { context });
+  const collected = result.events.find((e) => e.type === 'ItemsCollected');
+  const accepted = collected?.type === 'ItemsCollected' ? collected.data.items.length : 0;
+  const state = result.state;
+  return {
+    revision: result.revision,
+    position: result.position,
+    status: state.status,
+    attempt: state.attempt,
+    itemCount: state.itemCount,
+    accepted,
+    duplicates: batch.items.length - accepted,
+  };
+}
+
+function resultCommands(deps: WorkflowDeps, executionId: string, batch: ResultBatch, state: WorkflowExecutionState): WorkflowExecutionCommand[] {
+  const request = state.request;
   if (!request) throw notFound('execution');
   const resolved = workflowType(request.type);
   if (!resolved) throw new DomainError('CONFLICT', `execution ${executionId} is of an unknown workflow type ${request.type}`, { type: request.type });
   const items = validItems(resolved, batch);
-
-  let state: WorkflowExecutionState = loaded.state;
-  let outcome: Outcome = { revision: loaded.revision, position: undefined };
-  let accepted = 0;
-  const send = async (command: WorkflowExecutionCommand) => {
-    const result = await handleCommand(deps.store, stream, workflowExecutionDecider, command, { context });
-    state = result.state;
-    outcome = { revision: result.revision, position: result.position ?? outcome.position };
-    return result;
-  };
-
-  if (state.status === 'requested' || state.status === 'retrying') {
-    await send({ type: 'StartExecution', executionId, workerId: batch.workerId, now: deps.now().toISOString() });
-  }
+  const now = deps.now().toISOString();
+  const commands: WorkflowExecutionCommand[] = [];
+  if (state.status === 'requested' || state.status === 'retrying') commands.push({ type: 'StartExecution', executionId, workerId: batch.workerId, now });
   // only known items (or none): nothing to record, and no refusal for a finished execution either
-  if (items.some((item) => !state.seenItems.has(item.platformContentId))) {
-    const result = await send({
-      type: 'CollectItems',
-      executionId,
-      batchId: batch.batchId,
-      items,
-      cursor: batch.cursor === undefined ? state.cursor : batch.cursor,
-      now: deps.now().toISOString(),
-    });
-    const collected = result.events.find((e) => e.type === 'ItemsCollected');
-    accepted = collected?.type === 'ItemsCollected' ? collected.data.items.length : 0;
+  if (items.some((item) => !hasId(state.seenItems, item.platformContentId))) {
+    commands.push({ type: 'CollectItems', executionId, batchId: batch.batchId, items, cursor: batch.cursor === undefined ? state.cursor : batch.cursor, now });
   }
-  if (batch.done) await send({ type: 'CompleteExecution', executionId, now: deps.now().toISOString() });
-
-  return { ...outcome, status: state.status, attempt: state.attempt, itemCount: state.itemCount, accepted, duplicates: items.length - accepted };
+  if (batch.done) commands.push({ type: 'CompleteExecution', executionId, now });
+  return commands;
 }
 
 /** Every item against the kind's schema (all problems at once); the parsed item is what is recorded. */

@@ -162,7 +162,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
 
   streams
     .command('state <stream>')
-    .description('The aggregate\'s state folded (its decider\'s evolve) up to and including a revision, and the event at it')
+    .description('The aggregate\'s state (its events decoded, folded by its decider) up to and including a revision, and the event at it')
     .option('--at <revision>', 'the revision (default: the newest)', revision)
     .option('--json', 'print JSON')
     .action(async (stream: string, options: { at?: bigint; json?: boolean }) => {

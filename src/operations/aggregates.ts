@@ -1,46 +1,68 @@
-import type { Decider, DomainEvent } from '../write-model/core/decider.js';
-import { notificationDecider } from '../write-model/notification/decider.js';
-import { novelTrackingDecider } from '../write-model/novel-tracking/decider.js';
-import { paymentOrderDecider } from '../write-model/payment-order/decider.js';
-import { platformAccountDecider } from '../write-model/platform-account/decider.js';
-import { proxyDecider } from '../write-model/proxy/decider.js';
-import { subscriptionDecider } from '../write-model/subscription/decider.js';
-import { userDecider } from '../write-model/user/decider.js';
-import { emailReservationDecider } from '../write-model/user/email-reservation.js';
-import { workflowExecutionDecider } from '../write-model/workflow-execution/decider.js';
-import { workflowDecider } from '../write-model/workflow/decider.js';
+import type { Aggregate } from '../write-model/core/aggregate.js';
+import { fold, type DomainEvent } from '../write-model/core/decider.js';
+import type { StoredEvent } from '../write-model/core/event-codec.js';
+import { notificationAggregate } from '../write-model/notification/decider.js';
+import { novelTrackingAggregate } from '../write-model/novel-tracking/decider.js';
+import { paymentOrderAggregate } from '../write-model/payment-order/decider.js';
+import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
+import { proxyHealthAggregate } from '../write-model/proxy-health/decider.js';
+import { proxyAggregate } from '../write-model/proxy/decider.js';
+import { sessionAggregate } from '../write-model/session/decider.js';
+import { subscriptionUsageAggregate } from '../write-model/subscription-usage/decider.js';
+import { subscriptionAggregate } from '../write-model/subscription/decider.js';
+import { userAggregate } from '../write-model/user/decider.js';
+import { emailReservationAggregate } from '../write-model/user/email-reservation.js';
+import { workflowExecutionAggregate } from '../write-model/workflow-execution/decider.js';
+import { workflowAggregate } from '../write-model/workflow/decider.js';
 
-/** What the operator tooling needs of an aggregate: its name and how to fold its events. */
+/**
+ * What the operator tooling needs of an aggregate: its names and its
+ * binding's decoder and fold, closed over so one list holds every
+ * aggregate whatever its state and event types.
+ */
 export interface AggregateEntry {
   /** the write-model folder it lives in */
   aggregate: string;
+  /** the binding's short name */
+  name: string;
+  /** the stream name before the first '-', as the binding's streamName builds it */
   category: string;
-  decider: Pick<Decider<unknown, never, DomainEvent>, 'initialState' | 'evolve'>;
+  /** whether the binding snapshots its streams */
+  snapshots: boolean;
+  /** a stored event of this aggregate as its typed event (EventDecodeError when it does not fit) */
+  decode(event: StoredEvent): DomainEvent;
+  /** the state after these stored events, decoded and folded from the initial state */
+  stateAfter(events: readonly StoredEvent[]): unknown;
 }
 
-const entry = <S, C, E extends DomainEvent>(aggregate: string, category: string, decider: Decider<S, C, E>): AggregateEntry => ({
+const entry = <S, C, E extends DomainEvent>(aggregate: string, binding: Aggregate<S, C, E>): AggregateEntry => ({
   aggregate,
-  category,
-  decider: decider as unknown as AggregateEntry['decider'],
+  name: binding.name,
+  category: categoryOf(binding.streamName('x')),
+  snapshots: binding.snapshot !== undefined,
+  decode: (event) => binding.events.decode(event),
+  stateAfter: (events) => fold(binding.decider, events.map((event) => binding.events.decode(event))),
 });
 
 /**
- * Every aggregate of src/write-model by stream category (the stream name
- * before the first '-', as each `xStream(id)` builds it). A new aggregate
- * adds its line here; tests/integration/operations-streams.test.ts checks
- * every category's name against its stream function.
+ * Every aggregate of src/write-model by stream category. A new aggregate
+ * adds its binding here; tests/integration/operations-streams.test.ts checks
+ * every stream function's category is found.
  */
 export const AGGREGATES: readonly AggregateEntry[] = [
-  entry('user', 'user', userDecider),
-  entry('email-reservation', 'user_email', emailReservationDecider),
-  entry('subscription', 'subscription', subscriptionDecider),
-  entry('payment-order', 'payment', paymentOrderDecider),
-  entry('platform-account', 'platform_account', platformAccountDecider),
-  entry('proxy', 'proxy', proxyDecider),
-  entry('workflow', 'workflow', workflowDecider),
-  entry('workflow-execution', 'workflow_execution', workflowExecutionDecider),
-  entry('novel-tracking', 'novel_tracking', novelTrackingDecider),
-  entry('notification', 'notifications', notificationDecider),
+  entry('user', userAggregate),
+  entry('email-reservation', emailReservationAggregate),
+  entry('session', sessionAggregate),
+  entry('subscription', subscriptionAggregate),
+  entry('subscription-usage', subscriptionUsageAggregate),
+  entry('payment-order', paymentOrderAggregate),
+  entry('platform-account', platformAccountAggregate),
+  entry('proxy', proxyAggregate),
+  entry('proxy-health', proxyHealthAggregate),
+  entry('workflow', workflowAggregate),
+  entry('workflow-execution', workflowExecutionAggregate),
+  entry('novel-tracking', novelTrackingAggregate),
+  entry('notification', notificationAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

@@ -19,8 +19,15 @@ export interface KnownConsumer {
  * managers' adapters (dispatcher, schedulers, mailer) are never called here.
  */
 export function knownConsumers(deps: Pick<OpsDeps, 'store' | 'timeZone'>): KnownConsumer[] {
-  const unused = new Proxy({}, { get: () => { throw new Error('not available to the operator tooling'); } });
-  const wiring = { store: deps.store, paymentGraceMs: 0, timeZone: deps.timeZone, dispatcher: unused, schedulers: unused } as unknown as ProcessManagerWiring;
+  // adapters the tooling never calls: any use of them throws
+  const unavailable = <T extends object>(): T => new Proxy({} as T, { get: () => { throw new Error('not available to the operator tooling'); } });
+  const wiring: ProcessManagerWiring = {
+    store: deps.store,
+    paymentGraceMs: 0,
+    timeZone: deps.timeZone,
+    dispatcher: unavailable<ProcessManagerWiring['dispatcher']>(),
+    schedulers: unavailable<ProcessManagerWiring['schedulers']>(),
+  };
   return [
     ...createProjections({ timeZone: deps.timeZone }).map((consumer) => ({ name: consumer.name, kind: 'projection' as const, consumer })),
     ...processManagers(wiring).map((consumer) => ({ name: consumer.name, kind: 'process-manager' as const, consumer })),

@@ -2,7 +2,6 @@ import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from '../ad
 import type { Knex } from 'knex';
 import type { EventFilter, RecordedEvent } from '../event-store/port.js';
 import { formatPosition, parsePosition, START, type Position } from '../event-store/position.js';
-import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import { aggregateFor, categoryOf } from './aggregates.js';
 import type { EventView, OpsDeps } from './types.js';
 
@@ -158,8 +157,9 @@ export async function streamEvents(deps: OpsDeps, stream: string, options: { fro
 }
 
 /**
- * The aggregate's state folded with its decider's `evolve` over revisions
- * 0..atRevision (default: the newest), and the event at that revision.
+ * The aggregate's state: revisions 0..atRevision (default: the newest)
+ * decoded by its codec and folded with its decider's `evolve` (never a
+ * snapshot: this is how one is checked), and the event at that revision.
  * Throws StreamNotFoundError for a missing stream, RangeError for a revision
  * the stream does not have.
  */
@@ -181,7 +181,7 @@ export async function streamStateAt(
   const upTo = recorded.filter((e) => atRevision === undefined || e.revision <= atRevision);
   const at = upTo.at(-1)!;
   const aggregate = aggregateFor(stream);
-  const state = aggregate ? toPlain(fold(aggregate.decider, upTo.map((e) => ({ type: e.type, data: e.data }) as DomainEvent))) : null;
+  const state = aggregate ? toPlain(aggregate.stateAfter(upTo)) : null;
   return { stream, aggregate: aggregate?.aggregate ?? null, revision: at.revision.toString(), state, event: toEventView(at), events: upTo.length };
 }
 
@@ -207,8 +207,10 @@ function parseTime(text: string | undefined, what: string): Date | undefined {
 
 function concerns(event: RecordedEvent, userId: string): boolean {
   if (event.metadata.userId === userId) return true;
-  const data = event.data as Record<string, unknown> | null;
-  return typeof data === 'object' && data !== null && (data.userId === userId || data.ownerId === userId);
+  // any stream's event, decodable or not: only the two id fields are looked at
+  const data: unknown = event.data;
+  if (typeof data !== 'object' || data === null) return false;
+  return ('userId' in data && data.userId === userId) || ('ownerId' in data && data.ownerId === userId);
 }
 
 /**

@@ -3,22 +3,20 @@ import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../adapter
 import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import type { ScrapeJobData } from '../adapters/queue/queues.js';
 import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
-import { consumeQuota, currentPlan } from '../application/subscription-quotas.js';
-import { StreamNotFoundError } from '../event-store/errors.js';
+import { consumeQuota, loadQuotaSubject } from '../application/subscription-quotas.js';
+import { IdempotencyConflictError, StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent } from '../event-store/port.js';
 import { checkAgainstPlan, runNeeds, workflowType, type Refusal } from '../platforms/registry.js';
 import { proxyCandidates } from '../read-api/proxies.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { contextFromEvent, type CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
-import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
-import type { QuotaExceededData } from '../write-model/subscription/events.js';
+import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { isDailyCounter, type Service } from '../write-model/subscription/plans.js';
-import { subscriptionStream } from '../write-model/subscription/decider.js';
-import type { ExecutionRequestedData, RejectionCode } from '../write-model/workflow-execution/events.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/index.js';
+import { workflowExecutionEvents, type ExecutionRequestedData, type RejectionCode } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../write-model/workflow-execution/index.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 
 export const DISPATCH_EXECUTIONS = 'pm-dispatch-executions';
@@ -53,11 +51,19 @@ export interface DispatchExecutionsDeps extends ProcessManagerDeps {
  *   proxy → the job is still enqueued, delayed by `noProxyDelayMs`, with no
  *   proxy; the worker leases one at run time (or the job backs off).
  *
+ * Reads per request: the subscription once (plan and quota terms), the
+ * day's usage stream once (the quota use), the account once, the proxy
+ * pool once per batch. The execution's stream (one or two events at this
+ * point) is read first, so that a request no longer waiting spends nothing
+ * (a replay from the start must not count old runs on today's quota), and
+ * again by `handle`, whose decision on the state it reads records the
+ * verdict or the proxy.
+ *
  * Idempotent under redelivery: an execution no longer `requested` (rejected,
  * cancelled, started) is left alone; one with a proxy was accepted before
  * (the proxy is recorded after the quota); the quota use has event ids named
- * after the triggering event and is looked up by id before it is counted, so
- * it is counted once and its verdict repeats; the job id is the execution id.
+ * after the triggering event, so it is counted once and its verdict repeats;
+ * the job id is the execution id.
  */
 /** owners dispatched at once within a batch */
 const DISPATCH_LANES = 8;
@@ -73,19 +79,20 @@ export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DI
       // the proxies and their leases, read once for the batch (proxies picked in it count as busy)
       let pool: Promise<ProxyPool> | undefined;
       const poolOf = () => (pool ??= readProxyPool(tx, deps.leases, now()));
-      // One owner's requests in order (they share a subscription stream and its
+      // One owner's requests in order (they share a subscription and its
       // quota); different owners' side by side, a few at a time.
-      const byOwner = new Map<string, RecordedEvent[]>();
-      for (const event of events) {
+      const byOwner = new Map<string, { event: RecordedEvent; request: ExecutionRequestedData }[]>();
+      for (const recorded of events) {
+        const event = workflowExecutionEvents.decode(recorded);
         if (event.type !== 'ExecutionRequested') continue;
-        const ownerId = (event.data as unknown as ExecutionRequestedData).ownerId;
-        byOwner.set(ownerId, [...(byOwner.get(ownerId) ?? []), event]);
+        const owned = byOwner.get(event.data.ownerId) ?? [];
+        owned.push({ event: recorded, request: event.data });
+        byOwner.set(event.data.ownerId, owned);
       }
       const queues = [...byOwner.values()];
       const lane = async () => {
         for (let owned = queues.shift(); owned; owned = queues.shift()) {
-          for (const event of owned) {
-            const request = event.data as unknown as ExecutionRequestedData;
+          for (const { event, request } of owned) {
             await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked, poolOf));
           }
         }
@@ -105,35 +112,35 @@ async function dispatchOne(
   picked: Map<string, LeaseHolder>,
   poolOf: () => Promise<ProxyPool>,
 ): Promise<void> {
-  const stream = workflowExecutionStream(request.executionId);
-  const context = contextFromEvent(event, name);
-  const { state } = await loadState(deps.store, stream, workflowExecutionDecider);
-  if (state.status !== 'requested') return;
+  const { executionId } = request;
+  const waiting = await load(deps.store, workflowExecutionAggregate, executionId);
+  if (waiting.state.status !== 'requested') return;
+  // accepted by an earlier delivery (the proxy comes after the quota): only the job is left to (re)enqueue
+  if (waiting.state.proxy !== null) return enqueue(deps, request, waiting.state.proxy.proxyId);
 
-  let proxyId = state.proxy?.proxyId ?? null;
-  if (state.proxy === null) {
-    const verdict = await admit(deps, name, event, request, context, now);
-    if (verdict) {
-      await handleCommand(
-        deps.store,
-        stream,
-        workflowExecutionDecider,
-        { type: 'RejectExecution', executionId: request.executionId, reason: verdict.reason, details: verdict.details, now: now.toISOString() },
-        { context, eventIds: eventIdsFrom(`${name}:${event.id}:reject`) },
-      );
-      return;
-    }
-    proxyId = await chooseProxy(tx, { store: deps.store, leases: deps.leases }, request, now, picked, [], await poolOf());
-    if (proxyId !== null) {
-      await handleCommand(
-        deps.store,
-        stream,
-        workflowExecutionDecider,
-        { type: 'AssignProxy', executionId: request.executionId, proxyId, leaseId: null, reason: 'initial', now: now.toISOString() },
-        { context, eventIds: eventIdsFrom(`${name}:${event.id}:proxy`) },
-      );
-    }
-  }
+  const context = contextFromEvent(event, name);
+  const verdict = await admit(deps, name, event, request, context, now);
+  const proxyId = verdict ? null : await chooseProxy(tx, { store: deps.store, leases: deps.leases }, request, now, picked, [], await poolOf());
+  const at = now.toISOString();
+  const { state } = await handle(
+    deps.store,
+    workflowExecutionAggregate,
+    executionId,
+    (execution): WorkflowExecutionCommand | [] => {
+      // moved on meanwhile (cancelled, started, accepted): nothing more to record
+      if (execution.status !== 'requested' || execution.proxy !== null) return [];
+      if (verdict) return { type: 'RejectExecution', executionId, reason: verdict.reason, details: verdict.details, now: at };
+      if (proxyId !== null) return { type: 'AssignProxy', executionId, proxyId, leaseId: null, reason: 'initial', now: at };
+      return [];
+    },
+    { context, eventIds: eventIdsFrom(`${name}:${event.id}:${verdict ? 'reject' : 'proxy'}`) },
+  );
+  if (state.status !== 'requested') return;
+  await enqueue(deps, request, state.proxy?.proxyId ?? null);
+}
+
+/** The first attempt's job; without a proxy it waits (the worker leases one when it runs). */
+async function enqueue(deps: DispatchExecutionsDeps, request: ExecutionRequestedData, proxyId: string | null): Promise<void> {
   const delayMs = proxyId === null ? (deps.noProxyDelayMs ?? DEFAULT_NO_PROXY_DELAY_MS) : 0;
   await deps.dispatcher.enqueue(scrapeJobFor(request, { proxyId, cursor: null, attempt: 1 }), delayMs > 0 ? { delayMs } : {});
 }
@@ -174,7 +181,9 @@ async function admit(
     return { reason: 'VALIDATION_ERROR', details: { type: request.type, platform: request.platform, message: `unknown workflow type ${request.type}` } };
   }
   const service = resolved.platform.service as Service;
-  const plan = await currentPlan(deps.store, request.ownerId, service);
+  // the subscription, read once: its plan here, its terms for the quota use below
+  const subject = await loadQuotaSubject(deps.store, request.ownerId, service);
+  const plan = subject.plan;
   const refused = fromRefusals(checkAgainstPlan(request.type, request.config, plan));
   if (refused) return refused;
   const needs = runNeeds(request.type, request.config, plan)!;
@@ -185,19 +194,18 @@ async function admit(
   }
   if (needs.use !== 'consume' || !isDailyCounter(needs.feature)) return null;
 
-  const quotaIds = eventIdsFrom(`${name}:${event.id}:quota`);
-  const earlier = await eventById(deps.store, subscriptionStream(request.ownerId, service), quotaIds(0));
-  if (earlier?.type === 'UsageRecorded') return null;
-  if (earlier?.type === 'QuotaExceeded') return quotaRejection(earlier.data as unknown as QuotaExceededData);
   try {
+    // ids named after the request: a redelivery gets the first verdict again, counted once
     await consumeQuota(
       { store: deps.store, userId: request.ownerId, service, now, timeZone: deps.timeZone, context },
       needs.feature,
       needs.amount,
-      quotaIds,
+      { eventIds: eventIdsFrom(`${name}:${event.id}:quota`), subject },
     );
     return null;
   } catch (error) {
+    // these ids are in another day's usage stream: this request's use was counted on that day
+    if (error instanceof IdempotencyConflictError) return null;
     if (!(error instanceof DomainError)) throw error;
     if (error.code === 'QUOTA_EXCEEDED') return { reason: 'QUOTA_EXCEEDED', details: { ...error.details, message: error.message } };
     if (error.code === 'PERMISSION_DENIED') return { reason: 'PERMISSION_DENIED', details: { ...error.details, feature: needs.feature, message: error.message } };
@@ -205,13 +213,6 @@ async function admit(
     if (error.code === 'NOT_FOUND') return { reason: 'PERMISSION_DENIED', details: { reason: 'no_subscription', service, message: error.message } };
     throw error;
   }
-}
-
-function quotaRejection(d: QuotaExceededData): Rejection {
-  return {
-    reason: 'QUOTA_EXCEEDED',
-    details: { feature: d.feature, limit: d.limit, used: d.used, requested: d.requested, resetsAt: d.resetsAt, message: `the ${d.feature} quota of ${d.limit} is used up` },
-  };
 }
 
 /** The API's mapping (application/workflows.ts): a missing feature is PERMISSION_DENIED, a run over a limit QUOTA_EXCEEDED. */
@@ -228,7 +229,7 @@ function fromRefusals(refusals: Refusal[]): Rejection | null {
 
 async function accountProblem(store: EventStore, request: ExecutionRequestedData): Promise<Record<string, unknown> | null> {
   if (request.platformAccountId === null) return { reason: 'no_account', message: `${request.type} needs a connected ${request.platform} account` };
-  const { state } = await loadState(store, platformAccountStream(request.platformAccountId), platformAccountDecider);
+  const { state } = await load(store, platformAccountAggregate, request.platformAccountId);
   if (state.status === 'none' || state.ownerId !== request.ownerId) {
     return { reason: 'unknown_account', accountId: request.platformAccountId, message: 'the platform account does not exist' };
   }
@@ -248,11 +249,6 @@ export async function readEvents(store: EventStore, stream: string): Promise<Rec
     if (error instanceof StreamNotFoundError) return [];
     throw error;
   }
-}
-
-/** The event with this id in the stream: how a reaction learns that a step of its own was already taken. */
-export async function eventById(store: EventStore, stream: string, id: string): Promise<RecordedEvent | undefined> {
-  return (await readEvents(store, stream)).find((e) => e.id === id);
 }
 
 /**

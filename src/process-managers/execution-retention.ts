@@ -3,7 +3,7 @@ import type { RecordedEvent } from '../event-store/port.js';
 import { currentPlan } from '../application/subscription-quotas.js';
 import { platformModule } from '../platforms/registry.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { ExecutionRequestedData } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 
 export const EXECUTION_RETENTION = 'pm-execution-retention';
@@ -61,11 +61,12 @@ async function setRetention(deps: ProcessManagerDeps, name: string, secondsPerDa
     if (error instanceof StreamNotFoundError) return; // deleted meanwhile: nothing left to expire
     throw error;
   }
-  if (first?.type !== 'ExecutionRequested') {
+  const opening = first ? workflowExecutionEvents.decode(first) : undefined;
+  if (opening?.type !== 'ExecutionRequested') {
     deps.logger?.warn({ processManager: name, stream, eventId: event.id }, 'execution stream starts without ExecutionRequested: no maxAge set');
     return;
   }
-  const request = first.data as unknown as ExecutionRequestedData;
+  const request = opening.data;
   const service = platformModule(request.platform)?.service;
   if (!service) {
     deps.logger?.warn({ processManager: name, stream, platform: request.platform }, 'unknown platform: no maxAge set');

@@ -1,11 +1,11 @@
 import type { Consumer } from '../subscriptions/consumer.js';
-import { handleCommand } from '../write-model/core/command-handler.js';
+import { handle } from '../write-model/core/command-handler.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { SERVICES } from '../write-model/subscription/plans.js';
-import { subscriptionDecider, subscriptionStream } from '../write-model/subscription/decider.js';
-import type { UserRegisteredData } from '../write-model/user/events.js';
+import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
+import { userEvents } from '../write-model/user/events.js';
 import { react, subscriptionIdFor, type ProcessManagerDeps } from './shared.js';
 
 export const FREE_PLANS_ON_REGISTRATION = 'pm-free-plans-on-registration';
@@ -27,18 +27,19 @@ export function createFreePlansOnRegistration(deps: ProcessManagerDeps, name = F
     filter: { eventTypes: ['UserRegistered'] },
     async handle(events) {
       for (const event of events) {
-        if (event.type !== 'UserRegistered') continue;
-        const data = event.data as unknown as UserRegisteredData;
+        const decoded = userEvents.owns(event.type) ? userEvents.decode(event) : undefined;
+        if (decoded?.type !== 'UserRegistered') continue;
+        const data = decoded.data;
         for (const service of SERVICES) {
           await react(
             deps,
             name,
             event,
             async () => {
-              await handleCommand(
+              await handle(
                 deps.store,
-                subscriptionStream(data.userId, service),
-                subscriptionDecider,
+                subscriptionAggregate,
+                subscriptionKey(data.userId, service),
                 {
                   type: 'StartSubscription',
                   subscriptionId: subscriptionIdFor(data.userId, service),

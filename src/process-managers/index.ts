@@ -5,6 +5,7 @@ import type { Mailer } from '../adapters/mail/mail-port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { createExpirySchedule } from './deadlines/index.js';
 import { createDispatchExecutions } from './dispatch-executions.js';
+import { createEndSessions } from './end-sessions.js';
 import { createExecutionRetention } from './execution-retention.js';
 import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
 import { createNotifyUser } from './notify-user.js';
@@ -17,6 +18,7 @@ import { createWorkflowSchedules } from './workflow-schedules.js';
 
 export type { ProcessManagerDeps } from './shared.js';
 export { FREE_PLANS_ON_REGISTRATION, createFreePlansOnRegistration } from './free-plans-on-registration.js';
+export { END_SESSIONS, createEndSessions } from './end-sessions.js';
 export { PLAN_ON_PAYMENT, createPlanOnPayment, commandForPayment, addBillingCycle } from './plan-on-payment.js';
 export { subscriptionIdFor } from './shared.js';
 export * from './deadlines/index.js';
@@ -49,6 +51,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
   const withLeases = leases ? { leases } : {};
   return [
     createFreePlansOnRegistration(base),
+    createEndSessions(base),
     createPlanOnPayment(base),
     createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs }),
     createDispatchExecutions({ ...base, dispatcher, timeZone: wiring.timeZone, ...withLeases }),

@@ -4,18 +4,17 @@ import { notificationContent, notificationMail } from '../adapters/mail/notifica
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
-import { notificationDecider, notificationInboxStream } from '../write-model/notification/decider.js';
+import { notificationAggregate } from '../write-model/notification/decider.js';
 import type { NotificationData, NotificationKind } from '../write-model/notification/events.js';
-import { findNotification } from '../write-model/notification/state.js';
-import type { PaymentSucceededData } from '../write-model/payment-order/events.js';
-import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
-import type { AccountInvalidatedData } from '../write-model/platform-account/events.js';
-import type { QuotaExceededData } from '../write-model/subscription/events.js';
-import { userDecider, userStream } from '../write-model/user/decider.js';
-import { workflowDecider, workflowStream } from '../write-model/workflow/decider.js';
-import type { ExecutionFailedData } from '../write-model/workflow-execution/events.js';
+import { paymentOrderEvents } from '../write-model/payment-order/events.js';
+import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
+import { platformAccountEvents } from '../write-model/platform-account/events.js';
+import { subscriptionUsageEvents } from '../write-model/subscription-usage/events.js';
+import { userAggregate } from '../write-model/user/decider.js';
+import { workflowAggregate } from '../write-model/workflow/decider.js';
+import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 
 export const NOTIFY_USER = 'pm-notify-user';
@@ -52,7 +51,7 @@ export function userFacingReason(reason: string): string {
 
 /**
  * The id of the notification an event gives its user: name-based, so a
- * redelivered event names the same notification (the inbox's no-op).
+ * redelivered event names the same notification (the aggregate's no-op).
  */
 export function notificationIdFor(eventId: string, userId: string): string {
   return uuidFromName(`notification:${eventId}:${userId}`);
@@ -60,7 +59,7 @@ export function notificationIdFor(eventId: string, userId: string): string {
 
 /**
  * Quota exceeded, account invalidated, execution failed and payment received
- * → a notification in the user's inbox (`notifications-{userId}`), then a
+ * → a notification (its own stream, `notification-{notificationId}`), then a
  * mail to the user's address unless NotificationEmailed is already recorded.
  *
  * Per batch, every notification is recorded first and mailed after, so an
@@ -68,7 +67,7 @@ export function notificationIdFor(eventId: string, userId: string): string {
  *
  * Idempotency: Notify with a name-based notification id and event ids named
  * after the triggering event (a repeat is a no-op); a mail is sent only when
- * the inbox has no NotificationEmailed for it. At least once: a crash between
+ * the notification has no NotificationEmailed yet. At least once: a crash between
  * the relay's acceptance and NotificationEmailed mails again on redelivery.
  *
  * Mail failures (see MailDeliveryError): `rejected` (the relay refused this
@@ -91,7 +90,9 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
     });
     switch (event.type) {
       case 'QuotaExceeded': {
-        const d = event.data as unknown as QuotaExceededData;
+        const decoded = subscriptionUsageEvents.decode(event);
+        if (decoded.type !== 'QuotaExceeded') return null;
+        const d = decoded.data;
         return base(d.userId, 'quota_exceeded', {
           subscriptionId: d.subscriptionId,
           service: d.service,
@@ -105,9 +106,11 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         });
       }
       case 'AccountInvalidated': {
-        const d = event.data as unknown as AccountInvalidatedData;
+        const decoded = platformAccountEvents.decode(event);
+        if (decoded.type !== 'AccountInvalidated') return null;
+        const d = decoded.data;
         // the owner's label for the account, read from its stream (no credential is opened)
-        const { state } = await loadState(deps.store, platformAccountStream(d.accountId), platformAccountDecider);
+        const { state } = await load(deps.store, platformAccountAggregate, d.accountId);
         return base(d.ownerId, 'account_invalidated', {
           accountId: d.accountId,
           accountName: state.status === 'none' ? null : state.displayName,
@@ -117,8 +120,10 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         });
       }
       case 'ExecutionFailed': {
-        const d = event.data as unknown as ExecutionFailedData;
-        const { state } = await loadState(deps.store, workflowStream(d.workflowId), workflowDecider);
+        const decoded = workflowExecutionEvents.decode(event);
+        if (decoded.type !== 'ExecutionFailed') return null;
+        const d = decoded.data;
+        const { state } = await load(deps.store, workflowAggregate, d.workflowId);
         return base(d.ownerId, 'execution_failed', {
           executionId: d.executionId,
           workflowId: d.workflowId,
@@ -130,7 +135,9 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         });
       }
       case 'PaymentSucceeded': {
-        const d = event.data as unknown as PaymentSucceededData;
+        const decoded = paymentOrderEvents.decode(event);
+        if (decoded.type !== 'PaymentSucceeded') return null;
+        const d = decoded.data;
         return base(d.userId, 'payment_received', {
           orderId: d.orderId,
           service: d.service,
@@ -154,10 +161,10 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
 
   async function record(p: Planned): Promise<void> {
     const { title, body } = notificationContent({ kind: p.kind, data: p.data, timeZone: deps.timeZone });
-    await handleCommand(
+    await handle(
       deps.store,
-      notificationInboxStream(p.userId),
-      notificationDecider,
+      notificationAggregate,
+      p.notificationId,
       {
         type: 'Notify',
         userId: p.userId,
@@ -173,11 +180,9 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
   }
 
   async function mail(p: Planned, mailer: Mailer): Promise<void> {
-    const stream = notificationInboxStream(p.userId);
-    const { state: inbox } = await loadState(deps.store, stream, notificationDecider);
-    const entry = findNotification(inbox, p.notificationId);
-    if (!entry || entry.emailedMessageId !== null) return; // mailed before (a redelivery)
-    const { state: user } = await loadState(deps.store, userStream(p.userId), userDecider);
+    const { state: notification } = await load(deps.store, notificationAggregate, p.notificationId);
+    if (notification.status === 'none' || notification.emailedMessageId !== null) return; // mailed before (a redelivery)
+    const { state: user } = await load(deps.store, userAggregate, p.userId);
     if (user.status !== 'active' || !user.account) {
       deps.logger?.info({ processManager: name, eventId: p.event.id, userStatus: user.status }, 'notification not mailed: the user is not active');
       return;
@@ -192,10 +197,10 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
       }
       throw error;
     }
-    await handleCommand(
+    await handle(
       deps.store,
-      stream,
-      notificationDecider,
+      notificationAggregate,
+      p.notificationId,
       { type: 'RecordNotificationEmailed', notificationId: p.notificationId, messageId, now: clock().toISOString() },
       { context: contextFromEvent(p.event, name), eventIds: eventIdsFrom(`${name}:${p.event.id}:emailed`) },
     );

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { AccountInvalidatedData, AccountVerifiedData } from '../write-model/platform-account/events.js';
+import { platformAccountEvents } from '../write-model/platform-account/events.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
 import type { ProcessManagerDeps } from './shared.js';
 import { commandWorkflow, indexWorkflowEvent, WORKFLOW_EVENT_TYPES, workflowsOfAccount } from './workflow-index.js';
@@ -36,8 +36,9 @@ export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name =
     filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'AccountInvalidated', 'AccountVerified'] },
     async handle(events, { tx }) {
       for (const event of events) {
-        if (event.type === 'AccountInvalidated') {
-          const d = event.data as unknown as AccountInvalidatedData;
+        const account = platformAccountEvents.owns(event.type) ? platformAccountEvents.decode(event) : null;
+        if (account?.type === 'AccountInvalidated') {
+          const d = account.data;
           for (const wf of await workflowsOfAccount(tx, name, d.accountId)) {
             await command(event, wf.workflowId, {
               type: 'PauseWorkflow',
@@ -48,8 +49,8 @@ export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name =
               now: d.invalidatedAt,
             });
           }
-        } else if (event.type === 'AccountVerified') {
-          const d = event.data as unknown as AccountVerifiedData;
+        } else if (account?.type === 'AccountVerified') {
+          const d = account.data;
           for (const wf of await workflowsOfAccount(tx, name, d.accountId)) {
             if (!wf.pausedFor.includes('account_invalidated')) continue;
             await command(event, wf.workflowId, {
@@ -60,7 +61,7 @@ export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name =
               now: d.verifiedAt,
             });
           }
-        } else {
+        } else if (!account) {
           await indexWorkflowEvent(tx, name, event);
         }
       }

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { QuotaExceededData, SubscriptionUpgradedData } from '../write-model/subscription/events.js';
-import type { WorkflowPausedData, WorkflowResumedData } from '../write-model/workflow/events.js';
+import { subscriptionEvents } from '../write-model/subscription/events.js';
+import { subscriptionUsageEvents } from '../write-model/subscription-usage/events.js';
+import { workflowEvents } from '../write-model/workflow/events.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
 import { workflowStream } from '../write-model/workflow/decider.js';
 import { cancelDeadline, scheduleDeadline } from './deadlines/deadline-table.js';
@@ -54,7 +55,9 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
   const command = (event: RecordedEvent, workflowId: string, cmd: WorkflowCommand) => commandWorkflow(deps, name, event, workflowId, cmd);
 
   async function onQuotaExceeded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
-    const d = event.data as unknown as QuotaExceededData;
+    const decoded = subscriptionUsageEvents.decode(event);
+    if (decoded.type !== 'QuotaExceeded') return;
+    const d = decoded.data;
     if (d.kind !== 'daily_counter' || Date.parse(d.resetsAt) <= now().getTime()) return;
     for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
       if (!wf.scheduled) continue;
@@ -70,7 +73,9 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
   }
 
   async function onUpgraded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
-    const d = event.data as unknown as SubscriptionUpgradedData;
+    const decoded = subscriptionEvents.decode(event);
+    if (decoded.type !== 'SubscriptionUpgraded') return;
+    const d = decoded.data;
     for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
       if (!wf.pausedFor.includes('quota_exceeded')) continue;
       await command(event, wf.workflowId, {
@@ -87,12 +92,13 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
   /** The resume deadline follows the workflow's own quota pause. */
   async function trackDeadline(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
     if (event.type === 'WorkflowPaused') {
-      const d = event.data as unknown as WorkflowPausedData;
-      if (d.reason !== 'quota_exceeded') return;
-      if (d.until !== null) await scheduleDeadline(tx, RESUME_AFTER_QUOTA, event.streamName, d.until, event);
+      const decoded = workflowEvents.decode(event);
+      if (decoded.type !== 'WorkflowPaused' || decoded.data.reason !== 'quota_exceeded') return;
+      if (decoded.data.until !== null) await scheduleDeadline(tx, RESUME_AFTER_QUOTA, event.streamName, decoded.data.until, event);
       else await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
     } else if (event.type === 'WorkflowResumed') {
-      if ((event.data as unknown as WorkflowResumedData).lifted.includes('quota_exceeded')) await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
+      const decoded = workflowEvents.decode(event);
+      if (decoded.type === 'WorkflowResumed' && decoded.data.lifted.includes('quota_exceeded')) await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
     } else if (event.type === 'WorkflowDeleted') {
       await cancelDeadline(tx, RESUME_AFTER_QUOTA, event.streamName);
     }

@@ -1,11 +1,12 @@
 import type { Consumer } from '../subscriptions/consumer.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
+import { handle } from '../write-model/core/command-handler.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
-import type { BillingCycle, PaymentSucceededData } from '../write-model/payment-order/events.js';
+import { paymentOrderEvents, type BillingCycle, type PaymentSucceededData } from '../write-model/payment-order/events.js';
 import { compareRank } from '../write-model/subscription/plans.js';
-import { subscriptionDecider, subscriptionStream } from '../write-model/subscription/decider.js';
+import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
 import type { SubscriptionCommand } from '../write-model/subscription/commands.js';
+import type { SubscriptionState } from '../write-model/subscription/state.js';
 import { react, subscriptionIdFor, type ProcessManagerDeps } from './shared.js';
 
 export const PLAN_ON_PAYMENT = 'pm-plan-on-payment';
@@ -46,12 +47,34 @@ export function commandForPayment(
 }
 
 /**
+ * What a paid order means for the subscription in `state`, decided on the
+ * state the command handler just read (again after a conflict): a
+ * subscription not started yet is started on free first.
+ */
+export function commandsForPayment(paid: PaymentSucceededData, state: SubscriptionState): SubscriptionCommand[] {
+  if (state.status === 'active') return [commandForPayment(paid, { plan: state.plan, periodEnd: state.periodEnd })];
+  return [
+    {
+      type: 'StartSubscription',
+      subscriptionId: subscriptionIdFor(paid.userId, paid.service),
+      userId: paid.userId,
+      service: paid.service,
+      plan: 'free',
+      periodEnd: null,
+      now: paid.paidAt,
+    },
+    commandForPayment(paid, null),
+  ];
+}
+
+/**
  * DESIGN §6: PaymentSucceeded → upgrade / renew the subscription the order
  * was for. An order already applied is the decider's no-op (appliedOrders),
  * and the event ids are named after the triggering event, so a redelivery
  * appends nothing. A subscription not started yet (the free-plans PM is a
- * separate consumer and may lag) is started on free first, with the same
- * name-based id the free-plans PM uses — its later start is then a no-op.
+ * separate consumer and may lag) is started on free first, in the same
+ * append, with the same name-based id the free-plans PM uses — its later
+ * start is then a no-op.
  */
 export function createPlanOnPayment(deps: ProcessManagerDeps, name = PLAN_ON_PAYMENT): Consumer {
   return {
@@ -60,30 +83,12 @@ export function createPlanOnPayment(deps: ProcessManagerDeps, name = PLAN_ON_PAY
     async handle(events) {
       for (const event of events) {
         if (event.type !== 'PaymentSucceeded') continue;
-        const paid = event.data as unknown as PaymentSucceededData;
-        const stream = subscriptionStream(paid.userId, paid.service);
+        const decoded = paymentOrderEvents.decode(event);
+        if (decoded.type !== 'PaymentSucceeded') continue;
+        const paid = decoded.data;
         const context = contextFromEvent(event, name);
         await react(deps, name, event, async () => {
-          const { state } = await loadState(deps.store, stream, subscriptionDecider);
-          if (state.status === 'none') {
-            await handleCommand(
-              deps.store,
-              stream,
-              subscriptionDecider,
-              {
-                type: 'StartSubscription',
-                subscriptionId: subscriptionIdFor(paid.userId, paid.service),
-                userId: paid.userId,
-                service: paid.service,
-                plan: 'free',
-                periodEnd: null,
-                now: paid.paidAt,
-              },
-              { context, eventIds: eventIdsFrom(`${name}:${event.id}:start`) },
-            );
-          }
-          const current = state.status === 'active' ? { plan: state.plan, periodEnd: state.periodEnd } : null;
-          await handleCommand(deps.store, stream, subscriptionDecider, commandForPayment(paid, current), {
+          await handle(deps.store, subscriptionAggregate, subscriptionKey(paid.userId, paid.service), (state) => commandsForPayment(paid, state), {
             context,
             eventIds: eventIdsFrom(`${name}:${event.id}`),
           });

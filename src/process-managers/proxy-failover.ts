@@ -5,12 +5,18 @@ import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
-import { handleCommand } from '../write-model/core/command-handler.js';
+import { handle } from '../write-model/core/command-handler.js';
 import { fold } from '../write-model/core/decider.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
-import type { ProxyBannedData, ProxyFailedData } from '../write-model/proxy/events.js';
-import type { ExecutionRetriedData, ProxyAssignedData, WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
-import { isTerminal, workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/index.js';
+import { domainEvents } from '../write-model/events.js';
+import {
+  isTerminal,
+  workflowExecutionAggregate,
+  workflowExecutionDecider,
+  workflowExecutionEvents,
+  workflowExecutionStream,
+  type WorkflowExecutionCommand,
+} from '../write-model/workflow-execution/index.js';
 import { chooseProxy, DEFAULT_NO_PROXY_DELAY_MS, readEvents, scrapeJobFor } from './dispatch-executions.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 
@@ -25,7 +31,7 @@ export interface ProxyFailoverDeps extends ProcessManagerDeps {
   noProxyDelayMs?: number;
 }
 
-const TERMINAL_EVENTS = ['ExecutionCompleted', 'ExecutionFailed', 'ExecutionCancelled', 'ExecutionRejected'];
+const TERMINAL_EVENTS = ['ExecutionCompleted', 'ExecutionFailed', 'ExecutionCancelled', 'ExecutionRejected'] as const;
 
 /**
  * DESIGN §6: ProxyFailed (or ProxyBanned for a platform) → every execution
@@ -58,17 +64,24 @@ export function createProxyFailover(deps: ProxyFailoverDeps, name = PROXY_FAILOV
     name,
     filter: { eventTypes: ['ProxyAssigned', ...TERMINAL_EVENTS, 'ProxyFailed', 'ProxyBanned'] },
     async handle(events, { tx }) {
-      for (const event of events) {
-        if (event.type === 'ProxyAssigned') {
-          const d = event.data as unknown as ProxyAssignedData;
-          await remember(tx, name, d.executionId, d.proxyId, d.assignedAt);
-        } else if (TERMINAL_EVENTS.includes(event.type)) {
-          await forget(tx, name, (event.data as { executionId: string }).executionId);
-        } else if (event.type === 'ProxyFailed') {
-          await moveAway(deps, name, tx, event, (event.data as unknown as ProxyFailedData).proxyId, null, now());
-        } else if (event.type === 'ProxyBanned') {
-          const d = event.data as unknown as ProxyBannedData;
-          await moveAway(deps, name, tx, event, d.proxyId, d.platform, now());
+      for (const recorded of events) {
+        const event = domainEvents.decode(recorded);
+        switch (event.type) {
+          case 'ProxyAssigned':
+            await remember(tx, name, event.data.executionId, event.data.proxyId, event.data.assignedAt);
+            break;
+          case 'ExecutionCompleted':
+          case 'ExecutionFailed':
+          case 'ExecutionCancelled':
+          case 'ExecutionRejected':
+            await forget(tx, name, event.data.executionId);
+            break;
+          case 'ProxyFailed':
+            await moveAway(deps, name, tx, recorded, event.data.proxyId, null, now());
+            break;
+          case 'ProxyBanned':
+            await moveAway(deps, name, tx, recorded, event.data.proxyId, event.data.platform, now());
+            break;
         }
       }
     },
@@ -106,68 +119,75 @@ async function moveOne(
   now: Date,
   picked: Map<string, LeaseHolder>,
 ): Promise<void> {
-  const stream = workflowExecutionStream(executionId);
-  const recorded = await readEvents(deps.store, stream);
-  const asEvents = (list: RecordedEvent[]) => list.map((e) => ({ type: e.type, data: e.data }) as unknown as WorkflowExecutionEvent);
-  const state = fold(workflowExecutionDecider, asEvents(recorded));
+  // the history, read once: the steps of an earlier delivery of this event are found by their ids
+  const recorded = await readEvents(deps.store, workflowExecutionStream(executionId));
+  const history = recorded.map((e) => workflowExecutionEvents.decode(e));
+  const state = fold(workflowExecutionDecider, history);
   const request = state.request;
   if (!request || isTerminal(state)) return void (await forget(tx, name, executionId));
   if (platform !== null && request.platform !== platform) return;
 
   const ids = (step: string) => eventIdsFrom(`${name}:${event.id}:${executionId}:${step}`);
+  const assignIds = ids('assign');
+  const retryIds = ids('retry');
   const context = contextFromEvent(event, name);
   const reason = platform === null ? 'proxy_failed' : `proxy_banned:${platform}`;
 
   // 1. the new proxy: ours from an earlier delivery, or a fresh choice
-  const assignAt = recorded.findIndex((e) => e.id === ids('assign')(0));
+  const assignAt = recorded.findIndex((e) => e.id === assignIds(0));
+  const earlierAssign = history[assignAt];
   let proxyId: string | null;
   let atMove = state; // the execution as it was when it was moved
-  if (assignAt >= 0) {
-    proxyId = (recorded[assignAt]!.data as unknown as ProxyAssignedData).proxyId;
-    atMove = fold(workflowExecutionDecider, asEvents(recorded.slice(0, assignAt)));
+  if (earlierAssign?.type === 'ProxyAssigned') {
+    proxyId = earlierAssign.data.proxyId;
+    atMove = fold(workflowExecutionDecider, history.slice(0, assignAt));
   } else {
     if (state.proxy !== null && state.proxy.proxyId !== badProxyId) {
       // moved meanwhile (a worker leased another): the index follows the stream
       return void (await remember(tx, name, executionId, state.proxy.proxyId, now.toISOString()));
     }
     proxyId = await chooseProxy(tx, deps, request, now, picked, [badProxyId]);
-    if (proxyId !== null) {
-      await handleCommand(
-        deps.store,
-        stream,
-        workflowExecutionDecider,
-        { type: 'AssignProxy', executionId, proxyId, leaseId: null, reason: 'proxy_failed', now: now.toISOString() },
-        { context, eventIds: ids('assign') },
-      );
-    }
   }
-  if (proxyId !== null) await remember(tx, name, executionId, proxyId, now.toISOString());
 
   // 2. a running attempt is superseded by the next one
-  let attempt: number | undefined;
-  const retried = recorded.find((e) => e.id === ids('retry')(0));
-  if (retried) {
-    attempt = (retried.data as unknown as ExecutionRetriedData).attempt;
-  } else if (atMove.status === 'running' || atMove.status === 'paused') {
-    attempt = atMove.attempt + 1;
-    await handleCommand(
+  const retried = history[recorded.findIndex((e) => e.id === retryIds(0))];
+  let attempt = retried?.type === 'ExecutionRetried' ? retried.data.attempt : undefined;
+  const assign = earlierAssign === undefined && proxyId !== null;
+  const retry = attempt === undefined && (atMove.status === 'running' || atMove.status === 'paused');
+  let cursor = state.cursor;
+  if (assign || retry) {
+    if (retry) attempt = atMove.attempt + 1;
+    // both steps in one append, decided on the stream as it is then; each keeps its own event id
+    let assigning = false;
+    const at = now.toISOString();
+    const result = await handle(
       deps.store,
-      stream,
-      workflowExecutionDecider,
-      { type: 'RetryExecution', executionId, attempt, reason, now: now.toISOString() },
-      { context, eventIds: ids('retry') },
+      workflowExecutionAggregate,
+      executionId,
+      (fresh) => {
+        const commands: WorkflowExecutionCommand[] = [];
+        assigning = assign && !isTerminal(fresh) && !(fresh.proxy?.proxyId === proxyId && fresh.proxy.leaseId === null);
+        if (isTerminal(fresh)) return commands;
+        if (assigning) commands.push({ type: 'AssignProxy', executionId, proxyId: proxyId!, leaseId: null, reason: 'proxy_failed', now: at });
+        if (retry) commands.push({ type: 'RetryExecution', executionId, attempt: attempt!, reason, now: at });
+        return commands;
+      },
+      { context, eventIds: (index) => (assigning && index === 0 ? assignIds(0) : retryIds(0)) },
     );
+    if (isTerminal(result.state)) return void (await forget(tx, name, executionId));
+    cursor = result.state.cursor;
   }
+  if (proxyId !== null) await remember(tx, name, executionId, proxyId, now.toISOString());
 
   // 3. the job, from the cursor the stream has now
   const delayMs = proxyId === null ? (deps.noProxyDelayMs ?? DEFAULT_NO_PROXY_DELAY_MS) : undefined;
   if (!(await deps.dispatcher.latestJob(executionId))) {
     // no job kept (never enqueued yet, or long gone): a fresh one for the attempt about to run
-    const run = { proxyId, cursor: state.cursor, attempt: attempt ?? Math.max(state.attempt, 1), reason };
+    const run = { proxyId, cursor, attempt: attempt ?? Math.max(state.attempt, 1), reason };
     await deps.dispatcher.enqueue(scrapeJobFor(request, run), delayMs ? { delayMs } : {});
     return;
   }
-  await deps.dispatcher.reenqueue(executionId, state.cursor, reason, {
+  await deps.dispatcher.reenqueue(executionId, cursor, reason, {
     ...(attempt !== undefined ? { attempt } : {}),
     proxyId,
     ...(delayMs ? { delayMs } : {}),

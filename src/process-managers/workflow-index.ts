@@ -1,21 +1,14 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import { platformModule } from '../platforms/registry.js';
-import { handleCommand } from '../write-model/core/command-handler.js';
+import { handle } from '../write-model/core/command-handler.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
-import { workflowDecider, workflowStream } from '../write-model/workflow/decider.js';
+import { workflowAggregate } from '../write-model/workflow/decider.js';
+import { workflowEvents, type PauseReason } from '../write-model/workflow/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
-import type {
-  PauseReason,
-  WorkflowCreatedData,
-  WorkflowPausedData,
-  WorkflowResumedData,
-  WorkflowScheduledData,
-  WorkflowUpdatedData,
-} from '../write-model/workflow/events.js';
 
 /**
  * A process manager's own index of live workflows (table pm_workflow_index,
@@ -61,13 +54,13 @@ const toWorkflow = (r: Row): IndexedWorkflow => ({
 });
 
 /** Applies a Workflow event to the consumer's index; other events are ignored. */
-export async function indexWorkflowEvent(tx: Knex.Transaction, consumer: string, event: RecordedEvent): Promise<void> {
-  const data = event.data as { workflowId?: string };
-  if (typeof data.workflowId !== 'string') return;
-  const row = tx(TABLE).where({ consumer, workflow_id: data.workflowId });
+export async function indexWorkflowEvent(tx: Knex.Transaction, consumer: string, recorded: RecordedEvent): Promise<void> {
+  if (!workflowEvents.owns(recorded.type)) return;
+  const event = workflowEvents.decode(recorded);
+  const row = tx(TABLE).where({ consumer, workflow_id: event.data.workflowId });
   switch (event.type) {
     case 'WorkflowCreated': {
-      const d = event.data as unknown as WorkflowCreatedData;
+      const d = event.data;
       await tx(TABLE)
         .insert({
           consumer,
@@ -85,19 +78,17 @@ export async function indexWorkflowEvent(tx: Knex.Transaction, consumer: string,
       return;
     }
     case 'WorkflowUpdated':
-      await row.update({ platform_account_id: (event.data as unknown as WorkflowUpdatedData).platformAccountId });
+      await row.update({ platform_account_id: event.data.platformAccountId });
       return;
     case 'WorkflowScheduled':
-      await row.update({ scheduled: (event.data as unknown as WorkflowScheduledData).schedule !== null });
+      await row.update({ scheduled: event.data.schedule !== null });
       return;
     case 'WorkflowPaused':
-      await row.update({ status: 'paused', paused_for: JSON.stringify((event.data as unknown as WorkflowPausedData).pausedFor) });
+      await row.update({ status: 'paused', paused_for: JSON.stringify(event.data.pausedFor) });
       return;
-    case 'WorkflowResumed': {
-      const d = event.data as unknown as WorkflowResumedData;
-      await row.update({ status: d.status, paused_for: JSON.stringify(d.pausedFor) });
+    case 'WorkflowResumed':
+      await row.update({ status: event.data.status, paused_for: JSON.stringify(event.data.pausedFor) });
       return;
-    }
     case 'WorkflowDeleted':
       await row.delete();
       return;
@@ -127,7 +118,7 @@ export async function commandWorkflow(deps: ProcessManagerDeps, name: string, ev
     name,
     event,
     async () => {
-      await handleCommand(deps.store, workflowStream(workflowId), workflowDecider, command, {
+      await handle(deps.store, workflowAggregate, workflowId, command, {
         context: contextFromEvent(event, name),
         eventIds: eventIdsFrom(`${name}:${event.id}:${workflowId}`),
       });

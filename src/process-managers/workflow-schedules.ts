@@ -1,7 +1,8 @@
 import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { loadState } from '../write-model/core/command-handler.js';
-import { workflowDecider, workflowStream } from '../write-model/workflow/decider.js';
+import { load } from '../write-model/core/command-handler.js';
+import { workflowAggregate } from '../write-model/workflow/decider.js';
+import { workflowEvents } from '../write-model/workflow/events.js';
 import type { ProcessManagerDeps } from './shared.js';
 
 export const WORKFLOW_SCHEDULES = 'pm-workflow-schedules';
@@ -44,12 +45,9 @@ export function createWorkflowSchedules(deps: WorkflowSchedulesDeps, name = WORK
     filter: { eventTypes: SCHEDULE_EVENT_TYPES },
     async handle(events) {
       const workflowIds = new Set<string>();
-      for (const event of events) {
-        const id = (event.data as { workflowId?: unknown }).workflowId;
-        if (typeof id === 'string') workflowIds.add(id);
-      }
+      for (const event of events) workflowIds.add(workflowEvents.decode(event).data.workflowId);
       for (const workflowId of workflowIds) {
-        const { state } = await loadState(deps.store, workflowStream(workflowId), workflowDecider);
+        const { state } = await load(deps.store, workflowAggregate, workflowId);
         const ownerId = state.workflow?.ownerId ?? '';
         const status = state.status === 'none' ? 'deleted' : state.status;
         try {

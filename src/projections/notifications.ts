@@ -1,24 +1,29 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { NOTIFICATION_EVENT_TYPES, type NotificationEvent } from '../write-model/notification/events.js';
+import { notificationEvents } from '../write-model/notification/events.js';
 
 /**
- * Read model of the notification inboxes (stream `notifications-{userId}`):
- * `notifications` (one row per notification, read / emailed times) and
- * `notification_inboxes` (the last stream revision applied per user).
+ * Read model of the notifications (one stream per notification,
+ * `notification-{notificationId}`): `notifications`, one row per
+ * notification with its read and emailed times. `seq` is the global
+ * sequence (the position's `prepare`) of its NotificationSent: the order
+ * among notifications sent at the same time.
  *
- * Idempotent under redelivery: an event is applied only when its revision is
- * above the inbox's `last_revision`, moved in the same transaction.
+ * Idempotent under redelivery without a revision of its own: a notification
+ * is sent, read and mailed at most once each (the aggregate's rules), so the
+ * row is inserted once and each time is set only while still null.
+ * (`notification_inboxes`, of the one-inbox-per-user streams, is no longer
+ * written.)
  */
 export const NOTIFICATIONS_PROJECTION = 'notifications-v1';
 
-export const NOTIFICATION_STREAM_PREFIX = 'notifications-';
+export const NOTIFICATION_STREAM_PREFIX = 'notification-';
 
 export function createNotificationsProjection(name: string = NOTIFICATIONS_PROJECTION): Consumer {
   return {
     name,
-    filter: { streamPrefixes: [NOTIFICATION_STREAM_PREFIX] },
+    filter: { streamPrefixes: [NOTIFICATION_STREAM_PREFIX], eventTypes: notificationEvents.types },
     async handle(events, { tx }) {
       for (const event of events) await applyEvent(tx, event);
     },
@@ -27,20 +32,11 @@ export function createNotificationsProjection(name: string = NOTIFICATIONS_PROJE
 
 export const notificationsProjection: Consumer = createNotificationsProjection();
 
-const KNOWN_TYPES = new Set<string>(NOTIFICATION_EVENT_TYPES);
-
-/** Applies one recorded event unless its revision was applied already. Exported for tests. */
+/** Applies one recorded event; a repeat changes nothing. Exported for tests. */
 export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (!KNOWN_TYPES.has(recorded.type)) return;
-  const event = { type: recorded.type, data: recorded.data } as unknown as NotificationEvent;
-  const userId = event.data.userId;
-  const revision = recorded.revision;
-
-  const inbox = (await tx('notification_inboxes').where({ user_id: userId }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
-  if (inbox && BigInt(inbox.last_revision) >= revision) return; // applied already
-  if (inbox) await tx('notification_inboxes').where({ user_id: userId }).update({ last_revision: revision.toString() });
-  else await tx('notification_inboxes').insert({ user_id: userId, last_revision: revision.toString() });
-
+  if (!notificationEvents.owns(recorded.type)) return;
+  const event = notificationEvents.decode(recorded);
+  const row = () => tx('notifications').where({ id: event.data.notificationId, user_id: event.data.userId });
   switch (event.type) {
     case 'NotificationSent': {
       const d = event.data;
@@ -52,7 +48,7 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
           title: d.title,
           body: d.body,
           data: JSON.stringify(d.data),
-          seq: revision.toString(),
+          seq: recorded.position.prepare.toString(),
           created_at: d.sentAt,
           read_at: null,
           emailed_at: null,
@@ -62,13 +58,10 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
       return;
     }
     case 'NotificationRead':
-      await tx('notifications').where({ id: event.data.notificationId, user_id: userId }).update({ read_at: event.data.readAt });
-      return;
-    case 'AllNotificationsRead':
-      await tx('notifications').where({ user_id: userId }).whereIn('id', event.data.notificationIds).whereNull('read_at').update({ read_at: event.data.readAt });
+      await row().whereNull('read_at').update({ read_at: event.data.readAt });
       return;
     case 'NotificationEmailed':
-      await tx('notifications').where({ id: event.data.notificationId, user_id: userId }).update({ emailed_at: event.data.emailedAt });
+      await row().whereNull('emailed_at').update({ emailed_at: event.data.emailedAt });
       return;
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { PlatformAccountEvent } from '../write-model/platform-account/events.js';
+import { platformAccountEvents } from '../write-model/platform-account/events.js';
 
 /**
  * Read model of the PlatformAccount aggregate (stream
@@ -17,16 +17,6 @@ export const PLATFORM_ACCOUNTS_PROJECTION = 'platform-accounts-v1';
 
 export const PLATFORM_ACCOUNT_STREAM_PREFIX = 'platform_account-';
 
-const KNOWN_TYPES = new Set<string>([
-  'PlatformAccountConnected',
-  'AccountVerified',
-  'AccountHealthChanged',
-  'AccountInvalidated',
-  'AccountCredentialsRotated',
-  'PlatformAccountRenamed',
-  'PlatformAccountDisconnected',
-]);
-
 export function createPlatformAccountsProjection(name: string = PLATFORM_ACCOUNTS_PROJECTION): Consumer {
   return {
     name,
@@ -41,8 +31,8 @@ export const platformAccountsProjection: Consumer = createPlatformAccountsProjec
 
 /** Applies one recorded event unless its revision was applied already. Exported for tests. */
 export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (!KNOWN_TYPES.has(recorded.type)) return;
-  const event = { type: recorded.type, data: recorded.data } as unknown as PlatformAccountEvent;
+  if (!platformAccountEvents.owns(recorded.type)) return;
+  const event = platformAccountEvents.decode(recorded);
   const id = event.data.accountId;
   const revision = recorded.revision.toString();
 

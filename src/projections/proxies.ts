@@ -1,36 +1,33 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { ProxyEvent } from '../write-model/proxy/events.js';
+import { proxyEvents } from '../write-model/proxy/events.js';
+import { proxyHealthEvents, type ProxyHealthCheckedData } from '../write-model/proxy-health/events.js';
 
 /**
- * Read model of the Proxy aggregate (stream `proxy-{id}`): `proxies` and
- * `proxy_bans` (migration 20261123000700). The sealed credentials are never
- * copied: a row only says whether the proxy has any.
+ * Read model of the proxy pool: `proxies` and `proxy_bans` (migration
+ * 20261123000700), from the Proxy aggregate's lifecycle (`proxy-{id}`) and
+ * its health observations (`proxy_health-{id}_{YYYYMMDD}`). The sealed
+ * credentials are never copied: a row only says whether the proxy has any.
  *
- * Idempotent under redelivery: an event is applied only when its stream
- * revision is above the row's `last_revision`, moved in the same (the
- * consumer's) transaction, so replaying a batch changes nothing — which is
- * what lets the counters be incremented here.
+ * Idempotent under redelivery, which is what lets the counters be
+ * incremented here: a lifecycle event is applied only when its stream
+ * revision is above the row's `last_revision` (the proxy stream's, the
+ * ETag); an observation only when it is later than the row's
+ * `last_checked_at` (a proxy's observations are strictly later one after
+ * the other, across days too). Both move in the consumer's transaction.
  */
 export const PROXIES_PROJECTION = 'proxies-v1';
 
 export const PROXY_STREAM_PREFIX = 'proxy-';
+export const PROXY_HEALTH_STREAM_PREFIX = 'proxy_health-';
 
-const PROXY_EVENT_TYPES: readonly ProxyEvent['type'][] = [
-  'ProxyRegistered',
-  'ProxyHealthChecked',
-  'ProxyFailed',
-  'ProxyRecovered',
-  'ProxyBanned',
-  'ProxyUnbanned',
-  'ProxyRetired',
-];
+const PROXY_EVENT_TYPES: readonly string[] = [...proxyEvents.types, ...proxyHealthEvents.types];
 
 export function createProxiesProjection(name: string = PROXIES_PROJECTION): Consumer {
   return {
     name,
-    filter: { streamPrefixes: [PROXY_STREAM_PREFIX], eventTypes: PROXY_EVENT_TYPES },
+    filter: { streamPrefixes: [PROXY_STREAM_PREFIX, PROXY_HEALTH_STREAM_PREFIX], eventTypes: PROXY_EVENT_TYPES },
     async handle(events, { tx }) {
       for (const event of events) await applyProxyEvent(tx, event);
     },
@@ -39,12 +36,14 @@ export function createProxiesProjection(name: string = PROXIES_PROJECTION): Cons
 
 export const proxiesProjection: Consumer = createProxiesProjection();
 
-const KNOWN = new Set<string>(PROXY_EVENT_TYPES);
-
-/** Applies one recorded event unless its revision was applied already. Exported for tests. */
+/** Applies one recorded event unless it was applied already. Exported for tests. */
 export async function applyProxyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (!KNOWN.has(recorded.type)) return;
-  const event = { type: recorded.type, data: recorded.data } as unknown as ProxyEvent;
+  if (proxyHealthEvents.owns(recorded.type)) {
+    await applyObservation(tx, proxyHealthEvents.decode(recorded).data);
+    return;
+  }
+  if (!proxyEvents.owns(recorded.type)) return;
+  const event = proxyEvents.decode(recorded);
   const id = event.data.proxyId;
   const revision = recorded.revision.toString();
 
@@ -80,28 +79,6 @@ export async function applyProxyEvent(tx: Knex.Transaction | Knex, recorded: Rec
     tx('proxies').where({ id }).update({ ...values, updated_at: at, last_revision: revision });
 
   switch (event.type) {
-    case 'ProxyHealthChecked': {
-      const d = event.data;
-      // as the aggregate counts: job failures are not checks (job successes are never reported)
-      const isCheck = d.source !== 'job';
-      await update(
-        {
-          consecutive_failures: d.consecutiveFailures,
-          consecutive_successes: d.consecutiveSuccesses,
-          total_checks: tx.raw('total_checks + ?', [isCheck ? 1 : 0]),
-          successful_checks: tx.raw('successful_checks + ?', [isCheck && d.ok ? 1 : 0]),
-          job_failures: tx.raw('job_failures + ?', [isCheck ? 0 : 1]),
-          latency_sum_ms: tx.raw('latency_sum_ms + ?', [d.latencyMs ?? 0]),
-          latency_samples: tx.raw('latency_samples + ?', [d.latencyMs === null ? 0 : 1]),
-          last_latency_ms: d.latencyMs === null ? tx.raw('last_latency_ms') : d.latencyMs,
-          last_checked_at: d.checkedAt,
-          last_success_at: d.ok ? d.checkedAt : tx.raw('last_success_at'),
-          last_error: d.ok ? tx.raw('last_error') : d.error,
-        },
-        d.checkedAt,
-      );
-      return;
-    }
     case 'ProxyFailed':
       await update({ status: 'failed', failure_reason: event.data.reason, failed_at: event.data.failedAt }, event.data.failedAt);
       return;
@@ -125,4 +102,27 @@ export async function applyProxyEvent(tx: Knex.Transaction | Knex, recorded: Rec
       await update({ status: 'retired', retired_at: event.data.retiredAt, retire_reason: event.data.reason }, event.data.retiredAt);
       return;
   }
+}
+
+/** One observation, unless the row has it or a later one already. */
+async function applyObservation(tx: Knex.Transaction | Knex, d: ProxyHealthCheckedData): Promise<void> {
+  // as before the day streams: job failures are not checks (job successes are never reported)
+  const isCheck = d.source !== 'job';
+  await tx('proxies')
+    .where({ id: d.proxyId })
+    .andWhere((q) => q.whereNull('last_checked_at').orWhere('last_checked_at', '<', d.checkedAt))
+    .update({
+      consecutive_failures: d.consecutiveFailures,
+      consecutive_successes: d.consecutiveSuccesses,
+      total_checks: tx.raw('total_checks + ?', [isCheck ? 1 : 0]),
+      successful_checks: tx.raw('successful_checks + ?', [isCheck && d.ok ? 1 : 0]),
+      job_failures: tx.raw('job_failures + ?', [isCheck ? 0 : 1]),
+      latency_sum_ms: tx.raw('latency_sum_ms + ?', [d.latencyMs ?? 0]),
+      latency_samples: tx.raw('latency_samples + ?', [d.latencyMs === null ? 0 : 1]),
+      last_latency_ms: d.latencyMs === null ? tx.raw('last_latency_ms') : d.latencyMs,
+      last_checked_at: d.checkedAt,
+      last_success_at: d.ok ? d.checkedAt : tx.raw('last_success_at'),
+      last_error: d.ok ? tx.raw('last_error') : d.error,
+      updated_at: d.checkedAt,
+    });
 }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 
 /**
  * Proxy usage per proxy, user, platform and day (`proxy_usage_stats`), from
@@ -64,7 +64,7 @@ interface ExecutionRow {
 /** Applies one recorded event unless its revision was applied already. Exported for tests. */
 export async function applyUsageEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent, timeZone: string = DEFAULT_USAGE_TIME_ZONE): Promise<void> {
   if (!KNOWN.has(recorded.type)) return;
-  const event = { type: recorded.type, data: recorded.data } as unknown as WorkflowExecutionEvent;
+  const event = workflowExecutionEvents.decode(recorded);
   const executionId = event.data.executionId;
   const revision = recorded.revision.toString();
 

@@ -4,7 +4,7 @@ import type { RecordedEvent } from '../event-store/port.js';
 import { novelSnapshotSchema, rankingEntrySchema, type QidianNovelSnapshot, type QidianRankingEntry } from '../platforms/qidian/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents } from '../write-model/novel-tracking/events.js';
-import type { ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 
 /**
  * The Qidian read model (migration 20261123001000_qidian_read_model):
@@ -53,7 +53,8 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
   if (TRACKING_TYPES.has(recorded.type) && recorded.streamName.startsWith(NOVEL_TRACKING_STREAM_PREFIX)) {
     await applyTracking(tx, recorded);
   } else if (recorded.type === 'ItemsCollected') {
-    await applyItems(tx, recorded.data as unknown as ItemsCollectedData);
+    const event = workflowExecutionEvents.decode(recorded);
+    if (event.type === 'ItemsCollected') await applyItems(tx, event.data);
   }
 }
 

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { SUBSCRIPTION_EVENT_TYPES, type SubscriptionEvent } from '../write-model/subscription/events.js';
+import { SUBSCRIPTION_EVENT_TYPES, subscriptionEvents, type SubscriptionEvent } from '../write-model/subscription/events.js';
+import { SUBSCRIPTION_USAGE_EVENT_TYPES, subscriptionUsageEvents, type SubscriptionUsageEvent } from '../write-model/subscription-usage/events.js';
 
 /**
- * Read model of the Subscription aggregate (stream `subscription-{userId}_{service}`):
+ * Read model of the Subscription aggregate (stream `subscription-{userId}_{service}`)
+ * and of its daily usage (streams `subscription_usage-{userId}_{service}_{YYYYMMDD}`),
+ * read from `$all` by event type, whatever stream they are in:
  *
  * - `subscriptions`: one row per subscription, the plan in force, its status
  *   (`active`, or `cancelled` = ends at the period's end and falls back to
@@ -17,18 +20,18 @@ import { SUBSCRIPTION_EVENT_TYPES, type SubscriptionEvent } from '../write-model
  * - `subscription_reservations`: the resources held now (ResourceReserved /
  *   ResourceReleased); count them per feature for the current use.
  *
- * Idempotent under redelivery: each event is applied only when its stream
- * revision is above the subscription's `last_revision`, which is moved in the
- * same transaction (the consumer's), so replaying any batch changes nothing.
+ * Idempotent under redelivery: a subscription event is applied only when its
+ * stream revision is above the subscription's `last_revision`, which is moved
+ * in the same transaction (the consumer's); usage events are upserts that a
+ * repeat leaves as they are (a day's total only grows, the first refusal's
+ * time is kept). So replaying any batch changes nothing.
  */
 export const SUBSCRIPTIONS_PROJECTION = 'subscriptions-v1';
-
-export const SUBSCRIPTION_STREAM_PREFIX = 'subscription-';
 
 export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJECTION): Consumer {
   return {
     name,
-    filter: { streamPrefixes: [SUBSCRIPTION_STREAM_PREFIX] },
+    filter: { eventTypes: [...SUBSCRIPTION_EVENT_TYPES, ...SUBSCRIPTION_USAGE_EVENT_TYPES] },
     async handle(events, { tx }) {
       for (const event of events) await applyEvent(tx, event);
     },
@@ -37,12 +40,11 @@ export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJE
 
 export const subscriptionsProjection: Consumer = createSubscriptionsProjection();
 
-const KNOWN_TYPES = new Set<string>(SUBSCRIPTION_EVENT_TYPES);
-
-/** Applies one recorded event unless its revision was applied already. Exported for tests. */
+/** Applies one recorded event (a subscription's unless its revision was applied already). Exported for tests. */
 export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (!KNOWN_TYPES.has(recorded.type)) return;
-  const event = { type: recorded.type, data: recorded.data } as unknown as SubscriptionEvent;
+  if (subscriptionUsageEvents.owns(recorded.type)) return applyUsage(tx, subscriptionUsageEvents.decode(recorded));
+  if (!subscriptionEvents.owns(recorded.type)) return;
+  const event = subscriptionEvents.decode(recorded);
   const id = event.data.subscriptionId;
   const revision = recorded.revision;
 
@@ -133,26 +135,6 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
       });
       return;
     }
-    case 'UsageRecorded': {
-      const d = event.data;
-      await tx('feature_usage_stats')
-        .insert({ ...ref, feature: d.feature, day: d.day, used: d.usedToday, limit: d.limit, exceeded_at: null, updated_at: d.recordedAt })
-        .onConflict(['subscription_id', 'feature', 'day'])
-        .merge({ used: d.usedToday, limit: d.limit, updated_at: d.recordedAt });
-      break;
-    }
-    case 'QuotaExceeded': {
-      const d = event.data;
-      await tx('feature_usage_stats')
-        .insert({ ...ref, feature: d.feature, day: d.day, used: d.used, limit: d.limit, exceeded_at: d.exceededAt, updated_at: d.exceededAt })
-        .onConflict(['subscription_id', 'feature', 'day'])
-        .merge({
-          limit: d.limit,
-          exceeded_at: tx.raw('COALESCE(feature_usage_stats.exceeded_at, excluded.exceeded_at)'),
-          updated_at: d.exceededAt,
-        });
-      break;
-    }
     case 'ResourceReserved': {
       const d = event.data;
       await tx('subscription_reservations')
@@ -167,8 +149,31 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
       break;
     }
   }
-  // usage and reservations: move the subscription's revision (and nothing else)
+  // reservations: move the subscription's revision (and nothing else)
   await update(tx, id, base);
+}
+
+/** A day's use or refusal: one row per subscription, feature and day. */
+async function applyUsage(tx: Knex.Transaction | Knex, event: SubscriptionUsageEvent): Promise<void> {
+  const d = event.data;
+  const row = { subscription_id: d.subscriptionId, user_id: d.userId, service: d.service, feature: d.feature, day: d.day };
+  if (event.type === 'UsageRecorded') {
+    const { usedToday, limit, recordedAt } = event.data;
+    await tx('feature_usage_stats')
+      .insert({ ...row, used: usedToday, limit, exceeded_at: null, updated_at: recordedAt })
+      .onConflict(['subscription_id', 'feature', 'day'])
+      .merge({ used: tx.raw('GREATEST(feature_usage_stats.used, excluded.used)'), limit, updated_at: recordedAt });
+    return;
+  }
+  const { used, limit, exceededAt } = event.data;
+  await tx('feature_usage_stats')
+    .insert({ ...row, used, limit, exceeded_at: exceededAt, updated_at: exceededAt })
+    .onConflict(['subscription_id', 'feature', 'day'])
+    .merge({
+      limit,
+      exceeded_at: tx.raw('COALESCE(feature_usage_stats.exceeded_at, excluded.exceeded_at)'),
+      updated_at: exceededAt,
+    });
 }
 
 const clearPending = { pending_downgrade: null, pending_downgrade_at: null, cancel_at_period_end: false, cancelled_at: null };
@@ -191,10 +196,6 @@ function timeOf(event: SubscriptionEvent): string {
       return event.data.cancelledAt;
     case 'SubscriptionExpired':
       return event.data.expiredAt;
-    case 'UsageRecorded':
-      return event.data.recordedAt;
-    case 'QuotaExceeded':
-      return event.data.exceededAt;
     case 'ResourceReserved':
       return event.data.reservedAt;
     case 'ResourceReleased':

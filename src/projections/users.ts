@@ -1,45 +1,76 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { UserEvent } from '../write-model/user/events.js';
+import { combineCodecs } from '../write-model/core/event-codec.js';
+import { sessionEvents, type SessionEvent } from '../write-model/session/events.js';
+import { userEvents, type UserEvent } from '../write-model/user/events.js';
 
 export const USERS_PROJECTION = 'users-v1';
 
-const USER_EVENT_TYPES: readonly UserEvent['type'][] = [
-  'UserRegistered',
-  'ProfileUpdated',
-  'SessionStarted',
-  'SessionRefreshed',
-  'SessionEnded',
-  'PasswordResetRequested',
-  'PasswordChanged',
-  'RoleChanged',
-  'UserSuspended',
-  'UserReactivated',
-];
+const codec = combineCodecs<UserEvent | SessionEvent>([userEvents, sessionEvents]);
 
 /**
- * `users` and `user_sessions` from the User streams (`user-{id}`; the
- * `user_email-…` reservations are not read). Secrets are never copied: no
- * passwordHash, refreshTokenHash or resetTokenHash reaches a table.
+ * `users` from the User streams (`user-{id}`) and `user_sessions` from the
+ * Session streams (`session-{id}`); the `user_email-…` reservations are not
+ * read. Secrets are never copied: no passwordHash, refreshTokenHash or
+ * resetTokenHash reaches a table.
  *
- * Idempotent: `users.revision` is the last user-stream revision applied. The
- * registration is an insert that ignores an existing row; every later event
- * first moves `users.revision` forward (`WHERE revision < event revision`)
- * and changes anything (the user row, its sessions) only when that update
- * hit the row. A replay from any checkpoint therefore changes nothing.
+ * Idempotent, so a replay from any checkpoint changes nothing:
+ * - `users.revision` is the last user-stream revision applied. The
+ *   registration is an insert that ignores an existing row; every later user
+ *   event moves `users.revision` forward (`WHERE revision < event revision`)
+ *   together with its changes.
+ * - A session row only moves forward: the start is an insert that ignores an
+ *   existing row, a refresh applies only over an older one, the end only to
+ *   a session not ended yet.
  */
 export const usersProjection: Consumer = {
   name: USERS_PROJECTION,
-  filter: { streamPrefixes: ['user-'], eventTypes: USER_EVENT_TYPES },
+  filter: { streamPrefixes: ['user-', 'session-'], eventTypes: codec.types },
   async handle(events, { tx }) {
     for (const event of events) await apply(tx, event);
   },
 };
 
 async function apply(tx: Knex.Transaction, recorded: RecordedEvent): Promise<void> {
-  const event = { type: recorded.type, data: recorded.data } as unknown as UserEvent;
+  const event = codec.decode(recorded);
   const revision = recorded.revision.toString();
+
+  switch (event.type) {
+    case 'SessionStarted': {
+      const d = event.data;
+      await tx('user_sessions')
+        .insert({
+          id: d.sessionId,
+          user_id: d.userId,
+          user_agent: d.userAgent,
+          ip: d.ip,
+          started_at: d.startedAt,
+          last_refreshed_at: null,
+          expires_at: d.expiresAt,
+          ended_at: null,
+          end_reason: null,
+        })
+        .onConflict('id')
+        .ignore();
+      return;
+    }
+    case 'SessionRefreshed': {
+      const d = event.data;
+      await tx('user_sessions')
+        .where({ id: d.sessionId, user_id: d.userId })
+        .andWhere((q) => q.whereNull('last_refreshed_at').orWhere('last_refreshed_at', '<', d.refreshedAt))
+        .update({ last_refreshed_at: d.refreshedAt, expires_at: d.expiresAt });
+      return;
+    }
+    case 'SessionEnded': {
+      const d = event.data;
+      await tx('user_sessions').where({ id: d.sessionId, user_id: d.userId }).whereNull('ended_at').update({ ended_at: d.endedAt, end_reason: d.reason });
+      return;
+    }
+    default:
+      break;
+  }
 
   if (event.type === 'UserRegistered') {
     const d = event.data;
@@ -86,43 +117,6 @@ async function apply(tx: Knex.Transaction, recorded: RecordedEvent): Promise<voi
     case 'PasswordChanged':
       changes.updated_at = event.data.changedAt;
       break;
-    default:
-      break;
   }
-  const userId = event.data.userId;
-  const hit = await tx('users').where({ id: userId }).andWhere('revision', '<', revision).update(changes);
-  if (hit === 0) return; // already applied (a replay), or a stream without registration
-
-  switch (event.type) {
-    case 'SessionStarted': {
-      const d = event.data;
-      await tx('user_sessions')
-        .insert({
-          id: d.sessionId,
-          user_id: d.userId,
-          user_agent: d.userAgent,
-          ip: d.ip,
-          started_at: d.startedAt,
-          last_refreshed_at: null,
-          expires_at: d.expiresAt,
-          ended_at: null,
-          end_reason: null,
-        })
-        .onConflict('id')
-        .ignore();
-      break;
-    }
-    case 'SessionRefreshed': {
-      const d = event.data;
-      await tx('user_sessions').where({ id: d.sessionId, user_id: d.userId }).update({ last_refreshed_at: d.refreshedAt, expires_at: d.expiresAt });
-      break;
-    }
-    case 'SessionEnded': {
-      const d = event.data;
-      await tx('user_sessions').where({ id: d.sessionId, user_id: d.userId }).update({ ended_at: d.endedAt, end_reason: d.reason });
-      break;
-    }
-    default:
-      break;
-  }
+  await tx('users').where({ id: event.data.userId }).andWhere('revision', '<', revision).update(changes);
 }

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
-import type { WorkflowEvent } from '../write-model/workflow/events.js';
+import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { workflowEvents, type WorkflowEvent } from '../write-model/workflow/events.js';
 
 /**
  * Read model of the WorkflowDefinition (`workflow-{id}`) and WorkflowExecution
@@ -37,27 +37,13 @@ export const workflowsProjection: Consumer = createWorkflowsProjection();
 
 type Db = Knex.Transaction | Knex;
 
-const WORKFLOW_TYPES = new Set(['WorkflowCreated', 'WorkflowUpdated', 'WorkflowScheduled', 'WorkflowPaused', 'WorkflowResumed', 'WorkflowDeleted']);
-const EXECUTION_TYPES = new Set([
-  'ExecutionRequested',
-  'ExecutionRejected',
-  'ExecutionStarted',
-  'ProxyAssigned',
-  'ItemsCollected',
-  'ExecutionRetried',
-  'ExecutionCompleted',
-  'ExecutionFailed',
-  'ExecutionCancelled',
-  'ExecutionPaused',
-]);
-
 /** Applies one recorded event unless its revision was applied already. Exported for tests. */
 export async function applyEvent(tx: Db, recorded: RecordedEvent): Promise<void> {
   // 'workflow-' is not a prefix of 'workflow_execution-', so the two never mix
-  if (recorded.streamName.startsWith(WORKFLOW_STREAM_PREFIX) && WORKFLOW_TYPES.has(recorded.type)) {
-    await applyWorkflowEvent(tx, recorded, { type: recorded.type, data: recorded.data } as unknown as WorkflowEvent);
-  } else if (recorded.streamName.startsWith(EXECUTION_STREAM_PREFIX) && EXECUTION_TYPES.has(recorded.type)) {
-    await applyExecutionEvent(tx, recorded, { type: recorded.type, data: recorded.data } as unknown as WorkflowExecutionEvent);
+  if (recorded.streamName.startsWith(WORKFLOW_STREAM_PREFIX) && workflowEvents.owns(recorded.type)) {
+    await applyWorkflowEvent(tx, recorded, workflowEvents.decode(recorded));
+  } else if (recorded.streamName.startsWith(EXECUTION_STREAM_PREFIX) && workflowExecutionEvents.owns(recorded.type)) {
+    await applyExecutionEvent(tx, recorded, workflowExecutionEvents.decode(recorded));
   }
 }
 
@@ -125,7 +111,8 @@ async function applyWorkflowEvent(tx: Db, recorded: RecordedEvent, event: Workfl
     }
     case 'WorkflowResumed': {
       const d = event.data;
-      const pauses = row!.pauses.filter((p) => !(d.lifted as string[]).includes(p.reason));
+      const lifted: readonly string[] = d.lifted;
+      const pauses = row!.pauses.filter((p) => !lifted.includes(p.reason));
       await update({ status: d.status, paused_for: json(d.pausedFor), pauses: json(pauses), updated_at: d.resumedAt });
       return;
     }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import { messageSchema, noteSchema, type XiaohongshuMessage, type XiaohongshuNote } from '../platforms/xiaohongshu/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import type { ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 
 /**
  * Read model of collected Xiaohongshu data, from WorkflowExecution's
@@ -41,10 +41,12 @@ export const xiaohongshuContentProjection: Consumer = createXiaohongshuContentPr
 /** Applies one recorded ItemsCollected unless its batch was applied already. Exported for tests. */
 export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
   if (recorded.type !== 'ItemsCollected') return;
-  const d = recorded.data as unknown as ItemsCollectedData;
+  const event = workflowExecutionEvents.decode(recorded);
+  if (event.type !== 'ItemsCollected') return;
+  const d = event.data;
   const notes = new Map<string, XiaohongshuNote>();
   const messages: XiaohongshuMessage[] = [];
-  for (const item of d.items ?? []) {
+  for (const item of d.items) {
     if (item.kind === NOTE_KIND) {
       const parsed = noteSchema.safeParse(item.data);
       if (parsed.success) notes.set(parsed.data.noteId, parsed.data);

@@ -1,8 +1,8 @@
 import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
 import type { ProxyLease, RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import type { EventStore } from '../event-store/port.js';
-import { loadState } from '../write-model/core/command-handler.js';
-import { proxyDecider, proxyStream } from '../write-model/proxy/decider.js';
+import { load } from '../write-model/core/command-handler.js';
+import { proxyAggregate } from '../write-model/proxy/decider.js';
 import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import { isBannedFor } from '../write-model/proxy/state.js';
 
@@ -59,7 +59,7 @@ export interface LeasedProxy {
 
 /** The proxy's endpoint when it may carry a job for `platform` now (write side), else null. */
 async function usableEndpoint(deps: LeaseDeps, proxyId: string, platform: string): Promise<ProxyEndpoint | null> {
-  const { state } = await loadState(deps.store, proxyStream(proxyId), proxyDecider);
+  const { state } = await load(deps.store, proxyAggregate, proxyId);
   if (state.status !== 'healthy' || !state.endpoint) return null;
   return isBannedFor(state, platform, deps.now().getTime()) ? null : state.endpoint;
 }

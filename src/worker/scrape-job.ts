@@ -14,20 +14,20 @@ import { StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../write-model/core/command-handler.js';
-import { fold, type Decider } from '../write-model/core/decider.js';
+import { handle, load, type Decision } from '../write-model/core/command-handler.js';
+import { fold } from '../write-model/core/decider.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
-import { platformAccountDecider, platformAccountStream } from '../write-model/platform-account/decider.js';
+import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import type { ConnectedAccount } from '../write-model/platform-account/state.js';
-import { proxyDecider, proxyStream } from '../write-model/proxy/decider.js';
 import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import type { WorkflowExecutionCommand } from '../write-model/workflow-execution/commands.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
-import type { ExecutionPauseReason, RejectionCode, WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
+import { workflowExecutionEvents, type ExecutionPauseReason, type RejectionCode } from '../write-model/workflow-execution/events.js';
 import { isTerminal, type WorkflowExecutionState } from '../write-model/workflow-execution/state.js';
 import { keepLeaseAlive, leaseProxy, NoProxyAvailableError } from './lease.js';
 import type { ScraperLookup } from './scrapers.js';
+import { banProxy, DEFAULT_HEALTH_THRESHOLDS, reportProxyFailure, type ProxyDeps } from '../application/proxies.js';
 
 /**
  * The scrape job: one run of a WorkflowExecution in a browser context,
@@ -163,8 +163,6 @@ interface LoadedExecution {
   context: CommandContext;
 }
 
-type ExecDecider = Decider<WorkflowExecutionState, WorkflowExecutionCommand, WorkflowExecutionEvent>;
-
 async function loadExecution(store: EventStore, executionId: string, actor: string): Promise<LoadedExecution | null> {
   let recorded;
   try {
@@ -175,7 +173,7 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
   }
   const first = recorded[0];
   if (!first) return null;
-  const state = fold(workflowExecutionDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as WorkflowExecutionEvent));
+  const state = fold(workflowExecutionDecider, recorded.map((e) => workflowExecutionEvents.decode(e)));
   const correlation = first.metadata.$correlationId;
   // the worker's commands continue the request's correlation, caused by the request
   const requestId = first.metadata.requestId;
@@ -189,16 +187,20 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
   return { state, context };
 }
 
-/** Decides only while the execution is still this run's. */
-function ownedBy(runId: string): ExecDecider {
-  return {
-    ...workflowExecutionDecider,
-    decide(command, state) {
-      if (isTerminal(state)) throw new ExecutionEndedError(`execution is ${state.status}`);
-      if (state.status !== 'running' || state.workerId !== runId) throw new RunSupersededError(`execution is ${state.status} under ${state.workerId ?? 'no worker'}`);
-      return workflowExecutionDecider.decide(command, state);
-    },
+/** The command, decided only while the execution is still this run's (checked again on the state a retry reads). */
+function ownedBy(runId: string, command: WorkflowExecutionCommand): Decision<WorkflowExecutionState, WorkflowExecutionCommand> {
+  return (state) => {
+    if (isTerminal(state)) throw new ExecutionEndedError(`execution is ${state.status}`);
+    if (state.status !== 'running' || state.workerId !== runId) throw new RunSupersededError(`execution is ${state.status} under ${state.workerId ?? 'no worker'}`);
+    return command;
   };
+}
+
+/** How an execution that cannot go on ends: rejected before it started, failed after; nothing once it ended. */
+function endCommand(state: WorkflowExecutionState, executionId: string, code: RejectionCode, reason: string, now: string): WorkflowExecutionCommand | [] {
+  if (isTerminal(state)) return [];
+  if (state.status === 'requested') return { type: 'RejectExecution', executionId, reason: code, details: { reason }, now };
+  return { type: 'FailExecution', executionId, reason, now };
 }
 
 /** The batch id: the cursor the batch started from (null: the start). */
@@ -267,19 +269,13 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
   const iso = () => now().toISOString();
   const actor = `worker:${deps.workerName}`;
 
-  const execute = (executionId: string, command: WorkflowExecutionCommand, context: CommandContext, decider: ExecDecider = workflowExecutionDecider) =>
-    handleCommand(deps.store, workflowExecutionStream(executionId), decider, command, { context });
+  const execute = (executionId: string, decision: Decision<WorkflowExecutionState, WorkflowExecutionCommand>, context: CommandContext) =>
+    handle(deps.store, workflowExecutionAggregate, executionId, decision, { context });
 
-  /** Ends an execution that cannot run: rejected before it started, failed after. */
+  /** Ends an execution that cannot run: rejected before it started, failed after (decided on the stream as it is then). */
   async function endExecution(loaded: LoadedExecution, code: RejectionCode, reason: string): Promise<void> {
     const executionId = loaded.state.request!.executionId;
-    const fresh = (await loadExecution(deps.store, executionId, actor)) ?? loaded;
-    if (isTerminal(fresh.state)) return;
-    if (fresh.state.status === 'requested') {
-      await execute(executionId, { type: 'RejectExecution', executionId, reason: code, details: { reason }, now: iso() }, loaded.context);
-    } else {
-      await execute(executionId, { type: 'FailExecution', executionId, reason, now: iso() }, loaded.context);
-    }
+    await execute(executionId, (state) => endCommand(state, executionId, code, reason, iso()), loaded.context);
   }
 
   return async function scrapeJob(job: Job<ScrapeJobData, ScrapeOutcome>, { signal }: JobContext): Promise<ScrapeOutcome> {
@@ -300,7 +296,7 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     }
     let account: ConnectedAccount | null = null;
     if (request.platformAccountId) {
-      const { state: a } = await loadState(deps.store, platformAccountStream(request.platformAccountId), platformAccountDecider);
+      const { state: a } = await load(deps.store, platformAccountAggregate, request.platformAccountId);
       if (a.status === 'none' || a.ownerId !== request.ownerId || a.status === 'invalid' || a.status === 'disconnected') {
         await endExecution(loaded, 'ACCOUNT_INVALID', `account_${a.status}`);
         throw new UnrecoverableError(`platform account ${request.platformAccountId} is ${a.status}`);
@@ -360,7 +356,7 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       const emit = async (batch: ScrapeBatch) => {
         run.signal.throwIfAborted();
         const batchId = batchIdFor(cursor);
-        await execute(executionId, { type: 'CollectItems', executionId, batchId, items: batch.items, cursor: batch.cursor, now: iso() }, context, ownedBy(runId));
+        await execute(executionId, ownedBy(runId, { type: 'CollectItems', executionId, batchId, items: batch.items, cursor: batch.cursor, now: iso() }), context);
         cursor = batch.cursor;
       };
       await deps.pool.withContext(contextOptions, async (browserContext) => {
@@ -381,7 +377,7 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
         }
       });
       run.signal.throwIfAborted();
-      const done = await execute(executionId, { type: 'CompleteExecution', executionId, now: iso() }, context, ownedBy(runId));
+      const done = await execute(executionId, ownedBy(runId, { type: 'CompleteExecution', executionId, now: iso() }), context);
       deps.logger?.info({ ...log, itemCount: done.state.itemCount }, 'scrape run completed');
       return { status: 'completed', itemCount: done.state.itemCount, proxyId: lease.proxyId, attempt };
     } catch (error) {
@@ -410,16 +406,21 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
   /** StartExecution for this run (after RetryExecution when an earlier run left it); the attempt, or null when another run won. */
   async function startRun(job: Job<ScrapeJobData, ScrapeOutcome>, loaded: LoadedExecution, runId: string): Promise<number | null> {
     const executionId = loaded.state.request!.executionId;
-    const fresh = (await loadExecution(deps.store, executionId, actor)) ?? loaded;
-    const s = fresh.state;
-    if (isTerminal(s)) return null;
-    if (s.status === 'running' || s.status === 'paused') {
-      const reason = job.attemptsMade > 0 && job.failedReason ? `retry: ${safeReason(job.failedReason)}` : 'resumed: the previous run did not finish';
-      await execute(executionId, { type: 'RetryExecution', executionId, attempt: s.attempt + 1, reason, now: iso() }, loaded.context);
-    }
+    const reason = job.attemptsMade > 0 && job.failedReason ? `retry: ${safeReason(job.failedReason)}` : 'resumed: the previous run did not finish';
     try {
-      const started = await execute(executionId, { type: 'StartExecution', executionId, workerId: runId, now: iso() }, loaded.context);
-      return started.state.attempt;
+      // one read, one append: the retry an earlier run's leftover needs, then this run's start
+      const started = await execute(
+        executionId,
+        (s): WorkflowExecutionCommand[] => {
+          if (isTerminal(s)) return [];
+          const now = iso();
+          const start: WorkflowExecutionCommand = { type: 'StartExecution', executionId, workerId: runId, now };
+          if (s.status !== 'running' && s.status !== 'paused') return [start];
+          return [{ type: 'RetryExecution', executionId, attempt: s.attempt + 1, reason, now }, start];
+        },
+        loaded.context,
+      );
+      return isTerminal(started.state) ? null : started.state.attempt;
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return null;
       throw error;
@@ -435,20 +436,19 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     return alive ? null : `${found.detail} (the proxy refuses connections)`;
   }
 
+  /** The proxy commands' dependencies: failures count towards PROXY_FAILURE_THRESHOLD (application/proxy-observations.ts). */
+  function proxyDeps(context: CommandContext, at: Date): ProxyDeps {
+    return { store: deps.store, context, now: () => at, thresholds: { ...DEFAULT_HEALTH_THRESHOLDS, failure: deps.proxyFailureThreshold } };
+  }
+
   /** A proxy the run could not reach: the failure is reported, and the job's next try avoids it. */
   async function onProxyUnreachable(detail: string, loaded: LoadedExecution, proxyId: string, job: Job<ScrapeJobData, ScrapeOutcome>, log: Record<string, unknown>): Promise<void> {
     deps.logger?.warn({ ...log, reason: detail }, 'scrape run failed: proxy unreachable');
     const avoid = [...new Set([...(job.data.avoidProxyIds ?? []), proxyId])];
     await job.updateData({ ...job.data, avoidProxyIds: avoid }).catch((error: unknown) => deps.logger?.warn({ ...log, err: error }, 'could not record the proxy to avoid'));
-    const at = now().toISOString();
+    const at = now();
     try {
-      await handleCommand(
-        deps.store,
-        proxyStream(proxyId),
-        proxyDecider,
-        { type: 'ReportProxyFailure', proxyId, reason: `unreachable: ${detail}`, platform: null, jobId: job.id ?? null, failureThreshold: deps.proxyFailureThreshold, now: at },
-        { context: loaded.context },
-      );
+      await reportProxyFailure(proxyDeps(loaded.context, at), { proxyId, reason: `unreachable: ${detail}`, platform: null, jobId: job.id ?? null });
     } catch (error) {
       // retired meanwhile (CONFLICT): nothing to report; the retry still avoids it
       if (!(error instanceof DomainError)) throw error;
@@ -464,10 +464,10 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     const reason = error instanceof ScraperError ? `${error.kind}:${error.reason}${error.url ? ` at ${bareUrl(error.url)}` : ''}` : safeReason(error);
     if (action === 'invalidate_account' && error instanceof LoginWallError) {
       if (request.platformAccountId) {
-        await handleCommand(
+        await handle(
           deps.store,
-          platformAccountStream(request.platformAccountId),
-          platformAccountDecider,
+          platformAccountAggregate,
+          request.platformAccountId,
           { type: 'InvalidateAccount', accountId: request.platformAccountId, requestedBy: null, reason: 'login_wall', detail: reason, now: iso() },
           { context: loaded.context },
         );
@@ -479,14 +479,8 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       const at = now();
       const until = new Date(at.getTime() + (deps.banMs ?? DEFAULT_BAN_MS)).toISOString();
       const proxyContext = loaded.context;
-      await handleCommand(deps.store, proxyStream(proxyId), proxyDecider, { type: 'BanProxy', proxyId, platform: error.platform, reason, until, now: at.toISOString() }, { context: proxyContext });
-      await handleCommand(
-        deps.store,
-        proxyStream(proxyId),
-        proxyDecider,
-        { type: 'ReportProxyFailure', proxyId, reason, platform: error.platform, jobId: job.id ?? null, failureThreshold: deps.proxyFailureThreshold, now: at.toISOString() },
-        { context: proxyContext },
-      );
+      await banProxy(proxyDeps(proxyContext, at), { proxyId, platform: error.platform, reason, until });
+      await reportProxyFailure(proxyDeps(proxyContext, at), { proxyId, reason, platform: error.platform, jobId: job.id ?? null });
     }
   }
 }
@@ -506,11 +500,8 @@ export function createScrapeDeadLetter(deps: Pick<ScrapeJobDeps, 'store' | 'late
     const latest = await deps.latestJobId(executionId);
     if (latest !== undefined && latest !== job.id) return;
     const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
-    const command: WorkflowExecutionCommand =
-      loaded.state.status === 'requested'
-        ? { type: 'RejectExecution', executionId, reason: 'NO_PROXY_AVAILABLE', details: { reason: `dead_letter: ${reason}` }, now: now().toISOString() }
-        : { type: 'FailExecution', executionId, reason: `dead_letter: ${reason}`, now: now().toISOString() };
-    await handleCommand(deps.store, workflowExecutionStream(executionId), workflowExecutionDecider, command, {
+    const at = now().toISOString();
+    await handle(deps.store, workflowExecutionAggregate, executionId, (state) => endCommand(state, executionId, 'NO_PROXY_AVAILABLE', `dead_letter: ${reason}`, at), {
       context: loaded.context,
       eventIds: eventIdsFrom(`worker:dead-letter:${job.id}`),
     });

@@ -1,11 +1,50 @@
 import { combineCodecs } from './core/event-codec.js';
+import { notificationEvents, type NotificationEvent } from './notification/events.js';
 import { novelTrackingEvents, type NovelTrackingEvent } from './novel-tracking/events.js';
+import { paymentOrderEvents, type PaymentOrderEvent } from './payment-order/events.js';
+import { subscriptionEvents, type SubscriptionEvent } from './subscription/events.js';
+import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscription-usage/events.js';
+import { sessionEvents, type SessionEvent } from './session/events.js';
+import { emailReservationEvents, type EmailReservationEvent } from './user/email-reservation.js';
+import { userEvents, type UserEvent } from './user/events.js';
+import { platformAccountEvents, type PlatformAccountEvent } from './platform-account/events.js';
+import { proxyEvents, type ProxyEvent } from './proxy/events.js';
+import { proxyHealthEvents, type ProxyHealthEvent } from './proxy-health/events.js';
+import { workflowEvents, type WorkflowEvent } from './workflow/events.js';
+import { workflowExecutionEvents, type WorkflowExecutionEvent } from './workflow-execution/events.js';
 
 /**
  * Every aggregate's events as one decoder, for consumers of `$all`
  * (projections, process managers, the worker, the CLI and the console).
  * A new aggregate adds its codec and its event union here.
  */
-export type AnyDomainEvent = NovelTrackingEvent;
+export type AnyDomainEvent =
+  | UserEvent
+  | EmailReservationEvent
+  | SessionEvent
+  | SubscriptionEvent
+  | SubscriptionUsageEvent
+  | PaymentOrderEvent
+  | PlatformAccountEvent
+  | ProxyEvent
+  | ProxyHealthEvent
+  | NotificationEvent
+  | WorkflowEvent
+  | WorkflowExecutionEvent
+  | NovelTrackingEvent;
 
-export const domainEvents = combineCodecs<AnyDomainEvent>([novelTrackingEvents]);
+export const domainEvents = combineCodecs<AnyDomainEvent>([
+  userEvents,
+  emailReservationEvents,
+  sessionEvents,
+  subscriptionEvents,
+  subscriptionUsageEvents,
+  paymentOrderEvents,
+  platformAccountEvents,
+  proxyEvents,
+  proxyHealthEvents,
+  notificationEvents,
+  workflowEvents,
+  workflowExecutionEvents,
+  novelTrackingEvents,
+]);

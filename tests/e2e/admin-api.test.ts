@@ -18,6 +18,9 @@ describe('admin API (e2e): /api/v1/admin', function () {
     platform = await startPlatform({ proxies: 0 });
     admin = await platform.adminToken();
     alice = await platform.signUp('alice');
+    // a second event in alice's user stream (logins live in session streams)
+    const renamed = await platform.call('PUT', '/api/v1/users/profile', { token: alice.token, body: { display_name: 'Alice A.' } });
+    expect(renamed.status, renamed.text).to.equal(200);
     await platform.signUp('bob');
   });
   after(async () => {

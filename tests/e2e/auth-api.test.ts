@@ -8,13 +8,16 @@ import { createApiApp } from '../../src/api-app.js';
 import type { ConfigVariable } from '../../src/config.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
+import { createEndSessions, SESSION_INDEX_TABLE, SESSION_REVOCATIONS_TABLE } from '../../src/process-managers/end-sessions.js';
 import { usersProjection } from '../../src/projections/users.js';
+import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { emailReservationDecider, emailReservationStream } from '../../src/write-model/user/email-reservation.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { emailReservationAggregate } from '../../src/write-model/user/email-reservation.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { waitFor } from '../support/wait-for.js';
 
 interface Envelope {
   success: boolean;
@@ -54,6 +57,11 @@ async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> =
   const knex = container.get(TOKENS.Knex);
   const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, usersProjection, { idleCheckpointMs: 100, lockRetryMs: 100 });
   runner.start();
+  // the process manager that records the end of the sessions a password reset revokes (a name of its own: no other test's checkpoint)
+  const endSessions = `pm-end-sessions-auth-e2e-${randomUUID().slice(0, 8)}`;
+  await resetCheckpoint(knex, endSessions, await store.headPosition()); // this test's events only
+  const pmRunner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, createEndSessions({ store }, endSessions), { idleCheckpointMs: 100, lockRetryMs: 100 });
+  pmRunner.start();
   const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   const seen: string[] = [];
   return {
@@ -78,6 +86,10 @@ async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> =
     async stop() {
       await closeServer(running.server);
       await runner.stop();
+      await pmRunner.stop();
+      await knex('consumer_checkpoints').where({ consumer: endSessions }).delete();
+      await knex(SESSION_INDEX_TABLE).where({ consumer: endSessions }).delete();
+      await knex(SESSION_REVOCATIONS_TABLE).where({ consumer: endSessions }).delete();
       await container.get(TOKENS.Redis).del(...LOCAL_IP_KEYS);
       await disposeContainer(container);
       await sink.stop();
@@ -146,7 +158,7 @@ describe('identity: users and sessions (e2e)', () => {
     const email = uniqueEmail('crashed');
     const emailHash = createHash('sha256').update(email, 'utf8').digest('hex');
     const reservedId = randomUUID();
-    await handleCommand(api.store, emailReservationStream(emailHash), emailReservationDecider, { type: 'ReserveEmail', emailHash, userId: reservedId }, {
+    await handle(api.store, emailReservationAggregate, emailHash, { type: 'ReserveEmail', emailHash, userId: reservedId }, {
       context: { correlationId: 'test', causationId: 'test' },
     });
     const done = await register(api, email);
@@ -303,11 +315,17 @@ describe('identity: users and sessions (e2e)', () => {
     const fresh = await login(api, email, 'brand new password');
     expect(fresh.res.status, fresh.text).to.equal(200);
     refreshTokens.push(fresh.body.data.refresh_token);
-    // the reset ended the sessions that were open
+    // the reset ended the sessions that were open: refused at once, and recorded by the process manager
     expect((await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: tokens.refresh_token } })).res.status).to.equal(401);
+    const access = fresh.body.data.access_token as string;
+    const endOf = async () =>
+      (await api.call('GET', '/api/v1/users/sessions', { token: access })).body.data.items.find((s: any) => s.id === tokens.session_id)?.end_reason;
+    await waitFor('the old session recorded as ended', async () => (await endOf()) === 'password_changed');
+    const sessions = await api.call('GET', '/api/v1/users/sessions', { token: access });
+    expect(sessions.body.data.items.find((s: any) => s.id === fresh.body.data.session_id)).to.include({ ended_at: null });
   });
 
-  it('the projection is idempotent: replaying a user stream changes nothing', async () => {
+  it('the projection is idempotent: replaying a user stream and a session stream changes nothing', async () => {
     const { userId, tokens } = await signUp(api, 'replay');
     refreshTokens.push(tokens.refresh_token);
     const update = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { display_name: 'Replayed' } });
@@ -317,7 +335,7 @@ describe('identity: users and sessions (e2e)', () => {
       sessions: await api.knex('user_sessions').where({ user_id: userId }).orderBy('id'),
     });
     const before = await snapshot();
-    const events = await api.store.readStream(`user-${userId}`);
+    const events = [...(await api.store.readStream(`user-${userId}`)), ...(await api.store.readStream(`session-${tokens.session_id}`))];
     await api.knex.transaction((tx) => usersProjection.handle(events, { tx }));
     expect(await snapshot()).to.deep.equal(before);
     expect(before.user.display_name).to.equal('Replayed');

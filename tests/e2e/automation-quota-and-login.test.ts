@@ -5,7 +5,9 @@ import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { quotaDay } from '../../src/application/quota-day.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -130,7 +132,8 @@ describe('automation (e2e): the daily quota and the login wall', function () {
   it('(a) past the free daily quota: runs rejected, QuotaExceeded once, scheduled workflow paused and the user told; an Alipay upgrade resumes it and runs go again', async () => {
     // notes of 20: 1 search page + 20 details = 21 daily_api_calls a run; free allows 50 a day → two runs fit, the third does not
     const user = await userWithWorkflow('quota', { maxItems: 20, schedule: { kind: 'interval', every: 'daily' } });
-    const subStream = subscriptionStream(user.userId, 'xiaohongshu');
+    // the day's usage stream (today in QUOTA_TIME_ZONE, the default Asia/Shanghai): uses and refusals live there
+    const subStream = subscriptionUsageStream(dailyUsageId(user.userId, 'xiaohongshu', quotaDay(new Date(), 'Asia/Shanghai').day));
 
     // the schedule's job scheduler exists and its first tick (at once) requests a run that the worker completes
     await waitFor('the job scheduler', async () => (await scheduler(user.workflowId)) !== undefined, 10_000, 50);
@@ -207,7 +210,7 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     });
     expect(res.status).to.equal(200);
     expect(await res.text()).to.equal('success');
-    await waitFor('SubscriptionUpgraded', async () => ofType(await platform.events(subStream), 'SubscriptionUpgraded').length === 1, 20_000, 100);
+    await waitFor('SubscriptionUpgraded', async () => ofType(await platform.events(subscriptionStream(user.userId, 'xiaohongshu')), 'SubscriptionUpgraded').length === 1, 20_000, 100);
 
     // the quota pause is lifted at once: active, the scheduler back, and its resume tick runs on the new plan
     const resumed = await shownWorkflow(user.token, user.workflowId, (wf) => wf.status === 'active', 'the workflow resumed');

@@ -10,7 +10,8 @@ import type { RecordedEvent } from '../../src/event-store/port.js';
 import type { RunningWorker } from '../../src/main/worker.js';
 import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { proxyStream } from '../../src/write-model/proxy/decider.js';
-import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { quotaDay } from '../../src/application/quota-day.js';
+import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
@@ -272,7 +273,8 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
 
   it('(d) the process managers restarted mid-run (and replaying their events) lose and duplicate nothing: one job, quota counted once', async () => {
     const user = await userWithWorkflow('dave');
-    const usageStream = subscriptionStream(user.userId, 'xiaohongshu');
+    // the day's usage stream (today in QUOTA_TIME_ZONE, the default Asia/Shanghai): uses and refusals live there
+    const usageStream = subscriptionUsageStream(dailyUsageId(user.userId, 'xiaohongshu', quotaDay(new Date(), 'Asia/Shanghai').day));
     const usageBefore = ofType(await platform.events(usageStream), 'UsageRecorded').length;
     await startWorker('d');
     const executionId = await execute(user);

@@ -14,9 +14,9 @@ import { formatPosition } from '../../src/event-store/position.js';
 import { createFreePlansOnRegistration, FREE_PLANS_ON_REGISTRATION } from '../../src/process-managers/index.js';
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 import { waitFor } from '../support/wait-for.js';
@@ -119,7 +119,7 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     expect(text.stdout).to.match(/^#0 {2}UserRegistered {2}\d{4}-\d\d-\d\dT/m);
     expect(text.stdout).to.include(`"requestId":"${requestId}"`).and.include('"passwordHash":"[redacted]"');
     expect(events.map((e: any) => e.type)).to.deep.equal(['UserRegistered']);
-    expect(events[0].metadata).to.deep.equal({ $correlationId: requestId, $causationId: requestId, requestId, userId });
+    expect(events[0].metadata).to.deep.equal({ $correlationId: requestId, $causationId: requestId, requestId, userId, schemaVersion: 1 });
     expect(user0).to.include({ aggregate: 'user', revision: '0', events: 1 });
     expect(user0.state.account.profile.displayName).to.equal('Ops');
     expect(sub0).to.include({ aggregate: 'subscription', revision: '0' });
@@ -155,7 +155,7 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       await waitFor('tail started', () => stderr.includes('tailing'), 30_000);
-      await handleCommand(container.get(TOKENS.EventStore), userStream(userId), userDecider, { type: 'UpdateProfile', userId, displayName: 'Tailed', now: new Date().toISOString() }, {
+      await handle(container.get(TOKENS.EventStore), userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Tailed', now: new Date().toISOString() }, {
         context: { correlationId: 'req-tail', causationId: 'req-tail', actor: userId, requestId: 'req-tail' },
       });
       await waitFor('the tailed event', () => stdout.includes('ProfileUpdated'), 15_000);

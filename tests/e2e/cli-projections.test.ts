@@ -7,8 +7,9 @@ import { comparePositions, formatPosition } from '../../src/event-store/position
 import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
+import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/subscription-usage/index.js';
 import { testRedisUrl } from '../setup/test-env.js';
 import { scratchDatabase } from '../support/scratch-database.js';
 import { waitFor } from '../support/wait-for.js';
@@ -58,18 +59,22 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     databaseUrl = scratch.url;
     knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 5 } });
     store = createPostgresEventStore({ connectionString: databaseUrl, poolSize: 4 });
-    // the seed: 30 subscriptions, 4 events each
+    // the seed: 30 subscriptions, 4 events each (2 of them in the day's usage stream)
     const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
         const userId = randomUUID();
-        const stream = subscriptionStream(userId, 'xiaohongshu');
+        const subscriptionId = randomUUID();
+        const key = subscriptionKey(userId, 'xiaohongshu');
         const now = `2026-03-01T0${i % 10}:00:00.000Z`;
-        await handleCommand(store, stream, subscriptionDecider, { type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', now }, { context });
+        await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now }, { context });
+        const subscription = { subscriptionId, userId, service: 'xiaohongshu' as const, plan: 'free' as const, planChange: 0 };
         for (const amount of [3, 4]) {
-          await handleCommand(store, stream, subscriptionDecider, { type: 'ConsumeQuota', feature: 'daily_api_calls', amount, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now }, { context });
+          await handle(store, subscriptionUsageAggregate, dailyUsageId(userId, 'xiaohongshu', '2026-03-01'), {
+            type: 'ConsumeQuota', subscription, feature: 'daily_api_calls', amount, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now,
+          }, { context });
         }
-        await handleCommand(store, stream, subscriptionDecider, { type: 'ReserveResource', feature: 'account_limit', resourceId: `acc-${i}`, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now }, { context });
+        await handle(store, subscriptionAggregate, key, { type: 'ReserveResource', feature: 'account_limit', resourceId: `acc-${i}`, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now }, { context });
       }),
     );
     await startLive();

@@ -35,6 +35,9 @@ describe('console (e2e, Chromium): /console', function () {
     expect(registered.status, registered.text).to.equal(201);
     const login = await platform.call('POST', '/api/v1/auth/login', { body: USER });
     carolId = login.body.data.user_id;
+    // a second event in carol's user stream (logins live in session streams): the state-at-revision walk below needs one
+    const renamed = await platform.call('PUT', '/api/v1/users/profile', { token: login.body.data.access_token, body: { display_name: 'Carol C.' } });
+    expect(renamed.status, renamed.text).to.equal(200);
     await waitFor('carol\'s free plans', async () => (await platform.call('GET', '/api/v1/subscriptions', { token: login.body.data.access_token })).body?.data?.items?.length === 2, 20_000, 50);
 
     // the worker process's queues (its maintenance queue runs the rebuild the console starts)

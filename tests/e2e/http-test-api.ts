@@ -14,15 +14,16 @@ import { closeServer, listen, type RunningServer } from '../../src/adapters/http
 import type { AppState } from '../../src/adapters/http/state.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig } from '../setup/test-env.js';
-import { counter } from '../support/counter-decider.js';
+import { counterAggregate } from '../support/counter-decider.js';
 
 /** A test-only consumer name whose checkpoint the tests move by hand. */
 export const TEST_CONSUMER = `http-test-${randomUUID()}`;
 export const counterStream = (id: string) => `httptestcounter-${id}`;
+const counter = { ...counterAggregate(undefined), streamName: counterStream };
 
 export interface TestApi {
   url: string;
@@ -55,7 +56,7 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
       errors: [409],
     },
     async ({ params, body }, ctx) => {
-      const result = await handleCommand(deps.store, counterStream(params.id), counter, { type: 'Open', limit: body.limit }, {
+      const result = await handle(deps.store, counter, params.id, { type: 'Open', limit: body.limit }, {
         context: commandContext(ctx),
       });
       commandResult(ctx, result, { status: 201 });
@@ -76,7 +77,7 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
       errors: [404, 429],
     },
     async ({ params, body }, ctx) => {
-      const result = await handleCommand(deps.store, counterStream(params.id), counter, { type: 'Increment', by: body.by }, {
+      const result = await handle(deps.store, counter, params.id, { type: 'Increment', by: body.by }, {
         context: commandContext(ctx),
         expectedRevision: ifMatchRevision(ctx),
       });

@@ -13,7 +13,9 @@ import { processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
+import { quotaDay } from '../../src/application/quota-day.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -169,7 +171,7 @@ describe('identity + billing walk (e2e, production app)', function () {
     expect(profile.res.status, profile.text).to.equal(200);
     expect(profile.body.data).to.include({ id: userId, display_name: 'Walker II', timezone: 'Asia/Shanghai', role: 'user' });
 
-    // free: 50 a day, then 429 and QuotaExceeded in the subscription's stream
+    // free: 50 a day, then 429 and QuotaExceeded in the day's usage stream
     const consume = (amount?: number) =>
       call('POST', `/api/v1/subscriptions/${xhs.id}/consume`, { token, body: amount === undefined ? { feature: 'daily_api_calls' } : { feature: 'daily_api_calls', amount } });
     const upTo = await consume(50);
@@ -180,7 +182,9 @@ describe('identity + billing walk (e2e, production app)', function () {
     expect(over.body.error?.code).to.equal('QUOTA_EXCEEDED');
     expect(over.body.error?.details).to.include({ feature: 'daily_api_calls', limit: 50 });
     const stream = subscriptionStream(userId, 'xiaohongshu');
-    expect((await store.readStream(stream)).filter((e) => e.type === 'QuotaExceeded')).to.have.length(1);
+    const dayStream = subscriptionUsageStream(dailyUsageId(userId, 'xiaohongshu', quotaDay(new Date(), 'Asia/Shanghai').day));
+    expect((await store.readStream(dayStream)).filter((e) => e.type === 'QuotaExceeded')).to.have.length(1);
+    expect((await store.readStream(stream)).map((e) => e.type)).to.not.include('UsageRecorded');
 
     // pay for basic: an order, then a signed Alipay notification
     const order = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' } });

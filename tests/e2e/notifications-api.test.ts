@@ -10,8 +10,8 @@ import type { EventStore } from '../../src/event-store/index.js';
 import { notificationsProjection } from '../../src/projections/notifications.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { notificationDecider, notificationInboxStream } from '../../src/write-model/notification/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { notificationAggregate, notificationStream } from '../../src/write-model/notification/decider.js';
 import type { NotificationKind } from '../../src/write-model/notification/events.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
@@ -26,7 +26,7 @@ const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LO
 /**
  * Notifications over HTTP: the production app (createApiApp) on a real
  * socket, the notifications-v1 projection in-process under its real name.
- * Notifications are put into the inboxes with the Notify command (what
+ * Notifications are sent with the Notify command, one stream each (what
  * pm-notify-user sends; tests/integration/notify-user.test.ts covers it).
  */
 describe('notifications API (e2e)', function () {
@@ -75,10 +75,10 @@ describe('notifications API (e2e)', function () {
   /** Sends a notification as pm-notify-user would; answers the position to wait for. */
   async function notify(userId: string, kind: NotificationKind, title: string, at: string): Promise<{ id: string; position: string }> {
     const id = randomUUID();
-    const result = await handleCommand(
+    const result = await handle(
       store,
-      notificationInboxStream(userId),
-      notificationDecider,
+      notificationAggregate,
+      id,
       { type: 'Notify', userId, notificationId: id, kind, title, body: `${title} body`, data: { orderId: 'o-1' }, now: at },
       { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
     );
@@ -147,10 +147,13 @@ describe('notifications API (e2e)', function () {
     expect(bobList.body.data.items.map((n: any) => n.id)).to.deep.equal([bobs.id]);
     expect(bobList.body.data.unread_count).to.equal(1);
 
-    // read-all: the remaining two; then nothing to mark
-    const readAll = await call('POST', '/api/v1/notifications/read-all', { token: ada.token });
+    // read-all: the remaining two (each in its own stream, the one read before untouched); then nothing to mark
+    const readAll = await call('POST', `/api/v1/notifications/read-all?after_position=${bobs.position}`, { token: ada.token });
     expect(readAll.res.status, readAll.text).to.equal(200);
     expect(readAll.body.data.marked).to.equal(2);
+    const typesOf = async (id: string) => (await store.readStream(notificationStream(id))).map((e) => e.type);
+    for (const n of [first, second, third]) expect(await typesOf(n.id), n.id).to.deep.equal(['NotificationSent', 'NotificationRead']);
+    expect(await typesOf(bobs.id)).to.deep.equal(['NotificationSent']);
     const none = await call('POST', '/api/v1/notifications/read-all', { token: ada.token });
     expect(none.body.data).to.include({ marked: 0, position: null });
     const after = await call('GET', `/api/v1/notifications?after_position=${readAll.body.data.position}`, { token: ada.token });

@@ -12,9 +12,9 @@ import { proxyUsageProjection } from '../../src/projections/proxy-usage.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import { proxyStream, type SealedSecret } from '../../src/write-model/proxy/index.js';
-import { workflowExecutionDecider, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
 // the thresholds the API is configured with (config PROXY_FAILURE_THRESHOLD / PROXY_RECOVERY_THRESHOLD)
@@ -234,7 +234,7 @@ describe('proxies API (e2e)', function () {
         ...commands(id),
       ];
       for (const command of all) {
-        const result = await handleCommand(store, workflowExecutionStream(id), workflowExecutionDecider, command, { context });
+        const result = await handle(store, workflowExecutionAggregate, id, command, { context });
         if (result.position) position = formatPosition(result.position);
       }
       return position;

@@ -11,8 +11,8 @@ import { formatPosition, type Position } from '../../src/event-store/position.js
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { workflowExecutionDecider, workflowExecutionStream, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
 interface Reply {
@@ -87,7 +87,7 @@ describe('qidian API (e2e, production app)', function () {
     ];
     let last: Position | undefined;
     for (const command of commands) {
-      const result = await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, command, { context });
+      const result = await handle(store, workflowExecutionAggregate, executionId, command, { context });
       last = result.position ?? last;
     }
     return formatPosition(last!);

@@ -19,6 +19,7 @@ import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -152,9 +153,10 @@ describe('subscriptions API (e2e)', function () {
       expect(over.body.error?.details).to.include({ feature: 'daily_api_calls', limit: 50, resets_at: today.resetsAt });
       expect(Number(over.res.headers.get('Retry-After'))).to.be.greaterThan(0);
     }
-    const types = (await store.readStream(subscriptionStream(alice.userId, 'xiaohongshu'))).map((e) => e.type);
-    expect(types.filter((t) => t === 'QuotaExceeded')).to.have.length(1);
-    expect(types.filter((t) => t === 'UsageRecorded')).to.have.length(2);
+    // in the day's usage stream; the subscription's own stream keeps its lifecycle only
+    const types = (await store.readStream(subscriptionUsageStream(dailyUsageId(alice.userId, 'xiaohongshu', today.day)))).map((e) => e.type);
+    expect(types).to.deep.equal(['UsageRecorded', 'UsageRecorded', 'QuotaExceeded']);
+    expect((await store.readStream(subscriptionStream(alice.userId, 'xiaohongshu'))).map((e) => e.type)).to.deep.equal(['SubscriptionStarted']);
 
     // usage: used = limit today (after the projection caught up with the last write)
     let usage: Reply | undefined;

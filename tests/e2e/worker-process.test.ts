@@ -12,9 +12,9 @@ import { registerProxy } from '../../src/application/proxies.js';
 import { proxiesProjection } from '../../src/projections/proxies.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
+import { workflowExecutionAggregate, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { startFixtureSites, type FixtureSites } from '../support/fixture-sites.js';
 import { startHttpProxy, type LocalProxy } from '../support/local-proxies.js';
@@ -74,14 +74,14 @@ describe('worker process (e2e: tsx src/main/worker.ts)', function () {
 
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
-    await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store, platformAccountAggregate, accountId, {
       type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'shop',
       credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
       now: new Date().toISOString(),
     }, { context });
     const executionId = randomUUID();
     const config = { mode: 'keyword', keyword: sites.manifest.xiaohongshu.keyword, maxItems: 2 };
-    await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, {
+    await handle(store, workflowExecutionAggregate, executionId, {
       type: 'RequestExecution', executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes',
       config, platformAccountId: accountId, trigger: 'manual', requestedBy: owner, now: new Date().toISOString(),
     }, { context });

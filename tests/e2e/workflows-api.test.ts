@@ -12,9 +12,9 @@ import { workflowsProjection } from '../../src/projections/workflows.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { handle, load } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
@@ -108,7 +108,7 @@ describe('workflows API (e2e)', function () {
     const loggedIn = await call('POST', '/auth/login', { body: { email, password: PASSWORD } });
     expect(loggedIn.res.status, loggedIn.text).to.equal(200);
     await waitFor('the free xiaohongshu plan', async () => {
-      const { state } = await loadState(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider);
+      const { state } = await load(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'));
       return state.status === 'active';
     });
     return { userId, token: loggedIn.body.data.access_token };
@@ -326,10 +326,10 @@ describe('workflows API (e2e)', function () {
   async function connectAccount(ownerId: string, platform: string): Promise<string> {
     const accountId = randomUUID();
     const credentials = container.get(TOKENS.SecretBox).encrypt('a1=x; web_session=y', accountId);
-    await handleCommand(
+    await handle(
       store,
-      platformAccountStream(accountId),
-      platformAccountDecider,
+      platformAccountAggregate,
+      accountId,
       { type: 'ConnectPlatformAccount', accountId, ownerId, platform, platformUserId: null, displayName: 'acc', credentials, now: new Date().toISOString() },
       { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
     );

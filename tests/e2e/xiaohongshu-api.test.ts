@@ -13,9 +13,9 @@ import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { xiaohongshuContentProjection } from '../../src/projections/xiaohongshu-content.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { workflowExecutionDecider, workflowExecutionStream, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { handle, load } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
+import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -105,7 +105,7 @@ describe('xiaohongshu collected data API (e2e)', function () {
   /** RequestExecution → StartExecution → CollectItems, all at `at`. */
   async function collect(ownerId: string, workflowId: string, notes: XiaohongshuNote[], at: string): Promise<void> {
     const executionId = randomUUID();
-    const send = (command: WorkflowExecutionCommand) => handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, command, { context });
+    const send = (command: WorkflowExecutionCommand) => handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
       type: 'RequestExecution',
       executionId,
@@ -290,10 +290,10 @@ describe('xiaohongshu collected data API (e2e)', function () {
   });
 
   it('after an upgrade to basic: csv and xlsx export (parsed back), and 30 days of retention', async () => {
-    const stream = subscriptionStream(alice.userId, 'xiaohongshu');
+    const key = subscriptionKey(alice.userId, 'xiaohongshu');
     const at = new Date().toISOString();
-    await handleCommand(store, stream, subscriptionDecider, { type: 'StartSubscription', subscriptionId: `sub-${alice.userId}`, userId: alice.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
-    await handleCommand(store, stream, subscriptionDecider, { type: 'ChangePlan', plan: 'basic', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
+    await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${alice.userId}`, userId: alice.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
+    await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan: 'basic', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
 
     // the 10-day-old note is back; the 40-day-old one is still past basic's 30 days
     const all = await list(alice.token, '?sort=likes&order=asc&per_page=100');
@@ -341,10 +341,10 @@ describe('xiaohongshu collected data API (e2e)', function () {
 
   it('on pro (data_analytics, 90 days kept): overview (totals, averages, types, top authors and tags) and daily trends; Bob sees none of it', async () => {
     for (const user of [alice, bob]) {
-      const stream = subscriptionStream(user.userId, 'xiaohongshu');
+      const key = subscriptionKey(user.userId, 'xiaohongshu');
       const at = new Date().toISOString();
-      await handleCommand(store, stream, subscriptionDecider, { type: 'StartSubscription', subscriptionId: `sub-${user.userId}`, userId: user.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
-      await handleCommand(store, stream, subscriptionDecider, { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
+      await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${user.userId}`, userId: user.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
+      await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
     }
     const o = await get('/api/v1/xiaohongshu/analytics/overview', alice.token);
     expect(o.res.status, o.text).to.equal(200);

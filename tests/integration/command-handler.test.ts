@@ -6,7 +6,7 @@ import { contextFromEvent, contextFromRequest } from '../../src/write-model/core
 import { handle, load, NO_RETRY } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { eventIdsFrom } from '../../src/write-model/core/event-ids.js';
-import { counterAggregate, type CounterState } from '../support/counter-decider.js';
+import { counterAggregate, type CounterCommand, type CounterState } from '../support/counter-decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 describe('command handling core (on the Postgres event store)', () => {
@@ -80,7 +80,8 @@ describe('command handling core (on the Postgres event store)', () => {
   });
 
   it('decides several commands in order, each on the state the previous one left', async () => {
-    const result = await handle(store, counter, id, () => [{ type: 'Open', limit: 3 }, { type: 'Increment', by: 2 }, { type: 'Touch' }], { context });
+    const commands: CounterCommand[] = [{ type: 'Open', limit: 3 }, { type: 'Increment', by: 2 }, { type: 'Touch' }];
+    const result = await handle(store, counter, id, () => commands, { context });
     expect(result.events.map((e) => e.type)).to.deep.equal(['CounterOpened', 'CounterIncremented']);
     expect(result.revision).to.equal(1n);
   });

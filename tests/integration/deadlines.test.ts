@@ -5,10 +5,10 @@ import { up as createDeadlinesTable } from '../../migrations/20261123000500_dead
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { createExpirySchedule, DeadlineSweeper, expiryActions, type DeadlineAction } from '../../src/process-managers/index.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { paymentOrderDecider, paymentStream } from '../../src/write-model/payment-order/decider.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { paymentOrderAggregate, paymentStream } from '../../src/write-model/payment-order/decider.js';
+import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -56,7 +56,7 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
   async function paidSubscription(periodEnd: string): Promise<string> {
     const userId = randomUUID();
     const stream = subscriptionStream(userId, 'xiaohongshu');
-    await handleCommand(store, stream, subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
       type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'pro', periodEnd, now: '2026-01-01T00:00:00.000Z',
     }, { context });
     return stream;
@@ -64,7 +64,7 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
 
   async function order(expiresAt: string): Promise<string> {
     const orderId = randomUUID();
-    await handleCommand(store, paymentStream(orderId), paymentOrderDecider, {
+    await handle(store, paymentOrderAggregate, orderId, {
       type: 'CreatePaymentOrder', orderId, userId: randomUUID(), service: 'qidian', plan: 'basic', billingCycle: 'monthly', amountFen: 1990, provider: 'alipay', expiresAt, now: '2026-02-01T00:00:00.000Z',
     }, { context });
     return orderId;
@@ -96,7 +96,7 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
 
   it('moves the deadline when the period is renewed, and a sweep at the old time changes nothing', async () => {
     const stream = await paidSubscription('2026-03-01T00:00:00.000Z');
-    await handleCommand(store, stream, subscriptionDecider, { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: '2026-04-01T00:00:00.000Z', now: '2026-02-20T00:00:00.000Z' }, { context });
+    await handle(store, subscriptionAggregate, stream.replace(/^subscription-/, ''), { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: '2026-04-01T00:00:00.000Z', now: '2026-02-20T00:00:00.000Z' }, { context });
     await runScheduleToHead();
     expect((await deadlineOf(`subscription.expire:${stream}`)).due_at.toISOString()).to.equal('2026-04-01T00:00:00.000Z');
     await sweeper().sweepOnce(new Date('2026-03-01T00:00:01.000Z'));
@@ -108,7 +108,7 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
   it('closes an unpaid order after its expiry plus the grace period; a paid order has no deadline left', async () => {
     const unpaid = await order('2026-02-01T00:30:00.000Z');
     const paid = await order('2026-02-01T00:30:00.000Z');
-    await handleCommand(store, paymentStream(paid), paymentOrderDecider, {
+    await handle(store, paymentOrderAggregate, paid, {
       type: 'ConfirmPayment', orderId: paid, provider: 'alipay', providerTradeNo: 'T1', paidAmountFen: 1990, paidAt: '2026-02-01T00:10:00.000Z', now: '2026-02-01T00:10:01.000Z',
     }, { context });
     await runScheduleToHead();

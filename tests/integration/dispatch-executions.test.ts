@@ -8,16 +8,19 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { QueueFactory, QUEUE_NAMES, type ScrapeJobData } from '../../src/adapters/queue/queues.js';
 import { ScrapeDispatcher } from '../../src/adapters/queue/scrape-dispatcher.js';
 import { registerProxy, retireProxy } from '../../src/application/proxies.js';
+import { quotaDay } from '../../src/application/quota-day.js';
+import type { RecordedEvent } from '../../src/event-store/port.js';
 import { START } from '../../src/event-store/position.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { createDispatchExecutions } from '../../src/process-managers/dispatch-executions.js';
 import { createProxiesProjection } from '../../src/projections/proxies.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
+import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/subscription-usage/decider.js';
+import { workflowExecutionAggregate, workflowExecutionEvents, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -73,6 +76,27 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
   const projectProxies = () => runConsumerToHead(deps(), createProxiesProjection('proxies-v1-test'));
   const runPm = () => runConsumerToHead(deps(), createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, pmName));
   const now = () => new Date().toISOString();
+  // what the PM counted today, in the day's usage stream
+  // the execution's events as the PM wrote them, decoded
+  const assignedTo = (event: RecordedEvent) => {
+    const decoded = workflowExecutionEvents.decode(event);
+    return decoded.type === 'ProxyAssigned' ? decoded.data.proxyId : null;
+  };
+  const rejection = (event: RecordedEvent) => {
+    const decoded = workflowExecutionEvents.decode(event);
+    if (decoded.type !== 'ExecutionRejected') throw new Error(`${decoded.type} is not a rejection`);
+    return decoded.data;
+  };
+  const usageStream = (userId: string, service = 'xiaohongshu') =>
+    subscriptionUsageAggregate.streamName(dailyUsageId(userId, service, quotaDay(new Date(), config.QUOTA_TIME_ZONE).day));
+  const usageToday = async (userId: string) => {
+    try {
+      return await store.readStream(usageStream(userId));
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+  };
 
 
   async function types(stream: string): Promise<string[]> {
@@ -87,10 +111,10 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
   async function newUser(): Promise<{ userId: string; accountId: string }> {
     const userId = randomUUID();
     const accountId = randomUUID();
-    await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
       type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now(),
     }, { context });
-    await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store, platformAccountAggregate, accountId, {
       type: 'ConnectPlatformAccount', accountId, ownerId: userId, platform: 'xiaohongshu', platformUserId: null, displayName: 'main',
       credentials: secretBox.encrypt('a1=cookie', accountId), now: now(),
     }, { context });
@@ -98,14 +122,14 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
   }
 
   async function verify(accountId: string): Promise<void> {
-    await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store, platformAccountAggregate, accountId, {
       type: 'VerifyAccount', accountId, requestedBy: null, outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' }, now: now(),
     }, { context });
   }
 
   async function request(ownerId: string, input: { type: string; config: Record<string, unknown>; platform: string; accountId: string | null }): Promise<string> {
     const executionId = randomUUID();
-    await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, {
+    await handle(store, workflowExecutionAggregate, executionId, {
       type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: input.platform, workflowType: input.type,
       config: input.config, platformAccountId: input.accountId, trigger: 'manual', requestedBy: ownerId, now: now(),
     }, { context });
@@ -123,16 +147,16 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     await resetCheckpoint(knex, pmName, START);
     await runPm();
 
-    const usage = (await store.readStream(subscriptionStream(userId, 'xiaohongshu'))).filter((e) => e.type === 'UsageRecorded');
+    const usage = (await usageToday(userId)).filter((e) => e.type === 'UsageRecorded');
     expect(usage).to.have.length(1);
     // 20 notes: 1 search page + 20 detail calls
-    expect(usage[0]!.data).to.include({ feature: 'daily_api_calls', amount: 21, usedToday: 21, limit: 50 });
+    expect(subscriptionUsageAggregate.events.decode(usage[0]!).data).to.include({ feature: 'daily_api_calls', amount: 21, usedToday: 21, limit: 50 });
 
     const events = await store.readStream(workflowExecutionStream(executionId));
     expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
     const assigned = events[1]!;
     expect(assigned.data).to.include({ reason: 'initial', leaseId: null });
-    expect(proxyIds).to.include((assigned.data as { proxyId: string }).proxyId);
+    expect(proxyIds).to.include(assignedTo(assigned));
     // caused by the request, done by the process manager
     expect(assigned.metadata).to.include({ $causationId: events[0]!.id, userId: `pm:${pmName}` });
     expect(usage[0]!.metadata).to.include({ $causationId: events[0]!.id });
@@ -140,7 +164,7 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized'])).filter((j) => j.data.executionId === executionId);
     expect(jobs.map((j) => j.id)).to.deep.equal([executionId]);
     expect(jobs[0]!.data).to.deep.include({ executionId, ownerId: userId, type: 'xiaohongshu.notes', platformAccountId: accountId, attempt: 1, cursor: null });
-    expect(jobs[0]!.data.proxyId).to.equal((assigned.data as { proxyId: string }).proxyId);
+    expect(jobs[0]!.data.proxyId).to.equal(assignedTo(assigned));
     expect(await jobs[0]!.getState()).to.equal('waiting');
   });
 
@@ -158,9 +182,9 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const third = await store.readStream(workflowExecutionStream(runs[2]!));
     expect(third.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
     expect(third[1]!.data).to.deep.include({ reason: 'QUOTA_EXCEEDED' });
-    expect((third[1]!.data as { details: Record<string, unknown> }).details).to.include({ feature: 'daily_api_calls', limit: 50, used: 42 });
+    expect(rejection(third[1]!).details).to.include({ feature: 'daily_api_calls', limit: 50, used: 42 });
 
-    const sub = (await store.readStream(subscriptionStream(userId, 'xiaohongshu'))).map((e) => e.type);
+    const sub = (await usageToday(userId)).map((e) => e.type);
     expect(sub.filter((t) => t === 'UsageRecorded')).to.have.length(2);
     expect(sub.filter((t) => t === 'QuotaExceeded')).to.have.length(1);
     expect(await queue.getJob(runs[2]!)).to.equal(undefined);
@@ -176,9 +200,10 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const events = await store.readStream(workflowExecutionStream(executionId));
     expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
     expect(events[1]!.data).to.deep.include({ reason: 'PERMISSION_DENIED' });
-    expect((events[1]!.data as { details: Record<string, unknown> }).details).to.include({ feature: 'ranking_access', reason: 'ranking_not_in_plan' });
+    expect(rejection(events[1]!).details).to.include({ feature: 'ranking_access', reason: 'ranking_not_in_plan' });
     expect(await queue.getJob(executionId)).to.equal(undefined);
-    expect(await types(subscriptionStream(userId, 'qidian'))).to.deep.equal([]);
+    expect(await types(subscriptionAggregate.streamName(subscriptionKey(userId, 'qidian')))).to.deep.equal([]);
+    expect(await types(usageStream(userId, 'qidian'))).to.deep.equal([]);
     // the ranking the plan has runs, without an account (public pages)
     expect(await types(workflowExecutionStream(allowed))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
     expect((await queue.getJob(allowed))?.data.platformAccountId).to.equal(null);
@@ -194,10 +219,68 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
       const events = await store.readStream(workflowExecutionStream(executionId));
       expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
       expect(events[1]!.data).to.deep.include({ reason: 'ACCOUNT_INVALID' });
-      expect((events[1]!.data as { details: Record<string, unknown> }).details).to.include({ reason });
+      expect(rejection(events[1]!).details).to.include({ reason });
       expect(await queue.getJob(executionId)).to.equal(undefined);
     }
-    expect((await types(subscriptionStream(userId, 'xiaohongshu'))).filter((t) => t === 'UsageRecorded')).to.deep.equal([]);
+    expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.deep.equal([]);
+  });
+
+  it('reads the subscription, the day\'s usage and the account once per request; the short execution stream twice (checked, then decided on)', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const executionId = await request(userId, notes(accountId));
+    const reads = new Map<string, number>();
+    // the real store, its reads counted
+    const counted = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'readStream') {
+          return (stream: string, options?: Parameters<PostgresEventStore['readStream']>[1]) => {
+            reads.set(stream, (reads.get(stream) ?? 0) + 1);
+            return target.readStream(stream, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await runConsumerToHead(deps(), createDispatchExecutions({ store: counted, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, `${pmName}-reads`));
+
+    expect(await types(workflowExecutionStream(executionId))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+    const once = [subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')), usageStream(userId), platformAccountAggregate.streamName(accountId)];
+    for (const stream of once) expect(reads.get(stream), stream).to.equal(1);
+    expect(reads.get(workflowExecutionStream(executionId))).to.equal(2);
+  });
+
+  it('a replay days later spends no quota again: an accepted run is only enqueued again, an ended one left alone', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const accepted = await request(userId, notes(accountId));
+    const ended = await request(userId, notes(accountId));
+    await runPm();
+    await handle(store, workflowExecutionAggregate, ended, { type: 'CancelExecution', executionId: ended, requestedBy: userId, now: now() }, { context });
+
+    const later = new Date(Date.now() + 3 * 86_400_000);
+    // the same consumer from the start (an operator's replay), its clock days ahead
+    await resetCheckpoint(knex, pmName, START);
+    await runConsumerToHead(deps(), createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE, now: () => later }, pmName));
+    const thatDay = subscriptionUsageAggregate.streamName(dailyUsageId(userId, 'xiaohongshu', quotaDay(later, config.QUOTA_TIME_ZONE).day));
+    expect(await types(thatDay)).to.deep.equal([]);
+    expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.have.length(2);
+    expect(await types(workflowExecutionStream(accepted))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+    expect(await types(workflowExecutionStream(ended))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned', 'ExecutionCancelled']);
+    expect(await queue.getJob(accepted)).to.not.equal(undefined);
+  });
+
+  it('a request cancelled before the process manager reached it is left alone: no quota, no proxy, no job', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const executionId = await request(userId, notes(accountId));
+    await handle(store, workflowExecutionAggregate, executionId, { type: 'CancelExecution', executionId, requestedBy: userId, now: now() }, { context });
+    await runPm();
+
+    expect(await types(workflowExecutionStream(executionId))).to.deep.equal(['ExecutionRequested', 'ExecutionCancelled']);
+    expect(await usageToday(userId)).to.deep.equal([]);
+    expect(await queue.getJob(executionId)).to.equal(undefined);
   });
 
   it('with no healthy proxy the run is still accepted and its job enqueued delayed, without a proxy', async () => {
@@ -217,8 +300,14 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     // the quota was spent once, and a redelivery neither spends it again nor adds a job
     await resetCheckpoint(knex, pmName, START);
     await runPm();
-    const usage = (await store.readStream(subscriptionStream(userId, 'xiaohongshu'))).filter((e) => e.type === 'UsageRecorded');
+    const usage = (await usageToday(userId)).filter((e) => e.type === 'UsageRecorded');
     expect(usage).to.have.length(1);
     expect((await queue.getJobs(['waiting', 'delayed'])).filter((j) => j.data.executionId === executionId)).to.have.length(1);
+    // still waiting days later: a replay finds its use counted on the first day, and counts nothing on this one
+    const later = new Date(Date.now() + 3 * 86_400_000);
+    await resetCheckpoint(knex, pmName, START);
+    await runConsumerToHead(deps(), createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE, now: () => later }, pmName));
+    expect(await types(subscriptionUsageAggregate.streamName(dailyUsageId(userId, 'xiaohongshu', quotaDay(later, config.QUOTA_TIME_ZONE).day)))).to.deep.equal([]);
+    expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.have.length(1);
   });
 });

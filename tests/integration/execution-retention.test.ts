@@ -7,10 +7,10 @@ import { createExecutionRetention, EXECUTION_RETENTION, type ExecutionRetentionO
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
 import type { PlanCode, Service } from '../../src/write-model/subscription/plans.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -51,10 +51,10 @@ describe(`${EXECUTION_RETENTION}: maxAge on finished executions' streams`, funct
 
   async function subscribe(userId: string, service: Service, plan: PlanCode): Promise<void> {
     const now = new Date();
-    await handleCommand(
+    await handle(
       store,
-      subscriptionStream(userId, service),
-      subscriptionDecider,
+      subscriptionAggregate,
+      subscriptionKey(userId, service),
       {
         type: 'StartSubscription',
         subscriptionId: subscriptionIdFor(userId, service),
@@ -73,7 +73,7 @@ describe(`${EXECUTION_RETENTION}: maxAge on finished executions' streams`, funct
     const executionId = randomUUID();
     const stream = workflowExecutionStream(executionId);
     const now = () => new Date().toISOString();
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handleCommand(store, stream, workflowExecutionDecider, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
       type: 'RequestExecution', executionId, workflowId: `wf-${randomUUID()}`, ownerId, platform,
       workflowType: platform === 'qidian' ? 'qidian.rankings' : 'xiaohongshu.notes', config: {}, platformAccountId: null,

@@ -10,17 +10,17 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { START } from '../../src/event-store/position.js';
 import { createNotifyUser, notificationIdFor } from '../../src/process-managers/notify-user.js';
-import { createNotificationsProjection } from '../../src/projections/notifications.js';
+import { applyEvent as applyNotificationEvent, createNotificationsProjection } from '../../src/projections/notifications.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { notificationInboxStream } from '../../src/write-model/notification/decider.js';
+import { notificationStream } from '../../src/write-model/notification/decider.js';
 import type { NotificationSentData } from '../../src/write-model/notification/events.js';
 import type { PaymentSucceededData } from '../../src/write-model/payment-order/events.js';
 import type { AccountInvalidatedData } from '../../src/write-model/platform-account/events.js';
-import type { QuotaExceededData } from '../../src/write-model/subscription/events.js';
-import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import type { QuotaExceededData } from '../../src/write-model/subscription-usage/events.js';
+import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import type { ExecutionFailedData } from '../../src/write-model/workflow-execution/events.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
@@ -72,11 +72,16 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     }
   }
 
+  /** The notification streams an event gave its user (one stream per notification). */
+  async function notificationsOf(userId: string, triggerIds: string[]) {
+    return Promise.all(triggerIds.map((id) => streamOf(notificationStream(notificationIdFor(id, userId)))));
+  }
+
   async function register(userId: string, email: string): Promise<void> {
-    await handleCommand(
+    await handle(
       store,
-      userStream(userId),
-      userDecider,
+      userAggregate,
+      userId,
       { type: 'RegisterUser', userId, email, passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', displayName: 'Ada', role: 'user', now: '2026-03-01T01:00:00.000Z' },
       { context },
     );
@@ -93,6 +98,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
       userId,
       service: 'xiaohongshu',
       plan: 'free',
+      planChange: 0,
       feature: 'daily_api_calls',
       kind: 'daily_counter',
       limit: 100,
@@ -157,22 +163,15 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     const pm = createNotifyUser({ store, mailer: () => mailer, webUrl: 'https://app.collector.test', timeZone: 'Asia/Shanghai' }, name);
 
     await runToHead(pm);
-    const inbox = await streamOf(notificationInboxStream(userId));
-    expect(inbox.map((e) => e.type)).to.deep.equal([
-      'NotificationSent',
-      'NotificationSent',
-      'NotificationSent',
-      'NotificationSent',
-      'NotificationEmailed',
-      'NotificationEmailed',
-      'NotificationEmailed',
-      'NotificationEmailed',
-    ]);
-    const sent = inbox.filter((e) => e.type === 'NotificationSent').map((e) => e.data as unknown as NotificationSentData);
+    const streams = await notificationsOf(userId, ids);
+    for (const stream of streams) expect(stream.map((e) => e.type)).to.deep.equal(['NotificationSent', 'NotificationEmailed']);
+    const inbox = streams.flat();
+    const sent = streams.map((stream) => stream[0]!.data as unknown as NotificationSentData);
     expect(sent.map((s) => s.kind)).to.deep.equal(['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received']);
     expect(sent.map((s) => s.notificationId)).to.deep.equal(ids.map((id) => notificationIdFor(id, userId)));
+    expect(sent.every((s) => s.userId === userId)).to.equal(true);
     // each carries the triggering event as causation
-    expect(inbox.slice(0, 4).map((e) => e.metadata.$causationId)).to.deep.equal(ids);
+    expect(streams.map((stream) => stream[0]!.metadata.$causationId)).to.deep.equal(ids);
     expect(sent[0]!.data).to.include({ service: 'xiaohongshu', feature: 'daily_api_calls', limit: 100, resetsAt: '2026-03-02T16:00:00.000Z' });
     expect(sent[3]!.data).to.include({ orderId: sent[3]!.data.orderId, amountFen: 9900 });
     expect(sent[3]!.data).not.to.have.property('providerTradeNo');
@@ -198,7 +197,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     // from the start again: nothing appended, nothing mailed
     await resetCheckpoint(knex, name, START);
     await runToHead(pm);
-    expect(await streamOf(notificationInboxStream(userId))).to.have.length(8);
+    expect((await notificationsOf(userId, ids)).flat()).to.have.length(8);
     expect(mine()).to.have.length(4);
 
     // and the projection shows them, newest first, mailed
@@ -207,8 +206,10 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     const rows = await knex('notifications').where({ user_id: userId }).orderBy('created_at', 'desc');
     expect(rows.map((r) => r.kind)).to.deep.equal(['payment_received', 'execution_failed', 'account_invalidated', 'quota_exceeded']);
     expect(rows.every((r) => r.emailed_at !== null && r.read_at === null)).to.equal(true);
+    // applied again (a redelivery): nothing changes
+    for (const event of inbox) await applyNotificationEvent(knex, event);
+    expect(await knex('notifications').where({ user_id: userId }).orderBy('created_at', 'desc')).to.deep.equal(rows);
     await knex('notifications').where({ user_id: userId }).delete();
-    await knex('notification_inboxes').where({ user_id: userId }).delete();
   });
 
   it('keeps the in-app notification when the relay is down, throws for a retry, and mails once it is back', async () => {
@@ -244,12 +245,13 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     } finally {
       await deadMailer.close();
     }
-    expect((await streamOf(notificationInboxStream(userId))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
+    const notification = notificationStream(notificationIdFor(events[0]!.id, userId));
+    expect((await streamOf(notification)).map((e) => e.type)).to.deep.equal(['NotificationSent']);
 
     const up = createNotifyUser({ store, mailer: () => mailer }, uniqueName('pm-notify-user'));
     await up.handle(events, { tx: undefined as never });
     await up.handle(events, { tx: undefined as never });
-    expect((await streamOf(notificationInboxStream(userId))).map((e) => e.type)).to.deep.equal(['NotificationSent', 'NotificationEmailed']);
+    expect((await streamOf(notification)).map((e) => e.type)).to.deep.equal(['NotificationSent', 'NotificationEmailed']);
     expect(sink.messages.filter((m) => m.envelope.to.includes(email))).to.have.length(1);
   });
 
@@ -271,7 +273,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
       await triggers(userId);
       const quota = await streamOf(`subscription-${userId}_xiaohongshu`);
       await createNotifyUser({ store, mailer: () => refusingMailer }, uniqueName('pm-notify-user')).handle(quota, { tx: undefined as never });
-      expect((await streamOf(notificationInboxStream(userId))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
+      expect((await streamOf(notificationStream(notificationIdFor(quota[0]!.id, userId)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     } finally {
       await refusingMailer.close();
       await new Promise<void>((resolve) => refusing.close(() => resolve()));
@@ -289,7 +291,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     const events = await store.readStream(`payment-${orderId}`);
     const before = sink.messages.length;
     await createNotifyUser({ store, mailer: () => mailer }, uniqueName('pm-notify-user')).handle(events, { tx: undefined as never });
-    expect((await streamOf(notificationInboxStream(ghost))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
+    expect((await streamOf(notificationStream(notificationIdFor(events[0]!.id, ghost)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     expect(sink.messages.length).to.equal(before);
 
     const userId = randomUUID();
@@ -297,7 +299,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     await triggers(userId);
     const quota = await streamOf(`subscription-${userId}_xiaohongshu`);
     await createNotifyUser({ store }, uniqueName('pm-notify-user')).handle(quota, { tx: undefined as never });
-    expect((await streamOf(notificationInboxStream(userId))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
+    expect((await streamOf(notificationStream(notificationIdFor(quota[0]!.id, userId)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     expect(sink.messages.length).to.equal(before);
   });
 });

@@ -11,17 +11,21 @@ import { knownConsumers, replayConsumer, ReplayError } from '../../src/operation
 import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt, tailEvents } from '../../src/operations/streams.js';
 import type { EventView, OpsDeps } from '../../src/operations/types.js';
 import { createFreePlansOnRegistration, FREE_PLANS_ON_REGISTRATION } from '../../src/process-managers/index.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { notificationInboxStream } from '../../src/write-model/notification/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { EventDecodeError } from '../../src/write-model/core/event-codec.js';
+import { notificationStream } from '../../src/write-model/notification/decider.js';
 import { novelTrackingStream } from '../../src/write-model/novel-tracking/decider.js';
 import { paymentStream } from '../../src/write-model/payment-order/decider.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { proxyHealthStream } from '../../src/write-model/proxy-health/decider.js';
 import { proxyStream } from '../../src/write-model/proxy/decider.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import { subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
+import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import { emailReservationStream } from '../../src/write-model/user/email-reservation.js';
+import { sessionStream } from '../../src/write-model/session/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
-import { workflowStream } from '../../src/write-model/workflow/decider.js';
+import { workflowAggregate, workflowStream } from '../../src/write-model/workflow/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -52,7 +56,7 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     );
     userId = registered.userId;
     await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createFreePlansOnRegistration({ store }, pm));
-    await handleCommand(store, userStream(userId), userDecider, { type: 'UpdateProfile', userId, displayName: 'Ops 2', now: new Date().toISOString() } as never, {
+    await handle(store, userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Ops 2', now: new Date().toISOString() }, {
       context: { correlationId: 'req-2', causationId: 'req-2', actor: userId, requestId: 'req-2' },
     });
   });
@@ -65,11 +69,12 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
 
   it('knows the decider of every aggregate category, named as its stream function names streams', () => {
     const streams = [
-      userStream('x'), emailReservationStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
-      proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), notificationInboxStream('x'),
+      userStream('x'), emailReservationStream('x'), sessionStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
+      proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), notificationStream('x'),
+      subscriptionUsageStream('x'), proxyHealthStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
-    expect(AGGREGATES).to.have.length(10);
+    expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate
     expect(aggregateFor('unknown-1')).to.equal(undefined);
   });
 
@@ -86,7 +91,7 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
 
     const events = await streamEvents(deps, userStream(userId));
     expect(events.map((e) => [e.revision, e.type])).to.deep.equal([['0', 'UserRegistered'], ['1', 'ProfileUpdated']]);
-    expect(events[0]!.metadata).to.deep.equal({ $correlationId: requestId, $causationId: requestId, requestId, userId });
+    expect(events[0]!.metadata).to.deep.equal({ $correlationId: requestId, $causationId: requestId, requestId, userId, schemaVersion: 1 });
     expect((events[0]!.data as Record<string, unknown>).passwordHash).to.equal('[redacted]');
     expect(events[0]!.position).to.match(/^\d+-\d+$/);
     expect((await streamEvents(deps, userStream(userId), { fromRevision: 1n })).map((e) => e.type)).to.deep.equal(['ProfileUpdated']);
@@ -137,7 +142,7 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await handleCommand(store, userStream(userId), userDecider, { type: 'UpdateProfile', userId, displayName: 'Ops 3', now: new Date().toISOString() } as never, {
+    await handle(store, userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Ops 3', now: new Date().toISOString() }, {
       context: { correlationId: 'req-3', causationId: 'req-3', actor: userId, requestId: 'req-3' },
     });
     await tail;
@@ -183,5 +188,26 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     let empty = '';
     for await (const chunk of auditExport(deps, { userId, format: 'json', to: '2000-01-01' })) empty += chunk.toString();
     expect(JSON.parse(empty)).to.deep.equal([]);
+  });
+
+  // last: it adds streams of another category the listings above do not expect
+  it('folds decoded events: a workflow\'s state at each revision, and a stored event that does not fit is refused', async () => {
+    const workflowId = randomUUID();
+    const ownerId = randomUUID();
+    const at = new Date().toISOString();
+    await handle(store, workflowAggregate, workflowId, {
+      type: 'CreateWorkflow', workflowId, ownerId, platform: 'qidian', workflowType: 'qidian.rankings', name: 'ranks',
+      config: { rankings: ['热销榜'] }, platformAccountId: null, schedule: { kind: 'interval', every: 'daily' }, now: at,
+    }, { context: { correlationId: workflowId, causationId: workflowId, actor: 'test' } });
+    const created = await streamStateAt(deps, workflowStream(workflowId), 0n);
+    expect(created).to.include({ aggregate: 'workflow', revision: '0', events: 1 });
+    expect(created.state).to.deep.include({ status: 'active', schedule: null });
+    expect((await streamStateAt(deps, workflowStream(workflowId))).state).to.deep.include({ schedule: { kind: 'interval', every: 'daily' } });
+
+    const broken = `workflow-${randomUUID()}`;
+    await store.append(broken, [{ id: randomUUID(), type: 'WorkflowCreated', data: { workflowId: 'w', ownerId: 7 }, metadata: {} }], 'no_stream');
+    let error: unknown;
+    await streamStateAt(deps, broken).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(EventDecodeError);
   });
 });

@@ -5,10 +5,10 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { START } from '../../src/event-store/position.js';
 import { createPauseOnAccountInvalidated } from '../../src/process-managers/pause-on-account-invalidated.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
+import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { platformAccountDecider, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';
-import { workflowDecider, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
+import { platformAccountAggregate, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';
+import { workflowAggregate, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -46,9 +46,9 @@ describe('pm-pause-on-account-invalidated: pause the workflows of an invalidated
   const runToHead = () => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createPauseOnAccountInvalidated({ store, logger: silent }, name));
 
   const account = (id: string, command: Without<PlatformAccountCommand, 'accountId' | 'now'>) =>
-    handleCommand(store, platformAccountStream(id), platformAccountDecider, { accountId: id, now: now(), ...command } as PlatformAccountCommand, { context });
+    handle(store, platformAccountAggregate, id, { accountId: id, now: now(), ...command } as PlatformAccountCommand, { context });
   const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'>) =>
-    handleCommand(store, workflowStream(id), workflowDecider, { workflowId: id, now: now(), ...command } as WorkflowCommand, { context });
+    handle(store, workflowAggregate, id, { workflowId: id, now: now(), ...command } as WorkflowCommand, { context });
 
   async function connectedAccount(ownerId: string): Promise<string> {
     const id = randomUUID();
@@ -64,7 +64,7 @@ describe('pm-pause-on-account-invalidated: pause the workflows of an invalidated
   }
 
   const types = async (id: string) => (await store.readStream(workflowStream(id))).map((e) => e.type);
-  const pauses = async (id: string) => (await loadState(store, workflowStream(id), workflowDecider)).state.pauses.map((p) => p.reason);
+  const pauses = async (id: string) => (await load(store, workflowAggregate, id)).state.pauses.map((p) => p.reason);
 
   it('pauses every live workflow using the account (scheduled or manual), resumes them on AccountVerified, lifting only that reason', async () => {
     const owner = randomUUID();

@@ -10,10 +10,11 @@ import { DeadlineSweeper, expiryActions } from '../../src/process-managers/index
 import { createPauseOnQuotaExceeded } from '../../src/process-managers/pause-on-quota-exceeded.js';
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
+import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
-import { workflowDecider, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
+import { quotaTermsOf, subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { dailyUsageId, subscriptionUsageAggregate, subscriptionUsageStream } from '../../src/write-model/subscription-usage/index.js';
+import { workflowAggregate, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -58,7 +59,7 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
   const sweeper = () => new DeadlineSweeper({ knex, actions: expiryActions(store), logger: silent, intervalMs: 1_000 });
 
   const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'> & { now?: string }) =>
-    handleCommand(store, workflowStream(id), workflowDecider, { workflowId: id, now: now.toISOString(), ...command } as WorkflowCommand, { context });
+    handle(store, workflowAggregate, id, { workflowId: id, now: now.toISOString(), ...command } as WorkflowCommand, { context });
 
   async function createWorkflow(ownerId: string, platform: 'xiaohongshu' | 'qidian', schedule: WorkflowSchedule | null): Promise<string> {
     const id = randomUUID();
@@ -76,23 +77,25 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
   }
 
   async function startFree(userId: string): Promise<void> {
-    await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
       type: 'StartSubscription', subscriptionId: subscriptionIdFor(userId, 'xiaohongshu'), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now.toISOString(),
     }, { context });
   }
 
   /** the free plan allows 50 calls a day: the 51st records QuotaExceeded */
   async function exceed(userId: string, when = { day, resetsAt, now: now.toISOString() }): Promise<RecordedEvent> {
-    const stream = subscriptionStream(userId, 'xiaohongshu');
-    await handleCommand(store, stream, subscriptionDecider, { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 50, ...when }, { context });
-    await handleCommand(store, stream, subscriptionDecider, { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 1, ...when }, { context });
-    const exceeded = (await store.readStream(stream)).find((e) => e.type === 'QuotaExceeded');
+    // the day's usage stream, with the terms read from the subscription
+    const subscription = quotaTermsOf((await load(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'))).state);
+    const id = dailyUsageId(userId, 'xiaohongshu', when.day);
+    await handle(store, subscriptionUsageAggregate, id, { type: 'ConsumeQuota', subscription, feature: 'daily_api_calls', amount: 50, ...when }, { context });
+    await handle(store, subscriptionUsageAggregate, id, { type: 'ConsumeQuota', subscription, feature: 'daily_api_calls', amount: 1, ...when }, { context });
+    const exceeded = (await store.readStream(subscriptionUsageStream(id))).find((e) => e.type === 'QuotaExceeded');
     expect(exceeded, 'QuotaExceeded recorded').to.not.equal(undefined);
     return exceeded!;
   }
 
   const events = (id: string) => store.readStream(workflowStream(id));
-  const state = async (id: string) => (await loadState(store, workflowStream(id), workflowDecider)).state;
+  const state = async (id: string) => (await load(store, workflowAggregate, id)).state;
   const deadline = (id: string) => knex('deadlines').where({ key: `workflows.resume_after_quota:${workflowStream(id)}` }).first();
 
   it('pauses the owner\'s scheduled workflows of the service until the reset, then the sweeper resumes them; replays change nothing', async () => {
@@ -159,7 +162,7 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     expect((await state(scheduled)).status).to.equal('paused');
     expect(await deadline(scheduled)).to.not.equal(undefined);
 
-    await handleCommand(store, subscriptionStream(user, 'xiaohongshu'), subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(user, 'xiaohongshu'), {
       type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString(),
     }, { context });
     const upgraded = (await store.readStream(subscriptionStream(user, 'xiaohongshu'))).at(-1)!;

@@ -13,8 +13,8 @@ import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/chec
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
 const at = (hhmm: string) => `2026-05-01T${hhmm}:00.000Z`;
@@ -54,7 +54,7 @@ describe('platform-accounts-v1 projection (platform_accounts)', function () {
   const send = async (accountId: string, commands: PlatformAccountCommand[]): Promise<Position> => {
     let last: Position | undefined;
     for (const command of commands) {
-      const result = await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, command, { context });
+      const result = await handle(store, platformAccountAggregate, accountId, command, { context });
       last = result.position ?? last;
     }
     return last!;

@@ -5,13 +5,16 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { START } from '../../src/event-store/position.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { addBillingCycle, createFreePlansOnRegistration, createPlanOnPayment, subscriptionIdFor } from '../../src/process-managers/index.js';
+import { commandsForPayment } from '../../src/process-managers/plan-on-payment.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
-import { handleCommand, loadState } from '../../src/write-model/core/command-handler.js';
+import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { paymentOrderDecider, paymentStream } from '../../src/write-model/payment-order/decider.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
-import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import { fold } from '../../src/write-model/core/decider.js';
+import { paymentOrderAggregate } from '../../src/write-model/payment-order/decider.js';
+import type { PaymentSucceededData } from '../../src/write-model/payment-order/events.js';
+import { subscriptionAggregate, subscriptionDecider, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -55,10 +58,10 @@ describe('process managers: free plans on registration, plan on payment', functi
   }
 
   async function register(userId: string): Promise<void> {
-    await handleCommand(
+    await handle(
       store,
-      userStream(userId),
-      userDecider,
+      userAggregate,
+      userId,
       {
         type: 'RegisterUser',
         userId,
@@ -100,10 +103,10 @@ describe('process managers: free plans on registration, plan on payment', functi
     await runToHead(createFreePlansOnRegistration({ store }, freeName));
 
     const pay = async (orderId: string, paidAt: string) => {
-      await handleCommand(
+      await handle(
         store,
-        paymentStream(orderId),
-        paymentOrderDecider,
+        paymentOrderAggregate,
+        orderId,
         {
           type: 'CreatePaymentOrder',
           orderId,
@@ -118,10 +121,10 @@ describe('process managers: free plans on registration, plan on payment', functi
         },
         { context },
       );
-      await handleCommand(
+      await handle(
         store,
-        paymentStream(orderId),
-        paymentOrderDecider,
+        paymentOrderAggregate,
+        orderId,
         { type: 'ConfirmPayment', orderId, provider: 'alipay', providerTradeNo: `trade-${orderId}`, paidAmountFen: 12990, paidAt, now: paidAt },
         { context },
       );
@@ -137,7 +140,7 @@ describe('process managers: free plans on registration, plan on payment', functi
 
     const stream = subscriptionStream(userId, 'xiaohongshu');
     expect(await streamTypes(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded']);
-    let { state } = await loadState(store, stream, subscriptionDecider);
+    let { state } = await load(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'));
     expect(state).to.include({ status: 'active', plan: 'pro', periodEnd: '2026-04-02T00:10:00.000Z' });
     // qidian untouched
     expect(await streamTypes(subscriptionStream(userId, 'qidian'))).to.deep.equal(['SubscriptionStarted']);
@@ -148,17 +151,17 @@ describe('process managers: free plans on registration, plan on payment', functi
     await resetCheckpoint(knex, name, START);
     await runToHead(pm);
     expect(await streamTypes(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded', 'SubscriptionRenewed']);
-    ({ state } = await loadState(store, stream, subscriptionDecider));
+    ({ state } = await load(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu')));
     expect(state).to.include({ plan: 'pro', periodEnd: '2026-05-02T00:10:00.000Z' });
   });
 
   it('starts the subscription itself when the payment comes before the free-plans PM ran', async () => {
     const userId = randomUUID();
     const orderId = `order-${randomUUID()}`;
-    await handleCommand(
+    await handle(
       store,
-      paymentStream(orderId),
-      paymentOrderDecider,
+      paymentOrderAggregate,
+      orderId,
       {
         type: 'CreatePaymentOrder',
         orderId,
@@ -173,16 +176,46 @@ describe('process managers: free plans on registration, plan on payment', functi
       },
       { context },
     );
-    await handleCommand(
+    await handle(
       store,
-      paymentStream(orderId),
-      paymentOrderDecider,
+      paymentOrderAggregate,
+      orderId,
       { type: 'ConfirmPayment', orderId, provider: 'wechat', providerTradeNo: 't-1', paidAmountFen: 29900, paidAt: '2026-03-02T00:05:00.000Z', now: '2026-03-02T00:05:00.000Z' },
       { context },
     );
     await runToHead(createPlanOnPayment({ store }, uniqueName('pm-plan-on-payment')));
-    const { state } = await loadState(store, subscriptionStream(userId, 'qidian'), subscriptionDecider);
+    const { state } = await load(store, subscriptionAggregate, subscriptionKey(userId, 'qidian'));
     expect(state).to.include({ status: 'active', plan: 'basic', periodEnd: '2027-03-02T00:05:00.000Z', subscriptionId: subscriptionIdFor(userId, 'qidian') });
+    // the start and the upgrade in one append
+    expect(await streamTypes(subscriptionStream(userId, 'qidian'))).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded']);
+  });
+
+  it('decides from the state the command handler read (again after a conflict), not from an earlier read', () => {
+    const paid: PaymentSucceededData = {
+      orderId: 'o-1',
+      userId: 'u-1',
+      service: 'xiaohongshu',
+      plan: 'pro',
+      billingCycle: 'monthly',
+      amountFen: 12990,
+      provider: 'alipay',
+      providerTradeNo: 't-1',
+      paidAt: '2026-03-02T00:05:00.000Z',
+    };
+    const ref = { subscriptionId: 's-1', userId: 'u-1', service: 'xiaohongshu' } as const;
+    const none = subscriptionDecider.initialState();
+    expect(commandsForPayment(paid, none).map((c) => c.type)).to.deep.equal(['StartSubscription', 'ChangePlan']);
+    const free = fold(subscriptionDecider, [{ type: 'SubscriptionStarted', data: { ...ref, plan: 'free', periodStart: paid.paidAt, periodEnd: null, startedAt: paid.paidAt } }]);
+    expect(commandsForPayment(paid, free)).to.deep.equal([
+      { type: 'ChangePlan', plan: 'pro', orderId: 'o-1', periodEnd: '2026-04-02T00:05:00.000Z', now: paid.paidAt },
+    ]);
+    // someone upgraded to pro meanwhile: the same payment now renews
+    const pro = fold(subscriptionDecider, [
+      { type: 'SubscriptionStarted', data: { ...ref, plan: 'pro', periodStart: paid.paidAt, periodEnd: '2026-03-20T00:00:00.000Z', startedAt: paid.paidAt } },
+    ]);
+    expect(commandsForPayment(paid, pro)).to.deep.equal([
+      { type: 'RenewSubscription', orderId: 'o-1', periodEnd: '2026-04-20T00:00:00.000Z', now: paid.paidAt },
+    ]);
   });
 
   it('adds a calendar month, clamped to the month end', () => {

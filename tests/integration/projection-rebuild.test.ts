@@ -17,9 +17,11 @@ import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/pro
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { consumeQuota, releaseResource, reserveResource, type QuotaCall } from '../../src/application/subscription-quotas.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { subscriptionDecider, subscriptionStream, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
+import { subscriptionAggregate, subscriptionKey, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
 import { scratchDatabase } from '../support/scratch-database.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -34,8 +36,11 @@ const DAY1 = '2026-03-01';
 const DAY2 = '2026-03-02';
 const at = (day: string, hhmm: string) => `${day}T${hhmm}:00.000Z`;
 
-/** 13 commands → 13 events on one subscription stream (usage, a refusal, reservations, a plan change, a cancel). */
-const scenario = (subscriptionId: string, userId: string): SubscriptionCommand[] => [
+/** A use of the daily counter (counted in the day's usage stream through the application) or a subscription command. */
+type Step = SubscriptionCommand | { type: 'ConsumeQuota'; feature: 'daily_api_calls'; amount: number; day: string; resetsAt: string; now: string };
+
+/** 13 steps → 13 events on the subscription's stream and its two days' usage streams (usage, refusals, reservations, a plan change, a cancel). */
+const scenario = (subscriptionId: string, userId: string): Step[] => [
   { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now: at(DAY1, '01:00') },
   { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 30, day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '02:00') },
   { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 15, day: DAY1, resetsAt: `${DAY1}T16:00:00.000Z`, now: at(DAY1, '03:00') },
@@ -64,8 +69,17 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
   const writeSubscription = async () => {
     const userId = randomUUID();
     const subscriptionId = randomUUID();
-    for (const command of scenario(subscriptionId, userId)) {
-      await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, command, { context });
+    const call = (now: string): QuotaCall => ({ store, userId, service: 'xiaohongshu', now: new Date(now), timeZone: 'Asia/Shanghai', context });
+    for (const step of scenario(subscriptionId, userId)) {
+      try {
+        if (step.type === 'ConsumeQuota') await consumeQuota(call(step.now), step.feature, step.amount);
+        else if (step.type === 'ReserveResource') await reserveResource(call(step.now), step.feature, step.resourceId);
+        else if (step.type === 'ReleaseResource') await releaseResource(call(step.now), step.feature, step.resourceId);
+        else await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), step, { context });
+      } catch (error) {
+        // the refusals are recorded (QuotaExceeded) and answered 429
+        if (!(error instanceof DomainError && error.code === 'QUOTA_EXCEEDED')) throw error;
+      }
     }
   };
 

@@ -10,8 +10,8 @@ import type { OpsDeps } from '../../src/operations/types.js';
 import { USERS_PROJECTION, usersProjection } from '../../src/projections/users.js';
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { userDecider, userStream } from '../../src/write-model/user/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -53,7 +53,7 @@ describe('projection version cutover (users-v1 → users-v2, fresh database)', f
   const register = async (n: number) => {
     for (let i = 0; i < n; i++) {
       const userId = randomUUID();
-      await handleCommand(store, userStream(userId), userDecider, {
+      await handle(store, userAggregate, userId, {
         type: 'RegisterUser', userId, email: `${userId}@example.test`, passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', displayName: `User ${i}`, role: 'user', now: new Date().toISOString(),
       }, { context });
     }

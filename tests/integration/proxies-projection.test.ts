@@ -7,9 +7,11 @@ import { createProxyUsageProjection, PROXY_USAGE_PROJECTION } from '../../src/pr
 import { findProxy } from '../../src/read-api/proxies.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { proxyDecider, proxyStream, type ProxyCommand } from '../../src/write-model/proxy/index.js';
-import { workflowExecutionDecider, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { recordHealthCheck, reportProxyFailure } from '../../src/application/proxies.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { proxyAggregate, type ProxyCommand } from '../../src/write-model/proxy/index.js';
+import { proxyHealthDayId, proxyHealthStream } from '../../src/write-model/proxy-health/index.js';
+import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -41,7 +43,7 @@ describe('proxy read models (proxies-v1, proxy-usage-v1)', function () {
   const deps = () => ({ store, knex, databaseUrl: testDatabaseUrl });
 
   const execute = async (executionId: string, commands: WorkflowExecutionCommand[]) => {
-    for (const command of commands) await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, command, { context });
+    for (const command of commands) await handle(store, workflowExecutionAggregate, executionId, command, { context });
   };
 
   it('counts executions, items and failures per proxy, user, platform and day, and the same again after a replay', async () => {
@@ -112,31 +114,23 @@ describe('proxy read models (proxies-v1, proxy-usage-v1)', function () {
   it('keeps health counters, bans and status without credentials, and the same again after a replay', async () => {
     const proxyId = randomUUID();
     const box = { keyId: 'k1', iv: 'aXZpdml2aXZpdml2', tag: 'dGFndGFndGFndGFndGFn', ciphertext: 'c2VjcmV0' };
-    const send = async (commands: ProxyCommand[]) => {
-      for (const command of commands) await handleCommand(store, proxyStream(proxyId), proxyDecider, command, { context });
-    };
-    const check = (ok: boolean, latencyMs: number | null, now: string): ProxyCommand => ({
-      type: 'RecordHealthCheck',
-      proxyId,
-      ok,
-      latencyMs,
-      error: ok ? null : 'timeout',
-      failureThreshold: 2,
-      recoveryThreshold: 1,
-      now,
-    });
-    await send([
-      { type: 'RegisterProxy', proxyId, host: 'Gw.Example.test', port: 8080, protocol: 'http', credentials: box, country: 'cn', region: 'Guangdong', provider: 'acme', registeredBy: 'admin-1', now: '2026-03-01T00:00:00.000Z' },
-      check(true, 100, '2026-03-01T00:01:00.000Z'),
-      check(true, 300, '2026-03-01T00:02:00.000Z'),
-      check(false, null, '2026-03-01T00:03:00.000Z'),
-      check(false, null, '2026-03-01T00:04:00.000Z'), // fails (threshold 2)
-      { type: 'ReportProxyFailure', proxyId, reason: 'blocked', platform: 'xiaohongshu', jobId: 'j1', failureThreshold: 2, now: '2026-03-01T00:05:00.000Z' },
-      check(true, 200, '2026-03-01T00:06:00.000Z'), // recovers (threshold 1)
-      { type: 'BanProxy', proxyId, platform: 'xiaohongshu', reason: 'captcha', until: null, now: '2026-03-01T00:07:00.000Z' },
-      { type: 'BanProxy', proxyId, platform: 'qidian', reason: 'rate', until: '2999-01-01T00:00:00.000Z', now: '2026-03-01T00:08:00.000Z' },
-      { type: 'UnbanProxy', proxyId, platform: 'qidian', unbannedBy: 'admin-1', now: '2026-03-01T00:09:00.000Z' },
-    ]);
+    const proxy = (command: ProxyCommand) => handle(store, proxyAggregate, proxyId, command, { context });
+    const thresholds = { failure: 2, recovery: 1 };
+    const at = (iso: string) => ({ store, context, thresholds, now: () => new Date(iso) });
+    const check = (ok: boolean, latencyMs: number | null, now: string) => recordHealthCheck(at(now), { proxyId, ok, latencyMs, error: ok ? null : 'timeout' });
+    await proxy({ type: 'RegisterProxy', proxyId, host: 'Gw.Example.test', port: 8080, protocol: 'http', credentials: box, country: 'cn', region: 'Guangdong', provider: 'acme', registeredBy: 'admin-1', now: '2026-03-01T23:00:00.000Z' });
+    // the observations cross midnight: two day streams, one read model row
+    await check(true, 100, '2026-03-01T23:57:00.000Z');
+    await check(true, 300, '2026-03-01T23:58:00.000Z');
+    await check(false, null, '2026-03-01T23:59:00.000Z');
+    expect(await check(false, null, '2026-03-02T00:00:00.000Z')).to.include({ failed: true }); // fails (threshold 2, the run crossing midnight)
+    await reportProxyFailure(at('2026-03-02T00:01:00.000Z'), { proxyId, reason: 'blocked', platform: 'xiaohongshu', jobId: 'j1' });
+    expect(await check(true, 200, '2026-03-02T00:02:00.000Z')).to.include({ recovered: true }); // recovers (threshold 1)
+    await proxy({ type: 'BanProxy', proxyId, platform: 'xiaohongshu', reason: 'captcha', until: null, now: '2026-03-02T00:03:00.000Z' });
+    await proxy({ type: 'BanProxy', proxyId, platform: 'qidian', reason: 'rate', until: '2999-01-01T00:00:00.000Z', now: '2026-03-02T00:04:00.000Z' });
+    await proxy({ type: 'UnbanProxy', proxyId, platform: 'qidian', unbannedBy: 'admin-1', now: '2026-03-02T00:05:00.000Z' });
+    expect((await store.readStream(proxyHealthStream(proxyHealthDayId(proxyId, '20260301')))).length).to.equal(3);
+    expect((await store.readStream(proxyHealthStream(proxyHealthDayId(proxyId, '20260302')))).length).to.equal(3);
 
     const consumer = createProxiesProjection(ownName(PROXIES_PROJECTION));
     const snapshot = async () => {
@@ -163,11 +157,13 @@ describe('proxy read models (proxies-v1, proxy-usage-v1)', function () {
       successful_checks: 3,
       job_failures: 1,
       failure_reason: null,
-      revision: '11',
+      // the proxy stream's: lifecycle only (registered, failed, recovered, two bans, an unban)
+      revision: '5',
     });
-    expect(first.view!.failed_at).to.equal('2026-03-01T00:04:00.000Z');
-    expect(first.view!.recovered_at).to.equal('2026-03-01T00:06:00.000Z');
-    expect(first.view!.bans).to.deep.equal([{ platform: 'xiaohongshu', reason: 'captcha', until: null, banned_at: '2026-03-01T00:07:00.000Z' }]);
+    expect(first.view!.last_checked_at).to.equal('2026-03-02T00:02:00.000Z');
+    expect(first.view!.failed_at).to.equal('2026-03-02T00:00:00.000Z');
+    expect(first.view!.recovered_at).to.equal('2026-03-02T00:02:00.000Z');
+    expect(first.view!.bans).to.deep.equal([{ platform: 'xiaohongshu', reason: 'captcha', until: null, banned_at: '2026-03-02T00:03:00.000Z' }]);
 
     await resetCheckpoint(knex, consumer.name);
     await runConsumerToHead(deps(), consumer);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { executionEventsOf } from '../support/execution-events.js';
 import type { Queue, Worker } from 'bullmq';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
@@ -14,15 +15,11 @@ import { createProxyFailover, FAILOVER_INDEX_TABLE } from '../../src/process-man
 import { createProxiesProjection } from '../../src/projections/proxies.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
 import { proxyStream } from '../../src/write-model/proxy/index.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import {
-  workflowExecutionDecider,
-  workflowExecutionStream,
-  type WorkflowExecutionCommand,
-} from '../../src/write-model/workflow-execution/index.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
+import { workflowExecutionAggregate, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -68,14 +65,14 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
 
     owner = randomUUID();
     accountId = randomUUID();
-    await handleCommand(store, subscriptionStream(owner, 'xiaohongshu'), subscriptionDecider, {
+    await handle(store, subscriptionAggregate, subscriptionKey(owner, 'xiaohongshu'), {
       type: 'StartSubscription', subscriptionId: randomUUID(), userId: owner, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now(),
     }, { context });
-    await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store, platformAccountAggregate, accountId, {
       type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'main',
       credentials: secretBox.encrypt('a1=cookie', accountId), now: now(),
     }, { context });
-    await handleCommand(store, platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store, platformAccountAggregate, accountId, {
       type: 'VerifyAccount', accountId, requestedBy: null, outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' }, now: now(),
     }, { context });
   });
@@ -101,7 +98,7 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   const failProxy = (proxyId: string) => recordHealthCheck({ store, context, thresholds: { failure: 1, recovery: 1 } }, { proxyId, ok: false, error: 'connection refused' });
   const execute = async (executionId: string, ...commands: WorkflowExecutionCommand[]) => {
     const appended = [];
-    for (const command of commands) appended.push(...(await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, command, { context })).events);
+    for (const command of commands) appended.push(...(await handle(store, workflowExecutionAggregate, executionId, command, { context })).events);
     return appended;
   };
 
@@ -124,8 +121,7 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   }
 
   const proxyOf = async (executionId: string) => {
-    const assigned = (await store.readStream(workflowExecutionStream(executionId))).filter((e) => e.type === 'ProxyAssigned');
-    return (assigned.at(-1)!.data as { proxyId: string }).proxyId;
+    return executionEventsOf(await store.readStream(workflowExecutionStream(executionId)), 'ProxyAssigned').map((e) => e.data).at(-1)!.proxyId;
   };
 
   it('moves a running execution from a failed proxy A to B: AssignProxy, a retry from the cursor, one job — and no item twice', async () => {
@@ -163,7 +159,9 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
       { type: 'CollectItems', executionId, batchId: 'b2', items: [item('n2'), item('n3')], cursor: 'page-3', now: now() },
     );
     expect(more.map((e) => e.type)).to.deep.equal(['ExecutionStarted', 'ItemsCollected']);
-    const collected = more[1]!.data as { items: { platformContentId: string }[]; attempt: number; itemCount: number };
+    const batch = more[1]!;
+    if (batch.type !== 'ItemsCollected') throw new Error(`expected ItemsCollected, got ${batch.type}`);
+    const collected = batch.data;
     expect(collected.items.map((i) => i.platformContentId)).to.deep.equal(['n3']);
     expect(collected).to.include({ attempt: 2, itemCount: 3 });
     await execute(executionId, { type: 'CompleteExecution', executionId, now: now() });

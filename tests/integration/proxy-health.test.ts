@@ -8,12 +8,17 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { createProxyHealthWorker, scheduleProxyHealth, unscheduleProxyHealth } from '../../src/adapters/queue/proxy-health-worker.js';
 import { QueueFactory, QUEUE_NAMES, type ProxyHealthJobData } from '../../src/adapters/queue/queues.js';
 import type { WorkerRuntime } from '../../src/adapters/queue/worker-runtime.js';
-import { registerProxy } from '../../src/application/proxies.js';
+import { recordHealthCheck, registerProxy, reportProxyFailure, retireProxy } from '../../src/application/proxies.js';
+import { CARRY_DAYS } from '../../src/application/proxy-observations.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
 import type { ProxyHealthReport } from '../../src/application/proxy-health.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { createProxiesProjection } from '../../src/projections/proxies.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { proxyStream } from '../../src/write-model/proxy/index.js';
+import { proxyHealthAggregate, proxyHealthDayId, proxyHealthEvents, proxyHealthStream, utcDay } from '../../src/write-model/proxy-health/index.js';
+import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { startEchoTarget, type EchoTarget } from '../support/echo-target.js';
 import { LocalProxies } from '../support/local-proxies.js';
@@ -26,7 +31,7 @@ import { waitFor } from '../support/wait-for.js';
  * sealed ones must be opened to pass), and an echo target that proves the
  * probes came through them. A schema of its own: "every proxy" is this file's.
  */
-describe('proxy health checks (scheduled job → probes through real proxies → RecordHealthCheck)', function () {
+describe('proxy health checks (scheduled job → probes through real proxies → day streams of observations)', function () {
   this.timeout(40_000);
   const config = testConfig();
   const secretBox = createSecretBox(config);
@@ -73,8 +78,23 @@ describe('proxy health checks (scheduled job → probes through real proxies →
     await admin.destroy();
   });
 
+  // the lifecycle (proxy-{id}) and the observations (proxy_health-{id}_{day}, whatever the days)
   const events = (proxyId: string): Promise<RecordedEvent[]> => store.readStream(proxyStream(proxyId));
-  const checks = async (proxyId: string) => (await events(proxyId)).filter((e) => e.type === 'ProxyHealthChecked').map((e) => e.data as { ok: boolean; latencyMs: number | null; source: string });
+  // (stream reads, not $all: $all shows an event only once no older transaction is still open on the server)
+  const started = new Date();
+  const checks = async (proxyId: string) => {
+    const days = new Set<string>();
+    for (let t = started.getTime() - 86_400_000; t <= Date.now() + 86_400_000; t += 3_600_000) days.add(utcDay(new Date(t)));
+    const observed = [];
+    for (const day of [...days].sort()) {
+      const recorded = await store.readStream(proxyHealthStream(proxyHealthDayId(proxyId, day))).catch((error: unknown) => {
+        if (error instanceof StreamNotFoundError) return [];
+        throw error;
+      });
+      observed.push(...recorded.map((e) => proxyHealthEvents.decode(e).data));
+    }
+    return observed;
+  };
 
   it('keeps one job scheduler, however often it is scheduled', async () => {
     await scheduleProxyHealth(queue, 60_000);
@@ -117,13 +137,19 @@ describe('proxy health checks (scheduled job → probes through real proxies →
     await unscheduleProxyHealth(queue);
     await worker.stop({ timeoutMs: 5_000 });
 
-    // exactly `threshold` failed probes in a row, then ProxyFailed with the last of them
-    const history = await events(dead);
-    const failedAt = history.findIndex((e) => e.type === 'ProxyFailed');
-    const before = history.slice(0, failedAt).filter((e) => e.type === 'ProxyHealthChecked').map((e) => (e.data as { ok: boolean }).ok);
+    // exactly `threshold` failed probes in a row, then ProxyFailed with the last of them (at its time)
+    const lifecycle = await events(dead);
+    expect(lifecycle.map((e) => e.type)).to.deep.equal(['ProxyRegistered', 'ProxyFailed']);
+    const failed = lifecycle[1]!.data as { source: string; consecutiveFailures: number; failedAt: string };
+    expect(failed).to.include({ source: 'probe', consecutiveFailures: threshold });
+    const observed = await checks(dead);
+    const upTo = observed.filter((c) => Date.parse(c.checkedAt) <= Date.parse(failed.failedAt));
+    expect(upTo.at(-1)).to.include({ checkedAt: failed.failedAt, ok: false, consecutiveFailures: threshold });
+    const before = upTo.map((c) => c.ok);
     expect(before.slice(-threshold)).to.deep.equal(Array(threshold).fill(false));
     expect(before.slice(0, -threshold).every((ok) => ok)).to.equal(true);
-    expect(history[failedAt]!.data).to.include({ source: 'probe', consecutiveFailures: threshold });
+    // the proxy stream holds its lifecycle only
+    for (const id of ids) expect((await events(id)).every((e) => e.type !== 'ProxyHealthChecked')).to.equal(true);
 
     for (const id of [ids[0]!, ids[2]!]) {
       const list = await checks(id);
@@ -139,7 +165,88 @@ describe('proxy health checks (scheduled job → probes through real proxies →
     expect(echo.requests.length).to.be.at.least(ids.length * threshold);
     expect(echo.requests.every((r) => r.url === '/robots.txt' && r.headers['user-agent'] === 'collector-proxy-probe/1')).to.equal(true);
     // no credential in clear in any event
-    const all = JSON.stringify((await Promise.all(ids.map(events))).flat().map((e) => [e.data, e.metadata]));
+    const lifecycles = (await Promise.all(ids.map(events))).flat().map((e) => [e.data, e.metadata]);
+    const all = JSON.stringify([lifecycles, (await Promise.all(ids.map(checks))).flat()]);
     expect(all).to.not.include('pr0xy-s3cret');
+  });
+
+  it('counts failures and successes in a row across the day boundary, looks back over empty days, and makes a lost verdict good on a repeat', async () => {
+    const { proxyId } = await registerProxy({ store, context, secretBox }, { host: '127.0.0.9', port: 9, protocol: 'http', registeredBy: 'admin' });
+    const thresholds = { failure: 3, recovery: 2 };
+    const at = (iso: string) => ({ store, context, thresholds, now: () => new Date(iso) });
+    const probe = (iso: string, ok: boolean) => recordHealthCheck(at(iso), { proxyId, ok, latencyMs: ok ? 50 : null, error: ok ? null : 'timeout' });
+    const day = async (yyyymmdd: string) => {
+      try {
+        return (await store.readStream(proxyHealthStream(proxyHealthDayId(proxyId, yyyymmdd)))).map((e) => proxyHealthEvents.decode(e).data);
+      } catch {
+        return [];
+      }
+    };
+    const lifecycle = async () => (await events(proxyId)).map((e) => e.type);
+
+    // two failures before midnight are not enough; the third, after it, fails the proxy
+    expect(await probe('2026-05-01T23:50:00.000Z', false)).to.include({ recorded: true, failed: false });
+    expect(await probe('2026-05-01T23:55:00.000Z', false)).to.include({ recorded: true, failed: false });
+    const third = await probe('2026-05-02T00:00:00.000Z', false);
+    expect(third).to.include({ recorded: true, failed: true });
+    expect(third.state.status).to.equal('failed');
+    expect((await day('20260502'))[0]).to.include({ consecutiveFailures: 3, day: '20260502' });
+
+    // a job failure counts with the probes
+    await reportProxyFailure(at('2026-05-02T00:01:00.000Z'), { proxyId, reason: 'HTTP 403', platform: 'xiaohongshu', jobId: 'job-1' });
+    expect((await day('20260502')).at(-1)).to.include({ source: 'job', consecutiveFailures: 4, platform: 'xiaohongshu', jobId: 'job-1' });
+
+    // one success, a day without any observation, then the second success recovers it
+    expect(await probe('2026-05-02T00:05:00.000Z', true)).to.include({ recovered: false });
+    const back = await probe('2026-05-04T00:00:00.000Z', true);
+    expect(back).to.include({ recorded: true, recovered: true });
+    expect((await day('20260504'))[0]).to.include({ consecutiveSuccesses: 2 });
+    expect(await lifecycle()).to.deep.equal(['ProxyRegistered', 'ProxyFailed', 'ProxyRecovered']);
+
+    // a repeat (same time) records nothing and decides nothing
+    const repeat = await reportProxyFailure(at('2026-05-04T00:00:00.000Z'), { proxyId, reason: 'late' });
+    expect(repeat).to.include({ recorded: false, failed: false, recovered: false, position: undefined });
+    expect(await day('20260504')).to.have.length(1);
+
+    // after more than CARRY_DAYS without observations the counts start again
+    await probe('2026-05-10T08:00:00.000Z', false);
+    await probe('2026-05-10T08:05:00.000Z', false);
+    expect((await day('20260510')).map((c) => c.consecutiveFailures)).to.deep.equal([1, 2]);
+    expect(CARRY_DAYS).to.be.below(14);
+    await probe('2026-05-24T08:00:00.000Z', false);
+    expect((await day('20260524'))[0]).to.include({ consecutiveFailures: 1 });
+
+    // a crash between the two appends: the observation is in, the verdict not; the retry makes it good
+    await handle(
+      store,
+      proxyHealthAggregate,
+      proxyHealthDayId(proxyId, '20260524'),
+      { type: 'RecordProxyObservation', proxyId, day: '20260524', source: 'probe', ok: false, latencyMs: null, error: 'timeout', carried: null, now: '2026-05-24T08:05:00.000Z' },
+      { context },
+    );
+    await handle(
+      store,
+      proxyHealthAggregate,
+      proxyHealthDayId(proxyId, '20260524'),
+      { type: 'RecordProxyObservation', proxyId, day: '20260524', source: 'probe', ok: false, latencyMs: null, error: 'timeout', carried: null, now: '2026-05-24T08:10:00.000Z' },
+      { context },
+    );
+    expect(await lifecycle()).to.deep.equal(['ProxyRegistered', 'ProxyFailed', 'ProxyRecovered']);
+    const retried = await reportProxyFailure(at('2026-05-24T08:10:00.000Z'), { proxyId, reason: 'timeout' });
+    expect(retried).to.include({ recorded: false, failed: true });
+    expect(await lifecycle()).to.deep.equal(['ProxyRegistered', 'ProxyFailed', 'ProxyRecovered', 'ProxyFailed']);
+    expect((await events(proxyId)).at(-1)!.data).to.include({ consecutiveFailures: 3, failedAt: '2026-05-24T08:10:00.000Z' });
+  });
+
+  it('refuses observations of an unknown proxy (NOT_FOUND) and a retired one (CONFLICT), recording nothing', async () => {
+    const { proxyId } = await registerProxy({ store, context, secretBox }, { host: '127.0.0.10', port: 9, protocol: 'http', registeredBy: 'admin' });
+    const deps = { store, context, now: () => new Date('2026-06-01T10:00:00.000Z') };
+    await retireProxy(deps, { proxyId, by: 'admin' });
+    for (const id of [proxyId, randomUUID()]) {
+      const thrown = await recordHealthCheck(deps, { proxyId: id, ok: true, latencyMs: 5 }).catch((error: unknown) => error);
+      expect(thrown).to.be.instanceOf(DomainError);
+      expect((thrown as DomainError).code).to.equal(id === proxyId ? 'CONFLICT' : 'NOT_FOUND');
+      expect(await store.readStream(proxyHealthStream(proxyHealthDayId(id, '20260601'))).catch((error: unknown) => error)).to.be.instanceOf(StreamNotFoundError);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { healthCheckCommand, probe, probeAll, type ProbeProxy } from '../../src/adapters/proxies/prober.js';
+import { healthCheckOf, probe, probeAll, type ProbeProxy } from '../../src/adapters/proxies/prober.js';
 import { startEchoTarget, type EchoTarget } from '../support/echo-target.js';
 import { LocalProxies, type LocalProxy } from '../support/local-proxies.js';
 
@@ -122,19 +122,8 @@ describe('proxy prober (real local proxies)', () => {
     for (const i of [0, 1, 3, 4]) expect(proxies.at(i).requests).to.have.length(1);
   });
 
-  it('turns a result into a RecordHealthCheck command', () => {
-    const now = new Date('2026-01-01T00:00:00Z');
-    const thresholds = { failureThreshold: 3, recoveryThreshold: 2 };
-    expect(healthCheckCommand('px-1', { ok: true, latencyMs: 42, status: 200 }, thresholds, now)).to.deep.equal({
-      type: 'RecordHealthCheck',
-      proxyId: 'px-1',
-      ok: true,
-      latencyMs: 42,
-      error: null,
-      failureThreshold: 3,
-      recoveryThreshold: 2,
-      now: now.toISOString(),
-    });
-    expect(healthCheckCommand('px-1', { ok: false, latencyMs: null, error: 'timed out' }, thresholds, now)).to.include({ ok: false, latencyMs: null, error: 'timed out' });
+  it('turns a result into the health check to record', () => {
+    expect(healthCheckOf('px-1', { ok: true, latencyMs: 42, status: 200 })).to.deep.equal({ proxyId: 'px-1', ok: true, latencyMs: 42, error: null });
+    expect(healthCheckOf('px-1', { ok: false, latencyMs: null, error: 'timed out' })).to.deep.equal({ proxyId: 'px-1', ok: false, latencyMs: null, error: 'timed out' });
   });
 });

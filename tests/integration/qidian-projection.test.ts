@@ -6,9 +6,9 @@ import type { Position } from '../../src/event-store/position.js';
 import { applyEvent, createQidianDataProjection, QIDIAN_DATA_PROJECTION, qidianDay } from '../../src/projections/qidian-data.js';
 import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { novelTrackingDecider, novelTrackingStream, type NovelTrackingCommand } from '../../src/write-model/novel-tracking/index.js';
-import { workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { novelTrackingAggregate, type NovelTrackingCommand } from '../../src/write-model/novel-tracking/index.js';
+import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -62,7 +62,7 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
   async function collect(ownerId: string, batches: CollectedItem[][], at: string): Promise<void> {
     const executionId = randomUUID();
     const stream = workflowExecutionStream(executionId);
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handleCommand(store, stream, workflowExecutionDecider, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
       type: 'RequestExecution',
       executionId,
@@ -81,7 +81,7 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
   }
 
   async function tracking(commands: NovelTrackingCommand[]): Promise<void> {
-    for (const command of commands) await handleCommand(store, novelTrackingStream(command.trackingId), novelTrackingDecider, command, { context });
+    for (const command of commands) await handle(store, novelTrackingAggregate, command.trackingId, command, { context });
   }
 
   async function tables(ownerId: string) {
@@ -161,7 +161,7 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
   it('applies a redelivered event once, and a re-track revives the row', async () => {
     const owner = randomUUID();
     const id = randomUUID();
-    const stream = novelTrackingStream(id);
+    const stream = novelTrackingAggregate.streamName(id);
     const settings = { notifyOnUpdate: false, notifyOnCompletion: true, wordCountThreshold: null };
     await tracking([
       { type: 'TrackNovel', trackingId: id, userId: owner, novelId: '107580', title: null, settings, now: '2026-03-01T01:00:00.000Z' },

@@ -20,8 +20,8 @@ import { runRetention, type RetentionReport } from '../../src/application/retent
 import { registerRetentionCommand } from '../../src/cli/retention.js';
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../src/write-model/subscription/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
 import type { PlanCode, Service } from '../../src/write-model/subscription/plans.js';
 import { testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
@@ -74,10 +74,10 @@ describe('retention job: rows past the owner\'s plan\'s data_retention_days', fu
   });
 
   async function subscribe(userId: string, service: Service, plan: PlanCode): Promise<void> {
-    await handleCommand(
+    await handle(
       store,
-      subscriptionStream(userId, service),
-      subscriptionDecider,
+      subscriptionAggregate,
+      subscriptionKey(userId, service),
       {
         type: 'StartSubscription',
         subscriptionId: subscriptionIdFor(userId, service),

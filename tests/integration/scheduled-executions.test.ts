@@ -7,10 +7,10 @@ import { WorkflowSchedulers } from '../../src/adapters/queue/workflow-schedulers
 import { createWorkflowTickWorker, workflowTickHandler, type TickJobResult } from '../../src/adapters/queue/workflow-tick-worker.js';
 import { requestScheduledExecution, tickExecutionId } from '../../src/application/scheduled-executions.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
-import { workflowDecider, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
+import { workflowAggregate, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
 import { testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { waitFor } from '../support/wait-for.js';
@@ -38,7 +38,7 @@ describe('scheduled executions: a workflow tick becomes one execution request', 
   });
 
   const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'>) =>
-    handleCommand(store, workflowStream(id), workflowDecider, { workflowId: id, now: new Date().toISOString(), ...command } as WorkflowCommand, { context });
+    handle(store, workflowAggregate, id, { workflowId: id, now: new Date().toISOString(), ...command } as WorkflowCommand, { context });
   async function createWorkflow(schedule: WorkflowSchedule | null = HOURLY): Promise<string> {
     const id = randomUUID();
     await wf(id, {

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { executionEventsOf } from '../support/execution-events.js';
+import { proxyHealthAggregate, proxyHealthDayId, proxyHealthStream, utcDay } from '../../src/write-model/proxy-health/decider.js';
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Container } from 'inversify';
@@ -13,10 +15,10 @@ import { createProxiesProjection } from '../../src/projections/proxies.js';
 import { proxyCandidates } from '../../src/read-api/proxies.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { platformAccountDecider, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
-import { proxyDecider, proxyStream } from '../../src/write-model/proxy/decider.js';
-import { workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { platformAccountAggregate, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { proxyAggregate } from '../../src/write-model/proxy/decider.js';
+import { workflowExecutionAggregate, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import type { WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/commands.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { startFixtureSites, type FixtureSites } from '../support/fixture-sites.js';
@@ -102,7 +104,7 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
   const events = async (stream: string): Promise<RecordedEvent[]> => store().readStream(stream).catch(() => []);
   const executionEvents = (id: string) => events(workflowExecutionStream(id));
   const ofType = (list: RecordedEvent[], type: string) => list.filter((e) => e.type === type);
-  const collectedIds = (list: RecordedEvent[]) => ofType(list, 'ItemsCollected').flatMap((e) => (e.data as { items: { platformContentId: string }[] }).items.map((i) => i.platformContentId));
+  const collectedIds = (list: RecordedEvent[]) => executionEventsOf(list, 'ItemsCollected').map((e) => e.data).flatMap((d) => d.items.map((i) => i.platformContentId));
   const expectedNotes = () => sites.manifest.xiaohongshu.searchNotes.filter((n) => n.special !== 'unavailable').map((n) => n.id);
   const waitForEvent = (id: string, type: string, timeoutMs = 25_000) =>
     waitFor(`${type} of ${id}`, async () => ofType(await executionEvents(id), type).length > 0, timeoutMs);
@@ -112,7 +114,7 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
     const secretBox = container.get(TOKENS.SecretBox);
-    await handleCommand(store(), platformAccountStream(accountId), platformAccountDecider, {
+    await handle(store(), platformAccountAggregate, accountId, {
       type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'shop',
       credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
       userAgent: 'WorkerTestAgent/1.0', now: new Date().toISOString(),
@@ -123,7 +125,7 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
       { type: 'RequestExecution', executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', config, platformAccountId: accountId, trigger: 'manual', requestedBy: owner, now: new Date().toISOString() },
     ];
     if (options.assign) commands.push({ type: 'AssignProxy', executionId, proxyId: options.assign, leaseId: null, reason: 'initial', now: new Date().toISOString() });
-    for (const command of commands) await handleCommand(store(), workflowExecutionStream(executionId), workflowExecutionDecider, command, { context });
+    for (const command of commands) await handle(store(), workflowExecutionAggregate, executionId, command, { context });
     await dispatcher.enqueue({
       executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', type: 'xiaohongshu.notes', config,
       platformAccountId: accountId, proxyId: options.assign ?? null, cursor: null, attempt: 1,
@@ -140,8 +142,8 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     expect(ids).to.deep.equal(expectedNotes());
     expect(ofType(list, 'ExecutionStarted')).to.have.length(1);
     // the preferred (assigned) proxy was kept: no second assignment
-    expect(ofType(list, 'ProxyAssigned').map((e) => (e.data as { proxyId: string }).proxyId)).to.deep.equal([proxyIds[1]]);
-    expect((ofType(list, 'ExecutionCompleted')[0]!.data as { itemCount: number }).itemCount).to.equal(ids.length);
+    expect(executionEventsOf(list, 'ProxyAssigned').map((e) => e.data).map((d) => d.proxyId)).to.deep.equal([proxyIds[1]]);
+    expect(executionEventsOf(list, 'ExecutionCompleted').map((e) => e.data)[0]!.itemCount).to.equal(ids.length);
     // every page and API call went through proxy #2, authenticated with its decrypted credentials; none through #1
     const port = Number(new URL(sites.origin).port);
     const through = proxies.at(1).requests.filter((r) => r.hostname === '127.0.0.1' && r.port === port);
@@ -178,7 +180,7 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     expect(ofType(list, 'ExecutionStarted')).to.have.length(1);
     expect(ofType(list, 'ExecutionRetried')).to.have.length(0);
     expect(ofType(list, 'ExecutionFailed')).to.have.length(1); // the dead letter's FailExecution was a no-op
-    expect((ofType(list, 'ExecutionFailed')[0]!.data as { reason: string }).reason).to.match(/^login_wall:/);
+    expect(executionEventsOf(list, 'ExecutionFailed').map((e) => e.data)[0]!.reason).to.match(/^login_wall:/);
     const job = await queue.getJob(executionId);
     expect(job!.attemptsMade).to.equal(1);
   });
@@ -188,17 +190,19 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     const { executionId } = await requested();
     await waitForEvent(executionId, 'ItemsCollected');
     sites.setMode('xiaohongshu', 'captcha');
-    const first = ofType(await executionEvents(executionId), 'ProxyAssigned')[0]!.data as { proxyId: string };
+    const first = executionEventsOf(await executionEvents(executionId), 'ProxyAssigned').map((e) => e.data)[0]!;
     const firstProxy = first.proxyId;
     await waitFor('the ban', async () => ofType(await events(`proxy-${firstProxy}`), 'ProxyBanned').length > 0, 10_000);
     sites.setMode('xiaohongshu', 'ok');
     await waitForEvent(executionId, 'ExecutionCompleted');
 
-    const ban = ofType(await events(`proxy-${firstProxy}`), 'ProxyBanned')[0]!.data as { platform: string; until: string };
+    const [banned] = ofType(await events(`proxy-${firstProxy}`), 'ProxyBanned').map((e) => proxyAggregate.events.decode(e));
+    if (banned?.type !== 'ProxyBanned') throw new Error('no ProxyBanned recorded');
+    const ban = banned.data;
     expect(ban.platform).to.equal('xiaohongshu');
-    expect(Date.parse(ban.until) - Date.now()).to.be.within(50 * 60_000, 61 * 60_000);
+    expect(Date.parse(ban.until ?? '') - Date.now()).to.be.within(50 * 60_000, 61 * 60_000);
     const list = await executionEvents(executionId);
-    const assigned = ofType(list, 'ProxyAssigned').map((e) => e.data as { proxyId: string; reason: string });
+    const assigned = executionEventsOf(list, 'ProxyAssigned').map((e) => e.data);
     const other = proxyIds.find((id) => id !== firstProxy)!;
     expect(assigned.map((a) => a.proxyId)).to.deep.equal([firstProxy, other]);
     expect(assigned[1]!.reason).to.equal('retry');
@@ -231,27 +235,29 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     const list = await executionEvents(executionId);
     const ids = collectedIds(list);
     expect(ids).to.deep.equal(expectedNotes());
-    const starts = ofType(list, 'ExecutionStarted').map((e) => e.data as { workerId: string; attempt: number });
+    const starts = executionEventsOf(list, 'ExecutionStarted').map((e) => e.data);
     expect(starts.map((s) => s.attempt)).to.deep.equal([1, 2]);
     expect(starts[0]!.workerId).to.not.equal(starts[1]!.workerId);
-    expect((ofType(list, 'ExecutionRetried')[0]!.data as { reason: string }).reason).to.match(/^resumed/);
+    expect(executionEventsOf(list, 'ExecutionRetried').map((e) => e.data)[0]!.reason).to.match(/^resumed/);
   });
 
   it('an unreachable proxy (dead: ERR_PROXY_CONNECTION_FAILED) is reported, and the retry leases another one instead of it', async () => {
     // last in the file: proxy #1 stays dead; the captcha test's ban is lifted, so both proxies are usable but for the dead one
     for (const proxyId of proxyIds) {
-      await handleCommand(store(), proxyStream(proxyId), proxyDecider, { type: 'UnbanProxy', proxyId, platform: 'xiaohongshu', unbannedBy: 'test-admin', now: new Date().toISOString() }, { context });
+      await handle(store(), proxyAggregate, proxyId, { type: 'UnbanProxy', proxyId, platform: 'xiaohongshu', unbannedBy: 'test-admin', now: new Date().toISOString() }, { context });
     }
     await proxies.kill(0);
     await start();
     const { executionId } = await requested({ assign: proxyIds[0] });
     await waitForEvent(executionId, 'ExecutionCompleted');
-    const checks = ofType(await events(`proxy-${proxyIds[0]}`), 'ProxyHealthChecked').map((e) => e.data as { ok: boolean; source: string; error: string; jobId: string | null });
+    // observations live in the proxy's day stream (proxy_health-…)
+    const day = proxyHealthStream(proxyHealthDayId(proxyIds[0]!, utcDay(new Date())));
+    const checks = (await events(day)).map((e) => proxyHealthAggregate.events.decode(e).data);
     expect(checks).to.have.length(1); // under the threshold (3): reported, not failed, and not leased again
     expect(checks[0]).to.include({ ok: false, source: 'job', jobId: executionId });
     expect(checks[0]!.error).to.match(/^unreachable: net::ERR_PROXY_CONNECTION_FAILED/);
     const list = await executionEvents(executionId);
-    const assigned = ofType(list, 'ProxyAssigned').map((e) => e.data as { proxyId: string; reason: string });
+    const assigned = executionEventsOf(list, 'ProxyAssigned').map((e) => e.data);
     expect(assigned).to.deep.equal([
       { ...assigned[0], proxyId: proxyIds[0], reason: 'initial' },
       { ...assigned[1], proxyId: proxyIds[1], reason: 'proxy_failed' },

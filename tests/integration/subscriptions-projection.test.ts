@@ -7,9 +7,13 @@ import { createSubscriptionsProjection, SUBSCRIPTIONS_PROJECTION, subscriptionsP
 import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { consumeQuota, releaseResource, reserveResource, type QuotaCall } from '../../src/application/subscription-quotas.js';
+import type { RecordedEvent } from '../../src/event-store/port.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { subscriptionDecider, subscriptionStream, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
+import { subscriptionAggregate, subscriptionKey, subscriptionStream, type ResourceFeature, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
+import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 const DAY1 = '2026-03-01';
@@ -50,32 +54,54 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
     return r;
   };
 
-  /** Sends commands to one subscription; answers the position of the last event written. */
-  const send = async (userId: string, commands: SubscriptionCommand[]): Promise<Position> => {
-    let last: Position | undefined;
-    for (const command of commands) {
-      const result = await handleCommand(store, subscriptionStream(userId, 'xiaohongshu'), subscriptionDecider, command, { context });
-      last = result.position ?? last;
+  /** A lifecycle command, or a quota use through the application (daily usage streams, reservations). */
+  type Step =
+    | { command: SubscriptionCommand }
+    | { consume: number; at: string }
+    | { reserve: ResourceFeature; resourceId: string; at: string }
+    | { release: ResourceFeature; resourceId: string; at: string };
+
+  /** Runs the steps for one user; answers the position of the last event written (refusals included). */
+  const send = async (userId: string, steps: Step[]): Promise<Position> => {
+    const call = (iso: string): QuotaCall => ({ store, userId, service: 'xiaohongshu', now: new Date(iso), timeZone: 'Asia/Shanghai', context });
+    for (const step of steps) {
+      try {
+        if ('command' in step) await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), step.command, { context });
+        else if ('consume' in step) await consumeQuota(call(step.at), 'daily_api_calls', step.consume);
+        else if ('reserve' in step) await reserveResource(call(step.at), step.reserve, step.resourceId);
+        else await releaseResource(call(step.at), step.release, step.resourceId);
+      } catch (error) {
+        if (!(error instanceof DomainError && error.code === 'QUOTA_EXCEEDED')) throw error;
+      }
     }
-    return last!;
+    return (await eventsOf(userId)).at(-1)!.position;
   };
 
-  const scenario = (subscriptionId: string, userId: string): SubscriptionCommand[] => [
-    { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now: at(DAY1, '01:00') },
-    { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 30, day: DAY1, resetsAt: RESETS1, now: at(DAY1, '02:00') },
-    { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 15, day: DAY1, resetsAt: RESETS1, now: at(DAY1, '03:00') },
+  /** The user's events in the subscription's stream and its days' streams, in $all order. */
+  const eventsOf = async (userId: string): Promise<RecordedEvent[]> => {
+    const streams = [subscriptionStream(userId, 'xiaohongshu'), ...[DAY1, DAY2].map((day) => subscriptionUsageStream(dailyUsageId(userId, 'xiaohongshu', day)))];
+    const all = (await Promise.all(streams.map((s) => store.readStream(s)))).flat();
+    return all.sort((a, b) => (a.position.commit === b.position.commit ? Number(a.position.prepare - b.position.prepare) : Number(a.position.commit - b.position.commit)));
+  };
+
+  const scenario = (subscriptionId: string, userId: string): Step[] => [
+    { command: { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now: at(DAY1, '01:00') } },
+    { consume: 30, at: at(DAY1, '02:00') },
+    { consume: 15, at: at(DAY1, '03:00') },
     // over free's 50 a day: QuotaExceeded, recorded once
-    { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 10, day: DAY1, resetsAt: RESETS1, now: at(DAY1, '04:00') },
-    { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-1', day: DAY1, resetsAt: RESETS1, now: at(DAY1, '05:00') },
-    // free holds one account: refused
-    { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-2', day: DAY1, resetsAt: RESETS1, now: at(DAY1, '06:00') },
-    { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 7, day: DAY2, resetsAt: RESETS2, now: at(DAY2, '01:00') },
-    { type: 'ChangePlan', plan: 'pro', orderId: `order-${userId}`, periodEnd: '2026-04-02T02:00:00.000Z', now: at(DAY2, '02:00') },
-    { type: 'ReserveResource', feature: 'account_limit', resourceId: 'acc-2', day: DAY2, resetsAt: RESETS2, now: at(DAY2, '03:00') },
-    { type: 'ReserveResource', feature: 'automation_workflows', resourceId: 'wf-1', day: DAY2, resetsAt: RESETS2, now: at(DAY2, '04:00') },
-    { type: 'ReleaseResource', feature: 'account_limit', resourceId: 'acc-1', now: at(DAY2, '05:00') },
-    { type: 'ConsumeQuota', feature: 'daily_api_calls', amount: 100, day: DAY2, resetsAt: RESETS2, now: at(DAY2, '06:00') },
-    { type: 'CancelSubscription', now: at(DAY2, '07:00') },
+    { consume: 10, at: at(DAY1, '04:00') },
+    { consume: 10, at: at(DAY1, '04:30') },
+    { reserve: 'account_limit', resourceId: 'acc-1', at: at(DAY1, '05:00') },
+    // free holds one account: refused (recorded once in the day's stream)
+    { reserve: 'account_limit', resourceId: 'acc-2', at: at(DAY1, '06:00') },
+    { reserve: 'account_limit', resourceId: 'acc-3', at: at(DAY1, '06:30') },
+    { consume: 7, at: at(DAY2, '01:00') },
+    { command: { type: 'ChangePlan', plan: 'pro', orderId: `order-${userId}`, periodEnd: '2026-04-02T02:00:00.000Z', now: at(DAY2, '02:00') } },
+    { reserve: 'account_limit', resourceId: 'acc-2', at: at(DAY2, '03:00') },
+    { reserve: 'automation_workflows', resourceId: 'wf-1', at: at(DAY2, '04:00') },
+    { release: 'account_limit', resourceId: 'acc-1', at: at(DAY2, '05:00') },
+    { consume: 100, at: at(DAY2, '06:00') },
+    { command: { type: 'CancelSubscription', now: at(DAY2, '07:00') } },
   ];
 
   const snapshot = async (subscriptionId: string) => {
@@ -110,7 +136,8 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
       status: 'cancelled',
       cancel_at_period_end: true,
       pending_downgrade: null,
-      last_revision: '12',
+      // the lifecycle only: Started, 3 reservations, the upgrade, a release, the cancellation
+      last_revision: '6',
     });
     expect(before.subscription.period_start.toISOString()).to.equal(at(DAY2, '02:00'));
     expect(before.subscription.period_end.toISOString()).to.equal('2026-04-02T02:00:00.000Z');
@@ -143,13 +170,27 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
     const userId = randomUUID();
     const subscriptionId = randomUUID();
     await send(userId, scenario(subscriptionId, userId));
-    const events = await store.readStream(subscriptionStream(userId, 'xiaohongshu'));
-    expect(events).to.have.length(13);
+    const events = await eventsOf(userId);
+    expect(events.map((e) => e.type)).to.deep.equal([
+      'SubscriptionStarted',
+      'UsageRecorded',
+      'UsageRecorded',
+      'QuotaExceeded',
+      'ResourceReserved',
+      'QuotaExceeded',
+      'UsageRecorded',
+      'SubscriptionUpgraded',
+      'ResourceReserved',
+      'ResourceReserved',
+      'ResourceReleased',
+      'UsageRecorded',
+      'SubscriptionCancelled',
+    ]);
 
     const consumer = createSubscriptionsProjection(name);
     await knex.transaction(async (tx) => consumer.handle(events, { tx }));
     const once = await snapshot(subscriptionId);
-    expect(once.subscription).to.include({ plan: 'pro', status: 'cancelled', last_revision: '12' });
+    expect(once.subscription).to.include({ plan: 'pro', status: 'cancelled', last_revision: '6' });
     expect(once.reservations.map((r: any) => r.resource_id)).to.deep.equal(['acc-2', 'wf-1']);
 
     // an old batch again (Started, usage on free, the reservation of acc-1 since released):
@@ -165,8 +206,21 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
     expect(await snapshot(subscriptionId)).to.deep.equal(once);
   });
 
-  it('is named subscriptions-v1 and reads only subscription streams', () => {
+  it('is named subscriptions-v1 and reads the subscription and usage events from $all, whatever their stream', () => {
     expect(subscriptionsProjection.name).to.equal('subscriptions-v1');
-    expect(subscriptionsProjection.filter).to.deep.equal({ streamPrefixes: ['subscription-'] });
+    expect(subscriptionsProjection.filter).to.deep.equal({
+      eventTypes: [
+        'SubscriptionStarted',
+        'SubscriptionUpgraded',
+        'SubscriptionDowngraded',
+        'SubscriptionRenewed',
+        'SubscriptionCancelled',
+        'SubscriptionExpired',
+        'ResourceReserved',
+        'ResourceReleased',
+        'UsageRecorded',
+        'QuotaExceeded',
+      ],
+    });
   });
 });

@@ -8,9 +8,9 @@ import { WorkflowSchedulers } from '../../src/adapters/queue/workflow-schedulers
 import { START } from '../../src/event-store/position.js';
 import { createWorkflowSchedules } from '../../src/process-managers/workflow-schedules.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { workflowDecider, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
+import { workflowAggregate, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
 import { testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -50,7 +50,7 @@ describe('pm-workflow-schedules: one BullMQ job scheduler per workflow, kept in 
 
   const runToHead = () => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createWorkflowSchedules({ store, schedulers, logger: silent }, name));
   const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'>) =>
-    handleCommand(store, workflowStream(id), workflowDecider, { workflowId: id, now: new Date().toISOString(), ...command } as WorkflowCommand, { context });
+    handle(store, workflowAggregate, id, { workflowId: id, now: new Date().toISOString(), ...command } as WorkflowCommand, { context });
   async function createWorkflow(schedule: WorkflowSchedule | null): Promise<string> {
     const id = randomUUID();
     await wf(id, { type: 'CreateWorkflow', ownerId: owner, platform: 'qidian', workflowType: 'qidian.rankings', name: 'w', config: {}, platformAccountId: null, schedule });

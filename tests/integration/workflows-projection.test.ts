@@ -9,9 +9,9 @@ import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/chec
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { workflowExecutionDecider, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
-import { workflowDecider, workflowStream, type WorkflowCommand } from '../../src/write-model/workflow/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { workflowExecutionAggregate, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { workflowAggregate, workflowStream, type WorkflowCommand } from '../../src/write-model/workflow/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 const at = (hhmm: string) => `2026-03-01T${hhmm}:00.000Z`;
@@ -56,10 +56,10 @@ describe('workflows-v1 projection (workflows, workflow_executions)', function ()
     const second = randomUUID();
     let last: Position | undefined;
     const wf = async (command: WorkflowCommand) => {
-      last = (await handleCommand(store, workflowStream(workflowId), workflowDecider, command, { context })).position ?? last;
+      last = (await handle(store, workflowAggregate, workflowId, command, { context })).position ?? last;
     };
     const ex = async (executionId: string, command: WorkflowExecutionCommand) => {
-      last = (await handleCommand(store, workflowExecutionStream(executionId), workflowExecutionDecider, command, { context })).position ?? last;
+      last = (await handle(store, workflowExecutionAggregate, executionId, command, { context })).position ?? last;
     };
     const request = (executionId: string, now: string): WorkflowExecutionCommand => ({
       type: 'RequestExecution',

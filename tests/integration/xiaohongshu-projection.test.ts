@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { executionEventsOf } from '../support/execution-events.js';
 import knexFactory, { type Knex } from 'knex';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
@@ -7,8 +8,8 @@ import { applyEvent, createXiaohongshuContentProjection, XIAOHONGSHU_CONTENT_PRO
 import { CONTENT_SORTS, contentPages, listContents, type Scope } from '../../src/read-api/xiaohongshu.js';
 import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handleCommand } from '../../src/write-model/core/command-handler.js';
-import { workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { workflowExecutionAggregate, workflowExecutionEvents, workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -66,7 +67,7 @@ describe('xiaohongshu-content-v1 projection', function () {
   async function execution(ownerId: string, workflowId: string, batches: [CollectedItem[], string][]): Promise<string> {
     const executionId = randomUUID();
     const stream = workflowExecutionStream(executionId);
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handleCommand(store, stream, workflowExecutionDecider, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
     const first = batches[0]![1];
     await send({
       type: 'RequestExecution',
@@ -156,13 +157,13 @@ describe('xiaohongshu-content-v1 projection', function () {
     expect(await history(owner, a)).to.have.length(2);
 
     // straight through applyEvent, twice
-    const events = (await store.readAll({ fromPosition: from, filter: { eventTypes: ['ItemsCollected'] } })).filter((e) => (e.data as any).ownerId === owner);
+    const events = (await store.readAll({ fromPosition: from, filter: { eventTypes: ['ItemsCollected'] } })).filter((e) => executionEventsOf([e], 'ItemsCollected')[0]?.data.ownerId === owner);
     expect(events).to.have.length(2);
     await applyEvent(knex, events[0]!);
     await applyEvent(knex, events[0]!);
     expect(await row(owner, a)).to.deep.equal(before);
     // without the batch record, the history's key still stops it
-    await knex('xiaohongshu_processed_batches').where({ execution_id: (events[1]!.data as any).executionId }).delete();
+    await knex('xiaohongshu_processed_batches').where({ execution_id: workflowExecutionEvents.decode(events[1]!).data.executionId }).delete();
     await applyEvent(knex, events[1]!);
     expect(await row(owner, a)).to.deep.equal(before);
     expect(before.times_collected).to.equal(2);

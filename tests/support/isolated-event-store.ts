@@ -1,6 +1,7 @@
 import knexFactory from 'knex';
 import { randomUUID } from 'node:crypto';
 import { up as createEventStoreSchema } from '../../migrations/20261123000000_event_store.js';
+import { up as createSnapshotTable } from '../../migrations/20261204000000_snapshots.js';
 
 /**
  * A Postgres event store of its own, in a fresh schema of the test database:
@@ -14,6 +15,7 @@ export async function isolatedEventStoreSchema(databaseUrl: string): Promise<{ c
   const scoped = knexFactory({ client: 'pg', connection: databaseUrl, searchPath: [schema], pool: { min: 0, max: 1 } });
   try {
     await createEventStoreSchema(scoped);
+    await createSnapshotTable(scoped); // snapshots live beside the streams (snapshotted aggregates)
   } finally {
     await scoped.destroy();
   }

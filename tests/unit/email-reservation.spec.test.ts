@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import {
+  emailReservationAggregate,
   emailReservationDecider,
+  emailReservationEvents,
   emailReservationStream,
   type EmailReservationEvent,
 } from '../../src/write-model/user/email-reservation.js';
@@ -15,8 +17,15 @@ const reserve = { type: 'ReserveEmail', emailHash: EMAIL_HASH, userId: 'u-1' } a
 const reserved: EmailReservationEvent = { type: 'EmailReserved', data: { emailHash: EMAIL_HASH, userId: 'u-1' } };
 
 describe('email reservation', () => {
-  it('names its stream user_email-{hash}', () => {
+  it('names its stream user_email-{hash}; one event at most, so no snapshots', () => {
     expect(emailReservationStream(EMAIL_HASH)).to.equal(`user_email-${EMAIL_HASH}`);
+    expect(emailReservationAggregate.streamName(EMAIL_HASH)).to.equal(`user_email-${EMAIL_HASH}`);
+    expect(emailReservationAggregate.snapshot).to.equal(undefined);
+  });
+
+  it('decodes its stored event through its codec, and refuses a bad one', () => {
+    expect(emailReservationEvents.decode({ type: 'EmailReserved', data: reserved.data, metadata: {} })).to.deep.equal(reserved);
+    expect(() => emailReservationEvents.decode({ type: 'EmailReserved', data: { emailHash: EMAIL_HASH }, metadata: {} })).to.throw(/userId/);
   });
 
   describe('ReserveEmail', () => {

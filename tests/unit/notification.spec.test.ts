@@ -3,9 +3,10 @@ import { DomainError } from '../../src/write-model/core/domain-error.js';
 import {
   MAX_BODY,
   MAX_TITLE,
+  notificationAggregate,
   notificationDecider,
-  notificationInboxStream,
-  type MarkAllNotificationsRead,
+  notificationEvents,
+  notificationStream,
   type MarkNotificationRead,
   type NotificationEvent,
   type Notify,
@@ -46,33 +47,42 @@ const sent2: NotificationEvent = {
 };
 const read1: NotificationEvent = { type: 'NotificationRead', data: { notificationId: N1, userId: OWNER, readAt: T2 } };
 const markRead1: MarkNotificationRead = { type: 'MarkNotificationRead', notificationId: N1, requestedBy: OWNER, now: T2 };
-const markAll: MarkAllNotificationsRead = { type: 'MarkAllNotificationsRead', requestedBy: OWNER, now: T2 };
 const emailed: RecordNotificationEmailed = { type: 'RecordNotificationEmailed', notificationId: N1, messageId: 'm-1@relay', now: T1 };
 const emailed1: NotificationEvent = { type: 'NotificationEmailed', data: { notificationId: N1, userId: OWNER, messageId: 'm-1@relay', emailedAt: T1 } };
 
-describe('Notification inbox', () => {
-  it('lives in the stream notifications-{userId} and starts empty', () => {
-    expect(notificationInboxStream('u')).to.equal('notifications-u');
-    expect(notificationDecider.initialState()).to.deep.equal({ userId: null, notifications: {} });
+describe('Notification', () => {
+  it('lives in its own short stream notification-{notificationId} (no snapshots) and starts empty', () => {
+    expect(notificationStream('n')).to.equal('notification-n');
+    expect(notificationAggregate.streamName('n')).to.equal('notification-n');
+    expect(notificationAggregate.snapshot).to.equal(undefined);
+    expect(notificationDecider.initialState()).to.deep.equal({ status: 'none' });
+  });
+
+  it('decodes its stored events and refuses data that does not fit', () => {
+    for (const event of [sent1, read1, emailed1]) expect(notificationEvents.decode(event)).to.deep.equal(event);
+    expect(() => notificationEvents.decode({ type: 'NotificationRead', data: { notificationId: N1 } })).to.throw(/userId/);
+    expect(() => notificationEvents.decode({ type: 'AllNotificationsRead', data: {} })).to.throw(/not an event of this aggregate/);
   });
 
   describe('Notify', () => {
-    it('sends a notification into an empty inbox and into one holding others', () => {
+    it('sends a notification on an empty stream', () => {
       spec.given([]).when(notify1).then([sent1]);
-      spec.given([sent1]).when(notify2).then([sent2]);
+      spec.given([]).when(notify2).then([sent2]);
+      spec.given([]).when(notify1).thenState({ status: 'sent', notificationId: N1, userId: OWNER, kind: 'quota_exceeded', read: false, emailedMessageId: null });
     });
 
     it('trims the title and body', () => {
       spec.given([]).when({ ...notify1, title: `  ${notify1.title} `, body: ` ${notify1.body}\n` }).then([sent1]);
     });
 
-    it('is a no-op for a notificationId already sent (a redelivered trigger), read or not', () => {
+    it('is a no-op once sent (a redelivered trigger), read, mailed or not, whatever it says now', () => {
       spec.given([sent1]).when(notify1).then([]);
       spec.given([sent1, read1]).when({ ...notify1, now: T2 }).then([]);
+      spec.given([sent1, emailed1]).when({ ...notify1, title: 'changed' }).then([]);
     });
 
-    it('refuses another user on this inbox (CONFLICT)', () => {
-      spec.given([sent1]).when({ ...notify2, userId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
+    it('refuses another user for a sent notification (CONFLICT)', () => {
+      spec.given([sent1]).when({ ...notify1, userId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses an unknown kind, an empty or long title or body, and a bad now', () => {
@@ -101,57 +111,37 @@ describe('Notification inbox', () => {
   });
 
   describe('MarkNotificationRead', () => {
-    it('marks one notification read', () => {
-      spec.given([sent1, sent2]).when(markRead1).then([read1]);
+    it('marks the notification read', () => {
+      spec.given([sent1]).when(markRead1).then([read1]);
+      spec.given([sent1, emailed1]).when(markRead1).thenState({ status: 'sent', notificationId: N1, userId: OWNER, kind: 'quota_exceeded', read: true, emailedMessageId: 'm-1@relay' });
     });
 
-    it('is a no-op when already read (one by one or all at once)', () => {
+    it('is a no-op when already read', () => {
       spec.given([sent1, read1]).when(markRead1).then([]);
-      spec.given([sent1, { type: 'AllNotificationsRead', data: { userId: OWNER, notificationIds: [N1], readAt: T1 } }]).when(markRead1).then([]);
+      spec.given([sent1, read1]).when({ ...markRead1, now: T0 }).then([]);
     });
 
-    it('refuses an unknown notification and an empty inbox with NOT_FOUND', () => {
-      spec.given([sent1]).when({ ...markRead1, notificationId: 'nope' }).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([sent1]).when({ ...markRead1, notificationId: 'constructor' }).thenThrows(DomainError, code('NOT_FOUND'));
+    it('refuses an unknown notification with NOT_FOUND (an empty stream), and an empty id', () => {
       spec.given([]).when(markRead1).thenThrows(DomainError, code('NOT_FOUND'));
+      spec.given([]).when({ ...markRead1, notificationId: '' }).thenThrows(DomainError, field('notificationId'));
     });
 
-    it('refuses anyone but the owner', () => {
+    it('refuses anyone but its user (PERMISSION_DENIED), also once read, and a missing requester', () => {
       spec.given([sent1]).when({ ...markRead1, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
-    });
-  });
-
-  describe('MarkAllNotificationsRead', () => {
-    it('marks every unread notification read, naming them', () => {
-      spec.given([sent1, sent2]).when(markAll).then([{ type: 'AllNotificationsRead', data: { userId: OWNER, notificationIds: [N1, N2], readAt: T2 } }]);
-      spec.given([sent1, read1, sent2]).when(markAll).then([{ type: 'AllNotificationsRead', data: { userId: OWNER, notificationIds: [N2], readAt: T2 } }]);
+      spec.given([sent1, read1]).when({ ...markRead1, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec.given([sent1]).when({ ...markRead1, requestedBy: undefined as never }).thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
-    it('leaves the inbox all read', () => {
-      spec.given([sent1, sent2]).when(markAll).thenState({
-        userId: OWNER,
-        notifications: {
-          [N1]: { kind: 'quota_exceeded', read: true, emailedMessageId: null },
-          [N2]: { kind: 'payment_received', read: true, emailedMessageId: null },
-        },
-      });
-    });
-
-    it('is a no-op with nothing unread or an empty inbox', () => {
-      spec.given([sent1, read1]).when(markAll).then([]);
-      spec.given([]).when(markAll).then([]);
-    });
-
-    it('refuses anyone but the owner, and a bad now', () => {
-      spec.given([sent1]).when({ ...markAll, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
-      spec.given([sent1]).when({ ...markAll, now: '' }).thenThrows(DomainError, field('now'));
+    it('refuses a bad now', () => {
+      spec.given([sent1]).when({ ...markRead1, now: '' }).thenThrows(DomainError, field('now'));
     });
   });
 
   describe('RecordNotificationEmailed', () => {
     it('records the mail of a notification', () => {
       spec.given([sent1]).when(emailed).then([emailed1]);
-      spec.given([sent1]).when(emailed).thenState({ userId: OWNER, notifications: { [N1]: { kind: 'quota_exceeded', read: false, emailedMessageId: 'm-1@relay' } } });
+      spec.given([sent1]).when(emailed).thenState({ status: 'sent', notificationId: N1, userId: OWNER, kind: 'quota_exceeded', read: false, emailedMessageId: 'm-1@relay' });
+      spec.given([sent1, read1]).when(emailed).then([emailed1]);
     });
 
     it('is a no-op once mailed, even with another Message-ID (the first stays)', () => {
@@ -160,7 +150,6 @@ describe('Notification inbox', () => {
     });
 
     it('refuses an unknown notification and an empty Message-ID', () => {
-      spec.given([sent1]).when({ ...emailed, notificationId: N2 }).thenThrows(DomainError, code('NOT_FOUND'));
       spec.given([]).when(emailed).thenThrows(DomainError, code('NOT_FOUND'));
       spec.given([sent1]).when({ ...emailed, messageId: ' ' }).thenThrows(DomainError, field('messageId'));
     });

@@ -3,7 +3,9 @@ import { fold } from '../../src/write-model/core/decider.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import {
   initialState,
+  paymentOrderAggregate,
   paymentOrderDecider,
+  paymentOrderEvents,
   paymentStream,
   type ConfirmPayment,
   type CreatePaymentOrder,
@@ -144,8 +146,15 @@ const paidState: PaymentOrderState = {
 };
 
 describe('PaymentOrder', () => {
-  it('lives in the stream payment-{orderId}', () => {
+  it('lives in the stream payment-{orderId}, short-lived (no snapshots)', () => {
     expect(paymentStream('ord-1')).to.equal('payment-ord-1');
+    expect(paymentOrderAggregate.streamName('ord-1')).to.equal('payment-ord-1');
+    expect(paymentOrderAggregate.snapshot).to.equal(undefined);
+  });
+
+  it('decodes its stored events, and refuses one that does not fit', () => {
+    expect(paymentOrderEvents.decode({ type: 'PaymentOrderCreated', data: JSON.parse(JSON.stringify(created.data)) })).to.deep.equal(created);
+    expect(() => paymentOrderEvents.decode({ type: 'PaymentOrderCreated', data: { ...created.data, plan: 'free' } })).to.throw(/cannot decode PaymentOrderCreated/);
   });
 
   it('starts with no order', () => {
@@ -576,6 +585,17 @@ describe('PaymentOrder', () => {
       expect(state.refunds.map((r) => r.refundId)).to.deep.equal(['rf-1', 'rf-2']);
       expect(state.payment?.providerTradeNo).to.equal(TRADE);
       expect(state.order?.amountFen).to.equal(9900);
+    });
+
+    it('pushes a refund onto the state it is given (in place), leaving the events as they were', () => {
+      const history = [created, succeeded, refunded('rf-1', 3000, 3000)];
+      const copy = JSON.parse(JSON.stringify(history)) as PaymentOrderEvent[];
+      const state = fold(paymentOrderDecider, history);
+      const refunds = state.refunds;
+      expect(paymentOrderDecider.evolve(state, refunded('rf-2', 6900, 9900))).to.equal(state);
+      expect(state.refunds).to.equal(refunds);
+      expect(refunds.map((r) => r.refundId)).to.deep.equal(['rf-1', 'rf-2']);
+      expect(history).to.deep.equal(copy);
     });
   });
 });

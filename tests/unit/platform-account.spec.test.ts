@@ -1,9 +1,12 @@
+import { SNAPSHOT_EVERY } from '../../src/write-model/core/aggregate.js';
 import { expect } from 'chai';
 import { fold } from '../../src/write-model/core/decider.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import {
   healthLevel,
+  platformAccountAggregate,
   platformAccountDecider,
+  platformAccountEvents,
   platformAccountStream,
   type ConnectPlatformAccount,
   type ConnectedAccount,
@@ -133,8 +136,21 @@ const INVALID = [connected, verified, invalidated];
 const DISCONNECTED = [connected, verified, disconnected];
 
 describe('PlatformAccount', () => {
-  it('lives in the stream platform_account-{id}', () => {
+  it('lives in the stream platform_account-{id}, snapshotted (an account lives for years)', () => {
     expect(platformAccountStream('acc-9')).to.equal('platform_account-acc-9');
+    expect(platformAccountAggregate.streamName('acc-9')).to.equal('platform_account-acc-9');
+    expect(platformAccountAggregate.snapshot).to.deep.equal({ version: 1, every: SNAPSHOT_EVERY.lifecycle });
+  });
+
+  it('decodes its stored events and refuses data that does not fit', () => {
+    for (const event of [connected, verified, invalidated, disconnected]) expect(platformAccountEvents.decode(event)).to.deep.equal(event);
+    expect(() => platformAccountEvents.decode({ type: 'AccountInvalidated', data: { ...invalidated.data, reason: 'bored' } })).to.throw(/reason/);
+    expect(() => platformAccountEvents.decode({ type: 'ProxyFailed', data: {} })).to.throw(/not an event of this aggregate/);
+  });
+
+  it('keeps a state that survives JSON (snapshots)', () => {
+    const state = fold(platformAccountDecider, INVALID);
+    expect(JSON.parse(JSON.stringify(state))).to.deep.equal(state);
   });
 
   it('starts with no account', () => {

@@ -1,20 +1,19 @@
+import { SNAPSHOT_EVERY } from '../../src/write-model/core/aggregate.js';
 import { expect } from 'chai';
 import { fold } from '../../src/write-model/core/decider.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import {
   bannedPlatforms,
   initialState,
+  proxyAggregate,
   proxyDecider,
+  proxyEvents,
   proxyStream,
-  successRate,
   type BanProxy,
-  type FailProxy,
+  type JudgeProxyHealth,
   type ProxyEvent,
-  type ProxyHealthCheckedData,
   type ProxyState,
-  type RecordHealthCheck,
   type RegisterProxy,
-  type ReportProxyFailure,
   type RetireProxy,
   type UnbanProxy,
 } from '../../src/write-model/proxy/index.js';
@@ -58,38 +57,19 @@ const registered: ProxyEvent = {
   },
 };
 
-const probe = (minute: number, ok: boolean, extra: Partial<RecordHealthCheck> = {}): RecordHealthCheck => ({
-  type: 'RecordHealthCheck',
+/** The counters after an observation at `minute`, to be judged. */
+const judgeCmd = (minute: number, ok: boolean, counters: { failures?: number; successes?: number }, extra: Partial<JudgeProxyHealth> = {}): JudgeProxyHealth => ({
+  type: 'JudgeProxyHealth',
   proxyId: ID,
+  source: 'probe',
   ok,
-  latencyMs: ok ? 120 : null,
   error: ok ? null : 'timeout',
+  consecutiveFailures: counters.failures ?? 0,
+  consecutiveSuccesses: counters.successes ?? 0,
   failureThreshold: 3,
   recoveryThreshold: 2,
   now: at(minute),
   ...extra,
-});
-
-const checkedData = (minute: number, over: Partial<ProxyHealthCheckedData>): ProxyHealthCheckedData => ({
-  proxyId: ID,
-  source: 'probe',
-  ok: true,
-  latencyMs: 120,
-  error: null,
-  platform: null,
-  jobId: null,
-  consecutiveFailures: 0,
-  consecutiveSuccesses: 1,
-  checkedAt: at(minute),
-  ...over,
-});
-const okChecked = (minute: number, successes: number): ProxyEvent => ({
-  type: 'ProxyHealthChecked',
-  data: checkedData(minute, { consecutiveSuccesses: successes }),
-});
-const badChecked = (minute: number, failures: number): ProxyEvent => ({
-  type: 'ProxyHealthChecked',
-  data: checkedData(minute, { ok: false, latencyMs: null, error: 'timeout', consecutiveFailures: failures, consecutiveSuccesses: 0 }),
 });
 const proxyFailed = (minute: number, failures: number, source: 'probe' | 'job' | 'explicit' = 'probe', reason = 'timeout'): ProxyEvent => ({
   type: 'ProxyFailed',
@@ -101,44 +81,7 @@ const recovered = (minute: number, successes: number): ProxyEvent => ({
 });
 
 // failed at minute 3 after three failed probes
-const failedHistory: ProxyEvent[] = [registered, badChecked(1, 1), badChecked(2, 2), badChecked(3, 3), proxyFailed(3, 3)];
-
-const jobFailure = (minute: number, extra: Partial<ReportProxyFailure> = {}): ReportProxyFailure => ({
-  type: 'ReportProxyFailure',
-  proxyId: ID,
-  reason: 'HTTP 403',
-  platform: 'xiaohongshu',
-  jobId: 'exec-9',
-  failureThreshold: 3,
-  now: at(minute),
-  ...extra,
-});
-const jobChecked = (minute: number, failures: number): ProxyEvent => ({
-  type: 'ProxyHealthChecked',
-  data: checkedData(minute, {
-    source: 'job',
-    ok: false,
-    latencyMs: null,
-    error: 'HTTP 403',
-    platform: 'xiaohongshu',
-    jobId: 'exec-9',
-    consecutiveFailures: failures,
-    consecutiveSuccesses: 0,
-  }),
-});
-
-const failCmd = (minute: number, extra: Partial<FailProxy> = {}): FailProxy => ({
-  type: 'FailProxy',
-  proxyId: ID,
-  reason: 'connection refused',
-  latencyMs: null,
-  now: at(minute),
-  ...extra,
-});
-const explicitChecked = (minute: number, failures: number): ProxyEvent => ({
-  type: 'ProxyHealthChecked',
-  data: checkedData(minute, { source: 'explicit', ok: false, latencyMs: null, error: 'connection refused', consecutiveFailures: failures, consecutiveSuccesses: 0 }),
-});
+const failedHistory: ProxyEvent[] = [registered, proxyFailed(3, 3)];
 
 const UNTIL = '2025-03-02T10:00:00.000Z';
 const banCmd = (minute: number, extra: Partial<BanProxy> = {}): BanProxy => ({
@@ -180,25 +123,34 @@ const healthyState: ProxyState = {
 };
 
 describe('Proxy', () => {
-  it('lives in the stream proxy-{proxyId}', () => {
+  it('lives in the stream proxy-{proxyId}, snapshotted (it serves for years)', () => {
     expect(proxyStream('px-7')).to.equal('proxy-px-7');
+    expect(proxyAggregate.streamName('px-7')).to.equal('proxy-px-7');
+    expect(proxyAggregate.snapshot).to.deep.equal({ version: 1, every: SNAPSHOT_EVERY.lifecycle });
   });
 
-  it('starts with no proxy', () => {
+  it('starts with no proxy, and keeps lifecycle only (no health counters)', () => {
     expect(proxyDecider.initialState()).to.deep.equal({
       status: 'none',
       endpoint: null,
-      consecutiveFailures: 0,
-      consecutiveSuccesses: 0,
-      totalChecks: 0,
-      successfulChecks: 0,
-      jobFailures: 0,
-      lastLatencyMs: null,
-      lastCheckedAt: null,
       failureReason: null,
       bans: {},
       retiredAt: null,
     });
+  });
+
+  it('decodes its stored events; an observation is not one of them', () => {
+    for (const event of [registered, proxyFailed(3, 3), recovered(5, 2), retired(9)]) expect(proxyEvents.decode(event)).to.deep.equal(event);
+    expect(() => proxyEvents.decode({ type: 'ProxyHealthChecked', data: {} })).to.throw(/not an event of this aggregate/);
+    expect(() => proxyEvents.decode({ type: 'ProxyFailed', data: { proxyId: ID } })).to.throw(/source/);
+  });
+
+  it('keeps a state that survives JSON (snapshots) and folds in place', () => {
+    const history: ProxyEvent[] = [registered, banned(1), proxyFailed(3, 3), recovered(5, 2)];
+    const state = fold(proxyDecider, history);
+    expect(JSON.parse(JSON.stringify(state))).to.deep.equal(state);
+    const resumed = fold(proxyDecider, [retired(9)], JSON.parse(JSON.stringify(state)) as ProxyState);
+    expect(resumed).to.deep.equal(fold(proxyDecider, [...history, retired(9)]));
   });
 
   describe('RegisterProxy', () => {
@@ -272,198 +224,82 @@ describe('Proxy', () => {
     });
   });
 
-  describe('RecordHealthCheck', () => {
-    it('records a successful probe', () => {
-      spec.given([registered]).when(probe(1, true)).then([okChecked(1, 1)]);
+  describe('JudgeProxyHealth', () => {
+    it('leaves a healthy proxy below the failure threshold', () => {
+      spec.given([registered]).when(judgeCmd(1, false, { failures: 1 })).then([]);
+      spec.given([registered]).when(judgeCmd(2, false, { failures: 2 })).then([]);
     });
 
-    it('records a failed probe below the threshold without failing the proxy', () => {
-      spec.given([registered, badChecked(1, 1)]).when(probe(2, false)).then([badChecked(2, 2)]);
+    it('fails a healthy proxy when consecutive failures reach the threshold (or pass it: a verdict made up late)', () => {
+      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 })).then([proxyFailed(3, 3)]);
+      spec.given([registered]).when(judgeCmd(4, false, { failures: 4 })).then([proxyFailed(4, 4)]);
     });
 
-    it('fails a healthy proxy when consecutive failures reach the threshold', () => {
-      spec.given([registered, badChecked(1, 1), badChecked(2, 2)]).when(probe(3, false)).then([badChecked(3, 3), proxyFailed(3, 3)]);
+    it('leaves the proxy failed with the reason', () => {
+      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 })).thenState({ ...healthyState, status: 'failed', failureReason: 'timeout' });
     });
 
-    it('fails at the first failed probe with a threshold of 1', () => {
-      spec.given([registered]).when(probe(1, false, { failureThreshold: 1 })).then([badChecked(1, 1), proxyFailed(1, 1)]);
+    it('fails at the first failure with a threshold of 1', () => {
+      spec.given([registered]).when(judgeCmd(1, false, { failures: 1 }, { failureThreshold: 1 })).then([proxyFailed(1, 1)]);
     });
 
-    it('uses a generic reason when the probe gave no error', () => {
+    it('uses a generic reason when the observation gave no error', () => {
+      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 }, { error: null })).then([proxyFailed(3, 3, 'probe', 'health check failed')]);
+    });
+
+    it('fails on job failures with the same threshold, naming the source', () => {
+      spec.given([registered]).when(judgeCmd(2, false, { failures: 2 }, { source: 'job', error: 'HTTP 403' })).then([]);
+      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 }, { source: 'job', error: 'HTTP 403' })).then([proxyFailed(3, 3, 'job', 'HTTP 403')]);
+    });
+
+    it('fails at once on an explicit failed check, whatever the threshold', () => {
       spec
         .given([registered])
-        .when(probe(1, false, { failureThreshold: 1, error: undefined }))
-        .then([
-          { type: 'ProxyHealthChecked', data: checkedData(1, { ok: false, latencyMs: null, consecutiveFailures: 1, consecutiveSuccesses: 0 }) },
-          proxyFailed(1, 1, 'probe', 'health check failed'),
-        ]);
+        .when(judgeCmd(1, false, { failures: 1 }, { source: 'explicit', error: 'connection refused', failureThreshold: 5 }))
+        .then([proxyFailed(1, 1, 'explicit', 'connection refused')]);
     });
 
-    it('a success in between starts the failure count again', () => {
-      spec.given([registered, badChecked(1, 1), badChecked(2, 2), okChecked(3, 1)]).when(probe(4, false)).then([badChecked(4, 1)]);
+    it('does not fail an already failed proxy again (a repeated judgement is a no-op)', () => {
+      spec.given(failedHistory).when(judgeCmd(3, false, { failures: 3 })).then([]);
+      spec.given(failedHistory).when(judgeCmd(4, false, { failures: 4 })).then([]);
     });
 
-    it('does not fail an already failed proxy again', () => {
-      spec.given(failedHistory).when(probe(4, false)).then([badChecked(4, 4)]);
+    it('does not fail a healthy proxy on a success, whatever the counts', () => {
+      spec.given([registered]).when(judgeCmd(4, true, { successes: 5 })).then([]);
     });
 
-    it('counts successes of a failed proxy below the recovery threshold', () => {
-      spec.given(failedHistory).when(probe(4, true)).then([okChecked(4, 1)]);
+    it('keeps a failed proxy failed below the recovery threshold', () => {
+      spec.given(failedHistory).when(judgeCmd(4, true, { successes: 1 })).then([]);
     });
 
     it('recovers a failed proxy at the recovery threshold', () => {
-      spec.given([...failedHistory, okChecked(4, 1)]).when(probe(5, true)).then([okChecked(5, 2), recovered(5, 2)]);
+      spec.given(failedHistory).when(judgeCmd(5, true, { successes: 2 })).then([recovered(5, 2)]);
+      spec.given(failedHistory).when(judgeCmd(5, true, { successes: 2 })).thenState(healthyState);
     });
 
-    it('a failure between successes starts the recovery count again', () => {
-      spec.given([...failedHistory, okChecked(4, 1), badChecked(5, 1)]).when(probe(6, true)).then([okChecked(6, 1)]);
+    it('does not recover again once recovered (a repeated judgement is a no-op)', () => {
+      spec.given([...failedHistory, recovered(5, 2)]).when(judgeCmd(5, true, { successes: 2 })).then([]);
     });
 
-    it('records the failed proxy recovered, the counters and the success rate', () => {
-      const history = [...failedHistory, okChecked(4, 1)];
-      const state = fold(proxyDecider, [...history, okChecked(5, 2), recovered(5, 2)]);
-      spec.given(history).when(probe(5, true)).thenState(state);
-      expect(state).to.deep.include({
-        status: 'healthy',
-        consecutiveFailures: 0,
-        consecutiveSuccesses: 2,
-        totalChecks: 5,
-        successfulChecks: 2,
-        lastLatencyMs: 120,
-        lastCheckedAt: at(5),
-        failureReason: null,
-      });
-      expect(successRate(state)).to.equal(0.4);
-    });
-
-    it('records the failure reason while failed, and keeps the last latency through a timeout', () => {
-      const state = fold(proxyDecider, [registered, okChecked(1, 1), badChecked(2, 1), proxyFailed(2, 1)]);
-      expect(state).to.deep.include({ status: 'failed', failureReason: 'timeout', lastLatencyMs: 120, consecutiveFailures: 1 });
-    });
-
-    it('has no success rate before the first check', () => {
-      expect(successRate(fold(proxyDecider, [registered]))).to.equal(null);
-    });
-
-    it('records a failed probe that measured a latency', () => {
-      spec
-        .given([registered])
-        .when(probe(1, false, { latencyMs: 3000, error: 'HTTP 502' }))
-        .then([{ type: 'ProxyHealthChecked', data: checkedData(1, { ok: false, latencyMs: 3000, error: 'HTTP 502', consecutiveFailures: 1, consecutiveSuccesses: 0 }) }]);
-    });
-
-    it('is a no-op for a repeated or older observation', () => {
-      spec.given([registered, okChecked(2, 1)]).when(probe(2, true)).then([]);
-      spec.given([registered, okChecked(2, 1)]).when(probe(1, false)).then([]);
-    });
-
-    it('refuses an unknown proxy (NOT_FOUND)', () => {
-      spec.given([]).when(probe(1, true)).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-    });
-
-    it('refuses a retired proxy (CONFLICT)', () => {
-      spec.given([registered, retired(1)]).when(probe(2, true)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+    it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
+      spec.given([]).when(judgeCmd(1, false, { failures: 3 })).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      spec.given([registered, retired(1)]).when(judgeCmd(2, false, { failures: 3 })).thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
-      const bad: Partial<RecordHealthCheck>[] = [
-        { latencyMs: null },
-        { latencyMs: -1 },
-        { latencyMs: 1.5 },
+      const bad: Partial<JudgeProxyHealth>[] = [
+        { source: 'guess' as never },
+        { ok: 'no' as never },
+        { consecutiveFailures: -1 },
+        { consecutiveSuccesses: 1.5 },
         { failureThreshold: 0 },
         { recoveryThreshold: 0 },
         { failureThreshold: 2.5 },
-        { ok: 'yes' as never },
+        { error: '' },
         { now: 'later' },
       ];
       for (const change of bad) {
-        spec.given([registered]).when(probe(1, true, change)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      }
-    });
-  });
-
-  describe('ReportProxyFailure', () => {
-    it('records a job failure below the threshold', () => {
-      spec.given([registered]).when(jobFailure(1)).then([jobChecked(1, 1)]);
-    });
-
-    it('fails the proxy when job failures reach the threshold', () => {
-      spec
-        .given([registered, jobChecked(1, 1), jobChecked(2, 2)])
-        .when(jobFailure(3))
-        .then([jobChecked(3, 3), proxyFailed(3, 3, 'job', 'HTTP 403')]);
-    });
-
-    it('counts together with failed probes', () => {
-      spec.given([registered, badChecked(1, 1), badChecked(2, 2)]).when(jobFailure(3)).then([jobChecked(3, 3), proxyFailed(3, 3, 'job', 'HTTP 403')]);
-    });
-
-    it('records a job failure without platform or job id', () => {
-      spec
-        .given([registered])
-        .when(jobFailure(1, { platform: undefined, jobId: null }))
-        .then([{ type: 'ProxyHealthChecked', data: { ...(jobChecked(1, 1).data as ProxyHealthCheckedData), platform: null, jobId: null } }]);
-    });
-
-    it('keeps job failures out of the success rate', () => {
-      const state = fold(proxyDecider, [registered, okChecked(1, 1), jobChecked(2, 1)]);
-      expect(state).to.deep.include({ totalChecks: 1, successfulChecks: 1, jobFailures: 1, consecutiveFailures: 1, lastLatencyMs: 120 });
-      expect(successRate(state)).to.equal(1);
-    });
-
-    it('is a no-op for a repeated or older report', () => {
-      spec.given([registered, jobChecked(2, 1)]).when(jobFailure(2)).then([]);
-      spec.given([registered, okChecked(3, 1)]).when(jobFailure(2)).then([]);
-    });
-
-    it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
-      spec.given([]).when(jobFailure(1)).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered, retired(1)]).when(jobFailure(2)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-    });
-
-    it('refuses invalid fields (VALIDATION_ERROR)', () => {
-      for (const change of [{ reason: '' }, { platform: 'Xiao Hong Shu' }, { jobId: '' }, { failureThreshold: 0 }, { now: '' }]) {
-        spec.given([registered]).when(jobFailure(1, change)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      }
-    });
-  });
-
-  describe('FailProxy', () => {
-    it('fails a healthy proxy at once', () => {
-      spec.given([registered]).when(failCmd(1)).then([explicitChecked(1, 1), proxyFailed(1, 1, 'explicit', 'connection refused')]);
-    });
-
-    it('records the latency it measured', () => {
-      spec
-        .given([registered, badChecked(1, 1)])
-        .when(failCmd(2, { latencyMs: 9000 }))
-        .then([
-          { type: 'ProxyHealthChecked', data: { ...(explicitChecked(2, 2).data as ProxyHealthCheckedData), latencyMs: 9000 } },
-          proxyFailed(2, 2, 'explicit', 'connection refused'),
-        ]);
-    });
-
-    it('only records the check when the proxy has already failed', () => {
-      spec.given(failedHistory).when(failCmd(4)).then([explicitChecked(4, 4)]);
-    });
-
-    it('counts as a check in the success rate', () => {
-      const state = fold(proxyDecider, [registered, okChecked(1, 1), explicitChecked(2, 1)]);
-      expect(successRate(state)).to.equal(0.5);
-    });
-
-    it('is a no-op when repeated', () => {
-      spec.given([registered, explicitChecked(1, 1), proxyFailed(1, 1, 'explicit', 'connection refused')]).when(failCmd(1)).then([]);
-    });
-
-    it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
-      spec.given([]).when(failCmd(1)).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered, retired(1)]).when(failCmd(2)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-    });
-
-    it('refuses invalid fields (VALIDATION_ERROR)', () => {
-      for (const change of [{ reason: '' }, { latencyMs: -5 }, { now: 'soon' }]) {
-        spec.given([registered]).when(failCmd(1, change)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec.given([registered]).when(judgeCmd(1, false, { failures: 1 }, change)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
   });

@@ -6,13 +6,13 @@ import {
   subscriptionStream,
   type ActiveSubscription,
   type ChangePlan,
-  type ConsumeQuota,
   type ReserveResource,
   type SubscriptionCommand,
   type SubscriptionEvent,
   type SubscriptionRef,
   type SubscriptionState,
 } from '../../src/write-model/subscription/index.js';
+import { ResourceLimitReached } from '../../src/write-model/subscription/quota-refusal.js';
 import { deciderSpec } from '../support/decider-spec.js';
 
 const spec = deciderSpec(subscriptionDecider);
@@ -85,33 +85,6 @@ function cancelled(): SubscriptionEvent {
   return { type: 'SubscriptionCancelled', data: { ...XHS, plan: 'pro', effectiveAt: END, cancelledAt: MID } };
 }
 
-function used(usedToday: number, day = DAY1, plan: 'free' | 'basic' | 'pro' | 'enterprise' = 'free', amount = usedToday): SubscriptionEvent {
-  const limits = { free: 50, basic: 500, pro: 5000, enterprise: null };
-  return {
-    type: 'UsageRecorded',
-    data: { ...XHS, plan, feature: 'daily_api_calls', amount, day, usedToday, limit: limits[plan], recordedAt: MID },
-  };
-}
-
-function apiCallsExceeded(usedBefore: number, requested: number, day = DAY1, resetsAt = RESETS1): SubscriptionEvent {
-  return {
-    type: 'QuotaExceeded',
-    data: {
-      ...XHS,
-      plan: 'free',
-      feature: 'daily_api_calls',
-      kind: 'daily_counter',
-      limit: 50,
-      used: usedBefore,
-      requested,
-      resourceId: null,
-      day,
-      resetsAt,
-      exceededAt: MID,
-    },
-  };
-}
-
 function reserved(
   resourceId: string,
   inUse: number,
@@ -124,15 +97,6 @@ function reserved(
 }
 
 // ---------------------------------------------------------------- command builders
-
-const consume = (amount: number, day = DAY1, resetsAt = RESETS1): ConsumeQuota => ({
-  type: 'ConsumeQuota',
-  feature: 'daily_api_calls',
-  amount,
-  day,
-  resetsAt,
-  now: MID,
-});
 
 const reserve = (resourceId: string, feature: ReserveResource['feature'] = 'account_limit', day = DAY1, resetsAt = RESETS1): ReserveResource => ({
   type: 'ReserveResource',
@@ -176,7 +140,7 @@ describe('Subscription aggregate', () => {
       const state = stateAfter([started()]);
       expect(state).to.include({ status: 'active', plan: 'free', periodEnd: null, cancelAtPeriodEnd: false, pendingDowngrade: null });
       expect(state.reservations).to.deep.equal({});
-      expect(state.usage).to.equal(null);
+      expect(state.planChange).to.equal(0);
     });
 
     it('is a no-op when repeated with the plan it started with, even after an upgrade', () => {
@@ -250,7 +214,8 @@ describe('Subscription aggregate', () => {
     it('puts the higher plan in force at once', () => {
       const state = stateAfter(onPro());
       expect(state).to.include({ plan: 'pro', periodStart: T1, periodEnd: END });
-      expect(state.appliedOrders).to.deep.equal(['order-1']);
+      expect(state.appliedOrders).to.deep.equal({ 'order-1': true });
+      expect(state.planChange).to.equal(1);
     });
 
     it('upgrades without an order (an operator grant) keeping the period', () => {
@@ -285,7 +250,8 @@ describe('Subscription aggregate', () => {
           periodStart: MID,
           periodEnd: END2,
           pendingDowngrade: null,
-          appliedOrders: ['order-1', 'order-2'],
+          appliedOrders: { 'order-1': true, 'order-2': true },
+          planChange: 2,
         });
       const state = stateAfter([...onPro(), cancelled(), upgraded('enterprise', 'pro', 'order-2')]);
       expect(state.cancelAtPeriodEnd).to.equal(false);
@@ -381,7 +347,8 @@ describe('Subscription aggregate', () => {
 
     it('extends the paid period', () => {
       spec.given(onPro()).when(renew).then([renewed]);
-      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: ['order-1', 'order-2'] });
+      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: { 'order-1': true, 'order-2': true } });
+      expect(stateAfter([...onPro(), renewed]).planChange, 'a renewal changes no plan').to.equal(1);
     });
 
     it('renews a period that ended but has not been expired yet', () => {
@@ -481,7 +448,7 @@ describe('Subscription aggregate', () => {
       spec
         .given(onPro())
         .when(expire)
-        .thenState({ ...stateAfter(onPro()), plan: 'free', periodStart: END, periodEnd: null });
+        .thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: END, periodEnd: null });
     });
 
     it('falls back to free when cancelled', () => {
@@ -494,7 +461,7 @@ describe('Subscription aggregate', () => {
       spec
         .given(history)
         .when(expire)
-        .thenState({ ...stateAfter(history), plan: 'basic', periodStart: END, periodEnd: END2, pendingDowngrade: null });
+        .thenState({ ...stateAfter(history), plan: 'basic', planChange: 2, periodStart: END, periodEnd: END2, pendingDowngrade: null });
     });
 
     it('applies a pending downgrade to free', () => {
@@ -513,10 +480,10 @@ describe('Subscription aggregate', () => {
         .then([expired({ overLimit: [{ feature: 'account_limit', inUse: 2, limit: 1 }] })]);
     });
 
-    it('clears the day\'s "already exceeded" markers (the new limit is a new quota)', () => {
-      const state = stateAfter([...onPro(), used(10, DAY1, 'pro'), expired()]);
-      expect(state.exceeded).to.equal(null);
-      expect(state.usage).to.deep.equal({ day: DAY1, counts: { daily_api_calls: 10 } });
+    it('counts a plan change (the daily usage streams record going over the new limit again)', () => {
+      expect(stateAfter([...onPro(), expired()]).planChange).to.equal(2);
+      expect(stateAfter([...onPro(), cancelled()]).planChange, 'a cancellation changes no plan yet').to.equal(1);
+      expect(stateAfter([...onPro(), downgraded('basic')]).planChange, 'nor does a scheduled downgrade').to.equal(1);
     });
 
     it('refuses before the end of the period', () => {
@@ -535,112 +502,24 @@ describe('Subscription aggregate', () => {
     });
   });
 
-  describe('ConsumeQuota', () => {
-    it('records usage within the daily limit', () => {
-      spec.given([started()]).when(consume(10)).then([used(10)]);
-      spec.given([started(), used(40)]).when(consume(10)).then([used(50, DAY1, 'free', 10)]);
-    });
-
-    it('keeps the day\'s count in the state', () => {
-      spec
-        .given([started(), used(40)])
-        .when(consume(10))
-        .thenState({ ...stateAfter([started()]), usage: { day: DAY1, counts: { daily_api_calls: 50 } } });
-    });
-
-    it('records QuotaExceeded the first time the feature goes over on a day', () => {
-      spec.given([started(), used(45)]).when(consume(10)).then([apiCallsExceeded(45, 10)]);
-      spec.given([started()]).when(consume(51)).then([apiCallsExceeded(0, 51)]);
-    });
-
-    it('then refuses further attempts that day without an event', () => {
-      spec
-        .given([started(), used(45), apiCallsExceeded(45, 10)])
-        .when(consume(10))
-        .thenThrows<DomainError>(
-          DomainError,
-          (e) => e.code === 'QUOTA_EXCEEDED' && e.details.feature === 'daily_api_calls' && e.details.limit === 50 && e.details.resetsAt === RESETS1,
-        );
-    });
-
-    it('still records a smaller use that fits (all or nothing per request)', () => {
-      spec.given([started(), used(45), apiCallsExceeded(45, 10)]).when(consume(5)).then([used(50, DAY1, 'free', 5)]);
-    });
-
-    it('starts the next day from zero', () => {
-      spec
-        .given([started(), used(50), apiCallsExceeded(50, 1)])
-        .when(consume(1, DAY2, RESETS2))
-        .then([used(1, DAY2)]);
-      spec
-        .given([started(), used(50), apiCallsExceeded(50, 1), used(50, DAY2)])
-        .when(consume(1, DAY2, RESETS2))
-        .then([apiCallsExceeded(50, 1, DAY2, RESETS2)]);
-    });
-
-    it('refuses a day before the one being counted (a stale clock)', () => {
-      spec
-        .given([started(), used(1, DAY2)])
-        .when(consume(1, DAY1))
-        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.currentDay === DAY2);
-    });
-
-    it('records usage of an unlimited feature (-1) without a limit', () => {
-      const history = [started(), upgraded('enterprise', 'free', 'order-1')];
-      spec.given([...history, used(100000, DAY1, 'enterprise')]).when(consume(500)).then([used(100500, DAY1, 'enterprise', 500)]);
-    });
-
-    it('counts against the new limit after an upgrade, recording a new excess', () => {
-      const history = [started(), used(45), apiCallsExceeded(45, 10), upgraded('basic', 'free', 'order-1')];
-      spec.given(history).when(consume(10)).then([used(55, DAY1, 'basic', 10)]);
-      spec
-        .given(history)
-        .when(consume(500))
-        .then([{ type: 'QuotaExceeded', data: { ...(apiCallsExceeded(45, 500).data as object), plan: 'basic', limit: 500 } } as SubscriptionEvent]);
-    });
-
-    it('refuses a feature not in the plan (qidian has no daily counter)', () => {
-      spec
-        .given([started(QD)])
-        .when(consume(1))
-        .thenThrows<DomainError>(DomainError, (e) => e.code === 'PERMISSION_DENIED' && e.details.feature === 'daily_api_calls');
-    });
-
-    it('refuses a feature that is not a daily counter, a bad amount, a bad day', () => {
-      const bad = [
-        { ...consume(1), feature: 'account_limit' },
-        { ...consume(1), feature: 'anything' },
-        consume(0),
-        consume(-3),
-        consume(1.5),
-        consume(1, '2026-3-20'),
-        consume(1, DAY1, 'tomorrow'),
-      ] as unknown as SubscriptionCommand[];
-      for (const command of bad) spec.given([started()]).when(command).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-    });
-
-    it('needs a started subscription', () => {
-      spec.given([]).when(consume(1)).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
-    });
-  });
-
   describe('ReserveResource', () => {
-    const accountsExceeded = (resourceId: string, day = DAY1, resetsAt = RESETS1): SubscriptionEvent => ({
-      type: 'QuotaExceeded',
-      data: {
-        ...XHS,
-        plan: 'free',
-        feature: 'account_limit',
-        kind: 'resource_limit',
-        limit: 1,
-        used: 1,
-        requested: 1,
-        resourceId,
-        day,
-        resetsAt,
-        exceededAt: MID,
-      },
-    });
+    /** the refusal at the limit: nothing appended here, the overrun for the day's usage stream */
+    const refusedAt =
+      (resourceId: string, over: { used?: number; limit?: number; plan?: 'free' | 'pro'; planChange?: number; day?: string; resetsAt?: string } = {}) =>
+      (e: ResourceLimitReached) =>
+        e.code === 'QUOTA_EXCEEDED' &&
+        JSON.stringify(e.details) === JSON.stringify({ feature: 'account_limit', limit: over.limit ?? 1, resetsAt: over.resetsAt ?? RESETS1, used: over.used ?? 1 }) &&
+        JSON.stringify(e.overrun) ===
+          JSON.stringify({
+            subscription: { ...XHS, plan: over.plan ?? 'free', planChange: over.planChange ?? 0 },
+            feature: 'account_limit',
+            limit: over.limit ?? 1,
+            used: over.used ?? 1,
+            resourceId,
+            day: over.day ?? DAY1,
+            resetsAt: over.resetsAt ?? RESETS1,
+            now: MID,
+          });
 
     it('reserves within the limit', () => {
       spec.given([started()]).when(reserve('acc-1')).then([reserved('acc-1', 1, 1)]);
@@ -648,34 +527,20 @@ describe('Subscription aggregate', () => {
         .given([started(QD)])
         .when(reserve('novel-1', 'novel_tracking_limit'))
         .then([reserved('novel-1', 1, 10, 'novel_tracking_limit', 'free', QD)]);
-      spec.given([started()]).when(reserve('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: ['acc-1'] } });
+      spec.given([started()]).when(reserve('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 1, ids: { 'acc-1': true } } } });
     });
 
     it('is a no-op for a resource already reserved, even at the limit', () => {
       spec.given([started(), reserved('acc-1', 1, 1)]).when(reserve('acc-1')).then([]);
     });
 
-    it('records QuotaExceeded the first time the limit is hit on a day, then refuses', () => {
+    it('refuses at the limit with the overrun the day\'s usage stream records (nothing appended here)', () => {
       const history = [started(), reserved('acc-1', 1, 1)];
-      spec.given(history).when(reserve('acc-2')).then([accountsExceeded('acc-2')]);
+      spec.given(history).when(reserve('acc-2')).thenThrows<ResourceLimitReached>(ResourceLimitReached, refusedAt('acc-2'));
       spec
-        .given([...history, accountsExceeded('acc-2')])
-        .when(reserve('acc-3'))
-        .thenThrows<DomainError>(
-          DomainError,
-          (e) => e.code === 'QUOTA_EXCEEDED' && e.details.feature === 'account_limit' && e.details.limit === 1 && e.details.resetsAt === RESETS1,
-        );
-      spec
-        .given([...history, accountsExceeded('acc-2')])
+        .given(history)
         .when(reserve('acc-3', 'account_limit', DAY2, RESETS2))
-        .then([accountsExceeded('acc-3', DAY2, RESETS2)]);
-    });
-
-    it('keeps daily and resource excesses apart', () => {
-      spec
-        .given([started(), used(50), apiCallsExceeded(50, 1), reserved('acc-1', 1, 1)])
-        .when(reserve('acc-2'))
-        .then([accountsExceeded('acc-2')]);
+        .thenThrows<ResourceLimitReached>(ResourceLimitReached, refusedAt('acc-3', { day: DAY2, resetsAt: RESETS2 }));
     });
 
     it('reserves again once one is released', () => {
@@ -719,7 +584,7 @@ describe('Subscription aggregate', () => {
       spec
         .given(history)
         .when(reserve('acc-3'))
-        .then([{ type: 'QuotaExceeded', data: { ...(accountsExceeded('acc-3').data as object), used: 2 } } as SubscriptionEvent]);
+        .thenThrows<ResourceLimitReached>(ResourceLimitReached, refusedAt('acc-3', { used: 2, planChange: 2 }));
     });
 
     it('refuses a feature not in the plan (xiaohongshu tracks no novels)', () => {
@@ -752,7 +617,7 @@ describe('Subscription aggregate', () => {
         .given(history)
         .when(release('acc-1'))
         .then([{ type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } }]);
-      spec.given(history).when(release('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: [] } });
+      spec.given(history).when(release('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 0, ids: {} } } });
     });
 
     it('is a no-op for a resource not reserved', () => {
@@ -781,12 +646,28 @@ describe('Subscription aggregate', () => {
 
   describe('evolve', () => {
     it('ignores events before SubscriptionStarted (a stream cannot have them)', () => {
-      expect(fold(subscriptionDecider, [used(1)])).to.deep.equal({ status: 'none' });
+      expect(fold(subscriptionDecider, [reserved('acc-1', 1, 1)])).to.deep.equal({ status: 'none' });
     });
 
-    it('keeps one set of "exceeded" markers per day', () => {
-      const state = stateAfter([started(), apiCallsExceeded(50, 1), apiCallsExceeded(50, 1, DAY2, RESETS2)]);
-      expect(state.exceeded).to.deep.equal({ day: DAY2, features: ['daily_api_calls'] });
+    it('counts a resource once however often its reservation is folded, and releases only what is held', () => {
+      const release: SubscriptionEvent = { type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-9', inUse: 0, releasedAt: MID } };
+      const state = stateAfter([started(), reserved('acc-1', 1, 1), reserved('acc-1', 1, 1), release]);
+      expect(state.reservations).to.deep.equal({ account_limit: { count: 1, ids: { 'acc-1': true } } });
+    });
+
+    it('holds any resource id, __proto__ included, as plain JSON', () => {
+      const state = stateAfter([started(), reserved('__proto__', 1, 1)]);
+      expect(JSON.parse(JSON.stringify(state.reservations))).to.deep.equal({ account_limit: { count: 1, ids: { ['__proto__']: true } } });
+      spec.given([started(), reserved('__proto__', 1, 1)]).when(reserve('__proto__')).then([]);
+    });
+
+    it('updates the state it is given in place, leaving the events as they were', () => {
+      const history = [started(), upgraded('pro', 'free', 'order-1'), reserved('acc-1', 1, 20, 'account_limit', 'pro')];
+      const copy = JSON.parse(JSON.stringify(history)) as SubscriptionEvent[];
+      const state = stateAfter(history);
+      const again = subscriptionDecider.evolve(state, reserved('acc-2', 2, 20, 'account_limit', 'pro'));
+      expect(again).to.equal(state);
+      expect(history).to.deep.equal(copy);
     });
   });
 });

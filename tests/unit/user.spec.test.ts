@@ -1,13 +1,16 @@
+import { SNAPSHOT_EVERY } from '../../src/write-model/core/aggregate.js';
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { fold } from '../../src/write-model/core/decider.js';
 import {
   initialState,
+  userAggregate,
   userDecider,
+  userEvents,
+  userStanding,
   userStream,
   type UserEvent,
-  type UserSession,
   type UserState,
 } from '../../src/write-model/user/index.js';
 import { deciderSpec } from '../support/decider-spec.js';
@@ -34,22 +37,7 @@ const registered: UserEvent = {
   data: { userId: U, email: EMAIL, passwordHash: PW1, displayName: 'Alice', role: 'user', registeredAt: T0 },
 };
 
-function started(sessionId: string, token: string, expiresAt = LATER, at = T0): UserEvent {
-  return {
-    type: 'SessionStarted',
-    data: { userId: U, sessionId, refreshTokenHash: sha(token), expiresAt, userAgent: 'Mozilla/5.0', ip: '10.0.0.1', startedAt: at },
-  };
-}
-
-function refreshed(sessionId: string, token: string, expiresAt = LATER, at = T1): UserEvent {
-  return { type: 'SessionRefreshed', data: { userId: U, sessionId, refreshTokenHash: sha(token), expiresAt, refreshedAt: at } };
-}
-
-function ended(sessionId: string, reason: 'logout' | 'revoked' | 'password_changed' | 'refresh_token_reuse' | 'user_suspended', at = T1): UserEvent {
-  return { type: 'SessionEnded', data: { userId: U, sessionId, reason, endedAt: at } };
-}
-
-const suspended: UserEvent = { type: 'UserSuspended', data: { userId: U, reason: 'abuse', suspendedAt: T1 } };
+const suspended: UserEvent = { type: 'UserSuspended', data: { userId: U, reason: 'abuse', sessionEpoch: 1, suspendedAt: T1 } };
 const reactivated: UserEvent = { type: 'UserReactivated', data: { userId: U, reactivatedAt: T2 } };
 
 function resetRequested(token: string, expiresAt = T2, at = T1): UserEvent {
@@ -60,20 +48,6 @@ const code =
   (expected: string, reason?: string) =>
   (e: DomainError): boolean =>
     e.code === expected && (reason === undefined || e.details.reason === reason);
-
-function session(overrides: Partial<UserSession> & Pick<UserSession, 'sessionId' | 'refreshTokenHash'>): UserSession {
-  return {
-    rotatedTokenHashes: [],
-    expiresAt: LATER,
-    startedAt: T0,
-    lastRefreshedAt: null,
-    userAgent: 'Mozilla/5.0',
-    ip: '10.0.0.1',
-    endedAt: null,
-    endReason: null,
-    ...overrides,
-  };
-}
 
 function registeredState(overrides: Partial<UserState> = {}): UserState {
   return {
@@ -88,20 +62,23 @@ function registeredState(overrides: Partial<UserState> = {}): UserState {
       passwordChangedAt: null,
     },
     suspension: null,
-    sessions: {},
     passwordReset: null,
+    sessionEpoch: 0,
+    keptSession: null,
     ...overrides,
   };
 }
 
 describe('User aggregate', () => {
-  it('names its stream user-{id}', () => {
+  it('names its stream user-{id}, and is snapshotted', () => {
     expect(userStream('abc')).to.equal('user-abc');
+    expect(userAggregate.streamName('abc')).to.equal('user-abc');
+    expect(userAggregate.snapshot).to.deep.equal({ version: 1, every: SNAPSHOT_EVERY.lifecycle });
   });
 
   it('starts unregistered', () => {
     expect(userDecider.initialState()).to.deep.equal(initialState());
-    expect(initialState()).to.deep.equal({ status: 'unregistered', account: null, suspension: null, sessions: {}, passwordReset: null });
+    expect(initialState()).to.deep.equal({ status: 'unregistered', account: null, suspension: null, passwordReset: null, sessionEpoch: 0, keptSession: null });
   });
 
   describe('RegisterUser', () => {
@@ -118,7 +95,7 @@ describe('User aggregate', () => {
         .then([{ type: 'UserRegistered', data: { ...registered.data, role: 'admin' } } as UserEvent]);
     });
 
-    it('leaves an active user with the registered account and no sessions', () => {
+    it('leaves an active user with the registered account in session epoch 0', () => {
       spec.given([]).when(register).thenState(registeredState());
     });
 
@@ -222,262 +199,6 @@ describe('User aggregate', () => {
     });
   });
 
-  describe('StartSession', () => {
-    const start = {
-      type: 'StartSession',
-      userId: U,
-      sessionId: 's1',
-      refreshTokenHash: sha('rt-1'),
-      expiresAt: LATER,
-      userAgent: 'Mozilla/5.0',
-      ip: '10.0.0.1',
-      now: T0,
-    } as const;
-
-    it('starts a session', () => {
-      spec.given([registered]).when(start).then([started('s1', 'rt-1')]);
-    });
-
-    it('records a missing user agent and ip as null', () => {
-      spec
-        .given([registered])
-        .when({ type: 'StartSession', userId: U, sessionId: 's1', refreshTokenHash: sha('rt-1'), expiresAt: LATER, now: T0 })
-        .then([{ type: 'SessionStarted', data: { ...started('s1', 'rt-1').data, userAgent: null, ip: null } } as UserEvent]);
-    });
-
-    it('keeps the session in the state', () => {
-      spec
-        .given([registered])
-        .when(start)
-        .thenState(registeredState({ sessions: { s1: session({ sessionId: 's1', refreshTokenHash: sha('rt-1') }) } }));
-    });
-
-    it('is a no-op when repeated with the same id and hash, even after a refresh', () => {
-      spec.given([registered, started('s1', 'rt-1')]).when(start).then([]);
-      spec.given([registered, started('s1', 'rt-1'), refreshed('s1', 'rt-2')]).when(start).then([]);
-    });
-
-    it('refuses a session id already in use with another hash', () => {
-      spec
-        .given([registered, started('s1', 'rt-1')])
-        .when({ ...start, refreshTokenHash: sha('rt-9') })
-        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
-    });
-
-    it('takes a session id that is only a name on Object.prototype for a new one', () => {
-      spec
-        .given([registered])
-        .when({ ...start, sessionId: 'constructor' })
-        .then([{ type: 'SessionStarted', data: { ...started('constructor', 'rt-1').data } } as UserEvent]);
-    });
-
-    it('refuses an unknown user', () => {
-      spec.given([]).when(start).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-    });
-
-    it('refuses a suspended user', () => {
-      spec.given([registered, suspended]).when({ ...start, now: T2 }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
-    });
-
-    it('accepts a reactivated user', () => {
-      spec
-        .given([registered, suspended, reactivated])
-        .when({ ...start, now: T3 })
-        .then([started('s1', 'rt-1', LATER, T3)]);
-    });
-
-    it('refuses an expiry that is not in the future and a token in clear', () => {
-      spec.given([registered]).when({ ...start, expiresAt: T0 }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec
-        .given([registered])
-        .when({ ...start, refreshTokenHash: 'opaque-token-in-clear' })
-        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'refreshTokenHash');
-    });
-  });
-
-  describe('RefreshSession', () => {
-    const refresh = {
-      type: 'RefreshSession',
-      userId: U,
-      sessionId: 's1',
-      presentedTokenHash: sha('rt-1'),
-      newTokenHash: sha('rt-2'),
-      newExpiresAt: LATER,
-      now: T1,
-    } as const;
-    const live = [registered, started('s1', 'rt-1')];
-
-    it('rotates the refresh token', () => {
-      spec.given(live).when(refresh).then([refreshed('s1', 'rt-2')]);
-    });
-
-    it('retires the presented hash and extends the expiry', () => {
-      spec
-        .given(live)
-        .when({ ...refresh, newExpiresAt: MUCH_LATER })
-        .thenState(
-          registeredState({
-            sessions: {
-              s1: session({
-                sessionId: 's1',
-                refreshTokenHash: sha('rt-2'),
-                rotatedTokenHashes: [sha('rt-1')],
-                expiresAt: MUCH_LATER,
-                lastRefreshedAt: T1,
-              }),
-            },
-          }),
-        );
-    });
-
-    it('rotates again with the newest token', () => {
-      spec
-        .given([...live, refreshed('s1', 'rt-2')])
-        .when({ ...refresh, presentedTokenHash: sha('rt-2'), newTokenHash: sha('rt-3'), now: T2 })
-        .then([refreshed('s1', 'rt-3', LATER, T2)]);
-    });
-
-    it('ends the session when a rotated-away token is presented again (reuse)', () => {
-      spec
-        .given([...live, refreshed('s1', 'rt-2')])
-        .when({ ...refresh, newTokenHash: sha('rt-x'), now: T2 })
-        .then([ended('s1', 'refresh_token_reuse', T2)]);
-    });
-
-    it('detects reuse of any earlier token of the session', () => {
-      spec
-        .given([...live, refreshed('s1', 'rt-2'), refreshed('s1', 'rt-3', LATER, T2)])
-        .when({ ...refresh, presentedTokenHash: sha('rt-2'), newTokenHash: sha('rt-x'), now: T3 })
-        .then([ended('s1', 'refresh_token_reuse', T3)]);
-    });
-
-    it('records reuse even when the session has expired meanwhile', () => {
-      spec
-        .given([...live, refreshed('s1', 'rt-2', T2)])
-        .when({ ...refresh, newTokenHash: sha('rt-x'), now: T3 })
-        .then([ended('s1', 'refresh_token_reuse', T3)]);
-    });
-
-    it('refuses the current token once reuse has ended the session', () => {
-      spec
-        .given([...live, refreshed('s1', 'rt-2'), ended('s1', 'refresh_token_reuse', T2)])
-        .when({ ...refresh, presentedTokenHash: sha('rt-2'), newTokenHash: sha('rt-3'), now: T3 })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
-    });
-
-    it('is a no-op when the last rotation is repeated exactly', () => {
-      spec.given([...live, refreshed('s1', 'rt-2')]).when({ ...refresh, now: T2 }).then([]);
-    });
-
-    it('refuses an expired session, with no events', () => {
-      spec
-        .given([registered, started('s1', 'rt-1', T1)])
-        .when({ ...refresh, now: T2 })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_expired'));
-      spec
-        .given([registered, started('s1', 'rt-1', T1)])
-        .when(refresh) // now == expiresAt: expired
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_expired'));
-    });
-
-    it('refuses an ended session', () => {
-      spec
-        .given([...live, ended('s1', 'logout')])
-        .when({ ...refresh, now: T2 })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
-    });
-
-    it('refuses an unknown session and an unknown user', () => {
-      spec.given(live).when({ ...refresh, sessionId: 's9' }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_not_found'));
-      spec.given([]).when(refresh).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_not_found'));
-    });
-
-    it('refuses a hash the session never had, and one of another session', () => {
-      spec
-        .given(live)
-        .when({ ...refresh, presentedTokenHash: sha('rt-guess') })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'token_mismatch'));
-      spec
-        .given([...live, started('s2', 'rt-other')])
-        .when({ ...refresh, presentedTokenHash: sha('rt-other') })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'token_mismatch'));
-    });
-
-    it('refuses a suspended user', () => {
-      spec
-        .given([...live, suspended, ended('s1', 'user_suspended')])
-        .when({ ...refresh, now: T2 })
-        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
-    });
-
-    it('refuses a new hash that is not fresh and a new expiry that is not in the future', () => {
-      spec
-        .given(live)
-        .when({ ...refresh, newTokenHash: sha('rt-1') })
-        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'newTokenHash');
-      spec
-        .given(live)
-        .when({ ...refresh, newExpiresAt: T1 })
-        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'newExpiresAt');
-    });
-
-    it('refuses a token in clear', () => {
-      spec
-        .given(live)
-        .when({ ...refresh, presentedTokenHash: 'rt-1' })
-        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-    });
-  });
-
-  describe('EndSession', () => {
-    const end = { type: 'EndSession', userId: U, sessionId: 's1', reason: 'logout', now: T1 } as const;
-    const live = [registered, started('s1', 'rt-1'), started('s2', 'rt-2')];
-
-    it('ends the session on logout', () => {
-      spec.given(live).when(end).then([ended('s1', 'logout')]);
-    });
-
-    it('ends the session when revoked, leaving the others', () => {
-      spec.given(live).when({ ...end, sessionId: 's2', reason: 'revoked' }).then([ended('s2', 'revoked')]);
-      spec
-        .given(live)
-        .when({ ...end, reason: 'revoked' })
-        .thenState(
-          registeredState({
-            sessions: {
-              s1: session({ sessionId: 's1', refreshTokenHash: sha('rt-1'), endedAt: T1, endReason: 'revoked' }),
-              s2: session({ sessionId: 's2', refreshTokenHash: sha('rt-2') }),
-            },
-          }),
-        );
-    });
-
-    it('ends an expired session that was never ended', () => {
-      spec
-        .given([registered, started('s1', 'rt-1', T1)])
-        .when({ ...end, now: T2 })
-        .then([ended('s1', 'logout', T2)]);
-    });
-
-    it('is a no-op for a session already ended, whatever ended it', () => {
-      spec.given([...live, ended('s1', 'logout')]).when({ ...end, now: T2 }).then([]);
-      spec.given([...live, ended('s1', 'refresh_token_reuse')]).when({ ...end, reason: 'revoked', now: T2 }).then([]);
-      spec.given([...live, suspended, ended('s1', 'user_suspended')]).when({ ...end, now: T2 }).then([]);
-    });
-
-    it('refuses an unknown session and an unknown user', () => {
-      spec.given(live).when({ ...end, sessionId: 's9' }).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([]).when(end).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-    });
-
-    it('refuses a reason the aggregate keeps for itself', () => {
-      spec
-        .given(live)
-        .when({ ...end, reason: 'refresh_token_reuse' as 'logout' })
-        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-    });
-  });
-
   describe('RequestPasswordReset', () => {
     const request = { type: 'RequestPasswordReset', userId: U, resetTokenHash: sha('reset-1'), expiresAt: T2, now: T1 } as const;
 
@@ -513,32 +234,35 @@ describe('User aggregate', () => {
 
   describe('ResetPassword', () => {
     const reset = { type: 'ResetPassword', userId: U, resetTokenHash: sha('reset-1'), newPasswordHash: PW2, now: T1 } as const;
-    const changedByReset: UserEvent = { type: 'PasswordChanged', data: { userId: U, passwordHash: PW2, via: 'reset', changedAt: T1 } };
+    const changedByReset: UserEvent = {
+      type: 'PasswordChanged',
+      data: { userId: U, passwordHash: PW2, via: 'reset', keptSession: null, sessionEpoch: 1, changedAt: T1 },
+    };
 
-    it('changes the password and ends every active session', () => {
-      spec
-        .given([
-          registered,
-          started('s1', 'rt-1'),
-          started('s2', 'rt-2'),
-          started('s3', 'rt-3', T1), // expired at T1: no event
-          started('s4', 'rt-4'),
-          ended('s4', 'logout', T0), // already ended: no event
-          resetRequested('reset-1', T2, T0),
-        ])
-        .when(reset)
-        .then([changedByReset, ended('s1', 'password_changed'), ended('s2', 'password_changed')]);
-    });
-
-    it('changes the password alone when no session is active', () => {
+    it('changes the password and revokes every session (the next epoch, none kept)', () => {
       spec.given([registered, resetRequested('reset-1', T2, T0)]).when(reset).then([changedByReset]);
     });
 
-    it('installs the new hash and uses the token up', () => {
+    it('installs the new hash, uses the token up and moves to the next epoch', () => {
       spec
         .given([registered, resetRequested('reset-1', T2, T0)])
         .when(reset)
-        .thenState(registeredState({ account: { ...registeredState().account!, passwordHash: PW2, passwordChangedAt: T1 } }));
+        .thenState(registeredState({ account: { ...registeredState().account!, passwordHash: PW2, passwordChangedAt: T1 }, sessionEpoch: 1 }));
+    });
+
+    it('drops the session an earlier change kept', () => {
+      const keptS1: UserEvent = {
+        type: 'PasswordChanged',
+        data: { userId: U, passwordHash: argon('third'), via: 'profile', keptSession: { sessionId: 's1', sinceEpoch: 0 }, sessionEpoch: 1, changedAt: T0 },
+      };
+      spec
+        .given([registered, keptS1, resetRequested('reset-1', T2, T0)])
+        .when(reset)
+        .then([{ type: 'PasswordChanged', data: { ...changedByReset.data, sessionEpoch: 2 } } as UserEvent]);
+      spec
+        .given([registered, keptS1, resetRequested('reset-1', T2, T0)])
+        .when(reset)
+        .thenState(registeredState({ account: { ...registeredState().account!, passwordHash: PW2, passwordChangedAt: T1 }, sessionEpoch: 2 }));
     });
 
     it('refuses a token already used (single use)', () => {
@@ -579,7 +303,7 @@ describe('User aggregate', () => {
         .given([
           registered,
           resetRequested('reset-1', T3, T0),
-          { type: 'PasswordChanged', data: { userId: U, passwordHash: argon('third'), via: 'profile', changedAt: T0 } },
+          { type: 'PasswordChanged', data: { userId: U, passwordHash: argon('third'), via: 'profile', keptSession: null, sessionEpoch: 1, changedAt: T0 } },
         ])
         .when(reset)
         .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'reset_token_invalid'));
@@ -603,28 +327,70 @@ describe('User aggregate', () => {
 
   describe('ChangePassword', () => {
     const change = { type: 'ChangePassword', userId: U, newPasswordHash: PW2, keepSessionId: 's1', now: T1 } as const;
-    const changedInProfile: UserEvent = { type: 'PasswordChanged', data: { userId: U, passwordHash: PW2, via: 'profile', changedAt: T1 } };
-    const live = [registered, started('s1', 'rt-1'), started('s2', 'rt-2'), started('s3', 'rt-3')];
+    const changedInProfile: UserEvent = {
+      type: 'PasswordChanged',
+      data: { userId: U, passwordHash: PW2, via: 'profile', keptSession: { sessionId: 's1', sinceEpoch: 0 }, sessionEpoch: 1, changedAt: T1 },
+    };
+    const changed = { ...registeredState().account!, passwordHash: PW2, passwordChangedAt: T1 };
 
-    it('changes the password and ends the other active sessions', () => {
-      spec.given(live).when(change).then([changedInProfile, ended('s2', 'password_changed'), ended('s3', 'password_changed')]);
+    it('changes the password and revokes the other sessions, keeping the one it came from', () => {
+      spec.given([registered]).when(change).then([changedInProfile]);
+      spec
+        .given([registered])
+        .when(change)
+        .thenState(registeredState({ account: changed, sessionEpoch: 1, keptSession: { sessionId: 's1', sinceEpoch: 0 } }));
     });
 
-    it('ends every active session when no session is kept, or the kept one is unknown', () => {
-      const all = [changedInProfile, ended('s1', 'password_changed'), ended('s2', 'password_changed'), ended('s3', 'password_changed')];
-      spec.given(live).when({ type: 'ChangePassword', userId: U, newPasswordHash: PW2, now: T1 }).then(all);
-      spec.given(live).when({ ...change, keepSessionId: 's9' }).then(all);
+    it('keeps no session when none is named', () => {
+      spec
+        .given([registered])
+        .when({ type: 'ChangePassword', userId: U, newPasswordHash: PW2, now: T1 })
+        .then([{ type: 'PasswordChanged', data: { ...changedInProfile.data, keptSession: null } } as UserEvent]);
+    });
+
+    it('keeps a session kept again from the epoch its survival started in; another session starts anew', () => {
+      const third = argon('third');
+      const again = { ...change, newPasswordHash: third, now: T2 };
+      spec
+        .given([registered, changedInProfile])
+        .when(again)
+        .then([
+          {
+            type: 'PasswordChanged',
+            data: { userId: U, passwordHash: third, via: 'profile', keptSession: { sessionId: 's1', sinceEpoch: 0 }, sessionEpoch: 2, changedAt: T2 },
+          },
+        ]);
+      spec
+        .given([registered, changedInProfile])
+        .when(again)
+        .thenState(
+          registeredState({
+            account: { ...changed, passwordHash: third, passwordChangedAt: T2 },
+            sessionEpoch: 2,
+            keptSession: { sessionId: 's1', sinceEpoch: 0 },
+          }),
+        );
+      spec
+        .given([registered, changedInProfile])
+        .when({ ...again, keepSessionId: 's2' })
+        .thenState(
+          registeredState({
+            account: { ...changed, passwordHash: third, passwordChangedAt: T2 },
+            sessionEpoch: 2,
+            keptSession: { sessionId: 's2', sinceEpoch: 1 },
+          }),
+        );
     });
 
     it('voids a pending reset token', () => {
       spec
         .given([registered, resetRequested('reset-1', T3, T0)])
         .when(change)
-        .thenState(registeredState({ account: { ...registeredState().account!, passwordHash: PW2, passwordChangedAt: T1 } }));
+        .thenState(registeredState({ account: changed, sessionEpoch: 1, keptSession: { sessionId: 's1', sinceEpoch: 0 } }));
     });
 
     it('is a no-op when the hash is already in force', () => {
-      spec.given([...live, changedInProfile]).when(change).then([]);
+      spec.given([registered, changedInProfile]).when(change).then([]);
     });
 
     it('refuses an unknown user and a suspended one', () => {
@@ -677,32 +443,23 @@ describe('User aggregate', () => {
   describe('SuspendUser', () => {
     const suspend = { type: 'SuspendUser', userId: U, reason: 'abuse', now: T1 } as const;
 
-    it('suspends the user and ends every active session', () => {
+    it('suspends the user and revokes every session (the next epoch, none kept)', () => {
+      spec.given([registered]).when(suspend).then([suspended]);
+      const keptS1: UserEvent = {
+        type: 'PasswordChanged',
+        data: { userId: U, passwordHash: PW2, via: 'profile', keptSession: { sessionId: 's1', sinceEpoch: 0 }, sessionEpoch: 1, changedAt: T0 },
+      };
       spec
-        .given([
-          registered,
-          started('s1', 'rt-1'),
-          started('s2', 'rt-2', T1), // expired: no event
-          started('s3', 'rt-3'),
-          ended('s3', 'logout', T0), // ended: no event
-          started('s4', 'rt-4'),
-        ])
+        .given([registered, keptS1])
         .when(suspend)
-        .then([suspended, ended('s1', 'user_suspended'), ended('s4', 'user_suspended')]);
+        .then([{ type: 'UserSuspended', data: { ...suspended.data, sessionEpoch: 2 } } as UserEvent]);
     });
 
     it('records the suspension', () => {
-      spec.given([registered]).when(suspend).then([suspended]);
       spec
-        .given([registered, started('s1', 'rt-1')])
+        .given([registered])
         .when(suspend)
-        .thenState(
-          registeredState({
-            status: 'suspended',
-            suspension: { reason: 'abuse', suspendedAt: T1 },
-            sessions: { s1: session({ sessionId: 's1', refreshTokenHash: sha('rt-1'), endedAt: T1, endReason: 'user_suspended' }) },
-          }),
-        );
+        .thenState(registeredState({ status: 'suspended', suspension: { reason: 'abuse', suspendedAt: T1 }, sessionEpoch: 1 }));
     });
 
     it('is a no-op for a user already suspended', () => {
@@ -718,20 +475,9 @@ describe('User aggregate', () => {
   describe('ReactivateUser', () => {
     const reactivate = { type: 'ReactivateUser', userId: U, now: T2 } as const;
 
-    it('reactivates a suspended user', () => {
+    it('reactivates a suspended user; the sessions the suspension revoked stay revoked (the epoch stays)', () => {
       spec.given([registered, suspended]).when(reactivate).then([reactivated]);
-      spec.given([registered, suspended]).when(reactivate).thenState(registeredState());
-    });
-
-    it('leaves ended sessions ended', () => {
-      spec
-        .given([registered, started('s1', 'rt-1'), suspended, ended('s1', 'user_suspended')])
-        .when(reactivate)
-        .thenState(
-          registeredState({
-            sessions: { s1: session({ sessionId: 's1', refreshTokenHash: sha('rt-1'), endedAt: T1, endReason: 'user_suspended' }) },
-          }),
-        );
+      spec.given([registered, suspended]).when(reactivate).thenState(registeredState({ sessionEpoch: 1 }));
     });
 
     it('is a no-op for a user who is not suspended', () => {
@@ -745,23 +491,28 @@ describe('User aggregate', () => {
   });
 
   describe('a whole life', () => {
-    it('folds registration, sessions, reuse, reset and suspension into one state', () => {
+    it('folds registration, reset, changes and suspension into one plain-JSON state (snapshots)', () => {
       const history: UserEvent[] = [
         registered,
-        started('s1', 'rt-1'),
-        refreshed('s1', 'rt-2'),
-        ended('s1', 'refresh_token_reuse', T2),
-        started('s2', 'rt-a', LATER, T2),
         resetRequested('reset-1', T3, T2),
-        { type: 'PasswordChanged', data: { userId: U, passwordHash: PW2, via: 'reset', changedAt: T3 } },
-        ended('s2', 'password_changed', T3),
+        { type: 'PasswordChanged', data: { userId: U, passwordHash: PW2, via: 'reset', keptSession: null, sessionEpoch: 1, changedAt: T3 } },
+        { type: 'PasswordChanged', data: { userId: U, passwordHash: argon('third'), via: 'profile', keptSession: { sessionId: 's7', sinceEpoch: 1 }, sessionEpoch: 2, changedAt: T3 } },
+        { type: 'RoleChanged', data: { userId: U, role: 'admin', previousRole: 'user', changedAt: T3 } },
       ];
       const state = fold(userDecider, history);
-      expect(state.account?.passwordHash).to.equal(PW2);
+      expect(state.account).to.include({ passwordHash: argon('third'), role: 'admin', passwordChangedAt: T3 });
       expect(state.passwordReset).to.equal(null);
-      expect(state.sessions.s1).to.include({ endReason: 'refresh_token_reuse', refreshTokenHash: sha('rt-2') });
-      expect(state.sessions.s1?.rotatedTokenHashes).to.deep.equal([sha('rt-1')]);
-      expect(state.sessions.s2).to.include({ endReason: 'password_changed', endedAt: T3 });
+      expect(userStanding(state)).to.deep.equal({ status: 'active', sessionEpoch: 2, keptSession: { sessionId: 's7', sinceEpoch: 1 } });
+      expect(JSON.parse(JSON.stringify(state))).to.deep.equal(state);
+      const suspendedLater = fold(userDecider, [{ type: 'UserSuspended', data: { ...suspended.data, sessionEpoch: 3 } }], state);
+      expect(userStanding(suspendedLater)).to.deep.equal({ status: 'suspended', sessionEpoch: 3, keptSession: null });
+    });
+
+    it('decodes its stored events through its codec, and refuses a bad one', () => {
+      const stored = { type: 'UserSuspended', data: { userId: U, reason: 'abuse', sessionEpoch: 1, suspendedAt: T1 }, metadata: {} };
+      expect(userEvents.decode(stored)).to.deep.equal(suspended);
+      expect(() => userEvents.decode({ ...stored, data: { userId: U, reason: 'abuse', suspendedAt: T1 } })).to.throw(/sessionEpoch/);
+      expect(() => userEvents.decode({ ...stored, type: 'SessionStarted' })).to.throw(/not an event of this aggregate/);
     });
   });
 });

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { fold } from '../../src/write-model/core/decider.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
+import { EventDecodeError } from '../../src/write-model/core/event-codec.js';
+import { domainEvents } from '../../src/write-model/events.js';
 import {
+  workflowExecutionAggregate,
+  workflowExecutionEvents,
   workflowExecutionDecider as decider,
   workflowExecutionStream,
   type CollectedItem,
@@ -288,8 +292,8 @@ describe('WorkflowExecution', () => {
       const state = fold(decider, [...running, collected('b1', [item('1'), item('2')], 2, 'p2'), collected('b2', [item('3')], 3, null)]);
       expect(state.itemCount).to.equal(3);
       expect(state.cursor).to.equal(null);
-      expect([...state.seenItems]).to.deep.equal(['热销榜:1', '热销榜:2', '热销榜:3']);
-      expect([...state.batches]).to.deep.equal(['b1', 'b2']);
+      expect(Object.keys(state.seenItems)).to.deep.equal(['热销榜:1', '热销榜:2', '热销榜:3']);
+      expect(Object.keys(state.batches)).to.deep.equal(['b1', 'b2']);
       expect(state.proxy).to.deep.equal(LEASE);
       expect(state.attempt).to.equal(1);
     });
@@ -471,6 +475,52 @@ describe('WorkflowExecution', () => {
 
     it('refuses an unknown reason (VALIDATION_ERROR)', () => {
       spec.given(running).when({ ...cmd, reason: 'tired' as never }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+    });
+  });
+
+  describe('binding and decoding', () => {
+    const asStored = (event: Event) => ({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) as unknown, metadata: { schemaVersion: 1 } });
+    const every: Event[] = [requested, rejected, proxied, started(), collected('b1', [item('1')], 1, 'p2'), retried(2, 'p2'), completed, failed, cancelled, pausedEv('rate_limited')];
+
+    it('binds the stream workflow_execution-{id}, short-lived: no snapshots', () => {
+      expect(workflowExecutionAggregate.streamName(EX)).to.equal('workflow_execution-ex-1');
+      expect(workflowExecutionAggregate.decider).to.equal(decider);
+      expect(workflowExecutionAggregate.events).to.equal(workflowExecutionEvents);
+      expect(workflowExecutionAggregate.snapshot).to.equal(undefined);
+    });
+
+    it('decodes every event type as stored, alone and through the registry', () => {
+      expect(new Set(every.map((e) => e.type))).to.deep.equal(new Set(workflowExecutionEvents.types));
+      for (const event of every) {
+        expect(workflowExecutionEvents.decode(asStored(event))).to.deep.equal(event);
+        expect(domainEvents.decode(asStored(event))).to.deep.equal(event);
+      }
+    });
+
+    it('refuses data that does not fit, and foreign types (EventDecodeError)', () => {
+      const bad = (type: string, data: unknown) => () => workflowExecutionEvents.decode({ type, data });
+      expect(bad('ExecutionRequested', { ...requested.data, trigger: 'cron' })).to.throw(EventDecodeError);
+      expect(bad('ItemsCollected', { ...collected('b1', [item('1')], 1, null).data, items: [{ kind: 'x' }] })).to.throw(EventDecodeError);
+      expect(bad('ExecutionRejected', { ...rejected.data, reason: 'TIRED' })).to.throw(EventDecodeError);
+      expect(bad('ExecutionStarted', { ...started().data, attempt: 1.5 })).to.throw(EventDecodeError);
+      expect(bad('WorkflowCreated', {})).to.throw(EventDecodeError);
+    });
+
+    it('folds in place without changing the events it folds', () => {
+      const history = [...running, collected('b1', [item('1'), item('2')], 2, 'p2'), retried(2, 'p2'), started(2, 'worker-b'), collected('b2', [item('3')], 3, 'p3')];
+      const before = JSON.stringify(history);
+      const state = fold(decider, history);
+      expect(JSON.stringify(history)).to.equal(before);
+      expect(Object.keys(state.seenItems)).to.deep.equal(['热销榜:1', '热销榜:2', '热销榜:3']);
+      expect(Object.keys(state.batches)).to.deep.equal(['b1', 'b2']);
+      expect(state).to.include({ status: 'running', attempt: 2, itemCount: 3, cursor: 'p3', workerId: 'worker-b' });
+    });
+
+    it('decides without changing the state it decides on', () => {
+      const state = fold(decider, [...running, collected('b1', [item('1')], 1, 'p1')]);
+      decider.decide({ type: 'CollectItems', executionId: EX, batchId: 'b2', items: [item('1'), item('2'), item('2')], cursor: 'p2', now: T2 }, state);
+      expect(Object.keys(state.seenItems)).to.deep.equal(['热销榜:1']);
+      expect(Object.keys(state.batches)).to.deep.equal(['b1']);
     });
   });
 });

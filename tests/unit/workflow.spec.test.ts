@@ -1,7 +1,12 @@
+import { SNAPSHOT_EVERY } from '../../src/write-model/core/aggregate.js';
 import { expect } from 'chai';
 import { fold } from '../../src/write-model/core/decider.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
+import { EventDecodeError } from '../../src/write-model/core/event-codec.js';
+import { domainEvents } from '../../src/write-model/events.js';
 import {
+  workflowAggregate,
+  workflowEvents,
   workflowDecider,
   workflowStream,
   type CreateWorkflow,
@@ -432,6 +437,58 @@ describe('WorkflowDefinition', () => {
       const state = fold(workflowDecider, [created, deleted]);
       expect(state.status).to.equal('deleted');
       expect(state.deletedAt).to.equal(T1);
+    });
+  });
+
+  describe('binding and decoding', () => {
+    const asStored = (event: WorkflowEvent) => ({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) as unknown, metadata: { schemaVersion: 1 } });
+    const updated: WorkflowEvent = {
+      type: 'WorkflowUpdated',
+      data: { workflowId: WF, ownerId: OWNER, name: 'tea', config: { ...CONFIG, keyword: 'tea' }, platformAccountId: null, changed: ['name', 'config', 'platformAccountId'], updatedAt: T1 },
+    };
+    const cron: WorkflowEvent = {
+      type: 'WorkflowScheduled',
+      data: { workflowId: WF, ownerId: OWNER, schedule: CRON, previous: DAILY, status: 'paused', scheduledAt: T1 },
+    };
+    const resumed: WorkflowEvent = {
+      type: 'WorkflowResumed',
+      data: { workflowId: WF, ownerId: OWNER, lifted: ['user'], pausedFor: ['quota_exceeded'], status: 'paused', by: OWNER, resumedAt: T2 },
+    };
+    const every: WorkflowEvent[] = [created, updated, scheduledDaily, cron, paused('quota_exceeded', ['user', 'quota_exceeded'], T2), resumed, deleted];
+
+    it('binds the stream workflow-{id}, snapshotted: the stream stays long', () => {
+      expect(workflowAggregate.streamName(WF)).to.equal('workflow-wf-1');
+      expect(workflowAggregate.decider).to.equal(workflowDecider);
+      expect(workflowAggregate.events).to.equal(workflowEvents);
+      expect(workflowAggregate.snapshot).to.deep.equal({ version: 1, every: SNAPSHOT_EVERY.lifecycle });
+    });
+
+    it('decodes every event type as stored, alone and through the registry', () => {
+      expect(new Set(every.map((e) => e.type))).to.deep.equal(new Set(workflowEvents.types));
+      for (const event of every) {
+        expect(workflowEvents.decode(asStored(event))).to.deep.equal(event);
+        expect(domainEvents.decode(asStored(event))).to.deep.equal(event);
+      }
+    });
+
+    it('refuses data that does not fit, and foreign types (EventDecodeError)', () => {
+      const bad = (type: string, data: unknown) => () => workflowEvents.decode({ type, data });
+      expect(bad('WorkflowCreated', { ...created.data, config: 'x' })).to.throw(EventDecodeError);
+      expect(bad('WorkflowScheduled', { ...scheduledDaily.data, schedule: { kind: 'interval', every: 'weekly' } })).to.throw(EventDecodeError);
+      expect(bad('WorkflowPaused', { ...paused('user').data, reason: 'bored' })).to.throw(EventDecodeError);
+      expect(bad('ExecutionRequested', {})).to.throw(EventDecodeError);
+    });
+
+    it('folds in place into plain JSON, without changing the events it folds', () => {
+      const history = [created, scheduledDaily, paused('user'), paused('quota_exceeded', ['user', 'quota_exceeded'], T1), updated, paused('quota_exceeded', ['user', 'quota_exceeded'], T2), resumed];
+      const before = JSON.stringify(history);
+      const state = fold(workflowDecider, history);
+      expect(JSON.stringify(history)).to.equal(before);
+      expect(JSON.parse(JSON.stringify(state))).to.deep.equal(state);
+      expect(state.workflow).to.include({ name: 'tea', platformAccountId: null });
+      expect(state.createdWith).to.deep.equal(created.data);
+      expect(state.pauses).to.deep.equal([{ reason: 'quota_exceeded', until: T2, by: null, pausedAt: T1 }]);
+      expect(state.status).to.equal('paused');
     });
   });
 });

@@ -2,7 +2,6 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { RecordHealthCheck } from '../../write-model/proxy/commands.js';
 
 /**
  * Proxy health probes: a real HTTP request to a target URL, through the proxy.
@@ -19,7 +18,7 @@ import type { RecordHealthCheck } from '../../write-model/proxy/commands.js';
  *
  * `ok` when the target answered 2xx/3xx in time. `latencyMs` is the time to
  * the response's end (body read up to 64 KiB), or to the failure; null when
- * the probe timed out (RecordHealthCheck's convention).
+ * the probe timed out (the health observation's convention).
  */
 
 export type ProxyProtocol = 'http' | 'https' | 'socks5';
@@ -115,22 +114,22 @@ export async function probeAll<P extends ProbeProxy>(proxies: readonly P[], targ
   return results;
 }
 
-/** The command a probe result becomes (the thresholds come from config). */
-export function healthCheckCommand(
-  proxyId: string,
-  result: ProbeResult,
-  thresholds: { failureThreshold: number; recoveryThreshold: number },
-  now: Date = new Date(),
-): RecordHealthCheck {
+/** A probe's result as the health check records it (application/proxies.ts recordHealthCheck). */
+export interface ProbedHealth {
+  proxyId: string;
+  ok: boolean;
+  /** a success always has one (0 when unmeasured); null when the probe timed out */
+  latencyMs: number | null;
+  /** null when ok */
+  error: string | null;
+}
+
+export function healthCheckOf(proxyId: string, result: ProbeResult): ProbedHealth {
   return {
-    type: 'RecordHealthCheck',
     proxyId,
     ok: result.ok,
     latencyMs: result.ok ? (result.latencyMs ?? 0) : result.latencyMs,
     error: result.ok ? null : (result.error ?? 'probe failed'),
-    failureThreshold: thresholds.failureThreshold,
-    recoveryThreshold: thresholds.recoveryThreshold,
-    now: now.toISOString(),
   };
 }
 

@@ -1,9 +1,9 @@
 import type { EventStore } from '../../event-store/port.js';
 import type { CommandContext } from '../../write-model/core/command-context.js';
-import { handleCommand } from '../../write-model/core/command-handler.js';
+import { handle } from '../../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../../write-model/core/event-ids.js';
-import { paymentOrderDecider } from '../../write-model/payment-order/decider.js';
-import { subscriptionDecider } from '../../write-model/subscription/decider.js';
+import { paymentOrderAggregate } from '../../write-model/payment-order/decider.js';
+import { subscriptionAggregate } from '../../write-model/subscription/decider.js';
 import type { Deadline, DeadlineKind } from './deadline-table.js';
 import { resumeActions } from './resume-actions.js';
 
@@ -19,15 +19,17 @@ export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandCon
 export function expiryActions(store: EventStore): Record<DeadlineKind, DeadlineAction> {
   return {
     ...resumeActions(store),
+    // the subject is the stream name: `subscription-{userId}_{service}`, `payment-{orderId}`
     'subscription.expire': async (deadline, now, context) => {
-      await handleCommand(store, deadline.subjectId, subscriptionDecider, { type: 'ExpireSubscription', now: now.toISOString() }, {
+      const key = deadline.subjectId.replace(/^subscription-/, '');
+      await handle(store, subscriptionAggregate, key, { type: 'ExpireSubscription', now: now.toISOString() }, {
         context,
         eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
       });
     },
     'payment_order.expire': async (deadline, now, context) => {
       const orderId = deadline.subjectId.replace(/^payment-/, '');
-      await handleCommand(store, deadline.subjectId, paymentOrderDecider, { type: 'ExpirePaymentOrder', orderId, now: now.toISOString() }, {
+      await handle(store, paymentOrderAggregate, orderId, { type: 'ExpirePaymentOrder', orderId, now: now.toISOString() }, {
         context,
         eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
       });

@@ -1,5 +1,7 @@
 import type { RecordedEvent } from '../../event-store/port.js';
 import type { Consumer } from '../../subscriptions/consumer.js';
+import { paymentOrderEvents } from '../../write-model/payment-order/events.js';
+import { subscriptionEvents } from '../../write-model/subscription/events.js';
 import { cancelDeadline, scheduleDeadline } from './deadline-table.js';
 
 export const DEADLINES = 'pm-deadlines';
@@ -34,7 +36,9 @@ export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEAD
       for (const event of events) {
         if (PERIOD_SETTERS.has(event.type)) await onPeriod(tx, event);
         else if (event.type === 'PaymentOrderCreated') {
-          const expiresAt = Date.parse((event.data as { expiresAt: string }).expiresAt);
+          const created = paymentOrderEvents.decode(event);
+          if (created.type !== 'PaymentOrderCreated') continue;
+          const expiresAt = Date.parse(created.data.expiresAt);
           await scheduleDeadline(tx, 'payment_order.expire', event.streamName, new Date(expiresAt + options.paymentGraceMs).toISOString(), event);
         } else if (ORDER_CLOSERS.has(event.type)) await cancelDeadline(tx, 'payment_order.expire', event.streamName);
       }
@@ -43,7 +47,8 @@ export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEAD
 }
 
 async function onPeriod(tx: Parameters<typeof cancelDeadline>[0], event: RecordedEvent): Promise<void> {
-  const { periodEnd } = event.data as { periodEnd?: string | null };
+  const decoded = subscriptionEvents.decode(event);
+  const periodEnd = 'periodEnd' in decoded.data ? decoded.data.periodEnd : null;
   if (typeof periodEnd === 'string') await scheduleDeadline(tx, 'subscription.expire', event.streamName, periodEnd, event);
   else await cancelDeadline(tx, 'subscription.expire', event.streamName);
 }

@@ -1,7 +1,7 @@
 import type { EventStore } from '../../event-store/port.js';
-import { handleCommand } from '../../write-model/core/command-handler.js';
+import { handle } from '../../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../../write-model/core/event-ids.js';
-import { workflowDecider } from '../../write-model/workflow/decider.js';
+import { workflowAggregate } from '../../write-model/workflow/decider.js';
 import type { DeadlineKind } from './deadline-table.js';
 import type { DeadlineAction } from './expiry-actions.js';
 
@@ -20,10 +20,10 @@ export function resumeActions(store: EventStore): Record<'workflows.resume_after
   return {
     'workflows.resume_after_quota': async (deadline, now, context) => {
       const workflowId = deadline.subjectId.replace(/^workflow-/, '');
-      await handleCommand(
+      await handle(
         store,
-        deadline.subjectId,
-        workflowDecider,
+        workflowAggregate,
+        workflowId,
         { type: 'ResumeWorkflow', workflowId, requestedBy: null, reason: 'quota_exceeded', now: now.toISOString() },
         { context, eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`) },
       );

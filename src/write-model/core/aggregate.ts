@@ -22,3 +22,13 @@ export interface Aggregate<State, Command, Event extends DomainEvent> {
 }
 
 export type AggregateState<A> = A extends Aggregate<infer State, unknown, DomainEvent> ? State : never;
+
+/**
+ * Snapshot thresholds. A long-lived entity's stream is read far more than it
+ * is written (every login reads the user, every quota use the subscription):
+ * a short tail keeps those reads as cheap on a stream with years of history as
+ * on a new one. A busy short-lived stream (a day of quota use, a session) is
+ * appended by most commands that read it, so its tail cycles anyway; a longer
+ * threshold saves snapshot writes.
+ */
+export const SNAPSHOT_EVERY = { lifecycle: 10, busy: 50 } as const;

@@ -4,7 +4,7 @@ import type { Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION } from './event-codec.js';
 import type { Position } from '../../event-store/position.js';
 import { toMetadata, type CommandContext } from './command-context.js';
-import { fold, type Decider, type DomainEvent } from './decider.js';
+import type { DomainEvent } from './decider.js';
 import { randomEventIds, type EventIdSource } from './event-ids.js';
 
 export interface RetryPolicy {
@@ -170,8 +170,12 @@ export async function handle<State, Command, Event extends DomainEvent>(
         })),
         expected,
       );
-      // the store answered a repeat of ids it already had: that earlier append was this decision
-      if (result.nextExpectedRevision <= revision) return { events: [], state, revision, position: undefined };
+      if (result.nextExpectedRevision <= revision) {
+        // the store answered a repeat of ids it already had: that earlier append was this decision, and
+        // the state read already holds it (read again: the fold above went on from it in place)
+        const again = await loadFrom(store, aggregate, streamName);
+        return { events: [], state: again.state, revision: again.revision, position: undefined };
+      }
       await maybeSnapshot(store, aggregate, streamName, next, result.nextExpectedRevision, base);
       return { events, state: next, revision: result.nextExpectedRevision, position: result.position };
     } catch (error) {
@@ -195,81 +199,4 @@ export async function readEvents<State, Command, Event extends DomainEvent>(
   }
 }
 
-// ---------------------------------------------------------------- before bindings
-
-interface LegacyLoaded<State> {
-  state: State;
-  revision: bigint;
-}
-
-async function legacyLoad<State, Event extends DomainEvent>(
-  store: EventStore,
-  streamName: string,
-  decider: Decider<State, unknown, Event>,
-): Promise<LegacyLoaded<State>> {
-  try {
-    const recorded = await store.readStream(streamName);
-    const events = recorded.map((e) => ({ type: e.type, data: e.data }) as Event);
-    const last = recorded.at(-1);
-    return { state: fold(decider, events), revision: last ? last.revision : -1n };
-  } catch (error) {
-    if (error instanceof StreamNotFoundError) return { state: decider.initialState(), revision: -1n };
-    throw error;
-  }
-}
-
-/** @deprecated use load(store, aggregate, id): it decodes events and uses snapshots */
-export async function loadState<State, Event extends DomainEvent>(
-  store: EventStore,
-  streamName: string,
-  decider: Decider<State, unknown, Event>,
-): Promise<LegacyLoaded<State>> {
-  return legacyLoad(store, streamName, decider);
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * @deprecated use handle(store, aggregate, id, decision, options).
- * Load → fold → decide → append with the revision just read. A concurrent
- * writer makes the append fail with WrongExpectedVersion; then the whole
- * cycle runs again on the new state, a bounded number of times.
- */
-export async function handleCommand<State, Command, Event extends DomainEvent>(
-  store: EventStore,
-  streamName: string,
-  decider: Decider<State, Command, Event>,
-  command: Command,
-  options: HandleOptions,
-): Promise<HandleResult<State, Event>> {
-  const retry = options.expectedRevision !== undefined ? NO_RETRY : (options.retry ?? DEFAULT_RETRY);
-  const ids = options.eventIds ?? randomEventIds;
-  const metadata = toMetadata(options.context);
-
-  for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await legacyLoad(store, streamName, decider as Decider<State, unknown, Event>);
-    if (options.expectedRevision !== undefined) {
-      const wanted = options.expectedRevision === 'no_stream' ? -1n : options.expectedRevision;
-      if (wanted !== revision) {
-        throw new WrongExpectedVersionError(streamName, options.expectedRevision, revision < 0n ? 'no_stream' : revision);
-      }
-    }
-    const events = decider.decide(command, state);
-    if (events.length === 0) return { events, state, revision, position: undefined };
-
-    const expected: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
-    try {
-      const result = await store.append(
-        streamName,
-        events.map((event, index) => ({ id: ids(index), type: event.type, data: event.data as never, metadata })),
-        expected,
-      );
-      // the store answered a repeat of ids it already had: that earlier append was this decision
-      if (result.nextExpectedRevision <= revision) return { events: [], state, revision, position: undefined };
-      return { events, state: fold(decider, events, state), revision: result.nextExpectedRevision, position: result.position };
-    } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError) || attempt >= retry.maxAttempts) throw error;
-      await sleep(retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
-    }
-  }
-}

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { DomainEvent } from './decider.js';
 
 /**
@@ -15,6 +15,16 @@ import type { DomainEvent } from './decider.js';
  * upcaster from the old version to the new one, change the schema and the
  * type. Never edit stored events.
  */
+
+/**
+ * Free-form JSON data (a workflow's config, a notification's data, an item's
+ * fields) kept exactly as stored. z.record would drop a `__proto__` key, which
+ * JSON.parse makes an ordinary own key: what was written would not be what is read.
+ */
+export const plainObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  { message: 'expected an object' },
+);
 
 /** What the codec needs of a recorded event (RecordedEvent fits). */
 export interface StoredEvent {

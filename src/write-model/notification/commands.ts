@@ -1,8 +1,8 @@
 import type { NotificationData, NotificationKind } from './events.js';
 
-/** Commands of the notification inbox (stream `notifications-{userId}`); all carry `now`. */
+/** Commands of one notification (stream `notification-{notificationId}`); all carry `now`. */
 
-/** Sent by the notify-user process manager; a notificationId already in the inbox is a no-op. */
+/** Sent by the notify-user process manager; a notification already sent is a no-op. */
 export interface Notify {
   type: 'Notify';
   userId: string;
@@ -14,15 +14,10 @@ export interface Notify {
   now: string;
 }
 
+/** The owner read it (also what "mark all read" sends, once per unread notification). */
 export interface MarkNotificationRead {
   type: 'MarkNotificationRead';
   notificationId: string;
-  requestedBy: string;
-  now: string;
-}
-
-export interface MarkAllNotificationsRead {
-  type: 'MarkAllNotificationsRead';
   requestedBy: string;
   now: string;
 }
@@ -34,4 +29,4 @@ export interface RecordNotificationEmailed {
   now: string;
 }
 
-export type NotificationCommand = Notify | MarkNotificationRead | MarkAllNotificationsRead | RecordNotificationEmailed;
+export type NotificationCommand = Notify | MarkNotificationRead | RecordNotificationEmailed;

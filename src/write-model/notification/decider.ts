@@ -1,33 +1,35 @@
+import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, requireOneOf, requireText } from '../core/validate.js';
-import type { MarkAllNotificationsRead, MarkNotificationRead, NotificationCommand, Notify, RecordNotificationEmailed } from './commands.js';
-import { NOTIFICATION_KINDS, type NotificationData, type NotificationEvent } from './events.js';
-import { findNotification, initialState, unreadIds, type InboxEntry, type NotificationInboxState } from './state.js';
+import type { MarkNotificationRead, NotificationCommand, Notify, RecordNotificationEmailed } from './commands.js';
+import { NOTIFICATION_KINDS, notificationEvents, type NotificationData, type NotificationEvent } from './events.js';
+import { initialState, type NotificationState, type SentNotification } from './state.js';
 
 /**
- * The notification inbox: one per user, stream `notifications-{userId}`.
+ * One notification: stream `notification-{notificationId}`, at most three
+ * events (sent, read, emailed). The user's list is the read model's
+ * business; "mark all read" is the caller marking each unread one.
  *
  * Rules (tests/unit/notification.spec.test.ts):
- * - Notify: a notificationId already in the inbox is a no-op (the id is
- *   name-based on the triggering event, so a redelivery repeats it). The
- *   inbox belongs to the user of its first notification; Notify for another
- *   user on it is CONFLICT.
+ * - Notify: a notification already sent is a no-op (the id is name-based on
+ *   the triggering event and the user, so a redelivery repeats it); Notify
+ *   naming another user for a sent notification is CONFLICT.
  * - Title ≤ 200 and body ≤ 2000 characters; `data` plain JSON of at most
  *   4 KB whose keys never look like secrets (password, token, cookie, …):
  *   notifications are shown and mailed, credentials must never ride along.
- * - MarkNotificationRead / MarkAllNotificationsRead: only the owner
- *   (PERMISSION_DENIED); an unknown notification is NOT_FOUND; already read
- *   is a no-op, and so is mark-all with nothing unread.
+ * - MarkNotificationRead: an unknown notification is NOT_FOUND; anyone but
+ *   its user is PERMISSION_DENIED (the API answers 404 for both); already
+ *   read is a no-op.
  * - RecordNotificationEmailed: once per notification (the first Message-ID
  *   stays; a repeat is a no-op); unknown is NOT_FOUND.
  */
-export function notificationInboxStream(userId: string): string {
-  return `notifications-${userId}`;
+export function notificationStream(notificationId: string): string {
+  return `notification-${notificationId}`;
 }
 
 type Event = NotificationEvent;
-type State = NotificationInboxState;
+type State = NotificationState;
 
 export const MAX_TITLE = 200;
 export const MAX_BODY = 2000;
@@ -73,19 +75,10 @@ function requireData(value: unknown): NotificationData {
   return JSON.parse(json) as NotificationData;
 }
 
-function owner(state: State, requestedBy: unknown): string {
-  if (state.userId === null) throw new DomainError('NOT_FOUND', 'no notifications', {});
-  if (typeof requestedBy !== 'string' || requestedBy !== state.userId) {
-    throw new DomainError('PERMISSION_DENIED', 'the notifications belong to another user', {});
-  }
-  return state.userId;
-}
-
-function existing(state: State, notificationId: unknown): [string, InboxEntry] {
+function existing(state: State, notificationId: unknown): SentNotification {
   const id = requireText(notificationId, 'notificationId');
-  const entry = findNotification(state, id);
-  if (!entry) throw new DomainError('NOT_FOUND', `notification ${id} not found`, { notificationId: id });
-  return [id, entry];
+  if (state.status === 'none') throw new DomainError('NOT_FOUND', `notification ${id} not found`, { notificationId: id });
+  return state;
 }
 
 // ---------------------------------------------------------------- decide
@@ -98,36 +91,29 @@ function notify(command: Notify, state: State): Event[] {
   const body = boundedText(command.body, 'body', MAX_BODY);
   const data = requireData(command.data);
   instant(command.now, 'now');
-  if (state.userId !== null && state.userId !== userId) {
-    throw new DomainError('CONFLICT', 'this inbox belongs to another user', { notificationId });
+  if (state.status === 'sent') {
+    if (state.userId !== userId) throw new DomainError('CONFLICT', `notification ${notificationId} belongs to another user`, { notificationId });
+    return [];
   }
-  if (findNotification(state, notificationId)) return [];
   return [{ type: 'NotificationSent', data: { notificationId, userId, kind, title, body, data, sentAt: command.now } }];
 }
 
 function markRead(command: MarkNotificationRead, state: State): Event[] {
-  const userId = owner(state, command.requestedBy);
-  const [notificationId, entry] = existing(state, command.notificationId);
+  const n = existing(state, command.notificationId);
+  if (typeof command.requestedBy !== 'string' || command.requestedBy !== n.userId) {
+    throw new DomainError('PERMISSION_DENIED', `notification ${n.notificationId} belongs to another user`, { notificationId: n.notificationId });
+  }
   instant(command.now, 'now');
-  if (entry.read) return [];
-  return [{ type: 'NotificationRead', data: { notificationId, userId, readAt: command.now } }];
-}
-
-function markAllRead(command: MarkAllNotificationsRead, state: State): Event[] {
-  instant(command.now, 'now');
-  if (state.userId === null) return []; // an empty inbox: nothing to mark
-  const userId = owner(state, command.requestedBy);
-  const ids = unreadIds(state);
-  if (ids.length === 0) return [];
-  return [{ type: 'AllNotificationsRead', data: { userId, notificationIds: ids, readAt: command.now } }];
+  if (n.read) return [];
+  return [{ type: 'NotificationRead', data: { notificationId: n.notificationId, userId: n.userId, readAt: command.now } }];
 }
 
 function recordEmailed(command: RecordNotificationEmailed, state: State): Event[] {
-  const [notificationId, entry] = existing(state, command.notificationId);
+  const n = existing(state, command.notificationId);
   const messageId = requireText(command.messageId, 'messageId');
   instant(command.now, 'now');
-  if (entry.emailedMessageId !== null) return [];
-  return [{ type: 'NotificationEmailed', data: { notificationId, userId: state.userId!, messageId, emailedAt: command.now } }];
+  if (n.emailedMessageId !== null) return [];
+  return [{ type: 'NotificationEmailed', data: { notificationId: n.notificationId, userId: n.userId, messageId, emailedAt: command.now } }];
 }
 
 function decide(command: NotificationCommand, state: State): Event[] {
@@ -136,8 +122,6 @@ function decide(command: NotificationCommand, state: State): Event[] {
       return notify(command, state);
     case 'MarkNotificationRead':
       return markRead(command, state);
-    case 'MarkAllNotificationsRead':
-      return markAllRead(command, state);
     case 'RecordNotificationEmailed':
       return recordEmailed(command, state);
     default: {
@@ -149,33 +133,33 @@ function decide(command: NotificationCommand, state: State): Event[] {
 
 // ---------------------------------------------------------------- evolve
 
-function withEntry(state: State, id: string, change: (entry: InboxEntry) => InboxEntry): State {
-  const entry = findNotification(state, id);
-  if (!entry) return state; // cannot happen: Sent comes first
-  return { ...state, notifications: { ...state.notifications, [id]: change(entry) } };
-}
-
-/** Every event changes the state. */
+/** Every event changes the state; only NotificationSent can come first (anything else on an empty state leaves it). */
 function evolve(state: State, event: Event): State {
+  if (event.type === 'NotificationSent') {
+    const d = event.data;
+    return { status: 'sent', notificationId: d.notificationId, userId: d.userId, kind: d.kind, read: false, emailedMessageId: null };
+  }
+  if (state.status === 'none') return state;
   switch (event.type) {
-    case 'NotificationSent': {
-      const d = event.data;
-      return {
-        userId: state.userId ?? d.userId,
-        notifications: { ...state.notifications, [d.notificationId]: { kind: d.kind, read: false, emailedMessageId: null } },
-      };
-    }
     case 'NotificationRead':
-      return withEntry(state, event.data.notificationId, (e) => ({ ...e, read: true }));
-    case 'AllNotificationsRead':
-      return event.data.notificationIds.reduce((s, id) => withEntry(s, id, (e) => ({ ...e, read: true })), state);
+      state.read = true;
+      return state;
     case 'NotificationEmailed':
-      return withEntry(state, event.data.notificationId, (e) => ({ ...e, emailedMessageId: event.data.messageId }));
+      state.emailedMessageId = event.data.messageId;
+      return state;
   }
 }
 
-export const notificationDecider: Decider<NotificationInboxState, NotificationCommand, NotificationEvent> = {
+export const notificationDecider: Decider<NotificationState, NotificationCommand, NotificationEvent> = {
   initialState,
   decide,
   evolve,
+};
+
+/** The binding the command handler uses: stream `notification-{notificationId}`, short-lived (no snapshots). */
+export const notificationAggregate: Aggregate<NotificationState, NotificationCommand, NotificationEvent> = {
+  name: 'notification',
+  streamName: notificationStream,
+  decider: notificationDecider,
+  events: notificationEvents,
 };

@@ -1,9 +1,14 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec, plainObject } from '../core/event-codec.js';
 
 /**
- * The notification inbox's events (stream `notifications-{userId}`): one
- * inbox per user, holding what the platform told the user in-app and whether
- * it was also mailed. Times are ISO-8601 strings.
+ * One notification's events, stream `notification-{notificationId}`: what
+ * the platform told a user in-app, whether the user read it and whether it
+ * was also mailed. A short-lived stream (at most three events), so no
+ * command's cost depends on how many notifications the user ever had.
+ * Every event names the user, so the read model needs no stream names.
+ * Times are ISO-8601 strings.
  */
 
 export const NOTIFICATION_KINDS = ['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received'] as const;
@@ -29,13 +34,6 @@ export interface NotificationReadData {
   readAt: string;
 }
 
-/** Mark-all names the ids it marked: one sent meanwhile stays unread. */
-export interface AllNotificationsReadData {
-  userId: string;
-  notificationIds: string[];
-  readAt: string;
-}
-
 /** The mail went to the relay; a redelivered trigger must not mail again. */
 export interface NotificationEmailedData {
   notificationId: string;
@@ -48,14 +46,27 @@ export interface NotificationEmailedData {
 export type NotificationEvent =
   | DomainEvent<'NotificationSent', NotificationSentData>
   | DomainEvent<'NotificationRead', NotificationReadData>
-  | DomainEvent<'AllNotificationsRead', AllNotificationsReadData>
   | DomainEvent<'NotificationEmailed', NotificationEmailedData>;
 
 export type NotificationEventType = NotificationEvent['type'];
 
-export const NOTIFICATION_EVENT_TYPES: readonly NotificationEventType[] = [
-  'NotificationSent',
-  'NotificationRead',
-  'AllNotificationsRead',
-  'NotificationEmailed',
-];
+// ---------------------------------------------------------------- decoding
+
+const ref = { notificationId: z.string(), userId: z.string() };
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const notificationEvents = eventCodec<NotificationEvent>({
+  NotificationSent: {
+    schema: z.object({
+      ...ref,
+      kind: z.enum(NOTIFICATION_KINDS),
+      title: z.string(),
+      body: z.string(),
+      data: plainObject,
+      sentAt: z.string(),
+    }),
+  },
+  NotificationRead: { schema: z.object({ ...ref, readAt: z.string() }) },
+  NotificationEmailed: { schema: z.object({ ...ref, messageId: z.string(), emailedAt: z.string() }) },
+});
+

@@ -1,31 +1,18 @@
 import type { NotificationKind } from './events.js';
 
-/** What the inbox must remember to decide: which notifications exist, read or mailed. Titles and bodies live in the read model. */
-export interface InboxEntry {
+/** What a decision needs of one notification; its title and body live in the read model. */
+export interface SentNotification {
+  status: 'sent';
+  notificationId: string;
+  userId: string;
   kind: NotificationKind;
   read: boolean;
   /** the Message-ID of the mail; null while not mailed */
   emailedMessageId: string | null;
 }
 
-export interface NotificationInboxState {
-  /** null until the first NotificationSent */
-  userId: string | null;
-  /** by notification id, in the order sent */
-  notifications: Record<string, InboxEntry>;
-}
+export type NotificationState = { status: 'none' } | SentNotification;
 
-export function initialState(): NotificationInboxState {
-  return { userId: null, notifications: {} };
-}
-
-/** The entry with this id (own keys only: "constructor" is not a notification). */
-export function findNotification(state: NotificationInboxState, notificationId: string): InboxEntry | undefined {
-  return Object.hasOwn(state.notifications, notificationId) ? state.notifications[notificationId] : undefined;
-}
-
-export function unreadIds(state: NotificationInboxState): string[] {
-  return Object.entries(state.notifications)
-    .filter(([, entry]) => !entry.read)
-    .map(([id]) => id);
+export function initialState(): NotificationState {
+  return { status: 'none' };
 }

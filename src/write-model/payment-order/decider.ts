@@ -1,3 +1,4 @@
+import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, requireText, requireOneOf } from '../core/validate.js';
@@ -14,6 +15,7 @@ import {
   PAYMENT_PROVIDERS,
   PAYMENT_SERVICES,
   PLAN_NAMES,
+  paymentOrderEvents,
   type PaidPlan,
   type PaymentOrderEvent,
   type PaymentProvider,
@@ -326,31 +328,46 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         return refund(command, state);
     }
   },
+  // in place (the fold owns its state): a refund is pushed, nothing copied
   evolve(state, event) {
     switch (event.type) {
       case 'PaymentOrderCreated': {
         const { status: _status, ...terms } = event.data;
-        return { ...state, status: 'pending', order: terms };
+        state.status = 'pending';
+        state.order = terms;
+        return state;
       }
       case 'PaymentSucceeded': {
         const { provider, providerTradeNo, amountFen, paidAt } = event.data;
-        return { ...state, status: 'paid', payment: { provider, providerTradeNo, paidAmountFen: amountFen, paidAt } };
+        state.status = 'paid';
+        state.payment = { provider, providerTradeNo, paidAmountFen: amountFen, paidAt };
+        return state;
       }
       case 'PaymentFailed': {
         const { reason, providerTradeNo, failedAt } = event.data;
-        return { ...state, status: 'failed', failure: { reason, providerTradeNo, failedAt } };
+        state.status = 'failed';
+        state.failure = { reason, providerTradeNo, failedAt };
+        return state;
       }
       case 'PaymentOrderExpired':
-        return { ...state, status: 'expired', expiredAt: event.data.expiredAt };
+        state.status = 'expired';
+        state.expiredAt = event.data.expiredAt;
+        return state;
       case 'PaymentRefunded': {
         const { refundId, amountFen, reason, refundedAt, totalRefundedFen, fullyRefunded } = event.data;
-        return {
-          ...state,
-          status: fullyRefunded ? 'refunded' : 'partially_refunded',
-          refunds: [...state.refunds, { refundId, amountFen, reason, refundedAt }],
-          refundedFen: totalRefundedFen,
-        };
+        state.status = fullyRefunded ? 'refunded' : 'partially_refunded';
+        state.refunds.push({ refundId, amountFen, reason, refundedAt });
+        state.refundedFen = totalRefundedFen;
+        return state;
       }
     }
   },
+};
+
+/** The binding: stream `payment-{orderId}`, short-lived (a few events per order: no snapshots). */
+export const paymentOrderAggregate: Aggregate<PaymentOrderState, PaymentOrderCommand, PaymentOrderEvent> = {
+  name: 'payment_order',
+  streamName: paymentStream,
+  decider: paymentOrderDecider,
+  events: paymentOrderEvents,
 };

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec } from '../core/event-codec.js';
 
 /**
  * The PaymentOrder aggregate's events (DESIGN §5), stream `payment-{orderId}`.
@@ -94,3 +96,54 @@ export type PaymentOrderEvent =
   | DomainEvent<'PaymentOrderExpired', PaymentOrderExpiredData>;
 
 export type PaymentOrderEventType = PaymentOrderEvent['type'];
+
+export const PAYMENT_ORDER_EVENT_TYPES = [
+  'PaymentOrderCreated',
+  'PaymentSucceeded',
+  'PaymentFailed',
+  'PaymentRefunded',
+  'PaymentOrderExpired',
+] as const satisfies readonly PaymentOrderEventType[];
+
+// ---------------------------------------------------------------- decoding
+
+const paidPlan = z.enum(['basic', 'pro', 'enterprise']);
+const sold = {
+  orderId: z.string(),
+  userId: z.string(),
+  service: z.enum(PAYMENT_SERVICES),
+  plan: paidPlan,
+  billingCycle: z.enum(BILLING_CYCLES),
+  provider: z.enum(PAYMENT_PROVIDERS),
+};
+
+/** The decode boundary of the payment order streams (see core/event-codec.ts). */
+export const paymentOrderEvents = eventCodec<PaymentOrderEvent>({
+  PaymentOrderCreated: {
+    schema: z.object({ ...sold, amountFen: z.number().int(), expiresAt: z.string(), createdAt: z.string(), status: z.literal('pending') }),
+  },
+  PaymentSucceeded: { schema: z.object({ ...sold, amountFen: z.number().int(), providerTradeNo: z.string(), paidAt: z.string() }) },
+  PaymentFailed: {
+    schema: z.object({
+      orderId: z.string(),
+      userId: z.string(),
+      provider: z.enum(PAYMENT_PROVIDERS),
+      reason: z.string(),
+      providerTradeNo: z.string().nullable(),
+      failedAt: z.string(),
+    }),
+  },
+  PaymentRefunded: {
+    schema: z.object({
+      ...sold,
+      providerTradeNo: z.string(),
+      refundId: z.string(),
+      amountFen: z.number().int(),
+      reason: z.string(),
+      totalRefundedFen: z.number().int(),
+      fullyRefunded: z.boolean(),
+      refundedAt: z.string(),
+    }),
+  },
+  PaymentOrderExpired: { schema: z.object({ orderId: z.string(), userId: z.string(), expiresAt: z.string(), expiredAt: z.string() }) },
+});

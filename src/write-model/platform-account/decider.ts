@@ -1,4 +1,5 @@
 import { requireSealed, sameSealed } from '../core/sealed-secret.js';
+import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
@@ -14,6 +15,7 @@ import type {
 } from './commands.js';
 import {
   INVALIDATION_REASONS,
+  platformAccountEvents,
   type AccountRef,
   type HealthLevel,
   type InvalidationReason,
@@ -384,4 +386,17 @@ export const platformAccountDecider: Decider<PlatformAccountState, PlatformAccou
   initialState,
   decide,
   evolve,
+};
+
+/**
+ * The binding the command handler uses: stream `platform_account-{accountId}`.
+ * The stream holds lifecycle facts only (verification and health append only
+ * on a change), but an account lives for years: snapshots keep loads short.
+ */
+export const platformAccountAggregate: Aggregate<PlatformAccountState, PlatformAccountCommand, PlatformAccountEvent> = {
+  name: 'platform_account',
+  streamName: platformAccountStream,
+  decider: platformAccountDecider,
+  events: platformAccountEvents,
+  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
 };

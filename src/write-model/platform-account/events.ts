@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import type { SealedSecret } from '../core/sealed-secret.js';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec } from '../core/event-codec.js';
 
 /**
  * The PlatformAccount aggregate's events (DESIGN §5), stream
@@ -125,3 +127,78 @@ export type PlatformAccountEvent =
   | DomainEvent<'PlatformAccountDisconnected', PlatformAccountDisconnectedData>;
 
 export type PlatformAccountEventType = PlatformAccountEvent['type'];
+
+// ---------------------------------------------------------------- decoding
+
+const accountRef = { accountId: z.string(), ownerId: z.string(), platform: z.string() };
+const sealed = z.object({ keyId: z.string(), iv: z.string(), tag: z.string(), ciphertext: z.string() });
+const accountStatus = z.enum(['pending_verification', 'active', 'invalid', 'disconnected']);
+const healthLevelSchema = z.enum(HEALTH_LEVELS);
+const invalidationReason = z.enum(INVALIDATION_REASONS);
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const platformAccountEvents = eventCodec<PlatformAccountEvent>({
+  PlatformAccountConnected: {
+    schema: z.object({
+      ...accountRef,
+      platformUserId: z.string().nullable(),
+      displayName: z.string(),
+      credentials: sealed,
+      userAgent: z.string().nullable(),
+      status: z.literal('pending_verification'),
+      healthScore: z.number().int(),
+      healthLevel: healthLevelSchema,
+      connectedAt: z.string(),
+    }),
+  },
+  AccountVerified: {
+    schema: z.object({
+      ...accountRef,
+      platformUserId: z.string(),
+      nickname: z.string(),
+      previousStatus: accountStatus,
+      requestedBy: z.string().nullable(),
+      verifiedAt: z.string(),
+    }),
+  },
+  AccountHealthChanged: {
+    schema: z.object({
+      ...accountRef,
+      score: z.number().int(),
+      previousScore: z.number().int(),
+      level: healthLevelSchema,
+      previousLevel: healthLevelSchema,
+      changedAt: z.string(),
+    }),
+  },
+  AccountInvalidated: {
+    schema: z.object({
+      ...accountRef,
+      reason: invalidationReason,
+      detail: z.string().nullable(),
+      source: z.enum(['verification', 'report']),
+      previousStatus: accountStatus,
+      previousReason: invalidationReason.nullable(),
+      requestedBy: z.string().nullable(),
+      invalidatedAt: z.string(),
+    }),
+  },
+  AccountCredentialsRotated: {
+    schema: z.object({
+      ...accountRef,
+      credentials: sealed,
+      userAgent: z.string().nullable(),
+      previousKeyId: z.string(),
+      previousStatus: accountStatus,
+      status: z.enum(['pending_verification', 'active']),
+      requestedBy: z.string(),
+      rotatedAt: z.string(),
+    }),
+  },
+  PlatformAccountRenamed: {
+    schema: z.object({ ...accountRef, displayName: z.string(), previousDisplayName: z.string(), requestedBy: z.string(), renamedAt: z.string() }),
+  },
+  PlatformAccountDisconnected: {
+    schema: z.object({ ...accountRef, previousStatus: accountStatus, requestedBy: z.string().nullable(), disconnectedAt: z.string() }),
+  },
+});

@@ -1,10 +1,10 @@
-import type { ProxyProtocol, SealedSecret } from './events.js';
+import type { ObservationSource, ProxyProtocol, SealedSecret } from './events.js';
 
 /**
  * Commands of the Proxy aggregate (stream `proxy-{proxyId}`). Every one
- * carries `now` (ISO-8601); for an observation it is the time of the check.
- * Thresholds come from configuration and travel in the command, so the
- * decider needs no settings of its own.
+ * carries `now` (ISO-8601); for a health judgement it is the time of the
+ * observation. Thresholds come from configuration and travel in the
+ * command, so the decider needs no settings of its own.
  */
 
 /** Add a proxy to the pool (an admin). Credentials arrive sealed. */
@@ -26,42 +26,28 @@ export interface RegisterProxy {
 }
 
 /**
- * The result of the scheduled health-check probe. Failures count towards
- * `failureThreshold` (a single probe from one vantage point is noisy, and
- * every ProxyFailed moves running executions); set the threshold to 1 to
- * fail on the first failed probe.
+ * What the latest health observation (`proxy_health-{proxyId}_{day}`) says
+ * of the proxy: the consecutive counters after it. A healthy proxy fails
+ * when the failures reach `failureThreshold` (1 for an explicit failed
+ * check); a failed one recovers when the successes reach
+ * `recoveryThreshold`. Anything else changes nothing, so sending the
+ * counters again (a retry, or after a crash between the two appends) is
+ * safe.
  */
-export interface RecordHealthCheck {
-  type: 'RecordHealthCheck';
+export interface JudgeProxyHealth {
+  type: 'JudgeProxyHealth';
   proxyId: string;
+  source: ObservationSource;
   ok: boolean;
-  /** required when ok; null when the probe timed out */
-  latencyMs: number | null;
-  error?: string | null;
+  /** the observation's error (the failure reason) */
+  error: string | null;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
   /** consecutive failures that fail a healthy proxy (integer ≥ 1) */
   failureThreshold: number;
   /** consecutive successes that recover a failed proxy (integer ≥ 1) */
   recoveryThreshold: number;
-  now: string;
-}
-
-/** A worker's job failed through this proxy: counts as a failure, with the same threshold as probes. */
-export interface ReportProxyFailure {
-  type: 'ReportProxyFailure';
-  proxyId: string;
-  reason: string;
-  platform?: string | null;
-  jobId?: string | null;
-  failureThreshold: number;
-  now: string;
-}
-
-/** An explicit check failed (an admin's "test this proxy", or the provider said it is gone): fails at once. */
-export interface FailProxy {
-  type: 'FailProxy';
-  proxyId: string;
-  reason: string;
-  latencyMs?: number | null;
+  /** the time of the observation */
   now: string;
 }
 
@@ -93,4 +79,4 @@ export interface RetireProxy {
   now: string;
 }
 
-export type ProxyCommand = RegisterProxy | RecordHealthCheck | ReportProxyFailure | FailProxy | BanProxy | UnbanProxy | RetireProxy;
+export type ProxyCommand = RegisterProxy | JudgeProxyHealth | BanProxy | UnbanProxy | RetireProxy;

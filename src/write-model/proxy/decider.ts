@@ -1,32 +1,25 @@
 import { requireSealed } from '../core/sealed-secret.js';
+import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
-import type { BanProxy, FailProxy, ProxyCommand, RecordHealthCheck, RegisterProxy, ReportProxyFailure, RetireProxy, UnbanProxy } from './commands.js';
-import {
-  PROXY_PROTOCOLS,
-  type ObservationSource,
-  type ProxyEndpoint,
-  type ProxyEvent,
-  type ProxyHealthCheckedData,
-  type SealedSecret,
-} from './events.js';
+import type { BanProxy, JudgeProxyHealth, ProxyCommand, RegisterProxy, RetireProxy, UnbanProxy } from './commands.js';
+import { OBSERVATION_SOURCES, PROXY_PROTOCOLS, proxyEvents, type ProxyEndpoint, type ProxyEvent, type SealedSecret } from './events.js';
 import { initialState, isBannedFor, type ProxyState } from './state.js';
 
 /**
- * The Proxy aggregate: one proxy of the pool, its health and its bans.
+ * The Proxy aggregate: one proxy of the pool, its lifecycle and its bans.
+ * The health observations are recorded in day streams (../proxy-health),
+ * each with the consecutive counters after it; this aggregate judges them.
  *
  * Rules the decisions follow (see also the specs):
- * - Three kinds of observation, each recorded as ProxyHealthChecked (the
- *   measurement log): the scheduled probe (RecordHealthCheck) and a job that
- *   failed through the proxy (ReportProxyFailure) share one counter of
- *   consecutive failures and fail a healthy proxy when it reaches
- *   `failureThreshold`; an explicit failed check (FailProxy) fails it at once.
- *   Any successful probe resets the failure count.
- * - A failed proxy recovers after `recoveryThreshold` successful probes in a
- *   row; a failure in between starts the count again.
- * - An observation whose time is not after the last one recorded is a
- *   repeat (or arrived late, and newer evidence is already in): [].
+ * - JudgeProxyHealth: a healthy proxy fails (ProxyFailed) when the latest
+ *   observation is a failure and the consecutive failures reach
+ *   `failureThreshold` — probes and job failures share the count; an
+ *   explicit failed check is judged with a threshold of 1, so it fails the
+ *   proxy at once. A failed proxy recovers (ProxyRecovered) when the latest
+ *   observation is a success and the consecutive successes reach
+ *   `recoveryThreshold`. Anything else is [] — so a repeated judgement is.
  * - Bans are per platform: a repeat of an active ban with the same end is [];
  *   another end replaces it. Unbanning a platform that is not banned is [].
  * - Retired is final: every later command is a CONFLICT, except a repeated
@@ -120,49 +113,6 @@ function live(state: ProxyState, proxyId: string): ProxyEndpoint {
   return state.endpoint;
 }
 
-/** Not after the latest observation: a repeat or a late arrival. */
-function isStale(state: ProxyState, nowMs: number): boolean {
-  return state.lastCheckedAt !== null && nowMs <= Date.parse(state.lastCheckedAt);
-}
-
-interface Observation {
-  source: ObservationSource;
-  ok: boolean;
-  latencyMs: number | null;
-  error: string | null;
-  platform: string | null;
-  jobId: string | null;
-  now: string;
-}
-
-function checked(state: ProxyState, proxyId: string, o: Observation): ProxyHealthCheckedData {
-  return {
-    proxyId,
-    source: o.source,
-    ok: o.ok,
-    latencyMs: o.latencyMs,
-    error: o.error,
-    platform: o.platform,
-    jobId: o.jobId,
-    consecutiveFailures: o.ok ? 0 : state.consecutiveFailures + 1,
-    consecutiveSuccesses: o.ok ? state.consecutiveSuccesses + 1 : 0,
-    checkedAt: o.now,
-  };
-}
-
-/** The observation, and ProxyFailed when it makes a healthy proxy fail. */
-function failure(state: ProxyState, proxyId: string, o: Observation, threshold: number): Event[] {
-  const data = checked(state, proxyId, o);
-  const events: Event[] = [{ type: 'ProxyHealthChecked', data }];
-  if (state.status === 'healthy' && data.consecutiveFailures >= threshold) {
-    events.push({
-      type: 'ProxyFailed',
-      data: { proxyId, source: o.source, reason: o.error ?? 'health check failed', consecutiveFailures: data.consecutiveFailures, failedAt: o.now },
-    });
-  }
-  return events;
-}
-
 function register(command: RegisterProxy, state: ProxyState): Event[] {
   const endpoint = endpointOf(command);
   instant(command.now, 'now');
@@ -177,54 +127,24 @@ function register(command: RegisterProxy, state: ProxyState): Event[] {
   return [{ type: 'ProxyRegistered', data: { ...endpoint, registeredAt: command.now } }];
 }
 
-function recordHealthCheck(command: RecordHealthCheck, state: ProxyState): Event[] {
+function judge(command: JudgeProxyHealth, state: ProxyState): Event[] {
   const { proxyId } = live(state, command.proxyId);
-  const failureThreshold = requireCount(command.failureThreshold, 'failureThreshold', 1);
-  const recoveryThreshold = requireCount(command.recoveryThreshold, 'recoveryThreshold', 1);
+  const source = requireOneOf(command.source, OBSERVATION_SOURCES, 'source');
   if (typeof command.ok !== 'boolean') throw invalid('ok must be true or false', { field: 'ok', got: command.ok });
-  const latencyMs = optionalLatency(command.latencyMs);
-  if (command.ok && latencyMs === null) throw invalid('a successful check must report its latency', { field: 'latencyMs' });
-  const nowMs = instant(command.now, 'now');
-  if (isStale(state, nowMs)) return [];
-
-  const o: Observation = {
-    source: 'probe',
-    ok: command.ok,
-    latencyMs,
-    error: command.ok ? null : optionalText(command.error, 'error'),
-    platform: null,
-    jobId: null,
-    now: command.now,
-  };
-  if (!o.ok) return failure(state, proxyId, o, failureThreshold);
-
-  const data = checked(state, proxyId, o);
-  const events: Event[] = [{ type: 'ProxyHealthChecked', data }];
-  if (state.status === 'failed' && data.consecutiveSuccesses >= recoveryThreshold) {
-    events.push({ type: 'ProxyRecovered', data: { proxyId, consecutiveSuccesses: data.consecutiveSuccesses, recoveredAt: command.now } });
+  const failures = requireCount(command.consecutiveFailures, 'consecutiveFailures', 0);
+  const successes = requireCount(command.consecutiveSuccesses, 'consecutiveSuccesses', 0);
+  // an explicit failed check fails at once, whatever the configured threshold
+  const failureThreshold = source === 'explicit' ? 1 : requireCount(command.failureThreshold, 'failureThreshold', 1);
+  const recoveryThreshold = requireCount(command.recoveryThreshold, 'recoveryThreshold', 1);
+  const error = optionalText(command.error, 'error');
+  instant(command.now, 'now');
+  if (!command.ok && state.status === 'healthy' && failures >= failureThreshold) {
+    return [{ type: 'ProxyFailed', data: { proxyId, source, reason: error ?? 'health check failed', consecutiveFailures: failures, failedAt: command.now } }];
   }
-  return events;
-}
-
-function reportFailure(command: ReportProxyFailure, state: ProxyState): Event[] {
-  const { proxyId } = live(state, command.proxyId);
-  const failureThreshold = requireCount(command.failureThreshold, 'failureThreshold', 1);
-  const reason = requireText(command.reason, 'reason');
-  const platform = command.platform === undefined || command.platform === null ? null : requirePlatform(command.platform);
-  const jobId = optionalText(command.jobId, 'jobId');
-  const nowMs = instant(command.now, 'now');
-  if (isStale(state, nowMs)) return [];
-  return failure(state, proxyId, { source: 'job', ok: false, latencyMs: null, error: reason, platform, jobId, now: command.now }, failureThreshold);
-}
-
-function fail(command: FailProxy, state: ProxyState): Event[] {
-  const { proxyId } = live(state, command.proxyId);
-  const reason = requireText(command.reason, 'reason');
-  const latencyMs = optionalLatency(command.latencyMs);
-  const nowMs = instant(command.now, 'now');
-  if (isStale(state, nowMs)) return [];
-  // a threshold of 1: whatever the count, this check fails a healthy proxy
-  return failure(state, proxyId, { source: 'explicit', ok: false, latencyMs, error: reason, platform: null, jobId: null, now: command.now }, 1);
+  if (command.ok && state.status === 'failed' && successes >= recoveryThreshold) {
+    return [{ type: 'ProxyRecovered', data: { proxyId, consecutiveSuccesses: successes, recoveredAt: command.now } }];
+  }
+  return [];
 }
 
 function ban(command: BanProxy, state: ProxyState): Event[] {
@@ -270,12 +190,8 @@ export const proxyDecider: Decider<ProxyState, ProxyCommand, ProxyEvent> = {
     switch (command.type) {
       case 'RegisterProxy':
         return register(command, state);
-      case 'RecordHealthCheck':
-        return recordHealthCheck(command, state);
-      case 'ReportProxyFailure':
-        return reportFailure(command, state);
-      case 'FailProxy':
-        return fail(command, state);
+      case 'JudgeProxyHealth':
+        return judge(command, state);
       case 'BanProxy':
         return ban(command, state);
       case 'UnbanProxy':
@@ -284,41 +200,48 @@ export const proxyDecider: Decider<ProxyState, ProxyCommand, ProxyEvent> = {
         return retire(command, state);
     }
   },
+  // in place: the fold owns its state (the bans are never copied per event)
   evolve(state, event) {
     switch (event.type) {
       case 'ProxyRegistered': {
         const { registeredAt: _registeredAt, ...endpoint } = event.data;
-        return { ...state, status: 'healthy', endpoint };
-      }
-      case 'ProxyHealthChecked': {
-        const d = event.data;
-        // job successes are never reported, so job failures stay out of the success rate
-        const isCheck = d.source !== 'job';
-        return {
-          ...state,
-          consecutiveFailures: d.consecutiveFailures,
-          consecutiveSuccesses: d.consecutiveSuccesses,
-          totalChecks: state.totalChecks + (isCheck ? 1 : 0),
-          successfulChecks: state.successfulChecks + (isCheck && d.ok ? 1 : 0),
-          jobFailures: state.jobFailures + (isCheck ? 0 : 1),
-          lastLatencyMs: d.latencyMs ?? state.lastLatencyMs,
-          lastCheckedAt: d.checkedAt,
-        };
+        state.status = 'healthy';
+        state.endpoint = endpoint;
+        return state;
       }
       case 'ProxyFailed':
-        return { ...state, status: 'failed', failureReason: event.data.reason };
+        state.status = 'failed';
+        state.failureReason = event.data.reason;
+        return state;
       case 'ProxyRecovered':
-        return { ...state, status: 'healthy', failureReason: null };
+        state.status = 'healthy';
+        state.failureReason = null;
+        return state;
       case 'ProxyBanned': {
         const { platform, reason, until, bannedAt } = event.data;
-        return { ...state, bans: { ...state.bans, [platform]: { reason, until, bannedAt } } };
+        state.bans[platform] = { reason, until, bannedAt };
+        return state;
       }
-      case 'ProxyUnbanned': {
-        const { [event.data.platform]: _lifted, ...bans } = state.bans;
-        return { ...state, bans };
-      }
+      case 'ProxyUnbanned':
+        delete state.bans[event.data.platform];
+        return state;
       case 'ProxyRetired':
-        return { ...state, status: 'retired', retiredAt: event.data.retiredAt };
+        state.status = 'retired';
+        state.retiredAt = event.data.retiredAt;
+        return state;
     }
   },
+};
+
+/**
+ * The binding the command handler uses: stream `proxy-{proxyId}`. Lifecycle
+ * facts only, but a proxy serves for years (and fails and recovers many
+ * times): snapshots keep loads short.
+ */
+export const proxyAggregate: Aggregate<ProxyState, ProxyCommand, ProxyEvent> = {
+  name: 'proxy',
+  streamName: proxyStream,
+  decider: proxyDecider,
+  events: proxyEvents,
+  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -1,10 +1,18 @@
+import { z } from 'zod';
 import type { SealedSecret } from '../core/sealed-secret.js';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec } from '../core/event-codec.js';
+import { OBSERVATION_SOURCES, type ObservationSource } from '../proxy-health/events.js';
 
 /**
- * The Proxy aggregate's events (DESIGN §5), stream `proxy-{proxyId}`.
- * Times are ISO-8601 strings. Every event names its proxy.
+ * The Proxy aggregate's events (DESIGN §5), stream `proxy-{proxyId}`: its
+ * lifecycle only (registered, failed, recovered, banned, unbanned,
+ * retired). The health observations live in day streams
+ * (`proxy_health-{proxyId}_{YYYYMMDD}`, ../proxy-health). Times are
+ * ISO-8601 strings. Every event names its proxy.
  */
+
+export { OBSERVATION_SOURCES, type ObservationSource };
 
 export const PROXY_PROTOCOLS = ['http', 'https', 'socks5'] as const;
 export type ProxyProtocol = (typeof PROXY_PROTOCOLS)[number];
@@ -36,41 +44,14 @@ export interface ProxyRegisteredData extends ProxyEndpoint {
   registeredAt: string;
 }
 
-/**
- * Where an observation came from: `probe` the scheduled health check
- * (RecordHealthCheck), `job` a scrape job that failed through the proxy
- * (ReportProxyFailure), `explicit` an explicit check that failed (FailProxy).
- */
-export const OBSERVATION_SOURCES = ['probe', 'job', 'explicit'] as const;
-export type ObservationSource = (typeof OBSERVATION_SOURCES)[number];
-
-/**
- * One observation of the proxy: the measurement log. Carries the counters
- * as they stand after it, so a read model needs no arithmetic of its own.
- */
-export interface ProxyHealthCheckedData {
-  proxyId: string;
-  source: ObservationSource;
-  ok: boolean;
-  /** null when the check timed out or the observation is a job failure */
-  latencyMs: number | null;
-  /** null when ok */
-  error: string | null;
-  /** the platform a failed job was for (source `job`); otherwise null */
-  platform: string | null;
-  /** the failed job (source `job`); otherwise null */
-  jobId: string | null;
-  consecutiveFailures: number;
-  consecutiveSuccesses: number;
-  checkedAt: string;
-}
-
 /** The proxy stopped working: leases skip it; running executions move away (DESIGN §6). */
 export interface ProxyFailedData {
   proxyId: string;
+  /** the observation that made it fail */
   source: ObservationSource;
   reason: string;
   consecutiveFailures: number;
+  /** the time of that observation */
   failedAt: string;
 }
 
@@ -112,7 +93,6 @@ export interface ProxyRetiredData {
 
 export type ProxyEvent =
   | DomainEvent<'ProxyRegistered', ProxyRegisteredData>
-  | DomainEvent<'ProxyHealthChecked', ProxyHealthCheckedData>
   | DomainEvent<'ProxyFailed', ProxyFailedData>
   | DomainEvent<'ProxyRecovered', ProxyRecoveredData>
   | DomainEvent<'ProxyBanned', ProxyBannedData>
@@ -120,3 +100,40 @@ export type ProxyEvent =
   | DomainEvent<'ProxyRetired', ProxyRetiredData>;
 
 export type ProxyEventType = ProxyEvent['type'];
+
+// ---------------------------------------------------------------- decoding
+
+const sealed = z.object({ keyId: z.string(), iv: z.string(), tag: z.string(), ciphertext: z.string() });
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const proxyEvents = eventCodec<ProxyEvent>({
+  ProxyRegistered: {
+    schema: z.object({
+      proxyId: z.string(),
+      host: z.string(),
+      port: z.number().int(),
+      protocol: z.enum(PROXY_PROTOCOLS),
+      credentials: sealed.nullable(),
+      country: z.string().nullable(),
+      region: z.string().nullable(),
+      provider: z.string().nullable(),
+      registeredBy: z.string(),
+      registeredAt: z.string(),
+    }),
+  },
+  ProxyFailed: {
+    schema: z.object({
+      proxyId: z.string(),
+      source: z.enum(OBSERVATION_SOURCES),
+      reason: z.string(),
+      consecutiveFailures: z.number().int(),
+      failedAt: z.string(),
+    }),
+  },
+  ProxyRecovered: { schema: z.object({ proxyId: z.string(), consecutiveSuccesses: z.number().int(), recoveredAt: z.string() }) },
+  ProxyBanned: {
+    schema: z.object({ proxyId: z.string(), platform: z.string(), reason: z.string(), until: z.string().nullable(), bannedAt: z.string() }),
+  },
+  ProxyUnbanned: { schema: z.object({ proxyId: z.string(), platform: z.string(), unbannedBy: z.string(), unbannedAt: z.string() }) },
+  ProxyRetired: { schema: z.object({ proxyId: z.string(), reason: z.string().nullable(), retiredBy: z.string(), retiredAt: z.string() }) },
+});

@@ -1,6 +1,7 @@
 import type { ProxyEndpoint } from './events.js';
 
 /**
+ * Lifecycle only: the health counters are the day streams' (proxy-health).
  * `none`: no proxy in this stream. `healthy`: leasable. `failed`: skipped by
  * leases until it recovers. `retired`: out of the pool for good (final).
  */
@@ -17,16 +18,6 @@ export interface ProxyState {
   status: ProxyStatus;
   /** null while status is `none` */
   endpoint: ProxyEndpoint | null;
-  consecutiveFailures: number;
-  consecutiveSuccesses: number;
-  /** probes and explicit checks (job failures are not checks: job successes are never reported) */
-  totalChecks: number;
-  successfulChecks: number;
-  /** failures reported by jobs */
-  jobFailures: number;
-  lastLatencyMs: number | null;
-  /** the time of the latest observation of any source; an older or equal one is a repeat */
-  lastCheckedAt: string | null;
   /** set while failed */
   failureReason: string | null;
   /** platform → its ban; an entry whose `until` has passed no longer applies */
@@ -38,13 +29,6 @@ export function initialState(): ProxyState {
   return {
     status: 'none',
     endpoint: null,
-    consecutiveFailures: 0,
-    consecutiveSuccesses: 0,
-    totalChecks: 0,
-    successfulChecks: 0,
-    jobFailures: 0,
-    lastLatencyMs: null,
-    lastCheckedAt: null,
     failureReason: null,
     bans: {},
     retiredAt: null,
@@ -64,7 +48,3 @@ export function bannedPlatforms(state: ProxyState, nowMs: number): string[] {
     .sort();
 }
 
-/** Successful checks over all checks; null before the first check. */
-export function successRate(state: ProxyState): number | null {
-  return state.totalChecks === 0 ? null : state.successfulChecks / state.totalChecks;
-}

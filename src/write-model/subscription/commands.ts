@@ -1,4 +1,4 @@
-import type { DailyCounterFeature, PlanCode, ResourceFeature, Service } from './plans.js';
+import type { PlanCode, ResourceFeature, Service } from './plans.js';
 
 /**
  * Commands of the Subscription aggregate (stream
@@ -51,24 +51,12 @@ export interface ExpireSubscription {
   now: string;
 }
 
-/** Count a use of a daily counter. `day` and `resetsAt` are computed by the caller in the configured time zone. */
-export interface ConsumeQuota {
-  type: 'ConsumeQuota';
-  feature: DailyCounterFeature;
-  amount: number;
-  /** YYYY-MM-DD */
-  day: string;
-  /** when the next day starts (ISO-8601) */
-  resetsAt: string;
-  now: string;
-}
-
 /** Hold one unit of a resource limit (an account, a workflow, a tracked novel, an alert). */
 export interface ReserveResource {
   type: 'ReserveResource';
   feature: ResourceFeature;
   resourceId: string;
-  /** for recording QuotaExceeded once per day */
+  /** the quota day (YYYY-MM-DD) a refusal is recorded for, and when it ends (the 429's resets_at) */
   day: string;
   resetsAt: string;
   now: string;
@@ -87,7 +75,6 @@ export type SubscriptionCommand =
   | RenewSubscription
   | CancelSubscription
   | ExpireSubscription
-  | ConsumeQuota
   | ReserveResource
   | ReleaseResource;
 

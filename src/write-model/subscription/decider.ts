@@ -1,10 +1,10 @@
+import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { invalid, instant, requireText, optionalText, requireOneOf } from '../core/validate.js';
 import type {
   CancelSubscription,
   ChangePlan,
-  ConsumeQuota,
   ExpireSubscription,
   ReleaseResource,
   RenewSubscription,
@@ -12,26 +12,28 @@ import type {
   StartSubscription,
   SubscriptionCommand,
 } from './commands.js';
-import type { OverLimit, SubscriptionEvent, SubscriptionRef } from './events.js';
+import { subscriptionEvents, type OverLimit, type SubscriptionEvent, type SubscriptionRef } from './events.js';
+import { addId, hasId, removeId } from '../core/id-set.js';
+import { ResourceLimitReached } from './quota-refusal.js';
 import {
   PLAN_CODES,
   SERVICES,
   compareRank,
   featureLimit,
-  isDailyCounter,
   isResourceLimit,
   plan as planOf,
   resourceLimitsOf,
-  type DailyCounterFeature,
   type FeatureLimit,
   type PlanCode,
   type ResourceFeature,
 } from './plans.js';
-import { inUse, initialState, isPaidPlan, usedOn, type ActiveSubscription, type SubscriptionState } from './state.js';
+import { inUse, initialState, isPaidPlan, type ActiveSubscription, type SubscriptionState } from './state.js';
 
 /**
  * The Subscription aggregate: one user's plan of one service, its paid
- * period, its daily usage and its reserved resources.
+ * period and its reserved resources. Its stream keeps the lifecycle only:
+ * daily usage lives in the day's stream (subscription-usage/), which takes
+ * the plan from here (quota-terms.ts).
  *
  * The rules (the specs in tests/unit/subscription.spec.test.ts follow them):
  *
@@ -86,30 +88,26 @@ import { inUse, initialState, isPaidPlan, usedOn, type ActiveSubscription, type 
  *   beyond the fallback plan's limits is listed in `overLimit` and no new
  *   reservation is accepted until enough are released.
  *
- * Quotas
- * - Daily counters (ConsumeQuota): counted per feature and `day` (the
- *   caller's day in the configured time zone); only the latest day is kept,
- *   a later day starts from 0, an earlier day than the one tracked is a
- *   CONFLICT (a stale clock: retry with a fresh one). Within the limit, or
- *   unlimited → UsageRecorded. Over the limit (all-or-nothing: usedToday +
- *   amount > limit): the first time that day for that feature →
- *   [QuotaExceeded] (the caller answers 429); after that → QUOTA_EXCEEDED
- *   thrown, nothing recorded.
- * - Resource limits (ReserveResource / ReleaseResource): the same resource
- *   twice → no-op; at the limit → QuotaExceeded once per feature and day,
- *   then QUOTA_EXCEEDED. Releasing what is not held → no-op.
+ * Resource limits
+ * - ReserveResource / ReleaseResource: the same resource twice → no-op; at
+ *   the limit → ResourceLimitReached (QUOTA_EXCEEDED, nothing appended here;
+ *   the caller records the refusal once a day in the day's usage stream).
+ *   Releasing what is not held → no-op.
  * - Not in the plan → PERMISSION_DENIED: `false` in the plan, or a feature
- *   the service does not have at all (daily_api_calls for qidian, which has
- *   no daily counter in the seed; novel_tracking_limit for xiaohongshu). A
- *   feature of the wrong kind (ConsumeQuota of a resource limit, Reserve of
- *   a daily counter, an unknown name) → VALIDATION_ERROR.
- * - A plan change that takes effect (upgrade, expiry) clears the
- *   "already exceeded today" markers, so going over the new limit is
- *   recorded again; the day's counts carry over.
+ *   the service does not have at all (novel_tracking_limit for xiaohongshu).
+ *   A feature that is not a resource limit → VALIDATION_ERROR.
+ * - A plan change that takes effect (upgrade, expiry) counts up
+ *   `planChange`: the daily usage streams key "already exceeded today" by
+ *   it, so going over the new plan's limit is recorded again that day.
  */
 
+/** The stream id of a user's subscription to a service: `{userId}_{service}`. */
+export function subscriptionKey(userId: string, service: string): string {
+  return `${userId}_${service}`;
+}
+
 export function subscriptionStream(userId: string, service: string): string {
-  return `subscription-${userId}_${service}`;
+  return `subscription-${subscriptionKey(userId, service)}`;
 }
 
 type Event = SubscriptionEvent;
@@ -134,7 +132,7 @@ function ref(state: ActiveSubscription): SubscriptionRef {
   return { subscriptionId: state.subscriptionId, userId: state.userId, service: state.service };
 }
 
-function limitOf(state: ActiveSubscription, feature: DailyCounterFeature | ResourceFeature, code: PlanCode = state.plan): FeatureLimit {
+function limitOf(state: ActiveSubscription, feature: ResourceFeature, code: PlanCode = state.plan): FeatureLimit {
   return featureLimit(planOf(state.service, code), feature);
 }
 
@@ -149,14 +147,6 @@ function overLimit(state: ActiveSubscription, code: PlanCode): OverLimit[] {
     if (held > allowed) result.push({ feature, inUse: held, limit: allowed });
   }
   return result;
-}
-
-function alreadyExceeded(state: ActiveSubscription, feature: DailyCounterFeature | ResourceFeature, day: string): boolean {
-  return state.exceeded?.day === day && state.exceeded.features.includes(feature);
-}
-
-function quotaError(feature: string, limit: number, resetsAt: string, used: number): DomainError {
-  return new DomainError('QUOTA_EXCEEDED', `the ${feature} quota of ${limit} is used up`, { feature, limit, resetsAt, used });
 }
 
 // ---------------------------------------------------------------- decisions
@@ -192,7 +182,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
   const target = requireOneOf(command.plan, PLAN_CODES, 'plan');
   const now = instant(command.now, 'now');
   const orderId = optionalText(command.orderId, 'orderId');
-  if (orderId !== null && s.appliedOrders.includes(orderId)) return [];
+  if (orderId !== null && hasId(s.appliedOrders, orderId)) return [];
   if (target === s.plan) {
     if (orderId === null) return [];
     throw new DomainError('CONFLICT', 'this order pays for the current plan: renew it with RenewSubscription', { plan: target, orderId });
@@ -271,7 +261,7 @@ function renew(command: RenewSubscription, state: SubscriptionState): Event[] {
   const s = requireStarted(state);
   const orderId = requireText(command.orderId, 'orderId');
   const now = instant(command.now, 'now');
-  if (s.appliedOrders.includes(orderId)) return [];
+  if (hasId(s.appliedOrders, orderId)) return [];
   const current = s.plan;
   if (!isPaidPlan(current) || s.periodEnd === null) {
     throw new DomainError('CONFLICT', 'the free plan is not renewed: buy a plan with ChangePlan', { plan: current });
@@ -344,68 +334,12 @@ function expire(command: ExpireSubscription, state: SubscriptionState): Event[] 
 }
 
 /** The feature's limit in the current plan; PERMISSION_DENIED when the plan does not have it. */
-function limitInPlan(s: ActiveSubscription, feature: DailyCounterFeature | ResourceFeature): Exclude<FeatureLimit, { kind: 'not_in_plan' }> {
+function limitInPlan(s: ActiveSubscription, feature: ResourceFeature): Exclude<FeatureLimit, { kind: 'not_in_plan' }> {
   const limit = limitOf(s, feature);
   if (limit.kind === 'not_in_plan') {
     throw new DomainError('PERMISSION_DENIED', `${feature} is not in the ${s.service} ${s.plan} plan`, { feature, plan: s.plan, service: s.service });
   }
   return limit;
-}
-
-interface Overrun {
-  feature: DailyCounterFeature | ResourceFeature;
-  kind: 'daily_counter' | 'resource_limit';
-  limit: number;
-  used: number;
-  requested: number;
-  resourceId: string | null;
-  day: string;
-  resetsAt: string;
-  now: string;
-}
-
-/** Going over a limit: recorded once per feature and day (the caller answers 429), refused outright after that. */
-function overQuota(s: ActiveSubscription, o: Overrun): Event[] {
-  if (alreadyExceeded(s, o.feature, o.day)) throw quotaError(o.feature, o.limit, o.resetsAt, o.used);
-  const { now, ...rest } = o;
-  return [{ type: 'QuotaExceeded', data: { ...ref(s), plan: s.plan, ...rest, exceededAt: now } }];
-}
-
-function consume(command: ConsumeQuota, state: SubscriptionState): Event[] {
-  const s = requireStarted(state);
-  const feature = command.feature;
-  if (!isDailyCounter(feature)) throw invalid(`${String(feature)} is not a daily counter`, { field: 'feature', got: feature });
-  const amount = command.amount;
-  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) {
-    throw invalid('amount must be a positive whole number', { field: 'amount', got: amount });
-  }
-  const day = requireDay(command.day);
-  instant(command.resetsAt, 'resetsAt');
-  instant(command.now, 'now');
-  if (s.usage && day < s.usage.day) {
-    throw new DomainError('CONFLICT', 'usage is already counted for a later day', { day, currentDay: s.usage.day });
-  }
-  const limit = limitInPlan(s, feature);
-  const used = usedOn(s, feature, day);
-  if (limit.kind === 'limited' && used + amount > limit.limit) {
-    const overrun = { feature, kind: 'daily_counter', limit: limit.limit, used, requested: amount, resourceId: null } as const;
-    return overQuota(s, { ...overrun, day, resetsAt: command.resetsAt, now: command.now });
-  }
-  return [
-    {
-      type: 'UsageRecorded',
-      data: {
-        ...ref(s),
-        plan: s.plan,
-        feature,
-        amount,
-        day,
-        usedToday: used + amount,
-        limit: limit.kind === 'limited' ? limit.limit : null,
-        recordedAt: command.now,
-      },
-    },
-  ];
 }
 
 function requireResourceFeature(feature: unknown): ResourceFeature {
@@ -420,12 +354,12 @@ function reserve(command: ReserveResource, state: SubscriptionState): Event[] {
   const day = requireDay(command.day);
   instant(command.resetsAt, 'resetsAt');
   instant(command.now, 'now');
-  if (s.reservations[feature]?.includes(resourceId)) return [];
+  if (hasId(s.reservations[feature]?.ids, resourceId)) return [];
   const limit = limitInPlan(s, feature);
   const held = inUse(s, feature);
   if (limit.kind === 'limited' && held >= limit.limit) {
-    const overrun = { feature, kind: 'resource_limit', limit: limit.limit, used: held, requested: 1, resourceId } as const;
-    return overQuota(s, { ...overrun, day, resetsAt: command.resetsAt, now: command.now });
+    const subscription = { ...ref(s), plan: s.plan, planChange: s.planChange };
+    throw new ResourceLimitReached({ subscription, feature, limit: limit.limit, used: held, resourceId, day, resetsAt: command.resetsAt, now: command.now });
   }
   return [
     {
@@ -448,7 +382,7 @@ function release(command: ReleaseResource, state: SubscriptionState): Event[] {
   const feature = requireResourceFeature(command.feature);
   const resourceId = requireText(command.resourceId, 'resourceId');
   instant(command.now, 'now');
-  if (!s.reservations[feature]?.includes(resourceId)) return [];
+  if (!hasId(s.reservations[feature]?.ids, resourceId)) return [];
   return [
     {
       type: 'ResourceReleased',
@@ -469,8 +403,6 @@ function decide(command: SubscriptionCommand, state: SubscriptionState): Event[]
       return cancel(command, state);
     case 'ExpireSubscription':
       return expire(command, state);
-    case 'ConsumeQuota':
-      return consume(command, state);
     case 'ReserveResource':
       return reserve(command, state);
     case 'ReleaseResource':
@@ -484,14 +416,12 @@ function decide(command: SubscriptionCommand, state: SubscriptionState): Event[]
 
 // ---------------------------------------------------------------- evolve
 
-function withOrder(orders: string[], orderId: string | null): string[] {
-  return orderId === null || orders.includes(orderId) ? orders : [...orders, orderId];
-}
-
 /**
- * Every event changes the state. Events other than SubscriptionStarted
- * cannot come before it (decide refuses every other command on an empty
- * stream); in a stream that somehow has one, it leaves the empty state as it is.
+ * Every event changes the state, in place (the fold owns its state; decide
+ * never mutates): O(1) per event, nothing copied. Events other than
+ * SubscriptionStarted cannot come before it (decide refuses every other
+ * command on an empty stream); in a stream that somehow has one, it leaves
+ * the empty state as it is.
  */
 function evolve(state: SubscriptionState, event: Event): SubscriptionState {
   if (event.type === 'SubscriptionStarted') {
@@ -503,13 +433,12 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       service: d.service,
       startedWith: d.plan,
       plan: d.plan,
+      planChange: 0,
       periodStart: d.periodStart,
       periodEnd: d.periodEnd,
       cancelAtPeriodEnd: false,
       pendingDowngrade: null,
-      appliedOrders: [],
-      usage: null,
-      exceeded: null,
+      appliedOrders: {},
       reservations: {},
     };
   }
@@ -518,69 +447,61 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
   switch (event.type) {
     case 'SubscriptionUpgraded': {
       const d = event.data;
-      return {
-        ...s,
-        plan: d.toPlan,
-        periodStart: d.periodStart,
-        periodEnd: d.periodEnd,
-        cancelAtPeriodEnd: false,
-        pendingDowngrade: null,
-        appliedOrders: withOrder(s.appliedOrders, d.orderId),
-        exceeded: null,
-      };
+      s.plan = d.toPlan;
+      s.planChange += 1;
+      s.periodStart = d.periodStart;
+      s.periodEnd = d.periodEnd;
+      s.cancelAtPeriodEnd = false;
+      s.pendingDowngrade = null;
+      if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
+      return s;
     }
     case 'SubscriptionDowngraded': {
       const d = event.data;
-      return {
-        ...s,
-        cancelAtPeriodEnd: false,
-        pendingDowngrade: { plan: d.toPlan, orderId: d.orderId, periodEnd: d.nextPeriodEnd },
-        appliedOrders: withOrder(s.appliedOrders, d.orderId),
-      };
+      s.cancelAtPeriodEnd = false;
+      s.pendingDowngrade = { plan: d.toPlan, orderId: d.orderId, periodEnd: d.nextPeriodEnd };
+      if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
+      return s;
     }
     case 'SubscriptionRenewed': {
       const d = event.data;
-      return {
-        ...s,
-        periodEnd: d.periodEnd,
-        cancelAtPeriodEnd: false,
-        pendingDowngrade: null,
-        appliedOrders: withOrder(s.appliedOrders, d.orderId),
-      };
+      s.periodEnd = d.periodEnd;
+      s.cancelAtPeriodEnd = false;
+      s.pendingDowngrade = null;
+      addId(s.appliedOrders, d.orderId);
+      return s;
     }
     case 'SubscriptionCancelled':
-      return { ...s, cancelAtPeriodEnd: true, pendingDowngrade: null };
+      s.cancelAtPeriodEnd = true;
+      s.pendingDowngrade = null;
+      return s;
     case 'SubscriptionExpired': {
       const d = event.data;
-      return {
-        ...s,
-        plan: d.fallbackPlan,
-        periodStart: d.periodStart,
-        periodEnd: d.periodEnd,
-        cancelAtPeriodEnd: false,
-        pendingDowngrade: null,
-        exceeded: null,
-      };
-    }
-    case 'UsageRecorded': {
-      const d = event.data;
-      const counts = s.usage?.day === d.day ? s.usage.counts : {};
-      return { ...s, usage: { day: d.day, counts: { ...counts, [d.feature]: d.usedToday } } };
-    }
-    case 'QuotaExceeded': {
-      const d = event.data;
-      const features = s.exceeded?.day === d.day ? s.exceeded.features : [];
-      return { ...s, exceeded: { day: d.day, features: features.includes(d.feature) ? features : [...features, d.feature] } };
+      s.plan = d.fallbackPlan;
+      s.planChange += 1;
+      s.periodStart = d.periodStart;
+      s.periodEnd = d.periodEnd;
+      s.cancelAtPeriodEnd = false;
+      s.pendingDowngrade = null;
+      return s;
     }
     case 'ResourceReserved': {
       const d = event.data;
-      const held = s.reservations[d.feature] ?? [];
-      return held.includes(d.resourceId) ? s : { ...s, reservations: { ...s.reservations, [d.feature]: [...held, d.resourceId] } };
+      const held = (s.reservations[d.feature] ??= { count: 0, ids: {} });
+      if (!hasId(held.ids, d.resourceId)) {
+        addId(held.ids, d.resourceId);
+        held.count += 1;
+      }
+      return s;
     }
     case 'ResourceReleased': {
       const d = event.data;
-      const held = s.reservations[d.feature] ?? [];
-      return { ...s, reservations: { ...s.reservations, [d.feature]: held.filter((id) => id !== d.resourceId) } };
+      const held = s.reservations[d.feature];
+      if (held && hasId(held.ids, d.resourceId)) {
+        removeId(held.ids, d.resourceId);
+        held.count -= 1;
+      }
+      return s;
     }
   }
 }
@@ -589,4 +510,17 @@ export const subscriptionDecider: Decider<SubscriptionState, SubscriptionCommand
   initialState,
   decide,
   evolve,
+};
+
+/**
+ * The binding: stream `subscription-{userId}_{service}` (id:
+ * subscriptionKey). It lives as long as the user: its lifecycle facts and
+ * reservations add up over the years, so it is snapshotted.
+ */
+export const subscriptionAggregate: Aggregate<SubscriptionState, SubscriptionCommand, SubscriptionEvent> = {
+  name: 'subscription',
+  streamName: (id) => `subscription-${id}`,
+  decider: subscriptionDecider,
+  events: subscriptionEvents,
+  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
 };

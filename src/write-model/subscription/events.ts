@@ -1,12 +1,15 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
-import type { DailyCounterFeature, PaidPlanCode, PlanCode, QuotaFeature, ResourceFeature, Service } from './plans.js';
+import { eventCodec } from '../core/event-codec.js';
+import { PLAN_CODES, RESOURCE_LIMIT_FEATURES, SERVICES, type PaidPlanCode, type PlanCode, type ResourceFeature, type Service } from './plans.js';
 
 /**
  * The Subscription aggregate's events (DESIGN §5), stream
- * `subscription-{userId}_{service}`. Times are ISO-8601 strings; days are
- * `YYYY-MM-DD` in the configured time zone (DESIGN §7). Every event names
- * its subscription, user and service, so a projection never has to look
- * anything up.
+ * `subscription-{userId}_{service}`: the lifecycle only (plan, period,
+ * reservations of resources). Daily usage and going over a limit live in the
+ * day's stream (subscription-usage/). Times are ISO-8601 strings. Every
+ * event names its subscription, user and service, so a projection never has
+ * to look anything up.
  */
 export interface SubscriptionRef {
   subscriptionId: string;
@@ -100,39 +103,6 @@ export interface SubscriptionExpiredData extends SubscriptionRef {
   expiredAt: string;
 }
 
-export interface UsageRecordedData extends SubscriptionRef {
-  plan: PlanCode;
-  feature: DailyCounterFeature;
-  amount: number;
-  day: string;
-  /** the day's total for the feature, this use included */
-  usedToday: number;
-  /** null: unlimited */
-  limit: number | null;
-  recordedAt: string;
-}
-
-/**
- * A request that would have gone over a limit, recorded the first time per
- * feature and day (later attempts that day are refused without an event).
- * The caller answers 429 with `feature`, `limit` and `resetsAt`.
- */
-export interface QuotaExceededData extends SubscriptionRef {
-  plan: PlanCode;
-  feature: QuotaFeature;
-  kind: 'daily_counter' | 'resource_limit';
-  limit: number;
-  /** usedToday (daily counter) or inUse (resource limit) before the request */
-  used: number;
-  /** the amount asked for (1 for a resource) */
-  requested: number;
-  /** the resource that could not be reserved; null for a daily counter */
-  resourceId: string | null;
-  day: string;
-  resetsAt: string;
-  exceededAt: string;
-}
-
 export interface ResourceReservedData extends SubscriptionRef {
   plan: PlanCode;
   feature: ResourceFeature;
@@ -160,22 +130,87 @@ export type SubscriptionEvent =
   | DomainEvent<'SubscriptionRenewed', SubscriptionRenewedData>
   | DomainEvent<'SubscriptionCancelled', SubscriptionCancelledData>
   | DomainEvent<'SubscriptionExpired', SubscriptionExpiredData>
-  | DomainEvent<'UsageRecorded', UsageRecordedData>
-  | DomainEvent<'QuotaExceeded', QuotaExceededData>
   | DomainEvent<'ResourceReserved', ResourceReservedData>
   | DomainEvent<'ResourceReleased', ResourceReleasedData>;
 
 export type SubscriptionEventType = SubscriptionEvent['type'];
 
-export const SUBSCRIPTION_EVENT_TYPES: readonly SubscriptionEventType[] = [
+export const SUBSCRIPTION_EVENT_TYPES = [
   'SubscriptionStarted',
   'SubscriptionUpgraded',
   'SubscriptionDowngraded',
   'SubscriptionRenewed',
   'SubscriptionCancelled',
   'SubscriptionExpired',
-  'UsageRecorded',
-  'QuotaExceeded',
   'ResourceReserved',
   'ResourceReleased',
-];
+] as const satisfies readonly SubscriptionEventType[];
+
+// ---------------------------------------------------------------- decoding
+
+const ref = { subscriptionId: z.string(), userId: z.string(), service: z.enum(SERVICES) };
+const planCode = z.enum(PLAN_CODES);
+const paidPlan = z.enum(['basic', 'pro', 'enterprise']);
+const resourceFeature = z.enum(RESOURCE_LIMIT_FEATURES);
+
+/** The decode boundary of the subscription streams (see core/event-codec.ts). */
+export const subscriptionEvents = eventCodec<SubscriptionEvent>({
+  SubscriptionStarted: {
+    schema: z.object({ ...ref, plan: planCode, periodStart: z.string(), periodEnd: z.string().nullable(), startedAt: z.string() }),
+  },
+  SubscriptionUpgraded: {
+    schema: z.object({
+      ...ref,
+      fromPlan: planCode,
+      toPlan: paidPlan,
+      orderId: z.string().nullable(),
+      periodStart: z.string(),
+      periodEnd: z.string(),
+      previousPeriodEnd: z.string().nullable(),
+      upgradedAt: z.string(),
+    }),
+  },
+  SubscriptionDowngraded: {
+    schema: z.object({
+      ...ref,
+      fromPlan: paidPlan,
+      toPlan: planCode,
+      effectiveAt: z.string(),
+      orderId: z.string().nullable(),
+      nextPeriodEnd: z.string().nullable(),
+      requestedAt: z.string(),
+    }),
+  },
+  SubscriptionRenewed: {
+    schema: z.object({ ...ref, plan: paidPlan, orderId: z.string(), previousPeriodEnd: z.string(), periodEnd: z.string(), renewedAt: z.string() }),
+  },
+  SubscriptionCancelled: { schema: z.object({ ...ref, plan: paidPlan, effectiveAt: z.string(), cancelledAt: z.string() }) },
+  SubscriptionExpired: {
+    schema: z.object({
+      ...ref,
+      fromPlan: paidPlan,
+      fallbackPlan: planCode,
+      expiredPeriodEnd: z.string(),
+      periodStart: z.string(),
+      periodEnd: z.string().nullable(),
+      orderId: z.string().nullable(),
+      abandonedDowngrade: paidPlan.nullable(),
+      overLimit: z.array(z.object({ feature: resourceFeature, inUse: z.number().int(), limit: z.number().int() })),
+      expiredAt: z.string(),
+    }),
+  },
+  ResourceReserved: {
+    schema: z.object({
+      ...ref,
+      plan: planCode,
+      feature: resourceFeature,
+      resourceId: z.string(),
+      inUse: z.number().int(),
+      limit: z.number().int().nullable(),
+      reservedAt: z.string(),
+    }),
+  },
+  ResourceReleased: {
+    schema: z.object({ ...ref, plan: planCode, feature: resourceFeature, resourceId: z.string(), inUse: z.number().int(), releasedAt: z.string() }),
+  },
+});

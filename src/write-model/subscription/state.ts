@@ -1,4 +1,5 @@
-import type { DailyCounterFeature, PaidPlanCode, PlanCode, QuotaFeature, ResourceFeature, Service } from './plans.js';
+import type { IdSet } from '../core/id-set.js';
+import type { PaidPlanCode, PlanCode, ResourceFeature, Service } from './plans.js';
 
 /** A downgrade waiting for the end of the period. */
 export interface PendingDowngrade {
@@ -9,10 +10,17 @@ export interface PendingDowngrade {
   periodEnd: string | null;
 }
 
+/** The resources held of one feature. */
+export interface Held {
+  count: number;
+  ids: IdSet;
+}
+
 export interface NoSubscription {
   status: 'none';
 }
 
+/** Plain JSON (the subscription is snapshotted); the fold updates it in place. */
 export interface ActiveSubscription {
   /**
    * Once started a subscription stays active: an ended paid period falls
@@ -26,6 +34,8 @@ export interface ActiveSubscription {
   startedWith: PlanCode;
   /** the plan in force */
   plan: PlanCode;
+  /** plan changes that took effect (upgrades, expiries): a daily usage stream's "already exceeded" holds for one */
+  planChange: number;
   periodStart: string;
   /** null exactly when the plan is free */
   periodEnd: string | null;
@@ -33,13 +43,9 @@ export interface ActiveSubscription {
   cancelAtPeriodEnd: boolean;
   pendingDowngrade: PendingDowngrade | null;
   /** orders already applied (upgrade, renewal, paid downgrade): a repeat is a no-op */
-  appliedOrders: string[];
-  /** daily counters of the latest day seen; an earlier day is gone */
-  usage: { day: string; counts: Partial<Record<DailyCounterFeature, number>> } | null;
-  /** features that recorded QuotaExceeded on `day` (cleared by a plan change) */
-  exceeded: { day: string; features: QuotaFeature[] } | null;
-  /** resource ids held per resource feature, in reservation order */
-  reservations: Partial<Record<ResourceFeature, string[]>>;
+  appliedOrders: IdSet;
+  /** resource ids held per resource feature */
+  reservations: Partial<Record<ResourceFeature, Held>>;
 }
 
 export type SubscriptionState = NoSubscription | ActiveSubscription;
@@ -54,10 +60,5 @@ export function isPaidPlan(plan: PlanCode): plan is PaidPlanCode {
 
 /** How many of a resource the subscription holds. */
 export function inUse(state: ActiveSubscription, feature: ResourceFeature): number {
-  return state.reservations[feature]?.length ?? 0;
-}
-
-/** How much of a daily counter was used on `day` (0 for a day the state no longer or not yet tracks). */
-export function usedOn(state: ActiveSubscription, feature: DailyCounterFeature, day: string): number {
-  return state.usage?.day === day ? (state.usage.counts[feature] ?? 0) : 0;
+  return state.reservations[feature]?.count ?? 0;
 }

@@ -3,11 +3,12 @@ import type { UserRole } from './events.js';
 /**
  * Commands of the User aggregate. Each names its user (the stream is
  * `user-{userId}`) and carries `now` (ISO-8601): every one of them records a
- * time, and the session and reset commands compare against expiries.
+ * time, and the reset commands compare against expiries. Logins are the
+ * Session aggregate's (src/write-model/session).
  *
  * The adapters do the secret work before a command is built: argon2id for
  * passwords (and verifying the current password on login / password change),
- * sha256 for opaque refresh and reset tokens, email normalisation.
+ * sha256 for opaque reset tokens, email normalisation.
  */
 
 export interface RegisterUser {
@@ -29,37 +30,6 @@ export interface UpdateProfile {
   avatarUrl?: string | null;
   /** an IANA zone name (validated by the adapter) */
   timezone?: string | null;
-  now: string;
-}
-
-/** A login whose password the adapter has verified. */
-export interface StartSession {
-  type: 'StartSession';
-  userId: string;
-  sessionId: string;
-  refreshTokenHash: string;
-  expiresAt: string;
-  userAgent?: string;
-  ip?: string;
-  now: string;
-}
-
-/** Rotate the session's refresh token: present the current one, get a new one. */
-export interface RefreshSession {
-  type: 'RefreshSession';
-  userId: string;
-  sessionId: string;
-  presentedTokenHash: string;
-  newTokenHash: string;
-  newExpiresAt: string;
-  now: string;
-}
-
-export interface EndSession {
-  type: 'EndSession';
-  userId: string;
-  sessionId: string;
-  reason: 'logout' | 'revoked' | 'password_changed';
   now: string;
 }
 
@@ -112,9 +82,6 @@ export interface ReactivateUser {
 export type UserCommand =
   | RegisterUser
   | UpdateProfile
-  | StartSession
-  | RefreshSession
-  | EndSession
   | RequestPasswordReset
   | ResetPassword
   | ChangePassword

@@ -1,5 +1,8 @@
+import { z } from 'zod';
+import type { Aggregate } from '../core/aggregate.js';
 import type { Decider, DomainEvent } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
+import { eventCodec } from '../core/event-codec.js';
 
 /**
  * The email reservation: one stream per normalised email address,
@@ -11,12 +14,12 @@ import { DomainError } from '../core/domain-error.js';
  * enters this stream.
  *
  * Uniqueness relies on the command handler appending with the revision it
- * read — `no_stream` for an address nobody has reserved (handleCommand does
- * this by itself). Of two concurrent reservations of the same address both
+ * read — `no_stream` for an address nobody has reserved (handle does this
+ * by itself). Of two concurrent reservations of the same address both
  * decide EmailReserved, but only one append with expected revision
  * `no_stream` succeeds; the other gets WrongExpectedVersion, is retried on
  * the fresh state and is refused with CONFLICT. (Passing `expectedRevision:
- * 'no_stream'` to handleCommand explicitly would also keep the address
+ * 'no_stream'` to handle explicitly would also keep the address
  * unique, but would turn the same user's idempotent repeat into a conflict.)
  *
  * Registration order: ReserveEmail {emailHash, userId}, then RegisterUser
@@ -29,6 +32,11 @@ export interface EmailReservedData {
 }
 
 export type EmailReservationEvent = DomainEvent<'EmailReserved', EmailReservedData>;
+
+/** The decode boundary of the reservation's stored events (see core/event-codec.ts). */
+export const emailReservationEvents = eventCodec<EmailReservationEvent>({
+  EmailReserved: { schema: z.object({ emailHash: z.string(), userId: z.string() }) },
+});
 
 export interface ReserveEmail {
   type: 'ReserveEmail';
@@ -73,7 +81,8 @@ function decide(command: EmailReservationCommand, state: EmailReservationState):
 function evolve(state: EmailReservationState, event: EmailReservationEvent): EmailReservationState {
   switch (event.type) {
     case 'EmailReserved':
-      return { reservation: { emailHash: event.data.emailHash, userId: event.data.userId } };
+      state.reservation = { emailHash: event.data.emailHash, userId: event.data.userId };
+      return state;
   }
 }
 
@@ -81,4 +90,12 @@ export const emailReservationDecider: Decider<EmailReservationState, EmailReserv
   initialState: initialEmailReservationState,
   decide,
   evolve,
+};
+
+/** The binding the command handler uses: stream `user_email-{emailHash}`, one event at most (no snapshots). */
+export const emailReservationAggregate: Aggregate<EmailReservationState, EmailReservationCommand, EmailReservationEvent> = {
+  name: 'email_reservation',
+  streamName: emailReservationStream,
+  decider: emailReservationDecider,
+  events: emailReservationEvents,
 };

@@ -1,7 +1,11 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec } from '../core/event-codec.js';
 
 /**
- * The User aggregate's events (DESIGN §5), stream `user-{userId}`.
+ * The User aggregate's events (DESIGN §5), stream `user-{userId}`: the
+ * account's lifecycle only. Logins live in their own streams
+ * (`session-{sessionId}`, src/write-model/session).
  * Times are ISO-8601 strings. Secrets never appear here: passwords arrive as
  * argon2id hashes and refresh / reset tokens as sha256 hex hashes, computed by
  * the adapters. The password hash is in the events because the state folded
@@ -14,12 +18,14 @@ import type { DomainEvent } from '../core/decider.js';
 export const USER_ROLES = ['user', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
-/** Why a session ended. The first three come with EndSession; the rest are decided by the aggregate. */
-export const SESSION_END_REASONS = ['logout', 'revoked', 'password_changed', 'refresh_token_reuse', 'user_suspended'] as const;
-export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
-
 export const PASSWORD_CHANGE_VIAS = ['reset', 'profile'] as const;
 export type PasswordChangeVia = (typeof PASSWORD_CHANGE_VIAS)[number];
+
+/** A session that survives mass revocations from `sinceEpoch` on (see session/decider.ts isRevoked). */
+export interface KeptSession {
+  sessionId: string;
+  sinceEpoch: number;
+}
 
 export interface UserRegisteredData {
   userId: string;
@@ -44,35 +50,6 @@ export interface ProfileUpdatedData {
   updatedAt: string;
 }
 
-/** A login (the adapter verified the password first). */
-export interface SessionStartedData {
-  userId: string;
-  sessionId: string;
-  /** sha256 of the session's first opaque refresh token */
-  refreshTokenHash: string;
-  expiresAt: string;
-  userAgent: string | null;
-  ip: string | null;
-  startedAt: string;
-}
-
-/** The session's refresh token was rotated: the previous hash is retired for good. */
-export interface SessionRefreshedData {
-  userId: string;
-  sessionId: string;
-  /** sha256 of the new refresh token */
-  refreshTokenHash: string;
-  expiresAt: string;
-  refreshedAt: string;
-}
-
-export interface SessionEndedData {
-  userId: string;
-  sessionId: string;
-  reason: SessionEndReason;
-  endedAt: string;
-}
-
 /** A reset link was sent; it supersedes every earlier one. */
 export interface PasswordResetRequestedData {
   userId: string;
@@ -82,12 +59,25 @@ export interface PasswordResetRequestedData {
   requestedAt: string;
 }
 
-/** The password hash to verify logins against from now on; any pending reset token is void. */
+/**
+ * The password hash to verify logins against from now on; any pending reset
+ * token is void. A mass revocation: every session of the user started before
+ * it ends (the end-sessions process manager records each), except the one
+ * the change was made from.
+ */
 export interface PasswordChangedData {
   userId: string;
   /** argon2id */
   passwordHash: string;
   via: PasswordChangeVia;
+  /**
+   * The session the change was made from (it stays signed in) and the epoch
+   * it has survived since (earlier than the last one when it made the
+   * previous changes too); null: none is kept (a reset, or no session named).
+   */
+  keptSession: KeptSession | null;
+  /** the user's session epoch from now on (one more than before) */
+  sessionEpoch: number;
   changedAt: string;
 }
 
@@ -98,9 +88,12 @@ export interface RoleChangedData {
   changedAt: string;
 }
 
+/** A mass revocation: every session of the user ends (the end-sessions process manager records each). */
 export interface UserSuspendedData {
   userId: string;
   reason: string;
+  /** the user's session epoch from now on (one more than before) */
+  sessionEpoch: number;
   suspendedAt: string;
 }
 
@@ -112,9 +105,6 @@ export interface UserReactivatedData {
 export type UserEvent =
   | DomainEvent<'UserRegistered', UserRegisteredData>
   | DomainEvent<'ProfileUpdated', ProfileUpdatedData>
-  | DomainEvent<'SessionStarted', SessionStartedData>
-  | DomainEvent<'SessionRefreshed', SessionRefreshedData>
-  | DomainEvent<'SessionEnded', SessionEndedData>
   | DomainEvent<'PasswordResetRequested', PasswordResetRequestedData>
   | DomainEvent<'PasswordChanged', PasswordChangedData>
   | DomainEvent<'RoleChanged', RoleChangedData>
@@ -122,3 +112,44 @@ export type UserEvent =
   | DomainEvent<'UserReactivated', UserReactivatedData>;
 
 export type UserEventType = UserEvent['type'];
+
+// ---------------------------------------------------------------- decoding
+
+const epoch = z.number().int().nonnegative();
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const userEvents = eventCodec<UserEvent>({
+  UserRegistered: {
+    schema: z.object({
+      userId: z.string(),
+      email: z.string(),
+      passwordHash: z.string(),
+      displayName: z.string(),
+      role: z.enum(USER_ROLES),
+      registeredAt: z.string(),
+    }),
+  },
+  ProfileUpdated: {
+    schema: z.object({
+      userId: z.string(),
+      displayName: z.string().optional(),
+      avatarUrl: z.string().nullable().optional(),
+      timezone: z.string().nullable().optional(),
+      updatedAt: z.string(),
+    }),
+  },
+  PasswordResetRequested: { schema: z.object({ userId: z.string(), resetTokenHash: z.string(), expiresAt: z.string(), requestedAt: z.string() }) },
+  PasswordChanged: {
+    schema: z.object({
+      userId: z.string(),
+      passwordHash: z.string(),
+      via: z.enum(PASSWORD_CHANGE_VIAS),
+      keptSession: z.object({ sessionId: z.string(), sinceEpoch: epoch }).nullable(),
+      sessionEpoch: epoch,
+      changedAt: z.string(),
+    }),
+  },
+  RoleChanged: { schema: z.object({ userId: z.string(), role: z.enum(USER_ROLES), previousRole: z.enum(USER_ROLES), changedAt: z.string() }) },
+  UserSuspended: { schema: z.object({ userId: z.string(), reason: z.string(), sessionEpoch: epoch, suspendedAt: z.string() }) },
+  UserReactivated: { schema: z.object({ userId: z.string(), reactivatedAt: z.string() }) },
+});

@@ -1,4 +1,5 @@
-import type { SessionEndReason, UserRole } from './events.js';
+import type { UserStanding } from '../session/commands.js';
+import type { KeptSession, UserRole } from './events.js';
 
 /** `unregistered`: no UserRegistered in this stream yet. */
 export type UserStatus = 'unregistered' | 'active' | 'suspended';
@@ -28,27 +29,6 @@ export interface Suspension {
   suspendedAt: string;
 }
 
-export interface UserSession {
-  sessionId: string;
-  /** sha256 of the refresh token that is valid now */
-  refreshTokenHash: string;
-  /**
-   * Every hash this session has rotated away, oldest first (the first one is
-   * the hash the session started with, once it has been refreshed).
-   * Presenting one of these is token reuse. Kept for the session's whole
-   * life — bounded by the number of refreshes of one session.
-   */
-  rotatedTokenHashes: string[];
-  expiresAt: string;
-  startedAt: string;
-  lastRefreshedAt: string | null;
-  userAgent: string | null;
-  ip: string | null;
-  /** null while the session has not been ended (it may still have expired: compare expiresAt) */
-  endedAt: string | null;
-  endReason: SessionEndReason | null;
-}
-
 /** The latest reset request; a newer one replaces it, a password change clears it. */
 export interface PendingPasswordReset {
   resetTokenHash: string;
@@ -56,32 +36,38 @@ export interface PendingPasswordReset {
   requestedAt: string;
 }
 
+/**
+ * Plain JSON (the stream is snapshotted). Sessions are not here: each lives
+ * in its own stream; the user keeps only what revokes them all at once.
+ */
 export interface UserState {
   status: UserStatus;
   /** null while unregistered */
   account: UserAccount | null;
   /** null unless suspended */
   suspension: Suspension | null;
-  /** by session id, in the order the sessions started; ended sessions stay (for idempotent repeats) */
-  sessions: Record<string, UserSession>;
   passwordReset: PendingPasswordReset | null;
+  /** mass revocations so far (password changes and resets, suspensions): a session started in an earlier epoch is revoked */
+  sessionEpoch: number;
+  /** the session the latest password changes were made from, and the epoch it started in (see UserStanding) */
+  keptSession: KeptSession | null;
 }
 
 export function initialState(): UserState {
-  return { status: 'unregistered', account: null, suspension: null, sessions: {}, passwordReset: null };
+  return { status: 'unregistered', account: null, suspension: null, passwordReset: null, sessionEpoch: 0, keptSession: null };
 }
 
-/** The session with this id, if this user has one (own keys only: an id such as "constructor" is not a session). */
-export function findSession(state: UserState, sessionId: string): UserSession | undefined {
-  return Object.hasOwn(state.sessions, sessionId) ? state.sessions[sessionId] : undefined;
+/** What a session decision needs of this user (session/commands.ts). */
+export function userStanding(state: UserState): UserStanding {
+  return { status: state.status, sessionEpoch: state.sessionEpoch, keptSession: state.keptSession === null ? null : { ...state.keptSession } };
 }
 
-/** Not ended and not past its expiry at `nowMs`. */
-export function isSessionActive(session: UserSession, nowMs: number): boolean {
-  return session.endedAt === null && Date.parse(session.expiresAt) > nowMs;
-}
-
-/** The sessions that are live at `nowMs`, in the order they started. */
-export function activeSessions(state: UserState, nowMs: number): UserSession[] {
-  return Object.values(state.sessions).filter((session) => isSessionActive(session, nowMs));
+/**
+ * The kept session after a password change from `keptSessionId` (null: none
+ * kept) in epoch `epochBefore`: a session kept again keeps the epoch its
+ * survival started from, any other starts a new run.
+ */
+export function keptAfterChange(previous: KeptSession | null, keptSessionId: string | null, epochBefore: number): KeptSession | null {
+  if (keptSessionId === null) return null;
+  return previous?.sessionId === keptSessionId ? { ...previous } : { sessionId: keptSessionId, sinceEpoch: epochBefore };
 }

@@ -1,3 +1,5 @@
+import { addId, hasId } from '../core/id-set.js';
+import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
@@ -22,6 +24,7 @@ import {
   type CollectedItem,
   type ExecutionRequestedData,
   type WorkflowExecutionEvent,
+  workflowExecutionEvents,
 } from './events.js';
 import { initialState, isTerminal, type ExecutionStatus, type WorkflowExecutionState } from './state.js';
 
@@ -178,16 +181,16 @@ function collect(command: CollectItems, state: State): Event[] {
   const items = requireItems(command.items);
   const cursor = command.cursor === null ? null : requireText(command.cursor, 'cursor');
   instant(command.now, 'now');
-  if (state.batches.has(batchId)) return [];
+  if (hasId(state.batches, batchId)) return [];
   // late batches of an attempt being wound down (retrying, paused) still count: the data is real
   requireStatus(state, req, ['running', 'retrying', 'paused'], 'collect items');
 
   // drops items collected earlier in this execution, and repeats within the batch (the first one stays)
-  const seen = new Set(state.seenItems);
+  const inBatch = new Set<string>();
   const fresh: CollectedItem[] = [];
   for (const item of items) {
-    if (seen.has(item.platformContentId)) continue;
-    seen.add(item.platformContentId);
+    if (hasId(state.seenItems, item.platformContentId) || inBatch.has(item.platformContentId)) continue;
+    inBatch.add(item.platformContentId);
     fresh.push(item);
   }
   if (fresh.length === 0) return [];
@@ -345,37 +348,64 @@ export const workflowExecutionDecider: Decider<WorkflowExecutionState, WorkflowE
         return pause(command, state);
     }
   },
-  evolve(state, event) {
-    switch (event.type) {
-      case 'ExecutionRequested':
-        return { ...state, status: 'requested', request: event.data };
-      case 'ExecutionRejected':
-        return { ...state, status: 'rejected', endReason: event.data.reason };
-      case 'ExecutionStarted':
-        return { ...state, status: 'running', attempt: event.data.attempt, workerId: event.data.workerId, pausedFor: null };
-      case 'ProxyAssigned':
-        return { ...state, proxy: { proxyId: event.data.proxyId, leaseId: event.data.leaseId } };
-      case 'ItemsCollected': {
-        const seenItems = new Set(state.seenItems);
-        for (const item of event.data.items) seenItems.add(item.platformContentId);
-        return {
-          ...state,
-          seenItems,
-          batches: new Set(state.batches).add(event.data.batchId),
-          itemCount: event.data.itemCount,
-          cursor: event.data.cursor,
-        };
-      }
-      case 'ExecutionRetried':
-        return { ...state, status: 'retrying', attempt: event.data.attempt, workerId: null, pausedFor: null };
-      case 'ExecutionCompleted':
-        return { ...state, status: 'completed' };
-      case 'ExecutionFailed':
-        return { ...state, status: 'failed', endReason: event.data.reason };
-      case 'ExecutionCancelled':
-        return { ...state, status: 'cancelled', cancelledBy: event.data.by };
-      case 'ExecutionPaused':
-        return { ...state, status: 'paused', pausedFor: event.data.reason };
-    }
-  },
+  evolve,
+};
+
+/**
+ * Folds in place (the fold owns its state): O(1) per event, O(items) for a
+ * batch; the sets grow, they are never copied. Objects taken from events are
+ * replaced, never changed.
+ */
+function evolve(state: State, event: Event): State {
+  switch (event.type) {
+    case 'ExecutionRequested':
+      state.status = 'requested';
+      state.request = event.data;
+      return state;
+    case 'ExecutionRejected':
+      state.status = 'rejected';
+      return state;
+    case 'ExecutionStarted':
+      state.status = 'running';
+      state.attempt = event.data.attempt;
+      state.workerId = event.data.workerId;
+      state.pausedFor = null;
+      return state;
+    case 'ProxyAssigned':
+      state.proxy = { proxyId: event.data.proxyId, leaseId: event.data.leaseId };
+      return state;
+    case 'ItemsCollected':
+      for (const item of event.data.items) addId(state.seenItems, item.platformContentId);
+      addId(state.batches, event.data.batchId);
+      state.itemCount = event.data.itemCount;
+      state.cursor = event.data.cursor;
+      return state;
+    case 'ExecutionRetried':
+      state.status = 'retrying';
+      state.attempt = event.data.attempt;
+      state.workerId = null;
+      state.pausedFor = null;
+      return state;
+    case 'ExecutionCompleted':
+      state.status = 'completed';
+      return state;
+    case 'ExecutionFailed':
+      state.status = 'failed';
+      return state;
+    case 'ExecutionCancelled':
+      state.status = 'cancelled';
+      return state;
+    case 'ExecutionPaused':
+      state.status = 'paused';
+      state.pausedFor = event.data.reason;
+      return state;
+  }
+}
+
+/** The binding the command handler uses: stream `workflow_execution-{executionId}`, one run, short-lived (no snapshots). */
+export const workflowExecutionAggregate: Aggregate<WorkflowExecutionState, WorkflowExecutionCommand, WorkflowExecutionEvent> = {
+  name: 'workflow_execution',
+  streamName: workflowExecutionStream,
+  decider: workflowExecutionDecider,
+  events: workflowExecutionEvents,
 };

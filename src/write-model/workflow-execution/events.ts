@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec, plainObject } from '../core/event-codec.js';
 
 /**
  * The WorkflowExecution aggregate's events (DESIGN §5), stream
@@ -169,3 +171,80 @@ export type WorkflowExecutionEvent =
   | DomainEvent<'ExecutionPaused', ExecutionPausedData>;
 
 export type WorkflowExecutionEventType = WorkflowExecutionEvent['type'];
+
+// ---------------------------------------------------------------- decoding
+
+const json = plainObject;
+const lease = z.object({ proxyId: z.string(), leaseId: z.string().nullable() });
+const ref = { executionId: z.string(), workflowId: z.string() };
+const attempt = z.number().int();
+const item = z.object({ platformContentId: z.string(), kind: z.string(), data: json });
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const workflowExecutionEvents = eventCodec<WorkflowExecutionEvent>({
+  ExecutionRequested: {
+    schema: z.object({
+      ...ref,
+      ownerId: z.string(),
+      platform: z.string(),
+      type: z.string(),
+      config: json,
+      platformAccountId: z.string().nullable(),
+      trigger: z.enum(EXECUTION_TRIGGERS),
+      requestedBy: z.string().nullable(),
+      requestedAt: z.string(),
+    }),
+  },
+  ExecutionRejected: {
+    schema: z.object({ ...ref, ownerId: z.string(), reason: z.enum(REJECTION_CODES), details: json, rejectedAt: z.string() }),
+  },
+  ExecutionStarted: { schema: z.object({ ...ref, workerId: z.string().nullable(), attempt, startedAt: z.string() }) },
+  ProxyAssigned: {
+    schema: z.object({
+      ...ref,
+      proxyId: z.string(),
+      leaseId: z.string().nullable(),
+      reason: z.enum(PROXY_ASSIGNMENT_REASONS),
+      previous: lease.nullable(),
+      assignedAt: z.string(),
+    }),
+  },
+  ItemsCollected: {
+    schema: z.object({
+      ...ref,
+      ownerId: z.string(),
+      platform: z.string(),
+      type: z.string(),
+      platformAccountId: z.string().nullable(),
+      batchId: z.string(),
+      attempt,
+      items: z.array(item),
+      cursor: z.string().nullable(),
+      itemCount: z.number().int(),
+      collectedAt: z.string(),
+    }),
+  },
+  ExecutionRetried: {
+    schema: z.object({ ...ref, attempt, reason: z.string(), resumeFrom: z.string().nullable(), retriedAt: z.string() }),
+  },
+  ExecutionCompleted: {
+    schema: z.object({ ...ref, ownerId: z.string(), itemCount: z.number().int(), attempt, proxy: lease.nullable(), completedAt: z.string() }),
+  },
+  ExecutionFailed: {
+    schema: z.object({
+      ...ref,
+      ownerId: z.string(),
+      reason: z.string(),
+      attempt,
+      itemCount: z.number().int(),
+      proxy: lease.nullable(),
+      failedAt: z.string(),
+    }),
+  },
+  ExecutionCancelled: {
+    schema: z.object({ ...ref, ownerId: z.string(), by: z.string(), itemCount: z.number().int(), proxy: lease.nullable(), cancelledAt: z.string() }),
+  },
+  ExecutionPaused: {
+    schema: z.object({ ...ref, reason: z.enum(EXECUTION_PAUSE_REASONS), attempt, cursor: z.string().nullable(), pausedAt: z.string() }),
+  },
+});

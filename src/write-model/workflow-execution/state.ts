@@ -1,3 +1,4 @@
+import type { IdSet } from '../core/id-set.js';
 import type { ExecutionPauseReason, ExecutionRequestedData, ProxyLease } from './events.js';
 
 /**
@@ -10,6 +11,7 @@ export type ExecutionStatus = 'none' | 'requested' | 'rejected' | 'running' | 'r
 
 export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['rejected', 'completed', 'failed', 'cancelled'];
 
+/** What decisions need, as plain JSON (like every state: a snapshot could keep it). */
 export interface WorkflowExecutionState {
   status: ExecutionStatus;
   /** what was requested; null while `none` */
@@ -21,13 +23,9 @@ export interface WorkflowExecutionState {
   cursor: string | null;
   itemCount: number;
   /** platformContentIds already collected in this execution */
-  seenItems: Set<string>;
-  batches: Set<string>;
+  seenItems: IdSet;
+  batches: IdSet;
   pausedFor: ExecutionPauseReason | null;
-  /** the user who cancelled; null otherwise */
-  cancelledBy: string | null;
-  /** the reason of a rejection or failure */
-  endReason: string | null;
 }
 
 export function initialState(): WorkflowExecutionState {
@@ -39,11 +37,9 @@ export function initialState(): WorkflowExecutionState {
     proxy: null,
     cursor: null,
     itemCount: 0,
-    seenItems: new Set(),
-    batches: new Set(),
+    seenItems: {},
+    batches: {},
     pausedFor: null,
-    cancelledBy: null,
-    endReason: null,
   };
 }
 

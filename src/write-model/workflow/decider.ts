@@ -1,3 +1,4 @@
+import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
@@ -19,6 +20,7 @@ import {
   type WorkflowEvent,
   type WorkflowSchedule,
   type WorkflowUpdatedData,
+  workflowEvents,
 } from './events.js';
 import { initialState, type WorkflowDefinition, type WorkflowState } from './state.js';
 
@@ -305,31 +307,63 @@ export const workflowDecider: Decider<WorkflowState, WorkflowCommand, WorkflowEv
         return remove(command, state);
     }
   },
-  evolve(state, event) {
-    switch (event.type) {
-      case 'WorkflowCreated':
-        return { ...state, status: 'active', workflow: { ...event.data }, createdWith: event.data };
-      case 'WorkflowUpdated': {
-        const { name, config, platformAccountId } = event.data;
-        return state.workflow ? { ...state, workflow: { ...state.workflow, name, config, platformAccountId } } : state;
-      }
-      case 'WorkflowScheduled':
-        return { ...state, schedule: event.data.schedule };
-      case 'WorkflowPaused': {
-        const { reason, until, by, pausedAt } = event.data;
-        const record = { reason, until, by, pausedAt };
-        // a new pause for a reason already there replaces it in place (pausedFor keeps its order)
-        const pauses = state.pauses.some((p) => p.reason === reason)
-          ? state.pauses.map((p) => (p.reason === reason ? record : p))
-          : [...state.pauses, record];
-        return { ...state, status: 'paused', pauses };
-      }
-      case 'WorkflowResumed': {
-        const pauses = state.pauses.filter((p) => !event.data.lifted.includes(p.reason));
-        return { ...state, status: pauses.length === 0 ? 'active' : 'paused', pauses };
-      }
-      case 'WorkflowDeleted':
-        return { ...state, status: 'deleted', deletedAt: event.data.deletedAt };
+  evolve,
+};
+
+/**
+ * Folds in place (the fold owns its state): O(1) per event, the pauses are
+ * at most one per reason. Objects taken from events are replaced, never
+ * changed, so the events stay as recorded.
+ */
+function evolve(state: WorkflowState, event: WorkflowEvent): WorkflowState {
+  switch (event.type) {
+    case 'WorkflowCreated':
+      state.status = 'active';
+      state.workflow = { ...event.data };
+      state.createdWith = event.data;
+      return state;
+    case 'WorkflowUpdated': {
+      const { name, config, platformAccountId } = event.data;
+      // state.workflow is this fold's own copy (see WorkflowCreated)
+      if (state.workflow) Object.assign(state.workflow, { name, config, platformAccountId });
+      return state;
     }
-  },
+    case 'WorkflowScheduled':
+      state.schedule = event.data.schedule;
+      return state;
+    case 'WorkflowPaused': {
+      const { reason, until, by, pausedAt } = event.data;
+      const record = { reason, until, by, pausedAt };
+      // a new pause for a reason already there replaces it in place (pausedFor keeps its order)
+      const at = state.pauses.findIndex((p) => p.reason === reason);
+      if (at >= 0) state.pauses[at] = record;
+      else state.pauses.push(record);
+      state.status = 'paused';
+      return state;
+    }
+    case 'WorkflowResumed': {
+      const lifted: readonly string[] = event.data.lifted;
+      for (let i = state.pauses.length - 1; i >= 0; i--) if (lifted.includes(state.pauses[i]!.reason)) state.pauses.splice(i, 1);
+      state.status = state.pauses.length === 0 ? 'active' : 'paused';
+      return state;
+    }
+    case 'WorkflowDeleted':
+      state.status = 'deleted';
+      state.deletedAt = event.data.deletedAt;
+      return state;
+  }
+}
+
+/**
+ * The binding the command handler uses: stream `workflow-{workflowId}`.
+ * The stream stays long (updates, schedules, pauses and resumes over the
+ * workflow's life, quota pauses up to a pair a day), so it is snapshotted;
+ * executions and ticks never write to it.
+ */
+export const workflowAggregate: Aggregate<WorkflowState, WorkflowCommand, WorkflowEvent> = {
+  name: 'workflow',
+  streamName: workflowStream,
+  decider: workflowDecider,
+  events: workflowEvents,
+  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
+import { eventCodec, plainObject } from '../core/event-codec.js';
 
 /**
  * The WorkflowDefinition aggregate's events (DESIGN §5), stream
@@ -111,3 +113,70 @@ export type WorkflowEvent =
   | DomainEvent<'WorkflowDeleted', WorkflowDeletedData>;
 
 export type WorkflowEventType = WorkflowEvent['type'];
+
+// ---------------------------------------------------------------- decoding
+
+const config = plainObject;
+const schedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cron'), expression: z.string() }),
+  z.object({ kind: z.literal('interval'), every: z.enum(SCHEDULE_INTERVALS) }),
+]);
+const reason = z.enum(PAUSE_REASONS);
+const ref = { workflowId: z.string(), ownerId: z.string() };
+
+/** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
+export const workflowEvents = eventCodec<WorkflowEvent>({
+  WorkflowCreated: {
+    schema: z.object({
+      ...ref,
+      platform: z.string(),
+      type: z.string(),
+      name: z.string(),
+      config,
+      platformAccountId: z.string().nullable(),
+      createdAt: z.string(),
+    }),
+  },
+  WorkflowUpdated: {
+    schema: z.object({
+      ...ref,
+      name: z.string(),
+      config,
+      platformAccountId: z.string().nullable(),
+      changed: z.array(z.enum(['name', 'config', 'platformAccountId'])),
+      updatedAt: z.string(),
+    }),
+  },
+  WorkflowScheduled: {
+    schema: z.object({
+      ...ref,
+      schedule: schedule.nullable(),
+      previous: schedule.nullable(),
+      status: z.enum(['active', 'paused']),
+      scheduledAt: z.string(),
+    }),
+  },
+  WorkflowPaused: {
+    schema: z.object({
+      ...ref,
+      reason,
+      until: z.string().nullable(),
+      by: z.string().nullable(),
+      pausedFor: z.array(reason),
+      pausedAt: z.string(),
+    }),
+  },
+  WorkflowResumed: {
+    schema: z.object({
+      ...ref,
+      lifted: z.array(reason),
+      pausedFor: z.array(reason),
+      status: z.enum(['active', 'paused']),
+      by: z.string().nullable(),
+      resumedAt: z.string(),
+    }),
+  },
+  WorkflowDeleted: {
+    schema: z.object({ ...ref, platform: z.string(), type: z.string(), schedule: schedule.nullable(), deletedAt: z.string() }),
+  },
+});

@@ -32,8 +32,18 @@ export interface PostgresEventStoreOptions {
   onBackgroundError?: (error: unknown) => void;
 }
 
-/** One round trip: the stream's state (existence, retention) with its events joined on. */
+/**
+ * One round trip: the stream's state (existence, retention) with its events
+ * joined on. The requested revision is folded into the one range bound the
+ * index can use (`$2 IS NULL OR …` would let a cached generic plan scan the
+ * stream from its start: a read of a snapshot's tail would cost the whole
+ * stream).
+ */
 function readStreamQuery(backwards: boolean): string {
+  const retained = 'greatest(coalesce(s.truncate_before, 0), s.last_revision - coalesce(s.max_count, s.last_revision + 1) + 1)';
+  const range = backwards
+    ? `ev.stream_revision >= ${retained} AND ev.stream_revision <= coalesce($2::bigint, s.last_revision)`
+    : `ev.stream_revision >= greatest(${retained}, coalesce($2::bigint, 0))`;
   return `
     WITH s AS (
       SELECT coalesce(m.deleted, false) AS deleted, m.truncate_before, m.max_age, m.max_count,
@@ -44,9 +54,8 @@ function readStreamQuery(backwards: boolean): string {
       LEFT JOIN LATERAL (
         SELECT ${EVENT_COLUMNS} FROM es_events ev
          WHERE ev.stream_name = $1
-           AND ev.stream_revision >= greatest(coalesce(s.truncate_before, 0), s.last_revision - coalesce(s.max_count, s.last_revision + 1) + 1)
+           AND ${range}
            AND (s.max_age IS NULL OR ev.created_at >= now() - make_interval(secs => s.max_age))
-           AND ($2::bigint IS NULL OR ev.stream_revision ${backwards ? '<=' : '>='} $2::bigint)
          ORDER BY ev.stream_revision ${backwards ? 'DESC' : 'ASC'}
          LIMIT $3
       ) e ON s.last_revision IS NOT NULL AND NOT s.deleted`;

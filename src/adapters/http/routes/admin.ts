@@ -273,7 +273,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       path: '/streams/:stream/state',
       summary: "An aggregate's state at a revision (admin)",
       description:
-        "The stream's decider state folded up to and including `at` (default: the last revision), with the event at that revision. " +
+        "The stream's aggregate state (its events decoded and folded by its decider) up to and including `at` (default: the last revision), with the event at that revision. " +
         'aggregate is null (and state null) for a category without a decider.',
       tags,
       auth: true,

@@ -5,11 +5,13 @@ import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { formatPosition, type Position } from '../../../event-store/position.js';
 import type { CommandContext } from '../../../write-model/core/command-context.js';
-import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
+import { handle, load } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
-import { emailReservationDecider, emailReservationStream } from '../../../write-model/user/email-reservation.js';
-import { userDecider, userStream } from '../../../write-model/user/decider.js';
+import { sessionAggregate } from '../../../write-model/session/decider.js';
+import { emailReservationAggregate } from '../../../write-model/user/email-reservation.js';
+import { userAggregate } from '../../../write-model/user/decider.js';
 import type { UserRole } from '../../../write-model/user/events.js';
+import { userStanding } from '../../../write-model/user/state.js';
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
@@ -40,10 +42,11 @@ export interface AuthRouteDeps {
 
 /**
  * Token formats (the client treats both as opaque strings):
- * - refresh token `<userId>.<sessionId>.<secret>`: the ids say which stream
- *   and session to rotate without a read-model lookup (so a refresh right
- *   after login never depends on projection lag); events hold only the
- *   sha256 of the whole string. The ids are not secret, the 32 random bytes are.
+ * - refresh token `<userId>.<sessionId>.<secret>`: the ids say which streams
+ *   to read (`user-{userId}` for the user's standing, `session-{sessionId}`
+ *   to rotate) without a read-model lookup (so a refresh right after login
+ *   never depends on projection lag); events hold only the sha256 of the
+ *   whole string. The ids are not secret, the 32 random bytes are.
  * - reset token `<userId>.<secret>`, likewise.
  */
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -75,7 +78,7 @@ export function emailHash(normalisedEmail: string): string {
 
 /** The user id the address is reserved for, if any. */
 async function reservedUserId(store: EventStore, hash: string): Promise<string | undefined> {
-  const { state } = await loadState(store, emailReservationStream(hash), emailReservationDecider);
+  const { state } = await load(store, emailReservationAggregate, hash);
   return state.reservation?.userId;
 }
 
@@ -153,19 +156,20 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       const hash = emailHash(body.email);
       await rateLimit.check(ctx, hash, ctx.ip);
       const userId = await reservedUserId(store, hash);
-      const account = userId ? (await loadState(store, userStream(userId), userDecider)).state.account : null;
+      const user = userId ? (await load(store, userAggregate, userId)).state : null;
+      const account = user?.account ?? null;
       const valid = await passwordHasher.verify(account?.passwordHash ?? (await timingDecoy()), body.password);
-      if (!account || !valid) throw unauthenticated(BAD_CREDENTIALS);
+      if (!user || !account || !valid) throw unauthenticated(BAD_CREDENTIALS);
 
       const sessionId = randomUUID();
       const refreshToken = `${account.userId}.${sessionId}.${generateOpaqueToken()}`;
       const now = new Date();
       const userAgent = ctx.get('User-Agent').slice(0, 512);
       // a suspended user is PERMISSION_DENIED (403): the password was right, so this tells nothing new
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        userStream(account.userId),
-        userDecider,
+        sessionAggregate,
+        sessionId,
         {
           type: 'StartSession',
           userId: account.userId,
@@ -174,11 +178,12 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
           expiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
           userAgent: userAgent === '' ? undefined : userAgent,
           ip: ctx.ip || undefined,
+          user: userStanding(user),
           now: now.toISOString(),
         },
         { context: commandContext(ctx, account.userId) },
       );
-      return tokenPair(ctx, { userId: account.userId, role: result.state.account?.role ?? account.role, sessionId }, refreshToken, result.position);
+      return tokenPair(ctx, { userId: account.userId, role: account.role, sessionId }, refreshToken, result.position);
     },
   );
 
@@ -201,15 +206,18 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     async ({ body }, ctx) => {
       const match = REFRESH_TOKEN.exec(body.refresh_token);
       if (!match) throw unauthenticated(BAD_REFRESH);
-      const [, userId, sessionId] = match as unknown as [string, string, string];
+      const userId = match[1]!;
+      const sessionId = match[2]!;
       const refreshToken = `${userId}.${sessionId}.${generateOpaqueToken()}`;
       const now = new Date();
+      // the user's standing (suspended? sessions revoked since?) goes with the command: refused at once, whatever the process manager's lag
+      const user = (await load(store, userAggregate, userId)).state;
       let result;
       try {
-        result = await handleCommand(
+        result = await handle(
           store,
-          userStream(userId),
-          userDecider,
+          sessionAggregate,
+          sessionId,
           {
             type: 'RefreshSession',
             userId,
@@ -217,6 +225,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
             presentedTokenHash: hashToken(body.refresh_token),
             newTokenHash: hashToken(refreshToken),
             newExpiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
+            user: userStanding(user),
             now: now.toISOString(),
           },
           { context: commandContext(ctx, userId) },
@@ -232,7 +241,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
         ctx.state.logger.warn({ userId, sessionId }, 'refresh token reuse: session ended');
         throw unauthenticated(BAD_REFRESH);
       }
-      const account = result.state.account;
+      const account = user.account;
       if (!account || result.events.length === 0) throw unauthenticated(BAD_REFRESH);
       return tokenPair(ctx, { userId, role: account.role, sessionId }, refreshToken, result.position);
     },
@@ -253,10 +262,10 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     },
     async (_input, ctx) => {
       const user = currentUser(ctx);
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        userStream(user.id),
-        userDecider,
+        sessionAggregate,
+        user.sessionId,
         { type: 'EndSession', userId: user.id, sessionId: user.sessionId, reason: 'logout', now: new Date().toISOString() },
         { context: commandContext(ctx, user.id) },
       );
@@ -290,23 +299,26 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     try {
       const userId = await reservedUserId(store, emailHash(email));
       if (userId === undefined) return;
-      const { state } = await loadState(store, userStream(userId), userDecider);
-      if (state.account === null || state.status === 'suspended') return;
       const token = `${userId}.${generateOpaqueToken()}`;
       const now = new Date();
-      await handleCommand(
+      // no account (a crashed registration) or suspended: no mail, nothing recorded
+      const { events, state } = await handle(
         store,
-        userStream(userId),
-        userDecider,
-        {
-          type: 'RequestPasswordReset',
-          userId,
-          resetTokenHash: hashToken(token),
-          expiresAt: new Date(now.getTime() + config.PASSWORD_RESET_TTL_MINUTES * 60_000).toISOString(),
-          now: now.toISOString(),
-        },
+        userAggregate,
+        userId,
+        (user) =>
+          user.account === null || user.status === 'suspended'
+            ? []
+            : {
+                type: 'RequestPasswordReset' as const,
+                userId,
+                resetTokenHash: hashToken(token),
+                expiresAt: new Date(now.getTime() + config.PASSWORD_RESET_TTL_MINUTES * 60_000).toISOString(),
+                now: now.toISOString(),
+              },
         { context: commandContextFor(userId) },
       );
+      if (events.length === 0 || state.account === null) return;
       const resetUrl = `${config.PUBLIC_WEB_URL.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
       const mail = passwordResetMail({ resetUrl, expiresInMinutes: config.PASSWORD_RESET_TTL_MINUTES });
       await deps.mailer().send({ to: state.account.email, subject: mail.subject, text: mail.text, html: mail.html });
@@ -337,10 +349,10 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       const userId = match[1]!;
       const newPasswordHash = await passwordHasher.hash(body.new_password);
       try {
-        const result = await handleCommand(
+        const result = await handle(
           store,
-          userStream(userId),
-          userDecider,
+          userAggregate,
+          userId,
           { type: 'ResetPassword', userId, resetTokenHash: hashToken(body.token), newPasswordHash, now: new Date().toISOString() },
           { context: commandContext(ctx, userId) },
         );

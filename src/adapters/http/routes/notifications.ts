@@ -4,8 +4,7 @@ import { z } from 'zod';
 import type { EventStore } from '../../../event-store/port.js';
 import { NOTIFICATIONS_PROJECTION } from '../../../projections/notifications.js';
 import { listNotifications } from '../../../read-api/notifications.js';
-import { handleCommand } from '../../../write-model/core/command-handler.js';
-import { notificationDecider, notificationInboxStream } from '../../../write-model/notification/decider.js';
+import { markAllNotificationsRead, markNotificationRead } from '../../../application/notifications.js';
 import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
@@ -44,9 +43,9 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 
 /**
  * The caller's in-app notifications: `/api/v1/notifications`. Reads come from
- * the `notifications-v1` read model; marking read goes to the caller's inbox
- * aggregate (`notifications-{userId}`), so someone else's notification is
- * simply not there: 404, like an unknown one.
+ * the `notifications-v1` read model; marking read goes to each notification's
+ * aggregate (`notification-{id}`), which refuses anyone but its user: 404,
+ * like an unknown one. Read-all marks what the read model shows unread.
  */
 export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/notifications' });
@@ -80,22 +79,19 @@ export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps):
       method: 'post',
       path: '/read-all',
       summary: 'Mark all my notifications read',
-      description: '`marked`: how many were unread. Nothing unread: 200, marked 0.',
+      description:
+        '`marked`: how many were unread. Nothing unread: 200, marked 0. Marks what the read model shows unread ' +
+        '(`?after_position=` waits for a write first); `revision` is the last marked notification\'s, `position` the latest write.',
       tags: ['notifications'],
       auth: true,
+      request: { query: afterPositionQuery },
       responses: { 200: { description: 'marked', schema: commandResultSchema.extend({ marked: z.number().int() }) } },
     },
     async (_input, ctx) => {
       const user = currentUser(ctx);
-      const result = await handleCommand(
-        store,
-        notificationInboxStream(user.id),
-        notificationDecider,
-        { type: 'MarkAllNotificationsRead', requestedBy: user.id, now: clock().toISOString() },
-        { context: commandContext(ctx, user.id) },
-      );
-      const marked = result.events.reduce((n, e) => n + (e.type === 'AllNotificationsRead' ? e.data.notificationIds.length : 0), 0);
-      commandResult(ctx, result, { extra: { marked } });
+      await awaitPosition(ctx, knex, NOTIFICATIONS_PROJECTION);
+      const outcome = await markAllNotificationsRead({ store, knex, context: commandContext(ctx, user.id), now: clock() }, user.id);
+      commandResult(ctx, outcome, { extra: { marked: outcome.marked } });
     },
   );
 
@@ -115,13 +111,7 @@ export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps):
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
-      const result = await handleCommand(
-        store,
-        notificationInboxStream(user.id),
-        notificationDecider,
-        { type: 'MarkNotificationRead', notificationId: params.id, requestedBy: user.id, now: clock().toISOString() },
-        { context: commandContext(ctx, user.id) },
-      );
+      const result = await markNotificationRead({ store, context: commandContext(ctx, user.id), now: clock() }, user.id, params.id);
       commandResult(ctx, result);
     },
   );

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
-import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
+import { handle, load } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
-import { paymentOrderDecider, paymentStream, type ConfirmPayment, type PaymentProvider } from '../../../write-model/payment-order/index.js';
+import { paymentOrderAggregate, type ConfirmPayment, type PaymentProvider } from '../../../write-model/payment-order/index.js';
 import { PLAN_CODES, SERVICES, plan as catalogue } from '../../../write-model/subscription/plans.js';
 import { ALIPAY_FAILURE, ALIPAY_PAID_STATUSES, ALIPAY_SUCCESS, alipayPayment, parseAlipayForm, verifyAlipayParams } from '../../payments/alipay.js';
 import { readRawBody } from '../../payments/raw-body.js';
@@ -126,10 +126,10 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       const at = now();
       const amountFen = catalogue(body.service, body.plan).priceMonthlyFen;
       const expiresAt = new Date(at.getTime() + config.PAYMENT_ORDER_TTL_MINUTES * 60_000).toISOString();
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        paymentStream(orderId),
-        paymentOrderDecider,
+        paymentOrderAggregate,
+        orderId,
         {
           type: 'CreatePaymentOrder',
           orderId,
@@ -178,7 +178,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
-      const { state, revision } = await loadState(store, paymentStream(params.id), paymentOrderDecider);
+      const { state, revision } = await load(store, paymentOrderAggregate, params.id);
       const order = state.order;
       if (!order || order.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'payment order not found');
       ctx.set('ETag', `"${revision}"`);
@@ -206,7 +206,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
   async function confirm(ctx: AppContext, command: Omit<ConfirmPayment, 'type' | 'now'>): Promise<void> {
     if (!ORDER_ID.test(command.orderId)) throw new Refused(400, `out_trade_no ${JSON.stringify(command.orderId)} is not an order id`);
     try {
-      const result = await handleCommand(store, paymentStream(command.orderId), paymentOrderDecider, { type: 'ConfirmPayment', ...command, now: now().toISOString() }, {
+      const result = await handle(store, paymentOrderAggregate, command.orderId, { type: 'ConfirmPayment', ...command, now: now().toISOString() }, {
         // who (issue 6, item 4): the provider's verified notification, not a user
         context: commandContext(ctx, `provider:${command.provider}`),
       });

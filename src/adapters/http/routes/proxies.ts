@@ -329,7 +329,8 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description:
         'One probe result, timed on arrival. Consecutive failures fail a healthy proxy (failed: true) and consecutive successes ' +
         'recover a failed one (recovered: true); the thresholds are PROXY_FAILURE_THRESHOLD and PROXY_RECOVERY_THRESHOLD. ' +
-        'A successful check needs latency_ms.',
+        'A successful check needs latency_ms. The observation goes to the proxy\'s day stream (`proxy_health-{id}_{YYYYMMDD}`, UTC): ' +
+        '`revision` is that stream\'s, `position` the latest write (the verdict\'s when there is one).',
       tags: ['proxies'],
       auth: true,
       request: {

@@ -5,8 +5,10 @@ import type { EventStore } from '../../../event-store/port.js';
 import { subscriptionIdFor } from '../../../process-managers/shared.js';
 import { SUBSCRIPTIONS_PROJECTION } from '../../../projections/subscriptions.js';
 import { findSubscription, listSubscriptions, subscriptionUsage, type SubscriptionRow } from '../../../read-api/subscriptions.js';
-import { handleCommand, loadState } from '../../../write-model/core/command-handler.js';
-import { subscriptionDecider, subscriptionStream } from '../../../write-model/subscription/decider.js';
+import { handle } from '../../../write-model/core/command-handler.js';
+import { DomainError } from '../../../write-model/core/domain-error.js';
+import type { SubscriptionCommand } from '../../../write-model/subscription/commands.js';
+import { subscriptionAggregate, subscriptionKey } from '../../../write-model/subscription/decider.js';
 import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
@@ -164,14 +166,20 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       if (body.plan !== 'free') throw paymentRequired(body.plan);
-      const stream = subscriptionStream(user.id, body.service);
-      const { state } = await loadState(store, stream, subscriptionDecider);
-      const id = state.status === 'active' ? state.subscriptionId : subscriptionIdFor(user.id, body.service);
-      const result = await handleCommand(
+      const id = subscriptionIdFor(user.id, body.service);
+      const result = await handle(
         store,
-        stream,
-        subscriptionDecider,
-        { type: 'StartSubscription', subscriptionId: id, userId: user.id, service: body.service, plan: 'free', periodEnd: null, now: clock().toISOString() },
+        subscriptionAggregate,
+        subscriptionKey(user.id, body.service),
+        (state): SubscriptionCommand => ({
+          type: 'StartSubscription',
+          subscriptionId: state.status === 'active' ? state.subscriptionId : id,
+          userId: user.id,
+          service: body.service,
+          plan: 'free',
+          periodEnd: null,
+          now: clock().toISOString(),
+        }),
         { context: commandContext(ctx, user.id) },
       );
       const started = result.events.length > 0;
@@ -223,15 +231,15 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     async ({ params, body }, ctx) => {
       const user = currentUser(ctx);
       const found = await ownSubscription(ctx, params.id);
-      const stream = subscriptionStream(found.userId, found.service);
-      const { state } = await loadState(store, stream, subscriptionDecider);
-      if (state.status === 'none') throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
-      if (compareRank(body.plan, state.plan) > 0) throw paymentRequired(body.plan);
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        stream,
-        subscriptionDecider,
-        { type: 'ChangePlan', plan: body.plan, now: clock().toISOString() },
+        subscriptionAggregate,
+        subscriptionKey(found.userId, found.service),
+        (state): SubscriptionCommand => {
+          if (state.status === 'none') throw new DomainError('NOT_FOUND', 'subscription not found');
+          if (compareRank(body.plan, state.plan) > 0) throw paymentRequired(body.plan);
+          return { type: 'ChangePlan', plan: body.plan, now: clock().toISOString() };
+        },
         { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
       );
       commandResult(ctx, result);
@@ -255,10 +263,10 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
       const found = await ownSubscription(ctx, params.id);
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        subscriptionStream(found.userId, found.service),
-        subscriptionDecider,
+        subscriptionAggregate,
+        subscriptionKey(found.userId, found.service),
         { type: 'CancelSubscription', now: clock().toISOString() },
         { context: commandContext(ctx, user.id) },
       );
@@ -312,7 +320,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       summary: 'Consume a daily quota',
       description:
         'Counts `amount` uses of a daily counter on today (quota time zone). Over the limit (all or nothing): 429 QUOTA_EXCEEDED with ' +
-        'feature, limit, resets_at and Retry-After; the first refusal of the day is recorded as QuotaExceeded. A feature not in the plan: 403.',
+        'feature, limit, resets_at and Retry-After; the first refusal of the day is recorded as QuotaExceeded. A feature not in the plan: 403. ' +
+        'Uses are recorded in the day\'s usage stream: revision and position are of that stream.',
       tags: ['subscriptions'],
       auth: true,
       request: {

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import type { EventStore } from '../../../event-store/port.js';
 import { USERS_PROJECTION } from '../../../projections/users.js';
 import { findUserProfile, listUserSessions } from '../../../read-api/users.js';
-import { handleCommand } from '../../../write-model/core/command-handler.js';
-import { userDecider, userStream } from '../../../write-model/user/decider.js';
+import { handle } from '../../../write-model/core/command-handler.js';
+import { sessionAggregate } from '../../../write-model/session/decider.js';
+import { userAggregate } from '../../../write-model/user/decider.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -109,10 +110,10 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        userStream(user.id),
-        userDecider,
+        userAggregate,
+        user.id,
         {
           type: 'UpdateProfile',
           userId: user.id,
@@ -164,10 +165,10 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
-      const result = await handleCommand(
+      const result = await handle(
         store,
-        userStream(user.id),
-        userDecider,
+        sessionAggregate,
+        params.id,
         { type: 'EndSession', userId: user.id, sessionId: params.id, reason: 'revoked', now: new Date().toISOString() },
         { context: commandContext(ctx, user.id) },
       );

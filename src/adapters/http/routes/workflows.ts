@@ -114,7 +114,7 @@ const updateBody = z
 
 const listQuery = paginationQuery
   .extend({
-    platform: z.enum(PLATFORM_IDS as unknown as [string, ...string[]]).optional(),
+    platform: z.enum(PLATFORM_IDS).optional(),
     type: z.enum(TYPE_NAMES).optional(),
     status: z.enum(['active', 'paused']).optional(),
   })

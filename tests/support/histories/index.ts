@@ -1,0 +1,35 @@
+import { emailReservationHistories } from './email-reservation.js';
+import type { HistorySource } from './harness.js';
+import { notificationHistories } from './notification.js';
+import { novelTrackingHistories } from './novel-tracking.js';
+import { paymentOrderHistories } from './payment-order.js';
+import { platformAccountHistories } from './platform-account.js';
+import { proxyHealthHistories } from './proxy-health.js';
+import { proxyHistories } from './proxy.js';
+import { sessionHistories } from './session.js';
+import { subscriptionHistories } from './subscription.js';
+import { subscriptionUsageHistories } from './subscription-usage.js';
+import { userHistories } from './user.js';
+import { workflowExecutionHistories } from './workflow-execution.js';
+import { workflowHistories } from './workflow.js';
+
+/**
+ * One history source per aggregate binding (src/write-model/*): a new aggregate
+ * adds its own (tests/unit/snapshot-equivalence.test.ts checks these cover
+ * AGGREGATES in src/operations/aggregates.ts).
+ */
+export const HISTORY_SOURCES: readonly HistorySource[] = [
+  userHistories,
+  emailReservationHistories,
+  sessionHistories,
+  subscriptionHistories,
+  subscriptionUsageHistories,
+  paymentOrderHistories,
+  platformAccountHistories,
+  proxyHistories,
+  proxyHealthHistories,
+  workflowHistories,
+  workflowExecutionHistories,
+  novelTrackingHistories,
+  notificationHistories,
+];
