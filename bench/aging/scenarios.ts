@@ -14,6 +14,9 @@ import { subscriptionUsageAggregate, dailyUsageId } from '../../src/write-model/
 import type { SubscriptionUsageCommand } from '../../src/write-model/subscription-usage/commands.js';
 import { quotaTermsOf } from '../../src/write-model/subscription/quota-terms.js';
 import { userAggregate, userStanding, type UserCommand } from '../../src/write-model/user/index.js';
+import { requestExecution } from '../../src/application/workflows.js';
+import { workflowAggregate, type WorkflowCommand } from '../../src/write-model/workflow/index.js';
+import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { quotaDay } from '../../src/application/quota-day.js';
 import { at, writeHistory } from './history.js';
 import type { AgingContext, Scenario } from './scenario.js';
@@ -294,6 +297,60 @@ const accountVerify: Scenario<{ accountId: string; ownerId: string }> = {
   },
 };
 
+// ------------------------------------------------------------------ workflow and its executions
+
+const WORKFLOW_CONFIG = { keyword: '露营', maxItems: 20 };
+
+function* workflowYear(workflowId: string, ownerId: string, start: Date): Generator<WorkflowCommand> {
+  yield { type: 'CreateWorkflow', workflowId, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: 'Camping', config: WORKFLOW_CONFIG, platformAccountId: null, schedule: { kind: 'cron', expression: '0 * * * *' }, now: at(start, 0) };
+  for (let day = 1; day < DAYS; day++) {
+    // the pro quota runs out on most afternoons: paused until midnight, resumed by the deadline
+    if (day % 3 !== 0) {
+      yield { type: 'PauseWorkflow', workflowId, reason: 'quota_exceeded', requestedBy: null, until: at(start, day + 1), now: at(start, day, 900) };
+      yield { type: 'ResumeWorkflow', workflowId, requestedBy: null, reason: 'quota_exceeded', now: at(start, day + 1) };
+    }
+    if (day % 30 === 0) yield { type: 'UpdateWorkflow', workflowId, requestedBy: ownerId, name: `Camping ${day}`, now: at(start, day, 30) };
+  }
+}
+
+/** One hourly run: requested, started through a proxy, a page of items, completed. */
+function executionRun(executionId: string, workflowId: string, ownerId: string, start: Date, day: number, hour: number): WorkflowExecutionCommand[] {
+  const t = (m: number) => at(start, day, hour * 60 + m);
+  const items = Array.from({ length: 20 }, (_, i) => ({ platformContentId: `${executionId}-${i}`, kind: 'xiaohongshu.note', data: { title: `note ${i}`, likes: i } }));
+  return [
+    { type: 'RequestExecution', executionId, workflowId, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', config: WORKFLOW_CONFIG, platformAccountId: null, trigger: 'schedule', requestedBy: null, now: t(0) },
+    { type: 'AssignProxy', executionId, proxyId: 'proxy-1', leaseId: 'lease-1', reason: 'initial', now: t(0) },
+    { type: 'StartExecution', executionId, workerId: 'worker-1', now: t(1) },
+    { type: 'CollectItems', executionId, batchId: 'page-1', items, cursor: null, now: t(2) },
+    { type: 'CompleteExecution', executionId, now: t(3) },
+  ] as WorkflowExecutionCommand[];
+}
+
+const EXECUTIONS_PER_DAY = Number(process.env.BENCH_AGING_EXECUTIONS_PER_DAY ?? 24);
+
+const workflowExecute: Scenario<{ workflowId: string; ownerId: string }> = {
+  aggregate: 'workflow (executions)',
+  command: 'execute: load the workflow, request a run',
+  history: `hourly schedule for a year: ${EXECUTIONS_PER_DAY} runs a day (a stream each: requested, proxy, started, a page of 20 items, completed), a quota pause and resume on 2 days in 3, a monthly edit`,
+  async prepare(c, aged) {
+    const workflowId = randomUUID();
+    const ownerId = randomUUID();
+    const start = yearStart(c);
+    const year = workflowYear(workflowId, ownerId, start);
+    let events = await writeHistory(c.store, workflowAggregate, workflowId, aged ? year : [year.next().value as WorkflowCommand]);
+    for (let day = 0; aged && day < DAYS; day++) {
+      for (let run = 0; run < EXECUTIONS_PER_DAY; run++) {
+        const executionId = randomUUID();
+        events += await writeHistory(c.store, workflowExecutionAggregate, executionId, executionRun(executionId, workflowId, ownerId, start, day, run % 24));
+      }
+    }
+    return { target: { workflowId, ownerId }, events };
+  },
+  async run(c, { workflowId, ownerId }) {
+    await requestExecution({ store: c.store, timeZone: TIME_ZONE, now: () => new Date() }, { userId: ownerId, context }, workflowId);
+  },
+};
+
 /** Every scenario with its target type erased (each keeps its own). */
 const erase = <T>(scenario: Scenario<T>): Scenario => scenario as Scenario;
 
@@ -304,4 +361,5 @@ export const SCENARIOS: readonly Scenario[] = [
   erase(notificationNotify),
   erase(proxyProbe),
   erase(accountVerify),
+  erase(workflowExecute),
 ];
