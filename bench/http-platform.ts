@@ -101,7 +101,10 @@ function startChild(name: ProcessName, env: NodeJS.ProcessEnv, logDir: string): 
   const logFile = path.join(logDir, `bench-http-${name}.log`);
   const log = createWriteStream(logFile);
   // node itself, not npm or the tsx CLI, so our signals reach the process that handles them
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/main/${name}.ts`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PROFILE=api,projector writes V8 CPU profiles of those children into $TMPDIR/bench-http-profiles
+  const profiled = (process.env.BENCH_PROFILE ?? '').split(',').includes(name);
+  const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, 'bench-http-profiles')}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', `src/main/${name}.ts`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));

@@ -20,7 +20,9 @@
  *
  * Env: BENCH_ROUND_SECONDS (10), BENCH_ROUNDS (4), BENCH_CONNECTIONS (32),
  * BENCH_USERS (32), BENCH_SETTLE_SECONDS (60), BENCH_PG (server URL without a
- * database), BENCH_REDIS_URL (redis://127.0.0.1:6379/5), CHROMIUM_PATH.
+ * database), BENCH_REDIS_URL (redis://127.0.0.1:6379/5), CHROMIUM_PATH,
+ * BENCH_KINDS (only these kinds, e.g. `profile,queries`), BENCH_PROFILE (`api`,
+ * `projector`: V8 CPU profiles of those children in $TMPDIR/bench-http-profiles).
  *
  * Exit code 0 whether or not the targets are met; non-zero only when the
  * benchmark could not run (a child crashed, setup failed).
@@ -46,6 +48,8 @@ const config = {
   connections: Math.round(envNumber('BENCH_CONNECTIONS', 32)),
   users: Math.round(envNumber('BENCH_USERS', 32)),
   settleSeconds: envNumber('BENCH_SETTLE_SECONDS', 60),
+  /** BENCH_KINDS=profile,queries runs only those kinds (profile, consume, execute, queries, healthz) */
+  kinds: (process.env.BENCH_KINDS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
   database: 'collector_bench_http',
   redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/5',
   chromiumPath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -86,7 +90,7 @@ async function runAll(platform: Platform, alipayPrivateKeyPem: string): Promise<
   progress(`setting up ${config.users} users (register, log in, enterprise plan, workflow)`);
   const users = await setUpUsers(platform.url, config.users, alipayPrivateKeyPem);
   const runs: KindRun[] = [];
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => config.kinds.length === 0 || config.kinds.includes(k.key))) {
     progress(`${kind.label}: ${config.rounds} rounds of ${config.roundSeconds} s, ${config.connections} connections`);
     runs.push(await runKind(platform, kind, users));
   }

@@ -1,5 +1,5 @@
 import type { Position } from './position.js';
-import type { SnapshotStore } from './snapshots.js';
+import type { Snapshot, SnapshotStore } from './snapshots.js';
 
 /** JSON that survives a round trip through the store. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -36,6 +36,12 @@ export interface RecordedEvent {
 
 /** EventStoreDB's expected-revision vocabulary; a bigint is the exact revision of the last event. */
 export type ExpectedRevision = 'no_stream' | 'stream_exists' | 'any' | bigint;
+
+export interface StreamFromSnapshot {
+  snapshot: Snapshot | undefined;
+  /** the events after the snapshot's revision (all of them without a snapshot) */
+  events: RecordedEvent[];
+}
 
 export interface AppendResult {
   /** revision of the last event written: pass it as the next expected revision */
@@ -116,6 +122,12 @@ export interface EventStore {
   append(streamName: string, events: readonly EventData[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
   /** throws StreamNotFoundError when the stream does not exist or was deleted */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /**
+   * What loading an aggregate needs: the stream's snapshot of this version
+   * (if any) and the events after it, forwards. Throws StreamNotFoundError
+   * like readStream. One round trip on Postgres.
+   */
+  readStreamFromSnapshot(streamName: string, snapshotVersion: number): Promise<StreamFromSnapshot>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   /** position of the newest event in $all, or START when empty */

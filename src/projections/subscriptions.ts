@@ -33,9 +33,41 @@ export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJE
     name,
     filter: { eventTypes: [...SUBSCRIPTION_EVENT_TYPES, ...SUBSCRIPTION_USAGE_EVENT_TYPES] },
     async handle(events, { tx }) {
-      for (const event of events) await applyEvent(tx, event);
+      const usage = new DailyTotals();
+      for (const recorded of events) {
+        if (recorded.type === 'UsageRecorded') {
+          usage.add(subscriptionUsageEvents.decode(recorded));
+          continue;
+        }
+        await usage.flush(tx); // a refusal or a plan change lands after the uses before it
+        await applyEvent(tx, recorded);
+      }
+      await usage.flush(tx);
     },
   };
+}
+
+/**
+ * A batch's uses folded per subscription, feature and day: the event carries
+ * the day's total, so only the largest (and the latest limit) matters, and a
+ * busy day's thousands of uses cost one upsert per batch.
+ */
+class DailyTotals {
+  private readonly byKey = new Map<string, Extract<SubscriptionUsageEvent, { type: 'UsageRecorded' }>>();
+
+  add(event: SubscriptionUsageEvent): void {
+    if (event.type !== 'UsageRecorded') return;
+    const d = event.data;
+    const key = `${d.subscriptionId} ${d.feature} ${d.day}`;
+    const before = this.byKey.get(key);
+    // keep the latest event, with the largest total seen (a repeat never lowers it)
+    this.byKey.set(key, before && before.data.usedToday > d.usedToday ? { ...event, data: { ...d, usedToday: before.data.usedToday } } : event);
+  }
+
+  async flush(tx: Knex.Transaction | Knex): Promise<void> {
+    for (const event of this.byKey.values()) await applyUsage(tx, event);
+    this.byKey.clear();
+  }
 }
 
 export const subscriptionsProjection: Consumer = createSubscriptionsProjection();

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { combineCodecs } from '../write-model/core/event-codec.js';
 import { sessionEvents, type SessionEvent } from '../write-model/session/events.js';
@@ -28,14 +27,55 @@ export const usersProjection: Consumer = {
   name: USERS_PROJECTION,
   filter: { streamPrefixes: ['user-', 'session-'], eventTypes: codec.types },
   async handle(events, { tx }) {
-    for (const event of events) await apply(tx, event);
+    const profiles = new ProfileUpdates();
+    for (const recorded of events) {
+      const event = codec.decode(recorded);
+      if (event.type === 'ProfileUpdated') {
+        profiles.add(event.data, recorded.revision);
+        continue;
+      }
+      // anything else about a user lands after that user's earlier profile changes
+      if ('userId' in event.data && !event.type.startsWith('Session')) await profiles.flush(tx, event.data.userId);
+      await apply(tx, event, recorded.revision.toString());
+    }
+    await profiles.flushAll(tx);
   },
 };
 
-async function apply(tx: Knex.Transaction, recorded: RecordedEvent): Promise<void> {
-  const event = codec.decode(recorded);
-  const revision = recorded.revision.toString();
+/**
+ * A batch's profile changes folded per user into one update: a busy user's
+ * hundreds of ProfileUpdated in a batch cost one statement. A user's events
+ * come in stream order, so the merge (later fields over earlier ones, the
+ * last revision) is what applying them one by one leaves; the revision guard
+ * keeps a redelivered batch from going backwards.
+ */
+class ProfileUpdates {
+  private readonly byUser = new Map<string, { changes: Record<string, unknown>; revision: bigint }>();
 
+  add(d: Extract<UserEvent, { type: 'ProfileUpdated' }>['data'], revision: bigint): void {
+    const merged = this.byUser.get(d.userId) ?? { changes: {}, revision };
+    if (d.displayName !== undefined) merged.changes.display_name = d.displayName;
+    if (d.avatarUrl !== undefined) merged.changes.avatar_url = d.avatarUrl;
+    if (d.timezone !== undefined) merged.changes.timezone = d.timezone;
+    merged.changes.updated_at = d.updatedAt;
+    merged.revision = revision;
+    this.byUser.set(d.userId, merged);
+  }
+
+  async flush(tx: Knex.Transaction, userId: string): Promise<void> {
+    const merged = this.byUser.get(userId);
+    if (!merged) return;
+    this.byUser.delete(userId);
+    const revision = merged.revision.toString();
+    await tx('users').where({ id: userId }).andWhere('revision', '<', revision).update({ ...merged.changes, revision });
+  }
+
+  async flushAll(tx: Knex.Transaction): Promise<void> {
+    for (const userId of [...this.byUser.keys()]) await this.flush(tx, userId);
+  }
+}
+
+async function apply(tx: Knex.Transaction, event: UserEvent | SessionEvent, revision: string): Promise<void> {
   switch (event.type) {
     case 'SessionStarted': {
       const d = event.data;

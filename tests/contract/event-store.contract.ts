@@ -184,6 +184,36 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
     });
   });
 
+  describe('snapshots', () => {
+    it('reads a stream from its snapshot: the snapshot of that version and the events after it', async () => {
+      await store.append(stream(1), Array.from({ length: 5 }, (_, i) => event('N', { i })), 'no_stream');
+      const whole = await store.readStreamFromSnapshot(stream(1), 1);
+      expect(whole.snapshot).to.equal(undefined);
+      expect(whole.events.map((e) => Number(e.revision))).to.deep.equal([0, 1, 2, 3, 4]);
+
+      await store.snapshots.write({ streamName: stream(1), revision: 2n, version: 1, state: { upTo: 2 } });
+      const tail = await store.readStreamFromSnapshot(stream(1), 1);
+      expect(tail.snapshot).to.deep.equal({ streamName: stream(1), revision: 2n, version: 1, state: { upTo: 2 } });
+      expect(tail.events.map((e) => Number(e.revision))).to.deep.equal([3, 4]);
+      expect((await store.readStreamFromSnapshot(stream(1), 2)).snapshot, 'another version is not used').to.equal(undefined);
+
+      await store.snapshots.write({ streamName: stream(1), revision: 4n, version: 1, state: { upTo: 4 } });
+      const none = await store.readStreamFromSnapshot(stream(1), 1);
+      expect([none.snapshot?.revision, none.events]).to.deep.equal([4n, []]);
+    });
+
+    it('says a missing stream is not found, and forgets a deleted stream\'s snapshot', async () => {
+      expect(await rejection(store.readStreamFromSnapshot(stream('missing'), 1))).to.be.instanceOf(StreamNotFoundError);
+      await store.append(stream(2), [event('A'), event('B')], 'no_stream');
+      await store.snapshots.write({ streamName: stream(2), revision: 1n, version: 1, state: { upTo: 1 } });
+      await store.deleteStream(stream(2));
+      expect(await store.snapshots.read(stream(2), 1)).to.equal(undefined);
+      await store.append(stream(2), [event('C')], 'any');
+      const recreated = await store.readStreamFromSnapshot(stream(2), 1);
+      expect([recreated.snapshot, recreated.events.map((e) => e.type)]).to.deep.equal([undefined, ['C']]);
+    });
+  });
+
   describe('stream metadata and deletion', () => {
     it('honours maxCount and truncateBefore on reads, and keeps custom metadata', async () => {
       await store.append(stream(1), Array.from({ length: 6 }, (_, i) => event('N', { i })), 'no_stream');

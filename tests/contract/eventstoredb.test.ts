@@ -1,4 +1,6 @@
 import { createEventStoreDbEventStore } from '../../src/adapters/event-store/eventstoredb/index.js';
+import { PostgresSnapshotStore } from '../../src/adapters/event-store/postgres/snapshot-store.js';
+import { testDatabaseUrl } from '../setup/test-env.js';
 import { eventStoreContract } from './event-store.contract.js';
 
 const connectionString = process.env.EVENTSTORE_CONNECTION_STRING;
@@ -7,7 +9,8 @@ if (connectionString) {
   describe('EventStoreDB adapter contract', () => {
     // ESDB keeps every stream between runs: the suite names its streams with a fresh uuid category per test.
     // No held-transaction writer: EventStoreDB orders events when they commit, so that gap cannot occur.
-    eventStoreContract(async () => createEventStoreDbEventStore(connectionString));
+    // snapshots live in Postgres for both adapters, as the composition root wires them
+    eventStoreContract(async () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(testDatabaseUrl) }));
   });
 } else {
   console.log('EventStoreDB contract suite skipped: EVENTSTORE_CONNECTION_STRING is not set');

@@ -239,6 +239,12 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
             return target.readStream(stream, options);
           };
         }
+        if (key === 'readStreamFromSnapshot') {
+          return (stream: string, version: number) => {
+            reads.set(stream, (reads.get(stream) ?? 0) + 1);
+            return target.readStreamFromSnapshot(stream, version);
+          };
+        }
         const value: unknown = Reflect.get(target, key, receiver);
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },

@@ -46,6 +46,12 @@ describe('subscription quotas (application): daily usage streams, one read of th
             return target.readStream(name, options as never);
           };
         }
+        if (key === 'readStreamFromSnapshot') {
+          return (name: string, version: number) => {
+            reads.set(name, (reads.get(name) ?? 0) + 1);
+            return target.readStreamFromSnapshot(name, version);
+          };
+        }
         const value: unknown = Reflect.get(target, key, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },

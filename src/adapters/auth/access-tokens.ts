@@ -46,9 +46,19 @@ export interface AccessTokensOptions {
   now?: () => Date;
 }
 
+/** How many verified tokens are remembered (about one per active client). */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class AccessTokens {
   private readonly key: Uint8Array;
   private readonly now: () => Date;
+  /**
+   * Tokens already verified, by their exact text: a client sends the same
+   * token with every request for its lifetime, and the signature check
+   * (an HMAC through WebCrypto) was the largest cost of an authenticated
+   * request. A hit is only as good as the token's expiry, checked each time.
+   */
+  private readonly verified = new Map<string, VerifiedAccessToken>();
 
   constructor(private readonly options: AccessTokensOptions) {
     if (options.secret.length < 32) throw new Error('access token secret must be at least 32 characters');
@@ -72,6 +82,19 @@ export class AccessTokens {
 
   /** The token's claims, or InvalidAccessTokenError saying why not. */
   async verify(token: string): Promise<VerifiedAccessToken> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (this.now().getTime() < known.expiresAt.getTime()) return known;
+      this.verified.delete(token);
+    }
+    const claims = await this.verifySignatureAndClaims(token);
+    // oldest first out: a Map iterates in insertion order
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifySignatureAndClaims(token: string): Promise<VerifiedAccessToken> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.key, {

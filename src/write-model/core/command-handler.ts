@@ -1,5 +1,6 @@
 import { StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
-import type { EventStore, ExpectedRevision, Json } from '../../event-store/port.js';
+import type { EventStore, ExpectedRevision, Json, RecordedEvent } from '../../event-store/port.js';
+import type { Snapshot } from '../../event-store/snapshots.js';
 import type { Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION } from './event-codec.js';
 import type { Position } from '../../event-store/position.js';
@@ -73,10 +74,11 @@ async function loadFrom<State, Command, Event extends DomainEvent>(
   streamName: string,
 ): Promise<LoadedFrom<State>> {
   const policy = aggregate.snapshot;
-  const snapshot = policy ? await store.snapshots.read(streamName, policy.version) : undefined;
-  let recorded;
+  let snapshot: Snapshot | undefined;
+  let recorded: RecordedEvent[];
   try {
-    recorded = await store.readStream(streamName, snapshot ? { fromRevision: snapshot.revision + 1n } : {});
+    if (policy) ({ snapshot, events: recorded } = await store.readStreamFromSnapshot(streamName, policy.version));
+    else recorded = await store.readStream(streamName);
   } catch (error) {
     if (error instanceof StreamNotFoundError) return { state: aggregate.decider.initialState(), revision: -1n, base: -1n };
     throw error;

@@ -19,6 +19,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamFromSnapshot,
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../../../event-store/port.js';
@@ -111,6 +112,12 @@ export class EventStoreDbEventStore implements EventStore {
     });
     if (requested !== undefined && requested <= 0) return [];
     return events.map((event) => toRecordedEvent(event, streamEventPosition(event)));
+  }
+
+  async readStreamFromSnapshot(streamName: string, snapshotVersion: number): Promise<StreamFromSnapshot> {
+    const snapshot = await this.snapshots.read(streamName, snapshotVersion);
+    const events = await this.readStream(streamName, snapshot ? { fromRevision: snapshot.revision + 1n } : {});
+    return { snapshot, events };
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

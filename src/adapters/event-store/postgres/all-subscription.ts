@@ -8,6 +8,13 @@ export interface PollingOptions {
   /** first wait after an empty read; doubles up to maxPollIntervalMs */
   minPollIntervalMs: number;
   maxPollIntervalMs: number;
+  /**
+   * A live reader woken again within this many ms of its last read waits out
+   * the rest: under a steady stream of appends every wake-up would otherwise
+   * be a query per consumer (a projector runs twenty), each bringing one or
+   * two events. Waiting gathers them into one read and one batch.
+   */
+  minReadGapMs: number;
 }
 
 /**
@@ -81,6 +88,7 @@ export class PostgresAllSubscription implements AllSubscription {
     let interval = this.polling.minPollIntervalMs;
     let prefetched: Promise<Window> | undefined;
     let caughtUp = false;
+    let lastRead = Number.NEGATIVE_INFINITY;
     const stopListening = this.signal.subscribe(() => {
       pending = true;
       this.wake?.();
@@ -92,7 +100,10 @@ export class PostgresAllSubscription implements AllSubscription {
           interval = pending ? this.polling.minPollIntervalMs : Math.min(interval * 2, this.polling.maxPollIntervalMs);
           if (this.closed) break;
         }
+        if (!prefetched) await this.gap(lastRead);
+        if (this.closed) break;
         pending = false;
+        lastRead = performance.now();
         const window = await (prefetched ?? this.read(checkpoint));
         prefetched = undefined;
         if (!window.horizon) {
@@ -129,6 +140,15 @@ export class PostgresAllSubscription implements AllSubscription {
       horizon: { commit: BigInt(last.commit_position), prepare: BigInt(last.prepare_position) },
       full: Number(last.scanned) >= this.batchSize,
     };
+  }
+
+  /** Waits until minReadGapMs have passed since `lastRead` (wake-ups meanwhile do not cut it short). */
+  private async gap(lastRead: number): Promise<void> {
+    for (;;) {
+      const left = lastRead + this.polling.minReadGapMs - performance.now();
+      if (left <= 0 || this.closed) return;
+      await this.sleep(left);
+    }
   }
 
   private sleep(ms: number): Promise<void> {

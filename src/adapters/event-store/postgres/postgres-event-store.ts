@@ -9,7 +9,9 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamFromSnapshot,
   StreamMetadata,
+  Json,
   SubscribeToAllOptions,
 } from '../../../event-store/port.js';
 import { START, type Position } from '../../../event-store/position.js';
@@ -61,6 +63,30 @@ function readStreamQuery(backwards: boolean): string {
       ) e ON s.last_revision IS NOT NULL AND NOT s.deleted`;
 }
 const READ_STREAM_FORWARDS = readStreamQuery(false);
+
+/**
+ * readStream's forwards query with the snapshot looked up in the same round
+ * trip: the tail starts after the snapshot's revision, and the snapshot rides
+ * on the first row only (not parsed again for every event).
+ */
+const READ_STREAM_FROM_SNAPSHOT = `
+  WITH snap AS (SELECT revision, state FROM es_snapshots WHERE stream_name = $1 AND version = $2),
+  s AS (
+    SELECT coalesce(m.deleted, false) AS deleted, m.truncate_before, m.max_age, m.max_count,
+           (SELECT max(stream_revision) FROM es_events WHERE stream_name = $1) AS last_revision,
+           (SELECT revision FROM snap) AS snap_revision
+      FROM (SELECT 1) one LEFT JOIN es_streams m ON m.stream_name = $1)
+  SELECT s.last_revision IS NOT NULL AND NOT s.deleted AS exists, s.snap_revision::text AS snap_revision,
+         CASE WHEN e.row_number IS NULL OR e.row_number = 1 THEN (SELECT state FROM snap) END AS snap_state,
+         e.*
+    FROM s
+    LEFT JOIN LATERAL (
+      SELECT ${EVENT_COLUMNS}, row_number() OVER (ORDER BY ev.stream_revision) AS row_number FROM es_events ev
+       WHERE ev.stream_name = $1
+         AND ev.stream_revision >= greatest(coalesce(s.truncate_before, 0), s.last_revision - coalesce(s.max_count, s.last_revision + 1) + 1, coalesce(s.snap_revision + 1, 0))
+         AND (s.max_age IS NULL OR ev.created_at >= now() - make_interval(secs => s.max_age))
+       ORDER BY ev.stream_revision ASC
+    ) e ON s.last_revision IS NOT NULL AND NOT s.deleted`;
 const READ_STREAM_BACKWARDS = readStreamQuery(true);
 
 export class PostgresEventStore implements EventStore {
@@ -77,7 +103,7 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('error', onError);
     this.snapshots = new PostgresSnapshotStore(this.pool);
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
-    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, ...options.polling };
+    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, ...options.combining });
   }
 
@@ -103,6 +129,19 @@ export class PostgresEventStore implements EventStore {
     });
     if (!rows[0]?.exists) throw new StreamNotFoundError(streamName);
     return rows.filter((r) => r.event_id !== null).map(toRecordedEvent);
+  }
+
+  async readStreamFromSnapshot(streamName: string, snapshotVersion: number): Promise<StreamFromSnapshot> {
+    const { rows } = await this.pool.query<EventRow & { exists: boolean; snap_revision: string | null; snap_state: Json | null }>({
+      name: 'es_read_stream_from_snapshot',
+      text: READ_STREAM_FROM_SNAPSHOT,
+      values: [streamName, snapshotVersion],
+    });
+    const first = rows[0];
+    if (!first?.exists) throw new StreamNotFoundError(streamName);
+    const snapshot =
+      first.snap_revision === null ? undefined : { streamName, revision: BigInt(first.snap_revision), version: snapshotVersion, state: first.snap_state as Json };
+    return { snapshot, events: rows.filter((r) => r.event_id !== null).map(toRecordedEvent) };
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
