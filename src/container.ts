@@ -68,7 +68,7 @@ async function eventStoreFactory(config: Config): Promise<() => EventStore> {
     const { createEventStoreDbEventStore } = await import('./adapters/event-store/eventstoredb/eventstoredb-event-store.js');
     const { PostgresSnapshotStore } = await import('./adapters/event-store/postgres/snapshot-store.js');
     // snapshots stay in Postgres, beside the read tables
-    return () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL) });
+    return () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) });
   }
   const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
   return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });

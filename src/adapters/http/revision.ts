@@ -9,7 +9,7 @@ const STRONG_REVISION_TAG = /^"(\d{1,20})"$/;
  * The stream revision the caller last saw, from `If-Match: "<revision>"` (the
  * ETag a command or query answered). Undefined without the header; a weak tag
  * (`W/"3"`), `*`, a list or anything else → 400 INVALID_IF_MATCH, since only an
- * exact revision can be compared. Pass it to handleCommand as expectedRevision:
+ * exact revision can be compared. Pass it to handle() as expectedRevision:
  * a mismatch then answers 412 PRECONDITION_FAILED.
  */
 export function ifMatchRevision(ctx: AppContext): bigint | undefined {

@@ -89,7 +89,10 @@ export class PostgresAllSubscription implements AllSubscription {
     let prefetched: Promise<Window> | undefined;
     let caughtUp = false;
     let lastRead = Number.NEGATIVE_INFINITY;
-    const stopListening = this.signal.subscribe(() => {
+    const wanted = this.types.length > 0 ? new Set(this.types) : undefined;
+    const stopListening = this.signal.subscribe((types) => {
+      // appends of types this filter never wants leave it asleep (its idle polls still move its checkpoint)
+      if (wanted && types && ![...types].some((type) => wanted.has(type))) return;
       pending = true;
       this.wake?.();
     });

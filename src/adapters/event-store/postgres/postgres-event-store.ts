@@ -101,7 +101,8 @@ export class PostgresEventStore implements EventStore {
     const onError = options.onBackgroundError ?? (() => undefined);
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
     this.pool.on('error', onError);
-    this.snapshots = new PostgresSnapshotStore(this.pool);
+    // a snapshot is a cache: its writes need not wait for a WAL flush (a lost one is folded again)
+    this.snapshots = PostgresSnapshotStore.open(options.connectionString, 2, { asynchronousCommit: true });
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
     this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, ...options.combining });
@@ -110,7 +111,7 @@ export class PostgresEventStore implements EventStore {
   async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     validateAppend(streamName, events);
     const result = await this.combiner.append(streamName, events, expectedRevision);
-    this.signal.appended();
+    this.signal.appended(events.map((event) => event.type));
     return result;
   }
 
@@ -256,6 +257,7 @@ export class PostgresEventStore implements EventStore {
 
   async close(): Promise<void> {
     await this.signal.close();
+    await this.snapshots.close();
     await this.pool.end();
   }
 }

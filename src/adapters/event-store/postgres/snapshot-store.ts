@@ -9,9 +9,16 @@ export class PostgresSnapshotStore implements SnapshotStore {
     private readonly ownsPool = false,
   ) {}
 
-  /** With a pool of its own (for the EventStoreDB adapter, whose events are elsewhere); close() ends it. */
-  static open(connectionString: string, poolSize = 4): PostgresSnapshotStore {
-    return new PostgresSnapshotStore(new pg.Pool({ connectionString, max: poolSize }), true);
+  /**
+   * With a pool of its own; close() ends it. `asynchronousCommit`: writes do
+   * not wait for the WAL flush — a snapshot is a cache, and one lost in a
+   * crash is only folded again from the events.
+   */
+  static open(connectionString: string, poolSize = 4, options: { asynchronousCommit?: boolean } = {}): PostgresSnapshotStore {
+    const pool = new pg.Pool({ connectionString, max: poolSize, ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}) });
+    // an idle connection that breaks is replaced on the next use; nothing to do here
+    pool.on('error', () => undefined);
+    return new PostgresSnapshotStore(pool, true);
   }
 
   async close(): Promise<void> {
@@ -41,6 +48,18 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   async delete(streamName: string): Promise<void> {
-    await this.pool.query('DELETE FROM es_snapshots WHERE stream_name = $1', [streamName]);
+    // durable whatever the pool's setting: a forgotten delete would let a recreated stream start from the old life's state
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL synchronous_commit = on');
+      await client.query('DELETE FROM es_snapshots WHERE stream_name = $1', [streamName]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 }

@@ -4,7 +4,12 @@ export const APPEND_CHANNEL = 'es_appended';
 /** at most one NOTIFY per this many ms per store instance */
 const NOTIFY_INTERVAL_MS = 5;
 
-type Listener = () => void;
+/** The event types appended since the last signal; undefined: unknown (anything may have arrived). */
+export type AppendedTypes = ReadonlySet<string> | undefined;
+type Listener = (types: AppendedTypes) => void;
+
+/** Past this many characters a NOTIFY says "something" instead of naming types (its payload limit is 8000 bytes). */
+const MAX_PAYLOAD = 4000;
 
 /**
  * Wakes idle subscriptions when events may have arrived: at once for appends
@@ -16,6 +21,11 @@ type Listener = () => void;
  * cost appends their group commit. Each instance sends at most one NOTIFY per
  * NOTIFY_INTERVAL_MS, covering every append made meanwhile, so a busy writer
  * pays for a few hundred notifications a second, not one per append.
+ *
+ * A signal names the event types appended (the NOTIFY payload, comma
+ * separated), so a subscription whose filter wants none of them can stay
+ * asleep: a projector runs twenty consumers, and most appends concern one
+ * or two of them.
  */
 export class WakeSignal {
   private readonly listeners = new Set<Listener>();
@@ -23,6 +33,8 @@ export class WakeSignal {
   private listenStarting: Promise<void> | undefined;
   private notifyBusy = false; // a NOTIFY is in flight or the interval has not passed
   private notifyOwed = false;
+  /** types appended since the last NOTIFY; undefined once they are too many to name */
+  private owedTypes: Set<string> | undefined = new Set();
   private closed = false;
 
   constructor(
@@ -31,9 +43,10 @@ export class WakeSignal {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** Called after an append committed. */
-  appended(): void {
-    this.fire();
+  /** Called after an append of events of these types committed. */
+  appended(types: readonly string[]): void {
+    this.fire(new Set(types));
+    if (this.owedTypes) for (const type of types) this.owedTypes.add(type);
     if (this.notifyBusy) {
       this.notifyOwed = true;
       return;
@@ -56,15 +69,17 @@ export class WakeSignal {
     await client?.end().catch(() => undefined);
   }
 
-  private fire(): void {
-    for (const listener of this.listeners) listener();
+  private fire(types: AppendedTypes): void {
+    for (const listener of this.listeners) listener(types);
   }
 
   private async notify(): Promise<void> {
     this.notifyBusy = true;
     this.notifyOwed = false;
+    const named = this.owedTypes ? [...this.owedTypes].join(',') : '';
+    this.owedTypes = new Set();
     try {
-      if (!this.closed) await this.pool.query(`SELECT pg_notify('${APPEND_CHANNEL}', '')`);
+      if (!this.closed) await this.pool.query(`SELECT pg_notify('${APPEND_CHANNEL}', $1)`, [named.length <= MAX_PAYLOAD ? named : '']);
     } catch (error) {
       // subscribers fall back to polling with back-off; nothing is lost
       this.onError(error);
@@ -91,12 +106,12 @@ export class WakeSignal {
       if (error) this.onError(error);
       client.end().catch(() => undefined);
       // wake everyone so they poll, then listen again shortly
-      this.fire();
+      this.fire(undefined);
       if (!this.closed && this.listeners.size > 0) setTimeout(() => void this.ensureListening(), 1000).unref();
     };
     try {
       await client.connect();
-      client.on('notification', () => this.fire());
+      client.on('notification', (message) => this.fire(message.payload ? new Set(message.payload.split(',')) : undefined));
       client.on('error', lost);
       client.on('end', () => lost());
       await client.query(`LISTEN ${APPEND_CHANNEL}`);
