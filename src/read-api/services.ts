@@ -79,7 +79,7 @@ export function planView(plan: AnyPlan): PlanView {
     price_yearly_fen: plan.priceYearlyFen,
     price_yearly: plan.priceYearlyFen === null ? null : fenToYuan(plan.priceYearlyFen),
     features: Object.fromEntries(
-      Object.entries(plan.features as unknown as Record<string, number | boolean | string | readonly string[]>).map(([k, v]) => [
+      Object.entries(plan.features).map(([k, v]) => [
         k,
         Array.isArray(v) ? [...(v as readonly string[])] : (v as number | boolean | string),
       ]),

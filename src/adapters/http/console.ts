@@ -132,6 +132,7 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
       serverAdapter,
       options: { uiConfig: { boardTitle: deps.title ?? 'Collector queues' } },
     });
+    // bull-board's Koa adapter declares its plugin against its own copy of Koa's types; at run time it is a Koa middleware
     board = serverAdapter.registerPlugin() as unknown as Middleware;
     return board;
   };

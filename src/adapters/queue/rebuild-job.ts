@@ -53,7 +53,7 @@ export function rebuildProcessor(deps: OpsDeps) {
         // at most twice a second, and every phase change
         if (progress.phase === 'replaying' && Date.now() - last < 500) return;
         last = Date.now();
-        void job.updateProgress(progress as unknown as object).catch(() => undefined);
+        void job.updateProgress({ ...progress }).catch(() => undefined);
       },
     });
   };

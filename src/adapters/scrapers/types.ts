@@ -61,7 +61,7 @@ export function decodeCursor<T extends { t: string }>(cursor: string | null, typ
   if (!cursor) return null;
   try {
     const value = JSON.parse(cursor) as { v?: unknown; t?: unknown };
-    return value && value.v === 1 && value.t === type ? (value as unknown as T) : null;
+    return value && value.v === 1 && value.t === type ? (value as T) : null;
   } catch {
     return null;
   }

@@ -431,7 +431,7 @@ export type FeatureLimit = { kind: 'unlimited' } | { kind: 'limited'; limit: num
  * service does not have → not_in_plan.
  */
 export function featureLimit(p: AnyPlan, feature: QuotaFeature): FeatureLimit {
-  const value: unknown = (p.features as unknown as Record<string, unknown>)[feature];
+  const value: unknown = Reflect.get(p.features, feature);
   if (typeof value !== 'number') return { kind: 'not_in_plan' };
   if (value === -1) return { kind: 'unlimited' };
   return { kind: 'limited', limit: value };
@@ -439,7 +439,7 @@ export function featureLimit(p: AnyPlan, feature: QuotaFeature): FeatureLimit {
 
 /** The plan's value of a feature; undefined when its service has no such feature. */
 export function featureValue(p: AnyPlan, feature: Feature): unknown {
-  return (p.features as unknown as Record<string, unknown>)[feature];
+  return Reflect.get(p.features, feature);
 }
 
 /**
