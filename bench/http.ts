@@ -21,6 +21,7 @@
  * Env: BENCH_ROUND_SECONDS (10), BENCH_ROUNDS (4), BENCH_CONNECTIONS (32),
  * BENCH_USERS (32), BENCH_SETTLE_SECONDS (60), BENCH_PG (server URL without a
  * database), BENCH_REDIS_URL (redis://127.0.0.1:6379/5), CHROMIUM_PATH,
+ * BENCH_WARMUP_SECONDS (3: an unmeasured round first per kind; 0: none),
  * BENCH_KINDS (only these kinds, e.g. `profile,queries`), BENCH_PROFILE (`api`,
  * `projector`: V8 CPU profiles of those children in $TMPDIR/bench-http-profiles).
  *
@@ -33,6 +34,10 @@ import { signalAllChildrenNow, startPlatform, stopAllChildren, summarizeLog, wai
 import { alipaySandboxKeys, setUpUsers, type BenchUser } from './http-setup.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress } from './lib/timing.js';
+
+function envNumberOrZero(name: string, fallback: number): number {
+  return process.env[name] === '0' ? 0 : envNumber(name, fallback);
+}
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -48,6 +53,7 @@ const config = {
   connections: Math.round(envNumber('BENCH_CONNECTIONS', 32)),
   users: Math.round(envNumber('BENCH_USERS', 32)),
   settleSeconds: envNumber('BENCH_SETTLE_SECONDS', 60),
+  warmupSeconds: envNumberOrZero('BENCH_WARMUP_SECONDS', 3),
   /** BENCH_KINDS=profile,queries runs only those kinds (profile, consume, execute, queries, healthz) */
   kinds: (process.env.BENCH_KINDS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
   database: 'collector_bench_http',
@@ -77,6 +83,11 @@ async function runKind(platform: Platform, kind: LoadKind, users: readonly Bench
       ? `${kind.label}: projector still ${backlog} events behind after ${settled.seconds.toFixed(1)} s (slowest: ${settled.backlog!.consumer}); starting anyway`
       : `${kind.label}: projector caught up in ${settled.seconds.toFixed(1)} s`,
   );
+  if (config.warmupSeconds > 0) {
+    // unmeasured: the first requests of a kind pay for compiling its code paths and filling pools
+    await runRound({ url: platform.url, kind, users, round: 0, seconds: config.warmupSeconds, connections: config.connections });
+    progress(`  warmed up for ${config.warmupSeconds} s (not measured)`);
+  }
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     const result = await runRound({ url: platform.url, kind, users, round, seconds: config.roundSeconds, connections: config.connections });
