@@ -50,6 +50,19 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /** The zone's day of `now`, and when the next one starts. Throws RangeError for an unknown zone. */
 export function quotaDay(now: Date, timeZone: string): QuotaDay {
+  // a day starts on a whole minute in every zone (offsets are whole quarter hours): the answer holds for the minute
+  const minute = Math.floor(now.getTime() / 60_000);
+  const cached = lastDay.get(timeZone);
+  if (cached?.minute === minute) return cached.day;
+  const day = computeQuotaDay(now, timeZone);
+  lastDay.set(timeZone, { minute, day });
+  return day;
+}
+
+/** The last answer per zone: every quota use asks, and Intl's formatToParts is not cheap. */
+const lastDay = new Map<string, { minute: number; day: QuotaDay }>();
+
+function computeQuotaDay(now: Date, timeZone: string): QuotaDay {
   const w = wallClock(now.getTime(), timeZone);
   const day = `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)}`;
   // midnight of the next day as if it were UTC, then corrected by the zone's offset (twice: a DST change may lie between)

@@ -9,7 +9,7 @@ import { handle } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
 import type { SubscriptionCommand } from '../../../write-model/subscription/commands.js';
 import { subscriptionAggregate, subscriptionKey } from '../../../write-model/subscription/decider.js';
-import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES } from '../../../write-model/subscription/plans.js';
+import { compareRank, DAILY_COUNTER_FEATURES, PLAN_CODES, SERVICES, type Service } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -115,6 +115,25 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
   const { store, knex } = deps;
   const timeZone = () => deps.timeZone;
   const clock = () => deps.now?.() ?? new Date();
+
+  /**
+   * Whose subscription `id` is and of which service: facts that never change,
+   * so remembered once read (a quota use is the busiest route and needs only these).
+   */
+  const owners = new Map<string, { userId: string; service: Service }>();
+  async function ownerOf(ctx: AppContext, id: string): Promise<{ userId: string; service: Service }> {
+    let owner = owners.get(id);
+    if (!owner) {
+      const found = await findSubscription(knex, id);
+      if (found) {
+        owner = { userId: found.userId, service: found.service };
+        if (owners.size >= 10_000) owners.delete(owners.keys().next().value!);
+        owners.set(id, owner);
+      }
+    }
+    if (!owner || owner.userId !== currentUser(ctx).id) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+    return owner;
+  }
 
   /** The caller's subscription `id` from the read model; 404 for an unknown one or another user's. */
   async function ownSubscription(ctx: AppContext, id: string): Promise<SubscriptionRow> {
@@ -333,7 +352,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     },
     async ({ params, body }, ctx) => {
       const user = currentUser(ctx);
-      const found = await ownSubscription(ctx, params.id);
+      const found = await ownerOf(ctx, params.id);
       const now = clock();
       const { day, resetsAt } = quotaDay(now, timeZone());
       const result = await consumeQuota(
