@@ -133,7 +133,8 @@ async function dispatchOne(
       if (proxyId !== null) return { type: 'AssignProxy', executionId, proxyId, leaseId: null, reason: 'initial', now: at };
       return [];
     },
-    { context, eventIds: eventIdsFrom(`${name}:${event.id}:${verdict ? 'reject' : 'proxy'}`) },
+    // decided on the state read above: the stream is read again only if it moved meanwhile (a conflict)
+    { context, eventIds: eventIdsFrom(`${name}:${event.id}:${verdict ? 'reject' : 'proxy'}`), loaded: waiting },
   );
   if (state.status !== 'requested') return;
   await enqueue(deps, request, state.proxy?.proxyId ?? null);

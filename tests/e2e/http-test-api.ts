@@ -23,7 +23,7 @@ import { counterAggregate } from '../support/counter-decider.js';
 /** A test-only consumer name whose checkpoint the tests move by hand. */
 export const TEST_CONSUMER = `http-test-${randomUUID()}`;
 export const counterStream = (id: string) => `httptestcounter-${id}`;
-const counter = { ...counterAggregate(undefined), streamName: counterStream };
+const counter = { ...counterAggregate(null), streamName: counterStream };
 
 export interface TestApi {
   url: string;

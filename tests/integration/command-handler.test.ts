@@ -12,7 +12,7 @@ import { testDatabaseUrl } from '../setup/test-env.js';
 describe('command handling core (on the Postgres event store)', () => {
   let store: PostgresEventStore;
   let id: string;
-  const counter = counterAggregate(undefined);
+  const counter = counterAggregate(null);
   const context = contextFromRequest({ requestId: 'req-1', userId: 'user-1' });
 
   before(() => {
@@ -84,6 +84,27 @@ describe('command handling core (on the Postgres event store)', () => {
     const result = await handle(store, counter, id, () => commands, { context });
     expect(result.events.map((e) => e.type)).to.deep.equal(['CounterOpened', 'CounterIncremented']);
     expect(result.revision).to.equal(1n);
+  });
+
+  it('decides on the state the caller has just loaded without reading again, and reads afresh after a conflict', async () => {
+    await handle(store, counter, id, { type: 'Open', limit: 10 }, { context });
+    const loaded = await load(store, counter, id);
+    const reads: string[] = [];
+    const counted = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'readStream') return (name: string, options?: never) => (reads.push(name), target.readStream(name, options));
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await handle(counted, counter, id, { type: 'Increment', by: 1 }, { context, loaded });
+    expect(reads, 'no read: the loaded state was used').to.deep.equal([]);
+
+    const stale = await load(store, counter, id);
+    await handle(store, counter, id, { type: 'Increment', by: 1 }, { context }); // someone else moves the stream
+    const result = await handle(counted, counter, id, (state) => ({ type: 'Increment' as const, by: state.value }), { context, loaded: stale });
+    expect(reads, 'the conflict made it read afresh').to.have.length(1);
+    expect(result.state.value).to.equal(4); // 2, doubled on the fresh state, not on the stale 1
   });
 
   it('gives up after the bounded number of attempts', async () => {
@@ -165,7 +186,7 @@ describe('snapshots (on the Postgres event store)', () => {
     expect(snapshot?.state).to.deep.equal({ open: true, value: 9, limit: 1000 });
 
     const withSnapshot = await load(store, aggregate, id);
-    const whole = await load(store, counterAggregate(undefined), id);
+    const whole = await load(store, counterAggregate(null), id);
     expect(withSnapshot).to.deep.equal(whole);
     expect(withSnapshot).to.deep.equal({ state: { open: true, value: 12, limit: 1000 }, revision: 12n });
 

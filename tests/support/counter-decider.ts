@@ -54,7 +54,7 @@ export const counterEvents = eventCodec<CounterEvent>({
   },
 });
 
-/** The counter as the command handler sees it; snapshots every 5 events so tests reach the threshold quickly. */
-export function counterAggregate(snapshot: { version: number; every: number } | undefined = { version: 1, every: 5 }): Aggregate<CounterState, CounterCommand, CounterEvent> {
+/** The counter as the command handler sees it; snapshots every 5 events so tests reach the threshold quickly (null: none). */
+export function counterAggregate(snapshot: { version: number; every: number } | null = { version: 1, every: 5 }): Aggregate<CounterState, CounterCommand, CounterEvent> {
   return { name: 'counter', streamName: (id) => `counter-${id}`, decider: counter, events: counterEvents, ...(snapshot ? { snapshot } : {}) };
 }

@@ -29,6 +29,12 @@ export interface HandleOptions {
   retry?: RetryPolicy;
   /** ids for the new events; deterministic ones make a repeated reaction a no-op */
   eventIds?: EventIdSource;
+  /**
+   * The state the caller has just read with load(): the first attempt decides
+   * on it instead of reading the stream again (a conflict reads afresh).
+   * handle takes it over: folds may update it in place.
+   */
+  loaded?: Loaded<unknown>;
 }
 
 export interface HandleResult<State, Event> {
@@ -141,7 +147,11 @@ export async function handle<State, Command, Event extends DomainEvent>(
   const { decider } = aggregate;
 
   for (let attempt = 1; ; attempt++) {
-    const { state, revision, base } = await loadFrom(store, aggregate, streamName);
+    const { state, revision, base } =
+      attempt === 1 && options.loaded
+        ? // the caller's read: no snapshot is written from it (where its tail began is not known)
+          { state: options.loaded.state as State, revision: options.loaded.revision, base: options.loaded.revision }
+        : await loadFrom(store, aggregate, streamName);
     if (options.expectedRevision !== undefined) {
       const wanted = options.expectedRevision === 'no_stream' ? -1n : options.expectedRevision;
       if (wanted !== revision) {
