@@ -1,5 +1,5 @@
 /**
- * Pipeline benchmark (issue 5): `npm run bench:pipeline [-- --json]`.
+ * Pipeline benchmark: `npm run bench:pipeline [-- --json]`.
  * Progress goes to stderr, the tables (or JSON) to stdout.
  *
  * Dispatch: executions requested → pm-dispatch-executions (plan check, proxy

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Idempotency-Key for POST commands (DESIGN §8). A row is first inserted as a
+ * Idempotency-Key for POST commands. A row is first inserted as a
  * placeholder (response_status NULL: "in progress"), then completed with the
  * response once the handler has answered. Keys are per owner (a user id or
  * 'anonymous') and expire; an expired row may be taken over by a new request.

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 /**
  * The read model of the PlatformAccount aggregate (projection
  * `platform-accounts-v1`, src/projections/platform-accounts.ts). It holds no
- * credentials, sealed or not: they live only in the events (DESIGN §5), and
+ * credentials, sealed or not: they live only in the events, and
  * the verify route reads them from the write side. `last_revision` is the
  * stream revision of the last event applied, so redelivery changes nothing.
  */

@@ -10,7 +10,7 @@ import { proxyAggregate } from '../write-model/proxy/index.js';
 import { recordHealthCheck, type HealthThresholds } from './proxies.js';
 
 /**
- * One round of proxy health checks (issue 5 §4): every proxy that is not
+ * One round of proxy health checks: every proxy that is not
  * retired gets a real HTTP request through it to `target` (prober.ts), and
  * the result is recorded as an observation in the proxy's day stream with
  * the configured thresholds (proxy-observations.ts), so enough failures in

@@ -1,5 +1,5 @@
 /**
- * The quota day (DESIGN §7): usage is counted per day in a configured time
+ * The quota day: usage is counted per day in a configured time
  * zone (config QUOTA_TIME_ZONE, default Asia/Shanghai).
  */
 

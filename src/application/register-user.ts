@@ -57,7 +57,7 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   const { store, passwordHasher } = deps;
   const hash = hashToken(input.email);
   const taken = () => new EmailTakenError(input.email);
-  // who (issue 6, item 4): an anonymous sign-up is the new user registering themselves
+  // who: an anonymous sign-up is the new user registering themselves
   const contextFor = (id: string): CommandContext => (input.context.actor ? input.context : { ...input.context, actor: id });
   let userId = (await load(store, emailReservationAggregate, hash)).state.reservation?.userId;
   // reserved already: RegisterUser below completes a crashed attempt, or is CONFLICT (a fresh hash never matches the holder's)

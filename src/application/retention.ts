@@ -5,7 +5,7 @@ import { retentionFor } from '../read-api/retention.js';
 import { PLAN_CODES, SERVICES, plan as catalogue, type Service } from '../write-model/subscription/plans.js';
 
 /**
- * The retention job (issue 5, item 6): deletes collected rows older than the
+ * The retention job: deletes collected rows older than the
  * owner's current plan's data_retention_days, per service. The cutoff is
  * retentionFor's (src/read-api/retention.ts), so the job deletes exactly the
  * rows the read API already hides (`column < cutoff`).

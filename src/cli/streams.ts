@@ -108,7 +108,7 @@ function replayLines(report: ReplayReport): string[] {
 
 // ---- commands ------------------------------------------------------------
 
-/** `streams …`, `events …`, `replay`, `audit export` (issue 6). */
+/** `streams …`, `events …`, `replay`, `audit export`. */
 export function registerOpsCommands(program: Command, deps: OpsCommandDeps): void {
   const { out, withOps } = deps;
 

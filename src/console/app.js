@@ -1,4 +1,4 @@
-// The operator console: a dependency-free page app over /api/v1/admin (issue 6).
+// The operator console: a dependency-free page app over /api/v1/admin.
 // Tokens live in this module's memory only (never in storage): a reload asks
 // to sign in again. The httpOnly console cookie (POST /console/session) only
 // opens the queue dashboard under /console/queues.

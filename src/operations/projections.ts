@@ -8,7 +8,7 @@ import type { Consumer } from '../subscriptions/consumer.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
 
 /**
- * Projection operations (issue 6, item 1): status, zero-downtime rebuild, reset.
+ * Projection operations: status, zero-downtime rebuild, reset.
  *
  * A projection is a Consumer named `<base>-v<version>` (its checkpoint's
  * name) and the read tables it alone writes. Projection code names its

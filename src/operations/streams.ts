@@ -6,8 +6,8 @@ import { aggregateFor, categoryOf } from './aggregates.js';
 import type { EventView, OpsDeps } from './types.js';
 
 /**
- * Streams and events as operators see them (issue 6: the CLI's `streams …`
- * and `events …`, the console's stream browser and correlation timeline).
+ * Streams and events as operators see them: the CLI's `streams …` and
+ * `events …`, the console's stream browser and correlation timeline.
  *
  * On the Postgres store the listings and searches are SQL on es_events /
  * es_streams (the store's own tables, in deps.knex's database); on

@@ -3,7 +3,7 @@ import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 
 /**
- * The operator tooling's shared vocabulary (issue 6): the CLI
+ * The operator tooling's shared vocabulary: the CLI
  * (src/cli), the console's admin API (src/adapters/http/routes/admin*.ts)
  * and the maintenance worker use these services; nothing here is HTTP or
  * terminal specific.

@@ -35,7 +35,7 @@ export interface DispatchExecutionsDeps extends ProcessManagerDeps {
 }
 
 /**
- * DESIGN §6: ExecutionRequested → check the plan, then accept (a proxy is
+ * ExecutionRequested → check the plan, then accept (a proxy is
  * chosen and recorded, the scrape job enqueued) or reject.
  *
  * - xiaohongshu types consume the run's `daily_api_calls` (registry runNeeds);

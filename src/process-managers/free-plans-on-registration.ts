@@ -11,7 +11,7 @@ import { react, subscriptionIdFor, type ProcessManagerDeps } from './shared.js';
 export const FREE_PLANS_ON_REGISTRATION = 'pm-free-plans-on-registration';
 
 /**
- * DESIGN §6: UserRegistered → StartSubscription on the free plan (no period
+ * UserRegistered → StartSubscription on the free plan (no period
  * end) of every service in plans.ts.
  *
  * Idempotent: the event ids are named after the triggering event and the

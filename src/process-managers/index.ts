@@ -42,7 +42,7 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
 }
 
 /**
- * The process managers (DESIGN §6), one Consumer each (`pm-…`, its own
+ * The process managers, one Consumer each (`pm-…`, its own
  * checkpoint). src/main/projector.ts runs them beside the projections.
  */
 export function processManagers(wiring: ProcessManagerWiring): Consumer[] {

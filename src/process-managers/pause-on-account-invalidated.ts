@@ -8,7 +8,7 @@ import { commandWorkflow, indexWorkflowEvent, WORKFLOW_EVENT_TYPES, workflowsOfA
 export const PAUSE_ON_ACCOUNT_INVALIDATED = 'pm-pause-on-account-invalidated';
 
 /**
- * DESIGN §6: AccountInvalidated → pause the workflows that use the account.
+ * AccountInvalidated → pause the workflows that use the account.
  *
  * - AccountInvalidated → PauseWorkflow {reason account_invalidated, until
  *   null, requestedBy null} for every live workflow using the account,

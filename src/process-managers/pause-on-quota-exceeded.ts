@@ -19,7 +19,7 @@ export interface PauseOnQuotaDeps extends ProcessManagerDeps {
 }
 
 /**
- * DESIGN §6: QuotaExceeded → pause the user's scheduled workflows of that
+ * QuotaExceeded → pause the user's scheduled workflows of that
  * service until the quota resets, or until the plan is upgraded; then resume.
  *
  * - QuotaExceeded of a daily counter (a resource limit stops nothing that

@@ -68,7 +68,7 @@ export function commandsForPayment(paid: PaymentSucceededData, state: Subscripti
 }
 
 /**
- * DESIGN §6: PaymentSucceeded → upgrade / renew the subscription the order
+ * PaymentSucceeded → upgrade / renew the subscription the order
  * was for. An order already applied is the decider's no-op (appliedOrders),
  * and the event ids are named after the triggering event, so a redelivery
  * appends nothing. A subscription not started yet (the free-plans PM is a

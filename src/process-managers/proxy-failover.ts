@@ -34,7 +34,7 @@ export interface ProxyFailoverDeps extends ProcessManagerDeps {
 const TERMINAL_EVENTS = ['ExecutionCompleted', 'ExecutionFailed', 'ExecutionCancelled', 'ExecutionRejected'] as const;
 
 /**
- * DESIGN §6: ProxyFailed (or ProxyBanned for a platform) → every execution
+ * ProxyFailed (or ProxyBanned for a platform) → every execution
  * still on that proxy moves to another healthy one and its job runs again
  * from the cursor the stream recorded.
  *

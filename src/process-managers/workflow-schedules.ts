@@ -15,7 +15,7 @@ export interface WorkflowSchedulesDeps extends ProcessManagerDeps {
 export const SCHEDULE_EVENT_TYPES = ['WorkflowScheduled', 'WorkflowPaused', 'WorkflowResumed', 'WorkflowDeleted'] as const;
 
 /**
- * DESIGN §6: WorkflowScheduled / Paused / Resumed / Deleted → one BullMQ job
+ * WorkflowScheduled / Paused / Resumed / Deleted → one BullMQ job
  * scheduler per workflow kept in step (src/adapters/queue/workflow-schedulers.ts).
  *
  * On any of these events the workflow's *current* state is read from its

@@ -181,7 +181,7 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
     correlationId: typeof correlation === 'string' ? correlation : first.id,
     causationId: first.id,
     actor,
-    // a manual execution's request stays findable from the worker's events (issue 6, item 4)
+    // a manual execution's request stays findable from the worker's events
     ...(typeof requestId === 'string' ? { requestId } : {}),
   };
   return { state, context };

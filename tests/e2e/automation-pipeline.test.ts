@@ -10,7 +10,7 @@ const collectedIds = (events: RecordedEvent[]) =>
   ofType(events, 'ItemsCollected').flatMap((e) => (e.data as { items: { platformContentId: string }[] }).items.map((i) => i.platformContentId));
 
 /**
- * Issue 5's pipeline, every piece real and running: the API, the projector's
+ * The automation pipeline, every piece real and running: the API, the projector's
  * consumers (projections and process managers), the worker with Chromium, the
  * fixture sites and local proxies with credentials.
  */

@@ -16,7 +16,7 @@ import { waitFor } from '../support/wait-for.js';
 const ofType = (events: RecordedEvent[], type: string) => events.filter((e) => e.type === type);
 
 /**
- * Issue 5 "Done when", the refusals: a free plan's daily quota used up by
+ * The refusals: a free plan's daily quota used up by
  * real runs (rejections, the quota pause of scheduled workflows, the
  * notification and its mail, an upgrade paid through the Alipay callback that
  * resumes them), and a login wall met by the worker (the account invalidated,

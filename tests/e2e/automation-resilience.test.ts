@@ -25,7 +25,7 @@ const MAX_ITEMS = 30;
 const PACE: readonly [number, number] = [150, 150];
 
 /**
- * Issue 5 "Done when", resilience: a proxy dying, the worker restarted
+ * Resilience: a proxy dying, the worker restarted
  * gracefully, the worker killed hard (a real process, SIGKILL), the process
  * managers restarted (and made to see their events again) — each mid-run,
  * each ending with the execution completed once and every note collected

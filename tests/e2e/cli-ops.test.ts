@@ -28,7 +28,7 @@ interface Run {
 }
 
 /**
- * The operator commands of issue 6 through the real binary
+ * The operator commands through the real binary
  * (`node --import tsx src/main/cli.ts …`) against a database of their own,
  * seeded by the real code: a sign-up (src/application/register-user.ts) and
  * the free-plans process manager run to the head.

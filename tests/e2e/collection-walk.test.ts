@@ -29,7 +29,7 @@ const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LO
 const hex24 = () => randomBytes(12).toString('hex');
 
 /**
- * Issue 4's walk, on the production app (every router) over a real socket,
+ * The collection walk, on the production app (every router) over a real socket,
  * with every projection and process manager the projector runs, in-process:
  * connect an account (limit enforced), register proxies (admin only), create a
  * workflow, request an execution, feed it items through the results door, read

@@ -24,7 +24,7 @@ async function startApi(overrides: Partial<Record<ConfigVariable, string>> = {})
   };
 }
 
-/** DESIGN §8's envelope; `data` and `details` vary by route. */
+/** The API's envelope; `data` and `details` vary by route. */
 interface Envelope {
   success: boolean;
   data?: any;

@@ -182,7 +182,7 @@ export async function startTestApi(options: { bodyLimitBytes?: number } = {}): P
   };
 }
 
-/** DESIGN §8's envelope. */
+/** The API's envelope. */
 export interface Envelope {
   success: boolean;
   data?: any;

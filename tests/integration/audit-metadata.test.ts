@@ -11,7 +11,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ACTOR = /^([0-9a-f-]{36}|pm:.+|scheduler|worker:.+|system:.+|cli|provider:.+)$/;
 
 /**
- * Issue 6, item 4: every event carries who (metadata.userId), why
+ * Every event carries who (metadata.userId), why
  * ($causationId), its correlation, and — when a request started its chain —
  * which request (requestId). A realistic flow through the real code paths
  * (the HTTP API on a socket, the process managers under their runners, the

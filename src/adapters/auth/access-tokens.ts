@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { USER_ROLES, type UserRole } from '../../write-model/user/events.js';
 
 /**
- * Short-lived access tokens (DESIGN §8): HS256 JWTs, checked without a
+ * Short-lived access tokens: HS256 JWTs, checked without a
  * lookup. They cannot be revoked, which is why they live minutes; the
  * session (`sid`) and its refresh token are what logout and reuse end.
  */

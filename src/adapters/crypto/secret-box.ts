@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 
 /**
  * AES-256-GCM for credentials that must be usable again (platform cookies,
- * proxy passwords) and so cannot be hashed (DESIGN §5). The box goes into
+ * proxy passwords) and so cannot be hashed. The box goes into
  * events, hence plain base64 strings; `keyId` names the key so keys can
  * rotate: new boxes use the current key, old ones still open with theirs.
  */

@@ -14,7 +14,7 @@ import type { AdminQueues } from './routes/admin.js';
 import type { AppContext, AppState } from './state.js';
 
 /**
- * The operator console (issue 6), served by the api process itself:
+ * The operator console, served by the api process itself:
  *
  * - `GET /console/` and `GET /console/<file>`: the page app in src/console
  *   (plain HTML, JS and CSS, no build step). Only the files found there at

@@ -68,7 +68,7 @@ function fromDomainError(error: DomainError): MappedError {
   const status = STATUS_BY_DOMAIN_CODE[error.code] ?? 400;
   if (error.code !== 'QUOTA_EXCEEDED') return { error: new HttpError(status, error.code, error.message, error.details) };
 
-  // DESIGN §8: the feature, its limit and when it resets; Retry-After in seconds
+  // the feature, its limit and when it resets; Retry-After in seconds
   const { feature = null, limit = null, resets_at, resetsAt, ...rest } = error.details as Record<string, unknown>;
   const resets = toDate(resets_at ?? resetsAt);
   const details = { ...rest, feature, limit, resets_at: resets ? resets.toISOString() : null };

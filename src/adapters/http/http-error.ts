@@ -1,4 +1,4 @@
-/** DESIGN §8's codes; a route may use others where none fits. */
+/** The API's error codes; a route may use others where none fits. */
 export type ErrorCode =
   | 'VALIDATION_ERROR'
   | 'UNAUTHENTICATED'

@@ -9,7 +9,7 @@ extendZodWithOpenApi(z);
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 export const BEARER_AUTH = 'bearerAuth';
 
-/** `{success:false, error:{code, message, details}, timestamp, request_id}` (DESIGN §8). */
+/** `{success:false, error:{code, message, details}, timestamp, request_id}`. */
 export const errorEnvelopeSchema = z.object({
   success: z.literal(false),
   error: z.object({

@@ -30,7 +30,7 @@ export function offsetOf(request: PageRequest): number {
   return (request.page - 1) * request.per_page;
 }
 
-/** DESIGN §8's page: `{items, pagination: {page, per_page, total, total_pages, has_next, has_prev}}`. */
+/** The API's page: `{items, pagination: {page, per_page, total, total_pages, has_next, has_prev}}`. */
 export function pageOf<T>(items: T[], request: PageRequest, total: number): Page<T> {
   const totalPages = Math.ceil(total / request.per_page);
   return {

@@ -15,7 +15,7 @@ import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
  *   (src/adapters/proxies/prober.ts) and records RecordHealthCheck commands.
  *
  * Job ids of `scrape` (see `scrapeJobId`)
- * - attempt 1 is `{executionId}`: DESIGN §6 "job id = execution id". BullMQ
+ * - attempt 1 is `{executionId}`: job id = execution id. BullMQ
  *   ignores an add whose job id already exists, so a redelivered
  *   ExecutionRequested (a process manager sees an event twice) enqueues
  *   nothing the second time.

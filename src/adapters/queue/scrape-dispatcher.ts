@@ -8,7 +8,7 @@ import { DEFAULT_SCRAPE_RETRY, jobOptionsFor, parseScrapeJobId, SCRAPE_JOB_NAME,
  *   execution id and attempt, and BullMQ does not add a job whose id exists,
  *   so a process manager that sees ExecutionRequested twice enqueues once.
  * - `reenqueue(executionId, cursor, reason)` starts a new attempt from a
- *   cursor (after a proxy move, DESIGN §6 ProxyFailed). It copies the
+ *   cursor (after a proxy move, ProxyFailed). It copies the
  *   payload of the execution's latest job. Pass `attempt` (the
  *   ExecutionRetried attempt) and a redelivered re-enqueue is one job too;
  *   without it the next attempt number is taken, except when the latest job

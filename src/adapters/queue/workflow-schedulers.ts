@@ -4,7 +4,7 @@ import { jobOptionsFor, WORKFLOW_TICK_JOB_NAME, type WorkflowTickJobData } from 
 
 /**
  * One BullMQ job scheduler per workflow on the `workflow-tick` queue
- * (DESIGN §6 "WorkflowScheduled / Paused / Resumed"). Each occurrence makes a
+ * (WorkflowScheduled / Paused / Resumed). Each occurrence makes a
  * `workflow-tick` job whose data is {workflowId, ownerId, schedule}; a process
  * manager turns it into an execution request. The tick's job id is unique
  * per occurrence (BullMQ: `repeat:{schedulerId}:{millis}`), so it is the

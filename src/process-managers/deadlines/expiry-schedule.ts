@@ -20,7 +20,7 @@ export interface ExpiryScheduleOptions {
 }
 
 /**
- * Writes the `deadlines` rows from the events (DESIGN §6 has no event for
+ * Writes the `deadlines` rows from the events (the event catalogue has no event for
  * "time passed"; this consumer turns periods and order expiries into rows
  * the sweeper works off):
  * - a paid period → `subscription.expire` at its end; free (no end) → none;

@@ -1,6 +1,6 @@
 /**
- * A command refused by the domain. The code is one of the API's error codes
- * (DESIGN §8), so an adapter can answer without knowing the aggregate.
+ * A command refused by the domain. The code is one of the API's error codes,
+ * so an adapter can answer without knowing the aggregate.
  */
 export type DomainErrorCode = 'VALIDATION_ERROR' | 'PERMISSION_DENIED' | 'NOT_FOUND' | 'CONFLICT' | 'QUOTA_EXCEEDED';
 

@@ -3,7 +3,7 @@ import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
 
 /**
- * The PaymentOrder aggregate's events (DESIGN §5), stream `payment-{orderId}`.
+ * The PaymentOrder aggregate's events, stream `payment-{orderId}`.
  * Money is integer fen (CNY); times are ISO-8601 strings.
  *
  * The service and plan vocabularies are repeated here on purpose: this

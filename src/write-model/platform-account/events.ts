@@ -4,7 +4,7 @@ import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
 
 /**
- * The PlatformAccount aggregate's events (DESIGN §5), stream
+ * The PlatformAccount aggregate's events, stream
  * `platform_account-{accountId}`. Times are ISO-8601 strings.
  *
  * One abstraction for every platform: `platform` is an id such as
@@ -73,7 +73,7 @@ export interface AccountHealthChangedData extends AccountRef {
   changedAt: string;
 }
 
-/** The account no longer works on the platform; workflows using it must stop (DESIGN §6). */
+/** The account no longer works on the platform; workflows using it must stop. */
 export interface AccountInvalidatedData extends AccountRef {
   reason: InvalidationReason;
   detail: string | null;

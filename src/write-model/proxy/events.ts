@@ -5,7 +5,7 @@ import { eventCodec } from '../core/event-codec.js';
 import { OBSERVATION_SOURCES, type ObservationSource } from '../proxy-health/events.js';
 
 /**
- * The Proxy aggregate's events (DESIGN §5), stream `proxy-{proxyId}`: its
+ * The Proxy aggregate's events, stream `proxy-{proxyId}`: its
  * lifecycle only (registered, failed, recovered, banned, unbanned,
  * retired). The health observations live in day streams
  * (`proxy_health-{proxyId}_{YYYYMMDD}`, ../proxy-health). Times are
@@ -44,7 +44,7 @@ export interface ProxyRegisteredData extends ProxyEndpoint {
   registeredAt: string;
 }
 
-/** The proxy stopped working: leases skip it; running executions move away (DESIGN §6). */
+/** The proxy stopped working: leases skip it; running executions move away. */
 export interface ProxyFailedData {
   proxyId: string;
   /** the observation that made it fail */

@@ -6,7 +6,7 @@ import type { PlanCode, ResourceFeature, Service } from './plans.js';
  * each records a time or compares against the period's end.
  */
 
-/** Open the stream. Every user starts on free (DESIGN §6: on UserRegistered). */
+/** Open the stream. Every user starts on free (on UserRegistered). */
 export interface StartSubscription {
   type: 'StartSubscription';
   subscriptionId: string;

@@ -4,7 +4,7 @@ import { eventCodec } from '../core/event-codec.js';
 import { PLAN_CODES, RESOURCE_LIMIT_FEATURES, SERVICES, type PaidPlanCode, type PlanCode, type ResourceFeature, type Service } from './plans.js';
 
 /**
- * The Subscription aggregate's events (DESIGN §5), stream
+ * The Subscription aggregate's events, stream
  * `subscription-{userId}_{service}`: the lifecycle only (plan, period,
  * reservations of resources). Daily usage and going over a limit live in the
  * day's stream (subscription-usage/). Times are ISO-8601 strings. Every

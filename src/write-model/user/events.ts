@@ -3,7 +3,7 @@ import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
 
 /**
- * The User aggregate's events (DESIGN §5), stream `user-{userId}`: the
+ * The User aggregate's events, stream `user-{userId}`: the
  * account's lifecycle only. Logins live in their own streams
  * (`session-{sessionId}`, src/write-model/session).
  * Times are ISO-8601 strings. Secrets never appear here: passwords arrive as

@@ -3,7 +3,7 @@ import type { DomainEvent } from '../core/decider.js';
 import { eventCodec, plainObject } from '../core/event-codec.js';
 
 /**
- * The WorkflowExecution aggregate's events (DESIGN §5), stream
+ * The WorkflowExecution aggregate's events, stream
  * `workflow_execution-{executionId}`: one run of a workflow. Times are
  * ISO-8601 strings. Item data is opaque here: the platform registry's item
  * schemas (src/platforms) give it shape; this aggregate only dedups by

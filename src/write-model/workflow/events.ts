@@ -3,7 +3,7 @@ import type { DomainEvent } from '../core/decider.js';
 import { eventCodec, plainObject } from '../core/event-codec.js';
 
 /**
- * The WorkflowDefinition aggregate's events (DESIGN §5), stream
+ * The WorkflowDefinition aggregate's events, stream
  * `workflow-{workflowId}`. Times are ISO-8601 strings.
  *
  * `platform` and `type` are kept as plain strings on purpose: the platform

@@ -167,7 +167,7 @@ async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema
 
 
 /**
- * The console's JSON API, `/api/v1/admin` (issue 6): event store browsing,
+ * The console's JSON API, `/api/v1/admin`: event store browsing,
  * aggregate state at a revision, correlation timelines, projection status and
  * rebuilds, queue counts. Every route needs a bearer token of an admin (401
  * without one, 403 for another role). Reads go to src/operations; a rebuild

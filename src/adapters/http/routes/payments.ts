@@ -207,7 +207,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     if (!ORDER_ID.test(command.orderId)) throw new Refused(400, `out_trade_no ${JSON.stringify(command.orderId)} is not an order id`);
     try {
       const result = await handle(store, paymentOrderAggregate, command.orderId, { type: 'ConfirmPayment', ...command, now: now().toISOString() }, {
-        // who (issue 6, item 4): the provider's verified notification, not a user
+        // who: the provider's verified notification, not a user
         context: commandContext(ctx, `provider:${command.provider}`),
       });
       ctx.state.logger.info({ orderId: command.orderId, provider: command.provider, recorded: result.events.length > 0 }, 'payment notification handled');
