@@ -20,19 +20,12 @@ import type { AgingContext, Scenario } from './aging/scenario.js';
 import { migrate, recreateDatabase } from './lib/db.js';
 import { fmtMs, renderTable } from './lib/table.js';
 import { percentile, progress } from './lib/timing.js';
+import { envNumber } from './lib/env.js';
 
 const TARGET_RATIO = 1.2;
 
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
-  return n;
-}
-
-const iterations = envNumber('BENCH_AGING_ITERATIONS', 300);
-const warmup = envNumber('BENCH_AGING_WARMUP', 30);
+const iterations = envNumber('BENCH_AGING_ITERATIONS', 300, { integer: true });
+const warmup = envNumber('BENCH_AGING_WARMUP', 30, { integer: true });
 const only = process.env.BENCH_AGING_ONLY ?? '';
 const asJson = process.argv.includes('--json');
 

@@ -34,18 +34,7 @@ import { signalAllChildrenNow, startPlatform, stopAllChildren, summarizeLog, wai
 import { alipaySandboxKeys, setUpUsers, type BenchUser } from './http-setup.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress } from './lib/timing.js';
-
-function envNumberOrZero(name: string, fallback: number): number {
-  return process.env[name] === '0' ? 0 : envNumber(name, fallback);
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return n;
-}
+import { envNumber, envNumberOrZero } from './lib/env.js';
 
 const config = {
   roundSeconds: envNumber('BENCH_ROUND_SECONDS', 10),

@@ -23,14 +23,7 @@ import { measureDispatch } from './lib/dispatch.js';
 import { measureScraping, startScrapeBench, type ScrapeFigures } from './lib/scrape.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress } from './lib/timing.js';
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return n;
-}
+import { envNumber } from './lib/env.js';
 
 const asJson = process.argv.includes('--json');
 const scrapeSeconds = envNumber('BENCH_SCRAPE_SECONDS', 20);

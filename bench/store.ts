@@ -23,14 +23,7 @@ import { payloadBytes } from './lib/payload.js';
 import { openRaw, rawInsertWorker } from './lib/raw.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress, runSlice, summarize, type Slice, type ThroughputResult } from './lib/timing.js';
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return n;
-}
+import { envNumber } from './lib/env.js';
 
 const config = {
   seconds: envNumber('BENCH_SECONDS', 5),

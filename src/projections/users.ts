@@ -134,14 +134,7 @@ async function apply(tx: Knex.Transaction, event: UserEvent | SessionEvent, revi
 
   const changes: Record<string, unknown> = { revision };
   switch (event.type) {
-    case 'ProfileUpdated': {
-      const d = event.data;
-      if (d.displayName !== undefined) changes.display_name = d.displayName;
-      if (d.avatarUrl !== undefined) changes.avatar_url = d.avatarUrl;
-      if (d.timezone !== undefined) changes.timezone = d.timezone;
-      changes.updated_at = d.updatedAt;
-      break;
-    }
+    // ProfileUpdated never comes here: handle() folds a batch's profile changes (ProfileUpdates)
     case 'RoleChanged':
       changes.role = event.data.role;
       changes.updated_at = event.data.changedAt;
