@@ -2,6 +2,7 @@ import knexFactory from 'knex';
 import { randomUUID } from 'node:crypto';
 import { up as createEventStoreSchema } from '../../migrations/20261123000000_event_store.js';
 import { up as createSnapshotTable } from '../../migrations/20261204000000_snapshots.js';
+import { up as lockStreamBeforeXid } from '../../migrations/20261205000000_stream_lock_before_xid.js';
 
 /**
  * A Postgres event store of its own, in a fresh schema of the test database:
@@ -16,6 +17,7 @@ export async function isolatedEventStoreSchema(databaseUrl: string): Promise<{ c
   try {
     await createEventStoreSchema(scoped);
     await createSnapshotTable(scoped); // snapshots live beside the streams (snapshotted aggregates)
+    await lockStreamBeforeXid(scoped);
   } finally {
     await scoped.destroy();
   }

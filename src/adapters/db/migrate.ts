@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
+import pg from 'pg';
 
 export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('../../../migrations', import.meta.url));
 
@@ -18,16 +19,22 @@ export interface MigrationResult {
  *
  * knex's own lock fails ("Migration table is already locked") instead of
  * waiting, so the api and the projector starting together would crash one of
- * them: a Postgres advisory lock, held on a second connection, makes the later
- * one wait and then find nothing to do.
+ * them: a Postgres advisory lock makes the later one wait and then find
+ * nothing to do. It is a session lock on a connection of its own, never a
+ * transaction's: CREATE INDEX CONCURRENTLY waits for every open transaction
+ * of the database, and would wait for the lock's forever.
  */
 export async function runMigrations(knex: Knex): Promise<MigrationResult> {
-  return knex.transaction(async (lock) => {
-    await lock.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+  const lock = new pg.Client(knex.client.connectionSettings as pg.ClientConfig);
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const [batch, ran] = (await knex.migrate.latest({
       directory: MIGRATIONS_DIRECTORY,
       loadExtensions: ['.ts'],
     })) as [number, string[]];
     return { batch: ran.length > 0 ? batch : 0, ran };
-  });
+  } finally {
+    await lock.end().catch(() => undefined); // ending the session releases the lock
+  }
 }

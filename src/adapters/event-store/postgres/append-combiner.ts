@@ -6,7 +6,9 @@ import { appendEvents, expectation } from './append.js';
  * Several appends to different streams as one INSERT, one transaction, one
  * commit. Each append keeps its own guard (a refused one simply inserts no
  * rows), so the statement lands the appends whose expectations hold; those
- * come back one row per stream.
+ * come back one row per stream. Rows go in in stream-name order: two
+ * processes combining overlapping streams then wait on each other's unique
+ * index entries in the same order and never deadlock.
  */
 const COMBINED_APPEND = `
   WITH appends AS (
@@ -31,7 +33,7 @@ const COMBINED_APPEND = `
     SELECT b.stream, b.base + x.ord, (x.value->>'id')::uuid, x.value->>'type', x.value->'data',
            coalesce(x.value->'metadata', '{}'::jsonb)
       FROM based b, jsonb_array_elements(b.events) WITH ORDINALITY AS x(value, ord)
-     ORDER BY b.append_no, x.ord
+     ORDER BY b.stream, x.ord
     RETURNING stream_name, stream_revision, transaction_id, global_position)
   SELECT DISTINCT ON (stream_name) stream_name, stream_revision::text AS revision,
          transaction_id::text AS commit_position, global_position::text AS prepare_position
@@ -50,6 +52,8 @@ export interface CombinerOptions {
   maxInFlight: number;
   /** most appends in one statement */
   maxGroup: number;
+  /** a refused statement's appends retried on their own, at most this many at once */
+  maxFallbackConcurrency: number;
 }
 
 /**
@@ -122,17 +126,17 @@ export class AppendCombiner {
       rows = [];
     }
     const written = new Map(rows.map((row) => [row.stream_name, row]));
-    await Promise.all(
-      group.map((p) => {
-        const row = written.get(p.streamName);
-        if (!row) return this.one(p); // refused here: the single path says why (or lands it)
-        p.resolve({
-          nextExpectedRevision: BigInt(row.revision),
-          position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
-        });
-        return undefined;
-      }),
-    );
+    const refused: Pending[] = [];
+    for (const p of group) {
+      const row = written.get(p.streamName);
+      if (!row) refused.push(p); // refused here: the single path says why (or lands it)
+      else p.resolve({ nextExpectedRevision: BigInt(row.revision), position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } });
+    }
+    // A failed group of 64 must not become 64 connections at once: a few lanes work through it.
+    const lanes = Array.from({ length: Math.min(this.options.maxFallbackConcurrency, refused.length) }, async () => {
+      for (let p = refused.shift(); p; p = refused.shift()) await this.one(p);
+    });
+    await Promise.all(lanes);
   }
 
   private async one(p: Pending): Promise<void> {

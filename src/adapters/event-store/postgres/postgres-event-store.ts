@@ -105,7 +105,7 @@ export class PostgresEventStore implements EventStore {
     this.snapshots = PostgresSnapshotStore.open(options.connectionString, 2, { asynchronousCommit: true });
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
     this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, ...options.polling };
-    this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, ...options.combining });
+    this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, maxFallbackConcurrency: 2, ...options.combining });
   }
 
   async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
@@ -182,11 +182,14 @@ export class PostgresEventStore implements EventStore {
     const batchSize = options.batchSize ?? 500;
     const open = (position: Position) => new PostgresAllSubscription(this.pool, this.signal, position, options.filter, batchSize, this.polling);
     if (from !== 'end') return open(from === 'start' ? START : from);
-    // 'end' is known only after a read; defer it to the first pull.
+    // 'end' is known only after a read; defer it to the first pull. It is the
+    // guarded horizon, not the newest event: a transaction still in flight may
+    // commit an event before the newest one, and starting after the newest
+    // would skip it.
     let inner: PostgresAllSubscription | undefined;
     let closed = false;
     const start = async () => {
-      inner = open(await this.headPosition());
+      inner = open(await this.horizonPosition());
       if (closed) await inner.close();
       return inner;
     };
@@ -206,6 +209,18 @@ export class PostgresEventStore implements EventStore {
       `SELECT transaction_id::text AS commit_position, global_position::text AS prepare_position
          FROM es_events ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
+  }
+
+  /** The newest event below the oldest transaction in flight: nothing can ever be appended before it. */
+  private async horizonPosition(): Promise<Position> {
+    const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string }>({
+      name: 'es_horizon_position',
+      text: `SELECT transaction_id::text AS commit_position, global_position::text AS prepare_position
+               FROM es_events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    });
     const row = rows[0];
     return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
   }
