@@ -153,4 +153,34 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
     expect(await sweeper().sweepOnce(new Date('2026-06-01T00:01:02.000Z'))).to.equal(1);
     expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionExpired']);
   });
+
+  it('runs the commands outside any transaction: nothing holds a transaction id while an action runs', async () => {
+    await paidSubscription('2026-07-01T00:00:00.000Z');
+    await runScheduleToHead();
+    const held: number[] = [];
+    const real = expiryActions(store);
+    const watching: Record<string, DeadlineAction> = {
+      'subscription.expire': async (deadline, now, ctx) => {
+        const { rows } = await knex.raw<{ rows: { n: number }[] }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()',
+        );
+        held.push(rows[0]!.n);
+        await real['subscription.expire'](deadline, now, ctx);
+      },
+      'payment_order.expire': real['payment_order.expire'],
+    };
+    expect(await sweeper(watching as never).sweepOnce(new Date('2026-07-01T00:00:01.000Z'))).to.equal(1);
+    expect(held).to.deep.equal([0]);
+  });
+
+  it('a deadline claimed by a sweeper that died is taken again once its lease ends', async () => {
+    const stream = await paidSubscription('2026-08-01T00:00:00.000Z');
+    await runScheduleToHead();
+    const at = new Date('2026-08-01T00:00:01.000Z');
+    const { claimDueDeadlines } = await import('../../src/process-managers/deadlines/deadline-table.js');
+    expect(await claimDueDeadlines(knex, at, 10, 60_000)).to.have.length(1); // …and never completes it
+    expect(await sweeper().sweepOnce(new Date(at.getTime() + 30_000)), 'within the lease').to.equal(0);
+    expect(await sweeper().sweepOnce(new Date(at.getTime() + 61_000)), 'after the lease').to.equal(1);
+    expect(await types(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionExpired']);
+  });
 });

@@ -65,18 +65,21 @@ interface DeadlineRow {
 }
 
 /**
- * Locks up to `limit` deadlines due at `now`, skipping rows another sweeper
- * holds, so several projector processes share the work without doing any of
- * it twice at once.
+ * Claims up to `limit` deadlines due at `now` in one short statement: their
+ * next attempt moves to `now + leaseMs`, so another sweeper (another
+ * projector process) passes them by while this one runs their commands, and
+ * a sweeper that dies mid-way leaves them due again when the lease ends. No
+ * transaction stays open while the commands run: one that held a transaction
+ * id would hold back every subscriber of $all.
  */
-export async function claimDueDeadlines(tx: Knex.Transaction, now: Date, limit: number): Promise<Deadline[]> {
-  const rows = (await tx('deadlines')
-    .select('key', 'kind', 'subject_id', 'due_at', 'attempts', 'cause_event_id', 'correlation_id')
-    .whereRaw('coalesce(retry_at, due_at) <= ?', [now])
-    .orderByRaw('coalesce(retry_at, due_at)')
-    .limit(limit)
-    .forUpdate()
-    .skipLocked()) as DeadlineRow[];
+export async function claimDueDeadlines(db: Knex, now: Date, limit: number, leaseMs: number): Promise<Deadline[]> {
+  const { rows } = await db.raw<{ rows: DeadlineRow[] }>(
+    `UPDATE deadlines SET retry_at = ?, updated_at = now()
+      WHERE key IN (SELECT key FROM deadlines WHERE coalesce(retry_at, due_at) <= ?
+                     ORDER BY coalesce(retry_at, due_at) LIMIT ? FOR UPDATE SKIP LOCKED)
+      RETURNING key, kind, subject_id, due_at, attempts, cause_event_id, correlation_id`,
+    [new Date(now.getTime() + leaseMs), now, limit],
+  );
   return rows.map((r) => ({
     key: r.key,
     kind: r.kind,
@@ -89,12 +92,12 @@ export async function claimDueDeadlines(tx: Knex.Transaction, now: Date, limit: 
 }
 
 /** Done: removed unless the events moved it meanwhile (then the new time stands). */
-export async function completeDeadline(tx: Knex.Transaction, deadline: Deadline): Promise<void> {
-  await tx('deadlines').delete().where({ key: deadline.key, due_at: deadline.dueAt });
+export async function completeDeadline(db: Knex, deadline: Deadline): Promise<void> {
+  await db('deadlines').delete().where({ key: deadline.key, due_at: deadline.dueAt });
 }
 
-export async function postponeDeadline(tx: Knex.Transaction, deadline: Deadline, retryAt: Date, error: string): Promise<void> {
-  await tx('deadlines')
-    .update({ retry_at: retryAt, attempts: deadline.attempts + 1, last_error: error.slice(0, 500), updated_at: tx.fn.now() })
+export async function postponeDeadline(db: Knex, deadline: Deadline, retryAt: Date, error: string): Promise<void> {
+  await db('deadlines')
+    .update({ retry_at: retryAt, attempts: deadline.attempts + 1, last_error: error.slice(0, 500), updated_at: db.fn.now() })
     .where({ key: deadline.key, due_at: deadline.dueAt });
 }

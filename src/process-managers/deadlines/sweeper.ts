@@ -15,14 +15,18 @@ export interface SweeperOptions {
   batchSize?: number;
   /** first retry after a failure; doubles per attempt up to an hour */
   retryBaseMs?: number;
+  /** how long a claimed deadline stays with this sweeper before another may take it (a crashed sweeper's) */
+  leaseMs?: number;
 }
+
+const DEFAULT_LEASE_MS = 5 * 60 * 1000;
 
 const MAX_RETRY_MS = 60 * 60 * 1000;
 
 /**
- * Works off due deadlines: claims a batch with FOR UPDATE SKIP LOCKED (so
- * several projector processes never run one deadline at once), runs each
- * action, and removes the row. A DomainError is the aggregate's answer (too
+ * Works off due deadlines: claims a batch in one short statement (a lease,
+ * so several projector processes never run one deadline at once), then runs
+ * each action outside any transaction, and removes the row. A DomainError is the aggregate's answer (too
  * early because it was renewed, already closed): the row is done, and if
  * the events moved it, the new time stands. Any other error postpones the
  * row with back-off; the row keeps its due time, nothing is lost.
@@ -49,25 +53,23 @@ export class DeadlineSweeper {
   async sweepOnce(now: Date = new Date()): Promise<number> {
     const { knex, actions, logger } = this.options;
     const batchSize = this.options.batchSize ?? 50;
-    return knex.transaction(async (tx) => {
-      const due = await claimDueDeadlines(tx, now, batchSize);
-      for (const deadline of due) {
-        try {
-          await actions[deadline.kind](deadline, now, contextOf(deadline));
-          await completeDeadline(tx, deadline);
-        } catch (error) {
-          if (error instanceof DomainError) {
-            logger.info({ deadline: deadline.key, code: error.code, reason: error.message }, 'deadline needs nothing: the aggregate has moved on');
-            await completeDeadline(tx, deadline);
-            continue;
-          }
-          const delay = Math.min(MAX_RETRY_MS, (this.options.retryBaseMs ?? 30_000) * 2 ** deadline.attempts);
-          logger.warn({ deadline: deadline.key, attempts: deadline.attempts + 1, err: error }, 'deadline failed; retrying later');
-          await postponeDeadline(tx, deadline, new Date(now.getTime() + delay), error instanceof Error ? error.message : String(error));
+    const due = await claimDueDeadlines(knex, now, batchSize, this.options.leaseMs ?? DEFAULT_LEASE_MS);
+    for (const deadline of due) {
+      try {
+        await actions[deadline.kind](deadline, now, contextOf(deadline));
+        await completeDeadline(knex, deadline);
+      } catch (error) {
+        if (error instanceof DomainError) {
+          logger.info({ deadline: deadline.key, code: error.code, reason: error.message }, 'deadline needs nothing: the aggregate has moved on');
+          await completeDeadline(knex, deadline);
+          continue;
         }
+        const delay = Math.min(MAX_RETRY_MS, (this.options.retryBaseMs ?? 30_000) * 2 ** deadline.attempts);
+        logger.warn({ deadline: deadline.key, attempts: deadline.attempts + 1, err: error }, 'deadline failed; retrying later');
+        await postponeDeadline(knex, deadline, new Date(now.getTime() + delay), error instanceof Error ? error.message : String(error));
       }
-      return due.length;
-    });
+    }
+    return due.length;
   }
 
   private schedule(delayMs: number): void {
