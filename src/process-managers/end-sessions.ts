@@ -75,7 +75,7 @@ export function createEndSessions(deps: ProcessManagerDeps, name = END_SESSIONS)
     );
   }
 
-  async function revoke(tx: Knex.Transaction, event: RecordedEvent, userId: string, epoch: number, kept: KeptSession | null, reason: Reason, at: string): Promise<void> {
+  async function revoke(tx: Knex, event: RecordedEvent, userId: string, epoch: number, kept: KeptSession | null, reason: Reason, at: string): Promise<void> {
     await tx(SESSION_REVOCATIONS_TABLE)
       .insert({
         consumer: name,
@@ -99,14 +99,15 @@ export function createEndSessions(deps: ProcessManagerDeps, name = END_SESSIONS)
     }
   }
 
-  async function lastRevocation(tx: Knex.Transaction, userId: string): Promise<RevocationRow | undefined> {
+  async function lastRevocation(tx: Knex, userId: string): Promise<RevocationRow | undefined> {
     return (await tx(SESSION_REVOCATIONS_TABLE).where({ consumer: name, user_id: userId }).first()) as RevocationRow | undefined;
   }
 
   return {
     name,
     filter: { eventTypes: EVENT_TYPES },
-    async handle(events, { tx }) {
+    async handle(events, { tx: batchTx, db }) {
+      const tx = db ?? batchTx; // own tables commit as written: nothing waits on commands holding a transaction id
       for (const recorded of events) {
         const event = codec.decode(recorded);
         switch (event.type) {

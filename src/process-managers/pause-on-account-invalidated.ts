@@ -34,7 +34,8 @@ export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name =
   return {
     name,
     filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'AccountInvalidated', 'AccountVerified'] },
-    async handle(events, { tx }) {
+    async handle(events, { tx: batchTx, db }) {
+      const tx = db ?? batchTx; // own tables commit as written: nothing waits on commands holding a transaction id
       for (const event of events) {
         const account = platformAccountEvents.owns(event.type) ? platformAccountEvents.decode(event) : null;
         if (account?.type === 'AccountInvalidated') {

@@ -54,7 +54,7 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
 
   const command = (event: RecordedEvent, workflowId: string, cmd: WorkflowCommand) => commandWorkflow(deps, name, event, workflowId, cmd);
 
-  async function onQuotaExceeded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+  async function onQuotaExceeded(tx: Knex, event: RecordedEvent): Promise<void> {
     const decoded = subscriptionUsageEvents.decode(event);
     if (decoded.type !== 'QuotaExceeded') return;
     const d = decoded.data;
@@ -72,7 +72,7 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     }
   }
 
-  async function onUpgraded(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+  async function onUpgraded(tx: Knex, event: RecordedEvent): Promise<void> {
     const decoded = subscriptionEvents.decode(event);
     if (decoded.type !== 'SubscriptionUpgraded') return;
     const d = decoded.data;
@@ -90,7 +90,7 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
   }
 
   /** The resume deadline follows the workflow's own quota pause. */
-  async function trackDeadline(tx: Knex.Transaction, event: RecordedEvent): Promise<void> {
+  async function trackDeadline(tx: Knex, event: RecordedEvent): Promise<void> {
     if (event.type === 'WorkflowPaused') {
       const decoded = workflowEvents.decode(event);
       if (decoded.type !== 'WorkflowPaused' || decoded.data.reason !== 'quota_exceeded') return;
@@ -107,7 +107,8 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
   return {
     name,
     filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'QuotaExceeded', 'SubscriptionUpgraded'] },
-    async handle(events, { tx }) {
+    async handle(events, { tx: batchTx, db }) {
+      const tx = db ?? batchTx; // own tables commit as written: nothing waits on commands holding a transaction id
       for (const event of events) {
         if (event.type === 'QuotaExceeded') await onQuotaExceeded(tx, event);
         else if (event.type === 'SubscriptionUpgraded') await onUpgraded(tx, event);

@@ -63,7 +63,8 @@ export function createProxyFailover(deps: ProxyFailoverDeps, name = PROXY_FAILOV
   return {
     name,
     filter: { eventTypes: ['ProxyAssigned', ...TERMINAL_EVENTS, 'ProxyFailed', 'ProxyBanned'] },
-    async handle(events, { tx }) {
+    async handle(events, { tx: batchTx, db }) {
+      const tx = db ?? batchTx; // own tables commit as written: nothing waits on commands holding a transaction id
       for (const recorded of events) {
         const event = domainEvents.decode(recorded);
         switch (event.type) {

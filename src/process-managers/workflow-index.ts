@@ -54,7 +54,7 @@ const toWorkflow = (r: Row): IndexedWorkflow => ({
 });
 
 /** Applies a Workflow event to the consumer's index; other events are ignored. */
-export async function indexWorkflowEvent(tx: Knex.Transaction, consumer: string, recorded: RecordedEvent): Promise<void> {
+export async function indexWorkflowEvent(tx: Knex, consumer: string, recorded: RecordedEvent): Promise<void> {
   if (!workflowEvents.owns(recorded.type)) return;
   const event = workflowEvents.decode(recorded);
   const row = tx(TABLE).where({ consumer, workflow_id: event.data.workflowId });
@@ -96,13 +96,13 @@ export async function indexWorkflowEvent(tx: Knex.Transaction, consumer: string,
 }
 
 /** The owner's live workflows billed to `service`. */
-export async function workflowsOfOwner(tx: Knex.Transaction, consumer: string, ownerId: string, service: string): Promise<IndexedWorkflow[]> {
+export async function workflowsOfOwner(tx: Knex, consumer: string, ownerId: string, service: string): Promise<IndexedWorkflow[]> {
   const rows = (await tx(TABLE).where({ consumer, owner_id: ownerId, service }).orderBy('workflow_id')) as Row[];
   return rows.map(toWorkflow);
 }
 
 /** The live workflows that use a platform account. */
-export async function workflowsOfAccount(tx: Knex.Transaction, consumer: string, platformAccountId: string): Promise<IndexedWorkflow[]> {
+export async function workflowsOfAccount(tx: Knex, consumer: string, platformAccountId: string): Promise<IndexedWorkflow[]> {
   const rows = (await tx(TABLE).where({ consumer, platform_account_id: platformAccountId }).orderBy('workflow_id')) as Row[];
   return rows.map(toWorkflow);
 }

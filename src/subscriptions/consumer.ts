@@ -4,6 +4,15 @@ import type { EventFilter, RecordedEvent } from '../event-store/port.js';
 export interface ConsumerContext {
   /** the transaction the checkpoint is written in: write through it, and both land or neither */
   tx: Knex.Transaction;
+  /**
+   * The database outside that transaction: each write commits at once. A
+   * process manager that runs commands keeps its own (idempotent) tables
+   * through it, so the batch's transaction takes a transaction id only with
+   * its checkpoint and never holds one while commands run: an open one holds
+   * back every subscriber of $all. Absent where there is no such choice
+   * (rebuilds, specs): write through tx.
+   */
+  db?: Knex;
 }
 
 /** A projection or process manager: a named, checkpointed reader of $all. */
