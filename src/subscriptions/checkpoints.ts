@@ -74,15 +74,32 @@ export async function resetCheckpoint(db: Knex, consumer: string, position: Posi
 
 /**
  * Waits (bounded) until a consumer has passed `position` — read-your-own-writes
- * for a query that follows a command. Resolves true when reached, false on timeout.
+ * for a query that follows a command. A consumer retired by a newer version
+ * (a rebuilt projection swapped in) stands for the version that serves its
+ * tables now: the wait follows `retired_by`. Resolves true when reached,
+ * false on timeout.
  */
 export async function waitForCheckpoint(db: Knex, consumer: string, position: Position, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
-    if (comparePositions(await readCheckpoint(db, consumer), position) >= 0) return true;
+    if (comparePositions(await servingCheckpoint(db, consumer), position) >= 0) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
     delay = Math.min(delay * 2, 100);
   }
+}
+
+/** The checkpoint of the version serving in `consumer`'s place: itself, or the newest that retired it. */
+async function servingCheckpoint(db: Knex, consumer: string): Promise<Position> {
+  const { rows } = await db.raw<{ rows: CheckpointRow[] }>(
+    `WITH RECURSIVE chain AS (
+       SELECT consumer, retired_by, commit_position, prepare_position, epoch, 0 AS depth FROM consumer_checkpoints WHERE consumer = ?
+       UNION ALL
+       SELECT c.consumer, c.retired_by, c.commit_position, c.prepare_position, c.epoch, chain.depth + 1
+         FROM consumer_checkpoints c JOIN chain ON c.consumer = chain.retired_by WHERE chain.depth < 16)
+     SELECT commit_position::text, prepare_position::text, epoch::text FROM chain ORDER BY depth DESC LIMIT 1`,
+    [consumer],
+  );
+  return rows[0] ? toPosition(rows[0]) : START;
 }
