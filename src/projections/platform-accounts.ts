@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { platformAccountEvents } from '../write-model/platform-account/events.js';
+import { platformAccountEvents, type PlatformAccountEvent } from '../write-model/platform-account/events.js';
+import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of the PlatformAccount aggregate (stream
@@ -9,9 +10,11 @@ import { platformAccountEvents } from '../write-model/platform-account/events.js
  * its status, health and verification — never its credentials (the sealed
  * box stays in the events; no column is written from `credentials`).
  *
- * Idempotent under redelivery: an event is applied only when its stream
- * revision is above the row's `last_revision`, moved in the same (the
- * consumer's) transaction.
+ * A batch is folded per account in memory and written with one insert and
+ * one update. Idempotent under redelivery: an event is applied only when
+ * its stream revision is above the row's `last_revision` (read, locked, at
+ * the start of the batch; the update is guarded the same way), moved in the
+ * same (the consumer's) transaction.
  */
 export const PLATFORM_ACCOUNTS_PROJECTION = 'platform-accounts-v1';
 
@@ -22,35 +25,39 @@ export function createPlatformAccountsProjection(name: string = PLATFORM_ACCOUNT
     name,
     filter: { streamPrefixes: [PLATFORM_ACCOUNT_STREAM_PREFIX] },
     async handle(events, { tx }) {
-      for (const event of events) await applyEvent(tx, event);
+      await applyEvents(tx, events);
     },
   };
 }
 
 export const platformAccountsProjection: Consumer = createPlatformAccountsProjection();
 
-/** Applies one recorded event unless its revision was applied already. Exported for tests. */
-export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (!platformAccountEvents.owns(recorded.type)) return;
-  const event = platformAccountEvents.decode(recorded);
-  const id = event.data.accountId;
-  const revision = recorded.revision.toString();
+async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[]): Promise<void> {
+  const decoded: { event: PlatformAccountEvent; revision: bigint }[] = [];
+  for (const recorded of events) {
+    if (platformAccountEvents.owns(recorded.type)) decoded.push({ event: platformAccountEvents.decode(recorded), revision: recorded.revision });
+  }
+  if (decoded.length === 0) return;
 
-  const row = (await tx('platform_accounts').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
-  if (row && BigInt(row.last_revision) >= recorded.revision) return; // applied already
-  if (!row && event.type !== 'PlatformAccountConnected') return; // cannot happen: Connected is revision 0
+  const ids = [...new Set(decoded.map((e) => e.event.data.accountId))];
+  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'platform_accounts', ids.map((id) => ({ id })), {
+    key: ['id'],
+    columns: ['id', 'last_revision'],
+    forUpdate: true,
+  });
+  const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
 
-  const update = (at: string, values: Record<string, unknown>) =>
-    tx('platform_accounts')
-      .where({ id })
-      .update({ ...values, updated_at: at, last_revision: revision });
-
-  switch (event.type) {
-    case 'PlatformAccountConnected': {
+  for (const { event, revision } of decoded) {
+    const id = event.data.accountId;
+    const row = rows.get(id);
+    if (row && revision <= row.revision) continue; // applied already
+    if (event.type === 'PlatformAccountConnected') {
+      if (row) continue;
       const d = event.data;
       // the sealed credentials and the user agent are deliberately not copied
-      await tx('platform_accounts')
-        .insert({
+      rows.set(id, {
+        revision,
+        insert: {
           id,
           owner_id: d.ownerId,
           platform: d.platform,
@@ -66,42 +73,44 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
           connected_at: d.connectedAt,
           disconnected_at: null,
           updated_at: d.connectedAt,
-          last_revision: revision,
-        })
-        .onConflict('id')
-        .ignore();
-      return;
+          last_revision: revision.toString(),
+        },
+      });
+      continue;
     }
+    if (!row) continue; // cannot happen: Connected is revision 0
+    const target = row.insert ?? (row.patch ??= { id });
+    Object.assign(target, changesOf(event), { last_revision: revision.toString() });
+    row.revision = revision;
+  }
+
+  const inserts = [...rows.values()].flatMap((r) => (r.insert ? [r.insert] : []));
+  const patches = [...rows.values()].flatMap((r) => (r.patch ? [r.patch] : []));
+  await upsertRows(tx, 'platform_accounts', inserts, { conflict: ['id'] });
+  await patchRows(tx, 'platform_accounts', patches, { key: ['id'], guard: 't.last_revision < n.last_revision' });
+}
+
+/** The columns an event after the connection sets. */
+function changesOf(event: Exclude<PlatformAccountEvent, { type: 'PlatformAccountConnected' }>): Row {
+  switch (event.type) {
     case 'AccountVerified': {
       const d = event.data;
-      await update(d.verifiedAt, { status: 'active', platform_user_id: d.platformUserId, nickname: d.nickname, verified_at: d.verifiedAt });
-      return;
+      return { status: 'active', platform_user_id: d.platformUserId, nickname: d.nickname, verified_at: d.verifiedAt, updated_at: d.verifiedAt };
     }
     case 'AccountHealthChanged': {
       const d = event.data;
-      await update(d.changedAt, { health_score: d.score, health_level: d.level });
-      return;
+      return { health_score: d.score, health_level: d.level, updated_at: d.changedAt };
     }
     case 'AccountInvalidated': {
       const d = event.data;
-      await update(d.invalidatedAt, { status: 'invalid', last_invalidation_reason: d.reason, invalidated_at: d.invalidatedAt });
-      return;
+      return { status: 'invalid', last_invalidation_reason: d.reason, invalidated_at: d.invalidatedAt, updated_at: d.invalidatedAt };
     }
-    case 'AccountCredentialsRotated': {
-      const d = event.data;
+    case 'AccountCredentialsRotated':
       // the last invalidation stays, as history (like the aggregate's state)
-      await update(d.rotatedAt, { status: d.status });
-      return;
-    }
-    case 'PlatformAccountRenamed': {
-      const d = event.data;
-      await update(d.renamedAt, { display_name: d.displayName });
-      return;
-    }
-    case 'PlatformAccountDisconnected': {
-      const d = event.data;
-      await update(d.disconnectedAt, { status: 'disconnected', disconnected_at: d.disconnectedAt });
-      return;
-    }
+      return { status: event.data.status, updated_at: event.data.rotatedAt };
+    case 'PlatformAccountRenamed':
+      return { display_name: event.data.displayName, updated_at: event.data.renamedAt };
+    case 'PlatformAccountDisconnected':
+      return { status: 'disconnected', disconnected_at: event.data.disconnectedAt, updated_at: event.data.disconnectedAt };
   }
 }

@@ -3,6 +3,8 @@ import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
+import { micros } from './instants.js';
+import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Proxy usage per proxy, user, platform and day (`proxy_usage_stats`), from
@@ -19,9 +21,14 @@ import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-m
  * from this consumer's own `proxy_usage_executions` (a consumer never reads
  * another's tables).
  *
- * Idempotent under redelivery: an event is applied only when its stream
- * revision is above the execution's `last_revision`, moved in the consumer's
- * transaction. Days are in the quota time zone (config QUOTA_TIME_ZONE).
+ * A batch is folded in memory, each execution's events in stream order over
+ * its row as the batch finds it (read and locked first), and written with
+ * three statements: the new executions, the changed ones, the usage added
+ * per proxy, user, platform and day. Idempotent under redelivery: an event
+ * is applied only when its stream revision is above the execution's
+ * `last_revision`, moved in the consumer's transaction (and the update is
+ * guarded the same way). Days are in the quota time zone (config
+ * QUOTA_TIME_ZONE).
  */
 export const PROXY_USAGE_PROJECTION = 'proxy-usage-v1';
 
@@ -44,7 +51,7 @@ export function createProxyUsageProjection(options: ProxyUsageProjectionOptions 
     name: options.name ?? PROXY_USAGE_PROJECTION,
     filter: { streamPrefixes: [EXECUTION_STREAM_PREFIX], eventTypes: USED_TYPES },
     async handle(events, { tx }) {
-      for (const event of events) await applyUsageEvent(tx, event, timeZone);
+      await applyEvents(tx, events, timeZone);
     },
   };
 }
@@ -53,77 +60,114 @@ export const proxyUsageProjection: Consumer = createProxyUsageProjection();
 
 const KNOWN = new Set<string>(USED_TYPES);
 
-interface ExecutionRow {
-  owner_id: string;
+interface Execution {
+  ownerId: string;
   platform: string;
-  proxy_id: string | null;
-  counted_proxies: string[];
-  last_revision: string;
+  proxyId: string | null;
+  counted: string[];
+  revision: bigint;
+  /** requested in this batch: written whole */
+  isNew: boolean;
+  changed: boolean;
 }
 
-/** Applies one recorded event unless its revision was applied already. Exported for tests. */
-export async function applyUsageEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent, timeZone: string = DEFAULT_USAGE_TIME_ZONE): Promise<void> {
-  if (!KNOWN.has(recorded.type)) return;
-  const event = workflowExecutionEvents.decode(recorded);
-  const executionId = event.data.executionId;
-  const revision = recorded.revision.toString();
-
-  if (event.type === 'ExecutionRequested') {
-    const d = event.data;
-    await tx('proxy_usage_executions')
-      .insert({ execution_id: executionId, owner_id: d.ownerId, platform: d.platform, proxy_id: null, last_revision: revision })
-      .onConflict('execution_id')
-      .ignore();
-    return;
-  }
-
-  const row = (await tx('proxy_usage_executions').where({ execution_id: executionId }).forUpdate().first()) as ExecutionRow | undefined;
-  // no row: cannot happen (ExecutionRequested is revision 0 and comes first)
-  if (!row || BigInt(row.last_revision) >= recorded.revision) return;
-  const moveTo = (values: Record<string, unknown>) =>
-    tx('proxy_usage_executions').where({ execution_id: executionId }).update({ ...values, last_revision: revision });
-  const count = (proxyId: string, at: string, delta: { executions?: number; items?: number; failures?: number }) =>
-    addUsage(tx, { proxyId, userId: row.owner_id, platform: row.platform, day: quotaDay(new Date(at), timeZone).day, at }, delta);
-
-  switch (event.type) {
-    case 'ProxyAssigned': {
-      const d = event.data;
-      const counted = row.counted_proxies.includes(d.proxyId);
-      if (!counted) await count(d.proxyId, d.assignedAt, { executions: 1 });
-      await moveTo({ proxy_id: d.proxyId, counted_proxies: counted ? row.counted_proxies : [...row.counted_proxies, d.proxyId] });
-      return;
-    }
-    case 'ItemsCollected': {
-      const d = event.data;
-      if (row.proxy_id !== null && d.items.length > 0) await count(row.proxy_id, d.collectedAt, { items: d.items.length });
-      await moveTo({});
-      return;
-    }
-    case 'ExecutionFailed': {
-      const d = event.data;
-      const proxyId = d.proxy?.proxyId ?? row.proxy_id;
-      if (proxyId !== null) await count(proxyId, d.failedAt, { failures: 1 });
-      await moveTo({});
-      return;
-    }
-  }
+interface Usage {
+  row: { proxy_id: string; user_id: string; platform: string; day: string; executions: number; items: number; failures: number; updated_at: string };
+  /** updated_at in microseconds: the latest use's time */
+  at: bigint;
 }
 
-async function addUsage(
-  tx: Knex.Transaction | Knex,
-  key: { proxyId: string; userId: string; platform: string; day: string; at: string },
-  delta: { executions?: number; items?: number; failures?: number },
-): Promise<void> {
-  const executions = delta.executions ?? 0;
-  const items = delta.items ?? 0;
-  const failures = delta.failures ?? 0;
-  await tx('proxy_usage_stats')
-    .insert({ proxy_id: key.proxyId, user_id: key.userId, platform: key.platform, day: key.day, executions, items, failures, updated_at: key.at })
-    .onConflict(['proxy_id', 'user_id', 'platform', 'day'])
-    .merge({
-      executions: tx.raw('proxy_usage_stats.executions + ?', [executions]),
-      items: tx.raw('proxy_usage_stats.items + ?', [items]),
-      failures: tx.raw('proxy_usage_stats.failures + ?', [failures]),
-      updated_at: tx.raw('GREATEST(proxy_usage_stats.updated_at, excluded.updated_at)'),
-    });
+async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[], timeZone: string): Promise<void> {
+  const decoded: { event: WorkflowExecutionEvent; revision: bigint }[] = [];
+  for (const recorded of events) {
+    if (KNOWN.has(recorded.type)) decoded.push({ event: workflowExecutionEvents.decode(recorded), revision: recorded.revision });
+  }
+  if (decoded.length === 0) return;
+
+  const ids = [...new Set(decoded.map((e) => e.event.data.executionId))];
+  const current = await selectRows<{ execution_id: string; owner_id: string; platform: string; proxy_id: string | null; counted_proxies: string[]; last_revision: string }>(
+    tx,
+    'proxy_usage_executions',
+    ids.map((execution_id) => ({ execution_id })),
+    { key: ['execution_id'], columns: ['execution_id', 'owner_id', 'platform', 'proxy_id', 'counted_proxies', 'last_revision'], forUpdate: true },
+  );
+  const executions = new Map<string, Execution>(
+    current.map((r) => [
+      r.execution_id,
+      { ownerId: r.owner_id, platform: r.platform, proxyId: r.proxy_id, counted: r.counted_proxies, revision: BigInt(r.last_revision), isNew: false, changed: false },
+    ]),
+  );
+  const usage = new Map<string, Usage>();
+  const count = (execution: Execution, proxyId: string, at: string, delta: { executions?: number; items?: number; failures?: number }) => {
+    const day = quotaDay(new Date(at), timeZone).day;
+    const key = `${proxyId}\u0000${execution.ownerId}\u0000${execution.platform}\u0000${day}`;
+    const us = micros(at);
+    let u = usage.get(key);
+    if (!u) {
+      u = { row: { proxy_id: proxyId, user_id: execution.ownerId, platform: execution.platform, day, executions: 0, items: 0, failures: 0, updated_at: at }, at: us };
+      usage.set(key, u);
+    }
+    u.row.executions += delta.executions ?? 0;
+    u.row.items += delta.items ?? 0;
+    u.row.failures += delta.failures ?? 0;
+    if (us > u.at) {
+      u.row.updated_at = at;
+      u.at = us;
+    }
+  };
+
+  for (const { event, revision } of decoded) {
+    const executionId = event.data.executionId;
+    const execution = executions.get(executionId);
+    if (event.type === 'ExecutionRequested') {
+      if (!execution) executions.set(executionId, { ownerId: event.data.ownerId, platform: event.data.platform, proxyId: null, counted: [], revision, isNew: true, changed: true });
+      continue;
+    }
+    // no row: cannot happen (ExecutionRequested is revision 0 and comes first)
+    if (!execution || revision <= execution.revision) continue;
+    switch (event.type) {
+      case 'ProxyAssigned': {
+        const d = event.data;
+        if (!execution.counted.includes(d.proxyId)) {
+          count(execution, d.proxyId, d.assignedAt, { executions: 1 });
+          execution.counted = [...execution.counted, d.proxyId];
+        }
+        execution.proxyId = d.proxyId;
+        break;
+      }
+      case 'ItemsCollected': {
+        const d = event.data;
+        if (execution.proxyId !== null && d.items.length > 0) count(execution, execution.proxyId, d.collectedAt, { items: d.items.length });
+        break;
+      }
+      case 'ExecutionFailed': {
+        const d = event.data;
+        const proxyId = d.proxy?.proxyId ?? execution.proxyId;
+        if (proxyId !== null) count(execution, proxyId, d.failedAt, { failures: 1 });
+        break;
+      }
+    }
+    execution.revision = revision;
+    execution.changed = true;
+  }
+
+  const inserts: Row[] = [];
+  const patches: Row[] = [];
+  for (const [id, e] of executions) {
+    if (!e.changed) continue;
+    const values = { execution_id: id, proxy_id: e.proxyId, counted_proxies: e.counted, last_revision: e.revision.toString() };
+    if (e.isNew) inserts.push({ ...values, owner_id: e.ownerId, platform: e.platform });
+    else patches.push(values);
+  }
+  await upsertRows(tx, 'proxy_usage_executions', inserts, { conflict: ['execution_id'] });
+  await patchRows(tx, 'proxy_usage_executions', patches, { key: ['execution_id'], guard: 't.last_revision < n.last_revision' });
+  await upsertRows(tx, 'proxy_usage_stats', [...usage.values()].map((u) => u.row), {
+    conflict: ['proxy_id', 'user_id', 'platform', 'day'],
+    update: {
+      executions: 't.executions + excluded.executions',
+      items: 't.items + excluded.items',
+      failures: 't.failures + excluded.failures',
+      updated_at: 'GREATEST(t.updated_at, excluded.updated_at)',
+    },
+  });
 }

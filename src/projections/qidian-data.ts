@@ -3,8 +3,9 @@ import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { novelSnapshotSchema, rankingEntrySchema, type QidianNovelSnapshot, type QidianRankingEntry } from '../platforms/qidian/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents } from '../write-model/novel-tracking/events.js';
+import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents, type NovelTrackedData, type NovelTrackingEvent } from '../write-model/novel-tracking/events.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * The Qidian read model (migration 20261123001000_qidian_read_model):
@@ -22,7 +23,9 @@ import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model
  *     ranking, day, rank); the day is Qidian's (Asia/Shanghai); a later
  *     capture of the same day replaces the row, an earlier one does not.
  *
- * So redelivering or replaying any batch changes nothing.
+ * A batch is folded in memory and written with a few statements (one per
+ * table and kind of write), however many events and items it holds. So
+ * redelivering or replaying any batch changes nothing.
  */
 export const QIDIAN_DATA_PROJECTION = 'qidian-data-v1';
 
@@ -39,7 +42,7 @@ export function createQidianDataProjection(name: string = QIDIAN_DATA_PROJECTION
       eventTypes: [...NOVEL_TRACKING_EVENT_TYPES, 'ItemsCollected'],
     },
     async handle(events, { tx }) {
-      for (const event of events) await applyEvent(tx, event);
+      await applyEvents(tx, events);
     },
   };
 }
@@ -48,104 +51,190 @@ export const qidianDataProjection: Consumer = createQidianDataProjection();
 
 const TRACKING_TYPES = new Set<string>(NOVEL_TRACKING_EVENT_TYPES);
 
+type Db = Knex.Transaction | Knex;
+
 /** Applies one recorded event (idempotently). Exported for tests. */
-export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (TRACKING_TYPES.has(recorded.type) && recorded.streamName.startsWith(NOVEL_TRACKING_STREAM_PREFIX)) {
-    await applyTracking(tx, recorded);
-  } else if (recorded.type === 'ItemsCollected') {
-    const event = workflowExecutionEvents.decode(recorded);
-    if (event.type === 'ItemsCollected') await applyItems(tx, event.data);
-  }
+export async function applyEvent(tx: Db, recorded: RecordedEvent): Promise<void> {
+  await applyEvents(tx, [recorded]);
 }
 
-async function applyTracking(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  const event = novelTrackingEvents.decode(recorded);
-  const id = event.data.trackingId;
-  const revision = recorded.revision.toString();
-  const row = (await tx('qidian_trackings').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
-  if (row && BigInt(row.last_revision) >= recorded.revision) return; // applied already
-
-  switch (event.type) {
-    case 'NovelTracked': {
-      const d = event.data;
-      const fields = { title: d.title, settings: JSON.stringify(d.settings), status: 'tracking', updated_at: d.trackedAt, untracked_at: null, last_revision: revision };
-      // a re-track starts the row again: created_at is when this tracking began
-      await tx('qidian_trackings')
-        .insert({ id, stream_name: recorded.streamName, user_id: d.userId, novel_id: d.novelId, created_at: d.trackedAt, ...fields })
-        .onConflict('id')
-        .merge({ ...fields, created_at: d.trackedAt });
-      return;
+/**
+ * Applies a batch in its order, folded in memory per row: the trackings it
+ * touches are read (and locked) once and written with one insert and one
+ * update; the collected items with one statement per table.
+ */
+export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Promise<void> {
+  const trackings: { recorded: RecordedEvent; event: NovelTrackingEvent }[] = [];
+  const items = new CollectedItems();
+  for (const recorded of events) {
+    if (TRACKING_TYPES.has(recorded.type) && recorded.streamName.startsWith(NOVEL_TRACKING_STREAM_PREFIX)) {
+      trackings.push({ recorded, event: novelTrackingEvents.decode(recorded) });
+    } else if (recorded.type === 'ItemsCollected') {
+      const event = workflowExecutionEvents.decode(recorded);
+      if (event.type === 'ItemsCollected') items.add(event.data);
     }
+  }
+  if (trackings.length > 0) await applyTrackings(tx, trackings);
+  await items.write(tx);
+}
+
+interface TrackingFold {
+  revision: bigint;
+  insert?: Row;
+  patch?: Row;
+}
+
+async function applyTrackings(tx: Db, events: { recorded: RecordedEvent; event: NovelTrackingEvent }[]): Promise<void> {
+  const ids = [...new Set(events.map((e) => e.event.data.trackingId))];
+  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'qidian_trackings', ids.map((id) => ({ id })), {
+    key: ['id'],
+    columns: ['id', 'last_revision'],
+    forUpdate: true,
+  });
+  const folds = new Map<string, TrackingFold>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
+
+  for (const { recorded, event } of events) {
+    const id = event.data.trackingId;
+    const revision = recorded.revision;
+    const fold = folds.get(id);
+    if (fold && fold.revision >= revision) continue; // applied already
+    if (event.type === 'NovelTracked' && !fold) {
+      const d = event.data;
+      const row = { id, stream_name: recorded.streamName, user_id: d.userId, novel_id: d.novelId, created_at: d.trackedAt, ...trackedFields(d) };
+      folds.set(id, { revision, insert: { ...row, last_revision: revision.toString() } });
+      continue;
+    }
+    if (!fold) continue; // an update of a tracking never started changes nothing
+    Object.assign(fold.insert ?? (fold.patch ??= { id }), trackingChanges(event), { last_revision: revision.toString() });
+    fold.revision = revision;
+  }
+
+  const all = [...folds.values()];
+  await upsertRows(tx, 'qidian_trackings', all.flatMap((f) => (f.insert ? [f.insert] : [])), { conflict: ['id'] });
+  await patchRows(tx, 'qidian_trackings', all.flatMap((f) => (f.patch ? [f.patch] : [])), { key: ['id'], guard: 't.last_revision < n.last_revision' });
+}
+
+const trackedFields = (d: NovelTrackedData) => ({ title: d.title, settings: d.settings, status: 'tracking', updated_at: d.trackedAt, untracked_at: null });
+
+/** The columns a tracking event sets on a row that is there. */
+function trackingChanges(event: NovelTrackingEvent): Row {
+  switch (event.type) {
+    case 'NovelTracked':
+      // a re-track starts the row again: created_at is when this tracking began
+      return { ...trackedFields(event.data), created_at: event.data.trackedAt };
     case 'NovelTrackingUpdated': {
       const d = event.data;
-      await tx('qidian_trackings').where({ id }).update({ title: d.title, settings: JSON.stringify(d.settings), updated_at: d.updatedAt, last_revision: revision });
-      return;
+      return { title: d.title, settings: d.settings, updated_at: d.updatedAt };
     }
     case 'NovelUntracked': {
       const d = event.data;
-      await tx('qidian_trackings').where({ id }).update({ status: 'untracked', updated_at: d.untrackedAt, untracked_at: d.untrackedAt, last_revision: revision });
-      return;
+      return { status: 'untracked', updated_at: d.untrackedAt, untracked_at: d.untrackedAt };
     }
   }
 }
 
-async function applyItems(tx: Knex.Transaction | Knex, d: ItemsCollectedData): Promise<void> {
-  for (const item of d.items ?? []) {
-    if (item.kind === 'qidian.novel_snapshot') {
-      const parsed = novelSnapshotSchema.safeParse(item.data);
-      if (parsed.success) await applySnapshot(tx, d, parsed.data);
-    } else if (item.kind === 'qidian.ranking_entry') {
-      const parsed = rankingEntrySchema.safeParse(item.data);
-      if (parsed.success) await applyRankingEntry(tx, d, parsed.data);
+const SNAPSHOT_COLUMNS = ['title', 'author', 'category', 'status', 'word_count', 'chapters'] as const;
+const RANKING_COLUMNS = ['captured_at', 'novel_id', 'title', 'author', 'category', 'sub_category', 'status', 'score', 'score_label', 'execution_id'] as const;
+
+/**
+ * A batch's qidian items folded per row: the first snapshot of each (owner,
+ * novel, captured_at); per novel the latest capture (the later of equal
+ * ones, as when each overwrote a row no newer); per ranking place the
+ * latest capture (the first of equal ones, as when only a strictly later one
+ * replaced the row). The writes repeat the same comparisons against the
+ * rows already there.
+ */
+class CollectedItems {
+  private readonly snapshots = new Map<string, Row>();
+  private readonly novels = new Map<string, { at: number; row: Row }>();
+  private readonly rankings = new Map<string, { at: number; row: Row }>();
+  private readonly days = new Map<string, string>();
+
+  add(d: ItemsCollectedData): void {
+    for (const item of d.items ?? []) {
+      if (item.kind === 'qidian.novel_snapshot') {
+        const parsed = novelSnapshotSchema.safeParse(item.data);
+        if (parsed.success) this.addSnapshot(d, parsed.data);
+      } else if (item.kind === 'qidian.ranking_entry') {
+        const parsed = rankingEntrySchema.safeParse(item.data);
+        if (parsed.success) this.addRankingEntry(d, parsed.data);
+      }
     }
   }
-}
 
-async function applySnapshot(tx: Knex.Transaction | Knex, d: ItemsCollectedData, s: QidianNovelSnapshot): Promise<void> {
-  const capturedAt = new Date(s.capturedAt).toISOString();
-  const latest = { title: s.title, author: s.author, category: s.category, status: s.status, word_count: s.wordCount, chapters: s.chapters };
-  await tx('qidian_novel_snapshots')
-    .insert({
-      owner_id: d.ownerId,
-      novel_id: s.novelId,
-      captured_at: capturedAt,
-      ...latest,
-      clicks: s.stats.clicks,
-      recommendations: s.stats.recommendations,
-      collections: s.stats.collections,
-      monthly_tickets: s.stats.monthlyTickets,
-      last_updated_at: s.lastUpdatedAt ?? null,
-      execution_id: d.executionId,
-      workflow_id: d.workflowId,
-    })
-    .onConflict(['owner_id', 'novel_id', 'captured_at'])
-    .ignore();
-  await tx('qidian_novels')
-    .insert({ owner_id: d.ownerId, novel_id: s.novelId, ...latest, last_captured_at: capturedAt })
-    .onConflict(['owner_id', 'novel_id'])
-    .merge()
-    .where('qidian_novels.last_captured_at', '<=', capturedAt);
-}
+  private addSnapshot(d: ItemsCollectedData, s: QidianNovelSnapshot): void {
+    const at = Date.parse(s.capturedAt);
+    const capturedAt = new Date(at).toISOString();
+    const latest = { title: s.title, author: s.author, category: s.category, status: s.status, word_count: s.wordCount, chapters: s.chapters };
+    const key = `${d.ownerId}\u0000${s.novelId}`;
+    const snapshotKey = `${key}\u0000${capturedAt}`;
+    if (!this.snapshots.has(snapshotKey)) {
+      this.snapshots.set(snapshotKey, {
+        owner_id: d.ownerId,
+        novel_id: s.novelId,
+        captured_at: capturedAt,
+        ...latest,
+        clicks: s.stats.clicks,
+        recommendations: s.stats.recommendations,
+        collections: s.stats.collections,
+        monthly_tickets: s.stats.monthlyTickets,
+        last_updated_at: s.lastUpdatedAt ?? null,
+        execution_id: d.executionId,
+        workflow_id: d.workflowId,
+      });
+    }
+    const novel = this.novels.get(key);
+    if (!novel || novel.at <= at) this.novels.set(key, { at, row: { owner_id: d.ownerId, novel_id: s.novelId, ...latest, last_captured_at: capturedAt } });
+  }
 
-async function applyRankingEntry(tx: Knex.Transaction | Knex, d: ItemsCollectedData, e: QidianRankingEntry): Promise<void> {
-  const capturedAt = new Date(e.capturedAt).toISOString();
-  const row = {
-    captured_at: capturedAt,
-    novel_id: e.novelId,
-    title: e.title,
-    author: e.author,
-    category: e.category,
-    sub_category: e.subCategory ?? null,
-    status: e.status ?? null,
-    score: e.score,
-    score_label: e.scoreLabel ?? null,
-    execution_id: d.executionId,
-  };
-  await tx('qidian_rankings')
-    .insert({ owner_id: d.ownerId, ranking: e.ranking, day: qidianDay(capturedAt), rank: e.rank, ...row })
-    .onConflict(['owner_id', 'ranking', 'day', 'rank'])
-    .merge(row)
-    .where('qidian_rankings.captured_at', '<', capturedAt);
+  private addRankingEntry(d: ItemsCollectedData, e: QidianRankingEntry): void {
+    const at = Date.parse(e.capturedAt);
+    const capturedAt = new Date(at).toISOString();
+    const day = this.dayOf(capturedAt);
+    const key = `${d.ownerId}\u0000${e.ranking}\u0000${day}\u0000${e.rank}`;
+    const current = this.rankings.get(key);
+    if (current && current.at >= at) return;
+    this.rankings.set(key, {
+      at,
+      row: {
+        owner_id: d.ownerId,
+        ranking: e.ranking,
+        day,
+        rank: e.rank,
+        captured_at: capturedAt,
+        novel_id: e.novelId,
+        title: e.title,
+        author: e.author,
+        category: e.category,
+        sub_category: e.subCategory ?? null,
+        status: e.status ?? null,
+        score: e.score,
+        score_label: e.scoreLabel ?? null,
+        execution_id: d.executionId,
+      },
+    });
+  }
+
+  /** The entries of a board share their capture time: its day is worked out once. */
+  private dayOf(capturedAt: string): string {
+    let day = this.days.get(capturedAt);
+    if (day === undefined) this.days.set(capturedAt, (day = qidianDay(capturedAt)));
+    return day;
+  }
+
+  async write(tx: Db): Promise<void> {
+    await upsertRows(tx, 'qidian_novel_snapshots', [...this.snapshots.values()], { conflict: ['owner_id', 'novel_id', 'captured_at'] });
+    await upsertRows(tx, 'qidian_novels', [...this.novels.values()].map((n) => n.row), {
+      conflict: ['owner_id', 'novel_id'],
+      update: [...SNAPSHOT_COLUMNS, 'last_captured_at'],
+      guard: 't.last_captured_at <= excluded.last_captured_at',
+    });
+    await upsertRows(tx, 'qidian_rankings', [...this.rankings.values()].map((r) => r.row), {
+      conflict: ['owner_id', 'ranking', 'day', 'rank'],
+      update: RANKING_COLUMNS,
+      guard: 't.captured_at < excluded.captured_at',
+    });
+  }
 }
 
 /** The Qidian (China) day of an instant, YYYY-MM-DD. */

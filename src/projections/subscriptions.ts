@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { SUBSCRIPTION_EVENT_TYPES, subscriptionEvents, type SubscriptionEvent } from '../write-model/subscription/events.js';
 import { SUBSCRIPTION_USAGE_EVENT_TYPES, subscriptionUsageEvents, type SubscriptionUsageEvent } from '../write-model/subscription-usage/events.js';
+import { deleteRows, patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of the Subscription aggregate (stream `subscription-{userId}_{service}`)
@@ -20,11 +21,14 @@ import { SUBSCRIPTION_USAGE_EVENT_TYPES, subscriptionUsageEvents, type Subscript
  * - `subscription_reservations`: the resources held now (ResourceReserved /
  *   ResourceReleased); count them per feature for the current use.
  *
- * Idempotent under redelivery: a subscription event is applied only when its
- * stream revision is above the subscription's `last_revision`, which is moved
- * in the same transaction (the consumer's); usage events are upserts that a
- * repeat leaves as they are (a day's total only grows, the first refusal's
- * time is kept). So replaying any batch changes nothing.
+ * A batch is folded in memory and written with a few statements, whatever
+ * its size. Idempotent under redelivery: a subscription event is applied
+ * only when its stream revision is above the subscription's `last_revision`
+ * (read, locked, at the start of the batch; the update is guarded the same
+ * way), which is moved in the same transaction (the consumer's); usage
+ * events are upserts that a repeat leaves as they are (a day's total only
+ * grows, the first refusal's time is kept). So replaying any batch changes
+ * nothing.
  */
 export const SUBSCRIPTIONS_PROJECTION = 'subscriptions-v1';
 
@@ -33,67 +37,66 @@ export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJE
     name,
     filter: { eventTypes: [...SUBSCRIPTION_EVENT_TYPES, ...SUBSCRIPTION_USAGE_EVENT_TYPES] },
     async handle(events, { tx }) {
-      const usage = new DailyTotals();
+      const lifecycle: Lifecycle[] = [];
+      const usage: SubscriptionUsageEvent[] = [];
       for (const recorded of events) {
-        if (recorded.type === 'UsageRecorded') {
-          usage.add(subscriptionUsageEvents.decode(recorded));
-          continue;
-        }
-        await usage.flush(tx); // a refusal or a plan change lands after the uses before it
-        await applyEvent(tx, recorded);
+        if (subscriptionUsageEvents.owns(recorded.type)) usage.push(subscriptionUsageEvents.decode(recorded));
+        else if (subscriptionEvents.owns(recorded.type)) lifecycle.push({ event: subscriptionEvents.decode(recorded), revision: recorded.revision, streamName: recorded.streamName });
       }
-      await usage.flush(tx);
+      // the subscriptions first: the usage and reservation rows refer to them
+      await writeSubscriptions(tx, lifecycle);
+      await writeUsage(tx, usage);
     },
   };
 }
 
-/**
- * A batch's uses folded per subscription, feature and day: the event carries
- * the day's total, so only the largest (and the latest limit) matters, and a
- * busy day's thousands of uses cost one upsert per batch.
- */
-class DailyTotals {
-  private readonly byKey = new Map<string, Extract<SubscriptionUsageEvent, { type: 'UsageRecorded' }>>();
-
-  add(event: SubscriptionUsageEvent): void {
-    if (event.type !== 'UsageRecorded') return;
-    const d = event.data;
-    const key = `${d.subscriptionId} ${d.feature} ${d.day}`;
-    const before = this.byKey.get(key);
-    // keep the latest event, with the largest total seen (a repeat never lowers it)
-    this.byKey.set(key, before && before.data.usedToday > d.usedToday ? { ...event, data: { ...d, usedToday: before.data.usedToday } } : event);
-  }
-
-  async flush(tx: Knex.Transaction | Knex): Promise<void> {
-    for (const event of this.byKey.values()) await applyUsage(tx, event);
-    this.byKey.clear();
-  }
-}
-
 export const subscriptionsProjection: Consumer = createSubscriptionsProjection();
 
-/** Applies one recorded event (a subscription's unless its revision was applied already). Exported for tests. */
-export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (subscriptionUsageEvents.owns(recorded.type)) return applyUsage(tx, subscriptionUsageEvents.decode(recorded));
-  if (!subscriptionEvents.owns(recorded.type)) return;
-  const event = subscriptionEvents.decode(recorded);
-  const id = event.data.subscriptionId;
-  const revision = recorded.revision;
+interface Lifecycle {
+  event: SubscriptionEvent;
+  revision: bigint;
+  streamName: RecordedEvent['streamName'];
+}
 
-  const row = (await tx('subscriptions').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
-  if (row && BigInt(row.last_revision) >= revision) return; // applied already
-  if (!row && event.type !== 'SubscriptionStarted') return; // cannot happen: Started is revision 0 and comes first
+/** A reservation's fate in the batch: deleted first (a release came), then inserted unless it exists (a reservation came after). */
+interface Reservation {
+  key: Row;
+  release: boolean;
+  insert?: Row;
+}
 
-  const ref = { subscription_id: id, user_id: event.data.userId, service: event.data.service };
-  const base = { updated_at: timeOf(event), last_revision: revision.toString() };
+/**
+ * Each subscription's events in stream order over its row as the batch
+ * finds it: a new row is inserted whole, an existing one patched with the
+ * columns the applied events set (later over earlier) and the last revision.
+ * The reservations of the applied events reduce per resource to a delete
+ * and an insert that ignores an existing row, which is what applying them
+ * one by one leaves.
+ */
+async function writeSubscriptions(tx: Knex.Transaction, events: Lifecycle[]): Promise<void> {
+  if (events.length === 0) return;
+  const ids = [...new Set(events.map((e) => e.event.data.subscriptionId))];
+  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'subscriptions', ids.map((id) => ({ id })), {
+    key: ['id'],
+    columns: ['id', 'last_revision'],
+    forUpdate: true,
+  });
+  const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
+  const reservations = new Map<string, Reservation>();
 
-  switch (event.type) {
-    case 'SubscriptionStarted': {
+  for (const { event, revision, streamName } of events) {
+    const id = event.data.subscriptionId;
+    const row = rows.get(id);
+    if (row && revision <= row.revision) continue; // applied already
+    const base = { updated_at: timeOf(event), last_revision: revision.toString() };
+    if (event.type === 'SubscriptionStarted') {
+      if (row) continue;
       const d = event.data;
-      await tx('subscriptions')
-        .insert({
+      rows.set(id, {
+        revision,
+        insert: {
           id,
-          stream_name: recorded.streamName,
+          stream_name: streamName,
           user_id: d.userId,
           service: d.service,
           plan: d.plan,
@@ -107,111 +110,151 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
           last_expired_at: null,
           started_at: d.startedAt,
           ...base,
-        })
-        .onConflict('id')
-        .ignore();
-      return;
+        },
+      });
+      continue;
     }
+    if (!row) continue; // cannot happen: Started is revision 0 and comes first
+    const target = row.insert ?? (row.patch ??= { id });
+    Object.assign(target, changesOf(event), base);
+    row.revision = revision;
+
+    if (event.type === 'ResourceReserved' || event.type === 'ResourceReleased') {
+      const d = event.data;
+      const key = { subscription_id: id, feature: d.feature, resource_id: d.resourceId };
+      const k = `${id}\u0000${d.feature}\u0000${d.resourceId}`;
+      const r: Reservation = reservations.get(k) ?? { key, release: false };
+      if (event.type === 'ResourceReleased') {
+        r.release = true;
+        delete r.insert;
+      } else {
+        r.insert ??= { ...key, user_id: d.userId, service: d.service, reserved_at: event.data.reservedAt };
+      }
+      reservations.set(k, r);
+    }
+  }
+
+  const inserts = [...rows.values()].flatMap((r) => (r.insert ? [r.insert] : []));
+  const patches = [...rows.values()].flatMap((r) => (r.patch ? [r.patch] : []));
+  await upsertRows(tx, 'subscriptions', inserts, { conflict: ['id'] });
+  await patchRows(tx, 'subscriptions', patches, { key: ['id'], guard: 't.last_revision < n.last_revision' });
+  const all = [...reservations.values()];
+  await deleteRows(
+    tx,
+    'subscription_reservations',
+    all.filter((r) => r.release).map((r) => r.key),
+    { key: ['subscription_id', 'feature', 'resource_id'] },
+  );
+  await upsertRows(
+    tx,
+    'subscription_reservations',
+    all.flatMap((r) => (r.insert ? [r.insert] : [])),
+    { conflict: ['subscription_id', 'feature', 'resource_id'] },
+  );
+}
+
+/** The columns a subscription event after the start sets (besides the time and revision). */
+function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarted' }>): Row {
+  switch (event.type) {
     case 'SubscriptionUpgraded': {
       const d = event.data;
-      await update(tx, id, {
-        plan: d.toPlan,
-        status: 'active',
-        period_start: d.periodStart,
-        period_end: d.periodEnd,
-        ...clearPending,
-        ...base,
-      });
-      return;
+      return { plan: d.toPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, ...clearPending };
     }
     case 'SubscriptionDowngraded': {
       const d = event.data;
-      await update(tx, id, {
-        pending_downgrade: d.toPlan,
-        pending_downgrade_at: d.effectiveAt,
-        status: 'active',
-        cancel_at_period_end: false,
-        cancelled_at: null,
-        ...base,
-      });
-      return;
+      return { pending_downgrade: d.toPlan, pending_downgrade_at: d.effectiveAt, status: 'active', cancel_at_period_end: false, cancelled_at: null };
     }
     case 'SubscriptionRenewed': {
       const d = event.data;
-      await update(tx, id, { plan: d.plan, status: 'active', period_end: d.periodEnd, ...clearPending, ...base });
-      return;
+      return { plan: d.plan, status: 'active', period_end: d.periodEnd, ...clearPending };
     }
-    case 'SubscriptionCancelled': {
-      const d = event.data;
-      await update(tx, id, {
-        status: 'cancelled',
-        cancel_at_period_end: true,
-        cancelled_at: d.cancelledAt,
-        pending_downgrade: null,
-        pending_downgrade_at: null,
-        ...base,
-      });
-      return;
-    }
+    case 'SubscriptionCancelled':
+      return { status: 'cancelled', cancel_at_period_end: true, cancelled_at: event.data.cancelledAt, pending_downgrade: null, pending_downgrade_at: null };
     case 'SubscriptionExpired': {
       const d = event.data;
       // the subscription goes on, on the fallback plan
-      await update(tx, id, {
-        plan: d.fallbackPlan,
-        status: 'active',
-        period_start: d.periodStart,
-        period_end: d.periodEnd,
-        last_expired_at: d.expiredAt,
-        ...clearPending,
-        ...base,
-      });
-      return;
+      return { plan: d.fallbackPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, last_expired_at: d.expiredAt, ...clearPending };
     }
-    case 'ResourceReserved': {
-      const d = event.data;
-      await tx('subscription_reservations')
-        .insert({ ...ref, feature: d.feature, resource_id: d.resourceId, reserved_at: d.reservedAt })
-        .onConflict(['subscription_id', 'feature', 'resource_id'])
-        .ignore();
-      break;
-    }
-    case 'ResourceReleased': {
-      const d = event.data;
-      await tx('subscription_reservations').where({ subscription_id: id, feature: d.feature, resource_id: d.resourceId }).delete();
-      break;
-    }
+    case 'ResourceReserved':
+    case 'ResourceReleased':
+      return {}; // a reservation moves the subscription's revision (and nothing else)
   }
-  // reservations: move the subscription's revision (and nothing else)
-  await update(tx, id, base);
-}
-
-/** A day's use or refusal: one row per subscription, feature and day. */
-async function applyUsage(tx: Knex.Transaction | Knex, event: SubscriptionUsageEvent): Promise<void> {
-  const d = event.data;
-  const row = { subscription_id: d.subscriptionId, user_id: d.userId, service: d.service, feature: d.feature, day: d.day };
-  if (event.type === 'UsageRecorded') {
-    const { usedToday, limit, recordedAt } = event.data;
-    await tx('feature_usage_stats')
-      .insert({ ...row, used: usedToday, limit, exceeded_at: null, updated_at: recordedAt })
-      .onConflict(['subscription_id', 'feature', 'day'])
-      .merge({ used: tx.raw('GREATEST(feature_usage_stats.used, excluded.used)'), limit, updated_at: recordedAt });
-    return;
-  }
-  const { used, limit, exceededAt } = event.data;
-  await tx('feature_usage_stats')
-    .insert({ ...row, used, limit, exceeded_at: exceededAt, updated_at: exceededAt })
-    .onConflict(['subscription_id', 'feature', 'day'])
-    .merge({
-      limit,
-      exceeded_at: tx.raw('COALESCE(feature_usage_stats.exceeded_at, excluded.exceeded_at)'),
-      updated_at: exceededAt,
-    });
 }
 
 const clearPending = { pending_downgrade: null, pending_downgrade_at: null, cancel_at_period_end: false, cancelled_at: null };
 
-async function update(tx: Knex.Transaction | Knex, id: string, values: Record<string, unknown>): Promise<void> {
-  await tx('subscriptions').where({ id }).update(values);
+const USAGE_KEY = ['subscription_id', 'feature', 'day'] as const;
+
+/**
+ * A day's uses and refusals, one row per subscription, feature and day, in
+ * at most two upserts. UsageRecorded carries the day's total: the row keeps
+ * the largest (`used`), and the latest limit and time; QuotaExceeded keeps
+ * the first refusal's time. Folded per row, a batch's events leave what
+ * applying them one by one leaves: only a row whose first event is a
+ * refusal needs that refusal written on its own first (it would create the
+ * row with the refusal's `used`, which later uses must not overwrite).
+ */
+async function writeUsage(tx: Knex.Transaction, events: SubscriptionUsageEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const byRow = new Map<string, SubscriptionUsageEvent[]>();
+  for (const event of events) {
+    const d = event.data;
+    const k = `${d.subscriptionId}\u0000${d.feature}\u0000${d.day}`;
+    const list = byRow.get(k);
+    if (list) list.push(event);
+    else byRow.set(k, [event]);
+  }
+
+  const firstRefusals: Row[] = [];
+  const folded: Row[] = [];
+  for (const list of byRow.values()) {
+    let rest = list;
+    if (list[0]!.type === 'QuotaExceeded') {
+      firstRefusals.push(fold([list[0]!], false));
+      rest = list.slice(1);
+    }
+    if (rest.length > 0) folded.push(fold(rest, rest !== list));
+  }
+  const update = {
+    used: 'GREATEST(t.used, excluded.used)',
+    limit: 'excluded."limit"',
+    exceeded_at: 'COALESCE(t.exceeded_at, excluded.exceeded_at)',
+    updated_at: 'excluded.updated_at',
+  };
+  // a refusal never changes the used count of a row that exists
+  await upsertRows(tx, 'feature_usage_stats', firstRefusals, { conflict: USAGE_KEY, update: { ...update, used: 't.used' } });
+  await upsertRows(tx, 'feature_usage_stats', folded, { conflict: USAGE_KEY, update });
+}
+
+/**
+ * One row's events as one upsert: `used` the largest day's total of its uses
+ * (a refusal's `used` only when it comes first, alone), `exceeded_at` the
+ * first refusal's time, the limit and time of the last event.
+ * `rowExists`: the row was written just before (its first refusal).
+ */
+function fold(events: SubscriptionUsageEvent[], rowExists: boolean): Row {
+  const first = events[0]!;
+  const last = events[events.length - 1]!;
+  let used: number | null = null;
+  let exceededAt: string | null = null;
+  for (const event of events) {
+    if (event.type === 'UsageRecorded') used = Math.max(used ?? 0, event.data.usedToday);
+    else if (events.length === 1 && !rowExists) used = event.data.used;
+    if (event.type === 'QuotaExceeded') exceededAt ??= event.data.exceededAt;
+  }
+  const d = first.data;
+  return {
+    subscription_id: d.subscriptionId,
+    user_id: d.userId,
+    service: d.service,
+    feature: d.feature,
+    day: d.day,
+    // a row written just before and only refusals after it: GREATEST(t.used, 0) keeps the row's count
+    used: used ?? 0,
+    limit: last.data.limit,
+    exceeded_at: exceededAt,
+    updated_at: last.type === 'UsageRecorded' ? last.data.recordedAt : last.data.exceededAt,
+  };
 }
 
 function timeOf(event: SubscriptionEvent): string {

@@ -3,6 +3,8 @@ import type { Consumer } from '../subscriptions/consumer.js';
 import { combineCodecs } from '../write-model/core/event-codec.js';
 import { sessionEvents, type SessionEvent } from '../write-model/session/events.js';
 import { userEvents, type UserEvent } from '../write-model/user/events.js';
+import { micros } from './instants.js';
+import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 export const USERS_PROJECTION = 'users-v1';
 
@@ -14,142 +16,161 @@ const codec = combineCodecs<UserEvent | SessionEvent>([userEvents, sessionEvents
  * read. Secrets are never copied: no passwordHash, refreshTokenHash or
  * resetTokenHash reaches a table.
  *
- * Idempotent, so a replay from any checkpoint changes nothing:
+ * A batch is folded in memory and written with a few statements, whatever
+ * its size. Idempotent, so a replay from any checkpoint changes nothing:
  * - `users.revision` is the last user-stream revision applied. The
- *   registration is an insert that ignores an existing row; every later user
- *   event moves `users.revision` forward (`WHERE revision < event revision`)
- *   together with its changes.
- * - A session row only moves forward: the start is an insert that ignores an
- *   existing row, a refresh applies only over an older one, the end only to
- *   a session not ended yet.
+ *   registration creates the row unless it exists; every later user event
+ *   applies only above the row's revision (read, locked, at the start of
+ *   the batch) and moves it, and the update is guarded the same way.
+ * - A session row only moves forward: the start creates it unless it
+ *   exists, a refresh applies only over an older one, the end only to a
+ *   session not ended yet.
  */
 export const usersProjection: Consumer = {
   name: USERS_PROJECTION,
   filter: { streamPrefixes: ['user-', 'session-'], eventTypes: codec.types },
   async handle(events, { tx }) {
-    const profiles = new ProfileUpdates();
+    const users: Decoded<UserEvent>[] = [];
+    const sessions: SessionEvent[] = [];
     for (const recorded of events) {
       const event = codec.decode(recorded);
-      if (event.type === 'ProfileUpdated') {
-        profiles.add(event.data, recorded.revision);
-        continue;
-      }
-      // anything else about a user lands after that user's earlier profile changes
-      if ('userId' in event.data && !event.type.startsWith('Session')) await profiles.flush(tx, event.data.userId);
-      await apply(tx, event, recorded.revision.toString());
+      if (isSessionEvent(event)) sessions.push(event);
+      else users.push({ event, revision: recorded.revision });
     }
-    await profiles.flushAll(tx);
+    await writeUsers(tx, users);
+    await writeSessions(tx, sessions);
   },
 };
 
+interface Decoded<E> {
+  event: E;
+  revision: bigint;
+}
+
+function isSessionEvent(event: UserEvent | SessionEvent): event is SessionEvent {
+  return event.type === 'SessionStarted' || event.type === 'SessionRefreshed' || event.type === 'SessionEnded';
+}
+
 /**
- * A batch's profile changes folded per user into one update: a busy user's
- * hundreds of ProfileUpdated in a batch cost one statement. A user's events
- * come in stream order, so the merge (later fields over earlier ones, the
- * last revision) is what applying them one by one leaves; the revision guard
- * keeps a redelivered batch from going backwards.
+ * Each user's events in stream order over the row as the batch finds it:
+ * new rows are inserted whole, existing ones patched with the columns the
+ * applied events set (later over earlier) and the last revision.
  */
-class ProfileUpdates {
-  private readonly byUser = new Map<string, { changes: Record<string, unknown>; revision: bigint }>();
+async function writeUsers(tx: Knex.Transaction, events: Decoded<UserEvent>[]): Promise<void> {
+  if (events.length === 0) return;
+  const ids = [...new Set(events.map((e) => e.event.data.userId))];
+  const current = await selectRows<{ id: string; revision: string }>(tx, 'users', ids.map((id) => ({ id })), { key: ['id'], columns: ['id', 'revision'], forUpdate: true });
+  const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.revision) }]));
 
-  add(d: Extract<UserEvent, { type: 'ProfileUpdated' }>['data'], revision: bigint): void {
-    const merged = this.byUser.get(d.userId) ?? { changes: {}, revision };
-    if (d.displayName !== undefined) merged.changes.display_name = d.displayName;
-    if (d.avatarUrl !== undefined) merged.changes.avatar_url = d.avatarUrl;
-    if (d.timezone !== undefined) merged.changes.timezone = d.timezone;
-    merged.changes.updated_at = d.updatedAt;
-    merged.revision = revision;
-    this.byUser.set(d.userId, merged);
+  for (const { event, revision } of events) {
+    const id = event.data.userId;
+    const row = rows.get(id);
+    if (event.type === 'UserRegistered') {
+      if (row) continue; // registered already
+      const d = event.data;
+      rows.set(id, {
+        revision,
+        insert: {
+          id,
+          email: d.email,
+          display_name: d.displayName,
+          avatar_url: null,
+          timezone: null,
+          role: d.role,
+          status: 'active',
+          registered_at: d.registeredAt,
+          updated_at: d.registeredAt,
+          revision: revision.toString(),
+        },
+      });
+      continue;
+    }
+    if (!row || revision <= row.revision) continue; // no such user, or applied already
+    const target = row.insert ?? (row.patch ??= { id });
+    Object.assign(target, changesOf(event), { revision: revision.toString() });
+    row.revision = revision;
   }
 
-  async flush(tx: Knex.Transaction, userId: string): Promise<void> {
-    const merged = this.byUser.get(userId);
-    if (!merged) return;
-    this.byUser.delete(userId);
-    const revision = merged.revision.toString();
-    await tx('users').where({ id: userId }).andWhere('revision', '<', revision).update({ ...merged.changes, revision });
-  }
+  const inserts = [...rows.values()].flatMap((r) => (r.insert ? [r.insert] : []));
+  const patches = [...rows.values()].flatMap((r) => (r.patch ? [r.patch] : []));
+  await upsertRows(tx, 'users', inserts, { conflict: ['id'] });
+  await patchRows(tx, 'users', patches, { key: ['id'], guard: 't.revision < n.revision' });
+}
 
-  async flushAll(tx: Knex.Transaction): Promise<void> {
-    for (const userId of [...this.byUser.keys()]) await this.flush(tx, userId);
+/** The columns a user event (after the registration) sets. */
+function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
+  switch (event.type) {
+    case 'ProfileUpdated': {
+      const d = event.data;
+      const changes: Row = { updated_at: d.updatedAt };
+      if (d.displayName !== undefined) changes.display_name = d.displayName;
+      if (d.avatarUrl !== undefined) changes.avatar_url = d.avatarUrl;
+      if (d.timezone !== undefined) changes.timezone = d.timezone;
+      return changes;
+    }
+    case 'RoleChanged':
+      return { role: event.data.role, updated_at: event.data.changedAt };
+    case 'UserSuspended':
+      return { status: 'suspended', updated_at: event.data.suspendedAt };
+    case 'UserReactivated':
+      return { status: 'active', updated_at: event.data.reactivatedAt };
+    case 'PasswordChanged':
+      return { updated_at: event.data.changedAt };
+    case 'PasswordResetRequested':
+      return {}; // only the revision moves
   }
 }
 
-async function apply(tx: Knex.Transaction, event: UserEvent | SessionEvent, revision: string): Promise<void> {
-  switch (event.type) {
-    case 'SessionStarted': {
-      const d = event.data;
-      await tx('user_sessions')
-        .insert({
-          id: d.sessionId,
-          user_id: d.userId,
-          user_agent: d.userAgent,
-          ip: d.ip,
-          started_at: d.startedAt,
-          last_refreshed_at: null,
-          expires_at: d.expiresAt,
-          ended_at: null,
-          end_reason: null,
-        })
-        .onConflict('id')
-        .ignore();
-      return;
-    }
-    case 'SessionRefreshed': {
-      const d = event.data;
-      await tx('user_sessions')
-        .where({ id: d.sessionId, user_id: d.userId })
-        .andWhere((q) => q.whereNull('last_refreshed_at').orWhere('last_refreshed_at', '<', d.refreshedAt))
-        .update({ last_refreshed_at: d.refreshedAt, expires_at: d.expiresAt });
-      return;
-    }
-    case 'SessionEnded': {
-      const d = event.data;
-      await tx('user_sessions').where({ id: d.sessionId, user_id: d.userId }).whereNull('ended_at').update({ ended_at: d.endedAt, end_reason: d.reason });
-      return;
-    }
-    default:
-      break;
-  }
-
-  if (event.type === 'UserRegistered') {
+/**
+ * Sessions in three statements: the starts (first one per session), the
+ * latest refresh per session (the first of equal times, as applying them
+ * one by one leaves it), the first end per session. Each keeps its guard in
+ * SQL, so the order of the batch's times against the row's is Postgres's.
+ */
+async function writeSessions(tx: Knex.Transaction, events: SessionEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const starts = new Map<string, Row>();
+  const refreshes = new Map<string, { row: Row; at: bigint }>();
+  const ends = new Map<string, Row>();
+  for (const event of events) {
     const d = event.data;
-    await tx('users')
-      .insert({
-        id: d.userId,
-        email: d.email,
-        display_name: d.displayName,
-        avatar_url: null,
-        timezone: null,
-        role: d.role,
-        status: 'active',
-        registered_at: d.registeredAt,
-        updated_at: d.registeredAt,
-        revision,
-      })
-      .onConflict('id')
-      .ignore();
-    return;
+    const key = `${d.sessionId} ${d.userId}`;
+    switch (event.type) {
+      case 'SessionStarted': {
+        const s = event.data;
+        if (!starts.has(s.sessionId)) {
+          starts.set(s.sessionId, {
+            id: s.sessionId,
+            user_id: s.userId,
+            user_agent: s.userAgent,
+            ip: s.ip,
+            started_at: s.startedAt,
+            last_refreshed_at: null,
+            expires_at: s.expiresAt,
+            ended_at: null,
+            end_reason: null,
+          });
+        }
+        break;
+      }
+      case 'SessionRefreshed': {
+        const r = event.data;
+        const at = micros(r.refreshedAt);
+        const before = refreshes.get(key);
+        if (!before || at > before.at) refreshes.set(key, { at, row: { id: r.sessionId, user_id: r.userId, last_refreshed_at: r.refreshedAt, expires_at: r.expiresAt } });
+        break;
+      }
+      case 'SessionEnded':
+        if (!ends.has(key)) ends.set(key, { id: d.sessionId, user_id: d.userId, ended_at: event.data.endedAt, end_reason: event.data.reason });
+        break;
+    }
   }
-
-  const changes: Record<string, unknown> = { revision };
-  switch (event.type) {
-    // ProfileUpdated never comes here: handle() folds a batch's profile changes (ProfileUpdates)
-    case 'RoleChanged':
-      changes.role = event.data.role;
-      changes.updated_at = event.data.changedAt;
-      break;
-    case 'UserSuspended':
-      changes.status = 'suspended';
-      changes.updated_at = event.data.suspendedAt;
-      break;
-    case 'UserReactivated':
-      changes.status = 'active';
-      changes.updated_at = event.data.reactivatedAt;
-      break;
-    case 'PasswordChanged':
-      changes.updated_at = event.data.changedAt;
-      break;
-  }
-  await tx('users').where({ id: event.data.userId }).andWhere('revision', '<', revision).update(changes);
+  await upsertRows(tx, 'user_sessions', [...starts.values()], { conflict: ['id'] });
+  await patchRows(
+    tx,
+    'user_sessions',
+    [...refreshes.values()].map((r) => r.row),
+    { key: ['id', 'user_id'], guard: 't.last_refreshed_at IS NULL OR t.last_refreshed_at < n.last_refreshed_at' },
+  );
+  await patchRows(tx, 'user_sessions', [...ends.values()], { key: ['id', 'user_id'], guard: 't.ended_at IS NULL' });
 }

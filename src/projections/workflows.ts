@@ -3,6 +3,8 @@ import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { workflowEvents, type WorkflowEvent } from '../write-model/workflow/events.js';
+import { instantSql, micros } from './instants.js';
+import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of the WorkflowDefinition (`workflow-{id}`) and WorkflowExecution
@@ -15,8 +17,11 @@ import { workflowEvents, type WorkflowEvent } from '../write-model/workflow/even
  *   proxy, item count, cursor and how it ended. Items themselves are the
  *   platform read models' business, not this one's.
  *
- * Idempotent under redelivery: an event is applied only when its revision is
- * above its row's `last_revision`, moved in the consumer's transaction.
+ * A batch is folded per row in memory and written with one insert and one
+ * update per table. Idempotent under redelivery: an event is applied only
+ * when its revision is above its row's `last_revision` (read, locked, at the
+ * start of the batch; the update is guarded the same way), moved in the
+ * consumer's transaction.
  */
 export const WORKFLOWS_PROJECTION = 'workflows-v1';
 
@@ -28,7 +33,7 @@ export function createWorkflowsProjection(name: string = WORKFLOWS_PROJECTION): 
     name,
     filter: { streamPrefixes: [WORKFLOW_STREAM_PREFIX, EXECUTION_STREAM_PREFIX] },
     async handle(events, { tx }) {
-      for (const event of events) await applyEvent(tx, event);
+      await applyEvents(tx, events);
     },
   };
 }
@@ -39,12 +44,7 @@ type Db = Knex.Transaction | Knex;
 
 /** Applies one recorded event unless its revision was applied already. Exported for tests. */
 export async function applyEvent(tx: Db, recorded: RecordedEvent): Promise<void> {
-  // 'workflow-' is not a prefix of 'workflow_execution-', so the two never mix
-  if (recorded.streamName.startsWith(WORKFLOW_STREAM_PREFIX) && workflowEvents.owns(recorded.type)) {
-    await applyWorkflowEvent(tx, recorded, workflowEvents.decode(recorded));
-  } else if (recorded.streamName.startsWith(EXECUTION_STREAM_PREFIX) && workflowExecutionEvents.owns(recorded.type)) {
-    await applyExecutionEvent(tx, recorded, workflowExecutionEvents.decode(recorded));
-  }
+  await applyEvents(tx, [recorded]);
 }
 
 interface PauseRow {
@@ -54,164 +54,254 @@ interface PauseRow {
   paused_at: string;
 }
 
-const json = (value: unknown) => JSON.stringify(value);
+/** What the fold needs of a workflow row, and what the batch writes to it. */
+interface WorkflowFold {
+  revision: bigint;
+  pauses: PauseRow[];
+  /** last_run_at in microseconds (null: never ran) */
+  lastRun: bigint | null;
+  insert?: Row;
+  patch?: Row;
+}
 
-async function applyWorkflowEvent(tx: Db, recorded: RecordedEvent, event: WorkflowEvent): Promise<void> {
-  const id = event.data.workflowId;
-  const revision = recorded.revision.toString();
-  const row = (await tx('workflows').where({ id }).forUpdate().first('last_revision', 'pauses')) as
-    | { last_revision: string; pauses: PauseRow[] }
-    | undefined;
-  if (row && BigInt(row.last_revision) >= recorded.revision) return; // applied already
-  if (!row && event.type !== 'WorkflowCreated') return; // cannot happen: Created is revision 0
+interface ExecutionFold {
+  revision: bigint;
+  started: boolean;
+  insert?: Row;
+  patch?: Row;
+}
 
-  const update = (values: Record<string, unknown>) => tx('workflows').where({ id }).update({ ...values, last_revision: revision });
+type Decoded =
+  | { kind: 'workflow'; recorded: RecordedEvent; event: WorkflowEvent }
+  | { kind: 'execution'; recorded: RecordedEvent; event: WorkflowExecutionEvent };
 
-  switch (event.type) {
-    case 'WorkflowCreated': {
-      const d = event.data;
-      await tx('workflows')
-        .insert({
-          id,
-          stream_name: recorded.streamName,
-          owner_id: d.ownerId,
-          platform: d.platform,
-          type: d.type,
-          name: d.name,
-          config: json(d.config),
-          platform_account_id: d.platformAccountId,
-          schedule: null,
-          status: 'active',
-          paused_for: json([]),
-          pauses: json([]),
-          created_at: d.createdAt,
-          updated_at: d.createdAt,
-          last_revision: revision,
-        })
-        .onConflict('id')
-        .ignore();
-      return;
+/**
+ * Applies a batch in its order: the rows it touches are read (and locked)
+ * once, the events folded into them in memory exactly as one by one, and the
+ * result written with one insert and one update per table.
+ */
+export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Promise<void> {
+  const decoded: Decoded[] = [];
+  for (const recorded of events) {
+    // 'workflow-' is not a prefix of 'workflow_execution-', so the two never mix
+    if (recorded.streamName.startsWith(WORKFLOW_STREAM_PREFIX) && workflowEvents.owns(recorded.type)) {
+      decoded.push({ kind: 'workflow', recorded, event: workflowEvents.decode(recorded) });
+    } else if (recorded.streamName.startsWith(EXECUTION_STREAM_PREFIX) && workflowExecutionEvents.owns(recorded.type)) {
+      decoded.push({ kind: 'execution', recorded, event: workflowExecutionEvents.decode(recorded) });
     }
+  }
+  if (decoded.length === 0) return;
+
+  const executionIds = new Set<string>();
+  const workflowIds = new Set<string>();
+  for (const d of decoded) {
+    if (d.kind === 'workflow') workflowIds.add(d.event.data.workflowId);
+    else {
+      executionIds.add(d.event.data.executionId);
+      // a request and a start also touch their workflow's row
+      if (d.event.type === 'ExecutionRequested' || d.event.type === 'ExecutionStarted') workflowIds.add(d.event.data.workflowId);
+    }
+  }
+  const executions = new Map<string, ExecutionFold>();
+  for (const r of await selectRows<{ id: string; last_revision: string; started: boolean }>(tx, 'workflow_executions', keys(executionIds), {
+    key: ['id'],
+    columns: ['id', 'last_revision', 't.started_at IS NOT NULL AS started'],
+    forUpdate: true,
+  })) {
+    executions.set(r.id, { revision: BigInt(r.last_revision), started: r.started });
+  }
+  const workflows = new Map<string, WorkflowFold>();
+  for (const r of await selectRows<{ id: string; last_revision: string; pauses: PauseRow[]; last_run: string | null }>(tx, 'workflows', keys(workflowIds), {
+    key: ['id'],
+    columns: ['id', 'last_revision', 'pauses', instantSql('t.last_run_at', 'last_run')],
+    forUpdate: true,
+  })) {
+    workflows.set(r.id, { revision: BigInt(r.last_revision), pauses: r.pauses, lastRun: r.last_run === null ? null : BigInt(r.last_run) });
+  }
+
+  for (const d of decoded) {
+    if (d.kind === 'workflow') foldWorkflowEvent(workflows, d.recorded, d.event);
+    else foldExecutionEvent(executions, workflows, d.recorded, d.event);
+  }
+
+  const inserts = <T extends { insert?: Row }>(folds: Map<string, T>) => [...folds.values()].flatMap((f) => (f.insert ? [f.insert] : []));
+  await upsertRows(tx, 'workflow_executions', inserts(executions), { conflict: ['id'] });
+  await upsertRows(tx, 'workflows', inserts(workflows), { conflict: ['id'] });
+  const executionPatches = [...executions.values()].flatMap((f) => (f.patch ? [f.patch] : []));
+  await patchRows(tx, 'workflow_executions', executionPatches, { key: ['id'], guard: 't.last_revision < n.last_revision' });
+  // a workflow's patch carries its revision even when only an execution changed it (the last request, the last run)
+  const workflowPatches = [...workflows.values()].flatMap((f) => (f.patch ? [{ ...f.patch, last_revision: f.revision.toString() }] : []));
+  await patchRows(tx, 'workflows', workflowPatches, { key: ['id'], guard: 't.last_revision <= n.last_revision' });
+}
+
+const keys = (ids: Set<string>) => [...ids].map((id) => ({ id }));
+
+/** The row an event's changes go to: the one the batch inserts, or the row's patch. */
+const target = (fold: { insert?: Row; patch?: Row }, id: string): Row => fold.insert ?? (fold.patch ??= { id });
+
+function foldWorkflowEvent(workflows: Map<string, WorkflowFold>, recorded: RecordedEvent, event: WorkflowEvent): void {
+  const id = event.data.workflowId;
+  const revision = recorded.revision;
+  const fold = workflows.get(id);
+  if (fold && fold.revision >= revision) return; // applied already
+  if (event.type === 'WorkflowCreated') {
+    if (fold) return;
+    const d = event.data;
+    workflows.set(id, {
+      revision,
+      pauses: [],
+      lastRun: null,
+      insert: {
+        id,
+        stream_name: recorded.streamName,
+        owner_id: d.ownerId,
+        platform: d.platform,
+        type: d.type,
+        name: d.name,
+        config: d.config,
+        platform_account_id: d.platformAccountId,
+        schedule: null,
+        status: 'active',
+        paused_for: [],
+        pauses: [],
+        created_at: d.createdAt,
+        updated_at: d.createdAt,
+        deleted_at: null,
+        last_run_at: null,
+        last_execution_id: null,
+        last_revision: revision.toString(),
+      },
+    });
+    return;
+  }
+  if (!fold) return; // cannot happen: Created is revision 0
+  const changes = workflowChanges(fold, event);
+  Object.assign(target(fold, id), changes, { last_revision: revision.toString() });
+  fold.revision = revision;
+}
+
+/** The columns a workflow event after the creation sets (a pause or resume also moves the fold's pauses). */
+function workflowChanges(fold: WorkflowFold, event: Exclude<WorkflowEvent, { type: 'WorkflowCreated' }>): Row {
+  switch (event.type) {
     case 'WorkflowUpdated': {
       const d = event.data;
-      await update({ name: d.name, config: json(d.config), platform_account_id: d.platformAccountId, updated_at: d.updatedAt });
-      return;
+      return { name: d.name, config: d.config, platform_account_id: d.platformAccountId, updated_at: d.updatedAt };
     }
     case 'WorkflowScheduled':
-      await update({ schedule: event.data.schedule === null ? null : json(event.data.schedule), updated_at: event.data.scheduledAt });
-      return;
+      return { schedule: event.data.schedule, updated_at: event.data.scheduledAt };
     case 'WorkflowPaused': {
       const d = event.data;
       const record: PauseRow = { reason: d.reason, until: d.until, by: d.by, paused_at: d.pausedAt };
-      const pauses = row!.pauses.some((p) => p.reason === d.reason)
-        ? row!.pauses.map((p) => (p.reason === d.reason ? record : p))
-        : [...row!.pauses, record];
-      await update({ status: 'paused', paused_for: json(d.pausedFor), pauses: json(pauses), updated_at: d.pausedAt });
-      return;
+      fold.pauses = fold.pauses.some((p) => p.reason === d.reason) ? fold.pauses.map((p) => (p.reason === d.reason ? record : p)) : [...fold.pauses, record];
+      return { status: 'paused', paused_for: d.pausedFor, pauses: fold.pauses, updated_at: d.pausedAt };
     }
     case 'WorkflowResumed': {
       const d = event.data;
       const lifted: readonly string[] = d.lifted;
-      const pauses = row!.pauses.filter((p) => !lifted.includes(p.reason));
-      await update({ status: d.status, paused_for: json(d.pausedFor), pauses: json(pauses), updated_at: d.resumedAt });
-      return;
+      fold.pauses = fold.pauses.filter((p) => !lifted.includes(p.reason));
+      return { status: d.status, paused_for: d.pausedFor, pauses: fold.pauses, updated_at: d.resumedAt };
     }
     case 'WorkflowDeleted':
-      await update({ status: 'deleted', deleted_at: event.data.deletedAt, updated_at: event.data.deletedAt });
-      return;
+      return { status: 'deleted', deleted_at: event.data.deletedAt, updated_at: event.data.deletedAt };
   }
 }
 
-async function applyExecutionEvent(tx: Db, recorded: RecordedEvent, event: WorkflowExecutionEvent): Promise<void> {
+function foldExecutionEvent(executions: Map<string, ExecutionFold>, workflows: Map<string, WorkflowFold>, recorded: RecordedEvent, event: WorkflowExecutionEvent): void {
   const id = event.data.executionId;
-  const revision = recorded.revision.toString();
-  const row = (await tx('workflow_executions').where({ id }).forUpdate().first('last_revision')) as { last_revision: string } | undefined;
-  if (row && BigInt(row.last_revision) >= recorded.revision) return; // applied already
-  if (!row && event.type !== 'ExecutionRequested') return; // cannot happen: Requested is revision 0
-
-  const update = (values: Record<string, unknown>) => tx('workflow_executions').where({ id }).update({ ...values, last_revision: revision });
-
-  switch (event.type) {
-    case 'ExecutionRequested': {
-      const d = event.data;
-      await tx('workflow_executions')
-        .insert({
-          id,
-          stream_name: recorded.streamName,
-          workflow_id: d.workflowId,
-          owner_id: d.ownerId,
-          platform: d.platform,
-          type: d.type,
-          platform_account_id: d.platformAccountId,
-          trigger: d.trigger,
-          status: 'requested',
-          requested_at: d.requestedAt,
-          updated_at: d.requestedAt,
-          last_revision: revision,
-        })
-        .onConflict('id')
-        .ignore();
-      // events are applied in global order, so the latest request wins here as in the store
-      await tx('workflows').where({ id: d.workflowId }).update({ last_execution_id: id });
-      return;
+  const revision = recorded.revision;
+  const fold = executions.get(id);
+  if (fold && fold.revision >= revision) return; // applied already
+  if (event.type === 'ExecutionRequested') {
+    if (fold) return;
+    const d = event.data;
+    executions.set(id, {
+      revision,
+      started: false,
+      insert: {
+        id,
+        stream_name: recorded.streamName,
+        workflow_id: d.workflowId,
+        owner_id: d.ownerId,
+        platform: d.platform,
+        type: d.type,
+        platform_account_id: d.platformAccountId,
+        trigger: d.trigger,
+        status: 'requested',
+        attempt: 0,
+        worker_id: null,
+        proxy_id: null,
+        item_count: 0,
+        cursor: null,
+        pause_reason: null,
+        rejection_reason: null,
+        rejection_details: null,
+        failure_reason: null,
+        requested_at: d.requestedAt,
+        started_at: null,
+        finished_at: null,
+        updated_at: d.requestedAt,
+        last_revision: revision.toString(),
+      },
+    });
+    // events are applied in global order, so the latest request wins here as in the store
+    const workflow = workflows.get(d.workflowId);
+    if (workflow) target(workflow, d.workflowId).last_execution_id = id;
+    return;
+  }
+  if (!fold) return; // cannot happen: Requested is revision 0
+  const row = target(fold, id);
+  Object.assign(row, executionChanges(event), { last_revision: revision.toString() });
+  fold.revision = revision;
+  if (event.type === 'ExecutionStarted') {
+    const d = event.data;
+    // started_at is the first start; a retried attempt keeps it
+    if (!fold.started) {
+      row.started_at = d.startedAt;
+      fold.started = true;
     }
+    const workflow = workflows.get(d.workflowId);
+    const startedAt = micros(d.startedAt);
+    if (workflow && (workflow.lastRun === null || startedAt > workflow.lastRun)) {
+      workflow.lastRun = startedAt;
+      target(workflow, d.workflowId).last_run_at = d.startedAt;
+    }
+  }
+}
+
+/** The columns an execution event after the request sets (the start's started_at aside). */
+function executionChanges(event: Exclude<WorkflowExecutionEvent, { type: 'ExecutionRequested' }>): Row {
+  switch (event.type) {
     case 'ExecutionRejected': {
       const d = event.data;
-      await update({
-        status: 'rejected',
-        rejection_reason: d.reason,
-        rejection_details: json(d.details),
-        finished_at: d.rejectedAt,
-        updated_at: d.rejectedAt,
-      });
-      return;
+      return { status: 'rejected', rejection_reason: d.reason, rejection_details: d.details, finished_at: d.rejectedAt, updated_at: d.rejectedAt };
     }
     case 'ExecutionStarted': {
       const d = event.data;
-      // started_at is the first start; a retried attempt keeps it
-      await update({
-        status: 'running',
-        attempt: d.attempt,
-        worker_id: d.workerId,
-        pause_reason: null,
-        started_at: tx.raw('COALESCE(started_at, ?)', [d.startedAt]),
-        updated_at: d.startedAt,
-      });
-      await tx('workflows')
-        .where({ id: d.workflowId })
-        .update({ last_run_at: tx.raw('GREATEST(COALESCE(last_run_at, ?::timestamptz), ?::timestamptz)', [d.startedAt, d.startedAt]) });
-      return;
+      return { status: 'running', attempt: d.attempt, worker_id: d.workerId, pause_reason: null, updated_at: d.startedAt };
     }
     case 'ProxyAssigned':
-      await update({ proxy_id: event.data.proxyId, updated_at: event.data.assignedAt });
-      return;
+      return { proxy_id: event.data.proxyId, updated_at: event.data.assignedAt };
     case 'ItemsCollected':
-      await update({ item_count: event.data.itemCount, cursor: event.data.cursor, updated_at: event.data.collectedAt });
-      return;
+      return { item_count: event.data.itemCount, cursor: event.data.cursor, updated_at: event.data.collectedAt };
     case 'ExecutionRetried': {
       const d = event.data;
-      await update({ status: 'retrying', attempt: d.attempt, worker_id: null, pause_reason: null, updated_at: d.retriedAt });
-      return;
+      return { status: 'retrying', attempt: d.attempt, worker_id: null, pause_reason: null, updated_at: d.retriedAt };
     }
     case 'ExecutionCompleted': {
       const d = event.data;
-      await update({ status: 'completed', item_count: d.itemCount, finished_at: d.completedAt, updated_at: d.completedAt });
-      return;
+      return { status: 'completed', item_count: d.itemCount, finished_at: d.completedAt, updated_at: d.completedAt };
     }
     case 'ExecutionFailed': {
       const d = event.data;
-      await update({ status: 'failed', failure_reason: d.reason, item_count: d.itemCount, finished_at: d.failedAt, updated_at: d.failedAt });
-      return;
+      return { status: 'failed', failure_reason: d.reason, item_count: d.itemCount, finished_at: d.failedAt, updated_at: d.failedAt };
     }
     case 'ExecutionCancelled': {
       const d = event.data;
-      await update({ status: 'cancelled', item_count: d.itemCount, finished_at: d.cancelledAt, updated_at: d.cancelledAt });
-      return;
+      return { status: 'cancelled', item_count: d.itemCount, finished_at: d.cancelledAt, updated_at: d.cancelledAt };
     }
     case 'ExecutionPaused': {
       const d = event.data;
-      await update({ status: 'paused', pause_reason: d.reason, cursor: d.cursor, updated_at: d.pausedAt });
-      return;
+      return { status: 'paused', pause_reason: d.reason, cursor: d.cursor, updated_at: d.pausedAt };
     }
   }
 }

@@ -3,6 +3,8 @@ import type { RecordedEvent } from '../event-store/port.js';
 import { messageSchema, noteSchema, type XiaohongshuMessage, type XiaohongshuNote } from '../platforms/xiaohongshu/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { micros } from './instants.js';
+import { insertNewRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of collected Xiaohongshu data, from WorkflowExecution's
@@ -17,6 +19,7 @@ import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model
  * arrives late only adds its history row. Every collection adds one history
  * row per (owner, note, execution).
  *
+ * A batch of events costs four statements, however many items it holds.
  * Idempotent under redelivery: the (execution, batch) pair is recorded in
  * xiaohongshu_processed_batches in the consumer's transaction, and a pair
  * seen before is skipped; the history's primary key is a second guard.
@@ -31,19 +34,69 @@ export function createXiaohongshuContentProjection(name: string = XIAOHONGSHU_CO
     name,
     filter: { streamPrefixes: ['workflow_execution-'], eventTypes: ['ItemsCollected'] },
     async handle(events, { tx }) {
-      for (const event of events) await applyEvent(tx, event);
+      await applyEvents(tx, events);
     },
   };
 }
 
 export const xiaohongshuContentProjection: Consumer = createXiaohongshuContentProjection();
 
+type Db = Knex.Transaction | Knex;
+
 /** Applies one recorded ItemsCollected unless its batch was applied already. Exported for tests. */
-export async function applyEvent(tx: Knex.Transaction | Knex, recorded: RecordedEvent): Promise<void> {
-  if (recorded.type !== 'ItemsCollected') return;
-  const event = workflowExecutionEvents.decode(recorded);
-  if (event.type !== 'ItemsCollected') return;
-  const d = event.data;
+export async function applyEvent(tx: Db, recorded: RecordedEvent): Promise<void> {
+  await applyEvents(tx, [recorded]);
+}
+
+/** One ItemsCollected with the Xiaohongshu items that fit their schemas. */
+interface Collected {
+  d: ItemsCollectedData;
+  /** collectedAt in microseconds */
+  at: bigint;
+  notes: XiaohongshuNote[];
+  messages: XiaohongshuMessage[];
+}
+
+const SEP = '\u0000';
+
+/**
+ * Applies a batch of ItemsCollected in their order, with four statements
+ * whatever its size: claim the (execution, batch) pairs, insert the history
+ * rows, upsert the notes folded per (owner, note), insert the messages.
+ * Only a pair claimed now counts, and of its notes only those whose history
+ * row is new: what applying the events one by one would have kept.
+ */
+export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Promise<void> {
+  const collected: Collected[] = [];
+  const pairs = new Set<string>();
+  for (const recorded of events) {
+    if (recorded.type !== 'ItemsCollected') continue;
+    const event = workflowExecutionEvents.decode(recorded);
+    if (event.type !== 'ItemsCollected') continue;
+    const c = itemsOf(event.data);
+    if (!c) continue;
+    const pair = event.data.executionId + SEP + event.data.batchId;
+    if (pairs.has(pair)) continue; // the same batch twice: the first claims it
+    pairs.add(pair);
+    collected.push(c);
+  }
+  if (collected.length === 0) return;
+
+  const claimed = await insertNewRows<{ execution_id: string; batch_id: string }>(
+    tx,
+    'xiaohongshu_processed_batches',
+    collected.map(({ d }) => ({ execution_id: d.executionId, batch_id: d.batchId })),
+    { conflict: ['execution_id', 'batch_id'], returning: ['execution_id', 'batch_id'] },
+  );
+  if (claimed.length === 0) return; // applied already
+  const claimedPairs = new Set(claimed.map((r) => r.execution_id + SEP + r.batch_id));
+  const fresh = claimed.length === collected.length ? collected : collected.filter(({ d }) => claimedPairs.has(d.executionId + SEP + d.batchId));
+
+  await applyNotes(tx, fresh);
+  await applyMessages(tx, fresh);
+}
+
+function itemsOf(d: ItemsCollectedData): Collected | undefined {
   const notes = new Map<string, XiaohongshuNote>();
   const messages: XiaohongshuMessage[] = [];
   for (const item of d.items) {
@@ -55,81 +108,157 @@ export async function applyEvent(tx: Knex.Transaction | Knex, recorded: Recorded
       if (parsed.success) messages.push(parsed.data);
     }
   }
-  if (notes.size === 0 && messages.length === 0) return;
-
-  const claimed = await tx('xiaohongshu_processed_batches')
-    .insert({ execution_id: d.executionId, batch_id: d.batchId })
-    .onConflict(['execution_id', 'batch_id'])
-    .ignore()
-    .returning('batch_id');
-  if (claimed.length === 0) return; // applied already
-
-  if (notes.size > 0) await applyNotes(tx, d, [...notes.values()]);
-  if (messages.length > 0) await applyMessages(tx, d, messages);
+  if (notes.size === 0 && messages.length === 0) return undefined;
+  return { d, at: micros(d.collectedAt), notes: [...notes.values()], messages };
 }
 
-async function applyNotes(tx: Knex.Transaction | Knex, d: ItemsCollectedData, notes: XiaohongshuNote[]): Promise<void> {
-  const counts = (n: XiaohongshuNote) => ({ like_count: n.likes, comment_count: n.comments, share_count: n.shares, collect_count: n.collects });
-  const inserted = (await tx('xiaohongshu_content_history')
-    .insert(notes.map((n) => ({ owner_id: d.ownerId, note_id: n.noteId, execution_id: d.executionId, workflow_id: d.workflowId, collected_at: d.collectedAt, ...counts(n) })))
-    .onConflict(['owner_id', 'note_id', 'execution_id'])
-    .ignore()
-    .returning('note_id')) as { note_id: string }[];
-  const fresh = new Set(inserted.map((r) => r.note_id));
-  const rows = notes
-    .filter((n) => fresh.has(n.noteId))
-    .map((n) => ({
-      owner_id: d.ownerId,
-      note_id: n.noteId,
-      content_type: n.type === 'video' ? 'video' : 'note',
-      title: n.title,
-      content: n.text,
-      author_id: n.author.id,
-      author_name: n.author.nickname,
-      published_at: n.publishedAt,
-      ...counts(n),
-      images: JSON.stringify(n.images),
-      tags: n.tags,
-      location: n.location ?? null,
-      url: n.url,
-      workflow_ids: [d.workflowId],
-      last_workflow_id: d.workflowId,
-      last_execution_id: d.executionId,
-      platform_account_id: d.platformAccountId,
-      times_collected: 1,
-      first_collected_at: d.collectedAt,
-      last_collected_at: d.collectedAt,
-    }));
-  if (rows.length === 0) return;
-  // the newer collection's values win; an older one arriving late keeps the row as it is
-  const newer = 'excluded.last_collected_at >= xiaohongshu_contents.last_collected_at';
-  const latest = (column: string) => tx.raw(`CASE WHEN ${newer} THEN excluded.${column} ELSE xiaohongshu_contents.${column} END`);
-  const merged: Record<string, Knex.Raw> = {};
-  for (const column of [
-    'content_type', 'title', 'content', 'author_id', 'author_name', 'published_at', 'like_count', 'comment_count', 'share_count',
-    'collect_count', 'images', 'tags', 'location', 'url', 'last_workflow_id', 'last_execution_id', 'platform_account_id',
-  ]) {
-    merged[column] = latest(column);
+/** The columns the latest collection of a note sets. */
+const LATEST = [
+  'content_type', 'title', 'content', 'author_id', 'author_name', 'published_at', 'like_count', 'comment_count', 'share_count',
+  'collect_count', 'images', 'tags', 'location', 'url', 'last_workflow_id', 'last_execution_id', 'platform_account_id',
+] as const;
+
+/** A note's new collections in a batch, as one row. */
+interface NoteFold {
+  row: Row;
+  /** the latest collection's time (µs): the later of equal ones wins, as a later event overwrote a row no newer */
+  latest: bigint;
+  earliest: bigint;
+}
+
+async function applyNotes(tx: Db, fresh: Collected[]): Promise<void> {
+  // one history row per (owner, note, execution): the first of the batch
+  const seen = new Set<string>();
+  const occurrences: { c: Collected; n: XiaohongshuNote; key: string }[] = [];
+  const historyRows: Row[] = [];
+  for (const c of fresh) {
+    const d = c.d;
+    for (const n of c.notes) {
+      const key = d.ownerId + SEP + n.noteId + SEP + d.executionId;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      occurrences.push({ c, n, key });
+      historyRows.push({
+        owner_id: d.ownerId,
+        note_id: n.noteId,
+        execution_id: d.executionId,
+        workflow_id: d.workflowId,
+        collected_at: d.collectedAt,
+        like_count: n.likes,
+        comment_count: n.comments,
+        share_count: n.shares,
+        collect_count: n.collects,
+      });
+    }
   }
-  await tx('xiaohongshu_contents')
-    .insert(rows)
-    .onConflict(['owner_id', 'note_id'])
-    .merge({
-      ...merged,
-      workflow_ids: tx.raw(
-        'CASE WHEN excluded.last_workflow_id = ANY (xiaohongshu_contents.workflow_ids) THEN xiaohongshu_contents.workflow_ids ELSE xiaohongshu_contents.workflow_ids || excluded.workflow_ids END',
-      ),
-      times_collected: tx.raw('xiaohongshu_contents.times_collected + 1'),
-      first_collected_at: tx.raw('LEAST(xiaohongshu_contents.first_collected_at, excluded.first_collected_at)'),
-      last_collected_at: tx.raw('GREATEST(xiaohongshu_contents.last_collected_at, excluded.last_collected_at)'),
-    });
+  if (historyRows.length === 0) return;
+  const inserted = await insertNewRows<{ owner_id: string; note_id: string; execution_id: string }>(tx, 'xiaohongshu_content_history', historyRows, {
+    conflict: ['owner_id', 'note_id', 'execution_id'],
+    returning: ['owner_id', 'note_id', 'execution_id'],
+  });
+  const insertedKeys = inserted.length === historyRows.length ? undefined : new Set(inserted.map((r) => r.owner_id + SEP + r.note_id + SEP + r.execution_id));
+
+  // a collection counts for the note only when its history row is new (a second guard against a redelivery)
+  const folds = new Map<string, NoteFold>();
+  for (const { c, n, key } of occurrences) {
+    if (insertedKeys && !insertedKeys.has(key)) continue;
+    const d = c.d;
+    const noteKey = d.ownerId + SEP + n.noteId;
+    const fold = folds.get(noteKey);
+    if (!fold) {
+      folds.set(noteKey, { row: contentRow(d, n), latest: c.at, earliest: c.at });
+      continue;
+    }
+    const row = fold.row;
+    if (c.at >= fold.latest) {
+      setLatest(row, d, n);
+      row.last_collected_at = d.collectedAt;
+      fold.latest = c.at;
+    }
+    if (c.at < fold.earliest) {
+      row.first_collected_at = d.collectedAt;
+      fold.earliest = c.at;
+    }
+    const workflowIds = row.workflow_ids as string[];
+    if (!workflowIds.includes(d.workflowId)) workflowIds.push(d.workflowId);
+    row.times_collected = (row.times_collected as number) + 1;
+  }
+  if (folds.size === 0) return;
+
+  // the newer collection's values win; an older one arriving late keeps the row as it is
+  const update: Record<string, string> = {};
+  for (const column of LATEST) update[column] = `CASE WHEN excluded.last_collected_at >= t.last_collected_at THEN excluded.${column} ELSE t.${column} END`;
+  await upsertRows(tx, 'xiaohongshu_contents', [...folds.values()].map((f) => f.row), {
+    conflict: ['owner_id', 'note_id'],
+    update: {
+      ...update,
+      // the batch's workflows not in the row yet, in the order they first collected the note
+      workflow_ids: 't.workflow_ids || ARRAY(SELECT w FROM unnest(excluded.workflow_ids) WITH ORDINALITY AS u(w, i) WHERE w <> ALL (t.workflow_ids) ORDER BY i)',
+      times_collected: 't.times_collected + excluded.times_collected',
+      first_collected_at: 'LEAST(t.first_collected_at, excluded.first_collected_at)',
+      last_collected_at: 'GREATEST(t.last_collected_at, excluded.last_collected_at)',
+    },
+  });
 }
 
-async function applyMessages(tx: Knex.Transaction | Knex, d: ItemsCollectedData, messages: XiaohongshuMessage[]): Promise<void> {
+/** The row of a note's first collection in the batch. */
+function contentRow(d: ItemsCollectedData, n: XiaohongshuNote): Row {
+  return {
+    owner_id: d.ownerId,
+    note_id: n.noteId,
+    content_type: n.type === 'video' ? 'video' : 'note',
+    title: n.title,
+    content: n.text,
+    author_id: n.author.id,
+    author_name: n.author.nickname,
+    published_at: n.publishedAt,
+    like_count: n.likes,
+    comment_count: n.comments,
+    share_count: n.shares,
+    collect_count: n.collects,
+    images: n.images,
+    tags: n.tags,
+    location: n.location ?? null,
+    url: n.url,
+    workflow_ids: [d.workflowId],
+    last_workflow_id: d.workflowId,
+    last_execution_id: d.executionId,
+    platform_account_id: d.platformAccountId,
+    times_collected: 1,
+    first_collected_at: d.collectedAt,
+    last_collected_at: d.collectedAt,
+  };
+}
+
+/** The LATEST columns of a later collection. */
+function setLatest(row: Row, d: ItemsCollectedData, n: XiaohongshuNote): void {
+  row.content_type = n.type === 'video' ? 'video' : 'note';
+  row.title = n.title;
+  row.content = n.text;
+  row.author_id = n.author.id;
+  row.author_name = n.author.nickname;
+  row.published_at = n.publishedAt;
+  row.like_count = n.likes;
+  row.comment_count = n.comments;
+  row.share_count = n.shares;
+  row.collect_count = n.collects;
+  row.images = n.images;
+  row.tags = n.tags;
+  row.location = n.location ?? null;
+  row.url = n.url;
+  row.last_workflow_id = d.workflowId;
+  row.last_execution_id = d.executionId;
+  row.platform_account_id = d.platformAccountId;
+}
+
+async function applyMessages(tx: Db, fresh: Collected[]): Promise<void> {
   // a message does not change once sent: the first copy stays
-  await tx('xiaohongshu_messages')
-    .insert(
-      messages.map((m) => ({
+  const rows = new Map<string, Row>();
+  for (const { d, messages } of fresh) {
+    for (const m of messages) {
+      const key = d.ownerId + SEP + m.conversationId + SEP + m.messageId;
+      if (rows.has(key)) continue;
+      rows.set(key, {
         owner_id: d.ownerId,
         conversation_id: m.conversationId,
         message_id: m.messageId,
@@ -143,8 +272,8 @@ async function applyMessages(tx: Knex.Transaction | Knex, d: ItemsCollectedData,
         workflow_id: d.workflowId,
         execution_id: d.executionId,
         collected_at: d.collectedAt,
-      })),
-    )
-    .onConflict(['owner_id', 'conversation_id', 'message_id'])
-    .ignore();
+      });
+    }
+  }
+  await upsertRows(tx, 'xiaohongshu_messages', [...rows.values()], { conflict: ['owner_id', 'conversation_id', 'message_id'] });
 }

@@ -81,7 +81,12 @@ async function thenRows(
   expectations: { table: string; query: RowQuery; expected: Record<string, unknown>[] }[],
 ): Promise<void> {
   await inRolledBack(knex, async (tx) => {
-    const read = async () => Promise.all(expectations.map(({ table, query }) => selectRows(tx, table, query)));
+    // one after another: a transaction is one connection, which runs one query at a time
+    const read = async () => {
+      const rows: Record<string, unknown>[][] = [];
+      for (const { table, query } of expectations) rows.push(await selectRows(tx, table, query));
+      return rows;
+    };
     await handleAll(consumer, events, tx, batchSize);
     const once = await read();
     expectations.forEach(({ table, expected }, i) => expect(normalise(once[i]), `${table} after the events`).to.deep.equal(normalise(expected)));
