@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
+import type { CatchUpBatch } from '../adapters/event-store/postgres/catch-up-reader.js';
+import type { RecordedEvent } from '../event-store/port.js';
 import { comparePositions, formatPosition, maxPosition, START, type Position } from '../event-store/position.js';
 import { createProjections } from '../projections/index.js';
 import { AdvisoryLock } from '../subscriptions/advisory-lock.js';
-import { activeVersions, readCheckpoint, resetCheckpoint, retireCheckpoint } from '../subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
+import { activeVersions, claimCheckpoint, readCheckpoint, resetCheckpoint, retireCheckpoint, storeCheckpoint } from '../subscriptions/checkpoints.js';
 import type { Consumer } from '../subscriptions/consumer.js';
+import { addDeferred, createShadowTables, loadSurvived, logShadowTables, qi, type DeferredDdl } from './rebuild-shadow.js';
+import { openRebuildSource, type RebuildSource } from './rebuild-source.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
 
 /**
@@ -18,17 +21,23 @@ import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
  * Rebuild of `users-v1`:
  * 1. a Postgres advisory lock `rebuild:users-v1` (one rebuild at a time; a
  *    second is refused with RebuildInProgressError);
- * 2. in one transaction: schema `rebuild_users_v1` with a copy of every table
- *    (`LIKE … INCLUDING ALL EXCLUDING INDEXES`, then the live primary /
- *    unique keys, indexes and foreign keys under their live names) and the
- *    checkpoint `users-v1#rebuild` at the start — or, when both exist (a
- *    rebuild interrupted earlier), nothing: it resumes;
- * 3. the projection's own code runs under the consumer name `users-v1#rebuild`
- *    (ConsumerRunner: its own checkpoint, advisory lock and epoch) with every
- *    batch's transaction `SET LOCAL search_path TO rebuild_users_v1, <usual>`,
- *    while the live projection keeps serving and following new events;
- * 4. once the rebuild has passed both the live checkpoint and the head at its
- *    start, its runner stops and one transaction swaps: lock the live tables
+ * 2. in one transaction: schema `rebuild_users_v1` with an unlogged copy of
+ *    every table holding only its primary key and unique constraints /
+ *    indexes (rebuild-shadow.ts), a meta row (the projection's events in
+ *    $all, counted once; the count handled so far) and the checkpoint
+ *    `users-v1#rebuild` at the start — or, when they exist (a rebuild
+ *    interrupted earlier), nothing: it resumes (unless a crash emptied the
+ *    unlogged tables: then it starts over);
+ * 3. load: the projection's own code handles batches of its own events
+ *    (REBUILD_BATCH_SIZE wanted events, read off an index below the in-flight
+ *    horizon: rebuild-source.ts), each batch with the `#rebuild` checkpoint
+ *    and the handled count in one transaction whose
+ *    `SET LOCAL search_path TO rebuild_users_v1, <usual>` points it at the
+ *    shadow, until it has passed both the live checkpoint and the head at
+ *    its start; the live projection keeps serving and following new events;
+ * 4. the tables are made LOGGED, then every other index (concurrently) and
+ *    foreign key of the live tables is added under its live name;
+ * 5. it catches up again, and one transaction swaps: lock the live tables
  *    (ACCESS EXCLUSIVE, `lock_timeout` bounded) and the live checkpoint row,
  *    apply to the shadow whatever the live projection got further meanwhile,
  *    drop the live tables, move the shadow ones into their schema, set the
@@ -113,46 +122,15 @@ export const shadowSchemaName = (def: Pick<ProjectionDefinition, 'base' | 'versi
 
 const rebuildLockKey = (name: string) => `rebuild:${name}`;
 
-const qi = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-
 const META_TABLE = '_rebuild_meta';
 
 // ---------------------------------------------------------------------------
 // counting events
 
-/** Events in $all after `after` up to and including `upTo` (all types). */
+/** Events in $all after `after` up to and including `upTo` (all types): the store counts (EventStoreDB: bounded, estimated past what it has read). */
 async function countEvents(deps: OpsDeps, after: Position, upTo: Position): Promise<number> {
   if (comparePositions(after, upTo) >= 0) return 0;
-  if (deps.store.kind === 'postgres' && (await hasEventsTable(deps.knex))) {
-    const { rows } = await deps.knex.raw<{ rows: { n: string }[] }>(
-      `SELECT count(*)::text AS n FROM es_events
-        WHERE (transaction_id, global_position) > (?::text::xid8, ?::bigint) AND (transaction_id, global_position) <= (?::text::xid8, ?::bigint)`,
-      [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString()],
-    );
-    return Number(rows[0]!.n);
-  }
-  // another store: page through $all (bounded)
-  let n = 0;
-  let from: Position = after;
-  for (let pages = 0; pages < 100; pages++) {
-    const events = await deps.store.readAll({ fromPosition: from, maxCount: 1000 });
-    for (const e of events) {
-      if (comparePositions(e.position, upTo) > 0) return n;
-      n++;
-    }
-    if (events.length < 1000) return n;
-    from = events[events.length - 1]!.position;
-  }
-  return n;
-}
-
-let eventsTable: boolean | undefined;
-async function hasEventsTable(knex: Knex): Promise<boolean> {
-  if (eventsTable === undefined) {
-    const { rows } = await knex.raw<{ rows: { t: string | null }[] }>(`SELECT to_regclass('es_events')::text AS t`);
-    eventsTable = rows[0]?.t != null;
-  }
-  return eventsTable;
+  return (await deps.store.countEvents(after, upTo)).count;
 }
 
 async function liveCheckpoint(db: Knex | Knex.Transaction, name: string): Promise<Position | null> {
@@ -179,7 +157,7 @@ export async function projectionStatuses(deps: OpsDeps, names?: string[]): Promi
       const [next] = await deps.store.readAll({ fromPosition: checkpoint, maxCount: 1 });
       if (next) lagSeconds = Math.max(0, Math.round((Date.now() - next.created.getTime()) / 100) / 10);
     }
-    const rebuild = await rebuildProgressOf(deps, def, head);
+    const rebuild = await rebuildProgressOf(deps, def);
     statuses.push({
       name: def.name,
       base: def.base,
@@ -201,26 +179,22 @@ function raise(error: Error): never {
 }
 
 /** The progress of a rebuild under way (or interrupted and waiting to be resumed), from any process; null when none. */
-async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition, head: Position): Promise<RebuildProgress | null> {
-  const schema = shadowSchemaName(def);
-  const { rows } = await deps.knex.raw<{ rows: { t: string | null }[] }>('SELECT to_regclass(?)::text AS t', [`${qi(schema)}.${qi(META_TABLE)}`]);
-  if (!rows[0]?.t) return null;
-  const meta = (await deps.knex.withSchema(schema).table(META_TABLE).first('started_at', 'total_events')) as { started_at: Date; total_events: string } | undefined;
+async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition): Promise<RebuildProgress | null> {
+  const meta = await readMeta(deps.knex, shadowSchemaName(def));
   if (!meta) return null;
-  const at = await readCheckpoint(deps.knex, rebuildConsumerName(def.name));
-  const processed = await countEvents(deps, START, at);
-  const total = Math.max(Number(meta.total_events), processed);
-  const elapsed = (Date.now() - meta.started_at.getTime()) / 1000;
+  // the counts the rebuild keeps: nothing is counted again here
+  const processed = meta.handledEvents;
+  const total = Math.max(meta.totalEvents, processed);
+  const elapsed = (Date.now() - meta.startedAt.getTime()) / 1000;
   const rate = elapsed > 0 ? processed / elapsed : 0;
-  const remaining = Math.max(0, (await countEvents(deps, START, head)) - processed);
   return {
     name: def.name,
-    phase: 'replaying',
+    phase: meta.phase === 'loading' ? 'replaying' : 'swapping',
     processedEvents: processed,
     totalEvents: total,
     eventsPerSecond: Math.round(rate * 10) / 10,
-    etaSeconds: rate > 0 ? Math.round(remaining / rate) : null,
-    startedAt: meta.started_at.toISOString(),
+    etaSeconds: rate > 0 ? Math.round((total - processed) / rate) : null,
+    startedAt: meta.startedAt.toISOString(),
   };
 }
 
@@ -241,92 +215,71 @@ async function liveSchemas(knex: Knex, tables: readonly string[]): Promise<Map<s
   return out;
 }
 
-/**
- * Creates the shadow schema, its tables and the rebuild checkpoint, in one
- * transaction — unless a rebuild interrupted earlier left both, which it then
- * resumes. Answers whether it resumed.
- */
-async function prepareShadow(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>): Promise<{ resumed: boolean }> {
-  const schema = shadowSchemaName(def);
-  const rebuildName = rebuildConsumerName(def.name);
-  const { rows } = await deps.knex.raw<{ rows: { t: string | null }[] }>('SELECT to_regclass(?)::text AS t', [`${qi(schema)}.${qi(META_TABLE)}`]);
-  const hasCheckpoint = (await liveCheckpoint(deps.knex, rebuildName)) !== null;
-  if (rows[0]?.t && hasCheckpoint) return { resumed: true };
+/** Where a rebuild is: loading the unlogged tables; tables logged; indexes and keys added (catching up to the swap). */
+type ShadowPhase = 'loading' | 'logged' | 'indexed';
 
-  const totalEvents = await countEvents(deps, START, await deps.store.headPosition());
-  await deps.knex.transaction(async (tx) => {
-    const usual = await currentSearchPath(tx);
-    await tx.raw(`DROP SCHEMA IF EXISTS ${qi(schema)} CASCADE`);
-    await tx.raw(`CREATE SCHEMA ${qi(schema)}`);
-    // definitions come out fully qualified under an empty search_path
-    await tx.raw(`SELECT set_config('search_path', '', true)`);
-    // the names as Postgres prints them in definitions (quoted only where needed)
-    const printed = async (qualified: string) => (await tx.raw<{ rows: { t: string }[] }>('SELECT ?::regclass::text AS t', [qualified])).rows[0]!.t;
-    const liveText = new Map<string, string>();
-    for (const table of def.tables) liveText.set(table, await printed(`${qi(schemas.get(table)!)}.${qi(table)}`));
-    const live = (t: string) => liveText.get(t)!;
-    const shadow = (t: string) => `${qi(schema)}.${qi(t)}`;
-    const shadowText = async (t: string) => printed(shadow(t));
-    const foreignKeys: { table: string; name: string; def: string }[] = [];
-    for (const table of def.tables) {
-      // a serial's sequence belongs to the live table and would be dropped with it
-      const serial = await tx.raw<{ rows: unknown[] }>(
-        `SELECT 1 FROM pg_attrdef d WHERE d.adrelid = ?::regclass AND pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%'`,
-        [live(table)],
-      );
-      if (serial.rows.length > 0) throw new Error(`${table}: serial columns cannot be rebuilt (use an identity column)`);
-      await tx.raw(`CREATE TABLE ${shadow(table)} (LIKE ${live(table)} INCLUDING ALL EXCLUDING INDEXES)`);
-      const constraints = await tx.raw<{ rows: { name: string; type: string; def: string }[] }>(
-        `SELECT conname AS name, contype AS type, pg_get_constraintdef(oid) AS def FROM pg_constraint
-          WHERE conrelid = ?::regclass AND contype IN ('p', 'u', 'x', 'f') ORDER BY contype DESC, conname`,
-        [live(table)],
-      );
-      for (const c of constraints.rows) {
-        let sql = c.def;
-        if (c.type === 'f') {
-          foreignKeys.push({ table, name: c.name, def: sql });
-        } else {
-          await tx.raw(`ALTER TABLE ${shadow(table)} ADD CONSTRAINT ${qi(c.name)} ${sql}`);
-        }
-      }
-      const indexes = await tx.raw<{ rows: { def: string }[] }>(
-        `SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
-          WHERE i.indrelid = ?::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)`,
-        [live(table)],
-      );
-      for (const { def: indexDef } of indexes.rows) {
-        const target = await shadowText(table);
-        const sql = indexDef.replace(` ON ${live(table)} USING `, ` ON ${target} USING `).replace(` ON ONLY ${live(table)} USING `, ` ON ONLY ${target} USING `);
-        if (sql === indexDef) throw new Error(`cannot copy index of ${table}: ${indexDef}`);
-        await tx.raw(sql);
-      }
-    }
-    for (const fk of foreignKeys) {
-      // a key to another table of the projection points at its shadow
-      let sql = fk.def;
-      for (const other of def.tables) sql = sql.replace(`REFERENCES ${live(other)}(`, `REFERENCES ${await shadowText(other)}(`);
-      await tx.raw(`ALTER TABLE ${shadow(fk.table)} ADD CONSTRAINT ${qi(fk.name)} ${sql}`);
-    }
-    await tx.raw(`CREATE TABLE ${qi(schema)}.${qi(META_TABLE)} (started_at timestamptz NOT NULL DEFAULT now(), total_events bigint NOT NULL)`);
-    await tx.raw(`INSERT INTO ${qi(schema)}.${qi(META_TABLE)} (total_events) VALUES (?)`, [totalEvents]);
-    await tx.raw(`SELECT set_config('search_path', ?, true)`, [usual]);
-    await resetCheckpoint(tx, rebuildName, START);
-  });
-  deps.logger?.info({ projection: def.name, schema, totalEvents }, 'projection rebuild: shadow tables created');
-  return { resumed: false };
+interface RebuildMeta {
+  startedAt: Date;
+  /** the projection's events in $all when the rebuild began (counted once) */
+  totalEvents: number;
+  /** handled so far, moved with every batch */
+  handledEvents: number;
+  phase: ShadowPhase;
+  deferred: DeferredDdl[];
 }
 
-/** The projection's own code, under the rebuild's name, writing the shadow schema. */
-function shadowConsumer(def: ProjectionDefinition, schema: string): Consumer {
-  return {
-    name: rebuildConsumerName(def.name),
-    ...(def.consumer.filter ? { filter: def.consumer.filter } : {}),
-    ...(def.consumer.batchSize ? { batchSize: def.consumer.batchSize } : {}),
-    async handle(events, context) {
-      await useShadow(context.tx, schema);
-      await def.consumer.handle(events, context);
-    },
-  };
+/** The rebuild's own bookkeeping in its shadow schema; undefined when there is none (or one an older version of this code left). */
+async function readMeta(db: Knex | Knex.Transaction, schema: string): Promise<RebuildMeta | undefined> {
+  const { rows } = await db.raw<{ rows: { t: string | null }[] }>('SELECT to_regclass(?)::text AS t', [`${qi(schema)}.${qi(META_TABLE)}`]);
+  if (!rows[0]?.t) return undefined;
+  const columns = await db.raw<{ rows: { n: string }[] }>(
+    `SELECT count(*)::text AS n FROM pg_attribute WHERE attrelid = ?::regclass AND attname IN ('handled_events', 'phase', 'deferred') AND NOT attisdropped`,
+    [`${qi(schema)}.${qi(META_TABLE)}`],
+  );
+  if (Number(columns.rows[0]!.n) !== 3) return undefined;
+  const meta = (await db.withSchema(schema).table(META_TABLE).first('started_at', 'total_events', 'handled_events', 'phase', 'deferred')) as
+    | { started_at: Date; total_events: string; handled_events: string; phase: ShadowPhase; deferred: DeferredDdl[] }
+    | undefined;
+  if (!meta) return undefined;
+  return { startedAt: meta.started_at, totalEvents: Number(meta.total_events), handledEvents: Number(meta.handled_events), phase: meta.phase, deferred: meta.deferred };
+}
+
+async function setPhase(knex: Knex, schema: string, phase: ShadowPhase): Promise<void> {
+  await knex.withSchema(schema).table(META_TABLE).update({ phase });
+}
+
+/**
+ * Creates the shadow schema, its tables (see rebuild-shadow.ts) and the
+ * rebuild checkpoint, in one transaction — unless a rebuild interrupted
+ * earlier left them, which it then resumes. A load whose unlogged tables a
+ * crash emptied is started over.
+ */
+async function prepareShadow(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>, source: RebuildSource): Promise<{ resumed: boolean; meta: RebuildMeta }> {
+  const schema = shadowSchemaName(def);
+  const rebuildName = rebuildConsumerName(def.name);
+  const existing = await readMeta(deps.knex, schema);
+  const hasCheckpoint = (await liveCheckpoint(deps.knex, rebuildName)) !== null;
+  if (existing && hasCheckpoint) {
+    if (existing.phase !== 'loading' || (await loadSurvived(deps.knex, schema))) return { resumed: true, meta: existing };
+    deps.logger?.warn({ projection: def.name, schema }, 'projection rebuild: the unlogged shadow tables were emptied (a crash); starting over');
+  }
+
+  // counted once; from here on the rebuild adds what it handles
+  const totalEvents = await source.count(START, await deps.store.headPosition());
+  let deferred: DeferredDdl[] = [];
+  await deps.knex.transaction(async (tx) => {
+    await tx.raw(`DROP SCHEMA IF EXISTS ${qi(schema)} CASCADE`);
+    await tx.raw(`CREATE SCHEMA ${qi(schema)}`);
+    deferred = await createShadowTables(tx, schema, def.tables, schemas);
+    await tx.raw(
+      `CREATE TABLE ${qi(schema)}.${qi(META_TABLE)} (started_at timestamptz NOT NULL DEFAULT now(), total_events bigint NOT NULL,
+         handled_events bigint NOT NULL DEFAULT 0, phase text NOT NULL DEFAULT 'loading', deferred jsonb NOT NULL)`,
+    );
+    await tx.raw(`INSERT INTO ${qi(schema)}.${qi(META_TABLE)} (total_events, deferred) VALUES (?, ?::jsonb)`, [totalEvents, JSON.stringify(deferred)]);
+    await resetCheckpoint(tx, rebuildName, START);
+  });
+  deps.logger?.info({ projection: def.name, schema, totalEvents, deferred: deferred.length }, 'projection rebuild: shadow tables created');
+  return { resumed: false, meta: (await readMeta(deps.knex, schema))! };
 }
 
 /** SET LOCAL search_path TO <shadow>, <the connection's own>: unqualified names reach the shadow first. */
@@ -339,12 +292,19 @@ async function useShadow(tx: Knex.Transaction, schema: string): Promise<void> {
 
 const SWAP_LOCK_TIMEOUT_MS = 2_000;
 const POLL_MS = 200;
+/** wanted events per batch (and per transaction) of a rebuild */
+export const REBUILD_BATCH_SIZE = 5_000;
 
-export async function rebuildProjection(
-  deps: OpsDeps,
-  name: string,
-  options: { onProgress?: (p: RebuildProgress) => void; signal?: AbortSignal; definition?: ProjectionDefinition } = {},
-): Promise<RebuildProgress> {
+export interface RebuildOptions {
+  onProgress?: (p: RebuildProgress) => void;
+  signal?: AbortSignal;
+  /** the projection's definition when it is not (yet) one of projectionDefinitions (a new version under test) */
+  definition?: ProjectionDefinition;
+  /** wanted events per batch; default REBUILD_BATCH_SIZE */
+  batchSize?: number;
+}
+
+export async function rebuildProjection(deps: OpsDeps, name: string, options: RebuildOptions = {}): Promise<RebuildProgress> {
   const def = options.definition ?? definition(deps, name);
   const schema = shadowSchemaName(def);
   const rebuildName = rebuildConsumerName(name);
@@ -352,63 +312,122 @@ export async function rebuildProjection(
   let lockLost = false;
   if (!(await lock.tryAcquire(() => (lockLost = true)))) throw new RebuildInProgressError(name);
 
-  let runner: ConsumerRunner | undefined;
-  const startRunner = () => {
-    runner = new ConsumerRunner(deps, shadowConsumer(def, schema), { idleCheckpointMs: 100, lockRetryMs: 200, minBackoffMs: 100, maxBackoffMs: 5_000 });
-    runner.start();
-  };
+  const source = await openRebuildSource(deps.store, deps.databaseUrl, def.consumer.filter, options.batchSize ?? REBUILD_BATCH_SIZE).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   try {
     const schemas = await liveSchemas(deps.knex, def.tables);
-    const { resumed } = await prepareShadow(deps, def, schemas);
+    const { resumed, meta } = await prepareShadow(deps, def, schemas, source);
+    // a new epoch: a writer of this checkpoint left over from an earlier run is fenced off
+    const { position: resumedAt, epoch } = await claimCheckpoint(deps.knex, rebuildName);
     const startedAt = new Date();
     const headAtStart = await deps.store.headPosition();
-    const totalEvents = await countEvents(deps, START, headAtStart);
-    const processedAtStart = await countEvents(deps, START, await readCheckpoint(deps.knex, rebuildName));
-    deps.logger?.info({ projection: name, schema, resumed, totalEvents, processedAtStart }, resumed ? 'projection rebuild resumed' : 'projection rebuild started');
+    const handledAtStart = meta.handledEvents;
+    const seconds = { load: 0, index: 0, swap: 0 };
+    let handled = meta.handledEvents;
+    let at = resumedAt;
+    deps.logger?.info({ projection: name, schema, resumed, phase: meta.phase, totalEvents: meta.totalEvents, handled }, resumed ? 'projection rebuild resumed' : 'projection rebuild started');
 
-    const progress = (processed: number, phase: RebuildProgress['phase']): RebuildProgress => {
+    const progress = (phase: RebuildProgress['phase']): RebuildProgress => {
       const elapsed = (Date.now() - startedAt.getTime()) / 1000;
-      const rate = elapsed > 0 ? (processed - processedAtStart) / elapsed : 0;
-      const total = Math.max(totalEvents, processed);
+      const rate = elapsed > 0 ? (handled - handledAtStart) / elapsed : 0;
+      const total = Math.max(meta.totalEvents, handled);
       return {
         name,
         phase,
-        processedEvents: processed,
+        processedEvents: handled,
         totalEvents: total,
         eventsPerSecond: Math.round(rate * 10) / 10,
-        etaSeconds: phase === 'done' ? 0 : rate > 0 ? Math.round((total - processed) / rate) : null,
+        etaSeconds: phase === 'done' ? 0 : rate > 0 ? Math.round((total - handled) / rate) : null,
         startedAt: startedAt.toISOString(),
+        ...(phase === 'done' ? { seconds: { load: round(seconds.load), index: round(seconds.index), swap: round(seconds.swap) } } : {}),
       };
     };
-
-    startRunner();
-    for (;;) {
+    const check = () => {
       if (options.signal?.aborted) throw new RebuildAbortedError(name);
       if (lockLost) throw new Error(`rebuild of ${name}: lost its advisory lock`);
-      const at = await readCheckpoint(deps.knex, rebuildName);
-      const live = (await liveCheckpoint(deps.knex, await liveVersionOf(deps.knex, def))) ?? START;
-      const processed = await countEvents(deps, START, at);
-      options.onProgress?.(progress(processed, 'replaying'));
-      if (comparePositions(at, maxPosition(live, headAtStart)) >= 0) {
-        await runner!.stop();
-        runner = undefined;
-        options.onProgress?.(progress(processed, 'swapping'));
-        const swappedAt = await trySwap(deps, def, schemas);
-        if (swappedAt) {
-          const done = progress(await countEvents(deps, START, swappedAt), 'done');
-          options.onProgress?.(done);
-          deps.logger?.info({ projection: name, at: formatPosition(swappedAt) }, 'projection rebuild swapped in');
-          return done;
+    };
+
+    const write = async (events: RecordedEvent[], checkpoint: Position) => {
+      await deps.knex.transaction(async (tx) => {
+        // as the live consumers' batches: a crash may lose the last few, which are then read again
+        await tx.raw('SET LOCAL synchronous_commit = off');
+        if (events.length > 0) {
+          await useShadow(tx, schema);
+          await def.consumer.handle(events, { tx });
+          await tx.raw(`UPDATE ${qi(schema)}.${qi(META_TABLE)} SET handled_events = handled_events + ?`, [events.length]);
         }
-        startRunner();
+        await storeCheckpoint(tx, rebuildName, epoch, checkpoint);
+      });
+      at = checkpoint;
+      handled += events.length;
+    };
+
+    /** Replays batches until the rebuild has passed both the head at its start and the live projection. */
+    const replay = async (phase: RebuildProgress['phase']) => {
+      let next: Promise<CatchUpBatch> | undefined;
+      try {
+        for (;;) {
+          check();
+          const live = (await liveCheckpoint(deps.knex, await liveVersionOf(deps.knex, def))) ?? START;
+          const target = maxPosition(live, headAtStart);
+          if (comparePositions(at, target) >= 0) return;
+          const batch = await (next ?? source.read(at));
+          next = undefined;
+          // catching up: the next batch is read while this one is written
+          if (!batch.reachedHorizon) (next = source.read(batch.checkpoint)).catch(() => undefined);
+          if (comparePositions(batch.checkpoint, at) > 0 || batch.events.length > 0) await write(batch.events, batch.checkpoint);
+          options.onProgress?.(progress(phase));
+          // below the target but at the horizon: a transaction before it is still in flight
+          if (batch.reachedHorizon && comparePositions(at, target) < 0) await sleep(POLL_MS / 4, options.signal);
+        }
+      } finally {
+        await next?.catch(() => undefined);
+      }
+    };
+
+    options.onProgress?.(progress('replaying'));
+    let t = performance.now();
+    if (meta.phase === 'loading') {
+      await replay('replaying');
+      seconds.load = (performance.now() - t) / 1000;
+      t = performance.now();
+      options.onProgress?.(progress('swapping'));
+      await logShadowTables(deps.knex, schema, def.tables);
+      await setPhase(deps.knex, schema, 'logged');
+      meta.phase = 'logged';
+    }
+    if (meta.phase === 'logged') {
+      check();
+      options.onProgress?.(progress('swapping'));
+      await addDeferred(deps.knex, schema, meta.deferred);
+      await setPhase(deps.knex, schema, 'indexed');
+      seconds.index = (performance.now() - t) / 1000;
+    }
+    t = performance.now();
+    for (;;) {
+      await replay('swapping');
+      check();
+      options.onProgress?.(progress('swapping'));
+      const swapped = await trySwap(deps, def, schemas);
+      if (swapped) {
+        handled += swapped.handled;
+        seconds.swap = (performance.now() - t) / 1000;
+        const done = progress('done');
+        options.onProgress?.(done);
+        deps.logger?.info({ projection: name, at: formatPosition(swapped.position), seconds: done.seconds }, 'projection rebuild swapped in');
+        return done;
       }
       await sleep(POLL_MS, options.signal);
     }
   } finally {
-    await runner?.stop();
+    await source.close().catch(() => undefined);
     await lock.release();
   }
 }
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
 
 const RETRYABLE = new Set(['40P01' /* deadlock */, '55P03' /* lock_timeout */]);
 
@@ -416,7 +435,7 @@ const RETRYABLE = new Set(['40P01' /* deadlock */, '55P03' /* lock_timeout */]);
  * The swap, in one transaction; answers the position the projection is at
  * afterwards, or null when a lock could not be had in time (rolled back).
  */
-async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>): Promise<Position | null> {
+async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>): Promise<{ position: Position; handled: number } | null> {
   const schema = shadowSchemaName(def);
   const rebuildName = rebuildConsumerName(def.name);
   const live = (t: string) => `${qi(schemas.get(t)!)}.${qi(t)}`;
@@ -431,11 +450,12 @@ async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<st
       await tx.raw('SELECT 1 FROM consumer_checkpoints WHERE consumer IN (?, ?, ?) ORDER BY consumer FOR UPDATE', [liveName, def.name, rebuildName]);
       const livePosition = (await liveCheckpoint(tx, liveName)) ?? START;
       let position = await readCheckpoint(tx, rebuildName);
+      let handled = 0;
       if (comparePositions(position, livePosition) < 0) {
         // the live projection got further meanwhile; it is held still now: apply the rest here
         const usual = await currentSearchPath(tx);
         await useShadow(tx, schema);
-        await catchUp(deps, def.consumer, tx, position, livePosition);
+        handled = await catchUp(deps, def.consumer, tx, position, livePosition);
         await tx.raw(`SELECT set_config('search_path', ?, true)`, [usual]);
         position = livePosition;
       }
@@ -447,7 +467,7 @@ async function trySwap(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<st
       if (liveName !== def.name) await retireCheckpoint(tx, liveName, def.name);
       await tx('consumer_checkpoints').where({ consumer: rebuildName }).delete();
       await tx.raw(`DROP SCHEMA ${qi(schema)} CASCADE`);
-      return position;
+      return { position, handled };
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -489,14 +509,17 @@ async function currentSearchPath(tx: Knex.Transaction): Promise<string> {
   return rows[0]!.p;
 }
 
-/** Applies the projection's events after `from` up to and including `to`, in this transaction. */
-async function catchUp(deps: OpsDeps, consumer: Consumer, tx: Knex.Transaction, from: Position, to: Position): Promise<void> {
+/** Applies the projection's events after `from` up to and including `to`, in this transaction; answers how many. */
+async function catchUp(deps: OpsDeps, consumer: Consumer, tx: Knex.Transaction, from: Position, to: Position): Promise<number> {
   let at = from;
+  let handled = 0;
   for (;;) {
-    const page = await deps.store.readAll({ fromPosition: at, maxCount: 500, ...(consumer.filter ? { filter: consumer.filter } : {}) });
+    // bounded by `to`: the swap holds its locks while this runs, so it never scans past what it must apply
+    const page = await deps.store.readAll({ fromPosition: at, toPosition: to, maxCount: 500, ...(consumer.filter ? { filter: consumer.filter } : {}) });
     const events = page.filter((e) => comparePositions(e.position, to) <= 0);
     if (events.length > 0) await consumer.handle(events, { tx });
-    if (events.length < page.length || page.length < 500) return;
+    handled += events.length;
+    if (events.length < page.length || page.length < 500) return handled;
     at = events[events.length - 1]!.position;
   }
 }

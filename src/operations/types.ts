@@ -53,11 +53,18 @@ export interface ProjectionStatus {
 
 export interface RebuildProgress {
   name: string;
+  /** replaying: loading the shadow tables; swapping: indexing them, catching up, swapping them in */
   phase: 'replaying' | 'swapping' | 'done';
-  /** events of $all passed so far by the rebuild, and in all (at the start) */
+  /**
+   * The projection's events handled so far, and in all: those in $all when
+   * the rebuild began (counted once), or the handled count when more came.
+   */
   processedEvents: number;
   totalEvents: number;
+  /** handled events per second since this run of the rebuild started */
   eventsPerSecond: number;
   etaSeconds: number | null;
   startedAt: string;
+  /** on `done`: seconds of this run loading, adding indexes and keys, and catching up and swapping */
+  seconds?: { load: number; index: number; swap: number };
 }
