@@ -19,6 +19,7 @@ import { QueueFactory } from './adapters/queue/queues.js';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
 import { TOKENS } from './tokens.js';
+import { withConsumerCatalogue } from './main/consumers.js';
 
 /**
  * The API exactly as the api process serves it, wired from the container.
@@ -62,6 +63,8 @@ export function createApiApp(container: Container): Koa<AppState> {
     adminRouter(api, {
       ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },
       queues: adminQueues,
+      // a retry of a parked event runs it through the projector's own consumers, built for that request
+      withConsumers: (run) => withConsumerCatalogue(container, config, (catalogue) => run(catalogue.find)),
     }),
   ];
   const app = createApp({

@@ -10,6 +10,8 @@ import { createAdmin } from './create-admin.js';
 import { registerRetentionCommand } from './retention.js';
 import { registerProjectionsCommand } from './projections.js';
 import { registerOpsCommands } from './streams.js';
+import { registerConsumersCommand } from './consumers.js';
+import { withConsumerCatalogue } from '../main/consumers.js';
 
 /** What a command failed with: printed to stderr, exit code 1. */
 export class CliError extends Error {}
@@ -101,11 +103,21 @@ export function buildProgram(io: CliIo): Command {
 
   registerRetentionCommand(program, {
     out: io.out,
+    err: io.err,
     withServices: (run) =>
       withContainer(io, (container) => run({ knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger: container.get(TOKENS.Logger) })),
   });
   registerProjectionsCommand(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
   registerOpsCommands(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
+  registerConsumersCommand(program, {
+    out: io.out,
+    withOps: (run) =>
+      withContainer(io, (c) => {
+        const config = c.get(TOKENS.Config);
+        const ops = { store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) };
+        return run(ops, (work) => withConsumerCatalogue(c, config, (catalogue) => work(catalogue.find)));
+      }),
+  });
 
   return program;
 }

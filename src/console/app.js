@@ -178,7 +178,7 @@ async function route() {
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
   stopPolling();
   const seq = ++routeSeq;
-  const views = { streams: streamsView, stream: streamView, state: stateView, correlation: correlationView, projections: projectionsView, queues: queuesView };
+  const views = { streams: streamsView, stream: streamView, state: stateView, correlation: correlationView, projections: projectionsView, 'dead-letters': deadLettersView, queues: queuesView };
   const view = views[name] ?? streamsView;
   render(h('p', { class: 'muted' }, 'Loading…'));
   try {
@@ -349,8 +349,18 @@ function progressCell(p) {
     h('div', { class: 'rebuild-status' }, `${p.phase} · ${p.processed_events}/${p.total_events} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`));
 }
 
+/** What /readyz warns about (a transaction holding back event delivery): the projections lag until it ends. */
+async function readinessWarnings() {
+  try {
+    const body = await (await fetch('/readyz')).json();
+    return body?.data?.warnings ?? [];
+  } catch {
+    return [];
+  }
+}
+
 async function projectionsView() {
-  const projections = await api('GET', '/projections');
+  const [projections, warnings] = await Promise.all([api('GET', '/projections'), readinessWarnings()]);
   const rows = projections.map((p) => {
     const status = h('div', { class: 'rebuild-status', 'data-testid': `rebuild-status-${p.name}` });
     const progress = h('div', {}, progressCell(p.rebuild));
@@ -368,6 +378,7 @@ async function projectionsView() {
   });
   return h('section', { class: 'card' },
     h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Projections'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
+    ...warnings.map((w) => h('p', { class: 'error', 'data-testid': 'horizon-warning' }, w)),
     h('table', { 'data-testid': 'projections' },
       h('thead', {}, h('tr', {}, ['Projection', 'State', 'Checkpoint', 'Head', 'Lag (events)', 'Lag (time)', 'Rebuild'].map((t) => h('th', {}, t)))),
       h('tbody', {}, rows)),
@@ -412,6 +423,76 @@ async function rebuild(name, button, progress, status) {
     pollTimer = setTimeout(poll, 500);
   };
   poll();
+}
+
+// dead letters: events a consumer parked after failing on them; retry through its handler, or skip
+async function deadLettersView(_arg, query) {
+  const status = query.get('status') || 'parked';
+  const consumer = query.get('consumer') || '';
+  const params = new URLSearchParams({ status, limit: '500' });
+  if (consumer) params.set('consumer', consumer);
+  const letters = await api('GET', `/dead-letters?${params}`);
+  const go = (changes) => {
+    const next = new URLSearchParams({ status, consumer, ...changes });
+    for (const [k, v] of [...next]) if (!v) next.delete(k);
+    location.hash = `#/dead-letters?${next}`;
+  };
+  const consumerInput = h('input', { type: 'search', placeholder: 'consumer, e.g. users-v1', value: consumer, 'data-testid': 'dead-letter-consumer' });
+  const statusSelect = h('select', { 'data-testid': 'dead-letter-status', onchange: () => go({ status: statusSelect.value }) },
+    ['parked', 'retried', 'skipped', 'all'].map((s) => h('option', { value: s, selected: s === status }, s)));
+  const act = async (letter, action, row, note) => {
+    for (const b of row.querySelectorAll('button')) b.disabled = true;
+    note.className = 'rebuild-status';
+    note.textContent = action === 'retry' ? 'retrying…' : 'skipping…';
+    try {
+      const result = await api('POST', `/dead-letters/${enc(letter.id)}/${action}`);
+      const updated = action === 'retry' ? result.dead_letter : result;
+      if (action === 'retry' && !result.ok) {
+        note.className = 'rebuild-status failed';
+        note.textContent = `failed again (attempt ${updated.attempts}): ${result.error}`;
+        for (const b of row.querySelectorAll('button')) b.disabled = false;
+        return;
+      }
+      note.className = 'rebuild-status done';
+      note.textContent = updated.status;
+      row.dataset.status = updated.status;
+    } catch (error) {
+      note.className = 'rebuild-status failed';
+      note.textContent = error.message;
+      for (const b of row.querySelectorAll('button')) b.disabled = false;
+    }
+  };
+  const rows = letters.map((l) => {
+    const note = h('div', { class: 'rebuild-status', 'data-testid': `dead-letter-note-${l.id}` });
+    const row = h('tr', { 'data-dead-letter': l.id, 'data-status': l.status });
+    const buttons = l.status === 'parked'
+      ? [h('button', { class: 'secondary', 'data-retry': l.id, onclick: () => act(l, 'retry', row, note) }, 'Retry'), ' ',
+         h('button', { class: 'secondary', 'data-skip': l.id, onclick: () => act(l, 'skip', row, note) }, 'Skip')]
+      : [h('span', { class: 'muted' }, `${l.status} ${time(l.resolved_at)}`)];
+    row.append(
+      h('td', { class: 'mono' }, l.id),
+      h('td', { class: 'mono' }, h('a', { href: `#/dead-letters?${new URLSearchParams({ status, consumer: l.consumer })}` }, l.consumer)),
+      h('td', {}, h('strong', {}, l.type), h('div', {}, h('a', { href: stateHref(l.stream, l.revision), class: 'mono' }, `${l.stream}@${l.revision}`)),
+        h('div', { class: 'muted mono' }, l.position)),
+      h('td', {}, String(l.attempts), h('div', { class: 'muted' }, `${time(l.first_failed_at)} – ${time(l.last_failed_at)}`)),
+      h('td', {}, h('details', {}, h('summary', {}, l.error.split('\n')[0]), h('pre', { class: 'json' }, l.error))),
+      h('td', { class: 'nowrap' }, buttons, note),
+    );
+    return row;
+  });
+  return h('section', { class: 'card' },
+    h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Dead letters'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
+    h('p', { class: 'muted' }, 'Events a projection or process manager failed on repeatedly and parked, so it could go on without them. ',
+      'Retry handles one once more through the consumer\'s own code (after the fix is deployed); Skip gives up on it.'),
+    h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); go({ consumer: consumerInput.value.trim() }); } },
+      consumerInput, h('button', { type: 'submit', class: 'secondary' }, 'Filter'), statusSelect,
+      h('span', { class: 'grow' }), h('span', { class: 'muted', 'data-testid': 'dead-letter-count' }, `${letters.length} ${status === 'all' ? '' : status}`)),
+    letters.length === 0
+      ? h('p', { class: 'muted', 'data-testid': 'no-dead-letters' }, 'Nothing here.')
+      : h('table', { 'data-testid': 'dead-letters' },
+          h('thead', {}, h('tr', {}, ['#', 'Consumer', 'Event', 'Attempts', 'Error', ''].map((t) => h('th', {}, t)))),
+          h('tbody', {}, rows)),
+  );
 }
 
 async function queuesView() {

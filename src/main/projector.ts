@@ -1,13 +1,16 @@
 import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
-import { DeadlineSweeper, expiryActions, processManagers } from '../process-managers/index.js';
+import { runScavenge } from '../application/retention.js';
+import { hostname } from 'node:os';
+import { DeadlineSweeper, expiryActions } from '../process-managers/index.js';
 import { awaitingRebuild } from '../operations/projections.js';
-import { createProjections } from '../projections/index.js';
+import { consumerMetrics } from '../metrics.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
+import { LockKeeper } from '../subscriptions/lock-keeper.js';
 import { TOKENS } from '../tokens.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { every } from './periodic.js';
-import { buildProcessManagerWiring } from './automation.js';
+import { consumerCatalogue } from './consumers.js';
 import { stopOnSignal } from './shutdown.js';
 
 const config = loadConfigOrExit();
@@ -17,13 +20,16 @@ const logger = container.get(TOKENS.Logger);
 try {
   const knex = container.get(TOKENS.Knex);
   await prepareDatabase(config, knex, logger);
-  const deps = { store: container.get(TOKENS.EventStore), knex, databaseUrl: config.DATABASE_URL, logger };
+  // every consumer lock of this process on one connection; its application_name says which process runs a consumer (pg_locks)
+  // (group: the projectors share the consumers out evenly, see docs/scaling.md)
+  const locks = new LockKeeper(config.DATABASE_URL, { applicationName: `projector ${hostname()} ${process.pid}`, group: 'projector', logger });
+  const deps = { store: container.get(TOKENS.EventStore), knex, databaseUrl: config.DATABASE_URL, logger, locks, metrics: consumerMetrics(container.get(TOKENS.Metrics)) };
   // The process managers (src/process-managers: pm-…) run here beside the
   // projections: each is a Consumer with its own checkpoint and advisory lock,
   // driven by the same ConsumerRunner, so one projector process hosts both.
-  const automation = buildProcessManagerWiring(container, config);
-  const consumers = [...createProjections({ timeZone: config.QUOTA_TIME_ZONE }), ...processManagers(automation.wiring)];
-  const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer));
+  const automation = consumerCatalogue(container, config);
+  const consumers = automation.consumers;
+  const runners = consumers.map((consumer) => new ConsumerRunner(deps, consumer, { maxAttempts: config.CONSUMER_MAX_ATTEMPTS }));
   // A projection version with no tables of its own yet (a version bump) waits
   // until `projections rebuild <name>` has built and swapped it in.
   let stopping = false;
@@ -49,6 +55,9 @@ try {
     const removed = await pruneIdempotencyKeys(knex);
     if (removed > 0) logger.info({ removed }, 'expired idempotency keys pruned');
   }, logger);
+  // Events past their stream's maxAge (finished executions' items) leave the Postgres event store for good
+  // (EventStoreDB deletes them in its own scavenge).
+  const scavenging = deps.store.kind === 'postgres' ? every(60 * 60 * 1000, 'scavenging expired events', () => runScavenge({ knex, store: deps.store, logger }), logger) : undefined;
   // Nothing else need keep the process alive when every consumer idles, and a
   // supervisor (compose, scripts/up.sh) expects it to stay up.
   const keepAlive = setInterval(() => {}, 1 << 30);
@@ -57,8 +66,8 @@ try {
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
     stopping = true;
-    await Promise.all([sweeper.stop(), pruning.stop(), ...runners.map((runner) => runner.stop())]);
-    await automation.close();
+    await Promise.all([sweeper.stop(), pruning.stop(), scavenging?.stop(), ...runners.map((runner) => runner.stop())]);
+    await Promise.all([automation.close(), locks.close()]);
     await disposeContainer(container);
   });
 } catch (error) {

@@ -22,6 +22,11 @@ export interface Consumer {
   filter?: EventFilter;
   /** most events per transaction (default 500) */
   batchSize?: number;
-  /** handles events in global order; throwing rolls the batch back and it is retried */
+  /**
+   * handles events in global order; throwing rolls the batch back, and the
+   * runner applies it again in parts to find the event that fails: that one
+   * is retried, then parked (consumer_dead_letters) so the rest goes on.
+   * Any split of a batch must give the same result as the whole batch.
+   */
   handle(events: RecordedEvent[], context: ConsumerContext): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/reb
 import { QUEUE_NAMES, type QueueFactory } from '../../queue/queues.js';
 import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
 import { HttpError } from '../http-error.js';
+import { registerDeadLetterRoutes, type WithConsumers } from './dead-letters.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import type { AppState } from '../state.js';
 
@@ -54,6 +55,8 @@ export class AdminQueues {
 export interface AdminRouteDeps {
   ops: OpsDeps;
   queues: AdminQueues;
+  /** the consumers with their real adapters, for retrying a parked event; without it a retry answers 409 */
+  withConsumers?: WithConsumers;
 }
 
 // ---- shapes (snake_case like the rest of /api/v1; event data and metadata as stored) ----
@@ -490,6 +493,9 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       ),
     }),
   );
+
+  // parked events: /dead-letters (list, retry, skip)
+  registerDeadLetterRoutes(router, admin, { ops, ...(deps.withConsumers ? { withConsumers: deps.withConsumers } : {}) });
 
   return router;
 }

@@ -1,0 +1,168 @@
+import type { Router } from '@koa/router';
+import { z } from 'zod';
+import {
+  DEAD_LETTER_STATUSES,
+  DeadLetterNotFoundError,
+  DeadLetterStateError,
+  getDeadLetter,
+  listDeadLetters,
+  retryDeadLetter,
+  skipDeadLetter,
+  type DeadLetter,
+} from '../../../operations/dead-letters.js';
+import type { OpsDeps } from '../../../operations/types.js';
+import type { Consumer } from '../../../subscriptions/consumer.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
+import { HttpError } from '../http-error.js';
+import type { AppState } from '../state.js';
+
+/** Builds the consumers with their real adapters for one retry (the projector's catalogue). */
+export type WithConsumers = <T>(run: (find: (name: string) => Consumer | undefined) => Promise<T>) => Promise<T>;
+
+const deadLetterSchema = z.object({
+  id: z.string(),
+  consumer: z.string(),
+  event_id: z.string(),
+  stream: z.string(),
+  revision: z.string().describe('the event\'s revision in its stream, decimal'),
+  type: z.string(),
+  position: z.string().describe('<commit>-<prepare>'),
+  error: z.string().describe('the last error, with its stack'),
+  attempts: z.number().int(),
+  first_failed_at: z.string(),
+  last_failed_at: z.string(),
+  status: z.enum(['parked', 'retried', 'skipped']),
+  resolved_at: z.string().nullable(),
+});
+
+const letterView = (l: DeadLetter): z.input<typeof deadLetterSchema> => ({
+  id: l.id,
+  consumer: l.consumer,
+  event_id: l.eventId,
+  stream: l.stream,
+  revision: l.revision,
+  type: l.type,
+  position: l.position,
+  error: l.error,
+  attempts: l.attempts,
+  first_failed_at: l.firstFailedAt,
+  last_failed_at: l.lastFailedAt,
+  status: l.status,
+  resolved_at: l.resolvedAt,
+});
+
+const ID = z.string().regex(/^\d{1,18}$/, 'a dead letter id');
+
+function mapErrors(error: unknown): never {
+  if (error instanceof DeadLetterNotFoundError) throw new HttpError(404, 'NOT_FOUND', 'no such dead letter');
+  if (error instanceof DeadLetterStateError) throw new HttpError(409, 'CONFLICT', error.message);
+  throw error;
+}
+
+/**
+ * `/api/v1/admin/dead-letters`: events a consumer parked after failing on
+ * them repeatedly (src/operations/dead-letters.ts). List, retry one through
+ * its consumer's own handler, skip one.
+ */
+export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpApi, deps: { ops: OpsDeps; withConsumers?: WithConsumers }): void {
+  const tags = ['admin'];
+  const { ops } = deps;
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/dead-letters',
+      summary: 'Parked events (admin)',
+      description:
+        'Events a projection or process manager failed on CONSUMER_MAX_ATTEMPTS times (transient errors not counted) and parked in ' +
+        'consumer_dead_letters to go on without them; oldest event first per consumer. Default: status parked.',
+      tags,
+      auth: true,
+      request: {
+        query: z.object({
+          consumer: z.string().min(1).max(200).optional(),
+          status: z.enum([...DEAD_LETTER_STATUSES, 'all']).default('parked'),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+      },
+      responses: { 200: { description: 'the dead letters', schema: z.array(deadLetterSchema) } },
+      errors: [403],
+    },
+    async ({ query }) =>
+      (await listDeadLetters(ops.knex, { ...(query.consumer ? { consumer: query.consumer } : {}), status: query.status, limit: query.limit })).map(letterView),
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'get',
+      path: '/dead-letters/:id',
+      summary: 'One parked event (admin)',
+      tags,
+      auth: true,
+      request: { params: z.object({ id: ID }) },
+      responses: { 200: { description: 'the dead letter', schema: deadLetterSchema } },
+      errors: [403, 404],
+    },
+    async ({ params }) => {
+      const letter = await getDeadLetter(ops.knex, params.id);
+      if (!letter) throw new HttpError(404, 'NOT_FOUND', 'no such dead letter');
+      return letterView(letter);
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'post',
+      path: '/dead-letters/:id/retry',
+      summary: 'Retry a parked event (admin)',
+      description:
+        "Handles the event once more through its consumer's own handler, in one transaction with the status change (safe while the projector " +
+        'runs the consumer). `ok: true`: handled, status retried. `ok: false`: it failed again and stays parked with the new error. ' +
+        '409 when it is not parked (retried or skipped already) or its event can no longer be read.',
+      tags,
+      auth: true,
+      idempotent: false,
+      request: { params: z.object({ id: ID }) },
+      responses: {
+        200: { description: 'the outcome', schema: z.object({ ok: z.boolean(), error: z.string().nullable(), dead_letter: deadLetterSchema }) },
+      },
+      errors: [403, 404, 409],
+    },
+    async ({ params }, ctx) => {
+      if (!deps.withConsumers) throw new HttpError(409, 'CONFLICT', 'this process cannot run consumers: use `npm run cli -- consumers dead-letters retry`');
+      const outcome = await deps
+        .withConsumers((find) => retryDeadLetter({ knex: ops.knex, store: ops.store, consumers: find, logger: ctx.state.logger }, params.id))
+        .catch(mapErrors);
+      ctx.state.logger.info({ deadLetterId: params.id, consumer: outcome.letter.consumer, ok: outcome.ok }, 'parked event retried from the console');
+      return { ok: outcome.ok, error: outcome.error, dead_letter: letterView(outcome.letter) };
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'post',
+      path: '/dead-letters/:id/skip',
+      summary: 'Skip a parked event (admin)',
+      description: 'Gives up on it: status skipped (the consumer went on without it already). 409 when it is not parked.',
+      tags,
+      auth: true,
+      idempotent: false,
+      request: { params: z.object({ id: ID }) },
+      responses: { 200: { description: 'the dead letter', schema: deadLetterSchema } },
+      errors: [403, 404, 409],
+    },
+    async ({ params }, ctx) => {
+      const letter = await skipDeadLetter(ops.knex, params.id).catch(mapErrors);
+      ctx.state.logger.info({ deadLetterId: params.id, consumer: letter.consumer }, 'parked event skipped from the console');
+      return letterView(letter);
+    },
+  );
+}
