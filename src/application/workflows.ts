@@ -17,6 +17,7 @@ import {
 } from '../write-model/workflow-execution/index.js';
 import { workflowAggregate, type WorkflowCommand, type WorkflowDefinition, type WorkflowSchedule, type WorkflowState } from '../write-model/workflow/index.js';
 import { currentPlan, releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
+import { chunkBatchId, chunkItemsByBytes } from '../write-model/workflow-execution/item-chunks.js';
 
 /**
  * Workflows and their executions, as the API drives them: the platform
@@ -351,10 +352,19 @@ export interface ResultOutcome extends Outcome {
  * a re-sent batch changes nothing.
  */
 export async function recordResults(deps: WorkflowDeps, context: CommandContext, executionId: string, batch: ResultBatch): Promise<ResultOutcome> {
-  // one read, one append: start, items and completion are decided in order on the state each leaves
-  const result = await handle(deps.store, workflowExecutionAggregate, executionId, (state) => resultCommands(deps, executionId, batch, state), { context });
-  const collected = result.events.find((e) => e.type === 'ItemsCollected');
-  const accepted = collected?.type === 'ItemsCollected' ? collected.data.items.length : 0;
+  // one read, one append: start, items and completion are decided in order on the state each leaves. A batch too
+  // large for one append goes in chunks, one append each (start with the first, completion with the last)
+  let chunks: CollectedItem[][] = [];
+  const step = (index: number) => (state: WorkflowExecutionState) => {
+    if (index === 0) chunks = chunkItemsByBytes(validItems(resolvedType(executionId, state), batch));
+    return resultCommands(deps, executionId, batch, state, chunks, index);
+  };
+  let result = await handle(deps.store, workflowExecutionAggregate, executionId, step(0), { context });
+  let accepted = acceptedIn(result.events);
+  for (let index = 1; index < chunks.length; index++) {
+    result = await handle(deps.store, workflowExecutionAggregate, executionId, step(index), { context });
+    accepted += acceptedIn(result.events);
+  }
   const state = result.state;
   return {
     revision: result.revision,
@@ -367,20 +377,41 @@ export async function recordResults(deps: WorkflowDeps, context: CommandContext,
   };
 }
 
-function resultCommands(deps: WorkflowDeps, executionId: string, batch: ResultBatch, state: WorkflowExecutionState): WorkflowExecutionCommand[] {
+function acceptedIn(events: readonly { type: string; data: unknown }[]): number {
+  const collected = events.find((e) => e.type === 'ItemsCollected');
+  return collected ? (collected.data as { items: unknown[] }).items.length : 0;
+}
+
+function resolvedType(executionId: string, state: WorkflowExecutionState): ResolvedWorkflowType {
   const request = state.request;
   if (!request) throw notFound('execution');
   const resolved = workflowType(request.type);
   if (!resolved) throw new DomainError('CONFLICT', `execution ${executionId} is of an unknown workflow type ${request.type}`, { type: request.type });
-  const items = validItems(resolved, batch);
+  return resolved;
+}
+
+/** The commands of chunk `index` of the batch's items: the first chunk starts the run, the last completes it. */
+function resultCommands(
+  deps: WorkflowDeps,
+  executionId: string,
+  batch: ResultBatch,
+  state: WorkflowExecutionState,
+  chunks: readonly CollectedItem[][],
+  index: number,
+): WorkflowExecutionCommand[] {
+  resolvedType(executionId, state);
+  const items = chunks[index] ?? [];
+  const last = index >= chunks.length - 1;
   const now = deps.now().toISOString();
   const commands: WorkflowExecutionCommand[] = [];
-  if (state.status === 'requested' || state.status === 'retrying') commands.push({ type: 'StartExecution', executionId, workerId: batch.workerId, now });
+  if (index === 0 && (state.status === 'requested' || state.status === 'retrying')) commands.push({ type: 'StartExecution', executionId, workerId: batch.workerId, now });
   // only known items (or none): nothing to record, and no refusal for a finished execution either
   if (items.some((item) => !hasId(state.seenItems, item.platformContentId))) {
-    commands.push({ type: 'CollectItems', executionId, batchId: batch.batchId, items, cursor: batch.cursor === undefined ? state.cursor : batch.cursor, now });
+    // a chunk before the last leaves the cursor where it was: a batch cut short is sent again whole
+    const cursor = last && batch.cursor !== undefined ? batch.cursor : state.cursor;
+    commands.push({ type: 'CollectItems', executionId, batchId: chunkBatchId(batch.batchId, index), items, cursor, now });
   }
-  if (batch.done) commands.push({ type: 'CompleteExecution', executionId, now });
+  if (last && batch.done) commands.push({ type: 'CompleteExecution', executionId, now });
   return commands;
 }
 

@@ -28,3 +28,29 @@ export class IdempotencyConflictError extends Error {
     super(`stream ${streamName}: events ${eventIds.join(', ')} were already appended in another way`);
   }
 }
+
+/**
+ * The append is larger than the store takes in one write (EventStoreDB's
+ * MaxAppendSize, 1 MiB by default). Nothing was written; split the events.
+ */
+export class AppendTooLargeError extends Error {
+  override readonly name = 'AppendTooLargeError';
+  constructor(
+    readonly streamName: string,
+    /** the store's limit in bytes, when it said */
+    readonly maxBytes: number | undefined,
+  ) {
+    super(`append to ${streamName} is larger than the event store takes in one write${maxBytes ? ` (${maxBytes} bytes)` : ''}`);
+  }
+}
+
+/**
+ * The stream was deleted for good (EventStoreDB's hard delete, a tombstone):
+ * it can never be written again. Postgres has no hard delete.
+ */
+export class StreamTombstonedError extends Error {
+  override readonly name = 'StreamTombstonedError';
+  constructor(readonly streamName: string) {
+    super(`stream ${streamName} was deleted for good and cannot be written again`);
+  }
+}

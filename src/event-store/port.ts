@@ -43,6 +43,19 @@ export interface StreamFromSnapshot {
   events: RecordedEvent[];
 }
 
+/** How an append is to be recognised when it comes again. */
+export interface AppendOptions {
+  /**
+   * The event ids are derived from what caused the append (a process
+   * manager's reaction, a job's step): a repeat must be recognised however
+   * far the stream has moved since. Postgres recognises every repeat by id;
+   * EventStoreDB does extra work for these appends (a marker stream, see
+   * docs/event-store.md) and otherwise recognises a repeat only among the
+   * stream's newest events.
+   */
+  deterministicIds?: boolean;
+}
+
 export interface AppendResult {
   /** revision of the last event written: pass it as the next expected revision */
   nextExpectedRevision: bigint;
@@ -76,14 +89,30 @@ export interface ReadAllOptions {
   direction?: Direction;
   maxCount?: number;
   filter?: EventFilter;
+  /**
+   * Inclusive bound in the read's direction: forwards, no event after it;
+   * backwards, none before it. A filtered read stops scanning there (on
+   * EventStoreDB a sparse filter would otherwise page on to the end of $all).
+   */
+  toPosition?: Position;
+}
+
+/** A count of $all events; `exact: false` when part of it was estimated. */
+export interface EventCount {
+  count: number;
+  exact: boolean;
 }
 
 export interface StreamMetadata {
-  /** seconds; older events are not returned by stream reads */
+  /** seconds; older events are not returned by stream reads, and a scavenge deletes them from $all (docs/event-store.md) */
   maxAge?: number;
   /** only the newest maxCount events are returned by stream reads */
   maxCount?: number;
-  /** events with a lower revision are not returned by stream reads */
+  /**
+   * events with a lower revision are not returned by stream reads. Never
+   * moves back: a write that leaves it out or names a lower one keeps the
+   * current one (it also hides a deleted or recreated stream's old events)
+   */
   truncateBefore?: bigint;
   /** anything else the application wants to keep beside the stream */
   custom?: { [key: string]: Json };
@@ -119,7 +148,7 @@ export interface EventStore {
   readonly kind: string;
   /** folded states kept beside long streams (see snapshots.ts); deleting a stream forgets its snapshot */
   readonly snapshots: SnapshotStore;
-  append(streamName: string, events: readonly EventData[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
+  append(streamName: string, events: readonly EventData[], expectedRevision?: ExpectedRevision, options?: AppendOptions): Promise<AppendResult>;
   /** throws StreamNotFoundError when the stream does not exist or was deleted */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /**
@@ -130,6 +159,14 @@ export interface EventStore {
   readStreamFromSnapshot(streamName: string, snapshotVersion: number): Promise<StreamFromSnapshot>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
+  /**
+   * Events in $all after `after` up to and including `upTo` (those matching
+   * `filter`, when given): for progress and lag figures, cheap enough to ask
+   * on every poll. Postgres counts exactly; EventStoreDB, which can only
+   * count by reading, reads a bounded page per call, remembers what it
+   * counted and estimates the rest (`exact: false`).
+   */
+  countEvents(after: Position, upTo: Position, filter?: EventFilter): Promise<EventCount>;
   /** position of the newest event in $all, or START when empty */
   headPosition(): Promise<Position>;
   setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void>;

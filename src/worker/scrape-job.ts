@@ -24,6 +24,7 @@ import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import type { WorkflowExecutionCommand } from '../write-model/workflow-execution/commands.js';
 import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream } from '../write-model/workflow-execution/decider.js';
 import { workflowExecutionEvents, type ExecutionPauseReason, type RejectionCode } from '../write-model/workflow-execution/events.js';
+import { collectItemsInChunks } from '../write-model/workflow-execution/item-chunks.js';
 import { isTerminal, type WorkflowExecutionState } from '../write-model/workflow-execution/state.js';
 import { keepLeaseAlive, leaseProxy, NoProxyAvailableError } from './lease.js';
 import type { ScraperLookup } from './scrapers.js';
@@ -356,7 +357,9 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       const emit = async (batch: ScrapeBatch) => {
         run.signal.throwIfAborted();
         const batchId = batchIdFor(cursor);
-        await execute(executionId, ownedBy(runId, { type: 'CollectItems', executionId, batchId, items: batch.items, cursor: batch.cursor, now: iso() }), context);
+        // a large batch goes in chunks (an append has a size limit); only the last moves the cursor
+        const commands = collectItemsInChunks({ executionId, batchId, items: batch.items, startCursor: cursor, endCursor: batch.cursor, now: iso() });
+        for (const command of commands) await execute(executionId, ownedBy(runId, command), context);
         cursor = batch.cursor;
       };
       await deps.pool.withContext(contextOptions, async (browserContext) => {

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import {
+  AppendTooLargeError,
   comparePositions,
+  IdempotencyConflictError,
   StreamNotFoundError,
   WrongExpectedVersionError,
   type EventData,
@@ -17,6 +19,8 @@ export interface ContractOptions {
    * have no such thing (EventStoreDB orders at commit) leave it out.
    */
   appendInHeldTransaction?: (streamName: string, events: EventData[], holdMs: number) => Promise<void>;
+  /** the most bytes the store takes in one append (EventStoreDB's MaxAppendSize); Postgres has no such limit */
+  appendLimitBytes?: number;
 }
 
 const event = (type: string, data: Record<string, unknown> = {}, metadata: EventData['metadata'] = {}): EventData => ({
@@ -184,6 +188,53 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
     });
   });
 
+  describe('repeats of appends with deterministic ids (process managers\' reactions)', () => {
+    const once = { deterministicIds: true };
+
+    it('appends nothing when the same ids come again, however far the stream moved meanwhile, and answers the first result', async () => {
+      const reaction = [event('Reacted', { to: 'x' }), event('ReactedToo')];
+      const first = await store.append(stream(1), reaction, 'no_stream', once);
+      for (let i = 0; i < 10; i++) await store.append(stream(1), Array.from({ length: 5 }, (_, j) => event('Other', { n: i * 5 + j })), 'any');
+      const [newest] = await store.readStream(stream(1), { direction: 'backwards', maxCount: 1 });
+      expect(newest!.revision).to.equal(51n);
+      // redelivered: the handler read the stream anew and appends at its end
+      for (const expected of [newest!.revision, 'any', 'stream_exists'] as const) {
+        const again = await store.append(stream(1), reaction, expected, once);
+        expect(again.nextExpectedRevision, String(expected)).to.equal(first.nextExpectedRevision);
+        expect(comparePositions(again.position, first.position)).to.equal(0);
+      }
+      expect(await store.readStream(stream(1))).to.have.length(52);
+    });
+
+    it('lets an attempt refused on a stale revision be followed by one that lands, and recognises that one later', async () => {
+      await store.append(stream(1), [event('A')], 'no_stream');
+      const reaction = [event('Reacted')];
+      expect(await rejection(store.append(stream(1), reaction, 7n, once))).to.be.instanceOf(WrongExpectedVersionError);
+      const landed = await store.append(stream(1), reaction, 0n, once);
+      expect(landed.nextExpectedRevision).to.equal(1n);
+      await store.append(stream(1), Array.from({ length: 20 }, (_, i) => event('Other', { i })), 1n);
+      const again = await store.append(stream(1), reaction, 21n, once);
+      expect(again.nextExpectedRevision).to.equal(1n);
+      expect(await store.readStream(stream(1))).to.have.length(22);
+    });
+
+    it('writes once when the same reaction races with itself', async () => {
+      await store.append(stream(1), [event('A')], 'no_stream');
+      const reaction = [event('Reacted'), event('ReactedToo')];
+      const results = await Promise.allSettled(Array.from({ length: 4 }, () => store.append(stream(1), reaction, 'any', once)));
+      for (const r of results) if (r.status === 'fulfilled') expect(r.value.nextExpectedRevision).to.equal(2n);
+      expect(results.some((r) => r.status === 'fulfilled')).to.equal(true);
+      expect((await store.readStream(stream(1))).map((e) => e.type)).to.deep.equal(['A', 'Reacted', 'ReactedToo']);
+    });
+
+    it('refuses ids already written to another stream', async () => {
+      const reaction = [event('Reacted')];
+      await store.append(stream(1), reaction, 'no_stream', once);
+      expect(await rejection(store.append(stream(2), reaction, 'no_stream', once))).to.be.instanceOf(IdempotencyConflictError);
+      expect(await rejection(store.readStream(stream(2)))).to.be.instanceOf(StreamNotFoundError);
+    });
+  });
+
   describe('snapshots', () => {
     it('reads a stream from its snapshot: the snapshot of that version and the events after it', async () => {
       await store.append(stream(1), Array.from({ length: 5 }, (_, i) => event('N', { i })), 'no_stream');
@@ -253,6 +304,28 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect((await store.readStream(stream(1))).map((e) => e.type)).to.deep.equal(['B']);
     });
 
+    it('keeps a soft-deleted stream deleted through metadata writes; recreated, it shows only what came after', async () => {
+      await store.append(stream(1), [event('A'), event('B')], 'no_stream');
+      await store.deleteStream(stream(1));
+      const metadata = await store.getStreamMetadata(stream(1));
+      await store.setStreamMetadata(stream(1), { ...metadata, custom: { note: 'read, then written back' } });
+      await store.setStreamMetadata(stream(1), { maxAge: 3_600 });
+      expect(await rejection(store.readStream(stream(1)))).to.be.instanceOf(StreamNotFoundError);
+      expect((await store.append(stream(1), [event('C')], 'any')).nextExpectedRevision).to.equal(2n);
+      expect((await store.readStream(stream(1))).map((e) => e.type)).to.deep.equal(['C']);
+      // and the truncation that hides the old life survives a write that leaves it out
+      await store.setStreamMetadata(stream(1), { maxCount: 100 });
+      expect((await store.readStream(stream(1))).map((e) => e.type)).to.deep.equal(['C']);
+    });
+
+    it('never moves truncateBefore back through a metadata write', async () => {
+      await store.append(stream(1), Array.from({ length: 4 }, (_, i) => event('N', { i })), 'no_stream');
+      await store.setStreamMetadata(stream(1), { truncateBefore: 2n });
+      await store.setStreamMetadata(stream(1), { truncateBefore: 1n, custom: { a: 1 } });
+      expect((await store.readStream(stream(1))).map((e) => Number(e.revision))).to.deep.equal([2, 3]);
+      expect(await store.getStreamMetadata(stream(1))).to.deep.include({ truncateBefore: 2n, custom: { a: 1 } });
+    });
+
     it('refuses a delete at a stale expected revision', async () => {
       await store.append(stream(1), [event('A'), event('B')], 'no_stream');
       expect(await rejection(store.deleteStream(stream(1), 0n))).to.be.instanceOf(WrongExpectedVersionError);
@@ -290,6 +363,43 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect(byType.map((e) => e.streamName)).to.deep.equal([stream('a'), `${category}x-b`]);
       const byPrefix = await store.readAll({ fromPosition: start, filter: { streamPrefixes: [`${category}-`] } });
       expect(byPrefix.map((e) => e.type)).to.deep.equal(['Kept', 'Dropped']);
+    });
+  });
+
+  describe('bounded reads and counts of $all', () => {
+    it('stops a read at toPosition, forwards and backwards, filtered or not', async () => {
+      const start = await store.headPosition();
+      for (let i = 0; i < 3; i++) await store.append(stream(i % 2), [event('Common', { i }), event('Common', { i })]);
+      await store.append(stream('x'), [event('Rare')]);
+      const filter = { streamPrefixes: [`${category}-`] };
+      const all = await store.readAll({ fromPosition: start, filter });
+      expect(all).to.have.length(7);
+
+      const forwards = await store.readAll({ fromPosition: start, toPosition: all[2]!.position, filter });
+      expect(forwards.map((e) => e.id)).to.deep.equal(all.slice(0, 3).map((e) => e.id));
+      const backwards = await store.readAll({ direction: 'backwards', toPosition: all[3]!.position, filter });
+      expect(backwards.map((e) => e.id)).to.deep.equal(all.slice(3).reverse().map((e) => e.id));
+      // a sparse filter whose only event lies past the bound finds nothing (and stops scanning there)
+      const sparse = await store.readAll({ fromPosition: start, toPosition: all[5]!.position, filter: { ...filter, eventTypes: ['Rare'] } });
+      expect(sparse).to.deep.equal([]);
+    });
+
+    it('counts events between two positions, with a filter', async () => {
+      const start = await store.headPosition();
+      await store.append(stream(1), [event('Kept'), event('Dropped'), event('Kept')]);
+      await store.append(`${category}x-2`, [event('Kept')]);
+      const end = await store.headPosition();
+      expect(await store.countEvents(start, end, { streamPrefixes: [`${category}-`] })).to.deep.equal({ count: 3, exact: true });
+      expect(await store.countEvents(start, end, { streamPrefixes: [category], eventTypes: ['Kept'] })).to.deep.equal({ count: 3, exact: true });
+      expect(await store.countEvents(end, start, { streamPrefixes: [category] })).to.deep.equal({ count: 0, exact: true });
+    });
+
+    it('refuses an append larger than the store takes at once, writing none of it', async function () {
+      if (!options.appendLimitBytes) this.skip();
+      const big = event('Big', { blob: 'x'.repeat(options.appendLimitBytes! + 64 * 1024) });
+      const error = await rejection(store.append(stream(1), [big], 'no_stream'));
+      expect(error).to.be.instanceOf(AppendTooLargeError);
+      expect(await rejection(store.readStream(stream(1)))).to.be.instanceOf(StreamNotFoundError);
     });
   });
 

@@ -10,7 +10,10 @@ if (connectionString) {
     // ESDB keeps every stream between runs: the suite names its streams with a fresh uuid category per test.
     // No held-transaction writer: EventStoreDB orders events when they commit, so that gap cannot occur.
     // snapshots live in Postgres for both adapters, as the composition root wires them
-    eventStoreContract(async () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(testDatabaseUrl) }));
+    eventStoreContract(async () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(testDatabaseUrl) }), {
+      // the server's default MaxAppendSize
+      appendLimitBytes: 1024 * 1024,
+    });
   });
 } else {
   console.log('EventStoreDB contract suite skipped: EVENTSTORE_CONNECTION_STRING is not set');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { AppendTooLargeError, IdempotencyConflictError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../event-store/errors.js';
 import { DomainError, type DomainErrorCode } from '../../write-model/core/domain-error.js';
 import { HttpError } from './http-error.js';
 import type { AppContext } from './state.js';
@@ -61,6 +61,9 @@ export function mapError(error: unknown, ctx: AppContext): MappedError | undefin
   }
   if (error instanceof IdempotencyConflictError) return { error: new HttpError(409, 'CONFLICT', 'conflicting repeat of an earlier write') };
   if (error instanceof StreamNotFoundError) return { error: new HttpError(404, 'NOT_FOUND', 'not found') };
+  // what the event store takes in one write (EventStoreDB's MaxAppendSize): the request carries too much at once
+  if (error instanceof AppendTooLargeError) return { error: new HttpError(413, 'PAYLOAD_TOO_LARGE', 'too much to record at once; send it in smaller parts') };
+  if (error instanceof StreamTombstonedError) return { error: new HttpError(410, 'GONE', 'this resource was deleted for good') };
   return undefined;
 }
 

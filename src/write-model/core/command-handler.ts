@@ -181,6 +181,8 @@ export async function handle<State, Command, Event extends DomainEvent>(
           metadata: { ...metadata, [SCHEMA_VERSION]: aggregate.events.version(event.type) },
         })),
         expected,
+        // ids named after a cause: the store must know a repeat however far the stream has moved
+        { deterministicIds: options.eventIds !== undefined },
       );
       if (result.nextExpectedRevision <= revision) {
         // the store answered a repeat of ids it already had: that earlier append was this decision, and

@@ -1,5 +1,10 @@
 import { ErrorType, isCommandError, type CommandError } from '@eventstore/db-client';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
+import {
+  AppendTooLargeError,
+  StreamNotFoundError,
+  StreamTombstonedError,
+  WrongExpectedVersionError,
+} from '../../../event-store/errors.js';
 import type { ExpectedRevision } from '../../../event-store/port.js';
 
 /** Narrows to the client's error of one type; by `type`, which survives a duplicated client copy better than instanceof. */
@@ -19,9 +24,14 @@ export function toPortWriteError(error: unknown, streamName: string, expected: E
     // errors built from gRPC trailers carry -1 for "no stream"
     return new WrongExpectedVersionError(streamName, expected, typeof actual === 'bigint' && actual < 0n ? 'no_stream' : actual);
   }
-  // the server answers StreamExists on a soft-deleted stream with "deleted"; the port counts deleted as no stream
-  if (isClientError(error, ErrorType.STREAM_DELETED) && expected === 'stream_exists') {
-    return new WrongExpectedVersionError(streamName, expected, 'no_stream');
+  if (isClientError(error, ErrorType.STREAM_DELETED)) {
+    // the server answers StreamExists (or a revision) on a soft-deleted stream with "deleted"; the port counts deleted as no stream
+    if (expected === 'stream_exists' || typeof expected === 'bigint') return new WrongExpectedVersionError(streamName, expected, 'no_stream');
+    // `any` and `no_stream` recreate a soft-deleted stream: only a tombstone refuses them, for good
+    return new StreamTombstonedError(streamName);
+  }
+  if (isClientError(error, ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED)) {
+    return new AppendTooLargeError(streamName, error.maxAppendSize > 0 ? error.maxAppendSize : undefined);
   }
   return error;
 }

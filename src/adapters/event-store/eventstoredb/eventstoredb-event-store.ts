@@ -1,9 +1,12 @@
 import {
+  ANY,
   BACKWARDS,
   END,
   ErrorType,
   EventStoreDBClient,
   FORWARDS,
+  jsonEvent,
+  NO_STREAM,
   START as CLIENT_START,
   type AllStreamRecordedEvent,
   type AppendResult as ClientAppendResult,
@@ -12,8 +15,11 @@ import {
 import { StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
 import type {
   AllSubscription,
+  AppendOptions,
   AppendResult,
+  EventCount,
   EventData,
+  EventFilter,
   EventStore,
   ExpectedRevision,
   ReadAllOptions,
@@ -23,7 +29,7 @@ import type {
   StreamMetadata,
   SubscribeToAllOptions,
 } from '../../../event-store/port.js';
-import { comparePositions, START, type Position } from '../../../event-store/position.js';
+import { comparePositions, isAfter, START, type Position } from '../../../event-store/position.js';
 import { EventStoreDbAllSubscription, type SubscriptionPlan } from './all-subscription.js';
 import { findEarlierAppend, refuseRepeatedIds } from './earlier-append.js';
 import { isClientError, isStreamGone, toPortReadError, toPortWriteError } from './errors.js';
@@ -39,7 +45,19 @@ import {
   toRecordedEvent,
   type ClientRecordedEvent,
 } from './mapping.js';
-import { fromClientStreamMetadata, toClientStreamMetadata } from './stream-metadata.js';
+import { EventCounter, type ScanResult } from './event-counter.js';
+import {
+  earlierAppendAt,
+  isPinned,
+  MARKER_TYPE,
+  markerData,
+  markerStreamName,
+  MARKERS_READ,
+  parseMarker,
+  slotOf,
+  type PinnedRevision,
+} from './reaction-markers.js';
+import { fromClientStreamMetadata, metadataToWrite } from './stream-metadata.js';
 import { validateAppend } from '../../../event-store/validate-append.js';
 import { noSnapshots, type SnapshotStore } from '../../../event-store/snapshots.js';
 
@@ -56,6 +74,9 @@ export interface EventStoreDbEventStoreOptions {
 
 /** Slack beyond the batch itself, for a retry that lands after someone else's append. */
 const IDEMPOTENCY_SLACK = 16;
+/** an `any` append with deterministic ids is pinned to the revision read; losing that race this often gives up */
+const PIN_ATTEMPTS = 20;
+const METADATA_ATTEMPTS = 5;
 /** $all has no server-side filter on reads in this client: filtered reads page through it. */
 const MAX_READ_ALL_PAGE = 4096;
 const HEAD_PAGE = 32;
@@ -65,6 +86,7 @@ export class EventStoreDbEventStore implements EventStore {
   readonly kind = 'eventstoredb';
   readonly snapshots: SnapshotStore & { close?(): Promise<void> };
   private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
+  private readonly counter = new EventCounter((after, upTo, limit) => this.scanAll(after, upTo, limit));
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -73,14 +95,25 @@ export class EventStoreDbEventStore implements EventStore {
     this.snapshots = options.snapshots ?? noSnapshots;
   }
 
-  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async append(
+    streamName: string,
+    events: readonly EventData[],
+    expectedRevision: ExpectedRevision = 'any',
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     validateAppend(streamName, events);
     refuseRepeatedIds(streamName, events);
-    const clientExpected = toClientExpectedRevision(expectedRevision);
+    toClientExpectedRevision(expectedRevision); // refuses a negative revision before any round trip
+    if (options.deterministicIds) return this.appendMarked(streamName, events, expectedRevision);
     const earlier = await this.earlierAppend(streamName, events);
     // a repeat of an earlier append answers with that append's result, whatever the expected revision (as on Postgres)
     if (earlier) return { nextExpectedRevision: earlier.revision, position: streamEventPosition(earlier) };
+    return this.appendEvents(streamName, events, expectedRevision);
+  }
 
+  /** The append itself, in the port's terms. */
+  private async appendEvents(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    const clientExpected = toClientExpectedRevision(expectedRevision);
     let result: ClientAppendResult;
     try {
       result = await this.client.appendToStream(streamName, events.map(toClientEvent), { expectedRevision: clientExpected });
@@ -97,6 +130,111 @@ export class EventStoreDbEventStore implements EventStore {
       ? lastAppendedPosition(result.position)
       : await this.positionOf(streamName, result.nextExpectedRevision);
     return { nextExpectedRevision: result.nextExpectedRevision, position };
+  }
+
+  /**
+   * An append with deterministic ids: marker first, then the events at an
+   * exact revision (see reaction-markers.ts for why this order is safe).
+   */
+  private async appendMarked(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    const ids = events.map((event) => event.id.toLowerCase());
+    const markerStream = markerStreamName(ids[0]!);
+    for (let attempt = 1; ; attempt++) {
+      // the revision is read before the markers are: what the proof of "at most one lands" rests on
+      const pinned = await this.pinRevision(streamName, expectedRevision);
+      const earlier = await this.markedAppend(streamName, ids, markerStream);
+      if (earlier) return { nextExpectedRevision: earlier.revision, position: streamEventPosition(earlier) };
+      const slot = pinned === undefined ? undefined : slotOf(pinned);
+      if (slot !== undefined) await this.writeMarker(markerStream, { stream: streamName, ids, slot });
+      try {
+        const result = await this.appendEvents(streamName, events, pinned ?? expectedRevision);
+        // every event of the stream is hidden by its metadata: the slot is known only now (a crash before this marker
+        // leaves the repeat to the markers' absence: the one case a far repeat is not recognised)
+        if (slot === undefined) await this.writeMarker(markerStream, { stream: streamName, ids, slot: result.nextExpectedRevision - BigInt(ids.length) + 1n });
+        return result;
+      } catch (error) {
+        // `any` was pinned to the revision just read: another writer got in first, read again
+        if (error instanceof WrongExpectedVersionError && !isPinned(expectedRevision) && attempt < PIN_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** The exact revision (or no_stream) an append expecting `expected` goes to; undefined when it cannot be told. */
+  private async pinRevision(streamName: string, expected: ExpectedRevision): Promise<PinnedRevision | undefined> {
+    if (isPinned(expected)) return expected;
+    let newest: ClientRecordedEvent[];
+    try {
+      newest = await this.readStreamEvents(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+      if (expected === 'stream_exists') throw new WrongExpectedVersionError(streamName, expected, 'no_stream');
+      return 'no_stream';
+    }
+    return newest[0]?.revision;
+  }
+
+  /** The last event of an earlier landing of this append, found through its markers. */
+  private async markedAppend(streamName: string, ids: readonly string[], markerStream: string): Promise<ClientRecordedEvent | undefined> {
+    let markers: ClientRecordedEvent[];
+    try {
+      markers = await this.readStreamEvents(markerStream, { direction: BACKWARDS, fromRevision: END, maxCount: MARKERS_READ });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    const looked = new Set<string>();
+    for (const event of markers) {
+      const marker = parseMarker(event.type, event.data);
+      if (!marker) continue;
+      const key = `${marker.stream}@${String(marker.slot)}`;
+      if (looked.has(key)) continue;
+      looked.add(key);
+      let atSlot: ClientRecordedEvent[];
+      try {
+        atSlot = await this.readStreamEvents(marker.stream, {
+          direction: FORWARDS,
+          fromRevision: marker.slot === 'first' ? CLIENT_START : marker.slot,
+          maxCount: ids.length,
+        });
+      } catch (error) {
+        if (error instanceof StreamNotFoundError) continue;
+        throw error;
+      }
+      const earlier = earlierAppendAt(streamName, ids, marker, atSlot);
+      if (earlier) return earlier;
+    }
+    return undefined;
+  }
+
+  private async writeMarker(markerStream: string, marker: Parameters<typeof markerData>[0]): Promise<void> {
+    try {
+      await this.client.appendToStream(markerStream, jsonEvent({ type: MARKER_TYPE, data: markerData(marker) }), { expectedRevision: ANY });
+    } catch (error) {
+      throw toPortWriteError(error, markerStream, 'any');
+    }
+  }
+
+  async countEvents(after: Position, upTo: Position, filter?: EventFilter): Promise<EventCount> {
+    return this.counter.count(after, upTo, filter);
+  }
+
+  /** One unfiltered page of $all after `after` (exclusive), up to `upTo` (inclusive). */
+  private async scanAll(after: Position, upTo: Position, limit: number): Promise<ScanResult> {
+    // the server's forwards start is inclusive: one more for the event at `after` itself
+    const page = await this.readAllPage(comparePositions(after, START) <= 0 ? CLIENT_START : after, false, limit + 1);
+    const events: ScanResult['events'] = [];
+    let complete = page.length < limit + 1;
+    for (const event of page) {
+      const position = toPosition(event.position);
+      if (!isAfter(position, after)) continue;
+      if (isAfter(position, upTo) || events.length >= limit) {
+        complete ||= isAfter(position, upTo);
+        break;
+      }
+      events.push({ position, type: event.type, streamName: event.streamId });
+    }
+    return { events, complete };
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -139,11 +277,14 @@ export class EventStoreDbEventStore implements EventStore {
     const pageSize = Number.isFinite(maxCount) && !filtered ? Math.min(maxCount + HEAD_PAGE, MAX_READ_ALL_PAGE) : MAX_READ_ALL_PAGE;
 
     const out: RecordedEvent[] = [];
+    const until = options.toPosition;
     for (;;) {
       const page = await this.readAllPage(cursor, backwards, pageSize);
       for (const event of page) {
         const position = toPosition(event.position);
         if (bound && (backwards ? comparePositions(position, bound) >= 0 : comparePositions(position, bound) <= 0)) continue;
+        // past the caller's bound: a sparse filter stops scanning here instead of at the end of $all
+        if (until && (backwards ? comparePositions(position, until) < 0 : comparePositions(position, until) > 0)) return out;
         if (!matchesFilter(event.type, event.streamId, options.filter)) continue;
         out.push(toRecordedEvent(event, position));
         if (out.length >= maxCount) return out;
@@ -187,9 +328,37 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * A metadata event replaces the previous one whole, as the Postgres
+   * adapter's row does — except what the port does not own ($acl, the soft
+   * delete's marker, a truncation that must not move back; see
+   * stream-metadata.ts). Written at the metadata stream's revision just
+   * read, so a delete landing in between is never overwritten.
+   */
   async setStreamMetadata(streamName: string, metadata: StreamMetadata): Promise<void> {
-    // a metadata event replaces the previous one whole, as the Postgres adapter's row does
-    await this.client.setStreamMetadata(streamName, toClientStreamMetadata(streamName, metadata));
+    const metastream = `$$${streamName}`;
+    for (let attempt = 1; ; attempt++) {
+      let newest: ClientRecordedEvent[];
+      try {
+        newest = await this.readStreamEvents(metastream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+      } catch (error) {
+        if (!(error instanceof StreamNotFoundError)) throw error;
+        newest = [];
+      }
+      const current = newest[0];
+      const raw = current?.isJson && current.data !== null && typeof current.data === 'object' ? (current.data as Record<string, unknown>) : undefined;
+      const body = metadataToWrite(streamName, raw, metadata);
+      if (!body) return; // soft-deleted: the marker stays, and with it the delete
+      try {
+        await this.client.appendToStream(metastream, jsonEvent({ type: '$metadata', data: body }), {
+          expectedRevision: current ? current.revision : NO_STREAM,
+        });
+        return;
+      } catch (error) {
+        if (isClientError(error, ErrorType.WRONG_EXPECTED_VERSION) && attempt < METADATA_ATTEMPTS) continue;
+        throw toPortWriteError(error, streamName, 'any');
+      }
+    }
   }
 
   async getStreamMetadata(streamName: string): Promise<StreamMetadata> {
@@ -313,6 +482,11 @@ export class EventStoreDbEventStore implements EventStore {
   }
 }
 
+/**
+ * `connectionString` as the client takes it: TLS is on unless it says
+ * `tls=false`; a secured cluster's user and CA come with it (config.ts folds
+ * EVENTSTORE_USERNAME / _PASSWORD / _TLS_CA_FILE in, see connection-string.ts).
+ */
 export function createEventStoreDbEventStore(connectionString: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
   return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
 }

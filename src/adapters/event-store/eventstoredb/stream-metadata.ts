@@ -54,3 +54,48 @@ export function fromClientStreamMetadata(metadata: ClientStreamMetadata | undefi
   if (hasCustom) out.custom = custom;
   return out;
 }
+
+/** The raw keys of the settings the port owns; every other `$` key is the server's or an operator's and is kept. */
+const PORT_OWNED = new Set(['$maxAge', '$maxCount', '$tb']);
+
+/**
+ * A soft delete writes `$tb` = long.MaxValue (2^63 - 1); JSON.parse rounds it
+ * to 2^63. No real truncation comes anywhere near 2^53.
+ */
+export function isSoftDeleteMarker(raw: Record<string, unknown> | undefined): boolean {
+  const tb = raw?.['$tb'];
+  return typeof tb === 'number' && tb > Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * The body of the `$metadata` event a port metadata write appends, given the
+ * stream's current one (raw, as stored). `undefined`: the stream is
+ * soft-deleted and nothing may be written — the marker cannot be written back
+ * exactly (JSON numbers lose 2^63 - 1 in JavaScript, and a rounded one makes
+ * the server drop the whole metadata: the stream would come back with its old
+ * events), and the server keeps nothing but the marker through a soft delete
+ * anyway. Otherwise `$acl`, `$cacheControl` and other server keys are kept,
+ * and `$tb` never moves back (it also hides a recreated stream's old events).
+ */
+export function metadataToWrite(
+  streamName: string,
+  current: Record<string, unknown> | undefined,
+  next: StreamMetadata,
+): Record<string, unknown> | undefined {
+  if (isSoftDeleteMarker(current)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(current ?? {})) {
+    if (key.startsWith('$') && !PORT_OWNED.has(key)) out[key] = value;
+  }
+  const wanted = toClientStreamMetadata(streamName, next);
+  for (const [key, value] of Object.entries(wanted)) {
+    if (key === 'maxAge') out['$maxAge'] = value;
+    else if (key === 'maxCount') out['$maxCount'] = value;
+    else if (key !== 'truncateBefore') out[key] = value;
+  }
+  const currentTb = current?.['$tb'];
+  const kept = typeof currentTb === 'number' && Number.isSafeInteger(currentTb) && currentTb > 0 ? currentTb : undefined;
+  const asked = typeof wanted.truncateBefore === 'number' ? wanted.truncateBefore : undefined;
+  if (kept !== undefined || asked !== undefined) out['$tb'] = Math.max(kept ?? 0, asked ?? 0);
+  return out;
+}
