@@ -23,7 +23,9 @@ export interface ExecutionRetentionOptions {
  * stream's maxAge to the owner's data_retention_days (of the plan of the
  * execution's service at that moment), so each event of the stream stops
  * being readable that long after it was written: a batch collected on day D
- * goes on day D + retention, like its read-table rows.
+ * goes on day D + retention, like its read-table rows. On Postgres the
+ * scavenge (src/adapters/event-store/postgres/scavenge.ts) then deletes the
+ * expired events from $all, all but the ExecutionRequested and the ending.
  *
  * - The first decision stands: a stream that already has a maxAge (a
  *   redelivery, an execution that ended twice, an operator's setting) is
