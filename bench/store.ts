@@ -12,6 +12,8 @@
  * pool, default 10), BENCH_STREAMS (streams per worker, default 100),
  * BENCH_CATCHUP_EVENTS (default 100000), BENCH_READ_BATCH (subscribeToAll batchSize,
  * default 500), BENCH_LIVE_RATE (appends/s, default 1000),
+ * BENCH_LOADED_USERS (users in the history of the under-load figure, default 1000; 0 skips it),
+ * BENCH_REDIS_URL (the under-load projector's Redis, default redis://127.0.0.1:6379/13),
  * BENCH_PG (server URL without database, default postgres://postgres@127.0.0.1:5432).
  */
 import os from 'node:os';
@@ -23,7 +25,8 @@ import { payloadBytes } from './lib/payload.js';
 import { openRaw, rawInsertWorker } from './lib/raw.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress, runSlice, summarize, type Slice, type ThroughputResult } from './lib/timing.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, envNumberOrZero } from './lib/env.js';
+import { liveDeliveryUnderLoad, type UnderLoadResult } from './store/under-load.js';
 
 const config = {
   seconds: envNumber('BENCH_SECONDS', 5),
@@ -38,12 +41,15 @@ const config = {
   /** read and discarded before the measured catch-up */
   catchUpWarmupEvents: 20_000,
   liveRate: envNumber('BENCH_LIVE_RATE', 1000),
+  /** users in the history of the under-load figure; 0 skips it */
+  loadedUsers: envNumberOrZero('BENCH_LOADED_USERS', 1000),
+  loadedRedisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13',
   batchEvents: 10,
   highConcurrency: 8,
 };
 const asJson = process.argv.includes('--json');
 
-const TARGETS = { emmettMultiple: 3, rawFraction: 0.5, catchUpEventsPerSec: 50_000, liveP99Ms: 50 };
+const TARGETS = { emmettMultiple: 3, rawFraction: 0.5, catchUpEventsPerSec: 50_000, liveP99Ms: 50, loadedLiveP99Ms: 25 };
 
 type SubjectName = 'ours' | 'emmett' | 'raw';
 type Op = () => Promise<unknown>;
@@ -141,7 +147,24 @@ async function main(): Promise<void> {
     `  p50 ${fmtMs(live.p50Ms)} ms, p99 ${fmtMs(live.p99Ms)} ms, max ${fmtMs(live.maxMs)} ms (${live.measured} samples, ${live.missing} missing, ${live.duplicates} duplicates)`,
   );
 
-  // 4. Report.
+  // 4. Live delivery while a projector runs every consumer and projections are rebuilt.
+  let loaded: UnderLoadResult | undefined;
+  if (config.loadedUsers > 0) {
+    loaded = await liveDeliveryUnderLoad({
+      users: config.loadedUsers,
+      rate: config.liveRate,
+      warmupSeconds: config.warmupSeconds,
+      seconds: config.seconds,
+      poolSize: config.poolSize,
+      redisUrl: config.loadedRedisUrl,
+    });
+    const l = loaded.live;
+    progress(
+      `  under load: p50 ${fmtMs(l.p50Ms)} ms, p99 ${fmtMs(l.p99Ms)} ms, max ${fmtMs(l.maxMs)} ms (${l.measured} samples, ${l.missing} missing; ${loaded.rebuildsFinished} rebuilds finished meanwhile)`,
+    );
+  }
+
+  // 5. Report.
   const { ours, emmett: theirs, raw } = appends;
   const ratio = (a?: ThroughputResult, b?: ThroughputResult) => (a && b ? a.opsPerSec / b.opsPerSec : Number.NaN);
   const targets = [
@@ -180,12 +203,23 @@ async function main(): Promise<void> {
       unit: 'ms',
       met: live.p99Ms < TARGETS.liveP99Ms && live.missing === 0 && live.duplicates === 0,
     },
+    ...(loaded
+      ? [
+          {
+            name: `live delivery p99 < ${TARGETS.loadedLiveP99Ms} ms at ${fmtRate(config.liveRate)} appends/s, projector + rebuilds running`,
+            actual: loaded.live.p99Ms,
+            target: TARGETS.loadedLiveP99Ms,
+            unit: 'ms',
+            met: loaded.live.p99Ms < TARGETS.loadedLiveP99Ms && loaded.live.missing === 0 && loaded.live.duplicates === 0 && loaded.rebuildsFinished > 0,
+          },
+        ]
+      : []),
   ];
   const totalSeconds = (performance.now() - began) / 1000;
 
   if (asJson) {
     const environment = { cpus: os.cpus().length, node: process.version, postgres: server?.version, synchronousCommit: server?.synchronous_commit, payloadBytes: bytes };
-    process.stdout.write(`${JSON.stringify({ config, environment, appends, catchUp: { stored, ...catchUpResult }, live, targets, totalSeconds }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ config, environment, appends, catchUp: { stored, ...catchUpResult }, live, loaded, targets, totalSeconds }, null, 2)}\n`);
     return;
   }
 
@@ -232,6 +266,15 @@ async function main(): Promise<void> {
         ['  append() itself p50 / p99 ms', `${fmtMs(live.appendP50Ms)} / ${fmtMs(live.appendP99Ms)}`],
         ['  append resolved→delivery p50 / p99 ms', `${fmtMs(live.afterCommitP50Ms)} / ${fmtMs(live.afterCommitP99Ms)}`],
         ['  samples / missing / duplicates / late-issued appends', `${live.measured} / ${live.missing} / ${live.duplicates} / ${live.lateIssues}`],
+        ...(loaded
+          ? [
+              [
+                `under load (projector with ${loaded.consumers} consumers over ${fmtRate(loaded.historyEvents)} history events, rebuilds in a loop): p50 / p90 / p99 / max ms`,
+                `${fmtMs(loaded.live.p50Ms)} / ${fmtMs(loaded.live.p90Ms)} / ${fmtMs(loaded.live.p99Ms)} / ${fmtMs(loaded.live.maxMs)}`,
+              ],
+              ['  samples / missing / duplicates / rebuilds finished meanwhile', `${loaded.live.measured} / ${loaded.live.missing} / ${loaded.live.duplicates} / ${loaded.rebuildsFinished}`],
+            ]
+          : []),
       ],
     ),
     ...(catchUpResult.duplicates + live.duplicates > 0

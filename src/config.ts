@@ -1,5 +1,7 @@
 import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { secureConnectionString, securityProblems } from './adapters/event-store/eventstoredb/connection-string.js';
 
 /**
  * Configuration comes from the environment only, is validated once at start
@@ -98,9 +100,19 @@ const variables = z.object({
     .string()
     .regex(/^esdb(\+discover)?:\/\/\S+$/, 'must look like esdb://host:2113?tls=false')
     .optional(),
+  // a secured EventStoreDB cluster (TLS on: leave tls=false out of the connection string): its user,
+  // and the PEM file of the CA that signed the nodes' certificates when it is not a public one
+  EVENTSTORE_USERNAME: z.string().min(1).optional(),
+  EVENTSTORE_PASSWORD: z.string().min(1).optional(),
+  EVENTSTORE_TLS_CA_FILE: z.string().min(1).refine((path) => existsSync(path), 'must name a readable file').optional(),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   // at least 2: migrations hold an advisory lock on one connection while migrating on another
   DB_POOL_SIZE: integer(2, 100).default(10),
+  // every database session of the platform: a statement running longer is cancelled, and a
+  // session left idle inside a transaction is closed (one holding a transaction id holds back
+  // every subscriber of $all); 0 turns either off. Migrations run without the statement limit.
+  DB_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(300_000),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(0, 86_400_000).default(60_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   // largest request body the API reads; larger ones get 413
   HTTP_BODY_LIMIT_BYTES: integer(1_024, 50 * 1024 * 1024).default(256 * 1024),
@@ -177,16 +189,39 @@ const variables = z.object({
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be 1-64 letters, digits, _ : -').default('collector'),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
+  // a projection or process manager tries an event that fails on its own this often (with back-off), then parks it
+  // in consumer_dead_letters and goes on (transient errors never count)
+  CONSUMER_MAX_ATTEMPTS: integer(1, 100).default(5),
 });
 
 const schema = variables
   .superRefine((c, ctx) => {
+    const security = { username: c.EVENTSTORE_USERNAME, password: c.EVENTSTORE_PASSWORD, tlsCAFile: c.EVENTSTORE_TLS_CA_FILE };
+    const given = (['EVENTSTORE_USERNAME', 'EVENTSTORE_PASSWORD', 'EVENTSTORE_TLS_CA_FILE'] as const).find((name) => c[name] !== undefined);
+    if (given && !c.EVENTSTORE_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: [given], message: 'needs EVENTSTORE_CONNECTION_STRING (it is for EventStoreDB)' });
+    } else if (c.EVENTSTORE_CONNECTION_STRING) {
+      for (const message of securityProblems(c.EVENTSTORE_CONNECTION_STRING, security)) {
+        ctx.addIssue({ code: 'custom', path: ['EVENTSTORE_CONNECTION_STRING'], message });
+      }
+    }
     if (c.ENCRYPTION_KEY_ID !== undefined && !c.ENCRYPTION_KEYS.some((k) => k.id === c.ENCRYPTION_KEY_ID)) {
       const ids = c.ENCRYPTION_KEYS.map((k) => k.id).join(', ');
       ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY_ID'], message: `must be one of the ENCRYPTION_KEYS ids (${ids})` });
     }
   })
-  .transform((c) => ({ ...c, ENCRYPTION_KEY_ID: c.ENCRYPTION_KEY_ID ?? c.ENCRYPTION_KEYS[0]!.id }));
+  .transform((c) => ({
+    ...c,
+    ENCRYPTION_KEY_ID: c.ENCRYPTION_KEY_ID ?? c.ENCRYPTION_KEYS[0]!.id,
+    // what the client is given: the user and the CA folded into the connection string
+    EVENTSTORE_CONNECTION_STRING:
+      c.EVENTSTORE_CONNECTION_STRING &&
+      secureConnectionString(c.EVENTSTORE_CONNECTION_STRING, {
+        username: c.EVENTSTORE_USERNAME,
+        password: c.EVENTSTORE_PASSWORD,
+        tlsCAFile: c.EVENTSTORE_TLS_CA_FILE,
+      }),
+  }));
 
 export type Config = Readonly<z.output<typeof schema>>;
 export type ConfigVariable = keyof typeof variables.shape;

@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import type { EventStore } from './event-store/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
-import { createKnex } from './adapters/db/knex.js';
+import { createKnex, type SessionLimits } from './adapters/db/knex.js';
 import { closeRedis, createRedis } from './adapters/redis/redis.js';
 import { createAccessTokens } from './adapters/auth/access-tokens.js';
 import { createPasswordHasher } from './adapters/crypto/password-hasher.js';
@@ -26,7 +26,7 @@ export async function buildContainer(config: Config, options: { processName?: st
   container.bind(TOKENS.Metrics).toDynamicValue(createMetricsRegistry).inSingletonScope();
   container
     .bind(TOKENS.Knex)
-    .toDynamicValue(() => createKnex(config.DATABASE_URL, config.DB_POOL_SIZE))
+    .toDynamicValue(() => createKnex(config.DATABASE_URL, config.DB_POOL_SIZE, sessionLimits(config)))
     .inSingletonScope()
     .onDeactivation((knex) => closeQuietly(logger, 'knex', () => knex.destroy()));
   container
@@ -71,7 +71,7 @@ async function eventStoreFactory(config: Config): Promise<() => EventStore> {
     return () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) });
   }
   const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
-  return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
+  return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, sessionLimits: sessionLimits(config) });
 }
 
 /** One failing close must not keep the others from running. */
@@ -81,4 +81,9 @@ async function closeQuietly(logger: Logger, what: string, close: () => Promise<u
   } catch (error) {
     logger.error({ err: error }, `closing ${what} failed`);
   }
+}
+
+/** The database session limits every pool of the platform applies. */
+export function sessionLimits(config: Config): SessionLimits {
+  return { statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS, idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS };
 }

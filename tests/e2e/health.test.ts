@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { TOKENS } from '../../src/tokens.js';
 import type { Container } from 'inversify';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { createApiApp } from '../../src/api-app.js';
@@ -8,6 +11,7 @@ import { testConfig } from '../setup/test-env.js';
 
 interface Api {
   url: string;
+  container: Container;
   stop(): Promise<void>;
 }
 
@@ -17,6 +21,7 @@ async function startApi(overrides: Partial<Record<ConfigVariable, string>> = {})
   const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   return {
     url: running.url,
+    container,
     async stop() {
       await closeServer(running.server);
       await disposeContainer(container);
@@ -74,7 +79,34 @@ describe('operational endpoints (e2e)', () => {
     const body = await envelopeOf(res);
     expect(res.status, JSON.stringify(body)).to.equal(200);
     expect(body.success).to.equal(true);
-    expect(body.data).to.deep.equal({ status: 'ready', checks: { postgres: 'ok', event_store: 'ok', redis: 'ok' } });
+    expect({ status: body.data.status, checks: body.data.checks }).to.deep.equal({ status: 'ready', checks: { postgres: 'ok', event_store: 'ok', redis: 'ok' } });
+  });
+
+  it('GET /readyz warns, still ready, naming a transaction that has held back event delivery; /metrics gives its age', async function () {
+    this.timeout(20_000);
+    const url = new URL(testConfig().DATABASE_URL);
+    url.pathname = '/postgres'; // another database of the cluster: the horizon is the cluster's
+    const blocker = new pg.Client({ connectionString: url.toString(), application_name: 'readyz-test-blocker' });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_current_xact_id()');
+      const store = api.container.get(TOKENS.EventStore);
+      await store.append(`readyz-${randomUUID()}`, [{ id: randomUUID(), type: 'HeldForReadyz', data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 5_300));
+      const res = await fetch(`${api.url}/readyz`);
+      const body = await envelopeOf(res);
+      expect(res.status).to.equal(200);
+      expect(body.data.status).to.equal('ready');
+      expect(body.data.warnings, JSON.stringify(body.data)).to.have.length(1);
+      expect(body.data.warnings[0]).to.include(`pid ${rows[0]!.pid}`).and.to.include('readyz-test-blocker').and.to.include('database postgres');
+      const metrics = await (await fetch(`${api.url}/metrics`)).text();
+      const age = Number(/^event_store_horizon_blocked_seconds (\S+)$/m.exec(metrics)?.[1]);
+      expect(age).to.be.greaterThan(5);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
   });
 
   it('GET /metrics serves Prometheus text with default metrics and request durations', async () => {

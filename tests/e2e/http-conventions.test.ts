@@ -192,6 +192,9 @@ describe('HTTP conventions across routes (e2e)', () => {
       }
       const items = doc.paths['/api/v1/test/items'].get;
       expect(items.parameters.map((p: { name: string }) => p.name)).to.include.members(['page', 'per_page', 'after_position']);
+      // the operational endpoints are documented too
+      expect(Object.keys(doc.paths)).to.include.members(['/healthz', '/readyz', '/metrics']);
+      expect(doc.paths['/readyz'].get.responses['200'].content['application/json'].schema.properties.data.properties.warnings).to.be.an('object');
     });
   });
 });

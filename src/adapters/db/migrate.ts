@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
 export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('../../../migrations', import.meta.url));
@@ -25,16 +25,21 @@ export interface MigrationResult {
  * of the database, and would wait for the lock's forever.
  */
 export async function runMigrations(knex: Knex): Promise<MigrationResult> {
-  const lock = new pg.Client(knex.client.connectionSettings as pg.ClientConfig);
+  const settings = knex.client.connectionSettings as string | pg.ClientConfig;
+  const unlimited = { ...(typeof settings === 'string' ? { connectionString: settings } : settings), statement_timeout: 0 };
+  const lock = new pg.Client(unlimited);
+  // an index built on a long event log may take longer than the platform lets a statement run
+  const migrator = knexFactory({ client: 'pg', connection: unlimited as Knex.PgConnectionConfig, pool: { min: 0, max: 2 } });
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const [batch, ran] = (await knex.migrate.latest({
+    const [batch, ran] = (await migrator.migrate.latest({
       directory: MIGRATIONS_DIRECTORY,
       loadExtensions: ['.ts'],
     })) as [number, string[]];
     return { batch: ran.length > 0 ? batch : 0, ran };
   } finally {
+    await migrator.destroy();
     await lock.end().catch(() => undefined); // ending the session releases the lock
   }
 }

@@ -11,9 +11,12 @@ import { errorEnvelope } from './middleware/error-envelope.js';
 import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestMetrics } from './middleware/request-metrics.js';
+import { deadLetterMetrics } from '../../metrics.js';
 import { openApiRouter } from './openapi.js';
-import { dependencyChecks } from './readiness.js';
+import { dependencyChecks, readinessWarnings } from './readiness.js';
+import { horizonMetrics } from '../event-store/postgres/horizon.js';
 import { operationsRouter } from './routes/operations.js';
+import { registerOperationsOpenApi } from './routes/operations-openapi.js';
 import type { AppState } from './state.js';
 
 export interface AppDeps {
@@ -46,8 +49,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(errorEnvelope());
   app.use(jsonBody({ limitBytes: deps.bodyLimitBytes }));
 
-  const routers = [operationsRouter({ checks: dependencyChecks(deps), metrics: deps.metrics })];
-  if (deps.api) routers.push(openApiRouter(deps.api.registry));
+  if (deps.store.kind === 'postgres') horizonMetrics(deps.metrics, deps.knex);
+  // every projector's parked events, read from consumer_dead_letters when scraped
+  deadLetterMetrics(deps.metrics, deps.knex);
+  const routers = [operationsRouter({ checks: dependencyChecks(deps), warnings: readinessWarnings(deps), metrics: deps.metrics })];
+  if (deps.api) {
+    registerOperationsOpenApi(deps.api.registry);
+    routers.push(openApiRouter(deps.api.registry));
+  }
   routers.push(...(deps.routers ?? []));
   for (const router of routers) {
     app.use(router.routes());

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EventStore } from '../../event-store/index.js';
 import type { Logger } from '../../logger.js';
 import type { Redis } from '../redis/redis.js';
+import { horizonStatus, horizonWarning } from '../event-store/postgres/horizon.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -20,6 +21,19 @@ export function dependencyChecks(deps: { knex: Knex; store: EventStore; redis: R
     { name: 'event_store', probe: () => deps.store.headPosition() },
     { name: 'redis', probe: () => deps.redis.ping() },
   ];
+}
+
+/**
+ * What an operator should know though the API can serve: on the Postgres
+ * event store, a transaction that has held back $all delivery for a while
+ * (the views lag until it ends).
+ */
+export function readinessWarnings(deps: { knex: Knex; store: EventStore }): () => Promise<string[]> {
+  if (deps.store.kind !== 'postgres') return async () => [];
+  return async () => {
+    const warning = horizonWarning(await horizonStatus(deps.knex));
+    return warning ? [warning] : [];
+  };
 }
 
 /**

@@ -15,6 +15,13 @@ export interface PollingOptions {
    * two events. Waiting gathers them into one read and one batch.
    */
   minReadGapMs: number;
+  /**
+   * The poll interval while events wait behind a transaction in flight: it
+   * may be one that appends nothing (an idle session, another database's),
+   * whose end wakes nobody, so the reader looks again soon instead of
+   * backing off.
+   */
+  blockedPollIntervalMs: number;
 }
 
 /**
@@ -26,7 +33,8 @@ export interface PollingOptions {
  * read up to it, filtered, straight off the index (both bounds are index
  * conditions, so a sparse filter never scans past the window). The end comes
  * back as a last row of its own (`horizon`), so a filtered-out window still
- * advances the checkpoint.
+ * advances the checkpoint; that row also says whether events wait at or
+ * above the horizon (`blocked`: a transaction in flight holds them back).
  */
 const WINDOW_QUERY = `
   WITH h AS MATERIALIZED (
@@ -38,7 +46,7 @@ const WINDOW_QUERY = `
        LIMIT $3) window_positions
     ORDER BY transaction_id DESC, global_position DESC
     LIMIT 1)
-  (SELECT false AS horizon, NULL::bigint AS scanned, ${EVENT_COLUMNS}
+  (SELECT false AS horizon, NULL::bigint AS scanned, false AS blocked, ${EVENT_COLUMNS}
      FROM es_events
     WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
       AND (transaction_id, global_position) <= ((SELECT transaction_id FROM h), (SELECT global_position FROM h))
@@ -47,9 +55,11 @@ const WINDOW_QUERY = `
     ORDER BY transaction_id, global_position
     LIMIT $3)
   UNION ALL
-  SELECT true, scanned, transaction_id::text, global_position::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM h`;
+  SELECT true, (SELECT scanned FROM h),
+         EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())),
+         (SELECT transaction_id::text FROM h), (SELECT global_position::text FROM h), NULL, NULL, NULL, NULL, NULL, NULL, NULL`;
 
-type WindowRow = EventRow & { horizon: boolean; scanned: string | null };
+type WindowRow = EventRow & { horizon: boolean; scanned: string | null; blocked: boolean };
 
 interface Window {
   events: RecordedEvent[];
@@ -57,6 +67,8 @@ interface Window {
   horizon: Position | undefined;
   /** the window was full: more is waiting */
   full: boolean;
+  /** events wait at or above the horizon: a transaction in flight holds them back */
+  blocked: boolean;
 }
 
 export class PostgresAllSubscription implements AllSubscription {
@@ -89,6 +101,7 @@ export class PostgresAllSubscription implements AllSubscription {
     let prefetched: Promise<Window> | undefined;
     let caughtUp = false;
     let lastRead = Number.NEGATIVE_INFINITY;
+    let blocked = false;
     const wanted = this.types.length > 0 ? new Set(this.types) : undefined;
     const stopListening = this.signal.subscribe((types) => {
       // appends of types this filter never wants leave it asleep (its idle polls still move its checkpoint)
@@ -99,7 +112,7 @@ export class PostgresAllSubscription implements AllSubscription {
     try {
       while (!this.closed) {
         if (!pending && !prefetched) {
-          await this.sleep(interval);
+          await this.sleep(blocked ? Math.min(interval, this.polling.blockedPollIntervalMs) : interval);
           interval = pending ? this.polling.minPollIntervalMs : Math.min(interval * 2, this.polling.maxPollIntervalMs);
           if (this.closed) break;
         }
@@ -109,6 +122,7 @@ export class PostgresAllSubscription implements AllSubscription {
         lastRead = performance.now();
         const window = await (prefetched ?? this.read(checkpoint));
         prefetched = undefined;
+        blocked = window.blocked;
         if (!window.horizon) {
           // nothing (yet) below the in-flight horizon; say once that the reader is live
           if (!caughtUp) yield { events: [], checkpoint, caughtUp: (caughtUp = true) };
@@ -136,12 +150,13 @@ export class PostgresAllSubscription implements AllSubscription {
       text: WINDOW_QUERY,
       values: [after.commit.toString(), after.prepare.toString(), this.batchSize, this.types, this.prefixes],
     });
-    const last = rows.at(-1);
-    if (!last?.horizon) return { events: [], horizon: undefined, full: false };
+    const last = rows.at(-1)!;
+    if (last.commit_position === null) return { events: [], horizon: undefined, full: false, blocked: last.blocked };
     return {
       events: rows.slice(0, -1).map(toRecordedEvent),
       horizon: { commit: BigInt(last.commit_position), prepare: BigInt(last.prepare_position) },
       full: Number(last.scanned) >= this.batchSize,
+      blocked: last.blocked,
     };
   }
 

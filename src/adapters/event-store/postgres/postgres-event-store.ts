@@ -3,7 +3,9 @@ import { StreamNotFoundError } from '../../../event-store/errors.js';
 import type {
   AllSubscription,
   AppendResult,
+  EventCount,
   EventData,
+  EventFilter,
   EventStore,
   ExpectedRevision,
   ReadAllOptions,
@@ -21,6 +23,7 @@ import { expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
 import { validateAppend } from '../../../event-store/validate-append.js';
 import { WakeSignal } from './wake-signal.js';
+import { sessionSettings, type SessionLimits } from '../../db/knex.js';
 import { PostgresSnapshotStore } from './snapshot-store.js';
 
 export interface PostgresEventStoreOptions {
@@ -30,6 +33,8 @@ export interface PostgresEventStoreOptions {
   polling?: Partial<PollingOptions>;
   /** group commit of concurrent appends (see append-combiner.ts) */
   combining?: Partial<CombinerOptions>;
+  /** statement and idle-in-transaction limits of its sessions */
+  sessionLimits?: SessionLimits;
   /** where background errors (lost LISTEN connection, failed NOTIFY) go */
   onBackgroundError?: (error: unknown) => void;
 }
@@ -99,12 +104,12 @@ export class PostgresEventStore implements EventStore {
 
   constructor(options: PostgresEventStoreOptions) {
     const onError = options.onBackgroundError ?? (() => undefined);
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    this.pool = new pg.Pool({ ...sessionSettings(options.connectionString, options.sessionLimits), max: options.poolSize ?? 10 });
     this.pool.on('error', onError);
     // a snapshot is a cache: its writes need not wait for a WAL flush (a lost one is folded again)
     this.snapshots = PostgresSnapshotStore.open(options.connectionString, 2, { asynchronousCommit: true });
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
-    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, ...options.polling };
+    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, blockedPollIntervalMs: 20, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, maxFallbackConcurrency: 2, ...options.combining });
   }
 
@@ -155,6 +160,10 @@ export class PostgresEventStore implements EventStore {
       values.push(from.commit.toString(), from.prepare.toString());
       conditions.push(`(transaction_id, global_position) ${backwards ? '<' : '>'} ($1::text::xid8, $2::bigint)`);
     }
+    if (options.toPosition) {
+      values.push(options.toPosition.commit.toString(), options.toPosition.prepare.toString());
+      conditions.push(`(transaction_id, global_position) ${backwards ? '>=' : '<='} ($${values.length - 1}::text::xid8, $${values.length}::bigint)`);
+    }
     // Forwards reads are pages of a stable history: only what can no longer gain an earlier event.
     if (!backwards) conditions.push('transaction_id < pg_snapshot_xmin(pg_current_snapshot())');
     if (options.filter?.eventTypes?.length) {
@@ -204,6 +213,15 @@ export class PostgresEventStore implements EventStore {
     };
   }
 
+  async countEvents(after: Position, upTo: Position, filter?: EventFilter): Promise<EventCount> {
+    const values: unknown[] = [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString()];
+    const conditions = ['(transaction_id, global_position) > ($1::text::xid8, $2::bigint)', '(transaction_id, global_position) <= ($3::text::xid8, $4::bigint)'];
+    if (filter?.eventTypes?.length) conditions.push(`event_type = ANY($${values.push(filter.eventTypes)}::text[])`);
+    if (filter?.streamPrefixes?.length) conditions.push(`stream_name LIKE ANY($${values.push(filter.streamPrefixes.map(likePrefix))}::text[])`);
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM es_events WHERE ${conditions.join(' AND ')}`, values);
+    return { count: Number(rows[0]!.n), exact: true };
+  }
+
   async headPosition(): Promise<Position> {
     const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string }>(
       `SELECT transaction_id::text AS commit_position, global_position::text AS prepare_position
@@ -229,7 +247,9 @@ export class PostgresEventStore implements EventStore {
     await this.pool.query(
       `INSERT INTO es_streams (stream_name, truncate_before, max_age, max_count, custom_metadata)
        VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (stream_name) DO UPDATE SET truncate_before = excluded.truncate_before,
+       ON CONFLICT (stream_name) DO UPDATE SET
+         -- never moves back: it is also what hides a deleted (or recreated) stream's old events
+         truncate_before = greatest(es_streams.truncate_before, excluded.truncate_before),
          max_age = excluded.max_age, max_count = excluded.max_count, custom_metadata = excluded.custom_metadata`,
       [
         streamName,

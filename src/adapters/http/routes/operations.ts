@@ -6,7 +6,7 @@ import { runChecks, type ReadinessCheck } from '../readiness.js';
 import type { AppState } from '../state.js';
 
 /** Probes and metrics for the platform that runs us (compose, Kubernetes, Prometheus). */
-export function operationsRouter(deps: { checks: readonly ReadinessCheck[]; metrics: Registry }): Router<AppState> {
+export function operationsRouter(deps: { checks: readonly ReadinessCheck[]; warnings?: () => Promise<string[]>; metrics: Registry }): Router<AppState> {
   const router = new Router<AppState>();
 
   // Liveness: the process answers. Deliberately checks nothing else.
@@ -15,10 +15,17 @@ export function operationsRouter(deps: { checks: readonly ReadinessCheck[]; metr
   });
 
   router.get('/readyz', async (ctx) => {
-    const checks = await runChecks(deps.checks, ctx.state.logger);
+    const [checks, warnings] = await Promise.all([
+      runChecks(deps.checks, ctx.state.logger),
+      (deps.warnings?.() ?? Promise.resolve([])).catch((error: unknown) => {
+        ctx.state.logger.warn({ err: error }, 'readiness warnings could not be read');
+        return [];
+      }),
+    ]);
     const failing = Object.entries(checks).filter(([, result]) => result !== 'ok');
     if (failing.length === 0) {
-      ok(ctx, { status: 'ready', checks });
+      // warnings say what lags; the API still serves
+      ok(ctx, { status: 'ready', checks, ...(warnings.length > 0 ? { warnings } : {}) });
       return;
     }
     const summary = failing.map(([name, result]) => `${name} ${result}`).join(', ');

@@ -1,0 +1,40 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { errorEnvelopeSchema, successEnvelopeSchema } from '../openapi.js';
+
+const checks = z.record(z.string(), z.enum(['ok', 'failed', 'timed out'])).describe('postgres, event_store, redis');
+
+/** The operational endpoints (operations.ts) in the OpenAPI document: they take no auth. */
+export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    tags: ['operations'],
+    summary: 'Liveness: the process answers (checks nothing else)',
+    responses: {
+      200: { description: 'alive', content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ok'), uptime_seconds: z.number().int() })) } } },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    tags: ['operations'],
+    summary: 'Readiness: Postgres, the event store and Redis answer',
+    description:
+      '503 NOT_READY names the dependency that does not answer. `warnings` (still 200) names a transaction that has held back event delivery for more than 5 s: the views lag until it ends.',
+    responses: {
+      200: {
+        description: 'ready',
+        content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ready'), checks, warnings: z.array(z.string()).optional() })) } },
+      },
+      503: { description: 'a dependency does not answer (details.checks)', content: { 'application/json': { schema: errorEnvelopeSchema } } },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics (text exposition format)',
+    responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } },
+  });
+}
