@@ -1,7 +1,8 @@
-import { IdempotencyConflictError, StreamNotFoundError } from '../event-store/errors.js';
-import type { EventStore } from '../event-store/port.js';
-import type { CommandContext } from '../write-model/core/command-context.js';
+import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
+import type { EventStore, Json } from '../event-store/port.js';
+import { toMetadata, type CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
+import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import type { EventIdSource } from '../write-model/core/event-ids.js';
 import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
@@ -53,6 +54,11 @@ export interface QuotaSubject<S extends Service = Service> {
 /** Reads the subscription once: its plan, and the terms consumeQuota needs (pass it as `subject`). */
 export async function loadQuotaSubject<S extends Service>(store: EventStore, userId: string, service: S): Promise<QuotaSubject<S>> {
   const { state } = await load(store, subscriptionAggregate, subscriptionKey(userId, service));
+  return quotaSubjectOf(service, state);
+}
+
+/** The subscription's plan and terms from its state (loaded, or kept by a process manager); new objects each time. */
+export function quotaSubjectOf<S extends Service>(service: S, state: SubscriptionState): QuotaSubject<S> {
   if (state.status === 'none') return { service, plan: catalogue(service, 'free'), terms: null };
   return { service, plan: catalogue(service, state.plan), terms: quotaTermsOf(state) };
 }
@@ -151,6 +157,96 @@ export async function consumeQuota(call: QuotaCall, feature: DailyCounterFeature
   }
   refuseIfExceeded(result.events);
   return result;
+}
+
+/** One use of a daily counter among several (consumeQuotas): its ids and causation are its own. */
+export interface QuotaUse {
+  feature: DailyCounterFeature;
+  amount: number;
+  /** name-based ids, as consumeQuota's `eventIds` */
+  eventIds: EventIdSource;
+  context: CommandContext;
+}
+
+/** A use's verdict: counted, or what consumeQuota would have thrown for it. */
+export type QuotaVerdict = { counted: true } | { counted: false; error: unknown };
+
+/** the day's stream changed under the batch this many times: the uses then go one by one */
+const BATCH_ATTEMPTS = 4;
+
+/**
+ * Several uses of one subscription's daily counters, in order, with the
+ * verdicts consumeQuota would give them one after another: the day's stream
+ * read once, every use decided on the state the previous left (the limit is
+ * never passed, QuotaExceeded is recorded once a day and plan change, a use
+ * refused after it records nothing) and the counted ones appended together.
+ *
+ * The batch stands only when none of its ids was recorded before. Any sign
+ * that some were (the store answers a repeat, or ids of which only some are
+ * there or they are in another day's stream), or a stream that keeps moving
+ * under it (other writers), and the uses go one by one through consumeQuota,
+ * which gives each recorded use its first verdict again.
+ */
+export async function consumeQuotas(call: Omit<QuotaCall, 'context'>, subject: QuotaSubject, uses: readonly QuotaUse[]): Promise<QuotaVerdict[]> {
+  if (uses.length === 0) return [];
+  if (subject.terms === null) return uses.map(() => ({ counted: false, error: new DomainError('NOT_FOUND', 'no subscription to this service') }));
+  const terms = subject.terms;
+  const { day, resetsAt } = quotaDay(call.now, call.timeZone);
+  const id = dailyUsageId(terms.userId, terms.service, day);
+  const streamName = subscriptionUsageAggregate.streamName(id);
+  const { decider, events: codec } = subscriptionUsageAggregate;
+  const now = call.now.toISOString();
+  batch: for (let attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
+    const { state: loaded, revision } = await load(call.store, subscriptionUsageAggregate, id);
+    let state = loaded;
+    const verdicts: QuotaVerdict[] = [];
+    const appended: { use: QuotaUse; event: SubscriptionUsageEvent }[] = [];
+    for (const use of uses) {
+      let decided: SubscriptionUsageEvent[];
+      try {
+        decided = decider.decide({ type: 'ConsumeQuota', subscription: terms, feature: use.feature, amount: use.amount, day, resetsAt, now }, state);
+      } catch (error) {
+        verdicts.push({ counted: false, error });
+        continue;
+      }
+      for (const event of decided) {
+        state = decider.evolve(state, event);
+        appended.push({ use, event });
+      }
+      const exceeded = decided.find((e) => e.type === 'QuotaExceeded');
+      verdicts.push(exceeded ? { counted: false, error: quotaRefusal(exceeded.data) } : { counted: true });
+    }
+    if (appended.length === 0) return verdicts;
+    try {
+      const result = await call.store.append(
+        streamName,
+        appended.map(({ use, event }) => ({
+          id: use.eventIds(0),
+          type: event.type,
+          data: event.data as unknown as Json,
+          metadata: { ...toMetadata(use.context), [SCHEMA_VERSION]: codec.version(event.type) },
+        })),
+        revision < 0n ? 'no_stream' : revision,
+        { deterministicIds: true },
+      );
+      // a repeat of ids already in the stream: those uses were decided before, on a day that did not hold them yet
+      if (result.nextExpectedRevision <= revision) break batch;
+      return verdicts;
+    } catch (error) {
+      if (error instanceof IdempotencyConflictError) break batch;
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+    }
+  }
+  const verdicts: QuotaVerdict[] = [];
+  for (const use of uses) {
+    try {
+      await consumeQuota({ ...call, context: use.context }, use.feature, use.amount, { eventIds: use.eventIds, subject });
+      verdicts.push({ counted: true });
+    } catch (error) {
+      verdicts.push({ counted: false, error });
+    }
+  }
+  return verdicts;
 }
 
 /** The use with this event id in a day's stream. */

@@ -1,42 +1,49 @@
 import type { Knex } from 'knex';
-import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../adapters/proxies/lease-selection.js';
-import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
+import type { LeaseHolder } from '../adapters/proxies/lease-selection.js';
 import type { ScrapeJobData } from '../adapters/queue/queues.js';
-import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
-import { consumeQuota, loadQuotaSubject } from '../application/subscription-quotas.js';
-import { IdempotencyConflictError, StreamNotFoundError } from '../event-store/errors.js';
-import type { EventStore, RecordedEvent } from '../event-store/port.js';
-import { checkAgainstPlan, runNeeds, workflowType, type Refusal } from '../platforms/registry.js';
-import { proxyCandidates } from '../read-api/proxies.js';
+import { consumeQuotas, quotaSubjectOf, type QuotaSubject } from '../application/subscription-quotas.js';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
+import type { EventStore, Json, RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
-import { contextFromEvent, type CommandContext } from '../write-model/core/command-context.js';
-import { handle, load } from '../write-model/core/command-handler.js';
-import { DomainError } from '../write-model/core/domain-error.js';
-import { eventIdsFrom } from '../write-model/core/event-ids.js';
-import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
-import { isDailyCounter, type Service } from '../write-model/subscription/plans.js';
-import { workflowExecutionEvents, type ExecutionRequestedData, type RejectionCode } from '../write-model/workflow-execution/events.js';
+import { contextFromEvent, toMetadata } from '../write-model/core/command-context.js';
+import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
+import type { Service } from '../write-model/subscription/plans.js';
+import { workflowExecutionEvents, type ExecutionRequestedData, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../write-model/workflow-execution/index.js';
-import { react, type ProcessManagerDeps } from './shared.js';
+import { fromQuotaError, judge, serviceOf, type QuotaNeed, type Rejection } from './dispatch/admission.js';
+import type { DispatchExecutionsDeps } from './dispatch/deps.js';
+import { DEFAULT_NO_PROXY_DELAY_MS, firstJob } from './dispatch/jobs.js';
+import { dispatchOne, proxyIds, quotaIds, rejectIds } from './dispatch/one-by-one.js';
+import { pickProxy, readProxyPool, type ProxyPool } from './dispatch/proxy-choice.js';
+import { SUBJECT_EVENT_TYPES, SubjectIndex } from './dispatch/subjects.js';
+import { react } from './shared.js';
+
+export { DEFAULT_NO_PROXY_DELAY_MS, scrapeJobFor } from './dispatch/jobs.js';
+export { chooseProxy, readProxyPool, type ProxyPool } from './dispatch/proxy-choice.js';
+export type { DispatchExecutionsDeps } from './dispatch/deps.js';
 
 export const DISPATCH_EXECUTIONS = 'pm-dispatch-executions';
 
-/** A job enqueued while no proxy is healthy waits this long before a worker tries to lease one. */
-export const DEFAULT_NO_PROXY_DELAY_MS = 60_000;
-
-export interface DispatchExecutionsDeps extends ProcessManagerDeps {
-  dispatcher: ScrapeDispatcher;
-  /** the quota day's zone (config QUOTA_TIME_ZONE) */
-  timeZone: string;
-  /** current leases and last lease times sharpen the choice; without it the read model alone decides */
-  leases?: RedisProxyLeaseStore;
-  now?: () => Date;
-  noProxyDelayMs?: number;
-}
+/** Events that end a waiting request (seen after it in a batch, the request is handled one by one). */
+const MOVED_ON = new Set(['ExecutionCancelled', 'ExecutionRejected']);
+const DEFAULT_BATCH_SIZE = 1_000;
+/**
+ * A request older than this goes the careful way: so old, its execution may
+ * have moved on in ways its batch does not show (a replay from an old
+ * checkpoint, whose requests were settled long ago), and reading the
+ * execution first is what keeps such a replay from spending quota again.
+ */
+export const DEFAULT_FRESH_FOR_MS = 15 * 60_000;
+/** outcome appends in flight at once: the store's group commit merges them */
+const APPENDS_IN_FLIGHT = 256;
+/** owners whose quota is counted at once */
+const QUOTA_LANES = 16;
+/** requests handled one by one at once (different owners) */
+const ONE_BY_ONE_LANES = 8;
 
 /**
- * ExecutionRequested → check the plan, then accept (a proxy is
- * chosen and recorded, the scrape job enqueued) or reject.
+ * ExecutionRequested → check the plan, then accept (a proxy is chosen and
+ * recorded, the scrape job enqueued) or reject.
  *
  * - xiaohongshu types consume the run's `daily_api_calls` (registry runNeeds);
  *   qidian types have no daily counter and are checked with checkAgainstPlan
@@ -51,193 +58,294 @@ export interface DispatchExecutionsDeps extends ProcessManagerDeps {
  *   proxy → the job is still enqueued, delayed by `noProxyDelayMs`, with no
  *   proxy; the worker leases one at run time (or the job backs off).
  *
- * Reads per request: the subscription once (plan and quota terms), the
- * day's usage stream once (the quota use), the account once, the proxy
- * pool once per batch. The execution's stream (one or two events at this
- * point) is read first, so that a request no longer waiting spends nothing
- * (a replay from the start must not count old runs on today's quota), and
- * again by `handle`, whose decision on the state it reads records the
- * verdict or the proxy.
+ * A batch at a time:
+ * 1. the subscriptions and accounts its requests need, from the manager's
+ *    own index (dispatch/subjects.ts, one query), brought up to each request
+ *    by the Subscription and PlatformAccount events of the same feed; every
+ *    request judged in memory on them (dispatch/admission.ts);
+ * 2. the quota, per owner: the day's usage read once and the owner's uses
+ *    of the batch decided in order and appended together (consumeQuotas:
+ *    the limit is never passed, QuotaExceeded once a day and plan change);
+ * 3. the proxies and their leases read once (while the requests are
+ *    judged); each accepted run gets one;
+ * 4. each outcome (ProxyAssigned, ExecutionRejected) appended to its
+ *    execution at the request's revision, many at once so the store's group
+ *    commit merges them; the jobs of those recorded go to Redis meanwhile,
+ *    a Queue.addBulk per chunk.
+ * A request whose execution moved on before the batch got to it (cancelled
+ * in the same batch, or its append finds the stream changed), and one older
+ * than `freshForMs` (a replay), goes the careful way instead
+ * (dispatch/one-by-one.ts: its stream read first).
  *
- * Idempotent under redelivery: an execution no longer `requested` (rejected,
- * cancelled, started) is left alone; one with a proxy was accepted before
- * (the proxy is recorded after the quota); the quota use has event ids named
- * after the triggering event, so it is counted once and its verdict repeats;
- * the job id is the execution id.
+ * Idempotent under redelivery: every event id is named after the request
+ * (the quota use; the rejection; the proxy, after the proxy too), so a
+ * batch handled again appends nothing twice — a quota use recorded before
+ * gives its first verdict again (consumeQuotas falls back to one by one),
+ * an outcome recorded before is a repeat or a conflict that sends the
+ * request the careful way — and the job id is the execution id. A request
+ * that fails fails the batch after the others' jobs are enqueued: the batch
+ * is handed again and nothing is lost.
  */
-/** owners dispatched at once within a batch */
-const DISPATCH_LANES = 8;
-
 export function createDispatchExecutions(deps: DispatchExecutionsDeps, name = DISPATCH_EXECUTIONS): Consumer {
   const now = () => deps.now?.() ?? new Date();
   return {
     name,
-    filter: { eventTypes: ['ExecutionRequested'] },
-    async handle(events, { tx }) {
-      // proxies chosen in this batch count as busy, so a burst of requests spreads over the pool
-      const picked = new Map<string, LeaseHolder>();
-      // the proxies and their leases, read once for the batch (proxies picked in it count as busy)
-      let pool: Promise<ProxyPool> | undefined;
-      const poolOf = () => (pool ??= readProxyPool(tx, deps.leases, now()));
-      // One owner's requests in order (they share a subscription and its
-      // quota); different owners' side by side, a few at a time.
-      const byOwner = new Map<string, { event: RecordedEvent; request: ExecutionRequestedData }[]>();
-      for (const recorded of events) {
-        const event = workflowExecutionEvents.decode(recorded);
-        if (event.type !== 'ExecutionRequested') continue;
-        const owned = byOwner.get(event.data.ownerId) ?? [];
-        owned.push({ event: recorded, request: event.data });
-        byOwner.set(event.data.ownerId, owned);
+    batchSize: deps.batchSize ?? DEFAULT_BATCH_SIZE,
+    filter: { eventTypes: ['ExecutionRequested', ...MOVED_ON, ...SUBJECT_EVENT_TYPES] },
+    handle: (events, { tx }) => dispatchBatch(deps, name, tx, events, now()),
+  };
+}
+
+interface Requested {
+  recorded: RecordedEvent;
+  event: WorkflowExecutionEvent & { type: 'ExecutionRequested' };
+  request: ExecutionRequestedData;
+}
+
+/** A request judged in memory: rejected, or accepted once its quota (if any) is counted. */
+interface Judged {
+  requested: Requested;
+  rejection: Rejection | null;
+  /** what the run spends, with the subscription it was judged on */
+  quota: { need: QuotaNeed; service: Service; subject: QuotaSubject } | null;
+  proxyId: string | null;
+  /** the quota use failed (not a verdict): the request waits for the batch's next delivery */
+  failed: boolean;
+}
+
+async function dispatchBatch(deps: DispatchExecutionsDeps, name: string, tx: Knex, events: RecordedEvent[], now: Date): Promise<void> {
+  const requested = new Map<RecordedEvent, Requested>();
+  const movedOn = new Set<string>();
+  const fed: RecordedEvent[] = [];
+  const needed = { subscriptions: [] as { ownerId: string; service: string }[], accounts: [] as string[] };
+  for (const recorded of events) {
+    if (recorded.type === 'ExecutionRequested' || MOVED_ON.has(recorded.type)) {
+      const event = workflowExecutionEvents.decode(recorded);
+      if (event.type !== 'ExecutionRequested') {
+        movedOn.add(event.data.executionId);
+        continue;
       }
-      const queues = [...byOwner.values()];
-      const lane = async () => {
-        for (let owned = queues.shift(); owned; owned = queues.shift()) {
-          for (const { event, request } of owned) {
-            await react(deps, name, event, () => dispatchOne(deps, name, tx, event, request, now(), picked, poolOf));
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(DISPATCH_LANES, queues.length) }, lane));
-    },
-  };
-}
+      requested.set(recorded, { recorded, event, request: event.data });
+      const resolved = serviceOf(event.data);
+      if ('service' in resolved) needed.subscriptions.push({ ownerId: event.data.ownerId, service: resolved.service });
+      if (event.data.platformAccountId !== null) needed.accounts.push(event.data.platformAccountId);
+    } else {
+      fed.push(recorded);
+    }
+  }
 
-async function dispatchOne(
-  deps: DispatchExecutionsDeps,
-  name: string,
-  tx: Knex,
-  event: RecordedEvent,
-  request: ExecutionRequestedData,
-  now: Date,
-  picked: Map<string, LeaseHolder>,
-  poolOf: () => Promise<ProxyPool>,
-): Promise<void> {
-  const { executionId } = request;
-  const waiting = await load(deps.store, workflowExecutionAggregate, executionId);
-  if (waiting.state.status !== 'requested') return;
-  // accepted by an earlier delivery (the proxy comes after the quota): only the job is left to (re)enqueue
-  if (waiting.state.proxy !== null) return enqueue(deps, request, waiting.state.proxy.proxyId);
+  const freshFor = deps.freshForMs ?? DEFAULT_FRESH_FOR_MS;
+  // the proxies and their leases, read once, while the requests are judged
+  const picked = new Map<string, LeaseHolder>();
+  let pool: Promise<ProxyPool> | undefined;
+  const poolOf = () => (pool ??= readProxyPool(tx, deps.leases, now));
+  if (requested.size > 0) poolOf().catch(() => undefined); // its failure is met where it is awaited
+  // 1. every request judged on its owner's subscription and account as they stood when it was made
+  const index = await SubjectIndex.open(tx, deps.store, name, needed, fed);
+  const judged: Judged[] = [];
+  const oneByOne: Requested[] = [];
+  for (const recorded of events) {
+    const r = requested.get(recorded);
+    if (!r) {
+      if (!MOVED_ON.has(recorded.type)) await index.apply(recorded);
+      continue;
+    }
+    if (movedOn.has(r.request.executionId) || now.getTime() - recorded.created.getTime() > freshFor) {
+      oneByOne.push(r);
+      continue;
+    }
+    const entry: Judged = { requested: r, rejection: null, quota: null, proxyId: null, failed: false };
+    judged.push(entry);
+    const resolved = serviceOf(r.request);
+    if ('rejection' in resolved) {
+      entry.rejection = resolved.rejection;
+      continue;
+    }
+    const subject = quotaSubjectOf(resolved.service, await index.subscription(r.request.ownerId, resolved.service));
+    const verdict = await judge(r.request, subject.plan, (accountId) => index.account(accountId));
+    if ('rejection' in verdict) entry.rejection = verdict.rejection;
+    else if (verdict.quota) entry.quota = { need: verdict.quota, service: resolved.service, subject };
+  }
 
-  const context = contextFromEvent(event, name);
-  const verdict = await admit(deps, name, event, request, context, now);
-  const proxyId = verdict ? null : await chooseProxy(tx, { store: deps.store, leases: deps.leases }, request, now, picked, [], await poolOf());
+  // 2. the quota, one owner's uses together
+  await countQuotas(deps, name, judged, now);
+
+  // 3. a proxy for each accepted run
+  const accepted = judged.filter((j) => !j.failed && j.rejection === null);
+  if (accepted.length > 0) {
+    const read = await poolOf();
+    for (const j of accepted) j.proxyId = pickProxy(read, j.requested.request, picked);
+  }
+
+  // 4. the outcomes, appended side by side; the jobs of those that stand go to Redis in chunks meanwhile
+  const delay = deps.noProxyDelayMs ?? DEFAULT_NO_PROXY_DELAY_MS;
+  const jobs = new JobFlusher(deps);
+  const failures: unknown[] = [];
+  if (judged.some((j) => j.failed)) failures.push(new Error('a quota use failed; the batch is handed again'));
   const at = now.toISOString();
-  const { state } = await handle(
-    deps.store,
-    workflowExecutionAggregate,
-    executionId,
-    (execution): WorkflowExecutionCommand | [] => {
-      // moved on meanwhile (cancelled, started, accepted): nothing more to record
-      if (execution.status !== 'requested' || execution.proxy !== null) return [];
-      if (verdict) return { type: 'RejectExecution', executionId, reason: verdict.reason, details: verdict.details, now: at };
-      if (proxyId !== null) return { type: 'AssignProxy', executionId, proxyId, leaseId: null, reason: 'initial', now: at };
-      return [];
+  await inLanes(
+    judged.filter((j) => !j.failed),
+    APPENDS_IN_FLIGHT,
+    async (j) => {
+      if (j.rejection === null && j.proxyId === null) {
+        jobs.add(firstJob(j.requested.request, null, delay));
+        return;
+      }
+      try {
+        await appendOutcome(deps.store, name, j, at);
+        if (j.rejection === null) jobs.add(firstJob(j.requested.request, j.proxyId, delay));
+      } catch (error) {
+        // the execution moved on (cancelled, or an earlier delivery recorded another outcome): read it and see
+        if (error instanceof WrongExpectedVersionError) oneByOne.push(j.requested);
+        else failures.push(logged(deps, name, j.requested.recorded, error));
+      }
     },
-    // decided on the state read above: the stream is read again only if it moved meanwhile (a conflict)
-    { context, eventIds: eventIdsFrom(`${name}:${event.id}:${verdict ? 'reject' : 'proxy'}`), loaded: waiting },
   );
-  if (state.status !== 'requested') return;
-  await enqueue(deps, request, state.proxy?.proxyId ?? null);
+  // the careful way, one owner's requests in order
+  const byOwner = new Map<string, Requested[]>();
+  for (const r of oneByOne) groupInto(byOwner, r.request.ownerId, r);
+  await inLanes([...byOwner.values()], ONE_BY_ONE_LANES, async (owned) => {
+    for (const r of owned) {
+      try {
+        await react(deps, name, r.recorded, () => dispatchOne(deps, name, tx, r.recorded, r.request, now, picked, poolOf));
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  });
+
+  await jobs.flush();
+  if (failures.length > 0) throw failures[0];
+  // last, just before the checkpoint: the batch's transaction takes a transaction id only now, so it never
+  // holds the horizon back while the appends and jobs go out
+  await index.save(tx);
 }
 
-/** The first attempt's job; without a proxy it waits (the worker leases one when it runs). */
-async function enqueue(deps: DispatchExecutionsDeps, request: ExecutionRequestedData, proxyId: string | null): Promise<void> {
-  const delayMs = proxyId === null ? (deps.noProxyDelayMs ?? DEFAULT_NO_PROXY_DELAY_MS) : 0;
-  await deps.dispatcher.enqueue(scrapeJobFor(request, { proxyId, cursor: null, attempt: 1 }), delayMs > 0 ? { delayMs } : {});
-}
+/** jobs per addBulk while the batch's appends go on */
+const JOB_CHUNK = 250;
 
-/** The first attempt's (or a later one's) job payload, from the request. */
-export function scrapeJobFor(request: ExecutionRequestedData, run: { proxyId: string | null; cursor: string | null; attempt: number; reason?: string }): ScrapeJobData {
-  return {
-    executionId: request.executionId,
-    workflowId: request.workflowId,
-    ownerId: request.ownerId,
-    platform: request.platform,
-    type: request.type,
-    config: request.config,
-    platformAccountId: request.platformAccountId,
-    proxyId: run.proxyId,
-    cursor: run.cursor,
-    attempt: run.attempt,
-    ...(run.reason ? { reason: run.reason } : {}),
-  };
-}
+/**
+ * The batch's jobs, added in chunks as their outcomes are recorded: Redis
+ * works while Postgres does, and `flush` waits for all (the first failure
+ * fails the batch, whose next delivery adds what is missing).
+ */
+class JobFlusher {
+  private chunk: { data: ScrapeJobData; delayMs?: number }[] = [];
+  private readonly sent: Promise<void>[] = [];
+  private failure: { error: unknown } | undefined;
 
-interface Rejection {
-  reason: RejectionCode;
-  details: Record<string, unknown>;
-}
+  constructor(private readonly deps: DispatchExecutionsDeps) {}
 
-/** null: the run may go; otherwise why not. Spends the daily counter when the type consumes one. */
-async function admit(
-  deps: DispatchExecutionsDeps,
-  name: string,
-  event: RecordedEvent,
-  request: ExecutionRequestedData,
-  context: CommandContext,
-  now: Date,
-): Promise<Rejection | null> {
-  const resolved = workflowType(request.type);
-  if (!resolved || resolved.platform.id !== request.platform) {
-    return { reason: 'VALIDATION_ERROR', details: { type: request.type, platform: request.platform, message: `unknown workflow type ${request.type}` } };
+  add(job: { data: ScrapeJobData; delayMs?: number }): void {
+    this.chunk.push(job);
+    if (this.chunk.length >= JOB_CHUNK) this.send();
   }
-  const service = resolved.platform.service as Service;
-  // the subscription, read once: its plan here, its terms for the quota use below
-  const subject = await loadQuotaSubject(deps.store, request.ownerId, service);
-  const plan = subject.plan;
-  const refused = fromRefusals(checkAgainstPlan(request.type, request.config, plan));
-  if (refused) return refused;
-  const needs = runNeeds(request.type, request.config, plan)!;
 
-  if (needs.needsAccount) {
-    const problem = await accountProblem(deps.store, request);
-    if (problem) return { reason: 'ACCOUNT_INVALID', details: problem };
+  async flush(): Promise<void> {
+    this.send();
+    await Promise.all(this.sent);
+    if (this.failure) throw this.failure.error;
   }
-  if (needs.use !== 'consume' || !isDailyCounter(needs.feature)) return null;
 
-  try {
-    // ids named after the request: a redelivery gets the first verdict again, counted once
-    await consumeQuota(
-      { store: deps.store, userId: request.ownerId, service, now, timeZone: deps.timeZone, context },
-      needs.feature,
-      needs.amount,
-      { eventIds: eventIdsFrom(`${name}:${event.id}:quota`), subject },
+  private send(): void {
+    if (this.chunk.length === 0) return;
+    this.sent.push(
+      this.deps.dispatcher.enqueueMany(this.chunk).catch((error: unknown) => {
+        this.failure ??= { error };
+      }),
     );
-    return null;
-  } catch (error) {
-    // these ids are in another day's usage stream: this request's use was counted on that day
-    if (error instanceof IdempotencyConflictError) return null;
-    if (!(error instanceof DomainError)) throw error;
-    if (error.code === 'QUOTA_EXCEEDED') return { reason: 'QUOTA_EXCEEDED', details: { ...error.details, message: error.message } };
-    if (error.code === 'PERMISSION_DENIED') return { reason: 'PERMISSION_DENIED', details: { ...error.details, feature: needs.feature, message: error.message } };
-    // no subscription: the free-plans process manager starts one at registration, so this is an account without any
-    if (error.code === 'NOT_FOUND') return { reason: 'PERMISSION_DENIED', details: { reason: 'no_subscription', service, message: error.message } };
-    throw error;
+    this.chunk = [];
   }
 }
 
-/** The API's mapping (application/workflows.ts): a missing feature is PERMISSION_DENIED, a run over a limit QUOTA_EXCEEDED. */
-function fromRefusals(refusals: Refusal[]): Rejection | null {
-  if (refusals.length === 0) return null;
-  const all = refusals.map((r) => ({ feature: r.feature, reason: r.reason, message: r.message, ...(r.details ?? {}) }));
-  const invalid = refusals.find((r) => r.reason === 'invalid_config' || r.reason === 'unknown_type' || r.reason === 'wrong_service');
-  if (invalid) return { reason: 'VALIDATION_ERROR', details: { reason: invalid.reason, message: invalid.message, refusals: all } };
-  const denied = refusals.find((r) => r.reason !== 'over_limit');
-  if (denied) return { reason: 'PERMISSION_DENIED', details: { feature: denied.feature, reason: denied.reason, message: denied.message, refusals: all } };
-  const over = refusals[0]!;
-  return { reason: 'QUOTA_EXCEEDED', details: { ...(over.details ?? {}), feature: over.feature, message: over.message, refusals: all } };
+/** Counts each owner's uses of the batch together, a few owners at a time; a use's refusal becomes its run's rejection. */
+async function countQuotas(deps: DispatchExecutionsDeps, name: string, judged: Judged[], now: Date): Promise<void> {
+  const byOwner = new Map<string, Judged[]>();
+  for (const j of judged) {
+    if (j.rejection !== null || j.quota === null) continue;
+    const key = `${j.requested.request.ownerId}\u0000${j.quota.service}`;
+    groupInto(byOwner, key, j);
+  }
+  await inLanes([...byOwner.values()], QUOTA_LANES, async (owned) => {
+    // one run of uses per subscription state (a plan change inside the batch starts another)
+    for (let start = 0; start < owned.length; ) {
+      const subject = owned[start]!.quota!.subject;
+      let end = start + 1;
+      while (end < owned.length && sameTerms(owned[end]!.quota!.subject, subject)) end++;
+      const run = owned.slice(start, end);
+      start = end;
+      const { service } = run[0]!.quota!;
+      try {
+        const verdicts = await consumeQuotas(
+          { store: deps.store, userId: run[0]!.requested.request.ownerId, service, now, timeZone: deps.timeZone },
+          subject,
+          run.map((j) => ({ ...j.quota!.need, eventIds: quotaIds(name, j.requested.recorded), context: contextFromEvent(j.requested.recorded, name) })),
+        );
+        verdicts.forEach((verdict, i) => {
+          const j = run[i]!;
+          if (verdict.counted) return;
+          try {
+            j.rejection = fromQuotaError(verdict.error, j.quota!.need, service);
+          } catch (error) {
+            logged(deps, name, j.requested.recorded, error);
+            j.failed = true;
+          }
+        });
+      } catch (error) {
+        for (const j of run) j.failed = true;
+        logged(deps, name, run[0]!.requested.recorded, error);
+      }
+    }
+  });
 }
 
-async function accountProblem(store: EventStore, request: ExecutionRequestedData): Promise<Record<string, unknown> | null> {
-  if (request.platformAccountId === null) return { reason: 'no_account', message: `${request.type} needs a connected ${request.platform} account` };
-  const { state } = await load(store, platformAccountAggregate, request.platformAccountId);
-  if (state.status === 'none' || state.ownerId !== request.ownerId) {
-    return { reason: 'unknown_account', accountId: request.platformAccountId, message: 'the platform account does not exist' };
-  }
-  if (state.status !== 'active') {
-    return { reason: 'account_not_active', accountId: request.platformAccountId, status: state.status, message: `the platform account is ${state.status}` };
-  }
-  return null;
+function sameTerms(a: QuotaSubject, b: QuotaSubject): boolean {
+  return a.terms?.subscriptionId === b.terms?.subscriptionId && a.terms?.plan === b.terms?.plan && a.terms?.planChange === b.terms?.planChange;
+}
+
+/**
+ * The request's outcome appended at the request's own revision: decided by
+ * the aggregate on the state the request alone makes, so a stream that
+ * holds anything more refuses it (WrongExpectedVersion).
+ */
+async function appendOutcome(store: EventStore, name: string, j: Judged, at: string): Promise<void> {
+  const { recorded, event, request } = j.requested;
+  const { decider, events: codec } = workflowExecutionAggregate;
+  const state = decider.evolve(decider.initialState(), event);
+  const { executionId } = request;
+  const command: WorkflowExecutionCommand = j.rejection
+    ? { type: 'RejectExecution', executionId, reason: j.rejection.reason, details: j.rejection.details, now: at }
+    : { type: 'AssignProxy', executionId, proxyId: j.proxyId!, leaseId: null, reason: 'initial', now: at };
+  const decided = decider.decide(command, state);
+  const ids = j.rejection ? rejectIds(name, recorded) : proxyIds(name, recorded, j.proxyId!);
+  const metadata = toMetadata(contextFromEvent(recorded, name));
+  await store.append(
+    recorded.streamName,
+    decided.map((e, i) => ({ id: ids(i), type: e.type, data: e.data as unknown as Json, metadata: { ...metadata, [SCHEMA_VERSION]: codec.version(e.type) } })),
+    recorded.revision,
+    { deterministicIds: true },
+  );
+}
+
+function logged(deps: DispatchExecutionsDeps, name: string, event: RecordedEvent, error: unknown): unknown {
+  deps.logger?.error({ processManager: name, eventId: event.id, eventType: event.type, err: error }, 'reaction failed');
+  return error;
+}
+
+function groupInto<T>(groups: Map<string, T[]>, key: string, item: T): void {
+  const group = groups.get(key);
+  if (group) group.push(item);
+  else groups.set(key, [item]);
+}
+
+/** Runs `work` over the items, at most `lanes` at once. */
+async function inLanes<T>(items: readonly T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- shared with proxy-failover.ts
@@ -250,48 +358,4 @@ export async function readEvents(store: EventStore, stream: string): Promise<Rec
     if (error instanceof StreamNotFoundError) return [];
     throw error;
   }
-}
-
-/**
- * The best healthy proxy for the execution, by the lease rules
- * (lease-selection.ts), or null. `exclude` drops proxies known to be bad
- * (the read model may not show a failure yet); `picked` are choices made
- * earlier in the same batch, treated as busy, and the choice is added to it.
- */
-/** The proxies to choose from and who holds them: read once per batch, not per request. */
-export interface ProxyPool {
-  candidates: ProxyCandidate[];
-  holders: Map<string, LeaseHolder>;
-}
-
-export async function readProxyPool(knex: Knex, leases: RedisProxyLeaseStore | undefined, now: Date): Promise<ProxyPool> {
-  let candidates: ProxyCandidate[] = await proxyCandidates(knex, now);
-  const holders = new Map<string, LeaseHolder>();
-  if (leases && candidates.length > 0) {
-    for (const lease of await leases.activeLeases()) holders.set(lease.proxyId, { platformAccountId: lease.platformAccountId, platform: lease.platform });
-    const last = await leases.lastLeasedAt(candidates.map((c) => c.proxyId));
-    candidates = candidates.map((c) => ({ ...c, lastLeasedAt: last.get(c.proxyId) ?? c.lastLeasedAt }));
-  }
-  return { candidates, holders };
-}
-
-export async function chooseProxy(
-  knex: Knex,
-  deps: { store: EventStore; leases?: RedisProxyLeaseStore | undefined },
-  request: ExecutionRequestedData,
-  now: Date,
-  picked: Map<string, LeaseHolder>,
-  exclude: readonly string[] = [],
-  pool?: ProxyPool,
-): Promise<string | null> {
-  const { candidates: all, holders: held } = pool ?? (await readProxyPool(knex, deps.leases, now));
-  const candidates = all.filter((c) => !exclude.includes(c.proxyId));
-  if (candidates.length === 0) return null;
-  const holders = new Map(held);
-  for (const [proxyId, holder] of picked) if (!holders.has(proxyId)) holders.set(proxyId, holder);
-  const account = request.platformAccountId ?? `execution:${request.executionId}`;
-  const best = selectProxies(candidates, { platform: request.platform, platformAccountId: account }, holders)[0];
-  if (!best) return null;
-  picked.set(best.candidate.proxyId, { platformAccountId: account, platform: request.platform });
-  return best.candidate.proxyId;
 }

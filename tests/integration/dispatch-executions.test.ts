@@ -225,12 +225,10 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.deep.equal([]);
   });
 
-  it('reads the execution, the subscription, the day\'s usage and the account once per request', async () => {
-    const { userId, accountId } = await newUser();
-    await verify(accountId);
-    const executionId = await request(userId, notes(accountId));
+  /** The real store, its stream reads and appends counted per stream. */
+  function counting(): { counted: PostgresEventStore; reads: Map<string, number>; appends: Map<string, number[]> } {
     const reads = new Map<string, number>();
-    // the real store, its reads counted
+    const appends = new Map<string, number[]>();
     const counted = new Proxy(store, {
       get(target, key, receiver) {
         if (key === 'readStream') {
@@ -245,16 +243,161 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
             return target.readStreamFromSnapshot(stream, version);
           };
         }
+        if (key === 'append') {
+          return (stream: string, events: Parameters<PostgresEventStore['append']>[1], expected?: Parameters<PostgresEventStore['append']>[2]) => {
+            appends.set(stream, [...(appends.get(stream) ?? []), events.length]);
+            return target.append(stream, events, expected);
+          };
+        }
         const value: unknown = Reflect.get(target, key, receiver);
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
+    return { counted, reads, appends };
+  }
+
+  it('a batch reads the day\'s usage once per owner and appends the owner\'s uses together; executions, subscriptions and accounts are not read (its own index)', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const runs = [await request(userId, notes(accountId)), await request(userId, notes(accountId))];
+    const { counted, reads, appends } = counting();
     await runConsumerToHead(deps(), createDispatchExecutions({ store: counted, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, `${pmName}-reads`));
 
+    for (const executionId of runs) {
+      expect(await types(workflowExecutionStream(executionId))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+      expect(reads.get(workflowExecutionStream(executionId)), 'an execution is not read').to.equal(undefined);
+      expect(appends.get(workflowExecutionStream(executionId))).to.deep.equal([1]);
+      expect(await queue.getJob(executionId)).to.not.equal(undefined);
+    }
+    expect(reads.get(usageStream(userId))).to.equal(1);
+    expect(appends.get(usageStream(userId)), 'both uses in one append').to.deep.equal([2]);
+    expect(reads.get(subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')))).to.equal(undefined);
+    expect(reads.get(platformAccountAggregate.streamName(accountId))).to.equal(undefined);
+    const usage = (await usageToday(userId)).map((e) => subscriptionUsageAggregate.events.decode(e));
+    expect(usage.map((e) => (e.type === 'UsageRecorded' ? e.data.usedToday : null))).to.deep.equal([21, 42]);
+    expect((await usageToday(userId)).map((e) => e.metadata.$causationId)).to.deep.equal(
+      await Promise.all(runs.map(async (id) => (await store.readStream(workflowExecutionStream(id)))[0]!.id)),
+    );
+  });
+
+  it('without a row in its index (it began before the manager read these events) a subscription and an account are loaded from their streams, once', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const name = `${pmName}-late`;
+    // the manager starts after the subscription and the account were made
+    await resetCheckpoint(knex, name, await store.headPosition());
+    const executionId = await request(userId, notes(accountId));
+    const { counted, reads } = counting();
+    await runConsumerToHead(deps(), createDispatchExecutions({ store: counted, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, name));
+
     expect(await types(workflowExecutionStream(executionId))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
-    const once = [subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')), usageStream(userId), platformAccountAggregate.streamName(accountId)];
-    for (const stream of once) expect(reads.get(stream), stream).to.equal(1);
-    expect(reads.get(workflowExecutionStream(executionId)), 'checked, then decided on that same read').to.equal(1);
+    expect(reads.get(subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')))).to.equal(1);
+    expect(reads.get(platformAccountAggregate.streamName(accountId))).to.equal(1);
+    const rows = (await knex('pm_dispatch_subjects').where({ consumer: name }).orderBy('stream_name')) as { stream_name: string; revision: string; state: Record<string, unknown> }[];
+    expect(rows.map((r) => [r.stream_name, r.revision])).to.deep.equal(
+      [
+        [platformAccountAggregate.streamName(accountId), '1'],
+        [subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')), '0'],
+      ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+    );
+    // the account's row has its status and owner, never its credentials
+    const account = rows.find((r) => r.stream_name.startsWith('platform_account-'))!;
+    expect(account.state).to.deep.equal({ status: 'active', accountId, ownerId: userId, platform: 'xiaohongshu' });
+  });
+
+  it('judges each request on the account as it stood then: invalidated between two requests of one batch, the first runs and the second is rejected', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const before = await request(userId, notes(accountId));
+    await handle(store, platformAccountAggregate, accountId, { type: 'InvalidateAccount', accountId, requestedBy: null, reason: 'login_wall', now: now() }, { context });
+    const after = await request(userId, notes(accountId));
+    await runPm();
+
+    expect(await types(workflowExecutionStream(before))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+    const rejected = await store.readStream(workflowExecutionStream(after));
+    expect(rejected.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
+    expect(rejection(rejected[1]!)).to.deep.include({ reason: 'ACCOUNT_INVALID' });
+    expect(rejection(rejected[1]!).details).to.include({ reason: 'account_not_active', status: 'invalid' });
+    expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.have.length(1);
+  });
+
+  it('a batch handed again after its appends (a crash before its checkpoint and its jobs) appends nothing twice, loses no job and adds none twice', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const runs: string[] = [];
+    for (let i = 0; i < 4; i++) runs.push(await request(userId, notes(accountId)));
+    const name = `${pmName}-crash`;
+    const consumer = createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, name);
+    const requested = await Promise.all(runs.map(async (id) => (await store.readStream(workflowExecutionStream(id)))[0]!));
+    // the first delivery saw only the first request; it appended, then died: its transaction (checkpoint, index) rolled back
+    await knex
+      .transaction(async (tx) => {
+        await consumer.handle(requested.slice(0, 1), { tx });
+        throw new Error('crash');
+      })
+      .catch((error: Error) => expect(error.message).to.equal('crash'));
+    expect((await usageToday(userId)).map((e) => e.type)).to.deep.equal(['UsageRecorded']);
+    // and its job never reached Redis
+    await (await queue.getJob(runs[0]!))!.remove();
+
+    // handed again with the rest: the first use is recorded, the others are not (counted one by one)
+    await runConsumerToHead(deps(), consumer);
+    await resetCheckpoint(knex, name, START);
+    await runConsumerToHead(deps(), consumer);
+
+    const usage = (await usageToday(userId)).map((e) => subscriptionUsageAggregate.events.decode(e));
+    expect(usage.map((e) => e.type)).to.deep.equal(['UsageRecorded', 'UsageRecorded', 'QuotaExceeded']);
+    for (const id of runs.slice(0, 2)) {
+      expect(await types(workflowExecutionStream(id))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+      const jobs = (await queue.getJobs(['waiting', 'delayed'])).filter((j) => j.data.executionId === id);
+      expect(jobs.map((j) => j.id)).to.deep.equal([id]);
+      const assigned = (await store.readStream(workflowExecutionStream(id)))[1]!;
+      expect(jobs[0]!.data.proxyId, 'the job names the proxy recorded').to.equal(assignedTo(assigned));
+    }
+    for (const id of runs.slice(2)) {
+      expect(await types(workflowExecutionStream(id))).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
+      expect(await queue.getJob(id)).to.equal(undefined);
+    }
+  });
+
+  it('many requests of one owner in a batch: the limit is never passed and QuotaExceeded is recorded once', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const small = (n: number) => ({ ...notes(accountId), config: { mode: 'keyword', keyword: 'tea', maxItems: n } });
+    // 1 + n calls each: 21, 21, 6 (= 48), then 21 (over: QuotaExceeded), 2 (= 50, fits), 2 (over: refused, nothing recorded)
+    const runs: string[] = [];
+    for (const n of [20, 20, 5, 20, 1, 1]) runs.push(await request(userId, small(n)));
+    await runPm();
+
+    const outcome = await Promise.all(runs.map(async (id) => (await types(workflowExecutionStream(id)))[1]));
+    expect(outcome).to.deep.equal(['ProxyAssigned', 'ProxyAssigned', 'ProxyAssigned', 'ExecutionRejected', 'ProxyAssigned', 'ExecutionRejected']);
+    const usage = (await usageToday(userId)).map((e) => subscriptionUsageAggregate.events.decode(e));
+    expect(usage.map((e) => e.type)).to.deep.equal(['UsageRecorded', 'UsageRecorded', 'UsageRecorded', 'QuotaExceeded', 'UsageRecorded']);
+    const last = usage.at(-1)!;
+    expect(last.type === 'UsageRecorded' && last.data.usedToday).to.equal(50);
+  });
+
+  it('an upgrade between two requests of one batch: the first is refused under the free plan, the next counted under the new one', async () => {
+    const { userId, accountId } = await newUser();
+    await verify(accountId);
+    const runs = [await request(userId, notes(accountId)), await request(userId, notes(accountId)), await request(userId, notes(accountId))];
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
+      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: now(),
+    }, { context });
+    runs.push(await request(userId, notes(accountId)));
+    await runPm();
+
+    const outcome = await Promise.all(runs.map(async (id) => (await types(workflowExecutionStream(id)))[1]));
+    expect(outcome).to.deep.equal(['ProxyAssigned', 'ProxyAssigned', 'ExecutionRejected', 'ProxyAssigned']);
+    const usage = (await usageToday(userId)).map((e) => subscriptionUsageAggregate.events.decode(e));
+    expect(usage.map((e) => [e.type, e.data.plan, e.data.planChange])).to.deep.equal([
+      ['UsageRecorded', 'free', 0],
+      ['UsageRecorded', 'free', 0],
+      ['QuotaExceeded', 'free', 0],
+      ['UsageRecorded', 'basic', 1],
+    ]);
+    const last = usage.at(-1)!;
+    expect(last.type === 'UsageRecorded' && last.data.usedToday).to.equal(63);
   });
 
   it('a replay days later spends no quota again: an accepted run is only enqueued again, an ended one left alone', async () => {

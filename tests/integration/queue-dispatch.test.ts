@@ -62,6 +62,25 @@ describe('scrape dispatcher (BullMQ)', () => {
     expect(job!.opts.backoff).to.deep.include({ type: 'exponential', delay: 10 });
   });
 
+  it('enqueueMany adds a batch of jobs (delayed ones delayed) with the same options; ids that exist are left as they are', async () => {
+    const now = [scrapeData(), scrapeData(), scrapeData(randomUUID(), 2)];
+    const later = scrapeData();
+    await dispatcher.enqueueMany([...now.map((data) => ({ data })), { data: later, delayMs: 60_000 }]);
+    // handed again (a redelivered batch), changed payloads and one new job among them
+    const extra = scrapeData();
+    await dispatcher.enqueueMany([...now.map((data) => ({ data: { ...data, cursor: 'changed' } })), { data: later }, { data: extra }]);
+
+    const jobs = await queue.getJobs(['waiting', 'delayed']);
+    expect(jobs.map((j) => j.id).sort()).to.deep.equal([...now.map((d) => scrapeJobId(d.executionId, d.attempt)), later.executionId, extra.executionId].sort());
+    for (const data of now) expect((await queue.getJob(scrapeJobId(data.executionId, data.attempt)))!.data.cursor).to.equal(null);
+    const delayed = await queue.getJob(later.executionId);
+    expect(await delayed!.getState()).to.equal('delayed');
+    expect(delayed!.opts.delay).to.equal(60_000);
+    expect(delayed!.opts.attempts).to.equal(3);
+    expect(delayed!.opts.backoff).to.deep.include({ type: 'exponential', delay: 10 });
+    expect(await (await queue.getJob(now[0]!.executionId))!.getState()).to.equal('waiting');
+  });
+
   it('a deliberate re-enqueue from a cursor adds attempt n+1 once the first has started; its redelivery adds nothing', async () => {
     const data = scrapeData();
     await dispatcher.enqueue(data);

@@ -192,6 +192,8 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
     const next = await store.append(stream, events(1), 4n);
     expect(next.nextExpectedRevision).to.equal(5n);
     expect(await failure(store.append(stream, events(1), 2n))).to.be.an.instanceOf(WrongExpectedVersionError);
+    // the kept first revision is stale too: its successor was scavenged, the append must not fill the gap
+    expect(await failure(store.append(stream, events(1), 0n)), 'an expectation on the kept revision 0').to.be.an.instanceOf(WrongExpectedVersionError);
     expect((await store.append(stream, events(1), 'any')).nextExpectedRevision).to.equal(6n);
     expect((await store.readStream(stream)).map((e) => e.revision), 'the new events read within the maxAge').to.deep.equal([5n, 6n]);
 

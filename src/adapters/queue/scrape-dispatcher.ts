@@ -14,6 +14,9 @@ import { DEFAULT_SCRAPE_RETRY, jobOptionsFor, parseScrapeJobId, SCRAPE_JOB_NAME,
  *   without it the next attempt number is taken, except when the latest job
  *   has not started yet (waiting or delayed): then that job just gets the
  *   new cursor, so calling twice before a worker picks it up adds nothing.
+ * - `enqueueMany(jobs)` adds many first-or-later attempts in one round trip
+ *   (Queue.addBulk), idempotent by job id like `enqueue`: an id that exists
+ *   is left as it is.
  * - `removeJob(jobId)` drops a job that is not running (cancel). An active
  *   job is locked by its worker and cannot be removed: that answers false.
  *
@@ -43,6 +46,9 @@ export interface ScrapeDispatcherOptions {
   maxAttempts?: number;
 }
 
+/** jobs per addBulk: one Redis pipeline each */
+const BULK_CHUNK = 1_000;
+
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 export class ScrapeDispatcher {
@@ -63,6 +69,19 @@ export class ScrapeDispatcher {
     if (await this.queue.getJob(jobId)) return { jobId, created: false };
     await this.queue.add(SCRAPE_JOB_NAME, data, { ...this.jobOptions, jobId, ...(options.delayMs ? { delay: options.delayMs } : {}) });
     return { jobId, created: true };
+  }
+
+  /** Adds every job whose id does not exist yet, in chunks of one addBulk each. */
+  async enqueueMany(jobs: readonly { data: ScrapeJobData; delayMs?: number }[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += BULK_CHUNK) {
+      await this.queue.addBulk(
+        jobs.slice(i, i + BULK_CHUNK).map(({ data, delayMs }) => ({
+          name: SCRAPE_JOB_NAME,
+          data,
+          opts: { ...this.jobOptions, jobId: scrapeJobId(data.executionId, data.attempt), ...(delayMs ? { delay: delayMs } : {}) },
+        })),
+      );
+    }
   }
 
   async reenqueue(executionId: string, cursor: string | null, reason: string, options: ReenqueueOptions = {}): Promise<EnqueueResult> {

@@ -24,7 +24,7 @@ const COMBINED_APPEND = `
       FROM appends ap
      WHERE NOT EXISTS (SELECT 1 FROM es_streams s WHERE s.stream_name = ap.stream AND s.deleted)
        AND CASE ap.kind
-             WHEN 'exact' THEN EXISTS (SELECT 1 FROM es_events e WHERE e.stream_name = ap.stream AND e.stream_revision = ap.expected)
+             WHEN 'exact' THEN (SELECT max(e.stream_revision) FROM es_events e WHERE e.stream_name = ap.stream) = ap.expected
              WHEN 'stream_exists' THEN EXISTS (SELECT 1 FROM es_events e WHERE e.stream_name = ap.stream)
              ELSE true
            END

@@ -18,7 +18,8 @@ function fastAppendSql(kind: Kind, batch: boolean): string {
   const first = revisionParam ? 3 : 2; // first parameter of the events
   const base = revisionParam ?? (kind === 'no_stream' ? '-1' : 'coalesce((SELECT max(stream_revision) FROM es_events WHERE stream_name = $1), -1)');
   const guards = ['NOT EXISTS (SELECT 1 FROM es_streams WHERE stream_name = $1 AND deleted)'];
-  if (kind === 'exact') guards.push(`EXISTS (SELECT 1 FROM es_events WHERE stream_name = $1 AND stream_revision = ${revisionParam})`);
+  // the newest revision, not merely an existing one: a scavenge may have emptied the middle of a stream
+  if (kind === 'exact') guards.push(`(SELECT max(stream_revision) FROM es_events WHERE stream_name = $1) = ${revisionParam}`);
   if (kind === 'stream_exists') guards.push('EXISTS (SELECT 1 FROM es_events WHERE stream_name = $1)');
   const source = batch
     ? `SELECT $1, ${base} + x.ord, (x.value->>'id')::uuid, x.value->>'type', x.value->'data', coalesce(x.value->'metadata', '{}'::jsonb)
