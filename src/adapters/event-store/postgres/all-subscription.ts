@@ -33,8 +33,10 @@ export interface PollingOptions {
  * read up to it, filtered, straight off the index (both bounds are index
  * conditions, so a sparse filter never scans past the window). The end comes
  * back as a last row of its own (`horizon`), so a filtered-out window still
- * advances the checkpoint; that row also says whether events wait at or
- * above the horizon (`blocked`: a transaction in flight holds them back).
+ * advances the checkpoint; that row also says whether events this reader
+ * wants wait at or above the horizon (`blocked`: a transaction in flight
+ * holds them back). Only those make it poll fast: a reader of other events
+ * sleeps until it is woken, as before.
  */
 const WINDOW_QUERY = `
   WITH h AS MATERIALIZED (
@@ -56,7 +58,9 @@ const WINDOW_QUERY = `
     LIMIT $3)
   UNION ALL
   SELECT true, (SELECT scanned FROM h),
-         EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())),
+         EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+                   AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[]))
+                   AND (cardinality($5::text[]) = 0 OR stream_name LIKE ANY($5::text[]))),
          (SELECT transaction_id::text FROM h), (SELECT global_position::text FROM h), NULL, NULL, NULL, NULL, NULL, NULL, NULL`;
 
 type WindowRow = EventRow & { horizon: boolean; scanned: string | null; blocked: boolean };
