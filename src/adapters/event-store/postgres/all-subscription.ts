@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AllSubscription, EventFilter, RecordedEvent, SubscriptionBatch } from '../../../event-store/port.js';
 import type { Position } from '../../../event-store/position.js';
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
+import type { SharedTail, TailFilter } from './shared-tail.js';
 import type { WakeSignal } from './wake-signal.js';
 
 export interface PollingOptions {
@@ -65,7 +66,7 @@ const WINDOW_QUERY = `
 
 type WindowRow = EventRow & { horizon: boolean; scanned: string | null; blocked: boolean };
 
-interface Window {
+export interface Window {
   events: RecordedEvent[];
   /** the last position scanned; undefined when nothing was there */
   horizon: Position | undefined;
@@ -73,6 +74,29 @@ interface Window {
   full: boolean;
   /** events wait at or above the horizon: a transaction in flight holds them back */
   blocked: boolean;
+}
+
+/** One window of $all after `after`, filtered (empty lists: everything), at most `limit` positions scanned. */
+export async function readWindow(pool: pg.Pool, after: Position, limit: number, types: readonly string[], likePrefixes: readonly string[]): Promise<Window> {
+  const { rows } = await pool.query<WindowRow>({
+    name: 'es_window',
+    text: WINDOW_QUERY,
+    values: [after.commit.toString(), after.prepare.toString(), limit, types, likePrefixes],
+  });
+  const last = rows.at(-1)!;
+  if (last.commit_position === null) return { events: [], horizon: undefined, full: false, blocked: last.blocked };
+  return {
+    events: rows.slice(0, -1).map(toRecordedEvent),
+    horizon: { commit: BigInt(last.commit_position), prepare: BigInt(last.prepare_position) },
+    full: Number(last.scanned) >= limit,
+    blocked: last.blocked,
+  };
+}
+
+/** The process's shared tail of $all, and this subscription's filter as the tail matches it. */
+export interface TailAccess {
+  tail: SharedTail;
+  filter: TailFilter;
 }
 
 export class PostgresAllSubscription implements AllSubscription {
@@ -88,6 +112,8 @@ export class PostgresAllSubscription implements AllSubscription {
     filter: EventFilter | undefined,
     private readonly batchSize: number,
     private readonly polling: PollingOptions,
+    /** live windows come from memory while this subscription is within the tail */
+    private readonly shared?: TailAccess,
   ) {
     this.types = filter?.eventTypes ?? [];
     this.prefixes = (filter?.streamPrefixes ?? []).map(likePrefix);
@@ -149,19 +175,8 @@ export class PostgresAllSubscription implements AllSubscription {
   }
 
   private async read(after: Position): Promise<Window> {
-    const { rows } = await this.pool.query<WindowRow>({
-      name: 'es_window',
-      text: WINDOW_QUERY,
-      values: [after.commit.toString(), after.prepare.toString(), this.batchSize, this.types, this.prefixes],
-    });
-    const last = rows.at(-1)!;
-    if (last.commit_position === null) return { events: [], horizon: undefined, full: false, blocked: last.blocked };
-    return {
-      events: rows.slice(0, -1).map(toRecordedEvent),
-      horizon: { commit: BigInt(last.commit_position), prepare: BigInt(last.prepare_position) },
-      full: Number(last.scanned) >= this.batchSize,
-      blocked: last.blocked,
-    };
+    const fromTail = await this.shared?.tail.window(after, this.shared.filter, this.batchSize);
+    return fromTail ?? readWindow(this.pool, after, this.batchSize, this.types, this.prefixes);
   }
 
   /** Waits until minReadGapMs have passed since `lastRead` (wake-ups meanwhile do not cut it short). */

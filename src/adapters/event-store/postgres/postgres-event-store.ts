@@ -17,7 +17,8 @@ import type {
   SubscribeToAllOptions,
 } from '../../../event-store/port.js';
 import { START, type Position } from '../../../event-store/position.js';
-import { PostgresAllSubscription, type PollingOptions } from './all-subscription.js';
+import { PostgresAllSubscription, readWindow, type PollingOptions } from './all-subscription.js';
+import { DEFAULT_SHARED_TAIL, SharedTail, TailFilter, type SharedTailOptions } from './shared-tail.js';
 import { AppendCombiner, type CombinerOptions } from './append-combiner.js';
 import { expectation, WRONG_EXPECTED_VERSION, wrongExpectedVersion, type PgError } from './append.js';
 import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
@@ -33,6 +34,11 @@ export interface PostgresEventStoreOptions {
   polling?: Partial<PollingOptions>;
   /** group commit of concurrent appends (see append-combiner.ts) */
   combining?: Partial<CombinerOptions>;
+  /**
+   * Live subscriptions share one read of the newest events (shared-tail.ts);
+   * false: each reads its own windows (default on)
+   */
+  sharedTail?: Partial<SharedTailOptions> | false;
   /** statement and idle-in-transaction limits of its sessions */
   sessionLimits?: SessionLimits;
   /** where background errors (lost LISTEN connection, failed NOTIFY) go */
@@ -101,6 +107,8 @@ export class PostgresEventStore implements EventStore {
   private readonly signal: WakeSignal;
   private readonly polling: PollingOptions;
   private readonly combiner: AppendCombiner;
+  private readonly tailOptions: SharedTailOptions | false;
+  private tail: SharedTail | undefined;
 
   constructor(options: PostgresEventStoreOptions) {
     const onError = options.onBackgroundError ?? (() => undefined);
@@ -111,6 +119,19 @@ export class PostgresEventStore implements EventStore {
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
     this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, blockedPollIntervalMs: 20, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, maxFallbackConcurrency: 2, ...options.combining });
+    this.tailOptions = options.sharedTail === false ? false : { ...DEFAULT_SHARED_TAIL, ...options.sharedTail };
+  }
+
+  /** Made with the first subscription: a process that never subscribes (the API) keeps no tail. */
+  private sharedTail(): SharedTail | undefined {
+    if (this.tailOptions === false) return undefined;
+    this.tail ??= new SharedTail(
+      this.signal,
+      (after, limit) => readWindow(this.pool, after, limit, [], []),
+      () => this.horizonPosition(),
+      this.tailOptions,
+    );
+    return this.tail;
   }
 
   async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
@@ -189,7 +210,9 @@ export class PostgresEventStore implements EventStore {
   subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
     const from = options.fromPosition ?? 'start';
     const batchSize = options.batchSize ?? 500;
-    const open = (position: Position) => new PostgresAllSubscription(this.pool, this.signal, position, options.filter, batchSize, this.polling);
+    const tail = this.sharedTail();
+    const shared = tail ? { tail, filter: new TailFilter(options.filter) } : undefined;
+    const open = (position: Position) => new PostgresAllSubscription(this.pool, this.signal, position, options.filter, batchSize, this.polling, shared);
     if (from !== 'end') return open(from === 'start' ? START : from);
     // 'end' is known only after a read; defer it to the first pull. It is the
     // guarded horizon, not the newest event: a transaction still in flight may
@@ -291,6 +314,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    this.tail?.close();
     await this.signal.close();
     await this.snapshots.close();
     await this.pool.end();
