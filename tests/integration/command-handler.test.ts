@@ -225,3 +225,91 @@ describe('snapshots (on the Postgres event store)', () => {
     expect(reopened.state).to.deep.equal({ open: true, value: 0, limit: 5 });
   });
 });
+
+describe('states kept between commands (on the Postgres event store)', () => {
+  // two store instances: two processes serving the same streams
+  let here: PostgresEventStore;
+  let elsewhere: PostgresEventStore;
+  const context = contextFromRequest({ requestId: 'req-cache' });
+  const aggregate = counterAggregate({ version: 1, every: 50 });
+
+  before(() => {
+    here = createPostgresEventStore({ connectionString: testDatabaseUrl, poolSize: 4 });
+    elsewhere = createPostgresEventStore({ connectionString: testDatabaseUrl, poolSize: 4 });
+  });
+  after(async () => {
+    await here.close();
+    await elsewhere.close();
+  });
+
+  /** `here` with its stream reads counted (every call goes on to the real store). */
+  const counted = (store: PostgresEventStore) => {
+    const reads = { streams: 0 };
+    const proxy = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'readStreamFromSnapshot' || property === 'readStream') reads.streams++;
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return { store: proxy, reads };
+  };
+
+  it('decides the next command on the state the last one left, without reading the stream', async () => {
+    const { store, reads } = counted(here);
+    const id = randomUUID();
+    await handle(store, aggregate, id, { type: 'Open', limit: 100 }, { context });
+    const before = reads.streams;
+    for (let i = 0; i < 5; i++) await handle(store, aggregate, id, { type: 'Increment', by: 1 }, { context });
+    expect(reads.streams - before).to.equal(0);
+    expect((await load(here, aggregate, id)).state.value).to.equal(5);
+    // the state handed to the caller is its own: changing it changes nothing kept
+    const result = await handle(store, aggregate, id, { type: 'Increment', by: 1 }, { context });
+    result.state.value = 1_000;
+    expect((await handle(store, aggregate, id, { type: 'Increment', by: 1 }, { context })).state.value).to.equal(7);
+  });
+
+  it('decides again on a fresh read when another process moved the stream on (the append proves the state current)', async () => {
+    const id = randomUUID();
+    await handle(here, aggregate, id, { type: 'Open', limit: 3 }, { context });
+    await handle(here, aggregate, id, { type: 'Increment', by: 2 }, { context }); // here keeps value 2
+    await handle(elsewhere, aggregate, id, { type: 'Increment', by: 1 }, { context }); // now 3
+    let refused: unknown;
+    await handle(here, aggregate, id, { type: 'Increment', by: 1 }, { context, retry: NO_RETRY }).catch((e) => (refused = e));
+    expect(refused).to.be.instanceOf(DomainError).with.property('code', 'QUOTA_EXCEEDED');
+    expect((await here.readStream(`counter-${id}`)).map((e) => e.type)).to.deep.equal(['CounterOpened', 'CounterIncremented', 'CounterIncremented']);
+  });
+
+  it('never refuses, or finds nothing to do, on a kept state alone: that is checked on a fresh read', async () => {
+    const id = randomUUID();
+    expect((await handle(here, aggregate, id, { type: 'Touch' }, { context })).revision).to.equal(-1n); // here keeps "not open"
+    await handle(elsewhere, aggregate, id, { type: 'Open', limit: 5 }, { context });
+    const incremented = await handle(here, aggregate, id, { type: 'Increment', by: 1 }, { context, retry: NO_RETRY });
+    expect(incremented.state).to.deep.equal({ open: true, value: 1, limit: 5 });
+    expect(incremented.revision).to.equal(1n);
+  });
+
+  it("checks a caller's If-Match against the stream, not against a kept state that is behind", async () => {
+    const id = randomUUID();
+    await handle(here, aggregate, id, { type: 'Open', limit: 5 }, { context }); // here keeps revision 0
+    await handle(elsewhere, aggregate, id, { type: 'Increment', by: 1 }, { context });
+    const result = await handle(here, aggregate, id, { type: 'Increment', by: 1 }, { context, expectedRevision: 1n });
+    expect(result.revision).to.equal(2n);
+    let stale: unknown;
+    await handle(here, aggregate, id, { type: 'Increment', by: 1 }, { context, expectedRevision: 1n }).catch((e) => (stale = e));
+    expect(stale).to.be.instanceOf(WrongExpectedVersionError);
+  });
+
+  it('creates a new stream (If-Match: no stream) without reading it, and still refuses when the stream exists', async () => {
+    const { store, reads } = counted(elsewhere);
+    const id = randomUUID();
+    const plain = counterAggregate(null); // no snapshots: nothing is kept, the new stream alone is not read
+    const opened = await handle(store, plain, id, { type: 'Open', limit: 5 }, { context, expectedRevision: 'no_stream' });
+    expect(opened.revision).to.equal(0n);
+    expect(reads.streams).to.equal(0);
+    let exists: unknown;
+    await handle(store, plain, id, { type: 'Open', limit: 5 }, { context, expectedRevision: 'no_stream' }).catch((e) => (exists = e));
+    expect(exists).to.be.instanceOf(WrongExpectedVersionError);
+    expect(await here.readStream(`counter-${id}`)).to.have.length(1);
+  });
+});

@@ -7,6 +7,7 @@ import type { Position } from '../../event-store/position.js';
 import { toMetadata, type CommandContext } from './command-context.js';
 import type { DomainEvent } from './decider.js';
 import { randomEventIds, type EventIdSource } from './event-ids.js';
+import { stateCacheOf, type CachedState } from './state-cache.js';
 
 export interface RetryPolicy {
   /** attempts in all, the first included */
@@ -101,6 +102,7 @@ async function loadFrom<State, Command, Event extends DomainEvent>(
   return { state, revision, base: snapshot?.revision ?? -1n };
 }
 
+/** Writes a snapshot when the tail past `base` has grown long enough; returns the snapshot base after it. */
 async function maybeSnapshot<State, Command, Event extends DomainEvent>(
   store: EventStore,
   aggregate: Aggregate<State, Command, Event>,
@@ -108,13 +110,15 @@ async function maybeSnapshot<State, Command, Event extends DomainEvent>(
   state: State,
   revision: bigint,
   base: bigint,
-): Promise<void> {
+): Promise<bigint> {
   const policy = aggregate.snapshot;
-  if (!policy || revision - base < BigInt(policy.every)) return;
+  if (!policy || revision - base < BigInt(policy.every)) return base;
   try {
     await store.snapshots.write({ streamName, revision, version: policy.version, state: JSON.parse(JSON.stringify(state)) as Json });
+    return revision;
   } catch {
     // a snapshot only saves work: a failed write leaves the next load folding a little more
+    return base;
   }
 }
 
@@ -145,28 +149,49 @@ export async function handle<State, Command, Event extends DomainEvent>(
   const ids = options.eventIds ?? randomEventIds;
   const metadata = toMetadata(options.context);
   const { decider } = aggregate;
+  // states left by earlier commands (state-cache.ts); never with name-based ids, whose repeat of an
+  // append the cache did not see is recognised only against a fresh read
+  const cache = aggregate.snapshot ? stateCacheOf(store) : undefined;
+  let cached: CachedState<State> | undefined;
+  if (options.eventIds === undefined && !options.loaded) {
+    cached = cache?.take(aggregate, streamName);
+    // a new stream is not read: the append's no_stream proves it new, and is checked like a kept state
+    if (!cached && options.expectedRevision === 'no_stream') cached = { state: decider.initialState(), revision: -1n, base: -1n };
+  }
+  const keep = (state: State, revision: bigint, base: bigint) => cache?.put(aggregate, streamName, { state, revision, base });
 
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1; ; ) {
+    const fromCache = cached !== undefined;
     const { state, revision, base } =
-      attempt === 1 && options.loaded
+      cached ??
+      (attempt === 1 && options.loaded
         ? // the caller's read: no snapshot is written from it (where its tail began is not known)
           { state: options.loaded.state as State, revision: options.loaded.revision, base: options.loaded.revision }
-        : await loadFrom(store, aggregate, streamName);
+        : await loadFrom(store, aggregate, streamName));
+    cached = undefined;
+    // below, `continue` on a cached state decides again on a fresh read: only an append checks the cache was current
     if (options.expectedRevision !== undefined) {
       const wanted = options.expectedRevision === 'no_stream' ? -1n : options.expectedRevision;
       if (wanted !== revision) {
+        if (fromCache) continue;
         throw new WrongExpectedVersionError(streamName, options.expectedRevision, revision < 0n ? 'no_stream' : revision);
       }
     }
     const events: Event[] = [];
     let next = state;
-    for (const command of commandsFor(decision, state)) {
-      const decided = decider.decide(command, next);
-      for (const event of decided) next = decider.evolve(next, event);
-      events.push(...decided);
+    try {
+      for (const command of commandsFor(decision, state)) {
+        const decided = decider.decide(command, next);
+        for (const event of decided) next = decider.evolve(next, event);
+        events.push(...decided);
+      }
+    } catch (error) {
+      if (fromCache) continue;
+      throw error;
     }
     if (events.length === 0) {
-      await maybeSnapshot(store, aggregate, streamName, next, revision, base);
+      if (fromCache) continue;
+      keep(next, revision, await maybeSnapshot(store, aggregate, streamName, next, revision, base));
       return { events, state: next, revision, position: undefined };
     }
 
@@ -188,13 +213,17 @@ export async function handle<State, Command, Event extends DomainEvent>(
         // the store answered a repeat of ids it already had: that earlier append was this decision, and
         // the state read already holds it (read again: the fold above went on from it in place)
         const again = await loadFrom(store, aggregate, streamName);
+        keep(again.state, again.revision, again.base);
         return { events: [], state: again.state, revision: again.revision, position: undefined };
       }
-      await maybeSnapshot(store, aggregate, streamName, next, result.nextExpectedRevision, base);
+      keep(next, result.nextExpectedRevision, await maybeSnapshot(store, aggregate, streamName, next, result.nextExpectedRevision, base));
       return { events, state: next, revision: result.nextExpectedRevision, position: result.position };
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError) || attempt >= retry.maxAttempts) throw error;
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (fromCache) continue; // another process moved the stream on: read it, no attempt spent
+      if (attempt >= retry.maxAttempts) throw error;
       await sleep(retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      attempt++;
     }
   }
 }
