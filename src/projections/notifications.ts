@@ -122,7 +122,8 @@ class TimesFold {
     await tx.raw(
       `UPDATE notifications AS t
           SET read_at = COALESCE(t.read_at, n.read_at), emailed_at = COALESCE(t.emailed_at, n.emailed_at)
-         FROM jsonb_to_recordset(?::jsonb) AS n(id text, user_id text, read_at timestamptz, emailed_at timestamptz)
+         FROM (SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(id text, user_id text, read_at timestamptz, emailed_at timestamptz)
+                LIMIT ${this.byKey.size}) AS n -- the real count: the planner's guess of a hundred would scan the table
         WHERE t.id = n.id AND t.user_id = n.user_id
           AND ((t.read_at IS NULL AND n.read_at IS NOT NULL) OR (t.emailed_at IS NULL AND n.emailed_at IS NOT NULL))`,
       [JSON.stringify([...this.byKey.values()])],
