@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { selectPage } from './page-query.js';
 import type { NotificationKind } from '../write-model/notification/events.js';
 
 /** Queries of the `notifications-v1` read model. */
@@ -43,12 +44,10 @@ export async function listNotifications(knex: Knex, userId: string, request: Pag
     const q = knex('notifications').where({ user_id: userId });
     return request.unread ? q.whereNull('read_at') : q;
   };
-  const [rows, counted, unreadCount] = await Promise.all([
-    base().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]).offset(offsetOf(request)).limit(request.per_page).select('*'),
-    base().count<{ total: string }[]>({ total: '*' }),
-    countUnread(knex, userId),
-  ]);
-  return { ...pageOf(rows.map(toView), request, Number(counted[0]?.total ?? 0)), unread_count: unreadCount };
+  const ordered = base().select('*').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]);
+  const unread = knex('notifications').where({ user_id: userId }).whereNull('read_at');
+  const { rows, total, counts } = await selectPage(knex, ordered, request, { unread });
+  return { ...pageOf(rows.map(toView), request, total), unread_count: counts.unread! };
 }
 
 export async function countUnread(knex: Knex, userId: string): Promise<number> {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { selectPage } from './page-query.js';
 import {
   dailyCountersOf,
   featureLimit,
@@ -86,14 +87,12 @@ function toView(row: Record<string, any>): SubscriptionView {
 
 /** A user's subscriptions, by service. */
 export async function listSubscriptions(knex: Knex, userId: string, page: PageRequest): Promise<Page<SubscriptionView>> {
-  const [{ count }] = (await knex('subscriptions').where({ user_id: userId }).count({ count: '*' })) as [{ count: string | number }];
-  const rows = await knex('subscriptions')
+  const ordered = knex('subscriptions')
     .select(COLUMNS)
     .where({ user_id: userId })
-    .orderBy([{ column: 'service', order: 'asc' }, { column: 'id', order: 'asc' }])
-    .offset(offsetOf(page))
-    .limit(page.per_page);
-  return pageOf(rows.map(toView), page, Number(count));
+    .orderBy([{ column: 'service', order: 'asc' }, { column: 'id', order: 'asc' }]);
+  const { rows, total } = await selectPage(knex, ordered, page);
+  return pageOf(rows.map(toView), page, total);
 }
 
 /** One subscription with its owner; undefined when unknown. The caller checks the owner. */

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { selectPage } from './page-query.js';
 
 /**
  * Queries of the `workflows-v1` read model (workflows, workflow_executions).
@@ -119,16 +120,14 @@ export async function listWorkflows(knex: Knex, ownerId: string, filter: Workflo
     if (filter.status) q.where({ status: filter.status });
     return q;
   };
-  const [{ count }] = (await base().count({ count: '*' })) as [{ count: string | number }];
-  const rows = await base()
+  const ordered = base()
     .select('*')
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'asc' },
-    ])
-    .offset(offsetOf(page))
-    .limit(page.per_page);
-  return pageOf(rows.map(toWorkflow), page, Number(count));
+    ]);
+  const { rows, total } = await selectPage(knex, ordered, page);
+  return pageOf(rows.map(toWorkflow), page, total);
 }
 
 /** One of the owner's workflows; undefined when unknown, someone else's or deleted. */
@@ -140,16 +139,14 @@ export async function findWorkflow(knex: Knex, ownerId: string, id: string): Pro
 /** A workflow's executions, newest first (the caller checked the workflow is the owner's). */
 export async function listExecutions(knex: Knex, ownerId: string, workflowId: string, page: PageRequest): Promise<Page<ExecutionView>> {
   const base = () => knex('workflow_executions').where({ owner_id: ownerId, workflow_id: workflowId });
-  const [{ count }] = (await base().count({ count: '*' })) as [{ count: string | number }];
-  const rows = await base()
+  const ordered = base()
     .select('*')
     .orderBy([
       { column: 'requested_at', order: 'desc' },
       { column: 'id', order: 'asc' },
-    ])
-    .offset(offsetOf(page))
-    .limit(page.per_page);
-  return pageOf(rows.map(toExecution), page, Number(count));
+    ]);
+  const { rows, total } = await selectPage(knex, ordered, page);
+  return pageOf(rows.map(toExecution), page, total);
 }
 
 /** One of the owner's executions; undefined when unknown or someone else's. */
