@@ -15,6 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createPostgresEventStore } from '../src/adapters/event-store/postgres/index.js';
+import { useStateCache } from '../src/write-model/core/state-cache.js';
 import { SCENARIOS } from './aging/scenarios.js';
 import type { AgingContext, Scenario } from './aging/scenario.js';
 import { migrate, recreateDatabase } from './lib/db.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   const url = await recreateDatabase('collector_bench_aging');
   await migrate(url);
   const store = createPostgresEventStore({ connectionString: url, poolSize: 4 });
+  // no kept states: every command reads its stream as a new process (or another one) would, the path age could slow
+  useStateCache(store, 0);
   const context: AgingContext = { store, now: new Date() };
   const results: Result[] = [];
   try {

@@ -192,6 +192,8 @@ const variables = z.object({
   // a projection or process manager tries an event that fails on its own this often (with back-off), then parks it
   // in consumer_dead_letters and goes on (transient errors never count)
   CONSUMER_MAX_ATTEMPTS: integer(1, 100).default(5),
+  // streams whose last state a process keeps for its next command on them (0: every command reads its stream)
+  STATE_CACHE_ENTRIES: integer(0, 1_000_000).default(5_000),
 });
 
 const schema = variables

@@ -10,6 +10,7 @@ import { createPasswordHasher } from './adapters/crypto/password-hasher.js';
 import { createSecretBox } from './adapters/crypto/secret-box.js';
 import { createSmtpMailer } from './adapters/mail/smtp-mailer.js';
 import { TOKENS } from './tokens.js';
+import { useStateCache } from './write-model/core/state-cache.js';
 
 /**
  * The composition root. Everything is a lazy singleton: a process builds only
@@ -63,15 +64,16 @@ export async function disposeContainer(container: Container): Promise<void> {
  * adapter's module is loaded: the EventStoreDB client brings gRPC with it.
  */
 async function eventStoreFactory(config: Config): Promise<() => EventStore> {
+  const withCache = (store: EventStore) => (useStateCache(store, config.STATE_CACHE_ENTRIES), store);
   const connectionString = config.EVENTSTORE_CONNECTION_STRING;
   if (connectionString) {
     const { createEventStoreDbEventStore } = await import('./adapters/event-store/eventstoredb/eventstoredb-event-store.js');
     const { PostgresSnapshotStore } = await import('./adapters/event-store/postgres/snapshot-store.js');
     // snapshots stay in Postgres, beside the read tables
-    return () => createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) });
+    return () => withCache(createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) }));
   }
   const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
-  return () => createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, sessionLimits: sessionLimits(config) });
+  return () => withCache(createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, sessionLimits: sessionLimits(config) }));
 }
 
 /** One failing close must not keep the others from running. */

@@ -6,6 +6,7 @@ import { contextFromEvent, contextFromRequest } from '../../src/write-model/core
 import { handle, load, NO_RETRY } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { eventIdsFrom } from '../../src/write-model/core/event-ids.js';
+import { useStateCache } from '../../src/write-model/core/state-cache.js';
 import { counterAggregate, type CounterCommand, type CounterState } from '../support/counter-decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
@@ -311,5 +312,19 @@ describe('states kept between commands (on the Postgres event store)', () => {
     await handle(store, plain, id, { type: 'Open', limit: 5 }, { context, expectedRevision: 'no_stream' }).catch((e) => (exists = e));
     expect(exists).to.be.instanceOf(WrongExpectedVersionError);
     expect(await here.readStream(`counter-${id}`)).to.have.length(1);
+  });
+
+  it('keeps nothing when told to keep no states (STATE_CACHE_ENTRIES=0): every command reads its stream', async () => {
+    const uncached = createPostgresEventStore({ connectionString: testDatabaseUrl, poolSize: 2 });
+    try {
+      const { store, reads } = counted(uncached);
+      useStateCache(store, 0); // the store commands are handled through
+      const id = randomUUID();
+      await handle(store, aggregate, id, { type: 'Open', limit: 10 }, { context });
+      for (let i = 0; i < 3; i++) await handle(store, aggregate, id, { type: 'Increment', by: 1 }, { context });
+      expect(reads.streams).to.equal(4);
+    } finally {
+      await uncached.close();
+    }
   });
 });

@@ -50,6 +50,7 @@ export class StateCache {
     const present = this.entries.get(streamName);
     if (present && present.aggregate === aggregate && present.cached.revision >= cached.revision) return;
     this.entries.delete(streamName);
+    if (this.capacity === 0) return;
     this.entries.set(streamName, { aggregate, cached: { ...cached, state: structuredClone(cached.state) } });
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }
@@ -67,4 +68,9 @@ export function stateCacheOf(store: EventStore): StateCache {
   let cache = caches.get(store);
   if (!cache) caches.set(store, (cache = new StateCache()));
   return cache;
+}
+
+/** Sets how many streams' states commands through `store` keep (0: none, every command reads its stream). */
+export function useStateCache(store: EventStore, entries: number): void {
+  caches.set(store, new StateCache(entries));
 }
