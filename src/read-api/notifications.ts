@@ -24,6 +24,8 @@ export interface NotificationPage extends Page<NotificationView> {
 
 const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
 
+const NOTIFICATION_COLUMNS = ['id', 'kind', 'title', 'body', 'data', 'read_at', 'emailed_at', 'created_at'] as const;
+
 function toView(row: Record<string, any>): NotificationView {
   return {
     id: row.id,
@@ -44,7 +46,7 @@ export async function listNotifications(knex: Knex, userId: string, request: Pag
     const q = knex('notifications').where({ user_id: userId });
     return request.unread ? q.whereNull('read_at') : q;
   };
-  const ordered = base().select('*').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]);
+  const ordered = base().select(NOTIFICATION_COLUMNS).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]);
   const unread = knex('notifications').where({ user_id: userId }).whereNull('read_at');
   const { rows, total, counts } = await selectPage(knex, ordered, request, { unread });
   return { ...pageOf(rows.map(toView), request, total), unread_count: counts.unread! };

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from '../adapters/db/prepared.js';
 import { offsetOf, type PageRequest } from '../adapters/http/pagination.js';
 
 const TOTAL = 'page_total__';
@@ -17,8 +18,11 @@ export interface SelectedPage<Row> {
  * of rows it matches, in one round trip: the count is a subquery beside the
  * page (`count(*) OVER ()` would fetch every matching row to count it; a
  * count of its own can use an index alone). `counts` adds more such counts
- * (e.g. the unread ones), each a query of `count(*) AS n`-free shape: a
- * filtered builder whose rows are counted.
+ * (e.g. the unread ones), each a filtered builder whose rows are counted.
+ *
+ * The statement is prepared (adapters/db/prepared.ts), so `query` must name
+ * its columns: after a projection's new version is swapped in, a prepared
+ * `*` would fail if the table's columns changed.
  */
 export async function selectPage<Row extends Record<string, unknown>>(
   knex: Knex,
@@ -30,11 +34,13 @@ export async function selectPage<Row extends Record<string, unknown>>(
   const page = query.clone().select(knex.raw(`true AS ${PRESENT}`)).offset(offsetOf(request)).limit(request.per_page);
   const names = Object.keys(counts);
   const extra = names.map((_, i) => `, (?) AS count_${i}__`).join('');
-  const { rows } = (await knex.raw(`SELECT (?) AS ${TOTAL}${extra}, p.* FROM (SELECT 1) one LEFT JOIN LATERAL (?) p ON true`, [
+  const statement = knex.raw(`SELECT (?) AS ${TOTAL}${extra}, p.* FROM (SELECT 1) one LEFT JOIN LATERAL (?) p ON true`, [
     countOf(query),
     ...names.map((name) => countOf(counts[name]!)),
     page,
-  ])) as { rows: Record<string, unknown>[] };
+  ]);
+  if (/select \*|\.\*/i.test(page.toSQL().sql)) throw new Error('selectPage: name the columns (the statement is prepared)');
+  const { rows } = (await prepared(statement)) as { rows: Record<string, unknown>[] };
   const first = rows[0]!;
   const total = Number(first[TOTAL]);
   const named = Object.fromEntries(names.map((name, i) => [name, Number(first[`count_${i}__`])]));

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from '../adapters/db/prepared.js';
 import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
 
 /** Queries of the `users-v1` read model. Rows hold no secrets; these map them to the API's shape. */
@@ -31,10 +32,9 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 
 /** The profile and the user stream revision it reflects (the ETag), or undefined. */
 export async function findUserProfile(knex: Knex, userId: string): Promise<{ profile: UserProfileView; revision: bigint } | undefined> {
-  const row = await knex('users')
-    .select('id', 'email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'registered_at', 'updated_at', 'revision')
-    .where({ id: userId })
-    .first();
+  const row = await prepared(
+    knex('users').select('id', 'email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'registered_at', 'updated_at', 'revision').where({ id: userId }).first(),
+  );
   if (!row) return undefined;
   return {
     revision: BigInt(row.revision),

@@ -66,6 +66,16 @@ export interface WorkflowFilter {
 const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
 const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
 
+const WORKFLOW_COLUMNS = [
+  'id', 'platform', 'type', 'name', 'config', 'platform_account_id', 'schedule', 'status', 'paused_for', 'pauses',
+  'created_at', 'updated_at', 'last_run_at', 'last_execution_id', 'last_revision',
+] as const;
+
+const EXECUTION_COLUMNS = [
+  'id', 'workflow_id', 'platform', 'type', 'platform_account_id', 'trigger', 'status', 'attempt', 'proxy_id', 'item_count', 'cursor',
+  'pause_reason', 'rejection_reason', 'rejection_details', 'failure_reason', 'requested_at', 'started_at', 'finished_at', 'updated_at', 'last_revision',
+] as const;
+
 function toWorkflow(row: Record<string, any>): WorkflowView {
   return {
     id: row.id,
@@ -121,7 +131,7 @@ export async function listWorkflows(knex: Knex, ownerId: string, filter: Workflo
     return q;
   };
   const ordered = base()
-    .select('*')
+    .select(WORKFLOW_COLUMNS)
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'asc' },
@@ -140,7 +150,7 @@ export async function findWorkflow(knex: Knex, ownerId: string, id: string): Pro
 export async function listExecutions(knex: Knex, ownerId: string, workflowId: string, page: PageRequest): Promise<Page<ExecutionView>> {
   const base = () => knex('workflow_executions').where({ owner_id: ownerId, workflow_id: workflowId });
   const ordered = base()
-    .select('*')
+    .select(EXECUTION_COLUMNS)
     .orderBy([
       { column: 'requested_at', order: 'desc' },
       { column: 'id', order: 'asc' },

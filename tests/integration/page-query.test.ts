@@ -26,7 +26,8 @@ describe('a page and its totals in one query (read API)', () => {
     await knex.destroy();
   });
 
-  const mine = () => knex(table).select('*').where({ owner }).orderBy('n', 'desc');
+  const COLUMNS = ['n', 'owner', 'read', 'data', 'at'];
+  const mine = () => knex(table).select(COLUMNS).where({ owner }).orderBy('n', 'desc');
 
   it('gives the page in order, typed as a plain select would, with the total of every page', async () => {
     const { rows, total, counts } = await selectPage<{ n: number; data: unknown; at: Date }>(knex, mine(), { page: 2, per_page: 3 }, { unread: knex(table).where({ owner, read: false }) });
@@ -40,7 +41,21 @@ describe('a page and its totals in one query (read API)', () => {
 
   it('still counts on a page past the end, and on an empty set', async () => {
     expect(await selectPage(knex, mine(), { page: 9, per_page: 3 })).to.deep.equal({ rows: [], total: 7, counts: {} });
-    const none = knex(table).select('*').where({ owner: 'nobody' }).orderBy('n');
+    const none = knex(table).select(COLUMNS).where({ owner: 'nobody' }).orderBy('n');
     expect(await selectPage(knex, none, { page: 1, per_page: 3 }, { unread: knex(table).where({ owner: 'nobody' }) })).to.deep.equal({ rows: [], total: 0, counts: { unread: 0 } });
+  });
+
+  it('runs as a prepared statement, so it refuses a page of `*` (a prepared `*` fails once a new version changes the columns)', async () => {
+    let refused: unknown;
+    await selectPage(knex, knex(table).select('*').where({ owner }), { page: 1, per_page: 3 }).catch((e) => (refused = e));
+    expect(refused).to.be.instanceOf(Error).with.property('message').that.matches(/name the columns/);
+    const single = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 1, max: 1 } });
+    try {
+      await selectPage(single, knex(table).select(COLUMNS).where({ owner }).orderBy('n'), { page: 1, per_page: 3 });
+      const { rows } = (await single.raw('SELECT statement FROM pg_prepared_statements')) as { rows: { statement: string }[] };
+      expect(rows.map((r) => r.statement).join('\n')).to.include('page_total__');
+    } finally {
+      await single.destroy();
+    }
   });
 });
