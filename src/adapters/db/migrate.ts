@@ -33,10 +33,11 @@ export async function runMigrations(knex: Knex): Promise<MigrationResult> {
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const [batch, ran] = (await migrator.migrate.latest({
-      directory: MIGRATIONS_DIRECTORY,
-      loadExtensions: ['.ts'],
-    })) as [number, string[]];
+    const options = { directory: MIGRATIONS_DIRECTORY, loadExtensions: ['.ts'] };
+    // the advisory lock is the real one: a knex lock still set now was left by a process killed mid-migration,
+    // and would stop every process from starting until someone freed it by hand
+    await migrator.migrate.forceFreeMigrationsLock(options);
+    const [batch, ran] = (await migrator.migrate.latest(options)) as [number, string[]];
     return { batch: ran.length > 0 ? batch : 0, ran };
   } finally {
     await migrator.destroy();
