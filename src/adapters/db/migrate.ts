@@ -22,7 +22,11 @@ export interface MigrationResult {
  * them: a Postgres advisory lock makes the later one wait and then find
  * nothing to do. It is a session lock on a connection of its own, never a
  * transaction's: CREATE INDEX CONCURRENTLY waits for every open transaction
- * of the database, and would wait for the lock's forever.
+ * of the database, and would wait for the lock's forever. For the same
+ * reason a process waits by trying again, not in pg_advisory_lock: a session
+ * blocked there holds a snapshot, CREATE INDEX CONCURRENTLY waits for every
+ * older snapshot, and the api, projector and worker started together on a new
+ * database would wait for each other forever.
  */
 export async function runMigrations(knex: Knex): Promise<MigrationResult> {
   const settings = knex.client.connectionSettings as string | pg.ClientConfig;
@@ -32,7 +36,7 @@ export async function runMigrations(knex: Knex): Promise<MigrationResult> {
   const migrator = knexFactory({ client: 'pg', connection: unlimited as Knex.PgConnectionConfig, pool: { min: 0, max: 2 } });
   await lock.connect();
   try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeLock(lock);
     const options = { directory: MIGRATIONS_DIRECTORY, loadExtensions: ['.ts'] };
     // the advisory lock is the real one: a knex lock still set now was left by a process killed mid-migration,
     // and would stop every process from starting until someone freed it by hand
@@ -42,5 +46,16 @@ export async function runMigrations(knex: Knex): Promise<MigrationResult> {
   } finally {
     await migrator.destroy();
     await lock.end().catch(() => undefined); // ending the session releases the lock
+  }
+}
+
+const LOCK_RETRY_MS = 100;
+
+/** Takes the migration lock, trying every LOCK_RETRY_MS (holding no snapshot in between). */
+async function takeLock(lock: pg.Client): Promise<void> {
+  for (;;) {
+    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY]);
+    if (rows[0]!.locked) return;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
   }
 }
