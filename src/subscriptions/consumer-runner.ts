@@ -77,6 +77,8 @@ interface Applied {
   /** the checkpoint committed, if it moved */
   position: Position | undefined;
   failure: EventFailedError | undefined;
+  /** the batch's events after one it parked: applied next, in a transaction of their own */
+  rest?: RecordedEvent[];
 }
 
 /**
@@ -90,7 +92,9 @@ interface Applied {
  * fails on its own; what went before it commits with a checkpoint just
  * before it. That event is tried again (with back-off) up to maxAttempts
  * times; then it is parked in consumer_dead_letters in the transaction that
- * moves the checkpoint past it, and the consumer goes on. Transient errors
+ * moves the checkpoint past it, and the rest of the batch goes on in a new
+ * transaction (the parking one holds a transaction id, which must not wait
+ * on the rest's process managers and hold every subscriber back). Transient errors
  * (connections, deadlocks, timeouts, a lost epoch) never count.
  */
 export class ConsumerRunner {
@@ -231,7 +235,11 @@ export class ConsumerRunner {
     if (this.stopping || this.handingOver || !this.lease?.held) await subscription.close();
     let lastWrite = Date.now();
     const write = async (events: RecordedEvent[], checkpoint: Position) => {
-      const applied = await this.apply(events, checkpoint, epoch);
+      let applied = await this.apply(events, checkpoint, epoch);
+      while (applied.rest && !applied.failure) {
+        if (applied.position) this.current.position = applied.position;
+        applied = await this.apply(applied.rest, checkpoint, epoch);
+      }
       lastWrite = Date.now();
       if (applied.position) this.current.position = applied.position;
       if (applied.failure) throw applied.failure;
@@ -318,8 +326,9 @@ export class ConsumerRunner {
    * One transaction: the events in order, each run of them in a savepoint,
    * halved on failure down to the single event. The events before the first
    * one that fails on its own commit, with the checkpoint at the last of
-   * them; that event is tried again later, or parked (then the rest of the
-   * batch goes on in the same transaction). Every event commits at most once.
+   * them; that event is tried again later, or parked with the checkpoint on
+   * it (the rest of the batch is returned, for a transaction of its own).
+   * Every event commits at most once.
    */
   private async applyIsolating(events: RecordedEvent[], checkpoint: Position, epoch: bigint): Promise<Applied> {
     const parked: { event: RecordedEvent; id: string; suspect: Suspect; error: unknown }[] = [];
@@ -343,10 +352,12 @@ export class ConsumerRunner {
         parked.push({ event: bad, id, suspect, error: run.error });
         position = bad.position;
         index++;
+        break;
       }
       const reached = index >= events.length ? checkpoint : position;
       if (reached) await storeCheckpoint(tx, this.consumer.name, epoch, reached);
-      return { position: reached, failure };
+      const rest = !failure && index < events.length ? events.slice(index) : undefined;
+      return { position: reached, failure, ...(rest ? { rest } : {}) };
     });
     for (const { event, id, suspect, error } of parked) {
       this.current.parked++;

@@ -123,6 +123,33 @@ describe('consumer runtime: poison events are parked (dead letters)', function (
     expect(await registry.metrics()).to.match(new RegExp(`consumer_dead_letters_parked\\{consumer="${name}"\\} 1`));
   });
 
+  it('goes on after a parked event in a transaction of its own: the parking one holds a transaction id, which must not wait on the rest', async () => {
+    const ids = await append(12);
+    const bad = ids[5]!;
+    /** per event after the bad one: whether its transaction already had an id when it was handled */
+    const heldAnId: boolean[] = [];
+    const consumer: Consumer = {
+      name,
+      filter: { streamPrefixes: [`${category}-`] },
+      batchSize: 20,
+      async handle(events, { tx }) {
+        if (events.some((e) => e.id === bad)) throw new Error(`cannot project ${bad}: a bug`);
+        const after = events.filter((e) => ids.indexOf(e.id) > 5);
+        if (after.length > 0) {
+          // before this handler writes anything: does the transaction hold an id already (the dead-letter row's)?
+          const { rows } = (await tx.raw('SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS held')) as { rows: { held: boolean }[] };
+          heldAnId.push(rows[0]!.held);
+        }
+        await tx(table).insert(events.map((e) => ({ event_id: e.id, stream_name: e.streamName })));
+      },
+    };
+    run(consumer);
+    await atHead();
+    expect(await rows()).to.deep.equal({ total: 11, distinct: 11 });
+    expect((await listDeadLetters(knex, { consumer: name })).map((l) => l.eventId)).to.deep.equal([bad]);
+    expect(heldAnId.at(-1)).to.equal(false, 'the events after the parked one were handled in a fresh transaction');
+  });
+
   it('parks two bad events of one batch and applies every other one once', async () => {
     const ids = await append(20);
     const bad = new Set([ids[2]!, ids[17]!]);
