@@ -61,15 +61,6 @@ export const KINDS: readonly LoadKind[] = [
     },
   },
   {
-    key: 'execute',
-    label: 'POST /workflows/:id/execute',
-    group: 'command',
-    requestsFor(u) {
-      const user = userOf(u);
-      return [{ method: 'POST', path: `/api/v1/workflows/${user.workflowId}/execute`, headers: bearer(user) }];
-    },
-  },
-  {
     key: 'queries',
     label: 'GET profile, subscriptions, workflows, notifications (in turn)',
     group: 'query',
@@ -84,6 +75,17 @@ export const KINDS: readonly LoadKind[] = [
     label: 'GET /healthz (framework ceiling)',
     group: 'ceiling',
     requestsFor: () => [{ method: 'GET', path: '/healthz' }],
+  },
+  // last: the tens of thousands of executions it requests keep the projector and the worker dispatching them
+  // long after its rounds, and would load every round after it; the other kinds start from a quiet platform
+  {
+    key: 'execute',
+    label: 'POST /workflows/:id/execute',
+    group: 'command',
+    requestsFor(u) {
+      const user = userOf(u);
+      return [{ method: 'POST', path: `/api/v1/workflows/${user.workflowId}/execute`, headers: bearer(user) }];
+    },
   },
 ];
 

@@ -11,9 +11,10 @@
  * access token, Xiaohongshu enterprise (unlimited daily calls, bought through
  * the Alipay sandbox) and a Qidian rankings workflow.
  *
- * Rounds (autocannon, bench/http-load.ts): for each command (profile update,
- * quota consume, workflow execute), then the main queries, then GET /healthz
- * as the framework's ceiling, BENCH_ROUNDS rounds of BENCH_ROUND_SECONDS with
+ * Rounds (autocannon, bench/http-load.ts): profile update, quota consume, the
+ * main queries, GET /healthz as the framework's ceiling, and last workflow
+ * execute (the executions it requests keep the projector and the worker busy
+ * long after it), BENCH_ROUNDS rounds of BENCH_ROUND_SECONDS with
  * BENCH_CONNECTIONS connections, each connection one user. Before each kind
  * the projector is given up to BENCH_SETTLE_SECONDS to catch up, so every
  * kind starts from a quiet platform.
