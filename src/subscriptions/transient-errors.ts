@@ -5,7 +5,8 @@ import { LostOwnershipError } from './checkpoints.js';
  * connection had a bad moment, or another instance took the consumer over.
  * The consumer runner retries these without end and never parks an event for
  * them; any other error that repeats on the same event counts toward its
- * retry budget.
+ * retry budget. An error may also say so itself, with `transient: true`
+ * (a mail relay that is down says nothing about the mail).
  */
 
 const SQLSTATES = new Set([
@@ -45,7 +46,8 @@ const NAMES = new Set(['KnexTimeoutError', 'UnavailableError', 'DeadlineExceeded
 export function isTransientError(error: unknown, depth = 0): boolean {
   if (error === null || typeof error !== 'object' || depth > 5) return false;
   if (error instanceof LostOwnershipError) return true;
-  const { code, name, message, cause } = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+  const { code, name, message, cause, transient } = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; transient?: unknown };
+  if (transient === true) return true;
   if (typeof code === 'string') {
     if (SQLSTATES.has(code) || code.startsWith('08')) return true;
     if (ERRNOS.has(code)) return true;

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { MailDeliveryError } from '../../src/adapters/mail/mail-errors.js';
 import { LostOwnershipError } from '../../src/subscriptions/checkpoints.js';
 import { isTransientError } from '../../src/subscriptions/transient-errors.js';
 
@@ -22,5 +23,12 @@ describe('transient errors (consumer runner)', () => {
     expect(isTransientError('a string')).to.equal(false);
     expect(isTransientError(undefined)).to.equal(false);
     expect(isTransientError(new AggregateError([pg('ECONNREFUSED'), new Error('bug')]))).to.equal(false);
+  });
+
+  it('takes a mail relay that is down, busy or misconfigured as transient (a mail is never parked for it), a refused message as the event\'s own', () => {
+    for (const kind of ['connection', 'auth', 'config', 'unknown'] as const) {
+      expect(isTransientError(new MailDeliveryError('relay', { kind, retryable: kind === 'connection' })), kind).to.equal(true);
+    }
+    expect(isTransientError(new MailDeliveryError('refused', { kind: 'rejected', retryable: false, responseCode: 550 }))).to.equal(false);
   });
 });

@@ -35,10 +35,17 @@ export class MailDeliveryError extends Error {
   readonly code: string | undefined;
   readonly responseCode: number | undefined;
   readonly command: string | undefined;
+  /**
+   * The failure is the relay's (down, busy, misconfigured), not this
+   * message's: only `rejected` is about the message. A consumer retries a
+   * transient error without end and never parks the event for it.
+   */
+  readonly transient: boolean;
 
   constructor(message: string, details: MailDeliveryErrorDetails) {
     super(message);
     this.kind = details.kind;
+    this.transient = details.kind !== 'rejected';
     this.retryable = details.retryable;
     this.code = details.code;
     this.responseCode = details.responseCode;
