@@ -1,7 +1,7 @@
-import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
-import type { EventStore, Json } from '../event-store/port.js';
+import { ConditionFailedError, IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
+import type { AppendCondition, EventStore, Json } from '../event-store/port.js';
 import { toMetadata, type CommandContext } from '../write-model/core/command-context.js';
-import { handle, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
+import { conditionOn, forget, handle, kept, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
 import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import type { EventIdSource } from '../write-model/core/event-ids.js';
@@ -124,7 +124,33 @@ export interface ConsumeOptions {
  * Throws QUOTA_EXCEEDED / PERMISSION_DENIED, NOT_FOUND without a subscription.
  */
 export async function consumeQuota(call: QuotaCall, feature: DailyCounterFeature, amount: number, options: ConsumeOptions = {}): Promise<UsageResult> {
-  const subject = options.subject ?? (await loadQuotaSubject(call.store, call.userId, call.service));
+  if (options.subject) return consumeOn(call, feature, amount, options, options.subject, []);
+  // the subscription as this process last saw it; the use lands only while it is still that revision
+  const key = subscriptionKey(call.userId, call.service);
+  for (let attempt = 1; ; attempt++) {
+    const read = await kept(call.store, subscriptionAggregate, key);
+    try {
+      return await consumeOn(call, feature, amount, options, quotaSubjectOf(call.service, read.state), [conditionOn(subscriptionAggregate, key, read)]);
+    } catch (error) {
+      // the plan changed since (or a refusal was taken on what this process kept): read it again, decide again
+      const stale = error instanceof ConditionFailedError || (read.kept && error instanceof DomainError);
+      if (!stale || attempt >= CONDITION_ATTEMPTS) throw error;
+      forget(call.store, subscriptionAggregate, key);
+    }
+  }
+}
+
+/** a subscription that keeps changing under quota uses: give up after this many reads */
+const CONDITION_ATTEMPTS = 4;
+
+async function consumeOn(
+  call: QuotaCall,
+  feature: DailyCounterFeature,
+  amount: number,
+  options: ConsumeOptions,
+  subject: QuotaSubject,
+  conditions: readonly AppendCondition[],
+): Promise<UsageResult> {
   if (subject.terms === null) throw new DomainError('NOT_FOUND', 'no subscription to this service');
   const terms = subject.terms;
   const { day, resetsAt } = quotaDay(call.now, call.timeZone);
@@ -137,7 +163,7 @@ export async function consumeQuota(call: QuotaCall, feature: DailyCounterFeature
       subscriptionUsageAggregate,
       id,
       { type: 'ConsumeQuota', subscription: terms, feature, amount, day, resetsAt, now: call.now.toISOString() },
-      { context: call.context, ...(eventIds ? { eventIds } : {}) },
+      { context: call.context, ...(eventIds ? { eventIds } : {}), ...(conditions.length > 0 ? { conditions } : {}) },
     );
   } catch (error) {
     if (!eventIds) throw error;

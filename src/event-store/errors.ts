@@ -13,6 +13,24 @@ export class WrongExpectedVersionError extends Error {
   }
 }
 
+/**
+ * An append refused because a stream its decision read has moved on (an
+ * AppendCondition): the caller reads that stream again and decides afresh.
+ * Not a WrongExpectedVersionError: reading the appended stream again would
+ * not help.
+ */
+export class ConditionFailedError extends Error {
+  override readonly name = 'ConditionFailedError';
+  constructor(
+    /** the stream whose revision no longer holds */
+    readonly streamName: string,
+    readonly expected: bigint | 'no_stream',
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(`stream ${streamName}: the append depended on revision ${String(expected)}, it is now at ${String(actual)}`);
+  }
+}
+
 /** Reading a stream that does not exist or was deleted. */
 export class StreamNotFoundError extends Error {
   override readonly name = 'StreamNotFoundError';

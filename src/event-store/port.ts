@@ -43,7 +43,14 @@ export interface StreamFromSnapshot {
   events: RecordedEvent[];
 }
 
-/** How an append is to be recognised when it comes again. */
+/** Another stream an append depends on: it must still be at this revision when the events land. */
+export interface AppendCondition {
+  streamName: string;
+  /** the revision the decision read; 'no_stream' when it read no stream */
+  revision: bigint | 'no_stream';
+}
+
+/** How an append is to be recognised when it comes again, and what else it depends on. */
 export interface AppendOptions {
   /**
    * The event ids are derived from what caused the append (a process
@@ -54,6 +61,14 @@ export interface AppendOptions {
    * stream's newest events.
    */
   deterministicIds?: boolean;
+  /**
+   * Streams the decision read besides its own (a quota use reads the
+   * subscription whose plan sets the limit): the append lands only while each
+   * is still at the revision given, else ConditionFailedError and nothing is
+   * written. Postgres checks them in the statement that appends; EventStoreDB
+   * has no such check, so its adapter reads them just before appending.
+   */
+  conditions?: readonly AppendCondition[];
 }
 
 export interface AppendResult {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AppendTooLargeError,
   comparePositions,
+  ConditionFailedError,
   IdempotencyConflictError,
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -185,6 +186,33 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
 
     it('says a stream that was never written is not found', async () => {
       expect(await rejection(store.readStream(stream('missing')))).to.be.instanceOf(StreamNotFoundError);
+    });
+  });
+
+  describe('appends that depend on other streams (conditions)', () => {
+    it('lands while the streams it depends on are where the decision read them, alone or among concurrent appends', async () => {
+      await store.append(stream(1), [event('Plan'), event('Upgraded')], 'no_stream'); // at revision 1
+      const conditions = [{ streamName: stream(1), revision: 1n }, { streamName: stream(9), revision: 'no_stream' as const }];
+      expect((await store.append(stream(2), [event('Used')], 'no_stream', { conditions })).nextExpectedRevision).to.equal(0n);
+      const together = await Promise.all(
+        [3, 4, 5].map((n) => store.append(stream(n), [event('Used')], 'no_stream', n === 4 ? { conditions } : {})),
+      );
+      expect(together.map((r) => r.nextExpectedRevision)).to.deep.equal([0n, 0n, 0n]);
+    });
+
+    it('refuses with ConditionFailedError, writing nothing, once a stream it depends on moved on', async () => {
+      await store.append(stream(1), [event('Plan')], 'no_stream');
+      await store.append(stream(1), [event('Downgraded')], 0n); // the decision below read revision 0
+      const moved = await rejection(store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 0n }] }));
+      expect(moved).to.be.instanceOf(ConditionFailedError);
+      expect(moved).to.include({ streamName: stream(1), expected: 0n, actual: 1n });
+      const created = await rejection(store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 'no_stream' }] }));
+      expect(created).to.be.instanceOf(ConditionFailedError);
+      expect(await rejection(store.readStream(stream(2)))).to.be.instanceOf(StreamNotFoundError);
+      // the append's own expectation is still its own error
+      await store.append(stream(2), [event('Used')], 'no_stream');
+      const own = await rejection(store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 1n }] }));
+      expect(own).to.be.instanceOf(WrongExpectedVersionError);
     });
   });
 

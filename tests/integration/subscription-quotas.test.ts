@@ -136,6 +136,34 @@ describe('subscription quotas (application): daily usage streams, one read of th
     ]);
   });
 
+  it('decides on the subscription this process keeps, reading it once; a plan changed by another process is seen at the next use', async () => {
+    const userId = await onFree();
+    const subscription = subscriptionStream(userId, 'xiaohongshu');
+    reads.clear();
+    for (let i = 0; i < 3; i++) await consumeQuota(call(userId), 'daily_api_calls', 1);
+    expect(reads.get(subscription), 'read once, then kept').to.equal(1);
+    // `store` is another process: `counted` still keeps the free plan, and its next use depends on it
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
+      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: '2026-04-20T00:00:00.000Z', now: NOON.toISOString(),
+    }, { context });
+    const after = await consumeQuota(call(userId, NOON), 'daily_api_calls', 1);
+    expect(after.events[0]!.data).to.include({ usedToday: 4, limit: 500, plan: 'basic' });
+    expect(reads.get(subscription), 'read again once the append found it moved').to.equal(2);
+    expect((await usageOfDay(store, userId, 'xiaohongshu', DAY)).map((e) => e.type === 'UsageRecorded' && e.data.plan)).to.deep.equal(['free', 'free', 'free', 'basic']);
+  });
+
+  it('never refuses a use on the kept subscription alone: a refusal is checked on a fresh read', async () => {
+    const userId = await onFree();
+    await consumeQuota(call(userId), 'daily_api_calls', 50);
+    await rejects(consumeQuota(call(userId), 'daily_api_calls', 1), refusal((e) => e.details.limit === 50)); // QuotaExceeded recorded
+    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
+      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: '2026-04-20T00:00:00.000Z', now: NOON.toISOString(),
+    }, { context });
+    // kept: free, over its limit, already recorded (a refusal with nothing to append, so no condition checks it)
+    const counted = await consumeQuota(call(userId, NOON), 'daily_api_calls', 1);
+    expect(counted.events[0]!.data).to.include({ usedToday: 51, limit: 500, plan: 'basic' });
+  });
+
   it('with name-based ids a use is counted once and its verdict repeats, also after the day has changed', async () => {
     const userId = await onFree();
     const ids = eventIdsFrom(`test:${randomUUID()}`);

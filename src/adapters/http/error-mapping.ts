@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppendTooLargeError, IdempotencyConflictError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { AppendTooLargeError, ConditionFailedError, IdempotencyConflictError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../event-store/errors.js';
 import { DomainError, type DomainErrorCode } from '../../write-model/core/domain-error.js';
 import { HttpError } from './http-error.js';
 import type { AppContext } from './state.js';
@@ -60,6 +60,8 @@ export function mapError(error: unknown, ctx: AppContext): MappedError | undefin
     return { error: new HttpError(409, 'CONFLICT', 'the resource was changed concurrently; retry', details) };
   }
   if (error instanceof IdempotencyConflictError) return { error: new HttpError(409, 'CONFLICT', 'conflicting repeat of an earlier write') };
+  // what the decision read kept changing under it (the callers read again a few times first)
+  if (error instanceof ConditionFailedError) return { error: new HttpError(409, 'CONFLICT', 'the resource was changed concurrently; retry') };
   if (error instanceof StreamNotFoundError) return { error: new HttpError(404, 'NOT_FOUND', 'not found') };
   // what the event store takes in one write (EventStoreDB's MaxAppendSize): the request carries too much at once
   if (error instanceof AppendTooLargeError) return { error: new HttpError(413, 'PAYLOAD_TOO_LARGE', 'too much to record at once; send it in smaller parts') };

@@ -1,5 +1,5 @@
 import { StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
-import type { EventStore, ExpectedRevision, Json, RecordedEvent } from '../../event-store/port.js';
+import type { AppendCondition, EventStore, ExpectedRevision, Json, RecordedEvent } from '../../event-store/port.js';
 import type { Snapshot } from '../../event-store/snapshots.js';
 import type { Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION } from './event-codec.js';
@@ -36,6 +36,13 @@ export interface HandleOptions {
    * handle takes it over: folds may update it in place.
    */
   loaded?: Loaded<unknown>;
+  /**
+   * Other streams the decision read, at the revisions read (kept(), load()):
+   * the events land only while those streams are still there, else
+   * ConditionFailedError, which this handler leaves to the caller (only it can
+   * read them again).
+   */
+  conditions?: readonly AppendCondition[];
 }
 
 export interface HandleResult<State, Event> {
@@ -68,6 +75,40 @@ export async function load<State, Command, Event extends DomainEvent>(
   const { state, revision, base } = await loadFrom(store, aggregate, streamName);
   await maybeSnapshot(store, aggregate, streamName, state, revision, base);
   return { state, revision };
+}
+
+/**
+ * The aggregate's state for a decision about another stream (a quota use
+ * reads the subscription): the state this process keeps when it has one,
+ * else a fresh load (then kept). It may be behind: pass `conditionOn(...)` of
+ * it to the command that depends on it, and read afresh (`load`) when that
+ * command fails with ConditionFailedError. A refusal taken on a kept state
+ * (`kept: true`) may be stale too: `forget` it and decide again on a fresh
+ * read. Only aggregates with a snapshot policy are kept; others are loaded
+ * every time.
+ */
+export async function kept<State, Command, Event extends DomainEvent>(
+  store: EventStore,
+  aggregate: Aggregate<State, Command, Event>,
+  id: string,
+): Promise<Loaded<State> & { kept: boolean }> {
+  const streamName = aggregate.streamName(id);
+  const cache = aggregate.snapshot ? stateCacheOf(store) : undefined;
+  const known = cache?.peek(aggregate, streamName);
+  if (known) return { state: known.state, revision: known.revision, kept: true };
+  const { state, revision, base } = await loadFrom(store, aggregate, streamName);
+  cache?.put(aggregate, streamName, { state, revision, base: await maybeSnapshot(store, aggregate, streamName, state, revision, base) });
+  return { state, revision, kept: false };
+}
+
+/** Drops what this process keeps of the aggregate's stream (it moved on: ConditionFailedError). */
+export function forget<State, Command, Event extends DomainEvent>(store: EventStore, aggregate: Aggregate<State, Command, Event>, id: string): void {
+  stateCacheOf(store).drop(aggregate.streamName(id));
+}
+
+/** The condition that the stream `kept` (or `load`) read is still at that revision. */
+export function conditionOn<State, Command, Event extends DomainEvent>(aggregate: Aggregate<State, Command, Event>, id: string, read: Loaded<unknown>): AppendCondition {
+  return { streamName: aggregate.streamName(id), revision: read.revision < 0n ? 'no_stream' : read.revision };
 }
 
 interface LoadedFrom<State> extends Loaded<State> {
@@ -207,7 +248,7 @@ export async function handle<State, Command, Event extends DomainEvent>(
         })),
         expected,
         // ids named after a cause: the store must know a repeat however far the stream has moved
-        { deterministicIds: options.eventIds !== undefined },
+        { deterministicIds: options.eventIds !== undefined, ...(options.conditions ? { conditions: options.conditions } : {}) },
       );
       if (result.nextExpectedRevision <= revision) {
         // the store answered a repeat of ids it already had: that earlier append was this decision, and

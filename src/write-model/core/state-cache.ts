@@ -45,6 +45,15 @@ export class StateCache {
     return entry.aggregate === aggregate ? (entry.cached as CachedState<State>) : undefined;
   }
 
+  /** A copy of the cached state of `streamName`, left in place (for a read). */
+  peek<State, Command, Event extends DomainEvent>(aggregate: Aggregate<State, Command, Event>, streamName: string): CachedState<State> | undefined {
+    const entry = this.entries.get(streamName);
+    if (!entry || entry.aggregate !== aggregate) return undefined;
+    this.entries.delete(streamName); // most recently used again
+    this.entries.set(streamName, entry);
+    return { ...(entry.cached as CachedState<State>), state: structuredClone(entry.cached.state as State) };
+  }
+
   /** Keeps a copy of `state` at `revision`, unless a newer one is already there. */
   put<State, Command, Event extends DomainEvent>(aggregate: Aggregate<State, Command, Event>, streamName: string, cached: CachedState<State>): void {
     const present = this.entries.get(streamName);

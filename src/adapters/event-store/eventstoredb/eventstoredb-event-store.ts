@@ -12,9 +12,10 @@ import {
   type AppendResult as ClientAppendResult,
   type ReadPosition,
 } from '@eventstore/db-client';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
+import { ConditionFailedError, StreamNotFoundError, WrongExpectedVersionError } from '../../../event-store/errors.js';
 import type {
   AllSubscription,
+  AppendCondition,
   AppendOptions,
   AppendResult,
   EventCount,
@@ -104,11 +105,35 @@ export class EventStoreDbEventStore implements EventStore {
     validateAppend(streamName, events);
     refuseRepeatedIds(streamName, events);
     toClientExpectedRevision(expectedRevision); // refuses a negative revision before any round trip
-    if (options.deterministicIds) return this.appendMarked(streamName, events, expectedRevision);
+    if (options.deterministicIds) {
+      await this.checkConditions(options.conditions ?? []);
+      return this.appendMarked(streamName, events, expectedRevision);
+    }
     const earlier = await this.earlierAppend(streamName, events);
     // a repeat of an earlier append answers with that append's result, whatever the expected revision (as on Postgres)
     if (earlier) return { nextExpectedRevision: earlier.revision, position: streamEventPosition(earlier) };
+    await this.checkConditions(options.conditions ?? []);
     return this.appendEvents(streamName, events, expectedRevision);
+  }
+
+  /**
+   * The streams an append depends on, checked just before it: EventStoreDB
+   * cannot make an append depend on another stream, so a change that lands
+   * between this read and the append goes unseen (Postgres checks them in
+   * the appending statement).
+   */
+  private async checkConditions(conditions: readonly AppendCondition[]): Promise<void> {
+    for (const condition of conditions) {
+      let actual: bigint | 'no_stream';
+      try {
+        const [last] = await this.readStream(condition.streamName, { direction: 'backwards', maxCount: 1 });
+        actual = last ? last.revision : 'no_stream';
+      } catch (error) {
+        if (!(error instanceof StreamNotFoundError)) throw error;
+        actual = 'no_stream';
+      }
+      if (actual !== condition.revision) throw new ConditionFailedError(condition.streamName, condition.revision, actual);
+    }
   }
 
   /** The append itself, in the port's terms. */

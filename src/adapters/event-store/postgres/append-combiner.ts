@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { AppendResult, EventData, ExpectedRevision } from '../../../event-store/port.js';
-import { appendEvents, expectation } from './append.js';
+import { ConditionFailedError } from '../../../event-store/errors.js';
+import type { AppendCondition, AppendResult, EventData, ExpectedRevision } from '../../../event-store/port.js';
+import { appendEvents, expectation, priorAppend } from './append.js';
 
 /**
  * Several appends to different streams as one INSERT, one transaction, one
@@ -13,7 +14,7 @@ import { appendEvents, expectation } from './append.js';
 const COMBINED_APPEND = `
   WITH appends AS (
     SELECT a.ord AS append_no, a.value->>'stream' AS stream, a.value->>'kind' AS kind,
-           (a.value->>'revision')::bigint AS expected, a.value->'events' AS events
+           (a.value->>'revision')::bigint AS expected, a.value->'events' AS events, a.value->'conditions' AS conditions
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(value, ord)
   ), based AS (
     SELECT ap.*, CASE ap.kind
@@ -23,6 +24,10 @@ const COMBINED_APPEND = `
                  END AS base
       FROM appends ap
      WHERE NOT EXISTS (SELECT 1 FROM es_streams s WHERE s.stream_name = ap.stream AND s.deleted)
+       -- the other streams the decision read are still where it read them
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(ap.conditions, '[]'::jsonb)) c
+                        WHERE coalesce((SELECT max(e.stream_revision) FROM es_events e WHERE e.stream_name = c.value->>'stream'), -1)
+                              <> (c.value->>'revision')::bigint)
        AND CASE ap.kind
              WHEN 'exact' THEN (SELECT max(e.stream_revision) FROM es_events e WHERE e.stream_name = ap.stream) = ap.expected
              WHEN 'stream_exists' THEN EXISTS (SELECT 1 FROM es_events e WHERE e.stream_name = ap.stream)
@@ -43,6 +48,7 @@ interface Pending {
   streamName: string;
   events: readonly EventData[];
   expected: ExpectedRevision;
+  conditions: readonly AppendCondition[];
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
 }
@@ -75,9 +81,9 @@ export class AppendCombiner {
     private readonly options: CombinerOptions,
   ) {}
 
-  append(streamName: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  append(streamName: string, events: readonly EventData[], expected: ExpectedRevision, conditions: readonly AppendCondition[] = []): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ streamName, events, expected, resolve, reject });
+      this.queue.push({ streamName, events, expected, conditions, resolve, reject });
       this.pump();
     });
   }
@@ -111,12 +117,14 @@ export class AppendCombiner {
   }
 
   private async write(group: Pending[]): Promise<void> {
-    if (group.length === 1) return this.one(group[0]!);
+    // a lone append takes the fast path, unless it has conditions: only this statement checks those
+    if (group.length === 1 && group[0]!.conditions.length === 0) return this.one(group[0]!);
     let rows: { stream_name: string; revision: string; commit_position: string; prepare_position: string }[];
     try {
       const payload = group.map((p) => {
         const { kind, revision } = expectation(p.expected);
-        return { stream: p.streamName, kind, revision, events: p.events };
+        const conditions = p.conditions.map((c) => ({ stream: c.streamName, revision: c.revision === 'no_stream' ? '-1' : c.revision.toString() }));
+        return { stream: p.streamName, kind, revision, events: p.events, ...(conditions.length > 0 ? { conditions } : {}) };
       });
       rows = (await this.pool.query({ name: 'es_append_combined', text: COMBINED_APPEND, values: [JSON.stringify(payload)] })).rows;
     } catch {
@@ -141,9 +149,34 @@ export class AppendCombiner {
 
   private async one(p: Pending): Promise<void> {
     try {
-      p.resolve(await appendEvents(this.pool, p.streamName, p.events, p.expected));
+      if (p.conditions.length > 0) p.resolve(await this.refusedWithConditions(p));
+      else p.resolve(await appendEvents(this.pool, p.streamName, p.events, p.expected));
     } catch (error) {
       p.reject(error);
     }
+  }
+
+  /**
+   * A conditioned append the statement refused: a repeat of one that landed
+   * is answered as such; a condition that no longer holds is the caller's to
+   * resolve; otherwise the append's own expectation (or a deleted stream to
+   * recreate) decides, on the single path. The conditions were checked just
+   * before that last step, not in it: a rare path (a conflict or a deleted
+   * stream) with a window of one round trip.
+   */
+  private async refusedWithConditions(p: Pending): Promise<AppendResult> {
+    const repeat = await priorAppend(this.pool, p.streamName, p.events);
+    if (repeat) return repeat;
+    const { rows } = await this.pool.query<{ stream_name: string; revision: string | null }>({
+      name: 'es_condition_revisions',
+      text: `SELECT s AS stream_name, (SELECT max(stream_revision) FROM es_events WHERE stream_name = s)::text AS revision FROM unnest($1::text[]) s`,
+      values: [p.conditions.map((c) => c.streamName)],
+    });
+    const actual = new Map(rows.map((row) => [row.stream_name, row.revision === null ? ('no_stream' as const) : BigInt(row.revision)]));
+    for (const condition of p.conditions) {
+      const now = actual.get(condition.streamName) ?? 'no_stream';
+      if (now !== condition.revision) throw new ConditionFailedError(condition.streamName, condition.revision, now);
+    }
+    return appendEvents(this.pool, p.streamName, p.events, p.expected);
   }
 }

@@ -90,7 +90,7 @@ const toResult = (row: ResultRow): AppendResult => ({
  * Appending these ids again answers with the first append's result; a batch
  * of which only some were written (or written elsewhere) is refused.
  */
-async function priorAppend(pool: pg.Pool, streamName: string, events: readonly EventData[]): Promise<AppendResult | undefined> {
+export async function priorAppend(pool: pg.Pool, streamName: string, events: readonly EventData[]): Promise<AppendResult | undefined> {
   const { rows } = await pool.query<ResultRow & { event_id: string; stream_name: string }>({
     name: 'es_prior_append',
     text: PRIOR_APPEND,

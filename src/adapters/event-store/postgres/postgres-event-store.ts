@@ -2,6 +2,7 @@ import pg from 'pg';
 import { StreamNotFoundError } from '../../../event-store/errors.js';
 import type {
   AllSubscription,
+  AppendOptions,
   AppendResult,
   EventCount,
   EventData,
@@ -134,9 +135,9 @@ export class PostgresEventStore implements EventStore {
     return this.tail;
   }
 
-  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any', options: AppendOptions = {}): Promise<AppendResult> {
     validateAppend(streamName, events);
-    const result = await this.combiner.append(streamName, events, expectedRevision);
+    const result = await this.combiner.append(streamName, events, expectedRevision, options.conditions);
     this.signal.appended(events.map((event) => event.type));
     return result;
   }
