@@ -81,11 +81,11 @@ export async function load<State, Command, Event extends DomainEvent>(
  * The aggregate's state for a decision about another stream (a quota use
  * reads the subscription): the state this process keeps when it has one,
  * else a fresh load (then kept). It may be behind: pass `conditionOn(...)` of
- * it to the command that depends on it, and read afresh (`load`) when that
- * command fails with ConditionFailedError. A refusal taken on a kept state
- * (`kept: true`) may be stale too: `forget` it and decide again on a fresh
- * read. Only aggregates with a snapshot policy are kept; others are loaded
- * every time.
+ * it to the command that depends on it; when that command fails with
+ * ConditionFailedError, `forget` the stream and call `kept` again (it reads
+ * afresh). A refusal taken on a kept state (`kept: true`) may be stale too:
+ * forget and decide again the same way. Only aggregates with a snapshot policy
+ * are kept; others are loaded every time.
  */
 export async function kept<State, Command, Event extends DomainEvent>(
   store: EventStore,
