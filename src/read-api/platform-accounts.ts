@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { selectPage } from './page-query.js';
+import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
 
 /** Queries of the `platform-accounts-v1` read model (platform_accounts). No credentials: the table has none. */
 
@@ -90,15 +91,12 @@ export async function listPlatformAccounts(knex: Knex, ownerId: string, filter: 
     else q.andWhereNot({ status: 'disconnected' });
     return q;
   };
-  const [{ count }] = (await where(knex('platform_accounts').count({ count: '*' }))) as [{ count: string | number }];
-  const rows = await where(knex('platform_accounts').select(COLUMNS))
-    .orderBy([
-      { column: 'connected_at', order: 'desc' },
-      { column: 'id', order: 'asc' },
-    ])
-    .offset(offsetOf(page))
-    .limit(page.per_page);
-  return pageOf(rows.map(toView), page, Number(count));
+  const ordered = where(knex('platform_accounts').select(COLUMNS)).orderBy([
+    { column: 'connected_at', order: 'desc' },
+    { column: 'id', order: 'asc' },
+  ]);
+  const { rows, total } = await selectPage<Record<string, any>>(knex, ordered, page);
+  return pageOf(rows.map(toView), page, total);
 }
 
 /** One account with its owner; undefined when unknown. The caller checks the owner. */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
+import { selectPage } from './page-query.js';
 import { prepared } from '../adapters/db/prepared.js';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
 
 /** Queries of the `users-v1` read model. Rows hold no secrets; these map them to the API's shape. */
 
@@ -54,13 +55,11 @@ export async function findUserProfile(knex: Knex, userId: string): Promise<{ pro
 
 /** A user's sessions, newest first (ended ones included, marked by ended_at / end_reason). */
 export async function listUserSessions(knex: Knex, userId: string, page: PageRequest): Promise<Page<UserSessionView>> {
-  const [{ count }] = (await knex('user_sessions').where({ user_id: userId }).count({ count: '*' })) as [{ count: string | number }];
-  const rows = await knex('user_sessions')
+  const ordered = knex('user_sessions')
     .select('id', 'user_agent', 'ip', 'started_at', 'last_refreshed_at', 'expires_at', 'ended_at', 'end_reason')
     .where({ user_id: userId })
-    .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'asc' }])
-    .offset(offsetOf(page))
-    .limit(page.per_page);
+    .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'asc' }]);
+  const { rows, total: count } = await selectPage<Record<string, any>>(knex, ordered, page);
   const items = rows.map((row) => ({
     id: row.id,
     user_agent: row.user_agent,
