@@ -1,7 +1,7 @@
-import { ConditionFailedError, IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
+import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
 import type { AppendCondition, EventStore, Json } from '../event-store/port.js';
 import { toMetadata, type CommandContext } from '../write-model/core/command-context.js';
-import { conditionOn, forget, handle, kept, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
+import { decideOnKept, handle, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
 import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import type { EventIdSource } from '../write-model/core/event-ids.js';
@@ -126,22 +126,10 @@ export interface ConsumeOptions {
 export async function consumeQuota(call: QuotaCall, feature: DailyCounterFeature, amount: number, options: ConsumeOptions = {}): Promise<UsageResult> {
   if (options.subject) return consumeOn(call, feature, amount, options, options.subject, []);
   // the subscription as this process last saw it; the use lands only while it is still that revision
-  const key = subscriptionKey(call.userId, call.service);
-  for (let attempt = 1; ; attempt++) {
-    const read = await kept(call.store, subscriptionAggregate, key);
-    try {
-      return await consumeOn(call, feature, amount, options, quotaSubjectOf(call.service, read.state), [conditionOn(subscriptionAggregate, key, read)]);
-    } catch (error) {
-      // the plan changed since (or a refusal was taken on what this process kept): read it again, decide again
-      const stale = error instanceof ConditionFailedError || (read.kept && error instanceof DomainError);
-      if (!stale || attempt >= CONDITION_ATTEMPTS) throw error;
-      forget(call.store, subscriptionAggregate, key);
-    }
-  }
+  return decideOnKept(call.store, subscriptionAggregate, subscriptionKey(call.userId, call.service), (read, condition) =>
+    consumeOn(call, feature, amount, options, quotaSubjectOf(call.service, read.state), [condition]),
+  );
 }
-
-/** a subscription that keeps changing under quota uses: give up after this many reads */
-const CONDITION_ATTEMPTS = 4;
 
 async function consumeOn(
   call: QuotaCall,

@@ -1,12 +1,11 @@
 import { hasId } from '../write-model/core/id-set.js';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { ConditionFailedError } from '../event-store/errors.js';
-import type { EventStore } from '../event-store/port.js';
+import type { AppendCondition, EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
 import { checkAgainstPlan, itemSpec, parseConfig, workflowType, type Refusal, type ResolvedWorkflowType } from '../platforms/registry.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { conditionOn, forget, handle, kept, load, type Loaded } from '../write-model/core/command-handler.js';
+import { decideOnKept, handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { featuresOf, type Service } from '../write-model/subscription/plans.js';
@@ -285,21 +284,16 @@ export async function resumeWorkflow(deps: WorkflowDeps, caller: Caller, workflo
 /** Records a manual run with the workflow's config as it is now; a paused workflow does not run (CONFLICT). */
 export async function requestExecution(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome & { executionId: string }> {
   // the workflow as this process last saw it; the execution lands only while it is still that revision
-  for (let attempt = 1; ; attempt++) {
-    const read = await kept(deps.store, workflowAggregate, workflowId);
-    try {
-      return await requestExecutionOf(deps, caller, workflowId, read);
-    } catch (error) {
-      // it changed since (paused, edited, deleted), or a refusal was taken on what this process kept: read it again
-      const stale = error instanceof ConditionFailedError || (read.kept && error instanceof DomainError);
-      if (!stale || attempt >= 4) throw error;
-      forget(deps.store, workflowAggregate, workflowId);
-    }
-  }
+  return decideOnKept(deps.store, workflowAggregate, workflowId, ({ state }, condition) => requestExecutionOf(deps, caller, workflowId, state, condition));
 }
 
-async function requestExecutionOf(deps: WorkflowDeps, caller: Caller, workflowId: string, read: Loaded<WorkflowState>): Promise<Outcome & { executionId: string }> {
-  const { state } = read;
+async function requestExecutionOf(
+  deps: WorkflowDeps,
+  caller: Caller,
+  workflowId: string,
+  state: WorkflowState,
+  condition: AppendCondition,
+): Promise<Outcome & { executionId: string }> {
   const workflow = own(state, caller.userId);
   if (state.status === 'paused') {
     throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
@@ -322,7 +316,7 @@ async function requestExecutionOf(deps: WorkflowDeps, caller: Caller, workflowId
       requestedBy: caller.userId,
       now: deps.now().toISOString(),
     },
-    { context: caller.context, expectedRevision: 'no_stream', conditions: [conditionOn(workflowAggregate, workflowId, read)] },
+    { context: caller.context, expectedRevision: 'no_stream', conditions: [condition] },
   );
   return { executionId, revision: result.revision, position: result.position };
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mapError } from '../../src/adapters/http/error-mapping.js';
 import type { AppContext } from '../../src/adapters/http/state.js';
-import { AppendTooLargeError, StreamTombstonedError } from '../../src/event-store/errors.js';
+import { AppendTooLargeError, ConditionFailedError, StreamTombstonedError } from '../../src/event-store/errors.js';
 
 const ctx = { get: () => '' } as unknown as AppContext;
 
@@ -14,5 +14,10 @@ describe('HTTP error mapping of event store refusals', () => {
   it('a stream deleted for good is 410 GONE', () => {
     const mapped = mapError(new StreamTombstonedError('workflow-1'), ctx);
     expect(mapped?.error).to.include({ status: 410, code: 'GONE' });
+  });
+
+  it('a stream the decision depended on that kept changing is 409 CONFLICT, not a 500', () => {
+    const mapped = mapError(new ConditionFailedError('subscription-u_xiaohongshu', 3n, 4n), ctx);
+    expect(mapped?.error).to.include({ status: 409, code: 'CONFLICT' });
   });
 });

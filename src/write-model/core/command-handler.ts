@@ -1,4 +1,5 @@
-import { StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { ConditionFailedError, StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { DomainError } from './domain-error.js';
 import type { AppendCondition, EventStore, ExpectedRevision, Json, RecordedEvent } from '../../event-store/port.js';
 import type { Snapshot } from '../../event-store/snapshots.js';
 import type { Aggregate } from './aggregate.js';
@@ -37,7 +38,7 @@ export interface HandleOptions {
    */
   loaded?: Loaded<unknown>;
   /**
-   * Other streams the decision read, at the revisions read (kept(), load()):
+   * Other streams the decision read, at the revisions read (decideOnKept, load):
    * the events land only while those streams are still there, else
    * ConditionFailedError, which this handler leaves to the caller (only it can
    * read them again).
@@ -77,38 +78,44 @@ export async function load<State, Command, Event extends DomainEvent>(
   return { state, revision };
 }
 
+/** Reads of another aggregate a decision may take before it is given up on (the aggregate keeps changing). */
+const KEPT_READS = 4;
+
 /**
- * The aggregate's state for a decision about another stream (a quota use
- * reads the subscription): the state this process keeps when it has one,
- * else a fresh load (then kept). It may be behind: pass `conditionOn(...)` of
- * it to the command that depends on it; when that command fails with
- * ConditionFailedError, `forget` the stream and call `kept` again (it reads
- * afresh). A refusal taken on a kept state (`kept: true`) may be stale too:
- * forget and decide again the same way. Only aggregates with a snapshot policy
- * are kept; others are loaded every time.
+ * A decision about another stream that reads this aggregate too (a quota use
+ * reads the subscription whose plan sets the limit): `decide` gets the state
+ * this process keeps of it (a fresh read, then kept, when it keeps none) and
+ * the condition its append must carry, so the append lands only while the
+ * aggregate is still at the revision decided on. When it moved
+ * (ConditionFailedError), or the decision was a refusal taken on a kept state
+ * (which may be behind), the kept state is dropped and the decision taken
+ * again on a fresh read. Only aggregates with a snapshot policy are kept;
+ * others are read every time.
  */
-export async function kept<State, Command, Event extends DomainEvent>(
+export async function decideOnKept<State, Command, Event extends DomainEvent, Result>(
   store: EventStore,
   aggregate: Aggregate<State, Command, Event>,
   id: string,
-): Promise<Loaded<State> & { kept: boolean }> {
+  decide: (read: Loaded<State>, condition: AppendCondition) => Promise<Result>,
+): Promise<Result> {
   const streamName = aggregate.streamName(id);
   const cache = aggregate.snapshot ? stateCacheOf(store) : undefined;
-  const known = cache?.peek(aggregate, streamName);
-  if (known) return { state: known.state, revision: known.revision, kept: true };
-  const { state, revision, base } = await loadFrom(store, aggregate, streamName);
-  cache?.put(aggregate, streamName, { state, revision, base: await maybeSnapshot(store, aggregate, streamName, state, revision, base) });
-  return { state, revision, kept: false };
-}
-
-/** Drops what this process keeps of the aggregate's stream (it moved on: ConditionFailedError). */
-export function forget<State, Command, Event extends DomainEvent>(store: EventStore, aggregate: Aggregate<State, Command, Event>, id: string): void {
-  stateCacheOf(store).drop(aggregate.streamName(id));
-}
-
-/** The condition that the stream `kept` (or `load`) read is still at that revision. */
-export function conditionOn<State, Command, Event extends DomainEvent>(aggregate: Aggregate<State, Command, Event>, id: string, read: Loaded<unknown>): AppendCondition {
-  return { streamName: aggregate.streamName(id), revision: read.revision < 0n ? 'no_stream' : read.revision };
+  for (let reads = 1; ; reads++) {
+    let read: Loaded<State> | undefined = cache?.peek(aggregate, streamName);
+    const wasKept = read !== undefined;
+    if (!read) {
+      const loaded = await loadFrom(store, aggregate, streamName);
+      cache?.put(aggregate, streamName, { ...loaded, base: await maybeSnapshot(store, aggregate, streamName, loaded.state, loaded.revision, loaded.base) });
+      read = { state: loaded.state, revision: loaded.revision };
+    }
+    try {
+      return await decide(read, { streamName, revision: read.revision < 0n ? 'no_stream' : read.revision });
+    } catch (error) {
+      const stale = error instanceof ConditionFailedError || (wasKept && error instanceof DomainError);
+      if (!stale || reads >= KEPT_READS) throw error;
+      cache?.drop(streamName);
+    }
+  }
 }
 
 interface LoadedFrom<State> extends Loaded<State> {
