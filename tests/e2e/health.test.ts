@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { fastAppendStatement } from '../../src/adapters/event-store/postgres/append.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { Container } from 'inversify';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
@@ -84,13 +85,14 @@ describe('operational endpoints (e2e)', () => {
 
   it('GET /readyz warns, still ready, naming a transaction that has held back event delivery; /metrics gives its age', async function () {
     this.timeout(20_000);
-    const url = new URL(testConfig().DATABASE_URL);
-    url.pathname = '/postgres'; // another database of the cluster: the horizon is the cluster's
-    const blocker = new pg.Client({ connectionString: url.toString(), application_name: 'readyz-test-blocker' });
+    const database = new URL(testConfig().DATABASE_URL).pathname.slice(1);
+    // an append left open: only transactions that append hold back delivery
+    const blocker = new pg.Client({ connectionString: testConfig().DATABASE_URL, application_name: 'readyz-test-blocker' });
     await blocker.connect();
     try {
       await blocker.query('BEGIN');
-      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_current_xact_id()');
+      await blocker.query(fastAppendStatement(`readyz-open-${randomUUID()}`, [{ id: randomUUID(), type: 'LeftOpen', data: {} }], 'any'));
+      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const store = api.container.get(TOKENS.EventStore);
       await store.append(`readyz-${randomUUID()}`, [{ id: randomUUID(), type: 'HeldForReadyz', data: {} }]);
       await new Promise((resolve) => setTimeout(resolve, 5_300));
@@ -99,7 +101,7 @@ describe('operational endpoints (e2e)', () => {
       expect(res.status).to.equal(200);
       expect(body.data.status).to.equal('ready');
       expect(body.data.warnings, JSON.stringify(body.data)).to.have.length(1);
-      expect(body.data.warnings[0]).to.include(`pid ${rows[0]!.pid}`).and.to.include('readyz-test-blocker').and.to.include('database postgres');
+      expect(body.data.warnings[0]).to.include(`pid ${rows[0]!.pid}`).and.to.include('readyz-test-blocker').and.to.include(`database ${database}`);
       const metrics = await (await fetch(`${api.url}/metrics`)).text();
       const age = Number(/^event_store_horizon_blocked_seconds (\S+)$/m.exec(metrics)?.[1]);
       expect(age).to.be.greaterThan(5);

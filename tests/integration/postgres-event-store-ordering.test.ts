@@ -139,6 +139,58 @@ describe('Postgres event store: $all order under concurrency', function () {
     }
   });
 
+  it('delivers every event exactly once while appends commit late and transactions that append nothing come and go', async () => {
+    const prefix = `churn${randomUUID().slice(0, 8)}`;
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const until = Date.now() + 2_500;
+    const appended: string[] = [];
+    const seen: RecordedEvent[] = [];
+    const subscription = store.subscribeToAll({ fromPosition: await store.headPosition(), filter: { streamPrefixes: [`${prefix}-`] }, batchSize: 20 });
+    const reading = (async () => {
+      for await (const batch of subscription) seen.push(...batch.events);
+    })();
+    // appends held open for a while, on connections that take the appender lock at their first append
+    const held = Array.from({ length: 4 }, async (_, c) => {
+      const client = await connect();
+      for (let i = 0; Date.now() < until; i++) {
+        const e = event('HeldOpen');
+        await client.query('BEGIN');
+        await client.query(fastAppendStatement(`${prefix}-held${c}`, [e], 'any'));
+        await pause(Math.random() * 15);
+        await client.query('COMMIT');
+        appended.push(e.id);
+      }
+    });
+    // transactions with an id that never append: they must neither hold back nor confuse the horizon
+    const bystanders = Array.from({ length: 3 }, async () => {
+      const client = await connect();
+      while (Date.now() < until) {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_current_xact_id()');
+        await pause(Math.random() * 10);
+        await client.query('COMMIT');
+      }
+    });
+    const plain = Array.from({ length: 3 }, async (_, w) => {
+      while (Date.now() < until) {
+        const e = event('Plain');
+        await store.append(`${prefix}-plain${w}`, [e]);
+        appended.push(e.id);
+      }
+    });
+    await Promise.all([...held, ...bystanders, ...plain]);
+    await waitFor('every append delivered', () => seen.length >= appended.length);
+    await pause(200); // nothing more should come
+    await subscription.close();
+    await reading;
+    expect(seen.map((e) => e.id).sort()).to.deep.equal([...appended].sort());
+    const positions = seen.map((e) => e.position);
+    for (let i = 1; i < positions.length; i++) {
+      const [a, b] = [positions[i - 1]!, positions[i]!];
+      expect(a.commit < b.commit || (a.commit === b.commit && a.prepare < b.prepare), `ascending at ${i}`).to.equal(true);
+    }
+  });
+
   it('every index on es_events is built concurrently, outside a transaction', () => {
     for (const file of readdirSync(MIGRATIONS_DIRECTORY).filter((f) => f.endsWith('.ts'))) {
       const text = readFileSync(`${MIGRATIONS_DIRECTORY}/${file}`, 'utf8');

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { up as createEventStoreSchema } from '../../migrations/20261123000000_event_store.js';
 import { up as createSnapshotTable } from '../../migrations/20261204000000_snapshots.js';
 import { up as lockStreamBeforeXid } from '../../migrations/20261205000000_stream_lock_before_xid.js';
+import { up as appenderHorizon } from '../../migrations/20261205080000_es_appender_horizon.js';
 
 /**
  * A Postgres event store of its own, in a fresh schema of the test database:
@@ -18,6 +19,7 @@ export async function isolatedEventStoreSchema(databaseUrl: string): Promise<{ c
     await createEventStoreSchema(scoped);
     await createSnapshotTable(scoped); // snapshots live beside the streams (snapshotted aggregates)
     await lockStreamBeforeXid(scoped);
+    await appenderHorizon(scoped);
   } finally {
     await scoped.destroy();
   }

@@ -26,8 +26,9 @@ export interface PollingOptions {
 }
 
 /**
- * Reads a window of $all after `from`, but only below the oldest transaction
- * still in flight: everything there is committed for good, so the window can
+ * Reads a window of $all after `from`, but only below the oldest appending
+ * transaction still in flight (es_horizon(): transactions that never append
+ * do not count): everything there is committed for good, so the window can
  * never later gain an event before its end.
  *
  * `h` finds the window's end from the primary key alone; the events are then
@@ -40,11 +41,12 @@ export interface PollingOptions {
  * sleeps until it is woken, as before.
  */
 const WINDOW_QUERY = `
-  WITH h AS MATERIALIZED (
+  WITH x AS MATERIALIZED (SELECT es_horizon() AS x),
+  h AS MATERIALIZED (
     SELECT transaction_id, global_position, count(*) OVER () AS scanned FROM (
       SELECT transaction_id, global_position FROM es_events
        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         AND transaction_id < (SELECT x FROM x)
        ORDER BY transaction_id, global_position
        LIMIT $3) window_positions
     ORDER BY transaction_id DESC, global_position DESC
@@ -59,9 +61,11 @@ const WINDOW_QUERY = `
     LIMIT $3)
   UNION ALL
   SELECT true, (SELECT scanned FROM h),
-         EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-                   AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[]))
-                   AND (cardinality($5::text[]) = 0 OR stream_name LIKE ANY($5::text[]))),
+         -- newest first off the primary key, bounded by the horizon (an EXISTS here may be planned as a scan of the log)
+         (SELECT true FROM es_events WHERE transaction_id >= (SELECT x FROM x)
+             AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[]))
+             AND (cardinality($5::text[]) = 0 OR stream_name LIKE ANY($5::text[]))
+           ORDER BY transaction_id DESC, global_position DESC LIMIT 1) IS NOT NULL,
          (SELECT transaction_id::text FROM h), (SELECT global_position::text FROM h), NULL, NULL, NULL, NULL, NULL, NULL, NULL`;
 
 type WindowRow = EventRow & { horizon: boolean; scanned: string | null; blocked: boolean };

@@ -15,8 +15,8 @@ import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './row
  * global order (Merge Append) and cut at `batchSize`: the first `batchSize`
  * wanted events after the position, each range reading at most that many.
  *
- * As every reader of $all, it reads only below the oldest transaction in
- * flight (pg_snapshot_xmin), where the log can no longer gain an event. A
+ * As every reader of $all, it reads only below the oldest appending
+ * transaction in flight (es_horizon()), where the log can no longer gain an event. A
  * batch that is not full reached that horizon: its checkpoint is the newest
  * event below it, so a replay whose filter matched nothing still moves on.
  * Pairs found at one horizon are complete below it; a read past it finds
@@ -112,7 +112,7 @@ export class PostgresCatchUpReader {
               .join(' UNION ALL ');
     }
     const horizonBound = this.filtered ? 'least((SELECT x FROM b), $4::text::xid8)' : '(SELECT x FROM b)';
-    const text = `WITH b AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+    const text = `WITH b AS MATERIALIZED (SELECT es_horizon() AS x),
        wanted AS (SELECT * FROM (${ranges}) r ORDER BY t, g LIMIT $3)
        SELECT false AS horizon, commit_position, prepare_position, stream_name, stream_revision, event_id, event_type, data, metadata, created_ms FROM wanted
        UNION ALL
@@ -193,7 +193,7 @@ export class PostgresCatchUpReader {
  * all committed when the list was read, so the list is complete below it.
  */
 const PAIRS_QUERY = `
-  WITH RECURSIVE b AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+  WITH RECURSIVE b AS MATERIALIZED (SELECT es_horizon() AS x),
   pairs(category, type) AS (
     (SELECT ${CATEGORY}, event_type FROM es_events ORDER BY ${CATEGORY}, event_type LIMIT 1)
     UNION ALL

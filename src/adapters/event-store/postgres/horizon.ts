@@ -2,9 +2,10 @@ import type { Knex } from 'knex';
 import { Gauge, type Registry } from 'prom-client';
 
 /**
- * Subscribers of $all on Postgres read only below the oldest transaction still
- * in flight (pg_snapshot_xmin), and that horizon is the whole cluster's: an
- * open transaction holding a transaction id, in any database, holds back
+ * Subscribers of $all on Postgres read only below the oldest appending
+ * transaction still in flight (es_horizon(): a transaction on a connection
+ * that holds the appender lock). An append transaction left open, say by a
+ * caller that appends inside its own transaction and then waits, holds back
  * every subscriber until it ends. This names it.
  */
 export interface HorizonBlocker {
@@ -26,7 +27,7 @@ export interface HorizonStatus {
 }
 
 const HORIZON_QUERY = `
-  WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+  WITH x AS MATERIALIZED (SELECT es_horizon() AS xmin),
   behind AS (SELECT EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= (SELECT xmin FROM x)) AS lagging),
   holder AS (
     SELECT a.pid, a.datname::text AS database, a.application_name, a.state,

@@ -187,7 +187,7 @@ export class PostgresEventStore implements EventStore {
       conditions.push(`(transaction_id, global_position) ${backwards ? '>=' : '<='} ($${values.length - 1}::text::xid8, $${values.length}::bigint)`);
     }
     // Forwards reads are pages of a stable history: only what can no longer gain an earlier event.
-    if (!backwards) conditions.push('transaction_id < pg_snapshot_xmin(pg_current_snapshot())');
+    if (!backwards) conditions.push('transaction_id < (SELECT es_horizon())');
     if (options.filter?.eventTypes?.length) {
       values.push(options.filter.eventTypes);
       conditions.push(`event_type = ANY($${values.length}::text[])`);
@@ -255,12 +255,12 @@ export class PostgresEventStore implements EventStore {
     return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
   }
 
-  /** The newest event below the oldest transaction in flight: nothing can ever be appended before it. */
+  /** The newest event below the oldest appending transaction in flight: nothing can ever be appended before it. */
   private async horizonPosition(): Promise<Position> {
     const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string }>({
       name: 'es_horizon_position',
       text: `SELECT transaction_id::text AS commit_position, global_position::text AS prepare_position
-               FROM es_events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               FROM es_events WHERE transaction_id < (SELECT es_horizon())
               ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     });
     const row = rows[0];
