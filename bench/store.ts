@@ -272,7 +272,9 @@ async function main(): Promise<void> {
                 `under load (projector with ${loaded.consumers} consumers over ${fmtRate(loaded.historyEvents)} history events, rebuilds in a loop): p50 / p90 / p99 / max ms`,
                 `${fmtMs(loaded.live.p50Ms)} / ${fmtMs(loaded.live.p90Ms)} / ${fmtMs(loaded.live.p99Ms)} / ${fmtMs(loaded.live.maxMs)}`,
               ],
-              ['  samples / missing / duplicates / rebuilds finished meanwhile', `${loaded.live.measured} / ${loaded.live.missing} / ${loaded.live.duplicates} / ${loaded.rebuildsFinished}`],
+              ['  append() itself p50 / p99 ms', `${fmtMs(loaded.live.appendP50Ms)} / ${fmtMs(loaded.live.appendP99Ms)}`],
+              ['  append resolved→delivery p50 / p99 ms', `${fmtMs(loaded.live.afterCommitP50Ms)} / ${fmtMs(loaded.live.afterCommitP99Ms)}`],
+              ['  samples / missing / duplicates / late-issued appends / rebuilds finished meanwhile', `${loaded.live.measured} / ${loaded.live.missing} / ${loaded.live.duplicates} / ${loaded.live.lateIssues} / ${loaded.rebuildsFinished}`],
             ]
           : []),
       ],

@@ -17,10 +17,10 @@ export interface PollingOptions {
    */
   minReadGapMs: number;
   /**
-   * The poll interval while events wait behind a transaction in flight: it
-   * may be one that appends nothing (an idle session, another database's),
-   * whose end wakes nobody, so the reader looks again soon instead of
-   * backing off.
+   * The poll interval while events wait behind an append in flight: one
+   * made outside the store (on a connection of its own) sends no NOTIFY
+   * when it ends, so the reader looks again soon instead of backing off.
+   * Only appends hold the horizon, and they are short: this costs little.
    */
   blockedPollIntervalMs: number;
 }

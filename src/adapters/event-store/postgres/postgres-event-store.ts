@@ -118,7 +118,7 @@ export class PostgresEventStore implements EventStore {
     // a snapshot is a cache: its writes need not wait for a WAL flush (a lost one is folded again)
     this.snapshots = PostgresSnapshotStore.open(options.connectionString, 2, { asynchronousCommit: true });
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);
-    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, blockedPollIntervalMs: 20, ...options.polling };
+    this.polling = { minPollIntervalMs: 5, maxPollIntervalMs: 500, minReadGapMs: 10, blockedPollIntervalMs: 5, ...options.polling };
     this.combiner = new AppendCombiner(this.pool, { maxInFlight: 2, maxGroup: 64, maxFallbackConcurrency: 2, ...options.combining });
     this.tailOptions = options.sharedTail === false ? false : { ...DEFAULT_SHARED_TAIL, ...options.sharedTail };
   }

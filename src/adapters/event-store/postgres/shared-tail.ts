@@ -15,7 +15,7 @@ export interface SharedTailOptions {
   blockedAgeMs: number;
 }
 
-export const DEFAULT_SHARED_TAIL: SharedTailOptions = { maxEvents: 4_000, readSize: 1_000, maxAgeMs: 250, blockedAgeMs: 20 };
+export const DEFAULT_SHARED_TAIL: SharedTailOptions = { maxEvents: 4_000, readSize: 1_000, maxAgeMs: 250, blockedAgeMs: 5 };
 
 /** Reads one unfiltered window of $all after a position: the subscription's window query with no filter. */
 export type WindowReader = (after: Position, limit: number) => Promise<Window>;
