@@ -28,7 +28,8 @@ export interface HorizonStatus {
 
 const HORIZON_QUERY = `
   WITH x AS MATERIALIZED (SELECT es_horizon() AS xmin),
-  behind AS (SELECT EXISTS (SELECT 1 FROM es_events WHERE transaction_id >= (SELECT xmin FROM x)) AS lagging),
+  behind AS (SELECT (SELECT true FROM es_events WHERE transaction_id >= (SELECT xmin FROM x)
+                      ORDER BY transaction_id DESC, global_position DESC LIMIT 1) IS NOT NULL AS lagging),
   holder AS (
     SELECT a.pid, a.datname::text AS database, a.application_name, a.state,
            (extract(epoch FROM now() - a.xact_start) * 1000)::bigint AS age_ms
