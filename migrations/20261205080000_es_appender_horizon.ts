@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { up as lockStreamWithoutAppenderLock } from './20261205000000_stream_lock_before_xid.js';
 
 /**
  * The delivery horizon counts only transactions that append events.
@@ -99,24 +100,7 @@ export async function down(knex: Knex): Promise<void> {
     DROP TRIGGER IF EXISTS es_events_register_appender ON es_events;
     DROP FUNCTION IF EXISTS es_events_register_appender();
     DROP FUNCTION IF EXISTS es_horizon();
-    CREATE OR REPLACE FUNCTION es_lock_stream(p_stream text, p_kind text, p_revision bigint, OUT last_revision bigint, OUT deleted boolean)
-    LANGUAGE plpgsql AS $fn$
-    DECLARE
-      v_exists boolean;
-    BEGIN
-      PERFORM pg_advisory_xact_lock(hashtextextended('es_stream:' || p_stream, 0));
-      SELECT coalesce(bool_or(s.deleted), false) INTO deleted FROM es_streams s WHERE s.stream_name = p_stream;
-      SELECT coalesce(max(e.stream_revision), -1) INTO last_revision FROM es_events e WHERE e.stream_name = p_stream;
-      v_exists := last_revision >= 0 AND NOT deleted;
-      IF NOT (p_kind = 'any'
-         OR (p_kind = 'no_stream' AND NOT v_exists)
-         OR (p_kind = 'stream_exists' AND v_exists)
-         OR (p_kind = 'exact' AND v_exists AND last_revision = p_revision)) THEN
-        RAISE EXCEPTION 'wrong expected version for %', p_stream
-          USING ERRCODE = 'ES001', DETAIL = CASE WHEN v_exists THEN last_revision::text ELSE 'no_stream' END;
-      END IF;
-      INSERT INTO es_streams (stream_name) VALUES (p_stream) ON CONFLICT DO NOTHING;
-    END $fn$;
-    DROP FUNCTION IF EXISTS es_register_appender();
   `);
+  await lockStreamWithoutAppenderLock(knex); // es_lock_stream as it was before
+  await knex.raw('DROP FUNCTION IF EXISTS es_register_appender()');
 }
