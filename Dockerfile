@@ -11,6 +11,9 @@ WORKDIR /app
 ENV NODE_ENV=production
 
 COPY package.json package-lock.json ./
+# postinstall tries the argon2 binding (and rebuilds it if it does not load)
+COPY scripts/ensure-argon2.ts ./scripts/
+COPY src/adapters/crypto/argon2-binding.ts ./src/adapters/crypto/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./

@@ -1,9 +1,12 @@
 import type { Container } from 'inversify';
 import type Koa from 'koa';
 import { createApp } from './adapters/http/app.js';
+import { SessionStanding } from './adapters/auth/session-standing.js';
 import { authenticate } from './adapters/http/authenticate.js';
+import { apiRateLimit } from './adapters/http/middleware/api-rate-limit.js';
 import { consoleApp } from './adapters/http/console.js';
 import { createHttpApi } from './adapters/http/define-route.js';
+import { idempotencyHashKey } from './adapters/http/idempotency.js';
 import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { paymentsRouter } from './adapters/http/routes/payments.js';
@@ -35,7 +38,18 @@ export function createApiApp(container: Container): Koa<AppState> {
   const adminQueues = new AdminQueues(new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'collector-api' }));
   container.onDeactivation(TOKENS.Redis, () => adminQueues.close());
   // routers are defined against `api` (defineRoute): its registry becomes /api/v1/openapi.json
-  const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
+  const limits = apiRateLimit(redis, {
+    perIpPerSecond: config.API_RATE_LIMIT_PER_IP,
+    perUserPerSecond: config.API_RATE_LIMIT_PER_USER,
+    burstSeconds: config.API_RATE_LIMIT_BURST_SECONDS,
+  });
+  const api = createHttpApi({
+    knex,
+    // the token's session must still stand, with the user's role as it is now (cached a second per session)
+    authenticate: authenticate(container.get(TOKENS.AccessTokens), new SessionStanding(store)),
+    userRateLimit: limits.byUser,
+    idempotency: { hashKey: idempotencyHashKey(config.JWT_SECRET) },
+  });
   const routers = [
     authRouter(api, {
       store,
@@ -75,6 +89,9 @@ export function createApiApp(container: Container): Koa<AppState> {
     redis,
     api,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    rateLimitByIp: limits.byIp,
+    ...(config.OPS_TOKEN ? { opsToken: config.OPS_TOKEN } : {}),
     routers,
   });
   // the operator console (/console: page app, session, bull-board), after the API routes

@@ -1,6 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { productionProblems } from './config-production.js';
 import { secureConnectionString, securityProblems } from './adapters/event-store/eventstoredb/connection-string.js';
 
 /**
@@ -89,7 +91,26 @@ export const DEV_ONLY_SECRETS = {
 
 const variables = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
-  HOST: z.string().default('0.0.0.0'),
+  // the API's listening address; default 0.0.0.0 in production, 127.0.0.1 otherwise (the development
+  // defaults' secrets are public: a development API is not for the network)
+  HOST: z.string().min(1),
+  // when set, /readyz and /metrics answer only `Authorization: Bearer <OPS_TOKEN>`; required in production
+  OPS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // reverse proxies (load balancers) in front of the API whose X-Forwarded-For / X-Forwarded-Proto are
+  // believed: comma-separated addresses, CIDR ranges or loopback / linklocal / uniquelocal. Unset: none.
+  TRUST_PROXY: z
+    .string()
+    .transform((s, ctx) => {
+      const entries = s.split(',').map((e) => e.trim()).filter(Boolean);
+      try {
+        proxyaddr.compile(entries);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(error as Error).message})` });
+        return z.NEVER;
+      }
+      return entries;
+    })
+    .default([]),
   // 0 asks the OS for a free port (tests); the bound port is printed at start
   PORT: integer(0, 65535).default(3000),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/collector'),
@@ -140,9 +161,22 @@ const variables = z.object({
     }, 'must be an IANA time zone such as Asia/Shanghai')
     .default('Asia/Shanghai'),
   MAIL_FROM: z.string().min(3, 'must be a sender address').default('"Collector" <no-reply@localhost>'),
-  // login attempts per minute (fixed window, Redis) per account (email) and per client IP; over it: 429
+  // login attempts per minute (fixed window, Redis) per account (email) from one client IP, and per
+  // client IP; over it: 429. Keyed by account and IP so a stranger cannot lock an owner out.
   LOGIN_RATE_LIMIT_PER_ACCOUNT: integer(1, 10_000).default(5),
   LOGIN_RATE_LIMIT_PER_IP: integer(1, 100_000).default(20),
+  // register, forgot-password and reset-password: requests per minute per client IP (each route
+  // apart), and per account (email, or the user a reset token names) per hour; over it: 429
+  AUTH_RATE_LIMIT_PER_IP: integer(1, 100_000).default(60),
+  AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: integer(1, 10_000).default(5),
+  // every /api/ request: a token bucket per client IP and per signed-in user (requests per second,
+  // sustained; a client may spend BURST_SECONDS of it at once); 0 turns one off; over it: 429
+  API_RATE_LIMIT_PER_IP: integer(0, 1_000_000).default(1000),
+  API_RATE_LIMIT_PER_USER: integer(0, 1_000_000).default(300),
+  API_RATE_LIMIT_BURST_SECONDS: integer(1, 3600).default(2),
+  // refresh: per minute per client IP, and per session
+  REFRESH_RATE_LIMIT_PER_IP: integer(1, 100_000).default(300),
+  REFRESH_RATE_LIMIT_PER_SESSION: integer(1, 10_000).default(10),
   // the web front end: password-reset links point at `${PUBLIC_WEB_URL}/reset-password?token=…`
   PUBLIC_WEB_URL: url(['http:', 'https:']).default('http://localhost:3000'),
   // payments: Alipay's public key (RSA2) for async notifications; unset → the Alipay callback answers `failure`
@@ -241,7 +275,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     else if (input[name] === undefined) problems.set(name, `${name}: is required in production`);
     else if (input[name] === devValue) problems.set(name, `${name}: must not be the development default in production`);
   }
+  input['HOST'] ??= production ? '0.0.0.0' : '127.0.0.1';
   const result = schema.safeParse(input);
+  if (result.success && production) {
+    const devKey = Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!, 'base64');
+    const more = productionProblems({ ...result.data, PUBLIC_WEB_URL: input['PUBLIC_WEB_URL'] }, { JWT_SECRET: DEV_ONLY_SECRETS.JWT_SECRET, encryptionKey: devKey });
+    for (const [name, line] of more) if (!problems.has(name)) problems.set(name, line);
+  }
   if (result.success && problems.size === 0) return Object.freeze(result.data);
 
   for (const issue of result.error?.issues ?? []) {

@@ -1,3 +1,4 @@
+import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
@@ -80,6 +81,8 @@ export function buildProgram(io: CliIo): Command {
       if (options.passwordStdin) password = stripLineEnd(await io.readStdin());
       else if (options.password !== undefined) password = options.password;
       else throw new CliError('a password is required: --password <password> or --password-stdin');
+      const bindingProblem = argon2BindingProblem();
+      if (bindingProblem) throw new CliError(bindingProblem);
 
       try {
         const admin = await withContainer(io, (container) =>

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { horizonStatus, horizonWarning } from '../adapters/event-store/postgres/horizon.js';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -60,9 +61,13 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
     .argument('[name]', 'the projection (see projections list)')
     .option('--all', 'every projection, one after the other')
     .option('--json', 'print the final progress of each as JSON (progress lines go to stderr)')
-    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
+    .option('--priority <level>', 'CPU priority of this process: low (nice 10: live traffic on the same machine goes first) or normal', 'low')
+    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; priority: string }) => {
       if (!name && !options.all) throw new Error('name a projection or pass --all');
       if (name && options.all) throw new Error('either a name or --all, not both');
+      if (options.priority !== 'low' && options.priority !== 'normal') throw new Error(`--priority: low or normal, not ${JSON.stringify(options.priority)}`);
+      // a rebuild is background work: on a shared machine the API's and projector's delivery latency comes first
+      if (options.priority === 'low') lowerPriority(deps);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once('SIGINT', onSignal);
@@ -175,3 +180,14 @@ function progressReporter(deps: ProjectionsCommandDeps, name: string): { update:
     stop() {},
   };
 }
+
+/** Raises this process's nice value to 10 (never lowers it); a platform that refuses leaves it as it is, with a warning. */
+function lowerPriority(deps: { err: (line: string) => void }): void {
+  try {
+    if (os.getPriority() < LOW_PRIORITY) os.setPriority(LOW_PRIORITY);
+  } catch (error) {
+    deps.err(`warning: could not lower the CPU priority: ${(error as Error).message}`);
+  }
+}
+
+const LOW_PRIORITY = 10;

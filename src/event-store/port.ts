@@ -11,6 +11,8 @@ export interface EventMetadata {
   /** who: a user id, or `pm:<name>` for a process manager */
   userId?: string;
   requestId?: string;
+  /** a caller's X-Correlation-Id, kept as theirs (the correlation is always the server's) */
+  clientCorrelationId?: string;
   [key: string]: Json | undefined;
 }
 

@@ -2,10 +2,12 @@ import { closeServer, listen } from '../adapters/http/server.js';
 import { createApiApp } from '../api-app.js';
 import { buildContainer, disposeContainer } from '../container.js';
 import { TOKENS } from '../tokens.js';
-import { loadConfigOrExit, prepareDatabase } from './boot.js';
+import { checkPasswordHasherOrExit, loadConfigOrExit, prepareDatabase, warnIfDevelopment } from './boot.js';
 import { stopOnSignal } from './shutdown.js';
 
 const config = loadConfigOrExit();
+checkPasswordHasherOrExit();
+warnIfDevelopment(config);
 const container = await buildContainer(config, { processName: 'api' });
 const logger = container.get(TOKENS.Logger);
 

@@ -4,6 +4,7 @@ import { runMigrations } from '../adapters/db/migrate.js';
 import type { Knex } from '../adapters/db/knex.js';
 import type { Logger } from '../logger.js';
 import { assertTransactionIdsAhead, RestoredClusterError } from '../adapters/event-store/postgres/restore-guard.js';
+import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
 
 /** The configuration, or the list of what is wrong with it on stderr and exit 1. */
 export function loadConfigOrExit(): Config {
@@ -14,6 +15,30 @@ export function loadConfigOrExit(): Config {
     console.error(`Invalid configuration:\n${error.problems.map((line) => `  ${line}`).join('\n')}`);
     process.exit(1);
   }
+}
+
+/**
+ * Outside production the secrets are the public development defaults: say so
+ * loudly at start, so nobody mistakes such a process for a deployment.
+ */
+export function warnIfDevelopment(config: Config): void {
+  if (config.NODE_ENV === 'production') return;
+  const lines = [
+    `DEVELOPMENT MODE (NODE_ENV=${config.NODE_ENV}): NOT FOR A NETWORK ANYONE ELSE CAN REACH`,
+    'JWT_SECRET and ENCRYPTION_KEYS default to public values from this repository: anyone can forge tokens.',
+    `Listening on ${config.HOST}. For a deployment set NODE_ENV=production and real secrets (README: Configuration).`,
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  const bar = '!'.repeat(width + 4);
+  console.error([bar, ...lines.map((l) => `! ${l.padEnd(width)} !`), bar].join('\n'));
+}
+
+/** A process that hashes passwords tries the argon2 binding first: a bad one is one clear line and exit 1, not a segfault at the first login. */
+export function checkPasswordHasherOrExit(): void {
+  const problem = argon2BindingProblem();
+  if (problem === null) return;
+  console.error(problem);
+  process.exit(1);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify';
+import { inertCell } from '../read-api/inert-cell.js';
 import { Readable } from 'node:stream';
 import { searchEventPages } from './streams.js';
 import type { EventView, OpsDeps } from './types.js';
@@ -78,7 +79,7 @@ export function auditExport(deps: OpsDeps, query: AuditQuery): Readable {
     }
   }
   if (format === 'csv') {
-    const csv = stringify({ header: true, columns: AUDIT_COLUMNS as string[], cast: { object: (value) => JSON.stringify(value) } });
+    const csv = stringify({ header: true, columns: AUDIT_COLUMNS as string[], cast: { object: (value) => inertCell(JSON.stringify(value)), string: inertCell } });
     const source = Readable.from(
       (async function* () {
         for await (const row of rows()) yield { ...row, data: JSON.stringify(row.data) };

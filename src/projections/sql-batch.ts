@@ -52,7 +52,7 @@ export async function upsertRows(tx: Knex.Transaction | Knex, table: string, row
   if (rows.length === 0) return 0;
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
-  let sql = `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM jsonb_to_recordset(?::jsonb) AS r(${await definitions(tx, table, columns)})`;
+  let sql = `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})`;
   sql += ` ON CONFLICT (${options.conflict.map(ident).join(', ')})`;
   const update = options.update;
   const sets = update === undefined ? [] : Array.isArray(update) ? update.map((c) => `${ident(c)} = excluded.${ident(c)}`) : Object.entries(update).map(([c, expr]) => `${ident(c)} = ${expr}`);
@@ -81,7 +81,7 @@ export async function insertNewRows<T extends Row = Row>(
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
   const sql =
-    `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM jsonb_to_recordset(?::jsonb) AS r(${await definitions(tx, table, columns)})` +
+    `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})` +
     ` ON CONFLICT (${options.conflict.map(ident).join(', ')}) DO NOTHING RETURNING ${options.returning.map((c) => `t.${ident(c)}`).join(', ')}`;
   return ((await tx.raw(sql, [toJson(rows)])) as { rows: T[] }).rows;
 }
@@ -169,7 +169,7 @@ export async function selectRows<T extends Row = Row>(
  * grew with the table) where a handful of index lookups do.
  */
 function recordset(alias: string, defs: string, count: number): string {
-  return `(SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(${defs}) LIMIT ${count}) AS ${alias}`;
+  return `(SELECT * FROM json_to_recordset(?::json) AS r(${defs}) LIMIT ${count}) AS ${alias}`;
 }
 
 /** A double-quoted SQL identifier. */

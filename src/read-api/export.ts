@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
+import { inertCell } from './inert-cell.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import type { AnyPlan, ExportFormat as PlanExportFormat } from '../write-model/subscription/plans.js';
 
@@ -13,7 +14,9 @@ import type { AnyPlan, ExportFormat as PlanExportFormat } from '../write-model/s
  * - json: one array, written an element at a time (`[`, `{…}`, `,{…}`, `]`);
  *   each element is `json(row)` (nested values kept).
  * - csv: csv-stringify per page, a header line first, UTF-8 with a BOM so
- *   Excel reads Chinese text right; arrays are joined with `, `.
+ *   Excel reads Chinese text right; arrays are joined with `, `. Text that
+ *   a spreadsheet would take for a formula is made inert (inert-cell.ts),
+ *   in xlsx too.
  * - xlsx: exceljs' streaming WorkbookWriter, one sheet, a header row, each
  *   row committed as it is written (dates stay dates).
  *
@@ -85,8 +88,10 @@ export function exportStream<Row>(spec: ExportSpec<Row>): Readable {
   }
 }
 
+/** A cell as a spreadsheet gets it: arrays joined, text that would start a formula made inert. */
 function flat(value: Cell | readonly string[]): Cell {
-  return Array.isArray(value) ? value.join(', ') : (value as Cell);
+  const cell = Array.isArray(value) ? value.join(', ') : (value as Cell);
+  return typeof cell === 'string' ? inertCell(cell) : cell;
 }
 
 function asObject<Row>(spec: ExportSpec<Row>, row: Row): unknown {

@@ -31,6 +31,8 @@ describe('the api process (e2e)', () => {
       const url = /API listening on (\S+)/.exec(output())![1]!;
       expect(url).to.not.match(/:0$/);
       expect((await fetch(`${url}/healthz`)).status).to.equal(200);
+      // development defaults: a banner says the secrets are public
+      expect(output()).to.include('DEVELOPMENT MODE (NODE_ENV=development)').and.include('anyone can forge tokens');
 
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
@@ -38,6 +40,28 @@ describe('the api process (e2e)', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('production refuses to start on development secrets under another key id, one line per problem', async () => {
+    const devKey = Buffer.alloc(32, 'dev-only-encryption-key').toString('base64');
+    const { child, output } = startApiProcess({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'dev-only-jwt-secret-never-use-in-production ',
+      ENCRYPTION_KEYS: `prod:${devKey}`,
+      SMTP_URL: 'smtps://mail.example.test',
+      PUBLIC_WEB_URL: 'https://app.example.test',
+      OPS_TOKEN: 'an-ops-token-of-at-least-thirty-two-chars',
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).to.equal(1);
+    expect(output()).to.equal(
+      [
+        'Invalid configuration:',
+        '  JWT_SECRET: must not be the development default (or a variant of it) in production',
+        '  ENCRYPTION_KEYS: key "prod" is the development default; every key in production must be random (`openssl rand -base64 32`)',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('exits 1 with one line per bad variable when the configuration is invalid', async () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Container } from 'inversify';
 import type { Knex } from 'knex';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import type { PasswordHasher } from '../../src/adapters/crypto/password-hasher.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
@@ -14,6 +15,7 @@ import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
+import { userAggregate } from '../../src/write-model/user/decider.js';
 import { emailReservationAggregate } from '../../src/write-model/user/email-reservation.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -49,10 +51,20 @@ const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LO
  * The real api app from the container on a real socket, the users projection
  * running in-process, and an SMTP sink as the mail relay.
  */
-async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> = {}): Promise<AuthApi> {
+async function startAuthApi(
+  overrides: Partial<Record<ConfigVariable, string>> = {},
+  options: { hashed?: () => void; forwardedFor?: () => string } = {},
+): Promise<AuthApi> {
   const sink = await new SmtpSink().start();
   const config = testConfig({ SMTP_URL: sink.url, LOGIN_RATE_LIMIT_PER_IP: '10000', ...overrides });
   const container: Container = await buildContainer(config);
+  if (options.hashed) {
+    // the real hasher, telling the test each time it hashes
+    const real: PasswordHasher = container.get(TOKENS.PasswordHasher);
+    const counted: PasswordHasher = { hash: (plain) => (options.hashed!(), real.hash(plain)), verify: (hash, plain) => real.verify(hash, plain) };
+    await container.unbind(TOKENS.PasswordHasher);
+    container.bind(TOKENS.PasswordHasher).toConstantValue(counted);
+  }
   const store: EventStore = container.get(TOKENS.EventStore);
   const knex = container.get(TOKENS.Knex);
   const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, usersProjection, { idleCheckpointMs: 100, lockRetryMs: 100 });
@@ -64,6 +76,7 @@ async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> =
   pmRunner.start();
   const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   const seen: string[] = [];
+  const forwardedFor = options.forwardedFor;
   return {
     url: running.url,
     knex,
@@ -71,7 +84,8 @@ async function startAuthApi(overrides: Partial<Record<ConfigVariable, string>> =
     sink,
     seen,
     async call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
+      // behind a trusted proxy: a client address of the test's choosing unless the call names one
+      const headers: Record<string, string> = { ...(forwardedFor ? { 'X-Forwarded-For': forwardedFor() } : {}), ...options.headers };
       if (options.body !== undefined) headers['Content-Type'] = 'application/json';
       if (options.token) headers.Authorization = `Bearer ${options.token}`;
       const res = await fetch(`${running.url}${path}`, {
@@ -154,6 +168,32 @@ describe('identity: users and sessions (e2e)', () => {
     expect(loggedIn.res.status, loggedIn.text).to.equal(200);
   });
 
+  it('refuses text no store can keep (NUL, an unpaired surrogate) with 422 naming where, in body, query and path, and writes nothing', async () => {
+    const email = uniqueEmail('nul');
+    const nul = await api.call('POST', '/api/v1/auth/register', { body: { email, password: PASSWORD, display_name: 'Ada\u0000Lovelace' } });
+    expect(nul.res.status, nul.text).to.equal(422);
+    expect(nul.body.error?.code).to.equal('VALIDATION_ERROR');
+    expect(nul.body.error?.details.issues).to.deep.equal([{ in: 'body', path: ['display_name'], message: 'must not contain NUL (U+0000)', code: 'invalid_text' }]);
+    // JSON can carry half a surrogate pair as an escape; so can a password (hashed, it would never reach a store: refused all the same)
+    const surrogate = await api.call('POST', '/api/v1/auth/register', { body: { email, password: `${PASSWORD}\ud800`, display_name: 'Ada' } });
+    expect(surrogate.res.status, surrogate.text).to.equal(422);
+    expect(surrogate.body.error?.details.issues[0]).to.include({ in: 'body', message: 'must be valid Unicode (an unpaired surrogate is not)' });
+    const key = await api.call('POST', '/api/v1/auth/register', { body: { email, password: PASSWORD, display_name: 'Ada', ['x\u0000']: 1 } });
+    expect(key.res.status, key.text).to.equal(422);
+    // nothing was reserved by the refused attempts: the email is still free
+    const fine = await register(api, email);
+    expect(fine.res.status, fine.text).to.equal(201);
+    userIds.push(fine.body.data.user_id);
+
+    const { tokens } = await signUp(api, 'nul-reader');
+    const query = await api.call('GET', '/api/v1/users/sessions?cursor=%00', { token: tokens.access_token });
+    expect(query.res.status, query.text).to.equal(422);
+    expect(query.body.error?.details.issues[0]).to.include({ in: 'query' });
+    const path = await api.call('DELETE', '/api/v1/users/sessions/a%00b', { token: tokens.access_token });
+    expect(path.res.status, path.text).to.equal(422);
+    expect(path.body.error?.details.issues[0]).to.include({ in: 'params' });
+  });
+
   it('completes a registration whose email was reserved by a crashed attempt, under the reserved id', async () => {
     const email = uniqueEmail('crashed');
     const emailHash = createHash('sha256').update(email, 'utf8').digest('hex');
@@ -213,6 +253,14 @@ describe('identity: users and sessions (e2e)', () => {
     const after = await api.call('GET', `/api/v1/users/profile?after_position=${update.body.data.position}`, { token: tokens.access_token });
     expect(after.body.data).to.include({ display_name: 'Ada L.', timezone: 'Europe/Berlin', avatar_url: 'https://example.test/a.png' });
     expect(after.res.headers.get('etag')).to.equal(update.res.headers.get('etag'));
+
+    // markup characters in an avatar URL are stored percent-encoded, never raw; credentials in it are refused
+    const hostile = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { avatar_url: 'https://cdn.example.test/a"><script>x</script>.png' } });
+    expect(hostile.res.status, hostile.text).to.equal(200);
+    const stored = await api.call('GET', `/api/v1/users/profile?after_position=${hostile.body.data.position}`, { token: tokens.access_token });
+    expect(stored.body.data.avatar_url).to.equal('https://cdn.example.test/a%22%3E%3Cscript%3Ex%3C/script%3E.png');
+    const withCredentials = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { avatar_url: 'https://user:pw@cdn.example.test/a.png' } });
+    expect(withCredentials.res.status).to.equal(422);
   });
 
   it('rotates refresh tokens; reusing a rotated one ends the session, the newest token stops working too', async () => {
@@ -342,6 +390,33 @@ describe('identity: users and sessions (e2e)', () => {
     expect(before.user.display_name).to.equal('Replayed');
   });
 
+  it('an access token stops working within a second of its session ending or its user\'s suspension; a role change is in force as fast', async () => {
+    const within = async (what: string, token: string, path: string, status: number) => {
+      await waitFor(what, async () => (await api.call('GET', path, { token })).res.status === status, 1_500, 50);
+    };
+    const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test-admin' };
+    const now = () => new Date().toISOString();
+
+    const loggedOut = await signUp(api, 'logout-token');
+    userIds.push(loggedOut.userId);
+    const access = loggedOut.tokens.access_token as string;
+    expect((await api.call('GET', '/api/v1/users/sessions', { token: access })).res.status).to.equal(200);
+    expect((await api.call('POST', '/api/v1/auth/logout', { token: access })).res.status).to.equal(200);
+    await within('the logged-out token to be refused', access, '/api/v1/users/sessions', 401);
+
+    const promoted = await signUp(api, 'promoted');
+    userIds.push(promoted.userId);
+    const token = promoted.tokens.access_token as string;
+    expect((await api.call('GET', '/api/v1/admin/categories', { token })).res.status).to.equal(403);
+    await handle(api.store, userAggregate, promoted.userId, { type: 'ChangeRole', userId: promoted.userId, role: 'admin', now: now() }, { context });
+    await within('the promotion to count', token, '/api/v1/admin/categories', 200);
+    await handle(api.store, userAggregate, promoted.userId, { type: 'ChangeRole', userId: promoted.userId, role: 'user', now: now() }, { context });
+    await within('the demotion to count', token, '/api/v1/admin/categories', 403);
+
+    await handle(api.store, userAggregate, promoted.userId, { type: 'SuspendUser', userId: promoted.userId, reason: 'test', now: now() }, { context });
+    await within('the suspended user\'s token to be refused', token, '/api/v1/users/sessions', 401);
+  });
+
   it('never shows a password or token hash: not in any response, not in the read tables', async () => {
     const { tokens } = await signUp(api, 'secrets');
     refreshTokens.push(tokens.refresh_token);
@@ -403,5 +478,114 @@ describe('identity: login rate limits (e2e)', () => {
     expect(limited.res.status).to.equal(429);
     expect(limited.res.headers.get('retry-after')).to.match(/^\d+$/);
     await clearIpCounters();
+  });
+});
+
+describe('identity: limits on the other auth routes, behind a trusted proxy (e2e)', () => {
+  let api: AuthApi;
+  let hashes = 0;
+  before(async () => {
+    api = await startAuthApi(
+      {
+        TRUST_PROXY: 'loopback',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: '3',
+        AUTH_RATE_LIMIT_PER_IP: '3',
+        AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: '2',
+        REFRESH_RATE_LIMIT_PER_SESSION: '2',
+      },
+      { hashed: () => hashes++, forwardedFor: () => freshIp() },
+    );
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  /** A client at `ip`, as the trusted proxy on 127.0.0.1 reports it. */
+  const from = (ip: string) => ({ 'X-Forwarded-For': ip });
+  /** A client address of its own (random, so a run a minute after the last shares no per-IP count with it). */
+  const freshIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+
+  it('forgot-password: two per email and hour, then 429 with Retry-After, alike for an address without an account; two mails at most', async () => {
+    const ip = freshIp();
+    const email = uniqueEmail('flood');
+    expect((await register(api, email)).res.status).to.equal(201);
+    for (const address of [email, uniqueEmail('nobody')]) {
+      for (let i = 0; i < 2; i++) expect((await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: address }, headers: from(freshIp()) })).res.status).to.equal(202);
+      const limited = await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: address }, headers: from(ip) });
+      expect(limited.res.status, limited.text).to.equal(429);
+      expect(limited.body.error?.code).to.equal('RATE_LIMITED');
+      expect(Number(limited.res.headers.get('retry-after'))).to.be.within(1, 3600);
+    }
+    await waitFor('two reset mails', () => api.sink.messages.filter((m) => m.parsed.to.includes(email)).length >= 2, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(api.sink.messages.filter((m) => m.parsed.to.includes(email))).to.have.length(2);
+  });
+
+  it('register: three per minute from one client IP; another IP is not held back', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) {
+      const ok = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail(`ip${i}`), password: PASSWORD, display_name: 'Ada' }, headers: from(ip) });
+      expect(ok.res.status, ok.text).to.equal(201);
+    }
+    const limited = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('ip-4'), password: PASSWORD, display_name: 'Ada' }, headers: from(ip) });
+    expect(limited.res.status).to.equal(429);
+    const elsewhere = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('ip-5'), password: PASSWORD, display_name: 'Ada' }, headers: from(freshIp()) });
+    expect(elsewhere.res.status).to.equal(201);
+  });
+
+  it('a stranger failing logins on someone\'s email is held back; the owner, from their own address, still signs in', async () => {
+    const email = uniqueEmail('owner');
+    expect((await register(api, email)).res.status).to.equal(201);
+    const stranger = freshIp();
+    for (let i = 0; i < 3; i++) {
+      expect((await api.call('POST', '/api/v1/auth/login', { body: { email, password: 'guess' }, headers: from(stranger) })).res.status).to.equal(401);
+    }
+    expect((await api.call('POST', '/api/v1/auth/login', { body: { email, password: 'guess' }, headers: from(stranger) })).res.status).to.equal(429);
+    const owner = await api.call('POST', '/api/v1/auth/login', { body: { email, password: PASSWORD }, headers: from(freshIp()) });
+    expect(owner.res.status, owner.text).to.equal(200);
+  });
+
+  it('the client IP is the first untrusted hop from the right: what a caller writes at the left of X-Forwarded-For counts for nothing', async () => {
+    const real = freshIp();
+    for (let i = 0; i < 3; i++) {
+      const spoofed = `203.0.113.${i + 1}, ${real}`;
+      const ok = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail(`spoof${i}`), password: PASSWORD, display_name: 'Ada' }, headers: { 'X-Forwarded-For': spoofed } });
+      expect(ok.res.status, ok.text).to.equal(201);
+    }
+    const limited = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('spoof-4'), password: PASSWORD, display_name: 'Ada' }, headers: { 'X-Forwarded-For': `203.0.113.99, ${real}` } });
+    expect(limited.res.status).to.equal(429);
+  });
+
+  it('reset-password: a wrong token is refused before the new password is hashed; per user, two tries an hour', async () => {
+    const { userId } = await signUp(api, 'reset-limit');
+    const before = hashes;
+    const token = `${userId}.${'A'.repeat(43)}`;
+    const ip = freshIp();
+    for (let i = 0; i < 2; i++) {
+      const wrong = await api.call('POST', '/api/v1/auth/reset-password', { body: { token, new_password: 'another good password' }, headers: from(ip) });
+      expect(wrong.res.status, wrong.text).to.equal(401);
+    }
+    expect(hashes, 'nothing hashed for a wrong token').to.equal(before);
+    const limited = await api.call('POST', '/api/v1/auth/reset-password', { body: { token, new_password: 'another good password' }, headers: from(freshIp()) });
+    expect(limited.res.status).to.equal(429);
+  });
+
+  it('X-Forwarded-Proto: https from the trusted proxy makes the request secure: HSTS is sent', async () => {
+    const res = await fetch(`${api.url}/healthz`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': freshIp() } });
+    expect(res.headers.get('strict-transport-security')).to.equal('max-age=31536000; includeSubDomains');
+    const plain = await fetch(`${api.url}/healthz`);
+    expect(plain.headers.get('strict-transport-security')).to.equal(null);
+  });
+
+  it('refresh: two per session and minute, then 429', async () => {
+    const { tokens } = await signUp(api, 'refresh-limit');
+    let refreshToken: string = tokens.refresh_token;
+    for (let i = 0; i < 2; i++) {
+      const ok = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: refreshToken }, headers: from(freshIp()) });
+      expect(ok.res.status, ok.text).to.equal(200);
+      refreshToken = ok.body.data.refresh_token;
+    }
+    const limited = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: refreshToken }, headers: from(freshIp()) });
+    expect(limited.res.status).to.equal(429);
   });
 });

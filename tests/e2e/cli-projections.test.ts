@@ -92,7 +92,7 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.include('Usage:');
     }
-    expect((await cli(['projections', 'rebuild', '--help'])).stdout).to.include('--all').and.include('--json');
+    expect((await cli(['projections', 'rebuild', '--help'])).stdout).to.include('--all').and.include('--json').and.include('--priority');
   });
 
   it('list and status (text and --json): checkpoint, head, lag in events and seconds, state', async () => {
@@ -138,6 +138,10 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     const neither = await cli(['projections', 'rebuild']);
     expect(neither.code).to.equal(1);
     expect(neither.stderr).to.include('--all');
+
+    const badPriority = await cli(['projections', 'rebuild', NAME, '--priority', 'high']);
+    expect(badPriority.code).to.equal(1);
+    expect(badPriority.stderr).to.include('--priority: low or normal, not "high"');
   });
 
   it('reset --json: empties the tables and rewinds the checkpoint; the projector replays them', async () => {

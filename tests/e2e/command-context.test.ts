@@ -27,16 +27,21 @@ describe('HTTP request → command metadata', () => {
   });
   after(() => new Promise((resolve) => server.close(resolve)));
 
-  it('starts a correlation with the request when the caller sends none', async () => {
-    const response = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-abc' } });
-    expect(await response.json()).to.deep.equal({ $correlationId: 'req-abc', $causationId: 'req-abc', userId: 'user-7', requestId: 'req-abc' });
-    expect(response.headers.get('x-correlation-id')).to.equal('req-abc');
+  it('starts a correlation with the request id when the server made it', async () => {
+    const response = await fetch(`${base}/metadata`);
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).to.match(/^[0-9a-f-]{36}$/);
+    expect(await response.json()).to.deep.equal({ $correlationId: requestId, $causationId: requestId, userId: 'user-7', requestId });
+    expect(response.headers.get('x-correlation-id')).to.equal(requestId);
   });
 
-  it("continues the caller's correlation, and ignores one that is not sane", async () => {
-    const continued = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-2', 'X-Correlation-Id': 'flow-1' } });
-    expect(await continued.json()).to.include({ $correlationId: 'flow-1', $causationId: 'req-2' });
+  it("never lets a caller's ids become the correlation: X-Request-Id is kept as the request's, X-Correlation-Id recorded as the client's", async () => {
+    const response = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-abc', 'X-Correlation-Id': 'flow-1' } });
+    const metadata = await response.json();
+    const correlation = response.headers.get('x-correlation-id')!;
+    expect(correlation).to.match(/^[0-9a-f-]{36}$/);
+    expect(metadata).to.deep.equal({ $correlationId: correlation, $causationId: 'req-abc', userId: 'user-7', requestId: 'req-abc', clientCorrelationId: 'flow-1' });
     const insane = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-3', 'X-Correlation-Id': 'a b <script>' } });
-    expect(await insane.json()).to.include({ $correlationId: 'req-3' });
+    expect(await insane.json()).to.not.have.property('clientCorrelationId');
   });
 });

@@ -161,3 +161,26 @@ describe('readiness when Redis is unreachable (e2e)', () => {
     expect((await fetch(`${api.url}/healthz`)).status).to.equal(200);
   });
 });
+
+describe('operational endpoints behind the ops token (e2e)', () => {
+  const OPS_TOKEN = 'ops-token-for-the-tests-0123456789abcdef';
+  let api: Api;
+  before(async () => {
+    api = await startApi({ OPS_TOKEN });
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  it('/readyz and /metrics answer 401 without the token (or with another), 200 with it; /healthz stays public', async () => {
+    for (const path of ['/readyz', '/metrics']) {
+      const none = await fetch(`${api.url}${path}`);
+      expect(none.status, path).to.equal(401);
+      expect((await envelopeOf(none)).error?.code).to.equal('UNAUTHENTICATED');
+      expect((await fetch(`${api.url}${path}`, { headers: { Authorization: `Bearer ${OPS_TOKEN}x` } })).status, path).to.equal(401);
+      const allowed = await fetch(`${api.url}${path}`, { headers: { Authorization: `Bearer ${OPS_TOKEN}` } });
+      expect(allowed.status, path).to.equal(200);
+    }
+    expect((await fetch(`${api.url}/healthz`)).status).to.equal(200);
+  });
+});

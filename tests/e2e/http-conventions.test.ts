@@ -22,6 +22,19 @@ describe('HTTP conventions across routes (e2e)', () => {
     return { id, res, body };
   }
 
+  describe('security headers', () => {
+    it('every answer says nosniff, no framing, no referrer, a CSP that allows nothing; no HSTS over plain HTTP, whatever X-Forwarded-Proto claims', async () => {
+      for (const path of ['/healthz', '/api/v1/openapi.json', `/api/v1/test/counters/${randomUUID()}`]) {
+        const res = await fetch(`${t.url}${path}`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.5' } });
+        expect(res.headers.get('x-content-type-options'), path).to.equal('nosniff');
+        expect(res.headers.get('x-frame-options'), path).to.equal('DENY');
+        expect(res.headers.get('referrer-policy'), path).to.equal('no-referrer');
+        expect(res.headers.get('content-security-policy'), path).to.equal("default-src 'none'; frame-ancestors 'none'");
+        expect(res.headers.get('strict-transport-security'), `${path}: no trusted proxy, plain HTTP`).to.equal(null);
+      }
+    });
+  });
+
   describe('request bodies', () => {
     it('answers malformed JSON with 400 MALFORMED_JSON in the envelope', async () => {
       const { res, body } = await post(`${base}/counters/${randomUUID()}/open`, '{"limit": 3,', { 'X-Request-Id': 'bad-json-1' });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { TEST_IDEMPOTENCY_KEY } from '../setup/test-env.js';
 import { counterStream, post, startTestApi, type TestApi } from './http-test-api.js';
 
 describe('Idempotency-Key on POST commands (e2e)', () => {
@@ -31,6 +32,18 @@ describe('Idempotency-Key on POST commands (e2e)', () => {
 
     const events = await t.store.readStream(counterStream(id));
     expect(events.map((e) => e.type)).to.deep.equal(['CounterOpened', 'CounterIncremented']);
+  });
+
+  it('stores the body as a keyed HMAC fingerprint: never the body, never a plain hash of it (a body may hold a password)', async () => {
+    const id = randomUUID();
+    const key = randomUUID();
+    await post(`${base}/counters/${id}/open`, { limit: 10 });
+    await post(`${base}/counters/${id}/increment`, { by: 3 }, { 'Idempotency-Key': key });
+    const row = await t.knex('http_idempotency_keys').where({ key }).first();
+    const canonical = '{"by":3}';
+    expect(row.request_hash).to.equal(createHmac('sha256', TEST_IDEMPOTENCY_KEY).update(canonical).digest('hex'));
+    expect(row.request_hash).to.not.equal(createHash('sha256').update(canonical).digest('hex'));
+    expect(JSON.stringify(row)).to.not.include(canonical);
   });
 
   it('the same key with another body → 422 IDEMPOTENCY_KEY_REUSED, nothing runs', async () => {

@@ -17,7 +17,7 @@ import type { EventStore } from '../../src/event-store/index.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { TOKENS } from '../../src/tokens.js';
-import { testConfig } from '../setup/test-env.js';
+import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 import { counterAggregate } from '../support/counter-decider.js';
 
 /** A test-only consumer name whose checkpoint the tests move by hand. */
@@ -139,7 +139,7 @@ export async function startTestApi(options: { bodyLimitBytes?: number } = {}): P
   const container: Container = await buildContainer(testConfig());
   const knex = container.get(TOKENS.Knex);
   const store = container.get(TOKENS.EventStore);
-  const api = createHttpApi({ knex });
+  const api = createHttpApi({ knex, idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
 
   let release!: () => void;
   let markEntered!: () => void;

@@ -12,7 +12,7 @@ import { buildWechatNotification } from '../../src/adapters/payments/wechat.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { TOKENS } from '../../src/tokens.js';
-import { testConfig } from '../setup/test-env.js';
+import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 
 const API_V3_KEY = 'e2e-api-v3-key-0123456789abcdefg'.slice(0, 32);
 
@@ -48,7 +48,7 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
   const knex = container.get(TOKENS.Knex);
   const redis = container.get(TOKENS.Redis);
   const clock = { offsetMs: 0 };
-  const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
+  const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)), idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
   const app = createApp({
     logger: container.get(TOKENS.Logger),
     metrics: container.get(TOKENS.Metrics),
@@ -201,6 +201,9 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     expect(tampered.text).to.equal('failure');
 
     expect((await alipayCallback(alipayParams(created.order_id, '0.01'))).text).to.equal('failure');
+    // the right number settled in another currency
+    expect((await alipayCallback({ ...alipayParams(created.order_id, '39.90'), trans_currency: 'USD' })).text).to.equal('failure');
+    expect((await alipayCallback({ ...alipayParams(created.order_id, '39.90'), currency: 'HKD' })).text).to.equal('failure');
     expect((await alipayCallback(alipayParams(randomUUID(), '39.90'))).text).to.equal('failure');
     expect((await alipayCallback(alipayParams('not-an-order', '39.90'))).text).to.equal('failure');
 
@@ -250,7 +253,14 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     const reformatted = await post({ ...genuine, body: JSON.stringify(JSON.parse(genuine.body), null, 2) });
     expect(reformatted.res.status).to.equal(401);
 
-    const wrongAmount = await post(buildWechatNotification({ transaction: { ...transaction, amount: { total: 1 } }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
+    // the right number in another currency (or in none) is not what was charged
+    for (const amount of [{ total: 39990, payer_total: 39990, currency: 'USD' }, { total: 39990 }]) {
+      const foreign = await post(buildWechatNotification({ transaction: { ...transaction, amount }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
+      expect(foreign.res.status, JSON.stringify(amount)).to.equal(400);
+      expect(foreign.body.code).to.equal('FAIL');
+    }
+
+    const wrongAmount = await post(buildWechatNotification({ transaction: { ...transaction, amount: { total: 1, currency: 'CNY' } }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
     expect(wrongAmount.res.status).to.equal(400);
     expect(wrongAmount.body.code).to.equal('FAIL');
     expect((await order(created.order_id)).body.data.status).to.equal('pending');
@@ -278,7 +288,7 @@ describe('payments: orders and provider callbacks (e2e)', () => {
       out_trade_no: wechatOrder.order_id,
       transaction_id: `4200${Date.now()}`,
       trade_state: 'SUCCESS',
-      amount: { total: 3990 },
+      amount: { total: 3990, currency: 'CNY' },
     };
     const post = (n: { body: string; headers: Record<string, string> }) =>
       api.send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...n.headers }, body: n.body });

@@ -15,6 +15,7 @@ import type { CommandContext } from '../../src/write-model/core/command-context.
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { proxyStream, type SealedSecret } from '../../src/write-model/proxy/index.js';
 import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { signedIn } from '../support/signed-in.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
 // the thresholds the API is configured with (config PROXY_FAILURE_THRESHOLD / PROXY_RECOVERY_THRESHOLD)
@@ -52,12 +53,10 @@ describe('proxies API (e2e)', function () {
       runners.push(runner);
     }
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
-    // access tokens as login issues them: the routes only look at the verified role
-    const tokens = container.get(TOKENS.AccessTokens);
-    adminId = `admin-${randomUUID()}`;
-    userId = `user-${randomUUID()}`;
-    admin = (await tokens.issue({ userId: adminId, role: 'admin', sessionId: randomUUID() })).token;
-    user = (await tokens.issue({ userId, role: 'user', sessionId: randomUUID() })).token;
+    // a real admin and user, each with a session and an access token as login issues them
+    const deps = { store, passwordHasher: container.get(TOKENS.PasswordHasher), accessTokens: container.get(TOKENS.AccessTokens) };
+    ({ userId: adminId, token: admin } = await signedIn(deps, 'admin'));
+    ({ userId, token: user } = await signedIn(deps, 'user'));
   });
   after(async () => {
     if (running) await closeServer(running.server);

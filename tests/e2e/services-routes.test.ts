@@ -6,7 +6,7 @@ import { closeServer, listen, type RunningServer } from '../../src/adapters/http
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import { servicesRouter } from '../../src/read-api/services.js';
 import { TOKENS } from '../../src/tokens.js';
-import { testConfig } from '../setup/test-env.js';
+import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 
 describe('GET /api/v1/services (public plan catalogue)', function () {
   this.timeout(30_000);
@@ -17,7 +17,7 @@ describe('GET /api/v1/services (public plan catalogue)', function () {
   before(async () => {
     container = await buildContainer(testConfig());
     const knex = container.get(TOKENS.Knex);
-    const api = createHttpApi({ knex });
+    const api = createHttpApi({ knex, idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
     const app = createApp({
       logger: container.get(TOKENS.Logger),
       metrics: container.get(TOKENS.Metrics),

@@ -20,7 +20,7 @@ import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
 import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
-import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { TEST_IDEMPOTENCY_KEY, testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
 interface Reply {
@@ -56,7 +56,7 @@ describe('subscriptions API (e2e)', function () {
       runners.push(runner);
     }
     // test-only wrapper: createApiApp's routers plus this one (until api-app.ts mounts subscriptionsRouter)
-    const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)) });
+    const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)), idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
     const routers = [
       authRouter(api, {
         store,

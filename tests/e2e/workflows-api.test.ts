@@ -16,6 +16,7 @@ import { handle, load } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
+import { signedIn } from '../support/signed-in.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -76,8 +77,8 @@ describe('workflows API (e2e)', function () {
       runner.start();
       runners.push(runner);
     }
-    // the workers' door wants an admin: a token is all authentication looks at
-    adminToken = (await container.get(TOKENS.AccessTokens).issue({ userId: randomUUID(), role: 'admin', sessionId: randomUUID() })).token;
+    // the workers' door wants an admin (a real one: a token is good only while its session stands)
+    adminToken = (await signedIn({ store, passwordHasher: container.get(TOKENS.PasswordHasher), accessTokens: container.get(TOKENS.AccessTokens) }, 'admin')).token;
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   });
   after(async () => {

@@ -42,6 +42,7 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
   const pm = `pm-free-plans-ops-test-${randomUUID().slice(0, 8)}`;
   let userId: string;
   const requestId = randomUUID();
+  const HOSTILE_ID = '=HYPERLINK("http://evil.example","x")';
 
   before(async () => {
     // the store's tables in a schema of their own (only this test's events); consumer_checkpoints from public
@@ -57,7 +58,8 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     userId = registered.userId;
     await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createFreePlansOnRegistration({ store }, pm));
     await handle(store, userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Ops 2', now: new Date().toISOString() }, {
-      context: { correlationId: 'req-2', causationId: 'req-2', actor: userId, requestId: 'req-2' },
+      // a client-chosen request id that a spreadsheet would run as a formula
+      context: { correlationId: HOSTILE_ID, causationId: HOSTILE_ID, actor: userId, requestId: HOSTILE_ID },
     });
   });
   after(async () => {
@@ -185,6 +187,10 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     expect(csv[0]).to.equal('when,position,stream,revision,type,event_id,who,relation,why,correlation_id,request_id,data');
     expect(csv).to.have.length(7);
     expect(csv[2]).to.include(',UserRegistered,').and.include(requestId);
+    // the hostile request id is there, inert (a leading apostrophe), and nowhere as a live formula
+    const hostile = csv.find((line) => line.includes('HYPERLINK'));
+    expect(hostile).to.include(',ProfileUpdated,').and.include(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
+    expect(csv.some((line) => /(^|,)"?=/.test(line)), 'a cell starting with =').to.equal(false);
     let empty = '';
     for await (const chunk of auditExport(deps, { userId, format: 'json', to: '2000-01-01' })) empty += chunk.toString();
     expect(JSON.parse(empty)).to.deep.equal([]);

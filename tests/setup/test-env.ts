@@ -17,6 +17,13 @@ export function testConfig(overrides: Partial<Record<ConfigVariable, string>> = 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_URL: testDatabaseUrl,
     REDIS_URL: testRedisUrl,
+    // the suites sign up many users from 127.0.0.1 within a minute: the limits' own tests set theirs
+    AUTH_RATE_LIMIT_PER_IP: '100000',
+    AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: '10000',
+    REFRESH_RATE_LIMIT_PER_IP: '100000',
     ...overrides,
   });
 }
+
+/** The Idempotency-Key fingerprint key of test APIs built without the container (what api-app derives from JWT_SECRET). */
+export const TEST_IDEMPOTENCY_KEY: Buffer = Buffer.alloc(32, 'test idempotency fingerprint key');

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError, DEV_ONLY_SECRETS, loadConfig } from '../../src/config.js';
 
 const key = (): string => randomBytes(32).toString('base64');
 /** What production needs on top of the defaults. */
 const productionSecrets = {
-  JWT_SECRET: 'x'.repeat(32),
+  JWT_SECRET: randomBytes(36).toString('base64'),
   ENCRYPTION_KEYS: `k1:${key()}`,
+  SMTP_URL: 'smtps://mail.example.test',
+  PUBLIC_WEB_URL: 'https://app.example.test',
+  OPS_TOKEN: randomBytes(24).toString('hex'),
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -23,7 +26,9 @@ describe('loadConfig', () => {
   it('gives every variable its default when the environment is empty', () => {
     expect(loadConfig({})).to.deep.equal({
       NODE_ENV: 'development',
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
+      OPS_TOKEN: undefined,
+      TRUST_PROXY: [],
       PORT: 3000,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/collector',
       REDIS_URL: 'redis://127.0.0.1:6379',
@@ -50,6 +55,13 @@ describe('loadConfig', () => {
       MAIL_FROM: '"Collector" <no-reply@localhost>',
       LOGIN_RATE_LIMIT_PER_ACCOUNT: 5,
       LOGIN_RATE_LIMIT_PER_IP: 20,
+      API_RATE_LIMIT_PER_IP: 1000,
+      API_RATE_LIMIT_PER_USER: 300,
+      API_RATE_LIMIT_BURST_SECONDS: 2,
+      AUTH_RATE_LIMIT_PER_IP: 60,
+      AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: 5,
+      REFRESH_RATE_LIMIT_PER_IP: 300,
+      REFRESH_RATE_LIMIT_PER_SESSION: 10,
       PUBLIC_WEB_URL: 'http://localhost:3000',
       ALIPAY_PUBLIC_KEY: undefined,
       ALIPAY_APP_ID: undefined,
@@ -187,10 +199,58 @@ describe('loadConfig', () => {
     });
 
     it('production refuses the development defaults', () => {
-      expect(problemsOf({ NODE_ENV: 'production', ...DEV_ONLY_SECRETS })).to.deep.equal([
+      const { SMTP_URL, PUBLIC_WEB_URL, OPS_TOKEN } = productionSecrets;
+      expect(problemsOf({ NODE_ENV: 'production', ...DEV_ONLY_SECRETS, SMTP_URL, PUBLIC_WEB_URL, OPS_TOKEN })).to.deep.equal([
         'JWT_SECRET: must not be the development default in production',
         'ENCRYPTION_KEYS: must not be the development default in production',
       ]);
+    });
+
+    it('production refuses the development defaults by value (another key id, spaces around), and weak secrets and keys', () => {
+      const devKey = DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!;
+      const refused = (env: Record<string, string>) => problemsOf({ NODE_ENV: 'production', ...productionSecrets, ...env });
+      expect(refused({ JWT_SECRET: `${DEV_ONLY_SECRETS.JWT_SECRET} ` })).to.deep.equal(['JWT_SECRET: must not be the development default (or a variant of it) in production']);
+      expect(refused({ JWT_SECRET: 'a'.repeat(32) })[0]).to.match(/^JWT_SECRET: too little variety to be a secret/);
+      expect(refused({ JWT_SECRET: '0123'.repeat(10) })[0]).to.match(/^JWT_SECRET: too little variety/);
+      expect(refused({ ENCRYPTION_KEYS: `k1:${key()},prod:${devKey}` })).to.deep.equal([
+        'ENCRYPTION_KEYS: key "prod" is the development default; every key in production must be random (`openssl rand -base64 32`)',
+      ]);
+      expect(refused({ ENCRYPTION_KEYS: `k1:${Buffer.alloc(32).toString('base64')}` })[0]).to.include('key "k1" is all zeros');
+      expect(refused({ ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 'ab').toString('base64')}` })[0]).to.include('key "k1" has too little variety');
+    });
+
+    it('production wants an ops token', () => {
+      const { OPS_TOKEN: _left, ...withoutToken } = productionSecrets;
+      expect(problemsOf({ NODE_ENV: 'production', ...withoutToken })).to.deep.equal(['OPS_TOKEN: is required in production (/readyz and /metrics answer only with it)']);
+    });
+
+    it('production wants mail over TLS, an https PUBLIC_WEB_URL, and the merchant ids of every payment provider it verifies', () => {
+      const base = { NODE_ENV: 'production', ...productionSecrets };
+      expect(problemsOf({ ...base, SMTP_URL: 'smtp://mail.example.test:587' })).to.deep.equal(['SMTP_URL: must use TLS in production: smtps://… or smtp://…?requireTLS=true']);
+      expect(loadConfig({ ...base, SMTP_URL: 'smtp://mail.example.test:587?requireTLS=true' }).SMTP_URL).to.include('requireTLS');
+      const { PUBLIC_WEB_URL: _left, ...withoutUrl } = base;
+      expect(problemsOf(withoutUrl)).to.deep.equal(['PUBLIC_WEB_URL: is required in production (reset and verification links point there)']);
+      expect(problemsOf({ ...base, PUBLIC_WEB_URL: 'http://app.example.test' })).to.deep.equal(['PUBLIC_WEB_URL: must be an https:// URL in production']);
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      expect(problemsOf({ ...base, ALIPAY_PUBLIC_KEY: pem, ALIPAY_APP_ID: '2021000000000000' })).to.deep.equal([
+        'ALIPAY_SELLER_ID: is required in production when ALIPAY_PUBLIC_KEY is set',
+      ]);
+      expect(problemsOf({ ...base, WECHAT_PLATFORM_PUBLIC_KEY: pem })).to.deep.equal([
+        'WECHAT_MCH_ID: is required in production when WECHAT_PLATFORM_PUBLIC_KEY is set',
+        'WECHAT_APP_ID: is required in production when WECHAT_PLATFORM_PUBLIC_KEY is set',
+      ]);
+    });
+
+    it('listens on 127.0.0.1 outside production (the development secrets are public), on 0.0.0.0 in production', () => {
+      expect(loadConfig({ NODE_ENV: 'development' }).HOST).to.equal('127.0.0.1');
+      expect(loadConfig({ NODE_ENV: 'production', ...productionSecrets }).HOST).to.equal('0.0.0.0');
+      expect(loadConfig({ NODE_ENV: 'development', HOST: '0.0.0.0' }).HOST).to.equal('0.0.0.0');
+    });
+
+    it('TRUST_PROXY: addresses, ranges and names, or one clear line', () => {
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.5 ,loopback' }).TRUST_PROXY).to.deep.equal(['10.0.0.0/8', '192.168.1.5', 'loopback']);
+      expect(problemsOf({ TRUST_PROXY: '10.0.0.0/8,not-an-address' })[0]).to.match(/^TRUST_PROXY: must be comma-separated addresses/);
     });
 
     it('development and test get the fixed dev-only values', () => {

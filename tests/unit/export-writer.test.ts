@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { inertCell } from '../../src/read-api/inert-cell.js';
 import { CONTENT_TYPES, exportFileName, exportStream, PLAN_FORMAT_OF, type ExportColumn } from '../../src/read-api/export.js';
 
 interface Row {
@@ -115,6 +116,43 @@ describe('streaming export writer', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(finished, 'the page source was closed').to.equal(true);
     expect(pulled).to.be.lessThan(10);
+  });
+
+  describe('formula injection', () => {
+    const hostile = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", '@SUM(1,1)', '-2+3', '\t=1+1', '\r=1+1'];
+    const hostileRows: Row[] = hostile.map((title, i) => ({ id: `h${i}`, title, likes: -5, tags: ['=A1', 'ok'], at: null }));
+
+    it('inertCell: text a spreadsheet reads as a formula gets a leading apostrophe; other text is left as it is', () => {
+      for (const text of hostile) expect(inertCell(text)).to.equal(`'${text}`);
+      for (const text of ['上海', 'a=b', ' =1', '', "'quoted", '1-2']) expect(inertCell(text)).to.equal(text);
+    });
+
+    it('csv: hostile titles and joined arrays come out inert; numbers stay numbers', async () => {
+      const body = (await buffer(exportStream({ format: 'csv', columns, pages: pagesOf(hostileRows) }))).toString('utf8');
+      const lines = parseCsv(body.slice(1)).slice(1);
+      expect(lines.map((l) => l[1])).to.deep.equal(hostile.map((t) => `'${t}`));
+      expect(lines.map((l) => l[2])).to.deep.equal(hostile.map(() => '-5'));
+      expect(lines.map((l) => l[3])).to.deep.equal(hostile.map(() => "'=A1, ok"));
+    });
+
+    it('xlsx: hostile titles are text cells starting with an apostrophe, no formula cell anywhere', async () => {
+      const body = await buffer(exportStream({ format: 'xlsx', columns, pages: pagesOf(hostileRows) }));
+      const workbook = new ExcelJS.Workbook();
+      await workbook.xlsx.load(body as unknown as ArrayBuffer);
+      const sheet = workbook.worksheets[0]!;
+      const titles: unknown[] = [];
+      sheet.eachRow((row, n) => {
+        row.eachCell((cell) => expect(cell.type, `row ${n}`).to.not.equal(ExcelJS.ValueType.Formula));
+        if (n > 1) titles.push(row.getCell(2).value);
+      });
+      // XML turns a carriage return into a line feed when it is read back
+      expect(titles).to.deep.equal(hostile.map((t) => `'${t.replace('\r', '\n')}`));
+    });
+
+    it('json: the text is data, kept exactly', async () => {
+      const body = await buffer(exportStream({ format: 'json', columns, pages: pagesOf(hostileRows) }));
+      expect((JSON.parse(body.toString('utf8')) as { title: string }[]).map((r) => r.title)).to.deep.equal(hostile);
+    });
   });
 
   it('maps file formats to the catalogue and names files', () => {

@@ -29,7 +29,17 @@ export interface IssuedAccessToken {
   expiresAt: Date;
 }
 
-export type InvalidAccessTokenReason = 'expired' | 'bad_signature' | 'malformed' | 'invalid_claims';
+export type InvalidAccessTokenReason =
+  | 'expired'
+  | 'bad_signature'
+  | 'malformed'
+  | 'invalid_claims'
+  // the token is sound, its session no longer stands (session-standing.ts)
+  | 'no_session'
+  | 'session_ended'
+  | 'session_revoked'
+  | 'user_suspended'
+  | 'no_user';
 
 /** Any token that must not be accepted; the HTTP layer maps it to 401 UNAUTHENTICATED. */
 export class InvalidAccessTokenError extends Error {

@@ -1,5 +1,10 @@
-import argon2 from 'argon2';
 import type { Config } from '../../config.js';
+
+type Argon2 = typeof import('argon2');
+
+/** Loaded on first use, not at import: a process checks the binding first (argon2-binding.ts), as loading a bad one is a crash. */
+let binding: Promise<Argon2> | undefined;
+const argon2 = (): Promise<Argon2> => (binding ??= import('argon2').then((m) => ((m as { default?: Argon2 }).default ?? m) as Argon2));
 
 /** Turns passwords into the `$argon2id$…` PHC strings the User decider stores, and checks them. */
 export interface PasswordHasher {
@@ -22,15 +27,17 @@ export class Argon2idPasswordHasher implements PasswordHasher {
   // tests pass cheaper params; the params travel in the PHC string, so verify needs none
   constructor(private readonly params: Argon2idParams = OWASP_ARGON2ID) {}
 
-  hash(plain: string): Promise<string> {
-    return argon2.hash(plain, { type: argon2.argon2id, ...this.params });
+  async hash(plain: string): Promise<string> {
+    const a = await argon2();
+    return a.hash(plain, { type: a.argon2id, ...this.params });
   }
 
   async verify(hash: string, plain: string): Promise<boolean> {
     // only argon2id: an argon2i/d hash in the store would mean someone wrote it around us
     if (!hash.startsWith('$argon2id$')) return false;
+    const a = await argon2();
     try {
-      return await argon2.verify(hash, plain);
+      return await a.verify(hash, plain);
     } catch {
       return false; // a malformed PHC string is a failed login, not a 500
     }

@@ -7,7 +7,9 @@ import type { Logger } from '../../logger.js';
 import type { Redis } from '../redis/redis.js';
 import { jsonBody } from './body.js';
 import type { HttpApi } from './define-route.js';
+import { clientAddress } from './middleware/client-address.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestMetrics } from './middleware/request-metrics.js';
@@ -31,6 +33,12 @@ export interface AppDeps {
   api?: HttpApi;
   /** most bytes of a JSON request body (default DEFAULT_BODY_LIMIT_BYTES, 256 kB) */
   bodyLimitBytes?: number;
+  /** config TRUST_PROXY: the reverse proxies whose X-Forwarded-For / -Proto are believed (none by default) */
+  trustProxy?: readonly string[];
+  /** config OPS_TOKEN: when set, /readyz and /metrics want it as a bearer token */
+  opsToken?: string;
+  /** the per-client-IP rate limit of /api/ requests (middleware/api-rate-limit.ts) */
+  rateLimitByIp?: Koa.Middleware<AppState>;
 }
 
 /**
@@ -40,19 +48,24 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
+  // Koa reads X-Forwarded-Proto only with proxy on; clientAddress removes it unless a trusted proxy sent it
+  app.proxy = (deps.trustProxy ?? []).length > 0;
   // errors Koa meets outside our middleware (e.g. a client hanging up mid-stream)
   app.on('error', (error: unknown) => deps.logger.warn({ err: error }, 'http server error'));
 
+  app.use(clientAddress(deps.trustProxy ?? []));
+  app.use(securityHeaders());
   app.use(requestId(deps.logger));
   app.use(requestLog());
   app.use(requestMetrics(deps.metrics));
   app.use(errorEnvelope());
+  if (deps.rateLimitByIp) app.use(deps.rateLimitByIp);
   app.use(jsonBody({ limitBytes: deps.bodyLimitBytes }));
 
   if (deps.store.kind === 'postgres') horizonMetrics(deps.metrics, deps.knex);
   // every projector's parked events, read from consumer_dead_letters when scraped
   deadLetterMetrics(deps.metrics, deps.knex);
-  const routers = [operationsRouter({ checks: dependencyChecks(deps), warnings: readinessWarnings(deps), metrics: deps.metrics })];
+  const routers = [operationsRouter({ checks: dependencyChecks(deps), warnings: readinessWarnings(deps), metrics: deps.metrics, ...(deps.opsToken ? { opsToken: deps.opsToken } : {}) })];
   if (deps.api) {
     registerOperationsOpenApi(deps.api.registry);
     routers.push(openApiRouter(deps.api.registry));

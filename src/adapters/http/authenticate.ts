@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { InvalidAccessTokenError, type AccessTokens } from '../auth/access-tokens.js';
+import type { SessionStanding } from '../auth/session-standing.js';
 import type { UserRole } from '../../write-model/user/events.js';
 import { HttpError } from './http-error.js';
 import type { AppContext, AppState } from './state.js';
@@ -28,10 +29,12 @@ function unauthenticated(message = 'a valid access token is required'): HttpErro
 /**
  * `Authorization: Bearer <JWT>` → `ctx.state.user = {id, role, sessionId}`.
  * Missing, malformed, expired or forged → 401 UNAUTHENTICATED (the reason is
- * logged, not told). Stateless: the JWT is not looked up, so an access token
- * outlives its session's logout by at most ACCESS_TOKEN_TTL_SECONDS.
+ * logged, not told). With `standing` (the API always passes it), the token's
+ * session must also still stand — not ended, not revoked, its user not
+ * suspended — and the role is the user's role now, not the token's claim;
+ * answers are cached a second per session (session-standing.ts).
  */
-export function authenticate(accessTokens: AccessTokens): Middleware<AppState> {
+export function authenticate(accessTokens: AccessTokens, standing?: Pick<SessionStanding, 'check'>): Middleware<AppState> {
   return async (ctx, next) => {
     const header = ctx.get('Authorization').trim();
     const match = BEARER.exec(header);
@@ -41,7 +44,13 @@ export function authenticate(accessTokens: AccessTokens): Middleware<AppState> {
     }
     try {
       const verified = await accessTokens.verify(match[1]!);
-      ctx.state.user = { id: verified.userId, role: verified.role, sessionId: verified.sessionId };
+      let role = verified.role;
+      if (standing) {
+        const now = await standing.check(verified.userId, verified.sessionId);
+        if (!now.ok) throw new InvalidAccessTokenError(now.reason);
+        role = now.role;
+      }
+      ctx.state.user = { id: verified.userId, role, sessionId: verified.sessionId };
     } catch (error) {
       if (!(error instanceof InvalidAccessTokenError)) throw error;
       ctx.state.logger.info({ reason: error.reason }, 'access token refused');

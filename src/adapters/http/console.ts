@@ -70,6 +70,23 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The page app's CSP: its own scripts, styles and API only; framed by nobody; it frames only the queue dashboard (same origin). */
+/**
+ * bull-board's page: its scripts and styles are files under its own path,
+ * its config a JSON (not script) element; it styles with inline attributes
+ * and loads its fonts from Google Fonts.
+ */
+const QUEUES_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
+  "font-src 'self' https://fonts.gstatic.com",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+].join('; ');
+
 const CONSOLE_CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -205,6 +222,7 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
     ctx.set('X-Frame-Options', 'SAMEORIGIN');
     ctx.set('Referrer-Policy', 'same-origin');
     ctx.set('Cache-Control', 'no-store');
+    ctx.set('Content-Security-Policy', QUEUES_CSP);
     await queueBoard()(ctx as never, next as never);
   }
 

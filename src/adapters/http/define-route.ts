@@ -8,6 +8,7 @@ import { validationError, zodIssues, type ValidationIssue } from './error-mappin
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
 import { BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
 import { requireRole } from './authenticate.js';
+import { unsafeTextIssues } from './text-safety.js';
 import type { UserRole } from '../../write-model/user/events.js';
 import type { AppContext, AppState } from './state.js';
 
@@ -21,18 +22,24 @@ export interface HttpApi {
   registry: OpenAPIRegistry;
   idempotency?: Middleware<AppState>;
   authenticate?: Middleware<AppState>;
+  /** runs right after `authenticate`: the per-user rate limit */
+  userRateLimit?: Middleware<AppState>;
 }
 
 export function createHttpApi(options: {
   knex?: Knex;
   authenticate?: Middleware<AppState>;
+  userRateLimit?: Middleware<AppState>;
   registry?: OpenAPIRegistry;
+  /** with knex: Idempotency-Key is honoured (hashKey: see IdempotencyOptions) */
   idempotency?: Omit<IdempotencyOptions, 'knex'>;
 } = {}): HttpApi {
+  if (options.knex && !options.idempotency) throw new Error('createHttpApi: idempotency.hashKey is needed with knex');
   return {
     registry: options.registry ?? createOpenApiRegistry(),
-    idempotency: options.knex ? idempotency({ knex: options.knex, ...options.idempotency }) : undefined,
+    idempotency: options.knex && options.idempotency ? idempotency({ knex: options.knex, ...options.idempotency }) : undefined,
     authenticate: options.authenticate,
+    userRateLimit: options.userRateLimit,
   };
 }
 
@@ -137,6 +144,7 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
 
   const middleware: Middleware<AppState>[] = [];
   if (definition.auth) middleware.push(api.authenticate!);
+  if (definition.auth && api.userRateLimit) middleware.push(api.userRateLimit);
   middleware.push(async (ctx, next) => {
     const issues: ValidationIssue[] = [];
     const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
@@ -146,6 +154,13 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
       issues.push(...zodIssues(result.error, location));
       return undefined;
     };
+    // text no store can keep is refused before any schema sees it (a route may not validate every string)
+    const unsafe = [
+      ...unsafeTextIssues('params', ctx.params ?? {}),
+      ...unsafeTextIssues('query', ctx.query),
+      ...unsafeTextIssues('body', ctx.request.body ?? {}),
+    ];
+    if (unsafe.length > 0) throw validationError(unsafe, 'request holds text that cannot be stored');
     const input = {
       params: parse('params', request.params, ctx.params ?? {}),
       query: parse('query', request.query, ctx.query),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { HttpError } from './http-error.js';
@@ -17,6 +17,12 @@ const REPLAYED_HEADERS = ['etag', 'location'];
 
 export interface IdempotencyOptions {
   knex: Knex;
+  /**
+   * The HMAC key of request fingerprints (idempotencyHashKey of a server
+   * secret): a body may hold a password, and a plain hash of it at rest could
+   * be tried offline; every API instance must use the same key.
+   */
+  hashKey: Buffer;
   /** whose key it is: keys are scoped per owner; default the authenticated user's id, else 'anonymous' */
   ownerOf?: (ctx: AppContext) => string | undefined;
   ttlMs?: number;
@@ -57,7 +63,7 @@ export function idempotency(options: IdempotencyOptions): Middleware<AppState> {
       throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces');
     }
     const owner = ownerOf(ctx) ?? 'anonymous';
-    const fingerprint = { method: ctx.method, path: ctx.path, hash: bodyHash(ctx.request.body) };
+    const fingerprint = { method: ctx.method, path: ctx.path, hash: bodyHash(ctx.request.body, options.hashKey) };
 
     // claim the key: a new row, or take over one that expired or whose request died
     const { rows: claimed } = await knex.raw<{ rows: unknown[] }>(
@@ -157,9 +163,14 @@ function responseJson(body: unknown): unknown {
   return body ?? null;
 }
 
-/** sha256 of the body in canonical JSON (keys sorted), so formatting and key order do not matter. */
-export function bodyHash(body: unknown): string {
-  return createHash('sha256').update(canonicalJson(body ?? null)).digest('hex');
+/** HMAC-SHA256 of the body in canonical JSON (keys sorted), so formatting and key order do not matter. */
+export function bodyHash(body: unknown, key: Buffer): string {
+  return createHmac('sha256', key).update(canonicalJson(body ?? null)).digest('hex');
+}
+
+/** The fingerprint key derived from a server secret (JWT_SECRET): one purpose, one key. */
+export function idempotencyHashKey(secret: string): Buffer {
+  return createHmac('sha256', secret).update('idempotency request fingerprint').digest();
 }
 
 function canonicalJson(value: unknown): string {

@@ -4,8 +4,10 @@ import type { Logger } from '../../logger.js';
 /** What the app's own middleware puts on `ctx.state` for everything after it. */
 export interface AppState {
   requestId: string;
-  /** the caller's X-Correlation-Id when it continues a flow; else the request starts one */
+  /** the correlation of the request's events: always the server's own id (X-Correlation-Id in the answer) */
   correlationId?: string;
+  /** the caller's X-Correlation-Id when sane: recorded, never the correlation */
+  clientCorrelationId?: string;
   /** the app logger bound to this request's id */
   logger: Logger;
 }

@@ -11,15 +11,23 @@ export interface CommandContext {
   /** a user id, or `pm:<name>` for a process manager */
   actor?: string;
   requestId?: string;
+  /** the caller's own X-Correlation-Id, recorded as theirs: never the correlation itself */
+  clientCorrelationId?: string;
 }
 
-/** Context of a command sent over HTTP: the request starts the correlation unless the caller continues one. */
-export function contextFromRequest(request: { requestId: string; userId?: string; correlationId?: string }): CommandContext {
+/**
+ * Context of a command sent over HTTP. The correlation is the server's own
+ * (the request id when none is given): a caller's X-Correlation-Id is
+ * recorded as `clientCorrelationId` and never becomes the correlation, so
+ * nobody can put their events into another flow's timeline.
+ */
+export function contextFromRequest(request: { requestId: string; userId?: string; correlationId?: string; clientCorrelationId?: string }): CommandContext {
   return {
     correlationId: request.correlationId ?? request.requestId,
     causationId: request.requestId,
     actor: request.userId,
     requestId: request.requestId,
+    ...(request.clientCorrelationId ? { clientCorrelationId: request.clientCorrelationId } : {}),
   };
 }
 
@@ -38,5 +46,6 @@ export function toMetadata(context: CommandContext): EventMetadata {
   const metadata: EventMetadata = { $correlationId: context.correlationId, $causationId: context.causationId };
   if (context.actor) metadata.userId = context.actor;
   if (context.requestId) metadata.requestId = context.requestId;
+  if (context.clientCorrelationId) metadata.clientCorrelationId = context.clientCorrelationId;
   return metadata;
 }

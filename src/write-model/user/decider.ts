@@ -147,17 +147,27 @@ function requestPasswordReset(command: RequestPasswordReset, state: UserState): 
   ];
 }
 
+/**
+ * Why a reset token would be refused, or null: not the latest request's, or
+ * expired. The route asks before hashing the new password; the decision asks
+ * again.
+ */
+export function resetTokenRefusal(state: UserState, resetTokenHash: string, nowMs: number): ResetRefusal | null {
+  const pending = state.passwordReset;
+  if (pending === null || pending.resetTokenHash !== resetTokenHash) return 'reset_token_invalid';
+  if (Date.parse(pending.expiresAt) <= nowMs) return 'reset_token_expired';
+  return null;
+}
+
 function resetPassword(command: ResetPassword, state: UserState): Event[] {
   const nowMs = instant(command.now, 'now');
   const account = requireAccount(state, command.userId);
   requireNotSuspended(state);
   const resetTokenHash = requireTokenHash(command.resetTokenHash, 'resetTokenHash');
   const passwordHash = requirePasswordHash(command.newPasswordHash, 'newPasswordHash');
-  const pending = state.passwordReset;
-  if (pending === null || pending.resetTokenHash !== resetTokenHash) {
-    refuseReset('reset_token_invalid', 'the reset token is not valid');
-  }
-  if (Date.parse(pending.expiresAt) <= nowMs) refuseReset('reset_token_expired', 'the reset token has expired');
+  const refusal = resetTokenRefusal(state, resetTokenHash, nowMs);
+  if (refusal === 'reset_token_invalid') refuseReset(refusal, 'the reset token is not valid');
+  if (refusal === 'reset_token_expired') refuseReset(refusal, 'the reset token has expired');
   return [
     {
       type: 'PasswordChanged',

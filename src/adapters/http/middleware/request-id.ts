@@ -8,8 +8,11 @@ const SANE_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Takes `X-Request-Id` from the caller (or makes one), echoes it, and binds a
- * logger to it. A sane `X-Correlation-Id` is kept too: commands put it into
- * their events' metadata so an audit can follow a flow across requests.
+ * logger to it. The correlation of the request's events is the server's own,
+ * a fresh id answered in `X-Correlation-Id`; a caller's sane X-Correlation-Id
+ * is recorded beside it as `clientCorrelationId` (their own reference), never
+ * as the correlation: otherwise anyone could write into another flow's
+ * audit timeline by naming its id.
  */
 export function requestId(logger: Logger): Middleware<AppState> {
   return async (ctx, next) => {
@@ -18,9 +21,11 @@ export function requestId(logger: Logger): Middleware<AppState> {
     ctx.state.requestId = id;
     ctx.state.logger = logger.child({ requestId: id });
     ctx.set('X-Request-Id', id);
-    const correlation = ctx.get('X-Correlation-Id');
-    if (SANE_REQUEST_ID.test(correlation)) ctx.state.correlationId = correlation;
-    ctx.set('X-Correlation-Id', ctx.state.correlationId ?? id);
+    const client = ctx.get('X-Correlation-Id');
+    if (SANE_REQUEST_ID.test(client)) ctx.state.clientCorrelationId = client;
+    // our own request id starts the correlation; a caller's never does
+    ctx.state.correlationId = id === given ? randomUUID() : id;
+    ctx.set('X-Correlation-Id', ctx.state.correlationId);
     await next();
   };
 }

@@ -9,7 +9,7 @@ import { handle, load } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
 import { sessionAggregate } from '../../../write-model/session/decider.js';
 import { emailReservationAggregate } from '../../../write-model/user/email-reservation.js';
-import { userAggregate } from '../../../write-model/user/decider.js';
+import { resetTokenRefusal, userAggregate } from '../../../write-model/user/decider.js';
 import type { UserRole } from '../../../write-model/user/events.js';
 import { userStanding } from '../../../write-model/user/state.js';
 import type { AccessTokens } from '../../auth/access-tokens.js';
@@ -17,6 +17,7 @@ import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
 import type { Mailer } from '../../mail/mail-port.js';
 import { passwordResetMail } from '../../mail/templates.js';
+import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
 import { currentUser } from '../authenticate.js';
@@ -36,7 +37,16 @@ export interface AuthRouteDeps {
   mailer: () => Mailer;
   config: Pick<
     Config,
-    'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'PASSWORD_RESET_TTL_MINUTES' | 'LOGIN_RATE_LIMIT_PER_ACCOUNT' | 'LOGIN_RATE_LIMIT_PER_IP' | 'PUBLIC_WEB_URL'
+    | 'ACCESS_TOKEN_TTL_SECONDS'
+    | 'REFRESH_TOKEN_TTL_DAYS'
+    | 'PASSWORD_RESET_TTL_MINUTES'
+    | 'LOGIN_RATE_LIMIT_PER_ACCOUNT'
+    | 'LOGIN_RATE_LIMIT_PER_IP'
+    | 'AUTH_RATE_LIMIT_PER_IP'
+    | 'AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY'
+    | 'REFRESH_RATE_LIMIT_PER_IP'
+    | 'REFRESH_RATE_LIMIT_PER_SESSION'
+    | 'PUBLIC_WEB_URL'
   >;
 }
 
@@ -90,6 +100,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
   const router = new Router<AppState>({ prefix: '/api/v1/auth' });
   const { store, passwordHasher, accessTokens, config } = deps;
   const rateLimit = new LoginRateLimit(deps.redis, config);
+  const limits = new AuthRateLimits(deps.redis, config);
   // verified against when the email is unknown, so both failures take about as long
   let dummyHash: Promise<string> | undefined;
   const timingDecoy = () => (dummyHash ??= passwordHasher.hash(generateOpaqueToken()));
@@ -118,13 +129,14 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       description:
         'Reserves the (normalised) email, then records the user. A taken email is 409 CONFLICT, saying nothing about its holder. ' +
         'If an earlier attempt reserved the email but crashed before the user was recorded, registering again with that email ' +
-        'completes it under the reserved user id.',
+        'completes it under the reserved user id. Rate limited per client IP and per email (429 RATE_LIMITED, Retry-After).',
       tags: ['auth'],
       request: { body: z.object({ email: emailSchema, password: passwordSchema, display_name: z.string().trim().min(1).max(100) }) },
       responses: { 201: { description: 'registered', schema: commandResultSchema.extend({ user_id: z.string() }) } },
-      errors: [409],
+      errors: [409, 429],
     },
     async ({ body }, ctx) => {
+      await limits.check(ctx, 'register', { ip: ctx.ip, email: emailHash(body.email) });
       try {
         const registered = await registerUser(
           { store, passwordHasher },
@@ -196,15 +208,16 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       summary: 'Rotate the refresh token',
       description:
         'Answers a new access and refresh token; the presented refresh token is retired. Presenting a retired one again ends the ' +
-        'session (reuse of a stolen token) and is 401; so is every other refusal.',
+        'session (reuse of a stolen token) and is 401; so is every other refusal. Rate limited per client IP and per session (429 RATE_LIMITED).',
       tags: ['auth'],
       idempotent: false,
       request: { body: z.object({ refresh_token: z.string().min(1).max(512) }) },
       responses: { 200: { description: 'rotated', schema: tokenPairSchema } },
-      errors: [401],
+      errors: [401, 429],
     },
     async ({ body }, ctx) => {
       const match = REFRESH_TOKEN.exec(body.refresh_token);
+      await limits.check(ctx, 'refresh', { ip: ctx.ip, ...(match ? { subject: match[2]! } : {}) });
       if (!match) throw unauthenticated(BAD_REFRESH);
       const userId = match[1]!;
       const sessionId = match[2]!;
@@ -254,7 +267,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       method: 'post',
       path: '/logout',
       summary: 'Log out: end the current session',
-      description: 'Ends the session of the access token; its refresh token stops working at once, the access token when it expires.',
+      description: 'Ends the session of the access token: its refresh token stops working at once, the access token within a second.',
       tags: ['auth'],
       auth: true,
       responses: { 200: { description: 'ended', schema: commandResultSchema } },
@@ -280,13 +293,17 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       method: 'post',
       path: '/forgot-password',
       summary: 'Mail a password-reset link',
-      description: 'Always 202, whether or not the address has an account (no account enumeration).',
+      description:
+        'Always 202, whether or not the address has an account (no account enumeration). Rate limited per client IP and per email, ' +
+        'counted alike for addresses with and without an account (429 RATE_LIMITED, Retry-After): a flood of requests cannot flood a mailbox or keep voiding its newest link.',
       tags: ['auth'],
       idempotent: false,
       request: { body: z.object({ email: emailSchema }) },
       responses: { 202: { description: 'accepted' } },
+      errors: [429],
     },
     async ({ body }, ctx) => {
+      await limits.check(ctx, 'forgot-password', { ip: ctx.ip, email: emailHash(body.email) });
       // Answered before any lookup, so the response time says nothing about
       // whether the address has an account; the work runs after the answer.
       const logger = ctx.state.logger;
@@ -336,24 +353,34 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       path: '/reset-password',
       summary: 'Set a new password with a reset token',
       description:
-        'An unknown, superseded, used or expired token is 401 UNAUTHENTICATED (one message for all). Success ends every active session.',
+        'An unknown, superseded, used or expired token is 401 UNAUTHENTICATED (one message for all), found before the new password is hashed. ' +
+        'Success ends every active session. Rate limited per client IP and per user (429 RATE_LIMITED, Retry-After).',
       tags: ['auth'],
       idempotent: false,
       request: { body: z.object({ token: z.string().min(1).max(512), new_password: passwordSchema }) },
       responses: { 200: { description: 'password changed', schema: commandResultSchema } },
-      errors: [401],
+      errors: [401, 429],
     },
     async ({ body }, ctx) => {
       const match = RESET_TOKEN.exec(body.token);
+      await limits.check(ctx, 'reset-password', { ip: ctx.ip, ...(match ? { subject: match[1]! } : {}) });
       if (!match) throw unauthenticated(BAD_RESET);
       const userId = match[1]!;
+      // the token first: hashing costs tens of milliseconds of CPU, not to be spent on a wrong token
+      const resetTokenHash = hashToken(body.token);
+      const { state } = await load(store, userAggregate, userId);
+      const refusal = resetTokenRefusal(state, resetTokenHash, Date.now());
+      if (refusal) {
+        ctx.state.logger.info({ reason: refusal }, 'password reset refused');
+        throw unauthenticated(BAD_RESET);
+      }
       const newPasswordHash = await passwordHasher.hash(body.new_password);
       try {
         const result = await handle(
           store,
           userAggregate,
           userId,
-          { type: 'ResetPassword', userId, resetTokenHash: hashToken(body.token), newPasswordHash, now: new Date().toISOString() },
+          { type: 'ResetPassword', userId, resetTokenHash, newPasswordHash, now: new Date().toISOString() },
           { context: commandContext(ctx, userId) },
         );
         commandResult(ctx, result);

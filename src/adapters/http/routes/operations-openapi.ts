@@ -4,7 +4,12 @@ import { errorEnvelopeSchema, successEnvelopeSchema } from '../openapi.js';
 
 const checks = z.record(z.string(), z.enum(['ok', 'failed', 'timed out'])).describe('postgres, event_store, redis');
 
-/** The operational endpoints (operations.ts) in the OpenAPI document: they take no auth. */
+const opsAuth = {
+  401: { description: 'OPS_TOKEN is configured and the request does not carry it (UNAUTHENTICATED)', content: { 'application/json': { schema: errorEnvelopeSchema } } },
+};
+const opsNote = ' When OPS_TOKEN is configured (production requires it), only `Authorization: Bearer <OPS_TOKEN>` gets an answer.';
+
+/** The operational endpoints (operations.ts) in the OpenAPI document: /healthz is public; /readyz and /metrics take the ops token when one is set. */
 export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
@@ -21,13 +26,15 @@ export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
     tags: ['operations'],
     summary: 'Readiness: Postgres, the event store and Redis answer',
     description:
-      '503 NOT_READY names the dependency that does not answer. `warnings` (still 200) names a transaction that has held back event delivery for more than 5 s: the views lag until it ends.',
+      '503 NOT_READY names the dependency that does not answer. `warnings` (still 200) names a transaction that has held back event delivery for more than 5 s: the views lag until it ends.' +
+      opsNote,
     responses: {
       200: {
         description: 'ready',
         content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ready'), checks, warnings: z.array(z.string()).optional() })) } },
       },
       503: { description: 'a dependency does not answer (details.checks)', content: { 'application/json': { schema: errorEnvelopeSchema } } },
+      ...opsAuth,
     },
   });
   registry.registerPath({
@@ -35,6 +42,7 @@ export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
     path: '/metrics',
     tags: ['operations'],
     summary: 'Prometheus metrics (text exposition format)',
-    responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } },
+    description: opsNote.trim(),
+    responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } }, ...opsAuth },
   });
 }

@@ -256,6 +256,11 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
           return answer(ALIPAY_SUCCESS);
         }
         if (payment.amountFen === undefined) throw new Refused(400, 'total_amount is not an amount');
+        // our prices are in CNY: a trade settled in another currency (cross-border) is not the amount we asked for
+        for (const field of ['currency', 'trans_currency'] as const) {
+          const currency = params[field];
+          if (currency !== undefined && currency !== 'CNY') throw new Refused(400, `${field} ${currency} is not CNY`);
+        }
         await confirm(ctx, {
           orderId: payment.orderId,
           provider: 'alipay',
@@ -327,6 +332,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
           ctx.state.logger.info({ orderId: transaction.out_trade_no, tradeState: transaction.trade_state }, 'wechat notification without payment acknowledged');
           return answer(200, { code: 'SUCCESS' });
         }
+        // amount.total is in fen of CNY; a transaction in any other currency (or naming none) is not what we charged
+        if (transaction.amount.currency !== 'CNY') throw new Refused(400, `amount.currency ${String(transaction.amount.currency)} is not CNY`);
         const paidAt = typeof transaction.success_time === 'string' && !Number.isNaN(Date.parse(transaction.success_time)) ? transaction.success_time : now().toISOString();
         await confirm(ctx, {
           orderId: transaction.out_trade_no,

@@ -100,7 +100,14 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
         body: z
           .object({
             display_name: z.string().trim().min(1).max(100).optional(),
-            avatar_url: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional(),
+            // kept as the URL parser writes it: `"`, `<`, `>`, spaces come out percent-encoded, never raw into a page
+            avatar_url: z
+              .url({ protocol: /^https?$/ })
+              .max(2048)
+              .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'must not carry a user name or password')
+              .transform((u) => new URL(u).href)
+              .nullable()
+              .optional(),
             timezone: z.string().max(64).refine(isIanaZone, 'must be an IANA time zone, e.g. Europe/Berlin').nullable().optional(),
           })
           .strict(),
