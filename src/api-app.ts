@@ -18,7 +18,11 @@ import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
 import { workflowsRouter } from './adapters/http/routes/workflows.js';
 import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
-import { QueueFactory } from './adapters/queue/queues.js';
+import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
+import { BullMqMailOutbox, mailRetryPolicy } from './adapters/queue/mail-queue.js';
+import { AuthRateLimits } from './adapters/rate-limit/auth-rate-limits.js';
+import type { VerificationMailJob } from './application/email-verification.js';
+import type { Queue } from 'bullmq';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
 import { TOKENS } from './tokens.js';
@@ -35,8 +39,22 @@ export function createApiApp(container: Container): Koa<AppState> {
   const store = container.get(TOKENS.EventStore);
   const redis = container.get(TOKENS.Redis);
   // producer handles on the queues for the admin API and the dashboard, opened on first use, closed with the container
-  const adminQueues = new AdminQueues(new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'collector-api' }));
-  container.onDeactivation(TOKENS.Redis, () => adminQueues.close());
+  const queueFactory = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'collector-api' });
+  const adminQueues = new AdminQueues(queueFactory);
+  // the mail outbox the API queues verification links into (opened on the first one)
+  let mailQueue: Queue | undefined;
+  const mailOutbox = {
+    enqueueVerificationMail: (job: VerificationMailJob) => new BullMqMailOutbox((mailQueue ??= queueFactory.queue(QUEUE_NAMES.mail)), mailRetryPolicy(config)).enqueueVerificationMail(job),
+  };
+  container.onDeactivation(TOKENS.Redis, async () => {
+    await adminQueues.close();
+    await mailQueue?.close();
+  });
+  const verification =
+    config.EMAIL_VERIFICATION === 'required'
+      ? { store, outbox: mailOutbox, secretBox: container.get(TOKENS.SecretBox), ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 }
+      : undefined;
+  const authLimits = new AuthRateLimits(redis, config);
   // routers are defined against `api` (defineRoute): its registry becomes /api/v1/openapi.json
   const limits = apiRateLimit(redis, {
     perIpPerSecond: config.API_RATE_LIMIT_PER_IP,
@@ -58,8 +76,9 @@ export function createApiApp(container: Container): Koa<AppState> {
       accessTokens: container.get(TOKENS.AccessTokens),
       mailer: () => container.get(TOKENS.Mailer),
       config,
+      ...(verification ? { verification } : {}),
     }),
-    usersRouter(api, { store, knex }),
+    usersRouter(api, { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
     servicesRouter(api),
     paymentsRouter(api, { store, config }),
     subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),

@@ -161,6 +161,13 @@ const variables = z.object({
     }, 'must be an IANA time zone such as Asia/Shanghai')
     .default('Asia/Shanghai'),
   MAIL_FROM: z.string().min(3, 'must be a sender address').default('"Collector" <no-reply@localhost>'),
+  // email verification: `required` (an unverified account cannot pay or connect platform accounts; the
+  // default in production) or `off` (the default otherwise); how long a verification link stays valid
+  EMAIL_VERIFICATION: oneOf(['required', 'off']),
+  EMAIL_VERIFICATION_TTL_HOURS: integer(1, 720).default(48),
+  // the mail outbox (a BullMQ queue the worker sends from): tries per mail, and the first retry's delay (doubles)
+  MAIL_MAX_ATTEMPTS: integer(1, 100).default(15),
+  MAIL_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
   // login attempts per minute (fixed window, Redis) per account (email) from one client IP, and per
   // client IP; over it: 429. Keyed by account and IP so a stranger cannot lock an owner out.
   LOGIN_RATE_LIMIT_PER_ACCOUNT: integer(1, 10_000).default(5),
@@ -276,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     else if (input[name] === devValue) problems.set(name, `${name}: must not be the development default in production`);
   }
   input['HOST'] ??= production ? '0.0.0.0' : '127.0.0.1';
+  input['EMAIL_VERIFICATION'] ??= production ? 'required' : 'off';
   const result = schema.safeParse(input);
   if (result.success && production) {
     const devKey = Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!, 'base64');

@@ -4,6 +4,7 @@ import { REBUILD_JOB_NAME, rebuildProcessor } from '../adapters/queue/rebuild-jo
 import { createProxyHealthWorker, scheduleProxyHealth } from '../adapters/queue/proxy-health-worker.js';
 import { QUEUE_NAMES, type ProxyHealthJobData } from '../adapters/queue/queues.js';
 import { createWorkflowTickWorker } from '../adapters/queue/workflow-tick-worker.js';
+import { createMailWorker } from '../adapters/queue/mail-queue.js';
 import { TOKENS } from '../tokens.js';
 // types only: worker.ts imports this module, and a runtime cycle with its top-level await would deadlock
 import type { ProcessorFactory } from './worker.js';
@@ -13,7 +14,9 @@ import type { ProcessorFactory } from './worker.js';
  * - workflow-tick: each scheduled workflow's tick becomes one execution request;
  * - proxy-health: every proxy probed through itself each PROXY_HEALTH_INTERVAL_MS;
  * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE) and
- *   projection rebuilds started from the console.
+ *   projection rebuilds started from the console;
+ * - mail: the outbox the process managers queue mail into, sent through
+ *   the SMTP relay (SMTP_URL) with back-off while it is down.
  * The repeating ones upsert their job schedulers at start (idempotent), so any
  * worker process keeps them in place.
  */
@@ -72,6 +75,30 @@ export function maintenanceProcessor(): ProcessorFactory {
         // a retention run is a series of short deletes: closing waits for the current one
         await worker?.close();
         await queue.close();
+      },
+    };
+  };
+}
+
+export function mailProcessor(): ProcessorFactory {
+  return (ctx) => {
+    const { container, config, logger } = ctx;
+    let worker: ReturnType<typeof createMailWorker> | undefined;
+    return {
+      name: QUEUE_NAMES.mail,
+      async start() {
+        worker = createMailWorker(ctx.factory, {
+          store: container.get(TOKENS.EventStore),
+          mailer: container.get(TOKENS.Mailer),
+          webUrl: config.PUBLIC_WEB_URL,
+          timeZone: config.QUOTA_TIME_ZONE,
+          logger,
+          verification: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 },
+        });
+      },
+      async stop() {
+        // a send in flight finishes (the mailer bounds it); the rest stay queued
+        await worker?.close();
       },
     };
   };

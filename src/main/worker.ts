@@ -17,7 +17,7 @@ import { createScrapeDeadLetter, createScrapeJobHandler, type ScrapeJobDeps, typ
 import { createScrapers, platformUrls, type ScraperTuning } from '../worker/scrapers.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { stopOnSignal } from './shutdown.js';
-import { maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
+import { mailProcessor, maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
 
 /**
  * `npm run worker`: the process that runs queue jobs. It mounts a list of
@@ -202,9 +202,9 @@ export async function startWorker(container: Container, options: StartWorkerOpti
   };
 }
 
-/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance). */
+/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail). */
 export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFactory[] {
-  return [scrapeProcessor(scrape), workflowTickProcessor(), proxyHealthProcessor(), maintenanceProcessor()];
+  return [scrapeProcessor(scrape), workflowTickProcessor(), proxyHealthProcessor(), maintenanceProcessor(), mailProcessor()];
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { survivePoolErrors } from '../adapters/db/pool-errors.js';
 import { PostgresCatchUpReader, type CatchUpBatch } from '../adapters/event-store/postgres/catch-up-reader.js';
 import type { EventFilter, EventStore } from '../event-store/port.js';
 import { maxPosition, type Position } from '../event-store/position.js';
@@ -26,8 +27,7 @@ export async function openRebuildSource(
   batchSize: number,
 ): Promise<RebuildSource> {
   if (store.kind === 'postgres') {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'projection-rebuild' });
-    pool.on('error', () => undefined);
+    const pool = survivePoolErrors(new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'projection-rebuild' }));
     const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('es_events')::text AS t`);
     if (rows[0]?.t) {
       const reader = new PostgresCatchUpReader(pool, filter, batchSize);

@@ -1,14 +1,13 @@
 import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
 import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
-import type { Mailer } from '../adapters/mail/mail-port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { createExpirySchedule } from './deadlines/index.js';
 import { createDispatchExecutions } from './dispatch-executions.js';
 import { createEndSessions } from './end-sessions.js';
 import { createExecutionRetention } from './execution-retention.js';
 import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
-import { createNotifyUser } from './notify-user.js';
+import { createNotifyUser, type NotificationMailOutbox } from './notify-user.js';
 import { createPauseOnAccountInvalidated } from './pause-on-account-invalidated.js';
 import { createPauseOnQuotaExceeded } from './pause-on-quota-exceeded.js';
 import { createPlanOnPayment } from './plan-on-payment.js';
@@ -35,10 +34,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   schedulers: WorkflowSchedulers;
   /** the workers' proxy leases: live leases sharpen the dispatcher's choice */
   leases?: RedisProxyLeaseStore;
-  /** none: notifications stay in-app */
-  mailer?: () => Mailer;
-  /** PUBLIC_WEB_URL, for links in mails */
-  webUrl?: string;
+  /** the mail outbox (the `mail` queue); none: notifications stay in-app */
+  outbox?: NotificationMailOutbox;
 }
 
 /**
@@ -62,8 +59,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createNotifyUser({
       ...base,
       timeZone: wiring.timeZone,
-      ...(wiring.mailer ? { mailer: wiring.mailer } : {}),
-      ...(wiring.webUrl ? { webUrl: wiring.webUrl } : {}),
+      ...(wiring.outbox ? { outbox: wiring.outbox } : {}),
     }),
     createExecutionRetention(base),
   ];

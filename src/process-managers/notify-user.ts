@@ -1,6 +1,5 @@
-import type { Mailer } from '../adapters/mail/mail-port.js';
-import { MailDeliveryError } from '../adapters/mail/mail-errors.js';
-import { notificationContent, notificationMail } from '../adapters/mail/notification-templates.js';
+import { notificationContent } from '../adapters/mail/notification-templates.js';
+import type { NotificationMailJob } from '../application/notification-mail.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
@@ -19,15 +18,16 @@ import { react, type ProcessManagerDeps } from './shared.js';
 
 export const NOTIFY_USER = 'pm-notify-user';
 
+/** Where mails are queued (the `mail` queue: src/adapters/queue/mail-queue.ts); the worker sends them. */
+export interface NotificationMailOutbox {
+  enqueueNotificationMail(job: NotificationMailJob): Promise<void>;
+}
+
 export interface NotifyUserDeps extends ProcessManagerDeps {
-  /** the mail port (lazy: resolved on the first mail); none: in-app notifications only */
-  mailer?: () => Mailer;
-  /** PUBLIC_WEB_URL: mails link to its /notifications */
-  webUrl?: string;
+  /** the mail outbox; none: in-app notifications only */
+  outbox?: NotificationMailOutbox;
   /** QUOTA_TIME_ZONE: the zone times are written in */
   timeZone?: string;
-  /** the clock of NotificationEmailed (tests) */
-  now?: () => Date;
 }
 
 export const NOTIFY_USER_EVENT_TYPES = ['QuotaExceeded', 'AccountInvalidated', 'ExecutionFailed', 'PaymentSucceeded'] as const;
@@ -59,27 +59,19 @@ export function notificationIdFor(eventId: string, userId: string): string {
 
 /**
  * Quota exceeded, account invalidated, execution failed and payment received
- * → a notification (its own stream, `notification-{notificationId}`), then a
- * mail to the user's address unless NotificationEmailed is already recorded.
+ * → a notification (its own stream, `notification-{notificationId}`), and a
+ * mail queued in the outbox for the worker to send.
  *
- * Per batch, every notification is recorded first and mailed after, so an
- * SMTP outage never holds back the in-app ones already in hand.
+ * The process manager never waits on SMTP: queueing is a Redis write, and
+ * the mail worker retries with back-off while the relay is down (an outage
+ * delays mail, and holds back no notification and no other consumer).
  *
  * Idempotency: Notify with a name-based notification id and event ids named
- * after the triggering event (a repeat is a no-op); a mail is sent only when
- * the notification has no NotificationEmailed yet. At least once: a crash between
- * the relay's acceptance and NotificationEmailed mails again on redelivery.
- *
- * Mail failures (see MailDeliveryError): `rejected` (the relay refused this
- * recipient or message — trying again cannot help) is logged and the mail
- * skipped; anything else (connection, 4xx, auth, configuration, the mailer
- * closed by a shutdown, unknown) is about the relay, not this message, so the
- * batch throws and the runner retries it with back-off: no mail is lost while
- * the relay or its settings are fixed.
+ * after the triggering event (a repeat is a no-op); the mail job's id is the
+ * notification's (a repeat adds nothing), and the sender skips a
+ * notification already mailed (NotificationEmailed).
  */
 export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Consumer {
-  const clock = () => deps.now?.() ?? new Date();
-
   async function plan(event: RecordedEvent): Promise<Planned | null> {
     const base = (userId: string, kind: NotificationKind, data: NotificationData): Planned => ({
       event,
@@ -179,37 +171,9 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
     );
   }
 
-  async function mail(p: Planned, mailer: Mailer): Promise<void> {
-    const { state: notification } = await load(deps.store, notificationAggregate, p.notificationId);
-    if (notification.status === 'none' || notification.emailedMessageId !== null) return; // mailed before (a redelivery)
-    const { state: user } = await load(deps.store, userAggregate, p.userId);
-    if (user.status !== 'active' || !user.account) {
-      deps.logger?.info({ processManager: name, eventId: p.event.id, userStatus: user.status }, 'notification not mailed: the user is not active');
-      return;
-    }
-    let messageId: string;
-    try {
-      ({ messageId } = await mailer.send({ to: user.account.email, ...notificationMail({ kind: p.kind, data: p.data, webUrl: deps.webUrl, timeZone: deps.timeZone }) }));
-    } catch (error) {
-      if (error instanceof MailDeliveryError && error.kind === 'rejected') {
-        deps.logger?.warn({ processManager: name, eventId: p.event.id, notificationId: p.notificationId, err: { kind: error.kind, responseCode: error.responseCode } }, 'notification mail refused by the relay; not retried');
-        return;
-      }
-      throw error;
-    }
-    await handle(
-      deps.store,
-      notificationAggregate,
-      p.notificationId,
-      { type: 'RecordNotificationEmailed', notificationId: p.notificationId, messageId, now: clock().toISOString() },
-      { context: contextFromEvent(p.event, name), eventIds: eventIdsFrom(`${name}:${p.event.id}:emailed`) },
-    );
-  }
-
   return {
     name,
     filter: { eventTypes: [...NOTIFY_USER_EVENT_TYPES] },
-    // mails are slow: small batches keep a retry's repeat work small
     batchSize: 50,
     async handle(events) {
       const planned: Planned[] = [];
@@ -221,9 +185,13 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
           planned.push(p);
         });
       }
-      const mailer = deps.mailer?.();
-      if (!mailer) return;
-      for (const p of planned) await react(deps, name, p.event, () => mail(p, mailer));
+      const outbox = deps.outbox;
+      if (!outbox) return;
+      for (const p of planned) {
+        await react(deps, name, p.event, () =>
+          outbox.enqueueNotificationMail({ notificationId: p.notificationId, userId: p.userId, causationId: p.event.id, correlationId: contextFromEvent(p.event, name).correlationId }),
+        );
+      }
     },
   };
 }

@@ -116,7 +116,10 @@ function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
       return { status: 'active', updated_at: event.data.reactivatedAt };
     case 'PasswordChanged':
       return { updated_at: event.data.changedAt };
+    case 'EmailVerified':
+      return { email_verified_at: event.data.verifiedAt, updated_at: event.data.verifiedAt };
     case 'PasswordResetRequested':
+    case 'EmailVerificationRequested':
       return {}; // only the revision moves
   }
 }

@@ -13,6 +13,7 @@ export interface UserProfileView {
   timezone: string | null;
   role: string;
   status: string;
+  email_verified: boolean;
   registered_at: string;
   updated_at: string;
 }
@@ -34,7 +35,10 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 /** The profile and the user stream revision it reflects (the ETag), or undefined. */
 export async function findUserProfile(knex: Knex, userId: string): Promise<{ profile: UserProfileView; revision: bigint } | undefined> {
   const row = await prepared(
-    knex('users').select('id', 'email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'registered_at', 'updated_at', 'revision').where({ id: userId }).first(),
+    knex('users')
+      .select('id', 'email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'email_verified_at', 'registered_at', 'updated_at', 'revision')
+      .where({ id: userId })
+      .first(),
   );
   if (!row) return undefined;
   return {
@@ -47,6 +51,7 @@ export async function findUserProfile(knex: Knex, userId: string): Promise<{ pro
       timezone: row.timezone,
       role: row.role,
       status: row.status,
+      email_verified: row.email_verified_at != null,
       registered_at: iso(row.registered_at),
       updated_at: iso(row.updated_at),
     },

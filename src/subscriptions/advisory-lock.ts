@@ -16,21 +16,27 @@ export class AdvisoryLock {
   /** Tries once; true when this instance now holds the lock. */
   async tryAcquire(onLost: () => void): Promise<boolean> {
     const client = new pg.Client({ connectionString: this.connectionString, application_name: `lock:${this.key}`.slice(0, 63) });
-    await client.connect();
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.key]);
-    if (!rows[0]?.locked) {
-      await client.end();
-      return false;
-    }
-    this.client = client;
-    this.lostHandler = onLost;
     const lost = () => {
       if (this.client !== client) return;
       this.client = undefined;
       this.lostHandler?.();
     };
+    // listening before connecting: the server's goodbye may come in the same packet as its welcome
     client.on('error', lost);
     client.on('end', lost);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.key]);
+      if (!rows[0]?.locked) {
+        await client.end();
+        return false;
+      }
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+    this.lostHandler = onLost;
     return true;
   }
 

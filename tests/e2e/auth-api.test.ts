@@ -4,6 +4,8 @@ import type { Knex } from 'knex';
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../../src/adapters/crypto/password-hasher.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
+import { createMailWorker } from '../../src/adapters/queue/mail-queue.js';
+import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
 import type { ConfigVariable } from '../../src/config.js';
@@ -35,6 +37,7 @@ interface Reply {
 
 interface AuthApi {
   url: string;
+  container: Container;
   knex: Knex;
   store: EventStore;
   sink: SmtpSink;
@@ -79,6 +82,7 @@ async function startAuthApi(
   const forwardedFor = options.forwardedFor;
   return {
     url: running.url,
+    container,
     knex,
     store,
     sink,
@@ -587,5 +591,83 @@ describe('identity: limits on the other auth routes, behind a trusted proxy (e2e
     }
     const limited = await api.call('POST', '/api/v1/auth/refresh', { body: { refresh_token: refreshToken }, headers: from(freshIp()) });
     expect(limited.res.status).to.equal(429);
+  });
+});
+
+describe('identity: email verification (e2e)', () => {
+  let api: AuthApi;
+  let container: Container;
+  let worker: Awaited<ReturnType<typeof createMailWorker>> | undefined;
+  before(async () => {
+    api = await startAuthApi({ EMAIL_VERIFICATION: 'required', QUEUE_PREFIX: `test-verify-${randomUUID().slice(0, 8)}` });
+    container = api.container;
+    const config = container.get(TOKENS.Config);
+    // the worker's mail processor, in-process: it sends what the API queued
+    worker = createMailWorker(new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }), {
+      store: api.store,
+      mailer: container.get(TOKENS.Mailer),
+      verification: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 },
+    });
+  });
+  after(async () => {
+    await worker?.close();
+    await api?.stop();
+  });
+
+  it('a new account gets a link by mail; until it is followed the account cannot pay or connect a platform account; then it can', async () => {
+    const { email, userId, tokens } = await signUp(api, 'verify');
+    const token = tokens.access_token as string;
+    const profile = await api.call('GET', `/api/v1/users/profile?after_position=${tokens.position}`, { token });
+    expect(profile.body.data.email_verified).to.equal(false);
+
+    const order = { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' };
+    const refused = await api.call('POST', '/api/v1/payments/orders', { token, body: order });
+    expect(refused.res.status, refused.text).to.equal(403);
+    expect(refused.body.error?.details).to.deep.include({ reason: 'email_not_verified' });
+    const connect = await api.call('POST', '/api/v1/platform-accounts', { token, body: { platform: 'qidian', credentials: { cookies: 'a=b' }, display_name: 'mine' } });
+    expect(connect.res.status, connect.text).to.equal(403);
+
+    const mail = await api.sink.waitForMessage((m) => m.envelope.to.includes(email) && m.parsed.subject.includes('Verify your email'), 10_000);
+    const link = /https?:\/\/\S+\/verify-email\?token=(\S+)/.exec(mail.parsed.text ?? '')!;
+    expect(link, mail.parsed.text).to.not.equal(null);
+    const verifyToken = decodeURIComponent(link[1]!);
+    expect(verifyToken.startsWith(`${userId}.`)).to.equal(true);
+    // a sent link's job is gone from the queue: Redis keeps no trace of the token
+    const config = container.get(TOKENS.Config);
+    const queue = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }).queue(QUEUE_NAMES.mail);
+    try {
+      const kept = await queue.getJobs(['completed', 'waiting', 'active', 'delayed', 'failed']);
+      expect(kept.filter((j) => j.name === 'verification-mail' && (j.data as { userId?: string }).userId === userId)).to.deep.equal([]);
+    } finally {
+      await queue.close();
+    }
+
+    const wrong = await api.call('POST', '/api/v1/auth/verify-email', { body: { token: `${userId}.${'A'.repeat(43)}` } });
+    expect(wrong.res.status).to.equal(401);
+    const verified = await api.call('POST', '/api/v1/auth/verify-email', { body: { token: verifyToken } });
+    expect(verified.res.status, verified.text).to.equal(200);
+    const again = await api.call('POST', '/api/v1/auth/verify-email', { body: { token: verifyToken } });
+    expect(again.res.status, 'following the link twice is fine').to.equal(200);
+    expect((await api.store.readStream(`user-${userId}`)).filter((e) => e.type === 'EmailVerified')).to.have.length(1);
+
+    const after = await api.call('GET', `/api/v1/users/profile?after_position=${verified.body.data.position}`, { token });
+    expect(after.body.data.email_verified).to.equal(true);
+    const paid = await api.call('POST', '/api/v1/payments/orders', { token, body: order });
+    expect(paid.res.status, paid.text).to.equal(201);
+    const resend = await api.call('POST', '/api/v1/users/email-verification', { token });
+    expect(resend.res.status).to.equal(409);
+  });
+
+  it('a new link on request supersedes the first: the old one is refused, the new one verifies', async () => {
+    const { email, userId, tokens } = await signUp(api, 'verify-again');
+    const first = await api.sink.waitForMessage((m) => m.envelope.to.includes(email) && m.parsed.subject.includes('Verify your email'), 10_000);
+    const resend = await api.call('POST', '/api/v1/users/email-verification', { token: tokens.access_token });
+    expect(resend.res.status, resend.text).to.equal(202);
+    await waitFor('a second link', () => api.sink.messages.filter((m) => m.envelope.to.includes(email)).length >= 2, 10_000);
+    const tokenOf = (text: string | undefined) => decodeURIComponent(/verify-email\?token=(\S+)/.exec(text ?? '')![1]!);
+    const second = api.sink.messages.filter((m) => m.envelope.to.includes(email))[1]!;
+    expect((await api.call('POST', '/api/v1/auth/verify-email', { body: { token: tokenOf(first.parsed.text) } })).res.status).to.equal(401);
+    expect((await api.call('POST', '/api/v1/auth/verify-email', { body: { token: tokenOf(second.parsed.text) } })).res.status).to.equal(200);
+    expect((await api.store.readStream(`user-${userId}`)).map((e) => e.type)).to.include('EmailVerified');
   });
 });

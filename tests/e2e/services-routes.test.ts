@@ -93,7 +93,7 @@ describe('GET /api/v1/services (public plan catalogue)', function () {
     expect(doc.paths['/api/v1/services'].get.security).to.equal(undefined);
     const plans = doc.paths['/api/v1/services/{service}/plans'].get;
     expect(plans.operationId).to.equal('listServicePlans');
-    expect(plans.responses).to.have.keys('200', '404', '422', '500');
+    expect(plans.responses).to.have.keys('200', '404', '422', '500', '503');
     expect(doc.components.schemas).to.have.property('ServicePlan');
   });
 });

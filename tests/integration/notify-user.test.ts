@@ -3,9 +3,11 @@ import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { MailDeliveryError } from '../../src/adapters/mail/mail-errors.js';
 import type { Mailer } from '../../src/adapters/mail/mail-port.js';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp-mailer.js';
+import { BullMqMailOutbox, createMailWorker, notificationMailJobId } from '../../src/adapters/queue/mail-queue.js';
+import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
+import type { NotificationMailJob } from '../../src/application/notification-mail.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { START } from '../../src/event-store/position.js';
@@ -22,20 +24,23 @@ import type { AccountInvalidatedData } from '../../src/write-model/platform-acco
 import type { QuotaExceededData } from '../../src/write-model/subscription-usage/events.js';
 import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
 import type { ExecutionFailedData } from '../../src/write-model/workflow-execution/events.js';
-import { testDatabaseUrl } from '../setup/test-env.js';
+import { testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 
 const PROXY_PASSWORD = 'pr0xy-s3cret-pw';
 
-describe('pm-notify-user: inbox and mail for quota, account, execution and payment events', function () {
+describe('pm-notify-user and the mail outbox: inbox and mail for quota, account, execution and payment events', function () {
   this.timeout(40_000);
   let knex: Knex;
   let store: PostgresEventStore;
   let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
   let sink: SmtpSink;
   let mailer: Mailer;
+  let factory: QueueFactory;
+  let mailQueue: ReturnType<QueueFactory['queue']>;
+  let outbox: BullMqMailOutbox;
   const names: string[] = [];
   const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
 
@@ -46,9 +51,15 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 0, max: 5 } });
     sink = await new SmtpSink().start();
     mailer = createSmtpMailer({ url: sink.url, from: '"Collector" <no-reply@collector.test>' });
+    // the real queue, under a prefix of its own; retries 100 ms apart so a test sees them
+    factory = new QueueFactory({ redisUrl: testRedisUrl, prefix: `test-mail-${randomUUID().slice(0, 8)}` });
+    mailQueue = factory.queue<NotificationMailJob>(QUEUE_NAMES.mail);
+    outbox = new BullMqMailOutbox(mailQueue as never, { attempts: 20, backoffMs: 100 });
   });
   after(async () => {
     await knex('consumer_checkpoints').whereIn('consumer', names).delete();
+    await mailQueue?.obliterate({ force: true }).catch(() => undefined);
+    await mailQueue?.close();
     await mailer?.close();
     await sink?.stop();
     await store?.close();
@@ -62,6 +73,24 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     return name;
   };
   const runToHead = (consumer: Consumer) => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, consumer);
+
+  /** The worker's mail processor, sending through `through` until `done` holds (or the queue is empty). */
+  async function sendQueued(through: Mailer, done?: () => Promise<boolean> | boolean): Promise<void> {
+    // one at a time: the mails leave in the order they were queued
+    const worker = createMailWorker(factory, { store, mailer: through, webUrl: 'https://app.collector.test', timeZone: 'Asia/Shanghai' }, { concurrency: 1 });
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const counts = await mailQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        const pending = Object.values(counts).reduce((a, b) => a + b, 0);
+        if (done ? await done() : pending === 0) return;
+        if (Date.now() > deadline) throw new Error(`mail queue not drained: ${JSON.stringify(counts)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await worker.close();
+    }
+  }
 
   async function streamOf(stream: string) {
     try {
@@ -160,9 +189,13 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     await register(userId, email);
     const { ids } = await triggers(userId);
     const name = uniqueName('pm-notify-user');
-    const pm = createNotifyUser({ store, mailer: () => mailer, webUrl: 'https://app.collector.test', timeZone: 'Asia/Shanghai' }, name);
+    const pm = createNotifyUser({ store, outbox, timeZone: 'Asia/Shanghai' }, name);
 
     await runToHead(pm);
+    // recorded at once; the mails wait in the outbox for the worker
+    for (const stream of await notificationsOf(userId, ids)) expect(stream.map((e) => e.type)).to.deep.equal(['NotificationSent']);
+    for (const id of ids) expect(await mailQueue.getJob(notificationMailJobId(notificationIdFor(id, userId)))).to.not.equal(undefined);
+    await sendQueued(mailer);
     const streams = await notificationsOf(userId, ids);
     for (const stream of streams) expect(stream.map((e) => e.type)).to.deep.equal(['NotificationSent', 'NotificationEmailed']);
     const inbox = streams.flat();
@@ -194,9 +227,10 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     const emailedIds = inbox.filter((e) => e.type === 'NotificationEmailed').map((e) => (e.data as { messageId: string }).messageId);
     expect(emailedIds.sort()).to.deep.equal(mine().map((m) => m.parsed.messageId).sort());
 
-    // from the start again: nothing appended, nothing mailed
+    // from the start again: nothing appended, nothing queued, nothing mailed
     await resetCheckpoint(knex, name, START);
     await runToHead(pm);
+    await sendQueued(mailer);
     expect((await notificationsOf(userId, ids)).flat()).to.have.length(8);
     expect(mine()).to.have.length(4);
 
@@ -212,7 +246,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     await knex('notifications').where({ user_id: userId }).delete();
   });
 
-  it('keeps the in-app notification when the relay is down, throws for a retry, and mails once it is back', async () => {
+  it('with the relay down the process manager records and queues without waiting; the worker retries and mails once the relay is back', async () => {
     const userId = randomUUID();
     const email = `retry-${userId}@example.test`;
     await register(userId, email);
@@ -230,27 +264,32 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     };
     await store.append(`payment-${orderId}`, [{ id: randomUUID(), type: 'PaymentSucceeded', data: paid as never, metadata: {} }], 'no_stream');
     const events = await store.readStream(`payment-${orderId}`);
+    const notificationId = notificationIdFor(events[0]!.id, userId);
+    const notification = notificationStream(notificationId);
 
-    // a relay that is not there: connection refused
+    // the consumer's batch goes through at its own pace: no SMTP in it
+    const started = Date.now();
+    await createNotifyUser({ store, outbox }, uniqueName('pm-notify-user')).handle(events, { tx: undefined as never });
+    expect(Date.now() - started).to.be.below(1_000);
+    expect((await streamOf(notification)).map((e) => e.type)).to.deep.equal(['NotificationSent']);
+
+    // a relay that is not there: connection refused, again and again
     const deadSink = await new SmtpSink().start();
     const deadUrl = deadSink.url;
     await deadSink.stop();
     const deadMailer = createSmtpMailer({ url: deadUrl, from: 'no-reply@collector.test', connectionTimeoutMs: 2_000 });
     try {
-      const down = createNotifyUser({ store, mailer: () => deadMailer }, uniqueName('pm-notify-user'));
-      let thrown: unknown;
-      await down.handle(events, { tx: undefined as never }).catch((error: unknown) => (thrown = error));
-      expect(thrown).to.be.instanceOf(MailDeliveryError);
-      expect((thrown as MailDeliveryError).kind).to.equal('connection');
+      await sendQueued(deadMailer, async () => ((await mailQueue.getJob(notificationMailJobId(notificationId)))?.attemptsMade ?? 0) >= 2);
     } finally {
       await deadMailer.close();
     }
-    const notification = notificationStream(notificationIdFor(events[0]!.id, userId));
+    const job = await mailQueue.getJob(notificationMailJobId(notificationId));
+    expect(job?.failedReason).to.match(/connection failed/);
+    expect(await job?.getState()).to.be.oneOf(['delayed', 'waiting']);
     expect((await streamOf(notification)).map((e) => e.type)).to.deep.equal(['NotificationSent']);
 
-    const up = createNotifyUser({ store, mailer: () => mailer }, uniqueName('pm-notify-user'));
-    await up.handle(events, { tx: undefined as never });
-    await up.handle(events, { tx: undefined as never });
+    // the relay is back: the next try sends it, once
+    await sendQueued(mailer);
     expect((await streamOf(notification)).map((e) => e.type)).to.deep.equal(['NotificationSent', 'NotificationEmailed']);
     expect(sink.messages.filter((m) => m.envelope.to.includes(email))).to.have.length(1);
   });
@@ -272,7 +311,12 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
       await register(userId, `refused-${userId}@example.test`);
       await triggers(userId);
       const quota = await streamOf(`subscription-${userId}_xiaohongshu`);
-      await createNotifyUser({ store, mailer: () => refusingMailer }, uniqueName('pm-notify-user')).handle(quota, { tx: undefined as never });
+      await createNotifyUser({ store, outbox }, uniqueName('pm-notify-user')).handle(quota, { tx: undefined as never });
+      await sendQueued(refusingMailer);
+      const job = await mailQueue.getJob(notificationMailJobId(notificationIdFor(quota[0]!.id, userId)));
+      expect(await job?.getState()).to.equal('completed');
+      expect(job?.returnvalue).to.equal('refused');
+      expect(job?.attemptsMade, 'not retried').to.equal(1);
       expect((await streamOf(notificationStream(notificationIdFor(quota[0]!.id, userId)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     } finally {
       await refusingMailer.close();
@@ -280,7 +324,7 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     }
   });
 
-  it('notifies in-app only when there is no mailer or the user is not registered', async () => {
+  it('notifies in-app only when there is no outbox or the user is not registered', async () => {
     const ghost = randomUUID();
     const orderId = randomUUID();
     await store.append(
@@ -290,7 +334,9 @@ describe('pm-notify-user: inbox and mail for quota, account, execution and payme
     );
     const events = await store.readStream(`payment-${orderId}`);
     const before = sink.messages.length;
-    await createNotifyUser({ store, mailer: () => mailer }, uniqueName('pm-notify-user')).handle(events, { tx: undefined as never });
+    await createNotifyUser({ store, outbox }, uniqueName('pm-notify-user')).handle(events, { tx: undefined as never });
+    await sendQueued(mailer);
+    expect((await mailQueue.getJob(notificationMailJobId(notificationIdFor(events[0]!.id, ghost))))?.returnvalue).to.equal('user-inactive');
     expect((await streamOf(notificationStream(notificationIdFor(events[0]!.id, ghost)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     expect(sink.messages.length).to.equal(before);
 

@@ -15,7 +15,7 @@ describe('users-v1 projection (given events, then rows)', () => {
   after(() => knex.destroy());
 
   const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 0, minute)).toISOString();
-  const USER_COLUMNS = ['email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'registered_at', 'updated_at', 'revision'];
+  const USER_COLUMNS = ['email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'email_verified_at', 'registered_at', 'updated_at', 'revision'];
 
   const userEvents = (userId: string) => {
     const stream = `user-${userId}`;
@@ -30,6 +30,8 @@ describe('users-v1 projection (given events, then rows)', () => {
       e('UserSuspended', { reason: 'abuse', sessionEpoch: 2, suspendedAt: at(6) }),
       e('ProfileUpdated', { avatarUrl: null, updatedAt: at(7) }),
       e('UserReactivated', { reactivatedAt: at(8) }),
+      e('EmailVerificationRequested', { verifyTokenHash: 'e'.repeat(64), expiresAt: at(120), requestedAt: at(9) }),
+      e('EmailVerified', { email: `${userId}@x.test`, verifiedAt: at(10) }),
     ];
   };
 
@@ -47,9 +49,10 @@ describe('users-v1 projection (given events, then rows)', () => {
             timezone: 'Asia/Shanghai',
             role: 'admin',
             status: 'active',
+            email_verified_at: at(10),
             registered_at: at(0),
-            updated_at: at(8),
-            revision: '8',
+            updated_at: at(10),
+            revision: '10',
           },
         ]);
     }

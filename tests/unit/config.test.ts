@@ -55,6 +55,10 @@ describe('loadConfig', () => {
       MAIL_FROM: '"Collector" <no-reply@localhost>',
       LOGIN_RATE_LIMIT_PER_ACCOUNT: 5,
       LOGIN_RATE_LIMIT_PER_IP: 20,
+      EMAIL_VERIFICATION: 'off',
+      EMAIL_VERIFICATION_TTL_HOURS: 48,
+      MAIL_MAX_ATTEMPTS: 15,
+      MAIL_BACKOFF_MS: 30_000,
       API_RATE_LIMIT_PER_IP: 1000,
       API_RATE_LIMIT_PER_USER: 300,
       API_RATE_LIMIT_BURST_SECONDS: 2,
@@ -240,6 +244,13 @@ describe('loadConfig', () => {
         'WECHAT_MCH_ID: is required in production when WECHAT_PLATFORM_PUBLIC_KEY is set',
         'WECHAT_APP_ID: is required in production when WECHAT_PLATFORM_PUBLIC_KEY is set',
       ]);
+    });
+
+    it('requires email verification in production by default, not elsewhere; either may be chosen', () => {
+      expect(loadConfig({ NODE_ENV: 'production', ...productionSecrets }).EMAIL_VERIFICATION).to.equal('required');
+      expect(loadConfig({ NODE_ENV: 'production', ...productionSecrets, EMAIL_VERIFICATION: 'off' }).EMAIL_VERIFICATION).to.equal('off');
+      expect(loadConfig({ NODE_ENV: 'development' }).EMAIL_VERIFICATION).to.equal('off');
+      expect(loadConfig({ NODE_ENV: 'test', EMAIL_VERIFICATION: 'required' }).EMAIL_VERIFICATION).to.equal('required');
     });
 
     it('listens on 127.0.0.1 outside production (the development secrets are public), on 0.0.0.0 in production', () => {

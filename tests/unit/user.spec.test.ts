@@ -63,6 +63,8 @@ function registeredState(overrides: Partial<UserState> = {}): UserState {
     },
     suspension: null,
     passwordReset: null,
+    emailVerifiedAt: null,
+    emailVerification: null,
     sessionEpoch: 0,
     keptSession: null,
     ...overrides,
@@ -73,12 +75,12 @@ describe('User aggregate', () => {
   it('names its stream user-{id}, and is snapshotted', () => {
     expect(userStream('abc')).to.equal('user-abc');
     expect(userAggregate.streamName('abc')).to.equal('user-abc');
-    expect(userAggregate.snapshot).to.deep.equal({ version: 1, every: SNAPSHOT_EVERY.lifecycle });
+    expect(userAggregate.snapshot).to.deep.equal({ version: 2, every: SNAPSHOT_EVERY.lifecycle });
   });
 
   it('starts unregistered', () => {
     expect(userDecider.initialState()).to.deep.equal(initialState());
-    expect(initialState()).to.deep.equal({ status: 'unregistered', account: null, suspension: null, passwordReset: null, sessionEpoch: 0, keptSession: null });
+    expect(initialState()).to.deep.equal({ status: 'unregistered', account: null, suspension: null, passwordReset: null, emailVerifiedAt: null, emailVerification: null, sessionEpoch: 0, keptSession: null });
   });
 
   describe('RegisterUser', () => {
@@ -196,6 +198,42 @@ describe('User aggregate', () => {
 
     it('refuses a blank display name', () => {
       spec.given([registered]).when({ ...update, displayName: '' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+    });
+  });
+
+  describe('RequestEmailVerification and VerifyEmail', () => {
+    const requested = (token: string, expiresAt = T2, at = T1): UserEvent => ({
+      type: 'EmailVerificationRequested',
+      data: { userId: U, verifyTokenHash: sha(token), expiresAt, requestedAt: at },
+    });
+    const verified: UserEvent = { type: 'EmailVerified', data: { userId: U, email: EMAIL, verifiedAt: T1 } };
+    const request = { type: 'RequestEmailVerification', userId: U, verifyTokenHash: sha('verify-1'), expiresAt: T2, now: T1 } as const;
+    const verify = { type: 'VerifyEmail', userId: U, verifyTokenHash: sha('verify-1'), now: T1 } as const;
+
+    it('records a request; the same token again is a no-op; a newer one supersedes it', () => {
+      spec.given([registered]).when(request).then([requested('verify-1')]);
+      spec.given([registered, requested('verify-1')]).when(request).then([]);
+      spec.given([registered, requested('verify-1')]).when({ ...request, verifyTokenHash: sha('verify-2'), expiresAt: T3, now: T2 }).then([requested('verify-2', T3, T2)]);
+      spec.given([registered]).when(request).thenState(registeredState({ emailVerification: { verifyTokenHash: sha('verify-1'), expiresAt: T2 } }));
+    });
+
+    it('refuses a request once verified (CONFLICT), for an unknown or suspended user, with a token in clear', () => {
+      spec.given([registered, requested('verify-1'), verified]).when(request).thenThrows<DomainError>(DomainError, code('CONFLICT', 'email_verified'));
+      spec.given([]).when(request).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      spec.given([registered, suspended]).when(request).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
+      spec.given([registered]).when({ ...request, verifyTokenHash: 'verify-1' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+    });
+
+    it('verifies with the latest token before it expires; following the link again changes nothing', () => {
+      spec.given([registered, requested('verify-1')]).when(verify).then([verified]);
+      spec.given([registered, requested('verify-1')]).when(verify).thenState(registeredState({ emailVerifiedAt: T1, emailVerification: null }));
+      spec.given([registered, requested('verify-1'), verified]).when(verify).then([]);
+    });
+
+    it('refuses a superseded, unknown or expired token (PERMISSION_DENIED with the reason)', () => {
+      spec.given([registered, requested('verify-1'), requested('verify-2', T3, T2)]).when(verify).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_invalid'));
+      spec.given([registered]).when(verify).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_invalid'));
+      spec.given([registered, requested('verify-1')]).when({ ...verify, now: T3 }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_expired'));
     });
   });
 

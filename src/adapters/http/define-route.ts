@@ -86,7 +86,7 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
-  /** error statuses the route may answer besides the ones implied (400/413/415/422 for bodies, 401 for auth, 500) */
+  /** error statuses the route may answer besides the ones implied (400/413/415/422 for bodies, 401 for auth, 500, 503) */
   errors?: number[];
   /** POST only, default true: honours `Idempotency-Key` */
   idempotent?: boolean;
@@ -124,6 +124,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'Invalid input (VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED)',
   429: 'Quota exceeded or rate limited (QUOTA_EXCEEDED with feature, limit, resets_at; RATE_LIMITED); see Retry-After',
   500: 'Internal error (INTERNAL_ERROR)',
+  503: 'A service the platform depends on (Postgres, Redis) is unavailable for a moment (SERVICE_UNAVAILABLE); see Retry-After',
 };
 
 /** Validated input between the validation middleware and the handler (idempotency runs in between). */
@@ -200,7 +201,7 @@ function openApiRoute(
     const schema = enveloped ? successEnvelopeSchema(spec.schema ?? z.null()) : (spec.schema ?? z.null());
     responses[status] = { description: spec.description, content: { [enveloped ? 'application/json' : (spec.contentType ?? 'application/json')]: { schema } } };
   }
-  const errors = new Set<number>(enveloped ? [500, ...(definition.errors ?? [])] : []);
+  const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   if (request.params || request.query || request.body) errors.add(422);
   if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
   if (definition.auth) errors.add(401);

@@ -63,6 +63,53 @@ export function passwordResetMail({ resetUrl, expiresInMinutes }: PasswordResetM
   return { subject, text, html };
 }
 
+export interface EmailVerificationMailInput {
+  /** the single-use link, token included */
+  verifyUrl: string;
+  /** how long the link stays valid */
+  expiresInMinutes: number;
+}
+
+export function emailVerificationMail({ verifyUrl, expiresInMinutes }: EmailVerificationMailInput): RenderedMail {
+  const url = safeHttpUrl(verifyUrl);
+  const minutes = formatMinutes(expiresInMinutes);
+  const subject = `验证邮箱 / Verify your email – ${PRODUCT}`;
+  const text = [
+    '您好，',
+    '',
+    `请打开以下链接验证您 ${PRODUCT} 账户的邮箱（${minutes.zh}内有效）。验证之前，账户不能付款，也不能绑定平台账号：`,
+    '',
+    url,
+    '',
+    '如果您没有注册，请忽略本邮件。',
+    '',
+    '—',
+    '',
+    'Hello,',
+    '',
+    `Open the link below to verify the email of your ${PRODUCT} account (valid for ${minutes.en}). Until it is verified, the account cannot pay or connect platform accounts:`,
+    '',
+    url,
+    '',
+    'If you did not sign up, ignore this email.',
+    '',
+    `— ${PRODUCT}`,
+  ].join('\n');
+  const link = escapeHtml(url);
+  const html = layout(subject, [
+    '<p>您好，</p>',
+    `<p>请点击下面的按钮验证您 ${PRODUCT} 账户的邮箱（${escapeHtml(minutes.zh)}内有效）。验证之前，账户不能付款，也不能绑定平台账号。</p>`,
+    button(link, '验证邮箱'),
+    '<hr style="border:none;border-top:1px solid #ddd;margin:24px 0">',
+    '<p>Hello,</p>',
+    `<p>Use the button below to verify the email of your ${PRODUCT} account (valid for ${escapeHtml(minutes.en)}). Until it is verified, the account cannot pay or connect platform accounts.</p>`,
+    button(link, 'Verify email'),
+    '<p>If you did not sign up, ignore this email.</p>',
+    `<p style="color:#666;font-size:12px">如果按钮无法点击，请复制此链接 / If the button does not work, copy this link:<br><a href="${link}">${link}</a></p>`,
+  ]);
+  return { subject, text, html };
+}
+
 export function escapeHtml(value: string): string {
   return value
     .replace(/&/g, '&amp;')

@@ -13,6 +13,7 @@ import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
  *   execution request.
  * - `proxy-health`: a repeating job whose worker probes every proxy
  *   (src/adapters/proxies/prober.ts) and records RecordHealthCheck commands.
+ * - `mail`: the outbox of outgoing mail (mail-queue.ts).
  *
  * Job ids of `scrape` (see `scrapeJobId`)
  * - attempt 1 is `{executionId}`: job id = execution id. BullMQ
@@ -34,6 +35,7 @@ export const QUEUE_NAMES = {
   scrape: 'scrape',
   workflowTick: 'workflow-tick',
   proxyHealth: 'proxy-health',
+  mail: 'mail',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 

@@ -10,7 +10,7 @@ const HOUR_MS = 60 * MINUTE_MS;
 /** Redis key prefix of every auth limit: `ratelimit:auth:<route>:<ip|email|subject>:<key>`. */
 export const AUTH_RATE_PREFIX = 'ratelimit:auth';
 
-export type AuthRoute = 'register' | 'forgot-password' | 'reset-password' | 'refresh';
+export type AuthRoute = 'register' | 'forgot-password' | 'reset-password' | 'refresh' | 'verify-email' | 'resend-verification';
 
 /** What one request is counted under: its client IP, and the account it names (an email's hash, a user or a session) when it names one. */
 export interface AuthRateKeys {
@@ -30,7 +30,8 @@ type Limits = Pick<Config, 'AUTH_RATE_LIMIT_PER_IP' | 'AUTH_RATE_LIMIT_PER_ACCOU
  * - per client IP and minute: AUTH_RATE_LIMIT_PER_IP (refresh:
  *   REFRESH_RATE_LIMIT_PER_IP, as every signed-in client refreshes);
  * - per account and hour: AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY registrations
- *   or reset mails for one email, resets for one user; refresh:
+ *   or reset mails for one email, resets, verifications and verification
+ *   mails for one user; refresh:
  *   REFRESH_RATE_LIMIT_PER_SESSION per session and minute.
  * An email is counted by its hash whether or not it has an account, so a 429
  * tells nothing about who is registered.

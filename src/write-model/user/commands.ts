@@ -41,6 +41,24 @@ export interface RequestPasswordReset {
   now: string;
 }
 
+/** A verification link for the account's email was sent; it supersedes every earlier one. */
+export interface RequestEmailVerification {
+  type: 'RequestEmailVerification';
+  userId: string;
+  /** sha256 of the single-use verification token */
+  verifyTokenHash: string;
+  expiresAt: string;
+  now: string;
+}
+
+/** The link was followed: the token's hash proves the mailbox is the user's. */
+export interface VerifyEmail {
+  type: 'VerifyEmail';
+  userId: string;
+  verifyTokenHash: string;
+  now: string;
+}
+
 export interface ResetPassword {
   type: 'ResetPassword';
   userId: string;
@@ -83,6 +101,8 @@ export type UserCommand =
   | RegisterUser
   | UpdateProfile
   | RequestPasswordReset
+  | RequestEmailVerification
+  | VerifyEmail
   | ResetPassword
   | ChangePassword
   | ChangeRole

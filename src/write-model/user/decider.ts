@@ -7,11 +7,13 @@ import type {
   ChangeRole,
   RegisterUser,
   ReactivateUser,
+  RequestEmailVerification,
   RequestPasswordReset,
   ResetPassword,
   SuspendUser,
   UpdateProfile,
   UserCommand,
+  VerifyEmail,
 } from './commands.js';
 import { USER_ROLES, userEvents, type ProfileUpdatedData, type UserEvent } from './events.js';
 import { requirePasswordHash, requireTokenHash } from './hashes.js';
@@ -51,6 +53,10 @@ export function userStream(userId: string): string {
 }
 
 type Event = UserEvent;
+
+/** details.reason of a refused VerifyEmail (always PERMISSION_DENIED). */
+export const VERIFY_REFUSALS = ['verify_token_invalid', 'verify_token_expired'] as const;
+export type VerifyRefusal = (typeof VERIFY_REFUSALS)[number];
 
 /** details.reason of a refused ResetPassword (always PERMISSION_DENIED). */
 export const RESET_REFUSALS = ['reset_token_invalid', 'reset_token_expired'] as const;
@@ -159,6 +165,44 @@ export function resetTokenRefusal(state: UserState, resetTokenHash: string, nowM
   return null;
 }
 
+/**
+ * A new verification link supersedes the last; once verified there is none
+ * to send (CONFLICT, details.reason 'email_verified').
+ */
+function requestEmailVerification(command: RequestEmailVerification, state: UserState): Event[] {
+  const nowMs = instant(command.now, 'now');
+  const account = requireAccount(state, command.userId);
+  requireNotSuspended(state);
+  const verifyTokenHash = requireTokenHash(command.verifyTokenHash, 'verifyTokenHash');
+  const expiresAtMs = instant(command.expiresAt, 'expiresAt');
+  if (state.emailVerifiedAt !== null) throw new DomainError('CONFLICT', 'the email is verified already', { reason: 'email_verified' });
+  if (state.emailVerification?.verifyTokenHash === verifyTokenHash) return [];
+  requireFuture(expiresAtMs, nowMs, 'expiresAt');
+  return [{ type: 'EmailVerificationRequested', data: { userId: account.userId, verifyTokenHash, expiresAt: command.expiresAt, requestedAt: command.now } }];
+}
+
+/** Why a verification token would be refused, or null (the route asks first; the decision asks again). */
+export function verifyTokenRefusal(state: UserState, verifyTokenHash: string, nowMs: number): VerifyRefusal | null {
+  const pending = state.emailVerification;
+  if (pending === null || pending.verifyTokenHash !== verifyTokenHash) return 'verify_token_invalid';
+  if (Date.parse(pending.expiresAt) <= nowMs) return 'verify_token_expired';
+  return null;
+}
+
+/** Following the link twice is fine: the second time there is nothing left to do. */
+function verifyEmail(command: VerifyEmail, state: UserState): Event[] {
+  const nowMs = instant(command.now, 'now');
+  const account = requireAccount(state, command.userId);
+  requireNotSuspended(state);
+  const verifyTokenHash = requireTokenHash(command.verifyTokenHash, 'verifyTokenHash');
+  if (state.emailVerifiedAt !== null) return [];
+  const refusal = verifyTokenRefusal(state, verifyTokenHash, nowMs);
+  if (refusal !== null) {
+    throw new DomainError('PERMISSION_DENIED', refusal === 'verify_token_expired' ? 'the verification link has expired' : 'the verification link is not valid', { reason: refusal });
+  }
+  return [{ type: 'EmailVerified', data: { userId: account.userId, email: account.email, verifiedAt: command.now } }];
+}
+
 function resetPassword(command: ResetPassword, state: UserState): Event[] {
   const nowMs = instant(command.now, 'now');
   const account = requireAccount(state, command.userId);
@@ -231,6 +275,10 @@ function decide(command: UserCommand, state: UserState): Event[] {
       return requestPasswordReset(command, state);
     case 'ResetPassword':
       return resetPassword(command, state);
+    case 'RequestEmailVerification':
+      return requestEmailVerification(command, state);
+    case 'VerifyEmail':
+      return verifyEmail(command, state);
     case 'ChangePassword':
       return changePassword(command, state);
     case 'ChangeRole':
@@ -307,6 +355,15 @@ function evolve(state: UserState, event: Event): UserState {
       state.status = 'active';
       state.suspension = null;
       return state;
+    case 'EmailVerificationRequested': {
+      const d = event.data;
+      state.emailVerification = { verifyTokenHash: d.verifyTokenHash, expiresAt: d.expiresAt };
+      return state;
+    }
+    case 'EmailVerified':
+      state.emailVerifiedAt = event.data.verifiedAt;
+      state.emailVerification = null;
+      return state;
   }
 }
 
@@ -318,5 +375,6 @@ export const userAggregate: Aggregate<UserState, UserCommand, UserEvent> = {
   streamName: userStream,
   decider: userDecider,
   events: userEvents,
-  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
+  // version 2: the state learned the email's verification (older snapshots are ignored, the stream is folded)
+  snapshot: { version: 2, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -10,7 +10,7 @@ import { eventCodec } from '../core/event-codec.js';
  * argon2id hashes and refresh / reset tokens as sha256 hex hashes, computed by
  * the adapters. The password hash is in the events because the state folded
  * from them is what a login is verified against; read models must never
- * project `passwordHash`, `refreshTokenHash` or `resetTokenHash`.
+ * project `passwordHash`, `refreshTokenHash`, `resetTokenHash` or `verifyTokenHash`.
  *
  * Every event names its user (`userId`) so a projection reading `$all` needs
  * nothing from the stream name.
@@ -97,6 +97,23 @@ export interface UserSuspendedData {
   suspendedAt: string;
 }
 
+/** A verification link was mailed; it supersedes every earlier one. */
+export interface EmailVerificationRequestedData {
+  userId: string;
+  /** sha256 of the single-use verification token */
+  verifyTokenHash: string;
+  expiresAt: string;
+  requestedAt: string;
+}
+
+/** The user proved the mailbox is theirs. */
+export interface EmailVerifiedData {
+  userId: string;
+  /** the address verified (the account's at that time) */
+  email: string;
+  verifiedAt: string;
+}
+
 export interface UserReactivatedData {
   userId: string;
   reactivatedAt: string;
@@ -109,7 +126,9 @@ export type UserEvent =
   | DomainEvent<'PasswordChanged', PasswordChangedData>
   | DomainEvent<'RoleChanged', RoleChangedData>
   | DomainEvent<'UserSuspended', UserSuspendedData>
-  | DomainEvent<'UserReactivated', UserReactivatedData>;
+  | DomainEvent<'UserReactivated', UserReactivatedData>
+  | DomainEvent<'EmailVerificationRequested', EmailVerificationRequestedData>
+  | DomainEvent<'EmailVerified', EmailVerifiedData>;
 
 export type UserEventType = UserEvent['type'];
 
@@ -152,4 +171,6 @@ export const userEvents = eventCodec<UserEvent>({
   RoleChanged: { schema: z.object({ userId: z.string(), role: z.enum(USER_ROLES), previousRole: z.enum(USER_ROLES), changedAt: z.string() }) },
   UserSuspended: { schema: z.object({ userId: z.string(), reason: z.string(), sessionEpoch: epoch, suspendedAt: z.string() }) },
   UserReactivated: { schema: z.object({ userId: z.string(), reactivatedAt: z.string() }) },
+  EmailVerificationRequested: { schema: z.object({ userId: z.string(), verifyTokenHash: z.string(), expiresAt: z.string(), requestedAt: z.string() }) },
+  EmailVerified: { schema: z.object({ userId: z.string(), email: z.string(), verifiedAt: z.string() }) },
 });

@@ -47,6 +47,10 @@ export interface UserState {
   /** null unless suspended */
   suspension: Suspension | null;
   passwordReset: PendingPasswordReset | null;
+  /** when the email was verified; null until then (and for accounts from before verification existed) */
+  emailVerifiedAt: string | null;
+  /** the latest verification link, while the email is not verified */
+  emailVerification: { verifyTokenHash: string; expiresAt: string } | null;
   /** mass revocations so far (password changes and resets, suspensions): a session started in an earlier epoch is revoked */
   sessionEpoch: number;
   /** the session the latest password changes were made from, and the epoch it started in (see UserStanding) */
@@ -54,7 +58,7 @@ export interface UserState {
 }
 
 export function initialState(): UserState {
-  return { status: 'unregistered', account: null, suspension: null, passwordReset: null, sessionEpoch: 0, keptSession: null };
+  return { status: 'unregistered', account: null, suspension: null, passwordReset: null, emailVerifiedAt: null, emailVerification: null, sessionEpoch: 0, keptSession: null };
 }
 
 /** What a session decision needs of this user (session/commands.ts). */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { survivePoolErrors } from '../../db/pool-errors.js';
 import { StreamNotFoundError } from '../../../event-store/errors.js';
 import type {
   AllSubscription,
@@ -113,8 +114,7 @@ export class PostgresEventStore implements EventStore {
 
   constructor(options: PostgresEventStoreOptions) {
     const onError = options.onBackgroundError ?? (() => undefined);
-    this.pool = new pg.Pool({ ...sessionSettings(options.connectionString, options.sessionLimits), max: options.poolSize ?? 10 });
-    this.pool.on('error', onError);
+    this.pool = survivePoolErrors(new pg.Pool({ ...sessionSettings(options.connectionString, options.sessionLimits), max: options.poolSize ?? 10 }), onError);
     // a snapshot is a cache: its writes need not wait for a WAL flush (a lost one is folded again)
     this.snapshots = PostgresSnapshotStore.open(options.connectionString, 2, { asynchronousCommit: true });
     this.signal = new WakeSignal(this.pool, options.connectionString, onError);

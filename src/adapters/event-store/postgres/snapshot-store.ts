@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { survivePoolErrors } from '../../db/pool-errors.js';
 import type { Json } from '../../../event-store/port.js';
 import type { Snapshot, SnapshotStore } from '../../../event-store/snapshots.js';
 
@@ -15,9 +16,8 @@ export class PostgresSnapshotStore implements SnapshotStore {
    * crash is only folded again from the events.
    */
   static open(connectionString: string, poolSize = 4, options: { asynchronousCommit?: boolean } = {}): PostgresSnapshotStore {
-    const pool = new pg.Pool({ connectionString, max: poolSize, ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}) });
-    // an idle connection that breaks is replaced on the next use; nothing to do here
-    pool.on('error', () => undefined);
+    // a connection that breaks is replaced on the next use; nothing to do here
+    const pool = survivePoolErrors(new pg.Pool({ connectionString, max: poolSize, ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}) }));
     return new PostgresSnapshotStore(pool, true);
   }
 

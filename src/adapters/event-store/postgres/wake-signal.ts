@@ -109,11 +109,12 @@ export class WakeSignal {
       this.fire(undefined);
       if (!this.closed && this.listeners.size > 0) setTimeout(() => void this.ensureListening(), 1000).unref();
     };
+    // listening before connecting: the server's goodbye may come in the same packet as its welcome
+    client.on('error', lost);
+    client.on('end', () => lost());
     try {
       await client.connect();
       client.on('notification', (message) => this.fire(message.payload ? new Set(message.payload.split(',')) : undefined));
-      client.on('error', lost);
-      client.on('end', () => lost());
       await client.query(`LISTEN ${APPEND_CHANNEL}`);
       if (this.closed) {
         await client.end();

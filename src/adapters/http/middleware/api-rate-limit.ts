@@ -4,6 +4,7 @@ import { TokenBucketLimiter, type BucketDecision } from '../../rate-limit/token-
 import { HttpError } from '../http-error.js';
 import { RAW_BODY_PATH_PREFIXES } from '../body.js';
 import type { AppContext, AppState } from '../state.js';
+import { isTransientError } from '../../../subscriptions/transient-errors.js';
 
 /** Redis key prefixes: `ratelimit:api:ip:<ip>`, `ratelimit:api:user:<user id>`. */
 export const API_RATE_PREFIX = 'ratelimit:api';
@@ -45,14 +46,36 @@ export function apiRateLimit(redis: Redis, limits: ApiRateLimits): { byIp: Middl
     throw new HttpError(429, 'RATE_LIMITED', 'too many requests; slow down', { retry_after_seconds: decision.retryAfterSeconds });
   };
 
+  // Redis away: the buckets cannot count, and the API serves on without them (it protects capacity, not
+  // secrets: the login and auth limits refuse instead). Said in the log at most once a minute.
+  let warnedAt = 0;
+  const take = async (ctx: AppContext, bucket: TokenBucketLimiter, key: string): Promise<BucketDecision | undefined> => {
+    try {
+      return await bucket.take(key);
+    } catch (error) {
+      if (!isTransientError(error)) throw error;
+      if (Date.now() - warnedAt > 60_000) {
+        warnedAt = Date.now();
+        ctx.state.logger.warn({ err: error }, 'API rate limit not applied: Redis is unavailable');
+      }
+      return undefined;
+    }
+  };
+
   return {
     byIp: async (ctx, next) => {
-      if (perIp && ctx.path.startsWith('/api/') && !RAW_BODY_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) decide(ctx, await perIp.take(ctx.ip));
+      if (perIp && ctx.path.startsWith('/api/') && !RAW_BODY_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) {
+        const decision = await take(ctx, perIp, ctx.ip);
+        if (decision) decide(ctx, decision);
+      }
       await next();
     },
     byUser: async (ctx, next) => {
       const user = ctx.state.user;
-      if (perUser && user) decide(ctx, await perUser.take(user.id));
+      if (perUser && user) {
+        const decision = await take(ctx, perUser, user.id);
+        if (decision) decide(ctx, decision);
+      }
       await next();
     },
   };

@@ -3,6 +3,7 @@ import { fail } from '../envelope.js';
 import { mapError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
+import { isTransientError } from '../../../subscriptions/transient-errors.js';
 
 /** Codes for the statuses Koa and its middleware produce on their own. */
 const CODE_BY_STATUS: Record<number, string> = {
@@ -19,8 +20,14 @@ const CODE_BY_STATUS: Record<number, string> = {
   429: 'RATE_LIMITED',
 };
 
+/** What a 503 tells the client to wait: connections come back within seconds. */
+const RETRY_AFTER_SECONDS = 2;
+
 /**
  * Every failure leaves as the error envelope: thrown HttpErrors as they are,
+ * a dependency that is away (isTransientError: Postgres or Redis restarting,
+ * a dropped connection, a serialization failure) as 503 SERVICE_UNAVAILABLE
+ * with Retry-After,
  * DomainErrors, zod errors and store conflicts as error-mapping.ts says, client errors from Koa's ecosystem (http-errors with `expose`) by status,
  * anything else as a 500 that says nothing about internals (the log has it),
  * and an empty error response (no route matched, method not allowed) by its status.
@@ -35,7 +42,13 @@ export function errorEnvelope(): Middleware<AppState> {
       }
     } catch (error) {
       const mapped = mapError(error, ctx);
-      const known = mapped?.error ?? exposedClientError(error);
+      let known = mapped?.error ?? exposedClientError(error);
+      if (!known && isTransientError(error)) {
+        // Postgres or Redis away (a restart, a lost connection) or a conflict that passes: nothing about this request
+        ctx.state.logger.warn({ err: error }, 'request failed on a dependency; answered 503');
+        ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        known = new HttpError(503, 'SERVICE_UNAVAILABLE', 'a service the platform depends on is unavailable; retry shortly', { retry_after_seconds: RETRY_AFTER_SECONDS });
+      }
       if (!known) ctx.state.logger.error({ err: error }, 'request failed');
       for (const [name, value] of Object.entries(mapped?.headers ?? {})) ctx.set(name, value);
       fail(ctx, known ?? new HttpError(500, 'INTERNAL_ERROR', 'Internal server error'));

@@ -14,7 +14,7 @@ import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import type { AppState } from '../state.js';
 
 /** The BullMQ queues the console shows and the admin API enqueues on (rebuilds go to `maintenance`). */
-export const ADMIN_QUEUE_NAMES = [QUEUE_NAMES.scrape, QUEUE_NAMES.workflowTick, QUEUE_NAMES.proxyHealth, REBUILD_QUEUE] as const;
+export const ADMIN_QUEUE_NAMES = [QUEUE_NAMES.scrape, QUEUE_NAMES.workflowTick, QUEUE_NAMES.proxyHealth, REBUILD_QUEUE, QUEUE_NAMES.mail] as const;
 
 /**
  * Producer-side handles on the platform's queues, opened on first use (an api

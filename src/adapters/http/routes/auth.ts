@@ -17,6 +17,7 @@ import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
 import type { Mailer } from '../../mail/mail-port.js';
 import { passwordResetMail } from '../../mail/templates.js';
+import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
@@ -35,6 +36,8 @@ export interface AuthRouteDeps {
   accessTokens: AccessTokens;
   /** asked for on the first reset mail only */
   mailer: () => Mailer;
+  /** EMAIL_VERIFICATION required: a link is mailed at registration; absent: no verification */
+  verification?: EmailVerificationDeps;
   config: Pick<
     Config,
     | 'ACCESS_TOKEN_TTL_SECONDS'
@@ -57,7 +60,7 @@ export interface AuthRouteDeps {
  *   to rotate) without a read-model lookup (so a refresh right after login
  *   never depends on projection lag); events hold only the sha256 of the
  *   whole string. The ids are not secret, the 32 random bytes are.
- * - reset token `<userId>.<secret>`, likewise.
+ * - reset and email-verification tokens `<userId>.<secret>`, likewise.
  */
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const SECRET = '[A-Za-z0-9_-]{43}';
@@ -68,6 +71,7 @@ const DAY_MS = 86_400_000;
 const BAD_CREDENTIALS = 'email or password is wrong';
 const BAD_REFRESH = 'the refresh token is not valid';
 const BAD_RESET = 'the reset token is not valid or has expired';
+const BAD_VERIFY = 'the verification link is not valid or has expired';
 
 /** Trimmed and lower-cased before it is checked, hashed or stored. */
 
@@ -129,7 +133,8 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       description:
         'Reserves the (normalised) email, then records the user. A taken email is 409 CONFLICT, saying nothing about its holder. ' +
         'If an earlier attempt reserved the email but crashed before the user was recorded, registering again with that email ' +
-        'completes it under the reserved user id. Rate limited per client IP and per email (429 RATE_LIMITED, Retry-After).',
+        'completes it under the reserved user id. Rate limited per client IP and per email (429 RATE_LIMITED, Retry-After). ' +
+        'While EMAIL_VERIFICATION is required, a verification link is mailed (see POST /auth/verify-email).',
       tags: ['auth'],
       request: { body: z.object({ email: emailSchema, password: passwordSchema, display_name: z.string().trim().min(1).max(100) }) },
       responses: { 201: { description: 'registered', schema: commandResultSchema.extend({ user_id: z.string() }) } },
@@ -142,6 +147,12 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
           { store, passwordHasher },
           { email: body.email, password: body.password, displayName: body.display_name, role: 'user', context: commandContext(ctx) },
         );
+        if (deps.verification) {
+          // the account exists either way: a link that could not be queued is sent again on request
+          await requestEmailVerification(deps.verification, registered.userId, commandContext(ctx, registered.userId)).catch((error: unknown) =>
+            ctx.state.logger.error({ err: error, userId: registered.userId }, 'verification link not queued'),
+          );
+        }
         commandResult(ctx, registered, { status: 201, extra: { user_id: registered.userId } });
       } catch (error) {
         if (error instanceof EmailTakenError) throw new HttpError(409, 'CONFLICT', 'the email address is already registered');
@@ -388,6 +399,46 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
         if (error instanceof DomainError) {
           ctx.state.logger.info({ reason: (error.details as { reason?: unknown } | undefined)?.reason ?? error.code }, 'password reset refused');
           throw unauthenticated(BAD_RESET);
+        }
+        throw error;
+      }
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/verify-email',
+      summary: 'Verify the account\'s email with the mailed token',
+      description:
+        'The token of the latest verification link (`PUBLIC_WEB_URL/verify-email?token=…`). A superseded, unknown or expired one is 401 UNAUTHENTICATED ' +
+        '(one message for all); following a link again after success answers 200 and changes nothing. Rate limited per client IP and per user.',
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ token: z.string().min(1).max(512) }) },
+      responses: { 200: { description: 'verified', schema: commandResultSchema } },
+      errors: [401, 429],
+    },
+    async ({ body }, ctx) => {
+      const match = RESET_TOKEN.exec(body.token);
+      await limits.check(ctx, 'verify-email', { ip: ctx.ip, ...(match ? { subject: match[1]! } : {}) });
+      if (!match) throw unauthenticated(BAD_VERIFY);
+      const userId = match[1]!;
+      try {
+        const result = await handle(
+          store,
+          userAggregate,
+          userId,
+          { type: 'VerifyEmail', userId, verifyTokenHash: hashToken(body.token), now: new Date().toISOString() },
+          { context: commandContext(ctx, userId) },
+        );
+        commandResult(ctx, result);
+      } catch (error) {
+        if (error instanceof DomainError) {
+          ctx.state.logger.info({ reason: (error.details as { reason?: unknown } | undefined)?.reason ?? error.code }, 'email verification refused');
+          throw unauthenticated(BAD_VERIFY);
         }
         throw error;
       }

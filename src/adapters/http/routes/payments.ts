@@ -10,6 +10,7 @@ import { PLAN_CODES, SERVICES, plan as catalogue } from '../../../write-model/su
 import { ALIPAY_FAILURE, ALIPAY_PAID_STATUSES, ALIPAY_SUCCESS, alipayPayment, parseAlipayForm, verifyAlipayParams } from '../../payments/alipay.js';
 import { readRawBody } from '../../payments/raw-body.js';
 import { WechatDecryptError, verifyWechatSignature, wechatTransaction } from '../../payments/wechat.js';
+import { requireVerifiedEmail } from '../../../application/email-verification.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -22,6 +23,7 @@ export interface PaymentsRouteDeps {
   config: Pick<
     Config,
     | 'ALIPAY_PUBLIC_KEY'
+    | 'EMAIL_VERIFICATION'
     | 'ALIPAY_APP_ID'
     | 'ALIPAY_SELLER_ID'
     | 'WECHAT_PLATFORM_PUBLIC_KEY'
@@ -105,7 +107,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       method: 'post',
       path: '/orders',
       summary: 'Open a payment order for a plan',
-      description: `The amount comes from the plan catalogue (fen, CNY). The order can be paid until expires_at (created + PAYMENT_ORDER_TTL_MINUTES). Only monthly billing is sold: the catalogue has no yearly prices.`,
+      description: `The amount comes from the plan catalogue (fen, CNY). The order can be paid until expires_at (created + PAYMENT_ORDER_TTL_MINUTES). Only monthly billing is sold: the catalogue has no yearly prices. While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).`,
       tags: ['payments'],
       auth: true,
       request: {
@@ -119,9 +121,11 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
           .strict(),
       },
       responses: { 201: { description: 'the order, pending', schema: createdSchema } },
+      errors: [403],
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
+      await requireVerifiedEmail(store, user.id, config.EMAIL_VERIFICATION);
       const orderId = randomUUID();
       const at = now();
       const amountFen = catalogue(body.service, body.plan).priceMonthlyFen;

@@ -18,6 +18,7 @@ import { PLATFORM_IDS, platformModule, type PlatformId } from '../../../platform
 import { PLATFORM_ACCOUNTS_PROJECTION } from '../../../projections/platform-accounts.js';
 import { ACCOUNT_STATUSES, findPlatformAccount, listPlatformAccounts, type PlatformAccountRow } from '../../../read-api/platform-accounts.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
+import { requireVerifiedEmail } from '../../../application/email-verification.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -33,7 +34,7 @@ export interface PlatformAccountsRouteDeps {
   knex: Knex;
   secretBox: SecretBox;
   /** the platform hosts the verifiers call, and the quota day's zone */
-  config: Pick<Config, 'XIAOHONGSHU_API_URL' | 'QIDIAN_WEB_URL' | 'QUOTA_TIME_ZONE'>;
+  config: Pick<Config, 'XIAOHONGSHU_API_URL' | 'QIDIAN_WEB_URL' | 'QUOTA_TIME_ZONE' | 'EMAIL_VERIFICATION'>;
   /** default: createAccountVerifiers(config) */
   verifiers?: AccountVerifiers;
   now?: () => Date;
@@ -157,7 +158,8 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       description:
         "The credentials are checked against the platform's schema (422), sealed and stored only in the account's events. " +
         'Where the plan counts accounts (xiaohongshu: account_limit) the account takes a slot until it is disconnected; at the limit: ' +
-        '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it.',
+        '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it. ' +
+        'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
       tags: ['platform-accounts'],
       auth: true,
       request: { body: z.object({ platform: platformEnum, credentials: credentialsField, display_name: z.string().trim().min(1).max(200) }).strict() },
@@ -165,6 +167,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       errors: [403, 404, 429],
     },
     async ({ body }, ctx) => {
+      await requireVerifiedEmail(store, currentUser(ctx).id, deps.config.EMAIL_VERIFICATION);
       const credentials = parseCredentials(body.platform, body.credentials);
       const { accountId, result } = await connectPlatformAccount(app, actor(ctx), {
         platform: body.platform,

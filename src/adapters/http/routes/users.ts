@@ -7,6 +7,8 @@ import { findUserProfile, listUserSessions } from '../../../read-api/users.js';
 import { handle } from '../../../write-model/core/command-handler.js';
 import { sessionAggregate } from '../../../write-model/session/decider.js';
 import { userAggregate } from '../../../write-model/user/decider.js';
+import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
+import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -19,6 +21,10 @@ import type { AppState } from '../state.js';
 export interface UsersRouteDeps {
   store: EventStore;
   knex: Knex;
+  /** sending verification links again; absent: the route answers 409 (verification is off) */
+  verification?: EmailVerificationDeps;
+  /** per-user limits of the verification mail */
+  limits?: AuthRateLimits;
 }
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
@@ -31,6 +37,7 @@ const profileSchema = z.object({
   timezone: z.string().nullable(),
   role: z.string(),
   status: z.string(),
+  email_verified: z.boolean().describe('the email was verified (POST /auth/verify-email)'),
   registered_at: z.string(),
   updated_at: z.string(),
 });
@@ -180,6 +187,31 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
         { context: commandContext(ctx, user.id) },
       );
       commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/email-verification',
+      summary: 'Mail a new email-verification link',
+      description:
+        'Sends a new link to the account\'s email (it supersedes the earlier ones); the link leads to POST /auth/verify-email. ' +
+        '409 CONFLICT when the email is verified already, or when verification is off (EMAIL_VERIFICATION). Rate limited per user (429 RATE_LIMITED).',
+      tags: ['users'],
+      auth: true,
+      idempotent: false,
+      responses: { 202: { description: 'the link is on its way' } },
+      errors: [409, 429],
+    },
+    async (_input, ctx) => {
+      const user = currentUser(ctx);
+      if (!deps.verification) throw new HttpError(409, 'CONFLICT', 'email verification is off on this platform');
+      await deps.limits?.check(ctx, 'resend-verification', { ip: ctx.ip, subject: user.id });
+      await requestEmailVerification(deps.verification, user.id, commandContext(ctx, user.id));
+      return null;
     },
   );
 

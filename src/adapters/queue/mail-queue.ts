@@ -1,0 +1,76 @@
+import type { Job, Queue, Worker } from 'bullmq';
+import { sendVerificationMail, type VerificationMailDeps, type VerificationMailJob } from '../../application/email-verification.js';
+import { sendNotificationMail, type NotificationMailDeps, type NotificationMailJob } from '../../application/notification-mail.js';
+import type { Logger } from '../../logger.js';
+import { jobOptionsFor, QUEUE_NAMES, type QueueFactory, type RetryPolicy } from './queues.js';
+
+/**
+ * The `mail` queue: the outbox of the platform's mail. A process manager
+ * that wants a mail sent adds a job (a Redis write, never a wait on SMTP);
+ * the worker's mail processor sends it, retrying with exponential back-off
+ * (MAIL_MAX_ATTEMPTS, MAIL_BACKOFF_MS) while the relay is down, so an SMTP
+ * outage delays mail and stops nothing else.
+ *
+ * Job id `mail.<notificationId>`: a redelivered event adds nothing while the
+ * job is kept (a week), and the sender checks NotificationEmailed anyway.
+ */
+export const NOTIFICATION_MAIL_JOB = 'notification-mail';
+/** A verification link (application/email-verification.ts): its token sealed; the job is dropped once done. */
+export const VERIFICATION_MAIL_JOB = 'verification-mail';
+
+export function notificationMailJobId(notificationId: string): string {
+  return `mail.${notificationId}`;
+}
+
+/** The producer side, as the process managers and the API see it. */
+export interface MailOutbox {
+  enqueueNotificationMail(job: NotificationMailJob): Promise<void>;
+  enqueueVerificationMail(job: VerificationMailJob): Promise<void>;
+}
+
+type MailJob = NotificationMailJob | VerificationMailJob;
+
+export class BullMqMailOutbox implements MailOutbox {
+  constructor(
+    private readonly queue: Queue<MailJob>,
+    private readonly retry: RetryPolicy,
+  ) {}
+
+  async enqueueNotificationMail(job: NotificationMailJob): Promise<void> {
+    await this.queue.add(NOTIFICATION_MAIL_JOB, job, { jobId: notificationMailJobId(job.notificationId), ...jobOptionsFor(this.retry) });
+  }
+
+  async enqueueVerificationMail(job: VerificationMailJob): Promise<void> {
+    // each request is a new link: no dedup id; nothing of it is kept once sent
+    await this.queue.add(VERIFICATION_MAIL_JOB, job, { ...jobOptionsFor(this.retry), removeOnComplete: true });
+  }
+}
+
+export function mailRetryPolicy(config: { MAIL_MAX_ATTEMPTS: number; MAIL_BACKOFF_MS: number }): RetryPolicy {
+  return { attempts: config.MAIL_MAX_ATTEMPTS, backoffMs: config.MAIL_BACKOFF_MS, jitter: 0.2 };
+}
+
+/** The consumer side: a BullMQ worker sending queued mails (verification mails need `verification`). */
+export function createMailWorker(
+  factory: QueueFactory,
+  deps: NotificationMailDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'>; verification?: Omit<VerificationMailDeps, 'store' | 'mailer' | 'logger'> },
+  options: { concurrency?: number } = {},
+): Worker<MailJob> {
+  const worker = factory.worker<MailJob>(
+    QUEUE_NAMES.mail,
+    async (job: Job<MailJob>) => {
+      if (job.name === NOTIFICATION_MAIL_JOB) return sendNotificationMail(deps, job.data as NotificationMailJob);
+      if (job.name === VERIFICATION_MAIL_JOB && deps.verification) {
+        return sendVerificationMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.verification }, job.data as VerificationMailJob);
+      }
+      throw new Error(`this worker cannot send ${job.name} jobs`);
+    },
+    { concurrency: options.concurrency ?? 4 },
+  );
+  worker.on('failed', (job, error) => {
+    const last = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+    deps.logger?.[last ? 'error' : 'warn']({ jobId: job?.id, attempt: job?.attemptsMade, err: error }, last ? 'mail given up after its last attempt' : 'mail failed; it will be tried again');
+  });
+  worker.on('error', (error) => deps.logger?.error({ err: error }, 'mail worker error'));
+  return worker;
+}
