@@ -65,7 +65,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     knex,
     // the token's session must still stand, with the user's role as it is now (cached a second per session)
     authenticate: authenticate(container.get(TOKENS.AccessTokens), new SessionStanding(store)),
-    userRateLimit: limits.byUser,
+    rateLimit: limits,
     idempotency: { hashKey: idempotencyHashKey(config.JWT_SECRET) },
   });
   const routers = [
@@ -109,7 +109,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     api,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    rateLimitByIp: limits.byIp,
+    rateLimitByIp: limits.anonymous,
     ...(config.OPS_TOKEN ? { opsToken: config.OPS_TOKEN } : {}),
     routers,
   });

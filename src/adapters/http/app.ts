@@ -14,7 +14,7 @@ import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { deadLetterMetrics } from '../../metrics.js';
-import { openApiRouter } from './openapi.js';
+import { OPENAPI_PATH, openApiRouter } from './openapi.js';
 import { dependencyChecks, readinessWarnings } from './readiness.js';
 import { horizonMetrics } from '../event-store/postgres/horizon.js';
 import { operationsRouter } from './routes/operations.js';
@@ -37,7 +37,7 @@ export interface AppDeps {
   trustProxy?: readonly string[];
   /** config OPS_TOKEN: when set, /readyz and /metrics want it as a bearer token */
   opsToken?: string;
-  /** the per-client-IP rate limit of /api/ requests (middleware/api-rate-limit.ts) */
+  /** the client-IP rate limit of /api/ routes not declared with defineRoute (the OpenAPI document) */
   rateLimitByIp?: Koa.Middleware<AppState>;
 }
 
@@ -59,7 +59,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(requestLog());
   app.use(requestMetrics(deps.metrics));
   app.use(errorEnvelope());
-  if (deps.rateLimitByIp) app.use(deps.rateLimitByIp);
+  // defineRoute's routes apply the limit themselves (after authentication); the OpenAPI document is the one /api/ path besides them
+  const byIp = deps.rateLimitByIp;
+  if (byIp) app.use((ctx, next) => (ctx.path === OPENAPI_PATH ? byIp(ctx, next) : next()));
   app.use(jsonBody({ limitBytes: deps.bodyLimitBytes }));
 
   if (deps.store.kind === 'postgres') horizonMetrics(deps.metrics, deps.knex);

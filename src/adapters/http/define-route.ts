@@ -22,14 +22,14 @@ export interface HttpApi {
   registry: OpenAPIRegistry;
   idempotency?: Middleware<AppState>;
   authenticate?: Middleware<AppState>;
-  /** runs right after `authenticate`: the per-user rate limit */
-  userRateLimit?: Middleware<AppState>;
+  /** the general rate limit (middleware/api-rate-limit.ts): `signedIn` right after `authenticate`, `anonymous` first otherwise */
+  rateLimit?: { anonymous: Middleware<AppState>; signedIn: Middleware<AppState> };
 }
 
 export function createHttpApi(options: {
   knex?: Knex;
   authenticate?: Middleware<AppState>;
-  userRateLimit?: Middleware<AppState>;
+  rateLimit?: HttpApi['rateLimit'];
   registry?: OpenAPIRegistry;
   /** with knex: Idempotency-Key is honoured (hashKey: see IdempotencyOptions) */
   idempotency?: Omit<IdempotencyOptions, 'knex'>;
@@ -39,7 +39,7 @@ export function createHttpApi(options: {
     registry: options.registry ?? createOpenApiRegistry(),
     idempotency: options.knex && options.idempotency ? idempotency({ knex: options.knex, ...options.idempotency }) : undefined,
     authenticate: options.authenticate,
-    userRateLimit: options.userRateLimit,
+    rateLimit: options.rateLimit,
   };
 }
 
@@ -145,7 +145,7 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
 
   const middleware: Middleware<AppState>[] = [];
   if (definition.auth) middleware.push(api.authenticate!);
-  if (definition.auth && api.userRateLimit) middleware.push(api.userRateLimit);
+  if (api.rateLimit) middleware.push(definition.auth ? api.rateLimit.signedIn : api.rateLimit.anonymous);
   middleware.push(async (ctx, next) => {
     const issues: ValidationIssue[] = [];
     const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {

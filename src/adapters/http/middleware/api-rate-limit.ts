@@ -1,10 +1,10 @@
 import type { Middleware } from 'koa';
 import type { Redis } from '../../redis/redis.js';
-import { TokenBucketLimiter, type BucketDecision } from '../../rate-limit/token-bucket.js';
-import { HttpError } from '../http-error.js';
-import { RAW_BODY_PATH_PREFIXES } from '../body.js';
-import type { AppContext, AppState } from '../state.js';
+import { TokenBuckets, type Bucket, type BucketDecision } from '../../rate-limit/token-bucket.js';
 import { isTransientError } from '../../../subscriptions/transient-errors.js';
+import { RAW_BODY_PATH_PREFIXES } from '../body.js';
+import { HttpError } from '../http-error.js';
+import type { AppContext, AppState } from '../state.js';
 
 /** Redis key prefixes: `ratelimit:api:ip:<ip>`, `ratelimit:api:user:<user id>`. */
 export const API_RATE_PREFIX = 'ratelimit:api';
@@ -18,72 +18,65 @@ export interface ApiRateLimits {
   burstSeconds: number;
 }
 
+export interface ApiRateLimit {
+  /** routes without a token: the client IP's bucket */
+  anonymous: Middleware<AppState>;
+  /** after authentication: the client IP's and the user's buckets, in one round trip */
+  signedIn: Middleware<AppState>;
+}
+
 /**
- * The general API rate limit: a token bucket per client IP on every
- * `/api/` request, and one per user on routes that authenticate (checked right
- * after the token is). Every answer carries `RateLimit-Limit`,
- * `RateLimit-Remaining` and `RateLimit-Reset` (the tighter of the two
- * buckets); a refusal is 429 RATE_LIMITED with `Retry-After`. Payment
- * providers' notifications are never limited: losing one loses a payment.
+ * The general API rate limit: token buckets in Redis per client IP and per
+ * signed-in user, taken from together in one round trip (defineRoute runs
+ * `signedIn` right after authentication, `anonymous` first on routes without
+ * one). Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
+ * `RateLimit-Reset` of the tighter bucket; a refusal is 429 RATE_LIMITED with
+ * `Retry-After`. Payment providers' notifications are never limited: losing
+ * one loses a payment. Without Redis the limit is not applied (it protects
+ * capacity, not secrets: the login and auth limits refuse instead), said in
+ * the log at most once a minute.
  */
-export function apiRateLimit(redis: Redis, limits: ApiRateLimits): { byIp: Middleware<AppState>; byUser: Middleware<AppState> } {
-  const bucket = (kind: 'ip' | 'user', rate: number) =>
-    rate > 0 ? new TokenBucketLimiter(redis, { prefix: `${API_RATE_PREFIX}:${kind}`, ratePerSecond: rate, capacity: Math.max(1, Math.round(rate * limits.burstSeconds)) }) : undefined;
-  const perIp = bucket('ip', limits.perIpPerSecond);
-  const perUser = bucket('user', limits.perUserPerSecond);
+export function apiRateLimit(redis: Redis, limits: ApiRateLimits): ApiRateLimit {
+  const buckets = new TokenBuckets(redis);
+  const capacity = (rate: number) => Math.max(1, Math.round(rate * limits.burstSeconds));
+  const ipBucket = (ip: string): Bucket[] =>
+    limits.perIpPerSecond > 0 ? [{ key: `${API_RATE_PREFIX}:ip:${ip}`, ratePerSecond: limits.perIpPerSecond, capacity: capacity(limits.perIpPerSecond) }] : [];
+  const userBucket = (id: string): Bucket[] =>
+    limits.perUserPerSecond > 0 ? [{ key: `${API_RATE_PREFIX}:user:${id}`, ratePerSecond: limits.perUserPerSecond, capacity: capacity(limits.perUserPerSecond) }] : [];
 
-  const decide = (ctx: AppContext, decision: BucketDecision) => {
-    const shown = ctx.state.rateLimit;
-    // the headers show whichever bucket has less left
-    if (!shown || decision.remaining < shown.remaining) {
-      ctx.state.rateLimit = decision;
-      ctx.set('RateLimit-Limit', String(decision.limit));
-      ctx.set('RateLimit-Remaining', String(decision.remaining));
-      ctx.set('RateLimit-Reset', String(decision.resetSeconds));
-    }
-    if (decision.allowed) return;
-    ctx.set('Retry-After', String(decision.retryAfterSeconds));
-    throw new HttpError(429, 'RATE_LIMITED', 'too many requests; slow down', { retry_after_seconds: decision.retryAfterSeconds });
-  };
-
-  // Redis away: the buckets cannot count, and the API serves on without them (it protects capacity, not
-  // secrets: the login and auth limits refuse instead). Said in the log at most once a minute.
   let warnedAt = 0;
-  const take = async (ctx: AppContext, bucket: TokenBucketLimiter, key: string): Promise<BucketDecision | undefined> => {
+  const apply = async (ctx: AppContext, wanted: Bucket[]): Promise<void> => {
+    if (wanted.length === 0 || RAW_BODY_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) return;
+    let decisions: BucketDecision[];
     try {
-      return await bucket.take(key);
+      decisions = await buckets.take(wanted);
     } catch (error) {
       if (!isTransientError(error)) throw error;
       if (Date.now() - warnedAt > 60_000) {
         warnedAt = Date.now();
         ctx.state.logger.warn({ err: error }, 'API rate limit not applied: Redis is unavailable');
       }
-      return undefined;
+      return;
     }
+    const tightest = decisions.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    ctx.set('RateLimit-Limit', String(tightest.limit));
+    ctx.set('RateLimit-Remaining', String(tightest.remaining));
+    ctx.set('RateLimit-Reset', String(tightest.resetSeconds));
+    if (tightest.allowed) return;
+    const retryAfter = Math.max(1, ...decisions.map((d) => d.retryAfterSeconds));
+    ctx.set('Retry-After', String(retryAfter));
+    throw new HttpError(429, 'RATE_LIMITED', 'too many requests; slow down', { retry_after_seconds: retryAfter });
   };
 
   return {
-    byIp: async (ctx, next) => {
-      if (perIp && ctx.path.startsWith('/api/') && !RAW_BODY_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) {
-        const decision = await take(ctx, perIp, ctx.ip);
-        if (decision) decide(ctx, decision);
-      }
+    anonymous: async (ctx, next) => {
+      await apply(ctx, ipBucket(ctx.ip));
       await next();
     },
-    byUser: async (ctx, next) => {
+    signedIn: async (ctx, next) => {
       const user = ctx.state.user;
-      if (perUser && user) {
-        const decision = await take(ctx, perUser, user.id);
-        if (decision) decide(ctx, decision);
-      }
+      await apply(ctx, [...ipBucket(ctx.ip), ...(user ? userBucket(user.id) : [])]);
       await next();
     },
   };
-}
-
-declare module '../state.js' {
-  interface AppState {
-    /** the bucket decision the RateLimit-* headers show */
-    rateLimit?: BucketDecision;
-  }
 }
