@@ -410,6 +410,15 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
       const noiseEvents = await byPrefix.read(START);
       expect(noiseEvents.events).to.have.length(2_000);
       expect(noiseEvents.events.every((e) => e.streamName.startsWith('noise-'))).to.equal(true);
+
+      // a filter the log holds nothing for (a projection of events nobody has written yet) reads nothing, and moves on
+      const nothing = new PostgresCatchUpReader(pool, { eventTypes: ['NoSuchEventEver'] }, 5_000);
+      const empty = await nothing.read(START);
+      expect(empty.events).to.deep.equal([]);
+      expect(empty.reachedHorizon).to.equal(true);
+      expect(comparePositions(empty.checkpoint, START)).to.be.greaterThan(0);
+      const nothingHere = new PostgresCatchUpReader(pool, { streamPrefixes: ['no_such_category-'], eventTypes: ['NoSuchEventEver'] }, 5_000);
+      expect((await nothingHere.read(START)).events).to.deep.equal([]);
     } finally {
       await pool.end();
     }

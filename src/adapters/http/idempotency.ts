@@ -108,15 +108,29 @@ export function idempotency(options: IdempotencyOptions): Middleware<AppState> {
       }
     } finally {
       if (!completed) {
-        await knex('http_idempotency_keys')
-          .delete()
-          .where({ owner, key })
-          .whereNull('response_status')
-          .catch((error: unknown) => ctx.state.logger.warn({ err: error }, 'could not release an idempotency key'));
+        const release = () => knex('http_idempotency_keys').delete().where({ owner, key }).whereNull('response_status');
+        await release().catch((error: unknown) => {
+          // Postgres away (the likely reason the request failed): try again in the background, or a client's
+          // retry would meet IDEMPOTENCY_IN_PROGRESS until the lease runs out
+          ctx.state.logger.warn({ err: error }, 'could not release an idempotency key; trying again shortly');
+          releaseLater(release, ctx.state.logger);
+        });
       }
     }
   };
 }
+
+/** Retries a release every half second for up to ten seconds (in the background, never holding a request). */
+function releaseLater(release: () => Promise<unknown>, logger: AppContext['state']['logger'], attempt = 1): void {
+  setTimeout(() => {
+    release().catch((error: unknown) => {
+      if (attempt < RELEASE_ATTEMPTS) releaseLater(release, logger, attempt + 1);
+      else logger.warn({ err: error }, 'gave up releasing an idempotency key: it frees itself when its lease ends');
+    });
+  }, 500).unref();
+}
+
+const RELEASE_ATTEMPTS = 20;
 
 /** Deletes expired keys; for a periodic job. Expired keys are also taken over in place when reused. */
 export async function pruneIdempotencyKeys(knex: Knex): Promise<number> {

@@ -101,7 +101,8 @@ export class PostgresCatchUpReader {
       const bound = `transaction_id < least((SELECT x FROM b), $4::text::xid8)`;
       ranges =
         pairs.length === 0
-          ? `SELECT ${EVENT_COLUMNS}, transaction_id AS t, global_position AS g FROM es_events WHERE false`
+          ? // no pair wanted yet: nothing to read, but every parameter is still named (Postgres must know their types)
+            `SELECT ${EVENT_COLUMNS}, transaction_id AS t, global_position AS g FROM es_events WHERE false AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${residual}`
           : pairs
               .map(
                 (p) => `(SELECT ${EVENT_COLUMNS}, transaction_id AS t, global_position AS g FROM es_events
