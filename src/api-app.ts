@@ -22,6 +22,7 @@ import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
 import { BullMqMailOutbox, mailRetryPolicy } from './adapters/queue/mail-queue.js';
 import { AuthRateLimits } from './adapters/rate-limit/auth-rate-limits.js';
 import type { VerificationMailJob } from './application/email-verification.js';
+import type { ResetMailJob } from './application/password-reset-mail.js';
 import type { Queue } from 'bullmq';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
@@ -41,10 +42,12 @@ export function createApiApp(container: Container): Koa<AppState> {
   // producer handles on the queues for the admin API and the dashboard, opened on first use, closed with the container
   const queueFactory = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'collector-api' });
   const adminQueues = new AdminQueues(queueFactory);
-  // the mail outbox the API queues verification links into (opened on the first one)
+  // the mail outbox the API queues verification and reset links into (opened on the first one)
   let mailQueue: Queue | undefined;
+  const outbox = () => new BullMqMailOutbox((mailQueue ??= queueFactory.queue(QUEUE_NAMES.mail)), mailRetryPolicy(config));
   const mailOutbox = {
-    enqueueVerificationMail: (job: VerificationMailJob) => new BullMqMailOutbox((mailQueue ??= queueFactory.queue(QUEUE_NAMES.mail)), mailRetryPolicy(config)).enqueueVerificationMail(job),
+    enqueueVerificationMail: (job: VerificationMailJob) => outbox().enqueueVerificationMail(job),
+    enqueueResetMail: (job: ResetMailJob) => outbox().enqueueResetMail(job),
   };
   container.onDeactivation(TOKENS.Redis, async () => {
     await adminQueues.close();
@@ -74,7 +77,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       redis,
       passwordHasher: container.get(TOKENS.PasswordHasher),
       accessTokens: container.get(TOKENS.AccessTokens),
-      mailer: () => container.get(TOKENS.Mailer),
+      resetMail: { outbox: mailOutbox, secretBox: container.get(TOKENS.SecretBox) },
       config,
       ...(verification ? { verification } : {}),
     }),

@@ -94,6 +94,7 @@ export function mailProcessor(): ProcessorFactory {
           timeZone: config.QUOTA_TIME_ZONE,
           logger,
           verification: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 },
+          reset: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.PASSWORD_RESET_TTL_MINUTES },
         });
       },
       async stop() {

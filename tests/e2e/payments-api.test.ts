@@ -13,6 +13,8 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { TOKENS } from '../../src/tokens.js';
 import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
+import { BullMqMailOutbox } from '../../src/adapters/queue/mail-queue.js';
+import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 
 const API_V3_KEY = 'e2e-api-v3-key-0123456789abcdefg'.slice(0, 32);
 
@@ -48,6 +50,8 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
   const knex = container.get(TOKENS.Knex);
   const redis = container.get(TOKENS.Redis);
   const clock = { offsetMs: 0 };
+  const resetQueue = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: `test-reset-${randomUUID().slice(0, 8)}` }).queue(QUEUE_NAMES.mail);
+  const resetOutbox = new BullMqMailOutbox(resetQueue as never, { attempts: 1, backoffMs: 1_000 });
   const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)), idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
   const app = createApp({
     logger: container.get(TOKENS.Logger),
@@ -63,7 +67,8 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
         redis,
         passwordHasher: container.get(TOKENS.PasswordHasher),
         accessTokens: container.get(TOKENS.AccessTokens),
-        mailer: () => container.get(TOKENS.Mailer),
+        // the real outbox on a queue of this test's own (it signs users up and in; it never asks for a reset link)
+        resetMail: { outbox: resetOutbox, secretBox: container.get(TOKENS.SecretBox) },
         config,
       }),
       paymentsRouter(api, { store, config, now: () => new Date(Date.now() + clock.offsetMs) }),
@@ -92,6 +97,7 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
       return send(method, path, { headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
     },
     async stop() {
+      await resetQueue.close();
       await closeServer(running.server);
       await disposeContainer(container);
     },

@@ -20,7 +20,10 @@ import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
 import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
-import { TEST_IDEMPOTENCY_KEY, testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { TEST_IDEMPOTENCY_KEY, testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
+import { BullMqMailOutbox } from '../../src/adapters/queue/mail-queue.js';
+import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
+import type { Queue } from 'bullmq';
 import { waitFor } from '../support/wait-for.js';
 
 interface Reply {
@@ -38,6 +41,7 @@ describe('subscriptions API (e2e)', function () {
   let store: EventStore;
   let knex: Knex;
   let running: RunningServer;
+  let resetQueue: Queue | undefined;
   const runners: ConsumerRunner[] = [];
   let pmName = '';
 
@@ -55,6 +59,8 @@ describe('subscriptions API (e2e)', function () {
       runner.start();
       runners.push(runner);
     }
+    resetQueue = new QueueFactory({ redisUrl: testRedisUrl, prefix: `test-reset-${randomUUID().slice(0, 8)}` }).queue(QUEUE_NAMES.mail);
+    const resetOutbox = new BullMqMailOutbox(resetQueue as never, { attempts: 1, backoffMs: 1_000 });
     // test-only wrapper: createApiApp's routers plus this one (until api-app.ts mounts subscriptionsRouter)
     const api = createHttpApi({ knex, authenticate: authenticate(container.get(TOKENS.AccessTokens)), idempotency: { hashKey: TEST_IDEMPOTENCY_KEY } });
     const routers = [
@@ -63,7 +69,8 @@ describe('subscriptions API (e2e)', function () {
         redis: container.get(TOKENS.Redis),
         passwordHasher: container.get(TOKENS.PasswordHasher),
         accessTokens: container.get(TOKENS.AccessTokens),
-        mailer: () => container.get(TOKENS.Mailer),
+        // the real outbox on a queue of this test's own (it signs users up and in; it never asks for a reset link)
+        resetMail: { outbox: resetOutbox, secretBox: container.get(TOKENS.SecretBox) },
         config,
       }),
       subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
@@ -81,6 +88,7 @@ describe('subscriptions API (e2e)', function () {
   });
   after(async () => {
     if (running) await closeServer(running.server);
+    await resetQueue?.close();
     await Promise.all(runners.map((r) => r.stop()));
     if (container) {
       await container.get(TOKENS.Redis).del(...LOCAL_IP_KEYS);

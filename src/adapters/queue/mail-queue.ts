@@ -1,6 +1,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { sendVerificationMail, type VerificationMailDeps, type VerificationMailJob } from '../../application/email-verification.js';
 import { sendNotificationMail, type NotificationMailDeps, type NotificationMailJob } from '../../application/notification-mail.js';
+import { sendPasswordResetMail, type ResetMailDeps, type ResetMailJob } from '../../application/password-reset-mail.js';
 import type { Logger } from '../../logger.js';
 import { jobOptionsFor, QUEUE_NAMES, type QueueFactory, type RetryPolicy } from './queues.js';
 
@@ -17,6 +18,8 @@ import { jobOptionsFor, QUEUE_NAMES, type QueueFactory, type RetryPolicy } from 
 export const NOTIFICATION_MAIL_JOB = 'notification-mail';
 /** A verification link (application/email-verification.ts): its token sealed; the job is dropped once done. */
 export const VERIFICATION_MAIL_JOB = 'verification-mail';
+/** A password-reset link (application/password-reset-mail.ts): its token sealed; dropped once done. */
+export const RESET_MAIL_JOB = 'password-reset-mail';
 
 export function notificationMailJobId(notificationId: string): string {
   return `mail.${notificationId}`;
@@ -26,9 +29,10 @@ export function notificationMailJobId(notificationId: string): string {
 export interface MailOutbox {
   enqueueNotificationMail(job: NotificationMailJob): Promise<void>;
   enqueueVerificationMail(job: VerificationMailJob): Promise<void>;
+  enqueueResetMail(job: ResetMailJob): Promise<void>;
 }
 
-type MailJob = NotificationMailJob | VerificationMailJob;
+type MailJob = NotificationMailJob | VerificationMailJob | ResetMailJob;
 
 export class BullMqMailOutbox implements MailOutbox {
   constructor(
@@ -44,16 +48,24 @@ export class BullMqMailOutbox implements MailOutbox {
     // each request is a new link: no dedup id; nothing of it is kept once sent
     await this.queue.add(VERIFICATION_MAIL_JOB, job, { ...jobOptionsFor(this.retry), removeOnComplete: true });
   }
+
+  async enqueueResetMail(job: ResetMailJob): Promise<void> {
+    await this.queue.add(RESET_MAIL_JOB, job, { ...jobOptionsFor(this.retry), removeOnComplete: true });
+  }
 }
 
 export function mailRetryPolicy(config: { MAIL_MAX_ATTEMPTS: number; MAIL_BACKOFF_MS: number }): RetryPolicy {
   return { attempts: config.MAIL_MAX_ATTEMPTS, backoffMs: config.MAIL_BACKOFF_MS, jitter: 0.2 };
 }
 
-/** The consumer side: a BullMQ worker sending queued mails (verification mails need `verification`). */
+/** The consumer side: a BullMQ worker sending queued mails (verification and reset links need `verification` and `reset`). */
 export function createMailWorker(
   factory: QueueFactory,
-  deps: NotificationMailDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'>; verification?: Omit<VerificationMailDeps, 'store' | 'mailer' | 'logger'> },
+  deps: NotificationMailDeps & {
+    logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+    verification?: Omit<VerificationMailDeps, 'store' | 'mailer' | 'logger'>;
+    reset?: Omit<ResetMailDeps, 'store' | 'mailer' | 'logger'>;
+  },
   options: { concurrency?: number } = {},
 ): Worker<MailJob> {
   const worker = factory.worker<MailJob>(
@@ -62,6 +74,9 @@ export function createMailWorker(
       if (job.name === NOTIFICATION_MAIL_JOB) return sendNotificationMail(deps, job.data as NotificationMailJob);
       if (job.name === VERIFICATION_MAIL_JOB && deps.verification) {
         return sendVerificationMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.verification }, job.data as VerificationMailJob);
+      }
+      if (job.name === RESET_MAIL_JOB && deps.reset) {
+        return sendPasswordResetMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reset }, job.data as ResetMailJob);
       }
       throw new Error(`this worker cannot send ${job.name} jobs`);
     },

@@ -15,9 +15,9 @@ import { userStanding } from '../../../write-model/user/state.js';
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
-import type { Mailer } from '../../mail/mail-port.js';
-import { passwordResetMail } from '../../mail/templates.js';
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
+import { sealResetToken, type ResetOutbox } from '../../../application/password-reset-mail.js';
+import type { SecretBox } from '../../crypto/secret-box.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
@@ -34,8 +34,8 @@ export interface AuthRouteDeps {
   redis: Redis;
   passwordHasher: PasswordHasher;
   accessTokens: AccessTokens;
-  /** asked for on the first reset mail only */
-  mailer: () => Mailer;
+  /** where reset links are queued (the `mail` queue; the worker sends them) and the keyring that seals their tokens */
+  resetMail: { outbox: ResetOutbox; secretBox: SecretBox };
   /** EMAIL_VERIFICATION required: a link is mailed at registration; absent: no verification */
   verification?: EmailVerificationDeps;
   config: Pick<
@@ -347,9 +347,8 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
         { context: commandContextFor(userId) },
       );
       if (events.length === 0 || state.account === null) return;
-      const resetUrl = `${config.PUBLIC_WEB_URL.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
-      const mail = passwordResetMail({ resetUrl, expiresInMinutes: config.PASSWORD_RESET_TTL_MINUTES });
-      await deps.mailer().send({ to: state.account.email, subject: mail.subject, text: mail.text, html: mail.html });
+      // the link goes out through the outbox: an SMTP outage delays it, and the token waits there sealed
+      await deps.resetMail.outbox.enqueueResetMail({ userId, token: sealResetToken(deps.resetMail.secretBox, userId, token) });
     } catch (error) {
       // the answer did not differ: the failure is for the log
       logger.error({ err: error }, 'password reset request failed');
