@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { projectionDefinitions, rebuildProjection } from '../../src/operations/projections.js';
@@ -9,16 +11,18 @@ import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
- * `npm run test:chaos` (CI runs it after the suite): the whole platform in
- * this process — API, every projection and process manager — under steady
- * traffic while the Postgres server itself restarts (pg_ctlcluster … restart,
- * every session of every process cut). What needs Postgres answers 503 with
- * Retry-After meanwhile, never a 500; it all recovers by itself; clients that
- * retry with an Idempotency-Key lose and duplicate nothing; afterwards the
- * read tables equal a fresh rebuild.
+ * `npm run test:chaos` (CI runs it after the suite): the API in this process,
+ * a real projector process (every projection and process manager) and a
+ * Redis of the platform's own, under steady traffic, while in turn the
+ * Postgres server restarts (pg_ctlcluster … restart: every session of every
+ * process cut), the projector is SIGKILLed and another started, and the
+ * platform's Redis stops and starts again. What needs the missing service
+ * answers 503 with Retry-After meanwhile, never a 500; it all recovers by
+ * itself; clients that retry with an Idempotency-Key lose and duplicate
+ * nothing; afterwards every read table equals a fresh rebuild.
  *
  * Needs root and Debian's pg_ctlcluster (as on CI); elsewhere it says so and
- * skips. It restarts the whole server: run it alone.
+ * skips. It restarts the whole Postgres server: run it alone.
  */
 /** A table's rows as sorted JSON, without the columns that hold when a row was written (a now() default). */
 async function rowsOf(knex: Knex, table: string): Promise<string[]> {
@@ -32,6 +36,30 @@ async function rowsOf(knex: Knex, table: string): Promise<string[]> {
   return rows.map((r) => r.j).sort();
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A redis-server of the test's own (nothing kept on disk): it can be stopped and started without touching anyone else's. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor(`redis on ${port}`, () => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 10_000, 50);
+  return child;
+}
+
+async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
 function cluster(): { version: string; name: string } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const listed = spawnSync('pg_lsclusters', ['-h'], { encoding: 'utf8' });
@@ -42,30 +70,60 @@ function cluster(): { version: string; name: string } | undefined {
   return version && name ? { version, name } : undefined;
 }
 
-describe('chaos: the Postgres server restarts under steady traffic', function () {
+describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restarts under steady traffic', function () {
   this.timeout(300_000);
   const target = cluster();
   let platform: Platform;
+  let redisPort = 0;
+  let redis: ChildProcess | undefined;
+  let projector: ChildProcess | undefined;
+  let projectorLog = '';
+
+  const startProjector = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/projector.ts'], {
+      cwd: process.cwd(),
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: platform.config.DATABASE_URL,
+        REDIS_URL: platform.config.REDIS_URL,
+        QUEUE_PREFIX: platform.config.QUEUE_PREFIX,
+        DEADLINE_SWEEP_INTERVAL_MS: '200',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => (projectorLog = (projectorLog + chunk.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    return child;
+  };
 
   before(async function () {
     if (!target) {
       console.log('      skipped: needs root and pg_ctlcluster with a cluster on port 5432 (CI has both)');
       this.skip();
     }
-    platform = await startPlatform();
-    platform.startConsumers();
+    redisPort = await freePort();
+    redis = await startRedis(redisPort);
+    platform = await startPlatform({ config: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
+    // the projections and process managers run in a projector process of their own: it can be killed
+    await platform.stopConsumers();
+    projector = startProjector();
   });
   after(async () => {
+    await stop(projector);
     await platform?.stop();
+    await stop(redis);
   });
 
-  it('answers only successes and 503s, recovers within 10 s, loses and duplicates no command, and its read tables equal a rebuild', async () => {
+  it('answers only successes and 503s through a Postgres restart, a projector SIGKILL and a Redis restart, recovers within 10 s of each, loses and duplicates no command, and its read tables equal a rebuild', async () => {
     const users = await Promise.all([0, 1, 2].map((i) => platform.signUp(`chaos${i}`)));
     const statuses = new Map<number, number>();
     const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
     const landed = new Map<string, string[]>(users.map((u) => [u.userId, []]));
     const registered: string[] = [];
-    let stop = false;
+    let stop_ = false;
 
     /**
      * Sends until it lands (2xx), counting every answer, as a client following the API's conventions does:
@@ -92,7 +150,7 @@ describe('chaos: the Postgres server restarts under steady traffic', function ()
     };
 
     const profileTraffic = users.map(async (user, u) => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !stop_; i++) {
         const name = `chaos ${u}-${i}`;
         await untilLanded(() =>
           fetch(`${platform.url}/api/v1/users/profile`, {
@@ -105,7 +163,7 @@ describe('chaos: the Postgres server restarts under steady traffic', function ()
       }
     });
     const registrations = (async () => {
-      while (!stop) {
+      while (!stop_) {
         const email = `chaos-reg-${randomUUID()}@example.test`;
         const key = randomUUID();
         const body = JSON.stringify({ email, password: 'correct horse battery', display_name: 'Chaos' });
@@ -119,20 +177,42 @@ describe('chaos: the Postgres server restarts under steady traffic', function ()
       }
     })();
 
+    const readsBack = () =>
+      waitFor('the API to serve reads again', async () => {
+        const res = await fetch(`${platform.url}/api/v1/users/profile`, { headers: { Authorization: `Bearer ${users[0]!.token}` } }).catch(() => undefined);
+        return res?.status === 200;
+      }, 10_000, 100);
+    const loginsBack = () =>
+      waitFor('logins to answer again', async () => {
+        const res = await fetch(`${platform.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'nobody@example.test', password: 'wrong password' }) }).catch(() => undefined);
+        return res?.status === 401;
+      }, 10_000, 100);
+
     await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // 1. the Postgres server restarts
     const restartedAt = Date.now();
     execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', target!.version, target!.name, 'restart', '-m', 'fast'], { stdio: 'ignore' });
     const upAt = Date.now();
-    // back within 10 s of the server being up: a read answers
-    await waitFor('the API to serve reads again', async () => {
-      const res = await fetch(`${platform.url}/api/v1/users/profile`, { headers: { Authorization: `Bearer ${users[0]!.token}` } }).catch(() => undefined);
-      return res?.status === 200;
-    }, 10_000, 100);
+    await readsBack();
     const recoveredMs = Date.now() - upAt;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    stop = true;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // 2. the projector dies mid-batch; another takes over
+    await stop(projector, 'SIGKILL');
+    projector = startProjector();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // 3. the platform's Redis stops and starts again (it keeps nothing: the limits' counts are gone)
+    await stop(redis);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    redis = await startRedis(redisPort);
+    const redisUpAt = Date.now();
+    await loginsBack();
+    const redisRecoveredMs = Date.now() - redisUpAt;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    stop_ = true;
     await Promise.all([...profileTraffic, registrations]);
-    console.log(`      restart took ${upAt - restartedAt} ms; reads back ${recoveredMs} ms after; answers ${JSON.stringify([...statuses])}`);
+    console.log(
+      `      postgres restart ${upAt - restartedAt} ms, reads back ${recoveredMs} ms after; redis back, logins answer ${redisRecoveredMs} ms after; answers ${JSON.stringify([...statuses])}`,
+    );
 
     expect([...statuses.keys()].filter((s) => s >= 500 && s !== 503), JSON.stringify([...statuses])).to.deep.equal([]);
     // every update once, in order
@@ -153,9 +233,11 @@ describe('chaos: the Postgres server restarts under steady traffic', function ()
     const head = await platform.store.headPosition();
     const defs = projectionDefinitions(platform.config.QUOTA_TIME_ZONE);
     for (const def of defs) {
-      await waitFor(`${def.name} at the head`, async () => comparePositions(await readCheckpoint(platform.knex, def.name), head) >= 0, 30_000);
+      await waitFor(`${def.name} at the head`, async () => comparePositions(await readCheckpoint(platform.knex, def.name), head) >= 0, 30_000).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n--- projector log:\n${projectorLog.slice(-3000)}`);
+      });
     }
-    await platform.stopConsumers();
+    await stop(projector);
     const ops = { store: platform.store, knex: platform.knex, databaseUrl: platform.config.DATABASE_URL, timeZone: platform.config.QUOTA_TIME_ZONE };
     for (const def of defs) {
       const before = await Promise.all(def.tables.map((table) => rowsOf(platform.knex, table)));
