@@ -1,8 +1,8 @@
 import { generateOpaqueToken, hashToken } from '../adapters/crypto/opaque-tokens.js';
 import type { SealedSecret, SecretBox } from '../adapters/crypto/secret-box.js';
-import { MailDeliveryError } from '../adapters/mail/mail-errors.js';
 import type { Mailer } from '../adapters/mail/mail-port.js';
 import { emailVerificationMail } from '../adapters/mail/templates.js';
+import { deliverOrDrop } from './deliver-mail.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
@@ -85,15 +85,12 @@ export async function sendVerificationMail(deps: VerificationMailDeps, job: Veri
   if (state.emailVerification?.verifyTokenHash !== hashToken(token)) return 'superseded';
   if (state.status !== 'active' || !state.account) return 'user-inactive';
   const verifyUrl = `${deps.webUrl.replace(/\/+$/, '')}/verify-email?token=${encodeURIComponent(token)}`;
-  try {
-    await deps.mailer.send({ to: state.account.email, ...emailVerificationMail({ verifyUrl, expiresInMinutes: deps.ttlMinutes }) });
-  } catch (error) {
-    if (error instanceof MailDeliveryError && error.kind === 'rejected') {
-      deps.logger?.warn({ userId: job.userId, err: { kind: error.kind, responseCode: error.responseCode } }, 'verification mail refused by the relay; not retried');
-      return 'refused';
-    }
-    throw error;
-  }
+  const sent = await deliverOrDrop(deps.mailer, { to: state.account.email, ...emailVerificationMail({ verifyUrl, expiresInMinutes: deps.ttlMinutes }) }, {
+    logger: deps.logger,
+    what: 'verification mail',
+    context: { userId: job.userId },
+  });
+  if (sent === 'refused') return 'refused';
   return 'sent';
 }
 

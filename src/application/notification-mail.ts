@@ -1,6 +1,6 @@
-import { MailDeliveryError } from '../adapters/mail/mail-errors.js';
 import type { Mailer } from '../adapters/mail/mail-port.js';
 import { notificationMail } from '../adapters/mail/notification-templates.js';
+import { deliverOrDrop } from './deliver-mail.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import { handle, load } from '../write-model/core/command-handler.js';
@@ -39,10 +39,8 @@ export type NotificationMailOutcome = 'sent' | 'mailed-before' | 'user-inactive'
 
 /**
  * Mails one notification unless NotificationEmailed is recorded already, and
- * records it. A mail the relay refuses for its recipient or content
- * (`rejected`) is dropped with a warning: trying again cannot help. Any other
- * failure (connection, 4xx, auth, configuration) is about the relay, not the
- * message: it is thrown, and the queue tries again later with back-off.
+ * records it (deliverOrDrop: a mail the relay refuses is dropped, any other
+ * failure thrown for the queue to try again).
  * At least once: a crash between the relay's acceptance and the record mails
  * again on the next try.
  */
@@ -65,16 +63,13 @@ export async function sendNotificationMail(deps: NotificationMailDeps, job: Noti
     deps.logger?.info({ notificationId: job.notificationId, userStatus: user.status }, 'notification not mailed: the user is not active');
     return 'user-inactive';
   }
-  let messageId: string;
-  try {
-    ({ messageId } = await deps.mailer.send({ to: user.account.email, ...notificationMail({ kind: sent.kind, data: sent.data, webUrl: deps.webUrl, timeZone: deps.timeZone }) }));
-  } catch (error) {
-    if (error instanceof MailDeliveryError && error.kind === 'rejected') {
-      deps.logger?.warn({ notificationId: job.notificationId, err: { kind: error.kind, responseCode: error.responseCode } }, 'notification mail refused by the relay; not retried');
-      return 'refused';
-    }
-    throw error;
-  }
+  const delivered = await deliverOrDrop(
+    deps.mailer,
+    { to: user.account.email, ...notificationMail({ kind: sent.kind, data: sent.data, webUrl: deps.webUrl, timeZone: deps.timeZone }) },
+    { logger: deps.logger, what: 'notification mail', context: { notificationId: job.notificationId } },
+  );
+  if (delivered === 'refused') return 'refused';
+  const { messageId } = delivered;
   await handle(
     deps.store,
     notificationAggregate,

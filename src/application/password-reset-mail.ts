@@ -1,8 +1,8 @@
 import { hashToken } from '../adapters/crypto/opaque-tokens.js';
 import type { SealedSecret, SecretBox } from '../adapters/crypto/secret-box.js';
-import { MailDeliveryError } from '../adapters/mail/mail-errors.js';
 import type { Mailer } from '../adapters/mail/mail-port.js';
 import { passwordResetMail } from '../adapters/mail/templates.js';
+import { deliverOrDrop } from './deliver-mail.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import { load } from '../write-model/core/command-handler.js';
@@ -43,8 +43,8 @@ export type ResetMailOutcome = 'sent' | 'superseded' | 'user-inactive' | 'refuse
 
 /**
  * Sends a queued reset link unless a newer request superseded it (or it was
- * used) or the user is no longer active. A refusal by the relay for the
- * recipient is dropped; any other failure is thrown for the queue to retry.
+ * used) or the user is no longer active (deliverOrDrop: a refusal by the
+ * relay is dropped, any other failure thrown for the queue to retry).
  */
 export async function sendPasswordResetMail(deps: ResetMailDeps, job: ResetMailJob): Promise<ResetMailOutcome> {
   const token = deps.secretBox.decrypt(job.token, sealContext(job.userId));
@@ -52,14 +52,11 @@ export async function sendPasswordResetMail(deps: ResetMailDeps, job: ResetMailJ
   if (state.passwordReset?.resetTokenHash !== hashToken(token)) return 'superseded';
   if (state.status !== 'active' || !state.account) return 'user-inactive';
   const resetUrl = `${deps.webUrl.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
-  try {
-    await deps.mailer.send({ to: state.account.email, ...passwordResetMail({ resetUrl, expiresInMinutes: deps.ttlMinutes }) });
-  } catch (error) {
-    if (error instanceof MailDeliveryError && error.kind === 'rejected') {
-      deps.logger?.warn({ userId: job.userId, err: { kind: error.kind, responseCode: error.responseCode } }, 'reset mail refused by the relay; not retried');
-      return 'refused';
-    }
-    throw error;
-  }
+  const sent = await deliverOrDrop(deps.mailer, { to: state.account.email, ...passwordResetMail({ resetUrl, expiresInMinutes: deps.ttlMinutes }) }, {
+    logger: deps.logger,
+    what: 'reset mail',
+    context: { userId: job.userId },
+  });
+  if (sent === 'refused') return 'refused';
   return 'sent';
 }

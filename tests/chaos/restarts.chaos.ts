@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { projectionDefinitions, rebuildProjection } from '../../src/operations/projections.js';
 import { comparePositions } from '../../src/event-store/position.js';
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { freePort } from '../support/free-port.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -34,16 +34,6 @@ async function rowsOf(knex: Knex, table: string): Promise<string[]> {
   const drop = stamped.map((r) => r.c);
   const { rows } = await knex.raw<{ rows: { j: string }[] }>(`SELECT (to_jsonb(t) - ?::text[])::text AS j FROM "${table}" t`, [drop]);
   return rows.map((r) => r.j).sort();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A redis-server of the test's own (nothing kept on disk): it can be stopped and started without touching anyone else's. */

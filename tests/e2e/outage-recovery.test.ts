@@ -3,7 +3,6 @@ import type { Container } from 'inversify';
 import type { Knex } from 'knex';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
@@ -12,6 +11,7 @@ import { usersProjection } from '../../src/projections/users.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { freePort } from '../support/free-port.js';
 import { signedIn } from '../support/signed-in.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -32,16 +32,6 @@ async function startApi(overrides: Partial<Record<ConfigVariable, string>> = {})
       await disposeContainer(container);
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 describe('outages: Postgres connections dropped, Redis down and back (e2e)', function () {
