@@ -8,6 +8,7 @@ import { consoleApp } from './adapters/http/console.js';
 import { createHttpApi } from './adapters/http/define-route.js';
 import { idempotencyHashKey } from './adapters/http/idempotency.js';
 import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
+import { adminUsersRouter } from './adapters/http/routes/admin-users.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { paymentsRouter } from './adapters/http/routes/payments.js';
 import { platformAccountsRouter } from './adapters/http/routes/platform-accounts.js';
@@ -96,6 +97,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     notificationsRouter(api, { store, knex }),
+    adminUsersRouter(api, { store, knex }),
     adminRouter(api, {
       ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },
       queues: adminQueues,

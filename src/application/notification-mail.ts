@@ -34,8 +34,8 @@ export interface NotificationMailDeps {
   now?: () => Date;
 }
 
-/** mailed-before: already mailed, or no such notification */
-export type NotificationMailOutcome = 'sent' | 'mailed-before' | 'user-inactive' | 'refused';
+/** mailed-before: already mailed, or no such notification; not-wanted: the user chose no mail for its kind */
+export type NotificationMailOutcome = 'sent' | 'mailed-before' | 'user-inactive' | 'not-wanted' | 'refused';
 
 /**
  * Mails one notification unless NotificationEmailed is recorded already, and
@@ -58,6 +58,7 @@ export async function sendNotificationMail(deps: NotificationMailDeps, job: Noti
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
   if (!sent || emailed) return 'mailed-before';
+  if (sent.channels?.mail === false) return 'not-wanted'; // the user's preferences at the time it was sent
   const { state: user } = await load(deps.store, userAggregate, job.userId);
   if (user.status !== 'active' || !user.account) {
     deps.logger?.info({ notificationId: job.notificationId, userStatus: user.status }, 'notification not mailed: the user is not active');

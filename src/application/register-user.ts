@@ -10,6 +10,7 @@ import { DomainError } from '../write-model/core/domain-error.js';
 import { emailReservationAggregate } from '../write-model/user/email-reservation.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import type { UserRole } from '../write-model/user/events.js';
+import { reserveUsername } from './usernames.js';
 
 /** Normalisation and limits of every registration, over HTTP or from the CLI. */
 export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
@@ -34,6 +35,8 @@ export interface RegisterInput {
   email: string;
   password: string;
   displayName: string;
+  /** normalised (usernameSchema); optional */
+  username?: string;
   role: UserRole;
   context: CommandContext;
 }
@@ -41,6 +44,7 @@ export interface RegisterInput {
 export interface Registered {
   userId: string;
   email: string;
+  username: string | null;
   role: UserRole;
   revision: bigint;
   position: Position | undefined;
@@ -61,6 +65,9 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   const contextFor = (id: string): CommandContext => (input.context.actor ? input.context : { ...input.context, actor: id });
   let userId = (await load(store, emailReservationAggregate, hash)).state.reservation?.userId;
   // reserved already: RegisterUser below completes a crashed attempt, or is CONFLICT (a fresh hash never matches the holder's)
+  if (userId !== undefined && input.username !== undefined && (await load(store, userAggregate, userId)).state.account !== null) {
+    throw taken(); // before the username is reserved for the holder of the email
+  }
   if (userId === undefined) {
     userId = randomUUID();
     try {
@@ -70,16 +77,26 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
       throw error;
     }
   }
+  if (input.username !== undefined) await reserveUsername(store, input.username, userId, contextFor(userId));
   const passwordHash = await passwordHasher.hash(input.password);
   try {
     const result = await handle(
       store,
       userAggregate,
       userId,
-      { type: 'RegisterUser', userId, email: input.email, passwordHash, displayName: input.displayName, role: input.role, now: new Date().toISOString() },
+      {
+        type: 'RegisterUser',
+        userId,
+        email: input.email,
+        passwordHash,
+        displayName: input.displayName,
+        ...(input.username !== undefined ? { username: input.username } : {}),
+        role: input.role,
+        now: new Date().toISOString(),
+      },
       { context: contextFor(userId) },
     );
-    return { userId, email: input.email, role: input.role, revision: result.revision, position: result.position };
+    return { userId, email: input.email, username: input.username ?? null, role: input.role, revision: result.revision, position: result.position };
   } catch (error) {
     if (error instanceof DomainError && error.code === 'CONFLICT') throw taken();
     throw error;

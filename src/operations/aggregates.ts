@@ -12,8 +12,10 @@ import { subscriptionUsageAggregate } from '../write-model/subscription-usage/de
 import { subscriptionAggregate } from '../write-model/subscription/decider.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import { emailReservationAggregate } from '../write-model/user/email-reservation.js';
+import { usernameReservationAggregate } from '../write-model/user/username-reservation.js';
 import { workflowExecutionAggregate } from '../write-model/workflow-execution/decider.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
+import { xiaohongshuContentAggregate } from '../write-model/xiaohongshu-content/decider.js';
 
 /**
  * What the operator tooling needs of an aggregate: its names and its
@@ -52,6 +54,7 @@ const entry = <S, C, E extends DomainEvent>(aggregate: string, binding: Aggregat
 export const AGGREGATES: readonly AggregateEntry[] = [
   entry('user', userAggregate),
   entry('email-reservation', emailReservationAggregate),
+  entry('username-reservation', usernameReservationAggregate),
   entry('session', sessionAggregate),
   entry('subscription', subscriptionAggregate),
   entry('subscription-usage', subscriptionUsageAggregate),
@@ -63,6 +66,7 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('workflow-execution', workflowExecutionAggregate),
   entry('novel-tracking', novelTrackingAggregate),
   entry('notification', notificationAggregate),
+  entry('xiaohongshu-content', xiaohongshuContentAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

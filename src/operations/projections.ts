@@ -67,7 +67,7 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'platform-accounts-v1': ['platform_accounts'],
   'proxies-v1': ['proxies', 'proxy_bans'],
   'proxy-usage-v1': ['proxy_usage_executions', 'proxy_usage_stats'],
-  'xiaohongshu-content-v1': ['xiaohongshu_processed_batches', 'xiaohongshu_content_history', 'xiaohongshu_contents', 'xiaohongshu_messages'],
+  'xiaohongshu-content-v1': ['xiaohongshu_processed_batches', 'xiaohongshu_deleted_contents', 'xiaohongshu_content_history', 'xiaohongshu_contents', 'xiaohongshu_messages'],
   'workflows-v1': ['workflow_executions', 'workflows'],
   'qidian-data-v1': ['qidian_trackings', 'qidian_novel_snapshots', 'qidian_novels', 'qidian_rankings'],
   'notifications-v1': ['notification_inboxes', 'notifications'],

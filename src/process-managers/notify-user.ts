@@ -6,7 +6,7 @@ import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
 import { notificationAggregate } from '../write-model/notification/decider.js';
-import type { NotificationData, NotificationKind } from '../write-model/notification/events.js';
+import type { NotificationChannelChoice, NotificationData, NotificationKind } from '../write-model/notification/events.js';
 import { paymentOrderEvents } from '../write-model/payment-order/events.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { platformAccountEvents } from '../write-model/platform-account/events.js';
@@ -38,6 +38,8 @@ interface Planned {
   notificationId: string;
   kind: NotificationKind;
   data: NotificationData;
+  /** set by the user's preferences when it is recorded */
+  channels?: NotificationChannelChoice;
 }
 
 const MAX_TITLE = 200;
@@ -61,6 +63,10 @@ export function notificationIdFor(eventId: string, userId: string): string {
  * Quota exceeded, account invalidated, execution failed and payment received
  * → a notification (its own stream, `notification-{notificationId}`), and a
  * mail queued in the outbox for the worker to send.
+ *
+ * The user's notification preferences (their profile, per kind) decide the
+ * channels, recorded with the notification: in the app (GET /notifications)
+ * and/or by mail; a kind they want on neither is not recorded at all.
  *
  * The process manager never waits on SMTP: queueing is a Redis write, and
  * the mail worker retries with back-off while the relay is down (an outage
@@ -151,7 +157,18 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
     return typeof at === 'string' ? at : p.event.created.toISOString();
   }
 
-  async function record(p: Planned): Promise<void> {
+  /** The user's channels for the kind (their profile's notification preferences; a kind never set: both). */
+  async function channelsFor(p: Planned): Promise<NotificationChannelChoice> {
+    const { state } = await load(deps.store, userAggregate, p.userId);
+    const chosen = state.account?.profile.notificationPreferences[p.kind];
+    return { inApp: chosen?.inApp ?? true, mail: chosen?.mail ?? true };
+  }
+
+  /** Records the notification unless the user wants it on no channel; whether it was recorded. */
+  async function record(p: Planned): Promise<boolean> {
+    const channels = await channelsFor(p);
+    if (!channels.inApp && !channels.mail) return false;
+    p.channels = channels;
     const { title, body } = notificationContent({ kind: p.kind, data: p.data, timeZone: deps.timeZone });
     await handle(
       deps.store,
@@ -165,10 +182,12 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         title: title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}…` : title,
         body,
         data: p.data,
+        channels,
         now: timeOf(p),
       },
       { context: contextFromEvent(p.event, name), eventIds: eventIdsFrom(`${name}:${p.event.id}`) },
     );
+    return true;
   }
 
   return {
@@ -180,14 +199,14 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
       for (const event of events) {
         await react(deps, name, event, async () => {
           const p = await plan(event);
-          if (!p) return;
-          await record(p);
+          if (!p || !(await record(p))) return;
           planned.push(p);
         });
       }
       const outbox = deps.outbox;
       if (!outbox) return;
       for (const p of planned) {
+        if (p.channels?.mail === false) continue;
         await react(deps, name, p.event, () =>
           outbox.enqueueNotificationMail({ notificationId: p.notificationId, userId: p.userId, causationId: p.event.id, correlationId: contextFromEvent(p.event, name).correlationId }),
         );

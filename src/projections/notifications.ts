@@ -19,8 +19,9 @@ import { upsertRows, type Row } from './sql-batch.js';
  * row is inserted once and each time is set only while still null (the
  * first of a batch's reads, or mails, of a notification wins, as when they
  * were applied one by one).
- * (`notification_inboxes`, of the one-inbox-per-user streams, is no longer
- * written.)
+ * A notification the user wanted by mail only (channels.inApp false) gets
+ * no row. (`notification_inboxes`, of the one-inbox-per-user streams, is no
+ * longer written.)
  */
 export const NOTIFICATIONS_PROJECTION = 'notifications-v1';
 
@@ -62,7 +63,8 @@ export async function applyEvents(tx: Knex.Transaction | Knex, events: readonly 
     switch (event.type) {
       case 'NotificationSent': {
         const d = event.data;
-        if (sent.has(d.notificationId)) break;
+        // mail only (the user's preferences): not listed in the app
+        if (sent.has(d.notificationId) || d.channels?.inApp === false) break;
         sent.set(d.notificationId, {
           id: d.notificationId,
           user_id: d.userId,

@@ -74,6 +74,8 @@ async function writeUsers(tx: Knex.Transaction, events: Decoded<UserEvent>[]): P
           id,
           email: d.email,
           display_name: d.displayName,
+          username: d.username ?? null,
+          notification_preferences: {},
           avatar_url: null,
           timezone: null,
           role: d.role,
@@ -106,6 +108,8 @@ function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
       if (d.displayName !== undefined) changes.display_name = d.displayName;
       if (d.avatarUrl !== undefined) changes.avatar_url = d.avatarUrl;
       if (d.timezone !== undefined) changes.timezone = d.timezone;
+      if (d.username !== undefined) changes.username = d.username;
+      if (d.notificationPreferences !== undefined) changes.notification_preferences = d.notificationPreferences;
       return changes;
     }
     case 'RoleChanged':

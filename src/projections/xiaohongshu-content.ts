@@ -3,12 +3,15 @@ import type { RecordedEvent } from '../event-store/port.js';
 import { messageSchema, noteSchema, type XiaohongshuMessage, type XiaohongshuNote } from '../platforms/xiaohongshu/items.js';
 import type { Consumer } from '../subscriptions/consumer.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { xiaohongshuContentEvents } from '../write-model/xiaohongshu-content/events.js';
 import { micros } from './instants.js';
-import { insertNewRows, upsertRows, type Row } from './sql-batch.js';
+import { deleteRows, insertNewRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of collected Xiaohongshu data, from WorkflowExecution's
- * ItemsCollected (tables: migrations/20261123000900_xiaohongshu_read_model.ts).
+ * ItemsCollected and XiaohongshuContent's CollectedContentDeleted (tables:
+ * migrations/20261123000900_xiaohongshu_read_model.ts,
+ * migrations/20261205120000_xiaohongshu_deletions_and_conversations.ts).
  * Only items of kind `xiaohongshu.note` and `xiaohongshu.message` are kept;
  * other kinds (other platforms) are ignored, and so is an item whose data
  * does not fit its schema (the collector validated it; a projection that
@@ -19,7 +22,20 @@ import { insertNewRows, upsertRows, type Row } from './sql-batch.js';
  * arrives late only adds its history row. Every collection adds one history
  * row per (owner, note, execution).
  *
- * A batch of events costs four statements, however many items it holds.
+ * Deleted notes: CollectedContentDeleted removes the note's row and history
+ * rows and leaves a tombstone per (owner, note) in
+ * xiaohongshu_deleted_contents; a collection of a tombstoned note (later,
+ * or earlier and arriving late) adds nothing for that owner. A deletion
+ * stream holds one event at most and a tombstone is final, so the order of
+ * deletions and collections within or across batches does not change the
+ * rows.
+ *
+ * Messages: one row per (owner, conversation, message), with the peer the
+ * collector saw in the conversation list.
+ *
+ * A batch of events costs at most five statements for its collections (claim,
+ * tombstone lookup, history, notes, messages) and three for its deletions
+ * (tombstones, history, notes), however many items it holds.
  * Idempotent under redelivery: the (execution, batch) pair is recorded in
  * xiaohongshu_processed_batches in the consumer's transaction, and a pair
  * seen before is skipped; the history's primary key is a second guard.
@@ -32,7 +48,7 @@ export const MESSAGE_KIND = 'xiaohongshu.message';
 export function createXiaohongshuContentProjection(name: string = XIAOHONGSHU_CONTENT_PROJECTION): Consumer {
   return {
     name,
-    filter: { streamPrefixes: ['workflow_execution-'], eventTypes: ['ItemsCollected'] },
+    filter: { streamPrefixes: ['workflow_execution-', 'xiaohongshu_content-'], eventTypes: ['ItemsCollected', 'CollectedContentDeleted'] },
     async handle(events, { tx }) {
       await applyEvents(tx, events);
     },
@@ -43,7 +59,7 @@ export const xiaohongshuContentProjection: Consumer = createXiaohongshuContentPr
 
 type Db = Knex.Transaction | Knex;
 
-/** Applies one recorded ItemsCollected unless its batch was applied already. Exported for tests. */
+/** Applies one recorded ItemsCollected (unless its batch was applied already) or CollectedContentDeleted. Exported for tests. */
 export async function applyEvent(tx: Db, recorded: RecordedEvent): Promise<void> {
   await applyEvents(tx, [recorded]);
 }
@@ -60,16 +76,27 @@ interface Collected {
 const SEP = '\u0000';
 
 /**
- * Applies a batch of ItemsCollected in their order, with four statements
- * whatever its size: claim the (execution, batch) pairs, insert the history
- * rows, upsert the notes folded per (owner, note), insert the messages.
+ * Applies a batch of ItemsCollected and CollectedContentDeleted, with a fixed
+ * number of statements whatever its size: claim the (execution, batch) pairs,
+ * apply the deletions (tombstones, then the rows go), look up the tombstones
+ * of the batch's notes, insert the history rows, upsert the notes folded per
+ * (owner, note), insert the messages.
  * Only a pair claimed now counts, and of its notes only those whose history
  * row is new: what applying the events one by one would have kept.
  */
 export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Promise<void> {
   const collected: Collected[] = [];
   const pairs = new Set<string>();
+  const deletions = new Map<string, Row>();
   for (const recorded of events) {
+    if (recorded.type === 'CollectedContentDeleted') {
+      const deleted = xiaohongshuContentEvents.decode(recorded);
+      const d = deleted.data;
+      const key = d.ownerId + SEP + d.noteId;
+      // the first deletion's time stays (there is only one per stream)
+      if (!deletions.has(key)) deletions.set(key, { owner_id: d.ownerId, note_id: d.noteId, deleted_at: d.deletedAt });
+      continue;
+    }
     if (recorded.type !== 'ItemsCollected') continue;
     const event = workflowExecutionEvents.decode(recorded);
     if (event.type !== 'ItemsCollected') continue;
@@ -80,20 +107,44 @@ export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Pro
     pairs.add(pair);
     collected.push(c);
   }
-  if (collected.length === 0) return;
+  let fresh: Collected[] = [];
+  if (collected.length > 0) {
+    const claimed = await insertNewRows<{ execution_id: string; batch_id: string }>(
+      tx,
+      'xiaohongshu_processed_batches',
+      collected.map(({ d }) => ({ execution_id: d.executionId, batch_id: d.batchId })),
+      { conflict: ['execution_id', 'batch_id'], returning: ['execution_id', 'batch_id'] },
+    );
+    // none claimed: applied already
+    const claimedPairs = new Set(claimed.map((r) => r.execution_id + SEP + r.batch_id));
+    fresh = claimed.length === collected.length ? collected : collected.filter(({ d }) => claimedPairs.has(d.executionId + SEP + d.batchId));
+  }
 
-  const claimed = await insertNewRows<{ execution_id: string; batch_id: string }>(
-    tx,
-    'xiaohongshu_processed_batches',
-    collected.map(({ d }) => ({ execution_id: d.executionId, batch_id: d.batchId })),
-    { conflict: ['execution_id', 'batch_id'], returning: ['execution_id', 'batch_id'] },
-  );
-  if (claimed.length === 0) return; // applied already
-  const claimedPairs = new Set(claimed.map((r) => r.execution_id + SEP + r.batch_id));
-  const fresh = claimed.length === collected.length ? collected : collected.filter(({ d }) => claimedPairs.has(d.executionId + SEP + d.batchId));
-
+  // deletions before the batch's notes: a note collected in the same batch finds its tombstone
+  await applyDeletions(tx, [...deletions.values()]);
+  if (fresh.length === 0) return;
   await applyNotes(tx, fresh);
   await applyMessages(tx, fresh);
+}
+
+/** Tombstones (the first stays), then the notes' rows and history go. Idempotent: a redelivery finds nothing left to delete. */
+async function applyDeletions(tx: Db, tombstones: Row[]): Promise<void> {
+  if (tombstones.length === 0) return;
+  await upsertRows(tx, 'xiaohongshu_deleted_contents', tombstones, { conflict: ['owner_id', 'note_id'] });
+  const keys = tombstones.map((t) => ({ owner_id: t.owner_id, note_id: t.note_id }));
+  await deleteRows(tx, 'xiaohongshu_content_history', keys, { key: ['owner_id', 'note_id'] });
+  await deleteRows(tx, 'xiaohongshu_contents', keys, { key: ['owner_id', 'note_id'] });
+}
+
+/** The (owner, note) pairs among these collections that the owner deleted. */
+async function deletedAmong(tx: Db, fresh: Collected[]): Promise<Set<string>> {
+  const keys = new Map<string, Row>();
+  for (const { d, notes } of fresh) for (const n of notes) keys.set(d.ownerId + SEP + n.noteId, { owner_id: d.ownerId, note_id: n.noteId });
+  const found = await selectRows<{ owner_id: string; note_id: string }>(tx, 'xiaohongshu_deleted_contents', [...keys.values()], {
+    key: ['owner_id', 'note_id'],
+    columns: ['owner_id', 'note_id'],
+  });
+  return new Set(found.map((r) => r.owner_id + SEP + r.note_id));
 }
 
 function itemsOf(d: ItemsCollectedData): Collected | undefined {
@@ -127,13 +178,16 @@ interface NoteFold {
 }
 
 async function applyNotes(tx: Db, fresh: Collected[]): Promise<void> {
-  // one history row per (owner, note, execution): the first of the batch
+  if (!fresh.some((c) => c.notes.length > 0)) return;
+  const deleted = await deletedAmong(tx, fresh);
+  // one history row per (owner, note, execution): the first of the batch; none for a deleted note
   const seen = new Set<string>();
   const occurrences: { c: Collected; n: XiaohongshuNote; key: string }[] = [];
   const historyRows: Row[] = [];
   for (const c of fresh) {
     const d = c.d;
     for (const n of c.notes) {
+      if (deleted.has(d.ownerId + SEP + n.noteId)) continue;
       const key = d.ownerId + SEP + n.noteId + SEP + d.executionId;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -252,12 +306,16 @@ function setLatest(row: Row, d: ItemsCollectedData, n: XiaohongshuNote): void {
 }
 
 async function applyMessages(tx: Db, fresh: Collected[]): Promise<void> {
-  // a message does not change once sent: the first copy stays
+  // a message does not change once sent: the first copy stays (but for the peer, below)
   const rows = new Map<string, Row>();
   for (const { d, messages } of fresh) {
     for (const m of messages) {
       const key = d.ownerId + SEP + m.conversationId + SEP + m.messageId;
-      if (rows.has(key)) continue;
+      const first = rows.get(key);
+      if (first) {
+        if (first.peer_user_id === null && m.peer) Object.assign(first, { peer_user_id: m.peer.id, peer_nickname: m.peer.nickname });
+        continue;
+      }
       rows.set(key, {
         owner_id: d.ownerId,
         conversation_id: m.conversationId,
@@ -267,6 +325,8 @@ async function applyMessages(tx: Db, fresh: Collected[]): Promise<void> {
         message_type: m.messageType,
         from_user_id: m.from.id,
         from_nickname: m.from.nickname,
+        peer_user_id: m.peer?.id ?? null,
+        peer_nickname: m.peer?.nickname ?? null,
         sent_at: m.sentAt,
         platform_account_id: d.platformAccountId,
         workflow_id: d.workflowId,
@@ -275,5 +335,10 @@ async function applyMessages(tx: Db, fresh: Collected[]): Promise<void> {
       });
     }
   }
-  await upsertRows(tx, 'xiaohongshu_messages', [...rows.values()], { conflict: ['owner_id', 'conversation_id', 'message_id'] });
+  // a copy collected before the peer was recorded gains it from a later one
+  await upsertRows(tx, 'xiaohongshu_messages', [...rows.values()], {
+    conflict: ['owner_id', 'conversation_id', 'message_id'],
+    update: { peer_user_id: 'COALESCE(t.peer_user_id, excluded.peer_user_id)', peer_nickname: 'COALESCE(t.peer_nickname, excluded.peer_nickname)' },
+    guard: 't.peer_user_id IS NULL AND excluded.peer_user_id IS NOT NULL',
+  });
 }

@@ -2,18 +2,34 @@ import type { Knex } from 'knex';
 import { selectPage } from './page-query.js';
 import { prepared } from '../adapters/db/prepared.js';
 import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { NOTIFICATION_KINDS, type NotificationKind } from '../write-model/notification/events.js';
+import type { NotificationChannels } from '../write-model/user/events.js';
 
 /** Queries of the `users-v1` read model. Rows hold no secrets; these map them to the API's shape. */
+
+/** Every notification kind with its channels (a kind never chosen: both on). */
+export type NotificationPreferencesView = Record<NotificationKind, { in_app: boolean; mail: boolean }>;
+
+export function preferencesView(stored: Record<string, NotificationChannels> | null | undefined): NotificationPreferencesView {
+  return Object.fromEntries(
+    NOTIFICATION_KINDS.map((kind) => {
+      const chosen = stored?.[kind];
+      return [kind, { in_app: chosen?.inApp ?? true, mail: chosen?.mail ?? true }];
+    }),
+  ) as NotificationPreferencesView;
+}
 
 export interface UserProfileView {
   id: string;
   email: string;
+  username: string | null;
   display_name: string;
   avatar_url: string | null;
   timezone: string | null;
   role: string;
   status: string;
   email_verified: boolean;
+  notification_preferences: NotificationPreferencesView;
   registered_at: string;
   updated_at: string;
 }
@@ -36,26 +52,82 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 export async function findUserProfile(knex: Knex, userId: string): Promise<{ profile: UserProfileView; revision: bigint } | undefined> {
   const row = await prepared(
     knex('users')
-      .select('id', 'email', 'display_name', 'avatar_url', 'timezone', 'role', 'status', 'email_verified_at', 'registered_at', 'updated_at', 'revision')
+      .select(PROFILE_COLUMNS)
       .where({ id: userId })
       .first(),
   );
   if (!row) return undefined;
+  return { revision: BigInt(row.revision), profile: profileOf(row) };
+}
+
+const PROFILE_COLUMNS = [
+  'id',
+  'email',
+  'username',
+  'display_name',
+  'avatar_url',
+  'timezone',
+  'role',
+  'status',
+  'email_verified_at',
+  'notification_preferences',
+  'registered_at',
+  'updated_at',
+  'revision',
+];
+
+function profileOf(row: Record<string, any>): UserProfileView {
   return {
-    revision: BigInt(row.revision),
-    profile: {
-      id: row.id,
-      email: row.email,
-      display_name: row.display_name,
-      avatar_url: row.avatar_url,
-      timezone: row.timezone,
-      role: row.role,
-      status: row.status,
-      email_verified: row.email_verified_at != null,
-      registered_at: iso(row.registered_at),
-      updated_at: iso(row.updated_at),
-    },
+    id: row.id,
+    email: row.email,
+    username: row.username ?? null,
+    display_name: row.display_name,
+    avatar_url: row.avatar_url,
+    timezone: row.timezone,
+    role: row.role,
+    status: row.status,
+    email_verified: row.email_verified_at != null,
+    notification_preferences: preferencesView(row.notification_preferences),
+    registered_at: iso(row.registered_at),
+    updated_at: iso(row.updated_at),
   };
+}
+
+export interface UserSearch {
+  /** a prefix of the email, the username or the display name (case-insensitive) */
+  q?: string;
+  role?: string;
+  status?: string;
+  emailVerified?: boolean;
+  registeredFrom?: string;
+  registeredTo?: string;
+}
+
+/** Users for the admin list, newest registrations first. */
+export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequest): Promise<Page<UserProfileView & { revision: string }>> {
+  const query = knex('users').select(PROFILE_COLUMNS);
+  if (search.q !== undefined) {
+    const prefix = `${search.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query.where((w) => w.where('email', 'like', prefix).orWhere('username', 'like', prefix).orWhereRaw('lower(display_name) LIKE ?', [prefix]));
+  }
+  if (search.role !== undefined) query.where('role', search.role);
+  if (search.status !== undefined) query.where('status', search.status);
+  if (search.emailVerified !== undefined) query.where((w) => (search.emailVerified ? w.whereNotNull('email_verified_at') : w.whereNull('email_verified_at')));
+  if (search.registeredFrom !== undefined) query.where('registered_at', '>=', search.registeredFrom);
+  if (search.registeredTo !== undefined) query.where('registered_at', '<', search.registeredTo);
+  query.orderBy([{ column: 'registered_at', order: 'desc' }, { column: 'id', order: 'asc' }]);
+  const { rows, total } = await selectPage<Record<string, any>>(knex, query, page);
+  return pageOf(
+    rows.map((row) => ({ ...profileOf(row), revision: String(row.revision) })),
+    page,
+    Number(total),
+  );
+}
+
+/** One user for the admin, or undefined. */
+export async function findUser(knex: Knex, userId: string): Promise<(UserProfileView & { revision: string }) | undefined> {
+  const row = await prepared(knex('users').select(PROFILE_COLUMNS).where({ id: userId }).first());
+  return row ? { ...profileOf(row), revision: String(row.revision) } : undefined;
 }
 
 /** A user's sessions, newest first (ended ones included, marked by ended_at / end_reason). */

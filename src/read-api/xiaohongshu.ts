@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
 import { addDays } from '../application/quota-day.js';
+import { selectPage } from './page-query.js';
 
 /**
  * Queries of the `xiaohongshu-content-v1` read model (xiaohongshu_contents,
@@ -189,6 +190,12 @@ export async function findContent(knex: Knex, scope: Scope, noteId: string): Pro
   };
 }
 
+/** Whether the owner has this note among their retained collected notes (what GET /contents/{id} would show). */
+export async function hasContent(knex: Knex, scope: Scope, noteId: string): Promise<boolean> {
+  const row = await filtered(knex, scope, {}).andWhere('note_id', noteId).first('note_id');
+  return row !== undefined;
+}
+
 /**
  * Every matching note in the list's order, a page at a time, by keyset (the
  * last row's sort value and note id): each page is one short query, so an
@@ -349,4 +356,165 @@ export async function trends(knex: Knex, scope: Scope & { retentionDays: number 
     });
   }
   return { days: options.days, from, to: options.today, time_zone: tz, retention_days: scope.retentionDays, series };
+}
+
+// ---------------------------------------------------------------- private messages
+
+/**
+ * Collected private messages (xiaohongshu_messages): one row per (owner,
+ * conversation, message), within retention by the time they were collected
+ * (what the retention job deletes by). A conversation is known by its
+ * messages: its peer is the one the collector saw in the conversation list
+ * (messages collected before that was recorded: the sender of its latest
+ * received message).
+ */
+
+export interface MessageFilters {
+  /** one conversation, by its platform id */
+  conversation_id?: string;
+  /** the conversations with this peer (the peer's platform user id) */
+  peer_id?: string;
+  /** collected through this platform account */
+  platform_account_id?: string;
+  direction?: 'sent' | 'received';
+}
+
+export interface MessageView {
+  /** the platform's message id (unique within its conversation) */
+  id: string;
+  conversation_id: string;
+  direction: 'sent' | 'received';
+  message_type: string;
+  text: string;
+  from_id: string;
+  from_nickname: string | null;
+  peer_id: string | null;
+  peer_nickname: string | null;
+  sent_at: string;
+  platform_account_id: string | null;
+  collected_at: string;
+}
+
+export interface ConversationView {
+  /** the platform's conversation id */
+  id: string;
+  peer_id: string | null;
+  peer_nickname: string | null;
+  /** the account of its latest collected message */
+  platform_account_id: string | null;
+  last_message_text: string;
+  last_message_type: string;
+  last_message_direction: 'sent' | 'received';
+  last_message_at: string;
+  first_message_at: string;
+  message_count: number;
+  received_count: number;
+  sent_count: number;
+}
+
+const MESSAGE_COLUMNS = [
+  'message_id', 'conversation_id', 'direction', 'message_type', 'content', 'from_user_id', 'from_nickname', 'peer_user_id', 'peer_nickname', 'sent_at',
+  'platform_account_id', 'collected_at',
+];
+
+/** The owner's retained messages, by account when asked. */
+function messagesOf(knex: Knex, scope: Scope, platformAccountId: string | undefined): Knex.QueryBuilder {
+  const q = knex('xiaohongshu_messages').where('owner_id', scope.ownerId).andWhere('collected_at', '>=', scope.cutoff);
+  if (platformAccountId) q.andWhere('platform_account_id', platformAccountId);
+  return q;
+}
+
+function messageView(r: Record<string, any>): MessageView {
+  return {
+    id: r.message_id,
+    conversation_id: r.conversation_id,
+    direction: r.direction,
+    message_type: r.message_type,
+    text: r.content,
+    from_id: r.from_user_id,
+    from_nickname: r.from_nickname ?? null,
+    peer_id: r.peer_user_id ?? null,
+    peer_nickname: r.peer_nickname ?? null,
+    sent_at: iso(r.sent_at),
+    platform_account_id: r.platform_account_id ?? null,
+    collected_at: iso(r.collected_at),
+  };
+}
+
+/** The owner's retained messages matching the filters, newest first (by the time sent). */
+export async function listMessages(knex: Knex, scope: Scope, f: MessageFilters, page: PageRequest): Promise<Page<MessageView>> {
+  const q = messagesOf(knex, scope, f.platform_account_id);
+  if (f.conversation_id) q.andWhere('conversation_id', f.conversation_id);
+  if (f.direction) q.andWhere('direction', f.direction);
+  if (f.peer_id) {
+    const peer = f.peer_id;
+    q.whereIn(
+      'conversation_id',
+      knex('xiaohongshu_messages')
+        .select('conversation_id')
+        .where('owner_id', scope.ownerId)
+        .andWhere((w) => w.where('peer_user_id', peer).orWhere((r) => r.where('direction', 'received').andWhere('from_user_id', peer))),
+    );
+  }
+  const ordered = q.select(MESSAGE_COLUMNS).orderBy([
+    { column: 'sent_at', order: 'desc' },
+    { column: 'conversation_id', order: 'desc' },
+    { column: 'message_id', order: 'desc' },
+  ]);
+  const { rows, total } = await selectPage<Record<string, any>>(knex, ordered, page);
+  return pageOf(rows.map(messageView), page, total);
+}
+
+const LATEST_FIRST = 'ORDER BY sent_at DESC, message_id DESC';
+
+/**
+ * The owner's conversations, one row per conversation of their retained
+ * messages (by account when asked), the latest message first. Folded from the
+ * messages at query time: each count is of the messages within retention.
+ */
+export async function listConversations(knex: Knex, scope: Scope, f: { platform_account_id?: string }, page: PageRequest): Promise<Page<ConversationView>> {
+  const grouped = messagesOf(knex, scope, f.platform_account_id)
+    .select(
+      'conversation_id',
+      knex.raw('count(*)::int AS message_count'),
+      knex.raw("(count(*) FILTER (WHERE direction = 'received'))::int AS received_count"),
+      knex.raw("(count(*) FILTER (WHERE direction = 'sent'))::int AS sent_count"),
+      knex.raw('max(sent_at) AS last_message_at'),
+      knex.raw('min(sent_at) AS first_message_at'),
+      knex.raw(`(array_agg(content ${LATEST_FIRST}))[1] AS last_message_text`),
+      knex.raw(`(array_agg(message_type ${LATEST_FIRST}))[1] AS last_message_type`),
+      knex.raw(`(array_agg(direction ${LATEST_FIRST}))[1] AS last_message_direction`),
+      knex.raw(`(array_agg(platform_account_id ${LATEST_FIRST}))[1] AS platform_account_id`),
+      knex.raw(`(array_agg(peer_user_id ${LATEST_FIRST}) FILTER (WHERE peer_user_id IS NOT NULL))[1] AS peer_user_id`),
+      knex.raw(`(array_agg(peer_nickname ${LATEST_FIRST}) FILTER (WHERE peer_nickname IS NOT NULL))[1] AS peer_nickname`),
+      knex.raw(`(array_agg(from_user_id ${LATEST_FIRST}) FILTER (WHERE direction = 'received'))[1] AS received_from_id`),
+      knex.raw(`(array_agg(from_nickname ${LATEST_FIRST}) FILTER (WHERE direction = 'received' AND from_nickname IS NOT NULL))[1] AS received_from_nickname`),
+    )
+    .groupBy('conversation_id');
+  const ordered = knex
+    .from(grouped.as('c'))
+    .select(
+      'conversation_id', 'message_count', 'received_count', 'sent_count', 'last_message_at', 'first_message_at', 'last_message_text', 'last_message_type',
+      'last_message_direction', 'platform_account_id', 'peer_user_id', 'peer_nickname', 'received_from_id', 'received_from_nickname',
+    )
+    .orderBy([{ column: 'last_message_at', order: 'desc' }, { column: 'conversation_id', order: 'desc' }]);
+  const { rows, total } = await selectPage<Record<string, any>>(knex, ordered, page);
+  return pageOf(
+    rows.map((r) => ({
+      id: r.conversation_id,
+      peer_id: r.peer_user_id ?? r.received_from_id ?? null,
+      peer_nickname: r.peer_nickname ?? r.received_from_nickname ?? null,
+      platform_account_id: r.platform_account_id ?? null,
+      last_message_text: r.last_message_text,
+      last_message_type: r.last_message_type,
+      last_message_direction: r.last_message_direction,
+      last_message_at: iso(r.last_message_at),
+      first_message_at: iso(r.first_message_at),
+      message_count: Number(r.message_count),
+      received_count: Number(r.received_count),
+      sent_count: Number(r.sent_count),
+    })),
+    page,
+    total,
+  );
 }

@@ -7,11 +7,13 @@ import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscrip
 import { sessionEvents, type SessionEvent } from './session/events.js';
 import { emailReservationEvents, type EmailReservationEvent } from './user/email-reservation.js';
 import { userEvents, type UserEvent } from './user/events.js';
+import { usernameReservationEvents, type UsernameReservationEvent } from './user/username-reservation.js';
 import { platformAccountEvents, type PlatformAccountEvent } from './platform-account/events.js';
 import { proxyEvents, type ProxyEvent } from './proxy/events.js';
 import { proxyHealthEvents, type ProxyHealthEvent } from './proxy-health/events.js';
 import { workflowEvents, type WorkflowEvent } from './workflow/events.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from './workflow-execution/events.js';
+import { xiaohongshuContentEvents, type XiaohongshuContentEvent } from './xiaohongshu-content/events.js';
 
 /**
  * Every aggregate's events as one decoder, for consumers of `$all`
@@ -21,6 +23,7 @@ import { workflowExecutionEvents, type WorkflowExecutionEvent } from './workflow
 export type AnyDomainEvent =
   | UserEvent
   | EmailReservationEvent
+  | UsernameReservationEvent
   | SessionEvent
   | SubscriptionEvent
   | SubscriptionUsageEvent
@@ -31,11 +34,13 @@ export type AnyDomainEvent =
   | NotificationEvent
   | WorkflowEvent
   | WorkflowExecutionEvent
-  | NovelTrackingEvent;
+  | NovelTrackingEvent
+  | XiaohongshuContentEvent;
 
 export const domainEvents = combineCodecs<AnyDomainEvent>([
   userEvents,
   emailReservationEvents,
+  usernameReservationEvents,
   sessionEvents,
   subscriptionEvents,
   subscriptionUsageEvents,
@@ -47,4 +52,5 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   workflowEvents,
   workflowExecutionEvents,
   novelTrackingEvents,
+  xiaohongshuContentEvents,
 ]);

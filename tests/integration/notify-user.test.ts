@@ -246,6 +246,49 @@ describe('pm-notify-user and the mail outbox: inbox and mail for quota, account,
     await knex('notifications').where({ user_id: userId }).delete();
   });
 
+  it("follows the user's notification preferences: mail only, in the app only, or not at all", async () => {
+    const userId = randomUUID();
+    const email = `prefs-${userId}@example.test`;
+    await register(userId, email);
+    await handle(
+      store,
+      userAggregate,
+      userId,
+      {
+        type: 'UpdateProfile',
+        userId,
+        notificationPreferences: {
+          quota_exceeded: { inApp: false, mail: true },
+          account_invalidated: { inApp: true, mail: false },
+          execution_failed: { inApp: false, mail: false },
+        },
+        now: '2026-03-01T02:00:00.000Z',
+      },
+      { context },
+    );
+    const { ids } = await triggers(userId);
+    const name = uniqueName('pm-notify-user');
+    await runToHead(createNotifyUser({ store, outbox, timeZone: 'Asia/Shanghai' }, name));
+    const [quota, account, execution, payment] = await notificationsOf(userId, ids);
+    expect((quota![0]!.data as unknown as NotificationSentData).channels).to.deep.equal({ inApp: false, mail: true });
+    expect((account![0]!.data as unknown as NotificationSentData).channels).to.deep.equal({ inApp: true, mail: false });
+    expect(execution, 'wanted on no channel: not recorded').to.deep.equal([]);
+    expect((payment![0]!.data as unknown as NotificationSentData).channels, 'a kind never set: both').to.deep.equal({ inApp: true, mail: true });
+    // only the kinds wanted by mail are queued and mailed
+    expect(await mailQueue.getJob(notificationMailJobId(notificationIdFor(ids[1]!, userId)))).to.equal(undefined);
+    await sendQueued(mailer);
+    const mine = sink.messages.filter((m) => m.envelope.to.includes(email)).map((m) => m.parsed.subject);
+    expect(mine).to.have.length(2);
+    expect(mine[0]).to.include('每日调用次数已达上限');
+    expect(mine[1]).to.include('¥99.00');
+    // only the kinds wanted in the app are listed
+    const projection = createNotificationsProjection(uniqueName('notifications-v1'));
+    await runToHead(projection);
+    const rows = await knex('notifications').where({ user_id: userId }).orderBy('created_at', 'asc');
+    expect(rows.map((r) => r.kind)).to.deep.equal(['account_invalidated', 'payment_received']);
+    await knex('notifications').where({ user_id: userId }).delete();
+  });
+
   it('with the relay down the process manager records and queues without waiting; the worker retries and mails once the relay is back', async () => {
     const userId = randomUUID();
     const email = `retry-${userId}@example.test`;

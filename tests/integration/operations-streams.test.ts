@@ -15,6 +15,8 @@ import { handle } from '../../src/write-model/core/command-handler.js';
 import { EventDecodeError } from '../../src/write-model/core/event-codec.js';
 import { notificationStream } from '../../src/write-model/notification/decider.js';
 import { novelTrackingStream } from '../../src/write-model/novel-tracking/decider.js';
+import { usernameReservationStream } from '../../src/write-model/user/username-reservation.js';
+import { xiaohongshuContentStream } from '../../src/write-model/xiaohongshu-content/decider.js';
 import { paymentStream } from '../../src/write-model/payment-order/decider.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
 import { proxyHealthStream } from '../../src/write-model/proxy-health/decider.js';
@@ -71,9 +73,9 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
 
   it('knows the decider of every aggregate category, named as its stream function names streams', () => {
     const streams = [
-      userStream('x'), emailReservationStream('x'), sessionStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
+      userStream('x'), emailReservationStream('x'), usernameReservationStream('x'), sessionStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
       proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), notificationStream('x'),
-      subscriptionUsageStream('x'), proxyHealthStream('x'),
+      subscriptionUsageStream('x'), proxyHealthStream('x'), xiaohongshuContentStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate

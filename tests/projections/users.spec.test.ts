@@ -72,6 +72,29 @@ describe('users-v1 projection (given events, then rows)', () => {
     }
   });
 
+  it('keeps the username (from the registration or a change) and the notification preferences', async () => {
+    const userId = randomUUID();
+    const stream = `user-${userId}`;
+    const e = (type: string, data: Record<string, unknown>) => recorded(stream, type, { userId, ...data });
+    const prefs = { quota_exceeded: { inApp: true, mail: false } };
+    const events = [
+      e('UserRegistered', { email: `${userId}@x.test`, passwordHash: '$argon2id$h', displayName: 'Ann', username: 'ann', role: 'user', registeredAt: at(0) }),
+      e('ProfileUpdated', { notificationPreferences: prefs, updatedAt: at(1) }),
+      e('ProfileUpdated', { username: 'ann_w', previousUsername: 'ann', updatedAt: at(2) }),
+    ];
+    for (const batchSize of BATCH_SIZES) {
+      await projectionSpec(knex, usersProjection, { batchSize })
+        .given(events)
+        .then('users', { where: { id: userId }, columns: ['username', 'notification_preferences', 'updated_at', 'revision'] }, [
+          { username: 'ann_w', notification_preferences: prefs, updated_at: at(2), revision: '2' },
+        ]);
+    }
+    const unnamed = randomUUID();
+    await projectionSpec(knex, usersProjection)
+      .given(userEvents(unnamed).slice(0, 1))
+      .then('users', { where: { id: unnamed }, columns: ['username', 'notification_preferences'] }, [{ username: null, notification_preferences: {} }]);
+  });
+
   it('registers a user once: a second registration of the same id changes nothing', async () => {
     const userId = randomUUID();
     const [registered] = userEvents(userId);

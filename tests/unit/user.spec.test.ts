@@ -57,7 +57,7 @@ function registeredState(overrides: Partial<UserState> = {}): UserState {
       email: EMAIL,
       passwordHash: PW1,
       role: 'user',
-      profile: { displayName: 'Alice', avatarUrl: null, timezone: null },
+      profile: { displayName: 'Alice', avatarUrl: null, timezone: null, username: null, notificationPreferences: {} },
       registeredAt: T0,
       passwordChangedAt: null,
     },
@@ -75,7 +75,7 @@ describe('User aggregate', () => {
   it('names its stream user-{id}, and is snapshotted', () => {
     expect(userStream('abc')).to.equal('user-abc');
     expect(userAggregate.streamName('abc')).to.equal('user-abc');
-    expect(userAggregate.snapshot).to.deep.equal({ version: 2, every: SNAPSHOT_EVERY.lifecycle });
+    expect(userAggregate.snapshot).to.deep.equal({ version: 3, every: SNAPSHOT_EVERY.lifecycle });
   });
 
   it('starts unregistered', () => {
@@ -163,7 +163,7 @@ describe('User aggregate', () => {
         .when({ ...update, displayName: 'Alice W.', timezone: 'Asia/Shanghai' })
         .thenState(
           registeredState({
-            account: { ...registeredState().account!, profile: { displayName: 'Alice W.', avatarUrl: null, timezone: 'Asia/Shanghai' } },
+            account: { ...registeredState().account!, profile: { displayName: 'Alice W.', avatarUrl: null, timezone: 'Asia/Shanghai', username: null, notificationPreferences: {} } },
           }),
         );
     });
@@ -198,6 +198,64 @@ describe('User aggregate', () => {
 
     it('refuses a blank display name', () => {
       spec.given([registered]).when({ ...update, displayName: '' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+    });
+
+    it('records a new username with the one it replaces, and nothing for the same name', () => {
+      spec
+        .given([registered])
+        .when({ ...update, username: 'alice' })
+        .then([{ type: 'ProfileUpdated', data: { userId: U, username: 'alice', previousUsername: null, updatedAt: T1 } }]);
+      const named: UserEvent = { type: 'ProfileUpdated', data: { userId: U, username: 'alice', previousUsername: null, updatedAt: T0 } };
+      spec
+        .given([registered, named])
+        .when({ ...update, username: 'alice_w' })
+        .then([{ type: 'ProfileUpdated', data: { userId: U, username: 'alice_w', previousUsername: 'alice', updatedAt: T1 } }]);
+      spec.given([registered, named]).when({ ...update, username: 'alice' }).then([]);
+    });
+
+    it('refuses a username that is not normalised or has characters a name cannot have', () => {
+      for (const username of ['Alice', 'al', 'a@b.c', 'with space', 'x'.repeat(31)]) {
+        spec.given([registered]).when({ ...update, username }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      }
+    });
+
+    it('takes the username given at registration', () => {
+      spec
+        .given([{ ...registered, data: { ...registered.data, username: '小红书' } } as UserEvent])
+        .when({ ...update, username: '小红书' })
+        .then([]);
+    });
+
+    it('merges notification preferences per kind and records the whole map', () => {
+      const muted: UserEvent = {
+        type: 'ProfileUpdated',
+        data: { userId: U, notificationPreferences: { quota_exceeded: { inApp: true, mail: false } }, updatedAt: T0 },
+      };
+      spec
+        .given([registered, muted])
+        .when({ ...update, notificationPreferences: { payment_received: { inApp: false, mail: true } } })
+        .then([
+          {
+            type: 'ProfileUpdated',
+            data: {
+              userId: U,
+              notificationPreferences: { quota_exceeded: { inApp: true, mail: false }, payment_received: { inApp: false, mail: true } },
+              updatedAt: T1,
+            },
+          },
+        ]);
+      spec.given([registered, muted]).when({ ...update, notificationPreferences: { quota_exceeded: { inApp: true, mail: false } } }).then([]);
+    });
+
+    it('refuses preferences for an unknown kind or without both channels', () => {
+      spec
+        .given([registered])
+        .when({ ...update, notificationPreferences: { birthday: { inApp: true, mail: true } } })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...update, notificationPreferences: { quota_exceeded: { inApp: true } } as never })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 

@@ -120,7 +120,21 @@ describe('xiaohongshu parse', () => {
   it('messages: direction from the sender', () => {
     const peer = { id: 'p1', nickname: 'Anna' };
     const got = messageFromApi('c1', { message_id: 'm1', sender_id: 'p1', content: '你好', message_type: 'text', create_time: 1681220903000 }, 'me', peer);
-    expect(got).to.deep.equal({ conversationId: 'c1', messageId: 'm1', direction: 'received', from: { id: 'p1', nickname: 'Anna' }, messageType: 'text', text: '你好', sentAt: '2023-04-11T21:48:23.000+08:00' });
-    expect(messageFromApi('c1', { message_id: 'm2', sender_id: 'me', content: 'hi', create_time: 1 }, 'me', peer)).to.include({ direction: 'sent' });
+    expect(got).to.deep.equal({
+      conversationId: 'c1',
+      messageId: 'm1',
+      direction: 'received',
+      from: { id: 'p1', nickname: 'Anna' },
+      messageType: 'text',
+      text: '你好',
+      sentAt: '2023-04-11T21:48:23.000+08:00',
+      peer: { id: 'p1', nickname: 'Anna' },
+    });
+    const sent = messageFromApi('c1', { message_id: 'm2', sender_id: 'me', content: 'hi', create_time: 1 }, 'me', peer);
+    expect(sent).to.include({ direction: 'sent' });
+    // the peer of a sent message is the conversation's other side, not the sender
+    expect(sent.peer).to.deep.equal({ id: 'p1', nickname: 'Anna' });
+    // no peer in the conversation list: none on the message
+    expect(messageFromApi('c1', { message_id: 'm3', sender_id: 'me', content: 'hi', create_time: 1 }, 'me', { id: '', nickname: null })).to.not.have.property('peer');
   });
 });

@@ -46,6 +46,11 @@ export const messageSchema = z.object({
   messageType: z.string().min(1).default('text'),
   text: z.string(),
   sentAt: isoTime,
+  /**
+   * the other side of the conversation, as the conversation list shows it
+   * (absent in messages collected before it was recorded)
+   */
+  peer: z.object({ id: z.string().min(1), nickname: z.string().nullable() }).optional(),
 });
 export type XiaohongshuMessage = z.infer<typeof messageSchema>;
 

@@ -243,7 +243,9 @@ export function initialStateNote(state: Json, noteId: string): Json | null {
 /**
  * A message of the (fixture-shaped) IM API → the item. Messages are not in
  * PLATFORMS.md; the shape is the web IM's: `{message_id, sender_id,
- * sender_nickname?, message_type, content, create_time(ms)}`.
+ * sender_nickname?, message_type, content, create_time(ms)}`. `peer` is
+ * the conversation's other side from the conversation list; it rides along
+ * on each message (a conversation is known only by its messages).
  */
 export function messageFromApi(conversationId: string, raw: Json, selfId: string, peer: { id: string; nickname: string | null }): XiaohongshuMessage {
   const senderId = str(raw['sender_id']) || peer.id;
@@ -257,5 +259,6 @@ export function messageFromApi(conversationId: string, raw: Json, selfId: string
     messageType: str(raw['message_type']) || 'text',
     text: str(raw['content']),
     sentAt: typeof created === 'number' ? msToIso(created) : (parseXhsDate(str(created)) ?? msToIso(0)),
+    ...(peer.id ? { peer: { id: peer.id, nickname: peer.nickname } } : {}),
   };
 }

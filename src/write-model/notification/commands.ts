@@ -1,4 +1,4 @@
-import type { NotificationData, NotificationKind } from './events.js';
+import type { NotificationChannelChoice, NotificationData, NotificationKind } from './events.js';
 
 /** Commands of one notification (stream `notification-{notificationId}`); all carry `now`. */
 
@@ -11,6 +11,8 @@ export interface Notify {
   title: string;
   body: string;
   data: NotificationData;
+  /** where the user wants it (their notification preferences); absent: in the app and by mail */
+  channels?: NotificationChannelChoice;
   now: string;
 }
 

@@ -95,7 +95,16 @@ function notify(command: Notify, state: State): Event[] {
     if (state.userId !== userId) throw new DomainError('CONFLICT', `notification ${notificationId} belongs to another user`, { notificationId });
     return [];
   }
-  return [{ type: 'NotificationSent', data: { notificationId, userId, kind, title, body, data, sentAt: command.now } }];
+  const channels = command.channels;
+  if (channels !== undefined && (typeof channels.inApp !== 'boolean' || typeof channels.mail !== 'boolean')) {
+    throw new DomainError('VALIDATION_ERROR', 'channels needs inApp and mail as booleans', { field: 'channels' });
+  }
+  return [
+    {
+      type: 'NotificationSent',
+      data: { notificationId, userId, kind, title, body, data, ...(channels ? { channels: { inApp: channels.inApp, mail: channels.mail } } : {}), sentAt: command.now },
+    },
+  ];
 }
 
 function markRead(command: MarkNotificationRead, state: State): Event[] {

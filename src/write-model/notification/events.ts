@@ -25,7 +25,16 @@ export interface NotificationSentData {
   title: string;
   body: string;
   data: NotificationData;
+  /** where it goes, as the user's preferences said when it was sent; absent (older events): both */
+  channels?: NotificationChannelChoice;
   sentAt: string;
+}
+
+export interface NotificationChannelChoice {
+  /** listed by GET /notifications */
+  inApp: boolean;
+  /** mailed */
+  mail: boolean;
 }
 
 export interface NotificationReadData {
@@ -63,6 +72,7 @@ export const notificationEvents = eventCodec<NotificationEvent>({
       title: z.string(),
       body: z.string(),
       data: plainObject,
+      channels: z.object({ inApp: z.boolean(), mail: z.boolean() }).optional(),
       sentAt: z.string(),
     }),
   },

@@ -87,6 +87,7 @@ export interface QidianFeatures {
   novel_tracking_limit: Count;
   ranking_access: readonly QidianRanking[] | 'all';
   data_collection_frequency: CollectionFrequency;
+  /** flag: GET /qidian/analytics/author/{author} */
   author_info: boolean;
   trend_analysis: boolean;
   export_formats: readonly ExportFormat[];
@@ -95,6 +96,7 @@ export interface QidianFeatures {
   alert_notifications: Count;
   custom_keywords: boolean;
   competitor_analysis: boolean;
+  /** flag: GET /qidian/analytics/market */
   market_insights: boolean;
   custom_reports: boolean;
   api_access: boolean;

@@ -1,4 +1,4 @@
-import type { UserRole } from './events.js';
+import type { NotificationPreferences, UserRole } from './events.js';
 
 /**
  * Commands of the User aggregate. Each names its user (the stream is
@@ -18,6 +18,8 @@ export interface RegisterUser {
   email: string;
   passwordHash: string;
   displayName: string;
+  /** normalised (username.ts) and already reserved by this user (username-reservation.ts) */
+  username?: string;
   role: UserRole;
   now: string;
 }
@@ -30,6 +32,10 @@ export interface UpdateProfile {
   avatarUrl?: string | null;
   /** an IANA zone name (validated by the adapter) */
   timezone?: string | null;
+  /** normalised (username.ts) and already reserved by this user (username-reservation.ts) */
+  username?: string;
+  /** the kinds to change; the others keep their channels */
+  notificationPreferences?: NotificationPreferences;
   now: string;
 }
 

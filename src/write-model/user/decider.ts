@@ -15,9 +15,11 @@ import type {
   UserCommand,
   VerifyEmail,
 } from './commands.js';
-import { USER_ROLES, userEvents, type ProfileUpdatedData, type UserEvent } from './events.js';
+import { NOTIFICATION_KINDS } from '../notification/events.js';
+import { USER_ROLES, userEvents, type NotificationChannels, type NotificationPreferences, type ProfileUpdatedData, type UserEvent } from './events.js';
 import { requirePasswordHash, requireTokenHash } from './hashes.js';
 import { initialState, keptAfterChange, type UserAccount, type UserState } from './state.js';
+import { requireUsername } from './username.js';
 
 /**
  * The User aggregate: an account, its profile, role and status, its
@@ -98,13 +100,14 @@ function registerUser(command: RegisterUser, state: UserState): Event[] {
   const email = requireEmail(command.email);
   const passwordHash = requirePasswordHash(command.passwordHash, 'passwordHash');
   const displayName = requireText(command.displayName, 'displayName');
+  const username = command.username === undefined ? undefined : requireUsername(command.username);
   const role = requireOneOf(command.role, USER_ROLES, 'role');
   if (state.account !== null) {
     const account = state.account;
     if (account.userId === userId && account.email === email && account.passwordHash === passwordHash) return [];
     throw new DomainError('CONFLICT', 'the user is already registered', { userId });
   }
-  return [{ type: 'UserRegistered', data: { userId, email, passwordHash, displayName, role, registeredAt: command.now } }];
+  return [{ type: 'UserRegistered', data: { userId, email, passwordHash, displayName, ...(username !== undefined ? { username } : {}), role, registeredAt: command.now } }];
 }
 
 function updateProfile(command: UpdateProfile, state: UserState): Event[] {
@@ -134,7 +137,44 @@ function updateProfile(command: UpdateProfile, state: UserState): Event[] {
       changed = true;
     }
   }
+  if (command.username !== undefined) {
+    const username = requireUsername(command.username);
+    if (username !== account.profile.username) {
+      data.username = username;
+      data.previousUsername = account.profile.username;
+      changed = true;
+    }
+  }
+  if (command.notificationPreferences !== undefined) {
+    const merged = mergePreferences(account.profile.notificationPreferences, command.notificationPreferences);
+    if (!samePreferences(merged, account.profile.notificationPreferences)) {
+      data.notificationPreferences = merged;
+      changed = true;
+    }
+  }
   return changed ? [{ type: 'ProfileUpdated', data }] : [];
+}
+
+/** The current preferences with the given kinds replaced; an unknown kind or a non-boolean channel is VALIDATION_ERROR. */
+function mergePreferences(current: NotificationPreferences, given: NotificationPreferences): Record<string, NotificationChannels> {
+  const merged: Record<string, NotificationChannels> = { ...current };
+  if (typeof given !== 'object' || given === null) throw new DomainError('VALIDATION_ERROR', 'notificationPreferences must be an object', { field: 'notificationPreferences' });
+  for (const [kind, channels] of Object.entries(given)) {
+    requireOneOf(kind, NOTIFICATION_KINDS, 'notificationPreferences');
+    if (typeof channels?.inApp !== 'boolean' || typeof channels.mail !== 'boolean') {
+      throw new DomainError('VALIDATION_ERROR', `notificationPreferences.${kind} needs inApp and mail as booleans`, { field: `notificationPreferences.${kind}` });
+    }
+    merged[kind] = { inApp: channels.inApp, mail: channels.mail };
+  }
+  return merged;
+}
+
+function samePreferences(a: NotificationPreferences, b: NotificationPreferences): boolean {
+  const kinds = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const kind of kinds) {
+    if (a[kind]?.inApp !== b[kind]?.inApp || a[kind]?.mail !== b[kind]?.mail) return false;
+  }
+  return true;
 }
 
 function requestPasswordReset(command: RequestPasswordReset, state: UserState): Event[] {
@@ -308,7 +348,7 @@ function evolve(state: UserState, event: Event): UserState {
       email: d.email,
       passwordHash: d.passwordHash,
       role: d.role,
-      profile: { displayName: d.displayName, avatarUrl: null, timezone: null },
+      profile: { displayName: d.displayName, avatarUrl: null, timezone: null, username: d.username ?? null, notificationPreferences: {} },
       registeredAt: d.registeredAt,
       passwordChangedAt: null,
     };
@@ -322,6 +362,8 @@ function evolve(state: UserState, event: Event): UserState {
       if (d.displayName !== undefined) account.profile.displayName = d.displayName;
       if (d.avatarUrl !== undefined) account.profile.avatarUrl = d.avatarUrl;
       if (d.timezone !== undefined) account.profile.timezone = d.timezone;
+      if (d.username !== undefined) account.profile.username = d.username;
+      if (d.notificationPreferences !== undefined) account.profile.notificationPreferences = d.notificationPreferences;
       return state;
     }
     case 'PasswordResetRequested': {
@@ -375,6 +417,6 @@ export const userAggregate: Aggregate<UserState, UserCommand, UserEvent> = {
   streamName: userStream,
   decider: userDecider,
   events: userEvents,
-  // version 2: the state learned the email's verification (older snapshots are ignored, the stream is folded)
-  snapshot: { version: 2, every: SNAPSHOT_EVERY.lifecycle },
+  // version 3: the profile learned the username and notification preferences (older snapshots are ignored, the stream is folded)
+  snapshot: { version: 3, every: SNAPSHOT_EVERY.lifecycle },
 };

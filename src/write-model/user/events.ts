@@ -34,19 +34,36 @@ export interface UserRegisteredData {
   /** argon2id */
   passwordHash: string;
   displayName: string;
+  /** normalised (see username.ts); absent: registered without one */
+  username?: string;
   role: UserRole;
   registeredAt: string;
 }
 
+/** How the user wants to hear of one kind of notification. */
+export interface NotificationChannels {
+  inApp: boolean;
+  mail: boolean;
+}
+
+/** Per notification kind; a kind left out is delivered on every channel. */
+export type NotificationPreferences = Readonly<Record<string, NotificationChannels>>;
+
 /**
  * Only the fields that changed are present. `avatarUrl` and `timezone` may be
  * null: cleared (the read side then shows no avatar / the platform's zone).
+ * `username` is the new name, already reserved (username-reservation.ts);
+ * `previousUsername` the one given up (null: there was none).
+ * `notificationPreferences` is the whole map after the change.
  */
 export interface ProfileUpdatedData {
   userId: string;
   displayName?: string;
   avatarUrl?: string | null;
   timezone?: string | null;
+  username?: string;
+  previousUsername?: string | null;
+  notificationPreferences?: NotificationPreferences;
   updatedAt: string;
 }
 
@@ -144,6 +161,7 @@ export const userEvents = eventCodec<UserEvent>({
       email: z.string(),
       passwordHash: z.string(),
       displayName: z.string(),
+      username: z.string().optional(),
       role: z.enum(USER_ROLES),
       registeredAt: z.string(),
     }),
@@ -154,6 +172,9 @@ export const userEvents = eventCodec<UserEvent>({
       displayName: z.string().optional(),
       avatarUrl: z.string().nullable().optional(),
       timezone: z.string().nullable().optional(),
+      username: z.string().optional(),
+      previousUsername: z.string().nullable().optional(),
+      notificationPreferences: z.record(z.string(), z.object({ inApp: z.boolean(), mail: z.boolean() })).optional(),
       updatedAt: z.string(),
     }),
   },

@@ -1,5 +1,5 @@
 import type { UserStanding } from '../session/commands.js';
-import type { KeptSession, UserRole } from './events.js';
+import type { KeptSession, NotificationPreferences, UserRole } from './events.js';
 
 /** `unregistered`: no UserRegistered in this stream yet. */
 export type UserStatus = 'unregistered' | 'active' | 'suspended';
@@ -9,6 +9,10 @@ export interface UserProfile {
   avatarUrl: string | null;
   /** null: the platform's default zone */
   timezone: string | null;
+  /** null: none chosen yet (the user signs in by email only) */
+  username: string | null;
+  /** per notification kind; a kind left out is delivered on every channel */
+  notificationPreferences: NotificationPreferences;
 }
 
 /** Who the user is; fixed at registration except where an event says otherwise. */

@@ -10,8 +10,10 @@ import { sessionHistories } from './session.js';
 import { subscriptionHistories } from './subscription.js';
 import { subscriptionUsageHistories } from './subscription-usage.js';
 import { userHistories } from './user.js';
+import { usernameReservationHistories } from './username-reservation.js';
 import { workflowExecutionHistories } from './workflow-execution.js';
 import { workflowHistories } from './workflow.js';
+import { xiaohongshuContentHistories } from './xiaohongshu-content.js';
 
 /**
  * One history source per aggregate binding (src/write-model/*): a new aggregate
@@ -21,6 +23,7 @@ import { workflowHistories } from './workflow.js';
 export const HISTORY_SOURCES: readonly HistorySource[] = [
   userHistories,
   emailReservationHistories,
+  usernameReservationHistories,
   sessionHistories,
   subscriptionHistories,
   subscriptionUsageHistories,
@@ -32,4 +35,5 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   workflowExecutionHistories,
   novelTrackingHistories,
   notificationHistories,
+  xiaohongshuContentHistories,
 ];

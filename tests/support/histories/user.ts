@@ -52,6 +52,8 @@ export const userHistories = historySource(
         ),
         avatarUrl: fc.constantFrom<string | null | undefined>(undefined, undefined, null, 'https://cdn.example.com/a/1.png', 'https://cdn.example.com/a/2.png'),
         timezone: fc.constantFrom<string | null | undefined>(undefined, undefined, null, 'Asia/Shanghai', 'Europe/Berlin'),
+        username: fc.constantFrom<string | undefined>(undefined, undefined, 'ann', 'ann_l', 'Ann'),
+        muted: fc.constantFrom<string | undefined>(undefined, undefined, 'quota_exceeded', 'payment_received', 'birthday'),
         role: fc.constantFrom<UserRole>('user', 'user', 'admin'),
         // requestReset: a fresh token, or the pending one again (a no-op); reset: the latest, an older one, a never-issued one
         token: fc.constantFrom('latest', 'latest', 'latest', 'fresh', 'older', 'unknown'),
@@ -94,6 +96,8 @@ export const userHistories = historySource(
               ...(c.displayName !== undefined ? { displayName: c.displayName } : {}),
               ...(c.avatarUrl !== undefined ? { avatarUrl: c.avatarUrl } : {}),
               ...(c.timezone !== undefined ? { timezone: c.timezone } : {}),
+              ...(c.username !== undefined ? { username: c.username } : {}),
+              ...(c.muted !== undefined ? { notificationPreferences: { [c.muted]: { inApp: c.password === 0, mail: false } } } : {}),
               now,
             };
           case 'requestReset': {

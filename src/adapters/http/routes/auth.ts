@@ -23,6 +23,7 @@ import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
 import { currentUser } from '../authenticate.js';
 import { emailSchema, EmailTakenError, passwordSchema, registerUser } from '../../../application/register-user.js';
+import { usernameHash, usernameHolder, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
@@ -68,7 +69,7 @@ const REFRESH_TOKEN = new RegExp(`^(${UUID})\\.(${UUID})\\.${SECRET}$`);
 const RESET_TOKEN = new RegExp(`^(${UUID})\\.${SECRET}$`);
 
 const DAY_MS = 86_400_000;
-const BAD_CREDENTIALS = 'email or password is wrong';
+const BAD_CREDENTIALS = 'the account or the password is wrong';
 const BAD_REFRESH = 'the refresh token is not valid';
 const BAD_RESET = 'the reset token is not valid or has expired';
 const BAD_VERIFY = 'the verification link is not valid or has expired';
@@ -131,12 +132,20 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       path: '/register',
       summary: 'Register an account',
       description:
-        'Reserves the (normalised) email, then records the user. A taken email is 409 CONFLICT, saying nothing about its holder. ' +
+        'Reserves the (normalised) email and, when given, the username (normalised: NFKC, lower case; 3 to 30 letters, digits, "_", ".", "-"), ' +
+        'then records the user. A taken email or username is 409 CONFLICT (details.field says which), saying nothing about its holder. ' +
         'If an earlier attempt reserved the email but crashed before the user was recorded, registering again with that email ' +
         'completes it under the reserved user id. Rate limited per client IP and per email (429 RATE_LIMITED, Retry-After). ' +
         'While EMAIL_VERIFICATION is required, a verification link is mailed (see POST /auth/verify-email).',
       tags: ['auth'],
-      request: { body: z.object({ email: emailSchema, password: passwordSchema, display_name: z.string().trim().min(1).max(100) }) },
+      request: {
+        body: z.object({
+          email: emailSchema,
+          password: passwordSchema,
+          display_name: z.string().trim().min(1).max(100),
+          username: usernameSchema.optional().describe('unique; lets the user log in by it (POST /auth/login)'),
+        }),
+      },
       responses: { 201: { description: 'registered', schema: commandResultSchema.extend({ user_id: z.string() }) } },
       errors: [409, 429],
     },
@@ -145,7 +154,14 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       try {
         const registered = await registerUser(
           { store, passwordHasher },
-          { email: body.email, password: body.password, displayName: body.display_name, role: 'user', context: commandContext(ctx) },
+          {
+            email: body.email,
+            password: body.password,
+            displayName: body.display_name,
+            ...(body.username !== undefined ? { username: body.username } : {}),
+            role: 'user',
+            context: commandContext(ctx),
+          },
         );
         if (deps.verification) {
           // the account exists either way: a link that could not be queued is sent again on request
@@ -155,7 +171,8 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
         }
         commandResult(ctx, registered, { status: 201, extra: { user_id: registered.userId } });
       } catch (error) {
-        if (error instanceof EmailTakenError) throw new HttpError(409, 'CONFLICT', 'the email address is already registered');
+        if (error instanceof EmailTakenError) throw new HttpError(409, 'CONFLICT', 'the email address is already registered', { field: 'email' });
+        if (error instanceof UsernameTakenError) throw new HttpError(409, 'CONFLICT', 'the username is taken', { field: 'username' });
         throw error;
       }
     },
@@ -168,18 +185,25 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       method: 'post',
       path: '/login',
       summary: 'Log in: start a session',
-      description: `A wrong email and a wrong password are the same 401. Rate limited per account and per client IP (429 RATE_LIMITED, Retry-After).`,
+      description:
+        'By email or by username (exactly one of them). An unknown account and a wrong password are the same 401. ' +
+        'Rate limited per account (however it is named) and per client IP (429 RATE_LIMITED, Retry-After).',
       tags: ['auth'],
       idempotent: false,
-      request: { body: z.object({ email: emailSchema, password: z.string().min(1).max(1024) }) },
+      request: {
+        body: z
+          .object({ email: emailSchema.optional(), username: usernameSchema.optional(), password: z.string().min(1).max(1024) })
+          .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: 'give either email or username', path: ['email'] }),
+      },
       responses: { 200: { description: 'signed in', schema: tokenPairSchema } },
       errors: [401, 403, 429],
     },
     async ({ body }, ctx) => {
-      const hash = emailHash(body.email);
-      await rateLimit.check(ctx, hash, ctx.ip);
-      const userId = await reservedUserId(store, hash);
+      const userId = body.email !== undefined ? await reservedUserId(store, emailHash(body.email)) : await usernameHolder(store, body.username!);
       const user = userId ? (await load(store, userAggregate, userId)).state : null;
+      // one limit per account whichever name it is given by; an unknown name has its own
+      const limitKey = user?.account ? emailHash(user.account.email) : body.email !== undefined ? emailHash(body.email) : usernameHash(body.username!);
+      await rateLimit.check(ctx, limitKey, ctx.ip);
       const account = user?.account ?? null;
       const valid = await passwordHasher.verify(account?.passwordHash ?? (await timingDecoy()), body.password);
       if (!user || !account || !valid) throw unauthenticated(BAD_CREDENTIALS);

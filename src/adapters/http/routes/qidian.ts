@@ -2,11 +2,13 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { loadTracking, trackNovel, untrackNovel, updateTracking, type TrackingCall } from '../../../application/novel-trackings.js';
+import { addDays } from '../../../application/quota-day.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { QIDIAN_DATA_PROJECTION, qidianDay } from '../../../projections/qidian-data.js';
 import { CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
 import { isTracked, latestRankings, listTrackings, novelData, novelTrends, rankingCapture, snapshotPages, type SnapshotView } from '../../../read-api/qidian.js';
+import { authorAnalytics, marketAnalytics, type Period } from '../../../read-api/qidian-analytics.js';
 import type { KnownTracking, NovelTrackingSettings } from '../../../write-model/novel-tracking/index.js';
 import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
@@ -31,6 +33,12 @@ export interface QidianRouteDeps {
 
 const DAY_MS = 86_400_000;
 export const MAX_TREND_DAYS = 365;
+/** The longest period the analytics look at (days, both ends included). */
+export const MAX_ANALYTICS_DAYS = 365;
+/** Entries per list of the market analytics at most. */
+export const MAX_MARKET_LIST = 50;
+export const MAX_MARKET_CATEGORIES = 100;
+export const MAX_AUTHOR_BOOKS = 100;
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
@@ -105,6 +113,97 @@ const entrySchema = z.object({
   captured_at: z.string(),
 });
 
+const periodQuery = z.object({
+  days: z.coerce.number().int().min(1).max(MAX_ANALYTICS_DAYS).optional().describe('the last `days` Qidian days, today included (not with from/to)'),
+  from: DAY.optional().describe('first Qidian day (Asia/Shanghai); default: `to` − (default days − 1)'),
+  to: DAY.optional().describe('last Qidian day, included; default: today'),
+});
+
+const boardBook = z.object({ novel_id: z.string(), title: z.string(), author: z.string(), category: z.string() });
+const movementSchema = boardBook.extend({ start_rank: z.number().int(), end_rank: z.number().int(), change: z.number().int().describe('places gained: > 0 rose, < 0 fell') });
+
+const marketSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  days: z.number().int(),
+  boards: z.array(
+    z.object({
+      ranking: z.string(),
+      start_day: z.string().nullable().describe('first day of the period with a capture of the board; null: none'),
+      end_day: z.string().nullable().describe('last such day; movements compare the two (none when they are the same day)'),
+      days_captured: z.number().int(),
+      entries_start: z.number().int(),
+      entries_end: z.number().int(),
+      risers: z.array(movementSchema),
+      fallers: z.array(movementSchema),
+      new_entries: z.array(boardBook.extend({ rank: z.number().int(), score: z.number().nullable(), score_label: z.string().nullable() })).describe('on the end capture, not on the start one'),
+      exits: z.array(boardBook.extend({ rank: z.number().int() })).describe('on the start capture, not on the end one (rank at the start)'),
+      totals: z.object({ risers: z.number().int(), fallers: z.number().int(), steady: z.number().int(), new_entries: z.number().int(), exits: z.number().int() }),
+    }),
+  ),
+  word_growth: z.array(
+    boardBook.extend({
+      start_word_count: z.number(),
+      end_word_count: z.number(),
+      growth: z.number(),
+      start_captured_at: z.string(),
+      end_captured_at: z.string(),
+    }),
+  ),
+  categories: z.array(
+    z.object({
+      category: z.string(),
+      books: z.number().int().describe('books with a snapshot in the period'),
+      word_count: z.number().describe('their word counts at their last snapshot of the period'),
+      word_growth: z.number().describe('their growth between their first and last snapshot of the period'),
+      ranked_start: z.number().int().describe("entries on the boards' start captures"),
+      ranked_end: z.number().int().describe("entries on the boards' end captures"),
+    }),
+  ),
+});
+
+const authorSchema = z.object({
+  author: z.string(),
+  from: z.string(),
+  to: z.string(),
+  days: z.number().int(),
+  totals: z.object({
+    books: z.number().int(),
+    total_words: z.number().describe("sum of the books' latest visible word counts"),
+    word_growth: z.number().describe("sum of the books' growth over the period"),
+    latest_update: z.string().nullable().describe('the latest update time shown on any of the book pages'),
+    last_captured_at: z.string(),
+  }),
+  books: z.array(
+    z.object({
+      novel_id: z.string(),
+      title: z.string(),
+      category: z.string(),
+      status: z.string().nullable(),
+      word_count: z.number().nullable().describe('null: known from rankings only'),
+      chapters: z.number().nullable(),
+      collections: z.number().nullable(),
+      monthly_tickets: z.number().nullable(),
+      last_updated_at: z.string().nullable(),
+      last_captured_at: z.string(),
+      word_growth: z.number().nullable(),
+      best_rank: z.object({ ranking: z.string(), rank: z.number().int(), day: z.string() }).nullable(),
+    }),
+  ),
+  trends: z.array(
+    z.object({
+      day: z.string(),
+      books: z.number().int(),
+      word_count: z.number().nullable(),
+      chapters: z.number().nullable(),
+      collections: z.number().nullable(),
+      monthly_tickets: z.number().nullable(),
+      ranking_entries: z.number().int(),
+      best_rank: z.number().int().nullable(),
+    }),
+  ),
+});
+
 const trackingParams = z.object({ id: z.uuid() });
 const novelParams = z.object({ id: novelId });
 
@@ -118,6 +217,32 @@ function isRanking(value: string): value is QidianRanking {
   return (QIDIAN_RANKINGS as readonly string[]).includes(value);
 }
 
+function invalidQuery(path: string, message: string): HttpError {
+  return new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'query', path: [path], message, code: 'custom' }] });
+}
+
+/**
+ * The analytics period from `days` or `from`/`to` (Qidian days, both
+ * included): `days` alone, or nothing, is the last `days` days up to today;
+ * `from` without `to` runs to today; `to` without `from` covers the default
+ * number of days up to it. 422 for both forms at once, `from` after `to`, or
+ * a period longer than MAX_ANALYTICS_DAYS.
+ */
+function analyticsPeriod(query: { days?: number; from?: string; to?: string }, today: string, defaultDays: number): Period {
+  if (query.days !== undefined && (query.from !== undefined || query.to !== undefined)) {
+    throw invalidQuery('days', 'give either days or from/to, not both');
+  }
+  if (query.from === undefined && query.to === undefined) {
+    return { from: addDays(today, -((query.days ?? defaultDays) - 1)), to: today };
+  }
+  const to = query.to ?? today;
+  const from = query.from ?? addDays(to, -(defaultDays - 1));
+  if (from > to) throw rangeError();
+  const span = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
+  if (span > MAX_ANALYTICS_DAYS) throw invalidQuery('from', `the period is ${span} days; at most ${MAX_ANALYTICS_DAYS}`);
+  return { from, to };
+}
+
 /**
  * Qidian under `/api/v1/qidian`: the caller's novel trackings (NovelTracking
  * aggregate; each holds one unit of the qidian plan's novel_tracking_limit),
@@ -125,7 +250,12 @@ function isRanking(value: string): value is QidianRanking {
  * `qidian-data-v1` read model. Everything is the caller's own; another
  * user's tracking is a 404. Every read hides rows captured before now − the
  * plan's data_retention_days; rankings are limited to the plan's
- * ranking_access.
+ * ranking_access. The analytics (`/analytics/market`, needing the plan
+ * feature market_insights, and `/analytics/author/{author}`, needing
+ * author_info) read the same rows: the caller's own runs, within retention,
+ * the boards ranking_access allows. Rankings are public market data, but a
+ * row is the capture one user's workflow made (its day, its retention), so
+ * the analytics follow GET /rankings and never mix in another user's runs.
  */
 const SNAPSHOT_EXPORT_COLUMNS: readonly ExportColumn<SnapshotView>[] = (
   ['captured_at', 'day', 'title', 'author', 'category', 'status', 'word_count', 'chapters', 'clicks', 'recommendations', 'collections', 'monthly_tickets', 'last_updated_at'] as const
@@ -425,6 +555,94 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       }
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       return rankingCapture(knex, user.id, params.type, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
+    },
+  );
+
+  // ---------------------------------------------------------------- analytics
+
+  /** A plan feature the analytics need (seed 000: market_insights on pro and enterprise, author_info from basic). */
+  async function requireFeature(userId: string, feature: 'market_insights' | 'author_info', what: string) {
+    const window = await planWindow(userId);
+    if (window.plan.features[feature] !== true) {
+      throw new HttpError(403, 'PERMISSION_DENIED', `${window.plan.name} does not include ${what} (${feature})`, { feature, plan: window.plan.code });
+    }
+    return window;
+  }
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/analytics/market',
+      summary: 'Market analytics: boards and categories over a period',
+      description:
+        'Over the caller\'s own collected rankings and novel snapshots (as every Qidian read; within retention) of a period of Qidian days ' +
+        `(\`days\`, default 7, or \`from\`/\`to\`; at most ${MAX_ANALYTICS_DAYS} days). Per board (\`board\`: one of them; default every board ` +
+        'the plan\'s ranking_access allows): its first and last capture of the period, the risers and fallers between them (rank change), ' +
+        'new entries (on the last, not on the first) and exits; the books whose word count grew most (first against last snapshot of the ' +
+        'period); per category the books, words and growth and its entries on the boards. `category` narrows everything to one category. ' +
+        `Each list holds at most \`limit\` (default 10, at most ${MAX_MARKET_LIST}); \`totals\` count them all. Needs the plan feature ` +
+        'market_insights (403 PERMISSION_DENIED otherwise); a board outside ranking_access is 403 too.',
+      tags: ['qidian'],
+      auth: true,
+      errors: [403],
+      request: {
+        query: periodQuery
+          .extend({
+            board: z.enum(QIDIAN_RANKINGS).optional().describe('one board (ranking type); default all the plan allows'),
+            category: z.string().trim().min(1).max(100).optional(),
+            limit: z.coerce.number().int().min(1).max(MAX_MARKET_LIST).default(10),
+          })
+          .extend(afterPositionQuery.shape),
+      },
+      responses: { 200: { description: 'the market over the period', schema: marketSchema } },
+    },
+    async ({ query }, ctx) => {
+      const user = currentUser(ctx);
+      const period = analyticsPeriod(query, qidianDay(clock()), 7);
+      const { plan, since } = await requireFeature(user.id, 'market_insights', 'market insights');
+      if (query.board !== undefined && !allowsRanking(plan, query.board)) {
+        throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include ${query.board}`, {
+          feature: 'ranking_access',
+          ranking: query.board,
+          allowed: plan.features.ranking_access,
+        });
+      }
+      const boards = query.board !== undefined ? [query.board] : QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
+      await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
+      return marketAnalytics(knex, user.id, { since, period, boards, category: query.category, limit: query.limit, maxCategories: MAX_MARKET_CATEGORIES });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/analytics/author/:author',
+      summary: 'Author analytics',
+      description:
+        'An author by name as the collected data spells it (URL-encoded; the collected items carry no Qidian author id), over the ' +
+        'caller\'s own collected data within retention: the books (from snapshots and ranking entries; most recently updated first, at ' +
+        `most ${MAX_AUTHOR_BOOKS}), totals (books, words, latest update, growth over the period) and per Qidian day of the period ` +
+        '(`days`, default 30, or `from`/`to`) the sums of the books\' last capture of the day and the author\'s board entries. 404 when ' +
+        'nothing of the author is visible. Needs the plan feature author_info (403 PERMISSION_DENIED otherwise).',
+      tags: ['qidian'],
+      auth: true,
+      errors: [403, 404],
+      request: { params: z.object({ author: z.string().trim().min(1).max(200) }), query: periodQuery.extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'the author', schema: authorSchema } },
+    },
+    async ({ params, query }, ctx) => {
+      const user = currentUser(ctx);
+      const period = analyticsPeriod(query, qidianDay(clock()), 30);
+      const { plan, since } = await requireFeature(user.id, 'author_info', 'author information');
+      await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
+      const boards = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
+      const found = await authorAnalytics(knex, user.id, params.author, { since, period, boards, maxBooks: MAX_AUTHOR_BOOKS });
+      if (!found) throw new HttpError(404, 'NOT_FOUND', 'no data of this author');
+      return found;
     },
   );
 

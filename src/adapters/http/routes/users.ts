@@ -9,6 +9,10 @@ import { sessionAggregate } from '../../../write-model/session/decider.js';
 import { userAggregate } from '../../../write-model/user/decider.js';
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
+import { releaseUsername, reserveUsername, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
+import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
+import type { NotificationChannels } from '../../../write-model/user/events.js';
+import { load } from '../../../write-model/core/command-handler.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -29,15 +33,24 @@ export interface UsersRouteDeps {
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 
-const profileSchema = z.object({
+const channelsSchema = z.object({ in_app: z.boolean(), mail: z.boolean() });
+
+/** Every notification kind with its channels. */
+export const notificationPreferencesSchema = z
+  .object(Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, channelsSchema])) as Record<(typeof NOTIFICATION_KINDS)[number], typeof channelsSchema>)
+  .describe('per notification kind: shown in the app (GET /notifications) and/or mailed; a kind never set is both');
+
+export const profileSchema = z.object({
   id: z.string(),
   email: z.string(),
+  username: z.string().nullable().describe('null: none chosen (log in by email)'),
   display_name: z.string(),
   avatar_url: z.string().nullable(),
   timezone: z.string().nullable(),
   role: z.string(),
   status: z.string(),
   email_verified: z.boolean().describe('the email was verified (POST /auth/verify-email)'),
+  notification_preferences: notificationPreferencesSchema,
   registered_at: z.string(),
   updated_at: z.string(),
 });
@@ -61,6 +74,10 @@ function isIanaZone(zone: string): boolean {
   } catch {
     return false;
   }
+}
+
+function preferencesOf(given: Partial<Record<string, { in_app: boolean; mail: boolean }>>): Record<string, NotificationChannels> {
+  return Object.fromEntries(Object.entries(given).flatMap(([kind, c]) => (c ? [[kind, { inApp: c.in_app, mail: c.mail }]] : [])));
 }
 
 /** The signed-in user's own account: profile and sessions. Reads come from the `users-v1` read model. */
@@ -99,7 +116,10 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       method: 'put',
       path: '/profile',
       summary: 'Update my profile',
-      description: 'Fields left out stay as they are; null clears avatar_url / timezone.',
+      description:
+        'Fields left out stay as they are; null clears avatar_url / timezone. A new username is reserved first (409 CONFLICT, ' +
+        'details.field = username, when someone holds it) and the old one is given back. notification_preferences changes the kinds ' +
+        'it names (each with in_app and mail); the others keep theirs.',
       tags: ['users'],
       auth: true,
       ifMatch: true,
@@ -116,28 +136,56 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
               .nullable()
               .optional(),
             timezone: z.string().max(64).refine(isIanaZone, 'must be an IANA time zone, e.g. Europe/Berlin').nullable().optional(),
+            username: usernameSchema.optional(),
+            notification_preferences: z.partialRecord(z.enum(NOTIFICATION_KINDS), channelsSchema.strict()).optional(),
           })
           .strict(),
       },
       responses: { 200: { description: 'updated', schema: commandResultSchema } },
-      errors: [403, 404],
+      errors: [403, 404, 409],
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
-      const result = await handle(
-        store,
-        userAggregate,
-        user.id,
-        {
-          type: 'UpdateProfile',
-          userId: user.id,
-          ...(body.display_name !== undefined ? { displayName: body.display_name } : {}),
-          ...(body.avatar_url !== undefined ? { avatarUrl: body.avatar_url } : {}),
-          ...(body.timezone !== undefined ? { timezone: body.timezone } : {}),
-          now: new Date().toISOString(),
-        },
-        { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
-      );
+      const context = commandContext(ctx, user.id);
+      // a new name is taken before it is recorded, and given back if the change does not happen
+      const previous = body.username === undefined ? null : (await load(store, userAggregate, user.id)).state.account?.profile.username ?? null;
+      const taking = body.username !== undefined && body.username !== previous ? body.username : undefined;
+      if (taking !== undefined) {
+        try {
+          await reserveUsername(store, taking, user.id, context);
+        } catch (error) {
+          if (error instanceof UsernameTakenError) throw new HttpError(409, 'CONFLICT', 'the username is taken', { field: 'username' });
+          throw error;
+        }
+      }
+      let result;
+      try {
+        result = await handle(
+          store,
+          userAggregate,
+          user.id,
+          {
+            type: 'UpdateProfile',
+            userId: user.id,
+            ...(body.display_name !== undefined ? { displayName: body.display_name } : {}),
+            ...(body.avatar_url !== undefined ? { avatarUrl: body.avatar_url } : {}),
+            ...(body.timezone !== undefined ? { timezone: body.timezone } : {}),
+            ...(body.username !== undefined ? { username: body.username } : {}),
+            ...(body.notification_preferences !== undefined ? { notificationPreferences: preferencesOf(body.notification_preferences) } : {}),
+            now: new Date().toISOString(),
+          },
+          { context, expectedRevision: ifMatchRevision(ctx) },
+        );
+      } catch (error) {
+        if (taking !== undefined) await releaseUsername(store, taking, user.id, context).catch(() => undefined);
+        throw error;
+      }
+      for (const event of result.events) {
+        if (event.type === 'ProfileUpdated' && event.data.previousUsername) {
+          // best effort: a name not given back stays reserved for this user, who can take it again
+          await releaseUsername(store, event.data.previousUsername, user.id, context).catch((err: unknown) => ctx.state.logger.warn({ err }, 'old username not released'));
+        }
+      }
       commandResult(ctx, result);
     },
   );

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { quotaDay } from '../../../application/quota-day.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
+import { deleteCollectedContent } from '../../../application/xiaohongshu-contents.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { XIAOHONGSHU_CONTENT_PROJECTION } from '../../../projections/xiaohongshu-content.js';
 import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
@@ -12,7 +13,10 @@ import {
   CONTENT_TYPES,
   contentPages,
   findContent,
+  hasContent,
   listContents,
+  listConversations,
+  listMessages,
   overview,
   trends,
   type ContentFilters,
@@ -20,11 +24,13 @@ import {
   type Scope,
 } from '../../../read-api/xiaohongshu.js';
 import { currentUser } from '../authenticate.js';
+import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { commandResult } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface XiaohongshuRouteDeps {
@@ -116,6 +122,52 @@ const trendsSchema = z.object({
   ),
 });
 
+const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+const noteIdParams = z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a note id is 24 hex characters') });
+
+const DIRECTIONS = ['sent', 'received'] as const;
+
+const messageSchema = z.object({
+  id: z.string().describe("the platform's message id (unique within its conversation)"),
+  conversation_id: z.string(),
+  direction: z.enum(DIRECTIONS).describe('seen from the connected account'),
+  message_type: z.string().describe('text, image, …'),
+  text: z.string(),
+  from_id: z.string().describe("the sender's platform user id"),
+  from_nickname: z.string().nullable(),
+  peer_id: z.string().nullable().describe('the other side of the conversation (null in messages collected before it was recorded)'),
+  peer_nickname: z.string().nullable(),
+  sent_at: z.string(),
+  platform_account_id: z.string().nullable().describe('the account it was collected through'),
+  collected_at: z.string(),
+});
+
+const conversationSchema = z.object({
+  id: z.string().describe("the platform's conversation id"),
+  peer_id: z.string().nullable().describe("the other side's platform user id (null when no message says)"),
+  peer_nickname: z.string().nullable(),
+  platform_account_id: z.string().nullable().describe('the account its latest message was collected through'),
+  last_message_text: z.string(),
+  last_message_type: z.string(),
+  last_message_direction: z.enum(DIRECTIONS),
+  last_message_at: z.string(),
+  first_message_at: z.string().describe('of the retained messages'),
+  message_count: z.number().int().describe('retained messages'),
+  received_count: z.number().int(),
+  sent_count: z.number().int(),
+});
+
+const platformAccountFilter = z.object({
+  platform_account_id: z.string().min(1).max(100).optional().describe('only what was collected through this platform account'),
+});
+
+const messageFiltersQuery = platformAccountFilter.extend({
+  conversation_id: z.string().min(1).max(200).optional().describe('one conversation'),
+  peer_id: z.string().min(1).max(100).optional().describe("the conversations with this peer (the peer's platform user id)"),
+  direction: z.enum(DIRECTIONS).optional(),
+});
+
 /** The export's columns (csv, xlsx); json exports the same objects as the list. */
 const EXPORT_COLUMNS: ExportColumn<ContentView>[] = [
   { header: 'note_id', value: (r) => r.id, width: 26 },
@@ -142,7 +194,7 @@ function invalidQuery(path: string, message: string): HttpError {
 }
 
 /**
- * Collected Xiaohongshu notes of the signed-in user: `/api/v1/xiaohongshu`.
+ * Collected Xiaohongshu notes and private messages of the signed-in user: `/api/v1/xiaohongshu`.
  * Read from the `xiaohongshu-content-v1` read model (`?after_position=`
  * waits for it). Every read shows only what was collected within the
  * user's plan's data_retention_days; another user's note is a 404.
@@ -232,7 +284,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       description: 'By the Xiaohongshu note id (24 hex; stable, unlike a row number, across read-model rebuilds), with the counts of each collection.',
       tags: ['xiaohongshu'],
       auth: true,
-      request: { params: z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a note id is 24 hex characters') }), query: afterPositionQuery },
+      request: { params: noteIdParams, query: afterPositionQuery },
       responses: { 200: { description: 'the note', schema: detailSchema } },
       errors: [404],
     },
@@ -241,6 +293,74 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       const found = await findContent(knex, scope, params.id);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'note not found');
       return found;
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/contents/:id',
+      summary: 'Delete one of my collected notes',
+      description:
+        'Final: the note and its collection history leave every read (list, detail, export, analytics), and collecting it again later ' +
+        'does not bring it back. A note I cannot read (someone else\'s, unknown, past retention) is 404, as for GET. ' +
+        'Deleting it again: 200 with position null. `?after_position=` here waits for a collection to reach the read model before the note ' +
+        'is looked up; the reads follow the deletion once the projection has it (pass the answer\'s position to them as `?after_position=`).',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { params: noteIdParams, query: afterPositionQuery },
+      responses: { 200: { description: 'deleted', schema: commandResultSchema } },
+      errors: [404],
+    },
+    async ({ params }, ctx) => {
+      const scope = await scopeOf(ctx);
+      const collected = await hasContent(knex, scope, params.id);
+      const result = await deleteCollectedContent({ store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, scope.ownerId) }, params.id, collected);
+      commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/conversations',
+      summary: 'My private-message conversations',
+      description:
+        'One row per conversation of my collected private messages (the xiaohongshu.messages workflows), the latest message first, ' +
+        'within my plan\'s data_retention_days: the peer, the latest message, and the counts of the retained messages. ' +
+        'The platform\'s unread state is not collected.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { query: paginationQuery.extend(platformAccountFilter.shape).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'a page of conversations', schema: pageSchema(conversationSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const scope = await scopeOf(ctx);
+      return listConversations(knex, scope, { platform_account_id: query.platform_account_id }, query);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/messages',
+      summary: 'My collected private messages',
+      description: 'Newest first (by the time sent), within my plan\'s data_retention_days. Filters combine with AND.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      request: { query: paginationQuery.extend(messageFiltersQuery.shape).extend(afterPositionQuery.shape) },
+      responses: { 200: { description: 'a page of messages', schema: pageSchema(messageSchema) } },
+    },
+    async ({ query }, ctx) => {
+      const scope = await scopeOf(ctx);
+      const { conversation_id, peer_id, platform_account_id, direction } = query;
+      return listMessages(knex, scope, { conversation_id, peer_id, platform_account_id, direction }, query);
     },
   );
 
