@@ -2,28 +2,40 @@ import type { Container } from 'inversify';
 import type Koa from 'koa';
 import { createApp } from './adapters/http/app.js';
 import { SessionStanding } from './adapters/auth/session-standing.js';
+import { ApiKeyStanding } from './adapters/auth/api-key-standing.js';
+import { DailyApiKeyUse } from './application/api-keys.js';
+import { commandContext } from './adapters/http/command-context.js';
 import { authenticate } from './adapters/http/authenticate.js';
 import { apiRateLimit } from './adapters/http/middleware/api-rate-limit.js';
 import { consoleApp } from './adapters/http/console.js';
-import { createHttpApi } from './adapters/http/define-route.js';
+import { createHttpApi, sessionOnly } from './adapters/http/define-route.js';
+import { apiKeysRouter } from './adapters/http/routes/api-keys.js';
+import { batchRouter } from './adapters/http/routes/batch.js';
 import { idempotencyHashKey } from './adapters/http/idempotency.js';
 import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
 import { adminUsersRouter } from './adapters/http/routes/admin-users.js';
 import { authRouter } from './adapters/http/routes/auth.js';
-import { paymentsRouter } from './adapters/http/routes/payments.js';
-import { platformAccountsRouter } from './adapters/http/routes/platform-accounts.js';
+import { adminPaymentsRouter, paymentsRouter } from './adapters/http/routes/payments.js';
+import { paymentProvidersFromConfig } from './application/payments.js';
+import { platformAccountsRouter, xiaohongshuAccountsRouter } from './adapters/http/routes/platform-accounts.js';
 import { proxiesRouter } from './adapters/http/routes/proxies.js';
 import { notificationsRouter } from './adapters/http/routes/notifications.js';
 import { qidianRouter } from './adapters/http/routes/qidian.js';
+import { competitorAnalysisRouter } from './adapters/http/routes/competitor-analysis.js';
+import { statisticalInsightsRouter } from './adapters/http/routes/statistical-insights.js';
+import { reportsRouter } from './adapters/http/routes/reports.js';
+import { qidianAlertsRouter } from './adapters/http/routes/qidian-alerts.js';
 import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
 import { workflowsRouter } from './adapters/http/routes/workflows.js';
 import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
+import { xiaohongshuMessagesRouter } from './adapters/http/routes/xiaohongshu-messages.js';
 import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
 import { BullMqMailOutbox, mailRetryPolicy } from './adapters/queue/mail-queue.js';
 import { AuthRateLimits } from './adapters/rate-limit/auth-rate-limits.js';
 import type { VerificationMailJob } from './application/email-verification.js';
 import type { ResetMailJob } from './application/password-reset-mail.js';
+import type { ReportMailJob } from './application/reports.js';
 import type { Queue } from 'bullmq';
 import type { AppState } from './adapters/http/state.js';
 import { servicesRouter } from './read-api/services.js';
@@ -49,6 +61,7 @@ export function createApiApp(container: Container): Koa<AppState> {
   const mailOutbox = {
     enqueueVerificationMail: (job: VerificationMailJob) => outbox().enqueueVerificationMail(job),
     enqueueResetMail: (job: ResetMailJob) => outbox().enqueueResetMail(job),
+    enqueueReportMail: (job: ReportMailJob) => outbox().enqueueReportMail(job),
   };
   container.onDeactivation(TOKENS.Redis, async () => {
     await adminQueues.close();
@@ -65,15 +78,24 @@ export function createApiApp(container: Container): Koa<AppState> {
     perUserPerSecond: config.API_RATE_LIMIT_PER_USER,
     burstSeconds: config.API_RATE_LIMIT_BURST_SECONDS,
   });
+  const apiKeyStanding = new ApiKeyStanding(store);
+  const apiKeyUse = new DailyApiKeyUse(store, { timeZone: config.QUOTA_TIME_ZONE });
   const api = createHttpApi({
     knex,
     // the token's session must still stand, with the user's role as it is now (cached a second per session)
-    authenticate: authenticate(container.get(TOKENS.AccessTokens), new SessionStanding(store)),
+    // personal API keys too (X-API-Key or Bearer ck_…): the key, its user and their plans read again at most once a second per key; its use recorded once a day
+    authenticate: authenticate(container.get(TOKENS.AccessTokens), new SessionStanding(store), {
+      check: (token) => apiKeyStanding.check(token),
+      used: (keyId, userId, ctx) => apiKeyUse.record(keyId, userId, commandContext(ctx, userId)),
+    }),
     rateLimit: limits,
     idempotency: { hashKey: idempotencyHashKey(config.JWT_SECRET) },
   });
+  // the payment providers orders are placed with (those whose merchant keys are configured)
+  const payments = paymentProvidersFromConfig(config);
   const routers = [
-    authRouter(api, {
+    // the account, its keys and billing: a session token only (an API key gets 403)
+    authRouter(sessionOnly(api), {
       store,
       redis,
       passwordHasher: container.get(TOKENS.PasswordHasher),
@@ -82,20 +104,35 @@ export function createApiApp(container: Container): Koa<AppState> {
       config,
       ...(verification ? { verification } : {}),
     }),
-    usersRouter(api, { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
+    usersRouter(sessionOnly(api), { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
     servicesRouter(api),
-    paymentsRouter(api, { store, config }),
-    subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    apiKeysRouter(api, { store, knex }),
+    paymentsRouter(sessionOnly(api), { store, knex, config, providers: payments }),
+    adminPaymentsRouter(api, { store, providers: payments }),
+    subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE, checkout: { providers: payments, ttlMinutes: config.PAYMENT_ORDER_TTL_MINUTES } }),
     platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
+    // the /xiaohongshu/accounts paths: the same handlers, restricted to Xiaohongshu accounts
+    xiaohongshuAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     workflowsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     xiaohongshuRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    // POST /xiaohongshu/messages (sent by the worker), GET /xiaohongshu/messages/outgoing[/{id}]
+    xiaohongshuMessagesRouter(api, { store, knex }),
     proxiesRouter(api, {
       store,
       knex,
       secretBox: container.get(TOKENS.SecretBox),
       thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
+      probe: { target: config.PROXY_HEALTH_TARGET_URL, timeoutMs: 10_000 },
     }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    // plan features competitor_analysis (qidian) and ai_insights (xiaohongshu: statistical insights)
+    competitorAnalysisRouter(api, { store, knex }),
+    statisticalInsightsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    // custom_reports: scheduled reports, run now, their files (the reports job runs the schedules: src/adapters/queue/reports-queue.ts)
+    reportsRouter(api, { store, knex, config, mail: mailOutbox }),
+    // batch_operations: POST /xiaohongshu/contents/batch-delete, /platform-accounts/batch, /qidian/trackings/batch
+    batchRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
+    qidianAlertsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     notificationsRouter(api, { store, knex }),
     adminUsersRouter(api, { store, knex }),
     adminRouter(api, {

@@ -19,6 +19,11 @@ export interface ProductionInput {
   WECHAT_PLATFORM_PUBLIC_KEY?: string | undefined;
   WECHAT_MCH_ID?: string | undefined;
   WECHAT_APP_ID?: string | undefined;
+  ALIPAY_APP_PRIVATE_KEY?: string | undefined;
+  ALIPAY_GATEWAY_URL?: string | undefined;
+  WECHAT_MCH_PRIVATE_KEY?: string | undefined;
+  WECHAT_API_URL?: string | undefined;
+  PAYMENT_NOTIFY_BASE_URL?: string | undefined;
 }
 
 /** Fewest distinct characters of a JWT secret: 'a'×32 or '0123'×8 is no secret. */
@@ -68,6 +73,17 @@ export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string
     for (const name of ['WECHAT_MCH_ID', 'WECHAT_APP_ID'] as const) {
       if (c[name] === undefined) problems.set(name, `${name}: is required in production when WECHAT_PLATFORM_PUBLIC_KEY is set`);
     }
+  }
+  // placing orders: the providers call us back over https, and we call them over https
+  const placing = c.ALIPAY_APP_PRIVATE_KEY !== undefined || c.WECHAT_MCH_PRIVATE_KEY !== undefined;
+  if (placing && c.PAYMENT_NOTIFY_BASE_URL !== undefined && new URL(c.PAYMENT_NOTIFY_BASE_URL).protocol !== 'https:') {
+    problems.set('PAYMENT_NOTIFY_BASE_URL', 'PAYMENT_NOTIFY_BASE_URL: must be the https:// URL of the API in production (the providers send notifications there)');
+  }
+  if (c.ALIPAY_APP_PRIVATE_KEY !== undefined && c.ALIPAY_GATEWAY_URL !== undefined && new URL(c.ALIPAY_GATEWAY_URL).protocol !== 'https:') {
+    problems.set('ALIPAY_GATEWAY_URL', 'ALIPAY_GATEWAY_URL: must be an https:// URL in production');
+  }
+  if (c.WECHAT_MCH_PRIVATE_KEY !== undefined && c.WECHAT_API_URL !== undefined && new URL(c.WECHAT_API_URL).protocol !== 'https:') {
+    problems.set('WECHAT_API_URL', 'WECHAT_API_URL: must be an https:// URL in production');
   }
   return problems;
 }

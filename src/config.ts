@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
@@ -59,6 +59,26 @@ const rsaPublicKey = z.string().transform((s, ctx) => {
     return key.export({ type: 'spki', format: 'pem' }).toString();
   } catch {
     ctx.addIssue({ code: 'custom', message: 'must be an RSA public key (PEM or base64 SPKI)' });
+    return z.NEVER;
+  }
+});
+
+/**
+ * An RSA private key (a merchant's signing key): PEM (PKCS#8 or PKCS#1,
+ * literal `\n`s accepted) or the bare base64 PKCS#8 body the provider tools
+ * print. Normalised to PKCS#8 PEM. A secret: never shown in a config error.
+ */
+const rsaPrivateKey = z.string().transform((s, ctx) => {
+  const text = s.trim().replace(/\\n/g, '\n');
+  const pem = text.includes('-----BEGIN')
+    ? text
+    : `-----BEGIN PRIVATE KEY-----\n${(text.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PRIVATE KEY-----\n`;
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('not RSA-2048');
+    return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an RSA private key of at least 2048 bits (PEM or base64 PKCS#8)' });
     return z.NEVER;
   }
 });
@@ -204,6 +224,27 @@ const variables = z.object({
   PAYMENT_ORDER_TTL_MINUTES: integer(1, 1440).default(30),
   // an unpaid order is closed this long after it expires (a notification of a payment made in time may come late)
   PAYMENT_EXPIRY_GRACE_MINUTES: integer(0, 1440).default(10),
+  // how many days before a paid period ends its renewal order is placed (automatic renewal on) or its expiry reminded (off)
+  SUBSCRIPTION_RENEWAL_LEAD_DAYS: integer(1, 27).default(3),
+  // payments, placing orders: Alipay's open API gateway, and the app's RSA2 private key that signs our requests
+  // (secret); with the key set, ALIPAY_APP_ID and ALIPAY_PUBLIC_KEY are required. Unset key: Alipay is not offered.
+  ALIPAY_GATEWAY_URL: url(['http:', 'https:']).default('https://openapi.alipay.com/gateway.do'),
+  ALIPAY_APP_PRIVATE_KEY: rsaPrivateKey.optional(),
+  // payments, placing orders: WeChat Pay API v3, the merchant's private key (apiclient_key.pem, secret) and its
+  // certificate's serial number; with the key set, WECHAT_MCH_SERIAL, WECHAT_MCH_ID, WECHAT_APP_ID,
+  // WECHAT_PLATFORM_PUBLIC_KEY and WECHAT_API_V3_KEY are required. Unset key: WeChat Pay is not offered.
+  WECHAT_API_URL: url(['http:', 'https:']).default('https://api.mch.weixin.qq.com'),
+  WECHAT_MCH_PRIVATE_KEY: rsaPrivateKey.optional(),
+  WECHAT_MCH_SERIAL: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'must be the certificate serial number (letters and digits)').optional(),
+  // payments: the API's public base URL the providers call back (notify_url = this + /api/v1/payments/callback/…)
+  PAYMENT_NOTIFY_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  // payments: how long a call to a provider may take before it counts as unavailable
+  PAYMENT_PROVIDER_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  // payments, reconcile job (worker, maintenance queue): how often it runs, how old a pending order (or refund) must
+  // be before the provider is asked about it, and how many it asks about per run
+  PAYMENT_RECONCILE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
+  PAYMENT_RECONCILE_MIN_AGE_SECONDS: integer(0, 86_400).default(300),
+  PAYMENT_RECONCILE_BATCH: integer(1, 1_000).default(100),
   // platforms: where their web APIs / pages are (tests and sandboxes point these at fixture servers on 127.0.0.1)
   XIAOHONGSHU_WEB_URL: url(['http:', 'https:']).default('https://www.xiaohongshu.com'),
   XIAOHONGSHU_API_URL: url(['http:', 'https:']).default('https://edith.xiaohongshu.com'),
@@ -218,6 +259,13 @@ const variables = z.object({
   SCRAPE_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
   // at most this many scrape jobs per platform account per minute (the platforms ban eager accounts)
   ACCOUNT_JOBS_PER_MINUTE: integer(1, 10_000).default(6),
+  // private messages sent per platform account (POST /xiaohongshu/messages): at most this many per minute and per
+  // hour (sliding windows in Redis, the tighter one applies; a burst waits in the queue), attempts per message and the
+  // first retry delay (doubles)
+  MESSAGES_PER_ACCOUNT_PER_MINUTE: integer(1, 1_000).default(2),
+  MESSAGES_PER_ACCOUNT_PER_HOUR: integer(1, 100_000).default(20),
+  MESSAGE_SEND_MAX_ATTEMPTS: integer(1, 20).default(5),
+  MESSAGE_SEND_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
   // a leased proxy is held this long unless the worker renews it (a crashed worker frees it)
   PROXY_LEASE_TTL_MS: integer(1_000, 3_600_000).default(120_000),
   // proxies: how often every proxy is probed, and the URL the probe fetches through it
@@ -269,6 +317,12 @@ const schema = variables
 export type Config = Readonly<z.output<typeof schema>>;
 export type ConfigVariable = keyof typeof variables.shape;
 
+/** Variables that only work together: set the first, and the others are required. */
+const REQUIRED_WITH: Readonly<Partial<Record<ConfigVariable, readonly ConfigVariable[]>>> = {
+  ALIPAY_APP_PRIVATE_KEY: ['ALIPAY_APP_ID', 'ALIPAY_PUBLIC_KEY'],
+  WECHAT_MCH_PRIVATE_KEY: ['WECHAT_MCH_SERIAL', 'WECHAT_MCH_ID', 'WECHAT_APP_ID', 'WECHAT_PLATFORM_PUBLIC_KEY', 'WECHAT_API_V3_KEY'],
+};
+
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Only our variables, and an empty value counts as unset (`FOO=` in a compose file).
@@ -284,6 +338,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   input['HOST'] ??= production ? '0.0.0.0' : '127.0.0.1';
   input['EMAIL_VERIFICATION'] ??= production ? 'required' : 'off';
+  // a provider we place orders with must also be one whose answers and notifications we can verify
+  for (const [given, names] of Object.entries(REQUIRED_WITH)) {
+    if (input[given] === undefined) continue;
+    for (const name of names) if (input[name] === undefined) problems.set(name, `${name}: is required when ${given} is set`);
+  }
   const result = schema.safeParse(input);
   if (result.success && production) {
     const devKey = Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!, 'base64');

@@ -1,7 +1,7 @@
 import { Container } from 'inversify';
 import type { Config } from './config.js';
 import type { EventStore } from './event-store/index.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, type LoggerOptions } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createKnex, type SessionLimits } from './adapters/db/knex.js';
 import { closeRedis, createRedis } from './adapters/redis/redis.js';
@@ -17,8 +17,9 @@ import { useStateCache } from './write-model/core/state-cache.js';
  * what it asks for, and `disposeContainer` closes only what was built.
  * No decorators: bindings are plain factories.
  */
-export async function buildContainer(config: Config, options: { processName?: string } = {}): Promise<Container> {
-  const logger = createLogger(config, { name: options.processName });
+export async function buildContainer(config: Config, options: { processName?: string; logDestination?: LoggerOptions['destination'] } = {}): Promise<Container> {
+  // logs go to stdout unless told otherwise (`npm run demo` writes them to a file, keeping its terminal for progress)
+  const logger = createLogger(config, { name: options.processName, destination: options.logDestination });
   const createEventStore = await eventStoreFactory(config);
   const container = new Container();
 

@@ -3,7 +3,7 @@ import { BrowserPool } from '../../src/adapters/scrapers/browser-pool.js';
 import type { PlatformScraper, ScrapeJob } from '../../src/adapters/scrapers/types.js';
 import { createQidianScraper } from '../../src/platforms/qidian/scraper.js';
 import { createXiaohongshuScraper } from '../../src/platforms/xiaohongshu/scraper.js';
-import { startFixtureSites, type FixtureSites, type LoggedRequest } from '../../tests/support/fixture-sites.js';
+import { startFixtureSites, type FixtureSites, type LoggedRequest } from '../../sandbox/sites/server.js';
 
 /**
  * Scraping throughput with the real browser pool and scrapers against the

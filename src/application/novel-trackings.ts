@@ -98,3 +98,39 @@ export async function untrackNovel(call: TrackingCall, trackingId: string, expec
   await releaseResource(quotaCall(call), NOVEL_TRACKING_FEATURE, trackingId);
   return result;
 }
+
+/** What a novel tracked because a workflow names it starts with (the API's default for POST /qidian/trackings). */
+export const DEFAULT_TRACKING_SETTINGS: NovelTrackingSettings = { notifyOnUpdate: true, notifyOnCompletion: false, wordCountThreshold: null };
+
+/**
+ * Tracks every novel of the list the user does not track yet (a
+ * `qidian.novels` workflow's novels are always tracked novels), one after
+ * the other, each holding its novel_tracking_limit unit; a novel tracked
+ * already counts once. When one is refused (QUOTA_EXCEEDED at the limit, or
+ * anything else), the novels this call tracked are untracked again (their
+ * units given back) and the refusal thrown: all of the list is tracked, or
+ * nothing changed. Returns the novels it tracked.
+ */
+export async function ensureNovelsTracked(call: TrackingCall, novelIds: readonly string[]): Promise<string[]> {
+  const added: string[] = [];
+  try {
+    for (const novelId of novelIds) {
+      const { state } = await loadTracking(call.store, novelTrackingId(call.userId, novelId));
+      if (state.status === 'tracking') continue;
+      try {
+        await trackNovel(call, { novelId, title: null, settings: DEFAULT_TRACKING_SETTINGS });
+        added.push(novelId);
+      } catch (error) {
+        // tracked meanwhile (another request): it holds its unit, nothing to add
+        const after = await loadTracking(call.store, novelTrackingId(call.userId, novelId));
+        if (after.state.status !== 'tracking') throw error;
+      }
+    }
+  } catch (error) {
+    for (const novelId of added.reverse()) {
+      await untrackNovel(call, novelTrackingId(call.userId, novelId)).catch(() => undefined);
+    }
+    throw error;
+  }
+  return added;
+}

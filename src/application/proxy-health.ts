@@ -79,11 +79,10 @@ function splitCredentials(secret: string): { username: string; password: string 
 }
 
 async function targets(deps: ProxyHealthDeps, proxyIds: string[] | undefined): Promise<Target[]> {
-  const query = deps.knex('proxies').whereNot('status', 'retired').orderBy('id').select('id');
-  if (proxyIds) query.whereIn('id', proxyIds);
-  const rows = (await query) as { id: string }[];
+  // named proxies are taken from their streams alone (one just registered may not be in the read model yet)
+  const ids = proxyIds ?? ((await deps.knex('proxies').whereNot('status', 'retired').orderBy('id').select('id')) as { id: string }[]).map((r) => r.id);
   const out: Target[] = [];
-  for (const { id } of rows) {
+  for (const id of ids) {
     const { state } = await load(deps.store, proxyAggregate, id);
     // the stream is the truth: the read model may not show a retirement yet
     if (state.status === 'none' || state.status === 'retired' || !state.endpoint) continue;

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { WorkflowTickJobData } from '../adapters/queue/queues.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
@@ -7,6 +8,7 @@ import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
 import type { WorkflowExecutionCommand } from '../write-model/workflow-execution/commands.js';
 import { workflowExecutionAggregate } from '../write-model/workflow-execution/decider.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
+import { resolveRunConfig } from './qidian-watchlist.js';
 
 /** The actor of a scheduled run's events (there is no requesting user). */
 export const SCHEDULER_ACTOR = 'scheduler';
@@ -14,6 +16,8 @@ export const SCHEDULER_ACTOR = 'scheduler';
 export interface ScheduledExecutionDeps {
   store: EventStore;
   now: () => Date;
+  /** what a Qidian watch-list run collects is resolved with it (src/application/qidian-watchlist.ts) */
+  knex?: Knex;
 }
 
 export interface WorkflowTick extends WorkflowTickJobData {
@@ -24,7 +28,7 @@ export interface WorkflowTick extends WorkflowTickJobData {
 export type TickOutcome =
   | { status: 'requested'; executionId: string; position: Position | undefined }
   | { status: 'already_requested'; executionId: string }
-  | { status: 'skipped'; executionId: string; reason: 'workflow_not_found' | 'workflow_paused' | 'workflow_deleted' | 'not_scheduled' };
+  | { status: 'skipped'; executionId: string; reason: 'workflow_not_found' | 'workflow_paused' | 'workflow_deleted' | 'not_scheduled' | 'nothing_to_collect' };
 
 /** The execution id of a tick: the same for a redelivered tick. */
 export function tickExecutionId(tickJobId: string): string {
@@ -62,6 +66,9 @@ export async function requestScheduledExecution(deps: ScheduledExecutionDeps, ti
           : state.schedule === null
             ? ('not_scheduled' as const)
             : null;
+  // what the run collects (a Qidian run: the novels tracked now); nothing: skipped
+  const config = skip === null && workflow ? await resolveRunConfig({ store: deps.store, ...(deps.knex ? { knex: deps.knex } : {}) }, workflow) : null;
+  const skipped = skip ?? (config === null ? ('nothing_to_collect' as const) : null);
 
   const context: CommandContext = { correlationId: executionId, causationId: tick.tickJobId, actor: SCHEDULER_ACTOR };
   // the execution stream is read once: a tick already requested decides nothing
@@ -70,7 +77,7 @@ export async function requestScheduledExecution(deps: ScheduledExecutionDeps, ti
     workflowExecutionAggregate,
     executionId,
     (execution): WorkflowExecutionCommand | [] =>
-      execution.request || skip !== null || !workflow
+      execution.request || skipped !== null || !workflow || config === null
         ? []
         : {
             type: 'RequestExecution',
@@ -79,8 +86,9 @@ export async function requestScheduledExecution(deps: ScheduledExecutionDeps, ti
             ownerId: workflow.ownerId,
             platform: workflow.platform,
             workflowType: workflow.type,
-            config: workflow.config,
+            config,
             platformAccountId: workflow.platformAccountId,
+            proxyRegion: workflow.proxyRegion ?? null,
             trigger: 'schedule',
             requestedBy: null,
             now: deps.now().toISOString(),
@@ -89,5 +97,5 @@ export async function requestScheduledExecution(deps: ScheduledExecutionDeps, ti
   );
   if (result.events.length > 0) return { status: 'requested', executionId, position: result.position };
   if (result.state.request) return { status: 'already_requested', executionId };
-  return { status: 'skipped', executionId, reason: skip ?? 'workflow_not_found' };
+  return { status: 'skipped', executionId, reason: skipped ?? 'workflow_not_found' };
 }

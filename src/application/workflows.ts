@@ -1,14 +1,16 @@
 import { hasId } from '../write-model/core/id-set.js';
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { AppendCondition, EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
-import { checkAgainstPlan, itemSpec, parseConfig, workflowType, type Refusal, type ResolvedWorkflowType } from '../platforms/registry.js';
+import { checkAgainstPlan, itemSpec, parseConfig, runNeeds, workflowType, type Refusal, type ResolvedWorkflowType, type RunNeeds } from '../platforms/registry.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { decideOnKept, handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
-import { featuresOf, type Service } from '../write-model/subscription/plans.js';
+import { featuresOf, isDailyCounter, type Service } from '../write-model/subscription/plans.js';
+import { dailyUsageId, subscriptionUsageAggregate } from '../write-model/subscription-usage/decider.js';
 import {
   workflowExecutionAggregate,
   type CollectedItem,
@@ -16,7 +18,10 @@ import {
   type WorkflowExecutionState,
 } from '../write-model/workflow-execution/index.js';
 import { workflowAggregate, type WorkflowCommand, type WorkflowDefinition, type WorkflowSchedule, type WorkflowState } from '../write-model/workflow/index.js';
-import { currentPlan, releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
+import { ensureNovelsTracked, novelTrackingId, untrackNovel, type TrackingCall } from './novel-trackings.js';
+import { NOVELS_TYPE, resolveRunConfig } from './qidian-watchlist.js';
+import { quotaDay } from './quota-day.js';
+import { currentPlan, loadQuotaSubject, releaseResource, reserveResource, type QuotaCall, type QuotaSubject } from './subscription-quotas.js';
 import { chunkBatchId, chunkItemsByBytes } from '../write-model/workflow-execution/item-chunks.js';
 
 /**
@@ -37,6 +42,8 @@ export interface WorkflowDeps {
   /** the quota day's zone (config QUOTA_TIME_ZONE) */
   timeZone: string;
   now: () => Date;
+  /** the database a run's config is resolved with (a Qidian watch list: src/application/qidian-watchlist.ts) */
+  knex?: Knex;
 }
 
 export interface Caller {
@@ -110,6 +117,32 @@ async function checkPlan(store: EventStore, userId: string, resolved: ResolvedWo
   refuse(checkAgainstPlan(resolved.type, config, plan, schedule));
 }
 
+function trackingCall(deps: WorkflowDeps, caller: Caller): TrackingCall {
+  return { store: deps.store, userId: caller.userId, now: deps.now(), timeZone: deps.timeZone, context: caller.context };
+}
+
+/** A workflow of a managed type (qidian.watchlist) is the platform's to change: CONFLICT for the owner's PUT and DELETE. */
+function refuseManaged(type: string, workflowId: string): void {
+  if (workflowType(type)?.spec.managed) {
+    throw new DomainError('CONFLICT', `workflow ${workflowId} is kept by the platform (${type}): change what it collects through its own routes`, { workflowId, type });
+  }
+}
+
+/**
+ * A qidian.novels workflow's novels are tracked novels (novel_tracking_limit
+ * counts each novel once, tracked or named by workflows): the ones not
+ * tracked yet are tracked now, or none is (QUOTA_EXCEEDED past the limit).
+ */
+async function trackWorkflowNovels(deps: WorkflowDeps, caller: Caller, type: string, config: Record<string, unknown>): Promise<string[]> {
+  if (type !== NOVELS_TYPE || !Array.isArray(config['novelIds'])) return [];
+  return ensureNovelsTracked(trackingCall(deps, caller), config['novelIds'] as string[]);
+}
+
+/** Untracks what trackWorkflowNovels tracked for a workflow that was not recorded after all. */
+async function untrackAdded(deps: WorkflowDeps, caller: Caller, added: readonly string[]): Promise<void> {
+  for (const novelId of added) await untrackNovel(trackingCall(deps, caller), novelTrackingId(caller.userId, novelId)).catch(() => undefined);
+}
+
 function quotaCall(deps: WorkflowDeps, caller: Caller, service: Service): QuotaCall {
   return { store: deps.store, userId: caller.userId, service, now: deps.now(), timeZone: deps.timeZone, context: caller.context };
 }
@@ -135,15 +168,19 @@ export interface NewWorkflow {
   config: unknown;
   platformAccountId?: string | null;
   schedule?: WorkflowSchedule | null;
+  /** only proxies of this region or country carry its runs; null or absent: any */
+  proxyRegion?: string | null;
 }
 
 export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: NewWorkflow): Promise<Outcome & { workflowId: string }> {
   const resolved = resolveType(input.type);
+  if (resolved.spec.managed) throw invalidBody(`${input.type} workflows are kept by the platform`, [{ path: ['type'], message: 'kept by the platform', code: 'invalid_value' }]);
   const config = validConfig(input.type, input.config);
   const schedule = input.schedule ?? null;
   await checkPlan(deps.store, caller.userId, resolved, config, schedule);
   const platformAccountId = input.platformAccountId ?? null;
   if (platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, platformAccountId);
+  const tracked = await trackWorkflowNovels(deps, caller, resolved.type, config);
 
   const workflowId = randomUUID();
   const service = resolved.platform.service;
@@ -164,6 +201,7 @@ export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: 
         config,
         platformAccountId,
         schedule,
+        proxyRegion: input.proxyRegion ?? null,
         now: deps.now().toISOString(),
       },
       { context: caller.context, expectedRevision: 'no_stream' },
@@ -172,6 +210,7 @@ export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: 
   } catch (error) {
     // the workflow was not recorded: give its slot back (the original error is what the caller needs to see)
     if (slot) await releaseResource(quotaCall(deps, caller, service), WORKFLOW_SLOT_FEATURE, workflowId).catch(() => undefined);
+    await untrackAdded(deps, caller, tracked);
     throw error;
   }
 }
@@ -193,6 +232,8 @@ export interface WorkflowChanges {
   config?: unknown;
   platformAccountId?: string | null;
   schedule?: WorkflowSchedule | null;
+  /** null: any region */
+  proxyRegion?: string | null;
 }
 
 /**
@@ -204,11 +245,13 @@ export interface WorkflowChanges {
  */
 export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, changes: WorkflowChanges, expectedRevision?: bigint): Promise<Outcome> {
   const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
+  refuseManaged(workflow.type, workflowId);
   const resolved = resolveType(workflow.type);
   const config = changes.config === undefined ? workflow.config : validConfig(workflow.type, changes.config);
   const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
   await checkPlan(deps.store, caller.userId, resolved, config, schedule);
   if (changes.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, changes.platformAccountId);
+  if (changes.config !== undefined) await trackWorkflowNovels(deps, caller, workflow.type, config);
   const checked = JSON.stringify([config, schedule]);
   return handle(
     deps.store,
@@ -226,6 +269,7 @@ export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflo
         ...(changes.config !== undefined ? { config } : {}),
         ...(changes.platformAccountId !== undefined ? { platformAccountId: changes.platformAccountId } : {}),
         ...(changes.schedule !== undefined ? { schedule: changes.schedule } : {}),
+        ...(changes.proxyRegion !== undefined ? { proxyRegion: changes.proxyRegion } : {}),
         now: deps.now().toISOString(),
       };
     },
@@ -240,7 +284,7 @@ export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflo
     workflowAggregate,
     workflowId,
     (state): WorkflowCommand => {
-      own(state, caller.userId, true);
+      refuseManaged(own(state, caller.userId, true).type, workflowId);
       return { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
     { context: caller.context },
@@ -298,6 +342,8 @@ async function requestExecutionOf(
   if (state.status === 'paused') {
     throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
   }
+  const config = await resolveRunConfig({ store: deps.store, ...(deps.knex ? { knex: deps.knex } : {}) }, workflow);
+  if (config === null) throw new DomainError('CONFLICT', `workflow ${workflowId} has nothing to collect: none of its novels is tracked`, { workflowId, reason: 'nothing_to_collect' });
   const executionId = randomUUID();
   const result = await handle(
     deps.store,
@@ -310,8 +356,9 @@ async function requestExecutionOf(
       ownerId: workflow.ownerId,
       platform: workflow.platform,
       workflowType: workflow.type,
-      config: workflow.config,
+      config,
       platformAccountId: workflow.platformAccountId,
+      proxyRegion: workflow.proxyRegion ?? null,
       trigger: 'manual',
       requestedBy: caller.userId,
       now: deps.now().toISOString(),
@@ -319,6 +366,90 @@ async function requestExecutionOf(
     { context: caller.context, expectedRevision: 'no_stream', conditions: [condition] },
   );
   return { executionId, revision: result.revision, position: result.position };
+}
+
+export interface OneOffRun {
+  /** a workflow type of the platform (registry name) */
+  type: string;
+  /** the type's config, as a workflow of that type would hold it */
+  config: unknown;
+  platformAccountId: string | null;
+}
+
+/**
+ * A one-off run: what a workflow of `type` with `config` would collect, once,
+ * without saving a workflow (POST /xiaohongshu/contents/collect). It is
+ * checked as a workflow would be (config, plan, account) and as a run is:
+ * when the plan counts the type's runs per day (xiaohongshu:
+ * daily_api_calls), a run that no longer fits in what is left of today's
+ * quota is refused now (QUOTA_EXCEEDED). Then it is recorded like a manual
+ * run (trigger `one_off`, its execution id as its workflow id) and takes the
+ * path every run takes: the execution process manager counts the quota (the
+ * only place it is spent; it may still refuse a run that raced another),
+ * leases a proxy and enqueues the scrape job, and the items reach the same
+ * read models.
+ */
+export async function requestOneOffExecution(
+  deps: WorkflowDeps,
+  caller: Caller,
+  input: OneOffRun,
+  options: { platform?: string } = {},
+): Promise<Outcome & { executionId: string }> {
+  const resolved = resolveType(input.type);
+  if (options.platform !== undefined && resolved.platform.id !== options.platform) {
+    throw invalidBody(`${input.type} is not a ${options.platform} type`, [{ path: ['type'], message: `not a ${options.platform} type`, code: 'invalid_value' }]);
+  }
+  const config = validConfig(input.type, input.config);
+  const subject = await loadQuotaSubject(deps.store, caller.userId, resolved.platform.service);
+  refuse(checkAgainstPlan(resolved.type, config, subject.plan, null));
+  if (input.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, input.platformAccountId);
+  await requireQuotaLeft(deps, subject, runNeeds(resolved.type, config, subject.plan));
+
+  const executionId = randomUUID();
+  const result = await handle(
+    deps.store,
+    workflowExecutionAggregate,
+    executionId,
+    {
+      type: 'RequestExecution',
+      executionId,
+      workflowId: executionId,
+      ownerId: caller.userId,
+      platform: resolved.platform.id,
+      workflowType: resolved.type,
+      config,
+      platformAccountId: input.platformAccountId,
+      trigger: 'one_off',
+      requestedBy: caller.userId,
+      now: deps.now().toISOString(),
+    },
+    { context: caller.context, expectedRevision: 'no_stream' },
+  );
+  return { executionId, revision: result.revision, position: result.position };
+}
+
+/**
+ * Refuses a run that would take today's daily counter past the plan's limit
+ * (what the execution process manager would refuse), without counting
+ * anything: the process manager counts it when it admits the run.
+ */
+async function requireQuotaLeft(deps: WorkflowDeps, subject: QuotaSubject, needs: RunNeeds | undefined): Promise<void> {
+  if (!needs || needs.use !== 'consume' || !isDailyCounter(needs.feature)) return;
+  // the free-plans process manager has not started the subscription yet
+  if (subject.terms === null) throw new DomainError('CONFLICT', `no ${subject.service} subscription yet; retry shortly`, { service: subject.service });
+  if (needs.limit?.kind !== 'limited') return;
+  const { day, resetsAt } = quotaDay(deps.now(), deps.timeZone);
+  const { state } = await load(deps.store, subscriptionUsageAggregate, dailyUsageId(subject.terms.userId, subject.service, day));
+  const used = state.status === 'open' ? (state.counts[needs.feature] ?? 0) : 0;
+  const limit = needs.limit.limit;
+  if (used + needs.amount <= limit) return;
+  throw new DomainError('QUOTA_EXCEEDED', `this run needs ${needs.amount} of ${needs.feature}; ${Math.max(0, limit - used)} of ${limit} are left today`, {
+    feature: needs.feature,
+    limit,
+    used,
+    requested: needs.amount,
+    resetsAt,
+  });
 }
 
 export async function cancelExecution(deps: WorkflowDeps, caller: Caller, executionId: string): Promise<Outcome> {

@@ -2,7 +2,8 @@ import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
 import { runScavenge } from '../application/retention.js';
 import { hostname } from 'node:os';
-import { DeadlineSweeper, expiryActions } from '../process-managers/index.js';
+import { DeadlineSweeper } from '../process-managers/index.js';
+import { deadlineActionsFromConfig } from './automation.js';
 import { awaitingRebuild } from '../operations/projections.js';
 import { consumerMetrics } from '../metrics.js';
 import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
@@ -49,7 +50,7 @@ try {
     }),
   );
   // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.
-  const sweeper = new DeadlineSweeper({ knex, actions: expiryActions(deps.store), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+  const sweeper = new DeadlineSweeper({ knex, actions: deadlineActionsFromConfig(deps.store, config, logger), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const pruning = every(60 * 60 * 1000, 'pruning expired idempotency keys', async () => {
     const removed = await pruneIdempotencyKeys(knex);

@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
 import { createMaintenanceQueue, createMaintenanceWorker, upsertRetentionScheduler } from '../adapters/queue/maintenance.js';
 import { REBUILD_JOB_NAME, rebuildProcessor } from '../adapters/queue/rebuild-job.js';
+import { PAYMENTS_RECONCILE_JOB_NAME, paymentsReconcileProcessor, upsertPaymentsReconcileScheduler } from '../adapters/queue/payments-reconcile.js';
+import { paymentProvidersFromConfig } from '../application/payments.js';
 import { createProxyHealthWorker, scheduleProxyHealth } from '../adapters/queue/proxy-health-worker.js';
 import { QUEUE_NAMES, type ProxyHealthJobData } from '../adapters/queue/queues.js';
 import { createWorkflowTickWorker } from '../adapters/queue/workflow-tick-worker.js';
@@ -13,8 +15,9 @@ import type { ProcessorFactory } from './worker.js';
  * The queues `npm run worker` takes jobs from, beside scraping:
  * - workflow-tick: each scheduled workflow's tick becomes one execution request;
  * - proxy-health: every proxy probed through itself each PROXY_HEALTH_INTERVAL_MS;
- * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE) and
- *   projection rebuilds started from the console;
+ * - maintenance: the daily retention job (04:00 in QUOTA_TIME_ZONE),
+ *   projection rebuilds started from the console, and the payments
+ *   reconcile job (every PAYMENT_RECONCILE_INTERVAL_MS);
  * - mail: the outbox the process managers queue mail into, sent through
  *   the SMTP relay (SMTP_URL) with back-off while it is down.
  * The repeating ones upsert their job schedulers at start (idempotent), so any
@@ -23,7 +26,7 @@ import type { ProcessorFactory } from './worker.js';
 
 export function workflowTickProcessor(): ProcessorFactory {
   return (ctx) => {
-    const runtime = createWorkflowTickWorker({ factory: ctx.factory, deps: { store: ctx.container.get(TOKENS.EventStore), now: () => new Date() }, logger: ctx.logger });
+    const runtime = createWorkflowTickWorker({ factory: ctx.factory, deps: { store: ctx.container.get(TOKENS.EventStore), knex: ctx.container.get(TOKENS.Knex), now: () => new Date() }, logger: ctx.logger });
     return { name: QUEUE_NAMES.workflowTick, start: () => runtime.start(), stop: async (graceMs) => void (await runtime.stop({ timeoutMs: graceMs })) };
   };
 }
@@ -66,10 +69,22 @@ export function maintenanceProcessor(): ProcessorFactory {
       name: 'maintenance',
       async start() {
         await upsertRetentionScheduler(queue, { timeZone: config.QUOTA_TIME_ZONE });
+        const providers = paymentProvidersFromConfig(config);
+        await upsertPaymentsReconcileScheduler(queue as never, { everyMs: config.PAYMENT_RECONCILE_INTERVAL_MS, enabled: Object.keys(providers).length > 0 });
         const knex = container.get(TOKENS.Knex);
         const store = container.get(TOKENS.EventStore);
         const ops = { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger };
-        worker = createMaintenanceWorker(ctx.factory, { knex, store, logger }, { [REBUILD_JOB_NAME]: rebuildProcessor(ops) as (job: Job) => Promise<unknown> });
+        worker = createMaintenanceWorker(ctx.factory, { knex, store, logger }, {
+          [REBUILD_JOB_NAME]: rebuildProcessor(ops) as (job: Job) => Promise<unknown>,
+          [PAYMENTS_RECONCILE_JOB_NAME]: paymentsReconcileProcessor({
+            knex,
+            store,
+            providers,
+            logger,
+            minAgeSeconds: config.PAYMENT_RECONCILE_MIN_AGE_SECONDS,
+            batch: config.PAYMENT_RECONCILE_BATCH,
+          }),
+        });
       },
       async stop() {
         // a retention run is a series of short deletes: closing waits for the current one
@@ -95,6 +110,8 @@ export function mailProcessor(): ProcessorFactory {
           logger,
           verification: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 },
           reset: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.PASSWORD_RESET_TTL_MINUTES },
+          // scheduled reports: the file read from report_files, mailed to the account's own (verified) address
+          reports: { knex: container.get(TOKENS.Knex), emailVerification: config.EMAIL_VERIFICATION },
         });
       },
       async stop() {

@@ -18,6 +18,8 @@ import { createScrapers, platformUrls, type ScraperTuning } from '../worker/scra
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { stopOnSignal } from './shutdown.js';
 import { mailProcessor, maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
+import { messageSendProcessor } from './message-send-processor.js';
+import { reportsProcessor } from '../adapters/queue/reports-queue.js';
 
 /**
  * `npm run worker`: the process that runs queue jobs. It mounts a list of
@@ -202,9 +204,9 @@ export async function startWorker(container: Container, options: StartWorkerOpti
   };
 }
 
-/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail). */
+/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail, message-send). */
 export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFactory[] {
-  return [scrapeProcessor(scrape), workflowTickProcessor(), proxyHealthProcessor(), maintenanceProcessor(), mailProcessor()];
+  return [scrapeProcessor(scrape), workflowTickProcessor(), proxyHealthProcessor(), maintenanceProcessor(), mailProcessor(), messageSendProcessor(scrape), reportsProcessor()];
 }
 
 async function main(): Promise<void> {

@@ -1,12 +1,19 @@
+import { apiKeyAggregate } from '../write-model/api-key/decider.js';
+import { apiKeyUsageAggregate } from '../write-model/api-key/usage.js';
 import type { Aggregate } from '../write-model/core/aggregate.js';
 import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import type { StoredEvent } from '../write-model/core/event-codec.js';
 import { notificationAggregate } from '../write-model/notification/decider.js';
+import { novelAlertAggregate } from '../write-model/novel-alert/decider.js';
 import { novelTrackingAggregate } from '../write-model/novel-tracking/decider.js';
+import { outgoingMessageAggregate } from '../write-model/outgoing-message/decider.js';
+import { keywordWatchAggregate } from '../write-model/qidian-keyword/decider.js';
 import { paymentOrderAggregate } from '../write-model/payment-order/decider.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { proxyHealthAggregate } from '../write-model/proxy-health/decider.js';
 import { proxyAggregate } from '../write-model/proxy/decider.js';
+import { reportRunAggregate } from '../write-model/report-run/decider.js';
+import { reportAggregate } from '../write-model/report/decider.js';
 import { sessionAggregate } from '../write-model/session/decider.js';
 import { subscriptionUsageAggregate } from '../write-model/subscription-usage/decider.js';
 import { subscriptionAggregate } from '../write-model/subscription/decider.js';
@@ -65,8 +72,15 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('workflow', workflowAggregate),
   entry('workflow-execution', workflowExecutionAggregate),
   entry('novel-tracking', novelTrackingAggregate),
+  entry('novel-alert', novelAlertAggregate),
+  entry('qidian-keyword', keywordWatchAggregate),
   entry('notification', notificationAggregate),
   entry('xiaohongshu-content', xiaohongshuContentAggregate),
+  entry('api-key', apiKeyAggregate),
+  entry('api-key-usage', apiKeyUsageAggregate),
+  entry('outgoing-message', outgoingMessageAggregate),
+  entry('report', reportAggregate),
+  entry('report-run', reportRunAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

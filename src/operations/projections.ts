@@ -70,7 +70,12 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'xiaohongshu-content-v1': ['xiaohongshu_processed_batches', 'xiaohongshu_deleted_contents', 'xiaohongshu_content_history', 'xiaohongshu_contents', 'xiaohongshu_messages'],
   'workflows-v1': ['workflow_executions', 'workflows'],
   'qidian-data-v1': ['qidian_trackings', 'qidian_novel_snapshots', 'qidian_novels', 'qidian_rankings'],
+  'qidian-alerts-v1': ['qidian_alerts', 'qidian_keywords'],
   'notifications-v1': ['notification_inboxes', 'notifications'],
+  'payment-orders-v1': ['payment_orders'],
+  'api-keys-v1': ['api_keys'],
+  'xiaohongshu-outgoing-messages-v1': ['xiaohongshu_outgoing_messages'],
+  'reports-v1': ['reports', 'report_runs'],
 };
 
 const NAME = /^(.+)-v(\d+)$/;

@@ -63,6 +63,12 @@ export interface WorkflowTypeSpec<Config = unknown, S extends Service = Service>
   limits(plan: Plan<S>, config: Config): RunNeeds;
   /** the type's own plan rules; the registry adds the service and frequency checks */
   check(plan: Plan<S>, config: Config): Refusal[];
+  /**
+   * Kept by the platform, not the user (qidian.watchlist): a process manager
+   * creates and schedules it; POST /workflows refuses the type, PUT and
+   * DELETE refuse such a workflow. Pause, resume and execute stay the owner's.
+   */
+  managed?: boolean;
 }
 
 export interface ItemSpec<Item = unknown> {
@@ -114,6 +120,11 @@ export function workflowType(type: string): ResolvedWorkflowType | undefined {
 
 export function workflowTypeNames(): string[] {
   return modules.flatMap((m) => Object.keys(m.workflowTypes));
+}
+
+/** The types a user may create (every type but the managed ones). */
+export function userWorkflowTypeNames(): string[] {
+  return modules.flatMap((m) => Object.entries(m.workflowTypes).filter(([, spec]) => !spec.managed).map(([name]) => name));
 }
 
 export function itemSpec(kind: string): ItemSpec | undefined {

@@ -1,17 +1,23 @@
 import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
+import type { MessageSendOutbox } from '../adapters/queue/message-send-queue.js';
 import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
 import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
 import type { Consumer } from '../subscriptions/consumer.js';
+import { createAccountHealth } from './account-health.js';
 import { createExpirySchedule } from './deadlines/index.js';
 import { createDispatchExecutions } from './dispatch-executions.js';
 import { createEndSessions } from './end-sessions.js';
 import { createExecutionRetention } from './execution-retention.js';
 import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
 import { createNotifyUser, type NotificationMailOutbox } from './notify-user.js';
+import { createOutgoingMessages } from './outgoing-messages.js';
 import { createPauseOnAccountInvalidated } from './pause-on-account-invalidated.js';
 import { createPauseOnQuotaExceeded } from './pause-on-quota-exceeded.js';
 import { createPlanOnPayment } from './plan-on-payment.js';
+import { createPlanOnRefund } from './plan-on-refund.js';
 import { createProxyFailover } from './proxy-failover.js';
+import { createQidianAlerts } from './qidian-alerts.js';
+import { createQidianWatchlist } from './qidian-watchlist.js';
 import type { ProcessManagerDeps } from './shared.js';
 import { createWorkflowSchedules } from './workflow-schedules.js';
 
@@ -19,6 +25,7 @@ export type { ProcessManagerDeps } from './shared.js';
 export { FREE_PLANS_ON_REGISTRATION, createFreePlansOnRegistration } from './free-plans-on-registration.js';
 export { END_SESSIONS, createEndSessions } from './end-sessions.js';
 export { PLAN_ON_PAYMENT, createPlanOnPayment, commandForPayment, addBillingCycle } from './plan-on-payment.js';
+export { PLAN_ON_REFUND, createPlanOnRefund } from './plan-on-refund.js';
 export { subscriptionIdFor } from './shared.js';
 export * from './deadlines/index.js';
 
@@ -26,6 +33,8 @@ export * from './deadlines/index.js';
 export interface ProcessManagerWiring extends ProcessManagerDeps {
   /** an unpaid order is closed this long after it expires (PAYMENT_EXPIRY_GRACE_MINUTES) */
   paymentGraceMs: number;
+  /** a paid period's renewal deadline (renewal order or expiry reminder) is due this long before its end (SUBSCRIPTION_RENEWAL_LEAD_DAYS); unset: none */
+  renewalLeadMs?: number;
   /** QUOTA_TIME_ZONE */
   timeZone: string;
   /** enqueues scrape jobs (QUEUE_PREFIX, the scrape retry policy) */
@@ -36,6 +45,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   leases?: RedisProxyLeaseStore;
   /** the mail outbox (the `mail` queue); none: notifications stay in-app */
   outbox?: NotificationMailOutbox;
+  /** the `message-send` queue outgoing private messages are sent from */
+  messages?: MessageSendOutbox;
 }
 
 /**
@@ -50,11 +61,13 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createFreePlansOnRegistration(base),
     createEndSessions(base),
     createPlanOnPayment(base),
-    createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs }),
+    createPlanOnRefund(base),
+    createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs, ...(wiring.renewalLeadMs !== undefined ? { renewalLeadMs: wiring.renewalLeadMs } : {}) }),
     createDispatchExecutions({ ...base, dispatcher, timeZone: wiring.timeZone, ...withLeases }),
     createProxyFailover({ ...base, dispatcher, ...withLeases }),
     createPauseOnQuotaExceeded(base),
     createPauseOnAccountInvalidated(base),
+    createAccountHealth(base),
     createWorkflowSchedules({ ...base, schedulers: wiring.schedulers }),
     createNotifyUser({
       ...base,
@@ -62,5 +75,8 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
       ...(wiring.outbox ? { outbox: wiring.outbox } : {}),
     }),
     createExecutionRetention(base),
+    createQidianWatchlist(base),
+    createQidianAlerts({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
+    createOutgoingMessages({ ...base, ...(wiring.messages ? { outbox: wiring.messages } : {}) }),
   ];
 }

@@ -11,6 +11,7 @@ import { paymentOrderEvents } from '../write-model/payment-order/events.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { platformAccountEvents } from '../write-model/platform-account/events.js';
 import { subscriptionUsageEvents } from '../write-model/subscription-usage/events.js';
+import { subscriptionEvents } from '../write-model/subscription/events.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
 import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
@@ -30,7 +31,14 @@ export interface NotifyUserDeps extends ProcessManagerDeps {
   timeZone?: string;
 }
 
-export const NOTIFY_USER_EVENT_TYPES = ['QuotaExceeded', 'AccountInvalidated', 'ExecutionFailed', 'PaymentSucceeded'] as const;
+export const NOTIFY_USER_EVENT_TYPES = [
+  'QuotaExceeded',
+  'AccountInvalidated',
+  'ExecutionFailed',
+  'PaymentSucceeded',
+  'SubscriptionRenewalOrdered',
+  'SubscriptionExpiryReminded',
+] as const;
 
 interface Planned {
   event: RecordedEvent;
@@ -60,8 +68,10 @@ export function notificationIdFor(eventId: string, userId: string): string {
 }
 
 /**
- * Quota exceeded, account invalidated, execution failed and payment received
- * → a notification (its own stream, `notification-{notificationId}`), and a
+ * Quota exceeded, account invalidated, execution failed, payment received, a
+ * renewal order placed before the period ends (`subscription_renewal`, with
+ * the pay link) and a paid period about to end without renewal
+ * (`subscription_expiring`) → a notification (its own stream, `notification-{notificationId}`), and a
  * mail queued in the outbox for the worker to send.
  *
  * The user's notification preferences (their profile, per kind) decide the
@@ -146,6 +156,40 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
           paidAt: d.paidAt,
         });
       }
+      case 'SubscriptionRenewalOrdered': {
+        // the renewal deadline placed the order: remind the user to pay it (the pay link in the data)
+        const decoded = subscriptionEvents.decode(event);
+        if (decoded.type !== 'SubscriptionRenewalOrdered') return null;
+        const d = decoded.data;
+        return base(d.userId, 'subscription_renewal', {
+          subscriptionId: d.subscriptionId,
+          service: d.service,
+          plan: d.plan,
+          periodEnd: d.periodEnd,
+          orderId: d.orderId,
+          amountFen: d.amountFen,
+          provider: d.provider,
+          channel: d.channel,
+          payUrl: d.payUrl,
+          codeUrl: d.codeUrl,
+          orderExpiresAt: d.orderExpiresAt,
+          remindedAt: d.orderedAt,
+        });
+      }
+      case 'SubscriptionExpiryReminded': {
+        const decoded = subscriptionEvents.decode(event);
+        if (decoded.type !== 'SubscriptionExpiryReminded') return null;
+        const d = decoded.data;
+        return base(d.userId, 'subscription_expiring', {
+          subscriptionId: d.subscriptionId,
+          service: d.service,
+          plan: d.plan,
+          periodEnd: d.periodEnd,
+          fallbackPlan: d.fallbackPlan,
+          reason: d.reason,
+          remindedAt: d.remindedAt,
+        });
+      }
       default:
         return null;
     }
@@ -153,7 +197,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
 
   function timeOf(p: Planned): string {
     const d = p.data;
-    const at = d.exceededAt ?? d.invalidatedAt ?? d.failedAt ?? d.paidAt;
+    const at = d.exceededAt ?? d.invalidatedAt ?? d.failedAt ?? d.paidAt ?? d.remindedAt;
     return typeof at === 'string' ? at : p.event.created.toISOString();
   }
 

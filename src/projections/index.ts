@@ -1,9 +1,14 @@
 import type { Consumer } from '../subscriptions/consumer.js';
+import { apiKeysProjection } from './api-keys.js';
 import { notificationsProjection } from './notifications.js';
+import { outgoingMessagesProjection } from './outgoing-messages.js';
+import { paymentOrdersProjection } from './payment-orders.js';
 import { platformAccountsProjection } from './platform-accounts.js';
 import { proxiesProjection } from './proxies.js';
 import { createProxyUsageProjection } from './proxy-usage.js';
+import { qidianAlertsProjection } from './qidian-alerts.js';
 import { qidianDataProjection } from './qidian-data.js';
+import { reportsProjection } from './reports.js';
 import { subscriptionsProjection } from './subscriptions.js';
 import { usersProjection } from './users.js';
 import { workflowsProjection } from './workflows.js';
@@ -24,6 +29,11 @@ export function createProjections(options: { timeZone: string }): Consumer[] {
     xiaohongshuContentProjection,
     workflowsProjection,
     qidianDataProjection,
+    qidianAlertsProjection,
     notificationsProjection,
+    paymentOrdersProjection,
+    apiKeysProjection,
+    outgoingMessagesProjection,
+    reportsProjection,
   ];
 }

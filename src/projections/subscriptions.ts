@@ -12,7 +12,10 @@ import { deleteRows, patchRows, selectRows, upsertRows, type Row } from './sql-b
  *
  * - `subscriptions`: one row per subscription, the plan in force, its status
  *   (`active`, or `cancelled` = ends at the period's end and falls back to
- *   free), the period, a pending downgrade and `last_revision`.
+ *   free), the period, a pending downgrade, automatic renewal (`auto_renew`,
+ *   its provider and channel; cancelling and falling back to free turn it
+ *   off), the renewal order placed for the current period
+ *   (`renewal_order_id`, cleared when the period changes) and `last_revision`.
  * - `feature_usage_stats`: one row per subscription, feature and day. For a
  *   daily counter `used` is the day's total (UsageRecorded carries it, so the
  *   row is set, never incremented) and `exceeded_at` the first refusal that
@@ -108,6 +111,10 @@ async function writeSubscriptions(tx: Knex.Transaction, events: Lifecycle[]): Pr
           cancel_at_period_end: false,
           cancelled_at: null,
           last_expired_at: null,
+          auto_renew: false,
+          auto_renew_provider: null,
+          auto_renew_channel: null,
+          renewal_order_id: null,
           started_at: d.startedAt,
           ...base,
         },
@@ -158,7 +165,7 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
   switch (event.type) {
     case 'SubscriptionUpgraded': {
       const d = event.data;
-      return { plan: d.toPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, ...clearPending };
+      return { plan: d.toPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, renewal_order_id: null, ...clearPending };
     }
     case 'SubscriptionDowngraded': {
       const d = event.data;
@@ -166,20 +173,40 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
     }
     case 'SubscriptionRenewed': {
       const d = event.data;
-      return { plan: d.plan, status: 'active', period_end: d.periodEnd, ...clearPending };
+      return { plan: d.plan, status: 'active', period_end: d.periodEnd, renewal_order_id: null, ...clearPending };
     }
     case 'SubscriptionCancelled':
-      return { status: 'cancelled', cancel_at_period_end: true, cancelled_at: event.data.cancelledAt, pending_downgrade: null, pending_downgrade_at: null };
+      return { status: 'cancelled', cancel_at_period_end: true, cancelled_at: event.data.cancelledAt, pending_downgrade: null, pending_downgrade_at: null, ...autoRenewOff };
     case 'SubscriptionExpired': {
       const d = event.data;
       // the subscription goes on, on the fallback plan
-      return { plan: d.fallbackPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, last_expired_at: d.expiredAt, ...clearPending };
+      return {
+        plan: d.fallbackPlan,
+        status: 'active',
+        period_start: d.periodStart,
+        period_end: d.periodEnd,
+        last_expired_at: d.expiredAt,
+        renewal_order_id: null,
+        ...clearPending,
+        // free is never renewed: falling back to it turns automatic renewal off
+        ...(d.fallbackPlan === 'free' ? autoRenewOff : {}),
+      };
     }
+    case 'AutoRenewChanged': {
+      const d = event.data;
+      return d.enabled ? { auto_renew: true, auto_renew_provider: d.provider, auto_renew_channel: d.channel } : autoRenewOff;
+    }
+    case 'SubscriptionRenewalOrdered':
+      return { renewal_order_id: event.data.orderId };
+    case 'SubscriptionExpiryReminded':
+      return {};
     case 'ResourceReserved':
     case 'ResourceReleased':
       return {}; // a reservation moves the subscription's revision (and nothing else)
   }
 }
+
+const autoRenewOff = { auto_renew: false, auto_renew_provider: null, auto_renew_channel: null };
 
 const clearPending = { pending_downgrade: null, pending_downgrade_at: null, cancel_at_period_end: false, cancelled_at: null };
 
@@ -271,6 +298,12 @@ function timeOf(event: SubscriptionEvent): string {
       return event.data.cancelledAt;
     case 'SubscriptionExpired':
       return event.data.expiredAt;
+    case 'AutoRenewChanged':
+      return event.data.changedAt;
+    case 'SubscriptionRenewalOrdered':
+      return event.data.orderedAt;
+    case 'SubscriptionExpiryReminded':
+      return event.data.remindedAt;
     case 'ResourceReserved':
       return event.data.reservedAt;
     case 'ResourceReleased':

@@ -160,6 +160,7 @@ function foldWorkflowEvent(workflows: Map<string, WorkflowFold>, recorded: Recor
         name: d.name,
         config: d.config,
         platform_account_id: d.platformAccountId,
+        proxy_region: d.proxyRegion ?? null,
         schedule: null,
         status: 'active',
         paused_for: [],
@@ -185,7 +186,7 @@ function workflowChanges(fold: WorkflowFold, event: Exclude<WorkflowEvent, { typ
   switch (event.type) {
     case 'WorkflowUpdated': {
       const d = event.data;
-      return { name: d.name, config: d.config, platform_account_id: d.platformAccountId, updated_at: d.updatedAt };
+      return { name: d.name, config: d.config, platform_account_id: d.platformAccountId, proxy_region: d.proxyRegion ?? null, updated_at: d.updatedAt };
     }
     case 'WorkflowScheduled':
       return { schedule: event.data.schedule, updated_at: event.data.scheduledAt };

@@ -1,5 +1,8 @@
+import { requirePlanExportFormat } from '../application/plan-gates.js';
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
+import PDFDocument from 'pdfkit';
+import { loadPdfFonts, printable } from './pdf-fonts.js';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { inertCell } from './inert-cell.js';
@@ -19,35 +22,30 @@ import type { AnyPlan, ExportFormat as PlanExportFormat } from '../write-model/s
  *   in xlsx too.
  * - xlsx: exceljs' streaming WorkbookWriter, one sheet, a header row, each
  *   row committed as it is written (dates stay dates).
+ * - pdf: pdfkit, landscape A4 pages of a table (a title, the header row on
+ *   every page, one line per row, each cell cut to its column with an
+ *   ellipsis), set in Noto Sans SC (pdf-fonts.ts), written page by page.
  *
  * An error after the first bytes cannot become an error envelope any more:
  * the stream is destroyed and the client sees a cut-off download.
  */
 
-export const EXPORT_FORMATS = ['json', 'csv', 'xlsx'] as const;
+export const EXPORT_FORMATS = ['json', 'csv', 'xlsx', 'pdf'] as const;
 export type ExportFileFormat = (typeof EXPORT_FORMATS)[number];
 
-/** The plan catalogue's export_formats entry a file format needs: csv and xlsx are both "excel". */
-export const PLAN_FORMAT_OF: { readonly [F in ExportFileFormat]: PlanExportFormat } = { json: 'json', csv: 'excel', xlsx: 'excel' };
+/** The plan catalogue's export_formats entry a file format needs: csv and xlsx are both "excel", pdf is "pdf". */
+export const PLAN_FORMAT_OF: { readonly [F in ExportFileFormat]: PlanExportFormat } = { json: 'json', csv: 'excel', xlsx: 'excel', pdf: 'pdf' };
 
 /** Refuses a file format the plan's export_formats do not include (403 PERMISSION_DENIED naming the feature). */
 export function requireExportFormat(plan: AnyPlan, format: ExportFileFormat): void {
-  const needed = PLAN_FORMAT_OF[format];
-  const allowed = plan.features.export_formats as readonly PlanExportFormat[];
-  if (allowed.includes(needed)) return;
-  throw new DomainError('PERMISSION_DENIED', `${plan.name} does not include ${needed} export (export_formats)`, {
-    feature: 'export_formats',
-    format,
-    requires: needed,
-    allowed,
-    plan: plan.code,
-  });
+  requirePlanExportFormat(plan, PLAN_FORMAT_OF[format], { format });
 }
 
 export const CONTENT_TYPES: { readonly [F in ExportFileFormat]: string } = {
   json: 'application/json; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  pdf: 'application/pdf',
 };
 
 export type Cell = string | number | boolean | Date | null;
@@ -66,7 +64,7 @@ export interface ExportSpec<Row> {
   pages: AsyncIterable<readonly Row[]>;
   /** the json element of a row (default: the columns as an object) */
   json?: (row: Row) => unknown;
-  /** xlsx sheet name */
+  /** xlsx sheet name; the pdf's title */
   sheetName?: string;
 }
 
@@ -85,6 +83,8 @@ export function exportStream<Row>(spec: ExportSpec<Row>): Readable {
       return Readable.from(csvChunks(spec), { objectMode: false });
     case 'xlsx':
       return xlsxStream(spec);
+    case 'pdf':
+      return pdfStream(spec);
   }
 }
 
@@ -139,6 +139,74 @@ function xlsxStream<Row>(spec: ExportSpec<Row>): Readable {
     }
     sheet.commit();
     await workbook.commit();
+  };
+  write().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
+  return out;
+}
+
+const PDF_MARGIN = 30;
+const PDF_FONT_SIZE = 6.5;
+/** a cell wraps onto at most this many lines (then an ellipsis) */
+const PDF_MAX_LINES = 3;
+
+/** A cell as the pdf prints it: dates as ISO-8601, emoji left out. */
+function pdfCell(value: Cell | readonly string[]): string {
+  const cell = Array.isArray(value) ? value.join(', ') : (value as Cell);
+  if (cell === null) return '';
+  return printable(cell instanceof Date ? cell.toISOString() : String(cell));
+}
+
+function pdfStream<Row>(spec: ExportSpec<Row>): Readable {
+  const out = new PassThrough();
+  const write = async () => {
+    const { regular, bold } = await loadPdfFonts();
+    const doc = new PDFDocument({ size: 'A4', layout: 'landscape', margin: PDF_MARGIN, info: { Title: spec.sheetName ?? 'export', Author: 'Collector' } });
+    doc.pipe(out);
+    doc.registerFont('regular', regular);
+    doc.registerFont('bold', bold);
+    const usable = doc.page.width - 2 * PDF_MARGIN;
+    const weights = spec.columns.map((c) => c.width ?? 16);
+    const total = weights.reduce((a, b) => a + b, 0);
+    const widths = weights.map((w) => (usable * w) / total);
+    const lineHeight = doc.font('regular').fontSize(PDF_FONT_SIZE).currentLineHeight(true);
+    const bottom = doc.page.height - PDF_MARGIN;
+    let y = PDF_MARGIN;
+    /** one table row: each cell wrapped in its column, the row as tall as its tallest cell */
+    const row = (cells: readonly string[], font: 'regular' | 'bold') => {
+      doc.font(font).fontSize(PDF_FONT_SIZE);
+      const heights = cells.map((text, i) => Math.min(doc.heightOfString(text || ' ', { width: widths[i]! - 3 }), lineHeight * PDF_MAX_LINES));
+      const height = Math.max(lineHeight, ...heights);
+      if (y + height > bottom) return false;
+      let x = PDF_MARGIN;
+      cells.forEach((text, i) => {
+        doc.text(text, x, y, { width: widths[i]! - 3, height: lineHeight * PDF_MAX_LINES, ellipsis: true });
+        x += widths[i]!;
+      });
+      y += height + 2;
+      return true;
+    };
+    const header = () => {
+      row(spec.columns.map((c) => c.header), 'bold');
+      doc.moveTo(PDF_MARGIN, y - 1).lineTo(PDF_MARGIN + usable, y - 1).lineWidth(0.5).stroke();
+      y += 1;
+    };
+    doc.font('bold').fontSize(11).text(printable(spec.sheetName ?? 'export'), PDF_MARGIN, y);
+    y += 20;
+    header();
+    for await (const page of spec.pages) {
+      if (out.destroyed) return; // the client went away
+      for (const r of page) {
+        const cells = spec.columns.map((c) => pdfCell(c.value(r)));
+        if (!row(cells, 'regular')) {
+          doc.addPage();
+          y = PDF_MARGIN;
+          header();
+          row(cells, 'regular');
+        }
+      }
+      if (out.writableNeedDrain) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+    }
+    doc.end();
   };
   write().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;

@@ -6,12 +6,12 @@ import type { AppState } from '../adapters/http/state.js';
 import { featuresOf, isService, PLAN_CODES, plansOf, SERVICES, type AnyPlan, type Service } from '../write-model/subscription/plans.js';
 
 /**
- * The public catalogue (seed 000: GET /api/v1/services and
+ * The public catalogue (GET /api/v1/services and
  * GET /api/v1/services/{service_type}/plans), straight from the typed plan
  * catalogue in src/write-model/subscription/plans.ts: no table, no auth.
  */
 
-/** Display names (the seed's headings: 小红书服务计费, 起点服务计费). */
+/** Display names (the services are billed as 小红书服务计费 and 起点服务计费). */
 export const SERVICE_DISPLAY_NAMES: { readonly [S in Service]: string } = {
   xiaohongshu: '小红书',
   qidian: '起点',

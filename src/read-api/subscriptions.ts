@@ -28,6 +28,12 @@ export interface SubscriptionView {
   pending_downgrade_at: string | null;
   cancel_at_period_end: boolean;
   cancelled_at: string | null;
+  /** renewal orders are placed before the period ends (paid plans only) */
+  auto_renew: boolean;
+  auto_renew_provider: string | null;
+  auto_renew_channel: string | null;
+  /** the renewal order placed for the current period, to pay before period_end */
+  renewal_order_id: string | null;
   started_at: string;
   updated_at: string;
   /** the stream revision the row reflects (also the ETag) */
@@ -60,6 +66,10 @@ const COLUMNS = [
   'pending_downgrade_at',
   'cancel_at_period_end',
   'cancelled_at',
+  'auto_renew',
+  'auto_renew_provider',
+  'auto_renew_channel',
+  'renewal_order_id',
   'started_at',
   'updated_at',
   'last_revision',
@@ -79,6 +89,10 @@ function toView(row: Record<string, any>): SubscriptionView {
     pending_downgrade_at: isoOrNull(row.pending_downgrade_at),
     cancel_at_period_end: Boolean(row.cancel_at_period_end),
     cancelled_at: isoOrNull(row.cancelled_at),
+    auto_renew: Boolean(row.auto_renew),
+    auto_renew_provider: row.auto_renew_provider ?? null,
+    auto_renew_channel: row.auto_renew_channel ?? null,
+    renewal_order_id: row.renewal_order_id ?? null,
     started_at: iso(row.started_at),
     updated_at: iso(row.updated_at),
     revision: String(row.last_revision),

@@ -22,6 +22,7 @@ export interface WorkflowView {
   name: string;
   config: Record<string, unknown>;
   platform_account_id: string | null;
+  proxy_region: string | null;
   schedule: Record<string, unknown> | null;
   status: string;
   paused_for: string[];
@@ -67,7 +68,7 @@ const iso = (value: unknown): string => (value instanceof Date ? value : new Dat
 const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
 
 const WORKFLOW_COLUMNS = [
-  'id', 'platform', 'type', 'name', 'config', 'platform_account_id', 'schedule', 'status', 'paused_for', 'pauses',
+  'id', 'platform', 'type', 'name', 'config', 'platform_account_id', 'proxy_region', 'schedule', 'status', 'paused_for', 'pauses',
   'created_at', 'updated_at', 'last_run_at', 'last_execution_id', 'last_revision',
 ] as const;
 
@@ -84,6 +85,7 @@ function toWorkflow(row: Record<string, any>): WorkflowView {
     name: row.name,
     config: row.config,
     platform_account_id: row.platform_account_id,
+    proxy_region: row.proxy_region ?? null,
     schedule: row.schedule ?? null,
     status: row.status,
     paused_for: row.paused_for ?? [],

@@ -243,12 +243,7 @@ const round2 = (v: unknown) => Math.round(Number(v ?? 0) * 100) / 100;
 
 /** Totals, averages, counts per type and the top authors and tags of the owner's retained notes (filters and range applied). */
 export async function overview(knex: Knex, scope: Scope & { retentionDays: number }, filters: ContentFilters, range: OverviewRange): Promise<OverviewView> {
-  const base = () => {
-    const q = filtered(knex, scope, filters);
-    if (range.from) q.andWhereRaw('last_collected_at >= (?::date)::timestamp AT TIME ZONE ?', [range.from, scope.timeZone]);
-    if (range.to) q.andWhereRaw('last_collected_at < (?::date + 1)::timestamp AT TIME ZONE ?', [range.to, scope.timeZone]);
-    return q;
-  };
+  const base = () => lastCollectedIn(filtered(knex, scope, filters), scope, range);
   const [totals] = (await base().select(
     knex.raw('count(*) AS notes'),
     knex.raw('count(DISTINCT author_id) AS authors'),
@@ -291,6 +286,22 @@ export async function overview(knex: Knex, scope: Scope & { retentionDays: numbe
     top_authors: authors.map((r) => ({ author_id: r.author_id, author_name: r.author_name, notes: Number(r.notes), likes: Number(r.likes) })),
     top_tags: tags.map((r) => ({ tag: r.tag, notes: Number(r.notes), likes: Number(r.likes) })),
   };
+}
+
+/** Only the notes last collected in the range (days in the scope's zone). */
+function lastCollectedIn(q: Knex.QueryBuilder, scope: Scope, range: OverviewRange): Knex.QueryBuilder {
+  if (range.from) q.andWhereRaw('last_collected_at >= (?::date)::timestamp AT TIME ZONE ?', [range.from, scope.timeZone]);
+  if (range.to) q.andWhereRaw('last_collected_at < (?::date + 1)::timestamp AT TIME ZONE ?', [range.to, scope.timeZone]);
+  return q;
+}
+
+/** The `limit` notes with the most likes (then comments, then note id) among those the overview counts over the range. */
+export async function topContents(knex: Knex, scope: Scope, range: OverviewRange, limit: number): Promise<ContentView[]> {
+  const rows = (await lastCollectedIn(filtered(knex, scope, {}), scope, range)
+    .select('*')
+    .orderByRaw('like_count DESC, comment_count DESC, note_id ASC')
+    .limit(limit)) as Record<string, any>[];
+  return rows.map(contentView);
 }
 
 export interface TrendDay {

@@ -45,6 +45,8 @@ export interface LeaseFor {
   leaseAccount: string;
   /** the proxy the execution is assigned to, if any */
   preferred: string | null;
+  /** the workflow's proxy region: only proxies of that region or country (the preferred one too) */
+  region?: string | null;
   /**
    * proxies this job just failed through (unreachable): taken only when no
    * other proxy is free, the preferred one included
@@ -86,7 +88,7 @@ export async function leaseProxy(deps: LeaseDeps, want: LeaseFor): Promise<Lease
 }
 
 async function leaseAmong(deps: LeaseDeps, want: LeaseFor, avoid: readonly string[]): Promise<LeasedProxy> {
-  const request = { jobId: want.holderId, platform: want.platform, platformAccountId: want.leaseAccount };
+  const request = { jobId: want.holderId, platform: want.platform, platformAccountId: want.leaseAccount, region: want.region ?? null };
   const candidates = (await deps.candidates()).filter((c) => !avoid.includes(c.proxyId));
   const excluded = new Set<string>();
 

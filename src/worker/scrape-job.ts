@@ -244,14 +244,14 @@ export function cookiesFromHeader(header: string, urls: string[]): ContextCookie
   return domains.flatMap((domain) => pairs.map((c) => ({ ...c, domain, path: '/' })));
 }
 
-function openProxyCredentials(secretBox: SecretBox, endpoint: ProxyEndpoint): { username?: string; password?: string } {
+export function openProxyCredentials(secretBox: SecretBox, endpoint: ProxyEndpoint): { username?: string; password?: string } {
   if (!endpoint.credentials) return {};
   const clear = secretBox.decrypt(endpoint.credentials, endpoint.proxyId);
   const i = clear.indexOf(':'); // `username:password`, the username has no ':'
   return i === -1 ? { username: clear } : { username: clear.slice(0, i), password: clear.slice(i + 1) };
 }
 
-function openAccountCredentials(secretBox: SecretBox, account: ConnectedAccount): { cookies?: string; userAgent?: string } {
+export function openAccountCredentials(secretBox: SecretBox, account: ConnectedAccount): { cookies?: string; userAgent?: string } {
   const clear = secretBox.decrypt(account.credentials, account.accountId);
   try {
     const value = JSON.parse(clear) as { cookies?: unknown; userAgent?: unknown };
@@ -315,6 +315,7 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
       leaseAccount: request.platformAccountId ?? `execution:${executionId}`,
       preferred: state.proxy?.proxyId ?? job.data.proxyId ?? null,
       avoid: job.data.avoidProxyIds ?? [],
+      region: request.proxyRegion ?? null,
     });
 
     // aborted when the job is released (shutdown) or the lease is lost

@@ -1,6 +1,10 @@
+import { apiKeyEvents, apiKeyUsageEvents, type ApiKeyEvent, type ApiKeyUsageEvent } from './api-key/events.js';
 import { combineCodecs } from './core/event-codec.js';
 import { notificationEvents, type NotificationEvent } from './notification/events.js';
+import { novelAlertEvents, type NovelAlertEvent } from './novel-alert/events.js';
 import { novelTrackingEvents, type NovelTrackingEvent } from './novel-tracking/events.js';
+import { outgoingMessageEvents, type OutgoingMessageEvent } from './outgoing-message/events.js';
+import { keywordWatchEvents, type KeywordWatchEvent } from './qidian-keyword/events.js';
 import { paymentOrderEvents, type PaymentOrderEvent } from './payment-order/events.js';
 import { subscriptionEvents, type SubscriptionEvent } from './subscription/events.js';
 import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscription-usage/events.js';
@@ -11,6 +15,8 @@ import { usernameReservationEvents, type UsernameReservationEvent } from './user
 import { platformAccountEvents, type PlatformAccountEvent } from './platform-account/events.js';
 import { proxyEvents, type ProxyEvent } from './proxy/events.js';
 import { proxyHealthEvents, type ProxyHealthEvent } from './proxy-health/events.js';
+import { reportEvents, type ReportEvent } from './report/events.js';
+import { reportRunEvents, type ReportRunEvent } from './report-run/events.js';
 import { workflowEvents, type WorkflowEvent } from './workflow/events.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from './workflow-execution/events.js';
 import { xiaohongshuContentEvents, type XiaohongshuContentEvent } from './xiaohongshu-content/events.js';
@@ -35,7 +41,14 @@ export type AnyDomainEvent =
   | WorkflowEvent
   | WorkflowExecutionEvent
   | NovelTrackingEvent
-  | XiaohongshuContentEvent;
+  | NovelAlertEvent
+  | KeywordWatchEvent
+  | XiaohongshuContentEvent
+  | ApiKeyEvent
+  | ApiKeyUsageEvent
+  | OutgoingMessageEvent
+  | ReportEvent
+  | ReportRunEvent;
 
 export const domainEvents = combineCodecs<AnyDomainEvent>([
   userEvents,
@@ -52,5 +65,12 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   workflowEvents,
   workflowExecutionEvents,
   novelTrackingEvents,
+  novelAlertEvents,
+  keywordWatchEvents,
   xiaohongshuContentEvents,
+  apiKeyEvents,
+  apiKeyUsageEvents,
+  outgoingMessageEvents,
+  reportEvents,
+  reportRunEvents,
 ]);

@@ -8,6 +8,8 @@ import { createMailWorker } from '../../src/adapters/queue/mail-queue.js';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
+import { generateMerchant, platformEnv, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import type { ConfigVariable } from '../../src/config.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
@@ -607,12 +609,17 @@ describe('identity: limits on the other auth routes, behind a trusted proxy (e2e
 describe('identity: email verification (e2e)', () => {
   let api: AuthApi;
   let container: Container;
+  // a verified account's order is placed with Alipay: the payment sandbox
+  const merchant = generateMerchant();
+  let sandbox: PaymentSandbox;
   before(async () => {
-    api = await startAuthApi({ EMAIL_VERIFICATION: 'required' });
+    sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant) });
+    api = await startAuthApi({ EMAIL_VERIFICATION: 'required', ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }) });
     container = api.container;
   });
   after(async () => {
     await api?.stop();
+    await sandbox?.stop();
   });
 
   it('a new account gets a link by mail; until it is followed the account cannot pay or connect a platform account; then it can', async () => {

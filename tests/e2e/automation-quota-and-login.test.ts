@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
@@ -10,6 +9,8 @@ import { subscriptionStream } from '../../src/write-model/subscription/decider.j
 import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
+import { generateMerchant, platformEnv, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -18,7 +19,7 @@ const ofType = (events: RecordedEvent[], type: string) => events.filter((e) => e
 /**
  * The refusals: a free plan's daily quota used up by
  * real runs (rejections, the quota pause of scheduled workflows, the
- * notification and its mail, an upgrade paid through the Alipay callback that
+ * notification and its mail, an upgrade paid through Alipay (the payment sandbox) that
  * resumes them), and a login wall met by the worker (the account invalidated,
  * the execution failed at once, the workflows paused, the owner told). Every
  * piece is the real one (startPlatform): API, projections and process
@@ -27,8 +28,9 @@ const ofType = (events: RecordedEvent[], type: string) => events.filter((e) => e
  */
 describe('automation (e2e): the daily quota and the login wall', function () {
   this.timeout(120_000);
-  const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const alipayPrivate = alipay.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  // Alipay: the payment sandbox (the order is placed with it; it notifies like Alipay)
+  const merchant = generateMerchant();
+  let sandbox: PaymentSandbox;
   let sink: SmtpSink;
   let platform: Platform;
   let ticks: Queue;
@@ -36,10 +38,12 @@ describe('automation (e2e): the daily quota and the login wall', function () {
 
   before(async () => {
     sink = await new SmtpSink().start();
+    sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
     platform = await startPlatform({
       proxies: 2,
-      config: { SMTP_URL: sink.url, ALIPAY_PUBLIC_KEY: alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+      config: { SMTP_URL: sink.url, ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }) },
     });
+    sandbox.resolve.set('collector-api.test', platform.url);
     const admin = await platform.adminToken();
     for (const p of platform.proxies.proxies) {
       const r = await platform.call('POST', '/api/v1/proxies', {
@@ -56,6 +60,7 @@ describe('automation (e2e): the daily quota and the login wall', function () {
   after(async () => {
     await ticks?.close();
     await scrapes?.close();
+    await sandbox?.stop();
     await platform?.stop();
     await sink?.stop();
   });
@@ -193,23 +198,12 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     // upgrade to basic (500 a day): an order paid through the signed Alipay callback
     const order = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' } });
     expect(order.status, order.text).to.equal(201);
-    const params = {
-      app_id: '2021000000000000',
-      notify_id: randomUUID(),
-      out_trade_no: order.body.data.order_id as string,
-      trade_no: `2024${Date.now()}`,
-      trade_status: 'TRADE_SUCCESS',
-      total_amount: (order.body.data.amount_fen / 100).toFixed(2),
-      gmt_payment: new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' '),
-      subject: '小红书基础版',
-    };
-    const res = await fetch(`${platform.url}/api/v1/payments/callback/alipay`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      body: new URLSearchParams(signAlipayParams(params, alipayPrivate)).toString(),
-    });
-    expect(res.status).to.equal(200);
-    expect(await res.text()).to.equal('success');
+    const orderId = order.body.data.order_id as string;
+    await fetch(order.body.data.pay_url);
+    await sandbox.pay('alipay', orderId);
+    const paid = await sandbox.waitForDelivery((d) => d.provider === 'alipay' && d.request.body.includes(orderId));
+    expect(paid.status).to.equal(200);
+    expect(paid.answer).to.equal('success');
     await waitFor('SubscriptionUpgraded', async () => ofType(await platform.events(subscriptionStream(user.userId, 'xiaohongshu')), 'SubscriptionUpgraded').length === 1, 20_000, 100);
 
     // the quota pause is lifted at once: active, the scheduler back, and its resume tick runs on the new plan

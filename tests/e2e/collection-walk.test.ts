@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import type { Container } from 'inversify';
 import type { Knex } from 'knex';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
-import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
+import { generateMerchant, platformEnv, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
 import { createAdmin } from '../../src/cli/create-admin.js';
@@ -39,7 +40,9 @@ const hex24 = () => randomBytes(12).toString('hex');
  */
 describe('collection walk (e2e, production app): accounts, proxies, workflows, collected data', function () {
   this.timeout(120_000);
-  const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Alipay: the payment sandbox (the order is placed with it; it notifies like Alipay)
+  const merchant = generateMerchant();
+  let sandbox: PaymentSandbox;
   // the secrets whose clear text must never surface
   const webSession = `ws${randomBytes(16).toString('hex')}`;
   const cookie = `a1=${randomBytes(12).toString('hex')}; web_session=${webSession}`;
@@ -58,11 +61,12 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
 
   before(async () => {
     fixture = await startFixturePlatformServer();
+    sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
     const config = testConfig({
       LOGIN_RATE_LIMIT_PER_IP: '10000',
       XIAOHONGSHU_API_URL: fixture.url,
       QIDIAN_WEB_URL: fixture.url,
-      ALIPAY_PUBLIC_KEY: alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }),
     });
     container = await buildContainer(config);
     store = container.get(TOKENS.EventStore);
@@ -76,8 +80,10 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
       runners.push(runner);
     }
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
+    sandbox.resolve.set('collector-api.test', running.url);
   });
   after(async () => {
+    await sandbox?.stop();
     if (running) await closeServer(running.server);
     await Promise.all(runners.map((r) => r.stop()));
     await automation?.close();
@@ -222,27 +228,15 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     const execution = await call('GET', `/api/v1/workflows/executions/${executionId}?after_position=${position}`, { token: alice.token });
     expect(execution.body.data).to.include({ status: 'completed', item_count: 3 });
 
-    // analytics are a pro feature: pay for pro (signed Alipay notification), then read them
+    // analytics are a pro feature: pay for pro (Alipay, the sandbox: its signed notification), then read them
     expect((await call('GET', '/api/v1/xiaohongshu/analytics/overview', { token: alice.token })).res.status).to.equal(403);
     const order = await call('POST', '/api/v1/payments/orders', { token: alice.token, body: { service: 'xiaohongshu', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' } });
     expect(order.res.status, order.text).to.equal(201);
-    const paid = await send('POST', '/api/v1/payments/callback/alipay', {
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(
-        signAlipayParams(
-          {
-            app_id: '2021000000000000',
-            out_trade_no: order.body.data.order_id,
-            trade_no: `2026${Date.now()}`,
-            trade_status: 'TRADE_SUCCESS',
-            total_amount: (order.body.data.amount_fen / 100).toFixed(2),
-            gmt_payment: '2026-11-23 12:00:00',
-          },
-          alipay.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        ),
-      ).toString(),
-    });
-    expect(paid.text).to.equal('success');
+    const orderId = order.body.data.order_id as string;
+    await fetch(order.body.data.pay_url);
+    await sandbox.pay('alipay', orderId);
+    const paid = await sandbox.waitForDelivery((d) => d.provider === 'alipay' && d.request.body.includes(orderId));
+    expect(paid.answer).to.equal('success');
     let overview: Reply | undefined;
     await waitFor('analytics on pro', async () => {
       overview = await call('GET', '/api/v1/xiaohongshu/analytics/overview', { token: alice.token });

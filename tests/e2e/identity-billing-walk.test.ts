@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Container } from 'inversify';
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
-import { signAlipayParams } from '../../src/adapters/payments/alipay.js';
-import { buildWechatNotification } from '../../src/adapters/payments/wechat.js';
+import { generateMerchant, platformEnv, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import { LOGIN_IP_PREFIX } from '../../src/adapters/rate-limit/login-rate-limit.js';
 import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
@@ -35,11 +35,9 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex
  */
 describe('identity + billing walk (e2e, production app)', function () {
   this.timeout(120_000);
-  const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const alipayPrivate = alipay.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const wechat = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const wechatPrivate = wechat.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const WECHAT_API_V3_KEY = 'walk-test-apiv3-key-32-bytes-ok!';
+  // the providers: the payment sandbox (orders are placed with it; it pays and notifies like Alipay / WeChat Pay)
+  const merchant = generateMerchant();
+  let sandbox: PaymentSandbox;
   let container: Container;
   let store: EventStore;
   let running: RunningServer;
@@ -49,11 +47,10 @@ describe('identity + billing walk (e2e, production app)', function () {
   const seen: { what: string; text: string }[] = [];
 
   before(async () => {
+    sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
     const config = testConfig({
       LOGIN_RATE_LIMIT_PER_IP: '10000',
-      ALIPAY_PUBLIC_KEY: alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      WECHAT_PLATFORM_PUBLIC_KEY: wechat.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      WECHAT_API_V3_KEY,
+      ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }),
     });
     container = await buildContainer(config);
     store = container.get(TOKENS.EventStore);
@@ -67,8 +64,10 @@ describe('identity + billing walk (e2e, production app)', function () {
       runners.push(runner);
     }
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
+    sandbox.resolve.set('collector-api.test', running.url);
   });
   after(async () => {
+    await sandbox?.stop();
     if (running) await closeServer(running.server);
     await Promise.all(runners.map((r) => r.stop()));
     await automation?.close();
@@ -186,27 +185,16 @@ describe('identity + billing walk (e2e, production app)', function () {
     expect((await store.readStream(dayStream)).filter((e) => e.type === 'QuotaExceeded')).to.have.length(1);
     expect((await store.readStream(stream)).map((e) => e.type)).to.not.include('UsageRecorded');
 
-    // pay for basic: an order, then a signed Alipay notification
+    // pay for basic: an order placed with Alipay (the sandbox), the buyer pays, Alipay's signed notification comes back
     const order = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' } });
     expect(order.res.status, order.text).to.equal(201);
     expect(order.body.data).to.include({ status: 'pending', plan: 'basic', service: 'xiaohongshu', amount_fen: planOf('basic').price_monthly_fen });
     const orderId = order.body.data.order_id as string;
-    const params = {
-      app_id: '2021000000000000',
-      notify_id: randomUUID(),
-      out_trade_no: orderId,
-      trade_no: `2024${Date.now()}`,
-      trade_status: 'TRADE_SUCCESS',
-      total_amount: (order.body.data.amount_fen / 100).toFixed(2),
-      gmt_payment: new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' '),
-      subject: '小红书基础版',
-    };
-    const paid = await send('POST', '/api/v1/payments/callback/alipay', {
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      body: new URLSearchParams(signAlipayParams(params, alipayPrivate)).toString(),
-    });
-    expect(paid.res.status).to.equal(200);
-    expect(paid.text).to.equal('success');
+    expect((await fetch(order.body.data.pay_url)).status, 'the cashier').to.equal(200);
+    await sandbox.pay('alipay', orderId);
+    const paid = await sandbox.waitForDelivery((d) => d.provider === 'alipay' && d.request.body.includes(orderId));
+    expect(paid.status).to.equal(200);
+    expect(paid.answer).to.equal('success');
     expect((await call('GET', `/api/v1/payments/orders/${orderId}`, { token })).body.data).to.include({ status: 'paid' });
 
     // the plan-on-payment PM upgrades the subscription (bounded poll)
@@ -249,20 +237,11 @@ describe('identity + billing walk (e2e, production app)', function () {
     // the other provider: Qidian pro paid through WeChat Pay (signed headers, encrypted resource)
     const qidianOrder = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'wechat' } });
     expect(qidianOrder.res.status, qidianOrder.text).to.equal(201);
-    const notification = buildWechatNotification({
-      transaction: {
-        out_trade_no: qidianOrder.body.data.order_id,
-        transaction_id: `4200${Date.now()}`,
-        trade_state: 'SUCCESS',
-        success_time: new Date().toISOString(),
-        amount: { total: qidianOrder.body.data.amount_fen, currency: 'CNY' },
-      },
-      apiV3Key: WECHAT_API_V3_KEY,
-      platformPrivateKeyPem: wechatPrivate,
-    });
-    const wechatPaid = await send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...notification.headers }, body: notification.body });
-    expect(wechatPaid.res.status, wechatPaid.text).to.equal(200);
-    expect(wechatPaid.body).to.deep.equal({ code: 'SUCCESS' });
+    expect(qidianOrder.body.data.code_url).to.match(/^weixin:/);
+    await sandbox.pay('wechat', (qidianOrder.body.data.order_id as string).replaceAll('-', ''));
+    const wechatPaid = await sandbox.waitForDelivery((d) => d.provider === 'wechat' && d.kind === 'TRANSACTION.SUCCESS');
+    expect(wechatPaid.status, wechatPaid.answer).to.equal(200);
+    expect(JSON.parse(wechatPaid.answer)).to.deep.equal({ code: 'SUCCESS' });
     await waitFor(
       'the qidian subscription on pro',
       async () => {

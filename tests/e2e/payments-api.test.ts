@@ -15,6 +15,9 @@ import { TOKENS } from '../../src/tokens.js';
 import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 import { BullMqMailOutbox } from '../../src/adapters/queue/mail-queue.js';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
+import { paymentProvidersFromConfig } from '../../src/application/payments.js';
+import { generateMerchant, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox } from '../../sandbox/payment-provider/server.js';
 
 const API_V3_KEY = 'e2e-api-v3-key-0123456789abcdefg'.slice(0, 32);
 
@@ -30,15 +33,35 @@ interface Reply {
 }
 
 /**
- * createApiApp's wiring (auth for logging in) plus the payments router, which
- * api-app.ts does not mount yet. The clock can be moved forward (late payments).
+ * createApiApp's wiring (auth for logging in) plus the payments router. Orders
+ * are placed with the payment sandbox, which signs with the providers' keys
+ * this test also forges notifications with. The clock can be moved forward (late payments).
  */
-async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
+async function startPaymentsApi(keys: { alipay: ReturnType<typeof rsaPair>; wechat: ReturnType<typeof rsaPair> }) {
+  const merchant = generateMerchant();
+  merchant.alipay.appId = '2021000000000000';
+  merchant.alipay.sellerId = '2088000000000000';
+  merchant.wechat.mchId = '1900000001';
+  merchant.wechat.appId = 'wx0000000000000001';
+  merchant.wechat.apiV3Key = API_V3_KEY;
+  const sandbox = await startPaymentSandbox({
+    merchant: registrationOf(merchant),
+    keys: {
+      alipay: { publicKeyPem: keys.alipay.publicPem, privateKeyPem: keys.alipay.privatePem },
+      wechatPlatform: { publicKeyPem: keys.wechat.publicPem, privateKeyPem: keys.wechat.privatePem },
+      wechatPlatformSerial: 'TEST-PLATFORM-SERIAL',
+    },
+  });
   const config = testConfig({
-    ALIPAY_PUBLIC_KEY: keys.alipay,
+    ALIPAY_GATEWAY_URL: sandbox.alipayGatewayUrl,
+    ALIPAY_APP_PRIVATE_KEY: merchant.alipay.app.privateKeyPem,
+    WECHAT_API_URL: sandbox.wechatApiUrl,
+    WECHAT_MCH_PRIVATE_KEY: merchant.wechat.merchant.privateKeyPem,
+    WECHAT_MCH_SERIAL: merchant.wechat.merchantSerial,
+    ALIPAY_PUBLIC_KEY: keys.alipay.publicPem,
     ALIPAY_APP_ID: '2021000000000000',
     ALIPAY_SELLER_ID: '2088000000000000',
-    WECHAT_PLATFORM_PUBLIC_KEY: keys.wechat,
+    WECHAT_PLATFORM_PUBLIC_KEY: keys.wechat.publicPem,
     WECHAT_PLATFORM_SERIAL: 'TEST-PLATFORM-SERIAL',
     WECHAT_MCH_ID: '1900000001',
     WECHAT_APP_ID: 'wx0000000000000001',
@@ -71,7 +94,7 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
         resetMail: { outbox: resetOutbox, secretBox: container.get(TOKENS.SecretBox) },
         config,
       }),
-      paymentsRouter(api, { store, config, now: () => new Date(Date.now() + clock.offsetMs) }),
+      paymentsRouter(api, { store, knex, config, providers: paymentProvidersFromConfig(config), now: () => new Date(Date.now() + clock.offsetMs) }),
     ],
   });
   const running: RunningServer = await listen(app.callback(), '127.0.0.1', 0);
@@ -100,6 +123,7 @@ async function startPaymentsApi(keys: { alipay: string; wechat: string }) {
       await resetQueue.close();
       await closeServer(running.server);
       await disposeContainer(container);
+      await sandbox.stop();
     },
   };
 }
@@ -151,7 +175,7 @@ describe('payments: orders and provider callbacks (e2e)', () => {
   const succeeded = async (orderId: string) => (await api.store.readStream(`payment-${orderId}`)).filter((e) => e.type === 'PaymentSucceeded');
 
   before(async () => {
-    api = await startPaymentsApi({ alipay: alipay.publicPem, wechat: wechat.publicPem });
+    api = await startPaymentsApi({ alipay, wechat });
     token = await signUp();
     otherToken = await signUp();
   });

@@ -14,7 +14,7 @@ import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
-import type { PlanCode } from '../../src/write-model/subscription/plans.js';
+import { QIDIAN_RANKINGS, type PlanCode } from '../../src/write-model/subscription/plans.js';
 import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
@@ -184,7 +184,8 @@ describe('qidian analytics API (e2e, production app)', function () {
     expect(market.res.status, market.text).to.equal(200);
     const data = market.body.data;
     expect(data).to.include({ from: addDays(today, -6), to: today, days: 7 });
-    expect(data.boards.map((b: any) => b.ranking)).to.deep.equal(['热销榜', '收藏榜', '推荐榜']);
+    // pro reads 'all': every board, the catalogue's three first
+    expect(data.boards.map((b: any) => b.ranking)).to.deep.equal([...QIDIAN_RANKINGS]);
 
     const hot = data.boards[0];
     expect(hot).to.include({ start_day: qidianDay(ago(5)), end_day: qidianDay(ago(1)), days_captured: 3, entries_start: 5, entries_end: 5 });
@@ -354,7 +355,7 @@ describe('qidian analytics API (e2e, production app)', function () {
       `/api/v1/qidian/analytics/market?from=${addDays(today, -365)}`,
       '/api/v1/qidian/analytics/market?from=2026-13-01',
       '/api/v1/qidian/analytics/market?to=yesterday',
-      `/api/v1/qidian/analytics/market?board=${encodeURIComponent('月票榜')}`,
+      `/api/v1/qidian/analytics/market?board=${encodeURIComponent('点击榜')}`,
       '/api/v1/qidian/analytics/market?limit=0',
       '/api/v1/qidian/analytics/market?limit=51',
       `/api/v1/qidian/analytics/author/${WUZEI_PATH}?days=400`,

@@ -12,6 +12,7 @@ import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-da
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
@@ -228,7 +229,19 @@ describe('qidian API (e2e, production app)', function () {
     const backwards = await call('GET', `/api/v1/qidian/novels/${novel}/data?from=2026-03-02&to=2026-03-01`, { token: alice.token });
     expect(backwards.res.status).to.equal(422);
 
-    const trends = await call('GET', `/api/v1/qidian/novels/${novel}/trends?days=30`, { token: alice.token });
+    // trends are trend_analysis: not in the free plan
+    const refused = await call('GET', `/api/v1/qidian/novels/${novel}/trends?days=5`, { token: alice.token });
+    expect(refused.res.status, refused.text).to.equal(403);
+    expect(refused.body.error.details).to.include({ feature: 'trend_analysis', plan: 'free' });
+    const now = new Date();
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(alice.userId, 'qidian'),
+      { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
+      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
+    );
+    const trends = await call('GET', `/api/v1/qidian/novels/${novel}/trends?days=5`, { token: alice.token });
     expect(trends.res.status, trends.text).to.equal(200);
     const points = trends.body.data.points;
     expect(points.map((p: any) => p.day)).to.deep.equal([qidianDay(dayBefore), qidianDay(yesterday)]);
@@ -300,7 +313,7 @@ describe('qidian API (e2e, production app)', function () {
     expect(denied.body.error.code).to.equal('PERMISSION_DENIED');
     expect(denied.body.error.details).to.include({ ranking: '收藏榜' });
 
-    const unknown = await call('GET', `/api/v1/qidian/rankings/${encodeURIComponent('月票榜')}`, { token: alice.token });
+    const unknown = await call('GET', `/api/v1/qidian/rankings/${encodeURIComponent('点击榜')}`, { token: alice.token });
     expect(unknown.res.status, unknown.text).to.equal(404);
 
     // the 10-day-old capture is past free's 7 days of retention

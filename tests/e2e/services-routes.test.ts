@@ -51,7 +51,7 @@ describe('GET /api/v1/services (public plan catalogue)', function () {
     ]);
   });
 
-  it("answers a service's plans with the seed's prices and feature values", async () => {
+  it("answers a service's plans with the catalogue's prices and feature values", async () => {
     const { res, body } = await get('/api/v1/services/xiaohongshu/plans');
     expect(res.status).to.equal(200);
     const plans = body.data.plans as any[];

@@ -109,6 +109,8 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       account_invalidated: { in_app: true, mail: true },
       execution_failed: { in_app: true, mail: true },
       payment_received: { in_app: true, mail: true },
+      novel_alert: { in_app: true, mail: true },
+      keyword_match: { in_app: true, mail: true },
     });
     const put = (prefs: unknown) => platform.call('PUT', '/api/v1/users/profile', { token: user.token, body: { notification_preferences: prefs } });
     expect((await put({ quota_exceeded: { in_app: false, mail: true } })).status).to.equal(200);

@@ -214,18 +214,18 @@ describe('xiaohongshu collected data API (e2e)', function () {
 
   it('filters and sorts', async () => {
     expect(ids(await list(alice.token, `?keyword=${encodeURIComponent('拿铁')}&sort=likes&order=asc`))).to.deep.equal([n.latte, n.coffee]);
-    expect(ids(await list(alice.token, `?author=${encodeURIComponent('Lily')}&sort=likes`))).to.deep.equal([n.sofa, n.kitchen]);
-    expect(ids(await list(alice.token, `?author=${author2.id}&sort=likes&order=asc`))).to.deep.equal([n.kitchen, n.sofa]);
-    expect(ids(await list(alice.token, `?tag=${encodeURIComponent('上海探店')}&sort=likes`))).to.deep.equal([n.coffee, n.bakery]);
     expect(ids(await list(alice.token, '?type=video'))).to.deep.equal([n.sofa]);
-    expect(ids(await list(alice.token, '?min_likes=2300&sort=likes&order=asc'))).to.deep.equal([n.hotpot, n.coffee, n.sofa]);
     expect(ids(await list(alice.token, `?workflow_id=${wf2}&sort=likes`))).to.deep.equal([n.coffee, n.bakery]);
-    expect(ids(await list(alice.token, '?published_from=2026-03-01&published_to=2026-03-05&sort=published_at&order=asc'))).to.deep.equal([n.coffee, n.latte]);
-    expect(ids(await list(alice.token, '?published_from=2026-03-10T11:00:00Z&sort=published_at'))).to.deep.equal([n.bakery, n.hotpot]);
     // no publish time sorts as the oldest
     expect(ids(await list(alice.token, '?sort=published_at&order=desc'))).to.deep.equal([n.bakery, n.hotpot, n.latte, n.coffee, n.sofa, n.kitchen]);
     expect(ids(await list(alice.token, '?sort=comments&order=desc&per_page=1'))).to.deep.equal([n.sofa]);
     expect(ids(await list(alice.token, '?sort=collects&order=asc&per_page=1'))).to.deep.equal([n.kitchen]);
+    // author, tag, published period and min_likes are advanced_filters: not in the free plan (checked after the upgrade below)
+    const advanced = await get(`/api/v1/xiaohongshu/contents?author=Lily&min_likes=1&keyword=x`, alice.token);
+    expect(advanced.res.status, advanced.text).to.equal(403);
+    expect(advanced.body.error.details).to.deep.include({ feature: 'advanced_filters', plan: 'free', filters: ['author', 'min_likes'] });
+    const exportAdvanced = await get(`/api/v1/xiaohongshu/contents/export?format=json&tag=x`, alice.token);
+    expect(exportAdvanced.res.status).to.equal(403);
     const bad = await get('/api/v1/xiaohongshu/contents?sort=views&type=live&min_likes=-1', alice.token);
     expect(bad.res.status, bad.text).to.equal(422);
     expect(bad.body.error.details.issues.map((i: any) => i.path[0]).sort()).to.deep.equal(['min_likes', 'sort', 'type']);
@@ -286,7 +286,10 @@ describe('xiaohongshu collected data API (e2e)', function () {
       expect(refused.body.error.code).to.equal('PERMISSION_DENIED');
       expect(refused.body.error.details).to.include({ feature: 'export_formats', requires: 'excel', plan: 'free' });
     }
-    expect((await get('/api/v1/xiaohongshu/contents/export?format=pdf', alice.token)).res.status).to.equal(422);
+    const pdfRefused = await get('/api/v1/xiaohongshu/contents/export?format=pdf', alice.token);
+    expect(pdfRefused.res.status).to.equal(403);
+    expect(pdfRefused.body.error.details).to.include({ feature: 'export_formats', requires: 'pdf', plan: 'free' });
+    expect((await get('/api/v1/xiaohongshu/contents/export?format=docx', alice.token)).res.status).to.equal(422);
   });
 
   it('after an upgrade to basic: csv and xlsx export (parsed back), and 30 days of retention', async () => {
@@ -295,6 +298,16 @@ describe('xiaohongshu collected data API (e2e)', function () {
     await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${alice.userId}`, userId: alice.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
     await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan: 'basic', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
 
+    // basic has advanced_filters (the 10-day-old note back in view matches none of these)
+    expect(ids(await list(alice.token, `?author=${encodeURIComponent('Lily')}&sort=likes`))).to.deep.equal([n.sofa, n.kitchen]);
+    expect(ids(await list(alice.token, `?author=${author2.id}&sort=likes&order=asc`))).to.deep.equal([n.kitchen, n.sofa]);
+    expect(ids(await list(alice.token, `?tag=${encodeURIComponent('上海探店')}&sort=likes`))).to.deep.equal([n.coffee, n.bakery]);
+    expect(ids(await list(alice.token, '?min_likes=2300&sort=likes&order=asc'))).to.deep.equal([n.hotpot, n.coffee, n.sofa]);
+    // the 10-day-old note was published with the coffee note: both first, in either order
+    const early = ids(await list(alice.token, '?published_from=2026-03-01&published_to=2026-03-05&sort=published_at&order=asc'));
+    expect(early.slice(0, 2).sort()).to.deep.equal([n.coffee, n.old].sort());
+    expect(early[2]).to.equal(n.latte);
+    expect(ids(await list(alice.token, '?published_from=2026-03-10T11:00:00Z&sort=published_at'))).to.deep.equal([n.bakery, n.hotpot]);
     // the 10-day-old note is back; the 40-day-old one is still past basic's 30 days
     const all = await list(alice.token, '?sort=likes&order=asc&per_page=100');
     expect(all.body.data.pagination.total).to.equal(7);
@@ -335,7 +348,7 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect(cell(2, 'title')).to.equal('法式装修｜客厅沙发怎么选');
     expect((cell(3, 'last_collected_at') as Date).toISOString()).to.equal(ago(HOUR));
 
-    // basic has no data_analytics either (the seed's "基础统计" comment, value False)
+    // basic has no data_analytics either (its note says "基础统计", its value is False)
     expect((await get('/api/v1/xiaohongshu/analytics/overview', alice.token)).res.status).to.equal(403);
   });
 
@@ -393,6 +406,19 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect(theirs.body.data.top_authors).to.deep.equal([]);
     const theirTrends = await get('/api/v1/xiaohongshu/analytics/trends?days=3', bob.token);
     expect(theirTrends.body.data.series.every((d: any) => d.notes_collected === 0 && d.likes === 0)).to.equal(true);
+  });
+
+  it('on pro (export_formats include pdf): the notes as a PDF table, every row, Chinese text set in the PDF font', async () => {
+    const pdf = await get('/api/v1/xiaohongshu/contents/export?format=pdf&sort=likes&order=desc', alice.token);
+    expect(pdf.res.status, pdf.text.slice(0, 200)).to.equal(200);
+    expect(pdf.res.headers.get('content-type')).to.equal('application/pdf');
+    expect(pdf.res.headers.get('content-disposition')).to.match(/^attachment; filename="[^"]+\.pdf"$/);
+    expect(pdf.bytes.subarray(0, 5).toString('latin1')).to.equal('%PDF-');
+    const { extractText, getDocumentProxy } = await import('unpdf');
+    const { text } = await extractText(await getDocumentProxy(new Uint8Array(pdf.bytes)), { mergePages: true });
+    const flat = text.replace(/\s+/g, '');
+    for (const id of [n.sofa, n.coffee, n.old]) expect(flat, id).to.include(id);
+    expect(flat).to.include('法式装修');
   });
 });
 

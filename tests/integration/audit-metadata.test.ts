@@ -1,3 +1,5 @@
+import { generateMerchant, platformEnv, registrationOf } from '../../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import type { RecordedEvent } from '../../src/event-store/port.js';
@@ -22,12 +24,18 @@ const ACTOR = /^([0-9a-f-]{36}|pm:.+|scheduler|worker:.+|system:.+|cli|provider:
 describe('audit metadata: every event says who, why, which request and when', function () {
   this.timeout(180_000);
   let platform: Platform;
+  // the provider orders are placed with: the payment sandbox (it signs like Alipay)
+  let sandbox: PaymentSandbox;
+  const merchant = generateMerchant();
 
   before(async () => {
-    platform = await startPlatform({ proxies: 1 });
+    sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
+    platform = await startPlatform({ proxies: 1, config: platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }) });
+    sandbox.resolve.set('collector-api.test', platform.url);
   });
   after(async () => {
     await platform?.stop();
+    await sandbox?.stop();
   });
 
   it('holds for a sign-up, a payment order and its expiry, a proxy, a collected execution', async () => {

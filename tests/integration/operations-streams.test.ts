@@ -13,8 +13,15 @@ import type { EventView, OpsDeps } from '../../src/operations/types.js';
 import { createFreePlansOnRegistration, FREE_PLANS_ON_REGISTRATION } from '../../src/process-managers/index.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { EventDecodeError } from '../../src/write-model/core/event-codec.js';
+import { apiKeyStream } from '../../src/write-model/api-key/decider.js';
+import { apiKeyUsageStream } from '../../src/write-model/api-key/usage.js';
 import { notificationStream } from '../../src/write-model/notification/decider.js';
+import { novelAlertStream } from '../../src/write-model/novel-alert/decider.js';
+import { reportStream } from '../../src/write-model/report/decider.js';
+import { reportRunStream } from '../../src/write-model/report-run/decider.js';
 import { novelTrackingStream } from '../../src/write-model/novel-tracking/decider.js';
+import { outgoingMessageStream } from '../../src/write-model/outgoing-message/decider.js';
+import { keywordWatchStream } from '../../src/write-model/qidian-keyword/decider.js';
 import { usernameReservationStream } from '../../src/write-model/user/username-reservation.js';
 import { xiaohongshuContentStream } from '../../src/write-model/xiaohongshu-content/decider.js';
 import { paymentStream } from '../../src/write-model/payment-order/decider.js';
@@ -74,8 +81,9 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
   it('knows the decider of every aggregate category, named as its stream function names streams', () => {
     const streams = [
       userStream('x'), emailReservationStream('x'), usernameReservationStream('x'), sessionStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
-      proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), notificationStream('x'),
-      subscriptionUsageStream('x'), proxyHealthStream('x'), xiaohongshuContentStream('x'),
+      proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), novelAlertStream('x'), keywordWatchStream('x'), notificationStream('x'),
+      subscriptionUsageStream('x'), proxyHealthStream('x'), xiaohongshuContentStream('x'), apiKeyStream('x'), apiKeyUsageStream('x'), outgoingMessageStream('x'),
+      reportStream('x'), reportRunStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate

@@ -217,11 +217,29 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
       expect(e.score).to.be.a('number').greaterThan(0);
       expect(e.scoreLabel).to.equal('收藏');
       expect(by('收藏榜')[3]!.status).to.equal('completed');
-      // hotsales shows no number; recom's digits are font-obfuscated: null, not a wrong number
+      // hotsales shows no number; recom's digits are drawn by each page's anti-spider font: read from the font, not null
       expect(by('热销榜').every((x) => x.score === null)).to.equal(true);
-      expect(by('推荐榜').every((x) => x.score === null && x.scoreLabel === '推荐')).to.equal(true);
-      const paths = sites.requests.filter((r) => r.site === 'qidian').map((r) => r.path);
+      // the sandbox's recom scores: 500000 / (rank + 2), rounded, + 608
+      expect(by('推荐榜').map((x) => x.score)).to.deep.equal(by('推荐榜').map((x) => Math.round(500000 / (x.rank + 2)) + 608));
+      expect(by('推荐榜').every((x) => x.scoreLabel === '推荐')).to.equal(true);
+      const qidianRequests = sites.requests.filter((r) => r.site === 'qidian');
+      const paths = qidianRequests.filter((r) => r.host === 'www').map((r) => r.path);
       expect(paths).to.deep.equal(['/rank/hotsales/', '/rank/hotsales/page2/', '/rank/hotsales/page3/', '/rank/collect/', '/rank/collect/page2/', '/rank/recom/', '/rank/recom/page2/']);
+      // one font per page, each fetched once
+      expect(qidianRequests.filter((r) => r.host === 'gtimg').map((r) => r.path)).to.have.length(2);
+    });
+
+    it('reads every board of qidian.com/rank, the monthly-ticket board through its font too', async () => {
+      const { batches } = await run(qidian, { type: 'qidian.rankings', config: { rankings: ['月票榜', '阅读指数榜', '新人作者新书榜'], maxRank: 20 }, cursor: null });
+      expectValid(batches);
+      const entries = batches.flatMap((b) => b.items.map((i) => i.data as QidianRankingEntry));
+      const by = (r: string) => entries.filter((e) => e.ranking === r);
+      for (const ranking of ['月票榜', '阅读指数榜', '新人作者新书榜']) expect(by(ranking), ranking).to.have.length(20);
+      expect(by('月票榜').every((x) => typeof x.score === 'number' && x.score > 0 && x.scoreLabel === '月票')).to.equal(true);
+      expect(by('阅读指数榜').every((x) => x.score === null)).to.equal(true);
+      expect(by('新人作者新书榜').every((x) => typeof x.score === 'number')).to.equal(true);
+      const paths = sites.requests.filter((r) => r.site === 'qidian' && r.host === 'www').map((r) => r.path);
+      expect(paths.slice(-3)).to.deep.equal(['/rank/yuepiao/', '/rank/readIndex/', '/rank/newauthor/']);
     });
 
     it('resumes rankings from a cursor', async () => {

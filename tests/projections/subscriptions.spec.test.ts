@@ -119,6 +119,44 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       ]);
   });
 
+  it('automatic renewal: on with its provider, the renewal order until the period changes; off again when cancelled or back on free', async () => {
+    const s = subscription();
+    const ref = { subscriptionId: s.subscriptionId, userId: s.userId, service: 'xiaohongshu' };
+    const e = (type: string, data: Record<string, unknown>) => recorded(`subscription-${s.subscriptionId}`, type, { ...ref, ...data });
+    const autoRenew = e('AutoRenewChanged', { enabled: true, provider: 'wechat', channel: 'native', changedAt: at(3) });
+    const ordered = e('SubscriptionRenewalOrdered', {
+      plan: 'pro', periodEnd: at(30), orderId: 'renewal-1', provider: 'wechat', channel: 'native', amountFen: 12990, payUrl: null, codeUrl: 'weixin://wxpay/x', orderExpiresAt: at(30), orderedAt: at(27),
+    });
+    const reminded = e('SubscriptionExpiryReminded', { plan: 'pro', periodEnd: at(31), fallbackPlan: 'free', reason: 'cancelled', remindedAt: at(28) });
+    const columns = ['auto_renew', 'auto_renew_provider', 'auto_renew_channel', 'renewal_order_id', 'updated_at', 'last_revision'];
+    // one stream's events in the order given (revisions 0, 1, …)
+    const inOrder = (...events: ReturnType<typeof recorded>[]) => events.map((event, i) => ({ ...event, revision: BigInt(i) }));
+    for (const batchSize of BATCH_SIZES) {
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given(inOrder(s.started(), s.upgraded(), autoRenew, ordered))
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns }, [
+          { auto_renew: true, auto_renew_provider: 'wechat', auto_renew_channel: 'native', renewal_order_id: 'renewal-1', updated_at: at(27), last_revision: '3' },
+        ]);
+      // renewed: the order is done with, automatic renewal stays on
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given(inOrder(s.started(), s.upgraded(), autoRenew, ordered, s.renewed()))
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns: ['auto_renew', 'renewal_order_id', 'period_end', 'last_revision'] }, [
+          { auto_renew: true, renewal_order_id: null, period_end: at(31), last_revision: '4' },
+        ]);
+      // cancelled: off; reminded: only the revision moves; expired to free: off
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given(inOrder(s.started(), s.upgraded(), autoRenew, s.cancelled(), reminded))
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns }, [
+          { auto_renew: false, auto_renew_provider: null, auto_renew_channel: null, renewal_order_id: null, updated_at: at(28), last_revision: '4' },
+        ]);
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given(inOrder(s.started(), s.upgraded(), autoRenew, ordered, s.expired()))
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns: ['plan', 'auto_renew', 'auto_renew_provider', 'renewal_order_id'] }, [
+          { plan: 'free', auto_renew: false, auto_renew_provider: null, renewal_order_id: null },
+        ]);
+    }
+  });
+
   it('keeps the reservations held now: reserved, released, reserved again; each moves the revision', async () => {
     const s = subscription();
     const events = [s.started(), s.reserved('r1', 1), s.reserved('r2', 2), s.released('r1', 3), s.reserved('r1', 4), s.released('r2', 5), s.reserved('r3', 6)];

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A stand-in for the platforms' login checks on 127.0.0.1:0, shaped as in
- * PLATFORMS.md: Xiaohongshu's GET /api/sns/web/v2/user/me envelope
+ * docs/platforms.md: Xiaohongshu's GET /api/sns/web/v2/user/me envelope
  * ({code, success, msg, data}) and Qidian's home page (logged-in header, or
  * the login area; the WAF shell on demand). Who is logged in is decided by
  * the cookie: tests register sessions and the faults they want.

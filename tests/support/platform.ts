@@ -9,9 +9,9 @@ import { createAdmin } from '../../src/cli/create-admin.js';
 import type { Config } from '../../src/config.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore, RecordedEvent } from '../../src/event-store/port.js';
-import { buildProcessManagerWiring } from '../../src/main/automation.js';
+import { buildProcessManagerWiring, deadlineActionsFromConfig } from '../../src/main/automation.js';
 import { allProcessors, startWorker, type RunningWorker } from '../../src/main/worker.js';
-import { DeadlineSweeper, expiryActions, processManagers } from '../../src/process-managers/index.js';
+import { DeadlineSweeper, processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
 import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
 import type { Consumer } from '../../src/subscriptions/consumer.js';
@@ -99,7 +99,7 @@ export async function startPlatform(options: { proxies?: number; config?: Record
   const runners = new Map<string, ConsumerRunner>();
   const runnerFor = (consumer: Consumer) =>
     new ConsumerRunner({ store, knex, databaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100, minBackoffMs: 50, maxBackoffMs: 500 });
-  const sweeper = new DeadlineSweeper({ knex, actions: expiryActions(store), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+  const sweeper = new DeadlineSweeper({ knex, actions: deadlineActionsFromConfig(store, config, logger), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const server: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   const workers: RunningWorker[] = [];

@@ -14,6 +14,9 @@ import {
   type PaymentOrderEvent,
   type PaymentOrderState,
   type RefundPayment,
+  type RecordPlacement,
+  type RequestRefund,
+  type FailRefund,
 } from '../../src/write-model/payment-order/index.js';
 import { deciderSpec } from '../support/decider-spec.js';
 
@@ -166,6 +169,9 @@ describe('PaymentOrder', () => {
       expiredAt: null,
       refunds: [],
       refundedFen: 0,
+      placement: null,
+      pendingRefunds: [],
+      failedRefundIds: [],
     });
   });
 
@@ -596,6 +602,95 @@ describe('PaymentOrder', () => {
       expect(state.refunds).to.equal(refunds);
       expect(refunds.map((r) => r.refundId)).to.deep.equal(['rf-1', 'rf-2']);
       expect(history).to.deep.equal(copy);
+    });
+  });
+
+  describe('placement with the provider (RecordPlacement)', () => {
+    const place = (over: Partial<RecordPlacement> = {}): RecordPlacement => ({
+      type: 'RecordPlacement',
+      orderId: ORDER,
+      channel: 'page',
+      payUrl: 'https://openapi.alipay.com/gateway.do?sign=x',
+      codeUrl: null,
+      now: '2025-03-01T10:00:01.000Z',
+      ...over,
+    });
+    const placed: PaymentOrderEvent = {
+      type: 'PaymentOrderPlaced',
+      data: { orderId: ORDER, userId: 'user-1', provider: 'alipay', channel: 'page', payUrl: 'https://openapi.alipay.com/gateway.do?sign=x', codeUrl: null, placedAt: '2025-03-01T10:00:01.000Z' },
+    };
+
+    it('records once where the buyer pays; the same answer again is a no-op, another a CONFLICT', () => {
+      spec.given([created]).when(place()).then([placed]);
+      spec.given([created, placed]).when(place({ now: '2025-03-01T10:00:09.000Z' })).then([]);
+      spec.given([created, placed]).when(place({ payUrl: 'https://elsewhere' })).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      expect(fold(paymentOrderDecider, [created, placed]).placement).to.deep.include({ channel: 'page', codeUrl: null });
+    });
+
+    it('needs exactly one of payUrl and codeUrl, a known channel and a pending order', () => {
+      spec.given([created]).when(place({ codeUrl: 'weixin://x' })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec.given([created]).when(place({ payUrl: null })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec.given([created]).when(place({ channel: 'app' as never })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec.given([created, failed]).when(place()).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec.given([]).when(place()).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+    });
+  });
+
+  describe('refunds through the provider (RequestRefund, then RefundPayment or FailRefund)', () => {
+    const request = (refundId: string, amountFen: number): RequestRefund => ({
+      type: 'RequestRefund',
+      orderId: ORDER,
+      refundId,
+      amountFen,
+      reason: 'customer request',
+      requestedBy: 'admin-1',
+      now: '2025-03-02T08:59:00.000Z',
+    });
+    const requested = (refundId: string, amountFen: number): PaymentOrderEvent => ({
+      type: 'RefundRequested',
+      data: { orderId: ORDER, userId: 'user-1', provider: 'alipay', refundId, amountFen, reason: 'customer request', requestedBy: 'admin-1', requestedAt: '2025-03-02T08:59:00.000Z' },
+    });
+    const failRefund = (refundId: string): FailRefund => ({ type: 'FailRefund', orderId: ORDER, refundId, reason: 'alipay refused: ACQ.X', now: '2025-03-02T09:00:00.000Z' });
+    const refundFailed = (refundId: string, amountFen: number): PaymentOrderEvent => ({
+      type: 'RefundFailed',
+      data: { orderId: ORDER, userId: 'user-1', refundId, amountFen, reason: 'alipay refused: ACQ.X', failedAt: '2025-03-02T09:00:00.000Z' },
+    });
+
+    it('reserves the amount; a repeat is a no-op; requested and made refunds together at most the paid amount', () => {
+      spec.given([created, succeeded]).when(request('rf-1', 9900)).then([requested('rf-1', 9900)]);
+      spec.given([created, succeeded, requested('rf-1', 9900)]).when(request('rf-1', 9900)).then([]);
+      spec.given([created, succeeded, requested('rf-1', 9900)]).when(request('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec.given([created, succeeded, requested('rf-1', 5000)]).when(request('rf-2', 5000)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec.given([created, succeeded, refunded('rf-0', 4900, 4900), requested('rf-1', 4000)]).when(request('rf-2', 1000)).then([requested('rf-2', 1000)]);
+      spec.given([created]).when(request('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+    });
+
+    it('the provider made it: PaymentRefunded settles the request', () => {
+      const history = [created, succeeded, requested('rf-1', 9900)];
+      spec.given(history).when(refundCmd('rf-1', 9900)).then([refunded('rf-1', 9900, 9900)]);
+      spec.given(history).when(refundCmd('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      const state = fold(paymentOrderDecider, [...history, refunded('rf-1', 9900, 9900)]);
+      expect(state.pendingRefunds).to.deep.equal([]);
+      expect(state.status).to.equal('refunded');
+      // a late failure of a refund that was made is refused
+      spec.given([...history, refunded('rf-1', 9900, 9900)]).when(failRefund('rf-1')).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+    });
+
+    it('the provider refused it: RefundFailed frees the amount, and that refundId is spent', () => {
+      const history = [created, succeeded, requested('rf-1', 9900)];
+      spec.given(history).when(failRefund('rf-1')).then([refundFailed('rf-1', 9900)]);
+      spec.given([...history, refundFailed('rf-1', 9900)]).when(failRefund('rf-1')).then([]);
+      spec.given([...history, refundFailed('rf-1', 9900)]).when(request('rf-2', 9900)).then([requested('rf-2', 9900)]);
+      spec.given([...history, refundFailed('rf-1', 9900)]).when(request('rf-1', 9900)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec.given([...history, refundFailed('rf-1', 9900)]).when(refundCmd('rf-1', 9900)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec.given([created, succeeded]).when(failRefund('rf-9')).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      expect(fold(paymentOrderDecider, [...history, refundFailed('rf-1', 9900)])).to.deep.include({ status: 'paid', pendingRefunds: [], failedRefundIds: ['rf-1'] });
+    });
+
+    it('decodes the new events', () => {
+      for (const event of [requested('rf-1', 9900), refundFailed('rf-1', 9900)]) {
+        expect(paymentOrderEvents.decode({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) })).to.deep.equal(event);
+      }
     });
   });
 });

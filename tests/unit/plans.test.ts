@@ -20,7 +20,7 @@ import {
   resourceLimitsOf,
 } from '../../src/write-model/subscription/plans.js';
 
-describe('plan catalogue (seed 000, 阶梯式服务计费模型)', () => {
+describe('plan catalogue (阶梯式服务计费模型)', () => {
   it('has four plans for each of the two services', () => {
     expect(SERVICES).to.deep.equal(['xiaohongshu', 'qidian']);
     for (const service of SERVICES) {
@@ -34,7 +34,7 @@ describe('plan catalogue (seed 000, 阶梯式服务计费模型)', () => {
     }
   });
 
-  it('has the seed names and monthly prices in fen, and no yearly price', () => {
+  it('has the catalogue names and monthly prices in fen, and no yearly price', () => {
     const names = (service: 'xiaohongshu' | 'qidian') => plansOf(service).map((p) => p.name);
     const prices = (service: 'xiaohongshu' | 'qidian') => plansOf(service).map((p) => p.priceMonthlyFen);
     expect(names('xiaohongshu')).to.deep.equal(['小红书免费版', '小红书基础版', '小红书专业版', '小红书企业版']);
@@ -44,7 +44,7 @@ describe('plan catalogue (seed 000, 阶梯式服务计费模型)', () => {
     for (const service of SERVICES) for (const p of plansOf(service)) expect(p.priceYearlyFen).to.equal(null);
   });
 
-  it('has the xiaohongshu features of every plan as in the seed', () => {
+  it('has the xiaohongshu features of every plan as in the catalogue', () => {
     expect(plan('xiaohongshu', 'free').features).to.deep.equal({
       account_limit: 1,
       daily_api_calls: 50,
@@ -77,7 +77,7 @@ describe('plan catalogue (seed 000, 阶梯式服务计费模型)', () => {
     expect([enterprise.custom_integration, enterprise.dedicated_support]).to.deep.equal([true, true]);
   });
 
-  it('has the qidian features of every plan as in the seed', () => {
+  it('has the qidian features of every plan as in the catalogue', () => {
     expect(plan('qidian', 'free').features).to.deep.equal({
       novel_tracking_limit: 10,
       ranking_access: ['热销榜'],

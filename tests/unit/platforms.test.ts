@@ -24,7 +24,7 @@ describe('platform registry', () => {
   });
 
   it('names every workflow type and item kind after its platform', () => {
-    expect(workflowTypeNames()).to.deep.equal(['xiaohongshu.notes', 'xiaohongshu.messages', 'qidian.rankings', 'qidian.novels']);
+    expect(workflowTypeNames()).to.deep.equal(['xiaohongshu.notes', 'xiaohongshu.messages', 'qidian.rankings', 'qidian.novels', 'qidian.watchlist']);
     for (const m of PLATFORM_MODULES) {
       for (const [name, spec] of Object.entries(m.workflowTypes)) {
         expect(name.startsWith(`${m.id}.`), name).to.equal(true);
@@ -90,7 +90,7 @@ describe('platform registry', () => {
       ok('qidian.rankings', { rankings: ['热销榜'] });
       ok('qidian.rankings', { rankings: ['热销榜', '收藏榜', '推荐榜'], maxRank: 200 });
       bad('qidian.rankings', { rankings: [] });
-      bad('qidian.rankings', { rankings: ['月票榜'] });
+      bad('qidian.rankings', { rankings: ['点击榜'] });
       bad('qidian.rankings', { rankings: ['热销榜', '热销榜'] });
       bad('qidian.rankings', { rankings: ['热销榜'], maxRank: 0 });
     });
@@ -294,7 +294,7 @@ describe('platform registry', () => {
       expect(parsed.success).to.equal(true);
       expect(spec.key(parsed.data)).to.equal('热销榜:1041637443');
       expect(spec.schema.safeParse({ ...entry, rank: 0 }).success).to.equal(false);
-      expect(spec.schema.safeParse({ ...entry, ranking: '月票榜' }).success).to.equal(false);
+      expect(spec.schema.safeParse({ ...entry, ranking: '点击榜' }).success).to.equal(false);
     });
 
     it('qidian novel snapshot: keyed by novel id', () => {

@@ -39,6 +39,10 @@ describe('qidian parse', () => {
     expect(e).to.deep.equal({ ranking: '收藏榜', rank: 3, novelId: '1041637443', title: '书名', author: '作者', category: '都市', subCategory: '异术超能', status: 'serializing', score: 125000, scoreLabel: '收藏', capturedAt: AT });
     expect(rankingEntrySchema.safeParse(e).success).to.equal(true);
     expect(rankEntry({ ...raw, scoreText: '\u{18822}\u{18823}' }, '推荐榜', AT)!.score).to.equal(null);
+    // with the page's font read: the digits its glyphs draw
+    const digits = new Map([[0x18822, '4'], [0x18823, '2'], [0x18824, '.']]);
+    expect(rankEntry({ ...raw, scoreText: '\u{18822}\u{18823}' }, '推荐榜', AT, digits)!.score).to.equal(42);
+    expect(rankEntry({ ...raw, scoreText: '\u{18822}\u{18824}\u{18823}万' }, '推荐榜', AT, digits)!.score).to.equal(42000);
     expect(rankEntry({ ...raw, scoreText: null, scoreLabel: null }, '热销榜', AT)).to.include({ score: null, scoreLabel: null });
     expect(rankEntry({ ...raw, rid: null, rankTag: '7' }, '热销榜', AT)!.rank).to.equal(7);
     expect(rankEntry({ ...raw, bid: null }, '热销榜', AT)).to.equal(null);
@@ -83,5 +87,21 @@ describe('qidian parse', () => {
     expect(qidianPageVerdict({ ...base, hasContent: false, html: '<script src="https://turing.captcha.qcloud.com/TCaptcha.js"></script>' })).to.include({ verdict: 'captcha' });
     expect(qidianPageVerdict({ ...base, hasContent: false, html: '<iframe src="https://passport.yuewen.com/login.html"></iframe>' })).to.include({ verdict: 'login_wall' });
     expect(qidianPageVerdict({ ...base, status: 404, hasContent: false, html: '<h1>抱歉，页面无法访问...</h1>' })).to.include({ verdict: 'missing' });
+  });
+});
+
+describe('Qidian anti-spider font', () => {
+  it('reads the digits a served font draws from its glyph names, and decodes a score with them', async () => {
+    const { antiSpiderFont, obfuscatedCodePoint } = await import('../../sandbox/sites/anti-spider-font.js');
+    const { decodeGlyphs, glyphDigits, looksObfuscated } = await import('../../src/platforms/qidian/anti-spider-font.js');
+    const digits = glyphDigits(antiSpiderFont(7));
+    expect(digits.size).to.equal(11);
+    const text = [...'9081.5'].map((c) => String.fromCodePoint(obfuscatedCodePoint(c, 7))).join('');
+    expect(looksObfuscated(text)).to.equal(true);
+    expect(looksObfuscated('13.33万')).to.equal(false);
+    expect(decodeGlyphs(`${text}万`, digits)).to.equal('9081.5万');
+    // another page's font shuffles the codepoints: its text means something else
+    expect(decodeGlyphs(text, glyphDigits(antiSpiderFont(8)))).not.to.equal('9081.5');
+    expect(glyphDigits(new Uint8Array([1, 2, 3])).size, 'not a font').to.equal(0);
   });
 });

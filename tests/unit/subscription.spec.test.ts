@@ -251,6 +251,7 @@ describe('Subscription aggregate', () => {
           periodEnd: END2,
           pendingDowngrade: null,
           appliedOrders: { 'order-1': true, 'order-2': true },
+          planOrders: { 'order-2': true },
           planChange: 2,
         });
       const state = stateAfter([...onPro(), cancelled(), upgraded('enterprise', 'pro', 'order-2')]);
@@ -347,7 +348,7 @@ describe('Subscription aggregate', () => {
 
     it('extends the paid period', () => {
       spec.given(onPro()).when(renew).then([renewed]);
-      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: { 'order-1': true, 'order-2': true } });
+      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: { 'order-1': true, 'order-2': true }, planOrders: { 'order-1': true, 'order-2': true } });
       expect(stateAfter([...onPro(), renewed]).planChange, 'a renewal changes no plan').to.equal(1);
     });
 
@@ -448,7 +449,7 @@ describe('Subscription aggregate', () => {
       spec
         .given(onPro())
         .when(expire)
-        .thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: END, periodEnd: null });
+        .thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: END, periodEnd: null, planOrders: {} });
     });
 
     it('falls back to free when cancelled', () => {
@@ -461,7 +462,7 @@ describe('Subscription aggregate', () => {
       spec
         .given(history)
         .when(expire)
-        .thenState({ ...stateAfter(history), plan: 'basic', planChange: 2, periodStart: END, periodEnd: END2, pendingDowngrade: null });
+        .thenState({ ...stateAfter(history), plan: 'basic', planChange: 2, periodStart: END, periodEnd: END2, pendingDowngrade: null, planOrders: { 'order-2': true } });
     });
 
     it('applies a pending downgrade to free', () => {
@@ -499,6 +500,59 @@ describe('Subscription aggregate', () => {
 
     it('needs a started subscription', () => {
       spec.given([]).when(expire).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+    });
+  });
+
+  describe('RevokePaidPlan (an order refunded in full)', () => {
+    const revoke = (orderId: string, now = MID): SubscriptionCommand => ({ type: 'RevokePaidPlan', orderId, now });
+    const revoked = (over: Record<string, unknown> = {}): SubscriptionEvent =>
+      ({
+        type: 'SubscriptionExpired',
+        data: {
+          ...XHS,
+          fromPlan: 'pro',
+          fallbackPlan: 'free',
+          expiredPeriodEnd: END,
+          periodStart: MID,
+          periodEnd: null,
+          orderId: null,
+          abandonedDowngrade: null,
+          overLimit: [],
+          expiredAt: MID,
+          refundedOrderId: 'order-1',
+          ...over,
+        },
+      }) as SubscriptionEvent;
+
+    it('ends the paid period now when the order paid for the plan in force, back to free', () => {
+      spec.given(onPro()).when(revoke('order-1')).then([revoked()]);
+      spec.given(onPro()).when(revoke('order-1')).thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: MID, periodEnd: null, planOrders: {} });
+    });
+
+    it('a renewal order pays for the plan in force too', () => {
+      const renewed: SubscriptionEvent = {
+        type: 'SubscriptionRenewed',
+        data: { ...XHS, plan: 'pro', orderId: 'order-2', previousPeriodEnd: END, periodEnd: '2026-05-05T08:00:00.000Z', renewedAt: MID },
+      };
+      spec.given([...onPro(), renewed]).when(revoke('order-2')).then([revoked({ refundedOrderId: 'order-2', expiredPeriodEnd: '2026-05-05T08:00:00.000Z' })]);
+    });
+
+    it('is a no-op for an order that pays for nothing in force, a repeat, or the free plan', () => {
+      spec.given(onPro()).when(revoke('order-9')).then([]);
+      spec.given([...onPro(), revoked()]).when(revoke('order-1')).then([]);
+      spec.given([started()]).when(revoke('order-1')).then([]);
+      // the plan bought by order-1 has expired since: order-1 no longer pays for anything
+      const lapsed = [...onPro(), { type: 'SubscriptionExpired', data: { ...(revoked().data as object), periodStart: END, expiredAt: END, refundedOrderId: undefined } } as SubscriptionEvent];
+      spec.given(lapsed).when(revoke('order-1')).then([]);
+    });
+
+    it('drops a pending paid downgrade (its order is refunded on its own)', () => {
+      const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: '2026-05-05T08:00:00.000Z' })];
+      spec.given(history).when(revoke('order-1')).then([revoked({ abandonedDowngrade: 'basic' })]);
+    });
+
+    it('needs a started subscription', () => {
+      spec.given([]).when(revoke('order-1')).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
     });
   });
 

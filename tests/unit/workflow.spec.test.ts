@@ -232,6 +232,36 @@ describe('WorkflowDefinition', () => {
     });
   });
 
+  describe('proxy region', () => {
+    const base = { type: 'UpdateWorkflow', workflowId: WF, requestedBy: OWNER, now: T1 } as const;
+    const inGuangdong: WorkflowEvent = { ...created, data: { ...(created.data as object), proxyRegion: 'guangdong' } } as WorkflowEvent;
+
+    it('is recorded at creation only when asked for, and part of a repeat', () => {
+      spec.given([]).when({ ...create, proxyRegion: 'guangdong' }).then([inGuangdong]);
+      spec.given([]).when({ ...create, proxyRegion: null }).then([created]);
+      spec.given([inGuangdong]).when({ ...create, proxyRegion: 'guangdong', now: T2 }).then([]);
+      spec.given([inGuangdong]).when(create).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+    });
+
+    it('changes, is carried by later updates while set, and clears with null', () => {
+      const updated = (data: Record<string, unknown>, changed: string[]) => ({
+        type: 'WorkflowUpdated',
+        data: { workflowId: WF, ownerId: OWNER, name: '露营笔记', config: CONFIG, platformAccountId: 'acc-1', ...data, changed, updatedAt: T1 },
+      });
+      spec.given([created]).when({ ...base, proxyRegion: 'CN' }).then([updated({ proxyRegion: 'CN' }, ['proxyRegion']) as WorkflowEvent]);
+      spec.given([inGuangdong]).when({ ...base, name: 'x' }).then([updated({ name: 'x', proxyRegion: 'guangdong' }, ['name']) as WorkflowEvent]);
+      spec.given([inGuangdong]).when({ ...base, proxyRegion: null }).then([updated({ proxyRegion: null }, ['proxyRegion']) as WorkflowEvent]);
+      spec.given([inGuangdong]).when({ ...base, proxyRegion: 'guangdong' }).then([]);
+      spec.given([created]).when({ ...base, proxyRegion: null }).then([]);
+    });
+
+    it('refuses what is not a region or country code', () => {
+      for (const proxyRegion of ['', ' cn', 'a/b', 'x'.repeat(65)]) {
+        spec.given([created]).when({ ...base, proxyRegion }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      }
+    });
+  });
+
   describe('ScheduleWorkflow', () => {
     const base = { type: 'ScheduleWorkflow', workflowId: WF, requestedBy: OWNER, now: T1 } as const;
 

@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { ok } from './envelope.js';
 import { validationError, zodIssues, type ValidationIssue } from './error-mapping.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
-import { BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
-import { requireRole } from './authenticate.js';
+import { API_KEY_AUTH, BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
+import { requireRole, requireScope } from './authenticate.js';
+import type { ApiKeyScope } from '../../write-model/api-key/events.js';
 import { unsafeTextIssues } from './text-safety.js';
 import type { UserRole } from '../../write-model/user/events.js';
 import type { AppContext, AppState } from './state.js';
@@ -24,6 +25,8 @@ export interface HttpApi {
   authenticate?: Middleware<AppState>;
   /** the general rate limit (middleware/api-rate-limit.ts): `signedIn` right after `authenticate`, `anonymous` first otherwise */
   rateLimit?: { anonymous: Middleware<AppState>; signedIn: Middleware<AppState> };
+  /** every `auth: true` route defined against it needs a session token, whatever it declares (sessionOnly()) */
+  sessionOnly?: boolean;
 }
 
 export function createHttpApi(options: {
@@ -83,6 +86,13 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   operationId?: string;
   /** requires a bearer token: runs `api.authenticate` first; documented with the bearer scheme */
   auth?: boolean;
+  /**
+   * With `auth`: what a personal API key needs for this route (session
+   * tokens have every scope) — `read`, `collect`, `export`, `manage`, or
+   * `session` (no API key at all). Default: `read` for GET, `manage` for
+   * the other methods; an api made with sessionOnly() makes it `session`.
+   */
+  scope?: ApiKeyScope | 'session';
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
@@ -124,6 +134,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'Invalid input (VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED)',
   429: 'Quota exceeded or rate limited (QUOTA_EXCEEDED with feature, limit, resets_at; RATE_LIMITED); see Retry-After',
   500: 'Internal error (INTERNAL_ERROR)',
+  502: 'A payment provider refused the order or answered what does not verify (PAYMENT_PROVIDER_ERROR)',
   503: 'A service the platform depends on (Postgres, Redis) is unavailable for a moment (SERVICE_UNAVAILABLE); see Retry-After',
 };
 
@@ -146,6 +157,8 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   const middleware: Middleware<AppState>[] = [];
   if (definition.auth) middleware.push(api.authenticate!);
   if (api.rateLimit) middleware.push(definition.auth ? api.rateLimit.signedIn : api.rateLimit.anonymous);
+  // the one place a credential's scope is checked (an API key's; a session token has every scope)
+  if (definition.auth) middleware.push(requireScope(routeScope(definition, api)));
   middleware.push(async (ctx, next) => {
     const issues: ValidationIssue[] = [];
     const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
@@ -179,7 +192,18 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   });
 
   router.register(definition.path, [method.toUpperCase()], middleware as never);
-  api.registry.registerPath(openApiRoute(router, definition, request, idempotent));
+  api.registry.registerPath(openApiRoute(router, definition, request, idempotent, routeScope(definition, api)));
+}
+
+/** The scope an API key needs for the route (see RouteDefinition.scope). */
+export function routeScope(definition: Pick<RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>, 'method' | 'scope'>, api: Pick<HttpApi, 'sessionOnly'>): ApiKeyScope | 'session' {
+  if (api.sessionOnly) return 'session';
+  return definition.scope ?? (definition.method === 'get' ? 'read' : 'manage');
+}
+
+/** The same api whose `auth: true` routes need a session token (API keys refused with 403): account, keys, billing. */
+export function sessionOnly(api: HttpApi): HttpApi {
+  return { ...api, sessionOnly: true };
 }
 
 function openApiRoute(
@@ -187,6 +211,7 @@ function openApiRoute(
   definition: RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>,
   request: RequestSchemas,
   idempotent: boolean,
+  scope: ApiKeyScope | 'session',
 ): RouteConfig {
   const fullPath = `${router.opts.prefix ?? ''}${definition.path}`.replace(/:(\w+)/g, '{$1}');
   const headers: Record<string, z.ZodType> = {};
@@ -204,7 +229,8 @@ function openApiRoute(
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   if (request.params || request.query || request.body) errors.add(422);
   if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
-  if (definition.auth) errors.add(401);
+  // 403 too: an API key without the route's scope (or any key on a session-only route)
+  if (definition.auth) [401, 403].forEach((st) => errors.add(st));
   if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
   if (idempotent) [409, 422].forEach((s) => errors.add(s));
   if (!enveloped) errors.clear();
@@ -222,7 +248,7 @@ function openApiRoute(
     ...(definition.description ? { description: definition.description } : {}),
     ...(definition.operationId ? { operationId: definition.operationId } : {}),
     tags: definition.tags ?? [],
-    ...(definition.auth ? { security: [{ [BEARER_AUTH]: [] }] } : {}),
+    ...(definition.auth ? { security: scope === 'session' ? [{ [BEARER_AUTH]: [] }] : [{ [BEARER_AUTH]: [] }, { [API_KEY_AUTH]: [scope] }] } : {}),
     request: {
       ...(request.params ? { params: request.params } : {}),
       ...(request.query ? { query: request.query } : {}),

@@ -8,6 +8,7 @@ extendZodWithOpenApi(z);
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 export const BEARER_AUTH = 'bearerAuth';
+export const API_KEY_AUTH = 'apiKeyAuth';
 
 /** `{success:false, error:{code, message, details}, timestamp, request_id}`. */
 export const errorEnvelopeSchema = z.object({
@@ -34,6 +35,14 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
     scheme: 'bearer',
     bearerFormat: 'JWT',
     description: 'a short-lived access token from the auth endpoints',
+  });
+  registry.registerComponent('securitySchemes', API_KEY_AUTH, {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description:
+      'a personal API key (`ck_live_…`, POST /api/v1/users/api-keys), also accepted as `Authorization: Bearer ck_live_…`; ' +
+      'the scope listed with a route (read, collect, export, manage) is the one the key needs',
   });
   registry.register('ErrorEnvelope', errorEnvelopeSchema);
   return registry;

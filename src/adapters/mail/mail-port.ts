@@ -12,6 +12,15 @@ export interface MailMessage {
   text: string;
   /** optional HTML alternative of the same content */
   html?: string;
+  /** files sent with it (e.g. a scheduled report), base64 in the message */
+  attachments?: readonly MailAttachment[];
+}
+
+export interface MailAttachment {
+  /** ASCII file name, e.g. `report-20261201.pdf` */
+  filename: string;
+  content: Buffer;
+  contentType: string;
 }
 
 export interface Mailer {

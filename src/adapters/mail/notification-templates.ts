@@ -157,6 +157,104 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         },
       };
     }
+    case 'novel_alert': {
+      const novel = str(data.novelTitle, str(data.novelId));
+      const trigger = str(data.trigger);
+      const words = str(data.wordCount);
+      const chapters = str(data.chapters);
+      const zh =
+        trigger === 'completion'
+          ? { title: `《${novel}》已完本`, line: `您追踪的《${novel}》状态变为完本（共 ${chapters} 章，${words} 字）。` }
+          : trigger === 'word_count_threshold'
+            ? { title: `《${novel}》字数达到 ${str(data.words)}`, line: `您追踪的《${novel}》字数已达 ${words}（提醒阈值 ${str(data.words)}）。` }
+            : { title: `《${novel}》更新了`, line: `您追踪的《${novel}》更新了：${str(data.previousChapters)} → ${chapters} 章，共 ${words} 字。` };
+      const en =
+        trigger === 'completion'
+          ? { title: `"${novel}" is completed`, line: `"${novel}", which you track, is now completed (${chapters} chapters, ${words} words).` }
+          : trigger === 'word_count_threshold'
+            ? { title: `"${novel}" reached ${str(data.words)} words`, line: `"${novel}", which you track, has ${words} words (your alert: ${str(data.words)}).` }
+            : { title: `"${novel}" has new chapters`, line: `"${novel}", which you track, was updated: ${str(data.previousChapters)} → ${chapters} chapters, ${words} words.` };
+      return {
+        zh: { title: zh.title, lines: [zh.line, `采集于 ${zhTime(data.capturedAt)}。`] },
+        en: { title: en.title, lines: [en.line, `Captured at ${enTime(data.capturedAt)}.`] },
+      };
+    }
+    case 'keyword_match': {
+      const keyword = str(data.keyword);
+      const novel = str(data.novelTitle, str(data.novelId));
+      const author = str(data.author);
+      return {
+        zh: {
+          title: `关键词「${keyword}」有新书：《${novel}》`,
+          lines: [`搜索「${keyword}」发现了新书《${novel}》（作者：${author}，起点书号 ${str(data.novelId)}）。`, `发现于 ${zhTime(data.capturedAt)}。`],
+        },
+        en: {
+          title: `New book for "${keyword}": "${novel}"`,
+          lines: [`Searching Qidian for "${keyword}" found a new book, "${novel}" by ${author} (book id ${str(data.novelId)}).`, `Found at ${enTime(data.capturedAt)}.`],
+        },
+      };
+    }
+    case 'subscription_renewal': {
+      const plan = str(data.plan);
+      const amount = yuan(data.amountFen);
+      const payUrl = typeof data.payUrl === 'string' ? data.payUrl : null;
+      const codeUrl = typeof data.codeUrl === 'string' ? data.codeUrl : null;
+      const serviceZh = SERVICE_ZH[service] ?? service;
+      const serviceEn = SERVICE_EN[service] ?? service;
+      return {
+        zh: {
+          title: `${serviceZh}${PLAN_ZH[plan] ?? plan}续费：请在 ${zhTime(data.periodEnd)} 前付款`,
+          lines: [
+            `您的${serviceZh}${PLAN_ZH[plan] ?? plan}将于 ${zhTime(data.periodEnd)} 到期。您开启了自动续费，续费订单 ${str(data.orderId)}（续一个月，${amount}）已创建。`,
+            payUrl
+              ? `请在到期前通过付款链接支付（也可在账单中打开订单 ${str(data.orderId)}）。`
+              : codeUrl
+                ? `请在到期前用微信扫描订单 ${str(data.orderId)} 的付款二维码支付（在账单中打开订单）。`
+                : `请在到期前在账单中打开订单 ${str(data.orderId)} 付款。`,
+            '平台暂不支持免密代扣：到期前支付该订单即完成续费，未支付则到期后转为免费版。',
+          ],
+        },
+        en: {
+          title: `Renew your ${serviceEn} ${plan} plan: pay before ${enTime(data.periodEnd)}`,
+          lines: [
+            `Your ${serviceEn} ${plan} plan ends at ${enTime(data.periodEnd)}. Automatic renewal is on: renewal order ${str(data.orderId)} (one more month, ${amount}) is ready.`,
+            payUrl
+              ? `Pay it before then through the pay link (or open order ${str(data.orderId)} in your billing).`
+              : codeUrl
+                ? `Pay it before then by scanning the WeChat Pay code of order ${str(data.orderId)} (open the order in your billing).`
+                : `Pay it before then: open order ${str(data.orderId)} in your billing.`,
+            'We cannot charge you without you: paying this order before the end renews the plan; unpaid, the plan falls back to free when it ends.',
+          ],
+        },
+      };
+    }
+    case 'subscription_expiring': {
+      const plan = str(data.plan);
+      const fallback = str(data.fallbackPlan, 'free');
+      const reason = str(data.reason);
+      const serviceZh = SERVICE_ZH[service] ?? service;
+      const serviceEn = SERVICE_EN[service] ?? service;
+      const whyZh =
+        reason === 'cancelled' ? '您已取消订阅。' : reason === 'renewal_not_placed' ? '自动续费订单未能创建，请手动续费。' : reason === 'downgrade' ? '您已安排降级。' : '如需继续使用，请在到期前续费，或开启自动续费。';
+      const whyEn =
+        reason === 'cancelled'
+          ? 'You cancelled it.'
+          : reason === 'renewal_not_placed'
+            ? 'The automatic renewal order could not be placed: please renew it yourself.'
+            : reason === 'downgrade'
+              ? 'You scheduled a downgrade.'
+              : 'To keep it, renew it before then, or turn on automatic renewal.';
+      return {
+        zh: {
+          title: `${serviceZh}${PLAN_ZH[plan] ?? plan}将于 ${zhTime(data.periodEnd)} 到期`,
+          lines: [`您的${serviceZh}${PLAN_ZH[plan] ?? plan}将于 ${zhTime(data.periodEnd)} 到期，之后为${PLAN_ZH[fallback] ?? fallback}。`, whyZh],
+        },
+        en: {
+          title: `Your ${serviceEn} ${plan} plan ends at ${enTime(data.periodEnd)}`,
+          lines: [`Your ${serviceEn} ${plan} plan ends at ${enTime(data.periodEnd)}; then you are on the ${fallback} plan.`, whyEn],
+        },
+      };
+    }
   }
 }
 
@@ -171,10 +269,13 @@ export function notificationMail(input: NotificationMailInput): RenderedMail {
   const w = wording(input);
   const subject = `${w.zh.title} / ${w.en.title} – ${PRODUCT}`;
   const link = input.webUrl ? safeLink(`${input.webUrl.replace(/\/+$/, '')}/notifications`) : undefined;
+  // a renewal's pay link (Alipay's cashier; long, so in the mail only, not in the in-app body)
+  const pay = input.kind === 'subscription_renewal' && typeof input.data.payUrl === 'string' ? safeLink(input.data.payUrl) : undefined;
   const text = [
     '您好，',
     '',
     ...w.zh.lines,
+    ...(pay ? ['', `付款链接：${pay}`] : []),
     ...(link ? ['', `查看全部通知：${link}`] : []),
     '',
     '—',
@@ -182,12 +283,14 @@ export function notificationMail(input: NotificationMailInput): RenderedMail {
     'Hello,',
     '',
     ...w.en.lines,
+    ...(pay ? ['', `Pay here: ${pay}`] : []),
     ...(link ? ['', `All your notifications: ${link}`] : []),
     '',
     `— ${PRODUCT}`,
   ].join('\n');
   const paragraphs = (lines: string[]) => lines.map((line) => `<p>${escapeHtml(line)}</p>`);
   const href = link ? escapeHtml(link) : undefined;
+  const payHref = pay ? escapeHtml(pay) : undefined;
   const html = [
     '<!doctype html>',
     '<html><head><meta charset="utf-8">',
@@ -196,11 +299,13 @@ export function notificationMail(input: NotificationMailInput): RenderedMail {
     `<h2 style="font-size:18px">${escapeHtml(w.zh.title)}</h2>`,
     '<p>您好，</p>',
     ...paragraphs(w.zh.lines),
+    ...(payHref ? [`<p><a href="${payHref}">去付款</a></p>`] : []),
     ...(href ? [`<p><a href="${href}">查看全部通知</a></p>`] : []),
     '<hr style="border:none;border-top:1px solid #ddd;margin:24px 0">',
     `<h2 style="font-size:18px">${escapeHtml(w.en.title)}</h2>`,
     '<p>Hello,</p>',
     ...paragraphs(w.en.lines),
+    ...(payHref ? [`<p><a href="${payHref}">Pay now</a></p>`] : []),
     ...(href ? [`<p><a href="${href}">All your notifications</a></p>`] : []),
     `<p style="color:#999;font-size:12px">${PRODUCT}</p>`,
     '</body></html>',

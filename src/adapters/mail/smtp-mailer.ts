@@ -89,6 +89,7 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
         subject: message.subject,
         text: message.text,
         html: message.html,
+        ...(message.attachments ? { attachments: message.attachments.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })) } : {}),
         signal: AbortSignal.timeout(sendTimeoutMs),
       });
       const messageId = stripBrackets(info.messageId);

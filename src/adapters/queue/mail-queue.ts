@@ -2,6 +2,7 @@ import type { Job, Queue, Worker } from 'bullmq';
 import { sendVerificationMail, type VerificationMailDeps, type VerificationMailJob } from '../../application/email-verification.js';
 import { sendNotificationMail, type NotificationMailDeps, type NotificationMailJob } from '../../application/notification-mail.js';
 import { sendPasswordResetMail, type ResetMailDeps, type ResetMailJob } from '../../application/password-reset-mail.js';
+import { sendReportMail, type ReportMailDeps, type ReportMailJob } from '../../application/reports.js';
 import type { Logger } from '../../logger.js';
 import { jobOptionsFor, QUEUE_NAMES, type QueueFactory, type RetryPolicy } from './queues.js';
 
@@ -20,6 +21,8 @@ export const NOTIFICATION_MAIL_JOB = 'notification-mail';
 export const VERIFICATION_MAIL_JOB = 'verification-mail';
 /** A password-reset link (application/password-reset-mail.ts): its token sealed; dropped once done. */
 export const RESET_MAIL_JOB = 'password-reset-mail';
+/** A generated scheduled report (application/reports.ts), its file attached; job id `report-mail.<runId>`. */
+export const REPORT_MAIL_JOB = 'report-mail';
 
 export function notificationMailJobId(notificationId: string): string {
   return `mail.${notificationId}`;
@@ -32,7 +35,7 @@ export interface MailOutbox {
   enqueueResetMail(job: ResetMailJob): Promise<void>;
 }
 
-type MailJob = NotificationMailJob | VerificationMailJob | ResetMailJob;
+type MailJob = NotificationMailJob | VerificationMailJob | ResetMailJob | ReportMailJob;
 
 export class BullMqMailOutbox implements MailOutbox {
   constructor(
@@ -52,6 +55,11 @@ export class BullMqMailOutbox implements MailOutbox {
   async enqueueResetMail(job: ResetMailJob): Promise<void> {
     await this.queue.add(RESET_MAIL_JOB, job, { ...jobOptionsFor(this.retry), removeOnComplete: true });
   }
+
+  /** One per run (the sender checks ReportMailed anyway); the file waits in report_files, not in Redis. */
+  async enqueueReportMail(job: ReportMailJob): Promise<void> {
+    await this.queue.add(REPORT_MAIL_JOB, job, { jobId: `report-mail.${job.runId}`, ...jobOptionsFor(this.retry), removeOnComplete: true });
+  }
 }
 
 export function mailRetryPolicy(config: { MAIL_MAX_ATTEMPTS: number; MAIL_BACKOFF_MS: number }): RetryPolicy {
@@ -65,6 +73,7 @@ export function createMailWorker(
     logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
     verification?: Omit<VerificationMailDeps, 'store' | 'mailer' | 'logger'>;
     reset?: Omit<ResetMailDeps, 'store' | 'mailer' | 'logger'>;
+    reports?: Omit<ReportMailDeps, 'store' | 'mailer' | 'logger'>;
   },
   options: { concurrency?: number } = {},
 ): Worker<MailJob> {
@@ -77,6 +86,9 @@ export function createMailWorker(
       }
       if (job.name === RESET_MAIL_JOB && deps.reset) {
         return sendPasswordResetMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reset }, job.data as ResetMailJob);
+      }
+      if (job.name === REPORT_MAIL_JOB && deps.reports) {
+        return sendReportMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reports }, job.data as ReportMailJob);
       }
       throw new Error(`this worker cannot send ${job.name} jobs`);
     },

@@ -14,6 +14,8 @@ import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
  * - `proxy-health`: a repeating job whose worker probes every proxy
  *   (src/adapters/proxies/prober.ts) and records RecordHealthCheck commands.
  * - `mail`: the outbox of outgoing mail (mail-queue.ts).
+ * - `message-send`: one job per outgoing private message (job id = message
+ *   id; src/worker/message-send-job.ts), paced per platform account.
  *
  * Job ids of `scrape` (see `scrapeJobId`)
  * - attempt 1 is `{executionId}`: job id = execution id. BullMQ
@@ -36,6 +38,9 @@ export const QUEUE_NAMES = {
   workflowTick: 'workflow-tick',
   proxyHealth: 'proxy-health',
   mail: 'mail',
+  messageSend: 'message-send',
+  /** scheduled reports (src/adapters/queue/reports-queue.ts) */
+  reports: 'reports',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -58,6 +63,17 @@ export interface ScrapeJobData {
   /** why this attempt was enqueued again (absent for attempt 1) */
   reason?: string;
   /** proxies an earlier try of this job could not reach (the worker adds them): the next try leases another if it can */
+  avoidProxyIds?: string[];
+}
+
+/** One outgoing private message (`outgoing_message-{messageId}`); the stream holds the rest. */
+export interface MessageSendJobData {
+  messageId: string;
+  ownerId: string;
+  platform: string;
+  /** what the per-account pacing counts against */
+  platformAccountId: string;
+  /** proxies an earlier try could not reach (the worker adds them) */
   avoidProxyIds?: string[];
 }
 

@@ -21,6 +21,9 @@ import type { QueueFactory, QueueName } from './queues.js';
  *   workers (Redis TIME is the clock). A job over the limit is moved to the
  *   delayed set until a slot frees (`moveToDelayed` + DelayedError): not a
  *   failed attempt, and the worker takes other keys' jobs meanwhile.
+ *   Several rules (e.g. per minute and per hour) are checked together, in
+ *   one script: a job is counted in every window only when all admit it,
+ *   and waits until the last of them has room.
  * - Graceful `stop(timeoutMs)`: stop fetching, let in-flight jobs finish
  *   until the timeout, then release the rest: their handlers' signal is
  *   aborted and each job is moved back to the wait list (front of it) with
@@ -49,7 +52,7 @@ export interface WorkerRuntimeOptions<D, R> {
   handler: JobHandler<D, R>;
   /** jobs run at once by this process (default 1) */
   concurrency?: number;
-  rateLimit?: RateLimitRule<D>;
+  rateLimit?: RateLimitRule<D> | readonly RateLimitRule<D>[];
   /** called once after the last attempt of a job failed */
   onDeadLetter?: (job: Job<D, R>, error: Error) => Promise<void> | void;
   logger?: Logger;
@@ -88,6 +91,30 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)
+`;
+
+// KEYS: one sorted set per window; ARGV: member, then max and windowMs of each key in turn.
+// Answers 0 when every window admits (and counts it in each), else ms until the last of them has room.
+const ADMIT_ALL = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local max = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local n = redis.call('ZCARD', key)
+  if n >= max then
+    local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+    wait = math.max(wait, tonumber(e[2]) + window - now, 1)
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+end
+return 0
 `;
 
 const RELEASED = Symbol('released');
@@ -213,13 +240,29 @@ export class WorkerRuntime<D = unknown, R = unknown> {
 
   /** 0: go; otherwise ms to wait. */
   private async admit(job: Job<D, R>): Promise<number> {
-    const rule = this.options.rateLimit;
-    if (!rule || !this.redis) return 0;
+    const limit = this.options.rateLimit;
+    if (!limit || !this.redis) return 0;
+    if (Array.isArray(limit)) return this.admitAll(job, limit as readonly RateLimitRule<D>[]);
+    const rule = limit as RateLimitRule<D>;
     const key = rule.key(job as Job<D>);
     if (key === null || key === undefined || key === '') return 0;
     const setKey = `${this.options.factory.prefix}:${this.options.queue}:rate:${key}`;
     const member = `${job.id}:${job.attemptsStarted}:${Math.random().toString(36).slice(2)}`;
     return Number(await this.redis.eval(ADMIT, 1, setKey, String(rule.max), String(rule.windowMs), member));
+  }
+
+  /** Several windows at once: each rule's set is `…:rate:{key}:{windowMs}`. */
+  private async admitAll(job: Job<D, R>, rules: readonly RateLimitRule<D>[]): Promise<number> {
+    const keys: string[] = [];
+    const args: string[] = [`${job.id}:${job.attemptsStarted}:${Math.random().toString(36).slice(2)}`];
+    for (const rule of rules) {
+      const key = rule.key(job as Job<D>);
+      if (key === null || key === undefined || key === '') continue;
+      keys.push(`${this.options.factory.prefix}:${this.options.queue}:rate:${key}:${rule.windowMs}`);
+      args.push(String(rule.max), String(rule.windowMs));
+    }
+    if (keys.length === 0) return 0;
+    return Number(await this.redis!.eval(ADMIT_ALL, keys.length, ...keys, ...args));
   }
 
   private onFailed(job: Job<D, R> | undefined, error: Error): void {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { PlatformModule } from '../registry.js';
 import { itemSchemas } from './items.js';
-import { novels, rankings } from './workflow-types.js';
+import { novels, rankings, watchlist } from './workflow-types.js';
 
-/** Rank and book pages are public; cookies only help past the WAF shell (PLATFORMS.md §3.4). */
+/** Rank and book pages are public; cookies only help past the WAF shell (docs/platforms.md, Qidian: WAF shell, login and block markers). */
 export const credentialsSchema = z.strictObject({
   cookies: z.string().trim().min(1).optional(),
 });
@@ -17,6 +17,7 @@ export const qidian = {
   workflowTypes: {
     'qidian.rankings': rankings,
     'qidian.novels': novels,
+    'qidian.watchlist': watchlist,
   },
   itemSchemas,
 } as const satisfies PlatformModule<'qidian', 'qidian'>;

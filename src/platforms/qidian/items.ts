@@ -3,10 +3,10 @@ import { QIDIAN_RANKINGS } from '../../write-model/subscription/plans.js';
 import type { ItemSpec } from '../registry.js';
 
 /**
- * What a Qidian run collects, after parsing (PLATFORMS.md §3, §4): numbers
+ * What a Qidian run collects, after parsing (docs/platforms.md, Qidian): numbers
  * with 万/亿 multiplied out, font-obfuscated digits decoded (or null when
- * they could not be). Shapes follow seed 000's qidian_rankings and
- * qidian_novel_data tables.
+ * they could not be). Shapes fit the read tables qidian_rankings and
+ * qidian_novel_snapshots (docs/platforms.md, Qidian: items and read tables).
  */
 
 const novelId = z.string().regex(/^\d{1,20}$/);
@@ -41,7 +41,7 @@ export const novelSnapshotSchema = z.object({
   wordCount: count,
   chapters: count,
   status,
-  /** the book page does not always show each of them (PLATFORMS.md §3.3): null = not seen */
+  /** the book page does not always show each of them (docs/platforms.md, Qidian: book page): null = not seen */
   stats: z.object({
     clicks: count.nullable(),
     recommendations: count.nullable(),
@@ -53,6 +53,21 @@ export const novelSnapshotSchema = z.object({
 });
 export type QidianNovelSnapshot = z.infer<typeof novelSnapshotSchema>;
 
+/** One book a Qidian search (`/so/<keyword>.html`) found for a watched keyword. */
+export const keywordMatchSchema = z.object({
+  /** the watched keyword as normalised (what was searched) */
+  keyword: z.string().min(1).max(30),
+  /** 1-based position in the results */
+  rank: z.number().int().min(1),
+  novelId,
+  title: z.string().min(1),
+  author: z.string(),
+  category: z.string(),
+  status: status.nullable().optional(),
+  capturedAt: isoTime,
+});
+export type QidianKeywordMatch = z.infer<typeof keywordMatchSchema>;
+
 export const itemSchemas: Record<string, ItemSpec> = {
   // a novel may stand in several rankings of one run; across days the read model adds the date
   'qidian.ranking_entry': {
@@ -60,4 +75,8 @@ export const itemSchemas: Record<string, ItemSpec> = {
     key: (item) => `${(item as QidianRankingEntry).ranking}:${(item as QidianRankingEntry).novelId}`,
   },
   'qidian.novel_snapshot': { schema: novelSnapshotSchema, key: (item) => (item as QidianNovelSnapshot).novelId },
+  'qidian.keyword_match': {
+    schema: keywordMatchSchema,
+    key: (item) => `${(item as QidianKeywordMatch).keyword}:${(item as QidianKeywordMatch).novelId}`,
+  },
 };

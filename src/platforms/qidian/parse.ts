@@ -1,8 +1,9 @@
+import { decodeGlyphs, type GlyphDigits } from './anti-spider-font.js';
 import type { QidianNovelSnapshot, QidianRankingEntry } from './items.js';
 import type { QidianRanking } from '../../write-model/subscription/plans.js';
 
 /**
- * Pure parsers for Qidian pages (PLATFORMS.md §3). The scraper extracts raw
+ * Pure parsers for Qidian pages (docs/platforms.md, Qidian). The scraper extracts raw
  * strings from the DOM in the browser (`RawRankItem`, `RawBookPage`,
  * `QidianPageSignals`); these functions turn them into items or a verdict.
  */
@@ -68,6 +69,8 @@ export interface RawRankItem {
   scoreText: string | null;
   /** the label text beside it, e.g. 月票 */
   scoreLabel: string | null;
+  /** the anti-spider font the score is drawn in (the @font-face src beside it), when there is one */
+  scoreFontUrl?: string | null;
 }
 
 export interface RawRankPage {
@@ -79,7 +82,8 @@ export interface RawRankPage {
   hasNext: boolean;
 }
 
-export function rankEntry(raw: RawRankItem, ranking: QidianRanking, capturedAt: string): QidianRankingEntry | null {
+/** `digits`: the page's anti-spider font read (anti-spider-font.ts); without it an obfuscated score is null. */
+export function rankEntry(raw: RawRankItem, ranking: QidianRanking, capturedAt: string, digits?: GlyphDigits): QidianRankingEntry | null {
   const rank = Number(raw.rid ?? raw.rankTag?.replace(/\D/g, '') ?? NaN);
   const title = raw.title.trim();
   if (!raw.bid || !/^\d+$/.test(raw.bid) || !Number.isInteger(rank) || rank < 1 || !title) return null;
@@ -93,7 +97,7 @@ export function rankEntry(raw: RawRankItem, ranking: QidianRanking, capturedAt: 
     category,
     subCategory: raw.subCategory?.trim() || second || null,
     status: parseStatus(raw.status),
-    score: parseChineseNumber(raw.scoreText),
+    score: parseChineseNumber(digits && raw.scoreText !== null ? decodeGlyphs(raw.scoreText, digits) : raw.scoreText),
     scoreLabel: raw.scoreLabel?.trim() || null,
     capturedAt,
   };

@@ -9,10 +9,12 @@ import {
   novelSnapshot, qidianPageVerdict, rankEntry, rankHasNext,
   type QidianPageSignals, type RawBookPage, type RawRankPage,
 } from './parse.js';
-import { DEFAULT_MAX_RANK, novelsConfigSchema, RANKING_BOARDS, rankingsConfigSchema } from './workflow-types.js';
+import { glyphDigits, looksObfuscated, type GlyphDigits } from './anti-spider-font.js';
+import { keywordMatch, searchPath, SEARCH_PAGE, type RawSearchItem } from './search.js';
+import { DEFAULT_MAX_RANK, novelsConfigSchema, RANKING_BOARDS, rankingsConfigSchema, watchlistConfigSchema } from './workflow-types.js';
 
 /**
- * Qidian rank boards and book pages in a real browser (PLATFORMS.md §3).
+ * Qidian rank boards and book pages in a real browser (docs/platforms.md, Qidian).
  * Pages are server-rendered: the scraper reads the DOM into raw strings in
  * the page and parse.ts turns them into items. Rank pages are
  * `/rank/<board>/` then `/rank/<board>/page<N>/`; books `/book/<bid>/`.
@@ -37,12 +39,13 @@ export interface QidianScraperOptions {
 
 type RankCursor = { t: 'rank'; r: number; page: number; done?: boolean };
 type NovelCursor = { t: 'novel'; i: number; done?: boolean };
+type WatchCursor = { t: 'watch'; i: number; k: number; done?: boolean };
 const PLATFORM = 'qidian';
 
 const SIGNALS = `(() => ({
   title: document.title || '',
   html: document.documentElement.outerHTML.slice(0, 20000),
-  hasContent: !!document.querySelector('#rank-view-list li[data-rid], #rank-view-list li, h1#bookName, .book-info h1'),
+  hasContent: !!document.querySelector('#rank-view-list li[data-rid], #rank-view-list li, h1#bookName, .book-info h1, #result-list'),
 }))()`;
 
 /** In the page: the raw rank list (RawRankPage). */
@@ -57,6 +60,8 @@ const RANK_PAGE = `(() => {
     let scoreEl = totalP ? totalP.querySelector('span > span:not(:has(style))') || totalP.querySelector('span') : null;
     let scoreText = null;
     if (scoreEl) { const c = scoreEl.cloneNode(true); c.querySelectorAll('style').forEach((s) => s.remove()); scoreText = (c.textContent || '').trim(); }
+    const fontStyle = totalP ? Array.from(totalP.querySelectorAll('style')).map((s) => s.textContent || '').join(' ') : '';
+    const fontMatch = /url\\(\\s*['"]?([^'")\\s]+\\.(?:woff2?|ttf|otf))/.exec(fontStyle);
     return {
       rid: li.getAttribute('data-rid'),
       rankTag: text(li.querySelector('span.rank-tag')) || null,
@@ -68,6 +73,7 @@ const RANK_PAGE = `(() => {
       status: text(authorP && authorP.querySelector('span')) || null,
       scoreText,
       scoreLabel: own(totalP) || null,
+      scoreFontUrl: fontMatch ? fontMatch[1] : null,
     };
   });
   const pager = document.querySelector('#page-container');
@@ -128,6 +134,23 @@ export function createQidianScraper(options: QidianScraperOptions): PlatformScra
     return verdict === 'missing' ? 'missing' : 'ok';
   }
 
+  /** The anti-spider font's digits, fetched once per font through the page's context (its proxy), cached for the scraper's life. */
+  const fonts = new Map<string, Promise<GlyphDigits>>();
+  function fontDigits(page: Page, src: string): Promise<GlyphDigits> {
+    const url = new URL(src, page.url()).href;
+    let digits = fonts.get(url);
+    if (!digits) {
+      digits = page.request
+        .get(url, { timeout: options.navigationTimeoutMs ?? 30_000 })
+        .then(async (res) => (res.ok() ? glyphDigits(await res.body()) : new Map<number, string>()))
+        // unreadable font: the score stays null, as before; another page's font is tried on its own
+        .catch(() => new Map<number, string>());
+      if (fonts.size >= 64) fonts.clear();
+      fonts.set(url, digits);
+    }
+    return digits;
+  }
+
   async function rankings(job: ScrapeJob, page: Page, emit: Emit): Promise<ScrapeResult> {
     const config = rankingsConfigSchema.parse(job.config);
     const maxRank = config.maxRank ?? DEFAULT_MAX_RANK;
@@ -144,7 +167,8 @@ export function createQidianScraper(options: QidianScraperOptions): PlatformScra
       const items: CollectedItem[] = [];
       let beyond = false;
       for (const r of raw.items) {
-        const entry = rankEntry(r, ranking, capturedAt);
+        const digits = r.scoreFontUrl && looksObfuscated(r.scoreText) ? await fontDigits(page, r.scoreFontUrl) : undefined;
+        const entry = rankEntry(r, ranking, capturedAt, digits);
         if (entry && entry.rank > maxRank) {
           beyond = true;
           continue;
@@ -187,6 +211,52 @@ export function createQidianScraper(options: QidianScraperOptions): PlatformScra
     return { itemCount, skipped, cursor: encodeCursor({ ...cursor, done: true }) };
   }
 
+  /**
+   * A watch-list run: its novels' book pages (as `qidian.novels`), then one
+   * search page per keyword (`qidian.keyword_match` items, one batch per
+   * keyword). Cursor `{"t":"watch","i":<next novel>,"k":<next keyword>}`.
+   */
+  async function watchlist(job: ScrapeJob, page: Page, emit: Emit): Promise<ScrapeResult> {
+    const config = watchlistConfigSchema.parse(job.config);
+    const novelIds = config.novelIds ?? [];
+    const keywords = config.keywords ?? [];
+    let cursor = decodeCursor<WatchCursor>(job.cursor, 'watch') ?? { t: 'watch', i: 0, k: 0 };
+    let itemCount = 0;
+    let skipped = 0;
+    let pending: CollectedItem[] = [];
+    const flush = async () => {
+      if (pending.length > 0) await emit({ items: pending, cursor: encodeCursor(cursor) });
+      itemCount += pending.length;
+      pending = [];
+    };
+    while (!cursor.done && cursor.i < novelIds.length) {
+      const id = novelIds[cursor.i]!;
+      const verdict = await open(page, joinUrl(options.webUrl, `/book/${id}/`));
+      const snapshot = verdict === 'ok' ? novelSnapshot((await page.evaluate(BOOK_PAGE)) as RawBookPage, id, now().toISOString()) : null;
+      const item = snapshot ? collectedItem('qidian.novel_snapshot', snapshot) : null;
+      if (item) pending.push(item);
+      else skipped++;
+      cursor = { ...cursor, i: cursor.i + 1 };
+      if (pending.length >= batchSize) await flush();
+    }
+    await flush();
+    while (!cursor.done && cursor.k < keywords.length) {
+      const keyword = keywords[cursor.k]!;
+      const capturedAt = now().toISOString();
+      const verdict = await open(page, joinUrl(options.webUrl, searchPath(keyword)));
+      const raw = verdict === 'ok' ? ((await page.evaluate(SEARCH_PAGE)) as RawSearchItem[]) : [];
+      raw.forEach((r, index) => {
+        const match = keywordMatch(r, keyword, index, capturedAt);
+        const item = match ? collectedItem('qidian.keyword_match', match) : null;
+        if (item) pending.push(item);
+        else skipped++;
+      });
+      cursor = { ...cursor, k: cursor.k + 1 };
+      await flush();
+    }
+    return { itemCount, skipped, cursor: encodeCursor({ ...cursor, done: true }) };
+  }
+
   return {
     async scrape(job, page, emit) {
       switch (job.type) {
@@ -194,6 +264,8 @@ export function createQidianScraper(options: QidianScraperOptions): PlatformScra
           return rankings(job, page, emit);
         case 'qidian.novels':
           return novels(job, page, emit);
+        case 'qidian.watchlist':
+          return watchlist(job, page, emit);
         default:
           throw new Error(`the qidian scraper does not know ${job.type}`);
       }

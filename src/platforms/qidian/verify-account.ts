@@ -4,8 +4,9 @@ import { joinUrl } from '../url.js';
 
 /**
  * Qidian's login check: GET the home page with the account's cookies and
- * read the header. PLATFORMS.md §3.4 documents only the logged-out and
- * blocked markers; the logged-in marker read here (an element with
+ * read the header. Public sources document only the logged-out and
+ * blocked markers (docs/platforms.md, Qidian: WAF shell, login and block
+ * markers); the logged-in marker read here (an element with
  * `data-uid` and a `nick-name` element holding the nickname) is an
  * assumption to check against the live page.
  * - logged-in marker → active (platform user id = the uid);

@@ -5,7 +5,7 @@ import { messages, notes } from './workflow-types.js';
 
 /**
  * The web API needs a logged-in session: the cookie header with `a1` and
- * `web_session` (PLATFORMS.md §2.1). It is sealed before it reaches a command.
+ * `web_session` (docs/platforms.md, Xiaohongshu: cookies and signing). It is sealed before it reaches a command.
  */
 export const credentialsSchema = z.strictObject({
   cookies: z

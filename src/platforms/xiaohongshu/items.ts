@@ -2,10 +2,11 @@ import { z } from 'zod';
 import type { ItemSpec } from '../registry.js';
 
 /**
- * What a Xiaohongshu run collects, after parsing (PLATFORMS.md §2, §4): the
+ * What a Xiaohongshu run collects, after parsing (docs/platforms.md, Xiaohongshu): the
  * parser has already turned count strings like "1.5万" into integers and
- * detail times (ms) into ISO-8601. Shapes follow seed 000's
- * xiaohongshu_contents and xiaohongshu_messages tables.
+ * detail times (ms) into ISO-8601. Shapes fit the read tables
+ * xiaohongshu_contents and xiaohongshu_messages (docs/platforms.md,
+ * Xiaohongshu: items and read tables).
  */
 
 const count = z.number().int().nonnegative();

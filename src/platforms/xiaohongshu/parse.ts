@@ -1,8 +1,8 @@
 import type { XiaohongshuMessage, XiaohongshuNote } from './items.js';
 
 /**
- * Pure parsers for Xiaohongshu's web API JSON and page state (PLATFORMS.md
- * §2). No I/O: the scraper fetches, these turn what came back into items or
+ * Pure parsers for Xiaohongshu's web API JSON and page state (docs/platforms.md,
+ * Xiaohongshu). No I/O: the scraper fetches, these turn what came back into items or
  * into a verdict (login wall, captcha, blocked, skip).
  */
 
@@ -105,7 +105,7 @@ export type ApiVerdict =
   | { ok: true; data: Record<string, unknown> }
   | { ok: false; verdict: 'login_wall' | 'captcha' | 'blocked' | 'rate_limited' | 'unavailable' | 'error'; reason: string };
 
-/** Reads an API answer (HTTP status + body) as PLATFORMS.md §2.3 / §2.9 say. */
+/** Reads an API answer (HTTP status + body) as docs/platforms.md, Xiaohongshu: web API envelope says. */
 export function apiVerdict(status: number, body: unknown): ApiVerdict {
   if (status === 461 || status === 471) return { ok: false, verdict: 'captcha', reason: `http_${status}` };
   const b = (body && typeof body === 'object' ? body : {}) as { code?: unknown; success?: unknown; msg?: unknown; data?: unknown };
@@ -241,8 +241,9 @@ export function initialStateNote(state: Json, noteId: string): Json | null {
 }
 
 /**
- * A message of the (fixture-shaped) IM API → the item. Messages are not in
- * PLATFORMS.md; the shape is the web IM's: `{message_id, sender_id,
+ * A message of the (fixture-shaped) IM API → the item. No public source
+ * documents messages (docs/platforms.md, Xiaohongshu: private messages); the
+ * shape is the web IM's: `{message_id, sender_id,
  * sender_nickname?, message_type, content, create_time(ms)}`. `peer` is
  * the conversation's other side from the conversation list; it rides along
  * on each message (a conversation is known only by its messages).

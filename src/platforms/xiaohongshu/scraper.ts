@@ -13,7 +13,7 @@ import {
 import { messagesConfigSchema, notesConfigSchema } from './workflow-types.js';
 
 /**
- * Xiaohongshu in a real browser (PLATFORMS.md §2). The scraper opens the web
+ * Xiaohongshu in a real browser (docs/platforms.md, Xiaohongshu). The scraper opens the web
  * page a user would (search, profile, explore) — which shows a login wall or
  * a captcha the way the site does — and then calls the same web API the
  * page's own scripts call, from inside the page (its cookies, its signing

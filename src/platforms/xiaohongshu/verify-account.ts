@@ -3,7 +3,7 @@ import { credentialsSchema } from './index.js';
 import { joinUrl } from '../url.js';
 
 /**
- * Xiaohongshu's login check (PLATFORMS.md §2.2, §2.3, §2.9): GET
+ * Xiaohongshu's login check (docs/platforms.md, Xiaohongshu: web API envelope): GET
  * `/api/sns/web/v2/user/me` with the account's cookie header. The envelope
  * `{code, success, msg, data}` says:
  * - `success` with a user id and nickname, and no `guest: true` → active;

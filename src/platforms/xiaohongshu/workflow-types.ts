@@ -4,9 +4,10 @@ import type { Refusal, RunNeeds, WorkflowTypeSpec } from '../registry.js';
 
 /**
  * Xiaohongshu workflow types. Every platform request of a run counts against
- * the plan's daily_api_calls (the seed: "每日N次API调用"): listing pages
+ * the plan's daily_api_calls ("每日N次API调用", N calls a day): listing pages
  * (search: 20 notes a page, a user's notes: 30) plus one detail call per note,
- * since only /feed gives the text, time and all counts (PLATFORMS.md §2.4–2.6).
+ * since only /feed gives the text, time and all counts (docs/platforms.md,
+ * Xiaohongshu: search cards, note detail, pagination).
  */
 
 const SEARCH_PAGE_SIZE = 20;

@@ -3,9 +3,9 @@ import type { RecordedEvent } from '../../event-store/port.js';
 
 /**
  * What a deadline does when it falls due; each kind has one action
- * (./expiry-actions.ts, ./resume-actions.ts).
+ * (./expiry-actions.ts, ./renewal-actions.ts, ./resume-actions.ts).
  */
-export type DeadlineKind = 'subscription.expire' | 'payment_order.expire' | 'workflows.resume_after_quota';
+export type DeadlineKind = 'subscription.expire' | 'subscription.renewal' | 'payment_order.expire' | 'workflows.resume_after_quota';
 
 export interface Deadline {
   key: string;

@@ -5,6 +5,7 @@ import { eventIdsFrom } from '../../write-model/core/event-ids.js';
 import { paymentOrderAggregate } from '../../write-model/payment-order/decider.js';
 import { subscriptionAggregate } from '../../write-model/subscription/decider.js';
 import type { Deadline, DeadlineKind } from './deadline-table.js';
+import { renewalActions, DEFAULT_RENEWAL_LEAD_MS, type RenewalOptions } from './renewal-actions.js';
 import { resumeActions } from './resume-actions.js';
 
 /** Runs the command a due deadline stands for; throws to be retried later. */
@@ -16,9 +17,11 @@ export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandCon
  * sweeper can only ever be late, never wrong. Event ids are named after the
  * deadline and its time: a sweep that crashed after appending repeats nothing.
  */
-export function expiryActions(store: EventStore): Record<DeadlineKind, DeadlineAction> {
+export function expiryActions(store: EventStore, options: { renewals?: RenewalOptions } = {}): Record<DeadlineKind, DeadlineAction> {
   return {
     ...resumeActions(store),
+    // renewal orders and expiry reminders (./renewal-actions.ts); no providers given: reminders only
+    ...renewalActions(store, options.renewals ?? { providers: {}, leadMs: DEFAULT_RENEWAL_LEAD_MS }),
     // the subject is the stream name: `subscription-{userId}_{service}`, `payment-{orderId}`
     'subscription.expire': async (deadline, now, context) => {
       const key = deadline.subjectId.replace(/^subscription-/, '');

@@ -17,13 +17,20 @@ export interface ExpiryScheduleOptions {
    * the PaymentOrder decider accepts it until the order is closed.
    */
   paymentGraceMs: number;
+  /**
+   * How long before a paid period ends its renewal deadline falls due
+   * (`subscription.renewal`: a renewal order or an expiry reminder;
+   * SUBSCRIPTION_RENEWAL_LEAD_DAYS). Unset: no renewal deadlines.
+   */
+  renewalLeadMs?: number;
 }
 
 /**
  * Writes the `deadlines` rows from the events (the event catalogue has no event for
  * "time passed"; this consumer turns periods and order expiries into rows
  * the sweeper works off):
- * - a paid period → `subscription.expire` at its end; free (no end) → none;
+ * - a paid period → `subscription.expire` at its end and
+ *   `subscription.renewal` `renewalLeadMs` before it; free (no end) → none;
  * - a pending order → `payment_order.expire` at expiresAt + grace; closed → none.
  * Writes go through the consumer's transaction, so the rows and the
  * checkpoint move together and a replay rebuilds the same rows.
@@ -34,7 +41,7 @@ export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEAD
     filter: { streamPrefixes: ['subscription-', 'payment-'] },
     async handle(events, { tx }) {
       for (const event of events) {
-        if (PERIOD_SETTERS.has(event.type)) await onPeriod(tx, event);
+        if (PERIOD_SETTERS.has(event.type)) await onPeriod(tx, event, options.renewalLeadMs);
         else if (event.type === 'PaymentOrderCreated') {
           const created = paymentOrderEvents.decode(event);
           if (created.type !== 'PaymentOrderCreated') continue;
@@ -46,9 +53,15 @@ export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEAD
   };
 }
 
-async function onPeriod(tx: Parameters<typeof cancelDeadline>[0], event: RecordedEvent): Promise<void> {
+async function onPeriod(tx: Parameters<typeof cancelDeadline>[0], event: RecordedEvent, renewalLeadMs: number | undefined): Promise<void> {
   const decoded = subscriptionEvents.decode(event);
   const periodEnd = 'periodEnd' in decoded.data ? decoded.data.periodEnd : null;
-  if (typeof periodEnd === 'string') await scheduleDeadline(tx, 'subscription.expire', event.streamName, periodEnd, event);
-  else await cancelDeadline(tx, 'subscription.expire', event.streamName);
+  if (typeof periodEnd === 'string') {
+    await scheduleDeadline(tx, 'subscription.expire', event.streamName, periodEnd, event);
+    // due at once when the period is shorter than the lead: the action reminds (or orders) while the period lasts
+    if (renewalLeadMs !== undefined) await scheduleDeadline(tx, 'subscription.renewal', event.streamName, new Date(Date.parse(periodEnd) - renewalLeadMs).toISOString(), event);
+  } else {
+    await cancelDeadline(tx, 'subscription.expire', event.streamName);
+    await cancelDeadline(tx, 'subscription.renewal', event.streamName);
+  }
 }

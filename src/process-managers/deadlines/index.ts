@@ -3,3 +3,4 @@ export { DeadlineSweeper, SWEEPER_ACTOR, type SweeperOptions } from './sweeper.j
 export { expiryActions, type DeadlineAction } from './expiry-actions.js';
 export { deadlineKey, type Deadline, type DeadlineKind } from './deadline-table.js';
 export { resumeActions, RESUME_AFTER_QUOTA } from './resume-actions.js';
+export { renewalActions, renewalOrderId, SUBSCRIPTION_RENEWAL, DEFAULT_RENEWAL_LEAD_MS, type RenewalOptions } from './renewal-actions.js';

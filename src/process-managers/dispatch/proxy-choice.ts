@@ -47,7 +47,8 @@ export function pickProxy(pool: ProxyPool, request: ExecutionRequestedData, pick
   const holders = new Map(pool.holders);
   for (const [proxyId, holder] of picked) if (!holders.has(proxyId)) holders.set(proxyId, holder);
   const account = request.platformAccountId ?? `execution:${request.executionId}`;
-  const best = selectProxies(candidates, { platform: request.platform, platformAccountId: account }, holders)[0];
+  // a workflow's proxy region (ExecutionRequested.proxyRegion) narrows the pool: none there, none chosen
+  const best = selectProxies(candidates, { platform: request.platform, platformAccountId: account, region: request.proxyRegion ?? null }, holders)[0];
   if (!best) return null;
   picked.set(best.candidate.proxyId, { platformAccountId: account, platform: request.platform });
   return best.candidate.proxyId;

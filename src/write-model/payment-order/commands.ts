@@ -1,4 +1,4 @@
-import type { BillingCycle, PaymentProvider, PaymentService, PlanName } from './events.js';
+import type { BillingCycle, PaymentChannel, PaymentProvider, PaymentService, PlanName } from './events.js';
 
 /**
  * Commands of the PaymentOrder aggregate. Each names its order (the stream is
@@ -63,4 +63,42 @@ export interface RefundPayment {
   now: string;
 }
 
-export type PaymentOrderCommand = CreatePaymentOrder | ConfirmPayment | FailPayment | ExpirePaymentOrder | RefundPayment;
+/** What the provider answered when the order was placed: where the buyer pays (one of payUrl / codeUrl). */
+export interface RecordPlacement {
+  type: 'RecordPlacement';
+  orderId: string;
+  channel: PaymentChannel;
+  payUrl: string | null;
+  codeUrl: string | null;
+  now: string;
+}
+
+/** An operator's refund, before the provider is asked; `refundId` (the provider's out_request_no / out_refund_no) makes a repeat a no-op. */
+export interface RequestRefund {
+  type: 'RequestRefund';
+  orderId: string;
+  refundId: string;
+  amountFen: number;
+  reason: string;
+  requestedBy: string;
+  now: string;
+}
+
+/** The provider refused or closed a requested refund. */
+export interface FailRefund {
+  type: 'FailRefund';
+  orderId: string;
+  refundId: string;
+  reason: string;
+  now: string;
+}
+
+export type PaymentOrderCommand =
+  | CreatePaymentOrder
+  | ConfirmPayment
+  | FailPayment
+  | ExpirePaymentOrder
+  | RefundPayment
+  | RecordPlacement
+  | RequestRefund
+  | FailRefund;

@@ -7,11 +7,15 @@ import type {
   CreatePaymentOrder,
   ExpirePaymentOrder,
   FailPayment,
+  FailRefund,
   PaymentOrderCommand,
+  RecordPlacement,
   RefundPayment,
+  RequestRefund,
 } from './commands.js';
 import {
   BILLING_CYCLES,
+  PAYMENT_CHANNELS,
   PAYMENT_PROVIDERS,
   PAYMENT_SERVICES,
   PLAN_NAMES,
@@ -41,6 +45,15 @@ import { initialState, isPaid, type PaymentOrderState, type PaymentOrderTerms } 
  *   new order (a new order id).
  * - Refunds: paid orders only, each with its own refundId (a repeat is a
  *   no-op), all refunds together at most the paid amount.
+ * - Placement (RecordPlacement): a pending order records once where the
+ *   buyer pays (the provider's answer); the same answer again is a no-op,
+ *   another one a CONFLICT. A placement the provider refused is a FailPayment.
+ * - Refunds through the provider: RequestRefund reserves the amount (all
+ *   refunds, done and requested, at most the paid amount), then the
+ *   provider's outcome settles it: RefundPayment (PaymentRefunded, the same
+ *   amount) or FailRefund (RefundFailed, the amount is free again; that
+ *   refundId is spent). RefundPayment without a request (an outcome learnt
+ *   elsewhere) is still taken.
  */
 
 export function paymentStream(orderId: string): string {
@@ -273,13 +286,27 @@ function refund(command: RefundPayment, state: PaymentOrderState): Event[] {
       got: amountFen,
     });
   }
+  if (state.failedRefundIds.includes(refundId)) {
+    throw new DomainError('CONFLICT', `refund ${refundId} failed: a new refund needs a new refundId`, { orderId: order.orderId, refundId });
+  }
+  const requested = state.pendingRefunds.find((r) => r.refundId === refundId);
+  if (requested && requested.amountFen !== amountFen) {
+    throw new DomainError('CONFLICT', `refund ${refundId} was requested for ${requested.amountFen} fen`, {
+      orderId: order.orderId,
+      refundId,
+      amountFen: requested.amountFen,
+      got: amountFen,
+    });
+  }
   if (!isPaid(state) || !state.payment) {
     throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}: only paid orders can be refunded`, {
       orderId: order.orderId,
       status: state.status,
     });
   }
-  const refundableFen = state.payment.paidAmountFen - state.refundedFen;
+  // the other requested refunds hold their amounts (this one's, when requested, is what is being settled)
+  const heldFen = state.pendingRefunds.reduce((sum, r) => (r.refundId === refundId ? sum : sum + r.amountFen), 0);
+  const refundableFen = state.payment.paidAmountFen - state.refundedFen - heldFen;
   if (amountFen > refundableFen) {
     throw new DomainError('VALIDATION_ERROR', `refund of ${amountFen} fen is more than the ${refundableFen} fen left to refund`, {
       field: 'amountFen',
@@ -312,6 +339,97 @@ function refund(command: RefundPayment, state: PaymentOrderState): Event[] {
   ];
 }
 
+function recordPlacement(command: RecordPlacement, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const channel = requireOneOf(command.channel, PAYMENT_CHANNELS, 'channel');
+  instant(command.now, 'now');
+  const payUrl = typeof command.payUrl === 'string' && command.payUrl !== '' ? command.payUrl : null;
+  const codeUrl = typeof command.codeUrl === 'string' && command.codeUrl !== '' ? command.codeUrl : null;
+  if ((payUrl === null) === (codeUrl === null)) {
+    throw new DomainError('VALIDATION_ERROR', 'a placement has either a payUrl or a codeUrl', { field: 'payUrl' });
+  }
+  if (state.placement) {
+    const same = state.placement.channel === channel && state.placement.payUrl === payUrl && state.placement.codeUrl === codeUrl;
+    if (same) return [];
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} was already placed`, { orderId: order.orderId, status: state.status });
+  }
+  if (state.status !== 'pending') {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}, not pending`, { orderId: order.orderId, status: state.status });
+  }
+  return [
+    {
+      type: 'PaymentOrderPlaced',
+      data: { orderId: order.orderId, userId: order.userId, provider: order.provider, channel, payUrl, codeUrl, placedAt: command.now },
+    },
+  ];
+}
+
+function requestRefund(command: RequestRefund, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const refundId = requireText(command.refundId, 'refundId');
+  const amountFen = requirePositiveFen(command.amountFen, 'amountFen');
+  const reason = requireText(command.reason, 'reason');
+  const requestedBy = requireText(command.requestedBy, 'requestedBy');
+  instant(command.now, 'now');
+  const same = (earlier: { amountFen: number }) => {
+    if (earlier.amountFen === amountFen) return true;
+    throw new DomainError('CONFLICT', `refund ${refundId} is for ${earlier.amountFen} fen`, { orderId: order.orderId, refundId, amountFen: earlier.amountFen, got: amountFen });
+  };
+  const done = state.refunds.find((r) => r.refundId === refundId);
+  if (done && same(done)) return [];
+  const pending = state.pendingRefunds.find((r) => r.refundId === refundId);
+  if (pending && same(pending)) return [];
+  if (state.failedRefundIds.includes(refundId)) {
+    throw new DomainError('CONFLICT', `refund ${refundId} failed: a new refund needs a new refundId`, { orderId: order.orderId, refundId });
+  }
+  if (!isPaid(state) || !state.payment) {
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}: only paid orders can be refunded`, { orderId: order.orderId, status: state.status });
+  }
+  const heldFen = state.pendingRefunds.reduce((sum, r) => sum + r.amountFen, 0);
+  const refundableFen = state.payment.paidAmountFen - state.refundedFen - heldFen;
+  if (amountFen > refundableFen) {
+    throw new DomainError('VALIDATION_ERROR', `refund of ${amountFen} fen is more than the ${refundableFen} fen left to refund`, {
+      field: 'amountFen',
+      paidAmountFen: state.payment.paidAmountFen,
+      refundedFen: state.refundedFen,
+      requestedFen: heldFen,
+      refundableFen,
+      got: amountFen,
+    });
+  }
+  return [
+    {
+      type: 'RefundRequested',
+      data: { orderId: order.orderId, userId: order.userId, provider: order.provider, refundId, amountFen, reason, requestedBy, requestedAt: command.now },
+    },
+  ];
+}
+
+function failRefund(command: FailRefund, state: PaymentOrderState): Event[] {
+  const order = existing(state, command.orderId);
+  const refundId = requireText(command.refundId, 'refundId');
+  instant(command.now, 'now');
+  if (state.failedRefundIds.includes(refundId)) return [];
+  if (state.refunds.some((r) => r.refundId === refundId)) {
+    throw new DomainError('CONFLICT', `refund ${refundId} was made: it cannot fail`, { orderId: order.orderId, refundId });
+  }
+  const pending = state.pendingRefunds.find((r) => r.refundId === refundId);
+  if (!pending) throw new DomainError('NOT_FOUND', `no refund ${refundId} was requested for order ${order.orderId}`, { orderId: order.orderId, refundId });
+  return [
+    {
+      type: 'RefundFailed',
+      data: {
+        orderId: order.orderId,
+        userId: order.userId,
+        refundId,
+        amountFen: pending.amountFen,
+        reason: typeof command.reason === 'string' && command.reason !== '' ? command.reason : 'refused',
+        failedAt: command.now,
+      },
+    },
+  ];
+}
+
 export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand, PaymentOrderEvent> = {
   initialState,
   decide(command, state) {
@@ -326,6 +444,12 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         return expire(command, state);
       case 'RefundPayment':
         return refund(command, state);
+      case 'RecordPlacement':
+        return recordPlacement(command, state);
+      case 'RequestRefund':
+        return requestRefund(command, state);
+      case 'FailRefund':
+        return failRefund(command, state);
     }
   },
   // in place (the fold owns its state): a refund is pushed, nothing copied
@@ -358,6 +482,22 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         state.status = fullyRefunded ? 'refunded' : 'partially_refunded';
         state.refunds.push({ refundId, amountFen, reason, refundedAt });
         state.refundedFen = totalRefundedFen;
+        state.pendingRefunds = state.pendingRefunds.filter((r) => r.refundId !== refundId);
+        return state;
+      }
+      case 'PaymentOrderPlaced': {
+        const { channel, payUrl, codeUrl, placedAt } = event.data;
+        state.placement = { channel, payUrl, codeUrl, placedAt };
+        return state;
+      }
+      case 'RefundRequested': {
+        const { refundId, amountFen, reason, requestedAt } = event.data;
+        state.pendingRefunds.push({ refundId, amountFen, reason, requestedAt });
+        return state;
+      }
+      case 'RefundFailed': {
+        state.pendingRefunds = state.pendingRefunds.filter((r) => r.refundId !== event.data.refundId);
+        state.failedRefundIds.push(event.data.refundId);
         return state;
       }
     }

@@ -80,6 +80,48 @@ export interface PaymentRefundedData {
   refundedAt: string;
 }
 
+/** How the buyer pays (see adapters/payments/providers.ts): Alipay `page` / `wap`, WeChat Pay `native` (QR code). */
+export const PAYMENT_CHANNELS = ['page', 'wap', 'native'] as const;
+export type PaymentChannel = (typeof PAYMENT_CHANNELS)[number];
+
+/**
+ * The order was placed with the provider: where the buyer pays. `payUrl` is
+ * the signed Alipay gateway URL (a signed request, no secret), `codeUrl` the
+ * WeChat Pay QR code's content; one of them is set.
+ */
+export interface PaymentOrderPlacedData {
+  orderId: string;
+  userId: string;
+  provider: PaymentProvider;
+  channel: PaymentChannel;
+  payUrl: string | null;
+  codeUrl: string | null;
+  placedAt: string;
+}
+
+/** An operator asked for a refund; the provider has been (or is about to be) asked. */
+export interface RefundRequestedData {
+  orderId: string;
+  userId: string;
+  provider: PaymentProvider;
+  refundId: string;
+  amountFen: number;
+  reason: string;
+  /** who asked (an admin's user id) */
+  requestedBy: string;
+  requestedAt: string;
+}
+
+/** The provider refused (or closed) a requested refund: nothing was given back by it. */
+export interface RefundFailedData {
+  orderId: string;
+  userId: string;
+  refundId: string;
+  amountFen: number;
+  reason: string;
+  failedAt: string;
+}
+
 /** The order was not paid in time and is closed. */
 export interface PaymentOrderExpiredData {
   orderId: string;
@@ -93,7 +135,10 @@ export type PaymentOrderEvent =
   | DomainEvent<'PaymentSucceeded', PaymentSucceededData>
   | DomainEvent<'PaymentFailed', PaymentFailedData>
   | DomainEvent<'PaymentRefunded', PaymentRefundedData>
-  | DomainEvent<'PaymentOrderExpired', PaymentOrderExpiredData>;
+  | DomainEvent<'PaymentOrderExpired', PaymentOrderExpiredData>
+  | DomainEvent<'PaymentOrderPlaced', PaymentOrderPlacedData>
+  | DomainEvent<'RefundRequested', RefundRequestedData>
+  | DomainEvent<'RefundFailed', RefundFailedData>;
 
 export type PaymentOrderEventType = PaymentOrderEvent['type'];
 
@@ -103,6 +148,9 @@ export const PAYMENT_ORDER_EVENT_TYPES = [
   'PaymentFailed',
   'PaymentRefunded',
   'PaymentOrderExpired',
+  'PaymentOrderPlaced',
+  'RefundRequested',
+  'RefundFailed',
 ] as const satisfies readonly PaymentOrderEventType[];
 
 // ---------------------------------------------------------------- decoding
@@ -146,4 +194,30 @@ export const paymentOrderEvents = eventCodec<PaymentOrderEvent>({
     }),
   },
   PaymentOrderExpired: { schema: z.object({ orderId: z.string(), userId: z.string(), expiresAt: z.string(), expiredAt: z.string() }) },
+  PaymentOrderPlaced: {
+    schema: z.object({
+      orderId: z.string(),
+      userId: z.string(),
+      provider: z.enum(PAYMENT_PROVIDERS),
+      channel: z.enum(PAYMENT_CHANNELS),
+      payUrl: z.string().nullable(),
+      codeUrl: z.string().nullable(),
+      placedAt: z.string(),
+    }),
+  },
+  RefundRequested: {
+    schema: z.object({
+      orderId: z.string(),
+      userId: z.string(),
+      provider: z.enum(PAYMENT_PROVIDERS),
+      refundId: z.string(),
+      amountFen: z.number().int(),
+      reason: z.string(),
+      requestedBy: z.string(),
+      requestedAt: z.string(),
+    }),
+  },
+  RefundFailed: {
+    schema: z.object({ orderId: z.string(), userId: z.string(), refundId: z.string(), amountFen: z.number().int(), reason: z.string(), failedAt: z.string() }),
+  },
 });

@@ -1,4 +1,4 @@
-import type { PaymentOrderTerms, PaymentProvider } from './events.js';
+import type { PaymentChannel, PaymentOrderTerms, PaymentProvider } from './events.js';
 
 export type { PaymentOrderTerms };
 
@@ -31,6 +31,21 @@ export interface RefundRecord {
   refundedAt: string;
 }
 
+export interface PlacementRecord {
+  channel: PaymentChannel;
+  payUrl: string | null;
+  codeUrl: string | null;
+  placedAt: string;
+}
+
+/** A refund asked of the provider whose outcome is not known yet. */
+export interface PendingRefund {
+  refundId: string;
+  amountFen: number;
+  reason: string;
+  requestedAt: string;
+}
+
 export interface PaymentOrderState {
   status: PaymentOrderStatus;
   /** null while status is `none` */
@@ -45,10 +60,16 @@ export interface PaymentOrderState {
   refunds: RefundRecord[];
   /** the sum of `refunds` */
   refundedFen: number;
+  /** set once placed with the provider */
+  placement: PlacementRecord | null;
+  /** requested refunds still waiting for the provider's outcome */
+  pendingRefunds: PendingRefund[];
+  /** refund ids the provider refused (a repeat of their failure is a no-op) */
+  failedRefundIds: string[];
 }
 
 export function initialState(): PaymentOrderState {
-  return { status: 'none', order: null, payment: null, failure: null, expiredAt: null, refunds: [], refundedFen: 0 };
+  return { status: 'none', order: null, payment: null, failure: null, expiredAt: null, refunds: [], refundedFen: 0, placement: null, pendingRefunds: [], failedRefundIds: [] };
 }
 
 /** The money was taken: paid, whether or not refunds followed. */

@@ -63,7 +63,7 @@ type Event = PlatformAccountEvent;
 
 const PLATFORM_ID = /^[a-z][a-z0-9_]*$/;
 const MAX_DISPLAY_NAME = 200;
-/** A new account is taken as fully healthy until a worker measures it (seed 000). */
+/** A new account is taken as fully healthy (health_score 100) until a worker measures it. */
 export const INITIAL_HEALTH_SCORE = 100;
 
 /** healthy ≥ 70 > degraded ≥ 30 > critical. */

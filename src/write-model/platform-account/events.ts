@@ -47,7 +47,7 @@ export interface PlatformAccountConnectedData extends AccountRef {
   /** the browser the credentials were taken with (cookies are often bound to it) */
   userAgent: string | null;
   status: 'pending_verification';
-  /** a new account starts fully healthy (seed 000: health_score DEFAULT 100) */
+  /** a new account starts fully healthy (health_score starts at 100) */
   healthScore: number;
   healthLevel: HealthLevel;
   connectedAt: string;

@@ -51,6 +51,66 @@ export interface ExpireSubscription {
   now: string;
 }
 
+/**
+ * The order that paid for the plan in force was refunded in full: the paid
+ * period ends now and the subscription falls back to free (sent by the
+ * pm-plan-on-refund process manager). An order that paid for nothing in
+ * force (an earlier period, another plan) changes nothing.
+ */
+export interface RevokePaidPlan {
+  type: 'RevokePaidPlan';
+  orderId: string;
+  now: string;
+}
+
+/** The payment providers a renewal order can be placed with (the payment-order vocabulary, repeated: no dependency on it). */
+export const RENEWAL_PROVIDERS = ['alipay', 'wechat'] as const;
+export type RenewalProvider = (typeof RENEWAL_PROVIDERS)[number];
+export const RENEWAL_CHANNELS = ['page', 'wap', 'native'] as const;
+export type RenewalChannel = (typeof RENEWAL_CHANNELS)[number];
+
+/**
+ * Turn automatic renewal of the paid plan on (with the provider and channel
+ * its renewal orders are placed with) or off.
+ */
+export interface SetAutoRenew {
+  type: 'SetAutoRenew';
+  enabled: boolean;
+  /** required when enabling */
+  provider?: RenewalProvider;
+  channel?: RenewalChannel;
+  now: string;
+}
+
+/**
+ * Sent by the renewal deadline (SUBSCRIPTION_RENEWAL_LEAD_DAYS before the
+ * period ends) once the renewal order for the period ending at `periodEnd`
+ * was placed with the provider: the user is reminded to pay it.
+ */
+export interface RecordRenewalOrder {
+  type: 'RecordRenewalOrder';
+  periodEnd: string;
+  orderId: string;
+  provider: RenewalProvider;
+  channel: RenewalChannel;
+  amountFen: number;
+  payUrl: string | null;
+  codeUrl: string | null;
+  orderExpiresAt: string;
+  now: string;
+}
+
+export const EXPIRY_REMINDER_REASONS = ['auto_renew_off', 'cancelled', 'downgrade', 'renewal_not_placed'] as const;
+export type ExpiryReminderReason = (typeof EXPIRY_REMINDER_REASONS)[number];
+
+/** Sent by the renewal deadline when the period ending at `periodEnd` is not renewed automatically: the user is reminded it ends. */
+export interface RemindExpiry {
+  type: 'RemindExpiry';
+  periodEnd: string;
+  reason: ExpiryReminderReason;
+  now: string;
+}
+
 /** Hold one unit of a resource limit (an account, a workflow, a tracked novel, an alert). */
 export interface ReserveResource {
   type: 'ReserveResource';
@@ -75,6 +135,10 @@ export type SubscriptionCommand =
   | RenewSubscription
   | CancelSubscription
   | ExpireSubscription
+  | RevokePaidPlan
+  | SetAutoRenew
+  | RecordRenewalOrder
+  | RemindExpiry
   | ReserveResource
   | ReleaseResource;
 

@@ -9,9 +9,14 @@ import type {
   ReleaseResource,
   RenewSubscription,
   ReserveResource,
+  RecordRenewalOrder,
+  RemindExpiry,
+  RevokePaidPlan,
+  SetAutoRenew,
   StartSubscription,
   SubscriptionCommand,
 } from './commands.js';
+import { EXPIRY_REMINDER_REASONS, RENEWAL_CHANNELS, RENEWAL_PROVIDERS } from './commands.js';
 import { subscriptionEvents, type OverLimit, type SubscriptionEvent, type SubscriptionRef } from './events.js';
 import { addId, hasId, removeId } from '../core/id-set.js';
 import { ResourceLimitReached } from './quota-refusal.js';
@@ -87,6 +92,26 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  *   otherwise. Expiry never refuses because of resources: what is held
  *   beyond the fallback plan's limits is listed in `overLimit` and no new
  *   reservation is accepted until enough are released.
+ *
+ * Refunds
+ * - RevokePaidPlan (an order refunded in full): when the order paid for the
+ *   plan in force (its upgrade, a renewal of it, or the paid downgrade that
+ *   became it: `planOrders`), the period ends now — SubscriptionExpired with
+ *   `refundedOrderId`, back to free (a pending paid downgrade is dropped as
+ *   `abandonedDowngrade`: its order is refunded on its own). Any other
+ *   order, a free plan, or a repeat → no-op.
+ *
+ * Automatic renewal and reminders
+ * - SetAutoRenew on: a paid plan only (free → VALIDATION_ERROR: nothing to
+ *   renew), not a cancelled one (CONFLICT), with a provider (and channel);
+ *   the same again → no-op. Off: already off → no-op. It stays on through
+ *   renewals, upgrades and a paid downgrade; cancelling turns it off, and so
+ *   does falling back to free (SubscriptionExpired).
+ * - RecordRenewalOrder / RemindExpiry (the renewal deadline, before the
+ *   period ends): at most one of them per period end (`remindedFor`); for a
+ *   period end that is no longer the current one → CONFLICT (superseded: the
+ *   sweeper drops it); at or after the end, or on free → no-op (late).
+ *   `renewalDue` says which one is due at a time, if any.
  *
  * Resource limits
  * - ReserveResource / ReleaseResource: the same resource twice → no-op; at
@@ -333,6 +358,141 @@ function expire(command: ExpireSubscription, state: SubscriptionState): Event[] 
   ];
 }
 
+/** The plan that follows when the current paid period ends (what ExpireSubscription will fall back to). */
+export function fallbackPlanOf(s: ActiveSubscription): PlanCode {
+  const pending = s.pendingDowngrade;
+  if (s.cancelAtPeriodEnd || !pending) return 'free';
+  if (!isPaidPlan(pending.plan)) return 'free';
+  return pending.orderId !== null && pending.periodEnd !== null ? pending.plan : 'free';
+}
+
+/**
+ * What the renewal deadline has to do for `state` at `now`, `leadMs` before
+ * the period ends: `renew` (automatic renewal on, neither cancelled nor a
+ * downgrade pending: place a renewal order), `remind` (the period ends
+ * without renewal: an expiry reminder, with why), or null — free, too early,
+ * at or after the end, or already done for this period end.
+ */
+export function renewalDue(
+  state: SubscriptionState,
+  now: Date,
+  leadMs: number,
+): { action: 'renew'; periodEnd: string } | { action: 'remind'; periodEnd: string; reason: 'auto_renew_off' | 'cancelled' | 'downgrade' } | null {
+  if (state.status !== 'active' || !isPaidPlan(state.plan) || state.periodEnd === null) return null;
+  const end = Date.parse(state.periodEnd);
+  if (state.remindedFor === state.periodEnd) return null;
+  if (now.getTime() < end - leadMs || now.getTime() >= end) return null;
+  if (state.cancelAtPeriodEnd) return { action: 'remind', periodEnd: state.periodEnd, reason: 'cancelled' };
+  if (state.pendingDowngrade) return { action: 'remind', periodEnd: state.periodEnd, reason: 'downgrade' };
+  if (!state.autoRenew) return { action: 'remind', periodEnd: state.periodEnd, reason: 'auto_renew_off' };
+  return { action: 'renew', periodEnd: state.periodEnd };
+}
+
+function setAutoRenew(command: SetAutoRenew, state: SubscriptionState): Event[] {
+  const s = requireStarted(state);
+  instant(command.now, 'now');
+  if (typeof command.enabled !== 'boolean') throw invalid('enabled must be true or false', { field: 'enabled', got: command.enabled });
+  if (!command.enabled) {
+    if (s.autoRenew === null) return [];
+    return [{ type: 'AutoRenewChanged', data: { ...ref(s), enabled: false, provider: null, channel: null, changedAt: command.now } }];
+  }
+  if (!isPaidPlan(s.plan) || s.periodEnd === null) {
+    throw invalid('only a paid plan renews automatically: the free plan never ends', { field: 'auto_renew', plan: s.plan, code: 'PAID_PLAN_REQUIRED' });
+  }
+  if (s.cancelAtPeriodEnd) {
+    throw new DomainError('CONFLICT', 'the subscription is cancelled at the end of the period: it is not renewed', { plan: s.plan, effectiveAt: s.periodEnd });
+  }
+  const provider = requireOneOf(command.provider, RENEWAL_PROVIDERS, 'provider');
+  const channel = requireOneOf(command.channel, RENEWAL_CHANNELS, 'channel');
+  if (s.autoRenew && s.autoRenew.provider === provider && s.autoRenew.channel === channel) return [];
+  return [{ type: 'AutoRenewChanged', data: { ...ref(s), enabled: true, provider, channel, changedAt: command.now } }];
+}
+
+/** The period the renewal deadline acts on: the current one, not done yet, not over. null: nothing to do (late, done, free). */
+function reminderPeriod(s: ActiveSubscription, periodEnd: string, now: string): { plan: Exclude<PlanCode, 'free'>; periodEnd: string } | null {
+  const current = s.plan;
+  if (!isPaidPlan(current) || s.periodEnd === null) return null;
+  if (instant(periodEnd, 'periodEnd') !== instant(s.periodEnd, 'periodEnd')) {
+    throw new DomainError('CONFLICT', 'the period has moved on since: nothing to remind of', { periodEnd: s.periodEnd, asked: periodEnd });
+  }
+  if (s.remindedFor === s.periodEnd) return null;
+  if (instant(now, 'now') >= instant(s.periodEnd, 'periodEnd')) return null;
+  return { plan: current, periodEnd: s.periodEnd };
+}
+
+function recordRenewalOrder(command: RecordRenewalOrder, state: SubscriptionState): Event[] {
+  const s = requireStarted(state);
+  const orderId = requireText(command.orderId, 'orderId');
+  const provider = requireOneOf(command.provider, RENEWAL_PROVIDERS, 'provider');
+  const channel = requireOneOf(command.channel, RENEWAL_CHANNELS, 'channel');
+  if (typeof command.amountFen !== 'number' || !Number.isSafeInteger(command.amountFen) || command.amountFen <= 0) {
+    throw invalid('amountFen must be a positive whole number of fen', { field: 'amountFen', got: command.amountFen });
+  }
+  instant(command.orderExpiresAt, 'orderExpiresAt');
+  const period = reminderPeriod(s, command.periodEnd, command.now);
+  if (!period) return [];
+  const payUrl = typeof command.payUrl === 'string' && command.payUrl !== '' ? command.payUrl : null;
+  const codeUrl = typeof command.codeUrl === 'string' && command.codeUrl !== '' ? command.codeUrl : null;
+  return [
+    {
+      type: 'SubscriptionRenewalOrdered',
+      data: {
+        ...ref(s),
+        plan: period.plan,
+        periodEnd: period.periodEnd,
+        orderId,
+        provider,
+        channel,
+        amountFen: command.amountFen,
+        payUrl,
+        codeUrl,
+        orderExpiresAt: command.orderExpiresAt,
+        orderedAt: command.now,
+      },
+    },
+  ];
+}
+
+function remindExpiry(command: RemindExpiry, state: SubscriptionState): Event[] {
+  const s = requireStarted(state);
+  const reason = requireOneOf(command.reason, EXPIRY_REMINDER_REASONS, 'reason');
+  const period = reminderPeriod(s, command.periodEnd, command.now);
+  if (!period) return [];
+  return [
+    {
+      type: 'SubscriptionExpiryReminded',
+      data: { ...ref(s), plan: period.plan, periodEnd: period.periodEnd, fallbackPlan: fallbackPlanOf(s), reason, remindedAt: command.now },
+    },
+  ];
+}
+
+function revoke(command: RevokePaidPlan, state: SubscriptionState): Event[] {
+  const s = requireStarted(state);
+  const orderId = requireText(command.orderId, 'orderId');
+  instant(command.now, 'now');
+  const current = s.plan;
+  if (!hasId(s.planOrders, orderId) || !isPaidPlan(current) || s.periodEnd === null) return [];
+  const pending = s.pendingDowngrade;
+  return [
+    {
+      type: 'SubscriptionExpired',
+      data: {
+        ...ref(s),
+        fromPlan: current,
+        fallbackPlan: 'free',
+        expiredPeriodEnd: s.periodEnd,
+        periodStart: command.now,
+        periodEnd: null,
+        orderId: null,
+        abandonedDowngrade: pending && isPaidPlan(pending.plan) ? pending.plan : null,
+        overLimit: overLimit(s, 'free'),
+        expiredAt: command.now,
+        refundedOrderId: orderId,
+      },
+    },
+  ];
+}
+
 /** The feature's limit in the current plan; PERMISSION_DENIED when the plan does not have it. */
 function limitInPlan(s: ActiveSubscription, feature: ResourceFeature): Exclude<FeatureLimit, { kind: 'not_in_plan' }> {
   const limit = limitOf(s, feature);
@@ -403,6 +563,14 @@ function decide(command: SubscriptionCommand, state: SubscriptionState): Event[]
       return cancel(command, state);
     case 'ExpireSubscription':
       return expire(command, state);
+    case 'RevokePaidPlan':
+      return revoke(command, state);
+    case 'SetAutoRenew':
+      return setAutoRenew(command, state);
+    case 'RecordRenewalOrder':
+      return recordRenewalOrder(command, state);
+    case 'RemindExpiry':
+      return remindExpiry(command, state);
     case 'ReserveResource':
       return reserve(command, state);
     case 'ReleaseResource':
@@ -439,6 +607,9 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       cancelAtPeriodEnd: false,
       pendingDowngrade: null,
       appliedOrders: {},
+      planOrders: {},
+      autoRenew: null,
+      remindedFor: null,
       reservations: {},
     };
   }
@@ -454,6 +625,8 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.cancelAtPeriodEnd = false;
       s.pendingDowngrade = null;
       if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
+      s.planOrders = {};
+      if (d.orderId !== null) addId(s.planOrders, d.orderId);
       return s;
     }
     case 'SubscriptionDowngraded': {
@@ -469,11 +642,13 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.cancelAtPeriodEnd = false;
       s.pendingDowngrade = null;
       addId(s.appliedOrders, d.orderId);
+      addId(s.planOrders, d.orderId);
       return s;
     }
     case 'SubscriptionCancelled':
       s.cancelAtPeriodEnd = true;
       s.pendingDowngrade = null;
+      s.autoRenew = null;
       return s;
     case 'SubscriptionExpired': {
       const d = event.data;
@@ -483,8 +658,20 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.periodEnd = d.periodEnd;
       s.cancelAtPeriodEnd = false;
       s.pendingDowngrade = null;
+      s.planOrders = {};
+      if (d.orderId !== null) addId(s.planOrders, d.orderId);
+      if (!isPaidPlan(d.fallbackPlan)) s.autoRenew = null;
       return s;
     }
+    case 'AutoRenewChanged': {
+      const d = event.data;
+      s.autoRenew = d.enabled && d.provider !== null && d.channel !== null ? { provider: d.provider, channel: d.channel } : null;
+      return s;
+    }
+    case 'SubscriptionRenewalOrdered':
+    case 'SubscriptionExpiryReminded':
+      s.remindedFor = event.data.periodEnd;
+      return s;
     case 'ResourceReserved': {
       const d = event.data;
       const held = (s.reservations[d.feature] ??= { count: 0, ids: {} });
@@ -522,5 +709,5 @@ export const subscriptionAggregate: Aggregate<SubscriptionState, SubscriptionCom
   streamName: (id) => `subscription-${id}`,
   decider: subscriptionDecider,
   events: subscriptionEvents,
-  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
+  snapshot: { version: 3, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -101,6 +101,54 @@ export interface SubscriptionExpiredData extends SubscriptionRef {
   /** resources now held beyond the fallback plan's limits (nothing is released automatically) */
   overLimit: OverLimit[];
   expiredAt: string;
+  /** set when the period ended early because this order (the one that paid for it) was refunded in full */
+  refundedOrderId?: string | null;
+}
+
+/**
+ * Automatic renewal turned on (`provider`, `channel`: what the renewal
+ * orders are placed with) or off (both null). Cancelling and falling back to
+ * free turn it off too (SubscriptionCancelled, SubscriptionExpired to free).
+ */
+export interface AutoRenewChangedData extends SubscriptionRef {
+  enabled: boolean;
+  provider: 'alipay' | 'wechat' | null;
+  channel: 'page' | 'wap' | 'native' | null;
+  changedAt: string;
+}
+
+/**
+ * Before the paid period ends (SUBSCRIPTION_RENEWAL_LEAD_DAYS), with
+ * automatic renewal on: an order for another period of the plan was placed
+ * with the provider (`payUrl` / `codeUrl`); paying it renews the
+ * subscription (SubscriptionRenewed). The user is reminded to pay it.
+ */
+export interface SubscriptionRenewalOrderedData extends SubscriptionRef {
+  plan: PaidPlanCode;
+  /** the end of the period this order renews */
+  periodEnd: string;
+  orderId: string;
+  provider: 'alipay' | 'wechat';
+  channel: 'page' | 'wap' | 'native';
+  amountFen: number;
+  payUrl: string | null;
+  codeUrl: string | null;
+  /** the order can be paid until then (the period's end) */
+  orderExpiresAt: string;
+  orderedAt: string;
+}
+
+/**
+ * Before the paid period ends, without automatic renewal (or when the
+ * renewal order could not be placed): the user is reminded that it ends and
+ * what follows (`fallbackPlan`).
+ */
+export interface SubscriptionExpiryRemindedData extends SubscriptionRef {
+  plan: PaidPlanCode;
+  periodEnd: string;
+  fallbackPlan: PlanCode;
+  reason: 'auto_renew_off' | 'cancelled' | 'downgrade' | 'renewal_not_placed';
+  remindedAt: string;
 }
 
 export interface ResourceReservedData extends SubscriptionRef {
@@ -130,6 +178,9 @@ export type SubscriptionEvent =
   | DomainEvent<'SubscriptionRenewed', SubscriptionRenewedData>
   | DomainEvent<'SubscriptionCancelled', SubscriptionCancelledData>
   | DomainEvent<'SubscriptionExpired', SubscriptionExpiredData>
+  | DomainEvent<'AutoRenewChanged', AutoRenewChangedData>
+  | DomainEvent<'SubscriptionRenewalOrdered', SubscriptionRenewalOrderedData>
+  | DomainEvent<'SubscriptionExpiryReminded', SubscriptionExpiryRemindedData>
   | DomainEvent<'ResourceReserved', ResourceReservedData>
   | DomainEvent<'ResourceReleased', ResourceReleasedData>;
 
@@ -142,6 +193,9 @@ export const SUBSCRIPTION_EVENT_TYPES = [
   'SubscriptionRenewed',
   'SubscriptionCancelled',
   'SubscriptionExpired',
+  'AutoRenewChanged',
+  'SubscriptionRenewalOrdered',
+  'SubscriptionExpiryReminded',
   'ResourceReserved',
   'ResourceReleased',
 ] as const satisfies readonly SubscriptionEventType[];
@@ -197,6 +251,41 @@ export const subscriptionEvents = eventCodec<SubscriptionEvent>({
       abandonedDowngrade: paidPlan.nullable(),
       overLimit: z.array(z.object({ feature: resourceFeature, inUse: z.number().int(), limit: z.number().int() })),
       expiredAt: z.string(),
+      refundedOrderId: z.string().nullable().optional(),
+    }),
+  },
+  AutoRenewChanged: {
+    schema: z.object({
+      ...ref,
+      enabled: z.boolean(),
+      provider: z.enum(['alipay', 'wechat']).nullable(),
+      channel: z.enum(['page', 'wap', 'native']).nullable(),
+      changedAt: z.string(),
+    }),
+  },
+  SubscriptionRenewalOrdered: {
+    schema: z.object({
+      ...ref,
+      plan: paidPlan,
+      periodEnd: z.string(),
+      orderId: z.string(),
+      provider: z.enum(['alipay', 'wechat']),
+      channel: z.enum(['page', 'wap', 'native']),
+      amountFen: z.number().int(),
+      payUrl: z.string().nullable(),
+      codeUrl: z.string().nullable(),
+      orderExpiresAt: z.string(),
+      orderedAt: z.string(),
+    }),
+  },
+  SubscriptionExpiryReminded: {
+    schema: z.object({
+      ...ref,
+      plan: paidPlan,
+      periodEnd: z.string(),
+      fallbackPlan: planCode,
+      reason: z.enum(['auto_renew_off', 'cancelled', 'downgrade', 'renewal_not_placed']),
+      remindedAt: z.string(),
     }),
   },
   ResourceReserved: {

@@ -1,24 +1,25 @@
 /**
- * The plan catalogue of seed 000 ("阶梯式服务计费模型"), complete: two services,
- * four plans each, every feature with the seed's value. Pure data + helpers.
+ * The plan catalogue ("阶梯式服务计费模型", docs/plans.md lists what each
+ * feature gates): two services, four plans each, every feature with its
+ * value. Pure data + helpers.
  *
- * Conventions taken from the seed:
- * - `-1` = unlimited (the seed's own convention for counts).
- * - `false` = not in the plan. A feature the seed leaves out of a lower plan
- *   of a service (e.g. `advanced_filters` in 小红书免费版, `custom_reports` in
- *   起点专业版) is written here as `false`: the seed lists the plans as
- *   cumulative, each higher plan adding features, and its schema says a
- *   missing value means "not supported" (plan_features: "NULL表示不支持").
- * - Where the seed's value and its comment disagree, the value wins:
+ * Conventions:
+ * - `-1` = unlimited (for counts).
+ * - `false` = not in the plan. A feature a lower plan of a service does not
+ *   list (e.g. `advanced_filters` in 小红书免费版, `custom_reports` in
+ *   起点专业版) is `false`: the plans are cumulative, each higher plan adding
+ *   features, and a missing value means "not supported" ("NULL表示不支持").
+ * - Where a plan's value and its note disagree, the value wins:
  *   小红书基础版 `data_analytics: False  # 基础统计` and
  *   起点基础版 `trend_analysis: False  # 基础趋势` are `false`.
- * - Prices: the seed's `price_monthly` in yuan, stored here as integer fen
- *   (39.9 → 3990). The seed's catalogue has no yearly price (its
- *   `service_plans.price_yearly` column is nullable and never filled), so
- *   `priceYearlyFen` is `null`: a yearly order cannot be priced from here.
- * - Ranking names are the seed's exact values (Chinese): 热销榜 (best
- *   sellers), 收藏榜 (most collected), 推荐榜 (most recommended); `'all'` =
- *   every ranking.
+ * - Prices: `price_monthly` in yuan, stored here as integer fen
+ *   (39.9 → 3990). The catalogue has no yearly price, so `priceYearlyFen`
+ *   is `null`: a yearly order cannot be priced from here.
+ * - Ranking names are the catalogue's (Chinese): 热销榜 (best sellers),
+ *   收藏榜 (most collected), 推荐榜 (most recommended). `'all'` = every
+ *   board Qidian publishes (docs/collection-api.md lists them): those three
+ *   and 月票榜 (monthly tickets), 阅读指数榜 (reading index) and the four
+ *   new-book boards.
  *
  * How each feature is classified (FEATURE_KINDS below):
  *
@@ -35,7 +36,7 @@
  * | data_collection_frequency  | qidian      | frequency      | the shortest collection interval a schedule may use |
  * | every other feature        | —           | flag           | on / off (boolean) |
  *
- * Note what the seed does NOT give: qidian has no daily counter and no
+ * Note what the catalogue does NOT give: qidian has no daily counter and no
  * `automation_workflows`; xiaohongshu has no `data_collection_frequency`.
  * A feature the plan's service does not have counts as not in the plan
  * (`featureLimit` → not_in_plan), like a `false`.
@@ -44,7 +45,7 @@
 export const SERVICES = ['xiaohongshu', 'qidian'] as const;
 export type Service = (typeof SERVICES)[number];
 
-/** In rank order, lowest first (sort_order of the seed's service_plans). */
+/** In rank order, lowest first. */
 export const PLAN_CODES = ['free', 'basic', 'pro', 'enterprise'] as const;
 export type PlanCode = (typeof PLAN_CODES)[number];
 /** The plans that are sold; free is what every user starts with. */
@@ -53,7 +54,8 @@ export type PaidPlanCode = Exclude<PlanCode, 'free'>;
 export const EXPORT_FORMATS = ['json', 'excel', 'pdf', 'api'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-export const QIDIAN_RANKINGS = ['热销榜', '收藏榜', '推荐榜'] as const;
+/** The catalogue's three boards first, then the other boards of qidian.com/rank (a plan with 'all' reads them all). */
+export const QIDIAN_RANKINGS = ['热销榜', '收藏榜', '推荐榜', '月票榜', '阅读指数榜', '签约作者新书榜', '公众作者新书榜', '新人签约新书榜', '新人作者新书榜'] as const;
 export type QidianRanking = (typeof QIDIAN_RANKINGS)[number];
 
 /** Slowest first. */
@@ -111,15 +113,15 @@ export type FeatureOf<S extends Service> = keyof FeaturesByService[S] & string;
 export type Feature = FeatureOf<'xiaohongshu'> | FeatureOf<'qidian'>;
 
 export interface Plan<S extends Service = Service> {
-  /** the seed's key, e.g. `xiaohongshu_pro` */
+  /** the plan's key, e.g. `xiaohongshu_pro` */
   id: `${S}_${PlanCode}`;
   service: S;
   code: PlanCode;
-  /** the seed's display name (Chinese) */
+  /** the display name (Chinese) */
   name: string;
   /** CNY per month, integer fen */
   priceMonthlyFen: number;
-  /** CNY per year, integer fen; null: the seed sets none */
+  /** CNY per year, integer fen; null: none set */
   priceYearlyFen: number | null;
   features: FeaturesByService[S];
 }
@@ -188,7 +190,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
       export_formats: ['json'],
       data_retention_days: 7,
       automation_workflows: 1,
-      advanced_filters: false, // not listed in the seed
+      advanced_filters: false, // not listed
       ai_insights: false, // not listed
       batch_operations: false, // not listed
       custom_integration: false, // not listed
@@ -207,7 +209,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
       daily_api_calls: 500,
       content_collection: true,
       private_messaging: true,
-      data_analytics: false, // the seed: False (comment: 基础统计)
+      data_analytics: false, // False, though its note says 基础统计
       export_formats: ['json', 'excel'],
       data_retention_days: 30,
       automation_workflows: 3,
@@ -283,7 +285,7 @@ const QIDIAN_PLANS: { readonly [C in PlanCode]: Plan<'qidian'> } = {
       export_formats: ['json'],
       data_retention_days: 7,
       alert_notifications: 1,
-      custom_keywords: false, // not listed in the seed
+      custom_keywords: false, // not listed
       competitor_analysis: false, // not listed
       market_insights: false, // not listed
       custom_reports: false, // not listed
@@ -302,7 +304,7 @@ const QIDIAN_PLANS: { readonly [C in PlanCode]: Plan<'qidian'> } = {
       ranking_access: ['热销榜', '收藏榜', '推荐榜'],
       data_collection_frequency: 'hourly',
       author_info: true,
-      trend_analysis: false, // the seed: False (comment: 基础趋势)
+      trend_analysis: false, // False, though its note says 基础趋势
       export_formats: ['json', 'excel'],
       data_retention_days: 30,
       alert_notifications: 5,
@@ -467,7 +469,7 @@ export function allowsRanking(p: Plan<'qidian'>, ranking: QidianRanking): boolea
 
 /**
  * May a qidian schedule collect this often? `realtime` allows every
- * frequency, `hourly` allows hourly and daily, `daily` only daily. (The seed
+ * frequency, `hourly` allows hourly and daily, `daily` only daily. (The catalogue
  * sets no frequency for xiaohongshu plans.)
  */
 export function allowsCollectionFrequency(p: Plan<'qidian'>, wanted: CollectionFrequency): boolean {

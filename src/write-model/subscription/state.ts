@@ -44,6 +44,12 @@ export interface ActiveSubscription {
   pendingDowngrade: PendingDowngrade | null;
   /** orders already applied (upgrade, renewal, paid downgrade): a repeat is a no-op */
   appliedOrders: IdSet;
+  /** the orders that paid for the plan in force (its upgrade and renewals since): a full refund of one ends it */
+  planOrders: IdSet;
+  /** automatic renewal: the provider and channel renewal orders are placed with; null: off (always off on free) */
+  autoRenew: { provider: 'alipay' | 'wechat'; channel: 'page' | 'wap' | 'native' } | null;
+  /** the period end the renewal deadline already acted on (a renewal order or an expiry reminder): once per period */
+  remindedFor: string | null;
   /** resource ids held per resource feature */
   reservations: Partial<Record<ResourceFeature, Held>>;
 }

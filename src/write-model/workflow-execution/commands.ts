@@ -14,10 +14,14 @@ import type {
  * collector worker — except CancelExecution, the owner's.
  */
 
-/** Record a run. The caller has read the workflow (exists, not paused or deleted, owner) and snapshots its config. */
+/**
+ * Record a run. The caller has read the workflow (exists, not paused or deleted, owner) and snapshots its config;
+ * a one-off run (trigger one_off) has no workflow, and brings its own type and config.
+ */
 export interface RequestExecution {
   type: 'RequestExecution';
   executionId: string;
+  /** a one-off run: its executionId */
   workflowId: string;
   ownerId: string;
   platform: string;
@@ -27,6 +31,8 @@ export interface RequestExecution {
   trigger: ExecutionTrigger;
   /** manual runs: the user, who must be the owner; scheduled runs: null */
   requestedBy: string | null;
+  /** the workflow's proxy region, if it has one */
+  proxyRegion?: string | null;
   now: string;
 }
 

@@ -45,6 +45,8 @@ import { initialState, isTerminal, type ExecutionStatus, type WorkflowExecutionS
  * - Terminal (rejected, completed, failed, cancelled): nothing more is
  *   accepted (CONFLICT), except the repeat of the command that ended it ([]).
  * - Cancel is the owner's (PERMISSION_DENIED for anyone else).
+ * - A manual or one-off request is the owner's; a one-off one (a collection
+ *   without a saved workflow) carries its own execution id as its workflowId.
  */
 
 export function workflowExecutionStream(executionId: string): string {
@@ -84,6 +86,7 @@ function sameRequest(a: ExecutionRequestedData, b: Omit<ExecutionRequestedData, 
     a.platformAccountId === b.platformAccountId &&
     a.trigger === b.trigger &&
     a.requestedBy === b.requestedBy &&
+    (a.proxyRegion ?? null) === (b.proxyRegion ?? null) &&
     JSON.stringify(a.config) === JSON.stringify(b.config)
   );
 }
@@ -99,10 +102,15 @@ function request(command: RequestExecution, state: State): Event[] {
     platformAccountId: optionalText(command.platformAccountId, 'platformAccountId'),
     trigger: requireOneOf(command.trigger, EXECUTION_TRIGGERS, 'trigger'),
     requestedBy: command.requestedBy ?? null,
+    ...(command.proxyRegion != null ? { proxyRegion: requireText(command.proxyRegion, 'proxyRegion') } : {}),
   };
   instant(command.now, 'now');
-  if (data.trigger === 'manual' && data.requestedBy !== data.ownerId) {
+  if ((data.trigger === 'manual' || data.trigger === 'one_off') && data.requestedBy !== data.ownerId) {
     throw new DomainError('PERMISSION_DENIED', `only the owner may run workflow ${data.workflowId}`, { workflowId: data.workflowId });
+  }
+  // a one-off run has no workflow: it stands for itself, so every reader that groups by workflow sees it alone
+  if (data.trigger === 'one_off' && data.workflowId !== data.executionId) {
+    throw invalid('a one-off run has no workflow: its workflowId is its executionId', { field: 'workflowId' });
   }
   if (data.trigger === 'schedule' && data.requestedBy !== null) {
     throw invalid('a scheduled run has no requesting user', { field: 'requestedBy' });

@@ -10,7 +10,13 @@ import { eventCodec, plainObject } from '../core/event-codec.js';
  * `platformContentId`.
  */
 
-export const EXECUTION_TRIGGERS = ['manual', 'schedule'] as const;
+/**
+ * manual: the owner ran a workflow; schedule: its job scheduler did; one_off:
+ * the owner asked for a collection without a saved workflow
+ * (POST /xiaohongshu/contents/collect): no workflow exists, and the run is its
+ * own — its workflowId is its execution id.
+ */
+export const EXECUTION_TRIGGERS = ['manual', 'schedule', 'one_off'] as const;
 export type ExecutionTrigger = (typeof EXECUTION_TRIGGERS)[number];
 
 /** Why a request was turned down before it ran (API error codes, plus the platform-side causes). */
@@ -57,6 +63,8 @@ export interface ExecutionRequestedData {
   trigger: ExecutionTrigger;
   /** the user for a manual run; null for a scheduled one */
   requestedBy: string | null;
+  /** the workflow's proxy region when the run was requested: only proxies of that region or country carry it; absent: any */
+  proxyRegion?: string;
   requestedAt: string;
 }
 
@@ -192,6 +200,7 @@ export const workflowExecutionEvents = eventCodec<WorkflowExecutionEvent>({
       platformAccountId: z.string().nullable(),
       trigger: z.enum(EXECUTION_TRIGGERS),
       requestedBy: z.string().nullable(),
+      proxyRegion: z.string().optional(),
       requestedAt: z.string(),
     }),
   },

@@ -23,6 +23,8 @@ export interface CreateWorkflow {
   config: WorkflowConfig;
   platformAccountId: string | null;
   schedule: WorkflowSchedule | null;
+  /** the region (or country code) its runs' proxies must be in; absent or null: any */
+  proxyRegion?: string | null;
   now: string;
 }
 
@@ -37,6 +39,8 @@ export interface UpdateWorkflow {
   platformAccountId?: string | null;
   /** null: no schedule */
   schedule?: WorkflowSchedule | null;
+  /** null: proxies of any region */
+  proxyRegion?: string | null;
   now: string;
 }
 

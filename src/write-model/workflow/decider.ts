@@ -130,6 +130,15 @@ function scheduled(state: WorkflowState, workflow: WorkflowDefinition, schedule:
   };
 }
 
+/** A proxy region: a region or country code as proxies are registered with (letters, digits, _ -), or null for any. */
+function optionalRegion(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !/^[\p{L}\p{N}][\p{L}\p{N}_-]{0,63}$/u.test(value)) {
+    throw invalid('proxyRegion must be a region or country code (letters, digits, _ or -, at most 64)', { field: 'proxyRegion', got: value });
+  }
+  return value;
+}
+
 function create(command: CreateWorkflow, state: WorkflowState): Event[] {
   const workflowId = requireText(command.workflowId, 'workflowId');
   const ownerId = requireText(command.ownerId, 'ownerId');
@@ -141,6 +150,7 @@ function create(command: CreateWorkflow, state: WorkflowState): Event[] {
   const name = requireName(command.name);
   const config = requireConfig(command.config);
   const platformAccountId = optionalText(command.platformAccountId, 'platformAccountId');
+  const proxyRegion = optionalRegion(command.proxyRegion);
   const schedule = requireSchedule(command.schedule);
   instant(command.now, 'now');
 
@@ -153,13 +163,24 @@ function create(command: CreateWorkflow, state: WorkflowState): Event[] {
       first.type === type &&
       first.name === name &&
       first.platformAccountId === platformAccountId &&
+      (first.proxyRegion ?? null) === proxyRegion &&
       sameJson(first.config, config);
     // a retried request: its schedule may since have been changed by the owner, so it is not compared
     if (repeat) return [];
     throw new DomainError('CONFLICT', `workflow ${workflowId} already exists`, { workflowId, status: state.status });
   }
 
-  const data: WorkflowCreatedData = { workflowId, ownerId, platform, type, name, config, platformAccountId, createdAt: command.now };
+  const data: WorkflowCreatedData = {
+    workflowId,
+    ownerId,
+    platform,
+    type,
+    name,
+    config,
+    platformAccountId,
+    ...(proxyRegion !== null ? { proxyRegion } : {}),
+    createdAt: command.now,
+  };
   const events: Event[] = [{ type: 'WorkflowCreated', data }];
   if (schedule) {
     const workflow: WorkflowDefinition = { ...data };
@@ -178,18 +199,20 @@ function update(command: UpdateWorkflow, state: WorkflowState): Event[] {
   const platformAccountId =
     command.platformAccountId === undefined ? workflow.platformAccountId : optionalText(command.platformAccountId, 'platformAccountId');
   const schedule = command.schedule === undefined ? state.schedule : requireSchedule(command.schedule);
+  const region = workflow.proxyRegion ?? null;
+  const proxyRegion = command.proxyRegion === undefined ? region : optionalRegion(command.proxyRegion);
 
   const changed: WorkflowUpdatedData['changed'] = [];
   if (name !== workflow.name) changed.push('name');
   if (!sameJson(config, workflow.config)) changed.push('config');
   if (platformAccountId !== workflow.platformAccountId) changed.push('platformAccountId');
+  if (proxyRegion !== region) changed.push('proxyRegion');
 
   const events: Event[] = [];
   if (changed.length > 0) {
-    events.push({
-      type: 'WorkflowUpdated',
-      data: { workflowId: workflow.workflowId, ownerId: workflow.ownerId, name, config, platformAccountId, changed, updatedAt: command.now },
-    });
+    const data: WorkflowUpdatedData = { workflowId: workflow.workflowId, ownerId: workflow.ownerId, name, config, platformAccountId, changed, updatedAt: command.now };
+    if (proxyRegion !== null || changed.includes('proxyRegion')) data.proxyRegion = proxyRegion;
+    events.push({ type: 'WorkflowUpdated', data });
   }
   if (!sameJson(schedule, state.schedule)) events.push(scheduled(state, workflow, schedule, command.now));
   return events;
@@ -324,8 +347,12 @@ function evolve(state: WorkflowState, event: WorkflowEvent): WorkflowState {
       return state;
     case 'WorkflowUpdated': {
       const { name, config, platformAccountId } = event.data;
-      // state.workflow is this fold's own copy (see WorkflowCreated)
-      if (state.workflow) Object.assign(state.workflow, { name, config, platformAccountId });
+      // state.workflow is this fold's own copy (see WorkflowCreated); an update without proxyRegion leaves none
+      if (state.workflow) {
+        Object.assign(state.workflow, { name, config, platformAccountId });
+        if (typeof event.data.proxyRegion === 'string') state.workflow.proxyRegion = event.data.proxyRegion;
+        else delete state.workflow.proxyRegion;
+      }
       return state;
     }
     case 'WorkflowScheduled':

@@ -37,6 +37,8 @@ export interface WorkflowCreatedData {
   name: string;
   config: WorkflowConfig;
   platformAccountId: string | null;
+  /** the region (or country code) its runs' proxies must be in; absent: any */
+  proxyRegion?: string;
   createdAt: string;
 }
 
@@ -47,7 +49,9 @@ export interface WorkflowUpdatedData {
   name: string;
   config: WorkflowConfig;
   platformAccountId: string | null;
-  changed: ('name' | 'config' | 'platformAccountId')[];
+  /** present when the workflow has a proxy region or it changed (null: cleared) */
+  proxyRegion?: string | null;
+  changed: ('name' | 'config' | 'platformAccountId' | 'proxyRegion')[];
   updatedAt: string;
 }
 
@@ -134,6 +138,7 @@ export const workflowEvents = eventCodec<WorkflowEvent>({
       name: z.string(),
       config,
       platformAccountId: z.string().nullable(),
+      proxyRegion: z.string().optional(),
       createdAt: z.string(),
     }),
   },
@@ -143,7 +148,8 @@ export const workflowEvents = eventCodec<WorkflowEvent>({
       name: z.string(),
       config,
       platformAccountId: z.string().nullable(),
-      changed: z.array(z.enum(['name', 'config', 'platformAccountId'])),
+      proxyRegion: z.string().nullable().optional(),
+      changed: z.array(z.enum(['name', 'config', 'platformAccountId', 'proxyRegion'])),
       updatedAt: z.string(),
     }),
   },

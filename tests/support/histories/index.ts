@@ -1,11 +1,16 @@
+import { apiKeyHistories, apiKeyUsageHistories } from './api-key.js';
 import { emailReservationHistories } from './email-reservation.js';
 import type { HistorySource } from './harness.js';
 import { notificationHistories } from './notification.js';
+import { novelAlertHistories } from './novel-alert.js';
 import { novelTrackingHistories } from './novel-tracking.js';
+import { outgoingMessageHistories } from './outgoing-message.js';
+import { keywordWatchHistories } from './qidian-keyword.js';
 import { paymentOrderHistories } from './payment-order.js';
 import { platformAccountHistories } from './platform-account.js';
 import { proxyHealthHistories } from './proxy-health.js';
 import { proxyHistories } from './proxy.js';
+import { reportHistories, reportRunHistories } from './report.js';
 import { sessionHistories } from './session.js';
 import { subscriptionHistories } from './subscription.js';
 import { subscriptionUsageHistories } from './subscription-usage.js';
@@ -34,6 +39,13 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   workflowHistories,
   workflowExecutionHistories,
   novelTrackingHistories,
+  novelAlertHistories,
+  keywordWatchHistories,
   notificationHistories,
   xiaohongshuContentHistories,
+  apiKeyHistories,
+  apiKeyUsageHistories,
+  outgoingMessageHistories,
+  reportHistories,
+  reportRunHistories,
 ];

@@ -19,6 +19,7 @@ export const workflowHistories = historySource(
       name: fc.constantFrom('notes', 'tea notes'),
       config,
       account: fc.option(fc.constantFrom('a1', 'a2'), { nil: null }),
+      region: fc.constantFrom<string | null | undefined>(undefined, undefined, null, 'CN', 'guangdong'),
       schedule,
       reason: systemReason,
       until: fc.option(fc.constantFrom('2026-02-01T00:00:00.000Z', '2026-02-02T00:00:00.000Z'), { nil: null }),
@@ -27,9 +28,9 @@ export const workflowHistories = historySource(
       const workflowId = 'w1';
       switch (c.kind) {
         case 'create':
-          return { type: 'CreateWorkflow', workflowId, ownerId: c.who, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, now };
+          return { type: 'CreateWorkflow', workflowId, ownerId: c.who, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, ...(c.region !== undefined ? { proxyRegion: c.region } : {}), now };
         case 'update':
-          return { type: 'UpdateWorkflow', workflowId, requestedBy: c.who, name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, now };
+          return { type: 'UpdateWorkflow', workflowId, requestedBy: c.who, name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, ...(c.region !== undefined ? { proxyRegion: c.region } : {}), now };
         case 'schedule':
           return { type: 'ScheduleWorkflow', workflowId, requestedBy: c.who, schedule: c.schedule, now };
         case 'pause':

@@ -21,7 +21,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
-import { currentUser } from '../authenticate.js';
+import { currentSessionUser } from '../authenticate.js';
 import { emailSchema, EmailTakenError, passwordSchema, registerUser } from '../../../application/register-user.js';
 import { usernameHash, usernameHolder, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
 import { commandContext } from '../command-context.js';
@@ -309,7 +309,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       errors: [404],
     },
     async (_input, ctx) => {
-      const user = currentUser(ctx);
+      const user = currentSessionUser(ctx);
       const result = await handle(
         store,
         sessionAggregate,

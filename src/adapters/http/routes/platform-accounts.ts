@@ -16,7 +16,14 @@ import type { Position } from '../../../event-store/position.js';
 import { createAccountVerifiers, UpstreamUnavailableError, type AccountVerifiers } from '../../../platforms/account-verifier.js';
 import { PLATFORM_IDS, platformModule, type PlatformId } from '../../../platforms/registry.js';
 import { PLATFORM_ACCOUNTS_PROJECTION } from '../../../projections/platform-accounts.js';
-import { ACCOUNT_STATUSES, findPlatformAccount, listPlatformAccounts, type PlatformAccountRow } from '../../../read-api/platform-accounts.js';
+import {
+  ACCOUNT_STATUSES,
+  findPlatformAccount,
+  listPlatformAccounts,
+  type AccountStatusFilter,
+  type PlatformAccountRow,
+  type PlatformAccountView,
+} from '../../../read-api/platform-accounts.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import { requireVerifiedEmail } from '../../../application/email-verification.js';
 import { currentUser } from '../authenticate.js';
@@ -24,7 +31,7 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { validationError, zodIssues } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
-import { pageSchema, paginationQuery } from '../pagination.js';
+import { pageSchema, paginationQuery, type Page, type PageRequest } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
@@ -98,15 +105,22 @@ async function upstream<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The account routes' handlers, shared by `/platform-accounts` and its per-platform aliases (`/xiaohongshu/accounts`). */
+interface AccountHandlers {
+  list(ctx: AppContext, query: PageRequest & { platform?: PlatformId | undefined; status?: AccountStatusFilter | undefined }): Promise<Page<PlatformAccountView>>;
+  connect(ctx: AppContext, body: { platform: PlatformId; credentials: Record<string, unknown>; display_name: string }): Promise<void>;
+  get(ctx: AppContext, id: string): Promise<PlatformAccountView>;
+  update(ctx: AppContext, id: string, body: { display_name?: string | undefined; credentials?: Record<string, unknown> | undefined }): Promise<void>;
+  disconnect(ctx: AppContext, id: string): Promise<void>;
+  verify(ctx: AppContext, id: string): Promise<void>;
+}
+
 /**
- * The caller's platform accounts: `/api/v1/platform-accounts`. Reads come
- * from the `platform-accounts-v1` read model (`?after_position=` waits for
- * it); commands go to the PlatformAccount aggregate through
- * application/platform-accounts.ts. Another user's account is a 404, like an
- * unknown one. Credentials go in, sealed, and never come out.
+ * The handlers, restricted to one platform's accounts when `only` is given:
+ * then an account of another platform is a 404 on every route, like an
+ * unknown one (its platform never changes, so one look settles it).
  */
-export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRouteDeps): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/platform-accounts' });
+function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | null): AccountHandlers {
   const { store, knex } = deps;
   const app: PlatformAccountsDeps = {
     store,
@@ -119,54 +133,30 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
     const user = currentUser(ctx);
     return { userId: user.id, context: commandContext(ctx, user.id) };
   };
+  const notFound = () => new HttpError(404, 'NOT_FOUND', 'platform account not found');
 
+  /** The caller's account from the read model. */
   async function ownAccount(ctx: AppContext, id: string): Promise<PlatformAccountRow> {
     const found = await findPlatformAccount(knex, id);
-    if (!found || found.ownerId !== currentUser(ctx).id) throw new HttpError(404, 'NOT_FOUND', 'platform account not found');
+    if (!found || found.ownerId !== currentUser(ctx).id || (only !== null && found.view.platform !== only)) throw notFound();
     return found;
   }
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'get',
-      path: '/',
-      summary: 'My platform accounts',
-      description: 'Newest first. Disconnected accounts are left out unless asked for with `status=disconnected`.',
-      tags: ['platform-accounts'],
-      auth: true,
-      request: {
-        query: paginationQuery.extend({ platform: platformEnum.optional(), status: z.enum(ACCOUNT_STATUSES).optional() }).extend(afterPositionQuery.shape),
-      },
-      responses: { 200: { description: 'a page of accounts', schema: pageSchema(accountSchema) } },
-    },
-    async ({ query }, ctx) => {
+  /** The caller's account from the write side (NOT_FOUND as ownedAccount), of the restricted platform. */
+  async function ownWritable(userId: string, id: string): Promise<Awaited<ReturnType<typeof ownedAccount>>> {
+    const owned = await ownedAccount(store, id, userId);
+    if (only !== null && owned.state.platform !== only) throw notFound();
+    return owned;
+  }
+
+  return {
+    async list(ctx, query) {
       const user = currentUser(ctx);
       await awaitPosition(ctx, knex, PLATFORM_ACCOUNTS_PROJECTION);
-      return listPlatformAccounts(knex, user.id, { platform: query.platform, status: query.status }, query);
+      return listPlatformAccounts(knex, user.id, { platform: only ?? query.platform, status: query.status }, query);
     },
-  );
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'post',
-      path: '/',
-      summary: 'Connect a platform account',
-      description:
-        "The credentials are checked against the platform's schema (422), sealed and stored only in the account's events. " +
-        'Where the plan counts accounts (xiaohongshu: account_limit) the account takes a slot until it is disconnected; at the limit: ' +
-        '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it. ' +
-        'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
-      tags: ['platform-accounts'],
-      auth: true,
-      request: { body: z.object({ platform: platformEnum, credentials: credentialsField, display_name: z.string().trim().min(1).max(200) }).strict() },
-      responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
-      errors: [403, 404, 429],
-    },
-    async ({ body }, ctx) => {
+    async connect(ctx, body) {
       await requireVerifiedEmail(store, currentUser(ctx).id, deps.config.EMAIL_VERIFICATION);
       const credentials = parseCredentials(body.platform, body.credentials);
       const { accountId, result } = await connectPlatformAccount(app, actor(ctx), {
@@ -176,61 +166,22 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       });
       commandResult(ctx, result, { status: 201, extra: { id: accountId } });
     },
-  );
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'get',
-      path: '/:id',
-      summary: 'One of my platform accounts',
-      description: 'ETag: the revision to send as If-Match.',
-      tags: ['platform-accounts'],
-      auth: true,
-      request: { params: idParams, query: afterPositionQuery },
-      responses: { 200: { description: 'the account', schema: accountSchema } },
-      errors: [404],
-    },
-    async ({ params }, ctx) => {
+    async get(ctx, id) {
       await awaitPosition(ctx, knex, PLATFORM_ACCOUNTS_PROJECTION);
-      const found = await ownAccount(ctx, params.id);
+      const found = await ownAccount(ctx, id);
       ctx.set('ETag', `"${found.view.revision}"`);
       return found.view;
     },
-  );
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'put',
-      path: '/:id',
-      summary: 'Rename, or give new credentials',
-      description:
-        'display_name relabels the account. New credentials are sealed and replace the old ones; on an invalid account this is the ' +
-        'reconnect (back to pending_verification). With both, the rename comes first; If-Match applies to the first change.',
-      tags: ['platform-accounts'],
-      auth: true,
-      ifMatch: true,
-      request: {
-        params: idParams,
-        body: z
-          .object({ display_name: z.string().trim().min(1).max(200).optional(), credentials: credentialsField.optional() })
-          .strict()
-          .refine((b) => b.display_name !== undefined || b.credentials !== undefined, 'give credentials or display_name'),
-      },
-      responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
-      errors: [404, 409],
-    },
-    async ({ params, body }, ctx) => {
+    async update(ctx, id, body) {
       const who = actor(ctx);
       const expected = ifMatchRevision(ctx);
-      const { state, revision } = await ownedAccount(store, params.id, who.userId);
+      const { state, revision } = await ownWritable(who.userId, id);
       let outcome: { revision: bigint; position: Position | undefined } = { revision, position: undefined };
       let expectedNext = expected;
       if (body.display_name !== undefined) {
-        const renamed = await renamePlatformAccount(app, who, params.id, body.display_name, expectedNext);
+        const renamed = await renamePlatformAccount(app, who, id, body.display_name, expectedNext);
         if (renamed.position) {
           outcome = { revision: renamed.revision, position: renamed.position };
           if (expectedNext !== undefined) expectedNext = renamed.revision;
@@ -241,52 +192,20 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
         return;
       }
       const credentials = parseCredentials(state.platform, body.credentials);
-      const rotated = await rotatePlatformAccountCredentials(app, who, params.id, credentials, expectedNext);
+      const rotated = await rotatePlatformAccountCredentials(app, who, id, credentials, expectedNext);
       commandResult(ctx, rotated.position ? rotated : outcome);
     },
-  );
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'delete',
-      path: '/:id',
-      summary: 'Disconnect a platform account',
-      description: 'Final. The account stays readable with status disconnected, and its account_limit slot is given back.',
-      tags: ['platform-accounts'],
-      auth: true,
-      ifMatch: true,
-      request: { params: idParams },
-      responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
-      errors: [404],
+    async disconnect(ctx, id) {
+      const who = actor(ctx);
+      if (only !== null) await ownWritable(who.userId, id);
+      commandResult(ctx, await disconnectPlatformAccount(app, who, id, ifMatchRevision(ctx)));
     },
-    async ({ params }, ctx) => {
-      const result = await disconnectPlatformAccount(app, actor(ctx), params.id, ifMatchRevision(ctx));
-      commandResult(ctx, result);
-    },
-  );
 
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'post',
-      path: '/:id/verify',
-      summary: 'Verify a platform account on its platform',
-      description:
-        'Logs in on the platform with the stored credentials. Accepted: active, with the platform user id and nickname; refused: invalid, ' +
-        'with the reason (login_wall, captcha, credentials_expired, …). When the platform gives no answer (network error, timeout, 5xx, ' +
-        'rate limit, IP block): 502 UPSTREAM_UNAVAILABLE and the account is unchanged. A change to the account meanwhile: 409.',
-      tags: ['platform-accounts'],
-      auth: true,
-      ifMatch: true,
-      request: { params: idParams },
-      responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },
-      errors: [404, 409, 502],
-    },
-    async ({ params }, ctx) => {
-      const { outcome, result } = await upstream(() => verifyPlatformAccount(app, actor(ctx), params.id, ifMatchRevision(ctx)));
+    async verify(ctx, id) {
+      const who = actor(ctx);
+      if (only !== null) await ownWritable(who.userId, id);
+      const { outcome, result } = await upstream(() => verifyPlatformAccount(app, who, id, ifMatchRevision(ctx)));
       const state = result.state;
       commandResult(ctx, result, {
         extra: {
@@ -298,6 +217,278 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
         },
       });
     },
+  };
+}
+
+/** What each route says, whichever path serves it (an alias prefixes which route it aliases). */
+const ROUTE_TEXT = {
+  list: {
+    summary: 'My platform accounts',
+    description: 'Newest first. Disconnected accounts are left out unless asked for with `status=disconnected`.',
+  },
+  connect: {
+    summary: 'Connect a platform account',
+    description:
+      "The credentials are checked against the platform's schema (422), sealed and stored only in the account's events. " +
+      'Where the plan counts accounts (xiaohongshu: account_limit) the account takes a slot until it is disconnected; at the limit: ' +
+      '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it. ' +
+      'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
+  },
+  get: { summary: 'One of my platform accounts', description: 'ETag: the revision to send as If-Match.' },
+  update: {
+    summary: 'Rename, or give new credentials',
+    description:
+      'display_name relabels the account. New credentials are sealed and replace the old ones; on an invalid account this is the ' +
+      'reconnect (back to pending_verification). With both, the rename comes first; If-Match applies to the first change.',
+  },
+  disconnect: {
+    summary: 'Disconnect a platform account',
+    description: 'Final. The account stays readable with status disconnected, and its account_limit slot is given back.',
+  },
+  verify: {
+    summary: 'Verify a platform account on its platform',
+    description:
+      'Logs in on the platform with the stored credentials. Accepted: active, with the platform user id and nickname; refused: invalid, ' +
+      'with the reason (login_wall, captcha, credentials_expired, …). When the platform gives no answer (network error, timeout, 5xx, ' +
+      'rate limit, IP block): 502 UPSTREAM_UNAVAILABLE and the account is unchanged. A change to the account meanwhile: 409.',
+  },
+} as const;
+
+const listQuery = paginationQuery.extend({ status: z.enum(ACCOUNT_STATUSES).optional() }).extend(afterPositionQuery.shape);
+const connectBody = z.object({ credentials: credentialsField, display_name: z.string().trim().min(1).max(200) });
+const updateBody = z
+  .object({ display_name: z.string().trim().min(1).max(200).optional(), credentials: credentialsField.optional() })
+  .strict()
+  .refine((b) => b.display_name !== undefined || b.credentials !== undefined, 'give credentials or display_name');
+
+/**
+ * The caller's platform accounts: `/api/v1/platform-accounts`. Reads come
+ * from the `platform-accounts-v1` read model (`?after_position=` waits for
+ * it); commands go to the PlatformAccount aggregate through
+ * application/platform-accounts.ts. Another user's account is a 404, like an
+ * unknown one. Credentials go in, sealed, and never come out.
+ */
+export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/platform-accounts' });
+  const handlers = accountHandlers(deps, null);
+  const tags = ['platform-accounts'];
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/',
+      ...ROUTE_TEXT.list,
+      tags,
+      auth: true,
+      request: { query: listQuery.extend({ platform: platformEnum.optional() }) },
+      responses: { 200: { description: 'a page of accounts', schema: pageSchema(accountSchema) } },
+    },
+    ({ query }, ctx) => handlers.list(ctx, query),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/',
+      ...ROUTE_TEXT.connect,
+      tags,
+      auth: true,
+      request: { body: connectBody.extend({ platform: platformEnum }).strict() },
+      responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
+      errors: [403, 404, 429],
+    },
+    ({ body }, ctx) => handlers.connect(ctx, body),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/:id',
+      ...ROUTE_TEXT.get,
+      tags,
+      auth: true,
+      request: { params: idParams, query: afterPositionQuery },
+      responses: { 200: { description: 'the account', schema: accountSchema } },
+      errors: [404],
+    },
+    ({ params }, ctx) => handlers.get(ctx, params.id),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/:id',
+      ...ROUTE_TEXT.update,
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams, body: updateBody },
+      responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
+      errors: [404, 409],
+    },
+    ({ params, body }, ctx) => handlers.update(ctx, params.id, body),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/:id',
+      ...ROUTE_TEXT.disconnect,
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
+      errors: [404],
+    },
+    ({ params }, ctx) => handlers.disconnect(ctx, params.id),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/:id/verify',
+      ...ROUTE_TEXT.verify,
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },
+      errors: [404, 409, 502],
+    },
+    ({ params }, ctx) => handlers.verify(ctx, params.id),
+  );
+
+  return router;
+}
+
+/** "Alias of METHOD /api/v1/platform-accounts…" before the route's own description. */
+const aliasOf = (route: string, text: { summary: string; description: string }, note = '') => ({
+  summary: `${text.summary} (Xiaohongshu)`,
+  description: `Alias of \`${route}\`, restricted to Xiaohongshu accounts${note}: another platform's account is 404, like an unknown one. ${text.description}`,
+});
+
+/**
+ * The Xiaohongshu account paths, `/api/v1/xiaohongshu/accounts…`:
+ * aliases of the `/api/v1/platform-accounts` routes above (the same
+ * handlers) restricted to platform xiaohongshu — the list shows only
+ * Xiaohongshu accounts, a new account is a Xiaohongshu one (no `platform`
+ * in the body), and an id of another platform's account is 404.
+ */
+export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRouteDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/xiaohongshu/accounts' });
+  const platform = 'xiaohongshu' satisfies PlatformId;
+  const handlers = accountHandlers(deps, platform);
+  const tags = ['xiaohongshu', 'platform-accounts'];
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/',
+      ...aliasOf('GET /api/v1/platform-accounts?platform=xiaohongshu', ROUTE_TEXT.list),
+      tags,
+      auth: true,
+      request: { query: listQuery },
+      responses: { 200: { description: 'a page of Xiaohongshu accounts', schema: pageSchema(accountSchema) } },
+    },
+    ({ query }, ctx) => handlers.list(ctx, query),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/',
+      ...aliasOf('POST /api/v1/platform-accounts', ROUTE_TEXT.connect, ' (the platform is xiaohongshu, not given in the body)'),
+      tags,
+      auth: true,
+      request: { body: connectBody.strict() },
+      responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
+      errors: [403, 404, 429],
+    },
+    ({ body }, ctx) => handlers.connect(ctx, { ...body, platform }),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/:id',
+      ...aliasOf('GET /api/v1/platform-accounts/{id}', ROUTE_TEXT.get),
+      tags,
+      auth: true,
+      request: { params: idParams, query: afterPositionQuery },
+      responses: { 200: { description: 'the account', schema: accountSchema } },
+      errors: [404],
+    },
+    ({ params }, ctx) => handlers.get(ctx, params.id),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/:id',
+      ...aliasOf('PUT /api/v1/platform-accounts/{id}', ROUTE_TEXT.update),
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams, body: updateBody },
+      responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
+      errors: [404, 409],
+    },
+    ({ params, body }, ctx) => handlers.update(ctx, params.id, body),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'delete',
+      path: '/:id',
+      ...aliasOf('DELETE /api/v1/platform-accounts/{id}', ROUTE_TEXT.disconnect),
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
+      errors: [404],
+    },
+    ({ params }, ctx) => handlers.disconnect(ctx, params.id),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/:id/verify',
+      ...aliasOf('POST /api/v1/platform-accounts/{id}/verify', ROUTE_TEXT.verify),
+      tags,
+      auth: true,
+      ifMatch: true,
+      request: { params: idParams },
+      responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },
+      errors: [404, 409, 502],
+    },
+    ({ params }, ctx) => handlers.verify(ctx, params.id),
   );
 
   return router;

@@ -1,7 +1,8 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { banProxy, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type HealthThresholds, type ProxyDeps } from '../../../application/proxies.js';
+import { runProxyHealthChecks } from '../../../application/proxy-health.js';
+import { banProxy, DEFAULT_HEALTH_THRESHOLDS, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type HealthThresholds, type ProxyDeps } from '../../../application/proxies.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { PLATFORM_IDS, type PlatformId } from '../../../platforms/registry.js';
 import { PROXIES_PROJECTION } from '../../../projections/proxies.js';
@@ -22,6 +23,8 @@ import type { AppContext, AppState } from '../state.js';
 export interface ProxiesRouteDeps {
   store: EventStore;
   knex: Knex;
+  /** POST /proxies/{id}/probe: what to fetch through the proxy (config PROXY_HEALTH_TARGET_URL) and for how long at most; absent: 503 */
+  probe?: { target: string; timeoutMs: number; insecure?: boolean };
   secretBox: SecretBox;
   thresholds?: HealthThresholds;
   /** the clock (tests) */
@@ -354,6 +357,47 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
         status: 201,
         extra: { recorded: outcome.recorded, failed: outcome.failed, recovered: outcome.recovered, status: outcome.state.status },
       });
+    },
+  );
+
+  defineRoute(
+    router,
+    admin,
+    {
+      method: 'post',
+      path: '/:id/probe',
+      summary: 'Probe a proxy now (admin)',
+      description:
+        'A real request through the proxy to PROXY_HEALTH_TARGET_URL, now, recorded like a scheduled health check (it counts toward ' +
+        'PROXY_FAILURE_THRESHOLD / PROXY_RECOVERY_THRESHOLD, so a failed proxy can be recovered by hand once it works again). ' +
+        'Answers within the probe timeout (10 s). A retired or unknown proxy is 404; credentials that no longer open are a failed probe.',
+      tags: ['proxies'],
+      auth: true,
+      request: { params: idParams },
+      responses: {
+        200: {
+          description: 'the probe',
+          schema: z.object({
+            ok: z.boolean(),
+            latency_ms: z.number().int().nullable(),
+            error: z.string().nullable().describe('why it failed (no credentials in it)'),
+            failed: z.boolean().describe('this probe failed the proxy'),
+            recovered: z.boolean().describe('this probe recovered it'),
+          }),
+        },
+      },
+      errors: [403, 404, 503],
+    },
+    async ({ params }, ctx) => {
+      const probe = deps.probe;
+      if (!probe) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'probing is not configured here');
+      const report = await runProxyHealthChecks(
+        { store, knex, secretBox, thresholds: deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS, target: probe.target, insecure: probe.insecure ?? false, now: clock },
+        { proxyIds: [params.id], timeoutMs: probe.timeoutMs, context: commandContext(ctx, currentUser(ctx).id) },
+      );
+      const result = report.results[0];
+      if (!result) throw new HttpError(404, 'NOT_FOUND', 'no such proxy in the pool (or retired)');
+      return { ok: result.ok, latency_ms: result.latencyMs, error: result.error, failed: result.failed, recovered: result.recovered };
     },
   );
 

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { loadTracking, trackNovel, untrackNovel, updateTracking, type TrackingCall } from '../../../application/novel-trackings.js';
 import { addDays } from '../../../application/quota-day.js';
+import { requireFeature, requireRanking } from '../../../application/plan-gates.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { QIDIAN_DATA_PROJECTION, qidianDay } from '../../../projections/qidian-data.js';
@@ -42,10 +43,10 @@ export const MAX_AUTHOR_BOOKS = 100;
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
-const novelId = z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits');
+export const novelId = z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits');
 const title = z.string().trim().min(1).max(500);
 
-const settingsBody = z
+export const settingsBody = z
   .object({
     notify_on_update: z.boolean(),
     notify_on_completion: z.boolean(),
@@ -207,11 +208,20 @@ const authorSchema = z.object({
 const trackingParams = z.object({ id: z.uuid() });
 const novelParams = z.object({ id: novelId });
 
-function toSettings(s: z.output<typeof settingsBody>): NovelTrackingSettings {
+export function toSettings(s: z.output<typeof settingsBody>): NovelTrackingSettings {
   return { notifyOnUpdate: s.notify_on_update, notifyOnCompletion: s.notify_on_completion, wordCountThreshold: s.word_count_threshold };
 }
 
-const DEFAULT_SETTINGS = { notify_on_update: true, notify_on_completion: false, word_count_threshold: null };
+export const DEFAULT_SETTINGS = { notify_on_update: true, notify_on_completion: false, word_count_threshold: null };
+
+/** A tracking's settings with the given ones changed (PUT /trackings/{id}, the batch's update). */
+export function changedSettings(current: NovelTrackingSettings, change: Partial<z.output<typeof settingsBody>>): NovelTrackingSettings {
+  return toSettings({
+    notify_on_update: change.notify_on_update ?? current.notifyOnUpdate,
+    notify_on_completion: change.notify_on_completion ?? current.notifyOnCompletion,
+    word_count_threshold: change.word_count_threshold === undefined ? current.wordCountThreshold : change.word_count_threshold,
+  });
+}
 
 function isRanking(value: string): value is QidianRanking {
   return (QIDIAN_RANKINGS as readonly string[]).includes(value);
@@ -322,7 +332,10 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'Track a novel',
       description:
         'Holds one unit of the qidian plan\'s novel_tracking_limit until untracked: past it 429 QUOTA_EXCEEDED. A novel the caller ' +
-        'tracks already: 409. Tracking again after an untrack is allowed (the same id).',
+        'tracks already: 409. Tracking again after an untrack is allowed (the same id). The trackings are the one list the limit counts: ' +
+        'a qidian.novels workflow\'s novels are tracked too (each once). A tracked novel is collected by the caller\'s watch list ' +
+        '(the `qidian.watchlist` workflow the platform keeps, created at the first tracking and run at once, then at the plan\'s ' +
+        'data_collection_frequency).',
       tags: ['qidian'],
       auth: true,
       request: {
@@ -361,14 +374,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const expected = ifMatchRevision(ctx);
       const found = await ownTracking(ctx, params.id);
       if (found.status !== 'tracking') throw new HttpError(404, 'NOT_FOUND', 'tracking not found');
-      const current = found.settings;
-      const settings = body.settings
-        ? toSettings({
-            notify_on_update: body.settings.notify_on_update ?? current.notifyOnUpdate,
-            notify_on_completion: body.settings.notify_on_completion ?? current.notifyOnCompletion,
-            word_count_threshold: body.settings.word_count_threshold === undefined ? current.wordCountThreshold : body.settings.word_count_threshold,
-          })
-        : undefined;
+      const settings = body.settings ? changedSettings(found.settings, body.settings) : undefined;
       const change = { ...(body.title !== undefined ? { title: body.title } : {}), ...(settings ? { settings } : {}) };
       commandResult(ctx, await updateTracking(call(ctx, user.id), params.id, change, expected));
     },
@@ -381,7 +387,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       method: 'delete',
       path: '/trackings/:id',
       summary: 'Untrack a novel',
-      description: 'Gives back its novel_tracking_limit unit. Collected data stays (within retention). A repeat: 200 with position null.',
+      description:
+        'Gives back its novel_tracking_limit unit; runs requested from now on leave the novel out (watch list and qidian.novels ' +
+        'workflows alike). Collected data stays (within retention); its alert rules stay until deleted. A repeat: 200 with position null.',
       tags: ['qidian'],
       auth: true,
       request: { params: trackingParams },
@@ -435,10 +443,12 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'Export a novel\'s collected data',
       description:
         'Every snapshot of the range (oldest first, within retention), streamed as a download: `format=json` (an array), `csv` (UTF-8 with ' +
-        'a BOM) or `xlsx`. Not enveloped. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel" (403 ' +
+        'a BOM), `xlsx` or `pdf` (a table). Not enveloped. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel", ' +
+        'pdf needs "pdf" (403 ' +
         'PERMISSION_DENIED, details.feature = export_formats). 404 when the caller neither tracks the novel nor has data of it.',
       tags: ['qidian'],
       auth: true,
+      scope: 'export',
       envelope: false,
       request: { params: novelParams, query: z.object({ format: z.enum(EXPORT_FORMATS), from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
       responses: {
@@ -480,17 +490,19 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'A novel\'s daily trends',
       description:
         'Per Qidian day of the last `days` (today included) with a capture: the day\'s last snapshot and its deltas against the previous ' +
-        'captured day (word count, chapters, collections, monthly tickets); `change` is the growth over the range.',
+        'captured day (word count, chapters, collections, monthly tickets); `change` is the growth over the range. ' +
+        'Needs the plan feature trend_analysis (403 PERMISSION_DENIED, details.feature = trend_analysis, otherwise).',
       tags: ['qidian'],
       auth: true,
       request: { params: novelParams, query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(7) }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the trends', schema: trendsSchema } },
-      errors: [404],
+      errors: [403, 404],
     },
     async ({ params, query }, ctx) => {
       const user = currentUser(ctx);
+      const { plan, since, now } = await planWindow(user.id);
+      requireFeature(plan, 'trend_analysis');
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      const { since, now } = await planWindow(user.id);
       const trends = await novelTrends(knex, user.id, params.id, { since, days: query.days, today: qidianDay(now) });
       await requireNovel(user.id, params.id, trends.points.length > 0);
       return trends;
@@ -546,13 +558,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const user = currentUser(ctx);
       if (!isRanking(params.type)) throw new HttpError(404, 'NOT_FOUND', 'unknown ranking', { allowed: QIDIAN_RANKINGS });
       const { plan, since } = await planWindow(user.id);
-      if (!allowsRanking(plan, params.type)) {
-        throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include ${params.type}`, {
-          feature: 'ranking_access',
-          ranking: params.type,
-          allowed: plan.features.ranking_access,
-        });
-      }
+      requireRanking(plan, params.type);
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       return rankingCapture(knex, user.id, params.type, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
     },
@@ -560,12 +566,10 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
 
   // ---------------------------------------------------------------- analytics
 
-  /** A plan feature the analytics need (seed 000: market_insights on pro and enterprise, author_info from basic). */
-  async function requireFeature(userId: string, feature: 'market_insights' | 'author_info', what: string) {
+  /** A plan feature the analytics need (market_insights on pro and enterprise, author_info from basic; docs/plans.md). */
+  async function planWithFeature(userId: string, feature: 'market_insights' | 'author_info') {
     const window = await planWindow(userId);
-    if (window.plan.features[feature] !== true) {
-      throw new HttpError(403, 'PERMISSION_DENIED', `${window.plan.name} does not include ${what} (${feature})`, { feature, plan: window.plan.code });
-    }
+    requireFeature(window.plan, feature);
     return window;
   }
 
@@ -601,14 +605,8 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
       const period = analyticsPeriod(query, qidianDay(clock()), 7);
-      const { plan, since } = await requireFeature(user.id, 'market_insights', 'market insights');
-      if (query.board !== undefined && !allowsRanking(plan, query.board)) {
-        throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include ${query.board}`, {
-          feature: 'ranking_access',
-          ranking: query.board,
-          allowed: plan.features.ranking_access,
-        });
-      }
+      const { plan, since } = await planWithFeature(user.id, 'market_insights');
+      if (query.board !== undefined) requireRanking(plan, query.board);
       const boards = query.board !== undefined ? [query.board] : QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       return marketAnalytics(knex, user.id, { since, period, boards, category: query.category, limit: query.limit, maxCategories: MAX_MARKET_CATEGORIES });
@@ -637,7 +635,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     async ({ params, query }, ctx) => {
       const user = currentUser(ctx);
       const period = analyticsPeriod(query, qidianDay(clock()), 30);
-      const { plan, since } = await requireFeature(user.id, 'author_info', 'author information');
+      const { plan, since } = await planWithFeature(user.id, 'author_info');
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const boards = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       const found = await authorAnalytics(knex, user.id, params.author, { since, period, boards, maxBooks: MAX_AUTHOR_BOOKS });

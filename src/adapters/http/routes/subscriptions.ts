@@ -5,7 +5,14 @@ import type { EventStore } from '../../../event-store/port.js';
 import { subscriptionIdFor } from '../../../process-managers/shared.js';
 import { SUBSCRIPTIONS_PROJECTION } from '../../../projections/subscriptions.js';
 import { findSubscription, listSubscriptions, subscriptionUsage, type SubscriptionRow } from '../../../read-api/subscriptions.js';
-import { handle } from '../../../write-model/core/command-handler.js';
+import { handle, load } from '../../../write-model/core/command-handler.js';
+import { PAYMENT_CHANNELS, paymentOrderAggregate, type PaidPlan, type PaymentChannel, type PaymentProvider } from '../../../write-model/payment-order/index.js';
+import type { ActiveSubscription, SubscriptionState } from '../../../write-model/subscription/state.js';
+import { channelFor, type CheckoutInput } from '../../../application/payments.js';
+import { findOpenCheckout } from '../../../read-api/payments.js';
+import type { PaymentProviders } from '../../payments/providers.js';
+import { ok } from '../envelope.js';
+import { checkoutErrorsDescription, checkoutSchema, checkoutView, defaultProvider, orderView, placeCheckout } from './payments.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
 import type { SubscriptionCommand } from '../../../write-model/subscription/commands.js';
 import { subscriptionAggregate, subscriptionKey } from '../../../write-model/subscription/decider.js';
@@ -20,6 +27,7 @@ import { addDays, quotaDay } from '../../../application/quota-day.js';
 import { consumeQuota } from '../../../application/subscription-quotas.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
+import { formatPosition } from '../../../event-store/position.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface SubscriptionsRouteDeps {
@@ -30,7 +38,12 @@ export interface SubscriptionsRouteDeps {
   timeZone: string;
   /** the clock (tests) */
   now?: () => Date;
+  /** upgrades through PUT open a checkout with these providers (none: a higher plan is 422 PAYMENT_REQUIRED) */
+  checkout?: { providers: PaymentProviders; ttlMinutes: number };
 }
+
+/** A repeated upgrade request answers the open order while at least this much of it is left to pay. */
+const REUSE_CHECKOUT_MIN_REMAINING_MS = 5 * 60_000;
 
 /** The longest usage range one request may ask for, in days. */
 export const MAX_USAGE_DAYS = 92;
@@ -49,6 +62,10 @@ const subscriptionSchema = z.object({
   pending_downgrade_at: z.string().nullable(),
   cancel_at_period_end: z.boolean(),
   cancelled_at: z.string().nullable(),
+  auto_renew: z.boolean().describe('a renewal order is placed before period_end for the user to pay (paid plans only; off after cancelling or falling back to free)'),
+  auto_renew_provider: z.string().nullable().describe('alipay or wechat: who renewal orders are placed with'),
+  auto_renew_channel: z.string().nullable(),
+  renewal_order_id: z.string().nullable().describe('the renewal order placed for the current period: pay it before period_end (GET /api/v1/payments/orders/{id})'),
   started_at: z.string(),
   updated_at: z.string(),
   revision: z.string(),
@@ -93,7 +110,7 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 
 function paymentRequired(plan: string): HttpError {
-  return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through POST /api/v1/payments/orders`, {
+  return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through PUT /api/v1/subscriptions/{id} or POST /api/v1/payments/orders`, {
     code: 'PAYMENT_REQUIRED',
     plan,
   });
@@ -106,9 +123,10 @@ function paymentRequired(plan: string): HttpError {
  * an unknown one.
  *
  * Paid plans are bought through payments (an order's PaymentSucceeded
- * upgrades or renews via the pm-plan-on-payment process manager); here a
- * paid plan asked for without an order is 422 VALIDATION_ERROR with
- * `details.code = PAYMENT_REQUIRED`.
+ * upgrades or renews via the pm-plan-on-payment process manager): PUT to a
+ * higher plan answers 202 with the order to pay (a checkout); POST with a
+ * paid plan, or an upgrade with no provider configured, is 422
+ * VALIDATION_ERROR with `details.code = PAYMENT_REQUIRED`.
  */
 export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/subscriptions' });
@@ -143,6 +161,59 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     return found;
   }
 
+  /** The provider and channel of the order that paid for the current period (the newest of the plan's orders), if any. */
+  async function currentPeriodOrder(state: ActiveSubscription): Promise<{ provider: PaymentProvider; channel: PaymentChannel | null } | undefined> {
+    const ids = Object.keys(state.planOrders ?? {});
+    if (ids.length === 0) return undefined;
+    const row = (await knex('payment_orders')
+      .select('provider', 'channel')
+      .whereIn('id', ids)
+      .where({ user_id: state.userId })
+      .orderByRaw('paid_at DESC NULLS LAST, created_at DESC')
+      .first()) as { provider: PaymentProvider; channel: PaymentChannel | null } | undefined;
+    return row;
+  }
+
+  /**
+   * PUT with `auto_renew`: SetAutoRenew on the plan in force. Turning it on
+   * resolves the provider (asked, else the current period's, else the first
+   * offered) and its channel; the decider refuses it on free (422) and on a
+   * cancelled subscription (409).
+   */
+  async function setAutoRenew(
+    ctx: AppContext,
+    key: string,
+    state: SubscriptionState,
+    body: { plan?: string | undefined; auto_renew: boolean; provider?: PaymentProvider | undefined; channel?: string | undefined },
+  ) {
+    const user = currentUser(ctx);
+    if (state.status !== 'active') throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+    if (body.plan !== undefined && body.plan !== state.plan) {
+      const message = 'auto_renew applies to the plan in force: change the plan and auto_renew in separate requests';
+      throw new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'body', path: ['auto_renew'], message, code: 'custom' }] });
+    }
+    let provider: PaymentProvider | undefined;
+    let channel: PaymentChannel | undefined;
+    if (body.auto_renew && state.plan !== 'free') {
+      const previous = await currentPeriodOrder(state);
+      const offered = deps.checkout?.providers;
+      provider = body.provider ?? (previous && offered?.[previous.provider] ? previous.provider : undefined) ?? defaultProvider(offered);
+      if (!provider || !offered?.[provider]) {
+        const message = provider ? `${provider} is not offered on this platform` : 'no payment provider is offered on this platform: nothing to renew with';
+        throw new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'body', path: ['provider'], message, code: 'provider_not_offered' }] });
+      }
+      const asked = (body.channel as PaymentChannel | undefined) ?? (previous?.provider === provider && previous.channel ? previous.channel : undefined);
+      channel = channelFor(provider, asked);
+    }
+    return handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'SetAutoRenew', enabled: body.auto_renew, ...(provider ? { provider } : {}), ...(channel ? { channel } : {}), now: clock().toISOString() },
+      { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
+    );
+  }
+
   defineRoute(
     router,
     api,
@@ -175,6 +246,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         'Paid plans are bought through payments: any other plan is 422 with details.code PAYMENT_REQUIRED.',
       tags: ['subscriptions'],
       auth: true,
+      // plans and their payments: a session token only, never an API key
+      scope: 'session',
       request: { body: z.object({ service: z.enum(SERVICES), plan: z.enum(PLAN_CODES).default('free') }).strict() },
       responses: {
         201: { description: 'started', schema: commandResultSchema.extend({ id: z.string(), started: z.boolean() }) },
@@ -237,27 +310,113 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       path: '/:id',
       summary: 'Change my plan',
       description:
-        'A lower plan is scheduled for the end of the period (the current plan stays in force until then); 409 when more resources ' +
-        'are held than it allows. A higher (paid) plan needs a payment: 422 VALIDATION_ERROR with details.code PAYMENT_REQUIRED ' +
-        '(buy it through POST /api/v1/payments/orders). The current plan: no change.',
+        'A lower plan is scheduled for the end of the period (the current plan stays in force until then): 200; 409 when more resources ' +
+        'are held than it allows. The current plan: 200, no change. A higher (paid) plan is a checkout: a payment order for one month of it ' +
+        'is opened and placed with `provider` (default: the first this platform offers, Alipay before WeChat Pay) and answered with 202 — ' +
+        'pay it at `pay_url` (Alipay) or `code_url` (WeChat Pay); the plan changes once the provider reports the payment (pm-plan-on-payment). ' +
+        'Asked again while that order is open (5 minutes or more left), the same order is answered. With no provider configured: 422 ' +
+        `VALIDATION_ERROR with details.code PAYMENT_REQUIRED. ${checkoutErrorsDescription} ` +
+        '`auto_renew` (without `plan`, or with the plan in force) turns automatic renewal of the paid plan on or off (200, AutoRenewChanged): ' +
+        'SUBSCRIPTION_RENEWAL_LEAD_DAYS before period_end a renewal order for one more month is placed with `provider` / `channel` ' +
+        '(default: those of the order that paid for the current period, else the first provider offered) and the user is reminded to pay it ' +
+        '(in-app and by mail, with the pay link); paying it renews the plan. Nothing is charged without the user. On the free plan turning it ' +
+        'on is 422 (details.code PAID_PLAN_REQUIRED); on a cancelled subscription 409; with another plan in the same request 422.',
       tags: ['subscriptions'],
       auth: true,
+      // plans and their payments: a session token only, never an API key
+      scope: 'session',
       ifMatch: true,
-      request: { params: idParams, body: z.object({ plan: z.enum(PLAN_CODES) }).strict() },
-      responses: { 200: { description: 'changed (or scheduled)', schema: commandResultSchema } },
-      errors: [404, 409],
+      request: {
+        params: idParams,
+        body: z
+          .object({
+            plan: z.enum(PLAN_CODES).optional().describe('the plan to move to; required unless auto_renew is given'),
+            auto_renew: z.boolean().optional().describe('automatic renewal of the paid plan in force on or off'),
+            provider: z.enum(['alipay', 'wechat']).optional().describe('for an upgrade: who to pay; with auto_renew: who renewal orders are placed with'),
+            channel: z.enum(PAYMENT_CHANNELS).optional().describe('for an upgrade or auto_renew: alipay page (default) or wap; wechat native'),
+          })
+          .strict(),
+      },
+      responses: {
+        200: { description: 'changed (or scheduled, or already the plan)', schema: commandResultSchema },
+        202: { description: 'an upgrade: the order to pay (the plan changes once it is paid)', schema: checkoutSchema },
+      },
+      errors: [404, 409, 502],
     },
     async ({ params, body }, ctx) => {
       const user = currentUser(ctx);
       const found = await ownSubscription(ctx, params.id);
+      const key = subscriptionKey(found.userId, found.service);
+      const loaded = await load(store, subscriptionAggregate, key);
+      if (body.auto_renew !== undefined) {
+        const result = await setAutoRenew(ctx, key, loaded.state, { ...body, auto_renew: body.auto_renew });
+        commandResult(ctx, result);
+        return;
+      }
+      if (body.plan === undefined) {
+        throw new HttpError(422, 'VALIDATION_ERROR', 'give plan, auto_renew or both', {
+          issues: [{ in: 'body', path: ['plan'], message: 'plan or auto_renew is required', code: 'invalid_type' }],
+        });
+      }
+      const plan = body.plan;
+      if (loaded.state.status === 'active' && compareRank(plan, loaded.state.plan) > 0) {
+        const expected = ifMatchRevision(ctx);
+        if (expected !== undefined && expected !== loaded.revision) {
+          throw new HttpError(412, 'PRECONDITION_FAILED', 'the resource changed since the revision given in If-Match', { expected: String(expected), actual: String(loaded.revision) });
+        }
+        const provider = body.provider ?? defaultProvider(deps.checkout?.providers);
+        if (!deps.checkout || !provider) throw paymentRequired(plan);
+        const input: CheckoutInput = {
+          userId: user.id,
+          service: found.service,
+          plan: plan as PaidPlan,
+          billingCycle: 'monthly',
+          provider,
+          channel: channelFor(provider, body.channel as PaymentChannel | undefined),
+          ttlMinutes: deps.checkout.ttlMinutes,
+          context: commandContext(ctx, user.id),
+        };
+        const open = await findOpenCheckout(knex, { userId: user.id, service: found.service, plan: plan, provider, channel: input.channel!, now: clock(), minRemainingMs: REUSE_CHECKOUT_MIN_REMAINING_MS });
+        if (open) {
+          const order = await load(store, paymentOrderAggregate, open.order_id);
+          if (order.state.status === 'pending' && order.state.placement) {
+            const view = orderView(order.state);
+            ctx.set('Location', `/api/v1/payments/orders/${open.order_id}`);
+            return ok(
+              ctx,
+              {
+                order_id: view.order_id,
+                status: 'pending',
+                service: view.service,
+                plan: view.plan,
+                billing_cycle: view.billing_cycle,
+                amount_fen: view.amount_fen,
+                currency: 'CNY',
+                provider: view.provider,
+                channel: order.state.placement.channel,
+                expires_at: view.expires_at,
+                pay_url: view.pay_url,
+                code_url: view.code_url,
+                revision: order.revision.toString(),
+                position: null,
+              },
+              202,
+            );
+          }
+        }
+        const placed = await placeCheckout(ctx, { store, providers: deps.checkout.providers, now: deps.now }, input);
+        ctx.set('Location', `/api/v1/payments/orders/${placed.orderId}`);
+        return ok(ctx, { ...checkoutView(placed, input), revision: placed.result.revision.toString(), position: placed.result.position ? formatPosition(placed.result.position) : null }, 202);
+      }
       const result = await handle(
         store,
         subscriptionAggregate,
-        subscriptionKey(found.userId, found.service),
+        key,
         (state): SubscriptionCommand => {
           if (state.status === 'none') throw new DomainError('NOT_FOUND', 'subscription not found');
-          if (compareRank(body.plan, state.plan) > 0) throw paymentRequired(body.plan);
-          return { type: 'ChangePlan', plan: body.plan, now: clock().toISOString() };
+          // a concurrent change made it an upgrade after all: that is a checkout, asked again
+          if (compareRank(plan, state.plan) > 0) throw paymentRequired(plan);
+          return { type: 'ChangePlan', plan: plan, now: clock().toISOString() };
         },
         { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
       );
@@ -275,6 +434,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       description: 'The paid plan stays until period_end, then falls back to free. The free plan cannot be cancelled (409).',
       tags: ['subscriptions'],
       auth: true,
+      // plans and their payments: a session token only, never an API key
+      scope: 'session',
       request: { params: idParams },
       responses: { 200: { description: 'cancelled', schema: commandResultSchema } },
       errors: [404, 409],

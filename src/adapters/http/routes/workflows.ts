@@ -14,7 +14,7 @@ import {
   type WorkflowDeps,
 } from '../../../application/workflows.js';
 import type { EventStore } from '../../../event-store/port.js';
-import { PLATFORM_IDS, workflowTypeNames } from '../../../platforms/registry.js';
+import { PLATFORM_IDS, userWorkflowTypeNames, workflowTypeNames } from '../../../platforms/registry.js';
 import { WORKFLOWS_PROJECTION } from '../../../projections/workflows.js';
 import { findExecution, findWorkflow, listExecutions, listWorkflows } from '../../../read-api/workflows.js';
 import { SCHEDULE_INTERVALS } from '../../../write-model/workflow/events.js';
@@ -46,8 +46,15 @@ const scheduleSchema = z
   .describe('a cron expression of 5 fields, or an interval');
 
 const TYPE_NAMES = workflowTypeNames() as [string, ...string[]];
+/** what POST may create: not the types the platform keeps (qidian.watchlist) */
+const USER_TYPE_NAMES = userWorkflowTypeNames() as [string, ...string[]];
 const configSchema = z.record(z.string(), z.unknown()).describe("the type's config (see the platform registry); checked against the plan");
 const accountIdSchema = z.string().trim().min(1).max(100);
+const proxyRegionSchema = z
+  .string()
+  .trim()
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N}_-]{0,63}$/u, 'a region or country code, as proxies are registered with (e.g. shanghai, CN)')
+  .describe("only proxies whose region or country is this (case-insensitive) carry the workflow's runs; none free: the run waits and retries");
 
 const workflowSchema = z.object({
   id: z.string(),
@@ -56,6 +63,7 @@ const workflowSchema = z.object({
   name: z.string(),
   config: z.record(z.string(), z.unknown()),
   platform_account_id: z.string().nullable(),
+  proxy_region: z.string().nullable().describe('null: proxies of any region'),
   schedule: z.record(z.string(), z.unknown()).nullable().describe('{kind: cron, expression} or {kind: interval, every}; null: none'),
   status: z.string().describe('active or paused'),
   paused_for: z.array(z.string()).describe('user, quota_exceeded, account_invalidated'),
@@ -73,7 +81,7 @@ const executionSchema = z.object({
   platform: z.string(),
   type: z.string(),
   platform_account_id: z.string().nullable(),
-  trigger: z.string().describe('manual or schedule'),
+  trigger: z.string().describe('manual, schedule, or one_off (POST /xiaohongshu/contents/collect: no workflow, workflow_id is the execution id)'),
   status: z.string().describe('requested, rejected, running, retrying, paused, completed, failed, cancelled'),
   attempt: z.number().int(),
   proxy_id: z.string().nullable(),
@@ -95,10 +103,11 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 const createBody = z
   .object({
     name: z.string().trim().min(1).max(200),
-    type: z.enum(TYPE_NAMES),
+    type: z.enum(USER_TYPE_NAMES),
     config: configSchema,
     platform_account_id: accountIdSchema.nullable().optional(),
     schedule: scheduleSchema.nullable().optional(),
+    proxy_region: proxyRegionSchema.nullable().optional(),
   })
   .strict();
 
@@ -108,6 +117,7 @@ const updateBody = z
     config: configSchema.optional(),
     platform_account_id: accountIdSchema.nullable().optional().describe('null: no account'),
     schedule: scheduleSchema.nullable().optional().describe('null: no schedule'),
+    proxy_region: proxyRegionSchema.nullable().optional().describe('null: any region'),
   })
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change' });
@@ -153,7 +163,7 @@ const resultsSchema = commandResultSchema.extend({
 export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/workflows' });
   const { knex } = deps;
-  const app: WorkflowDeps = { store: deps.store, timeZone: deps.timeZone, now: () => deps.now?.() ?? new Date() };
+  const app: WorkflowDeps = { store: deps.store, timeZone: deps.timeZone, now: () => deps.now?.() ?? new Date(), knex };
   const caller = (ctx: AppContext): Caller => {
     const user = currentUser(ctx);
     return { userId: user.id, context: commandContext(ctx, user.id) };
@@ -205,6 +215,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         config: body.config,
         platformAccountId: body.platform_account_id ?? null,
         schedule: body.schedule ?? null,
+        proxyRegion: body.proxy_region ?? null,
       });
       ctx.set('Location', `/api/v1/workflows/${created.workflowId}`);
       commandResult(ctx, created, { status: 201, extra: { id: created.workflowId } });
@@ -331,7 +342,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       path: '/:id',
       summary: 'Change one of my workflows',
       description:
-        'Any of name, config, platform_account_id, schedule (absent: unchanged; null account or schedule: none). The result is ' +
+        'Any of name, config, platform_account_id, schedule, proxy_region (absent: unchanged; null account, schedule or region: none). The result is ' +
         'checked against the current plan like a create (403 / 429). If-Match: the revision from an ETag (412 when stale).',
       tags: ['workflows'],
       auth: true,
@@ -350,6 +361,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
           ...(body.config !== undefined ? { config: body.config } : {}),
           ...(body.platform_account_id !== undefined ? { platformAccountId: body.platform_account_id } : {}),
           ...(body.schedule !== undefined ? { schedule: body.schedule } : {}),
+          ...(body.proxy_region !== undefined ? { proxyRegion: body.proxy_region } : {}),
         },
         ifMatchRevision(ctx),
       );
@@ -427,6 +439,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         'which may still reject the execution (e.g. QUOTA_EXCEEDED): follow it with GET /workflows/executions/{id}.',
       tags: ['workflows'],
       auth: true,
+      scope: 'collect',
       request: { params: idParams },
       responses: { 202: { description: 'requested', schema: commandResultSchema.extend({ execution_id: z.string() }) } },
       errors: [404, 409],

@@ -2,12 +2,16 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { quotaDay } from '../../../application/quota-day.js';
+import { requireFeature, requirePlanExportFormat } from '../../../application/plan-gates.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
+import { requestOneOffExecution } from '../../../application/workflows.js';
 import { deleteCollectedContent } from '../../../application/xiaohongshu-contents.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { XIAOHONGSHU_CONTENT_PROJECTION } from '../../../projections/xiaohongshu-content.js';
 import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
 import { retentionFor } from '../../../read-api/retention.js';
+import { REPORT_CONTENT_TYPES, REPORT_FORMATS, REPORT_PLAN_FORMAT, renderReport, reportFileName } from '../../../read-api/xiaohongshu-report.js';
+import { xiaohongshu } from '../../../platforms/xiaohongshu/index.js';
 import {
   CONTENT_SORTS,
   CONTENT_TYPES,
@@ -18,6 +22,7 @@ import {
   listConversations,
   listMessages,
   overview,
+  topContents,
   trends,
   type ContentFilters,
   type ContentView,
@@ -58,6 +63,14 @@ const filtersQuery = z.object({
   min_likes: z.coerce.number().int().min(0).optional(),
   workflow_id: z.string().min(1).max(100).optional().describe('notes collected (at least once) by this workflow'),
 });
+
+/** The filters of the plan feature advanced_filters (keyword, type, workflow and every sort are for everyone). */
+const ADVANCED_FILTERS = ['author', 'tag', 'published_from', 'published_to', 'min_likes'] as const;
+type AdvancedFilterQuery = { readonly [K in (typeof ADVANCED_FILTERS)[number]]?: unknown };
+
+function advancedFiltersIn(query: AdvancedFilterQuery): string[] {
+  return ADVANCED_FILTERS.filter((name) => query[name] !== undefined);
+}
 
 const sortQuery = z.object({
   sort: z.enum(CONTENT_SORTS).default('collected_at').describe('notes without a publish time sort as the oldest'),
@@ -123,6 +136,26 @@ const trendsSchema = z.object({
 });
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
+
+/** The Xiaohongshu workflow types a one-off collection may run (the platform module's). */
+const COLLECT_TYPES = Object.keys(xiaohongshu.workflowTypes) as [keyof typeof xiaohongshu.workflowTypes, ...(keyof typeof xiaohongshu.workflowTypes)[]];
+
+const collectBody = z
+  .object({
+    type: z.enum(COLLECT_TYPES).default('xiaohongshu.notes').describe('what to collect, as the workflow type of that name (default xiaohongshu.notes)'),
+    config: z
+      .record(z.string(), z.unknown())
+      .describe(
+        "the type's config, as a workflow of that type holds it: xiaohongshu.notes {mode: keyword, keyword, maxItems, sort?} (a keyword search) or " +
+          '{mode: user, userId, maxItems} (the notes of one user); xiaohongshu.messages {maxConversations}',
+      ),
+    platform_account_id: z.string().trim().min(1).max(100).describe('my Xiaohongshu account the collection logs in with'),
+  })
+  .strict();
+
+/** The longest period one report may cover (the longest retention, as trends). */
+const MAX_REPORT_DAYS = 365;
+const MAX_REPORT_NOTES = 50;
 
 const noteIdParams = z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a note id is 24 hex characters') });
 
@@ -204,11 +237,18 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
   const { store, knex, timeZone } = deps;
   const clock = () => deps.now?.() ?? new Date();
 
-  async function scopeOf(ctx: AppContext): Promise<Scope & { retentionDays: number; now: Date }> {
+  /**
+   * The caller's window on the read model (their plan's retention), after
+   * the plan allowed the filters asked for: author, tag, published period
+   * and min_likes are advanced_filters.
+   */
+  async function scopeOf(ctx: AppContext, asked: AdvancedFilterQuery = {}): Promise<Scope & { retentionDays: number; now: Date }> {
     const user = currentUser(ctx);
-    await awaitPosition(ctx, knex, XIAOHONGSHU_CONTENT_PROJECTION);
     const now = clock();
     const retention = await retentionFor(store, user.id, 'xiaohongshu', now);
+    const advanced = advancedFiltersIn(asked);
+    if (advanced.length > 0) requireFeature(retention.plan, 'advanced_filters', { filters: advanced });
+    await awaitPosition(ctx, knex, XIAOHONGSHU_CONTENT_PROJECTION);
     return { ownerId: user.id, cutoff: retention.cutoff, timeZone, retentionDays: retention.days, now };
   }
 
@@ -221,14 +261,17 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'My collected notes',
       description:
         'Notes collected by my workflows, one per note (a note collected again shows its latest counts), within my plan\'s data_retention_days. ' +
-        'Filters combine with AND.',
+        'Filters combine with AND. keyword, type, workflow_id and every sort are for every plan; author, tag, published_from/to and ' +
+        'min_likes need the plan feature advanced_filters (403 PERMISSION_DENIED, details.feature = advanced_filters, details.filters ' +
+        'naming them) — on the export and the analytics too.',
       tags: ['xiaohongshu'],
       auth: true,
       request: { query: paginationQuery.extend(filtersQuery.shape).extend(sortQuery.shape).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of notes', schema: pageSchema(contentSchema) } },
+      errors: [403],
     },
     async ({ query }, ctx) => {
-      const scope = await scopeOf(ctx);
+      const scope = await scopeOf(ctx, query);
       return listContents(knex, scope, query, { sort: query.sort, order: query.order }, query);
     },
   );
@@ -244,11 +287,13 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       description:
         'The notes the list would show (same filters and sort, every page), streamed as a download (Content-Disposition: attachment): ' +
         '`format=json` a JSON array of the list\'s objects (application/json), `csv` UTF-8 with a BOM (text/csv), `xlsx` one sheet ' +
-        '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). The body is the file, not the envelope; refusals before the ' +
-        'first byte are enveloped errors. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel" — otherwise ' +
+        '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), `pdf` a table on landscape A4 pages (application/pdf). The body ' +
+        'is the file, not the envelope; refusals before the first byte are enveloped errors. The plan\'s export_formats decide: json needs ' +
+        '"json", csv and xlsx need "excel", pdf needs "pdf" — otherwise ' +
         '403 PERMISSION_DENIED with details.feature = export_formats.',
       tags: ['xiaohongshu'],
       auth: true,
+      scope: 'export',
       envelope: false,
       request: { query: z.object({ format: z.enum(EXPORT_FORMATS) }).extend(filtersQuery.shape).extend(sortQuery.shape).extend(afterPositionQuery.shape) },
       responses: {
@@ -262,7 +307,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       const user = currentUser(ctx);
       const plan = await currentPlan(store, user.id, 'xiaohongshu');
       requireExportFormat(plan, query.format);
-      const scope = await scopeOf(ctx);
+      const scope = await scopeOf(ctx, query);
       const sort = { sort: query.sort, order: query.order };
       ctx.status = 200;
       ctx.type = FILE_CONTENT_TYPES[query.format];
@@ -271,6 +316,42 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       ctx.body = exportStream({ format: query.format, columns: EXPORT_COLUMNS, pages: contentPages(knex, scope, query, sort), json: (row) => row, sheetName: '小红书笔记' });
       // attachment() guesses the type from the extension; keep ours (charset)
       ctx.type = FILE_CONTENT_TYPES[query.format];
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/contents/collect',
+      summary: 'Collect notes now, without a saved workflow',
+      description:
+        'A one-off run of a Xiaohongshu workflow type (default xiaohongshu.notes: a keyword search, or one user\'s notes) through my ' +
+        'platform account, answered 202 with the execution id: follow it with GET /api/v1/workflows/executions/{id} (trigger one_off; ' +
+        'its workflow_id is its own id); its notes join GET /xiaohongshu/contents (`?workflow_id=<execution id>` lists them alone). ' +
+        'Checked like a workflow: the config against the type (422 under body.config), the plan (a feature not in it, e.g. ' +
+        'content_collection or private_messaging: 403 with details.feature), the account (mine: 404; of Xiaohongshu: 422; disconnected: 409). ' +
+        "It spends the run's daily_api_calls like a workflow execution (listing pages plus one call per note): a run bigger than what " +
+        'is left of today\'s quota is 429 QUOTA_EXCEEDED (feature, limit, resets_at, Retry-After). The quota is counted when the run ' +
+        'is admitted, as for every execution, which may still reject it (QUOTA_EXCEEDED, ACCOUNT_INVALID when the account is not active).',
+      tags: ['xiaohongshu'],
+      auth: true,
+      scope: 'collect',
+      request: { body: collectBody },
+      responses: { 202: { description: 'requested', schema: commandResultSchema.extend({ execution_id: z.string() }) } },
+      errors: [403, 404, 409, 429],
+    },
+    async ({ body }, ctx) => {
+      const user = currentUser(ctx);
+      const requested = await requestOneOffExecution(
+        { store, timeZone, now: clock },
+        { userId: user.id, context: commandContext(ctx, user.id) },
+        { type: body.type, config: body.config, platformAccountId: body.platform_account_id },
+        { platform: xiaohongshu.id },
+      );
+      ctx.set('Location', `/api/v1/workflows/executions/${requested.executionId}`);
+      commandResult(ctx, requested, { status: 202, extra: { execution_id: requested.executionId } });
     },
   );
 
@@ -364,12 +445,9 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     },
   );
 
-  /** Analytics are a plan feature (seed 000: data_analytics, pro and enterprise). */
+  /** Analytics are a plan feature (data_analytics: pro and enterprise; docs/plans.md). */
   async function requireAnalytics(ctx: AppContext): Promise<void> {
-    const plan = await currentPlan(store, currentUser(ctx).id, 'xiaohongshu');
-    if (plan.features.data_analytics !== true) {
-      throw new HttpError(403, 'PERMISSION_DENIED', `${plan.name} does not include data analytics (data_analytics)`, { feature: 'data_analytics', plan: plan.code });
-    }
+    requireFeature(await currentPlan(store, currentUser(ctx).id, 'xiaohongshu'), 'data_analytics');
   }
 
   defineRoute(
@@ -392,7 +470,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     async ({ query }, ctx) => {
       if (query.from && query.to && query.from > query.to) throw invalidQuery('from', 'from must not be after to');
       await requireAnalytics(ctx);
-      const scope = await scopeOf(ctx);
+      const scope = await scopeOf(ctx, query);
       const { from, to, ...filters } = query;
       return overview(knex, scope, filters as ContentFilters, { from, to });
     },
@@ -419,6 +497,70 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       await requireAnalytics(ctx);
       const scope = await scopeOf(ctx);
       return trends(knex, scope, { days: query.days, today: quotaDay(scope.now, timeZone).day });
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/analytics/export',
+      summary: 'Download an analytics report of my collected notes (xlsx or pdf)',
+      description:
+        `The report of the last \`days\` days (default 30, at most ${MAX_REPORT_DAYS}; today included, days in QUOTA_TIME_ZONE): the overview ` +
+        '(GET /analytics/overview over the notes last collected in the period: totals, averages, types, top authors and tags), the daily ' +
+        `trends (GET /analytics/trends?days=) and the period's \`top\` notes by likes (default 10, at most ${MAX_REPORT_NOTES}). ` +
+        '`format=xlsx`: a workbook with the sheets 概览 Summary, 每日趋势 Trends (one row per day) and 热门笔记 Top notes ' +
+        '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet); `format=pdf`: a printable report — title, period, key ' +
+        'figures, the trends table, the top notes and tags (application/pdf, Chinese set in Noto Sans SC). A download ' +
+        '(Content-Disposition: attachment), not the envelope; refusals come before the first byte as enveloped errors. ' +
+        'Needs data_analytics (403 PERMISSION_DENIED, details.feature = data_analytics), and the format in the plan\'s export_formats: ' +
+        'xlsx needs "excel", pdf needs "pdf" (403 with details.feature = export_formats) — in the catalogue, pro and enterprise.',
+      tags: ['xiaohongshu'],
+      auth: true,
+      scope: 'export',
+      envelope: false,
+      request: {
+        query: z
+          .object({
+            format: z.enum(REPORT_FORMATS),
+            days: z.coerce.number().int().min(1).max(MAX_REPORT_DAYS).default(30),
+            top: z.coerce.number().int().min(1).max(MAX_REPORT_NOTES).default(10),
+          })
+          .extend(afterPositionQuery.shape),
+      },
+      responses: {
+        200: {
+          description: 'the report file: xlsx (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) or pdf (application/pdf)',
+          contentType: 'application/pdf',
+          schema: z.string().describe('the file\'s bytes'),
+        },
+        401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
+        403: { description: 'the plan has no data_analytics, or not this format (PERMISSION_DENIED, details.feature)', schema: errorEnvelopeSchema },
+        422: { description: 'Invalid input (VALIDATION_ERROR)', schema: errorEnvelopeSchema },
+      },
+    },
+    async ({ query }, ctx) => {
+      const plan = await currentPlan(store, currentUser(ctx).id, 'xiaohongshu');
+      requireFeature(plan, 'data_analytics');
+      requirePlanExportFormat(plan, REPORT_PLAN_FORMAT[query.format], { format: query.format });
+      const scope = await scopeOf(ctx);
+      const today = quotaDay(scope.now, timeZone).day;
+      const trendsView = await trends(knex, scope, { days: query.days, today });
+      const period = { from: trendsView.from, to: today };
+      const file = await renderReport(query.format, {
+        generatedAt: scope.now,
+        overview: await overview(knex, scope, {}, period),
+        trends: trendsView,
+        topNotes: await topContents(knex, scope, period, query.top),
+      });
+      // the whole file is made before the first byte: a failure above is still an enveloped error
+      ctx.status = 200;
+      ctx.body = file;
+      ctx.attachment(reportFileName(query.format, scope.now));
+      ctx.type = REPORT_CONTENT_TYPES[query.format];
+      ctx.set('Cache-Control', 'no-store');
     },
   );
 
