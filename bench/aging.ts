@@ -82,7 +82,15 @@ async function main(): Promise<void> {
     await store.close();
   }
   if (asJson) {
-    const rows = results.map((r) => ({ aggregate: r.scenario.aggregate, command: r.scenario.command, history: r.scenario.history, fresh: r.fresh, aged: r.aged, ratio: r.ratio, met: r.ratio <= TARGET_RATIO }));
+    const rows = results.map((r) => ({
+      aggregate: r.scenario.aggregate,
+      command: r.scenario.command,
+      history: r.scenario.history,
+      fresh: r.fresh,
+      aged: r.aged,
+      ratio: r.ratio,
+      met: r.ratio <= TARGET_RATIO,
+    }));
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }

@@ -155,8 +155,7 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
       client.setRequests(withCounting(kind.requestsFor(user)));
     },
   });
-  const pick = (from: (status: number) => boolean) =>
-    Object.fromEntries(Object.entries(failures).filter(([key]) => from(Number(key.split(' ')[0]))));
+  const pick = (from: (status: number) => boolean) => Object.fromEntries(Object.entries(failures).filter(([key]) => from(Number(key.split(' ')[0]))));
   return {
     kind: kind.key,
     round: options.round,

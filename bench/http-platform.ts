@@ -115,7 +115,10 @@ function startChild(name: ProcessName, env: NodeJS.ProcessEnv, logDir: string): 
 function apiUrl(api: Child): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`the API did not print its URL within ${START_TIMEOUT_MS / 1000} s; see ${api.logFile}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`the API did not print its URL within ${START_TIMEOUT_MS / 1000} s; see ${api.logFile}`)),
+      START_TIMEOUT_MS,
+    );
     api.process.stdout!.on('data', (chunk: Buffer) => {
       seen = (seen + chunk.toString('utf8')).slice(-4096);
       const match = /API listening on (http:\/\/\S+)/.exec(seen);

@@ -45,7 +45,10 @@ const config = {
   settleSeconds: envNumber('BENCH_SETTLE_SECONDS', 60),
   warmupSeconds: envNumberOrZero('BENCH_WARMUP_SECONDS', 3),
   /** BENCH_KINDS=profile,queries runs only those kinds (profile, consume, execute, queries, healthz) */
-  kinds: (process.env.BENCH_KINDS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+  kinds: (process.env.BENCH_KINDS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean),
   database: 'collector_bench_http',
   redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/5',
   chromiumPath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -82,7 +85,9 @@ async function runKind(platform: Platform, kind: LoadKind, users: readonly Bench
   for (let round = 1; round <= config.rounds; round++) {
     const result = await runRound({ url: platform.url, kind, users, round, seconds: config.roundSeconds, connections: config.connections });
     rounds.push(result);
-    progress(`  round ${round}: ${fmtRate(result.reqPerSec)} req/s, 2xx ${fmtRate(result.okPerSec)}/s, p50 ${fmtMs(result.p50Ms)} ms, p99 ${fmtMs(result.p99Ms)} ms${failureText(result)}`);
+    progress(
+      `  round ${round}: ${fmtRate(result.reqPerSec)} req/s, 2xx ${fmtRate(result.okPerSec)}/s, p50 ${fmtMs(result.p50Ms)} ms, p99 ${fmtMs(result.p99Ms)} ms${failureText(result)}`,
+    );
   }
   return { kind, rounds, settleSeconds: settled.seconds, backlogAtStart: backlog };
 }
@@ -168,7 +173,15 @@ function targetTable(runs: readonly KindRun[]): string {
       fmtRatio(last(run).okPerSec, first(run).okPerSec),
       yesNo(last(run).okPerSec >= TARGETS.lastOverFirst * first(run).okPerSec),
     ]),
-    ...(queries ? [[`queries ≥ ${fmtRate(TARGETS.queriesPerSec)}/s (round 1, 2xx)`, `${fmtRate(first(queries).okPerSec)}/s`, yesNo(first(queries).okPerSec >= TARGETS.queriesPerSec)]] : []),
+    ...(queries
+      ? [
+          [
+            `queries ≥ ${fmtRate(TARGETS.queriesPerSec)}/s (round 1, 2xx)`,
+            `${fmtRate(first(queries).okPerSec)}/s`,
+            yesNo(first(queries).okPerSec >= TARGETS.queriesPerSec),
+          ],
+        ]
+      : []),
     ['0 errors and timeouts (every round)', String(errors), yesNo(errors === 0)],
     ['0 5xx (every round)', String(serverErrors), yesNo(serverErrors === 0)],
   ];
@@ -188,14 +201,37 @@ function logReport(platform: Platform): string {
 
 function report(platform: Platform, users: readonly BenchUser[], runs: readonly KindRun[]): void {
   if (asJson) {
-    console.log(JSON.stringify({ config, workerStarted: platform.workerStarted, targets: TARGETS, runs: runs.map((r) => ({ kind: r.kind.key, label: r.kind.label, settleSeconds: r.settleSeconds, backlogAtStart: r.backlogAtStart, rounds: r.rounds })) }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          config,
+          workerStarted: platform.workerStarted,
+          targets: TARGETS,
+          runs: runs.map((r) => ({
+            kind: r.kind.key,
+            label: r.kind.label,
+            settleSeconds: r.settleSeconds,
+            backlogAtStart: r.backlogAtStart,
+            rounds: r.rounds,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   const cpus = os.cpus();
   const usersUsed = Math.min(...runs.filter((r) => r.kind.group !== 'ceiling').flatMap((r) => r.rounds.map((x) => x.usersUsed)));
-  console.log(`\nHTTP load: ${config.connections} connections over ${users.length} users (each connection one user; every round used ${usersUsed} distinct users at once), ${config.rounds} rounds of ${config.roundSeconds} s per kind`);
-  console.log(`platform: API + projector + ${platform.workerStarted ? 'worker' : 'NO worker (no Chromium at ' + config.chromiumPath + ')'}, each its own process; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, node ${process.version}; load generator (autocannon) on the same machine`);
-  console.log(`machine load (1-minute average, counting the platform, Postgres and autocannon too): ${loadAtStart.toFixed(1)} before the platform started, ${os.loadavg()[0]!.toFixed(1)} after the last round`);
+  console.log(
+    `\nHTTP load: ${config.connections} connections over ${users.length} users (each connection one user; every round used ${usersUsed} distinct users at once), ${config.rounds} rounds of ${config.roundSeconds} s per kind`,
+  );
+  console.log(
+    `platform: API + projector + ${platform.workerStarted ? 'worker' : `NO worker (no Chromium at ${config.chromiumPath})`}, each its own process; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, node ${process.version}; load generator (autocannon) on the same machine`,
+  );
+  console.log(
+    `machine load (1-minute average, counting the platform, Postgres and autocannon too): ${loadAtStart.toFixed(1)} before the platform started, ${os.loadavg()[0]!.toFixed(1)} after the last round`,
+  );
   for (const run of runs) {
     const settle = run.backlogAtStart
       ? `; the projector was still ${run.backlogAtStart} events behind when it started`

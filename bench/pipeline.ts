@@ -81,8 +81,16 @@ if (asJson) {
       ['figure', 'per second', 'vs dispatch'],
       [
         ['dispatched: request → job enqueued (backlog)', fmtRate(dispatch.dispatchedPerSecond), '1.00×'],
-        [`requests appended (building the backlog, c=${dispatch.concurrency})`, fmtRate(dispatch.requestsPerSecond), fmtRatio(dispatch.requestsPerSecond, dispatch.dispatchedPerSecond)],
-        [`BullMQ adds alone (one at a time, c=${dispatch.concurrency})`, fmtRate(dispatch.rawEnqueuePerSecond), fmtRatio(dispatch.rawEnqueuePerSecond, dispatch.dispatchedPerSecond)],
+        [
+          `requests appended (building the backlog, c=${dispatch.concurrency})`,
+          fmtRate(dispatch.requestsPerSecond),
+          fmtRatio(dispatch.requestsPerSecond, dispatch.dispatchedPerSecond),
+        ],
+        [
+          `BullMQ adds alone (one at a time, c=${dispatch.concurrency})`,
+          fmtRate(dispatch.rawEnqueuePerSecond),
+          fmtRatio(dispatch.rawEnqueuePerSecond, dispatch.dispatchedPerSecond),
+        ],
       ],
     ),
   );
@@ -114,7 +122,10 @@ if (asJson) {
           fmtRate(perMinute(r.pages, r.seconds)),
           fmtRate(perMinute(r.apiCalls, r.seconds)),
           fmtRate(perMinute(r.items, r.seconds)),
-          fmtRatio(perMinute(r.items, r.seconds), perMinute((r.label.includes('pacing') ? pacedBase : base).items, (r.label.includes('pacing') ? pacedBase : base).seconds)),
+          fmtRatio(
+            perMinute(r.items, r.seconds),
+            perMinute((r.label.includes('pacing') ? pacedBase : base).items, (r.label.includes('pacing') ? pacedBase : base).seconds),
+          ),
         ]),
       ),
     );

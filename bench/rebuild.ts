@@ -34,8 +34,8 @@ import { comparePositions, START } from '../src/event-store/position.js';
 import { projectionDefinitions, rebuildProjection, REBUILD_BATCH_SIZE, type ProjectionDefinition } from '../src/operations/projections.js';
 import { openRebuildSource } from '../src/operations/rebuild-source.js';
 import type { OpsDeps, RebuildProgress } from '../src/operations/types.js';
-import { readCheckpoint, resetCheckpoint } from '../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../src/subscriptions/consumer-runner.js';
+import { readCheckpoint, resetCheckpoint } from '../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../src/consumers/consumer-runner.js';
 import { databaseUrl, migrate, recreateDatabase } from './lib/db.js';
 import { envNumber } from './lib/env.js';
 import { fmtRate, renderTable } from './lib/table.js';
@@ -94,7 +94,9 @@ async function ensureHistory(): Promise<string> {
     try {
       const found = await generatedWith(knex);
       if (found && found.users === USERS && found.proxies === PROXIES) {
-        progress(`history: reusing ${found.events.toLocaleString('en-US')} events of ${USERS.toLocaleString('en-US')} users in ${DATABASE} (--regenerate writes it again)`);
+        progress(
+          `history: reusing ${found.events.toLocaleString('en-US')} events of ${USERS.toLocaleString('en-US')} users in ${DATABASE} (--regenerate writes it again)`,
+        );
         return url;
       }
     } finally {
@@ -118,7 +120,9 @@ async function ensureHistory(): Promise<string> {
   });
   const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
   try {
-    await knex.raw(`CREATE TABLE ${HISTORY_TABLE} (users int NOT NULL, proxies int NOT NULL, events bigint NOT NULL, generated_at timestamptz NOT NULL DEFAULT now())`);
+    await knex.raw(
+      `CREATE TABLE ${HISTORY_TABLE} (users int NOT NULL, proxies int NOT NULL, events bigint NOT NULL, generated_at timestamptz NOT NULL DEFAULT now())`,
+    );
     await knex(HISTORY_TABLE).insert({ users: USERS, proxies: PROXIES, events });
     // what a database that has lived with these events would have: statistics and a visibility map
     await knex.raw('VACUUM ANALYZE es_events');
@@ -148,7 +152,8 @@ async function runLive(deps: OpsDeps, defs: readonly ProjectionDefinition[]): Pr
   try {
     for (;;) {
       for (const def of defs) {
-        if (!seconds.has(def.name) && comparePositions(await readCheckpoint(knex, def.name), head) >= 0) seconds.set(def.name, (performance.now() - started) / 1000);
+        if (!seconds.has(def.name) && comparePositions(await readCheckpoint(knex, def.name), head) >= 0)
+          seconds.set(def.name, (performance.now() - started) / 1000);
       }
       if (seconds.size === defs.length) break;
       const failing = runners.map((r) => r.status()).filter((s) => s.lastError);
@@ -198,7 +203,8 @@ async function writeTimeColumns(knex: Knex, table: string): Promise<string[]> {
 
 /** Rows in one table and not the other, both ways (EXCEPT ALL over whole rows). */
 async function compare(knex: Knex, table: string, excluded: readonly string[]): Promise<{ rows: number; missing: number; extra: number }> {
-  const row = (alias: string) => (excluded.length > 0 ? `to_jsonb(${alias}) - ARRAY[${excluded.map((c) => `'${c}'`).join(', ')}]::text[]` : `to_jsonb(${alias})`);
+  const row = (alias: string) =>
+    excluded.length > 0 ? `to_jsonb(${alias}) - ARRAY[${excluded.map((c) => `'${c}'`).join(', ')}]::text[]` : `to_jsonb(${alias})`;
   const rebuilt = `SELECT ${row('r')} AS j FROM public."${table}" r`;
   const live = `SELECT ${row('l')} AS j FROM ${LIVE_COPY}."${table}" l`;
   const { rows } = await knex.raw<{ rows: { rows: string; missing: string; extra: string }[] }>(
@@ -257,11 +263,15 @@ async function main(): Promise<void> {
     const fastest = Math.max(...results.map((r) => rate(r.handled, r.seconds.total)));
     const everyMet = results.every((r) => rate(r.handled, r.seconds.total) >= TARGET_EVERY);
     if (AS_JSON) {
-      process.stdout.write(`${JSON.stringify({ events: total, users: USERS, excludedColumns, results, targets: { every: TARGET_EVERY, fastest: TARGET_FASTEST, everyMet, fastestMet: fastest >= TARGET_FASTEST } }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ events: total, users: USERS, excludedColumns, results, targets: { every: TARGET_EVERY, fastest: TARGET_FASTEST, everyMet, fastestMet: fastest >= TARGET_FASTEST } }, null, 2)}\n`,
+      );
       return;
     }
     const s = (n: number) => n.toFixed(2);
-    console.log(`\nRebuild of every projection from ${total.toLocaleString('en-US')} events (${USERS.toLocaleString('en-US')} users); rates over the total seconds\n`);
+    console.log(
+      `\nRebuild of every projection from ${total.toLocaleString('en-US')} events (${USERS.toLocaleString('en-US')} users); rates over the total seconds\n`,
+    );
     console.log(
       renderTable(
         ['projection', 'handled', 'scanned', 'load s', 'index s', 'swap s', 'total s', 'handled/s', 'read only/s', 'scanned/s', 'live s', 'rows', 'equal'],
@@ -284,15 +294,27 @@ async function main(): Promise<void> {
     );
     for (const r of results) for (const d of r.differences) console.log(`  ${r.name}: ${d}`);
     console.log(`\nleft out of the comparison (the time the row was written): ${[...new Set(excludedColumns)].join(', ') || 'nothing'}`);
-    console.log('read only/s: the same events read by the same reader and handled by nothing (the floor of a rebuild: below the target, the events alone are too much to read that fast)');
+    console.log(
+      'read only/s: the same events read by the same reader and handled by nothing (the floor of a rebuild: below the target, the events alone are too much to read that fast)',
+    );
     console.log('live s: seconds until the live consumer, replaying from the start beside the others, reached the head\n');
     console.log(
       renderTable(
         ['target', 'wanted', 'got', 'met'],
         [
-          ['every projection, handled/s', `≥ ${fmtRate(TARGET_EVERY)}`, fmtRate(Math.min(...results.map((r) => rate(r.handled, r.seconds.total)))), everyMet ? 'yes' : 'NO'],
+          [
+            'every projection, handled/s',
+            `≥ ${fmtRate(TARGET_EVERY)}`,
+            fmtRate(Math.min(...results.map((r) => rate(r.handled, r.seconds.total)))),
+            everyMet ? 'yes' : 'NO',
+          ],
           ['the fastest, handled/s', `≥ ${fmtRate(TARGET_FASTEST)}`, fmtRate(fastest), fastest >= TARGET_FASTEST ? 'yes' : 'NO'],
-          ['rebuilt tables equal the live ones', 'all', `${results.filter((r) => r.equal).length}/${results.length}`, results.every((r) => r.equal) ? 'yes' : 'NO'],
+          [
+            'rebuilt tables equal the live ones',
+            'all',
+            `${results.filter((r) => r.equal).length}/${results.length}`,
+            results.every((r) => r.equal) ? 'yes' : 'NO',
+          ],
         ],
       ),
     );

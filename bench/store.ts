@@ -79,7 +79,9 @@ async function benchAppends(subjects: readonly Subject[]): Promise<Record<Subjec
       const ops = Array.from({ length: figure.concurrency }, (_, w) => subject.worker(figure.key, w, figure.batch));
       return ops.every((op): op is Op => op !== null) ? [{ subject, ops, slices: [] as Slice[] }] : [];
     });
-    progress(`${what} at concurrency ${figure.concurrency}: ${runners.map((r) => r.subject.name).join(', ')} × ${config.rounds} rounds of ${sliceSeconds.toFixed(2)} s`);
+    progress(
+      `${what} at concurrency ${figure.concurrency}: ${runners.map((r) => r.subject.name).join(', ')} × ${config.rounds} rounds of ${sliceSeconds.toFixed(2)} s`,
+    );
     for (let round = 0; round < config.rounds; round++) {
       const order = runners.map((_, i) => runners[(i + round) % runners.length]!);
       for (const runner of order) {
@@ -125,7 +127,9 @@ async function main(): Promise<void> {
   try {
     const [{ n }] = (await query<{ n: string }>(storeUrl, 'SELECT count(*)::text AS n FROM es_events')) as [{ n: string }];
     if (Number(n) < config.catchUpEvents) {
-      progress(`ours: topping $all up from ${fmtRate(Number(n))} to ${fmtRate(config.catchUpEvents)} events (50-event batch appends, concurrency ${config.highConcurrency})`);
+      progress(
+        `ours: topping $all up from ${fmtRate(Number(n))} to ${fmtRate(config.catchUpEvents)} events (50-event batch appends, concurrency ${config.highConcurrency})`,
+      );
       await fill(store, Number(n), config.catchUpEvents, config.highConcurrency, 50);
     }
   } finally {
@@ -134,7 +138,9 @@ async function main(): Promise<void> {
   await query(storeUrl, 'ANALYZE es_events'); // what autovacuum would have done by now
   const [{ n: storedText }] = (await query<{ n: string }>(storeUrl, 'SELECT count(*)::text AS n FROM es_events')) as [{ n: string }];
   const stored = Number(storedText);
-  progress(`ours: catch-up read of ${fmtRate(stored)} events via subscribeToAll from start (batchSize ${config.readBatchSize}, fresh instance, after a ${fmtRate(config.catchUpWarmupEvents)}-event warm-up read)`);
+  progress(
+    `ours: catch-up read of ${fmtRate(stored)} events via subscribeToAll from start (batchSize ${config.readBatchSize}, fresh instance, after a ${fmtRate(config.catchUpWarmupEvents)}-event warm-up read)`,
+  );
   const catchUpResult = await catchUp(storeUrl, config.poolSize, stored, config.readBatchSize, config.catchUpWarmupEvents);
   progress(
     `  ${fmtRate(catchUpResult.eventsPerSec)} events/s (${catchUpResult.delivered} delivered, ${catchUpResult.duplicates} duplicates, ${catchUpResult.batches} batches, ${catchUpResult.seconds.toFixed(2)} s)`,
@@ -218,8 +224,16 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - began) / 1000;
 
   if (asJson) {
-    const environment = { cpus: os.cpus().length, node: process.version, postgres: server?.version, synchronousCommit: server?.synchronous_commit, payloadBytes: bytes };
-    process.stdout.write(`${JSON.stringify({ config, environment, appends, catchUp: { stored, ...catchUpResult }, live, loaded, targets, totalSeconds }, null, 2)}\n`);
+    const environment = {
+      cpus: os.cpus().length,
+      node: process.version,
+      postgres: server?.version,
+      synchronousCommit: server?.synchronous_commit,
+      payloadBytes: bytes,
+    };
+    process.stdout.write(
+      `${JSON.stringify({ config, environment, appends, catchUp: { stored, ...catchUpResult }, live, loaded, targets, totalSeconds }, null, 2)}\n`,
+    );
     return;
   }
 
@@ -244,7 +258,12 @@ async function main(): Promise<void> {
         row('single event, c=1 (appends/s)', rate(ours.c1), rate(theirs.c1), rate(raw.c1)),
         row(`single event, c=${c8} (appends/s)`, rate(ours.c8), rate(theirs.c8), rate(raw.c8)),
         row(`10-event batch, c=${c8} (batches/s)`, rate(ours.batch8), rate(theirs.batch8)),
-        row(`10-event batch, c=${c8} (events/s) [raw: rows/s at c=${c8}]`, rate(ours.batch8, config.batchEvents), rate(theirs.batch8, config.batchEvents), rate(raw.c8)),
+        row(
+          `10-event batch, c=${c8} (events/s) [raw: rows/s at c=${c8}]`,
+          rate(ours.batch8, config.batchEvents),
+          rate(theirs.batch8, config.batchEvents),
+          rate(raw.c8),
+        ),
         lat('latency p50 / p99 ms, c=1', 'c1'),
         lat(`latency p50 / p99 ms, c=${c8}`, 'c8'),
         lat(`latency p50 / p99 ms, batch c=${c8}`, 'batch8'),
@@ -262,7 +281,10 @@ async function main(): Promise<void> {
           '  stored / delivered / duplicates / batches / seconds',
           `${fmtRate(stored)} / ${fmtRate(catchUpResult.delivered)} / ${catchUpResult.duplicates} / ${catchUpResult.batches} / ${catchUpResult.seconds.toFixed(2)}`,
         ],
-        [`live at ${fmtRate(config.liveRate)} appends/s: append→delivery p50 / p90 / p99 / max ms`, `${fmtMs(live.p50Ms)} / ${fmtMs(live.p90Ms)} / ${fmtMs(live.p99Ms)} / ${fmtMs(live.maxMs)}`],
+        [
+          `live at ${fmtRate(config.liveRate)} appends/s: append→delivery p50 / p90 / p99 / max ms`,
+          `${fmtMs(live.p50Ms)} / ${fmtMs(live.p90Ms)} / ${fmtMs(live.p99Ms)} / ${fmtMs(live.maxMs)}`,
+        ],
         ['  append() itself p50 / p99 ms', `${fmtMs(live.appendP50Ms)} / ${fmtMs(live.appendP99Ms)}`],
         ['  append resolved→delivery p50 / p99 ms', `${fmtMs(live.afterCommitP50Ms)} / ${fmtMs(live.afterCommitP99Ms)}`],
         ['  samples / missing / duplicates / late-issued appends', `${live.measured} / ${live.missing} / ${live.duplicates} / ${live.lateIssues}`],
@@ -274,7 +296,10 @@ async function main(): Promise<void> {
               ],
               ['  append() itself p50 / p99 ms', `${fmtMs(loaded.live.appendP50Ms)} / ${fmtMs(loaded.live.appendP99Ms)}`],
               ['  append resolved→delivery p50 / p99 ms', `${fmtMs(loaded.live.afterCommitP50Ms)} / ${fmtMs(loaded.live.afterCommitP99Ms)}`],
-              ['  samples / missing / duplicates / late-issued appends / rebuilds finished meanwhile', `${loaded.live.measured} / ${loaded.live.missing} / ${loaded.live.duplicates} / ${loaded.live.lateIssues} / ${loaded.rebuildsFinished}`],
+              [
+                '  samples / missing / duplicates / late-issued appends / rebuilds finished meanwhile',
+                `${loaded.live.measured} / ${loaded.live.missing} / ${loaded.live.duplicates} / ${loaded.live.lateIssues} / ${loaded.rebuildsFinished}`,
+              ],
             ]
           : []),
       ],

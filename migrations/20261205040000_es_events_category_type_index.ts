@@ -19,14 +19,9 @@ export const config = { transaction: false };
 const NAME = 'es_events_category_type';
 
 export async function up(knex: Knex): Promise<void> {
-  const { rows } = await knex.raw<{ rows: { valid: boolean }[] }>(
-    `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass(?)`,
-    [NAME],
-  );
+  const { rows } = await knex.raw<{ rows: { valid: boolean }[] }>(`SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass(?)`, [NAME]);
   if (rows[0] && !rows[0].valid) await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${NAME}`);
-  await knex.raw(
-    `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${NAME} ON es_events (split_part(stream_name, '-', 1), event_type, transaction_id, global_position)`,
-  );
+  await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${NAME} ON es_events (split_part(stream_name, '-', 1), event_type, transaction_id, global_position)`);
 }
 
 export async function down(knex: Knex): Promise<void> {

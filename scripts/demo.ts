@@ -19,7 +19,8 @@ let aptUpdated = false;
 
 const say = (line: string) => console.log(`demo: ${line}`);
 const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const run = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+const run = (command: string, args: string[]) =>
+  spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether something accepts TCP connections at host:port (within a second). */
@@ -30,7 +31,10 @@ function answers(host: string, port: number): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    socket
+      .once('connect', () => done(true))
+      .once('error', () => done(false))
+      .once('timeout', () => done(false));
   });
 }
 
@@ -47,7 +51,8 @@ function aptInstall(packages: string[], what: string): void {
   if (!root || !has('apt-get')) throw new Error(`${what} is missing: install it (sudo apt-get install -y ${packages.join(' ')}) and run npm run demo again`);
   say(`installing ${packages.join(', ')} (apt-get)`);
   if (!aptUpdated) aptUpdated = run('apt-get', ['update']);
-  if (!run('apt-get', ['install', '-y', '--no-install-recommends', ...packages])) throw new Error(`apt-get could not install ${packages.join(' ')}: install it and run npm run demo again`);
+  if (!run('apt-get', ['install', '-y', '--no-install-recommends', ...packages]))
+    throw new Error(`apt-get could not install ${packages.join(' ')}: install it and run npm run demo again`);
 }
 
 const isLocal = (host: string) => ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
@@ -61,9 +66,12 @@ async function ensurePostgres(url: URL): Promise<void> {
     aptInstall(['postgresql'], 'PostgreSQL');
     installed = true;
   }
-  const version = readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)!;
+  const version = readdirSync('/etc/postgresql')
+    .sort((a, b) => Number(a) - Number(b))
+    .at(-1)!;
   if (installed) trustLoopback(version);
-  if (!root) throw new Error(`PostgreSQL ${version} is installed but not running: start it (sudo pg_ctlcluster ${version} main start) and run npm run demo again`);
+  if (!root)
+    throw new Error(`PostgreSQL ${version} is installed but not running: start it (sudo pg_ctlcluster ${version} main start) and run npm run demo again`);
   const running = await answers(url.hostname, port); // the package's installation may have started it
   say(`${running ? 'reloading' : 'starting'} PostgreSQL ${version}`);
   run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', running ? 'reload' : 'start']);

@@ -38,7 +38,7 @@ import type { ResetMailJob } from './application/password-reset-mail.js';
 import type { ReportMailJob } from './application/reports.js';
 import type { Queue } from 'bullmq';
 import type { AppState } from './adapters/http/state.js';
-import { servicesRouter } from './read-api/services.js';
+import { servicesRouter } from './adapters/http/routes/services.js';
 import { TOKENS } from './tokens.js';
 import { withConsumerCatalogue } from './main/consumers.js';
 
@@ -109,7 +109,12 @@ export function createApiApp(container: Container): Koa<AppState> {
     apiKeysRouter(api, { store, knex }),
     paymentsRouter(sessionOnly(api), { store, knex, config, providers: payments }),
     adminPaymentsRouter(api, { store, providers: payments }),
-    subscriptionsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE, checkout: { providers: payments, ttlMinutes: config.PAYMENT_ORDER_TTL_MINUTES } }),
+    subscriptionsRouter(api, {
+      store,
+      knex,
+      timeZone: config.QUOTA_TIME_ZONE,
+      checkout: { providers: payments, ttlMinutes: config.PAYMENT_ORDER_TTL_MINUTES },
+    }),
     platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     // the /xiaohongshu/accounts paths: the same handlers, restricted to Xiaohongshu accounts
     xiaohongshuAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),

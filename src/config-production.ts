@@ -37,7 +37,10 @@ export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string
   if (secret === dev.JWT_SECRET || secret.includes('dev-only') || secret.includes('never-use-in-production')) {
     problems.set('JWT_SECRET', 'JWT_SECRET: must not be the development default (or a variant of it) in production');
   } else if (new Set(secret).size < MIN_DISTINCT_SECRET_CHARS) {
-    problems.set('JWT_SECRET', `JWT_SECRET: too little variety to be a secret (fewer than ${MIN_DISTINCT_SECRET_CHARS} distinct characters); use e.g. \`openssl rand -base64 48\``);
+    problems.set(
+      'JWT_SECRET',
+      `JWT_SECRET: too little variety to be a secret (fewer than ${MIN_DISTINCT_SECRET_CHARS} distinct characters); use e.g. \`openssl rand -base64 48\``,
+    );
   }
 
   for (const { id, key } of c.ENCRYPTION_KEYS) {
@@ -77,7 +80,10 @@ export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string
   // placing orders: the providers call us back over https, and we call them over https
   const placing = c.ALIPAY_APP_PRIVATE_KEY !== undefined || c.WECHAT_MCH_PRIVATE_KEY !== undefined;
   if (placing && c.PAYMENT_NOTIFY_BASE_URL !== undefined && new URL(c.PAYMENT_NOTIFY_BASE_URL).protocol !== 'https:') {
-    problems.set('PAYMENT_NOTIFY_BASE_URL', 'PAYMENT_NOTIFY_BASE_URL: must be the https:// URL of the API in production (the providers send notifications there)');
+    problems.set(
+      'PAYMENT_NOTIFY_BASE_URL',
+      'PAYMENT_NOTIFY_BASE_URL: must be the https:// URL of the API in production (the providers send notifications there)',
+    );
   }
   if (c.ALIPAY_APP_PRIVATE_KEY !== undefined && c.ALIPAY_GATEWAY_URL !== undefined && new URL(c.ALIPAY_GATEWAY_URL).protocol !== 'https:') {
     problems.set('ALIPAY_GATEWAY_URL', 'ALIPAY_GATEWAY_URL: must be an https:// URL in production');

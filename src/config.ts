@@ -33,12 +33,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 }
 
 function url(protocols: readonly string[]) {
-  return z
-    .string()
-    .refine(
-      (s) => URL.canParse(s) && protocols.includes(new URL(s).protocol),
-      `must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`,
-    );
+  return z.string().refine((s) => URL.canParse(s) && protocols.includes(new URL(s).protocol), `must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
 }
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
@@ -121,11 +116,17 @@ const variables = z.object({
   TRUST_PROXY: z
     .string()
     .transform((s, ctx) => {
-      const entries = s.split(',').map((e) => e.trim()).filter(Boolean);
+      const entries = s
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       try {
         proxyaddr.compile(entries);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `must be comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(error as Error).message})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(error as Error).message})`,
+        });
         return z.NEVER;
       }
       return entries;
@@ -145,7 +146,11 @@ const variables = z.object({
   // and the PEM file of the CA that signed the nodes' certificates when it is not a public one
   EVENTSTORE_USERNAME: z.string().min(1).optional(),
   EVENTSTORE_PASSWORD: z.string().min(1).optional(),
-  EVENTSTORE_TLS_CA_FILE: z.string().min(1).refine((path) => existsSync(path), 'must name a readable file').optional(),
+  EVENTSTORE_TLS_CA_FILE: z
+    .string()
+    .min(1)
+    .refine((path) => existsSync(path), 'must name a readable file')
+    .optional(),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   // at least 2: migrations hold an advisory lock on one connection while migrating on another
   DB_POOL_SIZE: integer(2, 100).default(10),
@@ -235,7 +240,10 @@ const variables = z.object({
   // WECHAT_PLATFORM_PUBLIC_KEY and WECHAT_API_V3_KEY are required. Unset key: WeChat Pay is not offered.
   WECHAT_API_URL: url(['http:', 'https:']).default('https://api.mch.weixin.qq.com'),
   WECHAT_MCH_PRIVATE_KEY: rsaPrivateKey.optional(),
-  WECHAT_MCH_SERIAL: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'must be the certificate serial number (letters and digits)').optional(),
+  WECHAT_MCH_SERIAL: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,64}$/, 'must be the certificate serial number (letters and digits)')
+    .optional(),
   // payments: the API's public base URL the providers call back (notify_url = this + /api/v1/payments/callback/…)
   PAYMENT_NOTIFY_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
   // payments: how long a call to a provider may take before it counts as unavailable
@@ -275,7 +283,10 @@ const variables = z.object({
   CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   BROWSER_MAX_CONTEXTS: integer(1, 64).default(2),
   // a BullMQ key prefix, so several deployments (or test runs) can share one Redis
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be 1-64 letters, digits, _ : -').default('collector'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'must be 1-64 letters, digits, _ : -')
+    .default('collector'),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
   // a projection or process manager tries an event that fails on its own this often (with back-off), then parks it
@@ -326,9 +337,7 @@ const REQUIRED_WITH: Readonly<Partial<Record<ConfigVariable, readonly ConfigVari
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Only our variables, and an empty value counts as unset (`FOO=` in a compose file).
-  const input = Object.fromEntries(
-    Object.keys(variables.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
-  );
+  const input = Object.fromEntries(Object.keys(variables.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]));
   const production = input['NODE_ENV'] === 'production';
   const problems = new Map<string, string>();
   for (const [name, devValue] of Object.entries(DEV_ONLY_SECRETS)) {
@@ -346,7 +355,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const result = schema.safeParse(input);
   if (result.success && production) {
     const devKey = Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!, 'base64');
-    const more = productionProblems({ ...result.data, PUBLIC_WEB_URL: input['PUBLIC_WEB_URL'] }, { JWT_SECRET: DEV_ONLY_SECRETS.JWT_SECRET, encryptionKey: devKey });
+    const more = productionProblems(
+      { ...result.data, PUBLIC_WEB_URL: input['PUBLIC_WEB_URL'] },
+      { JWT_SECRET: DEV_ONLY_SECRETS.JWT_SECRET, encryptionKey: devKey },
+    );
     for (const [name, line] of more) if (!problems.has(name)) problems.set(name, line);
   }
   if (result.success && problems.size === 0) return Object.freeze(result.data);

@@ -17,7 +17,10 @@ import { useStateCache } from './write-model/core/state-cache.js';
  * what it asks for, and `disposeContainer` closes only what was built.
  * No decorators: bindings are plain factories.
  */
-export async function buildContainer(config: Config, options: { processName?: string; logDestination?: LoggerOptions['destination'] } = {}): Promise<Container> {
+export async function buildContainer(
+  config: Config,
+  options: { processName?: string; logDestination?: LoggerOptions['destination'] } = {},
+): Promise<Container> {
   // logs go to stdout unless told otherwise (`npm run demo` writes them to a file, keeping its terminal for progress)
   const logger = createLogger(config, { name: options.processName, destination: options.logDestination });
   const createEventStore = await eventStoreFactory(config);
@@ -65,16 +68,23 @@ export async function disposeContainer(container: Container): Promise<void> {
  * adapter's module is loaded: the EventStoreDB client brings gRPC with it.
  */
 async function eventStoreFactory(config: Config): Promise<() => EventStore> {
-  const withCache = (store: EventStore) => (useStateCache(store, config.STATE_CACHE_ENTRIES), store);
+  const withCache = (store: EventStore) => {
+    useStateCache(store, config.STATE_CACHE_ENTRIES);
+    return store;
+  };
   const connectionString = config.EVENTSTORE_CONNECTION_STRING;
   if (connectionString) {
     const { createEventStoreDbEventStore } = await import('./adapters/event-store/eventstoredb/eventstoredb-event-store.js');
     const { PostgresSnapshotStore } = await import('./adapters/event-store/postgres/snapshot-store.js');
     // snapshots stay in Postgres, beside the read tables
-    return () => withCache(createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) }));
+    return () =>
+      withCache(
+        createEventStoreDbEventStore(connectionString, { snapshots: PostgresSnapshotStore.open(config.DATABASE_URL, 4, { asynchronousCommit: true }) }),
+      );
   }
   const { createPostgresEventStore } = await import('./adapters/event-store/postgres/index.js');
-  return () => withCache(createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, sessionLimits: sessionLimits(config) }));
+  return () =>
+    withCache(createPostgresEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, sessionLimits: sessionLimits(config) }));
 }
 
 /** One failing close must not keep the others from running. */

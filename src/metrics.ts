@@ -27,24 +27,36 @@ export interface ConsumerMetrics {
 export function consumerMetrics(registry: Registry): ConsumerMetrics {
   const get = <T>(name: string, create: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? create();
   return {
-    failures: get('consumer_handler_failures_total', () => new Counter({
-      name: 'consumer_handler_failures_total',
-      help: 'Batches or events a consumer failed to handle, by kind (event: counts toward parking it; transient: retried without counting)',
-      labelNames: ['consumer', 'kind'] as const,
-      registers: [registry],
-    })),
-    parked: get('consumer_events_parked_total', () => new Counter({
-      name: 'consumer_events_parked_total',
-      help: 'Events parked in consumer_dead_letters after their retry budget (the consumer moved on without them)',
-      labelNames: ['consumer'] as const,
-      registers: [registry],
-    })),
-    lockHeld: get('consumer_lock_held', () => new Gauge({
-      name: 'consumer_lock_held',
-      help: '1 while this process holds the consumer\'s advisory lock and runs it',
-      labelNames: ['consumer'] as const,
-      registers: [registry],
-    })),
+    failures: get(
+      'consumer_handler_failures_total',
+      () =>
+        new Counter({
+          name: 'consumer_handler_failures_total',
+          help: 'Batches or events a consumer failed to handle, by kind (event: counts toward parking it; transient: retried without counting)',
+          labelNames: ['consumer', 'kind'] as const,
+          registers: [registry],
+        }),
+    ),
+    parked: get(
+      'consumer_events_parked_total',
+      () =>
+        new Counter({
+          name: 'consumer_events_parked_total',
+          help: 'Events parked in consumer_dead_letters after their retry budget (the consumer moved on without them)',
+          labelNames: ['consumer'] as const,
+          registers: [registry],
+        }),
+    ),
+    lockHeld: get(
+      'consumer_lock_held',
+      () =>
+        new Gauge({
+          name: 'consumer_lock_held',
+          help: "1 while this process holds the consumer's advisory lock and runs it",
+          labelNames: ['consumer'] as const,
+          registers: [registry],
+        }),
+    ),
   };
 }
 
@@ -62,7 +74,12 @@ export function deadLetterMetrics(registry: Registry, knex: Knex): void {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = (await knex('consumer_dead_letters').select('consumer').count<{ consumer: string; count: string }[]>('* as count').where({ status: 'parked' }).groupBy('consumer').catch(() => [])) as { consumer: string; count: string }[];
+      const rows = (await knex('consumer_dead_letters')
+        .select('consumer')
+        .count<{ consumer: string; count: string }[]>('* as count')
+        .where({ status: 'parked' })
+        .groupBy('consumer')
+        .catch(() => [])) as { consumer: string; count: string }[];
       for (const row of rows) this.set({ consumer: row.consumer }, Number(row.count));
     },
   });

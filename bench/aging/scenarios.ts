@@ -53,10 +53,27 @@ async function sessionsOfYear(c: AgingContext, userId: string, start: Date): Pro
       const sessionId = randomUUID();
       const t = (m: number) => at(start, day, login * 60 + m);
       const commands: SessionCommand[] = [
-        { type: 'StartSession', userId, sessionId, refreshTokenHash: sha(`${sessionId}-0`), expiresAt: at(start, day + 30), user: userStanding(state), now: t(0) },
+        {
+          type: 'StartSession',
+          userId,
+          sessionId,
+          refreshTokenHash: sha(`${sessionId}-0`),
+          expiresAt: at(start, day + 30),
+          user: userStanding(state),
+          now: t(0),
+        },
       ];
       for (let r = 1; r <= 3; r++) {
-        commands.push({ type: 'RefreshSession', userId, sessionId, presentedTokenHash: sha(`${sessionId}-${r - 1}`), newTokenHash: sha(`${sessionId}-${r}`), newExpiresAt: at(start, day + 30, r), user: userStanding(state), now: t(r * 15) });
+        commands.push({
+          type: 'RefreshSession',
+          userId,
+          sessionId,
+          presentedTokenHash: sha(`${sessionId}-${r - 1}`),
+          newTokenHash: sha(`${sessionId}-${r}`),
+          newExpiresAt: at(start, day + 30, r),
+          user: userStanding(state),
+          now: t(r * 15),
+        });
       }
       commands.push({ type: 'EndSession', userId, sessionId, reason: 'logout', now: t(59) });
       events += await writeHistory(c.store, sessionAggregate, sessionId, commands);
@@ -84,7 +101,15 @@ const userLogin: Scenario<{ userId: string }> = {
       c.store,
       sessionAggregate,
       sessionId,
-      { type: 'StartSession', userId, sessionId, refreshTokenHash: sha(sessionId), expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(), user: userStanding(state), now: now.toISOString() },
+      {
+        type: 'StartSession',
+        userId,
+        sessionId,
+        refreshTokenHash: sha(sessionId),
+        expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
+        user: userStanding(state),
+        now: now.toISOString(),
+      },
       { context },
     );
   },
@@ -111,10 +136,27 @@ const sessionRefresh: Scenario<RefreshTarget> = {
     const { state } = await load(c.store, userAggregate, userId);
     const refreshes = aged ? 2_880 : 0;
     const commands: SessionCommand[] = [
-      { type: 'StartSession', userId, sessionId, refreshTokenHash: sha(`${sessionId}-0`), expiresAt: at(start, 30), user: userStanding(state), now: at(start, 0) },
+      {
+        type: 'StartSession',
+        userId,
+        sessionId,
+        refreshTokenHash: sha(`${sessionId}-0`),
+        expiresAt: at(start, 30),
+        user: userStanding(state),
+        now: at(start, 0),
+      },
     ];
     for (let r = 1; r <= refreshes; r++) {
-      commands.push({ type: 'RefreshSession', userId, sessionId, presentedTokenHash: sha(`${sessionId}-${r - 1}`), newTokenHash: sha(`${sessionId}-${r}`), newExpiresAt: at(start, 30, r * 15), user: userStanding(state), now: at(start, 0, r * 15 - 1) });
+      commands.push({
+        type: 'RefreshSession',
+        userId,
+        sessionId,
+        presentedTokenHash: sha(`${sessionId}-${r - 1}`),
+        newTokenHash: sha(`${sessionId}-${r}`),
+        newExpiresAt: at(start, 30, r * 15),
+        user: userStanding(state),
+        now: at(start, 0, r * 15 - 1),
+      });
     }
     events += await writeHistory(c.store, sessionAggregate, sessionId, commands);
     return { target: { userId, sessionId, generation: refreshes }, events };
@@ -166,7 +208,17 @@ const subscriptionConsume: Scenario<{ userId: string }> = {
     const userId = randomUUID();
     const start = yearStart(c);
     const key = subscriptionKey(userId, 'xiaohongshu');
-    let events = await writeHistory(c.store, subscriptionAggregate, key, aged ? subscriptionYear(userId, start) : [{ type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', now: at(start, 0) }, { type: 'ChangePlan', plan: 'pro', orderId: 'order-0', periodEnd: at(start, DAYS + 31), now: at(start, 0, 5) }]);
+    let events = await writeHistory(
+      c.store,
+      subscriptionAggregate,
+      key,
+      aged
+        ? subscriptionYear(userId, start)
+        : [
+            { type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', now: at(start, 0) },
+            { type: 'ChangePlan', plan: 'pro', orderId: 'order-0', periodEnd: at(start, DAYS + 31), now: at(start, 0, 5) },
+          ],
+    );
     if (aged) {
       const { state } = await load(c.store, subscriptionAggregate, key);
       const terms = quotaTermsOf(state);
@@ -176,7 +228,8 @@ const subscriptionConsume: Scenario<{ userId: string }> = {
         const { day: quota, resetsAt } = quotaDay(when, TIME_ZONE);
         const uses = quota === today ? USES_PER_DAY / 2 : USES_PER_DAY;
         const commands = function* (): Generator<SubscriptionUsageCommand> {
-          for (let i = 0; i < uses; i++) yield { type: 'ConsumeQuota', subscription: terms, feature: 'daily_api_calls', amount: 1, day: quota, resetsAt, now: when.toISOString() };
+          for (let i = 0; i < uses; i++)
+            yield { type: 'ConsumeQuota', subscription: terms, feature: 'daily_api_calls', amount: 1, day: quota, resetsAt, now: when.toISOString() };
         };
         events += await writeHistory(c.store, subscriptionUsageAggregate, dailyUsageId(userId, 'xiaohongshu', quota), commands());
         if (quota === today) break;
@@ -206,7 +259,16 @@ const notificationNotify: Scenario<{ userId: string }> = {
         const notificationId = randomUUID();
         const now = at(start, day, n * 20);
         const commands: NotificationCommand[] = [
-          { type: 'Notify', userId, notificationId, kind: 'quota_exceeded', title: 'Quota used up', body: 'Your daily quota is used up.', data: { feature: 'daily_api_calls' }, now },
+          {
+            type: 'Notify',
+            userId,
+            notificationId,
+            kind: 'quota_exceeded',
+            title: 'Quota used up',
+            body: 'Your daily quota is used up.',
+            data: { feature: 'daily_api_calls' },
+            now,
+          },
           { type: 'RecordNotificationEmailed', notificationId, messageId: `<${notificationId}@bench>`, now },
           { type: 'MarkNotificationRead', notificationId, requestedBy: userId, now: at(start, day, n * 20 + 5) },
         ];
@@ -218,7 +280,13 @@ const notificationNotify: Scenario<{ userId: string }> = {
   async run(c, { userId }) {
     const notificationId = randomUUID();
     const now = new Date().toISOString();
-    await handle(c.store, notificationAggregate, notificationId, { type: 'Notify', userId, notificationId, kind: 'quota_exceeded', title: 'Quota used up', body: 'Your daily quota is used up.', data: {}, now }, { context });
+    await handle(
+      c.store,
+      notificationAggregate,
+      notificationId,
+      { type: 'Notify', userId, notificationId, kind: 'quota_exceeded', title: 'Quota used up', body: 'Your daily quota is used up.', data: {}, now },
+      { context },
+    );
     await handle(c.store, notificationAggregate, notificationId, { type: 'MarkNotificationRead', notificationId, requestedBy: userId, now }, { context });
   },
 };
@@ -228,7 +296,19 @@ const notificationNotify: Scenario<{ userId: string }> = {
 const PROBES_PER_DAY = 288;
 
 function registerProxy(proxyId: string, now: string): ProxyCommand {
-  return { type: 'RegisterProxy', proxyId, host: '127.0.0.1', port: 8080, protocol: 'http', credentials: SEALED, country: 'CN', region: null, provider: 'bench', registeredBy: 'bench', now };
+  return {
+    type: 'RegisterProxy',
+    proxyId,
+    host: '127.0.0.1',
+    port: 8080,
+    protocol: 'http',
+    credentials: SEALED,
+    country: 'CN',
+    region: null,
+    provider: 'bench',
+    registeredBy: 'bench',
+    now,
+  };
 }
 
 const proxyProbe: Scenario<{ proxyId: string }> = {
@@ -251,7 +331,17 @@ const proxyProbe: Scenario<{ proxyId: string }> = {
       for (let p = 0; p < probes; p++) {
         const ok = p % 50 !== 49;
         const now = new Date(Date.parse(`${name.slice(0, 4)}-${name.slice(4, 6)}-${name.slice(6, 8)}T00:00:00Z`) + p * 300_000).toISOString();
-        commands.push({ type: 'RecordProxyObservation', proxyId, day: name, source: 'probe', ok, latencyMs: ok ? 80 : null, error: ok ? null : 'timeout', carried: p === 0 ? carried : null, now });
+        commands.push({
+          type: 'RecordProxyObservation',
+          proxyId,
+          day: name,
+          source: 'probe',
+          ok,
+          latencyMs: ok ? 80 : null,
+          error: ok ? null : 'timeout',
+          carried: p === 0 ? carried : null,
+          now,
+        });
         failures = ok ? 0 : failures + 1;
         successes = ok ? successes + 1 : 0;
         if (p === probes - 1) carried = { consecutiveFailures: failures, consecutiveSuccesses: successes, checkedAt: now };
@@ -262,20 +352,44 @@ const proxyProbe: Scenario<{ proxyId: string }> = {
     return { target: { proxyId }, events };
   },
   async run(c, { proxyId }) {
-    await recordObservation({ store: c.store, context, thresholds: { failure: 3, recovery: 2 }, at: new Date(), timedOnArrival: true }, { proxyId, source: 'probe', ok: true, latencyMs: 75 });
+    await recordObservation(
+      { store: c.store, context, thresholds: { failure: 3, recovery: 2 }, at: new Date(), timedOnArrival: true },
+      { proxyId, source: 'probe', ok: true, latencyMs: 75 },
+    );
   },
 };
 
 // ------------------------------------------------------------------ platform account
 
 function* accountYear(accountId: string, ownerId: string, start: Date): Generator<PlatformAccountCommand> {
-  yield { type: 'ConnectPlatformAccount', accountId, ownerId, platform: 'xiaohongshu', platformUserId: null, displayName: 'Bench', credentials: SEALED, now: at(start, 0) };
+  yield {
+    type: 'ConnectPlatformAccount',
+    accountId,
+    ownerId,
+    platform: 'xiaohongshu',
+    platformUserId: null,
+    displayName: 'Bench',
+    credentials: SEALED,
+    now: at(start, 0),
+  };
   yield { type: 'VerifyAccount', accountId, requestedBy: ownerId, outcome: { ok: true, platformUserId: 'xhs-1', nickname: 'bench' }, now: at(start, 0, 1) };
   for (let week = 1; week < 52; week++) {
     // a login wall or captcha every week or two, the owner reconnects with fresh cookies
     yield { type: 'InvalidateAccount', accountId, requestedBy: null, reason: week % 2 ? 'login_wall' : 'captcha', now: at(start, week * 7) };
-    yield { type: 'RotateAccountCredentials', accountId, requestedBy: ownerId, credentials: { ...SEALED, iv: Buffer.from(`iv${week}`).toString('base64') }, now: at(start, week * 7, 30) };
-    yield { type: 'VerifyAccount', accountId, requestedBy: ownerId, outcome: { ok: true, platformUserId: 'xhs-1', nickname: `bench ${week % 3}` }, now: at(start, week * 7, 31) };
+    yield {
+      type: 'RotateAccountCredentials',
+      accountId,
+      requestedBy: ownerId,
+      credentials: { ...SEALED, iv: Buffer.from(`iv${week}`).toString('base64') },
+      now: at(start, week * 7, 30),
+    };
+    yield {
+      type: 'VerifyAccount',
+      accountId,
+      requestedBy: ownerId,
+      outcome: { ok: true, platformUserId: 'xhs-1', nickname: `bench ${week % 3}` },
+      now: at(start, week * 7, 31),
+    };
     if (week % 10 === 0) yield { type: 'RenamePlatformAccount', accountId, requestedBy: ownerId, displayName: `Bench ${week}`, now: at(start, week * 7, 40) };
   }
 }
@@ -288,12 +402,23 @@ const accountVerify: Scenario<{ accountId: string; ownerId: string }> = {
     const accountId = randomUUID();
     const ownerId = randomUUID();
     const year = accountYear(accountId, ownerId, yearStart(c));
-    const events = await writeHistory(c.store, platformAccountAggregate, accountId, aged ? year : [year.next().value as PlatformAccountCommand, year.next().value as PlatformAccountCommand]);
+    const events = await writeHistory(
+      c.store,
+      platformAccountAggregate,
+      accountId,
+      aged ? year : [year.next().value as PlatformAccountCommand, year.next().value as PlatformAccountCommand],
+    );
     return { target: { accountId, ownerId }, events };
   },
   async run(c, { accountId, ownerId }, i) {
     const now = new Date().toISOString();
-    await handle(c.store, platformAccountAggregate, accountId, { type: 'VerifyAccount', accountId, requestedBy: ownerId, outcome: { ok: true, platformUserId: 'xhs-1', nickname: `nick ${i}` }, now }, { context });
+    await handle(
+      c.store,
+      platformAccountAggregate,
+      accountId,
+      { type: 'VerifyAccount', accountId, requestedBy: ownerId, outcome: { ok: true, platformUserId: 'xhs-1', nickname: `nick ${i}` }, now },
+      { context },
+    );
   },
 };
 
@@ -302,7 +427,18 @@ const accountVerify: Scenario<{ accountId: string; ownerId: string }> = {
 const WORKFLOW_CONFIG = { keyword: '露营', maxItems: 20 };
 
 function* workflowYear(workflowId: string, ownerId: string, start: Date): Generator<WorkflowCommand> {
-  yield { type: 'CreateWorkflow', workflowId, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: 'Camping', config: WORKFLOW_CONFIG, platformAccountId: null, schedule: { kind: 'cron', expression: '0 * * * *' }, now: at(start, 0) };
+  yield {
+    type: 'CreateWorkflow',
+    workflowId,
+    ownerId,
+    platform: 'xiaohongshu',
+    workflowType: 'xiaohongshu.notes',
+    name: 'Camping',
+    config: WORKFLOW_CONFIG,
+    platformAccountId: null,
+    schedule: { kind: 'cron', expression: '0 * * * *' },
+    now: at(start, 0),
+  };
   for (let day = 1; day < DAYS; day++) {
     // the pro quota runs out on most afternoons: paused until midnight, resumed by the deadline
     if (day % 3 !== 0) {
@@ -316,9 +452,25 @@ function* workflowYear(workflowId: string, ownerId: string, start: Date): Genera
 /** One hourly run: requested, started through a proxy, a page of items, completed. */
 function executionRun(executionId: string, workflowId: string, ownerId: string, start: Date, day: number, hour: number): WorkflowExecutionCommand[] {
   const t = (m: number) => at(start, day, hour * 60 + m);
-  const items = Array.from({ length: 20 }, (_, i) => ({ platformContentId: `${executionId}-${i}`, kind: 'xiaohongshu.note', data: { title: `note ${i}`, likes: i } }));
+  const items = Array.from({ length: 20 }, (_, i) => ({
+    platformContentId: `${executionId}-${i}`,
+    kind: 'xiaohongshu.note',
+    data: { title: `note ${i}`, likes: i },
+  }));
   return [
-    { type: 'RequestExecution', executionId, workflowId, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', config: WORKFLOW_CONFIG, platformAccountId: null, trigger: 'schedule', requestedBy: null, now: t(0) },
+    {
+      type: 'RequestExecution',
+      executionId,
+      workflowId,
+      ownerId,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      config: WORKFLOW_CONFIG,
+      platformAccountId: null,
+      trigger: 'schedule',
+      requestedBy: null,
+      now: t(0),
+    },
     { type: 'AssignProxy', executionId, proxyId: 'proxy-1', leaseId: 'lease-1', reason: 'initial', now: t(0) },
     { type: 'StartExecution', executionId, workerId: 'worker-1', now: t(1) },
     { type: 'CollectItems', executionId, batchId: 'page-1', items, cursor: null, now: t(2) },

@@ -6,7 +6,7 @@ import type { EventStore } from '../../src/event-store/port.js';
 import { buildProcessManagerWiring } from '../../src/main/automation.js';
 import { createDispatchExecutions } from '../../src/process-managers/dispatch-executions.js';
 import { createProxiesProjection } from '../../src/projections/proxies.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
@@ -28,7 +28,13 @@ export async function application(): Promise<{
 }> {
   const databaseUrl = await recreateDatabase('bench_pipeline');
   await migrate(databaseUrl);
-  const config = loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}` });
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+    QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
+  });
   const container = await buildContainer(config, { processName: 'bench' });
   const store = container.get(TOKENS.EventStore);
   const knex = container.get(TOKENS.Knex);
@@ -36,7 +42,10 @@ export async function application(): Promise<{
 
   progress('dispatch: 4 proxies and 50 users on the free plan');
   for (let i = 0; i < 4; i++) {
-    await registerProxy({ store, context, secretBox: container.get(TOKENS.SecretBox) }, { host: '127.0.0.1', port: 18_080 + i, protocol: 'http', registeredBy: 'bench' });
+    await registerProxy(
+      { store, context, secretBox: container.get(TOKENS.SecretBox) },
+      { host: '127.0.0.1', port: 18_080 + i, protocol: 'http', registeredBy: 'bench' },
+    );
   }
   const proxies = new ConsumerRunner({ store, knex, databaseUrl }, createProxiesProjection(), { idleCheckpointMs: 50 });
   proxies.start();
@@ -44,9 +53,21 @@ export async function application(): Promise<{
   await proxies.stop();
   const users = Array.from({ length: 50 }, () => randomUUID());
   for (const userId of users) {
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'qidian'), {
-      type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'qidian', plan: 'free', periodEnd: null, now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'qidian'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId,
+        service: 'qidian',
+        plan: 'free',
+        periodEnd: null,
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
   }
 
   const automation = buildProcessManagerWiring(container, config);
@@ -55,7 +76,12 @@ export async function application(): Promise<{
     config,
     users,
     startDispatcher() {
-      const consumer = createDispatchExecutions({ store, dispatcher: automation.wiring.dispatcher, timeZone: config.QUOTA_TIME_ZONE, ...(automation.wiring.leases ? { leases: automation.wiring.leases } : {}) });
+      const consumer = createDispatchExecutions({
+        store,
+        dispatcher: automation.wiring.dispatcher,
+        timeZone: config.QUOTA_TIME_ZONE,
+        ...(automation.wiring.leases ? { leases: automation.wiring.leases } : {}),
+      });
       const runner = new ConsumerRunner({ store, knex, databaseUrl }, consumer, { idleCheckpointMs: 100 });
       runner.start();
       return { stop: () => runner.stop() };

@@ -32,7 +32,12 @@ export interface DispatchFigures {
   rawEnqueuePerSecond: number;
 }
 
-export async function measureDispatch(options: { executions: number; concurrency: number; liveRate: number; liveExecutions: number }): Promise<DispatchFigures> {
+export async function measureDispatch(options: {
+  executions: number;
+  concurrency: number;
+  liveRate: number;
+  liveExecutions: number;
+}): Promise<DispatchFigures> {
   const app = await application();
   try {
     const { store, config, users } = app;

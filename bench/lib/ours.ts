@@ -128,13 +128,7 @@ export interface LiveResult {
  * another process. Latency = subscriber received − just before append().
  * Samples for appends issued in the first `warmupSeconds` are dropped.
  */
-export async function liveLatency(
-  connectionString: string,
-  poolSize: number,
-  rate: number,
-  warmupSeconds: number,
-  seconds: number,
-): Promise<LiveResult> {
+export async function liveLatency(connectionString: string, poolSize: number, rate: number, warmupSeconds: number, seconds: number): Promise<LiveResult> {
   const appender = openStore(connectionString, poolSize);
   const subscriberStore = openStore(connectionString, poolSize);
   const sentAt = new Map<string, number>();

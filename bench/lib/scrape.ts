@@ -70,7 +70,13 @@ export async function measureScraping(
   const runOne = async () => {
     const { scraper, job } = all[next++ % all.length]!;
     await pool.withContext(
-      { userAgent: UA, locale: 'zh-CN', allowHosts: ['127.0.0.1'], cookies, ...(options.blockResources ? { blockResourceTypes: ['image', 'font', 'media'] } : {}) },
+      {
+        userAgent: UA,
+        locale: 'zh-CN',
+        allowHosts: ['127.0.0.1'],
+        cookies,
+        ...(options.blockResources ? { blockResourceTypes: ['image', 'font', 'media'] } : {}),
+      },
       async (context) => {
         const page: Page = await context.newPage();
         await scrapers[scraper].scrape(job, page, async (batch) => {
@@ -95,7 +101,16 @@ export async function measureScraping(
     );
     const seconds = (performance.now() - started) / 1000;
     const pages = sites.requests.filter(isDocument).length;
-    return { label: options.label, contexts: options.contexts, blockResources: options.blockResources, seconds, jobs: done, items, pages, apiCalls: sites.requests.length - pages };
+    return {
+      label: options.label,
+      contexts: options.contexts,
+      blockResources: options.blockResources,
+      seconds,
+      jobs: done,
+      items,
+      pages,
+      apiCalls: sites.requests.length - pages,
+    };
   } finally {
     await pool.close();
   }

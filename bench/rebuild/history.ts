@@ -141,7 +141,19 @@ function qidianItems(day: number, hour: number, rnd: () => number): CollectedIte
     return {
       platformContentId: `${ranking}:${novelId}`,
       kind: 'qidian.ranking_entry',
-      data: { ranking, rank: i + 1, novelId, title: `小说${novelId}`, author: `作者${novelId.slice(-2)}`, category: '玄幻', subCategory: null, status: 'serializing', score: Math.round(rnd() * 10_000) / 10, scoreLabel: null, capturedAt },
+      data: {
+        ranking,
+        rank: i + 1,
+        novelId,
+        title: `小说${novelId}`,
+        author: `作者${novelId.slice(-2)}`,
+        category: '玄幻',
+        subCategory: null,
+        status: 'serializing',
+        score: Math.round(rnd() * 10_000) / 10,
+        scoreLabel: null,
+        capturedAt,
+      },
     };
   });
   const novelId = String(1_000_000 + Math.floor(rnd() * 60));
@@ -149,9 +161,16 @@ function qidianItems(day: number, hour: number, rnd: () => number): CollectedIte
     platformContentId: novelId,
     kind: 'qidian.novel_snapshot',
     data: {
-      novelId, title: `小说${novelId}`, author: `作者${novelId.slice(-2)}`, category: '玄幻', wordCount: 100_000 + day * 6_000, chapters: 40 + day * 2, status: 'serializing',
+      novelId,
+      title: `小说${novelId}`,
+      author: `作者${novelId.slice(-2)}`,
+      category: '玄幻',
+      wordCount: 100_000 + day * 6_000,
+      chapters: 40 + day * 2,
+      status: 'serializing',
       stats: { clicks: 1_000 + day * 50, recommendations: 300 + day, collections: 500 + day * 3, monthlyTickets: day * 2 },
-      lastUpdatedAt: capturedAt, capturedAt,
+      lastUpdatedAt: capturedAt,
+      capturedAt,
     },
   });
   return entries;
@@ -167,8 +186,11 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
   const add = (r: { events: number }) => (events += r.events);
 
   add(planStream(plan, emailReservationAggregate, sha(email), [{ type: 'ReserveEmail', emailHash: sha(email), userId }]));
-  const userCommands: UserCommand[] = [{ type: 'RegisterUser', userId, email, passwordHash: PASSWORD_HASH, displayName: `用户${index}`, role: 'user', now: at(joined) }];
-  for (let e = 1; e <= 2; e++) userCommands.push({ type: 'UpdateProfile', userId, displayName: `用户${index}-${e}`, timezone: TIME_ZONE, now: at(joined + e * 5, 30) });
+  const userCommands: UserCommand[] = [
+    { type: 'RegisterUser', userId, email, passwordHash: PASSWORD_HASH, displayName: `用户${index}`, role: 'user', now: at(joined) },
+  ];
+  for (let e = 1; e <= 2; e++)
+    userCommands.push({ type: 'UpdateProfile', userId, displayName: `用户${index}-${e}`, timezone: TIME_ZONE, now: at(joined + e * 5, 30) });
   const user = planStream(plan, userAggregate, userId, userCommands);
   add(user);
   const standing = userStanding(user.state);
@@ -176,15 +198,26 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
   // logins: a session stream each
   const sessions = 5 + Math.floor(rnd() * 3);
   for (let s = 0; s < sessions; s++) {
-      const sessionId = randomUUID();
-      const day = joined + Math.floor(((DAYS - joined - 1) * s) / sessions);
-      const t = (m: number) => at(day, 8 * 60 + m);
-      const commands: SessionCommand[] = [{ type: 'StartSession', userId, sessionId, refreshTokenHash: sha(`${sessionId}-0`), expiresAt: at(day + 30), user: standing, now: t(0) }];
-      for (let r = 1; r <= 2; r++) {
-        commands.push({ type: 'RefreshSession', userId, sessionId, presentedTokenHash: sha(`${sessionId}-${r - 1}`), newTokenHash: sha(`${sessionId}-${r}`), newExpiresAt: at(day + 30, r), user: standing, now: t(r * 20) });
-      }
-      if (s < sessions - 1) commands.push({ type: 'EndSession', userId, sessionId, reason: 'logout', now: t(90) });
-      add(planStream(plan, sessionAggregate, sessionId, commands));
+    const sessionId = randomUUID();
+    const day = joined + Math.floor(((DAYS - joined - 1) * s) / sessions);
+    const t = (m: number) => at(day, 8 * 60 + m);
+    const commands: SessionCommand[] = [
+      { type: 'StartSession', userId, sessionId, refreshTokenHash: sha(`${sessionId}-0`), expiresAt: at(day + 30), user: standing, now: t(0) },
+    ];
+    for (let r = 1; r <= 2; r++) {
+      commands.push({
+        type: 'RefreshSession',
+        userId,
+        sessionId,
+        presentedTokenHash: sha(`${sessionId}-${r - 1}`),
+        newTokenHash: sha(`${sessionId}-${r}`),
+        newExpiresAt: at(day + 30, r),
+        user: standing,
+        now: t(r * 20),
+      });
+    }
+    if (s < sessions - 1) commands.push({ type: 'EndSession', userId, sessionId, reason: 'logout', now: t(90) });
+    add(planStream(plan, sessionAggregate, sessionId, commands));
   }
 
   // a subscription per service; a third of the users pay for pro on the main one
@@ -196,8 +229,27 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
     if (service === main && paid) {
       const orderId = randomUUID();
       const payment: PaymentOrderCommand[] = [
-        { type: 'CreatePaymentOrder', orderId, userId, service, plan: 'pro', billingCycle: 'monthly', amountFen: 29_900, provider: 'alipay', expiresAt: at(joined + 1, 2 * 60), now: at(joined + 1, 60) },
-        { type: 'ConfirmPayment', orderId, provider: 'alipay', providerTradeNo: `T${index}`, paidAmountFen: 29_900, paidAt: at(joined + 1, 61), now: at(joined + 1, 61) },
+        {
+          type: 'CreatePaymentOrder',
+          orderId,
+          userId,
+          service,
+          plan: 'pro',
+          billingCycle: 'monthly',
+          amountFen: 29_900,
+          provider: 'alipay',
+          expiresAt: at(joined + 1, 2 * 60),
+          now: at(joined + 1, 60),
+        },
+        {
+          type: 'ConfirmPayment',
+          orderId,
+          provider: 'alipay',
+          providerTradeNo: `T${index}`,
+          paidAmountFen: 29_900,
+          paidAt: at(joined + 1, 61),
+          now: at(joined + 1, 61),
+        },
       ];
       add(planStream(plan, paymentOrderAggregate, orderId, payment));
       commands.push({ type: 'ChangePlan', plan: 'pro', orderId, periodEnd: at(joined + 32), now: at(joined + 1, 62) });
@@ -215,24 +267,51 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
   // quota use: a usage stream per active day (API calls through the day; the free plan runs out now and then)
   const usageDays = 10 + Math.floor(rnd() * 5);
   for (let u = 0; u < usageDays; u++) {
-      const when = new Date(at(joined + Math.floor(((DAYS - joined - 1) * u) / usageDays), 10 * 60));
-      const { day, resetsAt } = quotaDay(when, TIME_ZONE);
-      const commands: SubscriptionUsageCommand[] = Array.from({ length: 2 }, (_, c) => ({
-        type: 'ConsumeQuota', subscription: terms.get(main)!, feature: 'daily_api_calls', amount: 20 + Math.floor(rnd() * 40), day, resetsAt, now: new Date(when.getTime() + c * 3_600_000).toISOString(),
-      }));
-      add(planStream(plan, subscriptionUsageAggregate, dailyUsageId(userId, main, day), commands));
+    const when = new Date(at(joined + Math.floor(((DAYS - joined - 1) * u) / usageDays), 10 * 60));
+    const { day, resetsAt } = quotaDay(when, TIME_ZONE);
+    const commands: SubscriptionUsageCommand[] = Array.from({ length: 2 }, (_, c) => ({
+      type: 'ConsumeQuota',
+      subscription: terms.get(main)!,
+      feature: 'daily_api_calls',
+      amount: 20 + Math.floor(rnd() * 40),
+      day,
+      resetsAt,
+      now: new Date(when.getTime() + c * 3_600_000).toISOString(),
+    }));
+    add(planStream(plan, subscriptionUsageAggregate, dailyUsageId(userId, main, day), commands));
   }
 
   // the platform account the workflow collects through
   const accountId = randomUUID();
   const account: PlatformAccountCommand[] = [
-    { type: 'ConnectPlatformAccount', accountId, ownerId: userId, platform: main, platformUserId: null, displayName: `账号${index}`, credentials: SEALED, now: at(joined, 5) },
-    { type: 'VerifyAccount', accountId, requestedBy: userId, outcome: { ok: true, platformUserId: `p-${index}`, nickname: `昵称${index}` }, now: at(joined, 6) },
+    {
+      type: 'ConnectPlatformAccount',
+      accountId,
+      ownerId: userId,
+      platform: main,
+      platformUserId: null,
+      displayName: `账号${index}`,
+      credentials: SEALED,
+      now: at(joined, 5),
+    },
+    {
+      type: 'VerifyAccount',
+      accountId,
+      requestedBy: userId,
+      outcome: { ok: true, platformUserId: `p-${index}`, nickname: `昵称${index}` },
+      now: at(joined, 6),
+    },
   ];
   if (rnd() < 0.2) {
     account.push({ type: 'InvalidateAccount', accountId, requestedBy: null, reason: 'login_wall', now: at(joined + 9) });
     account.push({ type: 'RotateAccountCredentials', accountId, requestedBy: userId, credentials: { ...SEALED, iv: 'aXYy' }, now: at(joined + 9, 30) });
-    account.push({ type: 'VerifyAccount', accountId, requestedBy: userId, outcome: { ok: true, platformUserId: `p-${index}`, nickname: `昵称${index}` }, now: at(joined + 9, 31) });
+    account.push({
+      type: 'VerifyAccount',
+      accountId,
+      requestedBy: userId,
+      outcome: { ok: true, platformUserId: `p-${index}`, nickname: `昵称${index}` },
+      now: at(joined + 9, 31),
+    });
   }
   add(planStream(plan, platformAccountAggregate, accountId, account));
 
@@ -241,7 +320,18 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
   const workflowType = main === 'qidian' ? 'qidian.rankings' : 'xiaohongshu.notes';
   const config = main === 'qidian' ? { rankings: ['热销榜'] } : { keyword: '露营', maxItems: 10 };
   const workflow: WorkflowCommand[] = [
-    { type: 'CreateWorkflow', workflowId, ownerId: userId, platform: main, workflowType, name: `工作流${index}`, config, platformAccountId: accountId, schedule: { kind: 'cron', expression: '0 * * * *' }, now: at(joined, 7) },
+    {
+      type: 'CreateWorkflow',
+      workflowId,
+      ownerId: userId,
+      platform: main,
+      workflowType,
+      name: `工作流${index}`,
+      config,
+      platformAccountId: accountId,
+      schedule: { kind: 'cron', expression: '0 * * * *' },
+      now: at(joined, 7),
+    },
   ];
   if (!paid) {
     workflow.push({ type: 'PauseWorkflow', workflowId, reason: 'quota_exceeded', requestedBy: null, until: at(joined + 12), now: at(joined + 11, 900) });
@@ -251,28 +341,48 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
 
   const runs = 7;
   for (let r = 0; r < runs; r++) {
-      const executionId = randomUUID();
-      const day = joined + 1 + Math.floor(((DAYS - joined - 2) * r) / runs);
-      const hour = (index + r) % 24;
-      const t = (m: number) => at(day, hour * 60 + m);
-      const items: CollectedItem[] =
-        main === 'qidian' ? qidianItems(day, hour, rnd) : Array.from({ length: 10 }, (_, i) => xiaohongshuNote(index, (r * 3 + i) % 40, day, rnd));
-      const proxyId = proxyIds[(index + r) % proxyIds.length]!;
-      const commands: WorkflowExecutionCommand[] = [
-        { type: 'RequestExecution', executionId, workflowId, ownerId: userId, platform: main, workflowType, config, platformAccountId: accountId, trigger: 'schedule', requestedBy: null, now: t(0) },
-        { type: 'AssignProxy', executionId, proxyId, leaseId: `lease-${executionId.slice(0, 8)}`, reason: 'initial', now: t(0) },
-        { type: 'StartExecution', executionId, workerId: 'worker-1', now: t(1) },
-        { type: 'CollectItems', executionId, batchId: 'page-1', items, cursor: null, now: t(2) },
-        r % 10 === 9 ? { type: 'FailExecution', executionId, reason: 'HTTP 429', now: t(3) } : { type: 'CompleteExecution', executionId, now: t(3) },
-      ];
-      add(planStream(plan, workflowExecutionAggregate, executionId, commands));
+    const executionId = randomUUID();
+    const day = joined + 1 + Math.floor(((DAYS - joined - 2) * r) / runs);
+    const hour = (index + r) % 24;
+    const t = (m: number) => at(day, hour * 60 + m);
+    const items: CollectedItem[] =
+      main === 'qidian' ? qidianItems(day, hour, rnd) : Array.from({ length: 10 }, (_, i) => xiaohongshuNote(index, (r * 3 + i) % 40, day, rnd));
+    const proxyId = proxyIds[(index + r) % proxyIds.length]!;
+    const commands: WorkflowExecutionCommand[] = [
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId,
+        ownerId: userId,
+        platform: main,
+        workflowType,
+        config,
+        platformAccountId: accountId,
+        trigger: 'schedule',
+        requestedBy: null,
+        now: t(0),
+      },
+      { type: 'AssignProxy', executionId, proxyId, leaseId: `lease-${executionId.slice(0, 8)}`, reason: 'initial', now: t(0) },
+      { type: 'StartExecution', executionId, workerId: 'worker-1', now: t(1) },
+      { type: 'CollectItems', executionId, batchId: 'page-1', items, cursor: null, now: t(2) },
+      r % 10 === 9 ? { type: 'FailExecution', executionId, reason: 'HTTP 429', now: t(3) } : { type: 'CompleteExecution', executionId, now: t(3) },
+    ];
+    add(planStream(plan, workflowExecutionAggregate, executionId, commands));
   }
 
   if (main === 'qidian') {
     for (let n = 0; n < 3; n++) {
       const trackingId = randomUUID();
       const tracking: NovelTrackingCommand[] = [
-        { type: 'TrackNovel', trackingId, userId, novelId: String(1_000_000 + ((index + n * 13) % 60)), title: null, settings: { notifyOnUpdate: true, notifyOnCompletion: true, wordCountThreshold: null }, now: at(joined, 8 + n) },
+        {
+          type: 'TrackNovel',
+          trackingId,
+          userId,
+          novelId: String(1_000_000 + ((index + n * 13) % 60)),
+          title: null,
+          settings: { notifyOnUpdate: true, notifyOnCompletion: true, wordCountThreshold: null },
+          now: at(joined, 8 + n),
+        },
       ];
       add(planStream(plan, novelTrackingAggregate, trackingId, tracking));
     }
@@ -281,14 +391,23 @@ function planUser(plan: Plan, index: number, proxyIds: readonly string[]): numbe
   // notifications: sent, mailed, mostly read
   const notifications = 2 + Math.floor(rnd() * 2);
   for (let n = 0; n < notifications; n++) {
-      const notificationId = randomUUID();
-      const day = joined + 2 + n * 7;
-      const commands: NotificationCommand[] = [
-        { type: 'Notify', userId, notificationId, kind: n % 2 ? 'execution_failed' : 'quota_exceeded', title: '通知', body: '您的每日额度已用完。', data: { feature: 'daily_api_calls' }, now: at(day, 600) },
-        { type: 'RecordNotificationEmailed', notificationId, messageId: `<${notificationId}@bench>`, now: at(day, 601) },
-      ];
-      if (rnd() < 0.7) commands.push({ type: 'MarkNotificationRead', notificationId, requestedBy: userId, now: at(day, 700) });
-      add(planStream(plan, notificationAggregate, notificationId, commands));
+    const notificationId = randomUUID();
+    const day = joined + 2 + n * 7;
+    const commands: NotificationCommand[] = [
+      {
+        type: 'Notify',
+        userId,
+        notificationId,
+        kind: n % 2 ? 'execution_failed' : 'quota_exceeded',
+        title: '通知',
+        body: '您的每日额度已用完。',
+        data: { feature: 'daily_api_calls' },
+        now: at(day, 600),
+      },
+      { type: 'RecordNotificationEmailed', notificationId, messageId: `<${notificationId}@bench>`, now: at(day, 601) },
+    ];
+    if (rnd() < 0.7) commands.push({ type: 'MarkNotificationRead', notificationId, requestedBy: userId, now: at(day, 700) });
+    add(planStream(plan, notificationAggregate, notificationId, commands));
   }
   return events;
 }
@@ -299,27 +418,47 @@ function planProxies(plan: Plan, count: number): { ids: string[]; events: number
   let events = 0;
   for (const [i, proxyId] of ids.entries()) {
     const register: ProxyCommand = {
-      type: 'RegisterProxy', proxyId, host: `10.0.${Math.floor(i / 250)}.${i % 250}`, port: 8000 + i, protocol: 'http', credentials: SEALED, country: 'CN', region: null, provider: 'bench', registeredBy: 'admin', now: at(0),
+      type: 'RegisterProxy',
+      proxyId,
+      host: `10.0.${Math.floor(i / 250)}.${i % 250}`,
+      port: 8000 + i,
+      protocol: 'http',
+      credentials: SEALED,
+      country: 'CN',
+      region: null,
+      provider: 'bench',
+      registeredBy: 'admin',
+      now: at(0),
     };
     events += planStream(plan, proxyAggregate, proxyId, [register]).events;
   }
   for (const proxyId of ids) {
-      let carried: RecordProxyObservation['carried'] = null;
-      for (let day = 0; day < DAYS; day++) {
-        const name = at(day).slice(0, 10).replaceAll('-', '');
-        const commands: RecordProxyObservation[] = [];
-        let failures = 0;
-        let successes = 0;
-        for (let h = 0; h < 24; h++) {
-          const ok = (day * 24 + h) % 40 !== 39;
-          const now = at(day, h * 60);
-          commands.push({ type: 'RecordProxyObservation', proxyId, day: name, source: 'probe', ok, latencyMs: ok ? 60 + h : null, error: ok ? null : 'timeout', carried: h === 0 ? carried : null, now });
-          failures = ok ? 0 : failures + 1;
-          successes = ok ? successes + 1 : 0;
-          if (h === 23) carried = { consecutiveFailures: failures, consecutiveSuccesses: successes, checkedAt: now };
-        }
-        events += planStream(plan, proxyHealthAggregate, proxyHealthDayId(proxyId, name), commands).events;
+    let carried: RecordProxyObservation['carried'] = null;
+    for (let day = 0; day < DAYS; day++) {
+      const name = at(day).slice(0, 10).replaceAll('-', '');
+      const commands: RecordProxyObservation[] = [];
+      let failures = 0;
+      let successes = 0;
+      for (let h = 0; h < 24; h++) {
+        const ok = (day * 24 + h) % 40 !== 39;
+        const now = at(day, h * 60);
+        commands.push({
+          type: 'RecordProxyObservation',
+          proxyId,
+          day: name,
+          source: 'probe',
+          ok,
+          latencyMs: ok ? 60 + h : null,
+          error: ok ? null : 'timeout',
+          carried: h === 0 ? carried : null,
+          now,
+        });
+        failures = ok ? 0 : failures + 1;
+        successes = ok ? successes + 1 : 0;
+        if (h === 23) carried = { consecutiveFailures: failures, consecutiveSuccesses: successes, checkedAt: now };
       }
+      events += planStream(plan, proxyHealthAggregate, proxyHealthDayId(proxyId, name), commands).events;
+    }
   }
   return { ids, events };
 }

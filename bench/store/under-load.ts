@@ -49,7 +49,17 @@ export async function liveDeliveryUnderLoad(options: UnderLoadOptions): Promise<
   try {
     const consumers = await waitForConsumersAtHead(url);
     progress(`under load: the projector's ${consumers} consumers are at the head; rebuilding projections in a loop while measuring`);
-    const names = ['users-v1', 'subscriptions-v1', 'workflows-v1', 'xiaohongshu-content-v1', 'qidian-data-v1', 'notifications-v1', 'proxies-v1', 'proxy-usage-v1', 'platform-accounts-v1'];
+    const names = [
+      'users-v1',
+      'subscriptions-v1',
+      'workflows-v1',
+      'xiaohongshu-content-v1',
+      'qidian-data-v1',
+      'notifications-v1',
+      'proxies-v1',
+      'proxy-usage-v1',
+      'platform-accounts-v1',
+    ];
     rebuilds = (async () => {
       for (let i = 0; !stopRebuilds; i++) {
         const child = start(`rebuild-${i}`, ['src/main/cli.ts', 'projections', 'rebuild', names[i % names.length]!], env, logDir);
@@ -103,7 +113,9 @@ async function waitForConsumersAtHead(url: string): Promise<number> {
                count(*) FILTER (WHERE (commit_position::text::xid8, prepare_position) < ((SELECT transaction_id FROM head), (SELECT global_position FROM head)))::int AS behind
           FROM consumer_checkpoints WHERE retired_by IS NULL AND consumer NOT LIKE '%#%' AND consumer ~ '-v[0-9]+$'`);
       const { consumers, behind } = rows[0]!;
-      if (consumers >= 9 && behind === 0) return (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM consumer_checkpoints WHERE retired_by IS NULL AND consumer NOT LIKE '%#%'`)).rows[0]!.n;
+      if (consumers >= 9 && behind === 0)
+        return (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM consumer_checkpoints WHERE retired_by IS NULL AND consumer NOT LIKE '%#%'`))
+          .rows[0]!.n;
       if (Date.now() > deadline) throw new Error(`the projector's projections did not reach the head within 10 minutes (${behind} of ${consumers} behind)`);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }

@@ -12,8 +12,8 @@ import { allProcessors, startWorker } from '../../src/main/worker.js';
 import { consumerMetrics } from '../../src/metrics.js';
 import { DeadlineSweeper, processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import { LockKeeper } from '../../src/subscriptions/lock-keeper.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import { LockKeeper } from '../../src/consumers/lock-keeper.js';
 import { TOKENS } from '../../src/tokens.js';
 
 /**
@@ -70,7 +70,12 @@ export async function startPlatform(config: Config, options: { logDestination?: 
     );
     for (const runner of runners) runner.start();
     stops.push(() => Promise.all(runners.map((runner) => runner.stop())));
-    const sweeper = new DeadlineSweeper({ knex, actions: deadlineActionsFromConfig(store, config, logger), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+    const sweeper = new DeadlineSweeper({
+      knex,
+      actions: deadlineActionsFromConfig(store, config, logger),
+      logger,
+      intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS,
+    });
     sweeper.start();
     stops.push(() => sweeper.stop());
 

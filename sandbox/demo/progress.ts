@@ -120,7 +120,10 @@ export function followProgress(store: EventStore, from: Position | 'start', ctx:
         say('·', `quota: ${d['usedToday']} of ${d['limit'] ?? 'unlimited'} ${feature(d['feature'])} used today (${platform(d['service'])} ${d['plan']} plan)`);
         return;
       case 'QuotaExceeded':
-        say('!', `quota exceeded: a run needs ${d['requested']} ${feature(d['feature'])}, ${d['used']} of the ${platform(d['service'])} ${d['plan']} plan's ${d['limit']} are used today`);
+        say(
+          '!',
+          `quota exceeded: a run needs ${d['requested']} ${feature(d['feature'])}, ${d['used']} of the ${platform(d['service'])} ${d['plan']} plan's ${d['limit']} are used today`,
+        );
         return;
       case 'WorkflowPaused': {
         const until = d['until'] ? ` until ${new Date(d['until']).toLocaleString('en-GB')}` : '';

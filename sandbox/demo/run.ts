@@ -31,9 +31,11 @@ export interface DemoSettings {
 
 export function demoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings | { problem: string } {
   const database = env.DEMO_DATABASE || 'collector_demo';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) return { problem: `DEMO_DATABASE must be a plain database name (lower-case letters, digits, _), not ${JSON.stringify(database)}` };
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database))
+    return { problem: `DEMO_DATABASE must be a plain database name (lower-case letters, digits, _), not ${JSON.stringify(database)}` };
   const port = Number(env.DEMO_PORT || 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return { problem: `DEMO_PORT must be a port number (0 picks a free one), not ${JSON.stringify(env.DEMO_PORT)}` };
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return { problem: `DEMO_PORT must be a port number (0 picks a free one), not ${JSON.stringify(env.DEMO_PORT)}` };
   const serverUrl = env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/collector';
   return { database, port, serverUrl, logFile: path.join(os.tmpdir(), `${database}.log`) };
 }
@@ -50,13 +52,17 @@ function summary(s: { api: string; seeded: Seeded; mailbox: string; sites: strin
   const { seeded } = s;
   const wf = seeded.workflows
     .map((w) => {
-      const state = w.status === 'active' ? 'active' : `paused (${w.pausedFor.join(', ')}${w.pausedUntil ? ` until ${new Date(w.pausedUntil).toLocaleString('en-GB')}` : ''})`;
+      const state =
+        w.status === 'active'
+          ? 'active'
+          : `paused (${w.pausedFor.join(', ')}${w.pausedUntil ? ` until ${new Date(w.pausedUntil).toLocaleString('en-GB')}` : ''})`;
       return `    ${w.name}  [${w.platform}, ${state}]`;
     })
     .join('\n');
   const lines = [
     '',
-    bold('Collector demo is running') + ` (database ${s.database}; ${seeded.created.length > 0 ? `set up: ${seeded.created.length} things created` : 'reusing the data of a previous run'})`,
+    bold('Collector demo is running') +
+      ` (database ${s.database}; ${seeded.created.length > 0 ? `set up: ${seeded.created.length} things created` : 'reusing the data of a previous run'})`,
     '',
     `  API              ${s.api}   (try ${s.api}/healthz, ${s.api}/api/v1/openapi.json)`,
     `  Operator console ${s.api}/console   sign in as ${DEMO_ADMIN.email} / ${DEMO_ADMIN.password}`,
@@ -106,7 +112,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
-      for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => console.error(`demo: while stopping: ${error instanceof Error ? error.message : String(error)}`));
+      for (const stop of stops.splice(0).reverse())
+        await stop().catch((error: unknown) => console.error(`demo: while stopping: ${error instanceof Error ? error.message : String(error)}`));
     })());
   let signalled: (() => void) | undefined;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
@@ -180,7 +187,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
       const e = error as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') console.error(`demo: port ${settings.port} is in use: stop what uses it, or set DEMO_PORT (0 picks a free port)`);
       else if (/password authentication failed|no pg_hba\.conf entry/.test(e.message ?? '')) {
-        console.error(`demo: PostgreSQL refused ${new URL(settings.serverUrl).username || 'the user'}: allow it in pg_hba.conf (host all postgres 127.0.0.1/32 trust) or set DATABASE_URL with a password`);
+        console.error(
+          `demo: PostgreSQL refused ${new URL(settings.serverUrl).username || 'the user'}: allow it in pg_hba.conf (host all postgres 127.0.0.1/32 trust) or set DATABASE_URL with a password`,
+        );
       } else console.error(`demo: the platform did not start: ${e.message ?? String(error)} (log: ${settings.logFile})`);
       return 1;
     }
@@ -202,7 +211,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
         .catch(() => undefined)
         .finally(() => setTimeout(() => (lookingUp = undefined), 5_000).unref()));
     const proxyLabels = new Map(seeded.proxies.map((p) => [p.id, `127.0.0.1:${p.proxy.port}`]));
-    print(summary({ api, seeded, mailbox: mailbox.url, sites: sites.origin + '/', logFile: settings.logFile, database: settings.database }));
+    print(summary({ api, seeded, mailbox: mailbox.url, sites: `${sites.origin}/`, logFile: settings.logFile, database: settings.database }));
     print(`demo: ready after ${seconds()}`);
 
     let analyticsTimer: NodeJS.Timeout | undefined;

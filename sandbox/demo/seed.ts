@@ -191,7 +191,11 @@ export async function seed(url: string, container: Container, manifest: FixtureM
   for (const spec of accountSpecs) {
     let account = existingAccounts.find((a) => a.platform === spec.platform && a.display_name === spec.name);
     if (!account) {
-      const { id } = await user.data('POST', '/api/v1/platform-accounts', { platform: spec.platform, credentials: { cookies: spec.cookies }, display_name: spec.name });
+      const { id } = await user.data('POST', '/api/v1/platform-accounts', {
+        platform: spec.platform,
+        credentials: { cookies: spec.cookies },
+        display_name: spec.name,
+      });
       account = { id, status: 'pending' };
       created.push(`${spec.platform} account ${spec.name}`);
     }

@@ -20,20 +20,28 @@ export interface Mailbox {
 
 const KEEP = 500;
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function asJson(message: ReceivedMessage) {
   const { parsed } = message;
-  return { received_at: message.receivedAt.toISOString(), from: parsed.from, to: parsed.to, envelope_to: message.envelope.to, subject: parsed.subject, text: parsed.text ?? null, html: parsed.html ?? null };
+  return {
+    received_at: message.receivedAt.toISOString(),
+    from: parsed.from,
+    to: parsed.to,
+    envelope_to: message.envelope.to,
+    subject: parsed.subject,
+    text: parsed.text ?? null,
+    html: parsed.html ?? null,
+  };
 }
 
 function page(messages: ReceivedMessage[]): string {
   const rows = messages
     .map((m) => {
       const body = m.parsed.text ?? m.parsed.html?.replace(/<[^>]+>/g, ' ') ?? '';
-      return `<article><h2>${escape(m.parsed.subject || '(no subject)')}</h2>
-<p class="meta">${escape(m.receivedAt.toLocaleString())} · to ${escape(m.parsed.to || m.envelope.to.join(', '))} · from ${escape(m.parsed.from)}</p>
-<pre>${escape(body)}</pre></article>`;
+      return `<article><h2>${escapeHtml(m.parsed.subject || '(no subject)')}</h2>
+<p class="meta">${escapeHtml(m.receivedAt.toLocaleString())} · to ${escapeHtml(m.parsed.to || m.envelope.to.join(', '))} · from ${escapeHtml(m.parsed.from)}</p>
+<pre>${escapeHtml(body)}</pre></article>`;
     })
     .join('\n');
   return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8"><meta http-equiv="refresh" content="5"><title>Sandbox mailbox (${messages.length})</title>

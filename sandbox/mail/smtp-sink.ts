@@ -211,7 +211,13 @@ function parseContentType(value: string): [string, Map<string, string>] {
   for (const param of rest) {
     const eq = param.indexOf('=');
     if (eq === -1) continue;
-    params.set(param.slice(0, eq).trim().toLowerCase(), param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+    params.set(
+      param.slice(0, eq).trim().toLowerCase(),
+      param
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1'),
+    );
   }
   return [type.trim().toLowerCase(), params];
 }
@@ -273,10 +279,7 @@ export function decodeEncodedWords(value: string): string {
     }
     const charset = match[1]!.split('*')[0]!.toLowerCase();
     const encoded = match[3]!;
-    const bytes =
-      match[2]!.toUpperCase() === 'B'
-        ? [...Buffer.from(encoded, 'base64')]
-        : [...decodeQuotedPrintable(encoded.replace(/_/g, ' '))];
+    const bytes = match[2]!.toUpperCase() === 'B' ? [...Buffer.from(encoded, 'base64')] : [...decodeQuotedPrintable(encoded.replace(/_/g, ' '))];
     if (pending && pending.charset !== charset) flush();
     pending ??= { charset, bytes: [] };
     pending.bytes.push(...bytes);

@@ -44,7 +44,11 @@ export interface SandboxMerchant {
 
 export function generateMerchant(): SandboxMerchant {
   return {
-    alipay: { appId: `2021${randomBytes(6).readUIntBE(0, 6).toString().padStart(12, '0').slice(0, 12)}`, sellerId: `2088${randomBytes(6).readUIntBE(0, 6).toString().padStart(12, '0').slice(0, 12)}`, app: rsaPair() },
+    alipay: {
+      appId: `2021${randomBytes(6).readUIntBE(0, 6).toString().padStart(12, '0').slice(0, 12)}`,
+      sellerId: `2088${randomBytes(6).readUIntBE(0, 6).toString().padStart(12, '0').slice(0, 12)}`,
+      app: rsaPair(),
+    },
     wechat: {
       mchId: `19${randomBytes(4).readUInt32BE(0).toString().padStart(8, '0').slice(0, 8)}`,
       appId: `wx${randomBytes(8).toString('hex')}`,

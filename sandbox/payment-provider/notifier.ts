@@ -66,10 +66,13 @@ export class Notifier {
         if (acknowledged) return input.onAcknowledged?.();
         const delay = schedule[n - 1];
         if (delay === undefined || this.stopped) return;
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          attempt(n + 1);
-        }, Math.max(1, Math.round(delay * this.options.timeScale)));
+        const timer = setTimeout(
+          () => {
+            this.timers.delete(timer);
+            attempt(n + 1);
+          },
+          Math.max(1, Math.round(delay * this.options.timeScale)),
+        );
         timer.unref();
         this.timers.add(timer);
       });
@@ -91,8 +94,20 @@ export class Notifier {
       answer = `unreachable: ${(error as Error).message}`;
     }
     const acknowledged = input.provider === 'alipay' ? status === 200 && answer.trim() === 'success' : status === 200 || status === 204;
-    this.deliveries.push({ provider: input.provider, kind: input.kind, url: input.url, attempt, status, answer, acknowledged, at: new Date().toISOString(), request: { headers, body } });
-    this.options.log?.(`${input.provider} ${input.kind} notification #${attempt} → ${status} ${acknowledged ? 'acknowledged' : `not acknowledged (${answer.slice(0, 80)})`}`);
+    this.deliveries.push({
+      provider: input.provider,
+      kind: input.kind,
+      url: input.url,
+      attempt,
+      status,
+      answer,
+      acknowledged,
+      at: new Date().toISOString(),
+      request: { headers, body },
+    });
+    this.options.log?.(
+      `${input.provider} ${input.kind} notification #${attempt} → ${status} ${acknowledged ? 'acknowledged' : `not acknowledged (${answer.slice(0, 80)})`}`,
+    );
     return acknowledged;
   }
 

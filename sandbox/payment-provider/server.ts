@@ -260,7 +260,9 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
     if (!merchant.alipay || params['app_id'] !== merchant.alipay.appId) {
       // the app is unknown: Alipay has no key to sign for it
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-      return void res.end(JSON.stringify({ error_response: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: '无效的AppID参数' } }));
+      return void res.end(
+        JSON.stringify({ error_response: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: '无效的AppID参数' } }),
+      );
     }
     if (!verifyAlipayRequest(params, merchant.alipay.appPublicKeyPem)) return fail('isv.invalid-signature', '验签出错');
     const sent = Date.parse(`${(params['timestamp'] ?? '').replace(' ', 'T')}+08:00`);
@@ -317,7 +319,9 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
           buyer_logon_id: 'sbx***@sandbox.test',
           trade_status: trade.status,
           total_amount: fenToYuan(trade.totalFen),
-          ...(trade.paidAt ? { buyer_pay_amount: fenToYuan(trade.totalFen), receipt_amount: fenToYuan(trade.totalFen), send_pay_date: beijingTime(trade.paidAt) } : {}),
+          ...(trade.paidAt
+            ? { buyer_pay_amount: fenToYuan(trade.totalFen), receipt_amount: fenToYuan(trade.totalFen), send_pay_date: beijingTime(trade.paidAt) }
+            : {}),
         });
       }
       case 'alipay.trade.refund': {
@@ -338,11 +342,13 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
             gmt_refund_pay: beijingTime(at),
           });
         if (earlier) {
-          if (earlier.amountFen !== amountFen) return alipayAnswer(res, method, alipayBusinessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额与该退款请求号的退款金额不一致'));
+          if (earlier.amountFen !== amountFen)
+            return alipayAnswer(res, method, alipayBusinessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额与该退款请求号的退款金额不一致'));
           return answer('N', earlier.at);
         }
         if (trade.status !== 'TRADE_SUCCESS') return alipayAnswer(res, method, alipayBusinessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法'));
-        if (amountFen > trade.totalFen - trade.refundedFen) return alipayAnswer(res, method, alipayBusinessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限'));
+        if (amountFen > trade.totalFen - trade.refundedFen)
+          return alipayAnswer(res, method, alipayBusinessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限'));
         const at = new Date();
         trade.refunds.set(requestNo, { amountFen, at });
         trade.refundedFen += amountFen;
@@ -386,7 +392,9 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
       trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', CLOSED: '已关闭', REFUND: '转入退款' }[trade.state],
       ...(paid ? { bank_type: 'OTHERS', success_time: rfc3339(trade.paidAt!), payer: { openid: trade.openid } } : {}),
       attach: '',
-      amount: paid ? { total: trade.totalFen, payer_total: trade.totalFen, currency: 'CNY', payer_currency: 'CNY' } : { total: trade.totalFen, currency: 'CNY' },
+      amount: paid
+        ? { total: trade.totalFen, payer_total: trade.totalFen, currency: 'CNY', payer_currency: 'CNY' }
+        : { total: trade.totalFen, currency: 'CNY' },
     };
   }
 
@@ -484,7 +492,13 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
     const auth = parseWechatAuthorization(req.headers.authorization);
     if (!auth || auth.mchid !== wechat.mchId) return wechatError(res, 401, 'SIGN_ERROR', 'Authorization 不合法或商户号不匹配');
     if (auth.serial_no !== wechat.merchantSerial) return wechatError(res, 401, 'SIGN_ERROR', '商户证书序列号不匹配');
-    const verified = verifyWechatRequest({ method: req.method ?? 'GET', pathWithQuery: `${url.pathname}${url.search}`, body, authorization: req.headers.authorization, merchantPublicKeyPem: wechat.merchantPublicKeyPem });
+    const verified = verifyWechatRequest({
+      method: req.method ?? 'GET',
+      pathWithQuery: `${url.pathname}${url.search}`,
+      body,
+      authorization: req.headers.authorization,
+      merchantPublicKeyPem: wechat.merchantPublicKeyPem,
+    });
     if (!verified.ok) return wechatError(res, 401, 'SIGN_ERROR', `签名错误: ${verified.reason}`);
     let json: Record<string, any> = {};
     if (body !== '') {
@@ -498,11 +512,14 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
 
     if (req.method === 'POST' && path === '/v3/pay/transactions/native') {
       if (json.appid !== wechat.appId || json.mchid !== wechat.mchId) return wechatError(res, 400, 'APPID_MCHID_NOT_MATCH', 'appid 和 mch_id 不匹配');
-      if (typeof json.out_trade_no !== 'string' || !OUT_TRADE_NO_WECHAT.test(json.out_trade_no)) return wechatError(res, 400, 'PARAM_ERROR', 'out_trade_no 应为 6-32 位字母、数字、_-|*');
-      if (typeof json.description !== 'string' || json.description === '' || json.description.length > 127) return wechatError(res, 400, 'PARAM_ERROR', 'description 不合法');
+      if (typeof json.out_trade_no !== 'string' || !OUT_TRADE_NO_WECHAT.test(json.out_trade_no))
+        return wechatError(res, 400, 'PARAM_ERROR', 'out_trade_no 应为 6-32 位字母、数字、_-|*');
+      if (typeof json.description !== 'string' || json.description === '' || json.description.length > 127)
+        return wechatError(res, 400, 'PARAM_ERROR', 'description 不合法');
       if (typeof json.notify_url !== 'string' || !URL.canParse(json.notify_url)) return wechatError(res, 400, 'PARAM_ERROR', 'notify_url 不合法');
       const total = json.amount?.total;
-      if (!Number.isSafeInteger(total) || total <= 0 || (json.amount?.currency !== undefined && json.amount.currency !== 'CNY')) return wechatError(res, 400, 'PARAM_ERROR', 'amount 不合法');
+      if (!Number.isSafeInteger(total) || total <= 0 || (json.amount?.currency !== undefined && json.amount.currency !== 'CNY'))
+        return wechatError(res, 400, 'PARAM_ERROR', 'amount 不合法');
       const existing = wechatTrades.get(json.out_trade_no);
       if (existing) {
         if (existing.state === 'SUCCESS' || existing.state === 'REFUND') return wechatError(res, 403, 'ORDERPAID', '该订单已支付');
@@ -547,9 +564,13 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
     }
 
     if (req.method === 'POST' && path === '/v3/refund/domestic/refunds') {
-      const trade = typeof json.out_trade_no === 'string' ? wechatTrades.get(json.out_trade_no) : [...wechatTrades.values()].find((t) => t.transactionId === json.transaction_id);
+      const trade =
+        typeof json.out_trade_no === 'string'
+          ? wechatTrades.get(json.out_trade_no)
+          : [...wechatTrades.values()].find((t) => t.transactionId === json.transaction_id);
       if (!trade) return wechatError(res, 404, 'RESOURCE_NOT_EXISTS', '订单不存在');
-      if (typeof json.out_refund_no !== 'string' || !OUT_REFUND_NO_WECHAT.test(json.out_refund_no)) return wechatError(res, 400, 'PARAM_ERROR', 'out_refund_no 不合法');
+      if (typeof json.out_refund_no !== 'string' || !OUT_REFUND_NO_WECHAT.test(json.out_refund_no))
+        return wechatError(res, 400, 'PARAM_ERROR', 'out_refund_no 不合法');
       const refundFen = json.amount?.refund;
       if (!Number.isSafeInteger(refundFen) || refundFen <= 0 || json.amount?.currency !== 'CNY') return wechatError(res, 400, 'PARAM_ERROR', 'amount 不合法');
       if (json.amount?.total !== trade.totalFen) return wechatError(res, 400, 'PARAM_ERROR', 'amount.total 与订单金额不一致');
@@ -603,7 +624,17 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
         if (trade.returnUrl) {
           // the synchronous return: signed like the notification (the merchant must not rely on it)
           const ret = signAlipayParams(
-            { app_id: merchant.alipay!.appId, method: 'alipay.trade.page.pay.return', charset: 'utf-8', version: '1.0', timestamp: beijingTime(new Date()), out_trade_no: trade.outTradeNo, trade_no: trade.tradeNo!, total_amount: fenToYuan(trade.totalFen), seller_id: merchant.alipay!.sellerId },
+            {
+              app_id: merchant.alipay!.appId,
+              method: 'alipay.trade.page.pay.return',
+              charset: 'utf-8',
+              version: '1.0',
+              timestamp: beijingTime(new Date()),
+              out_trade_no: trade.outTradeNo,
+              trade_no: trade.tradeNo!,
+              total_amount: fenToYuan(trade.totalFen),
+              seller_id: merchant.alipay!.sellerId,
+            },
             keys.alipay.privateKeyPem,
           );
           res.writeHead(302, { Location: `${trade.returnUrl}${trade.returnUrl.includes('?') ? '&' : '?'}${new URLSearchParams(ret).toString()}` });
@@ -670,7 +701,13 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions): Promi
       }
       const trade = wechatTrades.get(outTradeNo);
       if (!trade) throw new Error(`no wechat trade ${outTradeNo}`);
-      wechatNotify('transaction', trade.notifyUrl, trade.state === 'SUCCESS' || trade.state === 'REFUND' ? 'TRANSACTION.SUCCESS' : 'TRANSACTION.FAIL', '支付通知', () => JSON.stringify(wechatTransaction(trade)));
+      wechatNotify(
+        'transaction',
+        trade.notifyUrl,
+        trade.state === 'SUCCESS' || trade.state === 'REFUND' ? 'TRANSACTION.SUCCESS' : 'TRANSACTION.FAIL',
+        '支付通知',
+        () => JSON.stringify(wechatTransaction(trade)),
+      );
     },
     trade(provider, outTradeNo) {
       if (provider === 'alipay') {

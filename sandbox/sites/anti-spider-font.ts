@@ -28,6 +28,13 @@ export function antiSpiderFont(seed: number): Uint8Array {
     path.close();
     return new opentype.Glyph({ name, unicode: obfuscatedCodePoint(name === 'period' ? '.' : String(index), seed), advanceWidth: 600, path });
   });
-  const font = new opentype.Font({ familyName: `QDAnti${seed}`, styleName: 'Regular', unitsPerEm: 1000, ascender: 800, descender: -200, glyphs: [notdef, ...glyphs] });
+  const font = new opentype.Font({
+    familyName: `QDAnti${seed}`,
+    styleName: 'Regular',
+    unitsPerEm: 1000,
+    ascender: 800,
+    descender: -200,
+    glyphs: [notdef, ...glyphs],
+  });
   return new Uint8Array(font.toArrayBuffer());
 }

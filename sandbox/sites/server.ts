@@ -130,17 +130,31 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
     const path = `/${rest.join('/')}`;
     const body = req.method === 'POST' ? await readBody(req) : null;
     const entry: LoggedRequest = {
-      site, host, method: req.method ?? 'GET', path, query: Object.fromEntries(url.searchParams), body,
-      cookies: cookiesOf(req), userAgent: req.headers['user-agent'], headers: req.headers, status: 0,
+      site,
+      host,
+      method: req.method ?? 'GET',
+      path,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      cookies: cookiesOf(req),
+      userAgent: req.headers['user-agent'],
+      headers: req.headers,
+      status: 0,
     };
     requests.push(entry);
     if (options.maxLoggedRequests !== undefined && requests.length > options.maxLoggedRequests) requests.splice(0, requests.length - options.maxLoggedRequests);
     const cors: Record<string, string> = req.headers.origin
-      ? { 'access-control-allow-origin': req.headers.origin, 'access-control-allow-credentials': 'true', 'access-control-allow-headers': 'content-type,x-s,x-t,x-s-common,x-b3-traceid' }
+      ? {
+          'access-control-allow-origin': req.headers.origin,
+          'access-control-allow-credentials': 'true',
+          'access-control-allow-headers': 'content-type,x-s,x-t,x-s-common,x-b3-traceid',
+        }
       : {};
     const send = (status: number, type: 'html' | 'json', content: string, headers: Record<string, string> = {}) => {
       entry.status = status;
-      res.writeHead(status, { 'content-type': type === 'html' ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8', ...cors, ...headers }).end(content);
+      res
+        .writeHead(status, { 'content-type': type === 'html' ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8', ...cors, ...headers })
+        .end(content);
     };
     const json = (status: number, value: unknown, headers: Record<string, string> = {}) => send(status, 'json', JSON.stringify(value), headers);
     if (req.method === 'OPTIONS') return send(204, 'json', '');
@@ -318,7 +332,12 @@ ${header}
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
-    urls: { xiaohongshuWeb: `${origin}/xiaohongshu/www`, xiaohongshuApi: `${origin}/xiaohongshu/edith`, qidianWeb: `${origin}/qidian/www`, qidianBook: `${origin}/qidian/www` },
+    urls: {
+      xiaohongshuWeb: `${origin}/xiaohongshu/www`,
+      xiaohongshuApi: `${origin}/xiaohongshu/edith`,
+      qidianWeb: `${origin}/qidian/www`,
+      qidianBook: `${origin}/qidian/www`,
+    },
     requests,
     manifest,
     sentMessages: im.sent,

@@ -65,7 +65,12 @@ export function createSandboxIm(manifest: ImManifest) {
   };
 
   const echoed = (m: SandboxSentMessage): Json => ({
-    message_id: m.message_id, sender_id: m.sender_id, message_type: m.message_type, content: m.content, create_time: m.create_time, client_msg_id: m.client_msg_id,
+    message_id: m.message_id,
+    sender_id: m.sender_id,
+    message_type: m.message_type,
+    content: m.content,
+    create_time: m.create_time,
+    client_msg_id: m.client_msg_id,
   });
 
   return {
@@ -103,12 +108,23 @@ export function createSandboxIm(manifest: ImManifest) {
         cookies: { ...cookies },
       };
       sent.push(message);
-      return ok({ message_id: message.message_id, conversation_id: conversationId, receiver_id: receiver, client_msg_id: message.client_msg_id, create_time: now });
+      return ok({
+        message_id: message.message_id,
+        conversation_id: conversationId,
+        receiver_id: receiver,
+        client_msg_id: message.client_msg_id,
+        create_time: now,
+      });
     },
 
     /** The conversation's first page of messages with what was sent in it (newest first); `found` is the fixture page, if any. */
     messages(conversationId: string, firstPage: boolean, found: unknown): unknown {
-      const mine = firstPage ? sent.filter((m) => m.conversation_id === conversationId).reverse().map(echoed) : [];
+      const mine = firstPage
+        ? sent
+            .filter((m) => m.conversation_id === conversationId)
+            .reverse()
+            .map(echoed)
+        : [];
       if (mine.length === 0) return found;
       const page = (found as { data?: Json } | null)?.data ?? { messages: [], cursor: '', has_more: false };
       return ok({ ...page, messages: [...mine, ...((page['messages'] as unknown[] | undefined) ?? [])] });
@@ -126,7 +142,12 @@ export function createSandboxIm(manifest: ImManifest) {
       const fresh = firstPage
         ? started.map((id) => {
             const m = latest(id)!;
-            return { conversation_id: id, user: { user_id: peers.get(id)!, nickname: null }, unread_count: 0, last_message: { content: m.content, create_time: m.create_time } };
+            return {
+              conversation_id: id,
+              user: { user_id: peers.get(id)!, nickname: null },
+              unread_count: 0,
+              last_message: { content: m.content, create_time: m.create_time },
+            };
           })
         : [];
       return ok({ ...page, conversations: [...fresh, ...listed] });

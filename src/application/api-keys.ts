@@ -59,7 +59,13 @@ export async function createApiKey(
 
 /** Revokes one of the user's keys (another user's or an unknown one: NOT_FOUND; again: no event). */
 export async function revokeApiKey(call: ApiKeyCall, keyId: string): Promise<Result> {
-  return handle(call.store, apiKeyAggregate, keyId, { type: 'RevokeApiKey', keyId, requestedBy: call.userId, now: call.now.toISOString() }, { context: call.context });
+  return handle(
+    call.store,
+    apiKeyAggregate,
+    keyId,
+    { type: 'RevokeApiKey', keyId, requestedBy: call.userId, now: call.now.toISOString() },
+    { context: call.context },
+  );
 }
 
 /**

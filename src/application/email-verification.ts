@@ -43,18 +43,20 @@ export interface EmailVerificationDeps {
 }
 
 /** Records a new verification request (superseding the last) and queues its mail. */
-export async function requestEmailVerification(
-  deps: EmailVerificationDeps,
-  userId: string,
-  context: CommandContext,
-): Promise<void> {
+export async function requestEmailVerification(deps: EmailVerificationDeps, userId: string, context: CommandContext): Promise<void> {
   const token = `${userId}.${generateOpaqueToken()}`;
   const now = deps.now?.() ?? new Date();
   await handle(
     deps.store,
     userAggregate,
     userId,
-    { type: 'RequestEmailVerification', userId, verifyTokenHash: hashToken(token), expiresAt: new Date(now.getTime() + deps.ttlMinutes * 60_000).toISOString(), now: now.toISOString() },
+    {
+      type: 'RequestEmailVerification',
+      userId,
+      verifyTokenHash: hashToken(token),
+      expiresAt: new Date(now.getTime() + deps.ttlMinutes * 60_000).toISOString(),
+      now: now.toISOString(),
+    },
     { context },
   );
   await deps.outbox.enqueueVerificationMail({ userId, token: deps.secretBox.encrypt(token, sealContext(userId)) });
@@ -85,11 +87,15 @@ export async function sendVerificationMail(deps: VerificationMailDeps, job: Veri
   if (state.emailVerification?.verifyTokenHash !== hashToken(token)) return 'superseded';
   if (state.status !== 'active' || !state.account) return 'user-inactive';
   const verifyUrl = `${deps.webUrl.replace(/\/+$/, '')}/verify-email?token=${encodeURIComponent(token)}`;
-  const sent = await deliverOrDrop(deps.mailer, { to: state.account.email, ...emailVerificationMail({ verifyUrl, expiresInMinutes: deps.ttlMinutes }) }, {
-    logger: deps.logger,
-    what: 'verification mail',
-    context: { userId: job.userId },
-  });
+  const sent = await deliverOrDrop(
+    deps.mailer,
+    { to: state.account.email, ...emailVerificationMail({ verifyUrl, expiresInMinutes: deps.ttlMinutes }) },
+    {
+      logger: deps.logger,
+      what: 'verification mail',
+      context: { userId: job.userId },
+    },
+  );
   if (sent === 'refused') return 'refused';
   return 'sent';
 }
@@ -103,5 +109,7 @@ export async function requireVerifiedEmail(store: EventStore, userId: string, mo
   if (mode === 'off') return;
   const { state } = await load(store, userAggregate, userId);
   if (state.emailVerifiedAt !== null) return;
-  throw new DomainError('PERMISSION_DENIED', 'verify your email first (POST /api/v1/users/email-verification sends the link again)', { reason: 'email_not_verified' });
+  throw new DomainError('PERMISSION_DENIED', 'verify your email first (POST /api/v1/users/email-verification sends the link again)', {
+    reason: 'email_not_verified',
+  });
 }

@@ -41,7 +41,10 @@ export async function loadAlert(store: EventStore, alertId: string): Promise<{ s
   return load(store, novelAlertAggregate, alertId);
 }
 
-export async function createAlert(call: AlertCall, input: { novelId: string; kind: NovelAlertKind; words: number | null }): Promise<Result & { alertId: string }> {
+export async function createAlert(
+  call: AlertCall,
+  input: { novelId: string; kind: NovelAlertKind; words: number | null },
+): Promise<Result & { alertId: string }> {
   const { state: tracking } = await loadTracking(call.store, novelTrackingId(call.userId, input.novelId));
   if (tracking.status !== 'tracking') {
     throw new DomainError('CONFLICT', `novel ${input.novelId} is not tracked: track it first`, { novelId: input.novelId, reason: 'novel_not_tracked' });

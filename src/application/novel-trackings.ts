@@ -2,12 +2,7 @@ import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
 import { uuidFromName } from '../write-model/core/event-ids.js';
-import {
-  novelTrackingAggregate,
-  type NovelTrackingEvent,
-  type NovelTrackingSettings,
-  type NovelTrackingState,
-} from '../write-model/novel-tracking/index.js';
+import { novelTrackingAggregate, type NovelTrackingEvent, type NovelTrackingSettings, type NovelTrackingState } from '../write-model/novel-tracking/index.js';
 import { releaseResource, reserveResource, type QuotaCall } from './subscription-quotas.js';
 
 /**
@@ -60,7 +55,15 @@ export async function trackNovel(
       call.store,
       novelTrackingAggregate,
       trackingId,
-      { type: 'TrackNovel', trackingId, userId: call.userId, novelId: input.novelId, title: input.title, settings: input.settings, now: call.now.toISOString() },
+      {
+        type: 'TrackNovel',
+        trackingId,
+        userId: call.userId,
+        novelId: input.novelId,
+        title: input.title,
+        settings: input.settings,
+        now: call.now.toISOString(),
+      },
       { context: call.context },
     );
     return { ...result, trackingId };

@@ -42,7 +42,11 @@ export interface RequestedMessageSend {
 
 const PLATFORM = 'xiaohongshu';
 
-export async function requestMessageSend(deps: OutgoingMessageDeps, caller: { userId: string; context: CommandContext }, input: MessageSendInput): Promise<RequestedMessageSend> {
+export async function requestMessageSend(
+  deps: OutgoingMessageDeps,
+  caller: { userId: string; context: CommandContext },
+  input: MessageSendInput,
+): Promise<RequestedMessageSend> {
   const plan = await currentPlan(deps.store, caller.userId, PLATFORM);
   requireFeature(plan, 'private_messaging');
   const { state: account } = await load(deps.store, platformAccountAggregate, input.platformAccountId);
@@ -65,8 +69,15 @@ export async function requestMessageSend(deps: OutgoingMessageDeps, caller: { us
     outgoingMessageAggregate,
     messageId,
     {
-      type: 'RequestMessageSend', messageId, ownerId: caller.userId, platform: PLATFORM, platformAccountId: input.platformAccountId,
-      conversationId: input.conversationId, peerId: input.peerId, text: input.text, now: deps.now().toISOString(),
+      type: 'RequestMessageSend',
+      messageId,
+      ownerId: caller.userId,
+      platform: PLATFORM,
+      platformAccountId: input.platformAccountId,
+      conversationId: input.conversationId,
+      peerId: input.peerId,
+      text: input.text,
+      now: deps.now().toISOString(),
     },
     { context: caller.context, expectedRevision: 'no_stream' },
   );

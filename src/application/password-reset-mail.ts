@@ -52,11 +52,15 @@ export async function sendPasswordResetMail(deps: ResetMailDeps, job: ResetMailJ
   if (state.passwordReset?.resetTokenHash !== hashToken(token)) return 'superseded';
   if (state.status !== 'active' || !state.account) return 'user-inactive';
   const resetUrl = `${deps.webUrl.replace(/\/+$/, '')}/reset-password?token=${encodeURIComponent(token)}`;
-  const sent = await deliverOrDrop(deps.mailer, { to: state.account.email, ...passwordResetMail({ resetUrl, expiresInMinutes: deps.ttlMinutes }) }, {
-    logger: deps.logger,
-    what: 'reset mail',
-    context: { userId: job.userId },
-  });
+  const sent = await deliverOrDrop(
+    deps.mailer,
+    { to: state.account.email, ...passwordResetMail({ resetUrl, expiresInMinutes: deps.ttlMinutes }) },
+    {
+      logger: deps.logger,
+      what: 'reset mail',
+      context: { userId: job.userId },
+    },
+  );
   if (sent === 'refused') return 'refused';
   return 'sent';
 }

@@ -156,7 +156,11 @@ export function channelFor(provider: PaymentProvider, channel: PaymentChannel | 
   const offered = CHANNELS_BY_PROVIDER[provider];
   if (channel === undefined) return offered[0]!;
   if (!offered.includes(channel)) {
-    throw new DomainError('VALIDATION_ERROR', `${provider} is paid through ${offered.join(' or ')}, not ${channel}`, { field: 'channel', expected: offered, got: channel });
+    throw new DomainError('VALIDATION_ERROR', `${provider} is paid through ${offered.join(' or ')}, not ${channel}`, {
+      field: 'channel',
+      expected: offered,
+      got: channel,
+    });
   }
   return channel;
 }
@@ -257,7 +261,14 @@ export async function checkout(deps: PaymentsDeps, input: CheckoutInput): Promis
     deps.store,
     paymentOrderAggregate,
     orderId,
-    { type: 'RecordPlacement', orderId, channel: placement.channel, payUrl: placement.payUrl, codeUrl: placement.codeUrl, now: (deps.now?.() ?? new Date()).toISOString() },
+    {
+      type: 'RecordPlacement',
+      orderId,
+      channel: placement.channel,
+      payUrl: placement.payUrl,
+      codeUrl: placement.codeUrl,
+      now: (deps.now?.() ?? new Date()).toISOString(),
+    },
     { context: input.context },
   );
   return { orderId, amountFen, expiresAt, placement, result };
@@ -326,12 +337,19 @@ export async function refundOrder(
   const provider = state.order.provider;
   const client = clientFor(deps, provider);
   if (!isPaid(state) || !state.payment) {
-    throw new DomainError('CONFLICT', `payment order ${input.orderId} is ${state.status}: only paid orders can be refunded`, { orderId: input.orderId, status: state.status });
+    throw new DomainError('CONFLICT', `payment order ${input.orderId} is ${state.status}: only paid orders can be refunded`, {
+      orderId: input.orderId,
+      status: state.status,
+    });
   }
   const held = state.pendingRefunds.reduce((sum, r) => sum + r.amountFen, 0);
   const left = state.payment.paidAmountFen - state.refundedFen - held;
   if (input.amountFen === undefined && left <= 0) {
-    throw new DomainError('CONFLICT', `payment order ${input.orderId} has nothing left to refund`, { orderId: input.orderId, refundedFen: state.refundedFen, requestedFen: held });
+    throw new DomainError('CONFLICT', `payment order ${input.orderId} has nothing left to refund`, {
+      orderId: input.orderId,
+      refundedFen: state.refundedFen,
+      requestedFen: held,
+    });
   }
   const amountFen = input.amountFen ?? left;
   const refundId = randomUUID();
@@ -339,7 +357,15 @@ export async function refundOrder(
     deps.store,
     paymentOrderAggregate,
     input.orderId,
-    { type: 'RequestRefund', orderId: input.orderId, refundId, amountFen, reason: input.reason, requestedBy: input.adminId, now: (deps.now?.() ?? new Date()).toISOString() },
+    {
+      type: 'RequestRefund',
+      orderId: input.orderId,
+      refundId,
+      amountFen,
+      reason: input.reason,
+      requestedBy: input.adminId,
+      now: (deps.now?.() ?? new Date()).toISOString(),
+    },
     { context: input.context },
   );
   let outcome: RefundOutcome;
@@ -385,14 +411,15 @@ export interface ReconcileReport {
  * long for its outcome. One order's trouble (a provider away, a decision
  * refused) is counted and logged; the run goes on.
  */
-export async function reconcilePayments(
-  deps: PaymentsDeps & { knex: Knex },
-  options: { minAgeSeconds: number; batch: number },
-): Promise<ReconcileReport> {
+export async function reconcilePayments(deps: PaymentsDeps & { knex: Knex }, options: { minAgeSeconds: number; batch: number }): Promise<ReconcileReport> {
   const now = deps.now?.() ?? new Date();
   const cutoff = new Date(now.getTime() - options.minAgeSeconds * 1000);
   const report: ReconcileReport = { ordersChecked: 0, paid: 0, closed: 0, stillPending: 0, refundsChecked: 0, refunded: 0, refundsFailed: 0, errors: 0 };
-  const context = (orderId: string): CommandContext => ({ correlationId: `reconcile:${orderId}`, causationId: `reconcile:${now.toISOString()}`, actor: 'job:payments-reconcile' });
+  const context = (orderId: string): CommandContext => ({
+    correlationId: `reconcile:${orderId}`,
+    causationId: `reconcile:${now.toISOString()}`,
+    actor: 'job:payments-reconcile',
+  });
 
   for (const candidate of await pendingOrdersToReconcile(deps.knex, { createdBefore: cutoff, limit: options.batch })) {
     const provider = candidate.provider as PaymentProvider;
@@ -424,7 +451,14 @@ export async function reconcilePayments(
           deps.store,
           paymentOrderAggregate,
           candidate.orderId,
-          { type: 'FailPayment', orderId: candidate.orderId, provider, reason: `closed at the provider: ${trade.detail}`, ...(trade.providerTradeNo ? { providerTradeNo: trade.providerTradeNo } : {}), now: now.toISOString() },
+          {
+            type: 'FailPayment',
+            orderId: candidate.orderId,
+            provider,
+            reason: `closed at the provider: ${trade.detail}`,
+            ...(trade.providerTradeNo ? { providerTradeNo: trade.providerTradeNo } : {}),
+            now: now.toISOString(),
+          },
           { context: context(candidate.orderId) },
         );
         if (result.events.length > 0) report.closed++;
@@ -433,7 +467,12 @@ export async function reconcilePayments(
       }
     } catch (error) {
       report.errors++;
-      const detail = error instanceof PaymentProviderError ? { kind: error.kind, code: error.code } : error instanceof DomainError ? { code: error.code, message: error.message } : { err: error };
+      const detail =
+        error instanceof PaymentProviderError
+          ? { kind: error.kind, code: error.code }
+          : error instanceof DomainError
+            ? { code: error.code, message: error.message }
+            : { err: error };
       deps.logger?.warn({ orderId: candidate.orderId, provider, ...detail }, 'reconcile: order not settled');
     }
   }

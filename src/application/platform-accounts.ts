@@ -185,8 +185,20 @@ export async function rotatePlatformAccountCredentials(
 }
 
 /** The owner relabels the account (the same name again is a no-op). */
-export async function renamePlatformAccount(deps: PlatformAccountsDeps, actor: Actor, accountId: string, displayName: string, expectedRevision?: bigint): Promise<Result> {
-  const command: PlatformAccountCommand = { type: 'RenamePlatformAccount', accountId, requestedBy: actor.userId, displayName, now: (deps.now?.() ?? new Date()).toISOString() };
+export async function renamePlatformAccount(
+  deps: PlatformAccountsDeps,
+  actor: Actor,
+  accountId: string,
+  displayName: string,
+  expectedRevision?: bigint,
+): Promise<Result> {
+  const command: PlatformAccountCommand = {
+    type: 'RenamePlatformAccount',
+    accountId,
+    requestedBy: actor.userId,
+    displayName,
+    now: (deps.now?.() ?? new Date()).toISOString(),
+  };
   return handle(deps.store, platformAccountAggregate, accountId, await asOwner(deps, actor, accountId, command, expectedRevision), {
     context: actor.context,
     ...ifMatch(expectedRevision),
@@ -220,7 +232,8 @@ export async function verifyPlatformAccount(
   expectedRevision?: bigint,
 ): Promise<{ outcome: VerificationOutcome; result: Result }> {
   const { state, revision } = await ownedAccount(deps.store, accountId, actor.userId);
-  if (expectedRevision !== undefined && expectedRevision !== revision) throw new WrongExpectedVersionError(platformAccountStream(accountId), expectedRevision, revision);
+  if (expectedRevision !== undefined && expectedRevision !== revision)
+    throw new WrongExpectedVersionError(platformAccountStream(accountId), expectedRevision, revision);
   if (state.status === 'disconnected') {
     throw new DomainError('CONFLICT', `platform account ${accountId} is disconnected`, { accountId, status: state.status });
   }

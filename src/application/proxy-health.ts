@@ -117,10 +117,7 @@ export async function runProxyHealthChecks(deps: ProxyHealthDeps, round: ProxyHe
   const results: ProxyHealthResult[] = [];
   for (const outcome of outcomes) {
     try {
-      const recorded = await recordHealthCheck(
-        { store: deps.store, context, thresholds: deps.thresholds, ...(deps.now ? { now: deps.now } : {}) },
-        outcome,
-      );
+      const recorded = await recordHealthCheck({ store: deps.store, context, thresholds: deps.thresholds, ...(deps.now ? { now: deps.now } : {}) }, outcome);
       results.push({ ...outcome, failed: recorded.failed, recovered: recorded.recovered });
     } catch (error) {
       // one proxy retired meanwhile (CONFLICT) must not cost the others their checks
@@ -128,7 +125,10 @@ export async function runProxyHealthChecks(deps: ProxyHealthDeps, round: ProxyHe
     }
   }
   if (results.some((r) => r.failed || r.recovered)) {
-    deps.logger?.info({ failed: results.filter((r) => r.failed).map((r) => r.proxyId), recovered: results.filter((r) => r.recovered).map((r) => r.proxyId) }, 'proxy health changed');
+    deps.logger?.info(
+      { failed: results.filter((r) => r.failed).map((r) => r.proxyId), recovered: results.filter((r) => r.recovered).map((r) => r.proxyId) },
+      'proxy health changed',
+    );
   }
   return { checked: results.length, ok: results.filter((r) => r.ok).length, results };
 }

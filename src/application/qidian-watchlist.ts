@@ -68,12 +68,22 @@ export async function trackedAmong(store: EventStore, userId: string, novelIds: 
 }
 
 /** What a watch-list run of this user collects now: their tracked novels and watched keywords. */
-export async function watchlistOf(knex: Knex, userId: string, limits: { novels: number | null; keywords: number }): Promise<{ novelIds: string[]; keywords: string[] }> {
+export async function watchlistOf(
+  knex: Knex,
+  userId: string,
+  limits: { novels: number | null; keywords: number },
+): Promise<{ novelIds: string[]; keywords: string[] }> {
   const rows = (kind: 'novel' | 'keyword', max: number | null) => {
-    const q = knex('pm_qidian_watchlist').where({ user_id: userId, kind, active: true }).orderBy([{ column: 'since' }, { column: 'value' }]).select<{ value: string }[]>('value');
+    const q = knex('pm_qidian_watchlist')
+      .where({ user_id: userId, kind, active: true })
+      .orderBy([{ column: 'since' }, { column: 'value' }])
+      .select<{ value: string }[]>('value');
     return max === null ? q : q.limit(max);
   };
-  const [novels, keywords] = await Promise.all([limits.novels === 0 ? [] : rows('novel', limits.novels), limits.keywords === 0 ? [] : rows('keyword', limits.keywords)]);
+  const [novels, keywords] = await Promise.all([
+    limits.novels === 0 ? [] : rows('novel', limits.novels),
+    limits.keywords === 0 ? [] : rows('keyword', limits.keywords),
+  ]);
   return { novelIds: novels.map((r) => r.value), keywords: keywords.map((r) => r.value) };
 }
 

@@ -13,7 +13,15 @@ import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
-import { reportAggregate, type ReportFileFormat, type ReportKind, type ReportSchedule, type ReportService, type ReportSettings, latestSlot } from '../write-model/report/index.js';
+import {
+  reportAggregate,
+  type ReportFileFormat,
+  type ReportKind,
+  type ReportSchedule,
+  type ReportService,
+  type ReportSettings,
+  latestSlot,
+} from '../write-model/report/index.js';
 import { reportRunAggregate, type ReportRunTrigger } from '../write-model/report-run/index.js';
 import { allowsRanking, QIDIAN_RANKINGS } from '../write-model/subscription/plans.js';
 import { userAggregate } from '../write-model/user/decider.js';
@@ -96,7 +104,11 @@ export function reportRow(r: Record<string, any>): ReportRow {
  * (xlsx: excel, pdf: pdf), and the kind's own feature (Xiaohongshu analytics:
  * data_analytics; Qidian market: market_insights).
  */
-export async function requireReportPlan(store: EventStore, userId: string, settings: { service: ReportService; kind: ReportKind; format: ReportFileFormat }): Promise<void> {
+export async function requireReportPlan(
+  store: EventStore,
+  userId: string,
+  settings: { service: ReportService; kind: ReportKind; format: ReportFileFormat },
+): Promise<void> {
   requireFeature(await currentPlan(store, userId, 'qidian'), 'custom_reports');
   const servicePlan = await currentPlan(store, userId, settings.service);
   requirePlanExportFormat(servicePlan, REPORT_PLAN_FORMAT[settings.format], { format: settings.format });
@@ -118,7 +130,13 @@ export async function loadReport(store: EventStore, reportId: string) {
 }
 
 export async function defineReport(call: ReportCall, reportId: string, settings: ReportSettings) {
-  return handle(call.store, reportAggregate, reportId, { type: 'DefineReport', reportId, userId: call.userId, ...settings, now: call.now.toISOString() }, { context: call.context, expectedRevision: 'no_stream' });
+  return handle(
+    call.store,
+    reportAggregate,
+    reportId,
+    { type: 'DefineReport', reportId, userId: call.userId, ...settings, now: call.now.toISOString() },
+    { context: call.context, expectedRevision: 'no_stream' },
+  );
 }
 
 export async function changeReport(call: ReportCall, reportId: string, change: Partial<Omit<ReportSettings, 'service'>>, expectedRevision?: bigint) {
@@ -132,7 +150,13 @@ export async function changeReport(call: ReportCall, reportId: string, change: P
 }
 
 export async function deleteReport(call: ReportCall, reportId: string) {
-  return handle(call.store, reportAggregate, reportId, { type: 'DeleteReport', reportId, requestedBy: call.userId, now: call.now.toISOString() }, { context: call.context });
+  return handle(
+    call.store,
+    reportAggregate,
+    reportId,
+    { type: 'DeleteReport', reportId, requestedBy: call.userId, now: call.now.toISOString() },
+    { context: call.context },
+  );
 }
 
 // ---------------------------------------------------------------- generating
@@ -192,22 +216,62 @@ export async function buildReportFile(store: EventStore, knex: Knex, report: Rep
     tables = [
       {
         title: '榜单 Boards',
-        columns: [{ header: '榜单 Board', width: 1.4 }, { header: '首次 First day', width: 1.3 }, { header: '末次 Last day', width: 1.3 }, { header: '采集天数 Days', width: 1, align: 'right' }, { header: '上升 Risers', width: 1, align: 'right' }, { header: '下降 Fallers', width: 1, align: 'right' }, { header: '新上榜 New', width: 1, align: 'right' }, { header: '出榜 Exits', width: 1, align: 'right' }],
-        rows: market.boards.map((b) => [b.ranking, b.start_day, b.end_day, b.days_captured, b.totals.risers, b.totals.fallers, b.totals.new_entries, b.totals.exits]),
+        columns: [
+          { header: '榜单 Board', width: 1.4 },
+          { header: '首次 First day', width: 1.3 },
+          { header: '末次 Last day', width: 1.3 },
+          { header: '采集天数 Days', width: 1, align: 'right' },
+          { header: '上升 Risers', width: 1, align: 'right' },
+          { header: '下降 Fallers', width: 1, align: 'right' },
+          { header: '新上榜 New', width: 1, align: 'right' },
+          { header: '出榜 Exits', width: 1, align: 'right' },
+        ],
+        rows: market.boards.map((b) => [
+          b.ranking,
+          b.start_day,
+          b.end_day,
+          b.days_captured,
+          b.totals.risers,
+          b.totals.fallers,
+          b.totals.new_entries,
+          b.totals.exits,
+        ]),
       },
       {
         title: '榜单变动 Movements',
-        columns: [{ header: '榜单 Board', width: 1.2 }, { header: '变动 Kind', width: 1.2 }, { header: '书名 Title', width: 2.5 }, { header: '作者 Author', width: 1.5 }, { header: '起 From', width: 0.8, align: 'right' }, { header: '止 To', width: 0.8, align: 'right' }, { header: '变化 Change', width: 0.9, align: 'right' }],
+        columns: [
+          { header: '榜单 Board', width: 1.2 },
+          { header: '变动 Kind', width: 1.2 },
+          { header: '书名 Title', width: 2.5 },
+          { header: '作者 Author', width: 1.5 },
+          { header: '起 From', width: 0.8, align: 'right' },
+          { header: '止 To', width: 0.8, align: 'right' },
+          { header: '变化 Change', width: 0.9, align: 'right' },
+        ],
         rows: movements,
       },
       {
         title: '字数增长 Word growth',
-        columns: [{ header: '书名 Title', width: 2.5 }, { header: '作者 Author', width: 1.5 }, { header: '分类 Category', width: 1 }, { header: '期初 Start', width: 1.2, align: 'right' }, { header: '期末 End', width: 1.2, align: 'right' }, { header: '增长 Growth', width: 1.2, align: 'right' }],
+        columns: [
+          { header: '书名 Title', width: 2.5 },
+          { header: '作者 Author', width: 1.5 },
+          { header: '分类 Category', width: 1 },
+          { header: '期初 Start', width: 1.2, align: 'right' },
+          { header: '期末 End', width: 1.2, align: 'right' },
+          { header: '增长 Growth', width: 1.2, align: 'right' },
+        ],
         rows: market.word_growth.map((g) => [g.title, g.author, g.category, g.start_word_count, g.end_word_count, g.growth]),
       },
       {
         title: '分类 Categories',
-        columns: [{ header: '分类 Category', width: 1.5 }, { header: '作品 Books', width: 1, align: 'right' }, { header: '字数 Words', width: 1.5, align: 'right' }, { header: '增长 Growth', width: 1.3, align: 'right' }, { header: '上榜(首) Ranked start', width: 1.3, align: 'right' }, { header: '上榜(末) Ranked end', width: 1.3, align: 'right' }],
+        columns: [
+          { header: '分类 Category', width: 1.5 },
+          { header: '作品 Books', width: 1, align: 'right' },
+          { header: '字数 Words', width: 1.5, align: 'right' },
+          { header: '增长 Growth', width: 1.3, align: 'right' },
+          { header: '上榜(首) Ranked start', width: 1.3, align: 'right' },
+          { header: '上榜(末) Ranked end', width: 1.3, align: 'right' },
+        ],
         rows: market.categories.map((c) => [c.category, c.books, c.word_count, c.word_growth, c.ranked_start, c.ranked_end]),
       },
     ];
@@ -233,12 +297,38 @@ export async function buildReportFile(store: EventStore, knex: Knex, report: Rep
     tables = [
       {
         title: '追踪作品 Tracked novels',
-        columns: [{ header: '书号 Book id', width: 1.3 }, { header: '书名 Title', width: 2.3 }, { header: '作者 Author', width: 1.4 }, { header: '分类 Category', width: 1 }, { header: '状态 Status', width: 1 }, { header: '字数 Words', width: 1.2, align: 'right' }, { header: '章节 Chapters', width: 1, align: 'right' }, { header: '字数增长 Growth', width: 1.2, align: 'right' }, { header: '新章节 New ch.', width: 1, align: 'right' }],
-        rows: rows.map((r) => [r.novel_id, r.title ?? null, r.author ?? null, r.category ?? null, r.status ?? null, r.word_count == null ? null : Number(r.word_count), r.chapters == null ? null : Number(r.chapters), r.growth == null ? null : Number(r.growth), r.chapter_growth == null ? null : Number(r.chapter_growth)]),
+        columns: [
+          { header: '书号 Book id', width: 1.3 },
+          { header: '书名 Title', width: 2.3 },
+          { header: '作者 Author', width: 1.4 },
+          { header: '分类 Category', width: 1 },
+          { header: '状态 Status', width: 1 },
+          { header: '字数 Words', width: 1.2, align: 'right' },
+          { header: '章节 Chapters', width: 1, align: 'right' },
+          { header: '字数增长 Growth', width: 1.2, align: 'right' },
+          { header: '新章节 New ch.', width: 1, align: 'right' },
+        ],
+        rows: rows.map((r) => [
+          r.novel_id,
+          r.title ?? null,
+          r.author ?? null,
+          r.category ?? null,
+          r.status ?? null,
+          r.word_count == null ? null : Number(r.word_count),
+          r.chapters == null ? null : Number(r.chapters),
+          r.growth == null ? null : Number(r.growth),
+          r.chapter_growth == null ? null : Number(r.chapter_growth),
+        ]),
       },
     ];
   }
-  const content = await renderTableReport(report.format, { title, subtitle: `Qidian ${report.kind === 'qidian.market' ? 'market' : 'tracked novels'} report`, generatedAt: now, facts, tables });
+  const content = await renderTableReport(report.format, {
+    title,
+    subtitle: `Qidian ${report.kind === 'qidian.market' ? 'market' : 'tracked novels'} report`,
+    generatedAt: now,
+    facts,
+    tables,
+  });
   return { content, fileName, contentType, periodFrom: from, periodTo: to };
 }
 
@@ -273,14 +363,29 @@ export async function runReport(
   } catch (error) {
     const reason = refusalReason(error);
     if (!reason) throw error;
-    await handle(store, reportRunAggregate, run.runId, { type: 'RecordReportRunSkipped', ...ref, reason, now: now.toISOString() }, { context: run.context, eventIds: eventIdsFrom(`report-run:${run.runId}:outcome`) });
+    await handle(
+      store,
+      reportRunAggregate,
+      run.runId,
+      { type: 'RecordReportRunSkipped', ...ref, reason, now: now.toISOString() },
+      { context: run.context, eventIds: eventIdsFrom(`report-run:${run.runId}:outcome`) },
+    );
     deps.logger?.info({ reportId: report.id, runId: run.runId, reason }, 'report run skipped: the plan does not allow it');
     return { outcome: 'skipped', runId: run.runId, reason };
   }
   const file = await buildReportFile(store, knex, report, now);
   const expiresAt = new Date(now.getTime() + REPORT_FILE_TTL_DAYS * DAY_MS).toISOString();
   await knex('report_files')
-    .insert({ run_id: run.runId, report_id: report.id, user_id: report.userId, file_name: file.fileName, content_type: file.contentType, content: file.content, created_at: now, expires_at: expiresAt })
+    .insert({
+      run_id: run.runId,
+      report_id: report.id,
+      user_id: report.userId,
+      file_name: file.fileName,
+      content_type: file.contentType,
+      content: file.content,
+      created_at: now,
+      expires_at: expiresAt,
+    })
     .onConflict('run_id')
     .ignore();
   const result = await handle(
@@ -288,12 +393,26 @@ export async function runReport(
     reportRunAggregate,
     run.runId,
     {
-      type: 'RecordReportGenerated', ...ref, format: report.format, fileName: file.fileName, contentType: file.contentType, bytes: file.content.length,
-      periodFrom: file.periodFrom, periodTo: file.periodTo, expiresAt, now: now.toISOString(),
+      type: 'RecordReportGenerated',
+      ...ref,
+      format: report.format,
+      fileName: file.fileName,
+      contentType: file.contentType,
+      bytes: file.content.length,
+      periodFrom: file.periodFrom,
+      periodTo: file.periodTo,
+      expiresAt,
+      now: now.toISOString(),
     },
     { context: run.context, eventIds: eventIdsFrom(`report-run:${run.runId}:outcome`) },
   );
-  await deps.mail.enqueueReportMail({ runId: run.runId, reportId: report.id, userId: report.userId, correlationId: run.context.correlationId, causationId: run.context.causationId });
+  await deps.mail.enqueueReportMail({
+    runId: run.runId,
+    reportId: report.id,
+    userId: report.userId,
+    correlationId: run.context.correlationId,
+    causationId: run.context.causationId,
+  });
   const position = result.position ? formatPosition(result.position) : null;
   return { outcome: 'generated', runId: run.runId, fileName: file.fileName, contentType: file.contentType, bytes: file.content.length, expiresAt, position };
 }
@@ -321,13 +440,25 @@ export interface SweepReport {
 export async function runDueReports(deps: ReportsDeps, options: { limit?: number } = {}): Promise<SweepReport> {
   const now = deps.now?.() ?? new Date();
   const filesDeleted = await deps.knex('report_files').where('expires_at', '<', now).delete();
-  const due = ((await deps.knex('reports').where('status', 'active').andWhere('next_run_at', '<=', now).orderBy('next_run_at').limit(options.limit ?? REPORTS_PER_SWEEP)) as Record<string, any>[]).map(reportRow);
+  const due = (
+    (await deps
+      .knex('reports')
+      .where('status', 'active')
+      .andWhere('next_run_at', '<=', now)
+      .orderBy('next_run_at')
+      .limit(options.limit ?? REPORTS_PER_SWEEP)) as Record<string, any>[]
+  ).map(reportRow);
   const report: SweepReport = { due: due.length, generated: 0, skipped: 0, doneBefore: 0, failed: 0, filesDeleted };
   for (const r of due) {
     const slot = latestSlot(r.schedule, new Date(r.nextRunAt!), now)!.toISOString();
     const runId = scheduledRunId(r.id, slot);
     try {
-      const outcome = await runReport(deps, r, { runId, trigger: 'schedule', slot, context: { correlationId: runId, causationId: runId, actor: 'reports-job' } });
+      const outcome = await runReport(deps, r, {
+        runId,
+        trigger: 'schedule',
+        slot,
+        context: { correlationId: runId, causationId: runId, actor: 'reports-job' },
+      });
       if (outcome.outcome === 'generated') report.generated++;
       else if (outcome.outcome === 'skipped') report.skipped++;
       else report.doneBefore++;
@@ -391,7 +522,10 @@ export async function sendReportMail(deps: ReportMailDeps, job: ReportMailJob): 
     reportRunAggregate,
     job.runId,
     { type: 'RecordReportMailed', runId: job.runId, messageId: delivered.messageId, now: (deps.now?.() ?? new Date()).toISOString() },
-    { context: { correlationId: job.correlationId, causationId: job.causationId, actor: 'mail-outbox' }, eventIds: eventIdsFrom(`mail-outbox:${job.runId}:report-mailed`) },
+    {
+      context: { correlationId: job.correlationId, causationId: job.causationId, actor: 'mail-outbox' },
+      eventIds: eventIdsFrom(`mail-outbox:${job.runId}:report-mailed`),
+    },
   );
   return 'sent';
 }

@@ -83,7 +83,10 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionReport
   for (const service of SERVICES) {
     const tables = RETAINED_TABLES[service];
     for (const t of tables) deleted[t.table] = 0;
-    const ownerIds = await ownersOf(knex, tables.map((t) => t.table));
+    const ownerIds = await ownersOf(
+      knex,
+      tables.map((t) => t.table),
+    );
     owners[service] = ownerIds.length;
     for (const ownerId of ownerIds) {
       const { days, cutoff } = await retentionFor(deps.store, ownerId, service, now);
@@ -91,7 +94,8 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionReport
       for (const t of tables) {
         const n = await purge(knex, t, { ownerId, cutoff }, { dryRun, batchSize });
         deleted[t.table]! += n;
-        if (n > 0) logger?.info({ table: t.table, ownerId, service, days, cutoff: cutoff.toISOString(), rows: n, dryRun }, 'retention: rows past the plan\'s retention');
+        if (n > 0)
+          logger?.info({ table: t.table, ownerId, service, days, cutoff: cutoff.toISOString(), rows: n, dryRun }, "retention: rows past the plan's retention");
       }
     }
   }
@@ -136,10 +140,13 @@ async function purge(
   let total = 0;
   for (;;) {
     // one bounded statement per batch; the repeated condition re-checks a row updated meanwhile
-    const { rowCount } = (await knex.raw(
-      `DELETE FROM ?? WHERE ctid = ANY (ARRAY(SELECT ctid FROM ?? WHERE ${where} LIMIT ?)) AND ${where}`,
-      [t.table, t.table, ...params, options.batchSize, ...params],
-    )) as { rowCount: number };
+    const { rowCount } = (await knex.raw(`DELETE FROM ?? WHERE ctid = ANY (ARRAY(SELECT ctid FROM ?? WHERE ${where} LIMIT ?)) AND ${where}`, [
+      t.table,
+      t.table,
+      ...params,
+      options.batchSize,
+      ...params,
+    ])) as { rowCount: number };
     total += rowCount;
     if (rowCount < options.batchSize) return total;
   }
@@ -170,7 +177,14 @@ export async function runScavenge(deps: ScavengeDeps): Promise<ScavengeRunReport
     return { dryRun, asOf: new Date().toISOString(), streams: 0, events: 0, scavengedStreams: 0, snapshots: 0, skipped };
   }
   const { knex, logger } = deps;
-  const report = await scavengeEvents(knex, { dryRun, all: deps.all, batchSize: deps.batchSize, streamsPerPage: deps.streamsPerPage, onProgress: deps.onProgress });
-  if (report.events > 0 || dryRun) logger?.info({ ...report }, `scavenge ${dryRun ? '(dry run) ' : ''}finished: ${report.events} events of ${report.scavengedStreams} streams`);
+  const report = await scavengeEvents(knex, {
+    dryRun,
+    all: deps.all,
+    batchSize: deps.batchSize,
+    streamsPerPage: deps.streamsPerPage,
+    onProgress: deps.onProgress,
+  });
+  if (report.events > 0 || dryRun)
+    logger?.info({ ...report }, `scavenge ${dryRun ? '(dry run) ' : ''}finished: ${report.events} events of ${report.scavengedStreams} streams`);
   return report;
 }

@@ -210,7 +210,7 @@ export async function consumeQuotas(call: Omit<QuotaCall, 'context'>, subject: Q
   const streamName = subscriptionUsageAggregate.streamName(id);
   const { decider, events: codec } = subscriptionUsageAggregate;
   const now = call.now.toISOString();
-  batch: for (let attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
+  for (let attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
     const { state: loaded, revision } = await load(call.store, subscriptionUsageAggregate, id);
     let state = loaded;
     const verdicts: QuotaVerdict[] = [];
@@ -244,10 +244,10 @@ export async function consumeQuotas(call: Omit<QuotaCall, 'context'>, subject: Q
         { deterministicIds: true },
       );
       // a repeat of ids already in the stream: those uses were decided before, on a day that did not hold them yet
-      if (result.nextExpectedRevision <= revision) break batch;
+      if (result.nextExpectedRevision <= revision) break;
       return verdicts;
     } catch (error) {
-      if (error instanceof IdempotencyConflictError) break batch;
+      if (error instanceof IdempotencyConflictError) break;
       if (!(error instanceof WrongExpectedVersionError)) throw error;
     }
   }

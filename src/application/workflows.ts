@@ -4,7 +4,16 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { AppendCondition, EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
-import { checkAgainstPlan, itemSpec, parseConfig, runNeeds, workflowType, type Refusal, type ResolvedWorkflowType, type RunNeeds } from '../platforms/registry.js';
+import {
+  checkAgainstPlan,
+  itemSpec,
+  parseConfig,
+  runNeeds,
+  workflowType,
+  type Refusal,
+  type ResolvedWorkflowType,
+  type RunNeeds,
+} from '../platforms/registry.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { decideOnKept, handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
@@ -124,7 +133,10 @@ function trackingCall(deps: WorkflowDeps, caller: Caller): TrackingCall {
 /** A workflow of a managed type (qidian.watchlist) is the platform's to change: CONFLICT for the owner's PUT and DELETE. */
 function refuseManaged(type: string, workflowId: string): void {
   if (workflowType(type)?.spec.managed) {
-    throw new DomainError('CONFLICT', `workflow ${workflowId} is kept by the platform (${type}): change what it collects through its own routes`, { workflowId, type });
+    throw new DomainError('CONFLICT', `workflow ${workflowId} is kept by the platform (${type}): change what it collects through its own routes`, {
+      workflowId,
+      type,
+    });
   }
 }
 
@@ -174,7 +186,8 @@ export interface NewWorkflow {
 
 export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: NewWorkflow): Promise<Outcome & { workflowId: string }> {
   const resolved = resolveType(input.type);
-  if (resolved.spec.managed) throw invalidBody(`${input.type} workflows are kept by the platform`, [{ path: ['type'], message: 'kept by the platform', code: 'invalid_value' }]);
+  if (resolved.spec.managed)
+    throw invalidBody(`${input.type} workflows are kept by the platform`, [{ path: ['type'], message: 'kept by the platform', code: 'invalid_value' }]);
   const config = validConfig(input.type, input.config);
   const schedule = input.schedule ?? null;
   await checkPlan(deps.store, caller.userId, resolved, config, schedule);
@@ -243,7 +256,13 @@ export interface WorkflowChanges {
  * that same definition: an edit in between is a CONFLICT, not a change
  * checked against a config it never saw.
  */
-export async function updateWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, changes: WorkflowChanges, expectedRevision?: bigint): Promise<Outcome> {
+export async function updateWorkflow(
+  deps: WorkflowDeps,
+  caller: Caller,
+  workflowId: string,
+  changes: WorkflowChanges,
+  expectedRevision?: bigint,
+): Promise<Outcome> {
   const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
   refuseManaged(workflow.type, workflowId);
   const resolved = resolveType(workflow.type);
@@ -343,7 +362,11 @@ async function requestExecutionOf(
     throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
   }
   const config = await resolveRunConfig({ store: deps.store, ...(deps.knex ? { knex: deps.knex } : {}) }, workflow);
-  if (config === null) throw new DomainError('CONFLICT', `workflow ${workflowId} has nothing to collect: none of its novels is tracked`, { workflowId, reason: 'nothing_to_collect' });
+  if (config === null)
+    throw new DomainError('CONFLICT', `workflow ${workflowId} has nothing to collect: none of its novels is tracked`, {
+      workflowId,
+      reason: 'nothing_to_collect',
+    });
   const executionId = randomUUID();
   const result = await handle(
     deps.store,
@@ -397,7 +420,9 @@ export async function requestOneOffExecution(
 ): Promise<Outcome & { executionId: string }> {
   const resolved = resolveType(input.type);
   if (options.platform !== undefined && resolved.platform.id !== options.platform) {
-    throw invalidBody(`${input.type} is not a ${options.platform} type`, [{ path: ['type'], message: `not a ${options.platform} type`, code: 'invalid_value' }]);
+    throw invalidBody(`${input.type} is not a ${options.platform} type`, [
+      { path: ['type'], message: `not a ${options.platform} type`, code: 'invalid_value' },
+    ]);
   }
   const config = validConfig(input.type, input.config);
   const subject = await loadQuotaSubject(deps.store, caller.userId, resolved.platform.service);
@@ -434,7 +459,7 @@ export async function requestOneOffExecution(
  * anything: the process manager counts it when it admits the run.
  */
 async function requireQuotaLeft(deps: WorkflowDeps, subject: QuotaSubject, needs: RunNeeds | undefined): Promise<void> {
-  if (!needs || needs.use !== 'consume' || !isDailyCounter(needs.feature)) return;
+  if (needs?.use !== 'consume' || !isDailyCounter(needs.feature)) return;
   // the free-plans process manager has not started the subscription yet
   if (subject.terms === null) throw new DomainError('CONFLICT', `no ${subject.service} subscription yet; retry shortly`, { service: subject.service });
   if (needs.limit?.kind !== 'limited') return;
@@ -546,7 +571,8 @@ function resultCommands(
   const last = index >= chunks.length - 1;
   const now = deps.now().toISOString();
   const commands: WorkflowExecutionCommand[] = [];
-  if (index === 0 && (state.status === 'requested' || state.status === 'retrying')) commands.push({ type: 'StartExecution', executionId, workerId: batch.workerId, now });
+  if (index === 0 && (state.status === 'requested' || state.status === 'retrying'))
+    commands.push({ type: 'StartExecution', executionId, workerId: batch.workerId, now });
   // only known items (or none): nothing to record, and no refusal for a finished execution either
   if (items.some((item) => !hasId(state.seenItems, item.platformContentId))) {
     // a chunk before the last leaves the cursor where it was: a batch cut short is sent again whole

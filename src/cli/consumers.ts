@@ -12,7 +12,7 @@ import {
   type RetryOutcome,
 } from '../operations/dead-letters.js';
 import type { OpsDeps } from '../operations/types.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { CliError } from './program.js';
 
 export interface ConsumersCommandDeps {
@@ -37,11 +37,17 @@ function letterLine(l: DeadLetter): string {
 }
 
 function outcomeLine(o: RetryOutcome): string {
-  return o.ok ? `#${o.letter.id} ${o.letter.consumer}: handled, now retried` : `#${o.letter.id} ${o.letter.consumer}: failed again, stays parked: ${firstLine(o.error ?? '')}`;
+  return o.ok
+    ? `#${o.letter.id} ${o.letter.consumer}: handled, now retried`
+    : `#${o.letter.id} ${o.letter.consumer}: failed again, stays parked: ${firstLine(o.error ?? '')}`;
 }
 
 function overviewLine(c: ConsumerOverview, width: number): string {
-  const holder = c.heldBy ? `run by ${c.heldBy.applicationName || '?'} (backend pid ${c.heldBy.pid})` : c.retiredBy ? `retired by ${c.retiredBy}` : 'not running';
+  const holder = c.heldBy
+    ? `run by ${c.heldBy.applicationName || '?'} (backend pid ${c.heldBy.pid})`
+    : c.retiredBy
+      ? `retired by ${c.retiredBy}`
+      : 'not running';
   return `${c.name.padEnd(width)}  ${c.kind.padEnd(15)}  checkpoint ${(c.checkpoint ?? '-').padEnd(14)}  ${holder}${c.parked > 0 ? `  ${c.parked} parked` : ''}`;
 }
 
@@ -82,7 +88,7 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
   letters
     .command('list')
     .description('Dead letters, oldest event first per consumer (default: the parked ones)')
-    .option('--consumer <name>', 'only this consumer\'s')
+    .option('--consumer <name>', "only this consumer's")
     .addOption(new Option('--status <status>', 'parked, retried, skipped or all').choices([...DEAD_LETTER_STATUSES, 'all']).default('parked'))
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .option('--json', 'print JSON')
@@ -94,14 +100,15 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
         deps.out(JSON.stringify(found));
         return;
       }
-      if (found.length === 0) deps.out(`no ${options.status === 'all' ? '' : `${options.status} `}dead letters${options.consumer ? ` of ${options.consumer}` : ''}`);
+      if (found.length === 0)
+        deps.out(`no ${options.status === 'all' ? '' : `${options.status} `}dead letters${options.consumer ? ` of ${options.consumer}` : ''}`);
       for (const letter of found) deps.out(letterLine(letter));
     });
 
   letters
     .command('retry')
     .description(
-      'Handle a parked event once more through its consumer\'s own handler, in one transaction: on success its status becomes retried; ' +
+      "Handle a parked event once more through its consumer's own handler, in one transaction: on success its status becomes retried; " +
         'failing again, it stays parked with the new error (exit 1). Safe while the projector runs the consumer.',
     )
     .argument('[id]', 'the dead letter (see list)')

@@ -8,5 +8,11 @@ export async function createAdmin(deps: RegisterDeps, input: { email: string; pa
     .object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema })
     .parse({ email: input.email, password: input.password, displayName: input.displayName ?? 'Admin' });
   const requestId = `cli-${randomUUID()}`;
-  return registerUser(deps, { email, password, displayName, role: 'admin', context: { correlationId: requestId, causationId: requestId, actor: 'cli', requestId } });
+  return registerUser(deps, {
+    email,
+    password,
+    displayName,
+    role: 'admin',
+    context: { correlationId: requestId, causationId: requestId, actor: 'cli', requestId },
+  });
 }

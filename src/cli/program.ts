@@ -71,7 +71,7 @@ export function buildProgram(io: CliIo): Command {
   users
     .command('create-admin')
     .description('Register a user with role admin (reserves the email like POST /api/v1/auth/register). Exits 1 if the email is taken.')
-    .requiredOption('--email <email>', 'the admin\'s email address (normalised: trimmed, lower-case)', nonEmpty('--email'))
+    .requiredOption('--email <email>', "the admin's email address (normalised: trimmed, lower-case)", nonEmpty('--email'))
     .addOption(new Option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)').conflicts('passwordStdin'))
     .addOption(new Option('--password-stdin', 'read the password from stdin (one line; a trailing newline is dropped)').conflicts('password'))
     .option('--display-name <name>', 'display name', 'Admin')
@@ -91,14 +91,19 @@ export function buildProgram(io: CliIo): Command {
             { email: options.email, password, displayName: options.displayName },
           ),
         );
-        if (options.json) io.out(JSON.stringify({ user_id: admin.userId, email: admin.email, role: admin.role, position: admin.position ? formatPosition(admin.position) : null }));
+        if (options.json)
+          io.out(
+            JSON.stringify({ user_id: admin.userId, email: admin.email, role: admin.role, position: admin.position ? formatPosition(admin.position) : null }),
+          );
         else io.out(`admin ${admin.email} created (user id ${admin.userId})`);
       } catch (error) {
         if (error instanceof EmailTakenError) throw new CliError(`cannot create admin: ${error.message}`);
         if (error instanceof ZodError) {
           // never echo the input: it may be the password
           const problems = error.issues.map((issue) => `  ${issue.path.join('.') || 'value'}: ${issue.message}`);
-          throw new CliError(`cannot create admin: invalid input (email must be an address, password 8-1024 characters, display name 1-100)\n${problems.join('\n')}`);
+          throw new CliError(
+            `cannot create admin: invalid input (email must be an address, password 8-1024 characters, display name 1-100)\n${problems.join('\n')}`,
+          );
         }
         throw error;
       }
@@ -108,16 +113,54 @@ export function buildProgram(io: CliIo): Command {
     out: io.out,
     err: io.err,
     withServices: (run) =>
-      withContainer(io, (container) => run({ knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger: container.get(TOKENS.Logger) })),
+      withContainer(io, (container) =>
+        run({ knex: container.get(TOKENS.Knex), store: container.get(TOKENS.EventStore), logger: container.get(TOKENS.Logger) }),
+      ),
   });
-  registerProjectionsCommand(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
-  registerOpsCommands(program, { out: io.out, err: io.err, isTty: process.stderr.isTTY === true, withOps: (run) => withContainer(io, (c) => { const config = c.get(TOKENS.Config); return run({ store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) }); }) });
+  registerProjectionsCommand(program, {
+    out: io.out,
+    err: io.err,
+    isTty: process.stderr.isTTY === true,
+    withOps: (run) =>
+      withContainer(io, (c) => {
+        const config = c.get(TOKENS.Config);
+        return run({
+          store: c.get(TOKENS.EventStore),
+          knex: c.get(TOKENS.Knex),
+          databaseUrl: config.DATABASE_URL,
+          timeZone: config.QUOTA_TIME_ZONE,
+          logger: c.get(TOKENS.Logger),
+        });
+      }),
+  });
+  registerOpsCommands(program, {
+    out: io.out,
+    err: io.err,
+    isTty: process.stderr.isTTY === true,
+    withOps: (run) =>
+      withContainer(io, (c) => {
+        const config = c.get(TOKENS.Config);
+        return run({
+          store: c.get(TOKENS.EventStore),
+          knex: c.get(TOKENS.Knex),
+          databaseUrl: config.DATABASE_URL,
+          timeZone: config.QUOTA_TIME_ZONE,
+          logger: c.get(TOKENS.Logger),
+        });
+      }),
+  });
   registerConsumersCommand(program, {
     out: io.out,
     withOps: (run) =>
       withContainer(io, (c) => {
         const config = c.get(TOKENS.Config);
-        const ops = { store: c.get(TOKENS.EventStore), knex: c.get(TOKENS.Knex), databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: c.get(TOKENS.Logger) };
+        const ops = {
+          store: c.get(TOKENS.EventStore),
+          knex: c.get(TOKENS.Knex),
+          databaseUrl: config.DATABASE_URL,
+          timeZone: config.QUOTA_TIME_ZONE,
+          logger: c.get(TOKENS.Logger),
+        };
         return run(ops, (work) => withConsumerCatalogue(c, config, (catalogue) => work(catalogue.find)));
       }),
   });

@@ -41,10 +41,13 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
     .argument('[name]', 'one projection (default: all)')
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, options: { json?: boolean }) => {
-      const [statuses, warning] = await deps.withOps(async (ops) => [
-        await projectionStatuses(ops, name ? [name] : undefined),
-        ops.store.kind === 'postgres' ? horizonWarning(await horizonStatus(ops.knex)) : undefined,
-      ] as const);
+      const [statuses, warning] = await deps.withOps(
+        async (ops) =>
+          [
+            await projectionStatuses(ops, name ? [name] : undefined),
+            ops.store.kind === 'postgres' ? horizonWarning(await horizonStatus(ops.knex)) : undefined,
+          ] as const,
+      );
       if (options.json) deps.out(JSON.stringify(name ? statuses[0] : statuses));
       else for (const line of formatStatuses(statuses)) deps.out(line);
       // a transaction holding back event delivery: every projection lags until it ends
@@ -54,7 +57,7 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
   projections
     .command('rebuild')
     .description(
-      'Replay the projection\'s events into shadow tables while the live projection keeps serving, then swap them in atomically. ' +
+      "Replay the projection's events into shadow tables while the live projection keeps serving, then swap them in atomically. " +
         'The shadow tables load unlogged with only their keys; the other indexes and foreign keys are added before the swap. ' +
         'Interrupted (Ctrl-C, a crash), it resumes from its own checkpoint when run again; one rebuild of a projection at a time.',
     )
@@ -82,7 +85,8 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
               const result = await rebuildProjection(ops, projection, { onProgress: reporter.update, signal: controller.signal });
               reporter.stop();
               done.push(result);
-              if (!options.json) deps.out(`${projection}: rebuilt and swapped in (${result.processedEvents} events, ${result.eventsPerSecond}/s${timings(result)})`);
+              if (!options.json)
+                deps.out(`${projection}: rebuilt and swapped in (${result.processedEvents} events, ${result.eventsPerSecond}/s${timings(result)})`);
             } finally {
               reporter.stop();
             }
@@ -99,7 +103,7 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
   projections
     .command('reset')
     .description(
-      'Empty the projection\'s tables and set its checkpoint back to the start: the running projector replays it. ' +
+      "Empty the projection's tables and set its checkpoint back to the start: the running projector replays it. " +
         'NOT zero-downtime (queries see the tables refill); use rebuild for that.',
     )
     .argument('[name]', 'the projection')
@@ -130,7 +134,9 @@ export function formatStatuses(statuses: ProjectionStatus[]): string[] {
     lines.push(`${s.name.padEnd(width)}  ${s.state.padEnd(10)}  checkpoint ${s.checkpoint ?? '-'}  head ${s.head}  lag ${lag}`);
     if (s.rebuild) {
       const r = s.rebuild;
-      lines.push(`${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.totalEvents} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`);
+      lines.push(
+        `${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.totalEvents} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`,
+      );
     }
   }
   return lines;

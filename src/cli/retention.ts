@@ -25,10 +25,10 @@ export interface RetentionCommandDeps {
  * `retention scavenge [--dry-run] [--all] [--batch-size n] [--json]`: deletes the events stream reads hide (Postgres store).
  */
 export function registerRetentionCommand(program: Command, deps: RetentionCommandDeps): Command {
-  const retention = program.command('retention').description('data retention (each owner\'s plan\'s data_retention_days)');
+  const retention = program.command('retention').description("data retention (each owner's plan's data_retention_days)");
   retention
     .command('run')
-    .description('Delete collected rows older than their owner\'s plan keeps them (what the daily 04:00 job does)')
+    .description("Delete collected rows older than their owner's plan keeps them (what the daily 04:00 job does)")
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--json', 'print the report as JSON')
     .action(async (options: { dryRun?: boolean; json?: boolean }) => {
@@ -40,7 +40,9 @@ export function registerRetentionCommand(program: Command, deps: RetentionComman
     });
   retention
     .command('scavenge')
-    .description('Delete the events whose stream\'s maxAge, maxCount or truncateBefore hides them (Postgres event store; the projector does it hourly). Each stream keeps its first and newest event.')
+    .description(
+      "Delete the events whose stream's maxAge, maxCount or truncateBefore hides them (Postgres event store; the projector does it hourly). Each stream keeps its first and newest event.",
+    )
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--all', 'visit every stream with a retention, not only those due')
     .option('--batch-size <n>', 'events per DELETE', positiveInteger, 1000)
@@ -89,6 +91,8 @@ export function formatReport(report: RetentionReport): string[] {
   return [
     `retention ${report.dryRun ? '(dry run) ' : ''}as of ${report.now}`,
     ...Object.entries(report.deleted).map(([table, n]) => `  ${table.padEnd(width)}  ${verb} ${n}`),
-    `total: ${verb} ${report.total} rows (owners: ${Object.entries(report.owners).map(([s, n]) => `${s} ${n}`).join(', ')})`,
+    `total: ${verb} ${report.total} rows (owners: ${Object.entries(report.owners)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ')})`,
   ];
 }

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -36,7 +36,13 @@ const time = (value: string): string => {
   return value;
 };
 /** `--type A --type B` and `--type A,B` alike */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 // ---- output --------------------------------------------------------------
 
@@ -65,7 +71,11 @@ function progress(deps: OpsCommandDeps, label: string) {
       if (deps.isTty) {
         if (!bar) {
           bar = new cliProgress.SingleBar(
-            { format: `${label} [{bar}] {percentage}% | {value}/{total} events | {speed} ev/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+            {
+              format: `${label} [{bar}] {percentage}% | {value}/{total} events | {speed} ev/s | ETA {eta_formatted}`,
+              stream: process.stderr,
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           );
           bar.start(Math.max(all ?? done, done, 1), 0, { speed: '0' });
@@ -112,7 +122,7 @@ function replayLines(report: ReplayReport): string[] {
 export function registerOpsCommands(program: Command, deps: OpsCommandDeps): void {
   const { out, withOps } = deps;
 
-  const streams = program.command('streams').description('event streams: categories, listings, a stream\'s events, an aggregate\'s state');
+  const streams = program.command('streams').description("event streams: categories, listings, a stream's events, an aggregate's state");
 
   streams
     .command('categories')
@@ -121,7 +131,8 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .action(async (options: { json?: boolean }) => {
       const categories = await withOps((ops) => listCategories(ops));
       if (options.json) return out(JSON.stringify(categories));
-      for (const c of categories) out(`${c.category.padEnd(20)} ${String(c.streams).padStart(8)} streams ${String(c.events).padStart(10)} events  last ${c.lastEventAt ?? '-'}`);
+      for (const c of categories)
+        out(`${c.category.padEnd(20)} ${String(c.streams).padStart(8)} streams ${String(c.events).padStart(10)} events  last ${c.lastEventAt ?? '-'}`);
     });
 
   streams
@@ -134,7 +145,12 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .option('--json', 'print JSON')
     .action(async (options: { category?: string; prefix?: string; page: number; perPage: number; json?: boolean }) => {
       const result = await withOps((ops) =>
-        listStreams(ops, { ...(options.category ? { category: options.category } : {}), ...(options.prefix ? { prefix: options.prefix } : {}), page: options.page, perPage: options.perPage }),
+        listStreams(ops, {
+          ...(options.category ? { category: options.category } : {}),
+          ...(options.prefix ? { prefix: options.prefix } : {}),
+          page: options.page,
+          perPage: options.perPage,
+        }),
       );
       if (options.json) return out(JSON.stringify(result));
       for (const s of result.items) out(`${s.stream}  revision ${s.revision}  ${s.events} events  last ${s.lastEventAt}`);
@@ -143,13 +159,18 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
 
   streams
     .command('show <stream>')
-    .description('A stream\'s events: revision, type, time, position, metadata (who, why, request, correlation) and data')
+    .description("A stream's events: revision, type, time, position, metadata (who, why, request, correlation) and data")
     .option('--from <revision>', 'first revision to show', revision)
     .option('--limit <n>', 'at most this many events', positiveInt)
     .option('--json', 'print the events as a JSON array')
     .action(async (stream: string, options: { from?: bigint; limit?: number; json?: boolean }) => {
       const events = await withOps((ops) =>
-        orNotFound(streamEvents(ops, stream, { ...(options.from !== undefined ? { fromRevision: options.from } : {}), ...(options.limit ? { limit: options.limit } : {}) })),
+        orNotFound(
+          streamEvents(ops, stream, {
+            ...(options.from !== undefined ? { fromRevision: options.from } : {}),
+            ...(options.limit ? { limit: options.limit } : {}),
+          }),
+        ),
       );
       if (options.json) return out(JSON.stringify(events));
       out(`${stream}: ${events.length} event${events.length === 1 ? '' : 's'}`);
@@ -162,7 +183,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
 
   streams
     .command('state <stream>')
-    .description('The aggregate\'s state (its events decoded, folded by its decider) up to and including a revision, and the event at it')
+    .description("The aggregate's state (its events decoded, folded by its decider) up to and including a revision, and the event at it")
     .option('--at <revision>', 'the revision (default: the newest)', revision)
     .option('--json', 'print JSON')
     .action(async (stream: string, options: { at?: bigint; json?: boolean }) => {
@@ -196,7 +217,9 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
         const stopped = new Promise<'stop'>((resolve) => (stop = () => resolve('stop')));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        deps.err(`tailing $all after ${from ?? 'the start'}${options.type ? ` types ${options.type.join(',')}` : ''}${options.streamPrefix ? ` streams ${options.streamPrefix}*` : ''} (Ctrl-C to stop)`);
+        deps.err(
+          `tailing $all after ${from ?? 'the start'}${options.type ? ` types ${options.type.join(',')}` : ''}${options.streamPrefix ? ` streams ${options.streamPrefix}*` : ''} (Ctrl-C to stop)`,
+        );
         try {
           for (;;) {
             const next = iterator.next();
@@ -225,27 +248,38 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .option('--to <time>', 'written before (ISO-8601)', time)
     .option('--limit <n>', 'at most this many', positiveInt, 1000)
     .option('--json', 'print the events as a JSON array')
-    .action(async (options: { correlation?: string; user?: string; type?: string[]; streamPrefix?: string; from?: string; to?: string; limit: number; json?: boolean }) => {
-      if (!options.correlation && !options.user && !options.type?.length && !options.streamPrefix && !options.from && !options.to) {
-        throw new CliError('give at least one of --correlation, --user, --type, --stream-prefix, --from, --to');
-      }
-      const found = await withOps((ops) =>
-        orNotFound(
-          searchEvents(ops, {
-            ...(options.correlation ? { correlationId: options.correlation } : {}),
-            ...(options.user ? { userId: options.user } : {}),
-            ...(options.type ? { types: options.type } : {}),
-            ...(options.streamPrefix ? { streamPrefix: options.streamPrefix } : {}),
-            ...(options.from ? { from: options.from } : {}),
-            ...(options.to ? { to: options.to } : {}),
-            limit: options.limit,
-          }),
-        ),
-      );
-      if (options.json) return out(JSON.stringify(found));
-      for (const e of found) out(eventLine(e));
-      out(`${found.length} event${found.length === 1 ? '' : 's'}${found.length === options.limit ? ' (the limit: there may be more)' : ''}`);
-    });
+    .action(
+      async (options: {
+        correlation?: string;
+        user?: string;
+        type?: string[];
+        streamPrefix?: string;
+        from?: string;
+        to?: string;
+        limit: number;
+        json?: boolean;
+      }) => {
+        if (!options.correlation && !options.user && !options.type?.length && !options.streamPrefix && !options.from && !options.to) {
+          throw new CliError('give at least one of --correlation, --user, --type, --stream-prefix, --from, --to');
+        }
+        const found = await withOps((ops) =>
+          orNotFound(
+            searchEvents(ops, {
+              ...(options.correlation ? { correlationId: options.correlation } : {}),
+              ...(options.user ? { userId: options.user } : {}),
+              ...(options.type ? { types: options.type } : {}),
+              ...(options.streamPrefix ? { streamPrefix: options.streamPrefix } : {}),
+              ...(options.from ? { from: options.from } : {}),
+              ...(options.to ? { to: options.to } : {}),
+              limit: options.limit,
+            }),
+          ),
+        );
+        if (options.json) return out(JSON.stringify(found));
+        for (const e of found) out(eventLine(e));
+        out(`${found.length} event${found.length === 1 ? '' : 's'}${found.length === options.limit ? ' (the limit: there may be more)' : ''}`);
+      },
+    );
 
   program
     .command('replay')

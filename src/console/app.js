@@ -59,7 +59,7 @@ async function request(method, path, { body, token = auth.token } = {}) {
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
   const payload = await res.json().catch(() => null);
   if (!res.ok || !payload || payload.success === false) {
-    const err = payload && payload.error ? payload.error : { code: `HTTP_${res.status}`, message: res.statusText };
+    const err = payload?.error ? payload.error : { code: `HTTP_${res.status}`, message: res.statusText };
     throw new ApiError(res.status, err.code, err.message);
   }
   return payload.data;
@@ -178,7 +178,15 @@ async function route() {
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
   stopPolling();
   const seq = ++routeSeq;
-  const views = { streams: streamsView, stream: streamView, state: stateView, correlation: correlationView, projections: projectionsView, 'dead-letters': deadLettersView, queues: queuesView };
+  const views = {
+    streams: streamsView,
+    stream: streamView,
+    state: stateView,
+    correlation: correlationView,
+    projections: projectionsView,
+    'dead-letters': deadLettersView,
+    queues: queuesView,
+  };
   const view = views[name] ?? streamsView;
   render(h('p', { class: 'muted' }, 'Loading…'));
   try {
@@ -208,32 +216,71 @@ async function streamsView(_arg, query) {
   const prefixInput = h('input', { type: 'search', placeholder: 'stream name prefix, e.g. user-', value: prefix, 'data-testid': 'stream-prefix' });
   const { pagination } = streams;
 
-  return h('div', { class: 'layout' },
-    h('aside', { class: 'card' },
+  return h(
+    'div',
+    { class: 'layout' },
+    h(
+      'aside',
+      { class: 'card' },
       h('h2', {}, 'Categories'),
-      h('ul', { class: 'plain', 'data-testid': 'categories' },
+      h(
+        'ul',
+        { class: 'plain', 'data-testid': 'categories' },
         h('li', {}, h('a', { href: '#/streams', class: category ? '' : 'active' }, h('span', {}, 'all'), h('span', { class: 'muted' }, ''))),
         categories.map((c) =>
-          h('li', {}, h('a', { href: `#/streams?category=${enc(c.category)}`, class: c.category === category ? 'active' : '', 'data-category': c.category },
-            h('span', {}, c.category), h('span', { class: 'muted' }, `${c.streams} · ${c.events} ev`))),
+          h(
+            'li',
+            {},
+            h(
+              'a',
+              { href: `#/streams?category=${enc(c.category)}`, class: c.category === category ? 'active' : '', 'data-category': c.category },
+              h('span', {}, c.category),
+              h('span', { class: 'muted' }, `${c.streams} · ${c.events} ev`),
+            ),
+          ),
         ),
       ),
     ),
-    h('section', { class: 'card' },
+    h(
+      'section',
+      { class: 'card' },
       h('h1', {}, category ? `Streams in “${category}”` : 'Streams'),
-      h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); go({ prefix: prefixInput.value.trim(), page: '1' }); } },
-        prefixInput, h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
+      h(
+        'form',
+        {
+          class: 'toolbar',
+          onsubmit: (e) => {
+            e.preventDefault();
+            go({ prefix: prefixInput.value.trim(), page: '1' });
+          },
+        },
+        prefixInput,
+        h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
         h('span', { class: 'grow' }),
         h('span', { class: 'muted' }, `${pagination.total} streams`),
       ),
-      h('table', { 'data-testid': 'streams' },
+      h(
+        'table',
+        { 'data-testid': 'streams' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Stream'), h('th', {}, 'Revision'), h('th', {}, 'Events'), h('th', {}, 'Last event'))),
-        h('tbody', {}, streams.items.map((s) =>
-          h('tr', {},
-            h('td', { class: 'mono' }, h('a', { href: streamHref(s.stream), 'data-stream': s.stream }, s.stream)),
-            h('td', {}, s.revision), h('td', {}, s.events), h('td', {}, time(s.last_event_at))))),
+        h(
+          'tbody',
+          {},
+          streams.items.map((s) =>
+            h(
+              'tr',
+              {},
+              h('td', { class: 'mono' }, h('a', { href: streamHref(s.stream), 'data-stream': s.stream }, s.stream)),
+              h('td', {}, s.revision),
+              h('td', {}, s.events),
+              h('td', {}, time(s.last_event_at)),
+            ),
+          ),
+        ),
       ),
-      h('div', { class: 'pager' },
+      h(
+        'div',
+        { class: 'pager' },
         h('button', { class: 'secondary', disabled: !pagination.has_prev, onclick: () => go({ page: String(page - 1) }) }, '← Previous'),
         h('span', { class: 'muted' }, `page ${pagination.page} of ${Math.max(1, pagination.total_pages)}`),
         h('button', { class: 'secondary', disabled: !pagination.has_next, onclick: () => go({ page: String(page + 1) }) }, 'Next →'),
@@ -244,38 +291,52 @@ async function streamsView(_arg, query) {
 
 function metaLine(event) {
   const m = event.metadata || {};
-  return h('div', { class: 'muted' },
+  return h(
+    'div',
+    { class: 'muted' },
     m.userId ? ['by ', h('span', { class: 'mono' }, m.userId), ' '] : '',
-    m.$correlationId ? ['· correlation ', h('a', { href: correlationHref(m.$correlationId), class: 'mono', 'data-correlation': m.$correlationId }, m.$correlationId), ' '] : '',
+    m.$correlationId
+      ? ['· correlation ', h('a', { href: correlationHref(m.$correlationId), class: 'mono', 'data-correlation': m.$correlationId }, m.$correlationId), ' ']
+      : '',
     m.requestId ? ['· request ', h('span', { class: 'mono' }, m.requestId)] : '',
   );
 }
 
 function eventDetail(event) {
-  return h('div', { class: 'event-detail' },
-    h('div', {}, h('h2', {}, 'Data'), json(event.data)),
-    h('div', {}, h('h2', {}, 'Metadata'), json(event.metadata)),
-  );
+  return h('div', { class: 'event-detail' }, h('div', {}, h('h2', {}, 'Data'), json(event.data)), h('div', {}, h('h2', {}, 'Metadata'), json(event.metadata)));
 }
 
 async function streamView(stream) {
   const events = await api('GET', `/streams/${enc(stream)}/events?limit=1000`);
-  return h('section', { class: 'card' },
-    h('div', { class: 'toolbar' },
+  return h(
+    'section',
+    { class: 'card' },
+    h(
+      'div',
+      { class: 'toolbar' },
       h('h1', { class: 'mono grow', 'data-testid': 'stream-name' }, stream),
       h('a', { href: stateHref(stream) }, 'State at revision…'),
     ),
     h('p', { class: 'muted' }, `${events.length} events${events.length === 1000 ? ' (first 1000)' : ''}`),
-    h('table', { 'data-testid': 'events' },
+    h(
+      'table',
+      { 'data-testid': 'events' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Rev'), h('th', {}, 'Type'), h('th', {}, 'When'), h('th', {}, 'Position'), h('th', {}, ''))),
-      h('tbody', {}, events.map((e) =>
-        h('tr', { 'data-revision': e.revision, 'data-type': e.type },
-          h('td', {}, e.revision),
-          h('td', {}, h('details', {}, h('summary', {}, h('strong', {}, e.type)), metaLine(e), eventDetail(e))),
-          h('td', {}, time(e.created)),
-          h('td', { class: 'mono' }, e.position),
-          h('td', {}, h('a', { href: stateHref(stream, e.revision), 'data-state-at': e.revision }, 'state')),
-        ))),
+      h(
+        'tbody',
+        {},
+        events.map((e) =>
+          h(
+            'tr',
+            { 'data-revision': e.revision, 'data-type': e.type },
+            h('td', {}, e.revision),
+            h('td', {}, h('details', {}, h('summary', {}, h('strong', {}, e.type)), metaLine(e), eventDetail(e))),
+            h('td', {}, time(e.created)),
+            h('td', { class: 'mono' }, e.position),
+            h('td', {}, h('a', { href: stateHref(stream, e.revision), 'data-state-at': e.revision }, 'state')),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -285,27 +346,63 @@ async function stateView(stream, query) {
   const found = await api('GET', `/streams/${enc(stream)}/state${at !== null ? `?at=${enc(at)}` : ''}`);
   const revision = Number(found.revision);
   const last = Number(found.last_revision);
-  const goto = (r) => { location.hash = stateHref(stream, Math.min(last, Math.max(0, r))); };
+  const goto = (r) => {
+    location.hash = stateHref(stream, Math.min(last, Math.max(0, r)));
+  };
   const input = h('input', { type: 'number', min: '0', max: String(last), value: found.revision, 'data-testid': 'revision-input' });
   const event = found.event;
-  return h('section', { class: 'card' },
-    h('div', { class: 'toolbar' },
+  return h(
+    'section',
+    { class: 'card' },
+    h(
+      'div',
+      { class: 'toolbar' },
       h('h1', { class: 'grow' }, 'State of ', h('a', { href: streamHref(stream), class: 'mono' }, stream)),
       h('button', { class: 'secondary', disabled: revision <= 0, onclick: () => goto(revision - 1), 'data-testid': 'prev-revision' }, '← Earlier'),
-      h('form', { onsubmit: (e) => { e.preventDefault(); goto(Number(input.value)); } }, input, ' ', h('button', { type: 'submit', class: 'secondary' }, 'Go')),
+      h(
+        'form',
+        {
+          onsubmit: (e) => {
+            e.preventDefault();
+            goto(Number(input.value));
+          },
+        },
+        input,
+        ' ',
+        h('button', { type: 'submit', class: 'secondary' }, 'Go'),
+      ),
       h('button', { class: 'secondary', disabled: revision >= last, onclick: () => goto(revision + 1), 'data-testid': 'next-revision' }, 'Later →'),
     ),
-    h('p', { class: 'muted', 'data-testid': 'state-caption' },
-      `Revision ${found.revision} of ${last} · aggregate ${found.aggregate ?? 'none (no decider for this category)'}`),
-    h('div', { class: 'split' },
-      h('div', { 'data-testid': 'state-event' },
+    h(
+      'p',
+      { class: 'muted', 'data-testid': 'state-caption' },
+      `Revision ${found.revision} of ${last} · aggregate ${found.aggregate ?? 'none (no decider for this category)'}`,
+    ),
+    h(
+      'div',
+      { class: 'split' },
+      h(
+        'div',
+        { 'data-testid': 'state-event' },
         h('h2', {}, `Event at revision ${found.revision}`),
         event
-          ? [h('dl', { class: 'kv' },
-              h('dt', {}, 'type'), h('dd', { 'data-testid': 'state-event-type' }, event.type),
-              h('dt', {}, 'when'), h('dd', {}, time(event.created)),
-              h('dt', {}, 'position'), h('dd', { class: 'mono' }, event.position)),
-            metaLine(event), h('h2', {}, 'Data'), json(event.data), h('h2', {}, 'Metadata'), json(event.metadata)]
+          ? [
+              h(
+                'dl',
+                { class: 'kv' },
+                h('dt', {}, 'type'),
+                h('dd', { 'data-testid': 'state-event-type' }, event.type),
+                h('dt', {}, 'when'),
+                h('dd', {}, time(event.created)),
+                h('dt', {}, 'position'),
+                h('dd', { class: 'mono' }, event.position),
+              ),
+              metaLine(event),
+              h('h2', {}, 'Data'),
+              json(event.data),
+              h('h2', {}, 'Metadata'),
+              json(event.metadata),
+            ]
           : h('p', { class: 'muted' }, 'no event'),
       ),
       h('div', { 'data-testid': 'state-json' }, h('h2', {}, `State after revision ${found.revision}`), json(found.state)),
@@ -315,21 +412,61 @@ async function stateView(stream, query) {
 
 async function correlationView(id) {
   const input = h('input', { type: 'search', placeholder: 'correlation id', value: id || '', class: 'grow', 'data-testid': 'correlation-input' });
-  const form = h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); if (input.value.trim()) location.hash = correlationHref(input.value.trim()); } },
-    input, h('button', { type: 'submit' }, 'Follow'));
-  if (!id) return h('section', { class: 'card' }, h('h1', {}, 'Follow a correlation id'), form, h('p', { class: 'muted' }, 'Every event one request set off, across aggregates, in the order they were stored.'));
+  const form = h(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (input.value.trim()) location.hash = correlationHref(input.value.trim());
+      },
+    },
+    input,
+    h('button', { type: 'submit' }, 'Follow'),
+  );
+  if (!id)
+    return h(
+      'section',
+      { class: 'card' },
+      h('h1', {}, 'Follow a correlation id'),
+      form,
+      h('p', { class: 'muted' }, 'Every event one request set off, across aggregates, in the order they were stored.'),
+    );
   const events = await api('GET', `/correlations/${enc(id)}`);
   const streams = new Set(events.map((e) => e.stream));
-  return h('section', { class: 'card' },
-    h('h1', {}, 'Correlation ', h('span', { class: 'mono' }, id)), form,
+  return h(
+    'section',
+    { class: 'card' },
+    h('h1', {}, 'Correlation ', h('span', { class: 'mono' }, id)),
+    form,
     h('p', { class: 'muted' }, `${events.length} events in ${streams.size} streams`),
-    h('ol', { class: 'timeline', 'data-testid': 'timeline' }, events.map((e) =>
-      h('li', { 'data-type': e.type, 'data-stream': e.stream },
-        h('div', { class: 'when' }, `${time(e.created)} · ${e.position}`),
-        h('div', {}, h('strong', {}, e.type), ' in ', h('a', { href: streamHref(e.stream), class: 'mono' }, e.stream), ' @ ', h('a', { href: stateHref(e.stream, e.revision) }, `rev ${e.revision}`)),
-        h('div', { class: 'muted' }, e.metadata.userId ? `by ${e.metadata.userId}` : '', e.metadata.$causationId ? ` · caused by ${e.metadata.$causationId}` : ''),
-        h('details', {}, h('summary', {}, 'data and metadata'), eventDetail(e)),
-      ))),
+    h(
+      'ol',
+      { class: 'timeline', 'data-testid': 'timeline' },
+      events.map((e) =>
+        h(
+          'li',
+          { 'data-type': e.type, 'data-stream': e.stream },
+          h('div', { class: 'when' }, `${time(e.created)} · ${e.position}`),
+          h(
+            'div',
+            {},
+            h('strong', {}, e.type),
+            ' in ',
+            h('a', { href: streamHref(e.stream), class: 'mono' }, e.stream),
+            ' @ ',
+            h('a', { href: stateHref(e.stream, e.revision) }, `rev ${e.revision}`),
+          ),
+          h(
+            'div',
+            { class: 'muted' },
+            e.metadata.userId ? `by ${e.metadata.userId}` : '',
+            e.metadata.$causationId ? ` · caused by ${e.metadata.$causationId}` : '',
+          ),
+          h('details', {}, h('summary', {}, 'data and metadata'), eventDetail(e)),
+        ),
+      ),
+    ),
   );
 }
 
@@ -345,8 +482,16 @@ function progressCell(p) {
   const pct = p.total_events > 0 ? Math.min(100, Math.round((p.processed_events / p.total_events) * 100)) : p.phase === 'done' ? 100 : 0;
   const bar = h('div', {});
   bar.style.width = `${pct}%`;
-  return h('div', {}, h('div', { class: 'progress' }, bar),
-    h('div', { class: 'rebuild-status' }, `${p.phase} · ${p.processed_events}/${p.total_events} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`));
+  return h(
+    'div',
+    {},
+    h('div', { class: 'progress' }, bar),
+    h(
+      'div',
+      { class: 'rebuild-status' },
+      `${p.phase} · ${p.processed_events}/${p.total_events} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`,
+    ),
+  );
 }
 
 /** What /readyz warns about (a transaction holding back event delivery): the projections lag until it ends. */
@@ -366,7 +511,9 @@ async function projectionsView() {
     const progress = h('div', {}, progressCell(p.rebuild));
     const button = h('button', { class: 'secondary', 'data-rebuild': p.name }, 'Rebuild');
     button.addEventListener('click', () => rebuild(p.name, button, progress, status));
-    return h('tr', { 'data-projection': p.name },
+    return h(
+      'tr',
+      { 'data-projection': p.name },
       h('td', { class: 'mono' }, p.name, h('div', { class: 'muted' }, p.tables.join(', '))),
       h('td', {}, h('span', { class: `badge ${p.state}`, 'data-testid': `state-${p.name}` }, p.state)),
       h('td', { class: 'mono nowrap' }, p.checkpoint ?? '—'),
@@ -376,12 +523,25 @@ async function projectionsView() {
       h('td', {}, button, progress, status),
     );
   });
-  return h('section', { class: 'card' },
+  return h(
+    'section',
+    { class: 'card' },
     h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Projections'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
     ...warnings.map((w) => h('p', { class: 'error', 'data-testid': 'horizon-warning' }, w)),
-    h('table', { 'data-testid': 'projections' },
-      h('thead', {}, h('tr', {}, ['Projection', 'State', 'Checkpoint', 'Head', 'Lag (events)', 'Lag (time)', 'Rebuild'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, rows)),
+    h(
+      'table',
+      { 'data-testid': 'projections' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Projection', 'State', 'Checkpoint', 'Head', 'Lag (events)', 'Lag (time)', 'Rebuild'].map((t) => h('th', {}, t)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
   );
 }
 
@@ -438,8 +598,11 @@ async function deadLettersView(_arg, query) {
     location.hash = `#/dead-letters?${next}`;
   };
   const consumerInput = h('input', { type: 'search', placeholder: 'consumer, e.g. users-v1', value: consumer, 'data-testid': 'dead-letter-consumer' });
-  const statusSelect = h('select', { 'data-testid': 'dead-letter-status', onchange: () => go({ status: statusSelect.value }) },
-    ['parked', 'retried', 'skipped', 'all'].map((s) => h('option', { value: s, selected: s === status }, s)));
+  const statusSelect = h(
+    'select',
+    { 'data-testid': 'dead-letter-status', onchange: () => go({ status: statusSelect.value }) },
+    ['parked', 'retried', 'skipped', 'all'].map((s) => h('option', { value: s, selected: s === status }, s)),
+  );
   const act = async (letter, action, row, note) => {
     for (const b of row.querySelectorAll('button')) b.disabled = true;
     note.className = 'rebuild-status';
@@ -465,33 +628,71 @@ async function deadLettersView(_arg, query) {
   const rows = letters.map((l) => {
     const note = h('div', { class: 'rebuild-status', 'data-testid': `dead-letter-note-${l.id}` });
     const row = h('tr', { 'data-dead-letter': l.id, 'data-status': l.status });
-    const buttons = l.status === 'parked'
-      ? [h('button', { class: 'secondary', 'data-retry': l.id, onclick: () => act(l, 'retry', row, note) }, 'Retry'), ' ',
-         h('button', { class: 'secondary', 'data-skip': l.id, onclick: () => act(l, 'skip', row, note) }, 'Skip')]
-      : [h('span', { class: 'muted' }, `${l.status} ${time(l.resolved_at)}`)];
+    const buttons =
+      l.status === 'parked'
+        ? [
+            h('button', { class: 'secondary', 'data-retry': l.id, onclick: () => act(l, 'retry', row, note) }, 'Retry'),
+            ' ',
+            h('button', { class: 'secondary', 'data-skip': l.id, onclick: () => act(l, 'skip', row, note) }, 'Skip'),
+          ]
+        : [h('span', { class: 'muted' }, `${l.status} ${time(l.resolved_at)}`)];
     row.append(
       h('td', { class: 'mono' }, l.id),
       h('td', { class: 'mono' }, h('a', { href: `#/dead-letters?${new URLSearchParams({ status, consumer: l.consumer })}` }, l.consumer)),
-      h('td', {}, h('strong', {}, l.type), h('div', {}, h('a', { href: stateHref(l.stream, l.revision), class: 'mono' }, `${l.stream}@${l.revision}`)),
-        h('div', { class: 'muted mono' }, l.position)),
+      h(
+        'td',
+        {},
+        h('strong', {}, l.type),
+        h('div', {}, h('a', { href: stateHref(l.stream, l.revision), class: 'mono' }, `${l.stream}@${l.revision}`)),
+        h('div', { class: 'muted mono' }, l.position),
+      ),
       h('td', {}, String(l.attempts), h('div', { class: 'muted' }, `${time(l.first_failed_at)} – ${time(l.last_failed_at)}`)),
       h('td', {}, h('details', {}, h('summary', {}, l.error.split('\n')[0]), h('pre', { class: 'json' }, l.error))),
       h('td', { class: 'nowrap' }, buttons, note),
     );
     return row;
   });
-  return h('section', { class: 'card' },
+  return h(
+    'section',
+    { class: 'card' },
     h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Dead letters'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
-    h('p', { class: 'muted' }, 'Events a projection or process manager failed on repeatedly and parked, so it could go on without them. ',
-      'Retry handles one once more through the consumer\'s own code (after the fix is deployed); Skip gives up on it.'),
-    h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); go({ consumer: consumerInput.value.trim() }); } },
-      consumerInput, h('button', { type: 'submit', class: 'secondary' }, 'Filter'), statusSelect,
-      h('span', { class: 'grow' }), h('span', { class: 'muted', 'data-testid': 'dead-letter-count' }, `${letters.length} ${status === 'all' ? '' : status}`)),
+    h(
+      'p',
+      { class: 'muted' },
+      'Events a projection or process manager failed on repeatedly and parked, so it could go on without them. ',
+      "Retry handles one once more through the consumer's own code (after the fix is deployed); Skip gives up on it.",
+    ),
+    h(
+      'form',
+      {
+        class: 'toolbar',
+        onsubmit: (e) => {
+          e.preventDefault();
+          go({ consumer: consumerInput.value.trim() });
+        },
+      },
+      consumerInput,
+      h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
+      statusSelect,
+      h('span', { class: 'grow' }),
+      h('span', { class: 'muted', 'data-testid': 'dead-letter-count' }, `${letters.length} ${status === 'all' ? '' : status}`),
+    ),
     letters.length === 0
       ? h('p', { class: 'muted', 'data-testid': 'no-dead-letters' }, 'Nothing here.')
-      : h('table', { 'data-testid': 'dead-letters' },
-          h('thead', {}, h('tr', {}, ['#', 'Consumer', 'Event', 'Attempts', 'Error', ''].map((t) => h('th', {}, t)))),
-          h('tbody', {}, rows)),
+      : h(
+          'table',
+          { 'data-testid': 'dead-letters' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['#', 'Consumer', 'Event', 'Attempts', 'Error', ''].map((t) => h('th', {}, t)),
+            ),
+          ),
+          h('tbody', {}, rows),
+        ),
   );
 }
 
@@ -499,15 +700,46 @@ async function queuesView() {
   const summary = await api('GET', '/queues');
   const board = h('iframe', { class: 'board', src: '/console/queues/', title: 'Queue dashboard', 'data-testid': 'queue-board' });
   return [
-    h('section', { class: 'card' },
-      h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Queues'), h('span', { class: 'muted' }, `prefix ${summary.prefix}`),
-        h('a', { href: '/console/queues/', target: '_blank', rel: 'noopener' }, 'Open the dashboard ↗')),
-      h('table', { 'data-testid': 'queues' },
-        h('thead', {}, h('tr', {}, ['Queue', 'Waiting', 'Active', 'Delayed', 'Completed', 'Failed', 'Prioritized'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, summary.queues.map((q) =>
-          h('tr', { 'data-queue': q.name }, h('td', { class: 'mono' }, q.name, q.paused ? ' (paused)' : ''),
-            h('td', {}, q.counts.waiting), h('td', {}, q.counts.active), h('td', {}, q.counts.delayed),
-            h('td', {}, q.counts.completed), h('td', {}, q.counts.failed), h('td', {}, q.counts.prioritized))))),
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('h1', { class: 'grow' }, 'Queues'),
+        h('span', { class: 'muted' }, `prefix ${summary.prefix}`),
+        h('a', { href: '/console/queues/', target: '_blank', rel: 'noopener' }, 'Open the dashboard ↗'),
+      ),
+      h(
+        'table',
+        { 'data-testid': 'queues' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Queue', 'Waiting', 'Active', 'Delayed', 'Completed', 'Failed', 'Prioritized'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          summary.queues.map((q) =>
+            h(
+              'tr',
+              { 'data-queue': q.name },
+              h('td', { class: 'mono' }, q.name, q.paused ? ' (paused)' : ''),
+              h('td', {}, q.counts.waiting),
+              h('td', {}, q.counts.active),
+              h('td', {}, q.counts.delayed),
+              h('td', {}, q.counts.completed),
+              h('td', {}, q.counts.failed),
+              h('td', {}, q.counts.prioritized),
+            ),
+          ),
+        ),
+      ),
     ),
     h('p', {}),
     board,

@@ -42,7 +42,10 @@ export class StreamNotFoundError extends Error {
 /** Some but not all of an append's event ids were already written: neither a retry nor new work. */
 export class IdempotencyConflictError extends Error {
   override readonly name = 'IdempotencyConflictError';
-  constructor(readonly streamName: string, readonly eventIds: readonly string[]) {
+  constructor(
+    readonly streamName: string,
+    readonly eventIds: readonly string[],
+  ) {
     super(`stream ${streamName}: events ${eventIds.join(', ')} were already appended in another way`);
   }
 }

@@ -57,8 +57,16 @@ export function buildProcessManagerWiring(
  * renewal orders placed with the providers configured here, due
  * SUBSCRIPTION_RENEWAL_LEAD_DAYS before a paid period ends.
  */
-export function deadlineActionsFromConfig(store: EventStore, config: Config, logger?: Pick<Logger, 'info' | 'warn' | 'error'>): ReturnType<typeof expiryActions> {
+export function deadlineActionsFromConfig(
+  store: EventStore,
+  config: Config,
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>,
+): ReturnType<typeof expiryActions> {
   return expiryActions(store, {
-    renewals: { providers: paymentProvidersFromConfig(config), leadMs: config.SUBSCRIPTION_RENEWAL_LEAD_DAYS * 24 * 60 * 60_000, ...(logger ? { logger } : {}) },
+    renewals: {
+      providers: paymentProvidersFromConfig(config),
+      leadMs: config.SUBSCRIPTION_RENEWAL_LEAD_DAYS * 24 * 60 * 60_000,
+      ...(logger ? { logger } : {}),
+    },
   });
 }

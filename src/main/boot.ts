@@ -59,4 +59,3 @@ export async function prepareDatabase(config: Config, knex: Knex, logger: Logger
     process.exit(1);
   }
 }
-

@@ -2,7 +2,7 @@ import type { Container } from 'inversify';
 import type { Config } from '../config.js';
 import { processManagers } from '../process-managers/index.js';
 import { createProjections } from '../projections/index.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { buildProcessManagerWiring } from './automation.js';
 
 export interface ConsumerCatalogue {

@@ -1,4 +1,4 @@
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 import { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import { QUEUE_NAMES, type MessageSendJobData } from '../adapters/queue/queues.js';
 import { WorkerRuntime, type RateLimitRule } from '../adapters/queue/worker-runtime.js';
@@ -24,7 +24,8 @@ import type { ProcessorFactory, ScrapeProcessorOptions } from './worker.js';
  * a burst queues, nothing fails and no attempt is spent.
  */
 
-export interface MessageSendProcessorOptions extends Pick<ScrapeProcessorOptions, 'candidates' | 'context' | 'leasePrefix' | 'lockDurationMs' | 'stalledIntervalMs'> {
+export interface MessageSendProcessorOptions
+  extends Pick<ScrapeProcessorOptions, 'candidates' | 'context' | 'leasePrefix' | 'lockDurationMs' | 'stalledIntervalMs'> {
   scraperTuning?: ScraperTuning;
   /** pacing windows per account; default per minute and per hour from config (tests: shorter ones) */
   pacing?: readonly { max: number; windowMs: number }[];
@@ -42,7 +43,10 @@ export function createMessengers(config: MessengerConfig, tuning: ScraperTuning 
 }
 
 /** The pacing rules of message-send jobs: per platform account, per minute and per hour. */
-export function messagePacing(config: Pick<Config, 'MESSAGES_PER_ACCOUNT_PER_MINUTE' | 'MESSAGES_PER_ACCOUNT_PER_HOUR'>, windows?: MessageSendProcessorOptions['pacing']): RateLimitRule<MessageSendJobData>[] {
+export function messagePacing(
+  config: Pick<Config, 'MESSAGES_PER_ACCOUNT_PER_MINUTE' | 'MESSAGES_PER_ACCOUNT_PER_HOUR'>,
+  windows?: MessageSendProcessorOptions['pacing'],
+): RateLimitRule<MessageSendJobData>[] {
   const chosen = windows ?? [
     { max: config.MESSAGES_PER_ACCOUNT_PER_MINUTE, windowMs: 60_000 },
     { max: config.MESSAGES_PER_ACCOUNT_PER_HOUR, windowMs: 3_600_000 },

@@ -6,8 +6,8 @@ import { DeadlineSweeper } from '../process-managers/index.js';
 import { deadlineActionsFromConfig } from './automation.js';
 import { awaitingRebuild } from '../operations/projections.js';
 import { consumerMetrics } from '../metrics.js';
-import { ConsumerRunner } from '../subscriptions/consumer-runner.js';
-import { LockKeeper } from '../subscriptions/lock-keeper.js';
+import { ConsumerRunner } from '../consumers/consumer-runner.js';
+import { LockKeeper } from '../consumers/lock-keeper.js';
 import { TOKENS } from '../tokens.js';
 import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { every } from './periodic.js';
@@ -24,7 +24,14 @@ try {
   // every consumer lock of this process on one connection; its application_name says which process runs a consumer (pg_locks)
   // (group: the projectors share the consumers out evenly, see docs/scaling.md)
   const locks = new LockKeeper(config.DATABASE_URL, { applicationName: `projector ${hostname()} ${process.pid}`, group: 'projector', logger });
-  const deps = { store: container.get(TOKENS.EventStore), knex, databaseUrl: config.DATABASE_URL, logger, locks, metrics: consumerMetrics(container.get(TOKENS.Metrics)) };
+  const deps = {
+    store: container.get(TOKENS.EventStore),
+    knex,
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    locks,
+    metrics: consumerMetrics(container.get(TOKENS.Metrics)),
+  };
   // The process managers (src/process-managers: pm-…) run here beside the
   // projections: each is a Consumer with its own checkpoint and advisory lock,
   // driven by the same ConsumerRunner, so one projector process hosts both.
@@ -38,27 +45,44 @@ try {
     for (;;) {
       const serving = await awaitingRebuild(knex, consumer.name);
       if (serving === null || stopping) break;
-      logger.warn({ projection: consumer.name, serving }, `${consumer.name} waits for \`npm run cli -- projections rebuild ${consumer.name}\` (${serving} serves its tables until then)`);
+      logger.warn(
+        { projection: consumer.name, serving },
+        `${consumer.name} waits for \`npm run cli -- projections rebuild ${consumer.name}\` (${serving} serves its tables until then)`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 10_000).unref());
     }
     if (!stopping) runners[i]!.start();
   };
-  consumers.forEach((consumer, i) =>
-    void gate(consumer, i).catch((error: unknown) => {
-      logger.error({ err: error, consumer: consumer.name }, 'could not check for a pending version rebuild; starting the consumer');
-      if (!stopping) runners[i]!.start();
-    }),
+  consumers.forEach(
+    (consumer, i) =>
+      void gate(consumer, i).catch((error: unknown) => {
+        logger.error({ err: error, consumer: consumer.name }, 'could not check for a pending version rebuild; starting the consumer');
+        if (!stopping) runners[i]!.start();
+      }),
   );
   // Time-driven work: expiries (deadlines the pm-deadlines consumer wrote) and housekeeping.
-  const sweeper = new DeadlineSweeper({ knex, actions: deadlineActionsFromConfig(deps.store, config, logger), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+  const sweeper = new DeadlineSweeper({
+    knex,
+    actions: deadlineActionsFromConfig(deps.store, config, logger),
+    logger,
+    intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS,
+  });
   sweeper.start();
-  const pruning = every(60 * 60 * 1000, 'pruning expired idempotency keys', async () => {
-    const removed = await pruneIdempotencyKeys(knex);
-    if (removed > 0) logger.info({ removed }, 'expired idempotency keys pruned');
-  }, logger);
+  const pruning = every(
+    60 * 60 * 1000,
+    'pruning expired idempotency keys',
+    async () => {
+      const removed = await pruneIdempotencyKeys(knex);
+      if (removed > 0) logger.info({ removed }, 'expired idempotency keys pruned');
+    },
+    logger,
+  );
   // Events past their stream's maxAge (finished executions' items) leave the Postgres event store for good
   // (EventStoreDB deletes them in its own scavenge).
-  const scavenging = deps.store.kind === 'postgres' ? every(60 * 60 * 1000, 'scavenging expired events', () => runScavenge({ knex, store: deps.store, logger }), logger) : undefined;
+  const scavenging =
+    deps.store.kind === 'postgres'
+      ? every(60 * 60 * 1000, 'scavenging expired events', () => runScavenge({ knex, store: deps.store, logger }), logger)
+      : undefined;
   // Nothing else need keep the process alive when every consumer idles, and a
   // supervisor (compose, scripts/up.sh) expects it to stay up.
   const keepAlive = setInterval(() => {}, 1 << 30);

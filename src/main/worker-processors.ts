@@ -26,7 +26,11 @@ import type { ProcessorFactory } from './worker.js';
 
 export function workflowTickProcessor(): ProcessorFactory {
   return (ctx) => {
-    const runtime = createWorkflowTickWorker({ factory: ctx.factory, deps: { store: ctx.container.get(TOKENS.EventStore), knex: ctx.container.get(TOKENS.Knex), now: () => new Date() }, logger: ctx.logger });
+    const runtime = createWorkflowTickWorker({
+      factory: ctx.factory,
+      deps: { store: ctx.container.get(TOKENS.EventStore), knex: ctx.container.get(TOKENS.Knex), now: () => new Date() },
+      logger: ctx.logger,
+    });
     return { name: QUEUE_NAMES.workflowTick, start: () => runtime.start(), stop: async (graceMs) => void (await runtime.stop({ timeoutMs: graceMs })) };
   };
 }
@@ -74,17 +78,21 @@ export function maintenanceProcessor(): ProcessorFactory {
         const knex = container.get(TOKENS.Knex);
         const store = container.get(TOKENS.EventStore);
         const ops = { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger };
-        worker = createMaintenanceWorker(ctx.factory, { knex, store, logger }, {
-          [REBUILD_JOB_NAME]: rebuildProcessor(ops) as (job: Job) => Promise<unknown>,
-          [PAYMENTS_RECONCILE_JOB_NAME]: paymentsReconcileProcessor({
-            knex,
-            store,
-            providers,
-            logger,
-            minAgeSeconds: config.PAYMENT_RECONCILE_MIN_AGE_SECONDS,
-            batch: config.PAYMENT_RECONCILE_BATCH,
-          }),
-        });
+        worker = createMaintenanceWorker(
+          ctx.factory,
+          { knex, store, logger },
+          {
+            [REBUILD_JOB_NAME]: rebuildProcessor(ops) as (job: Job) => Promise<unknown>,
+            [PAYMENTS_RECONCILE_JOB_NAME]: paymentsReconcileProcessor({
+              knex,
+              store,
+              providers,
+              logger,
+              minAgeSeconds: config.PAYMENT_RECONCILE_MIN_AGE_SECONDS,
+              batch: config.PAYMENT_RECONCILE_BATCH,
+            }),
+          },
+        );
       },
       async stop() {
         // a retention run is a series of short deletes: closing waits for the current one

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { buildContainer, disposeContainer } from '../container.js';
 import { TOKENS } from '../tokens.js';
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 import { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import { QueueFactory, QUEUE_NAMES, type ScrapeJobData } from '../adapters/queue/queues.js';
 import { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
@@ -87,7 +87,10 @@ export interface RunningWorker {
  * A processor from anything with WorkerRuntime's start / stop, e.g.
  * `runtimeProcessor('proxy-health', (ctx) => createProxyHealthWorker({ factory: ctx.factory, … }))`.
  */
-export function runtimeProcessor(name: string, make: (context: WorkerContext) => { start(): Promise<void>; stop(options: { timeoutMs?: number }): Promise<unknown> }): ProcessorFactory {
+export function runtimeProcessor(
+  name: string,
+  make: (context: WorkerContext) => { start(): Promise<void>; stop(options: { timeoutMs?: number }): Promise<unknown> },
+): ProcessorFactory {
   return (ctx) => {
     const runtime = make(ctx);
     return { name, start: () => runtime.start(), stop: async (graceMs) => void (await runtime.stop({ timeoutMs: graceMs })) };
@@ -206,7 +209,15 @@ export async function startWorker(container: Container, options: StartWorkerOpti
 
 /** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail, message-send). */
 export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFactory[] {
-  return [scrapeProcessor(scrape), workflowTickProcessor(), proxyHealthProcessor(), maintenanceProcessor(), mailProcessor(), messageSendProcessor(scrape), reportsProcessor()];
+  return [
+    scrapeProcessor(scrape),
+    workflowTickProcessor(),
+    proxyHealthProcessor(),
+    maintenanceProcessor(),
+    mailProcessor(),
+    messageSendProcessor(scrape),
+    reportsProcessor(),
+  ];
 }
 
 async function main(): Promise<void> {

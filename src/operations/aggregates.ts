@@ -50,7 +50,11 @@ const entry = <S, C, E extends DomainEvent>(aggregate: string, binding: Aggregat
   category: categoryOf(binding.streamName('x')),
   snapshots: binding.snapshot !== undefined,
   decode: (event) => binding.events.decode(event),
-  stateAfter: (events) => fold(binding.decider, events.map((event) => binding.events.decode(event))),
+  stateAfter: (events) =>
+    fold(
+      binding.decider,
+      events.map((event) => binding.events.decode(event)),
+    ),
 });
 
 /**

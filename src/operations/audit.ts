@@ -35,7 +35,18 @@ export interface AuditRow {
 }
 
 export const AUDIT_COLUMNS: readonly (keyof AuditRow)[] = [
-  'when', 'position', 'stream', 'revision', 'type', 'event_id', 'who', 'relation', 'why', 'correlation_id', 'request_id', 'data',
+  'when',
+  'position',
+  'stream',
+  'revision',
+  'type',
+  'event_id',
+  'who',
+  'relation',
+  'why',
+  'correlation_id',
+  'request_id',
+  'data',
 ];
 
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
@@ -79,7 +90,11 @@ export function auditExport(deps: OpsDeps, query: AuditQuery): Readable {
     }
   }
   if (format === 'csv') {
-    const csv = stringify({ header: true, columns: AUDIT_COLUMNS as string[], cast: { object: (value) => inertCell(JSON.stringify(value)), string: inertCell } });
+    const csv = stringify({
+      header: true,
+      columns: AUDIT_COLUMNS as string[],
+      cast: { object: (value) => inertCell(JSON.stringify(value)), string: inertCell },
+    });
     const source = Readable.from(
       (async function* () {
         for await (const row of rows()) yield { ...row, data: JSON.stringify(row.data) };

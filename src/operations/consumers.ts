@@ -1,5 +1,5 @@
-import { lockHolders } from '../subscriptions/lock-keeper.js';
-import { consumerLockKey } from '../subscriptions/consumer-runner.js';
+import { lockHolders } from '../consumers/lock-keeper.js';
+import { consumerLockKey } from '../consumers/consumer-runner.js';
 import { parkedCounts } from './dead-letters.js';
 import { knownConsumers } from './replay.js';
 import type { OpsDeps } from './types.js';
@@ -25,14 +25,22 @@ export interface ConsumerOverview {
  */
 export async function consumerOverview(deps: Pick<OpsDeps, 'knex' | 'store' | 'timeZone'>): Promise<ConsumerOverview[]> {
   const known = knownConsumers(deps);
-  const rows = (await deps.knex('consumer_checkpoints').select(
-    'consumer',
-    deps.knex.raw(`commit_position::text || '-' || prepare_position::text AS checkpoint`),
-    'updated_at',
-    'retired_by',
-  )) as { consumer: string; checkpoint: string; updated_at: Date; retired_by: string | null }[];
+  const rows = (await deps
+    .knex('consumer_checkpoints')
+    .select('consumer', deps.knex.raw(`commit_position::text || '-' || prepare_position::text AS checkpoint`), 'updated_at', 'retired_by')) as {
+    consumer: string;
+    checkpoint: string;
+    updated_at: Date;
+    retired_by: string | null;
+  }[];
   const checkpoints = new Map(rows.map((r) => [r.consumer, r]));
-  const names = [...known.map((k) => k.name), ...rows.map((r) => r.consumer).filter((n) => !known.some((k) => k.name === n)).sort()];
+  const names = [
+    ...known.map((k) => k.name),
+    ...rows
+      .map((r) => r.consumer)
+      .filter((n) => !known.some((k) => k.name === n))
+      .sort(),
+  ];
   const holders = await lockHolders(deps.knex, names.map(consumerLockKey));
   const parked = await parkedCounts(deps.knex);
   return names.map((name) => {
@@ -44,7 +52,14 @@ export async function consumerOverview(deps: Pick<OpsDeps, 'knex' | 'store' | 't
       checkpoint: row ? row.checkpoint : null,
       updatedAt: row ? row.updated_at.toISOString() : null,
       retiredBy: row?.retired_by ?? null,
-      heldBy: holder ? { pid: holder.pid, applicationName: holder.applicationName, clientAddress: holder.clientAddress, since: holder.since ? holder.since.toISOString() : null } : null,
+      heldBy: holder
+        ? {
+            pid: holder.pid,
+            applicationName: holder.applicationName,
+            clientAddress: holder.clientAddress,
+            since: holder.since ? holder.since.toISOString() : null,
+          }
+        : null,
       parked: parked.get(name) ?? 0,
     };
   });

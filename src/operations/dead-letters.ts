@@ -2,9 +2,9 @@ import type { Knex } from 'knex';
 import { StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
-import type { Consumer } from '../subscriptions/consumer.js';
-import { errorText } from '../subscriptions/dead-letters.js';
-import { isTransientError } from '../subscriptions/transient-errors.js';
+import type { Consumer } from '../consumers/consumer.js';
+import { errorText } from '../consumers/dead-letters.js';
+import { isTransientError } from '../consumers/transient-errors.js';
 
 /**
  * Parked events (consumer_dead_letters): what the consumer runner set aside
@@ -109,7 +109,9 @@ const ID = /^\d{1,18}$/;
 
 function select(db: Knex | Knex.Transaction) {
   return db('consumer_dead_letters').select(
-    ...COLUMNS.map((c) => (c === 'id' || c === 'stream_revision' || c === 'commit_position' || c === 'prepare_position' ? db.raw(`??::text AS ??`, [c, c]) : c)),
+    ...COLUMNS.map((c) =>
+      c === 'id' || c === 'stream_revision' || c === 'commit_position' || c === 'prepare_position' ? db.raw(`??::text AS ??`, [c, c]) : c,
+    ),
   );
 }
 
@@ -124,7 +126,9 @@ export interface DeadLetterQuery {
 /** Dead letters, oldest event first ($all order within a consumer). */
 export async function listDeadLetters(knex: Knex, query: DeadLetterQuery = {}): Promise<DeadLetter[]> {
   const status = query.status ?? 'parked';
-  const q = select(knex).orderBy([{ column: 'consumer' }, { column: 'commit_position' }, { column: 'prepare_position' }]).limit(query.limit ?? 100);
+  const q = select(knex)
+    .orderBy([{ column: 'consumer' }, { column: 'commit_position' }, { column: 'prepare_position' }])
+    .limit(query.limit ?? 100);
   if (query.consumer) q.where({ consumer: query.consumer });
   if (status !== 'all') q.where({ status });
   return ((await q) as Row[]).map(view);
@@ -138,7 +142,10 @@ export async function getDeadLetter(db: Knex | Knex.Transaction, id: string): Pr
 
 /** Parked events per consumer (consumers with none are left out). */
 export async function parkedCounts(knex: Knex): Promise<Map<string, number>> {
-  const rows = (await knex('consumer_dead_letters').select('consumer').count('* as n').where({ status: 'parked' }).groupBy('consumer')) as { consumer: string; n: string }[];
+  const rows = (await knex('consumer_dead_letters').select('consumer').count('* as n').where({ status: 'parked' }).groupBy('consumer')) as {
+    consumer: string;
+    n: string;
+  }[];
   return new Map(rows.map((r) => [r.consumer, Number(r.n)]));
 }
 
@@ -212,7 +219,10 @@ export async function retryDeadLetter(deps: RetryDeps, id: string): Promise<Retr
     .knex('consumer_dead_letters')
     .where({ id, status: 'parked' })
     .update({ error: errorText(lastError), last_failed_at: deps.knex.fn.now(), ...(transient ? {} : { attempts: deps.knex.raw('attempts + 1') }) });
-  deps.logger?.warn({ consumer: letter.consumer, deadLetterId: id, eventId: letter.eventId, err: lastError }, 'parked event retried: failed again; it stays parked');
+  deps.logger?.warn(
+    { consumer: letter.consumer, deadLetterId: id, eventId: letter.eventId, err: lastError },
+    'parked event retried: failed again; it stays parked',
+  );
   return { letter: (await getDeadLetter(deps.knex, id))!, ok: false, error: lastError instanceof Error ? lastError.message : String(lastError) };
 }
 

@@ -3,9 +3,9 @@ import type { CatchUpBatch } from '../adapters/event-store/postgres/catch-up-rea
 import type { RecordedEvent } from '../event-store/port.js';
 import { comparePositions, formatPosition, maxPosition, START, type Position } from '../event-store/position.js';
 import { createProjections } from '../projections/index.js';
-import { AdvisoryLock } from '../subscriptions/advisory-lock.js';
-import { activeVersions, claimCheckpoint, readCheckpoint, resetCheckpoint, retireCheckpoint, storeCheckpoint } from '../subscriptions/checkpoints.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import { AdvisoryLock } from '../consumers/advisory-lock.js';
+import { activeVersions, claimCheckpoint, readCheckpoint, resetCheckpoint, retireCheckpoint, storeCheckpoint } from '../consumers/checkpoints.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { addDeferred, createShadowTables, loadSurvived, logShadowTables, qi, type DeferredDdl } from './rebuild-shadow.js';
 import { openRebuildSource, type RebuildSource } from './rebuild-source.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
@@ -67,7 +67,13 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'platform-accounts-v1': ['platform_accounts'],
   'proxies-v1': ['proxies', 'proxy_bans'],
   'proxy-usage-v1': ['proxy_usage_executions', 'proxy_usage_stats'],
-  'xiaohongshu-content-v1': ['xiaohongshu_processed_batches', 'xiaohongshu_deleted_contents', 'xiaohongshu_content_history', 'xiaohongshu_contents', 'xiaohongshu_messages'],
+  'xiaohongshu-content-v1': [
+    'xiaohongshu_processed_batches',
+    'xiaohongshu_deleted_contents',
+    'xiaohongshu_content_history',
+    'xiaohongshu_contents',
+    'xiaohongshu_messages',
+  ],
   'workflows-v1': ['workflow_executions', 'workflows'],
   'qidian-data-v1': ['qidian_trackings', 'qidian_novel_snapshots', 'qidian_novels', 'qidian_rankings'],
   'qidian-alerts-v1': ['qidian_alerts', 'qidian_keywords'],
@@ -114,7 +120,11 @@ export class RebuildAbortedError extends Error {
 function definition(deps: OpsDeps, name: string): ProjectionDefinition {
   const all = projectionDefinitions(deps.timeZone);
   const found = all.find((d) => d.name === name);
-  if (!found) throw new UnknownProjectionError(name, all.map((d) => d.name));
+  if (!found)
+    throw new UnknownProjectionError(
+      name,
+      all.map((d) => d.name),
+    );
   return found;
 }
 
@@ -151,7 +161,19 @@ async function liveCheckpoint(db: Knex | Knex.Transaction, name: string): Promis
 
 export async function projectionStatuses(deps: OpsDeps, names?: string[]): Promise<ProjectionStatus[]> {
   const all = projectionDefinitions(deps.timeZone);
-  const wanted = names && names.length > 0 ? names.map((n) => all.find((d) => d.name === n) ?? raise(new UnknownProjectionError(n, all.map((d) => d.name)))) : all;
+  const wanted =
+    names && names.length > 0
+      ? names.map(
+          (n) =>
+            all.find((d) => d.name === n) ??
+            raise(
+              new UnknownProjectionError(
+                n,
+                all.map((d) => d.name),
+              ),
+            ),
+        )
+      : all;
   const head = await deps.store.headPosition();
   const statuses: ProjectionStatus[] = [];
   for (const def of wanted) {
@@ -246,7 +268,13 @@ async function readMeta(db: Knex | Knex.Transaction, schema: string): Promise<Re
     | { started_at: Date; total_events: string; handled_events: string; phase: ShadowPhase; deferred: DeferredDdl[] }
     | undefined;
   if (!meta) return undefined;
-  return { startedAt: meta.started_at, totalEvents: Number(meta.total_events), handledEvents: Number(meta.handled_events), phase: meta.phase, deferred: meta.deferred };
+  return {
+    startedAt: meta.started_at,
+    totalEvents: Number(meta.total_events),
+    handledEvents: Number(meta.handled_events),
+    phase: meta.phase,
+    deferred: meta.deferred,
+  };
 }
 
 async function setPhase(knex: Knex, schema: string, phase: ShadowPhase): Promise<void> {
@@ -259,7 +287,12 @@ async function setPhase(knex: Knex, schema: string, phase: ShadowPhase): Promise
  * earlier left them, which it then resumes. A load whose unlogged tables a
  * crash emptied is started over.
  */
-async function prepareShadow(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>, source: RebuildSource): Promise<{ resumed: boolean; meta: RebuildMeta }> {
+async function prepareShadow(
+  deps: OpsDeps,
+  def: ProjectionDefinition,
+  schemas: Map<string, string>,
+  source: RebuildSource,
+): Promise<{ resumed: boolean; meta: RebuildMeta }> {
   const schema = shadowSchemaName(def);
   const rebuildName = rebuildConsumerName(def.name);
   const existing = await readMeta(deps.knex, schema);
@@ -317,10 +350,12 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
   let lockLost = false;
   if (!(await lock.tryAcquire(() => (lockLost = true)))) throw new RebuildInProgressError(name);
 
-  const source = await openRebuildSource(deps.store, deps.databaseUrl, def.consumer.filter, options.batchSize ?? REBUILD_BATCH_SIZE).catch(async (error: unknown) => {
-    await lock.release();
-    throw error;
-  });
+  const source = await openRebuildSource(deps.store, deps.databaseUrl, def.consumer.filter, options.batchSize ?? REBUILD_BATCH_SIZE).catch(
+    async (error: unknown) => {
+      await lock.release();
+      throw error;
+    },
+  );
   try {
     const schemas = await liveSchemas(deps.knex, def.tables);
     const { resumed, meta } = await prepareShadow(deps, def, schemas, source);
@@ -332,7 +367,10 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     const seconds = { load: 0, index: 0, swap: 0 };
     let handled = meta.handledEvents;
     let at = resumedAt;
-    deps.logger?.info({ projection: name, schema, resumed, phase: meta.phase, totalEvents: meta.totalEvents, handled }, resumed ? 'projection rebuild resumed' : 'projection rebuild started');
+    deps.logger?.info(
+      { projection: name, schema, resumed, phase: meta.phase, totalEvents: meta.totalEvents, handled },
+      resumed ? 'projection rebuild resumed' : 'projection rebuild started',
+    );
 
     const progress = (phase: RebuildProgress['phase']): RebuildProgress => {
       const elapsed = (Date.now() - startedAt.getTime()) / 1000;

@@ -105,7 +105,9 @@ export async function createShadowTables(
     );
     for (const index of indexes.rows) {
       const target = shadowText.get(table)!;
-      const onShadow = index.def.replace(` ON ${liveOf(table)} USING `, ` ON ${target} USING `).replace(` ON ONLY ${liveOf(table)} USING `, ` ON ONLY ${target} USING `);
+      const onShadow = index.def
+        .replace(` ON ${liveOf(table)} USING `, ` ON ${target} USING `)
+        .replace(` ON ONLY ${liveOf(table)} USING `, ` ON ONLY ${target} USING `);
       if (onShadow === index.def) throw new Error(`cannot copy index of ${table}: ${index.def}`);
       if (index.unique) {
         // ON CONFLICT may infer it: there from the start
@@ -140,10 +142,9 @@ export async function loadSurvived(knex: Knex, schema: string): Promise<boolean>
 /** Makes every shadow table logged (each in its own transaction; a logged one is left as it is). */
 export async function logShadowTables(knex: Knex, schema: string, tables: readonly string[]): Promise<void> {
   for (const table of tables) {
-    const { rows } = await knex.raw<{ rows: { p: string }[] }>(
-      'SELECT c.relpersistence AS p FROM pg_class c WHERE c.oid = to_regclass(?)',
-      [`${qi(schema)}.${qi(table)}`],
-    );
+    const { rows } = await knex.raw<{ rows: { p: string }[] }>('SELECT c.relpersistence AS p FROM pg_class c WHERE c.oid = to_regclass(?)', [
+      `${qi(schema)}.${qi(table)}`,
+    ]);
     if (rows[0]?.p === 'u') await knex.raw(`ALTER TABLE ${qi(schema)}.${qi(table)} SET LOGGED`);
   }
 }
@@ -152,10 +153,9 @@ export async function logShadowTables(knex: Knex, schema: string, tables: readon
 export async function addDeferred(knex: Knex, schema: string, deferred: readonly DeferredDdl[]): Promise<void> {
   for (const step of deferred) {
     if (step.kind !== 'index') continue;
-    const { rows } = await knex.raw<{ rows: { valid: boolean }[] }>(
-      `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass(?)`,
-      [`${qi(schema)}.${qi(step.name)}`],
-    );
+    const { rows } = await knex.raw<{ rows: { valid: boolean }[] }>(`SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass(?)`, [
+      `${qi(schema)}.${qi(step.name)}`,
+    ]);
     if (rows[0]?.valid) continue;
     // an interrupted concurrent build leaves an invalid index behind
     if (rows[0]) await knex.raw(`DROP INDEX ${qi(schema)}.${qi(step.name)}`);

@@ -20,12 +20,7 @@ export interface RebuildSource {
   close(): Promise<void>;
 }
 
-export async function openRebuildSource(
-  store: EventStore,
-  databaseUrl: string,
-  filter: EventFilter | undefined,
-  batchSize: number,
-): Promise<RebuildSource> {
+export async function openRebuildSource(store: EventStore, databaseUrl: string, filter: EventFilter | undefined, batchSize: number): Promise<RebuildSource> {
   if (store.kind === 'postgres') {
     const pool = survivePoolErrors(new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'projection-rebuild' }));
     const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('es_events')::text AS t`);

@@ -2,8 +2,8 @@ import { likePrefix } from '../adapters/event-store/postgres/rows.js';
 import { comparePositions, formatPosition, parsePosition, START, type Position } from '../event-store/position.js';
 import { processManagers, type ProcessManagerWiring } from '../process-managers/index.js';
 import { createProjections } from '../projections/index.js';
-import { readCheckpoint, resetCheckpoint } from '../subscriptions/checkpoints.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import { readCheckpoint, resetCheckpoint } from '../consumers/checkpoints.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { toEventView } from './streams.js';
 import type { EventView, OpsDeps } from './types.js';
 
@@ -20,7 +20,12 @@ export interface KnownConsumer {
  */
 export function knownConsumers(deps: Pick<OpsDeps, 'store' | 'timeZone'>): KnownConsumer[] {
   // adapters the tooling never calls: any use of them throws
-  const unavailable = <T extends object>(): T => new Proxy({} as T, { get: () => { throw new Error('not available to the operator tooling'); } });
+  const unavailable = <T extends object>(): T =>
+    new Proxy({} as T, {
+      get: () => {
+        throw new Error('not available to the operator tooling');
+      },
+    });
   const wiring: ProcessManagerWiring = {
     store: deps.store,
     paymentGraceMs: 0,

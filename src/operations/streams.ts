@@ -32,9 +32,7 @@ export function toPlain(value: unknown): unknown {
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toPlain(v)]));
   if (Array.isArray(value)) return value.map(toPlain);
   if (typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null ? REDACTED : toPlain(v)]),
-    );
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null ? REDACTED : toPlain(v)]));
   }
   return value;
 }
@@ -75,7 +73,12 @@ export async function listCategories(deps: OpsDeps): Promise<{ category: string;
           AND NOT EXISTS (SELECT 1 FROM es_streams s WHERE s.stream_name = e.stream_name AND s.deleted)
         GROUP BY 1 ORDER BY 1`,
     );
-    return rows.map((r) => ({ category: r.category, streams: Number(r.streams), events: Number(r.events), lastEventAt: r.last_ms === null ? null : new Date(r.last_ms).toISOString() }));
+    return rows.map((r) => ({
+      category: r.category,
+      streams: Number(r.streams),
+      events: Number(r.events),
+      lastEventAt: r.last_ms === null ? null : new Date(r.last_ms).toISOString(),
+    }));
   }
   // EventStoreDB: one scan of $all (deleted streams' events included: $all keeps them)
   const stats = new Map<string, { streams: Set<string>; events: number; last: Date | null }>();
@@ -141,7 +144,9 @@ export async function listStreams(
   }
   const all = [...streams].sort(([a, x], [b, y]) => y.last.getTime() - x.last.getTime() || a.localeCompare(b));
   return {
-    items: all.slice((page - 1) * perPage, page * perPage).map(([stream, s]) => ({ stream, revision: s.revision.toString(), events: s.events, lastEventAt: s.last.toISOString() })),
+    items: all
+      .slice((page - 1) * perPage, page * perPage)
+      .map(([stream, s]) => ({ stream, revision: s.revision.toString(), events: s.events, lastEventAt: s.last.toISOString() })),
     total: all.length,
   };
 }
@@ -309,7 +314,7 @@ export async function correlationTimeline(deps: OpsDeps, correlationId: string):
  */
 export function tailEvents(
   deps: OpsDeps,
-  options: { types?: string[]; streamPrefix?: string; fromEnd?: boolean; /** a position (exclusive): overrides fromEnd */ from?: string },
+  options: { types?: string[]; streamPrefix?: string; fromEnd?: boolean /** a position (exclusive): overrides fromEnd */; from?: string },
 ): AsyncIterable<EventView> {
   const filter: EventFilter = {
     ...(options.types?.length ? { eventTypes: options.types } : {}),

@@ -60,7 +60,11 @@ export function platformGet(platform: string, timeoutMs: number): PlatformGet {
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       // the URL is a platform endpoint (no secret); the headers are never shown
-      throw new UpstreamUnavailableError(platform, timedOut ? 'timeout' : 'network', `${platform} did not answer ${new URL(url).origin}${timedOut ? ` within ${timeoutMs} ms` : ''}`);
+      throw new UpstreamUnavailableError(
+        platform,
+        timedOut ? 'timeout' : 'network',
+        `${platform} did not answer ${new URL(url).origin}${timedOut ? ` within ${timeoutMs} ms` : ''}`,
+      );
     }
     let text: string;
     try {
@@ -79,10 +83,7 @@ export interface VerifierOptions {
 }
 
 /** One verifier per platform of the registry, against the configured hosts (fixture servers in tests). */
-export function createAccountVerifiers(
-  config: Pick<Config, 'XIAOHONGSHU_API_URL' | 'QIDIAN_WEB_URL'>,
-  options: VerifierOptions = {},
-): AccountVerifiers {
+export function createAccountVerifiers(config: Pick<Config, 'XIAOHONGSHU_API_URL' | 'QIDIAN_WEB_URL'>, options: VerifierOptions = {}): AccountVerifiers {
   const timeoutMs = options.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS;
   const verifiers: Record<string, AccountVerifier> = {
     xiaohongshu: xiaohongshuVerifier(config.XIAOHONGSHU_API_URL, platformGet('xiaohongshu', timeoutMs)),

@@ -124,7 +124,11 @@ export function workflowTypeNames(): string[] {
 
 /** The types a user may create (every type but the managed ones). */
 export function userWorkflowTypeNames(): string[] {
-  return modules.flatMap((m) => Object.entries(m.workflowTypes).filter(([, spec]) => !spec.managed).map(([name]) => name));
+  return modules.flatMap((m) =>
+    Object.entries(m.workflowTypes)
+      .filter(([, spec]) => !spec.managed)
+      .map(([name]) => name),
+  );
 }
 
 export function itemSpec(kind: string): ItemSpec | undefined {

@@ -1,6 +1,6 @@
 import { StreamNotFoundError } from '../event-store/errors.js';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import type { LeaseHolder } from '../adapters/proxies/lease-selection.js';
-import type { ScrapeJobData } from '../adapters/queue/queues.js';
+import type { LeaseHolder } from '../application/proxy-selection.js';
+import type { ScrapeJobData } from './ports.js';
 import { consumeQuotas, quotaSubjectOf, type QuotaSubject } from '../application/subscription-quotas.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore, Json, RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent, toMetadata } from '../write-model/core/command-context.js';
 import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
 import type { Service } from '../write-model/subscription/plans.js';

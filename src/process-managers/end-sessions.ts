@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import { formatPosition, isAfter, parsePosition } from '../event-store/position.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
@@ -66,10 +66,16 @@ export function createEndSessions(deps: ProcessManagerDeps, name = END_SESSIONS)
       name,
       event,
       async () => {
-        await handle(deps.store, sessionAggregate, sessionId, { type: 'EndSession', userId, sessionId, reason, now }, {
-          context: contextFromEvent(event, name),
-          eventIds: eventIdsFrom(`${name}:${event.id}:${sessionId}`),
-        });
+        await handle(
+          deps.store,
+          sessionAggregate,
+          sessionId,
+          { type: 'EndSession', userId, sessionId, reason, now },
+          {
+            context: contextFromEvent(event, name),
+            eventIds: eventIdsFrom(`${name}:${event.id}:${sessionId}`),
+          },
+        );
       },
       (error) => error instanceof DomainError && error.code === 'NOT_FOUND',
     );

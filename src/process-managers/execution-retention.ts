@@ -2,7 +2,7 @@ import { StreamNotFoundError } from '../event-store/errors.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { currentPlan } from '../application/subscription-quotas.js';
 import { platformModule } from '../platforms/registry.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 

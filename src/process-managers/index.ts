@@ -1,8 +1,8 @@
-import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
-import type { MessageSendOutbox } from '../adapters/queue/message-send-queue.js';
-import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
-import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { ProxyLeases } from './ports.js';
+import type { MessageSendOutbox } from './ports.js';
+import type { ScrapeJobs } from './ports.js';
+import type { WorkflowJobSchedulers } from './ports.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { createAccountHealth } from './account-health.js';
 import { createExpirySchedule } from './deadlines/index.js';
 import { createDispatchExecutions } from './dispatch-executions.js';
@@ -38,11 +38,11 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   /** QUOTA_TIME_ZONE */
   timeZone: string;
   /** enqueues scrape jobs (QUEUE_PREFIX, the scrape retry policy) */
-  dispatcher: ScrapeDispatcher;
+  dispatcher: ScrapeJobs;
   /** one BullMQ job scheduler per scheduled workflow */
-  schedulers: WorkflowSchedulers;
+  schedulers: WorkflowJobSchedulers;
   /** the workers' proxy leases: live leases sharpen the dispatcher's choice */
-  leases?: RedisProxyLeaseStore;
+  leases?: ProxyLeases;
   /** the mail outbox (the `mail` queue); none: notifications stay in-app */
   outbox?: NotificationMailOutbox;
   /** the `message-send` queue outgoing private messages are sent from */

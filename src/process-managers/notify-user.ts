@@ -1,7 +1,7 @@
 import { notificationContent } from '../adapters/mail/notification-templates.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
@@ -252,7 +252,12 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
       for (const p of planned) {
         if (p.channels?.mail === false) continue;
         await react(deps, name, p.event, () =>
-          outbox.enqueueNotificationMail({ notificationId: p.notificationId, userId: p.userId, causationId: p.event.id, correlationId: contextFromEvent(p.event, name).correlationId }),
+          outbox.enqueueNotificationMail({
+            notificationId: p.notificationId,
+            userId: p.userId,
+            causationId: p.event.id,
+            correlationId: contextFromEvent(p.event, name).correlationId,
+          }),
         );
       }
     },

@@ -1,5 +1,5 @@
-import type { MessageSendOutbox } from '../adapters/queue/message-send-queue.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { MessageSendOutbox } from './ports.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { outgoingMessageEvents } from '../write-model/outgoing-message/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { platformAccountEvents } from '../write-model/platform-account/events.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
 import type { ProcessManagerDeps } from './shared.js';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { subscriptionEvents } from '../write-model/subscription/events.js';
 import { subscriptionUsageEvents } from '../write-model/subscription-usage/events.js';
 import { workflowEvents } from '../write-model/workflow/events.js';

@@ -1,4 +1,4 @@
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { handle } from '../write-model/core/command-handler.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
@@ -15,7 +15,9 @@ export const PLAN_ON_PAYMENT = 'pm-plan-on-payment';
 export function addBillingCycle(iso: string, cycle: BillingCycle): string {
   const d = new Date(iso);
   const months = cycle === 'yearly' ? 12 : 1;
-  const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()));
+  const target = new Date(
+    Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()),
+  );
   const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
   target.setUTCDate(Math.min(d.getUTCDate(), lastDay));
   return target.toISOString();
@@ -31,10 +33,7 @@ export function addBillingCycle(iso: string, cycle: BillingCycle): string {
  *   prepaid period one cycle after the current period end.
  * `now` is paidAt: the reaction decides the same whenever it runs (a replay).
  */
-export function commandForPayment(
-  paid: PaymentSucceededData,
-  current: { plan: string; periodEnd: string | null } | null,
-): SubscriptionCommand {
+export function commandForPayment(paid: PaymentSucceededData, current: { plan: string; periodEnd: string | null } | null): SubscriptionCommand {
   const now = paid.paidAt;
   if (current && current.plan === paid.plan && current.periodEnd !== null) {
     const base = Date.parse(current.periodEnd) > Date.parse(paid.paidAt) ? current.periodEnd : paid.paidAt;

@@ -1,4 +1,4 @@
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { handle } from '../write-model/core/command-handler.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { DomainError } from '../write-model/core/domain-error.js';

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import type { LeaseHolder } from '../adapters/proxies/lease-selection.js';
-import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
-import type { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
+import type { LeaseHolder } from '../application/proxy-selection.js';
+import type { ProxyLeases } from './ports.js';
+import type { ScrapeJobs } from './ports.js';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle } from '../write-model/core/command-handler.js';
 import { fold } from '../write-model/core/decider.js';
@@ -24,8 +24,8 @@ export const PROXY_FAILOVER = 'pm-proxy-failover';
 export const FAILOVER_INDEX_TABLE = 'pm_proxy_failover_index';
 
 export interface ProxyFailoverDeps extends ProcessManagerDeps {
-  dispatcher: ScrapeDispatcher;
-  leases?: RedisProxyLeaseStore;
+  dispatcher: ScrapeJobs;
+  leases?: ProxyLeases;
   now?: () => Date;
   /** the delay of the re-enqueued job when no proxy is healthy (default 60 s) */
   noProxyDelayMs?: number;
@@ -48,7 +48,7 @@ const TERMINAL_EVENTS = ['ExecutionCompleted', 'ExecutionFailed', 'ExecutionCanc
  *    the dead attempt is superseded and the next resumes from the cursor;
  *    a `requested` or `retrying` execution has no running attempt, its
  *    pending job just gets the new proxy and cursor;
- * 3. ScrapeDispatcher.reenqueue with the stream's cursor (job id
+ * 3. ScrapeJobs.reenqueue with the stream's cursor (job id
  *    `{executionId}.{attempt}`).
  * Items are never collected twice: the execution drops items and batches it
  * already has, whichever attempt sends them again.
@@ -101,8 +101,18 @@ async function forget(tx: Knex, consumer: string, executionId: string): Promise<
 }
 
 /** Moves every execution on `proxyId` (only those of `platform`, for a ban). */
-async function moveAway(deps: ProxyFailoverDeps, name: string, tx: Knex, event: RecordedEvent, proxyId: string, platform: string | null, now: Date): Promise<void> {
-  const rows = (await tx(FAILOVER_INDEX_TABLE).where({ consumer: name, proxy_id: proxyId }).orderBy('execution_id').select('execution_id')) as { execution_id: string }[];
+async function moveAway(
+  deps: ProxyFailoverDeps,
+  name: string,
+  tx: Knex,
+  event: RecordedEvent,
+  proxyId: string,
+  platform: string | null,
+  now: Date,
+): Promise<void> {
+  const rows = (await tx(FAILOVER_INDEX_TABLE).where({ consumer: name, proxy_id: proxyId }).orderBy('execution_id').select('execution_id')) as {
+    execution_id: string;
+  }[];
   const picked = new Map<string, LeaseHolder>();
   for (const { execution_id: executionId } of rows) {
     await react(deps, name, event, () => moveOne(deps, name, tx, event, executionId, proxyId, platform, now, picked));

@@ -3,7 +3,7 @@ import { keywordWatchId, loadKeywordWatch } from '../application/qidian-keywords
 import type { RecordedEvent } from '../event-store/port.js';
 import { keywordMatchSchema, novelSnapshotSchema, type QidianKeywordMatch, type QidianNovelSnapshot } from '../platforms/qidian/items.js';
 import { upsertRows } from '../projections/sql-batch.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { novelAlertEvents, type NovelAlertKind } from '../write-model/novel-alert/events.js';
 import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
 import type { NotificationMailOutbox } from './notify-user.js';
@@ -81,7 +81,15 @@ async function indexRule(db: Knex, event: RecordedEvent): Promise<void> {
   const row =
     e.type === 'NovelAlertDeleted'
       ? { alert_id: d.alertId, user_id: d.userId, novel_id: d.novelId, kind: 'update', words: null, active: false, last_revision: event.revision.toString() }
-      : { alert_id: d.alertId, user_id: d.userId, novel_id: d.novelId, kind: e.data.kind, words: e.data.words, active: true, last_revision: event.revision.toString() };
+      : {
+          alert_id: d.alertId,
+          user_id: d.userId,
+          novel_id: d.novelId,
+          kind: e.data.kind,
+          words: e.data.words,
+          active: true,
+          last_revision: event.revision.toString(),
+        };
   const update = e.type === 'NovelAlertDeleted' ? ['active', 'last_revision'] : ['kind', 'words', 'active', 'last_revision'];
   await upsertRows(db, 'pm_qidian_alert_rules', [row], { conflict: ['alert_id'], update, guard: 't.last_revision < excluded.last_revision' });
 }
@@ -128,20 +136,42 @@ export function triggered(userId: string, snap: QidianNovelSnapshot, before: Mar
     } else if (rule.kind === 'completion' && before.status === 'serializing' && snap.status === 'completed') {
       out.push({ key: `novel_alert:${rule.alertId}:completed`, userId, kind: 'novel_alert', data, at: snap.capturedAt });
     } else if (rule.kind === 'word_count_threshold' && rule.words !== null && before.wordCount < rule.words && snap.wordCount >= rule.words) {
-      out.push({ key: `novel_alert:${rule.alertId}:words:${rule.words}`, userId, kind: 'novel_alert', data: { ...data, words: rule.words }, at: snap.capturedAt });
+      out.push({
+        key: `novel_alert:${rule.alertId}:words:${rule.words}`,
+        userId,
+        kind: 'novel_alert',
+        data: { ...data, words: rule.words },
+        at: snap.capturedAt,
+      });
     }
   }
   return out;
 }
 
-async function onSnapshots(deps: QidianAlertsDeps, name: string, db: Knex, cause: RecordedEvent, userId: string, snapshots: QidianNovelSnapshot[]): Promise<void> {
+async function onSnapshots(
+  deps: QidianAlertsDeps,
+  name: string,
+  db: Knex,
+  cause: RecordedEvent,
+  userId: string,
+  snapshots: QidianNovelSnapshot[],
+): Promise<void> {
   const novelIds = [...new Set(snapshots.map((s) => s.novelId))];
   const markRows = await db('pm_qidian_novel_marks')
     .where({ user_id: userId })
     .whereIn('novel_id', novelIds)
-    .select<{ novel_id: string; chapters: number; word_count: string; status: string; captured_at: Date }[]>('novel_id', 'chapters', 'word_count', 'status', 'captured_at');
+    .select<{ novel_id: string; chapters: number; word_count: string; status: string; captured_at: Date }[]>(
+      'novel_id',
+      'chapters',
+      'word_count',
+      'status',
+      'captured_at',
+    );
   const marks = new Map<string, Mark>(
-    markRows.map((r) => [r.novel_id, { chapters: r.chapters, wordCount: Number(r.word_count), status: r.status, capturedAt: new Date(r.captured_at).toISOString() }]),
+    markRows.map((r) => [
+      r.novel_id,
+      { chapters: r.chapters, wordCount: Number(r.word_count), status: r.status, capturedAt: new Date(r.captured_at).toISOString() },
+    ]),
   );
   const ruleRows = await db('pm_qidian_alert_rules')
     .where({ user_id: userId, active: true })
@@ -174,7 +204,15 @@ async function onSnapshots(deps: QidianAlertsDeps, name: string, db: Knex, cause
   );
 }
 
-async function onMatches(deps: QidianAlertsDeps, name: string, db: Knex, cause: RecordedEvent, userId: string, keyword: string, found: QidianKeywordMatch[]): Promise<void> {
+async function onMatches(
+  deps: QidianAlertsDeps,
+  name: string,
+  db: Knex,
+  cause: RecordedEvent,
+  userId: string,
+  keyword: string,
+  found: QidianKeywordMatch[],
+): Promise<void> {
   const seenRows = await db('pm_qidian_keyword_seen').where({ user_id: userId, keyword }).select<{ novel_id: string }[]>('novel_id');
   const seen = new Set(seenRows.map((r) => r.novel_id));
   const baseline = seen.size === 0;
@@ -188,7 +226,16 @@ async function onMatches(deps: QidianAlertsDeps, name: string, db: Knex, cause: 
           key: `keyword_match:${userId}:${keyword}:${m.novelId}`,
           userId,
           kind: 'keyword_match',
-          data: { watchId: state.watchId, keyword, novelId: m.novelId, novelTitle: m.title, author: m.author, category: m.category, rank: m.rank, capturedAt: m.capturedAt },
+          data: {
+            watchId: state.watchId,
+            keyword,
+            novelId: m.novelId,
+            novelTitle: m.title,
+            author: m.author,
+            category: m.category,
+            rank: m.rank,
+            capturedAt: m.capturedAt,
+          },
           at: m.capturedAt,
         });
       }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { watchlistWorkflowId, WATCHLIST_TYPE } from '../application/qidian-watchlist.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { upsertRows, type Row } from '../projections/sql-batch.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
@@ -69,14 +69,30 @@ export function createQidianWatchlist(deps: ProcessManagerDeps, name = QIDIAN_WA
           const d = e.data;
           const active = e.type === 'NovelTracked';
           const since = e.type === 'NovelTracked' ? e.data.trackedAt : e.data.untrackedAt;
-          rows.set(d.trackingId, { stream_id: d.trackingId, user_id: d.userId, kind: 'novel', value: d.novelId, active, since, last_revision: event.revision.toString() });
+          rows.set(d.trackingId, {
+            stream_id: d.trackingId,
+            user_id: d.userId,
+            kind: 'novel',
+            value: d.novelId,
+            active,
+            since,
+            last_revision: event.revision.toString(),
+          });
           if (active) grown.set(d.userId, event);
         } else if (keywordWatchEvents.owns(event.type) && event.streamName.startsWith('qidian_keyword-')) {
           const e = keywordWatchEvents.decode(event);
           const d = e.data;
           const active = e.type === 'KeywordWatched';
           const since = e.type === 'KeywordWatched' ? e.data.watchedAt : e.data.unwatchedAt;
-          rows.set(d.watchId, { stream_id: d.watchId, user_id: d.userId, kind: 'keyword', value: d.keyword, active, since, last_revision: event.revision.toString() });
+          rows.set(d.watchId, {
+            stream_id: d.watchId,
+            user_id: d.userId,
+            kind: 'keyword',
+            value: d.keyword,
+            active,
+            since,
+            last_revision: event.revision.toString(),
+          });
           if (active) grown.set(d.userId, event);
         } else if (subscriptionEvents.owns(event.type) && event.streamName.startsWith('subscription-')) {
           const e = subscriptionEvents.decode(event);

@@ -19,7 +19,14 @@ import { react, type ProcessManagerDeps } from './shared.js';
  * this event happened" exactly, whatever a projection's lag.
  */
 
-export const WORKFLOW_EVENT_TYPES = ['WorkflowCreated', 'WorkflowUpdated', 'WorkflowScheduled', 'WorkflowPaused', 'WorkflowResumed', 'WorkflowDeleted'] as const;
+export const WORKFLOW_EVENT_TYPES = [
+  'WorkflowCreated',
+  'WorkflowUpdated',
+  'WorkflowScheduled',
+  'WorkflowPaused',
+  'WorkflowResumed',
+  'WorkflowDeleted',
+] as const;
 
 const TABLE = 'pm_workflow_index';
 
@@ -112,7 +119,13 @@ export async function workflowsOfAccount(tx: Knex, consumer: string, platformAcc
  * event and the workflow (a redelivery appends nothing), the event as cause,
  * and a workflow deleted meanwhile (CONFLICT) skipped.
  */
-export async function commandWorkflow(deps: ProcessManagerDeps, name: string, event: RecordedEvent, workflowId: string, command: WorkflowCommand): Promise<void> {
+export async function commandWorkflow(
+  deps: ProcessManagerDeps,
+  name: string,
+  event: RecordedEvent,
+  workflowId: string,
+  command: WorkflowCommand,
+): Promise<void> {
   await react(
     deps,
     name,

@@ -1,5 +1,5 @@
-import type { WorkflowSchedulers } from '../adapters/queue/workflow-schedulers.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { WorkflowJobSchedulers } from './ports.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { load } from '../write-model/core/command-handler.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
 import { workflowEvents } from '../write-model/workflow/events.js';
@@ -8,7 +8,7 @@ import type { ProcessManagerDeps } from './shared.js';
 export const WORKFLOW_SCHEDULES = 'pm-workflow-schedules';
 
 export interface WorkflowSchedulesDeps extends ProcessManagerDeps {
-  schedulers: WorkflowSchedulers;
+  schedulers: WorkflowJobSchedulers;
 }
 
 /** The events after which a workflow's job scheduler may have to change. */

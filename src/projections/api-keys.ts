@@ -1,4 +1,4 @@
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { apiKeyEvents, apiKeyUsageEvents } from '../write-model/api-key/events.js';
 import { patchRows, upsertRows, type Row } from './sql-batch.js';
 
@@ -39,7 +39,17 @@ export function createApiKeysProjection(name: string = API_KEYS_PROJECTION): Con
           const d = event.data;
           if (seen.has(d.keyId)) continue;
           seen.add(d.keyId);
-          created.push({ id: d.keyId, user_id: d.userId, name: d.name, scopes: d.scopes, prefix: d.prefix, created_at: d.createdAt, expires_at: d.expiresAt, revoked_at: null, last_used_day: null });
+          created.push({
+            id: d.keyId,
+            user_id: d.userId,
+            name: d.name,
+            scopes: d.scopes,
+            prefix: d.prefix,
+            created_at: d.createdAt,
+            expires_at: d.expiresAt,
+            revoked_at: null,
+            last_used_day: null,
+          });
         } else if (!revoked.has(event.data.keyId)) {
           revoked.set(event.data.keyId, { id: event.data.keyId, revoked_at: event.data.revokedAt });
         }

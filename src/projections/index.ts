@@ -1,4 +1,4 @@
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { apiKeysProjection } from './api-keys.js';
 import { notificationsProjection } from './notifications.js';
 import { outgoingMessagesProjection } from './outgoing-messages.js';

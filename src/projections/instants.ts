@@ -10,7 +10,7 @@ export function micros(iso: string): bigint {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new RangeError(`not a time: ${iso}`);
   const fraction = /T\d{2}:\d{2}:\d{2}\.(\d+)/.exec(iso)?.[1] ?? '';
-  const belowMs = Number((fraction.slice(3, 6) + '000').slice(0, 3));
+  const belowMs = Number(`${fraction.slice(3, 6)}000`.slice(0, 3));
   return BigInt(ms) * 1000n + BigInt(belowMs);
 }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { notificationEvents } from '../write-model/notification/events.js';
 import { upsertRows, type Row } from './sql-batch.js';
 
@@ -96,7 +96,8 @@ export async function applyEvents(tx: Knex.Transaction | Knex, events: readonly 
   await upsertRows(tx, 'notifications', [...sent.values()], {
     conflict: ['id'],
     update: { read_at: 'COALESCE(t.read_at, excluded.read_at)', emailed_at: 'COALESCE(t.emailed_at, excluded.emailed_at)' },
-    guard: 't.user_id = excluded.user_id AND ((t.read_at IS NULL AND excluded.read_at IS NOT NULL) OR (t.emailed_at IS NULL AND excluded.emailed_at IS NOT NULL))',
+    guard:
+      't.user_id = excluded.user_id AND ((t.read_at IS NULL AND excluded.read_at IS NOT NULL) OR (t.emailed_at IS NULL AND excluded.emailed_at IS NOT NULL))',
   });
   await times.write(tx);
 }

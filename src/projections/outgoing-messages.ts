@@ -1,4 +1,4 @@
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { outgoingMessageEvents } from '../write-model/outgoing-message/events.js';
 import { patchRows, upsertRows, type Row } from './sql-batch.js';
 
@@ -33,9 +33,21 @@ export function createOutgoingMessagesProjection(name: string = OUTGOING_MESSAGE
           const r = event.data;
           if (!inserts.has(r.messageId)) {
             inserts.set(r.messageId, {
-              id: r.messageId, owner_id: r.ownerId, platform_account_id: r.platformAccountId, conversation_id: r.conversationId, peer_id: r.peerId,
-              text: r.text, status: 'pending', platform_message_id: null, failure_code: null, failure_reason: null, recovered: false,
-              requested_at: r.requestedAt, sent_at: null, finished_at: null, last_revision: revision,
+              id: r.messageId,
+              owner_id: r.ownerId,
+              platform_account_id: r.platformAccountId,
+              conversation_id: r.conversationId,
+              peer_id: r.peerId,
+              text: r.text,
+              status: 'pending',
+              platform_message_id: null,
+              failure_code: null,
+              failure_reason: null,
+              recovered: false,
+              requested_at: r.requestedAt,
+              sent_at: null,
+              finished_at: null,
+              last_revision: revision,
             });
           }
           continue;
@@ -44,7 +56,12 @@ export function createOutgoingMessagesProjection(name: string = OUTGOING_MESSAGE
         if (event.type === 'MessageSent') {
           const s = event.data;
           Object.assign(patch, {
-            status: 'sent', platform_message_id: s.platformMessageId, conversation_id: s.conversationId, recovered: s.recovered, sent_at: s.sentAt, finished_at: s.recordedAt,
+            status: 'sent',
+            platform_message_id: s.platformMessageId,
+            conversation_id: s.conversationId,
+            recovered: s.recovered,
+            sent_at: s.sentAt,
+            finished_at: s.recordedAt,
             ...(s.peerId !== null ? { peer_id: s.peerId } : {}),
           });
         } else {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { paymentOrderEvents, type PaymentOrderEvent } from '../write-model/payment-order/events.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { platformAccountEvents, type PlatformAccountEvent } from '../write-model/platform-account/events.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
@@ -40,11 +40,16 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
   if (decoded.length === 0) return;
 
   const ids = [...new Set(decoded.map((e) => e.event.data.accountId))];
-  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'platform_accounts', ids.map((id) => ({ id })), {
-    key: ['id'],
-    columns: ['id', 'last_revision'],
-    forUpdate: true,
-  });
+  const current = await selectRows<{ id: string; last_revision: string }>(
+    tx,
+    'platform_accounts',
+    ids.map((id) => ({ id })),
+    {
+      key: ['id'],
+      columns: ['id', 'last_revision'],
+      forUpdate: true,
+    },
+  );
   const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
 
   for (const { event, revision } of decoded) {

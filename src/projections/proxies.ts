@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { proxyEvents, type ProxyEvent } from '../write-model/proxy/events.js';
 import { proxyHealthEvents, type ProxyHealthCheckedData } from '../write-model/proxy-health/events.js';
 import { instantSql, micros } from './instants.js';
@@ -69,16 +69,22 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
   const decoded: Decoded[] = [];
   for (const recorded of events) {
     if (proxyHealthEvents.owns(recorded.type)) decoded.push({ kind: 'observation', data: proxyHealthEvents.decode(recorded).data });
-    else if (proxyEvents.owns(recorded.type)) decoded.push({ kind: 'lifecycle', event: proxyEvents.decode(recorded), revision: recorded.revision, streamName: recorded.streamName });
+    else if (proxyEvents.owns(recorded.type))
+      decoded.push({ kind: 'lifecycle', event: proxyEvents.decode(recorded), revision: recorded.revision, streamName: recorded.streamName });
   }
   if (decoded.length === 0) return;
 
   const ids = [...new Set(decoded.map((e) => (e.kind === 'observation' ? e.data.proxyId : e.event.data.proxyId)))];
-  const current = await selectRows<{ id: string; last_revision: string; checked_us: string | null }>(tx, 'proxies', ids.map((id) => ({ id })), {
-    key: ['id'],
-    columns: ['id', 'last_revision', instantSql('t.last_checked_at', 'checked_us')],
-    forUpdate: true,
-  });
+  const current = await selectRows<{ id: string; last_revision: string; checked_us: string | null }>(
+    tx,
+    'proxies',
+    ids.map((id) => ({ id })),
+    {
+      key: ['id'],
+      columns: ['id', 'last_revision', instantSql('t.last_checked_at', 'checked_us')],
+      forUpdate: true,
+    },
+  );
   const proxies = new Map<string, ProxyState>(
     current.map((r) => [r.id, { revision: BigInt(r.last_revision), checkedAt: r.checked_us === null ? null : BigInt(r.checked_us) }]),
   );
@@ -113,7 +119,11 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
         break;
       case 'ProxyBanned': {
         const d = event.data;
-        bans.set(`${id} ${d.platform}`, { proxy_id: id, platform: d.platform, row: { proxy_id: id, platform: d.platform, reason: d.reason, until: d.until, banned_at: d.bannedAt } });
+        bans.set(`${id} ${d.platform}`, {
+          proxy_id: id,
+          platform: d.platform,
+          row: { proxy_id: id, platform: d.platform, reason: d.reason, until: d.until, banned_at: d.bannedAt },
+        });
         set(proxy, { updated_at: d.bannedAt });
         break;
       }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { micros } from './instants.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
@@ -85,7 +85,14 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
   if (decoded.length === 0) return;
 
   const ids = [...new Set(decoded.map((e) => e.event.data.executionId))];
-  const current = await selectRows<{ execution_id: string; owner_id: string; platform: string; proxy_id: string | null; counted_proxies: string[]; last_revision: string }>(
+  const current = await selectRows<{
+    execution_id: string;
+    owner_id: string;
+    platform: string;
+    proxy_id: string | null;
+    counted_proxies: string[];
+    last_revision: string;
+  }>(
     tx,
     'proxy_usage_executions',
     ids.map((execution_id) => ({ execution_id })),
@@ -94,7 +101,15 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
   const executions = new Map<string, Execution>(
     current.map((r) => [
       r.execution_id,
-      { ownerId: r.owner_id, platform: r.platform, proxyId: r.proxy_id, counted: r.counted_proxies, revision: BigInt(r.last_revision), isNew: false, changed: false },
+      {
+        ownerId: r.owner_id,
+        platform: r.platform,
+        proxyId: r.proxy_id,
+        counted: r.counted_proxies,
+        revision: BigInt(r.last_revision),
+        isNew: false,
+        changed: false,
+      },
     ]),
   );
   const usage = new Map<string, Usage>();
@@ -104,7 +119,10 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
     const us = micros(at);
     let u = usage.get(key);
     if (!u) {
-      u = { row: { proxy_id: proxyId, user_id: execution.ownerId, platform: execution.platform, day, executions: 0, items: 0, failures: 0, updated_at: at }, at: us };
+      u = {
+        row: { proxy_id: proxyId, user_id: execution.ownerId, platform: execution.platform, day, executions: 0, items: 0, failures: 0, updated_at: at },
+        at: us,
+      };
       usage.set(key, u);
     }
     u.row.executions += delta.executions ?? 0;
@@ -120,7 +138,16 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
     const executionId = event.data.executionId;
     const execution = executions.get(executionId);
     if (event.type === 'ExecutionRequested') {
-      if (!execution) executions.set(executionId, { ownerId: event.data.ownerId, platform: event.data.platform, proxyId: null, counted: [], revision, isNew: true, changed: true });
+      if (!execution)
+        executions.set(executionId, {
+          ownerId: event.data.ownerId,
+          platform: event.data.platform,
+          proxyId: null,
+          counted: [],
+          revision,
+          isNew: true,
+          changed: true,
+        });
       continue;
     }
     // no row: cannot happen (ExecutionRequested is revision 0 and comes first)
@@ -161,13 +188,18 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
   }
   await upsertRows(tx, 'proxy_usage_executions', inserts, { conflict: ['execution_id'] });
   await patchRows(tx, 'proxy_usage_executions', patches, { key: ['execution_id'], guard: 't.last_revision < n.last_revision' });
-  await upsertRows(tx, 'proxy_usage_stats', [...usage.values()].map((u) => u.row), {
-    conflict: ['proxy_id', 'user_id', 'platform', 'day'],
-    update: {
-      executions: 't.executions + excluded.executions',
-      items: 't.items + excluded.items',
-      failures: 't.failures + excluded.failures',
-      updated_at: 'GREATEST(t.updated_at, excluded.updated_at)',
+  await upsertRows(
+    tx,
+    'proxy_usage_stats',
+    [...usage.values()].map((u) => u.row),
+    {
+      conflict: ['proxy_id', 'user_id', 'platform', 'day'],
+      update: {
+        executions: 't.executions + excluded.executions',
+        items: 't.items + excluded.items',
+        failures: 't.failures + excluded.failures',
+        updated_at: 'GREATEST(t.updated_at, excluded.updated_at)',
+      },
     },
-  });
+  );
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { novelAlertEvents, type NovelAlertEvent } from '../write-model/novel-alert/events.js';
 import { keywordWatchEvents, type KeywordWatchEvent } from '../write-model/qidian-keyword/events.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
@@ -51,8 +51,10 @@ export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Pro
   const alerts: { revision: bigint; event: NovelAlertEvent }[] = [];
   const keywords: { revision: bigint; event: KeywordWatchEvent }[] = [];
   for (const recorded of events) {
-    if (novelAlertEvents.owns(recorded.type) && recorded.streamName.startsWith(ALERT_PREFIX)) alerts.push({ revision: recorded.revision, event: novelAlertEvents.decode(recorded) });
-    else if (keywordWatchEvents.owns(recorded.type) && recorded.streamName.startsWith(KEYWORD_PREFIX)) keywords.push({ revision: recorded.revision, event: keywordWatchEvents.decode(recorded) });
+    if (novelAlertEvents.owns(recorded.type) && recorded.streamName.startsWith(ALERT_PREFIX))
+      alerts.push({ revision: recorded.revision, event: novelAlertEvents.decode(recorded) });
+    else if (keywordWatchEvents.owns(recorded.type) && recorded.streamName.startsWith(KEYWORD_PREFIX))
+      keywords.push({ revision: recorded.revision, event: keywordWatchEvents.decode(recorded) });
   }
   await fold(tx, 'qidian_alerts', alerts, (e) => e.data.alertId, alertRow);
   await fold(tx, 'qidian_keywords', keywords, (e) => e.data.watchId, keywordRow);
@@ -66,7 +68,16 @@ function alertRow(event: NovelAlertEvent, id: string): { insert?: Row; set: Row 
     case 'NovelAlertCreated': {
       const d = event.data;
       return {
-        insert: { id, user_id: d.userId, novel_id: d.novelId, kind: d.kind, words: d.words, status: 'active', created_at: d.createdAt, updated_at: d.createdAt },
+        insert: {
+          id,
+          user_id: d.userId,
+          novel_id: d.novelId,
+          kind: d.kind,
+          words: d.words,
+          status: 'active',
+          created_at: d.createdAt,
+          updated_at: d.createdAt,
+        },
         set: { kind: d.kind, words: d.words, status: 'active', updated_at: d.createdAt },
       };
     }
@@ -92,7 +103,12 @@ function keywordRow(event: KeywordWatchEvent, id: string): { insert?: Row; set: 
 async function fold<E>(tx: Db, table: string, events: { revision: bigint; event: E }[], idOf: (e: E) => string, rowOf: RowOf<E>): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => idOf(e.event)))];
-  const current = await selectRows<{ id: string; last_revision: string }>(tx, table, ids.map((id) => ({ id })), { key: ['id'], columns: ['id', 'last_revision'], forUpdate: true });
+  const current = await selectRows<{ id: string; last_revision: string }>(
+    tx,
+    table,
+    ids.map((id) => ({ id })),
+    { key: ['id'], columns: ['id', 'last_revision'], forUpdate: true },
+  );
   const folds = new Map<string, Fold>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
   for (const { revision, event } of events) {
     const id = idOf(event);
@@ -107,6 +123,16 @@ async function fold<E>(tx: Db, table: string, events: { revision: bigint; event:
     f.revision = revision;
   }
   const all = [...folds.values()];
-  await upsertRows(tx, table, all.flatMap((f) => (f.insert ? [f.insert] : [])), { conflict: ['id'] });
-  await patchRows(tx, table, all.flatMap((f) => (f.patch ? [f.patch] : [])), { key: ['id'], guard: 't.last_revision < n.last_revision' });
+  await upsertRows(
+    tx,
+    table,
+    all.flatMap((f) => (f.insert ? [f.insert] : [])),
+    { conflict: ['id'] },
+  );
+  await patchRows(
+    tx,
+    table,
+    all.flatMap((f) => (f.patch ? [f.patch] : [])),
+    { key: ['id'], guard: 't.last_revision < n.last_revision' },
+  );
 }

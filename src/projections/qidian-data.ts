@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { novelSnapshotSchema, rankingEntrySchema, type QidianNovelSnapshot, type QidianRankingEntry } from '../platforms/qidian/items.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents, type NovelTrackedData, type NovelTrackingEvent } from '../write-model/novel-tracking/events.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
@@ -86,11 +86,16 @@ interface TrackingFold {
 
 async function applyTrackings(tx: Db, events: { recorded: RecordedEvent; event: NovelTrackingEvent }[]): Promise<void> {
   const ids = [...new Set(events.map((e) => e.event.data.trackingId))];
-  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'qidian_trackings', ids.map((id) => ({ id })), {
-    key: ['id'],
-    columns: ['id', 'last_revision'],
-    forUpdate: true,
-  });
+  const current = await selectRows<{ id: string; last_revision: string }>(
+    tx,
+    'qidian_trackings',
+    ids.map((id) => ({ id })),
+    {
+      key: ['id'],
+      columns: ['id', 'last_revision'],
+      forUpdate: true,
+    },
+  );
   const folds = new Map<string, TrackingFold>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
 
   for (const { recorded, event } of events) {
@@ -110,8 +115,18 @@ async function applyTrackings(tx: Db, events: { recorded: RecordedEvent; event: 
   }
 
   const all = [...folds.values()];
-  await upsertRows(tx, 'qidian_trackings', all.flatMap((f) => (f.insert ? [f.insert] : [])), { conflict: ['id'] });
-  await patchRows(tx, 'qidian_trackings', all.flatMap((f) => (f.patch ? [f.patch] : [])), { key: ['id'], guard: 't.last_revision < n.last_revision' });
+  await upsertRows(
+    tx,
+    'qidian_trackings',
+    all.flatMap((f) => (f.insert ? [f.insert] : [])),
+    { conflict: ['id'] },
+  );
+  await patchRows(
+    tx,
+    'qidian_trackings',
+    all.flatMap((f) => (f.patch ? [f.patch] : [])),
+    { key: ['id'], guard: 't.last_revision < n.last_revision' },
+  );
 }
 
 const trackedFields = (d: NovelTrackedData) => ({ title: d.title, settings: d.settings, status: 'tracking', updated_at: d.trackedAt, untracked_at: null });
@@ -224,16 +239,26 @@ class CollectedItems {
 
   async write(tx: Db): Promise<void> {
     await upsertRows(tx, 'qidian_novel_snapshots', [...this.snapshots.values()], { conflict: ['owner_id', 'novel_id', 'captured_at'] });
-    await upsertRows(tx, 'qidian_novels', [...this.novels.values()].map((n) => n.row), {
-      conflict: ['owner_id', 'novel_id'],
-      update: [...SNAPSHOT_COLUMNS, 'last_captured_at'],
-      guard: 't.last_captured_at <= excluded.last_captured_at',
-    });
-    await upsertRows(tx, 'qidian_rankings', [...this.rankings.values()].map((r) => r.row), {
-      conflict: ['owner_id', 'ranking', 'day', 'rank'],
-      update: RANKING_COLUMNS,
-      guard: 't.captured_at < excluded.captured_at',
-    });
+    await upsertRows(
+      tx,
+      'qidian_novels',
+      [...this.novels.values()].map((n) => n.row),
+      {
+        conflict: ['owner_id', 'novel_id'],
+        update: [...SNAPSHOT_COLUMNS, 'last_captured_at'],
+        guard: 't.last_captured_at <= excluded.last_captured_at',
+      },
+    );
+    await upsertRows(
+      tx,
+      'qidian_rankings',
+      [...this.rankings.values()].map((r) => r.row),
+      {
+        conflict: ['owner_id', 'ranking', 'day', 'rank'],
+        update: RANKING_COLUMNS,
+        guard: 't.captured_at < excluded.captured_at',
+      },
+    );
   }
 }
 

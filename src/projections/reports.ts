@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { reportEvents, type ReportEvent } from '../write-model/report/events.js';
 import { nextSlotAfter, type ReportSchedule } from '../write-model/report/schedule.js';
 import { reportRunEvents, type ReportRunEvent } from '../write-model/report-run/events.js';
@@ -54,12 +54,17 @@ export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Pro
   const reports: { revision: bigint; event: ReportEvent }[] = [];
   const runs: { revision: bigint; event: ReportRunEvent }[] = [];
   for (const recorded of events) {
-    if (reportEvents.owns(recorded.type) && recorded.streamName.startsWith(REPORT_PREFIX)) reports.push({ revision: recorded.revision, event: reportEvents.decode(recorded) });
-    else if (reportRunEvents.owns(recorded.type) && recorded.streamName.startsWith(RUN_PREFIX)) runs.push({ revision: recorded.revision, event: reportRunEvents.decode(recorded) });
+    if (reportEvents.owns(recorded.type) && recorded.streamName.startsWith(REPORT_PREFIX))
+      reports.push({ revision: recorded.revision, event: reportEvents.decode(recorded) });
+    else if (reportRunEvents.owns(recorded.type) && recorded.streamName.startsWith(RUN_PREFIX))
+      runs.push({ revision: recorded.revision, event: reportRunEvents.decode(recorded) });
   }
   await fold(tx, 'reports', reports, (e) => e.data.reportId, reportRow);
   await fold(tx, 'report_runs', runs, (e) => e.data.runId, runRow);
-  await advanceReports(tx, runs.map((r) => r.event));
+  await advanceReports(
+    tx,
+    runs.map((r) => r.event),
+  );
 }
 
 function reportRow(event: ReportEvent, id: string): { insert?: Row; set: Row } {
@@ -68,15 +73,35 @@ function reportRow(event: ReportEvent, id: string): { insert?: Row; set: Row } {
       const d = event.data;
       return {
         insert: {
-          id, user_id: d.userId, name: d.name, service: d.service, kind: d.kind, format: d.format, days: d.days, schedule: d.schedule, status: 'active',
-          created_at: d.definedAt, updated_at: d.definedAt, next_run_at: next(d.schedule, d.definedAt),
+          id,
+          user_id: d.userId,
+          name: d.name,
+          service: d.service,
+          kind: d.kind,
+          format: d.format,
+          days: d.days,
+          schedule: d.schedule,
+          status: 'active',
+          created_at: d.definedAt,
+          updated_at: d.definedAt,
+          next_run_at: next(d.schedule, d.definedAt),
         },
         set: {},
       };
     }
     case 'ReportChanged': {
       const d = event.data;
-      return { set: { name: d.name, kind: d.kind, format: d.format, days: d.days, schedule: d.schedule, updated_at: d.changedAt, next_run_at: next(d.schedule, d.changedAt) } };
+      return {
+        set: {
+          name: d.name,
+          kind: d.kind,
+          format: d.format,
+          days: d.days,
+          schedule: d.schedule,
+          updated_at: d.changedAt,
+          next_run_at: next(d.schedule, d.changedAt),
+        },
+      };
     }
     case 'ReportDeleted':
       return { set: { status: 'deleted', updated_at: event.data.deletedAt } };
@@ -90,15 +115,39 @@ function runRow(event: ReportRunEvent, id: string): { insert?: Row; set: Row } {
       const g = event.data;
       return {
         insert: {
-          id, report_id: d.reportId, user_id: d.userId, trigger: g.trigger, slot: g.slot, status: 'generated', format: g.format, file_name: g.fileName,
-          content_type: g.contentType, bytes: g.bytes, period_from: g.periodFrom, period_to: g.periodTo, generated_at: g.generatedAt, expires_at: g.expiresAt,
+          id,
+          report_id: d.reportId,
+          user_id: d.userId,
+          trigger: g.trigger,
+          slot: g.slot,
+          status: 'generated',
+          format: g.format,
+          file_name: g.fileName,
+          content_type: g.contentType,
+          bytes: g.bytes,
+          period_from: g.periodFrom,
+          period_to: g.periodTo,
+          generated_at: g.generatedAt,
+          expires_at: g.expiresAt,
         },
         set: {},
       };
     }
     case 'ReportRunSkipped': {
       const s = event.data;
-      return { insert: { id, report_id: d.reportId, user_id: d.userId, trigger: s.trigger, slot: s.slot, status: 'skipped', reason: s.reason, generated_at: s.skippedAt }, set: {} };
+      return {
+        insert: {
+          id,
+          report_id: d.reportId,
+          user_id: d.userId,
+          trigger: s.trigger,
+          slot: s.slot,
+          status: 'skipped',
+          reason: s.reason,
+          generated_at: s.skippedAt,
+        },
+        set: {},
+      };
     }
     case 'ReportMailed':
       return { set: { mailed_at: event.data.mailedAt, message_id: event.data.messageId } };
@@ -114,7 +163,12 @@ async function advanceReports(tx: Db, runs: readonly ReportRunEvent[]): Promise<
   }
   if (outcomes.length === 0) return;
   const ids = [...new Set(outcomes.map((o) => o.reportId))];
-  const rows = await selectRows<{ id: string; schedule: ReportSchedule }>(tx, 'reports', ids.map((id) => ({ id })), { key: ['id'], columns: ['id', 'schedule'] });
+  const rows = await selectRows<{ id: string; schedule: ReportSchedule }>(
+    tx,
+    'reports',
+    ids.map((id) => ({ id })),
+    { key: ['id'], columns: ['id', 'schedule'] },
+  );
   const schedules = new Map(rows.map((r) => [r.id, r.schedule]));
   const patches = new Map<string, { id: string; last_run_id?: string; last_run_at?: string; next_run_at?: string }>();
   for (const o of outcomes) {
@@ -129,10 +183,15 @@ async function advanceReports(tx: Db, runs: readonly ReportRunEvent[]): Promise<
     patches.set(o.reportId, p);
   }
   // each column forward only: a redelivered or older run leaves the row as it is
-  await patchRows(tx, 'reports', [...patches.values()].map((p) => ({ id: p.id, last_run_id: p.last_run_id, last_run_at: p.last_run_at })), {
-    key: ['id'],
-    guard: 't.last_run_at IS NULL OR t.last_run_at <= n.last_run_at',
-  });
+  await patchRows(
+    tx,
+    'reports',
+    [...patches.values()].map((p) => ({ id: p.id, last_run_id: p.last_run_id, last_run_at: p.last_run_at })),
+    {
+      key: ['id'],
+      guard: 't.last_run_at IS NULL OR t.last_run_at <= n.last_run_at',
+    },
+  );
   const advanced = [...patches.values()].filter((p) => p.next_run_at !== undefined).map((p) => ({ id: p.id, next_run_at: p.next_run_at }));
   await patchRows(tx, 'reports', advanced, { key: ['id'], guard: 't.next_run_at IS NULL OR t.next_run_at < n.next_run_at' });
 }
@@ -142,7 +201,12 @@ type RowOf<E> = (event: E, id: string) => { insert?: Row; set: Row };
 async function fold<E>(tx: Db, table: string, events: { revision: bigint; event: E }[], idOf: (e: E) => string, rowOf: RowOf<E>): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => idOf(e.event)))];
-  const current = await selectRows<{ id: string; last_revision: string }>(tx, table, ids.map((id) => ({ id })), { key: ['id'], columns: ['id', 'last_revision'], forUpdate: true });
+  const current = await selectRows<{ id: string; last_revision: string }>(
+    tx,
+    table,
+    ids.map((id) => ({ id })),
+    { key: ['id'], columns: ['id', 'last_revision'], forUpdate: true },
+  );
   const folds = new Map<string, Fold>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
   for (const { revision, event } of events) {
     const id = idOf(event);
@@ -157,6 +221,16 @@ async function fold<E>(tx: Db, table: string, events: { revision: bigint; event:
     f.revision = revision;
   }
   const all = [...folds.values()];
-  await upsertRows(tx, table, all.flatMap((f) => (f.insert ? [f.insert] : [])), { conflict: ['id'] });
-  await patchRows(tx, table, all.flatMap((f) => (f.patch ? [f.patch] : [])), { key: ['id'], guard: 't.last_revision < n.last_revision' });
+  await upsertRows(
+    tx,
+    table,
+    all.flatMap((f) => (f.insert ? [f.insert] : [])),
+    { conflict: ['id'] },
+  );
+  await patchRows(
+    tx,
+    table,
+    all.flatMap((f) => (f.patch ? [f.patch] : [])),
+    { key: ['id'], guard: 't.last_revision < n.last_revision' },
+  );
 }

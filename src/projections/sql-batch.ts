@@ -55,7 +55,12 @@ export async function upsertRows(tx: Knex.Transaction | Knex, table: string, row
   let sql = `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})`;
   sql += ` ON CONFLICT (${options.conflict.map(ident).join(', ')})`;
   const update = options.update;
-  const sets = update === undefined ? [] : Array.isArray(update) ? update.map((c) => `${ident(c)} = excluded.${ident(c)}`) : Object.entries(update).map(([c, expr]) => `${ident(c)} = ${expr}`);
+  const sets =
+    update === undefined
+      ? []
+      : Array.isArray(update)
+        ? update.map((c) => `${ident(c)} = excluded.${ident(c)}`)
+        : Object.entries(update).map(([c, expr]) => `${ident(c)} = ${expr}`);
   if (sets.length === 0) {
     sql += ' DO NOTHING';
   } else {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { SUBSCRIPTION_EVENT_TYPES, subscriptionEvents, type SubscriptionEvent } from '../write-model/subscription/events.js';
 import { SUBSCRIPTION_USAGE_EVENT_TYPES, subscriptionUsageEvents, type SubscriptionUsageEvent } from '../write-model/subscription-usage/events.js';
 import { deleteRows, patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
@@ -44,7 +44,8 @@ export function createSubscriptionsProjection(name: string = SUBSCRIPTIONS_PROJE
       const usage: SubscriptionUsageEvent[] = [];
       for (const recorded of events) {
         if (subscriptionUsageEvents.owns(recorded.type)) usage.push(subscriptionUsageEvents.decode(recorded));
-        else if (subscriptionEvents.owns(recorded.type)) lifecycle.push({ event: subscriptionEvents.decode(recorded), revision: recorded.revision, streamName: recorded.streamName });
+        else if (subscriptionEvents.owns(recorded.type))
+          lifecycle.push({ event: subscriptionEvents.decode(recorded), revision: recorded.revision, streamName: recorded.streamName });
       }
       // the subscriptions first: the usage and reservation rows refer to them
       await writeSubscriptions(tx, lifecycle);
@@ -79,11 +80,16 @@ interface Reservation {
 async function writeSubscriptions(tx: Knex.Transaction, events: Lifecycle[]): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.event.data.subscriptionId))];
-  const current = await selectRows<{ id: string; last_revision: string }>(tx, 'subscriptions', ids.map((id) => ({ id })), {
-    key: ['id'],
-    columns: ['id', 'last_revision'],
-    forUpdate: true,
-  });
+  const current = await selectRows<{ id: string; last_revision: string }>(
+    tx,
+    'subscriptions',
+    ids.map((id) => ({ id })),
+    {
+      key: ['id'],
+      columns: ['id', 'last_revision'],
+      forUpdate: true,
+    },
+  );
   const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.last_revision) }]));
   const reservations = new Map<string, Reservation>();
 
@@ -176,7 +182,14 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
       return { plan: d.plan, status: 'active', period_end: d.periodEnd, renewal_order_id: null, ...clearPending };
     }
     case 'SubscriptionCancelled':
-      return { status: 'cancelled', cancel_at_period_end: true, cancelled_at: event.data.cancelledAt, pending_downgrade: null, pending_downgrade_at: null, ...autoRenewOff };
+      return {
+        status: 'cancelled',
+        cancel_at_period_end: true,
+        cancelled_at: event.data.cancelledAt,
+        pending_downgrade: null,
+        pending_downgrade_at: null,
+        ...autoRenewOff,
+      };
     case 'SubscriptionExpired': {
       const d = event.data;
       // the subscription goes on, on the fallback plan

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { combineCodecs } from '../write-model/core/event-codec.js';
 import { sessionEvents, type SessionEvent } from '../write-model/session/events.js';
 import { userEvents, type UserEvent } from '../write-model/user/events.js';
@@ -59,7 +59,12 @@ function isSessionEvent(event: UserEvent | SessionEvent): event is SessionEvent 
 async function writeUsers(tx: Knex.Transaction, events: Decoded<UserEvent>[]): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.event.data.userId))];
-  const current = await selectRows<{ id: string; revision: string }>(tx, 'users', ids.map((id) => ({ id })), { key: ['id'], columns: ['id', 'revision'], forUpdate: true });
+  const current = await selectRows<{ id: string; revision: string }>(
+    tx,
+    'users',
+    ids.map((id) => ({ id })),
+    { key: ['id'], columns: ['id', 'revision'], forUpdate: true },
+  );
   const rows = new Map<string, { revision: bigint; insert?: Row; patch?: Row }>(current.map((r) => [r.id, { revision: BigInt(r.revision) }]));
 
   for (const { event, revision } of events) {
@@ -164,7 +169,8 @@ async function writeSessions(tx: Knex.Transaction, events: SessionEvent[]): Prom
         const r = event.data;
         const at = micros(r.refreshedAt);
         const before = refreshes.get(key);
-        if (!before || at > before.at) refreshes.set(key, { at, row: { id: r.sessionId, user_id: r.userId, last_refreshed_at: r.refreshedAt, expires_at: r.expiresAt } });
+        if (!before || at > before.at)
+          refreshes.set(key, { at, row: { id: r.sessionId, user_id: r.userId, last_refreshed_at: r.refreshedAt, expires_at: r.expiresAt } });
         break;
       }
       case 'SessionEnded':

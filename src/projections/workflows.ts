@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { workflowEvents, type WorkflowEvent } from '../write-model/workflow/events.js';
 import { instantSql, micros } from './instants.js';
@@ -207,7 +207,12 @@ function workflowChanges(fold: WorkflowFold, event: Exclude<WorkflowEvent, { typ
   }
 }
 
-function foldExecutionEvent(executions: Map<string, ExecutionFold>, workflows: Map<string, WorkflowFold>, recorded: RecordedEvent, event: WorkflowExecutionEvent): void {
+function foldExecutionEvent(
+  executions: Map<string, ExecutionFold>,
+  workflows: Map<string, WorkflowFold>,
+  recorded: RecordedEvent,
+  event: WorkflowExecutionEvent,
+): void {
   const id = event.data.executionId;
   const revision = recorded.revision;
   const fold = executions.get(id);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/port.js';
 import { messageSchema, noteSchema, type XiaohongshuMessage, type XiaohongshuNote } from '../platforms/xiaohongshu/items.js';
-import type { Consumer } from '../subscriptions/consumer.js';
+import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 import { xiaohongshuContentEvents } from '../write-model/xiaohongshu-content/events.js';
 import { micros } from './instants.js';
@@ -165,8 +165,23 @@ function itemsOf(d: ItemsCollectedData): Collected | undefined {
 
 /** The columns the latest collection of a note sets. */
 const LATEST = [
-  'content_type', 'title', 'content', 'author_id', 'author_name', 'published_at', 'like_count', 'comment_count', 'share_count',
-  'collect_count', 'images', 'tags', 'location', 'url', 'last_workflow_id', 'last_execution_id', 'platform_account_id',
+  'content_type',
+  'title',
+  'content',
+  'author_id',
+  'author_name',
+  'published_at',
+  'like_count',
+  'comment_count',
+  'share_count',
+  'collect_count',
+  'images',
+  'tags',
+  'location',
+  'url',
+  'last_workflow_id',
+  'last_execution_id',
+  'platform_account_id',
 ] as const;
 
 /** A note's new collections in a batch, as one row. */
@@ -242,17 +257,23 @@ async function applyNotes(tx: Db, fresh: Collected[]): Promise<void> {
   // the newer collection's values win; an older one arriving late keeps the row as it is
   const update: Record<string, string> = {};
   for (const column of LATEST) update[column] = `CASE WHEN excluded.last_collected_at >= t.last_collected_at THEN excluded.${column} ELSE t.${column} END`;
-  await upsertRows(tx, 'xiaohongshu_contents', [...folds.values()].map((f) => f.row), {
-    conflict: ['owner_id', 'note_id'],
-    update: {
-      ...update,
-      // the batch's workflows not in the row yet, in the order they first collected the note
-      workflow_ids: 't.workflow_ids || ARRAY(SELECT w FROM unnest(excluded.workflow_ids) WITH ORDINALITY AS u(w, i) WHERE w <> ALL (t.workflow_ids) ORDER BY i)',
-      times_collected: 't.times_collected + excluded.times_collected',
-      first_collected_at: 'LEAST(t.first_collected_at, excluded.first_collected_at)',
-      last_collected_at: 'GREATEST(t.last_collected_at, excluded.last_collected_at)',
+  await upsertRows(
+    tx,
+    'xiaohongshu_contents',
+    [...folds.values()].map((f) => f.row),
+    {
+      conflict: ['owner_id', 'note_id'],
+      update: {
+        ...update,
+        // the batch's workflows not in the row yet, in the order they first collected the note
+        workflow_ids:
+          't.workflow_ids || ARRAY(SELECT w FROM unnest(excluded.workflow_ids) WITH ORDINALITY AS u(w, i) WHERE w <> ALL (t.workflow_ids) ORDER BY i)',
+        times_collected: 't.times_collected + excluded.times_collected',
+        first_collected_at: 'LEAST(t.first_collected_at, excluded.first_collected_at)',
+        last_collected_at: 'GREATEST(t.last_collected_at, excluded.last_collected_at)',
+      },
     },
-  });
+  );
 }
 
 /** The row of a note's first collection in the batch. */

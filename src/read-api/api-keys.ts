@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import type { ApiKeyScope } from '../write-model/api-key/events.js';
 
@@ -50,9 +50,16 @@ export async function listApiKeys(knex: Knex, userId: string, page: PageRequest,
   const ordered = knex('api_keys')
     .where({ user_id: userId })
     .select(COLUMNS)
-    .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
   const { rows, total } = await selectPage<Record<string, unknown>>(knex, ordered, page);
-  return pageOf(rows.map((r) => view(r as unknown as Row, now)), page, total);
+  return pageOf(
+    rows.map((r) => view(r as unknown as Row, now)),
+    page,
+    total,
+  );
 }
 
 /** How many of the user's keys are neither revoked nor expired. */

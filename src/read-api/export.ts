@@ -6,7 +6,6 @@ import { loadPdfFonts, printable } from './pdf-fonts.js';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { inertCell } from './inert-cell.js';
-import { DomainError } from '../write-model/core/domain-error.js';
 import type { AnyPlan, ExportFormat as PlanExportFormat } from '../write-model/subscription/plans.js';
 
 /**
@@ -186,11 +185,21 @@ function pdfStream<Row>(spec: ExportSpec<Row>): Readable {
       return true;
     };
     const header = () => {
-      row(spec.columns.map((c) => c.header), 'bold');
-      doc.moveTo(PDF_MARGIN, y - 1).lineTo(PDF_MARGIN + usable, y - 1).lineWidth(0.5).stroke();
+      row(
+        spec.columns.map((c) => c.header),
+        'bold',
+      );
+      doc
+        .moveTo(PDF_MARGIN, y - 1)
+        .lineTo(PDF_MARGIN + usable, y - 1)
+        .lineWidth(0.5)
+        .stroke();
       y += 1;
     };
-    doc.font('bold').fontSize(11).text(printable(spec.sheetName ?? 'export'), PDF_MARGIN, y);
+    doc
+      .font('bold')
+      .fontSize(11)
+      .text(printable(spec.sheetName ?? 'export'), PDF_MARGIN, y);
     y += 20;
     header();
     for await (const page of spec.pages) {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import type { NotificationKind } from '../write-model/notification/events.js';
 
@@ -46,7 +46,12 @@ export async function listNotifications(knex: Knex, userId: string, request: Pag
     const q = knex('notifications').where({ user_id: userId });
     return request.unread ? q.whereNull('read_at') : q;
   };
-  const ordered = base().select(NOTIFICATION_COLUMNS).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'seq', order: 'desc' }]);
+  const ordered = base()
+    .select(NOTIFICATION_COLUMNS)
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'seq', order: 'desc' },
+    ]);
   const unread = knex('notifications').where({ user_id: userId }).whereNull('read_at');
   const { rows, total, counts } = await selectPage(knex, ordered, request, { unread });
   return { ...pageOf(rows.map(toView), request, total), unread_count: counts.unread! };

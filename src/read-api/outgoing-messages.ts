@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import type { SendFailureCode } from '../write-model/outgoing-message/events.js';
 import { selectPage } from './page-query.js';
 
@@ -34,8 +34,19 @@ export interface OutgoingFilters {
 }
 
 const COLUMNS = [
-  'id', 'status', 'platform_account_id', 'conversation_id', 'peer_id', 'text', 'platform_message_id', 'recovered',
-  'failure_code', 'failure_reason', 'requested_at', 'sent_at', 'finished_at',
+  'id',
+  'status',
+  'platform_account_id',
+  'conversation_id',
+  'peer_id',
+  'text',
+  'platform_message_id',
+  'recovered',
+  'failure_code',
+  'failure_reason',
+  'requested_at',
+  'sent_at',
+  'finished_at',
 ];
 
 const isoOrNull = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? new Date(v).toISOString() : null);

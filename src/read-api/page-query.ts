@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { prepared } from '../adapters/db/prepared.js';
-import { offsetOf, type PageRequest } from '../adapters/http/pagination.js';
+import { offsetOf, type PageRequest } from './page.js';
 
 const TOTAL = 'page_total__';
 const PRESENT = 'page_row__';
@@ -31,7 +31,11 @@ export async function selectPage<Row extends Record<string, unknown>>(
   counts: Record<string, Knex.QueryBuilder> = {},
 ): Promise<SelectedPage<Row>> {
   const countOf = (q: Knex.QueryBuilder) => q.clone().clearSelect().clearOrder().count('*');
-  const page = query.clone().select(knex.raw(`true AS ${PRESENT}`)).offset(offsetOf(request)).limit(request.per_page);
+  const page = query
+    .clone()
+    .select(knex.raw(`true AS ${PRESENT}`))
+    .offset(offsetOf(request))
+    .limit(request.per_page);
   const names = Object.keys(counts);
   const extra = names.map((_, i) => `, (?) AS count_${i}__`).join('');
   const statement = knex.raw(`SELECT (?) AS ${TOTAL}${extra}, p.* FROM (SELECT 1) one LEFT JOIN LATERAL (?) p ON true`, [

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 
 /** Queries of the `payment-orders-v1` read model (table `payment_orders`). */
@@ -57,7 +57,10 @@ const iso = (value: unknown): string => (value instanceof Date ? value : new Dat
 const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
 
 function toView(row: Record<string, any>): PaymentOrderView {
-  const pending = (typeof row.refunds_pending === 'string' ? JSON.parse(row.refunds_pending) : (row.refunds_pending ?? {})) as Record<string, { amountFen: number }>;
+  const pending = (typeof row.refunds_pending === 'string' ? JSON.parse(row.refunds_pending) : (row.refunds_pending ?? {})) as Record<
+    string,
+    { amountFen: number }
+  >;
   const open = row.status === 'pending';
   return {
     order_id: row.id,

@@ -16,12 +16,21 @@ let fonts: Promise<{ regular: Buffer; bold: Buffer }> | undefined;
 
 /** The two fonts, read once per process (about 10 MB each). */
 export function loadPdfFonts(): Promise<{ regular: Buffer; bold: Buffer }> {
-  fonts ??= Promise.all([readFile(require.resolve(FONT_FILES.regular)), readFile(require.resolve(FONT_FILES.bold))]).then(([regular, bold]) => ({ regular, bold }));
+  fonts ??= Promise.all([readFile(require.resolve(FONT_FILES.regular)), readFile(require.resolve(FONT_FILES.bold))]).then(([regular, bold]) => ({
+    regular,
+    bold,
+  }));
   fonts.catch(() => (fonts = undefined)); // a failed read is tried again next time
   return fonts;
 }
 
 /** Emoji and their joiners are not in the font: left out rather than drawn as empty boxes; whitespace runs become one space. */
 export function printable(text: string): string {
-  return text.replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}]/gu, '').replace(/\s+/g, ' ').trim();
+  return (
+    text
+      // biome-ignore lint/suspicious/noMisleadingCharacterClass: each joiner and selector is removed on its own, not as part of a sequence
+      .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}]/gu, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { selectPage } from './page-query.js';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 
 /** Queries of the `platform-accounts-v1` read model (platform_accounts). No credentials: the table has none. */
 

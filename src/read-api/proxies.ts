@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import { offsetOf, pageOf, type Page, type PageRequest } from './page.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 
 /**
  * Queries of the `proxies-v1` read model (proxies, proxy_bans) and of
@@ -129,11 +129,22 @@ export async function listProxies(knex: Knex, filters: ProxyFilters, page: PageR
   const [{ count }] = (await filtered(knex, filters).count({ count: '*' })) as [{ count: string | number }];
   const rows = (await filtered(knex, filters)
     .select('*')
-    .orderBy([{ column: 'registered_at', order: 'desc' }, { column: 'id', order: 'asc' }])
+    .orderBy([
+      { column: 'registered_at', order: 'desc' },
+      { column: 'id', order: 'asc' },
+    ])
     .offset(offsetOf(page))
     .limit(page.per_page)) as Record<string, any>[];
-  const bans = await bansOf(knex, rows.map((r) => r.id), now);
-  return pageOf(rows.map((r) => toView(r, bans.get(r.id) ?? [])), page, Number(count));
+  const bans = await bansOf(
+    knex,
+    rows.map((r) => r.id),
+    now,
+  );
+  return pageOf(
+    rows.map((r) => toView(r, bans.get(r.id) ?? [])),
+    page,
+    Number(count),
+  );
 }
 
 export async function findProxy(knex: Knex, id: string, now: Date = new Date()): Promise<ProxyView | undefined> {
@@ -146,7 +157,11 @@ export async function findProxy(knex: Knex, id: string, now: Date = new Date()):
 /** The healthy proxies as lease selection wants them (the lease store adds the last lease times it keeps). */
 export async function proxyCandidates(knex: Knex, now: Date = new Date()): Promise<ProxyCandidate[]> {
   const rows = (await knex('proxies').where({ status: 'healthy' }).orderBy('id')) as Record<string, any>[];
-  const bans = await bansOf(knex, rows.map((r) => r.id), now);
+  const bans = await bansOf(
+    knex,
+    rows.map((r) => r.id),
+    now,
+  );
   return rows.map((r) => {
     const view = toView(r, bans.get(r.id) ?? []);
     return {
@@ -223,7 +238,12 @@ export async function listProxyUsage(knex: Knex, filters: UsageFilters, page: Pa
 }
 
 /** One user's usage per platform (service) and day, summed over proxies (which proxies is not theirs to see). */
-export async function listMyProxyUsage(knex: Knex, userId: string, filters: Omit<UsageFilters, 'user_id' | 'proxy_id'>, page: PageRequest): Promise<Page<MyUsageView>> {
+export async function listMyProxyUsage(
+  knex: Knex,
+  userId: string,
+  filters: Omit<UsageFilters, 'user_id' | 'proxy_id'>,
+  page: PageRequest,
+): Promise<Page<MyUsageView>> {
   const grouped = () => usageRows(knex, { ...filters, user_id: userId }).groupBy('platform', 'day');
   const [{ count }] = (await knex.from(grouped().select('platform', 'day').as('g')).count({ count: '*' })) as [{ count: string | number }];
   const rows = (await grouped()

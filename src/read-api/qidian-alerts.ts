@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { offsetOf, pageOf, type Page, type PageRequest } from './page.js';
 import type { NovelAlertKind } from '../write-model/novel-alert/events.js';
 
 /**
@@ -53,7 +53,10 @@ export async function listAlerts(knex: Knex, userId: string, page: PageRequest, 
   const [{ total }] = (await base().count({ total: '*' })) as [{ total: string }];
   const rows = await base()
     .select('a.*', 'n.title as novel_title')
-    .orderBy([{ column: 'a.created_at', order: 'desc' }, { column: 'a.id', order: 'desc' }])
+    .orderBy([
+      { column: 'a.created_at', order: 'desc' },
+      { column: 'a.id', order: 'desc' },
+    ])
     .offset(offsetOf(page))
     .limit(page.per_page);
   return pageOf(rows.map(toAlert), page, Number(total));
@@ -72,7 +75,10 @@ export async function listKeywords(knex: Knex, userId: string, page: PageRequest
   const [{ total }] = (await base().count({ total: '*' })) as [{ total: string }];
   const rows = await base()
     .select('*')
-    .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .offset(offsetOf(page))
     .limit(page.per_page);
   return pageOf(

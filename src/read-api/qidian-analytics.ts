@@ -211,9 +211,8 @@ export async function marketAnalytics(knex: Knex, ownerId: string, options: Mark
 
   const growth = bookGrowth(ownerId, options);
   // the fastest growing books of the period
-  const top = (
-    await knex.raw(`WITH ${growth.sql} SELECT * FROM g WHERE growth > 0 ORDER BY growth DESC, novel_id LIMIT ?`, [...growth.bindings, limit])
-  ).rows as Record<string, any>[];
+  const top = (await knex.raw(`WITH ${growth.sql} SELECT * FROM g WHERE growth > 0 ORDER BY growth DESC, novel_id LIMIT ?`, [...growth.bindings, limit]))
+    .rows as Record<string, any>[];
 
   // per category: its books' words and growth (snapshots), its entries at the boards' two ends (rankings)
   const categoryRows = (
@@ -249,7 +248,13 @@ export async function marketAnalytics(knex: Knex, ownerId: string, options: Mark
   for (const row of counts) {
     const board = boards.get(row.ranking);
     if (board) {
-      Object.assign(board, { start_day: row.start_day, end_day: row.end_day, days_captured: num(row.days_captured), entries_start: num(row.at_start), entries_end: num(row.at_end) });
+      Object.assign(board, {
+        start_day: row.start_day,
+        end_day: row.end_day,
+        days_captured: num(row.days_captured),
+        entries_start: num(row.at_start),
+        entries_end: num(row.at_end),
+      });
     }
   }
   const totalKey: Record<Kind, keyof BoardMarket['totals']> = { riser: 'risers', faller: 'fallers', steady: 'steady', new: 'new_entries', exit: 'exits' };
@@ -260,7 +265,12 @@ export async function marketAnalytics(knex: Knex, ownerId: string, options: Mark
     board.totals[totalKey[kind]] = num(row.total);
     const book: BoardBook = { novel_id: row.novel_id, title: row.title, author: row.author, category: row.category };
     if (kind === 'riser' || kind === 'faller') {
-      (kind === 'riser' ? board.risers : board.fallers).push({ ...book, start_rank: row.start_rank, end_rank: row.end_rank, change: row.start_rank - row.end_rank });
+      (kind === 'riser' ? board.risers : board.fallers).push({
+        ...book,
+        start_rank: row.start_rank,
+        end_rank: row.end_rank,
+        change: row.start_rank - row.end_rank,
+      });
     } else if (kind === 'new') {
       board.new_entries.push({ ...book, rank: row.end_rank, score: numOrNull(row.score), score_label: row.score_label ?? null });
     } else if (kind === 'exit') {
@@ -401,10 +411,24 @@ export async function authorAnalytics(knex: Knex, ownerId: string, author: strin
         ORDER BY books.last_updated_at DESC NULLS LAST, books.last_captured_at DESC, books.novel_id
         LIMIT ?`,
       [
-        ownerId, author, since,
-        ownerId, author, boardList, since,
-        ownerId, author, boardList, since, period.from, period.to,
-        ownerId, author, since, period.from, period.to,
+        ownerId,
+        author,
+        since,
+        ownerId,
+        author,
+        boardList,
+        since,
+        ownerId,
+        author,
+        boardList,
+        since,
+        period.from,
+        period.to,
+        ownerId,
+        author,
+        since,
+        period.from,
+        period.to,
         maxBooks,
       ],
     )

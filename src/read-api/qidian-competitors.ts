@@ -193,9 +193,8 @@ export async function competitorAnalysis(knex: Knex, ownerId: string, novelId: s
     )
   ).rows as Record<string, any>[];
 
-  const peerCount = (
-    await knex.raw(`WITH ${group.sql} SELECT count(*) FILTER (WHERE novel_id <> ?) AS peers FROM m`, [...group.bindings, novelId])
-  ).rows[0] as Record<string, any>;
+  const peerCount = (await knex.raw(`WITH ${group.sql} SELECT count(*) FILTER (WHERE novel_id <> ?) AS peers FROM m`, [...group.bindings, novelId]))
+    .rows[0] as Record<string, any>;
 
   const sort = options.sort;
   const peerRows = (

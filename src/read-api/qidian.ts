@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { offsetOf, pageOf, type Page, type PageRequest } from './page.js';
 import { addDays } from '../application/quota-day.js';
 import { QIDIAN_TIME_ZONE } from '../projections/qidian-data.js';
 import type { NovelTrackingSettings } from '../write-model/novel-tracking/events.js';
@@ -64,7 +64,9 @@ function toTracking(row: Record<string, any>): TrackingView {
 function trackingsQuery(knex: Knex, userId: string, since: Date) {
   return knex('qidian_trackings as t')
     .leftJoin('qidian_novels as n', function () {
-      this.on('n.owner_id', '=', 't.user_id').andOn('n.novel_id', '=', 't.novel_id').andOn('n.last_captured_at', '>=', knex.raw('?', [since]));
+      this.on('n.owner_id', '=', 't.user_id')
+        .andOn('n.novel_id', '=', 't.novel_id')
+        .andOn('n.last_captured_at', '>=', knex.raw('?', [since]));
     })
     .where({ 't.user_id': userId, 't.status': 'tracking' });
 }
@@ -301,7 +303,9 @@ function rankingRows(knex: Knex, ownerId: string, ranking: string, since: Date) 
 
 /** The latest visible day the owner has a capture of the ranking. */
 async function latestDay(knex: Knex, ownerId: string, ranking: string, since: Date): Promise<string | null> {
-  const row = (await rankingRows(knex, ownerId, ranking, since).max({ day: knex.raw(`to_char(day, 'YYYY-MM-DD')`) }).first()) as { day: string | null } | undefined;
+  const row = (await rankingRows(knex, ownerId, ranking, since)
+    .max({ day: knex.raw(`to_char(day, 'YYYY-MM-DD')`) })
+    .first()) as { day: string | null } | undefined;
   return row?.day ?? null;
 }
 
@@ -313,13 +317,16 @@ export interface RankingCapture {
 }
 
 /** The latest capture of each ranking, its top `top` entries. */
-export async function latestRankings(knex: Knex, ownerId: string, rankings: readonly string[], options: { since: Date; top: number }): Promise<RankingCapture[]> {
+export async function latestRankings(
+  knex: Knex,
+  ownerId: string,
+  rankings: readonly string[],
+  options: { since: Date; top: number },
+): Promise<RankingCapture[]> {
   const out: RankingCapture[] = [];
   for (const ranking of rankings) {
     const day = await latestDay(knex, ownerId, ranking, options.since);
-    const rows = day
-      ? await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).orderBy('rank').limit(options.top).select(ENTRY_COLUMNS)
-      : [];
+    const rows = day ? await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).orderBy('rank').limit(options.top).select(ENTRY_COLUMNS) : [];
     out.push({ ranking, day, entries: rows.map(toEntry) });
   }
   return out;
@@ -331,7 +338,12 @@ export interface RankingPage extends Page<RankingEntryView> {
 }
 
 /** One ranking's capture of `day` (default: the latest), by rank. */
-export async function rankingCapture(knex: Knex, ownerId: string, ranking: string, options: { since: Date; day?: string; page: PageRequest }): Promise<RankingPage> {
+export async function rankingCapture(
+  knex: Knex,
+  ownerId: string,
+  ranking: string,
+  options: { since: Date; day?: string; page: PageRequest },
+): Promise<RankingPage> {
   const day = options.day ?? (await latestDay(knex, ownerId, ranking, options.since));
   if (!day) return { ranking, day: null, ...pageOf([], options.page, 0) };
   const [{ total }] = (await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).count({ total: '*' })) as [{ total: string }];

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import type { ReportSchedule } from '../write-model/report/schedule.js';
 
@@ -7,7 +7,12 @@ import type { ReportSchedule } from '../write-model/report/schedule.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v == null ? null : iso(v));
-const dayOrNull = (v: unknown): string | null => (v == null ? null : v instanceof Date ? `${v.getFullYear()}-${String(v.getMonth() + 1).padStart(2, '0')}-${String(v.getDate()).padStart(2, '0')}` : String(v).slice(0, 10));
+const dayOrNull = (v: unknown): string | null =>
+  v == null
+    ? null
+    : v instanceof Date
+      ? `${v.getFullYear()}-${String(v.getMonth() + 1).padStart(2, '0')}-${String(v.getDate()).padStart(2, '0')}`
+      : String(v).slice(0, 10);
 
 export interface ReportView {
   id: string;
@@ -68,12 +73,36 @@ function reportView(r: Record<string, any>, email: string | null): ReportView {
   };
 }
 
-const REPORT_COLUMNS = ['id', 'name', 'service', 'kind', 'format', 'days', 'schedule', 'next_run_at', 'last_run_id', 'last_run_at', 'created_at', 'updated_at', 'last_revision'];
+const REPORT_COLUMNS = [
+  'id',
+  'name',
+  'service',
+  'kind',
+  'format',
+  'days',
+  'schedule',
+  'next_run_at',
+  'last_run_id',
+  'last_run_at',
+  'created_at',
+  'updated_at',
+  'last_revision',
+];
 
 export async function listReports(knex: Knex, userId: string, email: string | null, page: PageRequest): Promise<Page<ReportView>> {
-  const q = knex('reports').where({ user_id: userId, status: 'active' }).select(REPORT_COLUMNS).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  const q = knex('reports')
+    .where({ user_id: userId, status: 'active' })
+    .select(REPORT_COLUMNS)
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
   const { rows, total } = await selectPage<Record<string, any>>(knex, q, page);
-  return pageOf(rows.map((r) => reportView(r, email)), page, total);
+  return pageOf(
+    rows.map((r) => reportView(r, email)),
+    page,
+    total,
+  );
 }
 
 export async function findReport(knex: Knex, userId: string, id: string, email: string | null): Promise<ReportView | undefined> {
@@ -87,7 +116,10 @@ export async function listRuns(knex: Knex, userId: string, reportId: string, now
     .leftJoin('report_files as f', 'f.run_id', 'r.id')
     .where({ 'r.report_id': reportId, 'r.user_id': userId })
     .select('r.*', knex.raw('(f.run_id IS NOT NULL AND f.expires_at > ?) AS kept', [now]))
-    .orderBy([{ column: 'r.generated_at', order: 'desc' }, { column: 'r.id', order: 'desc' }])
+    .orderBy([
+      { column: 'r.generated_at', order: 'desc' },
+      { column: 'r.id', order: 'desc' },
+    ])
     .limit(limit)) as Record<string, any>[];
   return rows.map((r) => ({
     id: r.id,
@@ -109,7 +141,13 @@ export async function listRuns(knex: Knex, userId: string, reportId: string, now
 }
 
 /** A kept file of one of the owner's runs of this report; undefined when unknown, another's or expired. */
-export async function findFile(knex: Knex, userId: string, reportId: string, runId: string, now: Date): Promise<{ file_name: string; content_type: string; content: Buffer } | undefined> {
+export async function findFile(
+  knex: Knex,
+  userId: string,
+  reportId: string,
+  runId: string,
+  now: Date,
+): Promise<{ file_name: string; content_type: string; content: Buffer } | undefined> {
   return (await knex('report_files')
     .where({ run_id: runId, report_id: reportId, user_id: userId })
     .andWhere('expires_at', '>', now)

@@ -1,14 +1,11 @@
-import { Router } from '@koa/router';
 import { z } from 'zod';
-import { defineRoute, type HttpApi } from '../adapters/http/define-route.js';
-import { HttpError } from '../adapters/http/http-error.js';
-import type { AppState } from '../adapters/http/state.js';
-import { featuresOf, isService, PLAN_CODES, plansOf, SERVICES, type AnyPlan, type Service } from '../write-model/subscription/plans.js';
+import { PLAN_CODES, SERVICES, type AnyPlan, type Service } from '../write-model/subscription/plans.js';
 
 /**
- * The public catalogue (GET /api/v1/services and
- * GET /api/v1/services/{service_type}/plans), straight from the typed plan
- * catalogue in src/write-model/subscription/plans.ts: no table, no auth.
+ * The public catalogue's views (served by src/adapters/http/routes/services.ts:
+ * GET /api/v1/services and GET /api/v1/services/{service_type}/plans), straight
+ * from the typed plan catalogue in src/write-model/subscription/plans.ts: no
+ * table, no auth.
  */
 
 /** Display names (the services are billed as 小红书服务计费 and 起点服务计费). */
@@ -24,7 +21,7 @@ export function fenToYuan(fen: number): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-const serviceSchema = z
+export const serviceSchema = z
   .object({
     service: z.enum(SERVICES).describe('the service code used in paths'),
     display_name: z.string(),
@@ -52,7 +49,7 @@ const planSchema = z
   })
   .openapi('ServicePlan');
 
-const servicePlansSchema = z.object({
+export const servicePlansSchema = z.object({
   service: z.enum(SERVICES),
   display_name: z.string(),
   features: z.array(z.string()).describe('the feature keys of the service, in catalogue order'),
@@ -79,55 +76,7 @@ export function planView(plan: AnyPlan): PlanView {
     price_yearly_fen: plan.priceYearlyFen,
     price_yearly: plan.priceYearlyFen === null ? null : fenToYuan(plan.priceYearlyFen),
     features: Object.fromEntries(
-      Object.entries(plan.features).map(([k, v]) => [
-        k,
-        Array.isArray(v) ? [...(v as readonly string[])] : (v as number | boolean | string),
-      ]),
+      Object.entries(plan.features).map(([k, v]) => [k, Array.isArray(v) ? [...(v as readonly string[])] : (v as number | boolean | string)]),
     ),
   };
-}
-
-export function servicesRouter(api: HttpApi): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1' });
-
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'get',
-      path: '/services',
-      summary: 'The services on offer, with their plan codes',
-      tags: ['services'],
-      operationId: 'listServices',
-      responses: { 200: { description: 'every service', schema: z.array(serviceSchema) } },
-    },
-    () => SERVICES.map(serviceView),
-  );
-
-  defineRoute(
-    router,
-    api,
-    {
-      method: 'get',
-      path: '/services/:service/plans',
-      summary: "A service's plans: prices and every feature",
-      tags: ['services'],
-      operationId: 'listServicePlans',
-      request: { params: z.object({ service: z.string().min(1).max(50).describe('xiaohongshu or qidian') }) },
-      responses: { 200: { description: 'the plans, lowest rank first', schema: servicePlansSchema } },
-      errors: [404],
-    },
-    ({ params }) => {
-      const service = params.service;
-      if (!isService(service)) throw new HttpError(404, 'NOT_FOUND', `unknown service '${service}'`, { service });
-      return {
-        service,
-        display_name: SERVICE_DISPLAY_NAMES[service],
-        features: featuresOf(service),
-        plans: (plansOf(service) as AnyPlan[]).map(planView),
-      };
-    },
-  );
-
-  return router;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import {
   dailyCountersOf,
@@ -104,7 +104,10 @@ export async function listSubscriptions(knex: Knex, userId: string, page: PageRe
   const ordered = knex('subscriptions')
     .select(COLUMNS)
     .where({ user_id: userId })
-    .orderBy([{ column: 'service', order: 'asc' }, { column: 'id', order: 'asc' }]);
+    .orderBy([
+      { column: 'service', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ]);
   const { rows, total } = await selectPage(knex, ordered, page);
   return pageOf(rows.map(toView), page, total);
 }
@@ -174,11 +177,10 @@ export async function subscriptionUsage(
     .where({ subscription_id: sub.view.id })
     .whereIn(knex.raw('day::text') as never, days)) as Record<string, any>[];
   const stat = new Map(statRows.map((r) => [`${r.feature}|${dayOf(r.day)}`, r]));
-  const heldRows = (await knex('subscription_reservations')
-    .select('feature')
-    .count({ n: '*' })
-    .where({ subscription_id: sub.view.id })
-    .groupBy('feature')) as { feature: string; n: string | number }[];
+  const heldRows = (await knex('subscription_reservations').select('feature').count({ n: '*' }).where({ subscription_id: sub.view.id }).groupBy('feature')) as {
+    feature: string;
+    n: string | number;
+  }[];
   const held = new Map(heldRows.map((r) => [r.feature, Number(r.n)]));
 
   const features: FeatureUsageView[] = [];

@@ -39,7 +39,8 @@ export function renderTableReport(format: 'xlsx' | 'pdf', report: TableReport): 
   return format === 'xlsx' ? workbook(report) : pdf(report);
 }
 
-const show = (v: Cell): string => (v === null ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toLocaleString('en-US', { maximumFractionDigits: 2 })) : v);
+const show = (v: Cell): string =>
+  v === null ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toLocaleString('en-US', { maximumFractionDigits: 2 })) : v;
 
 async function workbook(r: TableReport): Promise<Buffer> {
   const book = new ExcelJS.Workbook();
@@ -68,7 +69,12 @@ async function workbook(r: TableReport): Promise<Buffer> {
 
 async function pdf(r: TableReport): Promise<Buffer> {
   const { regular, bold } = await loadPdfFonts();
-  const doc = new PDFDocument({ size: 'A4', margin: 50, bufferPages: false, info: { Title: r.title, Author: 'Collector', Subject: r.subtitle, CreationDate: r.generatedAt } });
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: 50,
+    bufferPages: false,
+    info: { Title: r.title, Author: 'Collector', Subject: r.subtitle, CreationDate: r.generatedAt },
+  });
   const chunks: Buffer[] = [];
   doc.on('data', (chunk: Buffer) => chunks.push(chunk));
   const ended = new Promise<void>((resolve, reject) => {
@@ -110,10 +116,20 @@ async function pdf(r: TableReport): Promise<Buffer> {
       doc.x = left;
       doc.y = y + rowHeight;
     };
-    const drawHeader = () => drawRow(t.columns.map((c) => c.header), 'bold', true);
+    const drawHeader = () =>
+      drawRow(
+        t.columns.map((c) => c.header),
+        'bold',
+        true,
+      );
     drawHeader();
     if (t.rows.length === 0) drawRow(['—', ...t.columns.slice(1).map(() => '')], 'regular', false);
-    for (const row of t.rows) drawRow(row.map((v) => printable(show(v))), 'regular', false);
+    for (const row of t.rows)
+      drawRow(
+        row.map((v) => printable(show(v))),
+        'regular',
+        false,
+      );
   }
   doc.end();
   await ended;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { selectPage } from './page-query.js';
 import { prepared } from '../adapters/db/prepared.js';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { NOTIFICATION_KINDS, type NotificationKind } from '../write-model/notification/events.js';
 import type { NotificationChannels } from '../write-model/user/events.js';
 
@@ -50,12 +50,7 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 
 /** The profile and the user stream revision it reflects (the ETag), or undefined. */
 export async function findUserProfile(knex: Knex, userId: string): Promise<{ profile: UserProfileView; revision: bigint } | undefined> {
-  const row = await prepared(
-    knex('users')
-      .select(PROFILE_COLUMNS)
-      .where({ id: userId })
-      .first(),
-  );
+  const row = await prepared(knex('users').select(PROFILE_COLUMNS).where({ id: userId }).first());
   if (!row) return undefined;
   return { revision: BigInt(row.revision), profile: profileOf(row) };
 }
@@ -115,7 +110,10 @@ export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequ
   if (search.emailVerified !== undefined) query.where((w) => (search.emailVerified ? w.whereNotNull('email_verified_at') : w.whereNull('email_verified_at')));
   if (search.registeredFrom !== undefined) query.where('registered_at', '>=', search.registeredFrom);
   if (search.registeredTo !== undefined) query.where('registered_at', '<', search.registeredTo);
-  query.orderBy([{ column: 'registered_at', order: 'desc' }, { column: 'id', order: 'asc' }]);
+  query.orderBy([
+    { column: 'registered_at', order: 'desc' },
+    { column: 'id', order: 'asc' },
+  ]);
   const { rows, total } = await selectPage<Record<string, any>>(knex, query, page);
   return pageOf(
     rows.map((row) => ({ ...profileOf(row), revision: String(row.revision) })),
@@ -135,7 +133,10 @@ export async function listUserSessions(knex: Knex, userId: string, page: PageReq
   const ordered = knex('user_sessions')
     .select('id', 'user_agent', 'ip', 'started_at', 'last_refreshed_at', 'expires_at', 'ended_at', 'end_reason')
     .where({ user_id: userId })
-    .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'asc' }]);
+    .orderBy([
+      { column: 'started_at', order: 'desc' },
+      { column: 'id', order: 'asc' },
+    ]);
   const { rows, total: count } = await selectPage<Record<string, any>>(knex, ordered, page);
   const items = rows.map((row) => ({
     id: row.id,

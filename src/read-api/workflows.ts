@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 
 /**
@@ -68,13 +68,45 @@ const iso = (value: unknown): string => (value instanceof Date ? value : new Dat
 const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
 
 const WORKFLOW_COLUMNS = [
-  'id', 'platform', 'type', 'name', 'config', 'platform_account_id', 'proxy_region', 'schedule', 'status', 'paused_for', 'pauses',
-  'created_at', 'updated_at', 'last_run_at', 'last_execution_id', 'last_revision',
+  'id',
+  'platform',
+  'type',
+  'name',
+  'config',
+  'platform_account_id',
+  'proxy_region',
+  'schedule',
+  'status',
+  'paused_for',
+  'pauses',
+  'created_at',
+  'updated_at',
+  'last_run_at',
+  'last_execution_id',
+  'last_revision',
 ] as const;
 
 const EXECUTION_COLUMNS = [
-  'id', 'workflow_id', 'platform', 'type', 'platform_account_id', 'trigger', 'status', 'attempt', 'proxy_id', 'item_count', 'cursor',
-  'pause_reason', 'rejection_reason', 'rejection_details', 'failure_reason', 'requested_at', 'started_at', 'finished_at', 'updated_at', 'last_revision',
+  'id',
+  'workflow_id',
+  'platform',
+  'type',
+  'platform_account_id',
+  'trigger',
+  'status',
+  'attempt',
+  'proxy_id',
+  'item_count',
+  'cursor',
+  'pause_reason',
+  'rejection_reason',
+  'rejection_details',
+  'failure_reason',
+  'requested_at',
+  'started_at',
+  'finished_at',
+  'updated_at',
+  'last_revision',
 ] as const;
 
 function toWorkflow(row: Record<string, any>): WorkflowView {

@@ -163,7 +163,8 @@ export function anomalies(series: readonly DayPoint[], threshold = ANOMALY_THRES
     if (scale === 0) continue;
     series.forEach((p, i) => {
       const score = (values[i]! - center) / scale;
-      if (Math.abs(score) > threshold) out.push({ day: p.day, metric, value: values[i]!, median: center, score: round2(score), direction: score > 0 ? 'spike' : 'drop' });
+      if (Math.abs(score) > threshold)
+        out.push({ day: p.day, metric, value: values[i]!, median: center, score: round2(score), direction: score > 0 ? 'spike' : 'drop' });
     });
   }
   return out.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.metric < b.metric ? -1 : 1));
@@ -241,16 +242,6 @@ const KEYWORDS_SQL = `
 /** `tg`: (note, tag) pairs of the period's notes. */
 const TAGS_SQL = `tg AS (SELECT DISTINCT note_id, x, engagement, tag AS term FROM n, unnest(tags) tag)`;
 
-interface TermRow {
-  term: string;
-  notes: number;
-  engagement: number;
-  sum_xy: number;
-  sum_xe: number;
-  first_half: number;
-  second_half: number;
-}
-
 /**
  * Per term (of `source`, the CTE of (note, x, engagement, term) pairs): notes,
  * engagement, the least-squares slopes and the halves — set-based, from the
@@ -289,7 +280,10 @@ export async function insights(knex: Knex, scope: Scope & { retentionDays: numbe
   const dayList = Array.from({ length: days }, (_, i) => addDays(from, i));
 
   // overall: notes and engagement per day
-  const overallRows = (await knex.raw(`WITH ${NOTES_SQL} SELECT x, count(*) AS notes, sum(engagement) AS engagement FROM n GROUP BY x`, nb)).rows as Record<string, any>[];
+  const overallRows = (await knex.raw(`WITH ${NOTES_SQL} SELECT x, count(*) AS notes, sum(engagement) AS engagement FROM n GROUP BY x`, nb)).rows as Record<
+    string,
+    any
+  >[];
   const overallSeries = fill(dayList, overallRows as { x: unknown; notes: unknown; engagement: unknown }[]);
 
   async function terms(source: 'tg' | 'k', sql: string) {
@@ -319,11 +313,18 @@ export async function insights(knex: Knex, scope: Scope & { retentionDays: numbe
     ).rows as Record<string, any>[];
     const series: TermSeries[] = top.map((r) => {
       const points = (typeof r.points === 'string' ? JSON.parse(r.points) : r.points) as [number, number, number][];
-      const s = fill(dayList, points.map(([x, notes, engagement]) => ({ x, notes, engagement })));
+      const s = fill(
+        dayList,
+        points.map(([x, notes, engagement]) => ({ x, notes, engagement })),
+      );
       return { ...termMove(r), series: s, anomalies: anomalies(s) };
     });
-    const rising = moves.filter((r) => r.kind === 'rising').sort((a, b) => Number(b.slope) - Number(a.slope) || Number(b.notes) - Number(a.notes) || (a.term < b.term ? -1 : 1));
-    const falling = moves.filter((r) => r.kind === 'falling').sort((a, b) => Number(a.slope) - Number(b.slope) || Number(b.notes) - Number(a.notes) || (a.term < b.term ? -1 : 1));
+    const rising = moves
+      .filter((r) => r.kind === 'rising')
+      .sort((a, b) => Number(b.slope) - Number(a.slope) || Number(b.notes) - Number(a.notes) || (a.term < b.term ? -1 : 1));
+    const falling = moves
+      .filter((r) => r.kind === 'falling')
+      .sort((a, b) => Number(a.slope) - Number(b.slope) || Number(b.notes) - Number(a.notes) || (a.term < b.term ? -1 : 1));
     return { series, rising: rising.map(termMove), falling: falling.map(termMove) };
   }
 

@@ -175,7 +175,12 @@ async function reportPdf(r: XiaohongshuReport): Promise<Buffer> {
     size: 'A4',
     margin: 50,
     bufferPages: false,
-    info: { Title: `小红书数据报告 ${r.trends.from} – ${r.trends.to}`, Author: 'Collector', Subject: 'Xiaohongshu analytics report', CreationDate: r.generatedAt },
+    info: {
+      Title: `小红书数据报告 ${r.trends.from} – ${r.trends.to}`,
+      Author: 'Collector',
+      Subject: 'Xiaohongshu analytics report',
+      CreationDate: r.generatedAt,
+    },
   });
   const chunks: Buffer[] = [];
   doc.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -206,7 +211,10 @@ async function reportPdf(r: XiaohongshuReport): Promise<Buffer> {
       }
       const y = doc.y;
       if (shade) doc.rect(left, y - 2, width, rowHeight).fill('#f2f2f2');
-      doc.fillColor('#111111').font(font).fontSize(font === 'bold' ? 8 : 8.5);
+      doc
+        .fillColor('#111111')
+        .font(font)
+        .fontSize(font === 'bold' ? 8 : 8.5);
       let x = left;
       cells.forEach((cell, i) => {
         const w = columns[i]!.width * scale;
@@ -216,10 +224,21 @@ async function reportPdf(r: XiaohongshuReport): Promise<Buffer> {
       doc.x = left;
       doc.y = y + rowHeight;
     };
-    const drawHeader = () => drawRow(columns.map((c) => c.header), 'bold', true);
+    const drawHeader = () =>
+      drawRow(
+        columns.map((c) => c.header),
+        'bold',
+        true,
+      );
     drawHeader();
     if (rows.length === 0) drawRow(['—', ...columns.slice(1).map(() => '')], 'regular', false);
-    rows.forEach((row) => drawRow(columns.map((c) => printable(c.value(row))), 'regular', false));
+    rows.forEach((row) =>
+      drawRow(
+        columns.map((c) => printable(c.value(row))),
+        'regular',
+        false,
+      ),
+    );
   }
 
   // title and period

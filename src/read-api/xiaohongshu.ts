@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { offsetOf, pageOf, type Page, type PageRequest } from '../adapters/http/pagination.js';
+import { offsetOf, pageOf, type Page, type PageRequest } from './page.js';
 import { addDays } from '../application/quota-day.js';
 import { selectPage } from './page-query.js';
 
@@ -163,7 +163,9 @@ function ordered(q: Knex.QueryBuilder, sort: ContentSort): Knex.QueryBuilder {
 
 export async function listContents(knex: Knex, scope: Scope, filters: ContentFilters, sort: ContentSort, page: PageRequest): Promise<Page<ContentView>> {
   const [{ n }] = (await filtered(knex, scope, filters).count({ n: '*' })) as [{ n: string | number }];
-  const rows = (await ordered(filtered(knex, scope, filters).select('*'), sort).offset(offsetOf(page)).limit(page.per_page)) as Record<string, any>[];
+  const rows = (await ordered(filtered(knex, scope, filters).select('*'), sort)
+    .offset(offsetOf(page))
+    .limit(page.per_page)) as Record<string, any>[];
   return pageOf(rows.map(contentView), page, Number(n));
 }
 
@@ -174,7 +176,10 @@ export async function findContent(knex: Knex, scope: Scope, noteId: string): Pro
   const history = (await knex('xiaohongshu_content_history')
     .where({ owner_id: scope.ownerId, note_id: noteId })
     .andWhere('collected_at', '>=', scope.cutoff)
-    .orderBy([{ column: 'collected_at', order: 'desc' }, { column: 'execution_id', order: 'desc' }])
+    .orderBy([
+      { column: 'collected_at', order: 'desc' },
+      { column: 'execution_id', order: 'desc' },
+    ])
     .limit(100)) as Record<string, any>[];
   return {
     ...contentView(row),
@@ -424,8 +429,18 @@ export interface ConversationView {
 }
 
 const MESSAGE_COLUMNS = [
-  'message_id', 'conversation_id', 'direction', 'message_type', 'content', 'from_user_id', 'from_nickname', 'peer_user_id', 'peer_nickname', 'sent_at',
-  'platform_account_id', 'collected_at',
+  'message_id',
+  'conversation_id',
+  'direction',
+  'message_type',
+  'content',
+  'from_user_id',
+  'from_nickname',
+  'peer_user_id',
+  'peer_nickname',
+  'sent_at',
+  'platform_account_id',
+  'collected_at',
 ];
 
 /** The owner's retained messages, by account when asked. */
@@ -505,10 +520,25 @@ export async function listConversations(knex: Knex, scope: Scope, f: { platform_
   const ordered = knex
     .from(grouped.as('c'))
     .select(
-      'conversation_id', 'message_count', 'received_count', 'sent_count', 'last_message_at', 'first_message_at', 'last_message_text', 'last_message_type',
-      'last_message_direction', 'platform_account_id', 'peer_user_id', 'peer_nickname', 'received_from_id', 'received_from_nickname',
+      'conversation_id',
+      'message_count',
+      'received_count',
+      'sent_count',
+      'last_message_at',
+      'first_message_at',
+      'last_message_text',
+      'last_message_type',
+      'last_message_direction',
+      'platform_account_id',
+      'peer_user_id',
+      'peer_nickname',
+      'received_from_id',
+      'received_from_nickname',
     )
-    .orderBy([{ column: 'last_message_at', order: 'desc' }, { column: 'conversation_id', order: 'desc' }]);
+    .orderBy([
+      { column: 'last_message_at', order: 'desc' },
+      { column: 'conversation_id', order: 'desc' },
+    ]);
   const { rows, total } = await selectPage<Record<string, any>>(knex, ordered, page);
   return pageOf(
     rows.map((r) => ({

@@ -1,4 +1,4 @@
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 import type { ProxyLease, RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import type { EventStore } from '../event-store/port.js';
 import { load } from '../write-model/core/command-handler.js';
@@ -107,7 +107,14 @@ async function leaseAmong(deps: LeaseDeps, want: LeaseFor, avoid: readonly strin
     // the assigned proxy is tried even when the read model does not list it yet
     const known = candidates.find((c) => c.proxyId === want.preferred);
     const preferred: ProxyCandidate = known ?? {
-      proxyId: want.preferred, status: 'healthy', region: null, country: null, bannedPlatforms: [], successRate: null, avgLatencyMs: null, lastLeasedAt: null,
+      proxyId: want.preferred,
+      status: 'healthy',
+      region: null,
+      country: null,
+      bannedPlatforms: [],
+      successRate: null,
+      avgLatencyMs: null,
+      lastLeasedAt: null,
     };
     const got = await tryOne([preferred]);
     if (got) return got;
@@ -129,18 +136,21 @@ async function leaseAmong(deps: LeaseDeps, want: LeaseFor, avoid: readonly strin
  */
 export function keepLeaseAlive(deps: Pick<LeaseDeps, 'leases' | 'ttlMs'>, lease: ProxyLease, onLost: (error: Error) => void): { stop(): void } {
   let stopped = false;
-  const timer = setInterval(() => {
-    void deps.leases.renew(lease, deps.ttlMs).then(
-      (renewed) => {
-        if (renewed === null && !stopped) {
-          stopped = true;
-          clearInterval(timer);
-          onLost(new Error(`the lease on proxy ${lease.proxyId} was lost`));
-        }
-      },
-      () => undefined, // Redis hiccup: the next tick tries again, well before the TTL
-    );
-  }, Math.max(250, Math.floor(deps.ttlMs / 3)));
+  const timer = setInterval(
+    () => {
+      void deps.leases.renew(lease, deps.ttlMs).then(
+        (renewed) => {
+          if (renewed === null && !stopped) {
+            stopped = true;
+            clearInterval(timer);
+            onLost(new Error(`the lease on proxy ${lease.proxyId} was lost`));
+          }
+        },
+        () => undefined, // Redis hiccup: the next tick tries again, well before the TTL
+      );
+    },
+    Math.max(250, Math.floor(deps.ttlMs / 3)),
+  );
   timer.unref();
   return {
     stop() {

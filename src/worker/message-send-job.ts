@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { SecretBox } from '../adapters/crypto/secret-box.js';
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
 import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { JobContext, JobHandler } from '../adapters/queue/worker-runtime.js';
@@ -24,9 +24,7 @@ import type { OutgoingMessageState, RequestedMessage } from '../write-model/outg
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import { keepLeaseAlive, leaseProxy } from './lease.js';
-import {
-  cookiesFromHeader, DEFAULT_USER_AGENT, openAccountCredentials, openProxyCredentials, proxyFailureOf, safeReason, tcpProbe,
-} from './scrape-job.js';
+import { cookiesFromHeader, DEFAULT_USER_AGENT, openAccountCredentials, openProxyCredentials, proxyFailureOf, safeReason, tcpProbe } from './scrape-job.js';
 
 /**
  * The message-send job: one outgoing private message, sent by the worker
@@ -105,7 +103,10 @@ async function loadMessage(store: EventStore, messageId: string, actor: string):
   }
   const first = recorded[0];
   if (!first) return null;
-  const state = fold(outgoingMessageDecider, recorded.map((e) => outgoingMessageEvents.decode(e)));
+  const state = fold(
+    outgoingMessageDecider,
+    recorded.map((e) => outgoingMessageEvents.decode(e)),
+  );
   const correlation = first.metadata.$correlationId;
   const requestId = first.metadata.requestId;
   return {
@@ -132,7 +133,13 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
   const actor = `worker:${deps.workerName}`;
 
   async function fail(messageId: string, context: CommandContext, code: SendFailureCode, reason: string): Promise<void> {
-    await handle(deps.store, outgoingMessageAggregate, messageId, { type: 'RecordMessageSendFailed', messageId, code, reason: reason.slice(0, 300), now: iso() }, { context });
+    await handle(
+      deps.store,
+      outgoingMessageAggregate,
+      messageId,
+      { type: 'RecordMessageSendFailed', messageId, code, reason: reason.slice(0, 300), now: iso() },
+      { context },
+    );
   }
 
   function proxyDeps(context: CommandContext, at: Date): ProxyDeps {
@@ -160,7 +167,8 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
 
     const runId = `${messageId}#${job.attemptsStarted}@${deps.workerName}.${randomBytes(3).toString('hex')}`;
     const lockKey = `${deps.lockPrefix}message-send:lock:${messageId}`;
-    if ((await deps.redis.set(lockKey, runId, 'PX', RUN_LOCK_MS, 'NX')) !== 'OK') throw new MessageBusyError(`message ${messageId} is being sent by another run`);
+    if ((await deps.redis.set(lockKey, runId, 'PX', RUN_LOCK_MS, 'NX')) !== 'OK')
+      throw new MessageBusyError(`message ${messageId} is being sent by another run`);
     try {
       const leaseDeps = { store: deps.store, leases: deps.leases, candidates: deps.candidates, ttlMs: deps.leaseTtlMs, now };
       const { lease, endpoint } = await leaseProxy(leaseDeps, {
@@ -220,13 +228,24 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
           outgoingMessageAggregate,
           messageId,
           {
-            type: 'RecordMessageSent', messageId, platformMessageId: receipt.platformMessageId, conversationId: receipt.conversationId,
-            peerId: receipt.peerId, sentAt: receipt.sentAt, recovered: receipt.recovered, now: iso(),
+            type: 'RecordMessageSent',
+            messageId,
+            platformMessageId: receipt.platformMessageId,
+            conversationId: receipt.conversationId,
+            peerId: receipt.peerId,
+            sentAt: receipt.sentAt,
+            recovered: receipt.recovered,
+            now: iso(),
           },
           { context, eventIds: eventIdsFrom(`worker:message-sent:${messageId}`) },
         );
         deps.logger?.info({ ...log, recovered: receipt.recovered }, receipt.recovered ? 'message found already sent' : 'message sent');
-        return { status: receipt.recovered ? 'recovered' : 'sent', platformMessageId: receipt.platformMessageId, conversationId: receipt.conversationId, proxyId: lease.proxyId };
+        return {
+          status: receipt.recovered ? 'recovered' : 'sent',
+          platformMessageId: receipt.platformMessageId,
+          conversationId: receipt.conversationId,
+          proxyId: lease.proxyId,
+        };
       } catch (error) {
         if (run.signal.aborted) throw run.signal.reason instanceof Error ? run.signal.reason : new Error('message send aborted');
         await onError(error, message, context, lease.proxyId, endpoint, netErrors, job, log);
@@ -243,8 +262,14 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
 
   /** What a failed run leaves behind; throws UnrecoverableError when no retry can help. */
   async function onError(
-    error: unknown, message: RequestedMessage, context: CommandContext, proxyId: string, endpoint: ProxyEndpoint, netErrors: readonly string[],
-    job: Job<MessageSendJobData, MessageSendOutcome>, log: Record<string, unknown>,
+    error: unknown,
+    message: RequestedMessage,
+    context: CommandContext,
+    proxyId: string,
+    endpoint: ProxyEndpoint,
+    netErrors: readonly string[],
+    job: Job<MessageSendJobData, MessageSendOutcome>,
+    log: Record<string, unknown>,
   ): Promise<void> {
     const messageId = message.messageId;
     if (error instanceof MessageRefusedError) {
@@ -272,7 +297,12 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
     }
     const at = now();
     if (action === 'ban_proxy' && error instanceof ScraperError) {
-      await banProxy(proxyDeps(context, at), { proxyId, platform: error.platform, reason, until: new Date(at.getTime() + (deps.banMs ?? DEFAULT_BAN_MS)).toISOString() });
+      await banProxy(proxyDeps(context, at), {
+        proxyId,
+        platform: error.platform,
+        reason,
+        until: new Date(at.getTime() + (deps.banMs ?? DEFAULT_BAN_MS)).toISOString(),
+      });
       await reportProxyFailure(proxyDeps(context, at), { proxyId, reason, platform: error.platform, jobId: job.id ?? null });
       return;
     }
@@ -299,7 +329,7 @@ export function createMessageSendDeadLetter(deps: Pick<MessageSendJobDeps, 'stor
   return async (job: Job<MessageSendJobData, unknown>, error: Error): Promise<void> => {
     const messageId = job.data.messageId;
     const loaded = await loadMessage(deps.store, messageId, `worker:${deps.workerName}`);
-    if (!loaded || loaded.state.status !== 'pending') return;
+    if (loaded?.state.status !== 'pending') return;
     const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
     await handle(
       deps.store,

@@ -2,14 +2,13 @@ import { randomBytes, createHash } from 'node:crypto';
 import { connect, isIP } from 'node:net';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { SecretBox } from '../adapters/crypto/secret-box.js';
-import type { ProxyCandidate } from '../adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../application/proxy-selection.js';
 import type { RedisProxyLeaseStore } from '../adapters/proxies/redis-lease-store.js';
-import type { ScrapeJobData, RetryPolicy } from '../adapters/queue/queues.js';
+import type { ScrapeJobData } from '../adapters/queue/queues.js';
 import type { JobContext, JobHandler } from '../adapters/queue/worker-runtime.js';
 import type { BrowserPool, ContextCookie, ContextOptions } from '../adapters/scrapers/browser-pool.js';
 import { bareUrl, LoginWallError, scraperErrorAction, ScraperError } from '../adapters/scrapers/errors.js';
 import type { ScrapeBatch } from '../adapters/scrapers/types.js';
-import type { Config } from '../config.js';
 import { StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
@@ -85,9 +84,7 @@ export interface ScrapeJobDeps {
   now?: () => Date;
 }
 
-export type ScrapeOutcome =
-  | { status: 'completed'; itemCount: number; proxyId: string; attempt: number }
-  | { status: 'skipped'; reason: string };
+export type ScrapeOutcome = { status: 'completed'; itemCount: number; proxyId: string; attempt: number } | { status: 'skipped'; reason: string };
 
 /** Job options of scrape jobs from config (for whoever enqueues them: the dispatcher). */
 export { scrapeRetryPolicy } from '../adapters/queue/queues.js';
@@ -98,9 +95,11 @@ const DEFAULT_BAN_MS = 3600_000;
 const HOLDING_PAUSES: readonly ExecutionPauseReason[] = ['quota_exceeded', 'account_invalidated'];
 
 /** Chromium's errors that name the proxy itself (connect, tunnel, auth, SOCKS). */
-const PROXY_NET_ERROR = /net::ERR_(?:PROXY_[A-Z0-9_]+|TUNNEL_CONNECTION_FAILED|SOCKS_CONNECTION_[A-Z_]+|NO_SUPPORTED_PROXIES|MANDATORY_PROXY_CONFIGURATION_FAILED)\b/;
+const PROXY_NET_ERROR =
+  /net::ERR_(?:PROXY_[A-Z0-9_]+|TUNNEL_CONNECTION_FAILED|SOCKS_CONNECTION_[A-Z_]+|NO_SUPPORTED_PROXIES|MANDATORY_PROXY_CONFIGURATION_FAILED)\b/;
 /** Connection errors a dead proxy causes too (a request cut when it died): the proxy is probed to tell. */
-const CONNECTION_ERROR = /net::ERR_(?:CONNECTION_(?:REFUSED|RESET|CLOSED|ABORTED|FAILED|TIMED_OUT)|EMPTY_RESPONSE|TIMED_OUT|ADDRESS_UNREACHABLE|SOCKET_NOT_CONNECTED)\b|Failed to fetch|NetworkError when attempting to fetch/;
+const CONNECTION_ERROR =
+  /net::ERR_(?:CONNECTION_(?:REFUSED|RESET|CLOSED|ABORTED|FAILED|TIMED_OUT)|EMPTY_RESPONSE|TIMED_OUT|ADDRESS_UNREACHABLE|SOCKET_NOT_CONNECTED)\b|Failed to fetch|NetworkError when attempting to fetch/;
 
 /**
  * Whether a failed run failed because of its proxy: `proxy` when the error
@@ -174,7 +173,10 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
   }
   const first = recorded[0];
   if (!first) return null;
-  const state = fold(workflowExecutionDecider, recorded.map((e) => workflowExecutionEvents.decode(e)));
+  const state = fold(
+    workflowExecutionDecider,
+    recorded.map((e) => workflowExecutionEvents.decode(e)),
+  );
   const correlation = first.metadata.$correlationId;
   // the worker's commands continue the request's correlation, caused by the request
   const requestId = first.metadata.requestId;
@@ -192,7 +194,8 @@ async function loadExecution(store: EventStore, executionId: string, actor: stri
 function ownedBy(runId: string, command: WorkflowExecutionCommand): Decision<WorkflowExecutionState, WorkflowExecutionCommand> {
   return (state) => {
     if (isTerminal(state)) throw new ExecutionEndedError(`execution is ${state.status}`);
-    if (state.status !== 'running' || state.workerId !== runId) throw new RunSupersededError(`execution is ${state.status} under ${state.workerId ?? 'no worker'}`);
+    if (state.status !== 'running' || state.workerId !== runId)
+      throw new RunSupersededError(`execution is ${state.status} under ${state.workerId ?? 'no worker'}`);
     return command;
   };
 }
@@ -206,7 +209,10 @@ function endCommand(state: WorkflowExecutionState, executionId: string, code: Re
 
 /** The batch id: the cursor the batch started from (null: the start). */
 export function batchIdFor(startCursor: string | null): string {
-  return `b-${createHash('sha256').update(startCursor ?? '<start>').digest('hex').slice(0, 24)}`;
+  return `b-${createHash('sha256')
+    .update(startCursor ?? '<start>')
+    .digest('hex')
+    .slice(0, 24)}`;
 }
 
 /** An error as a short reason for an event: first line, URLs without their query, bounded. */
@@ -287,7 +293,8 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
     if (isTerminal(state)) return { status: 'skipped', reason: state.status };
     const latest = await deps.latestJobId(executionId);
     if (latest !== undefined && latest !== job.id) return { status: 'skipped', reason: `superseded_by:${latest}` };
-    if (state.status === 'paused' && state.pausedFor && HOLDING_PAUSES.includes(state.pausedFor)) return { status: 'skipped', reason: `paused:${state.pausedFor}` };
+    if (state.status === 'paused' && state.pausedFor && HOLDING_PAUSES.includes(state.pausedFor))
+      return { status: 'skipped', reason: `paused:${state.pausedFor}` };
     const request = state.request!;
 
     const scraper = deps.scrapers(request.platform);
@@ -446,10 +453,18 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
   }
 
   /** A proxy the run could not reach: the failure is reported, and the job's next try avoids it. */
-  async function onProxyUnreachable(detail: string, loaded: LoadedExecution, proxyId: string, job: Job<ScrapeJobData, ScrapeOutcome>, log: Record<string, unknown>): Promise<void> {
+  async function onProxyUnreachable(
+    detail: string,
+    loaded: LoadedExecution,
+    proxyId: string,
+    job: Job<ScrapeJobData, ScrapeOutcome>,
+    log: Record<string, unknown>,
+  ): Promise<void> {
     deps.logger?.warn({ ...log, reason: detail }, 'scrape run failed: proxy unreachable');
     const avoid = [...new Set([...(job.data.avoidProxyIds ?? []), proxyId])];
-    await job.updateData({ ...job.data, avoidProxyIds: avoid }).catch((error: unknown) => deps.logger?.warn({ ...log, err: error }, 'could not record the proxy to avoid'));
+    await job
+      .updateData({ ...job.data, avoidProxyIds: avoid })
+      .catch((error: unknown) => deps.logger?.warn({ ...log, err: error }, 'could not record the proxy to avoid'));
     const at = now();
     try {
       await reportProxyFailure(proxyDeps(loaded.context, at), { proxyId, reason: `unreachable: ${detail}`, platform: null, jobId: job.id ?? null });
@@ -461,7 +476,13 @@ export function createScrapeJobHandler(deps: ScrapeJobDeps): JobHandler<ScrapeJo
   }
 
   /** What a failed run leaves behind: an invalid account, or a banned proxy. */
-  async function onScrapeError(error: unknown, loaded: LoadedExecution, proxyId: string, job: Job<ScrapeJobData, ScrapeOutcome>, log: Record<string, unknown>): Promise<void> {
+  async function onScrapeError(
+    error: unknown,
+    loaded: LoadedExecution,
+    proxyId: string,
+    job: Job<ScrapeJobData, ScrapeOutcome>,
+    log: Record<string, unknown>,
+  ): Promise<void> {
     const request = loaded.state.request!;
     const action = scraperErrorAction(error);
     deps.logger?.warn({ ...log, action, reason: safeReason(error) }, 'scrape run failed');
@@ -505,10 +526,16 @@ export function createScrapeDeadLetter(deps: Pick<ScrapeJobDeps, 'store' | 'late
     if (latest !== undefined && latest !== job.id) return;
     const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
     const at = now().toISOString();
-    await handle(deps.store, workflowExecutionAggregate, executionId, (state) => endCommand(state, executionId, 'NO_PROXY_AVAILABLE', `dead_letter: ${reason}`, at), {
-      context: loaded.context,
-      eventIds: eventIdsFrom(`worker:dead-letter:${job.id}`),
-    });
+    await handle(
+      deps.store,
+      workflowExecutionAggregate,
+      executionId,
+      (state) => endCommand(state, executionId, 'NO_PROXY_AVAILABLE', `dead_letter: ${reason}`, at),
+      {
+        context: loaded.context,
+        eventIds: eventIdsFrom(`worker:dead-letter:${job.id}`),
+      },
+    );
     deps.logger?.warn({ executionId, jobId: job.id, reason }, 'scrape job dead-lettered');
   };
 }

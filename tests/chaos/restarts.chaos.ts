@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { projectionDefinitions, rebuildProjection } from '../../src/operations/projections.js';
 import { comparePositions } from '../../src/event-store/position.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
 import { freePort } from '../support/free-port.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
@@ -131,7 +131,7 @@ describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restart
         }
         if (res) count(res.status);
         if (res && res.status < 300) return res;
-        const code = res && res.status !== 503 ? ((await res.json()) as { error?: { code?: string } }).error?.code ?? '' : '';
+        const code = res && res.status !== 503 ? (((await res.json()) as { error?: { code?: string } }).error?.code ?? '') : '';
         if (res && res.status !== 503 && landedAlready?.(code)) return 'landed before';
         if (res && res.status !== 503 && code !== 'IDEMPOTENCY_IN_PROGRESS') throw new Error(`${res.status} ${code}`);
         if (Date.now() > deadline) throw new Error('a command did not land within 30 s');
@@ -160,7 +160,8 @@ describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restart
         // the same key on every try: a registration that landed answers its stored 201 — or, when Postgres went away
         // before the answer could be stored, 409 CONFLICT (the email is taken: by this very registration)
         await untilLanded(
-          () => fetch(`${platform.url}/api/v1/auth/register`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key }, body }),
+          () =>
+            fetch(`${platform.url}/api/v1/auth/register`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key }, body }),
           (code) => code === 'CONFLICT',
         );
         registered.push(email);
@@ -168,15 +169,29 @@ describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restart
     })();
 
     const readsBack = () =>
-      waitFor('the API to serve reads again', async () => {
-        const res = await fetch(`${platform.url}/api/v1/users/profile`, { headers: { Authorization: `Bearer ${users[0]!.token}` } }).catch(() => undefined);
-        return res?.status === 200;
-      }, 10_000, 100);
+      waitFor(
+        'the API to serve reads again',
+        async () => {
+          const res = await fetch(`${platform.url}/api/v1/users/profile`, { headers: { Authorization: `Bearer ${users[0]!.token}` } }).catch(() => undefined);
+          return res?.status === 200;
+        },
+        10_000,
+        100,
+      );
     const loginsBack = () =>
-      waitFor('logins to answer again', async () => {
-        const res = await fetch(`${platform.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'nobody@example.test', password: 'wrong password' }) }).catch(() => undefined);
-        return res?.status === 401;
-      }, 10_000, 100);
+      waitFor(
+        'logins to answer again',
+        async () => {
+          const res = await fetch(`${platform.url}/api/v1/auth/login`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ email: 'nobody@example.test', password: 'wrong password' }),
+          }).catch(() => undefined);
+          return res?.status === 401;
+        },
+        10_000,
+        100,
+      );
 
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     // 1. the Postgres server restarts
@@ -204,18 +219,30 @@ describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restart
       `      postgres restart ${upAt - restartedAt} ms, reads back ${recoveredMs} ms after; redis back, logins answer ${redisRecoveredMs} ms after; answers ${JSON.stringify([...statuses])}`,
     );
 
-    expect([...statuses.keys()].filter((s) => s >= 500 && s !== 503), JSON.stringify([...statuses])).to.deep.equal([]);
+    expect(
+      [...statuses.keys()].filter((s) => s >= 500 && s !== 503),
+      JSON.stringify([...statuses]),
+    ).to.deep.equal([]);
     // every update once, in order
     for (const user of users) {
-      const updates = (await platform.store.readStream(`user-${user.userId}`)).filter((e) => e.type === 'ProfileUpdated').map((e) => (e.data as { displayName?: string }).displayName);
+      const updates = (await platform.store.readStream(`user-${user.userId}`))
+        .filter((e) => e.type === 'ProfileUpdated')
+        .map((e) => (e.data as { displayName?: string }).displayName);
       expect(updates).to.deep.equal(landed.get(user.userId));
     }
     // every registration once
-    await waitFor('the registrations in the read table', async () => {
-      const r = await platform.knex.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE email = ANY(?)', [registered]);
-      return r.rows.length === registered.length;
-    }, 20_000);
-    const { rows } = await platform.knex.raw<{ rows: { email: string; n: string }[] }>('SELECT email, count(*)::text AS n FROM users WHERE email = ANY(?) GROUP BY email', [registered]);
+    await waitFor(
+      'the registrations in the read table',
+      async () => {
+        const r = await platform.knex.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE email = ANY(?)', [registered]);
+        return r.rows.length === registered.length;
+      },
+      20_000,
+    );
+    const { rows } = await platform.knex.raw<{ rows: { email: string; n: string }[] }>(
+      'SELECT email, count(*)::text AS n FROM users WHERE email = ANY(?) GROUP BY email',
+      [registered],
+    );
     expect(rows).to.have.length(registered.length);
     expect(rows.every((r) => r.n === '1')).to.equal(true);
 
@@ -223,9 +250,11 @@ describe('chaos: Postgres restarts, the projector is SIGKILLed and Redis restart
     const head = await platform.store.headPosition();
     const defs = projectionDefinitions(platform.config.QUOTA_TIME_ZONE);
     for (const def of defs) {
-      await waitFor(`${def.name} at the head`, async () => comparePositions(await readCheckpoint(platform.knex, def.name), head) >= 0, 30_000).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n--- projector log:\n${projectorLog.slice(-3000)}`);
-      });
+      await waitFor(`${def.name} at the head`, async () => comparePositions(await readCheckpoint(platform.knex, def.name), head) >= 0, 30_000).catch(
+        (error: unknown) => {
+          throw new Error(`${String(error)}\n--- projector log:\n${projectorLog.slice(-3000)}`);
+        },
+      );
     }
     await stop(projector);
     const ops = { store: platform.store, knex: platform.knex, databaseUrl: platform.config.DATABASE_URL, timeZone: platform.config.QUOTA_TIME_ZONE };

@@ -167,7 +167,11 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
     });
 
     it('reads forwards and backwards from a revision with maxCount', async () => {
-      await store.append(stream(1), Array.from({ length: 10 }, (_, i) => event('N', { i })), 'no_stream');
+      await store.append(
+        stream(1),
+        Array.from({ length: 10 }, (_, i) => event('N', { i })),
+        'no_stream',
+      );
       const rev = (events: RecordedEvent[]) => events.map((e) => Number(e.revision));
       expect(rev(await store.readStream(stream(1), { fromRevision: 3n, maxCount: 4 }))).to.deep.equal([3, 4, 5, 6]);
       expect(rev(await store.readStream(stream(1), { direction: 'backwards', maxCount: 3 }))).to.deep.equal([9, 8, 7]);
@@ -192,11 +196,12 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
   describe('appends that depend on other streams (conditions)', () => {
     it('lands while the streams it depends on are where the decision read them, alone or among concurrent appends', async () => {
       await store.append(stream(1), [event('Plan'), event('Upgraded')], 'no_stream'); // at revision 1
-      const conditions = [{ streamName: stream(1), revision: 1n }, { streamName: stream(9), revision: 'no_stream' as const }];
+      const conditions = [
+        { streamName: stream(1), revision: 1n },
+        { streamName: stream(9), revision: 'no_stream' as const },
+      ];
       expect((await store.append(stream(2), [event('Used')], 'no_stream', { conditions })).nextExpectedRevision).to.equal(0n);
-      const together = await Promise.all(
-        [3, 4, 5].map((n) => store.append(stream(n), [event('Used')], 'no_stream', n === 4 ? { conditions } : {})),
-      );
+      const together = await Promise.all([3, 4, 5].map((n) => store.append(stream(n), [event('Used')], 'no_stream', n === 4 ? { conditions } : {})));
       expect(together.map((r) => r.nextExpectedRevision)).to.deep.equal([0n, 0n, 0n]);
     });
 
@@ -206,7 +211,9 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       const moved = await rejection(store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 0n }] }));
       expect(moved).to.be.instanceOf(ConditionFailedError);
       expect(moved).to.include({ streamName: stream(1), expected: 0n, actual: 1n });
-      const created = await rejection(store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 'no_stream' }] }));
+      const created = await rejection(
+        store.append(stream(2), [event('Used')], 'no_stream', { conditions: [{ streamName: stream(1), revision: 'no_stream' }] }),
+      );
       expect(created).to.be.instanceOf(ConditionFailedError);
       expect(await rejection(store.readStream(stream(2)))).to.be.instanceOf(StreamNotFoundError);
       // the append's own expectation is still its own error
@@ -216,13 +223,18 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
     });
   });
 
-  describe('repeats of appends with deterministic ids (process managers\' reactions)', () => {
+  describe("repeats of appends with deterministic ids (process managers' reactions)", () => {
     const once = { deterministicIds: true };
 
     it('appends nothing when the same ids come again, however far the stream moved meanwhile, and answers the first result', async () => {
       const reaction = [event('Reacted', { to: 'x' }), event('ReactedToo')];
       const first = await store.append(stream(1), reaction, 'no_stream', once);
-      for (let i = 0; i < 10; i++) await store.append(stream(1), Array.from({ length: 5 }, (_, j) => event('Other', { n: i * 5 + j })), 'any');
+      for (let i = 0; i < 10; i++)
+        await store.append(
+          stream(1),
+          Array.from({ length: 5 }, (_, j) => event('Other', { n: i * 5 + j })),
+          'any',
+        );
       const [newest] = await store.readStream(stream(1), { direction: 'backwards', maxCount: 1 });
       expect(newest!.revision).to.equal(51n);
       // redelivered: the handler read the stream anew and appends at its end
@@ -240,7 +252,11 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect(await rejection(store.append(stream(1), reaction, 7n, once))).to.be.instanceOf(WrongExpectedVersionError);
       const landed = await store.append(stream(1), reaction, 0n, once);
       expect(landed.nextExpectedRevision).to.equal(1n);
-      await store.append(stream(1), Array.from({ length: 20 }, (_, i) => event('Other', { i })), 1n);
+      await store.append(
+        stream(1),
+        Array.from({ length: 20 }, (_, i) => event('Other', { i })),
+        1n,
+      );
       const again = await store.append(stream(1), reaction, 21n, once);
       expect(again.nextExpectedRevision).to.equal(1n);
       expect(await store.readStream(stream(1))).to.have.length(22);
@@ -265,7 +281,11 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
 
   describe('snapshots', () => {
     it('reads a stream from its snapshot: the snapshot of that version and the events after it', async () => {
-      await store.append(stream(1), Array.from({ length: 5 }, (_, i) => event('N', { i })), 'no_stream');
+      await store.append(
+        stream(1),
+        Array.from({ length: 5 }, (_, i) => event('N', { i })),
+        'no_stream',
+      );
       const whole = await store.readStreamFromSnapshot(stream(1), 1);
       expect(whole.snapshot).to.equal(undefined);
       expect(whole.events.map((e) => Number(e.revision))).to.deep.equal([0, 1, 2, 3, 4]);
@@ -281,7 +301,7 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expect([none.snapshot?.revision, none.events]).to.deep.equal([4n, []]);
     });
 
-    it('says a missing stream is not found, and forgets a deleted stream\'s snapshot', async () => {
+    it("says a missing stream is not found, and forgets a deleted stream's snapshot", async () => {
       expect(await rejection(store.readStreamFromSnapshot(stream('missing'), 1))).to.be.instanceOf(StreamNotFoundError);
       await store.append(stream(2), [event('A'), event('B')], 'no_stream');
       await store.snapshots.write({ streamName: stream(2), revision: 1n, version: 1, state: { upTo: 1 } });
@@ -295,7 +315,11 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
 
   describe('stream metadata and deletion', () => {
     it('honours maxCount and truncateBefore on reads, and keeps custom metadata', async () => {
-      await store.append(stream(1), Array.from({ length: 6 }, (_, i) => event('N', { i })), 'no_stream');
+      await store.append(
+        stream(1),
+        Array.from({ length: 6 }, (_, i) => event('N', { i })),
+        'no_stream',
+      );
       await store.setStreamMetadata(stream(1), { maxCount: 3, custom: { owner: 'u1' } });
       expect((await store.readStream(stream(1))).map((e) => Number(e.revision))).to.deep.equal([3, 4, 5]);
       expect(await store.getStreamMetadata(stream(1))).to.deep.include({ maxCount: 3, custom: { owner: 'u1' } });
@@ -347,7 +371,11 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
     });
 
     it('never moves truncateBefore back through a metadata write', async () => {
-      await store.append(stream(1), Array.from({ length: 4 }, (_, i) => event('N', { i })), 'no_stream');
+      await store.append(
+        stream(1),
+        Array.from({ length: 4 }, (_, i) => event('N', { i })),
+        'no_stream',
+      );
       await store.setStreamMetadata(stream(1), { truncateBefore: 2n });
       await store.setStreamMetadata(stream(1), { truncateBefore: 1n, custom: { a: 1 } });
       expect((await store.readStream(stream(1))).map((e) => Number(e.revision))).to.deep.equal([2, 3]);
@@ -379,7 +407,12 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       expectAscending(pages);
 
       const backwards = await store.readAll({ direction: 'backwards', maxCount: 4, filter });
-      expect(backwards.map((e) => e.id)).to.deep.equal(pages.slice(-4).reverse().map((e) => e.id));
+      expect(backwards.map((e) => e.id)).to.deep.equal(
+        pages
+          .slice(-4)
+          .reverse()
+          .map((e) => e.id),
+      );
       expect(comparePositions(await store.headPosition(), pages.at(-1)!.position)).to.be.at.least(0);
     });
 
@@ -406,7 +439,12 @@ export function eventStoreContract(makeStore: () => Promise<EventStore>, options
       const forwards = await store.readAll({ fromPosition: start, toPosition: all[2]!.position, filter });
       expect(forwards.map((e) => e.id)).to.deep.equal(all.slice(0, 3).map((e) => e.id));
       const backwards = await store.readAll({ direction: 'backwards', toPosition: all[3]!.position, filter });
-      expect(backwards.map((e) => e.id)).to.deep.equal(all.slice(3).reverse().map((e) => e.id));
+      expect(backwards.map((e) => e.id)).to.deep.equal(
+        all
+          .slice(3)
+          .reverse()
+          .map((e) => e.id),
+      );
       // a sparse filter whose only event lies past the bound finds nothing (and stops scanning there)
       const sparse = await store.readAll({ fromPosition: start, toPosition: all[5]!.position, filter: { ...filter, eventTypes: ['Rare'] } });
       expect(sparse).to.deep.equal([]);

@@ -30,7 +30,17 @@ describe('admin API (e2e): /api/v1/admin', function () {
   const get = (path: string, token: string | null = admin) => platform.call('GET', `/api/v1/admin${path}`, token ? { token } : {});
 
   it('refuses without a token (401) and for a non-admin (403), on every route', async () => {
-    const paths = ['/categories', '/streams', `/streams/${userStream(alice.userId)}/events`, `/streams/${userStream(alice.userId)}/state`, '/correlations/x', '/events', '/projections', '/queues', '/rebuilds/x'];
+    const paths = [
+      '/categories',
+      '/streams',
+      `/streams/${userStream(alice.userId)}/events`,
+      `/streams/${userStream(alice.userId)}/state`,
+      '/correlations/x',
+      '/events',
+      '/projections',
+      '/queues',
+      '/rebuilds/x',
+    ];
     for (const path of paths) {
       const anonymous = await get(path, null);
       expect(anonymous.status, `${path} anonymous`).to.equal(401);
@@ -121,7 +131,13 @@ describe('admin API (e2e): /api/v1/admin', function () {
     // the rebuild processor on the maintenance queue, as the worker mounts it
     const { config, container } = platform;
     const factory = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });
-    const ops = { store: platform.store, knex: platform.knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) };
+    const ops = {
+      store: platform.store,
+      knex: platform.knex,
+      databaseUrl: config.DATABASE_URL,
+      timeZone: config.QUOTA_TIME_ZONE,
+      logger: container.get(TOKENS.Logger),
+    };
     const worker = new Worker(REBUILD_QUEUE, rebuildProcessor(ops), { connection: factory.connection('worker'), prefix: factory.prefix, autorun: false });
     try {
       const started = await platform.call('POST', `/api/v1/admin/projections/${users.name}/rebuild`, { token: admin });
@@ -135,10 +151,15 @@ describe('admin API (e2e): /api/v1/admin', function () {
 
       void worker.run();
       let job: any;
-      await waitFor('the rebuild to complete', async () => {
-        job = (await get(`/rebuilds/${jobId}`)).body.data;
-        return job.state === 'completed' || job.state === 'failed';
-      }, 60_000, 100);
+      await waitFor(
+        'the rebuild to complete',
+        async () => {
+          job = (await get(`/rebuilds/${jobId}`)).body.data;
+          return job.state === 'completed' || job.state === 'failed';
+        },
+        60_000,
+        100,
+      );
       expect(job.state, job.failed_reason).to.equal('completed');
       expect(job.progress).to.include({ name: users.name, phase: 'done' });
       expect(job.progress.processed_events).to.be.a('number');
@@ -162,6 +183,11 @@ describe('admin API (e2e): /api/v1/admin', function () {
   it('documents the routes in the OpenAPI document', async () => {
     const doc = await platform.call('GET', '/api/v1/openapi.json');
     const paths = Object.keys(doc.body.paths);
-    expect(paths).to.include.members(['/api/v1/admin/categories', '/api/v1/admin/streams/{stream}/state', '/api/v1/admin/projections/{name}/rebuild', '/api/v1/admin/rebuilds/{jobId}']);
+    expect(paths).to.include.members([
+      '/api/v1/admin/categories',
+      '/api/v1/admin/streams/{stream}/state',
+      '/api/v1/admin/projections/{name}/rebuild',
+      '/api/v1/admin/rebuilds/{jobId}',
+    ]);
   });
 });

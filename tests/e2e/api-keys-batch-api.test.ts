@@ -9,7 +9,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { apiKeysProjection } from '../../src/projections/api-keys.js';
 import { xiaohongshuContentProjection } from '../../src/projections/xiaohongshu-content.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
@@ -73,7 +73,8 @@ describe('personal API keys and batch operations (e2e, production app)', functio
     }
     return { status: res.status, text, body };
   }
-  const withKey = (key: string, how: 'x-api-key' | 'bearer' = 'x-api-key'): Record<string, string> => (how === 'bearer' ? { Authorization: `Bearer ${key}` } : { 'X-API-Key': key });
+  const withKey = (key: string, how: 'x-api-key' | 'bearer' = 'x-api-key'): Record<string, string> =>
+    how === 'bearer' ? { Authorization: `Bearer ${key}` } : { 'X-API-Key': key };
 
   async function signUp(): Promise<{ userId: string; token: string }> {
     const email = `keys-${randomUUID()}@example.test`;
@@ -93,7 +94,13 @@ describe('personal API keys and batch operations (e2e, production app)', functio
   async function onPlan(userId: string, service: 'xiaohongshu' | 'qidian', plan: PlanCode): Promise<string> {
     const now = new Date();
     const periodEnd = new Date(now.getTime() + 30 * DAY_MS).toISOString();
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, service), { type: 'ChangePlan', plan, periodEnd, now: now.toISOString() }, { context: context() });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, service),
+      { type: 'ChangePlan', plan, periodEnd, now: now.toISOString() },
+      { context: context() },
+    );
     return periodEnd;
   }
 
@@ -146,7 +153,12 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       expect(exported.status, exported.text).to.equal(403);
       expect(exported.body.error.details.required_scope).to.equal('export');
       // the account, its keys and billing need a session
-      for (const [method, path] of [['GET', '/api/v1/users/api-keys'], ['GET', '/api/v1/users/profile'], ['POST', '/api/v1/auth/logout'], ['GET', '/api/v1/payments/orders']] as const) {
+      for (const [method, path] of [
+        ['GET', '/api/v1/users/api-keys'],
+        ['GET', '/api/v1/users/profile'],
+        ['POST', '/api/v1/auth/logout'],
+        ['GET', '/api/v1/payments/orders'],
+      ] as const) {
         const r = await call(method, path, { headers: withKey(key) });
         expect(r.status, `${method} ${path}: ${r.text}`).to.equal(403);
         expect(r.body.error.details.required_scope).to.equal('session');
@@ -155,8 +167,12 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       expect((await call('GET', '/api/v1/admin/users', { headers: withKey(key) })).status).to.equal(403);
       // one credential per request; a wrong secret; a key that does not exist
       expect((await call('GET', '/api/v1/qidian/trackings', { token: u.token, headers: withKey(key) })).status).to.equal(401);
-      expect((await call('GET', '/api/v1/qidian/trackings', { headers: withKey(`${key.slice(0, -2)}${key.endsWith('AA') ? 'BB' : 'AA'}`) })).status).to.equal(401);
-      expect((await call('GET', '/api/v1/qidian/trackings', { headers: withKey(`ck_live_${hex24()}_${randomBytes(32).toString('base64url')}`) })).status).to.equal(401);
+      expect((await call('GET', '/api/v1/qidian/trackings', { headers: withKey(`${key.slice(0, -2)}${key.endsWith('AA') ? 'BB' : 'AA'}`) })).status).to.equal(
+        401,
+      );
+      expect(
+        (await call('GET', '/api/v1/qidian/trackings', { headers: withKey(`ck_live_${hex24()}_${randomBytes(32).toString('base64url')}`) })).status,
+      ).to.equal(401);
       expect((await call('GET', '/api/v1/qidian/trackings', { headers: withKey('ck_live_nonsense') })).status).to.equal(401);
 
       // listed: never the secret; the day it was used
@@ -214,7 +230,13 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       }
 
       // the plan ends (the period is over): no plan with API access, 403 naming api_access
-      await handle(store, subscriptionAggregate, subscriptionKey(u.userId, 'xiaohongshu'), { type: 'ExpireSubscription', now: new Date(Date.parse(periodEnd) + 1000).toISOString() }, { context: context() });
+      await handle(
+        store,
+        subscriptionAggregate,
+        subscriptionKey(u.userId, 'xiaohongshu'),
+        { type: 'ExpireSubscription', now: new Date(Date.parse(periodEnd) + 1000).toISOString() },
+        { context: context() },
+      );
       const lost = await eventually(() => call('GET', '/api/v1/qidian/trackings', { headers: withKey(key) }), 403);
       expect(lost.status, lost.text).to.equal(403);
       expect(lost.body.error.details.feature).to.equal('api_access');
@@ -223,11 +245,17 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       expect((await eventually(() => call('GET', '/api/v1/qidian/trackings', { headers: withKey(key) }), 200)).status).to.equal(200);
 
       // suspended: 401 within a second
-      await handle(store, userAggregate, u.userId, { type: 'SuspendUser', userId: u.userId, reason: 'abuse', now: new Date().toISOString() }, { context: context() });
+      await handle(
+        store,
+        userAggregate,
+        u.userId,
+        { type: 'SuspendUser', userId: u.userId, reason: 'abuse', now: new Date().toISOString() },
+        { context: context() },
+      );
       expect((await eventually(() => call('GET', '/api/v1/qidian/trackings', { headers: withKey(key) }), 401)).status).to.equal(401);
     });
 
-    it('lists itself in the OpenAPI document with the key scheme and each route\'s scope', async () => {
+    it("lists itself in the OpenAPI document with the key scheme and each route's scope", async () => {
       const doc = (await call('GET', '/api/v1/openapi.json')).body;
       expect(doc.components.securitySchemes.apiKeyAuth).to.include({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
       expect(doc.paths['/api/v1/users/api-keys/'].post.security).to.deep.equal([{ bearerAuth: [] }]);
@@ -265,7 +293,19 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       const executionId = randomUUID();
       const now = new Date().toISOString();
       const commands: WorkflowExecutionCommand[] = [
-        { type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', config: { mode: 'keyword', keyword: '上海', maxItems: 20 }, platformAccountId: null, trigger: 'manual', requestedBy: ownerId, now },
+        {
+          type: 'RequestExecution',
+          executionId,
+          workflowId: randomUUID(),
+          ownerId,
+          platform: 'xiaohongshu',
+          workflowType: 'xiaohongshu.notes',
+          config: { mode: 'keyword', keyword: '上海', maxItems: 20 },
+          platformAccountId: null,
+          trigger: 'manual',
+          requestedBy: ownerId,
+          now,
+        },
         { type: 'StartExecution', executionId, workerId: 'worker-1', now },
         { type: 'CollectItems', executionId, batchId: 'batch-1', items: noteIds.map(note), cursor: null, now },
       ];
@@ -335,7 +375,11 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       const connect = async (token: string) => {
         const r = await call('POST', '/api/v1/platform-accounts', {
           token,
-          body: { platform: 'xiaohongshu', credentials: { cookies: `a1=187d2defea8${hex24()}; webId=${hex24()}; web_session=040069b${hex24()}` }, display_name: '主号' },
+          body: {
+            platform: 'xiaohongshu',
+            credentials: { cookies: `a1=187d2defea8${hex24()}; webId=${hex24()}; web_session=040069b${hex24()}` },
+            display_name: '主号',
+          },
         });
         expect(r.status, r.text).to.equal(201);
         return r.body.data.id as string;
@@ -350,7 +394,10 @@ describe('personal API keys and batch operations (e2e, production app)', functio
         [a2, false, 502],
       ]);
       expect(verified.body.data.results[0].error.code).to.equal('UPSTREAM_UNAVAILABLE');
-      const disconnected = await call('POST', '/api/v1/platform-accounts/batch', { token: u.token, body: { action: 'disconnect', ids: [a1, 'no-such-account', foreign, a1] } });
+      const disconnected = await call('POST', '/api/v1/platform-accounts/batch', {
+        token: u.token,
+        body: { action: 'disconnect', ids: [a1, 'no-such-account', foreign, a1] },
+      });
       expect(disconnected.status, disconnected.text).to.equal(200);
       expect(disconnected.body.data.results.map((x: any) => [x.id, x.ok, x.status])).to.deep.equal([
         [a1, true, 200],
@@ -385,7 +432,10 @@ describe('personal API keys and batch operations (e2e, production app)', functio
         ['1010868264', true, 200],
         ['1041637443', false, 404],
       ]);
-      const untracked = await call('POST', '/api/v1/qidian/trackings/batch', { token: u.token, body: { action: 'untrack', novel_ids: ['1036370336', '1041637443', '1036370336'] } });
+      const untracked = await call('POST', '/api/v1/qidian/trackings/batch', {
+        token: u.token,
+        body: { action: 'untrack', novel_ids: ['1036370336', '1041637443', '1036370336'] },
+      });
       expect(untracked.body.data.results.map((x: any) => [x.id, x.ok, x.status])).to.deep.equal([
         ['1036370336', true, 200],
         ['1041637443', false, 404],

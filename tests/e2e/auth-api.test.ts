@@ -15,8 +15,8 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { createEndSessions, SESSION_INDEX_TABLE, SESSION_REVOCATIONS_TABLE } from '../../src/process-managers/end-sessions.js';
 import { usersProjection } from '../../src/projections/users.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { userAggregate } from '../../src/write-model/user/decider.js';
@@ -77,7 +77,10 @@ async function startAuthApi(
   // the process manager that records the end of the sessions a password reset revokes (a name of its own: no other test's checkpoint)
   const endSessions = `pm-end-sessions-auth-e2e-${randomUUID().slice(0, 8)}`;
   await resetCheckpoint(knex, endSessions, await store.headPosition()); // this test's events only
-  const pmRunner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, createEndSessions({ store }, endSessions), { idleCheckpointMs: 100, lockRetryMs: 100 });
+  const pmRunner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, createEndSessions({ store }, endSessions), {
+    idleCheckpointMs: 100,
+    lockRetryMs: 100,
+  });
   pmRunner.start();
   const running: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   // the worker's mail processor, in-process: it sends the reset and verification links the API queues
@@ -187,7 +190,9 @@ describe('identity: users and sessions (e2e)', () => {
     const nul = await api.call('POST', '/api/v1/auth/register', { body: { email, password: PASSWORD, display_name: 'Ada\u0000Lovelace' } });
     expect(nul.res.status, nul.text).to.equal(422);
     expect(nul.body.error?.code).to.equal('VALIDATION_ERROR');
-    expect(nul.body.error?.details.issues).to.deep.equal([{ in: 'body', path: ['display_name'], message: 'must not contain NUL (U+0000)', code: 'invalid_text' }]);
+    expect(nul.body.error?.details.issues).to.deep.equal([
+      { in: 'body', path: ['display_name'], message: 'must not contain NUL (U+0000)', code: 'invalid_text' },
+    ]);
     // JSON can carry half a surrogate pair as an escape; so can a password (hashed, it would never reach a store: refused all the same)
     const surrogate = await api.call('POST', '/api/v1/auth/register', { body: { email, password: `${PASSWORD}\ud800`, display_name: 'Ada' } });
     expect(surrogate.res.status, surrogate.text).to.equal(422);
@@ -212,9 +217,15 @@ describe('identity: users and sessions (e2e)', () => {
     const email = uniqueEmail('crashed');
     const emailHash = createHash('sha256').update(email, 'utf8').digest('hex');
     const reservedId = randomUUID();
-    await handle(api.store, emailReservationAggregate, emailHash, { type: 'ReserveEmail', emailHash, userId: reservedId }, {
-      context: { correlationId: 'test', causationId: 'test' },
-    });
+    await handle(
+      api.store,
+      emailReservationAggregate,
+      emailHash,
+      { type: 'ReserveEmail', emailHash, userId: reservedId },
+      {
+        context: { correlationId: 'test', causationId: 'test' },
+      },
+    );
     const done = await register(api, email);
     expect(done.res.status, done.text).to.equal(201);
     expect(done.body.data.user_id).to.equal(reservedId);
@@ -269,11 +280,17 @@ describe('identity: users and sessions (e2e)', () => {
     expect(after.res.headers.get('etag')).to.equal(update.res.headers.get('etag'));
 
     // markup characters in an avatar URL are stored percent-encoded, never raw; credentials in it are refused
-    const hostile = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { avatar_url: 'https://cdn.example.test/a"><script>x</script>.png' } });
+    const hostile = await api.call('PUT', '/api/v1/users/profile', {
+      token: tokens.access_token,
+      body: { avatar_url: 'https://cdn.example.test/a"><script>x</script>.png' },
+    });
     expect(hostile.res.status, hostile.text).to.equal(200);
     const stored = await api.call('GET', `/api/v1/users/profile?after_position=${hostile.body.data.position}`, { token: tokens.access_token });
     expect(stored.body.data.avatar_url).to.equal('https://cdn.example.test/a%22%3E%3Cscript%3Ex%3C/script%3E.png');
-    const withCredentials = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { avatar_url: 'https://user:pw@cdn.example.test/a.png' } });
+    const withCredentials = await api.call('PUT', '/api/v1/users/profile', {
+      token: tokens.access_token,
+      body: { avatar_url: 'https://user:pw@cdn.example.test/a.png' },
+    });
     expect(withCredentials.res.status).to.equal(422);
   });
 
@@ -323,7 +340,9 @@ describe('identity: users and sessions (e2e)', () => {
     refreshTokens.push(alice.tokens.refresh_token, second.body.data.refresh_token);
     const bob = await signUp(api, 'bob');
 
-    const list = await api.call('GET', `/api/v1/users/sessions?per_page=1&after_position=${second.body.data.position}`, { token: second.body.data.access_token });
+    const list = await api.call('GET', `/api/v1/users/sessions?per_page=1&after_position=${second.body.data.position}`, {
+      token: second.body.data.access_token,
+    });
     expect(list.res.status, list.text).to.equal(200);
     expect(list.body.data.pagination).to.include({ page: 1, per_page: 1, total: 2, total_pages: 2, has_next: true, has_prev: false });
     expect(list.body.data.items).to.have.length(1);
@@ -404,7 +423,7 @@ describe('identity: users and sessions (e2e)', () => {
     expect(before.user.display_name).to.equal('Replayed');
   });
 
-  it('an access token stops working within a second of its session ending or its user\'s suspension; a role change is in force as fast', async () => {
+  it("an access token stops working within a second of its session ending or its user's suspension; a role change is in force as fast", async () => {
     const within = async (what: string, token: string, path: string, status: number) => {
       await waitFor(what, async () => (await api.call('GET', path, { token })).res.status === status, 1_500, 50);
     };
@@ -428,7 +447,7 @@ describe('identity: users and sessions (e2e)', () => {
     await within('the demotion to count', token, '/api/v1/admin/categories', 403);
 
     await handle(api.store, userAggregate, promoted.userId, { type: 'SuspendUser', userId: promoted.userId, reason: 'test', now: now() }, { context });
-    await within('the suspended user\'s token to be refused', token, '/api/v1/users/sessions', 401);
+    await within("the suspended user's token to be refused", token, '/api/v1/users/sessions', 401);
   });
 
   it('never shows a password or token hash: not in any response, not in the read tables', async () => {
@@ -524,7 +543,8 @@ describe('identity: limits on the other auth routes, behind a trusted proxy (e2e
     const email = uniqueEmail('flood');
     expect((await register(api, email)).res.status).to.equal(201);
     for (const address of [email, uniqueEmail('nobody')]) {
-      for (let i = 0; i < 2; i++) expect((await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: address }, headers: from(freshIp()) })).res.status).to.equal(202);
+      for (let i = 0; i < 2; i++)
+        expect((await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: address }, headers: from(freshIp()) })).res.status).to.equal(202);
       const limited = await api.call('POST', '/api/v1/auth/forgot-password', { body: { email: address }, headers: from(ip) });
       expect(limited.res.status, limited.text).to.equal(429);
       expect(limited.body.error?.code).to.equal('RATE_LIMITED');
@@ -540,16 +560,25 @@ describe('identity: limits on the other auth routes, behind a trusted proxy (e2e
   it('register: three per minute from one client IP; another IP is not held back', async () => {
     const ip = freshIp();
     for (let i = 0; i < 3; i++) {
-      const ok = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail(`ip${i}`), password: PASSWORD, display_name: 'Ada' }, headers: from(ip) });
+      const ok = await api.call('POST', '/api/v1/auth/register', {
+        body: { email: uniqueEmail(`ip${i}`), password: PASSWORD, display_name: 'Ada' },
+        headers: from(ip),
+      });
       expect(ok.res.status, ok.text).to.equal(201);
     }
-    const limited = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('ip-4'), password: PASSWORD, display_name: 'Ada' }, headers: from(ip) });
+    const limited = await api.call('POST', '/api/v1/auth/register', {
+      body: { email: uniqueEmail('ip-4'), password: PASSWORD, display_name: 'Ada' },
+      headers: from(ip),
+    });
     expect(limited.res.status).to.equal(429);
-    const elsewhere = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('ip-5'), password: PASSWORD, display_name: 'Ada' }, headers: from(freshIp()) });
+    const elsewhere = await api.call('POST', '/api/v1/auth/register', {
+      body: { email: uniqueEmail('ip-5'), password: PASSWORD, display_name: 'Ada' },
+      headers: from(freshIp()),
+    });
     expect(elsewhere.res.status).to.equal(201);
   });
 
-  it('a stranger failing logins on someone\'s email is held back; the owner, from their own address, still signs in', async () => {
+  it("a stranger failing logins on someone's email is held back; the owner, from their own address, still signs in", async () => {
     const email = uniqueEmail('owner');
     expect((await register(api, email)).res.status).to.equal(201);
     const stranger = freshIp();
@@ -565,10 +594,16 @@ describe('identity: limits on the other auth routes, behind a trusted proxy (e2e
     const real = freshIp();
     for (let i = 0; i < 3; i++) {
       const spoofed = `203.0.113.${i + 1}, ${real}`;
-      const ok = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail(`spoof${i}`), password: PASSWORD, display_name: 'Ada' }, headers: { 'X-Forwarded-For': spoofed } });
+      const ok = await api.call('POST', '/api/v1/auth/register', {
+        body: { email: uniqueEmail(`spoof${i}`), password: PASSWORD, display_name: 'Ada' },
+        headers: { 'X-Forwarded-For': spoofed },
+      });
       expect(ok.res.status, ok.text).to.equal(201);
     }
-    const limited = await api.call('POST', '/api/v1/auth/register', { body: { email: uniqueEmail('spoof-4'), password: PASSWORD, display_name: 'Ada' }, headers: { 'X-Forwarded-For': `203.0.113.99, ${real}` } });
+    const limited = await api.call('POST', '/api/v1/auth/register', {
+      body: { email: uniqueEmail('spoof-4'), password: PASSWORD, display_name: 'Ada' },
+      headers: { 'X-Forwarded-For': `203.0.113.99, ${real}` },
+    });
     expect(limited.res.status).to.equal(429);
   });
 
@@ -614,7 +649,10 @@ describe('identity: email verification (e2e)', () => {
   let sandbox: PaymentSandbox;
   before(async () => {
     sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant) });
-    api = await startAuthApi({ EMAIL_VERIFICATION: 'required', ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }) });
+    api = await startAuthApi({
+      EMAIL_VERIFICATION: 'required',
+      ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }),
+    });
     container = api.container;
   });
   after(async () => {
@@ -632,7 +670,10 @@ describe('identity: email verification (e2e)', () => {
     const refused = await api.call('POST', '/api/v1/payments/orders', { token, body: order });
     expect(refused.res.status, refused.text).to.equal(403);
     expect(refused.body.error?.details).to.deep.include({ reason: 'email_not_verified' });
-    const connect = await api.call('POST', '/api/v1/platform-accounts', { token, body: { platform: 'qidian', credentials: { cookies: 'a=b' }, display_name: 'mine' } });
+    const connect = await api.call('POST', '/api/v1/platform-accounts', {
+      token,
+      body: { platform: 'qidian', credentials: { cookies: 'a=b' }, display_name: 'mine' },
+    });
     expect(connect.res.status, connect.text).to.equal(403);
 
     const mail = await api.sink.waitForMessage((m) => m.envelope.to.includes(email) && m.parsed.subject.includes('Verify your email'), 10_000);

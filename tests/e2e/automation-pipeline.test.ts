@@ -27,7 +27,16 @@ describe('automation pipeline (e2e): request → dispatch → worker → Chromiu
     for (const p of platform.proxies.proxies) {
       const r = await platform.call('POST', '/api/v1/proxies', {
         token: admin,
-        body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', region: 'shanghai', provider: 'local' },
+        body: {
+          host: p.host,
+          port: p.port,
+          protocol: 'http',
+          username: p.username,
+          password: p.password,
+          country: 'CN',
+          region: 'shanghai',
+          provider: 'local',
+        },
       });
       expect(r.status, r.text).to.equal(201);
       proxyIds.push(r.body.data.id);
@@ -41,7 +50,10 @@ describe('automation pipeline (e2e): request → dispatch → worker → Chromiu
   async function userWithWorkflow(name: string, maxItems = 20) {
     const user = await platform.signUp(name);
     const cookies = `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
-    const connected = await platform.call('POST', '/api/v1/platform-accounts', { token: user.token, body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` } });
+    const connected = await platform.call('POST', '/api/v1/platform-accounts', {
+      token: user.token,
+      body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` },
+    });
     expect(connected.status, connected.text).to.equal(201);
     const accountId = connected.body.data.id as string;
     const verified = await platform.call('POST', `/api/v1/platform-accounts/${accountId}/verify`, { token: user.token });
@@ -86,16 +98,26 @@ describe('automation pipeline (e2e): request → dispatch → worker → Chromiu
       expect(platform.sites.requests.some((r) => r.cookies['web_session'] === alice.cookies.split('web_session=')[1])).to.equal(true);
 
       let shown: any;
-      await waitFor('the execution shown completed', async () => {
-        shown = await platform.call('GET', `/api/v1/workflows/executions/${executionId}`, { token: alice.token });
-        return shown.body?.data?.status === 'completed';
-      }, 20_000, 100);
+      await waitFor(
+        'the execution shown completed',
+        async () => {
+          shown = await platform.call('GET', `/api/v1/workflows/executions/${executionId}`, { token: alice.token });
+          return shown.body?.data?.status === 'completed';
+        },
+        20_000,
+        100,
+      );
       expect(shown.body.data).to.include({ item_count: 20 });
       let contents: any;
-      await waitFor('the notes in the content query', async () => {
-        contents = await platform.call('GET', '/api/v1/xiaohongshu/contents?per_page=100', { token: alice.token });
-        return contents.body?.data?.pagination?.total === 20;
-      }, 20_000, 100);
+      await waitFor(
+        'the notes in the content query',
+        async () => {
+          contents = await platform.call('GET', '/api/v1/xiaohongshu/contents?per_page=100', { token: alice.token });
+          return contents.body?.data?.pagination?.total === 20;
+        },
+        20_000,
+        100,
+      );
       expect(contents.body.data.items.map((c: any) => c.id).sort()).to.deep.equal([...ids].sort());
     } finally {
       await worker.stop({ timeoutMs: 2_000 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
@@ -48,7 +48,16 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     for (const p of platform.proxies.proxies) {
       const r = await platform.call('POST', '/api/v1/proxies', {
         token: admin,
-        body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', region: 'shanghai', provider: 'local' },
+        body: {
+          host: p.host,
+          port: p.port,
+          protocol: 'http',
+          username: p.username,
+          password: p.password,
+          country: 'CN',
+          region: 'shanghai',
+          provider: 'local',
+        },
       });
       expect(r.status, r.text).to.equal(201);
     }
@@ -72,7 +81,10 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     expect(profile.status, profile.text).to.equal(200);
     const email = profile.body.data.email as string;
     const cookies = `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
-    const connected = await platform.call('POST', '/api/v1/platform-accounts', { token: user.token, body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` } });
+    const connected = await platform.call('POST', '/api/v1/platform-accounts', {
+      token: user.token,
+      body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` },
+    });
     expect(connected.status, connected.text).to.equal(201);
     const accountId = connected.body.data.id as string;
     const verified = await platform.call('POST', `/api/v1/platform-accounts/${accountId}/verify`, { token: user.token });
@@ -80,7 +92,13 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     const keyword = platform.sites.manifest.xiaohongshu.keyword;
     const created = await platform.call('POST', '/api/v1/workflows', {
       token: user.token,
-      body: { name: `${keyword}笔记`, type: 'xiaohongshu.notes', config: { mode: 'keyword', keyword, maxItems: options.maxItems }, platform_account_id: accountId, schedule: options.schedule },
+      body: {
+        name: `${keyword}笔记`,
+        type: 'xiaohongshu.notes',
+        config: { mode: 'keyword', keyword, maxItems: options.maxItems },
+        platform_account_id: accountId,
+        schedule: options.schedule,
+      },
     });
     expect(created.status, created.text).to.equal(201);
     return { ...user, email, accountId, workflowId: created.body.data.id as string };
@@ -99,19 +117,29 @@ describe('automation (e2e): the daily quota and the login wall', function () {
   /** GET /workflows/executions/{id} once the read model shows `status` */
   async function shownExecution(token: string, id: string, status: string): Promise<any> {
     let shown: any;
-    await waitFor(`execution ${id} shown ${status}`, async () => {
-      shown = await platform.call('GET', `/api/v1/workflows/executions/${id}`, { token });
-      return shown.body?.data?.status === status;
-    }, 20_000, 100);
+    await waitFor(
+      `execution ${id} shown ${status}`,
+      async () => {
+        shown = await platform.call('GET', `/api/v1/workflows/executions/${id}`, { token });
+        return shown.body?.data?.status === status;
+      },
+      20_000,
+      100,
+    );
     return shown.body.data;
   }
 
   async function shownWorkflow(token: string, id: string, probe: (wf: any) => boolean, what: string): Promise<any> {
     let shown: any;
-    await waitFor(what, async () => {
-      shown = await platform.call('GET', `/api/v1/workflows/${id}`, { token });
-      return shown.status === 200 && probe(shown.body.data);
-    }, 20_000, 100);
+    await waitFor(
+      what,
+      async () => {
+        shown = await platform.call('GET', `/api/v1/workflows/${id}`, { token });
+        return shown.status === 200 && probe(shown.body.data);
+      },
+      20_000,
+      100,
+    );
     return shown.body.data;
   }
 
@@ -126,11 +154,16 @@ describe('automation (e2e): the daily quota and the login wall', function () {
 
   async function notification(token: string, kind: string, probe: (n: any) => boolean = () => true): Promise<any> {
     let found: any;
-    await waitFor(`a ${kind} notification`, async () => {
-      const r = await platform.call('GET', '/api/v1/notifications?per_page=100', { token });
-      found = (r.body?.data?.items as any[] | undefined)?.find((n) => n.kind === kind && probe(n));
-      return found !== undefined;
-    }, 20_000, 100);
+    await waitFor(
+      `a ${kind} notification`,
+      async () => {
+        const r = await platform.call('GET', '/api/v1/notifications?per_page=100', { token });
+        found = (r.body?.data?.items as any[] | undefined)?.find((n) => n.kind === kind && probe(n));
+        return found !== undefined;
+      },
+      20_000,
+      100,
+    );
     return found;
   }
 
@@ -193,10 +226,16 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     expect(told.data).to.include({ service: 'xiaohongshu', feature: 'daily_api_calls', limit: 50, resetsAt });
     const mail = await sink.waitForMessage((m) => m.envelope.to.includes(user.email) && m.parsed.subject.includes('limit reached'), 10_000);
     expect(mail.parsed.text).to.include('50');
-    expect(sink.messages.filter((m) => m.envelope.to.includes(user.email) && m.parsed.subject.includes('limit reached')), 'mailed once').to.have.length(1);
+    expect(
+      sink.messages.filter((m) => m.envelope.to.includes(user.email) && m.parsed.subject.includes('limit reached')),
+      'mailed once',
+    ).to.have.length(1);
 
     // upgrade to basic (500 a day): an order paid through the signed Alipay callback
-    const order = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' } });
+    const order = await platform.call('POST', '/api/v1/payments/orders', {
+      token: user.token,
+      body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' },
+    });
     expect(order.status, order.text).to.equal(201);
     const orderId = order.body.data.order_id as string;
     await fetch(order.body.data.pay_url);
@@ -204,7 +243,12 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     const paid = await sandbox.waitForDelivery((d) => d.provider === 'alipay' && d.request.body.includes(orderId));
     expect(paid.status).to.equal(200);
     expect(paid.answer).to.equal('success');
-    await waitFor('SubscriptionUpgraded', async () => ofType(await platform.events(subscriptionStream(user.userId, 'xiaohongshu')), 'SubscriptionUpgraded').length === 1, 20_000, 100);
+    await waitFor(
+      'SubscriptionUpgraded',
+      async () => ofType(await platform.events(subscriptionStream(user.userId, 'xiaohongshu')), 'SubscriptionUpgraded').length === 1,
+      20_000,
+      100,
+    );
 
     // the quota pause is lifted at once: active, the scheduler back, and its resume tick runs on the new plan
     const resumed = await shownWorkflow(user.token, user.workflowId, (wf) => wf.status === 'active', 'the workflow resumed');
@@ -257,10 +301,15 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     expect(invalidated).to.have.length(1);
     expect(invalidated[0]!.data).to.include({ reason: 'login_wall', accountId: user.accountId });
     let account: any;
-    await waitFor('the account shown invalid', async () => {
-      account = (await platform.call('GET', `/api/v1/platform-accounts/${user.accountId}`, { token: user.token })).body?.data;
-      return account?.status === 'invalid';
-    }, 20_000, 100);
+    await waitFor(
+      'the account shown invalid',
+      async () => {
+        account = (await platform.call('GET', `/api/v1/platform-accounts/${user.accountId}`, { token: user.token })).body?.data;
+        return account?.status === 'invalid';
+      },
+      20_000,
+      100,
+    );
     expect(account.last_invalidation_reason).to.equal('login_wall');
 
     // the workflow that uses it is paused for that reason; a manual run is refused

@@ -8,7 +8,7 @@ import { QUEUE_NAMES, QueueFactory, type ScrapeJobData } from '../../src/adapter
 import { comparePositions, START } from '../../src/event-store/position.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import type { RunningWorker } from '../../src/main/worker.js';
-import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { readCheckpoint, resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { proxyStream } from '../../src/write-model/proxy/decider.js';
 import { quotaDay } from '../../src/application/quota-day.js';
 import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/decider.js';
@@ -55,7 +55,16 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     for (const p of platform.proxies.proxies) {
       const r = await platform.call('POST', '/api/v1/proxies', {
         token: admin,
-        body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', region: 'shanghai', provider: 'local' },
+        body: {
+          host: p.host,
+          port: p.port,
+          protocol: 'http',
+          username: p.username,
+          password: p.password,
+          country: 'CN',
+          region: 'shanghai',
+          provider: 'local',
+        },
       });
       expect(r.status, r.text).to.equal(201);
       proxyIds.push(r.body.data.id);
@@ -83,7 +92,10 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
   async function userWithWorkflow(name: string) {
     const user = await platform.signUp(name);
     const cookies = `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
-    const connected = await platform.call('POST', '/api/v1/platform-accounts', { token: user.token, body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` } });
+    const connected = await platform.call('POST', '/api/v1/platform-accounts', {
+      token: user.token,
+      body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` },
+    });
     expect(connected.status, connected.text).to.equal(201);
     const accountId = connected.body.data.id as string;
     const verified = await platform.call('POST', `/api/v1/platform-accounts/${accountId}/verify`, { token: user.token });
@@ -103,12 +115,18 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     return r.body.data.execution_id as string;
   }
 
-  const expectedNotes = () => platform.sites.manifest.xiaohongshu.searchNotes.filter((n) => n.special !== 'unavailable').map((n) => n.id).slice(0, MAX_ITEMS);
+  const expectedNotes = () =>
+    platform.sites.manifest.xiaohongshu.searchNotes
+      .filter((n) => n.special !== 'unavailable')
+      .map((n) => n.id)
+      .slice(0, MAX_ITEMS);
   const executionEvents = (id: string) => platform.events(workflowExecutionStream(id));
   const untilEvent = (id: string, type: string, timeoutMs = 30_000) =>
     waitFor(`${type} of execution ${id}`, async () => ofType(await executionEvents(id), type).length > 0, timeoutMs, 50);
   const jobsOf = async (executionId: string) =>
-    (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'])).filter((j) => j?.data?.executionId === executionId);
+    (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'])).filter(
+      (j) => j?.data?.executionId === executionId,
+    );
 
   /** Completed once, every expected note exactly once in the stream and in the content query. */
   async function expectCollectedOnce(user: { token: string }, executionId: string): Promise<RecordedEvent[]> {
@@ -120,10 +138,15 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     expect([...ids].sort()).to.deep.equal([...expectedNotes()].sort());
     expect((ofType(events, 'ExecutionCompleted')[0]!.data as { itemCount: number }).itemCount).to.equal(MAX_ITEMS);
     let contents: any;
-    await waitFor('the notes in the content query', async () => {
-      contents = await platform.call('GET', '/api/v1/xiaohongshu/contents?per_page=100', { token: user.token });
-      return contents.body?.data?.pagination?.total === MAX_ITEMS;
-    }, 20_000, 100);
+    await waitFor(
+      'the notes in the content query',
+      async () => {
+        contents = await platform.call('GET', '/api/v1/xiaohongshu/contents?per_page=100', { token: user.token });
+        return contents.body?.data?.pagination?.total === MAX_ITEMS;
+      },
+      20_000,
+      100,
+    );
     expect(contents.body.data.items.map((c: any) => c.id).sort()).to.deep.equal([...expectedNotes()].sort());
     return events;
   }
@@ -133,7 +156,7 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     await startWorker('a');
     const executionId = await execute(user);
     await untilEvent(executionId, 'ItemsCollected');
-    const first = (ofType(await executionEvents(executionId), 'ProxyAssigned')[0]!.data as { proxyId: string; reason: string });
+    const first = ofType(await executionEvents(executionId), 'ProxyAssigned')[0]!.data as { proxyId: string; reason: string };
     expect(first.reason).to.equal('initial');
     const dead = proxyIds.indexOf(first.proxyId);
     const killedAt = Date.now();
@@ -234,7 +257,9 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     child.stdout!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
-    await waitFor('the child worker to start', () => childOutput.includes('CHILD WORKER STARTED') || child!.exitCode !== null, 30_000, 50).catch(() => undefined);
+    await waitFor('the child worker to start', () => childOutput.includes('CHILD WORKER STARTED') || child!.exitCode !== null, 30_000, 50).catch(
+      () => undefined,
+    );
     expect(childOutput, childOutput.slice(-2000)).to.contain('CHILD WORKER STARTED');
 
     const executionId = await execute(user);
@@ -249,7 +274,9 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     const atKill = await executionEvents(executionId);
     const before = collectedIds(atKill).length;
     expect(before, 'killed mid-run').to.be.greaterThan(0).and.below(MAX_ITEMS);
-    expect(ofType(atKill, 'ExecutionStarted').map((e) => (e.data as { workerId: string }).workerId)).to.satisfy((ids: string[]) => ids.length === 1 && ids[0]!.includes(childName));
+    expect(ofType(atKill, 'ExecutionStarted').map((e) => (e.data as { workerId: string }).workerId)).to.satisfy(
+      (ids: string[]) => ids.length === 1 && ids[0]!.includes(childName),
+    );
     // nothing more from the dead process
     await new Promise((resolve) => setTimeout(resolve, 500));
     const afterKill = collectedIds(await executionEvents(executionId)).length;
@@ -301,7 +328,10 @@ describe('automation resilience (e2e): proxy death, worker restarts and kills, p
     expect(ofType(events, 'ExecutionRequested')).to.have.length(1);
     expect((await executionEvents(executionId)).length, 'nothing written after the replay').to.equal(events.length);
     const jobs = await jobsOf(executionId);
-    expect(jobs.map((j) => j.id), 'one job').to.deep.equal([executionId]);
+    expect(
+      jobs.map((j) => j.id),
+      'one job',
+    ).to.deep.equal([executionId]);
     const usage = ofType(await platform.events(usageStream), 'UsageRecorded');
     expect(usage.length - usageBefore, 'quota counted once').to.equal(1);
     expect(ofType(await platform.events(usageStream), 'QuotaExceeded')).to.have.length(0);

@@ -8,10 +8,10 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import { comparePositions } from '../../src/event-store/position.js';
 import { prepareDatabase } from '../../src/main/boot.js';
 import { proxiesProjection } from '../../src/projections/proxies.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
-import { LockKeeper } from '../../src/subscriptions/lock-keeper.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
+import { LockKeeper } from '../../src/consumers/lock-keeper.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
@@ -28,7 +28,13 @@ describe('cli: consumers status, dead letters (e2e)', function () {
   const url = new URL(testDatabaseUrl);
   url.pathname = `/collector_consumers_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
   const databaseUrl = url.toString();
-  const env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl, QUEUE_PREFIX: `test-cli-consumers-${randomUUID().slice(0, 8)}` };
+  const env = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: testRedisUrl,
+    QUEUE_PREFIX: `test-cli-consumers-${randomUUID().slice(0, 8)}`,
+  };
   const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
   let container: Container;
   let runner: ConsumerRunner;
@@ -50,7 +56,10 @@ describe('cli: consumers status, dead letters (e2e)', function () {
     const store = container.get(TOKENS.EventStore);
     await prepareDatabase(config, knex, container.get(TOKENS.Logger));
     for (let i = 0; i < 5; i++) {
-      const { proxyId } = await registerProxy({ store, context, secretBox: container.get(TOKENS.SecretBox) }, { host: '127.0.0.1', port: 10_000 + i, protocol: 'http', registeredBy: 'test' });
+      const { proxyId } = await registerProxy(
+        { store, context, secretBox: container.get(TOKENS.SecretBox) },
+        { host: '127.0.0.1', port: 10_000 + i, protocol: 'http', registeredBy: 'test' },
+      );
       proxies.push(proxyId);
     }
     broken.add(proxies[1]!).add(proxies[3]!);
@@ -64,7 +73,13 @@ describe('cli: consumers status, dead letters (e2e)', function () {
       },
     };
     locks = new LockKeeper(databaseUrl, { applicationName: 'cli-consumers-test' });
-    runner = new ConsumerRunner({ store, knex, databaseUrl, locks }, buggy, { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 100, maxAttempts: 2, idleCheckpointMs: 20 });
+    runner = new ConsumerRunner({ store, knex, databaseUrl, locks }, buggy, {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 100,
+      maxAttempts: 2,
+      idleCheckpointMs: 20,
+    });
     runner.start();
     const head = await store.headPosition();
     await waitFor('proxies-v1 at the head', async () => comparePositions(await readCheckpoint(knex, 'proxies-v1'), head) >= 0, 20_000);

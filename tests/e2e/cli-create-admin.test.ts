@@ -8,7 +8,7 @@ import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { Container } from 'inversify';
 import { usersProjection } from '../../src/projections/users.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
@@ -109,7 +109,10 @@ describe('cli: users create-admin (e2e, real binary)', function () {
     expect(again.stderr).to.include('already registered');
     expect(again.stdout).to.not.include('created');
 
-    for (const run of [first, again]) expect(run.stdout + run.stderr).to.not.include(password).and.not.include('another password');
+    for (const run of [first, again])
+      expect(run.stdout + run.stderr)
+        .to.not.include(password)
+        .and.not.include('another password');
   });
 
   it('--json output; refuses a missing or short password and a bad email with exit 1 without echoing the password', async () => {

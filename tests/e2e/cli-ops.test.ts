@@ -12,7 +12,7 @@ import { registerUser } from '../../src/application/register-user.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import { formatPosition } from '../../src/event-store/position.js';
 import { createFreePlansOnRegistration, FREE_PLANS_ON_REGISTRATION } from '../../src/process-managers/index.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
@@ -80,7 +80,13 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     const store = container.get(TOKENS.EventStore);
     const registered = await registerUser(
       { store, passwordHasher: container.get(TOKENS.PasswordHasher) },
-      { email: `ops-${id}@example.test`, password: 'a good password', displayName: 'Ops', role: 'user', context: { correlationId: requestId, causationId: requestId, requestId } },
+      {
+        email: `ops-${id}@example.test`,
+        password: 'a good password',
+        displayName: 'Ops',
+        role: 'user',
+        context: { correlationId: requestId, causationId: requestId, requestId },
+      },
     );
     userId = registered.userId;
     await runConsumerToHead({ store, knex: container.get(TOKENS.Knex), databaseUrl }, createFreePlansOnRegistration({ store }));
@@ -97,7 +103,15 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
 
   it('--help works for every command', async () => {
     const runs = await Promise.all(
-      [['streams', '--help'], ['streams', 'show', '--help'], ['streams', 'state', '--help'], ['events', 'tail', '--help'], ['events', 'search', '--help'], ['replay', '--help'], ['audit', 'export', '--help']].map(cli),
+      [
+        ['streams', '--help'],
+        ['streams', 'show', '--help'],
+        ['streams', 'state', '--help'],
+        ['events', 'tail', '--help'],
+        ['events', 'search', '--help'],
+        ['replay', '--help'],
+        ['audit', 'export', '--help'],
+      ].map(cli),
     );
     for (const run of runs) {
       expect(run.code, run.stderr).to.equal(0);
@@ -137,7 +151,10 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
       cli(['events', 'search']),
     ]);
     expect(byCorrelation.map((e: any) => `${e.stream.split('-')[0]}:${e.type}`)).to.deep.equal([
-      'user_email:EmailReserved', 'user:UserRegistered', 'subscription:SubscriptionStarted', 'subscription:SubscriptionStarted',
+      'user_email:EmailReserved',
+      'user:UserRegistered',
+      'subscription:SubscriptionStarted',
+      'subscription:SubscriptionStarted',
     ]);
     expect(byUser.code, byUser.stderr).to.equal(0);
     expect(byUser.stdout).to.include('2 events').and.include(`why=${byCorrelation[1].id} request=${requestId}`);
@@ -155,9 +172,15 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       await waitFor('tail started', () => stderr.includes('tailing'), 30_000);
-      await handle(container.get(TOKENS.EventStore), userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Tailed', now: new Date().toISOString() }, {
-        context: { correlationId: 'req-tail', causationId: 'req-tail', actor: userId, requestId: 'req-tail' },
-      });
+      await handle(
+        container.get(TOKENS.EventStore),
+        userAggregate,
+        userId,
+        { type: 'UpdateProfile', userId, displayName: 'Tailed', now: new Date().toISOString() },
+        {
+          context: { correlationId: 'req-tail', causationId: 'req-tail', actor: userId, requestId: 'req-tail' },
+        },
+      );
       await waitFor('the tailed event', () => stdout.includes('ProfileUpdated'), 15_000);
       expect(stdout).to.include(`${userStream(userId)}@1  ProfileUpdated  who=${userId} why=req-tail request=req-tail correlation=req-tail`);
     } finally {
@@ -181,9 +204,14 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     expect(real).to.include({ dryRun: false, count: 1, checkpointBefore: formatPosition(before) });
     const after = await readCheckpoint(knex, FREE_PLANS_ON_REGISTRATION);
     expect(formatPosition(after)).to.equal(real.checkpointAfter);
-    expect(after.commit < registered.position.commit || (after.commit === registered.position.commit && after.prepare < registered.position.prepare)).to.equal(true);
+    expect(after.commit < registered.position.commit || (after.commit === registered.position.commit && after.prepare < registered.position.prepare)).to.equal(
+      true,
+    );
     // the process manager re-driven: it handles the registration again and writes nothing new (idempotent)
-    await runConsumerToHead({ store: container.get(TOKENS.EventStore), knex, databaseUrl }, createFreePlansOnRegistration({ store: container.get(TOKENS.EventStore) }));
+    await runConsumerToHead(
+      { store: container.get(TOKENS.EventStore), knex, databaseUrl },
+      createFreePlansOnRegistration({ store: container.get(TOKENS.EventStore) }),
+    );
     expect(await container.get(TOKENS.EventStore).readStream(subscriptionStream(userId, 'qidian'))).to.have.length(1);
 
     const [unknown, skipping] = await Promise.all([
@@ -212,7 +240,8 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
     const rows = JSON.parse(await readFile(file, 'utf8'));
     await rm(file);
     expect(rows.map((r: any) => r.type)).to.include.members(['EmailReserved', 'UserRegistered', 'SubscriptionStarted', 'ProfileUpdated']);
-    for (const row of rows) expect(row).to.have.keys('when', 'position', 'stream', 'revision', 'type', 'event_id', 'who', 'relation', 'why', 'correlation_id', 'request_id', 'data');
+    for (const row of rows)
+      expect(row).to.have.keys('when', 'position', 'stream', 'revision', 'type', 'event_id', 'who', 'relation', 'why', 'correlation_id', 'request_id', 'data');
     const bad = await cli(['audit', 'export', '--user', userId, '--format', 'xml']);
     expect(bad.code).to.not.equal(0);
   });

@@ -5,8 +5,8 @@ import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { comparePositions, formatPosition } from '../../src/event-store/position.js';
 import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
 import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/subscription-usage/index.js';
@@ -47,7 +47,12 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
   }
 
   const startLive = async () => {
-    live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, { idleCheckpointMs: 50, lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200 });
+    live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, {
+      idleCheckpointMs: 50,
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+    });
     live.start();
     const head = await store.headPosition();
     await waitFor('subscriptions-v1 at the head', async () => comparePositions(await readCheckpoint(knex, NAME), head) >= 0, 30_000);
@@ -67,14 +72,38 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
         const subscriptionId = randomUUID();
         const key = subscriptionKey(userId, 'xiaohongshu');
         const now = `2026-03-01T0${i % 10}:00:00.000Z`;
-        await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now }, { context });
+        await handle(
+          store,
+          subscriptionAggregate,
+          key,
+          { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'free', now },
+          { context },
+        );
         const subscription = { subscriptionId, userId, service: 'xiaohongshu' as const, plan: 'free' as const, planChange: 0 };
         for (const amount of [3, 4]) {
-          await handle(store, subscriptionUsageAggregate, dailyUsageId(userId, 'xiaohongshu', '2026-03-01'), {
-            type: 'ConsumeQuota', subscription, feature: 'daily_api_calls', amount, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now,
-          }, { context });
+          await handle(
+            store,
+            subscriptionUsageAggregate,
+            dailyUsageId(userId, 'xiaohongshu', '2026-03-01'),
+            {
+              type: 'ConsumeQuota',
+              subscription,
+              feature: 'daily_api_calls',
+              amount,
+              day: '2026-03-01',
+              resetsAt: '2026-03-01T16:00:00.000Z',
+              now,
+            },
+            { context },
+          );
         }
-        await handle(store, subscriptionAggregate, key, { type: 'ReserveResource', feature: 'account_limit', resourceId: `acc-${i}`, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now }, { context });
+        await handle(
+          store,
+          subscriptionAggregate,
+          key,
+          { type: 'ReserveResource', feature: 'account_limit', resourceId: `acc-${i}`, day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z', now },
+          { context },
+        );
       }),
     );
     await startLive();
@@ -87,12 +116,20 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
   });
 
   it('--help at every level', async () => {
-    for (const args of [['projections', '--help'], ['projections', 'status', '--help'], ['projections', 'rebuild', '--help'], ['projections', 'reset', '--help']]) {
+    for (const args of [
+      ['projections', '--help'],
+      ['projections', 'status', '--help'],
+      ['projections', 'rebuild', '--help'],
+      ['projections', 'reset', '--help'],
+    ]) {
       const run = await cli(args);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.include('Usage:');
     }
-    expect((await cli(['projections', 'rebuild', '--help'])).stdout).to.include('--all').and.include('--json').and.include('--priority');
+    expect((await cli(['projections', 'rebuild', '--help'])).stdout)
+      .to.include('--all')
+      .and.include('--json')
+      .and.include('--priority');
   });
 
   it('list and status (text and --json): checkpoint, head, lag in events and seconds, state', async () => {
@@ -100,7 +137,12 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     expect(list.code, list.stderr).to.equal(0);
     const listed = JSON.parse(list.stdout);
     expect(listed.map((p: { name: string }) => p.name)).to.include.members(['users-v1', NAME, 'workflows-v1', 'notifications-v1']);
-    expect(listed.find((p: { name: string }) => p.name === NAME)).to.deep.include({ base: 'subscriptions', version: 1, state: 'live', tables: ['subscriptions', 'feature_usage_stats', 'subscription_reservations'] });
+    expect(listed.find((p: { name: string }) => p.name === NAME)).to.deep.include({
+      base: 'subscriptions',
+      version: 1,
+      state: 'live',
+      tables: ['subscriptions', 'feature_usage_stats', 'subscription_reservations'],
+    });
 
     const head = formatPosition(await store.headPosition());
     const one = await cli(['projections', 'status', NAME, '--json']);
@@ -129,7 +171,9 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     expect(run.code, run.stderr).to.equal(0);
     const result = JSON.parse(run.stdout);
     expect(result).to.include({ name: NAME, phase: 'done', processedEvents: 120, totalEvents: 120 });
-    expect(run.stderr).to.match(/subscriptions-v1: replaying \d+\/120 events/).and.match(/subscriptions-v1: swapping/);
+    expect(run.stderr)
+      .to.match(/subscriptions-v1: replaying \d+\/120 events/)
+      .and.match(/subscriptions-v1: swapping/);
     expect(await knex('subscriptions').orderBy('id').select()).to.deep.equal(before);
     expect((await knex.raw(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%'`)).rows).to.deep.equal([]);
     const status = JSON.parse((await cli(['projections', 'status', NAME, '--json'])).stdout);

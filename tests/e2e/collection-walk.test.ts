@@ -14,7 +14,7 @@ import { START } from '../../src/event-store/position.js';
 import { buildProcessManagerWiring } from '../../src/main/automation.js';
 import { processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { startFixturePlatformServer, type FixturePlatformServer } from '../support/fixture-platform-server.js';
@@ -149,7 +149,8 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     const bob = await signUp('bob');
     const adminEmail = `admin-${randomUUID()}@example.test`;
     await createAdmin({ store, passwordHasher: container.get(TOKENS.PasswordHasher) }, { email: adminEmail, password: 'admin password 123' });
-    const adminToken = (await call('POST', '/api/v1/auth/login', { body: { email: adminEmail, password: 'admin password 123' } })).body.data.access_token as string;
+    const adminToken = (await call('POST', '/api/v1/auth/login', { body: { email: adminEmail, password: 'admin password 123' } })).body.data
+      .access_token as string;
 
     // 1. a Xiaohongshu account: the free plan holds one
     const connected = await call('POST', '/api/v1/platform-accounts', {
@@ -176,7 +177,16 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     for (const port of [8081, 8082]) {
       const registered = await call('POST', '/api/v1/proxies', {
         token: adminToken,
-        body: { host: '127.0.0.1', port, protocol: 'http', username: proxyUsername, password: proxyPassword, country: 'CN', region: 'shanghai', provider: 'walk-test' },
+        body: {
+          host: '127.0.0.1',
+          port,
+          protocol: 'http',
+          username: proxyUsername,
+          password: proxyPassword,
+          country: 'CN',
+          region: 'shanghai',
+          provider: 'walk-test',
+        },
       });
       expect(registered.res.status, registered.text).to.equal(201);
       proxyIds.push(registered.body.data.id);
@@ -203,14 +213,28 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     const ids = { flatWhite: hex24(), bakery: hex24(), roastery: hex24() };
     const batch1 = await call('POST', `/api/v1/workflows/executions/${executionId}/results`, {
       token: adminToken,
-      body: { worker_id: 'walk-worker', batch_id: 'b1', items: [note(ids.flatWhite, '武康路的澳白', 1200, ['上海咖啡']), note(ids.bakery, '面包和咖啡', 300, ['上海探店'])], cursor: 'page-2' },
+      body: {
+        worker_id: 'walk-worker',
+        batch_id: 'b1',
+        items: [note(ids.flatWhite, '武康路的澳白', 1200, ['上海咖啡']), note(ids.bakery, '面包和咖啡', 300, ['上海探店'])],
+        cursor: 'page-2',
+      },
     });
     expect(batch1.res.status, batch1.text).to.equal(200);
-    const asAlice = await call('POST', `/api/v1/workflows/executions/${executionId}/results`, { token: alice.token, body: { worker_id: 'w', batch_id: 'x', items: [] } });
+    const asAlice = await call('POST', `/api/v1/workflows/executions/${executionId}/results`, {
+      token: alice.token,
+      body: { worker_id: 'w', batch_id: 'x', items: [] },
+    });
     expect(asAlice.res.status).to.equal(403);
     const batch2 = await call('POST', `/api/v1/workflows/executions/${executionId}/results`, {
       token: adminToken,
-      body: { worker_id: 'walk-worker', batch_id: 'b2', items: [note(ids.bakery, '面包和咖啡', 300, ['上海探店']), note(ids.roastery, '烘焙工坊探访', 800, ['上海咖啡'])], cursor: null, done: true },
+      body: {
+        worker_id: 'walk-worker',
+        batch_id: 'b2',
+        items: [note(ids.bakery, '面包和咖啡', 300, ['上海探店']), note(ids.roastery, '烘焙工坊探访', 800, ['上海咖啡'])],
+        cursor: null,
+        done: true,
+      },
     });
     expect(batch2.res.status, batch2.text).to.equal(200);
     expect(batch2.body.data).to.include({ status: 'completed', item_count: 3 });
@@ -230,7 +254,10 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
 
     // analytics are a pro feature: pay for pro (Alipay, the sandbox: its signed notification), then read them
     expect((await call('GET', '/api/v1/xiaohongshu/analytics/overview', { token: alice.token })).res.status).to.equal(403);
-    const order = await call('POST', '/api/v1/payments/orders', { token: alice.token, body: { service: 'xiaohongshu', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' } });
+    const order = await call('POST', '/api/v1/payments/orders', {
+      token: alice.token,
+      body: { service: 'xiaohongshu', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' },
+    });
     expect(order.res.status, order.text).to.equal(201);
     const orderId = order.body.data.order_id as string;
     await fetch(order.body.data.pay_url);
@@ -238,10 +265,15 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     const paid = await sandbox.waitForDelivery((d) => d.provider === 'alipay' && d.request.body.includes(orderId));
     expect(paid.answer).to.equal('success');
     let overview: Reply | undefined;
-    await waitFor('analytics on pro', async () => {
-      overview = await call('GET', '/api/v1/xiaohongshu/analytics/overview', { token: alice.token });
-      return overview.res.status === 200;
-    }, 20_000, 100);
+    await waitFor(
+      'analytics on pro',
+      async () => {
+        overview = await call('GET', '/api/v1/xiaohongshu/analytics/overview', { token: alice.token });
+        return overview.res.status === 200;
+      },
+      20_000,
+      100,
+    );
     expect(overview!.body.data.totals).to.include({ notes: 3, likes: 2300 });
     expect(overview!.body.data.top_tags[0]).to.deep.include({ tag: '上海咖啡', notes: 2 });
 
@@ -275,8 +307,17 @@ describe('collection walk (e2e, production app): accounts, proxies, workflows, c
     }
 
     // … and in no row of any table of the database (read models, checkpoints, idempotency keys, the event store)
-    const tables = (await knex.raw(`SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)).rows as { table_schema: string; table_name: string }[];
-    expect(tables.map((t) => t.table_name)).to.include.members(['platform_accounts', 'proxies', 'workflows', 'workflow_executions', 'xiaohongshu_contents', 'es_events']);
+    const tables = (
+      await knex.raw(`SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+    ).rows as { table_schema: string; table_name: string }[];
+    expect(tables.map((t) => t.table_name)).to.include.members([
+      'platform_accounts',
+      'proxies',
+      'workflows',
+      'workflow_executions',
+      'xiaohongshu_contents',
+      'es_events',
+    ]);
     for (const { table_schema, table_name } of tables) {
       for (const secret of secrets) {
         const found = await knex.raw(`SELECT count(*)::int AS n FROM ??.?? AS t WHERE t::text LIKE ?`, [table_schema, table_name, `%${secret}%`]);

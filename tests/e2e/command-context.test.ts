@@ -40,7 +40,13 @@ describe('HTTP request → command metadata', () => {
     const metadata = await response.json();
     const correlation = response.headers.get('x-correlation-id')!;
     expect(correlation).to.match(/^[0-9a-f-]{36}$/);
-    expect(metadata).to.deep.equal({ $correlationId: correlation, $causationId: 'req-abc', userId: 'user-7', requestId: 'req-abc', clientCorrelationId: 'flow-1' });
+    expect(metadata).to.deep.equal({
+      $correlationId: correlation,
+      $causationId: 'req-abc',
+      userId: 'user-7',
+      requestId: 'req-abc',
+      clientCorrelationId: 'flow-1',
+    });
     const insane = await fetch(`${base}/metadata`, { headers: { 'X-Request-Id': 'req-3', 'X-Correlation-Id': 'a b <script>' } });
     expect(await insane.json()).to.not.have.property('clientCorrelationId');
   });

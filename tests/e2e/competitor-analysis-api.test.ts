@@ -9,7 +9,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition, type Position } from '../../src/event-store/position.js';
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -38,7 +38,10 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
   before(async () => {
     container = await buildContainer(testConfig({ LOGIN_RATE_LIMIT_PER_IP: '10000' }));
     store = container.get(TOKENS.EventStore);
-    runner = new ConsumerRunner({ store, knex: container.get(TOKENS.Knex), databaseUrl: testDatabaseUrl }, qidianDataProjection, { idleCheckpointMs: 100, lockRetryMs: 100 });
+    runner = new ConsumerRunner({ store, knex: container.get(TOKENS.Knex), databaseUrl: testDatabaseUrl }, qidianDataProjection, {
+      idleCheckpointMs: 100,
+      lockRetryMs: 100,
+    });
     runner.start();
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   });
@@ -66,13 +69,29 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
     });
     expect(registered.status).to.equal(201);
     const userId = ((await registered.json()) as any).data.user_id as string;
-    const login = await fetch(`${running.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const login = await fetch(`${running.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
     const token = ((await login.json()) as any).data.access_token as string;
     const key = subscriptionKey(userId, 'qidian');
     const at = new Date().toISOString();
-    await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'qidian', plan: 'free', now: at }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'qidian', plan: 'free', now: at },
+      { context },
+    );
     if (plan !== 'free') {
-      await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at }, { context });
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at },
+        { context },
+      );
     }
     return { userId, token };
   }
@@ -82,7 +101,19 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
     const now = new Date().toISOString();
     const config = workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜'] };
     const commands: WorkflowExecutionCommand[] = [
-      { type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: 'qidian', workflowType, config, platformAccountId: null, trigger: 'schedule', requestedBy: null, now },
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: randomUUID(),
+        ownerId,
+        platform: 'qidian',
+        workflowType,
+        config,
+        platformAccountId: null,
+        trigger: 'schedule',
+        requestedBy: null,
+        now,
+      },
       { type: 'StartExecution', executionId, workerId: 'collector-1', now },
       { type: 'CollectItems', executionId, batchId: 'batch-1', items, cursor: null, now },
     ];
@@ -111,14 +142,41 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
   const entry = (rank: number, book: Book, capturedAt: string): CollectedItem => ({
     platformContentId: `热销榜:${book.id}`,
     kind: 'qidian.ranking_entry',
-    data: { ranking: '热销榜', rank, novelId: book.id, title: book.title, author: book.author, category: book.category, subCategory: book.sub, status: 'serializing', score: null, scoreLabel: null, capturedAt },
+    data: {
+      ranking: '热销榜',
+      rank,
+      novelId: book.id,
+      title: book.title,
+      author: book.author,
+      category: book.category,
+      subCategory: book.sub,
+      status: 'serializing',
+      score: null,
+      scoreLabel: null,
+      capturedAt,
+    },
   });
-  const snapshot = (book: Book, capturedAt: string, wordCount: number, chapters: number, collections: number | null, monthlyTickets: number | null): CollectedItem => ({
+  const snapshot = (
+    book: Book,
+    capturedAt: string,
+    wordCount: number,
+    chapters: number,
+    collections: number | null,
+    monthlyTickets: number | null,
+  ): CollectedItem => ({
     platformContentId: book.id,
     kind: 'qidian.novel_snapshot',
     data: {
-      novelId: book.id, title: book.title, author: book.author, category: book.category, wordCount, chapters, status: 'serializing',
-      stats: { clicks: null, recommendations: null, collections, monthlyTickets }, lastUpdatedAt: capturedAt, capturedAt,
+      novelId: book.id,
+      title: book.title,
+      author: book.author,
+      category: book.category,
+      wordCount,
+      chapters,
+      status: 'serializing',
+      stats: { clicks: null, recommendations: null, collections, monthlyTickets },
+      lastUpdatedAt: capturedAt,
+      capturedAt,
     },
   });
 
@@ -136,8 +194,16 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
       snapshot(D, ago(1), 800_000, 250, 500, null),
       snapshot(E, ago(1), 300_000, 100, 40, null),
     ]);
-    await collect(ownerId, 'qidian.rankings', [B, A, C, D, E].map((book, i) => entry(i + 1, book, ago(2))));
-    return collect(ownerId, 'qidian.rankings', [A, B].map((book, i) => entry(i + 1, book, ago(1))));
+    await collect(
+      ownerId,
+      'qidian.rankings',
+      [B, A, C, D, E].map((book, i) => entry(i + 1, book, ago(2))),
+    );
+    return collect(
+      ownerId,
+      'qidian.rankings',
+      [A, B].map((book, i) => entry(i + 1, book, ago(1))),
+    );
   }
 
   let alice: { userId: string; token: string };
@@ -158,14 +224,31 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
     const got = await get(path(A.id, `?after_position=${position}`), alice.token);
     expect(got.res.status, got.text).to.equal(200);
     const data = got.body.data;
-    expect(data.novel).to.deep.equal({ novel_id: A.id, title: A.title, author: A.author, category: '玄幻', sub_category: '东方玄幻', last_captured_at: ago(1) });
+    expect(data.novel).to.deep.equal({
+      novel_id: A.id,
+      title: A.title,
+      author: A.author,
+      category: '玄幻',
+      sub_category: '东方玄幻',
+      last_captured_at: ago(1),
+    });
     expect(data).to.include({ from: addDays(today, -29), to: today, days: 30, sort: 'collections' });
     expect(data.peer_group).to.deep.equal({ category: '玄幻', sub_category: '东方玄幻', level: 'sub_category', peers: 2 });
 
     const metric = (name: string) => data.metrics.find((m: any) => m.metric === name);
     // peers B 514,000 and C 2,000,000: A beats one, loses to one
     expect(metric('word_count')).to.deep.equal({
-      metric: 'word_count', ranking: null, lower_is_better: false, value: 1_070_000, peers: 2, median: 1_257_000, p25: 885_500, p75: 1_628_500, percentile: 50, rank: 2, of: 3,
+      metric: 'word_count',
+      ranking: null,
+      lower_is_better: false,
+      value: 1_070_000,
+      peers: 2,
+      median: 1_257_000,
+      p25: 885_500,
+      p75: 1_628_500,
+      percentile: 50,
+      rank: 2,
+      of: 3,
     });
     expect(metric('collections')).to.include({ value: 150, peers: 2, median: 155, percentile: 50, rank: 2, of: 3 });
     // C has one snapshot (no growth): B alone, 14,000 a week against A's 70,000
@@ -173,11 +256,31 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
     expect(metric('collections_weekly_growth')).to.include({ value: 50, peers: 1, median: 60, percentile: 0, rank: 2, of: 2 });
     // no peer shows monthly tickets
     expect(metric('monthly_tickets')).to.deep.equal({
-      metric: 'monthly_tickets', ranking: null, lower_is_better: false, value: 30, peers: 0, median: null, p25: null, p75: null, percentile: null, rank: 1, of: 1,
+      metric: 'monthly_tickets',
+      ranking: null,
+      lower_is_better: false,
+      value: 30,
+      peers: 0,
+      median: null,
+      p25: null,
+      p75: null,
+      percentile: null,
+      rank: 1,
+      of: 1,
     });
     // ranks: lower is better; A and B both reached 1, C 3
     expect(metric('best_rank:热销榜')).to.deep.equal({
-      metric: 'best_rank:热销榜', ranking: '热销榜', lower_is_better: true, value: 1, peers: 2, median: 2, p25: 1.5, p75: 2.5, percentile: 75, rank: 1, of: 3,
+      metric: 'best_rank:热销榜',
+      ranking: '热销榜',
+      lower_is_better: true,
+      value: 1,
+      peers: 2,
+      median: 2,
+      p25: 1.5,
+      p75: 2.5,
+      percentile: 75,
+      rank: 1,
+      of: 3,
     });
     // boards nobody of the group is on are left out
     expect(data.metrics.filter((m: any) => m.ranking !== null).map((m: any) => m.ranking)).to.deep.equal(['热销榜']);
@@ -186,7 +289,13 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
       [B.id, 260],
       [C.id, 50],
     ]);
-    expect(data.top_peers[0]).to.deep.include({ title: B.title, sub_category: '东方玄幻', word_count: 514_000, word_count_weekly_growth: 14_000, best_rank: { ranking: '热销榜', rank: 1 } });
+    expect(data.top_peers[0]).to.deep.include({
+      title: B.title,
+      sub_category: '东方玄幻',
+      word_count: 514_000,
+      word_count_weekly_growth: 14_000,
+      best_rank: { ranking: '热销榜', rank: 1 },
+    });
     expect(data.top_peers[1]).to.include({ word_count_weekly_growth: null });
   });
 

@@ -38,12 +38,20 @@ describe('console (e2e, Chromium): /console', function () {
     // a second event in carol's user stream (logins live in session streams): the state-at-revision walk below needs one
     const renamed = await platform.call('PUT', '/api/v1/users/profile', { token: login.body.data.access_token, body: { display_name: 'Carol C.' } });
     expect(renamed.status, renamed.text).to.equal(200);
-    await waitFor('carol\'s free plans', async () => (await platform.call('GET', '/api/v1/subscriptions', { token: login.body.data.access_token })).body?.data?.items?.length === 2, 20_000, 50);
+    await waitFor(
+      "carol's free plans",
+      async () => (await platform.call('GET', '/api/v1/subscriptions', { token: login.body.data.access_token })).body?.data?.items?.length === 2,
+      20_000,
+      50,
+    );
 
     // the worker process's queues (its maintenance queue runs the rebuild the console starts)
     await platform.startWorker('console');
 
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -160,10 +168,9 @@ describe('console (e2e, Chromium): /console', function () {
       // projections: status with lag, and a rebuild with live progress to the end
       await page.click('[data-nav=projections]');
       await page.waitForSelector('[data-testid=projections] tr[data-projection]');
-      const name = await page.locator('[data-testid=projections] tr[data-projection]').evaluateAll(
-        (rows, base) => rows.map((r) => r.getAttribute('data-projection')!).find((n) => n.replace(/-v\d+$/, '') === base),
-        REBUILD_BASE,
-      );
+      const name = await page
+        .locator('[data-testid=projections] tr[data-projection]')
+        .evaluateAll((rows, base) => rows.map((r) => r.getAttribute('data-projection')!).find((n) => n.replace(/-v\d+$/, '') === base), REBUILD_BASE);
       expect(name, `a ${REBUILD_BASE} projection`).to.be.a('string');
       await shot(page, 'projections');
       await page.click(`[data-rebuild="${name}"]`);
@@ -193,7 +200,14 @@ describe('console (e2e, Chromium): /console', function () {
     expect(css.headers.get('content-type')).to.match(/^text\/css/);
     const bare = await fetch(`${platform.url}/console`, { redirect: 'manual' });
     expect(bare.status).to.equal(302);
-    for (const path of ['/console/../api-app.ts', '/console/%2e%2e/api-app.ts', '/console/..%2fapi-app.ts', '/console/%2e%2e%2f%2e%2e%2fpackage.json', '/console/nope.js', '/console/app.js/']) {
+    for (const path of [
+      '/console/../api-app.ts',
+      '/console/%2e%2e/api-app.ts',
+      '/console/..%2fapi-app.ts',
+      '/console/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/console/nope.js',
+      '/console/app.js/',
+    ]) {
       const r = await fetch(`${platform.url}${path}`);
       expect(r.status, path).to.equal(404);
     }

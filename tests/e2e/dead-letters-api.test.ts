@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parkEvent } from '../../src/subscriptions/dead-letters.js';
+import { parkEvent } from '../../src/consumers/dead-letters.js';
 import { userStream } from '../../src/write-model/user/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 
@@ -26,7 +26,11 @@ describe('admin API (e2e): /api/v1/admin/dead-letters', function () {
     for (const user of [alice, bob]) {
       const [registered] = await platform.events(userStream(user.userId));
       const now = new Date();
-      ids.push(await platform.knex.transaction((tx) => parkEvent(tx, { consumer: 'users-v1', event: registered!, error: new Error('projection bug'), attempts: 5, firstFailedAt: now, lastFailedAt: now })));
+      ids.push(
+        await platform.knex.transaction((tx) =>
+          parkEvent(tx, { consumer: 'users-v1', event: registered!, error: new Error('projection bug'), attempts: 5, firstFailedAt: now, lastFailedAt: now }),
+        ),
+      );
     }
   });
   after(async () => {
@@ -46,7 +50,14 @@ describe('admin API (e2e): /api/v1/admin/dead-letters', function () {
     const listed = await call('GET', '/dead-letters?consumer=users-v1');
     expect(listed.status, listed.text).to.equal(200);
     expect(listed.body.data.map((l: { id: string }) => l.id)).to.deep.equal(ids);
-    expect(listed.body.data[0]).to.include({ consumer: 'users-v1', type: 'UserRegistered', stream: userStream(alice.userId), revision: '0', status: 'parked', attempts: 5 });
+    expect(listed.body.data[0]).to.include({
+      consumer: 'users-v1',
+      type: 'UserRegistered',
+      stream: userStream(alice.userId),
+      revision: '0',
+      status: 'parked',
+      attempts: 5,
+    });
     expect(listed.body.data[0].error).to.contain('projection bug');
 
     const retried = await call('POST', `/dead-letters/${ids[0]}/retry`);

@@ -159,7 +159,10 @@ describe('npm run demo (e2e): the main job in a sandbox', function () {
     expect(notes, 'Xiaohongshu notes stored for the demo user').to.be.greaterThan(0);
     const rankings = (await api(url!, 'GET', '/api/v1/qidian/rankings', { token })).rankings as { entries: unknown[] }[];
     expect(rankings.flatMap((r) => r.entries).length, 'Qidian ranking entries').to.be.greaterThan(0);
-    expect(run.lines.some((l) => /run started through proxy 127\.0\.0\.1:\d+/.test(l)), 'runs go through the sandbox proxies').to.equal(true);
+    expect(
+      run.lines.some((l) => /run started through proxy 127\.0\.0\.1:\d+/.test(l)),
+      'runs go through the sandbox proxies',
+    ).to.equal(true);
 
     // the free plan's daily API calls run out: the scheduled workflow is paused and the user gets a mail
     await run.line(/^demo: milestone quota-pause/, 60_000);
@@ -176,7 +179,10 @@ describe('npm run demo (e2e): the main job in a sandbox', function () {
     run = new DemoRun(env);
     await run.line(/reusing the data of a previous run/, 60_000);
     await run.line(/^demo: ready after/, 10_000);
-    expect(run.lines.some((l) => /小红书.*paused \(quota_exceeded/.test(l)), 'the quota pause is still in force').to.equal(true);
+    expect(
+      run.lines.some((l) => /小红书.*paused \(quota_exceeded/.test(l)),
+      'the quota pause is still in force',
+    ).to.equal(true);
     run.interrupt();
     expect(await run.exited).to.equal(0);
   });

@@ -80,7 +80,10 @@ describe('operational endpoints (e2e)', () => {
     const body = await envelopeOf(res);
     expect(res.status, JSON.stringify(body)).to.equal(200);
     expect(body.success).to.equal(true);
-    expect({ status: body.data.status, checks: body.data.checks }).to.deep.equal({ status: 'ready', checks: { postgres: 'ok', event_store: 'ok', redis: 'ok' } });
+    expect({ status: body.data.status, checks: body.data.checks }).to.deep.equal({
+      status: 'ready',
+      checks: { postgres: 'ok', event_store: 'ok', redis: 'ok' },
+    });
   });
 
   it('GET /readyz warns, still ready, naming a transaction that has held back event delivery; /metrics gives its age', async function () {

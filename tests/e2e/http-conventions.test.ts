@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/adapters/http/body.js';
 import { parsePosition } from '../../src/event-store/position.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { post, startTestApi, TEST_CONSUMER, type Envelope, type TestApi } from './http-test-api.js';
 
 describe('HTTP conventions across routes (e2e)', () => {
@@ -78,9 +78,9 @@ describe('HTTP conventions across routes (e2e)', () => {
       const { res, body } = await post(`${base}/counters/not-a-uuid/open`, { limit: 'three', label: 7 });
       expect(res.status).to.equal(422);
       expect(body.error?.code).to.equal('VALIDATION_ERROR');
-      const where = (body.error?.details.issues as { in: string; path: unknown[]; message: string }[]).map((i) => `${i.in}:${i.path.join('.')}`);
+      const where = (body.error!.details.issues as { in: string; path: unknown[]; message: string }[]).map((i) => `${i.in}:${i.path.join('.')}`);
       expect(where).to.have.members(['params:id', 'body:limit', 'body:label']);
-      for (const issue of body.error?.details.issues) expect(issue.message).to.be.a('string').and.not.empty;
+      for (const issue of body.error!.details.issues) expect(issue.message).to.be.a('string').and.not.empty;
     });
 
     it('validates a POST without a body against the schema', async () => {

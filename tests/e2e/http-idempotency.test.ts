@@ -103,7 +103,10 @@ describe('Idempotency-Key on POST commands (e2e)', () => {
     expect(ttlHours).to.be.closeTo(24, 0.01);
 
     // once expired, the key is free for a new request
-    await t.knex('http_idempotency_keys').where({ key }).update({ expires_at: t.knex.raw("now() - interval '1 second'") });
+    await t
+      .knex('http_idempotency_keys')
+      .where({ key })
+      .update({ expires_at: t.knex.raw("now() - interval '1 second'") });
     const reused = await post(`${base}/slow`, { n: 6 }, { 'Idempotency-Key': key });
     expect(reused.res.status).to.equal(200);
     expect(reused.body.data).to.deep.equal({ n: 6 });

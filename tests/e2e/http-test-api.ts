@@ -56,9 +56,15 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
       errors: [409],
     },
     async ({ params, body }, ctx) => {
-      const result = await handle(deps.store, counter, params.id, { type: 'Open', limit: body.limit }, {
-        context: commandContext(ctx),
-      });
+      const result = await handle(
+        deps.store,
+        counter,
+        params.id,
+        { type: 'Open', limit: body.limit },
+        {
+          context: commandContext(ctx),
+        },
+      );
       commandResult(ctx, result, { status: 201 });
     },
   );
@@ -77,10 +83,16 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
       errors: [404, 429],
     },
     async ({ params, body }, ctx) => {
-      const result = await handle(deps.store, counter, params.id, { type: 'Increment', by: body.by }, {
-        context: commandContext(ctx),
-        expectedRevision: ifMatchRevision(ctx),
-      });
+      const result = await handle(
+        deps.store,
+        counter,
+        params.id,
+        { type: 'Increment', by: body.by },
+        {
+          context: commandContext(ctx),
+          expectedRevision: ifMatchRevision(ctx),
+        },
+      );
       commandResult(ctx, result);
     },
   );
@@ -88,7 +100,13 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
   defineRoute(
     router,
     api,
-    { method: 'post', path: '/slow', summary: 'Waits for the test', request: { body: z.object({ n: z.number() }) }, responses: { 200: { description: 'done', schema: z.object({ n: z.number() }) } } },
+    {
+      method: 'post',
+      path: '/slow',
+      summary: 'Waits for the test',
+      request: { body: z.object({ n: z.number() }) },
+      responses: { 200: { description: 'done', schema: z.object({ n: z.number() }) } },
+    },
     async ({ body }) => {
       await deps.gateWait();
       return { n: body.n };
@@ -124,11 +142,8 @@ function testRouter(api: HttpApi, deps: { store: EventStore; knex: Knex; gate: T
     },
   );
 
-  defineRoute(
-    router,
-    api,
-    { method: 'get', path: '/echo-headers', summary: 'Plain answer', responses: { 200: { description: 'ok' } } },
-    (_input, ctx) => ok(ctx, { ok: true }),
+  defineRoute(router, api, { method: 'get', path: '/echo-headers', summary: 'Plain answer', responses: { 200: { description: 'ok' } } }, (_input, ctx) =>
+    ok(ctx, { ok: true }),
   );
 
   return router;

@@ -11,7 +11,7 @@ import type { EventStore } from '../../src/event-store/index.js';
 import { buildProcessManagerWiring } from '../../src/main/automation.js';
 import { processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { quotaDay } from '../../src/application/quota-day.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
@@ -172,7 +172,10 @@ describe('identity + billing walk (e2e, production app)', function () {
 
     // free: 50 a day, then 429 and QuotaExceeded in the day's usage stream
     const consume = (amount?: number) =>
-      call('POST', `/api/v1/subscriptions/${xhs.id}/consume`, { token, body: amount === undefined ? { feature: 'daily_api_calls' } : { feature: 'daily_api_calls', amount } });
+      call('POST', `/api/v1/subscriptions/${xhs.id}/consume`, {
+        token,
+        body: amount === undefined ? { feature: 'daily_api_calls' } : { feature: 'daily_api_calls', amount },
+      });
     const upTo = await consume(50);
     expect(upTo.res.status, upTo.text).to.equal(200);
     expect(upTo.body.data).to.include({ used_today: 50, limit: 50, remaining: 0 });
@@ -186,7 +189,10 @@ describe('identity + billing walk (e2e, production app)', function () {
     expect((await store.readStream(stream)).map((e) => e.type)).to.not.include('UsageRecorded');
 
     // pay for basic: an order placed with Alipay (the sandbox), the buyer pays, Alipay's signed notification comes back
-    const order = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' } });
+    const order = await call('POST', '/api/v1/payments/orders', {
+      token,
+      body: { service: 'xiaohongshu', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' },
+    });
     expect(order.res.status, order.text).to.equal(201);
     expect(order.body.data).to.include({ status: 'pending', plan: 'basic', service: 'xiaohongshu', amount_fen: planOf('basic').price_monthly_fen });
     const orderId = order.body.data.order_id as string;
@@ -235,7 +241,10 @@ describe('identity + billing walk (e2e, production app)', function () {
     expect(daily).to.include({ kind: 'daily_counter', used: 51, limit: basicLimit, remaining: basicLimit - 51 });
 
     // the other provider: Qidian pro paid through WeChat Pay (signed headers, encrypted resource)
-    const qidianOrder = await call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'wechat' } });
+    const qidianOrder = await call('POST', '/api/v1/payments/orders', {
+      token,
+      body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'wechat' },
+    });
     expect(qidianOrder.res.status, qidianOrder.text).to.equal(201);
     expect(qidianOrder.body.data.code_url).to.match(/^weixin:/);
     await sandbox.pay('wechat', (qidianOrder.body.data.order_id as string).replaceAll('-', ''));

@@ -8,7 +8,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import { formatPosition } from '../../src/event-store/position.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { notificationsProjection } from '../../src/projections/notifications.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { notificationAggregate, notificationStream } from '../../src/write-model/notification/decider.js';

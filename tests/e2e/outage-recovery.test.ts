@@ -8,7 +8,7 @@ import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { ConfigVariable } from '../../src/config.js';
 import { usersProjection } from '../../src/projections/users.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { freePort } from '../support/free-port.js';
@@ -49,7 +49,10 @@ describe('outages: Postgres connections dropped, Redis down and back (e2e)', fun
     const admin = new killer.Client({ connectionString: testDatabaseUrl });
     await admin.connect();
     try {
-      const { userId, token } = await signedIn({ store, passwordHasher: api.container.get(TOKENS.PasswordHasher), accessTokens: api.container.get(TOKENS.AccessTokens) }, 'user');
+      const { userId, token } = await signedIn(
+        { store, passwordHasher: api.container.get(TOKENS.PasswordHasher), accessTokens: api.container.get(TOKENS.AccessTokens) },
+        'user',
+      );
       const statuses = new Map<number, number>();
       let stopKilling = false;
       // what a Postgres restart does to every session, again and again: bursts of terminations (every 10 ms for 150 ms)
@@ -89,9 +92,14 @@ describe('outages: Postgres connections dropped, Redis down and back (e2e)', fun
         await killing;
       }
       expect(statuses.get(503) ?? 0, `the outage was seen: ${JSON.stringify([...statuses])}`).to.be.greaterThan(0);
-      expect([...statuses.keys()].filter((s) => s >= 500 && s !== 503), JSON.stringify([...statuses])).to.deep.equal([]);
+      expect(
+        [...statuses.keys()].filter((s) => s >= 500 && s !== 503),
+        JSON.stringify([...statuses]),
+      ).to.deep.equal([]);
       // each update once, in order: a retry of a landed one would have been a no-op, a lost one is missing
-      const updates = (await store.readStream(`user-${userId}`)).filter((e) => e.type === 'ProfileUpdated').map((e) => (e.data as { displayName?: string }).displayName);
+      const updates = (await store.readStream(`user-${userId}`))
+        .filter((e) => e.type === 'ProfileUpdated')
+        .map((e) => (e.data as { displayName?: string }).displayName);
       expect(updates).to.deep.equal(names);
       await waitFor('the read table to catch up', async () => (await knex('users').where({ id: userId }).first())?.display_name === names.at(-1), 10_000);
     } finally {
@@ -106,16 +114,27 @@ describe('outages: Postgres connections dropped, Redis down and back (e2e)', fun
     const api = await startApi({ REDIS_URL: `redis://127.0.0.1:${port}` });
     let redis: ChildProcess | undefined;
     try {
-      const deps = { store: api.container.get(TOKENS.EventStore), passwordHasher: api.container.get(TOKENS.PasswordHasher), accessTokens: api.container.get(TOKENS.AccessTokens) };
+      const deps = {
+        store: api.container.get(TOKENS.EventStore),
+        passwordHasher: api.container.get(TOKENS.PasswordHasher),
+        accessTokens: api.container.get(TOKENS.AccessTokens),
+      };
       const { token } = await signedIn(deps, 'user');
       const login = () =>
-        fetch(`${api.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'nobody@example.test', password: 'wrong password' }) });
+        fetch(`${api.url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ email: 'nobody@example.test', password: 'wrong password' }),
+        });
 
       const down = await login();
       expect(down.status).to.equal(503);
       expect(down.headers.get('retry-after')).to.equal('2');
       expect(((await down.json()) as { error: { code: string } }).error.code).to.equal('SERVICE_UNAVAILABLE');
-      expect((await fetch(`${api.url}/api/v1/users/sessions`, { headers: { Authorization: `Bearer ${token}` } })).status, 'the rate limit serves on without Redis').to.equal(200);
+      expect(
+        (await fetch(`${api.url}/api/v1/users/sessions`, { headers: { Authorization: `Bearer ${token}` } })).status,
+        'the rate limit serves on without Redis',
+      ).to.equal(200);
       expect((await fetch(`${api.url}/readyz`)).status).to.equal(503);
 
       redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

@@ -23,7 +23,10 @@ const API_V3_KEY = 'e2e-api-v3-key-0123456789abcdefg'.slice(0, 32);
 
 function rsaPair() {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 interface Reply {
@@ -185,7 +188,15 @@ describe('payments: orders and provider callbacks (e2e)', () => {
 
   it('creates an order priced from the catalogue; only its owner can read it', async () => {
     const created = await createOrder('alipay', 'pro', 'qidian');
-    expect(created).to.include({ status: 'pending', amount_fen: 8990, currency: 'CNY', provider: 'alipay', plan: 'pro', service: 'qidian', billing_cycle: 'monthly' });
+    expect(created).to.include({
+      status: 'pending',
+      amount_fen: 8990,
+      currency: 'CNY',
+      provider: 'alipay',
+      plan: 'pro',
+      service: 'qidian',
+      billing_cycle: 'monthly',
+    });
     expect(created.order_id).to.match(/^[0-9a-f-]{36}$/);
     expect(created.pay_url).to.be.a('string').and.include(created.order_id);
     const minutes = (Date.parse(created.expires_at) - Date.now()) / 60_000;
@@ -198,9 +209,15 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     expect((await order(randomUUID())).res.status).to.equal(404);
     expect((await api.call('GET', `/api/v1/payments/orders/${created.order_id}`)).res.status).to.equal(401);
 
-    const free = await api.call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'free', billing_cycle: 'monthly', provider: 'alipay' } });
+    const free = await api.call('POST', '/api/v1/payments/orders', {
+      token,
+      body: { service: 'qidian', plan: 'free', billing_cycle: 'monthly', provider: 'alipay' },
+    });
     expect(free.res.status).to.equal(422);
-    const yearly = await api.call('POST', '/api/v1/payments/orders', { token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'yearly', provider: 'alipay' } });
+    const yearly = await api.call('POST', '/api/v1/payments/orders', {
+      token,
+      body: { service: 'qidian', plan: 'pro', billing_cycle: 'yearly', provider: 'alipay' },
+    });
     expect(yearly.res.status).to.equal(422);
   });
 
@@ -270,7 +287,12 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     const post = (n: { body: string; headers: Record<string, string> }) =>
       api.send('POST', '/api/v1/payments/callback/wechat', { headers: { 'Content-Type': 'application/json', ...n.headers }, body: n.body });
 
-    const replayed = buildWechatNotification({ transaction, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem, timestamp: Math.floor(Date.now() / 1000) - 600 });
+    const replayed = buildWechatNotification({
+      transaction,
+      apiV3Key: API_V3_KEY,
+      platformPrivateKeyPem: wechat.privatePem,
+      timestamp: Math.floor(Date.now() / 1000) - 600,
+    });
     const old = await post(replayed);
     expect(old.res.status).to.equal(401);
     expect(old.body).to.deep.include({ code: 'FAIL' });
@@ -285,12 +307,20 @@ describe('payments: orders and provider callbacks (e2e)', () => {
 
     // the right number in another currency (or in none) is not what was charged
     for (const amount of [{ total: 39990, payer_total: 39990, currency: 'USD' }, { total: 39990 }]) {
-      const foreign = await post(buildWechatNotification({ transaction: { ...transaction, amount }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
+      const foreign = await post(
+        buildWechatNotification({ transaction: { ...transaction, amount }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }),
+      );
       expect(foreign.res.status, JSON.stringify(amount)).to.equal(400);
       expect(foreign.body.code).to.equal('FAIL');
     }
 
-    const wrongAmount = await post(buildWechatNotification({ transaction: { ...transaction, amount: { total: 1, currency: 'CNY' } }, apiV3Key: API_V3_KEY, platformPrivateKeyPem: wechat.privatePem }));
+    const wrongAmount = await post(
+      buildWechatNotification({
+        transaction: { ...transaction, amount: { total: 1, currency: 'CNY' } },
+        apiV3Key: API_V3_KEY,
+        platformPrivateKeyPem: wechat.privatePem,
+      }),
+    );
     expect(wrongAmount.res.status).to.equal(400);
     expect(wrongAmount.body.code).to.equal('FAIL');
     expect((await order(created.order_id)).body.data.status).to.equal('pending');
@@ -336,7 +366,7 @@ describe('payments: orders and provider callbacks (e2e)', () => {
     expect((await order(wechatOrder.order_id)).body.data.status).to.equal('paid');
   });
 
-  it('the OpenAPI document shows the callbacks answering in the providers\' formats, not the envelope', async () => {
+  it("the OpenAPI document shows the callbacks answering in the providers' formats, not the envelope", async () => {
     const doc = (await api.send('GET', '/api/v1/openapi.json')).body;
     const alipayOp = doc.paths['/api/v1/payments/callback/alipay'].post;
     expect(Object.keys(alipayOp.requestBody.content)).to.deep.equal(['application/x-www-form-urlencoded']);

@@ -48,11 +48,28 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
   }
 
   const subscription = async (token: string, service: string) =>
-    ((await platform.call('GET', '/api/v1/subscriptions', { token })).body.data.items as { id: string; service: string; plan: string }[]).find((s) => s.service === service)!;
-  const planOf = (token: string, service: string) => eventually(`${service} plan`, () => subscription(token, service), () => true);
-  const waitForPlan = (token: string, service: string, plan: string) => eventually(`${service} on ${plan}`, () => subscription(token, service), (s) => s.plan === plan);
+    ((await platform.call('GET', '/api/v1/subscriptions', { token })).body.data.items as { id: string; service: string; plan: string }[]).find(
+      (s) => s.service === service,
+    )!;
+  const planOf = (token: string, service: string) =>
+    eventually(
+      `${service} plan`,
+      () => subscription(token, service),
+      () => true,
+    );
+  const waitForPlan = (token: string, service: string, plan: string) =>
+    eventually(
+      `${service} on ${plan}`,
+      () => subscription(token, service),
+      (s) => s.plan === plan,
+    );
   const order = async (token: string, id: string) => (await platform.call('GET', `/api/v1/payments/orders/${id}`, { token })).body.data;
-  const waitForStatus = (token: string, id: string, status: string) => eventually(`order ${id} ${status}`, () => order(token, id), (o) => o.status === status);
+  const waitForStatus = (token: string, id: string, status: string) =>
+    eventually(
+      `order ${id} ${status}`,
+      () => order(token, id),
+      (o) => o.status === status,
+    );
   const succeededCount = async (id: string) => (await platform.events(`payment-${id}`)).filter((e) => e.type === 'PaymentSucceeded').length;
   const place = async (token: string, body: Record<string, unknown>) => {
     const r = await platform.call('POST', '/api/v1/payments/orders', { token, body: { billing_cycle: 'monthly', ...body } });
@@ -76,7 +93,12 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     expect(cashier.status).to.equal(200);
     const html = await cashier.text();
     expect(html).to.include('39.90');
-    const pay = await fetch(`${sandbox.url}/sandbox/alipay/pay`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `out_trade_no=${placed.order_id}` });
+    const pay = await fetch(`${sandbox.url}/sandbox/alipay/pay`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `out_trade_no=${placed.order_id}`,
+    });
     expect(pay.status).to.equal(302);
     expect(pay.headers.get('location')).to.match(/\/billing\?.*out_trade_no=/);
 
@@ -88,7 +110,11 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     await waitForPlan(user.token, 'xiaohongshu', 'basic');
 
     // the same notification again (Alipay repeats until it reads success): success, nothing recorded
-    const replay = await fetch(`${platform.url}/api/v1/payments/callback/alipay`, { method: 'POST', headers: delivered.request.headers, body: delivered.request.body });
+    const replay = await fetch(`${platform.url}/api/v1/payments/callback/alipay`, {
+      method: 'POST',
+      headers: delivered.request.headers,
+      body: delivered.request.body,
+    });
     expect(await replay.text()).to.equal('success');
     expect(await succeededCount(placed.order_id)).to.equal(1);
   });
@@ -100,13 +126,21 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     expect(placed.code_url).to.match(/^weixin:\/\/wxpay\/bizpayurl\?pr=/);
     const token = new URL(placed.code_url.replace('weixin://', 'http://')).searchParams.get('pr');
     expect((await fetch(`${sandbox.url}/sandbox/wechat/scan/${token}`)).status).to.equal(200);
-    const pay = await fetch(`${sandbox.url}/sandbox/wechat/pay`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `out_trade_no=${wechatRef(placed.order_id)}` });
+    const pay = await fetch(`${sandbox.url}/sandbox/wechat/pay`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `out_trade_no=${wechatRef(placed.order_id)}`,
+    });
     expect(pay.status).to.equal(200);
     const delivered = await sandbox.waitForDelivery((d) => d.provider === 'wechat' && d.kind === 'TRANSACTION.SUCCESS' && d.acknowledged && d.status === 200);
     expect(JSON.parse(delivered.answer)).to.deep.equal({ code: 'SUCCESS' });
     await waitForStatus(user.token, placed.order_id, 'paid');
     await waitForPlan(user.token, 'qidian', 'pro');
-    const replay = await fetch(`${platform.url}/api/v1/payments/callback/wechat`, { method: 'POST', headers: delivered.request.headers, body: delivered.request.body });
+    const replay = await fetch(`${platform.url}/api/v1/payments/callback/wechat`, {
+      method: 'POST',
+      headers: delivered.request.headers,
+      body: delivered.request.body,
+    });
     expect(replay.status).to.equal(200);
     expect(await succeededCount(placed.order_id)).to.equal(1);
   });
@@ -158,7 +192,9 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     sandbox.renotify('alipay', alipay.order_id);
     sandbox.renotify('wechat', wechatRef(wechat.order_id));
     await sandbox.waitForDelivery((d) => d.request.body.includes(alipay.order_id) && d.acknowledged);
-    await sandbox.waitForDelivery((d) => d.provider === 'wechat' && d.acknowledged && d.kind === 'TRANSACTION.SUCCESS' && d.at > new Date(Date.now() - 5_000).toISOString());
+    await sandbox.waitForDelivery(
+      (d) => d.provider === 'wechat' && d.acknowledged && d.kind === 'TRANSACTION.SUCCESS' && d.at > new Date(Date.now() - 5_000).toISOString(),
+    );
     expect(await succeededCount(alipay.order_id)).to.equal(1);
     expect(await succeededCount(wechat.order_id)).to.equal(1);
   });
@@ -189,13 +225,18 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     expect(expired[0]!.data).to.include({ refundedOrderId: alipay.order_id, fallbackPlan: 'free' });
     // a refund of an order that is not paid
     const unpaid = await place(user.token, { service: 'xiaohongshu', plan: 'basic', provider: 'alipay' });
-    expect((await platform.call('POST', `/api/v1/admin/payments/orders/${unpaid.order_id}/refund`, { token: admin, body: { reason: 'x' } })).status).to.equal(409);
+    expect((await platform.call('POST', `/api/v1/admin/payments/orders/${unpaid.order_id}/refund`, { token: admin, body: { reason: 'x' } })).status).to.equal(
+      409,
+    );
     expect((await platform.call('POST', `/api/v1/admin/payments/orders/${randomUUID()}/refund`, { token: admin, body: { reason: 'x' } })).status).to.equal(404);
 
     const wechat = await place(user.token, { service: 'qidian', plan: 'enterprise', provider: 'wechat' });
     await sandbox.pay('wechat', wechatRef(wechat.order_id));
     await waitForPlan(user.token, 'qidian', 'enterprise');
-    const refund = await platform.call('POST', `/api/v1/admin/payments/orders/${wechat.order_id}/refund`, { token: admin, body: { reason: 'duplicate purchase' } });
+    const refund = await platform.call('POST', `/api/v1/admin/payments/orders/${wechat.order_id}/refund`, {
+      token: admin,
+      body: { reason: 'duplicate purchase' },
+    });
     expect(refund.status, refund.text).to.equal(201);
     expect(refund.body.data).to.include({ state: 'pending', amount_fen: 29990 });
     expect(refund.body.data.order).to.include({ status: 'paid', refund_pending_fen: 29990 });
@@ -225,7 +266,11 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     expect(page1.body.data.items.map((o: { order_id: string }) => o.order_id)).to.deep.equal([third.order_id, second.order_id]);
     const page2 = await platform.call('GET', '/api/v1/payments/orders?per_page=2&page=2', { token: user.token });
     expect(page2.body.data.items.map((o: { order_id: string }) => o.order_id)).to.deep.equal([first.order_id]);
-    const paid = await eventually('paid filter', () => platform.call('GET', '/api/v1/payments/orders?status=paid', { token: user.token }), (r) => r.body.data.items.length === 1);
+    const paid = await eventually(
+      'paid filter',
+      () => platform.call('GET', '/api/v1/payments/orders?status=paid', { token: user.token }),
+      (r) => r.body.data.items.length === 1,
+    );
     expect(paid.body.data.items[0]).to.include({ order_id: first.order_id, status: 'paid', pay_url: null });
     const qidian = await platform.call('GET', '/api/v1/payments/orders?service=qidian', { token: user.token });
     expect(qidian.body.data.items.map((o: { order_id: string }) => o.order_id)).to.deep.equal([second.order_id]);
@@ -254,8 +299,13 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     const viaWechat = await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'pro', provider: 'wechat' } });
     expect(viaWechat.status).to.equal(202);
     expect(viaWechat.body.data.code_url).to.match(/^weixin:/);
-    expect((await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'pro', provider: 'wechat', channel: 'page' } })).status).to.equal(422);
-    expect((await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'free' } })).status, 'the current plan: no change').to.equal(200);
+    expect(
+      (await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'pro', provider: 'wechat', channel: 'page' } })).status,
+    ).to.equal(422);
+    expect(
+      (await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'free' } })).status,
+      'the current plan: no change',
+    ).to.equal(200);
 
     await fetch(put.body.data.pay_url);
     await sandbox.pay('alipay', put.body.data.order_id);
@@ -269,7 +319,10 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     const user = await platform.signUp('refused');
     sandbox.faults.tamperResponses = true;
     try {
-      const bad = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat' } });
+      const bad = await platform.call('POST', '/api/v1/payments/orders', {
+        token: user.token,
+        body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat' },
+      });
       expect(bad.status, bad.text).to.equal(502);
       expect(bad.body.error.code).to.equal('PAYMENT_PROVIDER_ERROR');
       const failed = await order(user.token, bad.body.error.details.order_id);
@@ -280,14 +333,20 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     }
     sandbox.faults.unavailable = true;
     try {
-      const down = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat' } });
+      const down = await platform.call('POST', '/api/v1/payments/orders', {
+        token: user.token,
+        body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat' },
+      });
       expect(down.status, down.text).to.equal(503);
       expect(down.body.error.code).to.equal('PAYMENT_PROVIDER_UNAVAILABLE');
       expect((await order(user.token, down.body.error.details.order_id)).status).to.equal('failed');
     } finally {
       sandbox.faults.unavailable = false;
     }
-    const wrongChannel = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat', channel: 'wap' } });
+    const wrongChannel = await platform.call('POST', '/api/v1/payments/orders', {
+      token: user.token,
+      body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat', channel: 'wap' },
+    });
     expect(wrongChannel.status).to.equal(422);
   });
 });

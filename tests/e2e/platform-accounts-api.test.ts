@@ -8,7 +8,7 @@ import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { platformAccountsProjection } from '../../src/projections/platform-accounts.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
 import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
@@ -161,9 +161,17 @@ describe('platform accounts API (e2e)', function () {
     expect(etag).to.equal(`"${invalid.body.data.revision}"`);
 
     // rotate: a stale If-Match is 412; the current one puts the account back to pending
-    const stale = await call('PUT', `/api/v1/platform-accounts/${id}`, { token: alice.token, headers: { 'If-Match': '"0"' }, body: { credentials: { cookies: cookies[1] } } });
+    const stale = await call('PUT', `/api/v1/platform-accounts/${id}`, {
+      token: alice.token,
+      headers: { 'If-Match': '"0"' },
+      body: { credentials: { cookies: cookies[1] } },
+    });
     expect(stale.res.status, stale.text).to.equal(412);
-    const rotated = await call('PUT', `/api/v1/platform-accounts/${id}`, { token: alice.token, headers: { 'If-Match': etag }, body: { credentials: { cookies: cookies[1] } } });
+    const rotated = await call('PUT', `/api/v1/platform-accounts/${id}`, {
+      token: alice.token,
+      headers: { 'If-Match': etag },
+      body: { credentials: { cookies: cookies[1] } },
+    });
     expect(rotated.res.status, rotated.text).to.equal(200);
     const reconnected = await call('GET', `/api/v1/platform-accounts/${id}?after_position=${rotated.body.data.position}`, { token: alice.token });
     expect(reconnected.body.data).to.include({ status: 'pending_verification', last_invalidation_reason: 'credentials_expired' });
@@ -175,7 +183,11 @@ describe('platform accounts API (e2e)', function () {
 
     // rename (with If-Match); the same name again writes nothing
     const current = await call('GET', `/api/v1/platform-accounts/${id}?after_position=${again.body.data.position}`, { token: alice.token });
-    const renamed = await call('PUT', `/api/v1/platform-accounts/${id}`, { token: alice.token, headers: { 'If-Match': current.res.headers.get('etag')! }, body: { display_name: '运营主号' } });
+    const renamed = await call('PUT', `/api/v1/platform-accounts/${id}`, {
+      token: alice.token,
+      headers: { 'If-Match': current.res.headers.get('etag')! },
+      body: { display_name: '运营主号' },
+    });
     expect(renamed.res.status, renamed.text).to.equal(200);
     const relabelled = await call('GET', `/api/v1/platform-accounts/${id}?after_position=${renamed.body.data.position}`, { token: alice.token });
     expect(relabelled.body.data).to.include({ display_name: '运营主号', status: 'active' });
@@ -226,7 +238,13 @@ describe('platform accounts API (e2e)', function () {
     const rows = await knex('platform_accounts').whereIn('id', [id, newId]);
     expect(rows).to.have.length(2);
     const events = [...(await store.readStream(platformAccountStream(id))), ...(await store.readStream(platformAccountStream(newId)))];
-    expect(events.map((e) => e.type)).to.include.members(['PlatformAccountConnected', 'AccountVerified', 'AccountInvalidated', 'AccountCredentialsRotated', 'PlatformAccountDisconnected']);
+    expect(events.map((e) => e.type)).to.include.members([
+      'PlatformAccountConnected',
+      'AccountVerified',
+      'AccountInvalidated',
+      'AccountCredentialsRotated',
+      'PlatformAccountDisconnected',
+    ]);
     const everywhere = [JSON.stringify(seen), JSON.stringify(rows), JSON.stringify(events.map((e) => ({ data: e.data, metadata: e.metadata })))];
     for (const cookie of cookies) {
       const session = /web_session=([^;]+)/.exec(cookie)![1]!;

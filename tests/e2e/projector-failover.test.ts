@@ -40,7 +40,15 @@ describe('projector processes: consumers shared out, failover on a crash (e2e)',
   const startProjector = () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/projector.ts'], {
       cwd: process.cwd(),
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '5000' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: testRedisUrl,
+        QUEUE_PREFIX: prefix,
+        SHUTDOWN_TIMEOUT_MS: '5000',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     output.set(child.pid!, '');
@@ -52,7 +60,8 @@ describe('projector processes: consumers shared out, failover on a crash (e2e)',
   };
   const appName = (child: ChildProcess) => `projector ${hostname()} ${child.pid}`.slice(0, 63);
   const overview = () => consumerOverview({ knex, store, timeZone: 'Asia/Shanghai' });
-  const runBy = (all: ConsumerOverview[], child: ChildProcess) => all.filter((c) => c.kind !== 'other' && c.heldBy?.applicationName === appName(child)).map((c) => c.name);
+  const runBy = (all: ConsumerOverview[], child: ChildProcess) =>
+    all.filter((c) => c.kind !== 'other' && c.heldBy?.applicationName === appName(child)).map((c) => c.name);
   const logs = () => [...output.entries()].map(([pid, text]) => `--- projector ${pid}:\n${text.slice(-3000)}`).join('\n');
 
   before(async () => {
@@ -79,22 +88,33 @@ describe('projector processes: consumers shared out, failover on a crash (e2e)',
 
     // shared out: every consumer held by one of the two, each holding about half
     try {
-      await waitFor('the consumers shared out between the two projectors', async () => {
-        const all = await overview();
-        const [ofA, ofB] = [runBy(all, a), runBy(all, b)];
-        return ofA.length + ofB.length === known.length && Math.abs(ofA.length - ofB.length) <= 1;
-      }, 60_000, 200);
+      await waitFor(
+        'the consumers shared out between the two projectors',
+        async () => {
+          const all = await overview();
+          const [ofA, ofB] = [runBy(all, a), runBy(all, b)];
+          return ofA.length + ofB.length === known.length && Math.abs(ofA.length - ofB.length) <= 1;
+        },
+        60_000,
+        200,
+      );
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${JSON.stringify((await overview()).map((c) => [c.name, c.heldBy?.applicationName]))}\n${logs()}`);
     }
     const shared = await overview();
     const ofA = runBy(shared, a);
     const ofB = runBy(shared, b);
-    expect(ofA.filter((name) => ofB.includes(name)), 'no consumer in both').to.deep.equal([]);
+    expect(
+      ofA.filter((name) => ofB.includes(name)),
+      'no consumer in both',
+    ).to.deep.equal([]);
     expect([...ofA, ...ofB].sort()).to.deep.equal([...known].sort());
 
     // events for the proxies projection before the kill
-    const { proxyId } = await registerProxy({ store, context, secretBox: container.get(TOKENS.SecretBox) }, { host: '127.0.0.1', port: 9, protocol: 'http', registeredBy: 'test' });
+    const { proxyId } = await registerProxy(
+      { store, context, secretBox: container.get(TOKENS.SecretBox) },
+      { host: '127.0.0.1', port: 9, protocol: 'http', registeredBy: 'test' },
+    );
     let checks = 0;
     const check = async () => {
       await recordHealthCheck({ store, context }, { proxyId, ok: true, latencyMs: 7 });
@@ -143,8 +163,13 @@ describe('projector processes: consumers shared out, failover on a crash (e2e)',
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await counted()).to.deep.equal({ total: checks, ok: checks, latency: 7 * checks });
     const head = await store.headPosition();
-    await waitFor('every consumer at the head', async () =>
-      (await overview()).filter((c) => c.kind !== 'other').every((c) => c.checkpoint !== null && comparePositions(parsePosition(c.checkpoint), head) >= 0), 20_000, 200);
+    await waitFor(
+      'every consumer at the head',
+      async () =>
+        (await overview()).filter((c) => c.kind !== 'other').every((c) => c.checkpoint !== null && comparePositions(parsePosition(c.checkpoint), head) >= 0),
+      20_000,
+      200,
+    );
 
     // the survivor still stops cleanly
     const exited = new Promise<number | null>((resolve) => survivor.once('exit', (code) => resolve(code)));

@@ -9,7 +9,7 @@ import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition } from '../../src/event-store/position.js';
 import { proxiesProjection } from '../../src/projections/proxies.js';
 import { proxyUsageProjection } from '../../src/projections/proxy-usage.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -43,7 +43,9 @@ describe('proxies API (e2e)', function () {
   let userId = '';
 
   before(async () => {
-    container = await buildContainer(testConfig({ PROXY_FAILURE_THRESHOLD: String(PROXY_FAILURE_THRESHOLD), PROXY_RECOVERY_THRESHOLD: String(PROXY_RECOVERY_THRESHOLD) }));
+    container = await buildContainer(
+      testConfig({ PROXY_FAILURE_THRESHOLD: String(PROXY_FAILURE_THRESHOLD), PROXY_RECOVERY_THRESHOLD: String(PROXY_RECOVERY_THRESHOLD) }),
+    );
     store = container.get(TOKENS.EventStore);
     knex = container.get(TOKENS.Knex);
     // both projections in-process (the projector's job in production)
@@ -68,7 +70,11 @@ describe('proxies API (e2e)', function () {
     const headers: Record<string, string> = {};
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    const res = await fetch(`${running.url}/api/v1/proxies${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const res = await fetch(`${running.url}/api/v1/proxies${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await res.text();
     seen.push(text, JSON.stringify([...res.headers]));
     return { res, body: JSON.parse(text), text };
@@ -104,7 +110,17 @@ describe('proxies API (e2e)', function () {
     expect(list.res.status, list.text).to.equal(200);
     expect(list.body.data.pagination).to.include({ total: 2, page: 1 });
     const byId = new Map<string, any>(list.body.data.items.map((p: any) => [p.id, p]));
-    expect(byId.get(a.id)).to.include({ host: 'gw1.example.test', port: 8000, protocol: 'http', has_credentials: true, country: 'CN', status: 'healthy', success_rate: null, avg_latency_ms: null, registered_by: adminId });
+    expect(byId.get(a.id)).to.include({
+      host: 'gw1.example.test',
+      port: 8000,
+      protocol: 'http',
+      has_credentials: true,
+      country: 'CN',
+      status: 'healthy',
+      success_rate: null,
+      avg_latency_ms: null,
+      registered_by: adminId,
+    });
     expect(byId.get(b.id)).to.include({ protocol: 'socks5', has_credentials: false, country: 'US' });
     for (const [query, ids] of [
       [`provider=${provider}&protocol=socks5`, [b.id]],
@@ -113,7 +129,10 @@ describe('proxies API (e2e)', function () {
       [`provider=${provider}&status=failed`, []],
     ] as const) {
       const filtered = await call('GET', `?${query}`, { token: admin });
-      expect(filtered.body.data.items.map((p: any) => p.id), query).to.deep.equal(ids);
+      expect(
+        filtered.body.data.items.map((p: any) => p.id),
+        query,
+      ).to.deep.equal(ids);
     }
 
     // failures up to the threshold fail it
@@ -123,7 +142,13 @@ describe('proxies API (e2e)', function () {
     }
     const failed = await check(a.id, { ok: false, error: 'connect refused' });
     expect(failed).to.include({ recorded: true, failed: true, recovered: false, status: 'failed' });
-    expect(await get(a.id, failed.position)).to.include({ status: 'failed', consecutive_failures: 3, last_error: 'connect refused', failure_reason: 'connect refused', success_rate: 0 });
+    expect(await get(a.id, failed.position)).to.include({
+      status: 'failed',
+      consecutive_failures: 3,
+      last_error: 'connect refused',
+      failure_reason: 'connect refused',
+      success_rate: 0,
+    });
     const listedFailed = await call('GET', `?provider=${provider}&status=failed`, { token: admin });
     expect(listedFailed.body.data.items.map((p: any) => p.id)).to.deep.equal([a.id]);
 
@@ -133,7 +158,15 @@ describe('proxies API (e2e)', function () {
     const recovered = await check(a.id, { ok: true, latency_ms: 300 });
     expect(recovered).to.include({ recorded: true, recovered: true, status: 'healthy' });
     const healthy = await get(a.id, recovered.position);
-    expect(healthy).to.include({ status: 'healthy', consecutive_failures: 0, consecutive_successes: 2, total_checks: 5, success_rate: 2 / 5, avg_latency_ms: 200, last_latency_ms: 300 });
+    expect(healthy).to.include({
+      status: 'healthy',
+      consecutive_failures: 0,
+      consecutive_successes: 2,
+      total_checks: 5,
+      success_rate: 2 / 5,
+      avg_latency_ms: 200,
+      last_latency_ms: 300,
+    });
     expect(healthy.last_checked_at).to.be.a('string');
 
     // bans
@@ -229,7 +262,19 @@ describe('proxies API (e2e)', function () {
     const run = async (id: string, ownerId: string, commands: (id: string) => WorkflowExecutionCommand[]) => {
       let position = '';
       const all: WorkflowExecutionCommand[] = [
-        { type: 'RequestExecution', executionId: id, workflowId: `wf-${id}`, ownerId, platform: 'qidian', workflowType: 'qidian.rankings', config: {}, platformAccountId: null, trigger: 'schedule', requestedBy: null, now: at(0) },
+        {
+          type: 'RequestExecution',
+          executionId: id,
+          workflowId: `wf-${id}`,
+          ownerId,
+          platform: 'qidian',
+          workflowType: 'qidian.rankings',
+          config: {},
+          platformAccountId: null,
+          trigger: 'schedule',
+          requestedBy: null,
+          now: at(0),
+        },
         ...commands(id),
       ];
       for (const command of all) {
@@ -245,7 +290,14 @@ describe('proxies API (e2e)', function () {
     const position = await run(executionId, userId, (id) => [
       { type: 'StartExecution', executionId: id, now: at(1) },
       { type: 'AssignProxy', executionId: id, proxyId, reason: 'initial', now: at(2) },
-      { type: 'CollectItems', executionId: id, batchId: 'b1', items: ['r1', 'r2', 'r3', 'r4'].map((p) => ({ platformContentId: p, kind: 'qidian.book', data: {} })), cursor: null, now: at(3) },
+      {
+        type: 'CollectItems',
+        executionId: id,
+        batchId: 'b1',
+        items: ['r1', 'r2', 'r3', 'r4'].map((p) => ({ platformContentId: p, kind: 'qidian.book', data: {} })),
+        cursor: null,
+        now: at(3),
+      },
       { type: 'FailExecution', executionId: id, reason: 'layout changed', now: at(4) },
     ]);
 

@@ -14,7 +14,10 @@ describe('proxy probe on demand (e2e)', function () {
     platform = await startPlatform({ proxies: 1, config: { PROXY_FAILURE_THRESHOLD: '2', PROXY_RECOVERY_THRESHOLD: '1' } });
     admin = await platform.adminToken();
     const p = platform.proxies.at(0);
-    const r = await platform.call('POST', '/api/v1/proxies', { token: admin, body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password } });
+    const r = await platform.call('POST', '/api/v1/proxies', {
+      token: admin,
+      body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password },
+    });
     expect(r.status, r.text).to.equal(201);
     proxyId = r.body.data.id;
   });

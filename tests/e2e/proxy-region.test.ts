@@ -45,7 +45,12 @@ describe('workflows with a proxy region (e2e)', function () {
         expect(executed.status, executed.text).to.equal(202);
         const executionId = executed.body.data.execution_id as string;
         let events = await platform.events(workflowExecutionStream(executionId));
-        await waitFor('the run to complete', async () => (events = await platform.events(workflowExecutionStream(executionId))).some((e) => e.type === 'ExecutionCompleted'), 60_000, 100);
+        await waitFor(
+          'the run to complete',
+          async () => (events = await platform.events(workflowExecutionStream(executionId))).some((e) => e.type === 'ExecutionCompleted'),
+          60_000,
+          100,
+        );
         expect(events[0]!.data).to.include({ proxyRegion: 'guangdong' });
         const assigned = events.filter((e) => e.type === 'ProxyAssigned').map((e) => (e.data as { proxyId: string }).proxyId);
         expect(assigned.length).to.be.greaterThan(0);

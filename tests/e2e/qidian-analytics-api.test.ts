@@ -9,7 +9,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition, type Position } from '../../src/event-store/position.js';
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -78,14 +78,30 @@ describe('qidian analytics API (e2e, production app)', function () {
     });
     expect(registered.status).to.equal(201);
     const userId = ((await registered.json()) as any).data.user_id as string;
-    const login = await fetch(`${running.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const login = await fetch(`${running.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
     expect(login.status).to.equal(200);
     const token = ((await login.json()) as any).data.access_token as string;
     const key = subscriptionKey(userId, 'qidian');
     const at = new Date().toISOString();
-    await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'qidian', plan: 'free', now: at }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'qidian', plan: 'free', now: at },
+      { context },
+    );
     if (plan !== 'free') {
-      await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at }, { context });
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at },
+        { context },
+      );
     }
     return { userId, token };
   }
@@ -96,7 +112,19 @@ describe('qidian analytics API (e2e, production app)', function () {
     const now = new Date().toISOString();
     const config = workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜', '收藏榜'] };
     const commands: WorkflowExecutionCommand[] = [
-      { type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: 'qidian', workflowType, config, platformAccountId: null, trigger: 'schedule', requestedBy: null, now },
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: randomUUID(),
+        ownerId,
+        platform: 'qidian',
+        workflowType,
+        config,
+        platformAccountId: null,
+        trigger: 'schedule',
+        requestedBy: null,
+        now,
+      },
       { type: 'StartExecution', executionId, workerId: 'collector-1', now },
       { type: 'CollectItems', executionId, batchId: 'batch-1', items, cursor: null, now },
     ];
@@ -131,7 +159,19 @@ describe('qidian analytics API (e2e, production app)', function () {
   const entry = (ranking: string, rank: number, book: Book, capturedAt: string): CollectedItem => ({
     platformContentId: `${ranking}:${book.id}`,
     kind: 'qidian.ranking_entry',
-    data: { ranking, rank, novelId: book.id, title: book.title, author: book.author, category: book.category, subCategory: null, status: 'serializing', score: 10_000 - rank * 100, scoreLabel: '月票', capturedAt },
+    data: {
+      ranking,
+      rank,
+      novelId: book.id,
+      title: book.title,
+      author: book.author,
+      category: book.category,
+      subCategory: null,
+      status: 'serializing',
+      score: 10_000 - rank * 100,
+      scoreLabel: '月票',
+      capturedAt,
+    },
   });
   const snapshot = (book: Book, capturedAt: string, wordCount: number, collections: number | null = null): CollectedItem => ({
     platformContentId: book.id,
@@ -156,9 +196,17 @@ describe('qidian analytics API (e2e, production app)', function () {
    * Snapshots: A day −10 900k, −5 1,000,000, −1 1,030,000; C −4 500k, −1 560k; E −2 200k.
    */
   async function seedMarket(ownerId: string): Promise<string> {
-    await collect(ownerId, 'qidian.rankings', [A, B, C, D, F].map((book, i) => entry('热销榜', i + 1, book, ago(5))));
+    await collect(
+      ownerId,
+      'qidian.rankings',
+      [A, B, C, D, F].map((book, i) => entry('热销榜', i + 1, book, ago(5))),
+    );
     await collect(ownerId, 'qidian.rankings', [entry('热销榜', 1, X, ago(3))]);
-    await collect(ownerId, 'qidian.rankings', [C, B, E, F, A].map((book, i) => entry('热销榜', i + 1, book, ago(1))));
+    await collect(
+      ownerId,
+      'qidian.rankings',
+      [C, B, E, F, A].map((book, i) => entry('热销榜', i + 1, book, ago(1))),
+    );
     await collect(ownerId, 'qidian.rankings', [entry('收藏榜', 1, G, ago(2))]);
     // a run keeps one snapshot per book (its dedup key): one run per capture
     await collect(ownerId, 'qidian.novels', [snapshot(A, ago(10), 900_000, 10)]);
@@ -267,14 +315,31 @@ describe('qidian analytics API (e2e, production app)', function () {
       // known from a ranking entry only
       [D.id, null, null, { ranking: '热销榜', rank: 4, day: qidianDay(ago(5)) }],
     ]);
-    expect(data.books[0]).to.include({ title: A.title, category: '玄幻', status: 'serializing', chapters: 343, collections: 25, last_updated_at: ago(1), last_captured_at: ago(1) });
+    expect(data.books[0]).to.include({
+      title: A.title,
+      category: '玄幻',
+      status: 'serializing',
+      chapters: 343,
+      collections: 25,
+      last_updated_at: ago(1),
+      last_captured_at: ago(1),
+    });
     expect(data.books[2]).to.include({ title: D.title, category: '都市', collections: null, last_updated_at: null, last_captured_at: ago(5) });
 
     expect(data.trends).to.deep.equal([
       { day: qidianDay(ago(10)), books: 1, word_count: 900_000, chapters: 300, collections: 10, monthly_tickets: null, ranking_entries: 0, best_rank: null },
       { day: qidianDay(ago(5)), books: 1, word_count: 1_000_000, chapters: 333, collections: 20, monthly_tickets: null, ranking_entries: 3, best_rank: 1 },
       { day: qidianDay(ago(4)), books: 1, word_count: 500_000, chapters: 166, collections: 5, monthly_tickets: null, ranking_entries: 0, best_rank: null },
-      { day: qidianDay(ago(1)), books: 2, word_count: 1_590_000, chapters: 343 + 186, collections: 32, monthly_tickets: null, ranking_entries: 2, best_rank: 1 },
+      {
+        day: qidianDay(ago(1)),
+        books: 2,
+        word_count: 1_590_000,
+        chapters: 343 + 186,
+        collections: 32,
+        monthly_tickets: null,
+        ranking_entries: 2,
+        best_rank: 1,
+      },
     ]);
 
     // the default period (30 days) and a week: A's growth counts from its first snapshot of the week
@@ -296,7 +361,7 @@ describe('qidian analytics API (e2e, production app)', function () {
     expect(unknown.body.error.code).to.equal('NOT_FOUND');
   });
 
-  it('scopes everything to the caller: bob sees his own board, none of alice\'s books or authors', async () => {
+  it("scopes everything to the caller: bob sees his own board, none of alice's books or authors", async () => {
     const market = await get('/api/v1/qidian/analytics/market?days=7', bob.token);
     expect(market.res.status, market.text).to.equal(200);
     const hot = market.body.data.boards[0];

@@ -9,7 +9,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition, type Position } from '../../src/event-store/position.js';
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
@@ -82,7 +82,19 @@ describe('qidian API (e2e, production app)', function () {
     const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'worker-test' };
     const config = workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜', '收藏榜'] };
     const commands: WorkflowExecutionCommand[] = [
-      { type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: 'qidian', workflowType, config, platformAccountId: null, trigger: 'schedule', requestedBy: null, now },
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: randomUUID(),
+        ownerId,
+        platform: 'qidian',
+        workflowType,
+        config,
+        platformAccountId: null,
+        trigger: 'schedule',
+        requestedBy: null,
+        now,
+      },
       { type: 'StartExecution', executionId, workerId: 'collector-1', now },
       { type: 'CollectItems', executionId, batchId: 'batch-1', items, cursor: null, now },
     ];
@@ -116,7 +128,19 @@ describe('qidian API (e2e, production app)', function () {
   const entry = (ranking: string, rank: number, novelId: string, title: string, author: string, capturedAt: string): CollectedItem => ({
     platformContentId: `${ranking}:${novelId}`,
     kind: 'qidian.ranking_entry',
-    data: { ranking, rank, novelId, title, author, category: '玄幻', subCategory: '东方玄幻', status: 'serializing', score: 20_000 - rank * 100, scoreLabel: '月票', capturedAt },
+    data: {
+      ranking,
+      rank,
+      novelId,
+      title,
+      author,
+      category: '玄幻',
+      subCategory: '东方玄幻',
+      status: 'serializing',
+      score: 20_000 - rank * 100,
+      scoreLabel: '月票',
+      capturedAt,
+    },
   });
 
   it('tracks novels up to the free limit, 429 past it, 409 on a duplicate, frees a unit on untrack, keeps others out', async () => {
@@ -152,7 +176,11 @@ describe('qidian API (e2e, production app)', function () {
     expect(page1.body.data.items[0].settings).to.deep.equal({ notify_on_update: true, notify_on_completion: false, word_count_threshold: null });
 
     // PUT: If-Match guards the revision
-    const stale = await call('PUT', `/api/v1/qidian/trackings/${ids[0]}`, { token: alice.token, headers: { 'If-Match': '"7"' }, body: { settings: { word_count_threshold: 10000 } } });
+    const stale = await call('PUT', `/api/v1/qidian/trackings/${ids[0]}`, {
+      token: alice.token,
+      headers: { 'If-Match': '"7"' },
+      body: { settings: { word_count_threshold: 10000 } },
+    });
     expect(stale.res.status, stale.text).to.equal(412);
     const put = await call('PUT', `/api/v1/qidian/trackings/${ids[0]}`, {
       token: alice.token,
@@ -171,7 +199,10 @@ describe('qidian API (e2e, production app)', function () {
     // another user: sees nothing, cannot touch alice's
     const bobs = await call('GET', '/api/v1/qidian/trackings', { token: bob.token });
     expect(bobs.body.data.pagination.total).to.equal(0);
-    for (const [method, body] of [['PUT', { title: 'mine' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['PUT', { title: 'mine' }],
+      ['DELETE', undefined],
+    ] as const) {
       const refused = await call(method, `/api/v1/qidian/trackings/${ids[1]}`, { token: bob.token, body });
       expect(refused.res.status, `${method}: ${refused.text}`).to.equal(404);
     }
@@ -196,7 +227,7 @@ describe('qidian API (e2e, production app)', function () {
     expect(list.body.data.items.map((t: any) => t.novel_id).sort()).to.deep.equal([...novels.slice(0, 1), ...novels.slice(2)].sort());
   });
 
-  it('shows a novel\'s data and daily trends from collected snapshots, within the plan\'s retention', async () => {
+  it("shows a novel's data and daily trends from collected snapshots, within the plan's retention", async () => {
     const alice = await reader();
     const bob = await reader();
     const novel = '1010868264';
@@ -219,7 +250,14 @@ describe('qidian API (e2e, production app)', function () {
 
     const data = await call('GET', `/api/v1/qidian/novels/${novel}/data?after_position=${position}`, { token: alice.token });
     expect(data.res.status, data.text).to.equal(200);
-    expect(data.body.data.latest).to.include({ captured_at: yesterday, word_count: 4_466_500, chapters: 1431, title: '诡秘之主', author: '爱潜水的乌贼', clicks: null });
+    expect(data.body.data.latest).to.include({
+      captured_at: yesterday,
+      word_count: 4_466_500,
+      chapters: 1431,
+      title: '诡秘之主',
+      author: '爱潜水的乌贼',
+      clicks: null,
+    });
     // the 10-day-old capture is past free's 7 days
     expect(data.body.data.items.map((s: any) => s.captured_at)).to.deep.equal([yesterday, dayBefore]);
     expect(data.body.data.pagination.total).to.equal(2);
@@ -259,7 +297,7 @@ describe('qidian API (e2e, production app)', function () {
     expect(unknown.res.status, unknown.text).to.equal(404);
   });
 
-  it('exports a novel\'s snapshots: json on the free plan (oldest first, all of them), csv refused (excel not in the plan), unknown novel 404', async () => {
+  it("exports a novel's snapshots: json on the free plan (oldest first, all of them), csv refused (excel not in the plan), unknown novel 404", async () => {
     const alice = await reader();
     const novel = String(1_100_000_000 + Math.floor(Math.random() * 1_000_000));
     await collect(alice.userId, 'qidian.novels', [snapshot(novel, new Date(Date.now() - 2 * 86_400_000).toISOString(), 5_000_000, 1700, 200, 3)]);

@@ -91,35 +91,58 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     return (r.body.data.items as any[]).filter((n) => n.kind === kind);
   }
 
-  it('tracking a novel collects it through the worker, at the plan\'s frequency, with no workflow written by the user', async () => {
+  it("tracking a novel collects it through the worker, at the plan's frequency, with no workflow written by the user", async () => {
     const alice = await platform.signUp('alice');
     const first = await track(alice.token, '1036370336');
     expect(first.status, first.text).to.equal(201);
 
     // the watch list: created by pm-qidian-watchlist, scheduled daily (free), run at once by its first tick
     const workflowId = watchlistWorkflowId(alice.userId);
-    await waitFor('the watch list workflow', async () => ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled').length > 0, 20_000, 100);
+    await waitFor(
+      'the watch list workflow',
+      async () => ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled').length > 0,
+      20_000,
+      100,
+    );
     const created = ofType(await platform.events(workflowStream(workflowId)), 'WorkflowCreated')[0]!.data as any;
     expect(created).to.include({ ownerId: alice.userId, type: 'qidian.watchlist', platform: 'qidian' });
     expect(created.config).to.deep.equal({});
-    expect((ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled')[0]!.data as any).schedule).to.deep.equal({ kind: 'interval', every: 'daily' });
+    expect((ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled')[0]!.data as any).schedule).to.deep.equal({
+      kind: 'interval',
+      every: 'daily',
+    });
 
     await waitFor('the first watch-list run to complete', async () => (await executionsOf(workflowId)).some((e) => e.done), 90_000, 200);
     const [run] = await executionsOf(workflowId);
     expect(run!.config).to.deep.equal({ novelIds: ['1036370336'] });
     expect(run!.items).to.equal(1);
     expect(platform.sites.hits('qidian', 'www', '/book/1036370336').length).to.be.greaterThan(0);
-    await waitFor('the snapshot in the read model', async () => {
-      const data = await platform.call('GET', '/api/v1/qidian/novels/1036370336/data', { token: alice.token });
-      return data.status === 200 && data.body.data.latest?.title === '深海余烬';
-    }, 20_000, 100);
+    await waitFor(
+      'the snapshot in the read model',
+      async () => {
+        const data = await platform.call('GET', '/api/v1/qidian/novels/1036370336/data', { token: alice.token });
+        return data.status === 200 && data.body.data.latest?.title === '深海余烬';
+      },
+      20_000,
+      100,
+    );
 
     // a second tracking joins the next run (here: the owner's "collect now")
     expect((await track(alice.token, '1041637443')).status).to.equal(201);
-    await waitFor('the second tracking in the watch list', async () => (await knex()('pm_qidian_watchlist').where({ user_id: alice.userId, active: true })).length === 2, 20_000, 50);
+    await waitFor(
+      'the second tracking in the watch list',
+      async () => (await knex()('pm_qidian_watchlist').where({ user_id: alice.userId, active: true })).length === 2,
+      20_000,
+      50,
+    );
     const now = await platform.call('POST', `/api/v1/workflows/${workflowId}/execute`, { token: alice.token });
     expect(now.status, now.text).to.equal(202);
-    await waitFor('the manual run to complete', async () => (await executionsOf(workflowId)).find((e) => e.id === now.body.data.execution_id)?.done === true, 90_000, 200);
+    await waitFor(
+      'the manual run to complete',
+      async () => (await executionsOf(workflowId)).find((e) => e.id === now.body.data.execution_id)?.done === true,
+      90_000,
+      200,
+    );
     const manual = (await executionsOf(workflowId)).find((e) => e.id === now.body.data.execution_id)!;
     expect(manual.config).to.deep.equal({ novelIds: ['1036370336', '1041637443'] });
     expect(manual.items).to.equal(2);
@@ -127,14 +150,21 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     // the platform's workflow: not the owner's to change, delete or create
     expect((await platform.call('PUT', `/api/v1/workflows/${workflowId}`, { token: alice.token, body: { name: 'mine' } })).status).to.equal(409);
     expect((await platform.call('DELETE', `/api/v1/workflows/${workflowId}`, { token: alice.token })).status).to.equal(409);
-    expect((await platform.call('POST', '/api/v1/workflows', { token: alice.token, body: { name: 'x', type: 'qidian.watchlist', config: {} } })).status).to.equal(422);
+    expect(
+      (await platform.call('POST', '/api/v1/workflows', { token: alice.token, body: { name: 'x', type: 'qidian.watchlist', config: {} } })).status,
+    ).to.equal(422);
 
     // an upgrade moves it to the new plan's frequency
     await changePlan(alice.userId, 'basic');
-    await waitFor('the watch list rescheduled hourly', async () => {
-      const scheduled = ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled');
-      return (scheduled.at(-1)?.data as any)?.schedule?.every === 'hourly';
-    }, 20_000, 100);
+    await waitFor(
+      'the watch list rescheduled hourly',
+      async () => {
+        const scheduled = ofType(await platform.events(workflowStream(workflowId)), 'WorkflowScheduled');
+        return (scheduled.at(-1)?.data as any)?.schedule?.every === 'hourly';
+      },
+      20_000,
+      100,
+    );
   });
 
   it('keywords: gated by custom_keywords; the watch list searches them, and a newly found book is a notification', async () => {
@@ -173,7 +203,12 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
       expect(n.title).to.contain('深海新书');
       // collected again: no second notification for the same book
       const again = await platform.call('POST', `/api/v1/workflows/${workflowId}/execute`, { token: dave.token });
-      await waitFor('the repeat run', async () => (await executionsOf(workflowId)).find((e) => e.id === again.body.data.execution_id)?.done === true, 90_000, 200);
+      await waitFor(
+        'the repeat run',
+        async () => (await executionsOf(workflowId)).find((e) => e.id === again.body.data.execution_id)?.done === true,
+        90_000,
+        200,
+      );
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(await notificationsOf(dave.token, 'keyword_match')).to.have.length(1);
     } finally {
@@ -184,13 +219,16 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     expect((await platform.call('DELETE', `/api/v1/qidian/keywords/${watched.body.data.id}`, { token: dave.token })).status).to.equal(200);
   });
 
-  it('novel_tracking_limit counts trackings and workflows\' novels as one list, each novel once', async () => {
+  it("novel_tracking_limit counts trackings and workflows' novels as one list, each novel once", async () => {
     const bob = await platform.signUp('bob');
     const novel = (n: number) => String(1_100_000_000 + n);
     for (let i = 1; i <= 9; i++) expect((await track(bob.token, novel(i))).status).to.equal(201);
 
     // one tracked + two new = 11 > 10 (free): refused, and nothing new tracked
-    const over = await platform.call('POST', '/api/v1/workflows', { token: bob.token, body: { name: 'mine', type: 'qidian.novels', config: { novelIds: [novel(1), novel(21), novel(22)] } } });
+    const over = await platform.call('POST', '/api/v1/workflows', {
+      token: bob.token,
+      body: { name: 'mine', type: 'qidian.novels', config: { novelIds: [novel(1), novel(21), novel(22)] } },
+    });
     expect(over.status, over.text).to.equal(429);
     expect(over.body.error.details).to.include({ feature: 'novel_tracking_limit' });
     const { loadTracking } = await import('../../src/application/novel-trackings.js');
@@ -199,13 +237,23 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     expect((await loadTracking(platform.store, novelTrackingId(bob.userId, novel(22)))).state.status).to.not.equal('tracking');
 
     // one tracked + one new = 10: the workflow is made, its new novel tracked
-    const made = await platform.call('POST', '/api/v1/workflows', { token: bob.token, body: { name: 'mine', type: 'qidian.novels', config: { novelIds: [novel(1), novel(21)] } } });
+    const made = await platform.call('POST', '/api/v1/workflows', {
+      token: bob.token,
+      body: { name: 'mine', type: 'qidian.novels', config: { novelIds: [novel(1), novel(21)] } },
+    });
     expect(made.status, made.text).to.equal(201);
     expect((await loadTracking(platform.store, novelTrackingId(bob.userId, novel(21)))).state.status).to.equal('tracking');
     const full = await track(bob.token, novel(30));
     expect(full.status, full.text).to.equal(429);
     // a workflow naming only tracked novels holds nothing more
-    expect((await platform.call('POST', '/api/v1/workflows', { token: bob.token, body: { name: 'again', type: 'qidian.novels', config: { novelIds: [novel(2), novel(21)] } } })).status).to.equal(201);
+    expect(
+      (
+        await platform.call('POST', '/api/v1/workflows', {
+          token: bob.token,
+          body: { name: 'again', type: 'qidian.novels', config: { novelIds: [novel(2), novel(21)] } },
+        })
+      ).status,
+    ).to.equal(201);
 
     // untracking a novel a workflow names frees its unit; the workflow's runs leave it out
     const untracked = await platform.call('DELETE', `/api/v1/qidian/trackings/${novelTrackingId(bob.userId, novel(1))}`, { token: bob.token });
@@ -215,10 +263,15 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     expect(run.status, run.text).to.equal(202);
     const requested = ofType(await platform.events(workflowExecutionStream(run.body.data.execution_id)), 'ExecutionRequested')[0]!;
     expect((requested.data as any).config).to.deep.equal({ novelIds: [novel(21)] });
-    await waitFor('the trackings in the read model', async () => {
-      const list = await platform.call('GET', '/api/v1/qidian/trackings?per_page=50', { token: bob.token });
-      return list.body?.data?.pagination?.total === 10;
-    }, 20_000, 100);
+    await waitFor(
+      'the trackings in the read model',
+      async () => {
+        const list = await platform.call('GET', '/api/v1/qidian/trackings?per_page=50', { token: bob.token });
+        return list.body?.data?.pagination?.total === 10;
+      },
+      20_000,
+      100,
+    );
 
     // the watch list of a user at their limit collects at most the limit, whatever else they name
     await waitFor('the watch list run', async () => (await executionsOf(watchlistWorkflowId(bob.userId))).length > 0, 30_000, 200);
@@ -235,7 +288,9 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     expect(notTracked.status, notTracked.text).to.equal(409);
     expect(notTracked.body.error.details).to.include({ reason: 'novel_not_tracked' });
     expect((await track(carol.token, NOVEL)).status).to.equal(201);
-    expect((await platform.call('POST', '/api/v1/qidian/alerts', { token: carol.token, body: { novel_id: NOVEL, kind: 'word_count_threshold' } })).status).to.equal(422);
+    expect(
+      (await platform.call('POST', '/api/v1/qidian/alerts', { token: carol.token, body: { novel_id: NOVEL, kind: 'word_count_threshold' } })).status,
+    ).to.equal(422);
 
     // free: one alert
     const firstAlert = await platform.call('POST', '/api/v1/qidian/alerts', { token: carol.token, body: { novel_id: NOVEL, kind: 'update' } });
@@ -250,35 +305,62 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
     await changePlan(carol.userId, 'basic');
     const completion = await platform.call('POST', '/api/v1/qidian/alerts', { token: carol.token, body: { novel_id: NOVEL, kind: 'completion' } });
     expect(completion.status, completion.text).to.equal(201);
-    const threshold = await platform.call('POST', '/api/v1/qidian/alerts', { token: carol.token, body: { novel_id: NOVEL, kind: 'word_count_threshold', words: 400_000 } });
+    const threshold = await platform.call('POST', '/api/v1/qidian/alerts', {
+      token: carol.token,
+      body: { novel_id: NOVEL, kind: 'word_count_threshold', words: 400_000 },
+    });
     expect(threshold.status, threshold.text).to.equal(201);
     const changed = await platform.call('PUT', `/api/v1/qidian/alerts/${threshold.body.data.id}`, { token: carol.token, body: { words: 450_000 } });
     expect(changed.status, changed.text).to.equal(200);
     const listed = await platform.call('GET', `/api/v1/qidian/alerts?after_position=${changed.body.data.position}`, { token: carol.token });
-    expect(listed.body.data.items.map((a: any) => [a.kind, a.words]).sort()).to.deep.equal([['completion', null], ['update', null], ['word_count_threshold', 450000]].sort());
+    expect(listed.body.data.items.map((a: any) => [a.kind, a.words]).sort()).to.deep.equal(
+      [
+        ['completion', null],
+        ['update', null],
+        ['word_count_threshold', 450000],
+      ].sort(),
+    );
     // another user sees none of them
     const stranger = await platform.signUp('stranger');
     expect((await platform.call('GET', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: stranger.token })).status).to.equal(404);
     expect((await platform.call('DELETE', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: stranger.token })).status).to.equal(404);
 
     // snapshots collected by a run of a qidian.novels workflow, through the results door
-    const wf = await platform.call('POST', '/api/v1/workflows', { token: carol.token, body: { name: 'alerts', type: 'qidian.novels', config: { novelIds: [NOVEL] } } });
+    const wf = await platform.call('POST', '/api/v1/workflows', {
+      token: carol.token,
+      body: { name: 'alerts', type: 'qidian.novels', config: { novelIds: [NOVEL] } },
+    });
     expect(wf.status, wf.text).to.equal(201);
     const t0 = Date.now() - 60_000;
     const snapshot = (minutes: number, chapters: number, wordCount: number, status: 'serializing' | 'completed') => ({
-      novelId: NOVEL, title: '警报测试书', author: '作者', category: '玄幻', wordCount, chapters, status,
-      stats: { clicks: null, recommendations: null, collections: null, monthlyTickets: null }, capturedAt: new Date(t0 + minutes * 1000).toISOString(),
+      novelId: NOVEL,
+      title: '警报测试书',
+      author: '作者',
+      category: '玄幻',
+      wordCount,
+      chapters,
+      status,
+      stats: { clicks: null, recommendations: null, collections: null, monthlyTickets: null },
+      capturedAt: new Date(t0 + minutes * 1000).toISOString(),
     });
     async function feed(item: ReturnType<typeof snapshot>): Promise<RecordedEvent> {
       const run = await platform.call('POST', `/api/v1/workflows/${wf.body.data.id}/execute`, { token: carol.token });
       expect(run.status, run.text).to.equal(202);
       const id = run.body.data.execution_id as string;
-      const fed = await platform.call('POST', `/api/v1/workflows/executions/${id}/results`, { token: admin, body: { worker_id: 'test', batch_id: `b-${id}`, items: [item], done: true } });
+      const fed = await platform.call('POST', `/api/v1/workflows/executions/${id}/results`, {
+        token: admin,
+        body: { worker_id: 'test', batch_id: `b-${id}`, items: [item], done: true },
+      });
       expect(fed.status, fed.text).to.equal(200);
       return ofType(await platform.events(workflowExecutionStream(id)), 'ItemsCollected')[0]!;
     }
     await feed(snapshot(1, 10, 300_000, 'serializing')); // the baseline
-    await waitFor('the baseline mark', async () => (await knex()('pm_qidian_novel_marks').where({ user_id: carol.userId, novel_id: NOVEL })).length === 1, 20_000, 50);
+    await waitFor(
+      'the baseline mark',
+      async () => (await knex()('pm_qidian_novel_marks').where({ user_id: carol.userId, novel_id: NOVEL })).length === 1,
+      20_000,
+      50,
+    );
     expect(await notificationsOf(carol.token, 'novel_alert')).to.deep.equal([]);
 
     const changeEvent = await feed(snapshot(2, 12, 460_000, 'completed'));
@@ -290,14 +372,22 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
 
     // the same figures again: nothing changed, nothing fires
     await feed(snapshot(3, 12, 460_000, 'completed'));
-    await waitFor('the mark moved on', async () => {
-      const [m] = await knex()('pm_qidian_novel_marks').where({ user_id: carol.userId, novel_id: NOVEL });
-      return new Date(m.captured_at).getTime() === t0 + 3000;
-    }, 20_000, 50);
+    await waitFor(
+      'the mark moved on',
+      async () => {
+        const [m] = await knex()('pm_qidian_novel_marks').where({ user_id: carol.userId, novel_id: NOVEL });
+        return new Date(m.captured_at).getTime() === t0 + 3000;
+      },
+      20_000,
+      50,
+    );
     expect(await notificationsOf(carol.token, 'novel_alert')).to.have.length(3);
 
     // a redelivery of the change (its mark put back as before it): the same notifications, nothing more
-    await platform.knex('pm_qidian_novel_marks').where({ user_id: carol.userId, novel_id: NOVEL }).update({ chapters: 10, word_count: 300_000, status: 'serializing', captured_at: new Date(t0 + 1000) });
+    await platform
+      .knex('pm_qidian_novel_marks')
+      .where({ user_id: carol.userId, novel_id: NOVEL })
+      .update({ chapters: 10, word_count: 300_000, status: 'serializing', captured_at: new Date(t0 + 1000) });
     const pm = createQidianAlerts({ store: platform.store });
     expect(pm.name).to.equal(QIDIAN_ALERTS);
     await platform.knex.transaction((tx) => pm.handle([changeEvent], { tx, db: platform.knex }));

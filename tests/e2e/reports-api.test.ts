@@ -16,7 +16,7 @@ import type { EventStore } from '../../src/event-store/index.js';
 import { formatPosition, type Position } from '../../src/event-store/position.js';
 import { qidianDataProjection } from '../../src/projections/qidian-data.js';
 import { reportsProjection } from '../../src/projections/reports.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -123,9 +123,22 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     const at = new Date().toISOString();
     for (const service of ['xiaohongshu', 'qidian'] as const) {
       const key = subscriptionKey(userId, service);
-      await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${userId}-${service}`, userId, service, plan: 'free', now: at }, { context });
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'StartSubscription', subscriptionId: `sub-${userId}-${service}`, userId, service, plan: 'free', now: at },
+        { context },
+      );
       const plan = plans[service] ?? 'free';
-      if (plan !== 'free') await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at }, { context });
+      if (plan !== 'free')
+        await handle(
+          store,
+          subscriptionAggregate,
+          key,
+          { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at },
+          { context },
+        );
     }
     return { userId, token, email };
   }
@@ -134,7 +147,19 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     const executionId = randomUUID();
     const now = new Date().toISOString();
     const commands: WorkflowExecutionCommand[] = [
-      { type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: 'qidian', workflowType, config: workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜'] }, platformAccountId: null, trigger: 'schedule', requestedBy: null, now },
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: randomUUID(),
+        ownerId,
+        platform: 'qidian',
+        workflowType,
+        config: workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜'] },
+        platformAccountId: null,
+        trigger: 'schedule',
+        requestedBy: null,
+        now,
+      },
       { type: 'StartExecution', executionId, workerId: 'w', now },
       { type: 'CollectItems', executionId, batchId: 'b', items, cursor: null, now },
     ];
@@ -146,7 +171,19 @@ describe('scheduled reports API and job (e2e, production app)', function () {
   const entry = (rank: number, id: string, title: string, capturedAt: string): CollectedItem => ({
     platformContentId: `热销榜:${id}`,
     kind: 'qidian.ranking_entry',
-    data: { ranking: '热销榜', rank, novelId: id, title, author: '作者', category: '玄幻', subCategory: null, status: 'serializing', score: null, scoreLabel: null, capturedAt },
+    data: {
+      ranking: '热销榜',
+      rank,
+      novelId: id,
+      title,
+      author: '作者',
+      category: '玄幻',
+      subCategory: null,
+      status: 'serializing',
+      score: null,
+      scoreLabel: null,
+      capturedAt,
+    },
   });
 
   const weekly = { frequency: 'weekly', hour: 8, weekday: 1, time_zone: 'Asia/Shanghai' };
@@ -161,26 +198,49 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     await collect(alice.userId, [entry(1, '1036370336', '宿命之环', ago(1)), entry(2, '1010868264', '诡秘之主', ago(1))], 'qidian.rankings');
   });
 
-  it('defines, reads, changes and deletes a report; recipients are the account\'s own address', async () => {
-    const created = await call('POST', '/api/v1/reports', { token: alice.token, body: { name: '起点周报', kind: 'qidian.market', format: 'pdf', schedule: weekly, recipients: [alice.email] } });
+  it("defines, reads, changes and deletes a report; recipients are the account's own address", async () => {
+    const created = await call('POST', '/api/v1/reports', {
+      token: alice.token,
+      body: { name: '起点周报', kind: 'qidian.market', format: 'pdf', schedule: weekly, recipients: [alice.email] },
+    });
     expect(created.res.status, created.text).to.equal(201);
     const id = created.body.data.id as string;
     expect(created.res.headers.get('location')).to.equal(`/api/v1/reports/${id}`);
 
     const got = await call('GET', `/api/v1/reports/${id}?after_position=${created.body.data.position}`, { token: alice.token });
     expect(got.res.status, got.text).to.equal(200);
-    const expectedNext = nextSlotAfter({ frequency: 'weekly', hour: 8, weekday: 1, dayOfMonth: null, timeZone: 'Asia/Shanghai' }, new Date(got.body.data.created_at)).toISOString();
-    expect(got.body.data).to.include({ id, name: '起点周报', service: 'qidian', kind: 'qidian.market', format: 'pdf', days: 7, next_run_at: expectedNext, last_run_id: null, revision: '0' });
+    const expectedNext = nextSlotAfter(
+      { frequency: 'weekly', hour: 8, weekday: 1, dayOfMonth: null, timeZone: 'Asia/Shanghai' },
+      new Date(got.body.data.created_at),
+    ).toISOString();
+    expect(got.body.data).to.include({
+      id,
+      name: '起点周报',
+      service: 'qidian',
+      kind: 'qidian.market',
+      format: 'pdf',
+      days: 7,
+      next_run_at: expectedNext,
+      last_run_id: null,
+      revision: '0',
+    });
     expect(got.body.data.schedule).to.deep.equal({ frequency: 'weekly', hour: 8, weekday: 1, day_of_month: null, time_zone: 'Asia/Shanghai' });
     expect(got.body.data.recipients).to.deep.equal([alice.email]);
 
-    const changed = await call('PUT', `/api/v1/reports/${id}`, { token: alice.token, headers: { 'If-Match': '"0"' }, body: { format: 'xlsx', schedule: { frequency: 'monthly', hour: 6, day_of_month: 1 } } });
+    const changed = await call('PUT', `/api/v1/reports/${id}`, {
+      token: alice.token,
+      headers: { 'If-Match': '"0"' },
+      body: { format: 'xlsx', schedule: { frequency: 'monthly', hour: 6, day_of_month: 1 } },
+    });
     expect(changed.res.status, changed.text).to.equal(200);
     const stale = await call('PUT', `/api/v1/reports/${id}`, { token: alice.token, headers: { 'If-Match': '"0"' }, body: { name: 'x' } });
     expect(stale.res.status, stale.text).to.equal(412);
     const after = await call('GET', `/api/v1/reports/${id}?after_position=${changed.body.data.position}`, { token: alice.token });
     // the zone defaults to QUOTA_TIME_ZONE
-    expect(after.body.data).to.deep.include({ format: 'xlsx', schedule: { frequency: 'monthly', hour: 6, weekday: null, day_of_month: 1, time_zone: config.QUOTA_TIME_ZONE } });
+    expect(after.body.data).to.deep.include({
+      format: 'xlsx',
+      schedule: { frequency: 'monthly', hour: 6, weekday: null, day_of_month: 1, time_zone: config.QUOTA_TIME_ZONE },
+    });
     const list = await call('GET', '/api/v1/reports', { token: alice.token });
     expect(list.body.data.items.map((r: any) => r.id)).to.include(id);
 
@@ -208,16 +268,24 @@ describe('scheduled reports API and job (e2e, production app)', function () {
       expect(refused.res.status, `${JSON.stringify(body)}: ${refused.text}`).to.equal(422);
       expect(refused.body.error.code).to.equal('VALIDATION_ERROR');
     }
-    const created = await call('POST', '/api/v1/reports', { token: alice.token, body: { name: 'x', kind: 'qidian.market', format: 'pdf', schedule: { frequency: 'daily', hour: 8 } } });
+    const created = await call('POST', '/api/v1/reports', {
+      token: alice.token,
+      body: { name: 'x', kind: 'qidian.market', format: 'pdf', schedule: { frequency: 'daily', hour: 8 } },
+    });
     expect((await call('PUT', `/api/v1/reports/${created.body.data.id}`, { token: alice.token, body: {} })).res.status).to.equal(422);
-    expect((await call('PUT', `/api/v1/reports/${created.body.data.id}`, { token: alice.token, body: { kind: 'xiaohongshu.analytics' } })).res.status).to.equal(422);
+    expect((await call('PUT', `/api/v1/reports/${created.body.data.id}`, { token: alice.token, body: { kind: 'xiaohongshu.analytics' } })).res.status).to.equal(
+      422,
+    );
     expect((await call('GET', '/api/v1/reports/not-a-uuid', { token: alice.token })).res.status).to.equal(422);
   });
 
-  it('gates: custom_reports, the format in export_formats, the kind\'s own feature; 403 naming the feature', async () => {
+  it("gates: custom_reports, the format in export_formats, the kind's own feature; 403 naming the feature", async () => {
     const pro = await user({ qidian: 'pro', xiaohongshu: 'enterprise' });
     const body = { name: 'x', kind: 'qidian.market', format: 'pdf', schedule: { frequency: 'daily', hour: 8 } };
-    for (const [method, path] of [['POST', '/api/v1/reports'], ['GET', '/api/v1/reports']] as const) {
+    for (const [method, path] of [
+      ['POST', '/api/v1/reports'],
+      ['GET', '/api/v1/reports'],
+    ] as const) {
       const refused = await call(method, path, { token: pro.token, ...(method === 'POST' ? { body } : {}) });
       expect(refused.res.status, refused.text).to.equal(403);
       expect(refused.body.error.details).to.include({ feature: 'custom_reports', plan: 'pro' });
@@ -234,7 +302,10 @@ describe('scheduled reports API and job (e2e, production app)', function () {
   });
 
   it("is the owner's: another user's report is 404 to every route", async () => {
-    const created = await call('POST', '/api/v1/reports', { token: alice.token, body: { name: '私有', kind: 'qidian.tracked_novels', format: 'xlsx', schedule: { frequency: 'daily', hour: 9 } } });
+    const created = await call('POST', '/api/v1/reports', {
+      token: alice.token,
+      body: { name: '私有', kind: 'qidian.tracked_novels', format: 'xlsx', schedule: { frequency: 'daily', hour: 9 } },
+    });
     const id = created.body.data.id as string;
     await call('GET', `/api/v1/reports/${id}?after_position=${created.body.data.position}`, { token: alice.token });
     for (const [method, path, body] of [
@@ -253,7 +324,10 @@ describe('scheduled reports API and job (e2e, production app)', function () {
   });
 
   it('runs now: the xlsx kept for download and mailed as an attachment; the run listed', async () => {
-    const created = await call('POST', '/api/v1/reports', { token: alice.token, body: { name: '市场日报', kind: 'qidian.market', format: 'xlsx', days: 7, schedule: { frequency: 'daily', hour: 8 } } });
+    const created = await call('POST', '/api/v1/reports', {
+      token: alice.token,
+      body: { name: '市场日报', kind: 'qidian.market', format: 'xlsx', days: 7, schedule: { frequency: 'daily', hour: 8 } },
+    });
     const id = created.body.data.id as string;
     const ran = await call('POST', `/api/v1/reports/${id}/run`, { token: alice.token });
     expect(ran.res.status, ran.text).to.equal(201);
@@ -267,7 +341,11 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     const book = new ExcelJS.Workbook();
     await book.xlsx.load(file.bytes as never);
     expect(book.worksheets.map((s) => s.name)).to.deep.equal(['概览 Summary', '榜单 Boards', '榜单变动 Movements', '字数增长 Word growth', '分类 Categories']);
-    const moves = book.getWorksheet('榜单变动 Movements')!.getSheetValues().slice(2).map((r: any) => [r[1], r[3], r[5], r[6]]);
+    const moves = book
+      .getWorksheet('榜单变动 Movements')!
+      .getSheetValues()
+      .slice(2)
+      .map((r: any) => [r[1], r[3], r[5], r[6]]);
     expect(moves).to.deep.include.members([
       ['热销榜', '宿命之环', 2, 1],
       ['热销榜', '诡秘之主', 1, 2],
@@ -293,11 +371,16 @@ describe('scheduled reports API and job (e2e, production app)', function () {
   it('the reports job: a due report is generated once for its slot, mailed as a parseable pdf, its next slot set; a plan without custom_reports skips it', async () => {
     const knex = container.get(TOKENS.Knex);
     const owner = await user({ qidian: 'enterprise' });
-    const created = await call('POST', '/api/v1/reports', { token: owner.token, body: { name: '追踪日报', kind: 'qidian.tracked_novels', format: 'pdf', schedule: { frequency: 'daily', hour: 7 } } });
+    const created = await call('POST', '/api/v1/reports', {
+      token: owner.token,
+      body: { name: '追踪日报', kind: 'qidian.tracked_novels', format: 'pdf', schedule: { frequency: 'daily', hour: 7 } },
+    });
     const id = created.body.data.id as string;
     const report = (await call('GET', `/api/v1/reports/${id}?after_position=${created.body.data.position}`, { token: owner.token })).body.data;
     const slot = new Date(report.next_run_at);
-    const mail = { enqueueReportMail: (job: any) => new BullMqMailOutbox(factory.queue(QUEUE_NAMES.mail) as never, mailRetryPolicy(config)).enqueueReportMail(job) };
+    const mail = {
+      enqueueReportMail: (job: any) => new BullMqMailOutbox(factory.queue(QUEUE_NAMES.mail) as never, mailRetryPolicy(config)).enqueueReportMail(job),
+    };
 
     // the BullMQ job: the scheduler upserted, one sweep run by the worker, an hour after the slot
     const queue = factory.queue(QUEUE_NAMES.reports);
@@ -327,7 +410,13 @@ describe('scheduled reports API and job (e2e, production app)', function () {
 
     // downgraded: the next slot is skipped with the feature, nothing mailed
     // the paid period over: back on free (no custom_reports)
-    await handle(store, subscriptionAggregate, subscriptionKey(owner.userId, 'qidian'), { type: 'ExpireSubscription', now: new Date(Date.now() + 31 * DAY_MS).toISOString() }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(owner.userId, 'qidian'),
+      { type: 'ExpireSubscription', now: new Date(Date.now() + 31 * DAY_MS).toISOString() },
+      { context },
+    );
     const sent = () => sink.messages.filter((m) => m.envelope.to.includes(owner.email)).length;
     const before = sent();
     const skipped = await runDueReports({ store, knex, mail, now: () => new Date(next.getTime() + 60_000) });

@@ -4,7 +4,7 @@ import { createApp } from '../../src/adapters/http/app.js';
 import { createHttpApi } from '../../src/adapters/http/define-route.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
-import { servicesRouter } from '../../src/read-api/services.js';
+import { servicesRouter } from '../../src/adapters/http/routes/services.js';
 import { TOKENS } from '../../src/tokens.js';
 import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { NOTIFICATION_KINDS } from '../../src/write-model/notification/events.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -39,7 +40,9 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       expect(byName.body.data.user_id).to.equal(registered.body.data.user_id);
       const byEmail = await login({ email });
       expect(byEmail.body.data.user_id).to.equal(registered.body.data.user_id);
-      const profile = await platform.call('GET', `/api/v1/users/profile?after_position=${registered.body.data.position}`, { token: byName.body.data.access_token });
+      const profile = await platform.call('GET', `/api/v1/users/profile?after_position=${registered.body.data.position}`, {
+        token: byName.body.data.access_token,
+      });
       expect(profile.body.data.username).to.equal(name);
 
       const wrong = await login({ username: name, password: 'not the password' });
@@ -104,14 +107,9 @@ describe('usernames, preferences and admin user management (e2e)', function () {
   it('keeps notification preferences per kind: every kind listed, changes merged', async () => {
     const user = await platform.signUp('prefs');
     const before = await platform.call('GET', '/api/v1/users/profile', { token: user.token });
-    expect(before.body.data.notification_preferences).to.deep.equal({
-      quota_exceeded: { in_app: true, mail: true },
-      account_invalidated: { in_app: true, mail: true },
-      execution_failed: { in_app: true, mail: true },
-      payment_received: { in_app: true, mail: true },
-      novel_alert: { in_app: true, mail: true },
-      keyword_match: { in_app: true, mail: true },
-    });
+    // every kind the platform sends, each on both channels until changed
+    expect(before.body.data.notification_preferences).to.deep.equal(Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, { in_app: true, mail: true }])));
+    expect(NOTIFICATION_KINDS).to.include.members(['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received']);
     const put = (prefs: unknown) => platform.call('PUT', '/api/v1/users/profile', { token: user.token, body: { notification_preferences: prefs } });
     expect((await put({ quota_exceeded: { in_app: false, mail: true } })).status).to.equal(200);
     const changed = await put({ payment_received: { in_app: true, mail: false } });
@@ -153,7 +151,10 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       for (const q of [`FIND-${tag}`, `finder_${tag}`, `zed ${tag}`]) {
         const found = await search(`q=${encodeURIComponent(q)}`);
         expect(found.status, found.text).to.equal(200);
-        expect(found.body.data.items.map((u: any) => u.id), q).to.deep.equal([id]);
+        expect(
+          found.body.data.items.map((u: any) => u.id),
+          q,
+        ).to.deep.equal([id]);
       }
       const item = (await search(`q=find-${tag}`)).body.data.items[0];
       expect(item).to.include({ id, email: `find-${tag}@example.test`, username: `finder_${tag}`, role: 'user', status: 'active', email_verified: false });
@@ -183,7 +184,11 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       const again = await platform.call('POST', `/api/v1/admin/users/${userId}/suspend`, { token: admin, body: { reason: 'spam' } });
       expect(again.status).to.equal(200);
       expect(again.body.data.position, 'nothing new').to.equal(null);
-      await waitFor('the suspended user in the list', async () => (await platform.call('GET', `/api/v1/admin/users?status=suspended&q=${encodeURIComponent(email)}`, { token: admin })).body.data.items.length === 1);
+      await waitFor(
+        'the suspended user in the list',
+        async () =>
+          (await platform.call('GET', `/api/v1/admin/users?status=suspended&q=${encodeURIComponent(email)}`, { token: admin })).body.data.items.length === 1,
+      );
 
       expect((await platform.call('POST', `/api/v1/admin/users/${userId}/reactivate`, { token: admin })).status).to.equal(200);
       expect((await login({ email })).status).to.equal(200);
@@ -195,7 +200,11 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       const promoted = await platform.call('PUT', `/api/v1/admin/users/${user.userId}/role`, { token: admin, body: { role: 'admin' } });
       expect(promoted.status, promoted.text).to.equal(200);
       // the user's existing token carries the new role on the next request
-      await waitFor('the new role to count', async () => (await platform.call('GET', '/api/v1/admin/users?per_page=1', { token: user.token })).status === 200, 3_000);
+      await waitFor(
+        'the new role to count',
+        async () => (await platform.call('GET', '/api/v1/admin/users?per_page=1', { token: user.token })).status === 200,
+        3_000,
+      );
 
       const me = (await platform.call('GET', '/api/v1/users/profile', { token: admin })).body.data.id;
       const self = await platform.call('POST', `/api/v1/admin/users/${me}/suspend`, { token: admin, body: { reason: 'oops' } });

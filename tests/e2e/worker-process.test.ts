@@ -69,25 +69,61 @@ describe('worker process (e2e: tsx src/main/worker.ts)', function () {
   it('takes a scrape job, completes it through the proxy, and exits 0 on SIGTERM within the shutdown timeout', async () => {
     const store = container.get(TOKENS.EventStore);
     const secretBox = container.get(TOKENS.SecretBox);
-    await registerProxy({ store, context, secretBox }, { host: proxy.host, port: proxy.port, protocol: 'http', username: 'e2e-user', password: PROXY_PASSWORD, registeredBy: 'admin' });
+    await registerProxy(
+      { store, context, secretBox },
+      { host: proxy.host, port: proxy.port, protocol: 'http', username: 'e2e-user', password: PROXY_PASSWORD, registeredBy: 'admin' },
+    );
     await runConsumerToHead({ store, knex: container.get(TOKENS.Knex), databaseUrl }, proxiesProjection);
 
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
-    await handle(store, platformAccountAggregate, accountId, {
-      type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'shop',
-      credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
-      now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'ConnectPlatformAccount',
+        accountId,
+        ownerId: owner,
+        platform: 'xiaohongshu',
+        platformUserId: null,
+        displayName: 'shop',
+        credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
     const executionId = randomUUID();
     const config = { mode: 'keyword', keyword: sites.manifest.xiaohongshu.keyword, maxItems: 2 };
-    await handle(store, workflowExecutionAggregate, executionId, {
-      type: 'RequestExecution', executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes',
-      config, platformAccountId: accountId, trigger: 'manual', requestedBy: owner, now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store,
+      workflowExecutionAggregate,
+      executionId,
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: `wf-${executionId}`,
+        ownerId: owner,
+        platform: 'xiaohongshu',
+        workflowType: 'xiaohongshu.notes',
+        config,
+        platformAccountId: accountId,
+        trigger: 'manual',
+        requestedBy: owner,
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
     await new ScrapeDispatcher(queue, { retry: { attempts: 2, backoffMs: 500 } }).enqueue({
-      executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', type: 'xiaohongshu.notes', config,
-      platformAccountId: accountId, cursor: null, attempt: 1,
+      executionId,
+      workflowId: `wf-${executionId}`,
+      ownerId: owner,
+      platform: 'xiaohongshu',
+      type: 'xiaohongshu.notes',
+      config,
+      platformAccountId: accountId,
+      cursor: null,
+      attempt: 1,
     });
 
     // what `npx tsx` runs, without npm in between: npm does not pass SIGTERM on (tsx does, and exits with the child's code)

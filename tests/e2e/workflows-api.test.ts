@@ -9,8 +9,8 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { createFreePlansOnRegistration } from '../../src/process-managers/index.js';
 import { workflowsProjection } from '../../src/projections/workflows.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
@@ -78,7 +78,8 @@ describe('workflows API (e2e)', function () {
       runners.push(runner);
     }
     // the workers' door wants an admin (a real one: a token is good only while its session stands)
-    adminToken = (await signedIn({ store, passwordHasher: container.get(TOKENS.PasswordHasher), accessTokens: container.get(TOKENS.AccessTokens) }, 'admin')).token;
+    adminToken = (await signedIn({ store, passwordHasher: container.get(TOKENS.PasswordHasher), accessTokens: container.get(TOKENS.AccessTokens) }, 'admin'))
+      .token;
     running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   });
   after(async () => {
@@ -116,7 +117,10 @@ describe('workflows API (e2e)', function () {
   }
 
   async function createNotes(token: string, name = 'coffee'): Promise<Reply> {
-    return call('POST', '/workflows', { token, body: { name, type: 'xiaohongshu.notes', config: NOTES_CONFIG, schedule: { kind: 'interval', every: 'daily' } } });
+    return call('POST', '/workflows', {
+      token,
+      body: { name, type: 'xiaohongshu.notes', config: NOTES_CONFIG, schedule: { kind: 'interval', every: 'daily' } },
+    });
   }
 
   const results = (executionId: string, body: unknown, token = adminToken) => call('POST', `/workflows/executions/${executionId}/results`, { token, body });
@@ -124,19 +128,28 @@ describe('workflows API (e2e)', function () {
   it('creates within the free plan and refuses what it does not allow: invalid config 422, messages 403, a second workflow 429', async () => {
     const alice = await signUp();
 
-    const invalid = await call('POST', '/workflows', { token: alice.token, body: { name: 'x', type: 'xiaohongshu.notes', config: { mode: 'keyword', maxItems: 0 } } });
+    const invalid = await call('POST', '/workflows', {
+      token: alice.token,
+      body: { name: 'x', type: 'xiaohongshu.notes', config: { mode: 'keyword', maxItems: 0 } },
+    });
     expect(invalid.res.status, invalid.text).to.equal(422);
     expect(invalid.body.error.code).to.equal('VALIDATION_ERROR');
     const paths = invalid.body.error.details.issues.map((i: any) => i.path.join('.'));
     expect(paths).to.include.members(['config.keyword', 'config.maxItems']);
 
-    const messages = await call('POST', '/workflows', { token: alice.token, body: { name: 'dm', type: 'xiaohongshu.messages', config: { maxConversations: 5 } } });
+    const messages = await call('POST', '/workflows', {
+      token: alice.token,
+      body: { name: 'dm', type: 'xiaohongshu.messages', config: { maxConversations: 5 } },
+    });
     expect(messages.res.status, messages.text).to.equal(403);
     expect(messages.body.error).to.deep.include({ code: 'PERMISSION_DENIED' });
     expect(messages.body.error.details.feature).to.equal('private_messaging');
 
     // one run bigger than free's 50 calls a day
-    const big = await call('POST', '/workflows', { token: alice.token, body: { name: 'big', type: 'xiaohongshu.notes', config: { ...NOTES_CONFIG, maxItems: 100 } } });
+    const big = await call('POST', '/workflows', {
+      token: alice.token,
+      body: { name: 'big', type: 'xiaohongshu.notes', config: { ...NOTES_CONFIG, maxItems: 100 } },
+    });
     expect(big.res.status, big.text).to.equal(429);
     expect(big.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50 });
 
@@ -183,7 +196,7 @@ describe('workflows API (e2e)', function () {
     expect(one.res.headers.get('etag')).to.equal('"2"');
   });
 
-  it('executes: requested, fed through the workers\' door in idempotent batches, completed; cancel of a completed run is 409', async () => {
+  it("executes: requested, fed through the workers' door in idempotent batches, completed; cancel of a completed run is 409", async () => {
     const alice = await signUp();
     const created = await createNotes(alice.token);
     expect(created.res.status, created.text).to.equal(201);
@@ -337,7 +350,7 @@ describe('workflows API (e2e)', function () {
     return accountId;
   }
 
-  it('takes only a platform account of the caller and of the workflow\'s platform', async () => {
+  it("takes only a platform account of the caller and of the workflow's platform", async () => {
     const alice = await signUp();
     const bob = await signUp();
     const body = (accountId: string) => ({ name: 'with account', type: 'xiaohongshu.notes', config: NOTES_CONFIG, platform_account_id: accountId });

@@ -13,7 +13,7 @@ import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { xiaohongshuContentProjection } from '../../src/projections/xiaohongshu-content.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handle, load } from '../../src/write-model/core/command-handler.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
@@ -100,7 +100,11 @@ describe('xiaohongshu collected data API (e2e)', function () {
       ...over,
     };
   }
-  const item = (x: XiaohongshuNote): CollectedItem => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> });
+  const item = (x: XiaohongshuNote): CollectedItem => ({
+    platformContentId: x.noteId,
+    kind: 'xiaohongshu.note',
+    data: x as unknown as Record<string, unknown>,
+  });
 
   /** RequestExecution → StartExecution → CollectItems, all at `at`. */
   async function collect(ownerId: string, workflowId: string, notes: XiaohongshuNote[], at: string): Promise<void> {
@@ -168,11 +172,60 @@ describe('xiaohongshu collected data API (e2e)', function () {
       alice.userId,
       wf1,
       [
-        note(n.coffee, { title: '上海周末咖啡店合集☕️', text: '武康路这家拿铁绝了 #上海探店[话题]#', likes: 4311, comments: 514, shares: 1147, collects: 3551, tags: ['上海探店', '咖啡'], publishedAt: '2026-03-01T02:00:00.000Z' }),
-        note(n.latte, { title: '在家做拿铁的三个技巧', text: '不用咖啡机也可以', likes: 683, comments: 33, shares: 93, collects: 520, tags: ['咖啡'], publishedAt: '2026-03-05T08:00:00.000Z' }),
-        note(n.sofa, { type: 'video', author: author2, title: '法式装修｜客厅沙发怎么选', text: '奶油风客厅', likes: 15000, comments: 2000, shares: 800, collects: 9000, tags: ['法式装修', '家居'], publishedAt: '2026-02-10T12:00:00.000Z' }),
-        note(n.kitchen, { author: author2, title: '小厨房收纳', text: '租房党必看', likes: 120, comments: 8, shares: 2, collects: 300, tags: ['家居'], publishedAt: null }),
-        note(n.hotpot, { title: '成都火锅排行', text: '本地人推荐', likes: 2300, comments: 150, shares: 60, collects: 1800, tags: ['成都美食'], location: '成都', publishedAt: '2026-03-10T11:00:00.000Z' }),
+        note(n.coffee, {
+          title: '上海周末咖啡店合集☕️',
+          text: '武康路这家拿铁绝了 #上海探店[话题]#',
+          likes: 4311,
+          comments: 514,
+          shares: 1147,
+          collects: 3551,
+          tags: ['上海探店', '咖啡'],
+          publishedAt: '2026-03-01T02:00:00.000Z',
+        }),
+        note(n.latte, {
+          title: '在家做拿铁的三个技巧',
+          text: '不用咖啡机也可以',
+          likes: 683,
+          comments: 33,
+          shares: 93,
+          collects: 520,
+          tags: ['咖啡'],
+          publishedAt: '2026-03-05T08:00:00.000Z',
+        }),
+        note(n.sofa, {
+          type: 'video',
+          author: author2,
+          title: '法式装修｜客厅沙发怎么选',
+          text: '奶油风客厅',
+          likes: 15000,
+          comments: 2000,
+          shares: 800,
+          collects: 9000,
+          tags: ['法式装修', '家居'],
+          publishedAt: '2026-02-10T12:00:00.000Z',
+        }),
+        note(n.kitchen, {
+          author: author2,
+          title: '小厨房收纳',
+          text: '租房党必看',
+          likes: 120,
+          comments: 8,
+          shares: 2,
+          collects: 300,
+          tags: ['家居'],
+          publishedAt: null,
+        }),
+        note(n.hotpot, {
+          title: '成都火锅排行',
+          text: '本地人推荐',
+          likes: 2300,
+          comments: 150,
+          shares: 60,
+          collects: 1800,
+          tags: ['成都美食'],
+          location: '成都',
+          publishedAt: '2026-03-10T11:00:00.000Z',
+        }),
       ],
       ago(2 * DAY),
     );
@@ -181,8 +234,26 @@ describe('xiaohongshu collected data API (e2e)', function () {
       alice.userId,
       wf2,
       [
-        note(n.coffee, { title: '上海周末咖啡店合集☕️', text: '武康路这家拿铁绝了 #上海探店[话题]#', likes: 5200, comments: 600, shares: 1300, collects: 4100, tags: ['上海探店', '咖啡'], publishedAt: '2026-03-01T02:00:00.000Z' }),
-        note(n.bakery, { title: '上海面包店地图', text: '周末早午餐', likes: 900, comments: 45, shares: 20, collects: 700, tags: ['上海探店'], publishedAt: '2026-03-12T01:00:00.000Z' }),
+        note(n.coffee, {
+          title: '上海周末咖啡店合集☕️',
+          text: '武康路这家拿铁绝了 #上海探店[话题]#',
+          likes: 5200,
+          comments: 600,
+          shares: 1300,
+          collects: 4100,
+          tags: ['上海探店', '咖啡'],
+          publishedAt: '2026-03-01T02:00:00.000Z',
+        }),
+        note(n.bakery, {
+          title: '上海面包店地图',
+          text: '周末早午餐',
+          likes: 900,
+          comments: 45,
+          shares: 20,
+          collects: 700,
+          tags: ['上海探店'],
+          publishedAt: '2026-03-12T01:00:00.000Z',
+        }),
       ],
       ago(HOUR),
     );
@@ -234,7 +305,16 @@ describe('xiaohongshu collected data API (e2e)', function () {
   it('keeps a note collected twice as one row with the later counts, and its history', async () => {
     const coffee = (await list(alice.token, `?keyword=${encodeURIComponent('咖啡店合集')}`)).body.data.items;
     expect(coffee).to.have.length(1);
-    expect(coffee[0]).to.include({ id: n.coffee, likes: 5200, comments: 600, shares: 1300, collects: 4100, times_collected: 2, type: 'note', author_name: '小鹿爱喝咖啡' });
+    expect(coffee[0]).to.include({
+      id: n.coffee,
+      likes: 5200,
+      comments: 600,
+      shares: 1300,
+      collects: 4100,
+      times_collected: 2,
+      type: 'note',
+      author_name: '小鹿爱喝咖啡',
+    });
     expect(coffee[0].workflow_ids).to.deep.equal([wf1, wf2]);
     expect(coffee[0].first_collected_at).to.equal(ago(2 * DAY));
     expect(coffee[0].last_collected_at).to.equal(ago(HOUR));
@@ -295,8 +375,20 @@ describe('xiaohongshu collected data API (e2e)', function () {
   it('after an upgrade to basic: csv and xlsx export (parsed back), and 30 days of retention', async () => {
     const key = subscriptionKey(alice.userId, 'xiaohongshu');
     const at = new Date().toISOString();
-    await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${alice.userId}`, userId: alice.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
-    await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan: 'basic', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'StartSubscription', subscriptionId: `sub-${alice.userId}`, userId: alice.userId, service: 'xiaohongshu', plan: 'free', now: at },
+      { context },
+    );
+    await handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'ChangePlan', plan: 'basic', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at },
+      { context },
+    );
 
     // basic has advanced_filters (the 10-day-old note back in view matches none of these)
     expect(ids(await list(alice.token, `?author=${encodeURIComponent('Lily')}&sort=likes`))).to.deep.equal([n.sofa, n.kitchen]);
@@ -356,20 +448,44 @@ describe('xiaohongshu collected data API (e2e)', function () {
     for (const user of [alice, bob]) {
       const key = subscriptionKey(user.userId, 'xiaohongshu');
       const at = new Date().toISOString();
-      await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId: `sub-${user.userId}`, userId: user.userId, service: 'xiaohongshu', plan: 'free', now: at }, { context });
-      await handle(store, subscriptionAggregate, key, { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at }, { context });
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'StartSubscription', subscriptionId: `sub-${user.userId}`, userId: user.userId, service: 'xiaohongshu', plan: 'free', now: at },
+        { context },
+      );
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now + 30 * DAY).toISOString(), now: at },
+        { context },
+      );
     }
     const o = await get('/api/v1/xiaohongshu/analytics/overview', alice.token);
     expect(o.res.status, o.text).to.equal(200);
     // the six recent notes and the 10- and 40-day-old ones (no comments, shares or collects)
     const likes = 5200 + 683 + 15000 + 120 + 2300 + 900 + 50 + 70;
-    expect(o.body.data.totals).to.deep.equal({ notes: 8, authors: 2, likes, comments: 600 + 33 + 2000 + 8 + 150 + 45, shares: 1300 + 93 + 800 + 2 + 60 + 20, collects: 4100 + 520 + 9000 + 300 + 1800 + 700 });
+    expect(o.body.data.totals).to.deep.equal({
+      notes: 8,
+      authors: 2,
+      likes,
+      comments: 600 + 33 + 2000 + 8 + 150 + 45,
+      shares: 1300 + 93 + 800 + 2 + 60 + 20,
+      collects: 4100 + 520 + 9000 + 300 + 1800 + 700,
+    });
     expect(o.body.data.averages.likes).to.equal(Math.round((likes / 8) * 100) / 100);
     expect(o.body.data.by_type).to.deep.equal([
       { type: 'note', notes: 7 },
       { type: 'video', notes: 1 },
     ]);
-    expect(o.body.data.top_authors[0]).to.deep.equal({ author_id: author1.id, author_name: '小鹿爱喝咖啡', notes: 6, likes: 5200 + 683 + 2300 + 900 + 50 + 70 });
+    expect(o.body.data.top_authors[0]).to.deep.equal({
+      author_id: author1.id,
+      author_name: '小鹿爱喝咖啡',
+      notes: 6,
+      likes: 5200 + 683 + 2300 + 900 + 50 + 70,
+    });
     expect(o.body.data.top_tags.slice(0, 3)).to.deep.equal([
       { tag: '咖啡', notes: 4, likes: 5200 + 683 + 50 + 70 },
       // equal counts: more likes first
@@ -378,7 +494,10 @@ describe('xiaohongshu collected data API (e2e)', function () {
     ]);
     expect(o.body.data.retention_days).to.equal(90);
     const today = quotaDay(new Date(now), 'Asia/Shanghai').day;
-    const ranged = await get(`/api/v1/xiaohongshu/analytics/overview?from=${quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day}&to=${today}&type=note`, alice.token);
+    const ranged = await get(
+      `/api/v1/xiaohongshu/analytics/overview?from=${quotaDay(new Date(now - HOUR), 'Asia/Shanghai').day}&to=${today}&type=note`,
+      alice.token,
+    );
     expect(ranged.body.data.totals.notes, ranged.text).to.equal(2);
     expect((await get('/api/v1/xiaohongshu/analytics/overview?from=2026-03-02&to=2026-03-01', alice.token)).res.status).to.equal(422);
 
@@ -421,4 +540,3 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect(flat).to.include('法式装修');
   });
 });
-

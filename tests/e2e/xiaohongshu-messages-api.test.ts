@@ -72,7 +72,15 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
     };
   }
 
-  function message(conversationId: string, messageId: string, peer: { id: string; nickname: string }, direction: 'sent' | 'received', text: string, sentAt: string, withPeer = true): XiaohongshuMessage {
+  function message(
+    conversationId: string,
+    messageId: string,
+    peer: { id: string; nickname: string },
+    direction: 'sent' | 'received',
+    text: string,
+    sentAt: string,
+    withPeer = true,
+  ): XiaohongshuMessage {
     return {
       conversationId,
       messageId,
@@ -86,7 +94,13 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
   }
 
   /** RequestExecution → StartExecution → CollectItems, all at `at`. */
-  async function collect(ownerId: string, workflowType: 'xiaohongshu.notes' | 'xiaohongshu.messages', items: CollectedItem[], at: string, platformAccountId: string | null = null): Promise<void> {
+  async function collect(
+    ownerId: string,
+    workflowType: 'xiaohongshu.notes' | 'xiaohongshu.messages',
+    items: CollectedItem[],
+    at: string,
+    platformAccountId: string | null = null,
+  ): Promise<void> {
     const executionId = randomUUID();
     const send = (command: WorkflowExecutionCommand) => handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
@@ -106,7 +120,11 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
     const result = await send({ type: 'CollectItems', executionId, batchId: 'batch-1', items, cursor: null, now: at });
     lastPosition = formatPosition(result.position!);
   }
-  const noteItem = (x: XiaohongshuNote): CollectedItem => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> });
+  const noteItem = (x: XiaohongshuNote): CollectedItem => ({
+    platformContentId: x.noteId,
+    kind: 'xiaohongshu.note',
+    data: x as unknown as Record<string, unknown>,
+  });
   const messageItem = (x: XiaohongshuMessage): CollectedItem => ({
     platformContentId: `${x.conversationId}:${x.messageId}`,
     kind: 'xiaohongshu.message',
@@ -136,7 +154,10 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
   async function signUp(): Promise<{ userId: string; token: string }> {
     const email = `xhs-msg-${randomUUID()}@example.test`;
     const post = (path: string, body: unknown) =>
-      fetch(`${running.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(async (res) => ({ res, body: (await res.json()) as any }));
+      fetch(`${running.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(async (res) => ({
+        res,
+        body: (await res.json()) as any,
+      }));
     const registered = await post('/api/v1/auth/register', { email, password: PASSWORD, display_name: '小红' });
     expect(registered.res.status).to.equal(201);
     const login = await post('/api/v1/auth/login', { email, password: PASSWORD });
@@ -167,11 +188,29 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
       ago(3 * HOUR),
       accountA,
     );
-    await collect(alice.userId, 'xiaohongshu.messages', [messageItem(message(convA, 'a3', peerA, 'received', '谢谢！', ago(30 * 60_000)))], ago(20 * 60_000), accountA);
+    await collect(
+      alice.userId,
+      'xiaohongshu.messages',
+      [messageItem(message(convA, 'a3', peerA, 'received', '谢谢！', ago(30 * 60_000)))],
+      ago(20 * 60_000),
+      accountA,
+    );
     // conversation B through account B: one sent message only (the peer is known from the conversation list)
-    await collect(alice.userId, 'xiaohongshu.messages', [messageItem(message(convB, 'b1', peerB, 'sent', '沙发链接发我一下', ago(2 * HOUR)))], ago(HOUR), accountB);
+    await collect(
+      alice.userId,
+      'xiaohongshu.messages',
+      [messageItem(message(convB, 'b1', peerB, 'sent', '沙发链接发我一下', ago(2 * HOUR)))],
+      ago(HOUR),
+      accountB,
+    );
     // past free's 7 days of retention
-    await collect(alice.userId, 'xiaohongshu.messages', [messageItem(message(convOld, 'o1', peerOld, 'received', '很久以前', ago(11 * DAY)))], ago(10 * DAY), accountA);
+    await collect(
+      alice.userId,
+      'xiaohongshu.messages',
+      [messageItem(message(convOld, 'o1', peerOld, 'received', '很久以前', ago(11 * DAY)))],
+      ago(10 * DAY),
+      accountA,
+    );
     await project();
   });
   after(async () => {
@@ -183,7 +222,7 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
   });
 
   describe('DELETE /api/v1/xiaohongshu/contents/{id}', () => {
-    it('refuses what the caller cannot read: someone else\'s note, an unknown one (404), a bad id (422), no token (401)', async () => {
+    it("refuses what the caller cannot read: someone else's note, an unknown one (404), a bad id (422), no token (401)", async () => {
       const stranger = await send('DELETE', `/api/v1/xiaohongshu/contents/${notes.bobs}`, alice.token);
       expect(stranger.res.status, stranger.text).to.equal(404);
       expect(stranger.body).to.deep.include({ success: false });
@@ -329,6 +368,13 @@ describe('xiaohongshu: deleting collected notes, conversations and messages (e2e
     expect(doc.paths['/api/v1/xiaohongshu/contents/{id}']).to.have.keys('get', 'delete');
     expect(doc.paths['/api/v1/xiaohongshu/contents/{id}'].delete.responses).to.include.keys('200', '401', '404', '422');
     expect(doc.paths['/api/v1/xiaohongshu/conversations'].get.responses).to.include.keys('200', '401', '422');
-    expect(doc.paths['/api/v1/xiaohongshu/messages'].get.parameters.map((p: any) => p.name)).to.include.members(['conversation_id', 'peer_id', 'platform_account_id', 'direction', 'page', 'per_page']);
+    expect(doc.paths['/api/v1/xiaohongshu/messages'].get.parameters.map((p: any) => p.name)).to.include.members([
+      'conversation_id',
+      'peer_id',
+      'platform_account_id',
+      'direction',
+      'page',
+      'per_page',
+    ]);
   });
 });

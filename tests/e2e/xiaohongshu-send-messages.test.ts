@@ -27,7 +27,10 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
   async function connect(name: string) {
     const user = await platform.signUp(name);
     const cookies = `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
-    const connected = await platform.call('POST', '/api/v1/platform-accounts', { token: user.token, body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` } });
+    const connected = await platform.call('POST', '/api/v1/platform-accounts', {
+      token: user.token,
+      body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: `${name}的号` },
+    });
     expect(connected.status, connected.text).to.equal(201);
     const accountId = connected.body.data.id as string;
     const verified = await platform.call('POST', `/api/v1/platform-accounts/${accountId}/verify`, { token: user.token });
@@ -38,7 +41,13 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
   async function upgrade(userId: string, plan: 'basic' | 'pro') {
     const at = new Date().toISOString();
     const context = { correlationId: `test-${userId}`, causationId: `test-${userId}`, actor: 'test' };
-    await handle(platform.store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: at }, { context });
+    await handle(
+      platform.store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: at },
+      { context },
+    );
   }
 
   const send = (user: { token: string }, body: unknown) => platform.call('POST', '/api/v1/xiaohongshu/messages', { token: user.token, body });
@@ -46,10 +55,15 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
 
   async function until(user: { token: string }, id: string, status: 'sent' | 'failed', timeoutMs = 60_000) {
     let shown: any;
-    await waitFor(`message ${id} ${status}`, async () => {
-      shown = (await outgoing(user, id)).body?.data;
-      return shown?.status === status;
-    }, timeoutMs, 100);
+    await waitFor(
+      `message ${id} ${status}`,
+      async () => {
+        shown = (await outgoing(user, id)).body?.data;
+        return shown?.status === status;
+      },
+      timeoutMs,
+      100,
+    );
     return shown;
   }
 
@@ -62,7 +76,10 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     });
     const admin = await platform.adminToken();
     for (const p of platform.proxies.proxies) {
-      const r = await platform.call('POST', '/api/v1/proxies', { token: admin, body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', provider: 'local' } });
+      const r = await platform.call('POST', '/api/v1/proxies', {
+        token: admin,
+        body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', provider: 'local' },
+      });
       expect(r.status, r.text).to.equal(201);
     }
     alice = await connect('alice');
@@ -74,7 +91,7 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     await platform?.stop();
   });
 
-  it('refuses what it cannot send: 422 for a bad body, 403 without private_messaging, 404 for another user\'s account', async () => {
+  it("refuses what it cannot send: 422 for a bad body, 403 without private_messaging, 404 for another user's account", async () => {
     const good = { platform_account_id: alice.accountId, conversation_id: CONVERSATION, text: '你好' };
     for (const body of [
       { ...good, text: undefined },
@@ -118,10 +135,19 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     expect(onPlatform, 'sent once').to.have.length(1);
     expect(onPlatform[0]).to.include({ conversation_id: CONVERSATION, content: '请问还有货吗？', receiver_id: '15dcf4352a75ca7a0b74bf08' });
     expect(onPlatform[0]!.cookies['web_session'], "the account's cookies").to.equal(alice.cookies.split('web_session=')[1]);
-    expect(shown).to.include({ status: 'sent', platform_message_id: onPlatform[0]!.message_id, conversation_id: CONVERSATION, recovered: false, failure: null });
+    expect(shown).to.include({
+      status: 'sent',
+      platform_message_id: onPlatform[0]!.message_id,
+      conversation_id: CONVERSATION,
+      recovered: false,
+      failure: null,
+    });
     // the send went through one of the proxies, authenticated as its user
     const proxiedAfter = platform.proxies.proxies.map((p) => p.requests.filter((q) => q.method === 'POST').length);
-    expect(proxiedAfter.some((n, i) => n > proxiedBefore[i]!), 'a POST through a proxy').to.equal(true);
+    expect(
+      proxiedAfter.some((n, i) => n > proxiedBefore[i]!),
+      'a POST through a proxy',
+    ).to.equal(true);
     const events = await platform.events(outgoingMessageStream(id));
     expect(events.map((e) => e.type)).to.deep.equal(['MessageSendRequested', 'MessageSent']);
 
@@ -143,7 +169,10 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     const id = r.body.data.message_id as string;
     await until(alice, id, 'sent');
     // the same job again (a redelivered MessageSendRequested: same id, ignored) and a stray copy under another id
-    const queue = new Queue<MessageSendJobData>(QUEUE_NAMES.messageSend, { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.QUEUE_PREFIX });
+    const queue = new Queue<MessageSendJobData>(QUEUE_NAMES.messageSend, {
+      connection: { url: platform.config.REDIS_URL },
+      prefix: platform.config.QUEUE_PREFIX,
+    });
     try {
       const data = { messageId: id, ownerId: alice.userId, platform: 'xiaohongshu', platformAccountId: alice.accountId };
       await queue.add('message-send' as never, data as never, { jobId: id });
@@ -180,10 +209,17 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     });
     expect(r.status, r.text).to.equal(202);
     let collected: any;
-    await waitFor('the sent messages collected', async () => {
-      collected = await platform.call('GET', `/api/v1/xiaohongshu/messages?conversation_id=${CONVERSATION}&direction=sent&per_page=50`, { token: alice.token });
-      return (collected.body?.data?.items ?? []).some((m: any) => m.text === '请问还有货吗？');
-    }, 60_000, 200);
+    await waitFor(
+      'the sent messages collected',
+      async () => {
+        collected = await platform.call('GET', `/api/v1/xiaohongshu/messages?conversation_id=${CONVERSATION}&direction=sent&per_page=50`, {
+          token: alice.token,
+        });
+        return (collected.body?.data?.items ?? []).some((m: any) => m.text === '请问还有货吗？');
+      },
+      60_000,
+      200,
+    );
     const mine = collected.body.data.items.find((m: any) => m.text === '请问还有货吗？');
     expect(mine).to.include({ direction: 'sent', conversation_id: CONVERSATION, platform_account_id: alice.accountId });
   });
@@ -193,7 +229,15 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     // the real processor with a short window (2 per 4 s) instead of MESSAGES_PER_ACCOUNT_PER_MINUTE / _PER_HOUR
     worker = await startWorker(platform.container, {
       workerName: `paced-${randomBytes(3).toString('hex')}`,
-      processors: [messageSendProcessor({ scraperTuning: { delayMs: [0, 0] }, context: { allowHosts: ['127.0.0.1'] }, lockDurationMs: 5_000, stalledIntervalMs: 2_000, pacing: [{ max: 2, windowMs: 4_000 }] })],
+      processors: [
+        messageSendProcessor({
+          scraperTuning: { delayMs: [0, 0] },
+          context: { allowHosts: ['127.0.0.1'] },
+          lockDurationMs: 5_000,
+          stalledIntervalMs: 2_000,
+          pacing: [{ max: 2, windowMs: 4_000 }],
+        }),
+      ],
     });
     const ids: string[] = [];
     for (const text of ['一', '二', '三']) {
@@ -204,7 +248,10 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
     for (const id of ids) await until(alice, id, 'sent', 30_000);
     // the three were asked for at once: two started at once, the third only once the first left the 4 s window,
     // waiting in the delayed set (no attempt failed)
-    const queue = new Queue<MessageSendJobData>(QUEUE_NAMES.messageSend, { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.QUEUE_PREFIX });
+    const queue = new Queue<MessageSendJobData>(QUEUE_NAMES.messageSend, {
+      connection: { url: platform.config.REDIS_URL },
+      prefix: platform.config.QUEUE_PREFIX,
+    });
     try {
       const jobs = await Promise.all(ids.map(async (id) => (await queue.getJob(id))!));
       const started = jobs.map((j) => j.processedOn!).sort((a, b) => a - b);
@@ -235,7 +282,12 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
       const walled = await send(alice, { platform_account_id: alice.accountId, conversation_id: CONVERSATION, text: '登录墙' });
       const shown = await until(alice, walled.body.data.message_id, 'failed');
       expect(shown.failure).to.include({ code: 'account_invalid' });
-      await waitFor('the account shown invalid', async () => (await platform.call('GET', `/api/v1/platform-accounts/${alice.accountId}`, { token: alice.token })).body?.data?.status === 'invalid', 20_000, 100);
+      await waitFor(
+        'the account shown invalid',
+        async () => (await platform.call('GET', `/api/v1/platform-accounts/${alice.accountId}`, { token: alice.token })).body?.data?.status === 'invalid',
+        20_000,
+        100,
+      );
       // an invalid account sends nothing more: 409
       const later = await send(alice, { platform_account_id: alice.accountId, conversation_id: CONVERSATION, text: '还在吗' });
       expect(later.status, later.text).to.equal(409);

@@ -39,7 +39,16 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
     for (const p of platform.proxies.proxies) {
       const r = await platform.call('POST', '/api/v1/proxies', {
         token: admin,
-        body: { host: p.host, port: p.port, protocol: 'http', username: p.username, password: p.password, country: 'CN', region: 'shanghai', provider: 'local' },
+        body: {
+          host: p.host,
+          port: p.port,
+          protocol: 'http',
+          username: p.username,
+          password: p.password,
+          country: 'CN',
+          region: 'shanghai',
+          provider: 'local',
+        },
       });
       expect(r.status, r.text).to.equal(201);
     }
@@ -65,7 +74,11 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       accountId = connected.body.data.id;
       expect(connected.body.data).to.have.keys('id', 'revision', 'position');
       // a Qidian account through the original route
-      const qidian = await call('POST', '/api/v1/platform-accounts', alice.token, { platform: 'qidian', credentials: { cookies: 'ywkey=abc' }, display_name: '起点号' });
+      const qidian = await call('POST', '/api/v1/platform-accounts', alice.token, {
+        platform: 'qidian',
+        credentials: { cookies: 'ywkey=abc' },
+        display_name: '起点号',
+      });
       expect(qidian.status, qidian.text).to.equal(201);
       qidianAccountId = qidian.body.data.id;
 
@@ -81,7 +94,11 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(JSON.stringify(alias.body)).to.not.include('web_session=');
 
       // the platform is the alias's: naming one is refused, as are bad credentials (issues under credentials)
-      const named = await call('POST', '/api/v1/xiaohongshu/accounts', alice.token, { platform: 'qidian', credentials: { cookies: xhsCookies() }, display_name: 'x' });
+      const named = await call('POST', '/api/v1/xiaohongshu/accounts', alice.token, {
+        platform: 'qidian',
+        credentials: { cookies: xhsCookies() },
+        display_name: 'x',
+      });
       expect(named.status, named.text).to.equal(422);
       const bad = await call('POST', '/api/v1/xiaohongshu/accounts', alice.token, { credentials: { cookies: 'a1=only' }, display_name: 'x' });
       expect(bad.status, bad.text).to.equal(422);
@@ -89,7 +106,7 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect((await call('GET', '/api/v1/xiaohongshu/accounts', '')).status).to.equal(401);
     });
 
-    it('reads, renames, verifies like the original; another platform\'s account (or another user\'s) is 404 on every alias', async () => {
+    it("reads, renames, verifies like the original; another platform's account (or another user's) is 404 on every alias", async () => {
       const one = await call('GET', `/api/v1/xiaohongshu/accounts/${accountId}`, alice.token);
       expect(one.status, one.text).to.equal(200);
       const same = await call('GET', `/api/v1/platform-accounts/${accountId}`, alice.token);
@@ -134,7 +151,11 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       const second = await call('POST', '/api/v1/xiaohongshu/accounts', alice.token, { credentials: { cookies: xhsCookies() }, display_name: '第二个号' });
       expect(second.status, second.text).to.equal(429);
       expect(second.body.error.details.feature).to.equal('account_limit');
-      const spare = await call('POST', '/api/v1/platform-accounts', bob.token, { platform: 'xiaohongshu', credentials: { cookies: xhsCookies() }, display_name: 'bob的号' });
+      const spare = await call('POST', '/api/v1/platform-accounts', bob.token, {
+        platform: 'xiaohongshu',
+        credentials: { cookies: xhsCookies() },
+        display_name: 'bob的号',
+      });
       expect(spare.status, spare.text).to.equal(201);
       const gone = await call('DELETE', `/api/v1/xiaohongshu/accounts/${spare.body.data.id}`, bob.token);
       expect(gone.status, gone.text).to.equal(200);
@@ -147,7 +168,9 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
     it('is in the OpenAPI document, each alias saying which route it aliases', async () => {
       const doc = (await platform.call('GET', '/api/v1/openapi.json')).body;
       // a router's root route is documented with or without its trailing slash
-      const paths = Object.fromEntries(Object.entries(doc.paths as Record<string, Record<string, { description: string }>>).map(([k, v]) => [k.replace(/(.)\/$/, '$1'), v]));
+      const paths = Object.fromEntries(
+        Object.entries(doc.paths as Record<string, Record<string, { description: string }>>).map(([k, v]) => [k.replace(/(.)\/$/, '$1'), v]),
+      );
       const expected: [string, string, string][] = [
         ['/api/v1/xiaohongshu/accounts', 'get', 'GET /api/v1/platform-accounts?platform=xiaohongshu'],
         ['/api/v1/xiaohongshu/accounts', 'post', 'POST /api/v1/platform-accounts'],
@@ -164,12 +187,20 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
   });
 
   describe('POST /xiaohongshu/contents/collect: a one-off run through the execution pipeline', () => {
-    const keywordRun = (maxItems: number) => ({ config: { mode: 'keyword', keyword: platform.sites.manifest.xiaohongshu.keyword, maxItems }, platform_account_id: accountId });
+    const keywordRun = (maxItems: number) => ({
+      config: { mode: 'keyword', keyword: platform.sites.manifest.xiaohongshu.keyword, maxItems },
+      platform_account_id: accountId,
+    });
     const untilAdmitted = (executionId: string) =>
-      waitFor(`admission of ${executionId}`, async () => {
-        const events = await platform.events(workflowExecutionStream(executionId));
-        return ofType(events, 'ProxyAssigned').length + ofType(events, 'ExecutionRejected').length > 0;
-      }, 30_000, 100);
+      waitFor(
+        `admission of ${executionId}`,
+        async () => {
+          const events = await platform.events(workflowExecutionStream(executionId));
+          return ofType(events, 'ProxyAssigned').length + ofType(events, 'ExecutionRejected').length > 0;
+        },
+        30_000,
+        100,
+      );
 
     it('collects through the worker and a proxy; the notes land in /xiaohongshu/contents', async () => {
       const worker = await platform.startWorker();
@@ -179,22 +210,45 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
         collectionId = requested.body.data.execution_id;
         expect(requested.body.data).to.include.keys('revision', 'position');
         let shown: any;
-        await waitFor('the one-off run completed', async () => {
-          shown = await call('GET', `/api/v1/workflows/executions/${collectionId}`, alice.token);
-          return shown.body?.data?.status === 'completed';
-        }, 90_000, 200);
-        expect(shown.body.data).to.include({ id: collectionId, workflow_id: collectionId, trigger: 'one_off', type: 'xiaohongshu.notes', platform_account_id: accountId, item_count: 10 });
+        await waitFor(
+          'the one-off run completed',
+          async () => {
+            shown = await call('GET', `/api/v1/workflows/executions/${collectionId}`, alice.token);
+            return shown.body?.data?.status === 'completed';
+          },
+          90_000,
+          200,
+        );
+        expect(shown.body.data).to.include({
+          id: collectionId,
+          workflow_id: collectionId,
+          trigger: 'one_off',
+          type: 'xiaohongshu.notes',
+          platform_account_id: accountId,
+          item_count: 10,
+        });
         expect(shown.body.data.proxy_id).to.be.a('string');
         const events = await platform.events(workflowExecutionStream(collectionId));
-        expect(events.map((e) => e.type)).to.include.members(['ExecutionRequested', 'ProxyAssigned', 'ExecutionStarted', 'ItemsCollected', 'ExecutionCompleted']);
+        expect(events.map((e) => e.type)).to.include.members([
+          'ExecutionRequested',
+          'ProxyAssigned',
+          'ExecutionStarted',
+          'ItemsCollected',
+          'ExecutionCompleted',
+        ]);
         // the traffic went through the local proxy
         expect(platform.proxies.proxies.some((p) => p.requests.length > 0)).to.equal(true);
 
         let contents: any;
-        await waitFor('the notes in the content query', async () => {
-          contents = await call('GET', `/api/v1/xiaohongshu/contents?workflow_id=${collectionId}&per_page=100`, alice.token);
-          return contents.body?.data?.pagination?.total === 10;
-        }, 20_000, 100);
+        await waitFor(
+          'the notes in the content query',
+          async () => {
+            contents = await call('GET', `/api/v1/xiaohongshu/contents?workflow_id=${collectionId}&per_page=100`, alice.token);
+            return contents.body?.data?.pagination?.total === 10;
+          },
+          20_000,
+          100,
+        );
         const all = await call('GET', '/api/v1/xiaohongshu/contents?per_page=100', alice.token);
         expect(ids(all).sort()).to.deep.equal(ids(contents).sort());
         expect(all.body.data.items[0].workflow_ids).to.deep.equal([collectionId]);
@@ -210,7 +264,9 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       const second = await call('POST', '/api/v1/xiaohongshu/contents/collect', alice.token, keywordRun(20));
       expect(second.status, second.text).to.equal(202);
       await untilAdmitted(second.body.data.execution_id);
-      const usage = (await platform.events(subscriptionUsageAggregate.streamName(dailyUsageId(alice.userId, 'xiaohongshu', todayDay())))).filter((e) => e.type === 'UsageRecorded');
+      const usage = (await platform.events(subscriptionUsageAggregate.streamName(dailyUsageId(alice.userId, 'xiaohongshu', todayDay())))).filter(
+        (e) => e.type === 'UsageRecorded',
+      );
       expect(usage.map((e) => (e.data as { amount: number }).amount)).to.deep.equal([11, 21]);
 
       // 32 used: 21 more would pass 50
@@ -219,11 +275,15 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(refused.body.error.code).to.equal('QUOTA_EXCEEDED');
       expect(refused.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50, used: 32, requested: 21 });
       expect(Date.parse(refused.body.error.details.resets_at)).to.be.greaterThan(Date.now());
-      const retryAfter = Number((await fetch(`${platform.url}/api/v1/xiaohongshu/contents/collect`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${alice.token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify(keywordRun(20)),
-      })).headers.get('retry-after'));
+      const retryAfter = Number(
+        (
+          await fetch(`${platform.url}/api/v1/xiaohongshu/contents/collect`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${alice.token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(keywordRun(20)),
+          })
+        ).headers.get('retry-after'),
+      );
       expect(retryAfter).to.be.within(1, DAY / 1000);
 
       // a smaller run still fits (16 → 48)
@@ -235,10 +295,15 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(huge.status, huge.text).to.equal(429);
       expect(huge.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50 });
       // the refused requests recorded no run: only the three accepted ones exist
-      await waitFor('the three runs in the read model', async () => {
-        const [row] = await platform.knex('workflow_executions').where({ owner_id: alice.userId, trigger: 'one_off' }).count({ n: '*' });
-        return Number(row!.n) === 3;
-      }, 10_000, 100);
+      await waitFor(
+        'the three runs in the read model',
+        async () => {
+          const [row] = await platform.knex('workflow_executions').where({ owner_id: alice.userId, trigger: 'one_off' }).count({ n: '*' });
+          return Number(row!.n) === 3;
+        },
+        10_000,
+        100,
+      );
     });
 
     it('checks the request like a workflow: config, plan features, the account', async () => {
@@ -287,12 +352,18 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
     });
 
     it('on pro: an xlsx workbook with the summary, the trends per day and the top notes (parsed back)', async () => {
-      await handle(platform.store, subscriptionAggregate, subscriptionKey(alice.userId, 'xiaohongshu'), {
-        type: 'ChangePlan',
-        plan: 'pro',
-        periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
-        now: new Date().toISOString(),
-      }, { context });
+      await handle(
+        platform.store,
+        subscriptionAggregate,
+        subscriptionKey(alice.userId, 'xiaohongshu'),
+        {
+          type: 'ChangePlan',
+          plan: 'pro',
+          periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
+          now: new Date().toISOString(),
+        },
+        { context },
+      );
       const overview = await call('GET', '/api/v1/xiaohongshu/analytics/overview', alice.token);
       expect(overview.status, overview.text).to.equal(200);
       const top = await call('GET', '/api/v1/xiaohongshu/contents?sort=likes&order=desc&per_page=5', alice.token);
@@ -306,16 +377,16 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(workbook.worksheets.map((s) => s.name)).to.deep.equal(['概览 Summary', '每日趋势 Trends', '热门笔记 Top notes']);
 
       const summary = workbook.getWorksheet('概览 Summary')!;
-      const valueOf = (label: string) => {
+      const cellOf = (label: string) => {
         let found: unknown;
         summary.eachRow((row) => {
           if (row.getCell(1).value === label) found = row.getCell(2).value;
         });
         return found;
       };
-      expect(valueOf('笔记数 Notes')).to.equal(overview.body.data.totals.notes);
-      expect(valueOf('点赞 Likes')).to.equal(overview.body.data.totals.likes);
-      expect(valueOf('天数 Days')).to.equal(7);
+      expect(cellOf('笔记数 Notes')).to.equal(overview.body.data.totals.notes);
+      expect(cellOf('点赞 Likes')).to.equal(overview.body.data.totals.likes);
+      expect(cellOf('天数 Days')).to.equal(7);
 
       const trends = workbook.getWorksheet('每日趋势 Trends')!;
       expect(trends.rowCount).to.equal(8);
@@ -346,17 +417,27 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(text).to.include('热门笔记 Top notes');
       expect(text).to.include(todayDay());
       const top = await call('GET', '/api/v1/xiaohongshu/contents?sort=likes&order=desc&per_page=1', alice.token);
-      const title = (top.body.data.items[0].title as string).replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '').trim().slice(0, 8);
+      const title = (top.body.data.items[0].title as string)
+        // biome-ignore lint/suspicious/noMisleadingCharacterClass: each pictograph and selector is removed on its own
+        .replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '')
+        .trim()
+        .slice(0, 8);
       expect(text.replace(/\s+/g, '')).to.include(title.replace(/\s+/g, ''));
 
       // Bob (free) still gets the refusal; on pro he gets a report of nothing of Alice's
       expect((await call('GET', '/api/v1/xiaohongshu/analytics/export?format=pdf', bob.token)).status).to.equal(403);
-      await handle(platform.store, subscriptionAggregate, subscriptionKey(bob.userId, 'xiaohongshu'), {
-        type: 'ChangePlan',
-        plan: 'pro',
-        periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
-        now: new Date().toISOString(),
-      }, { context });
+      await handle(
+        platform.store,
+        subscriptionAggregate,
+        subscriptionKey(bob.userId, 'xiaohongshu'),
+        {
+          type: 'ChangePlan',
+          plan: 'pro',
+          periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
+          now: new Date().toISOString(),
+        },
+        { context },
+      );
       const theirs = await raw('/api/v1/xiaohongshu/analytics/export?format=xlsx', bob.token);
       expect(theirs.res.status).to.equal(200);
       const workbook = new ExcelJS.Workbook();
@@ -364,7 +445,7 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       expect(workbook.getWorksheet('热门笔记 Top notes')!.rowCount).to.equal(1);
     });
 
-    it('after the upgrade the one-off collection has pro\'s daily quota', async () => {
+    it("after the upgrade the one-off collection has pro's daily quota", async () => {
       const run = await call('POST', '/api/v1/xiaohongshu/contents/collect', alice.token, keywordRunOf(20));
       expect(run.status, run.text).to.equal(202);
     });
@@ -375,6 +456,8 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
   }
 
   function todayDay(): string {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: platform.config.QUOTA_TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+    return new Intl.DateTimeFormat('en-CA', { timeZone: platform.config.QUOTA_TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+      new Date(),
+    );
   }
 });

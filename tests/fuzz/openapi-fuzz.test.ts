@@ -34,7 +34,22 @@ interface Operation {
 }
 
 // text no store can keep, and text every parser trips on
-const NASTY_STRINGS = ['\u0000', 'a\u0000b', '\ud800', 'x\udc00y', '', ' ', '../../etc/passwd', '%00', '<script>alert(1)</script>', "'; DROP TABLE users;--", '𝌆'.repeat(50), 'x'.repeat(70_000), '=HYPERLINK("x")', '\r\n\t'];
+const NASTY_STRINGS = [
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udc00y',
+  '',
+  ' ',
+  '../../etc/passwd',
+  '%00',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE users;--",
+  '𝌆'.repeat(50),
+  'x'.repeat(70_000),
+  '=HYPERLINK("x")',
+  '\r\n\t',
+];
 const NASTY_NUMBERS = [-1, 0, 1e308, -1e308, 2 ** 53 + 1, 1.5, Number.MAX_SAFE_INTEGER, -0];
 
 function deepNest(depth: number): unknown {
@@ -86,7 +101,9 @@ function fitting(raw: Schema | undefined, doc: Schema, depth = 0): fc.Arbitrary<
       if (depth > 4) return fc.constant({});
       const properties: Record<string, Schema> = s.properties ?? {};
       const required = new Set<string>(s.required ?? []);
-      const entries = Object.entries(properties).map(([key, value]) => [key, required.has(key) ? fitting(value, doc, depth + 1) : fc.option(fitting(value, doc, depth + 1), { nil: undefined })] as const);
+      const entries = Object.entries(properties).map(
+        ([key, value]) => [key, required.has(key) ? fitting(value, doc, depth + 1) : fc.option(fitting(value, doc, depth + 1), { nil: undefined })] as const,
+      );
       return fc.record(Object.fromEntries(entries)).map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
     }
     default:
@@ -104,7 +121,9 @@ function mutated(schema: Schema | undefined, doc: Schema): fc.Arbitrary<unknown>
   });
   // a value that passes the schema but holds text no store keeps: the case schemas cannot catch
   const poisoned = valid.chain((v) => fc.constantFrom('\u0000', '\ud800', '\udfff').map((bad) => poison(v, bad)));
-  const extraField = valid.chain((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? junk.map((bad) => ({ ...(v as object), ['x\u0000'.slice(0, 1) + 'extra']: bad })) : junk));
+  const extraField = valid.chain((v) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? junk.map((bad) => ({ ...(v as object), [`${'x\u0000'.slice(0, 1)}extra`]: bad })) : junk,
+  );
   return fc.oneof(
     { weight: 2, arbitrary: valid },
     { weight: 3, arbitrary: poisoned },
@@ -125,7 +144,7 @@ function poison(value: unknown, bad: string): unknown {
 /** A path segment or query value as text: junk ids, nasty strings, or what the schema wants. */
 function text(schema: Schema | undefined, doc: Schema): fc.Arbitrary<string> {
   return fc.oneof(
-    fitting(schema, doc).map((v) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '')),
+    fitting(schema, doc).map((v) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''))),
     fitting(schema, doc).map((v) => `${typeof v === 'string' ? v.slice(0, 8) : String(v)}\u0000`),
     fc.constantFrom(...NASTY_STRINGS.map((s) => s.slice(0, 2_000)), '9'.repeat(40), '-1', 'null', 'undefined', '[]', '{}'),
     fc.string({ unit: 'binary', maxLength: 30 }),
@@ -149,7 +168,13 @@ function operationsOf(doc: Schema): Operation[] {
       if (!op) continue;
       if (path.includes('/payments/callback/')) continue;
       const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p: Schema) => resolve(p, doc)) as Operation['parameters'];
-      out.push({ method, path, parameters: params, body: op.requestBody?.content?.['application/json']?.schema, auth: Array.isArray(op.security) && op.security.length > 0 });
+      out.push({
+        method,
+        path,
+        parameters: params,
+        body: op.requestBody?.content?.['application/json']?.schema,
+        auth: Array.isArray(op.security) && op.security.length > 0,
+      });
     }
   }
   return out;
@@ -195,7 +220,10 @@ describe('fuzz: every operation of the OpenAPI document (fixed seed and budget)'
         path: fc.tuple(...pathParams.map((p) => text(p.schema, doc))),
         query: fc.tuple(...queryParams.map((p) => fc.option(text(p.schema, doc), { nil: undefined }))),
         body: op.body ? mutated(op.body, doc) : fc.constant(undefined),
-        rawBody: fc.option(fc.constantFrom('{"a":', '[', 'null', '"\\u0000"', '{"a":"\\ud800"}', '{"__proto__":{"x":1}}', '1e999'), { nil: undefined, freq: 6 }),
+        rawBody: fc.option(fc.constantFrom('{"a":', '[', 'null', '"\\u0000"', '{"a":"\\ud800"}', '{"__proto__":{"x":1}}', '1e999'), {
+          nil: undefined,
+          freq: 6,
+        }),
         who: fc.constantFrom('admin', 'user', 'nobody'),
       });
       // logging the fuzzing admin out would leave the rest of the run unauthenticated

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { START } from '../../src/event-store/position.js';
 import { createAccountHealth } from '../../src/process-managers/account-health.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { healthAfter } from '../../src/write-model/platform-account/health.js';
@@ -68,7 +68,17 @@ describe('pm-account-health: the health score follows verifications and the runs
         {
           id: randomUUID(),
           type: 'ExecutionRequested',
-          data: { ...ref, ownerId: 'o1', platform: 'xiaohongshu', type: 'xiaohongshu.notes', config: {}, platformAccountId: accountId, trigger: 'manual', requestedBy: 'o1', requestedAt: now() },
+          data: {
+            ...ref,
+            ownerId: 'o1',
+            platform: 'xiaohongshu',
+            type: 'xiaohongshu.notes',
+            config: {},
+            platformAccountId: accountId,
+            trigger: 'manual',
+            requestedBy: 'o1',
+            requestedAt: now(),
+          },
           metadata: {},
         },
         { id: randomUUID(), type: ending.type, data: { ...ref, ...ending.data } as never, metadata: {} },
@@ -84,7 +94,14 @@ describe('pm-account-health: the health score follows verifications and the runs
     const id = randomUUID();
     const other = randomUUID();
     for (const acct of [id, other]) {
-      await account(acct, { type: 'ConnectPlatformAccount', ownerId: 'o1', platform: 'xiaohongshu', platformUserId: null, displayName: '号', credentials: SEALED() });
+      await account(acct, {
+        type: 'ConnectPlatformAccount',
+        ownerId: 'o1',
+        platform: 'xiaohongshu',
+        platformUserId: null,
+        displayName: '号',
+        credentials: SEALED(),
+      });
     }
     await run(id, failed); // 100 → 90
     await run(id, captcha); // → 70
@@ -108,13 +125,22 @@ describe('pm-account-health: the health score follows verifications and the runs
     await resetCheckpoint(knex, name, START);
     await runToHead();
     expect((await store.readStream(platformAccountStream(id))).length).to.equal(before);
-    const changes = (await store.readStream(platformAccountStream(id))).filter((e) => e.type === 'AccountHealthChanged').map((e) => (e.data as { score: number }).score);
+    const changes = (await store.readStream(platformAccountStream(id)))
+      .filter((e) => e.type === 'AccountHealthChanged')
+      .map((e) => (e.data as { score: number }).score);
     expect(changes).to.deep.equal([90, 70, 60, 0, 80, 85]);
   });
 
   it('skips a disconnected account', async () => {
     const id = randomUUID();
-    await account(id, { type: 'ConnectPlatformAccount', ownerId: 'o1', platform: 'xiaohongshu', platformUserId: null, displayName: '号', credentials: SEALED() });
+    await account(id, {
+      type: 'ConnectPlatformAccount',
+      ownerId: 'o1',
+      platform: 'xiaohongshu',
+      platformUserId: null,
+      displayName: '号',
+      credentials: SEALED(),
+    });
     await account(id, { type: 'DisconnectPlatformAccount', requestedBy: 'o1' });
     await run(id, failed);
     await runToHead();

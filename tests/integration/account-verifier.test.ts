@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createAccountVerifiers,
-  UpstreamUnavailableError,
-  verifyCredentials,
-  type AccountVerifiers,
-} from '../../src/platforms/account-verifier.js';
+import { createAccountVerifiers, UpstreamUnavailableError, verifyCredentials, type AccountVerifiers } from '../../src/platforms/account-verifier.js';
 import { startFixturePlatformServer, xhsId, type FixturePlatformServer } from '../support/fixture-platform-server.js';
 
 async function refusal(work: Promise<unknown>): Promise<UpstreamUnavailableError> {

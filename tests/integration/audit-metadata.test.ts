@@ -30,7 +30,10 @@ describe('audit metadata: every event says who, why, which request and when', fu
 
   before(async () => {
     sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
-    platform = await startPlatform({ proxies: 1, config: platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }) });
+    platform = await startPlatform({
+      proxies: 1,
+      config: platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }),
+    });
     sandbox.resolve.set('collector-api.test', platform.url);
   });
   after(async () => {
@@ -48,15 +51,30 @@ describe('audit metadata: every event says who, why, which request and when', fu
     expect(proxy.status, proxy.text).to.equal(201);
 
     const user = await platform.signUp('audit'); // HTTP register + login; the free-plans PM
-    const order = await platform.call('POST', '/api/v1/payments/orders', { token: user.token, body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' } });
+    const order = await platform.call('POST', '/api/v1/payments/orders', {
+      token: user.token,
+      body: { service: 'qidian', plan: 'pro', billing_cycle: 'monthly', provider: 'alipay' },
+    });
     expect(order.status, order.text).to.equal(201);
     // the expiry-schedule PM sets the order's deadline; the sweeper (pm:deadlines) fires it
-    await waitFor('the order\'s deadline', async () => (await platform.knex('deadlines').where('kind', 'payment_order.expire').count<{ count: string }[]>('* as count'))[0]!.count !== '0', 20_000);
-    const sweeper = new DeadlineSweeper({ knex: platform.knex, actions: expiryActions(platform.store), logger: { info() {}, warn() {}, error() {} } as never, intervalMs: 60_000 });
+    await waitFor(
+      "the order's deadline",
+      async () => (await platform.knex('deadlines').where('kind', 'payment_order.expire').count<{ count: string }[]>('* as count'))[0]!.count !== '0',
+      20_000,
+    );
+    const sweeper = new DeadlineSweeper({
+      knex: platform.knex,
+      actions: expiryActions(platform.store),
+      logger: { info() {}, warn() {}, error() {} } as never,
+      intervalMs: 60_000,
+    });
     await sweeper.sweepOnce(new Date(Date.now() + 24 * 3600_000));
 
     const cookies = `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
-    const connected = await platform.call('POST', '/api/v1/platform-accounts', { token: user.token, body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: 'audit的号' } });
+    const connected = await platform.call('POST', '/api/v1/platform-accounts', {
+      token: user.token,
+      body: { platform: 'xiaohongshu', credentials: { cookies }, display_name: 'audit的号' },
+    });
     expect(connected.status, connected.text).to.equal(201);
     const accountId = connected.body.data.id as string;
     await platform.call('POST', `/api/v1/platform-accounts/${accountId}/verify`, { token: user.token });
@@ -72,14 +90,31 @@ describe('audit metadata: every event says who, why, which request and when', fu
       const executed = await platform.call('POST', `/api/v1/workflows/${workflow.body.data.id}/execute`, { token: user.token });
       expect(executed.status, executed.text).to.equal(202);
       executionId = executed.body.data.execution_id;
-      await waitFor('the execution completed', async () => (await platform.events(workflowExecutionStream(executionId))).some((e) => e.type === 'ExecutionCompleted'), 90_000, 100);
+      await waitFor(
+        'the execution completed',
+        async () => (await platform.events(workflowExecutionStream(executionId))).some((e) => e.type === 'ExecutionCompleted'),
+        90_000,
+        100,
+      );
     } finally {
       await worker.stop({ timeoutMs: 2_000 });
     }
 
     const all: RecordedEvent[] = await platform.store.readAll({ maxCount: 100_000 });
     const types = new Set(all.map((e) => e.type));
-    for (const t of ['EmailReserved', 'UserRegistered', 'SessionStarted', 'SubscriptionStarted', 'PaymentOrderCreated', 'ProxyRegistered', 'ExecutionRequested', 'ProxyAssigned', 'ExecutionStarted', 'ItemsCollected', 'ExecutionCompleted']) {
+    for (const t of [
+      'EmailReserved',
+      'UserRegistered',
+      'SessionStarted',
+      'SubscriptionStarted',
+      'PaymentOrderCreated',
+      'ProxyRegistered',
+      'ExecutionRequested',
+      'ProxyAssigned',
+      'ExecutionStarted',
+      'ItemsCollected',
+      'ExecutionCompleted',
+    ]) {
       expect(types, `the flow wrote ${t}`).to.include(t);
     }
     const actors = new Set(all.map((e) => String(e.metadata.userId).replace(/^[0-9a-f-]{36}$/, '<user>')));
@@ -95,7 +130,8 @@ describe('audit metadata: every event says who, why, which request and when', fu
       if (typeof m.userId !== 'string' || !ACTOR.test(m.userId)) problems.push(`no or odd userId: ${where}`);
       // a user's own command always came in a request; so did every reaction in the chain of a manual execution
       if (typeof m.userId === 'string' && UUID.test(m.userId) && typeof m.requestId !== 'string') problems.push(`a user's event without requestId: ${where}`);
-      if (event.streamName === workflowExecutionStream(executionId!) && typeof m.requestId !== 'string') problems.push(`manual execution event without requestId: ${where}`);
+      if (event.streamName === workflowExecutionStream(executionId!) && typeof m.requestId !== 'string')
+        problems.push(`manual execution event without requestId: ${where}`);
       if (!(event.created instanceof Date) || Number.isNaN(event.created.getTime())) problems.push(`no time: ${where}`);
     }
     expect(problems, problems.slice(0, 10).join('\n')).to.deep.equal([]);

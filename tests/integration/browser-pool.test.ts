@@ -37,7 +37,12 @@ describe('BrowserPool (real Chromium)', function () {
     );
     expect(seen.map((s) => s.cookies)).to.deep.equal([['a'], ['b'], ['c']]);
     expect(seen[0]!.lang).to.equal('zh-CN');
-    expect(sites.requests.filter((r) => r.path.startsWith('/book/')).map((r) => `${r.userAgent}:${r.cookies['web_session']}`).sort()).to.deep.equal(['UA-a:a', 'UA-b:b', 'UA-c:c']);
+    expect(
+      sites.requests
+        .filter((r) => r.path.startsWith('/book/'))
+        .map((r) => `${r.userAgent}:${r.cookies['web_session']}`)
+        .sort(),
+    ).to.deep.equal(['UA-a:a', 'UA-b:b', 'UA-c:c']);
     expect(pool.launchCount).to.equal(1);
     expect(pool.activeContexts).to.equal(0);
     // other hosts and blocked resource types never leave the browser
@@ -45,14 +50,18 @@ describe('BrowserPool (real Chromium)', function () {
       const p = await context.newPage();
       await p.goto(page());
       const external = await p.evaluate("fetch('http://bookcover.yuewen.com/x.webp').then(() => 'fetched', () => 'blocked')");
-      const image = await p.evaluate(`new Promise((r) => { const i = new Image(); i.onload = () => r('loaded'); i.onerror = () => r('blocked'); i.src = '${sites.origin}/qidian/www/x.png'; })`);
+      const image = await p.evaluate(
+        `new Promise((r) => { const i = new Image(); i.onload = () => r('loaded'); i.onerror = () => r('blocked'); i.src = '${sites.origin}/qidian/www/x.png'; })`,
+      );
       return { external, image };
     });
     expect(outside).to.deep.equal({ external: 'blocked', image: 'blocked' });
     expect(sites.requests.some((r) => r.path === '/x.png')).to.equal(false);
-    const failed = await pool.withContext({}, async () => {
-      throw new Error('job failed');
-    }).catch((e: Error) => e.message);
+    const failed = await pool
+      .withContext({}, async () => {
+        throw new Error('job failed');
+      })
+      .catch((e: Error) => e.message);
     expect(failed).to.equal('job failed');
     expect(pool.activeContexts).to.equal(0);
   });
@@ -85,10 +94,13 @@ describe('BrowserPool (real Chromium)', function () {
     });
     await proxy.listen();
     try {
-      const status = await pool.withContext({ proxy: { server: `http://127.0.0.1:${proxy.port}`, username: 'lease-1', password: 's3cret', bypass: '<-loopback>' } }, async (context) => {
-        const p = await context.newPage();
-        return (await p.goto(page()))?.status();
-      });
+      const status = await pool.withContext(
+        { proxy: { server: `http://127.0.0.1:${proxy.port}`, username: 'lease-1', password: 's3cret', bypass: '<-loopback>' } },
+        async (context) => {
+          const p = await context.newPage();
+          return (await p.goto(page()))?.status();
+        },
+      );
       expect(status).to.equal(200);
       expect(seen.some((s) => s.user === 'lease-1' && s.password === 's3cret')).to.equal(true);
       expect(sites.requests).to.have.length.greaterThan(0);

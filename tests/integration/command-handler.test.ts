@@ -68,7 +68,8 @@ describe('command handling core (on the Postgres event store)', () => {
   it('re-decides a decision function on the fresh state of every retry', async () => {
     await handle(store, counter, id, { type: 'Open', limit: 100 }, { context });
     // each writer tops the counter up to the next multiple of 10: only right if it sees the latest value
-    const topUp = (state: CounterState) => (state.value % 10 === 0 ? { type: 'Increment' as const, by: 10 } : { type: 'Increment' as const, by: 10 - (state.value % 10) });
+    const topUp = (state: CounterState) =>
+      state.value % 10 === 0 ? { type: 'Increment' as const, by: 10 } : { type: 'Increment' as const, by: 10 - (state.value % 10) };
     const seen: number[] = [];
     // five writers race; besides, another writer always gets in before the first append, so at least one
     // decision meets a conflict (the race alone does not always produce one)

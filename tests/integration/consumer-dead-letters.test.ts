@@ -7,9 +7,9 @@ import type { RecordedEvent } from '../../src/event-store/port.js';
 import { comparePositions } from '../../src/event-store/position.js';
 import { consumerMetrics, deadLetterMetrics } from '../../src/metrics.js';
 import { DeadLetterStateError, listDeadLetters, retryDeadLetter, retryDeadLetters, skipDeadLetter } from '../../src/operations/dead-letters.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import { createProjectionTable } from './fixtures/test-projection.js';
@@ -56,7 +56,12 @@ describe('consumer runtime: poison events are parked (dead letters)', function (
   };
   const rowIds = async () => new Set(((await knex(table).select('event_id')) as { event_id: string }[]).map((r) => r.event_id));
   const run = (consumer: Consumer, metrics?: ReturnType<typeof consumerMetrics>) => {
-    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, ...(metrics ? { metrics } : {}) }, consumer, { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 100, maxAttempts: 3 });
+    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, ...(metrics ? { metrics } : {}) }, consumer, {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 100,
+      maxAttempts: 3,
+    });
     runners.push(r);
     r.start();
     return r;

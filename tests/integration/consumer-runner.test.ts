@@ -6,9 +6,9 @@ import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { EventData } from '../../src/event-store/port.js';
 import { comparePositions } from '../../src/event-store/position.js';
-import { readCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { readCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import { createProjectionTable, testProjection } from './fixtures/test-projection.js';
@@ -83,7 +83,9 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
   it('loses and duplicates nothing when its process is killed at any instant', async () => {
     await appendEvents(300, 10);
     const start = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, testDatabaseUrl, name, table, category, '15'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, testDatabaseUrl, name, table, category, '15'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       return child;
     };
     const kill = async (child: ChildProcess) => {
@@ -139,10 +141,10 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
       await appendEvents(20);
       await waitFor('20 rows', async () => (await rowCounts()).total >= 20);
 
-      const { rows } = await knex.raw(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? OR application_name = ?`,
-        [appName, `lock:consumer:${name}`.slice(0, 63)],
-      );
+      const { rows } = await knex.raw(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? OR application_name = ?`, [
+        appName,
+        `lock:consumer:${name}`.slice(0, 63),
+      ]);
       expect(rows.length).to.be.greaterThan(0);
       await appendEvents(20);
       await waitFor('40 rows', async () => (await rowCounts()).total >= 40, 20_000);
@@ -164,7 +166,12 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
 
   it('reaches the head when only events it does not want went by (a held-back idle checkpoint is written once quiet)', async () => {
     const consumer: Consumer = { name, filter: { eventTypes: [`Never${category}`] }, handle: async () => {} };
-    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, consumer, { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200, idleCheckpointMs: 300 });
+    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, consumer, {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      idleCheckpointMs: 300,
+    });
     runners.push(r);
     r.start();
     // right after it subscribed: these only produce empty batches, the first ones within idleCheckpointMs

@@ -26,7 +26,10 @@ describe('database sessions: statement and idle-in-transaction limits', () => {
       await client.query('BEGIN');
       const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid'); // takes a transaction id
       await new Promise((resolve) => setTimeout(resolve, 800));
-      const error = await client.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+      const error = await client.query('SELECT 1').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(String(error)).to.match(/terminat|idle-in-transaction|connection error/i);
       const admin = new pg.Client({ connectionString: testDatabaseUrl });
       await admin.connect();
@@ -41,7 +44,10 @@ describe('database sessions: statement and idle-in-transaction limits', () => {
   it('a statement over the limit is cancelled', async () => {
     const knex = createKnex(testDatabaseUrl, 1, { statementTimeoutMs: 200 });
     try {
-      const error = await knex.raw('SELECT pg_sleep(2)').then(() => undefined, (e: unknown) => e);
+      const error = await knex.raw('SELECT pg_sleep(2)').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(String(error)).to.match(/statement timeout/);
     } finally {
       await knex.destroy();

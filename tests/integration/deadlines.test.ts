@@ -40,7 +40,8 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
 
   const scheduleName = `pm-deadlines-test-${randomUUID().slice(0, 8)}`;
   names.push(scheduleName);
-  const runScheduleToHead = () => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createExpirySchedule({ paymentGraceMs: GRACE_MS }, scheduleName));
+  const runScheduleToHead = () =>
+    runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createExpirySchedule({ paymentGraceMs: GRACE_MS }, scheduleName));
 
   const sweeper = (actions = expiryActions(store)) => new DeadlineSweeper({ knex, actions, logger: silent, intervalMs: 1_000, retryBaseMs: 60_000 });
 
@@ -56,17 +57,44 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
   async function paidSubscription(periodEnd: string): Promise<string> {
     const userId = randomUUID();
     const stream = subscriptionStream(userId, 'xiaohongshu');
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'pro', periodEnd, now: '2026-01-01T00:00:00.000Z',
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId,
+        service: 'xiaohongshu',
+        plan: 'pro',
+        periodEnd,
+        now: '2026-01-01T00:00:00.000Z',
+      },
+      { context },
+    );
     return stream;
   }
 
   async function order(expiresAt: string): Promise<string> {
     const orderId = randomUUID();
-    await handle(store, paymentOrderAggregate, orderId, {
-      type: 'CreatePaymentOrder', orderId, userId: randomUUID(), service: 'qidian', plan: 'basic', billingCycle: 'monthly', amountFen: 1990, provider: 'alipay', expiresAt, now: '2026-02-01T00:00:00.000Z',
-    }, { context });
+    await handle(
+      store,
+      paymentOrderAggregate,
+      orderId,
+      {
+        type: 'CreatePaymentOrder',
+        orderId,
+        userId: randomUUID(),
+        service: 'qidian',
+        plan: 'basic',
+        billingCycle: 'monthly',
+        amountFen: 1990,
+        provider: 'alipay',
+        expiresAt,
+        now: '2026-02-01T00:00:00.000Z',
+      },
+      { context },
+    );
     return orderId;
   }
 
@@ -96,7 +124,13 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
 
   it('moves the deadline when the period is renewed, and a sweep at the old time changes nothing', async () => {
     const stream = await paidSubscription('2026-03-01T00:00:00.000Z');
-    await handle(store, subscriptionAggregate, stream.replace(/^subscription-/, ''), { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: '2026-04-01T00:00:00.000Z', now: '2026-02-20T00:00:00.000Z' }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      stream.replace(/^subscription-/, ''),
+      { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: '2026-04-01T00:00:00.000Z', now: '2026-02-20T00:00:00.000Z' },
+      { context },
+    );
     await runScheduleToHead();
     expect((await deadlineOf(`subscription.expire:${stream}`)).due_at.toISOString()).to.equal('2026-04-01T00:00:00.000Z');
     await sweeper().sweepOnce(new Date('2026-03-01T00:00:01.000Z'));
@@ -108,9 +142,21 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
   it('closes an unpaid order after its expiry plus the grace period; a paid order has no deadline left', async () => {
     const unpaid = await order('2026-02-01T00:30:00.000Z');
     const paid = await order('2026-02-01T00:30:00.000Z');
-    await handle(store, paymentOrderAggregate, paid, {
-      type: 'ConfirmPayment', orderId: paid, provider: 'alipay', providerTradeNo: 'T1', paidAmountFen: 1990, paidAt: '2026-02-01T00:10:00.000Z', now: '2026-02-01T00:10:01.000Z',
-    }, { context });
+    await handle(
+      store,
+      paymentOrderAggregate,
+      paid,
+      {
+        type: 'ConfirmPayment',
+        orderId: paid,
+        provider: 'alipay',
+        providerTradeNo: 'T1',
+        paidAmountFen: 1990,
+        paidAt: '2026-02-01T00:10:00.000Z',
+        now: '2026-02-01T00:10:01.000Z',
+      },
+      { context },
+    );
     await runScheduleToHead();
     expect((await deadlineOf(`payment_order.expire:${paymentStream(unpaid)}`)).due_at.toISOString()).to.equal('2026-02-01T00:40:00.000Z');
     expect(await deadlineOf(`payment_order.expire:${paymentStream(paid)}`)).to.equal(undefined);

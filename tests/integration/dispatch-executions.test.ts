@@ -14,7 +14,7 @@ import { START } from '../../src/event-store/position.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { createDispatchExecutions } from '../../src/process-managers/dispatch-executions.js';
 import { createProxiesProjection } from '../../src/projections/proxies.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
@@ -58,7 +58,10 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     queue = factory.queue<ScrapeJobData>(QUEUE_NAMES.scrape);
     dispatcher = new ScrapeDispatcher(queue, { retry: { attempts: 2, backoffMs: 100 } });
     for (const port of [18081, 18082]) {
-      const { proxyId } = await registerProxy({ store, context, secretBox }, { host: '127.0.0.1', port, protocol: 'http', username: 'u', password: 'secret-pw', registeredBy: 'admin' });
+      const { proxyId } = await registerProxy(
+        { store, context, secretBox },
+        { host: '127.0.0.1', port, protocol: 'http', username: 'u', password: 'secret-pw', registeredBy: 'admin' },
+      );
       proxyIds.push(proxyId);
     }
     await projectProxies();
@@ -98,7 +101,6 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     }
   };
 
-
   async function types(stream: string): Promise<string[]> {
     try {
       return (await store.readStream(stream)).map((e) => e.type);
@@ -111,32 +113,89 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
   async function newUser(): Promise<{ userId: string; accountId: string }> {
     const userId = randomUUID();
     const accountId = randomUUID();
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now(),
-    }, { context });
-    await handle(store, platformAccountAggregate, accountId, {
-      type: 'ConnectPlatformAccount', accountId, ownerId: userId, platform: 'xiaohongshu', platformUserId: null, displayName: 'main',
-      credentials: secretBox.encrypt('a1=cookie', accountId), now: now(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId,
+        service: 'xiaohongshu',
+        plan: 'free',
+        periodEnd: null,
+        now: now(),
+      },
+      { context },
+    );
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'ConnectPlatformAccount',
+        accountId,
+        ownerId: userId,
+        platform: 'xiaohongshu',
+        platformUserId: null,
+        displayName: 'main',
+        credentials: secretBox.encrypt('a1=cookie', accountId),
+        now: now(),
+      },
+      { context },
+    );
     return { userId, accountId };
   }
 
   async function verify(accountId: string): Promise<void> {
-    await handle(store, platformAccountAggregate, accountId, {
-      type: 'VerifyAccount', accountId, requestedBy: null, outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' }, now: now(),
-    }, { context });
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'VerifyAccount',
+        accountId,
+        requestedBy: null,
+        outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' },
+        now: now(),
+      },
+      { context },
+    );
   }
 
-  async function request(ownerId: string, input: { type: string; config: Record<string, unknown>; platform: string; accountId: string | null }): Promise<string> {
+  async function request(
+    ownerId: string,
+    input: { type: string; config: Record<string, unknown>; platform: string; accountId: string | null },
+  ): Promise<string> {
     const executionId = randomUUID();
-    await handle(store, workflowExecutionAggregate, executionId, {
-      type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId, platform: input.platform, workflowType: input.type,
-      config: input.config, platformAccountId: input.accountId, trigger: 'manual', requestedBy: ownerId, now: now(),
-    }, { context });
+    await handle(
+      store,
+      workflowExecutionAggregate,
+      executionId,
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: randomUUID(),
+        ownerId,
+        platform: input.platform,
+        workflowType: input.type,
+        config: input.config,
+        platformAccountId: input.accountId,
+        trigger: 'manual',
+        requestedBy: ownerId,
+        now: now(),
+      },
+      { context },
+    );
     return executionId;
   }
 
-  const notes = (accountId: string | null) => ({ type: 'xiaohongshu.notes', platform: 'xiaohongshu', config: { mode: 'keyword', keyword: 'tea', maxItems: 20 }, accountId });
+  const notes = (accountId: string | null) => ({
+    type: 'xiaohongshu.notes',
+    platform: 'xiaohongshu',
+    config: { mode: 'keyword', keyword: 'tea', maxItems: 20 },
+    accountId,
+  });
 
   it('accepts a run: quota counted once, proxy recorded, one job with the execution id — even run from the start twice', async () => {
     const { userId, accountId } = await newUser();
@@ -168,7 +227,7 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     expect(await jobs[0]!.getState()).to.equal('waiting');
   });
 
-  it('past the free plan\'s daily_api_calls: ExecutionRejected QUOTA_EXCEEDED, QuotaExceeded recorded once, no job', async () => {
+  it("past the free plan's daily_api_calls: ExecutionRejected QUOTA_EXCEEDED, QuotaExceeded recorded once, no job", async () => {
     const { userId, accountId } = await newUser();
     await verify(accountId);
     const runs = [await request(userId, notes(accountId)), await request(userId, notes(accountId)), await request(userId, notes(accountId))];
@@ -215,7 +274,10 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const without = await request(userId, notes(null));
     await runPm();
 
-    for (const [executionId, reason] of [[unverified, 'account_not_active'], [without, 'no_account']] as const) {
+    for (const [executionId, reason] of [
+      [unverified, 'account_not_active'],
+      [without, 'no_account'],
+    ] as const) {
       const events = await store.readStream(workflowExecutionStream(executionId));
       expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionRejected']);
       expect(events[1]!.data).to.deep.include({ reason: 'ACCOUNT_INVALID' });
@@ -256,7 +318,7 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     return { counted, reads, appends };
   }
 
-  it('a batch reads the day\'s usage once per owner and appends the owner\'s uses together; executions, subscriptions and accounts are not read (its own index)', async () => {
+  it("a batch reads the day's usage once per owner and appends the owner's uses together; executions, subscriptions and accounts are not read (its own index)", async () => {
     const { userId, accountId } = await newUser();
     await verify(accountId);
     const runs = [await request(userId, notes(accountId)), await request(userId, notes(accountId))];
@@ -293,7 +355,11 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     expect(await types(workflowExecutionStream(executionId))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
     expect(reads.get(subscriptionAggregate.streamName(subscriptionKey(userId, 'xiaohongshu')))).to.equal(1);
     expect(reads.get(platformAccountAggregate.streamName(accountId))).to.equal(1);
-    const rows = (await knex('pm_dispatch_subjects').where({ consumer: name }).orderBy('stream_name')) as { stream_name: string; revision: string; state: Record<string, unknown> }[];
+    const rows = (await knex('pm_dispatch_subjects').where({ consumer: name }).orderBy('stream_name')) as {
+      stream_name: string;
+      revision: string;
+      state: Record<string, unknown>;
+    }[];
     expect(rows.map((r) => [r.stream_name, r.revision])).to.deep.equal(
       [
         [platformAccountAggregate.streamName(accountId), '1'],
@@ -309,7 +375,13 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const { userId, accountId } = await newUser();
     await verify(accountId);
     const before = await request(userId, notes(accountId));
-    await handle(store, platformAccountAggregate, accountId, { type: 'InvalidateAccount', accountId, requestedBy: null, reason: 'login_wall', now: now() }, { context });
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      { type: 'InvalidateAccount', accountId, requestedBy: null, reason: 'login_wall', now: now() },
+      { context },
+    );
     const after = await request(userId, notes(accountId));
     await runPm();
 
@@ -381,9 +453,19 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const { userId, accountId } = await newUser();
     await verify(accountId);
     const runs = [await request(userId, notes(accountId)), await request(userId, notes(accountId)), await request(userId, notes(accountId))];
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: now(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'ChangePlan',
+        plan: 'basic',
+        orderId: randomUUID(),
+        periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+        now: now(),
+      },
+      { context },
+    );
     runs.push(await request(userId, notes(accountId)));
     await runPm();
 
@@ -456,7 +538,9 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     const later = new Date(Date.now() + 3 * 86_400_000);
     await resetCheckpoint(knex, pmName, START);
     await runConsumerToHead(deps(), createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE, now: () => later }, pmName));
-    expect(await types(subscriptionUsageAggregate.streamName(dailyUsageId(userId, 'xiaohongshu', quotaDay(later, config.QUOTA_TIME_ZONE).day)))).to.deep.equal([]);
+    expect(await types(subscriptionUsageAggregate.streamName(dailyUsageId(userId, 'xiaohongshu', quotaDay(later, config.QUOTA_TIME_ZONE).day)))).to.deep.equal(
+      [],
+    );
     expect((await usageToday(userId)).filter((e) => e.type === 'UsageRecorded')).to.have.length(1);
   });
 });

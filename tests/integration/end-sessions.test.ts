@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { START } from '../../src/event-store/position.js';
 import { createEndSessions, SESSION_INDEX_TABLE, SESSION_REVOCATIONS_TABLE } from '../../src/process-managers/end-sessions.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
@@ -55,7 +55,13 @@ describe('process manager: end sessions on suspension and password change', func
 
   async function register(): Promise<string> {
     const userId = randomUUID();
-    await handle(store, userAggregate, userId, { type: 'RegisterUser', userId, email: `${userId}@example.test`, passwordHash: PW1, displayName: 'Ada', role: 'user', now: T0 }, { context });
+    await handle(
+      store,
+      userAggregate,
+      userId,
+      { type: 'RegisterUser', userId, email: `${userId}@example.test`, passwordHash: PW1, displayName: 'Ada', role: 'user', now: T0 },
+      { context },
+    );
     return userId;
   }
 
@@ -126,7 +132,16 @@ describe('process manager: end sessions on suspension and password change', func
         store,
         sessionAggregate,
         sessionId,
-        { type: 'RefreshSession', userId, sessionId, presentedTokenHash: sha(`${sessionId}-0`), newTokenHash: sha(`${sessionId}-1`), newExpiresAt: EXPIRES, user, now: T2 },
+        {
+          type: 'RefreshSession',
+          userId,
+          sessionId,
+          presentedTokenHash: sha(`${sessionId}-0`),
+          newTokenHash: sha(`${sessionId}-1`),
+          newExpiresAt: EXPIRES,
+          user,
+          now: T2,
+        },
         { context },
       );
     expect((await refresh(kept)).events.map((e) => e.type)).to.deep.equal(['SessionRefreshed']);

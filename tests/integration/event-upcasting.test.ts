@@ -47,11 +47,34 @@ describe('upcasting a stored event of an older shape (ProxyHealthChecked v1 → 
       store,
       proxyAggregate,
       proxyId,
-      { type: 'RegisterProxy', proxyId, host: '127.0.0.1', port: 3128, protocol: 'http', credentials: null, country: null, region: null, provider: null, registeredBy: 'test', now: new Date(now.getTime() - 120_000).toISOString() },
+      {
+        type: 'RegisterProxy',
+        proxyId,
+        host: '127.0.0.1',
+        port: 3128,
+        protocol: 'http',
+        credentials: null,
+        country: null,
+        region: null,
+        provider: null,
+        registeredBy: 'test',
+        now: new Date(now.getTime() - 120_000).toISOString(),
+      },
       { context },
     );
     const stream = proxyHealthAggregate.streamName(proxyHealthDayId(proxyId, day));
-    const v1 = { proxyId, source: 'probe', ok: false, latencyMs: null, error: 'timeout', platform: null, jobId: null, consecutiveFailures: 1, consecutiveSuccesses: 0, checkedAt };
+    const v1 = {
+      proxyId,
+      source: 'probe',
+      ok: false,
+      latencyMs: null,
+      error: 'timeout',
+      platform: null,
+      jobId: null,
+      consecutiveFailures: 1,
+      consecutiveSuccesses: 0,
+      checkedAt,
+    };
     await store.append(stream, [{ id: randomUUID(), type: 'ProxyHealthChecked', data: v1, metadata: { $correlationId: 'old' } }], 'no_stream');
     const [stored] = await store.readStream(stream);
 
@@ -67,7 +90,10 @@ describe('upcasting a stored event of an older shape (ProxyHealthChecked v1 → 
     // the aggregate folds it, and the next command counts on from it
     const { state } = await load(store, proxyHealthAggregate, proxyHealthDayId(proxyId, day));
     expect(state).to.deep.include({ lastCheckedAt: checkedAt, consecutiveFailures: 1 });
-    const outcome = await recordObservation({ store, context, thresholds: { failure: 2, recovery: 2 }, at: now }, { proxyId, source: 'probe', ok: false, error: 'timeout' });
+    const outcome = await recordObservation(
+      { store, context, thresholds: { failure: 2, recovery: 2 }, at: now },
+      { proxyId, source: 'probe', ok: false, error: 'timeout' },
+    );
     expect(outcome.failed, 'the second failure in a row fails the proxy').to.equal(true);
     const [, next] = await store.readStream(stream);
     expect(next!.metadata.schemaVersion).to.equal(2);
@@ -75,7 +101,11 @@ describe('upcasting a stored event of an older shape (ProxyHealthChecked v1 → 
 
     // the read model
     await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, projection);
-    const row = (await knex('proxies').where({ id: proxyId }).first('total_checks', 'consecutive_failures', 'status')) as { total_checks: number; consecutive_failures: number; status: string };
+    const row = (await knex('proxies').where({ id: proxyId }).first('total_checks', 'consecutive_failures', 'status')) as {
+      total_checks: number;
+      consecutive_failures: number;
+      status: string;
+    };
     expect(row).to.deep.equal({ total_checks: 2, consecutive_failures: 2, status: 'failed' });
 
     // the console's and the CLI's state at a revision

@@ -5,12 +5,12 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { START } from '../../src/event-store/position.js';
 import { createExecutionRetention, EXECUTION_RETENTION, type ExecutionRetentionOptions } from '../../src/process-managers/execution-retention.js';
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
 import type { PlanCode, Service } from '../../src/write-model/subscription/plans.js';
-import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionAggregate, type workflowExecutionDecider, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -73,25 +73,41 @@ describe(`${EXECUTION_RETENTION}: maxAge on finished executions' streams`, funct
     const executionId = randomUUID();
     const stream = workflowExecutionStream(executionId);
     const now = () => new Date().toISOString();
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) =>
+      handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
-      type: 'RequestExecution', executionId, workflowId: `wf-${randomUUID()}`, ownerId, platform,
-      workflowType: platform === 'qidian' ? 'qidian.rankings' : 'xiaohongshu.notes', config: {}, platformAccountId: null,
-      trigger: 'manual', requestedBy: ownerId, now: now(),
+      type: 'RequestExecution',
+      executionId,
+      workflowId: `wf-${randomUUID()}`,
+      ownerId,
+      platform,
+      workflowType: platform === 'qidian' ? 'qidian.rankings' : 'xiaohongshu.notes',
+      config: {},
+      platformAccountId: null,
+      trigger: 'manual',
+      requestedBy: ownerId,
+      now: now(),
     });
     if (ending === 'reject') {
       await send({ type: 'RejectExecution', executionId, reason: 'QUOTA_EXCEEDED', now: now() });
       return stream;
     }
     await send({ type: 'StartExecution', executionId, workerId: 'w1', now: now() });
-    await send({ type: 'CollectItems', executionId, batchId: 'b1', items: [{ platformContentId: 'i1', kind: `${platform}.x`, data: { v: 1 } }], cursor: null, now: now() });
+    await send({
+      type: 'CollectItems',
+      executionId,
+      batchId: 'b1',
+      items: [{ platformContentId: 'i1', kind: `${platform}.x`, data: { v: 1 } }],
+      cursor: null,
+      now: now(),
+    });
     if (ending === 'complete') await send({ type: 'CompleteExecution', executionId, now: now() });
     if (ending === 'fail') await send({ type: 'FailExecution', executionId, reason: 'boom', now: now() });
     if (ending === 'cancel') await send({ type: 'CancelExecution', executionId, requestedBy: ownerId, now: now() });
     return stream;
   }
 
-  it('sets maxAge = the owner\'s plan\'s retention of the execution\'s service on every ending; keeps other metadata; first decision stands', async () => {
+  it("sets maxAge = the owner's plan's retention of the execution's service on every ending; keeps other metadata; first decision stands", async () => {
     const free = `user-${randomUUID()}`; // no subscription: free everywhere
     const pro = `user-${randomUUID()}`;
     await subscribe(pro, 'xiaohongshu', 'pro');
@@ -113,7 +129,12 @@ describe(`${EXECUTION_RETENTION}: maxAge on finished executions' streams`, funct
     expect(await store.getStreamMetadata(rejected)).to.deep.include({ maxAge: 7 * DAY_S });
     expect(await store.getStreamMetadata(running)).to.deep.equal({}); // not finished: nothing expires yet
     // within the week, the streams read as before
-    expect((await store.readStream(completed)).map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ExecutionStarted', 'ItemsCollected', 'ExecutionCompleted']);
+    expect((await store.readStream(completed)).map((e) => e.type)).to.deep.equal([
+      'ExecutionRequested',
+      'ExecutionStarted',
+      'ItemsCollected',
+      'ExecutionCompleted',
+    ]);
 
     // redelivered after an upgrade: the first decision stands, nothing is written
     await subscribe(free, 'xiaohongshu', 'enterprise');
@@ -122,7 +143,7 @@ describe(`${EXECUTION_RETENTION}: maxAge on finished executions' streams`, funct
     expect(await store.getStreamMetadata(completed)).to.deep.equal(before);
   });
 
-  it('after the maxAge has passed, reading the stream returns no events (a longer plan\'s stream still reads whole)', async () => {
+  it("after the maxAge has passed, reading the stream returns no events (a longer plan's stream still reads whole)", async () => {
     const free = `user-${randomUUID()}`;
     const pro = `user-${randomUUID()}`;
     await subscribe(pro, 'xiaohongshu', 'pro');

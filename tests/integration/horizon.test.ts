@@ -94,7 +94,10 @@ describe('the $all horizon: held back only by appends in flight, named, and foll
       await waitFor('delivered while both stay open', () => seen.length === 1, 2_000);
       expect(seen[0]!.streamName).to.equal(stream);
       expect((await horizonStatus(knex)).lagging, 'nothing waits behind them').to.equal(false);
-      expect((await store.readAll({ fromPosition: 'start', filter: { eventTypes: [type] } })).map((e) => e.streamName), 'readAll sees it too').to.deep.equal([stream]);
+      expect(
+        (await store.readAll({ fromPosition: 'start', filter: { eventTypes: [type] } })).map((e) => e.streamName),
+        'readAll sees it too',
+      ).to.deep.equal([stream]);
     } finally {
       await endAll(here.client, elsewhere.client);
       await subscription.close();

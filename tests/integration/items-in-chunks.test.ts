@@ -13,9 +13,19 @@ import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 function note(bytes: number) {
   const noteId = randomBytes(12).toString('hex');
   return {
-    noteId, type: 'normal', title: `note ${noteId.slice(0, 6)}`, text: '咖'.repeat(Math.ceil(bytes / 3)),
-    author: { id: 'a1', nickname: 'Ada' }, publishedAt: '2026-03-01T08:00:00.000Z',
-    likes: 1, comments: 0, shares: 0, collects: 0, images: [], tags: [], url: `https://www.xiaohongshu.com/explore/${noteId}`,
+    noteId,
+    type: 'normal',
+    title: `note ${noteId.slice(0, 6)}`,
+    text: '咖'.repeat(Math.ceil(bytes / 3)),
+    author: { id: 'a1', nickname: 'Ada' },
+    publishedAt: '2026-03-01T08:00:00.000Z',
+    likes: 1,
+    comments: 0,
+    shares: 0,
+    collects: 0,
+    images: [],
+    tags: [],
+    url: `https://www.xiaohongshu.com/explore/${noteId}`,
   };
 }
 
@@ -43,10 +53,25 @@ describe('recorded results: a large batch goes in chunks that each fit one appen
   async function requested(): Promise<string> {
     const executionId = randomUUID();
     const ownerId = randomUUID();
-    await handle(store, workflowExecutionAggregate, executionId, {
-      type: 'RequestExecution', executionId, workflowId: `wf-${executionId}`, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes',
-      config: { mode: 'keyword', keyword: '咖啡', maxItems: 500 }, platformAccountId: null, trigger: 'manual', requestedBy: ownerId, now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store,
+      workflowExecutionAggregate,
+      executionId,
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: `wf-${executionId}`,
+        ownerId,
+        platform: 'xiaohongshu',
+        workflowType: 'xiaohongshu.notes',
+        config: { mode: 'keyword', keyword: '咖啡', maxItems: 500 },
+        platformAccountId: null,
+        trigger: 'manual',
+        requestedBy: ownerId,
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
     return executionId;
   }
 

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import { ConsumerRunner, consumerLockKey } from '../../src/subscriptions/consumer-runner.js';
-import { LockKeeper, lockHolders } from '../../src/subscriptions/lock-keeper.js';
+import { ConsumerRunner, consumerLockKey } from '../../src/consumers/consumer-runner.js';
+import { LockKeeper, lockHolders } from '../../src/consumers/lock-keeper.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 import { createProjectionTable, testProjection } from './fixtures/test-projection.js';
@@ -29,7 +29,11 @@ describe('lock keeper: every consumer lock of a process on one connection', func
   };
   const names = (n: number) => Array.from({ length: n }, (_, i) => `test-locks-${id}-${i}`);
   const runner = (locks: LockKeeper, name: string, table: string) => {
-    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, locks }, testProjection(name, table, category), { lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200 });
+    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl, locks }, testProjection(name, table, category), {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+    });
     runners.push(r);
     r.start();
     return r;
@@ -168,10 +172,14 @@ describe('lock keeper: every consumer lock of a process on one connection', func
     await waitFor('all running', () => active.every((r) => r.status().state === 'running'));
     const [before] = await connections(`lk-${id}-a`);
     await knex.raw('SELECT pg_terminate_backend(?)', [before!]);
-    await waitFor('the locks are held again, on a new connection', async () => {
-      const now = await lockHolders(knex, consumers.map(consumerLockKey));
-      return consumers.every((c) => now.get(consumerLockKey(c))?.pid !== undefined && now.get(consumerLockKey(c))?.pid !== before);
-    }, 10_000);
+    await waitFor(
+      'the locks are held again, on a new connection',
+      async () => {
+        const now = await lockHolders(knex, consumers.map(consumerLockKey));
+        return consumers.every((c) => now.get(consumerLockKey(c))?.pid !== undefined && now.get(consumerLockKey(c))?.pid !== before);
+      },
+      10_000,
+    );
     await waitFor('all running again', () => active.every((r) => r.status().state === 'running'));
     expect(await connections(`lk-${id}-a`)).to.have.length(1);
     await append(15);
@@ -188,7 +196,13 @@ describe('lock keeper: every consumer lock of a process on one connection', func
       await createProjectionTable(knex, table);
     }
     const member = (label: string) => {
-      const k = new LockKeeper(testDatabaseUrl, { applicationName: `lk-${id}-${label}`, group: `test-${id}`, retryMs: 50, probeIntervalMs: 100, minHoldMs: 200 });
+      const k = new LockKeeper(testDatabaseUrl, {
+        applicationName: `lk-${id}-${label}`,
+        group: `test-${id}`,
+        retryMs: 50,
+        probeIntervalMs: 100,
+        minHoldMs: 200,
+      });
       keepers.push(k);
       return k;
     };
@@ -198,10 +212,14 @@ describe('lock keeper: every consumer lock of a process on one connection', func
     await append(12);
     const b = member('b');
     const onB = consumers.map((name, i) => runner(b, name, consumerTables[i]!));
-    await waitFor('three each', async () => {
-      const held = await holders(consumers);
-      return held.filter((h) => h === `lk-${id}-a`).length === 3 && held.filter((h) => h === `lk-${id}-b`).length === 3;
-    }, 10_000);
+    await waitFor(
+      'three each',
+      async () => {
+        const held = await holders(consumers);
+        return held.filter((h) => h === `lk-${id}-a`).length === 3 && held.filter((h) => h === `lk-${id}-b`).length === 3;
+      },
+      10_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     const held = await holders(consumers);
     expect(held.filter((h) => h === `lk-${id}-a`)).to.have.length(3, 'stable: no ping-pong');

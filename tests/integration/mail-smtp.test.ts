@@ -178,7 +178,11 @@ describe('SMTP mailer (nodemailer, against a real SMTP sink)', function () {
       const port = await closedPort();
       const started = Date.now();
       const error = await expectDeliveryError(
-        mailer({ url: `smtp://user:Hidden-Pa55@127.0.0.1:${port}`, from: FROM, connectionTimeoutMs: 2_000 }).send({ to: 'a@example.com', subject: 'x', text: 'x' }),
+        mailer({ url: `smtp://user:Hidden-Pa55@127.0.0.1:${port}`, from: FROM, connectionTimeoutMs: 2_000 }).send({
+          to: 'a@example.com',
+          subject: 'x',
+          text: 'x',
+        }),
       );
       expect(Date.now() - started).to.be.below(3_000);
       expect(error.kind).to.equal('connection');
@@ -219,7 +223,11 @@ describe('SMTP mailer (nodemailer, against a real SMTP sink)', function () {
       try {
         const started = Date.now();
         const error = await expectDeliveryError(
-          mailer({ url: `smtp://127.0.0.1:${port}`, from: FROM, sendTimeoutMs: 600, closeTimeoutMs: 100 }).send({ to: 'a@example.com', subject: 'x', text: 'x' }),
+          mailer({ url: `smtp://127.0.0.1:${port}`, from: FROM, sendTimeoutMs: 600, closeTimeoutMs: 100 }).send({
+            to: 'a@example.com',
+            subject: 'x',
+            text: 'x',
+          }),
         );
         expect(Date.now() - started).to.be.within(500, 3_000);
         expect(error.kind).to.equal('connection');

@@ -13,8 +13,8 @@ import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { START } from '../../src/event-store/position.js';
 import { createNotifyUser, notificationIdFor } from '../../src/process-managers/notify-user.js';
 import { applyEvent as applyNotificationEvent, createNotificationsProjection } from '../../src/projections/notifications.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { notificationStream } from '../../src/write-model/notification/decider.js';
@@ -22,7 +22,7 @@ import type { NotificationSentData } from '../../src/write-model/notification/ev
 import type { PaymentSucceededData } from '../../src/write-model/payment-order/events.js';
 import type { AccountInvalidatedData } from '../../src/write-model/platform-account/events.js';
 import type { QuotaExceededData } from '../../src/write-model/subscription-usage/events.js';
-import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
+import { userAggregate } from '../../src/write-model/user/decider.js';
 import type { ExecutionFailedData } from '../../src/write-model/workflow-execution/events.js';
 import { testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
@@ -111,7 +111,15 @@ describe('pm-notify-user and the mail outbox: inbox and mail for quota, account,
       store,
       userAggregate,
       userId,
-      { type: 'RegisterUser', userId, email, passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', displayName: 'Ada', role: 'user', now: '2026-03-01T01:00:00.000Z' },
+      {
+        type: 'RegisterUser',
+        userId,
+        email,
+        passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+        displayName: 'Ada',
+        role: 'user',
+        now: '2026-03-01T01:00:00.000Z',
+      },
       { context },
     );
   }
@@ -225,7 +233,11 @@ describe('pm-notify-user and the mail outbox: inbox and mail for quota, account,
     }
     expect(mine()[2]!.parsed.text).to.include('http://***@127.0.0.1:8080');
     const emailedIds = inbox.filter((e) => e.type === 'NotificationEmailed').map((e) => (e.data as { messageId: string }).messageId);
-    expect(emailedIds.sort()).to.deep.equal(mine().map((m) => m.parsed.messageId).sort());
+    expect(emailedIds.sort()).to.deep.equal(
+      mine()
+        .map((m) => m.parsed.messageId)
+        .sort(),
+    );
 
     // from the start again: nothing appended, nothing queued, nothing mailed
     await resetCheckpoint(knex, name, START);
@@ -372,7 +384,24 @@ describe('pm-notify-user and the mail outbox: inbox and mail for quota, account,
     const orderId = randomUUID();
     await store.append(
       `payment-${orderId}`,
-      [{ id: randomUUID(), type: 'PaymentSucceeded', data: { orderId, userId: ghost, service: 'qidian', plan: 'basic', billingCycle: 'monthly', amountFen: 100, provider: 'alipay', providerTradeNo: 't', paidAt: '2026-03-04T00:00:00.000Z' } as never, metadata: {} }],
+      [
+        {
+          id: randomUUID(),
+          type: 'PaymentSucceeded',
+          data: {
+            orderId,
+            userId: ghost,
+            service: 'qidian',
+            plan: 'basic',
+            billingCycle: 'monthly',
+            amountFen: 100,
+            provider: 'alipay',
+            providerTradeNo: 't',
+            paidAt: '2026-03-04T00:00:00.000Z',
+          } as never,
+          metadata: {},
+        },
+      ],
       'no_stream',
     );
     const events = await store.readStream(`payment-${orderId}`);

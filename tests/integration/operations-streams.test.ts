@@ -62,14 +62,26 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     // seeded by the real code: a sign-up as the HTTP route sends it, then the free-plans process manager
     const registered = await registerUser(
       { store, passwordHasher },
-      { email: `ops-${randomUUID()}@example.test`, password: 'a good password', displayName: 'Ops', role: 'user', context: { correlationId: requestId, causationId: requestId, requestId } },
+      {
+        email: `ops-${randomUUID()}@example.test`,
+        password: 'a good password',
+        displayName: 'Ops',
+        role: 'user',
+        context: { correlationId: requestId, causationId: requestId, requestId },
+      },
     );
     userId = registered.userId;
     await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createFreePlansOnRegistration({ store }, pm));
-    await handle(store, userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Ops 2', now: new Date().toISOString() }, {
-      // a client-chosen request id that a spreadsheet would run as a formula
-      context: { correlationId: HOSTILE_ID, causationId: HOSTILE_ID, actor: userId, requestId: HOSTILE_ID },
-    });
+    await handle(
+      store,
+      userAggregate,
+      userId,
+      { type: 'UpdateProfile', userId, displayName: 'Ops 2', now: new Date().toISOString() },
+      {
+        // a client-chosen request id that a spreadsheet would run as a formula
+        context: { correlationId: HOSTILE_ID, causationId: HOSTILE_ID, actor: userId, requestId: HOSTILE_ID },
+      },
+    );
   });
   after(async () => {
     await knex?.('consumer_checkpoints').where({ consumer: pm }).delete();
@@ -80,10 +92,28 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
 
   it('knows the decider of every aggregate category, named as its stream function names streams', () => {
     const streams = [
-      userStream('x'), emailReservationStream('x'), usernameReservationStream('x'), sessionStream('x'), subscriptionStream('x', 'qidian'), paymentStream('x'), platformAccountStream('x'),
-      proxyStream('x'), workflowStream('x'), workflowExecutionStream('x'), novelTrackingStream('x'), novelAlertStream('x'), keywordWatchStream('x'), notificationStream('x'),
-      subscriptionUsageStream('x'), proxyHealthStream('x'), xiaohongshuContentStream('x'), apiKeyStream('x'), apiKeyUsageStream('x'), outgoingMessageStream('x'),
-      reportStream('x'), reportRunStream('x'),
+      userStream('x'),
+      emailReservationStream('x'),
+      usernameReservationStream('x'),
+      sessionStream('x'),
+      subscriptionStream('x', 'qidian'),
+      paymentStream('x'),
+      platformAccountStream('x'),
+      proxyStream('x'),
+      workflowStream('x'),
+      workflowExecutionStream('x'),
+      novelTrackingStream('x'),
+      novelAlertStream('x'),
+      keywordWatchStream('x'),
+      notificationStream('x'),
+      subscriptionUsageStream('x'),
+      proxyHealthStream('x'),
+      xiaohongshuContentStream('x'),
+      apiKeyStream('x'),
+      apiKeyUsageStream('x'),
+      outgoingMessageStream('x'),
+      reportStream('x'),
+      reportRunStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate
@@ -102,7 +132,10 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     expect(await listStreams(deps, { category: 'user', page: 2, perPage: 10 })).to.deep.equal({ items: [], total: 1 });
 
     const events = await streamEvents(deps, userStream(userId));
-    expect(events.map((e) => [e.revision, e.type])).to.deep.equal([['0', 'UserRegistered'], ['1', 'ProfileUpdated']]);
+    expect(events.map((e) => [e.revision, e.type])).to.deep.equal([
+      ['0', 'UserRegistered'],
+      ['1', 'ProfileUpdated'],
+    ]);
     expect(events[0]!.metadata).to.deep.equal({ $correlationId: requestId, $causationId: requestId, requestId, userId, schemaVersion: 1 });
     expect((events[0]!.data as Record<string, unknown>).passwordHash).to.equal('[redacted]');
     expect(events[0]!.position).to.match(/^\d+-\d+$/);
@@ -129,7 +162,8 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
   it('follows a correlation across aggregates, and searches by user, type, prefix and time', async () => {
     const timeline = await correlationTimeline(deps, requestId);
     expect(timeline.map((e) => e.type)).to.deep.equal(['EmailReserved', 'UserRegistered', 'SubscriptionStarted', 'SubscriptionStarted']);
-    for (const e of timeline.slice(2)) expect(e.metadata).to.include({ userId: `pm:${pm}`, requestId, $correlationId: requestId, $causationId: timeline[1]!.id });
+    for (const e of timeline.slice(2))
+      expect(e.metadata).to.include({ userId: `pm:${pm}`, requestId, $correlationId: requestId, $causationId: timeline[1]!.id });
 
     const byUser = await searchEvents(deps, { userId });
     expect(byUser.map((e) => e.type)).to.deep.equal(['EmailReserved', 'UserRegistered', 'SubscriptionStarted', 'SubscriptionStarted', 'ProfileUpdated']);
@@ -138,7 +172,9 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     expect(await searchEvents(deps, { streamPrefix: 'subscription-', limit: 1 })).to.have.length(1);
     const all = await searchEvents(deps, {});
     const second = all[1]!.created;
-    expect((await searchEvents(deps, { from: second })).length).to.be.at.least(all.length - 1).and.below(all.length + 1);
+    expect((await searchEvents(deps, { from: second })).length)
+      .to.be.at.least(all.length - 1)
+      .and.below(all.length + 1);
     expect(await searchEvents(deps, { to: '2000-01-01' })).to.deep.equal([]);
     let bad: unknown;
     await searchEvents(deps, { from: 'yesterday-ish' }).catch((e: unknown) => (bad = e));
@@ -154,9 +190,15 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await handle(store, userAggregate, userId, { type: 'UpdateProfile', userId, displayName: 'Ops 3', now: new Date().toISOString() }, {
-      context: { correlationId: 'req-3', causationId: 'req-3', actor: userId, requestId: 'req-3' },
-    });
+    await handle(
+      store,
+      userAggregate,
+      userId,
+      { type: 'UpdateProfile', userId, displayName: 'Ops 3', now: new Date().toISOString() },
+      {
+        context: { correlationId: 'req-3', causationId: 'req-3', actor: userId, requestId: 'req-3' },
+      },
+    );
     await tail;
     expect(seen.map((e) => [e.type, e.metadata.requestId])).to.deep.equal([['ProfileUpdated', 'req-3']]);
   });
@@ -182,14 +224,21 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     expect(badPosition).to.be.instanceOf(ReplayError);
   });
 
-  it('exports a user\'s audit trail as CSV and JSON with who, why, request and when', async () => {
+  it("exports a user's audit trail as CSV and JSON with who, why, request and when", async () => {
     const read = async (format: 'csv' | 'json') => {
       let text = '';
       for await (const chunk of auditExport(deps, { userId, format, from: '2000-01-01', to: '2999-01-01' })) text += chunk.toString();
       return text;
     };
     const json = JSON.parse(await read('json')) as Record<string, unknown>[];
-    expect(json.map((r) => r.type)).to.deep.equal(['EmailReserved', 'UserRegistered', 'SubscriptionStarted', 'SubscriptionStarted', 'ProfileUpdated', 'ProfileUpdated']);
+    expect(json.map((r) => r.type)).to.deep.equal([
+      'EmailReserved',
+      'UserRegistered',
+      'SubscriptionStarted',
+      'SubscriptionStarted',
+      'ProfileUpdated',
+      'ProfileUpdated',
+    ]);
     expect(json[1]).to.include({ who: userId, relation: 'both', why: requestId, request_id: requestId, correlation_id: requestId });
     expect(json[2]).to.include({ who: `pm:${pm}`, relation: 'subject', request_id: requestId });
     expect(JSON.stringify(json)).to.not.include('argon2id');
@@ -200,21 +249,38 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     // the hostile request id is there, inert (a leading apostrophe), and nowhere as a live formula
     const hostile = csv.find((line) => line.includes('HYPERLINK'));
     expect(hostile).to.include(',ProfileUpdated,').and.include(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
-    expect(csv.some((line) => /(^|,)"?=/.test(line)), 'a cell starting with =').to.equal(false);
+    expect(
+      csv.some((line) => /(^|,)"?=/.test(line)),
+      'a cell starting with =',
+    ).to.equal(false);
     let empty = '';
     for await (const chunk of auditExport(deps, { userId, format: 'json', to: '2000-01-01' })) empty += chunk.toString();
     expect(JSON.parse(empty)).to.deep.equal([]);
   });
 
   // last: it adds streams of another category the listings above do not expect
-  it('folds decoded events: a workflow\'s state at each revision, and a stored event that does not fit is refused', async () => {
+  it("folds decoded events: a workflow's state at each revision, and a stored event that does not fit is refused", async () => {
     const workflowId = randomUUID();
     const ownerId = randomUUID();
     const at = new Date().toISOString();
-    await handle(store, workflowAggregate, workflowId, {
-      type: 'CreateWorkflow', workflowId, ownerId, platform: 'qidian', workflowType: 'qidian.rankings', name: 'ranks',
-      config: { rankings: ['热销榜'] }, platformAccountId: null, schedule: { kind: 'interval', every: 'daily' }, now: at,
-    }, { context: { correlationId: workflowId, causationId: workflowId, actor: 'test' } });
+    await handle(
+      store,
+      workflowAggregate,
+      workflowId,
+      {
+        type: 'CreateWorkflow',
+        workflowId,
+        ownerId,
+        platform: 'qidian',
+        workflowType: 'qidian.rankings',
+        name: 'ranks',
+        config: { rankings: ['热销榜'] },
+        platformAccountId: null,
+        schedule: { kind: 'interval', every: 'daily' },
+        now: at,
+      },
+      { context: { correlationId: workflowId, causationId: workflowId, actor: 'test' } },
+    );
     const created = await streamStateAt(deps, workflowStream(workflowId), 0n);
     expect(created).to.include({ aggregate: 'workflow', revision: '0', events: 1 });
     expect(created.state).to.deep.include({ status: 'active', schedule: null });

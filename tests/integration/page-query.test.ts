@@ -30,7 +30,12 @@ describe('a page and its totals in one query (read API)', () => {
   const mine = () => knex(table).select(COLUMNS).where({ owner }).orderBy('n', 'desc');
 
   it('gives the page in order, typed as a plain select would, with the total of every page', async () => {
-    const { rows, total, counts } = await selectPage<{ n: number; data: unknown; at: Date }>(knex, mine(), { page: 2, per_page: 3 }, { unread: knex(table).where({ owner, read: false }) });
+    const { rows, total, counts } = await selectPage<{ n: number; data: unknown; at: Date }>(
+      knex,
+      mine(),
+      { page: 2, per_page: 3 },
+      { unread: knex(table).where({ owner, read: false }) },
+    );
     expect(rows.map((r) => r.n)).to.deep.equal([4, 3, 2]);
     expect(Object.keys(rows[0]!).sort()).to.deep.equal(['at', 'data', 'n', 'owner', 'read']);
     expect(rows[0]!.data).to.deep.equal({ i: 3 });
@@ -42,13 +47,20 @@ describe('a page and its totals in one query (read API)', () => {
   it('still counts on a page past the end, and on an empty set', async () => {
     expect(await selectPage(knex, mine(), { page: 9, per_page: 3 })).to.deep.equal({ rows: [], total: 7, counts: {} });
     const none = knex(table).select(COLUMNS).where({ owner: 'nobody' }).orderBy('n');
-    expect(await selectPage(knex, none, { page: 1, per_page: 3 }, { unread: knex(table).where({ owner: 'nobody' }) })).to.deep.equal({ rows: [], total: 0, counts: { unread: 0 } });
+    expect(await selectPage(knex, none, { page: 1, per_page: 3 }, { unread: knex(table).where({ owner: 'nobody' }) })).to.deep.equal({
+      rows: [],
+      total: 0,
+      counts: { unread: 0 },
+    });
   });
 
   it('runs as a prepared statement, so it refuses a page of `*` (a prepared `*` fails once a new version changes the columns)', async () => {
     let refused: unknown;
     await selectPage(knex, knex(table).select('*').where({ owner }), { page: 1, per_page: 3 }).catch((e) => (refused = e));
-    expect(refused).to.be.instanceOf(Error).with.property('message').that.matches(/name the columns/);
+    expect(refused)
+      .to.be.instanceOf(Error)
+      .with.property('message')
+      .that.matches(/name the columns/);
     const single = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 1, max: 1 } });
     try {
       await selectPage(single, knex(table).select(COLUMNS).where({ owner }).orderBy('n'), { page: 1, per_page: 3 });

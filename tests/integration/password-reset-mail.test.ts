@@ -33,10 +33,36 @@ describe('password-reset mail from the outbox', () => {
     const userId = randomUUID();
     const email = `reset-mail-${userId}@example.test`;
     const now = new Date();
-    await handle(store, userAggregate, userId, { type: 'RegisterUser', userId, email, passwordHash: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA', displayName: 'R', role: 'user', now: now.toISOString() }, { context });
+    await handle(
+      store,
+      userAggregate,
+      userId,
+      {
+        type: 'RegisterUser',
+        userId,
+        email,
+        passwordHash: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA',
+        displayName: 'R',
+        role: 'user',
+        now: now.toISOString(),
+      },
+      { context },
+    );
     const tokens = [`${userId}.${generateOpaqueToken()}`, `${userId}.${generateOpaqueToken()}`];
     for (const token of tokens) {
-      await handle(store, userAggregate, userId, { type: 'RequestPasswordReset', userId, resetTokenHash: hashToken(token), expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), now: now.toISOString() }, { context });
+      await handle(
+        store,
+        userAggregate,
+        userId,
+        {
+          type: 'RequestPasswordReset',
+          userId,
+          resetTokenHash: hashToken(token),
+          expiresAt: new Date(now.getTime() + 3_600_000).toISOString(),
+          now: now.toISOString(),
+        },
+        { context },
+      );
     }
     const deps = { store, mailer, secretBox, webUrl: 'https://app.collector.test/', ttlMinutes: 30 };
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { START } from '../../src/event-store/position.js';
 import { createPauseOnAccountInvalidated } from '../../src/process-managers/pause-on-account-invalidated.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { platformAccountAggregate, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';
@@ -59,7 +59,16 @@ describe('pm-pause-on-account-invalidated: pause the workflows of an invalidated
 
   async function createWorkflow(ownerId: string, platformAccountId: string | null, schedule: WorkflowSchedule | null): Promise<string> {
     const id = randomUUID();
-    await wf(id, { type: 'CreateWorkflow', ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: 'w', config: {}, platformAccountId, schedule });
+    await wf(id, {
+      type: 'CreateWorkflow',
+      ownerId,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      name: 'w',
+      config: {},
+      platformAccountId,
+      schedule,
+    });
     return id;
   }
 

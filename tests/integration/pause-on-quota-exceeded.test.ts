@@ -9,7 +9,7 @@ import { START } from '../../src/event-store/position.js';
 import { DeadlineSweeper, expiryActions } from '../../src/process-managers/index.js';
 import { createPauseOnQuotaExceeded } from '../../src/process-managers/pause-on-quota-exceeded.js';
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { quotaTermsOf, subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/index.js';
@@ -77,9 +77,21 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
   }
 
   async function startFree(userId: string): Promise<void> {
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: subscriptionIdFor(userId, 'xiaohongshu'), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now.toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: subscriptionIdFor(userId, 'xiaohongshu'),
+        userId,
+        service: 'xiaohongshu',
+        plan: 'free',
+        periodEnd: null,
+        now: now.toISOString(),
+      },
+      { context },
+    );
   }
 
   /** the free plan allows 50 calls a day: the 51st records QuotaExceeded */
@@ -96,9 +108,12 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
 
   const events = (id: string) => store.readStream(workflowStream(id));
   const state = async (id: string) => (await load(store, workflowAggregate, id)).state;
-  const deadline = (id: string) => knex('deadlines').where({ key: `workflows.resume_after_quota:${workflowStream(id)}` }).first();
+  const deadline = (id: string) =>
+    knex('deadlines')
+      .where({ key: `workflows.resume_after_quota:${workflowStream(id)}` })
+      .first();
 
-  it('pauses the owner\'s scheduled workflows of the service until the reset, then the sweeper resumes them; replays change nothing', async () => {
+  it("pauses the owner's scheduled workflows of the service until the reset, then the sweeper resumes them; replays change nothing", async () => {
     const user = randomUUID();
     const stranger = randomUUID();
     await startFree(user);
@@ -122,7 +137,10 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     expect(paused.metadata).to.include({ $causationId: exceeded.id, $correlationId: context.correlationId, userId: `pm:${name}` });
     expect((await state(userPaused)).pauses.map((p) => p.reason)).to.deep.equal(['user', 'quota_exceeded']);
     for (const untouched of [manual, otherService, deleted, strangers]) {
-      expect((await events(untouched)).map((e) => e.type), untouched).to.not.include('WorkflowPaused');
+      expect(
+        (await events(untouched)).map((e) => e.type),
+        untouched,
+      ).to.not.include('WorkflowPaused');
     }
     // the deadline follows the workflow's own pause event
     const row = await deadline(scheduled);
@@ -162,9 +180,19 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     expect((await state(scheduled)).status).to.equal('paused');
     expect(await deadline(scheduled)).to.not.equal(undefined);
 
-    await handle(store, subscriptionAggregate, subscriptionKey(user, 'xiaohongshu'), {
-      type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(user, 'xiaohongshu'),
+      {
+        type: 'ChangePlan',
+        plan: 'pro',
+        orderId: randomUUID(),
+        periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
+        now: now.toISOString(),
+      },
+      { context },
+    );
     const upgraded = (await store.readStream(subscriptionStream(user, 'xiaohongshu'))).at(-1)!;
     expect(upgraded.type).to.equal('SubscriptionUpgraded');
     await settle();

@@ -3,8 +3,8 @@ import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { createPlanOnPayment, createPlanOnRefund } from '../../src/process-managers/index.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { paymentOrderAggregate } from '../../src/write-model/payment-order/decider.js';
@@ -43,13 +43,31 @@ describe('process manager: plan on refund (the reverse of plan on payment)', fun
   async function paidOrder(userId: string, plan: 'basic' | 'pro', paidAt: string): Promise<string> {
     const orderId = randomUUID();
     const order = (command: object) => handle(store, paymentOrderAggregate, orderId, command as never, { context });
-    await order({ type: 'CreatePaymentOrder', orderId, userId, service: 'xiaohongshu', plan, billingCycle: 'monthly', amountFen: 3990, provider: 'alipay', expiresAt: '2026-03-01T02:00:00.000Z', now: '2026-03-01T01:00:00.000Z' });
+    await order({
+      type: 'CreatePaymentOrder',
+      orderId,
+      userId,
+      service: 'xiaohongshu',
+      plan,
+      billingCycle: 'monthly',
+      amountFen: 3990,
+      provider: 'alipay',
+      expiresAt: '2026-03-01T02:00:00.000Z',
+      now: '2026-03-01T01:00:00.000Z',
+    });
     await order({ type: 'ConfirmPayment', orderId, provider: 'alipay', providerTradeNo: `T${orderId}`, paidAmountFen: 3990, paidAt, now: paidAt });
     return orderId;
   }
   const refund = (orderId: string, refundId: string, amountFen: number) =>
-    handle(store, paymentOrderAggregate, orderId, { type: 'RefundPayment', orderId, refundId, amountFen, reason: 'test', now: '2026-03-05T00:00:00.000Z' }, { context });
-  const expiries = async (userId: string) => (await store.readStream(subscriptionStream(userId, 'xiaohongshu'))).filter((e) => e.type === 'SubscriptionExpired');
+    handle(
+      store,
+      paymentOrderAggregate,
+      orderId,
+      { type: 'RefundPayment', orderId, refundId, amountFen, reason: 'test', now: '2026-03-05T00:00:00.000Z' },
+      { context },
+    );
+  const expiries = async (userId: string) =>
+    (await store.readStream(subscriptionStream(userId, 'xiaohongshu'))).filter((e) => e.type === 'SubscriptionExpired');
 
   it('a full refund of the order in force ends the plan once, even when the reaction runs twice; a partial one changes nothing', async () => {
     const userId = randomUUID();

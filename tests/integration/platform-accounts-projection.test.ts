@@ -4,14 +4,10 @@ import knexFactory, { type Knex } from 'knex';
 import { createSecretBox } from '../../src/adapters/crypto/secret-box.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { Position } from '../../src/event-store/position.js';
-import {
-  createPlatformAccountsProjection,
-  PLATFORM_ACCOUNTS_PROJECTION,
-  platformAccountsProjection,
-} from '../../src/projections/platform-accounts.js';
-import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { createPlatformAccountsProjection, PLATFORM_ACCOUNTS_PROJECTION, platformAccountsProjection } from '../../src/projections/platform-accounts.js';
+import { resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate, platformAccountStream, type PlatformAccountCommand } from '../../src/write-model/platform-account/index.js';

@@ -103,7 +103,10 @@ describe('Postgres event store: $all order under concurrency', function () {
     await waiting;
 
     const rows = await rowsOf(stream);
-    expect(rows.map((r) => r.stream_revision), 'revisions in $all order').to.deep.equal(['0', '1', '2']);
+    expect(
+      rows.map((r) => r.stream_revision),
+      'revisions in $all order',
+    ).to.deep.equal(['0', '1', '2']);
   });
 
   it('a combined append inserts its streams in name order', async () => {
@@ -115,14 +118,21 @@ describe('Postgres event store: $all order under concurrency', function () {
       await Promise.all([blocker, ...names.map((name) => own.append(name, [event()]))]);
       const combined = (await rowsOf(`${prefix}-%`)).filter((r) => r.stream_name !== `${prefix}-0`);
       expect(new Set(combined.map((r) => r.transaction_id)).size, 'one transaction').to.equal(1);
-      expect(combined.map((r) => r.stream_name), JSON.stringify(combined)).to.deep.equal([...names].sort());
+      expect(
+        combined.map((r) => r.stream_name),
+        JSON.stringify(combined),
+      ).to.deep.equal([...names].sort());
     } finally {
       await own.close();
     }
   });
 
   it('a combined append that Postgres refuses lands every good append on its own and refuses only the bad one', async () => {
-    const own = createPostgresEventStore({ connectionString: isolated.connectionString, poolSize: 3, combining: { maxInFlight: 1, maxFallbackConcurrency: 2 } });
+    const own = createPostgresEventStore({
+      connectionString: isolated.connectionString,
+      poolSize: 3,
+      combining: { maxInFlight: 1, maxFallbackConcurrency: 2 },
+    });
     try {
       const prefix = `fallback-${randomUUID().slice(0, 8)}`;
       const blocker = own.append(`${prefix}-first`, [event()]);
@@ -152,7 +162,7 @@ describe('Postgres event store: $all order under concurrency', function () {
     // appends held open for a while, on connections that take the appender lock at their first append
     const held = Array.from({ length: 4 }, async (_, c) => {
       const client = await connect();
-      for (let i = 0; Date.now() < until; i++) {
+      while (Date.now() < until) {
         const e = event('HeldOpen');
         await client.query('BEGIN');
         await client.query(fastAppendStatement(`${prefix}-held${c}`, [e], 'any'));

@@ -25,7 +25,10 @@ describe('Postgres event store: what only Postgres can get wrong', () => {
     await client.connect();
     await client.query(`SELECT setval(pg_get_serial_sequence('es_events', 'global_position'), 994)`);
     await client.end();
-    await store.append('digits-1', Array.from({ length: 12 }, (_, i) => ({ id: randomUUID(), type: 'T', data: { i } })));
+    await store.append(
+      'digits-1',
+      Array.from({ length: 12 }, (_, i) => ({ id: randomUUID(), type: 'T', data: { i } })),
+    );
     for (let i = 0; i < 5; i++) await store.append(`digits-${i}`, [{ id: randomUUID(), type: 'U', data: { i } }]);
 
     const seen: RecordedEvent[] = [];
@@ -44,10 +47,9 @@ describe('Postgres event store: what only Postgres can get wrong', () => {
     const client = new pg.Client({ connectionString: isolated.connectionString });
     await client.connect();
     await client.query('BEGIN');
-    await client.query(
-      `INSERT INTO es_events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES ('held-1', 1, $1, 'B', '{}', '{}')`,
-      [randomUUID()],
-    );
+    await client.query(`INSERT INTO es_events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES ('held-1', 1, $1, 'B', '{}', '{}')`, [
+      randomUUID(),
+    ]);
     const racing = store.append('held-1', [{ id: randomUUID(), type: 'C', data: {} }], 0n).then(
       () => undefined,
       (e: unknown) => e,

@@ -6,8 +6,8 @@ import { START } from '../../src/event-store/position.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { addBillingCycle, createFreePlansOnRegistration, createPlanOnPayment, subscriptionIdFor } from '../../src/process-managers/index.js';
 import { commandsForPayment } from '../../src/process-managers/plan-on-payment.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { fold } from '../../src/write-model/core/decider.js';
@@ -180,7 +180,15 @@ describe('process managers: free plans on registration, plan on payment', functi
       store,
       paymentOrderAggregate,
       orderId,
-      { type: 'ConfirmPayment', orderId, provider: 'wechat', providerTradeNo: 't-1', paidAmountFen: 29900, paidAt: '2026-03-02T00:05:00.000Z', now: '2026-03-02T00:05:00.000Z' },
+      {
+        type: 'ConfirmPayment',
+        orderId,
+        provider: 'wechat',
+        providerTradeNo: 't-1',
+        paidAmountFen: 29900,
+        paidAt: '2026-03-02T00:05:00.000Z',
+        now: '2026-03-02T00:05:00.000Z',
+      },
       { context },
     );
     await runToHead(createPlanOnPayment({ store }, uniqueName('pm-plan-on-payment')));
@@ -205,7 +213,9 @@ describe('process managers: free plans on registration, plan on payment', functi
     const ref = { subscriptionId: 's-1', userId: 'u-1', service: 'xiaohongshu' } as const;
     const none = subscriptionDecider.initialState();
     expect(commandsForPayment(paid, none).map((c) => c.type)).to.deep.equal(['StartSubscription', 'ChangePlan']);
-    const free = fold(subscriptionDecider, [{ type: 'SubscriptionStarted', data: { ...ref, plan: 'free', periodStart: paid.paidAt, periodEnd: null, startedAt: paid.paidAt } }]);
+    const free = fold(subscriptionDecider, [
+      { type: 'SubscriptionStarted', data: { ...ref, plan: 'free', periodStart: paid.paidAt, periodEnd: null, startedAt: paid.paidAt } },
+    ]);
     expect(commandsForPayment(paid, free)).to.deep.equal([
       { type: 'ChangePlan', plan: 'pro', orderId: 'o-1', periodEnd: '2026-04-02T00:05:00.000Z', now: paid.paidAt },
     ]);

@@ -17,9 +17,9 @@ import {
 import type { OpsDeps, RebuildProgress } from '../../src/operations/types.js';
 import { createProjections } from '../../src/projections/index.js';
 import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { consumeQuota, releaseResource, reserveResource, type QuotaCall } from '../../src/application/subscription-quotas.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
@@ -107,7 +107,13 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
-    return { async stop() { stop = true; await done; return written; } };
+    return {
+      async stop() {
+        stop = true;
+        await done;
+        return written;
+      },
+    };
   };
 
   /**
@@ -146,11 +152,21 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();
-    return { reads, problems, async stop() { stop = true; await done; } };
+    return {
+      reads,
+      problems,
+      async stop() {
+        stop = true;
+        await done;
+      },
+    };
   };
 
   const schemaOf = async () => {
-    const indexes = await knex.raw(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(?) ORDER BY indexname`, [[...TABLES]]);
+    const indexes = await knex.raw(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(?) ORDER BY indexname`,
+      [[...TABLES]],
+    );
     const constraints = await knex.raw(
       `SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
         WHERE conrelid = ANY(SELECT ('public.' || x)::regclass FROM unnest(?::text[]) x) ORDER BY conname`,
@@ -197,7 +213,12 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
     deps = { store, knex, databaseUrl, timeZone: 'Asia/Shanghai' };
     // ~1,300 events: 100 subscriptions, written 10 at a time
     for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => writeSubscription()));
-    live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, { idleCheckpointMs: 100, lockRetryMs: 100, minBackoffMs: 50, maxBackoffMs: 500 });
+    live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, {
+      idleCheckpointMs: 100,
+      lockRetryMs: 100,
+      minBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
     live.start();
     const head = await store.headPosition();
     await waitFor('live projection at the head', async () => comparePositions(await readCheckpoint(knex, NAME), head) >= 0, 60_000);
@@ -221,7 +242,6 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
 
   it('a crashed rebuild resumes from its own checkpoint; a second one at the same time is refused; status says rebuilding', async () => {
     const controller = new AbortController();
-    let concurrent: unknown;
     let abortedAt: RebuildProgress | undefined;
     const first = rebuildProjection(deps, NAME, {
       signal: controller.signal,
@@ -235,9 +255,12 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
     void first.finally(() => (settled = true)).catch(() => undefined);
     // while it runs: a second rebuild of the same projection is refused; then the first is stopped (a crash, as far as it knows)
     await waitFor('first rebuild replaying', async () => settled || abortedAt !== undefined, 30_000);
-    concurrent = await rebuildProjection(deps, NAME).catch((e: unknown) => e);
+    const concurrent = await rebuildProjection(deps, NAME).catch((e: unknown) => e);
     controller.abort();
-    const error = await first.then(() => undefined, (e: unknown) => e);
+    const error = await first.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(concurrent).to.be.instanceOf(RebuildInProgressError);
     expect((error as Error)?.name, String(error)).to.equal('AbortError');
     expect(abortedAt!.processedEvents).to.be.above(0).and.below(abortedAt!.totalEvents);
@@ -245,7 +268,9 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
     // the shadow schema and the rebuild checkpoint stay; the live tables are untouched
     const stoppedAt = await readCheckpoint(knex, rebuildConsumerName(NAME));
     expect(comparePositions(stoppedAt, START)).to.equal(1);
-    const shadowRows = Number((await knex.raw(`SELECT count(*) FROM "${shadowSchemaName({ base: 'subscriptions', version: 1 })}".subscriptions`)).rows[0].count);
+    const shadowRows = Number(
+      (await knex.raw(`SELECT count(*) FROM "${shadowSchemaName({ base: 'subscriptions', version: 1 })}".subscriptions`)).rows[0].count,
+    );
     expect(shadowRows).to.be.above(0).and.below(100);
     const [status] = await projectionStatuses(deps, [NAME]);
     expect(status).to.include({ name: NAME, state: 'rebuilding' });
@@ -272,13 +297,21 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
           controller.abort();
         }
       },
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as Error)?.name, String(error)).to.equal('AbortError');
     return stoppedAt!;
   };
   const SHADOW = shadowSchemaName({ base: 'subscriptions', version: 1 });
   const persistence = async (schema: string) =>
-    (await knex.raw(`SELECT c.relname AS t, c.relpersistence AS p FROM pg_class c WHERE c.relnamespace = ?::regnamespace AND c.relname = ANY(?) ORDER BY 1`, [schema, [...TABLES]])).rows;
+    (
+      await knex.raw(`SELECT c.relname AS t, c.relpersistence AS p FROM pg_class c WHERE c.relnamespace = ?::regnamespace AND c.relname = ANY(?) ORDER BY 1`, [
+        schema,
+        [...TABLES],
+      ])
+    ).rows;
 
   it('loads the shadow unlogged with only its keys (no secondary index, no foreign key); after the swap every live index and constraint is back, logged', async () => {
     const before = await schemaOf();
@@ -294,7 +327,10 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
 
     const stoppedAt = await stopMidLoad();
     const shadowIndexes = await knex.raw(`SELECT indexname FROM pg_indexes WHERE schemaname = ? AND tablename = ANY(?) ORDER BY 1`, [SHADOW, [...TABLES]]);
-    expect(shadowIndexes.rows.map((r: { indexname: string }) => r.indexname), 'only the primary keys and unique indexes during the load').to.deep.equal(keys);
+    expect(
+      shadowIndexes.rows.map((r: { indexname: string }) => r.indexname),
+      'only the primary keys and unique indexes during the load',
+    ).to.deep.equal(keys);
     const shadowForeignKeys = await knex.raw(`SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = ?::regnamespace`, [SHADOW]);
     expect(shadowForeignKeys.rows).to.deep.equal([]);
     expect((await persistence(SHADOW)).map((r: { p: string }) => r.p)).to.deep.equal(['u', 'u', 'u']);
@@ -361,14 +397,19 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
     // events no subscription projection wants, before and among its own
     const noise = async (n: number) => {
       for (let i = 0; i < n; i += 10) {
-        await store.append(`noise-${randomUUID()}`, Array.from({ length: 10 }, (_, k) => ({ id: randomUUID(), type: k % 2 ? 'NoiseHappened' : 'NoiseRepeated', data: { k } })), 'no_stream');
+        await store.append(
+          `noise-${randomUUID()}`,
+          Array.from({ length: 10 }, (_, k) => ({ id: randomUUID(), type: k % 2 ? 'NoiseHappened' : 'NoiseRepeated', data: { k } })),
+          'no_stream',
+        );
       }
     };
     await noise(1_000);
     await writeSubscription();
     await noise(1_000);
     const types = subscriptionsProjection.filter!.eventTypes!;
-    const count = async (where: string, bindings: readonly Knex.RawBinding[]) => Number((await knex.raw(`SELECT count(*) AS n FROM es_events WHERE ${where}`, bindings)).rows[0].n);
+    const count = async (where: string, bindings: readonly Knex.RawBinding[]) =>
+      Number((await knex.raw(`SELECT count(*) AS n FROM es_events WHERE ${where}`, bindings)).rows[0].n);
     const wanted = await count('event_type = ANY(?)', [[...types]]);
     const all = await count('true', []);
     expect(all - wanted).to.be.at.least(2_000);
@@ -384,7 +425,10 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
         for (const child of node.Plans ?? []) walk(child);
       };
       walk(plan[0]!.Plan);
-      expect(scans.map((s) => s['Node Type']).filter((t) => t !== 'Index Scan' && t !== 'Index Only Scan'), 'no sequential or bitmap scan').to.deep.equal([]);
+      expect(
+        scans.map((s) => s['Node Type']).filter((t) => t !== 'Index Scan' && t !== 'Index Only Scan'),
+        'no sequential or bitmap scan',
+      ).to.deep.equal([]);
       const read = scans.reduce((n, s) => n + s['Actual Rows'] * s['Actual Loops'] + (s['Rows Removed by Filter'] ?? 0), 0);
       expect(read, 'rows of es_events read for a batch of 200').to.be.at.most(200 + scans.length + 1);
 

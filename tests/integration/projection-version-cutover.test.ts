@@ -8,10 +8,10 @@ import { comparePositions } from '../../src/event-store/position.js';
 import { awaitingRebuild, projectionDefinitions, rebuildProjection, type ProjectionDefinition } from '../../src/operations/projections.js';
 import type { OpsDeps } from '../../src/operations/types.js';
 import { USERS_PROJECTION, usersProjection } from '../../src/projections/users.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { userAggregate, userStream } from '../../src/write-model/user/decider.js';
+import { userAggregate } from '../../src/write-model/user/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -53,12 +53,25 @@ describe('projection version cutover (users-v1 → users-v2, fresh database)', f
   const register = async (n: number) => {
     for (let i = 0; i < n; i++) {
       const userId = randomUUID();
-      await handle(store, userAggregate, userId, {
-        type: 'RegisterUser', userId, email: `${userId}@example.test`, passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', displayName: `User ${i}`, role: 'user', now: new Date().toISOString(),
-      }, { context });
+      await handle(
+        store,
+        userAggregate,
+        userId,
+        {
+          type: 'RegisterUser',
+          userId,
+          email: `${userId}@example.test`,
+          passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+          displayName: `User ${i}`,
+          role: 'user',
+          now: new Date().toISOString(),
+        },
+        { context },
+      );
     }
   };
-  const runner = (consumer = usersProjection) => new ConsumerRunner({ store, knex, databaseUrl }, consumer, { idleCheckpointMs: 50, lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200 });
+  const runner = (consumer = usersProjection) =>
+    new ConsumerRunner({ store, knex, databaseUrl }, consumer, { idleCheckpointMs: 50, lockRetryMs: 50, minBackoffMs: 20, maxBackoffMs: 200 });
   const count = async () => Number((await knex('users').count<{ n: string }[]>({ n: '*' }))[0]!.n);
 
   it('builds v2 beside the serving v1, swaps it in, and retires v1 (whose old instance stops)', async () => {

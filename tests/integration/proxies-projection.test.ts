@@ -5,7 +5,7 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import { createProxiesProjection, PROXIES_PROJECTION } from '../../src/projections/proxies.js';
 import { createProxyUsageProjection, PROXY_USAGE_PROJECTION } from '../../src/projections/proxy-usage.js';
 import { findProxy } from '../../src/read-api/proxies.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { recordHealthCheck, reportProxyFailure } from '../../src/application/proxies.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -118,7 +118,19 @@ describe('proxy read models (proxies-v1, proxy-usage-v1)', function () {
     const thresholds = { failure: 2, recovery: 1 };
     const at = (iso: string) => ({ store, context, thresholds, now: () => new Date(iso) });
     const check = (ok: boolean, latencyMs: number | null, now: string) => recordHealthCheck(at(now), { proxyId, ok, latencyMs, error: ok ? null : 'timeout' });
-    await proxy({ type: 'RegisterProxy', proxyId, host: 'Gw.Example.test', port: 8080, protocol: 'http', credentials: box, country: 'cn', region: 'Guangdong', provider: 'acme', registeredBy: 'admin-1', now: '2026-03-01T23:00:00.000Z' });
+    await proxy({
+      type: 'RegisterProxy',
+      proxyId,
+      host: 'Gw.Example.test',
+      port: 8080,
+      protocol: 'http',
+      credentials: box,
+      country: 'cn',
+      region: 'Guangdong',
+      provider: 'acme',
+      registeredBy: 'admin-1',
+      now: '2026-03-01T23:00:00.000Z',
+    });
     // the observations cross midnight: two day streams, one read model row
     await check(true, 100, '2026-03-01T23:57:00.000Z');
     await check(true, 300, '2026-03-01T23:58:00.000Z');

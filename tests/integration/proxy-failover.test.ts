@@ -13,7 +13,7 @@ import { START } from '../../src/event-store/position.js';
 import { createDispatchExecutions } from '../../src/process-managers/dispatch-executions.js';
 import { createProxyFailover, FAILOVER_INDEX_TABLE } from '../../src/process-managers/proxy-failover.js';
 import { createProxiesProjection } from '../../src/projections/proxies.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
@@ -65,16 +65,50 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
 
     owner = randomUUID();
     accountId = randomUUID();
-    await handle(store, subscriptionAggregate, subscriptionKey(owner, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: randomUUID(), userId: owner, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now(),
-    }, { context });
-    await handle(store, platformAccountAggregate, accountId, {
-      type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'main',
-      credentials: secretBox.encrypt('a1=cookie', accountId), now: now(),
-    }, { context });
-    await handle(store, platformAccountAggregate, accountId, {
-      type: 'VerifyAccount', accountId, requestedBy: null, outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' }, now: now(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(owner, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId: owner,
+        service: 'xiaohongshu',
+        plan: 'free',
+        periodEnd: null,
+        now: now(),
+      },
+      { context },
+    );
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'ConnectPlatformAccount',
+        accountId,
+        ownerId: owner,
+        platform: 'xiaohongshu',
+        platformUserId: null,
+        displayName: 'main',
+        credentials: secretBox.encrypt('a1=cookie', accountId),
+        now: now(),
+      },
+      { context },
+    );
+    await handle(
+      store,
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'VerifyAccount',
+        accountId,
+        requestedBy: null,
+        outcome: { ok: true, platformUserId: '5f0000000000000000000001', nickname: 'n' },
+        now: now(),
+      },
+      { context },
+    );
   });
   after(async () => {
     await worker.close();
@@ -94,8 +128,10 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   const runDispatch = () => runConsumerToHead(deps(), createDispatchExecutions({ store, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, 'pm-dispatch-test'));
   const runFailover = () => runConsumerToHead(deps(), createProxyFailover({ store, dispatcher }, failoverName));
 
-  const addProxy = async (port: number) => (await registerProxy({ store, context, secretBox }, { host: '127.0.0.1', port, protocol: 'http', registeredBy: 'admin' })).proxyId;
-  const failProxy = (proxyId: string) => recordHealthCheck({ store, context, thresholds: { failure: 1, recovery: 1 } }, { proxyId, ok: false, error: 'connection refused' });
+  const addProxy = async (port: number) =>
+    (await registerProxy({ store, context, secretBox }, { host: '127.0.0.1', port, protocol: 'http', registeredBy: 'admin' })).proxyId;
+  const failProxy = (proxyId: string) =>
+    recordHealthCheck({ store, context, thresholds: { failure: 1, recovery: 1 } }, { proxyId, ok: false, error: 'connection refused' });
   const execute = async (executionId: string, ...commands: WorkflowExecutionCommand[]) => {
     const appended = [];
     for (const command of commands) appended.push(...(await handle(store, workflowExecutionAggregate, executionId, command, { context })).events);
@@ -106,8 +142,17 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   async function runningExecution(cursor: string): Promise<string> {
     const executionId = randomUUID();
     await execute(executionId, {
-      type: 'RequestExecution', executionId, workflowId: randomUUID(), ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes',
-      config: { mode: 'keyword', keyword: 'tea', maxItems: 5 }, platformAccountId: accountId, trigger: 'manual', requestedBy: owner, now: now(),
+      type: 'RequestExecution',
+      executionId,
+      workflowId: randomUUID(),
+      ownerId: owner,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      config: { mode: 'keyword', keyword: 'tea', maxItems: 5 },
+      platformAccountId: accountId,
+      trigger: 'manual',
+      requestedBy: owner,
+      now: now(),
     });
     await runDispatch();
     const taken = await worker.getNextJob(`token-${executionId}`);
@@ -121,7 +166,9 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   }
 
   const proxyOf = async (executionId: string) => {
-    return executionEventsOf(await store.readStream(workflowExecutionStream(executionId)), 'ProxyAssigned').map((e) => e.data).at(-1)!.proxyId;
+    return executionEventsOf(await store.readStream(workflowExecutionStream(executionId)), 'ProxyAssigned')
+      .map((e) => e.data)
+      .at(-1)!.proxyId;
   };
 
   it('moves a running execution from a failed proxy A to B: AssignProxy, a retry from the cursor, one job — and no item twice', async () => {
@@ -139,7 +186,14 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
 
     const failed = (await store.readStream(proxyStream(a))).find((e) => e.type === 'ProxyFailed')!;
     const events = await store.readStream(workflowExecutionStream(executionId));
-    expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested', 'ProxyAssigned', 'ExecutionStarted', 'ItemsCollected', 'ProxyAssigned', 'ExecutionRetried']);
+    expect(events.map((e) => e.type)).to.deep.equal([
+      'ExecutionRequested',
+      'ProxyAssigned',
+      'ExecutionStarted',
+      'ItemsCollected',
+      'ProxyAssigned',
+      'ExecutionRetried',
+    ]);
     expect(events[4]!.data).to.deep.include({ proxyId: b, reason: 'proxy_failed', previous: { proxyId: a, leaseId: null } });
     expect(events[5]!.data).to.include({ attempt: 2, resumeFrom: 'page-2', reason: 'proxy_failed' });
     for (const e of events.slice(4)) expect(e.metadata).to.include({ $causationId: failed.id, userId: `pm:${failoverName}` });
@@ -168,7 +222,10 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
   });
 
   it('with no healthy proxy left the job is re-enqueued with a delay and no proxy; finished executions are not touched', async () => {
-    const first = (await knex(FAILOVER_INDEX_TABLE).where({ consumer: failoverName }).select('execution_id', 'proxy_id')) as { execution_id: string; proxy_id: string }[];
+    const first = (await knex(FAILOVER_INDEX_TABLE).where({ consumer: failoverName }).select('execution_id', 'proxy_id')) as {
+      execution_id: string;
+      proxy_id: string;
+    }[];
     const b = first[0]!.proxy_id;
     const executionId = await runningExecution('page-9');
     expect(await proxyOf(executionId)).to.equal(b);

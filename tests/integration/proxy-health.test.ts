@@ -61,7 +61,10 @@ describe('proxy health checks (scheduled job → probes through real proxies →
     echo = await startEchoTarget();
     proxies = await LocalProxies.start(3, { username: 'probe-user', password: 'pr0xy-s3cret' });
     for (const p of proxies.proxies) {
-      const { proxyId } = await registerProxy({ store, context, secretBox }, { host: p.host, port: p.port, protocol: p.protocol, username: p.username, password: p.password, registeredBy: 'admin' });
+      const { proxyId } = await registerProxy(
+        { store, context, secretBox },
+        { host: p.host, port: p.port, protocol: p.protocol, username: p.username, password: p.password, registeredBy: 'admin' },
+      );
       ids.push(proxyId);
     }
     await runConsumerToHead({ store, knex, databaseUrl: url.toString() }, createProxiesProjection('proxies-v1-test'));
@@ -127,7 +130,10 @@ describe('proxy health checks (scheduled job → probes through real proxies →
     }
     // each proxy forwarded to the target, authenticated with the opened credentials
     for (const p of proxies.proxies) {
-      expect(p.requests.some((r) => r.hostname === echo.host && r.port === echo.port && r.username === 'probe-user'), `proxy :${p.port} used`).to.equal(true);
+      expect(
+        p.requests.some((r) => r.hostname === echo.host && r.port === echo.port && r.username === 'probe-user'),
+        `proxy :${p.port} used`,
+      ).to.equal(true);
       expect(p.refused).to.equal(0);
     }
 
@@ -221,14 +227,34 @@ describe('proxy health checks (scheduled job → probes through real proxies →
       store,
       proxyHealthAggregate,
       proxyHealthDayId(proxyId, '20260524'),
-      { type: 'RecordProxyObservation', proxyId, day: '20260524', source: 'probe', ok: false, latencyMs: null, error: 'timeout', carried: null, now: '2026-05-24T08:05:00.000Z' },
+      {
+        type: 'RecordProxyObservation',
+        proxyId,
+        day: '20260524',
+        source: 'probe',
+        ok: false,
+        latencyMs: null,
+        error: 'timeout',
+        carried: null,
+        now: '2026-05-24T08:05:00.000Z',
+      },
       { context },
     );
     await handle(
       store,
       proxyHealthAggregate,
       proxyHealthDayId(proxyId, '20260524'),
-      { type: 'RecordProxyObservation', proxyId, day: '20260524', source: 'probe', ok: false, latencyMs: null, error: 'timeout', carried: null, now: '2026-05-24T08:10:00.000Z' },
+      {
+        type: 'RecordProxyObservation',
+        proxyId,
+        day: '20260524',
+        source: 'probe',
+        ok: false,
+        latencyMs: null,
+        error: 'timeout',
+        carried: null,
+        now: '2026-05-24T08:10:00.000Z',
+      },
       { context },
     );
     expect(await lifecycle()).to.deep.equal(['ProxyRegistered', 'ProxyFailed', 'ProxyRecovered']);
@@ -246,7 +272,9 @@ describe('proxy health checks (scheduled job → probes through real proxies →
       const thrown = await recordHealthCheck(deps, { proxyId: id, ok: true, latencyMs: 5 }).catch((error: unknown) => error);
       expect(thrown).to.be.instanceOf(DomainError);
       expect((thrown as DomainError).code).to.equal(id === proxyId ? 'CONFLICT' : 'NOT_FOUND');
-      expect(await store.readStream(proxyHealthStream(proxyHealthDayId(id, '20260601'))).catch((error: unknown) => error)).to.be.instanceOf(StreamNotFoundError);
+      expect(await store.readStream(proxyHealthStream(proxyHealthDayId(id, '20260601'))).catch((error: unknown) => error)).to.be.instanceOf(
+        StreamNotFoundError,
+      );
     }
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { ProxyCandidate } from '../../src/adapters/proxies/lease-selection.js';
+import type { ProxyCandidate } from '../../src/application/proxy-selection.js';
 import { RedisProxyLeaseStore, type AcquireRequest } from '../../src/adapters/proxies/redis-lease-store.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
@@ -81,7 +81,10 @@ describe('Redis proxy lease store', () => {
   });
 
   it('skips proxies that are not eligible', async () => {
-    const candidates = [{ ...candidate('px-1'), status: 'failed' }, { ...candidate('px-2'), bannedPlatforms: ['xiaohongshu'] }];
+    const candidates = [
+      { ...candidate('px-1'), status: 'failed' },
+      { ...candidate('px-2'), bannedPlatforms: ['xiaohongshu'] },
+    ];
     expect(await store.acquire(job('job-1'), candidates, 10_000)).to.equal(null);
   });
 

@@ -124,6 +124,11 @@ describe('proxy prober (real local proxies)', () => {
 
   it('turns a result into the health check to record', () => {
     expect(healthCheckOf('px-1', { ok: true, latencyMs: 42, status: 200 })).to.deep.equal({ proxyId: 'px-1', ok: true, latencyMs: 42, error: null });
-    expect(healthCheckOf('px-1', { ok: false, latencyMs: null, error: 'timed out' })).to.deep.equal({ proxyId: 'px-1', ok: false, latencyMs: null, error: 'timed out' });
+    expect(healthCheckOf('px-1', { ok: false, latencyMs: null, error: 'timed out' })).to.deep.equal({
+      proxyId: 'px-1',
+      ok: false,
+      latencyMs: null,
+      error: 'timed out',
+    });
   });
 });

@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { Position } from '../../src/event-store/position.js';
 import { applyEvent, createQidianDataProjection, QIDIAN_DATA_PROJECTION, qidianDay } from '../../src/projections/qidian-data.js';
-import { readCheckpoint, resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { readCheckpoint, resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { novelTrackingAggregate, type NovelTrackingCommand } from '../../src/write-model/novel-tracking/index.js';
-import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionAggregate, type workflowExecutionDecider, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -61,8 +61,8 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
   /** Runs one execution of `ownerId` that collects these batches. */
   async function collect(ownerId: string, batches: CollectedItem[][], at: string): Promise<void> {
     const executionId = randomUUID();
-    const stream = workflowExecutionStream(executionId);
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) =>
+      handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
       type: 'RequestExecution',
       executionId,
@@ -85,9 +85,18 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
   }
 
   async function tables(ownerId: string) {
-    const trackings = await knex('qidian_trackings').where({ user_id: ownerId }).orderBy('novel_id').select('id', 'novel_id', 'title', 'settings', 'status', 'last_revision');
-    const snapshots = await knex('qidian_novel_snapshots').where({ owner_id: ownerId }).orderBy(['novel_id', 'captured_at']).select('novel_id', 'captured_at', 'word_count', 'collections', 'clicks');
-    const novels = await knex('qidian_novels').where({ owner_id: ownerId }).orderBy('novel_id').select('novel_id', 'title', 'word_count', 'status', 'last_captured_at');
+    const trackings = await knex('qidian_trackings')
+      .where({ user_id: ownerId })
+      .orderBy('novel_id')
+      .select('id', 'novel_id', 'title', 'settings', 'status', 'last_revision');
+    const snapshots = await knex('qidian_novel_snapshots')
+      .where({ owner_id: ownerId })
+      .orderBy(['novel_id', 'captured_at'])
+      .select('novel_id', 'captured_at', 'word_count', 'collections', 'clicks');
+    const novels = await knex('qidian_novels')
+      .where({ owner_id: ownerId })
+      .orderBy('novel_id')
+      .select('novel_id', 'title', 'word_count', 'status', 'last_captured_at');
     const rankings = await knex('qidian_rankings')
       .where({ owner_id: ownerId })
       .orderBy(['ranking', 'day', 'rank'])
@@ -105,17 +114,43 @@ describe('qidian-data-v1 projection (trackings, novel snapshots, rankings)', fun
     await tracking([
       { type: 'TrackNovel', trackingId: t1, userId: owner, novelId: '1010868264', title: null, settings, now: '2026-03-01T01:00:00.000Z' },
       { type: 'TrackNovel', trackingId: t2, userId: owner, novelId: '1035420986', title: '宿命之环', settings, now: '2026-03-01T01:05:00.000Z' },
-      { type: 'UpdateNovelTracking', trackingId: t1, requestedBy: owner, title: '诡秘', settings: { ...settings, wordCountThreshold: 5000 }, now: '2026-03-01T02:00:00.000Z' },
+      {
+        type: 'UpdateNovelTracking',
+        trackingId: t1,
+        requestedBy: owner,
+        title: '诡秘',
+        settings: { ...settings, wordCountThreshold: 5000 },
+        now: '2026-03-01T02:00:00.000Z',
+      },
       { type: 'UntrackNovel', trackingId: t2, requestedBy: owner, now: '2026-03-01T03:00:00.000Z' },
     ]);
     // day 1 (China), a later capture of day 2, then day 2's earlier capture arriving late; a bad item and a foreign kind are skipped
-    await collect(owner, [[snapshotItem('1010868264', '2026-03-01T02:00:00.000Z'), rankingItem(1, '1', '斗破苍穹', '2026-03-01T02:00:00.000Z'), rankingItem(2, '2', '武动乾坤', '2026-03-01T02:00:00.000Z')]], '2026-03-01T02:10:00.000Z');
     await collect(
       owner,
       [
-        [snapshotItem('1010868264', '2026-03-02T09:00:00.000Z', { wordCount: 4_470_000, status: 'completed', stats: { clicks: 5, recommendations: 1, collections: 1_201_000, monthlyTickets: 9000 } })],
+        [
+          snapshotItem('1010868264', '2026-03-01T02:00:00.000Z'),
+          rankingItem(1, '1', '斗破苍穹', '2026-03-01T02:00:00.000Z'),
+          rankingItem(2, '2', '武动乾坤', '2026-03-01T02:00:00.000Z'),
+        ],
+      ],
+      '2026-03-01T02:10:00.000Z',
+    );
+    await collect(
+      owner,
+      [
+        [
+          snapshotItem('1010868264', '2026-03-02T09:00:00.000Z', {
+            wordCount: 4_470_000,
+            status: 'completed',
+            stats: { clicks: 5, recommendations: 1, collections: 1_201_000, monthlyTickets: 9000 },
+          }),
+        ],
         [rankingItem(1, '2', '武动乾坤', '2026-03-02T09:00:00.000Z')],
-        [{ platformContentId: 'bad', kind: 'qidian.novel_snapshot', data: { novelId: 'not digits' } }, { platformContentId: 'note-1', kind: 'xiaohongshu.note', data: { title: 'x' } }],
+        [
+          { platformContentId: 'bad', kind: 'qidian.novel_snapshot', data: { novelId: 'not digits' } },
+          { platformContentId: 'note-1', kind: 'xiaohongshu.note', data: { title: 'x' } },
+        ],
       ],
       '2026-03-02T09:10:00.000Z',
     );

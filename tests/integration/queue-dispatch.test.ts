@@ -95,7 +95,14 @@ describe('scrape dispatcher (BullMQ)', () => {
     expect(moved).to.deep.equal({ jobId: `${data.executionId}.2`, created: true });
     expect(again).to.deep.equal({ jobId: `${data.executionId}.2`, created: false });
     const job = await queue.getJob(`${data.executionId}.2`);
-    expect(job!.data).to.deep.include({ executionId: data.executionId, cursor: 'page-7', attempt: 2, proxyId: 'px-9', reason: 'proxy_failed', workflowId: 'wf-1' });
+    expect(job!.data).to.deep.include({
+      executionId: data.executionId,
+      cursor: 'page-7',
+      attempt: 2,
+      proxyId: 'px-9',
+      reason: 'proxy_failed',
+      workflowId: 'wf-1',
+    });
 
     // without an explicit attempt: the next number, unless the latest has not started yet
     const pending = await dispatcher.reenqueue(data.executionId, 'page-8', 'retry');

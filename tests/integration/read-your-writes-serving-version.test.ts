@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
-import { resetCheckpoint, retireCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint, retireCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 describe('read-your-writes waits on the version that serves the tables', () => {

@@ -45,7 +45,10 @@ describe('deadlines: renewal orders and expiry reminders before a paid period en
     const merchant = generateMerchant();
     const keys = generateProviderKeys();
     sandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), keys, timeScale: 0.0005 });
-    const config = testConfig({ ...platformEnv({ merchant, keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }), PAYMENT_PROVIDER_TIMEOUT_MS: '2000' });
+    const config = testConfig({
+      ...platformEnv({ merchant, keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.test' }),
+      PAYMENT_PROVIDER_TIMEOUT_MS: '2000',
+    });
     actions = expiryActions(store, { renewals: { providers: paymentProvidersFromConfig(config), leadMs: LEAD_MS, logger: silent } });
   });
   after(async () => {
@@ -78,7 +81,13 @@ describe('deadlines: renewal orders and expiry reminders before a paid period en
     const subscriptionId = randomUUID();
     const key = subscriptionKey(userId, 'xiaohongshu');
     const now = new Date(periodEnd.getTime() - 30 * DAY).toISOString();
-    await handle(store, subscriptionAggregate, key, { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'pro', periodEnd: periodEnd.toISOString(), now }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      key,
+      { type: 'StartSubscription', subscriptionId, userId, service: 'xiaohongshu', plan: 'pro', periodEnd: periodEnd.toISOString(), now },
+      { context },
+    );
     if (autoRenew) await handle(store, subscriptionAggregate, key, { type: 'SetAutoRenew', enabled: true, ...autoRenew, now }, { context });
     return { userId, subscriptionId, key, stream: subscriptionStream(userId, 'xiaohongshu') };
   }
@@ -105,7 +114,15 @@ describe('deadlines: renewal orders and expiry reminders before a paid period en
     const orderId = renewalOrderId(s.subscriptionId, end.toISOString(), 0);
     const order = await store.readStream(paymentStream(orderId));
     expect(order.map((e) => e.type)).to.deep.equal(['PaymentOrderCreated', 'PaymentOrderPlaced']);
-    expect(order[0]!.data).to.include({ userId: s.userId, service: 'xiaohongshu', plan: 'pro', billingCycle: 'monthly', amountFen: 12990, provider: 'alipay', expiresAt: end.toISOString() });
+    expect(order[0]!.data).to.include({
+      userId: s.userId,
+      service: 'xiaohongshu',
+      plan: 'pro',
+      billingCycle: 'monthly',
+      amountFen: 12990,
+      provider: 'alipay',
+      expiresAt: end.toISOString(),
+    });
     expect(order[0]!.metadata).to.include({ userId: 'pm:deadlines' });
     const events = await store.readStream(s.stream);
     expect(events.map((e) => e.type)).to.deep.equal(['SubscriptionStarted', 'AutoRenewChanged', 'SubscriptionRenewalOrdered']);
@@ -115,7 +132,15 @@ describe('deadlines: renewal orders and expiry reminders before a paid period en
     expect(await deadlineOf(`subscription.renewal:${s.stream}`)).to.equal(undefined);
 
     // the action run again (a sweep that crashed before completing the row): the same order, nothing appended
-    const deadline = { key: `subscription.renewal:${s.stream}`, kind: 'subscription.renewal' as const, subjectId: s.stream, dueAt: new Date(end.getTime() - LEAD_MS).toISOString(), attempts: 0, causeEventId: randomUUID(), correlationId: randomUUID() };
+    const deadline = {
+      key: `subscription.renewal:${s.stream}`,
+      kind: 'subscription.renewal' as const,
+      subjectId: s.stream,
+      dueAt: new Date(end.getTime() - LEAD_MS).toISOString(),
+      attempts: 0,
+      causeEventId: randomUUID(),
+      correlationId: randomUUID(),
+    };
     await actions['subscription.renewal'](deadline, new Date(at.getTime() + 5_000), context);
     expect(await types(paymentStream(orderId))).to.deep.equal(['PaymentOrderCreated', 'PaymentOrderPlaced']);
     expect(await types(s.stream)).to.have.length(3);
@@ -137,12 +162,26 @@ describe('deadlines: renewal orders and expiry reminders before a paid period en
     const end = periodEnd(12);
     const s = await paidSubscription(end);
     const newEnd = new Date(end.getTime() + 30 * DAY);
-    await handle(store, subscriptionAggregate, s.key, { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: newEnd.toISOString(), now: new Date(end.getTime() - 5 * DAY).toISOString() }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      s.key,
+      { type: 'RenewSubscription', orderId: randomUUID(), periodEnd: newEnd.toISOString(), now: new Date(end.getTime() - 5 * DAY).toISOString() },
+      { context },
+    );
     await runScheduleToHead();
     expect((await deadlineOf(`subscription.renewal:${s.stream}`)).due_at.toISOString()).to.equal(new Date(newEnd.getTime() - LEAD_MS).toISOString());
     expect(await sweeper().sweepOnce(new Date(end.getTime() - LEAD_MS + 1_000))).to.equal(0);
     // the action run at the old time anyway (a row claimed before it moved): too early for the new period
-    const stale = { key: `subscription.renewal:${s.stream}`, kind: 'subscription.renewal' as const, subjectId: s.stream, dueAt: new Date(end.getTime() - LEAD_MS).toISOString(), attempts: 0, causeEventId: randomUUID(), correlationId: randomUUID() };
+    const stale = {
+      key: `subscription.renewal:${s.stream}`,
+      kind: 'subscription.renewal' as const,
+      subjectId: s.stream,
+      dueAt: new Date(end.getTime() - LEAD_MS).toISOString(),
+      attempts: 0,
+      causeEventId: randomUUID(),
+      correlationId: randomUUID(),
+    };
     await actions['subscription.renewal'](stale, new Date(end.getTime() - LEAD_MS + 1_000), context);
     // after the new end: late, the expiry takes over
     await actions['subscription.renewal'](stale, new Date(newEnd.getTime() + 1_000), context);

@@ -41,8 +41,16 @@ describe('requesting an execution against the workflow a process keeps (two proc
     const on = (store: PostgresEventStore, command: Parameters<typeof handle>[3]) =>
       handle(store, workflowAggregate, workflowId, command as never, { context });
     await on(elsewhere, {
-      type: 'CreateWorkflow', workflowId, ownerId, platform: 'qidian', workflowType: 'qidian.rankings', name: 'ranks',
-      config: { ranking: 'monthly_ticket' }, platformAccountId: null, schedule: null, now: now().toISOString(),
+      type: 'CreateWorkflow',
+      workflowId,
+      ownerId,
+      platform: 'qidian',
+      workflowType: 'qidian.rankings',
+      name: 'ranks',
+      config: { ranking: 'monthly_ticket' },
+      platformAccountId: null,
+      schedule: null,
+      now: now().toISOString(),
     });
     await requestExecution(deps, caller, workflowId); // `here` keeps the workflow, active
 

@@ -18,12 +18,18 @@ describe('restore guard: no process starts on an event log ahead of the cluster'
   });
 
   const insertAt = (xid: string) =>
-    knex.raw(`INSERT INTO es_events (transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata)
-              VALUES (?::xid8, ?, 0, ?, 'Restored', '{}', '{}')`, [xid, `restored-${randomUUID()}`, randomUUID()]);
+    knex.raw(
+      `INSERT INTO es_events (transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata)
+              VALUES (?::xid8, ?, 0, ?, 'Restored', '{}', '{}')`,
+      [xid, `restored-${randomUUID()}`, randomUUID()],
+    );
 
   it('passes on an empty log and on one written by this cluster', async () => {
     await assertTransactionIdsAhead(knex);
-    await knex.raw(`INSERT INTO es_events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, 0, ?, 'Here', '{}', '{}')`, [`here-${randomUUID()}`, randomUUID()]);
+    await knex.raw(`INSERT INTO es_events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, 0, ?, 'Here', '{}', '{}')`, [
+      `here-${randomUUID()}`,
+      randomUUID(),
+    ]);
     await assertTransactionIdsAhead(knex);
   });
 
@@ -31,7 +37,10 @@ describe('restore guard: no process starts on an event log ahead of the cluster'
     const { rows } = await knex.raw<{ rows: { next: string }[] }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next');
     const restored = (BigInt(rows[0]!.next) + 1_000_000n).toString(); // a history written by an older, busier cluster
     await insertAt(restored);
-    const error = await assertTransactionIdsAhead(knex).then(() => undefined, (e: unknown) => e);
+    const error = await assertTransactionIdsAhead(knex).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).to.be.instanceOf(RestoredClusterError);
     const message = (error as Error).message;
     expect(message).to.include(restored).and.to.include('Restoring the event store');

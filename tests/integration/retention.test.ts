@@ -41,7 +41,7 @@ const TABLES = [
   'xiaohongshu_processed_batches',
 ];
 
-describe('retention job: rows past the owner\'s plan\'s data_retention_days', function () {
+describe("retention job: rows past the owner's plan's data_retention_days", function () {
   this.timeout(30_000);
   let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
   let knex: Knex;
@@ -92,28 +92,84 @@ describe('retention job: rows past the owner\'s plan\'s data_retention_days', fu
   }
 
   const note = (owner: string, noteId: string, at: Date) => ({
-    owner_id: owner, note_id: noteId, content_type: 'note', title: 't', content: 'c', author_id: 'a', author_name: 'n',
-    like_count: 1, comment_count: 1, share_count: 1, collect_count: 1, images: '[]', tags: [], url: `https://x/${noteId}`,
-    workflow_ids: ['wf'], last_workflow_id: 'wf', last_execution_id: 'ex', first_collected_at: at, last_collected_at: at,
+    owner_id: owner,
+    note_id: noteId,
+    content_type: 'note',
+    title: 't',
+    content: 'c',
+    author_id: 'a',
+    author_name: 'n',
+    like_count: 1,
+    comment_count: 1,
+    share_count: 1,
+    collect_count: 1,
+    images: '[]',
+    tags: [],
+    url: `https://x/${noteId}`,
+    workflow_ids: ['wf'],
+    last_workflow_id: 'wf',
+    last_execution_id: 'ex',
+    first_collected_at: at,
+    last_collected_at: at,
   });
   const history = (owner: string, noteId: string, executionId: string, at: Date) => ({
-    owner_id: owner, note_id: noteId, execution_id: executionId, workflow_id: 'wf', collected_at: at,
-    like_count: 1, comment_count: 1, share_count: 1, collect_count: 1,
+    owner_id: owner,
+    note_id: noteId,
+    execution_id: executionId,
+    workflow_id: 'wf',
+    collected_at: at,
+    like_count: 1,
+    comment_count: 1,
+    share_count: 1,
+    collect_count: 1,
   });
   const message = (owner: string, messageId: string, at: Date) => ({
-    owner_id: owner, conversation_id: 'c1', message_id: messageId, direction: 'received', content: 'hi', from_user_id: 'u',
-    sent_at: at, workflow_id: 'wf', execution_id: 'ex', collected_at: at,
+    owner_id: owner,
+    conversation_id: 'c1',
+    message_id: messageId,
+    direction: 'received',
+    content: 'hi',
+    from_user_id: 'u',
+    sent_at: at,
+    workflow_id: 'wf',
+    execution_id: 'ex',
+    collected_at: at,
   });
   const novel = (owner: string, novelId: string, at: Date) => ({
-    owner_id: owner, novel_id: novelId, title: 't', author: 'a', category: 'c', status: 's', word_count: 1, chapters: 1, last_captured_at: at,
+    owner_id: owner,
+    novel_id: novelId,
+    title: 't',
+    author: 'a',
+    category: 'c',
+    status: 's',
+    word_count: 1,
+    chapters: 1,
+    last_captured_at: at,
   });
   const snapshot = (owner: string, novelId: string, at: Date) => ({
-    owner_id: owner, novel_id: novelId, captured_at: at, title: 't', author: 'a', category: 'c', status: 's', word_count: 1, chapters: 1,
-    execution_id: 'ex', workflow_id: 'wf',
+    owner_id: owner,
+    novel_id: novelId,
+    captured_at: at,
+    title: 't',
+    author: 'a',
+    category: 'c',
+    status: 's',
+    word_count: 1,
+    chapters: 1,
+    execution_id: 'ex',
+    workflow_id: 'wf',
   });
   const ranking = (owner: string, rank: number, at: Date) => ({
-    owner_id: owner, ranking: '热销榜', day: at.toISOString().slice(0, 10), rank, captured_at: at, novel_id: `n${rank}`,
-    title: 't', author: 'a', category: 'c', execution_id: 'ex',
+    owner_id: owner,
+    ranking: '热销榜',
+    day: at.toISOString().slice(0, 10),
+    rank,
+    captured_at: at,
+    novel_id: `n${rank}`,
+    title: 't',
+    author: 'a',
+    category: 'c',
+    execution_id: 'ex',
   });
 
   /** Old rows are named `old…`, rows within retention `keep…`; EXPECTED counts the old ones. */
@@ -182,7 +238,7 @@ describe('retention job: rows past the owner\'s plan\'s data_retention_days', fu
 
   const run = (dryRun = false) => runRetention({ knex, store, now: NOW, dryRun, batchSize: 2 });
 
-  it('deletes exactly the old rows of each owner, by each owner\'s plan per service', async () => {
+  it("deletes exactly the old rows of each owner, by each owner's plan per service", async () => {
     const before = await counts();
     const report = await run();
     expect(report.deleted).to.deep.equal(EXPECTED);
@@ -226,7 +282,9 @@ describe('retention job: rows past the owner\'s plan\'s data_retention_days', fu
 
     lines.length = 0;
     await program().parseAsync(['node', 'cli', 'retention', 'run']);
-    expect(lines.join('\n')).to.match(/xiaohongshu_content_history\s+deleted 7/).and.match(/total: deleted 18 rows/);
+    expect(lines.join('\n'))
+      .to.match(/xiaohongshu_content_history\s+deleted 7/)
+      .and.match(/total: deleted 18 rows/);
     expect((await counts()).xiaohongshu_content_history).to.equal(3);
   });
 

@@ -16,12 +16,17 @@ import { createExecutionRetention } from '../../src/process-managers/execution-r
 import { subscriptionIdFor } from '../../src/process-managers/shared.js';
 import { createWorkflowsProjection } from '../../src/projections/workflows.js';
 import { createXiaohongshuContentProjection } from '../../src/projections/xiaohongshu-content.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
-import { workflowExecutionAggregate, workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import {
+  workflowExecutionAggregate,
+  type workflowExecutionDecider,
+  workflowExecutionStream,
+  type CollectedItem,
+} from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -58,7 +63,7 @@ function note(noteId: string): CollectedItem {
   return { platformContentId: noteId, kind: 'xiaohongshu.note', data: data as unknown as Record<string, unknown> };
 }
 
-describe('scavenge: events past their stream\'s retention are deleted, so replays and rebuilds cannot bring them back', function () {
+describe("scavenge: events past their stream's retention are deleted, so replays and rebuilds cannot bring them back", function () {
   this.timeout(60_000);
   let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
   let store: PostgresEventStore;
@@ -87,7 +92,8 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
     await iso.drop();
   });
 
-  const scavenge = (options: { dryRun?: boolean; all?: boolean } = {}): Promise<ScavengeRunReport> => runScavenge({ knex, store, batchSize: 2, streamsPerPage: 2, ...options });
+  const scavenge = (options: { dryRun?: boolean; all?: boolean } = {}): Promise<ScavengeRunReport> =>
+    runScavenge({ knex, store, batchSize: 2, streamsPerPage: 2, ...options });
 
   /** A consumer from the start of the isolated store to its head, under a name of its own: a replay. */
   async function replay(make: (name: string) => Consumer): Promise<void> {
@@ -100,28 +106,51 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
   async function execution(ownerId: string, notes: string[][]): Promise<string> {
     const executionId = randomUUID();
     const now = () => new Date().toISOString();
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) =>
+      handle(store, workflowExecutionAggregate, executionId, command, { context });
     await send({
-      type: 'RequestExecution', executionId, workflowId: `wf-${randomUUID()}`, ownerId, platform: 'xiaohongshu',
-      workflowType: 'xiaohongshu.notes', config: {}, platformAccountId: null, trigger: 'manual', requestedBy: ownerId, now: now(),
+      type: 'RequestExecution',
+      executionId,
+      workflowId: `wf-${randomUUID()}`,
+      ownerId,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      config: {},
+      platformAccountId: null,
+      trigger: 'manual',
+      requestedBy: ownerId,
+      now: now(),
     });
     await send({ type: 'StartExecution', executionId, workerId: 'w1', now: now() });
-    for (const [i, batch] of notes.entries()) await send({ type: 'CollectItems', executionId, batchId: `b${i}`, items: batch.map(note), cursor: `c${i}`, now: now() });
+    for (const [i, batch] of notes.entries())
+      await send({ type: 'CollectItems', executionId, batchId: `b${i}`, items: batch.map(note), cursor: `c${i}`, now: now() });
     await send({ type: 'CompleteExecution', executionId, now: now() });
     return executionId;
   }
 
-  const allOf = async (stream: string): Promise<RecordedEvent[]> => (await store.readAll({ filter: { streamPrefixes: [stream] } })).filter((e) => e.streamName === stream);
+  const allOf = async (stream: string): Promise<RecordedEvent[]> =>
+    (await store.readAll({ filter: { streamPrefixes: [stream] } })).filter((e) => e.streamName === stream);
   const queued = async (stream: string): Promise<Date | null> =>
     ((await knex('es_streams').where({ stream_name: stream }).first('scavenge_at')) as { scavenge_at: Date | null } | undefined)?.scavenge_at ?? null;
 
   it('an expired execution keeps its request and its ending; its items are gone from $all and from a rebuild; a second scavenge is a no-op', async () => {
     const free = `user-${randomUUID()}`; // no subscription: free plan, 7 days
     const enterprise = `user-${randomUUID()}`; // 365 days
-    await handle(store, subscriptionAggregate, subscriptionKey(enterprise, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: subscriptionIdFor(enterprise, 'xiaohongshu'), userId: enterprise, service: 'xiaohongshu',
-      plan: 'enterprise', periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(enterprise, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: subscriptionIdFor(enterprise, 'xiaohongshu'),
+        userId: enterprise,
+        service: 'xiaohongshu',
+        plan: 'enterprise',
+        periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
     const [a1, a2, a3, b1] = [hex24(), hex24(), hex24(), hex24()];
     const expiring = await execution(free, [[a1, a2], [a3]]);
     const kept = await execution(enterprise, [[b1]]);
@@ -137,7 +166,10 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
 
     await waitFor('the free execution to expire', async () => (await store.readStream(expiringStream)).length === 0, 5_000, 50);
     const types = ['ExecutionRequested', 'ExecutionStarted', 'ItemsCollected', 'ItemsCollected', 'ExecutionCompleted'];
-    expect((await allOf(expiringStream)).map((e) => e.type), 'hidden from reads, still in $all').to.deep.equal(types);
+    expect(
+      (await allOf(expiringStream)).map((e) => e.type),
+      'hidden from reads, still in $all',
+    ).to.deep.equal(types);
 
     // a dry run counts, deletes nothing
     const dry = await scavenge({ dryRun: true });
@@ -147,25 +179,40 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
     const report = await scavenge();
     expect(report).to.deep.include({ dryRun: false, events: 3, scavengedStreams: 1 });
     const left = await allOf(expiringStream);
-    expect(left.map((e) => [e.type, e.revision])).to.deep.equal([['ExecutionRequested', 0n], ['ExecutionCompleted', 4n]]);
-    expect((await allOf(keptStream)).map((e) => e.type), 'within its retention: untouched').to.deep.equal(types.slice(0, 3).concat('ExecutionCompleted'));
+    expect(left.map((e) => [e.type, e.revision])).to.deep.equal([
+      ['ExecutionRequested', 0n],
+      ['ExecutionCompleted', 4n],
+    ]);
+    expect(
+      (await allOf(keptStream)).map((e) => e.type),
+      'within its retention: untouched',
+    ).to.deep.equal(types.slice(0, 3).concat('ExecutionCompleted'));
     expect(await queued(expiringStream), 'nothing left to expire: out of the queue').to.equal(null);
     const firstBetween = (await allOf(keptStream))[1]!.created.getTime();
-    expect((await queued(keptStream))!.getTime(), 'queued again for when its oldest event between the first and the newest expires').to.be.closeTo(firstBetween + 52_000, 1);
+    expect((await queued(keptStream))!.getTime(), 'queued again for when its oldest event between the first and the newest expires').to.be.closeTo(
+      firstBetween + 52_000,
+      1,
+    );
 
     // a rebuild (a replay from the start into empty tables) does not bring the items back; the lifecycle is still there
-    await knex.raw('TRUNCATE xiaohongshu_contents, xiaohongshu_content_history, xiaohongshu_messages, xiaohongshu_processed_batches, workflow_executions, workflows');
+    await knex.raw(
+      'TRUNCATE xiaohongshu_contents, xiaohongshu_content_history, xiaohongshu_messages, xiaohongshu_processed_batches, workflow_executions, workflows',
+    );
     await replay((name) => createXiaohongshuContentProjection(name));
     await replay((name) => createWorkflowsProjection(name));
     expect(await knex('xiaohongshu_contents').where({ owner_id: free }).count({ n: '*' })).to.deep.equal([{ n: '0' }]);
     expect(await knex('xiaohongshu_content_history').where({ owner_id: free }).count({ n: '*' })).to.deep.equal([{ n: '0' }]);
-    expect((await knex('xiaohongshu_contents').where({ owner_id: enterprise }).select('note_id')).map((r: { note_id: string }) => r.note_id)).to.deep.equal([b1]);
+    expect((await knex('xiaohongshu_contents').where({ owner_id: enterprise }).select('note_id')).map((r: { note_id: string }) => r.note_id)).to.deep.equal([
+      b1,
+    ]);
     const rebuilt = (await knex('workflow_executions').where({ id: expiring }).first()) as Record<string, unknown> | undefined;
     expect(rebuilt, 'the execution itself survives a rebuild').to.include({ owner_id: free, status: 'completed', item_count: 3, last_revision: '4' });
 
     // the stream goes on from its revision: the command handler still sees a finished execution
-    expect((await store.readStream(expiringStream, { direction: 'backwards', maxCount: 1 }))).to.deep.equal([]);
-    expect(await failure(store.append(expiringStream, [{ id: randomUUID(), type: 'Probe', data: {} }], 'no_stream'))).to.be.an.instanceOf(WrongExpectedVersionError);
+    expect(await store.readStream(expiringStream, { direction: 'backwards', maxCount: 1 })).to.deep.equal([]);
+    expect(await failure(store.append(expiringStream, [{ id: randomUUID(), type: 'Probe', data: {} }], 'no_stream'))).to.be.an.instanceOf(
+      WrongExpectedVersionError,
+    );
 
     // a second scavenge finds nothing due and deletes nothing; a sweep of every stream with a retention finds nothing either
     expect(await scavenge()).to.deep.include({ streams: 0, events: 0 });
@@ -195,7 +242,10 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
     // the kept first revision is stale too: its successor was scavenged, the append must not fill the gap
     expect(await failure(store.append(stream, events(1), 0n)), 'an expectation on the kept revision 0').to.be.an.instanceOf(WrongExpectedVersionError);
     expect((await store.append(stream, events(1), 'any')).nextExpectedRevision).to.equal(6n);
-    expect((await store.readStream(stream)).map((e) => e.revision), 'the new events read within the maxAge').to.deep.equal([5n, 6n]);
+    expect(
+      (await store.readStream(stream)).map((e) => e.revision),
+      'the new events read within the maxAge',
+    ).to.deep.equal([5n, 6n]);
 
     // maxCount: the newest 2 stay readable; the older ones go (revision 0 excepted)
     const counted = `scavtest-${randomUUID()}`;
@@ -219,7 +269,11 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
 
   it('CLI: `retention scavenge --dry-run --json` prints the report; without --dry-run it deletes, with progress lines', async () => {
     const stream = `scavtest-${randomUUID()}`;
-    await store.append(stream, Array.from({ length: 4 }, (_, i) => ({ id: randomUUID(), type: 'Counted', data: { i } })), 'no_stream');
+    await store.append(
+      stream,
+      Array.from({ length: 4 }, (_, i) => ({ id: randomUUID(), type: 'Counted', data: { i } })),
+      'no_stream',
+    );
     await store.setStreamMetadata(stream, { maxAge: 1 });
     await waitFor('the stream to expire', async () => (await store.readStream(stream)).length === 0, 5_000, 50);
 
@@ -236,7 +290,9 @@ describe('scavenge: events past their stream\'s retention are deleted, so replay
 
     out.length = 0;
     await program().parseAsync(['node', 'cli', 'retention', 'scavenge', '--batch-size', '1']);
-    expect(out.join('\n')).to.match(/streams scavenged 1/).and.match(/total: deleted 2 events/);
+    expect(out.join('\n'))
+      .to.match(/streams scavenged 1/)
+      .and.match(/total: deleted 2 events/);
     expect(err.at(-1)).to.match(/^scavenge: \d+ streams visited, 2 events deleted$/);
     expect((await allOf(stream)).map((e) => e.revision)).to.deep.equal([0n, 3n]);
   });

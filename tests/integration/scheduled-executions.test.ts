@@ -42,7 +42,14 @@ describe('scheduled executions: a workflow tick becomes one execution request', 
   async function createWorkflow(schedule: WorkflowSchedule | null = HOURLY): Promise<string> {
     const id = randomUUID();
     await wf(id, {
-      type: 'CreateWorkflow', ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: 'w', config: { keyword: '咖啡' }, platformAccountId: 'acct-1', schedule,
+      type: 'CreateWorkflow',
+      ownerId: owner,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      name: 'w',
+      config: { keyword: '咖啡' },
+      platformAccountId: 'acct-1',
+      schedule,
     });
     return id;
   }
@@ -56,7 +63,7 @@ describe('scheduled executions: a workflow tick becomes one execution request', 
     }
   }
 
-  it('requests a scheduled run with the workflow\'s config; the same tick again requests nothing more', async () => {
+  it("requests a scheduled run with the workflow's config; the same tick again requests nothing more", async () => {
     const workflowId = await createWorkflow();
     const t = tick(workflowId);
     const first = await requestScheduledExecution(deps(), t);
@@ -64,7 +71,14 @@ describe('scheduled executions: a workflow tick becomes one execution request', 
     const events = await executionEvents(first.executionId);
     expect(events.map((e) => e.type)).to.deep.equal(['ExecutionRequested']);
     expect(events[0]!.data).to.deep.include({
-      workflowId, ownerId: owner, platform: 'xiaohongshu', type: 'xiaohongshu.notes', config: { keyword: '咖啡' }, platformAccountId: 'acct-1', trigger: 'schedule', requestedBy: null,
+      workflowId,
+      ownerId: owner,
+      platform: 'xiaohongshu',
+      type: 'xiaohongshu.notes',
+      config: { keyword: '咖啡' },
+      platformAccountId: 'acct-1',
+      trigger: 'schedule',
+      requestedBy: null,
     });
     expect(events[0]!.metadata).to.include({ $causationId: t.tickJobId, $correlationId: first.executionId, userId: 'scheduler' });
 
@@ -98,7 +112,7 @@ describe('scheduled executions: a workflow tick becomes one execution request', 
     }
   });
 
-  it('the workflow-tick worker turns a real job scheduler\'s tick into a request', async () => {
+  it("the workflow-tick worker turns a real job scheduler's tick into a request", async () => {
     const factory = new QueueFactory({ redisUrl: testRedisUrl, prefix: `test-${randomUUID()}` });
     const queue: Queue<WorkflowTickJobData> = factory.queue<WorkflowTickJobData>(QUEUE_NAMES.workflowTick);
     const worker = createWorkflowTickWorker({ factory, deps: deps(), concurrency: 2 });

@@ -66,7 +66,10 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
       proxyIds.push(proxyId);
     }
     // the real proxies read model, under a checkpoint of its own
-    await runConsumerToHead({ store, knex: container.get(TOKENS.Knex), databaseUrl: testDatabaseUrl }, createProxiesProjection(`proxies-worker-test-${prefix}`));
+    await runConsumerToHead(
+      { store, knex: container.get(TOKENS.Knex), databaseUrl: testDatabaseUrl },
+      createProxiesProjection(`proxies-worker-test-${prefix}`),
+    );
     queue = new QueueFactory({ redisUrl: container.get(TOKENS.Config).REDIS_URL, prefix }).queue<ScrapeJobData>(QUEUE_NAMES.scrape);
     dispatcher = new ScrapeDispatcher(queue, { retry: { attempts: 3, backoffMs: 600 } });
   });
@@ -101,10 +104,16 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     return worker;
   };
   const store = () => container.get(TOKENS.EventStore);
-  const events = async (stream: string): Promise<RecordedEvent[]> => store().readStream(stream).catch(() => []);
+  const events = async (stream: string): Promise<RecordedEvent[]> =>
+    store()
+      .readStream(stream)
+      .catch(() => []);
   const executionEvents = (id: string) => events(workflowExecutionStream(id));
   const ofType = (list: RecordedEvent[], type: string) => list.filter((e) => e.type === type);
-  const collectedIds = (list: RecordedEvent[]) => executionEventsOf(list, 'ItemsCollected').map((e) => e.data).flatMap((d) => d.items.map((i) => i.platformContentId));
+  const collectedIds = (list: RecordedEvent[]) =>
+    executionEventsOf(list, 'ItemsCollected')
+      .map((e) => e.data)
+      .flatMap((d) => d.items.map((i) => i.platformContentId));
   const expectedNotes = () => sites.manifest.xiaohongshu.searchNotes.filter((n) => n.special !== 'unavailable').map((n) => n.id);
   const waitForEvent = (id: string, type: string, timeoutMs = 25_000) =>
     waitFor(`${type} of ${id}`, async () => ofType(await executionEvents(id), type).length > 0, timeoutMs);
@@ -114,21 +123,54 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
     const secretBox = container.get(TOKENS.SecretBox);
-    await handle(store(), platformAccountAggregate, accountId, {
-      type: 'ConnectPlatformAccount', accountId, ownerId: owner, platform: 'xiaohongshu', platformUserId: null, displayName: 'shop',
-      credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
-      userAgent: 'WorkerTestAgent/1.0', now: new Date().toISOString(),
-    }, { context });
+    await handle(
+      store(),
+      platformAccountAggregate,
+      accountId,
+      {
+        type: 'ConnectPlatformAccount',
+        accountId,
+        ownerId: owner,
+        platform: 'xiaohongshu',
+        platformUserId: null,
+        displayName: 'shop',
+        credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
+        userAgent: 'WorkerTestAgent/1.0',
+        now: new Date().toISOString(),
+      },
+      { context },
+    );
     const executionId = randomUUID();
     const config = { mode: 'keyword', keyword: sites.manifest.xiaohongshu.keyword, maxItems: 100 };
     const commands: WorkflowExecutionCommand[] = [
-      { type: 'RequestExecution', executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', config, platformAccountId: accountId, trigger: 'manual', requestedBy: owner, now: new Date().toISOString() },
+      {
+        type: 'RequestExecution',
+        executionId,
+        workflowId: `wf-${executionId}`,
+        ownerId: owner,
+        platform: 'xiaohongshu',
+        workflowType: 'xiaohongshu.notes',
+        config,
+        platformAccountId: accountId,
+        trigger: 'manual',
+        requestedBy: owner,
+        now: new Date().toISOString(),
+      },
     ];
-    if (options.assign) commands.push({ type: 'AssignProxy', executionId, proxyId: options.assign, leaseId: null, reason: 'initial', now: new Date().toISOString() });
+    if (options.assign)
+      commands.push({ type: 'AssignProxy', executionId, proxyId: options.assign, leaseId: null, reason: 'initial', now: new Date().toISOString() });
     for (const command of commands) await handle(store(), workflowExecutionAggregate, executionId, command, { context });
     await dispatcher.enqueue({
-      executionId, workflowId: `wf-${executionId}`, ownerId: owner, platform: 'xiaohongshu', type: 'xiaohongshu.notes', config,
-      platformAccountId: accountId, proxyId: options.assign ?? null, cursor: null, attempt: 1,
+      executionId,
+      workflowId: `wf-${executionId}`,
+      ownerId: owner,
+      platform: 'xiaohongshu',
+      type: 'xiaohongshu.notes',
+      config,
+      platformAccountId: accountId,
+      proxyId: options.assign ?? null,
+      cursor: null,
+      attempt: 1,
     });
     return { executionId, accountId };
   }
@@ -142,7 +184,11 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     expect(ids).to.deep.equal(expectedNotes());
     expect(ofType(list, 'ExecutionStarted')).to.have.length(1);
     // the preferred (assigned) proxy was kept: no second assignment
-    expect(executionEventsOf(list, 'ProxyAssigned').map((e) => e.data).map((d) => d.proxyId)).to.deep.equal([proxyIds[1]]);
+    expect(
+      executionEventsOf(list, 'ProxyAssigned')
+        .map((e) => e.data)
+        .map((d) => d.proxyId),
+    ).to.deep.equal([proxyIds[1]]);
     expect(executionEventsOf(list, 'ExecutionCompleted').map((e) => e.data)[0]!.itemCount).to.equal(ids.length);
     // every page and API call went through proxy #2, authenticated with its decrypted credentials; none through #1
     const port = Number(new URL(sites.origin).port);
@@ -244,7 +290,13 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
   it('an unreachable proxy (dead: ERR_PROXY_CONNECTION_FAILED) is reported, and the retry leases another one instead of it', async () => {
     // last in the file: proxy #1 stays dead; the captcha test's ban is lifted, so both proxies are usable but for the dead one
     for (const proxyId of proxyIds) {
-      await handle(store(), proxyAggregate, proxyId, { type: 'UnbanProxy', proxyId, platform: 'xiaohongshu', unbannedBy: 'test-admin', now: new Date().toISOString() }, { context });
+      await handle(
+        store(),
+        proxyAggregate,
+        proxyId,
+        { type: 'UnbanProxy', proxyId, platform: 'xiaohongshu', unbannedBy: 'test-admin', now: new Date().toISOString() },
+        { context },
+      );
     }
     await proxies.kill(0);
     await start();

@@ -46,13 +46,22 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
     opts: { cookies?: boolean; onBatch?: (b: ScrapeBatch, i: number) => void } = {},
   ): Promise<{ batches: ScrapeBatch[]; result: ScrapeResult }> {
     const batches: ScrapeBatch[] = [];
-    const result = await pool.withContext({ userAgent: UA, locale: 'zh-CN', allowHosts: ['127.0.0.1'], blockResourceTypes: ['image', 'font', 'media'], cookies: opts.cookies === false ? [] : xhsCookies() }, async (context) => {
-      const page: Page = await context.newPage();
-      return scraper.scrape(job, page, async (batch) => {
-        batches.push(batch);
-        opts.onBatch?.(batch, batches.length - 1);
-      });
-    });
+    const result = await pool.withContext(
+      {
+        userAgent: UA,
+        locale: 'zh-CN',
+        allowHosts: ['127.0.0.1'],
+        blockResourceTypes: ['image', 'font', 'media'],
+        cookies: opts.cookies === false ? [] : xhsCookies(),
+      },
+      async (context) => {
+        const page: Page = await context.newPage();
+        return scraper.scrape(job, page, async (batch) => {
+          batches.push(batch);
+          opts.onBatch?.(batch, batches.length - 1);
+        });
+      },
+    );
     return { batches, result };
   }
 
@@ -82,7 +91,9 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
       const searches = sites.hits('xiaohongshu', 'edith', '/api/sns/web/v1/search/notes');
       const scraperPages = searches.map((r) => (r.body as { page: number }).page);
       expect(scraperPages).to.include.members([1, 2, 3]);
-      expect(searches.every((r) => typeof r.headers['x-s'] === 'string' && r.cookies['web_session'] === '040069b2fixture' && r.userAgent === UA)).to.equal(true);
+      expect(searches.every((r) => typeof r.headers['x-s'] === 'string' && r.cookies['web_session'] === '040069b2fixture' && r.userAgent === UA)).to.equal(
+        true,
+      );
       const first = notes[0]!;
       expect(first.title).to.be.a('string').and.not.equal('');
       expect(first.text).to.match(/#法式装修\[话题\]#|记录一下/);
@@ -199,7 +210,11 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
 
   describe('qidian', () => {
     it('collects rankings across pages with rank, author, category, status and score', async () => {
-      const { batches, result } = await run(qidian, { type: 'qidian.rankings', config: { rankings: ['热销榜', '收藏榜', '推荐榜'], maxRank: 50 }, cursor: null });
+      const { batches, result } = await run(qidian, {
+        type: 'qidian.rankings',
+        config: { rankings: ['热销榜', '收藏榜', '推荐榜'], maxRank: 50 },
+        cursor: null,
+      });
       expectValid(batches);
       const entries = batches.flatMap((b) => b.items.map((i) => i.data as QidianRankingEntry));
       const by = (r: string) => entries.filter((e) => e.ranking === r);
@@ -224,13 +239,25 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
       expect(by('推荐榜').every((x) => x.scoreLabel === '推荐')).to.equal(true);
       const qidianRequests = sites.requests.filter((r) => r.site === 'qidian');
       const paths = qidianRequests.filter((r) => r.host === 'www').map((r) => r.path);
-      expect(paths).to.deep.equal(['/rank/hotsales/', '/rank/hotsales/page2/', '/rank/hotsales/page3/', '/rank/collect/', '/rank/collect/page2/', '/rank/recom/', '/rank/recom/page2/']);
+      expect(paths).to.deep.equal([
+        '/rank/hotsales/',
+        '/rank/hotsales/page2/',
+        '/rank/hotsales/page3/',
+        '/rank/collect/',
+        '/rank/collect/page2/',
+        '/rank/recom/',
+        '/rank/recom/page2/',
+      ]);
       // one font per page, each fetched once
       expect(qidianRequests.filter((r) => r.host === 'gtimg').map((r) => r.path)).to.have.length(2);
     });
 
     it('reads every board of qidian.com/rank, the monthly-ticket board through its font too', async () => {
-      const { batches } = await run(qidian, { type: 'qidian.rankings', config: { rankings: ['月票榜', '阅读指数榜', '新人作者新书榜'], maxRank: 20 }, cursor: null });
+      const { batches } = await run(qidian, {
+        type: 'qidian.rankings',
+        config: { rankings: ['月票榜', '阅读指数榜', '新人作者新书榜'], maxRank: 20 },
+        cursor: null,
+      });
       expectValid(batches);
       const entries = batches.flatMap((b) => b.items.map((i) => i.data as QidianRankingEntry));
       const by = (r: string) => entries.filter((e) => e.ranking === r);
@@ -257,7 +284,11 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
       sites.requests.length = 0;
       const { batches } = await run(qidian, { ...job, cursor: seen[1]!.cursor });
       // the ranking pages the resumed run fetched: only the ones left (a late request of the blocked run, e.g. for `/`, may also be logged)
-      expect(sites.requests.map((r) => r.path).filter((p) => p.startsWith('/rank/'))).to.deep.equal(['/rank/hotsales/page3/', '/rank/collect/', '/rank/collect/page2/']);
+      expect(sites.requests.map((r) => r.path).filter((p) => p.startsWith('/rank/'))).to.deep.equal([
+        '/rank/hotsales/page3/',
+        '/rank/collect/',
+        '/rank/collect/page2/',
+      ]);
       const ranks = batches.flatMap((b) => b.items.map((i) => `${i.data['ranking']}:${i.data['rank']}`));
       expect(ranks[0]).to.equal('热销榜:41');
       expect(ranks).to.have.length(20 + 40);
@@ -270,14 +301,26 @@ describe('scrapers against the fixture sites (real Chromium)', function () {
       const snaps = batches.flatMap((b) => b.items.map((i) => i.data as QidianNovelSnapshot));
       expect(result).to.include({ itemCount: 3, skipped: 1 });
       const [gm, sh, sr] = snaps as [QidianNovelSnapshot, QidianNovelSnapshot, QidianNovelSnapshot];
-      expect(gm).to.deep.include({ novelId: '1010868264', title: '诡秘之主', author: '爱潜水的乌贼', category: '玄幻', wordCount: 4465200, chapters: 1432, status: 'completed' });
+      expect(gm).to.deep.include({
+        novelId: '1010868264',
+        title: '诡秘之主',
+        author: '爱潜水的乌贼',
+        category: '玄幻',
+        wordCount: 4465200,
+        chapters: 1432,
+        status: 'completed',
+      });
       expect(gm.stats).to.deep.equal({ clicks: null, recommendations: 20558300, collections: 1683000, monthlyTickets: 6233 });
       expect(gm.lastUpdatedAt).to.equal('2020-05-01T23:59:59.000+08:00');
       expect(sh).to.deep.include({ title: '深海余烬', wordCount: 133300, chapters: 51, status: 'serializing' });
       expect(sh.stats.recommendations).to.equal(15400);
       // no "共N章" text: chapters counted from the catalog
       expect(sr).to.deep.include({ title: '十日终焉', chapters: 24, wordCount: 2861000 });
-      const resumed = await run(qidian, { type: 'qidian.novels', config: { novelIds: books.map((b) => b.id) }, cursor: JSON.stringify({ v: 1, t: 'novel', i: 2 }) });
+      const resumed = await run(qidian, {
+        type: 'qidian.novels',
+        config: { novelIds: books.map((b) => b.id) },
+        cursor: JSON.stringify({ v: 1, t: 'novel', i: 2 }),
+      });
       expect(resumed.batches.flatMap((b) => b.items.map((i) => i.platformContentId))).to.deep.equal([books[2]!.id]);
     });
 

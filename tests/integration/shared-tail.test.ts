@@ -67,7 +67,12 @@ describe('Postgres event store: live subscriptions share one read of the newest 
       { streamPrefixes: [`left${run}-`] },
       { streamPrefixes: [`right${run}-`], eventTypes: [`A${run}`] },
     ];
-    const subscriptions = filters.map((filter) => ({ filter, sub: store.subscribeToAll({ fromPosition: 'end', filter, batchSize: 7 }), got: [] as RecordedEvent[], live: false }));
+    const subscriptions = filters.map((filter) => ({
+      filter,
+      sub: store.subscribeToAll({ fromPosition: 'end', filter, batchSize: 7 }),
+      got: [] as RecordedEvent[],
+      live: false,
+    }));
     const readers = subscriptions.map(async (s) => {
       for await (const batch of s.sub) {
         s.live = true;
@@ -113,7 +118,9 @@ describe('Postgres event store: live subscriptions share one read of the newest 
     await store.append(stream, [event('Wanted'), event('Other'), event('Wanted')]);
     await waitFor('the tail to hold the three events', async () => ((await tail.window(head, new TailFilter(undefined), 100))?.events.length ?? 0) === 3);
     const afterFirst = reads.windows;
-    const windows = await Promise.all(Array.from({ length: 20 }, (_, i) => tail.window(head, new TailFilter(i % 2 === 0 ? { eventTypes: ['Wanted'] } : undefined), 100)));
+    const windows = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => tail.window(head, new TailFilter(i % 2 === 0 ? { eventTypes: ['Wanted'] } : undefined), 100)),
+    );
     expect(reads.windows).to.equal(afterFirst, 'readers after the refresh are answered from memory');
     expect(afterFirst - startReads).to.be.within(1, 3);
     expect(windows.map((w) => w!.events.length)).to.deep.equal(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 2 : 3)));
@@ -126,7 +133,10 @@ describe('Postgres event store: live subscriptions share one read of the newest 
     await store.append(stream, [event('Seed')]);
     const head = (await store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1 }))[0]!.position;
     await tail.window(head, new TailFilter(undefined), 10);
-    await store.append(stream, Array.from({ length: 7 }, () => event('Slice')));
+    await store.append(
+      stream,
+      Array.from({ length: 7 }, () => event('Slice')),
+    );
     await waitFor('the tail to hold the seven events', async () => ((await tail.window(head, new TailFilter(undefined), 100))?.events.length ?? 0) === 7);
 
     let after: Position = head;
@@ -148,7 +158,10 @@ describe('Postgres event store: live subscriptions share one read of the newest 
     await store.append(stream, [event('Seed')]);
     const head = (await store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1 }))[0]!.position;
     await tail.window(head, new TailFilter(undefined), 10);
-    await store.append(stream, Array.from({ length: 12 }, () => event('Many')));
+    await store.append(
+      stream,
+      Array.from({ length: 12 }, () => event('Many')),
+    );
     const last = (await store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1 }))[0]!;
     await waitFor('the tail to drop its oldest events', async () => (await tail.window(head, new TailFilter(undefined), 100)) === undefined);
 

@@ -1,14 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import {
-  consumeQuota,
-  currentPlan,
-  loadQuotaSubject,
-  reserveResource,
-  usageOfDay,
-  type QuotaCall,
-} from '../../src/application/subscription-quotas.js';
+import { consumeQuota, currentPlan, loadQuotaSubject, reserveResource, usageOfDay, type QuotaCall } from '../../src/application/subscription-quotas.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import type { EventStore } from '../../src/event-store/port.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
@@ -66,9 +59,20 @@ describe('subscription quotas (application): daily usage streams, one read of th
 
   async function onFree(): Promise<string> {
     const userId = randomUUID();
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', now: MORNING.toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId,
+        service: 'xiaohongshu',
+        plan: 'free',
+        now: MORNING.toISOString(),
+      },
+      { context },
+    );
     return userId;
   }
 
@@ -80,11 +84,13 @@ describe('subscription quotas (application): daily usage streams, one read of th
       throw error;
     }
   };
-  const refusal = (check: (e: DomainError) => boolean = () => true) => (error: unknown) => {
-    expect(error).to.be.instanceOf(DomainError);
-    expect((error as DomainError).code).to.equal('QUOTA_EXCEEDED');
-    expect(check(error as DomainError), (error as Error).message).to.equal(true);
-  };
+  const refusal =
+    (check: (e: DomainError) => boolean = () => true) =>
+    (error: unknown) => {
+      expect(error).to.be.instanceOf(DomainError);
+      expect((error as DomainError).code).to.equal('QUOTA_EXCEEDED');
+      expect(check(error as DomainError), (error as Error).message).to.equal(true);
+    };
   const rejects = async (promise: Promise<unknown>, check: (error: unknown) => void) => {
     let thrown: unknown;
     try {
@@ -96,14 +102,16 @@ describe('subscription quotas (application): daily usage streams, one read of th
     check(thrown);
   };
 
-  it('counts in the day\'s stream; with the subject read once, a use reads the subscription\'s stream no more', async () => {
+  it("counts in the day's stream; with the subject read once, a use reads the subscription's stream no more", async () => {
     const userId = await onFree();
     const subscription = subscriptionStream(userId, 'xiaohongshu');
     reads.clear();
     const subject = await loadQuotaSubject(counted, userId, 'xiaohongshu');
     expect(subject.plan.code).to.equal('free');
     const result = await consumeQuota(call(userId), 'daily_api_calls', 20, { subject });
-    expect(result.events.map((e) => e.data)).to.deep.include.members([{ ...subject.terms!, feature: 'daily_api_calls', amount: 20, day: DAY, usedToday: 20, limit: 50, recordedAt: MORNING.toISOString() }]);
+    expect(result.events.map((e) => e.data)).to.deep.include.members([
+      { ...subject.terms!, feature: 'daily_api_calls', amount: 20, day: DAY, usedToday: 20, limit: 50, recordedAt: MORNING.toISOString() },
+    ]);
     expect(reads.get(subscription), 'the subscription read once').to.equal(1);
     // without a subject it reads it itself, once
     await consumeQuota(call(userId), 'daily_api_calls', 5);
@@ -116,15 +124,31 @@ describe('subscription quotas (application): daily usage streams, one read of th
   it('refuses over the limit, records QuotaExceeded once a day, and again under a plan upgraded that day (the count carries over)', async () => {
     const userId = await onFree();
     await consumeQuota(call(userId), 'daily_api_calls', 45);
-    await rejects(consumeQuota(call(userId), 'daily_api_calls', 10), refusal((e) => e.details.limit === 50 && e.details.used === 45));
+    await rejects(
+      consumeQuota(call(userId), 'daily_api_calls', 10),
+      refusal((e) => e.details.limit === 50 && e.details.used === 45),
+    );
     await rejects(consumeQuota(call(userId), 'daily_api_calls', 10), refusal());
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: '2026-04-20T00:00:00.000Z', now: NOON.toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'ChangePlan',
+        plan: 'basic',
+        orderId: randomUUID(),
+        periodEnd: '2026-04-20T00:00:00.000Z',
+        now: NOON.toISOString(),
+      },
+      { context },
+    );
     expect((await currentPlan(store, userId, 'xiaohongshu')).code).to.equal('basic');
     const more = await consumeQuota(call(userId, NOON), 'daily_api_calls', 10);
     expect(more.events[0]!.data).to.include({ usedToday: 55, limit: 500, plan: 'basic', planChange: 1 });
-    await rejects(consumeQuota(call(userId, NOON), 'daily_api_calls', 500), refusal((e) => e.details.limit === 500));
+    await rejects(
+      consumeQuota(call(userId, NOON), 'daily_api_calls', 500),
+      refusal((e) => e.details.limit === 500),
+    );
     await rejects(consumeQuota(call(userId, NOON), 'daily_api_calls', 500), refusal());
 
     const day = await usageOfDay(store, userId, 'xiaohongshu', DAY);
@@ -143,22 +167,50 @@ describe('subscription quotas (application): daily usage streams, one read of th
     for (let i = 0; i < 3; i++) await consumeQuota(call(userId), 'daily_api_calls', 1);
     expect(reads.get(subscription), 'read once, then kept').to.equal(1);
     // `store` is another process: `counted` still keeps the free plan, and its next use depends on it
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: '2026-04-20T00:00:00.000Z', now: NOON.toISOString(),
-    }, { context });
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'ChangePlan',
+        plan: 'basic',
+        orderId: randomUUID(),
+        periodEnd: '2026-04-20T00:00:00.000Z',
+        now: NOON.toISOString(),
+      },
+      { context },
+    );
     const after = await consumeQuota(call(userId, NOON), 'daily_api_calls', 1);
     expect(after.events[0]!.data).to.include({ usedToday: 4, limit: 500, plan: 'basic' });
     expect(reads.get(subscription), 'read again once the append found it moved').to.equal(2);
-    expect((await usageOfDay(store, userId, 'xiaohongshu', DAY)).map((e) => e.type === 'UsageRecorded' && e.data.plan)).to.deep.equal(['free', 'free', 'free', 'basic']);
+    expect((await usageOfDay(store, userId, 'xiaohongshu', DAY)).map((e) => e.type === 'UsageRecorded' && e.data.plan)).to.deep.equal([
+      'free',
+      'free',
+      'free',
+      'basic',
+    ]);
   });
 
   it('never refuses a use on the kept subscription alone: a refusal is checked on a fresh read', async () => {
     const userId = await onFree();
     await consumeQuota(call(userId), 'daily_api_calls', 50);
-    await rejects(consumeQuota(call(userId), 'daily_api_calls', 1), refusal((e) => e.details.limit === 50)); // QuotaExceeded recorded
-    await handle(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu'), {
-      type: 'ChangePlan', plan: 'basic', orderId: randomUUID(), periodEnd: '2026-04-20T00:00:00.000Z', now: NOON.toISOString(),
-    }, { context });
+    await rejects(
+      consumeQuota(call(userId), 'daily_api_calls', 1),
+      refusal((e) => e.details.limit === 50),
+    ); // QuotaExceeded recorded
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(userId, 'xiaohongshu'),
+      {
+        type: 'ChangePlan',
+        plan: 'basic',
+        orderId: randomUUID(),
+        periodEnd: '2026-04-20T00:00:00.000Z',
+        now: NOON.toISOString(),
+      },
+      { context },
+    );
     // kept: free, over its limit, already recorded (a refusal with nothing to append, so no condition checks it)
     const counted = await consumeQuota(call(userId, NOON), 'daily_api_calls', 1);
     expect(counted.events[0]!.data).to.include({ usedToday: 51, limit: 500, plan: 'basic' });
@@ -180,14 +232,20 @@ describe('subscription quotas (application): daily usage streams, one read of th
     // a refused use stays refused when repeated
     const refusedIds = eventIdsFrom(`test:${randomUUID()}`);
     await rejects(consumeQuota(call(userId), 'daily_api_calls', 30, { eventIds: refusedIds }), refusal());
-    await rejects(consumeQuota(call(userId), 'daily_api_calls', 30, { eventIds: refusedIds }), refusal((e) => e.details.used === 30));
+    await rejects(
+      consumeQuota(call(userId), 'daily_api_calls', 30, { eventIds: refusedIds }),
+      refusal((e) => e.details.used === 30),
+    );
     expect((await usageOfDay(store, userId, 'xiaohongshu', DAY)).map((e) => e.type)).to.deep.equal(['UsageRecorded', 'QuotaExceeded']);
   });
 
-  it('a refused reservation is recorded once a day in the day\'s stream, never in the subscription\'s', async () => {
+  it("a refused reservation is recorded once a day in the day's stream, never in the subscription's", async () => {
     const userId = await onFree();
     await reserveResource(call(userId), 'account_limit', 'acc-1');
-    await rejects(reserveResource(call(userId), 'account_limit', 'acc-2'), refusal((e) => e.details.feature === 'account_limit' && e.details.limit === 1));
+    await rejects(
+      reserveResource(call(userId), 'account_limit', 'acc-2'),
+      refusal((e) => e.details.feature === 'account_limit' && e.details.limit === 1),
+    );
     await rejects(reserveResource(call(userId, NOON), 'account_limit', 'acc-3'), refusal());
     const day = await usageOfDay(store, userId, 'xiaohongshu', DAY);
     expect(day.map((e) => e.data)).to.deep.equal([

@@ -4,22 +4,26 @@ import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { Position } from '../../src/event-store/position.js';
 import { createSubscriptionsProjection, SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
-import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { consumeQuota, releaseResource, reserveResource, type QuotaCall } from '../../src/application/subscription-quotas.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
-import { subscriptionAggregate, subscriptionKey, subscriptionStream, type ResourceFeature, type SubscriptionCommand } from '../../src/write-model/subscription/index.js';
+import {
+  subscriptionAggregate,
+  subscriptionKey,
+  subscriptionStream,
+  type ResourceFeature,
+  type SubscriptionCommand,
+} from '../../src/write-model/subscription/index.js';
 import { dailyUsageId, subscriptionUsageStream } from '../../src/write-model/subscription-usage/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 const DAY1 = '2026-03-01';
 const DAY2 = '2026-03-02';
-const RESETS1 = '2026-03-01T16:00:00.000Z'; // Asia/Shanghai midnight
-const RESETS2 = '2026-03-02T16:00:00.000Z';
 const at = (day: string, hhmm: string) => `${day}T${hhmm}:00.000Z`;
 
 describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reservations)', function () {
@@ -79,9 +83,14 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
 
   /** The user's events in the subscription's stream and its days' streams, in $all order. */
   const eventsOf = async (userId: string): Promise<RecordedEvent[]> => {
-    const streams = [subscriptionStream(userId, 'xiaohongshu'), ...[DAY1, DAY2].map((day) => subscriptionUsageStream(dailyUsageId(userId, 'xiaohongshu', day)))];
+    const streams = [
+      subscriptionStream(userId, 'xiaohongshu'),
+      ...[DAY1, DAY2].map((day) => subscriptionUsageStream(dailyUsageId(userId, 'xiaohongshu', day))),
+    ];
     const all = (await Promise.all(streams.map((s) => store.readStream(s)))).flat();
-    return all.sort((a, b) => (a.position.commit === b.position.commit ? Number(a.position.prepare - b.position.prepare) : Number(a.position.commit - b.position.commit)));
+    return all.sort((a, b) =>
+      a.position.commit === b.position.commit ? Number(a.position.prepare - b.position.prepare) : Number(a.position.commit - b.position.commit),
+    );
   };
 
   const scenario = (subscriptionId: string, userId: string): Step[] => [
@@ -143,7 +152,13 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
     expect(before.subscription.period_end.toISOString()).to.equal('2026-04-02T02:00:00.000Z');
     expect(before.subscription.cancelled_at.toISOString()).to.equal(at(DAY2, '07:00'));
 
-    const rows = before.usage.map((r: any) => ({ feature: r.feature, day: r.day, used: r.used, limit: r.limit, exceeded: r.exceeded_at?.toISOString() ?? null }));
+    const rows = before.usage.map((r: any) => ({
+      feature: r.feature,
+      day: r.day,
+      used: r.used,
+      limit: r.limit,
+      exceeded: r.exceeded_at?.toISOString() ?? null,
+    }));
     expect(rows).to.deep.equal([
       // the refused reservation of day 1 (used = held then)
       { feature: 'account_limit', day: DAY1, used: 1, limit: 1, exceeded: at(DAY1, '06:00') },

@@ -29,19 +29,24 @@ describe('users-v1 projection (given events, then rows)', () => {
   const row = (id: string) => knex('users').where({ id }).first('display_name', 'avatar_url', 'timezone', 'role', 'status', 'revision', 'updated_at');
   // every test runs in a transaction it rolls back: nothing is left behind
   async function rolledBack(work: (tx: Knex.Transaction) => Promise<void>): Promise<void> {
-    await knex.transaction(async (tx) => {
-      await work(tx);
-      await tx.rollback();
-    }).catch((error: unknown) => {
-      if (!(error instanceof Error && error.message.includes('Transaction rejected with non-error: undefined'))) throw error;
-    });
+    await knex
+      .transaction(async (tx) => {
+        await work(tx);
+        await tx.rollback();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Error && error.message.includes('Transaction rejected with non-error: undefined'))) throw error;
+      });
   }
 
   it('folds a batch of profile changes into the row they leave, around a role change, and a redelivery changes nothing', async () => {
     const userId = randomUUID();
     const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
     const events = userStream(userId, [
-      { type: 'UserRegistered', data: { email: `${userId}@x.test`, passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA', displayName: 'A', role: 'user', registeredAt: at(0) } },
+      {
+        type: 'UserRegistered',
+        data: { email: `${userId}@x.test`, passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA', displayName: 'A', role: 'user', registeredAt: at(0) },
+      },
       { type: 'ProfileUpdated', data: { displayName: 'B', avatarUrl: 'https://x.test/1.png', updatedAt: at(1) } },
       { type: 'ProfileUpdated', data: { timezone: 'Asia/Shanghai', updatedAt: at(2) } },
       { type: 'RoleChanged', data: { role: 'admin', previousRole: 'user', changedAt: at(3) } },
@@ -65,8 +70,14 @@ describe('users-v1 projection (given events, then rows)', () => {
     const userId = randomUUID();
     const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
     const events = userStream(userId, [
-      { type: 'UserRegistered', data: { email: `${userId}@x.test`, passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA', displayName: 'A', role: 'user', registeredAt: at(0) } },
-      ...Array.from({ length: 30 }, (_, i) => ({ type: 'ProfileUpdated', data: { displayName: `N${i}`, ...(i % 7 === 0 ? { avatarUrl: i % 2 ? null : `https://x.test/${i}` } : {}), updatedAt: at(i + 1) } })),
+      {
+        type: 'UserRegistered',
+        data: { email: `${userId}@x.test`, passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA', displayName: 'A', role: 'user', registeredAt: at(0) },
+      },
+      ...Array.from({ length: 30 }, (_, i) => ({
+        type: 'ProfileUpdated',
+        data: { displayName: `N${i}`, ...(i % 7 === 0 ? { avatarUrl: i % 2 ? null : `https://x.test/${i}` } : {}), updatedAt: at(i + 1) },
+      })),
     ]);
     let batched: unknown;
     await rolledBack(async (tx) => {

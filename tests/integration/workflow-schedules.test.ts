@@ -7,7 +7,7 @@ import { QueueFactory, QUEUE_NAMES, type WorkflowTickJobData } from '../../src/a
 import { WorkflowSchedulers } from '../../src/adapters/queue/workflow-schedulers.js';
 import { START } from '../../src/event-store/position.js';
 import { createWorkflowSchedules } from '../../src/process-managers/workflow-schedules.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { workflowAggregate, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
@@ -48,12 +48,22 @@ describe('pm-workflow-schedules: one BullMQ job scheduler per workflow, kept in 
     await iso.drop();
   });
 
-  const runToHead = () => runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createWorkflowSchedules({ store, schedulers, logger: silent }, name));
+  const runToHead = () =>
+    runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, createWorkflowSchedules({ store, schedulers, logger: silent }, name));
   const wf = (id: string, command: Without<WorkflowCommand, 'workflowId' | 'now'>) =>
     handle(store, workflowAggregate, id, { workflowId: id, now: new Date().toISOString(), ...command } as WorkflowCommand, { context });
   async function createWorkflow(schedule: WorkflowSchedule | null): Promise<string> {
     const id = randomUUID();
-    await wf(id, { type: 'CreateWorkflow', ownerId: owner, platform: 'qidian', workflowType: 'qidian.rankings', name: 'w', config: {}, platformAccountId: null, schedule });
+    await wf(id, {
+      type: 'CreateWorkflow',
+      ownerId: owner,
+      platform: 'qidian',
+      workflowType: 'qidian.rankings',
+      name: 'w',
+      config: {},
+      platformAccountId: null,
+      schedule,
+    });
     return id;
   }
   const pendingTicks = async (workflowId: string) =>
@@ -64,7 +74,10 @@ describe('pm-workflow-schedules: one BullMQ job scheduler per workflow, kept in 
     const manual = await createWorkflow(null);
     const toDelete = await createWorkflow({ kind: 'cron', expression: '0 8 * * *' });
     await runToHead();
-    expect(await schedulers.get(hourly)).to.deep.include({ every: 3_600_000, data: { workflowId: hourly, ownerId: owner, schedule: { kind: 'interval', every: 'hourly' } } });
+    expect(await schedulers.get(hourly)).to.deep.include({
+      every: 3_600_000,
+      data: { workflowId: hourly, ownerId: owner, schedule: { kind: 'interval', every: 'hourly' } },
+    });
     expect(await schedulers.get(manual)).to.equal(undefined);
     expect(await schedulers.get(toDelete)).to.deep.include({ pattern: '0 8 * * *', tz: 'Asia/Shanghai' });
     expect(await queue.getJobSchedulersCount()).to.equal(2);

@@ -35,8 +35,16 @@ describe('workflow-{id}: snapshots of a long-lived workflow stream', function ()
     const at = () => new Date(Date.UTC(2026, 0, 1) + ++minute * 60_000).toISOString();
     const send = (command: WorkflowCommand) => handle(store, workflowAggregate, workflowId, command, { context });
     await send({
-      type: 'CreateWorkflow', workflowId, ownerId, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: 'tea',
-      config: { mode: 'keyword', keyword: 'tea', maxItems: 20 }, platformAccountId: null, schedule: { kind: 'interval', every: 'daily' }, now: at(),
+      type: 'CreateWorkflow',
+      workflowId,
+      ownerId,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      name: 'tea',
+      config: { mode: 'keyword', keyword: 'tea', maxItems: 20 },
+      platformAccountId: null,
+      schedule: { kind: 'interval', every: 'daily' },
+      now: at(),
     });
     // a quota pause and its resume a day, for five weeks, and the owner's edits now and then
     for (let day = 0; day < 35; day++) {

@@ -5,9 +5,9 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { comparePositions, type Position } from '../../src/event-store/position.js';
 import { createWorkflowsProjection, WORKFLOWS_PROJECTION, workflowsProjection } from '../../src/projections/workflows.js';
-import { resetCheckpoint, waitForCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { workflowExecutionAggregate, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
@@ -87,7 +87,14 @@ describe('workflows-v1 projection (workflows, workflow_executions)', function ()
       schedule: { kind: 'interval', every: 'daily' },
       now: at('01:00'),
     });
-    await wf({ type: 'UpdateWorkflow', workflowId, requestedBy: ownerId, name: 'coffee notes', config: { mode: 'keyword', keyword: '咖啡', maxItems: 10 }, now: at('01:10') });
+    await wf({
+      type: 'UpdateWorkflow',
+      workflowId,
+      requestedBy: ownerId,
+      name: 'coffee notes',
+      config: { mode: 'keyword', keyword: '咖啡', maxItems: 10 },
+      now: at('01:10'),
+    });
     await wf({ type: 'PauseWorkflow', workflowId, reason: 'user', requestedBy: ownerId, now: at('01:20') });
     await wf({ type: 'PauseWorkflow', workflowId, reason: 'quota_exceeded', requestedBy: null, until: at('16:00'), now: at('01:30') });
     await wf({ type: 'ResumeWorkflow', workflowId, requestedBy: null, reason: 'quota_exceeded', now: at('01:40') });
@@ -139,7 +146,18 @@ describe('workflows-v1 projection (workflows, workflow_executions)', function ()
     expect(before.workflow.last_run_at.toISOString()).to.equal(at('03:04'));
 
     const [done, cancelled] = before.executions;
-    expect(done).to.include({ id: s.first, owner_id: s.ownerId, status: 'completed', attempt: 1, worker_id: 'w1', proxy_id: 'proxy-1', item_count: 3, cursor: 'c2', trigger: 'manual', last_revision: '5' });
+    expect(done).to.include({
+      id: s.first,
+      owner_id: s.ownerId,
+      status: 'completed',
+      attempt: 1,
+      worker_id: 'w1',
+      proxy_id: 'proxy-1',
+      item_count: 3,
+      cursor: 'c2',
+      trigger: 'manual',
+      last_revision: '5',
+    });
     expect(done.started_at.toISOString()).to.equal(at('02:01'));
     expect(done.finished_at.toISOString()).to.equal(at('02:05'));
     expect(cancelled).to.include({ id: s.second, status: 'cancelled', attempt: 2, worker_id: 'w3', item_count: 0, pause_reason: null });

@@ -6,10 +6,15 @@ import { createPostgresEventStore, type PostgresEventStore } from '../../src/ada
 import type { XiaohongshuMessage, XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { applyEvent, createXiaohongshuContentProjection, XIAOHONGSHU_CONTENT_PROJECTION } from '../../src/projections/xiaohongshu-content.js';
 import { CONTENT_SORTS, contentPages, listContents, type Scope } from '../../src/read-api/xiaohongshu.js';
-import { resetCheckpoint } from '../../src/subscriptions/checkpoints.js';
+import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { workflowExecutionAggregate, workflowExecutionEvents, workflowExecutionDecider, workflowExecutionStream, type CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import {
+  workflowExecutionAggregate,
+  workflowExecutionEvents,
+  type workflowExecutionDecider,
+  type CollectedItem,
+} from '../../src/write-model/workflow-execution/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
@@ -35,7 +40,11 @@ function note(noteId: string, over: Partial<XiaohongshuNote> = {}): XiaohongshuN
   };
 }
 
-const noteItem = (n: XiaohongshuNote): CollectedItem => ({ platformContentId: n.noteId, kind: 'xiaohongshu.note', data: n as unknown as Record<string, unknown> });
+const noteItem = (n: XiaohongshuNote): CollectedItem => ({
+  platformContentId: n.noteId,
+  kind: 'xiaohongshu.note',
+  data: n as unknown as Record<string, unknown>,
+});
 
 describe('xiaohongshu-content-v1 projection', function () {
   this.timeout(60_000);
@@ -66,8 +75,8 @@ describe('xiaohongshu-content-v1 projection', function () {
   /** One execution of `workflowId` that collects `batches` (each [items, time]). */
   async function execution(ownerId: string, workflowId: string, batches: [CollectedItem[], string][]): Promise<string> {
     const executionId = randomUUID();
-    const stream = workflowExecutionStream(executionId);
-    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) => handle(store, workflowExecutionAggregate, executionId, command, { context });
+    const send = (command: Parameters<typeof workflowExecutionDecider.decide>[0]) =>
+      handle(store, workflowExecutionAggregate, executionId, command, { context });
     const first = batches[0]![1];
     await send({
       type: 'RequestExecution',
@@ -90,7 +99,8 @@ describe('xiaohongshu-content-v1 projection', function () {
   }
 
   const row = (ownerId: string, noteId: string) => knex('xiaohongshu_contents').where({ owner_id: ownerId, note_id: noteId }).first();
-  const history = (ownerId: string, noteId: string) => knex('xiaohongshu_content_history').where({ owner_id: ownerId, note_id: noteId }).orderBy('collected_at');
+  const history = (ownerId: string, noteId: string) =>
+    knex('xiaohongshu_content_history').where({ owner_id: ownerId, note_id: noteId }).orderBy('collected_at');
 
   it('keeps one row per (owner, note): a later collection updates the counts, history grows, other kinds are ignored', async () => {
     const owner = `user-${randomUUID()}`;
@@ -123,11 +133,21 @@ describe('xiaohongshu-content-v1 projection', function () {
     // the same note for another owner: a row of its own
     await execution(other, `wf-${randomUUID()}`, [[[noteItem(note(a, { likes: 1 }))], '2026-03-01T05:00:00.000Z']]);
     // collected again by a second workflow, with new counts
-    await execution(owner, wf2, [[[noteItem(note(a, { likes: 5000, comments: 600, shares: 1200, collects: 4000, title: '上海周末咖啡店合集（更新）' }))], '2026-03-02T04:00:00.000Z']]);
+    await execution(owner, wf2, [
+      [[noteItem(note(a, { likes: 5000, comments: 600, shares: 1200, collects: 4000, title: '上海周末咖啡店合集（更新）' }))], '2026-03-02T04:00:00.000Z'],
+    ]);
     await run();
 
     const rowA = await row(owner, a);
-    expect(rowA).to.include({ content_type: 'note', like_count: 5000, comment_count: 600, share_count: 1200, collect_count: 4000, times_collected: 2, title: '上海周末咖啡店合集（更新）' });
+    expect(rowA).to.include({
+      content_type: 'note',
+      like_count: 5000,
+      comment_count: 600,
+      share_count: 1200,
+      collect_count: 4000,
+      times_collected: 2,
+      title: '上海周末咖啡店合集（更新）',
+    });
     expect(rowA.first_collected_at.toISOString()).to.equal('2026-03-01T04:00:00.000Z');
     expect(rowA.last_collected_at.toISOString()).to.equal('2026-03-02T04:00:00.000Z');
     expect(rowA.workflow_ids).to.deep.equal([wf1, wf2]);
@@ -157,13 +177,17 @@ describe('xiaohongshu-content-v1 projection', function () {
     expect(await history(owner, a)).to.have.length(2);
 
     // straight through applyEvent, twice
-    const events = (await store.readAll({ fromPosition: from, filter: { eventTypes: ['ItemsCollected'] } })).filter((e) => executionEventsOf([e], 'ItemsCollected')[0]?.data.ownerId === owner);
+    const events = (await store.readAll({ fromPosition: from, filter: { eventTypes: ['ItemsCollected'] } })).filter(
+      (e) => executionEventsOf([e], 'ItemsCollected')[0]?.data.ownerId === owner,
+    );
     expect(events).to.have.length(2);
     await applyEvent(knex, events[0]!);
     await applyEvent(knex, events[0]!);
     expect(await row(owner, a)).to.deep.equal(before);
     // without the batch record, the history's key still stops it
-    await knex('xiaohongshu_processed_batches').where({ execution_id: workflowExecutionEvents.decode(events[1]!).data.executionId }).delete();
+    await knex('xiaohongshu_processed_batches')
+      .where({ execution_id: workflowExecutionEvents.decode(events[1]!).data.executionId })
+      .delete();
     await applyEvent(knex, events[1]!);
     expect(await row(owner, a)).to.deep.equal(before);
     expect(before.times_collected).to.equal(2);
@@ -172,7 +196,14 @@ describe('xiaohongshu-content-v1 projection', function () {
   it('export pages (keyset) give every row once, in the list order, for every sort, ties and missing publish times included', async () => {
     const owner = `user-${randomUUID()}`;
     const likes = [5, 5, 5, 9, 1, 9, 5];
-    const notes = likes.map((l, i) => note(hex24(), { likes: l, comments: i % 2, collects: 3, publishedAt: i % 3 === 0 ? null : `2026-03-0${1 + (i % 2)}T02:00:00.${i % 2 ? '000' : '123456'}Z` }));
+    const notes = likes.map((l, i) =>
+      note(hex24(), {
+        likes: l,
+        comments: i % 2,
+        collects: 3,
+        publishedAt: i % 3 === 0 ? null : `2026-03-0${1 + (i % 2)}T02:00:00.${i % 2 ? '000' : '123456'}Z`,
+      }),
+    );
     await execution(owner, 'wf-1', [
       [notes.slice(0, 4).map(noteItem), '2026-03-03T04:00:00.000Z'],
       [notes.slice(4).map(noteItem), '2026-03-03T04:00:00.000Z'],

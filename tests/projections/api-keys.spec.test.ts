@@ -13,7 +13,16 @@ describe('api-keys-v1 projection (given events, then rows)', () => {
 
   const hash = 'a'.repeat(64);
   const createdEvent = (keyId: string, userId: string, at: string, expiresAt: string | null = null) =>
-    recorded(`api_key-${keyId}`, 'ApiKeyCreated', { keyId, userId, name: 'CI', scopes: ['read', 'export'], prefix: `ck_live_${keyId}`, secretHash: hash, expiresAt, createdAt: at });
+    recorded(`api_key-${keyId}`, 'ApiKeyCreated', {
+      keyId,
+      userId,
+      name: 'CI',
+      scopes: ['read', 'export'],
+      prefix: `ck_live_${keyId}`,
+      secretHash: hash,
+      expiresAt,
+      createdAt: at,
+    });
   const revokedEvent = (keyId: string, userId: string, at: string) => recorded(`api_key-${keyId}`, 'ApiKeyRevoked', { keyId, userId, revokedAt: at });
   const usedEvent = (keyId: string, userId: string, day: string) =>
     recorded(`api_key_usage-${keyId}_${day.replaceAll('-', '')}`, 'ApiKeyUsed', { keyId, userId, day, usedAt: `${day}T08:00:00.000Z` });
@@ -32,18 +41,22 @@ describe('api-keys-v1 projection (given events, then rows)', () => {
     for (const batchSize of [500, 1, 2]) {
       await projectionSpec(knex, apiKeysProjection, { batchSize })
         .given(events)
-        .then('api_keys', { where: { user_id: userId }, columns: ['id', 'name', 'scopes', 'prefix', 'created_at', 'expires_at', 'revoked_at', 'last_used_day'] }, [
-          {
-            id: keyId,
-            name: 'CI',
-            scopes: ['read', 'export'],
-            prefix: `ck_live_${keyId}`,
-            created_at: '2026-12-01T00:00:00.000Z',
-            expires_at: '2027-06-01T00:00:00.000Z',
-            revoked_at: '2026-12-05T00:00:00.000Z',
-            last_used_day: '2026-12-04',
-          },
-        ]);
+        .then(
+          'api_keys',
+          { where: { user_id: userId }, columns: ['id', 'name', 'scopes', 'prefix', 'created_at', 'expires_at', 'revoked_at', 'last_used_day'] },
+          [
+            {
+              id: keyId,
+              name: 'CI',
+              scopes: ['read', 'export'],
+              prefix: `ck_live_${keyId}`,
+              created_at: '2026-12-01T00:00:00.000Z',
+              expires_at: '2027-06-01T00:00:00.000Z',
+              revoked_at: '2026-12-05T00:00:00.000Z',
+              last_used_day: '2026-12-04',
+            },
+          ],
+        );
     }
   });
 

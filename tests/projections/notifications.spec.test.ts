@@ -12,7 +12,15 @@ describe('notifications-v1 projection (given events, then rows)', () => {
   after(() => knex.destroy());
 
   const sent = (id: string, userId: string, sentAt: string) =>
-    recorded(`notification-${id}`, 'NotificationSent', { notificationId: id, userId, kind: 'quota_exceeded', title: 'Quota', body: 'used up', data: { feature: 'x' }, sentAt });
+    recorded(`notification-${id}`, 'NotificationSent', {
+      notificationId: id,
+      userId,
+      kind: 'quota_exceeded',
+      title: 'Quota',
+      body: 'used up',
+      data: { feature: 'x' },
+      sentAt,
+    });
 
   it('inserts a sent notification once and sets read and emailed times once', async () => {
     const id = randomUUID();
@@ -61,7 +69,12 @@ describe('notifications-v1 projection (given events, then rows)', () => {
     const userId = randomUUID();
     const first = sent(id, userId, '2026-12-01T00:00:00.000Z');
     const read = recorded(`notification-${id}`, 'NotificationRead', { notificationId: id, userId, readAt: '2026-12-01T01:00:00.000Z' });
-    const emailed = recorded(`notification-${id}`, 'NotificationEmailed', { notificationId: id, userId, messageId: '<m@x>', emailedAt: '2026-12-01T03:00:00.000Z' });
+    const emailed = recorded(`notification-${id}`, 'NotificationEmailed', {
+      notificationId: id,
+      userId,
+      messageId: '<m@x>',
+      emailedAt: '2026-12-01T03:00:00.000Z',
+    });
     for (const batchSize of [500, 1, 2]) {
       await projectionSpec(knex, notificationsProjection, { batchSize })
         .given([
@@ -78,19 +91,24 @@ describe('notifications-v1 projection (given events, then rows)', () => {
     }
   });
 
-  it('sets no time through another user\'s event', async () => {
+  it("sets no time through another user's event", async () => {
     const id = randomUUID();
     const [owner, stranger] = [randomUUID(), randomUUID()];
     await projectionSpec(knex, notificationsProjection)
       .given([
         sent(id, owner, '2026-12-01T00:00:00.000Z'),
         recorded(`notification-${id}`, 'NotificationRead', { notificationId: id, userId: stranger, readAt: '2026-12-01T01:00:00.000Z' }),
-        recorded(`notification-${id}`, 'NotificationEmailed', { notificationId: id, userId: stranger, messageId: '<m@x>', emailedAt: '2026-12-01T01:00:00.000Z' }),
+        recorded(`notification-${id}`, 'NotificationEmailed', {
+          notificationId: id,
+          userId: stranger,
+          messageId: '<m@x>',
+          emailedAt: '2026-12-01T01:00:00.000Z',
+        }),
       ])
       .then('notifications', { where: { id }, columns: ['user_id', 'read_at', 'emailed_at'] }, [{ user_id: owner, read_at: null, emailed_at: null }]);
   });
 
-  it('keeps one user\'s notifications apart from another\'s', async () => {
+  it("keeps one user's notifications apart from another's", async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     const [u1, u2] = [randomUUID(), randomUUID()];
     await projectionSpec(knex, notificationsProjection)

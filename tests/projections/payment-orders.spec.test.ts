@@ -17,20 +17,72 @@ describe('payment-orders-v1 projection (given events, then rows)', () => {
   function history(orderId: string, userId: string) {
     const stream = `payment-${orderId}`;
     return {
-      created: recorded(stream, 'PaymentOrderCreated', { ...sold(orderId, userId), amountFen: 3990, status: 'pending', expiresAt: '2026-12-01T00:30:00.000Z', createdAt: CREATED }),
-      placed: recorded(stream, 'PaymentOrderPlaced', { orderId, userId, provider: 'alipay', channel: 'page', payUrl: 'https://pay.test/gateway.do?sign=s', codeUrl: null, placedAt: '2026-12-01T00:00:01.000Z' }),
+      created: recorded(stream, 'PaymentOrderCreated', {
+        ...sold(orderId, userId),
+        amountFen: 3990,
+        status: 'pending',
+        expiresAt: '2026-12-01T00:30:00.000Z',
+        createdAt: CREATED,
+      }),
+      placed: recorded(stream, 'PaymentOrderPlaced', {
+        orderId,
+        userId,
+        provider: 'alipay',
+        channel: 'page',
+        payUrl: 'https://pay.test/gateway.do?sign=s',
+        codeUrl: null,
+        placedAt: '2026-12-01T00:00:01.000Z',
+      }),
       paid: recorded(stream, 'PaymentSucceeded', { ...sold(orderId, userId), amountFen: 3990, providerTradeNo: 'T-1', paidAt: '2026-12-01T00:05:00.000Z' }),
       requested: (refundId: string, amountFen: number, at: string) =>
-        recorded(stream, 'RefundRequested', { orderId, userId, provider: 'alipay', refundId, amountFen, reason: 'asked', requestedBy: 'admin', requestedAt: at }),
+        recorded(stream, 'RefundRequested', {
+          orderId,
+          userId,
+          provider: 'alipay',
+          refundId,
+          amountFen,
+          reason: 'asked',
+          requestedBy: 'admin',
+          requestedAt: at,
+        }),
       refunded: (refundId: string, amountFen: number, total: number, at: string) =>
-        recorded(stream, 'PaymentRefunded', { ...sold(orderId, userId), providerTradeNo: 'T-1', refundId, amountFen, reason: 'asked', totalRefundedFen: total, fullyRefunded: total >= 3990, refundedAt: at }),
-      refundFailed: (refundId: string, amountFen: number, at: string) => recorded(stream, 'RefundFailed', { orderId, userId, refundId, amountFen, reason: 'refused', failedAt: at }),
-      failed: recorded(stream, 'PaymentFailed', { orderId, userId, provider: 'alipay', reason: 'not placed: alipay refused: X', providerTradeNo: null, failedAt: '2026-12-01T00:00:02.000Z' }),
+        recorded(stream, 'PaymentRefunded', {
+          ...sold(orderId, userId),
+          providerTradeNo: 'T-1',
+          refundId,
+          amountFen,
+          reason: 'asked',
+          totalRefundedFen: total,
+          fullyRefunded: total >= 3990,
+          refundedAt: at,
+        }),
+      refundFailed: (refundId: string, amountFen: number, at: string) =>
+        recorded(stream, 'RefundFailed', { orderId, userId, refundId, amountFen, reason: 'refused', failedAt: at }),
+      failed: recorded(stream, 'PaymentFailed', {
+        orderId,
+        userId,
+        provider: 'alipay',
+        reason: 'not placed: alipay refused: X',
+        providerTradeNo: null,
+        failedAt: '2026-12-01T00:00:02.000Z',
+      }),
       expired: recorded(stream, 'PaymentOrderExpired', { orderId, userId, expiresAt: '2026-12-01T00:30:00.000Z', expiredAt: '2026-12-01T00:40:00.000Z' }),
     };
   }
 
-  const COLUMNS = ['id', 'status', 'channel', 'pay_url', 'provider_trade_no', 'paid_at', 'refunded_fen', 'refunds_pending', 'refund_pending_since', 'updated_at', 'last_revision'];
+  const COLUMNS = [
+    'id',
+    'status',
+    'channel',
+    'pay_url',
+    'provider_trade_no',
+    'paid_at',
+    'refunded_fen',
+    'refunds_pending',
+    'refund_pending_since',
+    'updated_at',
+    'last_revision',
+  ];
 
   it('follows an order from created to placed, paid and refunded in part, then in full — in one batch or one event at a time', async () => {
     const orderId = randomUUID();
@@ -73,7 +125,13 @@ describe('payment-orders-v1 projection (given events, then rows)', () => {
     const a = randomUUID();
     const ha = history(a, randomUUID());
     await projectionSpec(knex, paymentOrdersProjection)
-      .given([ha.created, ha.placed, ha.paid, ha.requested('rf-1', 3990, '2026-12-02T00:00:00.000Z'), ha.refundFailed('rf-1', 3990, '2026-12-02T00:00:05.000Z')])
+      .given([
+        ha.created,
+        ha.placed,
+        ha.paid,
+        ha.requested('rf-1', 3990, '2026-12-02T00:00:00.000Z'),
+        ha.refundFailed('rf-1', 3990, '2026-12-02T00:00:05.000Z'),
+      ])
       .then('payment_orders', { where: { id: a }, columns: ['status', 'refunded_fen', 'refunds_pending', 'refund_pending_since'] }, [
         { status: 'paid', refunded_fen: 0, refunds_pending: {}, refund_pending_since: null },
       ]);
@@ -81,7 +139,9 @@ describe('payment-orders-v1 projection (given events, then rows)', () => {
     const hb = history(b, randomUUID());
     await projectionSpec(knex, paymentOrdersProjection)
       .given([hb.created, hb.failed])
-      .then('payment_orders', { where: { id: b }, columns: ['status', 'failure_reason', 'placed_at'] }, [{ status: 'failed', failure_reason: 'not placed: alipay refused: X', placed_at: null }]);
+      .then('payment_orders', { where: { id: b }, columns: ['status', 'failure_reason', 'placed_at'] }, [
+        { status: 'failed', failure_reason: 'not placed: alipay refused: X', placed_at: null },
+      ]);
     const c = randomUUID();
     const hc = history(c, randomUUID());
     await projectionSpec(knex, paymentOrdersProjection)

@@ -38,11 +38,36 @@ describe('platform-accounts-v1 projection (given events, then rows)', () => {
     const ref = { accountId, ownerId: 'owner-1', platform: 'xiaohongshu' };
     const e = (type: string, data: Record<string, unknown>) => recorded(`platform_account-${accountId}`, type, { ...ref, ...data });
     return [
-      e('PlatformAccountConnected', { platformUserId: null, displayName: 'Shop', credentials: sealed, userAgent: 'UA', status: 'pending_verification', healthScore: 100, healthLevel: 'healthy', connectedAt: at(0) }),
+      e('PlatformAccountConnected', {
+        platformUserId: null,
+        displayName: 'Shop',
+        credentials: sealed,
+        userAgent: 'UA',
+        status: 'pending_verification',
+        healthScore: 100,
+        healthLevel: 'healthy',
+        connectedAt: at(0),
+      }),
       e('AccountVerified', { platformUserId: 'p-1', nickname: 'shop_nick', previousStatus: 'pending_verification', requestedBy: null, verifiedAt: at(1) }),
       e('AccountHealthChanged', { score: 70, previousScore: 100, level: 'degraded', previousLevel: 'healthy', changedAt: at(2) }),
-      e('AccountInvalidated', { reason: 'captcha', detail: null, source: 'verification', previousStatus: 'active', previousReason: null, requestedBy: null, invalidatedAt: at(3) }),
-      e('AccountCredentialsRotated', { credentials: sealed, userAgent: null, previousKeyId: 'k1', previousStatus: 'invalid', status: 'pending_verification', requestedBy: 'owner-1', rotatedAt: at(4) }),
+      e('AccountInvalidated', {
+        reason: 'captcha',
+        detail: null,
+        source: 'verification',
+        previousStatus: 'active',
+        previousReason: null,
+        requestedBy: null,
+        invalidatedAt: at(3),
+      }),
+      e('AccountCredentialsRotated', {
+        credentials: sealed,
+        userAgent: null,
+        previousKeyId: 'k1',
+        previousStatus: 'invalid',
+        status: 'pending_verification',
+        requestedBy: 'owner-1',
+        rotatedAt: at(4),
+      }),
       e('PlatformAccountRenamed', { displayName: 'Shop 2', previousDisplayName: 'Shop', requestedBy: 'owner-1', renamedAt: at(5) }),
       e('AccountHealthChanged', { score: 40, previousScore: 70, level: 'critical', previousLevel: 'degraded', changedAt: at(6) }),
       e('PlatformAccountDisconnected', { previousStatus: 'pending_verification', requestedBy: 'owner-1', disconnectedAt: at(7) }),
@@ -96,8 +121,16 @@ describe('platform-accounts-v1 projection (given events, then rows)', () => {
     await projectionSpec(knex, platformAccountsProjection)
       .given([ea[0]!, eb[0]!, ea[1]!, eb[1]!, eb[2]!, ea[5]!])
       .thenAll([
-        { table: 'platform_accounts', query: { where: { id: a }, columns: ['display_name', 'health_score', 'last_revision'] }, expected: [{ display_name: 'Shop 2', health_score: 100, last_revision: '5' }] },
-        { table: 'platform_accounts', query: { where: { id: b }, columns: ['display_name', 'health_score', 'last_revision'] }, expected: [{ display_name: 'Shop', health_score: 70, last_revision: '2' }] },
+        {
+          table: 'platform_accounts',
+          query: { where: { id: a }, columns: ['display_name', 'health_score', 'last_revision'] },
+          expected: [{ display_name: 'Shop 2', health_score: 100, last_revision: '5' }],
+        },
+        {
+          table: 'platform_accounts',
+          query: { where: { id: b }, columns: ['display_name', 'health_score', 'last_revision'] },
+          expected: [{ display_name: 'Shop', health_score: 70, last_revision: '2' }],
+        },
       ]);
   });
 });

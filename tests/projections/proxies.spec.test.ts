@@ -31,7 +31,11 @@ describe('proxies-v1 projection (given events, then rows)', () => {
       registeredBy: 'admin-1',
       registeredAt: at(0),
     });
-  const observed = (proxyId: string, minute: number, o: { source?: string; ok: boolean; latencyMs: number | null; error?: string | null; failures: number; successes: number }) =>
+  const observed = (
+    proxyId: string,
+    minute: number,
+    o: { source?: string; ok: boolean; latencyMs: number | null; error?: string | null; failures: number; successes: number },
+  ) =>
     recorded(
       `proxy_health-${proxyId}_20261201`,
       'ProxyHealthChecked',
@@ -74,7 +78,21 @@ describe('proxies-v1 projection (given events, then rows)', () => {
         .thenAll([
           {
             table: 'proxies',
-            query: { where: { id: proxyId }, columns: ['host', 'has_credentials', 'status', 'failure_reason', 'failed_at', 'recovered_at', ...COUNTERS, ...LAST, 'updated_at', 'last_revision'] },
+            query: {
+              where: { id: proxyId },
+              columns: [
+                'host',
+                'has_credentials',
+                'status',
+                'failure_reason',
+                'failed_at',
+                'recovered_at',
+                ...COUNTERS,
+                ...LAST,
+                'updated_at',
+                'last_revision',
+              ],
+            },
             expected: [
               {
                 host: '10.0.0.1',
@@ -141,8 +159,21 @@ describe('proxies-v1 projection (given events, then rows)', () => {
         .thenAll([
           {
             table: 'proxies',
-            query: { where: { id: proxyId }, columns: ['total_checks', 'latency_sum_ms', 'consecutive_successes', 'last_checked_at', 'registered_at', 'updated_at', 'last_revision'] },
-            expected: [{ total_checks: 1, latency_sum_ms: '200', consecutive_successes: 2, last_checked_at: at(2), registered_at: at(0), updated_at: at(4), last_revision: '2' }],
+            query: {
+              where: { id: proxyId },
+              columns: ['total_checks', 'latency_sum_ms', 'consecutive_successes', 'last_checked_at', 'registered_at', 'updated_at', 'last_revision'],
+            },
+            expected: [
+              {
+                total_checks: 1,
+                latency_sum_ms: '200',
+                consecutive_successes: 2,
+                last_checked_at: at(2),
+                registered_at: at(0),
+                updated_at: at(4),
+                last_revision: '2',
+              },
+            ],
           },
           { table: 'proxy_bans', query: { where: { proxy_id: proxyId }, columns: ['platform'] }, expected: [] },
         ]);

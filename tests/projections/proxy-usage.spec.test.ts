@@ -28,8 +28,10 @@ describe('proxy-usage-v1 projection (given events, then rows)', () => {
       executionId,
       requested: (at: string) => e('ExecutionRequested', { ...common, config: {}, trigger: 'manual', requestedBy: null, requestedAt: at }),
       assigned: (proxyId: string, at: string) => e('ProxyAssigned', { ...ref, proxyId, leaseId: null, reason: 'initial', previous: null, assignedAt: at }),
-      collected: (n: number, at: string) => e('ItemsCollected', { ...common, batchId: randomUUID(), attempt: 1, items: items(n), cursor: null, itemCount: n, collectedAt: at }),
-      failed: (proxyId: string | null, at: string) => e('ExecutionFailed', { ...ref, ownerId, reason: 'boom', attempt: 1, itemCount: 0, proxy: proxyId ? { proxyId, leaseId: null } : null, failedAt: at }),
+      collected: (n: number, at: string) =>
+        e('ItemsCollected', { ...common, batchId: randomUUID(), attempt: 1, items: items(n), cursor: null, itemCount: n, collectedAt: at }),
+      failed: (proxyId: string | null, at: string) =>
+        e('ExecutionFailed', { ...ref, ownerId, reason: 'boom', attempt: 1, itemCount: 0, proxy: proxyId ? { proxyId, leaseId: null } : null, failedAt: at }),
     };
   };
 
@@ -68,9 +70,11 @@ describe('proxy-usage-v1 projection (given events, then rows)', () => {
         ]);
       await projectionSpec(knex, projection, { batchSize })
         .given(events)
-        .then('proxy_usage_executions', { where: { execution_id: x.executionId }, columns: ['owner_id', 'platform', 'proxy_id', 'counted_proxies', 'last_revision'] }, [
-          { owner_id: owner, platform: 'xiaohongshu', proxy_id: p1, counted_proxies: [p1, p2], last_revision: '9' },
-        ]);
+        .then(
+          'proxy_usage_executions',
+          { where: { execution_id: x.executionId }, columns: ['owner_id', 'platform', 'proxy_id', 'counted_proxies', 'last_revision'] },
+          [{ owner_id: owner, platform: 'xiaohongshu', proxy_id: p1, counted_proxies: [p1, p2], last_revision: '9' }],
+        );
     }
   });
 
@@ -86,7 +90,9 @@ describe('proxy-usage-v1 projection (given events, then rows)', () => {
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, projection, { batchSize })
         .given(events)
-        .thenQuery(usageOf(owner), [{ proxy_id: p1, platform: 'xiaohongshu', day: '2026-12-01', executions: 2, items: 5, failures: 0, updated_at: new Date(DAY1('10:04')) }]);
+        .thenQuery(usageOf(owner), [
+          { proxy_id: p1, platform: 'xiaohongshu', day: '2026-12-01', executions: 2, items: 5, failures: 0, updated_at: new Date(DAY1('10:04')) },
+        ]);
     }
   });
 

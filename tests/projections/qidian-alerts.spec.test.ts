@@ -26,12 +26,23 @@ describe('qidian-alerts-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, qidianAlertsProjection, { batchSize })
         .given(events)
         .then('qidian_alerts', { where: { id }, columns: ['user_id', 'novel_id', 'kind', 'words', 'status', 'created_at', 'updated_at', 'last_revision'] }, [
-          { user_id: userId, novel_id: '1036370336', kind: 'word_count_threshold', words: '500000', status: 'active', created_at: at(1), updated_at: at(2), last_revision: '1' },
+          {
+            user_id: userId,
+            novel_id: '1036370336',
+            kind: 'word_count_threshold',
+            words: '500000',
+            status: 'active',
+            created_at: at(1),
+            updated_at: at(2),
+            last_revision: '1',
+          },
         ]);
     }
     await projectionSpec(knex, qidianAlertsProjection)
       .given([...events, recorded(stream, 'NovelAlertDeleted', { ...ref, deletedAt: at(3) }, { revision: 2n })])
-      .then('qidian_alerts', { where: { id }, columns: ['kind', 'status', 'updated_at', 'last_revision'] }, [{ kind: 'word_count_threshold', status: 'deleted', updated_at: at(3), last_revision: '2' }]);
+      .then('qidian_alerts', { where: { id }, columns: ['kind', 'status', 'updated_at', 'last_revision'] }, [
+        { kind: 'word_count_threshold', status: 'deleted', updated_at: at(3), last_revision: '2' },
+      ]);
   });
 
   it('keeps one row per keyword watch; a re-watch revives it; other streams change nothing', async () => {

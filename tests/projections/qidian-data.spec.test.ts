@@ -60,7 +60,15 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, qidianDataProjection, { batchSize })
         .given([t.tracked, t.updated, t.untracked, t.updated, t.tracked])
         .then('qidian_trackings', { where: { id }, columns: ['title', 'settings', 'status', 'created_at', 'updated_at', 'untracked_at', 'last_revision'] }, [
-          { title: '诡秘', settings: { ...settings, wordCountThreshold: 5000 }, status: 'untracked', created_at: at(1), updated_at: at(3), untracked_at: at(3), last_revision: '2' },
+          {
+            title: '诡秘',
+            settings: { ...settings, wordCountThreshold: 5000 },
+            status: 'untracked',
+            created_at: at(1),
+            updated_at: at(3),
+            untracked_at: at(3),
+            last_revision: '2',
+          },
         ]);
     }
   });
@@ -68,20 +76,25 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
   // ------------------------------------------------------------ collected items
 
   const collected = (ownerId: string, items: Record<string, unknown>[], collectedAt: string, executionId: string = randomUUID()) => {
-    return recorded(`workflow_execution-${executionId}`, 'ItemsCollected', {
-      executionId,
-      workflowId: 'wf-1',
-      ownerId,
-      platform: 'qidian',
-      type: 'qidian.novels',
-      platformAccountId: null,
-      batchId: 'b0',
-      attempt: 1,
-      items,
-      cursor: null,
-      itemCount: items.length,
-      collectedAt,
-    }, { revision: 3n });
+    return recorded(
+      `workflow_execution-${executionId}`,
+      'ItemsCollected',
+      {
+        executionId,
+        workflowId: 'wf-1',
+        ownerId,
+        platform: 'qidian',
+        type: 'qidian.novels',
+        platformAccountId: null,
+        batchId: 'b0',
+        attempt: 1,
+        items,
+        cursor: null,
+        itemCount: items.length,
+        collectedAt,
+      },
+      { revision: 3n },
+    );
   };
   const snapshot = (novelId: string, capturedAt: string, over: Record<string, unknown> = {}) => ({
     platformContentId: novelId,
@@ -102,14 +115,31 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
   const entry = (rank: number, novelId: string, title: string, capturedAt: string, ranking = '热销榜') => ({
     platformContentId: `${ranking}:${novelId}`,
     kind: 'qidian.ranking_entry',
-    data: { ranking, rank, novelId, title, author: '天蚕土豆', category: '玄幻', subCategory: '东方玄幻', status: 'serializing', score: 12000 - rank, scoreLabel: '月票', capturedAt },
+    data: {
+      ranking,
+      rank,
+      novelId,
+      title,
+      author: '天蚕土豆',
+      category: '玄幻',
+      subCategory: '东方玄幻',
+      status: 'serializing',
+      score: 12000 - rank,
+      scoreLabel: '月票',
+      capturedAt,
+    },
   });
 
   it('keeps every snapshot once and the latest capture per novel (several in one event, and a late earlier capture), in one batch or split', async () => {
     const owner = randomUUID();
     const [x0, x1] = [randomUUID(), randomUUID()];
     const events = [
-      collected(owner, [snapshot('1', at(2)), snapshot('1', at(9), { wordCount: 4_470_000, status: 'completed' }), snapshot('2', at(2), { title: '宿命之环' })], at(9), x0),
+      collected(
+        owner,
+        [snapshot('1', at(2)), snapshot('1', at(9), { wordCount: 4_470_000, status: 'completed' }), snapshot('2', at(2), { title: '宿命之环' })],
+        at(9),
+        x0,
+      ),
       // the same capture again (first stays) and an earlier one arriving late (kept as history, does not overwrite the novel)
       collected(owner, [snapshot('1', at(9), { wordCount: 1 }), snapshot('1', at(5), { wordCount: 4_468_000 })], at(10), x1),
       // an equal capture time later in the log: the later event wins the novel row, the snapshot stays the first
@@ -121,12 +151,52 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
         .thenAll([
           {
             table: 'qidian_novel_snapshots',
-            query: { where: { owner_id: owner }, columns: ['novel_id', 'captured_at', 'title', 'word_count', 'status', 'clicks', 'recommendations', 'execution_id'], orderBy: ['novel_id', 'captured_at'] },
+            query: {
+              where: { owner_id: owner },
+              columns: ['novel_id', 'captured_at', 'title', 'word_count', 'status', 'clicks', 'recommendations', 'execution_id'],
+              orderBy: ['novel_id', 'captured_at'],
+            },
             expected: [
-              { novel_id: '1', captured_at: at(2), title: '诡秘之主', word_count: '4465000', status: 'serializing', clicks: null, recommendations: '2500000', execution_id: x0 },
-              { novel_id: '1', captured_at: at(5), title: '诡秘之主', word_count: '4468000', status: 'serializing', clicks: null, recommendations: '2500000', execution_id: x1 },
-              { novel_id: '1', captured_at: at(9), title: '诡秘之主', word_count: '4470000', status: 'completed', clicks: null, recommendations: '2500000', execution_id: x0 },
-              { novel_id: '2', captured_at: at(2), title: '宿命之环', word_count: '4465000', status: 'serializing', clicks: null, recommendations: '2500000', execution_id: x0 },
+              {
+                novel_id: '1',
+                captured_at: at(2),
+                title: '诡秘之主',
+                word_count: '4465000',
+                status: 'serializing',
+                clicks: null,
+                recommendations: '2500000',
+                execution_id: x0,
+              },
+              {
+                novel_id: '1',
+                captured_at: at(5),
+                title: '诡秘之主',
+                word_count: '4468000',
+                status: 'serializing',
+                clicks: null,
+                recommendations: '2500000',
+                execution_id: x1,
+              },
+              {
+                novel_id: '1',
+                captured_at: at(9),
+                title: '诡秘之主',
+                word_count: '4470000',
+                status: 'completed',
+                clicks: null,
+                recommendations: '2500000',
+                execution_id: x0,
+              },
+              {
+                novel_id: '2',
+                captured_at: at(2),
+                title: '宿命之环',
+                word_count: '4465000',
+                status: 'serializing',
+                clicks: null,
+                recommendations: '2500000',
+                execution_id: x0,
+              },
             ],
           },
           {
@@ -152,7 +222,14 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
       // 16:00 UTC is the next day in China
       collected(owner, [entry(1, '16', '遮天', at(16))], at(16)),
       // a bad entry and a foreign kind are skipped
-      collected(owner, [{ platformContentId: 'x', kind: 'qidian.ranking_entry', data: { rank: 0 } }, { platformContentId: 'n', kind: 'xiaohongshu.note', data: {} }], at(17)),
+      collected(
+        owner,
+        [
+          { platformContentId: 'x', kind: 'qidian.ranking_entry', data: { rank: 0 } },
+          { platformContentId: 'n', kind: 'xiaohongshu.note', data: {} },
+        ],
+        at(17),
+      ),
     ];
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, qidianDataProjection, { batchSize })
@@ -162,12 +239,67 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
             tx('qidian_rankings')
               .where({ owner_id: owner })
               .orderByRaw('ranking COLLATE "C", day, rank')
-              .select('ranking', tx.raw(`to_char(day, 'YYYY-MM-DD') AS day`), 'rank', 'novel_id', 'title', 'sub_category', 'status', 'score', 'score_label', 'captured_at'),
+              .select(
+                'ranking',
+                tx.raw(`to_char(day, 'YYYY-MM-DD') AS day`),
+                'rank',
+                'novel_id',
+                'title',
+                'sub_category',
+                'status',
+                'score',
+                'score_label',
+                'captured_at',
+              ),
           [
-            { ranking: '推荐榜', day: '2026-03-01', rank: 1, novel_id: '21', title: '凡人修仙传', sub_category: '东方玄幻', status: 'serializing', score: 11999, score_label: '月票', captured_at: at(2) },
-            { ranking: '热销榜', day: '2026-03-01', rank: 1, novel_id: '13', title: '元尊', sub_category: '东方玄幻', status: 'serializing', score: 11999, score_label: '月票', captured_at: at(9) },
-            { ranking: '热销榜', day: '2026-03-01', rank: 2, novel_id: '12', title: '武动乾坤', sub_category: '东方玄幻', status: 'serializing', score: 11998, score_label: '月票', captured_at: at(2) },
-            { ranking: '热销榜', day: '2026-03-02', rank: 1, novel_id: '16', title: '遮天', sub_category: '东方玄幻', status: 'serializing', score: 11999, score_label: '月票', captured_at: at(16) },
+            {
+              ranking: '推荐榜',
+              day: '2026-03-01',
+              rank: 1,
+              novel_id: '21',
+              title: '凡人修仙传',
+              sub_category: '东方玄幻',
+              status: 'serializing',
+              score: 11999,
+              score_label: '月票',
+              captured_at: at(2),
+            },
+            {
+              ranking: '热销榜',
+              day: '2026-03-01',
+              rank: 1,
+              novel_id: '13',
+              title: '元尊',
+              sub_category: '东方玄幻',
+              status: 'serializing',
+              score: 11999,
+              score_label: '月票',
+              captured_at: at(9),
+            },
+            {
+              ranking: '热销榜',
+              day: '2026-03-01',
+              rank: 2,
+              novel_id: '12',
+              title: '武动乾坤',
+              sub_category: '东方玄幻',
+              status: 'serializing',
+              score: 11998,
+              score_label: '月票',
+              captured_at: at(2),
+            },
+            {
+              ranking: '热销榜',
+              day: '2026-03-02',
+              rank: 1,
+              novel_id: '16',
+              title: '遮天',
+              sub_category: '东方玄幻',
+              status: 'serializing',
+              score: 11999,
+              score_label: '月票',
+              captured_at: at(16),
+            },
           ],
         );
     }
@@ -181,8 +313,16 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
       .given([t.tracked, collected(a, [snapshot('1', at(2))], at(2)), collected(b, [snapshot('1', at(3), { chapters: 9 })], at(3)), t.updated])
       .thenAll([
         { table: 'qidian_trackings', query: { where: { id }, columns: ['title', 'last_revision'] }, expected: [{ title: '诡秘', last_revision: '1' }] },
-        { table: 'qidian_novels', query: { where: { owner_id: a }, columns: ['chapters', 'last_captured_at'] }, expected: [{ chapters: 1430, last_captured_at: at(2) }] },
-        { table: 'qidian_novels', query: { where: { owner_id: b }, columns: ['chapters', 'last_captured_at'] }, expected: [{ chapters: 9, last_captured_at: at(3) }] },
+        {
+          table: 'qidian_novels',
+          query: { where: { owner_id: a }, columns: ['chapters', 'last_captured_at'] },
+          expected: [{ chapters: 1430, last_captured_at: at(2) }],
+        },
+        {
+          table: 'qidian_novels',
+          query: { where: { owner_id: b }, columns: ['chapters', 'last_captured_at'] },
+          expected: [{ chapters: 9, last_captured_at: at(3) }],
+        },
       ]);
   });
 });

@@ -24,24 +24,60 @@ describe('reports-v1 projection (given events, then rows)', () => {
     const run = randomUUID();
     const events = [
       recorded(stream, 'ReportDefined', { ...ref, ...settings, definedAt: '2026-12-01T01:00:00.000Z' }, { revision: 0n }),
-      recorded(`report_run-${run}`, 'ReportGenerated', {
-        runId: run, ...ref, trigger: 'schedule', slot: '2026-12-02T00:00:00.000Z', format: 'pdf', fileName: 'r.pdf', contentType: 'application/pdf', bytes: 9,
-        periodFrom: '2026-12-02', periodTo: '2026-12-02', generatedAt: '2026-12-02T00:01:00.000Z', expiresAt: '2026-12-09T00:01:00.000Z',
-      }, { revision: 0n }),
+      recorded(
+        `report_run-${run}`,
+        'ReportGenerated',
+        {
+          runId: run,
+          ...ref,
+          trigger: 'schedule',
+          slot: '2026-12-02T00:00:00.000Z',
+          format: 'pdf',
+          fileName: 'r.pdf',
+          contentType: 'application/pdf',
+          bytes: 9,
+          periodFrom: '2026-12-02',
+          periodTo: '2026-12-02',
+          generatedAt: '2026-12-02T00:01:00.000Z',
+          expiresAt: '2026-12-09T00:01:00.000Z',
+        },
+        { revision: 0n },
+      ),
       recorded(`report_run-${run}`, 'ReportMailed', { runId: run, ...ref, messageId: 'm1@x', mailedAt: '2026-12-02T00:02:00.000Z' }, { revision: 1n }),
     ];
     for (const batchSize of [500, 1]) {
       await projectionSpec(knex, reportsProjection, { batchSize })
         .given(events)
         .then('reports', { where: { id }, columns: ['user_id', 'name', 'kind', 'status', 'next_run_at', 'last_run_id', 'last_run_at'] }, [
-          { user_id: userId, name: '日报', kind: 'qidian.market', status: 'active', next_run_at: '2026-12-03T00:00:00.000Z', last_run_id: run, last_run_at: '2026-12-02T00:01:00.000Z' },
+          {
+            user_id: userId,
+            name: '日报',
+            kind: 'qidian.market',
+            status: 'active',
+            next_run_at: '2026-12-03T00:00:00.000Z',
+            last_run_id: run,
+            last_run_at: '2026-12-02T00:01:00.000Z',
+          },
         ]);
     }
     await projectionSpec(knex, reportsProjection)
       .given(events)
-      .then('report_runs', { where: { id: run }, columns: ['report_id', 'trigger', 'status', 'file_name', 'bytes', 'mailed_at', 'message_id', 'last_revision'] }, [
-        { report_id: id, trigger: 'schedule', status: 'generated', file_name: 'r.pdf', bytes: 9, mailed_at: '2026-12-02T00:02:00.000Z', message_id: 'm1@x', last_revision: '1' },
-      ]);
+      .then(
+        'report_runs',
+        { where: { id: run }, columns: ['report_id', 'trigger', 'status', 'file_name', 'bytes', 'mailed_at', 'message_id', 'last_revision'] },
+        [
+          {
+            report_id: id,
+            trigger: 'schedule',
+            status: 'generated',
+            file_name: 'r.pdf',
+            bytes: 9,
+            mailed_at: '2026-12-02T00:02:00.000Z',
+            message_id: 'm1@x',
+            last_revision: '1',
+          },
+        ],
+      );
     // a change: the next slot after it; a delete
     await projectionSpec(knex, reportsProjection)
       .given([
@@ -63,13 +99,45 @@ describe('reports-v1 projection (given events, then rows)', () => {
     await projectionSpec(knex, reportsProjection, { batchSize: 2 })
       .given([
         recorded(`report-${id}`, 'ReportDefined', { ...ref, ...settings, definedAt: '2026-12-01T01:00:00.000Z' }, { revision: 0n }),
-        recorded(`report_run-${skipped}`, 'ReportRunSkipped', { runId: skipped, ...ref, trigger: 'schedule', slot: '2026-12-04T00:00:00.000Z', reason: 'plan:custom_reports', skippedAt: '2026-12-04T00:03:00.000Z' }, { revision: 0n }),
-        recorded(`report_run-${manual}`, 'ReportGenerated', {
-          runId: manual, ...ref, trigger: 'manual', slot: null, format: 'pdf', fileName: 'r.pdf', contentType: 'application/pdf', bytes: 9,
-          periodFrom: '2026-12-04', periodTo: '2026-12-04', generatedAt: '2026-12-04T05:00:00.000Z', expiresAt: '2026-12-11T05:00:00.000Z',
-        }, { revision: 0n }),
+        recorded(
+          `report_run-${skipped}`,
+          'ReportRunSkipped',
+          {
+            runId: skipped,
+            ...ref,
+            trigger: 'schedule',
+            slot: '2026-12-04T00:00:00.000Z',
+            reason: 'plan:custom_reports',
+            skippedAt: '2026-12-04T00:03:00.000Z',
+          },
+          { revision: 0n },
+        ),
+        recorded(
+          `report_run-${manual}`,
+          'ReportGenerated',
+          {
+            runId: manual,
+            ...ref,
+            trigger: 'manual',
+            slot: null,
+            format: 'pdf',
+            fileName: 'r.pdf',
+            contentType: 'application/pdf',
+            bytes: 9,
+            periodFrom: '2026-12-04',
+            periodTo: '2026-12-04',
+            generatedAt: '2026-12-04T05:00:00.000Z',
+            expiresAt: '2026-12-11T05:00:00.000Z',
+          },
+          { revision: 0n },
+        ),
         // a redelivered older run: nothing moves back
-        recorded(`report_run-${randomUUID()}`, 'ReportRunSkipped', { runId: randomUUID(), ...ref, trigger: 'schedule', slot: '2026-12-02T00:00:00.000Z', reason: 'x', skippedAt: '2026-12-02T00:03:00.000Z' }, { revision: 0n }),
+        recorded(
+          `report_run-${randomUUID()}`,
+          'ReportRunSkipped',
+          { runId: randomUUID(), ...ref, trigger: 'schedule', slot: '2026-12-02T00:00:00.000Z', reason: 'x', skippedAt: '2026-12-02T00:03:00.000Z' },
+          { revision: 0n },
+        ),
       ])
       .then('reports', { where: { id }, columns: ['next_run_at', 'last_run_id'] }, [{ next_run_at: '2026-12-05T00:00:00.000Z', last_run_id: manual }]);
   });

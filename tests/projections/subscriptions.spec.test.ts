@@ -43,8 +43,18 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       subscriptionId,
       userId,
       started: () => e('SubscriptionStarted', { plan: 'free', periodStart: at(1), periodEnd: null, startedAt: at(1) }),
-      upgraded: () => e('SubscriptionUpgraded', { fromPlan: 'free', toPlan: 'pro', orderId: 'o1', periodStart: at(2), periodEnd: at(30), previousPeriodEnd: null, upgradedAt: at(2) }),
-      downgraded: () => e('SubscriptionDowngraded', { fromPlan: 'pro', toPlan: 'basic', effectiveAt: at(30), orderId: null, nextPeriodEnd: null, requestedAt: at(3) }),
+      upgraded: () =>
+        e('SubscriptionUpgraded', {
+          fromPlan: 'free',
+          toPlan: 'pro',
+          orderId: 'o1',
+          periodStart: at(2),
+          periodEnd: at(30),
+          previousPeriodEnd: null,
+          upgradedAt: at(2),
+        }),
+      downgraded: () =>
+        e('SubscriptionDowngraded', { fromPlan: 'pro', toPlan: 'basic', effectiveAt: at(30), orderId: null, nextPeriodEnd: null, requestedAt: at(3) }),
       renewed: () => e('SubscriptionRenewed', { plan: 'pro', orderId: 'o2', previousPeriodEnd: at(30), periodEnd: at(31), renewedAt: at(4) }),
       cancelled: () => e('SubscriptionCancelled', { plan: 'pro', effectiveAt: at(31), cancelledAt: at(5) }),
       expired: () =>
@@ -61,9 +71,16 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
         }),
       reserved: (resourceId: string, minute: number) =>
         e('ResourceReserved', { plan: 'pro', feature: 'account_limit', resourceId, inUse: 1, limit: 5, reservedAt: at(2, minute) }),
-      released: (resourceId: string, minute: number) => e('ResourceReleased', { plan: 'pro', feature: 'account_limit', resourceId, inUse: 0, releasedAt: at(2, minute) }),
+      released: (resourceId: string, minute: number) =>
+        e('ResourceReleased', { plan: 'pro', feature: 'account_limit', resourceId, inUse: 0, releasedAt: at(2, minute) }),
       used: (day: string, usedToday: number, minute: number, limit: number | null = 100) =>
-        u(day, 'UsageRecorded', { feature: 'daily_api_calls', amount: 1, usedToday, limit, recordedAt: `${day}T01:${String(minute).padStart(2, '0')}:00.000Z` }),
+        u(day, 'UsageRecorded', {
+          feature: 'daily_api_calls',
+          amount: 1,
+          usedToday,
+          limit,
+          recordedAt: `${day}T01:${String(minute).padStart(2, '0')}:00.000Z`,
+        }),
       refused: (day: string, used: number, minute: number, limit = 100) =>
         u(day, 'QuotaExceeded', {
           feature: 'daily_api_calls',
@@ -107,9 +124,25 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
         .given(events.slice(0, 5))
-        .then('subscriptions', { where: { id: s.subscriptionId }, columns: ['plan', 'status', 'period_end', 'pending_downgrade', 'cancel_at_period_end', 'cancelled_at', 'updated_at', 'last_revision'] }, [
-          { plan: 'pro', status: 'cancelled', period_end: at(31), pending_downgrade: null, cancel_at_period_end: true, cancelled_at: at(5), updated_at: at(5), last_revision: '4' },
-        ]);
+        .then(
+          'subscriptions',
+          {
+            where: { id: s.subscriptionId },
+            columns: ['plan', 'status', 'period_end', 'pending_downgrade', 'cancel_at_period_end', 'cancelled_at', 'updated_at', 'last_revision'],
+          },
+          [
+            {
+              plan: 'pro',
+              status: 'cancelled',
+              period_end: at(31),
+              pending_downgrade: null,
+              cancel_at_period_end: true,
+              cancelled_at: at(5),
+              updated_at: at(5),
+              last_revision: '4',
+            },
+          ],
+        );
     }
     // up to the downgrade: pending
     await projectionSpec(knex, subscriptionsProjection)
@@ -125,7 +158,16 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
     const e = (type: string, data: Record<string, unknown>) => recorded(`subscription-${s.subscriptionId}`, type, { ...ref, ...data });
     const autoRenew = e('AutoRenewChanged', { enabled: true, provider: 'wechat', channel: 'native', changedAt: at(3) });
     const ordered = e('SubscriptionRenewalOrdered', {
-      plan: 'pro', periodEnd: at(30), orderId: 'renewal-1', provider: 'wechat', channel: 'native', amountFen: 12990, payUrl: null, codeUrl: 'weixin://wxpay/x', orderExpiresAt: at(30), orderedAt: at(27),
+      plan: 'pro',
+      periodEnd: at(30),
+      orderId: 'renewal-1',
+      provider: 'wechat',
+      channel: 'native',
+      amountFen: 12990,
+      payUrl: null,
+      codeUrl: 'weixin://wxpay/x',
+      orderExpiresAt: at(30),
+      orderedAt: at(27),
     });
     const reminded = e('SubscriptionExpiryReminded', { plan: 'pro', periodEnd: at(31), fallbackPlan: 'free', reason: 'cancelled', remindedAt: at(28) });
     const columns = ['auto_renew', 'auto_renew_provider', 'auto_renew_channel', 'renewal_order_id', 'updated_at', 'last_revision'];
@@ -135,7 +177,14 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
         .given(inOrder(s.started(), s.upgraded(), autoRenew, ordered))
         .then('subscriptions', { where: { id: s.subscriptionId }, columns }, [
-          { auto_renew: true, auto_renew_provider: 'wechat', auto_renew_channel: 'native', renewal_order_id: 'renewal-1', updated_at: at(27), last_revision: '3' },
+          {
+            auto_renew: true,
+            auto_renew_provider: 'wechat',
+            auto_renew_channel: 'native',
+            renewal_order_id: 'renewal-1',
+            updated_at: at(27),
+            last_revision: '3',
+          },
         ]);
       // renewed: the order is done with, automatic renewal stays on
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
@@ -172,7 +221,11 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
               { feature: 'account_limit', resource_id: 'r3', user_id: s.userId, reserved_at: at(2, 6) },
             ],
           },
-          { table: 'subscriptions', query: { where: { id: s.subscriptionId }, columns: ['plan', 'updated_at', 'last_revision'] }, expected: [{ plan: 'free', updated_at: at(2, 6), last_revision: '6' }] },
+          {
+            table: 'subscriptions',
+            query: { where: { id: s.subscriptionId }, columns: ['plan', 'updated_at', 'last_revision'] },
+            expected: [{ plan: 'free', updated_at: at(2, 6), last_revision: '6' }],
+          },
         ]);
     }
   });
@@ -192,17 +245,32 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
     ];
     const usage = async (tx: Knex.Transaction) =>
       (
-        await tx.raw(`SELECT day::text AS day, user_id, service, feature, used, "limit", exceeded_at, updated_at FROM feature_usage_stats WHERE subscription_id = ? ORDER BY day`, [
-          s.subscriptionId,
-        ])
+        await tx.raw(
+          `SELECT day::text AS day, user_id, service, feature, used, "limit", exceeded_at, updated_at FROM feature_usage_stats WHERE subscription_id = ? ORDER BY day`,
+          [s.subscriptionId],
+        )
       ).rows;
     const common = { user_id: s.userId, service: 'xiaohongshu', feature: 'daily_api_calls' };
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
         .given(events)
         .thenQuery(usage, [
-          { day: '2026-12-01', ...common, used: 3, limit: 3, exceeded_at: new Date('2026-12-01T01:03:00.000Z'), updated_at: new Date('2026-12-01T01:05:00.000Z') },
-          { day: '2026-12-02', ...common, used: 7, limit: 10, exceeded_at: new Date('2026-12-02T01:01:00.000Z'), updated_at: new Date('2026-12-02T01:02:00.000Z') },
+          {
+            day: '2026-12-01',
+            ...common,
+            used: 3,
+            limit: 3,
+            exceeded_at: new Date('2026-12-01T01:03:00.000Z'),
+            updated_at: new Date('2026-12-01T01:05:00.000Z'),
+          },
+          {
+            day: '2026-12-02',
+            ...common,
+            used: 7,
+            limit: 10,
+            exceeded_at: new Date('2026-12-02T01:01:00.000Z'),
+            updated_at: new Date('2026-12-02T01:02:00.000Z'),
+          },
         ]);
     }
   });
@@ -214,7 +282,8 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
         .given(events)
         .thenQuery(
-          async (tx) => (await tx.raw(`SELECT used, "limit", exceeded_at, updated_at FROM feature_usage_stats WHERE subscription_id = ?`, [s.subscriptionId])).rows,
+          async (tx) =>
+            (await tx.raw(`SELECT used, "limit", exceeded_at, updated_at FROM feature_usage_stats WHERE subscription_id = ?`, [s.subscriptionId])).rows,
           [{ used: 5, limit: 6, exceeded_at: new Date('2026-12-03T01:01:00.000Z'), updated_at: new Date('2026-12-03T01:02:00.000Z') }],
         );
     }
@@ -232,7 +301,11 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, subscriptionsProjection, { batchSize })
         .given(events)
         .thenAll([
-          { table: 'subscriptions', query: { where: { id: s.subscriptionId }, columns: ['plan', 'status', 'updated_at', 'last_revision'] }, expected: [{ plan: 'pro', status: 'cancelled', updated_at: at(5), last_revision: '4' }] },
+          {
+            table: 'subscriptions',
+            query: { where: { id: s.subscriptionId }, columns: ['plan', 'status', 'updated_at', 'last_revision'] },
+            expected: [{ plan: 'pro', status: 'cancelled', updated_at: at(5), last_revision: '4' }],
+          },
           { table: 'subscription_reservations', query: { where: { subscription_id: s.subscriptionId }, columns: ['resource_id'] }, expected: [] },
         ]);
     }

@@ -98,7 +98,12 @@ describe('users-v1 projection (given events, then rows)', () => {
   it('registers a user once: a second registration of the same id changes nothing', async () => {
     const userId = randomUUID();
     const [registered] = userEvents(userId);
-    const again = recorded(`user-${userId}`, 'UserRegistered', { userId, email: 'other@x.test', passwordHash: 'h', displayName: 'Other', role: 'admin', registeredAt: at(30) }, { revision: 0n });
+    const again = recorded(
+      `user-${userId}`,
+      'UserRegistered',
+      { userId, email: 'other@x.test', passwordHash: 'h', displayName: 'Other', role: 'admin', registeredAt: at(30) },
+      { revision: 0n },
+    );
     await projectionSpec(knex, usersProjection)
       .given([registered!, again])
       .then('users', { where: { id: userId }, columns: ['display_name', 'role', 'revision'] }, [{ display_name: 'Ann', role: 'user', revision: '0' }]);
@@ -109,20 +114,53 @@ describe('users-v1 projection (given events, then rows)', () => {
     const sessionId = randomUUID();
     const stream = `session-${sessionId}`;
     const e = (type: string, data: Record<string, unknown>) => recorded(stream, type, { userId, sessionId, ...data });
-    const started = e('SessionStarted', { refreshTokenHash: 'a'.repeat(64), expiresAt: at(100), userAgent: 'UA', ip: '10.0.0.1', sessionEpoch: 0, startedAt: at(0) });
+    const started = e('SessionStarted', {
+      refreshTokenHash: 'a'.repeat(64),
+      expiresAt: at(100),
+      userAgent: 'UA',
+      ip: '10.0.0.1',
+      sessionEpoch: 0,
+      startedAt: at(0),
+    });
     const refresh1 = e('SessionRefreshed', { refreshTokenHash: 'b'.repeat(64), expiresAt: at(110), refreshedAt: at(10) });
     const refresh2 = e('SessionRefreshed', { refreshTokenHash: 'c'.repeat(64), expiresAt: at(120), refreshedAt: at(20) });
     const ended = e('SessionEnded', { reason: 'logout', endedAt: at(30) });
     const endedAgain = e('SessionEnded', { reason: 'revoked', endedAt: at(40) });
     const other = randomUUID();
-    const otherStarted = recorded(`session-${other}`, 'SessionStarted', { userId, sessionId: other, refreshTokenHash: 'd'.repeat(64), expiresAt: at(200), userAgent: null, ip: null, sessionEpoch: 0, startedAt: at(50) });
+    const otherStarted = recorded(`session-${other}`, 'SessionStarted', {
+      userId,
+      sessionId: other,
+      refreshTokenHash: 'd'.repeat(64),
+      expiresAt: at(200),
+      userAgent: null,
+      ip: null,
+      sessionEpoch: 0,
+      startedAt: at(50),
+    });
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, usersProjection, { batchSize })
         .given([started, refresh1, otherStarted, refresh2, ended, refresh1, endedAgain, started])
-        .then('user_sessions', { where: { user_id: userId }, columns: ['id', 'user_agent', 'ip', 'started_at', 'last_refreshed_at', 'expires_at', 'ended_at', 'end_reason'], orderBy: ['started_at'] }, [
-          { id: sessionId, user_agent: 'UA', ip: '10.0.0.1', started_at: at(0), last_refreshed_at: at(20), expires_at: at(120), ended_at: at(30), end_reason: 'logout' },
-          { id: other, user_agent: null, ip: null, started_at: at(50), last_refreshed_at: null, expires_at: at(200), ended_at: null, end_reason: null },
-        ]);
+        .then(
+          'user_sessions',
+          {
+            where: { user_id: userId },
+            columns: ['id', 'user_agent', 'ip', 'started_at', 'last_refreshed_at', 'expires_at', 'ended_at', 'end_reason'],
+            orderBy: ['started_at'],
+          },
+          [
+            {
+              id: sessionId,
+              user_agent: 'UA',
+              ip: '10.0.0.1',
+              started_at: at(0),
+              last_refreshed_at: at(20),
+              expires_at: at(120),
+              ended_at: at(30),
+              end_reason: 'logout',
+            },
+            { id: other, user_agent: null, ip: null, started_at: at(50), last_refreshed_at: null, expires_at: at(200), ended_at: null, end_reason: null },
+          ],
+        );
     }
   });
 
@@ -138,7 +176,9 @@ describe('users-v1 projection (given events, then rows)', () => {
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, usersProjection, { batchSize })
         .given(events)
-        .then('user_sessions', { where: { id: sessionId }, columns: ['last_refreshed_at', 'expires_at'] }, [{ last_refreshed_at: at(10), expires_at: at(110) }]);
+        .then('user_sessions', { where: { id: sessionId }, columns: ['last_refreshed_at', 'expires_at'] }, [
+          { last_refreshed_at: at(10), expires_at: at(110) },
+        ]);
     }
   });
 });

@@ -21,8 +21,21 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     const ref = { workflowId, ownerId };
     const e = (type: string, data: Record<string, unknown>) => recorded(`workflow-${workflowId}`, type, { ...ref, ...data });
     return {
-      created: e('WorkflowCreated', { platform: 'xiaohongshu', type: 'xiaohongshu.notes', name: 'coffee', config: { keyword: '咖啡' }, platformAccountId: 'acc-1', createdAt: at(0) }),
-      updated: e('WorkflowUpdated', { name: 'coffee notes', config: { keyword: '咖啡', maxItems: 10 }, platformAccountId: null, changed: ['name', 'config', 'platformAccountId'], updatedAt: at(1) }),
+      created: e('WorkflowCreated', {
+        platform: 'xiaohongshu',
+        type: 'xiaohongshu.notes',
+        name: 'coffee',
+        config: { keyword: '咖啡' },
+        platformAccountId: 'acc-1',
+        createdAt: at(0),
+      }),
+      updated: e('WorkflowUpdated', {
+        name: 'coffee notes',
+        config: { keyword: '咖啡', maxItems: 10 },
+        platformAccountId: null,
+        changed: ['name', 'config', 'platformAccountId'],
+        updatedAt: at(1),
+      }),
       scheduled: e('WorkflowScheduled', { schedule: { kind: 'interval', every: 'daily' }, previous: null, status: 'active', scheduledAt: at(2) }),
       pausedByUser: e('WorkflowPaused', { reason: 'user', until: null, by: ownerId, pausedFor: ['user'], pausedAt: at(3) }),
       pausedForQuota: e('WorkflowPaused', { reason: 'quota_exceeded', until: at(60), by: null, pausedFor: ['user', 'quota_exceeded'], pausedAt: at(4) }),
@@ -33,7 +46,19 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     };
   };
 
-  const WORKFLOW_COLUMNS = ['name', 'config', 'platform_account_id', 'schedule', 'status', 'paused_for', 'pauses', 'created_at', 'updated_at', 'deleted_at', 'last_revision'];
+  const WORKFLOW_COLUMNS = [
+    'name',
+    'config',
+    'platform_account_id',
+    'schedule',
+    'status',
+    'paused_for',
+    'pauses',
+    'created_at',
+    'updated_at',
+    'deleted_at',
+    'last_revision',
+  ];
 
   it('applies every workflow event, in one batch or split across batches', async () => {
     const id = randomUUID();
@@ -102,7 +127,13 @@ describe('workflows-v1 projection (given events, then rows)', () => {
       await projectionSpec(knex, workflowsProjection, { batchSize })
         .given([w.created, w.updated, w.scheduled, w.pausedByUser, w.updated, w.created, w.pausedByUser])
         .then('workflows', { where: { id }, columns: ['name', 'status', 'pauses', 'updated_at', 'last_revision'] }, [
-          { name: 'coffee notes', status: 'paused', pauses: [{ reason: 'user', until: null, by: owner, paused_at: at(3) }], updated_at: at(3), last_revision: '3' },
+          {
+            name: 'coffee notes',
+            status: 'paused',
+            pauses: [{ reason: 'user', until: null, by: owner, paused_at: at(3) }],
+            updated_at: at(3),
+            last_revision: '3',
+          },
         ]);
     }
   });
@@ -115,9 +146,29 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     const e = (type: string, data: Record<string, unknown>) => recorded(`workflow_execution-${executionId}`, type, { ...ref, ...data });
     const items = [{ platformContentId: 'n1', kind: 'xiaohongshu.note', data: { noteId: 'n1' } }];
     const collected = (batch: number, itemCount: number, minute: number) =>
-      e('ItemsCollected', { ownerId, platform: 'xiaohongshu', type: 'xiaohongshu.notes', platformAccountId: null, batchId: `b${batch}`, attempt: 1, items, cursor: `c${batch}`, itemCount, collectedAt: t(minute) });
+      e('ItemsCollected', {
+        ownerId,
+        platform: 'xiaohongshu',
+        type: 'xiaohongshu.notes',
+        platformAccountId: null,
+        batchId: `b${batch}`,
+        attempt: 1,
+        items,
+        cursor: `c${batch}`,
+        itemCount,
+        collectedAt: t(minute),
+      });
     return {
-      requested: e('ExecutionRequested', { ownerId, platform: 'xiaohongshu', type: 'xiaohongshu.notes', config: { keyword: '咖啡' }, platformAccountId: 'acc-1', trigger: 'manual', requestedBy: ownerId, requestedAt: t(0) }),
+      requested: e('ExecutionRequested', {
+        ownerId,
+        platform: 'xiaohongshu',
+        type: 'xiaohongshu.notes',
+        config: { keyword: '咖啡' },
+        platformAccountId: 'acc-1',
+        trigger: 'manual',
+        requestedBy: ownerId,
+        requestedAt: t(0),
+      }),
       assigned: e('ProxyAssigned', { proxyId: 'proxy-1', leaseId: 'lease-1', reason: 'initial', previous: null, assignedAt: t(1) }),
       started: e('ExecutionStarted', { workerId: 'w1', attempt: 1, startedAt: t(2) }),
       collected1: collected(1, 20, 3),
@@ -130,8 +181,27 @@ describe('workflows-v1 projection (given events, then rows)', () => {
   };
 
   const EXECUTION_COLUMNS = [
-    'workflow_id', 'owner_id', 'platform', 'type', 'platform_account_id', 'trigger', 'status', 'attempt', 'worker_id', 'proxy_id', 'item_count', 'cursor',
-    'pause_reason', 'rejection_reason', 'rejection_details', 'failure_reason', 'requested_at', 'started_at', 'finished_at', 'updated_at', 'last_revision',
+    'workflow_id',
+    'owner_id',
+    'platform',
+    'type',
+    'platform_account_id',
+    'trigger',
+    'status',
+    'attempt',
+    'worker_id',
+    'proxy_id',
+    'item_count',
+    'cursor',
+    'pause_reason',
+    'rejection_reason',
+    'rejection_details',
+    'failure_reason',
+    'requested_at',
+    'started_at',
+    'finished_at',
+    'updated_at',
+    'last_revision',
   ];
   const requestedRow = (workflowId: string, ownerId: string) => ({
     workflow_id: workflowId,
@@ -157,7 +227,7 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     last_revision: '0',
   });
 
-  it('applies a run from request to completion (paused, retried, started again), and sets the workflow\'s last execution and run', async () => {
+  it("applies a run from request to completion (paused, retried, started again), and sets the workflow's last execution and run", async () => {
     const workflowId = randomUUID();
     const owner = randomUUID();
     const executionId = randomUUID();
@@ -204,9 +274,26 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, workflowsProjection, { batchSize })
         .given([x.requested, x.assigned, x.started, x.collected1, x.paused])
-        .then('workflow_executions', { where: { id: executionId }, columns: ['status', 'attempt', 'worker_id', 'item_count', 'cursor', 'pause_reason', 'started_at', 'updated_at', 'last_revision'] }, [
-          { status: 'paused', attempt: 1, worker_id: 'w1', item_count: 20, cursor: 'c1', pause_reason: 'captcha', started_at: at(12), updated_at: at(14), last_revision: '4' },
-        ]);
+        .then(
+          'workflow_executions',
+          {
+            where: { id: executionId },
+            columns: ['status', 'attempt', 'worker_id', 'item_count', 'cursor', 'pause_reason', 'started_at', 'updated_at', 'last_revision'],
+          },
+          [
+            {
+              status: 'paused',
+              attempt: 1,
+              worker_id: 'w1',
+              item_count: 20,
+              cursor: 'c1',
+              pause_reason: 'captcha',
+              started_at: at(12),
+              updated_at: at(14),
+              last_revision: '4',
+            },
+          ],
+        );
     }
   });
 
@@ -219,23 +306,37 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     const c = executionEvents(cancelled, workflowId, owner);
     const events: RecordedEvent[] = [
       r.requested,
-      recorded(`workflow_execution-${rejected}`, 'ExecutionRejected', { executionId: rejected, workflowId, ownerId: owner, reason: 'QUOTA_EXCEEDED', details: { feature: 'daily_api_calls' }, rejectedAt: at(11) }, { revision: 1n }),
+      recorded(
+        `workflow_execution-${rejected}`,
+        'ExecutionRejected',
+        { executionId: rejected, workflowId, ownerId: owner, reason: 'QUOTA_EXCEEDED', details: { feature: 'daily_api_calls' }, rejectedAt: at(11) },
+        { revision: 1n },
+      ),
       f.requested,
       f.started,
       f.collected1,
-      recorded(`workflow_execution-${failed}`, 'ExecutionFailed', { executionId: failed, workflowId, ownerId: owner, reason: 'blocked', attempt: 1, itemCount: 20, proxy: null, failedAt: at(15) }, { revision: 4n }),
+      recorded(
+        `workflow_execution-${failed}`,
+        'ExecutionFailed',
+        { executionId: failed, workflowId, ownerId: owner, reason: 'blocked', attempt: 1, itemCount: 20, proxy: null, failedAt: at(15) },
+        { revision: 4n },
+      ),
       c.requested,
-      recorded(`workflow_execution-${cancelled}`, 'ExecutionCancelled', { executionId: cancelled, workflowId, ownerId: owner, by: owner, itemCount: 0, proxy: null, cancelledAt: at(12) }, { revision: 1n }),
+      recorded(
+        `workflow_execution-${cancelled}`,
+        'ExecutionCancelled',
+        { executionId: cancelled, workflowId, ownerId: owner, by: owner, itemCount: 0, proxy: null, cancelledAt: at(12) },
+        { revision: 1n },
+      ),
     ];
     for (const batchSize of BATCH_SIZES) {
       await projectionSpec(knex, workflowsProjection, { batchSize })
         .given(events)
         .thenQuery(
           async (tx) =>
-            (await tx('workflow_executions').whereIn('id', [rejected, failed, cancelled]).select(EXECUTION_COLUMNS.concat('id'))).map((row: Record<string, unknown>) => [
-              row.id === rejected ? 'rejected' : row.id === failed ? 'failed' : 'cancelled',
-              row,
-            ]).sort(),
+            (await tx('workflow_executions').whereIn('id', [rejected, failed, cancelled]).select(EXECUTION_COLUMNS.concat('id')))
+              .map((row: Record<string, unknown>) => [row.id === rejected ? 'rejected' : row.id === failed ? 'failed' : 'cancelled', row])
+              .sort(),
           [
             [
               'cancelled',
@@ -276,7 +377,7 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     }
   });
 
-  it('does not move a run back when older events come again after later ones, nor the workflow\'s last execution', async () => {
+  it("does not move a run back when older events come again after later ones, nor the workflow's last execution", async () => {
     const workflowId = randomUUID();
     const owner = randomUUID();
     const [first, second] = [randomUUID(), randomUUID()];
@@ -301,7 +402,7 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     }
   });
 
-  it('keeps the latest start as the workflow\'s last run when an earlier one is applied later', async () => {
+  it("keeps the latest start as the workflow's last run when an earlier one is applied later", async () => {
     const workflowId = randomUUID();
     const owner = randomUUID();
     const [early, late] = [randomUUID(), randomUUID()];

@@ -65,7 +65,7 @@ describe('xiaohongshu-content-v1 projection: deleted notes and message peers (gi
     return recorded(`xiaohongshu_content-${contentId}`, 'CollectedContentDeleted', { contentId, ownerId, noteId, deletedAt }, { revision: 0n });
   };
 
-  it('removes a deleted note\'s row and history and keeps a tombstone; other notes and owners stay', async () => {
+  it("removes a deleted note's row and history and keeps a tombstone; other notes and owners stay", async () => {
     const [owner, other] = [randomUUID(), randomUUID()];
     const [a, b] = [hex24(), hex24()];
     const events = [
@@ -80,7 +80,10 @@ describe('xiaohongshu-content-v1 projection: deleted notes and message peers (gi
         .thenQuery(
           async (tx) => ({
             contents: await tx('xiaohongshu_contents').whereIn('owner_id', [owner, other]).orderBy('like_count').select('owner_id', 'note_id', 'like_count'),
-            history: await tx('xiaohongshu_content_history').whereIn('owner_id', [owner, other]).orderBy('like_count').select('owner_id', 'note_id', 'like_count'),
+            history: await tx('xiaohongshu_content_history')
+              .whereIn('owner_id', [owner, other])
+              .orderBy('like_count')
+              .select('owner_id', 'note_id', 'like_count'),
             tombstones: await tx('xiaohongshu_deleted_contents').whereIn('owner_id', [owner, other]).select('owner_id', 'note_id', 'deleted_at'),
           }),
           {
@@ -113,9 +116,21 @@ describe('xiaohongshu-content-v1 projection: deleted notes and message peers (gi
       await projectionSpec(knex, xiaohongshuContentProjection, { batchSize })
         .given(events)
         .thenAll([
-          { table: 'xiaohongshu_contents', query: { where: { owner_id: owner }, columns: ['note_id', 'like_count', 'times_collected'] }, expected: [{ note_id: b, like_count: 1, times_collected: 1 }] },
-          { table: 'xiaohongshu_content_history', query: { where: { owner_id: owner }, columns: ['note_id', 'like_count'] }, expected: [{ note_id: b, like_count: 1 }] },
-          { table: 'xiaohongshu_deleted_contents', query: { where: { owner_id: owner }, columns: ['note_id', 'deleted_at'] }, expected: [{ note_id: a, deleted_at: at(5) }] },
+          {
+            table: 'xiaohongshu_contents',
+            query: { where: { owner_id: owner }, columns: ['note_id', 'like_count', 'times_collected'] },
+            expected: [{ note_id: b, like_count: 1, times_collected: 1 }],
+          },
+          {
+            table: 'xiaohongshu_content_history',
+            query: { where: { owner_id: owner }, columns: ['note_id', 'like_count'] },
+            expected: [{ note_id: b, like_count: 1 }],
+          },
+          {
+            table: 'xiaohongshu_deleted_contents',
+            query: { where: { owner_id: owner }, columns: ['note_id', 'deleted_at'] },
+            expected: [{ note_id: a, deleted_at: at(5) }],
+          },
         ]);
     }
   });
@@ -138,7 +153,16 @@ describe('xiaohongshu-content-v1 projection: deleted notes and message peers (gi
     const msg = (messageId: string, over: Record<string, unknown> = {}) => ({
       platformContentId: `conv-1:${messageId}`,
       kind: 'xiaohongshu.message',
-      data: { conversationId: 'conv-1', messageId, direction: 'sent', from: { id: 'self-1', nickname: null }, messageType: 'text', text: '你好', sentAt: at(1), ...over },
+      data: {
+        conversationId: 'conv-1',
+        messageId,
+        direction: 'sent',
+        from: { id: 'self-1', nickname: null },
+        messageType: 'text',
+        text: '你好',
+        sentAt: at(1),
+        ...over,
+      },
     });
     const peer = { id: 'peer-1', nickname: '小鹿' };
     for (const batchSize of BATCH_SIZES) {
@@ -149,10 +173,30 @@ describe('xiaohongshu-content-v1 projection: deleted notes and message peers (gi
           // a later copy without a peer changes nothing
           collected(owner, [msg('m2')], at(4), 'wf-m'),
         ])
-        .then('xiaohongshu_messages', { where: { owner_id: owner }, columns: ['message_id', 'content', 'direction', 'from_user_id', 'peer_user_id', 'peer_nickname', 'collected_at'] }, [
-          { message_id: 'm1', content: '你好', direction: 'sent', from_user_id: 'self-1', peer_user_id: 'peer-1', peer_nickname: '小鹿', collected_at: at(2) },
-          { message_id: 'm2', content: '你好', direction: 'received', from_user_id: 'peer-1', peer_user_id: 'peer-1', peer_nickname: '小鹿', collected_at: at(3) },
-        ]);
+        .then(
+          'xiaohongshu_messages',
+          { where: { owner_id: owner }, columns: ['message_id', 'content', 'direction', 'from_user_id', 'peer_user_id', 'peer_nickname', 'collected_at'] },
+          [
+            {
+              message_id: 'm1',
+              content: '你好',
+              direction: 'sent',
+              from_user_id: 'self-1',
+              peer_user_id: 'peer-1',
+              peer_nickname: '小鹿',
+              collected_at: at(2),
+            },
+            {
+              message_id: 'm2',
+              content: '你好',
+              direction: 'received',
+              from_user_id: 'peer-1',
+              peer_user_id: 'peer-1',
+              peer_nickname: '小鹿',
+              collected_at: at(3),
+            },
+          ],
+        );
     }
   });
 });

@@ -47,7 +47,13 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
   });
 
   /** An ItemsCollected of one run (`executionId`) of `workflowId`. */
-  const collected = (ownerId: string, run: { executionId: string; workflowId: string }, batchId: string, items: Record<string, unknown>[], collectedAt: string): RecordedEvent =>
+  const collected = (
+    ownerId: string,
+    run: { executionId: string; workflowId: string },
+    batchId: string,
+    items: Record<string, unknown>[],
+    collectedAt: string,
+  ): RecordedEvent =>
     recorded(`workflow_execution-${run.executionId}`, 'ItemsCollected', {
       ...run,
       ownerId,
@@ -64,11 +70,23 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
   const run = (workflowId: string) => ({ executionId: randomUUID(), workflowId });
 
   const CONTENT_COLUMNS = [
-    'content_type', 'title', 'like_count', 'comment_count', 'tags', 'images', 'location', 'workflow_ids', 'last_workflow_id', 'last_execution_id',
-    'platform_account_id', 'times_collected', 'first_collected_at', 'last_collected_at',
+    'content_type',
+    'title',
+    'like_count',
+    'comment_count',
+    'tags',
+    'images',
+    'location',
+    'workflow_ids',
+    'last_workflow_id',
+    'last_execution_id',
+    'platform_account_id',
+    'times_collected',
+    'first_collected_at',
+    'last_collected_at',
   ];
 
-  it('folds a note\'s collections into one row (the latest wins, a late earlier one only moves first_collected_at back), in one batch or split', async () => {
+  it("folds a note's collections into one row (the latest wins, a late earlier one only moves first_collected_at back), in one batch or split", async () => {
     const owner = randomUUID();
     const a = hex24();
     const [r1, r2, r3] = [run('wf-1'), run('wf-2'), run('wf-1')];
@@ -128,9 +146,23 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
           collected(owner, r2, 'b0', [note(a, { likes: 2 })], at(4)),
           collected(owner, r3, 'b0', [note(a, { likes: 3 })], at(3)),
         ])
-        .then('xiaohongshu_contents', { where: { owner_id: owner }, columns: ['like_count', 'workflow_ids', 'last_workflow_id', 'times_collected', 'first_collected_at', 'last_collected_at'] }, [
-          { like_count: 2, workflow_ids: ['wf-3', 'wf-1', 'wf-2'], last_workflow_id: 'wf-1', times_collected: 3, first_collected_at: at(3), last_collected_at: at(4) },
-        ]);
+        .then(
+          'xiaohongshu_contents',
+          {
+            where: { owner_id: owner },
+            columns: ['like_count', 'workflow_ids', 'last_workflow_id', 'times_collected', 'first_collected_at', 'last_collected_at'],
+          },
+          [
+            {
+              like_count: 2,
+              workflow_ids: ['wf-3', 'wf-1', 'wf-2'],
+              last_workflow_id: 'wf-1',
+              times_collected: 3,
+              first_collected_at: at(3),
+              last_collected_at: at(4),
+            },
+          ],
+        );
     }
   });
 
@@ -178,18 +210,49 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
         .given([
           collected(owner, r1, 'b0', [message('m1', '你好'), message('m1', '第二份'), message('m2', '在吗')], at(4)),
           collected(owner, r2, 'b0', [message('m1', '又一份')], at(5)),
-          collected(owner, r3, 'b0', [{ platformContentId: 'x', kind: 'xiaohongshu.note', data: { noteId: 'not-hex' } }, { platformContentId: '1', kind: 'qidian.ranking_entry', data: {} }], at(6)),
+          collected(
+            owner,
+            r3,
+            'b0',
+            [
+              { platformContentId: 'x', kind: 'xiaohongshu.note', data: { noteId: 'not-hex' } },
+              { platformContentId: '1', kind: 'qidian.ranking_entry', data: {} },
+            ],
+            at(6),
+          ),
         ])
         .thenQuery(
           async (tx) => ({
-            messages: await tx('xiaohongshu_messages').where({ owner_id: owner }).orderBy('message_id').select('message_id', 'content', 'direction', 'from_nickname', 'sent_at', 'execution_id', 'collected_at'),
+            messages: await tx('xiaohongshu_messages')
+              .where({ owner_id: owner })
+              .orderBy('message_id')
+              .select('message_id', 'content', 'direction', 'from_nickname', 'sent_at', 'execution_id', 'collected_at'),
             contents: await tx('xiaohongshu_contents').where({ owner_id: owner }).select('note_id'),
-            claimed: await tx('xiaohongshu_processed_batches').whereIn('execution_id', [r1.executionId, r2.executionId, r3.executionId]).orderBy('execution_id').select('execution_id'),
+            claimed: await tx('xiaohongshu_processed_batches')
+              .whereIn('execution_id', [r1.executionId, r2.executionId, r3.executionId])
+              .orderBy('execution_id')
+              .select('execution_id'),
           }),
           {
             messages: [
-              { message_id: 'm1', content: '你好', direction: 'received', from_nickname: null, sent_at: at(1), execution_id: r1.executionId, collected_at: at(4) },
-              { message_id: 'm2', content: '在吗', direction: 'received', from_nickname: null, sent_at: at(1), execution_id: r1.executionId, collected_at: at(4) },
+              {
+                message_id: 'm1',
+                content: '你好',
+                direction: 'received',
+                from_nickname: null,
+                sent_at: at(1),
+                execution_id: r1.executionId,
+                collected_at: at(4),
+              },
+              {
+                message_id: 'm2',
+                content: '在吗',
+                direction: 'received',
+                from_nickname: null,
+                sent_at: at(1),
+                execution_id: r1.executionId,
+                collected_at: at(4),
+              },
             ],
             contents: [],
             claimed: [{ execution_id: r1.executionId }, { execution_id: r2.executionId }].sort((x, y) => (x.execution_id < y.execution_id ? -1 : 1)),
@@ -204,7 +267,8 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
     await projectionSpec(knex, xiaohongshuContentProjection)
       .given([collected(o1, run('wf-1'), 'b0', [note(a, { likes: 1 })], at(4)), collected(o2, run('wf-9'), 'b0', [note(a, { likes: 2 })], at(5))])
       .thenQuery(
-        async (tx) => tx('xiaohongshu_contents').where({ note_id: a }).whereIn('owner_id', [o1, o2]).orderBy('like_count').select('owner_id', 'like_count', 'workflow_ids'),
+        async (tx) =>
+          tx('xiaohongshu_contents').where({ note_id: a }).whereIn('owner_id', [o1, o2]).orderBy('like_count').select('owner_id', 'like_count', 'workflow_ids'),
         [
           { owner_id: o1, like_count: 1, workflow_ids: ['wf-1'] },
           { owner_id: o2, like_count: 2, workflow_ids: ['wf-9'] },

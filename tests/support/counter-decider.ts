@@ -5,9 +5,7 @@ import { DomainError } from '../../src/write-model/core/domain-error.js';
 import type { Decider, DomainEvent } from '../../src/write-model/core/decider.js';
 
 /** A minimal aggregate for testing the command-handling core and the spec helper. */
-export type CounterEvent =
-  | DomainEvent<'CounterOpened', { limit: number }>
-  | DomainEvent<'CounterIncremented', { by: number }>;
+export type CounterEvent = DomainEvent<'CounterOpened', { limit: number }> | DomainEvent<'CounterIncremented', { by: number }>;
 
 export type CounterCommand = { type: 'Open'; limit: number } | { type: 'Increment'; by: number } | { type: 'Touch' };
 
@@ -55,6 +53,8 @@ export const counterEvents = eventCodec<CounterEvent>({
 });
 
 /** The counter as the command handler sees it; snapshots every 5 events so tests reach the threshold quickly (null: none). */
-export function counterAggregate(snapshot: { version: number; every: number } | null = { version: 1, every: 5 }): Aggregate<CounterState, CounterCommand, CounterEvent> {
+export function counterAggregate(
+  snapshot: { version: number; every: number } | null = { version: 1, every: 5 },
+): Aggregate<CounterState, CounterCommand, CounterEvent> {
   return { name: 'counter', streamName: (id) => `counter-${id}`, decider: counter, events: counterEvents, ...(snapshot ? { snapshot } : {}) };
 }

@@ -60,7 +60,7 @@ function html(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function qidianHome(header: string): string {
   return `<!DOCTYPE html><html lang="zh-CN"><head><meta charset="UTF-8"><title>起点中文网_阅文集团旗下网站</title></head>
@@ -103,7 +103,7 @@ export async function startFixturePlatformServer(): Promise<FixturePlatformServe
         data: {
           guest: false,
           user_id: user.user_id,
-          red_id: '9527' + user.user_id.slice(0, 6),
+          red_id: `9527${user.user_id.slice(0, 6)}`,
           nickname: user.nickname,
           desc: '',
           gender: 1,
@@ -124,14 +124,16 @@ export async function startFixturePlatformServer(): Promise<FixturePlatformServe
           res,
           200,
           qidianHome(
-            `<div id="login-box" class="login-box"><div class="sign-in" data-uid="${reader.uid}"><a class="nick-name" href="//my.qidian.com/" target="_blank">${escape(reader.nickname)}</a><a href="//my.qidian.com/bookcase/">我的书架</a></div></div>`,
+            `<div id="login-box" class="login-box"><div class="sign-in" data-uid="${reader.uid}"><a class="nick-name" href="//my.qidian.com/" target="_blank">${escapeHtml(reader.nickname)}</a><a href="//my.qidian.com/bookcase/">我的书架</a></div></div>`,
           ),
         );
       }
       return html(
         res,
         200,
-        qidianHome(`<script>var buid = "fffffffffffffffffff"</script><div class="login-area-wrap"><a class="login-btn" href="javascript:">登录</a><a href="//passport.qidian.com/reg.html">注册</a></div>`),
+        qidianHome(
+          `<script>var buid = "fffffffffffffffffff"</script><div class="login-area-wrap"><a class="login-btn" href="javascript:">登录</a><a href="//passport.qidian.com/reg.html">注册</a></div>`,
+        ),
       );
     }
 

@@ -13,8 +13,8 @@ import { buildProcessManagerWiring, deadlineActionsFromConfig } from '../../src/
 import { allProcessors, startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { DeadlineSweeper, processManagers } from '../../src/process-managers/index.js';
 import { createProjections } from '../../src/projections/index.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { startFixtureSites, type FixtureSites } from './fixture-sites.js';
@@ -99,7 +99,12 @@ export async function startPlatform(options: { proxies?: number; config?: Record
   const runners = new Map<string, ConsumerRunner>();
   const runnerFor = (consumer: Consumer) =>
     new ConsumerRunner({ store, knex, databaseUrl, logger }, consumer, { idleCheckpointMs: 100, lockRetryMs: 100, minBackoffMs: 50, maxBackoffMs: 500 });
-  const sweeper = new DeadlineSweeper({ knex, actions: deadlineActionsFromConfig(store, config, logger), logger, intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS });
+  const sweeper = new DeadlineSweeper({
+    knex,
+    actions: deadlineActionsFromConfig(store, config, logger),
+    logger,
+    intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS,
+  });
   sweeper.start();
   const server: RunningServer = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
   const workers: RunningWorker[] = [];

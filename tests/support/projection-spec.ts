@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import type { EventMetadata, Json, RecordedEvent } from '../../src/event-store/port.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 
 /**
  * Given events → then rows, for a projection's `handle`. Each spec runs in a
@@ -54,7 +54,12 @@ let globalSeq = 1_000_000n;
  * A recorded event as the store delivers it. Revisions count per stream in
  * the order built (pass `revision` to set one); positions rise.
  */
-export function recorded(streamName: string, type: string, data: Record<string, unknown>, extra: { revision?: bigint; metadata?: EventMetadata; created?: Date } = {}): RecordedEvent {
+export function recorded(
+  streamName: string,
+  type: string,
+  data: Record<string, unknown>,
+  extra: { revision?: bigint; metadata?: EventMetadata; created?: Date } = {},
+): RecordedEvent {
   const revision = extra.revision ?? nextRevision(streamName);
   revisions.set(streamName, revision + 1n);
   globalSeq += 1n;
@@ -92,7 +97,9 @@ async function thenRows(
     expectations.forEach(({ table, expected }, i) => expect(normalise(once[i]), `${table} after the events`).to.deep.equal(normalise(expected)));
     await handleAll(consumer, events, tx, batchSize);
     const twice = await read();
-    expectations.forEach(({ table, expected }, i) => expect(normalise(twice[i]), `${table} after the same events again (a redelivery)`).to.deep.equal(normalise(expected)));
+    expectations.forEach(({ table, expected }, i) =>
+      expect(normalise(twice[i]), `${table} after the same events again (a redelivery)`).to.deep.equal(normalise(expected)),
+    );
   });
 }
 

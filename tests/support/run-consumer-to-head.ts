@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import type { EventStore } from '../../src/event-store/port.js';
-import { readCheckpoint } from '../../src/subscriptions/checkpoints.js';
-import { ConsumerRunner } from '../../src/subscriptions/consumer-runner.js';
-import type { Consumer } from '../../src/subscriptions/consumer.js';
+import { readCheckpoint } from '../../src/consumers/checkpoints.js';
+import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
+import type { Consumer } from '../../src/consumers/consumer.js';
 import { waitFor } from './wait-for.js';
 
 /**

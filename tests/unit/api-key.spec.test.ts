@@ -45,7 +45,16 @@ const createCmd: CreateApiKey = {
 };
 const created: ApiKeyEvent = {
   type: 'ApiKeyCreated',
-  data: { keyId: KEY, userId: USER, name: 'CI pipeline', scopes: ['read', 'export'], prefix: `ck_live_${KEY}`, secretHash: HASH, expiresAt: LATER, createdAt: T0 },
+  data: {
+    keyId: KEY,
+    userId: USER,
+    name: 'CI pipeline',
+    scopes: ['read', 'export'],
+    prefix: `ck_live_${KEY}`,
+    secretHash: HASH,
+    expiresAt: LATER,
+    createdAt: T0,
+  },
 };
 const revokeCmd: RevokeApiKey = { type: 'RevokeApiKey', keyId: KEY, requestedBy: USER, now: T1 };
 const revoked: ApiKeyEvent = { type: 'ApiKeyRevoked', data: { keyId: KEY, userId: USER, revokedAt: T1 } };
@@ -76,9 +85,18 @@ describe('ApiKey', () => {
     });
 
     it('the same create again is a no-op (a retry); another create under the id is CONFLICT', () => {
-      spec.given([created]).when({ ...createCmd, now: T1 }).then([]);
-      spec.given([created]).when({ ...createCmd, userId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
-      spec.given([created]).when({ ...createCmd, secretHash: 'f'.repeat(64) }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...createCmd, now: T1 })
+        .then([]);
+      spec
+        .given([created])
+        .when({ ...createCmd, userId: STRANGER })
+        .thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...createCmd, secretHash: 'f'.repeat(64) })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses a secret that is not a sha256 digest, without echoing it', () => {
@@ -89,36 +107,69 @@ describe('ApiKey', () => {
     });
 
     it('refuses no scopes, unknown or repeated scopes', () => {
-      spec.given([]).when({ ...createCmd, scopes: [] }).thenThrows(DomainError, field('scopes'));
-      spec.given([]).when({ ...createCmd, scopes: ['read', 'admin' as never] }).thenThrows(DomainError, field('scopes'));
-      spec.given([]).when({ ...createCmd, scopes: ['read', 'read'] }).thenThrows(DomainError, field('scopes'));
+      spec
+        .given([])
+        .when({ ...createCmd, scopes: [] })
+        .thenThrows(DomainError, field('scopes'));
+      spec
+        .given([])
+        .when({ ...createCmd, scopes: ['read', 'admin' as never] })
+        .thenThrows(DomainError, field('scopes'));
+      spec
+        .given([])
+        .when({ ...createCmd, scopes: ['read', 'read'] })
+        .thenThrows(DomainError, field('scopes'));
     });
 
     it('refuses an empty or long name, a wrong prefix, an expiry not after now', () => {
-      spec.given([]).when({ ...createCmd, name: '  ' }).thenThrows(DomainError, field('name'));
-      spec.given([]).when({ ...createCmd, name: 'x'.repeat(101) }).thenThrows(DomainError, field('name'));
-      spec.given([]).when({ ...createCmd, prefix: 'ck_live_other' }).thenThrows(DomainError, field('prefix'));
-      spec.given([]).when({ ...createCmd, expiresAt: T0 }).thenThrows(DomainError, field('expiresAt'));
+      spec
+        .given([])
+        .when({ ...createCmd, name: '  ' })
+        .thenThrows(DomainError, field('name'));
+      spec
+        .given([])
+        .when({ ...createCmd, name: 'x'.repeat(101) })
+        .thenThrows(DomainError, field('name'));
+      spec
+        .given([])
+        .when({ ...createCmd, prefix: 'ck_live_other' })
+        .thenThrows(DomainError, field('prefix'));
+      spec
+        .given([])
+        .when({ ...createCmd, expiresAt: T0 })
+        .thenThrows(DomainError, field('expiresAt'));
     });
   });
 
   describe('RevokeApiKey', () => {
-    it('revokes the user\'s key, for good', () => {
+    it("revokes the user's key, for good", () => {
       spec.given([created]).when(revokeCmd).then([revoked]);
-      spec.given([created]).when(revokeCmd).thenState({ ...(fold(apiKeyDecider, [created]) as KnownApiKey), status: 'revoked', revokedAt: T1 });
+      spec
+        .given([created])
+        .when(revokeCmd)
+        .thenState({ ...(fold(apiKeyDecider, [created]) as KnownApiKey), status: 'revoked', revokedAt: T1 });
     });
 
     it('again is a no-op', () => {
-      spec.given([created, revoked]).when({ ...revokeCmd, now: LATER }).then([]);
+      spec
+        .given([created, revoked])
+        .when({ ...revokeCmd, now: LATER })
+        .then([]);
     });
 
     it("an unknown key or another user's is NOT_FOUND", () => {
       spec.given([]).when(revokeCmd).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([created]).when({ ...revokeCmd, requestedBy: STRANGER }).thenThrows(DomainError, code('NOT_FOUND'));
+      spec
+        .given([created])
+        .when({ ...revokeCmd, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('NOT_FOUND'));
     });
 
     it('an expired key can still be revoked', () => {
-      spec.given([created]).when({ ...revokeCmd, now: '2026-07-01T00:00:00.000Z' }).then([{ ...revoked, data: { ...revoked.data, revokedAt: '2026-07-01T00:00:00.000Z' } } as ApiKeyEvent]);
+      spec
+        .given([created])
+        .when({ ...revokeCmd, now: '2026-07-01T00:00:00.000Z' })
+        .then([{ ...revoked, data: { ...revoked.data, revokedAt: '2026-07-01T00:00:00.000Z' } } as ApiKeyEvent]);
     });
   });
 
@@ -131,13 +182,25 @@ describe('ApiKey', () => {
     });
 
     it('later uses that day are no-ops', () => {
-      usage.given([used]).when({ ...use, now: '2026-03-01T15:00:00.000Z' }).then([]);
+      usage
+        .given([used])
+        .when({ ...use, now: '2026-03-01T15:00:00.000Z' })
+        .then([]);
     });
 
     it('another key or day in the stream is CONFLICT; a bad day is refused', () => {
-      usage.given([used]).when({ ...use, day: '2026-03-02' }).thenThrows(DomainError, code('CONFLICT'));
-      usage.given([used]).when({ ...use, keyId: 'ffffffffffffffffffffffff' }).thenThrows(DomainError, code('CONFLICT'));
-      usage.given([]).when({ ...use, day: '2026-3-1' }).thenThrows(DomainError, field('day'));
+      usage
+        .given([used])
+        .when({ ...use, day: '2026-03-02' })
+        .thenThrows(DomainError, code('CONFLICT'));
+      usage
+        .given([used])
+        .when({ ...use, keyId: 'ffffffffffffffffffffffff' })
+        .thenThrows(DomainError, code('CONFLICT'));
+      usage
+        .given([])
+        .when({ ...use, day: '2026-3-1' })
+        .thenThrows(DomainError, field('day'));
     });
   });
 

@@ -27,7 +27,9 @@ describe('argon2 binding check', () => {
   it('a binding that segfaults on load is one line naming the crash and the fix, and this process lives on', () => {
     const root = fakeInstall('segfault', "process.kill(process.pid, 'SIGSEGV');");
     const problem = argon2BindingProblem(root);
-    expect(problem).to.equal("argon2's native binding crashed with SIGSEGV when loaded: run `npm rebuild argon2` (it compiles the addon for this machine), then start again");
+    expect(problem).to.equal(
+      "argon2's native binding crashed with SIGSEGV when loaded: run `npm rebuild argon2` (it compiles the addon for this machine), then start again",
+    );
   });
 
   it('a binding that throws on load, or is missing, is one line with the error and the fix', () => {

@@ -42,7 +42,10 @@ describe('AccessTokens', () => {
 
   it('carries sub, role, sid, iss, aud, iat and exp, typed at+jwt', async () => {
     const { token } = await tokens.issue(claims);
-    const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
     expect(header).to.deep.equal({ alg: 'HS256', typ: 'at+jwt' });
     expect(payload).to.deep.equal({
       sub: 'user-1',
@@ -66,7 +69,9 @@ describe('AccessTokens', () => {
   it('rejects a tampered payload or signature', async () => {
     const { token } = await tokens.issue(claims);
     const [header, payload, signature] = token.split('.') as [string, string, string];
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin', sub: 'user-2' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin', sub: 'user-2' })).toString(
+      'base64url',
+    );
     expect(await rejection(tokens.verify(`${header}.${forged}.${signature}`))).to.equal('bad_signature');
     const flipped = (signature[0] === 'A' ? 'B' : 'A') + signature.slice(1);
     expect(await rejection(tokens.verify(`${header}.${payload}.${flipped}`))).to.equal('bad_signature');

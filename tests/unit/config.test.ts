@@ -156,9 +156,7 @@ describe('loadConfig', () => {
       PASSWORD_RESET_TTL_MINUTES: 15,
       ENCRYPTION_KEY_ID: 'k1',
     });
-    expect(config.ENCRYPTION_KEYS).to.deep.equal([
-      { id: 'k1', key: Buffer.from(productionSecrets.ENCRYPTION_KEYS.slice(3), 'base64') },
-    ]);
+    expect(config.ENCRYPTION_KEYS).to.deep.equal([{ id: 'k1', key: Buffer.from(productionSecrets.ENCRYPTION_KEYS.slice(3), 'base64') }]);
   });
 
   it('reads process.env by default and ignores unrelated variables', () => {
@@ -208,13 +206,8 @@ describe('loadConfig', () => {
 
   describe('secrets', () => {
     it('production fails fast, one line each, when JWT_SECRET or ENCRYPTION_KEYS is missing', () => {
-      expect(problemsOf({ NODE_ENV: 'production' })).to.deep.equal([
-        'JWT_SECRET: is required in production',
-        'ENCRYPTION_KEYS: is required in production',
-      ]);
-      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: productionSecrets.JWT_SECRET })).to.deep.equal([
-        'ENCRYPTION_KEYS: is required in production',
-      ]);
+      expect(problemsOf({ NODE_ENV: 'production' })).to.deep.equal(['JWT_SECRET: is required in production', 'ENCRYPTION_KEYS: is required in production']);
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: productionSecrets.JWT_SECRET })).to.deep.equal(['ENCRYPTION_KEYS: is required in production']);
     });
 
     it('production refuses the development defaults', () => {
@@ -228,7 +221,9 @@ describe('loadConfig', () => {
     it('production refuses the development defaults by value (another key id, spaces around), and weak secrets and keys', () => {
       const devKey = DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!;
       const refused = (env: Record<string, string>) => problemsOf({ NODE_ENV: 'production', ...productionSecrets, ...env });
-      expect(refused({ JWT_SECRET: `${DEV_ONLY_SECRETS.JWT_SECRET} ` })).to.deep.equal(['JWT_SECRET: must not be the development default (or a variant of it) in production']);
+      expect(refused({ JWT_SECRET: `${DEV_ONLY_SECRETS.JWT_SECRET} ` })).to.deep.equal([
+        'JWT_SECRET: must not be the development default (or a variant of it) in production',
+      ]);
       expect(refused({ JWT_SECRET: 'a'.repeat(32) })[0]).to.match(/^JWT_SECRET: too little variety to be a secret/);
       expect(refused({ JWT_SECRET: '0123'.repeat(10) })[0]).to.match(/^JWT_SECRET: too little variety/);
       expect(refused({ ENCRYPTION_KEYS: `k1:${key()},prod:${devKey}` })).to.deep.equal([
@@ -240,12 +235,16 @@ describe('loadConfig', () => {
 
     it('production wants an ops token', () => {
       const { OPS_TOKEN: _left, ...withoutToken } = productionSecrets;
-      expect(problemsOf({ NODE_ENV: 'production', ...withoutToken })).to.deep.equal(['OPS_TOKEN: is required in production (/readyz and /metrics answer only with it)']);
+      expect(problemsOf({ NODE_ENV: 'production', ...withoutToken })).to.deep.equal([
+        'OPS_TOKEN: is required in production (/readyz and /metrics answer only with it)',
+      ]);
     });
 
     it('production wants mail over TLS, an https PUBLIC_WEB_URL, and the merchant ids of every payment provider it verifies', () => {
       const base = { NODE_ENV: 'production', ...productionSecrets };
-      expect(problemsOf({ ...base, SMTP_URL: 'smtp://mail.example.test:587' })).to.deep.equal(['SMTP_URL: must use TLS in production: smtps://… or smtp://…?requireTLS=true']);
+      expect(problemsOf({ ...base, SMTP_URL: 'smtp://mail.example.test:587' })).to.deep.equal([
+        'SMTP_URL: must use TLS in production: smtps://… or smtp://…?requireTLS=true',
+      ]);
       expect(loadConfig({ ...base, SMTP_URL: 'smtp://mail.example.test:587?requireTLS=true' }).SMTP_URL).to.include('requireTLS');
       const { PUBLIC_WEB_URL: _left, ...withoutUrl } = base;
       expect(problemsOf(withoutUrl)).to.deep.equal(['PUBLIC_WEB_URL: is required in production (reset and verification links point there)']);

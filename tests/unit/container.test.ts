@@ -42,7 +42,10 @@ describe('container', () => {
   it("wires the adapter into the same module graph: its errors are the port's own classes", async () => {
     const container = await buildContainer(testConfig());
     try {
-      const error = await container.get(TOKENS.EventStore).readStream(`missing-${randomUUID()}`).catch((e: unknown) => e);
+      const error = await container
+        .get(TOKENS.EventStore)
+        .readStream(`missing-${randomUUID()}`)
+        .catch((e: unknown) => e);
       expect(error).to.be.instanceOf(StreamNotFoundError);
     } finally {
       await disposeContainer(container);

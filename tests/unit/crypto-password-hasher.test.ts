@@ -1,9 +1,5 @@
 import { expect } from 'chai';
-import {
-  Argon2idPasswordHasher,
-  TEST_ONLY_ARGON2ID,
-  createPasswordHasher,
-} from '../../src/adapters/crypto/password-hasher.js';
+import { Argon2idPasswordHasher, TEST_ONLY_ARGON2ID, createPasswordHasher } from '../../src/adapters/crypto/password-hasher.js';
 
 describe('Argon2idPasswordHasher', () => {
   const hasher = new Argon2idPasswordHasher(TEST_ONLY_ARGON2ID);

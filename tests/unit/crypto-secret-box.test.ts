@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import {
-  SecretBox,
-  SecretBoxError,
-  UnknownEncryptionKeyError,
-  createSecretBox,
-  type SealedSecret,
-} from '../../src/adapters/crypto/secret-box.js';
+import { SecretBox, SecretBoxError, UnknownEncryptionKeyError, createSecretBox, type SealedSecret } from '../../src/adapters/crypto/secret-box.js';
 import { loadConfig } from '../../src/config.js';
 
 const k1 = { id: 'k1', key: randomBytes(32) };

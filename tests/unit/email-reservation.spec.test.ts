@@ -31,7 +31,10 @@ describe('email reservation', () => {
   describe('ReserveEmail', () => {
     it('reserves an address nobody holds', () => {
       spec.given([]).when(reserve).then([reserved]);
-      spec.given([]).when(reserve).thenState({ reservation: { emailHash: EMAIL_HASH, userId: 'u-1' } });
+      spec
+        .given([])
+        .when(reserve)
+        .thenState({ reservation: { emailHash: EMAIL_HASH, userId: 'u-1' } });
     });
 
     it('is a no-op when the same user reserves it again', () => {
@@ -42,10 +45,7 @@ describe('email reservation', () => {
       spec
         .given([reserved])
         .when({ ...reserve, userId: 'u-2' })
-        .thenThrows<DomainError>(
-          DomainError,
-          (e) => e.code === 'CONFLICT' && !JSON.stringify(e.details).includes('u-1') && !e.message.includes('u-1'),
-        );
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && !JSON.stringify(e.details).includes('u-1') && !e.message.includes('u-1'));
     });
 
     it('refuses an address in clear instead of its hash', () => {

@@ -20,14 +20,20 @@ describe('EventStoreDB adapter: secured clusters (TLS, a user, a CA)', () => {
     expect(text).to.equal(
       `esdb://ops%40collector:p%3Ass%2Fw%40rd@node1:2113,node2:2113?tls=true&nodePreference=leader&tlsCAFile=${encodeURIComponent(caFile)}`,
     );
-    expect(secureConnectionString('esdb+discover://cluster.internal:2113', { username: 'a', password: 'b' })).to.equal('esdb+discover://a:b@cluster.internal:2113');
+    expect(secureConnectionString('esdb+discover://cluster.internal:2113', { username: 'a', password: 'b' })).to.equal(
+      'esdb+discover://a:b@cluster.internal:2113',
+    );
     expect(secureConnectionString('esdb://localhost:2113?tls=false', {})).to.equal('esdb://localhost:2113?tls=false');
   });
 
   it('gives the client a string it accepts (it reads the CA file when it is built)', async () => {
-    const client = EventStoreDBClient.connectionString(secureConnectionString('esdb://127.0.0.1:1?tls=true', { username: 'u', password: 'p:w', tlsCAFile: caFile }));
+    const client = EventStoreDBClient.connectionString(
+      secureConnectionString('esdb://127.0.0.1:1?tls=true', { username: 'u', password: 'p:w', tlsCAFile: caFile }),
+    );
     await client.dispose();
-    expect(() => EventStoreDBClient.connectionString(secureConnectionString('esdb://127.0.0.1:1', { tlsCAFile: join(dir, 'missing.crt') }))).to.throw(/not found/);
+    expect(() => EventStoreDBClient.connectionString(secureConnectionString('esdb://127.0.0.1:1', { tlsCAFile: join(dir, 'missing.crt') }))).to.throw(
+      /not found/,
+    );
   });
 
   it('names what does not fit together', () => {
@@ -57,10 +63,16 @@ describe('EventStoreDB adapter: secured clusters (TLS, a user, a CA)', () => {
       }
       return '';
     };
-    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113?tls=false', EVENTSTORE_USERNAME: 'u', EVENTSTORE_PASSWORD: 'p' })).to.match(/EVENTSTORE_CONNECTION_STRING: credentials need TLS/);
+    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113?tls=false', EVENTSTORE_USERNAME: 'u', EVENTSTORE_PASSWORD: 'p' })).to.match(
+      /EVENTSTORE_CONNECTION_STRING: credentials need TLS/,
+    );
     expect(problems({ EVENTSTORE_USERNAME: 'u', EVENTSTORE_PASSWORD: 'p' })).to.match(/EVENTSTORE_USERNAME: needs EVENTSTORE_CONNECTION_STRING/);
-    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113', EVENTSTORE_TLS_CA_FILE: join(dir, 'missing.crt') })).to.match(/EVENTSTORE_TLS_CA_FILE: must name a readable file/);
+    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113', EVENTSTORE_TLS_CA_FILE: join(dir, 'missing.crt') })).to.match(
+      /EVENTSTORE_TLS_CA_FILE: must name a readable file/,
+    );
     // the password never shows in an error
-    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113', EVENTSTORE_USERNAME: 'u', EVENTSTORE_PASSWORD: 'hunter2-secret' })).to.not.include('hunter2');
+    expect(problems({ EVENTSTORE_CONNECTION_STRING: 'esdb://es1:2113', EVENTSTORE_USERNAME: 'u', EVENTSTORE_PASSWORD: 'hunter2-secret' })).to.not.include(
+      'hunter2',
+    );
   });
 });

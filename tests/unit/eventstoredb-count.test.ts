@@ -42,7 +42,7 @@ describe('EventStoreDB adapter: counting $all events, a bounded read per call', 
   const events = log(50_000);
   const head = events.at(-1)!.position;
 
-  it('counts a short span exactly (a projection\'s lag), system events left out', async () => {
+  it("counts a short span exactly (a projection's lag), system events left out", async () => {
     const { scan } = scanner(events);
     const counter = new EventCounter(scan, 1_000);
     const after = events[40_000]!.position;
@@ -61,7 +61,7 @@ describe('EventStoreDB adapter: counting $all events, a bounded read per call', 
     expect(Math.abs(total.count - truth) / truth, `${total.count} vs ${truth}`).to.be.below(0.1);
   });
 
-  it('follows a rebuild\'s progress reading only what is new, and turns exact as it catches up', async () => {
+  it("follows a rebuild's progress reading only what is new, and turns exact as it catches up", async () => {
     const { scan, read } = scanner(events);
     const counter = new EventCounter(scan, 1_000);
     let previous = 0;
@@ -76,7 +76,7 @@ describe('EventStoreDB adapter: counting $all events, a bounded read per call', 
     }
   });
 
-  it('counts a filter\'s events on their own, estimating the same way', async () => {
+  it("counts a filter's events on their own, estimating the same way", async () => {
     const { scan } = scanner(events);
     const counter = new EventCounter(scan, 1_000);
     const filter = { eventTypes: ['Wanted'] };

@@ -1,10 +1,15 @@
-import { MaxAppendSizeExceededError, StreamDeletedError, StreamNotFoundError as ClientStreamNotFoundError, WrongExpectedVersionError as ClientWrongExpectedVersionError } from '@eventstore/db-client';
+import {
+  MaxAppendSizeExceededError,
+  StreamDeletedError,
+  StreamNotFoundError as ClientStreamNotFoundError,
+  WrongExpectedVersionError as ClientWrongExpectedVersionError,
+} from '@eventstore/db-client';
 import { expect } from 'chai';
 import { toPortReadError, toPortWriteError } from '../../src/adapters/event-store/eventstoredb/errors.js';
 import { AppendTooLargeError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../src/event-store/errors.js';
 
-describe('EventStoreDB adapter: the client\'s errors in the port\'s terms', () => {
-  it('maps the server\'s MaxAppendSize refusal to AppendTooLargeError, with the limit', () => {
+describe("EventStoreDB adapter: the client's errors in the port's terms", () => {
+  it("maps the server's MaxAppendSize refusal to AppendTooLargeError, with the limit", () => {
     const mapped = toPortWriteError(MaxAppendSizeExceededError.fromMaxAppendSize(1_048_576), 'workflow_execution-1', 5n);
     expect(mapped).to.be.instanceOf(AppendTooLargeError);
     expect(mapped).to.include({ streamName: 'workflow_execution-1', maxBytes: 1_048_576 });

@@ -17,7 +17,17 @@ describe('EventStoreDB adapter: translations to and from the client', () => {
   it('keeps positions beyond 2^53 exact', () => {
     const big = (1n << 60n) + 7n;
     expect(toPosition({ commit: big, prepare: big - 1n })).to.deep.equal({ commit: big, prepare: big - 1n });
-    const event = { streamId: 's-1', id: 'x', revision: 3n, type: 'T', created: new Date(0), isJson: true, data: {}, metadata: {}, position: { commit: big, prepare: big } };
+    const event = {
+      streamId: 's-1',
+      id: 'x',
+      revision: 3n,
+      type: 'T',
+      created: new Date(0),
+      isJson: true,
+      data: {},
+      metadata: {},
+      position: { commit: big, prepare: big },
+    };
     expect(streamEventPosition(event).commit).to.equal(big);
     expect(() => streamEventPosition({ ...event, position: undefined })).to.throw(/22\.6/);
   });
@@ -51,6 +61,7 @@ describe('EventStoreDB adapter: translations to and from the client', () => {
     const client = toClientStreamMetadata('s-1', { maxAge: 60, maxCount: 5, truncateBefore: 3n, custom: { owner: 'u1' } });
     expect(fromClientStreamMetadata(client)).to.deep.equal({ maxAge: 60, maxCount: 5, truncateBefore: 3n, custom: { owner: 'u1' } });
     expect(() => toClientStreamMetadata('s-1', { custom: { maxAge: 1 } })).to.throw(TypeError);
+    // biome-ignore lint/correctness/noPrecisionLoss: the client hands this exact (rounded) number for "no truncation"
     expect(fromClientStreamMetadata({ truncateBefore: 9223372036854775807 })).to.deep.equal({});
   });
 });

@@ -1,11 +1,26 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { ClientRecordedEvent } from '../../src/adapters/event-store/eventstoredb/mapping.js';
-import { earlierAppendAt, MARKER_TYPE, markerData, markerStreamName, parseMarker, slotOf, type Marker } from '../../src/adapters/event-store/eventstoredb/reaction-markers.js';
+import {
+  earlierAppendAt,
+  MARKER_TYPE,
+  markerData,
+  markerStreamName,
+  parseMarker,
+  slotOf,
+  type Marker,
+} from '../../src/adapters/event-store/eventstoredb/reaction-markers.js';
 import { IdempotencyConflictError } from '../../src/event-store/errors.js';
 
 const recorded = (streamId: string, id: string, revision: bigint): ClientRecordedEvent => ({
-  streamId, id, revision, type: 'E', created: new Date(), isJson: true, data: {}, metadata: {},
+  streamId,
+  id,
+  revision,
+  type: 'E',
+  created: new Date(),
+  isJson: true,
+  data: {},
+  metadata: {},
 });
 
 describe('EventStoreDB adapter: markers of appends with deterministic ids', () => {

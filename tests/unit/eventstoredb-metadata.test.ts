@@ -16,7 +16,7 @@ describe('EventStoreDB adapter: metadata writes keep what the port does not own'
     expect(metadataToWrite('s-1', { ...softDeleted(), $acl: { $r: '$all' } }, {})).to.equal(undefined);
   });
 
-  it('keeps $acl, $cacheControl and other server keys, replaces the port\'s settings and custom keys', () => {
+  it("keeps $acl, $cacheControl and other server keys, replaces the port's settings and custom keys", () => {
     const current = { $acl: { $r: 'ops' }, $cacheControl: 10, $maxAge: 5, $maxCount: 9, old: 'x' };
     expect(metadataToWrite('s-1', current, { maxCount: 3, custom: { owner: 'u1' } })).to.deep.equal({
       $acl: { $r: 'ops' },
@@ -26,7 +26,7 @@ describe('EventStoreDB adapter: metadata writes keep what the port does not own'
     });
   });
 
-  it('never moves truncateBefore back: a recreated stream\'s old events stay hidden', () => {
+  it("never moves truncateBefore back: a recreated stream's old events stay hidden", () => {
     // after a soft delete and a new append the server set $tb to the first new revision
     expect(metadataToWrite('s-1', { $tb: 7 }, { maxAge: 60 })).to.deep.equal({ $maxAge: 60, $tb: 7 });
     expect(metadataToWrite('s-1', { $tb: 7 }, { truncateBefore: 3n })).to.deep.equal({ $tb: 7 });
@@ -35,7 +35,7 @@ describe('EventStoreDB adapter: metadata writes keep what the port does not own'
     expect(metadataToWrite('s-1', undefined, {})).to.deep.equal({});
   });
 
-  it('still refuses custom keys named like EventStoreDB\'s own', () => {
+  it("still refuses custom keys named like EventStoreDB's own", () => {
     expect(() => metadataToWrite('s-1', undefined, { custom: { $tb: 1 } })).to.throw(TypeError, /reserved/);
     expect(() => metadataToWrite('s-1', undefined, { custom: { maxAge: 1 } })).to.throw(TypeError, /reserved/);
   });

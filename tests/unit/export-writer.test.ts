@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { inertCell } from '../../src/read-api/inert-cell.js';
 import { CONTENT_TYPES, exportFileName, exportStream, PLAN_FORMAT_OF, type ExportColumn } from '../../src/read-api/export.js';
@@ -54,7 +54,9 @@ function parseCsv(text: string): string[][] {
 
 describe('streaming export writer', () => {
   it('json: one array across pages (empty pages skipped), nested values kept', async () => {
-    const body = await buffer(exportStream({ format: 'json', columns, pages: pagesOf([rows[0]!, rows[1]!], [], [rows[2]!]), json: (r) => ({ id: r.id, tags: r.tags }) }));
+    const body = await buffer(
+      exportStream({ format: 'json', columns, pages: pagesOf([rows[0]!, rows[1]!], [], [rows[2]!]), json: (r) => ({ id: r.id, tags: r.tags }) }),
+    );
     expect(JSON.parse(body.toString('utf8'))).to.deep.equal([
       { id: 'a1', tags: ['上海', '咖啡'] },
       { id: 'b2', tags: [] },
@@ -69,7 +71,9 @@ describe('streaming export writer', () => {
 
   it('json: without a json mapper, the columns become the object', async () => {
     const body = await buffer(exportStream({ format: 'json', columns, pages: pagesOf([rows[0]!]) }));
-    expect(JSON.parse(body.toString('utf8'))).to.deep.equal([{ id: 'a1', title: rows[0]!.title, likes: 4311, tags: ['上海', '咖啡'], at: '2026-03-01T02:00:00.000Z' }]);
+    expect(JSON.parse(body.toString('utf8'))).to.deep.equal([
+      { id: 'a1', title: rows[0]!.title, likes: 4311, tags: ['上海', '咖啡'], at: '2026-03-01T02:00:00.000Z' },
+    ]);
   });
 
   it('csv: BOM, a header, one line per row, quotes and new lines escaped, arrays joined, dates ISO', async () => {
@@ -156,7 +160,7 @@ describe('streaming export writer', () => {
   });
 
   it('maps file formats to the catalogue and names files', () => {
-    expect(PLAN_FORMAT_OF).to.deep.equal({ json: 'json', csv: 'excel', xlsx: 'excel' });
+    expect(PLAN_FORMAT_OF).to.deep.equal({ json: 'json', csv: 'excel', xlsx: 'excel', pdf: 'pdf' });
     expect(CONTENT_TYPES.csv).to.match(/^text\/csv/);
     expect(exportFileName('xiaohongshu-contents', 'xlsx', new Date('2026-11-23T13:05:09.123Z'))).to.equal('xiaohongshu-contents-20261123-130509.xlsx');
   });

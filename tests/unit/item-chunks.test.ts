@@ -27,7 +27,7 @@ describe('ItemsCollected in chunks that fit one append', () => {
     expect(chunkItemsByBytes([])).to.deep.equal([]);
   });
 
-  it('gives each chunk a batch id of its own (the first keeps the batch\'s) and moves the cursor only with the last', () => {
+  it("gives each chunk a batch id of its own (the first keeps the batch's) and moves the cursor only with the last", () => {
     const items = Array.from({ length: 6 }, (_, i) => item(i, 300));
     const commands = collectItemsInChunks({ executionId: 'e1', batchId: 'b-1', items, startCursor: 'p1', endCursor: 'p2', now: 'now' }, 800);
     expect(commands.map((c) => [c.batchId, c.cursor, c.items.length])).to.deep.equal([
@@ -36,9 +36,11 @@ describe('ItemsCollected in chunks that fit one append', () => {
       [chunkBatchId('b-1', 2), 'p2', 2],
     ]);
     // the same batch again is cut the same way: every chunk is recognised by its id
-    expect(collectItemsInChunks({ executionId: 'e1', batchId: 'b-1', items, startCursor: 'p1', endCursor: 'p2', now: 'later' }, 800).map((c) => c.batchId))
-      .to.deep.equal(commands.map((c) => c.batchId));
-    expect(collectItemsInChunks({ executionId: 'e1', batchId: 'b-1', items: [], startCursor: null, endCursor: 'p2', now: 'now' }).map((c) => [c.batchId, c.cursor]))
-      .to.deep.equal([['b-1', 'p2']]);
+    expect(
+      collectItemsInChunks({ executionId: 'e1', batchId: 'b-1', items, startCursor: 'p1', endCursor: 'p2', now: 'later' }, 800).map((c) => c.batchId),
+    ).to.deep.equal(commands.map((c) => c.batchId));
+    expect(
+      collectItemsInChunks({ executionId: 'e1', batchId: 'b-1', items: [], startCursor: null, endCursor: 'p2', now: 'now' }).map((c) => [c.batchId, c.cursor]),
+    ).to.deep.equal([['b-1', 'p2']]);
   });
 });

@@ -39,7 +39,10 @@ describe('NovelAlert', () => {
   describe('CreateNovelAlert', () => {
     it('creates an update, a completion or a threshold rule', () => {
       spec.given([]).when(createCmd).then([created]);
-      spec.given([]).when({ ...createCmd, kind: 'completion' }).then([{ type: 'NovelAlertCreated', data: { ...ref, kind: 'completion', words: null, createdAt: T0 } }]);
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'completion' })
+        .then([{ type: 'NovelAlertCreated', data: { ...ref, kind: 'completion', words: null, createdAt: T0 } }]);
       spec
         .given([])
         .when({ ...createCmd, kind: 'word_count_threshold', words: 1_000_000 })
@@ -47,16 +50,37 @@ describe('NovelAlert', () => {
     });
 
     it('wants words with a threshold, and only with it', () => {
-      spec.given([]).when({ ...createCmd, kind: 'word_count_threshold', words: null }).thenThrows(DomainError, field('words'));
-      spec.given([]).when({ ...createCmd, kind: 'word_count_threshold', words: 0 }).thenThrows(DomainError, field('words'));
-      spec.given([]).when({ ...createCmd, kind: 'word_count_threshold', words: 1.5 }).thenThrows(DomainError, field('words'));
-      spec.given([]).when({ ...createCmd, kind: 'update', words: 10 }).thenThrows(DomainError, field('words'));
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'word_count_threshold', words: null })
+        .thenThrows(DomainError, field('words'));
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'word_count_threshold', words: 0 })
+        .thenThrows(DomainError, field('words'));
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'word_count_threshold', words: 1.5 })
+        .thenThrows(DomainError, field('words'));
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'update', words: 10 })
+        .thenThrows(DomainError, field('words'));
     });
 
     it('validates the novel, the kind and the time', () => {
-      spec.given([]).when({ ...createCmd, novelId: 'abc' }).thenThrows(DomainError, field('novelId'));
-      spec.given([]).when({ ...createCmd, kind: 'sometimes' as never }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given([]).when({ ...createCmd, now: 'yesterday' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...createCmd, novelId: 'abc' })
+        .thenThrows(DomainError, field('novelId'));
+      spec
+        .given([])
+        .when({ ...createCmd, kind: 'sometimes' as never })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...createCmd, now: 'yesterday' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
 
     it('refuses a second create on the same stream', () => {
@@ -68,7 +92,10 @@ describe('NovelAlert', () => {
   describe('ChangeNovelAlert', () => {
     it('changes the kind and words; the state follows', () => {
       spec.given([created]).when(toThreshold).then([changed]);
-      spec.given([created]).when(toThreshold).thenState({ status: 'active', ...ref, kind: 'word_count_threshold', words: 500_000, createdAt: T0, updatedAt: T1 });
+      spec
+        .given([created])
+        .when(toThreshold)
+        .thenState({ status: 'active', ...ref, kind: 'word_count_threshold', words: 500_000, createdAt: T0, updatedAt: T1 });
     });
 
     it('keeps the words when only the words change, and drops them when the kind leaves the threshold', () => {
@@ -83,15 +110,21 @@ describe('NovelAlert', () => {
     });
 
     it('needs the words when the kind becomes a threshold', () => {
-      spec.given([created]).when({ type: 'ChangeNovelAlert', alertId: ALERT, requestedBy: OWNER, kind: 'word_count_threshold', now: T1 }).thenThrows(DomainError, field('words'));
+      spec
+        .given([created])
+        .when({ type: 'ChangeNovelAlert', alertId: ALERT, requestedBy: OWNER, kind: 'word_count_threshold', now: T1 })
+        .thenThrows(DomainError, field('words'));
     });
 
     it('is a no-op when nothing changes', () => {
       spec.given([created]).when({ type: 'ChangeNovelAlert', alertId: ALERT, requestedBy: OWNER, kind: 'update', now: T1 }).then([]);
     });
 
-    it('is the owner\'s only; unknown and deleted rules are not found', () => {
-      spec.given([created]).when({ ...toThreshold, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+    it("is the owner's only; unknown and deleted rules are not found", () => {
+      spec
+        .given([created])
+        .when({ ...toThreshold, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
       spec.given([]).when(toThreshold).thenThrows(DomainError, code('NOT_FOUND'));
       spec.given([created, deleted]).when(toThreshold).thenThrows(DomainError, code('NOT_FOUND'));
     });
@@ -101,11 +134,17 @@ describe('NovelAlert', () => {
     it('deletes once; again is a no-op', () => {
       spec.given([created]).when(deleteCmd).then([deleted]);
       spec.given([created, deleted]).when(deleteCmd).then([]);
-      spec.given([created]).when(deleteCmd).thenState({ status: 'deleted', ...ref, kind: 'update', words: null, createdAt: T0, updatedAt: T2 });
+      spec
+        .given([created])
+        .when(deleteCmd)
+        .thenState({ status: 'deleted', ...ref, kind: 'update', words: null, createdAt: T0, updatedAt: T2 });
     });
 
-    it('is the owner\'s only', () => {
-      spec.given([created]).when({ ...deleteCmd, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+    it("is the owner's only", () => {
+      spec
+        .given([created])
+        .when({ ...deleteCmd, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
       spec.given([]).when(deleteCmd).thenThrows(DomainError, code('NOT_FOUND'));
     });
   });

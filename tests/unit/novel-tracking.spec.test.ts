@@ -52,17 +52,29 @@ describe('NovelTracking', () => {
     });
 
     it('tracks without a label (title null) and trims one given', () => {
-      spec.given([]).when({ ...trackCmd, title: undefined }).then([{ type: 'NovelTracked', data: { ...tracked.data, title: null } }]);
-      spec.given([]).when({ ...trackCmd, title: '  诡秘之主 ' }).then([tracked]);
+      spec
+        .given([])
+        .when({ ...trackCmd, title: undefined })
+        .then([{ type: 'NovelTracked', data: { ...tracked.data, title: null } }]);
+      spec
+        .given([])
+        .when({ ...trackCmd, title: '  诡秘之主 ' })
+        .then([tracked]);
     });
 
     it('keeps only the known settings fields', () => {
       const noisy = { ...SETTINGS, extra: 'x' } as unknown as NovelTrackingSettings;
-      spec.given([]).when({ ...trackCmd, settings: noisy }).then([tracked]);
+      spec
+        .given([])
+        .when({ ...trackCmd, settings: noisy })
+        .then([tracked]);
     });
 
     it('refuses a second track while tracking (already tracked)', () => {
-      spec.given([tracked]).when(trackCmd).thenThrows(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.trackingId === TRACKING);
+      spec
+        .given([tracked])
+        .when(trackCmd)
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.trackingId === TRACKING);
     });
 
     it('tracks again after an untrack, with the new settings', () => {
@@ -73,16 +85,37 @@ describe('NovelTracking', () => {
     });
 
     it('refuses a stream of another user or novel', () => {
-      spec.given([tracked, untracked]).when({ ...trackCmd, userId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
-      spec.given([tracked, untracked]).when({ ...trackCmd, novelId: '42' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([tracked, untracked])
+        .when({ ...trackCmd, userId: STRANGER })
+        .thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([tracked, untracked])
+        .when({ ...trackCmd, novelId: '42' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('validates its fields', () => {
-      spec.given([]).when({ ...trackCmd, novelId: 'abc' }).thenThrows(DomainError, field('novelId'));
-      spec.given([]).when({ ...trackCmd, userId: '' }).thenThrows(DomainError, field('userId'));
-      spec.given([]).when({ ...trackCmd, title: '书'.repeat(501) }).thenThrows(DomainError, field('title'));
-      spec.given([]).when({ ...trackCmd, title: '  ' }).thenThrows(DomainError, field('title'));
-      spec.given([]).when({ ...trackCmd, settings: undefined as never }).thenThrows(DomainError, field('settings'));
+      spec
+        .given([])
+        .when({ ...trackCmd, novelId: 'abc' })
+        .thenThrows(DomainError, field('novelId'));
+      spec
+        .given([])
+        .when({ ...trackCmd, userId: '' })
+        .thenThrows(DomainError, field('userId'));
+      spec
+        .given([])
+        .when({ ...trackCmd, title: '书'.repeat(501) })
+        .thenThrows(DomainError, field('title'));
+      spec
+        .given([])
+        .when({ ...trackCmd, title: '  ' })
+        .thenThrows(DomainError, field('title'));
+      spec
+        .given([])
+        .when({ ...trackCmd, settings: undefined as never })
+        .thenThrows(DomainError, field('settings'));
       spec
         .given([])
         .when({ ...trackCmd, settings: { ...SETTINGS, notifyOnUpdate: 'yes' as never } })
@@ -95,7 +128,10 @@ describe('NovelTracking', () => {
         .given([])
         .when({ ...trackCmd, settings: { ...SETTINGS, wordCountThreshold: 1.5 } })
         .thenThrows(DomainError, field('settings.wordCountThreshold'));
-      spec.given([]).when({ ...trackCmd, now: 'yesterday' }).thenThrows(DomainError, field('now'));
+      spec
+        .given([])
+        .when({ ...trackCmd, now: 'yesterday' })
+        .thenThrows(DomainError, field('now'));
     });
   });
 
@@ -117,12 +153,18 @@ describe('NovelTracking', () => {
 
     it('is a no-op when nothing changes', () => {
       spec.given([tracked, updated]).when(updateCmd).then([]);
-      spec.given([tracked]).when({ ...updateCmd, title: '诡秘之主', settings: SETTINGS }).then([]);
+      spec
+        .given([tracked])
+        .when({ ...updateCmd, title: '诡秘之主', settings: SETTINGS })
+        .then([]);
     });
 
     it('refuses an unknown tracking, a stranger and an untracked one', () => {
       spec.given([]).when(updateCmd).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([tracked]).when({ ...updateCmd, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([tracked])
+        .when({ ...updateCmd, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
       spec.given([tracked, untracked]).when(updateCmd).thenThrows(DomainError, code('NOT_FOUND'));
     });
 
@@ -145,7 +187,10 @@ describe('NovelTracking', () => {
 
     it('refuses an unknown tracking and a stranger', () => {
       spec.given([]).when(untrackCmd).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([tracked]).when({ ...untrackCmd, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([tracked])
+        .when({ ...untrackCmd, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
   });
 
@@ -161,7 +206,12 @@ describe('NovelTracking', () => {
         untrackedAt: T2,
       };
       expect(fold(novelTrackingDecider, [tracked, updated, untracked])).to.deep.equal(expected);
-      const again = fold(novelTrackingDecider, [tracked, updated, untracked, { type: 'NovelTracked', data: { ...tracked.data, retracked: true, trackedAt: T3 } }]);
+      const again = fold(novelTrackingDecider, [
+        tracked,
+        updated,
+        untracked,
+        { type: 'NovelTracked', data: { ...tracked.data, retracked: true, trackedAt: T3 } },
+      ]);
       expect(again).to.include({ status: 'tracking', untrackedAt: null, trackedAt: T3 });
     });
 

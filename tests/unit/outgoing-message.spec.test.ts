@@ -25,14 +25,35 @@ const T2 = '2026-12-07T10:00:06.000Z';
 const ref = { messageId: MESSAGE, ownerId: OWNER, platformAccountId: ACCOUNT };
 
 const requestCmd: RequestMessageSend = {
-  type: 'RequestMessageSend', ...ref, platform: 'xiaohongshu', conversationId: 'conv_1', peerId: null, text: '你好，在吗？', now: T0,
+  type: 'RequestMessageSend',
+  ...ref,
+  platform: 'xiaohongshu',
+  conversationId: 'conv_1',
+  peerId: null,
+  text: '你好，在吗？',
+  now: T0,
 };
 const requested: OutgoingMessageEvent = {
   type: 'MessageSendRequested',
-  data: { ...ref, platform: 'xiaohongshu', conversationId: 'conv_1', peerId: null, text: '你好，在吗？', clientMessageId: clientMessageIdFor(MESSAGE), requestedAt: T0 },
+  data: {
+    ...ref,
+    platform: 'xiaohongshu',
+    conversationId: 'conv_1',
+    peerId: null,
+    text: '你好，在吗？',
+    clientMessageId: clientMessageIdFor(MESSAGE),
+    requestedAt: T0,
+  },
 };
 const sentCmd: RecordMessageSent = {
-  type: 'RecordMessageSent', messageId: MESSAGE, platformMessageId: '1786334340000002', conversationId: 'conv_1', peerId: 'peer-1', sentAt: T1, recovered: false, now: T2,
+  type: 'RecordMessageSent',
+  messageId: MESSAGE,
+  platformMessageId: '1786334340000002',
+  conversationId: 'conv_1',
+  peerId: 'peer-1',
+  sentAt: T1,
+  recovered: false,
+  now: T2,
 };
 const sent: OutgoingMessageEvent = {
   type: 'MessageSent',
@@ -58,34 +79,67 @@ describe('OutgoingMessage', () => {
     });
 
     it('wants exactly one of conversation and peer', () => {
-      spec.given([]).when({ ...requestCmd, conversationId: null, peerId: null }).thenThrows(DomainError, field('conversationId'));
-      spec.given([]).when({ ...requestCmd, peerId: 'p' }).thenThrows(DomainError, field('conversationId'));
+      spec
+        .given([])
+        .when({ ...requestCmd, conversationId: null, peerId: null })
+        .thenThrows(DomainError, field('conversationId'));
+      spec
+        .given([])
+        .when({ ...requestCmd, peerId: 'p' })
+        .thenThrows(DomainError, field('conversationId'));
     });
 
     it('refuses a blank, too long or NUL-bearing text; keeps the text as written', () => {
-      spec.given([]).when({ ...requestCmd, text: '   ' }).thenThrows(DomainError, field('text'));
-      spec.given([]).when({ ...requestCmd, text: 'a'.repeat(MAX_MESSAGE_TEXT + 1) }).thenThrows(DomainError, field('text'));
-      spec.given([]).when({ ...requestCmd, text: 'a\u0000b' }).thenThrows(DomainError, field('text'));
-      spec.given([]).when({ ...requestCmd, text: ' 你好 ' }).then([{ type: 'MessageSendRequested', data: { ...requested.data, text: ' 你好 ' } as never }]);
-      spec.given([]).when({ ...requestCmd, text: 'a'.repeat(MAX_MESSAGE_TEXT) }).then([{ type: 'MessageSendRequested', data: { ...requested.data, text: 'a'.repeat(MAX_MESSAGE_TEXT) } as never }]);
+      spec
+        .given([])
+        .when({ ...requestCmd, text: '   ' })
+        .thenThrows(DomainError, field('text'));
+      spec
+        .given([])
+        .when({ ...requestCmd, text: 'a'.repeat(MAX_MESSAGE_TEXT + 1) })
+        .thenThrows(DomainError, field('text'));
+      spec
+        .given([])
+        .when({ ...requestCmd, text: 'a\u0000b' })
+        .thenThrows(DomainError, field('text'));
+      spec
+        .given([])
+        .when({ ...requestCmd, text: ' 你好 ' })
+        .then([{ type: 'MessageSendRequested', data: { ...requested.data, text: ' 你好 ' } as never }]);
+      spec
+        .given([])
+        .when({ ...requestCmd, text: 'a'.repeat(MAX_MESSAGE_TEXT) })
+        .then([{ type: 'MessageSendRequested', data: { ...requested.data, text: 'a'.repeat(MAX_MESSAGE_TEXT) } as never }]);
     });
 
     it('a repeat is a no-op, other content under the same id a CONFLICT', () => {
       spec.given([requested]).when(requestCmd).then([]);
       spec.given([requested, sent]).when(requestCmd).then([]);
-      spec.given([requested]).when({ ...requestCmd, text: '别的' }).thenThrows(DomainError, code('CONFLICT'));
-      spec.given([requested]).when({ ...requestCmd, ownerId: 'user-2' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([requested])
+        .when({ ...requestCmd, text: '别的' })
+        .thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([requested])
+        .when({ ...requestCmd, ownerId: 'user-2' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('wants a time with a zone', () => {
-      spec.given([]).when({ ...requestCmd, now: 'yesterday' }).thenThrows(DomainError, field('now'));
+      spec
+        .given([])
+        .when({ ...requestCmd, now: 'yesterday' })
+        .thenThrows(DomainError, field('now'));
     });
   });
 
   describe('RecordMessageSent', () => {
     it('records the send once; the first record stays', () => {
       spec.given([requested]).when(sentCmd).then([sent]);
-      spec.given([requested, sent]).when({ ...sentCmd, platformMessageId: 'other' }).then([]);
+      spec
+        .given([requested, sent])
+        .when({ ...sentCmd, platformMessageId: 'other' })
+        .then([]);
     });
 
     it('keeps the requested peer when the platform names none, and marks a recovered send', () => {
@@ -101,8 +155,14 @@ describe('OutgoingMessage', () => {
     });
 
     it('wants the platform ids', () => {
-      spec.given([requested]).when({ ...sentCmd, platformMessageId: '' }).thenThrows(DomainError, field('platformMessageId'));
-      spec.given([requested]).when({ ...sentCmd, conversationId: '' }).thenThrows(DomainError, field('conversationId'));
+      spec
+        .given([requested])
+        .when({ ...sentCmd, platformMessageId: '' })
+        .thenThrows(DomainError, field('platformMessageId'));
+      spec
+        .given([requested])
+        .when({ ...sentCmd, conversationId: '' })
+        .thenThrows(DomainError, field('conversationId'));
     });
   });
 
@@ -110,20 +170,42 @@ describe('OutgoingMessage', () => {
     it('fails a pending message; a sent or failed one stays as it is', () => {
       spec.given([requested]).when(failCmd).then([failed]);
       spec.given([requested, sent]).when(failCmd).then([]);
-      spec.given([requested, failed]).when({ ...failCmd, code: 'attempts_exhausted' }).then([]);
+      spec
+        .given([requested, failed])
+        .when({ ...failCmd, code: 'attempts_exhausted' })
+        .then([]);
     });
 
     it('wants a known code and a bounded reason; an unknown message is NOT_FOUND', () => {
-      spec.given([requested]).when({ ...failCmd, code: 'whatever' as never }).thenThrows(DomainError, field('code'));
-      spec.given([requested]).when({ ...failCmd, reason: 'x'.repeat(501) }).thenThrows(DomainError, field('reason'));
+      spec
+        .given([requested])
+        .when({ ...failCmd, code: 'whatever' as never })
+        .thenThrows(DomainError, field('code'));
+      spec
+        .given([requested])
+        .when({ ...failCmd, reason: 'x'.repeat(501) })
+        .thenThrows(DomainError, field('reason'));
       spec.given([]).when(failCmd).thenThrows(DomainError, code('NOT_FOUND'));
     });
   });
 
   it('folds to the status a decision needs', () => {
-    spec.given([requested]).when(sentCmd).thenState({
-      status: 'sent', messageId: MESSAGE, ownerId: OWNER, platform: 'xiaohongshu', platformAccountId: ACCOUNT, conversationId: 'conv_1', peerId: null,
-      text: '你好，在吗？', clientMessageId: clientMessageIdFor(MESSAGE), requestedAt: T0, platformMessageId: '1786334340000002', failure: null,
-    });
+    spec
+      .given([requested])
+      .when(sentCmd)
+      .thenState({
+        status: 'sent',
+        messageId: MESSAGE,
+        ownerId: OWNER,
+        platform: 'xiaohongshu',
+        platformAccountId: ACCOUNT,
+        conversationId: 'conv_1',
+        peerId: null,
+        text: '你好，在吗？',
+        clientMessageId: clientMessageIdFor(MESSAGE),
+        requestedAt: T0,
+        platformMessageId: '1786334340000002',
+        failure: null,
+      });
   });
 });

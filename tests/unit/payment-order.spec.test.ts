@@ -157,7 +157,9 @@ describe('PaymentOrder', () => {
 
   it('decodes its stored events, and refuses one that does not fit', () => {
     expect(paymentOrderEvents.decode({ type: 'PaymentOrderCreated', data: JSON.parse(JSON.stringify(created.data)) })).to.deep.equal(created);
-    expect(() => paymentOrderEvents.decode({ type: 'PaymentOrderCreated', data: { ...created.data, plan: 'free' } })).to.throw(/cannot decode PaymentOrderCreated/);
+    expect(() => paymentOrderEvents.decode({ type: 'PaymentOrderCreated', data: { ...created.data, plan: 'free' } })).to.throw(
+      /cannot decode PaymentOrderCreated/,
+    );
   });
 
   it('starts with no order', () => {
@@ -198,23 +200,47 @@ describe('PaymentOrder', () => {
     });
 
     it('is a no-op when repeated with the same terms, at a later time', () => {
-      spec.given([created]).when({ ...create, now: '2025-03-01T10:00:05.000Z' }).then([]);
+      spec
+        .given([created])
+        .when({ ...create, now: '2025-03-01T10:00:05.000Z' })
+        .then([]);
     });
 
     it('is a no-op when repeated with the same expiry written in another zone', () => {
-      spec.given([created]).when({ ...create, expiresAt: '2025-03-01T18:30:00.000+08:00' }).then([]);
+      spec
+        .given([created])
+        .when({ ...create, expiresAt: '2025-03-01T18:30:00.000+08:00' })
+        .then([]);
     });
 
     it('is a no-op when repeated after the order was paid', () => {
-      spec.given([created, succeeded]).when({ ...create, now: AFTER_EXPIRY }).then([]);
+      spec
+        .given([created, succeeded])
+        .when({ ...create, now: AFTER_EXPIRY })
+        .then([]);
     });
 
     it('refuses an existing order id with other terms (CONFLICT)', () => {
-      spec.given([created]).when({ ...create, amountFen: 9800 }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([created]).when({ ...create, plan: 'basic' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([created]).when({ ...create, userId: 'user-2' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([created]).when({ ...create, provider: 'wechat' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([created]).when({ ...create, expiresAt: AFTER_EXPIRY }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, amountFen: 9800 })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, plan: 'basic' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, userId: 'user-2' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, provider: 'wechat' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, expiresAt: AFTER_EXPIRY })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses the free plan (VALIDATION_ERROR)', () => {
@@ -234,8 +260,14 @@ describe('PaymentOrder', () => {
     });
 
     it('refuses an unknown service, plan, billing cycle or provider (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...create, service: 'douyin' as never }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'service');
-      spec.given([]).when({ ...create, plan: 'gold' as never }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'plan');
+      spec
+        .given([])
+        .when({ ...create, service: 'douyin' as never })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'service');
+      spec
+        .given([])
+        .when({ ...create, plan: 'gold' as never })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'plan');
       spec
         .given([])
         .when({ ...create, billingCycle: 'weekly' as never })
@@ -247,12 +279,21 @@ describe('PaymentOrder', () => {
     });
 
     it('refuses an empty order or user id (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...create, orderId: '' }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'orderId');
-      spec.given([]).when({ ...create, userId: ' ' }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'userId');
+      spec
+        .given([])
+        .when({ ...create, orderId: '' })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'orderId');
+      spec
+        .given([])
+        .when({ ...create, userId: ' ' })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'userId');
     });
 
     it('refuses an expiry that is not after now (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...create, expiresAt: CREATED_AT }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'expiresAt');
+      spec
+        .given([])
+        .when({ ...create, expiresAt: CREATED_AT })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'expiresAt');
       spec
         .given([])
         .when({ ...create, expiresAt: '2025-03-01T09:00:00.000Z' })
@@ -264,7 +305,10 @@ describe('PaymentOrder', () => {
         .given([])
         .when({ ...create, expiresAt: '2025-03-01 18:30:00' })
         .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'expiresAt');
-      spec.given([]).when({ ...create, now: 'yesterday' }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'now');
+      spec
+        .given([])
+        .when({ ...create, now: 'yesterday' })
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'now');
     });
   });
 
@@ -282,7 +326,9 @@ describe('PaymentOrder', () => {
       spec
         .given([wechatCreated])
         .when({ ...confirm, provider: 'wechat', providerTradeNo: '4200001234202503011234567890' })
-        .then([{ type: 'PaymentSucceeded', data: { ...succeeded.data, provider: 'wechat', providerTradeNo: '4200001234202503011234567890' } } as PaymentOrderEvent]);
+        .then([
+          { type: 'PaymentSucceeded', data: { ...succeeded.data, provider: 'wechat', providerTradeNo: '4200001234202503011234567890' } } as PaymentOrderEvent,
+        ]);
     });
 
     it('accepts a payment notified just before the expiry', () => {
@@ -309,12 +355,21 @@ describe('PaymentOrder', () => {
 
     it('is a no-op for a replayed (duplicate) notification of the same trade', () => {
       spec.given([created, succeeded]).when(confirm).then([]);
-      spec.given([created, succeeded]).when({ ...confirm, now: '2025-03-01T12:00:00.000Z' }).then([]);
+      spec
+        .given([created, succeeded])
+        .when({ ...confirm, now: '2025-03-01T12:00:00.000Z' })
+        .then([]);
     });
 
     it('is a no-op for a duplicate notification after a refund', () => {
-      spec.given([created, succeeded, refunded('rf-1', 1000, 1000)]).when(confirm).then([]);
-      spec.given([created, succeeded, refunded('rf-1', 9900, 9900)]).when(confirm).then([]);
+      spec
+        .given([created, succeeded, refunded('rf-1', 1000, 1000)])
+        .when(confirm)
+        .then([]);
+      spec
+        .given([created, succeeded, refunded('rf-1', 9900, 9900)])
+        .when(confirm)
+        .then([]);
     });
 
     it('refuses a duplicate notification of the same trade with another amount (VALIDATION_ERROR)', () => {
@@ -358,7 +413,10 @@ describe('PaymentOrder', () => {
         .given([created])
         .when({ ...confirm, paidAt: AFTER_EXPIRY, now: AFTER_EXPIRY })
         .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.expiresAt === EXPIRES_AT);
-      spec.given([created]).when({ ...confirm, paidAt: EXPIRES_AT, now: EXPIRES_AT }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...confirm, paidAt: EXPIRES_AT, now: EXPIRES_AT })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses any payment once the order has expired (CONFLICT), even one taken in time', () => {
@@ -415,16 +473,25 @@ describe('PaymentOrder', () => {
 
     it('is a no-op when the order has already failed', () => {
       spec.given([created, failed]).when(failCmd).then([]);
-      spec.given([created, failed]).when({ ...failCmd, reason: 'another reason', now: AFTER_EXPIRY }).then([]);
+      spec
+        .given([created, failed])
+        .when({ ...failCmd, reason: 'another reason', now: AFTER_EXPIRY })
+        .then([]);
     });
 
     it('refuses a paid, refunded or expired order (CONFLICT)', () => {
-      spec.given([created, succeeded]).when(failCmd).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'paid');
+      spec
+        .given([created, succeeded])
+        .when(failCmd)
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'paid');
       spec
         .given([created, succeeded, refunded('rf-1', 9900, 9900)])
         .when(failCmd)
         .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'refunded');
-      spec.given([created, expired]).when(failCmd).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'expired');
+      spec
+        .given([created, expired])
+        .when(failCmd)
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'expired');
     });
 
     it('refuses a notification from another provider (VALIDATION_ERROR)', () => {
@@ -452,7 +519,10 @@ describe('PaymentOrder', () => {
     });
 
     it('makes the order expired', () => {
-      spec.given([created]).when(expireCmd).thenState({ ...pendingState, status: 'expired', expiredAt: EXPIRES_AT });
+      spec
+        .given([created])
+        .when(expireCmd)
+        .thenState({ ...pendingState, status: 'expired', expiredAt: EXPIRES_AT });
     });
 
     it('refuses to expire a pending order too early (CONFLICT)', () => {
@@ -463,7 +533,10 @@ describe('PaymentOrder', () => {
     });
 
     it('is a no-op when the order has already expired', () => {
-      spec.given([created, expired]).when({ ...expireCmd, now: AFTER_EXPIRY }).then([]);
+      spec
+        .given([created, expired])
+        .when({ ...expireCmd, now: AFTER_EXPIRY })
+        .then([]);
     });
 
     it('is a no-op when the order has failed (already closed without payment)', () => {
@@ -471,7 +544,10 @@ describe('PaymentOrder', () => {
     });
 
     it('refuses a paid or refunded order (CONFLICT)', () => {
-      spec.given([created, succeeded]).when(expireCmd).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'paid');
+      spec
+        .given([created, succeeded])
+        .when(expireCmd)
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'paid');
       spec
         .given([created, succeeded, refunded('rf-1', 100, 100)])
         .when(expireCmd)
@@ -485,7 +561,10 @@ describe('PaymentOrder', () => {
 
   describe('RefundPayment', () => {
     it('refunds the whole paid amount', () => {
-      spec.given([created, succeeded]).when(refundCmd('rf-1', 9900)).then([refunded('rf-1', 9900, 9900)]);
+      spec
+        .given([created, succeeded])
+        .when(refundCmd('rf-1', 9900))
+        .then([refunded('rf-1', 9900, 9900)]);
     });
 
     it('makes a fully refunded order refunded', () => {
@@ -501,7 +580,10 @@ describe('PaymentOrder', () => {
     });
 
     it('refunds part of the amount', () => {
-      spec.given([created, succeeded]).when(refundCmd('rf-1', 3000)).then([refunded('rf-1', 3000, 3000)]);
+      spec
+        .given([created, succeeded])
+        .when(refundCmd('rf-1', 3000))
+        .then([refunded('rf-1', 3000, 3000)]);
       spec
         .given([created, succeeded])
         .when(refundCmd('rf-1', 3000))
@@ -521,8 +603,14 @@ describe('PaymentOrder', () => {
     });
 
     it('is a no-op when the same refund is repeated', () => {
-      spec.given([created, succeeded, refunded('rf-1', 3000, 3000)]).when(refundCmd('rf-1', 3000, '2025-03-02T09:00:05.000Z')).then([]);
-      spec.given([created, succeeded, refunded('rf-1', 9900, 9900)]).when(refundCmd('rf-1', 9900)).then([]);
+      spec
+        .given([created, succeeded, refunded('rf-1', 3000, 3000)])
+        .when(refundCmd('rf-1', 3000, '2025-03-02T09:00:05.000Z'))
+        .then([]);
+      spec
+        .given([created, succeeded, refunded('rf-1', 9900, 9900)])
+        .when(refundCmd('rf-1', 9900))
+        .then([]);
     });
 
     it('refuses a refund id already used for another amount (CONFLICT)', () => {
@@ -551,9 +639,18 @@ describe('PaymentOrder', () => {
     });
 
     it('refuses to refund an order that was not paid (CONFLICT)', () => {
-      spec.given([created]).when(refundCmd('rf-1', 100)).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'pending');
-      spec.given([created, failed]).when(refundCmd('rf-1', 100)).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'failed');
-      spec.given([created, expired]).when(refundCmd('rf-1', 100)).thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'expired');
+      spec
+        .given([created])
+        .when(refundCmd('rf-1', 100))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'pending');
+      spec
+        .given([created, failed])
+        .when(refundCmd('rf-1', 100))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'failed');
+      spec
+        .given([created, expired])
+        .when(refundCmd('rf-1', 100))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.status === 'expired');
     });
 
     it('refuses a zero, negative or fractional amount, an empty refund id or reason (VALIDATION_ERROR)', () => {
@@ -580,12 +677,7 @@ describe('PaymentOrder', () => {
 
   describe('evolve', () => {
     it('folds a whole life: created, paid, refunded in two parts', () => {
-      const state = fold(paymentOrderDecider, [
-        created,
-        succeeded,
-        refunded('rf-1', 3000, 3000),
-        refunded('rf-2', 6900, 9900, '2025-03-03T09:00:00.000Z'),
-      ]);
+      const state = fold(paymentOrderDecider, [created, succeeded, refunded('rf-1', 3000, 3000), refunded('rf-2', 6900, 9900, '2025-03-03T09:00:00.000Z')]);
       expect(state.status).to.equal('refunded');
       expect(state.refundedFen).to.equal(9900);
       expect(state.refunds.map((r) => r.refundId)).to.deep.equal(['rf-1', 'rf-2']);
@@ -617,20 +709,43 @@ describe('PaymentOrder', () => {
     });
     const placed: PaymentOrderEvent = {
       type: 'PaymentOrderPlaced',
-      data: { orderId: ORDER, userId: 'user-1', provider: 'alipay', channel: 'page', payUrl: 'https://openapi.alipay.com/gateway.do?sign=x', codeUrl: null, placedAt: '2025-03-01T10:00:01.000Z' },
+      data: {
+        orderId: ORDER,
+        userId: 'user-1',
+        provider: 'alipay',
+        channel: 'page',
+        payUrl: 'https://openapi.alipay.com/gateway.do?sign=x',
+        codeUrl: null,
+        placedAt: '2025-03-01T10:00:01.000Z',
+      },
     };
 
     it('records once where the buyer pays; the same answer again is a no-op, another a CONFLICT', () => {
       spec.given([created]).when(place()).then([placed]);
-      spec.given([created, placed]).when(place({ now: '2025-03-01T10:00:09.000Z' })).then([]);
-      spec.given([created, placed]).when(place({ payUrl: 'https://elsewhere' })).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created, placed])
+        .when(place({ now: '2025-03-01T10:00:09.000Z' }))
+        .then([]);
+      spec
+        .given([created, placed])
+        .when(place({ payUrl: 'https://elsewhere' }))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
       expect(fold(paymentOrderDecider, [created, placed]).placement).to.deep.include({ channel: 'page', codeUrl: null });
     });
 
     it('needs exactly one of payUrl and codeUrl, a known channel and a pending order', () => {
-      spec.given([created]).when(place({ codeUrl: 'weixin://x' })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([created]).when(place({ payUrl: null })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([created]).when(place({ channel: 'app' as never })).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created])
+        .when(place({ codeUrl: 'weixin://x' }))
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created])
+        .when(place({ payUrl: null }))
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created])
+        .when(place({ channel: 'app' as never }))
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       spec.given([created, failed]).when(place()).thenThrows<DomainError>(DomainError, code('CONFLICT'));
       spec.given([]).when(place()).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
     });
@@ -648,43 +763,98 @@ describe('PaymentOrder', () => {
     });
     const requested = (refundId: string, amountFen: number): PaymentOrderEvent => ({
       type: 'RefundRequested',
-      data: { orderId: ORDER, userId: 'user-1', provider: 'alipay', refundId, amountFen, reason: 'customer request', requestedBy: 'admin-1', requestedAt: '2025-03-02T08:59:00.000Z' },
+      data: {
+        orderId: ORDER,
+        userId: 'user-1',
+        provider: 'alipay',
+        refundId,
+        amountFen,
+        reason: 'customer request',
+        requestedBy: 'admin-1',
+        requestedAt: '2025-03-02T08:59:00.000Z',
+      },
     });
-    const failRefund = (refundId: string): FailRefund => ({ type: 'FailRefund', orderId: ORDER, refundId, reason: 'alipay refused: ACQ.X', now: '2025-03-02T09:00:00.000Z' });
+    const failRefund = (refundId: string): FailRefund => ({
+      type: 'FailRefund',
+      orderId: ORDER,
+      refundId,
+      reason: 'alipay refused: ACQ.X',
+      now: '2025-03-02T09:00:00.000Z',
+    });
     const refundFailed = (refundId: string, amountFen: number): PaymentOrderEvent => ({
       type: 'RefundFailed',
       data: { orderId: ORDER, userId: 'user-1', refundId, amountFen, reason: 'alipay refused: ACQ.X', failedAt: '2025-03-02T09:00:00.000Z' },
     });
 
     it('reserves the amount; a repeat is a no-op; requested and made refunds together at most the paid amount', () => {
-      spec.given([created, succeeded]).when(request('rf-1', 9900)).then([requested('rf-1', 9900)]);
-      spec.given([created, succeeded, requested('rf-1', 9900)]).when(request('rf-1', 9900)).then([]);
-      spec.given([created, succeeded, requested('rf-1', 9900)]).when(request('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([created, succeeded, requested('rf-1', 5000)]).when(request('rf-2', 5000)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([created, succeeded, refunded('rf-0', 4900, 4900), requested('rf-1', 4000)]).when(request('rf-2', 1000)).then([requested('rf-2', 1000)]);
+      spec
+        .given([created, succeeded])
+        .when(request('rf-1', 9900))
+        .then([requested('rf-1', 9900)]);
+      spec
+        .given([created, succeeded, requested('rf-1', 9900)])
+        .when(request('rf-1', 9900))
+        .then([]);
+      spec
+        .given([created, succeeded, requested('rf-1', 9900)])
+        .when(request('rf-1', 100))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([created, succeeded, requested('rf-1', 5000)])
+        .when(request('rf-2', 5000))
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created, succeeded, refunded('rf-0', 4900, 4900), requested('rf-1', 4000)])
+        .when(request('rf-2', 1000))
+        .then([requested('rf-2', 1000)]);
       spec.given([created]).when(request('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('the provider made it: PaymentRefunded settles the request', () => {
       const history = [created, succeeded, requested('rf-1', 9900)];
-      spec.given(history).when(refundCmd('rf-1', 9900)).then([refunded('rf-1', 9900, 9900)]);
+      spec
+        .given(history)
+        .when(refundCmd('rf-1', 9900))
+        .then([refunded('rf-1', 9900, 9900)]);
       spec.given(history).when(refundCmd('rf-1', 100)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
       const state = fold(paymentOrderDecider, [...history, refunded('rf-1', 9900, 9900)]);
       expect(state.pendingRefunds).to.deep.equal([]);
       expect(state.status).to.equal('refunded');
       // a late failure of a refund that was made is refused
-      spec.given([...history, refunded('rf-1', 9900, 9900)]).when(failRefund('rf-1')).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([...history, refunded('rf-1', 9900, 9900)])
+        .when(failRefund('rf-1'))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('the provider refused it: RefundFailed frees the amount, and that refundId is spent', () => {
       const history = [created, succeeded, requested('rf-1', 9900)];
-      spec.given(history).when(failRefund('rf-1')).then([refundFailed('rf-1', 9900)]);
-      spec.given([...history, refundFailed('rf-1', 9900)]).when(failRefund('rf-1')).then([]);
-      spec.given([...history, refundFailed('rf-1', 9900)]).when(request('rf-2', 9900)).then([requested('rf-2', 9900)]);
-      spec.given([...history, refundFailed('rf-1', 9900)]).when(request('rf-1', 9900)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([...history, refundFailed('rf-1', 9900)]).when(refundCmd('rf-1', 9900)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given(history)
+        .when(failRefund('rf-1'))
+        .then([refundFailed('rf-1', 9900)]);
+      spec
+        .given([...history, refundFailed('rf-1', 9900)])
+        .when(failRefund('rf-1'))
+        .then([]);
+      spec
+        .given([...history, refundFailed('rf-1', 9900)])
+        .when(request('rf-2', 9900))
+        .then([requested('rf-2', 9900)]);
+      spec
+        .given([...history, refundFailed('rf-1', 9900)])
+        .when(request('rf-1', 9900))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([...history, refundFailed('rf-1', 9900)])
+        .when(refundCmd('rf-1', 9900))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
       spec.given([created, succeeded]).when(failRefund('rf-9')).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      expect(fold(paymentOrderDecider, [...history, refundFailed('rf-1', 9900)])).to.deep.include({ status: 'paid', pendingRefunds: [], failedRefundIds: ['rf-1'] });
+      expect(fold(paymentOrderDecider, [...history, refundFailed('rf-1', 9900)])).to.deep.include({
+        status: 'paid',
+        pendingRefunds: [],
+        failedRefundIds: ['rf-1'],
+      });
     });
 
     it('decodes the new events', () => {

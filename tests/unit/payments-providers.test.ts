@@ -11,7 +11,13 @@ import {
 } from '../../src/adapters/payments/alipay.js';
 import { AlipayClient } from '../../src/adapters/payments/alipay-client.js';
 import { PaymentProviderError } from '../../src/adapters/payments/providers.js';
-import { parseWechatAuthorization, verifyWechatRequest, wechatAuthorization, wechatRefund, buildWechatEventNotification } from '../../src/adapters/payments/wechat.js';
+import {
+  parseWechatAuthorization,
+  verifyWechatRequest,
+  wechatAuthorization,
+  wechatRefund,
+  buildWechatEventNotification,
+} from '../../src/adapters/payments/wechat.js';
 import { WechatPayClient, rfc3339Beijing } from '../../src/adapters/payments/wechat-client.js';
 import { orderIdFromTradeRef, tradeRef } from '../../src/application/payments.js';
 import { loadConfig } from '../../src/config.js';
@@ -26,7 +32,9 @@ describe('payments: signing helpers', () => {
     const params = { method: 'alipay.trade.query', app_id: '2021', biz_content: '{"out_trade_no":"a"}', empty: '', timestamp: '2024-05-01 12:30:00' };
     const signed = signAlipayRequest(params, app.privateKeyPem);
     expect(signed.sign_type).to.equal('RSA2');
-    expect(alipayRequestSigningContent(signed)).to.equal('app_id=2021&biz_content={"out_trade_no":"a"}&method=alipay.trade.query&sign_type=RSA2&timestamp=2024-05-01 12:30:00');
+    expect(alipayRequestSigningContent(signed)).to.equal(
+      'app_id=2021&biz_content={"out_trade_no":"a"}&method=alipay.trade.query&sign_type=RSA2&timestamp=2024-05-01 12:30:00',
+    );
     expect(verifyAlipayRequest(signed, app.publicKeyPem)).to.equal(true);
     expect(verifyAlipayRequest(signed, other.publicKeyPem)).to.equal(false);
     expect(verifyAlipayRequest({ ...signed, biz_content: '{"out_trade_no":"b"}' }, app.publicKeyPem)).to.equal(false);
@@ -35,8 +43,14 @@ describe('payments: signing helpers', () => {
   });
 
   it('verifies a gateway answer over the exact text of its response object', () => {
-    const text = signAlipayResponse('alipay.trade.query', { code: '10000', msg: 'Success', trade_status: 'TRADE_SUCCESS', note: 'a "quoted" } brace' }, app.privateKeyPem);
-    expect(jsonValueText(text, 'alipay_trade_query_response')).to.equal('{"code":"10000","msg":"Success","trade_status":"TRADE_SUCCESS","note":"a \\"quoted\\" } brace"}');
+    const text = signAlipayResponse(
+      'alipay.trade.query',
+      { code: '10000', msg: 'Success', trade_status: 'TRADE_SUCCESS', note: 'a "quoted" } brace' },
+      app.privateKeyPem,
+    );
+    expect(jsonValueText(text, 'alipay_trade_query_response')).to.equal(
+      '{"code":"10000","msg":"Success","trade_status":"TRADE_SUCCESS","note":"a \\"quoted\\" } brace"}',
+    );
     const ok = verifyAlipayResponse(text, 'alipay.trade.query', app.publicKeyPem);
     expect(ok.ok).to.equal(true);
     expect(verifyAlipayResponse(text, 'alipay.trade.query', other.publicKeyPem).ok).to.equal(false);
@@ -44,7 +58,9 @@ describe('payments: signing helpers', () => {
     // re-serialised with other spacing: not the bytes that were signed
     const spaced = JSON.stringify(JSON.parse(text), null, 1);
     expect(verifyAlipayResponse(spaced, 'alipay.trade.query', app.publicKeyPem).ok).to.equal(false);
-    expect(verifyAlipayResponse('{"error_response":{"code":"40002","sub_code":"isv.invalid-app-id"}}', 'alipay.trade.query', app.publicKeyPem)).to.deep.include({ ok: false });
+    expect(verifyAlipayResponse('{"error_response":{"code":"40002","sub_code":"isv.invalid-app-id"}}', 'alipay.trade.query', app.publicKeyPem)).to.deep.include(
+      { ok: false },
+    );
     expect(verifyAlipayResponse('not json', 'alipay.trade.query', app.publicKeyPem).ok).to.equal(false);
   });
 
@@ -55,11 +71,27 @@ describe('payments: signing helpers', () => {
 
   it('signs and verifies WeChat Pay v3 request Authorization headers', () => {
     const body = JSON.stringify({ out_trade_no: 'abc123' });
-    const authorization = wechatAuthorization({ method: 'POST', pathWithQuery: '/v3/pay/transactions/native', body, mchid: '1900000001', serial: 'SERIAL1', merchantPrivateKeyPem: app.privateKeyPem });
-    expect(authorization).to.match(/^WECHATPAY2-SHA256-RSA2048 mchid="1900000001",nonce_str="[0-9A-F]{32}",signature="[^"]+",timestamp="\d+",serial_no="SERIAL1"$/);
+    const authorization = wechatAuthorization({
+      method: 'POST',
+      pathWithQuery: '/v3/pay/transactions/native',
+      body,
+      mchid: '1900000001',
+      serial: 'SERIAL1',
+      merchantPrivateKeyPem: app.privateKeyPem,
+    });
+    expect(authorization).to.match(
+      /^WECHATPAY2-SHA256-RSA2048 mchid="1900000001",nonce_str="[0-9A-F]{32}",signature="[^"]+",timestamp="\d+",serial_no="SERIAL1"$/,
+    );
     expect(parseWechatAuthorization(authorization)).to.include({ mchid: '1900000001', serial_no: 'SERIAL1' });
     const check = (over: Partial<Parameters<typeof verifyWechatRequest>[0]>) =>
-      verifyWechatRequest({ method: 'POST', pathWithQuery: '/v3/pay/transactions/native', body, authorization, merchantPublicKeyPem: app.publicKeyPem, ...over }).ok;
+      verifyWechatRequest({
+        method: 'POST',
+        pathWithQuery: '/v3/pay/transactions/native',
+        body,
+        authorization,
+        merchantPublicKeyPem: app.publicKeyPem,
+        ...over,
+      }).ok;
     expect(check({})).to.equal(true);
     expect(check({ merchantPublicKeyPem: other.publicKeyPem })).to.equal(false);
     expect(check({ body: body.replace('abc', 'abd') })).to.equal(false);
@@ -87,14 +119,21 @@ describe('payments: signing helpers', () => {
   it('names orders at the providers within their limits, and back', () => {
     const id = randomUUID();
     expect(tradeRef('alipay', id)).to.equal(id);
-    expect(tradeRef('wechat', id)).to.have.length(32).and.match(/^[0-9a-f]+$/);
+    expect(tradeRef('wechat', id))
+      .to.have.length(32)
+      .and.match(/^[0-9a-f]+$/);
     expect(orderIdFromTradeRef(tradeRef('wechat', id))).to.equal(id);
     expect(orderIdFromTradeRef(id.toUpperCase())).to.equal(id);
     expect(orderIdFromTradeRef('not-an-order')).to.equal(undefined);
   });
 
   it('validates the merchant keys in config: one line per problem, never the secret', () => {
-    const env = platformEnv({ merchant: generateMerchant(), keys: generateProviderKeys(), sandboxUrl: 'http://127.0.0.1:1', notifyBaseUrl: 'http://127.0.0.1:2' });
+    const env = platformEnv({
+      merchant: generateMerchant(),
+      keys: generateProviderKeys(),
+      sandboxUrl: 'http://127.0.0.1:1',
+      notifyBaseUrl: 'http://127.0.0.1:2',
+    });
     const base = { NODE_ENV: 'test' };
     const config = loadConfig({ ...base, ...env });
     expect(config.ALIPAY_APP_PRIVATE_KEY).to.include('BEGIN PRIVATE KEY');
@@ -112,7 +151,7 @@ describe('payments: signing helpers', () => {
     expect(message).to.not.include('PRIVATE KEY-----');
     let production = '';
     try {
-      loadConfig({ ...env, NODE_ENV: 'production', JWT_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: 'k:' + Buffer.alloc(32, 1).toString('base64') });
+      loadConfig({ ...env, NODE_ENV: 'production', JWT_SECRET: randomUUID() + randomUUID(), ENCRYPTION_KEYS: `k:${Buffer.alloc(32, 1).toString('base64')}` });
     } catch (error) {
       production = (error as Error).message;
     }
@@ -156,7 +195,13 @@ describe('payments: provider clients against the sandbox', function () {
     await sandbox?.stop();
   });
 
-  const order = (channel: 'page' | 'wap' | 'native', orderId = randomUUID()) => ({ orderId, amountFen: 3990, subject: '小红书基础版', expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(), channel });
+  const order = (channel: 'page' | 'wap' | 'native', orderId = randomUUID()) => ({
+    orderId,
+    amountFen: 3990,
+    subject: '小红书基础版',
+    expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
+    channel,
+  });
 
   it('Alipay: the signed pay URL opens the cashier; query, pay, refund (idempotent by out_request_no)', async () => {
     const o = order('page');
@@ -218,7 +263,14 @@ describe('payments: provider clients against the sandbox', function () {
     } finally {
       sandbox.faults.unavailable = false;
     }
-    const nowhere = new AlipayClient({ gatewayUrl: 'http://127.0.0.1:9/gateway.do', appId: merchant.alipay.appId, appPrivateKeyPem: merchant.alipay.app.privateKeyPem, alipayPublicKeyPem: sandbox.keys.alipay.publicKeyPem, notifyUrl: 'http://x', timeoutMs: 2_000 });
+    const nowhere = new AlipayClient({
+      gatewayUrl: 'http://127.0.0.1:9/gateway.do',
+      appId: merchant.alipay.appId,
+      appPrivateKeyPem: merchant.alipay.app.privateKeyPem,
+      alipayPublicKeyPem: sandbox.keys.alipay.publicKeyPem,
+      notifyUrl: 'http://x',
+      timeoutMs: 2_000,
+    });
     expect(await nowhere.query(randomUUID()).catch((e: unknown) => e)).to.include({ kind: 'unavailable', code: 'NETWORK' });
     // a merchant key the sandbox does not know: its signature is refused
     const stranger = new WechatPayClient({

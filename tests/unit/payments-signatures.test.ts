@@ -161,6 +161,9 @@ describe('payments: configuration', () => {
     }
     expect(() => loadConfig({ WECHAT_PLATFORM_PUBLIC_KEY: 'nonsense' })).to.throw(/WECHAT_PLATFORM_PUBLIC_KEY: must be an RSA public key/);
     expect(() => loadConfig({ WECHAT_API_V3_KEY: 'short' })).to.throw(/WECHAT_API_V3_KEY: must be exactly 32 characters \(got a value of 5 characters\)/);
-    expect(loadConfig({ WECHAT_API_V3_KEY: API_V3_KEY, PAYMENT_ORDER_TTL_MINUTES: '15' })).to.include({ WECHAT_API_V3_KEY: API_V3_KEY, PAYMENT_ORDER_TTL_MINUTES: 15 });
+    expect(loadConfig({ WECHAT_API_V3_KEY: API_V3_KEY, PAYMENT_ORDER_TTL_MINUTES: '15' })).to.include({
+      WECHAT_API_V3_KEY: API_V3_KEY,
+      PAYMENT_ORDER_TTL_MINUTES: 15,
+    });
   });
 });

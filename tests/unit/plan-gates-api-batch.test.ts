@@ -32,7 +32,14 @@ describe('plan gates: API access and batch operations (docs/plans.md)', () => {
     const allowed = (service: 'xiaohongshu' | 'qidian') => PLAN_CODES.filter((code) => allowsBatchOperations(plan(service, code)));
     expect(allowed('xiaohongshu')).to.deep.equal(['pro', 'enterprise']);
     expect(allowed('qidian')).to.deep.equal(['pro', 'enterprise']);
-    expect(refusal(() => requireBatchOperations(plan('qidian', 'basic'))).details).to.deep.equal({ feature: 'batch_operations', service: 'qidian', plan: 'basic' });
-    expect(refusal(() => requireBatchOperations(plan('xiaohongshu', 'basic'), { platform: 'xiaohongshu' })).details).to.include({ feature: 'batch_operations', platform: 'xiaohongshu' });
+    expect(refusal(() => requireBatchOperations(plan('qidian', 'basic'))).details).to.deep.equal({
+      feature: 'batch_operations',
+      service: 'qidian',
+      plan: 'basic',
+    });
+    expect(refusal(() => requireBatchOperations(plan('xiaohongshu', 'basic'), { platform: 'xiaohongshu' })).details).to.include({
+      feature: 'batch_operations',
+      platform: 'xiaohongshu',
+    });
   });
 });

@@ -85,7 +85,14 @@ const verified: PlatformAccountEvent = {
 
 const health = (score: number, now = T2): RecordAccountHealth => ({ type: 'RecordAccountHealth', accountId: ACCOUNT, score, now });
 
-const invalidateCmd: InvalidateAccount = { type: 'InvalidateAccount', accountId: ACCOUNT, requestedBy: null, reason: 'login_wall', detail: 'redirected to login', now: T2 };
+const invalidateCmd: InvalidateAccount = {
+  type: 'InvalidateAccount',
+  accountId: ACCOUNT,
+  requestedBy: null,
+  reason: 'login_wall',
+  detail: 'redirected to login',
+  now: T2,
+};
 
 const invalidated: PlatformAccountEvent = {
   type: 'AccountInvalidated',
@@ -101,7 +108,14 @@ const invalidated: PlatformAccountEvent = {
   },
 };
 
-const rotateCmd: RotateAccountCredentials = { type: 'RotateAccountCredentials', accountId: ACCOUNT, requestedBy: OWNER, credentials: BOX2, userAgent: UA, now: T3 };
+const rotateCmd: RotateAccountCredentials = {
+  type: 'RotateAccountCredentials',
+  accountId: ACCOUNT,
+  requestedBy: OWNER,
+  credentials: BOX2,
+  userAgent: UA,
+  now: T3,
+};
 
 const disconnectCmd: DisconnectPlatformAccount = { type: 'DisconnectPlatformAccount', accountId: ACCOUNT, requestedBy: OWNER, now: T3 };
 
@@ -175,17 +189,31 @@ describe('PlatformAccount', () => {
       spec
         .given([])
         .when({ ...noAgent, platform: 'qidian_v2', platformUserId: 'reader-42' })
-        .then([{ type: 'PlatformAccountConnected', data: { ...connected.data, platform: 'qidian_v2', platformUserId: 'reader-42', userAgent: null } } as PlatformAccountEvent]);
+        .then([
+          {
+            type: 'PlatformAccountConnected',
+            data: { ...connected.data, platform: 'qidian_v2', platformUserId: 'reader-42', userAgent: null },
+          } as PlatformAccountEvent,
+        ]);
     });
 
     it('is a no-op when retried (resealed credentials, later time)', () => {
-      spec.given([connected]).when({ ...connect, credentials: BOX2, now: T1 }).then([]);
+      spec
+        .given([connected])
+        .when({ ...connect, credentials: BOX2, now: T1 })
+        .then([]);
       spec.given(INVALID).when(connect).then([]);
     });
 
     it('refuses an existing account with another owner or platform (CONFLICT)', () => {
-      spec.given([connected]).when({ ...connect, ownerId: STRANGER }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([connected]).when({ ...connect, platform: 'qidian' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([connected])
+        .when({ ...connect, ownerId: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([connected])
+        .when({ ...connect, platform: 'qidian' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses to reconnect a disconnected account, even the same one (CONFLICT)', () => {
@@ -194,27 +222,66 @@ describe('PlatformAccount', () => {
 
     it('refuses a malformed platform id (VALIDATION_ERROR)', () => {
       for (const platform of ['Xiaohongshu', '1qidian', 'xiao-hong-shu', '', 'douyin ']) {
-        spec.given([]).when({ ...connect, platform }).thenThrows<DomainError>(DomainError, field('platform'));
+        spec
+          .given([])
+          .when({ ...connect, platform })
+          .thenThrows<DomainError>(DomainError, field('platform'));
       }
     });
 
     it('refuses empty ids, names, platform user or user agent (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...connect, accountId: '' }).thenThrows<DomainError>(DomainError, field('accountId'));
-      spec.given([]).when({ ...connect, ownerId: ' ' }).thenThrows<DomainError>(DomainError, field('ownerId'));
-      spec.given([]).when({ ...connect, displayName: '' }).thenThrows<DomainError>(DomainError, field('displayName'));
-      spec.given([]).when({ ...connect, displayName: 'x'.repeat(201) }).thenThrows<DomainError>(DomainError, field('displayName'));
-      spec.given([]).when({ ...connect, platformUserId: '' }).thenThrows<DomainError>(DomainError, field('platformUserId'));
-      spec.given([]).when({ ...connect, userAgent: '' }).thenThrows<DomainError>(DomainError, field('userAgent'));
-      spec.given([]).when({ ...connect, now: '2025-03-01 10:00' }).thenThrows<DomainError>(DomainError, field('now'));
+      spec
+        .given([])
+        .when({ ...connect, accountId: '' })
+        .thenThrows<DomainError>(DomainError, field('accountId'));
+      spec
+        .given([])
+        .when({ ...connect, ownerId: ' ' })
+        .thenThrows<DomainError>(DomainError, field('ownerId'));
+      spec
+        .given([])
+        .when({ ...connect, displayName: '' })
+        .thenThrows<DomainError>(DomainError, field('displayName'));
+      spec
+        .given([])
+        .when({ ...connect, displayName: 'x'.repeat(201) })
+        .thenThrows<DomainError>(DomainError, field('displayName'));
+      spec
+        .given([])
+        .when({ ...connect, platformUserId: '' })
+        .thenThrows<DomainError>(DomainError, field('platformUserId'));
+      spec
+        .given([])
+        .when({ ...connect, userAgent: '' })
+        .thenThrows<DomainError>(DomainError, field('userAgent'));
+      spec
+        .given([])
+        .when({ ...connect, now: '2025-03-01 10:00' })
+        .thenThrows<DomainError>(DomainError, field('now'));
     });
 
     it('refuses credentials that are not a sealed box (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...connect, credentials: CLEAR_COOKIE as never }).thenThrows<DomainError>(DomainError, field('credentials'));
-      spec.given([]).when({ ...connect, credentials: null as never }).thenThrows<DomainError>(DomainError, field('credentials'));
-      spec.given([]).when({ ...connect, credentials: { ...BOX, keyId: '' } }).thenThrows<DomainError>(DomainError, field('credentials.keyId'));
-      spec.given([]).when({ ...connect, credentials: { ...BOX, ciphertext: CLEAR_COOKIE } }).thenThrows<DomainError>(DomainError, field('credentials.ciphertext'));
+      spec
+        .given([])
+        .when({ ...connect, credentials: CLEAR_COOKIE as never })
+        .thenThrows<DomainError>(DomainError, field('credentials'));
+      spec
+        .given([])
+        .when({ ...connect, credentials: null as never })
+        .thenThrows<DomainError>(DomainError, field('credentials'));
+      spec
+        .given([])
+        .when({ ...connect, credentials: { ...BOX, keyId: '' } })
+        .thenThrows<DomainError>(DomainError, field('credentials.keyId'));
+      spec
+        .given([])
+        .when({ ...connect, credentials: { ...BOX, ciphertext: CLEAR_COOKIE } })
+        .thenThrows<DomainError>(DomainError, field('credentials.ciphertext'));
       const { tag: _tag, ...noTag } = BOX;
-      spec.given([]).when({ ...connect, credentials: noTag as never }).thenThrows<DomainError>(DomainError, field('credentials.tag'));
+      spec
+        .given([])
+        .when({ ...connect, credentials: noTag as never })
+        .thenThrows<DomainError>(DomainError, field('credentials.tag'));
     });
 
     it('refuses a box with a clear-text field, without echoing it (VALIDATION_ERROR)', () => {
@@ -254,7 +321,10 @@ describe('PlatformAccount', () => {
         .given(INVALID)
         .when({ ...verifyOk, now: T3 })
         .then([{ type: 'AccountVerified', data: { ...verified.data, previousStatus: 'invalid', verifiedAt: T3 } } as PlatformAccountEvent]);
-      spec.given(INVALID).when({ ...verifyOk, now: T3 }).thenState({ ...invalidState, status: 'active', verifiedAt: T3 });
+      spec
+        .given(INVALID)
+        .when({ ...verifyOk, now: T3 })
+        .thenState({ ...invalidState, status: 'active', verifiedAt: T3 });
     });
 
     it('records a new nickname of an active account', () => {
@@ -270,7 +340,10 @@ describe('PlatformAccount', () => {
     });
 
     it('is a no-op when the active account verifies the same again', () => {
-      spec.given(ACTIVE).when({ ...verifyOk, now: T2 }).then([]);
+      spec
+        .given(ACTIVE)
+        .when({ ...verifyOk, now: T2 })
+        .then([]);
     });
 
     it('invalidates the account when the platform refuses it', () => {
@@ -295,7 +368,10 @@ describe('PlatformAccount', () => {
     });
 
     it('is a no-op when the refusal repeats the reason the account is invalid for', () => {
-      spec.given(INVALID).when({ ...verifyOk, outcome: { ok: false, reason: 'login_wall' } }).then([]);
+      spec
+        .given(INVALID)
+        .when({ ...verifyOk, outcome: { ok: false, reason: 'login_wall' } })
+        .then([]);
     });
 
     it('refuses credentials that log into another platform user (CONFLICT)', () => {
@@ -310,12 +386,21 @@ describe('PlatformAccount', () => {
     });
 
     it('refuses anyone but the owner, and a missing requester (PERMISSION_DENIED)', () => {
-      spec.given([connected]).when({ ...verifyOk, requestedBy: STRANGER }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
-      spec.given([connected]).when({ ...verifyOk, requestedBy: undefined as never }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([connected])
+        .when({ ...verifyOk, requestedBy: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([connected])
+        .when({ ...verifyOk, requestedBy: undefined as never })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses a malformed outcome (VALIDATION_ERROR)', () => {
-      spec.given([connected]).when({ ...verifyOk, outcome: undefined as never }).thenThrows<DomainError>(DomainError, field('outcome'));
+      spec
+        .given([connected])
+        .when({ ...verifyOk, outcome: undefined as never })
+        .thenThrows<DomainError>(DomainError, field('outcome'));
       spec
         .given([connected])
         .when({ ...verifyOk, outcome: { ok: false, reason: 'tired' as never } })
@@ -328,12 +413,18 @@ describe('PlatformAccount', () => {
         .given([connected])
         .when({ ...verifyOk, outcome: { ok: true, platformUserId: '5f1a2b3c', nickname: '' } })
         .thenThrows<DomainError>(DomainError, field('outcome.nickname'));
-      spec.given([connected]).when({ ...verifyOk, now: 'now' }).thenThrows<DomainError>(DomainError, field('now'));
+      spec
+        .given([connected])
+        .when({ ...verifyOk, now: 'now' })
+        .thenThrows<DomainError>(DomainError, field('now'));
     });
 
     it('refuses a disconnected account (CONFLICT)', () => {
       spec.given(DISCONNECTED).when(verifyOk).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given(DISCONNECTED).when({ ...verifyOk, outcome: { ok: false, reason: 'banned' } }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given(DISCONNECTED)
+        .when({ ...verifyOk, outcome: { ok: false, reason: 'banned' } })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
   });
 
@@ -343,7 +434,10 @@ describe('PlatformAccount', () => {
         .given(ACTIVE)
         .when(health(55))
         .then([{ type: 'AccountHealthChanged', data: { ...ref, score: 55, previousScore: 100, level: 'degraded', previousLevel: 'healthy', changedAt: T2 } }]);
-      spec.given(ACTIVE).when(health(55)).thenState({ ...activeState, healthScore: 55, healthLevel: 'degraded', healthChangedAt: T2 });
+      spec
+        .given(ACTIVE)
+        .when(health(55))
+        .thenState({ ...activeState, healthScore: 55, healthLevel: 'degraded', healthChangedAt: T2 });
     });
 
     it('records a move within the same level', () => {
@@ -355,13 +449,25 @@ describe('PlatformAccount', () => {
 
     it('is a no-op when the score did not change', () => {
       spec.given(ACTIVE).when(health(100)).then([]);
-      const dropped = { type: 'AccountHealthChanged', data: { ...ref, score: 20, previousScore: 100, level: 'critical', previousLevel: 'healthy', changedAt: T2 } } as PlatformAccountEvent;
-      spec.given([...ACTIVE, dropped]).when(health(20, T3)).then([]);
+      const dropped = {
+        type: 'AccountHealthChanged',
+        data: { ...ref, score: 20, previousScore: 100, level: 'critical', previousLevel: 'healthy', changedAt: T2 },
+      } as PlatformAccountEvent;
+      spec
+        .given([...ACTIVE, dropped])
+        .when(health(20, T3))
+        .then([]);
     });
 
     it('never changes the status (a pending or invalid account is measured too)', () => {
-      spec.given([connected]).when(health(0)).thenState({ ...pendingState, healthScore: 0, healthLevel: 'critical', healthChangedAt: T2 });
-      spec.given(INVALID).when(health(10, T3)).thenState({ ...invalidState, healthScore: 10, healthLevel: 'critical', healthChangedAt: T3 });
+      spec
+        .given([connected])
+        .when(health(0))
+        .thenState({ ...pendingState, healthScore: 0, healthLevel: 'critical', healthChangedAt: T2 });
+      spec
+        .given(INVALID)
+        .when(health(10, T3))
+        .thenState({ ...invalidState, healthScore: 10, healthLevel: 'critical', healthChangedAt: T3 });
     });
 
     it('refuses a score outside 0..100 or not whole (VALIDATION_ERROR)', () => {
@@ -400,7 +506,10 @@ describe('PlatformAccount', () => {
     });
 
     it('is a no-op when repeated with the same reason', () => {
-      spec.given(INVALID).when({ ...invalidateCmd, detail: 'again', now: T3 }).then([]);
+      spec
+        .given(INVALID)
+        .when({ ...invalidateCmd, detail: 'again', now: T3 })
+        .then([]);
     });
 
     it('records another reason for an account already invalid', () => {
@@ -420,14 +529,29 @@ describe('PlatformAccount', () => {
     });
 
     it('refuses anyone but the owner or a worker (PERMISSION_DENIED)', () => {
-      spec.given(ACTIVE).when({ ...invalidateCmd, requestedBy: STRANGER }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
-      spec.given(ACTIVE).when({ ...invalidateCmd, requestedBy: undefined as never }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(ACTIVE)
+        .when({ ...invalidateCmd, requestedBy: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(ACTIVE)
+        .when({ ...invalidateCmd, requestedBy: undefined as never })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses a reason outside the list, an empty detail or a bad time (VALIDATION_ERROR)', () => {
-      spec.given(ACTIVE).when({ ...invalidateCmd, reason: 'slow' as never }).thenThrows<DomainError>(DomainError, field('reason'));
-      spec.given(ACTIVE).when({ ...invalidateCmd, detail: ' ' }).thenThrows<DomainError>(DomainError, field('detail'));
-      spec.given(ACTIVE).when({ ...invalidateCmd, now: '' }).thenThrows<DomainError>(DomainError, field('now'));
+      spec
+        .given(ACTIVE)
+        .when({ ...invalidateCmd, reason: 'slow' as never })
+        .thenThrows<DomainError>(DomainError, field('reason'));
+      spec
+        .given(ACTIVE)
+        .when({ ...invalidateCmd, detail: ' ' })
+        .thenThrows<DomainError>(DomainError, field('detail'));
+      spec
+        .given(ACTIVE)
+        .when({ ...invalidateCmd, now: '' })
+        .thenThrows<DomainError>(DomainError, field('now'));
     });
 
     it('refuses a disconnected account (CONFLICT)', () => {
@@ -442,17 +566,32 @@ describe('PlatformAccount', () => {
     });
 
     it('replaces the credentials of an active account, which stays active', () => {
-      spec.given(ACTIVE).when(rotateCmd).then([rotated('active', 'active')]);
-      spec.given(ACTIVE).when(rotateCmd).thenState({ ...activeState, credentials: BOX2, credentialsRotatedAt: T3 });
+      spec
+        .given(ACTIVE)
+        .when(rotateCmd)
+        .then([rotated('active', 'active')]);
+      spec
+        .given(ACTIVE)
+        .when(rotateCmd)
+        .thenState({ ...activeState, credentials: BOX2, credentialsRotatedAt: T3 });
     });
 
     it('reconnects an invalid account: back to pending verification', () => {
-      spec.given(INVALID).when(rotateCmd).then([rotated('invalid', 'pending_verification')]);
-      spec.given(INVALID).when(rotateCmd).thenState({ ...invalidState, status: 'pending_verification', credentials: BOX2, credentialsRotatedAt: T3 });
+      spec
+        .given(INVALID)
+        .when(rotateCmd)
+        .then([rotated('invalid', 'pending_verification')]);
+      spec
+        .given(INVALID)
+        .when(rotateCmd)
+        .thenState({ ...invalidState, status: 'pending_verification', credentials: BOX2, credentialsRotatedAt: T3 });
     });
 
     it('leaves a pending account pending', () => {
-      spec.given([connected]).when(rotateCmd).then([rotated('pending_verification', 'pending_verification')]);
+      spec
+        .given([connected])
+        .when(rotateCmd)
+        .then([rotated('pending_verification', 'pending_verification')]);
     });
 
     it('replaces the user agent with the credentials (absent: none)', () => {
@@ -464,8 +603,14 @@ describe('PlatformAccount', () => {
     });
 
     it('is a no-op when the same box and user agent come again', () => {
-      spec.given([...ACTIVE, rotated('active', 'active')]).when({ ...rotateCmd, now: '2025-03-02T09:00:05.000Z' }).then([]);
-      spec.given(ACTIVE).when({ ...rotateCmd, credentials: BOX }).then([]);
+      spec
+        .given([...ACTIVE, rotated('active', 'active')])
+        .when({ ...rotateCmd, now: '2025-03-02T09:00:05.000Z' })
+        .then([]);
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, credentials: BOX })
+        .then([]);
     });
 
     it('refuses an unknown account (NOT_FOUND)', () => {
@@ -473,8 +618,14 @@ describe('PlatformAccount', () => {
     });
 
     it('refuses anyone but the owner, workers included (PERMISSION_DENIED)', () => {
-      spec.given(ACTIVE).when({ ...rotateCmd, requestedBy: STRANGER }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
-      spec.given(ACTIVE).when({ ...rotateCmd, requestedBy: null as never }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, requestedBy: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, requestedBy: null as never })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses credentials that are not a sealed box, or a bad time (VALIDATION_ERROR)', () => {
@@ -482,9 +633,18 @@ describe('PlatformAccount', () => {
         .given(ACTIVE)
         .when({ ...rotateCmd, credentials: { ...BOX2, cookies: CLEAR_COOKIE } as never })
         .thenThrows<DomainError>(DomainError, field('credentials'));
-      spec.given(ACTIVE).when({ ...rotateCmd, credentials: { ...BOX2, iv: '' } }).thenThrows<DomainError>(DomainError, field('credentials.iv'));
-      spec.given(ACTIVE).when({ ...rotateCmd, userAgent: '' }).thenThrows<DomainError>(DomainError, field('userAgent'));
-      spec.given(ACTIVE).when({ ...rotateCmd, now: 'later' }).thenThrows<DomainError>(DomainError, field('now'));
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, credentials: { ...BOX2, iv: '' } })
+        .thenThrows<DomainError>(DomainError, field('credentials.iv'));
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, userAgent: '' })
+        .thenThrows<DomainError>(DomainError, field('userAgent'));
+      spec
+        .given(ACTIVE)
+        .when({ ...rotateCmd, now: 'later' })
+        .thenThrows<DomainError>(DomainError, field('now'));
     });
 
     it('refuses a disconnected account (CONFLICT)', () => {
@@ -493,16 +653,28 @@ describe('PlatformAccount', () => {
   });
 
   describe('RenamePlatformAccount', () => {
-    const rename = (displayName: string, requestedBy = OWNER) => ({ type: 'RenamePlatformAccount' as const, accountId: ACCOUNT, requestedBy, displayName, now: T3 });
+    const rename = (displayName: string, requestedBy = OWNER) => ({
+      type: 'RenamePlatformAccount' as const,
+      accountId: ACCOUNT,
+      requestedBy,
+      displayName,
+      now: T3,
+    });
 
     it('relabels the account', () => {
-      spec.given(ACTIVE).when(rename('主号')).then([
-        { type: 'PlatformAccountRenamed', data: { ...ref, displayName: '主号', previousDisplayName: 'My shop account', requestedBy: OWNER, renamedAt: T3 } },
-      ]);
+      spec
+        .given(ACTIVE)
+        .when(rename('主号'))
+        .then([
+          { type: 'PlatformAccountRenamed', data: { ...ref, displayName: '主号', previousDisplayName: 'My shop account', requestedBy: OWNER, renamedAt: T3 } },
+        ]);
     });
 
     it('keeps the new name in the state', () => {
-      spec.given(ACTIVE).when(rename('主号')).thenState({ ...activeState, displayName: '主号' });
+      spec
+        .given(ACTIVE)
+        .when(rename('主号'))
+        .thenState({ ...activeState, displayName: '主号' });
     });
 
     it('is a no-op for the name it has', () => {
@@ -517,14 +689,20 @@ describe('PlatformAccount', () => {
 
     it('refuses an empty or too long name (VALIDATION_ERROR)', () => {
       spec.given(ACTIVE).when(rename(' ')).thenThrows(DomainError, field('displayName'));
-      spec.given(ACTIVE).when(rename('x'.repeat(201))).thenThrows(DomainError, field('displayName'));
+      spec
+        .given(ACTIVE)
+        .when(rename('x'.repeat(201)))
+        .thenThrows(DomainError, field('displayName'));
     });
   });
 
   describe('DisconnectPlatformAccount', () => {
     it('disconnects the account for good', () => {
       spec.given(ACTIVE).when(disconnectCmd).then([disconnected]);
-      spec.given(ACTIVE).when(disconnectCmd).thenState({ ...activeState, status: 'disconnected', disconnectedAt: T3 });
+      spec
+        .given(ACTIVE)
+        .when(disconnectCmd)
+        .thenState({ ...activeState, status: 'disconnected', disconnectedAt: T3 });
     });
 
     it('may be done by the system (requestedBy null), from any status', () => {
@@ -535,7 +713,10 @@ describe('PlatformAccount', () => {
     });
 
     it('is a no-op when repeated', () => {
-      spec.given(DISCONNECTED).when({ ...disconnectCmd, now: '2025-03-03T00:00:00.000Z' }).then([]);
+      spec
+        .given(DISCONNECTED)
+        .when({ ...disconnectCmd, now: '2025-03-03T00:00:00.000Z' })
+        .then([]);
     });
 
     it('refuses an unknown account (NOT_FOUND)', () => {
@@ -543,12 +724,21 @@ describe('PlatformAccount', () => {
     });
 
     it('refuses anyone but the owner, even on a disconnected account (PERMISSION_DENIED)', () => {
-      spec.given(ACTIVE).when({ ...disconnectCmd, requestedBy: STRANGER }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
-      spec.given(DISCONNECTED).when({ ...disconnectCmd, requestedBy: STRANGER }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(ACTIVE)
+        .when({ ...disconnectCmd, requestedBy: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(DISCONNECTED)
+        .when({ ...disconnectCmd, requestedBy: STRANGER })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses a bad time (VALIDATION_ERROR)', () => {
-      spec.given(ACTIVE).when({ ...disconnectCmd, now: '03/02/2025' }).thenThrows<DomainError>(DomainError, field('now'));
+      spec
+        .given(ACTIVE)
+        .when({ ...disconnectCmd, now: '03/02/2025' })
+        .thenThrows<DomainError>(DomainError, field('now'));
     });
   });
 

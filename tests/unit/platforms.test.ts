@@ -141,7 +141,7 @@ describe('platform registry', () => {
       expect(checkAgainstPlan('qidian.novels', { novelIds: ids(1001) }, plan('qidian', 'enterprise'))).to.deep.equal([]);
     });
 
-    it("checks a qidian schedule against data_collection_frequency", () => {
+    it('checks a qidian schedule against data_collection_frequency', () => {
       const config = { rankings: ['热销榜'] };
       expect(checkAgainstPlan('qidian.rankings', config, qFree, { kind: 'interval', every: 'daily' })).to.deep.equal([]);
       expect(checkAgainstPlan('qidian.rankings', config, qFree, { kind: 'cron', expression: '0 * * * *' })).to.deep.equal([
@@ -167,9 +167,7 @@ describe('platform registry', () => {
           details: { limit: 50, requested: 63 },
         },
       ]);
-      expect(
-        checkAgainstPlan('xiaohongshu.notes', { mode: 'user', userId: USER, maxItems: 1000 }, plan('xiaohongshu', 'enterprise')),
-      ).to.deep.equal([]);
+      expect(checkAgainstPlan('xiaohongshu.notes', { mode: 'user', userId: USER, maxItems: 1000 }, plan('xiaohongshu', 'enterprise'))).to.deep.equal([]);
     });
 
     it('xiaohongshu messages need private_messaging (not in free)', () => {

@@ -86,15 +86,33 @@ describe('Proxy health (one day of observations)', () => {
 
   describe('RecordProxyObservation', () => {
     it('records a successful probe, and a failed one, with the counters after it', () => {
-      spec.given([]).when(observe(1, true)).then([ok(1, 1)]);
-      spec.given([]).when(observe(1, false)).then([bad(1, 1)]);
-      spec.given([ok(1, 1)]).when(observe(2, true)).then([ok(2, 2)]);
-      spec.given([bad(1, 1)]).when(observe(2, false)).then([bad(2, 2)]);
+      spec
+        .given([])
+        .when(observe(1, true))
+        .then([ok(1, 1)]);
+      spec
+        .given([])
+        .when(observe(1, false))
+        .then([bad(1, 1)]);
+      spec
+        .given([ok(1, 1)])
+        .when(observe(2, true))
+        .then([ok(2, 2)]);
+      spec
+        .given([bad(1, 1)])
+        .when(observe(2, false))
+        .then([bad(2, 2)]);
     });
 
     it('a success zeroes the failures and a failure the successes', () => {
-      spec.given([bad(1, 1), bad(2, 2)]).when(observe(3, true)).then([ok(3, 1)]);
-      spec.given([ok(1, 1), ok(2, 2)]).when(observe(3, false)).then([bad(3, 1)]);
+      spec
+        .given([bad(1, 1), bad(2, 2)])
+        .when(observe(3, true))
+        .then([ok(3, 1)]);
+      spec
+        .given([ok(1, 1), ok(2, 2)])
+        .when(observe(3, false))
+        .then([bad(3, 1)]);
     });
 
     it('counts job failures and explicit failed checks with the probes', () => {
@@ -109,12 +127,21 @@ describe('Proxy health (one day of observations)', () => {
     });
 
     it('records a failed probe that measured a latency, and one without an error', () => {
-      spec.given([]).when(observe(1, false, { latencyMs: 3000, error: 'HTTP 502' })).then([bad(1, 1, { latencyMs: 3000, error: 'HTTP 502' })]);
-      spec.given([]).when(observe(1, false, { error: undefined })).then([bad(1, 1, { error: null })]);
+      spec
+        .given([])
+        .when(observe(1, false, { latencyMs: 3000, error: 'HTTP 502' }))
+        .then([bad(1, 1, { latencyMs: 3000, error: 'HTTP 502' })]);
+      spec
+        .given([])
+        .when(observe(1, false, { error: undefined }))
+        .then([bad(1, 1, { error: null })]);
     });
 
     it('keeps only what a job failure names: no platform or job id for a probe', () => {
-      spec.given([]).when(observe(1, false, { platform: 'qidian', jobId: 'j-1' })).then([bad(1, 1)]);
+      spec
+        .given([])
+        .when(observe(1, false, { platform: 'qidian', jobId: 'j-1' }))
+        .then([bad(1, 1)]);
     });
 
     it('leaves the counters, the time and what the judgement needs in the state', () => {
@@ -125,8 +152,14 @@ describe('Proxy health (one day of observations)', () => {
     });
 
     it('is a no-op for a repeated or older observation', () => {
-      spec.given([ok(2, 1)]).when(observe(2, true)).then([]);
-      spec.given([ok(2, 1)]).when(observe(1, false)).then([]);
+      spec
+        .given([ok(2, 1)])
+        .when(observe(2, true))
+        .then([]);
+      spec
+        .given([ok(2, 1)])
+        .when(observe(1, false))
+        .then([]);
     });
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
@@ -143,37 +176,82 @@ describe('Proxy health (one day of observations)', () => {
         [{ carried: { ...carried(1, 0), consecutiveFailures: -2 } }, 'carried.consecutiveFailures'],
         [{ carried: { ...carried(1, 0), checkedAt: 'then' } }, 'carried.checkedAt'],
       ];
-      for (const [change, name] of bads) spec.given([]).when(observe(1, true, change)).thenThrows(DomainError, field(name));
+      for (const [change, name] of bads)
+        spec
+          .given([])
+          .when(observe(1, true, change))
+          .thenThrows(DomainError, field(name));
     });
 
     it('refuses a job or explicit observation that is not a failure with a reason', () => {
-      spec.given([]).when(observe(1, true, { source: 'job' })).thenThrows(DomainError, field('ok'));
-      spec.given([]).when(observe(1, true, { source: 'explicit' })).thenThrows(DomainError, field('ok'));
-      spec.given([]).when(observe(1, false, { source: 'job', error: null })).thenThrows(DomainError, field('error'));
-      spec.given([]).when(observe(1, false, { source: 'job', error: 'x', platform: 'Xiao Hong Shu' })).thenThrows(DomainError, field('platform'));
-      spec.given([]).when(observe(1, false, { source: 'explicit', error: ' ' })).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when(observe(1, true, { source: 'job' }))
+        .thenThrows(DomainError, field('ok'));
+      spec
+        .given([])
+        .when(observe(1, true, { source: 'explicit' }))
+        .thenThrows(DomainError, field('ok'));
+      spec
+        .given([])
+        .when(observe(1, false, { source: 'job', error: null }))
+        .thenThrows(DomainError, field('error'));
+      spec
+        .given([])
+        .when(observe(1, false, { source: 'job', error: 'x', platform: 'Xiao Hong Shu' }))
+        .thenThrows(DomainError, field('platform'));
+      spec
+        .given([])
+        .when(observe(1, false, { source: 'explicit', error: ' ' }))
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
   describe('across the day boundary', () => {
     it('the first observation of a day goes on from the carried counters', () => {
-      spec.given([]).when(observe(1, false, { carried: carried(2, 0) })).then([bad(1, 3)]);
-      spec.given([]).when(observe(1, true, { carried: carried(0, 1) })).then([ok(1, 2)]);
-      spec.given([]).when(observe(1, true, { carried: carried(4, 0) })).then([ok(1, 1)]);
+      spec
+        .given([])
+        .when(observe(1, false, { carried: carried(2, 0) }))
+        .then([bad(1, 3)]);
+      spec
+        .given([])
+        .when(observe(1, true, { carried: carried(0, 1) }))
+        .then([ok(1, 2)]);
+      spec
+        .given([])
+        .when(observe(1, true, { carried: carried(4, 0) }))
+        .then([ok(1, 1)]);
     });
 
     it('ignores the carried counters once the day has an observation', () => {
-      spec.given([bad(1, 1)]).when(observe(2, false, { carried: carried(5, 0) })).then([bad(2, 2)]);
+      spec
+        .given([bad(1, 1)])
+        .when(observe(2, false, { carried: carried(5, 0) }))
+        .then([bad(2, 2)]);
     });
 
     it('an observation not after the carried one is a repeat', () => {
-      spec.given([]).when(observe(1, false, { carried: carried(1, 0, at(1)) })).then([]);
+      spec
+        .given([])
+        .when(observe(1, false, { carried: carried(1, 0, at(1)) }))
+        .then([]);
     });
 
     it('fails the proxy on the third failure in a row when the run crosses midnight (threshold 3)', () => {
       const registered: ProxyEvent = {
         type: 'ProxyRegistered',
-        data: { proxyId: ID, host: 'p.example', port: 8080, protocol: 'http', credentials: null, country: null, region: null, provider: null, registeredBy: 'a', registeredAt: at(0) },
+        data: {
+          proxyId: ID,
+          host: 'p.example',
+          port: 8080,
+          protocol: 'http',
+          credentials: null,
+          country: null,
+          region: null,
+          provider: null,
+          registeredBy: 'a',
+          registeredAt: at(0),
+        },
       };
       const judge = (d: ProxyHealthCheckedData): JudgeProxyHealth => ({
         type: 'JudgeProxyHealth',
@@ -193,7 +271,11 @@ describe('Proxy health (one day of observations)', () => {
       // day 2 starts from what day 1 ended with
       const last = day1.at(-1)!.data;
       const first = proxyHealthDecider.decide(
-        observe(0, false, { day: '20250302', now: next(0), carried: { consecutiveFailures: last.consecutiveFailures, consecutiveSuccesses: last.consecutiveSuccesses, checkedAt: last.checkedAt } }),
+        observe(0, false, {
+          day: '20250302',
+          now: next(0),
+          carried: { consecutiveFailures: last.consecutiveFailures, consecutiveSuccesses: last.consecutiveSuccesses, checkedAt: last.checkedAt },
+        }),
         proxyHealthDecider.initialState(),
       );
       expect(first).to.deep.equal([bad(0, 3, { day: '20250302', checkedAt: next(0) })]);

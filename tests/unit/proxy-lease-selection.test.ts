@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../../src/adapters/proxies/lease-selection.js';
+import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../../src/application/proxy-selection.js';
 
 const proxy = (proxyId: string, over: Partial<ProxyCandidate> = {}): ProxyCandidate => ({
   proxyId,
@@ -19,7 +19,11 @@ const ids = (list: ReturnType<typeof selectProxies>) => list.map((e) => e.candid
 
 describe('proxy lease selection', () => {
   it('offers healthy proxies only', () => {
-    const list = selectProxies([proxy('a', { status: 'failed' }), proxy('b'), proxy('c', { status: 'retired' }), proxy('d', { status: 'none' })], request, noLeases);
+    const list = selectProxies(
+      [proxy('a', { status: 'failed' }), proxy('b'), proxy('c', { status: 'retired' }), proxy('d', { status: 'none' })],
+      request,
+      noLeases,
+    );
     expect(ids(list)).to.deep.equal(['b']);
   });
 
@@ -29,7 +33,12 @@ describe('proxy lease selection', () => {
   });
 
   it('matches a requested region against region or country, in any case', () => {
-    const candidates = [proxy('gd'), proxy('bj', { region: 'beijing' }), proxy('us', { region: 'california', country: 'US' }), proxy('none', { region: null, country: null })];
+    const candidates = [
+      proxy('gd'),
+      proxy('bj', { region: 'beijing' }),
+      proxy('us', { region: 'california', country: 'US' }),
+      proxy('none', { region: null, country: null }),
+    ];
     expect(ids(selectProxies(candidates, { ...request, region: 'Guangdong' }, noLeases))).to.deep.equal(['gd']);
     expect(ids(selectProxies(candidates, { ...request, region: 'cn' }, noLeases))).to.deep.equal(['bj', 'gd']);
     expect(ids(selectProxies(candidates, { ...request, region: 'US' }, noLeases))).to.deep.equal(['us']);
@@ -87,7 +96,12 @@ describe('proxy lease selection', () => {
 
   it('breaks a tie in success rate by latency, unknown last, then by id', () => {
     const list = selectProxies(
-      [proxy('slow', { avgLatencyMs: 900 }), proxy('unknown', { avgLatencyMs: null }), proxy('fast-b', { avgLatencyMs: 50 }), proxy('fast-a', { avgLatencyMs: 50 })],
+      [
+        proxy('slow', { avgLatencyMs: 900 }),
+        proxy('unknown', { avgLatencyMs: null }),
+        proxy('fast-b', { avgLatencyMs: 50 }),
+        proxy('fast-a', { avgLatencyMs: 50 }),
+      ],
       request,
       noLeases,
     );

@@ -58,7 +58,12 @@ const registered: ProxyEvent = {
 };
 
 /** The counters after an observation at `minute`, to be judged. */
-const judgeCmd = (minute: number, ok: boolean, counters: { failures?: number; successes?: number }, extra: Partial<JudgeProxyHealth> = {}): JudgeProxyHealth => ({
+const judgeCmd = (
+  minute: number,
+  ok: boolean,
+  counters: { failures?: number; successes?: number },
+  extra: Partial<JudgeProxyHealth> = {},
+): JudgeProxyHealth => ({
   type: 'JudgeProxyHealth',
   proxyId: ID,
   source: 'probe',
@@ -183,12 +188,27 @@ describe('Proxy', () => {
     });
 
     it('is a no-op when repeated after the proxy was retired', () => {
-      spec.given([registered, retired(9)]).when(registerCmd).then([]);
+      spec
+        .given([registered, retired(9)])
+        .when(registerCmd)
+        .then([]);
     });
 
     it('refuses the same id with other data (CONFLICT)', () => {
-      for (const change of [{ port: 8081 }, { host: 'other.example.com' }, { protocol: 'https' as const }, { credentials: null }, { country: 'US' }, { region: null }, { provider: 'other' }, { registeredBy: 'admin-9' }]) {
-        spec.given([registered]).when({ ...registerCmd, ...change }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      for (const change of [
+        { port: 8081 },
+        { host: 'other.example.com' },
+        { protocol: 'https' as const },
+        { credentials: null },
+        { country: 'US' },
+        { region: null },
+        { provider: 'other' },
+        { registeredBy: 'admin-9' },
+      ]) {
+        spec
+          .given([registered])
+          .when({ ...registerCmd, ...change })
+          .thenThrows<DomainError>(DomainError, code('CONFLICT'));
       }
     });
 
@@ -212,7 +232,10 @@ describe('Proxy', () => {
         { now: '2025-03-01 10:00' },
       ];
       for (const change of bad) {
-        spec.given([]).when({ ...registerCmd, ...change }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([])
+          .when({ ...registerCmd, ...change })
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
 
@@ -226,30 +249,57 @@ describe('Proxy', () => {
 
   describe('JudgeProxyHealth', () => {
     it('leaves a healthy proxy below the failure threshold', () => {
-      spec.given([registered]).when(judgeCmd(1, false, { failures: 1 })).then([]);
-      spec.given([registered]).when(judgeCmd(2, false, { failures: 2 })).then([]);
+      spec
+        .given([registered])
+        .when(judgeCmd(1, false, { failures: 1 }))
+        .then([]);
+      spec
+        .given([registered])
+        .when(judgeCmd(2, false, { failures: 2 }))
+        .then([]);
     });
 
     it('fails a healthy proxy when consecutive failures reach the threshold (or pass it: a verdict made up late)', () => {
-      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 })).then([proxyFailed(3, 3)]);
-      spec.given([registered]).when(judgeCmd(4, false, { failures: 4 })).then([proxyFailed(4, 4)]);
+      spec
+        .given([registered])
+        .when(judgeCmd(3, false, { failures: 3 }))
+        .then([proxyFailed(3, 3)]);
+      spec
+        .given([registered])
+        .when(judgeCmd(4, false, { failures: 4 }))
+        .then([proxyFailed(4, 4)]);
     });
 
     it('leaves the proxy failed with the reason', () => {
-      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 })).thenState({ ...healthyState, status: 'failed', failureReason: 'timeout' });
+      spec
+        .given([registered])
+        .when(judgeCmd(3, false, { failures: 3 }))
+        .thenState({ ...healthyState, status: 'failed', failureReason: 'timeout' });
     });
 
     it('fails at the first failure with a threshold of 1', () => {
-      spec.given([registered]).when(judgeCmd(1, false, { failures: 1 }, { failureThreshold: 1 })).then([proxyFailed(1, 1)]);
+      spec
+        .given([registered])
+        .when(judgeCmd(1, false, { failures: 1 }, { failureThreshold: 1 }))
+        .then([proxyFailed(1, 1)]);
     });
 
     it('uses a generic reason when the observation gave no error', () => {
-      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 }, { error: null })).then([proxyFailed(3, 3, 'probe', 'health check failed')]);
+      spec
+        .given([registered])
+        .when(judgeCmd(3, false, { failures: 3 }, { error: null }))
+        .then([proxyFailed(3, 3, 'probe', 'health check failed')]);
     });
 
     it('fails on job failures with the same threshold, naming the source', () => {
-      spec.given([registered]).when(judgeCmd(2, false, { failures: 2 }, { source: 'job', error: 'HTTP 403' })).then([]);
-      spec.given([registered]).when(judgeCmd(3, false, { failures: 3 }, { source: 'job', error: 'HTTP 403' })).then([proxyFailed(3, 3, 'job', 'HTTP 403')]);
+      spec
+        .given([registered])
+        .when(judgeCmd(2, false, { failures: 2 }, { source: 'job', error: 'HTTP 403' }))
+        .then([]);
+      spec
+        .given([registered])
+        .when(judgeCmd(3, false, { failures: 3 }, { source: 'job', error: 'HTTP 403' }))
+        .then([proxyFailed(3, 3, 'job', 'HTTP 403')]);
     });
 
     it('fails at once on an explicit failed check, whatever the threshold', () => {
@@ -260,30 +310,57 @@ describe('Proxy', () => {
     });
 
     it('does not fail an already failed proxy again (a repeated judgement is a no-op)', () => {
-      spec.given(failedHistory).when(judgeCmd(3, false, { failures: 3 })).then([]);
-      spec.given(failedHistory).when(judgeCmd(4, false, { failures: 4 })).then([]);
+      spec
+        .given(failedHistory)
+        .when(judgeCmd(3, false, { failures: 3 }))
+        .then([]);
+      spec
+        .given(failedHistory)
+        .when(judgeCmd(4, false, { failures: 4 }))
+        .then([]);
     });
 
     it('does not fail a healthy proxy on a success, whatever the counts', () => {
-      spec.given([registered]).when(judgeCmd(4, true, { successes: 5 })).then([]);
+      spec
+        .given([registered])
+        .when(judgeCmd(4, true, { successes: 5 }))
+        .then([]);
     });
 
     it('keeps a failed proxy failed below the recovery threshold', () => {
-      spec.given(failedHistory).when(judgeCmd(4, true, { successes: 1 })).then([]);
+      spec
+        .given(failedHistory)
+        .when(judgeCmd(4, true, { successes: 1 }))
+        .then([]);
     });
 
     it('recovers a failed proxy at the recovery threshold', () => {
-      spec.given(failedHistory).when(judgeCmd(5, true, { successes: 2 })).then([recovered(5, 2)]);
-      spec.given(failedHistory).when(judgeCmd(5, true, { successes: 2 })).thenState(healthyState);
+      spec
+        .given(failedHistory)
+        .when(judgeCmd(5, true, { successes: 2 }))
+        .then([recovered(5, 2)]);
+      spec
+        .given(failedHistory)
+        .when(judgeCmd(5, true, { successes: 2 }))
+        .thenState(healthyState);
     });
 
     it('does not recover again once recovered (a repeated judgement is a no-op)', () => {
-      spec.given([...failedHistory, recovered(5, 2)]).when(judgeCmd(5, true, { successes: 2 })).then([]);
+      spec
+        .given([...failedHistory, recovered(5, 2)])
+        .when(judgeCmd(5, true, { successes: 2 }))
+        .then([]);
     });
 
     it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
-      spec.given([]).when(judgeCmd(1, false, { failures: 3 })).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered, retired(1)]).when(judgeCmd(2, false, { failures: 3 })).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([])
+        .when(judgeCmd(1, false, { failures: 3 }))
+        .thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      spec
+        .given([registered, retired(1)])
+        .when(judgeCmd(2, false, { failures: 3 }))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
@@ -299,26 +376,42 @@ describe('Proxy', () => {
         { now: 'later' },
       ];
       for (const change of bad) {
-        spec.given([registered]).when(judgeCmd(1, false, { failures: 1 }, change)).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([registered])
+          .when(judgeCmd(1, false, { failures: 1 }, change))
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
   });
 
   describe('BanProxy', () => {
     it('bans the proxy for a platform until a time', () => {
-      spec.given([registered]).when(banCmd(1)).then([banned(1)]);
+      spec
+        .given([registered])
+        .when(banCmd(1))
+        .then([banned(1)]);
     });
 
     it('bans open-endedly', () => {
-      spec.given([registered]).when(banCmd(1, { until: null })).then([banned(1, null)]);
+      spec
+        .given([registered])
+        .when(banCmd(1, { until: null }))
+        .then([banned(1, null)]);
     });
 
     it('bans a failed proxy too', () => {
-      spec.given(failedHistory).when(banCmd(4)).then([banned(4)]);
+      spec
+        .given(failedHistory)
+        .when(banCmd(4))
+        .then([banned(4)]);
     });
 
     it('records the ban per platform; bannedPlatforms lists those in force', () => {
-      const history: ProxyEvent[] = [registered, banned(1), { type: 'ProxyBanned', data: { ...(banned(2, null).data as object), platform: 'qidian' } } as ProxyEvent];
+      const history: ProxyEvent[] = [
+        registered,
+        banned(1),
+        { type: 'ProxyBanned', data: { ...(banned(2, null).data as object), platform: 'qidian' } } as ProxyEvent,
+      ];
       const state = fold(proxyDecider, history);
       expect(state.bans).to.deep.equal({
         xiaohongshu: { reason: 'captcha wall', until: UNTIL, bannedAt: at(1) },
@@ -329,13 +422,25 @@ describe('Proxy', () => {
     });
 
     it('is a no-op when repeated with the same end, even written in another zone or with another reason', () => {
-      spec.given([registered, banned(1)]).when(banCmd(2, { until: '2025-03-02T18:00:00.000+08:00', reason: 'again' })).then([]);
-      spec.given([registered, banned(1, null)]).when(banCmd(2, { until: undefined })).then([]);
+      spec
+        .given([registered, banned(1)])
+        .when(banCmd(2, { until: '2025-03-02T18:00:00.000+08:00', reason: 'again' }))
+        .then([]);
+      spec
+        .given([registered, banned(1, null)])
+        .when(banCmd(2, { until: undefined }))
+        .then([]);
     });
 
     it('replaces a ban with another end', () => {
-      spec.given([registered, banned(1)]).when(banCmd(2, { until: null })).then([banned(2, null)]);
-      spec.given([registered, banned(1, null)]).when(banCmd(2)).then([banned(2)]);
+      spec
+        .given([registered, banned(1)])
+        .when(banCmd(2, { until: null }))
+        .then([banned(2, null)]);
+      spec
+        .given([registered, banned(1, null)])
+        .when(banCmd(2))
+        .then([banned(2)]);
     });
 
     it('bans again once the earlier ban has ended', () => {
@@ -348,7 +453,10 @@ describe('Proxy', () => {
 
     it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
       spec.given([]).when(banCmd(1)).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered, retired(1)]).when(banCmd(2)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([registered, retired(1)])
+        .when(banCmd(2))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
@@ -360,35 +468,51 @@ describe('Proxy', () => {
 
   describe('UnbanProxy', () => {
     it('lifts a ban in force', () => {
-      spec.given([registered, banned(1)]).when(unbanCmd(2)).then([
-        { type: 'ProxyUnbanned', data: { proxyId: ID, platform: 'xiaohongshu', unbannedBy: 'admin-2', unbannedAt: at(2) } },
-      ]);
+      spec
+        .given([registered, banned(1)])
+        .when(unbanCmd(2))
+        .then([{ type: 'ProxyUnbanned', data: { proxyId: ID, platform: 'xiaohongshu', unbannedBy: 'admin-2', unbannedAt: at(2) } }]);
     });
 
     it('removes the platform from the bans', () => {
-      spec.given([registered, banned(1)]).when(unbanCmd(2)).thenState({ ...healthyState, bans: {} });
+      spec
+        .given([registered, banned(1)])
+        .when(unbanCmd(2))
+        .thenState({ ...healthyState, bans: {} });
     });
 
     it('is a no-op for a platform not banned, or whose ban has ended', () => {
       spec.given([registered]).when(unbanCmd(2)).then([]);
-      spec.given([registered, banned(1)]).when({ ...unbanCmd(0), now: '2025-03-02T10:00:00.000Z' }).then([]);
+      spec
+        .given([registered, banned(1)])
+        .when({ ...unbanCmd(0), now: '2025-03-02T10:00:00.000Z' })
+        .then([]);
     });
 
     it('refuses an unknown proxy (NOT_FOUND) and a retired one (CONFLICT)', () => {
       spec.given([]).when(unbanCmd(1)).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered, banned(1), retired(2)]).when(unbanCmd(3)).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([registered, banned(1), retired(2)])
+        .when(unbanCmd(3))
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
       for (const change of [{ platform: '' }, { unbannedBy: '' }, { now: 'x' }]) {
-        spec.given([registered, banned(1)]).when({ ...unbanCmd(2), ...change }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([registered, banned(1)])
+          .when({ ...unbanCmd(2), ...change })
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
   });
 
   describe('RetireProxy', () => {
     it('retires a healthy proxy', () => {
-      spec.given([registered]).when(retireCmd(1)).then([retired(1)]);
+      spec
+        .given([registered])
+        .when(retireCmd(1))
+        .then([retired(1)]);
     });
 
     it('retires a failed proxy, without a reason', () => {
@@ -399,11 +523,17 @@ describe('Proxy', () => {
     });
 
     it('leaves the proxy retired', () => {
-      spec.given([registered]).when(retireCmd(1)).thenState({ ...healthyState, status: 'retired', retiredAt: at(1) });
+      spec
+        .given([registered])
+        .when(retireCmd(1))
+        .thenState({ ...healthyState, status: 'retired', retiredAt: at(1) });
     });
 
     it('is a no-op when repeated', () => {
-      spec.given([registered, retired(1)]).when(retireCmd(2)).then([]);
+      spec
+        .given([registered, retired(1)])
+        .when(retireCmd(2))
+        .then([]);
     });
 
     it('refuses an unknown proxy (NOT_FOUND)', () => {
@@ -412,7 +542,10 @@ describe('Proxy', () => {
 
     it('refuses invalid fields (VALIDATION_ERROR)', () => {
       for (const change of [{ retiredBy: '' }, { reason: '' }, { now: '1 March' }]) {
-        spec.given([registered]).when({ ...retireCmd(1), ...change }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([registered])
+          .when({ ...retireCmd(1), ...change })
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
   });

@@ -44,19 +44,41 @@ describe('KeywordWatch', () => {
     });
 
     it('refuses a keyword watched already, and a stream of another user or keyword', () => {
-      spec.given([watched]).when(watchCmd).thenThrows(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.watchId === WATCH);
-      spec.given([watched, unwatched]).when({ ...watchCmd, userId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
-      spec.given([watched, unwatched]).when({ ...watchCmd, keyword: '诡秘' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([watched])
+        .when(watchCmd)
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.watchId === WATCH);
+      spec
+        .given([watched, unwatched])
+        .when({ ...watchCmd, userId: STRANGER })
+        .thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([watched, unwatched])
+        .when({ ...watchCmd, keyword: '诡秘' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('watches again after an unwatch', () => {
-      spec.given([watched, unwatched]).when({ ...watchCmd, now: T2 }).then([{ type: 'KeywordWatched', data: { ...ref, rewatched: true, watchedAt: T2 } }]);
+      spec
+        .given([watched, unwatched])
+        .when({ ...watchCmd, now: T2 })
+        .then([{ type: 'KeywordWatched', data: { ...ref, rewatched: true, watchedAt: T2 } }]);
     });
 
     it('refuses empty, long and URL-breaking keywords', () => {
-      spec.given([]).when({ ...watchCmd, keyword: '   ' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given([]).when({ ...watchCmd, keyword: 'x'.repeat(31) }).thenThrows(DomainError, field('keyword'));
-      for (const bad of ['a/b', 'a?b', 'a#b', '100%', 'a\\b', 'a\u0001b']) spec.given([]).when({ ...watchCmd, keyword: bad }).thenThrows(DomainError, field('keyword'));
+      spec
+        .given([])
+        .when({ ...watchCmd, keyword: '   ' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...watchCmd, keyword: 'x'.repeat(31) })
+        .thenThrows(DomainError, field('keyword'));
+      for (const bad of ['a/b', 'a?b', 'a#b', '100%', 'a\\b', 'a\u0001b'])
+        spec
+          .given([])
+          .when({ ...watchCmd, keyword: bad })
+          .thenThrows(DomainError, field('keyword'));
     });
   });
 
@@ -64,11 +86,17 @@ describe('KeywordWatch', () => {
     it('unwatches once; again is a no-op', () => {
       spec.given([watched]).when(unwatchCmd).then([unwatched]);
       spec.given([watched, unwatched]).when(unwatchCmd).then([]);
-      spec.given([watched]).when(unwatchCmd).thenState({ status: 'unwatched', ...ref, watchedAt: T0, updatedAt: T1 });
+      spec
+        .given([watched])
+        .when(unwatchCmd)
+        .thenState({ status: 'unwatched', ...ref, watchedAt: T0, updatedAt: T1 });
     });
 
-    it('is the owner\'s only; an unknown watch is not found', () => {
-      spec.given([watched]).when({ ...unwatchCmd, requestedBy: STRANGER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+    it("is the owner's only; an unknown watch is not found", () => {
+      spec
+        .given([watched])
+        .when({ ...unwatchCmd, requestedBy: STRANGER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
       spec.given([]).when(unwatchCmd).thenThrows(DomainError, code('NOT_FOUND'));
     });
   });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { addDays, quotaDay } from '../../src/application/quota-day.js';
 
 describe('quota day', () => {
-  it('is the zone\'s calendar day, resetting at its next midnight', () => {
+  it("is the zone's calendar day, resetting at its next midnight", () => {
     expect(quotaDay(new Date('2026-03-01T15:59:59.999Z'), 'Asia/Shanghai')).to.deep.equal({ day: '2026-03-01', resetsAt: '2026-03-01T16:00:00.000Z' });
     expect(quotaDay(new Date('2026-03-01T16:00:00.000Z'), 'Asia/Shanghai')).to.deep.equal({ day: '2026-03-02', resetsAt: '2026-03-02T16:00:00.000Z' });
   });

@@ -39,31 +39,77 @@ describe('Report', () => {
   });
 
   it('validates name, kind of the service, format, days and the schedule', () => {
-    spec.given([]).when({ ...defineCmd, name: ' ' }).thenThrows(DomainError, field('name'));
-    spec.given([]).when({ ...defineCmd, kind: 'xiaohongshu.analytics' }).thenThrows(DomainError, field('kind'));
-    spec.given([]).when({ ...defineCmd, format: 'csv' as never }).thenThrows(DomainError, field('format'));
-    spec.given([]).when({ ...defineCmd, days: 0 }).thenThrows(DomainError, field('days'));
-    spec.given([]).when({ ...defineCmd, days: 366 }).thenThrows(DomainError, field('days'));
-    spec.given([]).when({ ...defineCmd, schedule: { ...weekly, hour: 24 } }).thenThrows(DomainError, field('schedule.hour'));
-    spec.given([]).when({ ...defineCmd, schedule: { ...weekly, weekday: null } }).thenThrows(DomainError, field('schedule.weekday'));
-    spec.given([]).when({ ...defineCmd, schedule: { ...weekly, frequency: 'monthly', weekday: null, dayOfMonth: 29 } }).thenThrows(DomainError, field('schedule.dayOfMonth'));
-    spec.given([]).when({ ...defineCmd, schedule: { ...weekly, frequency: 'daily' } }).thenThrows(DomainError, field('schedule.weekday'));
-    spec.given([]).when({ ...defineCmd, schedule: { ...weekly, timeZone: 'Mars/Olympus' } }).thenThrows(DomainError, field('schedule.timeZone'));
-    spec.given([]).when({ ...defineCmd, now: 'later' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+    spec
+      .given([])
+      .when({ ...defineCmd, name: ' ' })
+      .thenThrows(DomainError, field('name'));
+    spec
+      .given([])
+      .when({ ...defineCmd, kind: 'xiaohongshu.analytics' })
+      .thenThrows(DomainError, field('kind'));
+    spec
+      .given([])
+      .when({ ...defineCmd, format: 'csv' as never })
+      .thenThrows(DomainError, field('format'));
+    spec
+      .given([])
+      .when({ ...defineCmd, days: 0 })
+      .thenThrows(DomainError, field('days'));
+    spec
+      .given([])
+      .when({ ...defineCmd, days: 366 })
+      .thenThrows(DomainError, field('days'));
+    spec
+      .given([])
+      .when({ ...defineCmd, schedule: { ...weekly, hour: 24 } })
+      .thenThrows(DomainError, field('schedule.hour'));
+    spec
+      .given([])
+      .when({ ...defineCmd, schedule: { ...weekly, weekday: null } })
+      .thenThrows(DomainError, field('schedule.weekday'));
+    spec
+      .given([])
+      .when({ ...defineCmd, schedule: { ...weekly, frequency: 'monthly', weekday: null, dayOfMonth: 29 } })
+      .thenThrows(DomainError, field('schedule.dayOfMonth'));
+    spec
+      .given([])
+      .when({ ...defineCmd, schedule: { ...weekly, frequency: 'daily' } })
+      .thenThrows(DomainError, field('schedule.weekday'));
+    spec
+      .given([])
+      .when({ ...defineCmd, schedule: { ...weekly, timeZone: 'Mars/Olympus' } })
+      .thenThrows(DomainError, field('schedule.timeZone'));
+    spec
+      .given([])
+      .when({ ...defineCmd, now: 'later' })
+      .thenThrows(DomainError, code('VALIDATION_ERROR'));
   });
 
   it('changes what is named; the same settings are a no-op; the service stays', () => {
     const change: ChangeReport = { type: 'ChangeReport', reportId: 'r1', requestedBy: OWNER, format: 'xlsx', now: T1 };
-    spec.given([defined]).when(change).then([{ type: 'ReportChanged', data: { reportId: 'r1', userId: OWNER, ...settings, format: 'xlsx', changedAt: T1 } }]);
-    spec.given([defined]).when({ ...change, format: 'pdf', name: '起点周报' }).then([]);
-    spec.given([defined]).when({ ...change, kind: 'xiaohongshu.analytics' }).thenThrows(DomainError, field('kind'));
-    spec.given([defined]).when({ ...change, kind: 'qidian.tracked_novels' }).then([
-      { type: 'ReportChanged', data: { reportId: 'r1', userId: OWNER, ...settings, kind: 'qidian.tracked_novels', format: 'xlsx', changedAt: T1 } },
-    ]);
+    spec
+      .given([defined])
+      .when(change)
+      .then([{ type: 'ReportChanged', data: { reportId: 'r1', userId: OWNER, ...settings, format: 'xlsx', changedAt: T1 } }]);
+    spec
+      .given([defined])
+      .when({ ...change, format: 'pdf', name: '起点周报' })
+      .then([]);
+    spec
+      .given([defined])
+      .when({ ...change, kind: 'xiaohongshu.analytics' })
+      .thenThrows(DomainError, field('kind'));
+    spec
+      .given([defined])
+      .when({ ...change, kind: 'qidian.tracked_novels' })
+      .then([{ type: 'ReportChanged', data: { reportId: 'r1', userId: OWNER, ...settings, kind: 'qidian.tracked_novels', format: 'xlsx', changedAt: T1 } }]);
   });
 
-  it('is the owner\'s: another user is refused; unknown is NOT_FOUND', () => {
-    spec.given([defined]).when({ type: 'ChangeReport', reportId: 'r1', requestedBy: 'user-2', name: 'x', now: T1 }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+  it("is the owner's: another user is refused; unknown is NOT_FOUND", () => {
+    spec
+      .given([defined])
+      .when({ type: 'ChangeReport', reportId: 'r1', requestedBy: 'user-2', name: 'x', now: T1 })
+      .thenThrows(DomainError, code('PERMISSION_DENIED'));
     spec.given([defined]).when({ type: 'DeleteReport', reportId: 'r1', requestedBy: 'user-2', now: T1 }).thenThrows(DomainError, code('PERMISSION_DENIED'));
     spec.given([]).when({ type: 'DeleteReport', reportId: 'r1', requestedBy: OWNER, now: T1 }).thenThrows(DomainError, code('NOT_FOUND'));
   });
@@ -72,7 +118,10 @@ describe('Report', () => {
     const deleted: ReportEvent = { type: 'ReportDeleted', data: { reportId: 'r1', userId: OWNER, deletedAt: T2 } };
     spec.given([defined]).when({ type: 'DeleteReport', reportId: 'r1', requestedBy: OWNER, now: T2 }).then([deleted]);
     spec.given([defined, deleted]).when({ type: 'DeleteReport', reportId: 'r1', requestedBy: OWNER, now: T2 }).then([]);
-    spec.given([defined, deleted]).when({ type: 'ChangeReport', reportId: 'r1', requestedBy: OWNER, name: 'x', now: T2 }).thenThrows(DomainError, code('NOT_FOUND'));
+    spec
+      .given([defined, deleted])
+      .when({ type: 'ChangeReport', reportId: 'r1', requestedBy: OWNER, name: 'x', now: T2 })
+      .thenThrows(DomainError, code('NOT_FOUND'));
   });
 });
 
@@ -103,12 +152,34 @@ describe('ReportRun', () => {
   const spec = deciderSpec(reportRunDecider);
   const ref = { runId: 'run-1', reportId: 'r1', userId: OWNER };
   const generate: RecordReportGenerated = {
-    type: 'RecordReportGenerated', ...ref, trigger: 'schedule', slot: T0, format: 'pdf', fileName: 'r.pdf', contentType: 'application/pdf', bytes: 10,
-    periodFrom: '2026-11-25', periodTo: '2026-12-01', expiresAt: T2, now: T1,
+    type: 'RecordReportGenerated',
+    ...ref,
+    trigger: 'schedule',
+    slot: T0,
+    format: 'pdf',
+    fileName: 'r.pdf',
+    contentType: 'application/pdf',
+    bytes: 10,
+    periodFrom: '2026-11-25',
+    periodTo: '2026-12-01',
+    expiresAt: T2,
+    now: T1,
   };
   const generated: ReportRunEvent = {
     type: 'ReportGenerated',
-    data: { ...ref, trigger: 'schedule', slot: T0, format: 'pdf', fileName: 'r.pdf', contentType: 'application/pdf', bytes: 10, periodFrom: '2026-11-25', periodTo: '2026-12-01', generatedAt: T1, expiresAt: T2 },
+    data: {
+      ...ref,
+      trigger: 'schedule',
+      slot: T0,
+      format: 'pdf',
+      fileName: 'r.pdf',
+      contentType: 'application/pdf',
+      bytes: 10,
+      periodFrom: '2026-11-25',
+      periodTo: '2026-12-01',
+      generatedAt: T1,
+      expiresAt: T2,
+    },
   };
   const skipped: ReportRunEvent = { type: 'ReportRunSkipped', data: { ...ref, trigger: 'schedule', slot: T0, reason: 'plan:custom_reports', skippedAt: T1 } };
 
@@ -117,14 +188,26 @@ describe('ReportRun', () => {
   it('records one outcome: generated or skipped; a repeat is a no-op', () => {
     spec.given([]).when(generate).then([generated]);
     spec.given([generated]).when(generate).then([]);
-    spec.given([]).when({ type: 'RecordReportRunSkipped', ...ref, trigger: 'schedule', slot: T0, reason: 'plan:custom_reports', now: T1 }).then([skipped]);
+    spec
+      .given([])
+      .when({ type: 'RecordReportRunSkipped', ...ref, trigger: 'schedule', slot: T0, reason: 'plan:custom_reports', now: T1 })
+      .then([skipped]);
     spec.given([skipped]).when(generate).then([]);
-    spec.given([generated]).when({ type: 'RecordReportRunSkipped', ...ref, trigger: 'schedule', slot: T0, reason: 'x', now: T1 }).then([]);
+    spec
+      .given([generated])
+      .when({ type: 'RecordReportRunSkipped', ...ref, trigger: 'schedule', slot: T0, reason: 'x', now: T1 })
+      .then([]);
   });
 
   it('a scheduled run names its slot, a manual one none', () => {
-    spec.given([]).when({ ...generate, slot: null }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-    spec.given([]).when({ ...generate, trigger: 'manual' }).thenThrows(DomainError, field('slot'));
+    spec
+      .given([])
+      .when({ ...generate, slot: null })
+      .thenThrows(DomainError, code('VALIDATION_ERROR'));
+    spec
+      .given([])
+      .when({ ...generate, trigger: 'manual' })
+      .thenThrows(DomainError, field('slot'));
   });
 
   it('mails a generated run once; a skipped or unknown run has nothing to mail', () => {

@@ -74,7 +74,10 @@ describe('Session aggregate', () => {
     } as const;
 
     it('starts a session in the user’s epoch', () => {
-      spec.given([]).when(start).then([started('s1', 'rt-1')]);
+      spec
+        .given([])
+        .when(start)
+        .then([started('s1', 'rt-1')]);
       spec
         .given([])
         .when({ ...start, user: { status: 'active', sessionEpoch: 3, keptSession: null } })
@@ -109,13 +112,25 @@ describe('Session aggregate', () => {
     });
 
     it('is a no-op when repeated with the same id and first hash, even after a refresh', () => {
-      spec.given([started('s1', 'rt-1')]).when(start).then([]);
-      spec.given([started('s1', 'rt-1'), refreshed('rt-2')]).when(start).then([]);
+      spec
+        .given([started('s1', 'rt-1')])
+        .when(start)
+        .then([]);
+      spec
+        .given([started('s1', 'rt-1'), refreshed('rt-2')])
+        .when(start)
+        .then([]);
     });
 
     it('refuses a session id already in use with another hash or by another user', () => {
-      spec.given([started('s1', 'rt-1')]).when({ ...start, refreshTokenHash: sha('rt-9') }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
-      spec.given([started('s1', 'rt-1')]).when({ ...start, userId: 'u-2' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([started('s1', 'rt-1')])
+        .when({ ...start, refreshTokenHash: sha('rt-9') })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([started('s1', 'rt-1')])
+        .when({ ...start, userId: 'u-2' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses an unknown user and a suspended one', () => {
@@ -123,11 +138,17 @@ describe('Session aggregate', () => {
         .given([])
         .when({ ...start, user: { status: 'unregistered', sessionEpoch: 0, keptSession: null } })
         .thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([]).when({ ...start, user: suspendedUser }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
+      spec
+        .given([])
+        .when({ ...start, user: suspendedUser })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
     });
 
     it('refuses an expiry that is not in the future, a token in clear and a bad epoch', () => {
-      spec.given([]).when({ ...start, expiresAt: T0 }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...start, expiresAt: T0 })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       spec
         .given([])
         .when({ ...start, refreshTokenHash: 'opaque-token-in-clear' })
@@ -153,7 +174,10 @@ describe('Session aggregate', () => {
     const live = [started('s1', 'rt-1')];
 
     it('rotates the refresh token', () => {
-      spec.given(live).when(refresh).then([refreshed('rt-2')]);
+      spec
+        .given(live)
+        .when(refresh)
+        .then([refreshed('rt-2')]);
     });
 
     it('retires the presented hash and extends the expiry', () => {
@@ -228,7 +252,10 @@ describe('Session aggregate', () => {
     });
 
     it('is a no-op when the last rotation is repeated exactly', () => {
-      spec.given([...live, refreshed('rt-2')]).when({ ...refresh, now: T2 }).then([]);
+      spec
+        .given([...live, refreshed('rt-2')])
+        .when({ ...refresh, now: T2 })
+        .then([]);
     });
 
     it('refuses an expired session, with no events', () => {
@@ -243,12 +270,18 @@ describe('Session aggregate', () => {
     });
 
     it('refuses an ended session', () => {
-      spec.given([...live, ended('logout')]).when({ ...refresh, now: T2 }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
+      spec
+        .given([...live, ended('logout')])
+        .when({ ...refresh, now: T2 })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
     });
 
     it('refuses an unknown session, another user’s session and an unknown user', () => {
       spec.given([]).when(refresh).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_not_found'));
-      spec.given(live).when({ ...refresh, userId: 'u-2' }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_not_found'));
+      spec
+        .given(live)
+        .when({ ...refresh, userId: 'u-2' })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_not_found'));
       spec
         .given(live)
         .when({ ...refresh, user: { status: 'unregistered', sessionEpoch: 0, keptSession: null } })
@@ -256,23 +289,41 @@ describe('Session aggregate', () => {
     });
 
     it('refuses a hash the session never had', () => {
-      spec.given(live).when({ ...refresh, presentedTokenHash: sha('rt-guess') }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'token_mismatch'));
+      spec
+        .given(live)
+        .when({ ...refresh, presentedTokenHash: sha('rt-guess') })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'token_mismatch'));
     });
 
     it('refuses a suspended user at once, before the process manager has ended the session', () => {
-      spec.given(live).when({ ...refresh, user: suspendedUser }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
+      spec
+        .given(live)
+        .when({ ...refresh, user: suspendedUser })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
     });
 
     it('refuses a session a password change or a suspension revoked, at once (a later epoch)', () => {
       const revokedByChange: UserStanding = { status: 'active', sessionEpoch: 1, keptSession: { sessionId: 's2', sinceEpoch: 0 } };
-      spec.given(live).when({ ...refresh, user: revokedByChange }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
+      spec
+        .given(live)
+        .when({ ...refresh, user: revokedByChange })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
       const reactivatedAfterSuspension: UserStanding = { status: 'active', sessionEpoch: 1, keptSession: null };
-      spec.given(live).when({ ...refresh, user: reactivatedAfterSuspension }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
+      spec
+        .given(live)
+        .when({ ...refresh, user: reactivatedAfterSuspension })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'session_ended'));
     });
 
     it('lets the session a password change came from go on, also through later changes from it', () => {
-      spec.given(live).when({ ...refresh, user: { status: 'active', sessionEpoch: 1, keptSession: { sessionId: 's1', sinceEpoch: 0 } } }).then([refreshed('rt-2')]);
-      spec.given(live).when({ ...refresh, user: { status: 'active', sessionEpoch: 3, keptSession: { sessionId: 's1', sinceEpoch: 0 } } }).then([refreshed('rt-2')]);
+      spec
+        .given(live)
+        .when({ ...refresh, user: { status: 'active', sessionEpoch: 1, keptSession: { sessionId: 's1', sinceEpoch: 0 } } })
+        .then([refreshed('rt-2')]);
+      spec
+        .given(live)
+        .when({ ...refresh, user: { status: 'active', sessionEpoch: 3, keptSession: { sessionId: 's1', sinceEpoch: 0 } } })
+        .then([refreshed('rt-2')]);
       // kept only from epoch 1 on: it had been revoked before (a suspension), keeping it later does not revive it
       spec
         .given(live)
@@ -300,7 +351,10 @@ describe('Session aggregate', () => {
     });
 
     it('refuses a token in clear', () => {
-      spec.given(live).when({ ...refresh, presentedTokenHash: 'rt-1' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(live)
+        .when({ ...refresh, presentedTokenHash: 'rt-1' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -309,10 +363,22 @@ describe('Session aggregate', () => {
     const live = [started('s1', 'rt-1')];
 
     it('ends the session on logout, revocation, password change and suspension', () => {
-      spec.given(live).when(end).then([ended('logout')]);
-      spec.given(live).when({ ...end, reason: 'revoked' }).then([ended('revoked')]);
-      spec.given(live).when({ ...end, reason: 'password_changed' }).then([ended('password_changed')]);
-      spec.given(live).when({ ...end, reason: 'user_suspended' }).then([ended('user_suspended')]);
+      spec
+        .given(live)
+        .when(end)
+        .then([ended('logout')]);
+      spec
+        .given(live)
+        .when({ ...end, reason: 'revoked' })
+        .then([ended('revoked')]);
+      spec
+        .given(live)
+        .when({ ...end, reason: 'password_changed' })
+        .then([ended('password_changed')]);
+      spec
+        .given(live)
+        .when({ ...end, reason: 'user_suspended' })
+        .then([ended('user_suspended')]);
     });
 
     it('records the end in the state', () => {
@@ -321,18 +387,33 @@ describe('Session aggregate', () => {
     });
 
     it('ends an expired session that was never ended', () => {
-      spec.given([started('s1', 'rt-1', T1)]).when({ ...end, now: T2 }).then([ended('logout', T2)]);
+      spec
+        .given([started('s1', 'rt-1', T1)])
+        .when({ ...end, now: T2 })
+        .then([ended('logout', T2)]);
     });
 
     it('is a no-op for a session already ended, whatever ended it', () => {
-      spec.given([...live, ended('logout')]).when({ ...end, now: T2 }).then([]);
-      spec.given([...live, ended('refresh_token_reuse')]).when({ ...end, reason: 'revoked', now: T2 }).then([]);
-      spec.given([...live, ended('user_suspended')]).when({ ...end, reason: 'password_changed', now: T2 }).then([]);
+      spec
+        .given([...live, ended('logout')])
+        .when({ ...end, now: T2 })
+        .then([]);
+      spec
+        .given([...live, ended('refresh_token_reuse')])
+        .when({ ...end, reason: 'revoked', now: T2 })
+        .then([]);
+      spec
+        .given([...live, ended('user_suspended')])
+        .when({ ...end, reason: 'password_changed', now: T2 })
+        .then([]);
     });
 
     it('refuses an unknown session and another user’s session', () => {
       spec.given([]).when(end).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given(live).when({ ...end, userId: 'u-2' }).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      spec
+        .given(live)
+        .when({ ...end, userId: 'u-2' })
+        .thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
     });
 
     it('refuses a reason the aggregate keeps for itself', () => {

@@ -38,7 +38,10 @@ const autoRenewOn = (provider: 'alipay' | 'wechat' = 'alipay', channel: 'page' |
   type: 'AutoRenewChanged',
   data: { ...XHS, enabled: true, provider, channel, changedAt: at },
 });
-const autoRenewOff = (at = MID): SubscriptionEvent => ({ type: 'AutoRenewChanged', data: { ...XHS, enabled: false, provider: null, channel: null, changedAt: at } });
+const autoRenewOff = (at = MID): SubscriptionEvent => ({
+  type: 'AutoRenewChanged',
+  data: { ...XHS, enabled: false, provider: null, channel: null, changedAt: at },
+});
 const cancelled = (): SubscriptionEvent => ({ type: 'SubscriptionCancelled', data: { ...XHS, plan: 'pro', effectiveAt: END, cancelledAt: MID } });
 const renewed = (): SubscriptionEvent => ({
   type: 'SubscriptionRenewed',
@@ -46,10 +49,28 @@ const renewed = (): SubscriptionEvent => ({
 });
 const expiredToFree = (): SubscriptionEvent => ({
   type: 'SubscriptionExpired',
-  data: { ...XHS, fromPlan: 'pro', fallbackPlan: 'free', expiredPeriodEnd: END, periodStart: END, periodEnd: null, orderId: null, abandonedDowngrade: null, overLimit: [], expiredAt: END },
+  data: {
+    ...XHS,
+    fromPlan: 'pro',
+    fallbackPlan: 'free',
+    expiredPeriodEnd: END,
+    periodStart: END,
+    periodEnd: null,
+    orderId: null,
+    abandonedDowngrade: null,
+    overLimit: [],
+    expiredAt: END,
+  },
 });
 
-const enable = (extra: Partial<SetAutoRenew> = {}): SetAutoRenew => ({ type: 'SetAutoRenew', enabled: true, provider: 'alipay', channel: 'page', now: MID, ...extra });
+const enable = (extra: Partial<SetAutoRenew> = {}): SetAutoRenew => ({
+  type: 'SetAutoRenew',
+  enabled: true,
+  provider: 'alipay',
+  channel: 'page',
+  now: MID,
+  ...extra,
+});
 const disable = (extra: Partial<SetAutoRenew> = {}): SetAutoRenew => ({ type: 'SetAutoRenew', enabled: false, now: MID, ...extra });
 
 const recordOrder = (extra: Partial<RecordRenewalOrder> = {}): RecordRenewalOrder => ({
@@ -81,8 +102,17 @@ const renewalOrdered = (): SubscriptionEvent => ({
     orderedAt: LEAD_AT,
   },
 });
-const remind = (extra: Partial<RemindExpiry> = {}): RemindExpiry => ({ type: 'RemindExpiry', periodEnd: END, reason: 'auto_renew_off', now: LEAD_AT, ...extra });
-const reminded = (reason: 'auto_renew_off' | 'cancelled' | 'downgrade' | 'renewal_not_placed' = 'auto_renew_off', fallbackPlan: 'free' | 'basic' = 'free'): SubscriptionEvent => ({
+const remind = (extra: Partial<RemindExpiry> = {}): RemindExpiry => ({
+  type: 'RemindExpiry',
+  periodEnd: END,
+  reason: 'auto_renew_off',
+  now: LEAD_AT,
+  ...extra,
+});
+const reminded = (
+  reason: 'auto_renew_off' | 'cancelled' | 'downgrade' | 'renewal_not_placed' = 'auto_renew_off',
+  fallbackPlan: 'free' | 'basic' = 'free',
+): SubscriptionEvent => ({
   type: 'SubscriptionExpiryReminded',
   data: { ...XHS, plan: 'pro', periodEnd: END, fallbackPlan, reason, remindedAt: LEAD_AT },
 });
@@ -97,31 +127,61 @@ describe('Subscription aggregate: automatic renewal and reminders', () => {
   describe('SetAutoRenew', () => {
     it('turns it on for a paid plan, with the provider and channel renewal orders are placed with', () => {
       spec.given(onPro()).when(enable()).then([autoRenewOn()]);
-      spec.given(onPro()).when(enable()).thenState({ ...stateAfter(onPro()), autoRenew: { provider: 'alipay', channel: 'page' } });
+      spec
+        .given(onPro())
+        .when(enable())
+        .thenState({ ...stateAfter(onPro()), autoRenew: { provider: 'alipay', channel: 'page' } });
     });
 
     it('is a no-op when already on with the same provider and channel; another provider is a change', () => {
-      spec.given([...onPro(), autoRenewOn()]).when(enable()).then([]);
-      spec.given([...onPro(), autoRenewOn()]).when(enable({ provider: 'wechat', channel: 'native' })).then([autoRenewOn('wechat', 'native')]);
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(enable())
+        .then([]);
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(enable({ provider: 'wechat', channel: 'native' }))
+        .then([autoRenewOn('wechat', 'native')]);
     });
 
     it('turns it off; off again is a no-op', () => {
-      spec.given([...onPro(), autoRenewOn()]).when(disable()).then([autoRenewOff()]);
-      spec.given([...onPro(), autoRenewOn()]).when(disable()).thenState({ ...stateAfter(onPro()), autoRenew: null });
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(disable())
+        .then([autoRenewOff()]);
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(disable())
+        .thenState({ ...stateAfter(onPro()), autoRenew: null });
       spec.given(onPro()).when(disable()).then([]);
       spec.given([started()]).when(disable()).then([]);
     });
 
     it('refuses to turn it on for the free plan (422: it never ends) and for a cancelled subscription (409)', () => {
-      spec.given([started()]).when(enable()).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && (e.details as { code?: string }).code === 'PAID_PLAN_REQUIRED');
-      spec.given([...onPro(), cancelled()]).when(enable()).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+      spec
+        .given([started()])
+        .when(enable())
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && (e.details as { code?: string }).code === 'PAID_PLAN_REQUIRED');
+      spec
+        .given([...onPro(), cancelled()])
+        .when(enable())
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
     });
 
     it('needs a started subscription, a provider and a channel it knows', () => {
       spec.given([]).when(enable()).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
-      spec.given(onPro()).when(enable({ provider: undefined })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(enable({ provider: 'paypal' as never })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(enable({ channel: 'qr' as never })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(enable({ provider: undefined }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(enable({ provider: 'paypal' as never }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(enable({ channel: 'qr' as never }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
     });
 
     it('stays on through a renewal; cancelling and falling back to free turn it off', () => {
@@ -147,7 +207,11 @@ describe('Subscription aggregate: automatic renewal and reminders', () => {
         type: 'SubscriptionDowngraded',
         data: { ...XHS, fromPlan: 'pro', toPlan: 'basic', effectiveAt: END, orderId: null, nextPeriodEnd: null, requestedAt: MID },
       };
-      expect(renewalDue(stateAfter([...onPro(), autoRenewOn(), downgraded]), at(LEAD_AT), LEAD_MS)).to.deep.equal({ action: 'remind', periodEnd: END, reason: 'downgrade' });
+      expect(renewalDue(stateAfter([...onPro(), autoRenewOn(), downgraded]), at(LEAD_AT), LEAD_MS)).to.deep.equal({
+        action: 'remind',
+        periodEnd: END,
+        reason: 'downgrade',
+      });
     });
 
     it('has nothing to do on free, once done for the period, or for a period renewed meanwhile', () => {
@@ -160,16 +224,37 @@ describe('Subscription aggregate: automatic renewal and reminders', () => {
 
   describe('RecordRenewalOrder', () => {
     it('records the renewal order placed for the period (once per period end)', () => {
-      spec.given([...onPro(), autoRenewOn()]).when(recordOrder()).then([renewalOrdered()]);
-      spec.given([...onPro(), autoRenewOn()]).when(recordOrder()).thenState({ ...stateAfter([...onPro(), autoRenewOn()]), remindedFor: END });
-      spec.given([...onPro(), autoRenewOn(), renewalOrdered()]).when(recordOrder({ orderId: 'renewal-2' })).then([]);
-      spec.given([...onPro(), reminded()]).when(recordOrder()).then([]);
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(recordOrder())
+        .then([renewalOrdered()]);
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(recordOrder())
+        .thenState({ ...stateAfter([...onPro(), autoRenewOn()]), remindedFor: END });
+      spec
+        .given([...onPro(), autoRenewOn(), renewalOrdered()])
+        .when(recordOrder({ orderId: 'renewal-2' }))
+        .then([]);
+      spec
+        .given([...onPro(), reminded()])
+        .when(recordOrder())
+        .then([]);
     });
 
     it('is a no-op at or after the end (late) and on free; a period end that is not the current one is a CONFLICT (superseded)', () => {
-      spec.given([...onPro(), autoRenewOn()]).when(recordOrder({ now: END })).then([]);
-      spec.given([...onPro(), autoRenewOn(), expiredToFree()]).when(recordOrder()).then([]);
-      spec.given([...onPro(), autoRenewOn(), renewed()]).when(recordOrder()).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+      spec
+        .given([...onPro(), autoRenewOn()])
+        .when(recordOrder({ now: END }))
+        .then([]);
+      spec
+        .given([...onPro(), autoRenewOn(), expiredToFree()])
+        .when(recordOrder())
+        .then([]);
+      spec
+        .given([...onPro(), autoRenewOn(), renewed()])
+        .when(recordOrder())
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
     });
 
     it('a renewed period can be reminded of again at its own end', () => {
@@ -185,9 +270,18 @@ describe('Subscription aggregate: automatic renewal and reminders', () => {
     });
 
     it('validates what it records', () => {
-      spec.given(onPro()).when(recordOrder({ orderId: '' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(recordOrder({ amountFen: 0 })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(recordOrder({ periodEnd: 'soon' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(recordOrder({ orderId: '' }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(recordOrder({ amountFen: 0 }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(recordOrder({ periodEnd: 'soon' }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
       spec.given([]).when(recordOrder()).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
     });
   });
@@ -195,19 +289,37 @@ describe('Subscription aggregate: automatic renewal and reminders', () => {
   describe('RemindExpiry', () => {
     it('reminds that the period ends and what follows (free, or the paid downgrade)', () => {
       spec.given(onPro()).when(remind()).then([reminded()]);
-      spec.given([...onPro(), cancelled()]).when(remind({ reason: 'cancelled' })).then([reminded('cancelled')]);
+      spec
+        .given([...onPro(), cancelled()])
+        .when(remind({ reason: 'cancelled' }))
+        .then([reminded('cancelled')]);
       const paidDowngrade: SubscriptionEvent = {
         type: 'SubscriptionDowngraded',
         data: { ...XHS, fromPlan: 'pro', toPlan: 'basic', effectiveAt: END, orderId: 'order-b', nextPeriodEnd: END2, requestedAt: MID },
       };
-      spec.given([...onPro(), paidDowngrade]).when(remind({ reason: 'downgrade' })).then([reminded('downgrade', 'basic')]);
+      spec
+        .given([...onPro(), paidDowngrade])
+        .when(remind({ reason: 'downgrade' }))
+        .then([reminded('downgrade', 'basic')]);
     });
 
     it('once per period end; late → no-op; superseded → CONFLICT', () => {
-      spec.given([...onPro(), reminded()]).when(remind()).then([]);
-      spec.given(onPro()).when(remind({ now: END })).then([]);
-      spec.given([...onPro(), renewed()]).when(remind()).thenThrows<DomainError>(DomainError, is('CONFLICT'));
-      spec.given(onPro()).when(remind({ reason: 'because' as never })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given([...onPro(), reminded()])
+        .when(remind())
+        .then([]);
+      spec
+        .given(onPro())
+        .when(remind({ now: END }))
+        .then([]);
+      spec
+        .given([...onPro(), renewed()])
+        .when(remind())
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
+      spec
+        .given(onPro())
+        .when(remind({ reason: 'because' as never }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
     });
   });
 });

@@ -105,7 +105,7 @@ function accountsExceeded(resourceId: string, t: QuotaTerms = terms()): Subscrip
 
 // ---------------------------------------------------------------- specs
 
-describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
+describe("SubscriptionUsage aggregate (a subscription's day)", () => {
   it('names its stream subscription_usage-{userId}_{service}_{YYYYMMDD}', () => {
     expect(subscriptionUsageStream(dailyUsageId('user-1', 'xiaohongshu', DAY1))).to.equal('subscription_usage-user-1_xiaohongshu_20260320');
     expect(subscriptionUsageAggregate.streamName(dailyUsageId('u', 'qidian', DAY2))).to.equal('subscription_usage-u_qidian_20260321');
@@ -113,12 +113,18 @@ describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
   });
 
   describe('ConsumeQuota', () => {
-    it('records usage within the daily limit, the day\'s total in the event', () => {
-      spec.given([]).when(consume(10)).then([used(10)]);
-      spec.given([used(40)]).when(consume(10)).then([used(50, terms(), 10)]);
+    it("records usage within the daily limit, the day's total in the event", () => {
+      spec
+        .given([])
+        .when(consume(10))
+        .then([used(10)]);
+      spec
+        .given([used(40)])
+        .when(consume(10))
+        .then([used(50, terms(), 10)]);
     });
 
-    it('keeps the day\'s count in the state', () => {
+    it("keeps the day's count in the state", () => {
       spec
         .given([used(40)])
         .when(consume(10))
@@ -126,8 +132,14 @@ describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
     });
 
     it('records QuotaExceeded the first time the feature goes over on the day (all or nothing)', () => {
-      spec.given([used(45)]).when(consume(10)).then([callsExceeded(45, 10)]);
-      spec.given([]).when(consume(51)).then([callsExceeded(0, 51)]);
+      spec
+        .given([used(45)])
+        .when(consume(10))
+        .then([callsExceeded(45, 10)]);
+      spec
+        .given([])
+        .when(consume(51))
+        .then([callsExceeded(0, 51)]);
     });
 
     it('then refuses further attempts that day without an event', () => {
@@ -136,28 +148,48 @@ describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
         .when(consume(10))
         .thenThrows<DomainError>(
           DomainError,
-          (e) => e.code === 'QUOTA_EXCEEDED' && e.details.feature === 'daily_api_calls' && e.details.limit === 50 && e.details.resetsAt === RESETS1 && e.details.used === 45,
+          (e) =>
+            e.code === 'QUOTA_EXCEEDED' &&
+            e.details.feature === 'daily_api_calls' &&
+            e.details.limit === 50 &&
+            e.details.resetsAt === RESETS1 &&
+            e.details.used === 45,
         );
     });
 
     it('still records a smaller use that fits', () => {
-      spec.given([used(45), callsExceeded(45, 10)]).when(consume(5)).then([used(50, terms(), 5)]);
+      spec
+        .given([used(45), callsExceeded(45, 10)])
+        .when(consume(5))
+        .then([used(50, terms(), 5)]);
     });
 
     it('starts each day from zero (each day is its own stream)', () => {
-      spec.given([]).when(consume(1, terms(), DAY2, RESETS2)).then([used(1, terms(), 1, DAY2)]);
+      spec
+        .given([])
+        .when(consume(1, terms(), DAY2, RESETS2))
+        .then([used(1, terms(), 1, DAY2)]);
     });
 
     it('records usage of an unlimited feature (-1) without a limit', () => {
       const enterprise = terms('enterprise', 1);
-      spec.given([used(100000, enterprise)]).when(consume(500, enterprise)).then([used(100500, enterprise, 500)]);
+      spec
+        .given([used(100000, enterprise)])
+        .when(consume(500, enterprise))
+        .then([used(100500, enterprise, 500)]);
     });
 
-    it('counts against the new plan\'s limit after a plan change that day, recording a new excess', () => {
+    it("counts against the new plan's limit after a plan change that day, recording a new excess", () => {
       const basic = terms('basic', 1);
       const history = [used(45), callsExceeded(45, 10)];
-      spec.given(history).when(consume(10, basic)).then([used(55, basic, 10)]);
-      spec.given(history).when(consume(500, basic)).then([callsExceeded(45, 500, basic)]);
+      spec
+        .given(history)
+        .when(consume(10, basic))
+        .then([used(55, basic, 10)]);
+      spec
+        .given(history)
+        .when(consume(500, basic))
+        .then([callsExceeded(45, 500, basic)]);
       spec
         .given([...history, callsExceeded(45, 500, basic)])
         .when(consume(500, basic))
@@ -178,10 +210,19 @@ describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
         .thenThrows<DomainError>(DomainError, (e) => e.code === 'PERMISSION_DENIED' && e.details.feature === 'daily_api_calls');
     });
 
-    it('refuses a use for another day, user or service than the stream\'s', () => {
-      spec.given([used(1)]).when(consume(1, terms(), DAY2, RESETS2)).thenThrows<DomainError>(DomainError, is('CONFLICT'));
-      spec.given([used(1)]).when(consume(1, { ...terms(), userId: 'user-2' })).thenThrows<DomainError>(DomainError, is('CONFLICT'));
-      spec.given([callsExceeded(50, 1)]).when(consume(1, { ...terms(), service: 'qidian' })).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    it("refuses a use for another day, user or service than the stream's", () => {
+      spec
+        .given([used(1)])
+        .when(consume(1, terms(), DAY2, RESETS2))
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
+      spec
+        .given([used(1)])
+        .when(consume(1, { ...terms(), userId: 'user-2' }))
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
+      spec
+        .given([callsExceeded(50, 1)])
+        .when(consume(1, { ...terms(), service: 'qidian' }))
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
     });
 
     it('refuses a feature that is not a daily counter, a bad amount, a bad day, bad terms', () => {
@@ -205,25 +246,43 @@ describe('SubscriptionUsage aggregate (a subscription\'s day)', () => {
 
   describe('RecordQuotaExceeded (a reservation refused at a resource limit)', () => {
     it('records the refusal the first time on the day', () => {
-      spec.given([]).when(refused('acc-2')).then([accountsExceeded('acc-2')]);
+      spec
+        .given([])
+        .when(refused('acc-2'))
+        .then([accountsExceeded('acc-2')]);
     });
 
     it('is a no-op for later refusals that day under the same plan', () => {
-      spec.given([accountsExceeded('acc-2')]).when(refused('acc-3')).then([]);
+      spec
+        .given([accountsExceeded('acc-2')])
+        .when(refused('acc-3'))
+        .then([]);
     });
 
     it('records again after a plan change that day', () => {
       const basic = terms('basic', 1);
-      spec.given([accountsExceeded('acc-2')]).when(refused('acc-3', basic)).then([accountsExceeded('acc-3', basic)]);
+      spec
+        .given([accountsExceeded('acc-2')])
+        .when(refused('acc-3', basic))
+        .then([accountsExceeded('acc-3', basic)]);
     });
 
     it('keeps daily counters and resource limits apart', () => {
-      spec.given([used(50), callsExceeded(50, 1)]).when(refused('acc-2')).then([accountsExceeded('acc-2')]);
-      spec.given([accountsExceeded('acc-2')]).when(consume(51)).then([callsExceeded(0, 51)]);
+      spec
+        .given([used(50), callsExceeded(50, 1)])
+        .when(refused('acc-2'))
+        .then([accountsExceeded('acc-2')]);
+      spec
+        .given([accountsExceeded('acc-2')])
+        .when(consume(51))
+        .then([callsExceeded(0, 51)]);
     });
 
-    it('refuses another day than the stream\'s, a feature that is not a resource limit, bad counts', () => {
-      spec.given([accountsExceeded('acc-2')]).when(refused('acc-3', terms(), DAY2, RESETS2)).thenThrows<DomainError>(DomainError, is('CONFLICT'));
+    it("refuses another day than the stream's, a feature that is not a resource limit, bad counts", () => {
+      spec
+        .given([accountsExceeded('acc-2')])
+        .when(refused('acc-3', terms(), DAY2, RESETS2))
+        .thenThrows<DomainError>(DomainError, is('CONFLICT'));
       const bad = [
         { ...refused('acc-2'), feature: 'daily_api_calls' },
         { ...refused('acc-2'), resourceId: '' },

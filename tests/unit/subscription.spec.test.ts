@@ -156,7 +156,10 @@ describe('Subscription aggregate', () => {
     });
 
     it('refuses a paid plan without a period end, or one that has passed', () => {
-      spec.given([]).when({ type: 'StartSubscription', ...XHS, plan: 'pro', now: T0 }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ type: 'StartSubscription', ...XHS, plan: 'pro', now: T0 })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
       spec
         .given([])
         .when({ type: 'StartSubscription', ...XHS, plan: 'pro', periodEnd: T0, now: T1 })
@@ -183,7 +186,10 @@ describe('Subscription aggregate', () => {
 
   describe('ChangePlan', () => {
     it('needs a started subscription', () => {
-      spec.given([]).when(changePlan('pro', { orderId: 'order-1', periodEnd: END })).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
+      spec
+        .given([])
+        .when(changePlan('pro', { orderId: 'order-1', periodEnd: END }))
+        .thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
     });
 
     it('upgrades at once; a paid order starts a new period now', () => {
@@ -232,7 +238,10 @@ describe('Subscription aggregate', () => {
 
     it('refuses an upgrade from free without a period end, and a paid upgrade without the period it paid for', () => {
       spec.given([started()]).when(changePlan('pro')).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given([started()]).when(changePlan('pro', { orderId: 'order-1' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given([started()])
+        .when(changePlan('pro', { orderId: 'order-1' }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
       spec
         .given([started()])
         .when(changePlan('pro', { orderId: 'order-1', periodEnd: T0 }))
@@ -259,8 +268,14 @@ describe('Subscription aggregate', () => {
     });
 
     it('is a no-op for an order already applied, and for the same plan', () => {
-      spec.given(onPro()).when(changePlan('pro', { orderId: 'order-1', periodEnd: END, now: T1 })).then([]);
-      spec.given(onPro()).when(changePlan('enterprise', { orderId: 'order-1', periodEnd: END })).then([]);
+      spec
+        .given(onPro())
+        .when(changePlan('pro', { orderId: 'order-1', periodEnd: END, now: T1 }))
+        .then([]);
+      spec
+        .given(onPro())
+        .when(changePlan('enterprise', { orderId: 'order-1', periodEnd: END }))
+        .then([]);
       spec.given(onPro()).when(changePlan('pro')).then([]);
       spec.given([started()]).when(changePlan('free')).then([]);
     });
@@ -273,7 +288,10 @@ describe('Subscription aggregate', () => {
     });
 
     it('downgrades at the end of the period, keeping the current plan until then', () => {
-      spec.given(onPro()).when(changePlan('basic')).then([downgraded('basic')]);
+      spec
+        .given(onPro())
+        .when(changePlan('basic'))
+        .then([downgraded('basic')]);
       spec
         .given(onPro())
         .when(changePlan('basic'))
@@ -288,12 +306,21 @@ describe('Subscription aggregate', () => {
     });
 
     it('is a no-op for the pending downgrade again, and for a downgrade to free once cancelled', () => {
-      spec.given([...onPro(), downgraded('basic')]).when(changePlan('basic')).then([]);
-      spec.given([...onPro(), cancelled()]).when(changePlan('free')).then([]);
+      spec
+        .given([...onPro(), downgraded('basic')])
+        .when(changePlan('basic'))
+        .then([]);
+      spec
+        .given([...onPro(), cancelled()])
+        .when(changePlan('free'))
+        .then([]);
     });
 
     it('replaces a pending downgrade and clears a cancellation', () => {
-      spec.given([...onPro(), downgraded('basic')]).when(changePlan('free')).then([downgraded('free')]);
+      spec
+        .given([...onPro(), downgraded('basic')])
+        .when(changePlan('free'))
+        .then([downgraded('free')]);
       spec
         .given([...onPro(), cancelled()])
         .when(changePlan('basic'))
@@ -321,14 +348,29 @@ describe('Subscription aggregate', () => {
               ]),
         );
       // basic allows 5 accounts and 3 workflows
-      spec.given([...onPro(), ...held]).when(changePlan('basic')).then([downgraded('basic')]);
+      spec
+        .given([...onPro(), ...held])
+        .when(changePlan('basic'))
+        .then([downgraded('basic')]);
     });
 
     it('refuses an order for free, a period end without an order, a paid next period that does not follow on', () => {
-      spec.given(onPro()).when(changePlan('free', { orderId: 'order-2', periodEnd: END2 })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(changePlan('basic', { periodEnd: END2 })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(changePlan('basic', { orderId: 'order-2', periodEnd: END })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when(changePlan('basic', { orderId: 'order-2' })).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(changePlan('free', { orderId: 'order-2', periodEnd: END2 }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(changePlan('basic', { periodEnd: END2 }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(changePlan('basic', { orderId: 'order-2', periodEnd: END }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when(changePlan('basic', { orderId: 'order-2' }))
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
     });
 
     it('refuses an unknown plan', () => {
@@ -348,7 +390,15 @@ describe('Subscription aggregate', () => {
 
     it('extends the paid period', () => {
       spec.given(onPro()).when(renew).then([renewed]);
-      spec.given(onPro()).when(renew).thenState({ ...stateAfter(onPro()), periodEnd: END2, appliedOrders: { 'order-1': true, 'order-2': true }, planOrders: { 'order-1': true, 'order-2': true } });
+      spec
+        .given(onPro())
+        .when(renew)
+        .thenState({
+          ...stateAfter(onPro()),
+          periodEnd: END2,
+          appliedOrders: { 'order-1': true, 'order-2': true },
+          planOrders: { 'order-1': true, 'order-2': true },
+        });
       expect(stateAfter([...onPro(), renewed]).planChange, 'a renewal changes no plan').to.equal(1);
     });
 
@@ -360,8 +410,14 @@ describe('Subscription aggregate', () => {
     });
 
     it('is a no-op for an order already applied (renewal or upgrade)', () => {
-      spec.given([...onPro(), renewed]).when(renew).then([]);
-      spec.given(onPro()).when({ ...renew, orderId: 'order-1' }).then([]);
+      spec
+        .given([...onPro(), renewed])
+        .when(renew)
+        .then([]);
+      spec
+        .given(onPro())
+        .when({ ...renew, orderId: 'order-1' })
+        .then([]);
     });
 
     it('clears a cancellation and a pending downgrade', () => {
@@ -376,13 +432,22 @@ describe('Subscription aggregate', () => {
     });
 
     it('refuses a period end that does not extend the period', () => {
-      spec.given(onPro()).when({ ...renew, periodEnd: END }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
-      spec.given(onPro()).when({ ...renew, periodEnd: 'next month' }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when({ ...renew, periodEnd: END })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when({ ...renew, periodEnd: 'next month' })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
     });
 
     it('needs a started subscription and an order', () => {
       spec.given([]).when(renew).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
-      spec.given(onPro()).when({ ...renew, orderId: '' }).thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
+      spec
+        .given(onPro())
+        .when({ ...renew, orderId: '' })
+        .thenThrows<DomainError>(DomainError, is('VALIDATION_ERROR'));
     });
   });
 
@@ -391,11 +456,17 @@ describe('Subscription aggregate', () => {
 
     it('cancels at the end of the period', () => {
       spec.given(onPro()).when(cancel).then([cancelled()]);
-      spec.given(onPro()).when(cancel).thenState({ ...stateAfter(onPro()), plan: 'pro', cancelAtPeriodEnd: true });
+      spec
+        .given(onPro())
+        .when(cancel)
+        .thenState({ ...stateAfter(onPro()), plan: 'pro', cancelAtPeriodEnd: true });
     });
 
     it('is a no-op when already cancelled', () => {
-      spec.given([...onPro(), cancelled()]).when(cancel).then([]);
+      spec
+        .given([...onPro(), cancelled()])
+        .when(cancel)
+        .then([]);
     });
 
     it('drops an unpaid pending downgrade', () => {
@@ -445,7 +516,10 @@ describe('Subscription aggregate', () => {
 
     it('falls back to free once the period has ended', () => {
       spec.given(onPro()).when(expire).then([expired()]);
-      spec.given(onPro()).when({ ...expire, now: AFTER }).then([expired({ expiredAt: AFTER })]);
+      spec
+        .given(onPro())
+        .when({ ...expire, now: AFTER })
+        .then([expired({ expiredAt: AFTER })]);
       spec
         .given(onPro())
         .when(expire)
@@ -453,24 +527,44 @@ describe('Subscription aggregate', () => {
     });
 
     it('falls back to free when cancelled', () => {
-      spec.given([...onPro(), cancelled()]).when(expire).then([expired()]);
+      spec
+        .given([...onPro(), cancelled()])
+        .when(expire)
+        .then([expired()]);
     });
 
     it('applies a pending downgrade whose next period was paid', () => {
       const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })];
-      spec.given(history).when(expire).then([expired({ fallbackPlan: 'basic', periodEnd: END2, orderId: 'order-2' })]);
       spec
         .given(history)
         .when(expire)
-        .thenState({ ...stateAfter(history), plan: 'basic', planChange: 2, periodStart: END, periodEnd: END2, pendingDowngrade: null, planOrders: { 'order-2': true } });
+        .then([expired({ fallbackPlan: 'basic', periodEnd: END2, orderId: 'order-2' })]);
+      spec
+        .given(history)
+        .when(expire)
+        .thenState({
+          ...stateAfter(history),
+          plan: 'basic',
+          planChange: 2,
+          periodStart: END,
+          periodEnd: END2,
+          pendingDowngrade: null,
+          planOrders: { 'order-2': true },
+        });
     });
 
     it('applies a pending downgrade to free', () => {
-      spec.given([...onPro(), downgraded('free')]).when(expire).then([expired()]);
+      spec
+        .given([...onPro(), downgraded('free')])
+        .when(expire)
+        .then([expired()]);
     });
 
     it('falls back to free, not to a lower paid plan nobody paid for', () => {
-      spec.given([...onPro(), downgraded('basic')]).when(expire).then([expired({ abandonedDowngrade: 'basic' })]);
+      spec
+        .given([...onPro(), downgraded('basic')])
+        .when(expire)
+        .then([expired({ abandonedDowngrade: 'basic' })]);
     });
 
     it('lists the resources held beyond the fallback plan without refusing', () => {
@@ -526,7 +620,10 @@ describe('Subscription aggregate', () => {
 
     it('ends the paid period now when the order paid for the plan in force, back to free', () => {
       spec.given(onPro()).when(revoke('order-1')).then([revoked()]);
-      spec.given(onPro()).when(revoke('order-1')).thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: MID, periodEnd: null, planOrders: {} });
+      spec
+        .given(onPro())
+        .when(revoke('order-1'))
+        .thenState({ ...stateAfter(onPro()), plan: 'free', planChange: 2, periodStart: MID, periodEnd: null, planOrders: {} });
     });
 
     it('a renewal order pays for the plan in force too', () => {
@@ -534,21 +631,36 @@ describe('Subscription aggregate', () => {
         type: 'SubscriptionRenewed',
         data: { ...XHS, plan: 'pro', orderId: 'order-2', previousPeriodEnd: END, periodEnd: '2026-05-05T08:00:00.000Z', renewedAt: MID },
       };
-      spec.given([...onPro(), renewed]).when(revoke('order-2')).then([revoked({ refundedOrderId: 'order-2', expiredPeriodEnd: '2026-05-05T08:00:00.000Z' })]);
+      spec
+        .given([...onPro(), renewed])
+        .when(revoke('order-2'))
+        .then([revoked({ refundedOrderId: 'order-2', expiredPeriodEnd: '2026-05-05T08:00:00.000Z' })]);
     });
 
     it('is a no-op for an order that pays for nothing in force, a repeat, or the free plan', () => {
       spec.given(onPro()).when(revoke('order-9')).then([]);
-      spec.given([...onPro(), revoked()]).when(revoke('order-1')).then([]);
+      spec
+        .given([...onPro(), revoked()])
+        .when(revoke('order-1'))
+        .then([]);
       spec.given([started()]).when(revoke('order-1')).then([]);
       // the plan bought by order-1 has expired since: order-1 no longer pays for anything
-      const lapsed = [...onPro(), { type: 'SubscriptionExpired', data: { ...(revoked().data as object), periodStart: END, expiredAt: END, refundedOrderId: undefined } } as SubscriptionEvent];
+      const lapsed = [
+        ...onPro(),
+        {
+          type: 'SubscriptionExpired',
+          data: { ...(revoked().data as object), periodStart: END, expiredAt: END, refundedOrderId: undefined },
+        } as SubscriptionEvent,
+      ];
       spec.given(lapsed).when(revoke('order-1')).then([]);
     });
 
     it('drops a pending paid downgrade (its order is refunded on its own)', () => {
       const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: '2026-05-05T08:00:00.000Z' })];
-      spec.given(history).when(revoke('order-1')).then([revoked({ abandonedDowngrade: 'basic' })]);
+      spec
+        .given(history)
+        .when(revoke('order-1'))
+        .then([revoked({ abandonedDowngrade: 'basic' })]);
     });
 
     it('needs a started subscription', () => {
@@ -562,7 +674,8 @@ describe('Subscription aggregate', () => {
       (resourceId: string, over: { used?: number; limit?: number; plan?: 'free' | 'pro'; planChange?: number; day?: string; resetsAt?: string } = {}) =>
       (e: ResourceLimitReached) =>
         e.code === 'QUOTA_EXCEEDED' &&
-        JSON.stringify(e.details) === JSON.stringify({ feature: 'account_limit', limit: over.limit ?? 1, resetsAt: over.resetsAt ?? RESETS1, used: over.used ?? 1 }) &&
+        JSON.stringify(e.details) ===
+          JSON.stringify({ feature: 'account_limit', limit: over.limit ?? 1, resetsAt: over.resetsAt ?? RESETS1, used: over.used ?? 1 }) &&
         JSON.stringify(e.overrun) ===
           JSON.stringify({
             subscription: { ...XHS, plan: over.plan ?? 'free', planChange: over.planChange ?? 0 },
@@ -576,19 +689,28 @@ describe('Subscription aggregate', () => {
           });
 
     it('reserves within the limit', () => {
-      spec.given([started()]).when(reserve('acc-1')).then([reserved('acc-1', 1, 1)]);
+      spec
+        .given([started()])
+        .when(reserve('acc-1'))
+        .then([reserved('acc-1', 1, 1)]);
       spec
         .given([started(QD)])
         .when(reserve('novel-1', 'novel_tracking_limit'))
         .then([reserved('novel-1', 1, 10, 'novel_tracking_limit', 'free', QD)]);
-      spec.given([started()]).when(reserve('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 1, ids: { 'acc-1': true } } } });
+      spec
+        .given([started()])
+        .when(reserve('acc-1'))
+        .thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 1, ids: { 'acc-1': true } } } });
     });
 
     it('is a no-op for a resource already reserved, even at the limit', () => {
-      spec.given([started(), reserved('acc-1', 1, 1)]).when(reserve('acc-1')).then([]);
+      spec
+        .given([started(), reserved('acc-1', 1, 1)])
+        .when(reserve('acc-1'))
+        .then([]);
     });
 
-    it('refuses at the limit with the overrun the day\'s usage stream records (nothing appended here)', () => {
+    it("refuses at the limit with the overrun the day's usage stream records (nothing appended here)", () => {
       const history = [started(), reserved('acc-1', 1, 1)];
       spec.given(history).when(reserve('acc-2')).thenThrows<ResourceLimitReached>(ResourceLimitReached, refusedAt('acc-2'));
       spec
@@ -603,7 +725,10 @@ describe('Subscription aggregate', () => {
         reserved('acc-1', 1, 1),
         { type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } },
       ];
-      spec.given(history).when(reserve('acc-2')).then([reserved('acc-2', 1, 1)]);
+      spec
+        .given(history)
+        .when(reserve('acc-2'))
+        .then([reserved('acc-2', 1, 1)]);
     });
 
     it('reserves without a limit on an unlimited plan', () => {
@@ -611,7 +736,12 @@ describe('Subscription aggregate', () => {
       spec
         .given(history)
         .when(reserve('wf-1', 'automation_workflows'))
-        .then([{ type: 'ResourceReserved', data: { ...XHS, plan: 'enterprise', feature: 'automation_workflows', resourceId: 'wf-1', inUse: 1, limit: null, reservedAt: MID } }]);
+        .then([
+          {
+            type: 'ResourceReserved',
+            data: { ...XHS, plan: 'enterprise', feature: 'automation_workflows', resourceId: 'wf-1', inUse: 1, limit: null, reservedAt: MID },
+          },
+        ]);
     });
 
     it('refuses new reservations while over the limit after falling back', () => {
@@ -671,7 +801,10 @@ describe('Subscription aggregate', () => {
         .given(history)
         .when(release('acc-1'))
         .then([{ type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-1', inUse: 0, releasedAt: MID } }]);
-      spec.given(history).when(release('acc-1')).thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 0, ids: {} } } });
+      spec
+        .given(history)
+        .when(release('acc-1'))
+        .thenState({ ...stateAfter([started()]), reservations: { account_limit: { count: 0, ids: {} } } });
     });
 
     it('is a no-op for a resource not reserved', () => {
@@ -704,7 +837,10 @@ describe('Subscription aggregate', () => {
     });
 
     it('counts a resource once however often its reservation is folded, and releases only what is held', () => {
-      const release: SubscriptionEvent = { type: 'ResourceReleased', data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-9', inUse: 0, releasedAt: MID } };
+      const release: SubscriptionEvent = {
+        type: 'ResourceReleased',
+        data: { ...XHS, plan: 'free', feature: 'account_limit', resourceId: 'acc-9', inUse: 0, releasedAt: MID },
+      };
       const state = stateAfter([started(), reserved('acc-1', 1, 1), reserved('acc-1', 1, 1), release]);
       expect(state.reservations).to.deep.equal({ account_limit: { count: 1, ids: { 'acc-1': true } } });
     });
@@ -712,7 +848,10 @@ describe('Subscription aggregate', () => {
     it('holds any resource id, __proto__ included, as plain JSON', () => {
       const state = stateAfter([started(), reserved('__proto__', 1, 1)]);
       expect(JSON.parse(JSON.stringify(state.reservations))).to.deep.equal({ account_limit: { count: 1, ids: { ['__proto__']: true } } });
-      spec.given([started(), reserved('__proto__', 1, 1)]).when(reserve('__proto__')).then([]);
+      spec
+        .given([started(), reserved('__proto__', 1, 1)])
+        .when(reserve('__proto__'))
+        .then([]);
     });
 
     it('updates the state it is given in place, leaving the events as they were', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MailDeliveryError } from '../../src/adapters/mail/mail-errors.js';
-import { LostOwnershipError } from '../../src/subscriptions/checkpoints.js';
-import { isTransientError } from '../../src/subscriptions/transient-errors.js';
+import { LostOwnershipError } from '../../src/consumers/checkpoints.js';
+import { isTransientError } from '../../src/consumers/transient-errors.js';
 
 /** What the consumer runner never counts toward parking an event. */
 describe('transient errors (consumer runner)', () => {
@@ -17,7 +17,7 @@ describe('transient errors (consumer runner)', () => {
     expect(isTransientError(new AggregateError([pg('ECONNREFUSED'), pg('ECONNREFUSED')]))).to.equal(true);
   });
 
-  it('counts everything else as the event\'s own failure', () => {
+  it("counts everything else as the event's own failure", () => {
     for (const code of ['23505', '23502', '22P02', '42703', '25P02']) expect(isTransientError(pg(code)), code).to.equal(false);
     expect(isTransientError(new TypeError("Cannot read properties of undefined (reading 'id')"))).to.equal(false);
     expect(isTransientError('a string')).to.equal(false);
@@ -25,7 +25,7 @@ describe('transient errors (consumer runner)', () => {
     expect(isTransientError(new AggregateError([pg('ECONNREFUSED'), new Error('bug')]))).to.equal(false);
   });
 
-  it('takes a mail relay that is down, busy or misconfigured as transient (a mail is never parked for it), a refused message as the event\'s own', () => {
+  it("takes a mail relay that is down, busy or misconfigured as transient (a mail is never parked for it), a refused message as the event's own", () => {
     for (const kind of ['connection', 'auth', 'config', 'unknown'] as const) {
       expect(isTransientError(new MailDeliveryError('relay', { kind, retryable: kind === 'connection' })), kind).to.equal(true);
     }

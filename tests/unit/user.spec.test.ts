@@ -29,8 +29,6 @@ const T0 = '2025-03-01T08:00:00.000Z';
 const T1 = '2025-03-01T09:00:00.000Z';
 const T2 = '2025-03-01T10:00:00.000Z';
 const T3 = '2025-03-01T11:00:00.000Z';
-const LATER = '2025-03-08T08:00:00.000Z';
-const MUCH_LATER = '2025-03-15T08:00:00.000Z';
 
 const registered: UserEvent = {
   type: 'UserRegistered',
@@ -80,7 +78,16 @@ describe('User aggregate', () => {
 
   it('starts unregistered', () => {
     expect(userDecider.initialState()).to.deep.equal(initialState());
-    expect(initialState()).to.deep.equal({ status: 'unregistered', account: null, suspension: null, passwordReset: null, emailVerifiedAt: null, emailVerification: null, sessionEpoch: 0, keptSession: null });
+    expect(initialState()).to.deep.equal({
+      status: 'unregistered',
+      account: null,
+      suspension: null,
+      passwordReset: null,
+      emailVerifiedAt: null,
+      emailVerification: null,
+      sessionEpoch: 0,
+      keptSession: null,
+    });
   });
 
   describe('RegisterUser', () => {
@@ -103,15 +110,24 @@ describe('User aggregate', () => {
 
     it('is a no-op when repeated with the same email and password hash', () => {
       spec.given([registered]).when(register).then([]);
-      spec.given([registered]).when({ ...register, displayName: 'Other', now: T1 }).then([]);
+      spec
+        .given([registered])
+        .when({ ...register, displayName: 'Other', now: T1 })
+        .then([]);
     });
 
     it('refuses an existing user with another password hash', () => {
-      spec.given([registered]).when({ ...register, passwordHash: PW2 }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([registered])
+        .when({ ...register, passwordHash: PW2 })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses an existing user with another email', () => {
-      spec.given([registered]).when({ ...register, email: 'bob@example.com' }).thenThrows<DomainError>(DomainError, code('CONFLICT'));
+      spec
+        .given([registered])
+        .when({ ...register, email: 'bob@example.com' })
+        .thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
     it('refuses an email that is not normalised', () => {
@@ -119,7 +135,10 @@ describe('User aggregate', () => {
         .given([])
         .when({ ...register, email: ' Alice@Example.com' })
         .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR' && e.details.field === 'email');
-      spec.given([]).when({ ...register, email: 'alice' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...register, email: 'alice' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
 
     it('refuses a password in clear, without echoing it', () => {
@@ -137,8 +156,14 @@ describe('User aggregate', () => {
         .given([])
         .when({ ...register, role: 'root' as 'user' })
         .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([]).when({ ...register, displayName: '  ' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([]).when({ ...register, now: 'yesterday' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...register, displayName: '  ' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([])
+        .when({ ...register, now: 'yesterday' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -163,7 +188,10 @@ describe('User aggregate', () => {
         .when({ ...update, displayName: 'Alice W.', timezone: 'Asia/Shanghai' })
         .thenState(
           registeredState({
-            account: { ...registeredState().account!, profile: { displayName: 'Alice W.', avatarUrl: null, timezone: 'Asia/Shanghai', username: null, notificationPreferences: {} } },
+            account: {
+              ...registeredState().account!,
+              profile: { displayName: 'Alice W.', avatarUrl: null, timezone: 'Asia/Shanghai', username: null, notificationPreferences: {} },
+            },
           }),
         );
     });
@@ -177,12 +205,18 @@ describe('User aggregate', () => {
     });
 
     it('is a no-op when nothing changes', () => {
-      spec.given([registered]).when({ ...update, displayName: 'Alice', avatarUrl: null, timezone: null }).then([]);
+      spec
+        .given([registered])
+        .when({ ...update, displayName: 'Alice', avatarUrl: null, timezone: null })
+        .then([]);
       spec.given([registered]).when(update).then([]);
     });
 
     it('refuses an unknown user', () => {
-      spec.given([]).when({ ...update, displayName: 'X' }).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
+      spec
+        .given([])
+        .when({ ...update, displayName: 'X' })
+        .thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
     });
 
     it('refuses a suspended user, and accepts them again once reactivated', () => {
@@ -197,7 +231,10 @@ describe('User aggregate', () => {
     });
 
     it('refuses a blank display name', () => {
-      spec.given([registered]).when({ ...update, displayName: '' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...update, displayName: '' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
 
     it('records a new username with the one it replaces, and nothing for the same name', () => {
@@ -210,12 +247,18 @@ describe('User aggregate', () => {
         .given([registered, named])
         .when({ ...update, username: 'alice_w' })
         .then([{ type: 'ProfileUpdated', data: { userId: U, username: 'alice_w', previousUsername: 'alice', updatedAt: T1 } }]);
-      spec.given([registered, named]).when({ ...update, username: 'alice' }).then([]);
+      spec
+        .given([registered, named])
+        .when({ ...update, username: 'alice' })
+        .then([]);
     });
 
     it('refuses a username that is not normalised or has characters a name cannot have', () => {
       for (const username of ['Alice', 'al', 'a@b.c', 'with space', 'x'.repeat(31)]) {
-        spec.given([registered]).when({ ...update, username }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([registered])
+          .when({ ...update, username })
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
 
@@ -244,7 +287,10 @@ describe('User aggregate', () => {
             },
           },
         ]);
-      spec.given([registered, muted]).when({ ...update, notificationPreferences: { quota_exceeded: { inApp: true, mail: false } } }).then([]);
+      spec
+        .given([registered, muted])
+        .when({ ...update, notificationPreferences: { quota_exceeded: { inApp: true, mail: false } } })
+        .then([]);
     });
 
     it('refuses preferences for an unknown kind or without both channels', () => {
@@ -269,29 +315,62 @@ describe('User aggregate', () => {
     const verify = { type: 'VerifyEmail', userId: U, verifyTokenHash: sha('verify-1'), now: T1 } as const;
 
     it('records a request; the same token again is a no-op; a newer one supersedes it', () => {
-      spec.given([registered]).when(request).then([requested('verify-1')]);
-      spec.given([registered, requested('verify-1')]).when(request).then([]);
-      spec.given([registered, requested('verify-1')]).when({ ...request, verifyTokenHash: sha('verify-2'), expiresAt: T3, now: T2 }).then([requested('verify-2', T3, T2)]);
-      spec.given([registered]).when(request).thenState(registeredState({ emailVerification: { verifyTokenHash: sha('verify-1'), expiresAt: T2 } }));
+      spec
+        .given([registered])
+        .when(request)
+        .then([requested('verify-1')]);
+      spec
+        .given([registered, requested('verify-1')])
+        .when(request)
+        .then([]);
+      spec
+        .given([registered, requested('verify-1')])
+        .when({ ...request, verifyTokenHash: sha('verify-2'), expiresAt: T3, now: T2 })
+        .then([requested('verify-2', T3, T2)]);
+      spec
+        .given([registered])
+        .when(request)
+        .thenState(registeredState({ emailVerification: { verifyTokenHash: sha('verify-1'), expiresAt: T2 } }));
     });
 
     it('refuses a request once verified (CONFLICT), for an unknown or suspended user, with a token in clear', () => {
-      spec.given([registered, requested('verify-1'), verified]).when(request).thenThrows<DomainError>(DomainError, code('CONFLICT', 'email_verified'));
+      spec
+        .given([registered, requested('verify-1'), verified])
+        .when(request)
+        .thenThrows<DomainError>(DomainError, code('CONFLICT', 'email_verified'));
       spec.given([]).when(request).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
       spec.given([registered, suspended]).when(request).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'user_suspended'));
-      spec.given([registered]).when({ ...request, verifyTokenHash: 'verify-1' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...request, verifyTokenHash: 'verify-1' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
 
     it('verifies with the latest token before it expires; following the link again changes nothing', () => {
-      spec.given([registered, requested('verify-1')]).when(verify).then([verified]);
-      spec.given([registered, requested('verify-1')]).when(verify).thenState(registeredState({ emailVerifiedAt: T1, emailVerification: null }));
-      spec.given([registered, requested('verify-1'), verified]).when(verify).then([]);
+      spec
+        .given([registered, requested('verify-1')])
+        .when(verify)
+        .then([verified]);
+      spec
+        .given([registered, requested('verify-1')])
+        .when(verify)
+        .thenState(registeredState({ emailVerifiedAt: T1, emailVerification: null }));
+      spec
+        .given([registered, requested('verify-1'), verified])
+        .when(verify)
+        .then([]);
     });
 
     it('refuses a superseded, unknown or expired token (PERMISSION_DENIED with the reason)', () => {
-      spec.given([registered, requested('verify-1'), requested('verify-2', T3, T2)]).when(verify).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_invalid'));
+      spec
+        .given([registered, requested('verify-1'), requested('verify-2', T3, T2)])
+        .when(verify)
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_invalid'));
       spec.given([registered]).when(verify).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_invalid'));
-      spec.given([registered, requested('verify-1')]).when({ ...verify, now: T3 }).thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_expired'));
+      spec
+        .given([registered, requested('verify-1')])
+        .when({ ...verify, now: T3 })
+        .thenThrows<DomainError>(DomainError, code('PERMISSION_DENIED', 'verify_token_expired'));
     });
   });
 
@@ -299,7 +378,10 @@ describe('User aggregate', () => {
     const request = { type: 'RequestPasswordReset', userId: U, resetTokenHash: sha('reset-1'), expiresAt: T2, now: T1 } as const;
 
     it('records the request', () => {
-      spec.given([registered]).when(request).then([resetRequested('reset-1')]);
+      spec
+        .given([registered])
+        .when(request)
+        .then([resetRequested('reset-1')]);
       spec
         .given([registered])
         .when(request)
@@ -307,7 +389,10 @@ describe('User aggregate', () => {
     });
 
     it('is a no-op when repeated with the pending token', () => {
-      spec.given([registered, resetRequested('reset-1')]).when(request).then([]);
+      spec
+        .given([registered, resetRequested('reset-1')])
+        .when(request)
+        .then([]);
     });
 
     it('supersedes an earlier request with a newer one', () => {
@@ -323,8 +408,14 @@ describe('User aggregate', () => {
     });
 
     it('refuses an expiry that is not in the future and a token in clear', () => {
-      spec.given([registered]).when({ ...request, expiresAt: T0 }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
-      spec.given([registered]).when({ ...request, resetTokenHash: 'reset-1' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...request, expiresAt: T0 })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...request, resetTokenHash: 'reset-1' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -336,7 +427,10 @@ describe('User aggregate', () => {
     };
 
     it('changes the password and revokes every session (the next epoch, none kept)', () => {
-      spec.given([registered, resetRequested('reset-1', T2, T0)]).when(reset).then([changedByReset]);
+      spec
+        .given([registered, resetRequested('reset-1', T2, T0)])
+        .when(reset)
+        .then([changedByReset]);
     });
 
     it('installs the new hash, uses the token up and moves to the next epoch', () => {
@@ -495,7 +589,10 @@ describe('User aggregate', () => {
     });
 
     it('refuses a new password in clear', () => {
-      spec.given([registered]).when({ ...change, newPasswordHash: 'hunter2' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...change, newPasswordHash: 'hunter2' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -523,7 +620,10 @@ describe('User aggregate', () => {
     });
 
     it('is a no-op for the same role', () => {
-      spec.given([registered]).when({ ...promote, role: 'user' }).then([]);
+      spec
+        .given([registered])
+        .when({ ...promote, role: 'user' })
+        .then([]);
       spec.given([registered, promoted]).when(promote).then([]);
     });
 
@@ -559,12 +659,18 @@ describe('User aggregate', () => {
     });
 
     it('is a no-op for a user already suspended', () => {
-      spec.given([registered, suspended]).when({ ...suspend, reason: 'again', now: T2 }).then([]);
+      spec
+        .given([registered, suspended])
+        .when({ ...suspend, reason: 'again', now: T2 })
+        .then([]);
     });
 
     it('refuses an unknown user and a blank reason', () => {
       spec.given([]).when(suspend).thenThrows<DomainError>(DomainError, code('NOT_FOUND'));
-      spec.given([registered]).when({ ...suspend, reason: ' ' }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([registered])
+        .when({ ...suspend, reason: ' ' })
+        .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -573,12 +679,18 @@ describe('User aggregate', () => {
 
     it('reactivates a suspended user; the sessions the suspension revoked stay revoked (the epoch stays)', () => {
       spec.given([registered, suspended]).when(reactivate).then([reactivated]);
-      spec.given([registered, suspended]).when(reactivate).thenState(registeredState({ sessionEpoch: 1 }));
+      spec
+        .given([registered, suspended])
+        .when(reactivate)
+        .thenState(registeredState({ sessionEpoch: 1 }));
     });
 
     it('is a no-op for a user who is not suspended', () => {
       spec.given([registered]).when(reactivate).then([]);
-      spec.given([registered, suspended, reactivated]).when({ ...reactivate, now: T3 }).then([]);
+      spec
+        .given([registered, suspended, reactivated])
+        .when({ ...reactivate, now: T3 })
+        .then([]);
     });
 
     it('refuses an unknown user', () => {
@@ -592,7 +704,10 @@ describe('User aggregate', () => {
         registered,
         resetRequested('reset-1', T3, T2),
         { type: 'PasswordChanged', data: { userId: U, passwordHash: PW2, via: 'reset', keptSession: null, sessionEpoch: 1, changedAt: T3 } },
-        { type: 'PasswordChanged', data: { userId: U, passwordHash: argon('third'), via: 'profile', keptSession: { sessionId: 's7', sinceEpoch: 1 }, sessionEpoch: 2, changedAt: T3 } },
+        {
+          type: 'PasswordChanged',
+          data: { userId: U, passwordHash: argon('third'), via: 'profile', keptSession: { sessionId: 's7', sinceEpoch: 1 }, sessionEpoch: 2, changedAt: T3 },
+        },
         { type: 'RoleChanged', data: { userId: U, role: 'admin', previousRole: 'user', changedAt: T3 } },
       ];
       const state = fold(userDecider, history);

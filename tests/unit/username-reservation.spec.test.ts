@@ -19,24 +19,51 @@ describe('Username reservation', () => {
   });
 
   it('reserves a free name, once per holder', () => {
-    spec.given([]).when(reserve('u-1')).then([reserved('u-1')]);
-    spec.given([reserved('u-1')]).when(reserve('u-1')).then([]);
+    spec
+      .given([])
+      .when(reserve('u-1'))
+      .then([reserved('u-1')]);
+    spec
+      .given([reserved('u-1')])
+      .when(reserve('u-1'))
+      .then([]);
   });
 
   it('refuses a name someone else holds, without naming them', () => {
-    spec.given([reserved('u-1')]).when(reserve('u-2')).thenThrows<DomainError>(DomainError, conflict);
+    spec
+      .given([reserved('u-1')])
+      .when(reserve('u-2'))
+      .thenThrows<DomainError>(DomainError, conflict);
   });
 
   it('gives a name back only for its holder; then anyone may take it', () => {
-    spec.given([reserved('u-1')]).when(release('u-2')).then([]);
-    spec.given([reserved('u-1')]).when(release('u-1')).then([released('u-1')]);
-    spec.given([reserved('u-1'), released('u-1')]).when(release('u-1')).then([]);
-    spec.given([reserved('u-1'), released('u-1')]).when(reserve('u-2')).then([reserved('u-2')]);
+    spec
+      .given([reserved('u-1')])
+      .when(release('u-2'))
+      .then([]);
+    spec
+      .given([reserved('u-1')])
+      .when(release('u-1'))
+      .then([released('u-1')]);
+    spec
+      .given([reserved('u-1'), released('u-1')])
+      .when(release('u-1'))
+      .then([]);
+    spec
+      .given([reserved('u-1'), released('u-1')])
+      .when(reserve('u-2'))
+      .then([reserved('u-2')]);
   });
 
   it('refuses a hash that is not sha256 hex and an empty user id', () => {
-    spec.given([]).when({ ...reserve('u-1'), usernameHash: 'alice' }).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR');
-    spec.given([]).when(reserve(' ')).thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR');
+    spec
+      .given([])
+      .when({ ...reserve('u-1'), usernameHash: 'alice' })
+      .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR');
+    spec
+      .given([])
+      .when(reserve(' '))
+      .thenThrows<DomainError>(DomainError, (e) => e.code === 'VALIDATION_ERROR');
   });
 });
 

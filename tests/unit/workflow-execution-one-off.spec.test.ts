@@ -1,10 +1,6 @@
 import { expect } from 'chai';
 import { DomainError } from '../../src/write-model/core/domain-error.js';
-import {
-  workflowExecutionDecider as decider,
-  workflowExecutionEvents,
-  type RequestExecution,
-} from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionDecider as decider, workflowExecutionEvents, type RequestExecution } from '../../src/write-model/workflow-execution/index.js';
 import { deciderSpec } from '../support/decider-spec.js';
 
 const spec = deciderSpec(decider);
@@ -55,12 +51,21 @@ describe('WorkflowExecution: one-off runs (trigger one_off)', () => {
   });
 
   it('refuses a one-off run that names a workflow, or that someone else requests', () => {
-    spec.given([]).when({ ...oneOff, workflowId: 'wf-1' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-    spec.given([]).when({ ...oneOff, requestedBy: 'user-2' }).thenThrows(DomainError, code('PERMISSION_DENIED'));
-    spec.given([]).when({ ...oneOff, requestedBy: null }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+    spec
+      .given([])
+      .when({ ...oneOff, workflowId: 'wf-1' })
+      .thenThrows(DomainError, code('VALIDATION_ERROR'));
+    spec
+      .given([])
+      .when({ ...oneOff, requestedBy: 'user-2' })
+      .thenThrows(DomainError, code('PERMISSION_DENIED'));
+    spec
+      .given([])
+      .when({ ...oneOff, requestedBy: null })
+      .thenThrows(DomainError, code('PERMISSION_DENIED'));
   });
 
-  it('decodes the stored event (the trigger is one of the codec\'s)', () => {
+  it("decodes the stored event (the trigger is one of the codec's)", () => {
     const [event] = decider.decide(oneOff, decider.initialState());
     const decoded = workflowExecutionEvents.decode({ type: event!.type, data: event!.data });
     expect(decoded.data).to.deep.include({ trigger: 'one_off', workflowId: EX });

@@ -134,15 +134,24 @@ describe('WorkflowExecution', () => {
     });
 
     it('is a no-op when repeated (even later)', () => {
-      spec.given([requested]).when({ ...requestCmd, now: T2 }).then([]);
+      spec
+        .given([requested])
+        .when({ ...requestCmd, now: T2 })
+        .then([]);
     });
 
     it('refuses another request under the same id (CONFLICT)', () => {
-      spec.given([requested]).when({ ...requestCmd, config: { rankings: ['收藏榜'] } }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([requested])
+        .when({ ...requestCmd, config: { rankings: ['收藏榜'] } })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses a manual run by anyone but the owner (PERMISSION_DENIED)', () => {
-      spec.given([]).when({ ...requestCmd, requestedBy: 'user-2' }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([])
+        .when({ ...requestCmd, requestedBy: 'user-2' })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     const invalid: [string, Record<string, unknown>][] = [
@@ -207,11 +216,17 @@ describe('WorkflowExecution', () => {
     });
 
     it('refuses another worker on a running attempt (CONFLICT)', () => {
-      spec.given(running).when({ ...cmd, workerId: 'worker-b' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given(running)
+        .when({ ...cmd, workerId: 'worker-b' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses a paused run: it goes on through a retry (CONFLICT)', () => {
-      spec.given([...running, pausedEv('rate_limited')]).when(cmd).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([...running, pausedEv('rate_limited')])
+        .when(cmd)
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     for (const [status, history] of terminals) {
@@ -245,7 +260,10 @@ describe('WorkflowExecution', () => {
     });
 
     it('is a no-op for the proxy and lease in place', () => {
-      spec.given(running).when({ ...cmd, reason: 'retry' }).then([]);
+      spec
+        .given(running)
+        .when({ ...cmd, reason: 'retry' })
+        .then([]);
     });
 
     for (const [status, history] of terminals) {
@@ -255,8 +273,14 @@ describe('WorkflowExecution', () => {
     }
 
     it('refuses an unknown reason and an empty proxy id (VALIDATION_ERROR)', () => {
-      spec.given([requested]).when({ ...cmd, reason: 'whim' as never }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given([requested]).when({ ...cmd, proxyId: '' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([requested])
+        .when({ ...cmd, reason: 'whim' as never })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([requested])
+        .when({ ...cmd, proxyId: '' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -265,7 +289,10 @@ describe('WorkflowExecution', () => {
       ({ type: 'CollectItems', executionId: EX, batchId, items, cursor, now: T2 }) as const;
 
     it('records a batch with the cursor and the running count', () => {
-      spec.given(running).when(cmd('b1', [item('1'), item('2')])).then([collected('b1', [item('1'), item('2')], 2, 'p2')]);
+      spec
+        .given(running)
+        .when(cmd('b1', [item('1'), item('2')]))
+        .then([collected('b1', [item('1'), item('2')], 2, 'p2')]);
     });
 
     it('drops items already collected in this execution, and repeats within the batch', () => {
@@ -276,16 +303,28 @@ describe('WorkflowExecution', () => {
     });
 
     it('is a no-op when every item is a duplicate', () => {
-      spec.given([...running, collected('b1', [item('1')], 1, 'p2')]).when(cmd('b2', [item('1')], 'p3')).then([]);
+      spec
+        .given([...running, collected('b1', [item('1')], 1, 'p2')])
+        .when(cmd('b2', [item('1')], 'p3'))
+        .then([]);
     });
 
     it('is a no-op for a batch id seen before, even after the end', () => {
-      spec.given([...running, collected('b1', [item('1')], 1, 'p2')]).when(cmd('b1', [item('9')])).then([]);
-      spec.given(terminals[1]![1]).when(cmd('b1', [item('9')])).then([]);
+      spec
+        .given([...running, collected('b1', [item('1')], 1, 'p2')])
+        .when(cmd('b1', [item('9')]))
+        .then([]);
+      spec
+        .given(terminals[1]![1])
+        .when(cmd('b1', [item('9')]))
+        .then([]);
     });
 
     it('still takes a late batch while retrying, with the new attempt', () => {
-      spec.given([...running, retried(2, null)]).when(cmd('b1', [item('1')])).then([collected('b1', [item('1')], 1, 'p2', 2)]);
+      spec
+        .given([...running, retried(2, null)])
+        .when(cmd('b1', [item('1')]))
+        .then([collected('b1', [item('1')], 1, 'p2', 2)]);
     });
 
     it('keeps counts, cursor and seen ids in state', () => {
@@ -299,12 +338,18 @@ describe('WorkflowExecution', () => {
     });
 
     it('refuses items before the run started (CONFLICT)', () => {
-      spec.given([requested]).when(cmd('b1', [item('1')])).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([requested])
+        .when(cmd('b1', [item('1')]))
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     for (const [status, history] of terminals) {
       it(`refuses a new batch of a ${status} run (CONFLICT)`, () => {
-        spec.given(history).when(cmd('b9', [item('9')])).thenThrows(DomainError, code('CONFLICT'));
+        spec
+          .given(history)
+          .when(cmd('b9', [item('9')]))
+          .thenThrows(DomainError, code('CONFLICT'));
       });
     }
 
@@ -314,10 +359,19 @@ describe('WorkflowExecution', () => {
         { platformContentId: 'a', data: {} },
         { platformContentId: 'a', kind: 'x', data: [] },
       ]) {
-        spec.given(running).when(cmd('b1', [bad as never])).thenThrows(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given(running)
+          .when(cmd('b1', [bad as never]))
+          .thenThrows(DomainError, code('VALIDATION_ERROR'));
       }
-      spec.given(running).when(cmd('', [item('1')])).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given(running).when({ ...cmd('b1', []), items: 'x' as never }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when(cmd('', [item('1')]))
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd('b1', []), items: 'x' as never })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -325,20 +379,35 @@ describe('WorkflowExecution', () => {
     const cmd = { type: 'RetryExecution', executionId: EX, attempt: 2, reason: 'timeout', now: T2 } as const;
 
     it('retries from the last cursor', () => {
-      spec.given([...running, collected('b1', [item('1')], 1, 'p2')]).when(cmd).then([retried(2, 'p2')]);
+      spec
+        .given([...running, collected('b1', [item('1')], 1, 'p2')])
+        .when(cmd)
+        .then([retried(2, 'p2')]);
     });
 
     it('goes on from a pause', () => {
-      spec.given([...running, pausedEv('rate_limited')]).when(cmd).then([retried(2, null)]);
+      spec
+        .given([...running, pausedEv('rate_limited')])
+        .when(cmd)
+        .then([retried(2, null)]);
     });
 
     it('is a no-op for an attempt already reached', () => {
-      spec.given([...running, retried(2, null)]).when(cmd).then([]);
-      spec.given([...running, retried(2, null), started(2)]).when(cmd).then([]);
+      spec
+        .given([...running, retried(2, null)])
+        .when(cmd)
+        .then([]);
+      spec
+        .given([...running, retried(2, null), started(2)])
+        .when(cmd)
+        .then([]);
     });
 
     it('refuses to skip an attempt (CONFLICT)', () => {
-      spec.given(running).when({ ...cmd, attempt: 3 }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given(running)
+        .when({ ...cmd, attempt: 3 })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses a run that never started (CONFLICT)', () => {
@@ -352,9 +421,18 @@ describe('WorkflowExecution', () => {
     }
 
     it('refuses a bad attempt or an empty reason (VALIDATION_ERROR)', () => {
-      spec.given(running).when({ ...cmd, attempt: 0 }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given(running).when({ ...cmd, attempt: 1.5 }).thenThrows(DomainError, code('VALIDATION_ERROR'));
-      spec.given(running).when({ ...cmd, reason: '' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd, attempt: 0 })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd, attempt: 1.5 })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd, reason: '' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -362,7 +440,10 @@ describe('WorkflowExecution', () => {
     const cmd = { type: 'CompleteExecution', executionId: EX, now: T2 } as const;
 
     it('completes a running execution with its count and lease', () => {
-      spec.given([...running, collected('b1', [item('1'), item('2')], 2, 'p2')]).when(cmd).then([completed]);
+      spec
+        .given([...running, collected('b1', [item('1'), item('2')], 2, 'p2')])
+        .when(cmd)
+        .then([completed]);
     });
 
     it('is a no-op when already completed', () => {
@@ -390,11 +471,17 @@ describe('WorkflowExecution', () => {
     });
 
     it('fails a paused execution', () => {
-      spec.given([...running, pausedEv('account_invalidated')]).when(cmd).then([failed]);
+      spec
+        .given([...running, pausedEv('account_invalidated')])
+        .when(cmd)
+        .then([failed]);
     });
 
     it('is a no-op when already failed', () => {
-      spec.given([...running, failed]).when({ ...cmd, reason: 'other' }).then([]);
+      spec
+        .given([...running, failed])
+        .when({ ...cmd, reason: 'other' })
+        .then([]);
     });
 
     it('refuses a request that never started: it is rejected instead (CONFLICT)', () => {
@@ -408,7 +495,10 @@ describe('WorkflowExecution', () => {
     }
 
     it('refuses an empty reason (VALIDATION_ERROR)', () => {
-      spec.given(running).when({ ...cmd, reason: '' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd, reason: '' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
@@ -427,11 +517,17 @@ describe('WorkflowExecution', () => {
     });
 
     it('is a no-op when already cancelled', () => {
-      spec.given([...running, cancelled]).when(cmd).then([]);
+      spec
+        .given([...running, cancelled])
+        .when(cmd)
+        .then([]);
     });
 
     it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
-      spec.given(running).when({ ...cmd, requestedBy: 'user-2' }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given(running)
+        .when({ ...cmd, requestedBy: 'user-2' })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     for (const [status, history] of terminals.filter(([s]) => s !== 'cancelled')) {
@@ -456,11 +552,17 @@ describe('WorkflowExecution', () => {
     });
 
     it('records a new reason for a paused execution', () => {
-      spec.given([...running, pausedEv('rate_limited')]).when({ ...cmd, reason: 'account_invalidated' }).then([pausedEv('account_invalidated')]);
+      spec
+        .given([...running, pausedEv('rate_limited')])
+        .when({ ...cmd, reason: 'account_invalidated' })
+        .then([pausedEv('account_invalidated')]);
     });
 
     it('is a no-op for the same reason', () => {
-      spec.given([...running, pausedEv('rate_limited')]).when(cmd).then([]);
+      spec
+        .given([...running, pausedEv('rate_limited')])
+        .when(cmd)
+        .then([]);
     });
 
     it('refuses a run that never started (CONFLICT)', () => {
@@ -474,13 +576,27 @@ describe('WorkflowExecution', () => {
     }
 
     it('refuses an unknown reason (VALIDATION_ERROR)', () => {
-      spec.given(running).when({ ...cmd, reason: 'tired' as never }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given(running)
+        .when({ ...cmd, reason: 'tired' as never })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
   });
 
   describe('binding and decoding', () => {
     const asStored = (event: Event) => ({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) as unknown, metadata: { schemaVersion: 1 } });
-    const every: Event[] = [requested, rejected, proxied, started(), collected('b1', [item('1')], 1, 'p2'), retried(2, 'p2'), completed, failed, cancelled, pausedEv('rate_limited')];
+    const every: Event[] = [
+      requested,
+      rejected,
+      proxied,
+      started(),
+      collected('b1', [item('1')], 1, 'p2'),
+      retried(2, 'p2'),
+      completed,
+      failed,
+      cancelled,
+      pausedEv('rate_limited'),
+    ];
 
     it('binds the stream workflow_execution-{id}, short-lived: no snapshots', () => {
       expect(workflowExecutionAggregate.streamName(EX)).to.equal('workflow_execution-ex-1');
@@ -507,7 +623,13 @@ describe('WorkflowExecution', () => {
     });
 
     it('folds in place without changing the events it folds', () => {
-      const history = [...running, collected('b1', [item('1'), item('2')], 2, 'p2'), retried(2, 'p2'), started(2, 'worker-b'), collected('b2', [item('3')], 3, 'p3')];
+      const history = [
+        ...running,
+        collected('b1', [item('1'), item('2')], 2, 'p2'),
+        retried(2, 'p2'),
+        started(2, 'worker-b'),
+        collected('b2', [item('3')], 3, 'p3'),
+      ];
       const before = JSON.stringify(history);
       const state = fold(decider, history);
       expect(JSON.stringify(history)).to.equal(before);

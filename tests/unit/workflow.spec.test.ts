@@ -81,7 +81,10 @@ describe('WorkflowDefinition', () => {
     });
 
     it('records a given schedule as WorkflowScheduled right after', () => {
-      spec.given([]).when({ ...create, schedule: DAILY }).then([created, scheduledDaily]);
+      spec
+        .given([])
+        .when({ ...create, schedule: DAILY })
+        .then([created, scheduledDaily]);
     });
 
     it('keeps a 5-field cron expression, whitespace normalised', () => {
@@ -105,11 +108,17 @@ describe('WorkflowDefinition', () => {
     });
 
     it('is a no-op when repeated after the schedule changed', () => {
-      spec.given([created, scheduledDaily]).when({ ...create, schedule: DAILY }).then([]);
+      spec
+        .given([created, scheduledDaily])
+        .when({ ...create, schedule: DAILY })
+        .then([]);
     });
 
     it('refuses other terms for an existing id (CONFLICT)', () => {
-      spec.given([created]).when({ ...create, name: 'other' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([created])
+        .when({ ...create, name: 'other' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses a repeat after deletion (CONFLICT)', () => {
@@ -212,19 +221,31 @@ describe('WorkflowDefinition', () => {
     });
 
     it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
-      spec.given([created]).when({ ...base, requestedBy: OTHER, name: 'x' }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created])
+        .when({ ...base, requestedBy: OTHER, name: 'x' })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses an unknown workflow (NOT_FOUND)', () => {
-      spec.given([]).when({ ...base, name: 'x' }).thenThrows(DomainError, code('NOT_FOUND'));
+      spec
+        .given([])
+        .when({ ...base, name: 'x' })
+        .thenThrows(DomainError, code('NOT_FOUND'));
     });
 
     it('refuses a deleted workflow (CONFLICT)', () => {
-      spec.given([created, deleted]).when({ ...base, name: 'x' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([created, deleted])
+        .when({ ...base, name: 'x' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('refuses an empty name and a non-object config (VALIDATION_ERROR)', () => {
-      spec.given([created]).when({ ...base, name: '' }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created])
+        .when({ ...base, name: '' })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
       spec
         .given([created])
         .when({ ...base, config: 'x' as never })
@@ -237,9 +258,18 @@ describe('WorkflowDefinition', () => {
     const inGuangdong: WorkflowEvent = { ...created, data: { ...(created.data as object), proxyRegion: 'guangdong' } } as WorkflowEvent;
 
     it('is recorded at creation only when asked for, and part of a repeat', () => {
-      spec.given([]).when({ ...create, proxyRegion: 'guangdong' }).then([inGuangdong]);
-      spec.given([]).when({ ...create, proxyRegion: null }).then([created]);
-      spec.given([inGuangdong]).when({ ...create, proxyRegion: 'guangdong', now: T2 }).then([]);
+      spec
+        .given([])
+        .when({ ...create, proxyRegion: 'guangdong' })
+        .then([inGuangdong]);
+      spec
+        .given([])
+        .when({ ...create, proxyRegion: null })
+        .then([created]);
+      spec
+        .given([inGuangdong])
+        .when({ ...create, proxyRegion: 'guangdong', now: T2 })
+        .then([]);
       spec.given([inGuangdong]).when(create).thenThrows<DomainError>(DomainError, code('CONFLICT'));
     });
 
@@ -248,16 +278,34 @@ describe('WorkflowDefinition', () => {
         type: 'WorkflowUpdated',
         data: { workflowId: WF, ownerId: OWNER, name: '露营笔记', config: CONFIG, platformAccountId: 'acc-1', ...data, changed, updatedAt: T1 },
       });
-      spec.given([created]).when({ ...base, proxyRegion: 'CN' }).then([updated({ proxyRegion: 'CN' }, ['proxyRegion']) as WorkflowEvent]);
-      spec.given([inGuangdong]).when({ ...base, name: 'x' }).then([updated({ name: 'x', proxyRegion: 'guangdong' }, ['name']) as WorkflowEvent]);
-      spec.given([inGuangdong]).when({ ...base, proxyRegion: null }).then([updated({ proxyRegion: null }, ['proxyRegion']) as WorkflowEvent]);
-      spec.given([inGuangdong]).when({ ...base, proxyRegion: 'guangdong' }).then([]);
-      spec.given([created]).when({ ...base, proxyRegion: null }).then([]);
+      spec
+        .given([created])
+        .when({ ...base, proxyRegion: 'CN' })
+        .then([updated({ proxyRegion: 'CN' }, ['proxyRegion']) as WorkflowEvent]);
+      spec
+        .given([inGuangdong])
+        .when({ ...base, name: 'x' })
+        .then([updated({ name: 'x', proxyRegion: 'guangdong' }, ['name']) as WorkflowEvent]);
+      spec
+        .given([inGuangdong])
+        .when({ ...base, proxyRegion: null })
+        .then([updated({ proxyRegion: null }, ['proxyRegion']) as WorkflowEvent]);
+      spec
+        .given([inGuangdong])
+        .when({ ...base, proxyRegion: 'guangdong' })
+        .then([]);
+      spec
+        .given([created])
+        .when({ ...base, proxyRegion: null })
+        .then([]);
     });
 
     it('refuses what is not a region or country code', () => {
       for (const proxyRegion of ['', ' cn', 'a/b', 'x'.repeat(65)]) {
-        spec.given([created]).when({ ...base, proxyRegion }).thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
+        spec
+          .given([created])
+          .when({ ...base, proxyRegion })
+          .thenThrows<DomainError>(DomainError, code('VALIDATION_ERROR'));
       }
     });
   });
@@ -287,17 +335,32 @@ describe('WorkflowDefinition', () => {
     });
 
     it('is a no-op for the schedule in force', () => {
-      spec.given([created, scheduledDaily]).when({ ...base, schedule: { kind: 'interval', every: 'daily' } }).then([]);
-      spec.given([created]).when({ ...base, schedule: null }).then([]);
+      spec
+        .given([created, scheduledDaily])
+        .when({ ...base, schedule: { kind: 'interval', every: 'daily' } })
+        .then([]);
+      spec
+        .given([created])
+        .when({ ...base, schedule: null })
+        .then([]);
     });
 
     it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
-      spec.given([created]).when({ ...base, requestedBy: OTHER, schedule: DAILY }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created])
+        .when({ ...base, requestedBy: OTHER, schedule: DAILY })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses an unknown workflow (NOT_FOUND), a deleted one (CONFLICT), a bad cron (VALIDATION_ERROR)', () => {
-      spec.given([]).when({ ...base, schedule: DAILY }).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([created, deleted]).when({ ...base, schedule: DAILY }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([])
+        .when({ ...base, schedule: DAILY })
+        .thenThrows(DomainError, code('NOT_FOUND'));
+      spec
+        .given([created, deleted])
+        .when({ ...base, schedule: DAILY })
+        .thenThrows(DomainError, code('CONFLICT'));
       spec
         .given([created])
         .when({ ...base, schedule: { kind: 'cron', expression: '* * *' } })
@@ -309,7 +372,10 @@ describe('WorkflowDefinition', () => {
     const base = { type: 'PauseWorkflow', workflowId: WF, now: T1 } as const;
 
     it("pauses for the owner's reason", () => {
-      spec.given([created]).when({ ...base, reason: 'user', requestedBy: OWNER }).then([paused('user')]);
+      spec
+        .given([created])
+        .when({ ...base, reason: 'user', requestedBy: OWNER })
+        .then([paused('user')]);
     });
 
     it('pauses for a system reason with its end', () => {
@@ -327,7 +393,10 @@ describe('WorkflowDefinition', () => {
     });
 
     it('is a no-op for the same reason and end', () => {
-      spec.given([created, paused('user')]).when({ ...base, reason: 'user', requestedBy: OWNER }).then([]);
+      spec
+        .given([created, paused('user')])
+        .when({ ...base, reason: 'user', requestedBy: OWNER })
+        .then([]);
       spec
         .given([created, paused('quota_exceeded', ['quota_exceeded'], T2)])
         .when({ ...base, reason: 'quota_exceeded', requestedBy: null, until: T2 })
@@ -342,9 +411,15 @@ describe('WorkflowDefinition', () => {
         .then([paused('quota_exceeded', ['quota_exceeded', 'user'], later)]);
     });
 
-    it("refuses a user pause by anyone but the owner (PERMISSION_DENIED)", () => {
-      spec.given([created]).when({ ...base, reason: 'user', requestedBy: OTHER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
-      spec.given([created]).when({ ...base, reason: 'user', requestedBy: null }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+    it('refuses a user pause by anyone but the owner (PERMISSION_DENIED)', () => {
+      spec
+        .given([created])
+        .when({ ...base, reason: 'user', requestedBy: OTHER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created])
+        .when({ ...base, reason: 'user', requestedBy: null })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses a system reason claimed by a user (VALIDATION_ERROR)', () => {
@@ -366,7 +441,10 @@ describe('WorkflowDefinition', () => {
     });
 
     it('refuses an unknown workflow (NOT_FOUND) and a deleted one (CONFLICT)', () => {
-      spec.given([]).when({ ...base, reason: 'user', requestedBy: OWNER }).thenThrows(DomainError, code('NOT_FOUND'));
+      spec
+        .given([])
+        .when({ ...base, reason: 'user', requestedBy: OWNER })
+        .thenThrows(DomainError, code('NOT_FOUND'));
       spec
         .given([created, deleted])
         .when({ ...base, reason: 'quota_exceeded', requestedBy: null })
@@ -397,11 +475,17 @@ describe('WorkflowDefinition', () => {
     });
 
     it('a process manager never resumes what the user paused: a no-op', () => {
-      spec.given([created, paused('user')]).when({ ...base, requestedBy: null, reason: 'quota_exceeded' }).then([]);
+      spec
+        .given([created, paused('user')])
+        .when({ ...base, requestedBy: null, reason: 'quota_exceeded' })
+        .then([]);
     });
 
     it('is a no-op on an active workflow (already resumed)', () => {
-      spec.given([created]).when({ ...base, requestedBy: OWNER }).then([]);
+      spec
+        .given([created])
+        .when({ ...base, requestedBy: OWNER })
+        .then([]);
       spec
         .given([created, paused('user'), resumed(['user'], [], OWNER)])
         .when({ ...base, requestedBy: OWNER })
@@ -423,11 +507,17 @@ describe('WorkflowDefinition', () => {
     });
 
     it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
-      spec.given([created, paused('user')]).when({ ...base, requestedBy: OTHER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created, paused('user')])
+        .when({ ...base, requestedBy: OTHER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     it("refuses a process manager's resume without a system reason (VALIDATION_ERROR)", () => {
-      spec.given([created, paused('user')]).when({ ...base, requestedBy: null }).thenThrows(DomainError, code('VALIDATION_ERROR'));
+      spec
+        .given([created, paused('user')])
+        .when({ ...base, requestedBy: null })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
       spec
         .given([created, paused('user')])
         .when({ ...base, requestedBy: null, reason: 'user' as never })
@@ -435,8 +525,14 @@ describe('WorkflowDefinition', () => {
     });
 
     it('refuses an unknown workflow (NOT_FOUND) and a deleted one (CONFLICT)', () => {
-      spec.given([]).when({ ...base, requestedBy: OWNER }).thenThrows(DomainError, code('NOT_FOUND'));
-      spec.given([created, paused('user'), deleted]).when({ ...base, requestedBy: OWNER }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([])
+        .when({ ...base, requestedBy: OWNER })
+        .thenThrows(DomainError, code('NOT_FOUND'));
+      spec
+        .given([created, paused('user'), deleted])
+        .when({ ...base, requestedBy: OWNER })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
   });
 
@@ -451,12 +547,21 @@ describe('WorkflowDefinition', () => {
     });
 
     it('is a no-op when repeated', () => {
-      spec.given([created, deleted]).when({ ...del, now: T2 }).then([]);
+      spec
+        .given([created, deleted])
+        .when({ ...del, now: T2 })
+        .then([]);
     });
 
     it('refuses anyone but the owner (PERMISSION_DENIED), even once deleted', () => {
-      spec.given([created]).when({ ...del, requestedBy: OTHER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
-      spec.given([created, deleted]).when({ ...del, requestedBy: OTHER }).thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created])
+        .when({ ...del, requestedBy: OTHER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
+      spec
+        .given([created, deleted])
+        .when({ ...del, requestedBy: OTHER })
+        .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
     it('refuses an unknown workflow (NOT_FOUND)', () => {
@@ -474,7 +579,15 @@ describe('WorkflowDefinition', () => {
     const asStored = (event: WorkflowEvent) => ({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) as unknown, metadata: { schemaVersion: 1 } });
     const updated: WorkflowEvent = {
       type: 'WorkflowUpdated',
-      data: { workflowId: WF, ownerId: OWNER, name: 'tea', config: { ...CONFIG, keyword: 'tea' }, platformAccountId: null, changed: ['name', 'config', 'platformAccountId'], updatedAt: T1 },
+      data: {
+        workflowId: WF,
+        ownerId: OWNER,
+        name: 'tea',
+        config: { ...CONFIG, keyword: 'tea' },
+        platformAccountId: null,
+        changed: ['name', 'config', 'platformAccountId'],
+        updatedAt: T1,
+      },
     };
     const cron: WorkflowEvent = {
       type: 'WorkflowScheduled',
@@ -510,7 +623,15 @@ describe('WorkflowDefinition', () => {
     });
 
     it('folds in place into plain JSON, without changing the events it folds', () => {
-      const history = [created, scheduledDaily, paused('user'), paused('quota_exceeded', ['user', 'quota_exceeded'], T1), updated, paused('quota_exceeded', ['user', 'quota_exceeded'], T2), resumed];
+      const history = [
+        created,
+        scheduledDaily,
+        paused('user'),
+        paused('quota_exceeded', ['user', 'quota_exceeded'], T1),
+        updated,
+        paused('quota_exceeded', ['user', 'quota_exceeded'], T2),
+        resumed,
+      ];
       const before = JSON.stringify(history);
       const state = fold(workflowDecider, history);
       expect(JSON.stringify(history)).to.equal(before);

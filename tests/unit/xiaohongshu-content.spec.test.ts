@@ -47,27 +47,60 @@ describe('XiaohongshuContent', () => {
     });
 
     it('refuses a note the owner has not collected (NOT_FOUND, as a read would be)', () => {
-      spec.given([]).when({ ...deleteCmd, collected: false }).thenThrows(DomainError, (e: DomainError) => e.code === 'NOT_FOUND' && e.details.noteId === NOTE);
+      spec
+        .given([])
+        .when({ ...deleteCmd, collected: false })
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'NOT_FOUND' && e.details.noteId === NOTE);
     });
 
     it('deleting again is a no-op, whether the read model still shows the note or not', () => {
-      spec.given([deleted]).when({ ...deleteCmd, collected: false, now: T1 }).then([]);
-      spec.given([deleted]).when({ ...deleteCmd, now: T1 }).then([]);
+      spec
+        .given([deleted])
+        .when({ ...deleteCmd, collected: false, now: T1 })
+        .then([]);
+      spec
+        .given([deleted])
+        .when({ ...deleteCmd, now: T1 })
+        .then([]);
       expect(fold(xiaohongshuContentDecider, [deleted])).to.include({ status: 'deleted', deletedAt: T0 });
     });
 
     it('refuses a stream of another owner or note', () => {
-      spec.given([deleted]).when({ ...deleteCmd, ownerId: STRANGER }).thenThrows(DomainError, code('CONFLICT'));
-      spec.given([deleted]).when({ ...deleteCmd, noteId: '65f1a2b3c4d5e6f7a8b9c0d2' }).thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([deleted])
+        .when({ ...deleteCmd, ownerId: STRANGER })
+        .thenThrows(DomainError, code('CONFLICT'));
+      spec
+        .given([deleted])
+        .when({ ...deleteCmd, noteId: '65f1a2b3c4d5e6f7a8b9c0d2' })
+        .thenThrows(DomainError, code('CONFLICT'));
     });
 
     it('validates its fields', () => {
-      spec.given([]).when({ ...deleteCmd, contentId: ' ' }).thenThrows(DomainError, field('contentId'));
-      spec.given([]).when({ ...deleteCmd, ownerId: '' }).thenThrows(DomainError, field('ownerId'));
-      spec.given([]).when({ ...deleteCmd, noteId: 'not-a-note' }).thenThrows(DomainError, field('noteId'));
-      spec.given([]).when({ ...deleteCmd, noteId: '65F1A2B3C4D5E6F7A8B9C0D1' }).thenThrows(DomainError, field('noteId'));
-      spec.given([]).when({ ...deleteCmd, collected: 'yes' as unknown as boolean }).thenThrows(DomainError, field('collected'));
-      spec.given([]).when({ ...deleteCmd, now: 'yesterday' }).thenThrows(DomainError, field('now'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, contentId: ' ' })
+        .thenThrows(DomainError, field('contentId'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, ownerId: '' })
+        .thenThrows(DomainError, field('ownerId'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, noteId: 'not-a-note' })
+        .thenThrows(DomainError, field('noteId'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, noteId: '65F1A2B3C4D5E6F7A8B9C0D1' })
+        .thenThrows(DomainError, field('noteId'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, collected: 'yes' as unknown as boolean })
+        .thenThrows(DomainError, field('collected'));
+      spec
+        .given([])
+        .when({ ...deleteCmd, now: 'yesterday' })
+        .thenThrows(DomainError, field('now'));
     });
   });
 });

@@ -1,8 +1,19 @@
 import { expect } from 'chai';
 import { noteSchema } from '../../src/platforms/xiaohongshu/items.js';
 import {
-  apiVerdict, feedCard, initialStateNote, messageFromApi, msToIso, noteFromDetail, pageVerdict, parseCount, parseInitialState,
-  parseXhsDate, searchCards, tagsFromDesc, userPostedRefs,
+  apiVerdict,
+  feedCard,
+  initialStateNote,
+  messageFromApi,
+  msToIso,
+  noteFromDetail,
+  pageVerdict,
+  parseCount,
+  parseInitialState,
+  parseXhsDate,
+  searchCards,
+  tagsFromDesc,
+  userPostedRefs,
 } from '../../src/platforms/xiaohongshu/parse.js';
 
 const NOW = new Date('2026-08-10T04:00:00.000Z'); // 12:00 in Shanghai
@@ -67,7 +78,10 @@ describe('xiaohongshu parse', () => {
   it('pageVerdict: captcha redirect and text, login modal and button; logged in is ok', () => {
     const base = { url: 'https://www.xiaohongshu.com/explore', text: '', loginButton: false, loginModal: false, userMenu: true };
     expect(pageVerdict(base).verdict).to.equal('ok');
-    expect(pageVerdict({ ...base, url: 'https://www.xiaohongshu.com/website-login/captcha?redirectPath=x' })).to.include({ verdict: 'captcha', reason: 'captcha_redirect' });
+    expect(pageVerdict({ ...base, url: 'https://www.xiaohongshu.com/website-login/captcha?redirectPath=x' })).to.include({
+      verdict: 'captcha',
+      reason: 'captcha_redirect',
+    });
     expect(pageVerdict({ ...base, text: '请通过验证' })).to.include({ verdict: 'captcha' });
     expect(pageVerdict({ ...base, userMenu: false, loginModal: true })).to.include({ verdict: 'login_wall', reason: 'login_modal' });
     expect(pageVerdict({ ...base, userMenu: false, loginButton: true })).to.include({ verdict: 'login_wall', reason: 'login_button' });
@@ -88,26 +102,58 @@ describe('xiaohongshu parse', () => {
 
   it('a /feed card (snake_case) and an __INITIAL_STATE__ note (camelCase) give the same valid item', () => {
     const card = {
-      note_id: ID, type: 'video', title: '', desc: '正文 #法式装修[话题]#',
+      note_id: ID,
+      type: 'video',
+      title: '',
+      desc: '正文 #法式装修[话题]#',
       user: { user_id: 'u1', nickname: '小鹿' },
       interact_info: { liked_count: '1.5万', collected_count: '520', comment_count: '33', share_count: '10+' },
-      image_list: [{ url_default: 'https://sns-webpic-qc.xhscdn.com/a.jpg' }, { info_list: [{ image_scene: 'WB_PRV', url: 'https://x/p.jpg' }, { image_scene: 'WB_DFT', url: 'https://x/d.jpg' }] }],
-      tag_list: [{ id: '1', name: '法式装修', type: 'topic' }, { id: '2', name: '上海', type: 'location' }],
-      time: 1681220903000, ip_location: '上海',
+      image_list: [
+        { url_default: 'https://sns-webpic-qc.xhscdn.com/a.jpg' },
+        {
+          info_list: [
+            { image_scene: 'WB_PRV', url: 'https://x/p.jpg' },
+            { image_scene: 'WB_DFT', url: 'https://x/d.jpg' },
+          ],
+        },
+      ],
+      tag_list: [
+        { id: '1', name: '法式装修', type: 'topic' },
+        { id: '2', name: '上海', type: 'location' },
+      ],
+      time: 1681220903000,
+      ip_location: '上海',
     };
     const url = `https://www.xiaohongshu.com/explore/${ID}`;
     const a = noteFromDetail(feedCard({ items: [{ id: ID, note_card: card }] })!, url, { title: '卡片标题' });
     expect(a).to.deep.equal({
-      noteId: ID, type: 'video', title: '卡片标题', text: '正文 #法式装修[话题]#', author: { id: 'u1', nickname: '小鹿' },
-      publishedAt: '2023-04-11T21:48:23.000+08:00', likes: 15000, comments: 33, shares: 10, collects: 520,
-      images: ['https://sns-webpic-qc.xhscdn.com/a.jpg', 'https://x/d.jpg'], tags: ['法式装修'], location: '上海', url,
+      noteId: ID,
+      type: 'video',
+      title: '卡片标题',
+      text: '正文 #法式装修[话题]#',
+      author: { id: 'u1', nickname: '小鹿' },
+      publishedAt: '2023-04-11T21:48:23.000+08:00',
+      likes: 15000,
+      comments: 33,
+      shares: 10,
+      collects: 520,
+      images: ['https://sns-webpic-qc.xhscdn.com/a.jpg', 'https://x/d.jpg'],
+      tags: ['法式装修'],
+      location: '上海',
+      url,
     });
     expect(noteSchema.safeParse(a).success).to.equal(true);
     const camel = {
-      noteId: ID, type: 'video', title: '', desc: card.desc, user: { userId: 'u1', nickname: '小鹿' },
+      noteId: ID,
+      type: 'video',
+      title: '',
+      desc: card.desc,
+      user: { userId: 'u1', nickname: '小鹿' },
       interactInfo: { likedCount: '1.5万', collectedCount: '520', commentCount: '33', shareCount: '10+' },
       imageList: [{ urlDefault: 'https://sns-webpic-qc.xhscdn.com/a.jpg' }, { infoList: [{ imageScene: 'WB_DFT', url: 'https://x/d.jpg' }] }],
-      tagList: [{ name: '法式装修', type: 'topic' }], time: 1681220903000, ipLocation: '上海',
+      tagList: [{ name: '法式装修', type: 'topic' }],
+      time: 1681220903000,
+      ipLocation: '上海',
     };
     expect(noteFromDetail(camel, url, { title: '卡片标题' })).to.deep.equal(a);
     expect(feedCard({ items: [] })).to.equal(null);
@@ -135,6 +181,8 @@ describe('xiaohongshu parse', () => {
     // the peer of a sent message is the conversation's other side, not the sender
     expect(sent.peer).to.deep.equal({ id: 'p1', nickname: 'Anna' });
     // no peer in the conversation list: none on the message
-    expect(messageFromApi('c1', { message_id: 'm3', sender_id: 'me', content: 'hi', create_time: 1 }, 'me', { id: '', nickname: null })).to.not.have.property('peer');
+    expect(messageFromApi('c1', { message_id: 'm3', sender_id: 'me', content: 'hi', create_time: 1 }, 'me', { id: '', nickname: null })).to.not.have.property(
+      'peer',
+    );
   });
 });

@@ -119,13 +119,7 @@ export class AccessTokens {
       throw new InvalidAccessTokenError(reasonOf(error));
     }
     const { sub, role, sid, iat, exp } = payload;
-    if (
-      typeof sub !== 'string' ||
-      typeof sid !== 'string' ||
-      !USER_ROLES.includes(role as UserRole) ||
-      typeof iat !== 'number' ||
-      typeof exp !== 'number'
-    ) {
+    if (typeof sub !== 'string' || typeof sid !== 'string' || !USER_ROLES.includes(role as UserRole) || typeof iat !== 'number' || typeof exp !== 'number') {
       throw new InvalidAccessTokenError('invalid_claims');
     }
     return { userId: sub, role: role as UserRole, sessionId: sid, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };

@@ -30,7 +30,10 @@ export function argon2BindingProblem(cwd: string = process.cwd()): string | null
 
 /** The error's own line of a child's stderr (Node prints the failing source line first). */
 function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line = lines.find((l) => /^(\w*Error|Error)\b/.test(l)) ?? lines[0];
   return line ? `: ${line}` : '';
 }

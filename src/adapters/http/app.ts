@@ -67,7 +67,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   if (deps.store.kind === 'postgres') horizonMetrics(deps.metrics, deps.knex);
   // every projector's parked events, read from consumer_dead_letters when scraped
   deadLetterMetrics(deps.metrics, deps.knex);
-  const routers = [operationsRouter({ checks: dependencyChecks(deps), warnings: readinessWarnings(deps), metrics: deps.metrics, ...(deps.opsToken ? { opsToken: deps.opsToken } : {}) })];
+  const routers = [
+    operationsRouter({
+      checks: dependencyChecks(deps),
+      warnings: readinessWarnings(deps),
+      metrics: deps.metrics,
+      ...(deps.opsToken ? { opsToken: deps.opsToken } : {}),
+    }),
+  ];
   if (deps.api) {
     registerOperationsOpenApi(deps.api.registry);
     routers.push(openApiRouter(deps.api.registry));

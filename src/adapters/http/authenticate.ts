@@ -100,14 +100,19 @@ async function authenticateApiKey(ctx: AppContext, token: string, apiKeys: ApiKe
     // the reason, never the key
     ctx.state.logger.info({ reason: checked.reason }, 'API key refused');
     if (checked.reason === 'no_api_access') {
-      throw new HttpError(403, 'PERMISSION_DENIED', 'none of your plans includes API access (api_access)', { feature: 'api_access', plans: checked.plans ?? {} });
+      throw new HttpError(403, 'PERMISSION_DENIED', 'none of your plans includes API access (api_access)', {
+        feature: 'api_access',
+        plans: checked.plans ?? {},
+      });
     }
     ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
     throw unauthenticated('a valid access token or API key is required');
   }
   ctx.state.user = { id: checked.userId, role: 'user', sessionId: null, credential: { kind: 'api_key', keyId: checked.keyId, scopes: checked.scopes } };
   if (apiKeys?.used) {
-    await apiKeys.used(checked.keyId, checked.userId, ctx).catch((err: unknown) => ctx.state.logger.warn({ err, keyId: checked.keyId }, 'API key use not recorded'));
+    await apiKeys
+      .used(checked.keyId, checked.userId, ctx)
+      .catch((err: unknown) => ctx.state.logger.warn({ err, keyId: checked.keyId }, 'API key use not recorded'));
   }
 }
 
@@ -141,7 +146,8 @@ export function currentUser(ctx: AppContext): AuthenticatedUser {
 /** The authenticated user of a route that needs a session (its scope is 'session'): 403 for an API key. */
 export function currentSessionUser(ctx: AppContext): AuthenticatedUser & { sessionId: string } {
   const user = currentUser(ctx);
-  if (user.sessionId === null) throw new HttpError(403, 'PERMISSION_DENIED', 'this needs a session access token, not an API key', { required_scope: 'session' });
+  if (user.sessionId === null)
+    throw new HttpError(403, 'PERMISSION_DENIED', 'this needs a session access token, not an API key', { required_scope: 'session' });
   return user as AuthenticatedUser & { sessionId: string };
 }
 

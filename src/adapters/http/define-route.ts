@@ -29,14 +29,16 @@ export interface HttpApi {
   sessionOnly?: boolean;
 }
 
-export function createHttpApi(options: {
-  knex?: Knex;
-  authenticate?: Middleware<AppState>;
-  rateLimit?: HttpApi['rateLimit'];
-  registry?: OpenAPIRegistry;
-  /** with knex: Idempotency-Key is honoured (hashKey: see IdempotencyOptions) */
-  idempotency?: Omit<IdempotencyOptions, 'knex'>;
-} = {}): HttpApi {
+export function createHttpApi(
+  options: {
+    knex?: Knex;
+    authenticate?: Middleware<AppState>;
+    rateLimit?: HttpApi['rateLimit'];
+    registry?: OpenAPIRegistry;
+    /** with knex: Idempotency-Key is honoured (hashKey: see IdempotencyOptions) */
+    idempotency?: Omit<IdempotencyOptions, 'knex'>;
+  } = {},
+): HttpApi {
   if (options.knex && !options.idempotency) throw new Error('createHttpApi: idempotency.hashKey is needed with knex');
   return {
     registry: options.registry ?? createOpenApiRegistry(),
@@ -120,6 +122,7 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
 export type RouteHandler<R extends RequestSchemas, Res extends Record<number, ResponseSpec>> = (
   input: RouteInput<R>,
   ctx: AppContext,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler may answer nothing (the route then answers 204 or sets the body itself)
 ) => Promise<ResponseData<Res> | void> | ResponseData<Res> | void;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -142,6 +145,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 const parsedInputs = new WeakMap<object, unknown>();
 
 /** Registers one route with the router (validation, auth, idempotency) and in the OpenAPI registry. */
+// biome-ignore lint/complexity/noBannedTypes: `{}` is "no request schemas", the default a route without any gets
 export function defineRoute<R extends RequestSchemas = {}, Res extends Record<number, ResponseSpec> = Record<number, ResponseSpec>>(
   router: Router<AppState>,
   api: HttpApi,
@@ -196,7 +200,10 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
 }
 
 /** The scope an API key needs for the route (see RouteDefinition.scope). */
-export function routeScope(definition: Pick<RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>, 'method' | 'scope'>, api: Pick<HttpApi, 'sessionOnly'>): ApiKeyScope | 'session' {
+export function routeScope(
+  definition: Pick<RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>, 'method' | 'scope'>,
+  api: Pick<HttpApi, 'sessionOnly'>,
+): ApiKeyScope | 'session' {
   if (api.sessionOnly) return 'session';
   return definition.scope ?? (definition.method === 'get' ? 'read' : 'manage');
 }
@@ -255,7 +262,13 @@ function openApiRoute(
       ...(Object.keys(headers).length > 0 ? { headers: z.object(headers) } : {}),
       ...(request.body ? { body: { required: true, content: { 'application/json': { schema: request.body } } } } : {}),
       ...(definition.rawBody
-        ? { body: { required: true, ...(definition.rawBody.description ? { description: definition.rawBody.description } : {}), content: { [definition.rawBody.contentType]: { schema: definition.rawBody.schema } } } }
+        ? {
+            body: {
+              required: true,
+              ...(definition.rawBody.description ? { description: definition.rawBody.description } : {}),
+              content: { [definition.rawBody.contentType]: { schema: definition.rawBody.schema } },
+            },
+          }
         : {}),
     },
     responses,

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { AppendTooLargeError, ConditionFailedError, IdempotencyConflictError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import {
+  AppendTooLargeError,
+  ConditionFailedError,
+  IdempotencyConflictError,
+  StreamNotFoundError,
+  StreamTombstonedError,
+  WrongExpectedVersionError,
+} from '../../event-store/errors.js';
 import { DomainError, type DomainErrorCode } from '../../write-model/core/domain-error.js';
 import { HttpError } from './http-error.js';
 import type { AppContext } from './state.js';
@@ -35,7 +42,9 @@ export function validationError(issues: ValidationIssue[], message = 'request is
 
 /** A query range whose `from` is after its `to`. */
 export function rangeError(): HttpError {
-  return new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', { issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }] });
+  return new HttpError(422, 'VALIDATION_ERROR', 'from must not be after to', {
+    issues: [{ in: 'query', path: ['from'], message: 'after to', code: 'custom' }],
+  });
 }
 
 export interface MappedError {

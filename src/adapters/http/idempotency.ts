@@ -179,7 +179,9 @@ function responseJson(body: unknown): unknown {
 
 /** HMAC-SHA256 of the body in canonical JSON (keys sorted), so formatting and key order do not matter. */
 export function bodyHash(body: unknown, key: Buffer): string {
-  return createHmac('sha256', key).update(canonicalJson(body ?? null)).digest('hex');
+  return createHmac('sha256', key)
+    .update(canonicalJson(body ?? null))
+    .digest('hex');
 }
 
 /** The fingerprint key derived from a server secret (JWT_SECRET): one purpose, one key. */

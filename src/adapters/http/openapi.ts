@@ -11,16 +11,18 @@ export const BEARER_AUTH = 'bearerAuth';
 export const API_KEY_AUTH = 'apiKeyAuth';
 
 /** `{success:false, error:{code, message, details}, timestamp, request_id}`. */
-export const errorEnvelopeSchema = z.object({
-  success: z.literal(false),
-  error: z.object({
-    code: z.string().describe('VALIDATION_ERROR, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, CONFLICT, QUOTA_EXCEEDED, …'),
-    message: z.string(),
-    details: z.unknown().describe('VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at}'),
-  }),
-  timestamp: z.string(),
-  request_id: z.string(),
-}).openapi('ErrorEnvelope');
+export const errorEnvelopeSchema = z
+  .object({
+    success: z.literal(false),
+    error: z.object({
+      code: z.string().describe('VALIDATION_ERROR, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, CONFLICT, QUOTA_EXCEEDED, …'),
+      message: z.string(),
+      details: z.unknown().describe('VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at}'),
+    }),
+    timestamp: z.string(),
+    request_id: z.string(),
+  })
+  .openapi('ErrorEnvelope');
 
 /** `{success:true, data, message?, timestamp, request_id}` around a route's data. */
 export function successEnvelopeSchema<T extends z.ZodType>(data: T) {

@@ -9,42 +9,8 @@ export const paginationQuery = z.object({
   per_page: z.coerce.number().int().min(1).max(MAX_PER_PAGE).default(DEFAULT_PER_PAGE),
 });
 
-export type PageRequest = z.output<typeof paginationQuery>;
-
-export interface Pagination {
-  page: number;
-  per_page: number;
-  total: number;
-  total_pages: number;
-  has_next: boolean;
-  has_prev: boolean;
-}
-
-export interface Page<T> {
-  items: T[];
-  pagination: Pagination;
-}
-
-/** Rows to skip for a page: `query.offset(offsetOf(p)).limit(p.per_page)`. */
-export function offsetOf(request: PageRequest): number {
-  return (request.page - 1) * request.per_page;
-}
-
-/** The API's page: `{items, pagination: {page, per_page, total, total_pages, has_next, has_prev}}`. */
-export function pageOf<T>(items: T[], request: PageRequest, total: number): Page<T> {
-  const totalPages = Math.ceil(total / request.per_page);
-  return {
-    items,
-    pagination: {
-      page: request.page,
-      per_page: request.per_page,
-      total,
-      total_pages: totalPages,
-      has_next: request.page < totalPages,
-      has_prev: request.page > 1,
-    },
-  };
-}
+// the read side's page types (src/read-api/page.ts); paginationQuery parses into a PageRequest
+export { offsetOf, pageOf, type Page, type PageRequest, type Pagination } from '../../read-api/page.js';
 
 /** The page's schema for OpenAPI responses. */
 export function pageSchema<T extends z.ZodType>(item: T) {

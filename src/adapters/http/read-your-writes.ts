@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { parsePosition, type Position } from '../../event-store/position.js';
-import { waitForCheckpoint } from '../../subscriptions/checkpoints.js';
+import { waitForCheckpoint } from '../../consumers/checkpoints.js';
 import { validationError } from './error-mapping.js';
 import type { AppContext } from './state.js';
 
@@ -25,12 +25,7 @@ export type PositionWait = 'none' | 'reached' | 'lagging';
  * position. On timeout it answers anyway, marked `X-Projection-Lag: true`.
  * An unparsable position → 422 VALIDATION_ERROR.
  */
-export async function awaitPosition(
-  ctx: AppContext,
-  knex: Knex,
-  consumer: string,
-  options: { timeoutMs?: number } = {},
-): Promise<PositionWait> {
+export async function awaitPosition(ctx: AppContext, knex: Knex, consumer: string, options: { timeoutMs?: number } = {}): Promise<PositionWait> {
   const raw = ctx.query.after_position;
   if (raw === undefined || raw === '') return 'none';
   let position: Position;

@@ -9,6 +9,7 @@ import type { ValidationIssue } from './error-mapping.js';
  * Object keys count as text too. The walk is iterative: a deeply nested body
  * cannot exhaust the stack, and it stops after MAX_ISSUES findings.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const MAX_ISSUES = 20;

@@ -65,7 +65,15 @@ const CYCLE_ZH: Record<string, string> = { monthly: '月付', yearly: '年付' }
 function formatTime(value: unknown, locale: 'zh-CN' | 'en-GB', timeZone: string): string {
   const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) return '—';
-  const text = new Intl.DateTimeFormat(locale, { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+  const text = new Intl.DateTimeFormat(locale, {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(ms);
   return `${text} (${timeZone})`;
 }
 
@@ -96,7 +104,9 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
           title: `${enService}: ${FEATURE_EN[feature] ?? feature} limit reached`,
           lines: [
             `Your ${enService} plan's limit of ${str(data.limit)} ${FEATURE_EN[feature] ?? feature} is reached.`,
-            daily ? `It resets at ${enTime(data.resetsAt)}; scheduled workflows of the service pause until then.` : 'Free some of them, or upgrade the plan for more.',
+            daily
+              ? `It resets at ${enTime(data.resetsAt)}; scheduled workflows of the service pause until then.`
+              : 'Free some of them, or upgrade the plan for more.',
             'Upgrading the plan raises the limit at once.',
           ],
         },
@@ -172,8 +182,14 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         trigger === 'completion'
           ? { title: `"${novel}" is completed`, line: `"${novel}", which you track, is now completed (${chapters} chapters, ${words} words).` }
           : trigger === 'word_count_threshold'
-            ? { title: `"${novel}" reached ${str(data.words)} words`, line: `"${novel}", which you track, has ${words} words (your alert: ${str(data.words)}).` }
-            : { title: `"${novel}" has new chapters`, line: `"${novel}", which you track, was updated: ${str(data.previousChapters)} → ${chapters} chapters, ${words} words.` };
+            ? {
+                title: `"${novel}" reached ${str(data.words)} words`,
+                line: `"${novel}", which you track, has ${words} words (your alert: ${str(data.words)}).`,
+              }
+            : {
+                title: `"${novel}" has new chapters`,
+                line: `"${novel}", which you track, was updated: ${str(data.previousChapters)} → ${chapters} chapters, ${words} words.`,
+              };
       return {
         zh: { title: zh.title, lines: [zh.line, `采集于 ${zhTime(data.capturedAt)}。`] },
         en: { title: en.title, lines: [en.line, `Captured at ${enTime(data.capturedAt)}.`] },
@@ -190,7 +206,10 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         },
         en: {
           title: `New book for "${keyword}": "${novel}"`,
-          lines: [`Searching Qidian for "${keyword}" found a new book, "${novel}" by ${author} (book id ${str(data.novelId)}).`, `Found at ${enTime(data.capturedAt)}.`],
+          lines: [
+            `Searching Qidian for "${keyword}" found a new book, "${novel}" by ${author} (book id ${str(data.novelId)}).`,
+            `Found at ${enTime(data.capturedAt)}.`,
+          ],
         },
       };
     }
@@ -235,7 +254,13 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
       const serviceZh = SERVICE_ZH[service] ?? service;
       const serviceEn = SERVICE_EN[service] ?? service;
       const whyZh =
-        reason === 'cancelled' ? '您已取消订阅。' : reason === 'renewal_not_placed' ? '自动续费订单未能创建，请手动续费。' : reason === 'downgrade' ? '您已安排降级。' : '如需继续使用，请在到期前续费，或开启自动续费。';
+        reason === 'cancelled'
+          ? '您已取消订阅。'
+          : reason === 'renewal_not_placed'
+            ? '自动续费订单未能创建，请手动续费。'
+            : reason === 'downgrade'
+              ? '您已安排降级。'
+              : '如需继续使用，请在到期前续费，或开启自动续费。';
       const whyEn =
         reason === 'cancelled'
           ? 'You cancelled it.'

@@ -89,7 +89,9 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
         subject: message.subject,
         text: message.text,
         html: message.html,
-        ...(message.attachments ? { attachments: message.attachments.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })) } : {}),
+        ...(message.attachments
+          ? { attachments: message.attachments.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })) }
+          : {}),
         signal: AbortSignal.timeout(sendTimeoutMs),
       });
       const messageId = stripBrackets(info.messageId);
@@ -183,8 +185,7 @@ function describe(error: unknown, target: RelayTarget): Described {
   const responseCode = typeof err.responseCode === 'number' ? err.responseCode : undefined;
   const aborted = code === 'EABORT' || err.name === 'AbortError' || err.name === 'TimeoutError';
   const kind = classify(code, responseCode, aborted);
-  const retryable =
-    kind === 'connection' || (responseCode !== undefined && (responseCode >= 400 && responseCode < 500 || responseCode === 503));
+  const retryable = kind === 'connection' || (responseCode !== undefined && ((responseCode >= 400 && responseCode < 500) || responseCode === 503));
   // the command is cut to its verb: never `AUTH PLAIN <token>`
   const command = typeof err.command === 'string' ? err.command.split(' ').slice(0, 2).join(' ') : undefined;
   return { kind, retryable, code, responseCode, command, message: scrub(String(err.message ?? 'unknown error'), target), aborted };

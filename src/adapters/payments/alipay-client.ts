@@ -66,7 +66,8 @@ export class AlipayClient implements PaymentProviderClient {
   }
 
   async place(order: OrderToPlace): Promise<Placement> {
-    if (order.channel !== 'page' && order.channel !== 'wap') throw new PaymentProviderError('alipay', 'refused', 'INVALID_CHANNEL', `alipay has no ${order.channel} channel`);
+    if (order.channel !== 'page' && order.channel !== 'wap')
+      throw new PaymentProviderError('alipay', 'refused', 'INVALID_CHANNEL', `alipay has no ${order.channel} channel`);
     const method = order.channel === 'page' ? 'alipay.trade.page.pay' : 'alipay.trade.wap.pay';
     const params = this.common(
       method,
@@ -99,11 +100,18 @@ export class AlipayClient implements PaymentProviderClient {
     if (!verified.ok) {
       const r = verified.response;
       // an unsigned error_response: the gateway refused the request itself (e.g. our signature, 40002)
-      if (r && typeof r['code'] === 'string') throw new PaymentProviderError('alipay', 'refused', String(r['sub_code'] ?? r['code']), String(r['sub_msg'] ?? r['msg'] ?? 'refused'));
+      if (r && typeof r['code'] === 'string')
+        throw new PaymentProviderError('alipay', 'refused', String(r['sub_code'] ?? r['code']), String(r['sub_msg'] ?? r['msg'] ?? 'refused'));
       throw new PaymentProviderError('alipay', 'invalid_answer', 'BAD_SIGNATURE', verified.reason);
     }
     const response = verified.response;
-    if (response['code'] === '20000') throw new PaymentProviderError('alipay', 'unavailable', String(response['sub_code'] ?? '20000'), String(response['sub_msg'] ?? response['msg'] ?? 'service unavailable'));
+    if (response['code'] === '20000')
+      throw new PaymentProviderError(
+        'alipay',
+        'unavailable',
+        String(response['sub_code'] ?? '20000'),
+        String(response['sub_msg'] ?? response['msg'] ?? 'service unavailable'),
+      );
     return response;
   }
 
@@ -117,7 +125,8 @@ export class AlipayClient implements PaymentProviderClient {
     const tradeNo = typeof r['trade_no'] === 'string' ? r['trade_no'] : null;
     if (PAID.has(status)) {
       const amount = yuanToFen(String(r['total_amount'] ?? ''));
-      if (!tradeNo || amount === undefined) throw new PaymentProviderError('alipay', 'invalid_answer', 'INCOMPLETE', 'a paid trade without trade_no or total_amount');
+      if (!tradeNo || amount === undefined)
+        throw new PaymentProviderError('alipay', 'invalid_answer', 'INCOMPLETE', 'a paid trade without trade_no or total_amount');
       return { state: 'paid', providerTradeNo: tradeNo, paidAmountFen: amount, paidAt: beijingTimeToIso(String(r['send_pay_date'] ?? '')) ?? null };
     }
     if (status === 'TRADE_CLOSED') return { state: 'closed', detail: 'TRADE_CLOSED', providerTradeNo: tradeNo };
@@ -135,7 +144,8 @@ export class AlipayClient implements PaymentProviderClient {
       // a repeat of an out_request_no already refunded answers 10000 again (fund_change N): the refund stands
       return { state: 'succeeded', refundedAt: beijingTimeToIso(String(r['gmt_refund_pay'] ?? '')) ?? null, providerRefundId: null };
     }
-    if (r['code'] === '40004') return { state: 'failed', reason: `alipay refused: ${String(r['sub_code'] ?? '40004')}: ${String(r['sub_msg'] ?? r['msg'] ?? '')}`.slice(0, 500) };
+    if (r['code'] === '40004')
+      return { state: 'failed', reason: `alipay refused: ${String(r['sub_code'] ?? '40004')}: ${String(r['sub_msg'] ?? r['msg'] ?? '')}`.slice(0, 500) };
     throw new PaymentProviderError('alipay', 'refused', String(r['sub_code'] ?? r['code']), String(r['sub_msg'] ?? r['msg'] ?? ''));
   }
 

@@ -168,9 +168,7 @@ export function jsonValueText(body: string, key: string): string | undefined {
   return undefined;
 }
 
-export type AlipayResponse =
-  | { ok: true; response: Record<string, unknown> }
-  | { ok: false; reason: string; response?: Record<string, unknown> };
+export type AlipayResponse = { ok: true; response: Record<string, unknown> } | { ok: false; reason: string; response?: Record<string, unknown> };
 
 /**
  * Reads and verifies an open API answer: the response object of `method` (or
@@ -192,13 +190,14 @@ export function verifyAlipayResponse(body: string, method: string, alipayPublicK
   const response = parsed[which] as Record<string, unknown>;
   const signature = parsed['sign'];
   const text = jsonValueText(body, which);
-  if (typeof signature !== 'string' || !text) return { ok: false, reason: `unsigned ${which}: ${String(response?.['sub_code'] ?? response?.['code'] ?? '')}`.trim(), response };
+  if (typeof signature !== 'string' || !text)
+    return { ok: false, reason: `unsigned ${which}: ${String(response?.['sub_code'] ?? response?.['code'] ?? '')}`.trim(), response };
   try {
     if (!verify('RSA-SHA256', Buffer.from(text, 'utf8'), createPublicKey(alipayPublicKeyPem), Buffer.from(signature, 'base64'))) {
-      return { ok: false, reason: 'the answer\'s signature does not verify' };
+      return { ok: false, reason: "the answer's signature does not verify" };
     }
   } catch {
-    return { ok: false, reason: 'the answer\'s signature could not be checked' };
+    return { ok: false, reason: "the answer's signature could not be checked" };
   }
   return { ok: true, response };
 }

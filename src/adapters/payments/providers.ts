@@ -111,7 +111,12 @@ export async function providerFetch(
     return { status: res.status, headers: res.headers, text };
   } catch (error) {
     const timedOut = (error as Error)?.name === 'TimeoutError' || (error as Error)?.name === 'AbortError';
-    throw new PaymentProviderError(provider, 'unavailable', timedOut ? 'TIMEOUT' : 'NETWORK', timedOut ? `no answer within ${timeoutMs} ms` : `could not reach ${new URL(url).host}`);
+    throw new PaymentProviderError(
+      provider,
+      'unavailable',
+      timedOut ? 'TIMEOUT' : 'NETWORK',
+      timedOut ? `no answer within ${timeoutMs} ms` : `could not reach ${new URL(url).host}`,
+    );
   }
 }
 

@@ -71,7 +71,13 @@ export class WechatPayClient implements PaymentProviderClient {
     });
     const headers: Record<string, string> = { Authorization: authorization, Accept: 'application/json', 'User-Agent': 'collector-payments/1' };
     if (payload !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await providerFetch('wechat', `${this.options.apiUrl}${pathWithQuery}`, { method, headers, ...(payload !== undefined ? { body } : {}) }, this.options.timeoutMs, this.options.fetch);
+    const res = await providerFetch(
+      'wechat',
+      `${this.options.apiUrl}${pathWithQuery}`,
+      { method, headers, ...(payload !== undefined ? { body } : {}) },
+      this.options.timeoutMs,
+      this.options.fetch,
+    );
     if (res.status >= 500) throw new PaymentProviderError('wechat', 'unavailable', `HTTP_${res.status}`, `WeChat Pay answered ${res.status}`);
     const verified = verifyWechatSignature({
       headers: Object.fromEntries(res.headers),
@@ -96,7 +102,12 @@ export class WechatPayClient implements PaymentProviderClient {
   }
 
   private refused(body: Record<string, unknown>, status: number): PaymentProviderError {
-    return new PaymentProviderError('wechat', 'refused', typeof body['code'] === 'string' ? body['code'] : `HTTP_${status}`, typeof body['message'] === 'string' ? body['message'] : `answered ${status}`);
+    return new PaymentProviderError(
+      'wechat',
+      'refused',
+      typeof body['code'] === 'string' ? body['code'] : `HTTP_${status}`,
+      typeof body['message'] === 'string' ? body['message'] : `answered ${status}`,
+    );
   }
 
   async place(order: OrderToPlace): Promise<Placement> {
@@ -111,25 +122,35 @@ export class WechatPayClient implements PaymentProviderClient {
       amount: { total: order.amountFen, currency: 'CNY' },
     });
     if (status !== 200) throw this.refused(body, status);
-    if (typeof body['code_url'] !== 'string' || body['code_url'] === '') throw new PaymentProviderError('wechat', 'invalid_answer', 'NO_CODE_URL', 'the answer has no code_url');
+    if (typeof body['code_url'] !== 'string' || body['code_url'] === '')
+      throw new PaymentProviderError('wechat', 'invalid_answer', 'NO_CODE_URL', 'the answer has no code_url');
     return { channel: 'native', payUrl: null, codeUrl: body['code_url'] };
   }
 
   async query(orderId: string): Promise<TradeStatus> {
-    const { status, body } = await this.call('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(orderId)}?mchid=${encodeURIComponent(this.options.mchId)}`);
+    const { status, body } = await this.call(
+      'GET',
+      `/v3/pay/transactions/out-trade-no/${encodeURIComponent(orderId)}?mchid=${encodeURIComponent(this.options.mchId)}`,
+    );
     if (status === 404) return { state: 'absent' };
     if (status !== 200) throw this.refused(body, status);
-    if (body['mchid'] !== this.options.mchId || body['appid'] !== this.options.appId) throw new PaymentProviderError('wechat', 'invalid_answer', 'FOREIGN', 'the transaction is not of this merchant / app');
+    if (body['mchid'] !== this.options.mchId || body['appid'] !== this.options.appId)
+      throw new PaymentProviderError('wechat', 'invalid_answer', 'FOREIGN', 'the transaction is not of this merchant / app');
     const state = String(body['trade_state'] ?? '');
     const transactionId = typeof body['transaction_id'] === 'string' && body['transaction_id'] !== '' ? body['transaction_id'] : null;
     // REFUND: it was paid, then (part) refunded
     if (state === 'SUCCESS' || state === 'REFUND') {
       const amount = body['amount'] as { total?: unknown; currency?: unknown } | undefined;
-      if (!transactionId || typeof amount?.total !== 'number' || amount.currency !== 'CNY') throw new PaymentProviderError('wechat', 'invalid_answer', 'INCOMPLETE', 'a paid transaction without transaction_id or a CNY amount');
+      if (!transactionId || typeof amount?.total !== 'number' || amount.currency !== 'CNY')
+        throw new PaymentProviderError('wechat', 'invalid_answer', 'INCOMPLETE', 'a paid transaction without transaction_id or a CNY amount');
       return { state: 'paid', providerTradeNo: transactionId, paidAmountFen: amount.total, paidAt: isoOrNull(body['success_time']) };
     }
     if (PENDING.has(state)) return { state: 'pending', detail: state };
-    return { state: 'closed', detail: `${state}${body['trade_state_desc'] ? `: ${String(body['trade_state_desc'])}` : ''}`.slice(0, 300), providerTradeNo: transactionId };
+    return {
+      state: 'closed',
+      detail: `${state}${body['trade_state_desc'] ? `: ${String(body['trade_state_desc'])}` : ''}`.slice(0, 300),
+      providerTradeNo: transactionId,
+    };
   }
 
   private outcome(body: Record<string, unknown>): RefundOutcome {
@@ -157,7 +178,8 @@ export class WechatPayClient implements PaymentProviderClient {
     });
     if (status === 200) return this.outcome(body);
     // a business refusal (NOT_ENOUGH, INVALID_REQUEST, …): this refund will not happen
-    if (status >= 400 && status < 500) return { state: 'failed', reason: `wechat refused: ${String(body['code'] ?? status)}: ${String(body['message'] ?? '')}`.slice(0, 500) };
+    if (status >= 400 && status < 500)
+      return { state: 'failed', reason: `wechat refused: ${String(body['code'] ?? status)}: ${String(body['message'] ?? '')}`.slice(0, 500) };
     throw this.refused(body, status);
   }
 

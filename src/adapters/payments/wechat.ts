@@ -114,7 +114,13 @@ export function encryptWechatResource(
   const cipher = createCipheriv('aes-256-gcm', aesKey(apiV3Key), Buffer.from(nonce, 'utf8'), { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const encrypted = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return { original_type: options.originalType ?? 'transaction', algorithm: WECHAT_AES_ALGORITHM, ciphertext: encrypted.toString('base64'), associated_data: associatedData, nonce };
+  return {
+    original_type: options.originalType ?? 'transaction',
+    algorithm: WECHAT_AES_ALGORITHM,
+    ciphertext: encrypted.toString('base64'),
+    associated_data: associatedData,
+    nonce,
+  };
 }
 
 /** Signs a body like the WeChat Pay platform does (for tests and sandboxes). */
@@ -209,7 +215,13 @@ export function wechatTransaction(body: string, apiV3Key: string): WechatTransac
     throw new WechatDecryptError('resource is not JSON');
   }
   const t = transaction as Partial<WechatTransaction> | null;
-  if (!t || typeof t.out_trade_no !== 'string' || typeof t.transaction_id !== 'string' || typeof t.trade_state !== 'string' || typeof t.amount?.total !== 'number') {
+  if (
+    !t ||
+    typeof t.out_trade_no !== 'string' ||
+    typeof t.transaction_id !== 'string' ||
+    typeof t.trade_state !== 'string' ||
+    typeof t.amount?.total !== 'number'
+  ) {
     throw new WechatDecryptError('transaction lacks out_trade_no, transaction_id, trade_state or amount.total');
   }
   return t as WechatTransaction;
@@ -256,7 +268,7 @@ export function wechatAuthorization(input: {
 
 /** The header's fields, or undefined when it is not a WECHATPAY2-SHA256-RSA2048 header with all five. */
 export function parseWechatAuthorization(header: string | undefined): WechatAuthorization | undefined {
-  if (!header || !header.startsWith(`${WECHAT_AUTH_SCHEMA} `)) return undefined;
+  if (!header?.startsWith(`${WECHAT_AUTH_SCHEMA} `)) return undefined;
   const fields: Record<string, string> = {};
   for (const match of header.slice(WECHAT_AUTH_SCHEMA.length + 1).matchAll(/(\w+)="([^"]*)"/g)) fields[match[1]!] = match[2]!;
   const { mchid, nonce_str, signature, timestamp, serial_no } = fields;
@@ -276,7 +288,8 @@ export function verifyWechatRequest(input: {
   const auth = parseWechatAuthorization(input.authorization);
   if (!auth) return { ok: false, reason: 'Authorization is not a WECHATPAY2-SHA256-RSA2048 header' };
   if (!/^\d{1,12}$/.test(auth.timestamp)) return { ok: false, reason: 'timestamp is not a unix time' };
-  if (Math.abs((input.now ?? new Date()).getTime() / 1000 - Number(auth.timestamp)) > WECHAT_MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'timestamp too far from now' };
+  if (Math.abs((input.now ?? new Date()).getTime() / 1000 - Number(auth.timestamp)) > WECHAT_MAX_CLOCK_SKEW_SECONDS)
+    return { ok: false, reason: 'timestamp too far from now' };
   try {
     const message = Buffer.from(wechatRequestMessage(input.method, input.pathWithQuery, auth.timestamp, auth.nonce_str, input.body), 'utf8');
     return verify('RSA-SHA256', message, createPublicKey(input.merchantPublicKeyPem), Buffer.from(auth.signature, 'base64'))
@@ -316,7 +329,13 @@ export function wechatRefund(body: string, apiV3Key: string): WechatRefund {
     throw new WechatDecryptError('resource is not JSON');
   }
   const r = refund as Partial<WechatRefund> | null;
-  if (!r || typeof r.out_trade_no !== 'string' || typeof r.out_refund_no !== 'string' || typeof r.refund_status !== 'string' || typeof r.amount?.refund !== 'number') {
+  if (
+    !r ||
+    typeof r.out_trade_no !== 'string' ||
+    typeof r.out_refund_no !== 'string' ||
+    typeof r.refund_status !== 'string' ||
+    typeof r.amount?.refund !== 'number'
+  ) {
     throw new WechatDecryptError('refund lacks out_trade_no, out_refund_no, refund_status or amount.refund');
   }
   return r as WechatRefund;

@@ -1,2 +1,2 @@
-export * from './lease-selection.js';
+export * from '../../application/proxy-selection.js';
 export * from './redis-lease-store.js';

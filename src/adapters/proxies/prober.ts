@@ -72,9 +72,7 @@ export async function probe(proxy: ProbeProxy, target: string, timeoutOrOptions:
   const attempt = (async (): Promise<ProbeResult> => {
     try {
       let tunnel: Duplex =
-        proxy.protocol === 'socks5'
-          ? await socks5Connect(proxy, targetHost, targetPort, track)
-          : await httpConnect(proxy, targetHost, targetPort, track);
+        proxy.protocol === 'socks5' ? await socks5Connect(proxy, targetHost, targetPort, track) : await httpConnect(proxy, targetHost, targetPort, track);
       if (url.protocol === 'https:') {
         tunnel = await tlsOver(tunnel, targetHost, options.insecure === true, track);
       }
@@ -99,7 +97,11 @@ export interface ProbeAllOptions extends ProbeOptions {
 }
 
 /** Probes every proxy, at most `concurrency` at a time; results in the input order. */
-export async function probeAll<P extends ProbeProxy>(proxies: readonly P[], target: string, options: ProbeAllOptions = {}): Promise<{ proxy: P; result: ProbeResult }[]> {
+export async function probeAll<P extends ProbeProxy>(
+  proxies: readonly P[],
+  target: string,
+  options: ProbeAllOptions = {},
+): Promise<{ proxy: P; result: ProbeResult }[]> {
   const results: { proxy: P; result: ProbeResult }[] = new Array(proxies.length);
   let next = 0;
   const lane = async () => {

@@ -1,5 +1,5 @@
 import type { Redis } from '../redis/redis.js';
-import { selectProxies, type LeaseHolder, type LeaseRequest, type ProxyCandidate } from './lease-selection.js';
+import { selectProxies, type LeaseHolder, type LeaseRequest, type ProxyCandidate } from '../../application/proxy-selection.js';
 
 /**
  * Proxy leases in Redis, shared by every worker process.
@@ -21,15 +21,8 @@ export interface AcquireRequest extends LeaseRequest {
   jobId: string;
 }
 
-export interface ProxyLease {
-  proxyId: string;
-  jobId: string;
-  platform: string;
-  platformAccountId: string;
-  leasedAt: string;
-  /** as this process reckons it (leasedAt or the last renewal + TTL) */
-  expiresAt: string;
-}
+export type { ProxyLease } from '../../process-managers/ports.js';
+import type { ProxyLease, ProxyLeases } from '../../process-managers/ports.js';
 
 export interface RedisLeaseStoreOptions {
   /** put before every key, so tests (or two platforms on one Redis) stay apart */
@@ -106,7 +99,7 @@ function later(a: string | null, b: string | null): string | null {
   return Date.parse(b) > Date.parse(a) ? b : a;
 }
 
-export class RedisProxyLeaseStore {
+export class RedisProxyLeaseStore implements ProxyLeases {
   private readonly prefix: string;
   private readonly clock: () => Date;
 
@@ -127,10 +120,7 @@ export class RedisProxyLeaseStore {
     requireTtl(ttlMs);
     if (candidates.length === 0) return null;
     const ids = candidates.map((c) => c.proxyId);
-    const [values, lastLeased] = await Promise.all([
-      this.redis.mget(ids.map((id) => this.leaseKey(id))),
-      this.redis.hmget(this.lastLeasedKey(), ...ids),
-    ]);
+    const [values, lastLeased] = await Promise.all([this.redis.mget(ids.map((id) => this.leaseKey(id))), this.redis.hmget(this.lastLeasedKey(), ...ids)]);
     const leases = new Map<string, LeaseHolder>();
     values.forEach((raw, i) => {
       if (raw !== null) leases.set(ids[i]!, JSON.parse(raw) as LeaseValue);

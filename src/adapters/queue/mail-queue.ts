@@ -82,13 +82,22 @@ export function createMailWorker(
     async (job: Job<MailJob>) => {
       if (job.name === NOTIFICATION_MAIL_JOB) return sendNotificationMail(deps, job.data as NotificationMailJob);
       if (job.name === VERIFICATION_MAIL_JOB && deps.verification) {
-        return sendVerificationMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.verification }, job.data as VerificationMailJob);
+        return sendVerificationMail(
+          { store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.verification },
+          job.data as VerificationMailJob,
+        );
       }
       if (job.name === RESET_MAIL_JOB && deps.reset) {
-        return sendPasswordResetMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reset }, job.data as ResetMailJob);
+        return sendPasswordResetMail(
+          { store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reset },
+          job.data as ResetMailJob,
+        );
       }
       if (job.name === REPORT_MAIL_JOB && deps.reports) {
-        return sendReportMail({ store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reports }, job.data as ReportMailJob);
+        return sendReportMail(
+          { store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reports },
+          job.data as ReportMailJob,
+        );
       }
       throw new Error(`this worker cannot send ${job.name} jobs`);
     },
@@ -96,7 +105,10 @@ export function createMailWorker(
   );
   worker.on('failed', (job, error) => {
     const last = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
-    deps.logger?.[last ? 'error' : 'warn']({ jobId: job?.id, attempt: job?.attemptsMade, err: error }, last ? 'mail given up after its last attempt' : 'mail failed; it will be tried again');
+    deps.logger?.[last ? 'error' : 'warn'](
+      { jobId: job?.id, attempt: job?.attemptsMade, err: error },
+      last ? 'mail given up after its last attempt' : 'mail failed; it will be tried again',
+    );
   });
   worker.on('error', (error) => deps.logger?.error({ err: error }, 'mail worker error'));
   return worker;

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Knex } from 'knex';
-import { runRetention, type RetentionReport } from '../../application/retention.js';
+import { runRetention } from '../../application/retention.js';
 import type { EventStore } from '../../event-store/port.js';
 import type { Logger } from '../../logger.js';
 import type { QueueFactory } from './queues.js';

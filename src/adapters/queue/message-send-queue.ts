@@ -10,9 +10,8 @@ import { jobOptionsFor, type MessageSendJobData, type RetryPolicy } from './queu
 
 export const MESSAGE_SEND_JOB_NAME = 'message-send';
 
-export interface MessageSendOutbox {
-  enqueueMessageSend(job: MessageSendJobData): Promise<void>;
-}
+export type { MessageSendOutbox } from '../../process-managers/ports.js';
+import type { MessageSendOutbox } from '../../process-managers/ports.js';
 
 export function messageSendRetryPolicy(config: { MESSAGE_SEND_MAX_ATTEMPTS: number; MESSAGE_SEND_BACKOFF_MS: number }): RetryPolicy {
   return { attempts: config.MESSAGE_SEND_MAX_ATTEMPTS, backoffMs: config.MESSAGE_SEND_BACKOFF_MS, jitter: 0.2 };

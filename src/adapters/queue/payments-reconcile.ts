@@ -52,7 +52,13 @@ export interface PaymentsReconcileJobDeps {
 export function paymentsReconcileProcessor(deps: PaymentsReconcileJobDeps) {
   return async (_job: Job): Promise<ReconcileReport> =>
     reconcilePayments(
-      { knex: deps.knex, store: deps.store, providers: deps.providers, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.now ? { now: deps.now } : {}) },
+      {
+        knex: deps.knex,
+        store: deps.store,
+        providers: deps.providers,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+        ...(deps.now ? { now: deps.now } : {}),
+      },
       { minAgeSeconds: deps.minAgeSeconds, batch: deps.batch },
     );
 }

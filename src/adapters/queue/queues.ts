@@ -33,6 +33,9 @@ import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
  *   ':' is not allowed in custom ids (BullMQ builds keys with it), '.' is.
  */
 
+// the job payloads are the process managers' contract with the workers (src/process-managers/ports.ts)
+export type { MessageSendJobData, ScrapeJobData } from '../../process-managers/ports.js';
+
 export const QUEUE_NAMES = {
   scrape: 'scrape',
   workflowTick: 'workflow-tick',
@@ -43,39 +46,6 @@ export const QUEUE_NAMES = {
   reports: 'reports',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
-
-/** What a scraper needs to run one attempt of an execution. */
-export interface ScrapeJobData {
-  executionId: string;
-  workflowId: string;
-  ownerId: string;
-  platform: string;
-  /** `<platform>.<name>`, e.g. `xiaohongshu.notes` */
-  type: string;
-  config: Record<string, unknown>;
-  platformAccountId: string | null;
-  /** the proxy leased for this attempt, when the dispatcher knows it */
-  proxyId?: string | null;
-  /** where the attempt resumes (ItemsCollected.cursor); absent or null: from the start */
-  cursor?: string | null;
-  /** the execution attempt, 1-based (ExecutionStarted / ExecutionRetried.attempt) */
-  attempt: number;
-  /** why this attempt was enqueued again (absent for attempt 1) */
-  reason?: string;
-  /** proxies an earlier try of this job could not reach (the worker adds them): the next try leases another if it can */
-  avoidProxyIds?: string[];
-}
-
-/** One outgoing private message (`outgoing_message-{messageId}`); the stream holds the rest. */
-export interface MessageSendJobData {
-  messageId: string;
-  ownerId: string;
-  platform: string;
-  /** what the per-account pacing counts against */
-  platformAccountId: string;
-  /** proxies an earlier try could not reach (the worker adds them) */
-  avoidProxyIds?: string[];
-}
 
 /** Made by a workflow's job scheduler; the template data is fixed at upsert time. */
 export interface WorkflowTickJobData {
@@ -178,11 +148,7 @@ export class QueueFactory {
     return new Queue<D>(name, { connection: this.connection('queue'), prefix: this.prefix, defaultJobOptions });
   }
 
-  worker<D = unknown, R = unknown>(
-    name: QueueName,
-    processor: Processor<D, R>,
-    options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
-  ): Worker<D, R> {
+  worker<D = unknown, R = unknown>(name: QueueName, processor: Processor<D, R>, options: Omit<WorkerOptions, 'connection' | 'prefix'> = {}): Worker<D, R> {
     return new Worker<D, R>(name, processor, { ...options, connection: this.connection('worker'), prefix: this.prefix });
   }
 

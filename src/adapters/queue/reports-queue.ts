@@ -30,7 +30,10 @@ export async function upsertReportsScheduler(queue: Queue, everyMs: number = REP
   );
 }
 
-export function createReportsWorker(factory: QueueFactory, deps: ReportsDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'> }): Worker<unknown, SweepReport> {
+export function createReportsWorker(
+  factory: QueueFactory,
+  deps: ReportsDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'> },
+): Worker<unknown, SweepReport> {
   const worker = factory.worker<unknown, SweepReport>(
     REPORTS_QUEUE,
     async () => {

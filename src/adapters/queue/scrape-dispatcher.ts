@@ -25,20 +25,8 @@ import { DEFAULT_SCRAPE_RETRY, jobOptionsFor, parseScrapeJobId, SCRAPE_JOB_NAME,
  * knows the current attempt) or when the proxy errors.
  */
 
-export interface EnqueueResult {
-  jobId: string;
-  /** false when a job with this id already existed (nothing was added) */
-  created: boolean;
-}
-
-export interface ReenqueueOptions {
-  /** the execution attempt this job runs (ExecutionRetried.attempt); default: the latest job's + 1 */
-  attempt?: number;
-  /** the proxy leased for the new attempt */
-  proxyId?: string | null;
-  /** start no sooner than this (e.g. "no healthy proxy: retry later") */
-  delayMs?: number;
-}
+export type { EnqueueResult, ReenqueueOptions } from '../../process-managers/ports.js';
+import type { EnqueueResult, ReenqueueOptions, ScrapeJobs } from '../../process-managers/ports.js';
 
 export interface ScrapeDispatcherOptions {
   retry?: RetryPolicy;
@@ -51,7 +39,7 @@ const BULK_CHUNK = 1_000;
 
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
-export class ScrapeDispatcher {
+export class ScrapeDispatcher implements ScrapeJobs {
   private readonly jobOptions: JobsOptions;
   private readonly maxAttempts: number;
 

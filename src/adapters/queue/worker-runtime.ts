@@ -187,7 +187,8 @@ export class WorkerRuntime<D = unknown, R = unknown> {
         await closing;
       }
       report.finished = atStart.filter((id) => !report.released.includes(id));
-      if (report.released.length > 0) this.options.logger?.info({ queue: this.options.queue, released: report.released }, 'released in-flight jobs on shutdown');
+      if (report.released.length > 0)
+        this.options.logger?.info({ queue: this.options.queue, released: report.released }, 'released in-flight jobs on shutdown');
     }
     await Promise.allSettled([...this.deadLetters]);
     if (this.redis && this.ownsRedis) {

@@ -1,3 +1,4 @@
+import type { WorkflowJobSchedulers } from '../../process-managers/ports.js';
 import type { Queue } from 'bullmq';
 import type { ScheduleInterval, WorkflowSchedule } from '../../write-model/workflow/events.js';
 import { jobOptionsFor, WORKFLOW_TICK_JOB_NAME, type WorkflowTickJobData } from './queues.js';
@@ -40,7 +41,7 @@ export function workflowSchedulerId(workflowId: string): string {
   return `workflow-${workflowId}`;
 }
 
-export class WorkflowSchedulers {
+export class WorkflowSchedulers implements WorkflowJobSchedulers {
   private readonly intervals: Record<ScheduleInterval, number>;
   private readonly timeZone: string;
 

@@ -21,7 +21,11 @@ export interface TickJobResult {
 export function workflowTickHandler(deps: ScheduledExecutionDeps, logger?: Pick<Logger, 'info'>): JobHandler<WorkflowTickJobData, TickJobResult> {
   return async (job: Job<WorkflowTickJobData, TickJobResult>) => {
     const outcome = await requestScheduledExecution(deps, { ...job.data, tickJobId: job.id! });
-    const result: TickJobResult = { status: outcome.status, executionId: outcome.executionId, ...(outcome.status === 'skipped' ? { reason: outcome.reason } : {}) };
+    const result: TickJobResult = {
+      status: outcome.status,
+      executionId: outcome.executionId,
+      ...(outcome.status === 'skipped' ? { reason: outcome.reason } : {}),
+    };
     logger?.info({ queue: QUEUE_NAMES.workflowTick, jobId: job.id, workflowId: job.data.workflowId, ...result }, 'workflow tick');
     return result;
   };

@@ -22,7 +22,11 @@ export class LoginRateLimit {
   private readonly perIp: FixedWindowRateLimiter;
 
   constructor(redis: Redis, config: Pick<Config, 'LOGIN_RATE_LIMIT_PER_ACCOUNT' | 'LOGIN_RATE_LIMIT_PER_IP'>) {
-    this.perAccount = new FixedWindowRateLimiter(redis, { prefix: LOGIN_ACCOUNT_PREFIX, limit: config.LOGIN_RATE_LIMIT_PER_ACCOUNT, windowMs: LOGIN_RATE_WINDOW_MS });
+    this.perAccount = new FixedWindowRateLimiter(redis, {
+      prefix: LOGIN_ACCOUNT_PREFIX,
+      limit: config.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+      windowMs: LOGIN_RATE_WINDOW_MS,
+    });
     this.perIp = new FixedWindowRateLimiter(redis, { prefix: LOGIN_IP_PREFIX, limit: config.LOGIN_RATE_LIMIT_PER_IP, windowMs: LOGIN_RATE_WINDOW_MS });
   }
 

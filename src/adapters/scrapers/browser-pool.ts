@@ -198,7 +198,13 @@ export class BrowserPool {
         const launch = this.options.launch ?? ((o: LaunchOptions) => chromium.launch(o));
         // the process owns its signals (stopOnSignal, npm run demo) and closes the browser last itself:
         // Playwright's own handlers would close it at the first Ctrl-C and exit(130) before jobs are released
-        const browser = await launch({ executablePath: this.options.executablePath, args: this.options.args, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+        const browser = await launch({
+          executablePath: this.options.executablePath,
+          args: this.options.args,
+          handleSIGINT: false,
+          handleSIGTERM: false,
+          handleSIGHUP: false,
+        });
         this.launches++;
         browser.on('disconnected', () => {
           if (this.browser === browser) this.browser = null;

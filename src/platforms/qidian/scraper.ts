@@ -1,14 +1,18 @@
 import type { Page } from 'playwright';
 import { BlockedError, CaptchaError, LoginWallError, bareUrl } from '../../adapters/scrapers/errors.js';
 import {
-  collectedItem, decodeCursor, encodeCursor, joinUrl, pause,
-  type Emit, type PlatformScraper, type ScrapeJob, type ScrapeResult,
+  collectedItem,
+  decodeCursor,
+  encodeCursor,
+  joinUrl,
+  pause,
+  type Emit,
+  type PlatformScraper,
+  type ScrapeJob,
+  type ScrapeResult,
 } from '../../adapters/scrapers/types.js';
 import type { CollectedItem } from '../../write-model/workflow-execution/events.js';
-import {
-  novelSnapshot, qidianPageVerdict, rankEntry, rankHasNext,
-  type QidianPageSignals, type RawBookPage, type RawRankPage,
-} from './parse.js';
+import { novelSnapshot, qidianPageVerdict, rankEntry, rankHasNext, type QidianPageSignals, type RawBookPage, type RawRankPage } from './parse.js';
 import { glyphDigits, looksObfuscated, type GlyphDigits } from './anti-spider-font.js';
 import { keywordMatch, searchPath, SEARCH_PAGE, type RawSearchItem } from './search.js';
 import { DEFAULT_MAX_RANK, novelsConfigSchema, RANKING_BOARDS, rankingsConfigSchema, watchlistConfigSchema } from './workflow-types.js';

@@ -46,7 +46,8 @@ export function qidianVerifier(webBaseUrl: string, get: PlatformGet): AccountVer
         Cookie: parsed.data.cookies,
         'User-Agent': DEFAULT_USER_AGENT,
       });
-      if (res.status === 202 || WAF.test(res.text)) return { ok: 'unavailable', problem: 'blocked', detail: `qidian answered its WAF page (HTTP ${res.status})` };
+      if (res.status === 202 || WAF.test(res.text))
+        return { ok: 'unavailable', problem: 'blocked', detail: `qidian answered its WAF page (HTTP ${res.status})` };
       if (res.status >= 300 && res.status < 400 && /passport|login/i.test(res.headers.get('location') ?? '')) {
         return { ok: false, reason: 'login_wall', detail: 'redirected to the login page' };
       }

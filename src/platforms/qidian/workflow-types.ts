@@ -53,7 +53,14 @@ export const rankings: WorkflowTypeSpec<RankingsConfig, 'qidian'> = {
   defaultSchedule: { kind: 'interval', every: 'daily' },
   limits(_plan, config) {
     const pages = Math.ceil((config.maxRank ?? DEFAULT_MAX_RANK) / RANK_PAGE_SIZE);
-    return { feature: 'ranking_access', use: 'access', amount: config.rankings.length, limit: null, requests: pages * config.rankings.length, needsAccount: false };
+    return {
+      feature: 'ranking_access',
+      use: 'access',
+      amount: config.rankings.length,
+      limit: null,
+      requests: pages * config.rankings.length,
+      needsAccount: false,
+    };
   },
   check(plan, config) {
     return config.rankings
@@ -77,7 +84,14 @@ export const novels: WorkflowTypeSpec<NovelsConfig, 'qidian'> = {
   defaultSchedule: { kind: 'interval', every: 'daily' },
   limits(plan, config) {
     const count = config.novelIds.length;
-    return { feature: 'novel_tracking_limit', use: 'hold', amount: count, limit: featureLimit(plan, 'novel_tracking_limit'), requests: count, needsAccount: false };
+    return {
+      feature: 'novel_tracking_limit',
+      use: 'hold',
+      amount: count,
+      limit: featureLimit(plan, 'novel_tracking_limit'),
+      requests: count,
+      needsAccount: false,
+    };
   },
   check(plan, config) {
     const { amount, limit } = novels.limits(plan, config);
@@ -127,12 +141,20 @@ export const watchlist: WorkflowTypeSpec<WatchlistConfig, 'qidian'> = {
   limits(plan, config) {
     const count = config.novelIds?.length ?? 0;
     const keywords = config.keywords?.length ?? 0;
-    return { feature: 'novel_tracking_limit', use: 'hold', amount: count, limit: featureLimit(plan, 'novel_tracking_limit'), requests: count + keywords, needsAccount: false };
+    return {
+      feature: 'novel_tracking_limit',
+      use: 'hold',
+      amount: count,
+      limit: featureLimit(plan, 'novel_tracking_limit'),
+      requests: count + keywords,
+      needsAccount: false,
+    };
   },
   check(plan, config) {
     const refusals: Refusal[] = [];
     const { amount, limit } = watchlist.limits(plan, config);
-    if (amount > 0 && limit?.kind === 'not_in_plan') refusals.push({ feature: 'novel_tracking_limit', reason: 'not_in_plan', message: `${plan.name} tracks no novels` });
+    if (amount > 0 && limit?.kind === 'not_in_plan')
+      refusals.push({ feature: 'novel_tracking_limit', reason: 'not_in_plan', message: `${plan.name} tracks no novels` });
     if (limit?.kind === 'limited' && amount > limit.limit) {
       refusals.push({
         feature: 'novel_tracking_limit',

@@ -43,7 +43,13 @@ const MAX_MESSAGE_PAGES = 5;
 /** clocks differ: a message found this long before the request still counts */
 const CLOCK_SLACK_MS = 10 * 60_000;
 
-const REFUSALS: Record<number, MessageRefusedError['code']> = { [-9101]: 'peer_not_found', [-9102]: 'conversation_not_found', [-9103]: 'rejected', [-9104]: 'rejected', [-9105]: 'rejected' };
+const REFUSALS: Record<number, MessageRefusedError['code']> = {
+  [-9101]: 'peer_not_found',
+  [-9102]: 'conversation_not_found',
+  [-9103]: 'rejected',
+  [-9104]: 'rejected',
+  [-9105]: 'rejected',
+};
 
 type Json = Record<string, unknown>;
 
@@ -148,7 +154,8 @@ export function createXiaohongshuMessenger(options: XiaohongshuMessengerOptions)
     async send(page, message): Promise<PlatformMessageReceipt> {
       await open(page, joinUrl(options.webUrl, '/explore'));
       const me = await api(page, 'GET', '/api/sns/web/v2/user/me', {});
-      if (me['guest'] === true || typeof me['user_id'] !== 'string') throw new LoginWallError(PLATFORM, 'guest_session', bareUrl(joinUrl(options.apiUrl, '/api/sns/web/v2/user/me')));
+      if (me['guest'] === true || typeof me['user_id'] !== 'string')
+        throw new LoginWallError(PLATFORM, 'guest_session', bareUrl(joinUrl(options.apiUrl, '/api/sns/web/v2/user/me')));
       const conversationId = message.conversationId ?? (message.peerId ? await conversationWith(page, message.peerId) : null);
       if (conversationId) {
         const found = await alreadySent(page, conversationId, message);

@@ -168,7 +168,9 @@ export function searchCards(data: Json): NoteRef[] {
     .filter((it) => (it['model_type'] ?? 'note') === 'note' && /^[0-9a-f]{24}$/.test(str(it['id'])))
     .map((it) => {
       const card = obj(it['note_card']);
-      const corner = arr(card['corner_tag_info']).map(obj).find((c) => c['type'] === 'publish_time');
+      const corner = arr(card['corner_tag_info'])
+        .map(obj)
+        .find((c) => c['type'] === 'publish_time');
       return { noteId: str(it['id']), xsecToken: str(it['xsec_token']), title: str(card['display_title']), publishText: corner ? str(corner['text']) : null };
     });
 }
@@ -204,7 +206,10 @@ export function noteFromDetail(card: Json, noteUrl: string, fallback?: Partial<N
   const ic = (snake: string, camel: string) => parseCount(interact[snake] ?? interact[camel]);
   const desc = str(card['desc']);
   const tagList = arr(pick('tag_list', 'tagList')).map(obj);
-  const topicTags = tagList.filter((t) => (t['type'] ?? 'topic') === 'topic').map((t) => str(t['name'])).filter(Boolean);
+  const topicTags = tagList
+    .filter((t) => (t['type'] ?? 'topic') === 'topic')
+    .map((t) => str(t['name']))
+    .filter(Boolean);
   const time = pick('time', 'time');
   const publishedAt = typeof time === 'number' && time > 0 ? msToIso(time) : parseXhsDate(fallback?.publishText ?? null);
   const location = str(pick('ip_location', 'ipLocation'));
@@ -219,7 +224,10 @@ export function noteFromDetail(card: Json, noteUrl: string, fallback?: Partial<N
     comments: ic('comment_count', 'commentCount'),
     shares: parseCount(interact['share_count'] ?? interact['shareCount'] ?? interact['shared_count'] ?? interact['sharedCount']),
     collects: ic('collected_count', 'collectedCount'),
-    images: arr(pick('image_list', 'imageList')).map(obj).map(imageUrl).filter((u): u is string => !!u),
+    images: arr(pick('image_list', 'imageList'))
+      .map(obj)
+      .map(imageUrl)
+      .filter((u): u is string => !!u),
     tags: topicTags.length > 0 ? [...new Set(topicTags)] : tagsFromDesc(desc),
     location: location || null,
     url: noteUrl,

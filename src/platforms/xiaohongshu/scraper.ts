@@ -1,14 +1,30 @@
 import type { Page } from 'playwright';
 import { bareUrl, BlockedError, CaptchaError, LoginWallError } from '../../adapters/scrapers/errors.js';
 import {
-  collectedItem, decodeCursor, encodeCursor, joinUrl, pause,
-  type Emit, type PlatformScraper, type ScrapeJob, type ScrapeResult,
+  collectedItem,
+  decodeCursor,
+  encodeCursor,
+  joinUrl,
+  pause,
+  type Emit,
+  type PlatformScraper,
+  type ScrapeJob,
+  type ScrapeResult,
 } from '../../adapters/scrapers/types.js';
 import type { CollectedItem } from '../../write-model/workflow-execution/events.js';
 import type { XiaohongshuMessage } from './items.js';
 import {
-  apiVerdict, feedCard, initialStateNote, messageFromApi, noteFromDetail, pageVerdict, parseInitialState,
-  searchCards, userPostedRefs, type NoteRef, type PageSignals,
+  apiVerdict,
+  feedCard,
+  initialStateNote,
+  messageFromApi,
+  noteFromDetail,
+  pageVerdict,
+  parseInitialState,
+  searchCards,
+  userPostedRefs,
+  type NoteRef,
+  type PageSignals,
 } from './parse.js';
 import { messagesConfigSchema, notesConfigSchema } from './workflow-types.js';
 
@@ -123,7 +139,11 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
   async function note(page: Page, ref: NoteRef, source: string): Promise<unknown> {
     const noteUrl = web(`/explore/${ref.noteId}?xsec_token=${encodeURIComponent(ref.xsecToken)}&xsec_source=${source}`);
     const data = await api(page, 'POST', '/api/sns/web/v1/feed', {
-      source_note_id: ref.noteId, image_formats: IMAGE_FORMATS, extra: { need_body_topic: '1' }, xsec_source: source, xsec_token: ref.xsecToken,
+      source_note_id: ref.noteId,
+      image_formats: IMAGE_FORMATS,
+      extra: { need_body_topic: '1' },
+      xsec_source: source,
+      xsec_token: ref.xsecToken,
     });
     if (data === null) return null;
     const card = feedCard(data);
@@ -136,7 +156,7 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
     const { verdict, reason } = pageVerdict(signals);
     if (verdict === 'captcha') throw new CaptchaError(PLATFORM, reason, bareUrl(signals.url));
     if (verdict === 'login_wall') throw new LoginWallError(PLATFORM, reason, bareUrl(signals.url));
-    const state = response && response.ok() ? parseInitialState(await page.content()) : null;
+    const state = response?.ok() ? parseInitialState(await page.content()) : null;
     const found = state ? initialStateNote(state, ref.noteId) : null;
     await page.goto(back, { waitUntil: 'domcontentloaded' }).catch(() => undefined);
     return found ? noteFromDetail(found, noteUrl, ref) : null;
@@ -147,7 +167,11 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
    * batch every `batchSize` notes and at each page end.
    */
   async function collectNotes<C extends { n: number; skip: number; done?: boolean }>(
-    page: Page, emit: Emit, start: C, maxItems: number, source: string,
+    page: Page,
+    emit: Emit,
+    start: C,
+    maxItems: number,
+    source: string,
     listPage: (c: C) => Promise<{ refs: NoteRef[]; next: C | null }>,
   ): Promise<ScrapeResult> {
     let cursor = start;
@@ -185,8 +209,14 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
       await open(page, web(`/search_result?keyword=${encodeURIComponent(config.keyword)}&source=web_explore_feed`));
       return collectNotes(page, emit, start, config.maxItems, 'pc_search', async (c) => {
         const data = await api(page, 'POST', searchPath, {
-          keyword: config.keyword, page: c.page, page_size: 20, search_id: c.sid, sort: config.sort ?? 'general', note_type: 0,
-          ext_flags: [], image_formats: IMAGE_FORMATS,
+          keyword: config.keyword,
+          page: c.page,
+          page_size: 20,
+          search_id: c.sid,
+          sort: config.sort ?? 'general',
+          note_type: 0,
+          ext_flags: [],
+          image_formats: IMAGE_FORMATS,
         });
         const d = data ?? {};
         const refs = searchCards(d);
@@ -197,9 +227,14 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
     if (start.done) return { itemCount: 0, skipped: 0, cursor: encodeCursor(start) };
     await open(page, web(`/user/profile/${config.userId}?xsec_source=pc_feed`));
     return collectNotes(page, emit, start, config.maxItems, 'pc_user', async (c) => {
-      const data = (await api(page, 'GET', '/api/sns/web/v1/user_posted', {
-        num: 30, cursor: c.c, user_id: config.userId, image_formats: IMAGE_FORMATS, xsec_source: 'pc_feed',
-      })) ?? {};
+      const data =
+        (await api(page, 'GET', '/api/sns/web/v1/user_posted', {
+          num: 30,
+          cursor: c.c,
+          user_id: config.userId,
+          image_formats: IMAGE_FORMATS,
+          xsec_source: 'pc_feed',
+        })) ?? {};
       const refs = userPostedRefs(data);
       const nextCursor = typeof data['cursor'] === 'string' ? data['cursor'] : '';
       return { refs, next: data['has_more'] === true && refs.length > 0 && nextCursor ? { ...c, c: nextCursor, skip: 0 } : null };
@@ -214,7 +249,8 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
     if (!cursor.done) {
       await open(page, web('/explore'));
       const me = (await api(page, 'GET', '/api/sns/web/v2/user/me', {})) ?? {};
-      if (me['guest'] === true || typeof me['user_id'] !== 'string') throw new LoginWallError(PLATFORM, 'guest_session', bareUrl(joinUrl(options.apiUrl, '/api/sns/web/v2/user/me')));
+      if (me['guest'] === true || typeof me['user_id'] !== 'string')
+        throw new LoginWallError(PLATFORM, 'guest_session', bareUrl(joinUrl(options.apiUrl, '/api/sns/web/v2/user/me')));
       const selfId = me['user_id'];
       while (!cursor.done && cursor.n < config.maxConversations) {
         const list = (await api(page, 'GET', '/api/sns/web/v1/im/conversations', { cursor: cursor.c, num: 20 })) ?? {};
@@ -241,7 +277,10 @@ export function createXiaohongshuScraper(options: XiaohongshuScraperOptions): Pl
           itemCount += items.length;
         }
         const next = typeof list['cursor'] === 'string' ? list['cursor'] : '';
-        cursor = list['has_more'] === true && next && conversations.length > 0 && cursor.n < config.maxConversations ? { ...cursor, c: next, skip: 0 } : { ...cursor, done: true };
+        cursor =
+          list['has_more'] === true && next && conversations.length > 0 && cursor.n < config.maxConversations
+            ? { ...cursor, c: next, skip: 0 }
+            : { ...cursor, done: true };
       }
     }
     return { itemCount, skipped, cursor: encodeCursor({ ...cursor, done: true }) };

@@ -25,13 +25,7 @@ export function deadlineKey(kind: DeadlineKind, subjectId: string): string {
  * Sets (or moves) the deadline of a subject. A moved deadline starts afresh:
  * its attempts and back-off belonged to the old time.
  */
-export async function scheduleDeadline(
-  db: Knex | Knex.Transaction,
-  kind: DeadlineKind,
-  subjectId: string,
-  dueAt: string,
-  cause: RecordedEvent,
-): Promise<void> {
+export async function scheduleDeadline(db: Knex | Knex.Transaction, kind: DeadlineKind, subjectId: string, dueAt: string, cause: RecordedEvent): Promise<void> {
   const correlation = cause.metadata.$correlationId;
   await db('deadlines')
     .insert({
@@ -51,7 +45,9 @@ export async function scheduleDeadline(
 }
 
 export async function cancelDeadline(db: Knex | Knex.Transaction, kind: DeadlineKind, subjectId: string): Promise<void> {
-  await db('deadlines').delete().where({ key: deadlineKey(kind, subjectId) });
+  await db('deadlines')
+    .delete()
+    .where({ key: deadlineKey(kind, subjectId) });
 }
 
 interface DeadlineRow {

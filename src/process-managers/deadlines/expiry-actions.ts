@@ -25,17 +25,29 @@ export function expiryActions(store: EventStore, options: { renewals?: RenewalOp
     // the subject is the stream name: `subscription-{userId}_{service}`, `payment-{orderId}`
     'subscription.expire': async (deadline, now, context) => {
       const key = deadline.subjectId.replace(/^subscription-/, '');
-      await handle(store, subscriptionAggregate, key, { type: 'ExpireSubscription', now: now.toISOString() }, {
-        context,
-        eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
-      });
+      await handle(
+        store,
+        subscriptionAggregate,
+        key,
+        { type: 'ExpireSubscription', now: now.toISOString() },
+        {
+          context,
+          eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
+        },
+      );
     },
     'payment_order.expire': async (deadline, now, context) => {
       const orderId = deadline.subjectId.replace(/^payment-/, '');
-      await handle(store, paymentOrderAggregate, orderId, { type: 'ExpirePaymentOrder', orderId, now: now.toISOString() }, {
-        context,
-        eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
-      });
+      await handle(
+        store,
+        paymentOrderAggregate,
+        orderId,
+        { type: 'ExpirePaymentOrder', orderId, now: now.toISOString() },
+        {
+          context,
+          eventIds: eventIdsFrom(`deadline:${deadline.key}:${deadline.dueAt}`),
+        },
+      );
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../../event-store/port.js';
-import type { Consumer } from '../../subscriptions/consumer.js';
+import type { Consumer } from '../../consumers/consumer.js';
 import { paymentOrderEvents } from '../../write-model/payment-order/events.js';
 import { subscriptionEvents } from '../../write-model/subscription/events.js';
 import { cancelDeadline, scheduleDeadline } from './deadline-table.js';
@@ -59,7 +59,8 @@ async function onPeriod(tx: Parameters<typeof cancelDeadline>[0], event: Recorde
   if (typeof periodEnd === 'string') {
     await scheduleDeadline(tx, 'subscription.expire', event.streamName, periodEnd, event);
     // due at once when the period is shorter than the lead: the action reminds (or orders) while the period lasts
-    if (renewalLeadMs !== undefined) await scheduleDeadline(tx, 'subscription.renewal', event.streamName, new Date(Date.parse(periodEnd) - renewalLeadMs).toISOString(), event);
+    if (renewalLeadMs !== undefined)
+      await scheduleDeadline(tx, 'subscription.renewal', event.streamName, new Date(Date.parse(periodEnd) - renewalLeadMs).toISOString(), event);
   } else {
     await cancelDeadline(tx, 'subscription.expire', event.streamName);
     await cancelDeadline(tx, 'subscription.renewal', event.streamName);

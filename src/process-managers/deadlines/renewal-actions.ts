@@ -109,7 +109,10 @@ export function renewalActions(store: EventStore, options: RenewalOptions): Reco
       } catch (error) {
         if (error instanceof ProviderNotOfferedError || (error instanceof DomainError && error.code === 'VALIDATION_ERROR')) {
           // the provider (or its channel) is no longer offered here: nothing to retry
-          options.logger?.warn({ subscription: deadline.subjectId, provider: renewWith.provider, reason: error.message }, 'renewal order not placed: reminding instead');
+          options.logger?.warn(
+            { subscription: deadline.subjectId, provider: renewWith.provider, reason: error.message },
+            'renewal order not placed: reminding instead',
+          );
           await remind('renewal_not_placed');
           return;
         }

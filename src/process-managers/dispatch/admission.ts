@@ -20,7 +20,9 @@ export interface Rejection {
 export function serviceOf(request: ExecutionRequestedData): { service: Service } | { rejection: Rejection } {
   const resolved = workflowType(request.type);
   if (!resolved || resolved.platform.id !== request.platform) {
-    return { rejection: { reason: 'VALIDATION_ERROR', details: { type: request.type, platform: request.platform, message: `unknown workflow type ${request.type}` } } };
+    return {
+      rejection: { reason: 'VALIDATION_ERROR', details: { type: request.type, platform: request.platform, message: `unknown workflow type ${request.type}` } },
+    };
   }
   return { service: resolved.platform.service as Service };
 }

@@ -1,13 +1,13 @@
-import type { RedisProxyLeaseStore } from '../../adapters/proxies/redis-lease-store.js';
-import type { ScrapeDispatcher } from '../../adapters/queue/scrape-dispatcher.js';
+import type { ProxyLeases } from '../ports.js';
+import type { ScrapeJobs } from '../ports.js';
 import type { ProcessManagerDeps } from '../shared.js';
 
 export interface DispatchExecutionsDeps extends ProcessManagerDeps {
-  dispatcher: ScrapeDispatcher;
+  dispatcher: ScrapeJobs;
   /** the quota day's zone (config QUOTA_TIME_ZONE) */
   timeZone: string;
   /** current leases and last lease times sharpen the choice; without it the read model alone decides */
-  leases?: RedisProxyLeaseStore;
+  leases?: ProxyLeases;
   now?: () => Date;
   noProxyDelayMs?: number;
   /** a request older than this is handled one by one, its execution read first (default 15 minutes) */

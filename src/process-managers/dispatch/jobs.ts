@@ -1,11 +1,14 @@
-import type { ScrapeJobData } from '../../adapters/queue/queues.js';
+import type { ScrapeJobData } from '../ports.js';
 import type { ExecutionRequestedData } from '../../write-model/workflow-execution/events.js';
 
 /** A job enqueued while no proxy is healthy waits this long before a worker tries to lease one. */
 export const DEFAULT_NO_PROXY_DELAY_MS = 60_000;
 
 /** The first attempt's (or a later one's) job payload, from the request. */
-export function scrapeJobFor(request: ExecutionRequestedData, run: { proxyId: string | null; cursor: string | null; attempt: number; reason?: string }): ScrapeJobData {
+export function scrapeJobFor(
+  request: ExecutionRequestedData,
+  run: { proxyId: string | null; cursor: string | null; attempt: number; reason?: string },
+): ScrapeJobData {
   return {
     executionId: request.executionId,
     workflowId: request.workflowId,

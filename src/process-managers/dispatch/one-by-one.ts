@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { LeaseHolder } from '../../adapters/proxies/lease-selection.js';
+import type { LeaseHolder } from '../../application/proxy-selection.js';
 import { consumeQuota, loadQuotaSubject } from '../../application/subscription-quotas.js';
 import type { RecordedEvent } from '../../event-store/port.js';
 import { contextFromEvent } from '../../write-model/core/command-context.js';
@@ -29,7 +29,7 @@ import { accountView } from './subjects.js';
 export async function dispatchOne(
   deps: DispatchExecutionsDeps,
   name: string,
-  tx: Knex,
+  _tx: Knex,
   event: RecordedEvent,
   request: ExecutionRequestedData,
   now: Date,

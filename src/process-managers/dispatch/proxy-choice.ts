@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../../adapters/proxies/lease-selection.js';
-import type { RedisProxyLeaseStore } from '../../adapters/proxies/redis-lease-store.js';
+import { selectProxies, type LeaseHolder, type ProxyCandidate } from '../../application/proxy-selection.js';
+import type { ProxyLeases } from '../ports.js';
 import type { EventStore } from '../../event-store/port.js';
 import { proxyCandidates } from '../../read-api/proxies.js';
 import type { ExecutionRequestedData } from '../../write-model/workflow-execution/events.js';
@@ -11,7 +11,7 @@ export interface ProxyPool {
   holders: Map<string, LeaseHolder>;
 }
 
-export async function readProxyPool(knex: Knex, leases: RedisProxyLeaseStore | undefined, now: Date): Promise<ProxyPool> {
+export async function readProxyPool(knex: Knex, leases: ProxyLeases | undefined, now: Date): Promise<ProxyPool> {
   let candidates: ProxyCandidate[] = await proxyCandidates(knex, now);
   const holders = new Map<string, LeaseHolder>();
   if (leases && candidates.length > 0) {
@@ -24,13 +24,13 @@ export async function readProxyPool(knex: Knex, leases: RedisProxyLeaseStore | u
 
 /**
  * The best healthy proxy for the execution, by the lease rules
- * (lease-selection.ts), or null. `exclude` drops proxies known to be bad
+ * (proxy-selection.ts), or null. `exclude` drops proxies known to be bad
  * (the read model may not show a failure yet); `picked` are choices made
  * earlier in the same batch, treated as busy, and the choice is added to it.
  */
 export async function chooseProxy(
   knex: Knex,
-  deps: { store: EventStore; leases?: RedisProxyLeaseStore | undefined },
+  deps: { store: EventStore; leases?: ProxyLeases | undefined },
   request: ExecutionRequestedData,
   now: Date,
   picked: Map<string, LeaseHolder>,

@@ -125,7 +125,11 @@ export class SubjectIndex {
       const event = platformAccountAggregate.events.decode(recorded);
       // the view holds every field a status change reads (evolve sets the others from the event or copies them)
       const base = (state === 'first' ? platformAccountAggregate.decider.initialState() : entry!.state) as PlatformAccountState;
-      this.accounts.set(recorded.streamName, { revision: recorded.revision, state: accountView(platformAccountAggregate.decider.evolve(base, event)), dirty: true });
+      this.accounts.set(recorded.streamName, {
+        revision: recorded.revision,
+        state: accountView(platformAccountAggregate.decider.evolve(base, event)),
+        dirty: true,
+      });
     }
   }
 

@@ -36,7 +36,8 @@ type State = ApiKeyState;
 function requireScopes(value: unknown): ApiKeyScope[] {
   if (!Array.isArray(value) || value.length === 0) throw invalid('scopes must list at least one scope', { field: 'scopes', allowed: API_KEY_SCOPES });
   for (const scope of value) {
-    if (!(API_KEY_SCOPES as readonly unknown[]).includes(scope)) throw invalid(`scopes must be among ${API_KEY_SCOPES.join(', ')}`, { field: 'scopes', allowed: API_KEY_SCOPES, got: scope });
+    if (!(API_KEY_SCOPES as readonly unknown[]).includes(scope))
+      throw invalid(`scopes must be among ${API_KEY_SCOPES.join(', ')}`, { field: 'scopes', allowed: API_KEY_SCOPES, got: scope });
   }
   if (new Set(value).size !== value.length) throw invalid('scopes must not repeat a scope', { field: 'scopes' });
   return API_KEY_SCOPES.filter((s) => value.includes(s));

@@ -36,7 +36,8 @@ function record(command: RecordApiKeyUse, state: ApiKeyUsageState): ApiKeyUsageE
     throw invalid('day must be YYYY-MM-DD', { field: 'day', got: command.day });
   }
   if (state.recorded) {
-    if (state.keyId !== keyId || state.day !== command.day) throw new DomainError('CONFLICT', 'this usage stream is another key\'s or day\'s', { keyId, day: command.day });
+    if (state.keyId !== keyId || state.day !== command.day)
+      throw new DomainError('CONFLICT', "this usage stream is another key's or day's", { keyId, day: command.day });
     return [];
   }
   return [{ type: 'ApiKeyUsed', data: { keyId, userId, day: command.day, usedAt: command.now } }];

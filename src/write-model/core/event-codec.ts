@@ -21,10 +21,9 @@ import type { DomainEvent } from './decider.js';
  * fields) kept exactly as stored. z.record would drop a `__proto__` key, which
  * JSON.parse makes an ordinary own key: what was written would not be what is read.
  */
-export const plainObject = z.custom<Record<string, unknown>>(
-  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  { message: 'expected an object' },
-);
+export const plainObject = z.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+  message: 'expected an object',
+});
 
 /** What the codec needs of a recorded event (RecordedEvent fits). */
 export interface StoredEvent {

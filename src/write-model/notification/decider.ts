@@ -70,7 +70,8 @@ function requireData(value: unknown): NotificationData {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('data must be an object', { field: 'data' });
   checkJson(value, 'data');
   const json = JSON.stringify(value);
-  if (new TextEncoder().encode(json).length > MAX_DATA_BYTES) throw invalid(`data must be at most ${MAX_DATA_BYTES} bytes of JSON`, { field: 'data', max: MAX_DATA_BYTES });
+  if (new TextEncoder().encode(json).length > MAX_DATA_BYTES)
+    throw invalid(`data must be at most ${MAX_DATA_BYTES} bytes of JSON`, { field: 'data', max: MAX_DATA_BYTES });
   // a copy: nothing the caller keeps a reference to rides into the event
   return JSON.parse(json) as NotificationData;
 }
@@ -102,7 +103,16 @@ function notify(command: Notify, state: State): Event[] {
   return [
     {
       type: 'NotificationSent',
-      data: { notificationId, userId, kind, title, body, data, ...(channels ? { channels: { inApp: channels.inApp, mail: channels.mail } } : {}), sentAt: command.now },
+      data: {
+        notificationId,
+        userId,
+        kind,
+        title,
+        body,
+        data,
+        ...(channels ? { channels: { inApp: channels.inApp, mail: channels.mail } } : {}),
+        sentAt: command.now,
+      },
     },
   ];
 }

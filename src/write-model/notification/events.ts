@@ -11,7 +11,16 @@ import { eventCodec, plainObject } from '../core/event-codec.js';
  * Times are ISO-8601 strings.
  */
 
-export const NOTIFICATION_KINDS = ['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received', 'novel_alert', 'keyword_match', 'subscription_renewal', 'subscription_expiring'] as const;
+export const NOTIFICATION_KINDS = [
+  'quota_exceeded',
+  'account_invalidated',
+  'execution_failed',
+  'payment_received',
+  'novel_alert',
+  'keyword_match',
+  'subscription_renewal',
+  'subscription_expiring',
+] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 /** Plain JSON only; never a credential (the decider refuses secret-looking keys). */
@@ -79,4 +88,3 @@ export const notificationEvents = eventCodec<NotificationEvent>({
   NotificationRead: { schema: z.object({ ...ref, readAt: z.string() }) },
   NotificationEmailed: { schema: z.object({ ...ref, messageId: z.string(), emailedAt: z.string() }) },
 });
-

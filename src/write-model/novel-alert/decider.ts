@@ -117,7 +117,16 @@ function decide(command: NovelAlertCommand, state: State): Event[] {
 function evolve(state: State, event: Event): State {
   if (event.type === 'NovelAlertCreated') {
     const d = event.data;
-    return { status: 'active', alertId: d.alertId, userId: d.userId, novelId: d.novelId, kind: d.kind, words: d.words, createdAt: d.createdAt, updatedAt: d.createdAt };
+    return {
+      status: 'active',
+      alertId: d.alertId,
+      userId: d.userId,
+      novelId: d.novelId,
+      kind: d.kind,
+      words: d.words,
+      createdAt: d.createdAt,
+      updatedAt: d.createdAt,
+    };
   }
   if (state.status === 'none') return state;
   switch (event.type) {

@@ -63,14 +63,28 @@ function request(command: RequestMessageSend, state: State): Event[] {
   instant(command.now, 'now');
   if (state.status !== 'none') {
     const same =
-      state.ownerId === ownerId && state.platformAccountId === platformAccountId && state.conversationId === conversationId && state.peerId === peerId && state.text === command.text;
+      state.ownerId === ownerId &&
+      state.platformAccountId === platformAccountId &&
+      state.conversationId === conversationId &&
+      state.peerId === peerId &&
+      state.text === command.text;
     if (same) return [];
     throw new DomainError('CONFLICT', `message ${messageId} was requested with other content`, { messageId });
   }
   return [
     {
       type: 'MessageSendRequested',
-      data: { messageId, ownerId, platform, platformAccountId, conversationId, peerId, text: command.text, clientMessageId: clientMessageIdFor(messageId), requestedAt: command.now },
+      data: {
+        messageId,
+        ownerId,
+        platform,
+        platformAccountId,
+        conversationId,
+        peerId,
+        text: command.text,
+        clientMessageId: clientMessageIdFor(messageId),
+        requestedAt: command.now,
+      },
     },
   ];
 }
@@ -84,13 +98,21 @@ function recordSent(command: RecordMessageSent, state: State): Event[] {
   instant(command.now, 'now');
   if (typeof command.recovered !== 'boolean') throw invalid('recovered must be a boolean', { field: 'recovered' });
   if (m.status === 'sent') return [];
-  if (m.status === 'failed') throw new DomainError('CONFLICT', `message ${m.messageId} already failed (${m.failure?.code ?? 'unknown'})`, { messageId: m.messageId, status: m.status });
+  if (m.status === 'failed')
+    throw new DomainError('CONFLICT', `message ${m.messageId} already failed (${m.failure?.code ?? 'unknown'})`, { messageId: m.messageId, status: m.status });
   return [
     {
       type: 'MessageSent',
       data: {
-        messageId: m.messageId, ownerId: m.ownerId, platformAccountId: m.platformAccountId, platformMessageId, conversationId,
-        peerId: peerId ?? m.peerId, sentAt: command.sentAt, recovered: command.recovered, recordedAt: command.now,
+        messageId: m.messageId,
+        ownerId: m.ownerId,
+        platformAccountId: m.platformAccountId,
+        platformMessageId,
+        conversationId,
+        peerId: peerId ?? m.peerId,
+        sentAt: command.sentAt,
+        recovered: command.recovered,
+        recordedAt: command.now,
       },
     },
   ];
@@ -100,10 +122,16 @@ function recordFailed(command: RecordMessageSendFailed, state: State): Event[] {
   const m = requested(state, command.messageId);
   const code = requireOneOf(command.code, SEND_FAILURE_CODES, 'code');
   const reason = requireText(command.reason, 'reason');
-  if (reason.length > MAX_FAILURE_REASON) throw invalid(`reason must be at most ${MAX_FAILURE_REASON} characters`, { field: 'reason', max: MAX_FAILURE_REASON });
+  if (reason.length > MAX_FAILURE_REASON)
+    throw invalid(`reason must be at most ${MAX_FAILURE_REASON} characters`, { field: 'reason', max: MAX_FAILURE_REASON });
   instant(command.now, 'now');
   if (m.status !== 'pending') return [];
-  return [{ type: 'MessageSendFailed', data: { messageId: m.messageId, ownerId: m.ownerId, platformAccountId: m.platformAccountId, code, reason, failedAt: command.now } }];
+  return [
+    {
+      type: 'MessageSendFailed',
+      data: { messageId: m.messageId, ownerId: m.ownerId, platformAccountId: m.platformAccountId, code, reason, failedAt: command.now },
+    },
+  ];
 }
 
 function decide(command: OutgoingMessageCommand, state: State): Event[] {
@@ -126,9 +154,18 @@ function evolve(state: State, event: Event): State {
   if (event.type === 'MessageSendRequested') {
     const d = event.data;
     return {
-      status: 'pending', messageId: d.messageId, ownerId: d.ownerId, platform: d.platform, platformAccountId: d.platformAccountId,
-      conversationId: d.conversationId, peerId: d.peerId, text: d.text, clientMessageId: d.clientMessageId, requestedAt: d.requestedAt,
-      platformMessageId: null, failure: null,
+      status: 'pending',
+      messageId: d.messageId,
+      ownerId: d.ownerId,
+      platform: d.platform,
+      platformAccountId: d.platformAccountId,
+      conversationId: d.conversationId,
+      peerId: d.peerId,
+      text: d.text,
+      clientMessageId: d.clientMessageId,
+      requestedAt: d.requestedAt,
+      platformMessageId: null,
+      failure: null,
     };
   }
   if (state.status === 'none') return state;

@@ -25,7 +25,14 @@ export const MAX_MESSAGE_TEXT = 1000;
  * - `rejected`: the platform refused the message itself (content, privacy, blocked by the peer);
  * - `attempts_exhausted`: transient failures (proxies, captchas, network) until the job's last attempt.
  */
-export const SEND_FAILURE_CODES = ['account_invalid', 'account_unavailable', 'conversation_not_found', 'peer_not_found', 'rejected', 'attempts_exhausted'] as const;
+export const SEND_FAILURE_CODES = [
+  'account_invalid',
+  'account_unavailable',
+  'conversation_not_found',
+  'peer_not_found',
+  'rejected',
+  'attempts_exhausted',
+] as const;
 export type SendFailureCode = (typeof SEND_FAILURE_CODES)[number];
 
 export interface MessageSendRequestedData {

@@ -373,7 +373,12 @@ function requestRefund(command: RequestRefund, state: PaymentOrderState): Event[
   instant(command.now, 'now');
   const same = (earlier: { amountFen: number }) => {
     if (earlier.amountFen === amountFen) return true;
-    throw new DomainError('CONFLICT', `refund ${refundId} is for ${earlier.amountFen} fen`, { orderId: order.orderId, refundId, amountFen: earlier.amountFen, got: amountFen });
+    throw new DomainError('CONFLICT', `refund ${refundId} is for ${earlier.amountFen} fen`, {
+      orderId: order.orderId,
+      refundId,
+      amountFen: earlier.amountFen,
+      got: amountFen,
+    });
   };
   const done = state.refunds.find((r) => r.refundId === refundId);
   if (done && same(done)) return [];
@@ -383,7 +388,10 @@ function requestRefund(command: RequestRefund, state: PaymentOrderState): Event[
     throw new DomainError('CONFLICT', `refund ${refundId} failed: a new refund needs a new refundId`, { orderId: order.orderId, refundId });
   }
   if (!isPaid(state) || !state.payment) {
-    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}: only paid orders can be refunded`, { orderId: order.orderId, status: state.status });
+    throw new DomainError('CONFLICT', `payment order ${order.orderId} is ${state.status}: only paid orders can be refunded`, {
+      orderId: order.orderId,
+      status: state.status,
+    });
   }
   const heldFen = state.pendingRefunds.reduce((sum, r) => sum + r.amountFen, 0);
   const refundableFen = state.payment.paidAmountFen - state.refundedFen - heldFen;

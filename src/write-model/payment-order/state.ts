@@ -10,7 +10,6 @@ export type { PaymentOrderTerms };
  */
 export type PaymentOrderStatus = 'none' | 'pending' | 'paid' | 'failed' | 'expired' | 'partially_refunded' | 'refunded';
 
-
 export interface PaymentRecord {
   provider: PaymentProvider;
   providerTradeNo: string;
@@ -69,7 +68,18 @@ export interface PaymentOrderState {
 }
 
 export function initialState(): PaymentOrderState {
-  return { status: 'none', order: null, payment: null, failure: null, expiredAt: null, refunds: [], refundedFen: 0, placement: null, pendingRefunds: [], failedRefundIds: [] };
+  return {
+    status: 'none',
+    order: null,
+    payment: null,
+    failure: null,
+    expiredAt: null,
+    refunds: [],
+    refundedFen: 0,
+    placement: null,
+    pendingRefunds: [],
+    failedRefundIds: [],
+  };
 }
 
 /** The money was taken: paid, whether or not refunds followed. */

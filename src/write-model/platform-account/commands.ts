@@ -28,9 +28,7 @@ export interface ConnectPlatformAccount {
 }
 
 /** What the platform adapter found when it tried the credentials. */
-export type VerificationOutcome =
-  | { ok: true; platformUserId: string; nickname: string }
-  | { ok: false; reason: InvalidationReason; detail?: string };
+export type VerificationOutcome = { ok: true; platformUserId: string; nickname: string } | { ok: false; reason: InvalidationReason; detail?: string };
 
 /** Record the outcome of a verification the adapter ran (by the owner, or a worker with null). */
 export interface VerifyAccount {

@@ -20,7 +20,6 @@ import {
   type HealthLevel,
   type InvalidationReason,
   type PlatformAccountEvent,
-  type SealedCredentials,
 } from './events.js';
 import { initialState, type ConnectedAccount, type PlatformAccountState } from './state.js';
 

@@ -89,7 +89,7 @@ function record(command: RecordProxyObservation, state: State): Event[] {
   const jobId = source === 'job' ? optionalText(command.jobId, 'jobId') : null;
   const carried = requireCarried(command.carried);
   const nowMs = instant(command.now, 'now');
-  if (utcDay(command.now) !== command.day) throw invalid('now must fall on the stream\'s day (UTC)', { field: 'now', day: command.day, now: command.now });
+  if (utcDay(command.now) !== command.day) throw invalid("now must fall on the stream's day (UTC)", { field: 'now', day: command.day, now: command.now });
 
   // what this observation goes on from: the day's last one, else the carried counters
   const last: CarriedCounters | null =

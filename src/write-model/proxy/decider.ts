@@ -49,10 +49,6 @@ function requireCount(value: unknown, field: string, min: number): number {
   return value;
 }
 
-function optionalLatency(value: unknown): number | null {
-  return value === undefined || value === null ? null : requireCount(value, 'latencyMs', 0);
-}
-
 function requirePlatform(value: unknown, field = 'platform'): string {
   if (typeof value !== 'string' || !PLATFORM.test(value)) {
     throw invalid(`${field} must be a lower-case platform code`, { field, got: value });

@@ -47,4 +47,3 @@ export function bannedPlatforms(state: ProxyState, nowMs: number): string[] {
     .filter((platform) => isBannedFor(state, platform, nowMs))
     .sort();
 }
-

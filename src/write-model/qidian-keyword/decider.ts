@@ -34,12 +34,14 @@ export function normalizeKeyword(raw: string): string {
   return raw.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a keyword may not hold
 const FORBIDDEN = /[\u0000-\u001f\u007f/?#%\\]/;
 
 function requireKeyword(value: unknown): string {
   const keyword = normalizeKeyword(requireText(value, 'keyword'));
   const length = [...keyword].length;
-  if (length < 1 || length > MAX_KEYWORD_LENGTH) throw invalid(`keyword must be 1 to ${MAX_KEYWORD_LENGTH} characters`, { field: 'keyword', max: MAX_KEYWORD_LENGTH });
+  if (length < 1 || length > MAX_KEYWORD_LENGTH)
+    throw invalid(`keyword must be 1 to ${MAX_KEYWORD_LENGTH} characters`, { field: 'keyword', max: MAX_KEYWORD_LENGTH });
   if (FORBIDDEN.test(keyword)) throw invalid('keyword must not hold control characters or / ? # % \\', { field: 'keyword' });
   return keyword;
 }

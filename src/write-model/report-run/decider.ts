@@ -48,7 +48,12 @@ function generated(command: RecordReportGenerated, state: State): Event[] {
   instant(command.now, 'now');
   if (state.status !== 'none') return [];
   const { periodFrom, periodTo, expiresAt, bytes } = command;
-  return [{ type: 'ReportGenerated', data: { runId, reportId, userId, trigger, slot, format, fileName, contentType, bytes, periodFrom, periodTo, generatedAt: command.now, expiresAt } }];
+  return [
+    {
+      type: 'ReportGenerated',
+      data: { runId, reportId, userId, trigger, slot, format, fileName, contentType, bytes, periodFrom, periodTo, generatedAt: command.now, expiresAt },
+    },
+  ];
 }
 
 function skipped(command: RecordReportRunSkipped, state: State): Event[] {
@@ -90,7 +95,9 @@ function decide(command: ReportRunCommand, state: State): Event[] {
 function evolve(state: State, event: Event): State {
   switch (event.type) {
     case 'ReportGenerated':
-      return state.status === 'none' ? { status: 'generated', runId: event.data.runId, reportId: event.data.reportId, userId: event.data.userId, mailed: false } : state;
+      return state.status === 'none'
+        ? { status: 'generated', runId: event.data.runId, reportId: event.data.reportId, userId: event.data.userId, mailed: false }
+        : state;
     case 'ReportRunSkipped':
       return state.status === 'none' ? { status: 'skipped', runId: event.data.runId, reportId: event.data.reportId, userId: event.data.userId } : state;
     case 'ReportMailed':

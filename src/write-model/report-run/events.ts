@@ -61,8 +61,16 @@ const run = { trigger: z.enum(REPORT_RUN_TRIGGERS), slot: z.string().nullable() 
 export const reportRunEvents = eventCodec<ReportRunEvent>({
   ReportGenerated: {
     schema: z.object({
-      ...ref, ...run, format: z.enum(REPORT_FILE_FORMATS), fileName: z.string(), contentType: z.string(), bytes: z.number().int(),
-      periodFrom: z.string(), periodTo: z.string(), generatedAt: z.string(), expiresAt: z.string(),
+      ...ref,
+      ...run,
+      format: z.enum(REPORT_FILE_FORMATS),
+      fileName: z.string(),
+      contentType: z.string(),
+      bytes: z.number().int(),
+      periodFrom: z.string(),
+      periodTo: z.string(),
+      generatedAt: z.string(),
+      expiresAt: z.string(),
     }),
   },
   ReportRunSkipped: { schema: z.object({ ...ref, ...run, reason: z.string(), skippedAt: z.string() }) },

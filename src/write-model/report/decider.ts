@@ -3,7 +3,17 @@ import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, requireOneOf, requireText } from '../core/validate.js';
 import type { ChangeReport, DefineReport, DeleteReport, ReportCommand } from './commands.js';
-import { REPORT_FILE_FORMATS, REPORT_KINDS, REPORT_SERVICES, reportEvents, serviceOfKind, type ReportEvent, type ReportKind, type ReportService, type ReportSettings } from './events.js';
+import {
+  REPORT_FILE_FORMATS,
+  REPORT_KINDS,
+  REPORT_SERVICES,
+  reportEvents,
+  serviceOfKind,
+  type ReportEvent,
+  type ReportKind,
+  type ReportService,
+  type ReportSettings,
+} from './events.js';
 import { isTimeZone, REPORT_FREQUENCIES, type ReportSchedule } from './schedule.js';
 import { initialState, type KnownReport, type ReportState } from './state.js';
 
@@ -42,7 +52,8 @@ function requireName(value: unknown): string {
 }
 
 function requireInt(value: unknown, min: number, max: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw invalid(`${field} must be a whole number from ${min} to ${max}`, { field, got: value });
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw invalid(`${field} must be a whole number from ${min} to ${max}`, { field, got: value });
   return value;
 }
 
@@ -71,10 +82,18 @@ function existing(state: State, reportId: string): KnownReport {
 }
 
 function authorize(r: KnownReport, requestedBy: unknown): void {
-  if (typeof requestedBy !== 'string' || requestedBy !== r.userId) throw new DomainError('PERMISSION_DENIED', `report ${r.reportId} belongs to another user`, { reportId: r.reportId });
+  if (typeof requestedBy !== 'string' || requestedBy !== r.userId)
+    throw new DomainError('PERMISSION_DENIED', `report ${r.reportId} belongs to another user`, { reportId: r.reportId });
 }
 
-const settingsOf = (r: ReportSettings): ReportSettings => ({ name: r.name, service: r.service, kind: r.kind, format: r.format, days: r.days, schedule: r.schedule });
+const settingsOf = (r: ReportSettings): ReportSettings => ({
+  name: r.name,
+  service: r.service,
+  kind: r.kind,
+  format: r.format,
+  days: r.days,
+  schedule: r.schedule,
+});
 const sameSchedule = (a: ReportSchedule, b: ReportSchedule) =>
   a.frequency === b.frequency && a.hour === b.hour && a.weekday === b.weekday && a.dayOfMonth === b.dayOfMonth && a.timeZone === b.timeZone;
 

@@ -67,7 +67,14 @@ const schedule = z.object({
   dayOfMonth: z.number().int().nullable(),
   timeZone: z.string(),
 });
-const settings = { name: z.string(), service: z.enum(REPORT_SERVICES), kind: z.enum(REPORT_KINDS), format: z.enum(REPORT_FILE_FORMATS), days: z.number().int(), schedule };
+const settings = {
+  name: z.string(),
+  service: z.enum(REPORT_SERVICES),
+  kind: z.enum(REPORT_KINDS),
+  format: z.enum(REPORT_FILE_FORMATS),
+  days: z.number().int(),
+  schedule,
+};
 const ref = { reportId: z.string(), userId: z.string() };
 
 /** The decode boundary of this aggregate's stored events. */

@@ -62,7 +62,8 @@ function requireFuture(ms: number, nowMs: number, field: string): void {
 
 function requireEpoch(user: UserStanding): number {
   const epoch = user?.sessionEpoch;
-  if (!Number.isInteger(epoch) || epoch < 0) throw new DomainError('VALIDATION_ERROR', 'user.sessionEpoch must be a whole number', { field: 'user.sessionEpoch' });
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new DomainError('VALIDATION_ERROR', 'user.sessionEpoch must be a whole number', { field: 'user.sessionEpoch' });
   return epoch;
 }
 
@@ -122,11 +123,7 @@ function refreshSession(command: RefreshSession, state: SessionState): Event[] {
   if (!session || command.user.status === 'unregistered') refuseRefresh('session_not_found', 'no such session');
   if (command.user.status === 'suspended') refuseRefresh('user_suspended', 'the user is suspended');
   if (session.endedAt !== null || isRevoked(session, command.user)) refuseRefresh('session_ended', 'the session has ended');
-  if (
-    presented === session.rotatedTokenHashes.at(-1) &&
-    newTokenHash === session.refreshTokenHash &&
-    command.newExpiresAt === session.expiresAt
-  ) {
+  if (presented === session.rotatedTokenHashes.at(-1) && newTokenHash === session.refreshTokenHash && command.newExpiresAt === session.expiresAt) {
     return []; // the last rotation, repeated
   }
   if (session.rotatedTokenHashes.includes(presented)) {

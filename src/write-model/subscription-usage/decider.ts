@@ -109,12 +109,21 @@ function consume(command: ConsumeQuota, state: State): Event[] {
   requireSameDay(state, terms, day);
   const limit = featureLimit(planOf(terms.service, terms.plan), feature);
   if (limit.kind === 'not_in_plan') {
-    throw new DomainError('PERMISSION_DENIED', `${feature} is not in the ${terms.service} ${terms.plan} plan`, { feature, plan: terms.plan, service: terms.service });
+    throw new DomainError('PERMISSION_DENIED', `${feature} is not in the ${terms.service} ${terms.plan} plan`, {
+      feature,
+      plan: terms.plan,
+      service: terms.service,
+    });
   }
   const used = state.status === 'open' ? (state.counts[feature] ?? 0) : 0;
   if (limit.kind === 'limited' && used + amount > limit.limit) {
     if (alreadyExceeded(state, feature, terms.planChange)) {
-      throw new DomainError('QUOTA_EXCEEDED', `the ${feature} quota of ${limit.limit} is used up`, { feature, limit: limit.limit, resetsAt: command.resetsAt, used });
+      throw new DomainError('QUOTA_EXCEEDED', `the ${feature} quota of ${limit.limit} is used up`, {
+        feature,
+        limit: limit.limit,
+        resetsAt: command.resetsAt,
+        used,
+      });
     }
     return [
       {

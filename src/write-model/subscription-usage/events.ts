@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
-import { DAILY_COUNTER_FEATURES, PLAN_CODES, RESOURCE_LIMIT_FEATURES, SERVICES, type DailyCounterFeature, type PlanCode, type QuotaFeature } from '../subscription/plans.js';
+import {
+  DAILY_COUNTER_FEATURES,
+  PLAN_CODES,
+  RESOURCE_LIMIT_FEATURES,
+  SERVICES,
+  type DailyCounterFeature,
+  type PlanCode,
+  type QuotaFeature,
+} from '../subscription/plans.js';
 import type { SubscriptionRef } from '../subscription/events.js';
 
 /**

@@ -55,7 +55,17 @@ export const EXPORT_FORMATS = ['json', 'excel', 'pdf', 'api'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** The catalogue's three boards first, then the other boards of qidian.com/rank (a plan with 'all' reads them all). */
-export const QIDIAN_RANKINGS = ['热销榜', '收藏榜', '推荐榜', '月票榜', '阅读指数榜', '签约作者新书榜', '公众作者新书榜', '新人签约新书榜', '新人作者新书榜'] as const;
+export const QIDIAN_RANKINGS = [
+  '热销榜',
+  '收藏榜',
+  '推荐榜',
+  '月票榜',
+  '阅读指数榜',
+  '签约作者新书榜',
+  '公众作者新书榜',
+  '新人签约新书榜',
+  '新人作者新书榜',
+] as const;
 export type QidianRanking = (typeof QIDIAN_RANKINGS)[number];
 
 /** Slowest first. */

@@ -107,7 +107,12 @@ function registerUser(command: RegisterUser, state: UserState): Event[] {
     if (account.userId === userId && account.email === email && account.passwordHash === passwordHash) return [];
     throw new DomainError('CONFLICT', 'the user is already registered', { userId });
   }
-  return [{ type: 'UserRegistered', data: { userId, email, passwordHash, displayName, ...(username !== undefined ? { username } : {}), role, registeredAt: command.now } }];
+  return [
+    {
+      type: 'UserRegistered',
+      data: { userId, email, passwordHash, displayName, ...(username !== undefined ? { username } : {}), role, registeredAt: command.now },
+    },
+  ];
 }
 
 function updateProfile(command: UpdateProfile, state: UserState): Event[] {
@@ -158,11 +163,14 @@ function updateProfile(command: UpdateProfile, state: UserState): Event[] {
 /** The current preferences with the given kinds replaced; an unknown kind or a non-boolean channel is VALIDATION_ERROR. */
 function mergePreferences(current: NotificationPreferences, given: NotificationPreferences): Record<string, NotificationChannels> {
   const merged: Record<string, NotificationChannels> = { ...current };
-  if (typeof given !== 'object' || given === null) throw new DomainError('VALIDATION_ERROR', 'notificationPreferences must be an object', { field: 'notificationPreferences' });
+  if (typeof given !== 'object' || given === null)
+    throw new DomainError('VALIDATION_ERROR', 'notificationPreferences must be an object', { field: 'notificationPreferences' });
   for (const [kind, channels] of Object.entries(given)) {
     requireOneOf(kind, NOTIFICATION_KINDS, 'notificationPreferences');
     if (typeof channels?.inApp !== 'boolean' || typeof channels.mail !== 'boolean') {
-      throw new DomainError('VALIDATION_ERROR', `notificationPreferences.${kind} needs inApp and mail as booleans`, { field: `notificationPreferences.${kind}` });
+      throw new DomainError('VALIDATION_ERROR', `notificationPreferences.${kind} needs inApp and mail as booleans`, {
+        field: `notificationPreferences.${kind}`,
+      });
     }
     merged[kind] = { inApp: channels.inApp, mail: channels.mail };
   }
@@ -238,7 +246,11 @@ function verifyEmail(command: VerifyEmail, state: UserState): Event[] {
   if (state.emailVerifiedAt !== null) return [];
   const refusal = verifyTokenRefusal(state, verifyTokenHash, nowMs);
   if (refusal !== null) {
-    throw new DomainError('PERMISSION_DENIED', refusal === 'verify_token_expired' ? 'the verification link has expired' : 'the verification link is not valid', { reason: refusal });
+    throw new DomainError(
+      'PERMISSION_DENIED',
+      refusal === 'verify_token_expired' ? 'the verification link has expired' : 'the verification link is not valid',
+      { reason: refusal },
+    );
   }
   return [{ type: 'EmailVerified', data: { userId: account.userId, email: account.email, verifiedAt: command.now } }];
 }

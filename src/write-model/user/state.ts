@@ -62,7 +62,16 @@ export interface UserState {
 }
 
 export function initialState(): UserState {
-  return { status: 'unregistered', account: null, suspension: null, passwordReset: null, emailVerifiedAt: null, emailVerification: null, sessionEpoch: 0, keptSession: null };
+  return {
+    status: 'unregistered',
+    account: null,
+    suspension: null,
+    passwordReset: null,
+    emailVerifiedAt: null,
+    emailVerification: null,
+    sessionEpoch: 0,
+    keptSession: null,
+  };
 }
 
 /** What a session decision needs of this user (session/commands.ts). */

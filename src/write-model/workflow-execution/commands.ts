@@ -1,10 +1,4 @@
-import type {
-  CollectedItem,
-  ExecutionPauseReason,
-  ExecutionTrigger,
-  ProxyAssignmentReason,
-  RejectionCode,
-} from './events.js';
+import type { CollectedItem, ExecutionPauseReason, ExecutionTrigger, ProxyAssignmentReason, RejectionCode } from './events.js';
 
 /**
  * Commands of the WorkflowExecution aggregate (stream

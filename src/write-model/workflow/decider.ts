@@ -2,15 +2,7 @@ import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
-import type {
-  CreateWorkflow,
-  DeleteWorkflow,
-  PauseWorkflow,
-  ResumeWorkflow,
-  ScheduleWorkflow,
-  UpdateWorkflow,
-  WorkflowCommand,
-} from './commands.js';
+import type { CreateWorkflow, DeleteWorkflow, PauseWorkflow, ResumeWorkflow, ScheduleWorkflow, UpdateWorkflow, WorkflowCommand } from './commands.js';
 import {
   PAUSE_REASONS,
   SCHEDULE_INTERVALS,
@@ -196,8 +188,7 @@ function update(command: UpdateWorkflow, state: WorkflowState): Event[] {
   instant(command.now, 'now');
   const name = command.name === undefined ? workflow.name : requireName(command.name);
   const config = command.config === undefined ? workflow.config : requireConfig(command.config);
-  const platformAccountId =
-    command.platformAccountId === undefined ? workflow.platformAccountId : optionalText(command.platformAccountId, 'platformAccountId');
+  const platformAccountId = command.platformAccountId === undefined ? workflow.platformAccountId : optionalText(command.platformAccountId, 'platformAccountId');
   const schedule = command.schedule === undefined ? state.schedule : requireSchedule(command.schedule);
   const region = workflow.proxyRegion ?? null;
   const proxyRegion = command.proxyRegion === undefined ? region : optionalRegion(command.proxyRegion);
@@ -210,7 +201,15 @@ function update(command: UpdateWorkflow, state: WorkflowState): Event[] {
 
   const events: Event[] = [];
   if (changed.length > 0) {
-    const data: WorkflowUpdatedData = { workflowId: workflow.workflowId, ownerId: workflow.ownerId, name, config, platformAccountId, changed, updatedAt: command.now };
+    const data: WorkflowUpdatedData = {
+      workflowId: workflow.workflowId,
+      ownerId: workflow.ownerId,
+      name,
+      config,
+      platformAccountId,
+      changed,
+      updatedAt: command.now,
+    };
     if (proxyRegion !== null || changed.includes('proxyRegion')) data.proxyRegion = proxyRegion;
     events.push({ type: 'WorkflowUpdated', data });
   }

@@ -1,4 +1,4 @@
-import type { PauseReason, WorkflowConfig, WorkflowCreatedData, WorkflowSchedule } from './events.js';
+import type { PauseReason, WorkflowCreatedData, WorkflowSchedule } from './events.js';
 
 /** `none`: nothing in the stream. `deleted` is final. */
 export type WorkflowStatus = 'none' | 'active' | 'paused' | 'deleted';

@@ -54,7 +54,11 @@ export function times(n: number): fc.Arbitrary<string[]> {
 }
 
 /** Commands built from generated choices, each stamped with an increasing `now`. */
-export function sequence<Choice, Command>(choice: fc.Arbitrary<Choice>, build: (choice: Choice, now: string, index: number) => Command, max = 60): fc.Arbitrary<Command[]> {
+export function sequence<Choice, Command>(
+  choice: fc.Arbitrary<Choice>,
+  build: (choice: Choice, now: string, index: number) => Command,
+  max = 60,
+): fc.Arbitrary<Command[]> {
   return fc
     .array(choice, { minLength: 1, maxLength: max })
     .chain((choices) => times(choices.length).map((nows) => choices.map((c, i) => build(c, nows[i]!, i))));

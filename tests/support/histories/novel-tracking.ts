@@ -11,7 +11,12 @@ const settings = fc.record({
 export const novelTrackingHistories = historySource(
   novelTrackingAggregate,
   sequence(
-    fc.record({ kind: fc.constantFrom('track', 'update', 'untrack'), who: fc.constantFrom('u1', 'u2'), title: fc.option(fc.string({ maxLength: 20 }), { nil: null }), settings }),
+    fc.record({
+      kind: fc.constantFrom('track', 'update', 'untrack'),
+      who: fc.constantFrom('u1', 'u2'),
+      title: fc.option(fc.string({ maxLength: 20 }), { nil: null }),
+      settings,
+    }),
     (c, now): NovelTrackingCommand =>
       c.kind === 'track'
         ? { type: 'TrackNovel', trackingId: 't1', userId: c.who, novelId: '1010', title: c.title, settings: c.settings, now }

@@ -16,11 +16,27 @@ export const outgoingMessageHistories = historySource(
     (c, now): OutgoingMessageCommand =>
       c.kind === 'request'
         ? {
-            type: 'RequestMessageSend', messageId: 'm1', ownerId: c.who, platform: 'xiaohongshu', platformAccountId: 'a1',
-            conversationId: c.target === 'conversation' ? 'conv_1' : null, peerId: c.target === 'peer' ? 'p1' : null, text: c.text, now,
+            type: 'RequestMessageSend',
+            messageId: 'm1',
+            ownerId: c.who,
+            platform: 'xiaohongshu',
+            platformAccountId: 'a1',
+            conversationId: c.target === 'conversation' ? 'conv_1' : null,
+            peerId: c.target === 'peer' ? 'p1' : null,
+            text: c.text,
+            now,
           }
         : c.kind === 'sent'
-          ? { type: 'RecordMessageSent', messageId: 'm1', platformMessageId: 'pm1', conversationId: 'conv_1', peerId: null, sentAt: now, recovered: c.recovered, now }
+          ? {
+              type: 'RecordMessageSent',
+              messageId: 'm1',
+              platformMessageId: 'pm1',
+              conversationId: 'conv_1',
+              peerId: null,
+              sentAt: now,
+              recovered: c.recovered,
+              now,
+            }
           : { type: 'RecordMessageSendFailed', messageId: 'm1', code: c.code, reason: 'because', now },
     20,
   ),

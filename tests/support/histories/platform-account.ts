@@ -12,7 +12,11 @@ const BOXES: readonly SealedSecret[] = [
 const CLEAR_COOKIE = { keyId: 'k2026', iv: 'aXZpdml2aXZpdml2', tag: 'dGFndGFndGFndGFndGFnMQ==', ciphertext: 'a1=web_session; path=/' };
 
 /** The owner mostly; a worker (null) where one may act; now and then a stranger. */
-const requester = fc.oneof({ arbitrary: fc.constant('u1'), weight: 6 }, { arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.constant('u2'), weight: 1 });
+const requester = fc.oneof(
+  { arbitrary: fc.constant('u1'), weight: 6 },
+  { arbitrary: fc.constant(null), weight: 3 },
+  { arbitrary: fc.constant('u2'), weight: 1 },
+);
 const owner = fc.oneof({ arbitrary: fc.constant('u1'), weight: 12 }, { arbitrary: fc.constant('u2'), weight: 1 });
 
 /**
@@ -31,7 +35,24 @@ export const platformAccountHistories = historySource(
     return sequence(
       fc.record({
         kind: fc.oneof(
-          { arbitrary: fc.constantFrom('connect', 'connect', 'verify', 'verify', 'verify', 'fail', 'health', 'health', 'health', 'invalidate', 'rotate', 'rotate', 'rename'), weight: 39 },
+          {
+            arbitrary: fc.constantFrom(
+              'connect',
+              'connect',
+              'verify',
+              'verify',
+              'verify',
+              'fail',
+              'health',
+              'health',
+              'health',
+              'invalidate',
+              'rotate',
+              'rotate',
+              'rename',
+            ),
+            weight: 39,
+          },
           { arbitrary: fc.constant('disconnect'), weight: 1 },
         ),
         requester,
@@ -45,7 +66,10 @@ export const platformAccountHistories = historySource(
         nickname: fc.constantFrom('小安', '小安', 'Ann'),
         box: fc.oneof({ arbitrary: fc.constantFrom(...BOXES), weight: 20 }, { arbitrary: fc.constant(CLEAR_COOKIE as SealedSecret), weight: 1 }),
         userAgent: fc.option(fc.constantFrom('Mozilla/5.0 (Macintosh)', 'Mozilla/5.0 (iPhone)'), { nil: undefined }),
-        displayName: fc.oneof({ arbitrary: fc.constantFrom('main', 'shop', '小红书主号'), weight: 15 }, { arbitrary: fc.constantFrom('   ', 'x'.repeat(201)), weight: 1 }),
+        displayName: fc.oneof(
+          { arbitrary: fc.constantFrom('main', 'shop', '小红书主号'), weight: 15 },
+          { arbitrary: fc.constantFrom('   ', 'x'.repeat(201)), weight: 1 },
+        ),
         reason: fc.constantFrom(...INVALIDATION_REASONS),
         detail: fc.option(fc.constantFrom('redirected to /login', 'slider captcha'), { nil: undefined }),
         score: fc.oneof({ arbitrary: fc.constantFrom(100, 92, 70, 69, 45, 30, 29, 8, 0), weight: 20 }, { arbitrary: fc.constantFrom(101, 55.5), weight: 1 }),
@@ -72,7 +96,13 @@ export const platformAccountHistories = historySource(
               now,
             };
           case 'verify':
-            return { type: 'VerifyAccount', accountId, requestedBy: c.requester, outcome: { ok: true, platformUserId: c.platformUserId, nickname: c.nickname }, now };
+            return {
+              type: 'VerifyAccount',
+              accountId,
+              requestedBy: c.requester,
+              outcome: { ok: true, platformUserId: c.platformUserId, nickname: c.nickname },
+              now,
+            };
           case 'fail':
             return {
               type: 'VerifyAccount',
@@ -84,7 +114,14 @@ export const platformAccountHistories = historySource(
           case 'health':
             return { type: 'RecordAccountHealth', accountId, score: c.score, now };
           case 'invalidate':
-            return { type: 'InvalidateAccount', accountId, requestedBy: c.requester, reason: c.reason, ...(c.detail !== undefined ? { detail: c.detail } : {}), now };
+            return {
+              type: 'InvalidateAccount',
+              accountId,
+              requestedBy: c.requester,
+              reason: c.reason,
+              ...(c.detail !== undefined ? { detail: c.detail } : {}),
+              now,
+            };
           case 'rotate':
             return { type: 'RotateAccountCredentials', accountId, requestedBy: c.owner, credentials: c.box, ...userAgent, now };
           case 'rename':

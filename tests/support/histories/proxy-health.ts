@@ -16,9 +16,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const carried = fc.oneof(
   { arbitrary: fc.constant(null), weight: 3 },
   {
-    arbitrary: fc
-      .record({ failed: fc.boolean(), streak: fc.integer({ min: 1, max: 8 }) })
-      .map(({ failed, streak }): CarriedCounters => ({ consecutiveFailures: failed ? streak : 0, consecutiveSuccesses: failed ? 0 : streak, checkedAt: '2025-12-31T23:57:30.000Z' })),
+    arbitrary: fc.record({ failed: fc.boolean(), streak: fc.integer({ min: 1, max: 8 }) }).map(
+      ({ failed, streak }): CarriedCounters => ({
+        consecutiveFailures: failed ? streak : 0,
+        consecutiveSuccesses: failed ? 0 : streak,
+        checkedAt: '2025-12-31T23:57:30.000Z',
+      }),
+    ),
     weight: 6,
   },
   { arbitrary: fc.constant<CarriedCounters>({ consecutiveFailures: 2, consecutiveSuccesses: 0, checkedAt: '2026-01-01T00:30:00.000Z' }), weight: 1 },
@@ -40,7 +44,10 @@ export const proxyHealthHistories = historySource(
       fc.record({
         source: fc.constantFrom<ObservationSource>('probe', 'probe', 'probe', 'probe', 'job', 'explicit'),
         ok: fc.constantFrom(true, true, false),
-        timing: fc.oneof({ arbitrary: fc.constant('next' as const), weight: 16 }, { arbitrary: fc.constantFrom('repeat' as const, 'late' as const, 'otherDay' as const), weight: 1 }),
+        timing: fc.oneof(
+          { arbitrary: fc.constant('next' as const), weight: 16 },
+          { arbitrary: fc.constantFrom('repeat' as const, 'late' as const, 'otherDay' as const), weight: 1 },
+        ),
         latencyMs: fc.oneof({ arbitrary: fc.constantFrom(12, 85, 240, 1900), weight: 20 }, { arbitrary: fc.constant(null), weight: 1 }),
         error: fc.oneof(
           { arbitrary: fc.constantFrom('connect ETIMEDOUT', 'HTTP 403', 'socket hang up'), weight: 12 },
@@ -61,7 +68,9 @@ export const proxyHealthHistories = historySource(
         const base = { type: 'RecordProxyObservation' as const, proxyId: 'p1', day: DAY, source: c.source, ok, carried: c.carried, now: iso(at) };
         switch (c.source) {
           case 'probe':
-            return ok ? { ...base, latencyMs: c.latencyMs } : { ...base, latencyMs: c.latencyMs === 1900 ? 1900 : null, ...(c.error !== undefined ? { error: c.error } : {}) };
+            return ok
+              ? { ...base, latencyMs: c.latencyMs }
+              : { ...base, latencyMs: c.latencyMs === 1900 ? 1900 : null, ...(c.error !== undefined ? { error: c.error } : {}) };
           case 'job':
             return { ...base, latencyMs: null, ...(c.error !== undefined ? { error: c.error } : {}), platform: c.platform, jobId: c.jobId };
           case 'explicit':

@@ -13,11 +13,66 @@ const BOXES: readonly SealedSecret[] = [
 
 /** The proxy as the admin registers it, and the variations a repeat may bring (case of host and country, another box: no-ops; the rest CONFLICT or refused). */
 const REGISTRATIONS: readonly Omit<RegisterProxy, 'now'>[] = [
-  { type: 'RegisterProxy', proxyId: 'p1', host: 'Proxy-1.Example.net', port: 8080, protocol: 'http', credentials: BOXES[0]!, country: 'cn', region: 'Shanghai', provider: 'acme', registeredBy: 'admin1' },
-  { type: 'RegisterProxy', proxyId: 'p1', host: 'proxy-1.example.net', port: 8080, protocol: 'http', credentials: BOXES[1]!, country: 'CN', region: 'Shanghai', provider: 'acme', registeredBy: 'admin1' },
-  { type: 'RegisterProxy', proxyId: 'p1', host: 'proxy-1.example.net', port: 1080, protocol: 'socks5', credentials: null, country: null, region: null, provider: null, registeredBy: 'admin2' },
-  { type: 'RegisterProxy', proxyId: 'p1', host: 'http://proxy-1.example.net/', port: 8080, protocol: 'http', credentials: BOXES[0]!, country: 'CHN', region: 'Shanghai', provider: 'acme', registeredBy: 'admin1' },
-  { type: 'RegisterProxy', proxyId: 'p1', host: '10.0.0.7', port: 70000, protocol: 'https', credentials: BOXES[0]!, country: 'cn', region: null, provider: null, registeredBy: 'admin1' },
+  {
+    type: 'RegisterProxy',
+    proxyId: 'p1',
+    host: 'Proxy-1.Example.net',
+    port: 8080,
+    protocol: 'http',
+    credentials: BOXES[0]!,
+    country: 'cn',
+    region: 'Shanghai',
+    provider: 'acme',
+    registeredBy: 'admin1',
+  },
+  {
+    type: 'RegisterProxy',
+    proxyId: 'p1',
+    host: 'proxy-1.example.net',
+    port: 8080,
+    protocol: 'http',
+    credentials: BOXES[1]!,
+    country: 'CN',
+    region: 'Shanghai',
+    provider: 'acme',
+    registeredBy: 'admin1',
+  },
+  {
+    type: 'RegisterProxy',
+    proxyId: 'p1',
+    host: 'proxy-1.example.net',
+    port: 1080,
+    protocol: 'socks5',
+    credentials: null,
+    country: null,
+    region: null,
+    provider: null,
+    registeredBy: 'admin2',
+  },
+  {
+    type: 'RegisterProxy',
+    proxyId: 'p1',
+    host: 'http://proxy-1.example.net/',
+    port: 8080,
+    protocol: 'http',
+    credentials: BOXES[0]!,
+    country: 'CHN',
+    region: 'Shanghai',
+    provider: 'acme',
+    registeredBy: 'admin1',
+  },
+  {
+    type: 'RegisterProxy',
+    proxyId: 'p1',
+    host: '10.0.0.7',
+    port: 70000,
+    protocol: 'https',
+    credentials: BOXES[0]!,
+    country: 'cn',
+    region: null,
+    provider: null,
+    registeredBy: 'admin1',
+  },
 ];
 
 /**
@@ -47,7 +102,10 @@ export const proxyHistories = historySource(
         error: fc.option(fc.constantFrom('connect ETIMEDOUT', 'HTTP 407', 'captcha wall'), { nil: null }),
         failureThreshold: fc.constantFrom(1, 3, 3, 5),
         recoveryThreshold: fc.constantFrom(1, 2, 2, 3),
-        platform: fc.oneof({ arbitrary: fc.constantFrom('xiaohongshu', 'qidian'), weight: 10 }, { arbitrary: fc.constantFrom('constructor', 'Qidian'), weight: 1 }),
+        platform: fc.oneof(
+          { arbitrary: fc.constantFrom('xiaohongshu', 'qidian'), weight: 10 },
+          { arbitrary: fc.constantFrom('constructor', 'Qidian'), weight: 1 },
+        ),
         // minutes from now, or one fixed end spelt two ways (a repeat of the same ban is a no-op)
         until: fc.constantFrom<number | string | null>(null, 60, 600, 6000, -30, '2026-01-12T00:00:00.000Z', '2026-01-12T08:00:00+08:00'),
         reason: fc.constantFrom('captcha on every request', 'HTTP 403 from the platform'),
@@ -79,7 +137,14 @@ export const proxyHistories = historySource(
             };
           }
           case 'ban':
-            return { type: 'BanProxy', proxyId, platform: c.platform, reason: c.reason, until: typeof c.until === 'number' ? later(now, c.until) : c.until, now };
+            return {
+              type: 'BanProxy',
+              proxyId,
+              platform: c.platform,
+              reason: c.reason,
+              until: typeof c.until === 'number' ? later(now, c.until) : c.until,
+              now,
+            };
           case 'unban':
             return { type: 'UnbanProxy', proxyId, platform: c.platform, unbannedBy: 'admin1', now };
           case 'retire':

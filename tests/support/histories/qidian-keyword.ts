@@ -7,6 +7,8 @@ export const keywordWatchHistories = historySource(
   sequence(
     fc.record({ kind: fc.constantFrom('watch', 'unwatch'), who: fc.constantFrom('u1', 'u2'), keyword: fc.constantFrom('诡秘', '诡秘 ', 'Dao') }),
     (c, now): KeywordWatchCommand =>
-      c.kind === 'watch' ? { type: 'WatchKeyword', watchId: 'w1', userId: c.who, keyword: c.keyword, now } : { type: 'UnwatchKeyword', watchId: 'w1', requestedBy: c.who, now },
+      c.kind === 'watch'
+        ? { type: 'WatchKeyword', watchId: 'w1', userId: c.who, keyword: c.keyword, now }
+        : { type: 'UnwatchKeyword', watchId: 'w1', requestedBy: c.who, now },
   ),
 );

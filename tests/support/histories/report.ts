@@ -24,7 +24,18 @@ export const reportHistories = historySource(
     }),
     (c, now): ReportCommand =>
       c.kind === 'define'
-        ? { type: 'DefineReport', reportId: 'r1', userId: c.who, name: '周报', service: 'qidian', kind: 'qidian.market', format: c.format, days: c.days, schedule: schedule(c.frequency, c.hour), now }
+        ? {
+            type: 'DefineReport',
+            reportId: 'r1',
+            userId: c.who,
+            name: '周报',
+            service: 'qidian',
+            kind: 'qidian.market',
+            format: c.format,
+            days: c.days,
+            schedule: schedule(c.frequency, c.hour),
+            now,
+          }
         : c.kind === 'change'
           ? { type: 'ChangeReport', reportId: 'r1', requestedBy: c.who, format: c.format, days: c.days, schedule: schedule(c.frequency, c.hour), now }
           : { type: 'DeleteReport', reportId: 'r1', requestedBy: c.who, now },
@@ -38,8 +49,20 @@ export const reportRunHistories = historySource(
     (c, now): ReportRunCommand =>
       c.kind === 'generated'
         ? {
-            type: 'RecordReportGenerated', runId: 'run1', reportId: 'r1', userId: 'u1', trigger: 'schedule', slot: now, format: 'pdf', fileName: 'report.pdf',
-            contentType: 'application/pdf', bytes: 100, periodFrom: '2026-12-01', periodTo: '2026-12-07', expiresAt: now, now,
+            type: 'RecordReportGenerated',
+            runId: 'run1',
+            reportId: 'r1',
+            userId: 'u1',
+            trigger: 'schedule',
+            slot: now,
+            format: 'pdf',
+            fileName: 'report.pdf',
+            contentType: 'application/pdf',
+            bytes: 100,
+            periodFrom: '2026-12-01',
+            periodTo: '2026-12-07',
+            expiresAt: now,
+            now,
           }
         : c.kind === 'skipped'
           ? { type: 'RecordReportRunSkipped', runId: 'run1', reportId: 'r1', userId: 'u1', trigger: 'manual', slot: null, reason: 'plan:custom_reports', now }

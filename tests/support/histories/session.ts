@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { isRevoked, sessionAggregate, type EndSession, type RefreshSession, type SessionCommand, type UserStanding } from '../../../src/write-model/session/index.js';
+import {
+  isRevoked,
+  sessionAggregate,
+  type EndSession,
+  type RefreshSession,
+  type SessionCommand,
+  type UserStanding,
+} from '../../../src/write-model/session/index.js';
 import { keptAfterChange } from '../../../src/write-model/user/state.js';
 import { historySource, sequence } from './harness.js';
 
@@ -128,11 +135,13 @@ export const sessionHistories = historySource(
         });
         const live = client.epoch !== null && !client.ended && nowMs < client.expiresAtMs;
         // a revoked session: the end-sessions process manager records its end
-        const revoked = client.epoch !== null && !client.ended && (standing.status === 'suspended' || isRevoked({ sessionId: 's1', sessionEpoch: client.epoch }, standing));
+        const revoked =
+          client.epoch !== null && !client.ended && (standing.status === 'suspended' || isRevoked({ sessionId: 's1', sessionEpoch: client.epoch }, standing));
         let kind: Kind = opening ? 'start' : c.kind;
         if (!opening && !c.wild) {
           if (revoked) kind = 'revokedEnd';
-          else if (client.ended) kind = 'end'; // a redelivered end: a no-op
+          else if (client.ended)
+            kind = 'end'; // a redelivered end: a no-op
           else if (kind === 'start' && client.epoch !== null) kind = 'refresh';
         }
         switch (kind) {

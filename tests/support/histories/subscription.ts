@@ -5,7 +5,8 @@ import { historySource, sequence } from './harness.js';
 const later = (now: string, minutes: number) => new Date(Date.parse(now) + minutes * 60_000).toISOString();
 
 /** The current period end of the history so far (the renewal deadline's commands name it), or a time that is none. */
-const periodEndOf = (state: SubscriptionState, now: string): string => (state.status === 'active' && state.periodEnd !== null ? state.periodEnd : later(now, 60));
+const periodEndOf = (state: SubscriptionState, now: string): string =>
+  state.status === 'active' && state.periodEnd !== null ? state.periodEnd : later(now, 60);
 
 /** Lifecycle and reservations of one subscription: plan changes, renewals, expiries, resources held and given back. */
 export const subscriptionHistories = historySource(

@@ -36,7 +36,22 @@ export const userHistories = historySource(
     return sequence(
       fc.record({
         kind: fc.oneof(
-          { arbitrary: fc.constantFrom('register', 'profile', 'profile', 'profile', 'requestReset', 'requestReset', 'reset', 'reset', 'change', 'change', 'role'), weight: 22 },
+          {
+            arbitrary: fc.constantFrom(
+              'register',
+              'profile',
+              'profile',
+              'profile',
+              'requestReset',
+              'requestReset',
+              'reset',
+              'reset',
+              'change',
+              'change',
+              'role',
+            ),
+            weight: 22,
+          },
           { arbitrary: fc.constant('suspend'), weight: 1 },
           { arbitrary: fc.constant('reactivate'), weight: 2 },
         ),
@@ -44,7 +59,10 @@ export const userHistories = historySource(
         unhashed,
         // every history opens with the command that creates the stream; one in ten after one other command first (NOT_FOUND)
         early: fc.oneof({ arbitrary: fc.constant(false), weight: 9 }, { arbitrary: fc.constant(true), weight: 1 }),
-        email: fc.oneof({ arbitrary: fc.constant('ann@example.com'), weight: 12 }, { arbitrary: fc.constantFrom('bob@example.com', ' Ann@Example.com'), weight: 1 }),
+        email: fc.oneof(
+          { arbitrary: fc.constant('ann@example.com'), weight: 12 },
+          { arbitrary: fc.constantFrom('bob@example.com', ' Ann@Example.com'), weight: 1 },
+        ),
         password: fc.constantFrom(0, 0, 1, 2),
         displayName: fc.oneof(
           { arbitrary: fc.constantFrom<string | undefined>(undefined, 'Ann', 'Ann L.', '安'), weight: 15 },
@@ -76,7 +94,13 @@ export const userHistories = historySource(
         if (opening) opened = true;
         const userId = first ? 'u1' : c.who;
         // a reset follows a request (unless the token is an older or never-issued one): without one pending, request one
-        const kind = opening ? 'register' : suspended && c.relent ? 'reactivate' : c.kind === 'reset' && !pending && c.token === 'latest' ? 'requestReset' : c.kind;
+        const kind = opening
+          ? 'register'
+          : suspended && c.relent
+            ? 'reactivate'
+            : c.kind === 'reset' && !pending && c.token === 'latest'
+              ? 'requestReset'
+              : c.kind;
         const password = c.unhashed && !first ? CLEAR_PASSWORD : PASSWORDS[c.password]!;
         switch (kind) {
           case 'register':
@@ -112,7 +136,11 @@ export const userHistories = historySource(
           case 'reset': {
             pending = false;
             const token =
-              c.token === 'unknown' || issued.length === 0 ? sha(`never-issued-${index}`) : c.token === 'older' ? issued[Math.max(0, issued.length - 2)]! : issued.at(-1)!;
+              c.token === 'unknown' || issued.length === 0
+                ? sha(`never-issued-${index}`)
+                : c.token === 'older'
+                  ? issued[Math.max(0, issued.length - 2)]!
+                  : issued.at(-1)!;
             return { type: 'ResetPassword', userId, resetTokenHash: c.unhashed ? CLEAR_TOKEN : token, newPasswordHash: password, now };
           }
           case 'change':

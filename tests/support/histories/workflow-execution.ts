@@ -72,7 +72,21 @@ export const workflowExecutionHistories = historySource(
       fc.record({
         kind: fc.oneof(
           {
-            arbitrary: fc.constantFrom<Kind>('request', 'request', 'start', 'start', 'assign', 'assign', 'collect', 'collect', 'collect', 'collect', 'retry', 'retry', 'pause'),
+            arbitrary: fc.constantFrom<Kind>(
+              'request',
+              'request',
+              'start',
+              'start',
+              'assign',
+              'assign',
+              'collect',
+              'collect',
+              'collect',
+              'collect',
+              'retry',
+              'retry',
+              'pause',
+            ),
             weight: 26,
           },
           { arbitrary: fc.constantFrom<Kind>('reject', 'complete', 'complete', 'fail', 'cancel'), weight: 2 },
@@ -81,11 +95,17 @@ export const workflowExecutionHistories = historySource(
         wild: fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
         trigger: fc.constantFrom('manual' as const, 'schedule' as const),
         requester: fc.oneof({ arbitrary: fc.constant('u1'), weight: 10 }, { arbitrary: fc.constant('u2'), weight: 1 }),
-        config: fc.oneof({ arbitrary: fc.constant({ keyword: '露营', maxItems: 20 }), weight: 6 }, { arbitrary: jsonObject(['keyword', 'maxItems', 'sort']), weight: 1 }),
+        config: fc.oneof(
+          { arbitrary: fc.constant({ keyword: '露营', maxItems: 20 }), weight: 6 },
+          { arbitrary: jsonObject(['keyword', 'maxItems', 'sort']), weight: 1 },
+        ),
         account: fc.constantFrom<string | null>('a1', 'a1', null),
         rejection: fc.constantFrom(...REJECTION_CODES),
         details: fc.option(jsonObject(['limit', 'used', 'feature']), { nil: undefined }),
-        worker: fc.oneof({ arbitrary: fc.constant<string | null>('worker-a'), weight: 8 }, { arbitrary: fc.constantFrom<string | null>('worker-b', null), weight: 1 }),
+        worker: fc.oneof(
+          { arbitrary: fc.constant<string | null>('worker-a'), weight: 8 },
+          { arbitrary: fc.constantFrom<string | null>('worker-b', null), weight: 1 },
+        ),
         proxy: fc.constantFrom('p1', 'p1', 'p2'),
         lease: fc.constantFrom<string | null>('lease-1', 'lease-2', null),
         assignReason: fc.constantFrom(...PROXY_ASSIGNMENT_REASONS),

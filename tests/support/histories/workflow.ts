@@ -28,9 +28,31 @@ export const workflowHistories = historySource(
       const workflowId = 'w1';
       switch (c.kind) {
         case 'create':
-          return { type: 'CreateWorkflow', workflowId, ownerId: c.who, platform: 'xiaohongshu', workflowType: 'xiaohongshu.notes', name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, ...(c.region !== undefined ? { proxyRegion: c.region } : {}), now };
+          return {
+            type: 'CreateWorkflow',
+            workflowId,
+            ownerId: c.who,
+            platform: 'xiaohongshu',
+            workflowType: 'xiaohongshu.notes',
+            name: c.name,
+            config: c.config,
+            platformAccountId: c.account,
+            schedule: c.schedule,
+            ...(c.region !== undefined ? { proxyRegion: c.region } : {}),
+            now,
+          };
         case 'update':
-          return { type: 'UpdateWorkflow', workflowId, requestedBy: c.who, name: c.name, config: c.config, platformAccountId: c.account, schedule: c.schedule, ...(c.region !== undefined ? { proxyRegion: c.region } : {}), now };
+          return {
+            type: 'UpdateWorkflow',
+            workflowId,
+            requestedBy: c.who,
+            name: c.name,
+            config: c.config,
+            platformAccountId: c.account,
+            schedule: c.schedule,
+            ...(c.region !== undefined ? { proxyRegion: c.region } : {}),
+            now,
+          };
         case 'schedule':
           return { type: 'ScheduleWorkflow', workflowId, requestedBy: c.who, schedule: c.schedule, now };
         case 'pause':

@@ -29,10 +29,14 @@ export function securityProblems(connectionString: string, security: EventStoreD
   const problems: string[] = [];
   const { username, password, tlsCAFile } = security;
   if ((username === undefined) !== (password === undefined)) problems.push('EVENTSTORE_USERNAME and EVENTSTORE_PASSWORD are set together or not at all');
-  if (username !== undefined && hasCredentials(connectionString)) problems.push('credentials are in EVENTSTORE_CONNECTION_STRING already: set them in one place');
-  if (username !== undefined && tlsDisabled(connectionString)) problems.push('credentials need TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING (an insecure server has no users)');
-  if (tlsCAFile !== undefined && tlsDisabled(connectionString)) problems.push('EVENTSTORE_TLS_CA_FILE needs TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING');
-  if (tlsCAFile !== undefined && /[?&]tlsCAFile=/.test(connectionString)) problems.push('tlsCAFile is in EVENTSTORE_CONNECTION_STRING already: set it in one place');
+  if (username !== undefined && hasCredentials(connectionString))
+    problems.push('credentials are in EVENTSTORE_CONNECTION_STRING already: set them in one place');
+  if (username !== undefined && tlsDisabled(connectionString))
+    problems.push('credentials need TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING (an insecure server has no users)');
+  if (tlsCAFile !== undefined && tlsDisabled(connectionString))
+    problems.push('EVENTSTORE_TLS_CA_FILE needs TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING');
+  if (tlsCAFile !== undefined && /[?&]tlsCAFile=/.test(connectionString))
+    problems.push('tlsCAFile is in EVENTSTORE_CONNECTION_STRING already: set it in one place');
   return problems;
 }
 

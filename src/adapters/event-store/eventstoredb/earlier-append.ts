@@ -22,15 +22,21 @@ export function findEarlierAppend(
   const first = hits[0];
   if (!first) return undefined;
   const whole =
-    hits.length === ids.length &&
-    hits.every((recorded, i) => recorded.id.toLowerCase() === ids[i] && recorded.revision === first.revision + BigInt(i));
-  if (!whole) throw new IdempotencyConflictError(streamName, events.map((event) => event.id));
+    hits.length === ids.length && hits.every((recorded, i) => recorded.id.toLowerCase() === ids[i] && recorded.revision === first.revision + BigInt(i));
+  if (!whole)
+    throw new IdempotencyConflictError(
+      streamName,
+      events.map((event) => event.id),
+    );
   return hits.at(-1);
 }
 
 /** A batch naming one id twice could never be a repeat of one append (Postgres refuses it the same way). */
 export function refuseRepeatedIds(streamName: string, events: readonly EventData[]): void {
   if (new Set(events.map((event) => event.id.toLowerCase())).size !== events.length) {
-    throw new IdempotencyConflictError(streamName, events.map((event) => event.id));
+    throw new IdempotencyConflictError(
+      streamName,
+      events.map((event) => event.id),
+    );
   }
 }

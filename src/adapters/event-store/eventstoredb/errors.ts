@@ -1,10 +1,5 @@
 import { ErrorType, isCommandError, type CommandError } from '@eventstore/db-client';
-import {
-  AppendTooLargeError,
-  StreamNotFoundError,
-  StreamTombstonedError,
-  WrongExpectedVersionError,
-} from '../../../event-store/errors.js';
+import { AppendTooLargeError, StreamNotFoundError, StreamTombstonedError, WrongExpectedVersionError } from '../../../event-store/errors.js';
 import type { ExpectedRevision } from '../../../event-store/port.js';
 
 /** Narrows to the client's error of one type; by `type`, which survives a duplicated client copy better than instanceof. */

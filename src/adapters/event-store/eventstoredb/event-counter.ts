@@ -92,7 +92,7 @@ export class EventCounter {
     this.remember(anchors, { position: reached, total: counted });
     const above = anchors.find((a) => comparePositions(a.position, position) > 0);
     const rest = above
-      ? (above.total - counted) * span(reached, position) / Math.max(1, span(reached, above.position))
+      ? ((above.total - counted) * span(reached, position)) / Math.max(1, span(reached, above.position))
       : (matching(read.events, filter) / Math.max(1, span(base.position, reached))) * span(reached, position);
     return { value: counted + Math.max(0, rest), exact: false };
   }

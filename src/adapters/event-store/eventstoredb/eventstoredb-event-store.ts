@@ -151,9 +151,7 @@ export class EventStoreDbEventStore implements EventStore {
       throw new WrongExpectedVersionError(streamName, expectedRevision, actual < 0n ? 'no_stream' : actual);
     }
     // servers leave the position out when they cannot tell it (e.g. some idempotent writes): read it back
-    const position = result.position
-      ? lastAppendedPosition(result.position)
-      : await this.positionOf(streamName, result.nextExpectedRevision);
+    const position = result.position ? lastAppendedPosition(result.position) : await this.positionOf(streamName, result.nextExpectedRevision);
     return { nextExpectedRevision: result.nextExpectedRevision, position };
   }
 
@@ -467,10 +465,7 @@ export class EventStoreDbEventStore implements EventStore {
     return streamEventPosition(event);
   }
 
-  private async readStreamEvents(
-    streamName: string,
-    options: Parameters<EventStoreDBClient['readStream']>[1],
-  ): Promise<ClientRecordedEvent[]> {
+  private async readStreamEvents(streamName: string, options: Parameters<EventStoreDBClient['readStream']>[1]): Promise<ClientRecordedEvent[]> {
     const events: ClientRecordedEvent[] = [];
     try {
       for await (const resolved of this.client.readStream(streamName, options)) {

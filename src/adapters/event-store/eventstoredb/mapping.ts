@@ -70,9 +70,7 @@ const UNKNOWN_POSITION = (1n << 64n) - 1n;
 export function streamEventPosition(event: ClientRecordedEvent): Position {
   const p = event.position;
   if (!p || p.commit === UNKNOWN_POSITION || p.prepare === UNKNOWN_POSITION || (p.commit === 0n && p.prepare === 0n)) {
-    throw new Error(
-      `EventStoreDB did not report the $all position of ${event.streamId}@${event.revision}; the adapter needs EventStoreDB 22.6 or later`,
-    );
+    throw new Error(`EventStoreDB did not report the $all position of ${event.streamId}@${event.revision}; the adapter needs EventStoreDB 22.6 or later`);
   }
   return toPosition(p);
 }

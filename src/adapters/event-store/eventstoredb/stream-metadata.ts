@@ -77,11 +77,7 @@ export function isSoftDeleteMarker(raw: Record<string, unknown> | undefined): bo
  * anyway. Otherwise `$acl`, `$cacheControl` and other server keys are kept,
  * and `$tb` never moves back (it also hides a recreated stream's old events).
  */
-export function metadataToWrite(
-  streamName: string,
-  current: Record<string, unknown> | undefined,
-  next: StreamMetadata,
-): Record<string, unknown> | undefined {
+export function metadataToWrite(streamName: string, current: Record<string, unknown> | undefined, next: StreamMetadata): Record<string, unknown> | undefined {
   if (isSoftDeleteMarker(current)) return undefined;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(current ?? {})) {

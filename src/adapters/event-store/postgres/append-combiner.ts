@@ -137,7 +137,8 @@ export class AppendCombiner {
     const refused: Pending[] = [];
     for (const p of group) {
       const row = written.get(p.streamName);
-      if (!row) refused.push(p); // refused here: the single path says why (or lands it)
+      if (!row)
+        refused.push(p); // refused here: the single path says why (or lands it)
       else p.resolve({ nextExpectedRevision: BigInt(row.revision), position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } });
     }
     // A failed group of 64 must not become 64 connections at once: a few lanes work through it.

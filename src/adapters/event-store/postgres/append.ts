@@ -101,7 +101,11 @@ export async function priorAppend(pool: pg.Pool, streamName: string, events: rea
   const written = events.map((e) => byId.get(e.id));
   const first = written[0] ? BigInt(written[0].revision) : -1n;
   const whole = written.every((row, i) => row !== undefined && row.stream_name === streamName && BigInt(row.revision) === first + BigInt(i));
-  if (!whole) throw new IdempotencyConflictError(streamName, events.map((e) => e.id));
+  if (!whole)
+    throw new IdempotencyConflictError(
+      streamName,
+      events.map((e) => e.id),
+    );
   return toResult(written.at(-1)!);
 }
 

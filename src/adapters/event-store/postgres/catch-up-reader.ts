@@ -154,7 +154,10 @@ export class PostgresCatchUpReader {
     if (!this.pairs || this.pairsHorizon === undefined) {
       const { rows } = await this.query<{ category: string | null; type: string | null; x: string }>({ text: PAIRS_QUERY });
       this.pairsHorizon = BigInt(rows[0]!.x);
-      this.pairs = rows.filter((r) => r.category !== null && r.type !== null).map((r) => ({ category: r.category!, type: r.type! })).filter((p) => this.wants(p));
+      this.pairs = rows
+        .filter((r) => r.category !== null && r.type !== null)
+        .map((r) => ({ category: r.category!, type: r.type! }))
+        .filter((p) => this.wants(p));
     }
     return { pairs: this.pairs, horizon: this.pairsHorizon };
   }

@@ -67,7 +67,8 @@ export const HORIZON_WARNING_MS = 5_000;
 export function horizonWarning(status: HorizonStatus, thresholdMs = HORIZON_WARNING_MS): string | undefined {
   const b = status.blocker;
   if (!status.lagging || !b || b.transactionAgeMs < thresholdMs) return undefined;
-  const who = b.pid === null ? `prepared transaction "${b.applicationName}"` : `backend pid ${b.pid} (${b.applicationName || 'no application name'}, ${b.state})`;
+  const who =
+    b.pid === null ? `prepared transaction "${b.applicationName}"` : `backend pid ${b.pid} (${b.applicationName || 'no application name'}, ${b.state})`;
   return `$all delivery is held back by ${who} in database ${b.database ?? '?'}, open for ${Math.round(b.transactionAgeMs / 1000)} s: end it (or SELECT pg_terminate_backend(${b.pid ?? 'pid'}))`;
 }
 

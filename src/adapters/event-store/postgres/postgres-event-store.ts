@@ -135,7 +135,12 @@ export class PostgresEventStore implements EventStore {
     return this.tail;
   }
 
-  async append(streamName: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any', options: AppendOptions = {}): Promise<AppendResult> {
+  async append(
+    streamName: string,
+    events: readonly EventData[],
+    expectedRevision: ExpectedRevision = 'any',
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     validateAppend(streamName, events);
     const result = await this.combiner.append(streamName, events, expectedRevision, options.conditions);
     this.signal.appended(events.map((event) => event.type));
@@ -168,7 +173,9 @@ export class PostgresEventStore implements EventStore {
     const first = rows[0];
     if (!first?.exists) throw new StreamNotFoundError(streamName);
     const snapshot =
-      first.snap_revision === null ? undefined : { streamName, revision: BigInt(first.snap_revision), version: snapshotVersion, state: first.snap_state as Json };
+      first.snap_revision === null
+        ? undefined
+        : { streamName, revision: BigInt(first.snap_revision), version: snapshotVersion, state: first.snap_state as Json };
     return { snapshot, events: rows.filter((r) => r.event_id !== null).map(toRecordedEvent) };
   }
 
@@ -239,7 +246,10 @@ export class PostgresEventStore implements EventStore {
 
   async countEvents(after: Position, upTo: Position, filter?: EventFilter): Promise<EventCount> {
     const values: unknown[] = [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString()];
-    const conditions = ['(transaction_id, global_position) > ($1::text::xid8, $2::bigint)', '(transaction_id, global_position) <= ($3::text::xid8, $4::bigint)'];
+    const conditions = [
+      '(transaction_id, global_position) > ($1::text::xid8, $2::bigint)',
+      '(transaction_id, global_position) <= ($3::text::xid8, $4::bigint)',
+    ];
     if (filter?.eventTypes?.length) conditions.push(`event_type = ANY($${values.push(filter.eventTypes)}::text[])`);
     if (filter?.streamPrefixes?.length) conditions.push(`stream_name LIKE ANY($${values.push(filter.streamPrefixes.map(likePrefix))}::text[])`);
     const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM es_events WHERE ${conditions.join(' AND ')}`, values);

@@ -36,5 +36,5 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
 
 /** Escapes LIKE wildcards so a stream prefix matches literally. */
 export function likePrefix(prefix: string): string {
-  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

@@ -113,7 +113,10 @@ export async function scavengeEvents(knex: Knex, options: ScavengeOptions = {}):
 
     const deleted = new Map<string, number>();
     if (dryRun) {
-      const { rows } = (await knex.raw(`SELECT stream_name, count(*)::int AS n FROM (${HIDDEN_EVENTS}) h GROUP BY stream_name`, { names: page.names, asOf })) as {
+      const { rows } = (await knex.raw(`SELECT stream_name, count(*)::int AS n FROM (${HIDDEN_EVENTS}) h GROUP BY stream_name`, {
+        names: page.names,
+        asOf,
+      })) as {
         rows: { stream_name: string; n: number }[];
       };
       for (const row of rows) deleted.set(row.stream_name, row.n);

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { EventFilter, RecordedEvent } from '../../../event-store/port.js';
 import { comparePositions, type Position } from '../../../event-store/position.js';
 import type { Window } from './all-subscription.js';

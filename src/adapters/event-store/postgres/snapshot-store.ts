@@ -17,7 +17,9 @@ export class PostgresSnapshotStore implements SnapshotStore {
    */
   static open(connectionString: string, poolSize = 4, options: { asynchronousCommit?: boolean } = {}): PostgresSnapshotStore {
     // a connection that breaks is replaced on the next use; nothing to do here
-    const pool = survivePoolErrors(new pg.Pool({ connectionString, max: poolSize, ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}) }));
+    const pool = survivePoolErrors(
+      new pg.Pool({ connectionString, max: poolSize, ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}) }),
+    );
     return new PostgresSnapshotStore(pool, true);
   }
 

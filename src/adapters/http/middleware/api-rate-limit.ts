@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Redis } from '../../redis/redis.js';
 import { TokenBuckets, type Bucket, type BucketDecision } from '../../rate-limit/token-bucket.js';
-import { isTransientError } from '../../../subscriptions/transient-errors.js';
+import { isTransientError } from '../../../consumers/transient-errors.js';
 import { RAW_BODY_PATH_PREFIXES } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { AppContext, AppState } from '../state.js';
@@ -42,7 +42,9 @@ export function apiRateLimit(redis: Redis, limits: ApiRateLimits): ApiRateLimit 
   const ipBucket = (ip: string): Bucket[] =>
     limits.perIpPerSecond > 0 ? [{ key: `${API_RATE_PREFIX}:ip:${ip}`, ratePerSecond: limits.perIpPerSecond, capacity: capacity(limits.perIpPerSecond) }] : [];
   const userBucket = (id: string): Bucket[] =>
-    limits.perUserPerSecond > 0 ? [{ key: `${API_RATE_PREFIX}:user:${id}`, ratePerSecond: limits.perUserPerSecond, capacity: capacity(limits.perUserPerSecond) }] : [];
+    limits.perUserPerSecond > 0
+      ? [{ key: `${API_RATE_PREFIX}:user:${id}`, ratePerSecond: limits.perUserPerSecond, capacity: capacity(limits.perUserPerSecond) }]
+      : [];
 
   let warnedAt = 0;
   const apply = async (ctx: AppContext, wanted: Bucket[]): Promise<void> => {

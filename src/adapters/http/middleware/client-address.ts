@@ -22,7 +22,7 @@ export function clientAddress(trusted: readonly string[]): Middleware<AppState> 
   const trust = trusted.length > 0 ? proxyaddr.compile([...trusted]) : undefined;
   return async (ctx, next) => {
     const peer = ctx.req.socket.remoteAddress ?? '';
-    if (!trust || !trust(peer, 0)) {
+    if (!trust?.(peer, 0)) {
       delete ctx.req.headers['x-forwarded-for'];
       delete ctx.req.headers['x-forwarded-proto'];
       delete ctx.req.headers['x-forwarded-host'];

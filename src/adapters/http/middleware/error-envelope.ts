@@ -3,7 +3,7 @@ import { fail } from '../envelope.js';
 import { mapError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
-import { isTransientError } from '../../../subscriptions/transient-errors.js';
+import { isTransientError } from '../../../consumers/transient-errors.js';
 
 /** Codes for the statuses Koa and its middleware produce on their own. */
 const CODE_BY_STATUS: Record<number, string> = {
@@ -47,7 +47,9 @@ export function errorEnvelope(): Middleware<AppState> {
         // Postgres or Redis away (a restart, a lost connection) or a conflict that passes: nothing about this request
         ctx.state.logger.warn({ err: error }, 'request failed on a dependency; answered 503');
         ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-        known = new HttpError(503, 'SERVICE_UNAVAILABLE', 'a service the platform depends on is unavailable; retry shortly', { retry_after_seconds: RETRY_AFTER_SECONDS });
+        known = new HttpError(503, 'SERVICE_UNAVAILABLE', 'a service the platform depends on is unavailable; retry shortly', {
+          retry_after_seconds: RETRY_AFTER_SECONDS,
+        });
       }
       if (!known) ctx.state.logger.error({ err: error }, 'request failed');
       for (const [name, value] of Object.entries(mapped?.headers ?? {})) ctx.set(name, value);

@@ -168,7 +168,6 @@ async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema
   };
 }
 
-
 /**
  * The console's JSON API, `/api/v1/admin`: event store browsing,
  * aggregate state at a revision, correlation timelines, projection status and
@@ -360,7 +359,10 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       errors: [403],
     },
     async ({ query }) => {
-      const types = query.type?.split(',').map((t) => t.trim()).filter(Boolean);
+      const types = query.type
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       const events = await searchEvents(ops, {
         ...(query.correlation_id ? { correlationId: query.correlation_id } : {}),
         ...(query.user_id ? { userId: query.user_id } : {}),

@@ -89,7 +89,14 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
       auth: true,
       idempotent: false,
       request: { body: createBody },
-      responses: { 201: { description: 'created: the key, shown this once', schema: apiKeySchema.omit({ revoked_at: true, last_used_day: true, status: true }).extend({ key: z.string(), revision: z.string(), position: z.string().nullable() }) } },
+      responses: {
+        201: {
+          description: 'created: the key, shown this once',
+          schema: apiKeySchema
+            .omit({ revoked_at: true, last_used_day: true, status: true })
+            .extend({ key: z.string(), revision: z.string(), position: z.string().nullable() }),
+        },
+      },
       errors: [403, 409],
     },
     async ({ body }, ctx) => {
@@ -102,7 +109,10 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
         });
       }
       if ((await countActiveApiKeys(knex, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
-        throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, { reason: 'too_many_keys', limit: MAX_ACTIVE_API_KEYS });
+        throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, {
+          reason: 'too_many_keys',
+          limit: MAX_ACTIVE_API_KEYS,
+        });
       }
       const issued = issueApiKeyToken();
       const result = await createApiKey(call(ctx, user.id), {

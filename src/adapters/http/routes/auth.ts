@@ -110,7 +110,12 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
   let dummyHash: Promise<string> | undefined;
   const timingDecoy = () => (dummyHash ??= passwordHasher.hash(generateOpaqueToken()));
 
-  async function tokenPair(ctx: AppContext, claims: { userId: string; role: UserRole; sessionId: string }, refreshToken: string, position: Position | undefined) {
+  async function tokenPair(
+    ctx: AppContext,
+    claims: { userId: string; role: UserRole; sessionId: string },
+    refreshToken: string,
+    position: Position | undefined,
+  ) {
     const access = await accessTokens.issue(claims);
     ctx.set('Cache-Control', 'no-store');
     return {
@@ -434,7 +439,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     {
       method: 'post',
       path: '/verify-email',
-      summary: 'Verify the account\'s email with the mailed token',
+      summary: "Verify the account's email with the mailed token",
       description:
         'The token of the latest verification link (`PUBLIC_WEB_URL/verify-email?token=…`). A superseded, unknown or expired one is 401 UNAUTHENTICATED ' +
         '(one message for all); following a link again after success answers 200 and changes nothing. Rate limited per client IP and per user.',

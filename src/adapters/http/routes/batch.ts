@@ -63,9 +63,9 @@ const itemSchema = z.object({
   id: z.string().describe('the id as given'),
   ok: z.boolean(),
   status: z.number().int().describe('what the single-item route would have answered for this item (200, 201, 403, 404, 409, 429, 502, …)'),
-  revision: z.string().nullable().describe('the item stream\'s revision after it; null when it failed'),
+  revision: z.string().nullable().describe("the item stream's revision after it; null when it failed"),
   position: z.string().nullable().describe('where its write stands in $all; null when nothing was written'),
-  data: z.record(z.string(), z.unknown()).optional().describe('what the action tells beyond the write (a verification\'s verdict, a tracking\'s id)'),
+  data: z.record(z.string(), z.unknown()).optional().describe("what the action tells beyond the write (a verification's verdict, a tracking's id)"),
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }).optional(),
 });
 
@@ -86,7 +86,12 @@ type ItemResult = z.input<typeof itemSchema>;
 const ids = <T extends z.ZodType>(id: T) => z.array(id).min(1).max(MAX_BATCH_ITEMS);
 
 /** Runs `work` for each id (at most `concurrency` at once), every failure the API knows as that item's result. */
-async function runItems(ctx: AppContext, items: readonly string[], concurrency: number, work: (id: string) => Promise<ItemOutcome>): Promise<z.input<typeof batchSchema>> {
+async function runItems(
+  ctx: AppContext,
+  items: readonly string[],
+  concurrency: number,
+  work: (id: string) => Promise<ItemOutcome>,
+): Promise<z.input<typeof batchSchema>> {
   const results: ItemResult[] = new Array(items.length);
   let last: Position | undefined;
   let next = 0;
@@ -177,7 +182,7 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
       path: '/platform-accounts/batch',
       summary: 'Verify or disconnect several of my platform accounts',
       description:
-        'Each account as POST /platform-accounts/{id}/verify or DELETE /platform-accounts/{id} would (another user\'s or an unknown ' +
+        "Each account as POST /platform-accounts/{id}/verify or DELETE /platform-accounts/{id} would (another user's or an unknown " +
         'account: a 404 item; a verification the platform does not answer: a 502 item; `data` holds the verdict: verified, status, ' +
         `reason). Verifications run four at a time. ${BATCH_TEXT} Needs batch_operations in the plan of the account's service: the call ` +
         'needs one plan with it (403 PERMISSION_DENIED, details.feature = batch_operations, otherwise), an account of a service whose plan ' +
@@ -191,13 +196,17 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       const plans = await currentPlans(store, user.id);
-      if (!plans.some(allowsBatchOperations)) requireBatchOperations(plans.find((p) => p.service === 'xiaohongshu') ?? plans[0]!, { plans: Object.fromEntries(plans.map((p) => [p.service, p.code])) });
+      if (!plans.some(allowsBatchOperations))
+        requireBatchOperations(plans.find((p) => p.service === 'xiaohongshu') ?? plans[0]!, {
+          plans: Object.fromEntries(plans.map((p) => [p.service, p.code])),
+        });
       const actor = { userId: user.id, context: commandContext(ctx, user.id) };
       return runItems(ctx, body.ids, body.action === 'verify' ? 4 : 1, async (id) => {
         const { state } = await ownedAccount(store, id, user.id);
         const service = platformModule(state.platform)?.service;
         const plan = plans.find((p) => p.service === service);
-        if (!plan) throw new DomainError('PERMISSION_DENIED', `no plan covers ${state.platform} accounts`, { feature: 'batch_operations', platform: state.platform });
+        if (!plan)
+          throw new DomainError('PERMISSION_DENIED', `no plan covers ${state.platform} accounts`, { feature: 'batch_operations', platform: state.platform });
         requireBatchOperations(plan, { platform: state.platform });
         if (body.action === 'disconnect') return disconnectPlatformAccount(accounts, actor, id);
         const { outcome, result } = await verifyPlatformAccount(accounts, actor, id);
@@ -234,7 +243,10 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
         body: z
           .object({ action: z.enum(['track', 'untrack', 'update']), novel_ids: ids(novelId), settings: settingsBody.partial().optional() })
           .strict()
-          .refine((b) => b.action !== 'update' || (b.settings !== undefined && Object.keys(b.settings).length > 0), { message: 'update needs settings', path: ['settings'] }),
+          .refine((b) => b.action !== 'update' || (b.settings !== undefined && Object.keys(b.settings).length > 0), {
+            message: 'update needs settings',
+            path: ['settings'],
+          }),
       },
       responses: { 200: { description: 'one result per novel', schema: batchSchema } },
       errors: [403],
@@ -243,7 +255,11 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
       const user = currentUser(ctx);
       requireBatchOperations(await currentPlan(store, user.id, 'qidian'));
       const call = (): TrackingCall => ({ store, userId: user.id, now: clock(), timeZone, context: commandContext(ctx, user.id) });
-      const defaults = { notifyOnUpdate: DEFAULT_SETTINGS.notify_on_update, notifyOnCompletion: DEFAULT_SETTINGS.notify_on_completion, wordCountThreshold: DEFAULT_SETTINGS.word_count_threshold };
+      const defaults = {
+        notifyOnUpdate: DEFAULT_SETTINGS.notify_on_update,
+        notifyOnCompletion: DEFAULT_SETTINGS.notify_on_completion,
+        wordCountThreshold: DEFAULT_SETTINGS.word_count_threshold,
+      };
       return runItems(ctx, body.novel_ids, 1, async (novel) => {
         if (body.action === 'track') {
           const tracked = await trackNovel(call(), { novelId: novel, title: null, settings: changedSettings(defaults, body.settings ?? {}) });

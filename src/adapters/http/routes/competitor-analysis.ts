@@ -28,7 +28,10 @@ export const MAX_COMPETITOR_DAYS = 365;
 export const MAX_TOP_PEERS = 50;
 const DEFAULT_DAYS = 30;
 
-const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 
 const metricSchema = z.object({
   metric: z.string().describe('word_count, chapters, collections, monthly_tickets, <figure>_weekly_growth, or best_rank:<board>'),
@@ -61,7 +64,14 @@ const peerSchema = z.object({
 });
 
 const competitorSchema = z.object({
-  novel: z.object({ novel_id: z.string(), title: z.string(), author: z.string(), category: z.string(), sub_category: z.string().nullable(), last_captured_at: z.string() }),
+  novel: z.object({
+    novel_id: z.string(),
+    title: z.string(),
+    author: z.string(),
+    category: z.string(),
+    sub_category: z.string().nullable(),
+    last_captured_at: z.string(),
+  }),
   from: z.string(),
   to: z.string(),
   days: z.number().int(),
@@ -112,7 +122,7 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
       summary: 'Competitor analysis: a novel against its peers',
       description:
         'A novel against its peers: the other novels of its category — and of its sub-category when a board entry shows it (`level=category` ' +
-        'compares with the whole category) — in the caller\'s own collected data (novel snapshots and board entries captured within retention ' +
+        "compares with the whole category) — in the caller's own collected data (novel snapshots and board entries captured within retention " +
         `and in the period: \`days\`, default ${DEFAULT_DAYS}, or \`from\`/\`to\`, Qidian days, at most ${MAX_COMPETITOR_DAYS}). Per metric — word_count, ` +
         'chapters, collections, monthly_tickets (at the last snapshot of the period), their weekly growth (last − first snapshot of the ' +
         'period per 7 days between them; null with one snapshot or two less than a day apart), and best_rank:<board> (the best rank on each ' +
@@ -147,7 +157,14 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
       const since = new Date(now.getTime() - plan.features.data_retention_days * DAY_MS);
       const boards = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      const found = await competitorAnalysis(knex, user.id, params.novel_id, { since, period: p, boards, level: query.level, limit: query.limit, sort: query.sort });
+      const found = await competitorAnalysis(knex, user.id, params.novel_id, {
+        since,
+        period: p,
+        boards,
+        level: query.level,
+        limit: query.limit,
+        sort: query.sort,
+      });
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'no data of this novel');
       return found;
     },

@@ -11,7 +11,7 @@ import {
   type DeadLetter,
 } from '../../../operations/dead-letters.js';
 import type { OpsDeps } from '../../../operations/types.js';
-import type { Consumer } from '../../../subscriptions/consumer.js';
+import type { Consumer } from '../../../consumers/consumer.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
@@ -24,7 +24,7 @@ const deadLetterSchema = z.object({
   consumer: z.string(),
   event_id: z.string(),
   stream: z.string(),
-  revision: z.string().describe('the event\'s revision in its stream, decimal'),
+  revision: z.string().describe("the event's revision in its stream, decimal"),
   type: z.string(),
   position: z.string().describe('<commit>-<prepare>'),
   error: z.string().describe('the last error, with its stack'),

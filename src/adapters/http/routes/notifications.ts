@@ -81,7 +81,7 @@ export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps):
       summary: 'Mark all my notifications read',
       description:
         '`marked`: how many were unread. Nothing unread: 200, marked 0. Marks what the read model shows unread ' +
-        '(`?after_position=` waits for a write first); `revision` is the last marked notification\'s, `position` the latest write.',
+        "(`?after_position=` waits for a write first); `revision` is the last marked notification's, `position` the latest write.",
       tags: ['notifications'],
       auth: true,
       request: { query: afterPositionQuery },

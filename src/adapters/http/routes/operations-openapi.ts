@@ -5,7 +5,10 @@ import { errorEnvelopeSchema, successEnvelopeSchema } from '../openapi.js';
 const checks = z.record(z.string(), z.enum(['ok', 'failed', 'timed out'])).describe('postgres, event_store, redis');
 
 const opsAuth = {
-  401: { description: 'OPS_TOKEN is configured and the request does not carry it (UNAUTHENTICATED)', content: { 'application/json': { schema: errorEnvelopeSchema } } },
+  401: {
+    description: 'OPS_TOKEN is configured and the request does not carry it (UNAUTHENTICATED)',
+    content: { 'application/json': { schema: errorEnvelopeSchema } },
+  },
 };
 const opsNote = ' When OPS_TOKEN is configured (production requires it), only `Authorization: Bearer <OPS_TOKEN>` gets an answer.';
 
@@ -17,7 +20,10 @@ export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
     tags: ['operations'],
     summary: 'Liveness: the process answers (checks nothing else)',
     responses: {
-      200: { description: 'alive', content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ok'), uptime_seconds: z.number().int() })) } } },
+      200: {
+        description: 'alive',
+        content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ok'), uptime_seconds: z.number().int() })) } },
+      },
     },
   });
   registry.registerPath({
@@ -31,7 +37,9 @@ export function registerOperationsOpenApi(registry: OpenAPIRegistry): void {
     responses: {
       200: {
         description: 'ready',
-        content: { 'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ready'), checks, warnings: z.array(z.string()).optional() })) } },
+        content: {
+          'application/json': { schema: successEnvelopeSchema(z.object({ status: z.literal('ready'), checks, warnings: z.array(z.string()).optional() })) },
+        },
       },
       503: { description: 'a dependency does not answer (details.checks)', content: { 'application/json': { schema: errorEnvelopeSchema } } },
       ...opsAuth,

@@ -13,7 +13,12 @@ import type { AppContext, AppState } from '../state.js';
  * /metrics (which describe the traffic) want `Authorization: Bearer
  * <OPS_TOKEN>` when an ops token is configured (production requires one).
  */
-export function operationsRouter(deps: { checks: readonly ReadinessCheck[]; warnings?: () => Promise<string[]>; metrics: Registry; opsToken?: string }): Router<AppState> {
+export function operationsRouter(deps: {
+  checks: readonly ReadinessCheck[];
+  warnings?: () => Promise<string[]>;
+  metrics: Registry;
+  opsToken?: string;
+}): Router<AppState> {
   const router = new Router<AppState>();
   const expected = deps.opsToken ? createHash('sha256').update(`Bearer ${deps.opsToken}`).digest() : undefined;
   const opsOnly = async (ctx: AppContext, next: () => Promise<unknown>) => {

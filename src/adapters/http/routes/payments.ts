@@ -5,8 +5,15 @@ import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { handle, load } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
-import { PAYMENT_CHANNELS, paymentOrderAggregate, type ConfirmPayment, type PaymentChannel, type PaymentOrderState, type PaymentProvider } from '../../../write-model/payment-order/index.js';
-import { PLAN_CODES, SERVICES, type Service } from '../../../write-model/subscription/plans.js';
+import {
+  PAYMENT_CHANNELS,
+  paymentOrderAggregate,
+  type ConfirmPayment,
+  type PaymentChannel,
+  type PaymentOrderState,
+  type PaymentProvider,
+} from '../../../write-model/payment-order/index.js';
+import { PLAN_CODES, SERVICES } from '../../../write-model/subscription/plans.js';
 import {
   PaymentPlacementError,
   ProviderNotOfferedError,
@@ -23,7 +30,6 @@ import { ALIPAY_FAILURE, ALIPAY_PAID_STATUSES, ALIPAY_SUCCESS, alipayPayment, pa
 import type { PaymentProviders } from '../../payments/providers.js';
 import { readRawBody } from '../../payments/raw-body.js';
 import { WechatDecryptError, verifyWechatSignature, wechatRefund, wechatTransaction } from '../../payments/wechat.js';
-import { ok } from '../envelope.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { requireVerifiedEmail } from '../../../application/email-verification.js';
@@ -93,7 +99,9 @@ export async function placeCheckout(
     return await checkout({ store: deps.store, providers: deps.providers ?? {}, logger: ctx.state.logger, ...(deps.now ? { now: deps.now } : {}) }, input);
   } catch (error) {
     if (error instanceof ProviderNotOfferedError) {
-      throw new HttpError(422, 'VALIDATION_ERROR', error.message, { issues: [{ in: 'body', path: ['provider'], message: error.message, code: 'provider_not_offered' }] });
+      throw new HttpError(422, 'VALIDATION_ERROR', error.message, {
+        issues: [{ in: 'body', path: ['provider'], message: error.message, code: 'provider_not_offered' }],
+      });
     }
     if (error instanceof PaymentPlacementError) {
       const details = { order_id: error.orderId, provider: error.failure.provider, reason: error.failure.reason };
@@ -209,8 +217,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       summary: 'Open a payment order for a plan and place it with the provider',
       description:
         'The amount comes from the plan catalogue (fen, CNY). The order is placed with the provider at once: Alipay (`channel` page, the default, ' +
-        'or wap) answers `pay_url`, the signed cashier URL to open in the buyer\'s browser; WeChat Pay (`channel` native) answers `code_url`, the QR ' +
-        'code to show. The provider\'s notification (or the reconcile job) then records the payment, and pm-plan-on-payment upgrades or renews the ' +
+        "or wap) answers `pay_url`, the signed cashier URL to open in the buyer's browser; WeChat Pay (`channel` native) answers `code_url`, the QR " +
+        "code to show. The provider's notification (or the reconcile job) then records the payment, and pm-plan-on-payment upgrades or renews the " +
         `subscription. The order can be paid until expires_at (created + PAYMENT_ORDER_TTL_MINUTES). Only monthly billing is sold: the catalogue has no yearly prices. ${checkoutErrorsDescription} ` +
         'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
       tags: ['payments'],
@@ -269,7 +277,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     },
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
-      if (!deps.knex) return { items: [], pagination: { page: query.page, per_page: query.per_page, total: 0, total_pages: 0, has_next: false, has_prev: query.page > 1 } };
+      if (!deps.knex)
+        return { items: [], pagination: { page: query.page, per_page: query.per_page, total: 0, total_pages: 0, has_next: false, has_prev: query.page > 1 } };
       await awaitPosition(ctx, deps.knex, PAYMENT_ORDERS_PROJECTION);
       return listPaymentOrders(deps.knex, user.id, { page: query.page, per_page: query.per_page, status: query.status, service: query.service });
     },
@@ -304,13 +313,20 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     const orderId = orderIdFromTradeRef(command.orderId);
     if (!orderId) throw new Refused(400, `out_trade_no ${JSON.stringify(command.orderId)} is not an order id`);
     try {
-      const result = await handle(store, paymentOrderAggregate, orderId, { type: 'ConfirmPayment', ...command, orderId, now: now().toISOString() }, {
-        // who: the provider's verified notification, not a user
-        context: commandContext(ctx, `provider:${command.provider}`),
-      });
+      const result = await handle(
+        store,
+        paymentOrderAggregate,
+        orderId,
+        { type: 'ConfirmPayment', ...command, orderId, now: now().toISOString() },
+        {
+          // who: the provider's verified notification, not a user
+          context: commandContext(ctx, `provider:${command.provider}`),
+        },
+      );
       ctx.state.logger.info({ orderId, provider: command.provider, recorded: result.events.length > 0 }, 'payment notification handled');
     } catch (error) {
-      if (error instanceof DomainError) throw new Refused(error.code === 'NOT_FOUND' ? 404 : error.code === 'CONFLICT' ? 409 : 400, `${error.code}: ${error.message}`);
+      if (error instanceof DomainError)
+        throw new Refused(error.code === 'NOT_FOUND' ? 404 : error.code === 'CONFLICT' ? 409 : 400, `${error.code}: ${error.message}`);
       throw error;
     }
   }
@@ -329,9 +345,19 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       envelope: false,
       rawBody: {
         contentType: 'application/x-www-form-urlencoded',
-        schema: z.record(z.string(), z.string()).describe('Alipay notification parameters (out_trade_no, trade_no, trade_status, total_amount, gmt_payment, app_id, seller_id, notify_id, sign, sign_type, …)'),
+        schema: z
+          .record(z.string(), z.string())
+          .describe(
+            'Alipay notification parameters (out_trade_no, trade_no, trade_status, total_amount, gmt_payment, app_id, seller_id, notify_id, sign, sign_type, …)',
+          ),
       },
-      responses: { 200: { description: '`success` when handled (a repeat included), `failure` otherwise: Alipay retries', contentType: 'text/plain', schema: z.enum([ALIPAY_SUCCESS, ALIPAY_FAILURE]) } },
+      responses: {
+        200: {
+          description: '`success` when handled (a repeat included), `failure` otherwise: Alipay retries',
+          contentType: 'text/plain',
+          schema: z.enum([ALIPAY_SUCCESS, ALIPAY_FAILURE]),
+        },
+      },
     },
     async (_input, ctx) => {
       const answer = (text: string) => {
@@ -390,7 +416,12 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       envelope: false,
       rawBody: {
         contentType: 'application/json',
-        schema: z.object({ id: z.string(), event_type: z.string(), resource_type: z.string(), resource: z.object({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().optional() }) }),
+        schema: z.object({
+          id: z.string(),
+          event_type: z.string(),
+          resource_type: z.string(),
+          resource: z.object({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().optional() }),
+        }),
         description: 'signed by the Wechatpay-Timestamp, -Nonce, -Signature and -Serial headers',
       },
       responses: {
@@ -409,7 +440,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         ctx.body = body;
       };
       try {
-        if (!config.WECHAT_PLATFORM_PUBLIC_KEY || !config.WECHAT_API_V3_KEY) throw new Refused(500, 'WECHAT_PLATFORM_PUBLIC_KEY / WECHAT_API_V3_KEY not configured');
+        if (!config.WECHAT_PLATFORM_PUBLIC_KEY || !config.WECHAT_API_V3_KEY)
+          throw new Refused(500, 'WECHAT_PLATFORM_PUBLIC_KEY / WECHAT_API_V3_KEY not configured');
         const body = await readRawBody(ctx.req, config.HTTP_BODY_LIMIT_BYTES);
         const verified = verifyWechatSignature({ headers: ctx.headers, body, platformPublicKeyPem: config.WECHAT_PLATFORM_PUBLIC_KEY, now: now() });
         if (!verified.ok) throw new Refused(401, verified.reason);
@@ -432,7 +464,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         }
         // amount.total is in fen of CNY; a transaction in any other currency (or naming none) is not what we charged
         if (transaction.amount.currency !== 'CNY') throw new Refused(400, `amount.currency ${String(transaction.amount.currency)} is not CNY`);
-        const paidAt = typeof transaction.success_time === 'string' && !Number.isNaN(Date.parse(transaction.success_time)) ? transaction.success_time : now().toISOString();
+        const paidAt =
+          typeof transaction.success_time === 'string' && !Number.isNaN(Date.parse(transaction.success_time)) ? transaction.success_time : now().toISOString();
         await confirm(ctx, {
           orderId: transaction.out_trade_no,
           provider: 'wechat',
@@ -470,7 +503,12 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       envelope: false,
       rawBody: {
         contentType: 'application/json',
-        schema: z.object({ id: z.string(), event_type: z.string(), resource_type: z.string(), resource: z.object({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().optional() }) }),
+        schema: z.object({
+          id: z.string(),
+          event_type: z.string(),
+          resource_type: z.string(),
+          resource: z.object({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().optional() }),
+        }),
         description: 'signed by the Wechatpay-Timestamp, -Nonce, -Signature and -Serial headers',
       },
       responses: {
@@ -489,7 +527,8 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         ctx.body = body;
       };
       try {
-        if (!config.WECHAT_PLATFORM_PUBLIC_KEY || !config.WECHAT_API_V3_KEY) throw new Refused(500, 'WECHAT_PLATFORM_PUBLIC_KEY / WECHAT_API_V3_KEY not configured');
+        if (!config.WECHAT_PLATFORM_PUBLIC_KEY || !config.WECHAT_API_V3_KEY)
+          throw new Refused(500, 'WECHAT_PLATFORM_PUBLIC_KEY / WECHAT_API_V3_KEY not configured');
         const body = await readRawBody(ctx.req, config.HTTP_BODY_LIMIT_BYTES);
         const verified = verifyWechatSignature({ headers: ctx.headers, body, platformPublicKeyPem: config.WECHAT_PLATFORM_PUBLIC_KEY, now: now() });
         if (!verified.ok) throw new Refused(401, verified.reason);
@@ -508,21 +547,36 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         if (!orderId) throw new Refused(400, `out_trade_no ${JSON.stringify(refund.out_trade_no)} is not an order id`);
         if (refund.refund_status === 'PROCESSING') return answer(200, { code: 'SUCCESS' });
         const { state } = await load(store, paymentOrderAggregate, orderId);
-        if (!state.order || state.order.provider !== 'wechat') throw new Refused(404, 'no such WeChat Pay order');
-        const requested = state.pendingRefunds.find((r) => r.refundId === refund.out_refund_no) ?? state.refunds.find((r) => r.refundId === refund.out_refund_no);
+        if (state.order?.provider !== 'wechat') throw new Refused(404, 'no such WeChat Pay order');
+        const requested =
+          state.pendingRefunds.find((r) => r.refundId === refund.out_refund_no) ?? state.refunds.find((r) => r.refundId === refund.out_refund_no);
         if (!requested) throw new Refused(404, `no refund ${refund.out_refund_no} was requested`);
         if (refund.refund_status === 'SUCCESS' && requested.amountFen !== refund.amount.refund) {
           throw new Refused(400, `refunded ${refund.amount.refund} fen, ${requested.amountFen} fen were requested`);
         }
         const outcome =
           refund.refund_status === 'SUCCESS'
-            ? { state: 'succeeded' as const, refundedAt: typeof refund.success_time === 'string' && !Number.isNaN(Date.parse(refund.success_time)) ? refund.success_time : null, providerRefundId: refund.refund_id }
+            ? {
+                state: 'succeeded' as const,
+                refundedAt: typeof refund.success_time === 'string' && !Number.isNaN(Date.parse(refund.success_time)) ? refund.success_time : null,
+                providerRefundId: refund.refund_id,
+              }
             : { state: 'failed' as const, reason: `wechat refund ${refund.refund_status}` };
         try {
-          const result = await settleRefund({ store, providers: deps.providers ?? {}, now }, orderId, refund.out_refund_no, outcome, commandContext(ctx, 'provider:wechat'));
-          ctx.state.logger.info({ orderId, refundId: refund.out_refund_no, status: refund.refund_status, recorded: (result?.events.length ?? 0) > 0 }, 'wechat refund notification handled');
+          const result = await settleRefund(
+            { store, providers: deps.providers ?? {}, now },
+            orderId,
+            refund.out_refund_no,
+            outcome,
+            commandContext(ctx, 'provider:wechat'),
+          );
+          ctx.state.logger.info(
+            { orderId, refundId: refund.out_refund_no, status: refund.refund_status, recorded: (result?.events.length ?? 0) > 0 },
+            'wechat refund notification handled',
+          );
         } catch (error) {
-          if (error instanceof DomainError) throw new Refused(error.code === 'NOT_FOUND' ? 404 : error.code === 'CONFLICT' ? 409 : 400, `${error.code}: ${error.message}`);
+          if (error instanceof DomainError)
+            throw new Refused(error.code === 'NOT_FOUND' ? 404 : error.code === 'CONFLICT' ? 409 : 400, `${error.code}: ${error.message}`);
           throw error;
         }
         answer(200, { code: 'SUCCESS' });
@@ -545,7 +599,9 @@ const refundResultSchema = z.object({
   order_id: z.string(),
   refund_id: z.string().describe("our refund id: the provider's out_request_no (Alipay) / out_refund_no (WeChat Pay)"),
   amount_fen: z.number().int(),
-  state: z.enum(['refunded', 'failed', 'pending']).describe('pending: the provider has not settled it yet (a WeChat Pay notification, or the reconcile job, will)'),
+  state: z
+    .enum(['refunded', 'failed', 'pending'])
+    .describe('pending: the provider has not settled it yet (a WeChat Pay notification, or the reconcile job, will)'),
   reason: z.string().nullable().describe("the provider's refusal, when failed"),
   order: orderSchema,
   revision: z.string(),
@@ -569,8 +625,8 @@ export function adminPaymentsRouter(api: HttpApi, deps: Pick<PaymentsRouteDeps, 
       path: '/orders/:id/refund',
       summary: 'Refund a paid order (admin)',
       description:
-        'Asks the order\'s provider for a refund of `amount_fen` (default: all that is left to refund) and records RefundRequested, then the ' +
-        'outcome: Alipay answers at once (PaymentRefunded, or RefundFailed with the provider\'s reason); WeChat Pay mostly answers PROCESSING ' +
+        "Asks the order's provider for a refund of `amount_fen` (default: all that is left to refund) and records RefundRequested, then the " +
+        "outcome: Alipay answers at once (PaymentRefunded, or RefundFailed with the provider's reason); WeChat Pay mostly answers PROCESSING " +
         'and settles it by notification (state pending). A provider that does not answer leaves the refund pending: the reconcile job asks ' +
         'again (the refund id makes it the same refund). A refund that makes the order fully refunded ends the paid plan it bought ' +
         '(pm-plan-on-refund: the subscription falls back to free). 201 when refunded or pending, 200 when the provider refused (state failed). ' +
@@ -597,7 +653,14 @@ export function adminPaymentsRouter(api: HttpApi, deps: Pick<PaymentsRouteDeps, 
         const { state } = await load(store, paymentOrderAggregate, params.id);
         commandResult(ctx, refunded.result, {
           status: refunded.state === 'failed' ? 200 : 201,
-          extra: { order_id: params.id, refund_id: refunded.refundId, amount_fen: refunded.amountFen, state: refunded.state, reason: refunded.reason, order: orderView(state) },
+          extra: {
+            order_id: params.id,
+            refund_id: refunded.refundId,
+            amount_fen: refunded.amountFen,
+            state: refunded.state,
+            reason: refunded.reason,
+            order: orderView(state),
+          },
         });
       } catch (error) {
         if (error instanceof ProviderNotOfferedError) throw new HttpError(422, 'VALIDATION_ERROR', error.message, { provider: error.provider });

@@ -107,7 +107,10 @@ async function upstream<T>(work: () => Promise<T>): Promise<T> {
 
 /** The account routes' handlers, shared by `/platform-accounts` and its per-platform aliases (`/xiaohongshu/accounts`). */
 interface AccountHandlers {
-  list(ctx: AppContext, query: PageRequest & { platform?: PlatformId | undefined; status?: AccountStatusFilter | undefined }): Promise<Page<PlatformAccountView>>;
+  list(
+    ctx: AppContext,
+    query: PageRequest & { platform?: PlatformId | undefined; status?: AccountStatusFilter | undefined },
+  ): Promise<Page<PlatformAccountView>>;
   connect(ctx: AppContext, body: { platform: PlatformId; credentials: Record<string, unknown>; display_name: string }): Promise<void>;
   get(ctx: AppContext, id: string): Promise<PlatformAccountView>;
   update(ctx: AppContext, id: string, body: { display_name?: string | undefined; credentials?: Record<string, unknown> | undefined }): Promise<void>;

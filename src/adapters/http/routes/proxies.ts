@@ -2,7 +2,16 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { runProxyHealthChecks } from '../../../application/proxy-health.js';
-import { banProxy, DEFAULT_HEALTH_THRESHOLDS, recordHealthCheck, registerProxy, retireProxy, unbanProxy, type HealthThresholds, type ProxyDeps } from '../../../application/proxies.js';
+import {
+  banProxy,
+  DEFAULT_HEALTH_THRESHOLDS,
+  recordHealthCheck,
+  registerProxy,
+  retireProxy,
+  unbanProxy,
+  type HealthThresholds,
+  type ProxyDeps,
+} from '../../../application/proxies.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { PLATFORM_IDS, type PlatformId } from '../../../platforms/registry.js';
 import { PROXIES_PROJECTION } from '../../../projections/proxies.js';
@@ -33,7 +42,10 @@ export interface ProxiesRouteDeps {
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const PLATFORM = z.enum(PLATFORM_IDS as [PlatformId, ...PlatformId[]]);
-const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 const idParams = z.object({ id: z.string().uuid() });
 
 const banSchema = z.object({ platform: z.string(), reason: z.string(), until: z.string().nullable(), banned_at: z.string() });
@@ -85,18 +97,29 @@ const usageRange = z.object({ platform: PLATFORM.optional(), from: DAY.optional(
 
 const registerBody = z
   .object({
-    host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:\-[\]_]+$/, 'a host name or an IP address'),
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9.:\-[\]_]+$/, 'a host name or an IP address'),
     port: z.number().int().min(1).max(65535),
     protocol: z.enum(PROXY_PROTOCOLS),
-    username: z.string().min(1).max(255).regex(/^[^:]*$/, 'must not contain ":"').optional(),
+    username: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^:]*$/, 'must not contain ":"')
+      .optional(),
     password: z.string().min(1).max(255).optional(),
-    country: z.string().regex(/^[A-Za-z]{2}$/, 'ISO 3166-1 alpha-2').optional(),
+    country: z
+      .string()
+      .regex(/^[A-Za-z]{2}$/, 'ISO 3166-1 alpha-2')
+      .optional(),
     region: z.string().min(1).max(100).optional(),
     provider: z.string().min(1).max(100).optional(),
   })
   .strict()
   .refine((b) => b.password === undefined || b.username !== undefined, { message: 'a password needs a username', path: ['password'] });
-
 
 function rangeChecked<T extends { from?: string; to?: string }>(query: T): T {
   if (query.from && query.to && query.from > query.to) {
@@ -221,7 +244,10 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
           .extend({
             status: z.enum(['healthy', 'failed', 'retired']).optional(),
             protocol: z.enum(PROXY_PROTOCOLS).optional(),
-            country: z.string().regex(/^[A-Za-z]{2}$/).optional(),
+            country: z
+              .string()
+              .regex(/^[A-Za-z]{2}$/)
+              .optional(),
             region: z.string().min(1).max(100).optional(),
             provider: z.string().min(1).max(100).optional(),
           })
@@ -332,8 +358,8 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description:
         'One probe result, timed on arrival. Consecutive failures fail a healthy proxy (failed: true) and consecutive successes ' +
         'recover a failed one (recovered: true); the thresholds are PROXY_FAILURE_THRESHOLD and PROXY_RECOVERY_THRESHOLD. ' +
-        'A successful check needs latency_ms. The observation goes to the proxy\'s day stream (`proxy_health-{id}_{YYYYMMDD}`, UTC): ' +
-        '`revision` is that stream\'s, `position` the latest write (the verdict\'s when there is one).',
+        "A successful check needs latency_ms. The observation goes to the proxy's day stream (`proxy_health-{id}_{YYYYMMDD}`, UTC): " +
+        "`revision` is that stream's, `position` the latest write (the verdict's when there is one).",
       tags: ['proxies'],
       auth: true,
       request: {
@@ -352,7 +378,12 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       errors: [403, 404, 409],
     },
     async ({ params, body }, ctx) => {
-      const outcome = await recordHealthCheck(proxyDeps(ctx), { proxyId: params.id, ok: body.ok, latencyMs: body.latency_ms ?? null, error: body.error ?? null });
+      const outcome = await recordHealthCheck(proxyDeps(ctx), {
+        proxyId: params.id,
+        ok: body.ok,
+        latencyMs: body.latency_ms ?? null,
+        error: body.error ?? null,
+      });
       commandResult(ctx, outcome, {
         status: 201,
         extra: { recorded: outcome.recorded, failed: outcome.failed, recovered: outcome.recovered, status: outcome.state.status },
@@ -392,7 +423,15 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       const probe = deps.probe;
       if (!probe) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'probing is not configured here');
       const report = await runProxyHealthChecks(
-        { store, knex, secretBox, thresholds: deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS, target: probe.target, insecure: probe.insecure ?? false, now: clock },
+        {
+          store,
+          knex,
+          secretBox,
+          thresholds: deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS,
+          target: probe.target,
+          insecure: probe.insecure ?? false,
+          now: clock,
+        },
         { proxyIds: [params.id], timeoutMs: probe.timeoutMs, context: commandContext(ctx, currentUser(ctx).id) },
       );
       const result = report.results[0];

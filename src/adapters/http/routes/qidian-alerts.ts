@@ -117,7 +117,10 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
         body: z
           .object({ novel_id: novelId, kind: z.enum(NOVEL_ALERT_KINDS), words: words.optional() })
           .strict()
-          .refine((b) => (b.kind === 'word_count_threshold') === (b.words !== undefined), { message: 'words goes with word_count_threshold, and only with it', path: ['words'] }),
+          .refine((b) => (b.kind === 'word_count_threshold') === (b.words !== undefined), {
+            message: 'words goes with word_count_threshold, and only with it',
+            path: ['words'],
+          }),
       },
       responses: { 201: { description: 'set', schema: commandResultSchema.extend({ id: z.string() }) } },
       errors: [409, 429],
@@ -146,7 +149,16 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
     async ({ params }, ctx) => {
       const a = await ownAlert(ctx, params.id);
       ctx.set('ETag', `"${a.revision}"`);
-      return { id: a.alertId, novel_id: a.novelId, kind: a.kind, words: a.words, status: a.status, created_at: a.createdAt, updated_at: a.updatedAt, revision: a.revision.toString() };
+      return {
+        id: a.alertId,
+        novel_id: a.novelId,
+        kind: a.kind,
+        words: a.words,
+        status: a.status,
+        created_at: a.createdAt,
+        updated_at: a.updatedAt,
+        revision: a.revision.toString(),
+      };
     },
   );
 
@@ -238,7 +250,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       summary: 'Watch a keyword',
       description:
         `A word (1–${MAX_KEYWORD_LENGTH} characters; NFKC, trimmed, lower case) searched on Qidian (\`/so/<keyword>.html\`) at every run of ` +
-        'the caller\'s watch list (the `qidian.watchlist` workflow, at the plan\'s data_collection_frequency); a book found for it that ' +
+        "the caller's watch list (the `qidian.watchlist` workflow, at the plan's data_collection_frequency); a book found for it that " +
         'was not found before gives a `keyword_match` notification (the first results are the baseline). Needs the plan feature ' +
         `custom_keywords (403). A keyword watched already: 409. At most ${MAX_WATCHED_KEYWORDS} keywords (409 past it).`,
       tags: ['qidian'],

@@ -8,7 +8,16 @@ import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { QIDIAN_DATA_PROJECTION, qidianDay } from '../../../projections/qidian-data.js';
 import { CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
-import { isTracked, latestRankings, listTrackings, novelData, novelTrends, rankingCapture, snapshotPages, type SnapshotView } from '../../../read-api/qidian.js';
+import {
+  isTracked,
+  latestRankings,
+  listTrackings,
+  novelData,
+  novelTrends,
+  rankingCapture,
+  snapshotPages,
+  type SnapshotView,
+} from '../../../read-api/qidian.js';
 import { authorAnalytics, marketAnalytics, type Period } from '../../../read-api/qidian-analytics.js';
 import type { KnownTracking, NovelTrackingSettings } from '../../../write-model/novel-tracking/index.js';
 import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../write-model/subscription/plans.js';
@@ -42,7 +51,10 @@ export const MAX_MARKET_CATEGORIES = 100;
 export const MAX_AUTHOR_BOOKS = 100;
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
-const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 export const novelId = z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits');
 const title = z.string().trim().min(1).max(500);
 
@@ -90,7 +102,12 @@ const snapshotSchema = z.object({
   last_updated_at: z.string().nullable(),
 });
 
-const figures = z.object({ word_count: z.number().nullable(), chapters: z.number().nullable(), collections: z.number().nullable(), monthly_tickets: z.number().nullable() });
+const figures = z.object({
+  word_count: z.number().nullable(),
+  chapters: z.number().nullable(),
+  collections: z.number().nullable(),
+  monthly_tickets: z.number().nullable(),
+});
 
 const trendsSchema = z.object({
   novel_id: z.string(),
@@ -121,7 +138,11 @@ const periodQuery = z.object({
 });
 
 const boardBook = z.object({ novel_id: z.string(), title: z.string(), author: z.string(), category: z.string() });
-const movementSchema = boardBook.extend({ start_rank: z.number().int(), end_rank: z.number().int(), change: z.number().int().describe('places gained: > 0 rose, < 0 fell') });
+const movementSchema = boardBook.extend({
+  start_rank: z.number().int(),
+  end_rank: z.number().int(),
+  change: z.number().int().describe('places gained: > 0 rose, < 0 fell'),
+});
 
 const marketSchema = z.object({
   from: z.string(),
@@ -137,9 +158,17 @@ const marketSchema = z.object({
       entries_end: z.number().int(),
       risers: z.array(movementSchema),
       fallers: z.array(movementSchema),
-      new_entries: z.array(boardBook.extend({ rank: z.number().int(), score: z.number().nullable(), score_label: z.string().nullable() })).describe('on the end capture, not on the start one'),
+      new_entries: z
+        .array(boardBook.extend({ rank: z.number().int(), score: z.number().nullable(), score_label: z.string().nullable() }))
+        .describe('on the end capture, not on the start one'),
       exits: z.array(boardBook.extend({ rank: z.number().int() })).describe('on the start capture, not on the end one (rank at the start)'),
-      totals: z.object({ risers: z.number().int(), fallers: z.number().int(), steady: z.number().int(), new_entries: z.number().int(), exits: z.number().int() }),
+      totals: z.object({
+        risers: z.number().int(),
+        fallers: z.number().int(),
+        steady: z.number().int(),
+        new_entries: z.number().int(),
+        exits: z.number().int(),
+      }),
     }),
   ),
   word_growth: z.array(
@@ -268,7 +297,21 @@ function analyticsPeriod(query: { days?: number; from?: string; to?: string }, t
  * the analytics follow GET /rankings and never mix in another user's runs.
  */
 const SNAPSHOT_EXPORT_COLUMNS: readonly ExportColumn<SnapshotView>[] = (
-  ['captured_at', 'day', 'title', 'author', 'category', 'status', 'word_count', 'chapters', 'clicks', 'recommendations', 'collections', 'monthly_tickets', 'last_updated_at'] as const
+  [
+    'captured_at',
+    'day',
+    'title',
+    'author',
+    'category',
+    'status',
+    'word_count',
+    'chapters',
+    'clicks',
+    'recommendations',
+    'collections',
+    'monthly_tickets',
+    'last_updated_at',
+  ] as const
 ).map((key) => ({ header: key, value: (row: SnapshotView) => row[key] }));
 
 export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppState> {
@@ -331,10 +374,10 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       path: '/trackings',
       summary: 'Track a novel',
       description:
-        'Holds one unit of the qidian plan\'s novel_tracking_limit until untracked: past it 429 QUOTA_EXCEEDED. A novel the caller ' +
+        "Holds one unit of the qidian plan's novel_tracking_limit until untracked: past it 429 QUOTA_EXCEEDED. A novel the caller " +
         'tracks already: 409. Tracking again after an untrack is allowed (the same id). The trackings are the one list the limit counts: ' +
-        'a qidian.novels workflow\'s novels are tracked too (each once). A tracked novel is collected by the caller\'s watch list ' +
-        '(the `qidian.watchlist` workflow the platform keeps, created at the first tracking and run at once, then at the plan\'s ' +
+        "a qidian.novels workflow's novels are tracked too (each once). A tracked novel is collected by the caller's watch list " +
+        "(the `qidian.watchlist` workflow the platform keeps, created at the first tracking and run at once, then at the plan's " +
         'data_collection_frequency).',
       tags: ['qidian'],
       auth: true,
@@ -411,7 +454,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     {
       method: 'get',
       path: '/novels/:id/data',
-      summary: 'A novel\'s collected data',
+      summary: "A novel's collected data",
       description:
         'The latest visible snapshot and a page of the history, newest first; `from`/`to` are Qidian days (Asia/Shanghai), both included. ' +
         '404 when the caller neither tracks the novel nor has data of it.',
@@ -440,7 +483,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     {
       method: 'get',
       path: '/novels/:id/data/export',
-      summary: 'Export a novel\'s collected data',
+      summary: "Export a novel's collected data",
       description:
         'Every snapshot of the range (oldest first, within retention), streamed as a download: `format=json` (an array), `csv` (UTF-8 with ' +
         'a BOM), `xlsx` or `pdf` (a table). Not enveloped. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel", ' +
@@ -450,9 +493,16 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       auth: true,
       scope: 'export',
       envelope: false,
-      request: { params: novelParams, query: z.object({ format: z.enum(EXPORT_FORMATS), from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
+      request: {
+        params: novelParams,
+        query: z.object({ format: z.enum(EXPORT_FORMATS), from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape),
+      },
       responses: {
-        200: { description: 'the file (json shown; csv and xlsx hold the same rows as columns)', contentType: 'application/json', schema: z.array(snapshotSchema) },
+        200: {
+          description: 'the file (json shown; csv and xlsx hold the same rows as columns)',
+          contentType: 'application/json',
+          schema: z.array(snapshotSchema),
+        },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
         403: { description: 'the plan does not include this export format (PERMISSION_DENIED)', schema: errorEnvelopeSchema },
         404: { description: 'no such novel for the caller (NOT_FOUND)', schema: errorEnvelopeSchema },
@@ -487,14 +537,17 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     {
       method: 'get',
       path: '/novels/:id/trends',
-      summary: 'A novel\'s daily trends',
+      summary: "A novel's daily trends",
       description:
-        'Per Qidian day of the last `days` (today included) with a capture: the day\'s last snapshot and its deltas against the previous ' +
+        "Per Qidian day of the last `days` (today included) with a capture: the day's last snapshot and its deltas against the previous " +
         'captured day (word count, chapters, collections, monthly tickets); `change` is the growth over the range. ' +
         'Needs the plan feature trend_analysis (403 PERMISSION_DENIED, details.feature = trend_analysis, otherwise).',
       tags: ['qidian'],
       auth: true,
-      request: { params: novelParams, query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(7) }).extend(afterPositionQuery.shape) },
+      request: {
+        params: novelParams,
+        query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(7) }).extend(afterPositionQuery.shape),
+      },
       responses: { 200: { description: 'the trends', schema: trendsSchema } },
       errors: [403, 404],
     },
@@ -518,7 +571,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       method: 'get',
       path: '/rankings',
       summary: 'The latest rankings my plan shows',
-      description: 'For each ranking the plan\'s ranking_access allows: the latest visible capture (day null: none), its top `top` entries.',
+      description: "For each ranking the plan's ranking_access allows: the latest visible capture (day null: none), its top `top` entries.",
       tags: ['qidian'],
       auth: true,
       request: { query: z.object({ top: z.coerce.number().int().min(1).max(100).default(20) }).extend(afterPositionQuery.shape) },
@@ -547,10 +600,13 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'One ranking',
       description:
         'A ranking by name (URL-encoded, e.g. %E7%83%AD%E9%94%80%E6%A6%9C for 热销榜): the capture of `date` (a Qidian day), default the latest ' +
-        'visible one, by rank. 403 when the plan\'s ranking_access does not include it; 404 for an unknown name.',
+        "visible one, by rank. 403 when the plan's ranking_access does not include it; 404 for an unknown name.",
       tags: ['qidian'],
       auth: true,
-      request: { params: z.object({ type: z.string().min(1).max(50) }), query: paginationQuery.extend({ date: DAY.optional() }).extend(afterPositionQuery.shape) },
+      request: {
+        params: z.object({ type: z.string().min(1).max(50) }),
+        query: paginationQuery.extend({ date: DAY.optional() }).extend(afterPositionQuery.shape),
+      },
       responses: { 200: { description: 'the capture', schema: pageSchema(entrySchema).extend({ ranking: z.string(), day: z.string().nullable() }) } },
       errors: [403, 404],
     },
@@ -581,9 +637,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       path: '/analytics/market',
       summary: 'Market analytics: boards and categories over a period',
       description:
-        'Over the caller\'s own collected rankings and novel snapshots (as every Qidian read; within retention) of a period of Qidian days ' +
+        "Over the caller's own collected rankings and novel snapshots (as every Qidian read; within retention) of a period of Qidian days " +
         `(\`days\`, default 7, or \`from\`/\`to\`; at most ${MAX_ANALYTICS_DAYS} days). Per board (\`board\`: one of them; default every board ` +
-        'the plan\'s ranking_access allows): its first and last capture of the period, the risers and fallers between them (rank change), ' +
+        "the plan's ranking_access allows): its first and last capture of the period, the risers and fallers between them (rank change), " +
         'new entries (on the last, not on the first) and exits; the books whose word count grew most (first against last snapshot of the ' +
         'period); per category the books, words and growth and its entries on the boards. `category` narrows everything to one category. ' +
         `Each list holds at most \`limit\` (default 10, at most ${MAX_MARKET_LIST}); \`totals\` count them all. Needs the plan feature ` +
@@ -622,9 +678,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'Author analytics',
       description:
         'An author by name as the collected data spells it (URL-encoded; the collected items carry no Qidian author id), over the ' +
-        'caller\'s own collected data within retention: the books (from snapshots and ranking entries; most recently updated first, at ' +
+        "caller's own collected data within retention: the books (from snapshots and ranking entries; most recently updated first, at " +
         `most ${MAX_AUTHOR_BOOKS}), totals (books, words, latest update, growth over the period) and per Qidian day of the period ` +
-        '(`days`, default 30, or `from`/`to`) the sums of the books\' last capture of the day and the author\'s board entries. 404 when ' +
+        "(`days`, default 30, or `from`/`to`) the sums of the books' last capture of the day and the author's board entries. 404 when " +
         'nothing of the author is visible. Needs the plan feature author_info (403 PERMISSION_DENIED otherwise).',
       tags: ['qidian'],
       auth: true,

@@ -96,7 +96,13 @@ const changeBody = z
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change' });
 
-const scheduleSchema = z.object({ frequency: z.string(), hour: z.number().int(), weekday: z.number().int().nullable(), day_of_month: z.number().int().nullable(), time_zone: z.string() });
+const scheduleSchema = z.object({
+  frequency: z.string(),
+  hour: z.number().int(),
+  weekday: z.number().int().nullable(),
+  day_of_month: z.number().int().nullable(),
+  time_zone: z.string(),
+});
 const reportSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -217,7 +223,7 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       path: '/',
       summary: 'Schedule a report',
       description:
-        'A report made on a schedule and mailed, as an attachment, to the account\'s own address: `kind` xiaohongshu.analytics (the ' +
+        "A report made on a schedule and mailed, as an attachment, to the account's own address: `kind` xiaohongshu.analytics (the " +
         'analytics report of GET /xiaohongshu/analytics/export), qidian.market (boards, movements, word growth, categories) or ' +
         'qidian.tracked_novels (the tracked novels, their words and growth), `format` xlsx or pdf, the last `days` days, `schedule` ' +
         'daily / weekly (weekday) / monthly (day_of_month 1–28) at `hour` in `time_zone` (default QUOTA_TIME_ZONE). ' +
@@ -287,8 +293,7 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       method: 'put',
       path: '/:id',
       summary: 'Change a scheduled report',
-      description:
-        `Name, kind (of the same service), format, days, schedule; checked against the plan as when scheduled. A new schedule's next run is its first slot after now. Nothing changed: 200 with position null. ${GATE}`,
+      description: `Name, kind (of the same service), format, days, schedule; checked against the plan as when scheduled. A new schedule's next run is its first slot after now. Nothing changed: 200 with position null. ${GATE}`,
       tags: ['reports'],
       auth: true,
       ifMatch: true,
@@ -301,7 +306,8 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       const expected = ifMatchRevision(ctx);
       await requireReports(user.id);
       const report = await ownReport(ctx, params.id);
-      if (body.kind !== undefined && serviceOfKind(body.kind) !== report.service) throw invalidBody('kind', `a ${report.service} report cannot become ${body.kind}`);
+      if (body.kind !== undefined && serviceOfKind(body.kind) !== report.service)
+        throw invalidBody('kind', `a ${report.service} report cannot become ${body.kind}`);
       await requireReportPlan(store, user.id, { service: report.service, kind: body.kind ?? report.kind, format: body.format ?? report.format });
       await checkRecipients(user.id, body.recipients);
       const change = {
@@ -376,10 +382,24 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       const runId = randomUUID();
       const outcome = await runReport(
         { store, knex, mail: deps.mail, now: clock },
-        { id: report.reportId, userId: report.userId, name: report.name, service: report.service, kind: report.kind, format: report.format, days: report.days, schedule: report.schedule, status: 'active', nextRunAt: null },
+        {
+          id: report.reportId,
+          userId: report.userId,
+          name: report.name,
+          service: report.service,
+          kind: report.kind,
+          format: report.format,
+          days: report.days,
+          schedule: report.schedule,
+          status: 'active',
+          nextRunAt: null,
+        },
         { runId, trigger: 'manual', slot: null, context: commandContext(ctx, user.id) },
       );
-      if (outcome.outcome !== 'generated') throw new HttpError(403, 'PERMISSION_DENIED', 'the plan does not allow this report', { reason: outcome.outcome === 'skipped' ? outcome.reason : 'done' });
+      if (outcome.outcome !== 'generated')
+        throw new HttpError(403, 'PERMISSION_DENIED', 'the plan does not allow this report', {
+          reason: outcome.outcome === 'skipped' ? outcome.reason : 'done',
+        });
       ctx.status = 201;
       const url = `/api/v1/reports/${report.reportId}/runs/${runId}/download`;
       ctx.set('Location', url);
@@ -426,7 +446,7 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
     {
       method: 'get',
       path: '/:id/runs/:run_id/download',
-      summary: 'Download a report run\'s file',
+      summary: "Download a report run's file",
       description:
         `The xlsx or pdf a run made, kept ${REPORT_FILE_TTL_DAYS} days (Content-Disposition: attachment; not the envelope). A run that is ` +
         `unknown, of another report or user, skipped, or whose file expired: 404. ${GATE}`,

@@ -41,7 +41,14 @@ const trend = z.object({
   change: z.number().int().describe('second half − first half'),
   change_ratio: z.number().nullable().describe('change / first half; null when the first half had none'),
 });
-const termSeries = z.object({ term: z.string(), notes: z.number().int(), engagement: z.number().int(), trend, series: z.array(point), anomalies: z.array(anomaly) });
+const termSeries = z.object({
+  term: z.string(),
+  notes: z.number().int(),
+  engagement: z.number().int(),
+  trend,
+  series: z.array(point),
+  anomalies: z.array(anomaly),
+});
 const termMove = z.object({ term: z.string(), notes: z.number().int(), engagement: z.number().int(), trend });
 
 const insightsSchema = z.object({
@@ -50,7 +57,9 @@ const insightsSchema = z.object({
   days: z.number().int(),
   time_zone: z.string(),
   retention_days: z.number().int(),
-  method: z.object({ trend: z.string(), anomaly: z.string(), keywords: z.string(), threshold: z.number() }).describe('how each figure is computed (plain statistics)'),
+  method: z
+    .object({ trend: z.string(), anomaly: z.string(), keywords: z.string(), threshold: z.number() })
+    .describe('how each figure is computed (plain statistics)'),
   overall: z.object({ notes: z.number().int(), engagement: z.number().int(), trend, series: z.array(point), anomalies: z.array(anomaly) }),
   tags: z.array(termSeries).describe('the most frequent tags of the period, with their daily series'),
   keywords: z.array(termSeries).describe('the most frequent title keywords (CJK bigrams, Latin words)'),
@@ -95,7 +104,7 @@ export function statisticalInsightsRouter(api: HttpApi, deps: StatisticalInsight
       summary: 'Statistical insights: tag and keyword trends and anomalies of my collected notes',
       description:
         `Over my collected notes (within retention) of the last \`days\` days (default 30, at most ${MAX_INSIGHT_DAYS}; today included, days in ` +
-        'QUOTA_TIME_ZONE; a note\'s day is its publish day, or its first collection when unknown; engagement = likes + comments + collects + ' +
+        "QUOTA_TIME_ZONE; a note's day is its publish day, or its first collection when unknown; engagement = likes + comments + collects + " +
         'shares at its latest collection). Plain statistics, no learned model: per tag and per title keyword (CJK character bigrams and Latin ' +
         'words of the titles, once per note) the daily notes and engagement, the trend (least-squares slope; first half of the period against ' +
         `the second) and the anomalous days (robust z-score beyond ±${ANOMALY_THRESHOLD}: outside median ± ${ANOMALY_THRESHOLD} · 1.4826 · MAD); ` +

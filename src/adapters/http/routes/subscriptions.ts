@@ -62,10 +62,15 @@ const subscriptionSchema = z.object({
   pending_downgrade_at: z.string().nullable(),
   cancel_at_period_end: z.boolean(),
   cancelled_at: z.string().nullable(),
-  auto_renew: z.boolean().describe('a renewal order is placed before period_end for the user to pay (paid plans only; off after cancelling or falling back to free)'),
+  auto_renew: z
+    .boolean()
+    .describe('a renewal order is placed before period_end for the user to pay (paid plans only; off after cancelling or falling back to free)'),
   auto_renew_provider: z.string().nullable().describe('alipay or wechat: who renewal orders are placed with'),
   auto_renew_channel: z.string().nullable(),
-  renewal_order_id: z.string().nullable().describe('the renewal order placed for the current period: pay it before period_end (GET /api/v1/payments/orders/{id})'),
+  renewal_order_id: z
+    .string()
+    .nullable()
+    .describe('the renewal order placed for the current period: pay it before period_end (GET /api/v1/payments/orders/{id})'),
   started_at: z.string(),
   updated_at: z.string(),
   revision: z.string(),
@@ -107,7 +112,10 @@ const consumedSchema = commandResultSchema.extend({
 });
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
-const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 
 function paymentRequired(plan: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through PUT /api/v1/subscriptions/{id} or POST /api/v1/payments/orders`, {
@@ -362,7 +370,10 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       if (loaded.state.status === 'active' && compareRank(plan, loaded.state.plan) > 0) {
         const expected = ifMatchRevision(ctx);
         if (expected !== undefined && expected !== loaded.revision) {
-          throw new HttpError(412, 'PRECONDITION_FAILED', 'the resource changed since the revision given in If-Match', { expected: String(expected), actual: String(loaded.revision) });
+          throw new HttpError(412, 'PRECONDITION_FAILED', 'the resource changed since the revision given in If-Match', {
+            expected: String(expected),
+            actual: String(loaded.revision),
+          });
         }
         const provider = body.provider ?? defaultProvider(deps.checkout?.providers);
         if (!deps.checkout || !provider) throw paymentRequired(plan);
@@ -376,7 +387,15 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
           ttlMinutes: deps.checkout.ttlMinutes,
           context: commandContext(ctx, user.id),
         };
-        const open = await findOpenCheckout(knex, { userId: user.id, service: found.service, plan: plan, provider, channel: input.channel!, now: clock(), minRemainingMs: REUSE_CHECKOUT_MIN_REMAINING_MS });
+        const open = await findOpenCheckout(knex, {
+          userId: user.id,
+          service: found.service,
+          plan: plan,
+          provider,
+          channel: input.channel!,
+          now: clock(),
+          minRemainingMs: REUSE_CHECKOUT_MIN_REMAINING_MS,
+        });
         if (open) {
           const order = await load(store, paymentOrderAggregate, open.order_id);
           if (order.state.status === 'pending' && order.state.placement) {
@@ -406,7 +425,15 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         }
         const placed = await placeCheckout(ctx, { store, providers: deps.checkout.providers, now: deps.now }, input);
         ctx.set('Location', `/api/v1/payments/orders/${placed.orderId}`);
-        return ok(ctx, { ...checkoutView(placed, input), revision: placed.result.revision.toString(), position: placed.result.position ? formatPosition(placed.result.position) : null }, 202);
+        return ok(
+          ctx,
+          {
+            ...checkoutView(placed, input),
+            revision: placed.result.revision.toString(),
+            position: placed.result.position ? formatPosition(placed.result.position) : null,
+          },
+          202,
+        );
       }
       const result = await handle(
         store,
@@ -476,6 +503,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       const zone = timeZone();
       const today = quotaDay(clock(), zone);
       const to = query.to ?? (query.from && query.from > today.day ? query.from : today.day);
+      // biome-ignore lint/complexity/useMathMinMax: days are YYYY-MM-DD text, compared as strings
       const from = query.from ?? (to < today.day ? to : today.day);
       if (from > to) throw rangeError();
       const days: string[] = [];
@@ -501,7 +529,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       description:
         'Counts `amount` uses of a daily counter on today (quota time zone). Over the limit (all or nothing): 429 QUOTA_EXCEEDED with ' +
         'feature, limit, resets_at and Retry-After; the first refusal of the day is recorded as QuotaExceeded. A feature not in the plan: 403. ' +
-        'Uses are recorded in the day\'s usage stream: revision and position are of that stream.',
+        "Uses are recorded in the day's usage stream: revision and position are of that stream.",
       tags: ['subscriptions'],
       auth: true,
       request: {

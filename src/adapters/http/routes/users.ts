@@ -8,7 +8,7 @@ import { handle } from '../../../write-model/core/command-handler.js';
 import { sessionAggregate } from '../../../write-model/session/decider.js';
 import { userAggregate } from '../../../write-model/user/decider.js';
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
-import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
+import type { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { releaseUsername, reserveUsername, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
 import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
 import type { NotificationChannels } from '../../../write-model/user/events.js';
@@ -148,7 +148,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       const user = currentUser(ctx);
       const context = commandContext(ctx, user.id);
       // a new name is taken before it is recorded, and given back if the change does not happen
-      const previous = body.username === undefined ? null : (await load(store, userAggregate, user.id)).state.account?.profile.username ?? null;
+      const previous = body.username === undefined ? null : ((await load(store, userAggregate, user.id)).state.account?.profile.username ?? null);
       const taking = body.username !== undefined && body.username !== previous ? body.username : undefined;
       if (taking !== undefined) {
         try {
@@ -183,7 +183,9 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       for (const event of result.events) {
         if (event.type === 'ProfileUpdated' && event.data.previousUsername) {
           // best effort: a name not given back stays reserved for this user, who can take it again
-          await releaseUsername(store, event.data.previousUsername, user.id, context).catch((err: unknown) => ctx.state.logger.warn({ err }, 'old username not released'));
+          await releaseUsername(store, event.data.previousUsername, user.id, context).catch((err: unknown) =>
+            ctx.state.logger.warn({ err }, 'old username not released'),
+          );
         }
       }
       commandResult(ctx, result);
@@ -246,7 +248,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       path: '/email-verification',
       summary: 'Mail a new email-verification link',
       description:
-        'Sends a new link to the account\'s email (it supersedes the earlier ones); the link leads to POST /auth/verify-email. ' +
+        "Sends a new link to the account's email (it supersedes the earlier ones); the link leads to POST /auth/verify-email. " +
         '409 CONFLICT when the email is verified already, or when verification is off (EMAIL_VERIFICATION). Rate limited per user (429 RATE_LIMITED).',
       tags: ['users'],
       auth: true,

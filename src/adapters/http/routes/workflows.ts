@@ -199,8 +199,8 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       summary: 'Create a workflow',
       description:
         "The config is validated with the type's schema (422 with the issues under body.config) and checked against the caller's " +
-        'current plan of the platform\'s service: a feature not in the plan is 403 (details.feature), a run over the plan\'s limit ' +
-        '429 QUOTA_EXCEEDED. A platform account must be the caller\'s own (404) and of the same platform (422). Xiaohongshu ' +
+        "current plan of the platform's service: a feature not in the plan is 403 (details.feature), a run over the plan's limit " +
+        "429 QUOTA_EXCEEDED. A platform account must be the caller's own (404) and of the same platform (422). Xiaohongshu " +
         'workflows hold one automation_workflows slot while they exist: none left is 429 with feature automation_workflows.',
       tags: ['workflows'],
       auth: true,
@@ -276,7 +276,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       path: '/executions/:id/results',
       summary: 'Feed collected items into an execution (workers, admin only)',
       description:
-        'Starts the execution if it is still requested (or retrying), records the batch (each item validated against the registry\'s ' +
+        "Starts the execution if it is still requested (or retrying), records the batch (each item validated against the registry's " +
         'item schema for the workflow type; dedup key from the item), and completes the execution when done. Idempotent: a repeated ' +
         'batch_id is a no-op, an item the execution already has is counted once. A finished execution refuses new items (409).',
       tags: ['workflows', 'admin'],
@@ -414,7 +414,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       method: 'post',
       path: '/:id/resume',
       summary: 'Resume one of my workflows',
-      description: 'Lifts every pause (the user\'s, and the quota or account pauses of the system). Not paused: no change.',
+      description: "Lifts every pause (the user's, and the quota or account pauses of the system). Not paused: no change.",
       tags: ['workflows'],
       auth: true,
       request: { params: idParams },
@@ -434,7 +434,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       path: '/:id/execute',
       summary: 'Run one of my workflows now',
       description:
-        'Records a manual execution request with the workflow\'s config as it is now (a paused workflow: 409) and answers 202 with ' +
+        "Records a manual execution request with the workflow's config as it is now (a paused workflow: 409) and answers 202 with " +
         'the execution id. Quota consumption and dispatch to a worker are done by the execution process manager (a later issue), ' +
         'which may still reject the execution (e.g. QUOTA_EXCEEDED): follow it with GET /workflows/executions/{id}.',
       tags: ['workflows'],

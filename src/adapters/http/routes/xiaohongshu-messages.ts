@@ -37,8 +37,16 @@ const PEER_ID = /^[0-9a-f]{24}$/;
 const sendBody = z
   .object({
     platform_account_id: z.string().trim().min(1).max(100).describe('my Xiaohongshu account the message is sent from (active: verified)'),
-    conversation_id: z.string().regex(CONVERSATION_ID, 'a conversation id is 1-200 letters, digits, _ . -').optional().describe("the platform's conversation id (as GET /xiaohongshu/conversations shows it)"),
-    peer_id: z.string().regex(PEER_ID, "a peer id is the Xiaohongshu user id, 24 hex characters").optional().describe("the recipient's platform user id: the conversation with them (started when there is none)"),
+    conversation_id: z
+      .string()
+      .regex(CONVERSATION_ID, 'a conversation id is 1-200 letters, digits, _ . -')
+      .optional()
+      .describe("the platform's conversation id (as GET /xiaohongshu/conversations shows it)"),
+    peer_id: z
+      .string()
+      .regex(PEER_ID, 'a peer id is the Xiaohongshu user id, 24 hex characters')
+      .optional()
+      .describe("the recipient's platform user id: the conversation with them (started when there is none)"),
     text: z
       .string()
       .max(MAX_MESSAGE_TEXT)
@@ -86,8 +94,8 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
         'Asynchronous: answered 202 with the message id once the request is recorded (MessageSendRequested); the worker sends it through ' +
         'the account and a leased proxy, paced per account (MESSAGES_PER_ACCOUNT_PER_MINUTE / _PER_HOUR: a burst waits its turn), retried ' +
         'on transient errors and never sent twice. Follow it with GET /xiaohongshu/messages/outgoing/{id} (status pending → sent or failed; ' +
-        'pass the answer\'s position as `?after_position=`). Exactly one of conversation_id (an existing conversation) and peer_id ' +
-        '(the recipient\'s user id; the conversation is found or started). Needs the plan feature private_messaging (403 ' +
+        "pass the answer's position as `?after_position=`). Exactly one of conversation_id (an existing conversation) and peer_id " +
+        "(the recipient's user id; the conversation is found or started). Needs the plan feature private_messaging (403 " +
         'PERMISSION_DENIED, details.feature); the account must be mine (404 otherwise), of Xiaohongshu (422 under platform_account_id) and ' +
         'active (409, details.reason account_not_active). A login wall on the platform invalidates the account and fails the message ' +
         '(account_invalid); the platform refusing it fails it at once (peer_not_found, conversation_not_found, rejected).',
@@ -138,7 +146,12 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
       await awaitPosition(ctx, knex, OUTGOING_MESSAGES_PROJECTION);
-      return listOutgoingMessages(knex, user.id, { status: query.status, platform_account_id: query.platform_account_id, conversation_id: query.conversation_id }, query);
+      return listOutgoingMessages(
+        knex,
+        user.id,
+        { status: query.status, platform_account_id: query.platform_account_id, conversation_id: query.conversation_id },
+        query,
+      );
     },
   );
 
@@ -149,7 +162,8 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
       method: 'get',
       path: '/messages/outgoing/:id',
       summary: 'One of my outgoing private messages',
-      description: 'Its status: pending (queued, waiting for the account\'s pace, or being sent), sent (with the platform\'s message id) or failed (with the reason).',
+      description:
+        "Its status: pending (queued, waiting for the account's pace, or being sent), sent (with the platform's message id) or failed (with the reason).",
       tags: ['xiaohongshu'],
       auth: true,
       request: { params: idParams, query: afterPositionQuery },

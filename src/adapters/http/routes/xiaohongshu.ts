@@ -8,7 +8,14 @@ import { requestOneOffExecution } from '../../../application/workflows.js';
 import { deleteCollectedContent } from '../../../application/xiaohongshu-contents.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { XIAOHONGSHU_CONTENT_PROJECTION } from '../../../projections/xiaohongshu-content.js';
-import { CONTENT_TYPES as FILE_CONTENT_TYPES, EXPORT_FORMATS, exportFileName, exportStream, requireExportFormat, type ExportColumn } from '../../../read-api/export.js';
+import {
+  CONTENT_TYPES as FILE_CONTENT_TYPES,
+  EXPORT_FORMATS,
+  exportFileName,
+  exportStream,
+  requireExportFormat,
+  type ExportColumn,
+} from '../../../read-api/export.js';
 import { retentionFor } from '../../../read-api/retention.js';
 import { REPORT_CONTENT_TYPES, REPORT_FORMATS, REPORT_PLAN_FORMAT, renderReport, reportFileName } from '../../../read-api/xiaohongshu-report.js';
 import { xiaohongshu } from '../../../platforms/xiaohongshu/index.js';
@@ -101,7 +108,17 @@ const contentSchema = z.object({
 
 const detailSchema = contentSchema.extend({
   history: z
-    .array(z.object({ execution_id: z.string(), workflow_id: z.string(), collected_at: z.string(), likes: z.number().int(), comments: z.number().int(), shares: z.number().int(), collects: z.number().int() }))
+    .array(
+      z.object({
+        execution_id: z.string(),
+        workflow_id: z.string(),
+        collected_at: z.string(),
+        likes: z.number().int(),
+        comments: z.number().int(),
+        shares: z.number().int(),
+        collects: z.number().int(),
+      }),
+    )
     .describe('the counts of each collection within retention, oldest first (the latest 100)'),
 });
 
@@ -109,7 +126,14 @@ const overviewSchema = z.object({
   from: z.string().nullable(),
   to: z.string().nullable(),
   retention_days: z.number().int(),
-  totals: z.object({ notes: z.number().int(), authors: z.number().int(), likes: z.number().int(), comments: z.number().int(), shares: z.number().int(), collects: z.number().int() }),
+  totals: z.object({
+    notes: z.number().int(),
+    authors: z.number().int(),
+    likes: z.number().int(),
+    comments: z.number().int(),
+    shares: z.number().int(),
+    collects: z.number().int(),
+  }),
   averages: z.object({ likes: z.number(), comments: z.number(), shares: z.number(), collects: z.number() }),
   by_type: z.array(z.object({ type: z.string(), notes: z.number().int() })),
   top_authors: z.array(z.object({ author_id: z.string(), author_name: z.string(), notes: z.number().int(), likes: z.number().int() })),
@@ -260,7 +284,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       path: '/contents',
       summary: 'My collected notes',
       description:
-        'Notes collected by my workflows, one per note (a note collected again shows its latest counts), within my plan\'s data_retention_days. ' +
+        "Notes collected by my workflows, one per note (a note collected again shows its latest counts), within my plan's data_retention_days. " +
         'Filters combine with AND. keyword, type, workflow_id and every sort are for every plan; author, tag, published_from/to and ' +
         'min_likes need the plan feature advanced_filters (403 PERMISSION_DENIED, details.feature = advanced_filters, details.filters ' +
         'naming them) — on the export and the analytics too.',
@@ -286,18 +310,28 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'Export my collected notes',
       description:
         'The notes the list would show (same filters and sort, every page), streamed as a download (Content-Disposition: attachment): ' +
-        '`format=json` a JSON array of the list\'s objects (application/json), `csv` UTF-8 with a BOM (text/csv), `xlsx` one sheet ' +
+        "`format=json` a JSON array of the list's objects (application/json), `csv` UTF-8 with a BOM (text/csv), `xlsx` one sheet " +
         '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), `pdf` a table on landscape A4 pages (application/pdf). The body ' +
-        'is the file, not the envelope; refusals before the first byte are enveloped errors. The plan\'s export_formats decide: json needs ' +
+        "is the file, not the envelope; refusals before the first byte are enveloped errors. The plan's export_formats decide: json needs " +
         '"json", csv and xlsx need "excel", pdf needs "pdf" — otherwise ' +
         '403 PERMISSION_DENIED with details.feature = export_formats.',
       tags: ['xiaohongshu'],
       auth: true,
       scope: 'export',
       envelope: false,
-      request: { query: z.object({ format: z.enum(EXPORT_FORMATS) }).extend(filtersQuery.shape).extend(sortQuery.shape).extend(afterPositionQuery.shape) },
+      request: {
+        query: z
+          .object({ format: z.enum(EXPORT_FORMATS) })
+          .extend(filtersQuery.shape)
+          .extend(sortQuery.shape)
+          .extend(afterPositionQuery.shape),
+      },
       responses: {
-        200: { description: 'the file (json shown; csv and xlsx are the same rows as columns)', contentType: 'application/json', schema: z.array(contentSchema) },
+        200: {
+          description: 'the file (json shown; csv and xlsx are the same rows as columns)',
+          contentType: 'application/json',
+          schema: z.array(contentSchema),
+        },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
         403: { description: 'the plan does not include this export format (PERMISSION_DENIED, details.feature = export_formats)', schema: errorEnvelopeSchema },
         422: { description: 'Invalid input (VALIDATION_ERROR)', schema: errorEnvelopeSchema },
@@ -313,7 +347,13 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       ctx.type = FILE_CONTENT_TYPES[query.format];
       ctx.attachment(exportFileName('xiaohongshu-contents', query.format, scope.now));
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = exportStream({ format: query.format, columns: EXPORT_COLUMNS, pages: contentPages(knex, scope, query, sort), json: (row) => row, sheetName: '小红书笔记' });
+      ctx.body = exportStream({
+        format: query.format,
+        columns: EXPORT_COLUMNS,
+        pages: contentPages(knex, scope, query, sort),
+        json: (row) => row,
+        sheetName: '小红书笔记',
+      });
       // attachment() guesses the type from the extension; keep ours (charset)
       ctx.type = FILE_CONTENT_TYPES[query.format];
     },
@@ -327,13 +367,13 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       path: '/contents/collect',
       summary: 'Collect notes now, without a saved workflow',
       description:
-        'A one-off run of a Xiaohongshu workflow type (default xiaohongshu.notes: a keyword search, or one user\'s notes) through my ' +
+        "A one-off run of a Xiaohongshu workflow type (default xiaohongshu.notes: a keyword search, or one user's notes) through my " +
         'platform account, answered 202 with the execution id: follow it with GET /api/v1/workflows/executions/{id} (trigger one_off; ' +
         'its workflow_id is its own id); its notes join GET /xiaohongshu/contents (`?workflow_id=<execution id>` lists them alone). ' +
         'Checked like a workflow: the config against the type (422 under body.config), the plan (a feature not in it, e.g. ' +
         'content_collection or private_messaging: 403 with details.feature), the account (mine: 404; of Xiaohongshu: 422; disconnected: 409). ' +
         "It spends the run's daily_api_calls like a workflow execution (listing pages plus one call per note): a run bigger than what " +
-        'is left of today\'s quota is 429 QUOTA_EXCEEDED (feature, limit, resets_at, Retry-After). The quota is counted when the run ' +
+        "is left of today's quota is 429 QUOTA_EXCEEDED (feature, limit, resets_at, Retry-After). The quota is counted when the run " +
         'is admitted, as for every execution, which may still reject it (QUOTA_EXCEEDED, ACCOUNT_INVALID when the account is not active).',
       tags: ['xiaohongshu'],
       auth: true,
@@ -386,9 +426,9 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'Delete one of my collected notes',
       description:
         'Final: the note and its collection history leave every read (list, detail, export, analytics), and collecting it again later ' +
-        'does not bring it back. A note I cannot read (someone else\'s, unknown, past retention) is 404, as for GET. ' +
+        "does not bring it back. A note I cannot read (someone else's, unknown, past retention) is 404, as for GET. " +
         'Deleting it again: 200 with position null. `?after_position=` here waits for a collection to reach the read model before the note ' +
-        'is looked up; the reads follow the deletion once the projection has it (pass the answer\'s position to them as `?after_position=`).',
+        "is looked up; the reads follow the deletion once the projection has it (pass the answer's position to them as `?after_position=`).",
       tags: ['xiaohongshu'],
       auth: true,
       request: { params: noteIdParams, query: afterPositionQuery },
@@ -398,7 +438,11 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     async ({ params }, ctx) => {
       const scope = await scopeOf(ctx);
       const collected = await hasContent(knex, scope, params.id);
-      const result = await deleteCollectedContent({ store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, scope.ownerId) }, params.id, collected);
+      const result = await deleteCollectedContent(
+        { store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, scope.ownerId) },
+        params.id,
+        collected,
+      );
       commandResult(ctx, result);
     },
   );
@@ -412,8 +456,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'My private-message conversations',
       description:
         'One row per conversation of my collected private messages (the xiaohongshu.messages workflows), the latest message first, ' +
-        'within my plan\'s data_retention_days: the peer, the latest message, and the counts of the retained messages. ' +
-        'The platform\'s unread state is not collected.',
+        "within my plan's data_retention_days: the peer, the latest message, and the counts of the retained messages. " +
+        "The platform's unread state is not collected.",
       tags: ['xiaohongshu'],
       auth: true,
       request: { query: paginationQuery.extend(platformAccountFilter.shape).extend(afterPositionQuery.shape) },
@@ -432,7 +476,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       method: 'get',
       path: '/messages',
       summary: 'My collected private messages',
-      description: 'Newest first (by the time sent), within my plan\'s data_retention_days. Filters combine with AND.',
+      description: "Newest first (by the time sent), within my plan's data_retention_days. Filters combine with AND.",
       tags: ['xiaohongshu'],
       auth: true,
       request: { query: paginationQuery.extend(messageFiltersQuery.shape).extend(afterPositionQuery.shape) },
@@ -459,7 +503,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'Overview of my collected notes',
       description:
         'Totals, averages per note, notes per type, top 10 authors (by notes, then likes) and tags, over the notes last collected in ' +
-        '[from, to] (days in QUOTA_TIME_ZONE; default: everything within retention), with the list\'s filters. ' +
+        "[from, to] (days in QUOTA_TIME_ZONE; default: everything within retention), with the list's filters. " +
         'Needs the plan feature data_analytics (403 PERMISSION_DENIED otherwise).',
       tags: ['xiaohongshu'],
       auth: true,
@@ -515,7 +559,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
         '(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet); `format=pdf`: a printable report — title, period, key ' +
         'figures, the trends table, the top notes and tags (application/pdf, Chinese set in Noto Sans SC). A download ' +
         '(Content-Disposition: attachment), not the envelope; refusals come before the first byte as enveloped errors. ' +
-        'Needs data_analytics (403 PERMISSION_DENIED, details.feature = data_analytics), and the format in the plan\'s export_formats: ' +
+        "Needs data_analytics (403 PERMISSION_DENIED, details.feature = data_analytics), and the format in the plan's export_formats: " +
         'xlsx needs "excel", pdf needs "pdf" (403 with details.feature = export_formats) — in the catalogue, pro and enterprise.',
       tags: ['xiaohongshu'],
       auth: true,
@@ -534,7 +578,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
         200: {
           description: 'the report file: xlsx (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) or pdf (application/pdf)',
           contentType: 'application/pdf',
-          schema: z.string().describe('the file\'s bytes'),
+          schema: z.string().describe("the file's bytes"),
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
         403: { description: 'the plan has no data_analytics, or not this format (PERMISSION_DENIED, details.feature)', schema: errorEnvelopeSchema },

@@ -86,11 +86,7 @@ function compare(a: EligibleProxy, b: EligibleProxy): number {
   );
 }
 
-export function selectProxies(
-  candidates: readonly ProxyCandidate[],
-  request: LeaseRequest,
-  leases: ReadonlyMap<string, LeaseHolder>,
-): EligibleProxy[] {
+export function selectProxies(candidates: readonly ProxyCandidate[], request: LeaseRequest, leases: ReadonlyMap<string, LeaseHolder>): EligibleProxy[] {
   const eligible: EligibleProxy[] = [];
   for (const candidate of candidates) {
     if (candidate.status !== 'healthy') continue;

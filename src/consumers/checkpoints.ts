@@ -36,12 +36,17 @@ export async function claimCheckpoint(db: Knex, consumer: string): Promise<{ pos
 
 /** Retires a consumer in favour of `by` (a new epoch fences a running instance; it then sees it is retired and stops). */
 export async function retireCheckpoint(db: Knex | Knex.Transaction, consumer: string, by: string): Promise<void> {
-  await db('consumer_checkpoints').update({ retired_by: by, epoch: db.raw('epoch + 1'), updated_at: db.fn.now() }).where({ consumer });
+  await db('consumer_checkpoints')
+    .update({ retired_by: by, epoch: db.raw('epoch + 1'), updated_at: db.fn.now() })
+    .where({ consumer });
 }
 
 /** The consumers named `<base>-v<N>` that have a checkpoint and are not retired. */
 export async function activeVersions(db: Knex | Knex.Transaction, base: string): Promise<{ consumer: string; version: number }[]> {
-  const rows = (await db('consumer_checkpoints').select('consumer').whereNull('retired_by').andWhere('consumer', 'like', `${base.replace(/[\\%_]/g, (c) => `\\${c}`)}-v%`)) as { consumer: string }[];
+  const rows = (await db('consumer_checkpoints')
+    .select('consumer')
+    .whereNull('retired_by')
+    .andWhere('consumer', 'like', `${base.replace(/[\\%_]/g, (c) => `\\${c}`)}-v%`)) as { consumer: string }[];
   return rows
     .map((r) => ({ consumer: r.consumer, m: /-v(\d+)$/.exec(r.consumer) }))
     .filter((r) => r.m && r.consumer === `${base}-v${r.m[1]}`)

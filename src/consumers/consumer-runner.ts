@@ -55,7 +55,9 @@ export class EventFailedError extends Error {
     readonly attempts: number,
     override readonly cause: unknown,
   ) {
-    super(`consumer ${consumer}: event ${event.id} (${event.type} in ${event.streamName}) failed, attempt ${attempts}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      `consumer ${consumer}: event ${event.id} (${event.type} in ${event.streamName}) failed, attempt ${attempts}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
 }
 
@@ -192,7 +194,16 @@ export class ConsumerRunner {
           if (error instanceof EventFailedError) {
             // the same event comes first again after the back-off; the lock stays, and with it the count
             this.deps.logger?.warn(
-              { consumer: this.consumer.name, eventId: error.event.id, eventType: error.event.type, stream: error.event.streamName, attempts: error.attempts, maxAttempts: this.options.maxAttempts, err: error.cause, retryInMs: backoff },
+              {
+                consumer: this.consumer.name,
+                eventId: error.event.id,
+                eventType: error.event.type,
+                stream: error.event.streamName,
+                attempts: error.attempts,
+                maxAttempts: this.options.maxAttempts,
+                err: error.cause,
+                retryInMs: backoff,
+              },
               'consumer: an event failed; retrying it after back-off',
             );
           } else {

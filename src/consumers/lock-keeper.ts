@@ -427,7 +427,10 @@ export class LockKeeper {
       .sort((a, b) => b.acquiredAt - a.acquiredAt)
       .slice(0, excess);
     if (candidates.length === 0) return;
-    this.options.logger?.info({ members, held: this.leases.size, handingOver: candidates.map((l) => l.key) }, 'more than a fair share of the locks: handing some over');
+    this.options.logger?.info(
+      { members, held: this.leases.size, handingOver: candidates.map((l) => l.key) },
+      'more than a fair share of the locks: handing some over',
+    );
     for (const lease of candidates) {
       lease.yielding = true;
       lease.onYield!();
@@ -436,7 +439,10 @@ export class LockKeeper {
 
   private query<R extends pg.QueryResultRow = pg.QueryResultRow>(client: pg.Client, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     const result = (this.chains.get(client) ?? Promise.resolve()).then(() => client.query<R>(text, values));
-    this.chains.set(client, result.catch(() => undefined));
+    this.chains.set(
+      client,
+      result.catch(() => undefined),
+    );
     return result;
   }
 
