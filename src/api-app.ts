@@ -16,7 +16,8 @@ import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
 import { adminUsersRouter } from './adapters/http/routes/admin-users.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { adminPaymentsRouter, paymentsRouter } from './adapters/http/routes/payments.js';
-import { paymentProvidersFromConfig } from './application/payments.js';
+import { paymentProvidersFromConfig } from './adapters/payments/from-config.js';
+import { httpProxyProber } from './adapters/proxies/prober.js';
 import { platformAccountsRouter, xiaohongshuAccountsRouter } from './adapters/http/routes/platform-accounts.js';
 import { proxiesRouter } from './adapters/http/routes/proxies.js';
 import { notificationsRouter } from './adapters/http/routes/notifications.js';
@@ -127,7 +128,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       knex,
       secretBox: container.get(TOKENS.SecretBox),
       thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
-      probe: { target: config.PROXY_HEALTH_TARGET_URL, timeoutMs: 10_000 },
+      probe: { target: config.PROXY_HEALTH_TARGET_URL, timeoutMs: 10_000, prober: httpProxyProber },
     }),
     qidianRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     // plan features competitor_analysis (qidian) and ai_insights (xiaohongshu: statistical insights)

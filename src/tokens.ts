@@ -8,7 +8,7 @@ import type { Redis } from './adapters/redis/redis.js';
 import type { AccessTokens } from './adapters/auth/access-tokens.js';
 import type { PasswordHasher } from './adapters/crypto/password-hasher.js';
 import type { SecretBox } from './adapters/crypto/secret-box.js';
-import type { Mailer } from './adapters/mail/mail-port.js';
+import type { Mailer } from './application/ports/mailer.js';
 
 /** Container keys. Typed, so `container.get(TOKENS.Knex)` is a Knex. */
 export const TOKENS = {

@@ -1,5 +1,5 @@
-import { MailDeliveryError } from '../adapters/mail/mail-errors.js';
-import type { Mailer, MailMessage } from '../adapters/mail/mail-port.js';
+import { MailDeliveryError } from './ports/mail-errors.js';
+import type { Mailer, MailMessage } from './ports/mailer.js';
 import type { Logger } from '../logger.js';
 
 /**

@@ -1,7 +1,7 @@
-import { generateOpaqueToken, hashToken } from '../adapters/crypto/opaque-tokens.js';
-import type { SealedSecret, SecretBox } from '../adapters/crypto/secret-box.js';
-import type { Mailer } from '../adapters/mail/mail-port.js';
-import { emailVerificationMail } from '../adapters/mail/templates.js';
+import { generateOpaqueToken, hashToken } from './opaque-tokens.js';
+import type { SealedSecret, SecretBox } from './ports/secret-box.js';
+import type { Mailer } from './ports/mailer.js';
+import { emailVerificationMail } from './mail/templates.js';
 import { deliverOrDrop } from './deliver-mail.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';

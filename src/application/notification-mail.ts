@@ -1,5 +1,5 @@
-import type { Mailer } from '../adapters/mail/mail-port.js';
-import { notificationMail } from '../adapters/mail/notification-templates.js';
+import type { Mailer } from './ports/mailer.js';
+import { notificationMail } from './mail/notification-templates.js';
 import { deliverOrDrop } from './deliver-mail.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';

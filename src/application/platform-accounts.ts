@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SecretBox } from '../adapters/crypto/secret-box.js';
+import type { SecretBox } from './ports/secret-box.js';
 import type { EventStore } from '../event-store/port.js';
 import { WrongExpectedVersionError } from '../event-store/errors.js';
 import { verifyCredentials, type AccountVerifiers } from '../platforms/account-verifier.js';

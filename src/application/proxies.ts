@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SecretBox } from '../adapters/crypto/secret-box.js';
+import type { SecretBox } from './ports/secret-box.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, type HandleResult } from '../write-model/core/command-handler.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { SecretBox } from '../adapters/crypto/secret-box.js';
-import { healthCheckOf, probeAll, type ProbeProxy } from '../adapters/proxies/prober.js';
+import type { SecretBox } from './ports/secret-box.js';
+import type { ProbeProxy, ProbeResult, ProxyProber } from './ports/proxy-prober.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
@@ -33,6 +33,8 @@ export interface ProxyHealthDeps {
   thresholds: HealthThresholds;
   /** config PROXY_HEALTH_TARGET_URL */
   target: string;
+  /** sends the probes (src/adapters/proxies/prober.ts httpProxyProber) */
+  prober: ProxyProber;
   timeoutMs?: number;
   /** probes at once (default 10) */
   concurrency?: number;
@@ -103,7 +105,7 @@ async function targets(deps: ProxyHealthDeps, proxyIds: string[] | undefined): P
 
 export async function runProxyHealthChecks(deps: ProxyHealthDeps, round: ProxyHealthRound = {}): Promise<ProxyHealthReport> {
   const all = await targets(deps, round.proxyIds);
-  const probed = await probeAll(
+  const probed = await deps.prober.probeAll(
     all.filter((t) => !t.unusable),
     round.target ?? deps.target,
     { timeoutMs: round.timeoutMs ?? deps.timeoutMs ?? 10_000, concurrency: deps.concurrency ?? 10, insecure: deps.insecure ?? false },
@@ -131,4 +133,14 @@ export async function runProxyHealthChecks(deps: ProxyHealthDeps, round: ProxyHe
     );
   }
   return { checked: results.length, ok: results.filter((r) => r.ok).length, results };
+}
+
+/** A probe's result as the health check records it (recordHealthCheck): a success always has a latency (0 when unmeasured). */
+export function healthCheckOf(proxyId: string, result: ProbeResult): { proxyId: string; ok: boolean; latencyMs: number | null; error: string | null } {
+  return {
+    proxyId,
+    ok: result.ok,
+    latencyMs: result.ok ? (result.latencyMs ?? 0) : result.latencyMs,
+    error: result.ok ? null : (result.error ?? 'probe failed'),
+  };
 }

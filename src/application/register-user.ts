@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { hashToken } from '../adapters/crypto/opaque-tokens.js';
-import type { PasswordHasher } from '../adapters/crypto/password-hasher.js';
+import { hashToken } from './opaque-tokens.js';
+import type { PasswordHasher } from './ports/password-hasher.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
 import type { CommandContext } from '../write-model/core/command-context.js';

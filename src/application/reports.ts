@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Mailer } from '../adapters/mail/mail-port.js';
+import type { Mailer } from './ports/mailer.js';
 import type { EventStore } from '../event-store/port.js';
 import { formatPosition } from '../event-store/position.js';
 import type { Logger } from '../logger.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { WorkflowTickJobData } from '../adapters/queue/queues.js';
+import type { WorkflowTickJobData } from '../process-managers/ports.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
 import { handle, load } from '../write-model/core/command-handler.js';

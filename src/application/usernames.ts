@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hashToken } from '../adapters/crypto/opaque-tokens.js';
+import { hashToken } from './opaque-tokens.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';

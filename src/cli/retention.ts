@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Knex } from 'knex';
-import { runRetention, runScavenge, type RetentionReport, type ScavengeRunReport } from '../application/retention.js';
+import { runScavenge, type ScavengeRunReport } from '../adapters/event-store/scavenge-run.js';
+import { runRetention, type RetentionReport } from '../application/retention.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 

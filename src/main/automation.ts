@@ -8,7 +8,7 @@ import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import { WorkflowSchedulers, type WorkflowSchedulersOptions } from '../adapters/queue/workflow-schedulers.js';
 import type { Config } from '../config.js';
-import { paymentProvidersFromConfig } from '../application/payments.js';
+import { paymentProvidersFromConfig } from '../adapters/payments/from-config.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import { expiryActions, type ProcessManagerWiring } from '../process-managers/index.js';

@@ -1,6 +1,6 @@
 import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
-import { runScavenge } from '../application/retention.js';
+import { runScavenge } from '../adapters/event-store/scavenge-run.js';
 import { hostname } from 'node:os';
 import { DeadlineSweeper } from '../process-managers/index.js';
 import { deadlineActionsFromConfig } from './automation.js';

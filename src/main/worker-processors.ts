@@ -2,7 +2,8 @@ import type { Job } from 'bullmq';
 import { createMaintenanceQueue, createMaintenanceWorker, upsertRetentionScheduler } from '../adapters/queue/maintenance.js';
 import { REBUILD_JOB_NAME, rebuildProcessor } from '../adapters/queue/rebuild-job.js';
 import { PAYMENTS_RECONCILE_JOB_NAME, paymentsReconcileProcessor, upsertPaymentsReconcileScheduler } from '../adapters/queue/payments-reconcile.js';
-import { paymentProvidersFromConfig } from '../application/payments.js';
+import { paymentProvidersFromConfig } from '../adapters/payments/from-config.js';
+import { httpProxyProber } from '../adapters/proxies/prober.js';
 import { createProxyHealthWorker, scheduleProxyHealth } from '../adapters/queue/proxy-health-worker.js';
 import { QUEUE_NAMES, type ProxyHealthJobData } from '../adapters/queue/queues.js';
 import { createWorkflowTickWorker } from '../adapters/queue/workflow-tick-worker.js';
@@ -47,6 +48,7 @@ export function proxyHealthProcessor(): ProcessorFactory {
         secretBox: container.get(TOKENS.SecretBox),
         thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
         target: config.PROXY_HEALTH_TARGET_URL,
+        prober: httpProxyProber,
       },
     });
     const queue = ctx.factory.queue<ProxyHealthJobData>(QUEUE_NAMES.proxyHealth);

@@ -1,4 +1,4 @@
-import { notificationContent } from '../adapters/mail/notification-templates.js';
+import { notificationContent } from '../application/mail/notification-templates.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';

@@ -56,6 +56,13 @@ export interface ReenqueueOptions {
   delayMs?: number;
 }
 
+/** Made by a workflow's job scheduler; the template data is fixed at upsert time. */
+export interface WorkflowTickJobData {
+  workflowId: string;
+  ownerId: string;
+  schedule: WorkflowSchedule;
+}
+
 /** The scrape queue. */
 export interface ScrapeJobs {
   enqueue(data: ScrapeJobData, options?: { delayMs?: number }): Promise<EnqueueResult>;

@@ -1,4 +1,4 @@
-import { notificationContent } from '../adapters/mail/notification-templates.js';
+import { notificationContent } from '../application/mail/notification-templates.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
@@ -13,7 +13,7 @@ import type { ProcessManagerDeps } from './shared.js';
  * A notification a process manager sends, as pm-notify-user does: the
  * user's preferences for the kind decide the channels (neither: nothing is
  * recorded), the in-app title and body come from the templates
- * (src/adapters/mail/notification-templates.ts), the Notify command carries
+ * (src/application/mail/notification-templates.ts), the Notify command carries
  * event ids named after `key` — so the same triggering change names the
  * same notification, and a repeat is the aggregate's no-op — and the mail
  * is queued in the outbox (job id = the notification id: a repeat queues

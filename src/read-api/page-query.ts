@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { prepared } from '../adapters/db/prepared.js';
+import { prepared } from './prepared.js';
 import { offsetOf, type PageRequest } from './page.js';
 
 const TOTAL = 'page_total__';
@@ -20,7 +20,7 @@ export interface SelectedPage<Row> {
  * count of its own can use an index alone). `counts` adds more such counts
  * (e.g. the unread ones), each a filtered builder whose rows are counted.
  *
- * The statement is prepared (adapters/db/prepared.ts), so `query` must name
+ * The statement is prepared (prepared.ts), so `query` must name
  * its columns: after a projection's new version is swapped in, a prepared
  * `*` would fail if the table's columns changed.
  */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { selectPage } from './page-query.js';
-import { prepared } from '../adapters/db/prepared.js';
+import { prepared } from './prepared.js';
 import { pageOf, type Page, type PageRequest } from './page.js';
 import { NOTIFICATION_KINDS, type NotificationKind } from '../write-model/notification/events.js';
 import type { NotificationChannels } from '../write-model/user/events.js';

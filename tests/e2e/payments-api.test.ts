@@ -15,7 +15,7 @@ import { TOKENS } from '../../src/tokens.js';
 import { TEST_IDEMPOTENCY_KEY, testConfig } from '../setup/test-env.js';
 import { BullMqMailOutbox } from '../../src/adapters/queue/mail-queue.js';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';
-import { paymentProvidersFromConfig } from '../../src/application/payments.js';
+import { paymentProvidersFromConfig } from '../../src/adapters/payments/from-config.js';
 import { generateMerchant, registrationOf } from '../../sandbox/payment-provider/keys.js';
 import { startPaymentSandbox } from '../../sandbox/payment-provider/server.js';
 

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Mailer } from '../../src/adapters/mail/mail-port.js';
+import type { Mailer } from '../../src/application/ports/mailer.js';
 import { createSmtpMailer, MailDeliveryError } from '../../src/adapters/mail/smtp-mailer.js';
-import { passwordResetMail } from '../../src/adapters/mail/templates.js';
+import { passwordResetMail } from '../../src/application/mail/templates.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 
 const FROM = '"Collector 平台" <no-reply@collector.test>';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { passwordResetMail } from '../../src/adapters/mail/templates.js';
+import { passwordResetMail } from '../../src/application/mail/templates.js';
 
 describe('mail templates', () => {
   describe('passwordResetMail', () => {

@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import type { Mailer } from '../../src/adapters/mail/mail-port.js';
+import type { Mailer } from '../../src/application/ports/mailer.js';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp-mailer.js';
 import { BullMqMailOutbox, createMailWorker, notificationMailJobId } from '../../src/adapters/queue/mail-queue.js';
 import { QUEUE_NAMES, QueueFactory } from '../../src/adapters/queue/queues.js';

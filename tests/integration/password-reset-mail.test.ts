@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { generateOpaqueToken, hashToken } from '../../src/adapters/crypto/opaque-tokens.js';
+import { generateOpaqueToken, hashToken } from '../../src/application/opaque-tokens.js';
 import { createSecretBox } from '../../src/adapters/crypto/secret-box.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import type { Mailer } from '../../src/adapters/mail/mail-port.js';
+import type { Mailer } from '../../src/application/ports/mailer.js';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp-mailer.js';
 import { sealResetToken, sendPasswordResetMail } from '../../src/application/password-reset-mail.js';
 import { handle } from '../../src/write-model/core/command-handler.js';

@@ -1,3 +1,4 @@
+import { httpProxyProber } from '../../src/adapters/proxies/prober.js';
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
 import knexFactory, { type Knex } from 'knex';
@@ -116,6 +117,7 @@ describe('proxy health checks (scheduled job → probes through real proxies →
         secretBox,
         thresholds: { failure: threshold, recovery: config.PROXY_RECOVERY_THRESHOLD },
         target: `${echo.origin}/robots.txt`,
+        prober: httpProxyProber,
         timeoutMs: 2_000,
       },
     });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { healthCheckOf, probe, probeAll, type ProbeProxy } from '../../src/adapters/proxies/prober.js';
+import { probe, probeAll, type ProbeProxy } from '../../src/adapters/proxies/prober.js';
+import { healthCheckOf } from '../../src/application/proxy-health.js';
 import { startEchoTarget, type EchoTarget } from '../support/echo-target.js';
 import { LocalProxies, type LocalProxy } from '../support/local-proxies.js';
 

@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { up as createDeadlinesTable } from '../../migrations/20261123000500_deadlines.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import { paymentProvidersFromConfig } from '../../src/application/payments.js';
+import { paymentProvidersFromConfig } from '../../src/adapters/payments/from-config.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { createExpirySchedule, DeadlineSweeper, expiryActions, renewalOrderId } from '../../src/process-managers/index.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';

@@ -6,7 +6,7 @@ import { up as workflowsTables } from '../../migrations/20261123000800_workflows
 import { up as xiaohongshuTables } from '../../migrations/20261123000900_xiaohongshu_read_model.js';
 import { up as scavengeQueue } from '../../migrations/20261205070000_es_scavenge_queue.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import { runScavenge, type ScavengeRunReport } from '../../src/application/retention.js';
+import { runScavenge, type ScavengeRunReport } from '../../src/adapters/event-store/scavenge-run.js';
 import { registerRetentionCommand } from '../../src/cli/retention.js';
 import { WrongExpectedVersionError } from '../../src/event-store/errors.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../../src/adapters/auth/access-tokens.js';
 import type { PasswordHasher } from '../../src/adapters/crypto/password-hasher.js';
-import { generateOpaqueToken, hashToken } from '../../src/adapters/crypto/opaque-tokens.js';
+import { generateOpaqueToken, hashToken } from '../../src/application/opaque-tokens.js';
 import { registerUser } from '../../src/application/register-user.js';
 import type { EventStore } from '../../src/event-store/port.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';

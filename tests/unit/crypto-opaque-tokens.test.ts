@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { generateOpaqueToken, hashToken, tokenMatchesHash } from '../../src/adapters/crypto/opaque-tokens.js';
+import { generateOpaqueToken, hashToken, tokenMatchesHash } from '../../src/application/opaque-tokens.js';
 
 describe('opaque tokens', () => {
   it('are 32 random bytes in base64url, never the same twice', () => {

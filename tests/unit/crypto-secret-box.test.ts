@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { SecretBox, SecretBoxError, UnknownEncryptionKeyError, createSecretBox, type SealedSecret } from '../../src/adapters/crypto/secret-box.js';
+import { KeyringSecretBox, SecretBoxError, UnknownEncryptionKeyError, createSecretBox, type SealedSecret } from '../../src/adapters/crypto/secret-box.js';
 import { loadConfig } from '../../src/config.js';
 
 const k1 = { id: 'k1', key: randomBytes(32) };
@@ -13,7 +13,7 @@ function flip(base64: string): string {
 }
 
 describe('SecretBox', () => {
-  const box = new SecretBox([k1], 'k1');
+  const box = new KeyringSecretBox([k1], 'k1');
 
   it('round-trips, with a fresh IV each time and JSON-safe base64 fields', () => {
     const secret = 'sessionid=abc; csrftoken=xyz ✓';
@@ -53,13 +53,13 @@ describe('SecretBox', () => {
   it('names an unknown key id clearly', () => {
     const sealed = box.encrypt('x');
     expect(() => box.decrypt({ ...sealed, keyId: 'gone' })).to.throw(UnknownEncryptionKeyError, 'no encryption key with id "gone"');
-    expect(() => new SecretBox([k1], 'k2')).to.throw(UnknownEncryptionKeyError);
-    expect(() => new SecretBox([{ id: 'short', key: randomBytes(16) }], 'short')).to.throw(SecretBoxError, /32 bytes/);
+    expect(() => new KeyringSecretBox([k1], 'k2')).to.throw(UnknownEncryptionKeyError);
+    expect(() => new KeyringSecretBox([{ id: 'short', key: randomBytes(16) }], 'short')).to.throw(SecretBoxError, /32 bytes/);
   });
 
   it('rotates: new boxes use the current key, old boxes still open', () => {
-    const before = new SecretBox([k1], 'k1').encrypt('old secret');
-    const rotated = new SecretBox([k1, k2], 'k2');
+    const before = new KeyringSecretBox([k1], 'k1').encrypt('old secret');
+    const rotated = new KeyringSecretBox([k1, k2], 'k2');
     const after = rotated.encrypt('new secret');
     expect(after.keyId).to.equal('k2');
     expect(rotated.decrypt(before)).to.equal('old secret');

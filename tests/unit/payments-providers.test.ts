@@ -10,7 +10,7 @@ import {
   verifyAlipayResponse,
 } from '../../src/adapters/payments/alipay.js';
 import { AlipayClient } from '../../src/adapters/payments/alipay-client.js';
-import { PaymentProviderError } from '../../src/adapters/payments/providers.js';
+import { PaymentProviderError } from '../../src/application/ports/payment-providers.js';
 import {
   parseWechatAuthorization,
   verifyWechatRequest,

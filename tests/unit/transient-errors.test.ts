@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MailDeliveryError } from '../../src/adapters/mail/mail-errors.js';
+import { MailDeliveryError } from '../../src/application/ports/mail-errors.js';
 import { LostOwnershipError } from '../../src/consumers/checkpoints.js';
 import { isTransientError } from '../../src/consumers/transient-errors.js';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashToken, tokenMatchesHash } from '../crypto/opaque-tokens.js';
+import { hashToken, tokenMatchesHash } from '../../application/opaque-tokens.js';
 
 /**
  * Personal API keys as their holders see them: `ck_live_<keyId>_<secret>`,

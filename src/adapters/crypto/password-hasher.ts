@@ -1,3 +1,4 @@
+import type { PasswordHasher } from '../../application/ports/password-hasher.js';
 import type { Config } from '../../config.js';
 
 type Argon2 = typeof import('argon2');
@@ -6,12 +7,7 @@ type Argon2 = typeof import('argon2');
 let binding: Promise<Argon2> | undefined;
 const argon2 = (): Promise<Argon2> => (binding ??= import('argon2').then((m) => ((m as { default?: Argon2 }).default ?? m) as Argon2));
 
-/** Turns passwords into the `$argon2id$…` PHC strings the User decider stores, and checks them. */
-export interface PasswordHasher {
-  hash(plain: string): Promise<string>;
-  /** false for a wrong password and for a hash that is not one of ours (never throws for those) */
-  verify(hash: string, plain: string): Promise<boolean>;
-}
+export type { PasswordHasher } from '../../application/ports/password-hasher.js';
 
 export interface Argon2idParams {
   /** KiB */

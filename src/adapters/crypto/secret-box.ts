@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { SealedSecret, SecretBox } from '../../application/ports/secret-box.js';
 import type { Config } from '../../config.js';
 
 /**
@@ -7,12 +8,7 @@ import type { Config } from '../../config.js';
  * events, hence plain base64 strings; `keyId` names the key so keys can
  * rotate: new boxes use the current key, old ones still open with theirs.
  */
-export interface SealedSecret {
-  keyId: string;
-  iv: string;
-  tag: string;
-  ciphertext: string;
-}
+export type { SealedSecret, SecretBox } from '../../application/ports/secret-box.js';
 
 export interface EncryptionKey {
   id: string;
@@ -34,7 +30,7 @@ export class UnknownEncryptionKeyError extends SecretBoxError {
 const IV_BYTES = 12; // GCM's standard nonce; random per box, so never reused in practice
 const TAG_BYTES = 16;
 
-export class SecretBox {
+export class KeyringSecretBox implements SecretBox {
   private readonly keys: ReadonlyMap<string, Uint8Array>;
 
   constructor(
@@ -95,5 +91,5 @@ export class SecretBox {
 }
 
 export function createSecretBox(config: Pick<Config, 'ENCRYPTION_KEYS' | 'ENCRYPTION_KEY_ID'>): SecretBox {
-  return new SecretBox(config.ENCRYPTION_KEYS, config.ENCRYPTION_KEY_ID);
+  return new KeyringSecretBox(config.ENCRYPTION_KEYS, config.ENCRYPTION_KEY_ID);
 }

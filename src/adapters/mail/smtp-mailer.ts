@@ -1,9 +1,9 @@
 import nodemailer, { type NodemailerError, type SMTPPoolOptions } from 'nodemailer';
 import type { Logger } from '../../logger.js';
-import { MailDeliveryError, type MailFailureKind } from './mail-errors.js';
-import type { Mailer, MailMessage } from './mail-port.js';
+import { MailDeliveryError, type MailFailureKind } from '../../application/ports/mail-errors.js';
+import type { Mailer, MailMessage } from '../../application/ports/mailer.js';
 
-export { MailDeliveryError } from './mail-errors.js';
+export { MailDeliveryError } from '../../application/ports/mail-errors.js';
 
 export interface SmtpMailerOptions {
   /**

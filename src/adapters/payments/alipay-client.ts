@@ -9,7 +9,7 @@ import {
   type RefundOutcome,
   type RefundRequest,
   type TradeStatus,
-} from './providers.js';
+} from '../../application/ports/payment-providers.js';
 
 /**
  * Alipay's open API (开放平台) through its gateway (`ALIPAY_GATEWAY_URL`,

@@ -9,7 +9,7 @@ import {
   type RefundOutcome,
   type RefundRequest,
   type TradeStatus,
-} from './providers.js';
+} from '../../application/ports/payment-providers.js';
 
 /**
  * WeChat Pay API v3 (`WECHAT_API_URL`, https://api.mch.weixin.qq.com):

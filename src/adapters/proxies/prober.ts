@@ -21,29 +21,8 @@ import type { Duplex } from 'node:stream';
  * the probe timed out (the health observation's convention).
  */
 
-export type ProxyProtocol = 'http' | 'https' | 'socks5';
-
-export interface ProbeProxy {
-  protocol: ProxyProtocol;
-  host: string;
-  port: number;
-  username?: string | null;
-  password?: string | null;
-}
-
-export interface ProbeResult {
-  ok: boolean;
-  latencyMs: number | null;
-  /** the target's status code, when it answered */
-  status?: number;
-  error?: string;
-}
-
-export interface ProbeOptions {
-  timeoutMs?: number;
-  /** skip the target's certificate check (self-signed test targets) */
-  insecure?: boolean;
-}
+export type { ProbeOptions, ProbeProxy, ProbeResult, ProxyProtocol } from '../../application/ports/proxy-prober.js';
+import type { ProbeOptions, ProbeProxy, ProbeResult, ProxyProber } from '../../application/ports/proxy-prober.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -114,25 +93,6 @@ export async function probeAll<P extends ProbeProxy>(
   const lanes = Math.max(1, Math.min(options.concurrency ?? 10, proxies.length));
   await Promise.all(Array.from({ length: lanes }, lane));
   return results;
-}
-
-/** A probe's result as the health check records it (application/proxies.ts recordHealthCheck). */
-export interface ProbedHealth {
-  proxyId: string;
-  ok: boolean;
-  /** a success always has one (0 when unmeasured); null when the probe timed out */
-  latencyMs: number | null;
-  /** null when ok */
-  error: string | null;
-}
-
-export function healthCheckOf(proxyId: string, result: ProbeResult): ProbedHealth {
-  return {
-    proxyId,
-    ok: result.ok,
-    latencyMs: result.ok ? (result.latencyMs ?? 0) : result.latencyMs,
-    error: result.ok ? null : (result.error ?? 'probe failed'),
-  };
 }
 
 // ---------------------------------------------------------------- transports
@@ -350,3 +310,6 @@ function request(tunnel: Duplex, url: URL, track: Track): Promise<number> {
     req.end();
   });
 }
+
+/** The prober the health checks use: real HTTP requests through each proxy. */
+export const httpProxyProber: ProxyProber = { probeAll };

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { reconcilePayments, type ReconcileReport } from '../../application/payments.js';
 import type { EventStore } from '../../event-store/port.js';
 import type { Logger } from '../../logger.js';
-import type { PaymentProviders } from '../payments/providers.js';
+import type { PaymentProviders } from '../../application/ports/payment-providers.js';
 
 /**
  * The payments reconcile job on the `maintenance` queue (the worker runs it;

@@ -1,5 +1,4 @@
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq';
-import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
 
 /**
  * BullMQ queues of the platform: names, job payloads, job ids and one factory
@@ -34,7 +33,7 @@ import type { WorkflowSchedule } from '../../write-model/workflow/events.js';
  */
 
 // the job payloads are the process managers' contract with the workers (src/process-managers/ports.ts)
-export type { MessageSendJobData, ScrapeJobData } from '../../process-managers/ports.js';
+export type { MessageSendJobData, ScrapeJobData, WorkflowTickJobData } from '../../process-managers/ports.js';
 
 export const QUEUE_NAMES = {
   scrape: 'scrape',
@@ -46,13 +45,6 @@ export const QUEUE_NAMES = {
   reports: 'reports',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
-
-/** Made by a workflow's job scheduler; the template data is fixed at upsert time. */
-export interface WorkflowTickJobData {
-  workflowId: string;
-  ownerId: string;
-  schedule: WorkflowSchedule;
-}
 
 export interface ProxyHealthJobData {
   /** URL fetched through each proxy; absent: the worker's configured default */

@@ -1,4 +1,4 @@
-import type { PaymentProviders } from '../../adapters/payments/providers.js';
+import type { PaymentProviders } from '../../application/ports/payment-providers.js';
 import { checkout, PaymentPlacementError, ProviderNotOfferedError, type Checkout } from '../../application/payments.js';
 import type { EventStore } from '../../event-store/port.js';
 import type { Logger } from '../../logger.js';

@@ -14,7 +14,7 @@ import type { UserRole } from '../../../write-model/user/events.js';
 import { userStanding } from '../../../write-model/user/state.js';
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
-import { generateOpaqueToken, hashToken } from '../../crypto/opaque-tokens.js';
+import { generateOpaqueToken, hashToken } from '../../../application/opaque-tokens.js';
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
 import { sealResetToken, type ResetOutbox } from '../../../application/password-reset-mail.js';
 import type { SecretBox } from '../../crypto/secret-box.js';

@@ -27,7 +27,7 @@ import {
 import { listPaymentOrders, PAYMENT_ORDER_STATUSES } from '../../../read-api/payments.js';
 import { PAYMENT_ORDERS_PROJECTION } from '../../../projections/payment-orders.js';
 import { ALIPAY_FAILURE, ALIPAY_PAID_STATUSES, ALIPAY_SUCCESS, alipayPayment, parseAlipayForm, verifyAlipayParams } from '../../payments/alipay.js';
-import type { PaymentProviders } from '../../payments/providers.js';
+import type { PaymentProviders } from '../../../application/ports/payment-providers.js';
 import { readRawBody } from '../../payments/raw-body.js';
 import { WechatDecryptError, verifyWechatSignature, wechatRefund, wechatTransaction } from '../../payments/wechat.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -44,7 +44,7 @@ export interface PaymentsRouteDeps {
   store: EventStore;
   /** the payment_orders read model (billing history); without it GET /orders answers an empty page */
   knex?: Knex;
-  /** the providers orders are placed with (application/payments.ts paymentProvidersFromConfig); a provider missing here is not offered */
+  /** the providers orders are placed with (adapters/payments/from-config.ts paymentProvidersFromConfig); a provider missing here is not offered */
   providers?: PaymentProviders;
   config: Pick<
     Config,

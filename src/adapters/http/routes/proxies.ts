@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import type { ProxyProber } from '../../../application/ports/proxy-prober.js';
 import { runProxyHealthChecks } from '../../../application/proxy-health.js';
 import {
   banProxy,
@@ -33,7 +34,7 @@ export interface ProxiesRouteDeps {
   store: EventStore;
   knex: Knex;
   /** POST /proxies/{id}/probe: what to fetch through the proxy (config PROXY_HEALTH_TARGET_URL) and for how long at most; absent: 503 */
-  probe?: { target: string; timeoutMs: number; insecure?: boolean };
+  probe?: { target: string; timeoutMs: number; insecure?: boolean; prober: ProxyProber };
   secretBox: SecretBox;
   thresholds?: HealthThresholds;
   /** the clock (tests) */
@@ -428,6 +429,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
           knex,
           secretBox,
           thresholds: deps.thresholds ?? DEFAULT_HEALTH_THRESHOLDS,
+          prober: probe.prober,
           target: probe.target,
           insecure: probe.insecure ?? false,
           now: clock,

@@ -10,7 +10,7 @@ import { PAYMENT_CHANNELS, paymentOrderAggregate, type PaidPlan, type PaymentCha
 import type { ActiveSubscription, SubscriptionState } from '../../../write-model/subscription/state.js';
 import { channelFor, type CheckoutInput } from '../../../application/payments.js';
 import { findOpenCheckout } from '../../../read-api/payments.js';
-import type { PaymentProviders } from '../../payments/providers.js';
+import type { PaymentProviders } from '../../../application/ports/payment-providers.js';
 import { ok } from '../envelope.js';
 import { checkoutErrorsDescription, checkoutSchema, checkoutView, defaultProvider, orderView, placeCheckout } from './payments.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
