@@ -2,13 +2,13 @@
  * The users `npm run bench:http` loads the API with, made over HTTP the way a
  * client (and the e2e tests) makes them: register, log in, wait for the free
  * plans (a process manager starts them), buy Xiaohongshu enterprise through
- * the Alipay sandbox (a signed notification, as tests/e2e/collection-walk
- * does) so the quota-consume rounds have unlimited daily calls, and create a
+ * the payment sandbox (the order placed with it, paid there, its signed
+ * notification back, as the e2e tests do) so the quota-consume rounds have
+ * unlimited daily calls, and create a
  * Qidian rankings workflow (no platform account needed; its runs consume no
  * daily counter) for the workflow-execute rounds.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { signAlipayParams } from '../src/adapters/payments/alipay.js';
+import { randomUUID } from 'node:crypto';
 import { sleep } from './lib/timing.js';
 
 export interface BenchUser {
@@ -22,14 +22,8 @@ export interface BenchUser {
   profileEdits: number;
 }
 
-/** A key pair standing in for Alipay's: the API verifies notifications with the public half (ALIPAY_PUBLIC_KEY). */
-export function alipaySandboxKeys(): { publicKeyPem: string; privateKeyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return {
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  };
-}
+/** Pays an order at the provider (the payment sandbox); the provider then notifies the API. */
+export type PayAtProvider = (orderId: string) => Promise<unknown>;
 
 interface Reply {
   status: number;
@@ -101,34 +95,27 @@ async function signUp(api: Api, runId: string, index: number): Promise<{ userId:
   return { userId: login.data.user_id as string, token: login.data.access_token as string };
 }
 
-/** Buys Xiaohongshu enterprise: an order, then the provider's signed notification; the plan changes through pm-plan-on-payment. */
-async function buyEnterprise(api: Api, token: string, alipayPrivateKeyPem: string): Promise<string> {
+/** Buys Xiaohongshu enterprise: an order placed with Alipay (the sandbox), paid there; the plan changes through pm-plan-on-payment. */
+async function buyEnterprise(api: Api, token: string, pay: PayAtProvider): Promise<string> {
   const order = await api.expect(201, 'POST', '/api/v1/payments/orders', {
     token,
     body: { service: 'xiaohongshu', plan: 'enterprise', billing_cycle: 'monthly', provider: 'alipay' },
   });
-  const notification = signAlipayParams(
-    {
-      app_id: '2021000000000000',
-      out_trade_no: order.data.order_id as string,
-      trade_no: `bench${Date.now()}${Math.floor(Math.random() * 1e6)}`,
-      trade_status: 'TRADE_SUCCESS',
-      total_amount: ((order.data.amount_fen as number) / 100).toFixed(2),
-    },
-    alipayPrivateKeyPem,
-  );
-  const paid = await api.expect(200, 'POST', '/api/v1/payments/callback/alipay', { form: new URLSearchParams(notification).toString() });
-  if (paid.text !== 'success') throw new Error(`setup: the Alipay notification was refused (${paid.text}); see the API log`);
+  // the buyer's browser opens the cashier (which is where Alipay learns of the trade), then pays
+  const cashier = await fetch(order.data.pay_url as string);
+  if (cashier.status !== 200) throw new Error(`setup: the Alipay cashier answered ${cashier.status}`);
+  await cashier.arrayBuffer();
+  await pay(order.data.order_id as string);
   return waitFor('the enterprise plan', async () => {
     const found = (await subscriptions(api, token)).find((s) => s.service === 'xiaohongshu' && s.plan === 'enterprise');
     return found?.id;
   });
 }
 
-async function setUpUser(api: Api, runId: string, index: number, alipayPrivateKeyPem: string): Promise<BenchUser> {
+async function setUpUser(api: Api, runId: string, index: number, pay: PayAtProvider): Promise<BenchUser> {
   const { userId, token } = await signUp(api, runId, index);
   await waitFor('the free plans', async () => ((await subscriptions(api, token)).length === 2 ? true : undefined));
-  const subscriptionId = await buyEnterprise(api, token, alipayPrivateKeyPem);
+  const subscriptionId = await buyEnterprise(api, token, pay);
   const workflow = await api.expect(201, 'POST', '/api/v1/workflows', {
     token,
     body: { name: 'bench rankings', type: 'qidian.rankings', config: { rankings: ['热销榜'] } },
@@ -137,13 +124,13 @@ async function setUpUser(api: Api, runId: string, index: number, alipayPrivateKe
 }
 
 /** `count` users, set up a few at a time (registration and login hash passwords: CPU-bound on the API). */
-export async function setUpUsers(baseUrl: string, count: number, alipayPrivateKeyPem: string, parallel = 8): Promise<BenchUser[]> {
+export async function setUpUsers(baseUrl: string, count: number, pay: PayAtProvider, parallel = 8): Promise<BenchUser[]> {
   const api = new Api(baseUrl);
   const runId = randomUUID().slice(0, 8);
   const users: BenchUser[] = new Array(count);
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < count; i = next++) users[i] = await setUpUser(api, runId, i, alipayPrivateKeyPem);
+    for (let i = next++; i < count; i = next++) users[i] = await setUpUser(api, runId, i, pay);
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, lane));
   return users;

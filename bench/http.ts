@@ -32,7 +32,9 @@
 import os from 'node:os';
 import { KINDS, runRound, type LoadKind, type RoundResult } from './http-load.js';
 import { signalAllChildrenNow, startPlatform, stopAllChildren, summarizeLog, waitForProjector, type Platform } from './http-platform.js';
-import { alipaySandboxKeys, setUpUsers, type BenchUser } from './http-setup.js';
+import { generateMerchant, platformEnv, registrationOf } from '../sandbox/payment-provider/keys.js';
+import { startPaymentSandbox, type PaymentSandbox } from '../sandbox/payment-provider/server.js';
+import { setUpUsers, type BenchUser, type PayAtProvider } from './http-setup.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress } from './lib/timing.js';
 import { envNumber, envNumberOrZero } from './lib/env.js';
@@ -92,9 +94,9 @@ async function runKind(platform: Platform, kind: LoadKind, users: readonly Bench
   return { kind, rounds, settleSeconds: settled.seconds, backlogAtStart: backlog };
 }
 
-async function runAll(platform: Platform, alipayPrivateKeyPem: string): Promise<{ users: BenchUser[]; runs: KindRun[] }> {
+async function runAll(platform: Platform, pay: PayAtProvider): Promise<{ users: BenchUser[]; runs: KindRun[] }> {
   progress(`setting up ${config.users} users (register, log in, enterprise plan, workflow)`);
-  const users = await setUpUsers(platform.url, config.users, alipayPrivateKeyPem);
+  const users = await setUpUsers(platform.url, config.users, pay);
   const runs: KindRun[] = [];
   for (const kind of KINDS.filter((k) => config.kinds.length === 0 || config.kinds.includes(k.key))) {
     progress(`${kind.label}: ${config.rounds} rounds of ${config.roundSeconds} s, ${config.connections} connections`);
@@ -263,7 +265,9 @@ async function main(): Promise<number> {
   process.on('exit', signalAllChildrenNow);
 
   progress(`starting the API, the projector and the worker on ${config.database} and ${config.redisUrl}`);
-  const alipayKeys = alipaySandboxKeys();
+  // the payment provider orders are placed with and paid at: the sandbox (it signs like Alipay / WeChat Pay)
+  const merchant = generateMerchant();
+  const sandbox: PaymentSandbox = await startPaymentSandbox({ merchant: registrationOf(merchant), timeScale: 0.001 });
   const platform = await startPlatform({
     database: config.database,
     redisUrl: config.redisUrl,
@@ -276,21 +280,20 @@ async function main(): Promise<number> {
       // BENCH_RATE_LIMITS=off turns them off, to see what they cost
       API_RATE_LIMIT_PER_IP: process.env.BENCH_RATE_LIMITS === 'off' ? '0' : '1000000',
       API_RATE_LIMIT_PER_USER: process.env.BENCH_RATE_LIMITS === 'off' ? '0' : '100000',
-      ALIPAY_PUBLIC_KEY: alipayKeys.publicKeyPem,
-      // our sandbox notifications: whatever the caller's environment says about the real merchant
-      ALIPAY_APP_ID: '2021000000000000',
-      ALIPAY_SELLER_ID: '',
+      ...platformEnv({ merchant, keys: sandbox.keys, sandboxUrl: sandbox.url, notifyBaseUrl: 'http://collector-api.bench' }),
     },
   });
+  sandbox.resolve.set('collector-api.bench', platform.url);
   if (!platform.workerStarted) progress(`no Chromium at ${config.chromiumPath}: running WITHOUT the worker`);
   progress(`API at ${platform.url}; logs in ${Object.values(platform.logFiles).join(', ')}`);
   try {
-    const { users, runs } = await Promise.race([runAll(platform, alipayKeys.privateKeyPem), platform.crashed]);
+    const { users, runs } = await Promise.race([runAll(platform, (orderId) => sandbox.pay('alipay', orderId)), platform.crashed]);
     report(platform, users, runs);
     return 0;
   } finally {
     progress('stopping the platform');
     await platform.stop();
+    await sandbox.stop();
   }
 }
 
