@@ -20,6 +20,8 @@ COPY tsconfig.json ./
 COPY migrations ./migrations
 COPY src ./src
 
+# uploaded images on the local disk (MEDIA_STORAGE_URL); docker-compose mounts a volume here, which takes this owner
+RUN mkdir -p /var/lib/collector/media && chown node:node /var/lib/collector/media
 USER node
 EXPOSE 3000
 # node itself is PID 1 (not npm), so SIGTERM from `docker stop` reaches the graceful shutdown

@@ -16,6 +16,12 @@
  * context (a worker without a pool: the baseline), the pool at
  * BENCH_CONTEXTS parallel contexts, and the pool without resource blocking.
  *
+ * Publishing: publications dispatched per second on a 10,000 backlog
+ * (bench/publications.ts: PublicationRequested → pre-review → publish job;
+ * target ≥ 1,000/s) and the pre-review engine's articles per second on one
+ * core (bench/pre-review.ts: 2,000-character articles against a
+ * 10,000-phrase rule set; target ≥ 5,000/s). BENCH_PUBLISHING=0 leaves both out.
+ *
  * Env: BENCH_EXECUTIONS (backlog, default 20000), BENCH_CONCURRENCY (default 8),
  * BENCH_LIVE_RATE (requests/s, default 50), BENCH_LIVE_EXECUTIONS (default 300),
  * BENCH_SCRAPE_SECONDS (per configuration, default 20; 0 leaves scraping out),
@@ -24,6 +30,8 @@
  * /usr/bin/chromium), BENCH_PG, REDIS_URL.
  */
 import { measureDispatch } from './lib/dispatch.js';
+import { benchPreReview, printPreReview } from './pre-review.js';
+import { benchPublicationDispatch, printPublicationDispatch } from './publications.js';
 import { measureScraping, startScrapeBench, type ScrapeFigures } from './lib/scrape.js';
 import { fmtMs, fmtRate, fmtRatio, renderTable } from './lib/table.js';
 import { progress } from './lib/timing.js';
@@ -68,12 +76,15 @@ const dispatch = await measureDispatch({
   liveExecutions: Math.round(envNumber('BENCH_LIVE_EXECUTIONS', 300)),
 });
 const scrape = await scraping();
+const withPublishing = envNumberOrZero('BENCH_PUBLISHING', 1) !== 0;
+const publications = withPublishing ? await benchPublicationDispatch({ print: false }) : null;
+const preReview = withPublishing ? await benchPreReview({ log: progress }) : null;
 const target = {
   wanted: `>= ${TARGET_DISPATCH} dispatched/s on a ${TARGET_BACKLOG}-request backlog`,
   met: dispatch.dispatchedPerSecond >= TARGET_DISPATCH && dispatch.executions >= TARGET_BACKLOG,
 };
 if (asJson) {
-  console.log(JSON.stringify({ dispatch, target, scraping: scrape }, null, 2));
+  console.log(JSON.stringify({ dispatch, target, scraping: scrape, publications, preReview }, null, 2));
 } else {
   console.log(`\nDispatch (a backlog of ${dispatch.executions.toLocaleString('en-US')} executions requested, then drained by pm-dispatch-executions):\n`);
   console.log(
@@ -130,4 +141,6 @@ if (asJson) {
       ),
     );
   }
+  if (publications) printPublicationDispatch(publications);
+  if (preReview) printPreReview(preReview);
 }

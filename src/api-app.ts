@@ -19,6 +19,7 @@ import { adminPaymentsRouter, paymentsRouter } from './adapters/http/routes/paym
 import { paymentProvidersFromConfig } from './adapters/payments/from-config.js';
 import { httpProxyProber } from './adapters/proxies/prober.js';
 import { platformAccountsRouter, xiaohongshuAccountsRouter } from './adapters/http/routes/platform-accounts.js';
+import { oauthAccountsRouter } from './adapters/http/routes/oauth-accounts.js';
 import { proxiesRouter } from './adapters/http/routes/proxies.js';
 import { notificationsRouter } from './adapters/http/routes/notifications.js';
 import { qidianRouter } from './adapters/http/routes/qidian.js';
@@ -31,6 +32,12 @@ import { usersRouter } from './adapters/http/routes/users.js';
 import { workflowsRouter } from './adapters/http/routes/workflows.js';
 import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
 import { xiaohongshuMessagesRouter } from './adapters/http/routes/xiaohongshu-messages.js';
+import { reviewRulesRouter } from './adapters/http/routes/review-rules.js';
+import { reviewsRouter } from './adapters/http/routes/reviews.js';
+import { publicationsRouter } from './adapters/http/routes/publications.js';
+import { publishingCapabilities } from './platforms/publishing/registry.js';
+import { articlesRouter } from './adapters/http/routes/articles.js';
+import { mediaRouter } from './adapters/http/routes/media.js';
 import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
 import { BullMqMailOutbox, mailRetryPolicy } from './adapters/queue/mail-queue.js';
 import { AuthRateLimits } from './adapters/rate-limit/auth-rate-limits.js';
@@ -117,12 +124,16 @@ export function createApiApp(container: Container): Koa<AppState> {
       checkout: { providers: payments, ttlMinutes: config.PAYMENT_ORDER_TTL_MINUTES },
     }),
     platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
+    // binding accounts on the open platforms through OAuth: /platform-accounts/oauth/{platforms,{platform}/authorize,{platform}/callback}
+    oauthAccountsRouter(api, { store, redis, secretBox: container.get(TOKENS.SecretBox), config }),
     // the /xiaohongshu/accounts paths: the same handlers, restricted to Xiaohongshu accounts
     xiaohongshuAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     workflowsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     xiaohongshuRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     // POST /xiaohongshu/messages (sent by the worker), GET /xiaohongshu/messages/outgoing[/{id}]
     xiaohongshuMessagesRouter(api, { store, knex }),
+    // POST /articles/{id}/publish, GET /publications[/{id}], cancel and unpublish (the worker's publish queue publishes)
+    publicationsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE, publishers: publishingCapabilities(config) }),
     proxiesRouter(api, {
       store,
       knex,
@@ -140,6 +151,12 @@ export function createApiApp(container: Container): Koa<AppState> {
     batchRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     qidianAlertsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     notificationsRouter(api, { store, knex }),
+    // content review: the rule sets and the dry run (/review-rules), the human review queue (/reviews)
+    reviewRulesRouter(api, { store, knex }),
+    reviewsRouter(api, { store, knex, claimTtlMinutes: config.REVIEW_CLAIM_TTL_MINUTES }),
+    // articles (drafts kept as versions) and the images they name (bytes in MEDIA_STORAGE_URL)
+    articlesRouter(api, { store, knex }),
+    mediaRouter(api, { store, knex, storage: container.get(TOKENS.MediaStorage), maxBytes: config.MEDIA_MAX_BYTES }),
     adminUsersRouter(api, { store, knex }),
     adminRouter(api, {
       ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },

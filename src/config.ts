@@ -4,6 +4,7 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { productionProblems } from './config-production.js';
 import { secureConnectionString, securityProblems } from './adapters/event-store/eventstoredb/connection-string.js';
+import { mediaStorageUrlProblem } from './adapters/media/storage-url.js';
 
 /**
  * Configuration comes from the environment only, is validated once at start
@@ -38,25 +39,49 @@ function url(protocols: readonly string[]) {
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `1h,6h,24h` → milliseconds each, ascending as given; null when any part is not a duration, or more than 12, or over 30 days. */
+export function parseDurations(text: string): number[] | null {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.length > 12) return null;
+  const ms: number[] = [];
+  for (const part of parts) {
+    const match = /^(\d{1,6})(s|m|h|d)$/.exec(part);
+    if (!match) return null;
+    const value = Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+    if (value <= 0 || value > 30 * 86_400_000) return null;
+    ms.push(value);
+  }
+  return ms;
+}
+
+/** PEM as given (literal `\n`s from a one-line env value accepted), or a bare base64 body wrapped in the given PEM label. */
+function pemOf(s: string, label: 'PUBLIC KEY' | 'PRIVATE KEY'): string {
+  const text = s.trim().replace(/\\n/g, '\n');
+  if (text.includes('-----BEGIN')) return text;
+  return `-----BEGIN ${label}-----\n${(text.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** A public key of one type, normalised to SPKI PEM; `message` when it is anything else. */
+const publicKeyOf = (type: 'rsa' | 'ed25519', message: string) =>
+  z.string().transform((s, ctx) => {
+    try {
+      const key = createPublicKey(pemOf(s, 'PUBLIC KEY'));
+      if (key.asymmetricKeyType !== type) throw new Error(`not ${type}`);
+      return key.export({ type: 'spki', format: 'pem' }).toString();
+    } catch {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+  });
+
 /**
  * An RSA public key: PEM (`-----BEGIN PUBLIC KEY-----…`, literal `\n`s from a
  * one-line env value are accepted) or the bare base64 SPKI body the provider
  * consoles show. Normalised to PEM.
  */
-const rsaPublicKey = z.string().transform((s, ctx) => {
-  const text = s.trim().replace(/\\n/g, '\n');
-  const pem = text.includes('-----BEGIN')
-    ? text
-    : `-----BEGIN PUBLIC KEY-----\n${(text.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PUBLIC KEY-----\n`;
-  try {
-    const key = createPublicKey(pem);
-    if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
-    return key.export({ type: 'spki', format: 'pem' }).toString();
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an RSA public key (PEM or base64 SPKI)' });
-    return z.NEVER;
-  }
-});
+const rsaPublicKey = publicKeyOf('rsa', 'must be an RSA public key (PEM or base64 SPKI)');
 
 /**
  * An RSA private key (a merchant's signing key): PEM (PKCS#8 or PKCS#1,
@@ -64,12 +89,8 @@ const rsaPublicKey = z.string().transform((s, ctx) => {
  * print. Normalised to PKCS#8 PEM. A secret: never shown in a config error.
  */
 const rsaPrivateKey = z.string().transform((s, ctx) => {
-  const text = s.trim().replace(/\\n/g, '\n');
-  const pem = text.includes('-----BEGIN')
-    ? text
-    : `-----BEGIN PRIVATE KEY-----\n${(text.replace(/\s+/g, '').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PRIVATE KEY-----\n`;
   try {
-    const key = createPrivateKey(pem);
+    const key = createPrivateKey(pemOf(s, 'PRIVATE KEY'));
     if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('not RSA-2048');
     return key.export({ type: 'pkcs8', format: 'pem' }).toString();
   } catch {
@@ -77,6 +98,9 @@ const rsaPrivateKey = z.string().transform((s, ctx) => {
     return z.NEVER;
   }
 });
+
+/** An Ed25519 public key (an open platform's answer-signing key), as rsaPublicKey. */
+const ed25519PublicKey = publicKeyOf('ed25519', 'must be an Ed25519 public key (PEM or base64 SPKI)');
 
 /** `id:base64,id:base64…` → the keyring, each key exactly 32 bytes (AES-256). */
 const encryptionKeys = z.string().transform((s, ctx) => {
@@ -225,6 +249,8 @@ const variables = z.object({
   WECHAT_APP_ID: z.string().min(1).optional(),
   // payments: the WeChat Pay APIv3 key (32 characters), decrypts notification resources; secret
   WECHAT_API_V3_KEY: z.string().length(32, 'must be exactly 32 characters').optional(),
+  // content review: a reviewer's claim on a review holds this long; after it another reviewer may take the review over
+  REVIEW_CLAIM_TTL_MINUTES: integer(1, 1440).default(30),
   // how long a payment order may be paid after it is created
   PAYMENT_ORDER_TTL_MINUTES: integer(1, 1440).default(30),
   // an unpaid order is closed this long after it expires (a notification of a payment made in time may come late)
@@ -256,8 +282,31 @@ const variables = z.object({
   // platforms: where their web APIs / pages are (tests and sandboxes point these at fixture servers on 127.0.0.1)
   XIAOHONGSHU_WEB_URL: url(['http:', 'https:']).default('https://www.xiaohongshu.com'),
   XIAOHONGSHU_API_URL: url(['http:', 'https:']).default('https://edith.xiaohongshu.com'),
+  // the creator center notes are published through (in a browser: no publishing API for ordinary accounts)
+  XIAOHONGSHU_CREATOR_URL: url(['http:', 'https:']).default('https://creator.xiaohongshu.com'),
   QIDIAN_WEB_URL: url(['http:', 'https:']).default('https://www.qidian.com'),
   QIDIAN_BOOK_URL: url(['http:', 'https:']).default('https://book.qidian.com'),
+  // open platforms (publishing through OAuth-bound accounts, docs/publishing.md): where they are — platform `p` at
+  // `${OPEN_PLATFORM_URL}/p` — and our app registered with each: its client id, client secret (secret) and the
+  // platform's Ed25519 key its answers are signed with. A platform without its three is not offered.
+  OPEN_PLATFORM_URL: url(['http:', 'https:']).optional(),
+  OAUTH_CLIENT_BAIDU_ID: z.string().min(1).optional(),
+  OAUTH_CLIENT_BAIDU_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  OAUTH_CLIENT_BAIDU_PUBLIC_KEY: ed25519PublicKey.optional(),
+  OAUTH_CLIENT_SOHU_ID: z.string().min(1).optional(),
+  OAUTH_CLIENT_SOHU_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  OAUTH_CLIENT_SOHU_PUBLIC_KEY: ed25519PublicKey.optional(),
+  OAUTH_CLIENT_NETEASE_ID: z.string().min(1).optional(),
+  OAUTH_CLIENT_NETEASE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  OAUTH_CLIENT_NETEASE_PUBLIC_KEY: ed25519PublicKey.optional(),
+  // the API's public base URL the platforms send the browser back to (redirect_uri =
+  // this + /api/v1/platform-accounts/oauth/{platform}/callback, registered with each platform)
+  OAUTH_REDIRECT_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  // where the callback sends the browser once an account is bound (?platform=&account_id= or ?platform=&error=);
+  // unset: the callback answers JSON
+  OAUTH_RETURN_URL: url(['http:', 'https:']).optional(),
+  // tokens are refreshed this long before they expire (at the latest halfway through their life)
+  OAUTH_REFRESH_LEAD_SECONDS: integer(1, 86_400).default(600),
   // proxies: consecutive failed checks that fail a healthy proxy, and successful probes that recover a failed one
   PROXY_FAILURE_THRESHOLD: integer(1, 100).default(3),
   PROXY_RECOVERY_THRESHOLD: integer(1, 100).default(2),
@@ -274,6 +323,14 @@ const variables = z.object({
   MESSAGES_PER_ACCOUNT_PER_HOUR: integer(1, 100_000).default(20),
   MESSAGE_SEND_MAX_ATTEMPTS: integer(1, 20).default(5),
   MESSAGE_SEND_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
+  // publications (POST /articles/{id}/publish): a `publish` job has 3 attempts, this far apart (fixed); and when a
+  // published post's metrics are read, after publishing (comma-separated durations: 90s, 30m, 1h, 2d; at most 12)
+  PUBLISH_RETRY_DELAY_MS: integer(10, 3_600_000).default(60_000),
+  PUBLICATION_METRICS_SCHEDULE: z
+    .string()
+    .default('1h,6h,24h,72h,168h')
+    .refine((s) => parseDurations(s) !== null, 'must be 1-12 comma-separated durations like 90s, 30m, 6h, 7d (each at most 30d)')
+    .transform((s) => parseDurations(s)!),
   // a leased proxy is held this long unless the worker renews it (a crashed worker frees it)
   PROXY_LEASE_TTL_MS: integer(1_000, 3_600_000).default(120_000),
   // proxies: how often every proxy is probed, and the URL the probe fetches through it
@@ -294,6 +351,17 @@ const variables = z.object({
   CONSUMER_MAX_ATTEMPTS: integer(1, 100).default(5),
   // streams whose last state a process keeps for its next command on them (0: every command reads its stream)
   STATE_CACHE_ENTRIES: integer(0, 1_000_000).default(5_000),
+  // uploaded media (article images): where the bytes are kept, `file:<folder>` on the local disk (relative to the working
+  // folder) or `s3://ACCESS:SECRET@host[:port]/bucket[/prefix]?region=&path_style=&tls=` for S3-compatible storage
+  MEDIA_STORAGE_URL: z
+    .string()
+    .superRefine((s, ctx) => {
+      const problem = mediaStorageUrlProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default('file:./data/media'),
+  // the largest upload POST /api/v1/media takes (bytes); larger: 413
+  MEDIA_MAX_BYTES: integer(1_024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
 });
 
 const schema = variables
@@ -332,6 +400,10 @@ export type ConfigVariable = keyof typeof variables.shape;
 const REQUIRED_WITH: Readonly<Partial<Record<ConfigVariable, readonly ConfigVariable[]>>> = {
   ALIPAY_APP_PRIVATE_KEY: ['ALIPAY_APP_ID', 'ALIPAY_PUBLIC_KEY'],
   WECHAT_MCH_PRIVATE_KEY: ['WECHAT_MCH_SERIAL', 'WECHAT_MCH_ID', 'WECHAT_APP_ID', 'WECHAT_PLATFORM_PUBLIC_KEY', 'WECHAT_API_V3_KEY'],
+  // an open platform's client: all three, and where the platforms are
+  OAUTH_CLIENT_BAIDU_ID: ['OAUTH_CLIENT_BAIDU_SECRET', 'OAUTH_CLIENT_BAIDU_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],
+  OAUTH_CLIENT_SOHU_ID: ['OAUTH_CLIENT_SOHU_SECRET', 'OAUTH_CLIENT_SOHU_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],
+  OAUTH_CLIENT_NETEASE_ID: ['OAUTH_CLIENT_NETEASE_SECRET', 'OAUTH_CLIENT_NETEASE_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],
 };
 
 /** Reads and validates the configuration; throws ConfigError listing every problem. */

@@ -9,6 +9,7 @@ import { createAccessTokens } from './adapters/auth/access-tokens.js';
 import { createPasswordHasher } from './adapters/crypto/password-hasher.js';
 import { createSecretBox } from './adapters/crypto/secret-box.js';
 import { createSmtpMailer } from './adapters/mail/smtp-mailer.js';
+import { mediaStorageFromConfig } from './adapters/media/from-config.js';
 import { TOKENS } from './tokens.js';
 import { useStateCache } from './write-model/core/state-cache.js';
 
@@ -54,6 +55,11 @@ export async function buildContainer(
     .toDynamicValue(() => createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM, logger }))
     .inSingletonScope()
     .onDeactivation((mailer) => closeQuietly(logger, 'mailer', () => mailer.close()));
+  // lazy: opens nothing until asked for (a disk folder is made on the first write)
+  container
+    .bind(TOKENS.MediaStorage)
+    .toDynamicValue(() => mediaStorageFromConfig(config))
+    .inSingletonScope();
 
   return container;
 }

@@ -9,6 +9,7 @@ import type { AccessTokens } from './adapters/auth/access-tokens.js';
 import type { PasswordHasher } from './adapters/crypto/password-hasher.js';
 import type { SecretBox } from './adapters/crypto/secret-box.js';
 import type { Mailer } from './application/ports/mailer.js';
+import type { MediaStorage } from './application/ports/media-storage.js';
 
 /** Container keys. Typed, so `container.get(TOKENS.Knex)` is a Knex. */
 export const TOKENS = {
@@ -22,4 +23,6 @@ export const TOKENS = {
   AccessTokens: Symbol('AccessTokens') as ServiceIdentifier<AccessTokens>,
   SecretBox: Symbol('SecretBox') as ServiceIdentifier<SecretBox>,
   Mailer: Symbol('Mailer') as ServiceIdentifier<Mailer>,
+  /** where uploaded media bytes are kept (MEDIA_STORAGE_URL) */
+  MediaStorage: Symbol('MediaStorage') as ServiceIdentifier<MediaStorage>,
 } as const;

@@ -159,6 +159,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
         EMAIL_VERIFICATION: 'off',
         XIAOHONGSHU_WEB_URL: sites.urls.xiaohongshuWeb,
         XIAOHONGSHU_API_URL: sites.urls.xiaohongshuApi,
+        XIAOHONGSHU_CREATOR_URL: sites.urls.xiaohongshuCreator,
         QIDIAN_WEB_URL: sites.urls.qidianWeb,
         QIDIAN_BOOK_URL: sites.urls.qidianBook,
         PROXY_HEALTH_TARGET_URL: `${sites.urls.xiaohongshuWeb}/explore`,

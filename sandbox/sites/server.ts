@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createSandboxCreator, type SandboxCreator } from './xiaohongshu-creator.js';
 import { createSandboxIm, type SandboxSentMessage } from './xiaohongshu-im.js';
 
 /**
@@ -10,7 +11,8 @@ import { createSandboxIm, type SandboxSentMessage } from './xiaohongshu-im.js';
  * account checks see them, on 127.0.0.1: one node:http server, the first two
  * path segments standing in for the host (`/xiaohongshu/www/…` =
  * www.xiaohongshu.com, `/xiaohongshu/edith/…` = edith.xiaohongshu.com,
- * `/qidian/www/…` = www.qidian.com). Content comes from the folders beside
+ * `/xiaohongshu/creator/…` = creator.xiaohongshu.com (the creator center,
+ * xiaohongshu-creator.ts), `/qidian/www/…` = www.qidian.com). Content comes from the folders beside
  * this file (see generate.ts). `npm run demo` points the platform at them;
  * the tests start their own (tests/support/fixture-sites.ts re-exports this).
  *
@@ -42,7 +44,7 @@ const ROOT = dirname(fileURLToPath(import.meta.url));
 
 export interface FixtureSites {
   origin: string;
-  urls: { xiaohongshuWeb: string; xiaohongshuApi: string; qidianWeb: string; qidianBook: string };
+  urls: { xiaohongshuWeb: string; xiaohongshuApi: string; xiaohongshuCreator: string; qidianWeb: string; qidianBook: string };
   requests: LoggedRequest[];
   setMode(site: SiteName, mode: SiteMode): void;
   /** requests to one host path, e.g. hits('xiaohongshu', 'edith', '/api/sns/web/v1/feed') */
@@ -51,6 +53,8 @@ export interface FixtureSites {
   manifest: FixtureManifest;
   /** private messages sent through the Xiaohongshu IM API (`/api/sns/web/v1/im/send`, see xiaohongshu-im.ts), oldest first */
   sentMessages: SandboxSentMessage[];
+  /** the creator center: published notes and its test controls (failNextPublish, setMetrics, addNote), see xiaohongshu-creator.ts */
+  creator: Pick<SandboxCreator, 'notes' | 'failNextPublish' | 'setMetrics' | 'addNote'>;
   close(): Promise<void>;
 }
 
@@ -107,6 +111,12 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
   const manifest = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as FixtureManifest;
   const im = createSandboxIm(manifest.xiaohongshu);
   let origin = '';
+  const creator = createSandboxCreator({
+    selfId: manifest.xiaohongshu.selfId,
+    nickname: '采集测试号',
+    creatorBase: () => `${origin}/xiaohongshu/creator`,
+    webBase: () => `${origin}/xiaohongshu/www`,
+  });
 
   const file = (rel: string): string | null => {
     const path = join(ROOT, rel);
@@ -173,6 +183,10 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
   function xiaohongshu(host: string, path: string, url: URL, entry: LoggedRequest, send: Send, json: Json): void {
     const web = `${origin}/xiaohongshu/www`;
     const loggedIn = modes.xiaohongshu !== 'login' && Boolean(entry.cookies['web_session']);
+    if (host === 'creator') {
+      const a = creator.handle({ method: entry.method, path, url, body: entry.body, cookies: entry.cookies, mode: modes.xiaohongshu });
+      return send(a.status, a.type, a.content, a.headers);
+    }
     if (host === 'www') {
       if (path.startsWith('/website-login/captcha')) return send(200, 'html', file('xiaohongshu/www/captcha.html')!);
       if (modes.xiaohongshu === 'captcha') {
@@ -184,7 +198,7 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
       if (path === '/explore' || path === '/') return send(200, 'html', file('xiaohongshu/www/explore.html')!);
       if (path === '/search_result') return send(200, 'html', file('xiaohongshu/www/search_result.html')!);
       if ((m = /^\/explore\/([0-9a-f]{24})$/.exec(path))) {
-        const page = url.searchParams.get('xsec_token') ? file(`xiaohongshu/www/explore/${m[1]}.html`) : null;
+        const page = url.searchParams.get('xsec_token') ? (creator.explorePage(m[1]!) ?? file(`xiaohongshu/www/explore/${m[1]}.html`)) : null;
         return page ? send(200, 'html', page) : send(404, 'html', file('xiaohongshu/www/404.html')!);
       }
       if ((m = /^\/user\/profile\/([0-9a-f]{24})$/.exec(path))) {
@@ -216,13 +230,13 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
       }
       case '/api/sns/web/v1/feed': {
         const id = String(body['source_note_id'] ?? '');
-        const found = /^[0-9a-f]{24}$/.test(id) && body['xsec_token'] ? jsonFile(`xiaohongshu/edith/feed/${id}.json`) : null;
+        const found = /^[0-9a-f]{24}$/.test(id) && body['xsec_token'] ? (creator.feed(id) ?? jsonFile(`xiaohongshu/edith/feed/${id}.json`)) : null;
         return json(200, found ?? apiError(-510001, '当前内容无法展示'));
       }
       case '/api/sns/web/v1/user_posted': {
         const userId = q['user_id'] ?? '';
         const found = /^[0-9a-f]{24}$/.test(userId) ? jsonFile(`xiaohongshu/edith/user_posted/${userId}/${q['cursor'] || 'start'}.json`) : null;
-        return json(200, found ?? ok({ cursor: '', has_more: false, notes: [] }));
+        return json(200, creator.userPosted(userId, !q['cursor'], found) ?? ok({ cursor: '', has_more: false, notes: [] }));
       }
       case '/api/sns/web/v1/im/conversations': {
         const found = jsonFile(`xiaohongshu/edith/im/conversations/${(q['cursor'] || 'start').replace(/[^\w]/g, '')}.json`);
@@ -246,6 +260,8 @@ export async function startFixtureSites(options: FixtureSitesOptions = {}): Prom
 <h1>Sandbox sites</h1><p>Made-up Xiaohongshu and Qidian pages shaped like the real ones; the platform collects from them.</p><ul>
 ${link('/xiaohongshu/www/explore', 'Xiaohongshu: explore (needs a <code>web_session</code> cookie, else the login wall)')}
 ${link(`/xiaohongshu/www/search_result?keyword=${encodeURIComponent(manifest.xiaohongshu.keyword)}`, `Xiaohongshu: search ${manifest.xiaohongshu.keyword}`)}
+${link('/xiaohongshu/creator/publish/publish?source=official', 'Xiaohongshu creator center: publish a note (needs <code>web_session</code>)')}
+${link('/xiaohongshu/creator/new/note-manager', 'Xiaohongshu creator center: my notes')}
 ${link('/qidian/www/', 'Qidian: home')}
 ${link('/qidian/www/rank/hotsales/', 'Qidian: 热销榜')}
 ${manifest.qidian.books.map((b) => link(`/qidian/www/book/${b.id}/`, `Qidian: ${b.name}`)).join('\n')}
@@ -335,12 +351,14 @@ ${header}
     urls: {
       xiaohongshuWeb: `${origin}/xiaohongshu/www`,
       xiaohongshuApi: `${origin}/xiaohongshu/edith`,
+      xiaohongshuCreator: `${origin}/xiaohongshu/creator`,
       qidianWeb: `${origin}/qidian/www`,
       qidianBook: `${origin}/qidian/www`,
     },
     requests,
     manifest,
     sentMessages: im.sent,
+    creator,
     setMode(site, mode) {
       modes[site] = mode;
     },

@@ -136,3 +136,24 @@ export function requireBatchOperations(plan: AnyPlan, details: Record<string, un
     ...details,
   });
 }
+
+// ---------------------------------------------------------------- own content-review rules (docs/publishing.md)
+
+/** Whether a plan lets its user keep their own review rule set: an enterprise plan of either service. */
+export function includesOwnReviewRules(plan: AnyPlan): boolean {
+  return plan.code === 'enterprise';
+}
+
+/**
+ * PERMISSION_DENIED unless one of the user's current plans (one per service)
+ * is enterprise: details.feature = review_rules, details.plans the plan code
+ * of each service.
+ */
+export function requireOwnReviewRules(plans: readonly AnyPlan[]): void {
+  if (plans.some(includesOwnReviewRules)) return;
+  throw new DomainError('PERMISSION_DENIED', 'own review rules come with an enterprise plan (review_rules)', {
+    feature: 'review_rules',
+    requires: 'enterprise',
+    plans: Object.fromEntries(plans.map((p) => [p.service, p.code])),
+  });
+}

@@ -237,6 +237,10 @@ export async function verifyPlatformAccount(
   if (state.status === 'disconnected') {
     throw new DomainError('CONFLICT', `platform account ${accountId} is disconnected`, { accountId, status: state.status });
   }
+  if (state.oauth) {
+    // the platform vouched for the user when it granted the tokens; a lapsed grant is found by the refresh job
+    throw new DomainError('CONFLICT', `platform account ${accountId} is bound through OAuth: authorize it again instead`, { accountId, binding: 'oauth' });
+  }
   const credentials = openSealed(deps, accountId, state);
   const outcome = await verifyCredentials(deps.verifiers, state.platform, credentials);
   const result = await handle(

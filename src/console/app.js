@@ -4,7 +4,7 @@
 // opens the queue dashboard under /console/queues.
 
 const API = '/api/v1';
-const auth = { token: null, refreshToken: null, userId: null, email: null, refreshTimer: null };
+const auth = { token: null, refreshToken: null, userId: null, email: null, role: null, refreshTimer: null };
 const $ = (id) => document.getElementById(id);
 
 // ---------- DOM helpers (text only: nothing from the server becomes markup) ----------
@@ -140,12 +140,17 @@ async function signIn(event) {
     }
     adopt(tokens);
     auth.email = email;
+    // a reviewer's console is the review workbench only (the admin API refuses them anyway)
+    auth.role = roleOf(tokens.access_token);
+    for (const a of document.querySelectorAll('[data-nav]')) a.hidden = auth.role !== 'admin' && a.dataset.nav !== 'reviews';
     $('login-password').value = '';
     $('login').hidden = true;
     $('nav').hidden = false;
     $('who').hidden = false;
     $('who-name').textContent = email;
-    if (!location.hash || location.hash === '#/' || location.hash === '#') location.hash = '#/streams';
+    const home = auth.role === 'admin' ? '#/streams' : '#/reviews';
+    if (!location.hash || location.hash === '#/' || location.hash === '#' || (auth.role !== 'admin' && !/^#\/reviews?\b/.test(location.hash)))
+      location.hash = home;
     else route();
   } finally {
     button.disabled = false;
@@ -174,7 +179,7 @@ async function route() {
   if (!auth.token) return showLogin();
   const { parts, query } = parseHash();
   const [name = 'streams', arg] = parts;
-  const nav = { stream: 'streams', state: 'streams' }[name] ?? name;
+  const nav = { stream: 'streams', state: 'streams', review: 'reviews' }[name] ?? name;
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
   stopPolling();
   const seq = ++routeSeq;
@@ -186,6 +191,8 @@ async function route() {
     projections: projectionsView,
     'dead-letters': deadLettersView,
     queues: queuesView,
+    reviews: reviewsView,
+    review: reviewView,
   };
   const view = views[name] ?? streamsView;
   render(h('p', { class: 'muted' }, 'Loading…'));
@@ -744,6 +751,249 @@ async function queuesView() {
     h('p', {}),
     board,
   ];
+}
+
+// ---------- content review: the queue and the workbench (/api/v1/reviews) ----------
+
+/** The role the access token was issued with (its payload, read only to choose what to show: the API decides). */
+function roleOf(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '='))).role ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A call to the API outside /admin (the review queue); a 401 refreshes the tokens once, as api() does. */
+async function userApi(method, path, options = {}) {
+  try {
+    return await request(method, `${API}${path}`, options);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && auth.refreshToken) {
+      await refresh();
+      return request(method, `${API}${path}`, options);
+    }
+    throw error;
+  }
+}
+
+function waited(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`;
+}
+
+async function reviewsView(_arg, query) {
+  const status = query.get('status') || 'open';
+  const platform = query.get('platform') || '';
+  const page = Number(query.get('page') || 1);
+  const params = new URLSearchParams({ status, page: String(page), per_page: '50' });
+  if (platform) params.set('platform', platform);
+  const reviews = await userApi('GET', `/reviews?${params}`);
+  const go = (changes) => {
+    const next = new URLSearchParams({ status, platform, page: String(page), ...changes });
+    for (const [k, v] of [...next]) if (!v) next.delete(k);
+    location.hash = `#/reviews?${next}`;
+  };
+  const statusSelect = h(
+    'select',
+    { 'data-testid': 'review-status', onchange: () => go({ status: statusSelect.value, page: '1' }) },
+    ['open', 'approved', 'rejected', 'withdrawn'].map((s) => h('option', { value: s, selected: s === status }, s)),
+  );
+  const platformInput = h('input', { type: 'search', placeholder: 'platform, e.g. xiaohongshu', value: platform, 'data-testid': 'review-platform' });
+  const { pagination } = reviews;
+  return h(
+    'section',
+    { class: 'card' },
+    h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Reviews'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
+    h(
+      'p',
+      { class: 'muted' },
+      'Content the automatic pre-review flagged, oldest first. Claim one, read it with its hits marked, approve it or reject it with a reason.',
+    ),
+    h(
+      'form',
+      {
+        class: 'toolbar',
+        onsubmit: (e) => {
+          e.preventDefault();
+          go({ platform: platformInput.value.trim(), page: '1' });
+        },
+      },
+      statusSelect,
+      platformInput,
+      h('button', { type: 'submit', class: 'secondary' }, 'Filter'),
+      h('span', { class: 'grow' }),
+      h('span', { class: 'muted' }, `${pagination.total} reviews`),
+    ),
+    reviews.items.length === 0
+      ? h('p', { class: 'muted', 'data-testid': 'no-reviews' }, 'The queue is empty.')
+      : h(
+          'table',
+          { 'data-testid': 'reviews' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Title', 'Platform', 'Hits', 'Opened', 'In queue', 'Claimed by', 'Status'].map((t) => h('th', {}, t)),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            reviews.items.map((r) =>
+              h(
+                'tr',
+                { 'data-review': r.id, 'data-status': r.status },
+                h('td', {}, h('a', { href: `#/review/${enc(r.id)}` }, r.title), h('div', { class: 'muted mono' }, r.owner_id)),
+                h('td', {}, r.platform, r.region ? h('span', { class: 'muted' }, ` · ${r.region}`) : ''),
+                h('td', {}, r.hit_count),
+                h('td', {}, time(r.opened_at)),
+                h('td', {}, waited(r.waited_seconds)),
+                h('td', { class: 'mono' }, r.claimed_by ? (r.claimed_by === auth.userId ? 'me' : r.claimed_by) : '—'),
+                h('td', {}, h('span', { class: `badge review-${r.status}` }, r.status)),
+              ),
+            ),
+          ),
+        ),
+    h(
+      'div',
+      { class: 'pager' },
+      h('button', { class: 'secondary', disabled: !pagination.has_prev, onclick: () => go({ page: String(page - 1) }) }, '← Previous'),
+      h('span', { class: 'muted' }, `page ${pagination.page} of ${Math.max(1, pagination.total_pages)}`),
+      h('button', { class: 'secondary', disabled: !pagination.has_next, onclick: () => go({ page: String(page + 1) }) }, 'Next →'),
+    ),
+  );
+}
+
+/** The text with each hit's range marked (overlapping hits merged into one mark naming every rule). */
+function highlighted(text, hits, field) {
+  const ranges = hits
+    .filter((hit) => hit.field === field && hit.end > hit.start && hit.kind !== 'length')
+    .map((hit) => ({ start: hit.start, end: hit.end, rules: [hit.rule_name] }))
+    .sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r.start < last.end) {
+      last.end = Math.max(last.end, r.end);
+      if (!last.rules.includes(r.rules[0])) last.rules.push(r.rules[0]);
+    } else merged.push({ ...r, rules: [...r.rules] });
+  }
+  const nodes = [];
+  let at = 0;
+  for (const r of merged) {
+    if (r.start > at) nodes.push(text.slice(at, r.start));
+    nodes.push(h('mark', { class: 'hit', title: r.rules.join(', '), 'data-hit': text.slice(r.start, r.end) }, text.slice(r.start, r.end)));
+    at = r.end;
+  }
+  if (at < text.length) nodes.push(text.slice(at));
+  return nodes;
+}
+
+async function reviewView(id, query) {
+  const after = query.get('after');
+  const review = await userApi('GET', `/reviews/${enc(id)}${after ? `?after_position=${enc(after)}` : ''}`);
+  const content = review.content;
+  const mine = review.claimed_by === auth.userId;
+  const open = review.status === 'open';
+  const note = h('p', { class: 'error', role: 'alert', 'data-testid': 'review-error', hidden: true });
+  const comment = h('textarea', {
+    rows: '3',
+    maxlength: '2000',
+    placeholder: 'comment (required to reject: the author is told why)',
+    'data-testid': 'review-comment',
+  });
+  const act = async (action, body) => {
+    note.hidden = true;
+    if (action === 'reject' && !comment.value.trim()) {
+      note.hidden = false;
+      note.textContent = 'A rejection needs a comment: the author is told why.';
+      return;
+    }
+    try {
+      const result = await userApi('POST', `/reviews/${enc(id)}/${action}`, body === undefined ? {} : { body });
+      location.hash = `#/review/${enc(id)}?after=${enc(result.position ?? '')}`;
+    } catch (error) {
+      note.hidden = false;
+      note.textContent = error.message;
+    }
+  };
+  const actions = !open
+    ? [h('span', { class: `badge review-${review.status}`, 'data-testid': 'review-state' }, review.status)]
+    : mine
+      ? [
+          h('span', { class: 'badge review-open', 'data-testid': 'review-state' }, 'claimed by me'),
+          ' ',
+          h('button', { class: 'secondary', 'data-testid': 'review-release', onclick: () => act('release') }, 'Release'),
+          ' ',
+          h('button', { 'data-testid': 'review-approve', onclick: () => act('approve', { comment: comment.value.trim() || null }) }, 'Approve'),
+          ' ',
+          h('button', { class: 'danger', 'data-testid': 'review-reject', onclick: () => act('reject', { comment: comment.value.trim() }) }, 'Reject'),
+        ]
+      : [
+          h('span', { class: 'badge review-open', 'data-testid': 'review-state' }, review.claimed_by ? `claimed by ${review.claimed_by}` : 'open'),
+          ' ',
+          h('button', { 'data-testid': 'review-claim', onclick: () => act('claim') }, review.claimed_by ? 'Take over' : 'Claim'),
+        ];
+  const field = (label, name, text) =>
+    h(
+      'div',
+      { class: 'review-field', 'data-field': name },
+      h('h2', {}, label),
+      h('div', { class: `review-text ${name}` }, text ? highlighted(text, review.hits, name) : h('span', { class: 'muted' }, '—')),
+    );
+  return h(
+    'div',
+    { class: 'layout review-layout' },
+    h(
+      'section',
+      { class: 'card' },
+      h('div', { class: 'toolbar' }, h('h1', { class: 'grow', 'data-testid': 'review-title' }, review.title), h('a', { href: '#/reviews' }, '← Queue')),
+      h(
+        'p',
+        { class: 'muted' },
+        `${review.platform}${review.region ? ` · ${review.region}` : ''} · article ${review.article_id} v${review.article_version} · by `,
+        h('span', { class: 'mono' }, review.owner_id),
+        ` · opened ${time(review.opened_at)} · in queue ${waited(review.waited_seconds)}`,
+      ),
+      content
+        ? [
+            field('Title', 'title', content.title),
+            field('Summary', 'summary', content.summary ?? ''),
+            field('Body', 'body', content.body),
+            field('Tags', 'tags', (content.tags ?? []).join('\n')),
+          ]
+        : h('p', { class: 'muted' }, 'The content is not available (the article version is not in the read model).'),
+    ),
+    h(
+      'aside',
+      { class: 'card' },
+      h('h2', {}, 'Decision'),
+      h('div', { class: 'review-actions' }, actions),
+      open && mine ? comment : review.comment ? h('p', {}, h('strong', {}, 'Comment: '), review.comment) : '',
+      review.decided_by ? h('p', { class: 'muted' }, `${review.status} by ${review.decided_by} ${time(review.decided_at)}`) : '',
+      note,
+      h('h2', {}, `Hits (${review.hits.length})`),
+      h(
+        'ul',
+        { class: 'plain hits', 'data-testid': 'review-hits' },
+        review.hits.map((hit) =>
+          h(
+            'li',
+            { 'data-rule': hit.rule_id },
+            h('strong', {}, hit.rule_name),
+            h('span', { class: 'muted' }, ` ${hit.kind}${hit.category ? ` · ${hit.category}` : ''} · ${hit.field}`),
+            h('div', { class: 'mono' }, hit.match),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 // ---------- start ----------

@@ -4,6 +4,7 @@ import { QUEUE_NAMES, QueueFactory, scrapeRetryPolicy, type ScrapeJobData, type 
 import { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
 import { BullMqMailOutbox, mailRetryPolicy } from '../adapters/queue/mail-queue.js';
 import { BullMqMessageSendOutbox, messageSendRetryPolicy } from '../adapters/queue/message-send-queue.js';
+import { BullMqPublicationJobs, type PublishJobData } from '../adapters/queue/publish-queue.js';
 import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import { WorkflowSchedulers, type WorkflowSchedulersOptions } from '../adapters/queue/workflow-schedulers.js';
@@ -12,6 +13,8 @@ import { paymentProvidersFromConfig } from '../adapters/payments/from-config.js'
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import { expiryActions, type ProcessManagerWiring } from '../process-managers/index.js';
+import { createSecretBox } from '../adapters/crypto/secret-box.js';
+import { oauthPlatform } from '../platforms/open-platform/clients.js';
 import { TOKENS } from '../tokens.js';
 
 /**
@@ -32,22 +35,25 @@ export function buildProcessManagerWiring(
   const tickQueue = factory.queue<WorkflowTickJobData>(QUEUE_NAMES.workflowTick);
   const mailQueue = factory.queue<NotificationMailJob>(QUEUE_NAMES.mail);
   const messageQueue = factory.queue<MessageSendJobData>(QUEUE_NAMES.messageSend);
+  const publishQueue = factory.queue<PublishJobData>(QUEUE_NAMES.publish);
   const wiring: ProcessManagerWiring = {
     store: container.get(TOKENS.EventStore),
     logger: container.get(TOKENS.Logger),
     paymentGraceMs: config.PAYMENT_EXPIRY_GRACE_MINUTES * 60_000,
     renewalLeadMs: config.SUBSCRIPTION_RENEWAL_LEAD_DAYS * 24 * 60 * 60_000,
+    oauthRefreshLeadMs: config.OAUTH_REFRESH_LEAD_SECONDS * 1000,
     timeZone: config.QUOTA_TIME_ZONE,
     dispatcher: new ScrapeDispatcher(scrapeQueue, { retry: scrapeRetryPolicy(config) }),
     schedulers: new WorkflowSchedulers(tickQueue, { timeZone: config.QUOTA_TIME_ZONE, ...(options.intervals ? { intervals: options.intervals } : {}) }),
     leases: new RedisProxyLeaseStore(container.get(TOKENS.Redis), { prefix: `${config.QUEUE_PREFIX}:` }),
     outbox: new BullMqMailOutbox(mailQueue, mailRetryPolicy(config)),
     messages: new BullMqMessageSendOutbox(messageQueue, messageSendRetryPolicy(config)),
+    publications: { jobs: new BullMqPublicationJobs(publishQueue, config.PUBLISH_RETRY_DELAY_MS), metricsScheduleMs: config.PUBLICATION_METRICS_SCHEDULE },
   };
   return {
     wiring,
     async close() {
-      await Promise.all([scrapeQueue.close(), tickQueue.close(), mailQueue.close(), messageQueue.close()]);
+      await Promise.all([scrapeQueue.close(), tickQueue.close(), mailQueue.close(), messageQueue.close(), publishQueue.close()]);
     },
   };
 }
@@ -66,6 +72,13 @@ export function deadlineActionsFromConfig(
     renewals: {
       providers: paymentProvidersFromConfig(config),
       leadMs: config.SUBSCRIPTION_RENEWAL_LEAD_DAYS * 24 * 60 * 60_000,
+      ...(logger ? { logger } : {}),
+    },
+    // OAuth-bound accounts' tokens, refreshed at the platforms configured here
+    oauthRefresh: {
+      client: (platform) => oauthPlatform(config, platform),
+      secretBox: createSecretBox(config),
+      leadMs: config.OAUTH_REFRESH_LEAD_SECONDS * 1000,
       ...(logger ? { logger } : {}),
     },
   });

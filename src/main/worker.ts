@@ -19,6 +19,7 @@ import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { stopOnSignal } from './shutdown.js';
 import { mailProcessor, maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
 import { messageSendProcessor } from './message-send-processor.js';
+import { publishProcessor } from './publish-processor.js';
 import { reportsProcessor } from '../adapters/queue/reports-queue.js';
 
 /**
@@ -207,7 +208,7 @@ export async function startWorker(container: Container, options: StartWorkerOpti
   };
 }
 
-/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail, message-send). */
+/** What `npm run worker` runs: every queue (scrape, workflow-tick, proxy-health, maintenance, mail, message-send, reports, publish). */
 export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFactory[] {
   return [
     scrapeProcessor(scrape),
@@ -217,6 +218,7 @@ export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFac
     mailProcessor(),
     messageSendProcessor(scrape),
     reportsProcessor(),
+    publishProcessor({ ...scrape, ...(scrape.scraperTuning?.delayMs ? { delayMs: scrape.scraperTuning.delayMs } : {}) }),
   ];
 }
 

@@ -1,5 +1,7 @@
 import { apiKeyAggregate } from '../write-model/api-key/decider.js';
 import { apiKeyUsageAggregate } from '../write-model/api-key/usage.js';
+import { articleAggregate } from '../write-model/article/decider.js';
+import { mediaAggregate } from '../write-model/media/decider.js';
 import type { Aggregate } from '../write-model/core/aggregate.js';
 import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import type { StoredEvent } from '../write-model/core/event-codec.js';
@@ -10,6 +12,9 @@ import { outgoingMessageAggregate } from '../write-model/outgoing-message/decide
 import { keywordWatchAggregate } from '../write-model/qidian-keyword/decider.js';
 import { paymentOrderAggregate } from '../write-model/payment-order/decider.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
+import { publicationAggregate } from '../write-model/publication/decider.js';
+import { reviewRuleSetAggregate } from '../write-model/review-rules/decider.js';
+import { reviewAggregate } from '../write-model/review/decider.js';
 import { proxyHealthAggregate } from '../write-model/proxy-health/decider.js';
 import { proxyAggregate } from '../write-model/proxy/decider.js';
 import { reportRunAggregate } from '../write-model/report-run/decider.js';
@@ -83,8 +88,13 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('api-key', apiKeyAggregate),
   entry('api-key-usage', apiKeyUsageAggregate),
   entry('outgoing-message', outgoingMessageAggregate),
+  entry('publication', publicationAggregate),
+  entry('review-rules', reviewRuleSetAggregate),
+  entry('review', reviewAggregate),
   entry('report', reportAggregate),
   entry('report-run', reportRunAggregate),
+  entry('article', articleAggregate),
+  entry('media', mediaAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

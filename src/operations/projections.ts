@@ -81,7 +81,11 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'payment-orders-v1': ['payment_orders'],
   'api-keys-v1': ['api_keys'],
   'xiaohongshu-outgoing-messages-v1': ['xiaohongshu_outgoing_messages'],
+  'publications-v1': ['publications', 'publication_history'],
   'reports-v1': ['reports', 'report_runs'],
+  'reviews-v1': ['reviews'],
+  'review-rules-v1': ['review_rules'],
+  'articles-v1': ['articles', 'article_versions', 'media'],
 };
 
 const NAME = /^(.+)-v(\d+)$/;

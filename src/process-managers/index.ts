@@ -4,13 +4,16 @@ import type { ScrapeJobs } from './ports.js';
 import type { WorkflowJobSchedulers } from './ports.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { createAccountHealth } from './account-health.js';
-import { createExpirySchedule } from './deadlines/index.js';
+import { createExpirySchedule, createOAuthRefreshSchedule, DEFAULT_OAUTH_REFRESH_LEAD_MS } from './deadlines/index.js';
 import { createDispatchExecutions } from './dispatch-executions.js';
 import { createEndSessions } from './end-sessions.js';
 import { createExecutionRetention } from './execution-retention.js';
 import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
 import { createNotifyUser, type NotificationMailOutbox } from './notify-user.js';
 import { createOutgoingMessages } from './outgoing-messages.js';
+import { batchPreReview } from './publication-pre-review.js';
+import type { PublicationJobs } from './publication-ports.js';
+import { createPublicationDeadlines, createPublications } from './publications.js';
 import { createPauseOnAccountInvalidated } from './pause-on-account-invalidated.js';
 import { createPauseOnQuotaExceeded } from './pause-on-quota-exceeded.js';
 import { createPlanOnPayment } from './plan-on-payment.js';
@@ -35,6 +38,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   paymentGraceMs: number;
   /** a paid period's renewal deadline (renewal order or expiry reminder) is due this long before its end (SUBSCRIPTION_RENEWAL_LEAD_DAYS); unset: none */
   renewalLeadMs?: number;
+  /** an OAuth account's tokens are refreshed this long before they expire (OAUTH_REFRESH_LEAD_SECONDS); default 10 minutes */
+  oauthRefreshLeadMs?: number;
   /** QUOTA_TIME_ZONE */
   timeZone: string;
   /** enqueues scrape jobs (QUEUE_PREFIX, the scrape retry policy) */
@@ -47,6 +52,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   outbox?: NotificationMailOutbox;
   /** the `message-send` queue outgoing private messages are sent from */
   messages?: MessageSendOutbox;
+  /** the `publish` queue and the metrics readings' delays after publishing (PUBLICATION_METRICS_SCHEDULE) */
+  publications?: { jobs: PublicationJobs; metricsScheduleMs: readonly number[] };
 }
 
 /**
@@ -63,6 +70,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createPlanOnPayment(base),
     createPlanOnRefund(base),
     createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs, ...(wiring.renewalLeadMs !== undefined ? { renewalLeadMs: wiring.renewalLeadMs } : {}) }),
+    createOAuthRefreshSchedule({ leadMs: wiring.oauthRefreshLeadMs ?? DEFAULT_OAUTH_REFRESH_LEAD_MS }),
     createDispatchExecutions({ ...base, dispatcher, timeZone: wiring.timeZone, ...withLeases }),
     createProxyFailover({ ...base, dispatcher, ...withLeases }),
     createPauseOnQuotaExceeded(base),
@@ -78,5 +86,12 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createQidianWatchlist(base),
     createQidianAlerts({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
     createOutgoingMessages({ ...base, ...(wiring.messages ? { outbox: wiring.messages } : {}) }),
+    // publications: pre-review → review → publish queue; the scheduled ones' deadlines
+    createPublications({
+      ...base,
+      preReviews: batchPreReview(store),
+      ...(wiring.publications ? { jobs: wiring.publications.jobs, metricsScheduleMs: wiring.publications.metricsScheduleMs } : {}),
+    }),
+    createPublicationDeadlines(),
   ];
 }

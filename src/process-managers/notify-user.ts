@@ -1,4 +1,5 @@
 import { notificationContent } from '../application/mail/notification-templates.js';
+import { reviewOpening } from '../application/review/reviews.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -10,6 +11,9 @@ import type { NotificationChannelChoice, NotificationData, NotificationKind } fr
 import { paymentOrderEvents } from '../write-model/payment-order/events.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { platformAccountEvents } from '../write-model/platform-account/events.js';
+import { publicationAggregate } from '../write-model/publication/decider.js';
+import { publicationEvents } from '../write-model/publication/events.js';
+import { reviewEvents } from '../write-model/review/events.js';
 import { subscriptionUsageEvents } from '../write-model/subscription-usage/events.js';
 import { subscriptionEvents } from '../write-model/subscription/events.js';
 import { userAggregate } from '../write-model/user/decider.js';
@@ -38,6 +42,10 @@ export const NOTIFY_USER_EVENT_TYPES = [
   'PaymentSucceeded',
   'SubscriptionRenewalOrdered',
   'SubscriptionExpiryReminded',
+  'PublicationPublished',
+  'PublicationFailed',
+  'ReviewApproved',
+  'ReviewRejected',
 ] as const;
 
 interface Planned {
@@ -71,7 +79,9 @@ export function notificationIdFor(eventId: string, userId: string): string {
  * Quota exceeded, account invalidated, execution failed, payment received, a
  * renewal order placed before the period ends (`subscription_renewal`, with
  * the pay link) and a paid period about to end without renewal
- * (`subscription_expiring`) → a notification (its own stream, `notification-{notificationId}`), and a
+ * (`subscription_expiring`), a publication published or failed (but for a
+ * rejection in review), a human review approved or rejected (`review_approved`,
+ * `review_rejected`, with the reviewer's comment) → a notification (its own stream, `notification-{notificationId}`), and a
  * mail queued in the outbox for the worker to send.
  *
  * The user's notification preferences (their profile, per kind) decide the
@@ -190,6 +200,41 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
           remindedAt: d.remindedAt,
         });
       }
+      case 'PublicationPublished':
+      case 'PublicationFailed': {
+        const decoded = publicationEvents.decode(event);
+        if (decoded.type !== 'PublicationPublished' && decoded.type !== 'PublicationFailed') return null;
+        const d = decoded.data;
+        // a rejection in review is told by the review's own notification (review_rejected)
+        if (decoded.type === 'PublicationFailed' && decoded.data.code === 'review_rejected') return null;
+        // the title as published, from the publication's stream (a few tens of events)
+        const { state } = await load(deps.store, publicationAggregate, d.publicationId);
+        const title = state.status === 'none' ? null : state.content.title;
+        const ref = { publicationId: d.publicationId, articleId: d.articleId, title, platform: d.platform, accountId: d.accountId };
+        if (decoded.type === 'PublicationPublished') {
+          const p = decoded.data;
+          return base(d.ownerId, 'publication_published', { ...ref, postId: p.postId, url: p.url, publishedAt: p.publishedAt });
+        }
+        const f = decoded.data;
+        return base(d.ownerId, 'publication_failed', { ...ref, code: f.code, reason: userFacingReason(f.reason), failedAt: f.failedAt });
+      }
+      case 'ReviewApproved':
+      case 'ReviewRejected': {
+        // a human review decided: the author hears of it (a rejection with the reviewer's reason)
+        const decoded = reviewEvents.decode(event);
+        if (decoded.type !== 'ReviewApproved' && decoded.type !== 'ReviewRejected') return null;
+        const d = decoded.data;
+        const opened = await reviewOpening(deps.store, d.reviewId);
+        return base(d.ownerId, decoded.type === 'ReviewApproved' ? 'review_approved' : 'review_rejected', {
+          reviewId: d.reviewId,
+          publicationId: d.publicationId,
+          title: opened?.title ?? null,
+          platform: opened?.platform ?? null,
+          comment: d.comment,
+          decidedAt: d.decidedAt,
+          waitedSeconds: d.waitedSeconds,
+        });
+      }
       default:
         return null;
     }
@@ -197,7 +242,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
 
   function timeOf(p: Planned): string {
     const d = p.data;
-    const at = d.exceededAt ?? d.invalidatedAt ?? d.failedAt ?? d.paidAt ?? d.remindedAt;
+    const at = d.exceededAt ?? d.invalidatedAt ?? d.failedAt ?? d.paidAt ?? d.remindedAt ?? d.publishedAt ?? d.decidedAt;
     return typeof at === 'string' ? at : p.event.created.toISOString();
   }
 

@@ -22,8 +22,8 @@ export interface PauseOnQuotaDeps extends ProcessManagerDeps {
  * QuotaExceeded → pause the user's scheduled workflows of that
  * service until the quota resets, or until the plan is upgraded; then resume.
  *
- * - QuotaExceeded of a daily counter (a resource limit stops nothing that
- *   runs) → PauseWorkflow {reason quota_exceeded, until resetsAt,
+ * - QuotaExceeded of `daily_api_calls`, the daily counter runs spend (a
+ *   resource limit stops nothing that runs) → PauseWorkflow {reason quota_exceeded, until resetsAt,
  *   requestedBy null} for every live workflow of the owner billed to that
  *   service that has a schedule. Workflows already paused for another reason
  *   (the user, an account) get the quota pause too: pauses are per reason,
@@ -58,7 +58,8 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     const decoded = subscriptionUsageEvents.decode(event);
     if (decoded.type !== 'QuotaExceeded') return;
     const d = decoded.data;
-    if (d.kind !== 'daily_counter' || Date.parse(d.resetsAt) <= now().getTime()) return;
+    // only the counter runs spend stops them: daily_publications running out stops publishing, not collecting
+    if (d.kind !== 'daily_counter' || d.feature !== 'daily_api_calls' || Date.parse(d.resetsAt) <= now().getTime()) return;
     for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
       if (!wf.scheduled) continue;
       await command(event, wf.workflowId, {

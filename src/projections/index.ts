@@ -1,14 +1,17 @@
 import type { Consumer } from '../consumers/consumer.js';
 import { apiKeysProjection } from './api-keys.js';
+import { articlesProjection } from './articles.js';
 import { notificationsProjection } from './notifications.js';
 import { outgoingMessagesProjection } from './outgoing-messages.js';
 import { paymentOrdersProjection } from './payment-orders.js';
 import { platformAccountsProjection } from './platform-accounts.js';
+import { publicationsProjection } from './publications.js';
 import { proxiesProjection } from './proxies.js';
 import { createProxyUsageProjection } from './proxy-usage.js';
 import { qidianAlertsProjection } from './qidian-alerts.js';
 import { qidianDataProjection } from './qidian-data.js';
 import { reportsProjection } from './reports.js';
+import { reviewRulesProjection, reviewsProjection } from './reviews.js';
 import { subscriptionsProjection } from './subscriptions.js';
 import { usersProjection } from './users.js';
 import { workflowsProjection } from './workflows.js';
@@ -34,6 +37,10 @@ export function createProjections(options: { timeZone: string }): Consumer[] {
     paymentOrdersProjection,
     apiKeysProjection,
     outgoingMessagesProjection,
+    publicationsProjection,
     reportsProjection,
+    reviewsProjection,
+    reviewRulesProjection,
+    articlesProjection,
   ];
 }

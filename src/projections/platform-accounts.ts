@@ -8,7 +8,9 @@ import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
  * Read model of the PlatformAccount aggregate (stream
  * `platform_account-{id}`): `platform_accounts`, one row per account, with
  * its status, health and verification — never its credentials (the sealed
- * box stays in the events; no column is written from `credentials`).
+ * box stays in the events; no column is written from `credentials` or
+ * `tokens`). `binding` says how the account is bound (`cookies`, or `oauth`
+ * with `token_expires_at`, when its access token expires).
  *
  * A batch is folded per account in memory and written with one insert and
  * one update. Idempotent under redelivery: an event is applied only when
@@ -78,12 +80,43 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
           connected_at: d.connectedAt,
           disconnected_at: null,
           updated_at: d.connectedAt,
+          binding: 'cookies',
+          token_expires_at: null,
           last_revision: revision.toString(),
         },
       });
       continue;
     }
-    if (!row) continue; // cannot happen: Connected is revision 0
+    if (event.type === 'OAuthAccountBound' && event.data.previousStatus === null) {
+      if (row) continue;
+      const d = event.data;
+      // the sealed tokens are deliberately not copied
+      rows.set(id, {
+        revision,
+        insert: {
+          id,
+          owner_id: d.ownerId,
+          platform: d.platform,
+          platform_user_id: d.platformUserId,
+          display_name: d.displayName,
+          nickname: d.displayName,
+          status: d.status,
+          health_score: d.healthScore,
+          health_level: d.healthLevel,
+          last_invalidation_reason: null,
+          invalidated_at: null,
+          verified_at: d.boundAt,
+          connected_at: d.boundAt,
+          disconnected_at: null,
+          updated_at: d.boundAt,
+          binding: 'oauth',
+          token_expires_at: d.expiresAt,
+          last_revision: revision.toString(),
+        },
+      });
+      continue;
+    }
+    if (!row) continue; // cannot happen: Connected (or the first OAuthAccountBound) is revision 0
     const target = row.insert ?? (row.patch ??= { id });
     Object.assign(target, changesOf(event), { last_revision: revision.toString() });
     row.revision = revision;
@@ -117,5 +150,22 @@ function changesOf(event: Exclude<PlatformAccountEvent, { type: 'PlatformAccount
       return { display_name: event.data.displayName, updated_at: event.data.renamedAt };
     case 'PlatformAccountDisconnected':
       return { status: 'disconnected', disconnected_at: event.data.disconnectedAt, updated_at: event.data.disconnectedAt };
+    case 'OAuthAccountBound': {
+      // a re-authorization: the owner's label stays
+      const d = event.data;
+      return {
+        status: d.status,
+        platform_user_id: d.platformUserId,
+        nickname: d.displayName,
+        health_score: d.healthScore,
+        health_level: d.healthLevel,
+        verified_at: d.boundAt,
+        binding: 'oauth',
+        token_expires_at: d.expiresAt,
+        updated_at: d.boundAt,
+      };
+    }
+    case 'OAuthTokensRefreshed':
+      return { token_expires_at: event.data.expiresAt, updated_at: event.data.refreshedAt };
   }
 }

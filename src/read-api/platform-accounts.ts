@@ -22,8 +22,12 @@ export interface PlatformAccountView {
   connected_at: string;
   disconnected_at: string | null;
   updated_at: string;
-  /** always true: every account is connected with credentials; they are never shown */
+  /** always true: every account is connected with credentials (cookies or OAuth tokens); they are never shown */
   has_credentials: true;
+  /** how the account is bound: cookies the owner gave, or OAuth tokens the platform granted */
+  binding: 'cookies' | 'oauth';
+  /** OAuth: when the access token expires (the refresh job renews it before); null for cookies */
+  token_expires_at: string | null;
   /** the stream revision the row reflects (also the ETag) */
   revision: string;
 }
@@ -55,6 +59,8 @@ const COLUMNS = [
   'connected_at',
   'disconnected_at',
   'updated_at',
+  'binding',
+  'token_expires_at',
   'last_revision',
 ];
 
@@ -78,6 +84,8 @@ function toView(row: Record<string, any>): PlatformAccountView {
     disconnected_at: isoOrNull(row.disconnected_at),
     updated_at: iso(row.updated_at),
     has_credentials: true,
+    binding: row.binding === 'oauth' ? 'oauth' : 'cookies',
+    token_expires_at: isoOrNull(row.token_expires_at),
     revision: String(row.last_revision),
   };
 }

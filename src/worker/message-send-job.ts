@@ -10,12 +10,11 @@ import type { BrowserPool, ContextOptions } from '../adapters/scrapers/browser-p
 import { bareUrl, LoginWallError, ScraperError, scraperErrorAction } from '../adapters/scrapers/errors.js';
 import { MessageRefusedError, type PlatformMessageReceipt, type PlatformMessenger } from '../adapters/scrapers/messaging.js';
 import { banProxy, DEFAULT_HEALTH_THRESHOLDS, reportProxyFailure, type ProxyDeps } from '../application/proxies.js';
-import { StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
+import { loadJobSubject } from './job-subject.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
-import { fold } from '../write-model/core/decider.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { outgoingMessageAggregate, outgoingMessageDecider, outgoingMessageStream } from '../write-model/outgoing-message/decider.js';
@@ -93,31 +92,8 @@ interface LoadedMessage {
   context: CommandContext;
 }
 
-async function loadMessage(store: EventStore, messageId: string, actor: string): Promise<LoadedMessage | null> {
-  let recorded;
-  try {
-    recorded = await store.readStream(outgoingMessageStream(messageId));
-  } catch (error) {
-    if (error instanceof StreamNotFoundError) return null;
-    throw error;
-  }
-  const first = recorded[0];
-  if (!first) return null;
-  const state = fold(
-    outgoingMessageDecider,
-    recorded.map((e) => outgoingMessageEvents.decode(e)),
-  );
-  const correlation = first.metadata.$correlationId;
-  const requestId = first.metadata.requestId;
-  return {
-    state,
-    context: {
-      correlationId: typeof correlation === 'string' ? correlation : first.id,
-      causationId: first.id,
-      actor,
-      ...(typeof requestId === 'string' ? { requestId } : {}),
-    },
-  };
+function loadMessage(store: EventStore, messageId: string, actor: string): Promise<LoadedMessage | null> {
+  return loadJobSubject(store, outgoingMessageStream(messageId), outgoingMessageDecider, outgoingMessageEvents, actor);
 }
 
 function isLoopbackUrl(url: string): boolean {

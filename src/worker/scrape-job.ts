@@ -9,12 +9,11 @@ import type { JobContext, JobHandler } from '../adapters/queue/worker-runtime.js
 import type { BrowserPool, ContextCookie, ContextOptions } from '../adapters/scrapers/browser-pool.js';
 import { bareUrl, LoginWallError, scraperErrorAction, ScraperError } from '../adapters/scrapers/errors.js';
 import type { ScrapeBatch } from '../adapters/scrapers/types.js';
-import { StreamNotFoundError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
+import { loadJobSubject } from './job-subject.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type Decision } from '../write-model/core/command-handler.js';
-import { fold } from '../write-model/core/decider.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
@@ -163,31 +162,8 @@ interface LoadedExecution {
   context: CommandContext;
 }
 
-async function loadExecution(store: EventStore, executionId: string, actor: string): Promise<LoadedExecution | null> {
-  let recorded;
-  try {
-    recorded = await store.readStream(workflowExecutionStream(executionId));
-  } catch (error) {
-    if (error instanceof StreamNotFoundError) return null;
-    throw error;
-  }
-  const first = recorded[0];
-  if (!first) return null;
-  const state = fold(
-    workflowExecutionDecider,
-    recorded.map((e) => workflowExecutionEvents.decode(e)),
-  );
-  const correlation = first.metadata.$correlationId;
-  // the worker's commands continue the request's correlation, caused by the request
-  const requestId = first.metadata.requestId;
-  const context: CommandContext = {
-    correlationId: typeof correlation === 'string' ? correlation : first.id,
-    causationId: first.id,
-    actor,
-    // a manual execution's request stays findable from the worker's events
-    ...(typeof requestId === 'string' ? { requestId } : {}),
-  };
-  return { state, context };
+function loadExecution(store: EventStore, executionId: string, actor: string): Promise<LoadedExecution | null> {
+  return loadJobSubject(store, workflowExecutionStream(executionId), workflowExecutionDecider, workflowExecutionEvents, actor);
 }
 
 /** The command, decided only while the execution is still this run's (checked again on the state a retry reads). */

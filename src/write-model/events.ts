@@ -1,4 +1,6 @@
 import { apiKeyEvents, apiKeyUsageEvents, type ApiKeyEvent, type ApiKeyUsageEvent } from './api-key/events.js';
+import { articleEvents, type ArticleEvent } from './article/events.js';
+import { mediaEvents, type MediaEvent } from './media/events.js';
 import { combineCodecs } from './core/event-codec.js';
 import { notificationEvents, type NotificationEvent } from './notification/events.js';
 import { novelAlertEvents, type NovelAlertEvent } from './novel-alert/events.js';
@@ -6,6 +8,9 @@ import { novelTrackingEvents, type NovelTrackingEvent } from './novel-tracking/e
 import { outgoingMessageEvents, type OutgoingMessageEvent } from './outgoing-message/events.js';
 import { keywordWatchEvents, type KeywordWatchEvent } from './qidian-keyword/events.js';
 import { paymentOrderEvents, type PaymentOrderEvent } from './payment-order/events.js';
+import { publicationEvents, type PublicationEvent } from './publication/events.js';
+import { reviewRuleSetEvents, type ReviewRuleSetEvent } from './review-rules/events.js';
+import { reviewEvents, type ReviewEvent } from './review/events.js';
 import { subscriptionEvents, type SubscriptionEvent } from './subscription/events.js';
 import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscription-usage/events.js';
 import { sessionEvents, type SessionEvent } from './session/events.js';
@@ -47,8 +52,13 @@ export type AnyDomainEvent =
   | ApiKeyEvent
   | ApiKeyUsageEvent
   | OutgoingMessageEvent
+  | PublicationEvent
+  | ReviewRuleSetEvent
+  | ReviewEvent
   | ReportEvent
-  | ReportRunEvent;
+  | ReportRunEvent
+  | ArticleEvent
+  | MediaEvent;
 
 export const domainEvents = combineCodecs<AnyDomainEvent>([
   userEvents,
@@ -71,6 +81,11 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   apiKeyEvents,
   apiKeyUsageEvents,
   outgoingMessageEvents,
+  publicationEvents,
+  reviewRuleSetEvents,
+  reviewEvents,
   reportEvents,
   reportRunEvents,
+  articleEvents,
+  mediaEvents,
 ]);

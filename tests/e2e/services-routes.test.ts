@@ -62,7 +62,8 @@ describe('GET /api/v1/services (public plan catalogue)', function () {
     expect(basic.features).to.include({ account_limit: 5, daily_api_calls: 500, private_messaging: true, data_analytics: false, data_retention_days: 30 });
     expect(basic.features.export_formats).to.deep.equal(['json', 'excel']);
     // every feature of the service is there, in every plan
-    expect(Object.keys(basic.features)).to.have.length(13);
+    expect(Object.keys(basic.features)).to.have.length(14);
+    expect(basic.features).to.include({ daily_publications: 50 });
     for (const p of plans) expect(Object.keys(p.features).sort()).to.deep.equal([...body.data.features].sort());
     const enterprise = plans.find((p) => p.code === 'enterprise');
     expect(enterprise).to.include({ price_monthly_fen: 39990, price_monthly: '399.90' });

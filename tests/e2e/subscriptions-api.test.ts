@@ -178,7 +178,13 @@ describe('subscriptions API (e2e)', function () {
     expect(daily).to.include({ kind: 'daily_counter', used: 50, limit: 50, remaining: 0 });
     expect(usage!.body.data.features.find((f: any) => f.feature === 'account_limit')).to.include({ used: 0, limit: 1 });
     expect(usage!.body.data.days).to.deep.equal([
-      { day: today.day, features: [{ feature: 'daily_api_calls', used: 50, limit: 50, exceeded_at: daily.exceeded_at }] },
+      {
+        day: today.day,
+        features: [
+          { feature: 'daily_api_calls', used: 50, limit: 50, exceeded_at: daily.exceeded_at },
+          { feature: 'daily_publications', used: 0, limit: 5, exceeded_at: null },
+        ],
+      },
     ]);
 
     // another user: 404 for every route of this subscription

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { articleStream } from '../../src/write-model/article/decider.js';
+import { mediaStream } from '../../src/write-model/media/decider.js';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
@@ -21,6 +23,9 @@ import { reportStream } from '../../src/write-model/report/decider.js';
 import { reportRunStream } from '../../src/write-model/report-run/decider.js';
 import { novelTrackingStream } from '../../src/write-model/novel-tracking/decider.js';
 import { outgoingMessageStream } from '../../src/write-model/outgoing-message/decider.js';
+import { publicationStream } from '../../src/write-model/publication/decider.js';
+import { reviewRuleSetStream } from '../../src/write-model/review-rules/decider.js';
+import { reviewStream } from '../../src/write-model/review/decider.js';
 import { keywordWatchStream } from '../../src/write-model/qidian-keyword/decider.js';
 import { usernameReservationStream } from '../../src/write-model/user/username-reservation.js';
 import { xiaohongshuContentStream } from '../../src/write-model/xiaohongshu-content/decider.js';
@@ -112,8 +117,13 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       apiKeyStream('x'),
       apiKeyUsageStream('x'),
       outgoingMessageStream('x'),
+      publicationStream('x'),
+      reviewRuleSetStream('x'),
+      reviewStream('x'),
       reportStream('x'),
       reportRunStream('x'),
+      articleStream('x'),
+      mediaStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate

@@ -78,6 +78,7 @@ export async function startPlatform(options: { proxies?: number; config?: Record
     LOGIN_RATE_LIMIT_PER_ACCOUNT: '1000',
     XIAOHONGSHU_WEB_URL: sites.urls.xiaohongshuWeb,
     XIAOHONGSHU_API_URL: sites.urls.xiaohongshuApi,
+    XIAOHONGSHU_CREATOR_URL: sites.urls.xiaohongshuCreator,
     QIDIAN_WEB_URL: sites.urls.qidianWeb,
     SCRAPE_BACKOFF_MS: '300',
     SCRAPE_MAX_ATTEMPTS: '4',

@@ -48,6 +48,7 @@ describe('plan catalogue (阶梯式服务计费模型)', () => {
     expect(plan('xiaohongshu', 'free').features).to.deep.equal({
       account_limit: 1,
       daily_api_calls: 50,
+      daily_publications: 5,
       content_collection: true,
       private_messaging: false,
       data_analytics: false,
@@ -75,6 +76,8 @@ describe('plan catalogue (阶梯式服务计费模型)', () => {
     expect(enterprise.data_retention_days).to.equal(365);
     expect(enterprise.export_formats).to.deep.equal(['json', 'excel', 'pdf', 'api']);
     expect([enterprise.custom_integration, enterprise.dedicated_support]).to.deep.equal([true, true]);
+    // not in the original catalogue: our numbers (docs/plans.md)
+    expect(plansOf('xiaohongshu').map((p) => p.features.daily_publications)).to.deep.equal([5, 50, 300, 2000]);
   });
 
   it('has the qidian features of every plan as in the catalogue', () => {
@@ -139,7 +142,7 @@ describe('plan catalogue (阶梯式服务计费模型)', () => {
     expect(featureKind('ranking_access')).to.equal('list');
     expect(featureKind('data_collection_frequency')).to.equal('frequency');
     expect(featureKind('private_messaging')).to.equal('flag');
-    expect(dailyCountersOf('xiaohongshu')).to.deep.equal(['daily_api_calls']);
+    expect(dailyCountersOf('xiaohongshu')).to.deep.equal(['daily_api_calls', 'daily_publications']);
     expect(dailyCountersOf('qidian')).to.deep.equal([]);
     expect(resourceLimitsOf('xiaohongshu')).to.deep.equal(['account_limit', 'automation_workflows']);
     expect(resourceLimitsOf('qidian')).to.deep.equal(['novel_tracking_limit', 'alert_notifications']);

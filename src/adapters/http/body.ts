@@ -9,11 +9,18 @@ export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
 const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 
 /**
- * Paths whose bodies are left unread, whatever their type: payment providers'
- * callbacks verify signatures over the exact bytes received (and Alipay posts
- * a form), so their routes read the raw body themselves.
+ * Payment providers' callbacks: they verify signatures over the exact bytes
+ * received (and Alipay posts a form), so their routes read the raw body
+ * themselves; they are never rate limited either (api-rate-limit.ts).
  */
-export const RAW_BODY_PATH_PREFIXES: readonly string[] = ['/api/v1/payments/callback/'];
+export const CALLBACK_PATH_PREFIXES: readonly string[] = ['/api/v1/payments/callback/'];
+
+/**
+ * Paths whose bodies are left unread, whatever their type: the callbacks, and
+ * media uploads (POST /api/v1/media reads the image's bytes itself, up to
+ * MEDIA_MAX_BYTES rather than HTTP_BODY_LIMIT_BYTES).
+ */
+export const RAW_BODY_PATH_PREFIXES: readonly string[] = [...CALLBACK_PATH_PREFIXES, '/api/v1/media'];
 
 /**
  * JSON request bodies, and nothing else: commands are JSON.

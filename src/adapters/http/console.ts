@@ -20,7 +20,8 @@ import type { AppContext, AppState } from './state.js';
  *   (plain HTML, JS and CSS, no build step). Only the files found there at
  *   start are served, looked up by exact name in a table: no path from the
  *   request ever reaches the file system, so there is nothing to traverse.
- * - `POST /console/session` (Authorization: Bearer <admin access token>)
+ * - `POST /console/session` (Authorization: Bearer <admin access token>; a
+ *   reviewer's too, whose page app shows only the review workbench)
  *   → a console session: a random id kept in Redis (hashed) for as long as
  *   the access token has left, at most `sessionTtlSeconds`, sent back as the
  *   cookie `collector_console` (HttpOnly, SameSite=Strict, Path=/console,
@@ -190,7 +191,9 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
       ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw new HttpError(401, 'UNAUTHENTICATED', 'a valid access token is required');
     }
-    if (verified.role !== 'admin') throw new HttpError(403, 'PERMISSION_DENIED', 'the console is for admins', { required: ['admin'] });
+    // reviewers sign in for the review workbench only: the queue dashboard below stays for admins
+    if (verified.role !== 'admin' && verified.role !== 'reviewer')
+      throw new HttpError(403, 'PERMISSION_DENIED', 'the console is for admins (and reviewers, for the review queue)', { required: ['admin', 'reviewer'] });
     const ttl = Math.min(maxTtl, Math.floor((verified.expiresAt.getTime() - Date.now()) / 1000));
     if (ttl < 1) throw new HttpError(401, 'UNAUTHENTICATED', 'the access token is about to expire');
     // a previous session of this browser ends: one cookie, one session

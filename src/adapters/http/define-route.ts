@@ -110,8 +110,8 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
    * no envelope or implied error is added to the document.
    */
   envelope?: false;
-  /** documents a body the handler reads itself (not JSON, or verified on its raw bytes) */
-  rawBody?: { contentType: string; schema: z.ZodType; description?: string };
+  /** documents a body the handler reads itself (not JSON, or verified on its raw bytes); several content types: the same schema for each */
+  rawBody?: { contentType: string | readonly string[]; schema: z.ZodType; description?: string };
 }
 
 /**
@@ -266,13 +266,18 @@ function openApiRoute(
             body: {
               required: true,
               ...(definition.rawBody.description ? { description: definition.rawBody.description } : {}),
-              content: { [definition.rawBody.contentType]: { schema: definition.rawBody.schema } },
+              content: rawBodyContent(definition.rawBody),
             },
           }
         : {}),
     },
     responses,
   };
+}
+
+/** A raw body's content map: its schema under each of its content types. */
+function rawBodyContent(raw: NonNullable<RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>['rawBody']>): Record<string, { schema: z.ZodType }> {
+  return Object.fromEntries([raw.contentType].flat().map((type) => [type, { schema: raw.schema }]));
 }
 
 /**

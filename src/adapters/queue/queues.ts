@@ -15,6 +15,9 @@ import { Queue, QueueEvents, Worker, type ConnectionOptions, type JobsOptions, t
  * - `mail`: the outbox of outgoing mail (mail-queue.ts).
  * - `message-send`: one job per outgoing private message (job id = message
  *   id; src/worker/message-send-job.ts), paced per platform account.
+ * - `publish`: one publication's publish job (job id = publication id; 3
+ *   attempts PUBLISH_RETRY_DELAY_MS apart), its unpublish and its metrics
+ *   readings (publish-queue.ts; src/worker/publish-job.ts).
  *
  * Job ids of `scrape` (see `scrapeJobId`)
  * - attempt 1 is `{executionId}`: job id = execution id. BullMQ
@@ -43,6 +46,8 @@ export const QUEUE_NAMES = {
   messageSend: 'message-send',
   /** scheduled reports (src/adapters/queue/reports-queue.ts) */
   reports: 'reports',
+  /** publications: publish, unpublish and metrics jobs (src/adapters/queue/publish-queue.ts) */
+  publish: 'publish',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 

@@ -33,6 +33,7 @@ const SERVICE_ZH: Record<string, string> = { xiaohongshu: '小红书', qidian: '
 const SERVICE_EN: Record<string, string> = { xiaohongshu: 'Xiaohongshu', qidian: 'Qidian' };
 const FEATURE_ZH: Record<string, string> = {
   daily_api_calls: '每日调用次数',
+  daily_publications: '每日发布次数',
   account_limit: '平台账号数',
   automation_workflows: '自动化工作流数',
   novel_tracking_limit: '小说追踪数',
@@ -40,6 +41,7 @@ const FEATURE_ZH: Record<string, string> = {
 };
 const FEATURE_EN: Record<string, string> = {
   daily_api_calls: 'daily API calls',
+  daily_publications: 'daily publications',
   account_limit: 'platform accounts',
   automation_workflows: 'automation workflows',
   novel_tracking_limit: 'tracked novels',
@@ -58,6 +60,20 @@ const REASON_EN: Record<string, string> = {
   credentials_expired: 'the login has expired',
   banned: 'the platform banned the account',
   user_reported: 'you reported it as no longer working',
+};
+const PUBLICATION_FAILURE_ZH: Record<string, string> = {
+  refused: '平台拒绝了这篇内容',
+  account_invalid: '账号登录已失效，请重新连接或授权',
+  account_unavailable: '账号不可用（已断开或失效）',
+  attempts_exhausted: '多次尝试均未成功',
+  publisher_unavailable: '暂不支持发布到该平台',
+};
+const PUBLICATION_FAILURE_EN: Record<string, string> = {
+  refused: 'the platform refused the content',
+  account_invalid: 'the account no longer works: reconnect or authorize it again',
+  account_unavailable: 'the account is not available (disconnected or invalid)',
+  attempts_exhausted: 'every attempt failed',
+  publisher_unavailable: 'publishing to this platform is not available',
 };
 const PLAN_ZH: Record<string, string> = { free: '免费版', basic: '基础版', pro: '专业版', enterprise: '企业版' };
 const CYCLE_ZH: Record<string, string> = { monthly: '月付', yearly: '年付' };
@@ -89,6 +105,8 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
     case 'quota_exceeded': {
       const feature = str(data.feature);
       const daily = data.resetsAt !== null && data.resetsAt !== undefined && data.quotaKind !== 'resource_limit';
+      // only daily_api_calls running out pauses workflows; daily_publications refuses publishing until the reset
+      const pauses = feature === 'daily_api_calls';
       const zhService = SERVICE_ZH[service] ?? service;
       const enService = SERVICE_EN[service] ?? service;
       return {
@@ -96,7 +114,9 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
           title: `${zhService}：${FEATURE_ZH[feature] ?? feature}已达上限`,
           lines: [
             `您在${zhService}的${FEATURE_ZH[feature] ?? feature}已达到套餐上限（${str(data.limit)}）。`,
-            daily ? `额度将于 ${zhTime(data.resetsAt)} 重置；在此之前相关的定时工作流会暂停。` : '请释放部分资源，或升级套餐以获得更多额度。',
+            daily
+              ? `额度将于 ${zhTime(data.resetsAt)} 重置；${pauses ? '在此之前相关的定时工作流会暂停。' : '在此之前无法发起新的发布。'}`
+              : '请释放部分资源，或升级套餐以获得更多额度。',
             '升级套餐可立即获得更多额度。',
           ],
         },
@@ -105,7 +125,7 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
           lines: [
             `Your ${enService} plan's limit of ${str(data.limit)} ${FEATURE_EN[feature] ?? feature} is reached.`,
             daily
-              ? `It resets at ${enTime(data.resetsAt)}; scheduled workflows of the service pause until then.`
+              ? `It resets at ${enTime(data.resetsAt)}; ${pauses ? 'scheduled workflows of the service pause until then.' : 'no new publication can be requested until then.'}`
               : 'Free some of them, or upgrade the plan for more.',
             'Upgrading the plan raises the limit at once.',
           ],
@@ -243,6 +263,70 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
                 ? `Pay it before then by scanning the WeChat Pay code of order ${str(data.orderId)} (open the order in your billing).`
                 : `Pay it before then: open order ${str(data.orderId)} in your billing.`,
             'We cannot charge you without you: paying this order before the end renews the plan; unpaid, the plan falls back to free when it ends.',
+          ],
+        },
+      };
+    }
+    case 'publication_published': {
+      const title = str(data.title, str(data.publicationId));
+      const platform = str(data.platform);
+      return {
+        zh: {
+          title: `《${title}》已发布到${SERVICE_ZH[platform] ?? platform}`,
+          lines: [`您的文章《${title}》已于 ${zhTime(data.publishedAt)} 发布。`, `链接：${str(data.url)}`],
+        },
+        en: {
+          title: `"${title}" is published on ${SERVICE_EN[platform] ?? platform}`,
+          lines: [`Your article "${title}" was published at ${enTime(data.publishedAt)}.`, `Link: ${str(data.url)}`],
+        },
+      };
+    }
+    case 'publication_failed': {
+      const title = str(data.title, str(data.publicationId));
+      const platform = str(data.platform);
+      const code = str(data.code);
+      return {
+        zh: {
+          title: `《${title}》未能发布到${SERVICE_ZH[platform] ?? platform}`,
+          lines: [
+            `原因：${PUBLICATION_FAILURE_ZH[code] ?? code}（${str(data.reason)}）。`,
+            `发布 ${str(data.publicationId)} 于 ${zhTime(data.failedAt)} 结束。`,
+          ],
+        },
+        en: {
+          title: `"${title}" could not be published on ${SERVICE_EN[platform] ?? platform}`,
+          lines: [
+            `Reason: ${PUBLICATION_FAILURE_EN[code] ?? code} (${str(data.reason)}).`,
+            `Publication ${str(data.publicationId)} ended at ${enTime(data.failedAt)}.`,
+          ],
+        },
+      };
+    }
+    case 'review_approved':
+    case 'review_rejected': {
+      const title = str(data.title, str(data.publicationId));
+      const platform = str(data.platform);
+      const comment = typeof data.comment === 'string' && data.comment.trim() !== '' ? data.comment : null;
+      const approved = kind === 'review_approved';
+      return {
+        zh: {
+          title: approved ? `《${title}》已通过审核` : `《${title}》未通过审核`,
+          lines: [
+            approved
+              ? `您发布到${SERVICE_ZH[platform] ?? platform}的《${title}》已于 ${zhTime(data.decidedAt)} 通过人工审核，即将发布。`
+              : `您发布到${SERVICE_ZH[platform] ?? platform}的《${title}》未通过人工审核（${zhTime(data.decidedAt)}），本次发布已取消。`,
+            ...(comment ? [`审核意见：${comment}`] : []),
+            ...(approved ? [] : ['请根据审核意见修改后重新发布。']),
+          ],
+        },
+        en: {
+          title: approved ? `"${title}" passed review` : `"${title}" did not pass review`,
+          lines: [
+            approved
+              ? `"${title}", to be published on ${SERVICE_EN[platform] ?? platform}, was approved by a reviewer at ${enTime(data.decidedAt)}; it goes out now.`
+              : `"${title}", to be published on ${SERVICE_EN[platform] ?? platform}, was rejected by a reviewer at ${enTime(data.decidedAt)}; the publication is cancelled.`,
+            ...(comment ? [`Reviewer's comment: ${comment}`] : []),
+            ...(approved ? [] : ['Change it as the comment says and publish it again.']),
           ],
         },
       };

@@ -3,9 +3,16 @@ import type { RecordedEvent } from '../../event-store/port.js';
 
 /**
  * What a deadline does when it falls due; each kind has one action
- * (./expiry-actions.ts, ./renewal-actions.ts, ./resume-actions.ts).
+ * (./expiry-actions.ts, ./renewal-actions.ts, ./resume-actions.ts,
+ * ./publication-actions.ts, ./oauth-refresh-actions.ts).
  */
-export type DeadlineKind = 'subscription.expire' | 'subscription.renewal' | 'payment_order.expire' | 'workflows.resume_after_quota';
+export type DeadlineKind =
+  | 'subscription.expire'
+  | 'subscription.renewal'
+  | 'payment_order.expire'
+  | 'workflows.resume_after_quota'
+  | 'publication.due'
+  | 'platform_account.oauth_refresh';
 
 export interface Deadline {
   key: string;

@@ -6,7 +6,9 @@ import { paymentOrderAggregate } from '../../write-model/payment-order/decider.j
 import { subscriptionAggregate } from '../../write-model/subscription/decider.js';
 import type { Deadline, DeadlineKind } from './deadline-table.js';
 import { renewalActions, DEFAULT_RENEWAL_LEAD_MS, type RenewalOptions } from './renewal-actions.js';
+import { publicationActions } from './publication-actions.js';
 import { resumeActions } from './resume-actions.js';
+import { oauthRefreshActions, type OAuthRefreshOptions } from './oauth-refresh-actions.js';
 
 /** Runs the command a due deadline stands for; throws to be retried later. */
 export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandContext) => Promise<void>;
@@ -17,9 +19,16 @@ export type DeadlineAction = (deadline: Deadline, now: Date, context: CommandCon
  * sweeper can only ever be late, never wrong. Event ids are named after the
  * deadline and its time: a sweep that crashed after appending repeats nothing.
  */
-export function expiryActions(store: EventStore, options: { renewals?: RenewalOptions } = {}): Record<DeadlineKind, DeadlineAction> {
+export function expiryActions(
+  store: EventStore,
+  options: { renewals?: RenewalOptions; oauthRefresh?: OAuthRefreshOptions } = {},
+): Record<DeadlineKind, DeadlineAction> {
   return {
+    // OAuth tokens refreshed before they expire (./oauth-refresh-actions.ts); no clients given: nothing is refreshed
+    ...oauthRefreshActions(store, options.oauthRefresh),
     ...resumeActions(store),
+    // scheduled publications whose time came
+    ...publicationActions(store),
     // renewal orders and expiry reminders (./renewal-actions.ts); no providers given: reminders only
     ...renewalActions(store, options.renewals ?? { providers: {}, leadMs: DEFAULT_RENEWAL_LEAD_MS }),
     // the subject is the stream name: `subscription-{userId}_{service}`, `payment-{orderId}`

@@ -20,6 +20,10 @@ export const NOTIFICATION_KINDS = [
   'keyword_match',
   'subscription_renewal',
   'subscription_expiring',
+  'review_approved',
+  'review_rejected',
+  'publication_published',
+  'publication_failed',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

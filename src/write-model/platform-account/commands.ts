@@ -85,7 +85,40 @@ export interface DisconnectPlatformAccount {
   now: string;
 }
 
+/**
+ * Bind (or re-authorize) an account through OAuth: the route exchanged the
+ * code and asked the platform who the user is. The requester is the owner.
+ * The account id is named after the owner, platform and platform user
+ * (application/oauth-accounts.ts), so the same platform user bound again
+ * lands on the same account.
+ */
+export interface BindOAuthAccount {
+  type: 'BindOAuthAccount';
+  accountId: string;
+  ownerId: string;
+  platform: string;
+  platformUserId: string;
+  /** the platform's name for the user */
+  displayName: string;
+  /** access and refresh token, sealed */
+  tokens: SealedCredentials;
+  expiresAt: string;
+  scope: string;
+  now: string;
+}
+
+/** The refresh job's new tokens. System only. */
+export interface RecordOAuthTokensRefreshed {
+  type: 'RecordOAuthTokensRefreshed';
+  accountId: string;
+  tokens: SealedCredentials;
+  expiresAt: string;
+  now: string;
+}
+
 export type PlatformAccountCommand =
+  | BindOAuthAccount
+  | RecordOAuthTokensRefreshed
   | ConnectPlatformAccount
   | VerifyAccount
   | RecordAccountHealth

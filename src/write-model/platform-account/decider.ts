@@ -4,12 +4,14 @@ import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
 import type {
+  BindOAuthAccount,
   ConnectPlatformAccount,
   DisconnectPlatformAccount,
   RenamePlatformAccount,
   InvalidateAccount,
   PlatformAccountCommand,
   RecordAccountHealth,
+  RecordOAuthTokensRefreshed,
   RotateAccountCredentials,
   VerifyAccount,
 } from './commands.js';
@@ -52,6 +54,17 @@ import { initialState, type ConnectedAccount, type PlatformAccountState } from '
  * - Disconnect is final: a repeat is a no-op, every other command CONFLICT.
  * - Credentials never appear in error details, and events carry only the
  *   four fields of the sealed box (copied field by field).
+ * - OAuth binding (BindOAuthAccount → OAuthAccountBound): on an empty stream
+ *   it makes an active account; on the account of the same owner, platform
+ *   and platform user it re-authorizes it (new tokens, active again, even
+ *   from invalid); the same sealed tokens again are a retry and a no-op. A
+ *   cookie account, another platform user, another owner's account or a
+ *   disconnected one is refused. The expiry must lie after `now`.
+ * - Refreshed tokens (RecordOAuthTokensRefreshed, system only) are taken on
+ *   an OAuth account that is active (or pending); an invalid or disconnected
+ *   one is CONFLICT (the owner binds again). A cookie account's credentials
+ *   never become tokens, nor the reverse: RotateAccountCredentials on an
+ *   OAuth account is CONFLICT.
  */
 
 export function platformAccountStream(accountId: string): string {
@@ -255,6 +268,12 @@ function rotate(command: RotateAccountCredentials, state: PlatformAccountState):
   const userAgent = optionalText(command.userAgent, 'userAgent');
   instant(command.now, 'now');
   notDisconnected(a);
+  if (a.oauth) {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} is bound through OAuth: authorize it again instead`, {
+      accountId: a.accountId,
+      binding: 'oauth',
+    });
+  }
   if (sameSealed(a.credentials, credentials) && a.userAgent === userAgent) return [];
   // the reconnect; 'disconnected' was refused above and is named only to narrow the type
   const status = a.status === 'invalid' || a.status === 'disconnected' ? 'pending_verification' : a.status;
@@ -303,8 +322,116 @@ function disconnect(command: DisconnectPlatformAccount, state: PlatformAccountSt
   ];
 }
 
+const MAX_SCOPE = 500;
+
+function requireLater(value: unknown, field: string, now: string): string {
+  if (instant(value, field) <= Date.parse(now)) throw invalid(`${field} must lie after now`, { field });
+  return value as string;
+}
+
+function bindOAuth(command: BindOAuthAccount, state: PlatformAccountState): Event[] {
+  const accountId = requireText(command.accountId, 'accountId');
+  const ownerId = requireText(command.ownerId, 'ownerId');
+  const platform = requirePlatform(command.platform);
+  const platformUserId = requireText(command.platformUserId, 'platformUserId');
+  const displayName = requireDisplayName(command.displayName);
+  const tokens = requireSealed(command.tokens, 'tokens');
+  instant(command.now, 'now');
+  const now = command.now;
+  const expiresAt = requireLater(command.expiresAt, 'expiresAt', now);
+  if (typeof command.scope !== 'string' || command.scope.length > MAX_SCOPE) {
+    throw invalid(`scope must be a string of at most ${MAX_SCOPE} characters`, { field: 'scope' });
+  }
+  const scope = command.scope;
+  if (state.status === 'none') {
+    return [
+      {
+        type: 'OAuthAccountBound',
+        data: {
+          accountId,
+          ownerId,
+          platform,
+          platformUserId,
+          displayName,
+          tokens,
+          expiresAt,
+          scope,
+          status: 'active',
+          previousStatus: null,
+          healthScore: INITIAL_HEALTH_SCORE,
+          healthLevel: healthLevel(INITIAL_HEALTH_SCORE),
+          boundAt: now,
+        },
+      },
+    ];
+  }
+  const a = state;
+  if (a.accountId !== accountId) {
+    throw new DomainError('CONFLICT', `the stream holds platform account ${a.accountId}`, { accountId: a.accountId });
+  }
+  authorize(a, ownerId, false);
+  notDisconnected(a);
+  if (a.platform !== platform || !a.oauth) {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} is not an OAuth account of ${platform}`, {
+      accountId: a.accountId,
+      platform: a.platform,
+      binding: a.oauth ? 'oauth' : 'cookies',
+    });
+  }
+  if (a.platformUserId !== platformUserId) {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} belongs to another platform user`, {
+      accountId: a.accountId,
+      platformUserId: a.platformUserId,
+      got: platformUserId,
+    });
+  }
+  if (sameSealed(a.credentials, tokens)) return [];
+  return [
+    {
+      type: 'OAuthAccountBound',
+      data: {
+        ...ref(a),
+        platformUserId,
+        displayName,
+        tokens,
+        expiresAt,
+        scope,
+        status: 'active',
+        previousStatus: a.status,
+        healthScore: a.healthScore,
+        healthLevel: a.healthLevel,
+        boundAt: now,
+      },
+    },
+  ];
+}
+
+function recordRefreshed(command: RecordOAuthTokensRefreshed, state: PlatformAccountState): Event[] {
+  const a = existing(state, command.accountId);
+  const tokens = requireSealed(command.tokens, 'tokens');
+  instant(command.now, 'now');
+  const now = command.now;
+  const expiresAt = requireLater(command.expiresAt, 'expiresAt', now);
+  notDisconnected(a);
+  if (!a.oauth) {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} is not bound through OAuth`, { accountId: a.accountId, binding: 'cookies' });
+  }
+  if (sameSealed(a.credentials, tokens)) return [];
+  if (a.status === 'invalid') {
+    throw new DomainError('CONFLICT', `platform account ${a.accountId} is invalid: the owner must authorize it again`, {
+      accountId: a.accountId,
+      status: a.status,
+    });
+  }
+  return [{ type: 'OAuthTokensRefreshed', data: { ...ref(a), tokens, expiresAt, previousExpiresAt: a.oauth.expiresAt, refreshedAt: now } }];
+}
+
 function decide(command: PlatformAccountCommand, state: PlatformAccountState): Event[] {
   switch (command.type) {
+    case 'BindOAuthAccount':
+      return bindOAuth(command, state);
+    case 'RecordOAuthTokensRefreshed':
+      return recordRefreshed(command, state);
     case 'ConnectPlatformAccount':
       return connect(command, state);
     case 'VerifyAccount':
@@ -334,6 +461,29 @@ function decide(command: PlatformAccountCommand, state: PlatformAccountState): E
  * any other event on an empty state leaves it as it is.
  */
 function evolve(state: PlatformAccountState, event: Event): PlatformAccountState {
+  if (event.type === 'OAuthAccountBound' && state.status === 'none') {
+    const d = event.data;
+    return {
+      status: d.status,
+      accountId: d.accountId,
+      ownerId: d.ownerId,
+      platform: d.platform,
+      platformUserId: d.platformUserId,
+      displayName: d.displayName,
+      nickname: d.displayName,
+      credentials: d.tokens,
+      userAgent: null,
+      healthScore: d.healthScore,
+      healthLevel: d.healthLevel,
+      lastInvalidation: null,
+      connectedAt: d.boundAt,
+      verifiedAt: d.boundAt,
+      healthChangedAt: null,
+      credentialsRotatedAt: null,
+      disconnectedAt: null,
+      oauth: { expiresAt: d.expiresAt, issuedAt: d.boundAt, scope: d.scope },
+    };
+  }
   if (event.type === 'PlatformAccountConnected') {
     const d = event.data;
     return {
@@ -378,6 +528,27 @@ function evolve(state: PlatformAccountState, event: Event): PlatformAccountState
       return { ...state, displayName: event.data.displayName };
     case 'PlatformAccountDisconnected':
       return { ...state, status: 'disconnected', disconnectedAt: event.data.disconnectedAt };
+    case 'OAuthAccountBound': {
+      // a re-authorization: the owner's label stays, the platform's name is the nickname
+      const d = event.data;
+      return {
+        ...state,
+        status: d.status,
+        platformUserId: d.platformUserId,
+        nickname: d.displayName,
+        credentials: d.tokens,
+        healthScore: d.healthScore,
+        healthLevel: d.healthLevel,
+        verifiedAt: d.boundAt,
+        credentialsRotatedAt: d.boundAt,
+        oauth: { expiresAt: d.expiresAt, issuedAt: d.boundAt, scope: d.scope },
+      };
+    }
+    case 'OAuthTokensRefreshed': {
+      const d = event.data;
+      const scope = state.oauth?.scope ?? '';
+      return { ...state, credentials: d.tokens, credentialsRotatedAt: d.refreshedAt, oauth: { expiresAt: d.expiresAt, issuedAt: d.refreshedAt, scope } };
+    }
   }
 }
 

@@ -117,6 +117,41 @@ export interface PlatformAccountDisconnectedData extends AccountRef {
   disconnectedAt: string;
 }
 
+/**
+ * The owner authorized us on an open platform (OAuth 2.0): the tokens the
+ * code was exchanged for, sealed. With `previousStatus` null it makes the
+ * account (active at once: the platform vouched for the user); otherwise it
+ * re-authorizes the account of the same platform user — new tokens, active
+ * again — and the owner's label stays (`displayName` then only updates the
+ * nickname). How the account is bound from then on: `oauth`.
+ */
+export interface OAuthAccountBoundData extends AccountRef {
+  platformUserId: string;
+  /** the name the platform shows for the user; a new account's label too */
+  displayName: string;
+  /** JSON `{ accessToken, refreshToken }`, sealed with the account id as context */
+  tokens: SealedCredentials;
+  /** when the access token expires */
+  expiresAt: string;
+  /** what the platform granted, space-separated */
+  scope: string;
+  status: 'active';
+  /** null: the account is new; otherwise its status before the re-authorization */
+  previousStatus: AccountStatus | null;
+  /** a new account starts at 100; a re-authorization carries the score it had */
+  healthScore: number;
+  healthLevel: HealthLevel;
+  boundAt: string;
+}
+
+/** The refresh job swapped the tokens for new ones (the refresh token rotates with them). */
+export interface OAuthTokensRefreshedData extends AccountRef {
+  tokens: SealedCredentials;
+  expiresAt: string;
+  previousExpiresAt: string;
+  refreshedAt: string;
+}
+
 export type PlatformAccountEvent =
   | DomainEvent<'PlatformAccountConnected', PlatformAccountConnectedData>
   | DomainEvent<'AccountVerified', AccountVerifiedData>
@@ -124,7 +159,9 @@ export type PlatformAccountEvent =
   | DomainEvent<'AccountInvalidated', AccountInvalidatedData>
   | DomainEvent<'AccountCredentialsRotated', AccountCredentialsRotatedData>
   | DomainEvent<'PlatformAccountRenamed', PlatformAccountRenamedData>
-  | DomainEvent<'PlatformAccountDisconnected', PlatformAccountDisconnectedData>;
+  | DomainEvent<'PlatformAccountDisconnected', PlatformAccountDisconnectedData>
+  | DomainEvent<'OAuthAccountBound', OAuthAccountBoundData>
+  | DomainEvent<'OAuthTokensRefreshed', OAuthTokensRefreshedData>;
 
 export type PlatformAccountEventType = PlatformAccountEvent['type'];
 
@@ -200,5 +237,23 @@ export const platformAccountEvents = eventCodec<PlatformAccountEvent>({
   },
   PlatformAccountDisconnected: {
     schema: z.object({ ...accountRef, previousStatus: accountStatus, requestedBy: z.string().nullable(), disconnectedAt: z.string() }),
+  },
+  OAuthAccountBound: {
+    schema: z.object({
+      ...accountRef,
+      platformUserId: z.string(),
+      displayName: z.string(),
+      tokens: sealed,
+      expiresAt: z.string(),
+      scope: z.string(),
+      status: z.literal('active'),
+      previousStatus: accountStatus.nullable(),
+      healthScore: z.number().int(),
+      healthLevel: healthLevelSchema,
+      boundAt: z.string(),
+    }),
+  },
+  OAuthTokensRefreshed: {
+    schema: z.object({ ...accountRef, tokens: sealed, expiresAt: z.string(), previousExpiresAt: z.string(), refreshedAt: z.string() }),
   },
 });

@@ -10,6 +10,15 @@ export interface InvalidationRecord {
   at: string;
 }
 
+/** How an OAuth-bound account's tokens stand (the tokens themselves are `credentials`, sealed). */
+export interface OAuthBinding {
+  /** when the access token expires */
+  expiresAt: string;
+  /** when the current tokens were issued (bound or refreshed) */
+  issuedAt: string;
+  scope: string;
+}
+
 export interface ConnectedAccount {
   status: AccountStatus;
   accountId: string;
@@ -32,6 +41,8 @@ export interface ConnectedAccount {
   healthChangedAt: string | null;
   credentialsRotatedAt: string | null;
   disconnectedAt: string | null;
+  /** present only on accounts bound through OAuth; `credentials` then holds the sealed tokens */
+  oauth?: OAuthBinding;
 }
 
 export type PlatformAccountState = NoAccount | ConnectedAccount;

@@ -26,6 +26,7 @@
  * | feature                    | service     | kind           | enforced as |
  * |----------------------------|-------------|----------------|-------------|
  * | daily_api_calls            | xiaohongshu | daily_counter  | counted per day (ConsumeQuota), resets at the day boundary |
+ * | daily_publications         | xiaohongshu | daily_counter  | publications requested per day, one per target account (POST /articles/{id}/publish) |
  * | account_limit              | xiaohongshu | resource_limit | connected accounts held at once (ReserveResource / ReleaseResource) |
  * | automation_workflows       | xiaohongshu | resource_limit | workflows defined at once |
  * | novel_tracking_limit       | qidian      | resource_limit | novels tracked at once |
@@ -35,6 +36,13 @@
  * | ranking_access             | qidian      | list           | the rankings that may be read (a list, or 'all') |
  * | data_collection_frequency  | qidian      | frequency      | the shortest collection interval a schedule may use |
  * | every other feature        | —           | flag           | on / off (boolean) |
+ *
+ * `daily_publications` is not in the original catalogue: its numbers are our
+ * own (docs/plans.md, "Publishing"): free 5, basic 50, pro 300, enterprise
+ * 2,000 a day. A publication spends a platform account's standing (the
+ * platforms throttle accounts that post in bursts), so even enterprise has
+ * a ceiling rather than unlimited; the steps follow the account limits (1,
+ * 5, 20, unlimited accounts): about 5 to 15 posts a day per account.
  *
  * Note what the catalogue does NOT give: qidian has no daily counter and no
  * `automation_workflows`; xiaohongshu has no `data_collection_frequency`.
@@ -80,6 +88,8 @@ export interface XiaohongshuFeatures {
   account_limit: Count;
   /** daily counter: API calls per day */
   daily_api_calls: Count;
+  /** daily counter: publications requested per day (one per target account); not in the original catalogue */
+  daily_publications: Count;
   content_collection: boolean;
   private_messaging: boolean;
   data_analytics: boolean;
@@ -145,7 +155,7 @@ export type PlanFor<S extends Service> = S extends Service ? Plan<S> : never;
 
 export type FeatureKind = 'daily_counter' | 'resource_limit' | 'retention' | 'list' | 'frequency' | 'flag';
 
-export const DAILY_COUNTER_FEATURES = ['daily_api_calls'] as const;
+export const DAILY_COUNTER_FEATURES = ['daily_api_calls', 'daily_publications'] as const;
 export type DailyCounterFeature = (typeof DAILY_COUNTER_FEATURES)[number];
 
 export const RESOURCE_LIMIT_FEATURES = ['account_limit', 'automation_workflows', 'novel_tracking_limit', 'alert_notifications'] as const;
@@ -156,6 +166,7 @@ export type QuotaFeature = DailyCounterFeature | ResourceFeature;
 
 export const FEATURE_KINDS: { readonly [F in Feature]: FeatureKind } = {
   daily_api_calls: 'daily_counter',
+  daily_publications: 'daily_counter',
   account_limit: 'resource_limit',
   automation_workflows: 'resource_limit',
   novel_tracking_limit: 'resource_limit',
@@ -194,6 +205,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
     features: {
       account_limit: 1,
       daily_api_calls: 50,
+      daily_publications: 5, // our number: not in the catalogue
       content_collection: true,
       private_messaging: false,
       data_analytics: false,
@@ -217,6 +229,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
     features: {
       account_limit: 5,
       daily_api_calls: 500,
+      daily_publications: 50, // our number: not in the catalogue
       content_collection: true,
       private_messaging: true,
       data_analytics: false, // False, though its note says 基础统计
@@ -240,6 +253,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
     features: {
       account_limit: 20,
       daily_api_calls: 5000,
+      daily_publications: 300, // our number: not in the catalogue
       content_collection: true,
       private_messaging: true,
       data_analytics: true,
@@ -263,6 +277,7 @@ const XIAOHONGSHU_PLANS: { readonly [C in PlanCode]: Plan<'xiaohongshu'> } = {
     features: {
       account_limit: -1,
       daily_api_calls: -1,
+      daily_publications: 2000, // our number: a ceiling even here (see above)
       content_collection: true,
       private_messaging: true,
       data_analytics: true,
@@ -427,7 +442,7 @@ export function isResourceLimit(feature: unknown): feature is ResourceFeature {
   return (RESOURCE_LIMIT_FEATURES as readonly unknown[]).includes(feature);
 }
 
-/** The daily counters of a service (xiaohongshu: daily_api_calls; qidian: none). */
+/** The daily counters of a service (xiaohongshu: daily_api_calls, daily_publications; qidian: none). */
 export function dailyCountersOf(service: Service): DailyCounterFeature[] {
   return DAILY_COUNTER_FEATURES.filter((f) => isFeatureOf(service, f));
 }

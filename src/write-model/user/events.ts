@@ -15,7 +15,8 @@ import { eventCodec } from '../core/event-codec.js';
  * Every event names its user (`userId`) so a projection reading `$all` needs
  * nothing from the stream name.
  */
-export const USER_ROLES = ['user', 'admin'] as const;
+/** `reviewer`: works the content review queue (as admins do), nothing else of the admin API. */
+export const USER_ROLES = ['user', 'reviewer', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
 export const PASSWORD_CHANGE_VIAS = ['reset', 'profile'] as const;

@@ -1,10 +1,13 @@
 import { apiKeyHistories, apiKeyUsageHistories } from './api-key.js';
+import { articleHistories, mediaHistories } from './article.js';
 import { emailReservationHistories } from './email-reservation.js';
 import type { HistorySource } from './harness.js';
 import { notificationHistories } from './notification.js';
 import { novelAlertHistories } from './novel-alert.js';
 import { novelTrackingHistories } from './novel-tracking.js';
 import { outgoingMessageHistories } from './outgoing-message.js';
+import { publicationHistories } from './publication.js';
+import { reviewHistories, reviewRuleSetHistories } from './review.js';
 import { keywordWatchHistories } from './qidian-keyword.js';
 import { paymentOrderHistories } from './payment-order.js';
 import { platformAccountHistories } from './platform-account.js';
@@ -46,6 +49,11 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   apiKeyHistories,
   apiKeyUsageHistories,
   outgoingMessageHistories,
+  publicationHistories,
+  reviewRuleSetHistories,
+  reviewHistories,
   reportHistories,
   reportRunHistories,
+  articleHistories,
+  mediaHistories,
 ];

@@ -24,7 +24,8 @@ const owner = fc.oneof({ arbitrary: fc.constant('u1'), weight: 12 }, { arbitrary
  * verified by its owner or a worker (successes, the same result again, another
  * platform user, failures), health readings moving across the levels, reports,
  * credential rotations (the reconnect of an invalid account, and the same box
- * again), renames and the final disconnect — plus strangers, a cookie in clear,
+ * again), renames and the final disconnect; or bound through OAuth, with
+ * re-authorizations and token refreshes (expiries in the past now and then) — plus strangers, a cookie in clear,
  * a platform id that is not one, a score out of range.
  */
 export const platformAccountHistories = historySource(
@@ -50,8 +51,11 @@ export const platformAccountHistories = historySource(
               'rotate',
               'rotate',
               'rename',
+              'bind',
+              'refresh',
+              'refresh',
             ),
-            weight: 39,
+            weight: 42,
           },
           { arbitrary: fc.constant('disconnect'), weight: 1 },
         ),
@@ -63,6 +67,9 @@ export const platformAccountHistories = historySource(
         platform: fc.oneof({ arbitrary: fc.constant('xiaohongshu'), weight: 12 }, { arbitrary: fc.constantFrom('qidian', 'Xiao Hong Shu'), weight: 1 }),
         platformUserId: fc.oneof({ arbitrary: fc.constant('pu-100'), weight: 12 }, { arbitrary: fc.constant('pu-200'), weight: 1 }),
         knownAtConnect: fc.boolean(),
+        // one history in three is an account bound through OAuth
+        oauth: fc.oneof({ arbitrary: fc.constant(false), weight: 2 }, { arbitrary: fc.constant(true), weight: 1 }),
+        expiresInMinutes: fc.constantFrom(120, 60, -5),
         nickname: fc.constantFrom('小安', '小安', 'Ann'),
         box: fc.oneof({ arbitrary: fc.constantFrom(...BOXES), weight: 20 }, { arbitrary: fc.constant(CLEAR_COOKIE as SealedSecret), weight: 1 }),
         userAgent: fc.option(fc.constantFrom('Mozilla/5.0 (Macintosh)', 'Mozilla/5.0 (iPhone)'), { nil: undefined }),
@@ -81,7 +88,23 @@ export const platformAccountHistories = historySource(
         // the stream's account; only a connect names another (CONFLICT: the stream holds a1)
         const accountId = 'a1';
         const userAgent = c.userAgent !== undefined ? { userAgent: c.userAgent } : {};
-        switch (opening ? 'connect' : c.kind) {
+        const expiresAt = new Date(Date.parse(now) + c.expiresInMinutes * 60_000).toISOString();
+        switch (opening ? (c.oauth ? 'bind' : 'connect') : c.kind) {
+          case 'bind':
+            return {
+              type: 'BindOAuthAccount',
+              accountId: opening ? 'a1' : c.account,
+              ownerId: opening ? 'u1' : c.owner,
+              platform: opening ? 'baidu' : c.platform,
+              platformUserId: c.platformUserId,
+              displayName: c.displayName,
+              tokens: c.box,
+              expiresAt,
+              scope: 'basic publish',
+              now,
+            };
+          case 'refresh':
+            return { type: 'RecordOAuthTokensRefreshed', accountId, tokens: c.box, expiresAt, now };
           case 'connect':
             return {
               type: 'ConnectPlatformAccount',

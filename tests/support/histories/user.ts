@@ -72,7 +72,7 @@ export const userHistories = historySource(
         timezone: fc.constantFrom<string | null | undefined>(undefined, undefined, null, 'Asia/Shanghai', 'Europe/Berlin'),
         username: fc.constantFrom<string | undefined>(undefined, undefined, 'ann', 'ann_l', 'Ann'),
         muted: fc.constantFrom<string | undefined>(undefined, undefined, 'quota_exceeded', 'payment_received', 'birthday'),
-        role: fc.constantFrom<UserRole>('user', 'user', 'admin'),
+        role: fc.constantFrom<UserRole>('user', 'user', 'reviewer', 'admin'),
         // requestReset: a fresh token, or the pending one again (a no-op); reset: the latest, an older one, a never-issued one
         token: fc.constantFrom('latest', 'latest', 'latest', 'fresh', 'older', 'unknown'),
         ttl: fc.oneof({ arbitrary: fc.constantFrom(30, 60, 240, 1440), weight: 12 }, { arbitrary: fc.constant(-5), weight: 1 }),

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { Redis } from '../../redis/redis.js';
 import { TokenBuckets, type Bucket, type BucketDecision } from '../../rate-limit/token-bucket.js';
 import { isTransientError } from '../../../consumers/transient-errors.js';
-import { RAW_BODY_PATH_PREFIXES } from '../body.js';
+import { CALLBACK_PATH_PREFIXES } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { AppContext, AppState } from '../state.js';
 
@@ -48,7 +48,7 @@ export function apiRateLimit(redis: Redis, limits: ApiRateLimits): ApiRateLimit 
 
   let warnedAt = 0;
   const apply = async (ctx: AppContext, wanted: Bucket[]): Promise<void> => {
-    if (wanted.length === 0 || RAW_BODY_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) return;
+    if (wanted.length === 0 || CALLBACK_PATH_PREFIXES.some((p) => ctx.path.startsWith(p))) return;
     let decisions: BucketDecision[];
     try {
       decisions = await buckets.take(wanted);

@@ -15,6 +15,7 @@ import type { EventStore } from '../../../event-store/port.js';
 import type { Position } from '../../../event-store/position.js';
 import { createAccountVerifiers, UpstreamUnavailableError, type AccountVerifiers } from '../../../platforms/account-verifier.js';
 import { PLATFORM_IDS, platformModule, type PlatformId } from '../../../platforms/registry.js';
+import { OPEN_PLATFORM_IDS } from '../../../platforms/open-platform/platforms.js';
 import { PLATFORM_ACCOUNTS_PROJECTION } from '../../../projections/platform-accounts.js';
 import {
   ACCOUNT_STATUSES,
@@ -65,10 +66,14 @@ const accountSchema = z.object({
   disconnected_at: z.string().nullable(),
   updated_at: z.string(),
   has_credentials: z.literal(true).describe('credentials are stored sealed and never shown'),
+  binding: z.enum(['cookies', 'oauth']).describe('cookies the owner gave, or OAuth tokens a platform granted (GET /platform-accounts/oauth/platforms)'),
+  token_expires_at: z.string().nullable().describe('OAuth: when the access token expires (renewed before by the refresh job); null for cookies'),
   revision: z.string(),
 });
 
 const platformEnum = z.enum(PLATFORM_IDS as [PlatformId, ...PlatformId[]]);
+/** what the list filters on: the platforms accounts are connected to with cookies, and the open platforms bound through OAuth */
+const listedPlatformEnum = z.enum([...PLATFORM_IDS, ...OPEN_PLATFORM_IDS] as [string, ...string[]]);
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const credentialsField = z
   .record(z.string(), z.unknown())
@@ -107,10 +112,7 @@ async function upstream<T>(work: () => Promise<T>): Promise<T> {
 
 /** The account routes' handlers, shared by `/platform-accounts` and its per-platform aliases (`/xiaohongshu/accounts`). */
 interface AccountHandlers {
-  list(
-    ctx: AppContext,
-    query: PageRequest & { platform?: PlatformId | undefined; status?: AccountStatusFilter | undefined },
-  ): Promise<Page<PlatformAccountView>>;
+  list(ctx: AppContext, query: PageRequest & { platform?: string | undefined; status?: AccountStatusFilter | undefined }): Promise<Page<PlatformAccountView>>;
   connect(ctx: AppContext, body: { platform: PlatformId; credentials: Record<string, unknown>; display_name: string }): Promise<void>;
   get(ctx: AppContext, id: string): Promise<PlatformAccountView>;
   update(ctx: AppContext, id: string, body: { display_name?: string | undefined; credentials?: Record<string, unknown> | undefined }): Promise<void>;
@@ -285,7 +287,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.list,
       tags,
       auth: true,
-      request: { query: listQuery.extend({ platform: platformEnum.optional() }) },
+      request: { query: listQuery.extend({ platform: listedPlatformEnum.optional() }) },
       responses: { 200: { description: 'a page of accounts', schema: pageSchema(accountSchema) } },
     },
     ({ query }, ctx) => handlers.list(ctx, query),
