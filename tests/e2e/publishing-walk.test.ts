@@ -106,9 +106,9 @@ describe('publishing walk: bind → write → publish → review → published, 
     const verified = await post(author.token, `/api/v1/platform-accounts/${xhsAccount}/verify`);
     expect(verified.body?.data, verified.text).to.include({ status: 'active' });
 
-    await waitFor('both accounts listed', async () => {
+    await waitFor('both accounts listed as active', async () => {
       const items = (await get(author.token, '/api/v1/platform-accounts?per_page=100')).body?.data?.items ?? [];
-      return items.length === 2;
+      return items.length === 2 && items.every((a: any) => a.status === 'active');
     });
     const items = (await get(author.token, '/api/v1/platform-accounts?per_page=100')).body.data.items as any[];
     const byId = new Map(items.map((a) => [a.id, a]));
