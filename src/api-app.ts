@@ -12,7 +12,8 @@ import { createHttpApi, sessionOnly } from './adapters/http/define-route.js';
 import { apiKeysRouter } from './adapters/http/routes/api-keys.js';
 import { batchRouter } from './adapters/http/routes/batch.js';
 import { idempotencyHashKey } from './adapters/http/idempotency.js';
-import { AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
+import { ADMIN_QUEUE_NAMES, AdminQueues, adminRouter } from './adapters/http/routes/admin.js';
+import { createQueueOperations } from './adapters/queue/queue-operations.js';
 import { adminUsersRouter } from './adapters/http/routes/admin-users.js';
 import { authRouter } from './adapters/http/routes/auth.js';
 import { adminPaymentsRouter, paymentsRouter } from './adapters/http/routes/payments.js';
@@ -29,6 +30,7 @@ import { reportsRouter } from './adapters/http/routes/reports.js';
 import { qidianAlertsRouter } from './adapters/http/routes/qidian-alerts.js';
 import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
+import { mfaRouter } from './adapters/http/routes/mfa.js';
 import { workflowsRouter } from './adapters/http/routes/workflows.js';
 import { xiaohongshuRouter } from './adapters/http/routes/xiaohongshu.js';
 import { xiaohongshuMessagesRouter } from './adapters/http/routes/xiaohongshu-messages.js';
@@ -38,6 +40,9 @@ import { publicationsRouter } from './adapters/http/routes/publications.js';
 import { publishingCapabilities } from './platforms/publishing/registry.js';
 import { articlesRouter } from './adapters/http/routes/articles.js';
 import { mediaRouter } from './adapters/http/routes/media.js';
+import { smsRouter } from './adapters/http/routes/sms.js';
+import { smsChannelFromConfig, smsNonceCache, smsUnavailableReason } from './adapters/sms/from-config.js';
+import { FixedWindowRateLimiter } from './adapters/rate-limit/fixed-window.js';
 import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
 import { BullMqMailOutbox, mailRetryPolicy } from './adapters/queue/mail-queue.js';
 import { AuthRateLimits } from './adapters/rate-limit/auth-rate-limits.js';
@@ -71,7 +76,17 @@ export function createApiApp(container: Container): Koa<AppState> {
     enqueueResetMail: (job: ResetMailJob) => outbox().enqueueResetMail(job),
     enqueueReportMail: (job: ReportMailJob) => outbox().enqueueReportMail(job),
   };
+  // the live queue monitor and the audited interventions (/api/v1/admin/queues/…), on the same producer handles
+  const queueOperations = createQueueOperations({
+    factory: queueFactory,
+    names: ADMIN_QUEUE_NAMES,
+    queue: (name) => adminQueues.get(name),
+    redis,
+    store,
+    logger: container.get(TOKENS.Logger),
+  });
   container.onDeactivation(TOKENS.Redis, async () => {
+    await queueOperations.close();
     await adminQueues.close();
     await mailQueue?.close();
   });
@@ -113,6 +128,15 @@ export function createApiApp(container: Container): Koa<AppState> {
       ...(verification ? { verification } : {}),
     }),
     usersRouter(sessionOnly(api), { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
+    // the second factor: TOTP enrollment, recovery codes, turning it off (/users/mfa/…)
+    mfaRouter(sessionOnly(api), {
+      store,
+      redis,
+      secretBox: container.get(TOKENS.SecretBox),
+      passwordHasher: container.get(TOKENS.PasswordHasher),
+      limits: authLimits,
+      config,
+    }),
     servicesRouter(api),
     apiKeysRouter(api, { store, knex }),
     paymentsRouter(sessionOnly(api), { store, knex, config, providers: payments }),
@@ -157,12 +181,27 @@ export function createApiApp(container: Container): Koa<AppState> {
     // articles (drafts kept as versions) and the images they name (bytes in MEDIA_STORAGE_URL)
     articlesRouter(api, { store, knex }),
     mediaRouter(api, { store, knex, storage: container.get(TOKENS.MediaStorage), maxBytes: config.MEDIA_MAX_BYTES }),
+    // SMS through the provider (503 where it is not configured): sends, my messages and inbound, the provider's signed callbacks
+    smsRouter(api, {
+      store,
+      knex,
+      channel: smsChannelFromConfig(config),
+      unavailableReason: smsUnavailableReason(config),
+      limits: new FixedWindowRateLimiter(redis, {
+        prefix: `${config.QUEUE_PREFIX}:ratelimit:sms-send`,
+        limit: config.SMS_SENDS_PER_USER_PER_MINUTE,
+        windowMs: 60_000,
+      }),
+      nonces: smsNonceCache(redis, config.QUEUE_PREFIX),
+      config,
+    }),
     adminUsersRouter(api, { store, knex }),
     adminRouter(api, {
       ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },
       queues: adminQueues,
       // a retry of a parked event runs it through the projector's own consumers, built for that request
       withConsumers: (run) => withConsumerCatalogue(container, config, (catalogue) => run(catalogue.find)),
+      queueOperations,
     }),
   ];
   const app = createApp({
@@ -180,5 +219,7 @@ export function createApiApp(container: Container): Koa<AppState> {
   });
   // the operator console (/console: page app, session, bull-board), after the API routes
   app.use(consoleApp({ accessTokens: container.get(TOKENS.AccessTokens), redis, queues: adminQueues, keyPrefix: config.QUEUE_PREFIX }));
+  // before the server closes (src/main/api.ts): the live queue streams end, or they would hold it open
+  app.on('closing', () => void queueOperations.monitor.close());
   return app;
 }

@@ -225,6 +225,14 @@ const variables = z.object({
   // apart), and per account (email, or the user a reset token names) per hour; over it: 429
   AUTH_RATE_LIMIT_PER_IP: integer(1, 100_000).default(60),
   AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: integer(1, 10_000).default(5),
+  // two-factor authentication: the issuer authenticator apps list a TOTP secret under (the otpauth:// URI's issuer)
+  TOTP_ISSUER: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .refine((v) => !v.includes(':'), 'must not contain ":"')
+    .default('Collector'),
   // every /api/ request: a token bucket per client IP and per signed-in user (requests per second,
   // sustained; a client may spend BURST_SECONDS of it at once); 0 turns one off; over it: 429
   API_RATE_LIMIT_PER_IP: integer(0, 1_000_000).default(1000),
@@ -323,6 +331,26 @@ const variables = z.object({
   MESSAGES_PER_ACCOUNT_PER_HOUR: integer(1, 100_000).default(20),
   MESSAGE_SEND_MAX_ATTEMPTS: integer(1, 20).default(5),
   MESSAGE_SEND_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
+  // SMS (docs/sms.md): the provider's API base URL, our API key and secret (secret; signs our requests, HMAC-SHA256),
+  // the provider's Ed25519 public key (verifies its answers, receipts and inbound messages) and the API's public base URL
+  // the provider posts those to. With SMS_PROVIDER_URL set the rest are required; unset: SMS is not offered (503).
+  SMS_PROVIDER_URL: url(['http:', 'https:']).optional(),
+  SMS_API_KEY: z.string().min(1).max(200).optional(),
+  SMS_API_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SMS_PROVIDER_PUBLIC_KEY: ed25519PublicKey.optional(),
+  SMS_CALLBACK_BASE_URL: url(['http:', 'https:']).optional(),
+  // SMS: sends each user may ask for per minute (POST /sms/messages; more: 429 with Retry-After), the region of numbers
+  // written without +country code, the provider's answer deadline, attempts per message and the first retry delay (doubles),
+  // and the sms-send jobs one worker process runs at once (HTTP calls: many)
+  SMS_SENDS_PER_USER_PER_MINUTE: integer(1, 100_000).default(30),
+  SMS_DEFAULT_REGION: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')
+    .default('CN'),
+  SMS_PROVIDER_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  SMS_SEND_MAX_ATTEMPTS: integer(1, 20).default(5),
+  SMS_SEND_BACKOFF_MS: integer(10, 3_600_000).default(2_000),
+  SMS_WORKER_CONCURRENCY: integer(1, 512).default(32),
   // publications (POST /articles/{id}/publish): a `publish` job has 3 attempts, this far apart (fixed); and when a
   // published post's metrics are read, after publishing (comma-separated durations: 90s, 30m, 1h, 2d; at most 12)
   PUBLISH_RETRY_DELAY_MS: integer(10, 3_600_000).default(60_000),
@@ -346,6 +374,9 @@ const variables = z.object({
     .default('collector'),
   // how often the projector looks for due deadlines (period ends, order expiries)
   DEADLINE_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(15_000),
+  // the queue monitor's blockage detector (in the projector): a queue whose waiting jobs neither shrink nor finish for this
+  // long is blocked (QueueBlockageDetected, a queue_blocked notification to every admin)
+  QUEUE_BLOCKAGE_SECONDS: integer(1, 86_400).default(300),
   // a projection or process manager tries an event that fails on its own this often (with back-off), then parks it
   // in consumer_dead_letters and goes on (transient errors never count)
   CONSUMER_MAX_ATTEMPTS: integer(1, 100).default(5),
@@ -400,6 +431,7 @@ export type ConfigVariable = keyof typeof variables.shape;
 const REQUIRED_WITH: Readonly<Partial<Record<ConfigVariable, readonly ConfigVariable[]>>> = {
   ALIPAY_APP_PRIVATE_KEY: ['ALIPAY_APP_ID', 'ALIPAY_PUBLIC_KEY'],
   WECHAT_MCH_PRIVATE_KEY: ['WECHAT_MCH_SERIAL', 'WECHAT_MCH_ID', 'WECHAT_APP_ID', 'WECHAT_PLATFORM_PUBLIC_KEY', 'WECHAT_API_V3_KEY'],
+  SMS_PROVIDER_URL: ['SMS_API_KEY', 'SMS_API_SECRET', 'SMS_PROVIDER_PUBLIC_KEY', 'SMS_CALLBACK_BASE_URL'],
   // an open platform's client: all three, and where the platforms are
   OAUTH_CLIENT_BAIDU_ID: ['OAUTH_CLIENT_BAIDU_SECRET', 'OAUTH_CLIENT_BAIDU_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],
   OAUTH_CLIENT_SOHU_ID: ['OAUTH_CLIENT_SOHU_SECRET', 'OAUTH_CLIENT_SOHU_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],

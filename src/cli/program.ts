@@ -12,6 +12,13 @@ import { registerRetentionCommand } from './retention.js';
 import { registerProjectionsCommand } from './projections.js';
 import { registerOpsCommands } from './streams.js';
 import { registerConsumersCommand } from './consumers.js';
+import { registerQueuesCommand } from './queues.js';
+import { MONITORED_QUEUE_NAMES } from '../adapters/queue/monitored-queues.js';
+import { QueueFactory } from '../adapters/queue/queues.js';
+import { BullMqQueueStats } from '../adapters/queue/queue-stats.js';
+import { BullMqQueueControl } from '../adapters/queue/queue-control.js';
+import { RedisBlockageBoard } from '../adapters/queue/queue-alert-board.js';
+import { QueueInterventions } from '../application/queue-interventions.js';
 import { withConsumerCatalogue } from '../main/consumers.js';
 
 /** What a command failed with: printed to stderr, exit code 1. */
@@ -162,6 +169,26 @@ export function buildProgram(io: CliIo): Command {
           logger: c.get(TOKENS.Logger),
         };
         return run(ops, (work) => withConsumerCatalogue(c, config, (catalogue) => work(catalogue.find)));
+      }),
+  });
+
+  registerQueuesCommand(program, {
+    out: io.out,
+    withQueues: (run) =>
+      withContainer(io, async (c) => {
+        const config = c.get(TOKENS.Config);
+        const factory = new QueueFactory({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, connectionName: 'cli' });
+        const reader = new BullMqQueueStats(factory, MONITORED_QUEUE_NAMES);
+        const control = new BullMqQueueControl(factory, MONITORED_QUEUE_NAMES);
+        try {
+          return await run({
+            interventions: new QueueInterventions({ store: c.get(TOKENS.EventStore), control, logger: c.get(TOKENS.Logger) }),
+            reader,
+            board: new RedisBlockageBoard(c.get(TOKENS.Redis), config.QUEUE_PREFIX),
+          });
+        } finally {
+          await Promise.all([reader.close(), control.close()]);
+        }
       }),
   });
 

@@ -45,10 +45,11 @@ function errorBox(error) {
 // ---------- API ----------
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -60,7 +61,7 @@ async function request(method, path, { body, token = auth.token } = {}) {
   const payload = await res.json().catch(() => null);
   if (!res.ok || !payload || payload.success === false) {
     const err = payload?.error ? payload.error : { code: `HTTP_${res.status}`, message: res.statusText };
-    throw new ApiError(res.status, err.code, err.message);
+    throw new ApiError(res.status, err.code, err.message, err.details);
   }
   return payload.data;
 }
@@ -113,7 +114,25 @@ function showLogin(message) {
 function signedOut(message) {
   clearTimeout(auth.refreshTimer);
   Object.assign(auth, { token: null, refreshToken: null, userId: null, email: null });
+  stopLive();
   showLogin(message);
+}
+
+// the login challenge (mfa_token) while the console asks for the second factor
+let mfaChallenge = null;
+
+function askForCode(challenge) {
+  mfaChallenge = challenge;
+  $('login-code-field').hidden = challenge === null;
+  $('login-code').required = challenge !== null;
+  $('login-code').value = '';
+  if (challenge !== null) $('login-code').focus();
+}
+
+/** Six digits are a TOTP code; anything else is tried as a recovery code. */
+function secondFactor(typed) {
+  const compact = typed.replace(/\s/g, '');
+  return /^[0-9]{6}$/.test(compact) ? { code: compact } : { recovery_code: typed.trim() };
 }
 
 async function signIn(event) {
@@ -125,11 +144,24 @@ async function signIn(event) {
   try {
     let tokens;
     try {
-      tokens = await request('POST', `${API}/auth/login`, { body: { email, password }, token: null });
+      tokens = mfaChallenge
+        ? await request('POST', `${API}/auth/login/mfa`, { body: { mfa_token: mfaChallenge, ...secondFactor($('login-code').value) }, token: null })
+        : await request('POST', `${API}/auth/login`, { body: { email, password }, token: null });
     } catch (error) {
-      showLogin(error.status === 401 || error.status === 422 ? 'Wrong email or password.' : error.message);
+      if (!mfaChallenge) showLogin(error.status === 401 || error.status === 422 ? 'Wrong email or password.' : error.message);
+      else if (String(error.details?.reason ?? '').startsWith('mfa_token')) {
+        askForCode(null);
+        showLogin('The sign-in has expired: enter your password again.');
+      } else showLogin(error.status === 401 || error.status === 422 ? 'Wrong code.' : error.message);
       return;
     }
+    if (tokens.mfa_required) {
+      // two-factor account: the password was right; the session starts with the second step
+      askForCode(tokens.mfa_token);
+      showLogin('Enter the code from your authenticator app, or a recovery code.');
+      return;
+    }
+    askForCode(null);
     try {
       await request('POST', '/console/session', { token: tokens.access_token });
     } catch (error) {
@@ -182,6 +214,7 @@ async function route() {
   const nav = { stream: 'streams', state: 'streams', review: 'reviews' }[name] ?? name;
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
   stopPolling();
+  stopLive();
   const seq = ++routeSeq;
   const views = {
     streams: streamsView,
@@ -703,9 +736,186 @@ async function deadLettersView(_arg, query) {
   );
 }
 
+// queues: a live table fed by the monitor's event stream (GET /admin/queues/live, read with fetch: it needs the bearer
+// token), blocked queues highlighted with their alert, and the audited interventions (pause, resume, retry failed)
+let live = null;
+function stopLive() {
+  live?.abort();
+  live = null;
+}
+
+/** Reads a text/event-stream response, calling onEvent(name, data) per event; resolves when it ends. */
+async function readEvents(res, onEvent) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let cut = buffer.indexOf('\n\n');
+    while (cut >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let name = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+      }
+      if (data.length > 0) onEvent(name, data.join('\n'));
+      cut = buffer.indexOf('\n\n');
+    }
+  }
+}
+
+/** Follows the live stats until aborted: reconnects after a drop, refreshes the token once on a 401. */
+function followQueueStats(onStats, onState) {
+  const controller = new AbortController();
+  const run = async () => {
+    while (!controller.signal.aborted) {
+      try {
+        let res = await fetch(`${API}/admin/queues/live`, {
+          headers: { Authorization: `Bearer ${auth.token}`, Accept: 'text/event-stream' },
+          signal: controller.signal,
+        });
+        if (res.status === 401 && auth.refreshToken) {
+          await refresh();
+          res = await fetch(`${API}/admin/queues/live`, {
+            headers: { Authorization: `Bearer ${auth.token}`, Accept: 'text/event-stream' },
+            signal: controller.signal,
+          });
+        }
+        if (!res.ok) throw new Error(`live stats: HTTP ${res.status}`);
+        onState('live');
+        await readEvents(res, (name, data) => {
+          if (name === 'stats') onStats(JSON.parse(data), Date.now());
+        });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        onState(`reconnecting (${error.message})`);
+      }
+      if (!controller.signal.aborted) {
+        onState('reconnecting');
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
+  };
+  run();
+  return controller;
+}
+
+const perSecond = (n) => (n === null || n === undefined ? '—' : n.toFixed(1));
+
 async function queuesView() {
-  const summary = await api('GET', '/queues');
+  const snapshot = await api('GET', '/queues/stats');
   const board = h('iframe', { class: 'board', src: '/console/queues/', title: 'Queue dashboard', 'data-testid': 'queue-board' });
+  const status = h('span', { class: 'muted', 'data-testid': 'queue-live-status' }, 'connecting…');
+  const alerts = h('div', { 'data-testid': 'queue-alerts' });
+  const note = h('p', { class: 'muted', 'data-testid': 'queue-action-note', role: 'status' });
+  const detector = h('p', { class: 'muted', 'data-testid': 'queue-detector' });
+  const tbody = h('tbody', {});
+  const table = h(
+    'table',
+    { 'data-testid': 'queues' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Queue', 'State', 'Waiting', 'Active', 'Delayed', 'Failed', 'In/s', 'Done/s', 'Failed/s', 'Oldest waiting', ''].map((t) => h('th', {}, t)),
+      ),
+    ),
+    tbody,
+  );
+
+  const act = async (name, action) => {
+    note.className = 'muted';
+    note.textContent = `${action} ${name}…`;
+    try {
+      const r = await api('POST', `/queues/${enc(name)}/${action}`);
+      note.textContent = r.changed ? `${name}: ${r.event}${r.count ? ` (${r.count} jobs)` : ''}, recorded` : `${name}: nothing to do`;
+    } catch (error) {
+      note.className = 'error';
+      note.textContent = error.message;
+    }
+  };
+
+  const rowOf = (q) =>
+    h(
+      'tr',
+      { 'data-queue': q.name, 'data-paused': String(q.paused), 'data-blocked': String(q.blocked !== null), class: q.blocked ? 'blocked' : '' },
+      h('td', { class: 'mono' }, q.name),
+      h(
+        'td',
+        {},
+        h('span', { class: `badge ${q.paused ? 'queue-paused' : 'queue-running'}` }, q.paused ? 'paused' : 'running'),
+        q.blocked ? h('span', { class: 'badge queue-blocked' }, 'blocked') : '',
+      ),
+      h('td', { 'data-count': 'waiting' }, q.waiting),
+      h('td', { 'data-count': 'active' }, q.active),
+      h('td', { 'data-count': 'delayed' }, q.delayed),
+      h('td', { 'data-count': 'failed' }, q.failed),
+      h('td', {}, perSecond(q.added_per_second)),
+      h('td', {}, perSecond(q.completed_per_second)),
+      h('td', {}, perSecond(q.failed_per_second)),
+      h('td', {}, q.oldest_waiting_seconds === null ? '—' : waited(q.oldest_waiting_seconds)),
+      h(
+        'td',
+        { class: 'nowrap' },
+        q.paused
+          ? h('button', { class: 'secondary', 'data-testid': `queue-resume-${q.name}`, onclick: () => act(q.name, 'resume') }, 'Resume')
+          : h('button', { class: 'secondary', 'data-testid': `queue-pause-${q.name}`, onclick: () => act(q.name, 'pause') }, 'Pause'),
+        ' ',
+        h(
+          'button',
+          { class: 'secondary', 'data-testid': `queue-retry-failed-${q.name}`, disabled: q.failed === 0, onclick: () => act(q.name, 'retry-failed') },
+          'Retry failed',
+        ),
+      ),
+    );
+
+  // a row is rebuilt only when its numbers change (a button under the pointer stays put otherwise)
+  const rendered = new Map();
+  const show = (stats, receivedAt) => {
+    tbody.replaceChildren(
+      ...stats.queues.map((q) => {
+        const key = JSON.stringify(q);
+        const seen = rendered.get(q.name);
+        if (seen && seen.key === key) return seen.row;
+        const row = rowOf(q);
+        rendered.set(q.name, { key, row });
+        return row;
+      }),
+    );
+    const blocked = stats.queues.filter((q) => q.blocked);
+    alerts.replaceChildren(
+      ...blocked.map((q) =>
+        h(
+          'div',
+          { class: 'card alert', role: 'alert', 'data-alert-queue': q.name },
+          h('strong', {}, `Queue ${q.name} is blocked`),
+          ` since ${time(q.blocked.since)} (detected ${time(q.blocked.detected_at)}): ${q.waiting} waiting, nothing finished`,
+          q.paused ? ' — the queue is paused.' : '.',
+        ),
+      ),
+    );
+    detector.textContent = stats.detector.running
+      ? `Blockage detector running: a queue is blocked after ${stats.detector.threshold_seconds} s without moving.`
+      : 'No blockage detector has reported lately (it runs in a projector process).';
+    table.dataset.sampleAt = stats.at;
+    if (receivedAt !== undefined) {
+      table.dataset.receivedAt = String(receivedAt);
+      table.dataset.latencyMs = String(receivedAt - Date.parse(stats.at));
+      table.dataset.updates = String(Number(table.dataset.updates || 0) + 1);
+    }
+  };
+  show(snapshot);
+  stopLive();
+  live = followQueueStats(show, (state) => {
+    status.textContent = state === 'live' ? 'live · every second' : state;
+  });
+
   return [
     h(
       'section',
@@ -714,39 +924,13 @@ async function queuesView() {
         'div',
         { class: 'toolbar' },
         h('h1', { class: 'grow' }, 'Queues'),
-        h('span', { class: 'muted' }, `prefix ${summary.prefix}`),
+        status,
         h('a', { href: '/console/queues/', target: '_blank', rel: 'noopener' }, 'Open the dashboard ↗'),
       ),
-      h(
-        'table',
-        { 'data-testid': 'queues' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Queue', 'Waiting', 'Active', 'Delayed', 'Completed', 'Failed', 'Prioritized'].map((t) => h('th', {}, t)),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          summary.queues.map((q) =>
-            h(
-              'tr',
-              { 'data-queue': q.name },
-              h('td', { class: 'mono' }, q.name, q.paused ? ' (paused)' : ''),
-              h('td', {}, q.counts.waiting),
-              h('td', {}, q.counts.active),
-              h('td', {}, q.counts.delayed),
-              h('td', {}, q.counts.completed),
-              h('td', {}, q.counts.failed),
-              h('td', {}, q.counts.prioritized),
-            ),
-          ),
-        ),
-      ),
+      alerts,
+      detector,
+      table,
+      note,
     ),
     h('p', {}),
     board,

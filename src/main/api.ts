@@ -13,11 +13,14 @@ const logger = container.get(TOKENS.Logger);
 
 try {
   await prepareDatabase(config, container.get(TOKENS.Knex), logger);
-  const { server, url } = await listen(createApiApp(container).callback(), config.HOST, config.PORT);
+  const app = createApiApp(container);
+  const { server, url } = await listen(app.callback(), config.HOST, config.PORT);
   console.log(`API listening on ${url}`);
   logger.info({ url, eventStore: container.get(TOKENS.EventStore).kind }, 'api started');
 
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    // long-lived responses (the live queue stats) end first, or the server would wait for them
+    app.emit('closing');
     await closeServer(server);
     await disposeContainer(container);
   });

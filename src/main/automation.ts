@@ -5,6 +5,8 @@ import { ScrapeDispatcher } from '../adapters/queue/scrape-dispatcher.js';
 import { BullMqMailOutbox, mailRetryPolicy } from '../adapters/queue/mail-queue.js';
 import { BullMqMessageSendOutbox, messageSendRetryPolicy } from '../adapters/queue/message-send-queue.js';
 import { BullMqPublicationJobs, type PublishJobData } from '../adapters/queue/publish-queue.js';
+import { BullMqSmsSendOutbox, smsSendRetryPolicy, type SmsSendJobData } from '../adapters/queue/sms-send-queue.js';
+import { smsUnavailableReason } from '../adapters/sms/from-config.js';
 import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import { WorkflowSchedulers, type WorkflowSchedulersOptions } from '../adapters/queue/workflow-schedulers.js';
@@ -36,6 +38,8 @@ export function buildProcessManagerWiring(
   const mailQueue = factory.queue<NotificationMailJob>(QUEUE_NAMES.mail);
   const messageQueue = factory.queue<MessageSendJobData>(QUEUE_NAMES.messageSend);
   const publishQueue = factory.queue<PublishJobData>(QUEUE_NAMES.publish);
+  // SMS requests are queued only where the provider is configured (elsewhere the API refuses them)
+  const smsQueue = smsUnavailableReason(config) === null ? factory.queue<SmsSendJobData>(QUEUE_NAMES.smsSend) : undefined;
   const wiring: ProcessManagerWiring = {
     store: container.get(TOKENS.EventStore),
     logger: container.get(TOKENS.Logger),
@@ -49,11 +53,12 @@ export function buildProcessManagerWiring(
     outbox: new BullMqMailOutbox(mailQueue, mailRetryPolicy(config)),
     messages: new BullMqMessageSendOutbox(messageQueue, messageSendRetryPolicy(config)),
     publications: { jobs: new BullMqPublicationJobs(publishQueue, config.PUBLISH_RETRY_DELAY_MS), metricsScheduleMs: config.PUBLICATION_METRICS_SCHEDULE },
+    ...(smsQueue ? { sms: new BullMqSmsSendOutbox(smsQueue, smsSendRetryPolicy(config)) } : {}),
   };
   return {
     wiring,
     async close() {
-      await Promise.all([scrapeQueue.close(), tickQueue.close(), mailQueue.close(), messageQueue.close(), publishQueue.close()]);
+      await Promise.all([scrapeQueue.close(), tickQueue.close(), mailQueue.close(), messageQueue.close(), publishQueue.close(), smsQueue?.close()]);
     },
   };
 }

@@ -13,6 +13,7 @@ import { loadConfigOrExit, prepareDatabase } from './boot.js';
 import { every } from './periodic.js';
 import { consumerCatalogue } from './consumers.js';
 import { stopOnSignal } from './shutdown.js';
+import { startQueueBlockageDetector } from './queue-blockage.js';
 
 const config = loadConfigOrExit();
 const container = await buildContainer(config, { processName: 'projector' });
@@ -68,6 +69,8 @@ try {
     intervalMs: config.DEADLINE_SWEEP_INTERVAL_MS,
   });
   sweeper.start();
+  // the queue blockage detector: one projector at a time runs it (an advisory lock through the same keeper)
+  const blockage = startQueueBlockageDetector({ config, store: deps.store, redis: container.get(TOKENS.Redis), locks, logger });
   const pruning = every(
     60 * 60 * 1000,
     'pruning expired idempotency keys',
@@ -91,7 +94,7 @@ try {
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
     stopping = true;
-    await Promise.all([sweeper.stop(), pruning.stop(), scavenging?.stop(), ...runners.map((runner) => runner.stop())]);
+    await Promise.all([sweeper.stop(), blockage.stop(), pruning.stop(), scavenging?.stop(), ...runners.map((runner) => runner.stop())]);
     await Promise.all([automation.close(), locks.close()]);
     await disposeContainer(container);
   });

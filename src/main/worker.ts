@@ -20,6 +20,7 @@ import { stopOnSignal } from './shutdown.js';
 import { mailProcessor, maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
 import { messageSendProcessor } from './message-send-processor.js';
 import { publishProcessor } from './publish-processor.js';
+import { smsSendProcessor } from './sms-send-processor.js';
 import { reportsProcessor } from '../adapters/queue/reports-queue.js';
 
 /**
@@ -218,6 +219,11 @@ export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFac
     mailProcessor(),
     messageSendProcessor(scrape),
     reportsProcessor(),
+    // SMS through the provider (idle where it is not configured)
+    smsSendProcessor({
+      ...(scrape.lockDurationMs ? { lockDurationMs: scrape.lockDurationMs } : {}),
+      ...(scrape.stalledIntervalMs ? { stalledIntervalMs: scrape.stalledIntervalMs } : {}),
+    }),
     publishProcessor({ ...scrape, ...(scrape.scraperTuning?.delayMs ? { delayMs: scrape.scraperTuning.delayMs } : {}) }),
   ];
 }

@@ -2,6 +2,8 @@ import { apiKeyAggregate } from '../write-model/api-key/decider.js';
 import { apiKeyUsageAggregate } from '../write-model/api-key/usage.js';
 import { articleAggregate } from '../write-model/article/decider.js';
 import { mediaAggregate } from '../write-model/media/decider.js';
+import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
+import { smsInboundAggregate } from '../write-model/sms-message/inbound.js';
 import type { Aggregate } from '../write-model/core/aggregate.js';
 import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import type { StoredEvent } from '../write-model/core/event-codec.js';
@@ -13,6 +15,8 @@ import { keywordWatchAggregate } from '../write-model/qidian-keyword/decider.js'
 import { paymentOrderAggregate } from '../write-model/payment-order/decider.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
 import { publicationAggregate } from '../write-model/publication/decider.js';
+import { queueAlertAggregate } from '../write-model/queue-alert/decider.js';
+import { queueInterventionAggregate } from '../write-model/queue-intervention/decider.js';
 import { reviewRuleSetAggregate } from '../write-model/review-rules/decider.js';
 import { reviewAggregate } from '../write-model/review/decider.js';
 import { proxyHealthAggregate } from '../write-model/proxy-health/decider.js';
@@ -95,6 +99,10 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('report-run', reportRunAggregate),
   entry('article', articleAggregate),
   entry('media', mediaAggregate),
+  entry('queue-alert', queueAlertAggregate),
+  entry('queue-intervention', queueInterventionAggregate),
+  entry('sms-message', smsMessageAggregate),
+  entry('sms-inbound', smsInboundAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

@@ -86,6 +86,7 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'reviews-v1': ['reviews'],
   'review-rules-v1': ['review_rules'],
   'articles-v1': ['articles', 'article_versions', 'media'],
+  'sms-v1': ['sms_messages', 'sms_inbound'],
 };
 
 const NAME = /^(.+)-v(\d+)$/;

@@ -21,6 +21,9 @@ import { createPlanOnRefund } from './plan-on-refund.js';
 import { createProxyFailover } from './proxy-failover.js';
 import { createQidianAlerts } from './qidian-alerts.js';
 import { createQidianWatchlist } from './qidian-watchlist.js';
+import { createQueueAlerts } from './queue-alerts.js';
+import { createSmsMessages } from './sms-messages.js';
+import type { SmsSendOutbox } from './sms-ports.js';
 import type { ProcessManagerDeps } from './shared.js';
 import { createWorkflowSchedules } from './workflow-schedules.js';
 
@@ -54,6 +57,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   messages?: MessageSendOutbox;
   /** the `publish` queue and the metrics readings' delays after publishing (PUBLICATION_METRICS_SCHEDULE) */
   publications?: { jobs: PublicationJobs; metricsScheduleMs: readonly number[] };
+  /** the `sms-send` queue SMS are sent from; absent where SMS is not configured */
+  sms?: SmsSendOutbox;
 }
 
 /**
@@ -93,5 +98,8 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
       ...(wiring.publications ? { jobs: wiring.publications.jobs, metricsScheduleMs: wiring.publications.metricsScheduleMs } : {}),
     }),
     createPublicationDeadlines(),
+    // a blocked queue (the projector's blockage detector) told to every admin
+    createQueueAlerts({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
+    createSmsMessages({ ...base, ...(wiring.sms ? { outbox: wiring.sms } : {}) }),
   ];
 }

@@ -11,6 +11,7 @@ import { createProxyUsageProjection } from './proxy-usage.js';
 import { qidianAlertsProjection } from './qidian-alerts.js';
 import { qidianDataProjection } from './qidian-data.js';
 import { reportsProjection } from './reports.js';
+import { smsProjection } from './sms.js';
 import { reviewRulesProjection, reviewsProjection } from './reviews.js';
 import { subscriptionsProjection } from './subscriptions.js';
 import { usersProjection } from './users.js';
@@ -42,5 +43,6 @@ export function createProjections(options: { timeZone: string }): Consumer[] {
     reviewsProjection,
     reviewRulesProjection,
     articlesProjection,
+    smsProjection,
   ];
 }

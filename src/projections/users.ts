@@ -13,8 +13,9 @@ const codec = combineCodecs<UserEvent | SessionEvent>([userEvents, sessionEvents
 /**
  * `users` from the User streams (`user-{id}`) and `user_sessions` from the
  * Session streams (`session-{id}`); the `user_email-…` reservations are not
- * read. Secrets are never copied: no passwordHash, refreshTokenHash or
- * resetTokenHash reaches a table.
+ * read. Secrets are never copied: no passwordHash, refreshTokenHash,
+ * resetTokenHash, TOTP secret or recovery-code hash reaches a table (only the
+ * factor's status and how many codes are left).
  *
  * A batch is folded in memory and written with a few statements, whatever
  * its size. Idempotent, so a replay from any checkpoint changes nothing:
@@ -127,6 +128,17 @@ function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
       return { updated_at: event.data.changedAt };
     case 'EmailVerified':
       return { email_verified_at: event.data.verifiedAt, updated_at: event.data.verifiedAt };
+    // the second factor's status and the recovery codes left; never the sealed secret or a code's hash
+    case 'TotpEnrollmentStarted':
+      return { mfa_totp: 'pending', mfa_recovery_codes_left: 0, updated_at: event.data.startedAt };
+    case 'TotpEnabled':
+      return { mfa_totp: 'on', mfa_recovery_codes_left: event.data.recoveryCodeHashes.length, updated_at: event.data.enabledAt };
+    case 'RecoveryCodeUsed':
+      return { mfa_recovery_codes_left: event.data.recoveryCodesLeft, updated_at: event.data.usedAt };
+    case 'RecoveryCodesRegenerated':
+      return { mfa_recovery_codes_left: event.data.recoveryCodeHashes.length, updated_at: event.data.regeneratedAt };
+    case 'TotpDisabled':
+      return { mfa_totp: 'off', mfa_recovery_codes_left: 0, updated_at: event.data.disabledAt };
     case 'PasswordResetRequested':
     case 'EmailVerificationRequested':
       return {}; // only the revision moves

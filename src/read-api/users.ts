@@ -30,8 +30,16 @@ export interface UserProfileView {
   status: string;
   email_verified: boolean;
   notification_preferences: NotificationPreferencesView;
+  /** the second factor: TOTP off, being enrolled or on, and the unused recovery codes */
+  mfa: { totp: 'off' | 'pending' | 'on'; recovery_codes_left: number };
   registered_at: string;
   updated_at: string;
+}
+
+/** What the admin list adds: whether logins need a second factor. */
+export interface AdminUserView extends UserProfileView {
+  mfa_enabled: boolean;
+  revision: string;
 }
 
 export interface UserSessionView {
@@ -66,6 +74,8 @@ const PROFILE_COLUMNS = [
   'status',
   'email_verified_at',
   'notification_preferences',
+  'mfa_totp',
+  'mfa_recovery_codes_left',
   'registered_at',
   'updated_at',
   'revision',
@@ -83,6 +93,7 @@ function profileOf(row: Record<string, any>): UserProfileView {
     status: row.status,
     email_verified: row.email_verified_at != null,
     notification_preferences: preferencesView(row.notification_preferences),
+    mfa: { totp: row.mfa_totp ?? 'off', recovery_codes_left: Number(row.mfa_recovery_codes_left ?? 0) },
     registered_at: iso(row.registered_at),
     updated_at: iso(row.updated_at),
   };
@@ -96,10 +107,16 @@ export interface UserSearch {
   emailVerified?: boolean;
   registeredFrom?: string;
   registeredTo?: string;
+  /** TOTP on (true) or not */
+  mfaEnabled?: boolean;
+}
+
+function adminView(row: Record<string, any>): AdminUserView {
+  return { ...profileOf(row), mfa_enabled: row.mfa_totp === 'on', revision: String(row.revision) };
 }
 
 /** Users for the admin list, newest registrations first. */
-export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequest): Promise<Page<UserProfileView & { revision: string }>> {
+export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequest): Promise<Page<AdminUserView>> {
   const query = knex('users').select(PROFILE_COLUMNS);
   if (search.q !== undefined) {
     const prefix = `${search.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -110,22 +127,19 @@ export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequ
   if (search.emailVerified !== undefined) query.where((w) => (search.emailVerified ? w.whereNotNull('email_verified_at') : w.whereNull('email_verified_at')));
   if (search.registeredFrom !== undefined) query.where('registered_at', '>=', search.registeredFrom);
   if (search.registeredTo !== undefined) query.where('registered_at', '<', search.registeredTo);
+  if (search.mfaEnabled !== undefined) query.where((w) => (search.mfaEnabled ? w.where('mfa_totp', 'on') : w.whereNot('mfa_totp', 'on')));
   query.orderBy([
     { column: 'registered_at', order: 'desc' },
     { column: 'id', order: 'asc' },
   ]);
   const { rows, total } = await selectPage<Record<string, any>>(knex, query, page);
-  return pageOf(
-    rows.map((row) => ({ ...profileOf(row), revision: String(row.revision) })),
-    page,
-    Number(total),
-  );
+  return pageOf(rows.map(adminView), page, Number(total));
 }
 
 /** One user for the admin, or undefined. */
-export async function findUser(knex: Knex, userId: string): Promise<(UserProfileView & { revision: string }) | undefined> {
+export async function findUser(knex: Knex, userId: string): Promise<AdminUserView | undefined> {
   const row = await prepared(knex('users').select(PROFILE_COLUMNS).where({ id: userId }).first());
-  return row ? { ...profileOf(row), revision: String(row.revision) } : undefined;
+  return row ? adminView(row) : undefined;
 }
 
 /** A user's sessions, newest first (ended ones included, marked by ended_at / end_reason). */

@@ -8,6 +8,8 @@ import type { EventCodec } from '../write-model/core/event-codec.js';
 export interface JobSubject<State> {
   state: State;
   context: CommandContext;
+  /** the stream's revision the state stands at (a command may decide on this read) */
+  revision: bigint;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function loadJobSubject<State, Event extends DomainEvent>(
   const requestId = first.metadata.requestId;
   return {
     state,
+    revision: recorded.at(-1)!.revision,
     context: {
       correlationId: typeof correlation === 'string' ? correlation : first.id,
       causationId: first.id,

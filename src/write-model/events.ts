@@ -9,11 +9,15 @@ import { outgoingMessageEvents, type OutgoingMessageEvent } from './outgoing-mes
 import { keywordWatchEvents, type KeywordWatchEvent } from './qidian-keyword/events.js';
 import { paymentOrderEvents, type PaymentOrderEvent } from './payment-order/events.js';
 import { publicationEvents, type PublicationEvent } from './publication/events.js';
+import { queueAlertEvents, type QueueAlertEvent } from './queue-alert/events.js';
+import { queueInterventionEvents, type QueueInterventionEvent } from './queue-intervention/events.js';
 import { reviewRuleSetEvents, type ReviewRuleSetEvent } from './review-rules/events.js';
 import { reviewEvents, type ReviewEvent } from './review/events.js';
 import { subscriptionEvents, type SubscriptionEvent } from './subscription/events.js';
 import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscription-usage/events.js';
 import { sessionEvents, type SessionEvent } from './session/events.js';
+import { smsMessageEvents, type SmsMessageEvent } from './sms-message/events.js';
+import { smsInboundEvents, type SmsInboundEvent } from './sms-message/inbound.js';
 import { emailReservationEvents, type EmailReservationEvent } from './user/email-reservation.js';
 import { userEvents, type UserEvent } from './user/events.js';
 import { usernameReservationEvents, type UsernameReservationEvent } from './user/username-reservation.js';
@@ -58,7 +62,11 @@ export type AnyDomainEvent =
   | ReportEvent
   | ReportRunEvent
   | ArticleEvent
-  | MediaEvent;
+  | MediaEvent
+  | QueueAlertEvent
+  | QueueInterventionEvent
+  | SmsMessageEvent
+  | SmsInboundEvent;
 
 export const domainEvents = combineCodecs<AnyDomainEvent>([
   userEvents,
@@ -88,4 +96,8 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   reportRunEvents,
   articleEvents,
   mediaEvents,
+  queueAlertEvents,
+  queueInterventionEvents,
+  smsMessageEvents,
+  smsInboundEvents,
 ]);

@@ -93,7 +93,8 @@ describe('projector processes: consumers shared out, failover on a crash (e2e)',
         async () => {
           const all = await overview();
           const [ofA, ofB] = [runBy(all, a), runBy(all, b)];
-          return ofA.length + ofB.length === known.length && Math.abs(ofA.length - ofB.length) <= 1;
+          // about half: the queue blockage detector's lock counts in the fair share too, so one may hold a consumer fewer
+          return ofA.length + ofB.length === known.length && Math.abs(ofA.length - ofB.length) <= 2;
         },
         60_000,
         200,

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { articleStream } from '../../src/write-model/article/decider.js';
 import { mediaStream } from '../../src/write-model/media/decider.js';
+import { queueAlertStream } from '../../src/write-model/queue-alert/decider.js';
+import { queueInterventionStream } from '../../src/write-model/queue-intervention/decider.js';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
@@ -40,6 +42,7 @@ import { emailReservationStream } from '../../src/write-model/user/email-reserva
 import { sessionStream } from '../../src/write-model/session/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { workflowAggregate, workflowStream } from '../../src/write-model/workflow/decider.js';
+import { smsInboundStream, smsMessageStream } from '../../src/write-model/sms-message/index.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -124,6 +127,10 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       reportRunStream('x'),
       articleStream('x'),
       mediaStream('x'),
+      queueAlertStream('x'),
+      queueInterventionStream('x'),
+      smsMessageStream('x'),
+      smsInboundStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       API_RATE_LIMIT_BURST_SECONDS: 2,
       AUTH_RATE_LIMIT_PER_IP: 60,
       AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY: 5,
+      TOTP_ISSUER: 'Collector',
       REFRESH_RATE_LIMIT_PER_IP: 300,
       REFRESH_RATE_LIMIT_PER_SESSION: 10,
       PUBLIC_WEB_URL: 'http://localhost:3000',
@@ -119,6 +120,17 @@ describe('loadConfig', () => {
       MESSAGES_PER_ACCOUNT_PER_HOUR: 20,
       MESSAGE_SEND_MAX_ATTEMPTS: 5,
       MESSAGE_SEND_BACKOFF_MS: 30_000,
+      SMS_PROVIDER_URL: undefined,
+      SMS_API_KEY: undefined,
+      SMS_API_SECRET: undefined,
+      SMS_PROVIDER_PUBLIC_KEY: undefined,
+      SMS_CALLBACK_BASE_URL: undefined,
+      SMS_SENDS_PER_USER_PER_MINUTE: 30,
+      SMS_DEFAULT_REGION: 'CN',
+      SMS_PROVIDER_TIMEOUT_MS: 10_000,
+      SMS_SEND_MAX_ATTEMPTS: 5,
+      SMS_SEND_BACKOFF_MS: 2_000,
+      SMS_WORKER_CONCURRENCY: 32,
       MEDIA_STORAGE_URL: 'file:./data/media',
       MEDIA_MAX_BYTES: 5 * 1024 * 1024,
       PROXY_LEASE_TTL_MS: 120000,
@@ -128,6 +140,7 @@ describe('loadConfig', () => {
       BROWSER_MAX_CONTEXTS: 2,
       QUEUE_PREFIX: 'collector',
       DEADLINE_SWEEP_INTERVAL_MS: 15000,
+      QUEUE_BLOCKAGE_SECONDS: 300,
     });
   });
 

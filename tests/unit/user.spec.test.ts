@@ -65,6 +65,7 @@ function registeredState(overrides: Partial<UserState> = {}): UserState {
     emailVerification: null,
     sessionEpoch: 0,
     keptSession: null,
+    totp: null,
     ...overrides,
   };
 }
@@ -73,7 +74,7 @@ describe('User aggregate', () => {
   it('names its stream user-{id}, and is snapshotted', () => {
     expect(userStream('abc')).to.equal('user-abc');
     expect(userAggregate.streamName('abc')).to.equal('user-abc');
-    expect(userAggregate.snapshot).to.deep.equal({ version: 3, every: SNAPSHOT_EVERY.lifecycle });
+    expect(userAggregate.snapshot).to.deep.equal({ version: 4, every: SNAPSHOT_EVERY.lifecycle });
   });
 
   it('starts unregistered', () => {
@@ -87,6 +88,7 @@ describe('User aggregate', () => {
       emailVerification: null,
       sessionEpoch: 0,
       keptSession: null,
+      totp: null,
     });
   });
 

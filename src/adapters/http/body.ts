@@ -6,14 +6,15 @@ import type { AppState } from './state.js';
 /** Default most bytes of a request body (256 kB); `HTTP_BODY_LIMIT` is meant to override it. */
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
 
-const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
+// DELETE too: turning TOTP off proves the password and a code in its body
+const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
 
 /**
- * Payment providers' callbacks: they verify signatures over the exact bytes
- * received (and Alipay posts a form), so their routes read the raw body
+ * Payment and SMS providers' callbacks: they verify signatures over the exact
+ * bytes received (and Alipay posts a form), so their routes read the raw body
  * themselves; they are never rate limited either (api-rate-limit.ts).
  */
-export const CALLBACK_PATH_PREFIXES: readonly string[] = ['/api/v1/payments/callback/'];
+export const CALLBACK_PATH_PREFIXES: readonly string[] = ['/api/v1/payments/callback/', '/api/v1/sms/callbacks/'];
 
 /**
  * Paths whose bodies are left unread, whatever their type: the callbacks, and
@@ -28,7 +29,7 @@ export const RAW_BODY_PATH_PREFIXES: readonly string[] = [...CALLBACK_PATH_PREFI
  * - more than `limitBytes` → 413 PAYLOAD_TOO_LARGE
  * - JSON that does not parse, or is not an object/array → 400 MALFORMED_JSON
  *   (422 VALIDATION_ERROR is kept for a well-formed body with wrong fields)
- * A POST/PUT/PATCH without a body gets `{}` and meets the route's schema.
+ * A POST/PUT/PATCH/DELETE without a body gets `{}` and meets the route's schema.
  */
 export function jsonBody(options: { limitBytes?: number; rawPathPrefixes?: readonly string[] } = {}): Middleware<AppState> {
   const limitBytes = options.limitBytes ?? DEFAULT_BODY_LIMIT_BYTES;

@@ -18,6 +18,8 @@ import { Queue, QueueEvents, Worker, type ConnectionOptions, type JobsOptions, t
  * - `publish`: one publication's publish job (job id = publication id; 3
  *   attempts PUBLISH_RETRY_DELAY_MS apart), its unpublish and its metrics
  *   readings (publish-queue.ts; src/worker/publish-job.ts).
+ * - `sms-send`: one job per SMS (job id = message id; sms-send-queue.ts,
+ *   src/worker/sms-send-job.ts), sent through the SMS provider.
  *
  * Job ids of `scrape` (see `scrapeJobId`)
  * - attempt 1 is `{executionId}`: job id = execution id. BullMQ
@@ -48,6 +50,8 @@ export const QUEUE_NAMES = {
   reports: 'reports',
   /** publications: publish, unpublish and metrics jobs (src/adapters/queue/publish-queue.ts) */
   publish: 'publish',
+  /** SMS: one job per message, sent through the provider (sms-send-queue.ts; src/worker/sms-send-job.ts) */
+  smsSend: 'sms-send',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 

@@ -10,7 +10,7 @@ const HOUR_MS = 60 * MINUTE_MS;
 /** Redis key prefix of every auth limit: `ratelimit:auth:<route>:<ip|email|subject>:<key>`. */
 export const AUTH_RATE_PREFIX = 'ratelimit:auth';
 
-export type AuthRoute = 'register' | 'forgot-password' | 'reset-password' | 'refresh' | 'verify-email' | 'resend-verification';
+export type AuthRoute = 'register' | 'forgot-password' | 'reset-password' | 'refresh' | 'verify-email' | 'resend-verification' | 'login-mfa';
 
 /** What one request is counted under: its client IP, and the account it names (an email's hash, a user or a session) when it names one. */
 export interface AuthRateKeys {
@@ -31,7 +31,8 @@ type Limits = Pick<Config, 'AUTH_RATE_LIMIT_PER_IP' | 'AUTH_RATE_LIMIT_PER_ACCOU
  *   REFRESH_RATE_LIMIT_PER_IP, as every signed-in client refreshes);
  * - per account and hour: AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY registrations
  *   or reset mails for one email, resets, verifications and verification
- *   mails for one user; refresh:
+ *   mails for one user, wrong second-factor codes of one user (counted only
+ *   when wrong, see countWrong); refresh:
  *   REFRESH_RATE_LIMIT_PER_SESSION per session and minute.
  * An email is counted by its hash whether or not it has an account, so a 429
  * tells nothing about who is registered.
@@ -63,7 +64,33 @@ export class AuthRateLimits {
     throw new HttpError(429, 'RATE_LIMITED', 'too many requests; try again later', { retry_after_seconds: retryAfter });
   }
 
-  private limiter(route: AuthRoute, kind: 'ip' | 'email' | 'subject', limit: number, windowMs: number): FixedWindowRateLimiter {
+  /**
+   * Wrong second-factor codes (TOTP or recovery) per user and hour:
+   * AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY, counted only when wrong, wherever a
+   * code is asked for (login, confirmation, recovery codes, turning TOTP
+   * off). `refuseWhenOver` before a code is checked, `countWrong` after a
+   * wrong one: both answer 429 with Retry-After once the limit is reached.
+   */
+  async refuseWhenOver(ctx: AppContext, userId: string): Promise<void> {
+    const decision = await this.wrongCodes().peek(userId);
+    if (!decision.allowed) this.refuse(ctx, decision.retryAfterSeconds);
+  }
+
+  async countWrong(ctx: AppContext, userId: string): Promise<void> {
+    const decision = await this.wrongCodes().hit(userId);
+    if (!decision.allowed) this.refuse(ctx, decision.retryAfterSeconds);
+  }
+
+  private wrongCodes(): FixedWindowRateLimiter {
+    return this.limiter('login-mfa', 'wrong-code', this.limits.AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY, HOUR_MS);
+  }
+
+  private refuse(ctx: AppContext, retryAfter: number): never {
+    ctx.set('Retry-After', String(retryAfter));
+    throw new HttpError(429, 'RATE_LIMITED', 'too many wrong codes; try again later', { retry_after_seconds: retryAfter });
+  }
+
+  private limiter(route: AuthRoute, kind: 'ip' | 'email' | 'subject' | 'wrong-code', limit: number, windowMs: number): FixedWindowRateLimiter {
     const prefix = `${AUTH_RATE_PREFIX}:${route}:${kind}`;
     let limiter = this.limiters.get(prefix);
     if (!limiter) {

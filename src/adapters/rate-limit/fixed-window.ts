@@ -37,6 +37,14 @@ export class FixedWindowRateLimiter {
     return { allowed: count <= limit, count, limit, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
   }
 
+  /** The current window's count without counting (a limit that counts only failures asks first). */
+  async peek(key: string): Promise<RateLimitDecision> {
+    const { prefix, limit } = this.options;
+    const [count, ttl] = await Promise.all([this.redis.get(`${prefix}:${key}`), this.redis.pttl(`${prefix}:${key}`)]);
+    const n = Number(count ?? 0);
+    return { allowed: n < limit, count: n, limit, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
+  }
+
   /** Forgets a key's count (tests, or an admin unlocking an account). */
   async reset(key: string): Promise<void> {
     await this.redis.del(`${this.options.prefix}:${key}`);

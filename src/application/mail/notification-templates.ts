@@ -331,6 +331,29 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         },
       };
     }
+    case 'queue_blocked': {
+      // to admins: a job queue whose waiting jobs have not moved for QUEUE_BLOCKAGE_SECONDS
+      const queue = str(data.queue);
+      const paused = data.paused === true;
+      return {
+        zh: {
+          title: `队列 ${queue} 阻塞`,
+          lines: [
+            `队列 ${queue} 自 ${zhTime(data.blockedSince)} 起没有任何进展：${str(data.waiting)} 个任务在等待，无一完成（阈值 ${str(data.thresholdSeconds)} 秒）。`,
+            paused ? '该队列已被暂停：如无特殊原因，请在控制台恢复它。' : '请检查 worker 是否在运行，或在控制台（队列）中处理。',
+          ],
+        },
+        en: {
+          title: `Queue ${queue} is blocked`,
+          lines: [
+            `Queue ${queue} has not moved since ${enTime(data.blockedSince)}: ${str(data.waiting)} jobs waiting, none finished (threshold ${str(data.thresholdSeconds)} s).`,
+            paused
+              ? 'The queue is paused: resume it in the console (Queues) unless that is intended.'
+              : 'Check that its workers run, or act on it in the console (Queues).',
+          ],
+        },
+      };
+    }
     case 'subscription_expiring': {
       const plan = str(data.plan);
       const fallback = str(data.fallbackPlan, 'free');

@@ -24,6 +24,7 @@ export const NOTIFICATION_KINDS = [
   'review_rejected',
   'publication_published',
   'publication_failed',
+  'queue_blocked',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

@@ -1,4 +1,5 @@
-import type { NotificationPreferences, UserRole } from './events.js';
+import type { SealedSecret } from '../core/sealed-secret.js';
+import type { NotificationPreferences, TotpDisableVia, UserRole } from './events.js';
 
 /**
  * Commands of the User aggregate. Each names its user (the stream is
@@ -103,6 +104,58 @@ export interface ReactivateUser {
   now: string;
 }
 
+/**
+ * Second factor (TOTP, RFC 6238). The adapters make and seal the secret, and
+ * check every code against the opened secret before a command is built: a
+ * decider never sees a code or a secret in clear, only the sealed box and
+ * sha256 hashes of recovery codes.
+ */
+
+/** A new secret for the user's authenticator app; replaces a pending enrollment. */
+export interface StartTotpEnrollment {
+  type: 'StartTotpEnrollment';
+  userId: string;
+  /** sealed with the user id as context */
+  secret: SealedSecret;
+  now: string;
+}
+
+/** The app's first code matched the pending secret (checked by the application): TOTP is on. */
+export interface ConfirmTotp {
+  type: 'ConfirmTotp';
+  userId: string;
+  /** the pending enrollment's box the code was checked against: a newer enrollment meanwhile is a CONFLICT */
+  secret: SealedSecret;
+  /** sha256 hex of the RECOVERY_CODES_PER_SET recovery codes the user is shown */
+  recoveryCodeHashes: string[];
+  now: string;
+}
+
+/** A recovery code stands in for a TOTP code (login's second step). */
+export interface UseRecoveryCode {
+  type: 'UseRecoveryCode';
+  userId: string;
+  /** sha256 hex of the normalised code */
+  codeHash: string;
+  now: string;
+}
+
+/** A new set of recovery codes (the application checked a current TOTP code). */
+export interface RegenerateRecoveryCodes {
+  type: 'RegenerateRecoveryCodes';
+  userId: string;
+  recoveryCodeHashes: string[];
+  now: string;
+}
+
+/** TOTP off (the application checked the password and a current code or an unused recovery code). */
+export interface DisableTotp {
+  type: 'DisableTotp';
+  userId: string;
+  via: TotpDisableVia;
+  now: string;
+}
+
 export type UserCommand =
   | RegisterUser
   | UpdateProfile
@@ -113,6 +166,11 @@ export type UserCommand =
   | ChangePassword
   | ChangeRole
   | SuspendUser
-  | ReactivateUser;
+  | ReactivateUser
+  | StartTotpEnrollment
+  | ConfirmTotp
+  | UseRecoveryCode
+  | RegenerateRecoveryCodes
+  | DisableTotp;
 
 export type UserCommandType = UserCommand['type'];

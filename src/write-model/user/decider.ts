@@ -20,6 +20,7 @@ import { USER_ROLES, userEvents, type NotificationChannels, type NotificationPre
 import { requirePasswordHash, requireTokenHash } from './hashes.js';
 import { initialState, keptAfterChange, type UserAccount, type UserState } from './state.js';
 import { requireUsername } from './username.js';
+import { confirmTotp, disableTotp, evolveTotp, regenerateRecoveryCodes, startTotpEnrollment, useRecoveryCode, type TotpDecisionContext } from './totp.js';
 
 /**
  * The User aggregate: an account, its profile, role and status, its
@@ -45,6 +46,7 @@ import { requireUsername } from './username.js';
  * - Secrets arrive hashed: passwords as argon2id PHC strings
  *   (`$argon2id$…`), tokens as sha256 hex. Anything else is a
  *   VALIDATION_ERROR — a guard against an adapter passing a secret in clear.
+ * - The second factor (TOTP and recovery codes): see totp.ts.
  * - Idempotent repeats return []: RegisterUser with the same id, email and
  *   hash; ChangePassword to the hash already in force; RequestPasswordReset
  *   with the pending hash; and the no-change cases of the brief.
@@ -317,6 +319,9 @@ function reactivateUser(command: ReactivateUser, state: UserState): Event[] {
   return [{ type: 'UserReactivated', data: { userId: account.userId, reactivatedAt: command.now } }];
 }
 
+/** The account checks the second-factor decisions (totp.ts) share with the others. */
+const totpChecks: TotpDecisionContext = { requireAccount, requireNotSuspended };
+
 function decide(command: UserCommand, state: UserState): Event[] {
   switch (command.type) {
     case 'RegisterUser':
@@ -339,6 +344,16 @@ function decide(command: UserCommand, state: UserState): Event[] {
       return suspendUser(command, state);
     case 'ReactivateUser':
       return reactivateUser(command, state);
+    case 'StartTotpEnrollment':
+      return startTotpEnrollment(command, state, totpChecks);
+    case 'ConfirmTotp':
+      return confirmTotp(command, state, totpChecks);
+    case 'UseRecoveryCode':
+      return useRecoveryCode(command, state, totpChecks);
+    case 'RegenerateRecoveryCodes':
+      return regenerateRecoveryCodes(command, state, totpChecks);
+    case 'DisableTotp':
+      return disableTotp(command, state, totpChecks);
     default: {
       const unknown: never = command;
       throw new DomainError('VALIDATION_ERROR', 'unknown command', { type: (unknown as { type?: unknown }).type });
@@ -418,6 +433,12 @@ function evolve(state: UserState, event: Event): UserState {
       state.emailVerifiedAt = event.data.verifiedAt;
       state.emailVerification = null;
       return state;
+    case 'TotpEnrollmentStarted':
+    case 'TotpEnabled':
+    case 'RecoveryCodeUsed':
+    case 'RecoveryCodesRegenerated':
+    case 'TotpDisabled':
+      return evolveTotp(state, event);
   }
 }
 
@@ -429,6 +450,7 @@ export const userAggregate: Aggregate<UserState, UserCommand, UserEvent> = {
   streamName: userStream,
   decider: userDecider,
   events: userEvents,
-  // version 3: the profile learned the username and notification preferences (older snapshots are ignored, the stream is folded)
-  snapshot: { version: 3, every: SNAPSHOT_EVERY.lifecycle },
+  // version 3: the profile learned the username and notification preferences; version 4: the TOTP factor
+  // (older snapshots are ignored, the stream is folded)
+  snapshot: { version: 4, every: SNAPSHOT_EVERY.lifecycle },
 };

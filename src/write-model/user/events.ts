@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
+import type { SealedSecret } from '../core/sealed-secret.js';
 
 /**
  * The User aggregate's events, stream `user-{userId}`: the
@@ -10,7 +11,8 @@ import { eventCodec } from '../core/event-codec.js';
  * argon2id hashes and refresh / reset tokens as sha256 hex hashes, computed by
  * the adapters. The password hash is in the events because the state folded
  * from them is what a login is verified against; read models must never
- * project `passwordHash`, `refreshTokenHash`, `resetTokenHash` or `verifyTokenHash`.
+ * project `passwordHash`, `refreshTokenHash`, `resetTokenHash`, `verifyTokenHash`, the
+ * TOTP `secret` (sealed: its box never leaves the write side) or recovery-code hashes.
  *
  * Every event names its user (`userId`) so a projection reading `$all` needs
  * nothing from the stream name.
@@ -137,6 +139,58 @@ export interface UserReactivatedData {
   reactivatedAt: string;
 }
 
+/** How many recovery codes one set holds: a set is used up after that many RecoveryCodeUsed, which keeps the stream bounded. */
+export const RECOVERY_CODES_PER_SET = 10;
+
+/**
+ * A TOTP (RFC 6238) enrollment began: the secret the user's authenticator
+ * app was given, sealed by the secret box with the user id as context. It
+ * replaces a pending enrollment; it is not a second factor until confirmed.
+ */
+export interface TotpEnrollmentStartedData {
+  userId: string;
+  secret: SealedSecret;
+  startedAt: string;
+}
+
+/**
+ * The pending enrollment was confirmed with a code from the app: logins now
+ * need a second step. `recoveryCodeHashes` are the sha256 hex of the
+ * RECOVERY_CODES_PER_SET single-use codes the user was shown once.
+ */
+export interface TotpEnabledData {
+  userId: string;
+  recoveryCodeHashes: string[];
+  enabledAt: string;
+}
+
+/** One recovery code stood in for a TOTP code; it never works again. */
+export interface RecoveryCodeUsedData {
+  userId: string;
+  codeHash: string;
+  /** unused codes of the set after this one */
+  recoveryCodesLeft: number;
+  usedAt: string;
+}
+
+/** A new set of recovery codes replaces the old one (used or not). */
+export interface RecoveryCodesRegeneratedData {
+  userId: string;
+  recoveryCodeHashes: string[];
+  regeneratedAt: string;
+}
+
+export const TOTP_DISABLE_VIAS = ['totp', 'recovery_code'] as const;
+export type TotpDisableVia = (typeof TOTP_DISABLE_VIAS)[number];
+
+/** TOTP is off (or a pending enrollment dropped): the secret and the recovery codes are void. */
+export interface TotpDisabledData {
+  userId: string;
+  /** what proved the factor besides the password (informational) */
+  via: TotpDisableVia;
+  disabledAt: string;
+}
+
 export type UserEvent =
   | DomainEvent<'UserRegistered', UserRegisteredData>
   | DomainEvent<'ProfileUpdated', ProfileUpdatedData>
@@ -146,13 +200,19 @@ export type UserEvent =
   | DomainEvent<'UserSuspended', UserSuspendedData>
   | DomainEvent<'UserReactivated', UserReactivatedData>
   | DomainEvent<'EmailVerificationRequested', EmailVerificationRequestedData>
-  | DomainEvent<'EmailVerified', EmailVerifiedData>;
+  | DomainEvent<'EmailVerified', EmailVerifiedData>
+  | DomainEvent<'TotpEnrollmentStarted', TotpEnrollmentStartedData>
+  | DomainEvent<'TotpEnabled', TotpEnabledData>
+  | DomainEvent<'RecoveryCodeUsed', RecoveryCodeUsedData>
+  | DomainEvent<'RecoveryCodesRegenerated', RecoveryCodesRegeneratedData>
+  | DomainEvent<'TotpDisabled', TotpDisabledData>;
 
 export type UserEventType = UserEvent['type'];
 
 // ---------------------------------------------------------------- decoding
 
 const epoch = z.number().int().nonnegative();
+const sealed = z.object({ keyId: z.string(), iv: z.string(), tag: z.string(), ciphertext: z.string() });
 
 /** The decode boundary of this aggregate's stored events (see core/event-codec.ts). */
 export const userEvents = eventCodec<UserEvent>({
@@ -195,4 +255,9 @@ export const userEvents = eventCodec<UserEvent>({
   UserReactivated: { schema: z.object({ userId: z.string(), reactivatedAt: z.string() }) },
   EmailVerificationRequested: { schema: z.object({ userId: z.string(), verifyTokenHash: z.string(), expiresAt: z.string(), requestedAt: z.string() }) },
   EmailVerified: { schema: z.object({ userId: z.string(), email: z.string(), verifiedAt: z.string() }) },
+  TotpEnrollmentStarted: { schema: z.object({ userId: z.string(), secret: sealed, startedAt: z.string() }) },
+  TotpEnabled: { schema: z.object({ userId: z.string(), recoveryCodeHashes: z.array(z.string()), enabledAt: z.string() }) },
+  RecoveryCodeUsed: { schema: z.object({ userId: z.string(), codeHash: z.string(), recoveryCodesLeft: epoch, usedAt: z.string() }) },
+  RecoveryCodesRegenerated: { schema: z.object({ userId: z.string(), recoveryCodeHashes: z.array(z.string()), regeneratedAt: z.string() }) },
+  TotpDisabled: { schema: z.object({ userId: z.string(), via: z.enum(TOTP_DISABLE_VIAS), disabledAt: z.string() }) },
 });

@@ -1,3 +1,4 @@
+import type { SealedSecret } from '../core/sealed-secret.js';
 import type { UserStanding } from '../session/commands.js';
 import type { KeptSession, NotificationPreferences, UserRole } from './events.js';
 
@@ -40,6 +41,26 @@ export interface PendingPasswordReset {
   requestedAt: string;
 }
 
+/** One recovery code of the current set, by its sha256; kept when used, so a used code is told from an unknown one. */
+export interface RecoveryCode {
+  hash: string;
+  used: boolean;
+}
+
+/**
+ * The TOTP factor: `pending` from TotpEnrollmentStarted until confirmed
+ * (logins need no code yet), `on` after TotpEnabled. `secret` is the sealed
+ * box the codes are checked against; `recoveryCodes` the current set
+ * (RECOVERY_CODES_PER_SET; empty while pending).
+ */
+export interface TotpFactor {
+  status: 'pending' | 'on';
+  secret: SealedSecret;
+  /** when the enrollment started (pending) or TOTP was turned on */
+  since: string;
+  recoveryCodes: RecoveryCode[];
+}
+
 /**
  * Plain JSON (the stream is snapshotted). Sessions are not here: each lives
  * in its own stream; the user keeps only what revokes them all at once.
@@ -59,6 +80,8 @@ export interface UserState {
   sessionEpoch: number;
   /** the session the latest password changes were made from, and the epoch it started in (see UserStanding) */
   keptSession: KeptSession | null;
+  /** null: no second factor, nor one being enrolled */
+  totp: TotpFactor | null;
 }
 
 export function initialState(): UserState {
@@ -71,7 +94,20 @@ export function initialState(): UserState {
     emailVerification: null,
     sessionEpoch: 0,
     keptSession: null,
+    totp: null,
   };
+}
+
+/** What the profile and the login see of the second factor. */
+export type TotpStatus = 'off' | 'pending' | 'on';
+
+export function totpStatus(state: UserState): TotpStatus {
+  return state.totp?.status ?? 'off';
+}
+
+/** Unused recovery codes of the current set (0 unless TOTP is on). */
+export function recoveryCodesLeft(state: UserState): number {
+  return state.totp?.recoveryCodes.filter((code) => !code.used).length ?? 0;
 }
 
 /** What a session decision needs of this user (session/commands.ts). */

@@ -7,6 +7,7 @@ import { novelAlertHistories } from './novel-alert.js';
 import { novelTrackingHistories } from './novel-tracking.js';
 import { outgoingMessageHistories } from './outgoing-message.js';
 import { publicationHistories } from './publication.js';
+import { queueAlertHistories, queueInterventionHistories } from './queue-alert.js';
 import { reviewHistories, reviewRuleSetHistories } from './review.js';
 import { keywordWatchHistories } from './qidian-keyword.js';
 import { paymentOrderHistories } from './payment-order.js';
@@ -15,6 +16,7 @@ import { proxyHealthHistories } from './proxy-health.js';
 import { proxyHistories } from './proxy.js';
 import { reportHistories, reportRunHistories } from './report.js';
 import { sessionHistories } from './session.js';
+import { smsInboundHistories, smsMessageHistories } from './sms-message.js';
 import { subscriptionHistories } from './subscription.js';
 import { subscriptionUsageHistories } from './subscription-usage.js';
 import { userHistories } from './user.js';
@@ -56,4 +58,8 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   reportRunHistories,
   articleHistories,
   mediaHistories,
+  queueAlertHistories,
+  queueInterventionHistories,
+  smsMessageHistories,
+  smsInboundHistories,
 ];

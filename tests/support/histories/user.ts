@@ -13,6 +13,10 @@ const PASSWORDS = [argon('c2FsdHNhbHQx', 'Zmlyc3RoYXNo'), argon('c2FsdHNhbHQy', 
 const CLEAR_PASSWORD = 'hunter2';
 const CLEAR_TOKEN = 'reset-token-in-clear';
 
+/** TOTP secrets as the secret box seals them, and the recovery-code sets the client was shown. */
+const BOXES = [0, 1, 2].map((n) => ({ keyId: 'k1', iv: `aXYx${n}A==`, tag: `dGFn${n}A==`, ciphertext: `Y2lwaGVy${n}A==` }));
+const codeSet = (set: string) => Array.from({ length: 10 }, (_, i) => sha(`code-${set}-${i}`));
+
 /** u1 is the stream's user; u2 (rarely) is one the stream does not hold (NOT_FOUND). */
 const who = fc.oneof({ arbitrary: fc.constant('u1'), weight: 9 }, { arbitrary: fc.constant('u2'), weight: 1 });
 const unhashed = fc.oneof({ arbitrary: fc.constant(false), weight: 15 }, { arbitrary: fc.constant(true), weight: 1 });
@@ -33,6 +37,9 @@ export const userHistories = historySource(
     // whether the history has sent its RegisterUser yet
     let opened = false;
     let suspended = false;
+    // the box last enrolled and the code set last shown, as far as the client knows
+    let enrolledBox = 0;
+    let shownSet = 'a';
     return sequence(
       fc.record({
         kind: fc.oneof(
@@ -52,6 +59,8 @@ export const userHistories = historySource(
             ),
             weight: 22,
           },
+          // the second factor: enrollments (some replaced), confirmations with the pending box or a stale one, recovery codes, regeneration, turning off
+          { arbitrary: fc.constantFrom('totpStart', 'totpConfirm', 'totpConfirm', 'recovery', 'recovery', 'recovery', 'regenerate', 'totpOff'), weight: 14 },
           { arbitrary: fc.constant('suspend'), weight: 1 },
           { arbitrary: fc.constant('reactivate'), weight: 2 },
         ),
@@ -80,6 +89,10 @@ export const userHistories = historySource(
         reason: fc.constantFrom('abuse', 'chargeback'),
         // while the client believes the user suspended, one command in three is an admin's reactivation
         relent: fc.constantFrom(false, false, true),
+        // which box an enrollment seals / a confirmation names, which code set, which recovery code
+        box: fc.constantFrom(0, 1, 2),
+        codeSet: fc.constantFrom('a', 'b'),
+        codeIndex: fc.integer({ min: 0, max: 10 }),
       }),
       (c, now, index): UserCommand => {
         if (index === 0) {
@@ -87,6 +100,8 @@ export const userHistories = historySource(
           pending = false;
           opened = false;
           suspended = false;
+          enrolledBox = 0;
+          shownSet = 'a';
         }
         // the stream is user-u1: its first commands are well-formed ones for u1
         const first = !opened;
@@ -154,6 +169,27 @@ export const userHistories = historySource(
           case 'reactivate':
             suspended = false;
             return { type: 'ReactivateUser', userId, now };
+          case 'totpStart':
+            if (c.unhashed) return { type: 'StartTotpEnrollment', userId, secret: 'JBSWY3DPEHPK3PXP' as never, now };
+            enrolledBox = c.box;
+            return { type: 'StartTotpEnrollment', userId, secret: BOXES[c.box]!, now };
+          case 'totpConfirm':
+            // mostly the box just enrolled; now and then a stale one (CONFLICT)
+            shownSet = c.codeSet;
+            return { type: 'ConfirmTotp', userId, secret: BOXES[c.token === 'older' ? c.box : enrolledBox]!, recoveryCodeHashes: codeSet(c.codeSet), now };
+          case 'recovery':
+            // index 10 is a code never issued
+            return {
+              type: 'UseRecoveryCode',
+              userId,
+              codeHash: c.unhashed ? CLEAR_TOKEN : sha(`code-${c.token === 'older' ? c.codeSet : shownSet}-${c.codeIndex}`),
+              now,
+            };
+          case 'regenerate':
+            shownSet = c.codeSet;
+            return { type: 'RegenerateRecoveryCodes', userId, recoveryCodeHashes: codeSet(c.codeSet), now };
+          case 'totpOff':
+            return { type: 'DisableTotp', userId, via: c.password === 0 ? 'recovery_code' : 'totp', now };
         }
       },
     );

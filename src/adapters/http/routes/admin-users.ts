@@ -22,7 +22,10 @@ export interface AdminUsersRouteDeps {
   knex: Knex;
 }
 
-const adminUserSchema = profileSchema.extend({ revision: z.string().describe('the user stream revision: send it as If-Match to the commands below') });
+const adminUserSchema = profileSchema.extend({
+  mfa_enabled: z.boolean().describe("the user's logins need a second factor (TOTP on)"),
+  revision: z.string().describe('the user stream revision: send it as If-Match to the commands below'),
+});
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const userIdParams = z.object({ id: z.uuid() });
 
@@ -53,7 +56,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       summary: 'Find users (admin)',
       description:
         'Newest registrations first. q matches the start of the email, the username or the display name (case-insensitive); ' +
-        'role, status, email_verified and the registration period filter.',
+        'role, status, email_verified, mfa_enabled and the registration period filter.',
       tags,
       auth: true,
       request: {
@@ -62,6 +65,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
           role: z.enum(USER_ROLES).optional(),
           status: z.enum(['active', 'suspended']).optional(),
           email_verified: z.enum(['true', 'false']).optional(),
+          mfa_enabled: z.enum(['true', 'false']).optional(),
           registered_from: z.iso.datetime({ offset: true }).optional(),
           registered_to: z.iso.datetime({ offset: true }).optional(),
           after_position: afterPositionQuery.shape.after_position,
@@ -79,6 +83,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
           ...(query.role !== undefined ? { role: query.role } : {}),
           ...(query.status !== undefined ? { status: query.status } : {}),
           ...(query.email_verified !== undefined ? { emailVerified: query.email_verified === 'true' } : {}),
+          ...(query.mfa_enabled !== undefined ? { mfaEnabled: query.mfa_enabled === 'true' } : {}),
           ...(query.registered_from !== undefined ? { registeredFrom: query.registered_from } : {}),
           ...(query.registered_to !== undefined ? { registeredTo: query.registered_to } : {}),
         },

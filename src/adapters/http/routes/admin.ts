@@ -6,15 +6,17 @@ import { correlationTimeline, listCategories, listStreams, searchEvents, streamE
 import { StreamNotFoundError } from '../../../event-store/errors.js';
 import type { EventView, OpsDeps, ProjectionStatus, RebuildProgress } from '../../../operations/types.js';
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
-import { QUEUE_NAMES, type QueueFactory } from '../../queue/queues.js';
+import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
+import type { QueueFactory } from '../../queue/queues.js';
 import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { registerDeadLetterRoutes, type WithConsumers } from './dead-letters.js';
+import { registerQueueOperationRoutes, type QueueOperationsDeps } from './admin-queues.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import type { AppState } from '../state.js';
 
-/** The BullMQ queues the console shows and the admin API enqueues on (rebuilds go to `maintenance`). */
-export const ADMIN_QUEUE_NAMES = [QUEUE_NAMES.scrape, QUEUE_NAMES.workflowTick, QUEUE_NAMES.proxyHealth, REBUILD_QUEUE, QUEUE_NAMES.mail] as const;
+/** The BullMQ queues the console shows, the monitor samples and the admin API acts on (rebuilds go to `maintenance`): every queue of the platform. */
+export const ADMIN_QUEUE_NAMES = MONITORED_QUEUE_NAMES;
 
 /**
  * Producer-side handles on the platform's queues, opened on first use (an api
@@ -57,6 +59,8 @@ export interface AdminRouteDeps {
   queues: AdminQueues;
   /** the consumers with their real adapters, for retrying a parked event; without it a retry answers 409 */
   withConsumers?: WithConsumers;
+  /** the live queue monitor and the interventions (/queues/live, /queues/stats, pause, resume, retries, job removal) */
+  queueOperations?: QueueOperationsDeps;
 }
 
 // ---- shapes (snake_case like the rest of /api/v1; event data and metadata as stored) ----
@@ -495,6 +499,9 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       ),
     }),
   );
+
+  // live stats (SSE and snapshot) and the audited interventions: /queues/live, /queues/stats, /queues/{name}/…
+  if (deps.queueOperations) registerQueueOperationRoutes(router, admin, deps.queueOperations);
 
   // parked events: /dead-letters (list, retry, skip)
   registerDeadLetterRoutes(router, admin, { ops, ...(deps.withConsumers ? { withConsumers: deps.withConsumers } : {}) });

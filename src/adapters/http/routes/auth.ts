@@ -18,7 +18,19 @@ import { generateOpaqueToken, hashToken } from '../../../application/opaque-toke
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
 import { sealResetToken, type ResetOutbox } from '../../../application/password-reset-mail.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
+import {
+  completeLoginChallenge,
+  issueLoginChallenge,
+  MFA_METHODS,
+  MFA_TOKEN_TTL_MS,
+  MfaRefusal,
+  openLoginChallenge,
+  WRONG_CODE_REFUSALS,
+  type MfaDeps,
+} from '../../../application/mfa.js';
+import type { UserState } from '../../../write-model/user/state.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
+import { recoveryCodeSchema, redisClaimOnce, totpCodeSchema } from './mfa.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
 import { currentSessionUser } from '../authenticate.js';
@@ -51,6 +63,7 @@ export interface AuthRouteDeps {
     | 'REFRESH_RATE_LIMIT_PER_IP'
     | 'REFRESH_RATE_LIMIT_PER_SESSION'
     | 'PUBLIC_WEB_URL'
+    | 'QUEUE_PREFIX'
   >;
 }
 
@@ -86,6 +99,13 @@ const tokenPairSchema = z.object({
   user_id: z.string(),
   position: z.string().nullable().describe('give it to GET /users/sessions as after_position'),
 });
+/** The first step's answer when the account has TOTP on: no tokens yet. */
+const mfaChallengeSchema = z.object({
+  mfa_required: z.literal(true),
+  mfa_token: z.string().describe('for POST /auth/login/mfa: single use, valid 5 minutes'),
+  methods: z.array(z.enum(MFA_METHODS)).describe('what the second step accepts'),
+  expires_at: z.string(),
+});
 
 export function emailHash(normalisedEmail: string): string {
   return hashToken(normalisedEmail);
@@ -106,6 +126,9 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
   const { store, passwordHasher, accessTokens, config } = deps;
   const rateLimit = new LoginRateLimit(deps.redis, config);
   const limits = new AuthRateLimits(deps.redis, config);
+  // the platform keyring (it seals the reset links' tokens too): seals login challenges, opens TOTP secrets
+  const secretBox = deps.resetMail.secretBox;
+  const mfa: MfaDeps = { store, secretBox, claimOnce: redisClaimOnce(deps.redis, config.QUEUE_PREFIX) };
   // verified against when the email is unknown, so both failures take about as long
   let dummyHash: Promise<string> | undefined;
   const timingDecoy = () => (dummyHash ??= passwordHasher.hash(generateOpaqueToken()));
@@ -127,6 +150,34 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       user_id: claims.userId,
       position: position ? formatPosition(position) : null,
     };
+  }
+
+  /** A new session for a user whose password (and second factor, when on) was verified: the token pair. */
+  async function startSession(ctx: AppContext, user: UserState) {
+    const account = user.account!;
+    const sessionId = randomUUID();
+    const refreshToken = `${account.userId}.${sessionId}.${generateOpaqueToken()}`;
+    const now = new Date();
+    const userAgent = ctx.get('User-Agent').slice(0, 512);
+    // a suspended user is PERMISSION_DENIED (403): the password was right, so this tells nothing new
+    const result = await handle(
+      store,
+      sessionAggregate,
+      sessionId,
+      {
+        type: 'StartSession',
+        userId: account.userId,
+        sessionId,
+        refreshTokenHash: hashToken(refreshToken),
+        expiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
+        userAgent: userAgent === '' ? undefined : userAgent,
+        ip: ctx.ip || undefined,
+        user: userStanding(user),
+        now: now.toISOString(),
+      },
+      { context: commandContext(ctx, account.userId) },
+    );
+    return tokenPair(ctx, { userId: account.userId, role: account.role, sessionId }, refreshToken, result.position);
   }
 
   defineRoute(
@@ -192,7 +243,9 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       summary: 'Log in: start a session',
       description:
         'By email or by username (exactly one of them). An unknown account and a wrong password are the same 401. ' +
-        'Rate limited per account (however it is named) and per client IP (429 RATE_LIMITED, Retry-After).',
+        'Rate limited per account (however it is named) and per client IP (429 RATE_LIMITED, Retry-After). ' +
+        'When the account has TOTP on, the right password answers `{mfa_required: true, mfa_token, methods, expires_at}` and no tokens: ' +
+        'the session starts with POST /auth/login/mfa.',
       tags: ['auth'],
       idempotent: false,
       request: {
@@ -200,7 +253,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
           .object({ email: emailSchema.optional(), username: usernameSchema.optional(), password: z.string().min(1).max(1024) })
           .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: 'give either email or username', path: ['email'] }),
       },
-      responses: { 200: { description: 'signed in', schema: tokenPairSchema } },
+      responses: { 200: { description: 'signed in, or (TOTP on) the second step to take', schema: z.union([tokenPairSchema, mfaChallengeSchema]) } },
       errors: [401, 403, 429],
     },
     async ({ body }, ctx) => {
@@ -212,30 +265,64 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       const account = user?.account ?? null;
       const valid = await passwordHasher.verify(account?.passwordHash ?? (await timingDecoy()), body.password);
       if (!user || !account || !valid) throw unauthenticated(BAD_CREDENTIALS);
+      if (user.totp?.status === 'on') {
+        // a suspended user learns it at the second step (403), as a single-step login would
+        const challenge = issueLoginChallenge(secretBox, user);
+        ctx.set('Cache-Control', 'no-store');
+        return { mfa_required: true as const, mfa_token: challenge.token, methods: [...MFA_METHODS], expires_at: challenge.expiresAt };
+      }
+      return startSession(ctx, user);
+    },
+  );
 
-      const sessionId = randomUUID();
-      const refreshToken = `${account.userId}.${sessionId}.${generateOpaqueToken()}`;
-      const now = new Date();
-      const userAgent = ctx.get('User-Agent').slice(0, 512);
-      // a suspended user is PERMISSION_DENIED (403): the password was right, so this tells nothing new
-      const result = await handle(
-        store,
-        sessionAggregate,
-        sessionId,
-        {
-          type: 'StartSession',
-          userId: account.userId,
-          sessionId,
-          refreshTokenHash: hashToken(refreshToken),
-          expiresAt: new Date(now.getTime() + config.REFRESH_TOKEN_TTL_DAYS * DAY_MS).toISOString(),
-          userAgent: userAgent === '' ? undefined : userAgent,
-          ip: ctx.ip || undefined,
-          user: userStanding(user),
-          now: now.toISOString(),
-        },
-        { context: commandContext(ctx, account.userId) },
-      );
-      return tokenPair(ctx, { userId: account.userId, role: account.role, sessionId }, refreshToken, result.position);
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/login/mfa',
+      summary: 'Log in, second step: a TOTP or recovery code',
+      description:
+        `The mfa_token of POST /auth/login with a current TOTP code or an unused recovery code (exactly one); answers the tokens as login does. ` +
+        `The mfa_token is valid ${MFA_TOKEN_TTL_MS / 60_000} minutes and finishes one login; a TOTP code is accepted once (the same code again: totp_code_replayed), ` +
+        'a recovery code once ever. Every refusal is 401 UNAUTHENTICATED with details.reason: mfa_token_invalid, mfa_token_expired, mfa_token_used ' +
+        '(log in again), totp_code_invalid, totp_code_replayed, recovery_code_invalid, recovery_code_used. Rate limited per client IP, and wrong codes ' +
+        'per user and hour (429 RATE_LIMITED, Retry-After).',
+      tags: ['auth'],
+      idempotent: false,
+      request: {
+        body: z
+          .object({ mfa_token: z.string().min(1).max(1024), code: totpCodeSchema.optional(), recovery_code: recoveryCodeSchema.optional() })
+          .strict()
+          .refine((b) => (b.code === undefined) !== (b.recovery_code === undefined), { message: 'give either code or recovery_code', path: ['code'] }),
+      },
+      responses: { 200: { description: 'signed in', schema: tokenPairSchema } },
+      errors: [401, 403, 429],
+    },
+    async ({ body }, ctx) => {
+      await limits.check(ctx, 'login-mfa', { ip: ctx.ip });
+      const refused = (error: MfaRefusal): HttpError => {
+        ctx.state.logger.info({ reason: error.reason }, 'login second step refused');
+        return new HttpError(401, 'UNAUTHENTICATED', error.message, { reason: error.reason });
+      };
+      let challenge;
+      try {
+        challenge = openLoginChallenge(secretBox, body.mfa_token);
+      } catch (error) {
+        if (error instanceof MfaRefusal) throw refused(error);
+        throw error;
+      }
+      await limits.refuseWhenOver(ctx, challenge.userId);
+      const user = (await load(store, userAggregate, challenge.userId)).state;
+      try {
+        const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
+        await completeLoginChallenge(mfa, challenge, user, factor, commandContext(ctx, challenge.userId));
+      } catch (error) {
+        if (!(error instanceof MfaRefusal)) throw error;
+        if (WRONG_CODE_REFUSALS.has(error.reason)) await limits.countWrong(ctx, challenge.userId);
+        throw refused(error);
+      }
+      return startSession(ctx, user);
     },
   );
 

@@ -51,6 +51,12 @@ export const profileSchema = z.object({
   status: z.string(),
   email_verified: z.boolean().describe('the email was verified (POST /auth/verify-email)'),
   notification_preferences: notificationPreferencesSchema,
+  mfa: z
+    .object({
+      totp: z.enum(['off', 'pending', 'on']).describe('pending: enrolled, not confirmed yet (logins need no code); on: logins need a second step'),
+      recovery_codes_left: z.number().int().describe('unused recovery codes (0 unless on)'),
+    })
+    .describe('the second factor (POST /users/mfa/totp)'),
   registered_at: z.string(),
   updated_at: z.string(),
 });

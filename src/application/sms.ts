@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import type { EventStore } from '../event-store/port.js';
+import type { Position } from '../event-store/position.js';
+import type { CommandContext } from '../write-model/core/command-context.js';
+import { handle, type HandleResult } from '../write-model/core/command-handler.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
+import type { SmsMessageEvent } from '../write-model/sms-message/events.js';
+import { smsInboundAggregate, type SmsInboundEvent } from '../write-model/sms-message/inbound.js';
+import { smsUnitPriceFen } from '../write-model/sms-message/prices.js';
+import { countSegments, type SmsEncoding } from '../write-model/sms-message/segments.js';
+import type { SmsInboundState } from '../write-model/sms-message/inbound.js';
+import type { SmsMessageState } from '../write-model/sms-message/state.js';
+
+/**
+ * SMS (docs/sms.md): asking for one to be sent (POST /api/v1/sms/messages),
+ * and what the provider's verified callbacks record. The process manager
+ * `pm-sms-messages` queues each request and the worker sends it; nothing
+ * here talks to the provider.
+ */
+
+/** Number types that cannot take an SMS. */
+const NOT_FOR_SMS = new Set(['FIXED_LINE', 'TOLL_FREE', 'PREMIUM_RATE', 'SHARED_COST', 'PAGER', 'UAN', 'VOICEMAIL']);
+
+export type SmsNumber = { ok: true; e164: string; country: string; callingCode: string } | { ok: false; problem: string };
+
+/**
+ * A number as written by a user → E.164 with its country. International
+ * input (`+44…`, `0044…` is not: write `+`) is read as such; anything else in
+ * `defaultRegion` (SMS_DEFAULT_REGION). Refused: what is not a valid number
+ * there, and numbers that cannot take an SMS (landlines, toll-free, premium).
+ */
+export function parseSmsNumber(input: string, defaultRegion: string): SmsNumber {
+  const text = input.trim();
+  if (text === '' || text.length > 40 || !/^[+\d\s().-]+$/.test(text)) return { ok: false, problem: 'not a phone number' };
+  const parsed = parsePhoneNumberFromString(text, defaultRegion as CountryCode);
+  if (!parsed?.isValid()) return { ok: false, problem: text.startsWith('+') ? 'not a valid phone number' : `not a valid phone number in ${defaultRegion}` };
+  const type = parsed.getType();
+  if (type !== undefined && NOT_FOR_SMS.has(type)) return { ok: false, problem: `a ${type.toLowerCase().replaceAll('_', '-')} number cannot take an SMS` };
+  if (!parsed.country) return { ok: false, problem: 'a number of no country (a global service number) cannot take an SMS' };
+  return { ok: true, e164: parsed.number, country: parsed.country, callingCode: parsed.countryCallingCode };
+}
+
+function toProblem(message: string, extra: Record<string, unknown> = {}): DomainError {
+  return new DomainError('VALIDATION_ERROR', `to: ${message}`, { issues: [{ in: 'body', path: ['to'], message, code: 'invalid_phone_number' }], ...extra });
+}
+
+/** The per-user send limit (a fixed window in Redis: adapters/rate-limit). */
+export interface SmsSendLimits {
+  hit(key: string): Promise<{ allowed: boolean; limit: number; retryAfterSeconds: number }>;
+}
+
+/** More sends than SMS_SENDS_PER_USER_PER_MINUTE: the API answers 429 RATE_LIMITED with Retry-After. */
+export class SmsRateLimitedError extends Error {
+  override readonly name = 'SmsRateLimitedError';
+  constructor(
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`at most ${limit} SMS a minute; try again in ${retryAfterSeconds} s`);
+  }
+}
+
+export interface SmsDeps {
+  store: EventStore;
+  now: () => Date;
+}
+
+export interface RequestedSms {
+  messageId: string;
+  to: string;
+  country: string;
+  encoding: SmsEncoding;
+  segments: number;
+  priceFen: number;
+  revision: bigint;
+  position: Position | undefined;
+}
+
+/**
+ * Checks, in order: the number (422 under body.to: invalid, not for SMS, or
+ * a country not served — details.reason country_not_served); the user's
+ * send limit (SmsRateLimitedError); then SmsRequested on a fresh stream.
+ */
+export async function requestSms(
+  deps: SmsDeps & { limits: SmsSendLimits; defaultRegion: string },
+  caller: { userId: string; context: CommandContext },
+  input: { to: string; text: string },
+): Promise<RequestedSms> {
+  const number = parseSmsNumber(input.to, deps.defaultRegion);
+  if (!number.ok) throw toProblem(number.problem);
+  if (smsUnitPriceFen(number.country) === null)
+    throw toProblem(`SMS is not sent to ${number.country}`, { reason: 'country_not_served', country: number.country });
+  const limit = await deps.limits.hit(caller.userId);
+  if (!limit.allowed) throw new SmsRateLimitedError(limit.limit, limit.retryAfterSeconds);
+  const messageId = randomUUID();
+  const result = await handle(
+    deps.store,
+    smsMessageAggregate,
+    messageId,
+    {
+      type: 'RequestSms',
+      messageId,
+      ownerId: caller.userId,
+      to: number.e164,
+      country: number.country,
+      callingCode: number.callingCode,
+      text: input.text,
+      now: deps.now().toISOString(),
+    },
+    { context: caller.context, expectedRevision: 'no_stream' },
+  );
+  const { encoding, segments } = countSegments(input.text);
+  return {
+    messageId,
+    to: number.e164,
+    country: number.country,
+    encoding,
+    segments,
+    priceFen: segments * smsUnitPriceFen(number.country)!,
+    revision: result.revision,
+    position: result.position,
+  };
+}
+
+/** A verified delivery receipt, as the callback read it. */
+export interface SmsReceiptInput {
+  messageId: string;
+  providerMessageId: string;
+  receiptId: string;
+  status: 'DELIVERED' | 'UNDELIVERED';
+  errorCode: string | null;
+  errorReason: string | null;
+  doneAt: string;
+  senderNumber: string | null;
+  providerPriceMicros: number | null;
+  providerCurrency: string | null;
+}
+
+/** Records a receipt; no events when it was recorded before (replayed) or comes after the outcome (out of order). */
+export function recordSmsReceipt(deps: SmsDeps, receipt: SmsReceiptInput, context: CommandContext): Promise<HandleResult<SmsMessageState, SmsMessageEvent>> {
+  return handle(deps.store, smsMessageAggregate, receipt.messageId, { type: 'RecordSmsReceipt', ...receipt, now: deps.now().toISOString() }, { context });
+}
+
+/** Where an inbound message goes: the owner of the newest message to its sender from that number, or nobody. */
+export type ReplyTargets = (from: string, to: string, now: Date) => Promise<{ messageId: string; ownerId: string } | null>;
+
+/** Records a verified inbound message, routed; a repeat of the provider's notification records nothing. */
+export async function receiveInboundSms(
+  deps: SmsDeps & { replyTargets: ReplyTargets },
+  inbound: { providerMessageId: string; from: string; to: string; text: string; receivedAt: string },
+  context: CommandContext,
+): Promise<HandleResult<SmsInboundState, SmsInboundEvent>> {
+  const now = deps.now();
+  const target = await deps.replyTargets(inbound.from, inbound.to, now);
+  return handle(
+    deps.store,
+    smsInboundAggregate,
+    inbound.providerMessageId,
+    {
+      type: 'RecordInboundSms',
+      ...inbound,
+      ownerId: target?.ownerId ?? null,
+      route: target ? 'reply' : 'unrouted',
+      replyTo: target?.messageId ?? null,
+      now: now.toISOString(),
+    },
+    { context },
+  );
+}

@@ -1,0 +1,7 @@
+export * from './events.js';
+export * from './commands.js';
+export * from './state.js';
+export * from './decider.js';
+export * from './prices.js';
+export * from './segments.js';
+export * from './inbound.js';
