@@ -99,6 +99,9 @@ async function main(): Promise<void> {
     QUEUE_PREFIX: `bench-sms-${randomUUID().slice(0, 8)}`,
     ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
     SMS_WORKER_CONCURRENCY: String(workers),
+    // the sending pipeline alone: no prepaid balance to charge, no organization pacing in the way
+    SMS_CHARGE_LEDGER: 'false',
+    SMS_SENDS_PER_ORGANIZATION_PER_MINUTE: '1000000',
     DB_POOL_SIZE: process.env.DB_POOL_SIZE ?? '30',
   });
   const container = await buildContainer(config, { processName: 'bench' });

@@ -4,6 +4,7 @@ import { createApp } from './adapters/http/app.js';
 import { SessionStanding } from './adapters/auth/session-standing.js';
 import { ApiKeyStanding } from './adapters/auth/api-key-standing.js';
 import { DailyApiKeyUse } from './application/api-keys.js';
+import { hasSecondFactor } from './application/authorization/second-factor.js';
 import { commandContext } from './adapters/http/command-context.js';
 import { authenticate } from './adapters/http/authenticate.js';
 import { apiRateLimit } from './adapters/http/middleware/api-rate-limit.js';
@@ -27,6 +28,8 @@ import { qidianRouter } from './adapters/http/routes/qidian.js';
 import { competitorAnalysisRouter } from './adapters/http/routes/competitor-analysis.js';
 import { statisticalInsightsRouter } from './adapters/http/routes/statistical-insights.js';
 import { reportsRouter } from './adapters/http/routes/reports.js';
+import { statisticsRouter } from './adapters/http/routes/statistics.js';
+import { BullMqStatisticsExportOutbox } from './adapters/queue/statistics-exports-queue.js';
 import { qidianAlertsRouter } from './adapters/http/routes/qidian-alerts.js';
 import { subscriptionsRouter } from './adapters/http/routes/subscriptions.js';
 import { usersRouter } from './adapters/http/routes/users.js';
@@ -41,6 +44,17 @@ import { publishingCapabilities } from './platforms/publishing/registry.js';
 import { articlesRouter } from './adapters/http/routes/articles.js';
 import { mediaRouter } from './adapters/http/routes/media.js';
 import { smsRouter } from './adapters/http/routes/sms.js';
+import { ledgerRouter } from './adapters/http/routes/ledger.js';
+import { financeRouter } from './adapters/http/routes/finance.js';
+import { overageCharger } from './application/ledger/overage.js';
+import { smsBatchesRouter } from './adapters/http/routes/sms-batches.js';
+import { smsSendWindows } from './adapters/sms/send-windows.js';
+import { organizationsRouter } from './adapters/http/routes/organizations.js';
+import { invitationsRouter } from './adapters/http/routes/invitations.js';
+import type { InvitationMailJob } from './application/organization-invitations.js';
+import { phoneRouter } from './adapters/http/routes/phone.js';
+import { adminMfaRouter } from './adapters/http/routes/admin-mfa.js';
+import { smsCodeStores } from './adapters/redis/sms-codes.js';
 import { smsChannelFromConfig, smsNonceCache, smsUnavailableReason } from './adapters/sms/from-config.js';
 import { FixedWindowRateLimiter } from './adapters/rate-limit/fixed-window.js';
 import { QUEUE_NAMES, QueueFactory } from './adapters/queue/queues.js';
@@ -75,6 +89,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     enqueueVerificationMail: (job: VerificationMailJob) => outbox().enqueueVerificationMail(job),
     enqueueResetMail: (job: ResetMailJob) => outbox().enqueueResetMail(job),
     enqueueReportMail: (job: ReportMailJob) => outbox().enqueueReportMail(job),
+    enqueueInvitationMail: (job: InvitationMailJob) => outbox().enqueueInvitationMail(job),
   };
   // the live queue monitor and the audited interventions (/api/v1/admin/queues/…), on the same producer handles
   const queueOperations = createQueueOperations({
@@ -95,6 +110,9 @@ export function createApiApp(container: Container): Koa<AppState> {
       ? { store, outbox: mailOutbox, secretBox: container.get(TOKENS.SecretBox), ttlMinutes: config.EMAIL_VERIFICATION_TTL_HOURS * 60 }
       : undefined;
   const authLimits = new AuthRateLimits(redis, config);
+  // one-time codes by SMS (phone verification, login codes): their key, limits and pending login codes in Redis
+  const smsCodes = smsCodeStores(redis, config);
+  const smsOffered = smsUnavailableReason(config) === null;
   // routers are defined against `api` (defineRoute): its registry becomes /api/v1/openapi.json
   const limits = apiRateLimit(redis, {
     perIpPerSecond: config.API_RATE_LIMIT_PER_IP,
@@ -113,6 +131,9 @@ export function createApiApp(container: Container): Koa<AppState> {
     }),
     rateLimit: limits,
     idempotency: { hashKey: idempotencyHashKey(config.JWT_SECRET) },
+    // the access policy (docs/rbac.md): the caller's organization and roles, and (API keys) whether they have a second factor
+    memberships: container.get(TOKENS.MembershipDirectory),
+    hasSecondFactor: (userId) => hasSecondFactor(store, userId),
   });
   // the payment providers orders are placed with (those whose merchant keys are configured)
   const payments = paymentProvidersFromConfig(config);
@@ -126,6 +147,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       resetMail: { outbox: mailOutbox, secretBox: container.get(TOKENS.SecretBox) },
       config,
       ...(verification ? { verification } : {}),
+      ...(smsOffered ? { smsCodes } : {}),
     }),
     usersRouter(sessionOnly(api), { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
     // the second factor: TOTP enrollment, recovery codes, turning it off (/users/mfa/…)
@@ -136,6 +158,15 @@ export function createApiApp(container: Container): Koa<AppState> {
       passwordHasher: container.get(TOKENS.PasswordHasher),
       limits: authLimits,
       config,
+    }),
+    // the phone number (/users/me/phone) and SMS codes as a second factor (/users/mfa/sms)
+    phoneRouter(sessionOnly(api), {
+      store,
+      secretBox: container.get(TOKENS.SecretBox),
+      passwordHasher: container.get(TOKENS.PasswordHasher),
+      codes: smsCodes,
+      limits: authLimits,
+      unavailableReason: smsUnavailableReason(config),
     }),
     servicesRouter(api),
     apiKeysRouter(api, { store, knex }),
@@ -157,7 +188,14 @@ export function createApiApp(container: Container): Koa<AppState> {
     // POST /xiaohongshu/messages (sent by the worker), GET /xiaohongshu/messages/outgoing[/{id}]
     xiaohongshuMessagesRouter(api, { store, knex }),
     // POST /articles/{id}/publish, GET /publications[/{id}], cancel and unpublish (the worker's publish queue publishes)
-    publicationsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE, publishers: publishingCapabilities(config) }),
+    publicationsRouter(api, {
+      store,
+      knex,
+      timeZone: config.QUOTA_TIME_ZONE,
+      publishers: publishingCapabilities(config),
+      // past daily_publications: charged to the prepaid balance when the holder opted in
+      overage: overageCharger(store, container.get(TOKENS.LedgerCharges)),
+    }),
     proxiesRouter(api, {
       store,
       knex,
@@ -171,6 +209,14 @@ export function createApiApp(container: Container): Koa<AppState> {
     statisticalInsightsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     // custom_reports: scheduled reports, run now, their files (the reports job runs the schedules: src/adapters/queue/reports-queue.ts)
     reportsRouter(api, { store, knex, config, mail: mailOutbox }),
+    // usage statistics by day, platform, country, organization, …; live counters; exports made by the reports worker
+    statisticsRouter(api, {
+      store,
+      knex,
+      timeZone: config.QUOTA_TIME_ZONE,
+      exports: new BullMqStatisticsExportOutbox(() => adminQueues.get(QUEUE_NAMES.reports)),
+      logger: container.get(TOKENS.Logger),
+    }),
     // batch_operations: POST /xiaohongshu/contents/batch-delete, /platform-accounts/batch, /qidian/trackings/batch
     batchRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     qidianAlertsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
@@ -194,8 +240,35 @@ export function createApiApp(container: Container): Koa<AppState> {
       }),
       nonces: smsNonceCache(redis, config.QUEUE_PREFIX),
       config,
+      // enterprise SMS: the organization's send limit, the charge to its balance (where the ledger is bound and SMS_CHARGE_LEDGER)
+      organizationLimits: smsSendWindows(redis, config),
+      ledger: config.SMS_CHARGE_LEDGER && container.isBound(TOKENS.LedgerCharges) ? container.get(TOKENS.LedgerCharges) : null,
+      membership: container.isBound(TOKENS.MembershipDirectory) ? container.get(TOKENS.MembershipDirectory) : null,
     }),
+    // SMS batches through the content review, their progress; inbound keywords (/sms/batches, /sms/keywords)
+    smsBatchesRouter(api, {
+      store,
+      knex,
+      unavailableReason: smsUnavailableReason(config),
+      membership: container.isBound(TOKENS.MembershipDirectory) ? container.get(TOKENS.MembershipDirectory) : null,
+      config,
+    }),
+    // organizations: members, invitations by mail, custom roles (/organizations, /invitations; /customers/… aliases)
+    organizationsRouter(api, {
+      store,
+      knex,
+      outbox: mailOutbox,
+      secretBox: container.get(TOKENS.SecretBox),
+      invitationTtlHours: config.INVITATION_TTL_HOURS,
+      memberships: container.get(TOKENS.MembershipDirectory),
+    }),
+    invitationsRouter(api, { store, knex, memberships: container.get(TOKENS.MembershipDirectory) }),
+    // the prepaid balance: /ledger (balance, postings, top-ups, settings, prices, statements), operators' credit limits and profit
+    ledgerRouter(api, { store, knex, config, providers: payments }),
+    financeRouter(api, { knex, config }),
     adminUsersRouter(api, { store, knex }),
+    // POST /admin/users/{id}/mfa/reset
+    adminMfaRouter(api, { store }),
     adminRouter(api, {
       ops: { store, knex, databaseUrl: config.DATABASE_URL, timeZone: config.QUOTA_TIME_ZONE, logger: container.get(TOKENS.Logger) },
       queues: adminQueues,

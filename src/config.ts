@@ -128,6 +128,23 @@ export const DEV_ONLY_SECRETS = {
   ENCRYPTION_KEYS: `dev:${Buffer.alloc(32, 'dev-only-encryption-key').toString('base64')}`,
 } as const;
 
+/** `key=cents,key=cents` (empty: none) → a table of whole cents per key. */
+function centsTable(what: string, key: RegExp = /^[A-Za-z0-9_.:-]{1,100}$/) {
+  return z.string().transform((s, ctx) => {
+    const table: Record<string, number> = {};
+    const parts = s.split(',').map((p) => p.trim());
+    for (const part of parts.filter((p) => p !== '')) {
+      const m = /^([^=]+)=(\d{1,7})$/.exec(part);
+      if (!m || !key.test(m[1]!.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated key=cents pairs, each key ${what} (got ${JSON.stringify(part)})` });
+        return z.NEVER;
+      }
+      table[m[1]!.trim()] = Number(m[2]);
+    }
+    return table;
+  });
+}
+
 const variables = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
   // the API's listening address; default 0.0.0.0 in production, 127.0.0.1 otherwise (the development
@@ -214,6 +231,8 @@ const variables = z.object({
   // default in production) or `off` (the default otherwise); how long a verification link stays valid
   EMAIL_VERIFICATION: oneOf(['required', 'off']),
   EMAIL_VERIFICATION_TTL_HOURS: integer(1, 720).default(48),
+  // organizations: how long an invitation's link stays valid (docs/organizations.md)
+  INVITATION_TTL_HOURS: integer(1, 720).default(168),
   // the mail outbox (a BullMQ queue the worker sends from): tries per mail, and the first retry's delay (doubles)
   MAIL_MAX_ATTEMPTS: integer(1, 100).default(15),
   MAIL_BACKOFF_MS: integer(10, 3_600_000).default(30_000),
@@ -351,6 +370,25 @@ const variables = z.object({
   SMS_SEND_MAX_ATTEMPTS: integer(1, 20).default(5),
   SMS_SEND_BACKOFF_MS: integer(10, 3_600_000).default(2_000),
   SMS_WORKER_CONCURRENCY: integer(1, 512).default(32),
+  // SMS for organizations (docs/sms.md): sends per minute per organization (a user outside one: their own) — single
+  // sends past it 429, a batch's messages delayed into the next minutes with room — and whether each SMS is charged to
+  // the prepaid balance (where the ledger is wired)
+  SMS_SENDS_PER_ORGANIZATION_PER_MINUTE: integer(1, 1_000_000).default(600),
+  SMS_CHARGE_LEDGER: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
+  // one-time codes by SMS (docs/mfa.md: phone verification, login codes): how long a code is valid (minutes; a
+  // decimal is allowed, e.g. 0.5), the least time between two codes to one user (0: none), codes per user and hour,
+  // and wrong tries one code takes before it is void
+  SMS_CODE_TTL_MINUTES: z
+    .string()
+    .refine((s) => /^\d+(\.\d+)?$/.test(s) && Number(s) >= 0.05 && Number(s) <= 60, 'must be a number of minutes between 0.05 and 60')
+    .transform(Number)
+    .default(10),
+  SMS_CODE_RESEND_SECONDS: integer(0, 3600).default(60),
+  SMS_CODES_PER_USER_HOURLY: integer(1, 1000).default(10),
+  SMS_CODE_MAX_ATTEMPTS: integer(1, 20).default(5),
   // publications (POST /articles/{id}/publish): a `publish` job has 3 attempts, this far apart (fixed); and when a
   // published post's metrics are read, after publishing (comma-separated durations: 90s, 30m, 1h, 2d; at most 12)
   PUBLISH_RETRY_DELAY_MS: integer(10, 3_600_000).default(60_000),
@@ -359,6 +397,12 @@ const variables = z.object({
     .default('1h,6h,24h,72h,168h')
     .refine((s) => parseDurations(s) !== null, 'must be 1-12 comma-separated durations like 90s, 30m, 6h, 7d (each at most 30d)')
     .transform((s) => parseDurations(s)!),
+  // what uses cost the platform, in cents (fen), for GET /admin/finance/profit (docs/ledger.md): a proxy use (a run
+  // assigned a proxy) and one SMS segment sent; per proxy id / per country overrides as `key=cents,key=cents`
+  PROXY_COST_PER_USE_CENTS: integer(0, 1_000_000).default(2),
+  PROXY_COSTS_CENTS: centsTable('a proxy id').default({}),
+  SMS_COST_CENTS_DEFAULT: integer(0, 1_000_000).default(4),
+  SMS_COSTS_CENTS: centsTable('an ISO 3166-1 alpha-2 country code', /^[A-Z]{2}$/).default({}),
   // a leased proxy is held this long unless the worker renews it (a crashed worker frees it)
   PROXY_LEASE_TTL_MS: integer(1_000, 3_600_000).default(120_000),
   // proxies: how often every proxy is probed, and the URL the probe fetches through it

@@ -10,6 +10,9 @@ import { createPasswordHasher } from './adapters/crypto/password-hasher.js';
 import { createSecretBox } from './adapters/crypto/secret-box.js';
 import { createSmtpMailer } from './adapters/mail/smtp-mailer.js';
 import { mediaStorageFromConfig } from './adapters/media/from-config.js';
+import { EventStoreMembershipDirectory } from './adapters/auth/membership-directory.js';
+import { EventStoreLedgerCharges } from './application/ledger/charges.js';
+import { ledgerWriterOf } from './application/ledger/writer.js';
 import { TOKENS } from './tokens.js';
 import { useStateCache } from './write-model/core/state-cache.js';
 
@@ -59,6 +62,20 @@ export async function buildContainer(
   container
     .bind(TOKENS.MediaStorage)
     .toDynamicValue(() => mediaStorageFromConfig(config))
+    .inSingletonScope();
+  // a user's organization and roles, from the event store (kept a second per user)
+  container
+    .bind(TOKENS.MembershipDirectory)
+    .toDynamicValue((ctx) => new EventStoreMembershipDirectory(ctx.get(TOKENS.EventStore)))
+    .inSingletonScope();
+  // metered charges to prepaid balances: one group-commit writer per process and store (docs/ledger.md)
+  container
+    .bind(TOKENS.LedgerCharges)
+    .toDynamicValue((ctx) => {
+      const store = ctx.get(TOKENS.EventStore);
+      const writer = ledgerWriterOf(store, { timeZone: config.QUOTA_TIME_ZONE });
+      return new EventStoreLedgerCharges({ store, writer, memberships: ctx.get(TOKENS.MembershipDirectory) });
+    })
     .inSingletonScope();
 
   return container;

@@ -10,6 +10,8 @@ import type { PasswordHasher } from './adapters/crypto/password-hasher.js';
 import type { SecretBox } from './adapters/crypto/secret-box.js';
 import type { Mailer } from './application/ports/mailer.js';
 import type { MediaStorage } from './application/ports/media-storage.js';
+import type { MembershipDirectory } from './application/ports/membership.js';
+import type { LedgerCharges } from './application/ports/ledger.js';
 
 /** Container keys. Typed, so `container.get(TOKENS.Knex)` is a Knex. */
 export const TOKENS = {
@@ -25,4 +27,8 @@ export const TOKENS = {
   Mailer: Symbol('Mailer') as ServiceIdentifier<Mailer>,
   /** where uploaded media bytes are kept (MEDIA_STORAGE_URL) */
   MediaStorage: Symbol('MediaStorage') as ServiceIdentifier<MediaStorage>,
+  /** a user's organization and roles, read from the event store (bound in src/container.ts) */
+  MembershipDirectory: Symbol('MembershipDirectory') as ServiceIdentifier<MembershipDirectory>,
+  /** metered charges to prepaid balances (bound in src/container.ts) */
+  LedgerCharges: Symbol('LedgerCharges') as ServiceIdentifier<LedgerCharges>,
 } as const;

@@ -30,8 +30,11 @@ export interface Caller {
   context: CommandContext;
 }
 
-/** Roles that may read anyone's media (content review); compared as strings, so a role this build does not know yet is fine. */
-export const MEDIA_READER_ROLES: readonly string[] = ['admin', 'reviewer'];
+/** Who reads an item: the owners their data scope reaches, or anyone's (content review: the access policy's platform.reviews.view). */
+export interface MediaViewer {
+  ownerIds: readonly string[];
+  anyone: boolean;
+}
 
 export function isMediaContentType(value: string): value is MediaContentType {
   return (MEDIA_CONTENT_TYPES as readonly string[]).includes(value);
@@ -108,17 +111,17 @@ export async function uploadMedia(deps: MediaDeps, caller: Caller, upload: { con
   return { mediaId, contentType, sizeBytes: bytes.length, sha256, width, height, uploadedAt: now, revision: result.revision, position: result.position };
 }
 
-/** A live item the viewer may see: its owner's, or anyone's for MEDIA_READER_ROLES; NOT_FOUND otherwise (unknown, deleted, someone else's). */
-export async function visibleMedia(store: EventStore, viewer: { userId: string; role: string }, mediaId: string): Promise<KnownMedia> {
+/** A live item the viewer may see: of an owner in their scope, or anyone's for a reviewer; NOT_FOUND otherwise (unknown, deleted, someone else's). */
+export async function visibleMedia(store: EventStore, viewer: MediaViewer, mediaId: string): Promise<KnownMedia> {
   const { state } = await load(store, mediaAggregate, mediaId);
-  if (state.status !== 'active' || (state.ownerId !== viewer.userId && !MEDIA_READER_ROLES.includes(viewer.role))) {
+  if (state.status !== 'active' || (!viewer.ownerIds.includes(state.ownerId) && !viewer.anyone)) {
     throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
   }
   return state;
 }
 
 /** The item and its bytes; NOT_FOUND as visibleMedia, or when storage no longer holds the bytes. */
-export async function readMedia(deps: Pick<MediaDeps, 'store' | 'storage'>, viewer: { userId: string; role: string }, mediaId: string) {
+export async function readMedia(deps: Pick<MediaDeps, 'store' | 'storage'>, viewer: MediaViewer, mediaId: string) {
   const media = await visibleMedia(deps.store, viewer, mediaId);
   const bytes = await deps.storage.get(media.storageKey);
   if (!bytes) throw new DomainError('NOT_FOUND', 'media bytes are missing from storage', { mediaId });

@@ -6,11 +6,12 @@ import { DomainError } from '../write-model/core/domain-error.js';
 import type { SealedSecret } from '../write-model/core/sealed-secret.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import { RECOVERY_CODES_PER_SET, type UserEvent } from '../write-model/user/events.js';
-import type { UserState } from '../write-model/user/state.js';
+import { smsMfaOn, type UserState } from '../write-model/user/state.js';
 import { recoveryCodeRefusal } from '../write-model/user/totp.js';
 import type { PasswordHasher } from './ports/password-hasher.js';
 import type { SecretBox } from './ports/secret-box.js';
 import { generateRecoveryCodes, generateTotpSecret, hashRecoveryCode, TOTP_DRIFT_STEPS, TOTP_PERIOD_SECONDS, totpStepOf, totpUri } from './totp.js';
+import { checkLoginCode, countWrongLoginCode, takeLoginCode, type SmsLoginCodeDeps } from './sms-login-codes.js';
 
 /**
  * Multi-factor authentication with TOTP and recovery codes.
@@ -41,7 +42,17 @@ export interface MfaDeps {
 
 export const MFA_TOKEN_TTL_MS = 5 * 60_000;
 /** What the second step of a login accepts. */
-export const MFA_METHODS = ['totp', 'recovery_code'] as const;
+export const MFA_METHODS = ['totp', 'sms', 'recovery_code'] as const;
+export type MfaMethod = (typeof MFA_METHODS)[number];
+
+/** The second steps this user's login offers: TOTP and recovery codes when TOTP is on, SMS codes when SMS is a factor. */
+export function loginMethods(state: UserState): MfaMethod[] {
+  const methods: MfaMethod[] = [];
+  if (state.totp?.status === 'on') methods.push('totp');
+  if (smsMfaOn(state)) methods.push('sms');
+  if (state.totp?.status === 'on') methods.push('recovery_code');
+  return methods;
+}
 
 export const MFA_REFUSALS = [
   'totp_code_invalid',
@@ -55,6 +66,9 @@ export const MFA_REFUSALS = [
   'mfa_token_invalid',
   'mfa_token_expired',
   'mfa_token_used',
+  'sms_code_invalid',
+  'sms_code_expired',
+  'sms_code_attempts_exceeded',
 ] as const;
 export type MfaRefusalReason = (typeof MFA_REFUSALS)[number];
 
@@ -64,6 +78,7 @@ export const WRONG_CODE_REFUSALS: ReadonlySet<MfaRefusalReason> = new Set([
   'totp_code_replayed',
   'recovery_code_invalid',
   'recovery_code_used',
+  'sms_code_invalid',
 ]);
 
 export class MfaRefusal extends Error {
@@ -88,6 +103,9 @@ const MESSAGES: Record<MfaRefusalReason, string> = {
   mfa_token_invalid: 'the mfa_token is not valid: log in again',
   mfa_token_expired: 'the mfa_token has expired: log in again',
   mfa_token_used: 'the mfa_token was used already: log in again',
+  sms_code_invalid: 'the SMS code is wrong, or none was sent for this login (POST /auth/login/mfa/sms-code)',
+  sms_code_expired: 'the SMS code has expired: ask for a new one',
+  sms_code_attempts_exceeded: 'too many wrong SMS codes: ask for a new one',
 };
 
 function refuse(reason: MfaRefusalReason): never {
@@ -299,34 +317,57 @@ export function openLoginChallenge(secretBox: SecretBox, token: string, now = ne
 }
 
 /**
- * The second step: the challenge must still fit the user (TOTP on, no
- * password change or suspension since), the factor must be right; then the
- * challenge is claimed (a second use is 'mfa_token_used') and a recovery code
- * recorded as used. The caller starts the session after this returns.
+ * The second step: the challenge must still fit the user (a second factor
+ * on, no password change or suspension since), the factor must be right;
+ * then the challenge is claimed (a second use is 'mfa_token_used') and a
+ * recovery code recorded as used, an SMS code used up. A 6-digit code is the
+ * SMS code sent for this challenge when it matches, else (TOTP on) the app's.
+ * The caller starts the session after this returns.
  */
 export async function completeLoginChallenge(
-  deps: MfaDeps,
+  deps: MfaDeps & { sms?: SmsLoginCodeDeps },
   challenge: OpenedChallenge,
   state: UserState,
   factor: SecondFactor,
   context: CommandContext,
   now = new Date(),
-): Promise<{ method: (typeof MFA_METHODS)[number] }> {
+): Promise<{ method: MfaMethod }> {
   const totp = state.totp;
-  if (state.account === null || state.account.userId !== challenge.userId || totp?.status !== 'on' || state.sessionEpoch !== challenge.sessionEpoch) {
+  const totpOn = totp?.status === 'on';
+  const smsOn = smsMfaOn(state) && deps.sms !== undefined;
+  if (state.account === null || state.account.userId !== challenge.userId || !(totpOn || smsOn) || state.sessionEpoch !== challenge.sessionEpoch) {
     refuse('mfa_token_invalid');
   }
   const claimChallenge = async () => {
     if (!(await deps.claimOnce(`mfa:login:${challenge.nonce}`, challenge.expiresAtMs - now.getTime() + 1000))) refuse('mfa_token_used');
   };
   if ('code' in factor) {
-    await checkTotpCode(deps, challenge.userId, totp.secret, factor.code, now);
+    const sms = smsOn ? await checkLoginCode(deps.sms!, challenge, factor.code) : 'none';
+    if (sms === 'match') {
+      await claimChallenge();
+      if (!(await takeLoginCode(deps.sms!, challenge))) refuse('sms_code_invalid');
+      return { method: 'sms' };
+    }
+    if (!totpOn) {
+      if (sms === 'mismatch') await countWrongLoginCode(deps.sms!, challenge);
+      refuse(sms === 'expired' ? 'sms_code_expired' : sms === 'attempts_exceeded' ? 'sms_code_attempts_exceeded' : 'sms_code_invalid');
+    }
+    try {
+      await checkTotpCode(deps, challenge.userId, totp!.secret, factor.code, now);
+    } catch (error) {
+      // a code was sent for this login: the wrong one was most likely meant as it
+      if (error instanceof MfaRefusal && error.reason === 'totp_code_invalid' && sms === 'mismatch') {
+        await countWrongLoginCode(deps.sms!, challenge);
+        refuse('sms_code_invalid');
+      }
+      throw error;
+    }
     await claimChallenge();
     return { method: 'totp' };
   }
   const codeHash = hashRecoveryCode(factor.recoveryCode);
   const refusal = recoveryCodeRefusal(state, codeHash);
-  if (refusal !== null) refuse(refusal === 'totp_off' ? 'mfa_token_invalid' : refusal);
+  if (refusal !== null) refuse(refusal === 'totp_off' ? 'recovery_code_invalid' : refusal);
   await claimChallenge();
   try {
     await handle(

@@ -19,6 +19,7 @@ import { handle, load, type HandleResult } from '../write-model/core/command-han
 import { DomainError } from '../write-model/core/domain-error.js';
 import {
   isPaid,
+  orderBasics,
   paymentOrderAggregate,
   type BillingCycle,
   type PaidPlan,
@@ -251,10 +252,10 @@ export interface RefundResult {
 
 function refundRequestOf(provider: PaymentProvider, state: PaymentOrderState, refund: { refundId: string; amountFen: number; reason: string }): RefundRequest {
   return {
-    orderId: tradeRef(provider, state.order!.orderId),
+    orderId: tradeRef(provider, orderBasics(state)!.orderId),
     refundId: refund.refundId,
     amountFen: refund.amountFen,
-    totalFen: state.payment?.paidAmountFen ?? state.order!.amountFen,
+    totalFen: state.payment?.paidAmountFen ?? orderBasics(state)!.amountFen,
     reason: refund.reason,
   };
 }
@@ -297,8 +298,9 @@ export async function refundOrder(
   input: { orderId: string; amountFen?: number | undefined; reason: string; adminId: string; context: CommandContext },
 ): Promise<RefundResult> {
   const { state } = await load(deps.store, paymentOrderAggregate, input.orderId);
-  if (!state.order) throw new DomainError('NOT_FOUND', `payment order ${input.orderId} does not exist`, { orderId: input.orderId });
-  const provider = state.order.provider;
+  const order = orderBasics(state);
+  if (!order) throw new DomainError('NOT_FOUND', `payment order ${input.orderId} does not exist`, { orderId: input.orderId });
+  const provider = order.provider;
   const client = clientFor(deps, provider);
   if (!isPaid(state) || !state.payment) {
     throw new DomainError('CONFLICT', `payment order ${input.orderId} is ${state.status}: only paid orders can be refunded`, {
@@ -443,7 +445,7 @@ export async function reconcilePayments(deps: PaymentsDeps & { knex: Knex }, opt
 
   for (const orderId of await ordersWithPendingRefunds(deps.knex, { requestedBefore: cutoff, limit: options.batch })) {
     const { state } = await load(deps.store, paymentOrderAggregate, orderId);
-    const provider = state.order?.provider;
+    const provider = orderBasics(state)?.provider;
     const client = provider ? deps.providers[provider] : undefined;
     if (!provider || !client) continue;
     for (const pending of [...state.pendingRefunds]) {

@@ -43,7 +43,11 @@ export interface PlatformAccountsDeps {
 export interface Actor {
   userId: string;
   context: CommandContext;
+  /** whose accounts the caller's data scope reaches (ctx.state.access.ownerIds: docs/rbac.md); default: their own */
+  ownerIds?: readonly string[];
 }
+
+const reaches = (actor: Pick<Actor, 'userId' | 'ownerIds'>, ownerId: string) => (actor.ownerIds ?? [actor.userId]).includes(ownerId);
 
 type Result = HandleResult<PlatformAccountState, PlatformAccountEvent>;
 
@@ -82,10 +86,16 @@ function openSealed(deps: PlatformAccountsDeps, accountId: string, state: Connec
   }
 }
 
-/** The caller's account from the write side; NOT_FOUND for an unknown one or another user's. */
-export async function ownedAccount(store: EventStore, accountId: string, userId: string): Promise<{ state: ConnectedAccount; revision: bigint }> {
+/** An account in the caller's data scope (their own by default), from the write side; NOT_FOUND for an unknown one or one out of scope. */
+export async function ownedAccount(
+  store: EventStore,
+  accountId: string,
+  userId: string,
+  ownerIds?: readonly string[],
+): Promise<{ state: ConnectedAccount; revision: bigint }> {
   const { state, revision } = await load(store, platformAccountAggregate, accountId);
-  if (state.status === 'none' || state.ownerId !== userId) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
+  if (state.status === 'none' || !reaches({ userId, ...(ownerIds ? { ownerIds } : {}) }, state.ownerId))
+    throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
   return { state, revision };
 }
 
@@ -101,9 +111,9 @@ async function asOwner<C>(
   command: C,
   expectedRevision: bigint | undefined,
 ): Promise<(state: PlatformAccountState) => C> {
-  if (expectedRevision !== undefined) await ownedAccount(deps.store, accountId, actor.userId);
+  if (expectedRevision !== undefined) await ownedAccount(deps.store, accountId, actor.userId, actor.ownerIds);
   return (state) => {
-    if (state.status === 'none' || state.ownerId !== actor.userId) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
+    if (state.status === 'none' || !reaches(actor, state.ownerId)) throw new DomainError('NOT_FOUND', 'platform account not found', { accountId });
     return command;
   };
 }
@@ -215,7 +225,9 @@ export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, acto
   });
   const platform = result.state.status === 'none' ? null : result.state.platform;
   const module = platform === null ? undefined : platformModule(platform);
-  if (module && holdsAccountSlot(module.service)) await releaseSlot(deps, actor, module.service, accountId, now);
+  // the slot is the owner's, whoever in their organization disconnects it
+  const ownerId = result.state.status === 'none' ? actor.userId : result.state.ownerId;
+  if (module && holdsAccountSlot(module.service)) await releaseSlot(deps, { ...actor, userId: ownerId }, module.service, accountId, now);
   return result;
 }
 
@@ -231,7 +243,7 @@ export async function verifyPlatformAccount(
   accountId: string,
   expectedRevision?: bigint,
 ): Promise<{ outcome: VerificationOutcome; result: Result }> {
-  const { state, revision } = await ownedAccount(deps.store, accountId, actor.userId);
+  const { state, revision } = await ownedAccount(deps.store, accountId, actor.userId, actor.ownerIds);
   if (expectedRevision !== undefined && expectedRevision !== revision)
     throw new WrongExpectedVersionError(platformAccountStream(accountId), expectedRevision, revision);
   if (state.status === 'disconnected') {

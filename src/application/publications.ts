@@ -10,6 +10,13 @@ import { publicationAggregate } from '../write-model/publication/decider.js';
 import type { PublicationStatus } from '../write-model/publication/events.js';
 import { loadArticleVersion } from './articles.js';
 import { consumeQuota } from './subscription-quotas.js';
+import { uuidFromName } from '../write-model/core/event-ids.js';
+import type { OverageCharger } from './ledger/overage.js';
+
+/** The id of a publication's PublicationRequested: known before it is written (a charge past the quota names it). */
+export function publicationRequestId(publicationId: string): string {
+  return uuidFromName(`publication-requested:${publicationId}`);
+}
 
 /**
  * Publishing an article (POST /api/v1/articles/{id}/publish) and what its
@@ -41,6 +48,8 @@ export interface PublicationDeps {
   timeZone: string;
   /** the platforms there is a publisher for (src/platforms/publishing/registry.ts) */
   platforms: readonly string[];
+  /** past daily_publications: charged to the balance instead when the holder opted in (docs/ledger.md) */
+  overage?: OverageCharger;
 }
 
 export interface PublicationCaller {
@@ -97,11 +106,32 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
     targets.push({ accountId, platform: account.platform });
   }
   const now = deps.now();
-  await consumeQuota(
-    { store: deps.store, userId: caller.userId, service: PUBLISHING_SERVICE, now, timeZone: deps.timeZone, context: caller.context },
-    'daily_publications',
-    targets.length,
-  );
+  // named ids: the first publication's request is the source a charge past the quota names
+  const publicationIds = targets.map(() => randomUUID());
+  try {
+    await consumeQuota(
+      { store: deps.store, userId: caller.userId, service: PUBLISHING_SERVICE, now, timeZone: deps.timeZone, context: caller.context },
+      'daily_publications',
+      targets.length,
+    );
+  } catch (error) {
+    if (!(error instanceof DomainError) || error.code !== 'QUOTA_EXCEEDED' || !deps.overage) throw error;
+    const charged = await deps.overage({
+      userId: caller.userId,
+      item: 'publication',
+      quantity: targets.length,
+      sourceEventId: publicationRequestId(publicationIds[0]!),
+      sourceStream: publicationAggregate.streamName(publicationIds[0]!),
+      reason: `${targets.length} publication(s) of article ${input.articleId} past the daily_publications quota: ${publicationIds.join(', ')}`,
+    });
+    if (charged === null) throw error;
+    if (!charged.ok) {
+      throw new DomainError('QUOTA_EXCEEDED', `${error.message}; the balance does not cover the ${charged.amountCents} cents they cost`, {
+        ...error.details,
+        overage: { refused: charged.reason, amount_cents: charged.amountCents, available_cents: charged.availableCents },
+      });
+    }
+  }
   const content = {
     title: article.title,
     body: article.body,
@@ -112,8 +142,8 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
   };
   const scheduledAt = input.at ? input.at.toISOString() : null;
   const results = await Promise.all(
-    targets.map(async (target) => {
-      const publicationId = randomUUID();
+    targets.map(async (target, index) => {
+      const publicationId = publicationIds[index]!;
       const result = await handle(
         deps.store,
         publicationAggregate,
@@ -131,7 +161,11 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
           scheduledAt,
           now: now.toISOString(),
         },
-        { context: caller.context, expectedRevision: 'no_stream' },
+        {
+          context: caller.context,
+          expectedRevision: 'no_stream',
+          eventIds: (i) => (i === 0 ? publicationRequestId(publicationId) : uuidFromName(`publication-requested:${publicationId}#${i}`)),
+        },
       );
       return {
         summary: {

@@ -8,10 +8,14 @@ import { DomainError } from '../write-model/core/domain-error.js';
 import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
 import type { SmsMessageEvent } from '../write-model/sms-message/events.js';
 import { smsInboundAggregate, type SmsInboundEvent } from '../write-model/sms-message/inbound.js';
+import { firstWordKeyword } from '../write-model/sms-keyword/decider.js';
 import { smsUnitPriceFen } from '../write-model/sms-message/prices.js';
 import { countSegments, type SmsEncoding } from '../write-model/sms-message/segments.js';
 import type { SmsInboundState } from '../write-model/sms-message/inbound.js';
 import type { SmsMessageState } from '../write-model/sms-message/state.js';
+import type { LedgerCharges } from './ports/ledger.js';
+import { chargeSms, SmsInsufficientBalanceError, smsRequestEventIds } from './sms/charges.js';
+import { sendLimitKey } from './sms/org-key.js';
 
 /**
  * SMS (docs/sms.md): asking for one to be sent (POST /api/v1/sms/messages),
@@ -51,14 +55,16 @@ export interface SmsSendLimits {
   hit(key: string): Promise<{ allowed: boolean; limit: number; retryAfterSeconds: number }>;
 }
 
-/** More sends than SMS_SENDS_PER_USER_PER_MINUTE: the API answers 429 RATE_LIMITED with Retry-After. */
+/** More sends than SMS_SENDS_PER_USER_PER_MINUTE (or the organization's): the API answers 429 RATE_LIMITED with Retry-After. */
 export class SmsRateLimitedError extends Error {
   override readonly name = 'SmsRateLimitedError';
   constructor(
     readonly limit: number,
     readonly retryAfterSeconds: number,
+    /** whose limit: the user's, or their organization's (SMS_SENDS_PER_ORGANIZATION_PER_MINUTE) */
+    readonly per: 'user' | 'organization' = 'user',
   ) {
-    super(`at most ${limit} SMS a minute; try again in ${retryAfterSeconds} s`);
+    super(`at most ${limit} SMS a minute${per === 'organization' ? ' for your organization' : ''}; try again in ${retryAfterSeconds} s`);
   }
 }
 
@@ -81,11 +87,14 @@ export interface RequestedSms {
 /**
  * Checks, in order: the number (422 under body.to: invalid, not for SMS, or
  * a country not served — details.reason country_not_served); the user's
- * send limit (SmsRateLimitedError); then SmsRequested on a fresh stream.
+ * send limit, then the organization's (SmsRateLimitedError); the charge to
+ * the balance when a ledger is given (SmsInsufficientBalanceError, nothing
+ * written); then SmsRequested on a fresh stream, its event id the charge's
+ * source (pm-sms-messages charging it again posts nothing more).
  */
 export async function requestSms(
-  deps: SmsDeps & { limits: SmsSendLimits; defaultRegion: string },
-  caller: { userId: string; context: CommandContext },
+  deps: SmsDeps & { limits: SmsSendLimits; defaultRegion: string; organizationLimits?: SmsSendLimits | null; ledger?: LedgerCharges | null },
+  caller: { userId: string; context: CommandContext; organizationId?: string | null },
   input: { to: string; text: string },
 ): Promise<RequestedSms> {
   const number = parseSmsNumber(input.to, deps.defaultRegion);
@@ -94,7 +103,22 @@ export async function requestSms(
     throw toProblem(`SMS is not sent to ${number.country}`, { reason: 'country_not_served', country: number.country });
   const limit = await deps.limits.hit(caller.userId);
   if (!limit.allowed) throw new SmsRateLimitedError(limit.limit, limit.retryAfterSeconds);
+  if (deps.organizationLimits) {
+    const shared = await deps.organizationLimits.hit(sendLimitKey(caller.organizationId, caller.userId));
+    if (!shared.allowed) throw new SmsRateLimitedError(shared.limit, shared.retryAfterSeconds, caller.organizationId ? 'organization' : 'user');
+  }
   const messageId = randomUUID();
+  const eventIds = smsRequestEventIds(messageId);
+  if (deps.ledger) {
+    const charged = await chargeSms(deps.ledger, {
+      messageId,
+      ownerId: caller.userId,
+      country: number.country,
+      segments: countSegments(input.text).segments,
+      requestedEventId: eventIds(0),
+    });
+    if (!charged.ok) throw new SmsInsufficientBalanceError(charged.amountCents, charged.availableCents);
+  }
   const result = await handle(
     deps.store,
     smsMessageAggregate,
@@ -107,9 +131,10 @@ export async function requestSms(
       country: number.country,
       callingCode: number.callingCode,
       text: input.text,
+      organizationId: caller.organizationId ?? null,
       now: deps.now().toISOString(),
     },
-    { context: caller.context, expectedRevision: 'no_stream' },
+    { context: caller.context, expectedRevision: 'no_stream', eventIds },
   );
   const { encoding, segments } = countSegments(input.text);
   return {
@@ -144,15 +169,38 @@ export function recordSmsReceipt(deps: SmsDeps, receipt: SmsReceiptInput, contex
 }
 
 /** Where an inbound message goes: the owner of the newest message to its sender from that number, or nobody. */
-export type ReplyTargets = (from: string, to: string, now: Date) => Promise<{ messageId: string; ownerId: string } | null>;
+export type ReplyTargets = (from: string, to: string, now: Date) => Promise<{ messageId: string; ownerId: string; organizationId?: string | null } | null>;
+
+/** Who reserved a keyword (normalised), or nobody. */
+export type KeywordOwners = (keyword: string) => Promise<{ ownerId: string; organizationId: string | null } | null>;
 
 /** Records a verified inbound message, routed; a repeat of the provider's notification records nothing. */
 export async function receiveInboundSms(
-  deps: SmsDeps & { replyTargets: ReplyTargets },
+  deps: SmsDeps & { replyTargets: ReplyTargets; keywordOwners?: KeywordOwners },
   inbound: { providerMessageId: string; from: string; to: string; text: string; receivedAt: string },
   context: CommandContext,
 ): Promise<HandleResult<SmsInboundState, SmsInboundEvent>> {
   const now = deps.now();
+  // its first word a reserved keyword: to the keyword's owner; else a reply to whoever last sent to the sender
+  const keyword = deps.keywordOwners ? firstWordKeyword(inbound.text) : null;
+  const owner = keyword ? await deps.keywordOwners!(keyword) : null;
+  if (keyword && owner)
+    return handle(
+      deps.store,
+      smsInboundAggregate,
+      inbound.providerMessageId,
+      {
+        type: 'RecordInboundSms',
+        ...inbound,
+        ownerId: owner.ownerId,
+        organizationId: owner.organizationId,
+        route: 'keyword',
+        keyword,
+        replyTo: null,
+        now: now.toISOString(),
+      },
+      { context },
+    );
   const target = await deps.replyTargets(inbound.from, inbound.to, now);
   return handle(
     deps.store,
@@ -162,6 +210,7 @@ export async function receiveInboundSms(
       type: 'RecordInboundSms',
       ...inbound,
       ownerId: target?.ownerId ?? null,
+      organizationId: target?.organizationId ?? null,
       route: target ? 'reply' : 'unrouted',
       replyTo: target?.messageId ?? null,
       now: now.toISOString(),

@@ -58,7 +58,17 @@ export interface WorkflowDeps {
 export interface Caller {
   userId: string;
   context: CommandContext;
+  /** whose workflows and executions the caller's data scope reaches (ctx.state.access.ownerIds); default: their own */
+  ownerIds?: readonly string[];
 }
+
+/** Whether the owner's resources are in the caller's data scope (docs/rbac.md). */
+export function reaches(caller: Pick<Caller, 'userId' | 'ownerIds'>, ownerId: string): boolean {
+  return (caller.ownerIds ?? [caller.userId]).includes(ownerId);
+}
+
+/** The caller acting on the owner's plan, quotas and trackings (an organization admin changing a member's workflow): the owner's. */
+const onBehalfOf = (caller: Caller, ownerId: string): Caller => ({ ...caller, userId: ownerId, ownerIds: [ownerId] });
 
 export interface Outcome {
   revision: bigint;
@@ -159,17 +169,17 @@ function quotaCall(deps: WorkflowDeps, caller: Caller, service: Service): QuotaC
   return { store: deps.store, userId: caller.userId, service, now: deps.now(), timeZone: deps.timeZone, context: caller.context };
 }
 
-/** The caller's workflow in this state; NOT_FOUND for an unknown one, someone else's or (unless allowed) a deleted one. */
-function own(state: WorkflowState, userId: string, allowDeleted = false): WorkflowDefinition {
+/** A workflow in the caller's data scope in this state; NOT_FOUND for an unknown one, one out of scope or (unless allowed) a deleted one. */
+function own(state: WorkflowState, caller: Caller, allowDeleted = false): WorkflowDefinition {
   const workflow = state.workflow;
-  if (!workflow || workflow.ownerId !== userId || (state.status === 'deleted' && !allowDeleted)) throw notFound('workflow');
+  if (!workflow || !reaches(caller, workflow.ownerId) || (state.status === 'deleted' && !allowDeleted)) throw notFound('workflow');
   return workflow;
 }
 
-/** The caller's workflow from the write side (see own). */
-async function ownWorkflow(store: EventStore, userId: string, workflowId: string): Promise<{ state: WorkflowState; workflow: WorkflowDefinition }> {
+/** A workflow in the caller's data scope, from the write side (see own). */
+async function ownWorkflow(store: EventStore, caller: Caller, workflowId: string): Promise<{ state: WorkflowState; workflow: WorkflowDefinition }> {
   const { state } = await load(store, workflowAggregate, workflowId);
-  return { state, workflow: own(state, userId) };
+  return { state, workflow: own(state, caller) };
 }
 
 // ------------------------------------------------------------------ definitions
@@ -263,21 +273,22 @@ export async function updateWorkflow(
   changes: WorkflowChanges,
   expectedRevision?: bigint,
 ): Promise<Outcome> {
-  const { state, workflow } = await ownWorkflow(deps.store, caller.userId, workflowId);
+  const { state, workflow } = await ownWorkflow(deps.store, caller, workflowId);
   refuseManaged(workflow.type, workflowId);
   const resolved = resolveType(workflow.type);
   const config = changes.config === undefined ? workflow.config : validConfig(workflow.type, changes.config);
   const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
-  await checkPlan(deps.store, caller.userId, resolved, config, schedule);
-  if (changes.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, changes.platformAccountId);
-  if (changes.config !== undefined) await trackWorkflowNovels(deps, caller, workflow.type, config);
+  // the owner's plan, accounts and trackings, whoever in their organization makes the change
+  await checkPlan(deps.store, workflow.ownerId, resolved, config, schedule);
+  if (changes.platformAccountId) await checkAccount(deps.store, workflow.ownerId, resolved.platform.id, changes.platformAccountId);
+  if (changes.config !== undefined) await trackWorkflowNovels(deps, onBehalfOf(caller, workflow.ownerId), workflow.type, config);
   const checked = JSON.stringify([config, schedule]);
   return handle(
     deps.store,
     workflowAggregate,
     workflowId,
     (fresh): WorkflowCommand => {
-      const current = own(fresh, caller.userId);
+      const current = own(fresh, caller);
       const kept = JSON.stringify([changes.config === undefined ? current.config : config, changes.schedule === undefined ? fresh.schedule : schedule]);
       if (kept !== checked) throw new DomainError('CONFLICT', `workflow ${workflowId} changed meanwhile; retry`, { workflowId });
       return {
@@ -303,14 +314,15 @@ export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflo
     workflowAggregate,
     workflowId,
     (state): WorkflowCommand => {
-      refuseManaged(own(state, caller.userId, true).type, workflowId);
+      refuseManaged(own(state, caller, true).type, workflowId);
       return { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
     { context: caller.context },
   );
   const resolved = workflowType(result.state.workflow!.type);
   if (resolved && holdsSlot(resolved.platform.service)) {
-    await releaseResource(quotaCall(deps, caller, resolved.platform.service), WORKFLOW_SLOT_FEATURE, workflowId);
+    // the slot is the owner's
+    await releaseResource(quotaCall(deps, onBehalfOf(caller, result.state.workflow!.ownerId), resolved.platform.service), WORKFLOW_SLOT_FEATURE, workflowId);
   }
   return result;
 }
@@ -321,7 +333,7 @@ export async function pauseWorkflow(deps: WorkflowDeps, caller: Caller, workflow
     workflowAggregate,
     workflowId,
     (state): WorkflowCommand => {
-      own(state, caller.userId);
+      own(state, caller);
       return { type: 'PauseWorkflow', workflowId, reason: 'user', requestedBy: caller.userId, until: null, now: deps.now().toISOString() };
     },
     { context: caller.context },
@@ -335,7 +347,7 @@ export async function resumeWorkflow(deps: WorkflowDeps, caller: Caller, workflo
     workflowAggregate,
     workflowId,
     (state): WorkflowCommand => {
-      own(state, caller.userId);
+      own(state, caller);
       return { type: 'ResumeWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
     { context: caller.context },
@@ -357,7 +369,7 @@ async function requestExecutionOf(
   state: WorkflowState,
   condition: AppendCondition,
 ): Promise<Outcome & { executionId: string }> {
-  const workflow = own(state, caller.userId);
+  const workflow = own(state, caller);
   if (state.status === 'paused') {
     throw new DomainError('CONFLICT', `workflow ${workflowId} is paused`, { workflowId, paused_for: state.pauses.map((p) => p.reason) });
   }
@@ -483,7 +495,7 @@ export async function cancelExecution(deps: WorkflowDeps, caller: Caller, execut
     workflowExecutionAggregate,
     executionId,
     (state): WorkflowExecutionCommand => {
-      if (!state.request || state.request.ownerId !== caller.userId) throw notFound('execution');
+      if (!state.request || !reaches(caller, state.request.ownerId)) throw notFound('execution');
       return { type: 'CancelExecution', executionId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
     { context: caller.context },

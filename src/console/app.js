@@ -121,15 +121,36 @@ function signedOut(message) {
 // the login challenge (mfa_token) while the console asks for the second factor
 let mfaChallenge = null;
 
-function askForCode(challenge) {
+function askForCode(challenge, methods = []) {
   mfaChallenge = challenge;
   $('login-code-field').hidden = challenge === null;
+  // the account takes SMS codes: one is sent when asked for (POST /auth/login/mfa/sms-code)
+  $('login-sms').hidden = challenge === null || !methods.includes('sms');
   $('login-code').required = challenge !== null;
   $('login-code').value = '';
   if (challenge !== null) $('login-code').focus();
 }
 
-/** Six digits are a TOTP code; anything else is tried as a recovery code. */
+/** Sends a login code by SMS for the pending challenge; says where it went (masked), or why not. */
+async function sendSmsCode() {
+  if (!mfaChallenge) return;
+  const button = $('login-sms');
+  button.disabled = true;
+  try {
+    const sent = await request('POST', `${API}/auth/login/mfa/sms-code`, { body: { mfa_token: mfaChallenge }, token: null });
+    showLogin(`A code was sent by SMS to ${sent.sent_to}.`);
+    $('login-code').focus();
+  } catch (error) {
+    if (String(error.details?.reason ?? '').startsWith('mfa_token')) {
+      askForCode(null);
+      showLogin('The sign-in has expired: enter your password again.');
+    } else showLogin(error.status === 429 ? 'A code was sent a moment ago: wait a little before asking for another.' : error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Six digits are a TOTP or SMS code; anything else is tried as a recovery code. */
 function secondFactor(typed) {
   const compact = typed.replace(/\s/g, '');
   return /^[0-9]{6}$/.test(compact) ? { code: compact } : { recovery_code: typed.trim() };
@@ -157,8 +178,13 @@ async function signIn(event) {
     }
     if (tokens.mfa_required) {
       // two-factor account: the password was right; the session starts with the second step
-      askForCode(tokens.mfa_token);
-      showLogin('Enter the code from your authenticator app, or a recovery code.');
+      const methods = Array.isArray(tokens.methods) ? tokens.methods : [];
+      askForCode(tokens.mfa_token, methods);
+      showLogin(
+        methods.includes('totp')
+          ? `Enter the code from your authenticator app${methods.includes('sms') ? ' (or send one by SMS)' : ''}, or a recovery code.`
+          : 'Send a code by SMS, then enter it.',
+      );
       return;
     }
     askForCode(null);
@@ -1183,6 +1209,7 @@ async function reviewView(id, query) {
 // ---------- start ----------
 
 $('login-form').addEventListener('submit', signIn);
+$('login-sms').addEventListener('click', () => void sendSmsCode());
 $('sign-out').addEventListener('click', signOut);
 window.addEventListener('hashchange', route);
 showLogin();

@@ -7,6 +7,7 @@ import { BullMqMessageSendOutbox, messageSendRetryPolicy } from '../adapters/que
 import { BullMqPublicationJobs, type PublishJobData } from '../adapters/queue/publish-queue.js';
 import { BullMqSmsSendOutbox, smsSendRetryPolicy, type SmsSendJobData } from '../adapters/queue/sms-send-queue.js';
 import { smsUnavailableReason } from '../adapters/sms/from-config.js';
+import { smsSendWindows } from '../adapters/sms/send-windows.js';
 import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import { WorkflowSchedulers, type WorkflowSchedulersOptions } from '../adapters/queue/workflow-schedulers.js';
@@ -54,6 +55,11 @@ export function buildProcessManagerWiring(
     messages: new BullMqMessageSendOutbox(messageQueue, messageSendRetryPolicy(config)),
     publications: { jobs: new BullMqPublicationJobs(publishQueue, config.PUBLISH_RETRY_DELAY_MS), metricsScheduleMs: config.PUBLICATION_METRICS_SCHEDULE },
     ...(smsQueue ? { sms: new BullMqSmsSendOutbox(smsQueue, smsSendRetryPolicy(config)) } : {}),
+    ledger: container.get(TOKENS.LedgerCharges),
+    // SMS: charged through the ledger unless SMS_CHARGE_LEDGER=false; batches paced by the organization's limit
+    smsChargeLedger: config.SMS_CHARGE_LEDGER,
+    smsPacing: smsSendWindows(container.get(TOKENS.Redis), config),
+    smsDefaultRegion: config.SMS_DEFAULT_REGION,
   };
   return {
     wiring,

@@ -24,7 +24,14 @@ export function smsSendProcessor(options: { lockDurationMs?: number; stalledInte
         stop: async () => undefined,
       };
     }
-    const deps: SmsSendJobDeps = { store: container.get(TOKENS.EventStore), provider: channel.provider, workerName: ctx.workerName, logger };
+    const deps: SmsSendJobDeps = {
+      store: container.get(TOKENS.EventStore),
+      provider: channel.provider,
+      // opens the sealed body of one-time code messages
+      secretBox: container.get(TOKENS.SecretBox),
+      workerName: ctx.workerName,
+      logger,
+    };
     const runtime = new WorkerRuntime<SmsSendJobData, SmsSendOutcome>({
       factory: ctx.factory,
       queue: QUEUE_NAMES.smsSend,

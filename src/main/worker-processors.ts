@@ -122,6 +122,8 @@ export function mailProcessor(): ProcessorFactory {
           reset: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL, ttlMinutes: config.PASSWORD_RESET_TTL_MINUTES },
           // scheduled reports: the file read from report_files, mailed to the account's own (verified) address
           reports: { knex: container.get(TOKENS.Knex), emailVerification: config.EMAIL_VERIFICATION },
+          // organizations' invitations: the link to PUBLIC_WEB_URL/invitations/accept
+          invitations: { secretBox: container.get(TOKENS.SecretBox), webUrl: config.PUBLIC_WEB_URL },
         });
       },
       async stop() {

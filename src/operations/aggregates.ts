@@ -4,6 +4,12 @@ import { articleAggregate } from '../write-model/article/decider.js';
 import { mediaAggregate } from '../write-model/media/decider.js';
 import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
 import { smsInboundAggregate } from '../write-model/sms-message/inbound.js';
+import { ledgerAggregate } from '../write-model/ledger/decider.js';
+import { ledgerAccountAggregate } from '../write-model/ledger-account/decider.js';
+import { smsBatchAggregate } from '../write-model/sms-batch/decider.js';
+import { smsKeywordAggregate } from '../write-model/sms-keyword/decider.js';
+import { statisticsExportAggregate } from '../write-model/statistics-export/decider.js';
+import { invitationAggregate, membershipClaimAggregate, organizationAggregate } from '../write-model/organization/index.js';
 import type { Aggregate } from '../write-model/core/aggregate.js';
 import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import type { StoredEvent } from '../write-model/core/event-codec.js';
@@ -103,6 +109,14 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('queue-intervention', queueInterventionAggregate),
   entry('sms-message', smsMessageAggregate),
   entry('sms-inbound', smsInboundAggregate),
+  entry('ledger', ledgerAggregate),
+  entry('ledger-account', ledgerAccountAggregate),
+  entry('sms-batch', smsBatchAggregate),
+  entry('sms-keyword', smsKeywordAggregate),
+  entry('statistics-export', statisticsExportAggregate),
+  entry('organization', organizationAggregate),
+  entry('organization-member', membershipClaimAggregate),
+  entry('organization-invitation', invitationAggregate),
 ];
 
 const byCategory = new Map(AGGREGATES.map((a) => [a.category, a]));

@@ -87,6 +87,12 @@ const PROJECTION_TABLES: Readonly<Record<string, readonly string[]>> = {
   'review-rules-v1': ['review_rules'],
   'articles-v1': ['articles', 'article_versions', 'media'],
   'sms-v1': ['sms_messages', 'sms_inbound'],
+  'ledger-v1': ['ledger_accounts', 'ledger_periods', 'ledger_postings'],
+  'finance-v1': ['finance_records', 'finance_sms'],
+  'sms-batches-v1': ['sms_batches', 'sms_keywords'],
+  'usage-statistics-v1': ['usage_statistics_subjects', 'usage_statistics_proxies', 'usage_statistics_daily', 'usage_statistics_hourly'],
+  'statistics-exports-v1': ['statistics_exports'],
+  'organizations-v1': ['organizations', 'organization_members', 'organization_roles', 'organization_invitations'],
 };
 
 const NAME = /^(.+)-v(\d+)$/;

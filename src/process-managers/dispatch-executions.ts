@@ -14,6 +14,7 @@ import { fromQuotaError, judge, serviceOf, type QuotaNeed, type Rejection } from
 import type { DispatchExecutionsDeps } from './dispatch/deps.js';
 import { DEFAULT_NO_PROXY_DELAY_MS, firstJob } from './dispatch/jobs.js';
 import { dispatchOne, proxyIds, quotaIds, rejectIds } from './dispatch/one-by-one.js';
+import { payOverRun } from './dispatch/overage.js';
 import { pickProxy, readProxyPool, type ProxyPool } from './dispatch/proxy-choice.js';
 import { SUBJECT_EVENT_TYPES, SubjectIndex } from './dispatch/subjects.js';
 import { react } from './shared.js';
@@ -281,16 +282,18 @@ async function countQuotas(deps: DispatchExecutionsDeps, name: string, judged: J
           subject,
           run.map((j) => ({ ...j.quota!.need, eventIds: quotaIds(name, j.requested.recorded), context: contextFromEvent(j.requested.recorded, name) })),
         );
-        verdicts.forEach((verdict, i) => {
+        for (const [i, verdict] of verdicts.entries()) {
           const j = run[i]!;
-          if (verdict.counted) return;
+          if (verdict.counted) continue;
           try {
-            j.rejection = fromQuotaError(verdict.error, j.quota!.need, service);
+            const rejection = fromQuotaError(verdict.error, j.quota!.need, service);
+            // past the quota: paid from the balance instead when the owner opted in
+            j.rejection = rejection ? await payOverRun(deps, j.requested.recorded, j.requested.request, rejection) : null;
           } catch (error) {
             logged(deps, name, j.requested.recorded, error);
             j.failed = true;
           }
-        });
+        }
       } catch (error) {
         for (const j of run) j.failed = true;
         logged(deps, name, run[0]!.requested.recorded, error);

@@ -23,6 +23,13 @@ import { createQidianAlerts } from './qidian-alerts.js';
 import { createQidianWatchlist } from './qidian-watchlist.js';
 import { createQueueAlerts } from './queue-alerts.js';
 import { createSmsMessages } from './sms-messages.js';
+import { createSmsBatchDeadlines, createSmsBatches, smsBatchPreReviews } from './sms-batches.js';
+import type { SmsSendWindows } from '../application/sms/send-windows.js';
+import { createLedgerDeposits } from './ledger-deposits.js';
+import { overageCharger, overageEnabled } from '../application/ledger/overage.js';
+import type { LedgerCharges } from '../application/ports/ledger.js';
+import { createNotificationSms } from './notification-sms.js';
+import { createMfaResetNotifications } from './mfa-reset-notifications.js';
 import type { SmsSendOutbox } from './sms-ports.js';
 import type { ProcessManagerDeps } from './shared.js';
 import { createWorkflowSchedules } from './workflow-schedules.js';
@@ -59,6 +66,14 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   publications?: { jobs: PublicationJobs; metricsScheduleMs: readonly number[] };
   /** the `sms-send` queue SMS are sent from; absent where SMS is not configured */
   sms?: SmsSendOutbox;
+  /** prepaid balances (TOKENS.LedgerCharges): runs past the quota charged when the holder opted in; none: refused */
+  ledger?: LedgerCharges;
+  /** SMS_CHARGE_LEDGER: SMS charged to the balance through `ledger` (default true) */
+  smsChargeLedger?: boolean;
+  /** SMS_SENDS_PER_ORGANIZATION_PER_MINUTE's windows, pacing SMS batches */
+  smsPacing?: SmsSendWindows;
+  /** SMS_DEFAULT_REGION */
+  smsDefaultRegion?: string;
 }
 
 /**
@@ -76,9 +91,20 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createPlanOnRefund(base),
     createExpirySchedule({ paymentGraceMs: wiring.paymentGraceMs, ...(wiring.renewalLeadMs !== undefined ? { renewalLeadMs: wiring.renewalLeadMs } : {}) }),
     createOAuthRefreshSchedule({ leadMs: wiring.oauthRefreshLeadMs ?? DEFAULT_OAUTH_REFRESH_LEAD_MS }),
-    createDispatchExecutions({ ...base, dispatcher, timeZone: wiring.timeZone, ...withLeases }),
+    createDispatchExecutions({
+      ...base,
+      dispatcher,
+      timeZone: wiring.timeZone,
+      ...withLeases,
+      ...(wiring.ledger ? { overage: overageCharger(store, wiring.ledger) } : {}),
+    }),
+    // top-ups paid → deposits, top-ups refunded → withdrawals (docs/ledger.md)
+    createLedgerDeposits({ ...base, ledger: { timeZone: wiring.timeZone } }),
     createProxyFailover({ ...base, dispatcher, ...withLeases }),
-    createPauseOnQuotaExceeded(base),
+    createPauseOnQuotaExceeded({
+      ...base,
+      ...(wiring.ledger ? { overageOn: async (userId: string) => overageEnabled(store, await wiring.ledger!.holderOf(userId)) } : {}),
+    }),
     createPauseOnAccountInvalidated(base),
     createAccountHealth(base),
     createWorkflowSchedules({ ...base, schedulers: wiring.schedulers }),
@@ -100,6 +126,17 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     createPublicationDeadlines(),
     // a blocked queue (the projector's blockage detector) told to every admin
     createQueueAlerts({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
-    createSmsMessages({ ...base, ...(wiring.sms ? { outbox: wiring.sms } : {}) }),
+    createSmsMessages({
+      ...base,
+      ...(wiring.sms ? { outbox: wiring.sms } : {}),
+      ...(wiring.ledger && wiring.smsChargeLedger !== false ? { ledger: wiring.ledger } : {}),
+      ...(wiring.smsPacing ? { pacing: wiring.smsPacing } : {}),
+    }),
+    // SMS batches: pre-review → human review → one message per recipient; the scheduled ones' deadlines
+    createSmsBatches({ ...base, preReviews: smsBatchPreReviews(store), ...(wiring.smsDefaultRegion ? { defaultRegion: wiring.smsDefaultRegion } : {}) }),
+    createSmsBatchDeadlines(),
+    // notifications a user wants by SMS too → SmsRequested to the verified number; an admin's MFA reset → a notification
+    createNotificationSms({ ...base, smsConfigured: wiring.sms !== undefined }),
+    createMfaResetNotifications({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
   ];
 }

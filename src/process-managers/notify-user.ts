@@ -250,13 +250,14 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
   async function channelsFor(p: Planned): Promise<NotificationChannelChoice> {
     const { state } = await load(deps.store, userAggregate, p.userId);
     const chosen = state.account?.profile.notificationPreferences[p.kind];
-    return { inApp: chosen?.inApp ?? true, mail: chosen?.mail ?? true };
+    // SMS only when asked for (pm-notification-sms sends it to the verified number)
+    return { inApp: chosen?.inApp ?? true, mail: chosen?.mail ?? true, ...(chosen?.sms === true ? { sms: true } : {}) };
   }
 
   /** Records the notification unless the user wants it on no channel; whether it was recorded. */
   async function record(p: Planned): Promise<boolean> {
     const channels = await channelsFor(p);
-    if (!channels.inApp && !channels.mail) return false;
+    if (!channels.inApp && !channels.mail && !channels.sms) return false;
     p.channels = channels;
     const { title, body } = notificationContent({ kind: p.kind, data: p.data, timeZone: deps.timeZone });
     await handle(

@@ -16,6 +16,8 @@ export const PAUSE_ON_QUOTA_EXCEEDED = 'pm-pause-on-quota-exceeded';
 export interface PauseOnQuotaDeps extends ProcessManagerDeps {
   /** the wall clock, only to skip pauses whose day is already over (a replay); default: now */
   now?: () => Date;
+  /** whether the user's runs past the quota are paid from their balance (ledger overage): then nothing is paused */
+  overageOn?: (userId: string) => Promise<boolean>;
 }
 
 /**
@@ -60,6 +62,8 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     const d = decoded.data;
     // only the counter runs spend stops them: daily_publications running out stops publishing, not collecting
     if (d.kind !== 'daily_counter' || d.feature !== 'daily_api_calls' || Date.parse(d.resetsAt) <= now().getTime()) return;
+    // runs past the quota are charged to the balance instead (docs/ledger.md): they keep running while it covers them
+    if (deps.overageOn && (await deps.overageOn(d.userId))) return;
     for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
       if (!wf.scheduled) continue;
       await command(event, wf.workflowId, {

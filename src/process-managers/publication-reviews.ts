@@ -24,12 +24,14 @@ export interface ReviewDecision {
   decidedAt: string;
 }
 
-/** A ReviewApproved / ReviewRejected as the publication records it; null for any other event. */
+/** A ReviewApproved / ReviewRejected of a publication as the publication records it; null for any other event. */
 export function decisionOfReviewEvent(event: RecordedEvent): ReviewDecision | null {
   if (!reviewEvents.owns(event.type)) return null;
   const decoded = reviewEvents.decode(event);
   if (decoded.type !== 'ReviewApproved' && decoded.type !== 'ReviewRejected') return null;
   const d = decoded.data;
+  // an SMS batch's review is pm-sms-batches' business
+  if (d.subject === 'sms_batch') return null;
   return {
     publicationId: d.publicationId,
     reviewId: d.reviewId,

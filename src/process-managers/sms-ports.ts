@@ -8,6 +8,8 @@
 export interface SmsSendJobData {
   messageId: string;
   ownerId: string;
+  /** a batch's message paced by its organization's send limit: the job waits this long before its first attempt */
+  delayMs?: number;
 }
 
 /** The `sms-send` queue: job id = message id, so a repeat adds nothing. */

@@ -46,8 +46,9 @@ export function notificationIdOf(key: string): string {
 export async function sendUserNotification(deps: UserNotificationDeps, name: string, cause: RecordedEvent, n: NotificationToSend): Promise<boolean> {
   const { state } = await load(deps.store, userAggregate, n.userId);
   const chosen = state.account?.profile.notificationPreferences[n.kind];
-  const channels = { inApp: chosen?.inApp ?? true, mail: chosen?.mail ?? true };
-  if (!channels.inApp && !channels.mail) return false;
+  // SMS only when asked for (pm-notification-sms sends it to the verified number)
+  const channels = { inApp: chosen?.inApp ?? true, mail: chosen?.mail ?? true, ...(chosen?.sms === true ? { sms: true } : {}) };
+  if (!channels.inApp && !channels.mail && !channels.sms) return false;
   const notificationId = notificationIdOf(n.key);
   const { title, body } = notificationContent({ kind: n.kind, data: n.data, ...(deps.timeZone ? { timeZone: deps.timeZone } : {}) });
   const context = contextFromEvent(cause, name);

@@ -12,6 +12,12 @@ import { qidianAlertsProjection } from './qidian-alerts.js';
 import { qidianDataProjection } from './qidian-data.js';
 import { reportsProjection } from './reports.js';
 import { smsProjection } from './sms.js';
+import { ledgerProjection } from './ledger.js';
+import { createFinanceProjection } from './finance.js';
+import { smsBatchesProjection } from './sms-batches.js';
+import { statisticsExportsProjection } from './statistics-exports.js';
+import { createUsageStatisticsProjection } from './usage-statistics.js';
+import { organizationsProjection } from './organizations.js';
 import { reviewRulesProjection, reviewsProjection } from './reviews.js';
 import { subscriptionsProjection } from './subscriptions.js';
 import { usersProjection } from './users.js';
@@ -44,5 +50,11 @@ export function createProjections(options: { timeZone: string }): Consumer[] {
     reviewRulesProjection,
     articlesProjection,
     smsProjection,
+    ledgerProjection,
+    createFinanceProjection({ timeZone: options.timeZone }),
+    smsBatchesProjection,
+    createUsageStatisticsProjection({ timeZone: options.timeZone }),
+    statisticsExportsProjection,
+    organizationsProjection,
   ];
 }

@@ -42,6 +42,7 @@ export function createReviewsProjection(name: string = REVIEWS_PROJECTION): Cons
           if (!inserts.has(d.reviewId)) {
             inserts.set(d.reviewId, {
               id: d.reviewId,
+              subject: d.subject ?? 'publication',
               publication_id: d.publicationId,
               article_id: d.articleId,
               article_version: d.articleVersion,

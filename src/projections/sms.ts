@@ -37,6 +37,8 @@ export function createSmsProjection(name: string = SMS_PROJECTION): Consumer {
               owner_id: d.ownerId,
               route: d.route,
               reply_to: d.replyTo,
+              organization_id: d.organizationId ?? null,
+              keyword: d.keyword ?? null,
               from_number: d.from,
               to_number: d.to,
               text: d.text,
@@ -77,6 +79,8 @@ export function createSmsProjection(name: string = SMS_PROJECTION): Consumer {
               sent_at: null,
               done_at: null,
               finished_at: null,
+              batch_id: r.batchId ?? null,
+              organization_id: r.organizationId ?? null,
               last_revision: revision,
             });
           }

@@ -14,8 +14,8 @@ const codec = combineCodecs<UserEvent | SessionEvent>([userEvents, sessionEvents
  * `users` from the User streams (`user-{id}`) and `user_sessions` from the
  * Session streams (`session-{id}`); the `user_email-…` reservations are not
  * read. Secrets are never copied: no passwordHash, refreshTokenHash,
- * resetTokenHash, TOTP secret or recovery-code hash reaches a table (only the
- * factor's status and how many codes are left).
+ * resetTokenHash, TOTP secret, recovery-code or phone-code hash reaches a
+ * table (only the factors' status, how many codes are left, the verified number).
  *
  * A batch is folded in memory and written with a few statements, whatever
  * its size. Idempotent, so a replay from any checkpoint changes nothing:
@@ -139,6 +139,18 @@ function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
       return { mfa_recovery_codes_left: event.data.recoveryCodeHashes.length, updated_at: event.data.regeneratedAt };
     case 'TotpDisabled':
       return { mfa_totp: 'off', mfa_recovery_codes_left: 0, updated_at: event.data.disabledAt };
+    // the verified number and whether SMS is a second factor; never a code's hash
+    case 'PhoneNumberVerified':
+      return { phone_e164: event.data.phoneE164, phone_verified_at: event.data.verifiedAt, updated_at: event.data.verifiedAt };
+    case 'PhoneNumberRemoved':
+      return { phone_e164: null, phone_verified_at: null, mfa_sms: false, updated_at: event.data.removedAt };
+    case 'SmsMfaEnabled':
+      return { mfa_sms: true, updated_at: event.data.enabledAt };
+    case 'SmsMfaDisabled':
+      return { mfa_sms: false, updated_at: event.data.disabledAt };
+    case 'MfaReset':
+      return { mfa_totp: 'off', mfa_recovery_codes_left: 0, mfa_sms: false, updated_at: event.data.resetAt };
+    case 'PhoneVerificationStarted':
     case 'PasswordResetRequested':
     case 'EmailVerificationRequested':
       return {}; // only the revision moves

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import type { MediaContentType } from '../write-model/media/events.js';
+import { ownedBy, type Owners } from './owners.js';
 
 /**
  * Queries over the `articles-v1` read model: `articles`, `article_versions`
@@ -114,8 +115,8 @@ function versionView(r: Record<string, any>): ArticleVersionView {
 const likeEscaped = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The owner's live articles, filtered and sorted (ties: newest id first). */
-export async function listArticles(knex: Knex, ownerId: string, f: ArticleFilters, page: PageRequest): Promise<Page<ArticleSummaryView>> {
-  const q = knex('articles').where({ owner_id: ownerId, status: 'active' });
+export async function listArticles(knex: Knex, ownerId: Owners, f: ArticleFilters, page: PageRequest): Promise<Page<ArticleSummaryView>> {
+  const q = ownedBy(knex('articles').where({ status: 'active' }), ownerId);
   if (f.tag) q.andWhereRaw('tags @> ARRAY[?]::text[]', [f.tag]);
   for (const word of (f.q ?? '').split(/\s+/).filter(Boolean)) {
     const like = `%${likeEscaped(word)}%`;
@@ -136,23 +137,25 @@ export async function listArticles(knex: Knex, ownerId: string, f: ArticleFilter
 }
 
 /** One of the owner's live articles with its current version's body; null for an unknown, deleted or someone else's one. */
-export async function findArticle(knex: Knex, ownerId: string, id: string): Promise<ArticleView | null> {
-  const row = await knex('articles as a')
-    .join('article_versions as v', (j) => j.on('v.article_id', 'a.id').andOn('v.version', 'a.version'))
-    .where({ 'a.id': id, 'a.owner_id': ownerId, 'a.status': 'active' })
-    .first([...SUMMARY_COLUMNS.map((c) => `a.${c}`), 'v.body', 'v.image_media_ids']);
+export async function findArticle(knex: Knex, ownerId: Owners, id: string): Promise<ArticleView | null> {
+  const row = await ownedBy(
+    knex('articles as a')
+      .join('article_versions as v', (j) => j.on('v.article_id', 'a.id').andOn('v.version', 'a.version'))
+      .where({ 'a.id': id, 'a.status': 'active' }),
+    ownerId,
+    'a.owner_id',
+  ).first([...SUMMARY_COLUMNS.map((c) => `a.${c}`), 'v.body', 'v.image_media_ids']);
   return row ? { ...summaryView(row), body: row.body, image_media_ids: row.image_media_ids ?? [] } : null;
 }
 
-async function ownsArticle(knex: Knex, ownerId: string, id: string): Promise<boolean> {
-  return (await knex('articles').where({ id, owner_id: ownerId, status: 'active' }).first('id')) !== undefined;
+async function ownsArticle(knex: Knex, ownerId: Owners, id: string): Promise<boolean> {
+  return (await ownedBy(knex('articles').where({ id, status: 'active' }), ownerId).first('id')) !== undefined;
 }
 
 /** The versions of the owner's live article, newest first, without their bodies; null when the article is not theirs (or gone). */
-export async function listArticleVersions(knex: Knex, ownerId: string, id: string, page: PageRequest): Promise<Page<ArticleVersionSummaryView> | null> {
+export async function listArticleVersions(knex: Knex, ownerId: Owners, id: string, page: PageRequest): Promise<Page<ArticleVersionSummaryView> | null> {
   if (!(await ownsArticle(knex, ownerId, id))) return null;
-  const ordered = knex('article_versions')
-    .where({ article_id: id, owner_id: ownerId })
+  const ordered = ownedBy(knex('article_versions').where({ article_id: id }), ownerId)
     .select('version', 'title', 'summary', 'tags', 'cover_media_id', 'image_media_ids', 'word_count', 'created_at')
     .orderBy('version', 'desc');
   const { rows, total } = await selectPage<Record<string, any>>(knex, ordered, page);
@@ -167,11 +170,19 @@ export async function listArticleVersions(knex: Knex, ownerId: string, id: strin
 }
 
 /** One version of the owner's live article, whole; null when there is no such version or the article is not theirs. */
-export async function findArticleVersion(knex: Knex, ownerId: string, id: string, version: number): Promise<ArticleVersionView | null> {
+export async function findArticleVersion(knex: Knex, ownerId: Owners, id: string, version: number): Promise<ArticleVersionView | null> {
   if (!(await ownsArticle(knex, ownerId, id))) return null;
-  const row = await knex('article_versions')
-    .where({ article_id: id, owner_id: ownerId, version })
-    .first('version', 'title', 'body', 'summary', 'tags', 'cover_media_id', 'image_media_ids', 'word_count', 'created_at');
+  const row = await ownedBy(knex('article_versions').where({ article_id: id, version }), ownerId).first(
+    'version',
+    'title',
+    'body',
+    'summary',
+    'tags',
+    'cover_media_id',
+    'image_media_ids',
+    'word_count',
+    'created_at',
+  );
   return row ? versionView(row) : null;
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { selectPage } from './page-query.js';
 import { pageOf, type Page, type PageRequest } from './page.js';
+import { ownedBy, type Owners } from './owners.js';
 
 /** Queries of the `platform-accounts-v1` read model (platform_accounts). No credentials: the table has none. */
 
@@ -91,9 +92,9 @@ function toView(row: Record<string, any>): PlatformAccountView {
 }
 
 /** An owner's accounts, newest first; disconnected ones only when asked for by status. */
-export async function listPlatformAccounts(knex: Knex, ownerId: string, filter: AccountListFilter, page: PageRequest): Promise<Page<PlatformAccountView>> {
+export async function listPlatformAccounts(knex: Knex, ownerId: Owners, filter: AccountListFilter, page: PageRequest): Promise<Page<PlatformAccountView>> {
   const where = (q: Knex.QueryBuilder) => {
-    q.where({ owner_id: ownerId });
+    ownedBy(q, ownerId);
     if (filter.platform) q.andWhere({ platform: filter.platform });
     if (filter.status) q.andWhere({ status: filter.status });
     else q.andWhereNot({ status: 'disconnected' });

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { PUBLICATION_STATUSES, type PublicationFailureCode, type PublicationStatus } from '../write-model/publication/events.js';
 import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
+import { ownedBy, type Owners } from './owners.js';
 
 /**
  * Queries over `publications` and `publication_history` (projection
@@ -126,8 +127,8 @@ function view(r: Record<string, any>): PublicationView {
 }
 
 /** The owner's publications, newest request first. */
-export async function listPublications(knex: Knex, ownerId: string, f: PublicationFilters, page: PageRequest): Promise<Page<PublicationView>> {
-  const q = knex('publications').where('owner_id', ownerId);
+export async function listPublications(knex: Knex, ownerId: Owners, f: PublicationFilters, page: PageRequest): Promise<Page<PublicationView>> {
+  const q = ownedBy(knex('publications'), ownerId);
   if (f.status) q.andWhere('status', f.status);
   if (f.article_id) q.andWhere('article_id', f.article_id);
   if (f.account_id) q.andWhere('account_id', f.account_id);
@@ -141,8 +142,8 @@ export async function listPublications(knex: Knex, ownerId: string, f: Publicati
 }
 
 /** One of the owner's publications with its history (oldest first); null for an unknown one or another user's. */
-export async function findPublication(knex: Knex, ownerId: string, id: string): Promise<(PublicationView & { history: PublicationHistoryEntry[] }) | null> {
-  const row = await knex('publications').where({ owner_id: ownerId, id }).first(COLUMNS);
+export async function findPublication(knex: Knex, ownerId: Owners, id: string): Promise<(PublicationView & { history: PublicationHistoryEntry[] }) | null> {
+  const row = await ownedBy(knex('publications').where({ id }), ownerId).first(COLUMNS);
   if (!row) return null;
   const history = await knex('publication_history')
     .where({ publication_id: id })

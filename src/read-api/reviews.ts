@@ -18,6 +18,8 @@ export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
 
 export interface ReviewSummaryView {
   id: string;
+  /** what is reviewed: a publication, or an SMS batch (publication_id and article_id then name the batch) */
+  subject: 'publication' | 'sms_batch';
   publication_id: string;
   article_id: string;
   article_version: number;
@@ -48,10 +50,13 @@ export interface ReviewFilters {
   platform?: string | undefined;
   /** only this author's reviews (an author's own list) */
   ownerId?: string | undefined;
+  /** several authors (a data scope: a team's, an organization's); newest first too */
+  ownerIds?: readonly string[] | undefined;
 }
 
 const SUMMARY_COLUMNS = [
   'id',
+  'subject',
   'publication_id',
   'article_id',
   'article_version',
@@ -76,6 +81,7 @@ function summary(r: Record<string, any>, now: Date): ReviewSummaryView {
   const openedAt = iso(r.opened_at)!;
   return {
     id: r.id,
+    subject: r.subject === 'sms_batch' ? 'sms_batch' : 'publication',
     publication_id: r.publication_id,
     article_id: r.article_id,
     article_version: Number(r.article_version),
@@ -105,9 +111,10 @@ function summary(r: Record<string, any>, now: Date): ReviewSummaryView {
 export async function listReviews(knex: Knex, f: ReviewFilters, page: PageRequest, now: Date = new Date()): Promise<Page<ReviewSummaryView>> {
   const q = knex('reviews');
   if (f.ownerId !== undefined) q.where('owner_id', f.ownerId);
+  if (f.ownerIds !== undefined) q.whereIn('owner_id', [...f.ownerIds]);
   if (f.status) q.andWhere('status', f.status);
   if (f.platform) q.andWhere('platform', f.platform);
-  const order = f.ownerId !== undefined ? 'desc' : 'asc';
+  const order = f.ownerId !== undefined || f.ownerIds !== undefined ? 'desc' : 'asc';
   const ordered = q.select(SUMMARY_COLUMNS).orderBy([
     { column: 'opened_at', order },
     { column: 'id', order },

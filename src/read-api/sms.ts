@@ -40,13 +40,15 @@ export interface SmsInboundView {
   from: string;
   to: string;
   text: string;
-  /** only routed messages are listed (an owner's) */
-  route: 'reply';
+  /** only routed messages are listed (an owner's): by a keyword, or as a reply */
+  route: 'keyword' | 'reply';
   reply_to: string | null;
+  /** the keyword it was routed by */
+  keyword: string | null;
   received_at: string;
 }
 
-const MESSAGE_COLUMNS = [
+export const MESSAGE_COLUMNS = [
   'id',
   'status',
   'to_number',
@@ -71,7 +73,7 @@ const MESSAGE_COLUMNS = [
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? new Date(v).toISOString() : null);
 
-function messageView(r: Record<string, any>): SmsMessageView {
+export function messageView(r: Record<string, any>): SmsMessageView {
   return {
     id: r.id,
     status: r.status,
@@ -112,11 +114,22 @@ export async function findSmsMessage(knex: Knex, ownerId: string, id: string): P
   return row ? messageView(row) : null;
 }
 
-/** The inbound messages routed to the owner, newest first. */
-export async function listInboundSms(knex: Knex, ownerId: string, page: PageRequest): Promise<Page<SmsInboundView>> {
+/**
+ * The inbound messages routed to the owners (the caller, or the members of
+ * their data scope) or to their organization, newest first.
+ */
+export async function listInboundSms(
+  knex: Knex,
+  owners: string | { ownerIds: readonly string[]; organizationId?: string | null },
+  page: PageRequest,
+): Promise<Page<SmsInboundView>> {
+  const { ownerIds, organizationId = null } = typeof owners === 'string' ? { ownerIds: [owners] } : owners;
   const ordered = knex('sms_inbound')
-    .where('owner_id', ownerId)
-    .select(['provider_message_id', 'from_number', 'to_number', 'text', 'route', 'reply_to', 'received_at'])
+    .where((q) => {
+      q.whereIn('owner_id', [...ownerIds]);
+      if (organizationId) q.orWhere('organization_id', organizationId);
+    })
+    .select(['provider_message_id', 'from_number', 'to_number', 'text', 'route', 'reply_to', 'keyword', 'received_at'])
     .orderBy([
       { column: 'received_at', order: 'desc' },
       { column: 'provider_message_id', order: 'desc' },
@@ -130,6 +143,7 @@ export async function listInboundSms(knex: Knex, ownerId: string, page: PageRequ
       text: r.text,
       route: r.route,
       reply_to: r.reply_to ?? null,
+      keyword: r.keyword ?? null,
       received_at: iso(r.received_at)!,
     })),
     page,
@@ -142,13 +156,19 @@ export async function listInboundSms(knex: Knex, ownerId: string, page: PageRequ
  * newest message sent to `from` from that number (or, while its sender is
  * not known yet, to `from` at all) within `withinDays`. Null: nobody.
  */
-export async function replyTarget(knex: Knex, from: string, to: string, now: Date, withinDays = 30): Promise<{ messageId: string; ownerId: string } | null> {
+export async function replyTarget(
+  knex: Knex,
+  from: string,
+  to: string,
+  now: Date,
+  withinDays = 30,
+): Promise<{ messageId: string; ownerId: string; organizationId: string | null } | null> {
   const row = await knex('sms_messages')
     .where('to_number', from)
     .andWhere('requested_at', '>=', new Date(now.getTime() - withinDays * 86_400_000).toISOString())
     .andWhere((q) => q.where('sender_number', to).orWhereNull('sender_number'))
     .whereNot('status', 'failed')
     .orderBy('requested_at', 'desc')
-    .first(['id', 'owner_id']);
-  return row ? { messageId: row.id, ownerId: row.owner_id } : null;
+    .first(['id', 'owner_id', 'organization_id']);
+  return row ? { messageId: row.id, ownerId: row.owner_id, organizationId: row.organization_id ?? null } : null;
 }

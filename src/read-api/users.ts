@@ -7,14 +7,14 @@ import type { NotificationChannels } from '../write-model/user/events.js';
 
 /** Queries of the `users-v1` read model. Rows hold no secrets; these map them to the API's shape. */
 
-/** Every notification kind with its channels (a kind never chosen: both on). */
-export type NotificationPreferencesView = Record<NotificationKind, { in_app: boolean; mail: boolean }>;
+/** Every notification kind with its channels (a kind never chosen: in-app and mail on, SMS off). */
+export type NotificationPreferencesView = Record<NotificationKind, { in_app: boolean; mail: boolean; sms: boolean }>;
 
 export function preferencesView(stored: Record<string, NotificationChannels> | null | undefined): NotificationPreferencesView {
   return Object.fromEntries(
     NOTIFICATION_KINDS.map((kind) => {
       const chosen = stored?.[kind];
-      return [kind, { in_app: chosen?.inApp ?? true, mail: chosen?.mail ?? true }];
+      return [kind, { in_app: chosen?.inApp ?? true, mail: chosen?.mail ?? true, sms: chosen?.sms ?? false }];
     }),
   ) as NotificationPreferencesView;
 }
@@ -30,8 +30,10 @@ export interface UserProfileView {
   status: string;
   email_verified: boolean;
   notification_preferences: NotificationPreferencesView;
-  /** the second factor: TOTP off, being enrolled or on, and the unused recovery codes */
-  mfa: { totp: 'off' | 'pending' | 'on'; recovery_codes_left: number };
+  /** the verified phone number (SMS notifications and login codes go to it) */
+  phone: { number: string; verified_at: string } | null;
+  /** the second factors: TOTP off, being enrolled or on, the unused recovery codes, SMS codes on or off */
+  mfa: { totp: 'off' | 'pending' | 'on'; recovery_codes_left: number; sms: boolean };
   registered_at: string;
   updated_at: string;
 }
@@ -76,6 +78,9 @@ const PROFILE_COLUMNS = [
   'notification_preferences',
   'mfa_totp',
   'mfa_recovery_codes_left',
+  'mfa_sms',
+  'phone_e164',
+  'phone_verified_at',
   'registered_at',
   'updated_at',
   'revision',
@@ -93,7 +98,8 @@ function profileOf(row: Record<string, any>): UserProfileView {
     status: row.status,
     email_verified: row.email_verified_at != null,
     notification_preferences: preferencesView(row.notification_preferences),
-    mfa: { totp: row.mfa_totp ?? 'off', recovery_codes_left: Number(row.mfa_recovery_codes_left ?? 0) },
+    phone: row.phone_e164 ? { number: row.phone_e164, verified_at: iso(row.phone_verified_at) } : null,
+    mfa: { totp: row.mfa_totp ?? 'off', recovery_codes_left: Number(row.mfa_recovery_codes_left ?? 0), sms: row.mfa_sms === true },
     registered_at: iso(row.registered_at),
     updated_at: iso(row.updated_at),
   };
@@ -107,12 +113,12 @@ export interface UserSearch {
   emailVerified?: boolean;
   registeredFrom?: string;
   registeredTo?: string;
-  /** TOTP on (true) or not */
+  /** a second factor on (TOTP or SMS; true) or none */
   mfaEnabled?: boolean;
 }
 
 function adminView(row: Record<string, any>): AdminUserView {
-  return { ...profileOf(row), mfa_enabled: row.mfa_totp === 'on', revision: String(row.revision) };
+  return { ...profileOf(row), mfa_enabled: row.mfa_totp === 'on' || row.mfa_sms === true, revision: String(row.revision) };
 }
 
 /** Users for the admin list, newest registrations first. */
@@ -127,7 +133,8 @@ export async function searchUsers(knex: Knex, search: UserSearch, page: PageRequ
   if (search.emailVerified !== undefined) query.where((w) => (search.emailVerified ? w.whereNotNull('email_verified_at') : w.whereNull('email_verified_at')));
   if (search.registeredFrom !== undefined) query.where('registered_at', '>=', search.registeredFrom);
   if (search.registeredTo !== undefined) query.where('registered_at', '<', search.registeredTo);
-  if (search.mfaEnabled !== undefined) query.where((w) => (search.mfaEnabled ? w.where('mfa_totp', 'on') : w.whereNot('mfa_totp', 'on')));
+  if (search.mfaEnabled !== undefined)
+    query.where((w) => (search.mfaEnabled ? w.where('mfa_totp', 'on').orWhere('mfa_sms', true) : w.whereNot('mfa_totp', 'on').andWhere('mfa_sms', false)));
   query.orderBy([
     { column: 'registered_at', order: 'desc' },
     { column: 'id', order: 'asc' },

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
+import { ownedBy, type Owners } from './owners.js';
 
 /**
  * Queries of the `workflows-v1` read model (workflows, workflow_executions).
@@ -156,9 +157,9 @@ function toExecution(row: Record<string, any>): ExecutionView {
 }
 
 /** The owner's workflows, newest first. */
-export async function listWorkflows(knex: Knex, ownerId: string, filter: WorkflowFilter, page: PageRequest): Promise<Page<WorkflowView>> {
+export async function listWorkflows(knex: Knex, ownerId: Owners, filter: WorkflowFilter, page: PageRequest): Promise<Page<WorkflowView>> {
   const base = () => {
-    const q = knex('workflows').where({ owner_id: ownerId }).whereNot({ status: 'deleted' });
+    const q = ownedBy(knex('workflows'), ownerId).whereNot({ status: 'deleted' });
     if (filter.platform) q.where({ platform: filter.platform });
     if (filter.type) q.where({ type: filter.type });
     if (filter.status) q.where({ status: filter.status });
@@ -175,14 +176,14 @@ export async function listWorkflows(knex: Knex, ownerId: string, filter: Workflo
 }
 
 /** One of the owner's workflows; undefined when unknown, someone else's or deleted. */
-export async function findWorkflow(knex: Knex, ownerId: string, id: string): Promise<WorkflowView | undefined> {
-  const row = await knex('workflows').where({ id, owner_id: ownerId }).whereNot({ status: 'deleted' }).first();
+export async function findWorkflow(knex: Knex, ownerId: Owners, id: string): Promise<WorkflowView | undefined> {
+  const row = await ownedBy(knex('workflows').where({ id }), ownerId).whereNot({ status: 'deleted' }).first();
   return row ? toWorkflow(row) : undefined;
 }
 
 /** A workflow's executions, newest first (the caller checked the workflow is the owner's). */
-export async function listExecutions(knex: Knex, ownerId: string, workflowId: string, page: PageRequest): Promise<Page<ExecutionView>> {
-  const base = () => knex('workflow_executions').where({ owner_id: ownerId, workflow_id: workflowId });
+export async function listExecutions(knex: Knex, ownerId: Owners, workflowId: string, page: PageRequest): Promise<Page<ExecutionView>> {
+  const base = () => ownedBy(knex('workflow_executions').where({ workflow_id: workflowId }), ownerId);
   const ordered = base()
     .select(EXECUTION_COLUMNS)
     .orderBy([
@@ -194,7 +195,7 @@ export async function listExecutions(knex: Knex, ownerId: string, workflowId: st
 }
 
 /** One of the owner's executions; undefined when unknown or someone else's. */
-export async function findExecution(knex: Knex, ownerId: string, id: string): Promise<ExecutionView | undefined> {
-  const row = await knex('workflow_executions').where({ id, owner_id: ownerId }).first();
+export async function findExecution(knex: Knex, ownerId: Owners, id: string): Promise<ExecutionView | undefined> {
+  const row = await ownedBy(knex('workflow_executions').where({ id }), ownerId).first();
   return row ? toExecution(row) : undefined;
 }

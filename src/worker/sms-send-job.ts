@@ -1,5 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { SmsProviderError, type SmsAccepted, type SmsProvider } from '../application/ports/sms-provider.js';
+import type { SecretBox } from '../application/ports/secret-box.js';
+import { openSmsText } from '../application/sms-codes.js';
 import type { EventStore } from '../event-store/port.js';
 import { loadJobSubject } from './job-subject.js';
 import type { Logger } from '../logger.js';
@@ -32,6 +34,8 @@ import type { SmsMessageState } from '../write-model/sms-message/state.js';
 export interface SmsSendJobDeps {
   store: EventStore;
   provider: SmsProvider;
+  /** opens a one-time code's sealed body (ENCRYPTION_KEYS); without it such a message cannot be sent */
+  secretBox?: SecretBox;
   workerName: string;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   now?: () => Date;
@@ -106,9 +110,13 @@ export function createSmsSendJobHandler(deps: SmsSendJobDeps): (job: Job<SmsSend
     if (!loaded || loaded.state.status === 'none') return { status: 'skipped', reason: 'unknown_message' };
     if (loaded.state.status !== 'pending') return { status: 'skipped', reason: loaded.state.status };
     const sms = loaded.state;
+    // a code's body is opened here, for the provider only: the stream, the read model and the logs keep the masked text
+    const sealed = sms.sealedText ?? null;
+    if (sealed !== null && !deps.secretBox) throw new Error('sms-send: a sealed message needs the secret box');
+    const text = sealed === null ? sms.text : openSmsText(deps.secretBox!, messageId, sealed);
     let accepted: SmsAccepted;
     try {
-      accepted = await deps.provider.send({ messageId, to: sms.to, text: sms.text });
+      accepted = await deps.provider.send({ messageId, to: sms.to, text });
     } catch (error) {
       if (error instanceof SmsProviderError && error.permanent) {
         deps.logger?.warn({ messageId, jobId: job.id, code: error.code }, 'sms refused by the provider');

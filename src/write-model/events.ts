@@ -18,6 +18,14 @@ import { subscriptionUsageEvents, type SubscriptionUsageEvent } from './subscrip
 import { sessionEvents, type SessionEvent } from './session/events.js';
 import { smsMessageEvents, type SmsMessageEvent } from './sms-message/events.js';
 import { smsInboundEvents, type SmsInboundEvent } from './sms-message/inbound.js';
+import { ledgerEvents, type LedgerEvent } from './ledger/events.js';
+import { ledgerAccountEvents, type LedgerAccountEvent } from './ledger-account/events.js';
+import { smsBatchEvents, type SmsBatchEvent } from './sms-batch/events.js';
+import { smsKeywordEvents, type SmsKeywordEvent } from './sms-keyword/decider.js';
+import { statisticsExportEvents, type StatisticsExportEvent } from './statistics-export/events.js';
+import { organizationEvents, type OrganizationEvent } from './organization/events.js';
+import { invitationEvents, type InvitationEvent } from './organization/invitation.js';
+import { membershipClaimEvents, type MembershipClaimEvent } from './organization/membership-claim.js';
 import { emailReservationEvents, type EmailReservationEvent } from './user/email-reservation.js';
 import { userEvents, type UserEvent } from './user/events.js';
 import { usernameReservationEvents, type UsernameReservationEvent } from './user/username-reservation.js';
@@ -66,7 +74,15 @@ export type AnyDomainEvent =
   | QueueAlertEvent
   | QueueInterventionEvent
   | SmsMessageEvent
-  | SmsInboundEvent;
+  | SmsInboundEvent
+  | LedgerEvent
+  | LedgerAccountEvent
+  | SmsBatchEvent
+  | SmsKeywordEvent
+  | StatisticsExportEvent
+  | OrganizationEvent
+  | MembershipClaimEvent
+  | InvitationEvent;
 
 export const domainEvents = combineCodecs<AnyDomainEvent>([
   userEvents,
@@ -100,4 +116,12 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   queueInterventionEvents,
   smsMessageEvents,
   smsInboundEvents,
+  ledgerEvents,
+  ledgerAccountEvents,
+  smsBatchEvents,
+  smsKeywordEvents,
+  statisticsExportEvents,
+  organizationEvents,
+  membershipClaimEvents,
+  invitationEvents,
 ]);

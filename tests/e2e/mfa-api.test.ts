@@ -218,7 +218,7 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
 
   it('enrolls, needs the second step at login, takes each code once, and turns off with the password and a code', async () => {
     const ann = await signUp('ann');
-    expect((await profile(ann)).mfa).to.deep.equal({ totp: 'off', recovery_codes_left: 0 });
+    expect((await profile(ann)).mfa).to.deep.equal({ totp: 'off', recovery_codes_left: 0, sms: false });
 
     // enrollment: the secret and the otpauth URI once; a second start replaces the pending one
     const first = await api.call('POST', '/api/v1/users/mfa/totp', { token: ann.token });
@@ -234,7 +234,7 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
     expect(parsed.host).to.equal('totp');
     expect(decodeURIComponent(parsed.pathname)).to.equal(`/Collector Test:${ann.username}`);
     expect(Object.fromEntries(parsed.searchParams)).to.include({ secret, issuer: 'Collector Test', algorithm: 'SHA1', digits: '6', period: '30' });
-    expect((await profile(ann, started.body.data.position)).mfa).to.deep.equal({ totp: 'pending', recovery_codes_left: 0 });
+    expect((await profile(ann, started.body.data.position)).mfa).to.deep.equal({ totp: 'pending', recovery_codes_left: 0, sms: false });
 
     // pending is not on: logins stay single-step
     expect((await login({ email: ann.email })).body.data).to.have.property('access_token');
@@ -256,7 +256,7 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
     expect(codes).to.have.length(10);
     expect(new Set(codes).size).to.equal(10);
     for (const c of codes) expect(c).to.match(/^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
-    expect((await profile(ann, confirmed.body.data.position)).mfa).to.deep.equal({ totp: 'on', recovery_codes_left: 10 });
+    expect((await profile(ann, confirmed.body.data.position)).mfa).to.deep.equal({ totp: 'on', recovery_codes_left: 10, sms: false });
     const again = await api.call('POST', '/api/v1/users/mfa/totp/confirm', { token: ann.token, body: { code: await freshCode(secret, ann.used) } });
     expect([again.status, reason(again)]).to.deep.equal([409, 'totp_enabled']);
     const restart = await api.call('POST', '/api/v1/users/mfa/totp', { token: ann.token });
@@ -304,7 +304,7 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
     // a recovery code works once (any case, without dashes), then never again
     const viaRecovery = await secondStep({ mfa_token: byName.body.data.mfa_token, recovery_code: codes[0]!.replaceAll('-', '').toUpperCase() });
     expect(viaRecovery.status, viaRecovery.text).to.equal(200);
-    expect((await profile(ann, viaRecovery.body.data.position)).mfa).to.deep.equal({ totp: 'on', recovery_codes_left: 9 });
+    expect((await profile(ann, viaRecovery.body.data.position)).mfa).to.deep.equal({ totp: 'on', recovery_codes_left: 9, sms: false });
     const next = (await login({ email: ann.email })).body.data.mfa_token;
     const usedAgain = await secondStep({ mfa_token: next, recovery_code: codes[0] });
     expect([usedAgain.status, reason(usedAgain)]).to.deep.equal([401, 'recovery_code_used']);
@@ -320,7 +320,7 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
     expect([wrongPassword.status, reason(wrongPassword)]).to.deep.equal([403, 'password_invalid']);
     const off = await api.call('DELETE', '/api/v1/users/mfa/totp', { token: ann.token, body: { password: PASSWORD, code: await freshCode(secret, ann.used) } });
     expect(off.status, off.text).to.equal(200);
-    expect((await profile(ann, off.body.data.position)).mfa).to.deep.equal({ totp: 'off', recovery_codes_left: 0 });
+    expect((await profile(ann, off.body.data.position)).mfa).to.deep.equal({ totp: 'off', recovery_codes_left: 0, sms: false });
     const offAgain = await api.call('DELETE', '/api/v1/users/mfa/totp', { token: ann.token, body: { password: PASSWORD, recovery_code: codes[2] } });
     expect([offAgain.status, offAgain.body.data.position]).to.deep.equal([200, null]);
 
@@ -430,7 +430,9 @@ describe('multi-factor authentication: TOTP and recovery codes (e2e)', function 
       token: admin,
     });
     expect(listed.status, listed.text).to.equal(200);
-    expect(listed.body.data.items.map((u: any) => [u.id, u.mfa_enabled, u.mfa])).to.deep.equal([[eve.userId, true, { totp: 'on', recovery_codes_left: 10 }]]);
+    expect(listed.body.data.items.map((u: any) => [u.id, u.mfa_enabled, u.mfa])).to.deep.equal([
+      [eve.userId, true, { totp: 'on', recovery_codes_left: 10, sms: false }],
+    ]);
     const notEnabled = await api.call('GET', `/api/v1/admin/users?q=${encodeURIComponent(eve.email)}&mfa_enabled=false`, { token: admin });
     expect(notEnabled.body.data.items).to.deep.equal([]);
 

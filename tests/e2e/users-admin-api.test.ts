@@ -107,20 +107,27 @@ describe('usernames, preferences and admin user management (e2e)', function () {
   it('keeps notification preferences per kind: every kind listed, changes merged', async () => {
     const user = await platform.signUp('prefs');
     const before = await platform.call('GET', '/api/v1/users/profile', { token: user.token });
-    // every kind the platform sends, each on both channels until changed
-    expect(before.body.data.notification_preferences).to.deep.equal(Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, { in_app: true, mail: true }])));
+    // every kind the platform sends, each in-app and by mail (not by SMS) until changed
+    expect(before.body.data.notification_preferences).to.deep.equal(
+      Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, { in_app: true, mail: true, sms: false }])),
+    );
     expect(NOTIFICATION_KINDS).to.include.members(['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received']);
     const put = (prefs: unknown) => platform.call('PUT', '/api/v1/users/profile', { token: user.token, body: { notification_preferences: prefs } });
     expect((await put({ quota_exceeded: { in_app: false, mail: true } })).status).to.equal(200);
-    const changed = await put({ payment_received: { in_app: true, mail: false } });
+    const changed = await put({ payment_received: { in_app: true, mail: false, sms: true } });
     expect(changed.status).to.equal(200);
     const after = await platform.call('GET', `/api/v1/users/profile?after_position=${changed.body.data.position}`, { token: user.token });
     expect(after.body.data.notification_preferences).to.deep.include({
-      quota_exceeded: { in_app: false, mail: true },
-      payment_received: { in_app: true, mail: false },
-      execution_failed: { in_app: true, mail: true },
+      quota_exceeded: { in_app: false, mail: true, sms: false },
+      payment_received: { in_app: true, mail: false, sms: true },
+      execution_failed: { in_app: true, mail: true, sms: false },
     });
-    for (const bad of [{ birthday: { in_app: true, mail: true } }, { quota_exceeded: { in_app: true } }, { quota_exceeded: { in_app: 'yes', mail: true } }]) {
+    for (const bad of [
+      { birthday: { in_app: true, mail: true } },
+      { quota_exceeded: { in_app: true } },
+      { quota_exceeded: { in_app: 'yes', mail: true } },
+      { quota_exceeded: { in_app: true, mail: true, sms: 'yes' } },
+    ]) {
       const r = await put(bad);
       expect(r.status, JSON.stringify(bad)).to.equal(422);
     }

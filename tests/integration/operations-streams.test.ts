@@ -43,6 +43,12 @@ import { sessionStream } from '../../src/write-model/session/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { workflowAggregate, workflowStream } from '../../src/write-model/workflow/decider.js';
 import { smsInboundStream, smsMessageStream } from '../../src/write-model/sms-message/index.js';
+import { invitationStream, membershipClaimStream, organizationStream } from '../../src/write-model/organization/index.js';
+import { ledgerStream } from '../../src/write-model/ledger/decider.js';
+import { ledgerAccountStream } from '../../src/write-model/ledger-account/decider.js';
+import { smsBatchStream } from '../../src/write-model/sms-batch/decider.js';
+import { smsKeywordStream } from '../../src/write-model/sms-keyword/decider.js';
+import { statisticsExportStream } from '../../src/write-model/statistics-export/decider.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
@@ -131,6 +137,14 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       queueInterventionStream('x'),
       smsMessageStream('x'),
       smsInboundStream('x'),
+      ledgerStream('x'),
+      ledgerAccountStream('x'),
+      smsBatchStream('x'),
+      smsKeywordStream('X'),
+      statisticsExportStream('x'),
+      organizationStream('x'),
+      membershipClaimStream('x'),
+      invitationStream('x'),
     ];
     expect(streams.map((s) => aggregateFor(s)?.category)).to.deep.equal(streams.map(categoryOf));
     expect(AGGREGATES).to.have.length(streams.length); // one stream function above per aggregate

@@ -74,7 +74,7 @@ describe('users-v1 projection: the second factor (given events, then rows)', () 
           notEnabled: (await searchUsers(tx, { q: off.slice(0, 20), mfaEnabled: false }, page)).items.map((u) => [u.id, u.mfa_enabled, u.mfa.totp]),
           offAsEnabled: (await searchUsers(tx, { q: off.slice(0, 20), mfaEnabled: true }, page)).items.length,
         }),
-        { enabled: [[on, true, { totp: 'on', recovery_codes_left: 10 }]], notEnabled: [[off, false, 'pending']], offAsEnabled: 0 },
+        { enabled: [[on, true, { totp: 'on', recovery_codes_left: 10, sms: false }]], notEnabled: [[off, false, 'pending']], offAsEnabled: 0 },
       );
   });
 });

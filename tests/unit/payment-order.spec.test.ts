@@ -166,6 +166,7 @@ describe('PaymentOrder', () => {
     expect(paymentOrderDecider.initialState()).to.deep.equal({
       status: 'none',
       order: null,
+      topUp: null,
       payment: null,
       failure: null,
       expiredAt: null,

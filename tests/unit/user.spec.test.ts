@@ -66,6 +66,9 @@ function registeredState(overrides: Partial<UserState> = {}): UserState {
     sessionEpoch: 0,
     keptSession: null,
     totp: null,
+    phone: null,
+    phoneVerification: null,
+    smsMfaSince: null,
     ...overrides,
   };
 }
@@ -74,7 +77,7 @@ describe('User aggregate', () => {
   it('names its stream user-{id}, and is snapshotted', () => {
     expect(userStream('abc')).to.equal('user-abc');
     expect(userAggregate.streamName('abc')).to.equal('user-abc');
-    expect(userAggregate.snapshot).to.deep.equal({ version: 4, every: SNAPSHOT_EVERY.lifecycle });
+    expect(userAggregate.snapshot).to.deep.equal({ version: 5, every: SNAPSHOT_EVERY.lifecycle });
   });
 
   it('starts unregistered', () => {
@@ -89,6 +92,9 @@ describe('User aggregate', () => {
       sessionEpoch: 0,
       keptSession: null,
       totp: null,
+      phone: null,
+      phoneVerification: null,
+      smsMfaSince: null,
     });
   });
 

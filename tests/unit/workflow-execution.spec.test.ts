@@ -147,11 +147,11 @@ describe('WorkflowExecution', () => {
         .thenThrows(DomainError, code('CONFLICT'));
     });
 
-    it('refuses a manual run by anyone but the owner (PERMISSION_DENIED)', () => {
+    it("refuses a manual run nobody asked for (VALIDATION_ERROR); who may run whose workflow is the access policy's", () => {
       spec
         .given([])
-        .when({ ...requestCmd, requestedBy: 'user-2' })
-        .thenThrows(DomainError, code('PERMISSION_DENIED'));
+        .when({ ...requestCmd, requestedBy: null })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
 
     const invalid: [string, Record<string, unknown>][] = [
@@ -523,11 +523,11 @@ describe('WorkflowExecution', () => {
         .then([]);
     });
 
-    it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
+    it("needs someone who asked (VALIDATION_ERROR); who may cancel whose execution is the access policy's", () => {
       spec
         .given(running)
-        .when({ ...cmd, requestedBy: 'user-2' })
-        .thenThrows(DomainError, code('PERMISSION_DENIED'));
+        .when({ ...cmd, requestedBy: null as never })
+        .thenThrows(DomainError, code('VALIDATION_ERROR'));
     });
 
     for (const [status, history] of terminals.filter(([s]) => s !== 'cancelled')) {

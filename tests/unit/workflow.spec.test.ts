@@ -20,7 +20,6 @@ const code = (c: DomainError['code']) => (e: DomainError) => e.code === c;
 
 const WF = 'wf-1';
 const OWNER = 'user-1';
-const OTHER = 'user-2';
 const T0 = '2025-03-01T10:00:00.000Z';
 const T1 = '2025-03-01T11:00:00.000Z';
 const T2 = '2025-03-01T12:00:00.000Z';
@@ -220,10 +219,10 @@ describe('WorkflowDefinition', () => {
         });
     });
 
-    it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
+    it("needs someone who asked (PERMISSION_DENIED); whose workflows they may change is the access policy's", () => {
       spec
         .given([created])
-        .when({ ...base, requestedBy: OTHER, name: 'x' })
+        .when({ ...base, requestedBy: null as never, name: 'x' })
         .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
@@ -345,10 +344,10 @@ describe('WorkflowDefinition', () => {
         .then([]);
     });
 
-    it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
+    it("needs someone who asked (PERMISSION_DENIED); whose workflows they may change is the access policy's", () => {
       spec
         .given([created])
-        .when({ ...base, requestedBy: OTHER, schedule: DAILY })
+        .when({ ...base, requestedBy: null as never, schedule: DAILY })
         .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
@@ -411,11 +410,7 @@ describe('WorkflowDefinition', () => {
         .then([paused('quota_exceeded', ['quota_exceeded', 'user'], later)]);
     });
 
-    it('refuses a user pause by anyone but the owner (PERMISSION_DENIED)', () => {
-      spec
-        .given([created])
-        .when({ ...base, reason: 'user', requestedBy: OTHER })
-        .thenThrows(DomainError, code('PERMISSION_DENIED'));
+    it("refuses a user pause nobody asked for (PERMISSION_DENIED); whose workflows a user may pause is the access policy's", () => {
       spec
         .given([created])
         .when({ ...base, reason: 'user', requestedBy: null })
@@ -506,10 +501,10 @@ describe('WorkflowDefinition', () => {
         });
     });
 
-    it('refuses anyone but the owner (PERMISSION_DENIED)', () => {
+    it("refuses a resume by no user (PERMISSION_DENIED); whose workflows a user may resume is the access policy's", () => {
       spec
         .given([created, paused('user')])
-        .when({ ...base, requestedBy: OTHER })
+        .when({ ...base, requestedBy: '' })
         .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 
@@ -553,14 +548,14 @@ describe('WorkflowDefinition', () => {
         .then([]);
     });
 
-    it('refuses anyone but the owner (PERMISSION_DENIED), even once deleted', () => {
+    it('refuses a deletion nobody asked for (PERMISSION_DENIED), even once deleted', () => {
       spec
         .given([created])
-        .when({ ...del, requestedBy: OTHER })
+        .when({ ...del, requestedBy: null as never })
         .thenThrows(DomainError, code('PERMISSION_DENIED'));
       spec
         .given([created, deleted])
-        .when({ ...del, requestedBy: OTHER })
+        .when({ ...del, requestedBy: null as never })
         .thenThrows(DomainError, code('PERMISSION_DENIED'));
     });
 

@@ -3,10 +3,12 @@ import { load } from '../../write-model/core/command-handler.js';
 import { isRevoked, sessionAggregate } from '../../write-model/session/decider.js';
 import { userAggregate } from '../../write-model/user/decider.js';
 import type { UserRole } from '../../write-model/user/events.js';
-import { userStanding } from '../../write-model/user/state.js';
+import { mfaEnabled, userStanding } from '../../write-model/user/state.js';
 
 /** Whether an access token's session may still act, and with which role now. */
-export type Standing = { ok: true; role: UserRole } | { ok: false; reason: 'no_session' | 'session_ended' | 'session_revoked' | 'user_suspended' | 'no_user' };
+export type Standing =
+  | { ok: true; role: UserRole; mfaEnabled: boolean }
+  | { ok: false; reason: 'no_session' | 'session_ended' | 'session_revoked' | 'user_suspended' | 'no_user' };
 
 export interface SessionStandingOptions {
   /** how long an answer is reused for a session (default 1000 ms: a revocation takes effect within it) */
@@ -58,6 +60,7 @@ export class SessionStanding {
     if (user.account === null) return { ok: false, reason: 'no_user' };
     if (user.status === 'suspended') return { ok: false, reason: 'user_suspended' };
     if (isRevoked(s, userStanding(user))) return { ok: false, reason: 'session_revoked' };
-    return { ok: true, role: user.account.role };
+    // a second factor (TOTP or SMS codes): what an organization requiring one checks (src/application/authorization)
+    return { ok: true, role: user.account.role, mfaEnabled: mfaEnabled(user) };
   }
 }

@@ -19,6 +19,8 @@ export interface AuthenticatedUser {
   /** the session the access token was issued for; null for an API key */
   sessionId: string | null;
   credential: Credential;
+  /** the user has a second factor, when the credential's standing says (undefined: not known here; the policy asks when it matters) */
+  mfaEnabled?: boolean;
 }
 
 declare module './state.js' {
@@ -78,12 +80,20 @@ export function authenticate(accessTokens: AccessTokens, standing?: Pick<Session
     try {
       const verified = await accessTokens.verify(match[1]!);
       let role = verified.role;
+      let mfaEnabled: boolean | undefined;
       if (standing) {
         const now = await standing.check(verified.userId, verified.sessionId);
         if (!now.ok) throw new InvalidAccessTokenError(now.reason);
         role = now.role;
+        mfaEnabled = now.mfaEnabled;
       }
-      ctx.state.user = { id: verified.userId, role, sessionId: verified.sessionId, credential: { kind: 'session' } };
+      ctx.state.user = {
+        id: verified.userId,
+        role,
+        sessionId: verified.sessionId,
+        credential: { kind: 'session' },
+        ...(mfaEnabled !== undefined ? { mfaEnabled } : {}),
+      };
     } catch (error) {
       if (!(error instanceof InvalidAccessTokenError)) throw error;
       ctx.state.logger.info({ reason: error.reason }, 'access token refused');
@@ -149,13 +159,4 @@ export function currentSessionUser(ctx: AppContext): AuthenticatedUser & { sessi
   if (user.sessionId === null)
     throw new HttpError(403, 'PERMISSION_DENIED', 'this needs a session access token, not an API key', { required_scope: 'session' });
   return user as AuthenticatedUser & { sessionId: string };
-}
-
-/** After `authenticate`: only these roles pass; others get 403 PERMISSION_DENIED. */
-export function requireRole(...roles: UserRole[]): Middleware<AppState> {
-  return async (ctx, next) => {
-    const user = currentUser(ctx);
-    if (!roles.includes(user.role)) throw new HttpError(403, 'PERMISSION_DENIED', 'this needs another role', { required: roles });
-    await next();
-  };
 }

@@ -12,6 +12,21 @@ import { ok } from './envelope.js';
 import { HttpError } from './http-error.js';
 import type { AdminQueues } from './routes/admin.js';
 import type { AppContext, AppState } from './state.js';
+import { authorize, type Principal } from '../../application/authorization/policy.js';
+import type { Permission } from '../../write-model/access/permissions.js';
+import type { UserRole } from '../../write-model/user/events.js';
+
+/** Signing in to the console needs one of these (the review workbench, the queue dashboard). */
+const CONSOLE_PERMISSIONS: readonly Permission[] = ['platform.reviews.view', 'platform.queues.view'];
+
+/** The console's caller as the policy sees them: platform work only (a session; no organization's roles or rules reach it). */
+const platformPrincipal = (userId: string, role: UserRole): Principal => ({
+  userId,
+  platformRole: role,
+  credential: 'session',
+  membership: null,
+  mfaEnabled: true,
+});
 
 /**
  * The operator console, served by the api process itself:
@@ -56,7 +71,7 @@ export interface ConsoleDeps {
 
 interface ConsoleSession {
   userId: string;
-  role: string;
+  role: UserRole;
   expiresAt: string;
 }
 
@@ -191,9 +206,13 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
       ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw new HttpError(401, 'UNAUTHENTICATED', 'a valid access token is required');
     }
-    // reviewers sign in for the review workbench only: the queue dashboard below stays for admins
-    if (verified.role !== 'admin' && verified.role !== 'reviewer')
-      throw new HttpError(403, 'PERMISSION_DENIED', 'the console is for admins (and reviewers, for the review queue)', { required: ['admin', 'reviewer'] });
+    // the access policy decides (docs/rbac.md): platform reviewers sign in for the review workbench, admins for the queue dashboard below too
+    if (!CONSOLE_PERMISSIONS.some((permission) => authorize(platformPrincipal(verified.userId, verified.role), permission).allowed))
+      throw new HttpError(403, 'PERMISSION_DENIED', 'the console is for platform admins (and reviewers, for the review queue)', {
+        permission: CONSOLE_PERMISSIONS.join(' | '),
+        reason: 'role',
+        required: ['admin', 'reviewer'],
+      });
     const ttl = Math.min(maxTtl, Math.floor((verified.expiresAt.getTime() - Date.now()) / 1000));
     if (ttl < 1) throw new HttpError(401, 'UNAUTHENTICATED', 'the access token is about to expire');
     // a previous session of this browser ends: one cookie, one session
@@ -220,7 +239,9 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
   async function queues(ctx: AppContext, next: () => Promise<unknown>): Promise<void> {
     const session = await sessionOf(ctx);
     if (!session) throw new HttpError(401, 'UNAUTHENTICATED', 'sign in to the console first (/console/)');
-    if (session.role !== 'admin') throw new HttpError(403, 'PERMISSION_DENIED', 'the console is for admins');
+    const permission: Permission = ['GET', 'HEAD'].includes(ctx.method) ? 'platform.queues.view' : 'platform.queues.edit';
+    if (!authorize(platformPrincipal(session.userId, session.role), permission).allowed)
+      throw new HttpError(403, 'PERMISSION_DENIED', 'the queue dashboard is for platform admins', { permission, reason: 'role' });
     if (!['GET', 'HEAD'].includes(ctx.method) && !sameOrigin(ctx)) throw new HttpError(403, 'PERMISSION_DENIED', 'cross-origin request refused');
     ctx.set('X-Frame-Options', 'SAMEORIGIN');
     ctx.set('Referrer-Policy', 'same-origin');

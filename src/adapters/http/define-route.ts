@@ -7,10 +7,11 @@ import { ok } from './envelope.js';
 import { validationError, zodIssues, type ValidationIssue } from './error-mapping.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
 import { API_KEY_AUTH, BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, successEnvelopeSchema } from './openapi.js';
-import { requireRole, requireScope } from './authenticate.js';
+import { requireScope } from './authenticate.js';
 import type { ApiKeyScope } from '../../write-model/api-key/events.js';
 import { unsafeTextIssues } from './text-safety.js';
-import type { UserRole } from '../../write-model/user/events.js';
+import { isPermission, type Permission } from '../../write-model/access/permissions.js';
+import { requirePermission, type AccessOptions } from './access.js';
 import type { AppContext, AppState } from './state.js';
 
 /**
@@ -27,6 +28,20 @@ export interface HttpApi {
   rateLimit?: { anonymous: Middleware<AppState>; signedIn: Middleware<AppState> };
   /** every `auth: true` route defined against it needs a session token, whatever it declares (sessionOnly()) */
   sessionOnly?: boolean;
+  /** what the access policy reads besides the token: the caller's organization (docs/rbac.md) */
+  access: AccessOptions;
+  /** every route defined against it, in order (scripts/rbac-table.ts, the RBAC matrix test) */
+  routes: RouteRecord[];
+}
+
+/** One defined route as the access policy sees it. */
+export interface RouteRecord {
+  method: HttpMethod;
+  /** OpenAPI form: /api/v1/things/{id} */
+  path: string;
+  auth: boolean;
+  permission: Permission | null;
+  scope: ApiKeyScope | 'session' | null;
 }
 
 export function createHttpApi(
@@ -37,6 +52,10 @@ export function createHttpApi(
     registry?: OpenAPIRegistry;
     /** with knex: Idempotency-Key is honoured (hashKey: see IdempotencyOptions) */
     idempotency?: Omit<IdempotencyOptions, 'knex'>;
+    /** the caller's organization for the access policy (src/api-app.ts: TOKENS.MembershipDirectory); none: everyone is outside one */
+    memberships?: AccessOptions['memberships'];
+    /** whether a user has a second factor, asked when the credential did not say (API keys) and their organization requires one */
+    hasSecondFactor?: AccessOptions['hasSecondFactor'];
   } = {},
 ): HttpApi {
   if (options.knex && !options.idempotency) throw new Error('createHttpApi: idempotency.hashKey is needed with knex');
@@ -45,6 +64,11 @@ export function createHttpApi(
     idempotency: options.knex && options.idempotency ? idempotency({ knex: options.knex, ...options.idempotency }) : undefined,
     authenticate: options.authenticate,
     rateLimit: options.rateLimit,
+    access: {
+      ...(options.memberships ? { memberships: options.memberships } : {}),
+      ...(options.hasSecondFactor ? { hasSecondFactor: options.hasSecondFactor } : {}),
+    },
+    routes: [],
   };
 }
 
@@ -95,6 +119,14 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
    * the other methods; an api made with sessionOnly() makes it `session`.
    */
   scope?: ApiKeyScope | 'session';
+  /**
+   * Required with `auth`: the permission the route needs
+   * (module.resource.operation, src/write-model/access/permissions.ts),
+   * checked by the one policy right after the credential's scope; the data
+   * scope it is granted at is on ctx.state.access for the handler
+   * (docs/rbac.md). Documented as `x-permission` in the OpenAPI operation.
+   */
+  permission?: Permission;
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
@@ -155,6 +187,10 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   const { method, request = {} as R } = definition;
   const idempotent = method === 'post' && definition.idempotent !== false;
   if (definition.auth && !api.authenticate) throw new Error(`${method.toUpperCase()} ${definition.path}: auth required but no authenticate middleware given`);
+  // every signed-in route names its permission: the policy is the one place access is decided
+  if (definition.auth && (!definition.permission || !isPermission(definition.permission))) {
+    throw new Error(`${method.toUpperCase()} ${definition.path}: an auth route needs a permission of the catalogue (src/write-model/access/permissions.ts)`);
+  }
   const statuses = Object.keys(definition.responses).map(Number);
   const successStatus = statuses.find((s) => s >= 200 && s < 300) ?? 200;
 
@@ -163,6 +199,8 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   if (api.rateLimit) middleware.push(definition.auth ? api.rateLimit.signedIn : api.rateLimit.anonymous);
   // the one place a credential's scope is checked (an API key's; a session token has every scope)
   if (definition.auth) middleware.push(requireScope(routeScope(definition, api)));
+  // then the one access policy: the route's permission for the caller's roles (403 details.reason role / mfa_required), ctx.state.access
+  if (definition.auth) middleware.push(requirePermission(definition.permission!, api.access));
   middleware.push(async (ctx, next) => {
     const issues: ValidationIssue[] = [];
     const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
@@ -196,7 +234,15 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   });
 
   router.register(definition.path, [method.toUpperCase()], middleware as never);
-  api.registry.registerPath(openApiRoute(router, definition, request, idempotent, routeScope(definition, api)));
+  const route = openApiRoute(router, definition, request, idempotent, routeScope(definition, api));
+  api.registry.registerPath(route);
+  api.routes.push({
+    method,
+    path: route.path,
+    auth: definition.auth === true,
+    permission: definition.auth ? definition.permission! : null,
+    scope: definition.auth ? routeScope(definition, api) : null,
+  });
 }
 
 /** The scope an API key needs for the route (see RouteDefinition.scope). */
@@ -248,11 +294,15 @@ function openApiRoute(
     };
   }
 
+  // the permission: an extension for tools, a line for readers
+  const permission = definition.auth ? definition.permission : undefined;
+  const description = [definition.description, permission ? `Permission: \`${permission}\` (docs/rbac.md).` : undefined].filter(Boolean).join('\n\n');
   return {
     method: definition.method,
     path: fullPath,
     summary: definition.summary,
-    ...(definition.description ? { description: definition.description } : {}),
+    ...(description ? { description } : {}),
+    ...(permission ? { 'x-permission': permission } : {}),
     ...(definition.operationId ? { operationId: definition.operationId } : {}),
     tags: definition.tags ?? [],
     ...(definition.auth ? { security: scope === 'session' ? [{ [BEARER_AUTH]: [] }] : [{ [BEARER_AUTH]: [] }, { [API_KEY_AUTH]: [scope] }] } : {}),
@@ -278,17 +328,4 @@ function openApiRoute(
 /** A raw body's content map: its schema under each of its content types. */
 function rawBodyContent(raw: NonNullable<RouteDefinition<RequestSchemas, Record<number, ResponseSpec>>['rawBody']>): Record<string, { schema: z.ZodType }> {
   return Object.fromEntries([raw.contentType].flat().map((type) => [type, { schema: raw.schema }]));
-}
-
-/**
- * The same api whose `auth: true` routes also require one of `roles`: the
- * role is checked right after the token, so a caller without it is refused
- * (403) before its input is validated.
- */
-export function withRoles(api: HttpApi, ...roles: UserRole[]): HttpApi {
-  const authenticate = api.authenticate;
-  if (!authenticate) throw new Error('role-gated routes need an authenticate middleware');
-  const role = requireRole(...roles);
-  const both: Middleware<AppState> = (ctx, next) => authenticate(ctx, () => role(ctx, next));
-  return { ...api, authenticate: both };
 }

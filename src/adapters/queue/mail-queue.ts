@@ -3,6 +3,7 @@ import { sendVerificationMail, type VerificationMailDeps, type VerificationMailJ
 import { sendNotificationMail, type NotificationMailDeps, type NotificationMailJob } from '../../application/notification-mail.js';
 import { sendPasswordResetMail, type ResetMailDeps, type ResetMailJob } from '../../application/password-reset-mail.js';
 import { sendReportMail, type ReportMailDeps, type ReportMailJob } from '../../application/reports.js';
+import { sendInvitationMail, type InvitationMailDeps, type InvitationMailJob } from '../../application/organization-invitations.js';
 import type { Logger } from '../../logger.js';
 import { jobOptionsFor, QUEUE_NAMES, type QueueFactory, type RetryPolicy } from './queues.js';
 
@@ -23,6 +24,8 @@ export const VERIFICATION_MAIL_JOB = 'verification-mail';
 export const RESET_MAIL_JOB = 'password-reset-mail';
 /** A generated scheduled report (application/reports.ts), its file attached; job id `report-mail.<runId>`. */
 export const REPORT_MAIL_JOB = 'report-mail';
+/** An organization's invitation (application/organization-invitations.ts): address and token sealed; job id `invitation-mail.<invitationId>`. */
+export const INVITATION_MAIL_JOB = 'invitation-mail';
 
 export function notificationMailJobId(notificationId: string): string {
   return `mail.${notificationId}`;
@@ -35,7 +38,7 @@ export interface MailOutbox {
   enqueueResetMail(job: ResetMailJob): Promise<void>;
 }
 
-type MailJob = NotificationMailJob | VerificationMailJob | ResetMailJob | ReportMailJob;
+type MailJob = NotificationMailJob | VerificationMailJob | ResetMailJob | ReportMailJob | InvitationMailJob;
 
 export class BullMqMailOutbox implements MailOutbox {
   constructor(
@@ -56,6 +59,11 @@ export class BullMqMailOutbox implements MailOutbox {
     await this.queue.add(RESET_MAIL_JOB, job, { ...jobOptionsFor(this.retry), removeOnComplete: true });
   }
 
+  /** One per invitation (the sender checks it is still pending); nothing of it is kept once sent. */
+  async enqueueInvitationMail(job: InvitationMailJob): Promise<void> {
+    await this.queue.add(INVITATION_MAIL_JOB, job, { jobId: `invitation-mail.${job.invitationId}`, ...jobOptionsFor(this.retry), removeOnComplete: true });
+  }
+
   /** One per run (the sender checks ReportMailed anyway); the file waits in report_files, not in Redis. */
   async enqueueReportMail(job: ReportMailJob): Promise<void> {
     await this.queue.add(REPORT_MAIL_JOB, job, { jobId: `report-mail.${job.runId}`, ...jobOptionsFor(this.retry), removeOnComplete: true });
@@ -74,6 +82,7 @@ export function createMailWorker(
     verification?: Omit<VerificationMailDeps, 'store' | 'mailer' | 'logger'>;
     reset?: Omit<ResetMailDeps, 'store' | 'mailer' | 'logger'>;
     reports?: Omit<ReportMailDeps, 'store' | 'mailer' | 'logger'>;
+    invitations?: Omit<InvitationMailDeps, 'store' | 'mailer' | 'logger'>;
   },
   options: { concurrency?: number } = {},
 ): Worker<MailJob> {
@@ -97,6 +106,12 @@ export function createMailWorker(
         return sendReportMail(
           { store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.reports },
           job.data as ReportMailJob,
+        );
+      }
+      if (job.name === INVITATION_MAIL_JOB && deps.invitations) {
+        return sendInvitationMail(
+          { store: deps.store, mailer: deps.mailer, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.invitations },
+          job.data as InvitationMailJob,
         );
       }
       throw new Error(`this worker cannot send ${job.name} jobs`);

@@ -1,11 +1,13 @@
 import type { Queue, Worker } from 'bullmq';
 import { runDueReports, type ReportsDeps, type SweepReport } from '../../application/reports.js';
+import { runPendingStatisticsExports } from '../../application/statistics-exports.js';
 import type { Logger } from '../../logger.js';
 import { TOKENS } from '../../tokens.js';
 // types only: worker.ts imports the processors, and a runtime cycle with its top-level await would deadlock
 import type { ProcessorFactory } from '../../main/worker.js';
 import { BullMqMailOutbox, mailRetryPolicy } from './mail-queue.js';
 import { QUEUE_NAMES, type QueueFactory } from './queues.js';
+import { runStatisticsExportJob, STATISTICS_EXPORT_JOB_NAME } from './statistics-exports-queue.js';
 
 /**
  * The `reports` queue: one repeatable job, `reports-due`, every
@@ -15,7 +17,9 @@ import { QUEUE_NAMES, type QueueFactory } from './queues.js';
  * src/application/reports.ts: the file kept for download, ReportGenerated in
  * the run's own stream, the mail queued in the `mail` outbox) and deletes
  * the expired files. One sweep at a time (concurrency 1); a failed sweep is
- * not retried: the next one picks up what is still due.
+ * not retried: the next one picks up what is still due. The same queue
+ * carries the `statistics-export` jobs (statistics-exports-queue.ts); each
+ * sweep also runs the statistics exports left pending.
  */
 export const REPORTS_QUEUE = QUEUE_NAMES.reports;
 export const REPORTS_JOB_NAME = 'reports-due';
@@ -30,15 +34,14 @@ export async function upsertReportsScheduler(queue: Queue, everyMs: number = REP
   );
 }
 
-export function createReportsWorker(
-  factory: QueueFactory,
-  deps: ReportsDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'> },
-): Worker<unknown, SweepReport> {
-  const worker = factory.worker<unknown, SweepReport>(
+export function createReportsWorker(factory: QueueFactory, deps: ReportsDeps & { logger?: Pick<Logger, 'info' | 'warn' | 'error'> }): Worker<unknown, unknown> {
+  const worker = factory.worker<unknown, unknown>(
     REPORTS_QUEUE,
-    async () => {
-      const report = await runDueReports(deps);
-      if (report.due > 0 || report.filesDeleted > 0) deps.logger?.info({ ...report }, 'scheduled reports swept');
+    async (job) => {
+      if (job.name === STATISTICS_EXPORT_JOB_NAME) return runStatisticsExportJob(deps, job);
+      const report: SweepReport & { statisticsExports?: { run: number; failed: number } } = await runDueReports(deps);
+      report.statisticsExports = await runPendingStatisticsExports(deps);
+      if (report.due > 0 || report.filesDeleted > 0 || report.statisticsExports.run > 0) deps.logger?.info({ ...report }, 'scheduled reports swept');
       return report;
     },
     { concurrency: 1 },

@@ -33,7 +33,12 @@ export class BullMqSmsSendOutbox implements SmsSendOutbox {
     if (jobs.length === 0) return;
     const options = jobOptionsFor(this.retry);
     await this.queue.addBulk(
-      jobs.map((data) => ({ name: SMS_SEND_JOB_NAME as never, data: data as never, opts: { ...options, jobId: smsSendJobId(data.messageId) } })),
+      jobs.map(({ delayMs, ...data }) => ({
+        name: SMS_SEND_JOB_NAME as never,
+        data: data as never,
+        // a batch's message paced by its organization's limit waits its minute
+        opts: { ...options, jobId: smsSendJobId(data.messageId), ...(delayMs ? { delay: delayMs } : {}) },
+      })),
     );
   }
 }

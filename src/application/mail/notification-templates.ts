@@ -354,6 +354,26 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         },
       };
     }
+    case 'mfa_reset': {
+      // an admin turned the user's second factors off (they lost them): set one up again
+      const reason = str(data.reason);
+      return {
+        zh: {
+          title: '您的两步验证已被管理员重置',
+          lines: [
+            `管理员于 ${zhTime(data.resetAt)} 关闭了您账号的全部两步验证方式（验证器应用、短信验证码、恢复码）。原因：${reason}。`,
+            '请尽快重新开启两步验证。如果这不是您本人的请求，请立即修改密码并联系我们。',
+          ],
+        },
+        en: {
+          title: 'Your two-factor authentication was reset by an admin',
+          lines: [
+            `At ${enTime(data.resetAt)} an admin turned off every second factor of your account (authenticator app, SMS codes, recovery codes). Reason: ${reason}.`,
+            'Turn two-factor authentication on again soon. If you did not ask for this, change your password and contact us at once.',
+          ],
+        },
+      };
+    }
     case 'subscription_expiring': {
       const plan = str(data.plan);
       const fallback = str(data.fallbackPlan, 'free');

@@ -6,11 +6,11 @@ import { reviewAggregate, reviewStream } from '../../write-model/review/decider.
 import type { OpenReview } from '../../write-model/review/commands.js';
 import { reviewEvents, type ReviewEvent, type ReviewOpenedData } from '../../write-model/review/events.js';
 import type { ReviewState } from '../../write-model/review/state.js';
-import { requireReviewer, type Actor } from './policy.js';
+import { requireReviewDecider, type Actor } from './policy.js';
 
 /**
  * The human review queue's commands (POST /api/v1/reviews/{id}/claim,
- * release, approve, reject): the policy first (reviewers and admins only),
+ * release, approve, reject): the policy first (platform.reviews.approve: platform reviewers and admins),
  * then the review aggregate (the author never reviews their own content,
  * only the claimer decides, a rejection says why).
  */
@@ -27,7 +27,7 @@ export interface ReviewCall {
 type Result = HandleResult<ReviewState, ReviewEvent>;
 
 export function claimReview(call: ReviewCall, reviewId: string): Promise<Result> {
-  requireReviewer(call.actor, 'claiming a review');
+  requireReviewDecider(call.actor, 'claiming a review');
   return handle(
     call.store,
     reviewAggregate,
@@ -38,7 +38,7 @@ export function claimReview(call: ReviewCall, reviewId: string): Promise<Result>
 }
 
 export function releaseReview(call: ReviewCall, reviewId: string): Promise<Result> {
-  requireReviewer(call.actor, 'releasing a review');
+  requireReviewDecider(call.actor, 'releasing a review');
   return handle(
     call.store,
     reviewAggregate,
@@ -49,7 +49,7 @@ export function releaseReview(call: ReviewCall, reviewId: string): Promise<Resul
 }
 
 export function approveReview(call: ReviewCall, reviewId: string, comment: string | null): Promise<Result> {
-  requireReviewer(call.actor, 'deciding a review');
+  requireReviewDecider(call.actor, 'deciding a review');
   return handle(
     call.store,
     reviewAggregate,
@@ -60,7 +60,7 @@ export function approveReview(call: ReviewCall, reviewId: string, comment: strin
 }
 
 export function rejectReview(call: ReviewCall, reviewId: string, comment: string): Promise<Result> {
-  requireReviewer(call.actor, 'deciding a review');
+  requireReviewDecider(call.actor, 'deciding a review');
   return handle(
     call.store,
     reviewAggregate,

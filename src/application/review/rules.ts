@@ -8,12 +8,13 @@ import { reviewRuleSetAggregate } from '../../write-model/review-rules/decider.j
 import { PLATFORM_SCOPE, type RedLineCategory, type ReviewRule, type ReviewRuleParams, type RuleKind } from '../../write-model/review-rules/events.js';
 import { currentPlans } from '../api-keys.js';
 import { requireOwnReviewRules } from '../plan-gates.js';
-import { isReviewer, requireAdmin, requireReviewer, type Actor } from './policy.js';
+import { authorize } from '../authorization/policy.js';
+import { requirePlatformRuleEditor, requirePlatformRuleReader, type Actor } from './policy.js';
 import { preReview, type PreReviewInput, type PreReviewResult } from './pre-review.js';
 
 /**
  * Managing rule sets (GET/POST/PUT/DELETE /api/v1/review-rules): the
- * platform's set (`platform`: admins change it, reviewers read it) and a
+ * platform's set (`platform`: platform.review-rules.edit changes it, platform.review-rules.view reads it) and a
  * tenant's own (`mine`: stream `review_rule_set-{userId}`, for enterprise
  * plans). Rules are read and changed on the event store, never on the read
  * model, so a change right after a creation finds the rule.
@@ -59,8 +60,8 @@ async function requireOwnSet(store: EventStore, actor: Actor): Promise<void> {
 /** The stream scope the actor may use: `platform` (reviewers read, admins write) or their own (enterprise). */
 export async function scopeFor(store: EventStore, actor: Actor, choice: RuleScopeChoice, access: 'read' | 'write'): Promise<string> {
   if (choice === 'platform') {
-    if (access === 'write') requireAdmin(actor, "changing the platform's review rules");
-    else requireReviewer(actor, "the platform's review rules");
+    if (access === 'write') requirePlatformRuleEditor(actor, "changing the platform's review rules");
+    else requirePlatformRuleReader(actor, "the platform's review rules");
     return PLATFORM_SCOPE;
   }
   await requireOwnSet(store, actor);
@@ -105,10 +106,10 @@ export async function findReviewRule(store: EventStore, actor: Actor, ruleId: st
     await requireOwnSet(store, actor);
     return { rule: own.state.rules[ruleId]!, scope: 'mine', revision: own.revision };
   }
-  if (isReviewer(actor)) {
+  if (authorize(actor.principal, 'platform.review-rules.view').allowed) {
     const platform = await load(store, reviewRuleSetAggregate, PLATFORM_SCOPE);
     if (Object.hasOwn(platform.state.rules, ruleId)) {
-      if (access === 'write') requireAdmin(actor, "changing the platform's review rules");
+      if (access === 'write') requirePlatformRuleEditor(actor, "changing the platform's review rules");
       return { rule: platform.state.rules[ruleId]!, scope: 'platform', revision: platform.revision };
     }
   }

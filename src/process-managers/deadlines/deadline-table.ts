@@ -4,7 +4,7 @@ import type { RecordedEvent } from '../../event-store/port.js';
 /**
  * What a deadline does when it falls due; each kind has one action
  * (./expiry-actions.ts, ./renewal-actions.ts, ./resume-actions.ts,
- * ./publication-actions.ts, ./oauth-refresh-actions.ts).
+ * ./publication-actions.ts, ./oauth-refresh-actions.ts, ./sms-batch-actions.ts).
  */
 export type DeadlineKind =
   | 'subscription.expire'
@@ -12,6 +12,7 @@ export type DeadlineKind =
   | 'payment_order.expire'
   | 'workflows.resume_after_quota'
   | 'publication.due'
+  | 'sms_batch.due'
   | 'platform_account.oauth_refresh';
 
 export interface Deadline {

@@ -7,6 +7,7 @@ import { subscriptionAggregate } from '../../write-model/subscription/decider.js
 import type { Deadline, DeadlineKind } from './deadline-table.js';
 import { renewalActions, DEFAULT_RENEWAL_LEAD_MS, type RenewalOptions } from './renewal-actions.js';
 import { publicationActions } from './publication-actions.js';
+import { smsBatchActions } from './sms-batch-actions.js';
 import { resumeActions } from './resume-actions.js';
 import { oauthRefreshActions, type OAuthRefreshOptions } from './oauth-refresh-actions.js';
 
@@ -29,6 +30,8 @@ export function expiryActions(
     ...resumeActions(store),
     // scheduled publications whose time came
     ...publicationActions(store),
+    // scheduled SMS batches whose time came
+    ...smsBatchActions(store),
     // renewal orders and expiry reminders (./renewal-actions.ts); no providers given: reminders only
     ...renewalActions(store, options.renewals ?? { providers: {}, leadMs: DEFAULT_RENEWAL_LEAD_MS }),
     // the subject is the stream name: `subscription-{userId}_{service}`, `payment-{orderId}`

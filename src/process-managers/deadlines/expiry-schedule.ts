@@ -8,7 +8,7 @@ export const DEADLINES = 'pm-deadlines';
 
 /** The subscription events that set where the current period ends (Downgraded and Cancelled keep the end). */
 const PERIOD_SETTERS = new Set(['SubscriptionStarted', 'SubscriptionUpgraded', 'SubscriptionRenewed', 'SubscriptionExpired']);
-const ORDER_CLOSERS = new Set(['PaymentSucceeded', 'PaymentFailed', 'PaymentOrderExpired']);
+const ORDER_CLOSERS = new Set(['PaymentSucceeded', 'TopUpPaid', 'PaymentFailed', 'PaymentOrderExpired']);
 
 export interface ExpiryScheduleOptions {
   /**
@@ -42,9 +42,9 @@ export function createExpirySchedule(options: ExpiryScheduleOptions, name = DEAD
     async handle(events, { tx }) {
       for (const event of events) {
         if (PERIOD_SETTERS.has(event.type)) await onPeriod(tx, event, options.renewalLeadMs);
-        else if (event.type === 'PaymentOrderCreated') {
+        else if (event.type === 'PaymentOrderCreated' || event.type === 'TopUpOrderCreated') {
           const created = paymentOrderEvents.decode(event);
-          if (created.type !== 'PaymentOrderCreated') continue;
+          if (created.type !== 'PaymentOrderCreated' && created.type !== 'TopUpOrderCreated') continue;
           const expiresAt = Date.parse(created.data.expiresAt);
           await scheduleDeadline(tx, 'payment_order.expire', event.streamName, new Date(expiresAt + options.paymentGraceMs).toISOString(), event);
         } else if (ORDER_CLOSERS.has(event.type)) await cancelDeadline(tx, 'payment_order.expire', event.streamName);

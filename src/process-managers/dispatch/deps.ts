@@ -1,6 +1,7 @@
 import type { ProxyLeases } from '../ports.js';
 import type { ScrapeJobs } from '../ports.js';
 import type { ProcessManagerDeps } from '../shared.js';
+import type { OverageCharger } from '../../application/ledger/overage.js';
 
 export interface DispatchExecutionsDeps extends ProcessManagerDeps {
   dispatcher: ScrapeJobs;
@@ -14,4 +15,6 @@ export interface DispatchExecutionsDeps extends ProcessManagerDeps {
   freshForMs?: number;
   /** most events per batch (default 1,000) */
   batchSize?: number;
+  /** runs past the daily quota charged to the owner's balance when opted in (dispatch/overage.ts); none: refused */
+  overage?: OverageCharger;
 }

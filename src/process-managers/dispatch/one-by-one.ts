@@ -10,6 +10,7 @@ import type { ExecutionRequestedData } from '../../write-model/workflow-executio
 import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../write-model/workflow-execution/index.js';
 import { fromQuotaError, judge, serviceOf, type Rejection } from './admission.js';
 import type { DispatchExecutionsDeps } from './deps.js';
+import { payOverRun } from './overage.js';
 import { DEFAULT_NO_PROXY_DELAY_MS, firstJob } from './jobs.js';
 import { pickProxy, type ProxyPool } from './proxy-choice.js';
 import { accountView } from './subjects.js';
@@ -99,7 +100,9 @@ async function admit(deps: DispatchExecutionsDeps, name: string, event: Recorded
     );
     return null;
   } catch (error) {
-    return fromQuotaError(error, judged.quota, service);
+    const rejection = fromQuotaError(error, judged.quota, service);
+    // past the quota: paid from the balance instead when the owner opted in
+    return rejection ? payOverRun(deps, event, request, rejection) : null;
   }
 }
 

@@ -97,8 +97,11 @@ function notify(command: Notify, state: State): Event[] {
     return [];
   }
   const channels = command.channels;
-  if (channels !== undefined && (typeof channels.inApp !== 'boolean' || typeof channels.mail !== 'boolean')) {
-    throw new DomainError('VALIDATION_ERROR', 'channels needs inApp and mail as booleans', { field: 'channels' });
+  if (
+    channels !== undefined &&
+    (typeof channels.inApp !== 'boolean' || typeof channels.mail !== 'boolean' || (channels.sms !== undefined && typeof channels.sms !== 'boolean'))
+  ) {
+    throw new DomainError('VALIDATION_ERROR', 'channels needs inApp and mail as booleans (sms optional)', { field: 'channels' });
   }
   return [
     {
@@ -110,7 +113,7 @@ function notify(command: Notify, state: State): Event[] {
         title,
         body,
         data,
-        ...(channels ? { channels: { inApp: channels.inApp, mail: channels.mail } } : {}),
+        ...(channels ? { channels: { inApp: channels.inApp, mail: channels.mail, ...(channels.sms === true ? { sms: true } : {}) } } : {}),
         sentAt: command.now,
       },
     },

@@ -25,6 +25,7 @@ export const NOTIFICATION_KINDS = [
   'publication_published',
   'publication_failed',
   'queue_blocked',
+  'mfa_reset',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -49,6 +50,8 @@ export interface NotificationChannelChoice {
   inApp: boolean;
   /** mailed */
   mail: boolean;
+  /** also sent by SMS to the verified phone (pm-notification-sms); absent: no */
+  sms?: boolean;
 }
 
 export interface NotificationReadData {
@@ -86,7 +89,7 @@ export const notificationEvents = eventCodec<NotificationEvent>({
       title: z.string(),
       body: z.string(),
       data: plainObject,
-      channels: z.object({ inApp: z.boolean(), mail: z.boolean() }).optional(),
+      channels: z.object({ inApp: z.boolean(), mail: z.boolean(), sms: z.boolean().optional() }).optional(),
       sentAt: z.string(),
     }),
   },

@@ -21,6 +21,19 @@ export interface CreatePaymentOrder {
   now: string;
 }
 
+/** Open an order to top up a prepaid balance by `amountFen`. */
+export interface CreateTopUpOrder {
+  type: 'CreateTopUpOrder';
+  orderId: string;
+  userId: string;
+  holderKind: 'organization' | 'user';
+  holderId: string;
+  amountFen: number;
+  provider: PaymentProvider;
+  expiresAt: string;
+  now: string;
+}
+
 /**
  * A provider's success notification (or an active query's answer) whose
  * signature the payments adapter has already verified.
@@ -101,4 +114,5 @@ export type PaymentOrderCommand =
   | RefundPayment
   | RecordPlacement
   | RequestRefund
-  | FailRefund;
+  | FailRefund
+  | CreateTopUpOrder;

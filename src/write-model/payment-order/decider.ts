@@ -5,6 +5,7 @@ import { instant, requireText, requireOneOf } from '../core/validate.js';
 import type {
   ConfirmPayment,
   CreatePaymentOrder,
+  CreateTopUpOrder,
   ExpirePaymentOrder,
   FailPayment,
   FailRefund,
@@ -24,7 +25,7 @@ import {
   type PaymentOrderEvent,
   type PaymentProvider,
 } from './events.js';
-import { initialState, isPaid, type PaymentOrderState, type PaymentOrderTerms } from './state.js';
+import { initialState, isPaid, orderBasics, type OrderBasics, type PaymentOrderState } from './state.js';
 
 /**
  * The PaymentOrder aggregate: one order to pay for one plan of one service,
@@ -69,14 +70,15 @@ function requirePositiveFen(value: unknown, field: string): number {
   return value;
 }
 
-function existing(state: PaymentOrderState, orderId: string): PaymentOrderTerms {
-  if (state.status === 'none' || !state.order) {
+function existing(state: PaymentOrderState, orderId: string): OrderBasics {
+  const order = orderBasics(state);
+  if (state.status === 'none' || !order) {
     throw new DomainError('NOT_FOUND', `payment order ${orderId} does not exist`, { orderId });
   }
-  return state.order;
+  return order;
 }
 
-function checkProvider(order: PaymentOrderTerms, provider: PaymentProvider): void {
+function checkProvider(order: OrderBasics, provider: PaymentProvider): void {
   if (provider !== order.provider) {
     throw new DomainError('VALIDATION_ERROR', `order ${order.orderId} is paid through ${order.provider}, not ${String(provider)}`, {
       field: 'provider',
@@ -86,7 +88,7 @@ function checkProvider(order: PaymentOrderTerms, provider: PaymentProvider): voi
   }
 }
 
-function sameTerms(order: PaymentOrderTerms, command: CreatePaymentOrder): boolean {
+function sameTerms(order: NonNullable<PaymentOrderState['order']>, command: CreatePaymentOrder): boolean {
   return (
     order.userId === command.userId &&
     order.service === command.service &&
@@ -99,6 +101,9 @@ function sameTerms(order: PaymentOrderTerms, command: CreatePaymentOrder): boole
 }
 
 function create(command: CreatePaymentOrder, state: PaymentOrderState): Event[] {
+  if (state.topUp) {
+    throw new DomainError('CONFLICT', `payment order ${command.orderId} already exists with other terms`, { orderId: command.orderId, status: state.status });
+  }
   if (state.order) {
     // a retried request (its `now` may differ) asks for what is already there
     if (sameTerms(state.order, command)) return [];
@@ -135,6 +140,51 @@ function create(command: CreatePaymentOrder, state: PaymentOrderState): Event[] 
         service,
         plan: plan as PaidPlan,
         billingCycle,
+        amountFen,
+        provider,
+        status: 'pending',
+        expiresAt: command.expiresAt,
+        createdAt: command.now,
+      },
+    },
+  ];
+}
+
+/** A top-up order: like a plan order, for an amount (positive fen) to a holder's balance. */
+function createTopUp(command: CreateTopUpOrder, state: PaymentOrderState): Event[] {
+  const existingTopUp = state.topUp;
+  if (existingTopUp) {
+    const same =
+      existingTopUp.userId === command.userId &&
+      existingTopUp.holderKind === command.holderKind &&
+      existingTopUp.holderId === command.holderId &&
+      existingTopUp.amountFen === command.amountFen &&
+      existingTopUp.provider === command.provider &&
+      Date.parse(existingTopUp.expiresAt) === Date.parse(command.expiresAt);
+    if (same) return [];
+  }
+  if (existingTopUp || state.order) {
+    throw new DomainError('CONFLICT', `payment order ${command.orderId} already exists with other terms`, { orderId: command.orderId, status: state.status });
+  }
+  requireText(command.orderId, 'orderId');
+  requireText(command.userId, 'userId');
+  const holderKind = requireOneOf(command.holderKind, ['organization', 'user'] as const, 'holderKind');
+  const holderId = requireText(command.holderId, 'holderId');
+  const amountFen = requirePositiveFen(command.amountFen, 'amountFen');
+  const provider = requireOneOf(command.provider, PAYMENT_PROVIDERS, 'provider');
+  const now = instant(command.now, 'now');
+  const expiresAt = instant(command.expiresAt, 'expiresAt');
+  if (expiresAt <= now) {
+    throw new DomainError('VALIDATION_ERROR', 'expiresAt must be later than now', { field: 'expiresAt', expiresAt: command.expiresAt, now: command.now });
+  }
+  return [
+    {
+      type: 'TopUpOrderCreated',
+      data: {
+        orderId: command.orderId,
+        userId: command.userId,
+        holderKind,
+        holderId,
         amountFen,
         provider,
         status: 'pending',
@@ -197,15 +247,34 @@ function confirm(command: ConfirmPayment, state: PaymentOrderState): Event[] {
       paidAt: command.paidAt,
     });
   }
+  if (state.topUp) {
+    const t = state.topUp;
+    return [
+      {
+        type: 'TopUpPaid',
+        data: {
+          orderId: t.orderId,
+          userId: t.userId,
+          holderKind: t.holderKind,
+          holderId: t.holderId,
+          amountFen: t.amountFen,
+          provider: t.provider,
+          providerTradeNo,
+          paidAt: command.paidAt,
+        },
+      },
+    ];
+  }
+  const plan = state.order!;
   return [
     {
       type: 'PaymentSucceeded',
       data: {
         orderId: order.orderId,
         userId: order.userId,
-        service: order.service,
-        plan: order.plan,
-        billingCycle: order.billingCycle,
+        service: plan.service,
+        plan: plan.plan,
+        billingCycle: plan.billingCycle,
         amountFen: order.amountFen,
         provider: order.provider,
         providerTradeNo,
@@ -317,15 +386,39 @@ function refund(command: RefundPayment, state: PaymentOrderState): Event[] {
     });
   }
   const totalRefundedFen = state.refundedFen + amountFen;
+  if (state.topUp) {
+    const t = state.topUp;
+    return [
+      {
+        type: 'TopUpRefunded',
+        data: {
+          orderId: t.orderId,
+          userId: t.userId,
+          holderKind: t.holderKind,
+          holderId: t.holderId,
+          amountFen: t.amountFen,
+          provider: t.provider,
+          providerTradeNo: state.payment.providerTradeNo,
+          refundId,
+          refundedFen: amountFen,
+          reason,
+          totalRefundedFen,
+          fullyRefunded: totalRefundedFen >= state.payment.paidAmountFen,
+          refundedAt: command.now,
+        },
+      },
+    ];
+  }
+  const plan = state.order!;
   return [
     {
       type: 'PaymentRefunded',
       data: {
         orderId: order.orderId,
         userId: order.userId,
-        service: order.service,
-        plan: order.plan,
-        billingCycle: order.billingCycle,
+        service: plan.service,
+        plan: plan.plan,
+        billingCycle: plan.billingCycle,
         provider: order.provider,
         providerTradeNo: state.payment.providerTradeNo,
         refundId,
@@ -458,6 +551,8 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         return requestRefund(command, state);
       case 'FailRefund':
         return failRefund(command, state);
+      case 'CreateTopUpOrder':
+        return createTopUp(command, state);
     }
   },
   // in place (the fold owns its state): a refund is pushed, nothing copied
@@ -469,7 +564,14 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         state.order = terms;
         return state;
       }
-      case 'PaymentSucceeded': {
+      case 'TopUpOrderCreated': {
+        const { status: _status, ...terms } = event.data;
+        state.status = 'pending';
+        state.topUp = terms;
+        return state;
+      }
+      case 'PaymentSucceeded':
+      case 'TopUpPaid': {
         const { provider, providerTradeNo, amountFen, paidAt } = event.data;
         state.status = 'paid';
         state.payment = { provider, providerTradeNo, paidAmountFen: amountFen, paidAt };
@@ -485,8 +587,10 @@ export const paymentOrderDecider: Decider<PaymentOrderState, PaymentOrderCommand
         state.status = 'expired';
         state.expiredAt = event.data.expiredAt;
         return state;
-      case 'PaymentRefunded': {
-        const { refundId, amountFen, reason, refundedAt, totalRefundedFen, fullyRefunded } = event.data;
+      case 'PaymentRefunded':
+      case 'TopUpRefunded': {
+        const { refundId, reason, refundedAt, totalRefundedFen, fullyRefunded } = event.data;
+        const amountFen = event.type === 'TopUpRefunded' ? event.data.refundedFen : event.data.amountFen;
         state.status = fullyRefunded ? 'refunded' : 'partially_refunded';
         state.refunds.push({ refundId, amountFen, reason, refundedAt });
         state.refundedFen = totalRefundedFen;

@@ -80,6 +80,47 @@ export interface PaymentRefundedData {
   refundedAt: string;
 }
 
+/**
+ * A top-up of a prepaid balance (the ledger): an order for an amount, not a
+ * plan. Its life is an order's (placement, failure, expiry, refunds are the
+ * same events); only its creation, payment and refunds have events of their
+ * own, so the plan reactions (pm-plan-on-payment, pm-plan-on-refund) never
+ * see it.
+ */
+export interface TopUpOrderTerms {
+  orderId: string;
+  userId: string;
+  /** whose balance it tops up: an organization's or the user's own */
+  holderKind: 'organization' | 'user';
+  holderId: string;
+  amountFen: number;
+  provider: PaymentProvider;
+  expiresAt: string;
+  createdAt: string;
+}
+
+export interface TopUpOrderCreatedData extends TopUpOrderTerms {
+  status: 'pending';
+}
+
+/** The provider took a top-up's money: pm-ledger-deposits deposits it (once per order). */
+export interface TopUpPaidData extends Omit<TopUpOrderTerms, 'expiresAt' | 'createdAt'> {
+  providerTradeNo: string;
+  paidAt: string;
+}
+
+/** A refund of (part of) a top-up: pm-ledger-deposits withdraws it from the balance. */
+export interface TopUpRefundedData extends Omit<TopUpOrderTerms, 'expiresAt' | 'createdAt'> {
+  providerTradeNo: string;
+  refundId: string;
+  /** this refund */
+  refundedFen: number;
+  reason: string;
+  totalRefundedFen: number;
+  fullyRefunded: boolean;
+  refundedAt: string;
+}
+
 /** How the buyer pays (see adapters/payments/providers.ts): Alipay `page` / `wap`, WeChat Pay `native` (QR code). */
 export const PAYMENT_CHANNELS = ['page', 'wap', 'native'] as const;
 export type PaymentChannel = (typeof PAYMENT_CHANNELS)[number];
@@ -138,7 +179,10 @@ export type PaymentOrderEvent =
   | DomainEvent<'PaymentOrderExpired', PaymentOrderExpiredData>
   | DomainEvent<'PaymentOrderPlaced', PaymentOrderPlacedData>
   | DomainEvent<'RefundRequested', RefundRequestedData>
-  | DomainEvent<'RefundFailed', RefundFailedData>;
+  | DomainEvent<'RefundFailed', RefundFailedData>
+  | DomainEvent<'TopUpOrderCreated', TopUpOrderCreatedData>
+  | DomainEvent<'TopUpPaid', TopUpPaidData>
+  | DomainEvent<'TopUpRefunded', TopUpRefundedData>;
 
 export type PaymentOrderEventType = PaymentOrderEvent['type'];
 
@@ -151,6 +195,9 @@ export const PAYMENT_ORDER_EVENT_TYPES = [
   'PaymentOrderPlaced',
   'RefundRequested',
   'RefundFailed',
+  'TopUpOrderCreated',
+  'TopUpPaid',
+  'TopUpRefunded',
 ] as const satisfies readonly PaymentOrderEventType[];
 
 // ---------------------------------------------------------------- decoding
@@ -162,6 +209,15 @@ const sold = {
   service: z.enum(PAYMENT_SERVICES),
   plan: paidPlan,
   billingCycle: z.enum(BILLING_CYCLES),
+  provider: z.enum(PAYMENT_PROVIDERS),
+};
+
+const topUp = {
+  orderId: z.string(),
+  userId: z.string(),
+  holderKind: z.enum(['organization', 'user']),
+  holderId: z.string(),
+  amountFen: z.number().int(),
   provider: z.enum(PAYMENT_PROVIDERS),
 };
 
@@ -219,5 +275,19 @@ export const paymentOrderEvents = eventCodec<PaymentOrderEvent>({
   },
   RefundFailed: {
     schema: z.object({ orderId: z.string(), userId: z.string(), refundId: z.string(), amountFen: z.number().int(), reason: z.string(), failedAt: z.string() }),
+  },
+  TopUpOrderCreated: { schema: z.object({ ...topUp, expiresAt: z.string(), createdAt: z.string(), status: z.literal('pending') }) },
+  TopUpPaid: { schema: z.object({ ...topUp, providerTradeNo: z.string(), paidAt: z.string() }) },
+  TopUpRefunded: {
+    schema: z.object({
+      ...topUp,
+      providerTradeNo: z.string(),
+      refundId: z.string(),
+      refundedFen: z.number().int(),
+      reason: z.string(),
+      totalRefundedFen: z.number().int(),
+      fullyRefunded: z.boolean(),
+      refundedAt: z.string(),
+    }),
   },
 });

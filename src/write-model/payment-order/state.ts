@@ -1,6 +1,6 @@
-import type { PaymentChannel, PaymentOrderTerms, PaymentProvider } from './events.js';
+import type { PaymentChannel, PaymentOrderTerms, PaymentProvider, TopUpOrderTerms } from './events.js';
 
-export type { PaymentOrderTerms };
+export type { PaymentOrderTerms, TopUpOrderTerms };
 
 /**
  * `none`: no order in this stream. `pending`: waiting for the provider.
@@ -47,8 +47,10 @@ export interface PendingRefund {
 
 export interface PaymentOrderState {
   status: PaymentOrderStatus;
-  /** null while status is `none` */
+  /** a plan order's terms; null while status is `none` and for a top-up */
   order: PaymentOrderTerms | null;
+  /** a top-up order's terms (null for a plan order) */
+  topUp: TopUpOrderTerms | null;
   /** set once paid */
   payment: PaymentRecord | null;
   /** set when failed */
@@ -71,6 +73,7 @@ export function initialState(): PaymentOrderState {
   return {
     status: 'none',
     order: null,
+    topUp: null,
     payment: null,
     failure: null,
     expiredAt: null,
@@ -85,4 +88,11 @@ export function initialState(): PaymentOrderState {
 /** The money was taken: paid, whether or not refunds followed. */
 export function isPaid(state: PaymentOrderState): boolean {
   return state.status === 'paid' || state.status === 'partially_refunded' || state.status === 'refunded';
+}
+
+/** What every order has, a plan order or a top-up: undefined while there is none. */
+export type OrderBasics = Pick<PaymentOrderTerms, 'orderId' | 'userId' | 'amountFen' | 'provider' | 'expiresAt' | 'createdAt'>;
+
+export function orderBasics(state: PaymentOrderState): OrderBasics | undefined {
+  return state.order ?? state.topUp ?? undefined;
 }

@@ -32,8 +32,9 @@ import { initialState, type ConnectedAccount, type PlatformAccountState } from '
  * Rules the decisions follow (see also the specs):
  * - Platform-agnostic: `platform` is only checked for shape; the registry of
  *   platforms lives outside the write model.
- * - Ownership: user commands name `requestedBy`; anyone but the owner is
- *   PERMISSION_DENIED (an unknown account is NOT_FOUND first). `null` means a
+ * - Ownership: user commands name `requestedBy` (whose accounts a user may
+ *   act on is the access policy's, checked by the application: docs/rbac.md);
+ *   none is PERMISSION_DENIED (an unknown account is NOT_FOUND first). `null` means a
  *   worker and is accepted only where a worker may act (verify, invalidate,
  *   disconnect); RecordAccountHealth is a worker's only.
  * - Connect on an existing stream: the same account, owner and platform is a
@@ -114,11 +115,16 @@ function existing(state: PlatformAccountState, accountId: string): ConnectedAcco
   return state;
 }
 
-/** The owner may act; `null` (a worker) only where the command allows it. Anything else is refused. */
+/**
+ * A user must have asked — `null` (a worker) only where the command allows
+ * it. Whose accounts a user may act on is the access policy's (an
+ * organization admin disconnects a member's: docs/rbac.md), checked by the
+ * application against the caller's data scope; the decider records who.
+ */
 function authorize(a: ConnectedAccount, requestedBy: unknown, systemAllowed: boolean): string | null {
   if (requestedBy === null && systemAllowed) return null;
-  if (typeof requestedBy === 'string' && requestedBy === a.ownerId) return requestedBy;
-  throw new DomainError('PERMISSION_DENIED', `platform account ${a.accountId} belongs to another user`, { accountId: a.accountId });
+  if (typeof requestedBy === 'string' && requestedBy !== '') return requestedBy;
+  throw new DomainError('PERMISSION_DENIED', `a user must ask to change platform account ${a.accountId}`, { accountId: a.accountId });
 }
 
 function notDisconnected(a: ConnectedAccount): void {
@@ -369,7 +375,8 @@ function bindOAuth(command: BindOAuthAccount, state: PlatformAccountState): Even
   if (a.accountId !== accountId) {
     throw new DomainError('CONFLICT', `the stream holds platform account ${a.accountId}`, { accountId: a.accountId });
   }
-  authorize(a, ownerId, false);
+  // binding again is the owner's own: the account stays theirs
+  if (ownerId !== a.ownerId) throw new DomainError('PERMISSION_DENIED', `platform account ${a.accountId} belongs to another user`, { accountId: a.accountId });
   notDisconnected(a);
   if (a.platform !== platform || !a.oauth) {
     throw new DomainError('CONFLICT', `platform account ${a.accountId} is not an OAuth account of ${platform}`, {

@@ -1,4 +1,4 @@
-import type { ReviewContent, ReviewHit } from './events.js';
+import type { ReviewContent, ReviewHit, ReviewSubject } from './events.js';
 
 /** Commands of one review (stream `review-{reviewId}`); all carry `now`. */
 
@@ -6,6 +6,8 @@ import type { ReviewContent, ReviewHit } from './events.js';
 export interface OpenReview {
   type: 'OpenReview';
   reviewId: string;
+  /** absent: a publication; `sms_batch`: publicationId and articleId name the batch */
+  subject?: ReviewSubject;
   publicationId: string;
   articleId: string;
   articleVersion: number;

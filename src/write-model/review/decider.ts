@@ -1,12 +1,13 @@
 import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
-import { instant, invalid, optionalText, requireText } from '../core/validate.js';
+import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
 import type { ApproveReview, ClaimReview, OpenReview, RejectReview, ReleaseReview, ReviewCommand, WithdrawReview } from './commands.js';
 import {
   MAX_REVIEW_COMMENT,
   MAX_REVIEW_HITS,
   MAX_REVIEW_TITLE,
+  REVIEW_SUBJECTS,
   reviewEvents,
   reviewHitSchema,
   type ReviewContent,
@@ -103,9 +104,10 @@ function open(command: OpenReview, state: State): Event[] {
   const title = requireText(command.title, 'title');
   const found = hits(command.hits);
   const reviewed = content(command.content);
+  const subject = command.subject === undefined || command.subject === 'publication' ? null : requireOneOf(command.subject, REVIEW_SUBJECTS, 'subject');
   instant(command.now, 'now');
   if (state.status !== 'none') {
-    if (state.publicationId === publicationId && state.ownerId === ownerId) return [];
+    if (state.publicationId === publicationId && state.ownerId === ownerId && (state.subject ?? null) === subject) return [];
     throw new DomainError('CONFLICT', `review ${reviewId} was opened for another publication`, { reviewId });
   }
   return [
@@ -113,6 +115,7 @@ function open(command: OpenReview, state: State): Event[] {
       type: 'ReviewOpened',
       data: {
         reviewId,
+        ...(subject ? { subject } : {}),
         publicationId,
         articleId,
         articleVersion: command.articleVersion,
@@ -126,6 +129,11 @@ function open(command: OpenReview, state: State): Event[] {
       },
     },
   ];
+}
+
+/** The subject as events carry it: left out for a publication (the shape written before other subjects). */
+function subjectOf(review: OpenedReview): { subject?: 'sms_batch' } {
+  return review.subject === 'sms_batch' ? { subject: 'sms_batch' } : {};
 }
 
 function notDecided(review: OpenedReview): void {
@@ -190,6 +198,7 @@ function decideReview(command: ApproveReview | RejectReview, state: State): Even
   }
   const data = {
     reviewId: review.reviewId,
+    ...subjectOf(review),
     publicationId: review.publicationId,
     ownerId: review.ownerId,
     reviewerId,
@@ -205,7 +214,10 @@ function withdraw(command: WithdrawReview, state: State): Event[] {
   instant(command.now, 'now');
   if (review.status !== 'open') return [];
   return [
-    { type: 'ReviewWithdrawn', data: { reviewId: review.reviewId, publicationId: review.publicationId, ownerId: review.ownerId, withdrawnAt: command.now } },
+    {
+      type: 'ReviewWithdrawn',
+      data: { reviewId: review.reviewId, ...subjectOf(review), publicationId: review.publicationId, ownerId: review.ownerId, withdrawnAt: command.now },
+    },
   ];
 }
 
@@ -236,6 +248,7 @@ function evolve(state: State, event: Event): State {
     return {
       status: 'open',
       reviewId: d.reviewId,
+      ...(d.subject === 'sms_batch' ? { subject: d.subject } : {}),
       publicationId: d.publicationId,
       articleId: d.articleId,
       articleVersion: d.articleVersion,

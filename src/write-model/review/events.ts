@@ -48,8 +48,19 @@ export interface ReviewContent {
   tags: string[];
 }
 
+/**
+ * What a review is of: a publication (the default: absent in events written
+ * before SMS batches were reviewed), or an SMS batch (`publicationId`,
+ * `articleId` then name the batch, `platform` is `sms`).
+ */
+export const REVIEW_SUBJECTS = ['publication', 'sms_batch'] as const;
+export type ReviewSubject = (typeof REVIEW_SUBJECTS)[number];
+
 export interface ReviewOpenedData {
   reviewId: string;
+  /** absent: a publication */
+  subject?: ReviewSubject;
+  /** the subject's id: the publication, or the SMS batch */
   publicationId: string;
   articleId: string;
   articleVersion: number;
@@ -79,6 +90,8 @@ export interface ReviewReleasedData {
 
 export interface ReviewDecidedData {
   reviewId: string;
+  /** absent: a publication */
+  subject?: ReviewSubject;
   publicationId: string;
   ownerId: string;
   reviewerId: string;
@@ -91,6 +104,8 @@ export interface ReviewDecidedData {
 
 export interface ReviewWithdrawnData {
   reviewId: string;
+  /** absent: a publication */
+  subject?: ReviewSubject;
   publicationId: string;
   ownerId: string;
   withdrawnAt: string;
@@ -121,6 +136,7 @@ export const reviewHitSchema = z.object({
 
 const decided = z.object({
   reviewId: z.string(),
+  subject: z.enum(REVIEW_SUBJECTS).optional(),
   publicationId: z.string(),
   ownerId: z.string(),
   reviewerId: z.string(),
@@ -134,6 +150,7 @@ export const reviewEvents = eventCodec<ReviewEvent>({
   ReviewOpened: {
     schema: z.object({
       reviewId: z.string(),
+      subject: z.enum(REVIEW_SUBJECTS).optional(),
       publicationId: z.string(),
       articleId: z.string(),
       articleVersion: z.number().int(),
@@ -150,5 +167,13 @@ export const reviewEvents = eventCodec<ReviewEvent>({
   ReviewReleased: { schema: z.object({ reviewId: z.string(), reviewerId: z.string(), releasedAt: z.string() }) },
   ReviewApproved: { schema: decided },
   ReviewRejected: { schema: decided },
-  ReviewWithdrawn: { schema: z.object({ reviewId: z.string(), publicationId: z.string(), ownerId: z.string(), withdrawnAt: z.string() }) },
+  ReviewWithdrawn: {
+    schema: z.object({
+      reviewId: z.string(),
+      subject: z.enum(REVIEW_SUBJECTS).optional(),
+      publicationId: z.string(),
+      ownerId: z.string(),
+      withdrawnAt: z.string(),
+    }),
+  },
 });

@@ -1,7 +1,11 @@
+import type { ReviewSubject } from './events.js';
+
 /** What a decision needs of one review. */
 export interface OpenedReview {
   status: 'open' | 'approved' | 'rejected' | 'withdrawn';
   reviewId: string;
+  /** absent: a publication */
+  subject?: ReviewSubject;
   publicationId: string;
   articleId: string;
   articleVersion: number;

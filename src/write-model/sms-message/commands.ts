@@ -1,4 +1,5 @@
-import type { SmsFailureCode, SmsReceiptStatus, SmsSentSource } from './events.js';
+import type { SealedSecret } from '../core/sealed-secret.js';
+import type { SmsPurpose, SmsFailureCode, SmsReceiptStatus, SmsSentSource } from './events.js';
 
 /** Commands of one SMS (stream `sms_message-{messageId}`); all carry `now`. */
 
@@ -10,7 +11,16 @@ export interface RequestSms {
   to: string;
   country: string;
   callingCode: string;
+  /** with sealedText: the masked body (it must hold no run of 4 digits) */
   text: string;
+  /** a one-time code's body as sent, sealed by the application */
+  sealedText?: SealedSecret;
+  /** the platform's own message: required with sealedText (a code purpose), else `notification` or absent */
+  purpose?: SmsPurpose;
+  /** one recipient of this SMS batch */
+  batchId?: string | null;
+  /** the owner's organization, for its listings and limits */
+  organizationId?: string | null;
   now: string;
 }
 

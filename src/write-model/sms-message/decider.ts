@@ -1,11 +1,13 @@
 import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
+import { requireSealed, sameSealed } from '../core/sealed-secret.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
 import type { RecordSmsFailed, RecordSmsReceipt, RecordSmsSent, RequestSms, SmsMessageCommand } from './commands.js';
 import {
   E164,
   MAX_SMS_TEXT,
+  SMS_CODE_PURPOSES,
   SMS_FAILURE_CODES,
   SMS_RECEIPT_STATUSES,
   SMS_SENT_SOURCES,
@@ -27,7 +29,9 @@ import { initialState, type RequestedSms, type SmsMessageState } from './state.j
  *   VALIDATION_ERROR under `to`, details.reason country_not_served), text
  *   of 1..MAX_SMS_TEXT characters, not blank, without NUL. Segments and the
  *   price are fixed here. The same request again is a no-op; another under
- *   the same id is CONFLICT.
+ *   the same id is CONFLICT. A one-time code's message comes with its body
+ *   sealed (`sealedText`, and a `purpose`): `text` is then the masked body,
+ *   and a run of 4 digits in it is VALIDATION_ERROR (the code in clear).
  * - RecordSmsSent: only for a requested message (NOT_FOUND); recorded
  *   already (by the worker or a receipt): a no-op when the provider id is
  *   the same, CONFLICT when another; failed: CONFLICT.
@@ -90,12 +94,24 @@ function request(command: RequestSms, state: State): Event[] {
   if (unitPriceFen === null) throw invalid(`SMS is not sent to ${country}`, { field: 'to', reason: 'country_not_served', country });
   const problem = smsTextProblem(command.text);
   if (problem) throw invalid(problem, { field: 'text', max: MAX_SMS_TEXT });
+  const sealedText = command.sealedText === undefined ? undefined : requireSealed(command.sealedText, 'sealedText');
+  const purpose =
+    sealedText !== undefined
+      ? requireOneOf(command.purpose, SMS_CODE_PURPOSES, 'purpose')
+      : command.purpose === undefined
+        ? undefined
+        : requireOneOf(command.purpose, ['notification'] as const, 'purpose');
+  if (sealedText !== undefined && /\d{4}/.test(command.text)) throw invalid('text must be masked when the body is sealed', { field: 'text' });
   instant(command.now, 'now');
   if (state.status !== 'none') {
-    if (state.ownerId === ownerId && state.to === command.to && state.text === command.text) return [];
+    const kept = state.sealedText ?? null;
+    const sameBody = sealedText === undefined ? kept === null : kept !== null && sameSealed(kept, sealedText);
+    if (state.ownerId === ownerId && state.to === command.to && state.text === command.text && sameBody) return [];
     throw new DomainError('CONFLICT', `sms ${messageId} was requested with other content`, { messageId });
   }
   const { encoding, segments } = countSegments(command.text);
+  const batchId = optionalText(command.batchId, 'batchId');
+  const organizationId = optionalText(command.organizationId, 'organizationId');
   return [
     {
       type: 'SmsRequested',
@@ -106,11 +122,15 @@ function request(command: RequestSms, state: State): Event[] {
         country,
         callingCode: command.callingCode,
         text: command.text,
+        ...(sealedText !== undefined ? { sealedText } : {}),
+        ...(purpose !== undefined ? { purpose } : {}),
         encoding,
         segments,
         unitPriceFen,
         priceFen: segments * unitPriceFen,
         requestedAt: command.now,
+        ...(batchId ? { batchId } : {}),
+        ...(organizationId ? { organizationId } : {}),
       },
     },
   ];
@@ -234,6 +254,7 @@ function evolve(state: State, event: Event): State {
       country: d.country,
       callingCode: d.callingCode,
       text: d.text,
+      ...(d.sealedText ? { sealedText: d.sealedText } : {}),
       encoding: d.encoding,
       segments: d.segments,
       priceFen: d.priceFen,

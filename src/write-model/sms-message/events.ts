@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DomainEvent } from '../core/decider.js';
 import { eventCodec } from '../core/event-codec.js';
+import type { SealedSecret } from '../core/sealed-secret.js';
 import { SMS_ENCODINGS, type SmsEncoding } from './segments.js';
 
 /**
@@ -22,9 +23,10 @@ export const E164 = /^\+[1-9]\d{6,14}$/;
  * Why a message will not be sent:
  * - `invalid_number`, `country_not_supported`: the provider refused the destination;
  * - `rejected`: the provider refused the message itself (content, sender, account);
- * - `attempts_exhausted`: transient failures (the provider down, throttling) until the job's last attempt.
+ * - `attempts_exhausted`: transient failures (the provider down, throttling) until the job's last attempt;
+ * - `insufficient_balance`: the ledger refused the charge (the owner's prepaid balance), so it was never queued.
  */
-export const SMS_FAILURE_CODES = ['invalid_number', 'country_not_supported', 'rejected', 'attempts_exhausted'] as const;
+export const SMS_FAILURE_CODES = ['invalid_number', 'country_not_supported', 'rejected', 'attempts_exhausted', 'insufficient_balance'] as const;
 export type SmsFailureCode = (typeof SMS_FAILURE_CODES)[number];
 
 /** How a send came to be recorded: the provider's answer to our send, its delivery receipt (which came first), or a status query. */
@@ -32,6 +34,17 @@ export const SMS_SENT_SOURCES = ['send', 'receipt', 'status_query'] as const;
 export type SmsSentSource = (typeof SMS_SENT_SOURCES)[number];
 
 export const SMS_RECEIPT_STATUSES = ['DELIVERED', 'UNDELIVERED'] as const;
+
+/**
+ * What a message with a sealed body carries: a one-time code. Its text in
+ * the events, read models and answers is the masked one (`•••••• is your
+ * code`); the body as sent is `sealedText`, opened only by the worker.
+ */
+export const SMS_CODE_PURPOSES = ['login_code', 'phone_verification'] as const;
+export type SmsCodePurpose = (typeof SMS_CODE_PURPOSES)[number];
+/** The platform's own messages: a one-time code (sealed body), or a notification the user asked to get by SMS. */
+export const SMS_PURPOSES = [...SMS_CODE_PURPOSES, 'notification'] as const;
+export type SmsPurpose = (typeof SMS_PURPOSES)[number];
 export type SmsReceiptStatus = (typeof SMS_RECEIPT_STATUSES)[number];
 
 export interface SmsRequestedData {
@@ -43,7 +56,12 @@ export interface SmsRequestedData {
   country: string;
   /** the country calling code, digits (`86`) */
   callingCode: string;
+  /** as sent; with `sealedText`, the masked body (no code in it) */
   text: string;
+  /** a one-time code's message: the body as sent, sealed (context `sms-text:{messageId}`); absent: `text` is sent */
+  sealedText?: SealedSecret;
+  /** the platform's own message: what the code is for (with `sealedText`), or `notification`; absent: a user's own SMS */
+  purpose?: SmsPurpose;
   encoding: SmsEncoding;
   segments: number;
   /** the catalogue's price per segment for the country (prices.ts), fen */
@@ -51,6 +69,10 @@ export interface SmsRequestedData {
   /** segments × unitPriceFen */
   priceFen: number;
   requestedAt: string;
+  /** the SMS batch it is one recipient of (absent: a single send) */
+  batchId?: string;
+  /** the owner's organization when requested (absent: none) */
+  organizationId?: string;
 }
 
 export interface SmsSentData {
@@ -123,11 +145,15 @@ export const smsMessageEvents = eventCodec<SmsMessageEvent>({
       country: z.string(),
       callingCode: z.string(),
       text: z.string(),
+      sealedText: z.object({ keyId: z.string(), iv: z.string(), tag: z.string(), ciphertext: z.string() }).optional(),
+      purpose: z.enum(SMS_PURPOSES).optional(),
       encoding: z.enum(SMS_ENCODINGS),
       segments: z.number().int(),
       unitPriceFen: z.number().int(),
       priceFen: z.number().int(),
       requestedAt: z.string(),
+      batchId: z.string().optional(),
+      organizationId: z.string().optional(),
     }),
   },
   SmsSent: {

@@ -11,16 +11,18 @@ import { E164 } from './events.js';
  * `sms_inbound-{providerMessageId}`, one event, ever. The provider's id
  * names the stream, so a notification delivered twice records it once.
  *
- * Routing is decided before the command (the callback looks up who last
- * sent from that number to the sender): `reply` to the owner of that
- * message, or `unrouted` (ownerId null) when nobody did. The first record
+ * Routing is decided before the command (the callback looks up the
+ * keyword its first word may be, then who last sent from that number to
+ * the sender): `keyword` to the keyword's owner, `reply` to the owner of
+ * that message, or `unrouted` (ownerId null) when neither. The first record
  * stands: a repeat is a no-op whatever it would route to now; another text
  * or number under the same provider id is CONFLICT.
  */
 
 export const MAX_INBOUND_TEXT = 5000;
 const PROVIDER_ID = /^[A-Za-z0-9_.-]{1,100}$/;
-export const SMS_INBOUND_ROUTES = ['reply', 'unrouted'] as const;
+/** keyword: its first word is a keyword someone reserved (sms_keyword-{KEYWORD}); reply: it answers a message sent to its sender; unrouted: neither */
+export const SMS_INBOUND_ROUTES = ['keyword', 'reply', 'unrouted'] as const;
 export type SmsInboundRoute = (typeof SMS_INBOUND_ROUTES)[number];
 
 export interface SmsReceivedData {
@@ -37,6 +39,10 @@ export interface SmsReceivedData {
   route: SmsInboundRoute;
   /** reply: the owner's message it answers */
   replyTo: string | null;
+  /** keyword: the keyword it was routed by (absent otherwise) */
+  keyword?: string;
+  /** the owner's organization (absent: none, or unrouted) */
+  organizationId?: string;
   recordedAt: string;
 }
 
@@ -52,6 +58,8 @@ export interface RecordInboundSms {
   ownerId: string | null;
   route: SmsInboundRoute;
   replyTo: string | null;
+  keyword?: string | null;
+  organizationId?: string | null;
   now: string;
 }
 
@@ -76,6 +84,8 @@ export const smsInboundEvents = eventCodec<SmsInboundEvent>({
       ownerId: z.string().nullable(),
       route: z.enum(SMS_INBOUND_ROUTES),
       replyTo: z.string().nullable(),
+      keyword: z.string().optional(),
+      organizationId: z.string().optional(),
       recordedAt: z.string(),
     }),
   },
@@ -94,8 +104,10 @@ function decide(command: SmsInboundCommand, state: SmsInboundState): SmsInboundE
   const route = requireOneOf(command.route, SMS_INBOUND_ROUTES, 'route');
   const ownerId = optionalText(command.ownerId, 'ownerId');
   const replyTo = optionalText(command.replyTo, 'replyTo');
-  if ((route === 'unrouted') !== (ownerId === null) || (route === 'reply') !== (replyTo !== null))
-    throw invalid('a reply names its owner and message; an unrouted message neither', { field: 'route' });
+  const keyword = optionalText(command.keyword, 'keyword');
+  const organizationId = optionalText(command.organizationId, 'organizationId');
+  if ((route === 'unrouted') !== (ownerId === null) || (route === 'reply') !== (replyTo !== null) || (route === 'keyword') !== (keyword !== null))
+    throw invalid('a reply names its owner and message, a keyword message its owner and keyword; an unrouted message none of them', { field: 'route' });
   instant(command.receivedAt, 'receivedAt');
   instant(command.now, 'now');
   if (state.status === 'received') {
@@ -114,6 +126,8 @@ function decide(command: SmsInboundCommand, state: SmsInboundState): SmsInboundE
         ownerId,
         route,
         replyTo,
+        ...(keyword ? { keyword } : {}),
+        ...(organizationId && ownerId ? { organizationId } : {}),
         recordedAt: command.now,
       },
     },

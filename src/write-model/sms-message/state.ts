@@ -1,3 +1,4 @@
+import type { SealedSecret } from '../core/sealed-secret.js';
 import type { SmsFailureCode } from './events.js';
 import type { SmsEncoding } from './segments.js';
 
@@ -10,6 +11,8 @@ export interface RequestedSms {
   country: string;
   callingCode: string;
   text: string;
+  /** a one-time code's body as sent (the worker opens it); null or absent: `text` is sent */
+  sealedText?: SealedSecret | null;
   encoding: SmsEncoding;
   segments: number;
   priceFen: number;

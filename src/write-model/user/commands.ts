@@ -156,6 +156,63 @@ export interface DisableTotp {
   now: string;
 }
 
+/**
+ * Phone numbers and the SMS second factor (phone.ts). The application makes
+ * the code, sends it sealed in the SMS and hands the decider only its HMAC;
+ * a wrong code's attempts are counted outside the stream (Redis), so the
+ * stream keeps lifecycle facts only.
+ */
+
+/** A code was sent to the (normalised) number; supersedes a pending verification. */
+export interface StartPhoneVerification {
+  type: 'StartPhoneVerification';
+  userId: string;
+  /** E.164, normalised by the adapter */
+  phoneE164: string;
+  /** HMAC-SHA256 hex of the code */
+  codeHash: string;
+  expiresAt: string;
+  now: string;
+}
+
+/** The user typed the code back. */
+export interface VerifyPhoneNumber {
+  type: 'VerifyPhoneNumber';
+  userId: string;
+  codeHash: string;
+  now: string;
+}
+
+export interface RemovePhoneNumber {
+  type: 'RemovePhoneNumber';
+  userId: string;
+  now: string;
+}
+
+/** SMS as a second factor (the application re-checked the password). */
+export interface EnableSmsMfa {
+  type: 'EnableSmsMfa';
+  userId: string;
+  now: string;
+}
+
+/** SMS second factor off (the application re-checked the password). */
+export interface DisableSmsMfa {
+  type: 'DisableSmsMfa';
+  userId: string;
+  now: string;
+}
+
+/** An admin clears every second factor of a user who lost them. */
+export interface ResetMfa {
+  type: 'ResetMfa';
+  userId: string;
+  /** the admin's user id */
+  by: string;
+  reason: string;
+  now: string;
+}
+
 export type UserCommand =
   | RegisterUser
   | UpdateProfile
@@ -171,6 +228,12 @@ export type UserCommand =
   | ConfirmTotp
   | UseRecoveryCode
   | RegenerateRecoveryCodes
-  | DisableTotp;
+  | DisableTotp
+  | StartPhoneVerification
+  | VerifyPhoneNumber
+  | RemovePhoneNumber
+  | EnableSmsMfa
+  | DisableSmsMfa
+  | ResetMfa;
 
 export type UserCommandType = UserCommand['type'];

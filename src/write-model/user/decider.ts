@@ -21,6 +21,7 @@ import { requirePasswordHash, requireTokenHash } from './hashes.js';
 import { initialState, keptAfterChange, type UserAccount, type UserState } from './state.js';
 import { requireUsername } from './username.js';
 import { confirmTotp, disableTotp, evolveTotp, regenerateRecoveryCodes, startTotpEnrollment, useRecoveryCode, type TotpDecisionContext } from './totp.js';
+import { disableSmsMfa, enableSmsMfa, evolvePhone, removePhoneNumber, resetMfa, startPhoneVerification, verifyPhoneNumber } from './phone.js';
 
 /**
  * The User aggregate: an account, its profile, role and status, its
@@ -46,7 +47,8 @@ import { confirmTotp, disableTotp, evolveTotp, regenerateRecoveryCodes, startTot
  * - Secrets arrive hashed: passwords as argon2id PHC strings
  *   (`$argon2id$…`), tokens as sha256 hex. Anything else is a
  *   VALIDATION_ERROR — a guard against an adapter passing a secret in clear.
- * - The second factor (TOTP and recovery codes): see totp.ts.
+ * - The second factor (TOTP and recovery codes): see totp.ts; the phone
+ *   number, the SMS factor and the admin's MFA reset: see phone.ts.
  * - Idempotent repeats return []: RegisterUser with the same id, email and
  *   hash; ChangePassword to the hash already in force; RequestPasswordReset
  *   with the pending hash; and the no-change cases of the brief.
@@ -169,12 +171,13 @@ function mergePreferences(current: NotificationPreferences, given: NotificationP
     throw new DomainError('VALIDATION_ERROR', 'notificationPreferences must be an object', { field: 'notificationPreferences' });
   for (const [kind, channels] of Object.entries(given)) {
     requireOneOf(kind, NOTIFICATION_KINDS, 'notificationPreferences');
-    if (typeof channels?.inApp !== 'boolean' || typeof channels.mail !== 'boolean') {
-      throw new DomainError('VALIDATION_ERROR', `notificationPreferences.${kind} needs inApp and mail as booleans`, {
+    if (typeof channels?.inApp !== 'boolean' || typeof channels.mail !== 'boolean' || (channels.sms !== undefined && typeof channels.sms !== 'boolean')) {
+      throw new DomainError('VALIDATION_ERROR', `notificationPreferences.${kind} needs inApp and mail as booleans (sms optional)`, {
         field: `notificationPreferences.${kind}`,
       });
     }
-    merged[kind] = { inApp: channels.inApp, mail: channels.mail };
+    // sms is kept only when on: off and absent mean the same
+    merged[kind] = { inApp: channels.inApp, mail: channels.mail, ...(channels.sms === true ? { sms: true } : {}) };
   }
   return merged;
 }
@@ -182,7 +185,7 @@ function mergePreferences(current: NotificationPreferences, given: NotificationP
 function samePreferences(a: NotificationPreferences, b: NotificationPreferences): boolean {
   const kinds = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const kind of kinds) {
-    if (a[kind]?.inApp !== b[kind]?.inApp || a[kind]?.mail !== b[kind]?.mail) return false;
+    if (a[kind]?.inApp !== b[kind]?.inApp || a[kind]?.mail !== b[kind]?.mail || (a[kind]?.sms ?? false) !== (b[kind]?.sms ?? false)) return false;
   }
   return true;
 }
@@ -354,6 +357,18 @@ function decide(command: UserCommand, state: UserState): Event[] {
       return regenerateRecoveryCodes(command, state, totpChecks);
     case 'DisableTotp':
       return disableTotp(command, state, totpChecks);
+    case 'StartPhoneVerification':
+      return startPhoneVerification(command, state, totpChecks);
+    case 'VerifyPhoneNumber':
+      return verifyPhoneNumber(command, state, totpChecks);
+    case 'RemovePhoneNumber':
+      return removePhoneNumber(command, state, totpChecks);
+    case 'EnableSmsMfa':
+      return enableSmsMfa(command, state, totpChecks);
+    case 'DisableSmsMfa':
+      return disableSmsMfa(command, state, totpChecks);
+    case 'ResetMfa':
+      return resetMfa(command, state, totpChecks);
     default: {
       const unknown: never = command;
       throw new DomainError('VALIDATION_ERROR', 'unknown command', { type: (unknown as { type?: unknown }).type });
@@ -439,6 +454,13 @@ function evolve(state: UserState, event: Event): UserState {
     case 'RecoveryCodesRegenerated':
     case 'TotpDisabled':
       return evolveTotp(state, event);
+    case 'PhoneVerificationStarted':
+    case 'PhoneNumberVerified':
+    case 'PhoneNumberRemoved':
+    case 'SmsMfaEnabled':
+    case 'SmsMfaDisabled':
+    case 'MfaReset':
+      return evolvePhone(state, event);
   }
 }
 
@@ -450,7 +472,7 @@ export const userAggregate: Aggregate<UserState, UserCommand, UserEvent> = {
   streamName: userStream,
   decider: userDecider,
   events: userEvents,
-  // version 3: the profile learned the username and notification preferences; version 4: the TOTP factor
-  // (older snapshots are ignored, the stream is folded)
-  snapshot: { version: 4, every: SNAPSHOT_EVERY.lifecycle },
+  // version 3: the profile learned the username and notification preferences; version 4: the TOTP factor;
+  // version 5: the phone number and the SMS factor (older snapshots are ignored, the stream is folded)
+  snapshot: { version: 5, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -12,7 +12,8 @@ import type { SealedSecret } from '../core/sealed-secret.js';
  * the adapters. The password hash is in the events because the state folded
  * from them is what a login is verified against; read models must never
  * project `passwordHash`, `refreshTokenHash`, `resetTokenHash`, `verifyTokenHash`, the
- * TOTP `secret` (sealed: its box never leaves the write side) or recovery-code hashes.
+ * TOTP `secret` (sealed: its box never leaves the write side), recovery-code hashes
+ * or the phone verification's `codeHash`.
  *
  * Every event names its user (`userId`) so a projection reading `$all` needs
  * nothing from the stream name.
@@ -47,6 +48,8 @@ export interface UserRegisteredData {
 export interface NotificationChannels {
   inApp: boolean;
   mail: boolean;
+  /** also by SMS to the verified phone; absent: off */
+  sms?: boolean;
 }
 
 /** Per notification kind; a kind left out is delivered on every channel. */
@@ -191,6 +194,58 @@ export interface TotpDisabledData {
   disabledAt: string;
 }
 
+/**
+ * A code was sent by SMS to `phoneE164` to prove the user holds it; it
+ * supersedes every earlier one. `codeHash` is the HMAC-SHA256 hex of the
+ * 6-digit code (keyed by a server secret: six digits hashed plainly could be
+ * tried offline); the code itself is only in the sealed SMS.
+ */
+export interface PhoneVerificationStartedData {
+  userId: string;
+  /** E.164 */
+  phoneE164: string;
+  codeHash: string;
+  expiresAt: string;
+  startedAt: string;
+}
+
+/** The code matched: the number is the user's (notifications and login codes go to it). It replaces an earlier verified one. */
+export interface PhoneNumberVerifiedData {
+  userId: string;
+  phoneE164: string;
+  verifiedAt: string;
+}
+
+/** The user dropped the number (verified or pending). */
+export interface PhoneNumberRemovedData {
+  userId: string;
+  phoneE164: string;
+  removedAt: string;
+}
+
+/** Logins now need a code sent by SMS to the verified number (or a TOTP / recovery code, when TOTP is on too). */
+export interface SmsMfaEnabledData {
+  userId: string;
+  phoneE164: string;
+  enabledAt: string;
+}
+
+export interface SmsMfaDisabledData {
+  userId: string;
+  disabledAt: string;
+}
+
+/**
+ * An admin turned every second factor off (TOTP with its secret and recovery
+ * codes, SMS): the user lost them. `by` is the admin's user id.
+ */
+export interface MfaResetData {
+  userId: string;
+  by: string;
+  reason: string;
+  resetAt: string;
+}
+
 export type UserEvent =
   | DomainEvent<'UserRegistered', UserRegisteredData>
   | DomainEvent<'ProfileUpdated', ProfileUpdatedData>
@@ -205,7 +260,13 @@ export type UserEvent =
   | DomainEvent<'TotpEnabled', TotpEnabledData>
   | DomainEvent<'RecoveryCodeUsed', RecoveryCodeUsedData>
   | DomainEvent<'RecoveryCodesRegenerated', RecoveryCodesRegeneratedData>
-  | DomainEvent<'TotpDisabled', TotpDisabledData>;
+  | DomainEvent<'TotpDisabled', TotpDisabledData>
+  | DomainEvent<'PhoneVerificationStarted', PhoneVerificationStartedData>
+  | DomainEvent<'PhoneNumberVerified', PhoneNumberVerifiedData>
+  | DomainEvent<'PhoneNumberRemoved', PhoneNumberRemovedData>
+  | DomainEvent<'SmsMfaEnabled', SmsMfaEnabledData>
+  | DomainEvent<'SmsMfaDisabled', SmsMfaDisabledData>
+  | DomainEvent<'MfaReset', MfaResetData>;
 
 export type UserEventType = UserEvent['type'];
 
@@ -235,7 +296,7 @@ export const userEvents = eventCodec<UserEvent>({
       timezone: z.string().nullable().optional(),
       username: z.string().optional(),
       previousUsername: z.string().nullable().optional(),
-      notificationPreferences: z.record(z.string(), z.object({ inApp: z.boolean(), mail: z.boolean() })).optional(),
+      notificationPreferences: z.record(z.string(), z.object({ inApp: z.boolean(), mail: z.boolean(), sms: z.boolean().optional() })).optional(),
       updatedAt: z.string(),
     }),
   },
@@ -260,4 +321,12 @@ export const userEvents = eventCodec<UserEvent>({
   RecoveryCodeUsed: { schema: z.object({ userId: z.string(), codeHash: z.string(), recoveryCodesLeft: epoch, usedAt: z.string() }) },
   RecoveryCodesRegenerated: { schema: z.object({ userId: z.string(), recoveryCodeHashes: z.array(z.string()), regeneratedAt: z.string() }) },
   TotpDisabled: { schema: z.object({ userId: z.string(), via: z.enum(TOTP_DISABLE_VIAS), disabledAt: z.string() }) },
+  PhoneVerificationStarted: {
+    schema: z.object({ userId: z.string(), phoneE164: z.string(), codeHash: z.string(), expiresAt: z.string(), startedAt: z.string() }),
+  },
+  PhoneNumberVerified: { schema: z.object({ userId: z.string(), phoneE164: z.string(), verifiedAt: z.string() }) },
+  PhoneNumberRemoved: { schema: z.object({ userId: z.string(), phoneE164: z.string(), removedAt: z.string() }) },
+  SmsMfaEnabled: { schema: z.object({ userId: z.string(), phoneE164: z.string(), enabledAt: z.string() }) },
+  SmsMfaDisabled: { schema: z.object({ userId: z.string(), disabledAt: z.string() }) },
+  MfaReset: { schema: z.object({ userId: z.string(), by: z.string(), reason: z.string(), resetAt: z.string() }) },
 });

@@ -4,3 +4,4 @@ export * from './state.js';
 export * from './decider.js';
 export * from './email-reservation.js';
 export * from './totp.js';
+export * from './phone.js';

@@ -61,6 +61,20 @@ export interface TotpFactor {
   recoveryCodes: RecoveryCode[];
 }
 
+/** The number the user proved to hold: login codes and SMS notifications go to it. */
+export interface VerifiedPhone {
+  e164: string;
+  verifiedAt: string;
+}
+
+/** The latest code sent to prove a number; a newer one replaces it, verifying or removing clears it. */
+export interface PendingPhoneVerification {
+  phoneE164: string;
+  codeHash: string;
+  expiresAt: string;
+  startedAt: string;
+}
+
 /**
  * Plain JSON (the stream is snapshotted). Sessions are not here: each lives
  * in its own stream; the user keeps only what revokes them all at once.
@@ -82,6 +96,11 @@ export interface UserState {
   keptSession: KeptSession | null;
   /** null: no second factor, nor one being enrolled */
   totp: TotpFactor | null;
+  /** null: no verified number */
+  phone: VerifiedPhone | null;
+  phoneVerification: PendingPhoneVerification | null;
+  /** SMS as a second factor (to `phone`): when it was turned on; null: off */
+  smsMfaSince: string | null;
 }
 
 export function initialState(): UserState {
@@ -95,6 +114,9 @@ export function initialState(): UserState {
     sessionEpoch: 0,
     keptSession: null,
     totp: null,
+    phone: null,
+    phoneVerification: null,
+    smsMfaSince: null,
   };
 }
 
@@ -108,6 +130,16 @@ export function totpStatus(state: UserState): TotpStatus {
 /** Unused recovery codes of the current set (0 unless TOTP is on). */
 export function recoveryCodesLeft(state: UserState): number {
   return state.totp?.recoveryCodes.filter((code) => !code.used).length ?? 0;
+}
+
+/** SMS codes are a second factor of this user's logins. */
+export function smsMfaOn(state: UserState): boolean {
+  return state.smsMfaSince !== null && state.phone !== null;
+}
+
+/** Logins need a second factor (TOTP on, or SMS): what an organization's MFA requirement asks. */
+export function mfaEnabled(state: UserState): boolean {
+  return state.totp?.status === 'on' || smsMfaOn(state);
 }
 
 /** What a session decision needs of this user (session/commands.ts). */

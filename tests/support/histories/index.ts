@@ -17,7 +17,11 @@ import { proxyHistories } from './proxy.js';
 import { reportHistories, reportRunHistories } from './report.js';
 import { sessionHistories } from './session.js';
 import { smsInboundHistories, smsMessageHistories } from './sms-message.js';
+import { smsBatchHistories, smsKeywordHistories } from './sms-batch.js';
+import { statisticsExportHistories } from './statistics-export.js';
+import { invitationHistories, membershipClaimHistories, organizationHistories } from './organization.js';
 import { subscriptionHistories } from './subscription.js';
+import { ledgerAccountHistories, ledgerHistories } from './ledger.js';
 import { subscriptionUsageHistories } from './subscription-usage.js';
 import { userHistories } from './user.js';
 import { usernameReservationHistories } from './username-reservation.js';
@@ -37,6 +41,8 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   sessionHistories,
   subscriptionHistories,
   subscriptionUsageHistories,
+  ledgerHistories,
+  ledgerAccountHistories,
   paymentOrderHistories,
   platformAccountHistories,
   proxyHistories,
@@ -62,4 +68,10 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   queueInterventionHistories,
   smsMessageHistories,
   smsInboundHistories,
+  smsBatchHistories,
+  smsKeywordHistories,
+  statisticsExportHistories,
+  organizationHistories,
+  membershipClaimHistories,
+  invitationHistories,
 ];

@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { paymentOrderAggregate, type PaymentOrderCommand } from '../../../src/write-model/payment-order/index.js';
 import { historySource, sequence } from './harness.js';
 
-/** One order: created, paid (or failed, or expired), refunded in parts. */
+/** One order (for a plan, or a balance top-up): created, paid (or failed, or expired), refunded in parts. */
 export const paymentOrderHistories = historySource(
   paymentOrderAggregate,
   sequence(
     fc.record({
-      kind: fc.constantFrom('create', 'confirm', 'confirm', 'fail', 'expire', 'refund', 'refund'),
+      kind: fc.constantFrom('create', 'top_up', 'confirm', 'confirm', 'fail', 'expire', 'refund', 'refund'),
       trade: fc.constantFrom('t1', 't2'),
       refund: fc.constantFrom('f1', 'f2', 'f3'),
       amount: fc.constantFrom(100, 500, 3990),
@@ -22,6 +22,19 @@ export const paymentOrderHistories = historySource(
             service: 'xiaohongshu',
             plan: 'basic',
             billingCycle: 'monthly',
+            amountFen: 3990,
+            provider: 'alipay',
+            expiresAt: '2026-01-02T00:00:00.000Z',
+            now,
+          };
+        case 'top_up':
+          // a balance top-up instead (the first create wins: the other is refused)
+          return {
+            type: 'CreateTopUpOrder',
+            orderId: 'o1',
+            userId: 'u1',
+            holderKind: 'organization',
+            holderId: 'org1',
             amountFen: 3990,
             provider: 'alipay',
             expiresAt: '2026-01-02T00:00:00.000Z',

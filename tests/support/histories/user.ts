@@ -40,6 +40,8 @@ export const userHistories = historySource(
     // the box last enrolled and the code set last shown, as far as the client knows
     let enrolledBox = 0;
     let shownSet = 'a';
+    // the phone codes sent, newest last
+    let phoneCodes: string[] = [];
     return sequence(
       fc.record({
         kind: fc.oneof(
@@ -61,6 +63,8 @@ export const userHistories = historySource(
           },
           // the second factor: enrollments (some replaced), confirmations with the pending box or a stale one, recovery codes, regeneration, turning off
           { arbitrary: fc.constantFrom('totpStart', 'totpConfirm', 'totpConfirm', 'recovery', 'recovery', 'recovery', 'regenerate', 'totpOff'), weight: 14 },
+          // the phone and the SMS factor: codes sent (to one of two numbers) and typed back (the latest, an older or a wrong one), removal, SMS on/off, an admin's reset
+          { arbitrary: fc.constantFrom('phoneStart', 'phoneVerify', 'phoneVerify', 'phoneRemove', 'smsOn', 'smsOff', 'mfaReset'), weight: 8 },
           { arbitrary: fc.constant('suspend'), weight: 1 },
           { arbitrary: fc.constant('reactivate'), weight: 2 },
         ),
@@ -102,6 +106,7 @@ export const userHistories = historySource(
           suspended = false;
           enrolledBox = 0;
           shownSet = 'a';
+          phoneCodes = [];
         }
         // the stream is user-u1: its first commands are well-formed ones for u1
         const first = !opened;
@@ -190,6 +195,29 @@ export const userHistories = historySource(
             return { type: 'RegenerateRecoveryCodes', userId, recoveryCodeHashes: codeSet(c.codeSet), now };
           case 'totpOff':
             return { type: 'DisableTotp', userId, via: c.password === 0 ? 'recovery_code' : 'totp', now };
+          case 'phoneStart': {
+            const code = sha(`phone-code-${index}`);
+            phoneCodes.push(code);
+            const phoneE164 = c.box === 2 ? '+8613900139000' : '+8613800138000';
+            return { type: 'StartPhoneVerification', userId, phoneE164, codeHash: c.unhashed ? '123456' : code, expiresAt: later(now, c.ttl), now };
+          }
+          case 'phoneVerify': {
+            const code =
+              c.token === 'unknown' || phoneCodes.length === 0
+                ? sha(`never-sent-${index}`)
+                : c.token === 'older'
+                  ? phoneCodes[Math.max(0, phoneCodes.length - 2)]!
+                  : phoneCodes.at(-1)!;
+            return { type: 'VerifyPhoneNumber', userId, codeHash: code, now };
+          }
+          case 'phoneRemove':
+            return { type: 'RemovePhoneNumber', userId, now };
+          case 'smsOn':
+            return { type: 'EnableSmsMfa', userId, now };
+          case 'smsOff':
+            return { type: 'DisableSmsMfa', userId, now };
+          case 'mfaReset':
+            return { type: 'ResetMfa', userId, by: 'admin-1', reason: c.reason, now };
         }
       },
     );

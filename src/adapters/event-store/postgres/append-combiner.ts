@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ConditionFailedError } from '../../../event-store/errors.js';
 import type { AppendCondition, AppendResult, EventData, ExpectedRevision } from '../../../event-store/port.js';
 import { appendEvents, expectation, priorAppend } from './append.js';
+import { refusableQuery } from './refusable-query.js';
 
 /**
  * Several appends to different streams as one INSERT, one transaction, one
@@ -119,14 +120,15 @@ export class AppendCombiner {
   private async write(group: Pending[]): Promise<void> {
     // a lone append takes the fast path, unless it has conditions: only this statement checks those
     if (group.length === 1 && group[0]!.conditions.length === 0) return this.one(group[0]!);
-    let rows: { stream_name: string; revision: string; commit_position: string; prepare_position: string }[];
+    type Row = { stream_name: string; revision: string; commit_position: string; prepare_position: string };
+    let rows: Row[];
     try {
       const payload = group.map((p) => {
         const { kind, revision } = expectation(p.expected);
         const conditions = p.conditions.map((c) => ({ stream: c.streamName, revision: c.revision === 'no_stream' ? '-1' : c.revision.toString() }));
         return { stream: p.streamName, kind, revision, events: p.events, ...(conditions.length > 0 ? { conditions } : {}) };
       });
-      rows = (await this.pool.query({ name: 'es_append_combined', text: COMBINED_APPEND, values: [JSON.stringify(payload)] })).rows;
+      rows = (await refusableQuery<Row>(this.pool, { name: 'es_append_combined', text: COMBINED_APPEND, values: [JSON.stringify(payload)] })).rows;
     } catch {
       // A race with another writer, one append's data Postgres refuses (e.g. \u0000 in jsonb), a lost
       // connection: every append on its own finds out how it stands, so the error reaches only its own caller

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { refusableQuery } from './refusable-query.js';
 import { IdempotencyConflictError, WrongExpectedVersionError } from '../../../event-store/errors.js';
 import type { AppendResult, EventData, ExpectedRevision } from '../../../event-store/port.js';
 
@@ -119,7 +120,7 @@ export async function appendEvents(pool: pg.Pool, streamName: string, events: re
   let lastError: unknown;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
-      const written = newest((await pool.query<ResultRow>(fastStatement)).rows);
+      const written = newest((await refusableQuery<ResultRow>(pool, fastStatement)).rows);
       if (written) return toResult(written);
     } catch (error) {
       if ((error as PgError).code !== UNIQUE_VIOLATION) throw error;
@@ -130,7 +131,7 @@ export async function appendEvents(pool: pg.Pool, streamName: string, events: re
     try {
       const { kind, revision } = expectation(expected);
       const values = [streamName, kind, revision, JSON.stringify(events)];
-      const locked = await pool.query<ResultRow>({ name: 'es_append_locked', text: LOCKED_APPEND, values });
+      const locked = await refusableQuery<ResultRow>(pool, { name: 'es_append_locked', text: LOCKED_APPEND, values });
       return toResult(locked.rows[0]!);
     } catch (error) {
       const e = error as PgError;

@@ -167,6 +167,7 @@ export function registerQueueOperationRoutes(router: Router<AppState>, admin: Ht
         'The stream stays open until the client closes it. Needs the bearer token in the Authorization header (read it with fetch, not EventSource).',
       tags,
       auth: true,
+      permission: 'platform.queues.view',
       envelope: false,
       responses: {
         200: {
@@ -194,6 +195,7 @@ export function registerQueueOperationRoutes(router: Router<AppState>, admin: Ht
         'Live: GET /api/v1/admin/queues/live.',
       tags,
       auth: true,
+      permission: 'platform.queues.view',
       responses: { 200: { description: 'the snapshot', schema: queueStatsSnapshotSchema } },
       errors: [403],
     },
@@ -211,6 +213,7 @@ export function registerQueueOperationRoutes(router: Router<AppState>, admin: Ht
         description: `${description} Recorded with the operator on \`queue_intervention-{queue}_{YYYYMMDD}\`; a repeat that changes nothing answers changed: false and records nothing.`,
         tags,
         auth: true,
+        permission: 'platform.queues.edit',
         request: { params: queueParams },
         responses: { 200: { description: 'done (or nothing to do)', schema: interventionSchema } },
         errors: [403, 404],
@@ -245,6 +248,7 @@ export function registerQueueOperationRoutes(router: Router<AppState>, admin: Ht
         description: `${description} Recorded with the operator on \`queue_intervention-{queue}_{YYYYMMDD}\`.`,
         tags,
         auth: true,
+        permission: method === 'delete' ? 'platform.queues.delete' : 'platform.queues.run',
         request: { params: jobParams },
         responses: { 200: { description: 'done', schema: interventionSchema } },
         errors: [403, 404, 409],

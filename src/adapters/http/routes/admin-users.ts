@@ -9,7 +9,7 @@ import { userAggregate } from '../../../write-model/user/decider.js';
 import { USER_ROLES } from '../../../write-model/user/events.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
-import { defineRoute, withRoles, type HttpApi } from '../define-route.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
@@ -39,7 +39,8 @@ const userIdParams = z.object({ id: z.uuid() });
  */
 export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin/users' });
-  const admin = withRoles(api, 'admin');
+  // every route names its platform.* permission: the policy lets platform admins through
+  const admin = api;
   const { store, knex } = deps;
   const tags = ['admin'];
 
@@ -59,6 +60,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
         'role, status, email_verified, mfa_enabled and the registration period filter.',
       tags,
       auth: true,
+      permission: 'platform.users.view',
       request: {
         query: paginationQuery.extend({
           q: z.string().trim().min(1).max(254).optional(),
@@ -101,6 +103,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       summary: 'One user (admin)',
       tags,
       auth: true,
+      permission: 'platform.users.view',
       request: { params: userIdParams, query: afterPositionQuery },
       responses: { 200: { description: 'the user', schema: adminUserSchema } },
       errors: [403, 404],
@@ -126,6 +129,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
         'Suspending a suspended user changes nothing (200, position null). The reason is kept with the event.',
       tags,
       auth: true,
+      permission: 'platform.users.edit',
       ifMatch: true,
       request: { params: userIdParams, body: z.object({ reason: z.string().trim().min(1).max(500) }).strict() },
       responses: { 200: { description: 'suspended', schema: commandResultSchema } },
@@ -154,6 +158,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       description: 'The user may log in again (their old sessions stay ended). Reactivating an active user changes nothing.',
       tags,
       auth: true,
+      permission: 'platform.users.edit',
       ifMatch: true,
       request: { params: userIdParams },
       responses: { 200: { description: 'active', schema: commandResultSchema } },
@@ -181,6 +186,7 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       description: "Takes effect on the user's next request (access tokens carry the role as it is now, checked each request).",
       tags,
       auth: true,
+      permission: 'platform.users.edit',
       ifMatch: true,
       request: { params: userIdParams, body: z.object({ role: z.enum(USER_ROLES) }).strict() },
       responses: { 200: { description: 'changed', schema: commandResultSchema } },

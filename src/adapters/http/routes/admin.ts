@@ -8,7 +8,7 @@ import type { EventView, OpsDeps, ProjectionStatus, RebuildProgress } from '../.
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
 import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
 import type { QueueFactory } from '../../queue/queues.js';
-import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { registerDeadLetterRoutes, type WithConsumers } from './dead-letters.js';
 import { registerQueueOperationRoutes, type QueueOperationsDeps } from './admin-queues.js';
@@ -181,7 +181,8 @@ async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema
  */
 export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin' });
-  const admin = withRoles(api, 'admin');
+  // every route names its platform.* permission: the policy lets platform admins through
+  const admin = api;
   const { ops, queues } = deps;
   const tags = ['admin'];
   const knownProjections = () => new Set(projectionDefinitions(ops.timeZone).map((d) => d.name));
@@ -196,6 +197,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'The part of the stream name before the first "-", with how many streams and events each has.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       responses: {
         200: {
           description: 'the categories',
@@ -217,6 +219,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'Paged; filtered by category (exact) and/or name prefix.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { query: paginationQuery.extend({ category: z.string().min(1).max(200).optional(), prefix: z.string().min(1).max(500).optional() }) },
       responses: {
         200: {
@@ -251,6 +254,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'In revision order from `from_revision` (default 0), at most `limit` (default 100, at most 1000), with data and metadata.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: {
         params: z.object({ stream: STREAM }),
         query: z.object({ from_revision: REVISION.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
@@ -283,6 +287,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
         'aggregate is null (and state null) for a category without a decider.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { params: z.object({ stream: STREAM }), query: z.object({ at: REVISION.optional() }) },
       responses: {
         200: {
@@ -331,6 +336,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'Every event whose metadata.$correlationId is this id, in $all order: one request and everything it set off.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { params: z.object({ correlationId: z.string().min(1).max(200) }) },
       responses: { 200: { description: 'the timeline', schema: z.array(eventSchema) } },
       errors: [403],
@@ -348,6 +354,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'By correlation id, by user (who caused it or whom it concerns), by type (comma-separated), stream prefix and time range (ISO-8601).',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: {
         query: z.object({
           correlation_id: z.string().min(1).max(200).optional(),
@@ -390,6 +397,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'Each projection: checkpoint, head, lag in events and seconds, state, and the progress of a rebuild in flight.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       responses: { 200: { description: 'the projections', schema: z.array(projectionSchema) } },
       errors: [403],
     },
@@ -405,6 +413,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       summary: 'One projection (admin)',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { params: z.object({ name: z.string().min(1).max(200) }) },
       responses: { 200: { description: 'the projection', schema: projectionSchema } },
       errors: [403, 404],
@@ -430,6 +439,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
         'Follow it with GET /api/v1/admin/rebuilds/{job_id} or GET /api/v1/admin/projections.',
       tags,
       auth: true,
+      permission: 'platform.operations.run',
       idempotent: false,
       request: { params: z.object({ name: z.string().min(1).max(200) }) },
       responses: { 202: { description: 'enqueued', schema: z.object({ job_id: z.string(), projection: z.string() }) } },
@@ -454,6 +464,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'Its BullMQ state and the last progress it reported (events passed, total, rate, ETA, phase).',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { params: z.object({ jobId: z.string().min(1).max(200) }) },
       responses: { 200: { description: 'the job', schema: rebuildJobSchema } },
       errors: [403, 404],
@@ -475,6 +486,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description: 'Jobs per state in each BullMQ queue of the platform; the dashboard is at /console/queues.',
       tags,
       auth: true,
+      permission: 'platform.queues.view',
       responses: { 200: { description: 'the queues', schema: z.object({ prefix: z.string(), queues: z.array(queueSchema) }) } },
       errors: [403],
     },

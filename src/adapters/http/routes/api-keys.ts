@@ -87,6 +87,7 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
         'details.reason too_many_keys). Not idempotent (the answer holds the secret, which is never stored): a retry makes another key.',
       tags: ['users'],
       auth: true,
+      permission: 'account.api-keys.create',
       idempotent: false,
       request: { body: createBody },
       responses: {
@@ -153,6 +154,7 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
         'the last day (quota time zone) the key authenticated a request, recorded at its first request of a day.',
       tags: ['users'],
       auth: true,
+      permission: 'account.api-keys.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of keys', schema: pageSchema(apiKeySchema) } },
     },
@@ -173,6 +175,7 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
       description: "Final: the key is refused (401) within a second. Another user's key is 404, like an unknown one; again: 200 with position null.",
       tags: ['users'],
       auth: true,
+      permission: 'account.api-keys.delete',
       request: { params: z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a key id is 24 hex characters') }) },
       responses: { 200: { description: 'revoked', schema: commandResultSchema } },
       errors: [404],

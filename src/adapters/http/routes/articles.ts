@@ -7,6 +7,7 @@ import { ARTICLES_PROJECTION } from '../../../projections/articles.js';
 import { ARTICLE_SORTS, findArticle, findArticleVersion, listArticles, listArticleVersions } from '../../../read-api/articles.js';
 import { ARTICLE_LIMITS } from '../../../write-model/article/events.js';
 import type { ArticleContentInput } from '../../../write-model/article/commands.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -118,6 +119,7 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       description: `Its first version (1). ${MEDIA_RULE} Answers 201 with the id, and the position to pass as after_position.`,
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.create',
       request: { body: contentBody },
       responses: { 201: { description: 'created', schema: writeSchema } },
     },
@@ -140,6 +142,7 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
         '`tag`: one of the tags exactly. Sorted by `sort` (default updated_at) in `order` (default desc).',
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.view',
       request: {
         query: paginationQuery
           .extend({
@@ -153,9 +156,8 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       responses: { 200: { description: 'a page of articles', schema: pageSchema(summarySchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, ARTICLES_PROJECTION);
-      return listArticles(knex, user.id, { q: query.q, tag: query.tag, sort: query.sort, order: query.order }, query);
+      return listArticles(knex, accessOf(ctx).ownerIds, { q: query.q, tag: query.tag, sort: query.sort, order: query.order }, query);
     },
   );
 
@@ -169,14 +171,14 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       description: 'Its current version with the body; ETag: the revision to send as If-Match to PUT.',
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the article', schema: articleSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, ARTICLES_PROJECTION);
-      const found = await findArticle(knex, user.id, params.id);
+      const found = await findArticle(knex, accessOf(ctx).ownerIds, params.id);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'article not found');
       ctx.set('ETag', `"${found.revision}"`);
       return found;
@@ -196,6 +198,7 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
         `in the body (409, details.reason version_mismatch). An article keeps at most 500 versions (409, details.reason version_limit). ${MEDIA_RULE}`,
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.edit',
       ifMatch: true,
       request: { params: idParams, body: reviseBody },
       responses: { 200: { description: 'revised', schema: writeSchema } },
@@ -221,6 +224,7 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       description: 'Final: it leaves my list and every route answers 404 for it (a repeat too). Its images stay uploaded.',
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.delete',
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: writeSchema } },
       errors: [404],
@@ -240,14 +244,14 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       description: 'Newest first, without bodies (GET /articles/{id}/versions/{version} has one whole).',
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.view',
       request: { params: idParams, query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of versions', schema: pageSchema(versionSchema.omit({ body: true })) } },
       errors: [404],
     },
     async ({ params, query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, ARTICLES_PROJECTION);
-      const page = await listArticleVersions(knex, user.id, params.id, query);
+      const page = await listArticleVersions(knex, accessOf(ctx).ownerIds, params.id, query);
       if (!page) throw new HttpError(404, 'NOT_FOUND', 'article not found');
       return page;
     },
@@ -263,14 +267,14 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       description: 'The version whole, as it was written.',
       tags: ['articles'],
       auth: true,
+      permission: 'publishing.articles.view',
       request: { params: idParams.extend({ version: z.coerce.number().int().min(1).max(1_000_000) }), query: afterPositionQuery },
       responses: { 200: { description: 'the version', schema: versionSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, ARTICLES_PROJECTION);
-      const found = await findArticleVersion(knex, user.id, params.id, params.version);
+      const found = await findArticleVersion(knex, accessOf(ctx).ownerIds, params.id, params.version);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'no such version of the article');
       return found;
     },

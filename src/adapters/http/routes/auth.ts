@@ -21,6 +21,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import {
   completeLoginChallenge,
   issueLoginChallenge,
+  loginMethods,
   MFA_METHODS,
   MFA_TOKEN_TTL_MS,
   MfaRefusal,
@@ -31,6 +32,10 @@ import {
 import type { UserState } from '../../../write-model/user/state.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { recoveryCodeSchema, redisClaimOnce, totpCodeSchema } from './mfa.js';
+import { CodeThrottledError } from '../../../application/sms-codes.js';
+import { sendLoginCode, type SmsLoginCodeDeps } from '../../../application/sms-login-codes.js';
+import { smsMfaOn } from '../../../write-model/user/state.js';
+import type { SmsCodeStores } from '../../redis/sms-codes.js';
 import { LoginRateLimit } from '../../rate-limit/login-rate-limit.js';
 import type { Redis } from '../../redis/redis.js';
 import { currentSessionUser } from '../authenticate.js';
@@ -51,6 +56,8 @@ export interface AuthRouteDeps {
   resetMail: { outbox: ResetOutbox; secretBox: SecretBox };
   /** EMAIL_VERIFICATION required: a link is mailed at registration; absent: no verification */
   verification?: EmailVerificationDeps;
+  /** login codes by SMS (the code key, limits and pending codes in Redis); absent: SMS is not configured, SMS-only accounts cannot finish a login */
+  smsCodes?: SmsCodeStores;
   config: Pick<
     Config,
     | 'ACCESS_TOKEN_TTL_SECONDS'
@@ -128,7 +135,13 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
   const limits = new AuthRateLimits(deps.redis, config);
   // the platform keyring (it seals the reset links' tokens too): seals login challenges, opens TOTP secrets
   const secretBox = deps.resetMail.secretBox;
-  const mfa: MfaDeps = { store, secretBox, claimOnce: redisClaimOnce(deps.redis, config.QUEUE_PREFIX) };
+  const smsLogin: SmsLoginCodeDeps | undefined = deps.smsCodes ? { store, secretBox, ...deps.smsCodes } : undefined;
+  const mfa: MfaDeps & { sms?: SmsLoginCodeDeps } = {
+    store,
+    secretBox,
+    claimOnce: redisClaimOnce(deps.redis, config.QUEUE_PREFIX),
+    ...(smsLogin ? { sms: smsLogin } : {}),
+  };
   // verified against when the email is unknown, so both failures take about as long
   let dummyHash: Promise<string> | undefined;
   const timingDecoy = () => (dummyHash ??= passwordHasher.hash(generateOpaqueToken()));
@@ -244,8 +257,8 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       description:
         'By email or by username (exactly one of them). An unknown account and a wrong password are the same 401. ' +
         'Rate limited per account (however it is named) and per client IP (429 RATE_LIMITED, Retry-After). ' +
-        'When the account has TOTP on, the right password answers `{mfa_required: true, mfa_token, methods, expires_at}` and no tokens: ' +
-        'the session starts with POST /auth/login/mfa.',
+        'When the account has a second factor (TOTP, SMS codes), the right password answers `{mfa_required: true, mfa_token, methods, expires_at}` and no tokens: ' +
+        'methods lists totp, sms (POST /auth/login/mfa/sms-code sends a code) and recovery_code as they apply; the session starts with POST /auth/login/mfa.',
       tags: ['auth'],
       idempotent: false,
       request: {
@@ -253,7 +266,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
           .object({ email: emailSchema.optional(), username: usernameSchema.optional(), password: z.string().min(1).max(1024) })
           .refine((b) => (b.email === undefined) !== (b.username === undefined), { message: 'give either email or username', path: ['email'] }),
       },
-      responses: { 200: { description: 'signed in, or (TOTP on) the second step to take', schema: z.union([tokenPairSchema, mfaChallengeSchema]) } },
+      responses: { 200: { description: 'signed in, or (a second factor on) the second step to take', schema: z.union([tokenPairSchema, mfaChallengeSchema]) } },
       errors: [401, 403, 429],
     },
     async ({ body }, ctx) => {
@@ -265,11 +278,12 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       const account = user?.account ?? null;
       const valid = await passwordHasher.verify(account?.passwordHash ?? (await timingDecoy()), body.password);
       if (!user || !account || !valid) throw unauthenticated(BAD_CREDENTIALS);
-      if (user.totp?.status === 'on') {
+      const methods = loginMethods(user);
+      if (methods.length > 0) {
         // a suspended user learns it at the second step (403), as a single-step login would
         const challenge = issueLoginChallenge(secretBox, user);
         ctx.set('Cache-Control', 'no-store');
-        return { mfa_required: true as const, mfa_token: challenge.token, methods: [...MFA_METHODS], expires_at: challenge.expiresAt };
+        return { mfa_required: true as const, mfa_token: challenge.token, methods, expires_at: challenge.expiresAt };
       }
       return startSession(ctx, user);
     },
@@ -281,9 +295,11 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     {
       method: 'post',
       path: '/login/mfa',
-      summary: 'Log in, second step: a TOTP or recovery code',
+      summary: 'Log in, second step: a TOTP, SMS or recovery code',
       description:
-        `The mfa_token of POST /auth/login with a current TOTP code or an unused recovery code (exactly one); answers the tokens as login does. ` +
+        `The mfa_token of POST /auth/login with a 6-digit code — the SMS code sent for this mfa_token (POST /auth/login/mfa/sms-code) or a current TOTP code — ` +
+        `or an unused recovery code (exactly one of code and recovery_code); answers the tokens as login does. An SMS code works once, for its mfa_token only, ` +
+        'until SMS_CODE_TTL_MINUTES; SMS_CODE_MAX_ATTEMPTS wrong tries void it (sms_code_invalid, sms_code_expired, sms_code_attempts_exceeded). ' +
         `The mfa_token is valid ${MFA_TOKEN_TTL_MS / 60_000} minutes and finishes one login; a TOTP code is accepted once (the same code again: totp_code_replayed), ` +
         'a recovery code once ever. Every refusal is 401 UNAUTHENTICATED with details.reason: mfa_token_invalid, mfa_token_expired, mfa_token_used ' +
         '(log in again), totp_code_invalid, totp_code_replayed, recovery_code_invalid, recovery_code_used. Rate limited per client IP, and wrong codes ' +
@@ -323,6 +339,61 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
         throw refused(error);
       }
       return startSession(ctx, user);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'post',
+      path: '/login/mfa/sms-code',
+      summary: 'Log in, second step: send a code by SMS',
+      description:
+        'For an mfa_token whose methods include sms: a 6-digit code is sent to the verified number, valid SMS_CODE_TTL_MINUTES (at most while the mfa_token is) ' +
+        'for this mfa_token only; a new request replaces it. Answers the number masked. 401 UNAUTHENTICATED (details.reason mfa_token_invalid, mfa_token_expired) ' +
+        'for a token that is not valid or whose account has no SMS factor; 429 RATE_LIMITED with Retry-After: one code per SMS_CODE_RESEND_SECONDS, ' +
+        'SMS_CODES_PER_USER_HOURLY an hour per user, and per client IP; 503 where SMS is not configured.',
+      tags: ['auth'],
+      idempotent: false,
+      request: { body: z.object({ mfa_token: z.string().min(1).max(1024) }).strict() },
+      responses: {
+        202: {
+          description: 'code sent',
+          schema: z.object({ sent_to: z.string().describe('the verified number, masked'), expires_at: z.string().describe('the code is valid until then') }),
+        },
+      },
+      errors: [401, 429],
+    },
+    async ({ body }, ctx) => {
+      await limits.check(ctx, 'login-mfa', { ip: ctx.ip });
+      if (!smsLogin) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'SMS is not configured on this platform', { reason: 'sms_not_configured' });
+      let challenge;
+      try {
+        challenge = openLoginChallenge(secretBox, body.mfa_token);
+      } catch (error) {
+        if (error instanceof MfaRefusal) throw new HttpError(401, 'UNAUTHENTICATED', error.message, { reason: error.reason });
+        throw error;
+      }
+      const user = (await load(store, userAggregate, challenge.userId)).state;
+      // the same fit the second step asks: a password change or suspension since, or no SMS factor, voids the token here too
+      if (user.account === null || user.sessionEpoch !== challenge.sessionEpoch || !smsMfaOn(user) || user.status === 'suspended') {
+        throw new HttpError(401, 'UNAUTHENTICATED', 'the mfa_token is not valid for an SMS code: log in again', { reason: 'mfa_token_invalid' });
+      }
+      let sent;
+      try {
+        sent = await sendLoginCode(smsLogin, challenge, user, commandContext(ctx, challenge.userId));
+      } catch (error) {
+        if (error instanceof CodeThrottledError) {
+          ctx.set('Retry-After', String(error.retryAfterSeconds));
+          throw new HttpError(429, 'RATE_LIMITED', error.message, { retry_after_seconds: error.retryAfterSeconds });
+        }
+        throw error;
+      }
+      if (sent === null)
+        throw new HttpError(401, 'UNAUTHENTICATED', 'the mfa_token is not valid for an SMS code: log in again', { reason: 'mfa_token_invalid' });
+      ctx.set('Cache-Control', 'no-store');
+      return { sent_to: sent.masked, expires_at: sent.expiresAt };
     },
   );
 
@@ -397,6 +468,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       description: 'Ends the session of the access token: its refresh token stops working at once, the access token within a second.',
       tags: ['auth'],
       auth: true,
+      permission: 'account.profile.edit',
       responses: { 200: { description: 'ended', schema: commandResultSchema } },
       errors: [404],
     },

@@ -156,6 +156,7 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
         'Needs the xiaohongshu plan feature batch_operations (pro, enterprise): otherwise 403 PERMISSION_DENIED, details.feature = batch_operations.',
       tags: ['xiaohongshu'],
       auth: true,
+      permission: 'collection.data.delete',
       request: { query: afterPositionQuery, body: z.object({ ids: ids(z.string().regex(/^[0-9a-f]{24}$/, 'a note id is 24 hex characters')) }).strict() },
       responses: { 200: { description: 'one result per note', schema: batchSchema } },
       errors: [403],
@@ -189,6 +190,7 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
         'lacks it is a 403 item (Qidian: pro and enterprise, the tiers at which Xiaohongshu has the feature).',
       tags: ['platform-accounts'],
       auth: true,
+      permission: 'collection.platform-accounts.edit',
       request: { body: z.object({ action: z.enum(['verify', 'disconnect']), ids: ids(z.string().min(1).max(100)) }).strict() },
       responses: { 200: { description: 'one result per account', schema: batchSchema } },
       errors: [403],
@@ -239,6 +241,7 @@ export function batchRouter(api: HttpApi, deps: BatchRouteDeps): Router<AppState
         'enterprise) may batch; otherwise 403 PERMISSION_DENIED, details.feature = batch_operations (docs/plans.md).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.workflows.edit',
       request: {
         body: z
           .object({ action: z.enum(['track', 'untrack', 'update']), novel_ids: ids(novelId), settings: settingsBody.partial().optional() })

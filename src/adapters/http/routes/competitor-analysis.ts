@@ -132,6 +132,7 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
         'details.feature = competitor_analysis) — pro and enterprise.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       errors: [403, 404],
       request: {
         params: z.object({ novel_id: z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits') }),

@@ -80,6 +80,7 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
         'consumer_dead_letters to go on without them; oldest event first per consumer. Default: status parked.',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: {
         query: z.object({
           consumer: z.string().min(1).max(200).optional(),
@@ -103,6 +104,7 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       summary: 'One parked event (admin)',
       tags,
       auth: true,
+      permission: 'platform.operations.view',
       request: { params: z.object({ id: ID }) },
       responses: { 200: { description: 'the dead letter', schema: deadLetterSchema } },
       errors: [403, 404],
@@ -127,6 +129,7 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
         '409 when it is not parked (retried or skipped already) or its event can no longer be read.',
       tags,
       auth: true,
+      permission: 'platform.operations.run',
       idempotent: false,
       request: { params: z.object({ id: ID }) },
       responses: {
@@ -154,6 +157,7 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       description: 'Gives up on it: status skipped (the consumer went on without it already). 409 when it is not parked.',
       tags,
       auth: true,
+      permission: 'platform.operations.run',
       idempotent: false,
       request: { params: z.object({ id: ID }) },
       responses: { 200: { description: 'the dead letter', schema: deadLetterSchema } },

@@ -8,6 +8,7 @@ import { ARTICLES_PROJECTION } from '../../../projections/articles.js';
 import { listMedia } from '../../../read-api/articles.js';
 import { MEDIA_CONTENT_TYPES } from '../../../write-model/media/events.js';
 import { currentUser } from '../authenticate.js';
+import { accessOf, can } from '../access.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
@@ -111,6 +112,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
         'Idempotency-Key: a repeat is another upload with another id.',
       tags: ['media'],
       auth: true,
+      permission: 'publishing.media.create',
       idempotent: false,
       rawBody: {
         contentType: MEDIA_CONTENT_TYPES,
@@ -183,6 +185,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       description: 'Newest first; deleted ones are gone.',
       tags: ['media'],
       auth: true,
+      permission: 'publishing.media.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of media', schema: pageSchema(mediaSchema) } },
     },
@@ -202,9 +205,10 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       summary: "An image's bytes",
       description:
         'The bytes with their Content-Type (not the envelope), `X-Content-Type-Options: nosniff`, and the strong ETag `"<sha256>"` ' +
-        '(If-None-Match: 304). Mine only; admins and reviewers may read anyone’s. Unknown, deleted or another user’s: 404.',
+        '(If-None-Match: 304). Those of owners in my data scope; platform reviewers and admins (platform.reviews.view) may read anyone’s. Unknown, deleted or another user’s: 404.',
       tags: ['media'],
       auth: true,
+      permission: 'publishing.media.view',
       envelope: false,
       request: { params: idParams },
       responses: {
@@ -218,10 +222,10 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       },
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       let found: Awaited<ReturnType<typeof readMedia>>;
       try {
-        found = await readMedia({ store, storage }, { userId: user.id, role: String(user.role) }, params.id);
+        // the owners my scope reaches; platform reviewers anyone's (the images of content under review)
+        found = await readMedia({ store, storage }, { ownerIds: accessOf(ctx).ownerIds, anyone: can(ctx, 'platform.reviews.view') }, params.id);
       } catch (error) {
         if (error instanceof MediaStorageError) throw unavailable(error);
         throw error;
@@ -257,6 +261,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
         'until it names images that exist. A repeat: 404.',
       tags: ['media'],
       auth: true,
+      permission: 'publishing.media.delete',
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: z.object({ revision: z.string(), position: z.string().nullable() }) } },
       errors: [404],

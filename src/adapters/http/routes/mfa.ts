@@ -100,6 +100,7 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
         '409 CONFLICT (details.reason totp_enabled) while TOTP is on. Not kept by Idempotency-Key.',
       tags,
       auth: true,
+      permission: 'account.mfa.create',
       idempotent: false,
       responses: {
         200: {
@@ -138,6 +139,7 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
         'wrong codes are limited per user and hour (429 RATE_LIMITED, Retry-After). 409 CONFLICT with no enrollment pending (totp_not_pending) or TOTP on already (totp_enabled).',
       tags,
       auth: true,
+      permission: 'account.mfa.edit',
       idempotent: false,
       request: { body: z.object({ code: totpCodeSchema }).strict() },
       responses: { 200: { description: 'TOTP is on', schema: recoveryCodesSchema } },
@@ -163,6 +165,7 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
         'A wrong or reused code is 403 (details.reason), limited like the other code checks (429). 409 CONFLICT (totp_off) unless TOTP is on.',
       tags,
       auth: true,
+      permission: 'account.mfa.create',
       idempotent: false,
       request: { body: z.object({ code: totpCodeSchema }).strict() },
       responses: { 200: { description: 'the new set', schema: recoveryCodesSchema } },
@@ -190,6 +193,7 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
         'Off already: 200, nothing recorded.',
       tags,
       auth: true,
+      permission: 'account.mfa.delete',
       request: {
         body: z
           .object({ password: z.string().min(1).max(1024), code: totpCodeSchema.optional(), recovery_code: recoveryCodeSchema.optional() })

@@ -107,6 +107,7 @@ export function oauthAccountsRouter(api: HttpApi, deps: OAuthAccountsRouteDeps):
         'The platforms configured here (OAUTH_CLIENT_<PLATFORM>_ID, _SECRET and _PUBLIC_KEY with OPEN_PLATFORM_URL); a platform without its client is not listed.',
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.view',
       responses: { 200: { description: 'the platforms', schema: z.object({ items: z.array(platformSchema) }) } },
     },
     () => ({
@@ -134,6 +135,7 @@ export function oauthAccountsRouter(api: HttpApi, deps: OAuthAccountsRouteDeps):
         'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED.',
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.create',
       scope: 'manage',
       request: {
         params: platformParams,

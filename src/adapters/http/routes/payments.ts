@@ -7,6 +7,7 @@ import { handle, load } from '../../../write-model/core/command-handler.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
 import {
   PAYMENT_CHANNELS,
+  orderBasics,
   paymentOrderAggregate,
   type ConfirmPayment,
   type PaymentChannel,
@@ -35,7 +36,7 @@ import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { requireVerifiedEmail } from '../../../application/email-verification.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
-import { defineRoute, withRoles, type HttpApi } from '../define-route.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { commandResult } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
@@ -70,9 +71,9 @@ const PAID_PLAN_CODES = PLAN_CODES.filter((c) => c !== 'free') as ['basic', 'pro
 export const checkoutSchema = z.object({
   order_id: z.string(),
   status: z.literal('pending'),
-  service: z.string(),
-  plan: z.string(),
-  billing_cycle: z.string(),
+  service: z.string().describe("the plan's service; `ledger` for a balance top-up"),
+  plan: z.string().describe('the plan; `top_up` for a balance top-up'),
+  billing_cycle: z.string().describe('monthly or yearly; `one_time` for a balance top-up'),
   amount_fen: z.number().int(),
   currency: z.literal('CNY'),
   provider: z.string(),
@@ -141,9 +142,9 @@ export function defaultProvider(providers: PaymentProviders | undefined): Paymen
 const orderSchema = z.object({
   order_id: z.string(),
   status: z.string().describe('pending, paid, failed, expired, partially_refunded, refunded'),
-  service: z.string(),
-  plan: z.string(),
-  billing_cycle: z.string(),
+  service: z.string().describe("the plan's service; `ledger` for a balance top-up"),
+  plan: z.string().describe('the plan; `top_up` for a balance top-up'),
+  billing_cycle: z.string().describe('monthly or yearly; `one_time` for a balance top-up'),
   amount_fen: z.number().int(),
   currency: z.literal('CNY'),
   provider: z.string(),
@@ -164,14 +165,15 @@ const wechatFailSchema = z.object({ code: z.literal('FAIL'), message: z.string()
 
 /** An order as its owner (or an operator) sees it, from its state. */
 export function orderView(state: PaymentOrderState) {
-  const order = state.order!;
+  const order = orderBasics(state)!;
   const open = state.status === 'pending';
   return {
     order_id: order.orderId,
     status: state.status,
-    service: order.service,
-    plan: order.plan,
-    billing_cycle: order.billingCycle,
+    // a top-up (docs/ledger.md) is for an amount, not a plan
+    service: state.order?.service ?? 'ledger',
+    plan: state.order?.plan ?? 'top_up',
+    billing_cycle: state.order?.billingCycle ?? 'one_time',
     amount_fen: order.amountFen,
     currency: 'CNY' as const,
     provider: order.provider,
@@ -223,6 +225,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
       tags: ['payments'],
       auth: true,
+      permission: 'billing.payments.create',
       request: {
         body: z
           .object({
@@ -268,6 +271,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         'pay_url / code_url are shown only while an order can still be paid.',
       tags: ['payments'],
       auth: true,
+      permission: 'billing.payments.view',
       request: {
         query: paginationQuery
           .extend({ status: z.enum(PAYMENT_ORDER_STATUSES).optional(), service: z.enum(SERVICES).optional() })
@@ -294,6 +298,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
       description: "Read from the order's stream (always current). Another user's order is 404, like an unknown one. ETag: the stream revision.",
       tags: ['payments'],
       auth: true,
+      permission: 'billing.payments.view',
       request: { params: z.object({ id: z.string().uuid() }) },
       responses: { 200: { description: 'the order', schema: orderSchema } },
       errors: [404],
@@ -301,7 +306,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
       const { state, revision } = await load(store, paymentOrderAggregate, params.id);
-      const order = state.order;
+      const order = orderBasics(state);
       if (!order || order.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'payment order not found');
       ctx.set('ETag', `"${revision}"`);
       return orderView(state);
@@ -547,7 +552,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         if (!orderId) throw new Refused(400, `out_trade_no ${JSON.stringify(refund.out_trade_no)} is not an order id`);
         if (refund.refund_status === 'PROCESSING') return answer(200, { code: 'SUCCESS' });
         const { state } = await load(store, paymentOrderAggregate, orderId);
-        if (state.order?.provider !== 'wechat') throw new Refused(404, 'no such WeChat Pay order');
+        if (orderBasics(state)?.provider !== 'wechat') throw new Refused(404, 'no such WeChat Pay order');
         const requested =
           state.pendingRefunds.find((r) => r.refundId === refund.out_refund_no) ?? state.refunds.find((r) => r.refundId === refund.out_refund_no);
         if (!requested) throw new Refused(404, `no refund ${refund.out_refund_no} was requested`);
@@ -614,7 +619,8 @@ const refundResultSchema = z.object({
  */
 export function adminPaymentsRouter(api: HttpApi, deps: Pick<PaymentsRouteDeps, 'store' | 'providers' | 'now'>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin/payments' });
-  const admin = withRoles(api, 'admin');
+  // every route names its platform.* permission: the policy lets platform admins through
+  const admin = api;
   const { store } = deps;
 
   defineRoute(
@@ -633,6 +639,7 @@ export function adminPaymentsRouter(api: HttpApi, deps: Pick<PaymentsRouteDeps, 
         'An order that is not paid, or more than is left to refund: 409 / 422. The provider not configured here: 422.',
       tags: ['payments', 'admin'],
       auth: true,
+      permission: 'platform.payments.edit',
       request: {
         params: z.object({ id: z.string().uuid() }),
         body: z.object({ amount_fen: z.number().int().positive().max(100_000_000).optional(), reason: z.string().trim().min(1).max(200) }).strict(),

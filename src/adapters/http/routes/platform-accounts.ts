@@ -27,6 +27,7 @@ import {
 } from '../../../read-api/platform-accounts.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import { requireVerifiedEmail } from '../../../application/email-verification.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -136,29 +137,30 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
   };
   const actor = (ctx: AppContext) => {
     const user = currentUser(ctx);
-    return { userId: user.id, context: commandContext(ctx, user.id) };
+    // the accounts the caller's data scope reaches (an organization admin: every member's)
+    return { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds };
   };
   const notFound = () => new HttpError(404, 'NOT_FOUND', 'platform account not found');
 
   /** The caller's account from the read model. */
   async function ownAccount(ctx: AppContext, id: string): Promise<PlatformAccountRow> {
     const found = await findPlatformAccount(knex, id);
-    if (!found || found.ownerId !== currentUser(ctx).id || (only !== null && found.view.platform !== only)) throw notFound();
+    // an account of an owner the caller's data scope reaches (docs/rbac.md)
+    if (!found || !accessOf(ctx).ownerIds.includes(found.ownerId) || (only !== null && found.view.platform !== only)) throw notFound();
     return found;
   }
 
   /** The caller's account from the write side (NOT_FOUND as ownedAccount), of the restricted platform. */
-  async function ownWritable(userId: string, id: string): Promise<Awaited<ReturnType<typeof ownedAccount>>> {
-    const owned = await ownedAccount(store, id, userId);
+  async function ownWritable(who: { userId: string; ownerIds: readonly string[] }, id: string): Promise<Awaited<ReturnType<typeof ownedAccount>>> {
+    const owned = await ownedAccount(store, id, who.userId, who.ownerIds);
     if (only !== null && owned.state.platform !== only) throw notFound();
     return owned;
   }
 
   return {
     async list(ctx, query) {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, PLATFORM_ACCOUNTS_PROJECTION);
-      return listPlatformAccounts(knex, user.id, { platform: only ?? query.platform, status: query.status }, query);
+      return listPlatformAccounts(knex, accessOf(ctx).ownerIds, { platform: only ?? query.platform, status: query.status }, query);
     },
 
     async connect(ctx, body) {
@@ -182,7 +184,7 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
     async update(ctx, id, body) {
       const who = actor(ctx);
       const expected = ifMatchRevision(ctx);
-      const { state, revision } = await ownWritable(who.userId, id);
+      const { state, revision } = await ownWritable(who, id);
       let outcome: { revision: bigint; position: Position | undefined } = { revision, position: undefined };
       let expectedNext = expected;
       if (body.display_name !== undefined) {
@@ -203,13 +205,13 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
 
     async disconnect(ctx, id) {
       const who = actor(ctx);
-      if (only !== null) await ownWritable(who.userId, id);
+      if (only !== null) await ownWritable(who, id);
       commandResult(ctx, await disconnectPlatformAccount(app, who, id, ifMatchRevision(ctx)));
     },
 
     async verify(ctx, id) {
       const who = actor(ctx);
-      if (only !== null) await ownWritable(who.userId, id);
+      if (only !== null) await ownWritable(who, id);
       const { outcome, result } = await upstream(() => verifyPlatformAccount(app, who, id, ifMatchRevision(ctx)));
       const state = result.state;
       commandResult(ctx, result, {
@@ -287,6 +289,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.list,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.view',
       request: { query: listQuery.extend({ platform: listedPlatformEnum.optional() }) },
       responses: { 200: { description: 'a page of accounts', schema: pageSchema(accountSchema) } },
     },
@@ -302,6 +305,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.connect,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.create',
       request: { body: connectBody.extend({ platform: platformEnum }).strict() },
       responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
       errors: [403, 404, 429],
@@ -318,6 +322,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.get,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the account', schema: accountSchema } },
       errors: [404],
@@ -334,6 +339,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.update,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.edit',
       ifMatch: true,
       request: { params: idParams, body: updateBody },
       responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
@@ -351,6 +357,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.disconnect,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.delete',
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
@@ -368,6 +375,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ...ROUTE_TEXT.verify,
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.run',
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },
@@ -407,6 +415,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('GET /api/v1/platform-accounts?platform=xiaohongshu', ROUTE_TEXT.list),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.view',
       request: { query: listQuery },
       responses: { 200: { description: 'a page of Xiaohongshu accounts', schema: pageSchema(accountSchema) } },
     },
@@ -422,6 +431,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('POST /api/v1/platform-accounts', ROUTE_TEXT.connect, ' (the platform is xiaohongshu, not given in the body)'),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.create',
       request: { body: connectBody.strict() },
       responses: { 201: { description: 'connected', schema: commandResultSchema.extend({ id: z.string() }) } },
       errors: [403, 404, 429],
@@ -438,6 +448,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('GET /api/v1/platform-accounts/{id}', ROUTE_TEXT.get),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the account', schema: accountSchema } },
       errors: [404],
@@ -454,6 +465,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('PUT /api/v1/platform-accounts/{id}', ROUTE_TEXT.update),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.edit',
       ifMatch: true,
       request: { params: idParams, body: updateBody },
       responses: { 200: { description: 'changed (or nothing to change)', schema: commandResultSchema } },
@@ -471,6 +483,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('DELETE /api/v1/platform-accounts/{id}', ROUTE_TEXT.disconnect),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.delete',
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
@@ -488,6 +501,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ...aliasOf('POST /api/v1/platform-accounts/{id}/verify', ROUTE_TEXT.verify),
       tags,
       auth: true,
+      permission: 'collection.platform-accounts.run',
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'the verdict, recorded', schema: verifyResultSchema } },

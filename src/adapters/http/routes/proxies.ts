@@ -22,7 +22,7 @@ import { PROXY_PROTOCOLS } from '../../../write-model/proxy/events.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
-import { defineRoute, type HttpApi, withRoles } from '../define-route.js';
+import { defineRoute, type HttpApi } from '../define-route.js';
 import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -138,7 +138,8 @@ function rangeChecked<T extends { from?: string; to?: string }>(query: T): T {
  */
 export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/proxies' });
-  const admin = withRoles(api, 'admin');
+  // every route names its platform.* permission: the policy lets platform admins through
+  const admin = api;
   const { store, knex, secretBox } = deps;
   const clock = () => deps.now?.() ?? new Date();
   const proxyDeps = (ctx: AppContext): ProxyDeps => ({
@@ -159,6 +160,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'Per proxy, user, platform and day (quota time zone): executions through the proxy, items collected, executions failed. Newest day first.',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.view',
       request: {
         query: paginationQuery
           .extend(usageRange.shape)
@@ -185,6 +187,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: "The caller's usage per service (platform) and day, summed over the proxies used. Newest day first.",
       tags: ['proxies'],
       auth: true,
+      permission: 'collection.executions.view',
       request: { query: paginationQuery.extend(usageRange.shape).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of usage rows', schema: pageSchema(myUsageSchema) } },
     },
@@ -206,6 +209,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'username and password are sealed together (AES-256-GCM) before the command: they are never stored, logged or answered in clear.',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.create',
       request: { body: registerBody },
       responses: { 201: { description: 'registered', schema: commandResultSchema.extend({ id: z.string() }) } },
       errors: [403, 409],
@@ -240,6 +244,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'Newest first, with health statistics and the bans in force. Filters match exactly (country, region and provider ignore case).',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.view',
       request: {
         query: paginationQuery
           .extend({
@@ -273,6 +278,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       summary: 'One proxy (admin)',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the proxy', schema: proxySchema } },
       errors: [403, 404],
@@ -296,6 +302,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'Out of the pool for good; the row stays with status retired. Retiring again changes nothing.',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.delete',
       request: { params: idParams, query: z.object({ reason: z.string().min(1).max(500).optional() }) },
       responses: { 200: { description: 'retired', schema: commandResultSchema } },
       errors: [403, 404],
@@ -316,6 +323,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'Leases for that platform skip the proxy until `until` (absent: until unbanned). A new ban of the platform replaces the old one.',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.edit',
       request: {
         params: idParams,
         body: z.object({ platform: PLATFORM, reason: z.string().min(1).max(500), until: z.iso.datetime({ offset: true }).optional() }).strict(),
@@ -339,6 +347,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description: 'Unbanning a platform that is not banned changes nothing (unbanned: false).',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.edit',
       request: { params: idParams.extend({ platform: PLATFORM }) },
       responses: { 200: { description: 'unbanned (or was not banned)', schema: commandResultSchema.extend({ unbanned: z.boolean() }) } },
       errors: [403, 404, 409],
@@ -363,6 +372,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
         "`revision` is that stream's, `position` the latest write (the verdict's when there is one).",
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.edit',
       request: {
         params: idParams,
         body: z
@@ -405,6 +415,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
         'Answers within the probe timeout (10 s). A retired or unknown proxy is 404; credentials that no longer open are a failed probe.',
       tags: ['proxies'],
       auth: true,
+      permission: 'platform.proxies.run',
       request: { params: idParams },
       responses: {
         200: {

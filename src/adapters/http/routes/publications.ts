@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import type { OverageCharger } from '../../../application/ledger/overage.js';
 import { cancelPublication, DEFAULT_REGION, MAX_PUBLISH_TARGETS, requestPublications, requestUnpublish } from '../../../application/publications.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { formatPosition } from '../../../event-store/position.js';
@@ -8,6 +9,7 @@ import type { PublisherRegistry } from '../../../platforms/publishing/registry.j
 import { PUBLICATIONS_PROJECTION } from '../../../projections/publications.js';
 import { findPublication, listPublications, PUBLICATION_STATUSES, REVIEW_STATUSES } from '../../../read-api/publications.js';
 import { MAX_SCHEDULE_AHEAD_DAYS, PUBLICATION_FAILURE_CODES } from '../../../write-model/publication/events.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -34,6 +36,8 @@ export interface PublicationRouteDeps {
   /** which platforms have a publisher, and what each can do */
   publishers: PublisherRegistry;
   now?: () => Date;
+  /** publications past daily_publications charged to the balance when the holder opted in (docs/ledger.md) */
+  overage?: OverageCharger;
 }
 
 const DAY_MS = 86_400_000;
@@ -145,6 +149,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         'Each target counts against the plan feature daily_publications of the xiaohongshu service (429 QUOTA_EXCEEDED when they do not all fit).',
       tags: ['publications'],
       auth: true,
+      permission: 'publishing.publications.create',
       request: { params: articleParams, body: publishBody },
       responses: {
         202: {
@@ -174,7 +179,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         if (problem) throw new HttpError(422, 'VALIDATION_ERROR', problem, { issues: [{ in: 'body', path: ['at'], message: problem, code: 'custom' }] });
       }
       const result = await requestPublications(
-        { store, now: () => now, timeZone: deps.timeZone, platforms: publishers.platforms },
+        { store, now: () => now, timeZone: deps.timeZone, platforms: publishers.platforms, ...(deps.overage ? { overage: deps.overage } : {}) },
         { userId: user.id, context: commandContext(ctx, user.id) },
         { articleId: params.id, accountIds: body.account_ids, at, region: body.region ?? DEFAULT_REGION },
       );
@@ -208,6 +213,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
       description: 'Every publication I requested, the newest first, with its status. Filters combine with AND.',
       tags: ['publications'],
       auth: true,
+      permission: 'publishing.publications.view',
       request: {
         query: paginationQuery
           .extend({
@@ -221,11 +227,10 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
       responses: { 200: { description: 'a page of publications', schema: pageSchema(publicationSchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, PUBLICATIONS_PROJECTION);
       return listPublications(
         knex,
-        user.id,
+        accessOf(ctx).ownerIds,
         { status: query.status, article_id: query.article_id, account_id: query.account_id, platform: query.platform },
         query,
       );
@@ -244,14 +249,14 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         "post's id and URL once published, the latest metrics, and its history (every step, oldest first).",
       tags: ['publications'],
       auth: true,
+      permission: 'publishing.publications.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the publication', schema: publicationSchema.extend({ history: z.array(historySchema) }) } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, PUBLICATIONS_PROJECTION);
-      const found = await findPublication(knex, user.id, params.id);
+      const found = await findPublication(knex, accessOf(ctx).ownerIds, params.id);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'publication not found');
       return found;
     },
@@ -269,6 +274,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         'started, or it ended, 409 (details.reason publishing_started or ended). A repeat answers the cancelled publication again.',
       tags: ['publications'],
       auth: true,
+      permission: 'publishing.publications.edit',
       request: { params: idParams },
       responses: { 200: { description: 'cancelled', schema: changeSchema } },
       errors: [404, 409],
@@ -293,6 +299,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         'its platform cannot take posts down (platform_cannot_unpublish).',
       tags: ['publications'],
       auth: true,
+      permission: 'publishing.publications.delete',
       request: { params: idParams },
       responses: { 202: { description: 'asked', schema: changeSchema } },
       errors: [404, 409],

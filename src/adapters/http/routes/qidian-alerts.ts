@@ -90,6 +90,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: 'Newest first; `novel_id` narrows to one novel.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: { query: paginationQuery.extend({ novel_id: novelId.optional() }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of alerts', schema: pageSchema(alertSchema) } },
     },
@@ -113,6 +114,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
         'with; each change fires once (a `novel_alert` notification).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.create',
       request: {
         body: z
           .object({ novel_id: novelId, kind: z.enum(NOVEL_ALERT_KINDS), words: words.optional() })
@@ -142,6 +144,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: 'From the write side (no waiting); ETag = revision.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: { params: idParams },
       responses: { 200: { description: 'the alert', schema: alertSchema.omit({ novel_title: true }) } },
       errors: [404],
@@ -172,6 +175,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: `The kind and/or words (${KIND_HELP}); changing to word_count_threshold needs words, changing away drops them. Nothing changed: 200 with position null.`,
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.edit',
       ifMatch: true,
       request: {
         params: idParams,
@@ -202,6 +206,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: 'Gives back its alert_notifications unit.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.delete',
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
@@ -229,6 +234,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: 'Newest first. Needs the plan feature custom_keywords (403 PERMISSION_DENIED, details.feature = custom_keywords, otherwise).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of keywords', schema: pageSchema(keywordSchema) } },
       errors: [403],
@@ -255,6 +261,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
         `custom_keywords (403). A keyword watched already: 409. At most ${MAX_WATCHED_KEYWORDS} keywords (409 past it).`,
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.create',
       request: { body: z.object({ keyword: z.string().trim().min(1).max(100) }).strict() },
       responses: { 201: { description: 'watched', schema: commandResultSchema.extend({ id: z.string(), keyword: z.string() }) } },
       errors: [403, 409],
@@ -281,6 +288,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       description: 'Allowed whatever the plan. A repeat: 200 with position null.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.delete',
       request: { params: idParams },
       responses: { 200: { description: 'unwatched', schema: commandResultSchema } },
       errors: [404],

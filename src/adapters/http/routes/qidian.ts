@@ -355,6 +355,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       description: 'Newest first, each with the latest visible capture of the novel (nulls until collected).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.workflows.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of trackings', schema: pageSchema(trackingSchema) } },
     },
@@ -381,6 +382,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'data_collection_frequency).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.workflows.create',
       request: {
         body: z.object({ novel_id: novelId, title: title.nullable().optional(), settings: settingsBody.default(DEFAULT_SETTINGS) }).strict(),
       },
@@ -404,6 +406,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       description: 'The label (null clears it) and any of the alert settings; what is left out stays. Nothing changed: 200 with position null.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.workflows.edit',
       ifMatch: true,
       request: {
         params: trackingParams,
@@ -435,6 +438,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'workflows alike). Collected data stays (within retention); its alert rules stay until deleted. A repeat: 200 with position null.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.workflows.delete',
       request: { params: trackingParams },
       responses: { 200: { description: 'untracked', schema: commandResultSchema } },
       errors: [404],
@@ -460,6 +464,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         '404 when the caller neither tracks the novel nor has data of it.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: { params: novelParams, query: paginationQuery.extend({ from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the data', schema: pageSchema(snapshotSchema).extend({ novel_id: z.string(), latest: snapshotSchema.nullable() }) } },
       errors: [404],
@@ -491,6 +496,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'PERMISSION_DENIED, details.feature = export_formats). 404 when the caller neither tracks the novel nor has data of it.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       scope: 'export',
       envelope: false,
       request: {
@@ -544,6 +550,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'Needs the plan feature trend_analysis (403 PERMISSION_DENIED, details.feature = trend_analysis, otherwise).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: {
         params: novelParams,
         query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(7) }).extend(afterPositionQuery.shape),
@@ -574,6 +581,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       description: "For each ranking the plan's ranking_access allows: the latest visible capture (day null: none), its top `top` entries.",
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: { query: z.object({ top: z.coerce.number().int().min(1).max(100).default(20) }).extend(afterPositionQuery.shape) },
       responses: {
         200: {
@@ -603,6 +611,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         "visible one, by rank. 403 when the plan's ranking_access does not include it; 404 for an unknown name.",
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       request: {
         params: z.object({ type: z.string().min(1).max(50) }),
         query: paginationQuery.extend({ date: DAY.optional() }).extend(afterPositionQuery.shape),
@@ -646,6 +655,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'market_insights (403 PERMISSION_DENIED otherwise); a board outside ranking_access is 403 too.',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       errors: [403],
       request: {
         query: periodQuery
@@ -684,6 +694,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
         'nothing of the author is visible. Needs the plan feature author_info (403 PERMISSION_DENIED otherwise).',
       tags: ['qidian'],
       auth: true,
+      permission: 'collection.data.view',
       errors: [403, 404],
       request: { params: z.object({ author: z.string().trim().min(1).max(200) }), query: periodQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the author', schema: authorSchema } },

@@ -28,7 +28,7 @@ import {
   type ReviewRuleParams,
 } from '../../../write-model/review-rules/events.js';
 import { HIT_FIELDS, type ReviewHit } from '../../../write-model/review/events.js';
-import { currentUser } from '../authenticate.js';
+import { policyActor } from '../access.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -149,10 +149,7 @@ const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'a ru
 
 const commandSchema = z.object({ id: z.string(), scope: z.enum(SCOPES), revision: z.string(), position: z.string().nullable() });
 
-const actorOf = (ctx: AppContext): Actor => {
-  const user = currentUser(ctx);
-  return { userId: user.id, role: user.role };
-};
+const actorOf = (ctx: AppContext): Actor => policyActor(ctx);
 
 function inputOf(body: z.output<typeof changeBody>): RuleInput {
   const p = body.params;
@@ -217,7 +214,8 @@ function ruleView(rule: ReviewRule, scope: 'platform' | 'mine', revision: bigint
 }
 
 const PERMISSIONS =
-  'The platform set: reviewers and admins read it, admins change it (403 PERMISSION_DENIED, details.reason admin_role / reviewer_role). ' +
+  'The platform set: platform reviewers and admins read it (platform.review-rules.view), platform admins change it (platform.review-rules.edit); ' +
+  'otherwise 403 PERMISSION_DENIED, details.reason admin_role / reviewer_role. ' +
   'Your own set (mine): enterprise plans of either service (403, details.feature review_rules).';
 
 export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Router<AppState> {
@@ -236,6 +234,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       description: `The rules of the platform set (scope=platform) or my own (scope=mine), by name; phrases are counted here, listed by GET /review-rules/{id}. ${PERMISSIONS}`,
       tags,
       auth: true,
+      permission: 'publishing.review-rules.view',
       request: { query: paginationQuery.extend({ scope: z.enum(SCOPES).default('mine') }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of rules', schema: pageSchema(ruleSummarySchema) } },
       errors: [403],
@@ -262,6 +261,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
         `applies. It counts from the next pre-review on. ${PERMISSIONS}`,
       tags,
       auth: true,
+      permission: 'publishing.review-rules.create',
       request: { body: createBody },
       responses: { 201: { description: 'added', schema: commandSchema } },
       errors: [403],
@@ -286,6 +286,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
         'on an enterprise plan, my own): the verdict (pass or flag) and every hit with its field and its place in the text as written. Records nothing.',
       tags,
       auth: true,
+      permission: 'publishing.review-rules.run',
       scope: 'read',
       idempotent: false,
       request: { body: testBody },
@@ -316,6 +317,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       description: `A rule of my own set, or (reviewers and admins) of the platform set; 404 for any other. ${PERMISSIONS}`,
       tags,
       auth: true,
+      permission: 'publishing.review-rules.view',
       request: { params: idParams },
       responses: { 200: { description: 'the rule', schema: ruleSchema } },
       errors: [403, 404],
@@ -336,6 +338,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       description: `The whole rule as it should stand (its kind never changes: 422). The same rule again changes nothing. ${PERMISSIONS}`,
       tags,
       auth: true,
+      permission: 'publishing.review-rules.edit',
       request: { params: idParams, body: changeBody },
       responses: { 200: { description: 'changed', schema: commandSchema } },
       errors: [403, 404],
@@ -357,6 +360,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       description: `It no longer applies from the next pre-review on; a rule already removed is 404. ${PERMISSIONS}`,
       tags,
       auth: true,
+      permission: 'publishing.review-rules.delete',
       request: { params: idParams },
       responses: { 200: { description: 'removed', schema: commandSchema } },
       errors: [403, 404],

@@ -7,7 +7,7 @@ import type { EventStore } from '../../../event-store/port.js';
 import { REVIEWS_PROJECTION } from '../../../projections/reviews.js';
 import { findReview, listReviews, REVIEW_STATUSES } from '../../../read-api/reviews.js';
 import { MAX_REVIEW_COMMENT } from '../../../write-model/review/events.js';
-import { currentUser } from '../authenticate.js';
+import { policyActor } from '../access.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
@@ -36,6 +36,9 @@ export interface ReviewRouteDeps {
 
 const summarySchema = z.object({
   id: z.string(),
+  subject: z
+    .enum(['publication', 'sms_batch'])
+    .describe('what is reviewed: a publication, or an SMS batch (publication_id and article_id name the batch; the content body is the SMS text)'),
   publication_id: z.string(),
   article_id: z.string(),
   article_version: z.number().int(),
@@ -71,31 +74,19 @@ const stateSchema = z.object({
   position: z.string().nullable(),
 });
 
-const actorOf = (ctx: AppContext): Actor => {
-  const user = currentUser(ctx);
-  return { userId: user.id, role: user.role };
-};
+const actorOf = (ctx: AppContext): Actor => policyActor(ctx);
 
 const DECIDE =
   'Only the reviewer holding the claim decides (409, details.reason not_claimed or claimed); nobody decides their own content (403, details.reason own_content); ' +
-  'a decided review answers 409 (details.status), the same decision by the same reviewer again changes nothing. Reviewers and admins only (403, details.reason reviewer_role).';
+  'a decided review answers 409 (details.status), the same decision by the same reviewer again changes nothing. Platform reviewers and admins only (platform.reviews.approve: 403, details.reason role).';
 
 export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/reviews' });
   const { store, knex } = deps;
   const clock = () => deps.now?.() ?? new Date();
   const tags = ['review'];
-  // the queue's commands: the review policy checked right after the token, before the input is (403 first)
-  const authenticate = api.authenticate;
-  if (!authenticate) throw new Error('the review routes need an authenticate middleware');
-  const reviewers: HttpApi = {
-    ...api,
-    authenticate: (ctx, next) =>
-      authenticate(ctx, () => {
-        requireReviewer(actorOf(ctx));
-        return next();
-      }),
-  };
+  // the queue's commands need platform.reviews.approve: the route's permission, decided before the input is looked at (403 first)
+  const reviewers = api;
   const call = (ctx: AppContext): ReviewCall => {
     const actor = actorOf(ctx);
     return { store, actor, context: commandContext(ctx, actor.userId), now: clock(), claimTtlMinutes: deps.claimTtlMinutes };
@@ -115,10 +106,11 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       summary: 'The review queue (reviewers), or my own reviews (?mine=true)',
       description:
         'Reviewers and admins: every review, oldest first (status defaults to open: the queue), with the time each has waited. ' +
-        'Anyone with mine=true: the reviews of my own content, newest first, whatever their status unless filtered. ' +
+        "Anyone with mine=true: the reviews of content in my data scope (my own; in an organization, my team's or everyone's as my roles grant), newest first, whatever their status unless filtered. " +
         'Without mine=true, a caller who is not a reviewer or admin gets 403 (details.reason reviewer_role).',
       tags,
       auth: true,
+      permission: 'publishing.reviews.view',
       request: {
         query: paginationQuery
           .extend({
@@ -138,7 +130,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       await awaitPosition(ctx, knex, REVIEWS_PROJECTION);
       return listReviews(
         knex,
-        mine ? { ownerId: actor.userId, status: query.status, platform: query.platform } : { status: query.status ?? 'open', platform: query.platform },
+        mine ? { ownerIds: actor.ownerIds, status: query.status, platform: query.platform } : { status: query.status ?? 'open', platform: query.platform },
         query,
         clock(),
       );
@@ -152,9 +144,10 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       method: 'get',
       path: '/:id',
       summary: 'One review, with the content and its hits',
-      description: 'Reviewers and admins: any review; an author: a review of their own content (404 for any other).',
+      description: 'Platform reviewers and admins: any review; others: a review of content in their data scope (404 for any other).',
       tags,
       auth: true,
+      permission: 'publishing.reviews.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the review', schema: reviewSchema } },
       errors: [404],
@@ -177,9 +170,10 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description:
         'Takes the review, so nobody else decides it while the claim holds (REVIEW_CLAIM_TTL_MINUTES; after that another reviewer may take it over). ' +
         'Held by someone else: 409 (details.reason claimed, claimed_by, expires_at); held by me: no change. Nobody claims their own content ' +
-        '(403, details.reason own_content). Reviewers and admins only.',
+        '(403, details.reason own_content). Platform reviewers and admins only (platform.reviews.approve).',
       tags,
       auth: true,
+      permission: 'platform.reviews.approve',
       request: { params: idParams },
       responses: { 200: { description: 'claimed', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -197,6 +191,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description: 'Gives it back to the queue; only the reviewer holding it releases it (409 otherwise). Not claimed: no change.',
       tags,
       auth: true,
+      permission: 'platform.reviews.approve',
       request: { params: idParams },
       responses: { 200: { description: 'released', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -214,6 +209,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description: `The content is published (the publication goes on) and its author is told. ${DECIDE}`,
       tags,
       auth: true,
+      permission: 'platform.reviews.approve',
       request: { params: idParams, body: z.object({ comment: z.string().max(MAX_REVIEW_COMMENT).nullable().optional() }).strict() },
       responses: { 200: { description: 'approved', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -231,6 +227,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description: `The publication fails and its author is told why: the comment is required (422 without one). ${DECIDE}`,
       tags,
       auth: true,
+      permission: 'platform.reviews.approve',
       request: {
         params: idParams,
         body: z.object({ comment: z.string().trim().min(1, 'a rejection needs a comment: the author is told why').max(MAX_REVIEW_COMMENT) }).strict(),

@@ -2,6 +2,12 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { receiveInboundSms, recordSmsReceipt, requestSms, SmsRateLimitedError, type SmsSendLimits } from '../../../application/sms.js';
+import type { LedgerCharges } from '../../../application/ports/ledger.js';
+import type { MembershipDirectory } from '../../../application/ports/membership.js';
+import { SmsInsufficientBalanceError } from '../../../application/sms/charges.js';
+import { organizationOf } from '../../../application/sms/org-key.js';
+import { keywordOwner } from '../../../read-api/sms-batches.js';
+import { smsAccessOf } from './sms-access.js';
 import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { SMS_PROJECTION } from '../../../projections/sms.js';
@@ -42,6 +48,12 @@ export interface SmsRouteDeps {
   unavailableReason: string | null;
   /** SMS_SENDS_PER_USER_PER_MINUTE, per user */
   limits: SmsSendLimits;
+  /** SMS_SENDS_PER_ORGANIZATION_PER_MINUTE, per organization (a user outside one: their own) */
+  organizationLimits?: SmsSendLimits | null;
+  /** each SMS charged to the prepaid balance; null: not wired, or SMS_CHARGE_LEDGER=false */
+  ledger?: LedgerCharges | null;
+  /** the user's organization; null: organizations not wired */
+  membership?: MembershipDirectory | null;
   /** the callbacks' replay guard */
   nonces: NonceCache;
   config: Pick<Config, 'SMS_DEFAULT_REGION' | 'HTTP_BODY_LIMIT_BYTES' | 'SMS_SENDS_PER_USER_PER_MINUTE'>;
@@ -86,8 +98,11 @@ const inboundSchema = z.object({
   from: z.string().describe('the sender, E.164'),
   to: z.string().describe('our number it came to'),
   text: z.string(),
-  route: z.enum(['reply']).describe('reply: it came from a number I sent to, to the number I sent from'),
-  reply_to: z.string().nullable().describe('my message it answers'),
+  route: z
+    .enum(['keyword', 'reply'])
+    .describe('keyword: its first word is a keyword we hold; reply: it came from a number we sent to, to the number the message went from'),
+  reply_to: z.string().nullable().describe('the message it answers (reply)'),
+  keyword: z.string().nullable().describe('the keyword it was routed by (keyword)'),
   received_at: z.string(),
 });
 
@@ -141,9 +156,12 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
         "key is the message id); the provider's signed receipt then records delivered or undelivered. Follow it with GET /sms/messages/{id} " +
         "(pass the answer's position as `?after_position=`). An invalid number, one that cannot take an SMS (a landline) or of a country " +
         'not served: 422 under body.to (details.reason country_not_served for the last). More than SMS_SENDS_PER_USER_PER_MINUTE sends a ' +
-        'minute: 429 RATE_LIMITED with Retry-After. Without a configured provider: 503 SERVICE_UNAVAILABLE (details.reason sms_not_configured).',
+        'minute, or more than SMS_SENDS_PER_ORGANIZATION_PER_MINUTE for the whole organization: 429 RATE_LIMITED with Retry-After. Where the ' +
+        "prepaid ledger is on, the price is charged to the organization's (or my) balance first: a balance that cannot pay is 409 CONFLICT " +
+        '(details.reason insufficient_balance) and nothing is sent. Without a configured provider: 503 SERVICE_UNAVAILABLE (details.reason sms_not_configured).',
       tags: ['sms'],
       auth: true,
+      permission: 'messaging.sms.create',
       request: { body: sendBody },
       responses: {
         202: {
@@ -161,15 +179,22 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
           }),
         },
       },
-      errors: [429],
+      errors: [409, 429],
     },
     async ({ body }, ctx) => {
       requireSms();
       const user = currentUser(ctx);
       try {
         const requested = await requestSms(
-          { store, now, limits: deps.limits, defaultRegion: config.SMS_DEFAULT_REGION },
-          { userId: user.id, context: commandContext(ctx, user.id) },
+          {
+            store,
+            now,
+            limits: deps.limits,
+            defaultRegion: config.SMS_DEFAULT_REGION,
+            organizationLimits: deps.organizationLimits ?? null,
+            ledger: deps.ledger ?? null,
+          },
+          { userId: user.id, context: commandContext(ctx, user.id), organizationId: await organizationOf(deps.membership, user.id) },
           { to: body.to, text: body.text },
         );
         ctx.set('Location', `/api/v1/sms/messages/${requested.messageId}`);
@@ -188,8 +213,19 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
       } catch (error) {
         if (error instanceof SmsRateLimitedError) {
           ctx.set('Retry-After', String(error.retryAfterSeconds));
-          throw new HttpError(429, 'RATE_LIMITED', error.message, { limit: error.limit, window_seconds: 60, retry_after_seconds: error.retryAfterSeconds });
+          throw new HttpError(429, 'RATE_LIMITED', error.message, {
+            limit: error.limit,
+            per: error.per,
+            window_seconds: 60,
+            retry_after_seconds: error.retryAfterSeconds,
+          });
         }
+        if (error instanceof SmsInsufficientBalanceError)
+          throw new HttpError(409, 'CONFLICT', error.message, {
+            reason: 'insufficient_balance',
+            amount_cents: error.amountCents,
+            available_cents: error.availableCents,
+          });
         throw error;
       }
     },
@@ -205,6 +241,7 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
       description: 'The SMS I asked to send, the newest first, with their status, segments and price (read model sms-v1).',
       tags: ['sms'],
       auth: true,
+      permission: 'messaging.sms.view',
       request: { query: paginationQuery.extend({ status: z.enum(SMS_STATUSES).optional() }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of SMS', schema: pageSchema(smsSchema) } },
     },
@@ -227,6 +264,7 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
         "Its status: pending, sent (the provider's id and sender number), delivered or undelivered (the receipt's error), or failed. Another user's is 404.",
       tags: ['sms'],
       auth: true,
+      permission: 'messaging.sms.view',
       request: { params: z.object({ id: z.uuid('a message id is a UUID') }), query: afterPositionQuery },
       responses: { 200: { description: 'the SMS', schema: smsSchema } },
       errors: [404],
@@ -247,12 +285,14 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
     {
       method: 'get',
       path: '/inbound',
-      summary: 'Inbound SMS routed to me',
+      summary: 'Inbound SMS routed to me (and my organization)',
       description:
-        'Messages the provider received on our numbers and routed to me: from a number I sent to, to the number my message went from (the newest ' +
-        'such message of the last 30 days decides). Newest first. Messages nobody sent to stay unrouted and are nobody’s.',
+        'Messages the provider received on our numbers and routed to me, the members my role lets me see, or my organization: by a keyword ' +
+        'its first word is (POST /sms/keywords), else as a reply — from a number one of us sent to, to the number the message went from (the ' +
+        'newest such message of the last 30 days decides). Newest first. Messages matching neither stay unrouted and are nobody’s.',
       tags: ['sms'],
       auth: true,
+      permission: 'messaging.sms.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of inbound SMS', schema: pageSchema(inboundSchema) } },
     },
@@ -260,7 +300,8 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
       requireSms();
       const user = currentUser(ctx);
       await awaitPosition(ctx, knex, SMS_PROJECTION);
-      return listInboundSms(knex, user.id, query);
+      const access = await smsAccessOf(ctx, user.id, deps.membership);
+      return listInboundSms(knex, access, query);
     },
   );
 
@@ -394,7 +435,7 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
       answerCallback(ctx, 'inbound message', async () => {
         const inbound = shape(smsInboundSchema, await verified(ctx));
         const result = await receiveInboundSms(
-          { store, now, replyTargets: (from, to, at) => replyTarget(knex, from, to, at) },
+          { store, now, replyTargets: (from, to, at) => replyTarget(knex, from, to, at), keywordOwners: (keyword) => keywordOwner(knex, keyword) },
           {
             providerMessageId: inbound.message_id,
             from: inbound.from,

@@ -114,6 +114,7 @@ export function statisticalInsightsRouter(api: HttpApi, deps: StatisticalInsight
         'Needs the plan feature ai_insights (403 PERMISSION_DENIED, details.feature = ai_insights) — pro and enterprise.',
       tags: ['xiaohongshu'],
       auth: true,
+      permission: 'collection.data.view',
       errors: [403],
       request: {
         query: z

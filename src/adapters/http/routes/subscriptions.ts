@@ -232,6 +232,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       description: 'One per service (every user starts on free), by service.',
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of subscriptions', schema: pageSchema(subscriptionSchema) } },
     },
@@ -254,6 +255,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         'Paid plans are bought through payments: any other plan is 422 with details.code PAYMENT_REQUIRED.',
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.create',
       // plans and their payments: a session token only, never an API key
       scope: 'session',
       request: { body: z.object({ service: z.enum(SERVICES), plan: z.enum(PLAN_CODES).default('free') }).strict() },
@@ -298,6 +300,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       description: 'ETag: the revision to send as If-Match to PUT.',
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the subscription', schema: subscriptionSchema } },
       errors: [404],
@@ -331,6 +334,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         'on is 422 (details.code PAID_PLAN_REQUIRED); on a cancelled subscription 409; with another plan in the same request 422.',
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.edit',
       // plans and their payments: a session token only, never an API key
       scope: 'session',
       ifMatch: true,
@@ -461,6 +465,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       description: 'The paid plan stays until period_end, then falls back to free. The free plan cannot be cancelled (409).',
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.delete',
       // plans and their payments: a session token only, never an API key
       scope: 'session',
       request: { params: idParams },
@@ -493,6 +498,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         `limits from the reservations held now); per day of [from, to] (default: today, at most ${MAX_USAGE_DAYS} days) for the daily counters.`,
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.view',
       request: { params: idParams, query: z.object({ from: DAY.optional(), to: DAY.optional() }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'usage', schema: usageSchema } },
       errors: [404],
@@ -532,6 +538,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         "Uses are recorded in the day's usage stream: revision and position are of that stream.",
       tags: ['subscriptions'],
       auth: true,
+      permission: 'billing.subscriptions.run',
       request: {
         params: idParams,
         body: z.object({ feature: z.enum(DAILY_COUNTER_FEATURES), amount: z.number().int().positive().max(1_000_000).default(1) }).strict(),

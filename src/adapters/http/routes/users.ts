@@ -33,12 +33,16 @@ export interface UsersRouteDeps {
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 
-const channelsSchema = z.object({ in_app: z.boolean(), mail: z.boolean() });
+const channelsSchema = z.object({
+  in_app: z.boolean(),
+  mail: z.boolean(),
+  sms: z.boolean().optional().describe('also by SMS to the verified phone (PUT /users/me/phone); left out: off'),
+});
 
 /** Every notification kind with its channels. */
 export const notificationPreferencesSchema = z
   .object(Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, channelsSchema])) as Record<(typeof NOTIFICATION_KINDS)[number], typeof channelsSchema>)
-  .describe('per notification kind: shown in the app (GET /notifications) and/or mailed; a kind never set is both');
+  .describe('per notification kind: shown in the app (GET /notifications), mailed, sent by SMS; a kind never set is in-app and mail, no SMS');
 
 export const profileSchema = z.object({
   id: z.string(),
@@ -51,10 +55,15 @@ export const profileSchema = z.object({
   status: z.string(),
   email_verified: z.boolean().describe('the email was verified (POST /auth/verify-email)'),
   notification_preferences: notificationPreferencesSchema,
+  phone: z
+    .object({ number: z.string().describe('E.164'), verified_at: z.string() })
+    .nullable()
+    .describe('the verified phone number (PUT /users/me/phone); null: none'),
   mfa: z
     .object({
       totp: z.enum(['off', 'pending', 'on']).describe('pending: enrolled, not confirmed yet (logins need no code); on: logins need a second step'),
       recovery_codes_left: z.number().int().describe('unused recovery codes (0 unless on)'),
+      sms: z.boolean().describe('logins may take a code sent by SMS to the verified phone (POST /users/mfa/sms)'),
     })
     .describe('the second factor (POST /users/mfa/totp)'),
   registered_at: z.string(),
@@ -82,8 +91,10 @@ function isIanaZone(zone: string): boolean {
   }
 }
 
-function preferencesOf(given: Partial<Record<string, { in_app: boolean; mail: boolean }>>): Record<string, NotificationChannels> {
-  return Object.fromEntries(Object.entries(given).flatMap(([kind, c]) => (c ? [[kind, { inApp: c.in_app, mail: c.mail }]] : [])));
+function preferencesOf(given: Partial<Record<string, { in_app: boolean; mail: boolean; sms?: boolean }>>): Record<string, NotificationChannels> {
+  return Object.fromEntries(
+    Object.entries(given).flatMap(([kind, c]) => (c ? [[kind, { inApp: c.in_app, mail: c.mail, ...(c.sms !== undefined ? { sms: c.sms } : {}) }]] : [])),
+  );
 }
 
 /** The signed-in user's own account: profile and sessions. Reads come from the `users-v1` read model. */
@@ -101,6 +112,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       description: 'ETag: the revision to send as If-Match to PUT /users/profile.',
       tags: ['users'],
       auth: true,
+      permission: 'account.profile.view',
       request: { query: afterPositionQuery },
       responses: { 200: { description: 'the profile', schema: profileSchema } },
       errors: [404],
@@ -128,6 +140,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
         'it names (each with in_app and mail); the others keep theirs.',
       tags: ['users'],
       auth: true,
+      permission: 'account.profile.edit',
       ifMatch: true,
       request: {
         body: z
@@ -208,6 +221,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       description: 'Newest first, ended ones included (ended_at, end_reason).',
       tags: ['users'],
       auth: true,
+      permission: 'account.profile.view',
       request: { query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of sessions', schema: pageSchema(sessionSchema) } },
     },
@@ -229,6 +243,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
       description: "Its refresh token stops working. Another user's session is 404, like an unknown one.",
       tags: ['users'],
       auth: true,
+      permission: 'account.profile.edit',
       request: { params: z.object({ id: z.string().uuid() }) },
       responses: { 200: { description: 'ended', schema: commandResultSchema } },
       errors: [404],
@@ -258,6 +273,7 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
         '409 CONFLICT when the email is verified already, or when verification is off (EMAIL_VERIFICATION). Rate limited per user (429 RATE_LIMITED).',
       tags: ['users'],
       auth: true,
+      permission: 'account.profile.edit',
       idempotent: false,
       responses: { 202: { description: 'the link is on its way' } },
       errors: [409, 429],

@@ -18,7 +18,8 @@ import { PLATFORM_IDS, userWorkflowTypeNames, workflowTypeNames } from '../../..
 import { WORKFLOWS_PROJECTION } from '../../../projections/workflows.js';
 import { findExecution, findWorkflow, listExecutions, listWorkflows } from '../../../read-api/workflows.js';
 import { SCHEDULE_INTERVALS } from '../../../write-model/workflow/events.js';
-import { currentUser, requireRole } from '../authenticate.js';
+import { accessOf } from '../access.js';
+import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
@@ -166,7 +167,8 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
   const app: WorkflowDeps = { store: deps.store, timeZone: deps.timeZone, now: () => deps.now?.() ?? new Date(), knex };
   const caller = (ctx: AppContext): Caller => {
     const user = currentUser(ctx);
-    return { userId: user.id, context: commandContext(ctx, user.id) };
+    // the workflows the caller's data scope reaches (an organization admin: every member's)
+    return { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds };
   };
 
   defineRoute(
@@ -179,14 +181,14 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'Newest first; deleted workflows are not listed. Filters: platform, type, status.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.view',
       request: { query: listQuery },
       responses: { 200: { description: 'a page of workflows', schema: pageSchema(workflowSchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, WORKFLOWS_PROJECTION);
       const { platform, type, status } = query;
-      return listWorkflows(knex, user.id, { platform, type, status }, query);
+      return listWorkflows(knex, accessOf(ctx).ownerIds, { platform, type, status }, query);
     },
   );
 
@@ -204,6 +206,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         'workflows hold one automation_workflows slot while they exist: none left is 429 with feature automation_workflows.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.create',
       request: { body: createBody },
       responses: { 201: { description: 'created', schema: commandResultSchema.extend({ id: z.string() }) } },
       errors: [403, 404, 409, 429],
@@ -233,14 +236,14 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       summary: 'One of my executions',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.executions.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the execution', schema: executionSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, WORKFLOWS_PROJECTION);
-      const found = await findExecution(knex, user.id, params.id);
+      const found = await findExecution(knex, accessOf(ctx).ownerIds, params.id);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'execution not found');
       ctx.set('ETag', `"${found.revision}"`);
       return found;
@@ -257,6 +260,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'A finished execution (completed, failed, rejected) is 409; cancelling a cancelled one again changes nothing.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.executions.edit',
       request: { params: idParams },
       responses: { 200: { description: 'cancelled', schema: commandResultSchema } },
       errors: [404, 409],
@@ -266,8 +270,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
     },
   );
 
-  // the workers' door: admins only, checked before the body is looked at
-  router.use('/executions/:id/results', api.authenticate!, requireRole('admin'));
+  // the workers' door: platform.operations.run (platform admins), decided by the policy before the body is looked at
   defineRoute(
     router,
     api,
@@ -281,6 +284,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         'batch_id is a no-op, an item the execution already has is counted once. A finished execution refuses new items (409).',
       tags: ['workflows', 'admin'],
       auth: true,
+      permission: 'platform.operations.run',
       request: { params: idParams, body: resultsBody },
       responses: { 200: { description: 'recorded', schema: resultsSchema } },
       errors: [403, 404, 409],
@@ -320,14 +324,14 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'ETag: the revision to send as If-Match to PUT.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the workflow', schema: workflowSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, WORKFLOWS_PROJECTION);
-      const found = await findWorkflow(knex, user.id, params.id);
+      const found = await findWorkflow(knex, accessOf(ctx).ownerIds, params.id);
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'workflow not found');
       ctx.set('ETag', `"${found.revision}"`);
       return found;
@@ -346,6 +350,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         'checked against the current plan like a create (403 / 429). If-Match: the revision from an ETag (412 when stale).',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.edit',
       ifMatch: true,
       request: { params: idParams, body: updateBody },
       responses: { 200: { description: 'changed', schema: commandResultSchema } },
@@ -379,6 +384,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'Final. Frees its automation_workflows slot (xiaohongshu). Deleting it again changes nothing.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.delete',
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
@@ -398,6 +404,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'Its schedule stops running until resumed. Already paused by the user: no change.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.edit',
       request: { params: idParams },
       responses: { 200: { description: 'paused', schema: commandResultSchema } },
       errors: [404],
@@ -417,6 +424,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: "Lifts every pause (the user's, and the quota or account pauses of the system). Not paused: no change.",
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.edit',
       request: { params: idParams },
       responses: { 200: { description: 'resumed', schema: commandResultSchema } },
       errors: [404],
@@ -439,6 +447,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
         'which may still reject the execution (e.g. QUOTA_EXCEEDED): follow it with GET /workflows/executions/{id}.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.workflows.run',
       scope: 'collect',
       request: { params: idParams },
       responses: { 202: { description: 'requested', schema: commandResultSchema.extend({ execution_id: z.string() }) } },
@@ -461,15 +470,16 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description: 'Newest first.',
       tags: ['workflows'],
       auth: true,
+      permission: 'collection.executions.view',
       request: { params: idParams, query: paginationQuery.extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'a page of executions', schema: pageSchema(executionSchema) } },
       errors: [404],
     },
     async ({ params, query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, WORKFLOWS_PROJECTION);
-      if (!(await findWorkflow(knex, user.id, params.id))) throw new HttpError(404, 'NOT_FOUND', 'workflow not found');
-      return listExecutions(knex, user.id, params.id, query);
+      const owners = accessOf(ctx).ownerIds;
+      if (!(await findWorkflow(knex, owners, params.id))) throw new HttpError(404, 'NOT_FOUND', 'workflow not found');
+      return listExecutions(knex, owners, params.id, query);
     },
   );
 

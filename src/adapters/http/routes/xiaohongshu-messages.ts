@@ -101,6 +101,7 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
         '(account_invalid); the platform refusing it fails it at once (peer_not_found, conversation_not_found, rejected).',
       tags: ['xiaohongshu'],
       auth: true,
+      permission: 'collection.messages.create',
       request: { body: sendBody },
       responses: {
         202: {
@@ -132,6 +133,7 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
       description: 'The messages I asked to send (POST /xiaohongshu/messages), the newest request first, with their status. Filters combine with AND.',
       tags: ['xiaohongshu'],
       auth: true,
+      permission: 'collection.messages.view',
       request: {
         query: paginationQuery
           .extend({
@@ -166,6 +168,7 @@ export function xiaohongshuMessagesRouter(api: HttpApi, deps: XiaohongshuMessage
         "Its status: pending (queued, waiting for the account's pace, or being sent), sent (with the platform's message id) or failed (with the reason).",
       tags: ['xiaohongshu'],
       auth: true,
+      permission: 'collection.messages.view',
       request: { params: idParams, query: afterPositionQuery },
       responses: { 200: { description: 'the message', schema: outgoingSchema } },
       errors: [404],

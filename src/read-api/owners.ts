@@ -1,0 +1,9 @@
+import type { Knex } from 'knex';
+
+/** One owner, or the owners a caller's data scope reaches (ctx.state.access.ownerIds: docs/rbac.md). */
+export type Owners = string | readonly string[];
+
+/** Filters the query to rows of the owners: every read by owner goes through here, never unfiltered. */
+export function ownedBy<Q extends Knex.QueryBuilder>(query: Q, owners: Owners, column = 'owner_id'): Q {
+  return (typeof owners === 'string' ? query.where(column, owners) : query.whereIn(column, [...owners])) as Q;
+}

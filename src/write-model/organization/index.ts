@@ -1,0 +1,6 @@
+export * from './events.js';
+export * from './commands.js';
+export * from './state.js';
+export * from './decider.js';
+export * from './membership-claim.js';
+export * from './invitation.js';

@@ -1,0 +1,5 @@
+export * from './catalogue.js';
+export * from './events.js';
+export * from './commands.js';
+export * from './state.js';
+export * from './decider.js';
