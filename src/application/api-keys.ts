@@ -6,7 +6,8 @@ import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { SERVICES, type AnyPlan } from '../write-model/subscription/plans.js';
 import { requireApiAccess } from './plan-gates.js';
 import { quotaDay } from './quota-day.js';
-import { currentPlan } from './subscription-quotas.js';
+import { planHolderIn } from './plan-holder.js';
+import { loadHolderSubject } from './subscription-quotas.js';
 
 /**
  * Personal API keys (docs/http-api.md, "API keys"): creation behind the
@@ -27,9 +28,10 @@ export interface ApiKeyCall {
 
 type Result = HandleResult<ApiKeyState, ApiKeyEvent>;
 
-/** The user's plan in force for every service (free where none was started). */
+/** The user's plan in force for every service (their organization's for a member; free where none was started). */
 export async function currentPlans(store: EventStore, userId: string): Promise<AnyPlan[]> {
-  return Promise.all(SERVICES.map((service) => currentPlan(store, userId, service) as Promise<AnyPlan>));
+  const holder = await planHolderIn(store, userId);
+  return Promise.all(SERVICES.map(async (service) => (await loadHolderSubject(store, holder, service)).plan as AnyPlan));
 }
 
 /** Records a new key once one of the user's plans includes API access (PERMISSION_DENIED with feature api_access otherwise). */

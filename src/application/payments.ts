@@ -132,6 +132,8 @@ export function channelFor(provider: PaymentProvider, channel: PaymentChannel | 
 
 export interface CheckoutInput {
   userId: string;
+  /** the plan is for this organization's subscription (a member buying for it); absent: the user's own */
+  organizationId?: string;
   service: PaymentService;
   plan: PaidPlan;
   billingCycle: BillingCycle;
@@ -186,6 +188,7 @@ export async function checkout(deps: PaymentsDeps, input: CheckoutInput): Promis
       type: 'CreatePaymentOrder',
       orderId,
       userId: input.userId,
+      ...(input.organizationId === undefined ? {} : { organizationId: input.organizationId }),
       service: input.service,
       plan: input.plan,
       billingCycle: input.billingCycle,

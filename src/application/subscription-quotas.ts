@@ -14,6 +14,7 @@ import type { SubscriptionState } from '../write-model/subscription/state.js';
 import { dailyUsageId, subscriptionUsageAggregate } from '../write-model/subscription-usage/decider.js';
 import type { QuotaExceededData, SubscriptionUsageEvent } from '../write-model/subscription-usage/events.js';
 import type { SubscriptionUsageState } from '../write-model/subscription-usage/state.js';
+import { holdersEverOf, planHolderIn, type PlanHolder } from './plan-holder.js';
 import { addDays, quotaDay } from './quota-day.js';
 
 /**
@@ -27,11 +28,19 @@ import { addDays, quotaDay } from './quota-day.js';
  * once from the subscription's stream; reservations are the subscription's
  * own (`subscription-{userId}_{service}`), and a refused one is recorded in
  * the day's usage stream.
+ *
+ * Every use counts on the subscription of the user's plan holder
+ * (plan-holder.ts): their organization's for a member, their own outside
+ * one; the holder is read from the event store at each call unless the
+ * caller names it (`holder`).
  */
 
 export interface QuotaCall {
   store: EventStore;
+  /** the user whose use it is */
   userId: string;
+  /** the holder whose subscription counts it; default: the user's plan holder now */
+  holder?: PlanHolder;
   service: Service;
   now: Date;
   /** the quota day's zone (config QUOTA_TIME_ZONE) */
@@ -51,10 +60,20 @@ export interface QuotaSubject<S extends Service = Service> {
   terms: QuotaTerms | null;
 }
 
-/** Reads the subscription once: its plan, and the terms consumeQuota needs (pass it as `subject`). */
+/** Reads the user's plan holder's subscription once: its plan, and the terms consumeQuota needs (pass it as `subject`). */
 export async function loadQuotaSubject<S extends Service>(store: EventStore, userId: string, service: S): Promise<QuotaSubject<S>> {
-  const { state } = await load(store, subscriptionAggregate, subscriptionKey(userId, service));
+  return loadHolderSubject(store, await planHolderIn(store, userId), service);
+}
+
+/** Reads a holder's subscription once (loadQuotaSubject for a holder already known). */
+export async function loadHolderSubject<S extends Service>(store: EventStore, holder: PlanHolder, service: S): Promise<QuotaSubject<S>> {
+  const { state } = await load(store, subscriptionAggregate, subscriptionKey(holder.id, service));
   return quotaSubjectOf(service, state);
+}
+
+/** The holder whose subscription a call counts on. */
+async function holderOf(call: Pick<QuotaCall, 'store' | 'userId' | 'holder'>): Promise<PlanHolder> {
+  return call.holder ?? planHolderIn(call.store, call.userId);
 }
 
 /** The subscription's plan and terms from its state (loaded, or kept by a process manager); new objects each time. */
@@ -63,7 +82,7 @@ export function quotaSubjectOf<S extends Service>(service: S, state: Subscriptio
   return { service, plan: catalogue(service, state.plan), terms: quotaTermsOf(state) };
 }
 
-/** The plan the user's subscription to `service` is on now; free when it has not been started yet. */
+/** The plan the user's plan holder's subscription to `service` is on now (their organization's for a member); free when none was started. */
 export async function currentPlan<S extends Service>(store: EventStore, userId: string, service: S): Promise<PlanFor<S>> {
   return (await loadQuotaSubject(store, userId, service)).plan;
 }
@@ -71,11 +90,12 @@ export async function currentPlan<S extends Service>(store: EventStore, userId: 
 /** Holds one unit of a resource limit for `resourceId` (a repeat is a no-op). Throws QUOTA_EXCEEDED / PERMISSION_DENIED. */
 export async function reserveResource(call: QuotaCall, feature: ResourceFeature, resourceId: string): Promise<SubscriptionResult> {
   const { day, resetsAt } = quotaDay(call.now, call.timeZone);
+  const holder = await holderOf(call);
   try {
     return await handle(
       call.store,
       subscriptionAggregate,
-      subscriptionKey(call.userId, call.service),
+      subscriptionKey(holder.id, call.service),
       { type: 'ReserveResource', feature, resourceId, day, resetsAt, now: call.now.toISOString() },
       { context: call.context },
     );
@@ -97,16 +117,48 @@ async function recordRefusal(call: QuotaCall, overrun: ResourceOverrun): Promise
   );
 }
 
-/** Gives back what `resourceId` held (releasing what is not held is a no-op). */
+/**
+ * Gives back what `resourceId` held (releasing what is not held is a no-op),
+ * on the subscription that holds it: the user's plan holder's now, else
+ * (a member who left, or joined, since it was reserved) their own or that of
+ * an organization they belonged to (holdersEverOf). With `holder` named,
+ * there only.
+ */
 export async function releaseResource(call: QuotaCall, feature: ResourceFeature, resourceId: string): Promise<SubscriptionResult> {
-  return handle(
-    call.store,
-    subscriptionAggregate,
-    subscriptionKey(call.userId, call.service),
-    { type: 'ReleaseResource', feature, resourceId, now: call.now.toISOString() },
-    { context: call.context },
-  );
+  const release = (holder: PlanHolder) =>
+    handle(
+      call.store,
+      subscriptionAggregate,
+      subscriptionKey(holder.id, call.service),
+      { type: 'ReleaseResource', feature, resourceId, now: call.now.toISOString() },
+      { context: call.context },
+    );
+  const current = await holderOf(call);
+  if (call.holder) return release(current);
+  let first: SubscriptionResult | undefined;
+  let missing: unknown;
+  try {
+    first = await release(current);
+    if (first.events.length > 0) return first;
+  } catch (error) {
+    if (!notStarted(error)) throw error;
+    missing = error;
+  }
+  for (const holder of await holdersEverOf(call.store, call.userId)) {
+    if (holder.id === current.id) continue;
+    try {
+      const released = await release(holder);
+      if (released.events.length > 0) return released;
+    } catch (error) {
+      // a holder whose subscription to the service was never started holds nothing
+      if (!notStarted(error)) throw error;
+    }
+  }
+  if (first) return first;
+  throw missing;
 }
+
+const notStarted = (error: unknown) => error instanceof DomainError && error.code === 'NOT_FOUND';
 
 export interface ConsumeOptions {
   /**
@@ -125,8 +177,9 @@ export interface ConsumeOptions {
  */
 export async function consumeQuota(call: QuotaCall, feature: DailyCounterFeature, amount: number, options: ConsumeOptions = {}): Promise<UsageResult> {
   if (options.subject) return consumeOn(call, feature, amount, options, options.subject, []);
+  const holder = await holderOf(call);
   // the subscription as this process last saw it; the use lands only while it is still that revision
-  return decideOnKept(call.store, subscriptionAggregate, subscriptionKey(call.userId, call.service), (read, condition) =>
+  return decideOnKept(call.store, subscriptionAggregate, subscriptionKey(holder.id, call.service), (read, condition) =>
     consumeOn(call, feature, amount, options, quotaSubjectOf(call.service, read.state), [condition]),
   );
 }
@@ -289,17 +342,19 @@ function refuseIfExceeded(events: readonly SubscriptionUsageEvent[]): void {
   if (exceeded) throw quotaRefusal(exceeded.data);
 }
 
-/** The 429 of a recorded QuotaExceeded. */
+/** The 429 of a recorded QuotaExceeded: it names the plan and subscription that counted it (an organization's for a member). */
 export function quotaRefusal(d: QuotaExceededData): DomainError {
   return new DomainError('QUOTA_EXCEEDED', `the ${d.feature} quota of ${d.limit} is used up`, {
     feature: d.feature,
     limit: d.limit,
     resetsAt: d.resetsAt,
     used: d.used,
+    plan: d.plan,
+    subscriptionId: d.subscriptionId,
   });
 }
 
-/** What was recorded on a subscription's day (uses and refusals), decoded. */
+/** What was recorded on a subscription's day (uses and refusals), decoded; `userId` is the holder's id (the subscription's). */
 export async function usageOfDay(store: EventStore, userId: string, service: Service, day: string): Promise<SubscriptionUsageEvent[]> {
   return readEvents(store, subscriptionUsageAggregate, dailyUsageId(userId, service, day));
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { LeaseHolder } from '../application/proxy-selection.js';
 import type { ScrapeJobData } from './ports.js';
 import { consumeQuotas, quotaSubjectOf, type QuotaSubject } from '../application/subscription-quotas.js';
+import { planHolderIn } from '../application/plan-holder.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore, Json, RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -119,6 +120,7 @@ async function dispatchBatch(deps: DispatchExecutionsDeps, name: string, tx: Kne
   const movedOn = new Set<string>();
   const fed: RecordedEvent[] = [];
   const needed = { subscriptions: [] as { ownerId: string; service: string }[], accounts: [] as string[] };
+  const wanted: { ownerId: string; service: string }[] = [];
   for (const recorded of events) {
     if (recorded.type === 'ExecutionRequested' || MOVED_ON.has(recorded.type)) {
       const event = workflowExecutionEvents.decode(recorded);
@@ -128,7 +130,7 @@ async function dispatchBatch(deps: DispatchExecutionsDeps, name: string, tx: Kne
       }
       requested.set(recorded, { recorded, event, request: event.data });
       const resolved = serviceOf(event.data);
-      if ('service' in resolved) needed.subscriptions.push({ ownerId: event.data.ownerId, service: resolved.service });
+      if ('service' in resolved) wanted.push({ ownerId: event.data.ownerId, service: resolved.service });
       if (event.data.platformAccountId !== null) needed.accounts.push(event.data.platformAccountId);
     } else {
       fed.push(recorded);
@@ -141,7 +143,13 @@ async function dispatchBatch(deps: DispatchExecutionsDeps, name: string, tx: Kne
   let pool: Promise<ProxyPool> | undefined;
   const poolOf = () => (pool ??= readProxyPool(tx, deps.leases, now));
   if (requested.size > 0) poolOf().catch(() => undefined); // its failure is met where it is awaited
-  // 1. every request judged on its owner's subscription and account as they stood when it was made
+  // the plan holder of each owner (their organization's subscription for a member), as the event store has it now
+  const holders = new Map<string, string>();
+  await inLanes([...new Set(wanted.map((w) => w.ownerId))], 8, async (ownerId) => {
+    holders.set(ownerId, (await planHolderIn(deps.store, ownerId)).id);
+  });
+  for (const w of wanted) needed.subscriptions.push({ ownerId: holders.get(w.ownerId)!, service: w.service });
+  // 1. every request judged on its owner's holder's subscription and account as they stood when it was made
   const index = await SubjectIndex.open(tx, deps.store, name, needed, fed);
   const judged: Judged[] = [];
   const oneByOne: Requested[] = [];
@@ -162,7 +170,8 @@ async function dispatchBatch(deps: DispatchExecutionsDeps, name: string, tx: Kne
       entry.rejection = resolved.rejection;
       continue;
     }
-    const subject = quotaSubjectOf(resolved.service, await index.subscription(r.request.ownerId, resolved.service));
+    const holderId = holders.get(r.request.ownerId) ?? (await planHolderIn(deps.store, r.request.ownerId)).id;
+    const subject = quotaSubjectOf(resolved.service, await index.subscription(holderId, resolved.service));
     const verdict = await judge(r.request, subject.plan, (accountId) => index.account(accountId));
     if ('rejection' in verdict) entry.rejection = verdict.rejection;
     else if (verdict.quota) entry.quota = { need: verdict.quota, service: resolved.service, subject };
@@ -259,12 +268,16 @@ class JobFlusher {
   }
 }
 
-/** Counts each owner's uses of the batch together, a few owners at a time; a use's refusal becomes its run's rejection. */
+/**
+ * Counts each subscription's uses of the batch together (an owner's, or the
+ * organization's that its members share), a few at a time; a use's refusal
+ * becomes its run's rejection.
+ */
 async function countQuotas(deps: DispatchExecutionsDeps, name: string, judged: Judged[], now: Date): Promise<void> {
   const byOwner = new Map<string, Judged[]>();
   for (const j of judged) {
     if (j.rejection !== null || j.quota === null) continue;
-    const key = `${j.requested.request.ownerId}\u0000${j.quota.service}`;
+    const key = `${j.quota.subject.terms?.userId ?? j.requested.request.ownerId}\u0000${j.quota.service}`;
     groupInto(byOwner, key, j);
   }
   await inLanes([...byOwner.values()], QUOTA_LANES, async (owned) => {

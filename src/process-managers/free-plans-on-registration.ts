@@ -5,10 +5,12 @@ import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { SERVICES } from '../write-model/subscription/plans.js';
 import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
+import { organizationEvents } from '../write-model/organization/events.js';
 import { userEvents } from '../write-model/user/events.js';
 import { react, subscriptionIdFor, type ProcessManagerDeps } from './shared.js';
 
 export const FREE_PLANS_ON_REGISTRATION = 'pm-free-plans-on-registration';
+export const FREE_PLANS_ON_ORGANIZATION = 'pm-free-plans-on-organization';
 
 /**
  * UserRegistered → StartSubscription on the free plan (no period
@@ -48,6 +50,54 @@ export function createFreePlansOnRegistration(deps: ProcessManagerDeps, name = F
                   plan: 'free',
                   periodEnd: null,
                   now: data.registeredAt,
+                },
+                { context: contextFromEvent(event, name), eventIds: eventIdsFrom(`${name}:${event.id}:${service}`) },
+              );
+            },
+            (error) => error instanceof DomainError && error.code === 'CONFLICT',
+          );
+        }
+      }
+    },
+  };
+}
+
+/**
+ * OrganizationCreated → StartSubscription on the free plan of every
+ * service, held by the organization (`holderKind: organization`, stream
+ * `subscription-{organizationId}_{service}`): the subscription its members
+ * share (application/plan-holder.ts). Idempotent as the registration's:
+ * ids named after the event and the service, a repeated start is the
+ * decider's no-op, a CONFLICT (started otherwise) is swallowed.
+ */
+export function createFreePlansOnOrganization(deps: ProcessManagerDeps, name = FREE_PLANS_ON_ORGANIZATION): Consumer {
+  return {
+    name,
+    filter: { eventTypes: ['OrganizationCreated'] },
+    async handle(events) {
+      for (const event of events) {
+        const decoded = organizationEvents.owns(event.type) ? organizationEvents.decode(event) : undefined;
+        if (decoded?.type !== 'OrganizationCreated') continue;
+        const data = decoded.data;
+        for (const service of SERVICES) {
+          await react(
+            deps,
+            name,
+            event,
+            async () => {
+              await handle(
+                deps.store,
+                subscriptionAggregate,
+                subscriptionKey(data.organizationId, service),
+                {
+                  type: 'StartSubscription',
+                  subscriptionId: subscriptionIdFor(data.organizationId, service),
+                  userId: data.organizationId,
+                  holderKind: 'organization',
+                  service,
+                  plan: 'free',
+                  periodEnd: null,
+                  now: data.createdAt,
                 },
                 { context: contextFromEvent(event, name), eventIds: eventIdsFrom(`${name}:${event.id}:${service}`) },
               );

@@ -8,7 +8,7 @@ import { createExpirySchedule, createOAuthRefreshSchedule, DEFAULT_OAUTH_REFRESH
 import { createDispatchExecutions } from './dispatch-executions.js';
 import { createEndSessions } from './end-sessions.js';
 import { createExecutionRetention } from './execution-retention.js';
-import { createFreePlansOnRegistration } from './free-plans-on-registration.js';
+import { createFreePlansOnOrganization, createFreePlansOnRegistration } from './free-plans-on-registration.js';
 import { createNotifyUser, type NotificationMailOutbox } from './notify-user.js';
 import { createOutgoingMessages } from './outgoing-messages.js';
 import { batchPreReview } from './publication-pre-review.js';
@@ -35,7 +35,12 @@ import type { ProcessManagerDeps } from './shared.js';
 import { createWorkflowSchedules } from './workflow-schedules.js';
 
 export type { ProcessManagerDeps } from './shared.js';
-export { FREE_PLANS_ON_REGISTRATION, createFreePlansOnRegistration } from './free-plans-on-registration.js';
+export {
+  FREE_PLANS_ON_ORGANIZATION,
+  FREE_PLANS_ON_REGISTRATION,
+  createFreePlansOnOrganization,
+  createFreePlansOnRegistration,
+} from './free-plans-on-registration.js';
 export { END_SESSIONS, createEndSessions } from './end-sessions.js';
 export { PLAN_ON_PAYMENT, createPlanOnPayment, commandForPayment, addBillingCycle } from './plan-on-payment.js';
 export { PLAN_ON_REFUND, createPlanOnRefund } from './plan-on-refund.js';
@@ -86,6 +91,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
   const withLeases = leases ? { leases } : {};
   return [
     createFreePlansOnRegistration(base),
+    createFreePlansOnOrganization(base),
     createEndSessions(base),
     createPlanOnPayment(base),
     createPlanOnRefund(base),

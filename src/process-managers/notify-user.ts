@@ -7,6 +7,7 @@ import { contextFromEvent } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom, uuidFromName } from '../write-model/core/event-ids.js';
 import { notificationAggregate } from '../write-model/notification/decider.js';
+import { organizationAggregate } from '../write-model/organization/decider.js';
 import type { NotificationChannelChoice, NotificationData, NotificationKind } from '../write-model/notification/events.js';
 import { paymentOrderEvents } from '../write-model/payment-order/events.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
@@ -92,12 +93,25 @@ export function notificationIdFor(eventId: string, userId: string): string {
  * the mail worker retries with back-off while the relay is down (an outage
  * delays mail, and holds back no notification and no other consumer).
  *
+ * An organization's subscription (the one its members share) has no user:
+ * its quota and renewal notices go to the organization's owner.
+ *
  * Idempotency: Notify with a name-based notification id and event ids named
  * after the triggering event (a repeat is a no-op); the mail job's id is the
  * notification's (a repeat adds nothing), and the sender skips a
  * notification already mailed (NotificationEmailed).
  */
 export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Consumer {
+  /**
+   * Who hears of a subscription's quota and renewals: its holder, or for an
+   * organization's subscription (the one its members share, whose id is the
+   * organization's) the organization's owner.
+   */
+  async function recipientOf(holderId: string): Promise<string> {
+    const { state } = await load(deps.store, organizationAggregate, holderId);
+    return state.organizationId !== null && state.ownerId !== null ? state.ownerId : holderId;
+  }
+
   async function plan(event: RecordedEvent): Promise<Planned | null> {
     const base = (userId: string, kind: NotificationKind, data: NotificationData): Planned => ({
       event,
@@ -111,7 +125,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         const decoded = subscriptionUsageEvents.decode(event);
         if (decoded.type !== 'QuotaExceeded') return null;
         const d = decoded.data;
-        return base(d.userId, 'quota_exceeded', {
+        return base(await recipientOf(d.userId), 'quota_exceeded', {
           subscriptionId: d.subscriptionId,
           service: d.service,
           feature: d.feature,
@@ -171,7 +185,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         const decoded = subscriptionEvents.decode(event);
         if (decoded.type !== 'SubscriptionRenewalOrdered') return null;
         const d = decoded.data;
-        return base(d.userId, 'subscription_renewal', {
+        return base(await recipientOf(d.userId), 'subscription_renewal', {
           subscriptionId: d.subscriptionId,
           service: d.service,
           plan: d.plan,
@@ -190,7 +204,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         const decoded = subscriptionEvents.decode(event);
         if (decoded.type !== 'SubscriptionExpiryReminded') return null;
         const d = decoded.data;
-        return base(d.userId, 'subscription_expiring', {
+        return base(await recipientOf(d.userId), 'subscription_expiring', {
           subscriptionId: d.subscriptionId,
           service: d.service,
           plan: d.plan,

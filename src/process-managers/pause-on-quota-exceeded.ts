@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { usersOfHolder, usersOfHolderId } from '../application/plan-holder.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { subscriptionEvents } from '../write-model/subscription/events.js';
@@ -42,6 +43,9 @@ export interface PauseOnQuotaDeps extends ProcessManagerDeps {
  *   each of the owner's workflows of the service paused for it (a higher plan
  *   has a higher daily limit), and their deadlines are cancelled.
  *
+ * An organization's subscription (the one its members share) pauses and
+ * resumes the workflows of each of its members at the time of the event.
+ *
  * Which workflows: this consumer keeps its own index from the Workflow
  * events (workflow-index.ts), read in the same ordered feed as the triggers,
  * so it never depends on the `workflows` projection's lag.
@@ -62,18 +66,21 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     const d = decoded.data;
     // only the counter runs spend stops them: daily_publications running out stops publishing, not collecting
     if (d.kind !== 'daily_counter' || d.feature !== 'daily_api_calls' || Date.parse(d.resetsAt) <= now().getTime()) return;
-    // runs past the quota are charged to the balance instead (docs/ledger.md): they keep running while it covers them
-    if (deps.overageOn && (await deps.overageOn(d.userId))) return;
-    for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
-      if (!wf.scheduled) continue;
-      await command(event, wf.workflowId, {
-        type: 'PauseWorkflow',
-        workflowId: wf.workflowId,
-        reason: 'quota_exceeded',
-        requestedBy: null,
-        until: d.resetsAt,
-        now: d.exceededAt,
-      });
+    // an organization's quota is its members': each of them is stopped
+    for (const owner of await usersOfHolderId(deps.store, d.userId)) {
+      // runs past the quota are charged to the balance instead (docs/ledger.md): they keep running while it covers them
+      if (deps.overageOn && (await deps.overageOn(owner))) continue;
+      for (const wf of await workflowsOfOwner(tx, name, owner, d.service)) {
+        if (!wf.scheduled) continue;
+        await command(event, wf.workflowId, {
+          type: 'PauseWorkflow',
+          workflowId: wf.workflowId,
+          reason: 'quota_exceeded',
+          requestedBy: null,
+          until: d.resetsAt,
+          now: d.exceededAt,
+        });
+      }
     }
   }
 
@@ -81,16 +88,19 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     const decoded = subscriptionEvents.decode(event);
     if (decoded.type !== 'SubscriptionUpgraded') return;
     const d = decoded.data;
-    for (const wf of await workflowsOfOwner(tx, name, d.userId, d.service)) {
-      if (!wf.pausedFor.includes('quota_exceeded')) continue;
-      await command(event, wf.workflowId, {
-        type: 'ResumeWorkflow',
-        workflowId: wf.workflowId,
-        requestedBy: null,
-        reason: 'quota_exceeded',
-        now: d.upgradedAt,
-      });
-      await cancelDeadline(tx, RESUME_AFTER_QUOTA, workflowStream(wf.workflowId));
+    const owners = await usersOfHolder(deps.store, { kind: d.holderKind === 'organization' ? 'organization' : 'user', id: d.userId });
+    for (const owner of owners) {
+      for (const wf of await workflowsOfOwner(tx, name, owner, d.service)) {
+        if (!wf.pausedFor.includes('quota_exceeded')) continue;
+        await command(event, wf.workflowId, {
+          type: 'ResumeWorkflow',
+          workflowId: wf.workflowId,
+          requestedBy: null,
+          reason: 'quota_exceeded',
+          now: d.upgradedAt,
+        });
+        await cancelDeadline(tx, RESUME_AFTER_QUOTA, workflowStream(wf.workflowId));
+      }
     }
   }
 

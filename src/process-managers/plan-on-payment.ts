@@ -55,8 +55,9 @@ export function commandsForPayment(paid: PaymentSucceededData, state: Subscripti
   return [
     {
       type: 'StartSubscription',
-      subscriptionId: subscriptionIdFor(paid.userId, paid.service),
-      userId: paid.userId,
+      subscriptionId: subscriptionIdFor(holderIdOf(paid), paid.service),
+      userId: holderIdOf(paid),
+      ...(paid.organizationId === undefined ? {} : { holderKind: 'organization' as const }),
       service: paid.service,
       plan: 'free',
       periodEnd: null,
@@ -66,9 +67,15 @@ export function commandsForPayment(paid: PaymentSucceededData, state: Subscripti
   ];
 }
 
+/** The holder of the subscription a plan order pays for: the organization it names, else the user who placed it. */
+export function holderIdOf(order: { userId: string; organizationId?: string | undefined }): string {
+  return order.organizationId ?? order.userId;
+}
+
 /**
  * PaymentSucceeded → upgrade / renew the subscription the order
- * was for. An order already applied is the decider's no-op (appliedOrders),
+ * was for (the organization's when the order names one: a member bought
+ * the plan for it). An order already applied is the decider's no-op (appliedOrders),
  * and the event ids are named after the triggering event, so a redelivery
  * appends nothing. A subscription not started yet (the free-plans PM is a
  * separate consumer and may lag) is started on free first, in the same
@@ -87,7 +94,7 @@ export function createPlanOnPayment(deps: ProcessManagerDeps, name = PLAN_ON_PAY
         const paid = decoded.data;
         const context = contextFromEvent(event, name);
         await react(deps, name, event, async () => {
-          await handle(deps.store, subscriptionAggregate, subscriptionKey(paid.userId, paid.service), (state) => commandsForPayment(paid, state), {
+          await handle(deps.store, subscriptionAggregate, subscriptionKey(holderIdOf(paid), paid.service), (state) => commandsForPayment(paid, state), {
             context,
             eventIds: eventIdsFrom(`${name}:${event.id}`),
           });

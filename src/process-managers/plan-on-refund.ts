@@ -6,6 +6,7 @@ import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { paymentOrderEvents } from '../write-model/payment-order/events.js';
 import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
 import { react, type ProcessManagerDeps } from './shared.js';
+import { holderIdOf } from './plan-on-payment.js';
 
 export const PLAN_ON_REFUND = 'pm-plan-on-refund';
 
@@ -37,7 +38,7 @@ export function createPlanOnRefund(deps: ProcessManagerDeps, name = PLAN_ON_REFU
             await handle(
               deps.store,
               subscriptionAggregate,
-              subscriptionKey(refunded.userId, refunded.service),
+              subscriptionKey(holderIdOf(refunded), refunded.service),
               { type: 'RevokePaidPlan', orderId: refunded.orderId, now: refunded.refundedAt },
               { context: contextFromEvent(event, name), eventIds: eventIdsFrom(`${name}:${event.id}`) },
             );

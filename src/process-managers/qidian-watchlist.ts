@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { watchlistWorkflowId, WATCHLIST_TYPE } from '../application/qidian-watchlist.js';
+import { usersOfHolder } from '../application/plan-holder.js';
+import { currentPlan } from '../application/subscription-quotas.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { upsertRows, type Row } from '../projections/sql-batch.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -8,9 +10,7 @@ import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { novelTrackingEvents } from '../write-model/novel-tracking/events.js';
 import { keywordWatchEvents } from '../write-model/qidian-keyword/events.js';
-import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
 import { subscriptionEvents } from '../write-model/subscription/events.js';
-import { plan as catalogue } from '../write-model/subscription/plans.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
 import type { WorkflowSchedule } from '../write-model/workflow/events.js';
@@ -45,6 +45,10 @@ export const WATCHLIST_NAME = '起点追踪 · Qidian watch list';
  * - A plan change of the user's qidian subscription (started, upgraded,
  *   downgraded, expired) → the workflow, when there is one, rescheduled to
  *   the plan now in force (ScheduleWorkflow; nothing when it is already so).
+ *   A plan change of an organization's subscription does so for each of
+ *   its members (their plan holder's plan is theirs: plan-holder.ts). A
+ *   member joining or leaving is rescheduled at the next plan change, or
+ *   at their next tracking.
  *
  * Convergent: each user touched by a batch is brought to "a workflow exists
  * when the user ever tracked or watched, scheduled at the current plan's
@@ -96,7 +100,10 @@ export function createQidianWatchlist(deps: ProcessManagerDeps, name = QIDIAN_WA
           if (active) grown.set(d.userId, event);
         } else if (subscriptionEvents.owns(event.type) && event.streamName.startsWith('subscription-')) {
           const e = subscriptionEvents.decode(event);
-          if (e.data.service === 'qidian') replanned.set(e.data.userId, event);
+          if (e.data.service !== 'qidian') continue;
+          // an organization's plan is its members' plan: each of their watch lists follows it
+          const holder = { kind: e.data.holderKind === 'organization' ? 'organization' : 'user', id: e.data.userId } as const;
+          for (const userId of await usersOfHolder(deps.store, holder)) replanned.set(userId, event);
         }
       }
       const writer: Knex = db ?? tx;
@@ -116,10 +123,9 @@ export function createQidianWatchlist(deps: ProcessManagerDeps, name = QIDIAN_WA
   };
 }
 
-/** The schedule the user's watch list runs on: every data_collection_frequency of the qidian plan in force. */
+/** The schedule the user's watch list runs on: every data_collection_frequency of the qidian plan in force (their organization's for a member). */
 async function plannedSchedule(deps: ProcessManagerDeps, userId: string): Promise<WorkflowSchedule> {
-  const { state } = await load(deps.store, subscriptionAggregate, subscriptionKey(userId, 'qidian'));
-  const plan = catalogue('qidian', state.status === 'none' ? 'free' : state.plan);
+  const plan = await currentPlan(deps.store, userId, 'qidian');
   return { kind: 'interval', every: plan.features.data_collection_frequency };
 }
 

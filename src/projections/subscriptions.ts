@@ -107,6 +107,8 @@ async function writeSubscriptions(tx: Knex.Transaction, events: Lifecycle[]): Pr
           id,
           stream_name: streamName,
           user_id: d.userId,
+          holder_kind: d.holderKind ?? 'user',
+          organization_id: d.holderKind === 'organization' ? d.userId : null,
           service: d.service,
           plan: d.plan,
           status: 'active',

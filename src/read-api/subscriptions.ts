@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PlanHolder } from '../application/plan-holder.js';
 import { pageOf, type Page, type PageRequest } from './page.js';
 import { selectPage } from './page-query.js';
 import {
@@ -36,13 +37,19 @@ export interface SubscriptionView {
   renewal_order_id: string | null;
   started_at: string;
   updated_at: string;
+  /** user: the caller's own; organization: the one their organization holds for its members */
+  holder_kind: 'user' | 'organization';
+  /** the organization holding it (holder_kind organization), else null */
+  organization_id: string | null;
   /** the stream revision the row reflects (also the ETag) */
   revision: string;
 }
 
 export interface SubscriptionRow {
   view: SubscriptionView;
+  /** the holder's id: the user's, or the organization's (holder.kind) */
   userId: string;
+  holder: PlanHolder;
   service: Service;
   plan: PlanCode;
 }
@@ -73,6 +80,8 @@ const COLUMNS = [
   'started_at',
   'updated_at',
   'last_revision',
+  'holder_kind',
+  'organization_id',
 ];
 
 function toView(row: Record<string, any>): SubscriptionView {
@@ -95,15 +104,17 @@ function toView(row: Record<string, any>): SubscriptionView {
     renewal_order_id: row.renewal_order_id ?? null,
     started_at: iso(row.started_at),
     updated_at: iso(row.updated_at),
+    holder_kind: row.holder_kind === 'organization' ? 'organization' : 'user',
+    organization_id: row.organization_id ?? null,
     revision: String(row.last_revision),
   };
 }
 
-/** A user's subscriptions, by service. */
-export async function listSubscriptions(knex: Knex, userId: string, page: PageRequest): Promise<Page<SubscriptionView>> {
+/** A holder's subscriptions (a user's own, or an organization's), by service. */
+export async function listSubscriptions(knex: Knex, holder: PlanHolder, page: PageRequest): Promise<Page<SubscriptionView>> {
   const ordered = knex('subscriptions')
     .select(COLUMNS)
-    .where({ user_id: userId })
+    .where(holder.kind === 'organization' ? { organization_id: holder.id } : { user_id: holder.id, holder_kind: 'user' })
     .orderBy([
       { column: 'service', order: 'asc' },
       { column: 'id', order: 'asc' },
@@ -116,7 +127,8 @@ export async function listSubscriptions(knex: Knex, userId: string, page: PageRe
 export async function findSubscription(knex: Knex, id: string): Promise<SubscriptionRow | undefined> {
   const row = await knex('subscriptions').select(COLUMNS).where({ id }).first();
   if (!row || !isService(row.service) || !isPlanCode(row.plan)) return undefined;
-  return { view: toView(row), userId: row.user_id, service: row.service, plan: row.plan };
+  const holder: PlanHolder = row.holder_kind === 'organization' ? { kind: 'organization', id: row.user_id } : { kind: 'user', id: row.user_id };
+  return { view: toView(row), userId: row.user_id, holder, service: row.service, plan: row.plan };
 }
 
 export interface FeatureUsageView {

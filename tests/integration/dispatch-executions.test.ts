@@ -7,6 +7,7 @@ import { runMigrations } from '../../src/adapters/db/migrate.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { QueueFactory, QUEUE_NAMES, type ScrapeJobData } from '../../src/adapters/queue/queues.js';
 import { ScrapeDispatcher } from '../../src/adapters/queue/scrape-dispatcher.js';
+import { claimMembership, createOrganization } from '../../src/application/organizations.js';
 import { registerProxy, retireProxy } from '../../src/application/proxies.js';
 import { quotaDay } from '../../src/application/quota-day.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
@@ -17,6 +18,7 @@ import { createProxiesProjection } from '../../src/projections/proxies.js';
 import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
+import { organizationAggregate } from '../../src/write-model/organization/decider.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/subscription-usage/decider.js';
@@ -340,6 +342,59 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
     expect((await usageToday(userId)).map((e) => e.metadata.$causationId)).to.deep.equal(
       await Promise.all(runs.map(async (id) => (await store.readStream(workflowExecutionStream(id)))[0]!.id)),
     );
+  });
+
+  it("members of an organization count on the organization's subscription: one batch, one append to its day, nothing on their own", async () => {
+    const founder = await newUser();
+    const member = await newUser();
+    await Promise.all([verify(founder.accountId), verify(member.accountId)]);
+    const { organizationId } = await createOrganization({ store }, { userId: founder.userId, name: 'Acme', context });
+    const claim = await claimMembership(store, member.userId, organizationId, context);
+    await handle(
+      store,
+      organizationAggregate,
+      organizationId,
+      { type: 'AddMember', userId: member.userId, roles: ['operator'], team: null, invitationId: null, now: now() },
+      { context, conditions: [{ streamName: `organization_member-${member.userId}`, revision: claim }] },
+    );
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(organizationId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: randomUUID(),
+        userId: organizationId,
+        holderKind: 'organization',
+        service: 'xiaohongshu',
+        plan: 'free',
+        now: now(),
+      },
+      { context },
+    );
+    const runs = [
+      await request(founder.userId, notes(founder.accountId)),
+      await request(member.userId, notes(member.accountId)),
+      await request(member.userId, notes(member.accountId)),
+    ];
+    const { counted, appends } = counting();
+    await runConsumerToHead(deps(), createDispatchExecutions({ store: counted, dispatcher, timeZone: config.QUOTA_TIME_ZONE }, `${pmName}-org`));
+
+    // 21 + 21 fit the organization's 50; the third (21 more) does not
+    expect(await types(workflowExecutionStream(runs[0]!))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+    expect(await types(workflowExecutionStream(runs[1]!))).to.deep.equal(['ExecutionRequested', 'ProxyAssigned']);
+    const third = (await store.readStream(workflowExecutionStream(runs[2]!))).at(-1)!;
+    expect(third.data).to.deep.include({ reason: 'QUOTA_EXCEEDED' });
+    expect(rejection(third).details).to.include({ feature: 'daily_api_calls', limit: 50, used: 42 });
+    const usage = (await usageToday(organizationId)).map((e) => subscriptionUsageAggregate.events.decode(e));
+    expect(usage.map((e) => [e.type, e.type === 'UsageRecorded' ? e.data.usedToday : e.data.used])).to.deep.equal([
+      ['UsageRecorded', 21],
+      ['UsageRecorded', 42],
+      ['QuotaExceeded', 42],
+    ]);
+    expect(appends.get(usageStream(organizationId)), "the batch's uses of the organization in one append").to.deep.equal([3]);
+    expect(await usageToday(founder.userId)).to.deep.equal([]);
+    expect(await usageToday(member.userId)).to.deep.equal([]);
   });
 
   it('without a row in its index (it began before the manager read these events) a subscription and an account are loaded from their streams, once', async () => {

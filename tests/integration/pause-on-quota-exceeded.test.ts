@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { up as createDeadlinesTable } from '../../migrations/20261123000500_deadlines.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { claimMembership, createOrganization } from '../../src/application/organizations.js';
 import { quotaDay } from '../../src/application/quota-day.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { START } from '../../src/event-store/position.js';
@@ -12,6 +13,7 @@ import { subscriptionIdFor } from '../../src/process-managers/shared.js';
 import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { organizationAggregate } from '../../src/write-model/organization/decider.js';
 import { quotaTermsOf, subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/index.js';
 import { dailyUsageId, subscriptionUsageAggregate, subscriptionUsageStream } from '../../src/write-model/subscription-usage/index.js';
 import { workflowAggregate, workflowStream, type WorkflowCommand, type WorkflowSchedule } from '../../src/write-model/workflow/index.js';
@@ -216,5 +218,56 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     await settle();
     expect((await events(scheduled)).map((e) => e.type)).to.deep.equal(['WorkflowCreated', 'WorkflowScheduled']);
     expect(await deadline(scheduled)).to.equal(undefined);
+  });
+  it("the organization's quota running out pauses every member's scheduled workflows; its upgrade resumes them", async () => {
+    const founder = randomUUID();
+    const member = randomUUID();
+    const outsider = randomUUID();
+    const { organizationId } = await createOrganization({ store }, { userId: founder, name: 'Acme', context });
+    const claim = await claimMembership(store, member, organizationId, context);
+    await handle(
+      store,
+      organizationAggregate,
+      organizationId,
+      { type: 'AddMember', userId: member, roles: ['operator'], team: null, invitationId: null, now: now.toISOString() },
+      { context, conditions: [{ streamName: `organization_member-${member}`, revision: claim }] },
+    );
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(organizationId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId: subscriptionIdFor(organizationId, 'xiaohongshu'),
+        userId: organizationId,
+        holderKind: 'organization',
+        service: 'xiaohongshu',
+        plan: 'free',
+        now: now.toISOString(),
+      },
+      { context },
+    );
+    const [ofFounder, ofMember, ofOutsider] = await Promise.all([
+      createWorkflow(founder, 'xiaohongshu', HOURLY),
+      createWorkflow(member, 'xiaohongshu', HOURLY),
+      createWorkflow(outsider, 'xiaohongshu', HOURLY),
+    ]);
+    await exceed(organizationId);
+    await settle();
+    expect((await state(ofFounder)).status).to.equal('paused');
+    expect((await state(ofMember)).status).to.equal('paused');
+    expect((await state(ofOutsider)).status).to.equal('active');
+
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(organizationId, 'xiaohongshu'),
+      { type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
+      { context },
+    );
+    await settle();
+    expect((await state(ofFounder)).status).to.equal('active');
+    expect((await state(ofMember)).status).to.equal('active');
+    expect(await deadline(ofMember)).to.equal(undefined);
   });
 });

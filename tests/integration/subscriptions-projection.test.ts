@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { Position } from '../../src/event-store/position.js';
+import { findSubscription, listSubscriptions } from '../../src/read-api/subscriptions.js';
 import { createSubscriptionsProjection, SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
 import { resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
 import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
@@ -125,6 +126,40 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
       .select('feature', 'resource_id', 'reserved_at');
     return { subscription, usage, reservations };
   };
+
+  it("projects an organization's subscription with its holder: listed for the organization, not as a user's", async () => {
+    const organizationId = randomUUID();
+    const subscriptionId = randomUUID();
+    await handle(
+      store,
+      subscriptionAggregate,
+      subscriptionKey(organizationId, 'xiaohongshu'),
+      {
+        type: 'StartSubscription',
+        subscriptionId,
+        userId: organizationId,
+        holderKind: 'organization',
+        service: 'xiaohongshu',
+        plan: 'free',
+        now: at(DAY1, '01:00'),
+      },
+      { context },
+    );
+    const last = (await store.readStream(subscriptionStream(organizationId, 'xiaohongshu'))).at(-1)!.position;
+    runner(createSubscriptionsProjection(name)).start();
+    expect(await waitForCheckpoint(knex, name, last, 20_000), 'projection caught up').to.equal(true);
+    expect(await knex('subscriptions').where({ id: subscriptionId }).first()).to.include({
+      user_id: organizationId,
+      holder_kind: 'organization',
+      organization_id: organizationId,
+      plan: 'free',
+    });
+    const page = { page: 1, per_page: 20 };
+    const listed = await listSubscriptions(knex, { kind: 'organization', id: organizationId }, page);
+    expect(listed.items.map((v) => [v.id, v.holder_kind, v.organization_id])).to.deep.equal([[subscriptionId, 'organization', organizationId]]);
+    expect((await listSubscriptions(knex, { kind: 'user', id: organizationId }, page)).items).to.deep.equal([]);
+    expect((await findSubscription(knex, subscriptionId))?.holder).to.deep.equal({ kind: 'organization', id: organizationId });
+  });
 
   it('projects the subscription, its daily usage and its reservations, and a replay from the start changes nothing', async () => {
     const userId = randomUUID();

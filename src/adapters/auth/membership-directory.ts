@@ -1,9 +1,6 @@
 import type { MembershipDirectory, OrganizationMembership } from '../../application/ports/membership.js';
-import { membershipFrom } from '../../application/organizations.js';
+import { readMembership } from '../../application/plan-holder.js';
 import type { EventStore } from '../../event-store/port.js';
-import { load } from '../../write-model/core/command-handler.js';
-import { organizationAggregate } from '../../write-model/organization/decider.js';
-import { membershipClaimAggregate } from '../../write-model/organization/membership-claim.js';
 
 export interface MembershipDirectoryOptions {
   /** how long an answer is reused for a user (default 1000 ms: a change of roles takes effect within it) */
@@ -57,10 +54,7 @@ export class EventStoreMembershipDirectory implements MembershipDirectory {
     else this.answers.delete(userId);
   }
 
-  private async read(userId: string): Promise<OrganizationMembership | null> {
-    const claim = (await load(this.store, membershipClaimAggregate, userId)).state.organizationId;
-    if (claim === null) return null;
-    const { state } = await load(this.store, organizationAggregate, claim);
-    return membershipFrom(state, userId);
+  private read(userId: string): Promise<OrganizationMembership | null> {
+    return readMembership(this.store, userId);
   }
 }

@@ -83,9 +83,11 @@ function fromDomainError(error: DomainError): MappedError {
   if (error.code !== 'QUOTA_EXCEEDED') return { error: new HttpError(status, error.code, error.message, error.details) };
 
   // the feature, its limit and when it resets; Retry-After in seconds
-  const { feature = null, limit = null, resets_at, resetsAt, ...rest } = error.details as Record<string, unknown>;
+  const { feature = null, limit = null, resets_at, resetsAt, subscriptionId, ...rest } = error.details as Record<string, unknown>;
   const resets = toDate(resets_at ?? resetsAt);
-  const details = { ...rest, feature, limit, resets_at: resets ? resets.toISOString() : null };
+  // the plan and the subscription that counted it (an organization's, for its members)
+  const counted = subscriptionId === undefined ? {} : { subscription_id: subscriptionId };
+  const details = { ...rest, ...counted, feature, limit, resets_at: resets ? resets.toISOString() : null };
   const headers: Record<string, string> = {};
   if (resets) headers['Retry-After'] = String(Math.max(1, Math.ceil((resets.getTime() - Date.now()) / 1000)));
   return { error: new HttpError(429, 'QUOTA_EXCEEDED', error.message, details), headers };

@@ -17,7 +17,11 @@ export const errorEnvelopeSchema = z
     error: z.object({
       code: z.string().describe('VALIDATION_ERROR, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, CONFLICT, QUOTA_EXCEEDED, …'),
       message: z.string(),
-      details: z.unknown().describe('VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at}'),
+      details: z
+        .unknown()
+        .describe(
+          'VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at, and for a daily counter used, plan, subscription_id}',
+        ),
     }),
     timestamp: z.string(),
     request_id: z.string(),

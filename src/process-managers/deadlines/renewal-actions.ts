@@ -95,6 +95,8 @@ export function renewalActions(store: EventStore, options: RenewalOptions): Reco
           { store, providers: options.providers, now: () => now, ...(options.logger ? { logger: options.logger } : {}) },
           {
             userId: state.userId,
+            // an organization's subscription: its id is the holder's (userId above is then the organization's too)
+            ...(state.holderKind === 'organization' ? { organizationId: state.userId } : {}),
             service: state.service,
             plan: state.plan as 'basic' | 'pro' | 'enterprise',
             billingCycle: 'monthly',

@@ -11,6 +11,8 @@ export interface CreatePaymentOrder {
   type: 'CreatePaymentOrder';
   orderId: string;
   userId: string;
+  /** the plan is for this organization's subscription (the one its members share); absent: the user's own */
+  organizationId?: string;
   service: PaymentService;
   /** 'free' is refused: it is never sold */
   plan: PlanName;

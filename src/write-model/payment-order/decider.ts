@@ -91,6 +91,7 @@ function checkProvider(order: OrderBasics, provider: PaymentProvider): void {
 function sameTerms(order: NonNullable<PaymentOrderState['order']>, command: CreatePaymentOrder): boolean {
   return (
     order.userId === command.userId &&
+    (order.organizationId ?? null) === (command.organizationId ?? null) &&
     order.service === command.service &&
     order.plan === command.plan &&
     order.billingCycle === command.billingCycle &&
@@ -114,6 +115,7 @@ function create(command: CreatePaymentOrder, state: PaymentOrderState): Event[] 
   }
   requireText(command.orderId, 'orderId');
   requireText(command.userId, 'userId');
+  const organizationId = command.organizationId === undefined ? undefined : requireText(command.organizationId, 'organizationId');
   const service = requireOneOf(command.service, PAYMENT_SERVICES, 'service');
   const plan = requireOneOf(command.plan, PLAN_NAMES, 'plan');
   if (plan === 'free') {
@@ -137,6 +139,7 @@ function create(command: CreatePaymentOrder, state: PaymentOrderState): Event[] 
       data: {
         orderId: command.orderId,
         userId: command.userId,
+        ...(organizationId === undefined ? {} : { organizationId }),
         service,
         plan: plan as PaidPlan,
         billingCycle,
@@ -272,6 +275,7 @@ function confirm(command: ConfirmPayment, state: PaymentOrderState): Event[] {
       data: {
         orderId: order.orderId,
         userId: order.userId,
+        ...(plan.organizationId === undefined ? {} : { organizationId: plan.organizationId }),
         service: plan.service,
         plan: plan.plan,
         billingCycle: plan.billingCycle,
@@ -416,6 +420,7 @@ function refund(command: RefundPayment, state: PaymentOrderState): Event[] {
       data: {
         orderId: order.orderId,
         userId: order.userId,
+        ...(plan.organizationId === undefined ? {} : { organizationId: plan.organizationId }),
         service: plan.service,
         plan: plan.plan,
         billingCycle: plan.billingCycle,

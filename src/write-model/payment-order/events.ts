@@ -28,7 +28,13 @@ export type PaymentProvider = (typeof PAYMENT_PROVIDERS)[number];
 /** What an order is for: fixed when it is created, repeated where a reaction needs it. */
 export interface PaymentOrderTerms {
   orderId: string;
+  /** who placed the order */
   userId: string;
+  /**
+   * set when the plan is bought for an organization's subscription (the
+   * subscription its members share); absent: the user's own
+   */
+  organizationId?: string;
   service: PaymentService;
   plan: PaidPlan;
   billingCycle: BillingCycle;
@@ -64,6 +70,8 @@ export interface PaymentFailedData {
 export interface PaymentRefundedData {
   orderId: string;
   userId: string;
+  /** the organization whose subscription the plan was bought for (absent: the user's own) */
+  organizationId?: string;
   service: PaymentService;
   plan: PaidPlan;
   billingCycle: BillingCycle;
@@ -206,6 +214,7 @@ const paidPlan = z.enum(['basic', 'pro', 'enterprise']);
 const sold = {
   orderId: z.string(),
   userId: z.string(),
+  organizationId: z.string().optional(),
   service: z.enum(PAYMENT_SERVICES),
   plan: paidPlan,
   billingCycle: z.enum(BILLING_CYCLES),

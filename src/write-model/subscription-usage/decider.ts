@@ -123,6 +123,9 @@ function consume(command: ConsumeQuota, state: State): Event[] {
         limit: limit.limit,
         resetsAt: command.resetsAt,
         used,
+        // the plan and subscription that counted it (an organization's, for its members)
+        plan: terms.plan,
+        subscriptionId: terms.subscriptionId,
       });
     }
     return [

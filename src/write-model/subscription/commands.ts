@@ -10,7 +10,10 @@ import type { PlanCode, ResourceFeature, Service } from './plans.js';
 export interface StartSubscription {
   type: 'StartSubscription';
   subscriptionId: string;
+  /** the holder's id: a user's, or an organization's (with holderKind organization) */
   userId: string;
+  /** organization: the subscription an organization's members share; absent or user: a user's own */
+  holderKind?: 'user' | 'organization';
   service: Service;
   plan: PlanCode;
   /** required for a paid plan (after `now`); null or absent for free */

@@ -47,6 +47,11 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  *   expires), a paid plan needs one. A repeat with the plan it started with
  *   is a no-op; any other start of a started stream is a CONFLICT. Every
  *   other command on an unstarted stream is NOT_FOUND.
+ * - The holder: a user's own subscription, or (`holderKind: organization`)
+ *   the one an organization holds for its members; every event of an
+ *   organization's subscription carries `holderKind`, and `userId` is then
+ *   the organization's id. A holderKind other than user or organization is
+ *   a VALIDATION_ERROR.
  * - A started subscription never closes: an ended paid period falls back to
  *   a lower plan. So "only when none is active" = only on an empty stream.
  * - Invariant: `periodEnd` is null exactly when the plan is free.
@@ -126,7 +131,13 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  *   it, so going over the new plan's limit is recorded again that day.
  */
 
-/** The stream id of a user's subscription to a service: `{userId}_{service}`. */
+/** Who may hold a subscription: a user (their own) or an organization (shared by its members). */
+const HOLDER_KINDS = ['user', 'organization'] as const;
+
+/**
+ * The stream id of a holder's subscription to a service: `{holderId}_{service}`
+ * (a user's id, or an organization's for the subscription its members share).
+ */
 export function subscriptionKey(userId: string, service: string): string {
   return `${userId}_${service}`;
 }
@@ -154,7 +165,8 @@ function requireStarted(state: SubscriptionState): ActiveSubscription {
 }
 
 function ref(state: ActiveSubscription): SubscriptionRef {
-  return { subscriptionId: state.subscriptionId, userId: state.userId, service: state.service };
+  const base: SubscriptionRef = { subscriptionId: state.subscriptionId, userId: state.userId, service: state.service };
+  return state.holderKind === 'organization' ? { ...base, holderKind: 'organization' } : base;
 }
 
 function limitOf(state: ActiveSubscription, feature: ResourceFeature, code: PlanCode = state.plan): FeatureLimit {
@@ -185,6 +197,7 @@ function start(command: StartSubscription, state: SubscriptionState): Event[] {
   const subscriptionId = requireText(command.subscriptionId, 'subscriptionId');
   const userId = requireText(command.userId, 'userId');
   const service = requireOneOf(command.service, SERVICES, 'service');
+  const holderKind = command.holderKind === undefined ? 'user' : requireOneOf(command.holderKind, HOLDER_KINDS, 'holderKind');
   const now = instant(command.now, 'now');
   let periodEnd: string | null = null;
   if (isPaidPlan(plan)) {
@@ -197,7 +210,16 @@ function start(command: StartSubscription, state: SubscriptionState): Event[] {
   return [
     {
       type: 'SubscriptionStarted',
-      data: { subscriptionId, userId, service, plan, periodStart: command.now, periodEnd, startedAt: command.now },
+      data: {
+        subscriptionId,
+        userId,
+        service,
+        ...(holderKind === 'organization' ? { holderKind } : {}),
+        plan,
+        periodStart: command.now,
+        periodEnd,
+        startedAt: command.now,
+      },
     },
   ];
 }
@@ -598,6 +620,7 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       status: 'active',
       subscriptionId: d.subscriptionId,
       userId: d.userId,
+      ...(d.holderKind === 'organization' ? { holderKind: d.holderKind } : {}),
       service: d.service,
       startedWith: d.plan,
       plan: d.plan,

@@ -13,8 +13,15 @@ import { PLAN_CODES, RESOURCE_LIMIT_FEATURES, SERVICES, type PaidPlanCode, type 
  */
 export interface SubscriptionRef {
   subscriptionId: string;
+  /** the holder's id: the user's, or the organization's when `holderKind` is organization */
   userId: string;
   service: Service;
+  /**
+   * organization: the subscription an organization holds for its members
+   * (stream `subscription-{organizationId}_{service}`); absent: a user's own
+   * (every event before organizations had plans)
+   */
+  holderKind?: 'organization';
 }
 
 /** A resource feature held beyond what a plan allows. */
@@ -202,7 +209,7 @@ export const SUBSCRIPTION_EVENT_TYPES = [
 
 // ---------------------------------------------------------------- decoding
 
-const ref = { subscriptionId: z.string(), userId: z.string(), service: z.enum(SERVICES) };
+const ref = { subscriptionId: z.string(), userId: z.string(), service: z.enum(SERVICES), holderKind: z.literal('organization').optional() };
 const planCode = z.enum(PLAN_CODES);
 const paidPlan = z.enum(['basic', 'pro', 'enterprise']);
 const resourceFeature = z.enum(RESOURCE_LIMIT_FEATURES);

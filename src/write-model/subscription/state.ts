@@ -28,7 +28,10 @@ export interface ActiveSubscription {
    */
   status: 'active';
   subscriptionId: string;
+  /** the holder's id: the user's, or the organization's when `holderKind` is organization */
   userId: string;
+  /** set for an organization's subscription (its members share it); absent: a user's own */
+  holderKind?: 'organization';
   service: Service;
   /** the plan of SubscriptionStarted (for recognising a repeated start) */
   startedWith: PlanCode;

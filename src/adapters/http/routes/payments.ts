@@ -1,3 +1,4 @@
+import { planHolderIn } from '../../../application/plan-holder.js';
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -243,8 +244,11 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       await requireVerifiedEmail(store, user.id, config.EMAIL_VERIFICATION);
+      // a member buys the plan for the subscription their organization holds for its members
+      const holder = await planHolderIn(store, user.id);
       const input: CheckoutInput = {
         userId: user.id,
+        ...(holder.kind === 'organization' ? { organizationId: holder.id } : {}),
         service: body.service,
         plan: body.plan,
         billingCycle: body.billing_cycle,

@@ -9,6 +9,7 @@ import { handle, load } from '../../../write-model/core/command-handler.js';
 import { PAYMENT_CHANNELS, paymentOrderAggregate, type PaidPlan, type PaymentChannel, type PaymentProvider } from '../../../write-model/payment-order/index.js';
 import type { ActiveSubscription, SubscriptionState } from '../../../write-model/subscription/state.js';
 import { channelFor, type CheckoutInput } from '../../../application/payments.js';
+import { planHolderIn, type PlanHolder } from '../../../application/plan-holder.js';
 import { findOpenCheckout } from '../../../read-api/payments.js';
 import type { PaymentProviders } from '../../../application/ports/payment-providers.js';
 import { ok } from '../envelope.js';
@@ -73,6 +74,8 @@ const subscriptionSchema = z.object({
     .describe('the renewal order placed for the current period: pay it before period_end (GET /api/v1/payments/orders/{id})'),
   started_at: z.string(),
   updated_at: z.string(),
+  holder_kind: z.enum(['user', 'organization']).describe("user: the caller's own; organization: held by their organization for its members"),
+  organization_id: z.string().nullable().describe('the organization holding it (holder_kind organization)'),
   revision: z.string(),
 });
 
@@ -146,26 +149,36 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
    * Whose subscription `id` is and of which service: facts that never change,
    * so remembered once read (a quota use is the busiest route and needs only these).
    */
-  const owners = new Map<string, { userId: string; service: Service }>();
-  async function ownerOf(ctx: AppContext, id: string): Promise<{ userId: string; service: Service }> {
+  const owners = new Map<string, { holder: PlanHolder; service: Service }>();
+  async function ownerOf(ctx: AppContext, id: string): Promise<{ holder: PlanHolder; service: Service }> {
     let owner = owners.get(id);
     if (!owner) {
       const found = await findSubscription(knex, id);
       if (found) {
-        owner = { userId: found.userId, service: found.service };
+        owner = { holder: found.holder, service: found.service };
         if (owners.size >= 10_000) owners.delete(owners.keys().next().value!);
         owners.set(id, owner);
       }
     }
-    if (!owner || owner.userId !== currentUser(ctx).id) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+    if (!owner || !sameHolder(owner.holder, await holderOfCaller(ctx))) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
     return owner;
   }
 
-  /** The caller's subscription `id` from the read model; 404 for an unknown one or another user's. */
+  /**
+   * Whose subscriptions the caller's are: their organization's for a member
+   * (the members share it; who may change it is the route's permission),
+   * their own outside one. Read from the event store: consistent.
+   */
+  function holderOfCaller(ctx: AppContext): Promise<PlanHolder> {
+    return planHolderIn(store, currentUser(ctx).id);
+  }
+
+  const sameHolder = (a: PlanHolder, b: PlanHolder) => a.kind === b.kind && a.id === b.id;
+
+  /** The caller's (plan holder's) subscription `id` from the read model; 404 for an unknown one or someone else's. */
   async function ownSubscription(ctx: AppContext, id: string): Promise<SubscriptionRow> {
-    const user = currentUser(ctx);
     const found = await findSubscription(knex, id);
-    if (!found || found.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
+    if (!found || !sameHolder(found.holder, await holderOfCaller(ctx))) throw new HttpError(404, 'NOT_FOUND', 'subscription not found');
     return found;
   }
 
@@ -176,7 +189,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     const row = (await knex('payment_orders')
       .select('provider', 'channel')
       .whereIn('id', ids)
-      .where({ user_id: state.userId })
+      // an organization's plan orders were placed by its members
+      .where(state.holderKind === 'organization' ? {} : { user_id: state.userId })
       .orderByRaw('paid_at DESC NULLS LAST, created_at DESC')
       .first()) as { provider: PaymentProvider; channel: PaymentChannel | null } | undefined;
     return row;
@@ -229,7 +243,9 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       method: 'get',
       path: '/',
       summary: 'My subscriptions',
-      description: 'One per service (every user starts on free), by service.',
+      description:
+        'One per service (every user starts on free), by service. For a member of an organization: the subscriptions the organization holds ' +
+        'for its members (holder_kind organization), whose plans and quotas they share.',
       tags: ['subscriptions'],
       auth: true,
       permission: 'billing.subscriptions.view',
@@ -237,9 +253,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       responses: { 200: { description: 'a page of subscriptions', schema: pageSchema(subscriptionSchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, SUBSCRIPTIONS_PROJECTION);
-      return listSubscriptions(knex, user.id, query);
+      return listSubscriptions(knex, await holderOfCaller(ctx), query);
     },
   );
 
@@ -268,15 +283,17 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       if (body.plan !== 'free') throw paymentRequired(body.plan);
-      const id = subscriptionIdFor(user.id, body.service);
+      const holder = await holderOfCaller(ctx);
+      const id = subscriptionIdFor(holder.id, body.service);
       const result = await handle(
         store,
         subscriptionAggregate,
-        subscriptionKey(user.id, body.service),
+        subscriptionKey(holder.id, body.service),
         (state): SubscriptionCommand => ({
           type: 'StartSubscription',
           subscriptionId: state.status === 'active' ? state.subscriptionId : id,
-          userId: user.id,
+          userId: holder.id,
+          holderKind: holder.kind,
           service: body.service,
           plan: 'free',
           periodEnd: null,
@@ -383,6 +400,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         if (!deps.checkout || !provider) throw paymentRequired(plan);
         const input: CheckoutInput = {
           userId: user.id,
+          // a member buys the plan for the organization's subscription
+          ...(found.holder.kind === 'organization' ? { organizationId: found.holder.id } : {}),
           service: found.service,
           plan: plan as PaidPlan,
           billingCycle: 'monthly',
@@ -402,7 +421,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         });
         if (open) {
           const order = await load(store, paymentOrderAggregate, open.order_id);
-          if (order.state.status === 'pending' && order.state.placement) {
+          if (order.state.status === 'pending' && order.state.placement && order.state.order?.organizationId === input.organizationId) {
             const view = orderView(order.state);
             ctx.set('Location', `/api/v1/payments/orders/${open.order_id}`);
             return ok(
@@ -552,7 +571,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       const now = clock();
       const { day, resetsAt } = quotaDay(now, timeZone());
       const result = await consumeQuota(
-        { store, userId: found.userId, service: found.service, now, timeZone: timeZone(), context: commandContext(ctx, user.id) },
+        { store, userId: user.id, holder: found.holder, service: found.service, now, timeZone: timeZone(), context: commandContext(ctx, user.id) },
         body.feature,
         body.amount,
       );
