@@ -88,6 +88,9 @@ describe('RBAC data scopes: whose workflows a member sees and changes (e2e)', fu
       User,
       User,
     ];
+    // made on their own free plans before they join (the organization's free plan holds one workflow): resources a member brings stay theirs
+    northFlow = await createWorkflow(north1, 'north coffee');
+    southFlow = await createWorkflow(south, 'south coffee');
     const founded = await call('POST', '/organizations', owner, { name: 'Scopes' });
     expect(founded.status, founded.text).to.equal(201);
     orgId = founded.body.data.id as string;
@@ -99,8 +102,6 @@ describe('RBAC data scopes: whose workflows a member sees and changes (e2e)', fu
     ]);
     // the policy's membership answers are kept a second per user
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    northFlow = await createWorkflow(north1, 'north coffee');
-    southFlow = await createWorkflow(south, 'south coffee');
     await waitFor('both in the read model', async () => (await listed(analyst)).length === 2, 10_000, 100);
   });
   after(async () => {
