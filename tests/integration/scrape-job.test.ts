@@ -315,6 +315,8 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
       { ...assigned[1], proxyId: proxyIds[1], reason: 'proxy_failed' },
     ]);
     expect(collectedIds(list)).to.deep.equal(expectedNotes());
+    // the job is marked completed once the processor has returned, a moment after the execution's last event
+    await waitFor('the job completed', async () => (await queue.getJob(executionId))?.finishedOn !== undefined, 5000);
     expect((await queue.getJob(executionId))!.attemptsMade, 'the failed try and the one that completed').to.equal(2);
   });
 });
