@@ -18,7 +18,9 @@
  * Env: BENCH_SMS (messages, default 10000), BENCH_SMS_CONCURRENCY (requests
  * at once, default 32), BENCH_SMS_WORKERS (sms-send jobs at once, default
  * 64), BENCH_SMS_RECEIPT_DELAY_MS (the provider's delay before a receipt,
- * default 1000: receipts come seconds after the send), BENCH_PG, REDIS_URL.
+ * default 1000: receipts come seconds after the send), BENCH_SMS_RECEIPT_BATCH
+ * (receipts per callback request, as a provider gathers them, default 100;
+ * 1: one request each), BENCH_PG, REDIS_URL.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -50,6 +52,7 @@ const count = Math.round(envNumber('BENCH_SMS', 10_000, { integer: true }));
 const concurrency = Math.round(envNumber('BENCH_SMS_CONCURRENCY', 32, { integer: true }));
 const workers = Math.round(envNumber('BENCH_SMS_WORKERS', 64, { integer: true }));
 const receiptDelayMs = Math.round(envNumber('BENCH_SMS_RECEIPT_DELAY_MS', 1_000, { integer: true }));
+const receiptBatchMax = Math.round(envNumber('BENCH_SMS_RECEIPT_BATCH', 100, { integer: true }));
 const CALLBACK_HOST = 'sms-bench.test';
 const NUMBERS = ['+8613800138000', '+8613912345678', '+85291234567', '+12025550123', '+819012345678', '+6591234567'];
 const TEXTS = ['您的验证码是 482913，5 分钟内有效。', 'Your verification code is 482913.', '【示例】您预约的服务将于明天上午十点开始，请准时到达。'];
@@ -90,7 +93,13 @@ async function main(): Promise<void> {
   const credentials = generateSmsCredentials();
   const keys = generateSmsProviderKeys();
   const apiPort = await freePort();
-  const sandbox = await startSandboxProcess({ accounts: [credentials], keys, resolve: { [CALLBACK_HOST]: `http://127.0.0.1:${apiPort}` }, receiptDelayMs });
+  const sandbox = await startSandboxProcess({
+    accounts: [credentials],
+    keys,
+    resolve: { [CALLBACK_HOST]: `http://127.0.0.1:${apiPort}` },
+    receiptDelayMs,
+    receiptBatchMax,
+  });
   const config = loadConfig({
     ...process.env,
     NODE_ENV: 'test',
@@ -118,7 +127,9 @@ async function main(): Promise<void> {
   pm.start();
   const outcomes = async () => Number((await knex('es_events').whereIn('event_type', ['SmsDelivered', 'SmsUndelivered']).count({ n: '*' }).first())?.n ?? 0);
   try {
-    progress(`sms: ${count} messages, ${concurrency} requests at once, ${workers} sends at once, receipts ${receiptDelayMs} ms after the send`);
+    progress(
+      `sms: ${count} messages, ${concurrency} requests at once, ${workers} sends at once (in batch calls), receipts ${receiptDelayMs} ms after the send, up to ${receiptBatchMax} per callback`,
+    );
     const owners = Array.from({ length: 200 }, () => randomUUID());
     const limits = { hit: async () => ({ allowed: true, limit: Number.MAX_SAFE_INTEGER, retryAfterSeconds: 1 }) };
     const cpuBefore = process.cpuUsage();

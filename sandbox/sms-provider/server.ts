@@ -18,6 +18,8 @@ import { generateSmsProviderKeys, type SmsCredentials, type SmsProviderKeys } fr
  *
  * - `POST /v1/messages` `{to, text, client_ref, callback_url}` + `Idempotency-Key`
  *   → 201 `{message_id, client_ref, to, from, country, status: "ACCEPTED", segments, encoding, price, currency, accepted_at}`;
+ * - `POST /v1/messages/batch` `{messages: [{to, text, client_ref, callback_url}, …]}` (1-100), each under its client_ref as
+ *   its idempotency key → 200 `{results: [...]}` in order, each the message or `{client_ref, error: {code, message}}`;
  * - `GET /v1/messages?client_ref=` → the message (status ACCEPTED, DELIVERED, UNDELIVERED + error_code), 404 unknown.
  * Errors `{code, message}`: 400 INVALID_NUMBER / INVALID_TEXT / MALFORMED, 401 BAD_SIGNATURE,
  * 409 IDEMPOTENCY_KEY_REUSED, 422 COUNTRY_NOT_SUPPORTED, 429 THROTTLED, 503 UNAVAILABLE.
@@ -26,7 +28,9 @@ import { generateSmsProviderKeys, type SmsCredentials, type SmsProviderKeys } fr
  * number; a country missing there is not supported. Receipts come
  * `receiptDelayMs` after acceptance: UNDELIVERED with an error code for a
  * `failureRate` share (per country too) or a number given an outcome, else
- * DELIVERED. Test controls: `settings`, `outcomes`, `rejections`, `faults`,
+ * DELIVERED; one request per receipt, or with `receiptBatchMax` > 1 those
+ * due to one URL within `receiptBatchWindowMs` gathered into
+ * `{type: "receipts", receipts: [...]}`. Test controls: `settings`, `outcomes`, `rejections`, `faults`,
  * `injectInbound`, `resendReceipt`, `deliveries`; over HTTP under
  * `/sandbox/…` (GET messages, GET deliveries, POST settings, POST inbound,
  * POST receipts/{id}/resend).
@@ -73,6 +77,10 @@ export interface SmsSandboxSettings {
   countryFailureRate: Record<string, number>;
   /** countries refused with 422 COUNTRY_NOT_SUPPORTED although in the table */
   unsupportedCountries: Set<string>;
+  /** receipts per callback request: 1 (default) posts each alone; more gathers those due to one URL into `{type: "receipts", receipts: [...]}` */
+  receiptBatchMax: number;
+  /** how long a gathered receipt waits for others before its request goes */
+  receiptBatchWindowMs: number;
 }
 
 export interface SmsSandboxFaults {
@@ -170,6 +178,9 @@ export interface SmsSandbox {
   stop(): Promise<void>;
 }
 
+/** The most messages a batch call carries. */
+export const BATCH_MAX = 100;
+
 export const CALLBACK_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000];
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -205,6 +216,8 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     failureRate: options.settings?.failureRate ?? 0,
     countryFailureRate: options.settings?.countryFailureRate ?? {},
     unsupportedCountries: new Set(options.settings?.unsupportedCountries ?? []),
+    receiptBatchMax: Math.min(BATCH_MAX, Math.max(1, options.settings?.receiptBatchMax ?? 1)),
+    receiptBatchWindowMs: options.settings?.receiptBatchWindowMs ?? 20,
   };
   const faults: SmsSandboxFaults = {
     unavailable: false,
@@ -226,6 +239,8 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
   const resolve = new Map(Object.entries(options.resolve ?? {}));
+  /** callback URL → receipts waiting to go together (receiptBatchMax > 1) */
+  const gathered = new Map<string, SandboxSms[]>();
   let stopped = false;
 
   function later(ms: number, run: () => void): void {
@@ -244,8 +259,10 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     return `${new URL(mapped).origin}${parsed.pathname}${parsed.search}`;
   }
 
-  /** Posts a signed callback, again on the schedule until it is acknowledged. */
-  function callback(kind: SmsDelivery['kind'], messageId: string, url: string, payload: () => Record<string, unknown>): void {
+  /** Posts a signed callback about one message or several (a receipt batch), again on the schedule until it is acknowledged. */
+  function callback(kind: SmsDelivery['kind'], messageIds: string | readonly string[], url: string, payload: () => Record<string, unknown>): void {
+    const ids = typeof messageIds === 'string' ? [messageIds] : messageIds;
+    const messageId = ids.length === 1 ? ids[0]! : `${ids[0]}+${ids.length - 1}`;
     const attempt = (n: number) => {
       if (stopped) return;
       const run = (async () => {
@@ -263,9 +280,8 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
         } catch (error) {
           answer = `unreachable: ${(error as Error).message}`;
         }
-        const delivery: SmsDelivery = {
+        const base = {
           kind,
-          messageId,
           url,
           attempt: n,
           status,
@@ -275,13 +291,18 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
           ms: Math.round(performance.now() - began),
           request: { headers, body: sent },
         };
-        deliveries.push(delivery);
-        for (const waiter of waiters) {
-          if (waiter.predicate(delivery)) {
-            waiters.delete(waiter);
-            waiter.resolve(delivery);
+        // one record per message the request was about (a receipt batch: each of its messages)
+        for (const id of ids) {
+          const delivery: SmsDelivery = { ...base, messageId: id };
+          deliveries.push(delivery);
+          for (const waiter of waiters) {
+            if (waiter.predicate(delivery)) {
+              waiters.delete(waiter);
+              waiter.resolve(delivery);
+            }
           }
         }
+        const delivery = base;
         if (!delivery.acknowledged) {
           log(`${kind} ${messageId} #${n} → ${status} (${answer.slice(0, 80)})`);
           const delay = CALLBACK_RETRY_MS[n - 1];
@@ -323,7 +344,27 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     sms.doneAt = new Date().toISOString();
     sms.receiptId = `DR${randomBytes(10).toString('hex')}`;
     if (faults.dropReceipts) return log(`receipt of ${sms.id} dropped`);
-    callback('receipt', sms.id, sms.callbackUrl, () => receiptPayload(sms));
+    if (settings.receiptBatchMax <= 1) return callback('receipt', sms.id, sms.callbackUrl, () => receiptPayload(sms));
+    const pending = gathered.get(sms.callbackUrl);
+    if (pending) pending.push(sms);
+    else {
+      gathered.set(sms.callbackUrl, [sms]);
+      later(settings.receiptBatchWindowMs, () => postGathered(sms.callbackUrl));
+    }
+    if ((gathered.get(sms.callbackUrl)?.length ?? 0) >= settings.receiptBatchMax) postGathered(sms.callbackUrl);
+  }
+
+  /** The receipts gathered for one URL, in one signed request. */
+  function postGathered(url: string): void {
+    const batch = gathered.get(url);
+    gathered.delete(url);
+    if (!batch || batch.length === 0) return;
+    callback(
+      'receipt',
+      batch.map((sms) => sms.id),
+      url,
+      () => ({ type: 'receipts', receipts: batch.map(receiptPayload) }),
+    );
   }
 
   function answer(res: ServerResponse, status: number, requestNonce: string, payload: Record<string, unknown>, extra: Record<string, string> = {}): void {
@@ -352,36 +393,29 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     };
   }
 
-  function sendMessage(res: ServerResponse, nonce: string, headers: IncomingMessage['headers'], text: string): void {
-    let input: Record<string, unknown>;
-    try {
-      input = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return answer(res, 400, nonce, { code: 'MALFORMED', message: 'the body is not JSON' });
-    }
-    const key = headers['idempotency-key'];
-    if (typeof key !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(key))
-      return answer(res, 400, nonce, { code: 'MALFORMED', message: 'Idempotency-Key is required' });
-    const bodyHash = sha256Hex(text);
+  /** One message offered under its idempotency key: the answer's status and body (the message, or `{code, message}`). */
+  function offer(input: Record<string, unknown>, key: string): { status: number; payload: Record<string, unknown> } {
+    const { to, text: message, client_ref: clientRef, callback_url: callbackUrl } = input;
+    // the key's body: what the message is, however the request around it was laid out
+    const bodyHash = sha256Hex(JSON.stringify([to, message, clientRef, callbackUrl]));
     const known = byKey.get(key);
     if (known) {
-      if (known.bodyHash !== bodyHash) return answer(res, 409, nonce, { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this key was used with another body' });
-      return answer(res, 200, nonce, view(messages.get(known.messageId)!));
+      if (known.bodyHash !== bodyHash) return { status: 409, payload: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this key was used with another body' } };
+      return { status: 200, payload: view(messages.get(known.messageId)!) };
     }
-    const { to, text: message, client_ref: clientRef, callback_url: callbackUrl } = input;
     if (typeof clientRef !== 'string' || clientRef === '' || clientRef.length > 64)
-      return answer(res, 400, nonce, { code: 'MALFORMED', message: 'client_ref is required' });
+      return { status: 400, payload: { code: 'MALFORMED', message: 'client_ref is required' } };
     if (typeof callbackUrl !== 'string' || !URL.canParse(callbackUrl))
-      return answer(res, 400, nonce, { code: 'MALFORMED', message: 'callback_url is required' });
+      return { status: 400, payload: { code: 'MALFORMED', message: 'callback_url is required' } };
     if (typeof message !== 'string' || message === '' || message.length > 1600)
-      return answer(res, 400, nonce, { code: 'INVALID_TEXT', message: 'text must be 1-1600 characters' });
+      return { status: 400, payload: { code: 'INVALID_TEXT', message: 'text must be 1-1600 characters' } };
     const number = typeof to === 'string' && to.startsWith('+') ? parsePhoneNumberFromString(to) : undefined;
-    if (!number?.isValid() || !number.country) return answer(res, 400, nonce, { code: 'INVALID_NUMBER', message: 'to is not a valid E.164 number' });
+    if (!number?.isValid() || !number.country) return { status: 400, payload: { code: 'INVALID_NUMBER', message: 'to is not a valid E.164 number' } };
     const refused = rejections.get(number.number);
-    if (refused) return answer(res, refused === 'COUNTRY_NOT_SUPPORTED' ? 422 : 400, nonce, { code: refused, message: `refused: ${refused}` });
+    if (refused) return { status: refused === 'COUNTRY_NOT_SUPPORTED' ? 422 : 400, payload: { code: refused, message: `refused: ${refused}` } };
     const rule = countries[number.country];
     if (!rule || settings.unsupportedCountries.has(number.country))
-      return answer(res, 422, nonce, { code: 'COUNTRY_NOT_SUPPORTED', message: `no route to ${number.country}` });
+      return { status: 422, payload: { code: 'COUNTRY_NOT_SUPPORTED', message: `no route to ${number.country}` } };
     const { segments, encoding } = countSegments(message);
     const sms: SandboxSms = {
       id: `SM${randomBytes(12).toString('hex')}`,
@@ -408,8 +442,46 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     byRef.set(clientRef, sms);
     accepted.set(clientRef, (accepted.get(clientRef) ?? 0) + 1);
     later(settings.receiptDelayMs, () => settle(sms));
-    if (faults.loseAnswers) return answer(res, 503, nonce, { code: 'UNAVAILABLE', message: 'the answer was lost on the way' });
-    answer(res, 201, nonce, view(sms));
+    return { status: 201, payload: view(sms) };
+  }
+
+  function parseObject(text: string): Record<string, unknown> | null {
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function sendMessage(res: ServerResponse, nonce: string, headers: IncomingMessage['headers'], text: string): void {
+    const input = parseObject(text);
+    if (!input) return answer(res, 400, nonce, { code: 'MALFORMED', message: 'the body is not a JSON object' });
+    const key = headers['idempotency-key'];
+    if (typeof key !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(key))
+      return answer(res, 400, nonce, { code: 'MALFORMED', message: 'Idempotency-Key is required' });
+    const { status, payload } = offer(input, key);
+    if (faults.loseAnswers && status === 201) return answer(res, 503, nonce, { code: 'UNAVAILABLE', message: 'the answer was lost on the way' });
+    answer(res, status, nonce, payload);
+  }
+
+  /** Several messages in one call, each under its client_ref as its idempotency key; one result per message, in order. */
+  function sendBatch(res: ServerResponse, nonce: string, text: string): void {
+    const list = parseObject(text)?.['messages'];
+    if (!Array.isArray(list) || list.length === 0 || list.length > BATCH_MAX)
+      return answer(res, 400, nonce, { code: 'MALFORMED', message: `messages: 1-${BATCH_MAX} messages` });
+    let taken = 0;
+    const results = list.map((item: unknown) => {
+      const input = item && typeof item === 'object' && !Array.isArray(item) ? (item as Record<string, unknown>) : {};
+      const clientRef = input['client_ref'];
+      if (typeof clientRef !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(clientRef))
+        return { client_ref: clientRef ?? null, error: { code: 'MALFORMED', message: 'client_ref is required (1-64 of A-Z a-z 0-9 _ -)' } };
+      const { status, payload } = offer(input, clientRef);
+      if (status === 201) taken += 1;
+      return status < 300 ? payload : { client_ref: clientRef, error: payload };
+    });
+    if (faults.loseAnswers && taken > 0) return answer(res, 503, nonce, { code: 'UNAVAILABLE', message: 'the answer was lost on the way' });
+    answer(res, 200, nonce, { results });
   }
 
   function json(res: ServerResponse, status: number, payload: unknown): void {
@@ -426,6 +498,8 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
       if (typeof input['receipt_delay_ms'] === 'number') settings.receiptDelayMs = input['receipt_delay_ms'];
       if (typeof input['failure_rate'] === 'number') settings.failureRate = input['failure_rate'];
       if (Array.isArray(input['unsupported_countries'])) settings.unsupportedCountries = new Set(input['unsupported_countries'].map(String));
+      if (typeof input['receipt_batch_max'] === 'number') settings.receiptBatchMax = Math.min(BATCH_MAX, Math.max(1, input['receipt_batch_max']));
+      if (typeof input['receipt_batch_window_ms'] === 'number') settings.receiptBatchWindowMs = input['receipt_batch_window_ms'];
       return json(res, 200, { ...settings, unsupportedCountries: [...settings.unsupportedCountries] });
     }
     if (req.method === 'POST' && url.pathname === '/sandbox/inbound') {
@@ -454,6 +528,7 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
     if (faults.unavailable) return answer(res, 503, nonce, { code: 'UNAVAILABLE', message: 'down for maintenance' });
     if (faults.throttle) return answer(res, 429, nonce, { code: 'THROTTLED', message: 'slow down' }, { 'Retry-After': '1' });
     if (req.method === 'POST' && url.pathname === '/v1/messages') return sendMessage(res, nonce, req.headers, body);
+    if (req.method === 'POST' && url.pathname === '/v1/messages/batch') return sendBatch(res, nonce, body);
     if (req.method === 'GET' && url.pathname === '/v1/messages') {
       const sms = byRef.get(url.searchParams.get('client_ref') ?? '');
       return sms ? answer(res, 200, nonce, view(sms)) : answer(res, 404, nonce, { code: 'NOT_FOUND', message: 'no message with that client_ref' });

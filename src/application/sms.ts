@@ -134,7 +134,8 @@ export async function requestSms(
       organizationId: caller.organizationId ?? null,
       now: deps.now().toISOString(),
     },
-    { context: caller.context, expectedRevision: 'no_stream', eventIds },
+    // a fresh random id: the stream is new, nothing to read (the append's no_stream checks it)
+    { context: caller.context, expectedRevision: 'no_stream', eventIds, loaded: { state: smsMessageAggregate.decider.initialState(), revision: -1n } },
   );
   const { encoding, segments } = countSegments(input.text);
   return {

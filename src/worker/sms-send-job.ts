@@ -4,6 +4,7 @@ import type { SecretBox } from '../application/ports/secret-box.js';
 import { openSmsText } from '../application/sms-codes.js';
 import type { EventStore } from '../event-store/port.js';
 import { loadJobSubject } from './job-subject.js';
+import { SmsSendBatcher } from './sms-send-batcher.js';
 import type { Logger } from '../logger.js';
 import type { SmsSendJobData } from '../process-managers/sms-ports.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
@@ -29,6 +30,9 @@ import type { SmsMessageState } from '../write-model/sms-message/state.js';
  *   else (the provider down, throttling, an answer that does not verify, our
  *   credentials refused) is retried with back-off, and the dead letter asks
  *   the provider once more before failing it `attempts_exhausted`.
+ * - The jobs running at once share the provider's batch calls
+ *   (sms-send-batcher.ts): one request carries many messages, each with its
+ *   own answer.
  */
 
 export interface SmsSendJobDeps {
@@ -104,6 +108,7 @@ async function recordFailed(deps: SmsSendJobDeps, messageId: string, code: SmsFa
 export function createSmsSendJobHandler(deps: SmsSendJobDeps): (job: Job<SmsSendJobData, SmsSendOutcome>) => Promise<SmsSendOutcome> {
   const now = deps.now ?? (() => new Date());
   const actor = `worker:${deps.workerName}`;
+  const sender = new SmsSendBatcher(deps.provider);
   return async function smsSendJob(job) {
     const messageId = job.data.messageId;
     const loaded = await loadSms(deps.store, messageId, actor);
@@ -116,7 +121,7 @@ export function createSmsSendJobHandler(deps: SmsSendJobDeps): (job: Job<SmsSend
     const text = sealed === null ? sms.text : openSmsText(deps.secretBox!, messageId, sealed);
     let accepted: SmsAccepted;
     try {
-      accepted = await deps.provider.send({ messageId, to: sms.to, text });
+      accepted = await sender.send({ messageId, to: sms.to, text });
     } catch (error) {
       if (error instanceof SmsProviderError && error.permanent) {
         deps.logger?.warn({ messageId, jobId: job.id, code: error.code }, 'sms refused by the provider');

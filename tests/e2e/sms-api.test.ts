@@ -235,6 +235,54 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     expect((await platform.events(smsMessageStream(id))).length).to.equal(before);
   });
 
+  it('takes receipts in batches: one signed request, each receipt recorded or reported, a replay refused', async () => {
+    sandbox.settings.receiptBatchMax = 10;
+    sandbox.settings.receiptBatchWindowMs = 100;
+    try {
+      // a sender of its own: the per-user limit of the others stays theirs
+      const carol = await platform.signUp('carol');
+      const ids: string[] = [];
+      for (const text of ['batch one', 'batch two', 'batch three']) ids.push((await send(carol, { to: '+8613800138000', text })).body.data.message_id);
+      for (const id of ids) await until(carol, id, 'delivered');
+      const providerIds = ids.map((id) => sandbox.byClientRef(id)!.id);
+      const deliveries = providerIds.map((pid) => sandbox.deliveries.find((d) => d.kind === 'receipt' && d.messageId === pid && d.acknowledged)!);
+      // the three went in one or two gathered requests (the sends may have gone a moment apart)
+      const bodies = new Set(deliveries.map((d) => d.request.body));
+      expect(bodies.size).to.be.lessThan(3);
+      const gathered = deliveries.find((d) => JSON.parse(d.request.body).receipts?.length > 1)!;
+      expect(JSON.parse(gathered.answer)).to.deep.include({ received: true, recorded: true });
+      expect(JSON.parse(gathered.answer).results.every((r: { recorded: boolean }) => r.recorded)).to.equal(true);
+
+      const path = '/api/v1/sms/callbacks/receipts';
+      const replayed = await callback(path, gathered.request.headers, gathered.request.body);
+      expect(replayed.status).to.equal(401);
+      // the provider sending a batch again with a receipt of a message we never sent: the known ones are repeats, the stranger is reported
+      const receipts = JSON.parse(gathered.request.body).receipts as Record<string, unknown>[];
+      const stranger = randomUUID();
+      const body = JSON.stringify({ type: 'receipts', receipts: [...receipts, { ...receipts[0], client_ref: stranger, receipt_id: 'DRstranger' }] });
+      const before = await Promise.all(ids.map(async (id) => (await platform.events(smsMessageStream(id))).length));
+      const again = await callback(path, signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: keys.privateKeyPem }), body);
+      expect(again.status).to.equal(200);
+      const answer = (await again.json()) as { recorded: boolean; results: { client_ref: string; recorded: boolean; error?: { code: string } }[] };
+      expect(answer.recorded).to.equal(false);
+      expect(answer.results.at(-1)).to.deep.include({ client_ref: stranger, recorded: false });
+      expect(answer.results.at(-1)?.error?.code).to.equal('NOT_FOUND');
+      expect(answer.results.slice(0, -1).every((r) => r.recorded === false && !r.error)).to.equal(true);
+      expect(await Promise.all(ids.map(async (id) => (await platform.events(smsMessageStream(id))).length))).to.deep.equal(before);
+      // an empty or oversized batch is not a batch we read
+      for (const bad of [
+        { type: 'receipts', receipts: [] },
+        { type: 'receipts', receipts: Array.from({ length: 101 }, () => receipts[0]) },
+      ]) {
+        const text = JSON.stringify(bad);
+        const res = await callback(path, signSmsProviderMessage({ method: 'POST', path, body: text, privateKeyPem: keys.privateKeyPem }), text);
+        expect(res.status).to.equal(400);
+      }
+    } finally {
+      sandbox.settings.receiptBatchMax = 1;
+    }
+  });
+
   it('routes an inbound reply to the owner who sent to that number from that sender; a stranger’s stays unrouted', async () => {
     const r = await send(alice, { to: '+8613900000000', text: '明天上午十点见？' });
     await until(alice, r.body.data.message_id, 'delivered');

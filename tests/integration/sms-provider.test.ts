@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SmsProviderError } from '../../src/application/ports/sms-provider.js';
-import { HttpSmsProvider, decimalToMicros } from '../../src/adapters/sms/client.js';
+import { HttpSmsProvider, SMS_BATCH_MAX, decimalToMicros } from '../../src/adapters/sms/client.js';
+import { SmsSendBatcher } from '../../src/worker/sms-send-batcher.js';
 import { RedisNonceCache } from '../../src/adapters/sms/nonce-cache.js';
 import { signSmsProviderMessage, signSmsRequest, verifySmsProviderSignature } from '../../src/adapters/sms/signature.js';
 import { generateSmsCredentials, generateSmsProviderKeys } from '../../sandbox/sms-provider/keys.js';
@@ -129,6 +130,115 @@ describe('sms provider adapter ↔ sandbox (signatures both ways)', function () 
     const retried = await client().send({ messageId: lost, to: '+12025550123', text: 'hello' });
     expect(retried.providerMessageId).to.equal(sandbox.byClientRef(lost)!.id);
     expect(sandbox.acceptedCount(lost)).to.equal(1);
+  });
+
+  it('sends a batch in one signed call: each message its own answer, a refusal its own, a repeat the first answer', async () => {
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    sandbox.rejections.set('+8613722223333', 'CONTENT_REJECTED');
+    const outcomes = await client().sendBatch([
+      { messageId: a, to: '+8613800138000', text: 'one' },
+      { messageId: b, to: '+8613722223333', text: 'two' },
+      { messageId: c, to: '+85291234567', text: 'three' },
+    ]);
+    expect(outcomes.map((o) => o.ok)).to.deep.equal([true, false, true]);
+    const [first, refused, third] = outcomes;
+    if (!first?.ok || refused?.ok !== false || !third?.ok) throw new Error('unexpected outcomes');
+    expect(first.accepted).to.include({ providerMessageId: sandbox.byClientRef(a)!.id, senderNumber: '+8610690000001', priceMicros: 7500 });
+    expect(third.accepted).to.include({ providerMessageId: sandbox.byClientRef(c)!.id, senderNumber: '+85258000001' });
+    expect(refused.error).to.include({ kind: 'refused', code: 'CONTENT_REJECTED' });
+    expect(refused.error.permanent).to.equal('rejected');
+    expect(sandbox.byClientRef(b)).to.equal(undefined);
+
+    // again, in a batch or alone: the first answers, no second SMS; another body under a client_ref is refused for good
+    const again = await client().sendBatch([
+      { messageId: c, to: '+85291234567', text: 'three' },
+      { messageId: a, to: '+8613800138000', text: 'changed' },
+    ]);
+    expect(again[0]).to.deep.include({ ok: true });
+    expect(again[0]?.ok && again[0].accepted.providerMessageId).to.equal(third.accepted.providerMessageId);
+    expect(again[1]?.ok === false && again[1].error.code).to.equal('IDEMPOTENCY_KEY_REUSED');
+    expect((await client().send({ messageId: a, to: '+8613800138000', text: 'one' })).providerMessageId).to.equal(first.accepted.providerMessageId);
+    expect([a, c].map((id) => sandbox.acceptedCount(id))).to.deep.equal([1, 1]);
+
+    // the whole call lost: retried, the same messages
+    const lost = randomUUID();
+    sandbox.faults.loseAnswers = true;
+    expect(await refusal(client().sendBatch([{ messageId: lost, to: '+12025550123', text: 'hi' }]))).to.include({ kind: 'unavailable', code: 'HTTP_503' });
+    sandbox.faults.loseAnswers = false;
+    const retried = await client().sendBatch([{ messageId: lost, to: '+12025550123', text: 'hi' }]);
+    expect(retried[0]?.ok && retried[0].accepted.providerMessageId).to.equal(sandbox.byClientRef(lost)!.id);
+    expect(sandbox.acceptedCount(lost)).to.equal(1);
+    // an altered answer is not believed: the whole call is retried
+    sandbox.faults.tamperAnswers = true;
+    expect(await refusal(client().sendBatch([{ messageId: randomUUID(), to: '+12025550123', text: 'hi' }]))).to.include({ kind: 'invalid_answer' });
+    sandbox.faults.tamperAnswers = false;
+    const tooMany = Array.from({ length: SMS_BATCH_MAX + 1 }, () => ({ messageId: randomUUID(), to: '+12025550123', text: 'hi' }));
+    try {
+      await client().sendBatch(tooMany);
+      expect.fail('a batch over the limit was sent');
+    } catch (error) {
+      expect(error).to.be.instanceOf(RangeError);
+    }
+  });
+
+  it('the worker’s batcher puts the sends running at once into one call, each job with its own answer or refusal', async () => {
+    const calls: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      calls.push(new URL(String(input)).pathname);
+      return fetch(input, init);
+    };
+    const batcher = new SmsSendBatcher(client({ fetch: counting }), { maxBatch: 3, lingerMs: 20 });
+    sandbox.rejections.set('+8613733334444', 'INVALID_NUMBER');
+    const ids = Array.from({ length: 4 }, () => randomUUID());
+    const settled = await Promise.allSettled([
+      batcher.send({ messageId: ids[0]!, to: '+8613800138000', text: 'a' }),
+      batcher.send({ messageId: ids[1]!, to: '+8613733334444', text: 'b' }),
+      batcher.send({ messageId: ids[2]!, to: '+12025550123', text: 'c' }),
+      batcher.send({ messageId: ids[3]!, to: '+12025550123', text: 'd' }),
+    ]);
+    // three fill a batch at once; the fourth goes after the linger
+    expect(calls).to.deep.equal(['/v1/messages/batch', '/v1/messages/batch']);
+    expect(settled.map((s) => s.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(settled[0]?.status === 'fulfilled' && settled[0].value.providerMessageId).to.equal(sandbox.byClientRef(ids[0]!)!.id);
+    expect(settled[3]?.status === 'fulfilled' && settled[3].value.providerMessageId).to.equal(sandbox.byClientRef(ids[3]!)!.id);
+    const refused = settled[1]?.status === 'rejected' ? settled[1].reason : null;
+    expect(refused).to.be.instanceOf(SmsProviderError);
+    expect((refused as SmsProviderError).permanent).to.equal('invalid_number');
+    // the provider down: every job of the batch gets the call's error (each is retried)
+    sandbox.faults.unavailable = true;
+    const down = await Promise.allSettled([
+      batcher.send({ messageId: randomUUID(), to: '+12025550123', text: 'e' }),
+      batcher.send({ messageId: randomUUID(), to: '+12025550123', text: 'f' }),
+    ]);
+    expect(down.map((s) => s.status === 'rejected' && (s.reason as SmsProviderError).kind)).to.deep.equal(['unavailable', 'unavailable']);
+  });
+
+  it('gathers receipts due to one URL into one signed request when told to', async () => {
+    sandbox.settings.receiptBatchMax = 10;
+    sandbox.settings.receiptBatchWindowMs = 100;
+    try {
+      const outcomes = await client().sendBatch(
+        Array.from({ length: 3 }, (_, i) => ({ messageId: randomUUID(), to: '+8613800138000', text: `gathered ${i}` })),
+      );
+      const providerIds = outcomes.map((o) => (o.ok ? o.accepted.providerMessageId : ''));
+      const deliveries = await Promise.all(providerIds.map((id) => sandbox.waitForDelivery((d) => d.kind === 'receipt' && d.messageId === id)));
+      // one request for the three
+      expect(new Set(deliveries.map((d) => d.request.body)).size).to.equal(1);
+      const body = JSON.parse(deliveries[0]!.request.body);
+      expect(body.type).to.equal('receipts');
+      expect(body.receipts.map((r: { message_id: string }) => r.message_id)).to.have.members(providerIds);
+      expect(body.receipts.every((r: { type: string; status: string }) => r.type === 'receipt' && r.status === 'DELIVERED')).to.equal(true);
+      const check = verifySmsProviderSignature({
+        method: 'POST',
+        path: '/api/v1/sms/callbacks/receipts',
+        headers: deliveries[0]!.request.headers,
+        body: deliveries[0]!.request.body,
+        publicKeyPem: keys.publicKeyPem,
+      });
+      expect(check.ok).to.equal(true);
+    } finally {
+      sandbox.settings.receiptBatchMax = 1;
+    }
   });
 
   it('our credentials refused (wrong secret, unknown key) are not the message’s fault: retried, not failed', async () => {

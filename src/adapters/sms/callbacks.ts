@@ -31,6 +31,18 @@ export const smsReceiptSchema = z.object({
 });
 export type SmsReceipt = z.output<typeof smsReceiptSchema>;
 
+/** The most receipts one callback request carries. */
+export const SMS_RECEIPTS_PER_CALLBACK = 100;
+
+/** Several receipts in one request (a provider gathering those due to one URL). */
+export const smsReceiptBatchSchema = z.object({
+  type: z.literal('receipts'),
+  receipts: z.array(smsReceiptSchema).min(1).max(SMS_RECEIPTS_PER_CALLBACK),
+});
+
+/** What the receipts URL takes: one receipt, or a batch of them. */
+export const smsReceiptCallbackSchema = z.discriminatedUnion('type', [smsReceiptSchema, smsReceiptBatchSchema]);
+
 export const smsInboundSchema = z.object({
   type: z.literal('inbound'),
   message_id: providerId,

@@ -1,4 +1,11 @@
-import { SmsProviderError, type SmsAccepted, type SmsProvider, type SmsProviderStatus, type SmsToSend } from '../../application/ports/sms-provider.js';
+import {
+  SmsProviderError,
+  type SmsAccepted,
+  type SmsBatchOutcome,
+  type SmsProvider,
+  type SmsProviderStatus,
+  type SmsToSend,
+} from '../../application/ports/sms-provider.js';
 import { newNonce, signSmsRequest, verifySmsProviderSignature } from './signature.js';
 
 /**
@@ -7,6 +14,11 @@ import { newNonce, signSmsRequest, verifySmsProviderSignature } from './signatur
  *   `Idempotency-Key: {our message id}` → 201 (200 for a repeat of the same
  *   key and body: the first answer again, no second SMS)
  *   `{message_id, client_ref, to, from, country, status: "ACCEPTED", segments, price, currency, accepted_at}`;
+ * - `POST /v1/messages/batch` `{messages: [{to, text, client_ref, callback_url}, …]}`
+ *   (1–SMS_BATCH_MAX) → 200 `{results: [...]}` in the order sent, each the
+ *   message as above or `{client_ref, error: {code, message}}`; the
+ *   client_ref is each message's idempotency key (a repeat: the first
+ *   answer; another body under it: IDEMPOTENCY_KEY_REUSED);
  * - `GET /v1/messages?client_ref={our id}` → the message with `status`
  *   ACCEPTED, DELIVERED or UNDELIVERED (`error_code`); 404 when unknown.
  * Errors: `{code, message}` — 400 INVALID_NUMBER / INVALID_TEXT, 401
@@ -37,6 +49,9 @@ export function decimalToMicros(value: unknown): number | null {
   if (!match) return null;
   return Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0'));
 }
+
+/** The most messages one batch call carries. */
+export const SMS_BATCH_MAX = 100;
 
 function text(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
@@ -137,6 +152,32 @@ export class HttpSmsProvider implements SmsProvider {
     );
     if (status !== 200 && status !== 201) throw this.refused(body, status);
     return this.accepted(body, sms.messageId);
+  }
+
+  async sendBatch(list: readonly SmsToSend[]): Promise<SmsBatchOutcome[]> {
+    if (list.length === 0) return [];
+    if (list.length > SMS_BATCH_MAX) throw new RangeError(`a batch carries at most ${SMS_BATCH_MAX} messages`);
+    const messages = list.map((sms) => ({ to: sms.to, text: sms.text, client_ref: sms.messageId, callback_url: this.options.receiptUrl }));
+    const { status, body } = await this.call('POST', 'v1/messages/batch', { messages });
+    if (status !== 200) throw this.refused(body, status);
+    const results = body['results'];
+    if (!Array.isArray(results) || results.length !== list.length)
+      throw new SmsProviderError('invalid_answer', 'BAD_RESULTS', 'the answer does not have one result per message');
+    return list.map((sms, i): SmsBatchOutcome => {
+      const result = results[i] as Record<string, unknown> | null;
+      try {
+        if (!result || typeof result !== 'object') throw new SmsProviderError('invalid_answer', 'BAD_RESULTS', 'a result is not an object');
+        const error = result['error'] as Record<string, unknown> | undefined;
+        if (error && typeof error === 'object') {
+          if (result['client_ref'] !== sms.messageId) throw new SmsProviderError('invalid_answer', 'FOREIGN', 'the answer is about another message');
+          return { ok: false, error: this.refused(error, 400) };
+        }
+        return { ok: true, accepted: this.accepted(result, sms.messageId) };
+      } catch (failure) {
+        if (failure instanceof SmsProviderError) return { ok: false, error: failure };
+        throw failure;
+      }
+    });
   }
 
   async status(messageId: string): Promise<SmsProviderStatus> {

@@ -72,9 +72,20 @@ export class SmsProviderError extends Error {
   }
 }
 
+/** One message of a batch: taken, or refused (for this message alone, or with the whole call). */
+export type SmsBatchOutcome = { ok: true; accepted: SmsAccepted } | { ok: false; error: SmsProviderError };
+
 export interface SmsProvider {
   /** Sends one message; sending the same messageId again gives the first answer back (never a second SMS). */
   send(sms: SmsToSend): Promise<SmsAccepted>;
+  /**
+   * Sends several messages in one call, each as send() would (the same
+   * idempotency per messageId); the outcomes in the order given. A call the
+   * provider did not take at all (network, 5xx, throttled, a bad answer)
+   * rejects with its SmsProviderError. Optional: a provider without it is
+   * sent one message at a time.
+   */
+  sendBatch?(messages: readonly SmsToSend[]): Promise<SmsBatchOutcome[]>;
   /** Where a message sent under our id stands. */
   status(messageId: string): Promise<SmsProviderStatus>;
 }

@@ -17,7 +17,7 @@ import { MAX_SMS_TEXT, SMS_FAILURE_CODES } from '../../../write-model/sms-messag
 import { SMS_PRICES_FEN } from '../../../write-model/sms-message/prices.js';
 import { RawBodyTooLargeError, readRawBody } from '../../payments/raw-body.js';
 import { decimalToMicros } from '../../sms/client.js';
-import { SMS_CALLBACK_PATHS, smsInboundSchema, smsReceiptSchema } from '../../sms/callbacks.js';
+import { SMS_CALLBACK_PATHS, smsInboundSchema, smsReceiptCallbackSchema, type SmsReceipt } from '../../sms/callbacks.js';
 import type { SmsChannel } from '../../sms/from-config.js';
 import type { NonceCache } from '../../sms/nonce-cache.js';
 import { verifySmsProviderSignature } from '../../sms/signature.js';
@@ -106,7 +106,23 @@ const inboundSchema = z.object({
   received_at: z.string(),
 });
 
-const callbackAnswer = z.object({ received: z.literal(true), recorded: z.boolean().describe('false: known already (a repeat), nothing new') });
+const callbackAnswer = z.object({
+  received: z.literal(true),
+  recorded: z.boolean().describe('one receipt: false when known already (a repeat), nothing new; a batch: true when any of them recorded something'),
+  results: z
+    .array(
+      z.object({
+        client_ref: z.string(),
+        recorded: z.boolean(),
+        error: z
+          .object({ code: z.string(), message: z.string() })
+          .optional()
+          .describe('NOT_FOUND (no such message of ours) or CONFLICT (another provider message than the one recorded): this receipt is not retried'),
+      }),
+    )
+    .optional()
+    .describe('a batch of receipts: one result per receipt, in order'),
+});
 const callbackRefusal = z.object({ code: z.string(), message: z.string() });
 const callbackResponses = {
   200: { description: 'handled (a repeat included)', schema: callbackAnswer },
@@ -343,6 +359,29 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
     return parsed.data;
   }
 
+  /** Records one verified receipt; whether it recorded anything (false: a repeat, or after the outcome). */
+  async function recordReceipt(receipt: SmsReceipt, context: ReturnType<typeof commandContext>): Promise<boolean> {
+    const micros = decimalToMicros(receipt.price ?? undefined);
+    const currency = micros !== null && receipt.currency && /^[A-Z]{3}$/.test(receipt.currency) ? receipt.currency : null;
+    const result = await recordSmsReceipt(
+      { store, now },
+      {
+        messageId: receipt.client_ref,
+        providerMessageId: receipt.message_id,
+        receiptId: receipt.receipt_id,
+        status: receipt.status,
+        errorCode: receipt.status === 'UNDELIVERED' ? receipt.error_code || 'UNKNOWN' : null,
+        errorReason: receipt.status === 'UNDELIVERED' ? receipt.error_message || null : null,
+        doneAt: new Date(receipt.done_at).toISOString(),
+        senderNumber: receipt.from ?? null,
+        providerPriceMicros: currency ? micros : null,
+        providerCurrency: currency,
+      },
+      context,
+    );
+    return result.events.length > 0;
+  }
+
   async function answerCallback(ctx: AppContext, kind: string, run: () => Promise<Record<string, unknown>>): Promise<void> {
     try {
       const logged = await run();
@@ -374,43 +413,46 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
     {
       method: 'post',
       path: SMS_CALLBACK_PATHS.receipts.slice('/api/v1/sms'.length),
-      summary: "The SMS provider's delivery receipt",
+      summary: "The SMS provider's delivery receipts",
       description:
         `Called by the SMS provider, not by clients: the receipt of one of our messages (client_ref = our message id), ${signedBy}; at most 5 minutes ` +
         'old, each nonce once (a replayed request is 401 REPLAYED). DELIVERED records SmsDelivered, UNDELIVERED SmsUndelivered with its error code; ' +
         'a receipt recorded before, or one after the outcome (out of order), changes nothing and is acknowledged (200, recorded false). A receipt ' +
-        'arriving before the worker recorded the send records the send from it. Anything but 200 makes the provider retry.',
+        'arriving before the worker recorded the send records the send from it. A batch `{type: "receipts", receipts: [...]}` (1-100, one ' +
+        'signature) records each alike and answers 200 with one result per receipt; one naming no message of ours (NOT_FOUND) or another provider ' +
+        'message (CONFLICT) is reported in its result, not retried. Anything but 200 makes the provider retry (the whole batch).',
       tags: ['sms'],
       idempotent: false,
       envelope: false,
-      rawBody: { contentType: 'application/json', schema: smsReceiptSchema, description: signedBy },
+      rawBody: { contentType: 'application/json', schema: smsReceiptCallbackSchema, description: signedBy },
       responses: callbackResponses,
     },
     async (_input, ctx) =>
       answerCallback(ctx, 'receipt', async () => {
-        const receipt = shape(smsReceiptSchema, await verified(ctx));
-        const micros = decimalToMicros(receipt.price ?? undefined);
-        const currency = micros !== null && receipt.currency && /^[A-Z]{3}$/.test(receipt.currency) ? receipt.currency : null;
-        const result = await recordSmsReceipt(
-          { store, now },
-          {
-            messageId: receipt.client_ref,
-            providerMessageId: receipt.message_id,
-            receiptId: receipt.receipt_id,
-            status: receipt.status,
-            errorCode: receipt.status === 'UNDELIVERED' ? receipt.error_code || 'UNKNOWN' : null,
-            errorReason: receipt.status === 'UNDELIVERED' ? receipt.error_message || null : null,
-            doneAt: new Date(receipt.done_at).toISOString(),
-            senderNumber: receipt.from ?? null,
-            providerPriceMicros: currency ? micros : null,
-            providerCurrency: currency,
-          },
-          commandContext(ctx, 'provider:sms'),
+        const callback = shape(smsReceiptCallbackSchema, await verified(ctx));
+        const context = commandContext(ctx, 'provider:sms');
+        if (callback.type === 'receipt') {
+          const recorded = await recordReceipt(callback, context);
+          ctx.status = 200;
+          ctx.body = { received: true, recorded };
+          return { messageId: callback.client_ref, status: callback.status, recorded };
+        }
+        // a batch: each receipt on its own; what is refused for good is reported, anything else fails the request (the provider retries it, the recorded ones are repeats then)
+        const results = await Promise.all(
+          callback.receipts.map(async (receipt) => {
+            try {
+              return { client_ref: receipt.client_ref, recorded: await recordReceipt(receipt, context) };
+            } catch (error) {
+              if (error instanceof DomainError && (error.code === 'NOT_FOUND' || error.code === 'CONFLICT'))
+                return { client_ref: receipt.client_ref, recorded: false, error: { code: error.code, message: error.message } };
+              throw error;
+            }
+          }),
         );
-        const recorded = result.events.length > 0;
+        const recorded = results.filter((r) => r.recorded).length;
         ctx.status = 200;
-        ctx.body = { received: true, recorded };
-        return { messageId: receipt.client_ref, status: receipt.status, recorded };
+        ctx.body = { received: true, recorded: recorded > 0, results };
+        return { receipts: results.length, recorded, refused: results.filter((r) => 'error' in r).length };
       }),
   );
 
