@@ -13,7 +13,8 @@ import { authorize, rolesOf, type Principal } from '../authorization/policy.js';
  * | action                                         | permission                                           |
  * | ---------------------------------------------- | ---------------------------------------------------- |
  * | the queue, any review                          | platform.reviews.view (`reviewer_role`)              |
- * | claim/release/decide                           | platform.reviews.approve (the route's)               |
+ * | claim/release/decide any review                | platform.reviews.approve (platform reviewers, admins) |
+ * | claim/release/decide reviews in my data scope  | publishing.reviews.approve (the route's; ownerIds)   |
  * | a review of one's own content: decide or claim | nobody (the decider: `own_content`)                  |
  * | reviews of content in my data scope            | publishing.reviews.view (the route's; ownerIds)      |
  * | read the platform's rules                      | platform.review-rules.view (`reviewer_role`)         |
@@ -53,9 +54,20 @@ export function requireReviewer(actor: Actor, what = 'the review queue'): void {
   requirePermission(actor, 'platform.reviews.view', what, 'reviewer_role');
 }
 
-/** PERMISSION_DENIED unless the actor decides reviews of the platform's queue (claim, release, approve, reject). */
-export function requireReviewDecider(actor: Actor, what: string): void {
-  requirePermission(actor, 'platform.reviews.approve', what, 'reviewer_role');
+/** Whether the actor decides any review of the platform's queue (claim, release, approve, reject). */
+export function isPlatformDecider(actor: Actor): boolean {
+  return authorize(actor.principal, 'platform.reviews.approve').allowed;
+}
+
+/**
+ * Whether the actor may claim, release or decide a review of content owned
+ * by `ownerId`: platform reviewers and admins any; an organization's
+ * reviewers (publishing.reviews.approve, the route's permission) those of
+ * content in their data scope. One's own content passes here: the review's
+ * decider refuses it (own_content).
+ */
+export function mayDecideReview(actor: Actor, ownerId: string): boolean {
+  return isPlatformDecider(actor) || actor.ownerIds.includes(ownerId);
 }
 
 /** PERMISSION_DENIED unless the actor reads the platform's rule set. */

@@ -6,13 +6,17 @@ import { reviewAggregate, reviewStream } from '../../write-model/review/decider.
 import type { OpenReview } from '../../write-model/review/commands.js';
 import { reviewEvents, type ReviewEvent, type ReviewOpenedData } from '../../write-model/review/events.js';
 import type { ReviewState } from '../../write-model/review/state.js';
-import { requireReviewDecider, type Actor } from './policy.js';
+import { DomainError } from '../../write-model/core/domain-error.js';
+import { isPlatformDecider, mayDecideReview, type Actor } from './policy.js';
 
 /**
  * The human review queue's commands (POST /api/v1/reviews/{id}/claim,
- * release, approve, reject): the policy first (platform.reviews.approve: platform reviewers and admins),
- * then the review aggregate (the author never reviews their own content,
- * only the claimer decides, a rejection says why).
+ * release, approve, reject): the policy first — platform reviewers and
+ * admins (platform.reviews.approve) any review, an organization's reviewers
+ * (publishing.reviews.approve) those of content in their data scope, a
+ * review outside it is not found — then the review aggregate (the author
+ * never reviews their own content, only the claimer decides, a rejection
+ * says why).
  */
 
 export interface ReviewCall {
@@ -26,8 +30,15 @@ export interface ReviewCall {
 
 type Result = HandleResult<ReviewState, ReviewEvent>;
 
-export function claimReview(call: ReviewCall, reviewId: string): Promise<Result> {
-  requireReviewDecider(call.actor, 'claiming a review');
+/** NOT_FOUND for a review outside the actor's reach (as for any resource outside one's data scope); an unknown one is the aggregate's NOT_FOUND. */
+async function requireDecidable(call: ReviewCall, reviewId: string): Promise<void> {
+  if (isPlatformDecider(call.actor)) return;
+  const opening = await reviewOpening(call.store, reviewId);
+  if (opening && !mayDecideReview(call.actor, opening.ownerId)) throw new DomainError('NOT_FOUND', `review ${reviewId} not found`, { reviewId });
+}
+
+export async function claimReview(call: ReviewCall, reviewId: string): Promise<Result> {
+  await requireDecidable(call, reviewId);
   return handle(
     call.store,
     reviewAggregate,
@@ -37,8 +48,8 @@ export function claimReview(call: ReviewCall, reviewId: string): Promise<Result>
   );
 }
 
-export function releaseReview(call: ReviewCall, reviewId: string): Promise<Result> {
-  requireReviewDecider(call.actor, 'releasing a review');
+export async function releaseReview(call: ReviewCall, reviewId: string): Promise<Result> {
+  await requireDecidable(call, reviewId);
   return handle(
     call.store,
     reviewAggregate,
@@ -48,8 +59,8 @@ export function releaseReview(call: ReviewCall, reviewId: string): Promise<Resul
   );
 }
 
-export function approveReview(call: ReviewCall, reviewId: string, comment: string | null): Promise<Result> {
-  requireReviewDecider(call.actor, 'deciding a review');
+export async function approveReview(call: ReviewCall, reviewId: string, comment: string | null): Promise<Result> {
+  await requireDecidable(call, reviewId);
   return handle(
     call.store,
     reviewAggregate,
@@ -59,8 +70,8 @@ export function approveReview(call: ReviewCall, reviewId: string, comment: strin
   );
 }
 
-export function rejectReview(call: ReviewCall, reviewId: string, comment: string): Promise<Result> {
-  requireReviewDecider(call.actor, 'deciding a review');
+export async function rejectReview(call: ReviewCall, reviewId: string, comment: string): Promise<Result> {
+  await requireDecidable(call, reviewId);
   return handle(
     call.store,
     reviewAggregate,

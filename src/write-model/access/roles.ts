@@ -8,7 +8,8 @@ export const BUILT_IN_ORG_ROLES = ['owner', 'admin', 'operator', 'reviewer', 'an
 export type BuiltInOrgRole = (typeof BUILT_IN_ORG_ROLES)[number];
 
 const BUSINESS_MODULES = ['collection', 'publishing', 'billing', 'reports', 'messaging'] as const;
-const everything = (scope: DataScope): Record<string, DataScope> => Object.fromEntries(BUSINESS_MODULES.map((m) => [`${m}.*.*`, scope]));
+const everything = (scope: DataScope, modules: readonly string[] = BUSINESS_MODULES): Record<string, DataScope> =>
+  Object.fromEntries(modules.map((m) => [`${m}.*.*`, scope]));
 
 /** What each built-in organization role grants (a member's grants are the union of their roles'). */
 export const BUILT_IN_ORG_GRANTS: Readonly<Record<BuiltInOrgRole, Grants>> = {
@@ -59,10 +60,21 @@ export const BUILT_IN_ORG_GRANTS: Readonly<Record<BuiltInOrgRole, Grants>> = {
   },
 };
 
-/** A user outside any organization: everything on their own resources, and founding an organization. */
+/**
+ * A user outside any organization: everything on their own resources but
+ * deciding reviews (the only reviews in their scope are of their own
+ * content, which nobody decides), and founding an organization.
+ */
 export const PERSONAL_GRANTS: Grants = {
-  ...everything('own'),
-  'publishing.reviews.approve': 'own',
+  ...everything(
+    'own',
+    BUSINESS_MODULES.filter((m) => m !== 'publishing'),
+  ),
+  'publishing.articles.*': 'own',
+  'publishing.media.*': 'own',
+  'publishing.publications.*': 'own',
+  'publishing.reviews.view': 'own',
+  'publishing.review-rules.*': 'own',
   'organization.organizations.create': 'own',
 };
 
@@ -75,8 +87,14 @@ export const ACCOUNT_GRANTS: Grants = {
   'organization.invitations.approve': 'own',
 };
 
-/** Platform operators: the separate scope, from the user's platform role (an API key has none). */
+/**
+ * Platform operators: the separate scope, from the user's platform role (an
+ * API key has none). The review routes are the publishing module's; which
+ * reviews an operator reaches there is the platform queue's permission
+ * (platform.reviews.*), whatever their organization roles.
+ */
+const REVIEW_ROUTES: Grants = { 'publishing.reviews.view': 'own', 'publishing.reviews.approve': 'own' };
 export const PLATFORM_GRANTS: Readonly<Record<'admin' | 'reviewer', Grants>> = {
-  admin: { 'platform.*.*': 'organization' },
-  reviewer: { 'platform.reviews.*': 'organization', 'platform.review-rules.view': 'organization' },
+  admin: { 'platform.*.*': 'organization', ...REVIEW_ROUTES },
+  reviewer: { 'platform.reviews.*': 'organization', 'platform.review-rules.view': 'organization', ...REVIEW_ROUTES },
 };

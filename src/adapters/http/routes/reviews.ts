@@ -22,7 +22,8 @@ import { hitSchema, hitView } from './review-rules.js';
  * pre-review flagged waits here until a reviewer approves it (it is then
  * published) or rejects it (the publication fails, the author is told why).
  * Reviewers and admins list the queue, claim a review, and decide it; an
- * author lists and reads their own (`?mine=true`). Permissions:
+ * organization's reviewers decide the reviews of their organization's
+ * content; an author lists and reads their own (`?mine=true`). Permissions:
  * src/application/review/policy.ts.
  */
 
@@ -76,16 +77,21 @@ const stateSchema = z.object({
 
 const actorOf = (ctx: AppContext): Actor => policyActor(ctx);
 
+const REACH =
+  'Platform reviewers and admins (platform.reviews.approve) reach any review; an organization’s reviewers, admins and owner (publishing.reviews.approve) ' +
+  'the reviews of content in their data scope, and a review outside it is 404. Anyone else: 403 (details.reason role).';
+
 const DECIDE =
   'Only the reviewer holding the claim decides (409, details.reason not_claimed or claimed); nobody decides their own content (403, details.reason own_content); ' +
-  'a decided review answers 409 (details.status), the same decision by the same reviewer again changes nothing. Platform reviewers and admins only (platform.reviews.approve: 403, details.reason role).';
+  'a decided review answers 409 (details.status), the same decision by the same reviewer again changes nothing. ' +
+  REACH;
 
 export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/reviews' });
   const { store, knex } = deps;
   const clock = () => deps.now?.() ?? new Date();
   const tags = ['review'];
-  // the queue's commands need platform.reviews.approve: the route's permission, decided before the input is looked at (403 first)
+  // the queue's commands need publishing.reviews.approve, decided before the input is looked at (403 first); which reviews: the application's
   const reviewers = api;
   const call = (ctx: AppContext): ReviewCall => {
     const actor = actorOf(ctx);
@@ -170,10 +176,10 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description:
         'Takes the review, so nobody else decides it while the claim holds (REVIEW_CLAIM_TTL_MINUTES; after that another reviewer may take it over). ' +
         'Held by someone else: 409 (details.reason claimed, claimed_by, expires_at); held by me: no change. Nobody claims their own content ' +
-        '(403, details.reason own_content). Platform reviewers and admins only (platform.reviews.approve).',
+        `(403, details.reason own_content). ${REACH}`,
       tags,
       auth: true,
-      permission: 'platform.reviews.approve',
+      permission: 'publishing.reviews.approve',
       request: { params: idParams },
       responses: { 200: { description: 'claimed', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -188,10 +194,10 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       method: 'post',
       path: '/:id/release',
       summary: 'Release a claimed review',
-      description: 'Gives it back to the queue; only the reviewer holding it releases it (409 otherwise). Not claimed: no change.',
+      description: `Gives it back to the queue; only the reviewer holding it releases it (409 otherwise). Not claimed: no change. ${REACH}`,
       tags,
       auth: true,
-      permission: 'platform.reviews.approve',
+      permission: 'publishing.reviews.approve',
       request: { params: idParams },
       responses: { 200: { description: 'released', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -209,7 +215,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description: `The content is published (the publication goes on) and its author is told. ${DECIDE}`,
       tags,
       auth: true,
-      permission: 'platform.reviews.approve',
+      permission: 'publishing.reviews.approve',
       request: { params: idParams, body: z.object({ comment: z.string().max(MAX_REVIEW_COMMENT).nullable().optional() }).strict() },
       responses: { 200: { description: 'approved', schema: stateSchema } },
       errors: [403, 404, 409],
@@ -227,7 +233,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       description: `The publication fails and its author is told why: the comment is required (422 without one). ${DECIDE}`,
       tags,
       auth: true,
-      permission: 'platform.reviews.approve',
+      permission: 'publishing.reviews.approve',
       request: {
         params: idParams,
         body: z.object({ comment: z.string().trim().min(1, 'a rejection needs a comment: the author is told why').max(MAX_REVIEW_COMMENT) }).strict(),
