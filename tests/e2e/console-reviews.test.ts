@@ -1,13 +1,11 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { reviewAggregate } from '../../src/write-model/review/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { hitsOfDryRun, openFlaggedReview } from '../support/reviews.js';
 
 const SHOTS = 'test-results/console';
 const ADMIN = { email: 'review-admin@example.test', password: 'admin password 123' };
@@ -44,36 +42,13 @@ describe('console (e2e, Chromium): the review workbench', function () {
     });
     expect(dry.body.data.verdict, dry.text).to.equal('flag');
     // the publication's review, opened as pm-publications opens it for flagged content
-    reviewId = randomUUID();
-    await handle(
-      platform.store,
-      reviewAggregate,
-      reviewId,
-      {
-        type: 'OpenReview',
-        reviewId,
-        publicationId: randomUUID(),
-        articleId: randomUUID(),
-        articleVersion: 1,
-        ownerId: author.userId,
-        platform: 'xiaohongshu',
-        region: 'CN',
-        title: '露营装备清单',
-        hits: dry.body.data.hits.map((h: any) => ({
-          ruleId: h.rule_id,
-          ruleName: h.rule_name,
-          kind: h.kind,
-          category: h.category,
-          field: h.field,
-          start: h.start,
-          end: h.end,
-          match: h.match,
-        })),
-        content: { summary: null, body: BODY, tags: ['露营'] },
-        now: new Date().toISOString(),
-      },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
+    reviewId = await openFlaggedReview(platform.store, {
+      ownerId: author.userId,
+      title: '露营装备清单',
+      body: BODY,
+      tags: ['露营'],
+      hits: hitsOfDryRun(dry.body.data),
+    });
     await waitFor(
       'the review in the read model',
       async () => (await platform.call('GET', `/api/v1/reviews/${reviewId}`, { token: adminToken })).status === 200,

@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mailProcessor } from '../../src/main/worker-processors.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { reviewAggregate, reviewStream } from '../../src/write-model/review/decider.js';
+import { reviewStream } from '../../src/write-model/review/decider.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { openFlaggedReview } from '../support/reviews.js';
+import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 
 /**
  * An organization's own reviewers over real HTTP: the `reviewer` role
@@ -19,64 +20,17 @@ describe('organization reviewers decide the reviews of their organization’s co
   let platform: Platform;
   let sink: SmtpSink;
   let worker: RunningWorker | undefined;
-  interface User {
-    userId: string;
-    token: string;
-    email: string;
-  }
-  let owner: User;
-  let author: User;
-  let reviewer: User;
-  let otherOwner: User;
-  let outsider: User;
+  let owner: Member;
+  let author: Member;
+  let reviewer: Member;
+  let otherOwner: Member;
+  let outsider: Member;
   let orgId: string;
 
-  const call = (method: string, path: string, user: User, body?: unknown): Promise<Reply> =>
+  const call = (method: string, path: string, user: Member, body?: unknown): Promise<Reply> =>
     platform.call(method, `/api/v1${path}`, { token: user.token, ...(body !== undefined ? { body } : {}) });
 
-  async function account(name: string): Promise<User> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    return { userId: login.body.data.user_id, token: login.body.data.access_token, email };
-  }
-
-  async function join(user: User, role: string): Promise<void> {
-    const sent = await call('POST', `/organizations/${orgId}/invitations`, owner, { email: user.email, roles: [role] });
-    expect(sent.status, sent.text).to.equal(201);
-    const mail = await sink.waitForMessage((m) => m.envelope.to.includes(user.email), 20_000);
-    const token = decodeURIComponent(/invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '')![1]!);
-    const accepted = await call('POST', '/invitations/accept', user, { token });
-    expect(accepted.status, accepted.text).to.equal(200);
-  }
-
-  /** A flagged publication's review, opened as pm-publications opens it. */
-  async function openReview(ownerId: string): Promise<string> {
-    const reviewId = randomUUID();
-    await handle(
-      platform.store,
-      reviewAggregate,
-      reviewId,
-      {
-        type: 'OpenReview',
-        reviewId,
-        publicationId: randomUUID(),
-        articleId: randomUUID(),
-        articleVersion: 1,
-        ownerId,
-        platform: 'xiaohongshu',
-        region: 'CN',
-        title: '新品试用',
-        hits: [],
-        content: { summary: null, body: '加微信领取试用装', tags: [] },
-        now: new Date().toISOString(),
-      },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
-    return reviewId;
-  }
+  const openReview = (ownerId: string) => openFlaggedReview(platform.store, { ownerId, title: '新品试用', body: '加微信领取试用装' });
 
   const reviewEvents = async (reviewId: string) => (await platform.events(reviewStream(reviewId))).map((e) => e.type);
 
@@ -85,21 +39,23 @@ describe('organization reviewers decide the reviews of their organization’s co
     platform = await startPlatform({ proxies: 0, config: { SMTP_URL: sink.url, PUBLIC_WEB_URL: 'https://app.example.test' } });
     platform.startConsumers();
     worker = await startWorker(platform.container, { workerName: `org-reviews-${randomUUID().slice(0, 6)}`, processors: [mailProcessor()] });
-    [owner, author, reviewer, otherOwner, outsider] = (await Promise.all(['owner', 'author', 'reviewer', 'other-owner', 'outsider'].map(account))) as [
-      User,
-      User,
-      User,
-      User,
-      User,
-    ];
+    [owner, author, reviewer, otherOwner, outsider] = (await Promise.all(
+      ['owner', 'author', 'reviewer', 'other-owner', 'outsider'].map((name) => registerMember(platform, name)),
+    )) as [Member, Member, Member, Member, Member];
     const founded = await call('POST', '/organizations', owner, { name: 'Reviewed' });
     expect(founded.status, founded.text).to.equal(201);
     orgId = founded.body.data.id as string;
     const other = await call('POST', '/organizations', otherOwner, { name: 'Elsewhere' });
     expect(other.status, other.text).to.equal(201);
-    await Promise.all([join(author, 'operator'), join(reviewer, 'reviewer')]);
-    // the policy's membership answers are kept a second per user
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await Promise.all(
+      (
+        [
+          [author, 'operator'],
+          [reviewer, 'reviewer'],
+        ] as const
+      ).map(([user, role]) => joinOrganization(platform, sink, { organizationId: orgId, inviter: owner, user, roles: [role] })),
+    );
+    await membershipsSettle();
   });
   after(async () => {
     await worker?.stop({ timeoutMs: 2_000 });

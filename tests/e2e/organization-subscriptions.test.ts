@@ -8,6 +8,7 @@ import { generateMerchant, generateProviderKeys, platformEnv, registrationOf } f
 import { startPaymentSandbox, type PaymentSandbox } from '../../sandbox/payment-provider/server.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { joinOrganization, registerMember } from '../support/members.js';
 
 /**
  * Organization-held subscriptions end to end over real HTTP: the founding
@@ -50,12 +51,7 @@ describe('organization subscriptions: shared quotas, an upgrade bought for the o
     }
   }
   async function account(name: string): Promise<Account> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    const user = { userId: login.body.data.user_id, token: login.body.data.access_token, email };
+    const user = await registerMember(platform, name);
     await eventually(
       'own free plans',
       () => subscriptionsOf(user),
@@ -107,12 +103,7 @@ describe('organization subscriptions: shared quotas, an upgrade bought for the o
   });
 
   it('a member invited by mail shares the daily quota with the owner; the refusal names the organization plan', async () => {
-    const sent = await call('POST', `/api/v1/organizations/${orgId}/invitations`, owner, { email: ann.email, roles: ['billing'] });
-    expect(sent.status, sent.text).to.equal(201);
-    const mail = await sink.waitForMessage((m) => m.envelope.to.includes(ann.email), 20_000);
-    const token = decodeURIComponent(/invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '')![1]!);
-    const joined = await call('POST', '/api/v1/invitations/accept', ann, { token });
-    expect(joined.status, joined.text).to.equal(200);
+    await joinOrganization(platform, sink, { organizationId: orgId, inviter: owner, user: ann, roles: ['billing'] });
     expect((await xhsOf(ann)).id).to.equal(orgXhs);
 
     const first = await consume(owner, orgXhs, 30);

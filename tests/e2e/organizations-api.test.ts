@@ -7,6 +7,7 @@ import { SCHEMA_VERSION } from '../../src/write-model/core/event-codec.js';
 import { invitationStream, organizationStream } from '../../src/write-model/organization/index.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { mailedInvitationToken, registerMember } from '../support/members.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -51,21 +52,12 @@ describe('organizations: found, invite by mail, accept, roles, custom roles, rem
     expect(await Promise.all(streams.map(streamLength)), 'nothing written').to.deep.equal(before);
     return reply;
   }
-  async function account(name: string): Promise<Account> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    return { userId: login.body.data.user_id, token: login.body.data.access_token, email };
-  }
+  const account = (name: string): Promise<Account> => registerMember(platform, name);
   /** the token of the invitation link mailed to `email` */
   async function mailedToken(email: string): Promise<string> {
     const mail = await sink.waitForMessage((m) => m.envelope.to.includes(email), 20_000);
-    const match = /invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '');
-    expect(match, mail.parsed.text).to.not.equal(null);
     expect(mail.parsed.text).to.include('Acme');
-    return decodeURIComponent(match![1]!);
+    return mailedInvitationToken(sink, email);
   }
   const invite = (by: Account, email: string, roles: string[], team?: string) =>
     call('POST', `/api/v1/organizations/${orgId}/invitations`, by, { email, roles, ...(team !== undefined ? { team } : {}) });

@@ -4,6 +4,7 @@ import { mailProcessor } from '../../src/main/worker-processors.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -17,11 +18,7 @@ describe('RBAC data scopes: whose workflows a member sees and changes (e2e)', fu
   let platform: Platform;
   let sink: SmtpSink;
   let worker: RunningWorker | undefined;
-  interface User {
-    userId: string;
-    token: string;
-    email: string;
-  }
+  type User = Member;
   let owner: User;
   let north1: User;
   let north2: User;
@@ -34,24 +31,6 @@ describe('RBAC data scopes: whose workflows a member sees and changes (e2e)', fu
 
   const call = (method: string, path: string, user: User, body?: unknown): Promise<Reply> =>
     platform.call(method, `/api/v1${path}`, { token: user.token, ...(body !== undefined ? { body } : {}) });
-
-  async function account(name: string): Promise<User> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    return { userId: login.body.data.user_id, token: login.body.data.access_token, email };
-  }
-
-  async function join(orgId: string, user: User, role: string, team?: string): Promise<void> {
-    const sent = await call('POST', `/organizations/${orgId}/invitations`, owner, { email: user.email, roles: [role], ...(team ? { team } : {}) });
-    expect(sent.status, sent.text).to.equal(201);
-    const mail = await sink.waitForMessage((m) => m.envelope.to.includes(user.email), 20_000);
-    const token = decodeURIComponent(/invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '')![1]!);
-    const accepted = await call('POST', '/invitations/accept', user, { token });
-    expect(accepted.status, accepted.text).to.equal(200);
-  }
 
   async function createWorkflow(user: User, name: string): Promise<string> {
     let created: Reply | undefined;
@@ -80,28 +59,19 @@ describe('RBAC data scopes: whose workflows a member sees and changes (e2e)', fu
     platform = await startPlatform({ proxies: 0, config: { SMTP_URL: sink.url, PUBLIC_WEB_URL: 'https://app.example.test' } });
     platform.startConsumers();
     worker = await startWorker(platform.container, { workerName: `scope-mail-${randomUUID().slice(0, 6)}`, processors: [mailProcessor()] });
-    [owner, north1, north2, south, analyst, outsider] = (await Promise.all(['owner', 'north1', 'north2', 'south', 'analyst', 'outsider'].map(account))) as [
-      User,
-      User,
-      User,
-      User,
-      User,
-      User,
-    ];
+    [owner, north1, north2, south, analyst, outsider] = (await Promise.all(
+      ['owner', 'north1', 'north2', 'south', 'analyst', 'outsider'].map((name) => registerMember(platform, name)),
+    )) as [User, User, User, User, User, User];
     // made on their own free plans before they join (the organization's free plan holds one workflow): resources a member brings stay theirs
     northFlow = await createWorkflow(north1, 'north coffee');
     southFlow = await createWorkflow(south, 'south coffee');
     const founded = await call('POST', '/organizations', owner, { name: 'Scopes' });
     expect(founded.status, founded.text).to.equal(201);
     orgId = founded.body.data.id as string;
-    await Promise.all([
-      join(orgId, north1, 'operator', 'north'),
-      join(orgId, north2, 'operator', 'north'),
-      join(orgId, south, 'operator', 'south'),
-      join(orgId, analyst, 'analyst'),
-    ]);
-    // the policy's membership answers are kept a second per user
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const join = (user: User, role: string, team?: string) =>
+      joinOrganization(platform, sink, { organizationId: orgId, inviter: owner, user, roles: [role], ...(team ? { team } : {}) });
+    await Promise.all([join(north1, 'operator', 'north'), join(north2, 'operator', 'north'), join(south, 'operator', 'south'), join(analyst, 'analyst')]);
+    await membershipsSettle();
     await waitFor('both in the read model', async () => (await listed(analyst)).length === 2, 10_000, 100);
   });
   after(async () => {

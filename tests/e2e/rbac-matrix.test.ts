@@ -7,6 +7,7 @@ import { mailProcessor } from '../../src/main/worker-processors.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { joinOrganization, membershipsSettle, registerMember } from '../support/members.js';
 
 /**
  * THE TABLE of docs/rbac.md, over real HTTP: real users — one outside any
@@ -26,22 +27,6 @@ describe('RBAC matrix: every signed-in route × every role (e2e)', function () {
   let routes: MatrixRoute[];
   const tokens = new Map<string, string>();
 
-  async function account(name: string): Promise<{ userId: string; token: string; email: string }> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    return { userId: login.body.data.user_id, token: login.body.data.access_token, email };
-  }
-
-  async function mailedToken(email: string): Promise<string> {
-    const mail = await sink.waitForMessage((m) => m.envelope.to.includes(email), 20_000);
-    const match = /invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '');
-    expect(match, mail.parsed.text).to.not.equal(null);
-    return decodeURIComponent(match![1]!);
-  }
-
   before(async () => {
     sink = await new SmtpSink().start();
     platform = await startPlatform({
@@ -51,28 +36,21 @@ describe('RBAC matrix: every signed-in route × every role (e2e)', function () {
     worker = await startWorker(platform.container, { workerName: `rbac-mail-${randomUUID().slice(0, 6)}`, processors: [mailProcessor()] });
 
     const invited = ['admin', 'operator', 'reviewer', 'analyst', 'billing'] as const;
-    const [personal, owner, ...members] = await Promise.all(['personal', 'owner', ...invited].map(account));
+    const [personal, owner, ...members] = await Promise.all(['personal', 'owner', ...invited].map((name) => registerMember(platform, name)));
     const founded = await platform.call('POST', '/api/v1/organizations', { token: owner!.token, body: { name: 'Matrix' } });
     expect(founded.status, founded.text).to.equal(201);
     const orgId = founded.body.data.id as string;
     await Promise.all(
       invited.map(async (role, i) => {
         const member = members[i]!;
-        const sent = await platform.call('POST', `/api/v1/organizations/${orgId}/invitations`, {
-          token: owner!.token,
-          body: { email: member.email, roles: [role] },
-        });
-        expect(sent.status, sent.text).to.equal(201);
-        const accepted = await platform.call('POST', '/api/v1/invitations/accept', { token: member.token, body: { token: await mailedToken(member.email) } });
-        expect(accepted.status, accepted.text).to.equal(200);
+        await joinOrganization(platform, sink, { organizationId: orgId, inviter: owner!, user: member, roles: [role] });
         tokens.set(role, member.token);
       }),
     );
     tokens.set('personal', personal!.token);
     tokens.set('owner', owner!.token);
     tokens.set('platform_admin', await platform.adminToken());
-    // the policy reads memberships from the event store, kept a second per user
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await membershipsSettle();
     for (const role of invited) {
       const shown = await platform.call('GET', `/api/v1/organizations/${orgId}`, { token: tokens.get(role)! });
       expect(shown.body?.data?.my_roles, `${role}: ${shown.text}`).to.deep.equal([role]);

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { reviewAggregate } from '../../src/write-model/review/decider.js';
 import type { ReviewHit } from '../../src/write-model/review/events.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { hitsOfDryRun, openFlaggedReview } from '../support/reviews.js';
 
 type User = { userId: string; token: string };
 
@@ -48,45 +48,13 @@ describe('content review: /api/v1/review-rules and /api/v1/reviews (e2e)', funct
     );
   }
 
-  async function openReview(ownerId: string, body: string, hits: ReviewHit[]): Promise<string> {
-    const reviewId = randomUUID();
-    await handle(
-      platform.store,
-      reviewAggregate,
-      reviewId,
-      {
-        type: 'OpenReview',
-        reviewId,
-        publicationId: randomUUID(),
-        articleId: randomUUID(),
-        articleVersion: 1,
-        ownerId,
-        platform: 'xiaohongshu',
-        region: 'CN',
-        title: '周末露营装备',
-        hits,
-        content: { summary: null, body, tags: ['露营'] },
-        now: new Date().toISOString(),
-      },
-      { context },
-    );
-    return reviewId;
-  }
+  const openReview = (ownerId: string, body: string, hits: ReviewHit[]) =>
+    openFlaggedReview(platform.store, { ownerId, title: '周末露营装备', body, tags: ['露营'], hits });
 
   const dryRun = (token: string, body: string, extra: Record<string, unknown> = {}) =>
     call('POST', '/api/v1/review-rules/test', token, { platform: 'xiaohongshu', region: 'CN', title: '周末露营装备', body, tags: ['露营'], ...extra });
 
-  const hitsOf = (r: Reply): ReviewHit[] =>
-    r.body.data.hits.map((h: any) => ({
-      ruleId: h.rule_id,
-      ruleName: h.rule_name,
-      kind: h.kind,
-      category: h.category,
-      field: h.field,
-      start: h.start,
-      end: h.end,
-      match: h.match,
-    }));
+  const hitsOf = (r: Reply): ReviewHit[] => hitsOfDryRun(r.body.data);
 
   before(async () => {
     platform = await startPlatform({ proxies: 0 });

@@ -6,6 +6,7 @@ import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from 
 import { startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 
 /**
  * The per-organization SMS send limit over HTTP
@@ -22,27 +23,13 @@ describe('sms: the per-organization send limit (e2e)', function () {
   let sink: SmtpSink;
   let platform: Platform;
   let worker: RunningWorker | undefined;
-  interface User {
-    userId: string;
-    token: string;
-    email: string;
-  }
-  let owner: User;
-  let member: User;
-  let outsider: User;
+  let owner: Member;
+  let member: Member;
+  let outsider: Member;
 
-  const call = (method: string, path: string, user: User, body?: unknown): Promise<Reply> =>
+  const call = (method: string, path: string, user: Member, body?: unknown): Promise<Reply> =>
     platform.call(method, `/api/v1${path}`, { token: user.token, ...(body !== undefined ? { body } : {}) });
-  const send = (user: User, text: string) => call('POST', '/sms/messages', user, { to: '+8613800138000', text });
-
-  async function account(name: string): Promise<User> {
-    const email = `${name}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await platform.call('POST', '/api/v1/auth/register', { body: { email, password: 'correct horse battery', display_name: name } });
-    expect(r.status, r.text).to.equal(201);
-    const login = await platform.call('POST', '/api/v1/auth/login', { body: { email, password: 'correct horse battery' } });
-    expect(login.status, login.text).to.equal(200);
-    return { userId: login.body.data.user_id, token: login.body.data.access_token, email };
-  }
+  const send = (user: Member, text: string) => call('POST', '/sms/messages', user, { to: '+8613800138000', text });
 
   before(async () => {
     sink = await new SmtpSink().start();
@@ -59,17 +46,11 @@ describe('sms: the per-organization send limit (e2e)', function () {
       },
     });
     worker = await startWorker(platform.container, { workerName: `sms-limit-${randomUUID().slice(0, 6)}`, processors: [mailProcessor()] });
-    [owner, member, outsider] = (await Promise.all(['owner', 'member', 'outsider'].map(account))) as [User, User, User];
+    [owner, member, outsider] = (await Promise.all(['owner', 'member', 'outsider'].map((name) => registerMember(platform, name)))) as [Member, Member, Member];
     const founded = await call('POST', '/organizations', owner, { name: 'Senders' });
     expect(founded.status, founded.text).to.equal(201);
-    const invited = await call('POST', `/organizations/${founded.body.data.id}/invitations`, owner, { email: member.email, roles: ['operator'] });
-    expect(invited.status, invited.text).to.equal(201);
-    const mail = await sink.waitForMessage((m) => m.envelope.to.includes(member.email), 20_000);
-    const token = decodeURIComponent(/invitation=([^\s&"<]+)/.exec(mail.parsed.text ?? '')![1]!);
-    const accepted = await call('POST', '/invitations/accept', member, { token });
-    expect(accepted.status, accepted.text).to.equal(200);
-    // the policy's membership answers are kept a second per user
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await joinOrganization(platform, sink, { organizationId: founded.body.data.id, inviter: owner, user: member, roles: ['operator'] });
+    await membershipsSettle();
   });
   after(async () => {
     await worker?.stop({ timeoutMs: 2_000 });
