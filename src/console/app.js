@@ -252,6 +252,7 @@ async function route() {
     queues: queuesView,
     reviews: reviewsView,
     review: reviewView,
+    finance: financeView,
   };
   const view = views[name] ?? streamsView;
   render(h('p', { class: 'muted' }, 'Loading…'));
@@ -1203,6 +1204,90 @@ async function reviewView(id, query) {
         ),
       ),
     ),
+  );
+}
+
+// ---------- finance: revenue against cost (/api/v1/admin/finance/profit) ----------
+
+/** Cents (CNY) as yuan with two decimals; negative amounts keep their sign. */
+const yuan = (cents) => `${cents < 0 ? '−' : ''}¥${(Math.abs(cents) / 100).toFixed(2)}`;
+const isoDay = (date) => date.toISOString().slice(0, 10);
+
+async function financeView(_arg, query) {
+  const today = new Date();
+  const from = query.get('from') || isoDay(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 5, 1)));
+  // days are the platform's (QUOTA_TIME_ZONE, maybe ahead of this browser): the default range runs to the month's end, and at least to tomorrow
+  const monthEnd = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 1, 0));
+  const to = query.get('to') || isoDay(new Date(Math.max(monthEnd.getTime(), today.getTime() + 86_400_000)));
+  const groupBy = query.get('group_by') === 'day' ? 'day' : 'month';
+  const report = await userApi('GET', `/admin/finance/profit?${new URLSearchParams({ from, to, group_by: groupBy })}`);
+  const fromInput = h('input', { type: 'date', value: from, 'data-testid': 'finance-from', required: true });
+  const toInput = h('input', { type: 'date', value: to, 'data-testid': 'finance-to', required: true });
+  const groupSelect = h(
+    'select',
+    { 'data-testid': 'finance-group' },
+    ['month', 'day'].map((g) => h('option', { value: g, selected: g === groupBy }, `by ${g}`)),
+  );
+  const columns = [
+    ['Revenue', 'revenue_cents'],
+    ['Plan payments', 'plan_payments_cents'],
+    ['Refunds', 'plan_refunds_cents'],
+    ['Ledger charges', 'ledger_charges_cents'],
+    ['Proxy cost', 'proxy_cost_cents'],
+    ['SMS cost', 'sms_cost_cents'],
+    ['Profit', 'profit_cents'],
+    ['Top-ups held', 'top_ups_cents'],
+  ];
+  const cells = (row) => [
+    ...columns.map(([, key]) => h('td', { class: `num${key === 'profit_cents' && row[key] < 0 ? ' loss' : ''}`, 'data-col': key }, yuan(row[key]))),
+    h('td', { class: 'num muted' }, `${row.proxy_uses} / ${row.sms_segments}`),
+  ];
+  return h(
+    'section',
+    { class: 'card' },
+    h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, 'Finance'), h('button', { class: 'secondary', onclick: () => route() }, 'Refresh')),
+    h(
+      'p',
+      { class: 'muted' },
+      'Revenue (plan payments less refunds, charges to prepaid balances) against what the platform paid for proxy uses and SMS segments, priced by the cost configuration. Top-ups are customers’ money held, not revenue.',
+    ),
+    h(
+      'form',
+      {
+        class: 'toolbar',
+        onsubmit: (e) => {
+          e.preventDefault();
+          location.hash = `#/finance?${new URLSearchParams({ from: fromInput.value, to: toInput.value, group_by: groupSelect.value })}`;
+        },
+      },
+      h('label', {}, 'From ', fromInput),
+      h('label', {}, 'To ', toInput),
+      groupSelect,
+      h('button', { type: 'submit', class: 'secondary' }, 'Show'),
+    ),
+    report.items.length === 0
+      ? h('p', { class: 'muted', 'data-testid': 'finance-empty' }, 'Nothing was earned or spent in these days.')
+      : h(
+          'table',
+          { 'data-testid': 'finance' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', {}, groupBy === 'day' ? 'Day' : 'Month'),
+              ...columns.map(([title]) => h('th', { class: 'num' }, title)),
+              h('th', { class: 'num' }, 'Proxy uses / SMS segments'),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            report.items.map((row) => h('tr', { 'data-period': row.period }, h('td', { class: 'mono' }, row.period), ...cells(row))),
+          ),
+          h('tfoot', {}, h('tr', { 'data-period': 'total' }, h('th', {}, 'Total'), ...cells(report.totals))),
+        ),
   );
 }
 
