@@ -50,17 +50,24 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /** The zone's day of `now`, and when the next one starts. Throws RangeError for an unknown zone. */
 export function quotaDay(now: Date, timeZone: string): QuotaDay {
-  // a day starts on a whole minute in every zone (offsets are whole quarter hours): the answer holds for the minute
-  const minute = Math.floor(now.getTime() / 60_000);
-  const cached = lastDay.get(timeZone);
-  if (cached?.minute === minute) return cached.day;
+  // a day starts on a whole quarter hour in every zone (offsets and their changes are whole quarter hours since 1972):
+  // the answer holds for the quarter hour, and a replay of history asks about the same few thousand again and again
+  const quarter = Math.floor(now.getTime() / QUARTER_HOUR_MS);
+  let zone = answers.get(timeZone);
+  if (!zone) answers.set(timeZone, (zone = new Map()));
+  const cached = zone.get(quarter);
+  if (cached) return cached;
   const day = computeQuotaDay(now, timeZone);
-  lastDay.set(timeZone, { minute, day });
+  if (zone.size >= MAX_CACHED) zone.clear();
+  zone.set(quarter, day);
   return day;
 }
 
-/** The last answer per zone: every quota use asks, and Intl's formatToParts is not cheap. */
-const lastDay = new Map<string, { minute: number; day: QuotaDay }>();
+const QUARTER_HOUR_MS = 15 * 60_000;
+/** about 200 days of quarter hours per zone; then it starts over */
+const MAX_CACHED = 20_000;
+/** zone → quarter hour since the epoch → its day: every quota use and every usage event asks, and Intl's formatToParts is not cheap */
+const answers = new Map<string, Map<number, QuotaDay>>();
 
 function computeQuotaDay(now: Date, timeZone: string): QuotaDay {
   const w = wallClock(now.getTime(), timeZone);
