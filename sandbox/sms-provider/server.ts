@@ -180,6 +180,10 @@ export interface SmsSandbox {
 
 /** The most messages a batch call carries. */
 export const BATCH_MAX = 100;
+/** The largest request body taken (413 PAYLOAD_TOO_LARGE above it). */
+export const MAX_BODY_BYTES = 512 * 1024;
+
+class BodyTooLargeError extends Error {}
 
 export const CALLBACK_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000];
 
@@ -188,7 +192,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 256 * 1024) throw new Error('body too large');
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -515,7 +519,13 @@ export async function startSmsSandbox(options: SmsSandboxOptions): Promise<SmsSa
   }
 
   async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const body = await readBody(req);
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return json(res, 413, { code: 'PAYLOAD_TOO_LARGE', message: `at most ${MAX_BODY_BYTES} bytes` });
+      throw error;
+    }
     const pathWithQuery = `${url.pathname}${url.search}`;
     const rawNonce = req.headers['x-nonce'];
     const nonce = typeof rawNonce === 'string' && NONCE.test(rawNonce) ? rawNonce : '';

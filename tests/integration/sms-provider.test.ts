@@ -9,7 +9,7 @@ import { SmsSendBatcher } from '../../src/worker/sms-send-batcher.js';
 import { RedisNonceCache } from '../../src/adapters/sms/nonce-cache.js';
 import { signSmsProviderMessage, signSmsRequest, verifySmsProviderSignature } from '../../src/adapters/sms/signature.js';
 import { generateSmsCredentials, generateSmsProviderKeys } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
+import { MAX_BODY_BYTES, startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
 import { testRedisUrl } from '../setup/test-env.js';
 
 /**
@@ -211,6 +211,23 @@ describe('sms provider adapter ↔ sandbox (signatures both ways)', function () 
       batcher.send({ messageId: randomUUID(), to: '+12025550123', text: 'f' }),
     ]);
     expect(down.map((s) => s.status === 'rejected' && (s.reason as SmsProviderError).kind)).to.deep.equal(['unavailable', 'unavailable']);
+  });
+
+  it('the batcher keeps a batch’s body within what the provider takes: long texts go in several calls', async () => {
+    const calls: number[] = [];
+    const counting: typeof fetch = (input, init) => {
+      calls.push(Buffer.byteLength(String(init?.body ?? '')));
+      return fetch(input, init);
+    };
+    const batcher = new SmsSendBatcher(client({ fetch: counting }));
+    // 100 messages of 1,600 Chinese characters: about 480 KB of text, more than the provider takes at once (MAX_BODY_BYTES)
+    const text = '长'.repeat(1_600);
+    const ids = Array.from({ length: 100 }, () => randomUUID());
+    const accepted = await Promise.all(ids.map((messageId) => batcher.send({ messageId, to: '+8613800138000', text })));
+    expect(accepted.map((a) => a.providerMessageId)).to.deep.equal(ids.map((id) => sandbox.byClientRef(id)!.id));
+    expect(accepted.every((a) => a.segments === 24)).to.equal(true);
+    expect(calls.length).to.be.greaterThan(3);
+    expect(Math.max(...calls)).to.be.at.most(MAX_BODY_BYTES);
   });
 
   it('gathers receipts due to one URL into one signed request when told to', async () => {
