@@ -5,14 +5,19 @@ import { selectPage } from './page-query.js';
 
 /**
  * Queries of the `xiaohongshu-content-v1` read model (xiaohongshu_contents,
- * xiaohongshu_content_history). Every query is scoped to one owner and to
- * the owner's retention: a note last collected before the cutoff, and a
- * history row collected before it, are not there. Days (date filters, trend
- * buckets) are days in `timeZone` (config QUOTA_TIME_ZONE).
+ * xiaohongshu_content_history). Every query is scoped to its collectors
+ * (the caller, or the members their data scope reaches) and to the caller's
+ * retention: a note last collected before the cutoff, and a history row
+ * collected before it, are not there. A note several collectors hold is
+ * shown once, as the one who collected it last has it. Days (date filters,
+ * trend buckets) are days in `timeZone` (config QUOTA_TIME_ZONE).
  */
 
 export interface Scope {
+  /** the caller: whose notes, unless ownerIds names more */
   ownerId: string;
+  /** the collectors the caller's data scope reaches (an organization's members); default: ownerId alone */
+  ownerIds?: readonly string[];
   /** retention: rows collected before this are hidden */
   cutoff: Date;
   timeZone: string;
@@ -130,9 +135,24 @@ export function contentView(r: Record<string, any>): ContentView {
   };
 }
 
-/** The owner's retained notes matching the filters. */
+/** Whose collections a scope reads. */
+const collectorsOf = (scope: Scope): readonly string[] => (scope.ownerIds && scope.ownerIds.length > 0 ? scope.ownerIds : [scope.ownerId]);
+
+/** The retained notes of the scope's collectors: one row per note (several collectors: the copy collected last), as the table's rows. */
+function retained(knex: Knex, scope: Scope): Knex.QueryBuilder {
+  const owners = collectorsOf(scope);
+  if (owners.length === 1) return knex('xiaohongshu_contents').where('owner_id', owners[0]!).andWhere('last_collected_at', '>=', scope.cutoff);
+  const latest = knex('xiaohongshu_contents')
+    .select(knex.raw('DISTINCT ON (note_id) *'))
+    .whereIn('owner_id', owners)
+    .andWhere('last_collected_at', '>=', scope.cutoff)
+    .orderByRaw('note_id, last_collected_at DESC, owner_id');
+  return knex.from(latest.as('xiaohongshu_contents'));
+}
+
+/** The scope's retained notes matching the filters. */
 function filtered(knex: Knex, scope: Scope, f: ContentFilters): Knex.QueryBuilder {
-  const q = knex('xiaohongshu_contents').where('owner_id', scope.ownerId).andWhere('last_collected_at', '>=', scope.cutoff);
+  const q = retained(knex, scope);
   if (f.keyword) {
     const like = `%${escapeLike(f.keyword)}%`;
     q.andWhere((w) => w.whereILike('title', like).orWhereILike('content', like));
@@ -174,7 +194,8 @@ export async function findContent(knex: Knex, scope: Scope, noteId: string): Pro
   const row = (await filtered(knex, scope, {}).andWhere('note_id', noteId).first()) as Record<string, any> | undefined;
   if (!row) return undefined;
   const history = (await knex('xiaohongshu_content_history')
-    .where({ owner_id: scope.ownerId, note_id: noteId })
+    .whereIn('owner_id', collectorsOf(scope))
+    .andWhere('note_id', noteId)
     .andWhere('collected_at', '>=', scope.cutoff)
     .orderBy([
       { column: 'collected_at', order: 'desc' },
@@ -339,22 +360,26 @@ export async function trends(knex: Knex, scope: Scope & { retentionDays: number 
     rows: { start: Date }[];
   };
   const start = startRows.rows[0]!.start;
+  const owners = collectorsOf(scope);
+  const ownerList = owners.map(() => '?').join(', ');
   const collected = (await knex.raw(
     `SELECT day, count(*) AS notes, sum(like_count) AS likes, sum(comment_count) AS comments, sum(share_count) AS shares, sum(collect_count) AS collects
        FROM (SELECT DISTINCT ON (note_id, day) note_id, to_char(collected_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day,
                     like_count, comment_count, share_count, collect_count
                FROM xiaohongshu_content_history
-              WHERE owner_id = ? AND collected_at >= ?
+              WHERE owner_id IN (${ownerList}) AND collected_at >= ?
               ORDER BY note_id, day, collected_at DESC) latest
       GROUP BY day`,
-    [tz, scope.ownerId, start],
+    [tz, ...owners, start],
   )) as { rows: Record<string, any>[] };
+  // a note is new on the day its first collector first collected it
   const fresh = (await knex.raw(
-    `SELECT to_char(first_collected_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day, count(*) AS n
-       FROM xiaohongshu_contents
-      WHERE owner_id = ? AND first_collected_at >= ? AND last_collected_at >= ?
+    `SELECT to_char(first_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day, count(*) AS n
+       FROM (SELECT note_id, min(first_collected_at) AS first_at FROM xiaohongshu_contents
+              WHERE owner_id IN (${ownerList}) AND last_collected_at >= ? GROUP BY note_id) f
+      WHERE first_at >= ?
       GROUP BY 1`,
-    [tz, scope.ownerId, start, scope.cutoff],
+    [tz, ...owners, scope.cutoff, start],
   )) as { rows: Record<string, any>[] };
   const byDay = new Map(collected.rows.map((r) => [r.day as string, r]));
   const newByDay = new Map(fresh.rows.map((r) => [r.day as string, Number(r.n)]));
@@ -445,7 +470,7 @@ const MESSAGE_COLUMNS = [
 
 /** The owner's retained messages, by account when asked. */
 function messagesOf(knex: Knex, scope: Scope, platformAccountId: string | undefined): Knex.QueryBuilder {
-  const q = knex('xiaohongshu_messages').where('owner_id', scope.ownerId).andWhere('collected_at', '>=', scope.cutoff);
+  const q = knex('xiaohongshu_messages').whereIn('owner_id', collectorsOf(scope)).andWhere('collected_at', '>=', scope.cutoff);
   if (platformAccountId) q.andWhere('platform_account_id', platformAccountId);
   return q;
 }
@@ -478,7 +503,7 @@ export async function listMessages(knex: Knex, scope: Scope, f: MessageFilters, 
       'conversation_id',
       knex('xiaohongshu_messages')
         .select('conversation_id')
-        .where('owner_id', scope.ownerId)
+        .whereIn('owner_id', collectorsOf(scope))
         .andWhere((w) => w.where('peer_user_id', peer).orWhere((r) => r.where('direction', 'received').andWhere('from_user_id', peer))),
     );
   }

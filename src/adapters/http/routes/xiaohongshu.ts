@@ -35,6 +35,7 @@ import {
   type ContentView,
   type Scope,
 } from '../../../read-api/xiaohongshu.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -251,10 +252,13 @@ function invalidQuery(path: string, message: string): HttpError {
 }
 
 /**
- * Collected Xiaohongshu notes and private messages of the signed-in user: `/api/v1/xiaohongshu`.
+ * Collected Xiaohongshu notes and private messages: `/api/v1/xiaohongshu`.
  * Read from the `xiaohongshu-content-v1` read model (`?after_position=`
- * waits for it). Every read shows only what was collected within the
- * user's plan's data_retention_days; another user's note is a 404.
+ * waits for it). The reads reach what the caller's data scope reaches (their
+ * own; in an organization their team's or every member's, a note several
+ * hold shown once); a deletion, the caller's own copy. Every read shows only
+ * what was collected within the user's plan's data_retention_days; a note
+ * out of reach is a 404.
  */
 export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/xiaohongshu' });
@@ -273,7 +277,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
     const advanced = advancedFiltersIn(asked);
     if (advanced.length > 0) requireFeature(retention.plan, 'advanced_filters', { filters: advanced });
     await awaitPosition(ctx, knex, XIAOHONGSHU_CONTENT_PROJECTION);
-    return { ownerId: user.id, cutoff: retention.cutoff, timeZone, retentionDays: retention.days, now };
+    // reads reach the collectors of the route permission's data scope (an organization's analyst: every member's)
+    return { ownerId: user.id, ownerIds: accessOf(ctx).ownerIds, cutoff: retention.cutoff, timeZone, retentionDays: retention.days, now };
   }
 
   defineRoute(
@@ -285,6 +290,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       summary: 'My collected notes',
       description:
         "Notes collected by my workflows, one per note (a note collected again shows its latest counts), within my plan's data_retention_days. " +
+        'In an organization, also those of the members my role’s data scope reaches (collection.data.view: my team, or everyone); a note several ' +
+        'of us collected shows once, as its latest collector has it. The export, the analytics and the messages reach the same collectors. ' +
         'Filters combine with AND. keyword, type, workflow_id and every sort are for every plan; author, tag, published_from/to and ' +
         'min_likes need the plan feature advanced_filters (403 PERMISSION_DENIED, details.feature = advanced_filters, details.filters ' +
         'naming them) — on the export and the analytics too.',
@@ -429,7 +436,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       path: '/contents/:id',
       summary: 'Delete one of my collected notes',
       description:
-        'Final: the note and its collection history leave every read (list, detail, export, analytics), and collecting it again later ' +
+        'Final: my copy of the note and its collection history leave every read (list, detail, export, analytics; another member’s copy ' +
+        'stays theirs), and collecting it again later ' +
         "does not bring it back. A note I cannot read (someone else's, unknown, past retention) is 404, as for GET. " +
         'Deleting it again: 200 with position null. `?after_position=` here waits for a collection to reach the read model before the note ' +
         "is looked up; the reads follow the deletion once the projection has it (pass the answer's position to them as `?after_position=`).",
@@ -441,7 +449,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const scope = await scopeOf(ctx);
+      // one's own copy of a note: what another member collected stays theirs
+      const scope = { ...(await scopeOf(ctx)), ownerIds: undefined };
       const collected = await hasContent(knex, scope, params.id);
       const result = await deleteCollectedContent(
         { store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, scope.ownerId) },

@@ -1,0 +1,176 @@
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { formatPosition } from '../../src/event-store/position.js';
+import { mailProcessor } from '../../src/main/worker-processors.js';
+import { startWorker, type RunningWorker } from '../../src/main/worker.js';
+import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
+import { startPlatform, type Platform, type Reply } from '../support/platform.js';
+import { SmtpSink } from '../support/smtp-sink.js';
+import { waitFor } from '../support/wait-for.js';
+
+const hex24 = () => randomBytes(12).toString('hex');
+
+/**
+ * Collected Xiaohongshu notes by data scope, over HTTP: in one
+ * organization an analyst reads every member's notes (a note two members
+ * collected shows once, with the latest counts) and their analytics, an
+ * operator their team's, and a user outside the organization none of them;
+ * a deletion removes only the caller's own copy.
+ */
+describe('collected data by data scope: an organization’s Xiaohongshu notes (e2e)', function () {
+  this.timeout(90_000);
+  let platform: Platform;
+  let sink: SmtpSink;
+  let worker: RunningWorker | undefined;
+  let owner: Member;
+  let north: Member;
+  let south: Member;
+  let analyst: Member;
+  let outsider: Member;
+  let lastPosition = '';
+  const notes = { shared: hex24(), northOnly: hex24(), southOnly: hex24(), outsiders: hex24() };
+
+  const call = (method: string, path: string, user: Member): Promise<Reply> => platform.call(method, `/api/v1${path}`, { token: user.token });
+
+  function note(noteId: string, title: string, likes: number): XiaohongshuNote {
+    return {
+      noteId,
+      type: 'normal',
+      title,
+      text: `${title}，周末去试试`,
+      author: { id: hex24(), nickname: '小鹿爱喝咖啡' },
+      publishedAt: '2026-11-01T02:00:00.000Z',
+      likes,
+      comments: 1,
+      shares: 0,
+      collects: 2,
+      images: [],
+      tags: ['咖啡'],
+      location: '上海',
+      url: `https://www.xiaohongshu.com/explore/${noteId}`,
+    };
+  }
+
+  /** One execution of a workflow of `ownerId` that collected `items` (as the worker reports them). */
+  async function collect(ownerId: string, items: XiaohongshuNote[]): Promise<void> {
+    const executionId = randomUUID();
+    const now = new Date().toISOString();
+    const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+    const send = (command: WorkflowExecutionCommand) => handle(platform.store, workflowExecutionAggregate, executionId, command, { context });
+    await send({
+      type: 'RequestExecution',
+      executionId,
+      workflowId: `wf-${randomUUID()}`,
+      ownerId,
+      platform: 'xiaohongshu',
+      workflowType: 'xiaohongshu.notes',
+      config: { mode: 'keyword', keyword: '咖啡', maxItems: 20 },
+      platformAccountId: null,
+      trigger: 'manual',
+      requestedBy: ownerId,
+      now,
+    });
+    await send({ type: 'StartExecution', executionId, workerId: 'worker-1', now });
+    const result = await send({
+      type: 'CollectItems',
+      executionId,
+      batchId: 'batch-1',
+      items: items.map((x) => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> })),
+      cursor: null,
+      now,
+    });
+    lastPosition = formatPosition(result.position!);
+  }
+
+  const listed = async (user: Member): Promise<{ id: string; likes: number }[]> => {
+    const r = await call('GET', `/xiaohongshu/contents?after_position=${lastPosition}&per_page=100`, user);
+    expect(r.status, r.text).to.equal(200);
+    return r.body.data.items.map((i: { id: string; likes: number }) => ({ id: i.id, likes: i.likes }));
+  };
+  const ids = async (user: Member) => (await listed(user)).map((n) => n.id).sort();
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    platform = await startPlatform({ proxies: 0, config: { SMTP_URL: sink.url, PUBLIC_WEB_URL: 'https://app.example.test' } });
+    worker = await startWorker(platform.container, { workerName: `xhs-scope-${randomUUID().slice(0, 6)}`, processors: [mailProcessor()] });
+    [owner, north, south, analyst, outsider] = (await Promise.all(
+      ['owner', 'north', 'south', 'analyst', 'outsider'].map((name) => registerMember(platform, name)),
+    )) as [Member, Member, Member, Member, Member];
+    const founded = await platform.call('POST', '/api/v1/organizations', { token: owner.token, body: { name: 'Collectors' } });
+    expect(founded.status, founded.text).to.equal(201);
+    const organizationId = founded.body.data.id as string;
+    await Promise.all([
+      joinOrganization(platform, sink, { organizationId, inviter: owner, user: north, roles: ['operator'], team: 'north' }),
+      joinOrganization(platform, sink, { organizationId, inviter: owner, user: south, roles: ['operator'], team: 'south' }),
+      joinOrganization(platform, sink, { organizationId, inviter: owner, user: analyst, roles: ['analyst'] }),
+    ]);
+    await membershipsSettle();
+    // the organization on a plan with the analytics (its free plan starts a moment after the founding)
+    await waitFor('the organization’s plan', async () => (await platform.events(subscriptionStream(organizationId, 'xiaohongshu'))).length > 0, 20_000, 100);
+    const now = new Date();
+    await handle(
+      platform.store,
+      subscriptionAggregate,
+      subscriptionKey(organizationId, 'xiaohongshu'),
+      { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
+      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
+    );
+    // the shared note: south collected it first, north later with more likes
+    await collect(south.userId, [note(notes.shared, '静安咖啡馆', 10), note(notes.southOnly, '徐汇面包店', 3)]);
+    await collect(north.userId, [note(notes.shared, '静安咖啡馆', 25), note(notes.northOnly, '杨浦书店', 7)]);
+    await collect(outsider.userId, [note(notes.outsiders, '外人的笔记', 99)]);
+  });
+  after(async () => {
+    await worker?.stop({ timeoutMs: 2_000 });
+    await platform?.stop();
+    await sink?.stop();
+  });
+
+  it('an analyst reads every member’s notes, a note two collected once with its latest counts; the analytics count it once', async () => {
+    const all = await listed(analyst);
+    expect(all.map((n) => n.id).sort()).to.deep.equal([notes.shared, notes.northOnly, notes.southOnly].sort());
+    expect(all.find((n) => n.id === notes.shared)!.likes).to.equal(25);
+    const detail = await call('GET', `/xiaohongshu/contents/${notes.shared}`, analyst);
+    expect(detail.status, detail.text).to.equal(200);
+    // both members' collections are its history
+    expect(detail.body.data.history.map((h: { likes: number }) => h.likes).sort((a: number, b: number) => a - b)).to.deep.equal([10, 25]);
+    expect((await call('GET', `/xiaohongshu/contents/${notes.outsiders}`, analyst)).status).to.equal(404);
+    // the organization's plan has the analytics: they count the shared note once
+    const overview = await call('GET', '/xiaohongshu/analytics/overview', analyst);
+    expect(overview.status, overview.text).to.equal(200);
+    expect(overview.body.data.totals).to.include({ notes: 3, likes: 25 + 3 + 7 });
+    const trends = await call('GET', '/xiaohongshu/analytics/trends?days=7', analyst);
+    expect(trends.status, trends.text).to.equal(200);
+    const series = trends.body.data.series as { notes_collected: number; new_notes: number }[];
+    expect(series.reduce((n, d) => n + d.new_notes, 0)).to.equal(3);
+    expect(series.at(-1)!.notes_collected).to.equal(3);
+  });
+
+  it('an operator reads their team’s notes and their own; outside the organization nothing of it is there', async () => {
+    expect(await ids(north)).to.deep.equal([notes.shared, notes.northOnly].sort());
+    expect(await ids(south)).to.deep.equal([notes.shared, notes.southOnly].sort());
+    expect(await ids(outsider)).to.deep.equal([notes.outsiders]);
+    expect((await call('GET', `/xiaohongshu/contents/${notes.northOnly}`, outsider)).status).to.equal(404);
+    expect((await call('GET', `/xiaohongshu/contents/${notes.northOnly}`, south)).status).to.equal(404);
+  });
+
+  it('a deletion takes the caller’s own copy only: another member’s stays, and reaches the analyst', async () => {
+    // the owner reads the member's note (organization scope) but has no copy of their own to delete
+    expect((await call('GET', `/xiaohongshu/contents/${notes.northOnly}`, owner)).status).to.equal(200);
+    expect((await call('DELETE', `/xiaohongshu/contents/${notes.northOnly}`, owner)).status).to.equal(404);
+    // the analyst may not delete at all
+    const refused = await call('DELETE', `/xiaohongshu/contents/${notes.shared}`, analyst);
+    expect(refused.status, refused.text).to.equal(403);
+    // north deletes their copy of the shared note: south's copy is what the others see now
+    const deleted = await call('DELETE', `/xiaohongshu/contents/${notes.shared}`, north);
+    expect(deleted.status, deleted.text).to.equal(200);
+    lastPosition = deleted.body.data.position;
+    expect(await ids(north)).to.deep.equal([notes.northOnly]);
+    const shared = (await listed(analyst)).find((n) => n.id === notes.shared);
+    expect(shared?.likes).to.equal(10);
+  });
+});
