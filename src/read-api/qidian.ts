@@ -82,9 +82,9 @@ export async function listTrackings(knex: Knex, userId: string, since: Date, pag
   return pageOf(rows.map(toTracking), page, Number(total));
 }
 
-/** Whether the owner tracks the novel now. */
-export async function isTracked(knex: Knex, userId: string, novelId: string): Promise<boolean> {
-  return (await knex('qidian_trackings').where({ user_id: userId, novel_id: novelId, status: 'tracking' }).first('id')) !== undefined;
+/** Whether the owner (or any of the collectors) tracks the novel now. */
+export async function isTracked(knex: Knex, userId: Collectors, novelId: string): Promise<boolean> {
+  return (await knex('qidian_trackings').whereIn('user_id', idsOf(userId)).andWhere({ novel_id: novelId, status: 'tracking' }).first('id')) !== undefined;
 }
 
 // ---------------------------------------------------------------- novel data
@@ -138,8 +138,16 @@ const SNAPSHOT_COLUMNS = [
   'last_updated_at',
 ];
 
-function snapshots(knex: Knex, ownerId: string, novelId: string, since: Date) {
-  return knex('qidian_novel_snapshots').where({ owner_id: ownerId, novel_id: novelId }).andWhere('captured_at', '>=', since);
+/** Whose collection a read reaches: one collector, or the members of a data scope. */
+export type Collectors = string | readonly string[];
+const idsOf = (collectors: Collectors): readonly string[] => (typeof collectors === 'string' ? [collectors] : collectors);
+
+/** The novel's visible snapshots of the collectors, as the table's rows: one per capture instant (several collectors may hold it). */
+function snapshots(knex: Knex, collectors: Collectors, novelId: string, since: Date): Knex.QueryBuilder {
+  const owners = idsOf(collectors);
+  const rows = knex('qidian_novel_snapshots').whereIn('owner_id', owners).andWhere('novel_id', novelId).andWhere('captured_at', '>=', since);
+  if (owners.length === 1) return rows;
+  return knex.from(rows.select(knex.raw('DISTINCT ON (captured_at) *')).orderByRaw('captured_at, owner_id').as('qidian_novel_snapshots'));
 }
 
 export interface NovelData extends Page<SnapshotView> {
@@ -151,7 +159,7 @@ export interface NovelData extends Page<SnapshotView> {
 /** The latest snapshot and a page of the history (newest first), `from`/`to` being Qidian days, both included. */
 export async function novelData(
   knex: Knex,
-  ownerId: string,
+  ownerId: Collectors,
   novelId: string,
   options: { since: Date; from?: string; to?: string; page: PageRequest },
 ): Promise<NovelData> {
@@ -176,7 +184,7 @@ export async function novelData(
 /** Every snapshot of the range, oldest first, a page at a time (keyset on captured_at): for exports. */
 export async function* snapshotPages(
   knex: Knex,
-  ownerId: string,
+  ownerId: Collectors,
   novelId: string,
   options: { since: Date; from?: string; to?: string; pageSize?: number },
 ): AsyncIterable<SnapshotView[]> {
@@ -228,18 +236,24 @@ function delta(now: number | null, before: number | null | undefined): number | 
  * snapshot and its deltas against the previous captured day. A day without
  * a capture has no point.
  */
-export async function novelTrends(knex: Knex, ownerId: string, novelId: string, options: { since: Date; days: number; today: string }): Promise<NovelTrends> {
+export async function novelTrends(
+  knex: Knex,
+  ownerId: Collectors,
+  novelId: string,
+  options: { since: Date; days: number; today: string },
+): Promise<NovelTrends> {
   const from = addDays(options.today, -(options.days - 1));
   const baselineFrom = addDays(from, -1);
+  const owners = idsOf(ownerId);
   // the last capture of each day, the day before the range included (the first point's baseline)
   const rows = (
     await knex.raw(
       `SELECT DISTINCT ON (day) day, captured_at, word_count, chapters, collections, monthly_tickets
          FROM (SELECT ${LOCAL_DAY} AS day, * FROM qidian_novel_snapshots
-                WHERE owner_id = ? AND novel_id = ? AND captured_at >= ?) s
+                WHERE owner_id IN (${owners.map(() => '?').join(', ')}) AND novel_id = ? AND captured_at >= ?) s
         WHERE day BETWEEN ? AND ?
         ORDER BY day, captured_at DESC`,
-      [ownerId, novelId, options.since, baselineFrom, options.today],
+      [...owners, novelId, options.since, baselineFrom, options.today],
     )
   ).rows as Record<string, any>[];
   const figures = (row: Record<string, any>): Figures => ({
@@ -297,12 +311,19 @@ function toEntry(row: Record<string, any>): RankingEntryView {
 
 const ENTRY_COLUMNS = ['rank', 'novel_id', 'title', 'author', 'category', 'sub_category', 'status', 'score', 'score_label', 'captured_at'];
 
-function rankingRows(knex: Knex, ownerId: string, ranking: string, since: Date) {
-  return knex('qidian_rankings').where({ owner_id: ownerId, ranking }).andWhere('captured_at', '>=', since);
+function rankingRows(knex: Knex, ownerId: Collectors, ranking: string, since: Date): Knex.QueryBuilder {
+  return knex('qidian_rankings').whereIn('owner_id', idsOf(ownerId)).andWhere({ ranking }).andWhere('captured_at', '>=', since);
 }
 
-/** The latest visible day the owner has a capture of the ranking. */
-async function latestDay(knex: Knex, ownerId: string, ranking: string, since: Date): Promise<string | null> {
+/** A day's capture of the ranking, one row per rank (several collectors: the one captured last), as the table's rows. */
+function dayEntries(knex: Knex, ownerId: Collectors, ranking: string, since: Date, day: string): Knex.QueryBuilder {
+  const rows = rankingRows(knex, ownerId, ranking, since).andWhere({ day });
+  if (idsOf(ownerId).length === 1) return rows;
+  return knex.from(rows.select(knex.raw('DISTINCT ON (rank) *')).orderByRaw('rank, captured_at DESC, owner_id').as('qidian_rankings'));
+}
+
+/** The latest visible day the collectors have a capture of the ranking. */
+async function latestDay(knex: Knex, ownerId: Collectors, ranking: string, since: Date): Promise<string | null> {
   const row = (await rankingRows(knex, ownerId, ranking, since)
     .max({ day: knex.raw(`to_char(day, 'YYYY-MM-DD')`) })
     .first()) as { day: string | null } | undefined;
@@ -319,14 +340,14 @@ export interface RankingCapture {
 /** The latest capture of each ranking, its top `top` entries. */
 export async function latestRankings(
   knex: Knex,
-  ownerId: string,
+  ownerId: Collectors,
   rankings: readonly string[],
   options: { since: Date; top: number },
 ): Promise<RankingCapture[]> {
   const out: RankingCapture[] = [];
   for (const ranking of rankings) {
     const day = await latestDay(knex, ownerId, ranking, options.since);
-    const rows = day ? await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).orderBy('rank').limit(options.top).select(ENTRY_COLUMNS) : [];
+    const rows = day ? await dayEntries(knex, ownerId, ranking, options.since, day).orderBy('rank').limit(options.top).select(ENTRY_COLUMNS) : [];
     out.push({ ranking, day, entries: rows.map(toEntry) });
   }
   return out;
@@ -340,15 +361,14 @@ export interface RankingPage extends Page<RankingEntryView> {
 /** One ranking's capture of `day` (default: the latest), by rank. */
 export async function rankingCapture(
   knex: Knex,
-  ownerId: string,
+  ownerId: Collectors,
   ranking: string,
   options: { since: Date; day?: string; page: PageRequest },
 ): Promise<RankingPage> {
   const day = options.day ?? (await latestDay(knex, ownerId, ranking, options.since));
   if (!day) return { ranking, day: null, ...pageOf([], options.page, 0) };
-  const [{ total }] = (await rankingRows(knex, ownerId, ranking, options.since).andWhere({ day }).count({ total: '*' })) as [{ total: string }];
-  const rows = await rankingRows(knex, ownerId, ranking, options.since)
-    .andWhere({ day })
+  const [{ total }] = (await dayEntries(knex, ownerId, ranking, options.since, day).count({ total: '*' })) as [{ total: string }];
+  const rows = await dayEntries(knex, ownerId, ranking, options.since, day)
     .orderBy('rank')
     .offset(offsetOf(options.page))
     .limit(options.page.per_page)

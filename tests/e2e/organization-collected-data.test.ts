@@ -6,7 +6,7 @@ import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -55,8 +55,16 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
     };
   }
 
-  /** One execution of a workflow of `ownerId` that collected `items` (as the worker reports them). */
-  async function collect(ownerId: string, items: XiaohongshuNote[]): Promise<void> {
+  /** One execution of a Xiaohongshu workflow of `ownerId` that collected `notes` (as the worker reports them). */
+  const collect = (ownerId: string, notes: XiaohongshuNote[]) =>
+    collectItems(
+      ownerId,
+      'xiaohongshu',
+      'xiaohongshu.notes',
+      notes.map((x) => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> })),
+    );
+
+  async function collectItems(ownerId: string, site: 'xiaohongshu' | 'qidian', workflowType: string, items: CollectedItem[]): Promise<void> {
     const executionId = randomUUID();
     const now = new Date().toISOString();
     const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
@@ -66,9 +74,9 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
       executionId,
       workflowId: `wf-${randomUUID()}`,
       ownerId,
-      platform: 'xiaohongshu',
-      workflowType: 'xiaohongshu.notes',
-      config: { mode: 'keyword', keyword: '咖啡', maxItems: 20 },
+      platform: site,
+      workflowType,
+      config: site === 'xiaohongshu' ? { mode: 'keyword', keyword: '咖啡', maxItems: 20 } : { rankings: ['热销榜'] },
       platformAccountId: null,
       trigger: 'manual',
       requestedBy: ownerId,
@@ -79,7 +87,7 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
       type: 'CollectItems',
       executionId,
       batchId: 'batch-1',
-      items: items.map((x) => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> })),
+      items,
       cursor: null,
       now,
     });
@@ -156,6 +164,67 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
     expect(await ids(outsider)).to.deep.equal([notes.outsiders]);
     expect((await call('GET', `/xiaohongshu/contents/${notes.northOnly}`, outsider)).status).to.equal(404);
     expect((await call('GET', `/xiaohongshu/contents/${notes.northOnly}`, south)).status).to.equal(404);
+  });
+
+  it('Qidian: a novel’s captures and a board’s day reach the analyst from every member, one per capture and rank; the outsider sees none', async () => {
+    const novel = String(1_000_000_000 + Math.floor(Math.random() * 1_000_000));
+    const snapshot = (capturedAt: string, wordCount: number): CollectedItem => ({
+      platformContentId: novel,
+      kind: 'qidian.novel_snapshot',
+      data: {
+        novelId: novel,
+        title: '诡秘之主',
+        author: '爱潜水的乌贼',
+        category: '玄幻',
+        wordCount,
+        chapters: 1400,
+        status: 'serializing',
+        stats: { clicks: null, recommendations: 2_510_000, collections: 1_100_000, monthlyTickets: 5000 },
+        lastUpdatedAt: capturedAt,
+        capturedAt,
+      },
+    });
+    const entry = (rank: number, novelId: string, capturedAt: string): CollectedItem => ({
+      platformContentId: `热销榜:${novelId}`,
+      kind: 'qidian.ranking_entry',
+      data: {
+        ranking: '热销榜',
+        rank,
+        novelId,
+        title: `书${rank}`,
+        author: '作者',
+        category: '玄幻',
+        subCategory: '东方玄幻',
+        status: 'serializing',
+        score: 20_000 - rank * 100,
+        scoreLabel: '月票',
+        capturedAt,
+      },
+    });
+    const earlier = new Date(Date.now() - 3_600_000).toISOString();
+    const later = new Date(Date.now() - 60_000).toISOString();
+    await collectItems(north.userId, 'qidian', 'qidian.novels', [snapshot(earlier, 4_400_000)]);
+    await collectItems(south.userId, 'qidian', 'qidian.novels', [snapshot(later, 4_460_000)]);
+    // the same board captured by both on the same day: one entry per rank, the later capture's
+    await collectItems(north.userId, 'qidian', 'qidian.rankings', [entry(1, novel, earlier), entry(2, '1000000002', earlier)]);
+    await collectItems(south.userId, 'qidian', 'qidian.rankings', [entry(1, '1000000003', later), entry(2, novel, later)]);
+
+    const data = await call('GET', `/qidian/novels/${novel}/data?after_position=${lastPosition}`, analyst);
+    expect(data.status, data.text).to.equal(200);
+    expect(data.body.data.items.map((x: { word_count: number }) => x.word_count)).to.deep.equal([4_460_000, 4_400_000]);
+    expect(data.body.data.latest.word_count).to.equal(4_460_000);
+    // a member reads their team's (their own here); the outsider nothing
+    const northData = await call('GET', `/qidian/novels/${novel}/data`, north);
+    expect(northData.body.data.items.map((x: { word_count: number }) => x.word_count)).to.deep.equal([4_400_000]);
+    expect((await call('GET', `/qidian/novels/${novel}/data`, outsider)).status).to.equal(404);
+
+    const board = await call('GET', `/qidian/rankings/${encodeURIComponent('热销榜')}`, analyst);
+    expect(board.status, board.text).to.equal(200);
+    expect(board.body.data.items.map((e: { rank: number; novel_id: string }) => [e.rank, e.novel_id])).to.deep.equal([
+      [1, '1000000003'],
+      [2, novel],
+    ]);
+    expect(board.body.data.pagination.total).to.equal(2);
   });
 
   it('a deletion takes the caller’s own copy only: another member’s stays, and reaches the analyst', async () => {

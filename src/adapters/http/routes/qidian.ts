@@ -21,6 +21,7 @@ import {
 import { authorAnalytics, marketAnalytics, type Period } from '../../../read-api/qidian-analytics.js';
 import type { KnownTracking, NovelTrackingSettings } from '../../../write-model/novel-tracking/index.js';
 import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../write-model/subscription/plans.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -314,6 +315,11 @@ const SNAPSHOT_EXPORT_COLUMNS: readonly ExportColumn<SnapshotView>[] = (
   ] as const
 ).map((key) => ({ header: key, value: (row: SnapshotView) => row[key] }));
 
+/** Whose captures the data routes read. */
+const SCOPE =
+  'The captures of the collectors my data scope reaches (collection.data.view: mine; in an organization my team’s or every member’s): ' +
+  'one snapshot per capture instant, one entry per rank of a board’s day.';
+
 export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/qidian' });
   const { store, knex } = deps;
@@ -338,9 +344,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     return { ...state, revision };
   }
 
-  /** 404 unless the caller tracks the novel or has visible data of it. */
-  async function requireNovel(userId: string, id: string, hasData: boolean): Promise<void> {
-    if (!hasData && !(await isTracked(knex, userId, id))) throw new HttpError(404, 'NOT_FOUND', 'no data of this novel');
+  /** 404 unless the collectors of the caller's data scope track the novel or have visible data of it. */
+  async function requireNovel(collectors: readonly string[], id: string, hasData: boolean): Promise<void> {
+    if (!hasData && !(await isTracked(knex, collectors, id))) throw new HttpError(404, 'NOT_FOUND', 'no data of this novel');
   }
 
   // ---------------------------------------------------------------- trackings
@@ -461,7 +467,8 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: "A novel's collected data",
       description:
         'The latest visible snapshot and a page of the history, newest first; `from`/`to` are Qidian days (Asia/Shanghai), both included. ' +
-        '404 when the caller neither tracks the novel nor has data of it.',
+        '404 when the caller neither tracks the novel nor has data of it. ' +
+        SCOPE,
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
@@ -476,8 +483,14 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       }
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { since } = await planWindow(user.id);
-      const data = await novelData(knex, user.id, params.id, { since, from: query.from, to: query.to, page: { page: query.page, per_page: query.per_page } });
-      await requireNovel(user.id, params.id, data.latest !== null);
+      const collectors = accessOf(ctx).ownerIds;
+      const data = await novelData(knex, collectors, params.id, {
+        since,
+        from: query.from,
+        to: query.to,
+        page: { page: query.page, per_page: query.per_page },
+      });
+      await requireNovel(collectors, params.id, data.latest !== null);
       return data;
     },
   );
@@ -520,15 +533,16 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { plan, now, since } = await planWindow(user.id);
       requireExportFormat(plan, query.format);
-      const latest = await novelData(knex, user.id, params.id, { since, page: { page: 1, per_page: 1 } });
-      await requireNovel(user.id, params.id, latest.latest !== null);
+      const collectors = accessOf(ctx).ownerIds;
+      const latest = await novelData(knex, collectors, params.id, { since, page: { page: 1, per_page: 1 } });
+      await requireNovel(collectors, params.id, latest.latest !== null);
       ctx.status = 200;
       ctx.attachment(exportFileName(`qidian-novel-${params.id}`, query.format, now));
       ctx.set('Cache-Control', 'no-store');
       ctx.body = exportStream({
         format: query.format,
         columns: SNAPSHOT_EXPORT_COLUMNS,
-        pages: snapshotPages(knex, user.id, params.id, { since, from: query.from, to: query.to }),
+        pages: snapshotPages(knex, collectors, params.id, { since, from: query.from, to: query.to }),
         json: (row) => row,
         sheetName: '起点小说数据',
       });
@@ -563,8 +577,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const { plan, since, now } = await planWindow(user.id);
       requireFeature(plan, 'trend_analysis');
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      const trends = await novelTrends(knex, user.id, params.id, { since, days: query.days, today: qidianDay(now) });
-      await requireNovel(user.id, params.id, trends.points.length > 0);
+      const collectors = accessOf(ctx).ownerIds;
+      const trends = await novelTrends(knex, collectors, params.id, { since, days: query.days, today: qidianDay(now) });
+      await requireNovel(collectors, params.id, trends.points.length > 0);
       return trends;
     },
   );
@@ -578,7 +593,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       method: 'get',
       path: '/rankings',
       summary: 'The latest rankings my plan shows',
-      description: "For each ranking the plan's ranking_access allows: the latest visible capture (day null: none), its top `top` entries.",
+      description: `For each ranking the plan's ranking_access allows: the latest visible capture (day null: none), its top \`top\` entries. ${SCOPE}`,
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
@@ -595,7 +610,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { plan, since } = await planWindow(user.id);
       const allowed = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
-      return { rankings: await latestRankings(knex, user.id, allowed, { since, top: query.top }) };
+      return { rankings: await latestRankings(knex, accessOf(ctx).ownerIds, allowed, { since, top: query.top }) };
     },
   );
 
@@ -625,7 +640,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const { plan, since } = await planWindow(user.id);
       requireRanking(plan, params.type);
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      return rankingCapture(knex, user.id, params.type, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
+      return rankingCapture(knex, accessOf(ctx).ownerIds, params.type, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
     },
   );
 
