@@ -20,6 +20,8 @@ const LOCAL_DAY = `to_char(captured_at AT TIME ZONE '${QIDIAN_TIME_ZONE}', 'YYYY
 
 export interface TrackingView {
   id: string;
+  /** who tracks it */
+  owner_id: string;
   novel_id: string;
   /** the owner's label, else the platform's title (null until collected) */
   title: string | null;
@@ -44,6 +46,7 @@ function settingsView(s: NovelTrackingSettings) {
 function toTracking(row: Record<string, any>): TrackingView {
   return {
     id: row.id,
+    owner_id: row.user_id,
     novel_id: row.novel_id,
     title: row.title ?? row.novel_title ?? null,
     novel_title: row.novel_title ?? null,
@@ -61,18 +64,23 @@ function toTracking(row: Record<string, any>): TrackingView {
   };
 }
 
-function trackingsQuery(knex: Knex, userId: string, since: Date) {
+/** Whose collection a read reaches: one collector, or the members of a data scope. */
+export type Collectors = string | readonly string[];
+const idsOf = (collectors: Collectors): readonly string[] => (typeof collectors === 'string' ? [collectors] : collectors);
+
+function trackingsQuery(knex: Knex, userId: Collectors, since: Date) {
   return knex('qidian_trackings as t')
     .leftJoin('qidian_novels as n', function () {
       this.on('n.owner_id', '=', 't.user_id')
         .andOn('n.novel_id', '=', 't.novel_id')
         .andOn('n.last_captured_at', '>=', knex.raw('?', [since]));
     })
-    .where({ 't.user_id': userId, 't.status': 'tracking' });
+    .whereIn('t.user_id', idsOf(userId))
+    .andWhere('t.status', 'tracking');
 }
 
-/** The owner's current trackings, newest first, with the latest visible data of each novel. */
-export async function listTrackings(knex: Knex, userId: string, since: Date, page: PageRequest): Promise<Page<TrackingView>> {
+/** The current trackings of the owner (or of the members of a data scope), newest first, with the latest visible data of each novel (its tracker's). */
+export async function listTrackings(knex: Knex, userId: Collectors, since: Date, page: PageRequest): Promise<Page<TrackingView>> {
   const [{ total }] = (await trackingsQuery(knex, userId, since).count({ total: '*' })) as [{ total: string }];
   const rows = await trackingsQuery(knex, userId, since)
     .select('t.*', 'n.title as novel_title', 'n.author', 'n.category', 'n.status as novel_status', 'n.word_count', 'n.chapters', 'n.last_captured_at')
@@ -137,10 +145,6 @@ const SNAPSHOT_COLUMNS = [
   'monthly_tickets',
   'last_updated_at',
 ];
-
-/** Whose collection a read reaches: one collector, or the members of a data scope. */
-export type Collectors = string | readonly string[];
-const idsOf = (collectors: Collectors): readonly string[] => (typeof collectors === 'string' ? [collectors] : collectors);
 
 /** The novel's visible snapshots of the collectors, as the table's rows: one per capture instant (several collectors may hold it). */
 function snapshots(knex: Knex, collectors: Collectors, novelId: string, since: Date): Knex.QueryBuilder {

@@ -225,6 +225,17 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
       [2, novel],
     ]);
     expect(board.body.data.pagination.total).to.equal(2);
+
+    // trackings are members' resources: the analyst lists north's, south (another team) does not see it
+    const tracked = await platform.call('POST', '/api/v1/qidian/trackings', { token: north.token, body: { novel_id: novel } });
+    expect(tracked.status, tracked.text).to.equal(201);
+    const trackings = async (user: Member) =>
+      (await call('GET', `/qidian/trackings?after_position=${tracked.body.data.position}`, user)).body.data.items.map(
+        (t: { owner_id: string; novel_id: string }) => `${t.owner_id}:${t.novel_id}`,
+      );
+    expect(await trackings(analyst)).to.deep.equal([`${north.userId}:${novel}`]);
+    expect(await trackings(south)).to.deep.equal([]);
+    expect(await trackings(outsider)).to.deep.equal([]);
   });
 
   it('a deletion takes the caller’s own copy only: another member’s stays, and reaches the analyst', async () => {

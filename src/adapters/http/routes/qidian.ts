@@ -71,6 +71,7 @@ const settingsSchema = z.object({ notify_on_update: z.boolean(), notify_on_compl
 
 const trackingSchema = z.object({
   id: z.string(),
+  owner_id: z.string().describe('who tracks it (in an organization, a member my data scope reaches)'),
   novel_id: z.string(),
   title: z.string().nullable().describe("the owner's label, else the platform's title"),
   novel_title: z.string().nullable(),
@@ -358,7 +359,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       method: 'get',
       path: '/trackings',
       summary: 'My tracked novels',
-      description: 'Newest first, each with the latest visible capture of the novel (nulls until collected).',
+      description:
+        'Newest first, each with the latest visible capture of the novel by its tracker (nulls until collected). In an organization, also the ' +
+        'trackings of the members my data scope reaches (collection.workflows.view: my team, or everyone); changing one stays its owner’s.',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.workflows.view',
@@ -369,7 +372,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const user = currentUser(ctx);
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { since } = await planWindow(user.id);
-      return listTrackings(knex, user.id, since, query);
+      return listTrackings(knex, accessOf(ctx).ownerIds, since, query);
     },
   );
 
