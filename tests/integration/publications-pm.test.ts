@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitFor } from '../support/wait-for.js';
 import type { Queue } from 'bullmq';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
@@ -210,9 +211,17 @@ describe('pm-publications: pre-review → review → publish queue, scheduled on
         .where({ key: `publication.due:publication-${scheduled}` })
         .first(),
     ).to.equal(undefined);
-    await runToHead(pm(name));
+    // the queueing is the pm's own event: a run that stopped at the head it saw may not have reacted to it yet
+    await waitFor(
+      'the publish job',
+      async () => {
+        await runToHead(pm(name));
+        return (await queue.getJob(publishJobId(scheduled))) !== undefined;
+      },
+      10_000,
+      50,
+    );
     expect(await stateOf(scheduled)).to.include({ status: 'queued' });
-    expect(await queue.getJob(publishJobId(scheduled))).to.not.equal(undefined);
   });
 
   it('once published, the metrics readings are queued as delayed jobs; an unpublish request queues its job', async () => {
