@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright';
+import type { Browser } from 'playwright';
 import { overageCharger } from '../../src/application/ledger/overage.js';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { TOKENS } from '../../src/tokens.js';
+import { launchChromium } from '../support/chromium.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -59,10 +60,7 @@ describe('console (e2e, Chromium): finance, revenue against cost', function () {
       20_000,
       100,
     );
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

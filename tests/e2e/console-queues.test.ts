@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright';
+import type { Browser, Page } from 'playwright';
 import { closeServer, listen } from '../../src/adapters/http/server.js';
 import { createApiApp } from '../../src/api-app.js';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { LockKeeper } from '../../src/consumers/lock-keeper.js';
 import { startQueueBlockageDetector } from '../../src/main/queue-blockage.js';
 import { TOKENS } from '../../src/tokens.js';
+import { launchChromium } from '../support/chromium.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -56,10 +57,7 @@ describe('console (e2e, Chromium): the live queue monitor', function () {
     });
     // a producer on the reports queue; no worker serves it in this platform
     reports = new Queue(QUEUE, { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.QUEUE_PREFIX });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

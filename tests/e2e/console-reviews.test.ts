@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright';
+import type { Browser } from 'playwright';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { TOKENS } from '../../src/tokens.js';
+import { launchChromium } from '../support/chromium.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 import { hitsOfDryRun, openFlaggedReview } from '../support/reviews.js';
@@ -55,10 +56,7 @@ describe('console (e2e, Chromium): the review workbench', function () {
       10_000,
       50,
     );
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

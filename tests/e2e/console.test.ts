@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright';
+import type { Browser, Page } from 'playwright';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { TOKENS } from '../../src/tokens.js';
 import { userStream } from '../../src/write-model/user/decider.js';
+import { launchChromium } from '../support/chromium.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -48,10 +49,7 @@ describe('console (e2e, Chromium): /console', function () {
     // the worker process's queues (its maintenance queue runs the rebuild the console starts)
     await platform.startWorker('console');
 
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
