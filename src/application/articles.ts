@@ -27,8 +27,19 @@ export interface ArticleDeps {
 }
 
 export interface ArticleCaller {
+  /** the owner a new article is recorded under: the caller, or their organization (docs/organizations.md) */
   userId: string;
   context: CommandContext;
+  /** whose articles the caller's data scope reaches (ctx.state.access.ownerIds); default: the caller's own */
+  ownerIds?: readonly string[];
+}
+
+/** The owner of an article the caller reaches, whom a change is made for (NOT_FOUND otherwise, as for an unknown one). */
+function reachedOwner(state: { status: string; ownerId: string | null }, caller: ArticleCaller, articleId: string): string {
+  const owners = caller.ownerIds ?? [caller.userId];
+  if (state.status !== 'active' || state.ownerId === null || !owners.includes(state.ownerId))
+    throw new DomainError('NOT_FOUND', `article ${articleId} not found`, { articleId });
+  return state.ownerId;
 }
 
 export interface ArticleWrite {
@@ -84,13 +95,13 @@ export async function reviseArticle(
   expect: { expectedRevision?: bigint | undefined; expectedVersion?: number | undefined } = {},
 ): Promise<ArticleWrite> {
   const { state } = await load(deps.store, articleAggregate, articleId);
-  if (state.status !== 'active' || state.ownerId !== caller.userId) throw new DomainError('NOT_FOUND', `article ${articleId} not found`, { articleId });
-  await requireOwnMedia(deps.store, caller.userId, input);
+  const ownerId = reachedOwner(state, caller, articleId);
+  await requireOwnMedia(deps.store, ownerId, input);
   const result = await handle(
     deps.store,
     articleAggregate,
     articleId,
-    { type: 'ReviseArticle', articleId, requestedBy: caller.userId, ...input, expectedVersion: expect.expectedVersion, now: deps.now().toISOString() },
+    { type: 'ReviseArticle', articleId, requestedBy: ownerId, ...input, expectedVersion: expect.expectedVersion, now: deps.now().toISOString() },
     { context: caller.context, ...(expect.expectedRevision !== undefined ? { expectedRevision: expect.expectedRevision } : {}) },
   );
   return { articleId, version: result.state.version, revision: result.revision, position: result.position };
@@ -99,12 +110,12 @@ export async function reviseArticle(
 /** Deleted for good (its versions stay in the stream); NOT_FOUND for an unknown, someone else's or an already deleted article. */
 export async function deleteArticle(deps: ArticleDeps, caller: ArticleCaller, articleId: string): Promise<ArticleWrite> {
   const { state } = await load(deps.store, articleAggregate, articleId);
-  if (state.status !== 'active' || state.ownerId !== caller.userId) throw new DomainError('NOT_FOUND', `article ${articleId} not found`, { articleId });
+  const ownerId = reachedOwner(state, caller, articleId);
   const result = await handle(
     deps.store,
     articleAggregate,
     articleId,
-    { type: 'DeleteArticle', articleId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    { type: 'DeleteArticle', articleId, requestedBy: ownerId, now: deps.now().toISOString() },
     { context: caller.context },
   );
   return { articleId, version: result.state.version, revision: result.revision, position: result.position };
@@ -116,19 +127,24 @@ export async function deleteArticle(deps: ArticleDeps, caller: ArticleCaller, ar
  * for an unknown, deleted or someone else's article, and for a version it
  * does not have.
  */
-export async function loadArticleVersion(store: EventStore, query: { articleId: string; ownerId: string; version?: number }): Promise<ArticleVersionContent> {
-  const { articleId, ownerId, version } = query;
+export async function loadArticleVersion(
+  store: EventStore,
+  query: { articleId: string; ownerId: string | readonly string[]; version?: number },
+): Promise<ArticleVersionContent & { ownerId: string }> {
+  const { articleId, version } = query;
+  const owners = typeof query.ownerId === 'string' ? [query.ownerId] : query.ownerId;
   const { state } = await load(store, articleAggregate, articleId);
-  if (state.status !== 'active' || state.ownerId !== ownerId || state.current === null) {
+  if (state.status !== 'active' || state.ownerId === null || !owners.includes(state.ownerId) || state.current === null) {
     throw new DomainError('NOT_FOUND', `article ${articleId} not found`, { articleId });
   }
-  if (version === undefined || version === state.version) return structuredClone(state.current);
+  const ownerId = state.ownerId;
+  if (version === undefined || version === state.version) return { ...structuredClone(state.current), ownerId };
   if (!Number.isInteger(version) || version < 1 || version > state.version) {
     throw new DomainError('NOT_FOUND', `article ${articleId} has no version ${version}`, { articleId, version });
   }
   const [recorded] = await store.readStream(articleStream(articleId), { fromRevision: BigInt(version - 1), maxCount: 1 });
   const event = recorded ? articleEvents.decode(recorded) : undefined;
-  if (event && event.type !== 'ArticleDeleted' && event.data.content.version === version) return event.data.content;
+  if (event && event.type !== 'ArticleDeleted' && event.data.content.version === version) return { ...event.data.content, ownerId };
   // versions are one per event from revision 0: anything else is a stream this code did not write
   throw new Error(`article ${articleId}: version ${version} is not at revision ${version - 1}`);
 }

@@ -26,8 +26,11 @@ export interface MediaDeps {
 }
 
 export interface Caller {
+  /** the owner an upload is recorded under: the caller, or their organization */
   userId: string;
   context: CommandContext;
+  /** whose media the caller's data scope reaches; default: the caller's own */
+  ownerIds?: readonly string[];
 }
 
 /** Who reads an item: the owners their data scope reaches, or anyone's (content review: the access policy's platform.reviews.view). */
@@ -131,7 +134,8 @@ export async function readMedia(deps: Pick<MediaDeps, 'store' | 'storage'>, view
 /** The owner deletes an item: recorded, then its bytes removed. A repeat removes the bytes again and answers NOT_FOUND. */
 export async function deleteMedia(deps: MediaDeps, caller: Caller, mediaId: string): Promise<{ revision: bigint; position: Position | undefined }> {
   const { state } = await load(deps.store, mediaAggregate, mediaId);
-  if (state.status === 'none' || state.ownerId !== caller.userId) throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
+  if (state.status === 'none' || !(caller.ownerIds ?? [caller.userId]).includes(state.ownerId))
+    throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
   if (state.status === 'deleted') {
     await deps.storage.delete(state.storageKey);
     throw new DomainError('NOT_FOUND', 'media was deleted', { mediaId });
@@ -140,7 +144,7 @@ export async function deleteMedia(deps: MediaDeps, caller: Caller, mediaId: stri
     deps.store,
     mediaAggregate,
     mediaId,
-    { type: 'DeleteMedia', mediaId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    { type: 'DeleteMedia', mediaId, requestedBy: state.ownerId, now: deps.now().toISOString() },
     { context: caller.context },
   );
   await deps.storage.delete(state.storageKey);

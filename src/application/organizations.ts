@@ -80,6 +80,23 @@ export function membershipFrom(state: OrganizationState, userId: string): Organi
 }
 
 /**
+ * The organization as the owner of its own resources (their owner id is the
+ * organization's): it holds its own subscription and balance, and has no
+ * roles (it never signs in). null for an id that is not an organization's.
+ */
+export function organizationItself(state: OrganizationState): OrganizationMembership | null {
+  if (state.organizationId === null) return null;
+  return {
+    organizationId: state.organizationId,
+    roles: [],
+    team: null,
+    customRoles: {},
+    mfaRequired: false,
+    members: Object.entries(state.members).map(([id, m]) => ({ userId: id, team: m.team })),
+  };
+}
+
+/**
  * Takes the user's claim for `organizationId`, releasing one left behind by
  * a crash first; CONFLICT when they are in another organization. Answers
  * the claim stream's revision, which the organization's append is made on.

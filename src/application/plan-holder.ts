@@ -2,7 +2,8 @@ import type { EventStore } from '../event-store/port.js';
 import { load, readEvents } from '../write-model/core/command-handler.js';
 import { organizationAggregate } from '../write-model/organization/decider.js';
 import { membershipClaimAggregate } from '../write-model/organization/membership-claim.js';
-import { membershipFrom } from './organizations.js';
+import type { OrganizationState } from '../write-model/organization/state.js';
+import { membershipFrom, organizationItself } from './organizations.js';
 import type { MembershipDirectory, OrganizationMembership } from './ports/membership.js';
 
 /**
@@ -30,7 +31,8 @@ export async function planHolderOf(directory: MembershipDirectory, userId: strin
  */
 export async function readMembership(store: EventStore, userId: string): Promise<OrganizationMembership | null> {
   const claim = (await load(store, membershipClaimAggregate, userId)).state.organizationId;
-  if (claim === null) return null;
+  // no claim: a user outside any organization, or the id of an organization itself (the owner of its own resources)
+  if (claim === null) return organizationItself((await load(store, organizationAggregate, userId)).state);
   const { state } = await load(store, organizationAggregate, claim);
   return membershipFrom(state, userId);
 }
@@ -54,8 +56,11 @@ export function planHolderIn(store: EventStore, userId: string): Promise<PlanHol
  * organization's subscription.
  */
 export async function holdersEverOf(store: EventStore, userId: string): Promise<PlanHolder[]> {
+  const claims = await readEvents(store, membershipClaimAggregate, userId);
+  // an organization's own resources are held on its subscription alone
+  if (claims.length === 0 && (await load(store, organizationAggregate, userId)).state.organizationId !== null) return [{ kind: 'organization', id: userId }];
   const holders: PlanHolder[] = [{ kind: 'user', id: userId }];
-  for (const event of await readEvents(store, membershipClaimAggregate, userId)) {
+  for (const event of claims) {
     const id = event.data.organizationId;
     if (!holders.some((h) => h.id === id)) holders.push({ kind: 'organization', id });
   }
@@ -66,7 +71,12 @@ export async function holdersEverOf(store: EventStore, userId: string): Promise<
 export async function usersOfHolder(store: EventStore, holder: PlanHolder): Promise<string[]> {
   if (holder.kind === 'user') return [holder.id];
   const { state } = await load(store, organizationAggregate, holder.id);
-  return Object.keys(state.members);
+  return ownersOf(state, holder.id);
+}
+
+/** An organization's members, then the organization itself (whose own resources count on its subscription too). */
+function ownersOf(state: OrganizationState, organizationId: string): string[] {
+  return [...Object.keys(state.members), organizationId];
 }
 
 /**
@@ -76,5 +86,5 @@ export async function usersOfHolder(store: EventStore, holder: PlanHolder): Prom
  */
 export async function usersOfHolderId(store: EventStore, id: string): Promise<string[]> {
   const { state } = await load(store, organizationAggregate, id);
-  return state.organizationId === null ? [id] : Object.keys(state.members);
+  return state.organizationId === null ? [id] : ownersOf(state, id);
 }

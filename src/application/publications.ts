@@ -8,6 +8,7 @@ import { platformAccountAggregate } from '../write-model/platform-account/decide
 import type { PublicationCommand } from '../write-model/publication/commands.js';
 import { publicationAggregate } from '../write-model/publication/decider.js';
 import type { PublicationStatus } from '../write-model/publication/events.js';
+import type { PublicationState } from '../write-model/publication/state.js';
 import { loadArticleVersion } from './articles.js';
 import { consumeQuota } from './subscription-quotas.js';
 import { uuidFromName } from '../write-model/core/event-ids.js';
@@ -55,6 +56,19 @@ export interface PublicationDeps {
 export interface PublicationCaller {
   userId: string;
   context: CommandContext;
+  /** whose articles and publications the caller's data scope reaches (ctx.state.access.ownerIds); default: the caller's own */
+  ownerIds?: readonly string[];
+}
+
+const ownersOf = (caller: PublicationCaller): readonly string[] => caller.ownerIds ?? [caller.userId];
+
+/**
+ * The owner of a publication the caller reaches, whom a change is made for;
+ * one out of reach is handed to the decider as the caller's own request,
+ * which it refuses as unknown (NOT_FOUND).
+ */
+function actingOwner(state: PublicationState, caller: PublicationCaller): string {
+  return state.status !== 'none' && ownersOf(caller).includes(state.ownerId) ? state.ownerId : caller.userId;
 }
 
 export interface PublishInput {
@@ -82,12 +96,13 @@ export interface PublishResult {
 }
 
 export async function requestPublications(deps: PublicationDeps, caller: PublicationCaller, input: PublishInput): Promise<PublishResult> {
-  const article = await loadArticleVersion(deps.store, { articleId: input.articleId, ownerId: caller.userId });
+  // the article's owner publishes it: their accounts, their quota, their publications (an organization's article: the organization's)
+  const article = await loadArticleVersion(deps.store, { articleId: input.articleId, ownerId: ownersOf(caller) });
+  const ownerId = article.ownerId;
   const targets: { accountId: string; platform: string }[] = [];
   for (const [index, accountId] of input.accountIds.entries()) {
     const { state: account } = await load(deps.store, platformAccountAggregate, accountId);
-    if (account.status === 'none' || account.ownerId !== caller.userId)
-      throw new DomainError('NOT_FOUND', `platform account ${accountId} not found`, { accountId });
+    if (account.status === 'none' || account.ownerId !== ownerId) throw new DomainError('NOT_FOUND', `platform account ${accountId} not found`, { accountId });
     if (!deps.platforms.includes(account.platform)) {
       throw new DomainError('VALIDATION_ERROR', `platform account ${accountId} is a ${account.platform} account: nothing publishes to ${account.platform}`, {
         issues: [{ in: 'body', path: ['account_ids', index], message: `no publisher for ${account.platform}`, code: 'custom' }],
@@ -110,14 +125,14 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
   const publicationIds = targets.map(() => randomUUID());
   try {
     await consumeQuota(
-      { store: deps.store, userId: caller.userId, service: PUBLISHING_SERVICE, now, timeZone: deps.timeZone, context: caller.context },
+      { store: deps.store, userId: ownerId, service: PUBLISHING_SERVICE, now, timeZone: deps.timeZone, context: caller.context },
       'daily_publications',
       targets.length,
     );
   } catch (error) {
     if (!(error instanceof DomainError) || error.code !== 'QUOTA_EXCEEDED' || !deps.overage) throw error;
     const charged = await deps.overage({
-      userId: caller.userId,
+      userId: ownerId,
       item: 'publication',
       quantity: targets.length,
       sourceEventId: publicationRequestId(publicationIds[0]!),
@@ -151,7 +166,8 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
         {
           type: 'RequestPublication',
           publicationId,
-          ownerId: caller.userId,
+          ownerId,
+          authorId: caller.userId,
           articleId: input.articleId,
           articleVersion: article.version,
           accountId: target.accountId,
@@ -201,7 +217,7 @@ export async function cancelPublication(
     deps.store,
     publicationAggregate,
     publicationId,
-    { type: 'CancelPublication', publicationId, requestedBy: caller.userId, now: deps.now().toISOString() },
+    (state): PublicationCommand => ({ type: 'CancelPublication', publicationId, requestedBy: actingOwner(state, caller), now: deps.now().toISOString() }),
     { context: caller.context },
   );
   return { publicationId, status: statusOf(result.state), revision: result.revision, position: result.position };
@@ -224,7 +240,7 @@ export async function requestUnpublish(
     (state): PublicationCommand => ({
       type: 'RequestUnpublish',
       publicationId,
-      requestedBy: caller.userId,
+      requestedBy: actingOwner(state, caller),
       canUnpublish: state.status !== 'none' && deps.canUnpublish(state.platform),
       now: deps.now().toISOString(),
     }),

@@ -93,8 +93,9 @@ export function notificationIdFor(eventId: string, userId: string): string {
  * the mail worker retries with back-off while the relay is down (an outage
  * delays mail, and holds back no notification and no other consumer).
  *
- * An organization's subscription (the one its members share) has no user:
- * its quota and renewal notices go to the organization's owner.
+ * An organization's subscription (the one its members share) and the
+ * resources it owns itself have no user: their notices go to the
+ * organization's owner.
  *
  * Idempotency: Notify with a name-based notification id and event ids named
  * after the triggering event (a repeat is a no-op); the mail job's id is the
@@ -103,9 +104,10 @@ export function notificationIdFor(eventId: string, userId: string): string {
  */
 export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Consumer {
   /**
-   * Who hears of a subscription's quota and renewals: its holder, or for an
-   * organization's subscription (the one its members share, whose id is the
-   * organization's) the organization's owner.
+   * Who hears of a subscription's quota and renewals, or of a resource: its
+   * holder or owner, or where that is an organization (its shared
+   * subscription, or a resource it owns itself: both carry its id) the
+   * organization's owner.
    */
   async function recipientOf(holderId: string): Promise<string> {
     const { state } = await load(deps.store, organizationAggregate, holderId);
@@ -143,7 +145,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         const d = decoded.data;
         // the owner's label for the account, read from its stream (no credential is opened)
         const { state } = await load(deps.store, platformAccountAggregate, d.accountId);
-        return base(d.ownerId, 'account_invalidated', {
+        return base(await recipientOf(d.ownerId), 'account_invalidated', {
           accountId: d.accountId,
           accountName: state.status === 'none' ? null : state.displayName,
           platform: d.platform,
@@ -156,7 +158,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         if (decoded.type !== 'ExecutionFailed') return null;
         const d = decoded.data;
         const { state } = await load(deps.store, workflowAggregate, d.workflowId);
-        return base(d.ownerId, 'execution_failed', {
+        return base(await recipientOf(d.ownerId), 'execution_failed', {
           executionId: d.executionId,
           workflowId: d.workflowId,
           workflowName: state.workflow?.name ?? null,
@@ -225,12 +227,13 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         const { state } = await load(deps.store, publicationAggregate, d.publicationId);
         const title = state.status === 'none' ? null : state.content.title;
         const ref = { publicationId: d.publicationId, articleId: d.articleId, title, platform: d.platform, accountId: d.accountId };
+        const recipient = await recipientOf(d.ownerId);
         if (decoded.type === 'PublicationPublished') {
           const p = decoded.data;
-          return base(d.ownerId, 'publication_published', { ...ref, postId: p.postId, url: p.url, publishedAt: p.publishedAt });
+          return base(recipient, 'publication_published', { ...ref, postId: p.postId, url: p.url, publishedAt: p.publishedAt });
         }
         const f = decoded.data;
-        return base(d.ownerId, 'publication_failed', { ...ref, code: f.code, reason: userFacingReason(f.reason), failedAt: f.failedAt });
+        return base(recipient, 'publication_failed', { ...ref, code: f.code, reason: userFacingReason(f.reason), failedAt: f.failedAt });
       }
       case 'ReviewApproved':
       case 'ReviewRejected': {
@@ -239,7 +242,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         if (decoded.type !== 'ReviewApproved' && decoded.type !== 'ReviewRejected') return null;
         const d = decoded.data;
         const opened = await reviewOpening(deps.store, d.reviewId);
-        return base(d.ownerId, decoded.type === 'ReviewApproved' ? 'review_approved' : 'review_rejected', {
+        return base(await recipientOf(d.ownerId), decoded.type === 'ReviewApproved' ? 'review_approved' : 'review_rejected', {
           reviewId: d.reviewId,
           publicationId: d.publicationId,
           title: opened?.title ?? null,

@@ -61,6 +61,7 @@ export async function openHumanReview(
       articleId: p.articleId,
       articleVersion: p.articleVersion,
       ownerId: p.ownerId,
+      authorId: p.authorId,
       platform: p.platform,
       region: p.region,
       title: p.content.title.slice(0, MAX_REVIEW_TITLE),

@@ -14,6 +14,8 @@ export type ArticleSort = (typeof ARTICLE_SORTS)[number];
 
 export interface ArticleSummaryView {
   id: string;
+  /** a user's id, or the organization's for an article it owns */
+  owner_id: string;
   version: number;
   title: string;
   summary: string | null;
@@ -69,6 +71,7 @@ const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new D
 
 const SUMMARY_COLUMNS = [
   'id',
+  'owner_id',
   'version',
   'title',
   'summary',
@@ -84,6 +87,7 @@ const SUMMARY_COLUMNS = [
 function summaryView(r: Record<string, any>): ArticleSummaryView {
   return {
     id: r.id,
+    owner_id: r.owner_id,
     version: Number(r.version),
     title: r.title,
     summary: r.summary ?? null,

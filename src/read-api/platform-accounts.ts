@@ -10,6 +10,8 @@ export type AccountStatusFilter = (typeof ACCOUNT_STATUSES)[number];
 
 export interface PlatformAccountView {
   id: string;
+  /** a user's id, or the organization's for an account it owns */
+  owner_id: string;
   platform: string;
   platform_user_id: string | null;
   display_name: string;
@@ -71,6 +73,7 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 function toView(row: Record<string, any>): PlatformAccountView {
   return {
     id: row.id,
+    owner_id: row.owner_id,
     platform: row.platform,
     platform_user_id: row.platform_user_id,
     display_name: row.display_name,

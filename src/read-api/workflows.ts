@@ -18,6 +18,8 @@ export interface WorkflowPauseView {
 
 export interface WorkflowView {
   id: string;
+  /** a user's id, or the organization's for a workflow it owns */
+  owner_id: string;
   platform: string;
   type: string;
   name: string;
@@ -70,6 +72,7 @@ const isoOrNull = (value: unknown): string | null => (value == null ? null : iso
 
 const WORKFLOW_COLUMNS = [
   'id',
+  'owner_id',
   'platform',
   'type',
   'name',
@@ -113,6 +116,7 @@ const EXECUTION_COLUMNS = [
 function toWorkflow(row: Record<string, any>): WorkflowView {
   return {
     id: row.id,
+    owner_id: row.owner_id,
     platform: row.platform,
     type: row.type,
     name: row.name,

@@ -6,7 +6,8 @@ import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
-import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import type { CollectedItem } from '../../src/write-model/workflow-execution/index.js';
+import { collectedRun, noteItems, sampleNote } from '../support/collected.js';
 import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -36,62 +37,13 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
 
   const call = (method: string, path: string, user: Member): Promise<Reply> => platform.call(method, `/api/v1${path}`, { token: user.token });
 
-  function note(noteId: string, title: string, likes: number): XiaohongshuNote {
-    return {
-      noteId,
-      type: 'normal',
-      title,
-      text: `${title}，周末去试试`,
-      author: { id: hex24(), nickname: '小鹿爱喝咖啡' },
-      publishedAt: '2026-11-01T02:00:00.000Z',
-      likes,
-      comments: 1,
-      shares: 0,
-      collects: 2,
-      images: [],
-      tags: ['咖啡'],
-      location: '上海',
-      url: `https://www.xiaohongshu.com/explore/${noteId}`,
-    };
-  }
+  const note = sampleNote;
 
   /** One execution of a Xiaohongshu workflow of `ownerId` that collected `notes` (as the worker reports them). */
-  const collect = (ownerId: string, notes: XiaohongshuNote[]) =>
-    collectItems(
-      ownerId,
-      'xiaohongshu',
-      'xiaohongshu.notes',
-      notes.map((x) => ({ platformContentId: x.noteId, kind: 'xiaohongshu.note', data: x as unknown as Record<string, unknown> })),
-    );
+  const collect = (ownerId: string, notes: XiaohongshuNote[]) => collectItems(ownerId, 'xiaohongshu', 'xiaohongshu.notes', noteItems(notes));
 
   async function collectItems(ownerId: string, site: 'xiaohongshu' | 'qidian', workflowType: string, items: CollectedItem[]): Promise<void> {
-    const executionId = randomUUID();
-    const now = new Date().toISOString();
-    const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
-    const send = (command: WorkflowExecutionCommand) => handle(platform.store, workflowExecutionAggregate, executionId, command, { context });
-    await send({
-      type: 'RequestExecution',
-      executionId,
-      workflowId: `wf-${randomUUID()}`,
-      ownerId,
-      platform: site,
-      workflowType,
-      config: site === 'xiaohongshu' ? { mode: 'keyword', keyword: '咖啡', maxItems: 20 } : { rankings: ['热销榜'] },
-      platformAccountId: null,
-      trigger: 'manual',
-      requestedBy: ownerId,
-      now,
-    });
-    await send({ type: 'StartExecution', executionId, workerId: 'worker-1', now });
-    const result = await send({
-      type: 'CollectItems',
-      executionId,
-      batchId: 'batch-1',
-      items,
-      cursor: null,
-      now,
-    });
-    lastPosition = formatPosition(result.position!);
+    lastPosition = formatPosition(await collectedRun(platform.store, { ownerId, site, workflowType, items }));
   }
 
   const listed = async (user: Member): Promise<{ id: string; likes: number }[]> => {

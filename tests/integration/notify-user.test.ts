@@ -11,6 +11,7 @@ import type { NotificationMailJob } from '../../src/application/notification-mai
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { START } from '../../src/event-store/position.js';
+import { createOrganization } from '../../src/application/organizations.js';
 import { createNotifyUser, notificationIdFor } from '../../src/process-managers/notify-user.js';
 import { applyEvent as applyNotificationEvent, createNotificationsProjection } from '../../src/projections/notifications.js';
 import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
@@ -419,5 +420,23 @@ describe('pm-notify-user and the mail outbox: inbox and mail for quota, account,
     await createNotifyUser({ store }, uniqueName('pm-notify-user')).handle(quota, { tx: undefined as never });
     expect((await streamOf(notificationStream(notificationIdFor(quota[0]!.id, userId)))).map((e) => e.type)).to.deep.equal(['NotificationSent']);
     expect(sink.messages.length).to.equal(before);
+  });
+  it("tells the organization's owner of what befalls a resource the organization owns", async () => {
+    const founder = randomUUID();
+    await register(founder, `founder-${founder}@example.test`);
+    const { organizationId } = await createOrganization({ store }, { userId: founder, name: 'Holders', context });
+    const { ids } = await triggers(organizationId);
+    const [, invalidated, failed] = ids as [string, string, string, string];
+    // this schema holds this suite's events alone
+    const wanted = (await store.readAll({ fromPosition: START, maxCount: 100_000 })).filter((e) => e.id === invalidated || e.id === failed);
+    expect(wanted).to.have.length(2);
+    await createNotifyUser({ store }, uniqueName('pm-notify-user')).handle(wanted, { tx: undefined as never });
+    for (const id of [invalidated, failed]) {
+      const sent = await streamOf(notificationStream(notificationIdFor(id, founder)));
+      expect(sent.map((e) => e.type)).to.deep.equal(['NotificationSent']);
+      expect((sent[0]!.data as unknown as NotificationSentData).userId).to.equal(founder);
+      // nobody signs in as the organization: nothing is recorded for its id
+      expect(await streamOf(notificationStream(notificationIdFor(id, organizationId)))).to.deep.equal([]);
+    }
   });
 });

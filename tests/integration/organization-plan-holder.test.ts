@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { claimMembership, createOrganization, removeMember } from '../../src/application/organizations.js';
-import { holdersEverOf, planHolderIn } from '../../src/application/plan-holder.js';
+import { holdersEverOf, planHolderIn, usersOfHolder, usersOfHolderId } from '../../src/application/plan-holder.js';
 import { consumeQuota, currentPlan, releaseResource, reserveResource, type QuotaCall } from '../../src/application/subscription-quotas.js';
 import { createFreePlansOnOrganization } from '../../src/process-managers/index.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
@@ -137,6 +137,27 @@ describe('organization plan holder (application, process managers)', function ()
     expect(used.events[0]!.type === 'UsageRecorded' && used.events[0]!.data).to.include({ userId: organizationId, usedToday: 50 });
     const own = await consumeQuota(call(outsider), 'daily_api_calls', 1);
     expect(own.events[0]!.type === 'UsageRecorded' && own.events[0]!.data).to.include({ userId: outsider, usedToday: 1 });
+  });
+
+  it("the organization's own resources are held on its own subscription, and its usage counts its own with its members'", async () => {
+    const founder = randomUUID();
+    const { organizationId } = await createOrganization({ store }, { userId: founder, name: 'Epsilon', context });
+    await startOrgPlans(organizationId);
+    expect(await planHolderIn(store, organizationId)).to.deep.equal({ kind: 'organization', id: organizationId });
+    expect(await holdersEverOf(store, organizationId)).to.deep.equal([{ kind: 'organization', id: organizationId }]);
+    expect(await usersOfHolder(store, { kind: 'organization', id: organizationId })).to.deep.equal([founder, organizationId]);
+    expect(await usersOfHolderId(store, organizationId)).to.deep.equal([founder, organizationId]);
+
+    await reserveResource(call(organizationId), 'account_limit', 'acct-org');
+    expect(await held(organizationId)).to.equal(1);
+    const released = await releaseResource(call(organizationId), 'account_limit', 'acct-org');
+    expect(released.events.map((e) => [e.type, e.data.userId])).to.deep.equal([['ResourceReleased', organizationId]]);
+    const used = await consumeQuota(call(organizationId), 'daily_api_calls', 3);
+    expect(used.events[0]!.type === 'UsageRecorded' && used.events[0]!.data).to.include({ userId: organizationId, usedToday: 3 });
+    // a user id is not taken for an organization's
+    expect(await planHolderIn(store, founder)).to.deep.equal({ kind: 'organization', id: organizationId });
+    const loner = randomUUID();
+    expect(await planHolderIn(store, loner)).to.deep.equal({ kind: 'user', id: loner });
   });
 
   async function startOrgPlans(organizationId: string): Promise<void> {

@@ -186,8 +186,13 @@ describe('the access policy (authorize)', () => {
       expect(ownerIdsFor('team', 'u-analyst', membership(['analyst']))).to.deep.equal(['u-analyst']);
     });
 
-    it('organization: every member', () => {
-      expect(ownerIdsFor('organization', 'u-op', north)).to.have.members(MEMBERS.map((m) => m.userId));
+    it("organization: every member and the organization's own resources", () => {
+      expect(ownerIdsFor('organization', 'u-op', north)).to.have.members([...MEMBERS.map((m) => m.userId), north.organizationId]);
+    });
+
+    it("team and own never reach the organization's own resources", () => {
+      expect(ownerIdsFor('team', 'u-op', north)).not.to.include(north.organizationId);
+      expect(ownerIdsFor('own', 'u-op', north)).not.to.include(north.organizationId);
     });
   });
 });

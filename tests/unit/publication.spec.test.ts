@@ -86,6 +86,16 @@ describe('Publication decider', () => {
         .given([])
         .when({ ...requestCmd, scheduledAt: LATER })
         .then([scheduled]));
+    it('records who asked when the owner is their organization, not when the owner asked', () => {
+      spec
+        .given([])
+        .when({ ...requestCmd, authorId: 'member-7' })
+        .then([{ type: 'PublicationRequested', data: { ...requested.data, authorId: 'member-7' } } as never]);
+      spec
+        .given([])
+        .when({ ...requestCmd, authorId: requestCmd.ownerId })
+        .then([requested]);
+    });
     it('a repeat of the same request is a no-op', () =>
       spec
         .given([requested])

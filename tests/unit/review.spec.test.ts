@@ -155,6 +155,22 @@ describe('review decider (stream review-{reviewId})', () => {
         .thenThrows<DomainError>(DomainError, reason('CONFLICT', 'approved'));
     });
 
+    it("refuses the member who wrote an organization's content, as its owner would be", () => {
+      const forOrganization = { ...openCmd, ownerId: 'org-1', authorId: OWNER };
+      const openedForOrganization: ReviewEvent = { type: 'ReviewOpened', data: { ...opened.data, ownerId: 'org-1', authorId: OWNER } as never };
+      spec.given([]).when(forOrganization).then([openedForOrganization]);
+      spec.given([openedForOrganization]).when(claimBy(OWNER)).thenThrows<DomainError>(DomainError, reason('PERMISSION_DENIED', 'own_content'));
+      spec
+        .given([openedForOrganization, claimed(ALICE)])
+        .when(approveBy(ALICE))
+        .then([{ type: 'ReviewApproved', data: { ...decided, ownerId: 'org-1', comment: null } }]);
+      // an author who is the owner is not recorded twice
+      spec
+        .given([])
+        .when({ ...openCmd, authorId: OWNER })
+        .then([opened]);
+    });
+
     it('refuses a missing TTL', () => {
       spec
         .given([opened])

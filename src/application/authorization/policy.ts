@@ -86,14 +86,14 @@ export function rolesOf(principal: Pick<Principal, 'membership'>): readonly stri
 
 /**
  * Whose resources a scope reaches: `own` the user's; `team` the members of
- * the user's team (no team: their own); `organization` every member's.
- * Outside an organization every scope is the user's own. The user is always
- * among them.
+ * the user's team (no team: their own); `organization` every member's and
+ * the organization's own (a resource the organization owns has its id as
+ * owner: docs/organizations.md). Outside an organization every scope is the
+ * user's own. The user is always among them.
  */
 export function ownerIdsFor(scope: DataScope, userId: string, membership: OrganizationMembership | null): readonly string[] {
   if (!membership || scope === 'own') return [userId];
-  const members =
-    scope === 'organization' ? membership.members : membership.team === null ? [] : membership.members.filter((member) => member.team === membership.team);
-  const ids = new Set<string>([userId, ...members.map((member) => member.userId)]);
-  return [...ids];
+  if (scope === 'organization') return [...new Set([userId, ...membership.members.map((member) => member.userId), membership.organizationId])];
+  const team = membership.team === null ? [] : membership.members.filter((member) => member.team === membership.team);
+  return [...new Set([userId, ...team.map((member) => member.userId)])];
 }

@@ -15,6 +15,8 @@ export interface RequestPublication {
   content: PublicationContent;
   /** null: at once; else a time after `now`, at most MAX_SCHEDULE_AHEAD_DAYS ahead */
   scheduledAt: string | null;
+  /** the member who asked, when the owner is their organization (nobody reviews their own content) */
+  authorId?: string | null;
   now: string;
 }
 

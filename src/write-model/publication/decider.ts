@@ -178,6 +178,7 @@ function request(command: RequestPublication, state: State): Event[] {
         clientToken: clientTokenFor(publicationId),
         status: command.scheduledAt === null ? 'pending_review' : 'scheduled',
         requestedAt: command.now,
+        ...(command.authorId && command.authorId !== ownerId ? { authorId: requireText(command.authorId, 'authorId') } : {}),
       },
     },
   ];
@@ -426,6 +427,7 @@ function evolve(state: State, event: Event): State {
       scheduledAt: d.scheduledAt,
       clientToken: d.clientToken,
       requestedAt: d.requestedAt,
+      authorId: d.authorId ?? null,
       reviewId: null,
       attempts: 0,
       failedAttempts: 0,

@@ -97,6 +97,8 @@ export interface PublicationRequestedData extends PublicationRef {
   clientToken: string;
   status: 'scheduled' | 'pending_review';
   requestedAt: string;
+  /** the member who asked, when the owner is their organization; absent: the owner asked */
+  authorId?: string;
 }
 
 export interface PublicationDueData extends PublicationRef {
@@ -223,6 +225,7 @@ export const publicationEvents = eventCodec<PublicationEvent>({
   PublicationRequested: {
     schema: z.object({
       ...ref,
+      authorId: z.string().optional(),
       articleVersion: z.number().int().min(1),
       region: z.string(),
       content: z.object({

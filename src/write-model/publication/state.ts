@@ -23,6 +23,8 @@ export interface RequestedPublication {
   scheduledAt: string | null;
   clientToken: string;
   requestedAt: string;
+  /** the member who asked, when the owner is their organization; null: the owner */
+  authorId: string | null;
   /** the human review it went to; null: none (yet) */
   reviewId: string | null;
   /** the highest attempt started; 0: none */

@@ -12,6 +12,8 @@ export interface OpenReview {
   articleId: string;
   articleVersion: number;
   ownerId: string;
+  /** who wrote it, when the owner is an organization (they may not decide it either) */
+  authorId?: string | null;
   platform: string;
   region: string | null;
   title: string;

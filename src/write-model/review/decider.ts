@@ -55,7 +55,7 @@ function opened(state: State, reviewId: unknown): OpenedReview {
 }
 
 function notOwn(review: OpenedReview, reviewerId: string): void {
-  if (review.ownerId === reviewerId)
+  if (review.ownerId === reviewerId || review.authorId === reviewerId)
     throw new DomainError('PERMISSION_DENIED', 'a reviewer cannot review their own content', { reason: 'own_content', reviewId: review.reviewId });
 }
 
@@ -99,6 +99,7 @@ function open(command: OpenReview, state: State): Event[] {
   if (!Number.isInteger(command.articleVersion) || command.articleVersion < 1)
     throw invalid('articleVersion must be a positive integer', { field: 'articleVersion' });
   const ownerId = requireText(command.ownerId, 'ownerId');
+  const authorId = command.authorId ? requireText(command.authorId, 'authorId') : null;
   const platform = requireText(command.platform, 'platform');
   const region = optionalText(command.region, 'region');
   const title = requireText(command.title, 'title');
@@ -120,6 +121,7 @@ function open(command: OpenReview, state: State): Event[] {
         articleId,
         articleVersion: command.articleVersion,
         ownerId,
+        ...(authorId && authorId !== ownerId ? { authorId } : {}),
         platform,
         region,
         title: title.length > MAX_REVIEW_TITLE ? title.slice(0, MAX_REVIEW_TITLE) : title,
@@ -253,6 +255,7 @@ function evolve(state: State, event: Event): State {
       articleId: d.articleId,
       articleVersion: d.articleVersion,
       ownerId: d.ownerId,
+      ...(d.authorId ? { authorId: d.authorId } : {}),
       openedAt: d.openedAt,
       claim: null,
       decision: null,

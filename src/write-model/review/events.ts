@@ -65,6 +65,8 @@ export interface ReviewOpenedData {
   articleId: string;
   articleVersion: number;
   ownerId: string;
+  /** who wrote it, when the owner is an organization; absent: the owner */
+  authorId?: string;
   platform: string;
   region: string | null;
   title: string;
@@ -155,6 +157,7 @@ export const reviewEvents = eventCodec<ReviewEvent>({
       articleId: z.string(),
       articleVersion: z.number().int(),
       ownerId: z.string(),
+      authorId: z.string().optional(),
       platform: z.string(),
       region: z.string().nullable(),
       title: z.string(),

@@ -10,6 +10,8 @@ export interface OpenedReview {
   articleId: string;
   articleVersion: number;
   ownerId: string;
+  /** who wrote it, when the owner is an organization: they may not decide it either */
+  authorId?: string;
   openedAt: string;
   /** who holds the review now and since when; null when nobody does */
   claim: { reviewerId: string; claimedAt: string } | null;

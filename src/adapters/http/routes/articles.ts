@@ -10,6 +10,7 @@ import type { ArticleContentInput } from '../../../write-model/article/commands.
 import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
+import { newResourceOwner, ownerField } from '../owner-choice.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -42,6 +43,8 @@ const contentBody = z
   })
   .strict();
 
+const createBody = contentBody.extend({ owner: ownerField }).strict();
+
 const reviseBody = contentBody
   .extend({ expected_version: z.number().int().min(1).optional().describe('the version I edited: 409 when another one is current') })
   .strict();
@@ -55,6 +58,7 @@ const writeSchema = z.object({
 
 const summarySchema = z.object({
   id: z.string(),
+  owner_id: z.string().describe("who owns it: a user's id, or the organization's id for one the organization owns"),
   version: z.number().int(),
   title: z.string(),
   summary: z.string().nullable(),
@@ -98,7 +102,8 @@ function answer(ctx: AppContext, written: ArticleWrite, status = 200): void {
   commandResult(ctx, written, { status, extra: { id: written.articleId, version: written.version } });
 }
 
-const MEDIA_RULE = 'cover_media_id and image_media_ids must be my own uploaded images that exist (422 under the field otherwise).';
+const MEDIA_RULE =
+  "cover_media_id and image_media_ids must be live uploaded images of the article's owner: mine, or for an article my organization owns the organization's (422 under the field otherwise).";
 
 export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/articles' });
@@ -106,7 +111,8 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
   const clock = () => deps.now?.() ?? new Date();
   const caller = (ctx: AppContext) => {
     const user = currentUser(ctx);
-    return { userId: user.id, context: commandContext(ctx, user.id) };
+    // the articles the caller's data scope reaches (an organization's admin: its own and every member's)
+    return { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds };
   };
 
   defineRoute(
@@ -116,15 +122,18 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       method: 'post',
       path: '/',
       summary: 'Write a new article',
-      description: `Its first version (1). ${MEDIA_RULE} Answers 201 with the id, and the position to pass as after_position.`,
+      description:
+        `Its first version (1). ${MEDIA_RULE} Answers 201 with the id, and the position to pass as after_position. With owner ` +
+        "organization the article is the organization's (owner_id is its id): those whose publishing.articles scope is organization-wide " +
+        'edit and publish it, through accounts the organization owns.',
       tags: ['articles'],
       auth: true,
       permission: 'publishing.articles.create',
-      request: { body: contentBody },
+      request: { body: createBody },
       responses: { 201: { description: 'created', schema: writeSchema } },
     },
     async ({ body }, ctx) => {
-      const written = await createArticle({ store, now: clock }, caller(ctx), contentOf(body));
+      const written = await createArticle({ store, now: clock }, { ...caller(ctx), userId: newResourceOwner(ctx, body.owner) }, contentOf(body));
       ctx.set('Location', `/api/v1/articles/${written.articleId}`);
       answer(ctx, written, 201);
     },

@@ -10,6 +10,7 @@ import { MEDIA_CONTENT_TYPES } from '../../../write-model/media/events.js';
 import { currentUser } from '../authenticate.js';
 import { accessOf, can } from '../access.js';
 import { commandContext } from '../command-context.js';
+import { newResourceOwner, ownerField } from '../owner-choice.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
@@ -109,11 +110,13 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
         `otherwise), at most MEDIA_MAX_BYTES (default 5 MiB; 413 PAYLOAD_TOO_LARGE). The bytes must be that type by their magic number ` +
         '(422 VALIDATION_ERROR, details.declared and details.detected); width and height are read from the header. Answers 201 with ' +
         'the media (its id is what an article names) and the position to pass as after_position to GET /media. Not idempotent by ' +
-        'Idempotency-Key: a repeat is another upload with another id.',
+        'Idempotency-Key: a repeat is another upload with another id. ?owner=organization makes it an image of my organization, ' +
+        'which articles the organization owns name.',
       tags: ['media'],
       auth: true,
       permission: 'publishing.media.create',
       idempotent: false,
+      request: { query: z.object({ owner: ownerField }) },
       rawBody: {
         contentType: MEDIA_CONTENT_TYPES,
         schema: z.string().openapi({ type: 'string', format: 'binary' }),
@@ -127,8 +130,9 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       },
       errors: [400, 413, 415, 422],
     },
-    async (_input, ctx) => {
+    async ({ query }, ctx) => {
       const user = currentUser(ctx);
+      const owner = newResourceOwner(ctx, query.owner, 'query');
       const declared = (ctx.get('Content-Type').split(';')[0] ?? '').trim().toLowerCase();
       if (!isMediaContentType(declared)) {
         // the body is not read: a large one is not worth draining to keep the connection
@@ -148,7 +152,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       try {
         uploaded = await uploadMedia(
           { store, storage, now: clock },
-          { userId: user.id, context: commandContext(ctx, user.id) },
+          { userId: owner, context: commandContext(ctx, user.id) },
           { contentType: declared, bytes },
         );
       } catch (error) {
@@ -257,7 +261,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       path: '/:id',
       summary: 'Delete an uploaded image',
       description:
-        'Mine only (404 otherwise); its bytes are removed from storage. Articles naming it keep the id: publishing one of them is refused ' +
+        'Mine, or one my data scope reaches (404 otherwise); its bytes are removed from storage. Articles naming it keep the id: publishing one of them is refused ' +
         'until it names images that exist. A repeat: 404.',
       tags: ['media'],
       auth: true,
@@ -269,7 +273,14 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
       try {
-        commandResult(ctx, await deleteMedia({ store, storage, now: clock }, { userId: user.id, context: commandContext(ctx, user.id) }, params.id));
+        commandResult(
+          ctx,
+          await deleteMedia(
+            { store, storage, now: clock },
+            { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds },
+            params.id,
+          ),
+        );
       } catch (error) {
         if (error instanceof MediaStorageError) {
           ctx.state.logger.error({ err: error, storage: storage.description }, 'media delete: storage failed (deleting again retries)');

@@ -31,6 +31,7 @@ import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
+import { newResourceOwner, ownerField, type OwnerChoice } from '../owner-choice.js';
 import { validationError, zodIssues } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery, type Page, type PageRequest } from '../pagination.js';
@@ -53,6 +54,7 @@ const commandResultSchema = z.object({ revision: z.string(), position: z.string(
 
 const accountSchema = z.object({
   id: z.string(),
+  owner_id: z.string().describe("who owns it: a user's id, or the organization's id for one the organization owns"),
   platform: z.string(),
   platform_user_id: z.string().nullable().describe('the id on the platform, known after a verification'),
   display_name: z.string(),
@@ -114,7 +116,7 @@ async function upstream<T>(work: () => Promise<T>): Promise<T> {
 /** The account routes' handlers, shared by `/platform-accounts` and its per-platform aliases (`/xiaohongshu/accounts`). */
 interface AccountHandlers {
   list(ctx: AppContext, query: PageRequest & { platform?: string | undefined; status?: AccountStatusFilter | undefined }): Promise<Page<PlatformAccountView>>;
-  connect(ctx: AppContext, body: { platform: PlatformId; credentials: Record<string, unknown>; display_name: string }): Promise<void>;
+  connect(ctx: AppContext, body: { platform: PlatformId; credentials: Record<string, unknown>; display_name: string; owner?: OwnerChoice }): Promise<void>;
   get(ctx: AppContext, id: string): Promise<PlatformAccountView>;
   update(ctx: AppContext, id: string, body: { display_name?: string | undefined; credentials?: Record<string, unknown> | undefined }): Promise<void>;
   disconnect(ctx: AppContext, id: string): Promise<void>;
@@ -166,11 +168,15 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
     async connect(ctx, body) {
       await requireVerifiedEmail(store, currentUser(ctx).id, deps.config.EMAIL_VERIFICATION);
       const credentials = parseCredentials(body.platform, body.credentials);
-      const { accountId, result } = await connectPlatformAccount(app, actor(ctx), {
-        platform: body.platform,
-        credentials,
-        displayName: body.display_name,
-      });
+      const { accountId, result } = await connectPlatformAccount(
+        app,
+        { ...actor(ctx), userId: newResourceOwner(ctx, body.owner) },
+        {
+          platform: body.platform,
+          credentials,
+          displayName: body.display_name,
+        },
+      );
       commandResult(ctx, result, { status: 201, extra: { id: accountId } });
     },
 
@@ -239,7 +245,8 @@ const ROUTE_TEXT = {
       "The credentials are checked against the platform's schema (422), sealed and stored only in the account's events. " +
       'Where the plan counts accounts (xiaohongshu: account_limit) the account takes a slot until it is disconnected; at the limit: ' +
       '429 QUOTA_EXCEEDED with feature account_limit. The account starts pending_verification: POST .../verify checks it. ' +
-      'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
+      'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified). ' +
+      "With owner organization the account is the organization's (owner_id is its id, its slot the organization's): its workflows and publications use it.",
   },
   get: { summary: 'One of my platform accounts', description: 'ETag: the revision to send as If-Match.' },
   update: {
@@ -262,7 +269,7 @@ const ROUTE_TEXT = {
 } as const;
 
 const listQuery = paginationQuery.extend({ status: z.enum(ACCOUNT_STATUSES).optional() }).extend(afterPositionQuery.shape);
-const connectBody = z.object({ credentials: credentialsField, display_name: z.string().trim().min(1).max(200) });
+const connectBody = z.object({ credentials: credentialsField, display_name: z.string().trim().min(1).max(200), owner: ownerField });
 const updateBody = z
   .object({ display_name: z.string().trim().min(1).max(200).optional(), credentials: credentialsField.optional() })
   .strict()

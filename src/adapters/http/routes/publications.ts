@@ -180,7 +180,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
       }
       const result = await requestPublications(
         { store, now: () => now, timeZone: deps.timeZone, platforms: publishers.platforms, ...(deps.overage ? { overage: deps.overage } : {}) },
-        { userId: user.id, context: commandContext(ctx, user.id) },
+        { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds },
         { articleId: params.id, accountIds: body.account_ids, at, region: body.region ?? DEFAULT_REGION },
       );
       ctx.set('Location', `/api/v1/publications?article_id=${params.id}`);
@@ -281,7 +281,11 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
-      const changed = await cancelPublication({ store, now: clock }, { userId: user.id, context: commandContext(ctx, user.id) }, params.id);
+      const changed = await cancelPublication(
+        { store, now: clock },
+        { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds },
+        params.id,
+      );
       commandResult(ctx, changed, { extra: { id: changed.publicationId, status: changed.status } });
     },
   );
@@ -308,7 +312,7 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
       const user = currentUser(ctx);
       const changed = await requestUnpublish(
         { store, now: clock, canUnpublish: (platform) => publishers.get(platform)?.publisher.canUnpublish === true },
-        { userId: user.id, context: commandContext(ctx, user.id) },
+        { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds },
         params.id,
       );
       commandResult(ctx, changed, { status: 202, extra: { id: changed.publicationId, status: changed.status } });

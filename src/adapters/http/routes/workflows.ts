@@ -19,6 +19,7 @@ import { WORKFLOWS_PROJECTION } from '../../../projections/workflows.js';
 import { findExecution, findWorkflow, listExecutions, listWorkflows } from '../../../read-api/workflows.js';
 import { SCHEDULE_INTERVALS } from '../../../write-model/workflow/events.js';
 import { accessOf } from '../access.js';
+import { newResourceOwner, ownerField } from '../owner-choice.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -59,6 +60,7 @@ const proxyRegionSchema = z
 
 const workflowSchema = z.object({
   id: z.string(),
+  owner_id: z.string().describe("who owns it: a user's id, or the organization's id for one the organization owns"),
   platform: z.string(),
   type: z.string(),
   name: z.string(),
@@ -109,6 +111,7 @@ const createBody = z
     platform_account_id: accountIdSchema.nullable().optional(),
     schedule: scheduleSchema.nullable().optional(),
     proxy_region: proxyRegionSchema.nullable().optional(),
+    owner: ownerField,
   })
   .strict();
 
@@ -202,8 +205,10 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       description:
         "The config is validated with the type's schema (422 with the issues under body.config) and checked against the caller's " +
         "current plan of the platform's service: a feature not in the plan is 403 (details.feature), a run over the plan's limit " +
-        "429 QUOTA_EXCEEDED. A platform account must be the caller's own (404) and of the same platform (422). Xiaohongshu " +
-        'workflows hold one automation_workflows slot while they exist: none left is 429 with feature automation_workflows.',
+        "429 QUOTA_EXCEEDED. A platform account must be the workflow owner's (404) and of the same platform (422). Xiaohongshu " +
+        'workflows hold one automation_workflows slot while they exist: none left is 429 with feature automation_workflows. ' +
+        "With owner organization the workflow, its runs and what they collect are the organization's (owner_id is its id): " +
+        'its account must be one the organization owns, and it stays when its maker leaves.',
       tags: ['workflows'],
       auth: true,
       permission: 'collection.workflows.create',
@@ -212,14 +217,18 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       errors: [403, 404, 409, 429],
     },
     async ({ body }, ctx) => {
-      const created = await createWorkflow(app, caller(ctx), {
-        name: body.name,
-        type: body.type,
-        config: body.config,
-        platformAccountId: body.platform_account_id ?? null,
-        schedule: body.schedule ?? null,
-        proxyRegion: body.proxy_region ?? null,
-      });
+      const created = await createWorkflow(
+        app,
+        { ...caller(ctx), userId: newResourceOwner(ctx, body.owner) },
+        {
+          name: body.name,
+          type: body.type,
+          config: body.config,
+          platformAccountId: body.platform_account_id ?? null,
+          schedule: body.schedule ?? null,
+          proxyRegion: body.proxy_region ?? null,
+        },
+      );
       ctx.set('Location', `/api/v1/workflows/${created.workflowId}`);
       commandResult(ctx, created, { status: 201, extra: { id: created.workflowId } });
     },
