@@ -1,18 +1,21 @@
 import type { Knex } from 'knex';
+import { ownedBy, type Owners } from './owners.js';
 import { offsetOf, pageOf, type Page, type PageRequest } from './page.js';
 import type { NovelAlertKind } from '../write-model/novel-alert/events.js';
 
 /**
- * Queries of the `qidian-alerts-v1` read model: the caller's alert rules and
- * keyword watches, newest first. Deleted rules and unwatched keywords are
- * not listed. The novel's title comes from the caller's latest capture
- * (qidian_novels; null until collected).
+ * Queries of the `qidian-alerts-v1` read model: the alert rules and keyword
+ * watches of the owners a data scope reaches, newest first. Deleted rules
+ * and unwatched keywords are not listed. The novel's title comes from the
+ * rule owner's latest capture (qidian_novels; null until collected).
  */
 
 const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
 
 export interface AlertView {
   id: string;
+  /** whose rule it is */
+  owner_id: string;
   novel_id: string;
   novel_title: string | null;
   kind: NovelAlertKind;
@@ -26,6 +29,7 @@ export interface AlertView {
 function toAlert(row: Record<string, any>): AlertView {
   return {
     id: row.id,
+    owner_id: row.user_id,
     novel_id: row.novel_id,
     novel_title: row.novel_title ?? null,
     kind: row.kind,
@@ -37,15 +41,16 @@ function toAlert(row: Record<string, any>): AlertView {
   };
 }
 
-function alertsQuery(knex: Knex, userId: string) {
-  return knex('qidian_alerts as a')
+function alertsQuery(knex: Knex, owners: Owners) {
+  const q = knex('qidian_alerts as a')
     .leftJoin('qidian_novels as n', function () {
       this.on('n.owner_id', '=', 'a.user_id').andOn('n.novel_id', '=', 'a.novel_id');
     })
-    .where({ 'a.user_id': userId, 'a.status': 'active' });
+    .where({ 'a.status': 'active' });
+  return ownedBy(q, owners, 'a.user_id');
 }
 
-export async function listAlerts(knex: Knex, userId: string, page: PageRequest, filter: { novelId?: string } = {}): Promise<Page<AlertView>> {
+export async function listAlerts(knex: Knex, userId: Owners, page: PageRequest, filter: { novelId?: string } = {}): Promise<Page<AlertView>> {
   const base = () => {
     const q = alertsQuery(knex, userId);
     return filter.novelId ? q.andWhere('a.novel_id', filter.novelId) : q;
@@ -64,14 +69,16 @@ export async function listAlerts(knex: Knex, userId: string, page: PageRequest, 
 
 export interface KeywordView {
   id: string;
+  /** who watches it */
+  owner_id: string;
   keyword: string;
   status: string;
   created_at: string;
   updated_at: string;
 }
 
-export async function listKeywords(knex: Knex, userId: string, page: PageRequest): Promise<Page<KeywordView>> {
-  const base = () => knex('qidian_keywords').where({ user_id: userId, status: 'watching' });
+export async function listKeywords(knex: Knex, owners: Owners, page: PageRequest): Promise<Page<KeywordView>> {
+  const base = () => ownedBy(knex('qidian_keywords').where({ status: 'watching' }), owners, 'user_id');
   const [{ total }] = (await base().count({ total: '*' })) as [{ total: string }];
   const rows = await base()
     .select('*')
@@ -82,7 +89,14 @@ export async function listKeywords(knex: Knex, userId: string, page: PageRequest
     .offset(offsetOf(page))
     .limit(page.per_page);
   return pageOf(
-    rows.map((r: Record<string, any>) => ({ id: r.id, keyword: r.keyword, status: r.status, created_at: iso(r.created_at), updated_at: iso(r.updated_at) })),
+    rows.map((r: Record<string, any>) => ({
+      id: r.id,
+      owner_id: r.user_id,
+      keyword: r.keyword,
+      status: r.status,
+      created_at: iso(r.created_at),
+      updated_at: iso(r.updated_at),
+    })),
     page,
     Number(total),
   );

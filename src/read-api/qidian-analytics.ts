@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { QIDIAN_TIME_ZONE } from '../projections/qidian-data.js';
+import { collectorsCondition, rankingRowsCondition, type Collectors } from './qidian.js';
 
 /**
  * Market and author analytics over the `qidian-data-v1` read model
@@ -121,23 +122,25 @@ export interface MarketAnalytics {
  * them), `r` the entries of those two days, one per book (its best rank,
  * should a stale row of an earlier capture of the day hold it twice).
  */
-function boardCaptures(ownerId: string, options: MarketOptions): { sql: string; bindings: Knex.RawBinding[] } {
+function boardCaptures(collectors: Collectors, options: MarketOptions): { sql: string; bindings: Knex.RawBinding[] } {
   const { since, period, boards, category } = options;
+  const own = rankingRowsCondition(collectors);
+  const ownQ = rankingRowsCondition(collectors, 'q');
   const sql = `
     b AS (
       SELECT ranking, min(day) AS start_day, max(day) AS end_day, count(DISTINCT day) AS days_captured
         FROM qidian_rankings
-       WHERE owner_id = ? AND ranking = ANY(?) AND day BETWEEN CAST(? AS date) AND CAST(? AS date) AND captured_at >= ?
+       WHERE ${own.sql} AND ranking = ANY(?) AND day BETWEEN CAST(? AS date) AND CAST(? AS date) AND captured_at >= ?
        GROUP BY ranking),
     r AS (
       SELECT DISTINCT ON (q.ranking, q.day, q.novel_id)
              q.ranking, q.day, q.rank, q.novel_id, q.title, q.author, q.category, q.score, q.score_label,
              q.day = b.start_day AS is_start, q.day = b.end_day AS is_end, b.end_day > b.start_day AS moved
         FROM b JOIN qidian_rankings q
-          ON q.owner_id = ? AND q.ranking = b.ranking AND q.day IN (b.start_day, b.end_day) AND q.captured_at >= ?
+          ON ${ownQ.sql} AND q.ranking = b.ranking AND q.day IN (b.start_day, b.end_day) AND q.captured_at >= ?
        ${category !== undefined ? 'WHERE q.category = ?' : ''}
        ORDER BY q.ranking, q.day, q.novel_id, q.rank)`;
-  const bindings: Knex.RawBinding[] = [ownerId, [...boards], period.from, period.to, since, ownerId, since];
+  const bindings: Knex.RawBinding[] = [...own.bindings, [...boards], period.from, period.to, since, ...ownQ.bindings, since];
   if (category !== undefined) bindings.push(category);
   return { sql, bindings };
 }
@@ -147,13 +150,14 @@ function boardCaptures(ownerId: string, options: MarketOptions): { sql: string; 
  * snapshot), its first and last snapshot of the period and the growth
  * between them.
  */
-function bookGrowth(ownerId: string, options: MarketOptions): { sql: string; bindings: Knex.RawBinding[] } {
+function bookGrowth(collectors: Collectors, options: MarketOptions): { sql: string; bindings: Knex.RawBinding[] } {
   const { since, period, category } = options;
+  const own = collectorsCondition(collectors);
   const sql = `
     p AS (
       SELECT novel_id, captured_at, title, author, category, word_count
         FROM qidian_novel_snapshots
-       WHERE owner_id = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}),
+       WHERE ${own.sql} AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}),
     f AS (SELECT DISTINCT ON (novel_id) novel_id, word_count, captured_at FROM p ORDER BY novel_id, captured_at),
     l AS (SELECT DISTINCT ON (novel_id) * FROM p ORDER BY novel_id, captured_at DESC),
     g AS (
@@ -161,7 +165,7 @@ function bookGrowth(ownerId: string, options: MarketOptions): { sql: string; bin
              l.word_count - f.word_count AS growth, f.captured_at AS start_captured_at, l.captured_at AS end_captured_at
         FROM l JOIN f USING (novel_id)
        ${category !== undefined ? 'WHERE l.category = ?' : ''})`;
-  const bindings: Knex.RawBinding[] = [ownerId, since, period.from, period.to];
+  const bindings: Knex.RawBinding[] = [own.binding, since, period.from, period.to];
   if (category !== undefined) bindings.push(category);
   return { sql, bindings };
 }
@@ -170,10 +174,10 @@ const KINDS = ['riser', 'faller', 'steady', 'new', 'exit'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** Risers, fallers, new entries and exits per board, word growth and category totals over the period. */
-export async function marketAnalytics(knex: Knex, ownerId: string, options: MarketOptions): Promise<MarketAnalytics> {
+export async function marketAnalytics(knex: Knex, collectors: Collectors, options: MarketOptions): Promise<MarketAnalytics> {
   const { period, limit } = options;
   const days = Math.round((Date.parse(`${period.to}T00:00:00Z`) - Date.parse(`${period.from}T00:00:00Z`)) / 86_400_000) + 1;
-  const captures = boardCaptures(ownerId, options);
+  const captures = boardCaptures(collectors, options);
 
   // per board: its bounds and how many entries (of the category) each end holds
   const counts = (
@@ -209,7 +213,7 @@ export async function marketAnalytics(knex: Knex, ownerId: string, options: Mark
     )
   ).rows as Record<string, any>[];
 
-  const growth = bookGrowth(ownerId, options);
+  const growth = bookGrowth(collectors, options);
   // the fastest growing books of the period
   const top = (await knex.raw(`WITH ${growth.sql} SELECT * FROM g WHERE growth > 0 ORDER BY growth DESC, novel_id LIMIT ?`, [...growth.bindings, limit]))
     .rows as Record<string, any>[];
@@ -368,33 +372,37 @@ export interface AuthorAnalytics {
 }
 
 /** An author's books, totals and daily trends; null when nothing visible is known of the author. */
-export async function authorAnalytics(knex: Knex, ownerId: string, author: string, options: AuthorOptions): Promise<AuthorAnalytics | null> {
+export async function authorAnalytics(knex: Knex, collectors: Collectors, author: string, options: AuthorOptions): Promise<AuthorAnalytics | null> {
   const { since, period, boards, maxBooks } = options;
   const boardList = [...boards];
+  const own = collectorsCondition(collectors);
+  const ownN = collectorsCondition(collectors, 'n.owner_id');
+  const ranked = rankingRowsCondition(collectors);
 
   const rows = (
     await knex.raw(
       `WITH nb AS (
-         SELECT n.novel_id, n.title, n.category, n.status, n.word_count, n.chapters, n.last_captured_at,
+         SELECT DISTINCT ON (n.novel_id) n.novel_id, n.title, n.category, n.status, n.word_count, n.chapters, n.last_captured_at,
                 s.collections, s.monthly_tickets, s.last_updated_at
            FROM qidian_novels n
            LEFT JOIN qidian_novel_snapshots s ON s.owner_id = n.owner_id AND s.novel_id = n.novel_id AND s.captured_at = n.last_captured_at
-          WHERE n.owner_id = ? AND n.author = ? AND n.last_captured_at >= ?),
+          WHERE ${ownN.sql} AND n.author = ? AND n.last_captured_at >= ?
+          ORDER BY n.novel_id, n.last_captured_at DESC),
        rb AS (
          SELECT DISTINCT ON (novel_id) novel_id, title, category, status, captured_at
            FROM qidian_rankings
-          WHERE owner_id = ? AND author = ? AND ranking = ANY(?) AND captured_at >= ?
+          WHERE ${ranked.sql} AND author = ? AND ranking = ANY(?) AND captured_at >= ?
           ORDER BY novel_id, captured_at DESC),
        best AS (
          SELECT DISTINCT ON (novel_id) novel_id, ranking, rank, to_char(day, 'YYYY-MM-DD') AS day
            FROM qidian_rankings
-          WHERE owner_id = ? AND author = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)
+          WHERE ${ranked.sql} AND author = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)
           ORDER BY novel_id, rank, day DESC, ranking),
        g AS (
          SELECT novel_id,
                 (array_agg(word_count ORDER BY captured_at DESC))[1] - (array_agg(word_count ORDER BY captured_at))[1] AS word_growth
            FROM qidian_novel_snapshots
-          WHERE owner_id = ? AND author = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}
+          WHERE ${own.sql} AND author = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}
           GROUP BY novel_id),
        books AS (
          SELECT coalesce(nb.novel_id, rb.novel_id) AS novel_id, coalesce(nb.title, rb.title) AS title,
@@ -411,20 +419,20 @@ export async function authorAnalytics(knex: Knex, ownerId: string, author: strin
         ORDER BY books.last_updated_at DESC NULLS LAST, books.last_captured_at DESC, books.novel_id
         LIMIT ?`,
       [
-        ownerId,
+        ownN.binding,
         author,
         since,
-        ownerId,
+        ...ranked.bindings,
         author,
         boardList,
         since,
-        ownerId,
+        ...ranked.bindings,
         author,
         boardList,
         since,
         period.from,
         period.to,
-        ownerId,
+        own.binding,
         author,
         since,
         period.from,
@@ -442,22 +450,22 @@ export async function authorAnalytics(knex: Knex, ownerId: string, author: strin
          SELECT DISTINCT ON (novel_id, day) novel_id, day, word_count, chapters, collections, monthly_tickets
            FROM (SELECT ${LOCAL_DAY} AS day, novel_id, captured_at, word_count, chapters, collections, monthly_tickets
                    FROM qidian_novel_snapshots
-                  WHERE owner_id = ? AND author = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}) x
+                  WHERE ${own.sql} AND author = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}) x
           ORDER BY novel_id, day, captured_at DESC),
        sa AS (
          SELECT day, count(*) AS books, sum(word_count) AS word_count, sum(chapters) AS chapters,
                 sum(collections) AS collections, sum(monthly_tickets) AS monthly_tickets
            FROM sd GROUP BY day),
        ra AS (
-         SELECT to_char(day, 'YYYY-MM-DD') AS day, count(*) AS ranking_entries, min(rank) AS best_rank
+         SELECT to_char(day, 'YYYY-MM-DD') AS day, count(DISTINCT (ranking, rank)) AS ranking_entries, min(rank) AS best_rank
            FROM qidian_rankings
-          WHERE owner_id = ? AND author = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)
+          WHERE ${ranked.sql} AND author = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)
           GROUP BY day)
        SELECT coalesce(sa.day, ra.day) AS day, coalesce(sa.books, 0) AS books, sa.word_count, sa.chapters, sa.collections, sa.monthly_tickets,
               coalesce(ra.ranking_entries, 0) AS ranking_entries, ra.best_rank
          FROM sa FULL JOIN ra ON ra.day = sa.day
         ORDER BY 1`,
-      [ownerId, author, since, period.from, period.to, ownerId, author, boardList, since, period.from, period.to],
+      [own.binding, author, since, period.from, period.to, ...ranked.bindings, author, boardList, since, period.from, period.to],
     )
   ).rows as Record<string, any>[];
 

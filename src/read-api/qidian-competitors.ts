@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { QIDIAN_TIME_ZONE } from '../projections/qidian-data.js';
 import type { Period } from './qidian-analytics.js';
+import { collectorsCondition, rankingRowsCondition, type Collectors } from './qidian.js';
 
 /**
  * Competitor analysis over the `qidian-data-v1` read model: one novel against
@@ -105,21 +106,23 @@ const round2 = (value: number | null): number | null => (value == null ? null : 
  * board entry, whichever is later), and its sub-category (the latest board
  * entry that shows one); undefined when the owner has nothing of it.
  */
-async function target(knex: Knex, ownerId: string, novelId: string, since: Date) {
+async function target(knex: Knex, collectors: Collectors, novelId: string, since: Date) {
+  const own = collectorsCondition(collectors);
+  const ranked = rankingRowsCondition(collectors);
   const { rows } = (await knex.raw(
     `WITH s AS (
        SELECT title, author, category, captured_at FROM qidian_novel_snapshots
-        WHERE owner_id = ? AND novel_id = ? AND captured_at >= ? ORDER BY captured_at DESC LIMIT 1),
+        WHERE ${own.sql} AND novel_id = ? AND captured_at >= ? ORDER BY captured_at DESC LIMIT 1),
      r AS (
        SELECT title, author, category, captured_at FROM qidian_rankings
-        WHERE owner_id = ? AND novel_id = ? AND captured_at >= ? ORDER BY day DESC, captured_at DESC LIMIT 1),
+        WHERE ${ranked.sql} AND novel_id = ? AND captured_at >= ? ORDER BY day DESC, captured_at DESC LIMIT 1),
      sub AS (
        SELECT sub_category FROM qidian_rankings
-        WHERE owner_id = ? AND novel_id = ? AND captured_at >= ? AND sub_category IS NOT NULL ORDER BY day DESC, captured_at DESC LIMIT 1)
+        WHERE ${ranked.sql} AND novel_id = ? AND captured_at >= ? AND sub_category IS NOT NULL ORDER BY day DESC, captured_at DESC LIMIT 1)
      SELECT x.*, (SELECT sub_category FROM sub) AS sub_category
        FROM (SELECT * FROM s UNION ALL SELECT * FROM r) x
       ORDER BY captured_at DESC LIMIT 1`,
-    [ownerId, novelId, since, ownerId, novelId, since, ownerId, novelId, since],
+    [own.binding, novelId, since, ...ranked.bindings, novelId, since, ...ranked.bindings, novelId, since],
   )) as { rows: Record<string, any>[] };
   return rows[0];
 }
@@ -129,8 +132,10 @@ async function target(knex: Knex, ownerId: string, novelId: string, since: Date)
  * peers) with its figures and growths, `rb` its best rank per board, and
  * `v` every (novel, metric, value).
  */
-function members(ownerId: string, novelId: string, category: string, subCategory: string | null, options: CompetitorOptions) {
+function members(collectors: Collectors, novelId: string, category: string, subCategory: string | null, options: CompetitorOptions) {
   const { since, period, boards } = options;
+  const own = collectorsCondition(collectors);
+  const ranked = rankingRowsCondition(collectors);
   const figures = FIGURES.map((f) => `l.${f}`).join(', ');
   const growth = (f: Figure) =>
     `CASE WHEN l.captured_at - f.captured_at >= interval '1 day' THEN (l.${f} - f.${f})::float8 / (extract(epoch FROM l.captured_at - f.captured_at) / 604800) END AS ${f}_weekly_growth`;
@@ -138,13 +143,13 @@ function members(ownerId: string, novelId: string, category: string, subCategory
     s AS (
       SELECT novel_id, captured_at, title, author, word_count, chapters, collections, monthly_tickets
         FROM qidian_novel_snapshots
-       WHERE owner_id = ? AND category = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}),
+       WHERE ${own.sql} AND category = ? AND captured_at >= ? AND captured_at >= ${DAY_START} AND captured_at < ${DAY_END}),
     l AS (SELECT DISTINCT ON (novel_id) * FROM s ORDER BY novel_id, captured_at DESC),
     f AS (SELECT DISTINCT ON (novel_id) * FROM s ORDER BY novel_id, captured_at),
     e AS (
       SELECT novel_id, ranking, rank, title, author, sub_category, day, captured_at
         FROM qidian_rankings
-       WHERE owner_id = ? AND category = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)),
+       WHERE ${ranked.sql} AND category = ? AND ranking = ANY(?) AND captured_at >= ? AND day BETWEEN CAST(? AS date) AND CAST(? AS date)),
     rb AS (SELECT novel_id, ranking, min(rank) AS rank FROM e GROUP BY novel_id, ranking),
     ri AS (
       SELECT novel_id, (array_agg(title ORDER BY day DESC, captured_at DESC))[1] AS title,
@@ -162,19 +167,36 @@ function members(ownerId: string, novelId: string, category: string, subCategory
         FROM m, LATERAL (VALUES ${PEER_SORTS.map((metric) => `('${metric}', m.${metric}::float8)`).join(', ')}) x(metric, value)
       UNION ALL
       SELECT rb.novel_id, 'best_rank:' || rb.ranking, rb.rank::float8 FROM rb JOIN m USING (novel_id))`;
-  const bindings: Knex.RawBinding[] = [ownerId, category, since, period.from, period.to, ownerId, category, [...boards], since, period.from, period.to];
+  const bindings: Knex.RawBinding[] = [
+    own.binding,
+    category,
+    since,
+    period.from,
+    period.to,
+    ...ranked.bindings,
+    category,
+    [...boards],
+    since,
+    period.from,
+    period.to,
+  ];
   if (subCategory !== null) bindings.push(novelId, subCategory);
   return { sql, bindings };
 }
 
 /** The novel against its peers; undefined when the owner has no data of the novel within retention. */
-export async function competitorAnalysis(knex: Knex, ownerId: string, novelId: string, options: CompetitorOptions): Promise<CompetitorAnalysis | undefined> {
-  const found = await target(knex, ownerId, novelId, options.since);
+export async function competitorAnalysis(
+  knex: Knex,
+  collectors: Collectors,
+  novelId: string,
+  options: CompetitorOptions,
+): Promise<CompetitorAnalysis | undefined> {
+  const found = await target(knex, collectors, novelId, options.since);
   if (!found) return undefined;
   const category = found.category as string;
   const knownSub = (found.sub_category as string | null) ?? null;
   const subCategory = options.level === 'auto' ? knownSub : null;
-  const group = members(ownerId, novelId, category, subCategory, options);
+  const group = members(collectors, novelId, category, subCategory, options);
 
   const metricRows = (
     await knex.raw(

@@ -68,6 +68,30 @@ function toTracking(row: Record<string, any>): TrackingView {
 export type Collectors = string | readonly string[];
 const idsOf = (collectors: Collectors): readonly string[] => (typeof collectors === 'string' ? [collectors] : collectors);
 
+/**
+ * A raw SQL condition on `column` (an owner id) for the collectors, and its
+ * one binding: one collector keeps the plain equality (and its plans), several
+ * are `= ANY(?)`.
+ */
+export function collectorsCondition(collectors: Collectors, column = 'owner_id'): { sql: string; binding: Knex.RawBinding } {
+  const ids = idsOf(collectors);
+  return ids.length === 1 ? { sql: `${column} = ?`, binding: ids[0]! } : { sql: `${column} = ANY(?)`, binding: [...ids] };
+}
+
+/**
+ * The raw SQL condition on `qidian_rankings` rows (under `alias`) of the
+ * collectors, and its bindings: several collectors' captures of a board's
+ * day keep one entry per rank, the latest capture's (as the board reads do).
+ */
+export function rankingRowsCondition(collectors: Collectors, alias = 'qidian_rankings'): { sql: string; bindings: Knex.RawBinding[] } {
+  const ids = idsOf(collectors);
+  if (ids.length === 1) return { sql: `${alias}.owner_id = ?`, bindings: [ids[0]!] };
+  const later =
+    `SELECT 1 FROM qidian_rankings o WHERE o.owner_id = ANY(?) AND o.ranking = ${alias}.ranking AND o.day = ${alias}.day AND o.rank = ${alias}.rank ` +
+    `AND (o.captured_at > ${alias}.captured_at OR (o.captured_at = ${alias}.captured_at AND o.owner_id < ${alias}.owner_id))`;
+  return { sql: `${alias}.owner_id = ANY(?) AND NOT EXISTS (${later})`, bindings: [[...ids], [...ids]] };
+}
+
 function trackingsQuery(knex: Knex, userId: Collectors, since: Date) {
   return knex('qidian_trackings as t')
     .leftJoin('qidian_novels as n', function () {

@@ -70,15 +70,22 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
     ]);
     await membershipsSettle();
     // the organization on a plan with the analytics (its free plan starts a moment after the founding)
-    await waitFor('the organization’s plan', async () => (await platform.events(subscriptionStream(organizationId, 'xiaohongshu'))).length > 0, 20_000, 100);
-    const now = new Date();
-    await handle(
-      platform.store,
-      subscriptionAggregate,
-      subscriptionKey(organizationId, 'xiaohongshu'),
-      { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
+    for (const service of ['xiaohongshu', 'qidian']) {
+      await waitFor(
+        `the organization’s ${service} plan`,
+        async () => (await platform.events(subscriptionStream(organizationId, service))).length > 0,
+        20_000,
+        100,
+      );
+      const now = new Date();
+      await handle(
+        platform.store,
+        subscriptionAggregate,
+        subscriptionKey(organizationId, service),
+        { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
+        { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
+      );
+    }
     // the shared note: south collected it first, north later with more likes
     await collect(south.userId, [note(notes.shared, '静安咖啡馆', 10), note(notes.southOnly, '徐汇面包店', 3)]);
     await collect(north.userId, [note(notes.shared, '静安咖啡馆', 25), note(notes.northOnly, '杨浦书店', 7)]);
@@ -188,6 +195,33 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
     expect(await trackings(analyst)).to.deep.equal([`${north.userId}:${novel}`]);
     expect(await trackings(south)).to.deep.equal([]);
     expect(await trackings(outsider)).to.deep.equal([]);
+
+    // the analytics over every member's captures: the book once, the board's day one entry per rank
+    const author = await call('GET', `/qidian/analytics/author/${encodeURIComponent('爱潜水的乌贼')}?days=2`, analyst);
+    expect(author.status, author.text).to.equal(200);
+    expect(author.body.data.totals).to.include({ books: 1, total_words: 4_460_000, word_growth: 60_000 });
+    const northsAuthor = await call('GET', `/qidian/analytics/author/${encodeURIComponent('爱潜水的乌贼')}?days=2`, north);
+    expect(northsAuthor.body.data.totals).to.include({ books: 1, total_words: 4_400_000, word_growth: 0 });
+    expect((await call('GET', `/qidian/analytics/author/${encodeURIComponent('爱潜水的乌贼')}?days=2`, outsider)).status).to.be.oneOf([403, 404]);
+    const market = await call('GET', `/qidian/analytics/market?days=2&board=${encodeURIComponent('热销榜')}`, analyst);
+    expect(market.status, market.text).to.equal(200);
+    expect(market.body.data.boards[0]).to.include({ ranking: '热销榜', entries_end: 2 });
+    const peers = await call('GET', `/qidian/analytics/competitors/${novel}?days=2`, analyst);
+    expect(peers.status, peers.text).to.equal(200);
+    expect(peers.body.data.novel).to.include({ novel_id: novel, title: '诡秘之主' });
+    expect((await call('GET', `/qidian/analytics/competitors/${novel}?days=2`, outsider)).status).to.be.oneOf([403, 404]);
+
+    // alert rules: the analyst lists north's, south does not see it, and only north changes it
+    const alert = await platform.call('POST', '/api/v1/qidian/alerts', { token: north.token, body: { novel_id: novel, kind: 'update' } });
+    expect(alert.status, alert.text).to.equal(201);
+    const alerts = async (user: Member) =>
+      (await call('GET', `/qidian/alerts?after_position=${alert.body.data.position}`, user)).body.data.items.map(
+        (a: { id: string; owner_id: string }) => `${a.owner_id}:${a.id}`,
+      );
+    expect(await alerts(analyst)).to.deep.equal([`${north.userId}:${alert.body.data.id}`]);
+    expect(await alerts(south)).to.deep.equal([]);
+    expect((await call('GET', `/qidian/alerts/${alert.body.data.id}`, analyst)).body.data.owner_id).to.equal(north.userId);
+    expect((await call('DELETE', `/qidian/alerts/${alert.body.data.id}`, owner)).status).to.equal(404);
   });
 
   it('a deletion takes the caller’s own copy only: another member’s stays, and reaches the analyst', async () => {

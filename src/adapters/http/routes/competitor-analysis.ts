@@ -10,6 +10,7 @@ import type { Period } from '../../../read-api/qidian-analytics.js';
 import { competitorAnalysis, PEER_SORTS } from '../../../read-api/qidian-competitors.js';
 import { allowsRanking, QIDIAN_RANKINGS } from '../../../write-model/subscription/plans.js';
 import { currentUser } from '../authenticate.js';
+import { accessOf } from '../access.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
@@ -122,7 +123,7 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
       summary: 'Competitor analysis: a novel against its peers',
       description:
         'A novel against its peers: the other novels of its category — and of its sub-category when a board entry shows it (`level=category` ' +
-        "compares with the whole category) — in the caller's own collected data (novel snapshots and board entries captured within retention " +
+        "compares with the whole category) — in the collected data of the caller's data scope (novel snapshots and board entries captured within retention " +
         `and in the period: \`days\`, default ${DEFAULT_DAYS}, or \`from\`/\`to\`, Qidian days, at most ${MAX_COMPETITOR_DAYS}). Per metric — word_count, ` +
         'chapters, collections, monthly_tickets (at the last snapshot of the period), their weekly growth (last − first snapshot of the ' +
         'period per 7 days between them; null with one snapshot or two less than a day apart), and best_rank:<board> (the best rank on each ' +
@@ -158,7 +159,7 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
       const since = new Date(now.getTime() - plan.features.data_retention_days * DAY_MS);
       const boards = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      const found = await competitorAnalysis(knex, user.id, params.novel_id, {
+      const found = await competitorAnalysis(knex, accessOf(ctx).ownerIds, params.novel_id, {
         since,
         period: p,
         boards,

@@ -11,6 +11,7 @@ import { QIDIAN_ALERTS_PROJECTION } from '../../../projections/qidian-alerts.js'
 import { countKeywords, listAlerts, listKeywords } from '../../../read-api/qidian-alerts.js';
 import { MAX_ALERT_WORDS, NOVEL_ALERT_KINDS, type KnownAlert } from '../../../write-model/novel-alert/index.js';
 import { MAX_KEYWORD_LENGTH } from '../../../write-model/qidian-keyword/index.js';
+import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -34,6 +35,7 @@ const words = z.number().int().min(1).max(MAX_ALERT_WORDS).describe('word_count_
 
 const alertSchema = z.object({
   id: z.string(),
+  owner_id: z.string().describe('whose rule it is (in an organization, a member my data scope reaches)'),
   novel_id: z.string(),
   novel_title: z.string().nullable().describe('from the latest capture; null until collected'),
   kind: z.enum(NOVEL_ALERT_KINDS),
@@ -44,7 +46,14 @@ const alertSchema = z.object({
   revision: z.string().describe('send as If-Match to PUT'),
 });
 
-const keywordSchema = z.object({ id: z.string(), keyword: z.string(), status: z.string(), created_at: z.string(), updated_at: z.string() });
+const keywordSchema = z.object({
+  id: z.string(),
+  owner_id: z.string().describe('who watches it (in an organization, a member my data scope reaches)'),
+  keyword: z.string(),
+  status: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
 
 const idParams = z.object({ id: z.uuid() });
 
@@ -71,10 +80,10 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
     return { store, userId, now: clock(), timeZone: deps.timeZone, context: commandContext(ctx, userId) };
   }
 
-  async function ownAlert(ctx: AppContext, id: string): Promise<KnownAlert & { revision: bigint }> {
-    const user = currentUser(ctx);
+  /** An active alert of an owner the caller reaches: the caller's own to change it, the data scope's to read it. */
+  async function ownAlert(ctx: AppContext, id: string, owners: readonly string[] = [currentUser(ctx).id]): Promise<KnownAlert & { revision: bigint }> {
     const { state, revision } = await loadAlert(store, id);
-    if (state.status !== 'active' || state.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'alert not found');
+    if (state.status !== 'active' || !owners.includes(state.userId)) throw new HttpError(404, 'NOT_FOUND', 'alert not found');
     return { ...state, revision };
   }
 
@@ -87,7 +96,9 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       method: 'get',
       path: '/alerts',
       summary: 'My novel alerts',
-      description: 'Newest first; `novel_id` narrows to one novel.',
+      description:
+        "Newest first; `novel_id` narrows to one novel. In an organization, the rules of the caller's data scope (each names its owner_id); " +
+        "changing or deleting one stays its owner's (404 to others).",
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
@@ -95,9 +106,9 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       responses: { 200: { description: 'a page of alerts', schema: pageSchema(alertSchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, QIDIAN_ALERTS_PROJECTION);
-      return listAlerts(knex, user.id, { page: query.page, per_page: query.per_page }, query.novel_id ? { novelId: query.novel_id } : {});
+      // the rules of the caller's data scope (an organization's analyst: every member's); changing one stays its owner's
+      return listAlerts(knex, accessOf(ctx).ownerIds, { page: query.page, per_page: query.per_page }, query.novel_id ? { novelId: query.novel_id } : {});
     },
   );
 
@@ -150,10 +161,11 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       errors: [404],
     },
     async ({ params }, ctx) => {
-      const a = await ownAlert(ctx, params.id);
+      const a = await ownAlert(ctx, params.id, accessOf(ctx).ownerIds);
       ctx.set('ETag', `"${a.revision}"`);
       return {
         id: a.alertId,
+        owner_id: a.userId,
         novel_id: a.novelId,
         kind: a.kind,
         words: a.words,
@@ -231,7 +243,9 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       method: 'get',
       path: '/keywords',
       summary: 'My watched keywords',
-      description: 'Newest first. Needs the plan feature custom_keywords (403 PERMISSION_DENIED, details.feature = custom_keywords, otherwise).',
+      description:
+        "Newest first; in an organization, the keywords of the caller's data scope (each names its owner_id). Needs the plan feature " +
+        'custom_keywords (403 PERMISSION_DENIED, details.feature = custom_keywords, otherwise).',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
@@ -243,7 +257,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       const user = currentUser(ctx);
       await requireKeywords(user.id);
       await awaitPosition(ctx, knex, QIDIAN_ALERTS_PROJECTION);
-      return listKeywords(knex, user.id, { page: query.page, per_page: query.per_page });
+      return listKeywords(knex, accessOf(ctx).ownerIds, { page: query.page, per_page: query.per_page });
     },
   );
 

@@ -664,7 +664,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       path: '/analytics/market',
       summary: 'Market analytics: boards and categories over a period',
       description:
-        "Over the caller's own collected rankings and novel snapshots (as every Qidian read; within retention) of a period of Qidian days " +
+        "Over the collected rankings and novel snapshots of the caller's data scope (as every Qidian read; within retention) of a period of Qidian days " +
         `(\`days\`, default 7, or \`from\`/\`to\`; at most ${MAX_ANALYTICS_DAYS} days). Per board (\`board\`: one of them; default every board ` +
         "the plan's ranking_access allows): its first and last capture of the period, the risers and fallers between them (rank change), " +
         'new entries (on the last, not on the first) and exits; the books whose word count grew most (first against last snapshot of the ' +
@@ -693,7 +693,15 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       if (query.board !== undefined) requireRanking(plan, query.board);
       const boards = query.board !== undefined ? [query.board] : QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      return marketAnalytics(knex, user.id, { since, period, boards, category: query.category, limit: query.limit, maxCategories: MAX_MARKET_CATEGORIES });
+      // the collection of the caller's data scope (an organization's analyst: every member's and the organization's own)
+      return marketAnalytics(knex, accessOf(ctx).ownerIds, {
+        since,
+        period,
+        boards,
+        category: query.category,
+        limit: query.limit,
+        maxCategories: MAX_MARKET_CATEGORIES,
+      });
     },
   );
 
@@ -706,7 +714,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'Author analytics',
       description:
         'An author by name as the collected data spells it (URL-encoded; the collected items carry no Qidian author id), over the ' +
-        "caller's own collected data within retention: the books (from snapshots and ranking entries; most recently updated first, at " +
+        "collected data of the caller's data scope within retention (a book several collected counted once): the books (from snapshots and ranking entries; most recently updated first, at " +
         `most ${MAX_AUTHOR_BOOKS}), totals (books, words, latest update, growth over the period) and per Qidian day of the period ` +
         "(`days`, default 30, or `from`/`to`) the sums of the books' last capture of the day and the author's board entries. 404 when " +
         'nothing of the author is visible. Needs the plan feature author_info (403 PERMISSION_DENIED otherwise).',
@@ -723,7 +731,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const { plan, since } = await planWithFeature(user.id, 'author_info');
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const boards = QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
-      const found = await authorAnalytics(knex, user.id, params.author, { since, period, boards, maxBooks: MAX_AUTHOR_BOOKS });
+      const found = await authorAnalytics(knex, accessOf(ctx).ownerIds, params.author, { since, period, boards, maxBooks: MAX_AUTHOR_BOOKS });
       if (!found) throw new HttpError(404, 'NOT_FOUND', 'no data of this author');
       return found;
     },
