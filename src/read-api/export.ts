@@ -1,7 +1,6 @@
 import { requirePlanExportFormat } from '../application/plan-gates.js';
 import { stringify } from 'csv-stringify/sync';
-import ExcelJS from 'exceljs';
-import PDFDocument from 'pdfkit';
+import { loadExcel, loadPdfDocument } from './document-libraries.js';
 import { loadPdfFonts, printable } from './pdf-fonts.js';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
@@ -126,10 +125,11 @@ function csvCell(value: Cell): string | number | boolean | null {
 
 function xlsxStream<Row>(spec: ExportSpec<Row>): Readable {
   const out = new PassThrough();
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
-  const sheet = workbook.addWorksheet(spec.sheetName ?? 'export');
-  sheet.columns = spec.columns.map((c, i) => ({ header: c.header, key: `c${i}`, width: c.width ?? 16 }));
   const write = async () => {
+    const ExcelJS = await loadExcel();
+    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
+    const sheet = workbook.addWorksheet(spec.sheetName ?? 'export');
+    sheet.columns = spec.columns.map((c, i) => ({ header: c.header, key: `c${i}`, width: c.width ?? 16 }));
     for await (const page of spec.pages) {
       if (out.destroyed) return; // the client went away
       for (const row of page) sheet.addRow(spec.columns.map((c) => flat(c.value(row)))).commit();
@@ -159,6 +159,7 @@ function pdfStream<Row>(spec: ExportSpec<Row>): Readable {
   const out = new PassThrough();
   const write = async () => {
     const { regular, bold } = await loadPdfFonts();
+    const PDFDocument = await loadPdfDocument();
     const doc = new PDFDocument({ size: 'A4', layout: 'landscape', margin: PDF_MARGIN, info: { Title: spec.sheetName ?? 'export', Author: 'Collector' } });
     doc.pipe(out);
     doc.registerFont('regular', regular);

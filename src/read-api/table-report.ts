@@ -1,5 +1,4 @@
-import ExcelJS from 'exceljs';
-import PDFDocument from 'pdfkit';
+import { loadExcel, loadPdfDocument } from './document-libraries.js';
 import { inertCell } from './inert-cell.js';
 import { loadPdfFonts, printable } from './pdf-fonts.js';
 
@@ -43,6 +42,7 @@ const show = (v: Cell): string =>
   v === null ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toLocaleString('en-US', { maximumFractionDigits: 2 })) : v;
 
 async function workbook(r: TableReport): Promise<Buffer> {
+  const ExcelJS = await loadExcel();
   const book = new ExcelJS.Workbook();
   book.creator = 'Collector';
   book.created = r.generatedAt;
@@ -69,6 +69,7 @@ async function workbook(r: TableReport): Promise<Buffer> {
 
 async function pdf(r: TableReport): Promise<Buffer> {
   const { regular, bold } = await loadPdfFonts();
+  const PDFDocument = await loadPdfDocument();
   const doc = new PDFDocument({
     size: 'A4',
     margin: 50,

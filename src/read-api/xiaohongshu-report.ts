@@ -1,5 +1,4 @@
-import ExcelJS from 'exceljs';
-import PDFDocument from 'pdfkit';
+import { loadExcel, loadPdfDocument } from './document-libraries.js';
 import { inertCell } from './inert-cell.js';
 import { loadPdfFonts, printable } from './pdf-fonts.js';
 import type { ExportFormat as PlanExportFormat } from '../write-model/subscription/plans.js';
@@ -83,6 +82,7 @@ const TREND_COLUMNS = [
 // ---------------------------------------------------------------- xlsx
 
 async function reportWorkbook(r: XiaohongshuReport): Promise<Buffer> {
+  const ExcelJS = await loadExcel();
   const workbook = new ExcelJS.Workbook();
   workbook.creator = 'Collector';
   workbook.created = r.generatedAt;
@@ -171,6 +171,7 @@ interface PdfColumn<Row> {
 
 async function reportPdf(r: XiaohongshuReport): Promise<Buffer> {
   const { regular, bold } = await loadPdfFonts();
+  const PDFDocument = await loadPdfDocument();
   const doc = new PDFDocument({
     size: 'A4',
     margin: 50,
