@@ -1,9 +1,9 @@
 import { expect } from 'chai';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { randomUUID } from 'node:crypto';
 import type { Container } from 'inversify';
 import knexFactory from 'knex';
 import { registerProxy } from '../../src/application/proxies.js';
-import { runCli } from '../../src/cli/program.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import { comparePositions } from '../../src/event-store/position.js';
 import { prepareDatabase } from '../../src/main/boot.js';
@@ -42,12 +42,7 @@ describe('cli: consumers status, dead letters (e2e)', function () {
   const broken = new Set<string>();
   const proxies: string[] = [];
 
-  const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'cli', ...args], { out: (l) => out.push(l), err: (l) => err.push(l), readStdin: async () => '', env });
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  };
+  const cli = (...args: string[]) => cliInProcess(args, env);
 
   before(async () => {
     const config = testConfig(env);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
@@ -72,13 +73,19 @@ describe('cli: users create-admin (e2e, real binary)', function () {
     return { res, text, body: JSON.parse(text) };
   }
 
-  it('--help works at every level', async () => {
-    for (const args of [['--help'], ['users', '--help'], ['users', 'create-admin', '--help']]) {
-      const run = await cli(args);
+  it('--help works at every level (the binary once, the program in process for the rest)', async () => {
+    const binary = await cli(['--help']);
+    expect(binary.code, binary.stderr).to.equal(0);
+    expect(binary.stdout).to.include('Usage:');
+    for (const args of [
+      ['users', '--help'],
+      ['users', 'create-admin', '--help'],
+    ]) {
+      const run = await cliInProcess(args);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.include('Usage:');
     }
-    expect((await cli(['users', 'create-admin', '--help'])).stdout).to.include('--password-stdin');
+    expect((await cliInProcess(['users', 'create-admin', '--help'])).stdout).to.include('--password-stdin');
   });
 
   it('creates an admin who logs in with role admin; the same email again exits 1; the password is never printed', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
@@ -111,7 +112,7 @@ describe('cli: streams, events, replay, audit (e2e, real binary)', function () {
         ['events', 'search', '--help'],
         ['replay', '--help'],
         ['audit', 'export', '--help'],
-      ].map(cli),
+      ].map((args) => cliInProcess(args)),
     );
     for (const run of runs) {
       expect(run.code, run.stderr).to.equal(0);

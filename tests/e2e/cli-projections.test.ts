@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
@@ -122,11 +123,11 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
       ['projections', 'rebuild', '--help'],
       ['projections', 'reset', '--help'],
     ]) {
-      const run = await cli(args);
+      const run = await cliInProcess(args);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.include('Usage:');
     }
-    expect((await cli(['projections', 'rebuild', '--help'])).stdout)
+    expect((await cliInProcess(['projections', 'rebuild', '--help'])).stdout)
       .to.include('--all')
       .and.include('--json')
       .and.include('--priority');

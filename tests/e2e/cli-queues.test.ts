@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { Container } from 'inversify';
-import { runCli } from '../../src/cli/program.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/port.js';
 import { prepareDatabase } from '../../src/main/boot.js';
@@ -32,12 +32,7 @@ describe('cli: queues (e2e)', function () {
   let mail: Queue;
   let from = 0;
 
-  const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'cli', ...args], { out: (l) => out.push(l), err: (l) => err.push(l), readStdin: async () => '', env });
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  };
+  const cli = (...args: string[]) => cliInProcess(args, env);
   const recorded = async () => (await store.readStream(`queue_intervention-mail_${today()}`).catch(() => [])).slice(from);
 
   before(async () => {
