@@ -212,6 +212,16 @@ describe('resources the organization owns (e2e)', function () {
       expect(await ids(analyst)).to.include(noteId);
       expect(await ids(owner)).to.include(noteId);
       expect(await ids(operator)).not.to.include(noteId);
+
+      // the organization's copy is deleted by one whose collection.data.delete is organization-wide, asked for by name
+      expect((await call('DELETE', `/xiaohongshu/contents/${noteId}`, owner)).status).to.equal(404);
+      const narrow = await call('DELETE', `/xiaohongshu/contents/${noteId}?owner=organization`, operator);
+      expect(narrow.status, narrow.text).to.equal(403);
+      expect(narrow.body.error.details.reason).to.equal('organization_scope');
+      const deleted = await call('DELETE', `/xiaohongshu/contents/${noteId}?owner=organization`, owner);
+      expect(deleted.status, deleted.text).to.equal(200);
+      const gone = await call('GET', `/xiaohongshu/contents?after_position=${deleted.body.data.position}&per_page=100`, analyst);
+      expect(gone.body.data.items.map((i: { id: string }) => i.id)).not.to.include(noteId);
     });
 
     it('an article the organization owns names its images, is edited by another admin, and publishes through its accounts only', async () => {

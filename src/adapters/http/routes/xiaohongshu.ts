@@ -38,6 +38,7 @@ import {
 import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
+import { newResourceOwner, ownerField } from '../owner-choice.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
@@ -440,20 +441,23 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
         'stays theirs), and collecting it again later ' +
         "does not bring it back. A note I cannot read (someone else's, unknown, past retention) is 404, as for GET. " +
         'Deleting it again: 200 with position null. `?after_position=` here waits for a collection to reach the read model before the note ' +
-        "is looked up; the reads follow the deletion once the projection has it (pass the answer's position to them as `?after_position=`).",
+        "is looked up; the reads follow the deletion once the projection has it (pass the answer's position to them as `?after_position=`). " +
+        "`?owner=organization` deletes my organization's own copy instead (collected by a workflow it owns; collection.data.delete at " +
+        'organization scope).',
       tags: ['xiaohongshu'],
       auth: true,
       permission: 'collection.data.delete',
-      request: { params: noteIdParams, query: afterPositionQuery },
+      request: { params: noteIdParams, query: afterPositionQuery.extend({ owner: ownerField }) },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
     },
-    async ({ params }, ctx) => {
-      // one's own copy of a note: what another member collected stays theirs
-      const scope = { ...(await scopeOf(ctx)), ownerIds: undefined };
+    async ({ params, query }, ctx) => {
+      // one's own copy of a note (or the organization's): what another member collected stays theirs
+      const ownerId = newResourceOwner(ctx, query.owner, 'query');
+      const scope = { ...(await scopeOf(ctx)), ownerId, ownerIds: undefined };
       const collected = await hasContent(knex, scope, params.id);
       const result = await deleteCollectedContent(
-        { store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, scope.ownerId) },
+        { store, ownerId: scope.ownerId, now: scope.now, context: commandContext(ctx, currentUser(ctx).id) },
         params.id,
         collected,
       );
