@@ -260,8 +260,12 @@ async function main(): Promise<void> {
     }
 
     const rate = (n: number, s: number) => (s > 0 ? n / s : Number.POSITIVE_INFINITY);
-    const fastest = Math.max(...results.map((r) => rate(r.handled, r.seconds.total)));
-    const everyMet = results.every((r) => rate(r.handled, r.seconds.total) >= TARGET_EVERY);
+    // a projection the history gives no event (its rate is 0 by definition) says nothing about speed
+    const measured = results.filter((r) => r.handled > 0);
+    const rates = measured.map((r) => rate(r.handled, r.seconds.total));
+    const fastest = rates.length > 0 ? Math.max(...rates) : 0;
+    const slowest = rates.length > 0 ? Math.min(...rates) : 0;
+    const everyMet = rates.length > 0 && rates.every((r) => r >= TARGET_EVERY);
     if (AS_JSON) {
       process.stdout.write(
         `${JSON.stringify({ events: total, users: USERS, excludedColumns, results, targets: { every: TARGET_EVERY, fastest: TARGET_FASTEST, everyMet, fastestMet: fastest >= TARGET_FASTEST } }, null, 2)}\n`,
@@ -303,9 +307,9 @@ async function main(): Promise<void> {
         ['target', 'wanted', 'got', 'met'],
         [
           [
-            'every projection, handled/s',
+            `every projection with events (${measured.length}), handled/s`,
             `≥ ${fmtRate(TARGET_EVERY)}`,
-            fmtRate(Math.min(...results.map((r) => rate(r.handled, r.seconds.total)))),
+            fmtRate(slowest),
             everyMet ? 'yes' : 'NO',
           ],
           ['the fastest, handled/s', `≥ ${fmtRate(TARGET_FASTEST)}`, fmtRate(fastest), fastest >= TARGET_FASTEST ? 'yes' : 'NO'],
