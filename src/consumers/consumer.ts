@@ -23,6 +23,14 @@ export interface Consumer {
   /** most events per transaction (default 500) */
   batchSize?: number;
   /**
+   * Per event type, the part of its data the handler reads, as a Postgres
+   * expression over `data` (jsonb). A rebuild's reader on the Postgres event
+   * store sends that instead of the whole data (ItemsCollected carries
+   * kilobytes of items a projection may only count); live delivery and the
+   * other stores send the whole data, so the handler takes both shapes.
+   */
+  rebuildData?: Readonly<Record<string, string>>;
+  /**
    * handles events in global order; throwing rolls the batch back, and the
    * runner applies it again in parts to find the event that fails: that one
    * is retried, then parked (consumer_dead_letters) so the rest goes on.

@@ -361,12 +361,16 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
   let lockLost = false;
   if (!(await lock.tryAcquire(() => (lockLost = true)))) throw new RebuildInProgressError(name);
 
-  const source = await openRebuildSource(deps.store, deps.databaseUrl, def.consumer.filter, options.batchSize ?? REBUILD_BATCH_SIZE).catch(
-    async (error: unknown) => {
-      await lock.release();
-      throw error;
-    },
-  );
+  const source = await openRebuildSource(
+    deps.store,
+    deps.databaseUrl,
+    def.consumer.filter,
+    options.batchSize ?? REBUILD_BATCH_SIZE,
+    def.consumer.rebuildData,
+  ).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   try {
     const schemas = await liveSchemas(deps.knex, def.tables);
     const { resumed, meta } = await prepareShadow(deps, def, schemas, source);

@@ -20,12 +20,19 @@ export interface RebuildSource {
   close(): Promise<void>;
 }
 
-export async function openRebuildSource(store: EventStore, databaseUrl: string, filter: EventFilter | undefined, batchSize: number): Promise<RebuildSource> {
+export async function openRebuildSource(
+  store: EventStore,
+  databaseUrl: string,
+  filter: EventFilter | undefined,
+  batchSize: number,
+  /** per event type, the part of its data to read (Consumer.rebuildData; the Postgres reader alone honours it) */
+  dataOf: Readonly<Record<string, string>> = {},
+): Promise<RebuildSource> {
   if (store.kind === 'postgres') {
     const pool = survivePoolErrors(new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'projection-rebuild' }));
     const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('es_events')::text AS t`);
     if (rows[0]?.t) {
-      const reader = new PostgresCatchUpReader(pool, filter, batchSize);
+      const reader = new PostgresCatchUpReader(pool, filter, batchSize, dataOf);
       return {
         read: (after) => reader.read(after),
         count: (after, upTo) => reader.count(after, upTo),

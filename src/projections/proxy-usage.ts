@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -36,6 +37,14 @@ export const EXECUTION_STREAM_PREFIX = 'workflow_execution-';
 
 const USED_TYPES: readonly WorkflowExecutionEvent['type'][] = ['ExecutionRequested', 'ProxyAssigned', 'ItemsCollected', 'ExecutionFailed'];
 
+/**
+ * What a rebuild reads of ItemsCollected: the batch's item count instead of
+ * its items (kilobytes of JSON per event, which this projection only counts).
+ */
+const ITEMS_COUNTED =
+  "jsonb_build_object('executionId', data->'executionId', 'collectedAt', data->'collectedAt', 'batchItemCount', jsonb_array_length(data->'items'))";
+const itemsCounted = z.object({ executionId: z.string(), collectedAt: z.string(), batchItemCount: z.number().int().min(0) });
+
 /** The default of config QUOTA_TIME_ZONE. */
 export const DEFAULT_USAGE_TIME_ZONE = 'Asia/Shanghai';
 
@@ -50,6 +59,7 @@ export function createProxyUsageProjection(options: ProxyUsageProjectionOptions 
   return {
     name: options.name ?? PROXY_USAGE_PROJECTION,
     filter: { streamPrefixes: [EXECUTION_STREAM_PREFIX], eventTypes: USED_TYPES },
+    rebuildData: { ItemsCollected: ITEMS_COUNTED },
     async handle(events, { tx }) {
       await applyEvents(tx, events, timeZone);
     },
@@ -59,6 +69,22 @@ export function createProxyUsageProjection(options: ProxyUsageProjectionOptions 
 export const proxyUsageProjection: Consumer = createProxyUsageProjection();
 
 const KNOWN = new Set<string>(USED_TYPES);
+
+/** The events as this projection uses them: ItemsCollected as the count of its items, read whole or as ITEMS_COUNTED. */
+type Used = Exclude<WorkflowExecutionEvent, { type: 'ItemsCollected' }> | { type: 'ItemsCollected'; data: z.infer<typeof itemsCounted> };
+
+function used(recorded: RecordedEvent): Used {
+  const data = recorded.data as Record<string, unknown> | null;
+  if (recorded.type === 'ItemsCollected' && data !== null && typeof data === 'object' && 'batchItemCount' in data) {
+    const parsed = itemsCounted.safeParse(data);
+    if (!parsed.success) throw new Error(`ItemsCollected ${recorded.id} read as its count is not one: ${parsed.error.message}`);
+    return { type: 'ItemsCollected', data: parsed.data };
+  }
+  const event = workflowExecutionEvents.decode(recorded);
+  if (event.type !== 'ItemsCollected') return event;
+  const d = event.data;
+  return { type: 'ItemsCollected', data: { executionId: d.executionId, collectedAt: d.collectedAt, batchItemCount: d.items.length } };
+}
 
 interface Execution {
   ownerId: string;
@@ -78,9 +104,9 @@ interface Usage {
 }
 
 async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[], timeZone: string): Promise<void> {
-  const decoded: { event: WorkflowExecutionEvent; revision: bigint }[] = [];
+  const decoded: { event: Used; revision: bigint }[] = [];
   for (const recorded of events) {
-    if (KNOWN.has(recorded.type)) decoded.push({ event: workflowExecutionEvents.decode(recorded), revision: recorded.revision });
+    if (KNOWN.has(recorded.type)) decoded.push({ event: used(recorded), revision: recorded.revision });
   }
   if (decoded.length === 0) return;
 
@@ -164,7 +190,7 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
       }
       case 'ItemsCollected': {
         const d = event.data;
-        if (execution.proxyId !== null && d.items.length > 0) count(execution, execution.proxyId, d.collectedAt, { items: d.items.length });
+        if (execution.proxyId !== null && d.batchItemCount > 0) count(execution, execution.proxyId, d.collectedAt, { items: d.batchItemCount });
         break;
       }
       case 'ExecutionFailed': {

@@ -463,6 +463,14 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
       expect(comparePositions(empty.checkpoint, START)).to.be.greaterThan(0);
       const nothingHere = new PostgresCatchUpReader(pool, { streamPrefixes: ['no_such_category-'], eventTypes: ['NoSuchEventEver'] }, 5_000);
       expect((await nothingHere.read(START)).events).to.deep.equal([]);
+
+      // a consumer's rebuildData: one type's data read as its expression, the other's whole
+      const slim = new PostgresCatchUpReader(pool, { streamPrefixes: ['noise-'] }, 5_000, { NoiseHappened: "jsonb_build_object('odd', data->'k')" });
+      const shapes = (await slim.read(START)).events;
+      expect(shapes).to.have.length(2_000);
+      expect(shapes.filter((e) => e.type === 'NoiseHappened').every((e) => JSON.stringify(Object.keys(e.data as object)) === '["odd"]')).to.equal(true);
+      expect(shapes.filter((e) => e.type === 'NoiseRepeated').every((e) => JSON.stringify(Object.keys(e.data as object)) === '["k"]')).to.equal(true);
+      expect(shapes.map((e) => e.id)).to.deep.equal(noiseEvents.events.map((e) => e.id));
     } finally {
       await pool.end();
     }

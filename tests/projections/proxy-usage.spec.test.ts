@@ -1,3 +1,4 @@
+import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { createProxyUsageProjection } from '../../src/projections/proxy-usage.js';
@@ -33,6 +34,14 @@ describe('proxy-usage-v1 projection (given events, then rows)', () => {
       failed: (proxyId: string | null, at: string) =>
         e('ExecutionFailed', { ...ref, ownerId, reason: 'boom', attempt: 1, itemCount: 0, proxy: proxyId ? { proxyId, leaseId: null } : null, failedAt: at }),
     };
+  };
+
+  /** An ItemsCollected as a rebuild reads it: its data through the projection's rebuildData expression, in Postgres. */
+  const asRebuildReads = async (event: ReturnType<typeof recorded>) => {
+    const expression = projection.rebuildData?.[event.type];
+    if (!expression) return event;
+    const { rows } = await knex.raw(`SELECT ${expression} AS data FROM (SELECT ?::jsonb AS data) e`, [JSON.stringify(event.data)]);
+    return { ...event, data: rows[0].data };
   };
 
   const usageOf = (userId: string) => async (tx: Knex.Transaction) =>
@@ -78,6 +87,24 @@ describe('proxy-usage-v1 projection (given events, then rows)', () => {
     }
   });
 
+  it('counts the same from the ItemsCollected a rebuild reads (the item count, not the items)', async () => {
+    const owner = `user-${randomUUID()}`;
+    const p1 = `p1-${randomUUID()}`;
+    const x = execution(owner);
+    const events = [
+      x.requested(DAY1('15:00')),
+      x.assigned(p1, DAY1('15:02')),
+      x.collected(3, DAY1('15:03')),
+      x.collected(0, DAY1('15:04')),
+      x.collected(4, DAY1('15:05')),
+    ];
+    const slim = await Promise.all(events.map(asRebuildReads));
+    expect(slim[2]!.data).to.deep.equal({ executionId: x.executionId, collectedAt: DAY1('15:03'), batchItemCount: 3 });
+    const rows = [{ proxy_id: p1, platform: 'xiaohongshu', day: '2026-12-01', executions: 1, items: 7, failures: 0, updated_at: new Date(DAY1('15:05')) }];
+    for (const given of [events, slim]) {
+      for (const batchSize of BATCH_SIZES) await projectionSpec(knex, projection, { batchSize }).given(given).thenQuery(usageOf(owner), rows);
+    }
+  });
   it('adds up several executions on one row, and older events redelivered after later ones count nothing again', async () => {
     const owner = `user-${randomUUID()}`;
     const p1 = `p1-${randomUUID()}`;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EventFilter, RecordedEvent } from '../../../event-store/port.js';
 import type { Position } from '../../../event-store/position.js';
-import { EVENT_COLUMNS, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
+import { EVENT_COLUMNS, eventColumns, likePrefix, toRecordedEvent, type EventRow } from './rows.js';
 
 /**
  * Reads a filtered slice of $all in large batches for a replay (a projection
@@ -48,10 +48,15 @@ export class PostgresCatchUpReader {
 
   private readonly configured = new WeakSet<pg.PoolClient>();
 
+  /**
+   * @param dataOf per event type, an expression over `data` to read instead
+   *   of the whole (Consumer.rebuildData)
+   */
   constructor(
     private readonly pool: Pick<pg.Pool, 'connect'>,
     filter: EventFilter | undefined,
     private readonly batchSize: number,
+    private readonly dataOf: Readonly<Record<string, string>> = {},
   ) {
     this.types = filter?.eventTypes?.length ? new Set(filter.eventTypes) : undefined;
     this.prefixes = filter?.streamPrefixes ?? [];
@@ -105,7 +110,9 @@ export class PostgresCatchUpReader {
             `SELECT ${EVENT_COLUMNS}, transaction_id AS t, global_position AS g FROM es_events WHERE false AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${residual}`
           : pairs
               .map(
-                (p) => `(SELECT ${EVENT_COLUMNS}, transaction_id AS t, global_position AS g FROM es_events
+                (
+                  p,
+                ) => `(SELECT ${eventColumns(Object.hasOwn(this.dataOf, p.type) ? this.dataOf[p.type] : 'data')}, transaction_id AS t, global_position AS g FROM es_events
                   WHERE ${CATEGORY} = $${values.push(p.category)}::text AND event_type = $${values.push(p.type)}::text
                     AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) AND ${bound} ${residual}
                   ORDER BY transaction_id, global_position LIMIT $3)`,

@@ -5,9 +5,14 @@ import type { EventMetadata, Json, RecordedEvent } from '../../../event-store/po
  * (never through a JS number); the time as epoch milliseconds, which is much
  * cheaper to turn into a Date than timestamptz text.
  */
-export const EVENT_COLUMNS = `transaction_id::text AS commit_position, global_position::text AS prepare_position,
-  stream_name, stream_revision::text AS stream_revision, event_id, event_type, data, metadata,
+export const EVENT_COLUMNS = eventColumns();
+
+/** EVENT_COLUMNS with `data` as an expression over it (a rebuild reading only the part of an event its handler uses). */
+export function eventColumns(data = 'data'): string {
+  return `transaction_id::text AS commit_position, global_position::text AS prepare_position,
+  stream_name, stream_revision::text AS stream_revision, event_id, event_type, ${data === 'data' ? 'data' : `(${data}) AS data`}, metadata,
   (extract(epoch FROM created_at) * 1000)::float8 AS created_ms`;
+}
 
 export interface EventRow {
   commit_position: string;
