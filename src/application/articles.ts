@@ -1,3 +1,4 @@
+import { reaches } from './data-scope.js';
 import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../event-store/port.js';
 import type { Position } from '../event-store/position.js';
@@ -36,8 +37,7 @@ export interface ArticleCaller {
 
 /** The owner of an article the caller reaches, whom a change is made for (NOT_FOUND otherwise, as for an unknown one). */
 function reachedOwner(state: { status: string; ownerId: string | null }, caller: ArticleCaller, articleId: string): string {
-  const owners = caller.ownerIds ?? [caller.userId];
-  if (state.status !== 'active' || state.ownerId === null || !owners.includes(state.ownerId))
+  if (state.status !== 'active' || state.ownerId === null || !reaches(caller, state.ownerId))
     throw new DomainError('NOT_FOUND', `article ${articleId} not found`, { articleId });
   return state.ownerId;
 }

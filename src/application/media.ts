@@ -1,3 +1,4 @@
+import { reaches } from './data-scope.js';
 import { imageSize } from 'image-size';
 import { createHash, randomUUID } from 'node:crypto';
 import type { EventStore } from '../event-store/port.js';
@@ -134,8 +135,7 @@ export async function readMedia(deps: Pick<MediaDeps, 'store' | 'storage'>, view
 /** The owner deletes an item: recorded, then its bytes removed. A repeat removes the bytes again and answers NOT_FOUND. */
 export async function deleteMedia(deps: MediaDeps, caller: Caller, mediaId: string): Promise<{ revision: bigint; position: Position | undefined }> {
   const { state } = await load(deps.store, mediaAggregate, mediaId);
-  if (state.status === 'none' || !(caller.ownerIds ?? [caller.userId]).includes(state.ownerId))
-    throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
+  if (state.status === 'none' || !reaches(caller, state.ownerId)) throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
   if (state.status === 'deleted') {
     await deps.storage.delete(state.storageKey);
     throw new DomainError('NOT_FOUND', 'media was deleted', { mediaId });

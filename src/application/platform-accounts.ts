@@ -1,3 +1,4 @@
+import { reaches } from './data-scope.js';
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from './ports/secret-box.js';
 import type { EventStore } from '../event-store/port.js';
@@ -46,8 +47,6 @@ export interface Actor {
   /** whose accounts the caller's data scope reaches (ctx.state.access.ownerIds: docs/rbac.md); default: their own */
   ownerIds?: readonly string[];
 }
-
-const reaches = (actor: Pick<Actor, 'userId' | 'ownerIds'>, ownerId: string) => (actor.ownerIds ?? [actor.userId]).includes(ownerId);
 
 type Result = HandleResult<PlatformAccountState, PlatformAccountEvent>;
 

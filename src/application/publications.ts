@@ -1,3 +1,4 @@
+import { ownersOf } from './data-scope.js';
 import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../event-store/port.js';
 import { comparePositions, type Position } from '../event-store/position.js';
@@ -59,8 +60,6 @@ export interface PublicationCaller {
   /** whose articles and publications the caller's data scope reaches (ctx.state.access.ownerIds); default: the caller's own */
   ownerIds?: readonly string[];
 }
-
-const ownersOf = (caller: PublicationCaller): readonly string[] => caller.ownerIds ?? [caller.userId];
 
 /**
  * The owner of a publication the caller reaches, whom a change is made for;

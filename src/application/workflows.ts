@@ -1,3 +1,4 @@
+import { reaches } from './data-scope.js';
 import { hasId } from '../write-model/core/id-set.js';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -60,11 +61,6 @@ export interface Caller {
   context: CommandContext;
   /** whose workflows and executions the caller's data scope reaches (ctx.state.access.ownerIds); default: their own */
   ownerIds?: readonly string[];
-}
-
-/** Whether the owner's resources are in the caller's data scope (docs/rbac.md). */
-export function reaches(caller: Pick<Caller, 'userId' | 'ownerIds'>, ownerId: string): boolean {
-  return (caller.ownerIds ?? [caller.userId]).includes(ownerId);
 }
 
 /** The caller acting on the owner's plan, quotas and trackings (an organization admin changing a member's workflow): the owner's. */

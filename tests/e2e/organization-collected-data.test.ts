@@ -7,7 +7,7 @@ import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
 import type { CollectedItem } from '../../src/write-model/workflow-execution/index.js';
-import { collectedRun, noteItems, sampleNote } from '../support/collected.js';
+import { collectedRun, noteItems, qidianEntry, qidianSnapshot, sampleNote } from '../support/collected.js';
 import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -127,46 +127,19 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
 
   it('Qidian: a novel’s captures and a board’s day reach the analyst from every member, one per capture and rank; the outsider sees none', async () => {
     const novel = String(1_000_000_000 + Math.floor(Math.random() * 1_000_000));
-    const snapshot = (capturedAt: string, wordCount: number): CollectedItem => ({
-      platformContentId: novel,
-      kind: 'qidian.novel_snapshot',
-      data: {
-        novelId: novel,
-        title: '诡秘之主',
-        author: '爱潜水的乌贼',
-        category: '玄幻',
-        wordCount,
-        chapters: 1400,
-        status: 'serializing',
-        stats: { clicks: null, recommendations: 2_510_000, collections: 1_100_000, monthlyTickets: 5000 },
-        lastUpdatedAt: capturedAt,
-        capturedAt,
-      },
-    });
-    const entry = (rank: number, novelId: string, capturedAt: string): CollectedItem => ({
-      platformContentId: `热销榜:${novelId}`,
-      kind: 'qidian.ranking_entry',
-      data: {
-        ranking: '热销榜',
-        rank,
-        novelId,
-        title: `书${rank}`,
-        author: '作者',
-        category: '玄幻',
-        subCategory: '东方玄幻',
-        status: 'serializing',
-        score: 20_000 - rank * 100,
-        scoreLabel: '月票',
-        capturedAt,
-      },
-    });
     const earlier = new Date(Date.now() - 3_600_000).toISOString();
     const later = new Date(Date.now() - 60_000).toISOString();
-    await collectItems(north.userId, 'qidian', 'qidian.novels', [snapshot(earlier, 4_400_000)]);
-    await collectItems(south.userId, 'qidian', 'qidian.novels', [snapshot(later, 4_460_000)]);
+    await collectItems(north.userId, 'qidian', 'qidian.novels', [qidianSnapshot(novel, earlier, 4_400_000, 1400, 1_100_000, 5000)]);
+    await collectItems(south.userId, 'qidian', 'qidian.novels', [qidianSnapshot(novel, later, 4_460_000, 1400, 1_100_000, 5000)]);
     // the same board captured by both on the same day: one entry per rank, the later capture's
-    await collectItems(north.userId, 'qidian', 'qidian.rankings', [entry(1, novel, earlier), entry(2, '1000000002', earlier)]);
-    await collectItems(south.userId, 'qidian', 'qidian.rankings', [entry(1, '1000000003', later), entry(2, novel, later)]);
+    await collectItems(north.userId, 'qidian', 'qidian.rankings', [
+      qidianEntry('热销榜', 1, novel, '书1', '作者', earlier),
+      qidianEntry('热销榜', 2, '1000000002', '书2', '作者', earlier),
+    ]);
+    await collectItems(south.userId, 'qidian', 'qidian.rankings', [
+      qidianEntry('热销榜', 1, '1000000003', '书1', '作者', later),
+      qidianEntry('热销榜', 2, novel, '书2', '作者', later),
+    ]);
 
     const data = await call('GET', `/qidian/novels/${novel}/data?after_position=${lastPosition}`, analyst);
     expect(data.status, data.text).to.equal(200);

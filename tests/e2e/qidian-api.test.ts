@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { collectedRun, qidianEntry, qidianSnapshot } from '../support/collected.js';
 import type { Container } from 'inversify';
 import { randomUUID } from 'node:crypto';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
@@ -7,13 +8,13 @@ import { createApiApp } from '../../src/api-app.js';
 import { novelTrackingId } from '../../src/application/novel-trackings.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
-import { formatPosition, type Position } from '../../src/event-store/position.js';
+import { formatPosition } from '../../src/event-store/position.js';
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
 import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
-import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
+import type { CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 
 interface Reply {
@@ -77,71 +78,11 @@ describe('qidian API (e2e, production app)', function () {
 
   /** What a collector worker does: one execution of the owner's workflow collecting `items`; answers the last position. */
   async function collect(ownerId: string, workflowType: 'qidian.novels' | 'qidian.rankings', items: CollectedItem[]): Promise<string> {
-    const executionId = randomUUID();
-    const now = new Date().toISOString();
-    const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'worker-test' };
     const config = workflowType === 'qidian.novels' ? { novelIds: ['1010868264'] } : { rankings: ['热销榜', '收藏榜'] };
-    const commands: WorkflowExecutionCommand[] = [
-      {
-        type: 'RequestExecution',
-        executionId,
-        workflowId: randomUUID(),
-        ownerId,
-        platform: 'qidian',
-        workflowType,
-        config,
-        platformAccountId: null,
-        trigger: 'schedule',
-        requestedBy: null,
-        now,
-      },
-      { type: 'StartExecution', executionId, workerId: 'collector-1', now },
-      { type: 'CollectItems', executionId, batchId: 'batch-1', items, cursor: null, now },
-    ];
-    let last: Position | undefined;
-    for (const command of commands) {
-      const result = await handle(store, workflowExecutionAggregate, executionId, command, { context });
-      last = result.position ?? last;
-    }
-    return formatPosition(last!);
+    return formatPosition(await collectedRun(store, { ownerId, site: 'qidian', workflowType, items, config }));
   }
 
   const ago = (days: number, hours = 0) => new Date(Date.now() - days * DAY_MS - hours * 3_600_000).toISOString();
-
-  const snapshot = (novelId: string, capturedAt: string, wordCount: number, chapters: number, collections: number, monthlyTickets: number): CollectedItem => ({
-    platformContentId: novelId,
-    kind: 'qidian.novel_snapshot',
-    data: {
-      novelId,
-      title: '诡秘之主',
-      author: '爱潜水的乌贼',
-      category: '玄幻',
-      wordCount,
-      chapters,
-      status: 'serializing',
-      stats: { clicks: null, recommendations: 2_510_000, collections, monthlyTickets },
-      lastUpdatedAt: capturedAt,
-      capturedAt,
-    },
-  });
-
-  const entry = (ranking: string, rank: number, novelId: string, title: string, author: string, capturedAt: string): CollectedItem => ({
-    platformContentId: `${ranking}:${novelId}`,
-    kind: 'qidian.ranking_entry',
-    data: {
-      ranking,
-      rank,
-      novelId,
-      title,
-      author,
-      category: '玄幻',
-      subCategory: '东方玄幻',
-      status: 'serializing',
-      score: 20_000 - rank * 100,
-      scoreLabel: '月票',
-      capturedAt,
-    },
-  });
 
   it('tracks novels up to the free limit, 429 past it, 409 on a duplicate, frees a unit on untrack, keeps others out', async () => {
     const alice = await reader();
@@ -242,11 +183,11 @@ describe('qidian API (e2e, production app)', function () {
     const old = ago(10);
     const dayBefore = ago(2);
     const yesterday = ago(1);
-    await collect(alice.userId, 'qidian.novels', [snapshot(novel, old, 4_400_000, 1400, 1_100_000, 5000)]);
-    await collect(alice.userId, 'qidian.novels', [snapshot(novel, dayBefore, 4_460_000, 1428, 1_199_000, 8600)]);
-    const position = await collect(alice.userId, 'qidian.novels', [snapshot(novel, yesterday, 4_466_500, 1431, 1_200_500, 8850)]);
+    await collect(alice.userId, 'qidian.novels', [qidianSnapshot(novel, old, 4_400_000, 1400, 1_100_000, 5000)]);
+    await collect(alice.userId, 'qidian.novels', [qidianSnapshot(novel, dayBefore, 4_460_000, 1428, 1_199_000, 8600)]);
+    const position = await collect(alice.userId, 'qidian.novels', [qidianSnapshot(novel, yesterday, 4_466_500, 1431, 1_200_500, 8850)]);
     // the same data in bob's own run: his, not alice's
-    await collect(bob.userId, 'qidian.novels', [snapshot(novel, yesterday, 1, 1, 1, 1)]);
+    await collect(bob.userId, 'qidian.novels', [qidianSnapshot(novel, yesterday, 1, 1, 1, 1)]);
 
     const data = await call('GET', `/api/v1/qidian/novels/${novel}/data?after_position=${position}`, { token: alice.token });
     expect(data.res.status, data.text).to.equal(200);
@@ -300,8 +241,10 @@ describe('qidian API (e2e, production app)', function () {
   it("exports a novel's snapshots: json on the free plan (oldest first, all of them), csv refused (excel not in the plan), unknown novel 404", async () => {
     const alice = await reader();
     const novel = String(1_100_000_000 + Math.floor(Math.random() * 1_000_000));
-    await collect(alice.userId, 'qidian.novels', [snapshot(novel, new Date(Date.now() - 2 * 86_400_000).toISOString(), 5_000_000, 1700, 200, 3)]);
-    const position = await collect(alice.userId, 'qidian.novels', [snapshot(novel, new Date(Date.now() - 3_600_000).toISOString(), 5_010_000, 1702, 210, 4)]);
+    await collect(alice.userId, 'qidian.novels', [qidianSnapshot(novel, new Date(Date.now() - 2 * 86_400_000).toISOString(), 5_000_000, 1700, 200, 3)]);
+    const position = await collect(alice.userId, 'qidian.novels', [
+      qidianSnapshot(novel, new Date(Date.now() - 3_600_000).toISOString(), 5_010_000, 1702, 210, 4),
+    ]);
 
     const json = await call('GET', `/api/v1/qidian/novels/${novel}/data/export?format=json&after_position=${position}`, { token: alice.token });
     expect(json.res.status, json.text).to.equal(200);
@@ -320,14 +263,14 @@ describe('qidian API (e2e, production app)', function () {
     const today = ago(0, 1);
     const old = ago(10);
     await collect(alice.userId, 'qidian.rankings', [
-      entry('热销榜', 1, '1036370336', '宿命之环', '爱潜水的乌贼', old),
-      entry('热销榜', 2, '1037153456', '玄鉴仙族', '季越人', old),
+      qidianEntry('热销榜', 1, '1036370336', '宿命之环', '爱潜水的乌贼', old),
+      qidianEntry('热销榜', 2, '1037153456', '玄鉴仙族', '季越人', old),
     ]);
     const position = await collect(alice.userId, 'qidian.rankings', [
-      entry('热销榜', 1, '1037153456', '玄鉴仙族', '季越人', today),
-      entry('热销榜', 2, '1036370336', '宿命之环', '爱潜水的乌贼', today),
-      entry('热销榜', 3, '1039889503', '没钱上大学的我只能去修仙了', '鹤守月满池', today),
-      entry('收藏榜', 1, '1010868264', '诡秘之主', '爱潜水的乌贼', today),
+      qidianEntry('热销榜', 1, '1037153456', '玄鉴仙族', '季越人', today),
+      qidianEntry('热销榜', 2, '1036370336', '宿命之环', '爱潜水的乌贼', today),
+      qidianEntry('热销榜', 3, '1039889503', '没钱上大学的我只能去修仙了', '鹤守月满池', today),
+      qidianEntry('收藏榜', 1, '1010868264', '诡秘之主', '爱潜水的乌贼', today),
     ]);
 
     const all = await call('GET', `/api/v1/qidian/rankings?top=2&after_position=${position}`, { token: alice.token });

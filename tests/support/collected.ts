@@ -45,6 +45,8 @@ export async function collectedRun(
     items: CollectedItem[];
     workflowId?: string;
     platformAccountId?: string | null;
+    /** the run's config; default: a keyword search, or the 热销榜 board */
+    config?: Record<string, unknown>;
   },
 ): Promise<Position> {
   const executionId = randomUUID();
@@ -58,7 +60,7 @@ export async function collectedRun(
     ownerId: run.ownerId,
     platform: run.site,
     workflowType: run.workflowType,
-    config: run.site === 'xiaohongshu' ? { mode: 'keyword', keyword: '咖啡', maxItems: 20 } : { rankings: ['热销榜'] },
+    config: run.config ?? (run.site === 'xiaohongshu' ? { mode: 'keyword', keyword: '咖啡', maxItems: 20 } : { rankings: ['热销榜'] }),
     platformAccountId: run.platformAccountId ?? null,
     trigger: 'manual',
     requestedBy: run.ownerId,
@@ -67,4 +69,52 @@ export async function collectedRun(
   await send({ type: 'StartExecution', executionId, workerId: 'worker-1', now });
   const result = await send({ type: 'CollectItems', executionId, batchId: 'batch-1', items: run.items, cursor: null, now });
   return result.position!;
+}
+
+/** A Qidian book page as the collector reports it (诡秘之主 by 爱潜水的乌贼, 玄幻), with these figures at `capturedAt`. */
+export function qidianSnapshot(
+  novelId: string,
+  capturedAt: string,
+  wordCount: number,
+  chapters: number,
+  collections: number,
+  monthlyTickets: number,
+): CollectedItem {
+  return {
+    platformContentId: novelId,
+    kind: 'qidian.novel_snapshot',
+    data: {
+      novelId,
+      title: '诡秘之主',
+      author: '爱潜水的乌贼',
+      category: '玄幻',
+      wordCount,
+      chapters,
+      status: 'serializing',
+      stats: { clicks: null, recommendations: 2_510_000, collections, monthlyTickets },
+      lastUpdatedAt: capturedAt,
+      capturedAt,
+    },
+  };
+}
+
+/** A Qidian board entry as the collector reports it (玄幻 / 东方玄幻, a 月票 score falling with the rank). */
+export function qidianEntry(ranking: string, rank: number, novelId: string, title: string, author: string, capturedAt: string): CollectedItem {
+  return {
+    platformContentId: `${ranking}:${novelId}`,
+    kind: 'qidian.ranking_entry',
+    data: {
+      ranking,
+      rank,
+      novelId,
+      title,
+      author,
+      category: '玄幻',
+      subCategory: '东方玄幻',
+      status: 'serializing',
+      score: 20_000 - rank * 100,
+      scoreLabel: '月票',
+      capturedAt,
+    },
+  };
 }
