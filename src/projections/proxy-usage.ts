@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import { quotaDay } from '../application/quota-day.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { micros } from './instants.js';
+import { ITEMS_COUNTED, itemsCounted, type ItemsCounted } from './items-collected-reads.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
@@ -37,14 +37,6 @@ export const EXECUTION_STREAM_PREFIX = 'workflow_execution-';
 
 const USED_TYPES: readonly WorkflowExecutionEvent['type'][] = ['ExecutionRequested', 'ProxyAssigned', 'ItemsCollected', 'ExecutionFailed'];
 
-/**
- * What a rebuild reads of ItemsCollected: the batch's item count instead of
- * its items (kilobytes of JSON per event, which this projection only counts).
- */
-const ITEMS_COUNTED =
-  "jsonb_build_object('executionId', data->'executionId', 'collectedAt', data->'collectedAt', 'batchItemCount', jsonb_array_length(data->'items'))";
-const itemsCounted = z.object({ executionId: z.string(), collectedAt: z.string(), batchItemCount: z.number().int().min(0) });
-
 /** The default of config QUOTA_TIME_ZONE. */
 export const DEFAULT_USAGE_TIME_ZONE = 'Asia/Shanghai';
 
@@ -59,6 +51,7 @@ export function createProxyUsageProjection(options: ProxyUsageProjectionOptions 
   return {
     name: options.name ?? PROXY_USAGE_PROJECTION,
     filter: { streamPrefixes: [EXECUTION_STREAM_PREFIX], eventTypes: USED_TYPES },
+    // a rebuild reads ItemsCollected as its count of items
     rebuildData: { ItemsCollected: ITEMS_COUNTED },
     async handle(events, { tx }) {
       await applyEvents(tx, events, timeZone);
@@ -71,19 +64,14 @@ export const proxyUsageProjection: Consumer = createProxyUsageProjection();
 const KNOWN = new Set<string>(USED_TYPES);
 
 /** The events as this projection uses them: ItemsCollected as the count of its items, read whole or as ITEMS_COUNTED. */
-type Used = Exclude<WorkflowExecutionEvent, { type: 'ItemsCollected' }> | { type: 'ItemsCollected'; data: z.infer<typeof itemsCounted> };
+type Used = Exclude<WorkflowExecutionEvent, { type: 'ItemsCollected' }> | { type: 'ItemsCollected'; data: ItemsCounted };
 
 function used(recorded: RecordedEvent): Used {
-  const data = recorded.data as Record<string, unknown> | null;
-  if (recorded.type === 'ItemsCollected' && data !== null && typeof data === 'object' && 'batchItemCount' in data) {
-    const parsed = itemsCounted.safeParse(data);
-    if (!parsed.success) throw new Error(`ItemsCollected ${recorded.id} read as its count is not one: ${parsed.error.message}`);
-    return { type: 'ItemsCollected', data: parsed.data };
-  }
+  if (recorded.type === 'ItemsCollected') return { type: 'ItemsCollected', data: itemsCounted(recorded) };
   const event = workflowExecutionEvents.decode(recorded);
-  if (event.type !== 'ItemsCollected') return event;
-  const d = event.data;
-  return { type: 'ItemsCollected', data: { executionId: d.executionId, collectedAt: d.collectedAt, batchItemCount: d.items.length } };
+  // decode keeps the recorded type: never an ItemsCollected here
+  if (event.type === 'ItemsCollected') throw new Error(`${recorded.id}: an ItemsCollected under the type ${recorded.type}`);
+  return event;
 }
 
 interface Execution {

@@ -5,6 +5,7 @@ import { novelSnapshotSchema, rankingEntrySchema, type QidianNovelSnapshot, type
 import type { Consumer } from '../consumers/consumer.js';
 import { NOVEL_TRACKING_EVENT_TYPES, novelTrackingEvents, type NovelTrackedData, type NovelTrackingEvent } from '../write-model/novel-tracking/events.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
+import { itemsOfKinds } from './items-collected-reads.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
@@ -34,6 +35,9 @@ export const QIDIAN_TIME_ZONE = 'Asia/Shanghai';
 
 export const NOVEL_TRACKING_STREAM_PREFIX = 'novel_tracking-';
 
+const NOVEL_SNAPSHOT_KIND = 'qidian.novel_snapshot';
+const RANKING_ENTRY_KIND = 'qidian.ranking_entry';
+
 export function createQidianDataProjection(name: string = QIDIAN_DATA_PROJECTION): Consumer {
   return {
     name,
@@ -41,6 +45,8 @@ export function createQidianDataProjection(name: string = QIDIAN_DATA_PROJECTION
       streamPrefixes: [NOVEL_TRACKING_STREAM_PREFIX, 'workflow_execution-'],
       eventTypes: [...NOVEL_TRACKING_EVENT_TYPES, 'ItemsCollected'],
     },
+    // a rebuild reads the Qidian items alone, not the other platforms' batches
+    rebuildData: { ItemsCollected: itemsOfKinds([NOVEL_SNAPSHOT_KIND, RANKING_ENTRY_KIND]) },
     async handle(events, { tx }) {
       await applyEvents(tx, events);
     },
@@ -167,10 +173,10 @@ class CollectedItems {
 
   add(d: ItemsCollectedData): void {
     for (const item of d.items ?? []) {
-      if (item.kind === 'qidian.novel_snapshot') {
+      if (item.kind === NOVEL_SNAPSHOT_KIND) {
         const parsed = novelSnapshotSchema.safeParse(item.data);
         if (parsed.success) this.addSnapshot(d, parsed.data);
-      } else if (item.kind === 'qidian.ranking_entry') {
+      } else if (item.kind === RANKING_ENTRY_KIND) {
         const parsed = rankingEntrySchema.safeParse(item.data);
         if (parsed.success) this.addRankingEntry(d, parsed.data);
       }

@@ -91,6 +91,31 @@ export async function insertNewRows<T extends Row = Row>(
   return ((await tx.raw(sql, [toJson(rows)])) as { rows: T[] }).rows;
 }
 
+/**
+ * INSERT … ON CONFLICT (…) DO NOTHING, answering the other way round from
+ * insertNewRows: the `key` columns of the rows that were NOT inserted (there
+ * already, or a repeat of an earlier row in `rows`). When nearly every row is
+ * new, as in a rebuild or a first delivery, almost nothing comes back, where
+ * insertNewRows would send back every row. Same row rules as upsertRows.
+ */
+export async function insertSkipped<T extends Row = Row>(
+  tx: Knex.Transaction | Knex,
+  table: string,
+  rows: readonly Row[],
+  options: { conflict: readonly string[]; key: readonly string[] },
+): Promise<T[]> {
+  if (rows.length === 0) return [];
+  const columns = columnsOf(rows);
+  const list = columns.map(ident).join(', ');
+  const key = options.key.map(ident).join(', ');
+  const sql =
+    `WITH r AS MATERIALIZED (SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})),` +
+    ` inserted AS (INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM r` +
+    ` ON CONFLICT (${options.conflict.map(ident).join(', ')}) DO NOTHING RETURNING ${options.key.map((c) => `t.${ident(c)}`).join(', ')})` +
+    ` SELECT ${key} FROM r EXCEPT ALL SELECT ${key} FROM inserted`;
+  return ((await tx.raw(sql, [toJson(rows)])) as { rows: T[] }).rows;
+}
+
 export interface PatchOptions {
   /** the columns that find the row (a primary or unique key) */
   key: readonly string[];

@@ -9,6 +9,7 @@ import { publicationEvents } from '../write-model/publication/events.js';
 import { smsMessageEvents } from '../write-model/sms-message/events.js';
 import type { StatisticsMetric } from '../write-model/statistics-export/catalogue.js';
 import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
+import { ITEMS_COUNTED, itemsCounted } from './items-collected-reads.js';
 import { DEFAULT_USAGE_TIME_ZONE } from './proxy-usage.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
@@ -86,6 +87,8 @@ export function createUsageStatisticsProjection(options: UsageStatisticsProjecti
   return {
     name: options.name ?? USAGE_STATISTICS_PROJECTION,
     filter: { streamPrefixes: PREFIXES, eventTypes: TYPES },
+    // a rebuild reads ItemsCollected as its count of items
+    rebuildData: { ItemsCollected: ITEMS_COUNTED },
     async handle(events, { tx }) {
       await applyEvents(tx, events, timeZone);
     },
@@ -220,7 +223,11 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
     if (e.type === 'ProxyRegistered') continue;
     const seen = subjects.get(e.streamName);
     if (seen && e.revision <= seen.revision) continue; // applied already
-    if (e.streamName.startsWith('workflow_execution-')) {
+    if (e.type === 'ItemsCollected' && e.streamName.startsWith('workflow_execution-')) {
+      const d = itemsCounted(e);
+      const s = subjectOf(e.streamName, { user_id: d.ownerId, platform: d.platform, account_id: d.platformAccountId ?? '', workflow_id: d.workflowId });
+      count(s, 'collection', 'items_collected', d.collectedAt, d.batchItemCount);
+    } else if (e.streamName.startsWith('workflow_execution-')) {
       const ev = workflowExecutionEvents.decode(e);
       switch (ev.type) {
         case 'ExecutionRequested': {
@@ -242,17 +249,6 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
           const s = subjectOf(e.streamName, { workflow_id: ev.data.workflowId });
           const country = proxies.get(ev.data.proxyId);
           if (country) s.row.country = country;
-          break;
-        }
-        case 'ItemsCollected': {
-          const d = ev.data;
-          const s = subjectOf(e.streamName, {
-            user_id: d.ownerId,
-            platform: d.platform,
-            account_id: d.platformAccountId ?? '',
-            workflow_id: d.workflowId,
-          });
-          count(s, 'collection', 'items_collected', d.collectedAt, d.items.length);
           break;
         }
         case 'ExecutionCompleted':

@@ -5,7 +5,8 @@ import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type ItemsCollectedData } from '../write-model/workflow-execution/events.js';
 import { xiaohongshuContentEvents } from '../write-model/xiaohongshu-content/events.js';
 import { micros } from './instants.js';
-import { deleteRows, insertNewRows, selectRows, upsertRows, type Row } from './sql-batch.js';
+import { itemsOfKinds } from './items-collected-reads.js';
+import { deleteRows, insertSkipped, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
  * Read model of collected Xiaohongshu data, from WorkflowExecution's
@@ -49,6 +50,8 @@ export function createXiaohongshuContentProjection(name: string = XIAOHONGSHU_CO
   return {
     name,
     filter: { streamPrefixes: ['workflow_execution-', 'xiaohongshu_content-'], eventTypes: ['ItemsCollected', 'CollectedContentDeleted'] },
+    // a rebuild reads the Xiaohongshu items alone, not the other platforms' batches
+    rebuildData: { ItemsCollected: itemsOfKinds([NOTE_KIND, MESSAGE_KIND]) },
     async handle(events, { tx }) {
       await applyEvents(tx, events);
     },
@@ -109,15 +112,15 @@ export async function applyEvents(tx: Db, events: readonly RecordedEvent[]): Pro
   }
   let fresh: Collected[] = [];
   if (collected.length > 0) {
-    const claimed = await insertNewRows<{ execution_id: string; batch_id: string }>(
+    const skipped = await insertSkipped<{ execution_id: string; batch_id: string }>(
       tx,
       'xiaohongshu_processed_batches',
       collected.map(({ d }) => ({ execution_id: d.executionId, batch_id: d.batchId })),
-      { conflict: ['execution_id', 'batch_id'], returning: ['execution_id', 'batch_id'] },
+      { conflict: ['execution_id', 'batch_id'], key: ['execution_id', 'batch_id'] },
     );
-    // none claimed: applied already
-    const claimedPairs = new Set(claimed.map((r) => r.execution_id + SEP + r.batch_id));
-    fresh = claimed.length === collected.length ? collected : collected.filter(({ d }) => claimedPairs.has(d.executionId + SEP + d.batchId));
+    // a pair there already was applied before
+    const skippedPairs = new Set(skipped.map((r) => r.execution_id + SEP + r.batch_id));
+    fresh = skipped.length === 0 ? collected : collected.filter(({ d }) => !skippedPairs.has(d.executionId + SEP + d.batchId));
   }
 
   // deletions before the batch's notes: a note collected in the same batch finds its tombstone
@@ -221,16 +224,16 @@ async function applyNotes(tx: Db, fresh: Collected[]): Promise<void> {
     }
   }
   if (historyRows.length === 0) return;
-  const inserted = await insertNewRows<{ owner_id: string; note_id: string; execution_id: string }>(tx, 'xiaohongshu_content_history', historyRows, {
+  const skipped = await insertSkipped<{ owner_id: string; note_id: string; execution_id: string }>(tx, 'xiaohongshu_content_history', historyRows, {
     conflict: ['owner_id', 'note_id', 'execution_id'],
-    returning: ['owner_id', 'note_id', 'execution_id'],
+    key: ['owner_id', 'note_id', 'execution_id'],
   });
-  const insertedKeys = inserted.length === historyRows.length ? undefined : new Set(inserted.map((r) => r.owner_id + SEP + r.note_id + SEP + r.execution_id));
+  const skippedKeys = new Set(skipped.map((r) => r.owner_id + SEP + r.note_id + SEP + r.execution_id));
 
   // a collection counts for the note only when its history row is new (a second guard against a redelivery)
   const folds = new Map<string, NoteFold>();
   for (const { c, n, key } of occurrences) {
-    if (insertedKeys && !insertedKeys.has(key)) continue;
+    if (skippedKeys.has(key)) continue;
     const d = c.d;
     const noteKey = d.ownerId + SEP + n.noteId;
     const fold = folds.get(noteKey);

@@ -1,8 +1,9 @@
+import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { qidianDataProjection } from '../../src/projections/qidian-data.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
-import { projectionSpec, recorded } from '../support/projection-spec.js';
+import { asRebuildReads, projectionSpec, recorded } from '../support/projection-spec.js';
 
 /** One batch, every event alone, and pairs: a row's events folded in one batch or split across batches leave the same row. */
 const BATCH_SIZES = [500, 1, 2];
@@ -211,7 +212,7 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
     }
   });
 
-  it('keeps one ranking row per place and China day: a later capture replaces it, an earlier or equal one does not', async () => {
+  it('keeps one ranking row per place and China day: a later capture replaces it, an earlier or equal one does not (and so from what a rebuild reads)', async () => {
     const owner = randomUUID();
     const events = [
       collected(owner, [entry(1, '11', '斗破苍穹', at(2)), entry(2, '12', '武动乾坤', at(2)), entry(1, '21', '凡人修仙传', at(2), '推荐榜')], at(2)),
@@ -231,9 +232,13 @@ describe('qidian-data-v1 projection (given events, then rows)', () => {
         at(17),
       ),
     ];
-    for (const batchSize of BATCH_SIZES) {
+    // a rebuild reads the Qidian items alone; a batch of only those as stored
+    const read = await asRebuildReads(knex, qidianDataProjection, events);
+    expect((read[4]!.data as { items: { kind: string }[] }).items.map((item) => item.kind)).to.deep.equal(['qidian.ranking_entry']);
+    expect(read.slice(0, 4).map((e) => e.data)).to.deep.equal(events.slice(0, 4).map((e) => e.data));
+    for (const [given, batchSize] of [events, read].flatMap((g) => BATCH_SIZES.map((size) => [g, size] as const))) {
       await projectionSpec(knex, qidianDataProjection, { batchSize })
-        .given(events)
+        .given(given)
         .thenQuery(
           async (tx) =>
             tx('qidian_rankings')

@@ -1,8 +1,9 @@
+import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { createUsageStatisticsProjection, usageStatisticsProjection } from '../../src/projections/usage-statistics.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
-import { projectionSpec, recorded } from '../support/projection-spec.js';
+import { asRebuildReads, projectionSpec, recorded } from '../support/projection-spec.js';
 
 /** An event committed at its own time (the hourly window is cut by commit times). */
 const at = (stream: string, type: string, data: Record<string, unknown>, time: string) => recorded(stream, type, data, { created: new Date(time) });
@@ -117,9 +118,14 @@ describe('usage-statistics-v1 projection (given events, then rows)', () => {
     ];
   }
 
-  it('collection runs: requested, completed, failed and items by day (QUOTA_TIME_ZONE), platform, account, workflow and proxy country', async () => {
+  it('collection runs: requested, completed, failed and items by day (QUOTA_TIME_ZONE), platform, account, workflow and proxy country (and so from what a rebuild reads)', async () => {
     const owner = randomUUID();
-    const events = collection(owner);
+    const whole = collection(owner);
+    // a rebuild reads ItemsCollected as its count of items
+    const read = await asRebuildReads(knex, usageStatisticsProjection, whole);
+    const counted = read.find((e) => e.type === 'ItemsCollected')!.data as Record<string, unknown>;
+    expect(counted).to.include({ batchItemCount: 3, ownerId: owner, platform: 'xiaohongshu', platformAccountId: 'acc-1', workflowId: 'wf-1' });
+    expect(counted).not.to.have.property('items');
     const c = { platform: 'xiaohongshu', channel: 'collection' };
     const expected = [
       // assigned the JP proxy before collecting: items and completion count for JP, the request (no region) for none
@@ -129,10 +135,11 @@ describe('usage-statistics-v1 projection (given events, then rows)', () => {
       { day: '2026-12-04', ...c, country: 'US', account_id: '', workflow_id: 'wf-2', metric: 'runs_failed', value: '1' },
       { day: '2026-12-04', ...c, country: 'US', account_id: '', workflow_id: 'wf-2', metric: 'runs_requested', value: '1' },
     ];
-    for (const batchSize of [500, 3, 1])
-      await projectionSpec(knex, usageStatisticsProjection, { batchSize })
-        .given(events)
-        .thenQuery((tx) => daily(tx, owner), expected);
+    for (const events of [whole, read])
+      for (const batchSize of [500, 3, 1])
+        await projectionSpec(knex, usageStatisticsProjection, { batchSize })
+          .given(events)
+          .thenQuery((tx) => daily(tx, owner), expected);
   });
 
   it('the day follows the configured time zone', async () => {

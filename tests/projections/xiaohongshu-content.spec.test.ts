@@ -1,9 +1,10 @@
+import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { xiaohongshuContentProjection } from '../../src/projections/xiaohongshu-content.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
-import { projectionSpec, recorded } from '../support/projection-spec.js';
+import { asRebuildReads, projectionSpec, recorded } from '../support/projection-spec.js';
 
 /** One batch, every event alone, and pairs: a row's collections folded in one batch or split across batches leave the same row. */
 const BATCH_SIZES = [500, 1, 2];
@@ -256,6 +257,44 @@ describe('xiaohongshu-content-v1 projection (given events, then rows)', () => {
             ],
             contents: [],
             claimed: [{ execution_id: r1.executionId }, { execution_id: r2.executionId }].sort((x, y) => (x.execution_id < y.execution_id ? -1 : 1)),
+          },
+        );
+    }
+  });
+
+  it('makes the same rows from what a rebuild reads: the Xiaohongshu items alone, a batch of only those as stored', async () => {
+    const owner = randomUUID();
+    const [r1, r2, r3] = [run('wf-1'), run('wf-1'), run('wf-2')];
+    const [a, b] = [hex24(), hex24()];
+    const qidianItem = { platformContentId: '热销榜:1', kind: 'qidian.ranking_entry', data: { rank: 1 } };
+    const events = [
+      collected(owner, r1, 'b0', [note(a), qidianItem, message('m1', '你好')], at(4)),
+      collected(owner, r2, 'b0', [qidianItem], at(5)),
+      collected(owner, r3, 'b0', [note(a, { likes: 7 }), note(b)], at(6)),
+    ];
+    const read = await asRebuildReads(knex, xiaohongshuContentProjection, events);
+    expect((read[0]!.data as { items: { kind: string }[] }).items.map((i) => i.kind)).to.deep.equal(['xiaohongshu.note', 'xiaohongshu.message']);
+    expect(read[1]!.data).to.deep.equal({ ...(events[1]!.data as object), items: [] });
+    expect(read[2]!.data).to.deep.equal(events[2]!.data);
+    for (const given of [events, read]) {
+      await projectionSpec(knex, xiaohongshuContentProjection)
+        .given(given)
+        .thenQuery(
+          async (tx) => ({
+            contents: await tx('xiaohongshu_contents')
+              .where({ owner_id: owner })
+              .orderBy('note_id')
+              .select('note_id', 'like_count', 'times_collected', 'workflow_ids'),
+            messages: await tx('xiaohongshu_messages').where({ owner_id: owner }).select('message_id'),
+            claimed: await tx('xiaohongshu_processed_batches').whereIn('execution_id', [r1.executionId, r2.executionId, r3.executionId]).count({ n: '*' }),
+          }),
+          {
+            contents: [
+              { note_id: a, like_count: 7, times_collected: 2, workflow_ids: ['wf-1', 'wf-2'] },
+              { note_id: b, like_count: 100, times_collected: 1, workflow_ids: ['wf-2'] },
+            ].sort((x, y) => (x.note_id < y.note_id ? -1 : 1)),
+            messages: [{ message_id: 'm1' }],
+            claimed: [{ n: '2' }],
           },
         );
     }

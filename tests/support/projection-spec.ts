@@ -48,6 +48,26 @@ export interface RowQuery {
   orderBy?: string[];
 }
 
+/**
+ * The events as a rebuild on the Postgres store reads them: the data of each
+ * type the consumer names in `rebuildData` passed through that expression, in
+ * Postgres; the others as they are.
+ */
+export async function asRebuildReads(knex: Knex, consumer: Consumer, events: RecordedEvent[]): Promise<RecordedEvent[]> {
+  const read: RecordedEvent[] = [];
+  for (const event of events) {
+    const expression = consumer.rebuildData?.[event.type];
+    if (!expression) {
+      read.push(event);
+      continue;
+    }
+    // knex reads a ? as a binding (jsonpath filters have them): escaped as \\?
+    const { rows } = await knex.raw(`SELECT ${expression.replace(/\?/g, '\\?')} AS data FROM (SELECT ?::jsonb AS data) e`, [JSON.stringify(event.data)]);
+    read.push({ ...event, data: rows[0].data });
+  }
+  return read;
+}
+
 let globalSeq = 1_000_000n;
 
 /**
