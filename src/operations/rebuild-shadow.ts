@@ -10,9 +10,12 @@ import type { Knex } from 'knex';
  * maintain per row. After the load (`finishShadow`), each step in a
  * transaction of its own and safe to repeat:
  * 1. ALTER TABLE … SET LOGGED (the table is written to the WAL once, in bulk);
- * 2. every other index of the live table, under its live name, built
- *    CONCURRENTLY (a plain CREATE INDEX would hold a transaction id for the
- *    whole build, and every reader of $all waits below it);
+ * 2. every other index of the live table, under its live name, with a plain
+ *    CREATE INDEX: nothing else writes a shadow table, so CONCURRENTLY would
+ *    only scan it twice and wait for every older transaction of the
+ *    database, and the transaction id a plain build holds does not hold
+ *    back readers of $all (their horizon counts appending transactions
+ *    alone);
  * 3. every foreign key, added NOT VALID and then validated (the validation
  *    scan holds no transaction id either).
  *
@@ -31,7 +34,7 @@ export interface DeferredIndex {
   kind: 'index';
   table: string;
   name: string;
-  /** CREATE INDEX CONCURRENTLY … ON <shadow table> … */
+  /** CREATE INDEX … ON <shadow table> … */
   sql: string;
 }
 
@@ -113,9 +116,7 @@ export async function createShadowTables(
         // ON CONFLICT may infer it: there from the start
         await tx.raw(onShadow);
       } else {
-        const sql = onShadow.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY ');
-        if (sql === onShadow) throw new Error(`cannot defer index of ${table}: ${index.def}`);
-        deferred.push({ kind: 'index', table, name: index.name, sql });
+        deferred.push({ kind: 'index', table, name: index.name, sql: onShadow });
       }
     }
   }
@@ -149,7 +150,7 @@ export async function logShadowTables(knex: Knex, schema: string, tables: readon
   }
 }
 
-/** Adds what the load went without: the indexes (concurrently), then the foreign keys. Safe to repeat after an interruption. */
+/** Adds what the load went without: the indexes, then the foreign keys. Safe to repeat after an interruption. */
 export async function addDeferred(knex: Knex, schema: string, deferred: readonly DeferredDdl[]): Promise<void> {
   for (const step of deferred) {
     if (step.kind !== 'index') continue;
@@ -157,7 +158,7 @@ export async function addDeferred(knex: Knex, schema: string, deferred: readonly
       `${qi(schema)}.${qi(step.name)}`,
     ]);
     if (rows[0]?.valid) continue;
-    // an interrupted concurrent build leaves an invalid index behind
+    // an interrupted concurrent build (as rebuilds made them before) leaves an invalid index behind
     if (rows[0]) await knex.raw(`DROP INDEX ${qi(schema)}.${qi(step.name)}`);
     await knex.raw(step.sql);
   }
