@@ -1,9 +1,9 @@
-import os from 'node:os';
 import { horizonStatus, horizonWarning } from '../adapters/event-store/postgres/horizon.js';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { projectionDefinitions, projectionStatuses, rebuildProjection, resetProjection } from '../operations/projections.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from '../operations/types.js';
+import { LOW_PRIORITY, lowerPriority } from './priority.js';
 
 export interface ProjectionsCommandDeps {
   out: (line: string) => void;
@@ -70,7 +70,7 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
       if (name && options.all) throw new Error('either a name or --all, not both');
       if (options.priority !== 'low' && options.priority !== 'normal') throw new Error(`--priority: low or normal, not ${JSON.stringify(options.priority)}`);
       // a rebuild is background work: on a shared machine the API's and projector's delivery latency comes first
-      if (options.priority === 'low') lowerPriority(deps);
+      if (options.priority === 'low') lowerRebuildPriority(deps);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once('SIGINT', onSignal);
@@ -187,13 +187,11 @@ function progressReporter(deps: ProjectionsCommandDeps, name: string): { update:
   };
 }
 
-/** Raises this process's nice value to 10 (never lowers it); a platform that refuses leaves it as it is, with a warning. */
-function lowerPriority(deps: { err: (line: string) => void }): void {
+/** Raises the nice value of this process (every thread) to 10; a platform that refuses leaves it as it is, with a warning. */
+function lowerRebuildPriority(deps: { err: (line: string) => void }): void {
   try {
-    if (os.getPriority() < LOW_PRIORITY) os.setPriority(LOW_PRIORITY);
+    lowerPriority(LOW_PRIORITY);
   } catch (error) {
     deps.err(`warning: could not lower the CPU priority: ${(error as Error).message}`);
   }
 }
-
-const LOW_PRIORITY = 10;
