@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { ExpectedRevision } from '../../src/event-store/port.js';
 import { comparePositions, START, type Position } from '../../src/event-store/position.js';
@@ -136,6 +137,7 @@ export async function liveLatency(connectionString: string, poolSize: number, ra
   const receivedAt = new Map<string, number>();
   let duplicates = 0;
   let failures = 0;
+  const failed = new Set<string>();
   try {
     const subscription = subscriberStore.subscribeToAll({ fromPosition: await appender.headPosition() });
     const reading = (async () => {
@@ -169,6 +171,7 @@ export async function liveLatency(connectionString: string, poolSize: number, ra
             () => void committedAt.set(event.id, performance.now()),
             (error) => {
               failures++;
+              failed.add(event.id);
               progress(`  live append failed: ${String(error)}`);
             },
           )
@@ -198,6 +201,8 @@ export async function liveLatency(connectionString: string, poolSize: number, ra
       if (received !== undefined && committed !== undefined) afterCommit.push(received - committed);
     }
     for (const list of [latencies, appendLatencies, afterCommit]) list.sort((a, b) => a - b);
+    const undelivered = [...sentAt.keys()].filter((id) => !receivedAt.has(id) && !failed.has(id));
+    if (undelivered.length > 0) await reportUndelivered(connectionString, undelivered, sentAt, receivedAt);
     return {
       rate,
       seconds,
@@ -218,5 +223,49 @@ export async function liveLatency(connectionString: string, poolSize: number, ra
   } finally {
     await subscriberStore.close();
     await appender.close();
+  }
+}
+
+/**
+ * Says, for each appended event the subscriber never received, whether it is
+ * stored and where, and whether its neighbours in $all were delivered: what
+ * tells a lost delivery from a lost append.
+ */
+async function reportUndelivered(
+  connectionString: string,
+  ids: string[],
+  sent: ReadonlyMap<string, number>,
+  received: ReadonlyMap<string, number>,
+): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    for (const id of ids.slice(0, 10)) {
+      const { rows } = await client.query<{ xid: string; position: string; stream: string; revision: string }>(
+        'SELECT transaction_id::text AS xid, global_position::text AS position, stream_name AS stream, stream_revision::text AS revision FROM es_events WHERE event_id = $1',
+        [id],
+      );
+      const row = rows[0];
+      if (!row) {
+        progress(`  undelivered event ${id}: not stored, though its append succeeded`);
+        continue;
+      }
+      // three before it and three after it in $all order
+      const { rows: around } = await client.query<{ id: string; xid: string; position: string }>(
+        `SELECT * FROM (
+           (SELECT event_id::text AS id, transaction_id::text AS xid, global_position::text AS position, transaction_id AS t, global_position AS g FROM es_events
+             WHERE (transaction_id, global_position) < ($1::text::xid8, $2::bigint) ORDER BY t DESC, g DESC LIMIT 3)
+           UNION ALL
+           (SELECT event_id::text, transaction_id::text, global_position::text, transaction_id AS t, global_position AS g FROM es_events
+             WHERE (transaction_id, global_position) >= ($1::text::xid8, $2::bigint) ORDER BY t, g LIMIT 4)) around
+         ORDER BY t, g`,
+        [row.xid, row.position],
+      );
+      const state = (other: string) => (other === id ? ' (this one)' : !sent.has(other) ? ' (not ours)' : received.has(other) ? '' : ' (not delivered)');
+      const neighbours = around.map((n) => `${n.xid}/${n.position}${state(n.id)}`).join(', ');
+      progress(`  undelivered event ${id}: stored at ${row.xid}/${row.position} (${row.stream}@${row.revision}); around it: ${neighbours}`);
+    }
+  } finally {
+    await client.end();
   }
 }
