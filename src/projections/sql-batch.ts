@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
  * written with one statement per table and kind of write, whatever the
  * batch's size. Rows travel as one JSON array parameter, read back with
  * `jsonb_to_recordset` in the table's own column types (looked up once per
- * table name and process: a rebuild's shadow copy has the live table's), so
+ * table name, configured search_path and process: a rebuild's shadow copy
+ * has the live table's), so
  * a row's values are plain JSON: strings for times, dates and bigints (a
  * bigint is turned into its decimal string), arrays for array columns,
  * objects for jsonb columns. A key that is not a column of the table is an
@@ -211,11 +212,19 @@ function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
-/** Column types by table name, read from the catalog once per process (the table as search_path finds it). */
+/**
+ * Column types by table name and the connection's configured search_path,
+ * read from the catalog once per process (the table as search_path finds
+ * it). A knex configured with a search_path of its own (a scratch schema in
+ * a test, say) may find other tables under the same names; a rebuild's
+ * SET LOCAL search_path finds shadow copies of the same shape.
+ */
 const typesByTable = new Map<string, Promise<Map<string, string>>>();
 
 function columnTypes(tx: Knex.Transaction | Knex, table: string): Promise<Map<string, string>> {
-  let types = typesByTable.get(table);
+  const searchPath = (tx.client as { config?: { searchPath?: unknown } }).config?.searchPath;
+  const key = searchPath === undefined ? table : `${JSON.stringify(searchPath)}\u0000${table}`;
+  let types = typesByTable.get(key);
   if (!types) {
     types = (async () => {
       const { rows } = (await tx.raw(
@@ -226,8 +235,8 @@ function columnTypes(tx: Knex.Transaction | Knex, table: string): Promise<Map<st
       if (rows.length === 0) throw new Error(`${table}: no such table`);
       return new Map(rows.map((r) => [r.name, r.type]));
     })();
-    typesByTable.set(table, types);
-    types.catch(() => typesByTable.delete(table));
+    typesByTable.set(key, types);
+    types.catch(() => typesByTable.delete(key));
   }
   return types;
 }
