@@ -29,8 +29,13 @@ export function itemsOfKinds(kinds: readonly string[]): string {
   );
 }
 
-/** The data without its items, with their number as `batchItemCount`; read back with itemsCounted. */
-export const ITEMS_COUNTED = `(data - 'items') || jsonb_build_object('batchItemCount', jsonb_array_length(data->'items'))`;
+/**
+ * The data without its items, with their number as `batchItemCount`; read
+ * back with itemsCounted. Items that are not an array count as null, which
+ * itemsCounted refuses as the decoder refuses such data whole (the handler
+ * throws on that event): jsonb_array_length would fail the read instead.
+ */
+export const ITEMS_COUNTED = `(data - 'items') || jsonb_build_object('batchItemCount', CASE WHEN jsonb_typeof(data->'items') = 'array' THEN jsonb_array_length(data->'items') END)`;
 
 const counted = z.object({
   executionId: z.string(),

@@ -64,5 +64,9 @@ describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_COUNTED)',
     expect(itemsCounted(recorded('workflow_execution-x1', 'ItemsCollected', data))).to.deep.equal(expected);
     expect(itemsCounted(recorded('workflow_execution-x1', 'ItemsCollected', slim))).to.deep.equal(expected);
     expect(() => itemsCounted(recorded('workflow_execution-x1', 'ItemsCollected', { ...slim, batchItemCount: -1 }))).to.throw(/read as its count is not one/);
+    // items that are no array: a count of null, which the handler refuses as it would the whole data, not a failed read
+    const scalar = await read(ITEMS_COUNTED, { ...data, items: 'none' });
+    expect(scalar).to.deep.equal({ ...rest, batchItemCount: null });
+    expect(() => itemsCounted(recorded('workflow_execution-x1', 'ItemsCollected', scalar))).to.throw(/read as its count is not one/);
   });
 });
