@@ -146,9 +146,11 @@ describe('resources the organization owns (e2e)', function () {
       const withMemberAccount = await newWorkflow(admin, 'wrong account', { owner: 'organization', platform_account_id: own });
       expect(withMemberAccount.status, withMemberAccount.text).to.equal(404);
       orgWorkflow = created(await newWorkflow(admin, '机构的采集', { owner: 'organization', platform_account_id: orgAccount }));
-      adminsWorkflow = created(await newWorkflow(admin, '管理员自己的采集'));
+      const madeOwn = await newWorkflow(admin, '管理员自己的采集');
+      adminsWorkflow = created(madeOwn);
 
-      const got = await call('GET', `/workflows/${orgWorkflow}`, owner);
+      // another member's read: it waits for the admin's writes only when told where they are
+      const got = await call('GET', `/workflows/${orgWorkflow}?after_position=${madeOwn.body.data.position}`, owner);
       expect(got.status, got.text).to.equal(200);
       expect(got.body.data).to.include({ owner_id: organizationId, platform_account_id: orgAccount });
       expect((await call('GET', `/workflows/${orgWorkflow}`, analyst)).status).to.equal(200);
