@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { ITEMS_COUNTED, itemsCounted, itemsOfKinds } from '../../src/projections/items-collected-reads.js';
-import { recorded } from '../support/projection-spec.js';
+import { recorded, throughExpression } from '../support/projection-spec.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
 describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_COUNTED)', () => {
@@ -11,9 +11,7 @@ describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_COUNTED)',
   });
   after(() => knex.destroy());
 
-  const read = async (expression: string, data: unknown) =>
-    // knex reads a ? as a binding: escaped
-    (await knex.raw(`SELECT ${expression.replace(/\?/g, '\\?')} AS data FROM (SELECT ?::jsonb AS data) e`, [JSON.stringify(data)])).rows[0].data;
+  const read = (expression: string, data: unknown) => throughExpression(knex, expression, data);
   const item = (kind: string, id: string) => ({ platformContentId: id, kind, data: { id } });
 
   it('keeps the items of the kinds, in order, and the rest of the data as it is', async () => {

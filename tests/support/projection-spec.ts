@@ -57,15 +57,16 @@ export async function asRebuildReads(knex: Knex, consumer: Consumer, events: Rec
   const read: RecordedEvent[] = [];
   for (const event of events) {
     const expression = consumer.rebuildData?.[event.type];
-    if (!expression) {
-      read.push(event);
-      continue;
-    }
-    // knex reads a ? as a binding (jsonpath filters have them): escaped as \\?
-    const { rows } = await knex.raw(`SELECT ${expression.replace(/\?/g, '\\?')} AS data FROM (SELECT ?::jsonb AS data) e`, [JSON.stringify(event.data)]);
-    read.push({ ...event, data: rows[0].data });
+    read.push(expression ? { ...event, data: (await throughExpression(knex, expression, event.data)) as Json } : event);
   }
   return read;
+}
+
+/** `data` passed through a rebuildData expression (SQL over `data`), in Postgres. */
+export async function throughExpression(knex: Knex, expression: string, data: unknown): Promise<Record<string, unknown>> {
+  // knex reads a ? as a binding (jsonpath filters have them): escaped as \?
+  const { rows } = await knex.raw(`SELECT ${expression.replace(/\?/g, '\\?')} AS data FROM (SELECT ?::jsonb AS data) e`, [JSON.stringify(data)]);
+  return rows[0].data;
 }
 
 let globalSeq = 1_000_000n;
