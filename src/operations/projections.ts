@@ -7,7 +7,7 @@ import { AdvisoryLock } from '../consumers/advisory-lock.js';
 import { activeVersions, claimCheckpoint, readCheckpoint, resetCheckpoint, retireCheckpoint, storeCheckpoint } from '../consumers/checkpoints.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { addDeferred, createShadowTables, loadSurvived, logShadowTables, qi, type DeferredDdl } from './rebuild-shadow.js';
-import { openRebuildSource, type RebuildSource } from './rebuild-source.js';
+import { openRebuildSource } from './rebuild-source.js';
 import type { OpsDeps, ProjectionStatus, RebuildProgress } from './types.js';
 
 /**
@@ -222,7 +222,7 @@ async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition): Prom
   if (!meta) return null;
   // the counts the rebuild keeps: nothing is counted again here
   const processed = meta.handledEvents;
-  const total = Math.max(meta.totalEvents, processed);
+  const total = Math.max(meta.totalEvents ?? 0, processed);
   const elapsed = (Date.now() - meta.startedAt.getTime()) / 1000;
   const rate = elapsed > 0 ? processed / elapsed : 0;
   return {
@@ -231,7 +231,7 @@ async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition): Prom
     processedEvents: processed,
     totalEvents: total,
     eventsPerSecond: Math.round(rate * 10) / 10,
-    etaSeconds: rate > 0 ? Math.round((total - processed) / rate) : null,
+    etaSeconds: rate > 0 && meta.totalEvents !== null ? Math.round((total - processed) / rate) : null,
     startedAt: meta.startedAt.toISOString(),
   };
 }
@@ -258,8 +258,8 @@ type ShadowPhase = 'loading' | 'logged' | 'indexed';
 
 interface RebuildMeta {
   startedAt: Date;
-  /** the projection's events in $all when the rebuild began (counted once) */
-  totalEvents: number;
+  /** the projection's events in $all when the rebuild began (counted once, beside the load); null while being counted */
+  totalEvents: number | null;
   /** handled so far, moved with every batch */
   handledEvents: number;
   phase: ShadowPhase;
@@ -276,12 +276,12 @@ async function readMeta(db: Knex | Knex.Transaction, schema: string): Promise<Re
   );
   if (Number(columns.rows[0]!.n) !== 3) return undefined;
   const meta = (await db.withSchema(schema).table(META_TABLE).first('started_at', 'total_events', 'handled_events', 'phase', 'deferred')) as
-    | { started_at: Date; total_events: string; handled_events: string; phase: ShadowPhase; deferred: DeferredDdl[] }
+    | { started_at: Date; total_events: string | null; handled_events: string; phase: ShadowPhase; deferred: DeferredDdl[] }
     | undefined;
   if (!meta) return undefined;
   return {
     startedAt: meta.started_at,
-    totalEvents: Number(meta.total_events),
+    totalEvents: meta.total_events === null ? null : Number(meta.total_events),
     handledEvents: Number(meta.handled_events),
     phase: meta.phase,
     deferred: meta.deferred,
@@ -298,12 +298,7 @@ async function setPhase(knex: Knex, schema: string, phase: ShadowPhase): Promise
  * earlier left them, which it then resumes. A load whose unlogged tables a
  * crash emptied is started over.
  */
-async function prepareShadow(
-  deps: OpsDeps,
-  def: ProjectionDefinition,
-  schemas: Map<string, string>,
-  source: RebuildSource,
-): Promise<{ resumed: boolean; meta: RebuildMeta }> {
+async function prepareShadow(deps: OpsDeps, def: ProjectionDefinition, schemas: Map<string, string>): Promise<{ resumed: boolean; meta: RebuildMeta }> {
   const schema = shadowSchemaName(def);
   const rebuildName = rebuildConsumerName(def.name);
   const existing = await readMeta(deps.knex, schema);
@@ -313,21 +308,19 @@ async function prepareShadow(
     deps.logger?.warn({ projection: def.name, schema }, 'projection rebuild: the unlogged shadow tables were emptied (a crash); starting over');
   }
 
-  // counted once; from here on the rebuild adds what it handles
-  const totalEvents = await source.count(START, await deps.store.headPosition());
   let deferred: DeferredDdl[] = [];
   await deps.knex.transaction(async (tx) => {
     await tx.raw(`DROP SCHEMA IF EXISTS ${qi(schema)} CASCADE`);
     await tx.raw(`CREATE SCHEMA ${qi(schema)}`);
     deferred = await createShadowTables(tx, schema, def.tables, schemas);
     await tx.raw(
-      `CREATE TABLE ${qi(schema)}.${qi(META_TABLE)} (started_at timestamptz NOT NULL DEFAULT now(), total_events bigint NOT NULL,
+      `CREATE TABLE ${qi(schema)}.${qi(META_TABLE)} (started_at timestamptz NOT NULL DEFAULT now(), total_events bigint,
          handled_events bigint NOT NULL DEFAULT 0, phase text NOT NULL DEFAULT 'loading', deferred jsonb NOT NULL)`,
     );
-    await tx.raw(`INSERT INTO ${qi(schema)}.${qi(META_TABLE)} (total_events, deferred) VALUES (?, ?::jsonb)`, [totalEvents, JSON.stringify(deferred)]);
+    await tx.raw(`INSERT INTO ${qi(schema)}.${qi(META_TABLE)} (deferred) VALUES (?::jsonb)`, [JSON.stringify(deferred)]);
     await resetCheckpoint(tx, rebuildName, START);
   });
-  deps.logger?.info({ projection: def.name, schema, totalEvents, deferred: deferred.length }, 'projection rebuild: shadow tables created');
+  deps.logger?.info({ projection: def.name, schema, deferred: deferred.length }, 'projection rebuild: shadow tables created');
   return { resumed: false, meta: (await readMeta(deps.knex, schema))! };
 }
 
@@ -341,6 +334,8 @@ async function useShadow(tx: Knex.Transaction, schema: string): Promise<void> {
 
 const SWAP_LOCK_TIMEOUT_MS = 2_000;
 const POLL_MS = 200;
+/** how long the load waits for its count to come in before it starts without it */
+const COUNT_WAIT_MS = 100;
 /** wanted events per batch (and per transaction) of a rebuild */
 export const REBUILD_BATCH_SIZE = 5_000;
 
@@ -371,9 +366,10 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     await lock.release();
     throw error;
   });
+  let counting: Promise<void> | undefined;
   try {
     const schemas = await liveSchemas(deps.knex, def.tables);
-    const { resumed, meta } = await prepareShadow(deps, def, schemas, source);
+    const { resumed, meta } = await prepareShadow(deps, def, schemas);
     // a new epoch: a writer of this checkpoint left over from an earlier run is fenced off
     const { position: resumedAt, epoch } = await claimCheckpoint(deps.knex, rebuildName);
     const startedAt = new Date();
@@ -382,6 +378,17 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     const seconds = { load: 0, index: 0, swap: 0 };
     let handled = meta.handledEvents;
     let at = resumedAt;
+    // counted once, beside the load (a count that must visit the rows of a large projection's events takes a second or more)
+    counting =
+      meta.totalEvents === null
+        ? source
+            .count(START, headAtStart)
+            .then(async (total) => {
+              await deps.knex.withSchema(schema).table(META_TABLE).update({ total_events: total });
+              meta.totalEvents = total;
+            })
+            .catch((error: unknown) => deps.logger?.warn({ projection: name, err: error }, 'projection rebuild: its events could not be counted'))
+        : undefined;
     deps.logger?.info(
       { projection: name, schema, resumed, phase: meta.phase, totalEvents: meta.totalEvents, handled },
       resumed ? 'projection rebuild resumed' : 'projection rebuild started',
@@ -390,14 +397,14 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     const progress = (phase: RebuildProgress['phase']): RebuildProgress => {
       const elapsed = (Date.now() - startedAt.getTime()) / 1000;
       const rate = elapsed > 0 ? (handled - handledAtStart) / elapsed : 0;
-      const total = Math.max(meta.totalEvents, handled);
+      const total = Math.max(meta.totalEvents ?? 0, handled);
       return {
         name,
         phase,
         processedEvents: handled,
         totalEvents: total,
         eventsPerSecond: Math.round(rate * 10) / 10,
-        etaSeconds: phase === 'done' ? 0 : rate > 0 ? Math.round((total - handled) / rate) : null,
+        etaSeconds: phase === 'done' ? 0 : rate > 0 && meta.totalEvents !== null ? Math.round((total - handled) / rate) : null,
         startedAt: startedAt.toISOString(),
         ...(phase === 'done' ? { seconds: { load: round(seconds.load), index: round(seconds.index), swap: round(seconds.swap) } } : {}),
       };
@@ -445,6 +452,8 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
       }
     };
 
+    // a small projection's count is in before its first report; a large one's goes on beside the load
+    if (counting) await Promise.race([counting, sleep(COUNT_WAIT_MS)]);
     options.onProgress?.(progress('replaying'));
     let t = performance.now();
     if (meta.phase === 'loading') {
@@ -480,6 +489,7 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
       await sleep(POLL_MS, options.signal);
     }
   } finally {
+    await counting;
     await source.close().catch(() => undefined);
     await lock.release();
   }

@@ -29,7 +29,8 @@ export async function openRebuildSource(
   dataOf: Readonly<Record<string, string>> = {},
 ): Promise<RebuildSource> {
   if (store.kind === 'postgres') {
-    const pool = survivePoolErrors(new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'projection-rebuild' }));
+    // a batch, the next one read ahead, and the count that runs beside them
+    const pool = survivePoolErrors(new pg.Pool({ connectionString: databaseUrl, max: 3, application_name: 'projection-rebuild' }));
     const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('es_events')::text AS t`);
     if (rows[0]?.t) {
       const reader = new PostgresCatchUpReader(pool, filter, batchSize, dataOf);

@@ -4,7 +4,7 @@ import { combineCodecs } from '../write-model/core/event-codec.js';
 import { sessionEvents, type SessionEvent } from '../write-model/session/events.js';
 import { userEvents, type UserEvent } from '../write-model/user/events.js';
 import { micros } from './instants.js';
-import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
+import { insertSkipped, patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 export const USERS_PROJECTION = 'users-v1';
 
@@ -158,10 +158,13 @@ function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {
 }
 
 /**
- * Sessions in three statements: the starts (first one per session), the
- * latest refresh per session (the first of equal times, as applying them
- * one by one leaves it), the first end per session. Each keeps its guard in
- * SQL, so the order of the batch's times against the row's is Postgres's.
+ * Sessions in at most three statements: the starts (first one per session),
+ * the latest refresh per session (the first of equal times, as applying them
+ * one by one leaves it), the first end per session. A session that starts in
+ * the batch is inserted with its refresh and end folded in (its new row
+ * would pass both guards); only the sessions whose row was there already, or
+ * that did not start in the batch, are patched, each patch keeping its guard
+ * in SQL, so the order of the batch's times against the row's is Postgres's.
  */
 async function writeSessions(tx: Knex.Transaction, events: SessionEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -202,12 +205,34 @@ async function writeSessions(tx: Knex.Transaction, events: SessionEvent[]): Prom
         break;
     }
   }
-  await upsertRows(tx, 'user_sessions', [...starts.values()], { conflict: ['id'] });
+  // the row a start inserts, with what the batch's refresh and end of the same session and user set
+  const rows = [...starts.values()].map((start) => {
+    const key = `${start.id} ${start.user_id}`;
+    const refresh = refreshes.get(key)?.row;
+    const end = ends.get(key);
+    return refresh || end
+      ? {
+          ...start,
+          ...(refresh && { last_refreshed_at: refresh.last_refreshed_at, expires_at: refresh.expires_at }),
+          ...(end && { ended_at: end.ended_at, end_reason: end.end_reason }),
+        }
+      : start;
+  });
+  const existing = await insertSkipped<{ id: string }>(tx, 'user_sessions', rows, { conflict: ['id'], key: ['id'] });
+  // a session inserted now has its refresh and end already
+  const inserted = new Set(starts.keys());
+  for (const { id } of existing) inserted.delete(id);
+  const folded = (patch: Row) => inserted.has(patch.id as string) && starts.get(patch.id as string)!.user_id === patch.user_id;
   await patchRows(
     tx,
     'user_sessions',
-    [...refreshes.values()].map((r) => r.row),
+    [...refreshes.values()].map((r) => r.row).filter((r) => !folded(r)),
     { key: ['id', 'user_id'], guard: 't.last_refreshed_at IS NULL OR t.last_refreshed_at < n.last_refreshed_at' },
   );
-  await patchRows(tx, 'user_sessions', [...ends.values()], { key: ['id', 'user_id'], guard: 't.ended_at IS NULL' });
+  await patchRows(
+    tx,
+    'user_sessions',
+    [...ends.values()].filter((r) => !folded(r)),
+    { key: ['id', 'user_id'], guard: 't.ended_at IS NULL' },
+  );
 }

@@ -164,6 +164,24 @@ describe('users-v1 projection (given events, then rows)', () => {
     }
   });
 
+  it('folds no refresh or end of another user into a session started in the same batch', async () => {
+    const userId = randomUUID();
+    const sessionId = randomUUID();
+    const e = (type: string, data: Record<string, unknown>) => recorded(`session-${sessionId}`, type, { userId, sessionId, ...data });
+    const events = [
+      e('SessionStarted', { refreshTokenHash: 'a'.repeat(64), expiresAt: at(100), userAgent: null, ip: null, sessionEpoch: 0, startedAt: at(0) }),
+      e('SessionRefreshed', { userId: randomUUID(), refreshTokenHash: 'b'.repeat(64), expiresAt: at(110), refreshedAt: at(10) }),
+      e('SessionEnded', { userId: randomUUID(), reason: 'logout', endedAt: at(30) }),
+    ];
+    for (const batchSize of BATCH_SIZES) {
+      await projectionSpec(knex, usersProjection, { batchSize })
+        .given(events)
+        .then('user_sessions', { where: { id: sessionId }, columns: ['user_id', 'last_refreshed_at', 'expires_at', 'ended_at'] }, [
+          { user_id: userId, last_refreshed_at: null, expires_at: at(100), ended_at: null },
+        ]);
+    }
+  });
+
   it('takes the first of two refreshes at the same time', async () => {
     const userId = randomUUID();
     const sessionId = randomUUID();
