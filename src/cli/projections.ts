@@ -135,7 +135,7 @@ export function formatStatuses(statuses: ProjectionStatus[]): string[] {
     if (s.rebuild) {
       const r = s.rebuild;
       lines.push(
-        `${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.totalEvents} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`,
+        `${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.counted ? r.totalEvents : '?'} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`,
       );
     }
   }
@@ -181,7 +181,7 @@ function progressReporter(deps: ProjectionsCommandDeps, name: string): { update:
       last = Date.now();
       phase = p.phase;
       const eta = p.etaSeconds === null ? '?' : `${p.etaSeconds}s`;
-      deps.err(`${name}: ${p.phase} ${p.processedEvents}/${p.totalEvents} events, ${p.eventsPerSecond}/s, eta ${eta}`);
+      deps.err(`${name}: ${p.phase} ${p.processedEvents}/${p.counted ? p.totalEvents : '?'} events, ${p.eventsPerSecond}/s, eta ${eta}`);
     },
     stop() {},
   };

@@ -61,6 +61,8 @@ export interface RebuildProgress {
    */
   processedEvents: number;
   totalEvents: number;
+  /** false while the events are still being counted (beside the load): totalEvents is then the handled count */
+  counted: boolean;
   /** handled events per second since this run of the rebuild started */
   eventsPerSecond: number;
   etaSeconds: number | null;

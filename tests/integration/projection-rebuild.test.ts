@@ -248,8 +248,8 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
       // small batches: there is something to stop half-way
       batchSize: 50,
       onProgress: (p) => {
-        // once the events are counted (beside the load): an eta says so
-        if (!abortedAt && p.phase === 'replaying' && p.processedEvents > 0 && p.etaSeconds !== null) abortedAt = p;
+        // once the events are counted (beside the load)
+        if (!abortedAt && p.phase === 'replaying' && p.processedEvents > 0 && p.counted) abortedAt = p;
       },
     });
     let settled = false;
