@@ -30,6 +30,13 @@ export function itemsOfKinds(kinds: readonly string[]): string {
 }
 
 /**
+ * The data with no items (an empty list), for a projection that uses only
+ * the batch's other fields; it still decodes as an ItemsCollected. Data that
+ * is not an object is read as stored (the decoder refuses it).
+ */
+export const ITEMS_LEFT_OUT = `CASE WHEN jsonb_typeof(data) = 'object' THEN data || '{"items": []}'::jsonb ELSE data END`;
+
+/**
  * The data without its items, with their number as `batchItemCount`; read
  * back with itemsCounted. Items that are not an array count as null, which
  * itemsCounted refuses as the decoder refuses such data whole (the handler

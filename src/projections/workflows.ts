@@ -4,6 +4,7 @@ import type { Consumer } from '../consumers/consumer.js';
 import { workflowExecutionEvents, type WorkflowExecutionEvent } from '../write-model/workflow-execution/events.js';
 import { workflowEvents, type WorkflowEvent } from '../write-model/workflow/events.js';
 import { instantSql, micros } from './instants.js';
+import { ITEMS_LEFT_OUT } from './items-collected-reads.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
@@ -32,6 +33,8 @@ export function createWorkflowsProjection(name: string = WORKFLOWS_PROJECTION): 
   return {
     name,
     filter: { streamPrefixes: [WORKFLOW_STREAM_PREFIX, EXECUTION_STREAM_PREFIX] },
+    // a run's row keeps the count and cursor of a batch, never its items
+    rebuildData: { ItemsCollected: ITEMS_LEFT_OUT },
     async handle(events, { tx }) {
       await applyEvents(tx, events);
     },

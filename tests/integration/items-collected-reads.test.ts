@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
-import { ITEMS_COUNTED, itemsCounted, itemsOfKinds } from '../../src/projections/items-collected-reads.js';
+import { ITEMS_COUNTED, ITEMS_LEFT_OUT, itemsCounted, itemsOfKinds } from '../../src/projections/items-collected-reads.js';
 import { recorded, throughExpression } from '../support/projection-spec.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
 
-describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_COUNTED)', () => {
+describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_LEFT_OUT, ITEMS_COUNTED)', () => {
   let knex: Knex;
   before(() => {
     knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 0, max: 1 } });
@@ -26,6 +26,14 @@ describe('what a rebuild reads of ItemsCollected (itemsOfKinds, ITEMS_COUNTED)',
     const odd = `it's "quoted" \\ here`;
     const data = { items: [item(odd, '1'), item('plain', '2')] };
     expect(await read(itemsOfKinds([odd]), data)).to.deep.equal({ items: [data.items[0]] });
+  });
+
+  it('leaves every item out and keeps the rest of the data; data that is not an object is read as stored', async () => {
+    const data = { executionId: 'x', itemCount: 2, cursor: 'c', items: [item('a.one', '1'), item('b.other', '2')] };
+    expect(await read(ITEMS_LEFT_OUT, data)).to.deep.equal({ ...data, items: [] });
+    expect(await read(ITEMS_LEFT_OUT, { executionId: 'x' })).to.deep.equal({ executionId: 'x', items: [] });
+    expect(await read(ITEMS_LEFT_OUT, [1, 2])).to.deep.equal([1, 2]);
+    expect(await read(ITEMS_LEFT_OUT, 'text')).to.equal('text');
   });
 
   it('refuses an empty list of kinds', () => {

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { workflowsProjection } from '../../src/projections/workflows.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
-import { projectionSpec, recorded } from '../support/projection-spec.js';
+import { expect } from 'chai';
+import { asRebuildReads, projectionSpec, recorded } from '../support/projection-spec.js';
 
 /** One batch, every event alone, and small batches: a row's events folded in one batch or split across batches leave the same row. */
 const BATCH_SIZES = [500, 1, 2, 3];
@@ -227,15 +228,21 @@ describe('workflows-v1 projection (given events, then rows)', () => {
     last_revision: '0',
   });
 
-  it("applies a run from request to completion (paused, retried, started again), and sets the workflow's last execution and run", async () => {
+  it("applies a run from request to completion (paused, retried, started again), and sets the workflow's last execution and run, from the whole events or what a rebuild reads", async () => {
     const workflowId = randomUUID();
     const owner = randomUUID();
     const executionId = randomUUID();
     const w = workflowEvents(workflowId, owner);
     const x = executionEvents(executionId, workflowId, owner);
-    for (const batchSize of BATCH_SIZES) {
+    const whole = [w.created, ...Object.values(x)];
+    // a rebuild reads the batches without their items
+    const read = await asRebuildReads(knex, workflowsProjection, whole);
+    const collected = read.filter((e) => e.type === 'ItemsCollected');
+    expect(collected).to.have.length.above(0);
+    for (const e of collected) expect((e.data as { items: unknown[] }).items).to.deep.equal([]);
+    for (const [given, batchSize] of [whole, read].flatMap((g) => BATCH_SIZES.map((size) => [g, size] as const))) {
       await projectionSpec(knex, workflowsProjection, { batchSize })
-        .given([w.created, ...Object.values(x)])
+        .given(given)
         .thenAll([
           {
             table: 'workflow_executions',
