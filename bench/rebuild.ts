@@ -242,7 +242,8 @@ async function main(): Promise<void> {
       let last: RebuildProgress | undefined;
       const done = await rebuildProjection(deps, def.name, {
         onProgress: (p) => {
-          if (p.phase !== last?.phase) progress(`  ${p.phase} (${p.processedEvents.toLocaleString('en-US')}/${p.totalEvents.toLocaleString('en-US')} events)`);
+          if (p.phase !== last?.phase)
+            progress(`  ${p.phase} (${p.processedEvents.toLocaleString('en-US')}/${p.counted ? p.totalEvents.toLocaleString('en-US') : '?'} events)`);
           last = p;
         },
       });

@@ -368,6 +368,7 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     throw error;
   });
   let counting: Promise<void> | undefined;
+  let swappedIn = false;
   try {
     const schemas = await liveSchemas(deps.knex, def.tables);
     const { resumed, meta } = await prepareShadow(deps, def, schemas);
@@ -385,10 +386,13 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
         ? source
             .count(START, headAtStart)
             .then(async (total) => {
-              await deps.knex.withSchema(schema).table(META_TABLE).update({ total_events: total });
               meta.totalEvents = total;
+              // a rebuild that swapped in first has no shadow schema (nor progress) left to update
+              if (!swappedIn) await deps.knex.withSchema(schema).table(META_TABLE).update({ total_events: total });
             })
-            .catch((error: unknown) => deps.logger?.warn({ projection: name, err: error }, 'projection rebuild: its events could not be counted'))
+            .catch((error: unknown) => {
+              if (!swappedIn) deps.logger?.warn({ projection: name, err: error }, 'projection rebuild: its events could not be counted');
+            })
         : undefined;
     deps.logger?.info(
       { projection: name, schema, resumed, phase: meta.phase, totalEvents: meta.totalEvents, handled },
@@ -483,6 +487,7 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
       if (swapped) {
         handled += swapped.handled;
         seconds.swap = (performance.now() - t) / 1000;
+        swappedIn = true;
         const done = progress('done');
         options.onProgress?.(done);
         deps.logger?.info({ projection: name, at: formatPosition(swapped.position), seconds: done.seconds }, 'projection rebuild swapped in');
