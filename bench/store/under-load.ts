@@ -18,6 +18,10 @@ export interface UnderLoadOptions {
   seconds: number;
   poolSize: number;
   redisUrl: string;
+  /** seconds between the projections reaching the head and the clock starting (process managers may still be busy) */
+  settleSeconds: number;
+  /** whether projections are rebuilt in a loop meanwhile (false: the projector alone) */
+  rebuilds: boolean;
 }
 
 export interface UnderLoadResult {
@@ -48,7 +52,9 @@ export async function liveDeliveryUnderLoad(options: UnderLoadOptions): Promise<
   let rebuilds: Promise<void> | undefined;
   try {
     const consumers = await waitForConsumersAtHead(url);
-    progress(`under load: the projector's ${consumers} consumers are at the head; rebuilding projections in a loop while measuring`);
+    progress(
+      `under load: the projector's ${consumers} consumers are at the head; ${options.rebuilds ? 'rebuilding projections in a loop, ' : ''}measuring in ${options.settleSeconds} s`,
+    );
     const names = [
       'users-v1',
       'subscriptions-v1',
@@ -61,7 +67,7 @@ export async function liveDeliveryUnderLoad(options: UnderLoadOptions): Promise<
       'platform-accounts-v1',
     ];
     rebuilds = (async () => {
-      for (let i = 0; !stopRebuilds; i++) {
+      for (let i = 0; options.rebuilds && !stopRebuilds; i++) {
         const child = start(`rebuild-${i}`, ['src/main/cli.ts', 'projections', 'rebuild', names[i % names.length]!], env, logDir);
         const code = await child.exited;
         if (code === 0 && !stopRebuilds) rebuildsFinished++;
@@ -69,7 +75,7 @@ export async function liveDeliveryUnderLoad(options: UnderLoadOptions): Promise<
       }
     })();
     // the first rebuild is under way before the clock starts
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await new Promise((resolve) => setTimeout(resolve, options.settleSeconds * 1000));
     const live = await liveLatency(url, options.poolSize, options.rate, options.warmupSeconds, options.seconds);
     return { historyEvents, consumers, rebuildsFinished, live };
   } finally {
