@@ -287,9 +287,10 @@ describe('automation (e2e): the daily quota and the login wall', function () {
     expect(ofType(events, 'ExecutionRetried')).to.have.length(0);
     expect(ofType(events, 'ItemsCollected')).to.have.length(0);
     expect(ofType(events, 'ExecutionFailed')[0]!.data).to.include({ attempt: 1 });
+    // the worker records the failure, then BullMQ moves the job to failed: it may still be active for a moment
+    expect(await scrapes.getJob(executionId), 'the scrape job').to.not.equal(undefined);
+    await waitFor('the scrape job failed', async () => (await (await scrapes.getJob(executionId))!.getState()) === 'failed', 10_000, 50);
     const job = await scrapes.getJob(executionId);
-    expect(job, 'the scrape job').to.not.equal(undefined);
-    expect(await job!.getState()).to.equal('failed');
     expect(job!.attemptsMade).to.equal(1);
     expect(await scrapes.getJob(`${executionId}.2`), 'no second attempt job').to.equal(undefined);
     const shown = await shownExecution(user.token, executionId, 'failed');
