@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AllSubscription, EventStore, RecordedEvent, SubscriptionBatch } from '../event-store/port.js';
 import { comparePositions, formatPosition, type Position } from '../event-store/position.js';
 import type { ConsumerMetrics } from '../metrics.js';
-import { claimCheckpoint, storeCheckpoint } from './checkpoints.js';
+import { claimCheckpoint, LostOwnershipError, storeCheckpoint } from './checkpoints.js';
 import type { Consumer } from './consumer.js';
 import { parkEvent } from './dead-letters.js';
 import { LockKeeper, type LockLease } from './lock-keeper.js';
@@ -206,6 +206,13 @@ export class ConsumerRunner {
               },
               'consumer: an event failed; retrying it after back-off',
             );
+          } else if (error instanceof LostOwnershipError) {
+            // a rebuild's swap, a reset or a replay moved the checkpoint to a new epoch: expected, not a fault
+            this.deps.logger?.info(
+              { consumer: this.consumer.name, retryInMs: backoff },
+              'consumer: its checkpoint was moved (a rebuild swapped in, a reset or a replay); resubscribing from there',
+            );
+            await this.releaseLock();
           } else {
             this.deps.logger?.warn({ consumer: this.consumer.name, err: error, retryInMs: backoff }, 'consumer failed; resubscribing after back-off');
             await this.releaseLock();

@@ -3,10 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
+import type { Logger } from 'pino';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { EventData } from '../../src/event-store/port.js';
 import { comparePositions } from '../../src/event-store/position.js';
-import { readCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
+import { readCheckpoint, resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
 import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import type { Consumer } from '../../src/consumers/consumer.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
@@ -197,5 +198,23 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await rowCounts()).to.deep.equal({ total: 30, distinct: 30 });
     expect(failuresLeft).to.be.below(0);
+  });
+  it('resubscribes from a checkpoint moved under it (a swap, a reset or a replay), saying so at info level, not as a fault', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const record = (level: string) => (_fields: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '' });
+    const logger = { info: record('info'), warn: record('warn'), error: record('error'), debug: () => undefined } as unknown as Logger;
+    const r = runner(testProjection(name, table, category), { logger });
+    r.start();
+    await appendEvents(10);
+    await waitFor('10 rows', async () => (await rowCounts()).total >= 10);
+    const at = await readCheckpoint(knex, name);
+    // what a rebuild's swap does to the live checkpoint: same place, a new epoch
+    await resetCheckpoint(knex, name, at);
+    await appendEvents(10);
+    await waitFor('20 rows', async () => (await rowCounts()).total >= 20);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await rowCounts()).to.deep.equal({ total: 20, distinct: 20 });
+    expect(lines.filter((l) => l.msg.includes('its checkpoint was moved'))).to.have.length.greaterThan(0);
+    expect(lines.filter((l) => l.level !== 'info')).to.deep.equal([]);
   });
 });
