@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, recreateDatabase } from '../lib/db.js';
 import { liveLatency, type LiveResult } from '../lib/ours.js';
-import { progress } from '../lib/timing.js';
+import { progress, sleep } from '../lib/timing.js';
 import { writeHistory } from '../rebuild/history.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -146,5 +146,3 @@ async function waitForConsumersAtHead(url: string): Promise<{ consumers: number;
 }
 
 const PROCESS_MANAGERS_WAIT_MS = 3 * 60_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -206,15 +206,16 @@ export class ConsumerRunner {
               },
               'consumer: an event failed; retrying it after back-off',
             );
-          } else if (error instanceof LostOwnershipError) {
-            // a rebuild's swap, a reset or a replay moved the checkpoint to a new epoch: expected, not a fault
-            this.deps.logger?.info(
-              { consumer: this.consumer.name, retryInMs: backoff },
-              'consumer: its checkpoint was moved (a rebuild swapped in, a reset or a replay); resubscribing from there',
-            );
-            await this.releaseLock();
           } else {
-            this.deps.logger?.warn({ consumer: this.consumer.name, err: error, retryInMs: backoff }, 'consumer failed; resubscribing after back-off');
+            if (error instanceof LostOwnershipError) {
+              // a rebuild's swap, a reset or a replay moved the checkpoint to a new epoch: expected, not a fault
+              this.deps.logger?.info(
+                { consumer: this.consumer.name, retryInMs: backoff },
+                'consumer: its checkpoint was moved (a rebuild swapped in, a reset or a replay); resubscribing from there',
+              );
+            } else {
+              this.deps.logger?.warn({ consumer: this.consumer.name, err: error, retryInMs: backoff }, 'consumer failed; resubscribing after back-off');
+            }
             await this.releaseLock();
           }
           await this.sleep(backoff * (0.5 + Math.random()));

@@ -199,6 +199,7 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
     expect(await rowCounts()).to.deep.equal({ total: 30, distinct: 30 });
     expect(failuresLeft).to.be.below(0);
   });
+
   it('resubscribes from a checkpoint moved under it (a swap, a reset or a replay), saying so at info level, not as a fault', async () => {
     const lines: { level: string; msg: string }[] = [];
     const record = (level: string) => (_fields: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '' });
