@@ -52,6 +52,7 @@ export const USAGE_STATISTICS_PROJECTION = 'usage-statistics-v1';
 /** Hourly counters kept: two days, so the last 24 hours are always whole. */
 export const HOURLY_WINDOW_HOURS = 48;
 const HOUR_MS = 3_600_000;
+const SEP = '\u0000';
 
 const PREFIXES = ['workflow_execution-', 'publication-', 'sms_message-', 'outgoing_message-', 'payment-', 'proxy-'] as const;
 const TYPES = [
@@ -169,39 +170,26 @@ async function applyEvents(tx: Knex.Transaction, events: readonly RecordedEvent[
     if (value === 0 || s.row.user_id === '') return;
     const ms = Date.parse(at);
     if (Number.isNaN(ms)) return;
-    const base = { ...s.row, channel, metric };
-    const key = [base.user_id, base.platform, base.country, base.account_id, base.workflow_id, channel, metric].join('\u0000');
+    // called for nearly every event: the key is concatenated, not joined from an array of a spread copy
+    const r = s.row;
+    const key = `${r.user_id}${SEP}${r.platform}${SEP}${r.country}${SEP}${r.account_id}${SEP}${r.workflow_id}${SEP}${channel}${SEP}${metric}`;
     const day = quotaDay(new Date(ms), timeZone).day;
-    const d = daily.get(`${day}\u0000${key}`);
+    const dayKey = `${day}${SEP}${key}`;
+    const d = daily.get(dayKey);
     if (d) d.value += value;
-    else
-      daily.set(`${day}\u0000${key}`, {
-        user_id: base.user_id,
-        day,
-        platform: base.platform,
-        country: base.country,
-        account_id: base.account_id,
-        workflow_id: base.workflow_id,
-        channel,
-        metric,
-        value,
-      });
+    else {
+      const { user_id, platform, country, account_id, workflow_id } = r;
+      daily.set(dayKey, { user_id, day, platform, country, account_id, workflow_id, channel, metric, value });
+    }
     if (ms < cutoffMs) return; // already out of the live window
     const hour = hourOf(ms);
-    const h = hourly.get(`${hour}\u0000${key}`);
+    const hourKey = `${hour}${SEP}${key}`;
+    const h = hourly.get(hourKey);
     if (h) h.value += value;
-    else
-      hourly.set(`${hour}\u0000${key}`, {
-        user_id: base.user_id,
-        hour,
-        platform: base.platform,
-        country: base.country,
-        account_id: base.account_id,
-        workflow_id: base.workflow_id,
-        channel,
-        metric,
-        value,
-      });
+    else {
+      const { user_id, platform, country, account_id, workflow_id } = r;
+      hourly.set(hourKey, { user_id, hour, platform, country, account_id, workflow_id, channel, metric, value });
+    }
   };
 
   /** The stream's subject: as recorded, or started from what this event says. */
