@@ -147,8 +147,8 @@ function centsTable(what: string, key: RegExp = /^[A-Za-z0-9_.:-]{1,100}$/) {
 
 const variables = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
-  // the API's listening address; default 0.0.0.0 in production, 127.0.0.1 otherwise (the development
-  // defaults' secrets are public: a development API is not for the network)
+  // the API's (and the projector's METRICS_PORT) listening address; default 0.0.0.0 in production, 127.0.0.1
+  // otherwise (the development defaults' secrets are public: a development API is not for the network)
   HOST: z.string().min(1),
   // when set, /readyz and /metrics answer only `Authorization: Bearer <OPS_TOKEN>`; required in production
   OPS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -175,6 +175,9 @@ const variables = z.object({
     .default([]),
   // 0 asks the OS for a free port (tests); the bound port is printed at start
   PORT: integer(0, 65535).default(3000),
+  // the projector serves GET /metrics (its own registry, behind OPS_TOKEN) on HOST at this port; unset: no listener.
+  // Processes on one machine need different ports (the API's PORT, a second projector's); 0 picks a free one (tests)
+  METRICS_PORT: integer(0, 65535).optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/collector'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   // When set, events go to EventStoreDB instead of Postgres. Not parsed as a URL:

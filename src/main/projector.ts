@@ -1,5 +1,6 @@
 import { buildContainer, disposeContainer } from '../container.js';
 import { pruneIdempotencyKeys } from '../adapters/http/idempotency.js';
+import { startMetricsListener } from '../adapters/http/metrics-listener.js';
 import { runScavenge } from '../adapters/event-store/scavenge-run.js';
 import { hostname } from 'node:os';
 import { DeadlineSweeper } from '../process-managers/index.js';
@@ -20,6 +21,13 @@ const container = await buildContainer(config, { processName: 'projector' });
 const logger = container.get(TOKENS.Logger);
 
 try {
+  // what the consumers count lives in this process's registry, so it is scraped here, not from the API; started
+  // first, so a port already taken stops the process before it migrates or takes consumers
+  const metricsListener =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsListener(container.get(TOKENS.Metrics), { host: config.HOST, port: config.METRICS_PORT, opsToken: config.OPS_TOKEN });
+  if (metricsListener) logger.info({ url: `${metricsListener.url}/metrics` }, 'projector metrics listening');
   const knex = container.get(TOKENS.Knex);
   await prepareDatabase(config, knex, logger);
   // every consumer lock of this process on one connection; its application_name says which process runs a consumer (pg_locks)
@@ -94,7 +102,14 @@ try {
   stopOnSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     clearInterval(keepAlive);
     stopping = true;
-    await Promise.all([sweeper.stop(), blockage.stop(), pruning.stop(), scavenging?.stop(), ...runners.map((runner) => runner.stop())]);
+    await Promise.all([
+      metricsListener?.close(),
+      sweeper.stop(),
+      blockage.stop(),
+      pruning.stop(),
+      scavenging?.stop(),
+      ...runners.map((runner) => runner.stop()),
+    ]);
     await Promise.all([automation.close(), locks.close()]);
     await disposeContainer(container);
   });

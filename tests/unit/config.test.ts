@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       OPS_TOKEN: undefined,
       TRUST_PROXY: [],
       PORT: 3000,
+      METRICS_PORT: undefined,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/collector',
       REDIS_URL: 'redis://127.0.0.1:6379',
       EVENTSTORE_CONNECTION_STRING: undefined,
@@ -240,6 +241,14 @@ describe('loadConfig', () => {
 
   it('rejects out-of-range ports', () => {
     expect(problemsOf({ PORT: '65536' })).to.deep.equal(['PORT: must be an integer between 0 and 65535 (got "65536")']);
+  });
+
+  it('METRICS_PORT: unset is no listener; a port, 0 included, or one clear line', () => {
+    expect(loadConfig({}).METRICS_PORT).to.equal(undefined);
+    expect(loadConfig({ METRICS_PORT: '9464' }).METRICS_PORT).to.equal(9464);
+    expect(loadConfig({ METRICS_PORT: '0' }).METRICS_PORT).to.equal(0);
+    expect(problemsOf({ METRICS_PORT: '70000' })).to.deep.equal(['METRICS_PORT: must be an integer between 0 and 65535 (got "70000")']);
+    expect(problemsOf({ METRICS_PORT: ':9464' })).to.deep.equal(['METRICS_PORT: must be an integer between 0 and 65535 (got ":9464")']);
   });
 
   it('never echoes the password of a bad URL', () => {

@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Registry } from 'prom-client';
 import { fail, ok } from '../envelope.js';
 import { HttpError } from '../http-error.js';
+import { opsTokenCheck } from '../ops-token.js';
 import { runChecks, type ReadinessCheck } from '../readiness.js';
 import type { AppContext, AppState } from '../state.js';
 
@@ -20,14 +20,11 @@ export function operationsRouter(deps: {
   opsToken?: string;
 }): Router<AppState> {
   const router = new Router<AppState>();
-  const expected = deps.opsToken ? createHash('sha256').update(`Bearer ${deps.opsToken}`).digest() : undefined;
+  const hasOpsToken = opsTokenCheck(deps.opsToken);
   const opsOnly = async (ctx: AppContext, next: () => Promise<unknown>) => {
-    if (expected) {
-      const given = createHash('sha256').update(ctx.get('Authorization')).digest();
-      if (!timingSafeEqual(given, expected)) {
-        ctx.set('WWW-Authenticate', 'Bearer');
-        throw new HttpError(401, 'UNAUTHENTICATED', 'this endpoint wants the ops token (Authorization: Bearer <OPS_TOKEN>)');
-      }
+    if (!hasOpsToken(ctx.get('Authorization'))) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new HttpError(401, 'UNAUTHENTICATED', 'this endpoint wants the ops token (Authorization: Bearer <OPS_TOKEN>)');
     }
     await next();
   };
