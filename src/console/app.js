@@ -561,18 +561,9 @@ function progressCell(p) {
   );
 }
 
-/** What /readyz warns about (a transaction holding back event delivery): the projections lag until it ends. */
-async function readinessWarnings() {
-  try {
-    const body = await (await fetch('/readyz')).json();
-    return body?.data?.warnings ?? [];
-  } catch {
-    return [];
-  }
-}
-
 async function projectionsView() {
-  const [projections, warnings] = await Promise.all([api('GET', '/projections'), readinessWarnings()]);
+  // warnings: what /readyz warns about (a transaction holding back event delivery), from the admin API: /readyz wants the ops token
+  const [projections, { warnings }] = await Promise.all([api('GET', '/projections'), api('GET', '/warnings')]);
   const rows = projections.map((p) => {
     const status = h('div', { class: 'rebuild-status', 'data-testid': `rebuild-status-${p.name}` });
     const progress = h('div', {}, progressCell(p.rebuild));

@@ -122,6 +122,7 @@ describe('admin API (e2e): /api/v1/admin', function () {
   it('shows projection status, and a rebuild enqueued on the maintenance queue runs to done', async () => {
     const projections = await get('/projections');
     expect(projections.status, projections.text).to.equal(200);
+    expect((await get('/warnings')).body.data.warnings, 'nothing holds delivery back').to.deep.equal([]);
     const users = projections.body.data.find((p: any) => p.base === 'users');
     expect(users).to.include.keys('name', 'version', 'tables', 'checkpoint', 'head', 'lag_events', 'lag_seconds', 'state', 'rebuild');
     expect((await get(`/projections/${users.name}`)).body.data.name).to.equal(users.name);
@@ -144,8 +145,13 @@ describe('admin API (e2e): /api/v1/admin', function () {
       expect(started.status, started.text).to.equal(202);
       const jobId = started.body.data.job_id as string;
       expect(started.body.data.projection).to.equal(users.name);
-      const again = await platform.call('POST', `/api/v1/admin/projections/${users.name}/rebuild`, { token: admin });
-      expect(again.body.data.job_id, 'one rebuild per projection while it is pending').to.equal(jobId);
+      const again = await fetch(`${platform.url}/api/v1/admin/projections/${users.name}/rebuild`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${admin}` },
+      });
+      expect(again.status).to.equal(202);
+      expect(((await again.json()) as any).data.job_id, 'one rebuild per projection while it is pending').to.equal(jobId);
+      expect(again.headers.get('location')).to.equal(`/api/v1/admin/rebuilds/${encodeURIComponent(jobId)}`);
       const waiting = await get(`/rebuilds/${jobId}`);
       expect(waiting.body.data).to.include({ job_id: jobId, projection: users.name, state: 'waiting' });
 

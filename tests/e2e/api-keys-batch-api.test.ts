@@ -262,6 +262,13 @@ describe('personal API keys and batch operations (e2e, production app)', functio
       expect(doc.paths['/api/v1/qidian/trackings'].get.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['read'] }]);
       expect(doc.paths['/api/v1/xiaohongshu/contents/export'].get.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['export'] }]);
       expect(doc.paths['/api/v1/qidian/trackings/batch'].post.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['manage'] }]);
+      // a platform operator's route takes no key: the policy grants platform permissions to sessions alone
+      const operations = Object.values(doc.paths as Record<string, Record<string, { 'x-permission'?: string; security?: unknown }>>).flatMap((path) =>
+        Object.values(path),
+      );
+      const platformRoutes = operations.filter((o) => o['x-permission']?.startsWith('platform.'));
+      expect(platformRoutes.length).to.be.greaterThan(10);
+      for (const o of platformRoutes) expect(o.security, o['x-permission']).to.deep.equal([{ bearerAuth: [] }]);
     });
   });
 

@@ -84,6 +84,31 @@ describe('admin API (e2e): /api/v1/admin/dead-letters', function () {
     expect(metrics.text).to.contain('consumer_dead_letters_parked');
   });
 
+  it('refuses a malformed id (422), an unknown one (404) and a limit outside 1–1000 (422); limit cuts the list', async () => {
+    for (const [method, path] of [
+      ['GET', '/dead-letters/abc'],
+      ['POST', '/dead-letters/abc/retry'],
+      ['POST', '/dead-letters/abc/skip'],
+    ] as const) {
+      const malformed = await call(method, path);
+      expect(malformed.status, `${method} ${path}`).to.equal(422);
+      expect(malformed.body.error.code).to.equal('VALIDATION_ERROR');
+    }
+    for (const [method, path] of [
+      ['POST', '/dead-letters/999999999/retry'],
+      ['POST', '/dead-letters/999999999/skip'],
+    ] as const) {
+      const unknown = await call(method, path);
+      expect(unknown.status, `${method} ${path}`).to.equal(404);
+      expect(unknown.body.error.code).to.equal('NOT_FOUND');
+    }
+    expect((await call('GET', '/dead-letters?limit=0')).status).to.equal(422);
+    expect((await call('GET', '/dead-letters?limit=1001')).status).to.equal(422);
+    const one = await call('GET', '/dead-letters?status=all&consumer=users-v1&limit=1');
+    expect(one.status, one.text).to.equal(200);
+    expect(one.body.data.map((l: { id: string }) => l.id)).to.deep.equal([ids[0]]);
+  });
+
   it('is in the OpenAPI document', async () => {
     const doc = await platform.call('GET', '/api/v1/openapi.json');
     expect(Object.keys(doc.body.paths)).to.include.members([

@@ -206,8 +206,12 @@ describe('HTTP conventions across routes (e2e)', () => {
       const items = doc.paths['/api/v1/test/items'].get;
       expect(items.parameters.map((p: { name: string }) => p.name)).to.include.members(['page', 'per_page', 'after_position']);
       // the operational endpoints are documented too
-      expect(Object.keys(doc.paths)).to.include.members(['/healthz', '/readyz', '/metrics']);
+      expect(Object.keys(doc.paths)).to.include.members(['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json']);
       expect(doc.paths['/readyz'].get.responses['200'].content['application/json'].schema.properties.data.properties.warnings).to.be.an('object');
+      // the ops token, or none when none is configured
+      expect(doc.components.securitySchemes.opsToken).to.include({ type: 'http', scheme: 'bearer' });
+      for (const path of ['/readyz', '/metrics']) expect(doc.paths[path].get.security).to.deep.equal([{ opsToken: [] }, {}]);
+      expect(doc.paths['/healthz'].get.security).to.equal(undefined);
     });
   });
 });

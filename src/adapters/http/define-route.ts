@@ -11,6 +11,7 @@ import { requireScope } from './authenticate.js';
 import type { ApiKeyScope } from '../../write-model/api-key/events.js';
 import { unsafeTextIssues } from './text-safety.js';
 import { isPermission, type Permission } from '../../write-model/access/permissions.js';
+import { isPlatformPermission } from '../../application/authorization/policy.js';
 import { requirePermission, type AccessOptions } from './access.js';
 import type { AppContext, AppState } from './state.js';
 
@@ -297,6 +298,8 @@ function openApiRoute(
   // the permission: an extension for tools, a line for readers
   const permission = definition.auth ? definition.permission : undefined;
   const description = [definition.description, permission ? `Permission: \`${permission}\` (docs/rbac.md).` : undefined].filter(Boolean).join('\n\n');
+  // a platform operator's route takes no API key whatever its scope: the policy grants platform permissions to sessions alone
+  const sessionAlone = scope === 'session' || (permission !== undefined && isPlatformPermission(permission));
   return {
     method: definition.method,
     path: fullPath,
@@ -305,7 +308,7 @@ function openApiRoute(
     ...(permission ? { 'x-permission': permission } : {}),
     ...(definition.operationId ? { operationId: definition.operationId } : {}),
     tags: definition.tags ?? [],
-    ...(definition.auth ? { security: scope === 'session' ? [{ [BEARER_AUTH]: [] }] : [{ [BEARER_AUTH]: [] }, { [API_KEY_AUTH]: [scope] }] } : {}),
+    ...(definition.auth ? { security: sessionAlone ? [{ [BEARER_AUTH]: [] }] : [{ [BEARER_AUTH]: [] }, { [API_KEY_AUTH]: [scope] }] } : {}),
     request: {
       ...(request.params ? { params: request.params } : {}),
       ...(request.query ? { query: request.query } : {}),

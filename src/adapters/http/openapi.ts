@@ -68,6 +68,14 @@ export function openApiDocument(registry: OpenAPIRegistry, info: OpenApiInfo = D
 
 /** Serves the document (as is, not in the envelope: tools expect OpenAPI at the top). Generated on first request, again when routes were added since. */
 export function openApiRouter(registry: OpenAPIRegistry, info?: OpenApiInfo): Router<AppState> {
+  // the document lists itself, as every other /api/v1 route
+  registry.registerPath({
+    method: 'get',
+    path: OPENAPI_PATH,
+    tags: ['meta'],
+    summary: 'This OpenAPI 3.1 document (public; not in the envelope)',
+    responses: { 200: { description: 'the document', content: { 'application/json': { schema: z.object({ openapi: z.string() }).passthrough() } } } },
+  });
   const router = new Router<AppState>();
   let cached: { definitions: number; json: string } | undefined;
   router.get(OPENAPI_PATH, (ctx) => {

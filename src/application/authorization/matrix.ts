@@ -60,6 +60,8 @@ export function verdict(role: MatrixRole, permission: Permission): Verdict {
 }
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+/** The OpenAPI security scheme of a session's access token, as the HTTP adapter names it. */
+const SESSION_SCHEME = 'bearerAuth';
 
 interface OpenApiDocument {
   paths?: Record<string, Record<string, { security?: unknown[]; 'x-permission'?: string } | undefined>>;
@@ -71,7 +73,8 @@ export function matrixRoutes(document: OpenApiDocument): MatrixRoute[] {
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     for (const method of METHODS) {
       const operation = item[method];
-      if (!operation?.security || operation.security.length === 0) continue;
+      // signed in: a session token may call it (the ops token of /readyz and /metrics is no principal)
+      if (!operation?.security?.some((requirement) => typeof requirement === 'object' && requirement !== null && SESSION_SCHEME in requirement)) continue;
       const permission = operation['x-permission'];
       if (!permission || !isPermission(permission)) throw new Error(`${method.toUpperCase()} ${path}: a signed-in route without x-permission`);
       routes.push({ method: method.toUpperCase(), path, permission });

@@ -39,6 +39,11 @@ export function exemptFromMfa(permission: Permission): boolean {
   return permission.startsWith('account.') || permission === 'organization.organizations.view' || permission.startsWith('organization.invitations.');
 }
 
+/** Whether the permission is a platform operator's: no organization role grants those, and an API key never reaches them (a session alone carries the platform role). */
+export function isPlatformPermission(permission: Permission): boolean {
+  return permission.startsWith('platform.');
+}
+
 const isBuiltIn = (role: string): role is BuiltInOrgRole => Object.hasOwn(BUILT_IN_ORG_GRANTS, role);
 
 /** Every grant set the principal holds (see the module comment). */

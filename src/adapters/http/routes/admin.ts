@@ -10,6 +10,7 @@ import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
 import type { QueueFactory } from '../../queue/queues.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
+import { readinessWarnings } from '../readiness.js';
 import { registerDeadLetterRoutes, type WithConsumers } from './dead-letters.js';
 import { registerQueueOperationRoutes, type QueueOperationsDeps } from './admin-queues.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
@@ -186,6 +187,8 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
   const { ops, queues } = deps;
   const tags = ['admin'];
   const knownProjections = () => new Set(projectionDefinitions(ops.timeZone).map((d) => d.name));
+  // what /readyz warns about, for the console (which has no ops token)
+  const warnings = readinessWarnings(ops);
 
   defineRoute(
     router,
@@ -389,12 +392,16 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
 
   defineRoute(
     router,
-    admin,
+    api,
     {
       method: 'get',
       path: '/projections',
       summary: 'Projection status (admin)',
-      description: 'Each projection: checkpoint, head, lag in events and seconds, state, and the progress of a rebuild in flight.',
+      description:
+        'Each projection: checkpoint, head, lag in events and seconds, state, and the progress of a rebuild in flight. ' +
+        '`lag_events` counts every event in $all after the checkpoint (all types: an upper bound of what the projection still has to look at). ' +
+        '`lag_seconds` is the age of the oldest event not yet passed; null when caught up and for a projection that never ran (see `lag_events`). ' +
+        'What holds every projection back: GET /api/v1/admin/warnings.',
       tags,
       auth: true,
       permission: 'platform.operations.view',
@@ -402,6 +409,32 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       errors: [403],
     },
     async () => (await projectionStatuses(ops)).map(projectionView),
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/warnings',
+      summary: 'What holds event delivery back (admin)',
+      description:
+        'The warnings of GET /readyz, for admins without the ops token (the console shows them above its projections): on the Postgres ' +
+        'event store, a transaction that has held back $all delivery for more than 5 s, named by pid, application, state and database; ' +
+        'the projections lag until it ends. Empty when there are none.',
+      tags,
+      auth: true,
+      permission: 'platform.operations.view',
+      responses: { 200: { description: 'the warnings', schema: z.object({ warnings: z.array(z.string()) }) } },
+      errors: [403],
+    },
+    async (_input, ctx) => ({
+      // as /readyz: a warning that cannot be read is logged, not a failed answer
+      warnings: await warnings().catch((error: unknown) => {
+        ctx.state.logger.warn({ err: error }, 'readiness warnings could not be read');
+        return [];
+      }),
+    }),
   );
 
   defineRoute(
@@ -435,14 +468,20 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       summary: 'Rebuild a projection (admin)',
       description:
         'Enqueues a `rebuild-projection` job on the maintenance queue: the worker replays every event into shadow tables while the live ' +
-        'version keeps serving, then swaps. While one for this projection is waiting or running, its job id is answered again. ' +
-        'Follow it with GET /api/v1/admin/rebuilds/{job_id} or GET /api/v1/admin/projections.',
+        'version keeps serving, then swaps. While one for this projection is waiting, delayed or running, its job id is answered again ' +
+        '(202 as well) and nothing is added. The answer carries `Location: /api/v1/admin/rebuilds/{job_id}`: follow it there or with ' +
+        'GET /api/v1/admin/projections. An unknown projection name is 404.',
       tags,
       auth: true,
       permission: 'platform.operations.run',
       idempotent: false,
       request: { params: z.object({ name: z.string().min(1).max(200) }) },
-      responses: { 202: { description: 'enqueued', schema: z.object({ job_id: z.string(), projection: z.string() }) } },
+      responses: {
+        202: {
+          description: 'enqueued, or the job already waiting or running; `Location` names GET /api/v1/admin/rebuilds/{job_id}',
+          schema: z.object({ job_id: z.string(), projection: z.string() }),
+        },
+      },
       errors: [403, 404],
     },
     async ({ params }, ctx) => {

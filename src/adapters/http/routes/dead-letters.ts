@@ -77,7 +77,8 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       summary: 'Parked events (admin)',
       description:
         'Events a projection or process manager failed on CONSUMER_MAX_ATTEMPTS times (transient errors not counted) and parked in ' +
-        'consumer_dead_letters to go on without them; oldest event first per consumer. Default: status parked.',
+        'consumer_dead_letters to go on without them; by consumer, oldest event first. Default: status parked. ' +
+        'No pages and no total: the first `limit` rows (narrow by consumer and status to see the rest).',
       tags,
       auth: true,
       permission: 'platform.operations.view',
@@ -126,7 +127,9 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       description:
         "Handles the event once more through its consumer's own handler, in one transaction with the status change (safe while the projector " +
         'runs the consumer). `ok: true`: handled, status retried. `ok: false`: it failed again and stays parked with the new error. ' +
-        '409 when it is not parked (retried or skipped already) or its event can no longer be read.',
+        "409 CONFLICT, the message saying which, when: it is not parked (retried or skipped already); it is a rebuild's (`<name>#rebuild`) " +
+        'and that rebuild is still running (retry once it has swapped in); its consumer is not in this version of the code (skip it); ' +
+        'or its event can no longer be read at its stream and revision (deleted, truncated or scavenged: skip it).',
       tags,
       auth: true,
       permission: 'platform.operations.run',
