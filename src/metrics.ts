@@ -73,13 +73,15 @@ export function deadLetterMetrics(registry: Registry, knex: Knex): void {
     labelNames: ['consumer'] as const,
     registers: [registry],
     async collect() {
-      this.reset();
       const rows = (await knex('consumer_dead_letters')
         .select('consumer')
         .count<{ consumer: string; count: string }[]>('* as count')
         .where({ status: 'parked' })
         .groupBy('consumer')
-        .catch(() => [])) as { consumer: string; count: string }[];
+        .catch(() => undefined)) as { consumer: string; count: string }[] | undefined;
+      // the database did not answer: the last counts stay, rather than every series vanishing as if nothing were parked
+      if (!rows) return;
+      this.reset();
       for (const row of rows) this.set({ consumer: row.consumer }, Number(row.count));
     },
   });

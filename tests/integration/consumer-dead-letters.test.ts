@@ -126,6 +126,14 @@ describe('consumer runtime: poison events are parked (dead letters)', function (
     // the api's gauge reads the table
     deadLetterMetrics(registry, knex);
     expect(await registry.metrics()).to.match(new RegExp(`consumer_dead_letters_parked\\{consumer="${name}"\\} 1`));
+
+    // a database that stops answering leaves the last counts, not a gauge that reads as nothing parked
+    const gone = knexFactory({ client: 'pg', connection: testDatabaseUrl, pool: { min: 0, max: 1 } });
+    const apart = new Registry();
+    deadLetterMetrics(apart, gone);
+    expect(await apart.metrics()).to.match(new RegExp(`consumer_dead_letters_parked\\{consumer="${name}"\\} 1`));
+    await gone.destroy();
+    expect(await apart.metrics()).to.match(new RegExp(`consumer_dead_letters_parked\\{consumer="${name}"\\} 1`));
   });
 
   it('goes on after a parked event in a transaction of its own: the parking one holds a transaction id, which must not wait on the rest', async () => {
