@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { AllSubscription, EventStore, RecordedEvent, SubscriptionBatch } from '../event-store/port.js';
+import type { AllSubscription, EventStore, RecordedEvent } from '../event-store/port.js';
 import { comparePositions, formatPosition, type Position } from '../event-store/position.js';
 import type { ConsumerMetrics } from '../metrics.js';
 import { claimCheckpoint, LostOwnershipError, storeCheckpoint } from './checkpoints.js';
@@ -28,11 +28,24 @@ export interface ConsumerRunnerOptions {
   maxBackoffMs: number;
   /** a checkpoint that moved without events is written at most this often */
   idleCheckpointMs: number;
+  /**
+   * With no batch for this long, the runner reads its checkpoint's epoch: a
+   * reset, replay or rebuild's swap that moved it is otherwise found only by
+   * the next write, which a quiet store may not bring for hours
+   */
+  ownershipCheckMs: number;
   /** times an event may fail on its own (not counting transient errors) before it is parked */
   maxAttempts: number;
 }
 
-const DEFAULTS: ConsumerRunnerOptions = { lockRetryMs: 1_000, minBackoffMs: 100, maxBackoffMs: 10_000, idleCheckpointMs: 1_000, maxAttempts: 5 };
+const DEFAULTS: ConsumerRunnerOptions = {
+  lockRetryMs: 1_000,
+  minBackoffMs: 100,
+  maxBackoffMs: 10_000,
+  idleCheckpointMs: 1_000,
+  ownershipCheckMs: 5_000,
+  maxAttempts: 5,
+};
 
 export type ConsumerState = 'idle' | 'standby' | 'running' | 'backing-off' | 'stopped' | 'retired';
 
@@ -274,21 +287,21 @@ export class ConsumerRunner {
     try {
       let next = batches.next();
       for (;;) {
-        let result: IteratorResult<SubscriptionBatch>;
-        if (deferred) {
-          let timer: NodeJS.Timeout | undefined;
-          const quiet = new Promise<'quiet'>((resolve) => (timer = setTimeout(() => resolve('quiet'), this.options.idleCheckpointMs)));
-          const raced = await Promise.race([next, quiet]);
-          clearTimeout(timer);
-          if (raced === 'quiet') {
+        let timer: NodeJS.Timeout | undefined;
+        const wait = deferred ? this.options.idleCheckpointMs : this.options.ownershipCheckMs;
+        const quiet = new Promise<'quiet'>((resolve) => (timer = setTimeout(() => resolve('quiet'), wait)));
+        const result = await Promise.race([next, quiet]);
+        clearTimeout(timer);
+        if (result === 'quiet') {
+          if (deferred) {
             await write([], deferred);
             deferred = undefined;
-            if (this.stopping) break;
-            continue;
+          } else {
+            // quiet: a checkpoint moved under us (a reset on a quiet store) must not wait for an event to be noticed
+            await this.assertOwnership(epoch);
           }
-          result = raced;
-        } else {
-          result = await next;
+          if (this.stopping) break;
+          continue;
         }
         if (result.done) break;
         next = batches.next();
@@ -307,6 +320,12 @@ export class ConsumerRunner {
       await subscription.close();
     }
     return false;
+  }
+
+  /** Throws LostOwnershipError when the checkpoint has another epoch than the one this run claimed. */
+  private async assertOwnership(epoch: bigint): Promise<void> {
+    const row = (await this.deps.knex('consumer_checkpoints').first('epoch').where({ consumer: this.consumer.name })) as { epoch: string } | undefined;
+    if (!row || BigInt(row.epoch) !== epoch) throw new LostOwnershipError(this.consumer.name);
   }
 
   // ---------------------------------------------------------------------------

@@ -235,6 +235,9 @@ export class LockKeeper {
         keepAlive: true,
         keepAliveInitialDelayMillis: this.options.keepAliveMs,
         connectionTimeoutMillis: this.options.probeTimeoutMs * 2,
+        // the server's side too: a session whose client the network cut off ends (and its locks with it) once
+        // three probes a second apart go unanswered after the idle time, not after the system's two hours
+        options: `-c tcp_keepalives_idle=${serverKeepAliveIdleSeconds(this.options.keepAliveMs)} -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3`,
       });
       client.on('error', (error) => this.lost(client, error));
       client.on('end', () => this.lost(client));
@@ -489,4 +492,9 @@ export async function lockHolders(db: Knex, keys: readonly string[]): Promise<Ma
   return new Map(
     rows.map((r) => [r.key, { key: r.key, pid: r.pid, applicationName: r.application_name ?? '', clientAddress: r.client_addr, since: r.backend_start }]),
   );
+}
+
+/** The server's keep-alive idle time in whole seconds (at least one: 0 would mean the system default). */
+function serverKeepAliveIdleSeconds(keepAliveMs: number): number {
+  return Math.max(1, Math.round(keepAliveMs / 1000));
 }

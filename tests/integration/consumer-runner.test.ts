@@ -6,7 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { Logger } from 'pino';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import type { EventData } from '../../src/event-store/port.js';
-import { comparePositions } from '../../src/event-store/position.js';
+import { comparePositions, START } from '../../src/event-store/position.js';
 import { readCheckpoint, resetCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
 import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import type { Consumer } from '../../src/consumers/consumer.js';
@@ -217,5 +217,24 @@ describe('consumer runtime (checkpointed subscriptions)', function () {
     expect(await rowCounts()).to.deep.equal({ total: 20, distinct: 20 });
     expect(lines.filter((l) => l.msg.includes('its checkpoint was moved'))).to.have.length.greaterThan(0);
     expect(lines.filter((l) => l.level !== 'info')).to.deep.equal([]);
+  });
+
+  it('notices a reset on a quiet store, with no new event to write a checkpoint for, and replays from the start', async () => {
+    const r = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, testProjection(name, table, category), {
+      lockRetryMs: 50,
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      ownershipCheckMs: 300,
+    });
+    runners.push(r);
+    r.start();
+    await appendEvents(10);
+    await waitFor('10 rows', async () => (await rowCounts()).total >= 10);
+    // what `projections reset` does: the tables emptied, the checkpoint back to the start with a new epoch
+    await knex(table).delete();
+    await resetCheckpoint(knex, name, START);
+    await waitFor('the 10 rows again, with nothing appended since', async () => (await rowCounts()).total >= 10, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await rowCounts()).to.deep.equal({ total: 10, distinct: 10 });
   });
 });

@@ -160,6 +160,19 @@ describe('lock keeper: every consumer lock of a process on one connection', func
     for (const table of consumerTables) expect(await counts(table)).to.deep.equal({ total: 60, distinct: 60 });
   });
 
+  it('has the server notice within seconds when the network cuts its connection off: TCP keep-alives on the server side of the lock session', async () => {
+    const k = new LockKeeper(testDatabaseUrl, { applicationName: `lk-${id}-ka`, keepAliveMs: 4_000 });
+    keepers.push(k);
+    const lease = await k.tryAcquire(`keep-alive-${id}`, () => undefined);
+    expect(lease).to.not.equal(undefined);
+    // the session's own settings, read on its own connection (over TCP, as the test database is reached)
+    const client = (k as unknown as { client: { query(sql: string): Promise<{ rows: Record<string, string>[] }> } }).client;
+    const setting = async (name: string) => (await client.query(`SHOW ${name}`)).rows[0]![name];
+    expect(await setting('tcp_keepalives_idle')).to.equal('4');
+    expect(await setting('tcp_keepalives_interval')).to.equal('1');
+    expect(await setting('tcp_keepalives_count')).to.equal('3');
+  });
+
   it('alone, re-takes its locks on a new connection after the old one is terminated', async () => {
     const consumers = names(3);
     const consumerTables = consumers.map((_, i) => `lk_rows_${id}_${i}`);
