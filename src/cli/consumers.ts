@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { consumerOverview, type ConsumerOverview } from '../operations/consumers.js';
+import { consumerOverview, requireKnownConsumer, UnknownConsumerError, type ConsumerOverview } from '../operations/consumers.js';
 import {
   DEAD_LETTER_STATUSES,
   DeadLetterNotFoundError,
@@ -13,10 +13,12 @@ import {
 } from '../operations/dead-letters.js';
 import type { OpsDeps } from '../operations/types.js';
 import type { Consumer } from '../consumers/consumer.js';
-import { CliError } from './program.js';
+import { CliError, usageError } from './program.js';
 
 export interface ConsumersCommandDeps {
   out: (line: string) => void;
+  /** warnings (stderr) */
+  err: (line: string) => void;
   /** opens the services (config, container, migrations), runs, disposes them */
   withOps: <T>(run: (ops: OpsDeps, withConsumers: WithConsumers) => Promise<T>) => Promise<T>;
 }
@@ -26,7 +28,7 @@ export type WithConsumers = <T>(run: (find: (name: string) => Consumer | undefin
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('a whole number from 1 to 10000');
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('it must be a whole number from 1 to 10000');
   return n;
 };
 
@@ -37,9 +39,26 @@ function letterLine(l: DeadLetter): string {
 }
 
 function outcomeLine(o: RetryOutcome): string {
-  return o.ok
-    ? `#${o.letter.id} ${o.letter.consumer}: handled, now retried`
-    : `#${o.letter.id} ${o.letter.consumer}: failed again, stays parked: ${firstLine(o.error ?? '')}`;
+  if (o.ok) return `#${o.letter.id} ${o.letter.consumer}: handled, now retried`;
+  if (!o.tried)
+    return `#${o.letter.id} ${o.letter.consumer}: not tried, ${o.letter.status === 'parked' ? 'stays parked' : `is ${o.letter.status}`}: ${firstLine(o.error ?? '')}`;
+  return `#${o.letter.id} ${o.letter.consumer}: failed again, stays parked: ${firstLine(o.error ?? '')}`;
+}
+
+/** `2 of 5 parked events of x were not retried: 1 failed again, 1 could not be tried`; null when every one was. */
+function failureSummary(outcomes: RetryOutcome[], consumer: string | undefined): string | null {
+  const failed = outcomes.filter((o) => !o.ok && o.tried).length;
+  const untried = outcomes.filter((o) => !o.tried).length;
+  if (failed + untried === 0) return null;
+  if (!consumer) {
+    const o = outcomes[0]!;
+    return o.tried ? `dead letter ${o.letter.id} failed again and stays parked` : `dead letter ${o.letter.id} was not tried: ${firstLine(o.error ?? '')}`;
+  }
+  const parts = [
+    ...(failed > 0 ? [`${failed} failed again and ${failed === 1 ? 'stays' : 'stay'} parked`] : []),
+    ...(untried > 0 ? [`${untried} could not be tried (see above)`] : []),
+  ];
+  return `${failed + untried} of ${outcomes.length} parked events of ${consumer} were not retried: ${parts.join(', ')}`;
 }
 
 function overviewLine(c: ConsumerOverview, width: number): string {
@@ -56,7 +75,8 @@ async function asCliErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof DeadLetterNotFoundError || error instanceof DeadLetterStateError) throw new CliError(error.message);
+    if (error instanceof DeadLetterNotFoundError || error instanceof DeadLetterStateError || error instanceof UnknownConsumerError)
+      throw new CliError(error.message);
     throw error;
   }
 }
@@ -90,19 +110,27 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
     .description('Dead letters, oldest event first per consumer (default: the parked ones)')
     .option('--consumer <name>', "only this consumer's")
     .addOption(new Option('--status <status>', 'parked, retried, skipped or all').choices([...DEAD_LETTER_STATUSES, 'all']).default('parked'))
-    .option('--limit <n>', 'at most this many', positiveInt, 100)
+    .option('--limit <n>', 'at most this many (1 to 10000; more there: a warning on stderr)', positiveInt, 100)
     .option('--json', 'print JSON')
     .action(async (options: { consumer?: string; status: 'parked' | 'retried' | 'skipped' | 'all'; limit: number; json?: boolean }) => {
-      const found = await deps.withOps((ops) =>
-        listDeadLetters(ops.knex, { ...(options.consumer ? { consumer: options.consumer } : {}), status: options.status, limit: options.limit }),
+      const found = await asCliErrors(() =>
+        deps.withOps(async (ops) => {
+          if (options.consumer) await requireKnownConsumer(ops, options.consumer);
+          // one more than asked: whether the list is cut short
+          return listDeadLetters(ops.knex, { ...(options.consumer ? { consumer: options.consumer } : {}), status: options.status, limit: options.limit + 1 });
+        }),
       );
-      if (options.json) {
-        deps.out(JSON.stringify(found));
-        return;
+      const listed = found.slice(0, options.limit);
+      if (options.json) deps.out(JSON.stringify(listed));
+      else {
+        if (listed.length === 0)
+          deps.out(`no ${options.status === 'all' ? '' : `${options.status} `}dead letters${options.consumer ? ` of ${options.consumer}` : ''}`);
+        for (const letter of listed) deps.out(letterLine(letter));
       }
-      if (found.length === 0)
-        deps.out(`no ${options.status === 'all' ? '' : `${options.status} `}dead letters${options.consumer ? ` of ${options.consumer}` : ''}`);
-      for (const letter of found) deps.out(letterLine(letter));
+      if (found.length > options.limit)
+        deps.err(
+          `warning: more than ${options.limit} dead letters: only the first ${options.limit} are listed (raise --limit, or narrow by --consumer or --status)`,
+        );
     });
 
   letters
@@ -114,23 +142,29 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
     .argument('[id]', 'the dead letter (see list)')
     .option('--consumer <name>', 'with --all: every parked event of this consumer, oldest first')
     .option('--all', 'every parked event of --consumer')
-    .option('--json', 'print JSON')
-    .action(async (id: string | undefined, options: { consumer?: string; all?: boolean; json?: boolean }) => {
-      if (id && (options.all || options.consumer)) throw new CliError('either an id or --consumer <name> --all, not both');
-      if (!id && !(options.all && options.consumer)) throw new CliError('name a dead letter id, or pass --consumer <name> --all');
+    .option('--json', 'print JSON: the outcome; with --all, the list of outcomes (tried: false where it was not handled)')
+    .action(async (id: string | undefined, options: { consumer?: string; all?: boolean; json?: boolean }, command: Command) => {
+      if (id && (options.all || options.consumer)) usageError(command, 'either an id or --consumer <name> --all, not both');
+      if (!id && !(options.all && options.consumer)) usageError(command, 'name a dead letter id, or pass --consumer <name> --all');
       const outcomes = await asCliErrors(() =>
-        deps.withOps((ops, withConsumers) =>
-          withConsumers(async (find) => {
-            const retry = { knex: ops.knex, store: ops.store, consumers: find, ...(ops.logger ? { logger: ops.logger } : {}) };
+        deps.withOps(async (ops, withConsumers) => {
+          if (!id) await requireKnownConsumer(ops, options.consumer!);
+          return withConsumers(async (find) => {
+            // no logger: this command reports every outcome itself, on stdout and in its exit code
+            const retry = { knex: ops.knex, store: ops.store, consumers: find };
             return id ? [await retryDeadLetter(retry, id)] : retryDeadLetters(retry, options.consumer!);
-          }),
-        ),
+          });
+        }),
       );
+      // with --all, the outcomes as a list, as before (`tried: false`: not handled, stays parked)
       if (options.json) deps.out(JSON.stringify(id ? outcomes[0] : outcomes));
       else if (outcomes.length === 0) deps.out(`no parked dead letters of ${options.consumer}`);
-      else for (const o of outcomes) deps.out(outcomeLine(o));
-      const failed = outcomes.filter((o) => !o.ok).length;
-      if (failed > 0) throw new CliError(`${failed} of ${outcomes.length} failed again and stay parked`);
+      else {
+        for (const o of outcomes) deps.out(outcomeLine(o));
+        if (!id && outcomes.every((o) => o.ok)) deps.out(`all ${outcomes.length} parked events of ${options.consumer} retried`);
+      }
+      const failure = failureSummary(outcomes, id ? undefined : options.consumer);
+      if (failure) throw new CliError(failure);
     });
 
   letters

@@ -1,5 +1,5 @@
 import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { buildContainer, disposeContainer } from '../container.js';
@@ -21,8 +21,16 @@ import { RedisBlockageBoard } from '../adapters/queue/queue-alert-board.js';
 import { QueueInterventions } from '../application/queue-interventions.js';
 import { withConsumerCatalogue } from '../main/consumers.js';
 
-/** What a command failed with: printed to stderr, exit code 1. */
+/** What a command failed with: printed to stderr as `error: <message>`, exit code 1. */
 export class CliError extends Error {}
+
+/**
+ * A command called wrongly in a way its options cannot say (an argument or
+ * a flag, not both): commander's own usage error, with the command's help.
+ */
+export function usageError(command: Command, message: string): never {
+  command.error(`error: ${message}`);
+}
 
 export interface CliIo {
   out: (line: string) => void;
@@ -42,13 +50,14 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 async function withContainer<T>(io: CliIo, run: (container: Awaited<ReturnType<typeof buildContainer>>) => Promise<T>): Promise<T> {
   let config;
   try {
-    // logs go to stdout: a CLI keeps them to warnings unless LOG_LEVEL says otherwise
+    // a CLI keeps its logs to warnings unless LOG_LEVEL says otherwise
     config = loadConfig({ ...io.env, LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn' });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(`Invalid configuration:\n${error.problems.map((line) => `  ${line}`).join('\n')}`);
     throw error;
   }
-  const container = await buildContainer(config, { processName: 'cli' });
+  // log lines go to stderr: stdout holds only the command's output (one JSON document with --json)
+  const container = await buildContainer(config, { processName: 'cli', logDestination: { write: (line: string) => io.err(line.replace(/\n$/, '')) } });
   try {
     await prepareDatabase(config, container.get(TOKENS.Knex), container.get(TOKENS.Logger));
     return await run(container);
@@ -69,6 +78,8 @@ const nonEmpty = (what: string) => (value: string) => {
 export function buildProgram(io: CliIo): Command {
   const program = new Command('cli')
     .description('Operator commands for the collector platform (uses DATABASE_URL and the rest of the usual configuration)')
+    // inherited by every command: an extra argument is a mistake to point out, not to drop
+    .allowExcessArguments(false)
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .exitOverride();
@@ -83,11 +94,11 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--password-stdin', 'read the password from stdin (one line; a trailing newline is dropped)').conflicts('password'))
     .option('--display-name <name>', 'display name', 'Admin')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { email: string; password?: string; passwordStdin?: boolean; displayName: string; json?: boolean }) => {
+    .action(async (options: { email: string; password?: string; passwordStdin?: boolean; displayName: string; json?: boolean }, command: Command) => {
       let password: string;
       if (options.passwordStdin) password = stripLineEnd(await io.readStdin());
       else if (options.password !== undefined) password = options.password;
-      else throw new CliError('a password is required: --password <password> or --password-stdin');
+      else usageError(command, 'a password is required: --password <password> or --password-stdin');
       const bindingProblem = argon2BindingProblem();
       if (bindingProblem) throw new CliError(bindingProblem);
 
@@ -158,6 +169,7 @@ export function buildProgram(io: CliIo): Command {
   });
   registerConsumersCommand(program, {
     out: io.out,
+    err: io.err,
     withOps: (run) =>
       withContainer(io, (c) => {
         const config = c.get(TOKENS.Config);
@@ -202,15 +214,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    if (error instanceof CliError) {
-      io.err(error.message);
-      return 1;
-    }
     // commander's own exits (help, version, usage errors): it printed already
-    if (error instanceof Error && 'exitCode' in error && typeof (error as { exitCode: unknown }).exitCode === 'number') {
-      return (error as { exitCode: number }).exitCode;
-    }
-    io.err(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof CommanderError) return error.exitCode;
+    // one line, the same style as commander's: never a stack
+    io.err(`error: ${messageOf(error)}`);
     return 1;
   }
+}
+
+/** An error's message; a connection refused on every address (an AggregateError without one) by its first cause. */
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && !error.message && error.errors.length > 0) return messageOf(error.errors[0]);
+  if (error instanceof Error) return error.message || (error as { code?: string }).code || error.name;
+  return String(error);
 }

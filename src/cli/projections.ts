@@ -1,9 +1,20 @@
 import { horizonStatus, horizonWarning } from '../adapters/event-store/postgres/horizon.js';
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
-import { projectionDefinitions, projectionStatuses, rebuildProjection, resetProjection } from '../operations/projections.js';
-import type { OpsDeps, ProjectionStatus, RebuildProgress } from '../operations/types.js';
+import { type Command, Option } from 'commander';
+import {
+  type ProjectionStatusView,
+  projectionDefinitions,
+  projectionStatuses,
+  RebuildAbortedError,
+  RebuildBatchError,
+  RebuildInProgressError,
+  rebuildProjection,
+  resetProjection,
+  UnknownProjectionError,
+} from '../operations/projections.js';
+import type { OpsDeps, RebuildProgress } from '../operations/types.js';
 import { LOW_PRIORITY, lowerPriority } from './priority.js';
+import { CliError, usageError } from './program.js';
 
 export interface ProjectionsCommandDeps {
   out: (line: string) => void;
@@ -32,7 +43,7 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
         return;
       }
       const width = Math.max(...statuses.map((s) => s.name.length));
-      for (const s of statuses) deps.out(`${s.name.padEnd(width)}  v${s.version}  ${s.state.padEnd(10)}  ${s.tables.join(', ')}`);
+      for (const s of statuses) deps.out(`${s.name.padEnd(width)}  v${s.version}  ${stateText(s).padEnd(10)}  ${s.tables.join(', ')}`);
     });
 
   projections
@@ -64,11 +75,14 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
     .argument('[name]', 'the projection (see projections list)')
     .option('--all', 'every projection, one after the other')
     .option('--json', 'print the final progress of each as JSON (progress lines go to stderr)')
-    .option('--priority <level>', 'CPU priority of this process: low (nice 10: live traffic on the same machine goes first) or normal', 'low')
-    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; priority: string }) => {
-      if (!name && !options.all) throw new Error('name a projection or pass --all');
-      if (name && options.all) throw new Error('either a name or --all, not both');
-      if (options.priority !== 'low' && options.priority !== 'normal') throw new Error(`--priority: low or normal, not ${JSON.stringify(options.priority)}`);
+    .addOption(
+      new Option('--priority <level>', 'CPU priority of this process: low (nice 10: live traffic on the same machine goes first) or normal')
+        .choices(['low', 'normal'])
+        .default('low'),
+    )
+    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; priority: 'low' | 'normal' }, command: Command) => {
+      if (!name && !options.all) usageError(command, 'name a projection or pass --all');
+      if (name && options.all) usageError(command, 'either a name or --all, not both');
       // a rebuild is background work: on a shared machine the API's and projector's delivery latency comes first
       if (options.priority === 'low') lowerRebuildPriority(deps);
       const controller = new AbortController();
@@ -81,12 +95,29 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
           const done: RebuildProgress[] = [];
           for (const projection of names) {
             const reporter = progressReporter(deps, projection);
+            // the first report comes before any batch: what earlier runs of a resumed rebuild handled
+            let handledBefore: number | undefined;
+            const onProgress = (p: RebuildProgress) => {
+              handledBefore ??= p.processedEvents;
+              reporter.update(p);
+            };
             try {
-              const result = await rebuildProjection(ops, projection, { onProgress: reporter.update, signal: controller.signal });
+              const result = await rebuildProjection(ops, projection, { onProgress, signal: controller.signal });
               reporter.stop();
               done.push(result);
-              if (!options.json)
-                deps.out(`${projection}: rebuilt and swapped in (${result.processedEvents} events, ${result.eventsPerSecond}/s${timings(result)})`);
+              if (!options.json) deps.out(rebuildSummary(projection, result, handledBefore ?? 0));
+            } catch (error) {
+              // these say which projection and what to do; anything else gets both here
+              if (
+                error instanceof RebuildBatchError ||
+                error instanceof RebuildInProgressError ||
+                error instanceof RebuildAbortedError ||
+                error instanceof UnknownProjectionError
+              )
+                throw error;
+              throw new CliError(
+                `${projection} rebuild failed: ${error instanceof Error ? error.message : String(error)}; fix it and run the rebuild again to resume`,
+              );
             } finally {
               reporter.stop();
             }
@@ -109,9 +140,9 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
     .argument('[name]', 'the projection')
     .option('--all', 'every projection')
     .option('--json', 'print JSON')
-    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
-      if (!name && !options.all) throw new Error('name a projection or pass --all');
-      if (name && options.all) throw new Error('either a name or --all, not both');
+    .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }, command: Command) => {
+      if (!name && !options.all) usageError(command, 'name a projection or pass --all');
+      if (name && options.all) usageError(command, 'either a name or --all, not both');
       const names = await deps.withOps(async (ops) => {
         const targets = name ? [name] : projectionDefinitions(ops.timeZone).map((d) => d.name);
         for (const target of targets) await resetProjection(ops, target);
@@ -126,7 +157,14 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
   return projections;
 }
 
-export function formatStatuses(statuses: ProjectionStatus[]): string[] {
+/** `rebuilding`, or `rebuilding (not running)` for a rebuild that failed or was interrupted. */
+function stateText(s: ProjectionStatusView): string {
+  return s.rebuild && !s.rebuild.running ? `${s.state} (not running)` : s.state;
+}
+
+const eta = (seconds: number | null) => (seconds === null ? '?' : `${seconds}s`);
+
+export function formatStatuses(statuses: ProjectionStatusView[]): string[] {
   const width = Math.max(...statuses.map((s) => s.name.length));
   const lines: string[] = [];
   for (const s of statuses) {
@@ -134,12 +172,32 @@ export function formatStatuses(statuses: ProjectionStatus[]): string[] {
     lines.push(`${s.name.padEnd(width)}  ${s.state.padEnd(10)}  checkpoint ${s.checkpoint ?? '-'}  head ${s.head}  lag ${lag}`);
     if (s.rebuild) {
       const r = s.rebuild;
+      const done = `${r.processedEvents}/${r.counted ? r.totalEvents : '?'} events`;
       lines.push(
-        `${''.padEnd(width)}  rebuild: ${r.processedEvents}/${r.counted ? r.totalEvents : '?'} events, ${r.eventsPerSecond}/s, eta ${r.etaSeconds ?? '?'}s (since ${r.startedAt})`,
+        r.running
+          ? `${''.padEnd(width)}  rebuild: ${done}, ${r.eventsPerSecond}/s, eta ${eta(r.etaSeconds)} (since ${r.startedAt})`
+          : `${''.padEnd(width)}  rebuild not running (it failed or was interrupted) at ${done}, ${r.phase === 'replaying' ? 'loading' : 'indexing or swapping'}, ` +
+              `started ${r.startedAt}: \`projections rebuild ${s.name}\` resumes it`,
       );
     }
   }
   return lines;
+}
+
+/**
+ * The line a finished rebuild prints. A resumed one says what this run did:
+ * its rate counts this run's events only, so beside the total alone a run
+ * that found the load done would read as `0/s`.
+ */
+export function rebuildSummary(projection: string, result: RebuildProgress, handledBefore: number): string {
+  const thisRun = result.processedEvents - handledBefore;
+  const events =
+    handledBefore === 0
+      ? `${result.processedEvents} events, ${result.eventsPerSecond}/s`
+      : thisRun > 0
+        ? `${result.processedEvents} events; resumed at ${handledBefore}: ${thisRun} in this run, ${result.eventsPerSecond}/s`
+        : `${result.processedEvents} events, all loaded before this run resumed it`;
+  return `${projection}: rebuilt and swapped in (${events}${timings(result)})`;
 }
 
 /** `; load 1.2s, indexes 0.3s, swap 0.1s` when the rebuild says. */
@@ -158,7 +216,7 @@ function progressReporter(deps: ProjectionsCommandDeps, name: string): { update:
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.eventsPerSecond, eta_text: p.etaSeconds === null ? '?' : `${p.etaSeconds}s`, phase: p.phase };
+        const payload = { rate: p.eventsPerSecond, eta_text: eta(p.etaSeconds), phase: p.phase };
         if (!started) {
           bar.start(Math.max(p.totalEvents, 1), p.processedEvents, payload);
           started = true;
@@ -180,8 +238,7 @@ function progressReporter(deps: ProjectionsCommandDeps, name: string): { update:
       if (p.phase === phase && Date.now() - last < 1_000) return;
       last = Date.now();
       phase = p.phase;
-      const eta = p.etaSeconds === null ? '?' : `${p.etaSeconds}s`;
-      deps.err(`${name}: ${p.phase} ${p.processedEvents}/${p.counted ? p.totalEvents : '?'} events, ${p.eventsPerSecond}/s, eta ${eta}`);
+      deps.err(`${name}: ${p.phase} ${p.processedEvents}/${p.counted ? p.totalEvents : '?'} events, ${p.eventsPerSecond}/s, eta ${eta(p.etaSeconds)}`);
     },
     stop() {},
   };

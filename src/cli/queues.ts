@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { QueueInterventions, InterventionResult } from '../application/queue-interventions.js';
 import { statsOf, type QueueStats } from '../application/queue-monitor.js';
 import type { BlockageBoard, QueueStatsReader } from '../application/ports/queue-monitoring.js';
@@ -13,6 +13,12 @@ export interface QueuesCommandDeps {
   withQueues: <T>(run: (q: { interventions: QueueInterventions; reader: QueueStatsReader; board: BlockageBoard }) => Promise<T>) => Promise<T>;
   /** who the interventions are recorded as; default `cli:<os user>` */
   operator?: string;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 60) throw new InvalidArgumentError('it must be more than 0 and at most 60');
+  return n;
 }
 
 const rate = (n: number | null) => (n === null ? '-' : n.toFixed(1));
@@ -75,11 +81,10 @@ export function registerQueuesCommand(program: Command, deps: QueuesCommandDeps)
   queues
     .command('stats')
     .description('every queue: waiting, active, delayed, failed, paused, jobs in/out per second (over --seconds), oldest waiting job, blockage alert')
-    .option('--seconds <n>', 'how long to count jobs in and out', '1')
+    .option('--seconds <n>', 'how long to count jobs in and out (more than 0, at most 60)', seconds, 1)
     .option('--json', 'print the stats as JSON')
-    .action(async (options: { seconds: string; json?: boolean }) => {
-      const seconds = Number(options.seconds);
-      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 60) throw new CliError('--seconds must be more than 0 and at most 60');
+    .action(async (options: { seconds: number; json?: boolean }) => {
+      const { seconds } = options;
       await deps.withQueues(async ({ reader, board }) => {
         const first = await reader.sample();
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));

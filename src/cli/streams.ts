@@ -9,7 +9,7 @@ import { auditExport } from '../operations/audit.js';
 import { replayConsumer, ReplayError, type ReplayReport } from '../operations/replay.js';
 import { listCategories, listStreams, searchEvents, streamEvents, streamStateAt, tailEvents } from '../operations/streams.js';
 import type { EventView, OpsDeps } from '../operations/types.js';
-import { CliError } from './program.js';
+import { CliError, usageError } from './program.js';
 
 export interface OpsCommandDeps {
   out: (line: string) => void;
@@ -249,18 +249,21 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .option('--limit <n>', 'at most this many', positiveInt, 1000)
     .option('--json', 'print the events as a JSON array')
     .action(
-      async (options: {
-        correlation?: string;
-        user?: string;
-        type?: string[];
-        streamPrefix?: string;
-        from?: string;
-        to?: string;
-        limit: number;
-        json?: boolean;
-      }) => {
+      async (
+        options: {
+          correlation?: string;
+          user?: string;
+          type?: string[];
+          streamPrefix?: string;
+          from?: string;
+          to?: string;
+          limit: number;
+          json?: boolean;
+        },
+        command: Command,
+      ) => {
         if (!options.correlation && !options.user && !options.type?.length && !options.streamPrefix && !options.from && !options.to) {
-          throw new CliError('give at least one of --correlation, --user, --type, --stream-prefix, --from, --to');
+          usageError(command, 'give at least one of --correlation, --user, --type, --stream-prefix, --from, --to');
         }
         const found = await withOps((ops) =>
           orNotFound(

@@ -34,15 +34,11 @@ export async function consumerOverview(deps: Pick<OpsDeps, 'knex' | 'store' | 't
     retired_by: string | null;
   }[];
   const checkpoints = new Map(rows.map((r) => [r.consumer, r]));
-  const names = [
-    ...known.map((k) => k.name),
-    ...rows
-      .map((r) => r.consumer)
-      .filter((n) => !known.some((k) => k.name === n))
-      .sort(),
-  ];
-  const holders = await lockHolders(deps.knex, names.map(consumerLockKey));
   const parked = await parkedCounts(deps.knex);
+  // an old version's or a rebuild's parked events outlive its checkpoint: they are still to be retried or skipped
+  const others = new Set([...rows.map((r) => r.consumer), ...parked.keys()].filter((n) => !known.some((k) => k.name === n)));
+  const names = [...known.map((k) => k.name), ...[...others].sort()];
+  const holders = await lockHolders(deps.knex, names.map(consumerLockKey));
   return names.map((name) => {
     const row = checkpoints.get(name);
     const holder = holders.get(consumerLockKey(name));
@@ -63,4 +59,29 @@ export async function consumerOverview(deps: Pick<OpsDeps, 'knex' | 'store' | 't
       parked: parked.get(name) ?? 0,
     };
   });
+}
+
+export class UnknownConsumerError extends Error {
+  override readonly name = 'UnknownConsumerError';
+}
+
+/**
+ * Refuses a consumer name that is neither one this code runs nor one the
+ * database remembers (a checkpoint, or dead letters: an old version's stay
+ * reachable), so a typo is not taken for "nothing parked".
+ */
+export async function requireKnownConsumer(deps: Pick<OpsDeps, 'knex' | 'store' | 'timeZone'>, name: string): Promise<void> {
+  const known = knownConsumers(deps).map((k) => k.name);
+  if (known.includes(name)) return;
+  const { rows: found } = await deps.knex.raw<{ rows: { found: boolean }[] }>(
+    `SELECT EXISTS (SELECT 1 FROM consumer_checkpoints WHERE consumer = :name) OR EXISTS (SELECT 1 FROM consumer_dead_letters WHERE consumer = :name) AS found`,
+    { name },
+  );
+  if (found[0]?.found) return;
+  const { rows } = await deps.knex.raw<{ rows: { consumer: string }[] }>(
+    'SELECT consumer FROM consumer_checkpoints UNION SELECT consumer FROM consumer_dead_letters ORDER BY consumer',
+  );
+  const stored = rows.map((r) => r.consumer);
+  const all = [...known, ...stored.filter((n) => !known.includes(n))];
+  throw new UnknownConsumerError(`unknown consumer "${name}"; known: ${all.join(', ')}`);
 }

@@ -168,9 +168,11 @@ export interface RetryDeps {
 
 export interface RetryOutcome {
   letter: DeadLetter;
-  /** true: handled, status retried; false: it failed again and stays parked (`error`) */
+  /** true: handled, status retried; false: it failed again, or could not be tried, and stays parked (`error`) */
   ok: boolean;
   error: string | null;
+  /** false: not handled at all (its event is gone, or another retry or skip got to it first); the letter is unchanged */
+  tried: boolean;
 }
 
 const REBUILD_SUFFIX = '#rebuild';
@@ -204,7 +206,7 @@ export async function retryDeadLetter(deps: RetryDeps, id: string): Promise<Retr
         return (await getDeadLetter(tx, id))!;
       });
       deps.logger?.info({ consumer: letter.consumer, deadLetterId: id, eventId: letter.eventId }, 'parked event retried: handled');
-      return { letter: done, ok: true, error: null };
+      return { letter: done, ok: true, error: null, tried: true };
     } catch (error) {
       if (error instanceof DeadLetterStateError) throw error;
       lastError = error;
@@ -223,18 +225,54 @@ export async function retryDeadLetter(deps: RetryDeps, id: string): Promise<Retr
     { consumer: letter.consumer, deadLetterId: id, eventId: letter.eventId, err: lastError },
     'parked event retried: failed again; it stays parked',
   );
-  return { letter: (await getDeadLetter(deps.knex, id))!, ok: false, error: lastError instanceof Error ? lastError.message : String(lastError) };
+  return {
+    letter: (await getDeadLetter(deps.knex, id))!,
+    ok: false,
+    error: lastError instanceof Error ? lastError.message : String(lastError),
+    tried: true,
+  };
 }
 
-/** Retries every parked event of a consumer, oldest first. */
+/**
+ * Retries every parked event of a consumer, oldest first, each on its own:
+ * one that fails again, or whose event is gone, is reported and the rest
+ * are still tried. What holds for all of them (a rebuild still running, a
+ * consumer this code does not have) is refused once, before any.
+ */
 export async function retryDeadLetters(deps: RetryDeps, consumer: string): Promise<RetryOutcome[]> {
   const outcomes: RetryOutcome[] = [];
+  let after: DeadLetter | undefined;
   for (;;) {
-    const letters = await listDeadLetters(deps.knex, { consumer, status: 'parked', limit: 100 });
-    const pending = letters.filter((l) => !outcomes.some((o) => o.letter.id === l.id));
-    if (pending.length === 0) return outcomes;
-    for (const letter of pending) outcomes.push(await retryDeadLetter(deps, letter.id));
+    const page = await parkedAfter(deps.knex, consumer, after, 100);
+    if (page.length === 0) return outcomes;
+    if (!after) {
+      const target = await retryTarget(deps.knex, consumer);
+      if (!deps.consumers(target)) throw new DeadLetterStateError(`no consumer ${target} in this version of the code: skip its parked events`);
+    }
+    for (const letter of page) {
+      try {
+        outcomes.push(await retryDeadLetter(deps, letter.id));
+      } catch (error) {
+        if (!(error instanceof DeadLetterStateError || error instanceof DeadLetterNotFoundError)) throw error;
+        // this letter alone: its event is gone, or someone else retried or skipped it meanwhile
+        outcomes.push({ letter: (await getDeadLetter(deps.knex, letter.id)) ?? letter, ok: false, error: error.message, tried: false });
+      }
+    }
+    after = page.at(-1);
   }
+}
+
+/** A page of a consumer's parked letters after `after`, in $all order: letters that stay parked are not read again. */
+async function parkedAfter(knex: Knex, consumer: string, after: DeadLetter | undefined, limit: number): Promise<DeadLetter[]> {
+  const q = select(knex)
+    .where({ consumer, status: 'parked' })
+    .orderBy([{ column: 'commit_position' }, { column: 'prepare_position' }, { column: 'id' }])
+    .limit(limit);
+  if (after) {
+    const [commit = '0', prepare = '0'] = after.position.split('-');
+    q.whereRaw('(commit_position, prepare_position, id) > (?::bigint, ?::bigint, ?::bigint)', [commit, prepare, after.id]);
+  }
+  return ((await q) as Row[]).map(view);
 }
 
 /**

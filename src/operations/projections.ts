@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../event-store/port.js';
 import { comparePositions, formatPosition, maxPosition, START, type Position } from '../event-store/position.js';
 import { createProjections } from '../projections/index.js';
 import { AdvisoryLock } from '../consumers/advisory-lock.js';
+import { lockHolders } from '../consumers/lock-keeper.js';
 import { activeVersions, claimCheckpoint, readCheckpoint, resetCheckpoint, retireCheckpoint, storeCheckpoint } from '../consumers/checkpoints.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { addDeferred, createShadowTables, loadSurvived, logShadowTables, qi, type DeferredDdl } from './rebuild-shadow.js';
@@ -128,6 +129,49 @@ export class RebuildAbortedError extends Error {
   }
 }
 
+/** An event in a rebuild's error: where it is in its stream and in $all. */
+export interface RebuildEventRef {
+  id: string;
+  type: string;
+  stream: string;
+  revision: string;
+  position: string;
+}
+
+const eventRef = (e: RecordedEvent): RebuildEventRef => ({
+  id: e.id,
+  type: e.type,
+  stream: e.streamName,
+  revision: e.revision.toString(),
+  position: formatPosition(e.position),
+});
+
+const describeRef = (e: RebuildEventRef) => `${e.id} (${e.type} ${e.stream}@${e.revision}, position ${e.position})`;
+
+/**
+ * The projection's handler failed on a batch of the load: nothing of that
+ * batch was written, the rebuild's checkpoint stays before it. `event` is the
+ * event it failed on when that one alone fails; otherwise (the failure needs
+ * the batch as a whole, or went away) only the batch's range is known.
+ */
+export class RebuildBatchError extends Error {
+  override readonly name = 'RebuildBatchError';
+  constructor(
+    readonly projection: string,
+    readonly batch: { first: RebuildEventRef; last: RebuildEventRef; size: number },
+    readonly event: RebuildEventRef | null,
+    override readonly cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const where = event
+      ? `at event ${describeRef(event)}`
+      : batch.size === 1
+        ? `at event ${describeRef(batch.first)}`
+        : `in a batch of ${batch.size} events from ${describeRef(batch.first)} to ${describeRef(batch.last)}`;
+    super(`${projection} rebuild stopped ${where}: ${reason}; fix it and run the rebuild again to resume`);
+  }
+}
+
 function definition(deps: OpsDeps, name: string): ProjectionDefinition {
   const all = projectionDefinitions(deps.timeZone);
   const found = all.find((d) => d.name === name);
@@ -170,7 +214,16 @@ async function liveCheckpoint(db: Knex | Knex.Transaction, name: string): Promis
 // ---------------------------------------------------------------------------
 // status
 
-export async function projectionStatuses(deps: OpsDeps, names?: string[]): Promise<ProjectionStatus[]> {
+/** A rebuild as status sees it: `running` is whether a process holds its lock now (false: it failed or was interrupted; running it again resumes). */
+export interface RebuildStatus extends RebuildProgress {
+  running: boolean;
+}
+
+export interface ProjectionStatusView extends ProjectionStatus {
+  rebuild: RebuildStatus | null;
+}
+
+export async function projectionStatuses(deps: OpsDeps, names?: string[]): Promise<ProjectionStatusView[]> {
   const all = projectionDefinitions(deps.timeZone);
   const wanted =
     names && names.length > 0
@@ -186,13 +239,14 @@ export async function projectionStatuses(deps: OpsDeps, names?: string[]): Promi
         )
       : all;
   const head = await deps.store.headPosition();
-  const statuses: ProjectionStatus[] = [];
+  const statuses: ProjectionStatusView[] = [];
   for (const def of wanted) {
     const checkpoint = await liveCheckpoint(deps.knex, def.name);
     const lagEvents = await countEvents(deps, checkpoint ?? START, head);
     let lagSeconds: number | null = null;
-    if (checkpoint && lagEvents > 0) {
-      const [next] = await deps.store.readAll({ fromPosition: checkpoint, maxCount: 1 });
+    if (lagEvents > 0) {
+      // never ran: it is behind from the first event on
+      const [next] = await deps.store.readAll({ fromPosition: checkpoint ?? START, maxCount: 1 });
       if (next) lagSeconds = Math.max(0, Math.round((Date.now() - next.created.getTime()) / 100) / 10);
     }
     const rebuild = await rebuildProgressOf(deps, def);
@@ -217,15 +271,18 @@ function raise(error: Error): never {
 }
 
 /** The progress of a rebuild under way (or interrupted and waiting to be resumed), from any process; null when none. */
-async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition): Promise<RebuildProgress | null> {
+async function rebuildProgressOf(deps: OpsDeps, def: ProjectionDefinition): Promise<RebuildStatus | null> {
   const meta = await readMeta(deps.knex, shadowSchemaName(def));
   if (!meta) return null;
+  // its shadow schema outlives a failed or interrupted run: it runs only while some process holds its lock
+  const running = (await lockHolders(deps.knex, [rebuildLockKey(def.name)])).size > 0;
   // the counts the rebuild keeps: nothing is counted again here
   const processed = meta.handledEvents;
   const total = Math.max(meta.totalEvents ?? 0, processed);
   const elapsed = (Date.now() - meta.startedAt.getTime()) / 1000;
-  const rate = elapsed > 0 ? processed / elapsed : 0;
+  const rate = running && elapsed > 0 ? processed / elapsed : 0;
   return {
+    running,
     name: def.name,
     phase: meta.phase === 'loading' ? 'replaying' : 'swapping',
     processedEvents: processed,
@@ -421,18 +478,55 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     };
 
     const write = async (events: RecordedEvent[], checkpoint: Position) => {
-      await deps.knex.transaction(async (tx) => {
-        // as the live consumers' batches: a crash may lose the last few, which are then read again
-        await tx.raw('SET LOCAL synchronous_commit = off');
-        if (events.length > 0) {
-          await useShadow(tx, schema);
-          await def.consumer.handle(events, { tx });
-          await tx.raw(`UPDATE ${qi(schema)}.${qi(META_TABLE)} SET handled_events = handled_events + ?`, [events.length]);
-        }
-        await storeCheckpoint(tx, rebuildName, epoch, checkpoint);
-      });
+      let handlerFailed = false;
+      try {
+        await deps.knex.transaction(async (tx) => {
+          // as the live consumers' batches: a crash may lose the last few, which are then read again
+          await tx.raw('SET LOCAL synchronous_commit = off');
+          if (events.length > 0) {
+            await useShadow(tx, schema);
+            handlerFailed = true;
+            await def.consumer.handle(events, { tx });
+            handlerFailed = false;
+            await tx.raw(`UPDATE ${qi(schema)}.${qi(META_TABLE)} SET handled_events = handled_events + ?`, [events.length]);
+          }
+          await storeCheckpoint(tx, rebuildName, epoch, checkpoint);
+        });
+      } catch (error) {
+        if (!handlerFailed) throw error;
+        // the operator needs the event, not just the error: find it by handling the batch one event at a time, then roll back
+        throw new RebuildBatchError(
+          name,
+          { first: eventRef(events[0]!), last: eventRef(events.at(-1)!), size: events.length },
+          await failingEvent(events).catch(() => null),
+          error,
+        );
+      }
       at = checkpoint;
       handled += events.length;
+    };
+    /** The first event of a failed batch that fails on its own, after the ones before it; null when none does. */
+    const failingEvent = async (events: RecordedEvent[]): Promise<RebuildEventRef | null> => {
+      if (events.length === 1) return eventRef(events[0]!);
+      let found: RebuildEventRef | null = null;
+      const rolledBack = new Error('rolled back');
+      await deps.knex
+        .transaction(async (tx) => {
+          await useShadow(tx, schema);
+          for (const event of events) {
+            try {
+              await def.consumer.handle([event], { tx });
+            } catch {
+              found = eventRef(event);
+              break;
+            }
+          }
+          throw rolledBack;
+        })
+        .catch((error: unknown) => {
+          if (error !== rolledBack) throw error;
+        });
+      return found;
     };
 
     /** Replays batches until the rebuild has passed both the head at its start and the live projection. */

@@ -45,7 +45,7 @@ export interface ProjectionStatus {
   head: string;
   /** events in $all after the checkpoint (all types: an upper bound of what it still has to look at) */
   lagEvents: number;
-  /** age of the oldest event not yet passed; null when caught up or never ran */
+  /** age of the oldest event not yet passed; null when caught up */
   lagSeconds: number | null;
   state: 'live' | 'rebuilding' | 'never-ran';
   rebuild: RebuildProgress | null;

@@ -1,9 +1,13 @@
 import { expect } from 'chai';
 import { cliInProcess } from '../support/cli-in-process.js';
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { fastAppendStatement } from '../../src/adapters/event-store/postgres/append.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
+import { formatStatuses } from '../../src/cli/projections.js';
+import type { ProjectionStatusView } from '../../src/operations/projections.js';
 import { comparePositions, formatPosition } from '../../src/event-store/position.js';
 import { SUBSCRIPTIONS_PROJECTION, subscriptionsProjection } from '../../src/projections/subscriptions.js';
 import { readCheckpoint } from '../../src/consumers/checkpoints.js';
@@ -30,22 +34,25 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
   let live: ConsumerRunner | undefined;
   const NAME = SUBSCRIPTIONS_PROJECTION;
 
-  /** The real binary: `node --import tsx src/main/cli.ts …` against the seeded database. */
-  function cli(args: string[]): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/cli.ts', ...args], {
-        cwd: process.cwd(),
-        env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl, LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+  const env = () => ({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl, LOG_LEVEL: 'silent' });
+  /** The real binary: `node --import tsx src/main/cli.ts …` against the seeded database; its output so far, and its end. */
+  function start(args: string[]): { child: ChildProcessWithoutNullStreams; run: Run; done: Promise<Run> } {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/cli.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...process.env, ...env() },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end();
+    const run: Run = { code: null, stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk) => (run.stdout += chunk));
+    child.stderr.on('data', (chunk) => (run.stderr += chunk));
+    const done = new Promise<Run>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ ...run, code }));
+    });
+    return { child, run, done };
   }
+  const cli = (args: string[]): Promise<Run> => start(args).done;
 
   const startLive = async () => {
     live = new ConsumerRunner({ store, knex, databaseUrl }, subscriptionsProjection, {
@@ -153,13 +160,18 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     expect(status.checkpoint).to.match(/^\d+-\d+$/);
 
     const all = JSON.parse((await cli(['projections', 'status', '--json'])).stdout);
-    // users-v1 never ran here: all 120 events are ahead of it
-    expect(all.find((s: { name: string }) => s.name === 'users-v1')).to.include({ state: 'never-ran', checkpoint: null, lagEvents: 120, head });
+    // users-v1 never ran here: all 120 events are ahead of it, the first one as old as the seed
+    const neverRan = all.find((s: { name: string }) => s.name === 'users-v1');
+    expect(neverRan).to.include({ state: 'never-ran', checkpoint: null, lagEvents: 120, head });
+    const [first] = await store.readAll({ maxCount: 1 });
+    expect(neverRan.lagSeconds)
+      .to.be.a('number')
+      .within(0, (Date.now() - first!.created.getTime()) / 1000 + 1);
 
     const text = await cli(['projections', 'status']);
     expect(text.code, text.stderr).to.equal(0);
     expect(text.stdout).to.match(new RegExp(`${NAME}\\s+live\\s+checkpoint \\d+-\\d+\\s+head ${head}\\s+lag 0 events`));
-    expect(text.stdout).to.match(/users-v1\s+never-ran\s+checkpoint -/);
+    expect(text.stdout).to.match(/users-v1\s+never-ran\s+checkpoint -\s+head \S+\s+lag 120 events, [\d.]+s/);
 
     const unknown = await cli(['projections', 'status', 'nope-v1']);
     expect(unknown.code).to.equal(1);
@@ -182,11 +194,17 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
 
     const neither = await cli(['projections', 'rebuild']);
     expect(neither.code).to.equal(1);
-    expect(neither.stderr).to.include('--all');
+    expect(neither.stderr)
+      .to.match(/^error: name a projection or pass --all\n/)
+      .and.include('Usage: cli projections rebuild');
 
-    const badPriority = await cli(['projections', 'rebuild', NAME, '--priority', 'high']);
+    // commander's usage errors: the same `error:` line, and the command's usage; nothing runs
+    const badPriority = await cliInProcess(['projections', 'rebuild', NAME, '--priority', 'high'], env());
     expect(badPriority.code).to.equal(1);
-    expect(badPriority.stderr).to.include('--priority: low or normal, not "high"');
+    expect(badPriority.stderr).to.match(/^error: option '--priority <level>' argument 'high' is invalid\. Allowed choices are low, normal\./);
+    const two = await cliInProcess(['projections', 'rebuild', NAME, 'users-v1'], env());
+    expect(two.code).to.equal(1);
+    expect(two.stderr).to.match(/^error: too many arguments for 'rebuild'\. Expected 1 argument but got 2\./);
   });
 
   it('reset --json: empties the tables and rewinds the checkpoint; the projector replays them', async () => {
@@ -206,5 +224,78 @@ describe('cli: projections list / status / rebuild / reset (e2e, real binary, se
     await startLive();
     expect(await count('subscriptions')).to.equal(rows);
     expect(await count('subscription_reservations')).to.equal(30);
+  });
+
+  it('an interrupted rebuild: status says it is not running, reset is refused while it runs, running it again resumes and says so', async () => {
+    // an append left open, then one committed after it: the rebuild loads what is below the open one and waits there
+    const blocker = new pg.Client({ connectionString: databaseUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(fastAppendStatement(`open-${randomUUID()}`, [{ id: randomUUID(), type: 'LeftOpen', data: {} }], 'any'));
+      await store.append(`other-${randomUUID()}`, [{ id: randomUUID(), type: 'Unrelated', data: {} }]);
+      const rebuild = start(['projections', 'rebuild', NAME, '--priority', 'normal']);
+      await waitFor('the load to wait at the open append', () => /replaying 120\/120 events/.test(rebuild.run.stderr), 30_000);
+
+      const running = await cliInProcess(['projections', 'status', NAME, '--json'], env());
+      expect(JSON.parse(running.stdout)).to.deep.include({ state: 'rebuilding' });
+      expect(JSON.parse(running.stdout).rebuild).to.include({ running: true, processedEvents: 120 });
+      const reset = await cliInProcess(['projections', 'reset', NAME], env());
+      expect(reset).to.include({ code: 1, stderr: `error: a rebuild of ${NAME} is already running (one at a time)` });
+
+      rebuild.child.kill('SIGINT');
+      const stopped = await rebuild.done;
+      expect(stopped.code).to.equal(1);
+      expect(stopped.stderr.trim().split('\n').at(-1)).to.equal(`error: rebuild of ${NAME} stopped; running it again resumes from its checkpoint`);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end();
+    }
+
+    const status = await cliInProcess(['projections', 'status', NAME, '--json'], env());
+    expect(JSON.parse(status.stdout)).to.deep.include({ state: 'rebuilding' });
+    expect(JSON.parse(status.stdout).rebuild).to.include({ running: false, processedEvents: 120, etaSeconds: null });
+    const text = await cliInProcess(['projections', 'status', NAME], env());
+    expect(text.stdout).to.include(
+      `rebuild not running (it failed or was interrupted) at 120/120 events, loading, started ${JSON.parse(status.stdout).rebuild.startedAt}: \`projections rebuild ${NAME}\` resumes it`,
+    );
+    expect((await cliInProcess(['projections', 'list'], env())).stdout).to.match(new RegExp(`${NAME}\\s+v1\\s+rebuilding \\(not running\\)`));
+
+    // this run finds the load done: it says so rather than a rate of 0/s beside 120 events
+    const resumed = await cli(['projections', 'rebuild', NAME, '--priority', 'normal']);
+    expect(resumed.code, resumed.stderr).to.equal(0);
+    expect(resumed.stdout).to.match(new RegExp(`^${NAME}: rebuilt and swapped in \\(120 events, all loaded before this run resumed it; load `));
+    expect(JSON.parse((await cliInProcess(['projections', 'status', NAME, '--json'], env())).stdout)).to.include({ state: 'live', rebuild: null });
+  });
+
+  it('a rebuild whose handler fails names the projection and the event, and how to go on; status then says it is not running', async () => {
+    const stream = `subscription-${randomUUID()}`;
+    const eventId = randomUUID();
+    const { position } = await store.append(stream, [{ id: eventId, type: 'SubscriptionStarted', data: {} }]);
+    const run = await cli(['projections', 'rebuild', NAME, '--priority', 'normal']);
+    expect(run.code).to.equal(1);
+    const last = run.stderr.trim().split('\n').at(-1)!;
+    expect(last).to.match(
+      new RegExp(
+        `^error: ${NAME} rebuild stopped at event ${eventId} \\(SubscriptionStarted ${stream}@0, position ${formatPosition(position)}\\): ` +
+          'cannot decode SubscriptionStarted \\(schema version 1\\): .*; fix it and run the rebuild again to resume$',
+      ),
+    );
+    expect(run.stderr).to.not.match(/^\s+at /m);
+    expect(run.stdout).to.equal('');
+    const status = JSON.parse((await cliInProcess(['projections', 'status', NAME, '--json'], env())).stdout);
+    expect(status).to.include({ state: 'rebuilding' });
+    expect(status.rebuild).to.include({ running: false });
+  });
+
+  it('status lines: an unknown eta is `?`, a running rebuild shows its rate', () => {
+    const base = { base: 'x', version: 1, tables: [], checkpoint: '1-0', head: '2-0', lagEvents: 1, lagSeconds: 0.5, state: 'rebuilding' as const };
+    const rebuild = { name: 'x-v1', phase: 'replaying' as const, processedEvents: 10, totalEvents: 10, counted: false, startedAt: '2026-01-01T00:00:00.000Z' };
+    const lines = formatStatuses([
+      { ...base, name: 'x-v1', rebuild: { ...rebuild, running: true, eventsPerSecond: 0, etaSeconds: null } },
+      { ...base, name: 'y-v1', rebuild: { ...rebuild, name: 'y-v1', running: true, counted: true, eventsPerSecond: 5, etaSeconds: 3 } },
+    ] satisfies ProjectionStatusView[]);
+    expect(lines[1]).to.match(/rebuild: 10\/\? events, 0\/s, eta \? \(since /);
+    expect(lines[3]).to.match(/rebuild: 10\/10 events, 5\/s, eta 3s \(since /);
   });
 });

@@ -87,9 +87,9 @@ describe('cli: queues (e2e)', function () {
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain('no queue nope').and.contain('queues: scrape, workflow-tick');
     r = await cli('queues', 'retry', 'mail', 'missing');
-    expect(r).to.include({ code: 1, stderr: 'no job missing in queue mail' });
+    expect(r).to.include({ code: 1, stderr: 'error: no job missing in queue mail' });
     r = await cli('queues', 'retry', 'mail', 'w2');
-    expect(r).to.include({ code: 1, stderr: 'only a failed job can be retried (job w2 is waiting)' });
+    expect(r).to.include({ code: 1, stderr: 'error: only a failed job can be retried (job w2 is waiting)' });
     expect((await recorded()).length).to.equal(4);
   });
 });

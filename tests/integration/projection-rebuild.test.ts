@@ -5,10 +5,11 @@ import pg from 'pg';
 import { PostgresCatchUpReader } from '../../src/adapters/event-store/postgres/catch-up-reader.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
-import { comparePositions, START, type Position } from '../../src/event-store/position.js';
+import { comparePositions, formatPosition, START, type Position } from '../../src/event-store/position.js';
 import {
   projectionDefinitions,
   projectionStatuses,
+  RebuildBatchError,
   RebuildInProgressError,
   rebuildConsumerName,
   rebuildProjection,
@@ -478,5 +479,55 @@ describe('projection rebuild (subscriptions-v1, fresh database): shadow tables, 
 
     const done = await rebuildProjection(deps, NAME);
     expect(done).to.include({ processedEvents: wanted, totalEvents: wanted });
+  });
+
+  it('a batch the handler fails on stops the rebuild naming the event (or, when no event fails on its own, the batch); running it again resumes', async () => {
+    const wanted = await store.readAll({ maxCount: 200, filter: subscriptionsProjection.filter! });
+    const poison = wanted[70]!;
+    const ref = (e: RecordedEvent) => ({ id: e.id, type: e.type, stream: e.streamName, revision: e.revision.toString(), position: formatPosition(e.position) });
+    const real = projectionDefinitions('Asia/Shanghai').find((d) => d.name === NAME)!;
+    const failing = (fails: (events: RecordedEvent[]) => boolean) => ({
+      ...real,
+      consumer: {
+        ...subscriptionsProjection,
+        async handle(events: RecordedEvent[], ctx: { tx: Knex.Transaction }) {
+          if (fails(events)) throw new Error('a bug');
+          await subscriptionsProjection.handle(events, ctx);
+        },
+      },
+    });
+
+    // fails whenever the poison is in the batch: found by handling the batch one event at a time
+    const alone = await rebuildProjection(deps, NAME, { batchSize: 50, definition: failing((events) => events.some((e) => e.id === poison.id)) }).catch(
+      (e: unknown) => e,
+    );
+    expect(alone).to.be.instanceOf(RebuildBatchError);
+    const batch = { first: ref(wanted[50]!), last: ref(wanted[99]!), size: 50 };
+    expect(alone).to.deep.include({ projection: NAME, batch, event: ref(poison) });
+    expect((alone as Error).message).to.equal(
+      `${NAME} rebuild stopped at event ${poison.id} (${poison.type} ${poison.streamName}@${poison.revision}, position ${formatPosition(poison.position)}): ` +
+        'a bug; fix it and run the rebuild again to resume',
+    );
+
+    // fails only beside other events: no event is to blame alone, so the batch is named; it resumed after the first 50
+    const together = await rebuildProjection(deps, NAME, {
+      batchSize: 50,
+      definition: failing((events) => events.length > 1 && events.some((e) => e.id === poison.id)),
+    }).catch((e: unknown) => e);
+    expect(together).to.be.instanceOf(RebuildBatchError);
+    expect(together).to.deep.include({ batch, event: null });
+    expect((together as Error).message).to.equal(
+      `${NAME} rebuild stopped in a batch of 50 events from ${wanted[50]!.id} (${wanted[50]!.type} ${wanted[50]!.streamName}@${wanted[50]!.revision}, ` +
+        `position ${formatPosition(wanted[50]!.position)}) to ${wanted[99]!.id} (${wanted[99]!.type} ${wanted[99]!.streamName}@${wanted[99]!.revision}, ` +
+        `position ${formatPosition(wanted[99]!.position)}): a bug; fix it and run the rebuild again to resume`,
+    );
+    const [status] = await projectionStatuses(deps, [NAME]);
+    expect(status!.rebuild).to.include({ running: false, processedEvents: 50 });
+
+    // the fix deployed: it goes on from its checkpoint
+    const progress: RebuildProgress[] = [];
+    const done = await rebuildProjection(deps, NAME, { onProgress: (p) => progress.push(p) });
+    expect(progress[0]!.processedEvents).to.equal(50);
+    expect(done.phase).to.equal('done');
   });
 });

@@ -285,13 +285,17 @@ describe("scavenge: events past their stream's retention are deleted, so replays
       return p;
     };
     await program().parseAsync(['node', 'cli', 'retention', 'scavenge', '--dry-run', '--json']);
-    expect(JSON.parse(out.at(-1)!)).to.deep.include({ dryRun: true, events: 2, scavengedStreams: 1 });
+    const dry = JSON.parse(out.at(-1)!);
+    expect(dry).to.deep.include({ dryRun: true, events: 2, scavengedStreams: 1 });
+    // ISO-8601, like `retention run`'s time
+    expect(dry.asOf).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect((await allOf(stream)).length).to.equal(4);
 
     out.length = 0;
     await program().parseAsync(['node', 'cli', 'retention', 'scavenge', '--batch-size', '1']);
     expect(out.join('\n'))
-      .to.match(/streams scavenged 1/)
+      .to.match(/^scavenge as of \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m)
+      .and.match(/streams scavenged 1/)
       .and.match(/total: deleted 2 events/);
     expect(err.at(-1)).to.match(/^scavenge: \d+ streams visited, 2 events deleted$/);
     expect((await allOf(stream)).map((e) => e.revision)).to.deep.equal([0n, 3n]);

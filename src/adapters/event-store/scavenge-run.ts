@@ -35,7 +35,14 @@ export async function runScavenge(deps: ScavengeDeps): Promise<ScavengeRunReport
     streamsPerPage: deps.streamsPerPage,
     onProgress: deps.onProgress,
   });
+  // the database's clock, read as text (its microseconds) for the queries: reported in ISO-8601 like every other time
+  const asOf = await isoTime(knex, report.asOf);
   if (report.events > 0 || dryRun)
-    logger?.info({ ...report }, `scavenge ${dryRun ? '(dry run) ' : ''}finished: ${report.events} events of ${report.scavengedStreams} streams`);
-  return report;
+    logger?.info({ ...report, asOf }, `scavenge ${dryRun ? '(dry run) ' : ''}finished: ${report.events} events of ${report.scavengedStreams} streams`);
+  return { ...report, asOf };
+}
+
+async function isoTime(knex: Knex, text: string): Promise<string> {
+  const { rows } = (await knex.raw('SELECT ?::timestamptz AS t', [text])) as { rows: { t: Date }[] };
+  return rows[0]!.t.toISOString();
 }

@@ -400,7 +400,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       description:
         'Each projection: checkpoint, head, lag in events and seconds, state, and the progress of a rebuild in flight. ' +
         '`lag_events` counts every event in $all after the checkpoint (all types: an upper bound of what the projection still has to look at). ' +
-        '`lag_seconds` is the age of the oldest event not yet passed; null when caught up and for a projection that never ran (see `lag_events`). ' +
+        '`lag_seconds` is the age of the oldest event not yet passed (for a projection that never ran, of the first event in $all); null when caught up. ' +
         'What holds every projection back: GET /api/v1/admin/warnings.',
       tags,
       auth: true,
