@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { cliInProcess, type CliRun } from '../support/cli-in-process.js';
-import { spawn } from 'node:child_process';
+import { cliBinary, cliInProcess, type CliRun } from '../support/cli-in-process.js';
 import { randomUUID } from 'node:crypto';
 import type { Container } from 'inversify';
 import knexFactory from 'knex';
@@ -47,20 +46,7 @@ describe('cli: consumers status, dead letters (e2e)', function () {
 
   const cli = (...args: string[]) => cliInProcess(args, env);
   /** The real binary, logging as an operator's would (warnings): what reaches its stdout and stderr. */
-  const binary = (...args: string[]): Promise<CliRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/cli.ts', ...args], {
-        cwd: process.cwd(),
-        env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const binary = (...args: string[]): Promise<CliRun> => cliBinary(args, { ...process.env, ...env, LOG_LEVEL: 'warn' });
 
   before(async () => {
     const config = testConfig(env);

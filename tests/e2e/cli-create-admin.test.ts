@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { cliInProcess } from '../support/cli-in-process.js';
-import { spawn } from 'node:child_process';
+import { cliBinary, cliInProcess, type CliRun } from '../support/cli-in-process.js';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
@@ -14,28 +13,9 @@ import { TOKENS } from '../../src/tokens.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { waitFor } from '../support/wait-for.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The real binary: `node --import tsx src/main/cli.ts …` against the test database. */
-function cli(args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/cli.ts', ...args], {
-      cwd: process.cwd(),
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: testDatabaseUrl, REDIS_URL: testRedisUrl, LOG_LEVEL: 'silent' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
+function cli(args: string[], stdin?: string): Promise<CliRun> {
+  return cliBinary(args, { ...process.env, NODE_ENV: 'test', DATABASE_URL: testDatabaseUrl, REDIS_URL: testRedisUrl, LOG_LEVEL: 'silent' }, stdin);
 }
 
 const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
