@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Worker } from 'bullmq';
 import { rebuildProcessor, REBUILD_QUEUE } from '../../src/adapters/queue/rebuild-job.js';
 import { QueueFactory } from '../../src/adapters/queue/queues.js';
+import { RebuildAbortedError, rebuildProjection } from '../../src/operations/projections.js';
 import { TOKENS } from '../../src/tokens.js';
 import { userStream } from '../../src/write-model/user/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
@@ -139,6 +140,16 @@ describe('admin API (e2e): /api/v1/admin', function () {
       timeZone: config.QUOTA_TIME_ZONE,
       logger: container.get(TOKENS.Logger),
     };
+    // a rebuild stopped half way (Ctrl-C): its shadow tables stay, nobody runs it, and the status says so
+    const abort = new AbortController();
+    await rebuildProjection(ops, users.name, { signal: abort.signal, onProgress: () => abort.abort() }).then(
+      () => expect.fail('the rebuild was to stop'),
+      (error: unknown) => expect(error).to.be.instanceOf(RebuildAbortedError),
+    );
+    const stopped = (await get(`/projections/${users.name}`)).body.data;
+    expect(stopped.state).to.equal('rebuilding');
+    expect(stopped.rebuild).to.include({ name: users.name, running: false });
+
     const worker = new Worker(REBUILD_QUEUE, rebuildProcessor(ops), { connection: factory.connection('worker'), prefix: factory.prefix, autorun: false });
     try {
       const started = await platform.call('POST', `/api/v1/admin/projections/${users.name}/rebuild`, { token: admin });
@@ -170,6 +181,8 @@ describe('admin API (e2e): /api/v1/admin', function () {
       expect(job.progress).to.include({ name: users.name, phase: 'done' });
       expect(job.progress.processed_events).to.be.a('number');
       expect(job.finished_at).to.be.a('string');
+      // the job resumed the stopped one and swapped it in
+      expect((await get(`/projections/${users.name}`)).body.data).to.include({ state: 'live', rebuild: null });
       expect((await get('/rebuilds/nope')).status).to.equal(404);
     } finally {
       await worker.close();

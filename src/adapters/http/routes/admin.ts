@@ -1,10 +1,10 @@
 import { Router } from '@koa/router';
 import { Queue, type Job } from 'bullmq';
 import { z } from 'zod';
-import { projectionDefinitions, projectionStatuses } from '../../../operations/projections.js';
+import { projectionDefinitions, projectionStatuses, type ProjectionStatusView } from '../../../operations/projections.js';
 import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt } from '../../../operations/streams.js';
 import { StreamNotFoundError } from '../../../event-store/errors.js';
-import type { EventView, OpsDeps, ProjectionStatus, RebuildProgress } from '../../../operations/types.js';
+import type { EventView, OpsDeps, RebuildProgress } from '../../../operations/types.js';
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
 import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
 import type { QueueFactory } from '../../queue/queues.js';
@@ -85,6 +85,8 @@ const rebuildProgressSchema = z.object({
   events_per_second: z.number(),
   eta_seconds: z.number().nullable(),
   started_at: z.string(),
+  /** in a projection's status: whether a process runs it now (false: it failed or was interrupted; a new rebuild resumes it) */
+  running: z.boolean().optional(),
 });
 
 const projectionSchema = z.object({
@@ -139,7 +141,7 @@ function progressView(p: RebuildProgress | null | undefined): z.input<typeof reb
   };
 }
 
-function projectionView(s: ProjectionStatus): z.input<typeof projectionSchema> {
+function projectionView(s: ProjectionStatusView): z.input<typeof projectionSchema> {
   return {
     name: s.name,
     base: s.base,
@@ -150,7 +152,7 @@ function projectionView(s: ProjectionStatus): z.input<typeof projectionSchema> {
     lag_events: s.lagEvents,
     lag_seconds: s.lagSeconds,
     state: s.state,
-    rebuild: progressView(s.rebuild),
+    rebuild: s.rebuild ? { ...progressView(s.rebuild)!, running: s.rebuild.running } : null,
   };
 }
 
