@@ -8,7 +8,9 @@ import type { OpsDeps, RebuildProgress } from '../../operations/types.js';
  *
  * - job name `rebuild-projection`, data `{ projection }`, job id
  *   `rebuild-<projection>-<time>`: while one for that projection is waiting,
- *   delayed or active, enqueueing again answers its id instead of adding one;
+ *   delayed or active, enqueueing again answers its id instead of adding one
+ *   (BullMQ's deduplication, atomic in Redis: two calls at once add one job;
+ *   the key goes when the job completes or fails);
  * - the processor calls rebuildProjection and reports every RebuildProgress
  *   with job.updateProgress; its return value is the last one (phase done);
  * - not retried by BullMQ: a failed rebuild resumes from its own checkpoint
@@ -23,16 +25,13 @@ export interface RebuildJobData {
   projection: string;
 }
 
-const PENDING = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
-
 /** Adds a rebuild job, or answers the one already waiting or running for that projection. */
 export async function enqueueRebuild(queue: Queue, name: string): Promise<{ jobId: string }> {
-  const jobs = (await queue.getJobs([...PENDING])) as Job[];
-  const pending = jobs.find((job) => job?.name === REBUILD_JOB_NAME && (job.data as RebuildJobData | undefined)?.projection === name);
-  if (pending?.id) return { jobId: pending.id };
   const jobId = `rebuild-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${Date.now()}`;
   const job = await queue.add(REBUILD_JOB_NAME, { projection: name } satisfies RebuildJobData, {
     jobId,
+    // one pending rebuild per projection: an add while one waits or runs answers that job's id
+    deduplication: { id: `${REBUILD_JOB_NAME}:${name}` },
     attempts: 1,
     removeOnComplete: { age: 7 * 86_400 },
     removeOnFail: { age: 7 * 86_400 },
