@@ -342,13 +342,23 @@ function refuseIfExceeded(events: readonly SubscriptionUsageEvent[]): void {
   if (exceeded) throw quotaRefusal(exceeded.data);
 }
 
-/** The 429 of a recorded QuotaExceeded: it names the plan and subscription that counted it (an organization's for a member). */
+/**
+ * The 429 of a recorded QuotaExceeded: it names the plan and subscription
+ * that counted it (an organization's for a member), what was asked for and
+ * what is left (a use is all or nothing: one larger than what is left is
+ * refused while some is left).
+ */
 export function quotaRefusal(d: QuotaExceededData): DomainError {
-  return new DomainError('QUOTA_EXCEEDED', `the ${d.feature} quota of ${d.limit} is used up`, {
+  const remaining = Math.max(0, d.limit - d.used);
+  const message =
+    remaining === 0 ? `the ${d.feature} quota of ${d.limit} is used up` : `${d.requested} ${d.feature} asked for, ${remaining} of the quota of ${d.limit} left`;
+  return new DomainError('QUOTA_EXCEEDED', message, {
     feature: d.feature,
     limit: d.limit,
     resetsAt: d.resetsAt,
     used: d.used,
+    requested: d.requested,
+    remaining,
     plan: d.plan,
     subscriptionId: d.subscriptionId,
   });

@@ -158,7 +158,8 @@ describe('subscriptions API (e2e)', function () {
       const over = await call('POST', `/api/v1/subscriptions/${xhs.id}/consume`, { token: alice.token, body: { feature: 'daily_api_calls' } });
       expect(over.res.status, over.text).to.equal(429);
       expect(over.body.error?.code).to.equal('QUOTA_EXCEEDED');
-      expect(over.body.error?.details).to.include({ feature: 'daily_api_calls', limit: 50, resets_at: today.resetsAt });
+      expect(over.body.error?.details).to.include({ feature: 'daily_api_calls', limit: 50, resets_at: today.resetsAt, requested: 1, remaining: 0 });
+      expect(over.body.error?.message).to.equal('the daily_api_calls quota of 50 is used up');
       expect(Number(over.res.headers.get('Retry-After'))).to.be.greaterThan(0);
     }
     // in the day's usage stream; the subscription's own stream keeps its lifecycle only

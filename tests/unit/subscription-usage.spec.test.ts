@@ -153,7 +153,10 @@ describe("SubscriptionUsage aggregate (a subscription's day)", () => {
             e.details.feature === 'daily_api_calls' &&
             e.details.limit === 50 &&
             e.details.resetsAt === RESETS1 &&
-            e.details.used === 45,
+            e.details.used === 45 &&
+            e.details.requested === 10 &&
+            e.details.remaining === 5 &&
+            e.message === '10 daily_api_calls asked for, 5 of the quota of 50 left',
         );
     });
 

@@ -118,11 +118,18 @@ function consume(command: ConsumeQuota, state: State): Event[] {
   const used = state.status === 'open' ? (state.counts[feature] ?? 0) : 0;
   if (limit.kind === 'limited' && used + amount > limit.limit) {
     if (alreadyExceeded(state, feature, terms.planChange)) {
-      throw new DomainError('QUOTA_EXCEEDED', `the ${feature} quota of ${limit.limit} is used up`, {
+      const remaining = Math.max(0, limit.limit - used);
+      const message =
+        remaining === 0
+          ? `the ${feature} quota of ${limit.limit} is used up`
+          : `${amount} ${feature} asked for, ${remaining} of the quota of ${limit.limit} left`;
+      throw new DomainError('QUOTA_EXCEEDED', message, {
         feature,
         limit: limit.limit,
         resetsAt: command.resetsAt,
         used,
+        requested: amount,
+        remaining,
         // the plan and subscription that counted it (an organization's, for its members)
         plan: terms.plan,
         subscriptionId: terms.subscriptionId,
