@@ -83,6 +83,31 @@ describe('HTTP conventions across routes (e2e)', () => {
       for (const issue of body.error!.details.issues) expect(issue.message).to.be.a('string').and.not.empty;
     });
 
+    it('refuses a body nested too deep with 422 too_deep at once, however deep, and keeps serving meanwhile', async () => {
+      // 100,000 levels in under 200 kB: walking it must cost its size, not its size squared
+      const deep = `{"limit":1,"label":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+      const sent = fetch(`${base}/counters/${randomUUID()}/open`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: deep });
+      const health = await fetch(`${t.url}/healthz`);
+      expect(health.status).to.equal(200);
+      const res = await sent;
+      expect(res.status).to.equal(422);
+      const issues = ((await res.json()) as Envelope).error!.details.issues as { in: string; path: unknown[]; code: string }[];
+      const tooDeep = issues.find((i) => i.code === 'too_deep');
+      expect(tooDeep, JSON.stringify(issues).slice(0, 500)).to.not.equal(undefined);
+      expect(tooDeep!.in).to.equal('body');
+      expect(tooDeep!.path.slice(0, 3)).to.deep.equal(['label', 0, 0]);
+      expect(tooDeep!.path).to.have.length(100);
+      // a NUL deep inside is named by its whole path
+      const nul = await post(`${base}/counters/${randomUUID()}/open`, { limit: 1, label: { a: [{ b: 'x\u0000y' }] } });
+      expect(nul.res.status).to.equal(422);
+      expect(nul.body.error!.details.issues).to.deep.include({
+        in: 'body',
+        path: ['label', 'a', 0, 'b'],
+        message: 'must not contain NUL (U+0000)',
+        code: 'invalid_text',
+      });
+    });
+
     it('validates a POST without a body against the schema', async () => {
       const res = await fetch(`${base}/counters/${randomUUID()}/open`, { method: 'POST' });
       expect(res.status).to.equal(422);

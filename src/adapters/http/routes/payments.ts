@@ -180,7 +180,8 @@ export function orderView(state: PaymentOrderState) {
     provider: order.provider,
     created_at: order.createdAt,
     expires_at: order.expiresAt,
-    paid_at: state.payment?.paidAt ?? null,
+    // as the provider said it (Alipay: +08:00), in UTC as everywhere else
+    paid_at: utc(state.payment?.paidAt ?? null),
     provider_trade_no: state.payment?.providerTradeNo ?? null,
     failure_reason: state.failure?.reason ?? null,
     expired_at: state.expiredAt,
@@ -190,6 +191,13 @@ export function orderView(state: PaymentOrderState) {
     code_url: open ? (state.placement?.codeUrl ?? null) : null,
     refund_pending_fen: state.pendingRefunds.reduce((sum, r) => sum + r.amountFen, 0),
   };
+}
+
+/** An instant in UTC ISO-8601 (the order list's form); a time that does not parse stays as it is. */
+function utc(at: string | null): string | null {
+  if (at === null) return null;
+  const ms = Date.parse(at);
+  return Number.isNaN(ms) ? at : new Date(ms).toISOString();
 }
 
 /** Why a provider notification was refused, for the log (the provider only learns "failure"). */
