@@ -289,10 +289,16 @@ describe('qidian API (e2e, production app)', function () {
     expect(hot.body.data.items.map((e: any) => e.title)).to.deep.equal(['没钱上大学的我只能去修仙了']);
     expect(hot.body.data.items[0]).to.include({ score: 19_700, score_label: '月票', sub_category: '东方玄幻' });
 
+    // the board's name on qidian.com/rank names it too
+    const bySlug = await call('GET', '/api/v1/qidian/rankings/hotsales?per_page=2&page=2', { token: alice.token });
+    expect(bySlug.res.status, bySlug.text).to.equal(200);
+    expect(bySlug.body.data).to.deep.equal(hot.body.data);
+
     const denied = await call('GET', `/api/v1/qidian/rankings/${COLLECT}`, { token: alice.token });
     expect(denied.res.status, denied.text).to.equal(403);
     expect(denied.body.error.code).to.equal('PERMISSION_DENIED');
     expect(denied.body.error.details).to.include({ ranking: '收藏榜' });
+    expect((await call('GET', '/api/v1/qidian/rankings/collect', { token: alice.token })).body.error.details).to.include({ ranking: '收藏榜' });
 
     const unknown = await call('GET', `/api/v1/qidian/rankings/${encodeURIComponent('点击榜')}`, { token: alice.token });
     expect(unknown.res.status, unknown.text).to.equal(404);

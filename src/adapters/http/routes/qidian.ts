@@ -19,6 +19,7 @@ import {
   type SnapshotView,
 } from '../../../read-api/qidian.js';
 import { authorAnalytics, marketAnalytics, type Period } from '../../../read-api/qidian-analytics.js';
+import { RANKING_BOARDS } from '../../../platforms/qidian/workflow-types.js';
 import type { KnownTracking, NovelTrackingSettings } from '../../../write-model/novel-tracking/index.js';
 import { allowsRanking, QIDIAN_RANKINGS, type QidianRanking } from '../../../write-model/subscription/plans.js';
 import { accessOf } from '../access.js';
@@ -256,6 +257,12 @@ export function changedSettings(current: NovelTrackingSettings, change: Partial<
 
 function isRanking(value: string): value is QidianRanking {
   return (QIDIAN_RANKINGS as readonly string[]).includes(value);
+}
+
+/** A ranking by its name (热销榜) or its board on qidian.com/rank (hotsales); undefined for neither. */
+function rankingNamed(value: string): QidianRanking | undefined {
+  if (isRanking(value)) return value;
+  return QIDIAN_RANKINGS.find((ranking) => RANKING_BOARDS[ranking] === value);
 }
 
 function invalidQuery(path: string, message: string): HttpError {
@@ -625,8 +632,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       path: '/rankings/:type',
       summary: 'One ranking',
       description:
-        'A ranking by name (URL-encoded, e.g. %E7%83%AD%E9%94%80%E6%A6%9C for 热销榜): the capture of `date` (a Qidian day), default the latest ' +
-        "visible one, by rank. 403 when the plan's ranking_access does not include it; 404 for an unknown name.",
+        'A ranking by name (URL-encoded, e.g. %E7%83%AD%E9%94%80%E6%A6%9C for 热销榜) or by its board on qidian.com/rank (`hotsales`, `yuepiao`, …): ' +
+        "the capture of `date` (a Qidian day), default the latest visible one, by rank. 403 when the plan's ranking_access does not include it; " +
+        '404 for an unknown name. The answer names the ranking by its name.',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
@@ -639,11 +647,12 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     },
     async ({ params, query }, ctx) => {
       const user = currentUser(ctx);
-      if (!isRanking(params.type)) throw new HttpError(404, 'NOT_FOUND', 'unknown ranking', { allowed: QIDIAN_RANKINGS });
+      const ranking = rankingNamed(params.type);
+      if (!ranking) throw new HttpError(404, 'NOT_FOUND', 'unknown ranking', { allowed: QIDIAN_RANKINGS, boards: Object.values(RANKING_BOARDS) });
       const { plan, since } = await planWindow(user.id);
-      requireRanking(plan, params.type);
+      requireRanking(plan, ranking);
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
-      return rankingCapture(knex, accessOf(ctx).ownerIds, params.type, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
+      return rankingCapture(knex, accessOf(ctx).ownerIds, ranking, { since, day: query.date, page: { page: query.page, per_page: query.per_page } });
     },
   );
 
