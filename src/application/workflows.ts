@@ -93,14 +93,14 @@ function holdsSlot(service: Service): boolean {
   return (featuresOf(service) as string[]).includes(WORKFLOW_SLOT_FEATURE);
 }
 
-/** Plan refusals: a feature missing from the plan is 403; a run bigger than the plan's limit is 429. */
-function refuse(refusals: Refusal[]): void {
+/** Plan refusals: a feature missing from the plan is 403; a run bigger than the plan's limit is 429. Both name the caller's plan code, as every plan check does. */
+function refuse(refusals: Refusal[], plan: { code: string }): void {
   if (refusals.length === 0) return;
   const all = refusals.map((r) => ({ feature: r.feature, reason: r.reason, message: r.message, ...(r.details ?? {}) }));
   const denied = refusals.find((r) => r.reason !== 'over_limit');
-  if (denied) throw new DomainError('PERMISSION_DENIED', denied.message, { feature: denied.feature, reason: denied.reason, refusals: all });
+  if (denied) throw new DomainError('PERMISSION_DENIED', denied.message, { feature: denied.feature, reason: denied.reason, plan: plan.code, refusals: all });
   const over = refusals[0]!;
-  throw new DomainError('QUOTA_EXCEEDED', over.message, { ...(over.details ?? {}), feature: over.feature, refusals: all });
+  throw new DomainError('QUOTA_EXCEEDED', over.message, { ...(over.details ?? {}), feature: over.feature, plan: plan.code, refusals: all });
 }
 
 function resolveType(type: string): ResolvedWorkflowType {
@@ -129,7 +129,7 @@ async function checkAccount(store: EventStore, userId: string, platform: string,
 
 async function checkPlan(store: EventStore, userId: string, resolved: ResolvedWorkflowType, config: unknown, schedule: WorkflowSchedule | null) {
   const plan = await currentPlan(store, userId, resolved.platform.service);
-  refuse(checkAgainstPlan(resolved.type, config, plan, schedule));
+  refuse(checkAgainstPlan(resolved.type, config, plan, schedule), plan);
 }
 
 function trackingCall(deps: WorkflowDeps, caller: Caller): TrackingCall {
@@ -434,7 +434,7 @@ export async function requestOneOffExecution(
   }
   const config = validConfig(input.type, input.config);
   const subject = await loadQuotaSubject(deps.store, caller.userId, resolved.platform.service);
-  refuse(checkAgainstPlan(resolved.type, config, subject.plan, null));
+  refuse(checkAgainstPlan(resolved.type, config, subject.plan, null), subject.plan);
   if (input.platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, input.platformAccountId);
   await requireQuotaLeft(deps, subject, runNeeds(resolved.type, config, subject.plan));
 

@@ -143,7 +143,7 @@ describe('workflows API (e2e)', function () {
     });
     expect(messages.res.status, messages.text).to.equal(403);
     expect(messages.body.error).to.deep.include({ code: 'PERMISSION_DENIED' });
-    expect(messages.body.error.details.feature).to.equal('private_messaging');
+    expect(messages.body.error.details).to.include({ feature: 'private_messaging', plan: 'free' });
 
     // one run bigger than free's 50 calls a day
     const big = await call('POST', '/workflows', {
@@ -151,7 +151,7 @@ describe('workflows API (e2e)', function () {
       body: { name: 'big', type: 'xiaohongshu.notes', config: { ...NOTES_CONFIG, maxItems: 100 } },
     });
     expect(big.res.status, big.text).to.equal(429);
-    expect(big.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50 });
+    expect(big.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50, plan: 'free' });
 
     const created = await createNotes(alice.token);
     expect(created.res.status, created.text).to.equal(201);
