@@ -481,7 +481,11 @@ async function requireQuotaLeft(deps: WorkflowDeps, subject: QuotaSubject, needs
     limit,
     used,
     requested: needs.amount,
+    remaining: Math.max(0, limit - used),
     resetsAt,
+    // the plan and subscription that count it (an organization's, for its members)
+    plan: subject.terms.plan,
+    subscriptionId: subject.terms.subscriptionId,
   });
 }
 

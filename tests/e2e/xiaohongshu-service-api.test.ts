@@ -273,7 +273,8 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
       const refused = await call('POST', '/api/v1/xiaohongshu/contents/collect', alice.token, keywordRun(20));
       expect(refused.status, refused.text).to.equal(429);
       expect(refused.body.error.code).to.equal('QUOTA_EXCEEDED');
-      expect(refused.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50, used: 32, requested: 21 });
+      expect(refused.body.error.details).to.include({ feature: 'daily_api_calls', limit: 50, used: 32, requested: 21, remaining: 18, plan: 'free' });
+      expect(refused.body.error.details.subscription_id).to.be.a('string');
       expect(Date.parse(refused.body.error.details.resets_at)).to.be.greaterThan(Date.now());
       const retryAfter = Number(
         (
