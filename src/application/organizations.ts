@@ -187,7 +187,8 @@ export async function createOrganization(deps: OrganizationDeps, input: { userId
 export async function actOnOrganization(
   deps: OrganizationDeps,
   organizationId: string,
-  actor: { userId: string; context: CommandContext },
+  /** expectedRevision: the caller's If-Match (a stale one is refused before anything is decided) */
+  actor: { userId: string; context: CommandContext; expectedRevision?: bigint | undefined },
   commands: (state: OrganizationState, now: string) => OrganizationCommand | readonly OrganizationCommand[],
 ): Promise<HandleResult<OrganizationState, OrganizationEvent>> {
   const now = (deps.now?.() ?? new Date()).toISOString();
@@ -199,7 +200,7 @@ export async function actOnOrganization(
       if (!memberOf(state, actor.userId)) throw organizationNotFound(organizationId);
       return commands(state, now);
     },
-    { context: actor.context },
+    { context: actor.context, expectedRevision: actor.expectedRevision },
   );
 }
 
@@ -207,7 +208,7 @@ export async function actOnOrganization(
 export async function updateOrganization(
   deps: OrganizationDeps,
   organizationId: string,
-  actor: { userId: string; context: CommandContext },
+  actor: { userId: string; context: CommandContext; expectedRevision?: bigint | undefined },
   change: { name?: string | undefined; mfaRequired?: boolean | undefined },
 ): Promise<HandleResult<OrganizationState, OrganizationEvent>> {
   return actOnOrganization(deps, organizationId, actor, (_state, now) => [
@@ -246,7 +247,7 @@ export interface MemberChange {
 export async function changeMember(
   deps: OrganizationDeps,
   organizationId: string,
-  actor: { userId: string; context: CommandContext },
+  actor: { userId: string; context: CommandContext; expectedRevision?: bigint | undefined },
   userId: string,
   change: { roles?: readonly string[] | undefined; team?: string | null | undefined },
 ): Promise<MemberChange> {

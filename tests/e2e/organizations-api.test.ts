@@ -332,6 +332,22 @@ describe('organizations: found, invite by mail, accept, roles, custom roles, rem
   });
 
   it('renames, requires MFA, hands the ownership on; the former owner may then leave', async () => {
+    // If-Match: the organization's ETag the change was decided on; a stale one is 412 and writes nothing
+    const patch = (ifMatch: string, body: unknown) =>
+      fetch(`${platform.url}/api/v1/organizations/${orgId}`, {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${owner.token}`, 'Content-Type': 'application/json', 'If-Match': ifMatch },
+        body: JSON.stringify(body),
+      });
+    const etag = (await fetch(`${platform.url}/api/v1/organizations/${orgId}`, { headers: { Authorization: `Bearer ${owner.token}` } })).headers.get('etag')!;
+    expect(etag).to.match(/^"\d+"$/);
+    const before = await streamLength(organizationStream(orgId));
+    expect((await patch('"0"', { name: 'Stale' })).status).to.equal(412);
+    expect((await patch('garbage', { name: 'Stale' })).status).to.equal(400);
+    expect(await streamLength(organizationStream(orgId))).to.equal(before);
+    const matched = await patch(etag, { name: 'Acme Group' });
+    expect(matched.status, await matched.clone().text()).to.equal(200);
+
     const patched = await call('PATCH', `/api/v1/organizations/${orgId}`, owner, { name: 'Acme Ltd' });
     expect(patched.status, patched.text).to.equal(200);
     expect(patched.body.data).to.include({ name: 'Acme Ltd', mfa_required: false });

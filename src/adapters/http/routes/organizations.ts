@@ -29,7 +29,7 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi, type RouteDefinition, type RouteHandler } from '../define-route.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 /**
@@ -142,7 +142,8 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
   const clock = () => deps.now?.() ?? new Date();
   const actor = (ctx: AppContext) => {
     const userId = currentUser(ctx).id;
-    return { userId, context: commandContext(ctx, userId) };
+    // If-Match, where given: the organization's revision (its ETag) the change was decided on
+    return { userId, context: commandContext(ctx, userId), expectedRevision: ifMatchRevision(ctx) };
   };
   /** the same handler under a second, documented path */
   const twice = <R extends object, Res extends Record<number, { description: string }>>(
@@ -246,6 +247,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       description: `What is given changes; the same values again change nothing. ${NOT_MINE}`,
       tags,
       ...perm('organization.organizations.edit'),
+      ifMatch: true,
       request: {
         params: orgParams,
         body: z
@@ -410,6 +412,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
         NOT_MINE,
       tags,
       ...perm('organization.members.edit'),
+      ifMatch: true,
       request: {
         params: memberParams,
         body: z
@@ -609,6 +612,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       description: `Its name or its grants (the whole set); members holding it get the new grants at once. ${NOT_MINE}`,
       tags,
       ...perm('organization.roles.edit'),
+      ifMatch: true,
       request: {
         params: roleParams,
         body: z
