@@ -193,7 +193,8 @@ function accept(command: AcceptInvitation, state: InvitationState): InvitationEv
   const tokenHash = requireTokenHash(command.tokenHash, 'tokenHash');
   const emailHash = requireTokenHash(command.emailHash, 'emailHash');
   const now = instant(command.now, 'now');
-  if (tokenHash !== invitation.tokenHash) throw new DomainError('NOT_FOUND', 'invitation not found', {});
+  // worded as for an invitation that does not exist: a wrong secret must not tell that the id does
+  if (tokenHash !== invitation.tokenHash) throw new DomainError('NOT_FOUND', 'invitation not found (check the link, or ask for a new one)', {});
   if (emailHash !== invitation.emailHash)
     throw new DomainError('PERMISSION_DENIED', `this invitation was sent to ${invitation.emailMasked}, not to your account's email address`, {
       reason: 'other_email',
