@@ -30,6 +30,8 @@ import {
   type PaymentService,
 } from '../write-model/payment-order/index.js';
 import { plan as catalogue } from '../write-model/subscription/plans.js';
+import { subscriptionAggregate, subscriptionKey } from '../write-model/subscription/decider.js';
+import { commandsForPayment, holderIdOf } from '../process-managers/plan-on-payment.js';
 
 /**
  * Payments with the providers: placing an order (checkout), the refund an
@@ -179,6 +181,7 @@ export async function checkout(deps: PaymentsDeps, input: CheckoutInput): Promis
   const orderId = input.orderId ?? randomUUID();
   const offer = catalogue(input.service, input.plan);
   const amountFen = offer.priceMonthlyFen;
+  await refuseOrderThatCannotApply(deps.store, { ...input, orderId, amountFen, at });
   const expiresAt = input.expiresAt ?? new Date(at.getTime() + input.ttlMinutes * 60_000).toISOString();
   const created = await handle(
     deps.store,
@@ -240,6 +243,39 @@ export async function checkout(deps: PaymentsDeps, input: CheckoutInput): Promis
     { context: input.context },
   );
   return { orderId, amountFen, expiresAt, placement, result };
+}
+
+/**
+ * Refuses to sell an order whose payment the subscription would refuse as it
+ * stands now: a paid downgrade while another paid one is pending, or one to
+ * a plan that allows fewer resources than are held. The subscription's own
+ * decider is asked, with the command pm-plan-on-payment would send once the
+ * order is paid, and its refusal (a DomainError) is thrown as it is. An
+ * order opened earlier can still meet such a refusal when it is paid; its
+ * payment is then parked by the process manager for an operator's refund.
+ */
+async function refuseOrderThatCannotApply(store: EventStore, input: CheckoutInput & { orderId: string; amountFen: number; at: Date }): Promise<void> {
+  const holderId = holderIdOf({ userId: input.userId, organizationId: input.organizationId });
+  const { state } = await load(store, subscriptionAggregate, subscriptionKey(holderId, input.service));
+  const decider = subscriptionAggregate.decider;
+  const paidAt = input.at.toISOString();
+  const paid = {
+    orderId: input.orderId,
+    userId: input.userId,
+    ...(input.organizationId === undefined ? {} : { organizationId: input.organizationId }),
+    service: input.service,
+    plan: input.plan,
+    billingCycle: input.billingCycle,
+    amountFen: input.amountFen,
+    provider: input.provider,
+    providerTradeNo: 'checkout',
+    paidAt,
+  };
+  // the fold of the trial is the decider's own, on a copy: the loaded state stays as it was
+  let trial = structuredClone(state);
+  for (const command of commandsForPayment(paid, trial)) {
+    for (const event of decider.decide(command, trial)) trial = decider.evolve(trial, event);
+  }
 }
 
 // ---------------------------------------------------------------- refunds

@@ -173,7 +173,7 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
   switch (event.type) {
     case 'SubscriptionUpgraded': {
       const d = event.data;
-      return { plan: d.toPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, renewal_order_id: null, ...clearPending };
+      return { plan: d.toPlan, status: 'active', period_start: d.periodStart, period_end: d.periodEnd, renewal_order_id: null, ...pendingAfter(d) };
     }
     case 'SubscriptionDowngraded': {
       const d = event.data;
@@ -181,7 +181,7 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
     }
     case 'SubscriptionRenewed': {
       const d = event.data;
-      return { plan: d.plan, status: 'active', period_end: d.periodEnd, renewal_order_id: null, ...clearPending };
+      return { plan: d.plan, status: 'active', period_end: d.periodEnd, renewal_order_id: null, ...pendingAfter(d) };
     }
     case 'SubscriptionCancelled':
       return {
@@ -224,6 +224,12 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
 const autoRenewOff = { auto_renew: false, auto_renew_provider: null, auto_renew_channel: null };
 
 const clearPending = { pending_downgrade: null, pending_downgrade_at: null, cancel_at_period_end: false, cancelled_at: null };
+
+/** After an upgrade or renewal: a paid downgrade it kept now takes effect at the new period's end; anything else pending is gone. */
+function pendingAfter(d: { periodEnd: string; pendingDowngradePeriodEnd?: string | undefined }): Row {
+  if (d.pendingDowngradePeriodEnd === undefined) return clearPending;
+  return { pending_downgrade_at: d.periodEnd, cancel_at_period_end: false, cancelled_at: null };
+}
 
 const USAGE_KEY = ['subscription_id', 'feature', 'day'] as const;
 

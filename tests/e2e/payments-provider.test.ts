@@ -315,6 +315,37 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     expect(down.status, down.text).to.equal(200);
   });
 
+  it('a paid downgrade is never lost: a renewal keeps it (moved back), an order it would void is refused (409)', async () => {
+    const user = await platform.signUp('paid-downgrade');
+    const sub = await planOf(user.token, 'qidian');
+    const subscriptionRow = async () =>
+      ((await platform.call('GET', '/api/v1/subscriptions', { token: user.token })).body.data.items as Record<string, unknown>[]).find((s) => s.id === sub.id)!;
+    const pro = await place(user.token, { service: 'qidian', plan: 'pro', provider: 'alipay' });
+    await fetch(pro.pay_url);
+    await sandbox.pay('alipay', pro.order_id);
+    await waitForPlan(user.token, 'qidian', 'pro');
+    const basic = await place(user.token, { service: 'qidian', plan: 'basic', provider: 'alipay' });
+    await fetch(basic.pay_url);
+    await sandbox.pay('alipay', basic.order_id);
+    const pending = await eventually('the paid downgrade', subscriptionRow, (s) => s.pending_downgrade === 'basic');
+    // another downgrade would void the paid one: refused before anything is sold or recorded
+    const again = await platform.call('POST', '/api/v1/payments/orders', {
+      token: user.token,
+      body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'alipay' },
+    });
+    expect(again.status, again.text).to.equal(409);
+    expect(again.body.error.details).to.include({ pendingDowngrade: 'basic', pendingOrderId: basic.order_id });
+    const toFree = await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'free' } });
+    expect(toFree.status, toFree.text).to.equal(409);
+    // paying pro again renews it; the paid basic month follows the renewed one
+    const renewal = await place(user.token, { service: 'qidian', plan: 'pro', provider: 'alipay' });
+    await fetch(renewal.pay_url);
+    await sandbox.pay('alipay', renewal.order_id);
+    const renewed = await eventually('the renewal', subscriptionRow, (s) => s.period_end !== pending.period_end);
+    expect(renewed).to.include({ plan: 'pro', pending_downgrade: 'basic', pending_downgrade_at: renewed.period_end });
+    expect(Date.parse(String(renewed.period_end))).to.be.greaterThan(Date.parse(String(pending.period_end)));
+  });
+
   it('a provider that refuses, answers unverifiable bytes or is down: 502 / 503, the order recorded as failed', async () => {
     const user = await platform.signUp('refused');
     sandbox.faults.tamperResponses = true;

@@ -152,6 +152,53 @@ describe('subscriptions-v1 projection (given events, then rows)', () => {
       ]);
   });
 
+  it('a paid downgrade kept by a renewal or an upgrade stays pending, due at the new period end', async () => {
+    const s = subscription();
+    const ref = { subscriptionId: s.subscriptionId, userId: s.userId, service: 'xiaohongshu' };
+    const e = (type: string, data: Record<string, unknown>) => recorded(`subscription-${s.subscriptionId}`, type, { ...ref, ...data });
+    // revisions follow the order the events are made in
+    const before = [s.started(), s.upgraded()];
+    const paidDown = e('SubscriptionDowngraded', {
+      fromPlan: 'pro',
+      toPlan: 'basic',
+      effectiveAt: at(30),
+      orderId: 'o2',
+      nextPeriodEnd: at(31),
+      requestedAt: at(3),
+    });
+    const renewed = e('SubscriptionRenewed', {
+      plan: 'pro',
+      orderId: 'o3',
+      previousPeriodEnd: at(30),
+      periodEnd: at(31),
+      renewedAt: at(4),
+      pendingDowngradePeriodEnd: new Date(Date.UTC(2027, 0, 1)).toISOString(),
+    });
+    const upgraded = e('SubscriptionUpgraded', {
+      fromPlan: 'pro',
+      toPlan: 'enterprise',
+      orderId: 'o4',
+      periodStart: at(5),
+      periodEnd: at(31, 30),
+      previousPeriodEnd: at(31),
+      upgradedAt: at(5),
+      pendingDowngradePeriodEnd: new Date(Date.UTC(2027, 0, 1, 0, 30)).toISOString(),
+    });
+    const columns = ['plan', 'period_end', 'pending_downgrade', 'pending_downgrade_at', 'last_revision'];
+    for (const batchSize of BATCH_SIZES) {
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given([...before, paidDown, renewed])
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns }, [
+          { plan: 'pro', period_end: at(31), pending_downgrade: 'basic', pending_downgrade_at: at(31), last_revision: '3' },
+        ]);
+      await projectionSpec(knex, subscriptionsProjection, { batchSize })
+        .given([...before, paidDown, renewed, upgraded])
+        .then('subscriptions', { where: { id: s.subscriptionId }, columns }, [
+          { plan: 'enterprise', period_end: at(31, 30), pending_downgrade: 'basic', pending_downgrade_at: at(31, 30), last_revision: '4' },
+        ]);
+    }
+  });
+
   it('automatic renewal: on with its provider, the renewal order until the period changes; off again when cancelled or back on free', async () => {
     const s = subscription();
     const ref = { subscriptionId: s.subscriptionId, userId: s.userId, service: 'xiaohongshu' };

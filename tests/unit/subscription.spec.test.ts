@@ -267,6 +267,45 @@ describe('Subscription aggregate', () => {
       expect(state.cancelAtPeriodEnd).to.equal(false);
     });
 
+    it('keeps a paid pending downgrade on upgrade, its paid period moved to follow the new one', () => {
+      // pro until END, basic paid for END → END2 (a month); enterprise bought at MID until END2
+      const paidDown = downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 });
+      const history = [...onPro(), paidDown];
+      const moved = new Date(Date.parse(END2) + (Date.parse(END2) - Date.parse(END))).toISOString();
+      spec
+        .given(history)
+        .when(changePlan('enterprise', { orderId: 'order-3', periodEnd: END2 }))
+        .then([
+          {
+            type: 'SubscriptionUpgraded',
+            data: {
+              ...XHS,
+              fromPlan: 'pro',
+              toPlan: 'enterprise',
+              orderId: 'order-3',
+              periodStart: MID,
+              periodEnd: END2,
+              previousPeriodEnd: END,
+              upgradedAt: MID,
+              pendingDowngradePeriodEnd: moved,
+            },
+          },
+        ]);
+      spec
+        .given(history)
+        .when(changePlan('enterprise', { orderId: 'order-3', periodEnd: END2 }))
+        .thenState({
+          ...stateAfter(history),
+          plan: 'enterprise',
+          periodStart: MID,
+          periodEnd: END2,
+          pendingDowngrade: { plan: 'basic', orderId: 'order-2', periodEnd: moved },
+          appliedOrders: { 'order-1': true, 'order-2': true, 'order-3': true },
+          planOrders: { 'order-3': true },
+          planChange: 2,
+        });
+    });
+
     it('is a no-op for an order already applied, and for the same plan', () => {
       spec
         .given(onPro())
@@ -325,6 +364,20 @@ describe('Subscription aggregate', () => {
         .given([...onPro(), cancelled()])
         .when(changePlan('basic'))
         .thenState({ ...stateAfter(onPro()), cancelAtPeriodEnd: false, pendingDowngrade: { plan: 'basic', orderId: null, periodEnd: null } });
+    });
+
+    it('refuses any other downgrade while a paid one is pending (its order would pay for nothing)', () => {
+      const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })];
+      spec
+        .given(history)
+        .when(changePlan('free'))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.pendingOrderId === 'order-2' && e.details.plan === 'free');
+      spec
+        .given(history)
+        .when(changePlan('basic', { orderId: 'order-3', periodEnd: END2 }))
+        .thenThrows<DomainError>(DomainError, (e) => e.code === 'CONFLICT' && e.details.orderId === 'order-3' && e.details.pendingDowngrade === 'basic');
+      // asking for the downgrade that is pending changes nothing
+      spec.given(history).when(changePlan('basic')).then([]);
     });
 
     it('refuses a downgrade while more resources are held than the lower plan allows', () => {
@@ -420,11 +473,41 @@ describe('Subscription aggregate', () => {
         .then([]);
     });
 
-    it('clears a cancellation and a pending downgrade', () => {
+    it('clears a cancellation and an unpaid pending downgrade', () => {
       const s1 = stateAfter([...onPro(), cancelled(), renewed]);
       expect(s1.cancelAtPeriodEnd).to.equal(false);
       const s2 = stateAfter([...onPro(), downgraded('basic'), renewed]);
       expect(s2.pendingDowngrade).to.equal(null);
+    });
+
+    it('keeps a paid pending downgrade, its paid period moved back by the renewal', () => {
+      const history = [...onPro(), downgraded('basic', { orderId: 'order-3', nextPeriodEnd: END2 })];
+      const moved = new Date(Date.parse(END2) + (Date.parse(END2) - Date.parse(END))).toISOString();
+      const kept = { ...renewed, data: { ...renewed.data, pendingDowngradePeriodEnd: moved } } as SubscriptionEvent;
+      spec.given(history).when(renew).then([kept]);
+      const state = stateAfter([...history, kept]);
+      expect(state.pendingDowngrade).to.deep.equal({ plan: 'basic', orderId: 'order-3', periodEnd: moved });
+      // at the renewed period's end the paid basic period follows, as long as it was paid for
+      spec
+        .given([...history, kept])
+        .when({ type: 'ExpireSubscription', now: END2 })
+        .then([
+          {
+            type: 'SubscriptionExpired',
+            data: {
+              ...XHS,
+              fromPlan: 'pro',
+              fallbackPlan: 'basic',
+              expiredPeriodEnd: END2,
+              periodStart: END2,
+              periodEnd: moved,
+              orderId: 'order-3',
+              abandonedDowngrade: null,
+              overLimit: [],
+              expiredAt: END2,
+            },
+          },
+        ]);
     });
 
     it('refuses to renew the free plan', () => {

@@ -32,7 +32,7 @@ import {
   type PlanCode,
   type ResourceFeature,
 } from './plans.js';
-import { inUse, initialState, isPaidPlan, type ActiveSubscription, type SubscriptionState } from './state.js';
+import { inUse, initialState, isPaidPlan, type ActiveSubscription, type PendingDowngrade, type SubscriptionState } from './state.js';
 
 /**
  * The Subscription aggregate: one user's plan of one service, its paid
@@ -65,7 +65,9 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  *   after now); proration of the old period is the price's business, not
  *   this aggregate's. Without an order (an operator's grant) the period is
  *   kept, or ends at `periodEnd` when given; from free, `periodEnd` is
- *   required. An upgrade clears a pending downgrade and a cancellation.
+ *   required. An upgrade clears an unpaid pending downgrade and a
+ *   cancellation; a paid one stays, its paid period moved to follow the
+ *   upgraded one (`pendingDowngradePeriodEnd`): what was paid is never lost.
  * - Lower rank → SubscriptionDowngraded, effective at the end of the period
  *   (the current plan stays in force until then; `pendingDowngrade`).
  *   Refused with CONFLICT (details.violations) when the resources held
@@ -74,8 +76,9 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  *   next period (which starts at the current period's end); without an
  *   order `periodEnd` is refused. Free is never sold: no order for free.
  *   Repeating the pending downgrade (unpaid) is a no-op, as is a downgrade
- *   to free of a cancelled subscription. A new downgrade replaces a pending
- *   one and clears a cancellation.
+ *   to free of a cancelled subscription. A new downgrade replaces an unpaid
+ *   pending one and clears a cancellation; while a paid one is pending any
+ *   other downgrade, paid or not, is a CONFLICT (refund it first).
  * - Resources reserved after a downgrade was scheduled are not checked
  *   again: the current plan is in force until the period ends (see expiry).
  *
@@ -83,8 +86,10 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type Subscrip
  * - RenewSubscription extends the current paid plan to `periodEnd` (which
  *   must be after the current period end and after now); once per order.
  *   A renewal of a free plan is a CONFLICT (buying a plan is ChangePlan).
- *   It clears a cancellation and a pending downgrade: the customer paid for
- *   the current plan again (a prepaid downgrade is then a refund matter).
+ *   It clears a cancellation and an unpaid pending downgrade: the customer
+ *   paid for the current plan again. A paid pending downgrade stays, its
+ *   paid period moved back by as much as the renewal added
+ *   (`pendingDowngradePeriodEnd`).
  * - CancelSubscription: the paid plan stays until the period's end, then
  *   falls back to free. Already cancelled → no-op; free → CONFLICT; a
  *   pending downgrade whose next period is already paid → CONFLICT (refund
@@ -188,6 +193,30 @@ function overLimit(state: ActiveSubscription, code: PlanCode): OverLimit[] {
 
 // ---------------------------------------------------------------- decisions
 
+/**
+ * Where a paid pending downgrade's period ends once the period in force ends
+ * at `periodEnd` instead: as long after it as it was after the old end. The
+ * downgrade must be paid (undefined otherwise: an unpaid one is dropped).
+ */
+function movedDowngradeEnd(s: ActiveSubscription, periodEnd: string): string | undefined {
+  const pending = s.pendingDowngrade;
+  if (!pending || pending.orderId === null || pending.periodEnd === null || s.periodEnd === null) return undefined;
+  const length = Date.parse(pending.periodEnd) - Date.parse(s.periodEnd);
+  return new Date(Date.parse(periodEnd) + length).toISOString();
+}
+
+/** A paid pending downgrade is never replaced: its order would pay for nothing. */
+function refusePaidDowngradePending(s: ActiveSubscription, asked: { plan: PlanCode; orderId: string | null }): void {
+  const pending = s.pendingDowngrade;
+  if (!pending?.orderId) return;
+  throw new DomainError('CONFLICT', `a downgrade to ${pending.plan} with a paid next period is pending: refund it first`, {
+    pendingDowngrade: pending.plan,
+    pendingOrderId: pending.orderId,
+    plan: asked.plan,
+    ...(asked.orderId === null ? {} : { orderId: asked.orderId }),
+  });
+}
+
 function start(command: StartSubscription, state: SubscriptionState): Event[] {
   const plan = requireOneOf(command.plan, PLAN_CODES, 'plan');
   if (state.status === 'active') {
@@ -248,6 +277,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
       periodStart = command.now;
     }
     if (periodEnd === null) throw invalid('an upgrade from free needs periodEnd', { field: 'periodEnd' });
+    const pendingDowngradePeriodEnd = movedDowngradeEnd(s, periodEnd);
     return [
       {
         type: 'SubscriptionUpgraded',
@@ -260,6 +290,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
           periodEnd,
           previousPeriodEnd: s.periodEnd,
           upgradedAt: command.now,
+          ...(pendingDowngradePeriodEnd === undefined ? {} : { pendingDowngradePeriodEnd }),
         },
       },
     ];
@@ -270,6 +301,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
   if (!isPaidPlan(current) || s.periodEnd === null) throw new Error('unreachable: a lower plan exists only below a paid one');
   let nextPeriodEnd: string | null = null;
   if (orderId !== null) {
+    refusePaidDowngradePending(s, { plan: target, orderId });
     if (!isPaidPlan(target)) throw invalid('the free plan is never sold: no order for it', { field: 'orderId' });
     if (command.periodEnd === undefined) throw invalid('a paid downgrade needs the periodEnd of the period it paid for', { field: 'periodEnd' });
     if (instant(command.periodEnd, 'periodEnd') <= instant(s.periodEnd, 'periodEnd')) {
@@ -280,6 +312,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
     if (command.periodEnd !== undefined) throw invalid('periodEnd is only given with an order', { field: 'periodEnd' });
     if (s.pendingDowngrade?.plan === target) return [];
     if (target === 'free' && s.cancelAtPeriodEnd) return [];
+    refusePaidDowngradePending(s, { plan: target, orderId });
   }
   const violations = overLimit(s, target);
   if (violations.length > 0) {
@@ -317,10 +350,19 @@ function renew(command: RenewSubscription, state: SubscriptionState): Event[] {
   if (end <= instant(s.periodEnd, 'periodEnd') || end <= now) {
     throw invalid('periodEnd must be after the current period end and after now', { field: 'periodEnd', currentPeriodEnd: s.periodEnd });
   }
+  const pendingDowngradePeriodEnd = movedDowngradeEnd(s, command.periodEnd);
   return [
     {
       type: 'SubscriptionRenewed',
-      data: { ...ref(s), plan: current, orderId, previousPeriodEnd: s.periodEnd, periodEnd: command.periodEnd, renewedAt: command.now },
+      data: {
+        ...ref(s),
+        plan: current,
+        orderId,
+        previousPeriodEnd: s.periodEnd,
+        periodEnd: command.periodEnd,
+        renewedAt: command.now,
+        ...(pendingDowngradePeriodEnd === undefined ? {} : { pendingDowngradePeriodEnd }),
+      },
     },
   ];
 }
@@ -646,7 +688,7 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.periodStart = d.periodStart;
       s.periodEnd = d.periodEnd;
       s.cancelAtPeriodEnd = false;
-      s.pendingDowngrade = null;
+      s.pendingDowngrade = keptDowngrade(s, d.pendingDowngradePeriodEnd);
       if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
       s.planOrders = {};
       if (d.orderId !== null) addId(s.planOrders, d.orderId);
@@ -663,7 +705,7 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       const d = event.data;
       s.periodEnd = d.periodEnd;
       s.cancelAtPeriodEnd = false;
-      s.pendingDowngrade = null;
+      s.pendingDowngrade = keptDowngrade(s, d.pendingDowngradePeriodEnd);
       addId(s.appliedOrders, d.orderId);
       addId(s.planOrders, d.orderId);
       return s;
@@ -714,6 +756,13 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       return s;
     }
   }
+}
+
+/** The paid pending downgrade an upgrade or renewal kept, its period moved to end at `periodEnd`; none without one. */
+function keptDowngrade(s: ActiveSubscription, periodEnd: string | undefined): PendingDowngrade | null {
+  const pending = s.pendingDowngrade;
+  if (periodEnd === undefined || !pending) return null;
+  return { plan: pending.plan, orderId: pending.orderId, periodEnd };
 }
 
 export const subscriptionDecider: Decider<SubscriptionState, SubscriptionCommand, SubscriptionEvent> = {

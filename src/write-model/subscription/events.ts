@@ -56,13 +56,15 @@ export interface SubscriptionUpgradedData extends SubscriptionRef {
   periodEnd: string;
   previousPeriodEnd: string | null;
   upgradedAt: string;
+  /** set when a paid downgrade stays pending: its paid period, moved to follow this one, ends then */
+  pendingDowngradePeriodEnd?: string;
 }
 
 /**
  * Scheduled for the end of the current period (`effectiveAt`); the plan in
  * force does not change until SubscriptionExpired. With an order, the lower
  * plan's next period (effectiveAt → nextPeriodEnd) is already paid for.
- * Replaces an earlier pending downgrade and clears a cancellation.
+ * Replaces an earlier unpaid pending downgrade (never a paid one) and clears a cancellation.
  */
 export interface SubscriptionDowngradedData extends SubscriptionRef {
   fromPlan: PaidPlanCode;
@@ -73,13 +75,15 @@ export interface SubscriptionDowngradedData extends SubscriptionRef {
   requestedAt: string;
 }
 
-/** The current plan paid for another period. Clears a pending downgrade and a cancellation. */
+/** The current plan paid for another period. Clears a cancellation and an unpaid pending downgrade (a paid one stays, moved: `pendingDowngradePeriodEnd`). */
 export interface SubscriptionRenewedData extends SubscriptionRef {
   plan: PaidPlanCode;
   orderId: string;
   previousPeriodEnd: string;
   periodEnd: string;
   renewedAt: string;
+  /** set when a paid downgrade stays pending: its paid period, moved back by the renewal, ends then */
+  pendingDowngradePeriodEnd?: string;
 }
 
 /** Cancelled at the end of the period (`effectiveAt`): then it falls back to free. Clears an unpaid pending downgrade. */
@@ -229,6 +233,7 @@ export const subscriptionEvents = eventCodec<SubscriptionEvent>({
       periodEnd: z.string(),
       previousPeriodEnd: z.string().nullable(),
       upgradedAt: z.string(),
+      pendingDowngradePeriodEnd: z.string().optional(),
     }),
   },
   SubscriptionDowngraded: {
@@ -243,7 +248,15 @@ export const subscriptionEvents = eventCodec<SubscriptionEvent>({
     }),
   },
   SubscriptionRenewed: {
-    schema: z.object({ ...ref, plan: paidPlan, orderId: z.string(), previousPeriodEnd: z.string(), periodEnd: z.string(), renewedAt: z.string() }),
+    schema: z.object({
+      ...ref,
+      plan: paidPlan,
+      orderId: z.string(),
+      previousPeriodEnd: z.string(),
+      periodEnd: z.string(),
+      renewedAt: z.string(),
+      pendingDowngradePeriodEnd: z.string().optional(),
+    }),
   },
   SubscriptionCancelled: { schema: z.object({ ...ref, plan: paidPlan, effectiveAt: z.string(), cancelledAt: z.string() }) },
   SubscriptionExpired: {

@@ -230,7 +230,11 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
         'The amount comes from the plan catalogue (fen, CNY). The order is placed with the provider at once: Alipay (`channel` page, the default, ' +
         "or wap) answers `pay_url`, the signed cashier URL to open in the buyer's browser; WeChat Pay (`channel` native) answers `code_url`, the QR " +
         "code to show. The provider's notification (or the reconcile job) then records the payment, and pm-plan-on-payment upgrades or renews the " +
-        `subscription. The order can be paid until expires_at (created + PAYMENT_ORDER_TTL_MINUTES). Only monthly billing is sold: the catalogue has no yearly prices. ${checkoutErrorsDescription} ` +
+        'subscription, or schedules the lower plan with its paid month for the end of the period (a paid downgrade). An order the subscription ' +
+        'could not apply as it stands is refused with 409 CONFLICT before anything is placed: another downgrade while a paid one is pending ' +
+        '(details.pendingDowngrade, details.pendingOrderId), or a lower plan that allows fewer resources than are held (details.violations). ' +
+        'A renewal or an upgrade keeps a paid downgrade: its month moves to follow the new period. ' +
+        `The order can be paid until expires_at (created + PAYMENT_ORDER_TTL_MINUTES). Only monthly billing is sold: the catalogue has no yearly prices. ${checkoutErrorsDescription} ` +
         'While EMAIL_VERIFICATION is required, an account whose email is not verified gets 403 PERMISSION_DENIED (details.reason email_not_verified).',
       tags: ['payments'],
       auth: true,
@@ -247,7 +251,7 @@ export function paymentsRouter(api: HttpApi, deps: PaymentsRouteDeps): Router<Ap
           .strict(),
       },
       responses: { 201: { description: 'the order, pending, placed with the provider', schema: checkoutSchema } },
-      errors: [403, 502],
+      errors: [403, 409, 502],
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);

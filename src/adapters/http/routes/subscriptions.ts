@@ -339,7 +339,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       summary: 'Change my plan',
       description:
         'A lower plan is scheduled for the end of the period (the current plan stays in force until then): 200; 409 when more resources ' +
-        'are held than it allows. The current plan: 200, no change. A higher (paid) plan is a checkout: a payment order for one month of it ' +
+        'are held than it allows, or while a downgrade whose next period was paid is pending (details.pendingOrderId: refund it first). ' +
+        'The current plan: 200, no change. A higher (paid) plan is a checkout: a payment order for one month of it ' +
         'is opened and placed with `provider` (default: the first this platform offers, Alipay before WeChat Pay) and answered with 202 — ' +
         'pay it at `pay_url` (Alipay) or `code_url` (WeChat Pay); the plan changes once the provider reports the payment (pm-plan-on-payment). ' +
         'Asked again while that order is open (5 minutes or more left), the same order is answered. With no provider configured: 422 ' +
