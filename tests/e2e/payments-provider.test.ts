@@ -379,5 +379,8 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
       body: { service: 'qidian', plan: 'basic', billing_cycle: 'monthly', provider: 'wechat', channel: 'wap' },
     });
     expect(wrongChannel.status).to.equal(422);
+    // decided past the schema, it still has the documented issues, naming the field
+    expect(wrongChannel.body.error.details.issues).to.deep.equal([{ path: ['channel'], message: wrongChannel.body.error.message, code: 'invalid' }]);
+    expect(wrongChannel.body.error.details).to.include({ field: 'channel', got: 'wap' });
   });
 });

@@ -118,7 +118,8 @@ describe('platform accounts API (e2e)', function () {
     });
     expect(second.res.status, second.text).to.equal(429);
     expect(second.body.error.code).to.equal('QUOTA_EXCEEDED');
-    expect(second.body.error.details).to.include({ feature: 'account_limit', limit: 1 });
+    expect(second.body.error.details).to.include({ feature: 'account_limit', limit: 1, used: 1, resets_at: null });
+    expect(second.res.headers.get('Retry-After'), 'a held account frees up when one is disconnected, not at a time').to.equal(null);
 
     // listed (read your write), pending, no credentials shown
     const listed = await call('GET', `/api/v1/platform-accounts?after_position=${connected.body.data.position}`, { token: alice.token });

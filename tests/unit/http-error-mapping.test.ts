@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { mapError } from '../../src/adapters/http/error-mapping.js';
+import { HttpError } from '../../src/adapters/http/http-error.js';
 import type { AppContext } from '../../src/adapters/http/state.js';
 import { AppendTooLargeError, ConditionFailedError, StreamTombstonedError } from '../../src/event-store/errors.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
 
 const ctx = { get: () => '' } as unknown as AppContext;
 
@@ -19,5 +21,27 @@ describe('HTTP error mapping of event store refusals', () => {
   it('a stream the decision depended on that kept changing is 409 CONFLICT, not a 500', () => {
     const mapped = mapError(new ConditionFailedError('subscription-u_xiaohongshu', 3n, 4n), ctx);
     expect(mapped?.error).to.include({ status: 409, code: 'CONFLICT' });
+  });
+});
+
+describe('HTTP error mapping of validation refusals', () => {
+  it("a decider's VALIDATION_ERROR gets details.issues from its field (snake_case) and message, keeping its other details", () => {
+    const mapped = mapError(new DomainError('VALIDATION_ERROR', 'periodEnd must be after now', { field: 'periodEnd', currentPeriodEnd: 'x' }), ctx);
+    expect(mapped?.error).to.include({ status: 422, code: 'VALIDATION_ERROR' });
+    expect(mapped?.error.details).to.deep.equal({
+      field: 'periodEnd',
+      currentPeriodEnd: 'x',
+      issues: [{ path: ['period_end'], message: 'periodEnd must be after now', code: 'invalid' }],
+    });
+  });
+
+  it("a route's 422 without issues gets one with an empty path; one with issues and other codes stay as they are", () => {
+    expect(mapError(new HttpError(422, 'VALIDATION_ERROR', 'no such provider'), ctx)?.error.details).to.deep.equal({
+      issues: [{ path: [], message: 'no such provider', code: 'invalid' }],
+    });
+    const issues = [{ in: 'body', path: ['plan'], message: 'required', code: 'invalid_type' }];
+    expect(mapError(new HttpError(422, 'VALIDATION_ERROR', 'bad', { issues }), ctx)?.error.details).to.deep.equal({ issues });
+    expect(mapError(new DomainError('CONFLICT', 'taken', { field: 'email' }), ctx)?.error.details).to.deep.equal({ field: 'email' });
+    expect(mapError(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', 'other body'), ctx)?.error.details).to.equal(undefined);
   });
 });

@@ -57,6 +57,30 @@ export interface MappedError {
  * the API knows (then: 500, details only in the log).
  */
 export function mapError(error: unknown, ctx: AppContext): MappedError | undefined {
+  const mapped = mapKnownError(error, ctx);
+  return mapped && { ...mapped, error: withIssues(mapped.error) };
+}
+
+/**
+ * Every 422 VALIDATION_ERROR carries `details.issues`, the shape the API
+ * documents: a refusal without them (a decider's, naming its `field`; a
+ * route's own) gets one issue made of its field, in the request's
+ * snake_case, and its message. Its other details stay as they are.
+ */
+function withIssues(error: HttpError): HttpError {
+  if (error.status !== 422 || error.code !== 'VALIDATION_ERROR') return error;
+  const details = error.details !== null && typeof error.details === 'object' ? (error.details as Record<string, unknown>) : {};
+  if (Array.isArray(details.issues)) return error;
+  const field = typeof details.field === 'string' && details.field !== '' ? details.field : undefined;
+  const issue: ValidationIssue = { path: field === undefined ? [] : [snakeCase(field)], message: error.message, code: 'invalid' };
+  return new HttpError(error.status, error.code, error.message, { ...details, issues: [issue] });
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function mapKnownError(error: unknown, ctx: AppContext): MappedError | undefined {
   if (error instanceof HttpError) return { error };
   if (error instanceof DomainError) return fromDomainError(error);
   if (error instanceof z.core.$ZodError) return { error: validationError(zodIssues(error)) };

@@ -19,13 +19,16 @@ export interface ResourceOverrun {
  * QUOTA_EXCEEDED for a resource limit. The subscription records nothing (its
  * stream keeps the lifecycle only): the caller records the refusal once a
  * day in the day's usage stream (RecordQuotaExceeded) from `overrun`.
+ * A held resource does not come back at a time (only when one is released,
+ * or with a higher plan), so the refusal names no reset time (`resetsAt`
+ * null: no Retry-After either); the day's reset is the usage stream's.
  */
 export class ResourceLimitReached extends DomainError {
   constructor(readonly overrun: ResourceOverrun) {
-    super('QUOTA_EXCEEDED', `the ${overrun.feature} quota of ${overrun.limit} is used up`, {
+    super('QUOTA_EXCEEDED', `${overrun.used} held of the ${overrun.feature} quota of ${overrun.limit}: release one, or move to a higher plan`, {
       feature: overrun.feature,
       limit: overrun.limit,
-      resetsAt: overrun.resetsAt,
+      resetsAt: null,
       used: overrun.used,
     });
   }
