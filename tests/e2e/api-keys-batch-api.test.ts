@@ -258,7 +258,7 @@ describe('personal API keys and batch operations (e2e, production app)', functio
     it("lists itself in the OpenAPI document with the key scheme and each route's scope", async () => {
       const doc = (await call('GET', '/api/v1/openapi.json')).body;
       expect(doc.components.securitySchemes.apiKeyAuth).to.include({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
-      expect(doc.paths['/api/v1/users/api-keys/'].post.security).to.deep.equal([{ bearerAuth: [] }]);
+      expect(doc.paths['/api/v1/users/api-keys'].post.security).to.deep.equal([{ bearerAuth: [] }]);
       expect(doc.paths['/api/v1/qidian/trackings'].get.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['read'] }]);
       expect(doc.paths['/api/v1/xiaohongshu/contents/export'].get.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['export'] }]);
       expect(doc.paths['/api/v1/qidian/trackings/batch'].post.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyAuth: ['manage'] }]);

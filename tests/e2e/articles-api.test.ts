@@ -212,7 +212,7 @@ describe('articles and media API (e2e, production app)', function () {
 
     it('the OpenAPI document describes the upload as a binary body of each image type', async () => {
       const doc = await call('GET', '/api/v1/openapi.json');
-      const post = doc.body.paths['/api/v1/media/'].post;
+      const post = doc.body.paths['/api/v1/media'].post;
       expect(Object.keys(post.requestBody.content)).to.have.members(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
       expect(post.requestBody.content['image/png'].schema).to.include({ type: 'string', format: 'binary' });
       expect(doc.body.paths['/api/v1/articles/{id}/versions/{version}'].get.summary).to.be.a('string');

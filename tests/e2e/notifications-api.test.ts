@@ -174,6 +174,6 @@ describe('notifications API (e2e)', function () {
   it('is in the OpenAPI document', async () => {
     const doc = await call('GET', '/api/v1/openapi.json');
     const paths = Object.keys(doc.body.paths ?? doc.body.data?.paths ?? {});
-    expect(paths).to.include.members(['/api/v1/notifications/', '/api/v1/notifications/{id}/read', '/api/v1/notifications/read-all']);
+    expect(paths).to.include.members(['/api/v1/notifications', '/api/v1/notifications/{id}/read', '/api/v1/notifications/read-all']);
   });
 });

@@ -431,7 +431,7 @@ describe('scheduled reports API and job (e2e, production app)', function () {
   it('documents the routes in /api/v1/openapi.json', async () => {
     const doc = (await (await fetch(`${running.url}/api/v1/openapi.json`)).json()) as any;
     for (const [path, methods] of [
-      ['/api/v1/reports/', ['get', 'post']],
+      ['/api/v1/reports', ['get', 'post']],
       ['/api/v1/reports/{id}', ['get', 'put', 'delete']],
       ['/api/v1/reports/{id}/run', ['post']],
       ['/api/v1/reports/{id}/runs', ['get']],

@@ -376,7 +376,7 @@ describe('workflows API (e2e)', function () {
     expect(doc.res.status).to.equal(200);
     const paths = Object.keys(doc.body.paths);
     expect(paths).to.include.members([
-      '/api/v1/workflows/',
+      '/api/v1/workflows',
       '/api/v1/workflows/{id}',
       '/api/v1/workflows/{id}/pause',
       '/api/v1/workflows/{id}/resume',

@@ -267,7 +267,9 @@ function openApiRoute(
   idempotent: boolean,
   scope: ApiKeyScope | 'session',
 ): RouteConfig {
-  const fullPath = `${router.opts.prefix ?? ''}${definition.path}`.replace(/:(\w+)/g, '{$1}');
+  // a collection's route ('/' under its prefix) is documented as the prefix alone, the path clients call
+  const joined = `${router.opts.prefix ?? ''}${definition.path}`;
+  const fullPath = (joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined).replace(/:(\w+)/g, '{$1}');
   const headers: Record<string, z.ZodType> = {};
   if (idempotent) {
     headers['Idempotency-Key'] = z.string().min(1).max(255).optional().describe('repeat a POST safely: same key and body answer the stored response (24 h)');
