@@ -103,6 +103,14 @@ async function pendingInvitations(knex: Knex, organizationId: string, now: Date)
   return Number(row?.count ?? 0);
 }
 
+/** The organization's pending, unexpired invitation to this address, if any (the read model's). */
+async function pendingInvitationTo(knex: Knex, organizationId: string, emailHash: string, now: Date): Promise<{ id: string; expires_at: Date } | undefined> {
+  return knex('organization_invitations')
+    .where({ organization_id: organizationId, email_hash: emailHash, status: 'pending' })
+    .andWhere('expires_at', '>', now)
+    .first<{ id: string; expires_at: Date } | undefined>('id', 'expires_at');
+}
+
 export async function inviteMember(
   deps: InvitationDeps,
   input: { organizationId: string; by: string; email: string; roles: readonly string[]; team: string | null; context: CommandContext },
@@ -120,6 +128,14 @@ export async function inviteMember(
   const holder = (await load(store, emailReservationAggregate, emailHash)).state.reservation?.userId;
   if (holder !== undefined && memberOf(org.state, holder))
     throw new DomainError('CONFLICT', 'that address belongs to a member of this organization already', { reason: 'already_member', field: 'email' });
+  const earlier = await pendingInvitationTo(deps.knex, input.organizationId, emailHash, now);
+  if (earlier !== undefined)
+    throw new DomainError('CONFLICT', 'that address has a pending invitation to this organization already: revoke it to send a new one', {
+      reason: 'already_invited',
+      field: 'email',
+      invitation_id: earlier.id,
+      expires_at: earlier.expires_at.toISOString(),
+    });
   if ((await pendingInvitations(deps.knex, input.organizationId, now)) >= MAX_PENDING_INVITATIONS)
     throw new DomainError('CONFLICT', `the organization has ${MAX_PENDING_INVITATIONS} pending invitations, the most it may have: revoke some first`, {
       limit: MAX_PENDING_INVITATIONS,

@@ -228,6 +228,10 @@ describe('organizations: found, invite by mail, accept, roles, custom roles, rem
 
     const revokedInvite = await invite(owner, dan.email, ['analyst']);
     const revokedToken = await mailedToken(dan.email);
+    // the same address again while that one is pending: one invitation, one mail (the read model is asked, once it has the first)
+    await call('GET', `/api/v1/organizations/${orgId}/invitations?after_position=${revokedInvite.body.data.position}`, owner);
+    const twice = await refused(409, 'CONFLICT', () => invite(owner, dan.email.toUpperCase(), ['operator']));
+    expect(twice.body.error.details).to.include({ reason: 'already_invited', invitation_id: revokedInvite.body.data.id });
     // an operator may not revoke (the access policy's 403); the owner may
     await refused(403, 'PERMISSION_DENIED', () => call('DELETE', `/api/v1/organizations/${orgId}/invitations/${revokedInvite.body.data.id}`, ann), [
       invitationStream(revokedInvite.body.data.id),

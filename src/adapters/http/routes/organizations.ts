@@ -470,7 +470,9 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       summary: 'Invite someone by mail',
       description:
         'Mails a single-use link (valid INVITATION_TTL_HOURS) to the address; whoever signs in with an account of that address may accept it and joins with ' +
-        `these roles and team. At most 200 pending invitations per organization (409). The address is kept only hashed and masked. ${NOT_MINE}`,
+        `these roles and team. At most 200 pending invitations per organization (409). An address that is a member's (409, details.reason already_member) ` +
+        `or has a pending invitation already (409, details.reason already_invited with details.invitation_id: revoke it to send a new one) is refused. ` +
+        `The address is kept only hashed and masked. ${NOT_MINE}`,
       tags,
       ...perm('organization.invitations.create'),
       request: {
