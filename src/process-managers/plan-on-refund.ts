@@ -15,7 +15,9 @@ export const PLAN_ON_REFUND = 'pm-plan-on-refund';
  * refunded in full, RevokePaidPlan on the subscription it was for: if that
  * order paid for the plan in force, the paid period ends now and the
  * subscription falls back to free (SubscriptionExpired with
- * refundedOrderId). A partial refund changes no plan. Idempotent under
+ * refundedOrderId); if it paid a pending downgrade's next period, that
+ * downgrade stays pending, unpaid (SubscriptionDowngradeRefunded). A partial
+ * refund changes no plan. Idempotent under
  * redelivery: the event ids are named after the triggering event (a repeat
  * appends nothing) and a revoked order no longer pays for anything in force
  * (the decider's no-op). `now` is the refund's time: a replay decides the same.

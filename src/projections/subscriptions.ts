@@ -215,6 +215,8 @@ function changesOf(event: Exclude<SubscriptionEvent, { type: 'SubscriptionStarte
       return { renewal_order_id: event.data.orderId };
     case 'SubscriptionExpiryReminded':
       return {};
+    case 'SubscriptionDowngradeRefunded':
+      return {}; // the downgrade stays pending (the row does not say whether it was paid)
     case 'ResourceReserved':
     case 'ResourceReleased':
       return {}; // a reservation moves the subscription's revision (and nothing else)
@@ -325,6 +327,8 @@ function timeOf(event: SubscriptionEvent): string {
       return event.data.orderedAt;
     case 'SubscriptionExpiryReminded':
       return event.data.remindedAt;
+    case 'SubscriptionDowngradeRefunded':
+      return event.data.refundedAt;
     case 'ResourceReserved':
       return event.data.reservedAt;
     case 'ResourceReleased':

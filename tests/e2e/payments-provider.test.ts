@@ -344,6 +344,16 @@ describe('payments with the providers (e2e, payment sandbox)', function () {
     const renewed = await eventually('the renewal', subscriptionRow, (s) => s.period_end !== pending.period_end);
     expect(renewed).to.include({ plan: 'pro', pending_downgrade: 'basic', pending_downgrade_at: renewed.period_end });
     expect(Date.parse(String(renewed.period_end))).to.be.greaterThan(Date.parse(String(pending.period_end)));
+    // refunded in full, the basic month is no longer paid: the downgrade stays, unpaid, and another may replace it
+    const refund = await platform.call('POST', `/api/v1/admin/payments/orders/${basic.order_id}/refund`, { token: admin, body: { reason: 'changed mind' } });
+    expect(refund.status, refund.text).to.equal(201);
+    await eventually(
+      'the downgrade refunded',
+      async () => (await platform.events(`subscription-${user.userId}_qidian`)).map((e) => e.type),
+      (types) => types.includes('SubscriptionDowngradeRefunded'),
+    );
+    const nowFree = await platform.call('PUT', `/api/v1/subscriptions/${sub.id}`, { token: user.token, body: { plan: 'free' } });
+    expect(nowFree.status, nowFree.text).to.equal(200);
   });
 
   it('a provider that refuses, answers unverifiable bytes or is down: 502 / 503, the order recorded as failed', async () => {

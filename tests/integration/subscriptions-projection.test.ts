@@ -269,6 +269,7 @@ describe('subscriptions-v1 projection (subscriptions, feature_usage_stats, reser
         'AutoRenewChanged',
         'SubscriptionRenewalOrdered',
         'SubscriptionExpiryReminded',
+        'SubscriptionDowngradeRefunded',
         'ResourceReserved',
         'ResourceReleased',
         'UsageRecorded',

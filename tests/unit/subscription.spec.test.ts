@@ -746,6 +746,50 @@ describe('Subscription aggregate', () => {
         .then([revoked({ abandonedDowngrade: 'basic' })]);
     });
 
+    it("the refund of a pending downgrade's paid period leaves it pending, unpaid: back to free at the end, and replaceable", () => {
+      const history = [...onPro(), downgraded('basic', { orderId: 'order-2', nextPeriodEnd: END2 })];
+      const refunded: SubscriptionEvent = {
+        type: 'SubscriptionDowngradeRefunded',
+        data: { ...XHS, plan: 'basic', orderId: 'order-2', effectiveAt: END, refundedAt: MID },
+      };
+      spec.given(history).when(revoke('order-2')).then([refunded]);
+      spec
+        .given(history)
+        .when(revoke('order-2'))
+        .thenState({ ...stateAfter(history), pendingDowngrade: { plan: 'basic', orderId: null, periodEnd: null } });
+      // a repeat finds it unpaid: nothing
+      spec
+        .given([...history, refunded])
+        .when(revoke('order-2'))
+        .then([]);
+      // the plan in force stays; at its end nobody paid for basic: free
+      spec
+        .given([...history, refunded])
+        .when({ type: 'ExpireSubscription', now: END })
+        .then([
+          {
+            type: 'SubscriptionExpired',
+            data: {
+              ...XHS,
+              fromPlan: 'pro',
+              fallbackPlan: 'free',
+              expiredPeriodEnd: END,
+              periodStart: END,
+              periodEnd: null,
+              orderId: null,
+              abandonedDowngrade: 'basic',
+              overLimit: [],
+              expiredAt: END,
+            },
+          },
+        ]);
+      // what the paid one blocked is allowed again
+      spec
+        .given([...history, refunded])
+        .when(changePlan('free'))
+        .then([downgraded('free')]);
+    });
+
     it('needs a started subscription', () => {
       spec.given([]).when(revoke('order-1')).thenThrows<DomainError>(DomainError, is('NOT_FOUND'));
     });

@@ -57,8 +57,10 @@ export interface ExpireSubscription {
 /**
  * The order that paid for the plan in force was refunded in full: the paid
  * period ends now and the subscription falls back to free (sent by the
- * pm-plan-on-refund process manager). An order that paid for nothing in
- * force (an earlier period, another plan) changes nothing.
+ * pm-plan-on-refund process manager). The order that paid a pending
+ * downgrade's next period leaves that downgrade pending, unpaid. An order
+ * that paid for nothing in force (an earlier period, another plan) changes
+ * nothing.
  */
 export interface RevokePaidPlan {
   type: 'RevokePaidPlan';

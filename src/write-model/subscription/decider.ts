@@ -108,8 +108,11 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type PendingD
  *   plan in force (its upgrade, a renewal of it, or the paid downgrade that
  *   became it: `planOrders`), the period ends now — SubscriptionExpired with
  *   `refundedOrderId`, back to free (a pending paid downgrade is dropped as
- *   `abandonedDowngrade`: its order is refunded on its own). Any other
- *   order, a free plan, or a repeat → no-op.
+ *   `abandonedDowngrade`: its order is refunded on its own). The order
+ *   that paid a pending downgrade's next period →
+ *   SubscriptionDowngradeRefunded: the downgrade stays pending, unpaid (so
+ *   its plan is not given at the period's end, and another downgrade may
+ *   replace it). Any other order, a free plan, or a repeat → no-op.
  *
  * Automatic renewal and reminders
  * - SetAutoRenew on: a paid plan only (free → VALIDATION_ERROR: nothing to
@@ -535,8 +538,12 @@ function revoke(command: RevokePaidPlan, state: SubscriptionState): Event[] {
   const orderId = requireText(command.orderId, 'orderId');
   instant(command.now, 'now');
   const current = s.plan;
-  if (!hasId(s.planOrders, orderId) || !isPaidPlan(current) || s.periodEnd === null) return [];
   const pending = s.pendingDowngrade;
+  if (pending?.orderId === orderId && isPaidPlan(pending.plan) && s.periodEnd !== null) {
+    // the lower plan's paid period is refunded: the downgrade stays, unpaid
+    return [{ type: 'SubscriptionDowngradeRefunded', data: { ...ref(s), plan: pending.plan, orderId, effectiveAt: s.periodEnd, refundedAt: command.now } }];
+  }
+  if (!hasId(s.planOrders, orderId) || !isPaidPlan(current) || s.periodEnd === null) return [];
   return [
     {
       type: 'SubscriptionExpired',
@@ -736,6 +743,9 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
     case 'SubscriptionRenewalOrdered':
     case 'SubscriptionExpiryReminded':
       s.remindedFor = event.data.periodEnd;
+      return s;
+    case 'SubscriptionDowngradeRefunded':
+      if (s.pendingDowngrade) s.pendingDowngrade = { plan: s.pendingDowngrade.plan, orderId: null, periodEnd: null };
       return s;
     case 'ResourceReserved': {
       const d = event.data;

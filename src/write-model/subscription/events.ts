@@ -162,6 +162,19 @@ export interface SubscriptionExpiryRemindedData extends SubscriptionRef {
   remindedAt: string;
 }
 
+/**
+ * The order that paid a pending downgrade's next period was refunded in
+ * full: the downgrade stays pending, unpaid (at the period's end a paid
+ * plan nobody paid for falls back to free, as for any unpaid downgrade).
+ */
+export interface SubscriptionDowngradeRefundedData extends SubscriptionRef {
+  plan: PaidPlanCode;
+  orderId: string;
+  /** the end of the period in force, when the downgrade is due */
+  effectiveAt: string;
+  refundedAt: string;
+}
+
 export interface ResourceReservedData extends SubscriptionRef {
   plan: PlanCode;
   feature: ResourceFeature;
@@ -192,6 +205,7 @@ export type SubscriptionEvent =
   | DomainEvent<'AutoRenewChanged', AutoRenewChangedData>
   | DomainEvent<'SubscriptionRenewalOrdered', SubscriptionRenewalOrderedData>
   | DomainEvent<'SubscriptionExpiryReminded', SubscriptionExpiryRemindedData>
+  | DomainEvent<'SubscriptionDowngradeRefunded', SubscriptionDowngradeRefundedData>
   | DomainEvent<'ResourceReserved', ResourceReservedData>
   | DomainEvent<'ResourceReleased', ResourceReleasedData>;
 
@@ -207,6 +221,7 @@ export const SUBSCRIPTION_EVENT_TYPES = [
   'AutoRenewChanged',
   'SubscriptionRenewalOrdered',
   'SubscriptionExpiryReminded',
+  'SubscriptionDowngradeRefunded',
   'ResourceReserved',
   'ResourceReleased',
 ] as const satisfies readonly SubscriptionEventType[];
@@ -297,6 +312,9 @@ export const subscriptionEvents = eventCodec<SubscriptionEvent>({
       orderExpiresAt: z.string(),
       orderedAt: z.string(),
     }),
+  },
+  SubscriptionDowngradeRefunded: {
+    schema: z.object({ ...ref, plan: paidPlan, orderId: z.string(), effectiveAt: z.string(), refundedAt: z.string() }),
   },
   SubscriptionExpiryReminded: {
     schema: z.object({
