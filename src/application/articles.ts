@@ -54,6 +54,22 @@ function mediaIssue(path: (string | number)[], mediaId: string): { in: 'body'; p
   return { in: 'body', path, message: `media ${mediaId} is not one of my uploaded images`, code: 'unknown_media' };
 }
 
+/** The cover and image ids of the content that are not the owner's live uploads (deleted since, or never theirs), each once. */
+export async function missingMedia(
+  store: EventStore,
+  ownerId: string,
+  content: Pick<ArticleContentInput, 'coverMediaId' | 'imageMediaIds'>,
+): Promise<string[]> {
+  const ids = [...new Set([...(content.coverMediaId ? [content.coverMediaId] : []), ...content.imageMediaIds])];
+  const live = await Promise.all(
+    ids.map(async (id) => {
+      const { state } = await load(store, mediaAggregate, id);
+      return state.status === 'active' && state.ownerId === ownerId;
+    }),
+  );
+  return ids.filter((_, i) => !live[i]);
+}
+
 /** VALIDATION_ERROR naming every cover or image id that is not the owner's live upload. */
 export async function requireOwnMedia(store: EventStore, ownerId: string, content: Pick<ArticleContentInput, 'coverMediaId' | 'imageMediaIds'>): Promise<void> {
   const wanted: [(string | number)[], string][] = [];

@@ -10,7 +10,7 @@ import type { PublicationCommand } from '../write-model/publication/commands.js'
 import { publicationAggregate } from '../write-model/publication/decider.js';
 import type { PublicationStatus } from '../write-model/publication/events.js';
 import type { PublicationState } from '../write-model/publication/state.js';
-import { loadArticleVersion } from './articles.js';
+import { loadArticleVersion, missingMedia } from './articles.js';
 import { consumeQuota } from './subscription-quotas.js';
 import { uuidFromName } from '../write-model/core/event-ids.js';
 import type { OverageCharger } from './ledger/overage.js';
@@ -29,7 +29,8 @@ export function publicationRequestId(publicationId: string): string {
  * and the worker publishes.
  *
  * Checks, in order, before anything is written: the article is the
- * caller's (NOT_FOUND); every account is the caller's (NOT_FOUND naming
+ * caller's (NOT_FOUND) and every image it names still the owner's upload
+ * (VALIDATION_ERROR, details.mediaIds); every account is the caller's (NOT_FOUND naming
  * it), of a platform that has a publisher (VALIDATION_ERROR under
  * body.account_ids.{i}) and active (CONFLICT, details.reason
  * `account_not_active`); then the plan's daily_publications quota of the
@@ -98,6 +99,12 @@ export async function requestPublications(deps: PublicationDeps, caller: Publica
   // the article's owner publishes it: their accounts, their quota, their publications (an organization's article: the organization's)
   const article = await loadArticleVersion(deps.store, { articleId: input.articleId, ownerId: ownersOf(caller) });
   const ownerId = article.ownerId;
+  // an image deleted since the article named it: refused now rather than failing every publication later (and costing quota)
+  const gone = await missingMedia(deps.store, ownerId, article);
+  if (gone.length > 0) {
+    const message = `article ${input.articleId} names images that no longer exist (${gone.join(', ')}): name images that exist, then publish`;
+    throw new DomainError('VALIDATION_ERROR', message, { issues: [{ path: [], message, code: 'invalid' }], articleId: input.articleId, mediaIds: gone });
+  }
   const targets: { accountId: string; platform: string }[] = [];
   for (const [index, accountId] of input.accountIds.entries()) {
     const { state: account } = await load(deps.store, platformAccountAggregate, accountId);

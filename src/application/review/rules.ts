@@ -82,15 +82,40 @@ function ruleOf(ruleId: string, input: RuleInput): ReviewRule {
   };
 }
 
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * The rule set decider names a field as the command holds it (`rule.params.allowedDomains`);
+ * the caller sent the rule as the request body: its refusal names the body's field
+ * (`params`, `allowed_domains`), one path segment each.
+ */
+async function asBodyFields<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof DomainError) || error.code !== 'VALIDATION_ERROR' || error.details.issues !== undefined) throw error;
+    const field = error.details.field;
+    if (typeof field !== 'string' || (field !== 'rule' && !field.startsWith('rule.'))) throw error;
+    const path = field === 'rule' ? [] : field.slice('rule.'.length).split('.').map(snake);
+    throw new DomainError('VALIDATION_ERROR', error.message, {
+      ...error.details,
+      field: path.join('.'),
+      issues: [{ path, message: error.message, code: 'invalid' }],
+    });
+  }
+}
+
 export async function addReviewRule(call: RuleCall, choice: RuleScopeChoice, input: RuleInput): Promise<RuleWritten> {
   const scope = await scopeFor(call.store, call.actor, choice, 'write');
   const ruleId = randomUUID();
-  const result = await handle(
-    call.store,
-    reviewRuleSetAggregate,
-    scope,
-    { type: 'AddReviewRule', scope, rule: ruleOf(ruleId, input), by: call.actor.userId, now: call.now.toISOString() },
-    { context: call.context },
+  const result = await asBodyFields(() =>
+    handle(
+      call.store,
+      reviewRuleSetAggregate,
+      scope,
+      { type: 'AddReviewRule', scope, rule: ruleOf(ruleId, input), by: call.actor.userId, now: call.now.toISOString() },
+      { context: call.context },
+    ),
   );
   return { ruleId, scope: choice, revision: result.revision, position: result.position };
 }
@@ -120,12 +145,14 @@ export async function findReviewRule(store: EventStore, actor: Actor, ruleId: st
 export async function changeReviewRule(call: RuleCall, ruleId: string, input: RuleInput): Promise<RuleWritten> {
   const found = await findReviewRule(call.store, call.actor, ruleId, 'write');
   const scope = found.scope === 'platform' ? PLATFORM_SCOPE : call.actor.userId;
-  const result = await handle(
-    call.store,
-    reviewRuleSetAggregate,
-    scope,
-    { type: 'ChangeReviewRule', scope, rule: ruleOf(ruleId, input), by: call.actor.userId, now: call.now.toISOString() },
-    { context: call.context },
+  const result = await asBodyFields(() =>
+    handle(
+      call.store,
+      reviewRuleSetAggregate,
+      scope,
+      { type: 'ChangeReviewRule', scope, rule: ruleOf(ruleId, input), by: call.actor.userId, now: call.now.toISOString() },
+      { context: call.context },
+    ),
   );
   return { ruleId, scope: found.scope, revision: result.revision, position: result.position };
 }

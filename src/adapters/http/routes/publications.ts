@@ -144,7 +144,8 @@ export function publicationsRouter(api: HttpApi, deps: PublicationRouteDeps): Ro
         "Asynchronous: one publication per account, each holding the article's current version as it is now, answered 202 once all are " +
         'recorded. Each then passes the automatic pre-review, a human review if the pre-review flags it, and the publish queue (3 attempts, ' +
         'PUBLISH_RETRY_DELAY_MS apart, never posted twice); follow them with GET /publications/{id}. `at` schedules them (future, at most ' +
-        `${MAX_SCHEDULE_AHEAD_DAYS} days). Nothing is written when any target is bad: the article must be mine (404), every account mine ` +
+        `${MAX_SCHEDULE_AHEAD_DAYS} days). Nothing is written when any target is bad: the article must be mine (404) and every image it ` +
+        'names must still exist (422, details.mediaIds: name images that exist, then publish), every account mine ' +
         '(404, details.accountId), of a platform with a publisher (422 under account_ids) and active (409, details.reason account_not_active). ' +
         'Each target counts against the plan feature daily_publications of the xiaohongshu service (429 QUOTA_EXCEEDED when they do not all fit).',
       tags: ['publications'],

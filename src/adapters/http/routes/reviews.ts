@@ -175,7 +175,7 @@ export function reviewsRouter(api: HttpApi, deps: ReviewRouteDeps): Router<AppSt
       summary: 'Claim a review',
       description:
         'Takes the review, so nobody else decides it while the claim holds (REVIEW_CLAIM_TTL_MINUTES; after that another reviewer may take it over). ' +
-        'Held by someone else: 409 (details.reason claimed, claimed_by, expires_at); held by me: no change. Nobody claims their own content ' +
+        'Held by someone else: 409 (details.reason claimed, details.claimedBy, claimedAt, expiresAt); held by me: no change. Nobody claims their own content ' +
         `(403, details.reason own_content). ${REACH}`,
       tags,
       auth: true,
