@@ -206,9 +206,10 @@ export function mediaView(r: Record<string, any>): MediaView {
 }
 
 /** The owner's live uploads, newest first. */
-export async function listMedia(knex: Knex, ownerId: string, page: PageRequest): Promise<Page<MediaView>> {
-  const ordered = knex('media')
-    .where({ owner_id: ownerId, status: 'active' })
+/** The owners' live uploads (a member's own and their organization's), newest first. */
+export async function listMedia(knex: Knex, owners: Owners, page: PageRequest): Promise<Page<MediaView>> {
+  const ordered = ownedBy(knex('media'), owners)
+    .where({ status: 'active' })
     .select(MEDIA_COLUMNS)
     .orderBy([
       { column: 'uploaded_at', order: 'desc' },

@@ -252,6 +252,11 @@ describe('resources the organization owns (e2e)', function () {
       expect(read.body.data).to.include({ owner_id: organizationId, title: '机构文章（改）' });
       expect((await call('GET', `/articles/${articleId}`, operator)).status).to.equal(404);
       expect((await call('PUT', `/articles/${articleId}`, operator, { title: 'x', body: 'y' })).status).to.equal(404);
+      // the images are listed by data scope: the owner's reaches the organization's and every member's, the operator's only their own
+      const listed = async (member: Member) =>
+        (await call('GET', `/media?per_page=100&after_position=${revised.body.data.position}`, member)).body.data.items.map((m: { id: string }) => m.id);
+      expect(await listed(owner)).to.include.members([orgImage, myImage]);
+      expect(await listed(operator)).not.to.include.members([orgImage]);
 
       // a member's account does not publish the organization's article
       const own = created(await connect(owner, '老板的号'));

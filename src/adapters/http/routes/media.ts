@@ -186,7 +186,8 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       method: 'get',
       path: '/',
       summary: 'My uploaded images',
-      description: 'Newest first; deleted ones are gone.',
+      description:
+        "Newest first; deleted ones are gone. By data scope: my own; at organization scope every member's and the organization's (uploaded with ?owner=organization).",
       tags: ['media'],
       auth: true,
       permission: 'publishing.media.view',
@@ -194,9 +195,8 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       responses: { 200: { description: 'a page of media', schema: pageSchema(mediaSchema) } },
     },
     async ({ query }, ctx) => {
-      const user = currentUser(ctx);
       await awaitPosition(ctx, knex, ARTICLES_PROJECTION);
-      return listMedia(knex, user.id, query);
+      return listMedia(knex, accessOf(ctx).ownerIds, query);
     },
   );
 
