@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { reaches } from './data-scope.js';
 import { hasId } from '../write-model/core/id-set.js';
 import { randomUUID } from 'node:crypto';
@@ -127,6 +128,28 @@ async function checkAccount(store: EventStore, userId: string, platform: string,
   if (state.status === 'disconnected') throw new DomainError('CONFLICT', `platform account ${accountId} was disconnected`, { accountId });
 }
 
+/**
+ * A cron schedule BullMQ can run: its job scheduler parses the expression
+ * with cron-parser, so one that parser refuses (a minute of 99, February
+ * 31st) would be recorded and then fail in pm-workflow-schedules. Checked
+ * before the plan, which reads the fields' frequency and would otherwise
+ * answer 403 for what is simply not a cron expression.
+ */
+function checkSchedule(schedule: WorkflowSchedule | null | undefined, timeZone: string): void {
+  if (schedule?.kind !== 'cron') return;
+  const fields = schedule.expression.trim().split(/\s+/);
+  let problem: string | undefined;
+  if (fields.length !== 5) problem = 'a cron expression has 5 fields: minute hour day-of-month month day-of-week';
+  else {
+    try {
+      CronExpressionParser.parse(fields.join(' '), { tz: timeZone });
+    } catch (error) {
+      problem = `not a cron expression that can run: ${(error as Error).message}`;
+    }
+  }
+  if (problem !== undefined) throw invalidBody(problem, [{ path: ['schedule', 'expression'], message: problem, code: 'invalid_format' }]);
+}
+
 async function checkPlan(store: EventStore, userId: string, resolved: ResolvedWorkflowType, config: unknown, schedule: WorkflowSchedule | null) {
   const plan = await currentPlan(store, userId, resolved.platform.service);
   refuse(checkAgainstPlan(resolved.type, config, plan, schedule), plan);
@@ -196,6 +219,7 @@ export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: 
     throw invalidBody(`${input.type} workflows are kept by the platform`, [{ path: ['type'], message: 'kept by the platform', code: 'invalid_value' }]);
   const config = validConfig(input.type, input.config);
   const schedule = input.schedule ?? null;
+  checkSchedule(schedule, deps.timeZone);
   await checkPlan(deps.store, caller.userId, resolved, config, schedule);
   const platformAccountId = input.platformAccountId ?? null;
   if (platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, platformAccountId);
@@ -273,6 +297,7 @@ export async function updateWorkflow(
   refuseManaged(workflow.type, workflowId);
   const resolved = resolveType(workflow.type);
   const config = changes.config === undefined ? workflow.config : validConfig(workflow.type, changes.config);
+  checkSchedule(changes.schedule, deps.timeZone);
   const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
   // the owner's plan, accounts and trackings, whoever in their organization makes the change
   await checkPlan(deps.store, workflow.ownerId, resolved, config, schedule);

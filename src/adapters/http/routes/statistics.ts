@@ -13,6 +13,7 @@ import { liveStatistics, LIVE_WINDOW_HOURS, statistics } from '../../../read-api
 import { findStatisticsExport, findStatisticsExportFile, listStatisticsExports } from '../../../read-api/statistics-exports.js';
 import {
   MAX_STATISTICS_SPAN_DAYS,
+  spanDays,
   STATISTICS_CHANNELS,
   STATISTICS_DIMENSIONS,
   STATISTICS_EXPORT_FORMATS,
@@ -57,10 +58,13 @@ export interface StatisticsRouteDeps {
 }
 
 const DEFAULT_DAYS = 30;
-const day = z
+// days and the granularity are checked by checkedQuery, not the schema, so every refusal of a query carries details.allowed
+const day = z.string().max(32).openapi({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }).describe('YYYY-MM-DD in the statistics time zone (QUOTA_TIME_ZONE)');
+const granularity = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD')
-  .describe('YYYY-MM-DD in the statistics time zone (QUOTA_TIME_ZONE)');
+  .max(32)
+  .openapi({ enum: [...STATISTICS_GRANULARITIES], default: 'day' })
+  .describe('the `day` dimension: days, ISO weeks (their Monday) or months (their first day); default day');
 const list = (what: string, allowed: readonly string[]) =>
   z
     .string()
@@ -73,7 +77,7 @@ const statisticsQuerySchema = paginationQuery
     to: day.optional().describe('last day, included; default: today'),
     metrics: list('metrics (default: all)', STATISTICS_METRICS).optional(),
     group_by: list('dimensions (default: day; empty: one row of totals)', STATISTICS_DIMENSIONS).optional(),
-    granularity: z.enum(STATISTICS_GRANULARITIES).default('day').describe('the `day` dimension: days, ISO weeks (their Monday) or months (their first day)'),
+    granularity: granularity.optional(),
   })
   .extend(afterPositionQuery.shape);
 
@@ -106,7 +110,7 @@ const exportBody = z
       .max(16)
       .default(['day'])
       .describe(`dimensions: ${STATISTICS_DIMENSIONS.join(', ')} (default [day]; [] one row of totals)`),
-    granularity: z.enum(STATISTICS_GRANULARITIES).default('day'),
+    granularity: granularity.optional(),
     format: z.enum(STATISTICS_EXPORT_FORMATS),
   })
   .strict();
@@ -146,12 +150,19 @@ function ownersOf(ctx: AppContext, userId: string): readonly string[] {
   return owners && owners.length > 0 ? owners : [userId];
 }
 
+/** A day the query can use: on the calendar (spanDays) and not in year 0, which Postgres has not. */
+const isDay = (d: string) => !Number.isNaN(spanDays(d, d)) && !d.startsWith('0000-');
+
 /** The query as asked, or 422 naming each problem (with the allowed metrics / dimensions where those are wrong). */
 function checkedQuery(
   where: 'query' | 'body',
-  given: { from: string; to: string; metrics: readonly string[]; groupBy: readonly string[]; granularity: StatisticsGranularity },
+  given: { from: string; to: string; metrics: readonly string[]; groupBy: readonly string[]; granularity: string },
 ): StatisticsQuery {
-  const problems = statisticsQueryProblems(given);
+  // the shared check names `from` for either bad day: name the one that is wrong
+  const days = (['from', 'to'] as const)
+    .filter((field) => !isDay(given[field]))
+    .map((field) => ({ field, message: `${field} must be a calendar day, YYYY-MM-DD` }));
+  const problems = [...days, ...statisticsQueryProblems(given).filter((p) => days.length === 0 || (p.field !== 'from' && p.field !== 'to'))];
   if (problems.length > 0) {
     const error = validationError(
       problems.map((p) => ({ in: where, path: [p.field], message: p.message, code: 'custom' })),
@@ -167,7 +178,7 @@ function checkedQuery(
     to: given.to,
     metrics: [...given.metrics] as StatisticsMetric[],
     groupBy: [...given.groupBy] as StatisticsDimension[],
-    granularity: given.granularity,
+    granularity: given.granularity as StatisticsGranularity,
   };
 }
 
@@ -211,12 +222,14 @@ export function statisticsRouter(api: HttpApi, deps: StatisticsRouteDeps): Route
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
       const to = query.to ?? quotaDay(clock(), timeZone).day;
+      // no default counted back from a `to` that is not a day (checkedQuery refuses `to` alone)
+      const from = query.from ?? (isDay(to) ? addDays(to, -(DEFAULT_DAYS - 1)) : quotaDay(clock(), timeZone).day);
       const q = checkedQuery('query', {
-        from: query.from ?? addDays(to, -(DEFAULT_DAYS - 1)),
+        from,
         to,
         metrics: splitList(query.metrics) ?? [...STATISTICS_METRICS],
         groupBy: splitList(query.group_by) ?? ['day'],
-        granularity: query.granularity,
+        granularity: query.granularity ?? 'day',
       });
       await awaitPosition(ctx, knex, USAGE_STATISTICS_PROJECTION);
       const answer = await statistics(knex, ownersOf(ctx, user.id), q, { page: query.page, per_page: query.per_page });
@@ -291,7 +304,13 @@ export function statisticsRouter(api: HttpApi, deps: StatisticsRouteDeps): Route
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
-      const q = checkedQuery('body', { from: body.from, to: body.to, metrics: body.metrics, groupBy: body.group_by, granularity: body.granularity });
+      const q = checkedQuery('body', {
+        from: body.from,
+        to: body.to,
+        metrics: body.metrics,
+        groupBy: body.group_by,
+        granularity: body.granularity ?? 'day',
+      });
       const exportId = randomUUID();
       const context = commandContext(ctx, user.id);
       const result = await requestStatisticsExport(store, {

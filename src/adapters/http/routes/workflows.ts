@@ -42,7 +42,17 @@ const commandResultSchema = z.object({ revision: z.string(), position: z.string(
 
 const scheduleSchema = z
   .discriminatedUnion('kind', [
-    z.object({ kind: z.literal('cron'), expression: z.string().trim().min(1).max(100).describe('5 fields') }).strict(),
+    z
+      .object({
+        kind: z.literal('cron'),
+        expression: z
+          .string()
+          .trim()
+          .min(1)
+          .max(100)
+          .describe('5 fields: minute hour day-of-month month day-of-week, in QUOTA_TIME_ZONE; one that cannot run (a minute of 60, February 31st) is 422'),
+      })
+      .strict(),
     z.object({ kind: z.literal('interval'), every: z.enum(SCHEDULE_INTERVALS) }).strict(),
   ])
   .describe('a cron expression of 5 fields, or an interval');
@@ -452,7 +462,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       summary: 'Run one of my workflows now',
       description:
         "Records a manual execution request with the workflow's config as it is now (a paused workflow: 409) and answers 202 with " +
-        'the execution id. Quota consumption and dispatch to a worker are done by the execution process manager (a later issue), ' +
+        'the execution id. Quota consumption and dispatch to a worker are done by the execution process manager (pm-dispatch-executions), ' +
         'which may still reject the execution (e.g. QUOTA_EXCEEDED): follow it with GET /workflows/executions/{id}.',
       tags: ['workflows'],
       auth: true,
