@@ -125,15 +125,23 @@ function batchView(r: Record<string, any>, progress: SmsBatchProgress | undefine
   };
 }
 
-/** The batches of these owners, newest first. */
+/** A sending batch is done: every recipient's message requested, none pending or waiting for its receipt (batchView's rule, in SQL). */
+const COMPLETED_SQL =
+  '(SELECT count(*) FROM sms_messages m WHERE m.batch_id = sms_batches.id) >= sms_batches.recipient_count ' +
+  "AND NOT EXISTS (SELECT 1 FROM sms_messages m WHERE m.batch_id = sms_batches.id AND m.status IN ('pending', 'sent'))";
+
+/** The batches of these owners, newest first; `completed` and `sending` are told apart as the views show them. */
 export async function listSmsBatches(
   knex: Knex,
   ownerIds: readonly string[],
-  f: { status?: SmsBatchStatus | undefined },
+  f: { status?: SmsBatchStatus | 'completed' | undefined },
   page: PageRequest,
 ): Promise<Page<SmsBatchView>> {
   const q = knex('sms_batches').whereIn('owner_id', [...ownerIds]);
-  if (f.status) q.andWhere('status', f.status);
+  // `completed` is not stored: a sending batch whose messages all have their outcome (as batchView decides)
+  if (f.status === 'completed') q.andWhere('status', 'sending').andWhereRaw(COMPLETED_SQL);
+  else if (f.status === 'sending') q.andWhere('status', 'sending').andWhereRaw(`NOT (${COMPLETED_SQL})`);
+  else if (f.status) q.andWhere('status', f.status);
   const ordered = q.select(BATCH_COLUMNS).orderBy([
     { column: 'created_at', order: 'desc' },
     { column: 'id', order: 'desc' },

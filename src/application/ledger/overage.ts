@@ -13,14 +13,15 @@ export async function overageEnabled(store: EventStore, holder: BalanceHolder): 
 export async function changeLedgerSettings(
   store: EventStore,
   holder: BalanceHolder,
-  input: { overage: boolean; changedBy: string; now: Date; context: CommandContext },
+  input: { overage: boolean; changedBy: string; now: Date; context: CommandContext; expectedRevision?: bigint | undefined },
 ): Promise<HandleResult<LedgerAccountState, LedgerAccountEvent>> {
   return handle(
     store,
     ledgerAccountAggregate,
     ledgerAccountId(asHolder(holder)),
     { type: 'ChangeLedgerSettings', holder: asHolder(holder), overage: input.overage, changedBy: input.changedBy, now: input.now.toISOString() },
-    { context: input.context },
+    // If-Match: the account's revision the caller saw (a mismatch is 412)
+    input.expectedRevision === undefined ? { context: input.context } : { context: input.context, expectedRevision: input.expectedRevision },
   );
 }
 

@@ -235,6 +235,8 @@ export class LedgerWriter {
         await this.reload(lane);
         continue;
       }
+      // decided on: another process may deposit before the next batch, whose refusals must read again
+      current.fresh = false;
       const { state, events, outcomes } = decided;
       if (events.length === 0) {
         settle(todo, outcomes);

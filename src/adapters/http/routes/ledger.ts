@@ -25,7 +25,7 @@ import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 /**
@@ -322,12 +322,15 @@ export function ledgerRouter(api: HttpApi, deps: LedgerRouteDeps): Router<AppSta
       tags: ['ledger'],
       auth: true,
       permission: 'billing.ledger.edit',
+      ifMatch: true,
       request: { body: z.object({ overage: z.boolean() }).strict() },
       responses: { 200: { description: 'the settings', schema: z.object({ overage: z.boolean(), revision: z.string(), position: z.string().nullable() }) } },
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
+      const expectedRevision = ifMatchRevision(ctx);
       const result = await changeLedgerSettings(store, holderOf(ctx), {
+        expectedRevision,
         overage: body.overage,
         changedBy: user.id,
         now: now(),

@@ -216,7 +216,16 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
       tags: ['sms'],
       auth: true,
       permission: 'messaging.sms-batches.view',
-      request: { query: paginationQuery.extend({ status: z.enum(SMS_BATCH_STATUSES).optional() }).extend(afterPositionQuery.shape) },
+      request: {
+        query: paginationQuery
+          .extend({
+            status: z
+              .enum([...SMS_BATCH_STATUSES, 'completed'])
+              .optional()
+              .describe('as each batch shows it: sending excludes completed'),
+          })
+          .extend(afterPositionQuery.shape),
+      },
       responses: { 200: { description: 'a page of batches', schema: pageSchema(batchSchema) } },
     },
     async ({ query }, ctx) => {

@@ -135,6 +135,28 @@ const callbackResponses = {
   503: { description: 'SMS_NOT_CONFIGURED: this platform has no SMS provider', schema: callbackRefusal },
 };
 
+/** A lone surrogate (either half), which Postgres' jsonb refuses. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The path of the first string (or key) in a parsed JSON value holding NUL or a lone surrogate; null when none does. Iterative: any depth. */
+function unstorableText(root: unknown): string | null {
+  const bad = (t: string) => t.includes('\u0000') || LONE_SURROGATE.test(t);
+  const pending: [unknown, string][] = [[root, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, path] = next;
+    if (typeof value === 'string') {
+      if (bad(value)) return path;
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        const at = path ? `${path}.${key}` : key;
+        if (bad(key)) return at;
+        pending.push([item, at]);
+      }
+    }
+  }
+  return null;
+}
+
 /** Why a callback was refused, for the log and the provider. */
 class Refused extends Error {
   constructor(
@@ -343,11 +365,16 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
     });
     if (!check.ok) throw new Refused(401, 'BAD_SIGNATURE', check.reason);
     if (!(await deps.nonces.claim(check.nonce))) throw new Refused(401, 'REPLAYED', 'this request was received before (its nonce is known)');
+    let parsed: unknown;
     try {
-      return JSON.parse(body);
+      parsed = JSON.parse(body);
     } catch {
       throw new Refused(400, 'MALFORMED', 'the body is not JSON');
     }
+    // the raw callbacks skip the API's text check: what no store can keep is refused here, not failed on append (500)
+    const bad = unstorableText(parsed);
+    if (bad !== null) throw new Refused(400, 'MALFORMED', `${bad || 'body'}: holds NUL or half a surrogate pair`);
+    return parsed;
   }
 
   function shape<T>(schema: z.ZodType<T>, value: unknown): T {
