@@ -126,6 +126,11 @@ describe('statistics, competitor analysis and workflows: bad input (e2e, product
       expect(res.status, `${query}: ${res.text}`).to.equal(422);
       expect(res.body.error.code).to.equal('VALIDATION_ERROR');
     }
+    // the market analytics, the admin's finance and the proxies' days share the same check
+    for (const path of ['/api/v1/qidian/analytics/market?from=2026-02-30&to=2026-03-01', '/api/v1/qidian/analytics/market?from=0000-01-01&to=0000-01-05']) {
+      const res = await call('GET', path, { token });
+      expect(res.status, `${path}: ${res.text}`).to.equal(422);
+    }
   });
 
   it('workflows: a cron expression the scheduler cannot run is 422 on create and change, before the plan is asked', async () => {

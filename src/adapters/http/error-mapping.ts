@@ -72,12 +72,13 @@ function withIssues(error: HttpError): HttpError {
   const details = error.details !== null && typeof error.details === 'object' ? (error.details as Record<string, unknown>) : {};
   if (Array.isArray(details.issues)) return error;
   const field = typeof details.field === 'string' && details.field !== '' ? details.field : undefined;
-  const issue: ValidationIssue = { path: field === undefined ? [] : [snakeCase(field)], message: error.message, code: 'invalid' };
+  const issue: ValidationIssue = { path: field === undefined ? [] : pathOf(field), message: error.message, code: 'invalid' };
   return new HttpError(error.status, error.code, error.message, { ...details, issues: [issue] });
 }
 
-function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** A field as a decider names it (`schedule.weekday`, `roles.0`) as the path a schema issue would have (`['schedule', 'weekday']`, `['roles', 0]`). */
+function pathOf(field: string): (string | number)[] {
+  return field.split('.').map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
 }
 
 function mapKnownError(error: unknown, ctx: AppContext): MappedError | undefined {

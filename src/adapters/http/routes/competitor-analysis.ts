@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDaySchema } from '../calendar-day.js';
 import { addDays } from '../../../application/quota-day.js';
 import { requireFeature } from '../../../application/plan-gates.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
@@ -29,15 +30,7 @@ export const MAX_COMPETITOR_DAYS = 365;
 export const MAX_TOP_PEERS = 50;
 const DEFAULT_DAYS = 30;
 
-/** A calendar day Postgres can hold: Date.parse rolls 2026-02-30 over, so a real day prints back the same; there is no year 0. */
-const isCalendarDay = (d: string): boolean => {
-  const t = Date.parse(`${d}T00:00:00Z`);
-  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d && !d.startsWith('0000');
-};
-const DAY = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD')
-  .refine(isCalendarDay, 'not a calendar day');
+const DAY = calendarDaySchema;
 
 const metricSchema = z.object({
   metric: z.string().describe('word_count, chapters, collections, monthly_tickets, <figure>_weekly_growth, or best_rank:<board>'),

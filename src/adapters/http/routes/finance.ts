@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDaySchema } from '../calendar-day.js';
 import type { Config } from '../../../config.js';
 import { FINANCE_PROJECTION } from '../../../projections/finance.js';
 import { profit } from '../../../read-api/ledger.js';
@@ -16,11 +17,7 @@ export interface FinanceRouteDeps {
   config: Pick<Config, 'PROXY_COST_PER_USE_CENTS' | 'PROXY_COSTS_CENTS' | 'SMS_COST_CENTS_DEFAULT' | 'SMS_COSTS_CENTS'>;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const daySchema = z
-  .string()
-  .regex(DAY, 'a day is YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar day');
+const daySchema = calendarDaySchema;
 const MAX_DAYS = 3_660;
 
 const rowSchema = z.object({

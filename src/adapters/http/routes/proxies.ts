@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDaySchema } from '../calendar-day.js';
 import type { ProxyProber } from '../../../application/ports/proxy-prober.js';
 import { runProxyHealthChecks } from '../../../application/proxy-health.js';
 import {
@@ -43,10 +44,7 @@ export interface ProxiesRouteDeps {
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 const PLATFORM = z.enum(PLATFORM_IDS as [PlatformId, ...PlatformId[]]);
-const DAY = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/)
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = calendarDaySchema;
 const idParams = z.object({ id: z.string().uuid() });
 
 const banSchema = z.object({ platform: z.string(), reason: z.string(), until: z.string().nullable(), banned_at: z.string() });

@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDaySchema } from '../calendar-day.js';
 import { loadTracking, trackNovel, untrackNovel, updateTracking, type TrackingCall } from '../../../application/novel-trackings.js';
 import { addDays } from '../../../application/quota-day.js';
 import { requireFeature, requireRanking } from '../../../application/plan-gates.js';
@@ -53,10 +54,7 @@ export const MAX_MARKET_CATEGORIES = 100;
 export const MAX_AUTHOR_BOOKS = 100;
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
-const DAY = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/)
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = calendarDaySchema;
 export const novelId = z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits');
 const title = z.string().trim().min(1).max(500);
 

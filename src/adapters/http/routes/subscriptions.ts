@@ -1,6 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDaySchema } from '../calendar-day.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { subscriptionIdFor } from '../../../process-managers/shared.js';
 import { SUBSCRIPTIONS_PROJECTION } from '../../../projections/subscriptions.js';
@@ -115,10 +116,7 @@ const consumedSchema = commandResultSchema.extend({
 });
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
-const DAY = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/)
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const DAY = calendarDaySchema;
 
 function paymentRequired(plan: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through PUT /api/v1/subscriptions/{id} or POST /api/v1/payments/orders`, {
