@@ -37,9 +37,9 @@ describe('HTTP error mapping of validation refusals', () => {
 
   it('a dotted field is a path of segments, array indexes as numbers', () => {
     const mapped = mapError(new DomainError('VALIDATION_ERROR', 'no such role', { field: 'roles.2' }), ctx);
-    expect((mapped?.error.details as { issues: unknown[] }).issues).to.deep.equal([{ path: ['roles', 2], message: 'no such role', code: 'invalid' }]);
+    expect((mapped!.error.details as { issues: unknown[] }).issues).to.deep.equal([{ path: ['roles', 2], message: 'no such role', code: 'invalid' }]);
     const nested = mapError(new DomainError('VALIDATION_ERROR', 'a weekday 1-7', { field: 'schedule.weekDay' }), ctx);
-    expect((nested?.error.details as { issues: { path: unknown[] }[] }).issues[0]!.path).to.deep.equal(['schedule', 'week_day']);
+    expect((nested!.error.details as { issues: { path: unknown[] }[] }).issues[0]!.path).to.deep.equal(['schedule', 'week_day']);
   });
 
   it("a route's 422 without issues gets one with an empty path; one with issues and other codes stay as they are", () => {
