@@ -47,6 +47,8 @@ export function startQueueBlockageDetector(options: QueueBlockageDetectorOptions
     if (release) await running.lease.release();
   };
 
+  // settles once stopped, however late it is awaited (an abort before a listener is added fires no event for it)
+  const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
   const run = async (): Promise<void> => {
     while (!abort.signal.aborted) {
       let lost!: () => void;
@@ -72,7 +74,7 @@ export function startQueueBlockageDetector(options: QueueBlockageDetectorOptions
         logger.error({ err: error }, 'queue blockage detector could not start; trying again');
         lost();
       }
-      await Promise.race([ended, new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }))]);
+      await Promise.race([ended, aborted]);
       await teardown(true);
       if (!abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
     }
