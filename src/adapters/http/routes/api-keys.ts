@@ -2,6 +2,7 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { createApiKey, MAX_ACTIVE_API_KEYS, revokeApiKey, type ApiKeyCall } from '../../../application/api-keys.js';
+import { waitForCheckpoint } from '../../../consumers/checkpoints.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { API_KEYS_PROJECTION } from '../../../projections/api-keys.js';
 import { countActiveApiKeys, listApiKeys } from '../../../read-api/api-keys.js';
@@ -28,6 +29,35 @@ const commandResultSchema = z.object({ revision: z.string(), position: z.string(
 
 /** The longest a key may be made to live: a year and a day. */
 const MAX_LIFETIME_MS = 366 * 86_400_000;
+
+/** How long a creation waits for another creation of the same user before it gives up (409). */
+const CREATION_LOCK_WAIT_MS = 30_000;
+/** How long a creation holds its user's turn waiting for the read model to count the new key. */
+const CREATION_PROJECTION_WAIT_MS = 5_000;
+
+/**
+ * Runs `work` while no other key creation of the user runs (a transaction-scoped
+ * advisory lock, tried without blocking so waiters hold no connection). The
+ * limit is counted in the read model, so `work` keeps the turn until the
+ * projection has the new key: concurrent creations cannot all count 19.
+ * The transaction only reads and holds the lock: it takes no transaction id,
+ * so it holds back no subscriber's horizon (the key's event is appended on
+ * the store's own connection).
+ */
+async function oneCreationAtATime<T>(knex: Knex, userId: string, work: (db: Knex) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + CREATION_LOCK_WAIT_MS;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 200)) {
+    const done = await knex.transaction(async (trx) => {
+      const { rows } = await trx.raw<{ rows: { locked: boolean }[] }>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked', [`api-key-create:${userId}`]);
+      return rows[0]?.locked ? { value: await work(trx) } : undefined;
+    });
+    if (done) return done.value;
+    if (Date.now() >= deadline) {
+      throw new HttpError(409, 'CONFLICT', 'another API key of yours is being created: try again', { reason: 'creation_in_progress' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause / 2 + Math.random() * pause));
+  }
+}
 
 const SCOPES_TEXT =
   '`read`: every GET route of the API (collected data, accounts, workflows, executions, trackings, usage); `collect`: start ' +
@@ -84,7 +114,8 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
         `scopes. Scopes: ${SCOPES_TEXT} Needs a plan with API access: a plan including api_access (qidian enterprise) or the api ` +
         'export format (xiaohongshu enterprise); otherwise 403 PERMISSION_DENIED with details.feature = api_access. When every such ' +
         'plan ends, the keys stop working (403) until one is back. At most 20 keys that are neither revoked nor expired (409, ' +
-        'details.reason too_many_keys). Not idempotent (the answer holds the secret, which is never stored): a retry makes another key.',
+        'details.reason too_many_keys; creations of one user run one at a time, and one that waits too long for its turn is 409 ' +
+        'creation_in_progress). Not idempotent (the answer holds the secret, which is never stored): a retry makes another key.',
       tags: ['users'],
       auth: true,
       permission: 'account.api-keys.create',
@@ -109,20 +140,25 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
           issues: [{ in: 'body', path: ['expires_at'], message: 'in the future, at most 366 days ahead', code: 'custom' }],
         });
       }
-      if ((await countActiveApiKeys(knex, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
-        throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, {
-          reason: 'too_many_keys',
-          limit: MAX_ACTIVE_API_KEYS,
-        });
-      }
       const issued = issueApiKeyToken();
-      const result = await createApiKey(call(ctx, user.id), {
-        keyId: issued.keyId,
-        secretHash: issued.secretHash,
-        prefix: issued.prefix,
-        name: body.name,
-        scopes: body.scopes,
-        expiresAt: expiresAt?.toISOString() ?? null,
+      const result = await oneCreationAtATime(knex, user.id, async (db) => {
+        if ((await countActiveApiKeys(db, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
+          throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, {
+            reason: 'too_many_keys',
+            limit: MAX_ACTIVE_API_KEYS,
+          });
+        }
+        const made = await createApiKey(call(ctx, user.id), {
+          keyId: issued.keyId,
+          secretHash: issued.secretHash,
+          prefix: issued.prefix,
+          name: body.name,
+          scopes: body.scopes,
+          expiresAt: expiresAt?.toISOString() ?? null,
+        });
+        // a projection that lags longer lets the next creation count without this key: the limit may then be passed by one
+        if (made.position) await waitForCheckpoint(db, API_KEYS_PROJECTION, made.position, CREATION_PROJECTION_WAIT_MS);
+        return made;
       });
       const created = result.state.status === 'none' ? null : result.state;
       ctx.set('Cache-Control', 'no-store');
