@@ -22,8 +22,12 @@ export interface OpsCommandDeps {
 
 // ---- parsing -------------------------------------------------------------
 
+const MAX_REVISION = (1n << 63n) - 1n;
 const revision = (value: string): bigint => {
-  if (!/^\d{1,19}$/.test(value.trim())) throw new InvalidArgumentError('a revision is a whole number ≥ 0');
+  // the store's revisions are signed 64-bit: a larger one is a usage error, not a database error
+  if (!/^\d{1,19}$/.test(value.trim()) || BigInt(value.trim()) > MAX_REVISION) {
+    throw new InvalidArgumentError('a revision is a whole number from 0 to 9223372036854775807');
+  }
   return BigInt(value.trim());
 };
 const positiveInt = (value: string): number => {
@@ -31,9 +35,19 @@ const positiveInt = (value: string): number => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number ≥ 1');
   return n;
 };
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 const time = (value: string): string => {
-  if (Number.isNaN(new Date(value).getTime())) throw new InvalidArgumentError('an ISO-8601 time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z');
-  return value;
+  // Date() alone reads "5" as 2001 and 2026-02-30 as March 2: only ISO-8601 with a real calendar day
+  const match = ISO_TIME.exec(value.trim());
+  const day = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined;
+  const real =
+    day !== undefined &&
+    match !== null &&
+    day.getUTCFullYear() === Number(match[1]) &&
+    day.getUTCMonth() === Number(match[2]) - 1 &&
+    day.getUTCDate() === Number(match[3]);
+  if (!real || Number.isNaN(new Date(value.trim()).getTime())) throw new InvalidArgumentError('an ISO-8601 time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z');
+  return value.trim();
 };
 /** `--type A --type B` and `--type A,B` alike */
 const collect = (value: string, previous: string[] = []): string[] => [

@@ -15,15 +15,29 @@ import type { EventView, OpsDeps } from './types.js';
  * filters) and filter the rest here: correct, but a full scan — there is no
  * server-side metadata index to use.
  *
- * Secrets never leave: password / refresh / reset token hashes and sealed
- * credentials in event data and folded state are shown as "[redacted]"
- * (the read models never project them either).
+ * Secrets never leave: password, token, code and API key secret hashes and
+ * sealed secrets (credentials, TOTP secrets, OAuth tokens) in event data and
+ * folded state are shown as "[redacted]" (the read models never project
+ * them either).
  */
 
 const REDACTED = '[redacted]';
-const SECRET_KEY = /^(credentials|.*(password|token)Hash(es)?)$/i;
+/**
+ * Hashes of what proves an identity (passwords, session / reset / verify
+ * tokens, API key secrets, one-time and recovery codes; a recovery code's
+ * `hash` in the user's state) and credentials. Reservation keys (emailHash,
+ * usernameHash) are not secrets: they name streams.
+ */
+const SECRET_KEY = /^(credentials|hash|.*(password|token|code|secret)Hash(es)?)$/i;
+const SEALED_BOX_KEYS = ['ciphertext', 'iv', 'keyId', 'tag'];
 
-/** JSON-safe and secret-free: Sets → arrays, Maps → objects, bigints → text, secret keys redacted. */
+/** A sealed secret (core/sealed-secret.ts) under any key: a TOTP secret, OAuth tokens, an SMS text. */
+function isSealedBox(value: object): boolean {
+  const keys = Object.keys(value).sort();
+  return keys.length === SEALED_BOX_KEYS.length && keys.every((k, i) => k === SEALED_BOX_KEYS[i]);
+}
+
+/** JSON-safe and secret-free: Sets → arrays, Maps → objects, bigints → text, secret keys and sealed boxes redacted. */
 export function toPlain(value: unknown): unknown {
   if (value === null || value === undefined) return value ?? null;
   if (typeof value === 'bigint') return value.toString();
@@ -32,6 +46,7 @@ export function toPlain(value: unknown): unknown {
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toPlain(v)]));
   if (Array.isArray(value)) return value.map(toPlain);
   if (typeof value === 'object') {
+    if (isSealedBox(value)) return REDACTED;
     return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null ? REDACTED : toPlain(v)]));
   }
   return value;
@@ -176,7 +191,8 @@ export async function streamStateAt(
   if (atRevision !== undefined && atRevision < 0n) throw new RangeError(`revision must be 0 or more, not ${atRevision}`);
   const recorded = await deps.store.readStream(stream, {
     direction: 'forwards',
-    ...(atRevision !== undefined ? { maxCount: Number(atRevision) + 1 } : {}),
+    // capped: a revision near 2^63 would overflow the store's bigint limit (the range check below answers it)
+    ...(atRevision !== undefined ? { maxCount: Math.min(Number(atRevision) + 1, Number.MAX_SAFE_INTEGER) } : {}),
   });
   const last = recorded.at(-1);
   if (!last) throw new RangeError(`stream ${stream} has no events to read`);

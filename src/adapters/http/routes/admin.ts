@@ -125,7 +125,12 @@ const queueSchema = z.object({
   }),
 });
 
-const REVISION = z.string().regex(/^\d{1,19}$/, 'a stream revision (decimal)');
+const MAX_REVISION = (1n << 63n) - 1n;
+// the store's revisions are signed 64-bit: a larger one is a bad request, not a database error
+const REVISION = z
+  .string()
+  .regex(/^\d{1,19}$/, 'a stream revision (decimal)')
+  .refine((value) => BigInt(value) <= MAX_REVISION, 'a stream revision is at most 9223372036854775807');
 const STREAM = z.string().min(1).max(500);
 
 function progressView(p: RebuildProgress | null | undefined): z.input<typeof rebuildProgressSchema> | null {
