@@ -81,7 +81,13 @@ describe('operator views: secrets, revision bounds, times (e2e)', function () {
 
   it('answers a revision past 2^63 - 1 with 422 (HTTP) and a usage error (CLI), never a database error', async () => {
     const stream = userStream(alice.userId);
-    for (const path of [`/streams/${stream}/events?from_revision=9999999999999999999`, `/streams/${stream}/state?at=9999999999999999999`]) {
+    for (const path of [
+      `/streams/${stream}/events?from_revision=9999999999999999999`,
+      `/streams/${stream}/state?at=9999999999999999999`,
+      // not digits at all: the range check must not trip over them
+      `/streams/${stream}/events?from_revision=null`,
+      `/streams/${stream}/state?at=%20An`,
+    ]) {
       const reply = await get(path);
       expect(reply.status, `${path}: ${reply.text}`).to.equal(422);
       expect(reply.body.error.code).to.equal('VALIDATION_ERROR');

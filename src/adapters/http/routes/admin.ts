@@ -130,7 +130,8 @@ const MAX_REVISION = (1n << 63n) - 1n;
 const REVISION = z
   .string()
   .regex(/^\d{1,19}$/, 'a stream revision (decimal)')
-  .refine((value) => BigInt(value) <= MAX_REVISION, 'a stream revision is at most 9223372036854775807');
+  // zod runs this after a failed regex too: only digits are compared (BigInt would throw on the rest)
+  .refine((value) => !/^\d{1,19}$/.test(value) || BigInt(value) <= MAX_REVISION, 'a stream revision is at most 9223372036854775807');
 const STREAM = z.string().min(1).max(500);
 
 function progressView(p: RebuildProgress | null | undefined): z.input<typeof rebuildProgressSchema> | null {
