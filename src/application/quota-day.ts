@@ -85,3 +85,13 @@ export function addDays(day: string, days: number): string {
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
 }
+
+/**
+ * A calendar day Postgres can hold, `YYYY-MM-DD`. `Date.parse` rolls
+ * 2026-02-30 over into March, so a real day is one that prints back the
+ * same; Postgres has no year 0 (it would answer an error, not rows).
+ */
+export function isCalendarDay(day: string): boolean {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === day && !day.startsWith('0000');
+}

@@ -3,6 +3,7 @@ import cliProgress from 'cli-progress';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { isCalendarDay } from '../application/quota-day.js';
 import { StreamNotFoundError } from '../event-store/errors.js';
 import { formatPosition } from '../event-store/position.js';
 import { auditExport } from '../operations/audit.js';
@@ -39,13 +40,7 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?
 const time = (value: string): string => {
   // Date() alone reads "5" as 2001 and 2026-02-30 as March 2: only ISO-8601 with a real calendar day
   const match = ISO_TIME.exec(value.trim());
-  const day = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined;
-  const real =
-    day !== undefined &&
-    match !== null &&
-    day.getUTCFullYear() === Number(match[1]) &&
-    day.getUTCMonth() === Number(match[2]) - 1 &&
-    day.getUTCDate() === Number(match[3]);
+  const real = match !== null && isCalendarDay(`${match[1]}-${match[2]}-${match[3]}`);
   if (!real || Number.isNaN(new Date(value.trim()).getTime())) throw new InvalidArgumentError('an ISO-8601 time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z');
   return value.trim();
 };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { addDays, quotaDay } from '../../src/application/quota-day.js';
+import { addDays, isCalendarDay, quotaDay } from '../../src/application/quota-day.js';
 
 describe('quota day', () => {
   it("is the zone's calendar day, resetting at its next midnight", () => {
@@ -25,5 +25,11 @@ describe('quota day', () => {
   it('adds calendar days', () => {
     expect(addDays('2026-02-28', 1)).to.equal('2026-03-01');
     expect(addDays('2026-03-01', -1)).to.equal('2026-02-28');
+  });
+
+  it('isCalendarDay: a real YYYY-MM-DD only, no rolled-over day and no year 0', () => {
+    for (const day of ['2026-02-28', '2024-02-29', '0001-01-01', '9999-12-31']) expect(isCalendarDay(day), day).to.equal(true);
+    for (const day of ['2026-02-29', '2026-02-30', '2026-13-01', '0000-01-01', '2026-1-01', '2026-01-01T00:00:00Z', '', 'today'])
+      expect(isCalendarDay(day), day).to.equal(false);
   });
 });

@@ -2,7 +2,7 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { addDays, quotaDay } from '../../../application/quota-day.js';
+import { addDays, isCalendarDay, quotaDay } from '../../../application/quota-day.js';
 import { REPORT_FILE_TTL_DAYS } from '../../../application/reports.js';
 import { requestStatisticsExport, STATISTICS_EXPORT_MAX_ROWS } from '../../../application/statistics-exports.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -13,7 +13,6 @@ import { liveStatistics, LIVE_WINDOW_HOURS, statistics } from '../../../read-api
 import { findStatisticsExport, findStatisticsExportFile, listStatisticsExports } from '../../../read-api/statistics-exports.js';
 import {
   MAX_STATISTICS_SPAN_DAYS,
-  spanDays,
   STATISTICS_CHANNELS,
   STATISTICS_DIMENSIONS,
   STATISTICS_EXPORT_FORMATS,
@@ -150,9 +149,6 @@ function ownersOf(ctx: AppContext, userId: string): readonly string[] {
   return owners && owners.length > 0 ? owners : [userId];
 }
 
-/** A day the query can use: on the calendar (spanDays) and not in year 0, which Postgres has not. */
-const isDay = (d: string) => !Number.isNaN(spanDays(d, d)) && !d.startsWith('0000-');
-
 /** The query as asked, or 422 naming each problem (with the allowed metrics / dimensions where those are wrong). */
 function checkedQuery(
   where: 'query' | 'body',
@@ -160,7 +156,7 @@ function checkedQuery(
 ): StatisticsQuery {
   // the shared check names `from` for either bad day: name the one that is wrong
   const days = (['from', 'to'] as const)
-    .filter((field) => !isDay(given[field]))
+    .filter((field) => !isCalendarDay(given[field]))
     .map((field) => ({ field, message: `${field} must be a calendar day, YYYY-MM-DD` }));
   const problems = [...days, ...statisticsQueryProblems(given).filter((p) => days.length === 0 || (p.field !== 'from' && p.field !== 'to'))];
   if (problems.length > 0) {
@@ -223,7 +219,7 @@ export function statisticsRouter(api: HttpApi, deps: StatisticsRouteDeps): Route
       const user = currentUser(ctx);
       const to = query.to ?? quotaDay(clock(), timeZone).day;
       // no default counted back from a `to` that is not a day (checkedQuery refuses `to` alone)
-      const from = query.from ?? (isDay(to) ? addDays(to, -(DEFAULT_DAYS - 1)) : quotaDay(clock(), timeZone).day);
+      const from = query.from ?? (isCalendarDay(to) ? addDays(to, -(DEFAULT_DAYS - 1)) : quotaDay(clock(), timeZone).day);
       const q = checkedQuery('query', {
         from,
         to,
