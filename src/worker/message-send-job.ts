@@ -24,6 +24,7 @@ import { platformAccountAggregate } from '../write-model/platform-account/decide
 import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import { keepLeaseAlive, leaseProxy } from './lease.js';
 import { cookiesFromHeader, DEFAULT_USER_AGENT, openAccountCredentials, openProxyCredentials, proxyFailureOf, safeReason, tcpProbe } from './scrape-job.js';
+import { RELEASE_IF_HELD } from '../adapters/redis/turns.js';
 
 /**
  * The message-send job: one outgoing private message, sent by the worker
@@ -100,8 +101,6 @@ function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
-
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandler<MessageSendJobData, MessageSendOutcome> {
   const now = deps.now ?? (() => new Date());
@@ -232,7 +231,7 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
         await deps.leases.release(lease).catch(() => undefined);
       }
     } finally {
-      await deps.redis.eval(RELEASE_LOCK, 1, lockKey, runId).catch(() => undefined);
+      await deps.redis.eval(RELEASE_IF_HELD, 1, lockKey, runId).catch(() => undefined);
     }
   };
 

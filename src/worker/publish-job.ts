@@ -33,6 +33,7 @@ import { publicationEvents, type PublicationContent, type PublicationFailureCode
 import type { RequestedPublication } from '../write-model/publication/state.js';
 import { keepLeaseAlive, leaseProxy } from './lease.js';
 import { openProxyCredentials, safeReason } from './scrape-job.js';
+import { RELEASE_IF_HELD } from '../adapters/redis/turns.js';
 
 /**
  * The `publish` queue's jobs (src/adapters/queue/publish-queue.ts), each
@@ -121,8 +122,6 @@ async function loadPublication(store: EventStore, publicationId: string, actor: 
   if (!loaded || loaded.state.status === 'none') return null;
   return { state: loaded.state, context: loaded.context };
 }
-
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** The attempts a job has (its options, else the queue's default). */
 const attemptsOf = (job: Job) => job.opts.attempts ?? PUBLISH_ATTEMPTS;
@@ -221,7 +220,7 @@ export function createPublishJobHandler(deps: PublishJobDeps): JobHandler<Publis
         await deps.leases.release(lease).catch(() => undefined);
       }
     } finally {
-      await deps.redis.eval(RELEASE_LOCK, 1, lockKey, runId).catch(() => undefined);
+      await deps.redis.eval(RELEASE_IF_HELD, 1, lockKey, runId).catch(() => undefined);
     }
   }
 

@@ -9,6 +9,8 @@ import { countActiveApiKeys, listApiKeys } from '../../../read-api/api-keys.js';
 import { API_KEY_SCOPES } from '../../../write-model/api-key/events.js';
 import { MAX_NAME } from '../../../write-model/api-key/decider.js';
 import { issueApiKeyToken } from '../../auth/api-key-tokens.js';
+import type { Redis } from '../../redis/redis.js';
+import { inTurn, TurnTimeoutError } from '../../redis/turns.js';
 import { currentSessionUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, sessionOnly, type HttpApi } from '../define-route.js';
@@ -21,6 +23,10 @@ import type { AppContext, AppState } from '../state.js';
 export interface ApiKeysRouteDeps {
   store: EventStore;
   knex: Knex;
+  /** where one user's key creations take turns */
+  redis: Redis;
+  /** the deployment's Redis key prefix (QUEUE_PREFIX) */
+  keyPrefix: string;
   /** the clock (tests) */
   now?: () => Date;
 }
@@ -31,33 +37,11 @@ const commandResultSchema = z.object({ revision: z.string(), position: z.string(
 const MAX_LIFETIME_MS = 366 * 86_400_000;
 
 /** How long a creation waits for another creation of the same user before it gives up (409). */
-const CREATION_LOCK_WAIT_MS = 30_000;
+const CREATION_TURN_WAIT_MS = 30_000;
 /** How long a creation holds its user's turn waiting for the read model to count the new key. */
 const CREATION_PROJECTION_WAIT_MS = 5_000;
-
-/**
- * Runs `work` while no other key creation of the user runs (a transaction-scoped
- * advisory lock, tried without blocking so waiters hold no connection). The
- * limit is counted in the read model, so `work` keeps the turn until the
- * projection has the new key: concurrent creations cannot all count 19.
- * The transaction only reads and holds the lock: it takes no transaction id,
- * so it holds back no subscriber's horizon (the key's event is appended on
- * the store's own connection).
- */
-async function oneCreationAtATime<T>(knex: Knex, userId: string, work: (db: Knex) => Promise<T>): Promise<T> {
-  const deadline = Date.now() + CREATION_LOCK_WAIT_MS;
-  for (let pause = 20; ; pause = Math.min(pause * 2, 200)) {
-    const done = await knex.transaction(async (trx) => {
-      const { rows } = await trx.raw<{ rows: { locked: boolean }[] }>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked', [`api-key-create:${userId}`]);
-      return rows[0]?.locked ? { value: await work(trx) } : undefined;
-    });
-    if (done) return done.value;
-    if (Date.now() >= deadline) {
-      throw new HttpError(409, 'CONFLICT', 'another API key of yours is being created: try again', { reason: 'creation_in_progress' });
-    }
-    await new Promise((resolve) => setTimeout(resolve, pause / 2 + Math.random() * pause));
-  }
-}
+/** The longest a turn lasts (a crashed holder's ends then): the append and the projection wait fit well inside. */
+const CREATION_TURN_HOLD_MS = 20_000;
 
 const SCOPES_TEXT =
   '`read`: every GET route of the API (collected data, accounts, workflows, executions, trackings, usage); `collect`: start ' +
@@ -99,6 +83,14 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
   const session = sessionOnly(api);
   const { store, knex } = deps;
   const clock = () => deps.now?.() ?? new Date();
+  const oneCreationAtATime = async <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await inTurn(deps.redis, key, { waitMs: CREATION_TURN_WAIT_MS, holdMs: CREATION_TURN_HOLD_MS }, work);
+    } catch (error) {
+      if (!(error instanceof TurnTimeoutError)) throw error;
+      throw new HttpError(409, 'CONFLICT', 'another API key of yours is being created: try again', { reason: 'creation_in_progress' });
+    }
+  };
   const call = (ctx: AppContext, userId: string): ApiKeyCall => ({ store, userId, now: clock(), context: commandContext(ctx, userId) });
 
   defineRoute(
@@ -141,8 +133,9 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
         });
       }
       const issued = issueApiKeyToken();
-      const result = await oneCreationAtATime(knex, user.id, async (db) => {
-        if ((await countActiveApiKeys(db, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
+      // the limit is counted in the read model: one creation of the user at a time, each keeping its turn until the projection has its key
+      const result = await oneCreationAtATime(`${deps.keyPrefix}:api-key-create:${user.id}`, async () => {
+        if ((await countActiveApiKeys(knex, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
           throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, {
             reason: 'too_many_keys',
             limit: MAX_ACTIVE_API_KEYS,
@@ -157,7 +150,7 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
           expiresAt: expiresAt?.toISOString() ?? null,
         });
         // a projection that lags longer lets the next creation count without this key: the limit may then be passed by one
-        if (made.position) await waitForCheckpoint(db, API_KEYS_PROJECTION, made.position, CREATION_PROJECTION_WAIT_MS);
+        if (made.position) await waitForCheckpoint(knex, API_KEYS_PROJECTION, made.position, CREATION_PROJECTION_WAIT_MS);
         return made;
       });
       const created = result.state.status === 'none' ? null : result.state;
