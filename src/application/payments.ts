@@ -270,6 +270,7 @@ async function refuseOrderThatCannotApply(store: EventStore, input: CheckoutInpu
     provider: input.provider,
     providerTradeNo: 'checkout',
     paidAt,
+    orderedAt: paidAt,
   };
   // the fold of the trial is the decider's own, on a copy: the loaded state stays as it was
   let trial = structuredClone(state);

@@ -28,7 +28,9 @@ export function addBillingCycle(iso: string, cycle: BillingCycle): string {
  * - the plan in force → RenewSubscription, the new period end one cycle after
  *   the current one (a renewal paid early loses nothing) or after paidAt when
  *   that is later;
- * - a higher plan → ChangePlan (upgrade now), periodEnd = paidAt + one cycle;
+ * - a higher plan → ChangePlan (upgrade now), periodEnd = paidAt + one cycle,
+ *   with when the order was placed (the decider refuses an upgrade ordered
+ *   before the subscription was last paid for: that period would be lost);
  * - a lower paid plan → ChangePlan (downgrade at the period's end), its
  *   prepaid period one cycle after the current period end.
  * `now` is paidAt: the reaction decides the same whenever it runs (a replay).
@@ -42,7 +44,8 @@ export function commandForPayment(paid: PaymentSucceededData, current: { plan: s
   if (current && current.periodEnd !== null && compareRank(paid.plan, current.plan as never) < 0) {
     return { type: 'ChangePlan', plan: paid.plan, orderId: paid.orderId, periodEnd: addBillingCycle(current.periodEnd, paid.billingCycle), now };
   }
-  return { type: 'ChangePlan', plan: paid.plan, orderId: paid.orderId, periodEnd: addBillingCycle(paid.paidAt, paid.billingCycle), now };
+  const orderedAt = paid.orderedAt === undefined ? {} : { orderedAt: paid.orderedAt };
+  return { type: 'ChangePlan', plan: paid.plan, orderId: paid.orderId, periodEnd: addBillingCycle(paid.paidAt, paid.billingCycle), ...orderedAt, now };
 }
 
 /**

@@ -10,6 +10,7 @@ import { resetCheckpoint } from '../../src/consumers/checkpoints.js';
 import type { Consumer } from '../../src/consumers/consumer.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
+import { DomainError } from '../../src/write-model/core/domain-error.js';
 import { fold } from '../../src/write-model/core/decider.js';
 import { paymentOrderAggregate } from '../../src/write-model/payment-order/decider.js';
 import type { PaymentSucceededData } from '../../src/write-model/payment-order/events.js';
@@ -153,6 +154,56 @@ describe('process managers: free plans on registration, plan on payment', functi
     expect(await streamTypes(stream)).to.deep.equal(['SubscriptionStarted', 'SubscriptionUpgraded', 'SubscriptionRenewed']);
     ({ state } = await load(store, subscriptionAggregate, subscriptionKey(userId, 'xiaohongshu')));
     expect(state).to.include({ plan: 'pro', periodEnd: '2026-05-02T00:10:00.000Z' });
+  });
+
+  it("two upgrade orders placed together, both paid: the second would discard the first one's paid month, so it is refused (paid_since_order)", async () => {
+    const userId = randomUUID();
+    await register(userId);
+    await runToHead(createFreePlansOnRegistration({ store }, uniqueName('pm-free-plans-on-registration')));
+    const order = async (orderId: string, plan: 'pro' | 'enterprise', paidAt: string): Promise<PaymentSucceededData> => {
+      const base = { orderId, provider: 'alipay' as const };
+      await handle(
+        store,
+        paymentOrderAggregate,
+        orderId,
+        {
+          type: 'CreatePaymentOrder',
+          ...base,
+          userId,
+          service: 'xiaohongshu',
+          plan,
+          billingCycle: 'monthly',
+          amountFen: 12990,
+          expiresAt: '2026-03-02T00:30:00.000Z',
+          now: '2026-03-02T00:00:00.000Z',
+        },
+        { context },
+      );
+      const { events } = await handle(
+        store,
+        paymentOrderAggregate,
+        orderId,
+        { type: 'ConfirmPayment', ...base, providerTradeNo: `trade-${orderId}`, paidAmountFen: 12990, paidAt, now: paidAt },
+        { context },
+      );
+      const succeeded = events.find((e) => e.type === 'PaymentSucceeded');
+      if (succeeded?.type !== 'PaymentSucceeded') throw new Error('not paid');
+      return succeeded.data;
+    };
+    const pro = await order(`order-${randomUUID()}`, 'pro', '2026-03-02T00:10:00.000Z');
+    const enterprise = await order(`order-${randomUUID()}`, 'enterprise', '2026-03-02T00:20:00.000Z');
+    expect(enterprise.orderedAt, 'the payment says when its order was placed').to.equal('2026-03-02T00:00:00.000Z');
+
+    const name = uniqueName('pm-plan-on-payment');
+    const key = subscriptionKey(userId, 'xiaohongshu');
+    // what pm-plan-on-payment does for each payment, in the order they were paid
+    await handle(store, subscriptionAggregate, key, (state) => commandsForPayment(pro, state), { context: { ...context, actor: name } });
+    const refused = await handle(store, subscriptionAggregate, key, (state) => commandsForPayment(enterprise, state), { context }).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(DomainError);
+    expect(refused).to.deep.include({ code: 'CONFLICT' });
+    expect((refused as DomainError).details).to.include({ reason: 'paid_since_order', orderId: enterprise.orderId, lastPaidAt: pro.paidAt });
+    const { state } = await load(store, subscriptionAggregate, key);
+    expect(state, 'pro stays, with the month its order paid for').to.include({ plan: 'pro', periodEnd: '2026-04-02T00:10:00.000Z' });
   });
 
   it('starts the subscription itself when the payment comes before the free-plans PM ran', async () => {

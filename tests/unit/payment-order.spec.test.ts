@@ -81,6 +81,7 @@ const succeeded: PaymentOrderEvent = {
     provider: 'alipay',
     providerTradeNo: TRADE,
     paidAt: '2025-03-01T10:05:00.000Z',
+    orderedAt: CREATED_AT,
   },
 };
 

@@ -262,9 +262,44 @@ describe('Subscription aggregate', () => {
           appliedOrders: { 'order-1': true, 'order-2': true },
           planOrders: { 'order-2': true },
           planChange: 2,
+          lastPaidAt: MID,
         });
       const state = stateAfter([...onPro(), cancelled(), upgraded('enterprise', 'pro', 'order-2')]);
       expect(state.cancelAtPeriodEnd).to.equal(false);
+    });
+
+    it('refuses an upgrade ordered before the plan in force was last paid for, while that paid period runs (paid_since_order)', () => {
+      const BEFORE_T1 = '2026-03-04T08:00:00.000Z';
+      const paidSince = (e: DomainError) => e.code === 'CONFLICT' && e.details.reason === 'paid_since_order' && e.details.lastPaidAt === T1;
+      // two checkouts: pro (order-1, paid at T1) and enterprise (order-2, ordered before T1, paid at MID)
+      spec
+        .given(onPro())
+        .when(changePlan('enterprise', { orderId: 'order-2', periodEnd: END2, orderedAt: BEFORE_T1 }))
+        .thenThrows<DomainError>(DomainError, paidSince);
+      // a renewal paid after the order was placed counts as well
+      const renewed: SubscriptionEvent = {
+        type: 'SubscriptionRenewed',
+        data: { ...XHS, plan: 'pro', orderId: 'order-3', previousPeriodEnd: END, periodEnd: END2, renewedAt: MID },
+      };
+      spec
+        .given([...onPro(), renewed])
+        .when(changePlan('enterprise', { orderId: 'order-2', periodEnd: END2, orderedAt: T1, now: '2026-03-21T08:00:00.000Z' }))
+        .thenThrows<DomainError>(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.reason === 'paid_since_order');
+    });
+
+    it('upgrades with an order placed after the last payment, or once that paid period has ended, or with no order time (older payments)', () => {
+      const upgradedAt = (orderedAt: string | undefined, now = MID) =>
+        spec.given(onPro()).when(changePlan('enterprise', { orderId: 'order-2', periodEnd: END2, now, ...(orderedAt === undefined ? {} : { orderedAt }) }));
+      const event = (now: string, previousPeriodEnd = END): SubscriptionEvent => ({
+        type: 'SubscriptionUpgraded',
+        data: { ...XHS, fromPlan: 'pro', toPlan: 'enterprise', orderId: 'order-2', periodStart: now, periodEnd: END2, previousPeriodEnd, upgradedAt: now },
+      });
+      upgradedAt('2026-03-10T08:00:00.000Z').then([event(MID)]);
+      upgradedAt(undefined).then([event(MID)]);
+      // ordered before T1 but paid after pro's period ended (nothing left of it to lose)
+      upgradedAt('2026-03-04T08:00:00.000Z', AFTER).then([event(AFTER)]);
+      expect(stateAfter(onPro()).lastPaidAt, 'the paid upgrade is the last payment').to.equal(T1);
+      expect(stateAfter([started()]).lastPaidAt, 'never paid').to.equal(undefined);
     });
 
     it('keeps a paid pending downgrade on upgrade, its paid period moved to follow the new one', () => {
@@ -451,6 +486,7 @@ describe('Subscription aggregate', () => {
           periodEnd: END2,
           appliedOrders: { 'order-1': true, 'order-2': true },
           planOrders: { 'order-1': true, 'order-2': true },
+          lastPaidAt: MID,
         });
       expect(stateAfter([...onPro(), renewed]).planChange, 'a renewal changes no plan').to.equal(1);
     });

@@ -283,6 +283,7 @@ function confirm(command: ConfirmPayment, state: PaymentOrderState): Event[] {
         provider: order.provider,
         providerTradeNo,
         paidAt: command.paidAt,
+        orderedAt: order.createdAt,
       },
     },
   ];

@@ -53,6 +53,8 @@ export interface PaymentSucceededData extends Omit<PaymentOrderTerms, 'expiresAt
   providerTradeNo: string;
   /** the provider's time of payment */
   paidAt: string;
+  /** when the order was created (absent on payments recorded before it was kept here) */
+  orderedAt?: string;
 }
 
 /** The provider reported a failed payment. Final: the order can no longer be paid. */
@@ -235,7 +237,9 @@ export const paymentOrderEvents = eventCodec<PaymentOrderEvent>({
   PaymentOrderCreated: {
     schema: z.object({ ...sold, amountFen: z.number().int(), expiresAt: z.string(), createdAt: z.string(), status: z.literal('pending') }),
   },
-  PaymentSucceeded: { schema: z.object({ ...sold, amountFen: z.number().int(), providerTradeNo: z.string(), paidAt: z.string() }) },
+  PaymentSucceeded: {
+    schema: z.object({ ...sold, amountFen: z.number().int(), providerTradeNo: z.string(), paidAt: z.string(), orderedAt: z.string().optional() }),
+  },
   PaymentFailed: {
     schema: z.object({
       orderId: z.string(),

@@ -31,6 +31,8 @@ export interface ChangePlan {
   plan: PlanCode;
   orderId?: string;
   periodEnd?: string;
+  /** when the paying order was placed: an upgrade ordered before the plan in force was last paid for is refused */
+  orderedAt?: string;
   now: string;
 }
 

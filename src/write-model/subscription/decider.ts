@@ -63,7 +63,12 @@ import { inUse, initialState, isPaidPlan, type ActiveSubscription, type PendingD
  * - Higher rank → SubscriptionUpgraded, effective at once. With an order the
  *   paid period starts now and ends at the command's `periodEnd` (required,
  *   after now); proration of the old period is the price's business, not
- *   this aggregate's. Without an order (an operator's grant) the period is
+ *   this aggregate's. But an upgrade whose order was placed (`orderedAt`)
+ *   before the subscription was last paid for (`lastPaidAt`: another paid
+ *   upgrade, a renewal, a paid downgrade) while that paid period runs is a
+ *   CONFLICT (`paid_since_order`): it would discard a period paid for after
+ *   the customer ordered, so its order is refunded instead.
+ *   Without an order (an operator's grant) the period is
  *   kept, or ends at `periodEnd` when given; from free, `periodEnd` is
  *   required. An upgrade clears an unpaid pending downgrade and a
  *   cancellation; a paid one stays, its paid period moved to follow the
@@ -277,6 +282,7 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
     }
     if (orderId !== null) {
       if (command.periodEnd === undefined) throw invalid('an upgrade paid by an order needs the periodEnd it paid for', { field: 'periodEnd' });
+      refuseUpgradeOrderedBeforeLastPayment(s, orderId, command, now);
       periodStart = command.now;
     }
     if (periodEnd === null) throw invalid('an upgrade from free needs periodEnd', { field: 'periodEnd' });
@@ -338,6 +344,25 @@ function changePlan(command: ChangePlan, state: SubscriptionState): Event[] {
       },
     },
   ];
+}
+
+/**
+ * An upgrade starts a new paid period and leaves the rest of the current one
+ * unused. The customer chose that when ordering, but not for a period paid
+ * after the order was placed (a second checkout paid first, a renewal): that
+ * payment would be thrown away, so the upgrade is refused and its order
+ * refunded instead.
+ */
+function refuseUpgradeOrderedBeforeLastPayment(s: ActiveSubscription, orderId: string, command: ChangePlan, now: number): void {
+  if (command.orderedAt === undefined || s.lastPaidAt === undefined || s.periodEnd === null) return;
+  const orderedAt = instant(command.orderedAt, 'orderedAt');
+  if (orderedAt >= instant(s.lastPaidAt, 'lastPaidAt') || instant(s.periodEnd, 'periodEnd') <= now) return;
+  throw new DomainError('CONFLICT', 'the subscription was paid for after this order was placed: upgrading now would discard that paid period', {
+    reason: 'paid_since_order',
+    orderId,
+    orderedAt: command.orderedAt,
+    lastPaidAt: s.lastPaidAt,
+  });
 }
 
 function renew(command: RenewSubscription, state: SubscriptionState): Event[] {
@@ -698,14 +723,20 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.pendingDowngrade = keptDowngrade(s, d.pendingDowngradePeriodEnd);
       if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
       s.planOrders = {};
-      if (d.orderId !== null) addId(s.planOrders, d.orderId);
+      if (d.orderId !== null) {
+        addId(s.planOrders, d.orderId);
+        s.lastPaidAt = d.upgradedAt;
+      }
       return s;
     }
     case 'SubscriptionDowngraded': {
       const d = event.data;
       s.cancelAtPeriodEnd = false;
       s.pendingDowngrade = { plan: d.toPlan, orderId: d.orderId, periodEnd: d.nextPeriodEnd };
-      if (d.orderId !== null) addId(s.appliedOrders, d.orderId);
+      if (d.orderId !== null) {
+        addId(s.appliedOrders, d.orderId);
+        s.lastPaidAt = d.requestedAt;
+      }
       return s;
     }
     case 'SubscriptionRenewed': {
@@ -715,6 +746,7 @@ function evolve(state: SubscriptionState, event: Event): SubscriptionState {
       s.pendingDowngrade = keptDowngrade(s, d.pendingDowngradePeriodEnd);
       addId(s.appliedOrders, d.orderId);
       addId(s.planOrders, d.orderId);
+      s.lastPaidAt = d.renewedAt;
       return s;
     }
     case 'SubscriptionCancelled':
@@ -791,5 +823,5 @@ export const subscriptionAggregate: Aggregate<SubscriptionState, SubscriptionCom
   streamName: (id) => `subscription-${id}`,
   decider: subscriptionDecider,
   events: subscriptionEvents,
-  snapshot: { version: 3, every: SNAPSHOT_EVERY.lifecycle },
+  snapshot: { version: 4, every: SNAPSHOT_EVERY.lifecycle },
 };

@@ -49,6 +49,8 @@ export interface ActiveSubscription {
   appliedOrders: IdSet;
   /** the orders that paid for the plan in force (its upgrade and renewals since): a full refund of one ends it */
   planOrders: IdSet;
+  /** when an order was last applied (a paid upgrade, renewal or downgrade); absent: never */
+  lastPaidAt?: string;
   /** automatic renewal: the provider and channel renewal orders are placed with; null: off (always off on free) */
   autoRenew: { provider: 'alipay' | 'wechat'; channel: 'page' | 'wap' | 'native' } | null;
   /** the period end the renewal deadline already acted on (a renewal order or an expiry reminder): once per period */
