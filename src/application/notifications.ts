@@ -49,8 +49,8 @@ export async function markNotificationRead(deps: Omit<NotificationsDeps, 'knex'>
 export interface MarkAllOutcome {
   /** how many were unread and are now read */
   marked: number;
-  /** the revision of the last notification marked; -1 when none */
-  revision: bigint;
+  /** the revision of the last notification marked; undefined when none was */
+  revision: bigint | undefined;
   /** the latest of the positions written; undefined when nothing was */
   position: Position | undefined;
 }
@@ -63,7 +63,7 @@ async function unreadIds(knex: Knex, userId: string): Promise<string[]> {
 
 export async function markAllNotificationsRead(deps: NotificationsDeps, userId: string): Promise<MarkAllOutcome> {
   const ids = await unreadIds(deps.knex, userId);
-  const outcome: MarkAllOutcome = { marked: 0, revision: -1n, position: undefined };
+  const outcome: MarkAllOutcome = { marked: 0, revision: undefined, position: undefined };
   for (let i = 0; i < ids.length; i += CONCURRENCY) {
     const results = await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => markNotificationRead(deps, userId, id)));
     for (const result of results) {

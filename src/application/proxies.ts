@@ -1,9 +1,11 @@
+import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from './ports/secret-box.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handle, type HandleResult } from '../write-model/core/command-handler.js';
-import { proxyAggregate, type ProxyEvent, type ProxyProtocol, type ProxyState } from '../write-model/proxy/index.js';
+import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
+import { DomainError } from '../write-model/core/domain-error.js';
+import { proxyAggregate, type ProxyEvent, type ProxyProtocol, type ProxyState, type SealedSecret } from '../write-model/proxy/index.js';
 import { recordObservation, type ObservationOutcome } from './proxy-observations.js';
 
 /**
@@ -82,6 +84,49 @@ export async function registerProxy(deps: ProxyDeps & { secretBox: SecretBox }, 
     { context: deps.context },
   );
   return { ...result, proxyId };
+}
+
+/**
+ * Refuses a proxy the pool has already: one not retired with the same host,
+ * port, protocol and username (none counts as one username) is the same
+ * exit, and twice in the pool it would only be leased twice as often.
+ * CONFLICT, details.reason duplicate_proxy. The read model names the
+ * candidates, so a registration it does not show yet is not seen; each
+ * candidate's stream says whether it is still in the pool and, its sealed
+ * credentials opened, under which username (the read model keeps none).
+ */
+export async function refuseDuplicateProxy(
+  deps: { store: EventStore; knex: Knex; secretBox: SecretBox },
+  input: Pick<RegisterProxyInput, 'host' | 'port' | 'protocol' | 'username'>,
+): Promise<void> {
+  const username = input.username ?? null;
+  const candidates = (await deps
+    .knex('proxies')
+    .where({ host: input.host.toLowerCase(), port: input.port, protocol: input.protocol })
+    .whereNot('status', 'retired')
+    .orderBy('registered_at')
+    .select('id')) as { id: string }[];
+  for (const { id } of candidates) {
+    const { state } = await load(deps.store, proxyAggregate, id);
+    if (state.status === 'none' || state.status === 'retired' || !state.endpoint) continue;
+    if (usernameOf(deps.secretBox, id, state.endpoint.credentials) !== username) continue;
+    throw new DomainError('CONFLICT', `the pool has this proxy already (${id}: the same host, port, protocol and username); retire it to register it anew`, {
+      reason: 'duplicate_proxy',
+      proxy_id: id,
+    });
+  }
+}
+
+/** The username sealed in a proxy's credentials; null without any, undefined when the box no longer opens (not comparable). */
+function usernameOf(secretBox: SecretBox, proxyId: string, credentials: SealedSecret | null): string | null | undefined {
+  if (credentials === null) return null;
+  try {
+    const secret = secretBox.decrypt(credentials, proxyId);
+    // the username cannot hold ':' (proxyCredentialsSecret)
+    return secret.slice(0, secret.indexOf(':'));
+  } catch {
+    return undefined;
+  }
 }
 
 export interface HealthCheckInput {

@@ -220,9 +220,10 @@ export async function createWorkflow(deps: WorkflowDeps, caller: Caller, input: 
   const config = validConfig(input.type, input.config);
   const schedule = input.schedule ?? null;
   checkSchedule(schedule, deps.timeZone);
-  await checkPlan(deps.store, caller.userId, resolved, config, schedule);
+  // the request's own faults (the account it names) before the plan's limits
   const platformAccountId = input.platformAccountId ?? null;
   if (platformAccountId) await checkAccount(deps.store, caller.userId, resolved.platform.id, platformAccountId);
+  await checkPlan(deps.store, caller.userId, resolved, config, schedule);
   const tracked = await trackWorkflowNovels(deps, caller, resolved.type, config);
 
   const workflowId = randomUUID();
@@ -299,9 +300,9 @@ export async function updateWorkflow(
   const config = changes.config === undefined ? workflow.config : validConfig(workflow.type, changes.config);
   checkSchedule(changes.schedule, deps.timeZone);
   const schedule = changes.schedule === undefined ? state.schedule : changes.schedule;
-  // the owner's plan, accounts and trackings, whoever in their organization makes the change
-  await checkPlan(deps.store, workflow.ownerId, resolved, config, schedule);
+  // the owner's accounts, plan and trackings, whoever in their organization makes the change; the account named first, as on create
   if (changes.platformAccountId) await checkAccount(deps.store, workflow.ownerId, resolved.platform.id, changes.platformAccountId);
+  await checkPlan(deps.store, workflow.ownerId, resolved, config, schedule);
   if (changes.config !== undefined) await trackWorkflowNovels(deps, onBehalfOf(caller, workflow.ownerId), workflow.type, config);
   const checked = JSON.stringify([config, schedule]);
   return handle(

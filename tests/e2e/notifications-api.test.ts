@@ -151,11 +151,15 @@ describe('notifications API (e2e)', function () {
     const readAll = await call('POST', `/api/v1/notifications/read-all?after_position=${bobs.position}`, { token: ada.token });
     expect(readAll.res.status, readAll.text).to.equal(200);
     expect(readAll.body.data.marked).to.equal(2);
+    expect(readAll.res.headers.get('etag')).to.equal(`"${readAll.body.data.revision}"`);
     const typesOf = async (id: string) => (await store.readStream(notificationStream(id))).map((e) => e.type);
     for (const n of [first, second, third]) expect(await typesOf(n.id), n.id).to.deep.equal(['NotificationSent', 'NotificationRead']);
     expect(await typesOf(bobs.id)).to.deep.equal(['NotificationSent']);
+    // nothing marked: no notification's revision to answer, so none (and no ETag)
     const none = await call('POST', '/api/v1/notifications/read-all', { token: ada.token });
-    expect(none.body.data).to.include({ marked: 0, position: null });
+    expect(none.res.status, none.text).to.equal(200);
+    expect(none.body.data).to.deep.equal({ marked: 0, revision: null, position: null });
+    expect(none.res.headers.get('etag')).to.equal(null);
     const after = await call('GET', `/api/v1/notifications?after_position=${readAll.body.data.position}`, { token: ada.token });
     expect(after.body.data.unread_count).to.equal(0);
     expect(after.body.data.items.every((n: any) => n.read)).to.equal(true);
@@ -168,7 +172,8 @@ describe('notifications API (e2e)', function () {
     const carol = await signUp();
     const carolAll = await call('POST', '/api/v1/notifications/read-all', { token: carol.token });
     expect(carolAll.res.status, carolAll.text).to.equal(200);
-    expect(carolAll.body.data.marked).to.equal(0);
+    expect(carolAll.body.data).to.deep.equal({ marked: 0, revision: null, position: null });
+    expect(carolAll.res.headers.get('etag')).to.equal(null);
   });
 
   it('is in the OpenAPI document', async () => {

@@ -212,6 +212,9 @@ describe('platform accounts API (e2e)', function () {
     // disconnect frees the slot: a new connect succeeds
     const gone = await call('DELETE', `/api/v1/platform-accounts/${id}`, { token: alice.token });
     expect(gone.res.status, gone.text).to.equal(200);
+    const goneAgain = await call('DELETE', `/api/v1/platform-accounts/${id}`, { token: alice.token });
+    expect(goneAgain.res.status, goneAgain.text).to.equal(200);
+    expect(goneAgain.body.data).to.include({ revision: gone.body.data.revision, position: null });
     const replacement = await call('POST', '/api/v1/platform-accounts', {
       token: alice.token,
       body: { platform: 'xiaohongshu', credentials: { cookies: cookies[2] }, display_name: '小号' },
@@ -283,5 +286,14 @@ describe('platform accounts API (e2e)', function () {
     expect(list.body.data.pagination).to.include({ total: 2, per_page: 1, has_next: true });
     const unauthenticated = await call('GET', '/api/v1/platform-accounts');
     expect(unauthenticated.res.status).to.equal(401);
+  });
+
+  it('documents what a disconnect may answer: 409 for a conflict retries did not get past, 412 for a stale If-Match', async () => {
+    const doc = (await call('GET', '/api/v1/openapi.json')).body;
+    for (const path of ['/api/v1/platform-accounts/{id}', '/api/v1/xiaohongshu/accounts/{id}']) {
+      const disconnect = doc.paths[path].delete;
+      expect(disconnect.responses, path).to.include.keys('200', '401', '404', '409', '412');
+      expect(disconnect.description, path).to.include('409 CONFLICT');
+    }
   });
 });

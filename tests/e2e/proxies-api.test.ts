@@ -104,7 +104,8 @@ describe('proxies API (e2e)', function () {
     const username = `acct-${randomUUID().slice(0, 8)}`;
     const provider = `prov-${randomUUID().slice(0, 8)}`;
     const a = await register({ host: 'GW1.example.test', port: 8000, protocol: 'http', username, password, country: 'cn', region: 'Guangdong', provider });
-    const b = await register({ host: '10.0.0.7', port: 1080, protocol: 'socks5', country: 'US', provider });
+    // a port of its own per run: the pool refuses a proxy it has already (a run that stopped before retiring it)
+    const b = await register({ host: '10.0.0.7', port: 1024 + Math.floor(Math.random() * 60_000), protocol: 'socks5', country: 'US', provider });
 
     const list = await call('GET', `?provider=${provider}&after_position=${b.position}`, { token: admin });
     expect(list.res.status, list.text).to.equal(200);
@@ -213,7 +214,7 @@ describe('proxies API (e2e)', function () {
   });
 
   it('refuses non-admins (403), anonymous callers (401), unknown proxies (404) and bad input (422)', async () => {
-    const { id } = await register({ host: 'gw2.example.test', port: 3128, protocol: 'https' });
+    const { id } = await register({ host: `gw2-${randomUUID().slice(0, 8)}.example.test`, port: 3128, protocol: 'https' });
     for (const [method, path, body] of [
       ['GET', '', undefined],
       ['GET', `/${id}`, undefined],
@@ -250,6 +251,35 @@ describe('proxies API (e2e)', function () {
     expect(noLatency.res.status, noLatency.text).to.equal(422);
     const badPlatform = await call('POST', `/${id}/bans`, { token: admin, body: { platform: 'tiktok', reason: 'x' } });
     expect(badPlatform.res.status, badPlatform.text).to.equal(422);
+  });
+
+  it('refuses a proxy the pool has already (409 duplicate_proxy); another username, port or protocol, or one retired meanwhile, is not one', async () => {
+    const host = `dup-${randomUUID().slice(0, 8)}.example.test`;
+    const withUser = await register({ host, port: 8000, protocol: 'http', username: 'alpha', password: `pw-${randomUUID()}` });
+    const anonymous = await register({ host, port: 8000, protocol: 'http' });
+    await get(withUser.id, anonymous.position);
+
+    for (const [body, proxyId] of [
+      // the host in any case, another password: the same proxy
+      [{ host: host.toUpperCase(), port: 8000, protocol: 'http', username: 'alpha', password: `pw-${randomUUID()}`, region: 'elsewhere' }, withUser.id],
+      [{ host, port: 8000, protocol: 'http' }, anonymous.id],
+    ] as const) {
+      const twice = await call('POST', '', { token: admin, body });
+      expect(twice.res.status, twice.text).to.equal(409);
+      expect(twice.body.error!.code).to.equal('CONFLICT');
+      expect(twice.body.error!.details).to.include({ reason: 'duplicate_proxy', proxy_id: proxyId });
+    }
+    const listed = await call('GET', `?after_position=${anonymous.position}&per_page=100`, { token: admin });
+    expect(listed.body.data.items.filter((p: any) => p.host === host).map((p: any) => p.id)).to.have.members([withUser.id, anonymous.id]);
+
+    // another username, port or protocol is another proxy
+    await register({ host, port: 8000, protocol: 'http', username: 'beta', password: `pw-${randomUUID()}` });
+    await register({ host, port: 8001, protocol: 'http', username: 'alpha', password: `pw-${randomUUID()}` });
+    await register({ host, port: 8000, protocol: 'socks5', username: 'alpha', password: `pw-${randomUUID()}` });
+    // retired (its stream says so before the read model does): it can be registered anew
+    const retired = await call('DELETE', `/${withUser.id}`, { token: admin });
+    expect(retired.res.status, retired.text).to.equal(200);
+    await register({ host, port: 8000, protocol: 'http', username: 'alpha', password: `pw-${randomUUID()}` });
   });
 
   it('answers usage per proxy for admins and per service for the user themself', async () => {

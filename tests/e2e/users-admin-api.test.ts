@@ -172,6 +172,16 @@ describe('usernames, preferences and admin user management (e2e)', function () {
       expect(page.body.data.items).to.have.length(1);
       expect(page.body.data.pagination.total).to.be.at.least(2);
       expect((await search('status=gone')).status).to.equal(422);
+      // the registration period, compared as instants: from after to is a 422 naming registered_from, not an empty page
+      const period = (from: string, to: string) => search(`q=find-${tag}&registered_from=${encodeURIComponent(from)}&registered_to=${encodeURIComponent(to)}`);
+      const backwards = await period('2026-03-02T00:00:00Z', '2026-03-01T00:00:00Z');
+      expect(backwards.status, backwards.text).to.equal(422);
+      expect(backwards.body.error.code).to.equal('VALIDATION_ERROR');
+      expect(backwards.body.error.details.issues.map((i: any) => [i.in, i.path])).to.deep.equal([['query', ['registered_from']]]);
+      const sameInstant = await period('2026-03-01T08:00:00+08:00', '2026-03-01T00:00:00Z');
+      expect(sameInstant.status, sameInstant.text).to.equal(200);
+      const around = await period(new Date(Date.now() - 3_600_000).toISOString(), new Date(Date.now() + 3_600_000).toISOString());
+      expect(around.body.data.items.map((u: any) => u.id)).to.deep.equal([id]);
       expect((await platform.call('GET', `/api/v1/admin/users/${randomUUID()}`, { token: admin })).status).to.equal(404);
       expect((await platform.call('GET', '/api/v1/admin/users/not-a-uuid', { token: admin })).status).to.equal(422);
     });

@@ -371,6 +371,50 @@ describe('workflows API (e2e)', function () {
     // the refusals above held no slot: free's one was still there
   });
 
+  it("checks the account a request names before the plan's limits: 404 / 422 / 409 come before 403 / 429, on create and on change", async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    // one run of 100 notes is over free's 50 calls a day (429); private messages are not in free (403)
+    const overLimit = (accountId: string) => ({
+      name: 'big',
+      type: 'xiaohongshu.notes',
+      config: { ...NOTES_CONFIG, maxItems: 100 },
+      platform_account_id: accountId,
+    });
+    const messages = (accountId: string) => ({ name: 'dm', type: 'xiaohongshu.messages', config: { maxConversations: 5 }, platform_account_id: accountId });
+    const disconnected = await connectAccount(alice.userId, 'xiaohongshu');
+    await handle(
+      store,
+      platformAccountAggregate,
+      disconnected,
+      { type: 'DisconnectPlatformAccount', accountId: disconnected, requestedBy: alice.userId, now: new Date().toISOString() },
+      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
+    );
+
+    for (const [what, body, status] of [
+      ['unknown account, over the limit', overLimit(randomUUID()), 404],
+      ["another user's account, a feature not in the plan", messages(await connectAccount(bob.userId, 'xiaohongshu')), 404],
+      ['a Qidian account, over the limit', overLimit(await connectAccount(alice.userId, 'qidian')), 422],
+      ['a disconnected account, over the limit', overLimit(disconnected), 409],
+      // the account is fine: the plan decides
+      ['my account, over the limit', overLimit(await connectAccount(alice.userId, 'xiaohongshu')), 429],
+    ] as const) {
+      const refused = await call('POST', '/workflows', { token: alice.token, body });
+      expect(refused.res.status, `${what}: ${refused.text}`).to.equal(status);
+    }
+    // none is needed to create one: the plan alone decides
+    const { platform_account_id: _none, ...withoutAccount } = overLimit('');
+    expect((await call('POST', '/workflows', { token: alice.token, body: withoutAccount })).res.status).to.equal(429);
+
+    const created = await createNotes(alice.token);
+    expect(created.res.status, created.text).to.equal(201);
+    const change = await call('PUT', `/workflows/${created.body.data.id}`, {
+      token: alice.token,
+      body: { config: { ...NOTES_CONFIG, maxItems: 100 }, platform_account_id: randomUUID() },
+    });
+    expect(change.res.status, change.text).to.equal(404);
+  });
+
   it('describes the routes in the OpenAPI document', async () => {
     const doc = await call('GET', '/openapi.json');
     expect(doc.res.status).to.equal(200);

@@ -300,6 +300,19 @@ describe('xiaohongshu collected data API (e2e)', function () {
     const bad = await get('/api/v1/xiaohongshu/contents?sort=views&type=live&min_likes=-1', alice.token);
     expect(bad.res.status, bad.text).to.equal(422);
     expect(bad.body.error.details.issues.map((i: any) => i.path[0]).sort()).to.deep.equal(['min_likes', 'sort', 'type']);
+    // an empty (or blank) value is no number: 422 naming it, never a filter used (403 on the free plan), like the page numbers
+    for (const [path, field] of [
+      ['/api/v1/xiaohongshu/contents?min_likes=', 'min_likes'],
+      ['/api/v1/xiaohongshu/contents?min_likes=%20', 'min_likes'],
+      ['/api/v1/xiaohongshu/contents/export?format=json&min_likes=', 'min_likes'],
+      ['/api/v1/xiaohongshu/contents?page=', 'page'],
+      ['/api/v1/xiaohongshu/contents?per_page=', 'per_page'],
+    ] as const) {
+      const empty = await get(path, alice.token);
+      expect(empty.res.status, `${path}: ${empty.text}`).to.equal(422);
+      expect(empty.body.error.code).to.equal('VALIDATION_ERROR');
+      expect(empty.body.error.details.issues.map((i: any) => [i.in, i.path[0]])).to.deep.equal([['query', field]]);
+    }
   });
 
   it('keeps a note collected twice as one row with the later counts, and its history', async () => {

@@ -57,21 +57,28 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       summary: 'Find users (admin)',
       description:
         'Newest registrations first. q matches the start of the email, the username or the display name (case-insensitive); ' +
-        'role, status, email_verified, mfa_enabled and the registration period filter.',
+        'role, status, email_verified, mfa_enabled and the registration period filter (registered_from inclusive, registered_to exclusive; ' +
+        'registered_from after registered_to is 422).',
       tags,
       auth: true,
       permission: 'platform.users.view',
       request: {
-        query: paginationQuery.extend({
-          q: z.string().trim().min(1).max(254).optional(),
-          role: z.enum(USER_ROLES).optional(),
-          status: z.enum(['active', 'suspended']).optional(),
-          email_verified: z.enum(['true', 'false']).optional(),
-          mfa_enabled: z.enum(['true', 'false']).optional(),
-          registered_from: z.iso.datetime({ offset: true }).optional(),
-          registered_to: z.iso.datetime({ offset: true }).optional(),
-          after_position: afterPositionQuery.shape.after_position,
-        }),
+        query: paginationQuery
+          .extend({
+            q: z.string().trim().min(1).max(254).optional(),
+            role: z.enum(USER_ROLES).optional(),
+            status: z.enum(['active', 'suspended']).optional(),
+            email_verified: z.enum(['true', 'false']).optional(),
+            mfa_enabled: z.enum(['true', 'false']).optional(),
+            registered_from: z.iso.datetime({ offset: true }).optional(),
+            registered_to: z.iso.datetime({ offset: true }).optional(),
+            after_position: afterPositionQuery.shape.after_position,
+          })
+          // instants, compared as such (offsets may differ): a period ending before it starts is a mistake, not an empty page
+          .refine((q) => q.registered_from === undefined || q.registered_to === undefined || Date.parse(q.registered_from) <= Date.parse(q.registered_to), {
+            message: 'registered_from must not be after registered_to',
+            path: ['registered_from'],
+          }),
       },
       responses: { 200: { description: 'a page of users', schema: pageSchema(adminUserSchema) } },
       errors: [403],

@@ -81,19 +81,30 @@ export function notificationsRouter(api: HttpApi, deps: NotificationsRouteDeps):
       path: '/read-all',
       summary: 'Mark all my notifications read',
       description:
-        '`marked`: how many were unread. Nothing unread: 200, marked 0. Marks what the read model shows unread ' +
-        "(`?after_position=` waits for a write first); `revision` is the last marked notification's, `position` the latest write.",
+        '`marked`: how many were unread. Marks what the read model shows unread (`?after_position=` waits for a write first); ' +
+        "`revision` (and the ETag) is the last marked notification's, `position` the latest write. Nothing unread: 200, marked 0, " +
+        'revision and position null and no ETag, since no notification was written.',
       tags: ['notifications'],
       auth: true,
       permission: 'account.notifications.edit',
       request: { query: afterPositionQuery },
-      responses: { 200: { description: 'marked', schema: commandResultSchema.extend({ marked: z.number().int() }) } },
+      responses: {
+        200: {
+          description: 'marked',
+          schema: z.object({
+            marked: z.number().int(),
+            revision: z.string().nullable().describe("the last marked notification's stream revision; null when none was marked"),
+            position: z.string().nullable(),
+          }),
+        },
+      },
     },
     async (_input, ctx) => {
       const user = currentUser(ctx);
       await awaitPosition(ctx, knex, NOTIFICATIONS_PROJECTION);
       const outcome = await markAllNotificationsRead({ store, knex, context: commandContext(ctx, user.id), now: clock() }, user.id);
-      commandResult(ctx, outcome, { extra: { marked: outcome.marked } });
+      if (outcome.revision === undefined) return { marked: outcome.marked, revision: null, position: null };
+      commandResult(ctx, { revision: outcome.revision, position: outcome.position }, { extra: { marked: outcome.marked } });
     },
   );
 

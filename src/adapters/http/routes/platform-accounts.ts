@@ -257,7 +257,10 @@ const ROUTE_TEXT = {
   },
   disconnect: {
     summary: 'Disconnect a platform account',
-    description: 'Final. The account stays readable with status disconnected, and its account_limit slot is given back.',
+    description:
+      'Final. The account stays readable with status disconnected, and its account_limit slot is given back. Disconnecting it again ' +
+      'changes nothing (200, position null). A stale If-Match is 412; without one, a change to the account or its subscription meanwhile ' +
+      'is retried, and one that keeps conflicting is 409 CONFLICT (send it again).',
   },
   verify: {
     summary: 'Verify a platform account on its platform',
@@ -368,7 +371,7 @@ export function platformAccountsRouter(api: HttpApi, deps: PlatformAccountsRoute
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
-      errors: [404],
+      errors: [404, 409],
     },
     ({ params }, ctx) => handlers.disconnect(ctx, params.id),
   );
@@ -494,7 +497,7 @@ export function xiaohongshuAccountsRouter(api: HttpApi, deps: PlatformAccountsRo
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'disconnected', schema: commandResultSchema } },
-      errors: [404],
+      errors: [404, 409],
     },
     ({ params }, ctx) => handlers.disconnect(ctx, params.id),
   );

@@ -8,6 +8,7 @@ import {
   banProxy,
   DEFAULT_HEALTH_THRESHOLDS,
   recordHealthCheck,
+  refuseDuplicateProxy,
   registerProxy,
   retireProxy,
   unbanProxy,
@@ -204,7 +205,11 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       method: 'post',
       path: '/',
       summary: 'Register a proxy (admin)',
-      description: 'username and password are sealed together (AES-256-GCM) before the command: they are never stored, logged or answered in clear.',
+      description:
+        'username and password are sealed together (AES-256-GCM) before the command: they are never stored, logged or answered in clear. ' +
+        'A proxy the pool has already — not retired, with the same host (any case), port, protocol and username (or none) — is 409 ' +
+        'CONFLICT, details.reason duplicate_proxy with details.proxy_id: retire that one to register it anew. The check reads the read ' +
+        'model, so a registration it does not show yet is not seen.',
       tags: ['proxies'],
       auth: true,
       permission: 'platform.proxies.create',
@@ -214,6 +219,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
+      await refuseDuplicateProxy({ store, knex, secretBox }, { host: body.host, port: body.port, protocol: body.protocol, username: body.username ?? null });
       const { proxyId, ...result } = await registerProxy(
         { ...proxyDeps(ctx), secretBox },
         {

@@ -213,9 +213,11 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       path: '/',
       summary: 'Create a workflow',
       description:
-        "The config is validated with the type's schema (422 with the issues under body.config) and checked against the caller's " +
+        "The config is validated with the type's schema (422 with the issues under body.config). A platform account, when given, " +
+        "must be the workflow owner's (404), of the same platform (422) and not disconnected (409); none is needed to create one, " +
+        "but a run of a type that logs in (the Xiaohongshu ones) is rejected (ACCOUNT_INVALID) without one. Only then is it checked against the caller's " +
         "current plan of the platform's service: a feature not in the plan is 403 (details.feature), a run over the plan's limit " +
-        "429 QUOTA_EXCEEDED. A platform account must be the workflow owner's (404) and of the same platform (422). Xiaohongshu " +
+        '429 QUOTA_EXCEEDED. Xiaohongshu ' +
         'workflows hold one automation_workflows slot while they exist: none left is 429 with feature automation_workflows. ' +
         "With owner organization the workflow, its runs and what they collect are the organization's (owner_id is its id): " +
         'its account must be one the organization owns, and it stays when its maker leaves.',
@@ -365,8 +367,9 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       path: '/:id',
       summary: 'Change one of my workflows',
       description:
-        'Any of name, config, platform_account_id, schedule, proxy_region (absent: unchanged; null account, schedule or region: none). The result is ' +
-        'checked against the current plan like a create (403 / 429). If-Match: the revision from an ETag (412 when stale).',
+        'Any of name, config, platform_account_id, schedule, proxy_region (absent: unchanged; null account, schedule or region: none). A new ' +
+        'account is checked first, then the result against the current plan, like a create (404 / 422 / 409, then 403 / 429). If-Match: the ' +
+        'revision from an ETag (412 when stale).',
       tags: ['workflows'],
       auth: true,
       permission: 'collection.workflows.edit',

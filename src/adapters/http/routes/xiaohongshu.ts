@@ -69,7 +69,13 @@ const filtersQuery = z.object({
   type: z.enum(CONTENT_TYPES).optional(),
   published_from: dayOrInstant.optional().describe('YYYY-MM-DD (a day in QUOTA_TIME_ZONE) or an ISO instant; inclusive'),
   published_to: dayOrInstant.optional().describe('YYYY-MM-DD (the whole day) or an ISO instant; inclusive'),
-  min_likes: z.coerce.number().int().min(0).optional(),
+  // digits only: a coerced number would take an empty value (or spaces) for 0, a filter no one asked for
+  min_likes: z
+    .string()
+    .regex(/^\d{1,15}$/, 'a whole number, 0 or more')
+    .transform(Number)
+    .optional()
+    .describe('at least this many likes (a whole number, 0 or more)'),
   workflow_id: z.string().min(1).max(100).optional().describe('notes collected (at least once) by this workflow'),
 });
 
