@@ -19,6 +19,7 @@ import { userAggregate } from '../../src/write-model/user/decider.js';
 import { workflowExecutionAggregate, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+import { grantPlan } from '../support/plans.js';
 
 interface Reply {
   status: number;
@@ -92,16 +93,7 @@ describe('personal API keys and batch operations (e2e, production app)', functio
 
   /** Moves the user's subscription to a paid plan for a month (what a paid order does). */
   async function onPlan(userId: string, service: 'xiaohongshu' | 'qidian', plan: PlanCode): Promise<string> {
-    const now = new Date();
-    const periodEnd = new Date(now.getTime() + 30 * DAY_MS).toISOString();
-    await handle(
-      store,
-      subscriptionAggregate,
-      subscriptionKey(userId, service),
-      { type: 'ChangePlan', plan, periodEnd, now: now.toISOString() },
-      { context: context() },
-    );
-    return periodEnd;
+    return grantPlan(store, userId, service, plan);
   }
 
   /** Polls `probe` until it answers `status` (within `ms`). */

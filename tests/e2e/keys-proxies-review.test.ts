@@ -9,9 +9,8 @@ import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { apiKeysProjection } from '../../src/projections/api-keys.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { grantPlan } from '../support/plans.js';
 
 interface Reply {
   status: number;
@@ -21,7 +20,7 @@ interface Reply {
 
 const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
 const PASSWORD = 'review keys password';
-const context = () => ({ correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' });
+const _context = () => ({ correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' });
 
 describe('API keys, proxies and platform accounts: review findings (e2e)', function () {
   this.timeout(90_000);
@@ -78,14 +77,7 @@ describe('API keys, proxies and platform accounts: review findings (e2e)', funct
 
   /** A month of qidian enterprise (api_access), as a paid order would give. */
   async function withApiAccess(userId: string): Promise<void> {
-    const now = new Date();
-    await handle(
-      store,
-      subscriptionAggregate,
-      subscriptionKey(userId, 'qidian'),
-      { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context: context() },
-    );
+    await grantPlan(store, userId, 'qidian', 'enterprise');
   }
 
   describe('POST /users/api-keys', () => {

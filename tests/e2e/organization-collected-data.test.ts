@@ -4,14 +4,14 @@ import { formatPosition } from '../../src/event-store/position.js';
 import { mailProcessor } from '../../src/main/worker-processors.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import type { XiaohongshuNote } from '../../src/platforms/xiaohongshu/items.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
 import type { CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { collectedRun, noteItems, qidianEntry, qidianSnapshot, sampleNote } from '../support/collected.js';
 import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { waitFor } from '../support/wait-for.js';
+import { grantPlan } from '../support/plans.js';
 
 const hex24 = () => randomBytes(12).toString('hex');
 
@@ -70,21 +70,14 @@ describe('collected data by data scope: an organization’s Xiaohongshu notes (e
     ]);
     await membershipsSettle();
     // the organization on a plan with the analytics (its free plan starts a moment after the founding)
-    for (const service of ['xiaohongshu', 'qidian']) {
+    for (const service of ['xiaohongshu', 'qidian'] as const) {
       await waitFor(
         `the organization’s ${service} plan`,
         async () => (await platform.events(subscriptionStream(organizationId, service))).length > 0,
         20_000,
         100,
       );
-      const now = new Date();
-      await handle(
-        platform.store,
-        subscriptionAggregate,
-        subscriptionKey(organizationId, service),
-        { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-        { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-      );
+      await grantPlan(platform.store, organizationId, service, 'enterprise');
     }
     // the shared note: south collected it first, north later with more likes
     await collect(south.userId, [note(notes.shared, '静安咖啡馆', 10), note(notes.southOnly, '徐汇面包店', 3)]);

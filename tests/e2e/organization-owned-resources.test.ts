@@ -7,12 +7,13 @@ import { mailProcessor } from '../../src/main/worker-processors.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
 import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
-import { subscriptionAggregate, subscriptionKey, subscriptionStream } from '../../src/write-model/subscription/decider.js';
+import { subscriptionStream } from '../../src/write-model/subscription/decider.js';
 import { collectedRun, noteItems, sampleNote } from '../support/collected.js';
 import { joinOrganization, membershipsSettle, registerMember, type Member } from '../support/members.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { waitFor } from '../support/wait-for.js';
+import { grantPlan } from '../support/plans.js';
 
 const NOTES_CONFIG = { mode: 'keyword', keyword: '咖啡', maxItems: 20 };
 /** A 1×1 PNG. */
@@ -56,14 +57,7 @@ describe('resources the organization owns (e2e)', function () {
     call('POST', '/workflows', user, { name, type: 'xiaohongshu.notes', config: NOTES_CONFIG, ...extra });
 
   async function onPlan(plan: 'free' | 'enterprise'): Promise<void> {
-    const now = new Date();
-    await handle(
-      platform.store,
-      subscriptionAggregate,
-      subscriptionKey(organizationId, 'xiaohongshu'),
-      { type: 'ChangePlan', plan, periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
+    await grantPlan(platform.store, organizationId, 'xiaohongshu', plan);
   }
 
   before(async () => {

@@ -12,10 +12,9 @@ import { formatPosition } from '../../src/event-store/position.js';
 import { qidianDataProjection, qidianDay } from '../../src/projections/qidian-data.js';
 import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import type { CollectedItem } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { grantPlan } from '../support/plans.js';
 
 interface Reply {
   res: Response;
@@ -212,14 +211,7 @@ describe('qidian API (e2e, production app)', function () {
     const refused = await call('GET', `/api/v1/qidian/novels/${novel}/trends?days=5`, { token: alice.token });
     expect(refused.res.status, refused.text).to.equal(403);
     expect(refused.body.error.details).to.include({ feature: 'trend_analysis', plan: 'free' });
-    const now = new Date();
-    await handle(
-      store,
-      subscriptionAggregate,
-      subscriptionKey(alice.userId, 'qidian'),
-      { type: 'ChangePlan', plan: 'pro', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
+    await grantPlan(store, alice.userId, 'qidian', 'pro');
     const trends = await call('GET', `/api/v1/qidian/novels/${novel}/trends?days=5`, { token: alice.token });
     expect(trends.res.status, trends.text).to.equal(200);
     const points = trends.body.data.points;

@@ -1,18 +1,16 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { randomUUID } from 'node:crypto';
 import { novelTrackingId } from '../../src/application/novel-trackings.js';
 import { watchlistWorkflowId } from '../../src/application/qidian-watchlist.js';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import type { RunningWorker } from '../../src/main/worker.js';
 import { createQidianAlerts, QIDIAN_ALERTS } from '../../src/process-managers/qidian-alerts.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import type { PlanCode } from '../../src/write-model/subscription/plans.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { workflowStream } from '../../src/write-model/workflow/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { grantPlan } from '../support/plans.js';
 
 const ofType = (events: RecordedEvent[], type: string) => events.filter((e) => e.type === type);
 
@@ -54,14 +52,7 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
   const knex = (): Knex => platform.knex;
 
   async function changePlan(userId: string, plan: PlanCode): Promise<void> {
-    const now = new Date();
-    await handle(
-      platform.store,
-      subscriptionAggregate,
-      subscriptionKey(userId, 'qidian'),
-      { type: 'ChangePlan', plan, periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' } },
-    );
+    await grantPlan(platform.store, userId, 'qidian', plan);
   }
 
   async function track(token: string, novelId: string): Promise<{ status: number; body: any; text: string }> {

@@ -27,6 +27,7 @@ import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionC
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { SmtpSink, type ReceivedMessage } from '../support/smtp-sink.js';
 import { waitFor } from '../support/wait-for.js';
+import { startOnPlan } from '../support/plans.js';
 
 const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
 const PASSWORD = 'scheduled reports password';
@@ -120,26 +121,7 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     expect(registered.res.status, registered.text).to.equal(201);
     const userId = registered.body.data.user_id as string;
     const token = (await call('POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } })).body.data.access_token as string;
-    const at = new Date().toISOString();
-    for (const service of ['xiaohongshu', 'qidian'] as const) {
-      const key = subscriptionKey(userId, service);
-      await handle(
-        store,
-        subscriptionAggregate,
-        key,
-        { type: 'StartSubscription', subscriptionId: `sub-${userId}-${service}`, userId, service, plan: 'free', now: at },
-        { context },
-      );
-      const plan = plans[service] ?? 'free';
-      if (plan !== 'free')
-        await handle(
-          store,
-          subscriptionAggregate,
-          key,
-          { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now: at },
-          { context },
-        );
-    }
+    for (const service of ['xiaohongshu', 'qidian'] as const) await startOnPlan(store, userId, service, plans[service] ?? 'free');
     return { userId, token, email };
   }
 

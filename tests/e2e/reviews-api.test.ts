@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { handle } from '../../src/write-model/core/command-handler.js';
 import type { ReviewHit } from '../../src/write-model/review/events.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 import { hitsOfDryRun, openFlaggedReview } from '../support/reviews.js';
+import { grantPlan } from '../support/plans.js';
 
 type User = { userId: string; token: string };
 
@@ -24,7 +23,7 @@ describe('content review: /api/v1/review-rules and /api/v1/reviews (e2e)', funct
   let alice: User;
   let bob: User;
   let outsider: User;
-  const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+  const _context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
   const call = (method: string, path: string, token: string, body?: unknown): Promise<Reply> =>
     platform.call(method, path, body === undefined ? { token } : { token, body });
 
@@ -38,14 +37,7 @@ describe('content review: /api/v1/review-rules and /api/v1/reviews (e2e)', funct
   }
 
   async function onEnterprise(userId: string): Promise<void> {
-    const now = new Date();
-    await handle(
-      platform.store,
-      subscriptionAggregate,
-      subscriptionKey(userId, 'xiaohongshu'),
-      { type: 'ChangePlan', plan: 'enterprise', periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context },
-    );
+    await grantPlan(platform.store, userId, 'xiaohongshu', 'enterprise');
   }
 
   const openReview = (ownerId: string, body: string, hits: ReviewHit[]) =>

@@ -14,10 +14,10 @@ import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import type { PlanCode } from '../../src/write-model/subscription/plans.js';
 import { workflowExecutionAggregate, type CollectedItem, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { startOnPlan } from '../support/plans.js';
 
 const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
 const PASSWORD = 'insight reader password';
@@ -84,24 +84,7 @@ describe('xiaohongshu statistical insights API (e2e, production app)', function 
       body: JSON.stringify({ email, password: PASSWORD }),
     });
     const token = ((await login.json()) as any).data.access_token as string;
-    const key = subscriptionKey(userId, 'xiaohongshu');
-    const startedAt = new Date().toISOString();
-    await handle(
-      store,
-      subscriptionAggregate,
-      key,
-      { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'xiaohongshu', plan: 'free', now: startedAt },
-      { context },
-    );
-    if (plan !== 'free') {
-      await handle(
-        store,
-        subscriptionAggregate,
-        key,
-        { type: 'ChangePlan', plan, periodEnd: new Date(now + 30 * DAY_MS).toISOString(), now: startedAt },
-        { context },
-      );
-    }
+    await startOnPlan(store, userId, 'xiaohongshu', plan);
     return { userId, token };
   }
 

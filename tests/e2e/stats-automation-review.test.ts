@@ -8,13 +8,12 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/index.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { testConfig } from '../setup/test-env.js';
+import { startOnPlan } from '../support/plans.js';
 
 const LOCAL_IP_KEYS = ['127.0.0.1', '::ffff:127.0.0.1', '::1'].map((ip) => `${LOGIN_IP_PREFIX}:${ip}`);
 const PASSWORD = 'stats automation review password';
-const DAY_MS = 86_400_000;
+const _DAY_MS = 86_400_000;
 
 /**
  * Bad input on the statistics, competitor-analysis and workflow routes: a
@@ -27,7 +26,7 @@ describe('statistics, competitor analysis and workflows: bad input (e2e, product
   let container: Container;
   let store: EventStore;
   let running: RunningServer;
-  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+  const _context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
 
   before(async () => {
     container = await buildContainer(testConfig({ LOGIN_RATE_LIMIT_PER_IP: '10000' }));
@@ -67,23 +66,7 @@ describe('statistics, competitor analysis and workflows: bad input (e2e, product
   }
 
   async function qidianPlan(userId: string, plan: 'free' | 'pro'): Promise<void> {
-    const key = subscriptionKey(userId, 'qidian');
-    const now = new Date().toISOString();
-    await handle(
-      store,
-      subscriptionAggregate,
-      key,
-      { type: 'StartSubscription', subscriptionId: `sub-${userId}`, userId, service: 'qidian', plan: 'free', now },
-      { context },
-    );
-    if (plan !== 'free')
-      await handle(
-        store,
-        subscriptionAggregate,
-        key,
-        { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * DAY_MS).toISOString(), now },
-        { context },
-      );
+    await startOnPlan(store, userId, 'qidian', plan);
   }
 
   it('GET /statistics: a day that is not one, or a granularity that is none, is 422 with details.allowed (never a 500)', async () => {

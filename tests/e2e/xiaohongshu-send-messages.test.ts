@@ -4,11 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { QUEUE_NAMES, type MessageSendJobData } from '../../src/adapters/queue/queues.js';
 import { messageSendProcessor } from '../../src/main/message-send-processor.js';
 import { startWorker, type RunningWorker } from '../../src/main/worker.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
 import { clientMessageIdFor, outgoingMessageStream } from '../../src/write-model/outgoing-message/decider.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { grantPlan } from '../support/plans.js';
 
 /**
  * POST /api/v1/xiaohongshu/messages end to end, every piece real: the API,
@@ -39,15 +38,7 @@ describe('xiaohongshu private messages: POST /messages → worker → the platfo
   }
 
   async function upgrade(userId: string, plan: 'basic' | 'pro') {
-    const at = new Date().toISOString();
-    const context = { correlationId: `test-${userId}`, causationId: `test-${userId}`, actor: 'test' };
-    await handle(
-      platform.store,
-      subscriptionAggregate,
-      subscriptionKey(userId, 'xiaohongshu'),
-      { type: 'ChangePlan', plan, periodEnd: new Date(Date.now() + 30 * 86_400_000).toISOString(), now: at },
-      { context },
-    );
+    await grantPlan(platform.store, userId, 'xiaohongshu', plan);
   }
 
   const send = (user: { token: string }, body: unknown) => platform.call('POST', '/api/v1/xiaohongshu/messages', { token: user.token, body });

@@ -4,12 +4,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { extractText, getDocumentProxy } from 'unpdf';
 import type { RecordedEvent } from '../../src/event-store/port.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
-import { handle } from '../../src/write-model/core/command-handler.js';
-import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/decider.js';
 import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/subscription-usage/decider.js';
 import { workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { grantPlan } from '../support/plans.js';
 
 const ofType = (events: RecordedEvent[], type: string) => events.filter((e) => e.type === type);
 const xhsCookies = () => `a1=${randomBytes(8).toString('hex')}; web_session=${randomBytes(12).toString('hex')}`;
@@ -31,7 +30,7 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
   let accountId: string;
   let qidianAccountId: string;
   let collectionId: string;
-  const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
+  const _context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
 
   before(async () => {
     platform = await startPlatform({ proxies: 1 });
@@ -353,18 +352,7 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
     });
 
     it('on pro: an xlsx workbook with the summary, the trends per day and the top notes (parsed back)', async () => {
-      await handle(
-        platform.store,
-        subscriptionAggregate,
-        subscriptionKey(alice.userId, 'xiaohongshu'),
-        {
-          type: 'ChangePlan',
-          plan: 'pro',
-          periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
-          now: new Date().toISOString(),
-        },
-        { context },
-      );
+      await grantPlan(platform.store, alice.userId, 'xiaohongshu', 'pro');
       const overview = await call('GET', '/api/v1/xiaohongshu/analytics/overview', alice.token);
       expect(overview.status, overview.text).to.equal(200);
       const top = await call('GET', '/api/v1/xiaohongshu/contents?sort=likes&order=desc&per_page=5', alice.token);
@@ -427,18 +415,7 @@ describe('xiaohongshu service paths (e2e): account aliases, one-off collection, 
 
       // Bob (free) still gets the refusal; on pro he gets a report of nothing of Alice's
       expect((await call('GET', '/api/v1/xiaohongshu/analytics/export?format=pdf', bob.token)).status).to.equal(403);
-      await handle(
-        platform.store,
-        subscriptionAggregate,
-        subscriptionKey(bob.userId, 'xiaohongshu'),
-        {
-          type: 'ChangePlan',
-          plan: 'pro',
-          periodEnd: new Date(Date.now() + 30 * DAY).toISOString(),
-          now: new Date().toISOString(),
-        },
-        { context },
-      );
+      await grantPlan(platform.store, bob.userId, 'xiaohongshu', 'pro');
       const theirs = await raw('/api/v1/xiaohongshu/analytics/export?format=xlsx', bob.token);
       expect(theirs.res.status).to.equal(200);
       const workbook = new ExcelJS.Workbook();
