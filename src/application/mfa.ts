@@ -38,6 +38,16 @@ export interface MfaDeps {
   secretBox: SecretBox;
   /** true the first time a key is claimed within `ttlMs` (Redis SET NX PX) */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** whether a key is claimed now, claiming nothing; absent: a used mfa_token is told only once its factor passes */
+  claimed?(key: string): Promise<boolean>;
+}
+
+/** The key a login challenge is spent under (claimOnce). */
+const challengeKey = (challenge: OpenedChallenge): string => `mfa:login:${challenge.nonce}`;
+
+/** A challenge that finished its login already: 'mfa_token_used' before any factor is looked at (a code must not be spent or counted on it). */
+export async function refuseUsedChallenge(deps: Pick<MfaDeps, 'claimed'>, challenge: OpenedChallenge): Promise<void> {
+  if (deps.claimed && (await deps.claimed(challengeKey(challenge)))) refuse('mfa_token_used');
 }
 
 export const MFA_TOKEN_TTL_MS = 5 * 60_000;
@@ -338,8 +348,9 @@ export async function completeLoginChallenge(
   if (state.account === null || state.account.userId !== challenge.userId || !(totpOn || smsOn) || state.sessionEpoch !== challenge.sessionEpoch) {
     refuse('mfa_token_invalid');
   }
+  await refuseUsedChallenge(deps, challenge);
   const claimChallenge = async () => {
-    if (!(await deps.claimOnce(`mfa:login:${challenge.nonce}`, challenge.expiresAtMs - now.getTime() + 1000))) refuse('mfa_token_used');
+    if (!(await deps.claimOnce(challengeKey(challenge), challenge.expiresAtMs - now.getTime() + 1000))) refuse('mfa_token_used');
   };
   if ('code' in factor) {
     const sms = smsOn ? await checkLoginCode(deps.sms!, challenge, factor.code) : 'none';

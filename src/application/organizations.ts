@@ -6,6 +6,7 @@ import type { DataScope } from '../write-model/access/permissions.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type HandleResult, type Loaded } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
+import { invalid } from '../write-model/core/validate.js';
 import type { OrganizationCommand } from '../write-model/organization/commands.js';
 import { organizationAggregate, organizationDecider, organizationStream } from '../write-model/organization/decider.js';
 import type { OrganizationEvent } from '../write-model/organization/events.js';
@@ -256,6 +257,11 @@ export async function changeMember(
     if (!member) throw new DomainError('NOT_FOUND', `${userId} is not a member of this organization`, { userId });
     const commands: OrganizationCommand[] = [];
     if (change.roles !== undefined) {
+      // named as the body has it (roles.<i>), like an invitation's roles
+      change.roles.forEach((role, i) => {
+        if (!isRoleOf(state, role))
+          throw invalid(`${JSON.stringify(role)} is neither a built-in role nor a custom role of this organization`, { field: `roles.${i}`, role });
+      });
       const wanted = [...new Set(change.roles)];
       for (const role of member.roles) if (!wanted.includes(role)) commands.push({ type: 'RevokeRole', userId, role, by: actor.userId, now });
       for (const role of wanted) if (!member.roles.includes(role)) commands.push({ type: 'GrantRole', userId, role, by: actor.userId, now });

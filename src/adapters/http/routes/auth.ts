@@ -26,12 +26,13 @@ import {
   MFA_TOKEN_TTL_MS,
   MfaRefusal,
   openLoginChallenge,
+  refuseUsedChallenge,
   WRONG_CODE_REFUSALS,
   type MfaDeps,
 } from '../../../application/mfa.js';
 import type { UserState } from '../../../write-model/user/state.js';
 import { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
-import { recoveryCodeSchema, redisClaimOnce, totpCodeSchema } from './mfa.js';
+import { recoveryCodeSchema, redisClaimed, redisClaimOnce, totpCodeSchema } from './mfa.js';
 import { CodeThrottledError } from '../../../application/sms-codes.js';
 import { sendLoginCode, type SmsLoginCodeDeps } from '../../../application/sms-login-codes.js';
 import { smsMfaOn } from '../../../write-model/user/state.js';
@@ -140,6 +141,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
     store,
     secretBox,
     claimOnce: redisClaimOnce(deps.redis, config.QUEUE_PREFIX),
+    claimed: redisClaimed(deps.redis, config.QUEUE_PREFIX),
     ...(smsLogin ? { sms: smsLogin } : {}),
   };
   // verified against when the email is unknown, so both failures take about as long
@@ -351,8 +353,8 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       summary: 'Log in, second step: send a code by SMS',
       description:
         'For an mfa_token whose methods include sms: a 6-digit code is sent to the verified number, valid SMS_CODE_TTL_MINUTES (at most while the mfa_token is) ' +
-        'for this mfa_token only; a new request replaces it. Answers the number masked. 401 UNAUTHENTICATED (details.reason mfa_token_invalid, mfa_token_expired) ' +
-        'for a token that is not valid or whose account has no SMS factor; 429 RATE_LIMITED with Retry-After: one code per SMS_CODE_RESEND_SECONDS, ' +
+        'for this mfa_token only; a new request replaces it. Answers the number masked. 401 UNAUTHENTICATED (details.reason mfa_token_invalid, mfa_token_expired, ' +
+        'mfa_token_used) for a token that is not valid, whose account has no SMS factor, or that finished its login already; 429 RATE_LIMITED with Retry-After: one code per SMS_CODE_RESEND_SECONDS, ' +
         'SMS_CODES_PER_USER_HOURLY an hour per user, and per client IP; 503 where SMS is not configured.',
       tags: ['auth'],
       idempotent: false,
@@ -379,6 +381,13 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       // the same fit the second step asks: a password change or suspension since, or no SMS factor, voids the token here too
       if (user.account === null || user.sessionEpoch !== challenge.sessionEpoch || !smsMfaOn(user) || user.status === 'suspended') {
         throw new HttpError(401, 'UNAUTHENTICATED', 'the mfa_token is not valid for an SMS code: log in again', { reason: 'mfa_token_invalid' });
+      }
+      // a token that finished its login sends nothing more
+      try {
+        await refuseUsedChallenge(mfa, challenge);
+      } catch (error) {
+        if (error instanceof MfaRefusal) throw new HttpError(401, 'UNAUTHENTICATED', error.message, { reason: error.reason });
+        throw error;
       }
       let sent;
       try {

@@ -53,6 +53,11 @@ export function redisClaimOnce(redis: Redis, prefix: string): MfaDeps['claimOnce
   return async (key, ttlMs) => (await redis.set(`${prefix}:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
 }
 
+/** Whether redisClaimOnce holds the key now. */
+export function redisClaimed(redis: Redis, prefix: string): NonNullable<MfaDeps['claimed']> {
+  return async (key) => (await redis.exists(`${prefix}:${key}`)) === 1;
+}
+
 /** A refusal on a signed-in account route: a wrong factor is 403, a state that does not allow the step 409. */
 function accountRouteError(refusal: MfaRefusal): HttpError {
   const conflict: readonly MfaRefusalReason[] = ['totp_off', 'totp_enabled', 'totp_not_pending'];

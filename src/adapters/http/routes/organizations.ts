@@ -354,7 +354,9 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'get',
       path: '/customers/sending',
       summary: 'The sending sub-accounts of my enterprise',
-      description: 'Alias of GET /api/v1/organizations/{id}/members for the organization the caller is a member of; an empty page when they are in none.',
+      description:
+        'Alias of GET /api/v1/organizations/{id}/members for the organization the caller is a member of. A user in no organization holds no ' +
+        'organization.members.view: 403 PERMISSION_DENIED (details.reason role).',
       tags,
       ...perm('organization.members.view'),
       request: { query: membersQuery },
