@@ -5,6 +5,7 @@ import type { Position } from '../event-store/position.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, type HandleResult } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
+import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
 import type { SmsMessageEvent } from '../write-model/sms-message/events.js';
 import { smsInboundAggregate, type SmsInboundEvent } from '../write-model/sms-message/inbound.js';
@@ -13,8 +14,8 @@ import { smsUnitPriceFen } from '../write-model/sms-message/prices.js';
 import { countSegments, type SmsEncoding } from '../write-model/sms-message/segments.js';
 import type { SmsInboundState } from '../write-model/sms-message/inbound.js';
 import type { SmsMessageState } from '../write-model/sms-message/state.js';
-import type { LedgerCharges } from './ports/ledger.js';
-import { chargeSms, SmsInsufficientBalanceError, smsRequestEventIds } from './sms/charges.js';
+import type { ChargeResult, LedgerCharges } from './ports/ledger.js';
+import { chargeSms, insufficientBalanceReason, SmsInsufficientBalanceError, smsRequestEventIds } from './sms/charges.js';
 import { sendLimitKey } from './sms/org-key.js';
 
 /**
@@ -50,9 +51,17 @@ function toProblem(message: string, extra: Record<string, unknown> = {}): Domain
   return new DomainError('VALIDATION_ERROR', `to: ${message}`, { issues: [{ in: 'body', path: ['to'], message, code: 'invalid_phone_number' }], ...extra });
 }
 
+/** A send limit's answer; `release` (where the limit offers it) gives the place taken back. */
+export interface SmsSendDecision {
+  allowed: boolean;
+  limit: number;
+  retryAfterSeconds: number;
+  release?: () => Promise<void>;
+}
+
 /** The per-user send limit (a fixed window in Redis: adapters/rate-limit). */
 export interface SmsSendLimits {
-  hit(key: string): Promise<{ allowed: boolean; limit: number; retryAfterSeconds: number }>;
+  hit(key: string): Promise<SmsSendDecision>;
 }
 
 /** More sends than SMS_SENDS_PER_USER_PER_MINUTE (or the organization's): the API answers 429 RATE_LIMITED with Retry-After. */
@@ -87,13 +96,24 @@ export interface RequestedSms {
 /**
  * Checks, in order: the number (422 under body.to: invalid, not for SMS, or
  * a country not served — details.reason country_not_served); the user's
- * send limit, then the organization's (SmsRateLimitedError); the charge to
- * the balance when a ledger is given (SmsInsufficientBalanceError, nothing
- * written); then SmsRequested on a fresh stream, its event id the charge's
- * source (pm-sms-messages charging it again posts nothing more).
+ * send limit, then the organization's (SmsRateLimitedError); then
+ * SmsRequested on a fresh stream and, when a ledger is given, the charge for
+ * it (its event id the source: pm-sms-messages charging it again posts
+ * nothing more). A balance that cannot pay records SmsFailed
+ * insufficient_balance (never queued) and throws
+ * SmsInsufficientBalanceError. A charge that fails otherwise is left to
+ * pm-sms-messages (`onChargeError` is told): the message is recorded.
+ * A send refused after taking its place in the organization's window gives
+ * the place back.
  */
 export async function requestSms(
-  deps: SmsDeps & { limits: SmsSendLimits; defaultRegion: string; organizationLimits?: SmsSendLimits | null; ledger?: LedgerCharges | null },
+  deps: SmsDeps & {
+    limits: SmsSendLimits;
+    defaultRegion: string;
+    organizationLimits?: SmsSendLimits | null;
+    ledger?: LedgerCharges | null;
+    onChargeError?: (error: unknown) => void;
+  },
   caller: { userId: string; context: CommandContext; organizationId?: string | null },
   input: { to: string; text: string },
 ): Promise<RequestedSms> {
@@ -103,22 +123,31 @@ export async function requestSms(
     throw toProblem(`SMS is not sent to ${number.country}`, { reason: 'country_not_served', country: number.country });
   const limit = await deps.limits.hit(caller.userId);
   if (!limit.allowed) throw new SmsRateLimitedError(limit.limit, limit.retryAfterSeconds);
+  let place: SmsSendDecision | null = null;
   if (deps.organizationLimits) {
-    const shared = await deps.organizationLimits.hit(sendLimitKey(caller.organizationId, caller.userId));
-    if (!shared.allowed) throw new SmsRateLimitedError(shared.limit, shared.retryAfterSeconds, caller.organizationId ? 'organization' : 'user');
+    place = await deps.organizationLimits.hit(sendLimitKey(caller.organizationId, caller.userId));
+    if (!place.allowed) throw new SmsRateLimitedError(place.limit, place.retryAfterSeconds, caller.organizationId ? 'organization' : 'user');
   }
+  try {
+    return await recordAndCharge(deps, caller, number, input.text);
+  } catch (error) {
+    // only a refusal gives the place back: after an error of unknown outcome the message may be recorded, and it counts
+    if (place?.release && (error instanceof SmsInsufficientBalanceError || error instanceof DomainError)) {
+      // not given back (Redis away): the window counts one send too many, never one too few
+      await place.release().catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+async function recordAndCharge(
+  deps: SmsDeps & { ledger?: LedgerCharges | null; onChargeError?: (error: unknown) => void },
+  caller: { userId: string; context: CommandContext; organizationId?: string | null },
+  number: Extract<SmsNumber, { ok: true }>,
+  text: string,
+): Promise<RequestedSms> {
   const messageId = randomUUID();
   const eventIds = smsRequestEventIds(messageId);
-  if (deps.ledger) {
-    const charged = await chargeSms(deps.ledger, {
-      messageId,
-      ownerId: caller.userId,
-      country: number.country,
-      segments: countSegments(input.text).segments,
-      requestedEventId: eventIds(0),
-    });
-    if (!charged.ok) throw new SmsInsufficientBalanceError(charged.amountCents, charged.availableCents);
-  }
   const result = await handle(
     deps.store,
     smsMessageAggregate,
@@ -130,14 +159,40 @@ export async function requestSms(
       to: number.e164,
       country: number.country,
       callingCode: number.callingCode,
-      text: input.text,
+      text,
       organizationId: caller.organizationId ?? null,
       now: deps.now().toISOString(),
     },
     // a fresh random id: the stream is new, nothing to read (the append's no_stream checks it)
     { context: caller.context, expectedRevision: 'no_stream', eventIds, loaded: { state: smsMessageAggregate.decider.initialState(), revision: -1n } },
   );
-  const { encoding, segments } = countSegments(input.text);
+  const { encoding, segments } = countSegments(text);
+  // charged only once recorded: a write that fails has taken no money
+  if (deps.ledger) {
+    let charged: ChargeResult | null = null;
+    try {
+      charged = await chargeSms(deps.ledger, {
+        messageId,
+        ownerId: caller.userId,
+        country: number.country,
+        segments,
+        requestedEventId: eventIds(0),
+      });
+    } catch (error) {
+      // pending and unpaid: pm-sms-messages charges it before queueing it, or fails it insufficient_balance
+      deps.onChargeError?.(error);
+    }
+    if (charged && !charged.ok) {
+      await handle(
+        deps.store,
+        smsMessageAggregate,
+        messageId,
+        { type: 'RecordSmsFailed', messageId, code: 'insufficient_balance', reason: insufficientBalanceReason(charged), now: deps.now().toISOString() },
+        { context: caller.context, eventIds: eventIdsFrom(`sms-request-refused:${messageId}`), loaded: { state: result.state, revision: result.revision } },
+      );
+      throw new SmsInsufficientBalanceError(charged.amountCents, charged.availableCents);
+    }
+  }
   return {
     messageId,
     to: number.e164,

@@ -1,5 +1,5 @@
 import type { LedgerCharges } from '../application/ports/ledger.js';
-import { chargeSms } from '../application/sms/charges.js';
+import { chargeSms, insufficientBalanceReason } from '../application/sms/charges.js';
 import { sendLimitKey } from '../application/sms/org-key.js';
 import type { SmsSendWindows } from '../application/sms/send-windows.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -69,7 +69,7 @@ export function createSmsMessages(deps: SmsMessagesDeps, name = SMS_MESSAGES): C
         type: 'RecordSmsFailed',
         messageId: r.messageId,
         code: 'insufficient_balance',
-        reason: `the balance cannot pay for it: ${result.amountCents} cents, ${result.availableCents} available`,
+        reason: insufficientBalanceReason(result),
         now: new Date().toISOString(),
       },
       { context: contextFromEvent(event, name), eventIds: eventIdsFrom(`${name}:${event.id}:insufficient`) },

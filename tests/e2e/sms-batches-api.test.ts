@@ -253,12 +253,19 @@ describe('sms batches: POST /sms/batches → review → messages → receipts (e
     expect(after).to.equal(before);
   });
 
-  it('charges each SMS to the balance: a sender without one is refused 409 insufficient_balance, nothing sent', async function () {
+  it('charges each SMS to the balance: a sender without one is refused 409 insufficient_balance, the message failed, nothing sent', async function () {
     if (!charging) this.skip();
     const r = await call('POST', '/api/v1/sms/messages', bob.token, { to: '+8613800138000', text: 'hello' });
     expect(r.status, r.text).to.equal(409);
     expect(r.body.error.details).to.include({ reason: 'insufficient_balance' });
-    expect((await call('GET', '/api/v1/sms/messages', bob.token)).body.data.items).to.deep.equal([]);
+    // recorded, then refused: listed failed, never sent
+    let refused: any[] = [];
+    await waitFor('the refused message listed', async () => {
+      refused = (await call('GET', '/api/v1/sms/messages', bob.token)).body.data.items;
+      return refused.length > 0;
+    });
+    expect(refused.map((m) => [m.status, m.failure?.code])).to.deep.equal([['failed', 'insufficient_balance']]);
+    expect(sandbox.acceptedCount(refused[0].id)).to.equal(0);
     // alice's balance pays: 202
     expect((await call('POST', '/api/v1/sms/messages', alice.token, { to: '+8613800138000', text: 'hello' })).status).to.equal(202);
     // a batch whose owner cannot pay: its messages fail insufficient_balance, none goes to the provider

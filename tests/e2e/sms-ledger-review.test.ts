@@ -13,9 +13,10 @@ import { waitFor } from '../support/wait-for.js';
 /**
  * What docs/sms.md and docs/ledger.md promise beside the main walks: the
  * provider's callbacks refuse text no store can keep (400, not 500), the
- * batch list filters by the status each batch shows (`completed` too),
- * PUT /ledger/settings honours If-Match, and a balance topped up in another
- * process pays for the SMS the API refused before.
+ * batch list filters by the status each batch shows (`completed` too) and
+ * cancelling a completed batch says so, PUT /ledger/settings honours
+ * If-Match, and a balance topped up in another process pays for the SMS
+ * the API refused before.
  */
 describe('sms and ledger: documented edges (e2e)', function () {
   this.timeout(120_000);
@@ -110,7 +111,7 @@ describe('sms and ledger: documented edges (e2e)', function () {
     expect(ok.status).to.equal(200);
   });
 
-  it('lists batches by the status each shows: completed apart from sending', async () => {
+  it('lists batches by the status each shows: completed apart from sending; a completed one is not cancelled (409 completed)', async () => {
     worker = await startWorker(platform.container, {
       workerName: `sms-review-${randomUUID().slice(0, 6)}`,
       processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
@@ -134,6 +135,10 @@ describe('sms and ledger: documented edges (e2e)', function () {
     };
     expect(await ids('completed')).to.deep.equal([id]);
     expect(await ids('sending')).to.deep.equal([]);
+    // too late to cancel: the refusal names the status the batch shows
+    const cancel = await platform.call('POST', `/api/v1/sms/batches/${id}/cancel`, { token: alice.token });
+    expect(cancel.status, cancel.text).to.equal(409);
+    expect(cancel.body.error.details).to.include({ reason: 'completed', status: 'completed' });
     const doc = (await platform.call('GET', '/api/v1/openapi.json')).body;
     const status = doc.paths['/api/v1/sms/batches'].get.parameters.find((p: any) => p.name === 'status');
     expect(status.schema.enum).to.include('completed');

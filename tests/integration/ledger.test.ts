@@ -92,6 +92,24 @@ describe('the balance ledger on Postgres: group commit, never overdrawn, never p
     expect(state.status === 'open' && state.balanceCents).to.equal(10_000 - 10);
   });
 
+  it('a repeat from another process that the balance could no longer pay is a duplicate, not a refusal (a paid SMS is never failed for its own payment)', async () => {
+    const holder = holderOf();
+    const w1 = new LedgerWriter(a, { timeZone: TZ, now });
+    const w2 = new LedgerWriter(b, { timeZone: TZ, now });
+    await deposit(w1, holder, 10); // two CN segments at 5
+    const source = randomUUID();
+    // the API's process charges it, spending the whole balance; pm-sms-messages, in another, charges it again
+    const first = await chargesOn(w1, a).charge(sms(holder, source, 2));
+    expect(first).to.include({ ok: true, duplicate: false, balanceCents: 0 });
+    const again = await chargesOn(w2, b).charge(sms(holder, source, 2));
+    expect(again).to.include({ ok: true, duplicate: true, amountCents: 10 });
+    expect(again.ok && again.postingId).to.equal(first.ok && first.postingId);
+    // a new source is still refused, and nothing was posted twice
+    const other = await chargesOn(w2, b).charge(sms(holder, randomUUID(), 1));
+    expect(other).to.include({ ok: false, reason: 'insufficient_balance' });
+    expect((await chargedEvents(a, holder)).filter((p) => p.sourceEventId === source)).to.have.length(1);
+  });
+
   it('a repeat hidden in a batch of new charges is split out: the new ones post, the repeat does not', async () => {
     const holder = holderOf();
     const w1 = new LedgerWriter(a, { timeZone: TZ, now });
@@ -157,6 +175,21 @@ describe('the balance ledger on Postgres: group commit, never overdrawn, never p
     expect(deposits).to.have.length(1);
     const { state } = await load(a, ledgerAggregate, ledgerPeriodId(holder, '2026-12'));
     expect(state.status === 'open' && state.balanceCents).to.equal(700);
+  });
+
+  it("a holder's refused first charge writes no month; the first posting opens it, and a charge then decides on it", async () => {
+    const holder = holderOf();
+    const w1 = new LedgerWriter(a, { timeZone: TZ, now });
+    const refused = await chargesOn(w1, a).charge(sms(holder, randomUUID()));
+    expect(refused).to.deep.include({ ok: false, reason: 'insufficient_balance', amountCents: 5, availableCents: 0 });
+    expect(await a.readStream(ledgerStream(ledgerPeriodId(holder, '2026-12'))).catch((e: Error) => e.name)).to.equal('StreamNotFoundError');
+    expect((await load(a, ledgerAccountAggregate, `user_${holder.id}`)).revision).to.equal(-1n);
+    // another process tops up: this writer's refusal is not kept, its next charge is paid
+    await deposit(new LedgerWriter(b, { timeZone: TZ, now }), holder, 10);
+    expect(await chargesOn(w1, a).charge(sms(holder, randomUUID()))).to.deep.include({ ok: true, balanceCents: 5, duplicate: false });
+    const month = await a.readStream(ledgerStream(ledgerPeriodId(holder, '2026-12')));
+    expect(month.map((e) => e.type)).to.deep.equal(['LedgerPeriodOpened', 'FundsDeposited', 'ChargePosted']);
+    expect((await load(a, ledgerAccountAggregate, `user_${holder.id}`)).state).to.deep.include({ period: '2026-12', previousPeriod: null });
   });
 
   it('bad charges are refused before anything is written', async () => {

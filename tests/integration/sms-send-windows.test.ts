@@ -27,6 +27,29 @@ describe('RedisSmsSendWindows (integration)', () => {
     expect((await w.hit('org:b')).allowed).to.equal(true);
   });
 
+  it('gives a place back once (a send refused after taking it), never below nothing, and in the minute it was taken', async () => {
+    const prefix = `test:sms-windows:${randomUUID()}`;
+    const w = windows(2, prefix);
+    const first = await w.hit('org:a');
+    const second = await w.hit('org:a');
+    expect((await w.hit('org:a')).allowed).to.equal(false);
+    await second.release!();
+    await second.release!();
+    expect((await w.hit('org:a')).allowed).to.equal(true);
+    expect((await w.hit('org:a')).allowed).to.equal(false);
+    // released in the next minute: the place goes back to the minute it was taken in, the next one stays full
+    const later = windows(1, prefix, now + 60_000);
+    expect((await later.hit('org:a')).allowed).to.equal(true);
+    await first.release!();
+    expect((await later.hit('org:a')).allowed).to.equal(false);
+    expect((await w.hit('org:a')).allowed).to.equal(true);
+    // a window that has expired is left alone: no negative count, no room made
+    const gone = await w.hit('org:b');
+    await redis.del(`${prefix}:org:b:${Math.floor(now / 60_000)}`);
+    await gone.release!();
+    expect(await redis.get(`${prefix}:org:b:${Math.floor(now / 60_000)}`)).to.equal(null);
+  });
+
   it('spreads a batch over the minutes with room, never refusing, and single sends find those minutes taken', async () => {
     const prefix = `test:sms-windows:${randomUUID()}`;
     const w = windows(4, prefix);

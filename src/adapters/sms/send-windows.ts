@@ -1,3 +1,4 @@
+import type { SmsSendDecision } from '../../application/sms.js';
 import type { SmsSendWindows } from '../../application/sms/send-windows.js';
 import type { Redis } from '../redis/redis.js';
 
@@ -31,8 +32,18 @@ end
 return out
 `;
 
+// Gives one place of the window KEYS[1] back; a window gone (expired) or
+// empty stays as it is, so a late release never makes room that was not taken.
+const GIVE_BACK = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used > 0 then redis.call('DECR', KEYS[1]) end
+return used
+`;
+
 const COMMAND = 'collectorTakeSmsWindows';
+const RELEASE = 'collectorGiveBackSmsWindow';
 type Take = (...args: (string | number)[]) => Promise<number[]>;
+type GiveBack = (key: string) => Promise<number>;
 
 /**
  * SmsSendWindows in Redis: one counter per key and minute
@@ -47,6 +58,7 @@ export class RedisSmsSendWindows implements SmsSendWindows {
     private readonly options: { prefix: string; limit: number; now?: () => number },
   ) {
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: TAKE });
+    if (!(RELEASE in redis)) redis.defineCommand(RELEASE, { numberOfKeys: 1, lua: GIVE_BACK });
   }
 
   private async take(key: string, count: number, ahead: number): Promise<{ window: number; taken: number }[]> {
@@ -59,11 +71,21 @@ export class RedisSmsSendWindows implements SmsSendWindows {
     return out;
   }
 
-  async hit(key: string): Promise<{ allowed: boolean; limit: number; retryAfterSeconds: number }> {
+  /** A place in the current minute; `release` gives it back (a send refused after taking it must not count). */
+  async hit(key: string): Promise<SmsSendDecision> {
     const now = this.options.now?.() ?? Date.now();
     const [taken] = await this.take(key, 1, 1);
     const retryAfterSeconds = Math.max(1, Math.ceil((WINDOW_MS - (now % WINDOW_MS)) / 1000));
-    return { allowed: taken !== undefined, limit: this.options.limit, retryAfterSeconds };
+    if (taken === undefined) return { allowed: false, limit: this.options.limit, retryAfterSeconds };
+    // the window taken, not the current one: the minute may have turned since
+    const windowKey = `${this.options.prefix}:${key}:${taken.window}`;
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await (this.redis as unknown as Record<typeof RELEASE, GiveBack>)[RELEASE].call(this.redis, windowKey);
+    };
+    return { allowed: true, limit: this.options.limit, retryAfterSeconds, release };
   }
 
   async schedule(key: string, count: number): Promise<number[]> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IdempotencyConflictError, WrongExpectedVersionError } from '../../event-store/errors.js';
+import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../../event-store/errors.js';
 import type { EventData, EventStore, Json } from '../../event-store/port.js';
 import type { CommandContext } from '../../write-model/core/command-context.js';
 import { toMetadata } from '../../write-model/core/command-context.js';
@@ -49,7 +49,9 @@ import { quotaDay } from '../quota-day.js';
  * The month: the holder's account stream points at the current one; when
  * the clock has moved into a new month, the pointer moves first, then the
  * old month is closed (LedgerPeriodClosed: nothing lands there any more)
- * and the new one opened with its closing balance and credit limit.
+ * and the new one opened with its closing balance and credit limit. A
+ * holder's first month is written with the first posting that lands in it:
+ * refusals before that write nothing (the read model shows no month).
  */
 
 export type LedgerOp =
@@ -111,6 +113,8 @@ interface Current {
   revision: bigint;
   /** read from the store since the last decision (a refusal on it stands) */
   fresh: boolean;
+  /** the holder's first month, not yet written: opened only once something lands in it */
+  unopened?: boolean;
 }
 
 interface Lane {
@@ -127,6 +131,8 @@ const SYSTEM_CONTEXT = (cause: string): CommandContext => ({ correlationId: caus
 const MAX_ROUNDS = 64;
 /** holders kept in memory before idle ones are forgotten */
 const MAX_IDLE_LANES = 1_000;
+/** how many of a month's latest events a refused charge is looked for among (a repeat follows its first charge within moments) */
+const REPEAT_SCAN = 500;
 
 export class LedgerWriter {
   private readonly lanes = new Map<string, Lane>();
@@ -180,7 +186,7 @@ export class LedgerWriter {
     return promise;
   }
 
-  /** The holder's current month as the store has it (opening it when the clock has moved on). */
+  /** The holder's current month as the store has it (opening it when the clock has moved on; a holder's first one is not written). */
   async balance(holder: Holder): Promise<{ period: string; balanceCents: number; creditLimitCents: number }> {
     const current = await this.resolve(holder, this.periodAt(this.now()));
     return { period: current.period, balanceCents: current.state.balanceCents, creditLimitCents: current.state.creditLimitCents };
@@ -238,9 +244,15 @@ export class LedgerWriter {
       // decided on: another process may deposit before the next batch, whose refusals must read again
       current.fresh = false;
       const { state, events, outcomes } = decided;
+      await this.recogniseRepeats(lane, current, todo, outcomes);
       if (events.length === 0) {
         settle(todo, outcomes);
         return;
+      }
+      if (current.unopened) {
+        // something lands: the account and its first month are written now, and the batch decided again on them
+        lane.current = await this.resolve(lane.holder, wanted, true);
+        continue;
       }
       try {
         const result = await this.store.append(
@@ -340,6 +352,38 @@ export class LedgerWriter {
     return { state: state as LedgerPeriod, events, outcomes };
   }
 
+  /**
+   * A charge refused for want of balance (on a fresh read) may repeat one
+   * another process has posted: the API charges a single SMS and
+   * pm-sms-messages charges it again, and the first charge is what left too
+   * little for the second. Such a repeat is looked for among the month's
+   * latest events and answered as the duplicate it is, so a paid message is
+   * never failed for its own payment. Only refusals pay for the read.
+   */
+  private async recogniseRepeats(lane: Lane, current: Current, todo: readonly Pending[], outcomes: LedgerOutcome[]): Promise<void> {
+    const refused = todo.flatMap((p, i) => {
+      const o = outcomes[i]!;
+      return p.op.kind === 'charge' && o.status === 'refused' && o.error.details?.reason === 'insufficient_balance' ? [i] : [];
+    });
+    if (refused.length === 0 || current.unopened) return;
+    const latest = await this.store
+      .readStream(ledgerStream(ledgerPeriodId(lane.holder, current.period)), { direction: 'backwards', fromRevision: 'end', maxCount: REPEAT_SCAN })
+      .catch((error: unknown) => {
+        if (error instanceof StreamNotFoundError) return [];
+        throw error;
+      });
+    const posted = new Map(latest.filter((e) => e.type === 'ChargePosted').map((e) => [e.id, e]));
+    for (const i of refused) {
+      const id = todo[i]!.id;
+      const event = posted.get(id);
+      if (!event) continue;
+      const stored = (event.data as { amountCents?: unknown }).amountCents;
+      const amountCents = typeof stored === 'number' ? stored : 0;
+      outcomes[i] = { status: 'duplicate', postingId: id, amountCents, ...balanceOf(current), period: current.period };
+      this.remember(lane, id, amountCents);
+    }
+  }
+
   private remember(lane: Lane, id: string, amountCents: number): void {
     lane.recent.set(id, amountCents);
     if (lane.recent.size > this.recentIds) lane.recent.delete(lane.recent.keys().next().value!);
@@ -357,12 +401,27 @@ export class LedgerWriter {
    * The holder's open month, at least `wanted`: the account's pointer moved
    * there (after making sure the month it pointed at was opened), the
    * previous month closed and this one opened with its closing balance.
+   * A holder that never had a month gets `wanted` as it would be opened
+   * (nothing carried: balance and credit limit 0), unwritten unless `open`:
+   * a refused charge leaves no month behind.
    */
-  private async resolve(holder: Holder, wanted: string): Promise<Current> {
+  private async resolve(holder: Holder, wanted: string, open = false): Promise<Current> {
     const accountId = ledgerAccountId(holder);
     const context = SYSTEM_CONTEXT(`ledger:${accountId}:${wanted}`);
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       let account = (await load(this.store, ledgerAccountAggregate, accountId)).state;
+      if (account.period === null && !open) {
+        const state: LedgerPeriod = {
+          status: 'open',
+          holderKind: holder.kind,
+          holderId: holder.id,
+          period: wanted,
+          balanceCents: 0,
+          creditLimitCents: 0,
+          nextPeriod: null,
+        };
+        return { period: wanted, state, revision: -1n, fresh: true, unopened: true };
+      }
       if (account.period !== null && account.period < wanted) {
         // the month it points at is opened before the pointer moves on: a chain with no gap
         await this.ensureOpened(holder, account.period, account.previousPeriod, context);

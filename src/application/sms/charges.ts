@@ -5,13 +5,14 @@ import { smsMessageStream } from '../../write-model/sms-message/decider.js';
 /**
  * Charging an SMS to the prepaid balance (LedgerCharges: the ledger's
  * per-country price per segment). The charge is for the message's
- * SmsRequested event — its id is the charge's source, so charging it again
- * (the API first, then pm-sms-messages; a redelivered event) posts once.
+ * SmsRequested event, charged once it is written — its id is the charge's
+ * source, so charging it again (the API first, then pm-sms-messages; a
+ * redelivered event) posts once.
  * Where the ledger is not wired, or SMS_CHARGE_LEDGER=false, nothing is
  * charged.
  */
 
-/** The ids of a message's SmsRequested: named after the message, so the API knows it before appending. */
+/** The ids of a message's SmsRequested: named after the message, so the API knows the charge's source. */
 export function smsRequestEventIds(messageId: string): EventIdSource {
   return eventIdsFrom(`sms-request:${messageId}`);
 }
@@ -36,6 +37,11 @@ export async function chargeSms(ledger: LedgerCharges, sms: SmsToCharge): Promis
     sourceStream: smsMessageStream(sms.messageId),
     reason: sms.batchId ? `SMS ${sms.messageId} of batch ${sms.batchId}` : `SMS ${sms.messageId}`,
   });
+}
+
+/** SmsFailed insufficient_balance's reason. */
+export function insufficientBalanceReason(refused: { amountCents: number; availableCents: number }): string {
+  return `the balance cannot pay for it: ${refused.amountCents} cents, ${refused.availableCents} available`;
 }
 
 /** The API's answer to a charge the balance cannot pay: 409 CONFLICT, details.reason insufficient_balance. */

@@ -11,6 +11,7 @@ import { SMS_BATCHES_PROJECTION } from '../../../projections/sms-batches.js';
 import { findSmsBatch, listSmsBatches, listSmsBatchMessages, listSmsKeywords } from '../../../read-api/sms-batches.js';
 import { SMS_STATUSES } from '../../../read-api/sms.js';
 import { MAX_BATCH_RECIPIENTS, MAX_SCHEDULE_AHEAD_DAYS, SMS_BATCH_STATUSES } from '../../../write-model/sms-batch/events.js';
+import { DomainError } from '../../../write-model/core/domain-error.js';
 import { MAX_SMS_TEXT, SMS_FAILURE_CODES } from '../../../write-model/sms-message/events.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
@@ -297,7 +298,8 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
       summary: 'Cancel an SMS batch before it is sent',
       description:
         'While in review, or approved and waiting for its time: SmsBatchCancelled (its open review withdrawn); cancelled already: the same ' +
-        'answer. Sending, or rejected: 409 CONFLICT (details.reason the status). A batch I may not see: 404.',
+        'answer. Sending, completed (every message has its outcome) or rejected: 409 CONFLICT (details.reason the status as the batch shows it). ' +
+        'A batch I may not see: 404.',
       tags: ['sms'],
       auth: true,
       permission: 'messaging.sms-batches.edit',
@@ -314,7 +316,22 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
       requireSms();
       const user = currentUser(ctx);
       const { ownerIds } = await smsAccessOf(ctx, user.id, deps.membership);
-      const result = await cancelSmsBatch({ store, now }, { userId: user.id, ownerIds, context: commandContext(ctx, user.id) }, params.id);
+      let result: Awaited<ReturnType<typeof cancelSmsBatch>>;
+      try {
+        result = await cancelSmsBatch({ store, now }, { userId: user.id, ownerIds, context: commandContext(ctx, user.id) }, params.id);
+      } catch (error) {
+        // the batch's stream ends at `sending`: whether every message has its outcome (`completed`) only the read model knows
+        if (error instanceof DomainError && error.code === 'CONFLICT' && error.details.reason === 'sending') {
+          const shown = await findSmsBatch(knex, ownerIds, params.id);
+          if (shown?.status === 'completed')
+            throw new DomainError('CONFLICT', `sms batch ${params.id} is completed: cannot cancel it`, {
+              ...error.details,
+              reason: 'completed',
+              status: 'completed',
+            });
+        }
+        throw error;
+      }
       commandResult(ctx, result, { extra: { batch_id: params.id, status: 'cancelled' } });
     },
   );

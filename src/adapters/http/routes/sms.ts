@@ -194,9 +194,9 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
         "key is the message id); the provider's signed receipt then records delivered or undelivered. Follow it with GET /sms/messages/{id} " +
         "(pass the answer's position as `?after_position=`). An invalid number, one that cannot take an SMS (a landline) or of a country " +
         'not served: 422 under body.to (details.reason country_not_served for the last). More than SMS_SENDS_PER_USER_PER_MINUTE sends a ' +
-        'minute, or more than SMS_SENDS_PER_ORGANIZATION_PER_MINUTE for the whole organization: 429 RATE_LIMITED with Retry-After. Where the ' +
-        "prepaid ledger is on, the price is charged to the organization's (or my) balance first: a balance that cannot pay is 409 CONFLICT " +
-        '(details.reason insufficient_balance) and nothing is sent. Without a configured provider: 503 SERVICE_UNAVAILABLE (details.reason sms_not_configured).',
+        'minute, or more than SMS_SENDS_PER_ORGANIZATION_PER_MINUTE accepted for the whole organization: 429 RATE_LIMITED with Retry-After. Where the ' +
+        "prepaid ledger is on, the price is charged to the organization's (or my) balance once the request is recorded: a balance that cannot " +
+        'pay is 409 CONFLICT (details.reason insufficient_balance), the message recorded failed (insufficient_balance) and never sent. Without a configured provider: 503 SERVICE_UNAVAILABLE (details.reason sms_not_configured).',
       tags: ['sms'],
       auth: true,
       permission: 'messaging.sms.create',
@@ -231,6 +231,7 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
             defaultRegion: config.SMS_DEFAULT_REGION,
             organizationLimits: deps.organizationLimits ?? null,
             ledger: deps.ledger ?? null,
+            onChargeError: (error) => ctx.state.logger.warn({ err: error }, 'sms charge failed: left to pm-sms-messages'),
           },
           { userId: user.id, context: commandContext(ctx, user.id), organizationId: await organizationOf(deps.membership, user.id) },
           { to: body.to, text: body.text },
