@@ -53,7 +53,8 @@ describe('process manager: plan on refund (the reverse of plan on payment)', fun
       amountFen: 3990,
       provider: 'alipay',
       expiresAt: '2026-03-01T02:00:00.000Z',
-      now: '2026-03-01T01:00:00.000Z',
+      // placed five minutes before it is paid: a later order is placed after an earlier one's payment
+      now: new Date(Date.parse(paidAt) - 5 * 60_000).toISOString(),
     });
     await order({ type: 'ConfirmPayment', orderId, provider: 'alipay', providerTradeNo: `T${orderId}`, paidAmountFen: 3990, paidAt, now: paidAt });
     return orderId;
