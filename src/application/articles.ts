@@ -124,7 +124,8 @@ export async function reviseArticle(
 }
 
 /** Deleted for good (its versions stay in the stream); NOT_FOUND for an unknown, someone else's or an already deleted article. */
-export async function deleteArticle(deps: ArticleDeps, caller: ArticleCaller, articleId: string): Promise<ArticleWrite> {
+/** Deletes the article; `expectedRevision` (If-Match) is the stream revision the caller last saw. */
+export async function deleteArticle(deps: ArticleDeps, caller: ArticleCaller, articleId: string, expectedRevision?: bigint): Promise<ArticleWrite> {
   const { state } = await load(deps.store, articleAggregate, articleId);
   const ownerId = reachedOwner(state, caller, articleId);
   const result = await handle(
@@ -132,7 +133,7 @@ export async function deleteArticle(deps: ArticleDeps, caller: ArticleCaller, ar
     articleAggregate,
     articleId,
     { type: 'DeleteArticle', articleId, requestedBy: ownerId, now: deps.now().toISOString() },
-    { context: caller.context },
+    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
   return { articleId, version: result.state.version, revision: result.revision, position: result.position };
 }

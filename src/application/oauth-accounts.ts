@@ -7,6 +7,7 @@ import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
 import { uuidFromName } from '../write-model/core/event-ids.js';
 import { platformAccountAggregate } from '../write-model/platform-account/decider.js';
+import { userAggregate } from '../write-model/user/decider.js';
 import type { PlatformAccountEvent } from '../write-model/platform-account/events.js';
 import type { PlatformAccountState } from '../write-model/platform-account/state.js';
 import type { SealedSecret, SecretBox } from './ports/secret-box.js';
@@ -53,7 +54,8 @@ export type OAuthBindingProblem =
   | 'access_denied'
   | 'platform_error'
   | 'grant_refused'
-  | 'upstream_unavailable';
+  | 'upstream_unavailable'
+  | 'user_suspended';
 
 /** Why a binding did not happen; `details` names codes, never tokens. */
 export class OAuthBindingError extends Error {
@@ -168,6 +170,10 @@ export async function completeAuthorization(deps: OAuthAccountsDeps, input: Call
     });
   }
   if (!input.code) throw new OAuthBindingError('platform_error', 'the platform sent neither a code nor an error', { platform: input.platform });
+  // the state names the user without a session: one suspended since it was issued binds nothing
+  const { state: holder } = await load(deps.store, userAggregate, state.u);
+  if (holder.status !== 'active')
+    throw new OAuthBindingError('user_suspended', 'the account that started this authorization is suspended', { reason: 'suspended' });
 
   let tokens: TokenSet;
   let user: Awaited<ReturnType<typeof fetchPlatformUser>>;

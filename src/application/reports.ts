@@ -149,13 +149,14 @@ export async function changeReport(call: ReportCall, reportId: string, change: P
   );
 }
 
-export async function deleteReport(call: ReportCall, reportId: string) {
+/** Deletes the report; `expectedRevision` (If-Match) is the stream revision the caller last saw. */
+export async function deleteReport(call: ReportCall, reportId: string, expectedRevision?: bigint) {
   return handle(
     call.store,
     reportAggregate,
     reportId,
     { type: 'DeleteReport', reportId, requestedBy: call.userId, now: call.now.toISOString() },
-    { context: call.context },
+    { context: call.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
 }
 

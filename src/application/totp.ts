@@ -16,7 +16,7 @@ export const TOTP_DIGITS = 6;
 /** steps either side of now a code may come from */
 export const TOTP_DRIFT_STEPS = 1;
 
-/** A code as typed: 6 digits (spaces are dropped before this is checked). */
+/** A code: 6 digits, nothing else (the routes refuse spaces with 422). */
 export const TOTP_CODE = /^[0-9]{6}$/;
 
 /** Recovery codes: 16 characters of the base32 alphabet (80 bits), shown in groups of four. */

@@ -330,7 +330,8 @@ export async function updateWorkflow(
 }
 
 /** Deletes and frees the slot; a repeat (already deleted) frees it again, so a lost release heals. */
-export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string): Promise<Outcome> {
+/** Deletes the workflow and frees its slot; `expectedRevision` (If-Match) is the stream revision the caller last saw. */
+export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, expectedRevision?: bigint): Promise<Outcome> {
   const result = await handle(
     deps.store,
     workflowAggregate,
@@ -339,7 +340,7 @@ export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflo
       refuseManaged(own(state, caller, true).type, workflowId);
       return { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
-    { context: caller.context },
+    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
   const resolved = workflowType(result.state.workflow!.type);
   if (resolved && holdsSlot(resolved.platform.service)) {

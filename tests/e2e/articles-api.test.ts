@@ -388,7 +388,15 @@ describe('articles and media API (e2e, production app)', function () {
     });
 
     it('deletes: gone from every route and the list; a repeat is 404', async () => {
-      const deleted = await call('DELETE', `/api/v1/articles/${articleId}`, { token: alice.token });
+      // If-Match: a revision the article has moved on from is 412 and deletes nothing; the current one deletes
+      const stale = await call('DELETE', `/api/v1/articles/${articleId}`, { token: alice.token, headers: { 'If-Match': '"0"' } });
+      expect(stale.status, stale.text).to.equal(412);
+      expect(stale.body.error.code).to.equal('PRECONDITION_FAILED');
+      const current = await call('GET', `/api/v1/articles/${articleId}`, { token: alice.token });
+      expect(current.status, current.text).to.equal(200);
+      const etag = current.res.headers.get('etag');
+      expect(etag).to.match(/^"[1-9][0-9]*"$/);
+      const deleted = await call('DELETE', `/api/v1/articles/${articleId}`, { token: alice.token, headers: { 'If-Match': etag! } });
       expect(deleted.status, deleted.text).to.equal(200);
       const after = `after_position=${deleted.body.data.position}`;
       expect((await call('GET', `/api/v1/articles/${articleId}?${after}`, { token: alice.token })).status).to.equal(404);

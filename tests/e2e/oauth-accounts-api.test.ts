@@ -9,6 +9,8 @@ import { TOKENS } from '../../src/tokens.js';
 import { consent } from '../support/open-platform-consent.js';
 import { startPlatform, type Platform, type Reply } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
+import { handle } from '../../src/write-model/core/command-handler.js';
+import { userAggregate } from '../../src/write-model/user/decider.js';
 
 /** What the platforms have registered as our redirect URIs: the browser comes back to this host (the test plays the browser). */
 const PUBLIC_BASE = 'http://collector-api.test';
@@ -148,6 +150,24 @@ describe('OAuth-bound platform accounts: authorize → consent → callback → 
     expect(denied.status, denied.text).to.equal(403);
     expect(denied.body.error.code).to.equal('OAUTH_ACCESS_DENIED');
     expect(await accounts(bob)).to.have.length(before);
+  });
+
+  it('a user suspended between the consent and the callback binds nothing (403 PERMISSION_DENIED, reason suspended)', async () => {
+    const carol = await platform.signUp('carol');
+    const callback = await authorizeAndConsent(carol, 'netease');
+    const now = new Date().toISOString();
+    await handle(
+      platform.store,
+      userAggregate,
+      carol.userId,
+      { type: 'SuspendUser', userId: carol.userId, reason: 'abuse', now },
+      { context: { correlationId: 'test', causationId: 'test', actor: 'test' } },
+    );
+    const refused = await get(callback);
+    expect(refused.status, refused.text).to.equal(403);
+    expect(refused.body.error).to.deep.include({ code: 'PERMISSION_DENIED', details: { reason: 'suspended' } });
+    const bound = await platform.store.readAll({ filter: { eventTypes: ['OAuthAccountBound'] }, maxCount: 10_000 });
+    expect(bound.filter((e) => (e.data as { ownerId?: string }).ownerId === carol.userId)).to.have.length(0);
   });
 
   it('binding the same platform user again re-authorizes the same account', async () => {

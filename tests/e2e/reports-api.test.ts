@@ -226,7 +226,9 @@ describe('scheduled reports API and job (e2e, production app)', function () {
     const list = await call('GET', '/api/v1/reports', { token: alice.token });
     expect(list.body.data.items.map((r: any) => r.id)).to.include(id);
 
-    const deleted = await call('DELETE', `/api/v1/reports/${id}`, { token: alice.token });
+    const staleDelete = await call('DELETE', `/api/v1/reports/${id}`, { token: alice.token, headers: { 'If-Match': '"0"' } });
+    expect(staleDelete.res.status, staleDelete.text).to.equal(412);
+    const deleted = await call('DELETE', `/api/v1/reports/${id}`, { token: alice.token, headers: { 'If-Match': `"${changed.body.data.revision}"` } });
     expect(deleted.res.status, deleted.text).to.equal(200);
     expect((await call('GET', `/api/v1/reports/${id}?after_position=${deleted.body.data.position}`, { token: alice.token })).res.status).to.equal(404);
     expect((await call('DELETE', `/api/v1/reports/${id}`, { token: alice.token })).res.status).to.equal(404);

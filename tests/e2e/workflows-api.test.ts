@@ -321,7 +321,11 @@ describe('workflows API (e2e)', function () {
     expect(active.body.data).to.include({ status: 'active' });
 
     expect((await createNotes(alice.token, 'second')).res.status).to.equal(429);
-    const deleted = await call('DELETE', `/workflows/${id}`, { token: alice.token });
+    // If-Match: the revision before the pause is stale (412, nothing deleted); the resume's is current
+    const stale = await call('DELETE', `/workflows/${id}`, { token: alice.token, headers: { 'If-Match': `"${created.body.data.revision}"` } });
+    expect(stale.res.status, stale.text).to.equal(412);
+    expect(stale.body.error.code).to.equal('PRECONDITION_FAILED');
+    const deleted = await call('DELETE', `/workflows/${id}`, { token: alice.token, headers: { 'If-Match': `"${resumed.body.data.revision}"` } });
     expect(deleted.res.status, deleted.text).to.equal(200);
     const gone = await call('GET', `/workflows/${id}?after_position=${deleted.body.data.position}`, { token: alice.token });
     expect(gone.res.status, gone.text).to.equal(404);

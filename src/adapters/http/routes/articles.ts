@@ -230,16 +230,19 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       method: 'delete',
       path: '/:id',
       summary: 'Delete my article',
-      description: 'Final: it leaves my list and every route answers 404 for it (a repeat too). Its images stay uploaded.',
+      description:
+        'Final: it leaves my list and every route answers 404 for it (a repeat too). Its images stay uploaded. If-Match: the revision from ' +
+        'an ETag (412 when the article moved on since).',
       tags: ['articles'],
       auth: true,
       permission: 'publishing.articles.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: writeSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      answer(ctx, await deleteArticle({ store, now: clock }, caller(ctx), params.id));
+      answer(ctx, await deleteArticle({ store, now: clock }, caller(ctx), params.id, ifMatchRevision(ctx)));
     },
   );
 

@@ -116,7 +116,9 @@ export function invitationsRouter(api: HttpApi, deps: InvitationRouteDeps): Rout
       method: 'post',
       path: '/:id/decline',
       summary: 'Decline an invitation',
-      description: 'One addressed to my account email (404 for any other); an answered or revoked one is 409.',
+      description:
+        'One addressed to my account email (404 for any other). Declined already: the same answer, position null (nothing written); accepted or ' +
+        'revoked: 409 (details.reason accepted / revoked), an expired one 409 (details.reason expired).',
       tags,
       auth: true,
       permission: 'organization.invitations.approve',

@@ -75,6 +75,7 @@ const PROBLEMS: Record<OAuthBindingError['problem'], { status: number; code: str
   platform_error: { status: 400, code: 'OAUTH_PLATFORM_ERROR' },
   grant_refused: { status: 400, code: 'OAUTH_GRANT_REFUSED' },
   upstream_unavailable: { status: 502, code: 'UPSTREAM_UNAVAILABLE' },
+  user_suspended: { status: 403, code: 'PERMISSION_DENIED' },
 };
 
 function httpError(error: OAuthBindingError): HttpError {
@@ -176,7 +177,8 @@ export function oauthAccountsRouter(api: HttpApi, deps: OAuthAccountsRouteDeps):
         'Where the platform sends the browser after the consent (no bearer token: the `state` names the user). The state is checked ' +
         '(OAUTH_STATE_INVALID: not ours, altered or for another platform; OAUTH_STATE_EXPIRED: older than 10 minutes) and spent ' +
         '(409 OAUTH_STATE_USED when it comes again); then `error=access_denied` is 403 OAUTH_ACCESS_DENIED and another platform error ' +
-        '400 OAUTH_PLATFORM_ERROR; the code is exchanged (with the PKCE verifier) — a refused code is 400 OAUTH_GRANT_REFUSED, no answer ' +
+        '400 OAUTH_PLATFORM_ERROR; a user suspended since the authorization began is 403 PERMISSION_DENIED (details.reason suspended) and nothing ' +
+        'is bound; the code is exchanged (with the PKCE verifier) — a refused code is 400 OAUTH_GRANT_REFUSED, no answer ' +
         '502 UPSTREAM_UNAVAILABLE — and the platform user is bound: a new active account, or the account of the same platform user ' +
         'authorized again (`rebound`). With OAUTH_RETURN_URL set, the browser is sent there instead (302, `?platform=&account_id=&status=bound|rebound`, ' +
         'or `?platform=&error=<code>` for the refusals after the state was accepted).',

@@ -332,10 +332,13 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       method: 'delete',
       path: '/:id',
       summary: 'Delete a scheduled report',
-      description: 'Final; allowed whatever the plan. Its kept files expire as they would. A repeat: 404.',
+      description:
+        'Final; allowed whatever the plan. Its kept files expire as they would. A repeat: 404. If-Match: the revision from an ETag (412 when ' +
+        'the report moved on since).',
       tags: ['reports'],
       auth: true,
       permission: 'reports.reports.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
@@ -343,7 +346,7 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
       await ownReport(ctx, params.id);
-      commandResult(ctx, await deleteReport(call(ctx, user.id), params.id));
+      commandResult(ctx, await deleteReport(call(ctx, user.id), params.id, ifMatchRevision(ctx)));
     },
   );
 

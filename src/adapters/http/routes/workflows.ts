@@ -403,16 +403,19 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       method: 'delete',
       path: '/:id',
       summary: 'Delete one of my workflows',
-      description: 'Final. Frees its automation_workflows slot (xiaohongshu). Deleting it again changes nothing.',
+      description:
+        'Final. Frees its automation_workflows slot (xiaohongshu). Deleting it again changes nothing. If-Match: the revision from an ETag ' +
+        '(412 when the workflow moved on since).',
       tags: ['workflows'],
       auth: true,
       permission: 'collection.workflows.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
-      commandResult(ctx, await deleteWorkflow(app, caller(ctx), params.id));
+      commandResult(ctx, await deleteWorkflow(app, caller(ctx), params.id, ifMatchRevision(ctx)));
     },
   );
 
