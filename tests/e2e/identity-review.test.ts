@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SandboxSms, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
-import { smsSendProcessor } from '../../src/main/sms-send-processor.js';
-import { startWorker, type RunningWorker } from '../../src/main/worker.js';
-import { startPlatform, type Platform, type Reply } from '../support/platform.js';
+import type { SandboxSms, SmsSandbox } from '../../sandbox/sms-provider/server.js';
+import type { Platform, Reply } from '../support/platform.js';
+import { startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -16,12 +14,9 @@ import { waitFor } from '../support/wait-for.js';
 describe('identity review: second step, member roles, sub-accounts (e2e)', function () {
   this.timeout(120_000);
   const PASSWORD = 'correct horse battery';
-  const CALLBACK_HOST = 'sms-callbacks.test';
-  const credentials = generateSmsCredentials();
-  const keys = generateSmsProviderKeys();
+  let sms: SmsPlatform;
   let sandbox: SmsSandbox;
   let platform: Platform;
-  let worker: RunningWorker | undefined;
 
   interface Account {
     userId: string;
@@ -71,33 +66,10 @@ describe('identity review: second step, member roles, sub-accounts (e2e)', funct
   }
 
   before(async () => {
-    sandbox = await startSmsSandbox({
-      accounts: [credentials],
-      keys,
-      inboundUrl: `http://${CALLBACK_HOST}/api/v1/sms/callbacks/inbound`,
-      settings: { receiptDelayMs: 50 },
-      timeScale: 0.01,
-    });
-    platform = await startPlatform({
-      proxies: 0,
-      config: {
-        ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
-        SMS_SEND_BACKOFF_MS: '100',
-        SMS_CODE_RESEND_SECONDS: '0',
-        SMS_CODES_PER_USER_HOURLY: '100',
-      },
-    });
-    sandbox.resolve.set(CALLBACK_HOST, platform.url);
-    worker = await startWorker(platform.container, {
-      workerName: `identity-review-${randomUUID().slice(0, 6)}`,
-      processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
-    });
+    sms = await startSmsPlatform({ name: 'identity-review', config: { SMS_CODE_RESEND_SECONDS: '0', SMS_CODES_PER_USER_HOURLY: '100' } });
+    ({ sandbox, platform } = sms);
   });
-  after(async () => {
-    await worker?.stop({ timeoutMs: 2_000 });
-    await sandbox?.stop();
-    await platform?.stop();
-  });
+  after(() => sms?.stop());
 
   it('answers mfa_token_used to an mfa_token that finished its login, whatever code comes with it (TOTP)', async () => {
     const ann = await register('ann');

@@ -3,14 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { chromium } from 'playwright';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import { TOKENS } from '../../src/tokens.js';
-import { smsSendProcessor } from '../../src/main/sms-send-processor.js';
-import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { notificationSmsId } from '../../src/process-managers/notification-sms.js';
 import { smsMessageStream } from '../../src/write-model/sms-message/index.js';
 import { userStream } from '../../src/write-model/user/index.js';
-import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SandboxSms, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
-import { startPlatform, type Platform } from '../support/platform.js';
+import type { SandboxSms, SmsSandbox } from '../../sandbox/sms-provider/server.js';
+import type { Platform } from '../support/platform.js';
+import { startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -26,12 +24,9 @@ describe('mfa by SMS: phone numbers, SMS login codes, admin reset (e2e)', functi
   const PASSWORD = 'correct horse battery';
   /** SMS_CODE_TTL_MINUTES in this test: 15 s, so an expired code can be shown */
   const CODE_TTL_MS = 15_000;
-  const CALLBACK_HOST = 'sms-callbacks.test';
-  const credentials = generateSmsCredentials();
-  const keys = generateSmsProviderKeys();
+  let sms: SmsPlatform;
   let sandbox: SmsSandbox;
   let platform: Platform;
-  let worker: RunningWorker | undefined;
 
   interface Account {
     userId: string;
@@ -83,35 +78,13 @@ describe('mfa by SMS: phone numbers, SMS login codes, admin reset (e2e)', functi
   }
 
   before(async () => {
-    sandbox = await startSmsSandbox({
-      accounts: [credentials],
-      keys,
-      inboundUrl: `http://${CALLBACK_HOST}/api/v1/sms/callbacks/inbound`,
-      settings: { receiptDelayMs: 50 },
-      timeScale: 0.01,
+    sms = await startSmsPlatform({
+      name: 'mfa-sms',
+      config: { SMS_CODE_TTL_MINUTES: String(CODE_TTL_MS / 60_000), SMS_CODE_RESEND_SECONDS: '2', SMS_CODES_PER_USER_HOURLY: '30', SMS_CODE_MAX_ATTEMPTS: '3' },
     });
-    platform = await startPlatform({
-      proxies: 0,
-      config: {
-        ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
-        SMS_SEND_BACKOFF_MS: '100',
-        SMS_CODE_TTL_MINUTES: String(CODE_TTL_MS / 60_000),
-        SMS_CODE_RESEND_SECONDS: '2',
-        SMS_CODES_PER_USER_HOURLY: '30',
-        SMS_CODE_MAX_ATTEMPTS: '3',
-      },
-    });
-    sandbox.resolve.set(CALLBACK_HOST, platform.url);
-    worker = await startWorker(platform.container, {
-      workerName: `mfa-sms-${randomUUID().slice(0, 6)}`,
-      processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
-    });
+    ({ sandbox, platform } = sms);
   });
-  after(async () => {
-    await worker?.stop({ timeoutMs: 2_000 });
-    await sandbox?.stop();
-    await platform?.stop();
-  });
+  after(() => sms?.stop());
 
   let alice: Account;
   const ALICE_PHONE = '+8613800138001';

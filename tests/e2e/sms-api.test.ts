@@ -4,13 +4,12 @@ import { closeServer, listen, type RunningServer } from '../../src/adapters/http
 import { signSmsProviderMessage } from '../../src/adapters/sms/signature.js';
 import { createApiApp } from '../../src/api-app.js';
 import { buildContainer, disposeContainer } from '../../src/container.js';
-import { smsSendProcessor } from '../../src/main/sms-send-processor.js';
-import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { smsInboundStream, smsMessageStream } from '../../src/write-model/sms-message/index.js';
-import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
+import { generateSmsProviderKeys } from '../../sandbox/sms-provider/keys.js';
+import type { SmsSandbox } from '../../sandbox/sms-provider/server.js';
 import { testConfig } from '../setup/test-env.js';
-import { startPlatform, type Platform } from '../support/platform.js';
+import type { Platform } from '../support/platform.js';
+import { startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -22,12 +21,9 @@ import { waitFor } from '../support/wait-for.js';
  */
 describe('sms: POST /sms/messages → worker → provider → signed receipt (e2e)', function () {
   this.timeout(120_000);
-  const CALLBACK_HOST = 'sms-callbacks.test';
-  const credentials = generateSmsCredentials();
-  const keys = generateSmsProviderKeys();
+  let sms: SmsPlatform;
   let sandbox: SmsSandbox;
   let platform: Platform;
-  let worker: RunningWorker | undefined;
   let alice: { userId: string; token: string };
   let bob: { userId: string; token: string };
 
@@ -50,38 +46,20 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     fetch(`${platform.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
 
   before(async () => {
-    sandbox = await startSmsSandbox({
-      accounts: [credentials],
-      keys,
-      inboundUrl: `http://${CALLBACK_HOST}/api/v1/sms/callbacks/inbound`,
-      settings: { receiptDelayMs: 50 },
-      timeScale: 0.01,
-    });
-    platform = await startPlatform({
-      proxies: 0,
+    sms = await startSmsPlatform({
+      name: 'sms',
       config: {
-        ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
         SMS_SENDS_PER_USER_PER_MINUTE: '8',
         // the prepaid ledger's charges are tested in sms-batches-api.test.ts; these users have no balance
         SMS_CHARGE_LEDGER: 'false',
-        SMS_SEND_BACKOFF_MS: '100',
         SMS_SEND_MAX_ATTEMPTS: '4',
       },
     });
-    // the callback host the provider was given resolves to this test's API
-    sandbox.resolve.set(CALLBACK_HOST, platform.url);
+    ({ sandbox, platform } = sms);
     alice = await platform.signUp('alice');
     bob = await platform.signUp('bob');
-    worker = await startWorker(platform.container, {
-      workerName: `sms-${randomUUID().slice(0, 6)}`,
-      processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
-    });
   });
-  after(async () => {
-    await worker?.stop({ timeoutMs: 2_000 });
-    await sandbox?.stop();
-    await platform?.stop();
-  });
+  after(() => sms?.stop());
 
   it('sends, and the signed receipt records it delivered: requested → sent → delivered, sent once', async () => {
     const r = await send(alice, { to: '138 0013 8000', text: '您的验证码是 123456，5 分钟内有效。' });
@@ -97,7 +75,7 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     expect(delivered).to.include({ provider_message_id: atProvider.id, sender_number: '+8610690000001', undelivered: null, failure: null });
     expect(delivered.done_at).to.be.a('string');
     expect(sandbox.acceptedCount(id)).to.equal(1);
-    expect(atProvider.callbackUrl).to.equal(`http://${CALLBACK_HOST}/api/v1/sms/callbacks/receipts`);
+    expect(atProvider.callbackUrl).to.equal(`http://${sms.callbackHost}/api/v1/sms/callbacks/receipts`);
     const events = await platform.events(smsMessageStream(id));
     expect(events.map((e) => e.type)).to.deep.equal(['SmsRequested', 'SmsSent', 'SmsDelivered']);
 
@@ -194,7 +172,7 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     expect(JSON.parse(resent.answer)).to.deep.equal({ received: true, recorded: false });
     // a late UNDELIVERED after DELIVERED (out of order), signed by the provider: acknowledged, the first outcome stands
     const late = JSON.stringify({ ...JSON.parse(delivery.request.body), receipt_id: 'DRlate', status: 'UNDELIVERED', error_code: 'ABSENT_SUBSCRIBER' });
-    const outOfOrder = await callback(path, signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: keys.privateKeyPem }), late);
+    const outOfOrder = await callback(path, signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: sms.keys.privateKeyPem }), late);
     expect(outOfOrder.status).to.equal(200);
     expect(await outOfOrder.json()).to.deep.equal({ received: true, recorded: false });
     expect((await shown(alice, id)).body.data.status).to.equal('delivered');
@@ -208,17 +186,17 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     );
     const altered = await callback(
       path,
-      signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: keys.privateKeyPem }),
+      signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: sms.keys.privateKeyPem }),
       late.replace('UNDELIVERED', 'DELIVERED'),
     );
     const stale = await callback(
       path,
-      signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: keys.privateKeyPem, now: new Date(Date.now() - 10 * 60_000) }),
+      signSmsProviderMessage({ method: 'POST', path, body: late, privateKeyPem: sms.keys.privateKeyPem, now: new Date(Date.now() - 10 * 60_000) }),
       late,
     );
     const elsewhere = await callback(
       path,
-      signSmsProviderMessage({ method: 'POST', path: '/api/v1/sms/callbacks/inbound', body: late, privateKeyPem: keys.privateKeyPem }),
+      signSmsProviderMessage({ method: 'POST', path: '/api/v1/sms/callbacks/inbound', body: late, privateKeyPem: sms.keys.privateKeyPem }),
       late,
     );
     for (const res of [unsigned, forged, altered, stale, elsewhere]) {
@@ -227,11 +205,13 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     }
     // a receipt of a message we never sent, and one that is not a receipt
     const unknown = JSON.stringify({ ...JSON.parse(late), client_ref: randomUUID() });
-    expect((await callback(path, signSmsProviderMessage({ method: 'POST', path, body: unknown, privateKeyPem: keys.privateKeyPem }), unknown)).status).to.equal(
-      404,
-    );
+    expect(
+      (await callback(path, signSmsProviderMessage({ method: 'POST', path, body: unknown, privateKeyPem: sms.keys.privateKeyPem }), unknown)).status,
+    ).to.equal(404);
     const junk = '{"type":"receipt"}';
-    expect((await callback(path, signSmsProviderMessage({ method: 'POST', path, body: junk, privateKeyPem: keys.privateKeyPem }), junk)).status).to.equal(400);
+    expect((await callback(path, signSmsProviderMessage({ method: 'POST', path, body: junk, privateKeyPem: sms.keys.privateKeyPem }), junk)).status).to.equal(
+      400,
+    );
     expect((await platform.events(smsMessageStream(id))).length).to.equal(before);
   });
 
@@ -261,7 +241,7 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
       const stranger = randomUUID();
       const body = JSON.stringify({ type: 'receipts', receipts: [...receipts, { ...receipts[0], client_ref: stranger, receipt_id: 'DRstranger' }] });
       const before = await Promise.all(ids.map(async (id) => (await platform.events(smsMessageStream(id))).length));
-      const again = await callback(path, signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: keys.privateKeyPem }), body);
+      const again = await callback(path, signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: sms.keys.privateKeyPem }), body);
       expect(again.status).to.equal(200);
       const answer = (await again.json()) as { recorded: boolean; results: { client_ref: string; recorded: boolean; error?: { code: string } }[] };
       expect(answer.recorded).to.equal(false);
@@ -275,7 +255,7 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
         { type: 'receipts', receipts: Array.from({ length: 101 }, () => receipts[0]) },
       ]) {
         const text = JSON.stringify(bad);
-        const res = await callback(path, signSmsProviderMessage({ method: 'POST', path, body: text, privateKeyPem: keys.privateKeyPem }), text);
+        const res = await callback(path, signSmsProviderMessage({ method: 'POST', path, body: text, privateKeyPem: sms.keys.privateKeyPem }), text);
         expect(res.status).to.equal(400);
       }
     } finally {
@@ -308,7 +288,7 @@ describe('sms: POST /sms/messages → worker → provider → signed receipt (e2
     const again = sandbox.deliveries.find((d) => d.kind === 'inbound' && d.messageId === messageId)!;
     const body = again.request.body;
     const path = '/api/v1/sms/callbacks/inbound';
-    const repeat = await callback(path, signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: keys.privateKeyPem }), body);
+    const repeat = await callback(path, signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: sms.keys.privateKeyPem }), body);
     expect(await repeat.json()).to.deep.equal({ received: true, recorded: false });
     expect((await platform.call('GET', '/api/v1/sms/inbound', { token: bob.token })).body.data.items).to.deep.equal([]);
   });

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { LedgerWriter } from '../../src/application/ledger/writer.js';
-import { smsSendProcessor } from '../../src/main/sms-send-processor.js';
-import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { TOKENS } from '../../src/tokens.js';
 import { smsMessageStream } from '../../src/write-model/sms-message/index.js';
-import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
-import { startPlatform, type Platform } from '../support/platform.js';
+import type { SmsSandbox } from '../../sandbox/sms-provider/server.js';
+import type { Platform } from '../support/platform.js';
+import { depositFor, startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -21,31 +18,15 @@ import { waitFor } from '../support/wait-for.js';
  */
 describe('sms: single sends and their charges (e2e)', function () {
   this.timeout(120_000);
-  const CALLBACK_HOST = 'sms-charges-callbacks.test';
-  const credentials = generateSmsCredentials();
-  const keys = generateSmsProviderKeys();
+  let sms: SmsPlatform;
   let sandbox: SmsSandbox;
   let platform: Platform;
-  let worker: RunningWorker | undefined;
 
   const month = () => new Intl.DateTimeFormat('en-CA', { timeZone: platform.config.QUOTA_TIME_ZONE, year: 'numeric', month: '2-digit' }).format(new Date());
   const ledgerEvents = (userId: string) => platform.events(`ledger-user_${userId}_${month().replace('-', '')}`);
   const charges = async (userId: string) => (await ledgerEvents(userId)).filter((e) => e.type === 'ChargePosted').map((e) => e.data as any);
 
-  async function deposit(userId: string, amountCents: number): Promise<void> {
-    // another process's writer, as pm-ledger-deposits would post it
-    const writer = new LedgerWriter(platform.store, { timeZone: platform.config.QUOTA_TIME_ZONE });
-    const outcome = await writer.submit({
-      kind: 'deposit',
-      holder: { kind: 'user', id: userId },
-      orderId: randomUUID(),
-      provider: 'test',
-      amountCents,
-      reason: 'test top-up',
-      context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' },
-    });
-    expect(outcome.status).to.equal('posted');
-  }
+  const deposit = (userId: string, amountCents: number) => depositFor(platform, userId, amountCents);
 
   const send = async (token: string, text: string, idempotencyKey?: string) => {
     const res = await fetch(`${platform.url}/api/v1/sms/messages`, {
@@ -57,26 +38,10 @@ describe('sms: single sends and their charges (e2e)', function () {
   };
 
   before(async () => {
-    sandbox = await startSmsSandbox({ accounts: [credentials], keys, settings: { receiptDelayMs: 50 }, timeScale: 0.01 });
-    platform = await startPlatform({
-      proxies: 0,
-      config: {
-        ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
-        SMS_SENDS_PER_ORGANIZATION_PER_MINUTE: '2',
-        SMS_SEND_BACKOFF_MS: '100',
-      },
-    });
-    sandbox.resolve.set(CALLBACK_HOST, platform.url);
-    worker = await startWorker(platform.container, {
-      workerName: `sms-charges-${randomUUID().slice(0, 6)}`,
-      processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
-    });
+    sms = await startSmsPlatform({ name: 'sms-charges', inbound: false, config: { SMS_SENDS_PER_ORGANIZATION_PER_MINUTE: '2' } });
+    ({ sandbox, platform } = sms);
   });
-  after(async () => {
-    await worker?.stop({ timeoutMs: 2_000 });
-    await sandbox?.stop();
-    await platform?.stop();
-  });
+  after(() => sms?.stop());
 
   it('a send whose SmsRequested cannot be written takes no money; retried under its Idempotency-Key it is charged once', async () => {
     const carol = await platform.signUp('carol');

@@ -1,13 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { LedgerWriter } from '../../src/application/ledger/writer.js';
 import { signSmsProviderMessage } from '../../src/adapters/sms/signature.js';
-import { smsSendProcessor } from '../../src/main/sms-send-processor.js';
-import { startWorker, type RunningWorker } from '../../src/main/worker.js';
 import { smsInboundStream, smsMessageStream } from '../../src/write-model/sms-message/index.js';
-import { generateSmsCredentials, generateSmsProviderKeys, smsPlatformEnv } from '../../sandbox/sms-provider/keys.js';
-import { startSmsSandbox, type SmsSandbox } from '../../sandbox/sms-provider/server.js';
-import { startPlatform, type Platform } from '../support/platform.js';
+import type { Platform } from '../support/platform.js';
+import { depositFor, startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -20,62 +16,30 @@ import { waitFor } from '../support/wait-for.js';
  */
 describe('sms and ledger: documented edges (e2e)', function () {
   this.timeout(120_000);
-  const CALLBACK_HOST = 'sms-review-callbacks.test';
-  const credentials = generateSmsCredentials();
-  const keys = generateSmsProviderKeys();
-  let sandbox: SmsSandbox;
+  let sms: SmsPlatform;
   let platform: Platform;
-  let worker: RunningWorker | undefined;
   let alice: { userId: string; token: string };
   let bob: { userId: string; token: string };
 
-  async function deposit(userId: string, amountCents: number): Promise<void> {
-    const writer = new LedgerWriter(platform.store, { timeZone: platform.config.QUOTA_TIME_ZONE });
-    const outcome = await writer.submit({
-      kind: 'deposit',
-      holder: { kind: 'user', id: userId },
-      orderId: randomUUID(),
-      provider: 'test',
-      amountCents,
-      reason: 'test top-up',
-      context: { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' },
-    });
-    expect(outcome.status).to.equal('posted');
-  }
+  const deposit = (userId: string, amountCents: number) => depositFor(platform, userId, amountCents);
 
   const post = (path: string, body: string) =>
     fetch(`${platform.url}${path}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: keys.privateKeyPem }) },
+      headers: { 'Content-Type': 'application/json', ...signSmsProviderMessage({ method: 'POST', path, body, privateKeyPem: sms.keys.privateKeyPem }) },
       body,
     });
 
   before(async () => {
-    sandbox = await startSmsSandbox({
-      accounts: [credentials],
-      keys,
-      inboundUrl: `http://${CALLBACK_HOST}/api/v1/sms/callbacks/inbound`,
-      settings: { receiptDelayMs: 50 },
-      timeScale: 0.01,
-    });
-    platform = await startPlatform({
-      proxies: 0,
-      config: {
-        ...smsPlatformEnv({ credentials, keys, sandboxUrl: sandbox.url, callbackBaseUrl: `http://${CALLBACK_HOST}` }),
-        SMS_SEND_BACKOFF_MS: '100',
-      },
-    });
-    sandbox.resolve.set(CALLBACK_HOST, platform.url);
+    // no worker yet: a test starts it once pending messages have been looked at
+    sms = await startSmsPlatform({ name: 'sms-review', worker: false });
+    platform = sms.platform;
     alice = await platform.signUp('alice');
     bob = await platform.signUp('bob');
     // alice's balance pays for her SMS: deposited by a writer of its own, as another process (the projector's pm-ledger-deposits) would
     await deposit(alice.userId, 10_000);
   });
-  after(async () => {
-    await worker?.stop({ timeoutMs: 2_000 });
-    await sandbox?.stop();
-    await platform?.stop();
-  });
+  after(() => sms?.stop());
 
   it('refuses a callback holding NUL or half a surrogate pair with 400 MALFORMED, recording nothing', async () => {
     // no worker yet: the message stays pending, so a receipt would record its send and outcome
@@ -112,10 +76,7 @@ describe('sms and ledger: documented edges (e2e)', function () {
   });
 
   it('lists batches by the status each shows: completed apart from sending; a completed one is not cancelled (409 completed)', async () => {
-    worker = await startWorker(platform.container, {
-      workerName: `sms-review-${randomUUID().slice(0, 6)}`,
-      processors: [smsSendProcessor({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 })],
-    });
+    await sms.startWorker();
     const created = await platform.call('POST', '/api/v1/sms/batches', {
       token: alice.token,
       body: { text: 'opening hours changed', sender_id: 'ACME', recipients: ['+8613800138001', '+8613800138002'] },
