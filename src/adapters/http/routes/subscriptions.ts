@@ -27,7 +27,9 @@ import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { addDays, quotaDay } from '../../../application/quota-day.js';
 import { consumeQuota } from '../../../application/subscription-quotas.js';
-import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
+import { afterPositionQuery, awaitPosition, DEFAULT_POSITION_WAIT_MS } from '../read-your-writes.js';
+import { waitForCheckpoint } from '../../../consumers/checkpoints.js';
+import { PAYMENT_ORDERS_PROJECTION } from '../../../projections/payment-orders.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import { formatPosition } from '../../../event-store/position.js';
 import type { AppContext, AppState } from '../state.js';
@@ -409,6 +411,9 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
           ttlMinutes: deps.checkout.ttlMinutes,
           context: commandContext(ctx, user.id),
         };
+        // the open order is looked up in the billing history, which trails the order streams: let it take in
+        // every order written before this request, so one asked again at once is found
+        await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS);
         const open = await findOpenCheckout(knex, {
           userId: user.id,
           service: found.service,
@@ -480,12 +485,15 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       method: 'delete',
       path: '/:id',
       summary: 'Cancel my subscription at the end of the period',
-      description: 'The paid plan stays until period_end, then falls back to free. The free plan cannot be cancelled (409).',
+      description:
+        'The paid plan stays until period_end, then falls back to free. The free plan cannot be cancelled (409). ' +
+        'If-Match with a revision other than the current one: 412, nothing cancelled.',
       tags: ['subscriptions'],
       auth: true,
       permission: 'billing.subscriptions.delete',
       // plans and their payments: a session token only, never an API key
       scope: 'session',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'cancelled', schema: commandResultSchema } },
       errors: [404, 409],
@@ -498,7 +506,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         subscriptionAggregate,
         subscriptionKey(found.userId, found.service),
         { type: 'CancelSubscription', now: clock().toISOString() },
-        { context: commandContext(ctx, user.id) },
+        { context: commandContext(ctx, user.id), expectedRevision: ifMatchRevision(ctx) },
       );
       commandResult(ctx, result);
     },
