@@ -623,7 +623,10 @@ const refundResultSchema = z.object({
   state: z
     .enum(['refunded', 'failed', 'pending'])
     .describe('pending: the provider has not settled it yet (a WeChat Pay notification, or the reconcile job, will)'),
-  reason: z.string().nullable().describe("the provider's refusal, when failed"),
+  reason: z
+    .string()
+    .nullable()
+    .describe("failed: the provider's refusal; pending: why it is not settled yet (the provider could not be reached, say), or null; refunded: null"),
   order: orderSchema,
   revision: z.string(),
   position: z.string().nullable(),
