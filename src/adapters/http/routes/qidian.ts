@@ -263,6 +263,9 @@ function rankingNamed(value: string): QidianRanking | undefined {
   return QIDIAN_RANKINGS.find((ranking) => RANKING_BOARDS[ranking] === value);
 }
 
+/** Every board by its name and by its board on qidian.com/rank: what `board` takes, as `{type}` does. */
+const BOARD_NAMES = [...QIDIAN_RANKINGS, ...QIDIAN_RANKINGS.map((ranking) => RANKING_BOARDS[ranking])] as [string, ...string[]];
+
 function invalidQuery(path: string, message: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'query', path: [path], message, code: 'custom' }] });
 }
@@ -511,7 +514,8 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       path: '/novels/:id/data/export',
       summary: "Export a novel's collected data",
       description:
-        'Every snapshot of the range (oldest first, within retention), streamed as a download: `format=json` (an array), `csv` (UTF-8 with ' +
+        'Every snapshot of the range (`from`/`to`, Qidian days, both included; `from` after `to` is 422; oldest first, within retention), ' +
+        'streamed as a download: `format=json` (an array), `csv` (UTF-8 with ' +
         'a BOM), `xlsx` or `pdf` (a table). Not enveloped. The plan\'s export_formats decide: json needs "json", csv and xlsx need "excel", ' +
         'pdf needs "pdf" (403 ' +
         'PERMISSION_DENIED, details.feature = export_formats). 404 when the caller neither tracks the novel nor has data of it.',
@@ -538,6 +542,8 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
     },
     async ({ params, query }, ctx) => {
       const user = currentUser(ctx);
+      // the same range rule as GET /novels/{id}/data: an empty file would hide the mistake
+      if (query.from && query.to && query.from > query.to) throw rangeError();
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       const { plan, now, since } = await planWindow(user.id);
       requireExportFormat(plan, query.format);
@@ -685,7 +691,10 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       request: {
         query: periodQuery
           .extend({
-            board: z.enum(QIDIAN_RANKINGS).optional().describe('one board (ranking type); default all the plan allows'),
+            board: z
+              .enum(BOARD_NAMES)
+              .optional()
+              .describe('one board, by its name or its board on qidian.com/rank (as GET /rankings/{type}); default all the plan allows'),
             category: z.string().trim().min(1).max(100).optional(),
             limit: z.coerce.number().int().min(1).max(MAX_MARKET_LIST).default(10),
           })
@@ -697,8 +706,9 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       const user = currentUser(ctx);
       const period = analyticsPeriod(query, qidianDay(clock()), 7);
       const { plan, since } = await planWithFeature(user.id, 'market_insights');
-      if (query.board !== undefined) requireRanking(plan, query.board);
-      const boards = query.board !== undefined ? [query.board] : QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
+      const board = query.board === undefined ? undefined : rankingNamed(query.board)!;
+      if (board !== undefined) requireRanking(plan, board);
+      const boards = board !== undefined ? [board] : QIDIAN_RANKINGS.filter((r) => allowsRanking(plan, r));
       await awaitPosition(ctx, knex, QIDIAN_DATA_PROJECTION);
       // the collection of the caller's data scope (an organization's analyst: every member's and the organization's own)
       return marketAnalytics(knex, accessOf(ctx).ownerIds, {
