@@ -413,6 +413,18 @@ describe('xiaohongshu collected data API (e2e)', function () {
     expect(early.slice(0, 2).sort()).to.deep.equal([n.coffee, n.old].sort());
     expect(early[2]).to.equal(n.latte);
     expect(ids(await list(alice.token, '?published_from=2026-03-10T11:00:00Z&sort=published_at'))).to.deep.equal([n.bakery, n.hotpot]);
+    // a period that ends before it starts is 422 naming published_from (days, instants or one of each), not an empty page
+    for (const period of [
+      'published_from=2026-03-05&published_to=2026-03-01',
+      'published_from=2026-03-05T00:00:00Z&published_to=2026-03-04T23:59:59Z',
+      'published_from=2026-03-05&published_to=2026-03-01T12:00:00Z',
+    ]) {
+      const reversed = await get(`/api/v1/xiaohongshu/contents?${period}`, alice.token);
+      expect(reversed.res.status, `${period}: ${reversed.text}`).to.equal(422);
+      expect(reversed.body.error.details.issues[0].path).to.deep.equal(['published_from']);
+    }
+    // one day for both is that whole day
+    expect((await get('/api/v1/xiaohongshu/contents?published_from=2026-03-05&published_to=2026-03-05', alice.token)).res.status).to.equal(200);
     // the 10-day-old note is back; the 40-day-old one is still past basic's 30 days
     const all = await list(alice.token, '?sort=likes&order=asc&per_page=100');
     expect(all.body.data.pagination.total).to.equal(7);

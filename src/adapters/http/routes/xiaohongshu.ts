@@ -258,6 +258,16 @@ function invalidQuery(path: string, message: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', message, { issues: [{ in: 'query', path: [path], message, code: 'custom' }] });
 }
 
+/** A published period that ends before it starts is a mistake, not an empty page (422, as for from/to); a day is one in the zone. */
+function checkPublishedPeriod(asked: AdvancedFilterQuery, timeZone: string): void {
+  const { published_from: from, published_to: to } = asked;
+  if (typeof from !== 'string' || typeof to !== 'string') return;
+  const isDay = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
+  const dayOf = (v: string) => (isDay(v) ? v : quotaDay(new Date(v), timeZone).day);
+  const reversed = isDay(from) || isDay(to) ? dayOf(from) > dayOf(to) : Date.parse(from) > Date.parse(to);
+  if (reversed) throw invalidQuery('published_from', 'published_from must not be after published_to');
+}
+
 /**
  * Collected Xiaohongshu notes and private messages: `/api/v1/xiaohongshu`.
  * Read from the `xiaohongshu-content-v1` read model (`?after_position=`
@@ -278,6 +288,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
    * and min_likes are advanced_filters.
    */
   async function scopeOf(ctx: AppContext, asked: AdvancedFilterQuery = {}): Promise<Scope & { retentionDays: number; now: Date }> {
+    checkPublishedPeriod(asked, timeZone);
     const user = currentUser(ctx);
     const now = clock();
     const retention = await retentionFor(store, user.id, 'xiaohongshu', now);
@@ -301,7 +312,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
         'of us collected shows once, as its latest collector has it. The export, the analytics and the messages reach the same collectors. ' +
         'Filters combine with AND. keyword, type, workflow_id and every sort are for every plan; author, tag, published_from/to and ' +
         'min_likes need the plan feature advanced_filters (403 PERMISSION_DENIED, details.feature = advanced_filters, details.filters ' +
-        'naming them) — on the export and the analytics too.',
+        'naming them) — on the export and the analytics too. published_from after published_to (compared as days in QUOTA_TIME_ZONE when ' +
+        'either is a day) is 422, before the plan is asked.',
       tags: ['xiaohongshu'],
       auth: true,
       permission: 'collection.data.view',
