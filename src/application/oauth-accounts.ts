@@ -172,7 +172,7 @@ export async function completeAuthorization(deps: OAuthAccountsDeps, input: Call
   if (!input.code) throw new OAuthBindingError('platform_error', 'the platform sent neither a code nor an error', { platform: input.platform });
   // the state names the user without a session: one suspended since it was issued binds nothing
   const { state: holder } = await load(deps.store, userAggregate, state.u);
-  if (holder.status !== 'active')
+  if (holder.status === 'suspended')
     throw new OAuthBindingError('user_suspended', 'the account that started this authorization is suspended', { reason: 'suspended' });
 
   let tokens: TokenSet;

@@ -5,7 +5,7 @@ import type { SmsSendWindows } from '../application/sms/send-windows.js';
 import type { Consumer } from '../consumers/consumer.js';
 import type { RecordedEvent } from '../event-store/port.js';
 import { contextFromEvent } from '../write-model/core/command-context.js';
-import { handle } from '../write-model/core/command-handler.js';
+import { handle, load } from '../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
 import { smsMessageEvents, type SmsRequestedData } from '../write-model/sms-message/events.js';
@@ -31,8 +31,9 @@ export interface SmsMessagesDeps extends ProcessManagerDeps {
  * one `sms-send` job (job id = message id), which the worker sends through
  * the provider (src/worker/sms-send-job.ts) and reports back as SmsSent /
  * SmsFailed; the provider's receipt then records the outcome. A balance
- * that cannot pay: SmsFailed insufficient_balance, nothing queued. The
- * platform's own messages (`purpose`: a one-time code with its sealed body,
+ * that cannot pay: SmsFailed insufficient_balance, nothing queued. A single
+ * send the API refused already (failed) is neither charged nor queued,
+ * whatever was deposited since. The platform's own messages (`purpose`: a one-time code with its sealed body,
  * a notification) are never charged.
  *
  * A batch's messages (SmsRequested with a batchId) are paced by the
@@ -52,6 +53,11 @@ export function createSmsMessages(deps: SmsMessagesDeps, name = SMS_MESSAGES): C
   /** Charged (or nothing to charge): true; the balance cannot pay: the message failed, false. */
   async function charge(event: RecordedEvent, r: SmsRequestedData): Promise<boolean> {
     if (!deps.ledger || r.sealedText || r.purpose) return true;
+    if (!r.batchId) {
+      // a single send the API refused (the balance could not pay) is failed already: a top-up since must not pay for it
+      const { state } = await load(deps.store, smsMessageAggregate, r.messageId);
+      if (state.status !== 'pending') return false;
+    }
     const result = await chargeSms(deps.ledger, {
       messageId: r.messageId,
       ownerId: r.ownerId,

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { signSmsProviderMessage } from '../../src/adapters/sms/signature.js';
+import { formatPosition } from '../../src/event-store/position.js';
 import { smsInboundStream, smsMessageStream } from '../../src/write-model/sms-message/index.js';
 import type { Platform } from '../support/platform.js';
 import { depositFor, startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
@@ -126,6 +127,7 @@ describe('sms and ledger: documented edges (e2e)', function () {
   });
 
   it('a send refused for want of balance goes through once another process has deposited a top-up', async () => {
+    await sms.startWorker();
     const send = () => platform.call('POST', '/api/v1/sms/messages', { token: bob.token, body: { to: '+8613800138003', text: 'paid for' } });
     const refused = await send();
     expect(refused.status, refused.text).to.equal(409);
@@ -134,7 +136,12 @@ describe('sms and ledger: documented edges (e2e)', function () {
     await deposit(bob.userId, 100);
     const paid = await send();
     expect(paid.status, paid.text).to.equal(202);
-    const postings = await platform.call('GET', `/api/v1/ledger/postings?kind=charge&after_position=${paid.body.data.position}`, { token: bob.token });
+    // pm-sms-messages handles the two requests in order: once the paid one is sent, it has handled the refused one too
+    const paidStream = smsMessageStream(paid.body.data.message_id);
+    await waitFor('the paid SMS sent', async () => (await platform.events(paidStream)).some((e) => e.type === 'SmsSent'), 30_000, 50);
+    const sent = (await platform.events(paidStream)).find((e) => e.type === 'SmsSent')!;
+    const postings = await platform.call('GET', `/api/v1/ledger/postings?kind=charge&after_position=${formatPosition(sent.position)}`, { token: bob.token });
+    // the refused message was not charged by the top-up that came after it
     expect(postings.body.data.items.map((p: any) => p.amount_cents)).to.deep.equal([-5]);
   });
 });
