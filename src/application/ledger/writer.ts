@@ -4,6 +4,7 @@ import type { EventData, EventStore, Json } from '../../event-store/port.js';
 import type { CommandContext } from '../../write-model/core/command-context.js';
 import { toMetadata } from '../../write-model/core/command-context.js';
 import { handle, load } from '../../write-model/core/command-handler.js';
+import { fold } from '../../write-model/core/decider.js';
 import { DomainError } from '../../write-model/core/domain-error.js';
 import { SCHEMA_VERSION } from '../../write-model/core/event-codec.js';
 import { eventIdsFrom, uuidFromName } from '../../write-model/core/event-ids.js';
@@ -411,15 +412,18 @@ export class LedgerWriter {
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       let account = (await load(this.store, ledgerAccountAggregate, accountId)).state;
       if (account.period === null && !open) {
-        const state: LedgerPeriod = {
-          status: 'open',
-          holderKind: holder.kind,
-          holderId: holder.id,
+        // the month as its opening would make it, decided but not appended
+        const { decider } = ledgerAggregate;
+        const opening: LedgerCommand = {
+          type: 'OpenLedgerPeriod',
+          holder,
           period: wanted,
-          balanceCents: 0,
+          openingBalanceCents: 0,
           creditLimitCents: 0,
-          nextPeriod: null,
+          previousPeriod: null,
+          now: this.now().toISOString(),
         };
+        const state = fold(decider, decider.decide(opening, decider.initialState())) as LedgerPeriod;
         return { period: wanted, state, revision: -1n, fresh: true, unopened: true };
       }
       if (account.period !== null && account.period < wanted) {

@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { quotaDay } from '../../../application/quota-day.js';
+import { isCalendarDay, quotaDay } from '../../../application/quota-day.js';
 import { requireFeature, requirePlanExportFormat } from '../../../application/plan-gates.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import { requestOneOffExecution } from '../../../application/workflows.js';
@@ -262,9 +262,8 @@ function invalidQuery(path: string, message: string): HttpError {
 function checkPublishedPeriod(asked: AdvancedFilterQuery, timeZone: string): void {
   const { published_from: from, published_to: to } = asked;
   if (typeof from !== 'string' || typeof to !== 'string') return;
-  const isDay = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
-  const dayOf = (v: string) => (isDay(v) ? v : quotaDay(new Date(v), timeZone).day);
-  const reversed = isDay(from) || isDay(to) ? dayOf(from) > dayOf(to) : Date.parse(from) > Date.parse(to);
+  const dayOf = (v: string) => (isCalendarDay(v) ? v : quotaDay(new Date(v), timeZone).day);
+  const reversed = isCalendarDay(from) || isCalendarDay(to) ? dayOf(from) > dayOf(to) : Date.parse(from) > Date.parse(to);
   if (reversed) throw invalidQuery('published_from', 'published_from must not be after published_to');
 }
 
