@@ -49,6 +49,7 @@ import { financeRouter } from './adapters/http/routes/finance.js';
 import { overageCharger } from './application/ledger/overage.js';
 import { smsBatchesRouter } from './adapters/http/routes/sms-batches.js';
 import { smsSendWindows } from './adapters/sms/send-windows.js';
+import { redisTurns } from './adapters/redis/turns.js';
 import { organizationsRouter } from './adapters/http/routes/organizations.js';
 import { invitationsRouter } from './adapters/http/routes/invitations.js';
 import type { InvitationMailJob } from './application/organization-invitations.js';
@@ -243,6 +244,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       // enterprise SMS: the organization's send limit, the charge to its balance (where the ledger is bound and SMS_CHARGE_LEDGER)
       organizationLimits: smsSendWindows(redis, config),
       ledger: config.SMS_CHARGE_LEDGER && container.isBound(TOKENS.LedgerCharges) ? container.get(TOKENS.LedgerCharges) : null,
+      chargeTurns: redisTurns(redis, config.QUEUE_PREFIX),
       membership: container.isBound(TOKENS.MembershipDirectory) ? container.get(TOKENS.MembershipDirectory) : null,
     }),
     // SMS batches through the content review, their progress; inbound keywords (/sms/batches, /sms/keywords)

@@ -15,7 +15,8 @@ import { countSegments, type SmsEncoding } from '../write-model/sms-message/segm
 import type { SmsInboundState } from '../write-model/sms-message/inbound.js';
 import type { SmsMessageState } from '../write-model/sms-message/state.js';
 import type { ChargeResult, LedgerCharges } from './ports/ledger.js';
-import { chargeSms, insufficientBalanceReason, SmsInsufficientBalanceError, smsRequestEventIds } from './sms/charges.js';
+import type { Turns } from './ports/turns.js';
+import { API_CHARGE_TURN, chargeSms, insufficientBalanceReason, smsChargeTurnKey, SmsInsufficientBalanceError, smsRequestEventIds } from './sms/charges.js';
 import { sendLimitKey } from './sms/org-key.js';
 
 /**
@@ -103,8 +104,10 @@ export interface RequestedSms {
  * insufficient_balance (never queued) and throws
  * SmsInsufficientBalanceError. A charge that fails otherwise is left to
  * pm-sms-messages (`onChargeError` is told): the message is recorded.
- * A send refused after taking its place in the organization's window gives
- * the place back.
+ * Recording, charging and failing happen in the message's charge turn
+ * (smsChargeTurnKey), which pm-sms-messages waits for before it reads the
+ * message. A send refused after taking its place in the organization's
+ * window gives the place back.
  */
 export async function requestSms(
   deps: SmsDeps & {
@@ -112,6 +115,8 @@ export async function requestSms(
     defaultRegion: string;
     organizationLimits?: SmsSendLimits | null;
     ledger?: LedgerCharges | null;
+    /** where the charge takes the message's turn (smsChargeTurnKey); absent: no process manager charges beside the API */
+    chargeTurns?: Turns | null;
     onChargeError?: (error: unknown) => void;
   },
   caller: { userId: string; context: CommandContext; organizationId?: string | null },
@@ -129,7 +134,9 @@ export async function requestSms(
     if (!place.allowed) throw new SmsRateLimitedError(place.limit, place.retryAfterSeconds, caller.organizationId ? 'organization' : 'user');
   }
   try {
-    return await recordAndCharge(deps, caller, number, input.text);
+    const messageId = randomUUID();
+    const record = () => recordAndCharge(deps, caller, messageId, number, input.text);
+    return await (deps.ledger && deps.chargeTurns ? deps.chargeTurns.run(smsChargeTurnKey(messageId), API_CHARGE_TURN, record) : record());
   } catch (error) {
     // only a refusal gives the place back: after an error of unknown outcome the message may be recorded, and it counts
     if (place?.release && (error instanceof SmsInsufficientBalanceError || error instanceof DomainError)) {
@@ -143,10 +150,10 @@ export async function requestSms(
 async function recordAndCharge(
   deps: SmsDeps & { ledger?: LedgerCharges | null; onChargeError?: (error: unknown) => void },
   caller: { userId: string; context: CommandContext; organizationId?: string | null },
+  messageId: string,
   number: Extract<SmsNumber, { ok: true }>,
   text: string,
 ): Promise<RequestedSms> {
-  const messageId = randomUUID();
   const eventIds = smsRequestEventIds(messageId);
   const result = await handle(
     deps.store,

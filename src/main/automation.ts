@@ -8,6 +8,7 @@ import { BullMqPublicationJobs, type PublishJobData } from '../adapters/queue/pu
 import { BullMqSmsSendOutbox, smsSendRetryPolicy, type SmsSendJobData } from '../adapters/queue/sms-send-queue.js';
 import { smsUnavailableReason } from '../adapters/sms/from-config.js';
 import { smsSendWindows } from '../adapters/sms/send-windows.js';
+import { redisTurns } from '../adapters/redis/turns.js';
 import type { MessageSendJobData } from '../adapters/queue/queues.js';
 import type { NotificationMailJob } from '../application/notification-mail.js';
 import { WorkflowSchedulers, type WorkflowSchedulersOptions } from '../adapters/queue/workflow-schedulers.js';
@@ -59,6 +60,7 @@ export function buildProcessManagerWiring(
     // SMS: charged through the ledger unless SMS_CHARGE_LEDGER=false; batches paced by the organization's limit
     smsChargeLedger: config.SMS_CHARGE_LEDGER,
     smsPacing: smsSendWindows(container.get(TOKENS.Redis), config),
+    smsChargeTurns: redisTurns(container.get(TOKENS.Redis), config.QUEUE_PREFIX),
     smsDefaultRegion: config.SMS_DEFAULT_REGION,
   };
   return {

@@ -28,6 +28,7 @@ import type { SmsSendWindows } from '../application/sms/send-windows.js';
 import { createLedgerDeposits } from './ledger-deposits.js';
 import { overageCharger, overageEnabled } from '../application/ledger/overage.js';
 import type { LedgerCharges } from '../application/ports/ledger.js';
+import type { Turns } from '../application/ports/turns.js';
 import { createNotificationSms } from './notification-sms.js';
 import { createMfaResetNotifications } from './mfa-reset-notifications.js';
 import type { SmsSendOutbox } from './sms-ports.js';
@@ -77,6 +78,8 @@ export interface ProcessManagerWiring extends ProcessManagerDeps {
   smsChargeLedger?: boolean;
   /** SMS_SENDS_PER_ORGANIZATION_PER_MINUTE's windows, pacing SMS batches */
   smsPacing?: SmsSendWindows;
+  /** the single sends' charge turns, shared with the API (Redis) */
+  smsChargeTurns?: Turns;
   /** SMS_DEFAULT_REGION */
   smsDefaultRegion?: string;
 }
@@ -137,6 +140,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
       ...(wiring.sms ? { outbox: wiring.sms } : {}),
       ...(wiring.ledger && wiring.smsChargeLedger !== false ? { ledger: wiring.ledger } : {}),
       ...(wiring.smsPacing ? { pacing: wiring.smsPacing } : {}),
+      ...(wiring.smsChargeTurns ? { chargeTurns: wiring.smsChargeTurns } : {}),
     }),
     // SMS batches: pre-review → human review → one message per recipient; the scheduled ones' deadlines
     createSmsBatches({ ...base, preReviews: smsBatchPreReviews(store), ...(wiring.smsDefaultRegion ? { defaultRegion: wiring.smsDefaultRegion } : {}) }),

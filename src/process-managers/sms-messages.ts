@@ -1,5 +1,6 @@
 import type { LedgerCharges } from '../application/ports/ledger.js';
-import { chargeSms, insufficientBalanceReason } from '../application/sms/charges.js';
+import type { Turns } from '../application/ports/turns.js';
+import { chargeSms, insufficientBalanceReason, PM_CHARGE_TURN, smsChargeTurnKey } from '../application/sms/charges.js';
 import { sendLimitKey } from '../application/sms/org-key.js';
 import type { SmsSendWindows } from '../application/sms/send-windows.js';
 import type { Consumer } from '../consumers/consumer.js';
@@ -21,6 +22,8 @@ export interface SmsMessagesDeps extends ProcessManagerDeps {
   ledger?: LedgerCharges;
   /** SMS_SENDS_PER_ORGANIZATION_PER_MINUTE's windows; absent: a batch's messages are queued at once */
   pacing?: SmsSendWindows;
+  /** the API's charge turns (smsChargeTurnKey): a single send is read and charged in its message's turn; absent: no API charges beside this */
+  chargeTurns?: Turns;
   /** charges in flight at once within a batch; default 32 */
   concurrency?: number;
 }
@@ -32,8 +35,10 @@ export interface SmsMessagesDeps extends ProcessManagerDeps {
  * the provider (src/worker/sms-send-job.ts) and reports back as SmsSent /
  * SmsFailed; the provider's receipt then records the outcome. A balance
  * that cannot pay: SmsFailed insufficient_balance, nothing queued. A single
- * send the API refused already (failed) is neither charged nor queued,
- * whatever was deposited since. The platform's own messages (`purpose`: a one-time code with its sealed body,
+ * send is read and charged in its message's charge turn (smsChargeTurnKey),
+ * which the API holds while it records, charges and perhaps fails it: one
+ * the API refused (failed) is neither charged nor queued, whatever was
+ * deposited since. The platform's own messages (`purpose`: a one-time code with its sealed body,
  * a notification) are never charged.
  *
  * A batch's messages (SmsRequested with a batchId) are paced by the
@@ -52,13 +57,20 @@ export function createSmsMessages(deps: SmsMessagesDeps, name = SMS_MESSAGES): C
 
   /** Charged (or nothing to charge): true; the balance cannot pay: the message failed, false. */
   async function charge(event: RecordedEvent, r: SmsRequestedData): Promise<boolean> {
-    if (!deps.ledger || r.sealedText || r.purpose) return true;
-    if (!r.batchId) {
-      // a single send the API refused (the balance could not pay) is failed already: a top-up since must not pay for it
+    const ledger = deps.ledger;
+    if (!ledger || r.sealedText || r.purpose) return true;
+    if (r.batchId) return chargeOrFail(event, r, ledger);
+    // a single send is read and charged in its turn: once the API has charged it, or failed it
+    const single = async () => {
+      // failed already (the API's charge was refused): a top-up since must not pay for it
       const { state } = await load(deps.store, smsMessageAggregate, r.messageId);
-      if (state.status !== 'pending') return false;
-    }
-    const result = await chargeSms(deps.ledger, {
+      return state.status === 'pending' && chargeOrFail(event, r, ledger);
+    };
+    return deps.chargeTurns ? deps.chargeTurns.run(smsChargeTurnKey(r.messageId), PM_CHARGE_TURN, single) : single();
+  }
+
+  async function chargeOrFail(event: RecordedEvent, r: SmsRequestedData, ledger: LedgerCharges): Promise<boolean> {
+    const result = await chargeSms(ledger, {
       messageId: r.messageId,
       ownerId: r.ownerId,
       country: r.country,

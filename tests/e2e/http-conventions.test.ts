@@ -43,6 +43,18 @@ describe('HTTP conventions across routes (e2e)', () => {
       expect(body.error?.code).to.equal('MALFORMED_JSON');
     });
 
+    it('answers a top level that is not an object or array (null, a string, a number) with 400 MALFORMED_JSON, and an array with 422', async () => {
+      for (const text of ['null', '"text"', '3']) {
+        const { res, body } = await post(`${base}/counters/${randomUUID()}/open`, text);
+        expect(res.status, text).to.equal(400);
+        expect(body.error?.code, text).to.equal('MALFORMED_JSON');
+      }
+      // an array is JSON the parser takes: the route's schema refuses it
+      const array = await post(`${base}/counters/${randomUUID()}/open`, '[1]');
+      expect(array.res.status).to.equal(422);
+      expect(array.body.error?.code).to.equal('VALIDATION_ERROR');
+    });
+
     it('answers a body over the limit with 413 PAYLOAD_TOO_LARGE, with or without Content-Length', async () => {
       const big = JSON.stringify({ limit: 1, label: 'x'.repeat(DEFAULT_BODY_LIMIT_BYTES) });
       const declared = await post(`${base}/counters/${randomUUID()}/open`, big);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { TurnOptions, Turns } from '../../application/ports/turns.js';
 import type { Redis } from './redis.js';
 
 /**
@@ -20,11 +21,9 @@ export class TurnTimeoutError extends Error {
   }
 }
 
-export interface TurnOptions {
-  /** how long to wait for the turn before TurnTimeoutError */
-  waitMs: number;
-  /** how long the turn lasts at most (the key's expiry): longer than `work` may take */
-  holdMs: number;
+/** The Turns port on Redis: keys under `prefix` (the deployment's QUEUE_PREFIX). */
+export function redisTurns(redis: Redis, prefix: string): Turns {
+  return { run: (key, options, work) => inTurn(redis, `${prefix}:turn:${key}`, options, work) };
 }
 
 /** Runs `work` in the key's turn and frees the turn after it, thrown or not. */

@@ -1,4 +1,5 @@
 import type { ChargeResult, LedgerCharges } from '../ports/ledger.js';
+import type { TurnOptions } from '../ports/turns.js';
 import { eventIdsFrom, type EventIdSource } from '../../write-model/core/event-ids.js';
 import { smsMessageStream } from '../../write-model/sms-message/decider.js';
 
@@ -38,6 +39,23 @@ export async function chargeSms(ledger: LedgerCharges, sms: SmsToCharge): Promis
     reason: sms.batchId ? `SMS ${sms.messageId} of batch ${sms.batchId}` : `SMS ${sms.messageId}`,
   });
 }
+
+/**
+ * A single send's charge is decided in the message's turn: the API holds it
+ * from before SmsRequested is written until the charge is taken or SmsFailed
+ * written; pm-sms-messages reads the message and charges it only in the same
+ * turn. So the process manager never reads a send as pending in the moment
+ * between the API's refused charge and its SmsFailed, and pays for it with a
+ * top-up that landed meanwhile.
+ */
+export function smsChargeTurnKey(messageId: string): string {
+  return `sms-charge:${messageId}`;
+}
+
+/** The API's turn: a fresh message's key is free; held at most 30 s (a crashed API frees it then). */
+export const API_CHARGE_TURN: TurnOptions = { waitMs: 2_000, holdMs: 30_000 };
+/** The process manager's: it may wait out a crashed API's whole turn. */
+export const PM_CHARGE_TURN: TurnOptions = { waitMs: 35_000, holdMs: 30_000 };
 
 /** SmsFailed insufficient_balance's reason. */
 export function insufficientBalanceReason(refused: { amountCents: number; availableCents: number }): string {

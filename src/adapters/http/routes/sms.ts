@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { receiveInboundSms, recordSmsReceipt, requestSms, SmsRateLimitedError, type SmsSendLimits } from '../../../application/sms.js';
 import type { LedgerCharges } from '../../../application/ports/ledger.js';
+import type { Turns } from '../../../application/ports/turns.js';
 import type { MembershipDirectory } from '../../../application/ports/membership.js';
 import { SmsInsufficientBalanceError } from '../../../application/sms/charges.js';
 import { organizationOf } from '../../../application/sms/org-key.js';
@@ -52,6 +53,8 @@ export interface SmsRouteDeps {
   organizationLimits?: SmsSendLimits | null;
   /** each SMS charged to the prepaid balance; null: not wired, or SMS_CHARGE_LEDGER=false */
   ledger?: LedgerCharges | null;
+  /** the single sends' charge turns, shared with pm-sms-messages (Redis) */
+  chargeTurns?: Turns | null;
   /** the user's organization; null: organizations not wired */
   membership?: MembershipDirectory | null;
   /** the callbacks' replay guard */
@@ -231,6 +234,7 @@ export function smsRouter(api: HttpApi, deps: SmsRouteDeps): Router<AppState> {
             defaultRegion: config.SMS_DEFAULT_REGION,
             organizationLimits: deps.organizationLimits ?? null,
             ledger: deps.ledger ?? null,
+            chargeTurns: deps.chargeTurns ?? null,
             onChargeError: (error) => ctx.state.logger.warn({ err: error }, 'sms charge failed: left to pm-sms-messages'),
           },
           { userId: user.id, context: commandContext(ctx, user.id), organizationId: await organizationOf(deps.membership, user.id) },
