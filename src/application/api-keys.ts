@@ -1,7 +1,15 @@
 import type { EventStore } from '../event-store/port.js';
-import { apiKeyAggregate, apiKeyUsageAggregate, apiKeyUsageId, type ApiKeyEvent, type ApiKeyScope, type ApiKeyState } from '../write-model/api-key/index.js';
+import {
+  apiKeyAggregate,
+  apiKeyUsageAggregate,
+  apiKeyUsageId,
+  type ApiKeyEvent,
+  type ApiKeyScope,
+  type ApiKeyState,
+  type RevokeApiKey,
+} from '../write-model/api-key/index.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handle, type HandleResult } from '../write-model/core/command-handler.js';
+import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { SERVICES, type AnyPlan } from '../write-model/subscription/plans.js';
 import { requireApiAccess } from './plan-gates.js';
@@ -59,15 +67,16 @@ export async function createApiKey(
   );
 }
 
-/** Revokes one of the user's keys (another user's or an unknown one: NOT_FOUND; again: no event). */
-export async function revokeApiKey(call: ApiKeyCall, keyId: string): Promise<Result> {
-  return handle(
-    call.store,
-    apiKeyAggregate,
-    keyId,
-    { type: 'RevokeApiKey', keyId, requestedBy: call.userId, now: call.now.toISOString() },
-    { context: call.context },
-  );
+/**
+ * Revokes one of the user's keys (another user's or an unknown one: NOT_FOUND; again: no event).
+ * expectedRevision: the caller's If-Match (the key's creation answered it), checked after the key is found to be theirs.
+ */
+export async function revokeApiKey(call: ApiKeyCall, keyId: string, expectedRevision?: bigint): Promise<Result> {
+  const command: RevokeApiKey = { type: 'RevokeApiKey', keyId, requestedBy: call.userId, now: call.now.toISOString() };
+  const loaded = await load(call.store, apiKeyAggregate, keyId);
+  // refused (another user's key) before a stale If-Match could tell that the key exists
+  apiKeyAggregate.decider.decide(command, loaded.state);
+  return handle(call.store, apiKeyAggregate, keyId, command, { context: call.context, loaded, expectedRevision });
 }
 
 /**

@@ -132,8 +132,16 @@ export async function readMedia(deps: Pick<MediaDeps, 'store' | 'storage'>, view
   return { media, bytes };
 }
 
-/** The owner deletes an item: recorded, then its bytes removed. A repeat removes the bytes again and answers NOT_FOUND. */
-export async function deleteMedia(deps: MediaDeps, caller: Caller, mediaId: string): Promise<{ revision: bigint; position: Position | undefined }> {
+/**
+ * The owner deletes an item: recorded, then its bytes removed. A repeat removes the bytes again and answers NOT_FOUND.
+ * expectedRevision: the caller's If-Match (the upload's revision), checked once the item is found.
+ */
+export async function deleteMedia(
+  deps: MediaDeps,
+  caller: Caller,
+  mediaId: string,
+  expectedRevision?: bigint,
+): Promise<{ revision: bigint; position: Position | undefined }> {
   const { state } = await load(deps.store, mediaAggregate, mediaId);
   if (state.status === 'none' || !reaches(caller, state.ownerId)) throw new DomainError('NOT_FOUND', 'media not found', { mediaId });
   if (state.status === 'deleted') {
@@ -145,7 +153,7 @@ export async function deleteMedia(deps: MediaDeps, caller: Caller, mediaId: stri
     mediaAggregate,
     mediaId,
     { type: 'DeleteMedia', mediaId, requestedBy: state.ownerId, now: deps.now().toISOString() },
-    { context: caller.context },
+    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
   );
   await deps.storage.delete(state.storageKey);
   return { revision: result.revision, position: result.position };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type HandleResult, type Loaded } from '../write-model/core/command-handler.js';
@@ -244,15 +245,22 @@ export type SecondFactor = { code: string } | { recoveryCode: string };
  * TOTP off: the password and a current code (or an unused recovery code)
  * are checked first. Off already: nothing to record (no events), once the
  * password is right. A pending enrollment is dropped with a code of its own.
+ * expectedRevision: the caller's If-Match (the user stream's), checked before
+ * the password and the code, so a stale one spends no code.
  */
 export async function disableTotp(
   deps: MfaDeps & { passwordHasher: PasswordHasher },
   userId: string,
   proof: { password: string } & SecondFactor,
   context: CommandContext,
-  now = new Date(),
+  options: { expectedRevision?: bigint | undefined; now?: Date } = {},
 ): Promise<HandleResult<UserState, UserEvent>> {
+  const now = options.now ?? new Date();
+  const { expectedRevision } = options;
   const { state, loaded } = await loadAccount(deps.store, userId);
+  if (expectedRevision !== undefined && expectedRevision !== loaded.revision) {
+    throw new WrongExpectedVersionError(userAggregate.streamName(userId), expectedRevision, loaded.revision);
+  }
   if (!(await deps.passwordHasher.verify(state.account!.passwordHash, proof.password))) refuse('password_invalid');
   const totp = state.totp;
   if (totp !== null) {
@@ -267,7 +275,7 @@ export async function disableTotp(
     userAggregate,
     userId,
     { type: 'DisableTotp', userId, via: 'code' in proof ? 'totp' : 'recovery_code', now: now.toISOString() },
-    { context, loaded },
+    { context, loaded, expectedRevision },
   );
 }
 

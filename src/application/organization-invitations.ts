@@ -103,12 +103,26 @@ async function pendingInvitations(knex: Knex, organizationId: string, now: Date)
   return Number(row?.count ?? 0);
 }
 
-/** The organization's pending, unexpired invitation to this address, if any (the read model's). */
-async function pendingInvitationTo(knex: Knex, organizationId: string, emailHash: string, now: Date): Promise<{ id: string; expires_at: Date } | undefined> {
-  return knex('organization_invitations')
+/**
+ * The organization's pending, unexpired invitation to this address, if any:
+ * found on the read model, confirmed on its stream, so one revoked or
+ * declined a moment ago (the projection behind) no longer counts.
+ */
+async function pendingInvitationTo(
+  deps: Pick<InvitationDeps, 'store' | 'knex'>,
+  organizationId: string,
+  emailHash: string,
+  now: Date,
+): Promise<{ id: string; expires_at: Date } | undefined> {
+  const rows = await deps
+    .knex('organization_invitations')
     .where({ organization_id: organizationId, email_hash: emailHash, status: 'pending' })
     .andWhere('expires_at', '>', now)
-    .first<{ id: string; expires_at: Date } | undefined>('id', 'expires_at');
+    .select<{ id: string; expires_at: Date }[]>('id', 'expires_at');
+  for (const row of rows) {
+    if ((await load(deps.store, invitationAggregate, row.id)).state.status === 'pending') return row;
+  }
+  return undefined;
 }
 
 export async function inviteMember(
@@ -128,7 +142,7 @@ export async function inviteMember(
   const holder = (await load(store, emailReservationAggregate, emailHash)).state.reservation?.userId;
   if (holder !== undefined && memberOf(org.state, holder))
     throw new DomainError('CONFLICT', 'that address belongs to a member of this organization already', { reason: 'already_member', field: 'email' });
-  const earlier = await pendingInvitationTo(deps.knex, input.organizationId, emailHash, now);
+  const earlier = await pendingInvitationTo(deps, input.organizationId, emailHash, now);
   if (earlier !== undefined)
     throw new DomainError('CONFLICT', 'that address has a pending invitation to this organization already: revoke it to send a new one', {
       reason: 'already_invited',
@@ -282,24 +296,33 @@ export async function declineInvitation(
   return result;
 }
 
-/** A member takes back an invitation of their organization (NOT_FOUND for another organization's). */
+/**
+ * A member takes back an invitation of their organization (NOT_FOUND for another organization's).
+ * expectedRevision: the caller's If-Match, the invitation's revision (its sending answered it).
+ */
 export async function revokeInvitation(
   deps: { store: EventStore; now?: () => Date },
-  input: { organizationId: string; invitationId: string; by: string; context: CommandContext },
+  input: { organizationId: string; invitationId: string; by: string; context: CommandContext; expectedRevision?: bigint | undefined },
 ): Promise<Written> {
   const org = await load(deps.store, organizationAggregate, input.organizationId);
   if (!memberOf(org.state, input.by)) throw organizationNotFound(input.organizationId);
   const now = (deps.now?.() ?? new Date()).toISOString();
+  const ours = (state: InvitationState): void => {
+    if (state.invitation?.organizationId !== input.organizationId)
+      throw new DomainError('NOT_FOUND', 'invitation not found', { invitationId: input.invitationId });
+  };
+  // another organization's invitation is 404 before a stale If-Match could tell that it exists
+  const loaded = input.expectedRevision === undefined ? undefined : await load(deps.store, invitationAggregate, input.invitationId);
+  if (loaded) ours(loaded.state);
   return handle(
     deps.store,
     invitationAggregate,
     input.invitationId,
     (state: InvitationState): InvitationCommand => {
-      if (state.invitation?.organizationId !== input.organizationId)
-        throw new DomainError('NOT_FOUND', 'invitation not found', { invitationId: input.invitationId });
+      ours(state);
       return { type: 'RevokeInvitation', by: input.by, now };
     },
-    { context: input.context },
+    { context: input.context, expectedRevision: input.expectedRevision, ...(loaded ? { loaded } : {}) },
   );
 }
 

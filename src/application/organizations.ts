@@ -103,6 +103,11 @@ export function organizationItself(state: OrganizationState): OrganizationMember
  * the claim stream's revision, which the organization's append is made on.
  */
 export async function claimMembership(store: EventStore, userId: string, organizationId: string, context: CommandContext): Promise<bigint> {
+  return (await takeClaim(store, userId, organizationId, context)).revision;
+}
+
+/** claimMembership, telling too whether this call took the claim (false: it was held for that organization already). */
+async function takeClaim(store: EventStore, userId: string, organizationId: string, context: CommandContext): Promise<{ revision: bigint; taken: boolean }> {
   for (let attempt = 1; ; attempt++) {
     const read = await load(store, membershipClaimAggregate, userId);
     const held = read.state.organizationId;
@@ -132,7 +137,8 @@ export async function claimMembership(store: EventStore, userId: string, organiz
       continue;
     }
     const claimed = await handle(store, membershipClaimAggregate, userId, { type: 'ClaimMembership', userId, organizationId }, { context });
-    return claimed.revision;
+    // held for this organization already (a member joining it again): nothing taken, nothing to give back
+    return { revision: claimed.revision, taken: claimed.events.length > 0 };
   }
 }
 
@@ -144,7 +150,8 @@ export async function releaseMembership(store: EventStore, userId: string, organ
 /**
  * An append to the organization that makes `userId` a member (founding it,
  * joining it): made only while the user's claim still stands at `claimRevision`;
- * on failure the claim is given back and the error thrown on.
+ * on failure the claim this call took is given back (one held before stays:
+ * its membership stands) and the error thrown on.
  */
 export async function withClaim<T>(
   store: EventStore,
@@ -153,11 +160,11 @@ export async function withClaim<T>(
   context: CommandContext,
   append: (claimRevision: bigint) => Promise<T>,
 ): Promise<T> {
-  const claimRevision = await claimMembership(store, userId, organizationId, context);
+  const claim = await takeClaim(store, userId, organizationId, context);
   try {
-    return await append(claimRevision);
+    return await append(claim.revision);
   } catch (error) {
-    await releaseMembership(store, userId, organizationId, context).catch(() => undefined);
+    if (claim.taken) await releaseMembership(store, userId, organizationId, context).catch(() => undefined);
     throw error;
   }
 }
@@ -193,6 +200,9 @@ export async function actOnOrganization(
   commands: (state: OrganizationState, now: string) => OrganizationCommand | readonly OrganizationCommand[],
 ): Promise<HandleResult<OrganizationState, OrganizationEvent>> {
   const now = (deps.now?.() ?? new Date()).toISOString();
+  // with If-Match, a stranger is told 404 as without it, not 412 (which would tell the organization exists)
+  const loaded = actor.expectedRevision === undefined ? undefined : await load(deps.store, organizationAggregate, organizationId);
+  if (loaded && !memberOf(loaded.state, actor.userId)) throw organizationNotFound(organizationId);
   return handle(
     deps.store,
     organizationAggregate,
@@ -201,7 +211,7 @@ export async function actOnOrganization(
       if (!memberOf(state, actor.userId)) throw organizationNotFound(organizationId);
       return commands(state, now);
     },
-    { context: actor.context, expectedRevision: actor.expectedRevision },
+    { context: actor.context, expectedRevision: actor.expectedRevision, ...(loaded ? { loaded } : {}) },
   );
 }
 
@@ -218,11 +228,11 @@ export async function updateOrganization(
   ]);
 }
 
-/** Removes a member (`removed`) or the caller themselves (`left`), then gives their claim back. */
+/** Removes a member (`removed`) or the caller themselves (`left`), then gives their claim back; expectedRevision: the organization's, as for actOnOrganization. */
 export async function removeMember(
   deps: OrganizationDeps,
   organizationId: string,
-  actor: { userId: string; context: CommandContext },
+  actor: { userId: string; context: CommandContext; expectedRevision?: bigint | undefined },
   userId: string,
   reason: 'removed' | 'left',
 ): Promise<HandleResult<OrganizationState, OrganizationEvent>> {

@@ -1,3 +1,4 @@
+import { WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
@@ -91,9 +92,14 @@ export interface PhoneDeps {
   now?: () => Date;
 }
 
-async function loadUser(store: EventStore, userId: string) {
+/** The account, at the revision the caller's If-Match names when one is given (else WrongExpectedVersionError: 412). */
+async function loadUser(store: EventStore, userId: string, expectedRevision?: bigint) {
   const loaded = await load(store, userAggregate, userId);
   if (loaded.state.account === null) throw new DomainError('NOT_FOUND', 'user not found', { userId });
+  // checked before anything is counted or sent (a code, a password try)
+  if (expectedRevision !== undefined && expectedRevision !== loaded.revision) {
+    throw new WrongExpectedVersionError(userAggregate.streamName(userId), expectedRevision, loaded.revision);
+  }
   return loaded;
 }
 
@@ -111,10 +117,16 @@ export interface VerificationSent {
  * destination; CodeThrottledError when too soon). Refused before anything is
  * sent: the number verified already, or SMS a factor of the account.
  */
-export async function startPhoneVerification(deps: PhoneDeps, userId: string, phoneInput: string, context: CommandContext): Promise<VerificationSent> {
+export async function startPhoneVerification(
+  deps: PhoneDeps,
+  userId: string,
+  phoneInput: string,
+  context: CommandContext,
+  expectedRevision?: bigint,
+): Promise<VerificationSent> {
   const now = deps.now?.() ?? new Date();
   const number = codeNumber(phoneInput, deps.defaultRegion);
-  const loaded = await loadUser(deps.store, userId);
+  const loaded = await loadUser(deps.store, userId, expectedRevision);
   if (loaded.state.phone?.e164 === number.e164) refuse('phone_verified');
   if (smsMfaOn(loaded.state)) refuse('sms_mfa_enabled');
   await throttleCodeSend(deps.limits, userId);
@@ -133,7 +145,7 @@ export async function startPhoneVerification(deps: PhoneDeps, userId: string, ph
       expiresAt,
       now: now.toISOString(),
     },
-    { context, loaded },
+    { context, loaded, expectedRevision },
   ).catch(mapDomain);
   const messageId = await requestCodeSms(
     { store: deps.store, secretBox: deps.secretBox, now: () => now },
@@ -162,8 +174,21 @@ export async function verifyPhoneNumber(deps: PhoneDeps, userId: string, code: s
   );
 }
 
-export function removePhoneNumber(store: EventStore, userId: string, context: CommandContext, now = new Date()): Promise<HandleResult<UserState, UserEvent>> {
-  return handle(store, userAggregate, userId, { type: 'RemovePhoneNumber', userId, now: now.toISOString() }, { context }).catch(mapDomain);
+/** expectedRevision: the caller's If-Match (the user stream's revision); a stale one is refused, nothing to drop included. */
+export function removePhoneNumber(
+  store: EventStore,
+  userId: string,
+  context: CommandContext,
+  options: { expectedRevision?: bigint | undefined; now?: Date } = {},
+): Promise<HandleResult<UserState, UserEvent>> {
+  const now = options.now ?? new Date();
+  return handle(
+    store,
+    userAggregate,
+    userId,
+    { type: 'RemovePhoneNumber', userId, now: now.toISOString() },
+    { context, expectedRevision: options.expectedRevision },
+  ).catch(mapDomain);
 }
 
 /** SMS codes as a second factor: the password again, and a verified number. */
@@ -180,17 +205,24 @@ export async function enableSmsMfa(
   return handle(deps.store, userAggregate, userId, { type: 'EnableSmsMfa', userId, now: now.toISOString() }, { context, loaded }).catch(mapDomain);
 }
 
-/** SMS codes no longer a second factor: the password again. Off already: no events. */
+/** SMS codes no longer a second factor: the password again. Off already: no events. expectedRevision: the caller's If-Match, checked first. */
 export async function disableSmsMfa(
   deps: { store: EventStore; passwordHasher: PasswordHasher },
   userId: string,
   password: string,
   context: CommandContext,
-  now = new Date(),
+  options: { expectedRevision?: bigint | undefined; now?: Date } = {},
 ): Promise<HandleResult<UserState, UserEvent>> {
-  const loaded = await loadUser(deps.store, userId);
+  const now = options.now ?? new Date();
+  const loaded = await loadUser(deps.store, userId, options.expectedRevision);
   if (!(await deps.passwordHasher.verify(loaded.state.account!.passwordHash, password))) refuse('password_invalid');
-  return handle(deps.store, userAggregate, userId, { type: 'DisableSmsMfa', userId, now: now.toISOString() }, { context, loaded }).catch(mapDomain);
+  return handle(
+    deps.store,
+    userAggregate,
+    userId,
+    { type: 'DisableSmsMfa', userId, now: now.toISOString() },
+    { context, loaded, expectedRevision: options.expectedRevision },
+  ).catch(mapDomain);
 }
 
 /** An admin clears every second factor of the user (MfaReset{by, reason}); nothing on: no events. */

@@ -199,12 +199,16 @@ export async function unbanProxy(deps: ProxyDeps, input: { proxyId: string; plat
   );
 }
 
-export async function retireProxy(deps: ProxyDeps, input: { proxyId: string; reason?: string | null; by: string }): Promise<ProxyResult> {
+/** expectedRevision: the admin's If-Match (the proxy's ETag); a stale one is refused, a repeat included. */
+export async function retireProxy(
+  deps: ProxyDeps,
+  input: { proxyId: string; reason?: string | null; by: string; expectedRevision?: bigint | undefined },
+): Promise<ProxyResult> {
   return handle(
     deps.store,
     proxyAggregate,
     input.proxyId,
     { type: 'RetireProxy', proxyId: input.proxyId, reason: input.reason ?? null, retiredBy: input.by, now: clock(deps).toISOString() },
-    { context: deps.context },
+    { context: deps.context, ...(input.expectedRevision !== undefined ? { expectedRevision: input.expectedRevision } : {}) },
   );
 }

@@ -387,6 +387,11 @@ describe('qidian watch list, trackings limit, keywords and alerts (e2e, worker a
 
     // a deleted rule fires no more, and gives its unit back
     expect((await platform.call('DELETE', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: carol.token })).status).to.equal(200);
-    expect((await platform.call('DELETE', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: carol.token })).status).to.equal(404);
+    // a repeat answers as trackings and keywords do: nothing written; the alert stays gone
+    const repeat = await platform.call('DELETE', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: carol.token });
+    expect(repeat.status, repeat.text).to.equal(200);
+    expect(repeat.body.data.position).to.equal(null);
+    expect((await platform.call('GET', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: carol.token })).status).to.equal(404);
+    expect((await platform.call('DELETE', `/api/v1/qidian/alerts/${update.body.data.id}`, { token: stranger.token })).status).to.equal(404);
   });
 });

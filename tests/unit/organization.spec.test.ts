@@ -114,7 +114,7 @@ describe('organization decider (given/when/then)', () => {
       spec
         .given([created, added('ann')])
         .when(add({ invitationId: 'inv-2' }))
-        .thenThrows(DomainError, code('CONFLICT'));
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'CONFLICT' && e.details.reason === 'already_member');
     });
     it('takes custom roles of this organization, refuses unknown ones and owner', () => {
       spec
@@ -253,6 +253,21 @@ describe('organization decider (given/when/then)', () => {
         .given([created])
         .when(remove('owner', 'owner', 'left'))
         .thenThrows(DomainError, code('CONFLICT'));
+    });
+    it('only the owner removes another member holding owner; such a member may leave', () => {
+      const coOwner = [created, added('ann', ['admin']), added('cy'), granted('cy', 'owner')];
+      spec
+        .given(coOwner)
+        .when(remove('cy', 'ann', 'removed'))
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'PERMISSION_DENIED' && e.details.reason === 'owner_only');
+      spec
+        .given(coOwner)
+        .when(remove('cy', 'owner', 'removed'))
+        .then([{ type: 'MemberRemoved', data: { organizationId, userId: 'cy', by: 'owner', reason: 'removed', at: T1 } }]);
+      spec
+        .given(coOwner)
+        .when(remove('cy', 'cy', 'left'))
+        .then([{ type: 'MemberRemoved', data: { organizationId, userId: 'cy', by: 'cy', reason: 'left', at: T1 } }]);
     });
     it('someone else cannot make a member leave; a non-member is a no-op', () => {
       spec

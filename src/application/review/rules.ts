@@ -141,8 +141,11 @@ export async function findReviewRule(store: EventStore, actor: Actor, ruleId: st
   throw new DomainError('NOT_FOUND', `review rule ${ruleId} not found`, { ruleId });
 }
 
-/** Replaces the rule (its kind stays); a rule that is the same already is a no-op. */
-export async function changeReviewRule(call: RuleCall, ruleId: string, input: RuleInput): Promise<RuleWritten> {
+/**
+ * Replaces the rule (its kind stays); a rule that is the same already is a no-op.
+ * expectedRevision: the caller's If-Match, the revision of the rule's set (checked once the rule is found).
+ */
+export async function changeReviewRule(call: RuleCall, ruleId: string, input: RuleInput, expectedRevision?: bigint): Promise<RuleWritten> {
   const found = await findReviewRule(call.store, call.actor, ruleId, 'write');
   const scope = found.scope === 'platform' ? PLATFORM_SCOPE : call.actor.userId;
   const result = await asBodyFields(() =>
@@ -151,13 +154,14 @@ export async function changeReviewRule(call: RuleCall, ruleId: string, input: Ru
       reviewRuleSetAggregate,
       scope,
       { type: 'ChangeReviewRule', scope, rule: ruleOf(ruleId, input), by: call.actor.userId, now: call.now.toISOString() },
-      { context: call.context },
+      { context: call.context, expectedRevision },
     ),
   );
   return { ruleId, scope: found.scope, revision: result.revision, position: result.position };
 }
 
-export async function removeReviewRule(call: RuleCall, ruleId: string): Promise<RuleWritten> {
+/** Removes the rule (one removed already: NOT_FOUND); expectedRevision as for changeReviewRule. */
+export async function removeReviewRule(call: RuleCall, ruleId: string, expectedRevision?: bigint): Promise<RuleWritten> {
   const found = await findReviewRule(call.store, call.actor, ruleId, 'write');
   const scope = found.scope === 'platform' ? PLATFORM_SCOPE : call.actor.userId;
   const result = await handle(
@@ -165,7 +169,7 @@ export async function removeReviewRule(call: RuleCall, ruleId: string): Promise<
     reviewRuleSetAggregate,
     scope,
     { type: 'RemoveReviewRule', scope, ruleId, by: call.actor.userId, now: call.now.toISOString() },
-    { context: call.context },
+    { context: call.context, expectedRevision },
   );
   return { ruleId, scope: found.scope, revision: result.revision, position: result.position };
 }

@@ -37,9 +37,10 @@ import { customRoleOf, initialState, memberOf, type MemberState, type Organizati
  * Rules (tests/unit/organization.spec.test.ts):
  * - exactly one owner (`ownerId`), always a member holding role `owner`;
  *   only the owner transfers ownership (to a member) or grants or revokes
- *   `owner`; the owner can be neither removed nor leave (CONFLICT:
- *   transfer first). A transfer grants the new owner `owner`, revokes it
- *   from the old one and leaves them `admin`.
+ *   `owner` (or removes another member holding it); the owner can be
+ *   neither removed nor leave (CONFLICT: transfer first). A transfer grants
+ *   the new owner `owner`, revokes it from the old one and leaves them
+ *   `admin`.
  * - a member's roles are built-in role names (BUILT_IN_ORG_ROLES) or ids of
  *   this organization's custom roles, at most MAX_ROLES_PER_MEMBER; a new
  *   member never starts as `owner`.
@@ -146,7 +147,7 @@ function addMember(command: AddMember, state: State): Event[] {
   const existing = memberOf(state, userId);
   if (existing) {
     if (invitationId !== null && existing.joinedBy === invitationId) return [];
-    throw new DomainError('CONFLICT', 'the user is a member of this organization already', { userId });
+    throw new DomainError('CONFLICT', 'the user is a member of this organization already', { reason: 'already_member', userId });
   }
   if (!Array.isArray(command.roles)) throw invalid('roles must be a list', { field: 'roles' });
   const roles = [...new Set(command.roles.map((role, i) => requireRole(state, role, `roles.${i}`)))];
@@ -204,9 +205,13 @@ function remove(command: RemoveMember, state: State): Event[] {
   const reason = requireOneOf(command.reason, REMOVAL_REASONS, 'reason');
   instant(command.now, 'now');
   if (reason === 'left' && by !== userId) throw invalid('only the member themselves leaves', { field: 'by' });
-  if (!memberOf(state, userId)) return [];
+  const member = memberOf(state, userId);
+  if (!member) return [];
   if (userId === state.ownerId)
     throw new DomainError('CONFLICT', 'the owner can be neither removed nor leave: transfer the ownership first', { reason: 'owner', userId });
+  // removing a holder of owner takes the role away with them: the owner's alone to do, as revoking it
+  if (reason === 'removed' && member.roles.includes('owner') && by !== state.ownerId)
+    throw new DomainError('PERMISSION_DENIED', 'only the owner removes a member holding the owner role', { reason: 'owner_only', role: 'owner' });
   return [{ type: 'MemberRemoved', data: { organizationId, userId, by, reason, at: command.now } }];
 }
 

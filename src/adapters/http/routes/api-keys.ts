@@ -17,7 +17,7 @@ import { defineRoute, sessionOnly, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface ApiKeysRouteDeps {
@@ -201,17 +201,20 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
       method: 'delete',
       path: '/:id',
       summary: 'Revoke one of my personal API keys',
-      description: "Final: the key is refused (401) within a second. Another user's key is 404, like an unknown one; again: 200 with position null.",
+      description:
+        "Final: the key is refused (401) within a second. Another user's key is 404, like an unknown one; again: 200 with position null. " +
+        'If-Match: the revision its creation answered; a stale one is 412, a repeat included.',
       tags: ['users'],
       auth: true,
       permission: 'account.api-keys.delete',
+      ifMatch: true,
       request: { params: z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'a key id is 24 hex characters') }) },
       responses: { 200: { description: 'revoked', schema: commandResultSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
       const user = currentSessionUser(ctx);
-      commandResult(ctx, await revokeApiKey(call(ctx, user.id), params.id));
+      commandResult(ctx, await revokeApiKey(call(ctx, user.id), params.id, ifMatchRevision(ctx)));
     },
   );
 

@@ -85,7 +85,7 @@ export function invitationsRouter(api: HttpApi, deps: InvitationRouteDeps): Rout
         'With the token of the mailed link (`?invitation=<token>`): the caller joins the organization with the invited roles and team. ' +
         'Their account email must be the invited address (403, details.reason other_email); an unknown token is 404; one used, declined or revoked ' +
         'is 409 (details.reason accepted / declined / revoked), an expired one 409 (details.reason expired); a member of another organization 409 ' +
-        '(details.reason already_in_organization). Accepting again answers the same.',
+        '(details.reason already_in_organization), of this one by another invitation 409 (details.reason already_member). Accepting again answers the same.',
       tags,
       auth: true,
       permission: 'organization.invitations.approve',

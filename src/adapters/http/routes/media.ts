@@ -16,7 +16,7 @@ import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 /**
@@ -262,16 +262,19 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
       summary: 'Delete an uploaded image',
       description:
         'Mine, or one my data scope reaches (404 otherwise); its bytes are removed from storage. Articles naming it keep the id: publishing one of them is refused ' +
-        'until it names images that exist. A repeat: 404.',
+        'until it names images that exist. A repeat: 404. If-Match takes the revision the upload answered (not the sha256 ETag of GET /media/{id}); ' +
+        'a stale one is 412.',
       tags: ['media'],
       auth: true,
       permission: 'publishing.media.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: z.object({ revision: z.string(), position: z.string().nullable() }) } },
       errors: [404],
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
+      const expected = ifMatchRevision(ctx);
       try {
         commandResult(
           ctx,
@@ -279,6 +282,7 @@ export function mediaRouter(api: HttpApi, deps: MediaRouteDeps): Router<AppState
             { store, storage, now: clock },
             { userId: user.id, context: commandContext(ctx, user.id), ownerIds: accessOf(ctx).ownerIds },
             params.id,
+            expected,
           ),
         );
       } catch (error) {

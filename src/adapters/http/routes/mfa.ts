@@ -21,7 +21,7 @@ import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface MfaRouteDeps {
@@ -195,10 +195,12 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
         'Needs the password and either a current TOTP code or an unused recovery code (exactly one). The secret and the recovery codes stop working ' +
         'and logins are single-step again; a pending enrollment is dropped the same way. A wrong password or code is 403 PERMISSION_DENIED ' +
         '(details.reason password_invalid, totp_code_invalid, totp_code_replayed, recovery_code_invalid, recovery_code_used), limited like the other code checks (429). ' +
-        'Off already: 200, nothing recorded.',
+        "Off already: 200, nothing recorded. If-Match: my account's revision (the ETag of GET /users/profile, or any change's answer); a stale one is 412, " +
+        'checked before the password and the code (no code is spent on it).',
       tags,
       auth: true,
       permission: 'account.mfa.delete',
+      ifMatch: true,
       request: {
         body: z
           .object({ password: z.string().min(1).max(1024), code: totpCodeSchema.optional(), recovery_code: recoveryCodeSchema.optional() })
@@ -210,9 +212,12 @@ export function mfaRouter(api: HttpApi, deps: MfaRouteDeps): Router<AppState> {
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
+      const expectedRevision = ifMatchRevision(ctx);
       const factor = body.code !== undefined ? { code: body.code } : { recoveryCode: body.recovery_code! };
       const result = await withCodeCheck(ctx, user.id, () =>
-        disableTotp({ ...mfa, passwordHasher: deps.passwordHasher }, user.id, { password: body.password, ...factor }, commandContext(ctx, user.id)),
+        disableTotp({ ...mfa, passwordHasher: deps.passwordHasher }, user.id, { password: body.password, ...factor }, commandContext(ctx, user.id), {
+          expectedRevision,
+        }),
       );
       commandResult(ctx, result);
     },

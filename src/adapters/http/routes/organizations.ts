@@ -274,7 +274,8 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       path: '/organizations/:id/ownership',
       summary: 'Transfer the ownership',
       description:
-        'Only the owner (403 PERMISSION_DENIED, details.reason owner_only), to a member (404 otherwise). The new owner is granted owner; the former owner ' +
+        'Only the owner, to a member (404 otherwise). Anyone else is 403 PERMISSION_DENIED: details.reason role (of the built-in roles only owner grants ' +
+        'organization.organizations.approve), or owner_only for another member whose roles grant it. The new owner is granted owner; the former owner ' +
         `loses it and keeps admin. ${NOT_MINE}`,
       tags,
       ...perm('organization.organizations.approve'),
@@ -445,9 +446,10 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'delete',
       path: '/organizations/:id/members/:userId',
       summary: 'Remove a member',
-      description: `The owner cannot be removed (409: transfer the ownership first). ${NOT_MINE}`,
+      description: `The owner cannot be removed (409: transfer the ownership first). If-Match: the organization's revision. ${NOT_MINE}`,
       tags,
       ...perm('organization.members.delete'),
+      ifMatch: true,
       request: { params: memberParams },
       responses: { 200: { description: 'removed', schema: commandSchema } },
       errors: [404, 409],
@@ -527,9 +529,12 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'delete',
       path: '/organizations/:id/invitations/:invitationId',
       summary: 'Revoke an invitation',
-      description: `Its link stops working. An answered invitation cannot be revoked (409). ${NOT_MINE}`,
+      description:
+        'Its link stops working. An answered invitation cannot be revoked (409); one revoked already: 200 with position null. ' +
+        `If-Match: the invitation's revision (its sending answered it; a stale one is 412, a repeat included). ${NOT_MINE}`,
       tags,
       ...perm('organization.invitations.delete'),
+      ifMatch: true,
       request: { params: invitationParams },
       responses: { 200: { description: 'revoked', schema: commandSchema } },
       errors: [404, 409],
@@ -538,7 +543,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       const who = actor(ctx);
       const result = await revokeInvitation(
         { store, now: clock },
-        { organizationId: params.id, invitationId: params.invitationId, by: who.userId, context: who.context },
+        { organizationId: params.id, invitationId: params.invitationId, by: who.userId, context: who.context, expectedRevision: who.expectedRevision },
       );
       commandResult(ctx, result, { extra: { id: params.invitationId } });
     },
@@ -649,9 +654,10 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'delete',
       path: '/organizations/:id/roles/:roleId',
       summary: 'Delete a custom role',
-      description: `It is revoked from every member holding it (each revocation recorded), then deleted. ${NOT_MINE}`,
+      description: `It is revoked from every member holding it (each revocation recorded), then deleted. If-Match: the organization's revision. ${NOT_MINE}`,
       tags,
       ...perm('organization.roles.delete'),
+      ifMatch: true,
       request: { params: roleParams },
       responses: { 200: { description: 'deleted', schema: z.object({ id: z.string(), revoked_from: z.array(z.string()), ...written }) } },
       errors: [404],

@@ -23,7 +23,7 @@ import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface PhoneRouteDeps {
@@ -42,6 +42,8 @@ export interface PhoneRouteDeps {
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
 export const smsCodeSchema = z.string().regex(SMS_CODE, 'must be the 6 digits of the SMS').describe('the 6-digit code of the SMS');
 const passwordBody = z.object({ password: z.string().min(1).max(1024) }).strict();
+/** What the account routes here say of If-Match: the user stream's revision, as PUT /users/profile takes it. */
+const USER_IF_MATCH = "If-Match: my account's revision (the ETag of GET /users/profile or GET /users/me/phone, or any change's answer); a stale one is 412.";
 
 /** Maps the application's refusals: a wrong code or password 403, a state that does not allow the step 409, too soon 429, a bad number 422. */
 function routeError(ctx: AppContext, error: unknown): unknown {
@@ -110,7 +112,7 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
       summary: 'My phone number',
       description:
         'The verified number (E.164) and whether SMS codes are a second factor; a verification waiting for its code shows its number masked and expiry. ' +
-        'Read from the account itself (no projection lag).',
+        "Read from the account itself (no projection lag); ETag: the account's revision.",
       tags,
       auth: true,
       permission: 'account.profile.view',
@@ -131,8 +133,9 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
       errors: [404],
     },
     async (_input, ctx) => {
-      const { state } = await load(deps.store, userAggregate, currentUser(ctx).id);
+      const { state, revision } = await load(deps.store, userAggregate, currentUser(ctx).id);
       if (state.account === null) throw new HttpError(404, 'NOT_FOUND', 'user not found');
+      ctx.set('ETag', `"${revision}"`);
       const pending = state.phoneVerification;
       return {
         number: state.phone?.e164 ?? null,
@@ -156,11 +159,12 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
         '422 under body.phone for what is not a mobile number of a served country. 409 CONFLICT: the number is verified already (phone_verified), or SMS codes ' +
         'are a second factor (sms_mfa_enabled: turn them off first). 429 RATE_LIMITED with Retry-After: one code per SMS_CODE_RESEND_SECONDS, ' +
         'SMS_CODES_PER_USER_HOURLY an hour. 503 where SMS is not configured. The code is never in an answer, a log or a read model: the SMS shows it, ' +
-        'GET /sms/messages lists the message masked.',
+        `GET /sms/messages lists the message masked. ${USER_IF_MATCH} It is checked before a code is sent or counted.`,
       tags,
       auth: true,
       permission: 'account.profile.edit',
       idempotent: false,
+      ifMatch: true,
       request: { body: z.object({ phone: z.string().min(1).max(40).describe('+8613800138000 or 138 0013 8000') }).strict() },
       responses: {
         202: {
@@ -177,9 +181,10 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
     async ({ body }, ctx) => {
       requireSms();
       const user = currentUser(ctx);
+      const expected = ifMatchRevision(ctx);
       let sent;
       try {
-        sent = await startPhoneVerification(phone, user.id, body.phone, commandContext(ctx, user.id));
+        sent = await startPhoneVerification(phone, user.id, body.phone, commandContext(ctx, user.id), expected);
       } catch (error) {
         throw routeError(ctx, error);
       }
@@ -223,17 +228,19 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
       summary: 'Remove my phone number',
       description:
         'The verified number and any pending verification are dropped; SMS notifications stop. 409 CONFLICT (sms_mfa_enabled) while SMS codes are a second factor. ' +
-        'No number: 200, nothing recorded.',
+        `No number: 200, nothing recorded (with a stale If-Match: 412). ${USER_IF_MATCH}`,
       tags,
       auth: true,
       permission: 'account.profile.edit',
+      ifMatch: true,
       responses: { 200: { description: 'removed', schema: commandResultSchema } },
       errors: [404, 409],
     },
     async (_input, ctx) => {
       const user = currentUser(ctx);
+      const expectedRevision = ifMatchRevision(ctx);
       try {
-        commandResult(ctx, await removePhoneNumber(deps.store, user.id, commandContext(ctx, user.id)));
+        commandResult(ctx, await removePhoneNumber(deps.store, user.id, commandContext(ctx, user.id), { expectedRevision }));
       } catch (error) {
         throw routeError(ctx, error);
       }
@@ -274,18 +281,21 @@ export function phoneRouter(api: HttpApi, deps: PhoneRouteDeps): Router<AppState
       path: '/mfa/sms',
       summary: 'Turn off SMS codes as a second factor',
       description:
-        'Needs the password (403 password_invalid, limited per user and hour: 429). Logins no longer offer SMS codes (TOTP, when on, stays). Off already: 200, nothing recorded.',
+        'Needs the password (403 password_invalid, limited per user and hour: 429). Logins no longer offer SMS codes (TOTP, when on, stays). Off already: 200, nothing recorded ' +
+        `(with a stale If-Match: 412). ${USER_IF_MATCH} It is checked before the password.`,
       tags,
       auth: true,
       permission: 'account.mfa.delete',
+      ifMatch: true,
       request: { body: passwordBody },
       responses: { 200: { description: 'SMS codes are off', schema: commandResultSchema } },
       errors: [403, 404, 429],
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
+      const expectedRevision = ifMatchRevision(ctx);
       const mfa = { store: deps.store, passwordHasher: deps.passwordHasher };
-      commandResult(ctx, await checked(ctx, user.id, () => disableSmsMfa(mfa, user.id, body.password, commandContext(ctx, user.id))));
+      commandResult(ctx, await checked(ctx, user.id, () => disableSmsMfa(mfa, user.id, body.password, commandContext(ctx, user.id), { expectedRevision })));
     },
   );
 

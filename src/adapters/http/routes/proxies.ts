@@ -29,7 +29,7 @@ import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface ProxiesRouteDeps {
@@ -303,16 +303,20 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       method: 'delete',
       path: '/:id',
       summary: 'Retire a proxy (admin)',
-      description: 'Out of the pool for good; the row stays with status retired. Retiring again changes nothing.',
+      description:
+        'Out of the pool for good; the row stays with status retired. Retiring again changes nothing (200, position null). ' +
+        'If-Match: the ETag of GET /proxies/{id} (bans and health verdicts move it too); a stale one is 412, a repeat included.',
       tags: ['proxies'],
       auth: true,
       permission: 'platform.proxies.delete',
+      ifMatch: true,
       request: { params: idParams, query: z.object({ reason: z.string().min(1).max(500).optional() }) },
       responses: { 200: { description: 'retired', schema: commandResultSchema } },
       errors: [403, 404],
     },
     async ({ params, query }, ctx) => {
-      const result = await retireProxy(proxyDeps(ctx), { proxyId: params.id, reason: query.reason ?? null, by: currentUser(ctx).id });
+      const expectedRevision = ifMatchRevision(ctx);
+      const result = await retireProxy(proxyDeps(ctx), { proxyId: params.id, reason: query.reason ?? null, by: currentUser(ctx).id, expectedRevision });
       commandResult(ctx, result);
     },
   );

@@ -43,7 +43,7 @@ const alertSchema = z.object({
   status: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
-  revision: z.string().describe('send as If-Match to PUT'),
+  revision: z.string().describe('send as If-Match to PUT and DELETE'),
 });
 
 const keywordSchema = z.object({
@@ -215,18 +215,22 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       method: 'delete',
       path: '/alerts/:id',
       summary: 'Delete an alert',
-      description: 'Gives back its alert_notifications unit.',
+      description: 'Gives back its alert_notifications unit. A repeat: 200 with position null. If-Match: its revision; a stale one is 412, a repeat included.',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
-      await ownAlert(ctx, params.id);
-      commandResult(ctx, await deleteAlert(call(ctx, user.id), params.id));
+      const expected = ifMatchRevision(ctx);
+      // a deleted alert of the caller's answers the repeat (as trackings and keywords do); anyone else's is 404
+      const { state } = await loadAlert(store, params.id);
+      if (state.status === 'none' || state.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'alert not found');
+      commandResult(ctx, await deleteAlert(call(ctx, user.id), params.id, expected));
     },
   );
 
@@ -299,19 +303,23 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       method: 'delete',
       path: '/keywords/:id',
       summary: 'Stop watching a keyword',
-      description: 'Allowed whatever the plan. A repeat: 200 with position null.',
+      description:
+        'Allowed whatever the plan. A repeat: 200 with position null. If-Match: the revision POST /qidian/keywords answered; a stale one is 412, a repeat included.',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'unwatched', schema: commandResultSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
+      const expected = ifMatchRevision(ctx);
       const { state } = await loadKeywordWatch(store, params.id);
       if (state.status === 'none' || state.userId !== user.id) throw new HttpError(404, 'NOT_FOUND', 'keyword not found');
-      commandResult(ctx, await unwatchKeyword({ store, userId: user.id, now: clock(), context: commandContext(ctx, user.id) }, params.id));
+      const keywordCall = { store, userId: user.id, now: clock(), context: commandContext(ctx, user.id) };
+      commandResult(ctx, await unwatchKeyword(keywordCall, params.id, expected));
     },
   );
 

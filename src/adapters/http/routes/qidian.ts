@@ -84,7 +84,7 @@ const trackingSchema = z.object({
   status: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
-  revision: z.string().describe('send as If-Match to PUT'),
+  revision: z.string().describe('send as If-Match to PUT and DELETE'),
 });
 
 const snapshotSchema = z.object({
@@ -452,18 +452,21 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       summary: 'Untrack a novel',
       description:
         'Gives back its novel_tracking_limit unit; runs requested from now on leave the novel out (watch list and qidian.novels ' +
-        'workflows alike). Collected data stays (within retention); its alert rules stay until deleted. A repeat: 200 with position null.',
+        'workflows alike). Collected data stays (within retention); its alert rules stay until deleted. A repeat: 200 with position null. ' +
+        'If-Match: its revision; a stale one is 412, a repeat included.',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.workflows.delete',
+      ifMatch: true,
       request: { params: trackingParams },
       responses: { 200: { description: 'untracked', schema: commandResultSchema } },
       errors: [404],
     },
     async ({ params }, ctx) => {
       const user = currentUser(ctx);
+      const expected = ifMatchRevision(ctx);
       await ownTracking(ctx, params.id);
-      commandResult(ctx, await untrackNovel(call(ctx, user.id), params.id));
+      commandResult(ctx, await untrackNovel(call(ctx, user.id), params.id, expected));
     },
   );
 

@@ -33,7 +33,7 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 
 /**
@@ -213,6 +213,9 @@ function ruleView(rule: ReviewRule, scope: 'platform' | 'mine', revision: bigint
   };
 }
 
+const IF_MATCH =
+  "If-Match takes the revision of the rule's set (GET /review-rules/{id}, or any change's answer): a change to another rule of the set makes it stale (412).";
+
 const PERMISSIONS =
   'The platform set: platform reviewers and admins read it (platform.review-rules.view), platform admins change it (platform.review-rules.edit); ' +
   'otherwise 403 PERMISSION_DENIED, details.reason admin_role / reviewer_role. ' +
@@ -314,7 +317,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       method: 'get',
       path: '/:id',
       summary: 'One review rule, with its phrases',
-      description: `A rule of my own set, or (reviewers and admins) of the platform set; 404 for any other. ${PERMISSIONS}`,
+      description: `A rule of my own set, or (reviewers and admins) of the platform set; 404 for any other. ETag: its set's revision (If-Match of PUT and DELETE). ${PERMISSIONS}`,
       tags,
       auth: true,
       permission: 'publishing.review-rules.view',
@@ -324,6 +327,7 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
     },
     async ({ params }, ctx) => {
       const found = await findReviewRule(store, actorOf(ctx), params.id, 'read');
+      ctx.set('ETag', `"${found.revision}"`);
       return ruleView(found.rule, found.scope, found.revision);
     },
   );
@@ -335,17 +339,22 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       method: 'put',
       path: '/:id',
       summary: 'Change a review rule',
-      description: `The whole rule as it should stand (its kind never changes: 422). The same rule again changes nothing. ${PERMISSIONS}`,
+      description:
+        'The whole rule as it should stand (its kind never changes: 422). The same rule again changes nothing (200, position null). ' +
+        `${IF_MATCH} ${PERMISSIONS}`,
       tags,
       auth: true,
       permission: 'publishing.review-rules.edit',
+      ifMatch: true,
       request: { params: idParams, body: changeBody },
       responses: { 200: { description: 'changed', schema: commandSchema } },
       errors: [403, 404],
     },
     async ({ params, body }, ctx) => {
       const actor = actorOf(ctx);
-      const written = await changeReviewRule({ store, actor, context: commandContext(ctx, actor.userId), now: clock() }, params.id, inputOf(body));
+      const expected = ifMatchRevision(ctx);
+      const call = { store, actor, context: commandContext(ctx, actor.userId), now: clock() };
+      const written = await changeReviewRule(call, params.id, inputOf(body), expected);
       commandResult(ctx, written, { extra: { id: written.ruleId, scope: written.scope } });
     },
   );
@@ -357,17 +366,19 @@ export function reviewRulesRouter(api: HttpApi, deps: ReviewRuleRouteDeps): Rout
       method: 'delete',
       path: '/:id',
       summary: 'Remove a review rule',
-      description: `It no longer applies from the next pre-review on; a rule already removed is 404. ${PERMISSIONS}`,
+      description: `It no longer applies from the next pre-review on; a rule already removed is 404. ${IF_MATCH} ${PERMISSIONS}`,
       tags,
       auth: true,
       permission: 'publishing.review-rules.delete',
+      ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'removed', schema: commandSchema } },
       errors: [403, 404],
     },
     async ({ params }, ctx) => {
       const actor = actorOf(ctx);
-      const written = await removeReviewRule({ store, actor, context: commandContext(ctx, actor.userId), now: clock() }, params.id);
+      const expected = ifMatchRevision(ctx);
+      const written = await removeReviewRule({ store, actor, context: commandContext(ctx, actor.userId), now: clock() }, params.id, expected);
       commandResult(ctx, written, { extra: { id: written.ruleId, scope: written.scope } });
     },
   );

@@ -19,7 +19,7 @@ import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
-import { commandResult } from '../revision.js';
+import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppState } from '../state.js';
 import { smsAccessOf } from './sms-access.js';
 
@@ -400,10 +400,12 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
       method: 'delete',
       path: '/keywords/:keyword',
       summary: 'Release an inbound keyword',
-      description: 'Gives the keyword back (anyone may reserve it then). One we do not hold: 404.',
+      description:
+        'Gives the keyword back (anyone may reserve it then). One we do not hold: 404 (a repeat too). If-Match: the revision its reservation answered; a stale one is 412.',
       tags: ['sms'],
       auth: true,
       permission: 'messaging.sms.delete',
+      ifMatch: true,
       request: { params: keywordParams },
       responses: { 200: { description: 'released', schema: z.object({ keyword: z.string(), revision: z.string(), position: z.string().nullable() }) } },
       errors: [404],
@@ -411,11 +413,13 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
     async ({ params }, ctx) => {
       requireSms();
       const user = currentUser(ctx);
+      const expected = ifMatchRevision(ctx);
       const { memberOf } = await smsAccessOf(ctx, user.id, deps.membership);
       const result = await releaseSmsKeyword(
         { store, now },
         { userId: user.id, organizationId: memberOf, context: commandContext(ctx, user.id) },
         params.keyword,
+        expected,
       );
       const keyword = result.events[0]?.data.keyword ?? params.keyword;
       commandResult(ctx, result, { extra: { keyword } });
