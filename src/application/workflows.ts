@@ -329,9 +329,15 @@ export async function updateWorkflow(
   );
 }
 
-/** Deletes and frees the slot; a repeat (already deleted) frees it again, so a lost release heals. */
-/** Deletes the workflow and frees its slot; `expectedRevision` (If-Match) is the stream revision the caller last saw. */
+/**
+ * Deletes the workflow and frees its slot; a repeat (already deleted) frees
+ * it again, so a lost release heals. `expectedRevision` (If-Match) is the
+ * stream revision the caller last saw: checked once the workflow is known to
+ * be the caller's, so a stranger's is 404 whatever revision they send.
+ */
 export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflowId: string, expectedRevision?: bigint): Promise<Outcome> {
+  const loaded = expectedRevision === undefined ? undefined : await load(deps.store, workflowAggregate, workflowId);
+  if (loaded) own(loaded.state, caller, true);
   const result = await handle(
     deps.store,
     workflowAggregate,
@@ -340,7 +346,7 @@ export async function deleteWorkflow(deps: WorkflowDeps, caller: Caller, workflo
       refuseManaged(own(state, caller, true).type, workflowId);
       return { type: 'DeleteWorkflow', workflowId, requestedBy: caller.userId, now: deps.now().toISOString() };
     },
-    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+    { context: caller.context, ...(expectedRevision !== undefined ? { expectedRevision } : {}), ...(loaded ? { loaded } : {}) },
   );
   const resolved = workflowType(result.state.workflow!.type);
   if (resolved && holdsSlot(resolved.platform.service)) {

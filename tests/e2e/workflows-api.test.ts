@@ -296,6 +296,15 @@ describe('workflows API (e2e)', function () {
       expect(reply.res.status, `${method} ${path}: ${reply.text}`).to.equal(404);
       expect(reply.body.error.code).to.equal('NOT_FOUND');
     }
+    // a stale If-Match tells a stranger nothing either (412 would say the workflow exists)
+    for (const method of ['PUT', 'DELETE']) {
+      const reply = await call(method, `/workflows/${id}`, {
+        token: bob.token,
+        headers: { 'If-Match': '"0"' },
+        ...(method === 'PUT' ? { body: { name: 'x' } } : {}),
+      });
+      expect(reply.res.status, `${method} with If-Match: ${reply.text}`).to.equal(404);
+    }
     const list = await call('GET', '/workflows', { token: bob.token });
     expect(list.body.data.items).to.have.length(0);
     // and alice's workflow is as it was
