@@ -105,12 +105,14 @@ function invitationView(r: Record<string, any>, now: Date): InvitationView {
 export async function listInvitations(
   knex: Knex,
   organizationId: string,
-  filter: { status?: InvitationStatus | undefined },
+  /** sentBy: only those sent by these members (the caller's data scope); absent: all of them */
+  filter: { status?: InvitationStatus | undefined; sentBy?: readonly string[] | undefined },
   page: PageRequest,
   now: Date = new Date(),
 ): Promise<Page<InvitationView>> {
   const q = knex('organization_invitations').where('organization_id', organizationId);
   if (filter.status) q.andWhere('status', filter.status);
+  if (filter.sentBy) q.whereIn('invited_by', [...filter.sentBy]);
   const ordered = q.select(INVITATION_COLUMNS).orderBy([
     { column: 'sent_at', order: 'desc' },
     { column: 'id', order: 'desc' },

@@ -125,6 +125,21 @@ describe('organizations: what docs/organizations.md promises (e2e)', function ()
     expect(byOwner.status, byOwner.text).to.equal(200);
   });
 
+  it("the organization's invitations: the owner and admins list them all, a member who may not invite lists only their own (none)", async () => {
+    const olly = await registerMember(platform, 'olly');
+    await joinOrganization(platform, sink, { organizationId: orgId, inviter: owner, user: olly, roles: ['operator'] });
+    const sent = await invite(`listed-${randomUUID().slice(0, 8)}@example.test`);
+    expect(sent.status, sent.text).to.equal(201);
+    const list = (user: Member) => call('GET', `/api/v1/organizations/${orgId}/invitations?after_position=${sent.body.data.position}`, user);
+    const byAdmin = await list(ann);
+    expect(byAdmin.status, byAdmin.text).to.equal(200);
+    expect(byAdmin.body.data.items.map((i: { id: string }) => i.id)).to.include(sent.body.data.id);
+    const byOperator = await list(olly);
+    expect(byOperator.status, byOperator.text).to.equal(200);
+    expect(byOperator.body.data.items).to.deep.equal([]);
+    expect(byOperator.body.data.pagination.total).to.equal(0);
+  });
+
   it('a user in no organization: 404 where every signed-in user holds the permission, 403 role where only members do', async () => {
     for (const [method, path] of [
       ['GET', `/api/v1/organizations/${orgId}`],

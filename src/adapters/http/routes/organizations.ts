@@ -21,6 +21,7 @@ import { findMember, listCustomRoles, listInvitations, listMembers } from '../..
 import { DATA_SCOPES, type Permission } from '../../../write-model/access/permissions.js';
 import { BUILT_IN_ORG_GRANTS, BUILT_IN_ORG_ROLES } from '../../../write-model/access/roles.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
+import { accessOf } from '../access.js';
 import { MAX_NAME, MAX_ROLE_GRANTS, MAX_ROLE_NAME, MAX_ROLES_PER_MEMBER, MAX_TEAM } from '../../../write-model/organization/events.js';
 import { INVITATION_STATUSES } from '../../../write-model/organization/invitation.js';
 import { customRoleOf, memberOf, type OrganizationState } from '../../../write-model/organization/state.js';
@@ -508,7 +509,9 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'get',
       path: '/organizations/:id/invitations',
       summary: "An organization's invitations",
-      description: `Newest first; status narrows the list. Addresses are masked. ${NOT_MINE}`,
+      description:
+        'Newest first; status narrows the list. Addresses are masked. The owner and admins (organization scope) see every invitation; ' +
+        `any other member those sent by the members their scope reaches (own: their own, none unless they may invite). ${NOT_MINE}`,
       tags,
       ...perm('organization.invitations.view'),
       request: { params: orgParams, query: paginationQuery.extend({ status: z.enum(INVITATION_STATUSES).optional() }).extend(afterPositionQuery.shape) },
@@ -518,7 +521,10 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
     async ({ params, query }, ctx) => {
       await myOrganization(store, currentUser(ctx).id, params.id);
       await awaitPosition(ctx, knex, ORGANIZATIONS_PROJECTION);
-      return listInvitations(knex, params.id, { status: query.status }, query, clock());
+      // everyone holds invitations.view (for the ones addressed to them): the organization's list is the scope's
+      const access = accessOf(ctx);
+      const sentBy = access.scope === 'organization' ? undefined : access.ownerIds;
+      return listInvitations(knex, params.id, { status: query.status, sentBy }, query, clock());
     },
   );
 
