@@ -163,13 +163,22 @@ describe('the access policy (authorize)', () => {
       expect(allowed(analyst, 'collection.workflows.delete')).to.deep.equal({ allowed: false, reason: 'role' });
     });
 
-    it('exempts exactly the account module, the organization view and invitations', () => {
+    it('exempts exactly the account module, the organization view and seeing, accepting or declining invitations', () => {
       const exempt = PERMISSIONS.filter(exemptFromMfa);
-      expect(exempt.every((p) => p.startsWith('account.') || p === 'organization.organizations.view' || p.startsWith('organization.invitations.'))).to.equal(
-        true,
-      );
-      expect(exempt).to.include('organization.invitations.view');
+      const invitations = ['organization.invitations.view', 'organization.invitations.approve'];
+      expect(exempt.every((p) => p.startsWith('account.') || p === 'organization.organizations.view' || invitations.includes(p))).to.equal(true);
+      expect(exempt).to.include.members(invitations);
       expect(exempt).not.to.include('organization.organizations.edit');
+      // sending and revoking the organization's invitations wait for the second factor
+      expect(exempt).not.to.include.members(['organization.invitations.create']);
+      expect(exempt).not.to.include('organization.invitations.delete');
+    });
+
+    it("refuses an admin without one sending or revoking the organization's invitations (mfa_required)", () => {
+      const admin = principal({ membership: membership(['admin'], { mfaRequired: true }) });
+      expect(allowed(admin, 'organization.invitations.create')).to.deep.equal({ allowed: false, reason: 'mfa_required' });
+      expect(allowed(admin, 'organization.invitations.delete')).to.deep.equal({ allowed: false, reason: 'mfa_required' });
+      expect(allowed(admin, 'organization.invitations.view').allowed).to.equal(true);
     });
   });
 

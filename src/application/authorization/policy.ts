@@ -34,9 +34,19 @@ export type Decision = { allowed: true; scope: DataScope } | { allowed: false; r
 /** The role name a user outside any organization is shown with (docs, 403 details). */
 export const PERSONAL_ROLE = 'personal';
 
-/** What a member may still do while their organization requires a second factor they have not set up: set it up. */
+/**
+ * What a member may still do while their organization requires a second
+ * factor they have not set up: set it up, see their organization, and see,
+ * accept or decline the invitations addressed to them — not send or revoke
+ * the organization's.
+ */
 export function exemptFromMfa(permission: Permission): boolean {
-  return permission.startsWith('account.') || permission === 'organization.organizations.view' || permission.startsWith('organization.invitations.');
+  return (
+    permission.startsWith('account.') ||
+    permission === 'organization.organizations.view' ||
+    permission === 'organization.invitations.view' ||
+    permission === 'organization.invitations.approve'
+  );
 }
 
 /** Whether the permission is a platform operator's: no organization role grants those, and an API key never reaches them (a session alone carries the platform role). */
