@@ -257,7 +257,8 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
           .refine((b) => b.name !== undefined || b.mfa_required !== undefined, 'give name or mfa_required'),
       },
       responses: { 200: { description: 'the organization as it now stands', schema: organizationSchema.extend({ position: z.string().nullable() }) } },
-      errors: [404],
+      // 409: without If-Match, concurrent changes that kept conflicting through the retries
+      errors: [404, 409],
     },
     async ({ params, body }, ctx) => {
       const who = actor(ctx);
@@ -280,6 +281,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
         `loses it and keeps admin. ${NOT_MINE}`,
       tags,
       ...perm('organization.organizations.approve'),
+      ifMatch: true,
       request: { params: orgParams, body: z.object({ user_id: idParam }).strict() },
       responses: { 200: { description: 'transferred', schema: z.object({ owner_id: z.string(), ...written }) } },
       errors: [403, 404],
@@ -307,6 +309,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       description: `The caller stops being a member (the owner cannot: 409, transfer the ownership first). ${NOT_MINE}`,
       tags,
       ...perm('organization.organizations.view'),
+      ifMatch: true,
       request: { params: orgParams },
       responses: { 200: { description: 'left', schema: commandSchema } },
       errors: [404, 409],
