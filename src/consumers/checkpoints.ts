@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { EventFilter, EventStore } from '../event-store/port.js';
 import { comparePositions, START, type Position } from '../event-store/position.js';
 
 interface CheckpointRow {
@@ -84,11 +85,25 @@ export async function resetCheckpoint(db: Knex, consumer: string, position: Posi
  * tables now: the wait follows `retired_by`. Resolves true when reached,
  * false on timeout.
  */
-export async function waitForCheckpoint(db: Knex, consumer: string, position: Position, timeoutMs: number): Promise<boolean> {
+export async function waitForCheckpoint(
+  db: Knex,
+  consumer: string,
+  position: Position,
+  timeoutMs: number,
+  /**
+   * the consumer's events (its filter, in the store): a checkpoint short of
+   * `position` counts as there when none of them lies between the two. A
+   * consumer writes its checkpoint at once only when it handles an event;
+   * past events it does not want, only every idle-checkpoint interval.
+   */
+  wanted?: { store: Pick<EventStore, 'countEvents'>; filter: EventFilter },
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
-    if (comparePositions(await servingCheckpoint(db, consumer), position) >= 0) return true;
+    const at = await servingCheckpoint(db, consumer);
+    if (comparePositions(at, position) >= 0) return true;
+    if (wanted && (await wanted.store.countEvents(at, position, wanted.filter)).count === 0) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
     delay = Math.min(delay * 2, 100);

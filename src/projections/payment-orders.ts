@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Consumer } from '../consumers/consumer.js';
+import type { EventFilter } from '../event-store/port.js';
 import { paymentOrderEvents, type PaymentOrderEvent } from '../write-model/payment-order/events.js';
 import { patchRows, selectRows, upsertRows, type Row } from './sql-batch.js';
 
@@ -32,10 +33,13 @@ interface Folded {
   pendingTouched: boolean;
 }
 
+/** The events the billing history is built from. */
+export const PAYMENT_ORDERS_FILTER: EventFilter = { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: paymentOrderEvents.types };
+
 export function createPaymentOrdersProjection(name: string = PAYMENT_ORDERS_PROJECTION): Consumer {
   return {
     name,
-    filter: { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: paymentOrderEvents.types },
+    filter: PAYMENT_ORDERS_FILTER,
     async handle(events, { tx }) {
       const decoded: { event: PaymentOrderEvent; revision: bigint }[] = [];
       for (const recorded of events) {

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
+import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { resetCheckpoint, retireCheckpoint, waitForCheckpoint } from '../../src/consumers/checkpoints.js';
 import { testDatabaseUrl } from '../setup/test-env.js';
+import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
 
 describe('read-your-writes waits on the version that serves the tables', () => {
   let knex: Knex;
@@ -29,5 +31,37 @@ describe('read-your-writes waits on the version that serves the tables', () => {
     await resetCheckpoint(knex, `${base}-solo-v1`, { commit: 10n, prepare: 1n });
     expect(await waitForCheckpoint(knex, `${base}-solo-v1`, { commit: 10n, prepare: 1n }, 100)).to.equal(true);
     expect(await waitForCheckpoint(knex, `${base}-solo-v1`, { commit: 11n, prepare: 1n }, 50)).to.equal(false);
+  });
+
+  describe('given the events the consumer wants', () => {
+    let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
+    let store: PostgresEventStore;
+    before(async () => {
+      iso = await isolatedEventStoreSchema(testDatabaseUrl);
+      store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 2 });
+    });
+    after(async () => {
+      await store.close();
+      await iso.drop();
+    });
+    const event = (type: string) => ({ id: randomUUID(), type, data: {} });
+
+    it('a checkpoint short of the position is there when only events the consumer does not want lie between', async () => {
+      const name = `${base}-wanted-v1`;
+      const filter = { streamPrefixes: ['wanted_order-'] };
+      const handled = await store.append(`wanted_order-${randomUUID()}`, [event('OrderPlaced')], 'no_stream');
+      await resetCheckpoint(knex, name, handled.position);
+      // the head moves on with events of other streams: the consumer would write its checkpoint only at its next idle interval
+      await store.append(`other-${randomUUID()}`, [event('SomethingElse')], 'no_stream');
+      const head = await store.headPosition();
+      expect(await waitForCheckpoint(knex, name, head, 50), 'the checkpoint alone').to.equal(false);
+      expect(await waitForCheckpoint(knex, name, head, 2_000, { store, filter }), 'nothing wanted in between').to.equal(true);
+      // one it wants in between: waited for until handled
+      await store.append(`wanted_order-${randomUUID()}`, [event('OrderPlaced')], 'no_stream');
+      const later = await store.headPosition();
+      expect(await waitForCheckpoint(knex, name, later, 100, { store, filter }), 'a wanted event not handled yet').to.equal(false);
+      await resetCheckpoint(knex, name, later);
+      expect(await waitForCheckpoint(knex, name, later, 2_000, { store, filter })).to.equal(true);
+    });
   });
 });

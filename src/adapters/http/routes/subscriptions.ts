@@ -29,7 +29,7 @@ import { addDays, quotaDay } from '../../../application/quota-day.js';
 import { consumeQuota } from '../../../application/subscription-quotas.js';
 import { afterPositionQuery, awaitPosition, DEFAULT_POSITION_WAIT_MS } from '../read-your-writes.js';
 import { waitForCheckpoint } from '../../../consumers/checkpoints.js';
-import { PAYMENT_ORDERS_PROJECTION } from '../../../projections/payment-orders.js';
+import { PAYMENT_ORDERS_FILTER, PAYMENT_ORDERS_PROJECTION } from '../../../projections/payment-orders.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import { formatPosition } from '../../../event-store/position.js';
 import type { AppContext, AppState } from '../state.js';
@@ -413,7 +413,10 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         };
         // the open order is looked up in the billing history, which trails the order streams: let it take in
         // every order written before this request, so one asked again at once is found
-        await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS);
+        await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS, {
+          store,
+          filter: PAYMENT_ORDERS_FILTER,
+        });
         const open = await findOpenCheckout(knex, {
           userId: user.id,
           service: found.service,
