@@ -43,7 +43,9 @@ export function registerProjectionsCommand(program: Command, deps: ProjectionsCo
         return;
       }
       const width = Math.max(...statuses.map((s) => s.name.length));
-      for (const s of statuses) deps.out(`${s.name.padEnd(width)}  v${s.version}  ${stateText(s).padEnd(10)}  ${s.tables.join(', ')}`);
+      // `rebuilding (not running)` is wider than the other states: the tables stay in one column
+      const stateWidth = Math.max(10, ...statuses.map((s) => stateText(s).length));
+      for (const s of statuses) deps.out(`${s.name.padEnd(width)}  v${s.version}  ${stateText(s).padEnd(stateWidth)}  ${s.tables.join(', ')}`);
     });
 
   projections

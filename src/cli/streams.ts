@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { isCalendarDay } from '../application/quota-day.js';
 import { StreamNotFoundError } from '../event-store/errors.js';
-import { formatPosition } from '../event-store/position.js';
+import { formatPosition, parsePosition, type Position } from '../event-store/position.js';
 import { auditExport } from '../operations/audit.js';
 import { replayConsumer, ReplayError, type ReplayReport } from '../operations/replay.js';
 import { listCategories, listStreams, searchEvents, streamEvents, streamStateAt, tailEvents } from '../operations/streams.js';
@@ -36,6 +36,31 @@ const positiveInt = (value: string): number => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number ≥ 1');
   return n;
 };
+/** What `streams list` shows at most per page: a larger page is refused, not quietly cut to this. */
+const MAX_PER_PAGE = 1000;
+const perPage = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PER_PAGE) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_PER_PAGE}`);
+  return n;
+};
+// a commit is a transaction id (xid8, unsigned 64-bit), a prepare a global sequence number (bigint)
+const MAX_COMMIT = (1n << 64n) - 1n;
+/** `<commit>-<prepare>`, checked before the command starts: a bad one is a wrong call (usage, exit 1), not a database error. */
+const position = (value: string): string => {
+  const parsed = positionInRange(value);
+  if (!parsed) throw new InvalidArgumentError(`a position is <commit>-<prepare> (e.g. 812-40), commit at most ${MAX_COMMIT}, prepare at most ${MAX_REVISION}`);
+  return formatPosition(parsed);
+};
+function positionInRange(value: string): Position | undefined {
+  try {
+    const parsed = parsePosition(value);
+    return parsed.commit <= MAX_COMMIT && parsed.prepare <= MAX_REVISION ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+/** replay's `--from`: `start`, or a position */
+const positionOrStart = (value: string): string => (value.trim() === 'start' ? 'start' : position(value));
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 const time = (value: string): string => {
   // Date() alone reads "5" as 2001 and 2026-02-30 as March 2: only ISO-8601 with a real calendar day
@@ -65,7 +90,7 @@ export function eventLine(event: EventView): string {
   return `${event.created}  ${event.position.padEnd(12)}  ${event.stream}@${event.revision}  ${event.type}  who=${meta(event, 'userId')} why=${meta(event, '$causationId')} request=${meta(event, 'requestId')} correlation=${meta(event, '$correlationId')}`;
 }
 
-/** Progress on stderr: a bar with rate and ETA on a terminal, a line per second otherwise. */
+/** Progress on stderr: a bar with rate and ETA on a terminal, a line per second otherwise; an unknown total or ETA is `?`. */
 function progress(deps: OpsCommandDeps, label: string) {
   const started = Date.now();
   let bar: cliProgress.SingleBar | undefined;
@@ -73,28 +98,30 @@ function progress(deps: OpsCommandDeps, label: string) {
   let value = 0;
   let total: number | null = null;
   const rate = () => value / Math.max(0.001, (Date.now() - started) / 1000);
+  const etaText = () => (total !== null && rate() > 0 ? `${Math.ceil(Math.max(0, total - value) / rate())}s` : '?');
+  const totalText = () => (total === null ? '?' : String(total));
   return {
     update(done: number, all: number | null) {
       value = done;
       total = all;
       if (deps.isTty) {
+        const payload = { speed: rate().toFixed(0), total_text: totalText(), eta_text: etaText() };
         if (!bar) {
           bar = new cliProgress.SingleBar(
             {
-              format: `${label} [{bar}] {percentage}% | {value}/{total} events | {speed} ev/s | ETA {eta_formatted}`,
+              format: `${label} [{bar}] {percentage}% | {value}/{total_text} events | {speed} ev/s | ETA {eta_text}`,
               stream: process.stderr,
               hideCursor: true,
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(Math.max(all ?? done, done, 1), 0, { speed: '0' });
+          bar.start(Math.max(all ?? done, done, 1), 0, payload);
         }
         bar.setTotal(Math.max(all ?? done, done, 1));
-        bar.update(done, { speed: rate().toFixed(0) });
+        bar.update(done, payload);
       } else if (Date.now() - lastLine >= 1000) {
         lastLine = Date.now();
-        const eta = all !== null && rate() > 0 ? ` ETA ${Math.ceil((all - done) / rate())}s` : '';
-        deps.err(`${label}: ${done}${all !== null ? `/${all}` : ''} events, ${rate().toFixed(0)} ev/s${eta}`);
+        deps.err(`${label}: ${done}/${totalText()} events, ${rate().toFixed(0)} ev/s, ETA ${etaText()}`);
       }
     },
     stop() {
@@ -150,7 +177,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .option('--category <category>', 'only this category (e.g. user, subscription)')
     .option('--prefix <prefix>', 'only streams whose name starts with this')
     .option('--page <n>', 'page (from 1)', positiveInt, 1)
-    .option('--per-page <n>', 'streams per page (at most 1000)', positiveInt, 50)
+    .option('--per-page <n>', `streams per page (1 to ${MAX_PER_PAGE})`, perPage, 50)
     .option('--json', 'print JSON')
     .action(async (options: { category?: string; prefix?: string; page: number; perPage: number; json?: boolean }) => {
       const result = await withOps((ops) =>
@@ -210,7 +237,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .description('Print events as they are written, until interrupted (Ctrl-C)')
     .option('--type <type>', 'only these event types (repeat or comma-separate)', collect)
     .option('--stream-prefix <prefix>', 'only streams whose name starts with this')
-    .addOption(new Option('--from <position>', 'start after this position (<commit>-<prepare>) instead of the end').conflicts('fromStart'))
+    .addOption(new Option('--from <position>', 'start after this position (<commit>-<prepare>) instead of the end').argParser(position).conflicts('fromStart'))
     .option('--from-start', 'start from the beginning of $all')
     .option('--json', 'one JSON object per line (NDJSON)')
     .action(async (options: { type?: string[]; streamPrefix?: string; from?: string; fromStart?: boolean; json?: boolean }) => {
@@ -297,7 +324,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .command('replay')
     .description('Re-drive a projection or process manager from a position: rewinds its checkpoint; the running projector handles those events again')
     .requiredOption('--consumer <name>', 'the consumer (e.g. pm-free-plans-on-registration, users-v1)')
-    .requiredOption('--from <position>', '"start", or a position <commit>-<prepare>: the event at it is the first handled again')
+    .requiredOption('--from <position>', '"start", or a position <commit>-<prepare>: the event at it is the first handled again', positionOrStart)
     .option('--dry-run', 'list what would be re-delivered; change nothing')
     .option('--limit <n>', 'list at most this many of the events', positiveInt, 20)
     .option('--json', 'print the report as JSON')

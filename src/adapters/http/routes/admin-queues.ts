@@ -177,6 +177,9 @@ export function registerQueueOperationRoutes(router: Router<AppState>, admin: Ht
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
         403: { description: 'Not an admin, or an API key (PERMISSION_DENIED)', schema: errorEnvelopeSchema },
+        // before the stream starts: checking the session needs Postgres and Redis, as on every signed-in route
+        500: { description: 'Internal error (INTERNAL_ERROR)', schema: errorEnvelopeSchema },
+        503: { description: 'Postgres or Redis is unavailable for a moment (SERVICE_UNAVAILABLE); see Retry-After', schema: errorEnvelopeSchema },
       },
     },
     (_input, ctx) => liveStream(ctx, monitor),

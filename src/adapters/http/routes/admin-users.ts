@@ -16,6 +16,7 @@ import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 import { profileSchema } from './users.js';
+import { instantQuery } from './admin-instant.js';
 
 export interface AdminUsersRouteDeps {
   store: EventStore;
@@ -57,8 +58,8 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
       summary: 'Find users (admin)',
       description:
         'Newest registrations first. q matches the start of the email, the username or the display name (case-insensitive); ' +
-        'role, status, email_verified, mfa_enabled and the registration period filter (registered_from inclusive, registered_to exclusive; ' +
-        'registered_from after registered_to is 422).',
+        'role, status, email_verified, mfa_enabled and the registration period filter (registered_from inclusive, registered_to exclusive, ' +
+        'ISO-8601 date-times with an offset in years 0001–9999; registered_from after registered_to is 422).',
       tags,
       auth: true,
       permission: 'platform.users.view',
@@ -70,8 +71,8 @@ export function adminUsersRouter(api: HttpApi, deps: AdminUsersRouteDeps): Route
             status: z.enum(['active', 'suspended']).optional(),
             email_verified: z.enum(['true', 'false']).optional(),
             mfa_enabled: z.enum(['true', 'false']).optional(),
-            registered_from: z.iso.datetime({ offset: true }).optional(),
-            registered_to: z.iso.datetime({ offset: true }).optional(),
+            registered_from: instantQuery.optional(),
+            registered_to: instantQuery.optional(),
             after_position: afterPositionQuery.shape.after_position,
           })
           // instants, compared as such (offsets may differ): a period ending before it starts is a mistake, not an empty page

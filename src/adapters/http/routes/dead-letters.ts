@@ -10,9 +10,11 @@ import {
   skipDeadLetter,
   type DeadLetter,
 } from '../../../operations/dead-letters.js';
+import { requireKnownConsumer, UnknownConsumerError } from '../../../operations/consumers.js';
 import type { OpsDeps } from '../../../operations/types.js';
 import type { Consumer } from '../../../consumers/consumer.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
+import { validationError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
 
@@ -53,6 +55,12 @@ const letterView = (l: DeadLetter): z.input<typeof deadLetterSchema> => ({
 
 const ID = z.string().regex(/^\d{1,18}$/, 'a dead letter id');
 
+/** A consumer filter naming no consumer this code or the database knows: the query's mistake, as the CLI's `--consumer` refuses it. */
+function unknownConsumerIssue(error: unknown): never {
+  if (error instanceof UnknownConsumerError) throw validationError([{ in: 'query', path: ['consumer'], message: error.message, code: 'unknown_consumer' }]);
+  throw error;
+}
+
 function mapErrors(error: unknown): never {
   if (error instanceof DeadLetterNotFoundError) throw new HttpError(404, 'NOT_FOUND', 'no such dead letter');
   if (error instanceof DeadLetterStateError) throw new HttpError(409, 'CONFLICT', error.message);
@@ -78,7 +86,9 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       description:
         'Events a projection or process manager failed on CONSUMER_MAX_ATTEMPTS times (transient errors not counted) and parked in ' +
         'consumer_dead_letters to go on without them; by consumer, oldest event first. Default: status parked. ' +
-        'No pages and no total: the first `limit` rows (narrow by consumer and status to see the rest).',
+        'No pages and no total: the first `limit` rows (narrow by consumer and status to see the rest). ' +
+        'A `consumer` neither in this version of the code nor in consumer_checkpoints or consumer_dead_letters is 422 naming the known ones, ' +
+        "so a typo does not read as nothing parked (an old version's letters stay reachable by its name).",
       tags,
       auth: true,
       permission: 'platform.operations.view',
@@ -92,8 +102,12 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
       responses: { 200: { description: 'the dead letters', schema: z.array(deadLetterSchema) } },
       errors: [403],
     },
-    async ({ query }) =>
-      (await listDeadLetters(ops.knex, { ...(query.consumer ? { consumer: query.consumer } : {}), status: query.status, limit: query.limit })).map(letterView),
+    async ({ query }) => {
+      if (query.consumer) await requireKnownConsumer(ops, query.consumer).catch(unknownConsumerIssue);
+      return (await listDeadLetters(ops.knex, { ...(query.consumer ? { consumer: query.consumer } : {}), status: query.status, limit: query.limit })).map(
+        letterView,
+      );
+    },
   );
 
   defineRoute(
