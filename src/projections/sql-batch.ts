@@ -43,14 +43,19 @@ export interface UpsertOptions {
 
 /**
  * INSERT … SELECT FROM the rows ON CONFLICT (…) DO NOTHING / DO UPDATE … WHERE
- * guard. The columns written are the union of the rows' keys; a row without
- * one of them inserts NULL there, not the column's default, so give every row
- * every column. With `update`, no two rows may share a conflict key (Postgres
- * refuses to update a row twice in one statement): fold them first.
- * Returns the number of rows inserted or updated.
+ * guard. Rows that leave out different columns go in one statement per set
+ * of columns (a column one row of a statement lacked would get NULL there,
+ * not its default); rows built alike go in one. With `update`, no two rows
+ * may share a conflict key (Postgres refuses to update a row twice in one
+ * statement): fold them first. Returns the number of rows inserted or updated.
  */
 export async function upsertRows(tx: Knex.Transaction | Knex, table: string, rows: readonly Row[], options: UpsertOptions): Promise<number> {
-  if (rows.length === 0) return 0;
+  let written = 0;
+  for (const group of alike(rows)) written += await upsertAlike(tx, table, group, options);
+  return written;
+}
+
+async function upsertAlike(tx: Knex.Transaction | Knex, table: string, rows: readonly Row[], options: UpsertOptions): Promise<number> {
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
   let sql = `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})`;
@@ -83,7 +88,17 @@ export async function insertNewRows<T extends Row = Row>(
   rows: readonly Row[],
   options: { conflict: readonly string[]; returning: readonly string[] },
 ): Promise<T[]> {
-  if (rows.length === 0) return [];
+  const inserted: T[] = [];
+  for (const group of alike(rows)) inserted.push(...(await insertNewAlike<T>(tx, table, group, options)));
+  return inserted;
+}
+
+async function insertNewAlike<T extends Row>(
+  tx: Knex.Transaction | Knex,
+  table: string,
+  rows: readonly Row[],
+  options: { conflict: readonly string[]; returning: readonly string[] },
+): Promise<T[]> {
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
   const sql =
@@ -105,7 +120,17 @@ export async function insertSkipped<T extends Row = Row>(
   rows: readonly Row[],
   options: { conflict: readonly string[]; key: readonly string[] },
 ): Promise<T[]> {
-  if (rows.length === 0) return [];
+  const skipped: T[] = [];
+  for (const group of alike(rows)) skipped.push(...(await insertSkippedAlike<T>(tx, table, group, options)));
+  return skipped;
+}
+
+async function insertSkippedAlike<T extends Row>(
+  tx: Knex.Transaction | Knex,
+  table: string,
+  rows: readonly Row[],
+  options: { conflict: readonly string[]; key: readonly string[] },
+): Promise<T[]> {
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
   const key = options.key.map(ident).join(', ');
@@ -258,6 +283,33 @@ function columnsOf(rows: readonly Row[]): string[] {
   const columns = new Set<string>();
   for (const row of rows) for (const c in row) if (row[c] !== undefined) columns.add(c);
   return [...columns];
+}
+
+const definedColumns = (row: Row): string[] => Object.keys(row).filter((c) => row[c] !== undefined);
+
+function width(row: Row): number {
+  let n = 0;
+  for (const c in row) if (row[c] !== undefined) n++;
+  return n;
+}
+
+/**
+ * The rows in groups that each have the same columns, in the order their
+ * first rows come: one group (found in one pass) when they are built alike,
+ * as they nearly always are.
+ */
+function alike(rows: readonly Row[]): (readonly Row[])[] {
+  if (rows.length === 0) return [];
+  const all = columnsOf(rows).length;
+  if (rows.every((row) => width(row) === all)) return [rows];
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const signature = definedColumns(row).sort().join('\u0000');
+    const group = groups.get(signature);
+    if (group) group.push(row);
+    else groups.set(signature, [row]);
+  }
+  return [...groups.values()];
 }
 
 function assertUniqueKeys(table: string, rows: readonly Row[], key: readonly string[]): void {

@@ -89,6 +89,9 @@ async function writeUsers(tx: Knex.Transaction, events: Decoded<UserEvent>[]): P
           registered_at: d.registeredAt,
           updated_at: d.registeredAt,
           revision: revision.toString(),
+          // every column a later event of the batch may set: the batch's new rows are inserted in one statement, which
+          // gives a column missing from one row NULL, not its default
+          ...UNSET,
         },
       });
       continue;
@@ -104,6 +107,16 @@ async function writeUsers(tx: Knex.Transaction, events: Decoded<UserEvent>[]): P
   await upsertRows(tx, 'users', inserts, { conflict: ['id'] });
   await patchRows(tx, 'users', patches, { key: ['id'], guard: 't.revision < n.revision' });
 }
+
+/** A new user's columns that only later events set, at their defaults. */
+const UNSET: Row = {
+  email_verified_at: null,
+  mfa_totp: 'off',
+  mfa_recovery_codes_left: 0,
+  phone_e164: null,
+  phone_verified_at: null,
+  mfa_sms: false,
+};
 
 /** The columns a user event (after the registration) sets. */
 function changesOf(event: Exclude<UserEvent, { type: 'UserRegistered' }>): Row {

@@ -52,6 +52,20 @@ describe('users-v1 projection: the second factor (given events, then rows)', () 
     await rowAfter(8, { mfa_totp: 'off', mfa_recovery_codes_left: 0, updated_at: at(7), revision: '7' });
   });
 
+  it('registers users who start a second factor in the same batch beside users who do not (every new row with every column)', async () => {
+    const [plain, enrolled, other] = [randomUUID(), randomUUID(), randomUUID()];
+    const registered = (userId: string) => lifeOf(userId)[0]!;
+    await projectionSpec(knex, usersProjection)
+      .given([registered(plain), ...lifeOf(enrolled).slice(0, 2), registered(other)])
+      .thenQuery(
+        async (tx) =>
+          Object.fromEntries(
+            (await tx('users').whereIn('id', [plain, enrolled, other]).select('id', 'mfa_totp', 'mfa_sms')).map((r) => [r.id, [r.mfa_totp, r.mfa_sms]]),
+          ),
+        { [plain]: ['off', false], [enrolled]: ['pending', false], [other]: ['off', false] },
+      );
+  });
+
   it('never copies the sealed secret or a code hash into the row', async () => {
     const userId = randomUUID();
     await projectionSpec(knex, usersProjection)
