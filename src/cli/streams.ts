@@ -301,6 +301,8 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
         if (!options.correlation && !options.user && !options.type?.length && !options.streamPrefix && !options.from && !options.to) {
           usageError(command, 'give at least one of --correlation, --user, --type, --stream-prefix, --from, --to');
         }
+        // as GET /admin/events: a period that ends before it starts is a mistake, not an empty answer
+        if (options.from && options.to && Date.parse(options.from) > Date.parse(options.to)) usageError(command, '--from is after --to');
         const found = await withOps((ops) =>
           orNotFound(
             searchEvents(ops, {

@@ -158,6 +158,14 @@ describe('operations review (e2e): the operator docs against the CLI and /api/v1
     expect(JSON.parse(largest.stdout).items.length).to.be.above(0);
   });
 
+  it('refuses an events search whose --from is after its --to, as GET /admin/events does, instead of finding nothing', async () => {
+    const backwards = await cli('events', 'search', '--from', '2026-12-02T00:00:00Z', '--to', '2026-12-01T00:00:00Z');
+    expect(backwards.code).to.equal(1);
+    expect(backwards.stderr).to.contain('--from is after --to').and.contain('Usage:');
+    const forwards = await cli('events', 'search', '--from', '2026-12-01T00:00:00Z', '--to', '2026-12-02T00:00:00Z', '--json');
+    expect(forwards.code, forwards.stderr).to.equal(0);
+  });
+
   it('prints ? for the total and the ETA of a long command that cannot know them (plain progress lines on stderr)', async () => {
     // the real binary: its stderr is a pipe, as in a script, so progress comes as plain lines
     const run = await cliBinary(['audit', 'export', '--user', alice.userId, '--format', 'json'], env);
