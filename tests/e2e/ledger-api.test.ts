@@ -257,6 +257,12 @@ describe('ledger API (e2e, payment sandbox)', function () {
     expect((await platform.call('GET', '/api/v1/ledger/statements/2026-13', { token: user.token })).status).to.equal(422);
     expect((await platform.call('GET', '/api/v1/ledger/statements/2001-01', { token: user.token })).status).to.equal(404);
     expect((await platform.call('GET', '/api/v1/ledger/postings?kind=gift', { token: user.token })).status).to.equal(422);
+    // a time Postgres cannot hold, and a period that ends before it starts: the caller's mistake (422), never a 500 or an empty page
+    for (const query of ['from=0000-01-01T00:00:00Z', 'to=0000-06-01T00:00:00Z', 'from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z']) {
+      const r = await platform.call('GET', `/api/v1/ledger/postings?${query}`, { token: user.token });
+      expect(r.status, `${query}: ${r.text}`).to.equal(422);
+      expect(r.body.error.details.issues[0].path, query).to.deep.equal([query.startsWith('to') ? 'to' : 'from']);
+    }
     expect(
       (await platform.call('PUT', `/api/v1/admin/ledger/user/${user.userId}/credit-limit`, { token: admin, body: { credit_limit_cents: -1, reason: 'x' } }))
         .status,

@@ -423,6 +423,9 @@ describe('xiaohongshu collected data API (e2e)', function () {
       expect(reversed.res.status, `${period}: ${reversed.text}`).to.equal(422);
       expect(reversed.body.error.details.issues[0].path).to.deep.equal(['published_from']);
     }
+    // an instant Postgres cannot hold is the caller's mistake, never a 500
+    const yearZero = await get('/api/v1/xiaohongshu/contents?published_to=0000-01-01T00:00:00Z', alice.token);
+    expect(yearZero.res.status, yearZero.text).to.equal(422);
     // one day for both is that whole day
     expect((await get('/api/v1/xiaohongshu/contents?published_from=2026-03-05&published_to=2026-03-05', alice.token)).res.status).to.equal(200);
     // the 10-day-old note is back; the 40-day-old one is still past basic's 30 days

@@ -16,7 +16,7 @@ import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
 import { profileSchema } from './users.js';
-import { instantQuery } from './admin-instant.js';
+import { instantQuery } from '../instant.js';
 
 export interface AdminUsersRouteDeps {
   store: EventStore;

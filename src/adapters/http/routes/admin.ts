@@ -14,7 +14,7 @@ import { readinessWarnings } from '../readiness.js';
 import { registerDeadLetterRoutes, type WithConsumers } from './dead-letters.js';
 import { registerQueueOperationRoutes, type QueueOperationsDeps } from './admin-queues.js';
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
-import { instantQuery } from './admin-instant.js';
+import { instantQuery } from '../instant.js';
 import type { AppState } from '../state.js';
 
 /** The BullMQ queues the console shows, the monitor samples and the admin API acts on (rebuilds go to `maintenance`): every queue of the platform. */

@@ -18,6 +18,7 @@ import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
+import { instantQuery } from '../instant.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface ApiKeysRouteDeps {
@@ -69,7 +70,7 @@ const createBody = z
       .min(1)
       .max(API_KEY_SCOPES.length)
       .refine((s) => new Set(s).size === s.length, 'a scope may be named once'),
-    expires_at: z.iso.datetime({ offset: true }).nullable().optional().describe('when the key stops working (at most 366 days ahead); absent or null: never'),
+    expires_at: instantQuery.nullable().optional().describe('when the key stops working (at most 366 days ahead); absent or null: never'),
   })
   .strict();
 

@@ -26,6 +26,7 @@ import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
+import { instantQuery } from '../instant.js';
 import type { AppContext, AppState } from '../state.js';
 
 /**
@@ -180,7 +181,8 @@ export function ledgerRouter(api: HttpApi, deps: LedgerRouteDeps): Router<AppSta
       method: 'get',
       path: '/ledger/postings',
       summary: 'My postings',
-      description: "The holder's deposits, withdrawals and charges, newest first; filters: month, kind, item, and [from, to) times.",
+      description:
+        "The holder's deposits, withdrawals and charges, newest first; filters: month, kind, item, and [from, to) times (years 0001–9999; from after to: 422).",
       tags: ['ledger'],
       auth: true,
       permission: 'billing.ledger.view',
@@ -190,10 +192,15 @@ export function ledgerRouter(api: HttpApi, deps: LedgerRouteDeps): Router<AppSta
             period: periodSchema.optional(),
             kind: z.enum(POSTING_KINDS).optional(),
             item: z.enum(LEDGER_ITEMS).optional(),
-            from: z.iso.datetime({ offset: true }).optional().describe('postings at or after (ISO-8601)'),
-            to: z.iso.datetime({ offset: true }).optional().describe('postings before (ISO-8601)'),
+            from: instantQuery.optional().describe('postings at or after (ISO-8601)'),
+            to: instantQuery.optional().describe('postings before (ISO-8601)'),
           })
-          .extend(afterPositionQuery.shape),
+          .extend(afterPositionQuery.shape)
+          // a period ending before it starts is a mistake, not an empty page
+          .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
+            message: 'from must not be after to',
+            path: ['from'],
+          }),
       },
       responses: { 200: { description: 'a page of postings', schema: pageSchema(postingSchema) } },
     },

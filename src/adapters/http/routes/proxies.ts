@@ -30,6 +30,7 @@ import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
+import { instantQuery } from '../instant.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface ProxiesRouteDeps {
@@ -334,7 +335,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       permission: 'platform.proxies.edit',
       request: {
         params: idParams,
-        body: z.object({ platform: PLATFORM, reason: z.string().min(1).max(500), until: z.iso.datetime({ offset: true }).optional() }).strict(),
+        body: z.object({ platform: PLATFORM, reason: z.string().min(1).max(500), until: instantQuery.optional() }).strict(),
       },
       responses: { 200: { description: 'banned (or already so)', schema: commandResultSchema.extend({ banned: z.boolean() }) } },
       errors: [403, 404, 409],

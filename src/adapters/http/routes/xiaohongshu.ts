@@ -45,6 +45,7 @@ import { errorEnvelopeSchema } from '../openapi.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult } from '../revision.js';
+import { instantQuery } from '../instant.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface XiaohongshuRouteDeps {
@@ -60,7 +61,7 @@ export interface XiaohongshuRouteDeps {
 export const MAX_TREND_DAYS = 365;
 
 const DAY = z.iso.date();
-const dayOrInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+const dayOrInstant = z.union([z.iso.date(), instantQuery]);
 
 const filtersQuery = z.object({
   keyword: z.string().trim().min(1).max(100).optional().describe('in the title or the text (case-insensitive)'),

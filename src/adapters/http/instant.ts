@@ -4,7 +4,7 @@ import { z } from 'zod';
 const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
 
-/** An admin query's instant: an ISO-8601 date-time with an offset, in years 0001–9999 once taken to UTC. */
+/** An instant a route takes (a query's period, a body's time): an ISO-8601 date-time with an offset, in years 0001–9999 once taken to UTC. */
 export const instantQuery = z.iso.datetime({ offset: true }).refine((value) => {
   const at = Date.parse(value);
   // an unparseable one is the format check's issue already
