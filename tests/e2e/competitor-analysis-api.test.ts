@@ -105,9 +105,14 @@ describe('qidian competitor analysis API (e2e, production app)', function () {
     return formatPosition(last!);
   }
 
-  const now = Date.now();
+  // the clock read when the tests start, not when mocha loads every file (the day may have turned meanwhile)
+  let now = 0;
+  let today = '';
+  before(() => {
+    now = Date.now();
+    today = qidianDay(new Date(now));
+  });
   const ago = (days: number) => new Date(now - days * DAY_MS).toISOString();
-  const today = qidianDay(new Date(now));
 
   interface Book {
     id: string;

@@ -120,9 +120,14 @@ describe('qidian analytics API (e2e, production app)', function () {
   }
 
   // captures N days ago at the same time of day: each on its own Qidian day
-  const now = Date.now();
+  // the clock read when the tests start, not when mocha loads every file (the day may have turned meanwhile)
+  let now = 0;
+  let today = '';
+  before(() => {
+    now = Date.now();
+    today = qidianDay(new Date(now));
+  });
   const ago = (days: number) => new Date(now - days * DAY_MS).toISOString();
-  const today = qidianDay(new Date(now));
 
   interface Book {
     id: string;

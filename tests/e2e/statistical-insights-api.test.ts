@@ -38,13 +38,16 @@ describe('xiaohongshu statistical insights API (e2e, production app)', function 
   let runner: ConsumerRunner;
   const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
   const timeZone = 'Asia/Shanghai';
-  const now = Date.now();
-  const today = quotaDay(new Date(now), timeZone).day;
+  // the clock read when the tests start, not when mocha loads every file (the day may have turned meanwhile)
+  let now = 0;
+  let today = '';
   /** day index x of a 10-day period (x = 0 the first day, 9 today): a publish time that day */
   const at = (x: number) => new Date(now - (9 - x) * DAY_MS).toISOString();
   const dayOf = (x: number) => addDays(today, x - 9);
 
   before(async () => {
+    now = Date.now();
+    today = quotaDay(new Date(now), timeZone).day;
     container = await buildContainer(testConfig({ LOGIN_RATE_LIMIT_PER_IP: '10000', QUOTA_TIME_ZONE: timeZone }));
     store = container.get(TOKENS.EventStore);
     runner = new ConsumerRunner({ store, knex: container.get(TOKENS.Knex), databaseUrl: testDatabaseUrl }, xiaohongshuContentProjection, {

@@ -59,7 +59,11 @@ describe('xiaohongshu collected data API (e2e)', function () {
   let store: EventStore;
   let running: RunningServer;
   const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
-  const now = Date.now();
+  // the clock read when the tests start, not when mocha loads every file (the day may have turned meanwhile)
+  let now = 0;
+  before(() => {
+    now = Date.now();
+  });
   const ago = (ms: number) => new Date(now - ms).toISOString();
 
   let alice: { userId: string; token: string };

@@ -34,10 +34,13 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
   let iso: Awaited<ReturnType<typeof isolatedEventStoreSchema>>;
   const name = `pm-pause-on-quota-exceeded-test-${randomUUID().slice(0, 8)}`;
   const context: CommandContext = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
-  const now = new Date();
-  const { day, resetsAt } = quotaDay(now, 'Asia/Shanghai');
+  // the clock read when the tests start, not when mocha loads every file: the quota day may have ended meanwhile
+  let now = new Date();
+  let { day, resetsAt } = quotaDay(now, 'Asia/Shanghai');
 
   before(async () => {
+    now = new Date();
+    ({ day, resetsAt } = quotaDay(now, 'Asia/Shanghai'));
     // event store and deadlines in a schema of their own: only this test's events and deadlines
     iso = await isolatedEventStoreSchema(testDatabaseUrl);
     store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 5 });
