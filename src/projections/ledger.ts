@@ -12,13 +12,16 @@ import { insertNewRows, upsertRows, type Row } from './sql-batch.js';
  * balance, totals) and `ledger_accounts` (a holder's current month, balance,
  * credit limit and overage setting).
  *
- * A batch takes three to four statements whatever its size: the postings
+ * A batch takes three to six statements whatever its size: the postings
  * inserted (ON CONFLICT DO NOTHING, returning the new ones: a redelivered
  * posting adds nothing to the totals), the months upserted with the totals
  * of the new postings added and the balance of the newest event set (guarded
- * by the stream revision), the accounts upserted with their newest month's
+ * by the stream revision; a month of which the batch saw only credit-limit
+ * changes keeps its balance: a second statement leaves it out), the
+ * accounts upserted likewise with their newest month's
  * balance (guarded by month, then revision) and their settings (guarded by
- * the account stream's revision).
+ * the account stream's revision); an account's updated_at is the time of
+ * the newest event that changed it (never the clock: a rebuild gives it again).
  */
 export const LEDGER_PROJECTION = 'ledger-v1';
 
@@ -136,6 +139,8 @@ async function writePeriods(tx: Knex.Transaction, events: { event: LedgerEvent; 
   if (events.length === 0) return;
   const postings: Row[] = [];
   const folds = new Map<string, PeriodFold>();
+  // per month, the time of its newest event in the batch: the account's updated_at when that month is its newest
+  const latestAt = new Map<string, string>();
   const keyOf = (d: { holderKind: string; holderId: string; period: string }) => `${d.holderKind}\u0000${d.holderId}\u0000${d.period}`;
   for (const { event, recorded } of events) {
     const row = postingRow(event, recorded);
@@ -160,6 +165,7 @@ async function writePeriods(tx: Knex.Transaction, events: { event: LedgerEvent; 
     }
     // events of a stream come in revision order: the last one seen sets the balance
     fold.last_revision = recorded.revision.toString();
+    latestAt.set(key, timeOf(event));
     switch (event.type) {
       case 'LedgerPeriodOpened':
         fold.status = 'open';
@@ -189,6 +195,11 @@ async function writePeriods(tx: Knex.Transaction, events: { event: LedgerEvent; 
   for (const { event } of events)
     if (event.type === 'LedgerPeriodOpened' || event.type === 'CreditLimitChanged' || event.type === 'LedgerPeriodClosed') limitSeen.add(keyOf(event.data));
   for (const [key, fold] of folds) if (!limitSeen.has(key)) fold.credit_limit_cents = -1;
+  // so is the balance: a month of which the batch saw only limit changes keeps the row's (its writes leave it out)
+  const balanceSeen = new Set<string>();
+  for (const { event } of events) if (event.type !== 'CreditLimitChanged') balanceSeen.add(keyOf(event.data));
+  const withBalance = (r: { holder_kind: string; holder_id: string; period: string }) =>
+    balanceSeen.has(keyOf({ holderKind: r.holder_kind, holderId: r.holder_id, period: r.period }));
 
   const fresh = await insertNewRows<{ holder_kind: string; holder_id: string; period: string; kind: string; amount_cents: string }>(
     tx,
@@ -223,22 +234,27 @@ async function writePeriods(tx: Knex.Transaction, events: { event: LedgerEvent; 
     };
   });
   const newer = 'excluded.last_revision > t.last_revision';
-  await upsertRows(tx, 'ledger_periods', rows, {
-    conflict: ['holder_kind', 'holder_id', 'period'],
-    update: {
-      status: `CASE WHEN ${newer} THEN excluded.status ELSE t.status END`,
-      opening_balance_cents: `CASE WHEN excluded.opened_at IS NOT NULL THEN excluded.opening_balance_cents ELSE t.opening_balance_cents END`,
-      opened_at: 'coalesce(t.opened_at, excluded.opened_at)',
-      closed_at: 'coalesce(t.closed_at, excluded.closed_at)',
-      balance_cents: `CASE WHEN ${newer} THEN excluded.balance_cents ELSE t.balance_cents END`,
-      credit_limit_cents: `CASE WHEN ${newer} AND excluded.credit_limit_cents >= 0 THEN excluded.credit_limit_cents ELSE t.credit_limit_cents END`,
-      deposits_cents: 't.deposits_cents + excluded.deposits_cents',
-      withdrawals_cents: 't.withdrawals_cents + excluded.withdrawals_cents',
-      charges_cents: 't.charges_cents + excluded.charges_cents',
-      postings: 't.postings + excluded.postings',
-      last_revision: 'GREATEST(t.last_revision, excluded.last_revision)',
-    },
+  const periodUpdate = (balance: boolean) => ({
+    status: `CASE WHEN ${newer} THEN excluded.status ELSE t.status END`,
+    opening_balance_cents: `CASE WHEN excluded.opened_at IS NOT NULL THEN excluded.opening_balance_cents ELSE t.opening_balance_cents END`,
+    opened_at: 'coalesce(t.opened_at, excluded.opened_at)',
+    closed_at: 'coalesce(t.closed_at, excluded.closed_at)',
+    ...(balance ? { balance_cents: `CASE WHEN ${newer} THEN excluded.balance_cents ELSE t.balance_cents END` } : {}),
+    credit_limit_cents: `CASE WHEN ${newer} AND excluded.credit_limit_cents >= 0 THEN excluded.credit_limit_cents ELSE t.credit_limit_cents END`,
+    deposits_cents: 't.deposits_cents + excluded.deposits_cents',
+    withdrawals_cents: 't.withdrawals_cents + excluded.withdrawals_cents',
+    charges_cents: 't.charges_cents + excluded.charges_cents',
+    postings: 't.postings + excluded.postings',
+    last_revision: 'GREATEST(t.last_revision, excluded.last_revision)',
   });
+  const conflict = ['holder_kind', 'holder_id', 'period'];
+  for (const balance of [true, false])
+    await upsertRows(
+      tx,
+      'ledger_periods',
+      rows.filter((r) => withBalance(r) === balance),
+      { conflict, update: periodUpdate(balance) },
+    );
   // the account: its newest month's balance and limit
   const newest = new Map<string, (typeof rows)[number]>();
   for (const r of rows) {
@@ -246,33 +262,54 @@ async function writePeriods(tx: Knex.Transaction, events: { event: LedgerEvent; 
     const seen = newest.get(key);
     if (!seen || r.period > seen.period) newest.set(key, r);
   }
-  const at = new Date().toISOString();
-  await upsertRows(
-    tx,
-    'ledger_accounts',
-    [...newest.values()].map((r) => ({
-      holder_kind: r.holder_kind,
-      holder_id: r.holder_id,
-      period: r.period,
-      balance_cents: r.balance_cents,
-      credit_limit_cents: r.credit_limit_cents,
-      last_revision: r.last_revision,
-      overage: false,
-      settings_revision: -1,
-      updated_at: r.opened_at ?? r.closed_at ?? at,
-    })),
-    {
-      conflict: ['holder_kind', 'holder_id'],
-      update: {
-        period: 'excluded.period',
-        balance_cents: 'excluded.balance_cents',
-        credit_limit_cents: 'CASE WHEN excluded.credit_limit_cents >= 0 THEN excluded.credit_limit_cents ELSE t.credit_limit_cents END',
-        last_revision: 'excluded.last_revision',
-        updated_at: 'excluded.updated_at',
+  const accounts = [...newest.values()].map((r) => ({
+    holder_kind: r.holder_kind,
+    holder_id: r.holder_id,
+    period: r.period,
+    balance_cents: r.balance_cents,
+    credit_limit_cents: r.credit_limit_cents,
+    last_revision: r.last_revision,
+    overage: false,
+    settings_revision: -1,
+    updated_at: latestAt.get(keyOf({ holderKind: r.holder_kind, holderId: r.holder_id, period: r.period })),
+  }));
+  for (const balance of [true, false]) {
+    await upsertRows(
+      tx,
+      'ledger_accounts',
+      accounts.filter((r) => withBalance(r) === balance),
+      {
+        conflict: ['holder_kind', 'holder_id'],
+        update: {
+          period: 'excluded.period',
+          ...(balance ? { balance_cents: 'excluded.balance_cents' } : {}),
+          credit_limit_cents: 'CASE WHEN excluded.credit_limit_cents >= 0 THEN excluded.credit_limit_cents ELSE t.credit_limit_cents END',
+          last_revision: 'excluded.last_revision',
+          // the newest time of what changed the row (its month or its settings), whichever batch brought it
+          updated_at: 'GREATEST(t.updated_at, excluded.updated_at)',
+        },
+        guard: 't.period IS NULL OR excluded.period > t.period OR (excluded.period = t.period AND excluded.last_revision > t.last_revision)',
       },
-      guard: 't.period IS NULL OR excluded.period > t.period OR (excluded.period = t.period AND excluded.last_revision > t.last_revision)',
-    },
-  );
+    );
+  }
+}
+
+/** When the event happened. */
+function timeOf(event: LedgerEvent): string {
+  switch (event.type) {
+    case 'LedgerPeriodOpened':
+      return event.data.openedAt;
+    case 'FundsDeposited':
+      return event.data.depositedAt;
+    case 'FundsWithdrawn':
+      return event.data.withdrawnAt;
+    case 'ChargePosted':
+      return event.data.postedAt;
+    case 'CreditLimitChanged':
+      return event.data.changedAt;
+    case 'LedgerPeriodClosed':
+      return event.data.closedAt;
+  }
 }
 
 async function writeSettings(tx: Knex.Transaction, events: { event: LedgerAccountEvent; recorded: RecordedEvent }[]): Promise<void> {
@@ -294,7 +331,7 @@ async function writeSettings(tx: Knex.Transaction, events: { event: LedgerAccoun
   }
   await upsertRows(tx, 'ledger_accounts', [...latest.values()], {
     conflict: ['holder_kind', 'holder_id'],
-    update: { overage: 'excluded.overage', settings_revision: 'excluded.settings_revision' },
+    update: { overage: 'excluded.overage', settings_revision: 'excluded.settings_revision', updated_at: 'GREATEST(t.updated_at, excluded.updated_at)' },
     guard: 'excluded.settings_revision > t.settings_revision',
   });
 }

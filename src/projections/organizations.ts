@@ -241,7 +241,11 @@ async function applyOrganizationEvents(tx: Knex.Transaction, decoded: { event: O
   const roleRows = [...touchedRoles].map((k) => roles.get(k)).filter((r): r is RoleRow => r != null);
   const goneRoles = [...touchedRoles].filter((k) => roles.get(k) === null).map((k) => roleKeys.get(k)!);
   await deleteRows(tx, 'organization_roles', goneRoles, { key: ['organization_id', 'id'] });
-  await upsertRows(tx, 'organization_roles', roleRows, { conflict: ['organization_id', 'id'], update: ['name', 'grants', 'updated_at', 'last_revision'] });
+  // created_at too: a role deleted and defined again in one batch is a new role, though its old row is still there to update
+  await upsertRows(tx, 'organization_roles', roleRows, {
+    conflict: ['organization_id', 'id'],
+    update: ['name', 'grants', 'created_at', 'updated_at', 'last_revision'],
+  });
 }
 
 async function applyInvitationEvents(tx: Knex.Transaction, decoded: { event: InvitationEvent; revision: bigint }[]): Promise<void> {

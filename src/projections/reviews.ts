@@ -13,8 +13,10 @@ import { patchRows, upsertRows, type Row } from './sql-batch.js';
  * events set, guarded by the stream revision.
  *
  * `review-rules-v1` → `review_rules`: one row per rule, the whole rule as its
- * last event in the batch has it, upserted in one statement guarded by the
- * stream revision; a removal leaves a tombstone (`removed`).
+ * last event in the batch has it, upserted guarded by the stream revision
+ * (one statement for the rules the batch added, which set created_at: a rule
+ * removed and added again is a new rule; one for the others); a removal
+ * leaves a tombstone (`removed`).
  *
  * Both are idempotent: an event the row already reflects is not applied
  * again, so a redelivered batch, or the same events in other batches, leave
@@ -144,6 +146,8 @@ export function createReviewRulesProjection(name: string = REVIEW_RULES_PROJECTI
       // per rule, the row as the batch's last event on it leaves it (an addition keeps its time as created_at)
       const rows = new Map<string, Row>();
       const removals = new Map<string, Row>();
+      // the rules added in this batch: a rule removed and added again is a new rule (its created_at is the new addition's)
+      const added = new Set<string>();
       for (const recorded of events) {
         if (!recorded.streamName.startsWith(RULE_SET_PREFIX) || !reviewRuleSetEvents.owns(recorded.type)) continue;
         const event = reviewRuleSetEvents.decode(recorded);
@@ -155,6 +159,7 @@ export function createReviewRulesProjection(name: string = REVIEW_RULES_PROJECTI
           const row = ruleRow(d.scope, event.data.rule, at, d.by, revision);
           const before = rows.get(key);
           if (before && event.type === 'ReviewRuleChanged') row.created_at = before.created_at;
+          if (event.type === 'ReviewRuleAdded') added.add(key);
           removals.delete(key);
           rows.set(key, row);
         } else {
@@ -167,14 +172,21 @@ export function createReviewRulesProjection(name: string = REVIEW_RULES_PROJECTI
           else removals.set(key, { scope: r.scope, id: r.ruleId, ...removal });
         }
       }
-      await upsertRows(tx, 'review_rules', [...rows.values()], {
-        conflict: ['scope', 'id'],
-        update: RULE_UPDATE,
-        guard: 't.last_revision < excluded.last_revision',
-      });
+      const [fresh, kept] = partition(rows, added);
+      const guard = 't.last_revision < excluded.last_revision';
+      await upsertRows(tx, 'review_rules', fresh, { conflict: ['scope', 'id'], update: [...RULE_UPDATE, 'created_at'], guard });
+      await upsertRows(tx, 'review_rules', kept, { conflict: ['scope', 'id'], update: RULE_UPDATE, guard });
       await patchRows(tx, 'review_rules', [...removals.values()], { key: ['scope', 'id'], guard: 't.last_revision < n.last_revision' });
     },
   };
+}
+
+/** The rows whose key is in `keys`, and the others. */
+function partition(rows: ReadonlyMap<string, Row>, keys: ReadonlySet<string>): [Row[], Row[]] {
+  const inKeys: Row[] = [];
+  const others: Row[] = [];
+  for (const [key, row] of rows) (keys.has(key) ? inKeys : others).push(row);
+  return [inKeys, others];
 }
 
 export const reviewsProjection: Consumer = createReviewsProjection();

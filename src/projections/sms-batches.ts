@@ -10,7 +10,8 @@ import { patchRows, upsertRows, type Row } from './sql-batch.js';
  *   recipient count, schedule, status and the review's outcome. Its
  *   messages' progress is counted from `sms_messages.batch_id` (sms-v1).
  * - `sms_keywords`: one row per `sms_keyword-{KEYWORD}` stream, the last
- *   reservation (`released` once given back).
+ *   reservation (`released` once given back; a release keeps the time of
+ *   the reservation it gives back, whichever batch that came in).
  *
  * A batch is folded in memory and written with a few statements: creations
  * inserted (an existing row stays), then one patch per batch, guarded by the
@@ -34,12 +35,15 @@ export function createSmsBatchesProjection(name: string = SMS_BATCHES_PROJECTION
       const inserts = new Map<string, Row>();
       const patches = new Map<string, Row>();
       const keywords = new Map<string, Row>();
+      // the keywords this batch saw reserved: their rows carry the reservation's time; a release alone keeps the row's
+      const reserved = new Set<string>();
       for (const recorded of events) {
         const revision = recorded.revision.toString();
         if (recorded.streamName.startsWith(KEYWORD) && smsKeywordEvents.owns(recorded.type)) {
           const event = smsKeywordEvents.decode(recorded);
           const d = event.data;
           const before = keywords.get(d.keyword);
+          if (event.type === 'SmsKeywordReserved') reserved.add(d.keyword);
           keywords.set(
             d.keyword,
             event.type === 'SmsKeywordReserved'
@@ -125,11 +129,13 @@ export function createSmsBatchesProjection(name: string = SMS_BATCHES_PROJECTION
       }
       await upsertRows(tx, 'sms_batches', [...inserts.values()], { conflict: ['id'] });
       await patchRows(tx, 'sms_batches', [...patches.values()], { key: ['id'], guard: 't.last_revision < n.last_revision' });
-      await upsertRows(tx, 'sms_keywords', [...keywords.values()], {
-        conflict: ['keyword'],
-        update: ['owner_id', 'organization_id', 'released', 'reserved_at', 'released_at', 'last_revision'],
-        guard: 't.last_revision < excluded.last_revision',
-      });
+      const update = ['owner_id', 'organization_id', 'released', 'released_at', 'last_revision'];
+      const guard = 't.last_revision < excluded.last_revision';
+      const rows = [...keywords];
+      const withReservation = rows.filter(([k]) => reserved.has(k)).map(([, row]) => row);
+      const releasesOnly = rows.filter(([k]) => !reserved.has(k)).map(([, row]) => row);
+      await upsertRows(tx, 'sms_keywords', withReservation, { conflict: ['keyword'], update: [...update, 'reserved_at'], guard });
+      await upsertRows(tx, 'sms_keywords', releasesOnly, { conflict: ['keyword'], update, guard });
     },
   };
 }

@@ -147,6 +147,66 @@ describe('ledger-v1 and finance-v1 projections (given events, then rows)', () =>
     }
   });
 
+  it('a batch that holds only a credit-limit change of a month keeps its balance', async () => {
+    for (const batchSize of [500, 1]) {
+      const holderId = randomUUID();
+      const IN = { holderKind: 'user', holderId, period: '2026-12' };
+      const dec = `ledger-user_${holderId}_202612`;
+      await projectionSpec(knex, ledgerProjection, { batchSize })
+        .given([
+          recorded(dec, 'LedgerPeriodOpened', { ...IN, openingBalanceCents: 1_000, creditLimitCents: 0, previousPeriod: null, openedAt: T }),
+          recorded(dec, 'CreditLimitChanged', { ...IN, creditLimitCents: 300, previousCreditLimitCents: 0, changedBy: 'admin', reason: 'terms', changedAt: T }),
+        ])
+        .thenAll([
+          {
+            table: 'ledger_periods',
+            query: { where: { holder_id: holderId }, columns: ['balance_cents', 'credit_limit_cents'] },
+            expected: [{ balance_cents: '1000', credit_limit_cents: '300' }],
+          },
+          {
+            table: 'ledger_accounts',
+            query: { where: { holder_id: holderId }, columns: ['balance_cents', 'credit_limit_cents'] },
+            expected: [{ balance_cents: '1000', credit_limit_cents: '300' }],
+          },
+        ]);
+    }
+  });
+
+  it("an account's updated_at is the time of its newest event (its month's or a settings change), whatever the batches", async () => {
+    for (const batchSize of [500, 1]) {
+      const holderId = randomUUID();
+      const IN = { holderKind: 'user', holderId, period: '2026-12' };
+      const dec = `ledger-user_${holderId}_202612`;
+      const account = `ledger_account-user_${holderId}`;
+      const settings = (overage: boolean, changedAt: string) =>
+        recorded(account, 'LedgerSettingsChanged', { holderKind: 'user', holderId, overage, changedBy: 'u', changedAt });
+      await projectionSpec(knex, ledgerProjection, { batchSize })
+        .given([
+          settings(true, '2026-12-01T00:00:00.000Z'),
+          recorded(dec, 'LedgerPeriodOpened', {
+            ...IN,
+            openingBalanceCents: 0,
+            creditLimitCents: 0,
+            previousPeriod: null,
+            openedAt: '2026-12-01T00:00:01.000Z',
+          }),
+          recorded(dec, 'FundsDeposited', {
+            ...IN,
+            depositId: 'o1',
+            amountCents: 1_000,
+            source: { kind: 'payment_order', orderId: 'o1', provider: 'alipay' },
+            reason: 'top-up',
+            balanceAfterCents: 1_000,
+            depositedAt: '2026-12-02T00:00:00.000Z',
+          }),
+          settings(false, '2026-12-03T00:00:00.000Z'),
+        ])
+        .then('ledger_accounts', { where: { holder_id: holderId }, columns: ['balance_cents', 'overage', 'updated_at'] }, [
+          { balance_cents: '1000', overage: false, updated_at: new Date('2026-12-03T00:00:00.000Z') },
+        ]);
+    }
+  });
+
   it('finance records: revenue, top-ups and the uses that cost, one row per event', async () => {
     const order = randomUUID();
     const msg = randomUUID();

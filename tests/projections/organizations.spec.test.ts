@@ -113,6 +113,25 @@ describe('organizations-v1 projection (given events, then rows)', () => {
     });
   }
 
+  it('a custom role deleted and defined again is a new role: created when defined again, however the events are batched', async () => {
+    const T2 = '2026-12-10T12:00:00.000Z';
+    for (const batchSize of [undefined, 1, 2]) {
+      const a = org();
+      const stream = `organization-${a.organizationId}`;
+      await projectionSpec(knex, organizationsProjection, { batchSize })
+        .given([
+          a.created(randomUUID()),
+          a.defined('r1', 'Editor', { 'publishing.articles.*': 'team' }),
+          // with two events a batch, the deletion and the new definition come together
+          a.deleted('r1'),
+          recorded(stream, 'CustomRoleDefined', { organizationId: a.organizationId, roleId: 'r1', name: 'Editor', grants: {}, by: 'o', at: T2 }),
+        ])
+        .then('organization_roles', { where: { organization_id: a.organizationId }, columns: ['id', 'created_at', 'updated_at', 'last_revision'] }, [
+          { id: 'r1', created_at: new Date(T2), updated_at: new Date(T2), last_revision: '3' },
+        ]);
+    }
+  });
+
   it('keeps invitations without the address or the token, and their answers', async () => {
     const [i1, i2, i3] = [randomUUID(), randomUUID(), randomUUID()];
     const organizationId = randomUUID();

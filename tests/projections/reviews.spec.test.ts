@@ -203,4 +203,28 @@ describe('review-rules-v1 projection (given events, then rows)', () => {
     await projectionSpec(knex, reviewRulesProjection).given(events).then('review_rules', { where: { scope }, columns: COLUMNS }, expected);
     await projectionSpec(knex, reviewRulesProjection, { batchSize: 1 }).given(events).then('review_rules', { where: { scope }, columns: COLUMNS }, expected);
   });
+
+  it('a rule removed and added again is a new rule: created when added again, in one batch or one event at a time', async () => {
+    const scope = `tenant-${randomUUID()}`;
+    const stream = `review_rule_set-${scope}`;
+    const events = [
+      recorded(stream, 'ReviewRuleAdded', { scope, rule: rule('a'), by: 'u1', addedAt: '2026-12-09T08:00:00.000Z' }),
+      recorded(stream, 'ReviewRuleRemoved', { scope, ruleId: 'a', by: 'u1', removedAt: '2026-12-09T09:00:00.000Z' }),
+      recorded(stream, 'ReviewRuleAdded', { scope, rule: rule('a'), by: 'u2', addedAt: '2026-12-09T10:00:00.000Z' }),
+    ];
+    const columns = ['id', 'removed', 'created_at', 'updated_at', 'updated_by', 'last_revision'];
+    const expected = [
+      {
+        id: 'a',
+        removed: false,
+        created_at: new Date('2026-12-09T10:00:00.000Z'),
+        updated_at: new Date('2026-12-09T10:00:00.000Z'),
+        updated_by: 'u2',
+        last_revision: '2',
+      },
+    ];
+    for (const batchSize of [500, 1]) {
+      await projectionSpec(knex, reviewRulesProjection, { batchSize }).given(events).then('review_rules', { where: { scope }, columns }, expected);
+    }
+  });
 });

@@ -134,6 +134,20 @@ describe('sms-batches-v1 projection (given events, then rows)', () => {
       ]);
   });
 
+  it('a release keeps the time of the reservation it gives back, in one batch or the next', async () => {
+    for (const batchSize of [500, 1]) {
+      const keyword = `K${randomUUID().replaceAll('-', '').slice(0, 12).toUpperCase()}`;
+      await projectionSpec(knex, smsBatchesProjection, { batchSize })
+        .given([
+          recorded(`sms_keyword-${keyword}`, 'SmsKeywordReserved', { keyword, ownerId: 'u1', organizationId: null, reservedAt: T0 }),
+          recorded(`sms_keyword-${keyword}`, 'SmsKeywordReleased', { keyword, ownerId: 'u1', organizationId: null, by: 'u1', releasedAt: T1 }),
+        ])
+        .then('sms_keywords', { where: { keyword }, columns: ['released', 'reserved_at', 'released_at', 'last_revision'] }, [
+          { released: true, reserved_at: new Date(T0), released_at: new Date(T1), last_revision: '1' },
+        ]);
+    }
+  });
+
   it('sms-v1 keeps the batch and organization of a batch message, and the keyword of an inbound message', async () => {
     const id = randomUUID();
     const batch = randomUUID();

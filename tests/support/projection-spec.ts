@@ -125,7 +125,7 @@ async function thenRows(
 }
 
 /** Handles the events as the runner would: in batches of the consumer's size, filtered by its event types. */
-async function handleAll(consumer: Consumer, events: RecordedEvent[], tx: Knex.Transaction, batchSize = consumer.batchSize ?? 500): Promise<void> {
+export async function handleAll(consumer: Consumer, events: RecordedEvent[], tx: Knex.Transaction, batchSize = consumer.batchSize ?? 500): Promise<void> {
   const types = consumer.filter?.eventTypes ? new Set(consumer.filter.eventTypes) : undefined;
   const prefixes = consumer.filter?.streamPrefixes;
   const wanted = events.filter((e) => (!types || types.has(e.type)) && (!prefixes || prefixes.some((p) => e.streamName.startsWith(p))));
@@ -134,7 +134,7 @@ async function handleAll(consumer: Consumer, events: RecordedEvent[], tx: Knex.T
 
 const ROLLBACK = Symbol('rollback');
 
-async function inRolledBack(knex: Knex, body: (tx: Knex.Transaction) => Promise<void>): Promise<void> {
+export async function inRolledBack(knex: Knex, body: (tx: Knex.Transaction) => Promise<void>): Promise<void> {
   try {
     await knex.transaction(async (tx) => {
       await body(tx);

@@ -23,9 +23,17 @@ export function historySource<State, Command, Event extends DomainEvent>(
 
 /** The events the decider decides for these commands, in order, refusals skipped. */
 export function decideAll<State, Command, Event extends DomainEvent>(aggregate: Aggregate<State, Command, Event>, commands: readonly Command[]): Event[] {
+  return decideTimed(aggregate, commands).map(({ event }) => event);
+}
+
+/** decideAll, each event with its command's `now` (when the command has one): when it would have been appended. */
+export function decideTimed<State, Command, Event extends DomainEvent>(
+  aggregate: Aggregate<State, Command, Event>,
+  commands: readonly Command[],
+): { event: Event; now: string | undefined }[] {
   const { decider } = aggregate;
   let state = decider.initialState();
-  const events: Event[] = [];
+  const events: { event: Event; now: string | undefined }[] = [];
   for (const command of commands) {
     let decided: Event[];
     try {
@@ -35,7 +43,8 @@ export function decideAll<State, Command, Event extends DomainEvent>(aggregate: 
       throw error;
     }
     for (const event of decided) state = decider.evolve(state, event);
-    events.push(...decided);
+    const now = (command as { now?: unknown }).now;
+    for (const event of decided) events.push({ event, now: typeof now === 'string' ? now : undefined });
   }
   return events;
 }

@@ -7,7 +7,9 @@ import {
   type CollectedItem,
   type WorkflowExecutionCommand,
 } from '../../../src/write-model/workflow-execution/index.js';
-import { historySource, sequence } from './harness.js';
+import { noteItems, qidianEntry, qidianSnapshot, sampleNote } from '../collected.js';
+import { historySource, minutesAfterStart, sequence } from './harness.js';
+import { XIAOHONGSHU_NOTES } from './xiaohongshu-content.js';
 
 /**
  * JSON objects as the workflow's config, the rejection details and the
@@ -46,11 +48,38 @@ const AFTER: Partial<Record<Kind, (s: Status) => Status>> = {
   cancel: () => 'ended',
 };
 
-const item: fc.Arbitrary<CollectedItem> = fc.record({
-  platformContentId: fc.constantFrom('note-1', 'note-2', 'note-3', 'note-4', 'note-5', 'note-6'),
-  kind: fc.constant('xiaohongshu.note'),
-  data: jsonObject(['title', 'likes', 'author', 'tags']),
-});
+/** Items as the collectors parse them: what the read models keep (they skip data that does not fit its schema). */
+const at = fc.constantFrom(0, 60, 60, 120).map(minutesAfterStart);
+const novel = fc.constantFrom('1010', '1011');
+const parsedItem: fc.Arbitrary<CollectedItem> = fc.oneof(
+  fc
+    .record({ noteId: fc.constantFrom(...XIAOHONGSHU_NOTES), likes: fc.nat(3) })
+    .map(({ noteId, likes }) => noteItems([{ ...sampleNote(noteId, '露营', likes), author: { id: 'au1', nickname: '安' } }])[0]!),
+  fc.record({ messageId: fc.constantFrom('msg-1', 'msg-2'), sentAt: at, peer: fc.boolean() }).map(({ messageId, sentAt, peer }) => ({
+    platformContentId: `conv-1:${messageId}`,
+    kind: 'xiaohongshu.message',
+    data: {
+      conversationId: 'conv-1',
+      messageId,
+      direction: 'received',
+      from: { id: 'peer-1', nickname: null },
+      text: '在吗',
+      sentAt,
+      ...(peer ? { peer: { id: 'peer-1', nickname: '小林' } } : {}),
+    },
+  })),
+  fc.record({ novel, at, words: fc.nat(3) }).map(({ novel, at, words }) => qidianSnapshot(novel, at, words, 10, words, 1)),
+  fc.record({ novel, rank: fc.integer({ min: 1, max: 2 }), at }).map(({ novel, rank, at }) => qidianEntry('热销榜', rank, novel, '诡秘之主', '乌贼', at)),
+);
+
+const item: fc.Arbitrary<CollectedItem> = fc.oneof(
+  fc.record({
+    platformContentId: fc.constantFrom('note-1', 'note-2', 'note-3', 'note-4', 'note-5', 'note-6'),
+    kind: fc.constant('xiaohongshu.note'),
+    data: jsonObject(['title', 'likes', 'author', 'tags']),
+  }),
+  parsedItem,
+);
 
 /**
  * One run (`workflow_execution-e1`): requested manually by the owner (a
