@@ -165,8 +165,8 @@ function projectionView(s: ProjectionStatusView): z.input<typeof projectionSchem
 
 const eventView = (e: EventView): z.input<typeof eventSchema> => ({ ...e });
 
-async function rebuildJobView(job: Job): Promise<z.input<typeof rebuildJobSchema>> {
-  const state = await job.getState();
+/** `state`: read before the job itself, so a finished state comes with the job's finished time and return value. */
+function rebuildJobView(job: Job, state: string): z.input<typeof rebuildJobSchema> {
   const data = (job.data ?? {}) as { name?: unknown; projection?: unknown };
   const projection = typeof data.name === 'string' ? data.name : typeof data.projection === 'string' ? data.projection : null;
   // the processor reports RebuildProgress with updateProgress; the finished job's return value is the last one
@@ -526,9 +526,12 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       errors: [403, 404],
     },
     async ({ params }) => {
-      const job = await queues.get(REBUILD_QUEUE).getJob(params.jobId);
+      const queue = queues.get(REBUILD_QUEUE);
+      // the state first: read after the job, it could say completed of a job read while it still ran
+      const state = await queue.getJobState(params.jobId);
+      const job = await queue.getJob(params.jobId);
       if (!job || job.name !== REBUILD_JOB_NAME) throw new HttpError(404, 'NOT_FOUND', 'no such rebuild job');
-      return rebuildJobView(job);
+      return rebuildJobView(job, state);
     },
   );
 
