@@ -74,6 +74,27 @@ describe('pm-sms-messages: charges of single sends', function () {
     return messageId;
   }
 
+  /** A top-up of 1 yuan, posted. */
+  async function topUp(writer: LedgerWriter, ownerId: string): Promise<void> {
+    const deposited = await writer.submit({
+      kind: 'deposit',
+      holder: { kind: 'user', id: ownerId },
+      orderId: randomUUID(),
+      provider: 'test',
+      amountCents: 100,
+      reason: 'top-up',
+      context,
+    });
+    expect(deposited.status).to.equal('posted');
+  }
+
+  /** A consumer name of this test's own (its checkpoint removed afterwards). */
+  function pmName(): string {
+    const name = `pm-sms-messages-test-${randomUUID().slice(0, 8)}`;
+    names.push(name);
+    return name;
+  }
+
   it('a single send already failed for want of balance is not charged by a top-up that came after; a pending one is charged once', async () => {
     const ownerId = randomUUID();
     const writer = new LedgerWriter(store, { timeZone: TZ });
@@ -87,19 +108,8 @@ describe('pm-sms-messages: charges of single sends', function () {
     );
     const pending = await requested(ownerId);
     // the top-up lands before the process manager gets to either request
-    const deposited = await writer.submit({
-      kind: 'deposit',
-      holder: { kind: 'user', id: ownerId },
-      orderId: randomUUID(),
-      provider: 'test',
-      amountCents: 100,
-      reason: 'top-up',
-      context,
-    });
-    expect(deposited.status).to.equal('posted');
-
-    const name = `pm-sms-messages-test-${randomUUID().slice(0, 8)}`;
-    names.push(name);
+    await topUp(writer, ownerId);
+    const name = pmName();
     const pm = createSmsMessages({ store, ledger: new EventStoreLedgerCharges({ store, writer }) }, name);
     await runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, pm);
 
@@ -150,19 +160,8 @@ describe('pm-sms-messages: charges of single sends', function () {
     );
     await waitFor('the API refused', async () => refusedAt !== null);
     const message = refusedAt!;
-    const deposited = await writer.submit({
-      kind: 'deposit',
-      holder: { kind: 'user', id: ownerId },
-      orderId: randomUUID(),
-      provider: 'test',
-      amountCents: 100,
-      reason: 'top-up',
-      context,
-    });
-    expect(deposited.status).to.equal('posted');
-
-    const name = `pm-sms-messages-test-${randomUUID().slice(0, 8)}`;
-    names.push(name);
+    await topUp(writer, ownerId);
+    const name = pmName();
     const pm = createSmsMessages({ store, ledger, chargeTurns: turns }, name);
     const pmRun = runConsumerToHead({ store, knex, databaseUrl: testDatabaseUrl }, pm);
     // without the turn, the process manager reads the send as pending now and charges it from the top-up
