@@ -15,6 +15,7 @@ import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const GRACE_MS = 10 * 60_000;
+const APPLICATION_NAME = `deadlines-test-${randomUUID().slice(0, 8)}`;
 
 describe('deadlines: period ends and order expiries, scheduled from events and swept', function () {
   this.timeout(60_000);
@@ -27,8 +28,16 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
   before(async () => {
     // the event store and the deadlines table in a schema of their own: no other test's deadlines are swept here
     iso = await isolatedEventStoreSchema(testDatabaseUrl);
-    store = createPostgresEventStore({ connectionString: iso.connectionString, poolSize: 5 });
-    knex = knexFactory({ client: 'pg', connection: testDatabaseUrl, searchPath: [iso.schema, 'public'], pool: { min: 0, max: 5 } });
+    // this file's sessions carry a name of their own: only they are counted where transactions are watched
+    const storeUrl = new URL(iso.connectionString);
+    storeUrl.searchParams.set('application_name', APPLICATION_NAME);
+    store = createPostgresEventStore({ connectionString: storeUrl.toString(), poolSize: 5 });
+    knex = knexFactory({
+      client: 'pg',
+      connection: { connectionString: testDatabaseUrl, application_name: APPLICATION_NAME },
+      searchPath: [iso.schema, 'public'],
+      pool: { min: 0, max: 5 },
+    });
     await createDeadlinesTable(knex);
   });
   after(async () => {
@@ -208,7 +217,9 @@ describe('deadlines: period ends and order expiries, scheduled from events and s
     const watching: Record<string, DeadlineAction> = {
       'subscription.expire': async (deadline, now, ctx) => {
         const { rows } = await knex.raw<{ rows: { n: number }[] }>(
-          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()',
+          // this file's sessions only: the suite's other work in the same database may hold a transaction id meanwhile
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ? AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()',
+          [APPLICATION_NAME],
         );
         held.push(rows[0]!.n);
         await real['subscription.expire'](deadline, now, ctx);
