@@ -60,12 +60,15 @@ function memberView(r: Record<string, any>): MemberView {
 export async function listMembers(
   knex: Knex,
   organizationId: string,
-  filter: { role?: string | undefined; team?: string | undefined },
+  /** userIds: only these members (the caller's data scope); absent: all of them */
+  filter: { role?: string | undefined; team?: string | undefined; userIds?: readonly string[] | undefined },
   page: PageRequest,
 ): Promise<Page<MemberView>> {
   const q = knex('organization_members as m').leftJoin('users as u', 'u.id', 'm.user_id').where('m.organization_id', organizationId);
   if (filter.role !== undefined) q.andWhereRaw('? = ANY(m.roles)', [filter.role]);
   if (filter.team !== undefined) q.andWhere('m.team', filter.team);
+  // one array binding: the statement keeps one shape whatever the scope's size (it is prepared)
+  if (filter.userIds) q.andWhereRaw('m.user_id = ANY(?::text[])', [[...filter.userIds]]);
   const ordered = q.select(MEMBER_COLUMNS).orderBy([
     { column: 'm.joined_at', order: 'asc' },
     { column: 'm.user_id', order: 'asc' },

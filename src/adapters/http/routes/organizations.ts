@@ -13,6 +13,7 @@ import {
   updateOrganization,
 } from '../../../application/organizations.js';
 import type { SecretBox } from '../../../application/ports/secret-box.js';
+import { reaches } from '../../../application/data-scope.js';
 import { emailSchema } from '../../../application/register-user.js';
 import type { MembershipDirectory } from '../../../application/ports/membership.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -21,7 +22,7 @@ import { findMember, listCustomRoles, listInvitations, listMembers } from '../..
 import { DATA_SCOPES, type Permission } from '../../../write-model/access/permissions.js';
 import { BUILT_IN_ORG_GRANTS, BUILT_IN_ORG_ROLES } from '../../../write-model/access/roles.js';
 import { DomainError } from '../../../write-model/core/domain-error.js';
-import { accessOf } from '../access.js';
+import { accessOf, type Access } from '../access.js';
 import { MAX_NAME, MAX_ROLE_GRANTS, MAX_ROLE_NAME, MAX_ROLES_PER_MEMBER, MAX_TEAM } from '../../../write-model/organization/events.js';
 import { INVITATION_STATUSES } from '../../../write-model/organization/invitation.js';
 import { customRoleOf, memberOf, type OrganizationState } from '../../../write-model/organization/state.js';
@@ -324,10 +325,20 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
 
   // ---------------------------------------------------------------- members
 
+  /**
+   * members.view's access when its scope narrows the members, to its ownerIds as the invitations list does (team: the
+   * caller's team and the caller; own: the caller). Null at organization scope: every member, as the organization has
+   * them rather than as the membership answer kept a second lists them.
+   */
+  const narrowedScope = (ctx: AppContext): Access | null => {
+    const access = accessOf(ctx);
+    return access.scope === 'organization' ? null : access;
+  };
   const listMembersRoute = async (organizationId: string, query: z.output<typeof membersQuery>, ctx: AppContext) => {
     await myOrganization(store, currentUser(ctx).id, organizationId);
     await awaitPosition(ctx, knex, ORGANIZATIONS_PROJECTION);
-    return listMembers(knex, organizationId, { role: query.role, team: query.team }, query);
+    const userIds = narrowedScope(ctx)?.ownerIds;
+    return listMembers(knex, organizationId, { role: query.role, team: query.team, userIds }, query);
   };
   const membersQuery = paginationQuery
     .extend({
@@ -341,7 +352,9 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'get',
       path: '/organizations/:id/members',
       summary: 'Members of an organization',
-      description: `Longest-standing first, with their roles and team; role and team narrow the list. ${NOT_MINE}`,
+      description:
+        "Longest-standing first, with their roles and team; role and team narrow the list. The members the caller's scope for organization.members.view " +
+        `reaches: organization every member (the built-in roles granting it), team those of the caller's team and the caller, own the caller. ${NOT_MINE}`,
       tags,
       ...perm('organization.members.view'),
       request: { params: orgParams, query: membersQuery },
@@ -360,7 +373,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       path: '/customers/sending',
       summary: 'The sending sub-accounts of my enterprise',
       description:
-        'Alias of GET /api/v1/organizations/{id}/members for the organization the caller is a member of. A user in no organization holds no ' +
+        'Alias of GET /api/v1/organizations/{id}/members for the organization the caller is a member of (the members their scope reaches). A user in no organization holds no ' +
         'organization.members.view: 403 PERMISSION_DENIED (details.reason role).',
       tags,
       ...perm('organization.members.view'),
@@ -381,7 +394,7 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       method: 'get',
       path: '/organizations/:id/members/:userId',
       summary: 'One member',
-      description: `404 for a user who is not a member. ${NOT_MINE}`,
+      description: `404 for a user who is not a member, and for a member the caller's scope for organization.members.view does not reach (as for the list). ${NOT_MINE}`,
       tags,
       ...perm('organization.members.view'),
       request: { params: memberParams, query: afterPositionQuery },
@@ -392,7 +405,10 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
       const org = await myOrganization(store, currentUser(ctx).id, params.id);
       await awaitPosition(ctx, knex, ORGANIZATIONS_PROJECTION);
       const member = memberOf(org.state, params.userId);
-      if (!member) throw new DomainError('NOT_FOUND', `${params.userId} is not a member of this organization`, { user_id: params.userId });
+      const scope = narrowedScope(ctx);
+      // out of the caller's scope: the same 404 as a non-member, so it does not tell that they are one
+      if (!member || (scope && !reaches(scope, params.userId)))
+        throw new DomainError('NOT_FOUND', `${params.userId} is not a member of this organization`, { user_id: params.userId });
       // roles and team from the event store (no lag); the name and address from the read model
       const row = await findMember(knex, params.id, params.userId);
       return {
