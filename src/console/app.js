@@ -477,6 +477,9 @@ async function stateView(stream, query) {
   );
 }
 
+/** Events per page of the correlation screen. */
+const CORRELATION_PAGE = 100;
+
 async function correlationView(id) {
   const input = h('input', { type: 'search', placeholder: 'correlation id', value: id || '', class: 'grow', 'data-testid': 'correlation-input' });
   const form = h(
@@ -499,41 +502,66 @@ async function correlationView(id) {
       form,
       h('p', { class: 'muted' }, 'Every event one request set off, across aggregates, in the order they were stored.'),
     );
-  const events = await api('GET', `/correlations/${enc(id)}`);
-  const streams = new Set(events.map((e) => e.stream));
+  // a page at a time (a bulk command sets off thousands); "Load more" pages on from the last position
+  const pagePath = (after) => `/correlations/${enc(id)}?limit=${CORRELATION_PAGE}${after ? `&from_position=${enc(after)}` : ''}`;
+  const first = await api('GET', pagePath());
+  const list = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
+  const caption = h('p', { class: 'muted', 'data-testid': 'correlation-caption' });
+  const failure = h('div', {});
+  const more = h('button', { class: 'secondary', 'data-testid': 'correlation-more' }, 'Load more');
+  const streams = new Set();
+  let shown = 0;
+  let last = null;
+  const show = (events) => {
+    list.append(...events.map(timelineItem));
+    for (const e of events) streams.add(e.stream);
+    shown += events.length;
+    last = events.at(-1)?.position ?? last;
+    // a short page is the end (for now)
+    const end = events.length < CORRELATION_PAGE;
+    more.hidden = end;
+    caption.textContent = `${shown} events in ${streams.size} streams${end ? '' : ', more to load'}`;
+  };
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      show(await api('GET', pagePath(last)));
+      failure.replaceChildren();
+    } catch (error) {
+      failure.replaceChildren(errorBox(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  show(first);
   return h(
     'section',
     { class: 'card' },
     h('h1', {}, 'Correlation ', h('span', { class: 'mono' }, id)),
     form,
-    h('p', { class: 'muted' }, `${events.length} events in ${streams.size} streams`),
+    caption,
+    list,
+    failure,
+    h('div', { class: 'pager' }, more),
+  );
+}
+
+function timelineItem(e) {
+  return h(
+    'li',
+    { 'data-type': e.type, 'data-stream': e.stream, 'data-position': e.position },
+    h('div', { class: 'when' }, `${time(e.created)} · ${e.position}`),
     h(
-      'ol',
-      { class: 'timeline', 'data-testid': 'timeline' },
-      events.map((e) =>
-        h(
-          'li',
-          { 'data-type': e.type, 'data-stream': e.stream },
-          h('div', { class: 'when' }, `${time(e.created)} · ${e.position}`),
-          h(
-            'div',
-            {},
-            h('strong', {}, e.type),
-            ' in ',
-            h('a', { href: streamHref(e.stream), class: 'mono' }, e.stream),
-            ' @ ',
-            h('a', { href: stateHref(e.stream, e.revision) }, `rev ${e.revision}`),
-          ),
-          h(
-            'div',
-            { class: 'muted' },
-            e.metadata.userId ? `by ${e.metadata.userId}` : '',
-            e.metadata.$causationId ? ` · caused by ${e.metadata.$causationId}` : '',
-          ),
-          h('details', {}, h('summary', {}, 'data and metadata'), eventDetail(e)),
-        ),
-      ),
+      'div',
+      {},
+      h('strong', {}, e.type),
+      ' in ',
+      h('a', { href: streamHref(e.stream), class: 'mono' }, e.stream),
+      ' @ ',
+      h('a', { href: stateHref(e.stream, e.revision) }, `rev ${e.revision}`),
     ),
+    h('div', { class: 'muted' }, e.metadata.userId ? `by ${e.metadata.userId}` : '', e.metadata.$causationId ? ` · caused by ${e.metadata.$causationId}` : ''),
+    h('details', {}, h('summary', {}, 'data and metadata'), eventDetail(e)),
   );
 }
 

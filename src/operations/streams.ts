@@ -237,9 +237,16 @@ function concerns(event: RecordedEvent, userId: string): boolean {
 /**
  * Matching events in $all order, in pages of `pageSize`, from after `after`
  * (a position) on: the engine of searchEvents, correlationTimeline and the
- * audit export (which streams every page).
+ * audit export (which streams every page). `stable`: on Postgres only below
+ * the delivery horizon, as readAll reads forwards, so a caller that pages on
+ * from the last position later misses nothing a transaction in flight commits
+ * before it.
  */
-export async function* searchEventPages(deps: OpsDeps, query: EventQuery, options: { pageSize?: number; after?: Position } = {}): AsyncGenerator<EventView[]> {
+export async function* searchEventPages(
+  deps: OpsDeps,
+  query: EventQuery,
+  options: { pageSize?: number; after?: Position; stable?: boolean } = {},
+): AsyncGenerator<EventView[]> {
   const pageSize = options.pageSize ?? 500;
   const from = parseTime(query.from, 'from');
   const to = parseTime(query.to, 'to');
@@ -249,6 +256,7 @@ export async function* searchEventPages(deps: OpsDeps, query: EventQuery, option
     for (;;) {
       const conditions = ['(transaction_id, global_position) > (?::text::xid8, ?::bigint)', `event_type NOT LIKE '$%'`];
       const bindings: Knex.RawBinding[] = [after.commit.toString(), after.prepare.toString()];
+      if (options.stable) conditions.push('transaction_id < (SELECT es_horizon())');
       if (query.correlationId !== undefined) {
         conditions.push(`metadata->>'$correlationId' = ?`);
         bindings.push(query.correlationId);
@@ -316,10 +324,25 @@ export async function searchEvents(deps: OpsDeps, query: EventQuery): Promise<Ev
   return out;
 }
 
-/** Every event with that $correlationId, in $all order: one request and every reaction to it, across aggregates. */
-export async function correlationTimeline(deps: OpsDeps, correlationId: string): Promise<EventView[]> {
+/**
+ * The events with that $correlationId, in $all order: one request and every
+ * reaction to it, across aggregates. From after `after` (default the start),
+ * at most `limit` (default all of them). Pages follow on from their last
+ * event's position without gaps or repeats (the stable history only, on
+ * Postgres); one shorter than `limit` is the end for now.
+ */
+export async function correlationTimeline(deps: OpsDeps, correlationId: string, options: { after?: Position; limit?: number } = {}): Promise<EventView[]> {
+  const { limit } = options;
   const out: EventView[] = [];
-  for await (const page of searchEventPages(deps, { correlationId }, { pageSize: 1000 })) out.push(...page);
+  const pages = searchEventPages(
+    deps,
+    { correlationId },
+    { pageSize: Math.min(limit ?? 1000, 1000), stable: true, ...(options.after ? { after: options.after } : {}) },
+  );
+  for await (const page of pages) {
+    out.push(...(limit === undefined ? page : page.slice(0, limit - out.length)));
+    if (limit !== undefined && out.length >= limit) break;
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { projectionDefinitions, projectionStatuses, type ProjectionStatusView } from '../../../operations/projections.js';
 import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt } from '../../../operations/streams.js';
 import { StreamNotFoundError } from '../../../event-store/errors.js';
+import { parsePosition } from '../../../event-store/position.js';
 import type { EventView, OpsDeps, RebuildProgress } from '../../../operations/types.js';
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
 import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
@@ -134,6 +135,17 @@ const REVISION = z
   // zod runs this after a failed regex too: only digits are compared (BigInt would throw on the rest)
   .refine((value) => !/^\d{1,19}$/.test(value) || BigInt(value) <= MAX_REVISION, 'a stream revision is at most 9223372036854775807');
 const STREAM = z.string().min(1).max(500);
+// a commit is a transaction id (xid8, unsigned 64-bit), a prepare a global sequence number (bigint): larger is a bad request, not a database error
+const MAX_COMMIT = (1n << 64n) - 1n;
+const POSITION_TEXT = /^\d{1,20}-\d{1,20}$/;
+const POSITION = z
+  .string()
+  .regex(POSITION_TEXT, 'a position is <commit>-<prepare>, e.g. 812-40')
+  .refine((value) => {
+    if (!POSITION_TEXT.test(value)) return true; // the regex said so already
+    const { commit, prepare } = parsePosition(value);
+    return commit <= MAX_COMMIT && prepare <= MAX_REVISION;
+  }, `a position's commit is at most ${MAX_COMMIT}, its prepare at most ${MAX_REVISION}`);
 
 function progressView(p: RebuildProgress | null | undefined): z.input<typeof rebuildProgressSchema> | null {
   if (!p || typeof p !== 'object' || typeof p.name !== 'string') return null;
@@ -345,15 +357,31 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       method: 'get',
       path: '/correlations/:correlationId',
       summary: 'A correlation id across aggregates (admin)',
-      description: 'Every event whose metadata.$correlationId is this id, in $all order: one request and everything it set off.',
+      description:
+        'The events whose metadata.$correlationId is this id, in $all order: one request and everything it set off. ' +
+        'At most `limit` (default 100, at most 1000), after `from_position` (exclusive; default the start). To page on, give the last ' +
+        "event's position as `from_position`: no event is skipped or repeated. A page shorter than `limit` is the end for now " +
+        '(events written later come after its last position).',
       tags,
       auth: true,
       permission: 'platform.operations.view',
-      request: { params: z.object({ correlationId: z.string().min(1).max(200) }) },
-      responses: { 200: { description: 'the timeline', schema: z.array(eventSchema) } },
+      request: {
+        params: z.object({ correlationId: z.string().min(1).max(200) }),
+        query: z.object({
+          from_position: POSITION.optional().describe("`<commit>-<prepare>`: the events after it; a page's last position starts the next page"),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+      },
+      responses: { 200: { description: 'a page of the timeline', schema: z.array(eventSchema) } },
       errors: [403],
     },
-    async ({ params }) => (await correlationTimeline(ops, params.correlationId)).map(eventView),
+    async ({ params, query }) =>
+      (
+        await correlationTimeline(ops, params.correlationId, {
+          ...(query.from_position !== undefined ? { after: parsePosition(query.from_position) } : {}),
+          limit: query.limit,
+        })
+      ).map(eventView),
   );
 
   defineRoute(
