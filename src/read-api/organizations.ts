@@ -115,7 +115,8 @@ export async function listInvitations(
 ): Promise<Page<InvitationView>> {
   const q = knex('organization_invitations').where('organization_id', organizationId);
   if (filter.status) q.andWhere('status', filter.status);
-  if (filter.sentBy) q.whereIn('invited_by', [...filter.sentBy]);
+  // one array binding: the statement keeps one shape whatever the scope's size (it is prepared)
+  if (filter.sentBy) q.whereRaw('invited_by = ANY(?)', [[...filter.sentBy]]);
   const ordered = q.select(INVITATION_COLUMNS).orderBy([
     { column: 'sent_at', order: 'desc' },
     { column: 'id', order: 'desc' },
