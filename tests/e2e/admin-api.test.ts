@@ -178,7 +178,7 @@ describe('admin API (e2e): /api/v1/admin', function () {
         100,
       );
       expect(job.state, job.failed_reason).to.equal('completed');
-      expect(job.progress).to.include({ name: users.name, phase: 'done' });
+      expect(job.progress).to.include({ name: users.name, phase: 'done', total_counted: true });
       expect(job.progress.processed_events).to.be.a('number');
       expect(job.finished_at).to.be.a('string');
       // the job resumed the stopped one and swapped it in

@@ -84,6 +84,8 @@ const rebuildProgressSchema = z.object({
   phase: z.enum(['replaying', 'swapping', 'done']),
   processed_events: z.number().int(),
   total_events: z.number().int(),
+  /** false while the rebuild still counts its events (beside the load): total_events is then the handled count, and eta_seconds null */
+  total_counted: z.boolean(),
   events_per_second: z.number(),
   eta_seconds: z.number().nullable(),
   started_at: z.string(),
@@ -154,6 +156,8 @@ function progressView(p: RebuildProgress | null | undefined): z.input<typeof reb
     phase: p.phase,
     processed_events: p.processedEvents,
     total_events: p.totalEvents,
+    // progress a job reported before the flag existed had its total counted
+    total_counted: p.counted ?? true,
     events_per_second: p.eventsPerSecond,
     eta_seconds: p.etaSeconds,
     started_at: p.startedAt,
