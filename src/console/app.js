@@ -574,7 +574,9 @@ function stopPolling() {
 
 function progressCell(p) {
   if (!p) return '';
-  const pct = p.total_events > 0 ? Math.min(100, Math.round((p.processed_events / p.total_events) * 100)) : p.phase === 'done' ? 100 : 0;
+  // while the rebuild still counts its events the total is only what it handled: the bar waits for the count
+  const counted = p.total_counted !== false;
+  const pct = counted && p.total_events > 0 ? Math.min(100, Math.round((p.processed_events / p.total_events) * 100)) : p.phase === 'done' ? 100 : 0;
   const bar = h('div', {});
   bar.style.width = `${pct}%`;
   return h(
@@ -584,7 +586,7 @@ function progressCell(p) {
     h(
       'div',
       { class: 'rebuild-status' },
-      `${p.phase} · ${p.processed_events}/${p.total_events} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`,
+      `${p.phase} · ${p.processed_events}/${counted ? p.total_events : '?'} events · ${Math.round(p.events_per_second)}/s${p.eta_seconds !== null ? ` · ETA ${Math.ceil(p.eta_seconds)} s` : ''}`,
     ),
   );
 }
