@@ -373,8 +373,40 @@ function eventDetail(event) {
   return h('div', { class: 'event-detail' }, h('div', {}, h('h2', {}, 'Data'), json(event.data)), h('div', {}, h('h2', {}, 'Metadata'), json(event.metadata)));
 }
 
+/** Events per page of the stream screen. */
+const STREAM_PAGE = 500;
+
 async function streamView(stream) {
-  const events = await api('GET', `/streams/${enc(stream)}/events?limit=1000`);
+  // a page at a time; "Load more" reads on from the revision after the last one shown
+  const pagePath = (from) => `/streams/${enc(stream)}/events?limit=${STREAM_PAGE}${from !== null ? `&from_revision=${enc(from)}` : ''}`;
+  const first = await api('GET', pagePath(null));
+  const rows = h('tbody', {});
+  const caption = h('p', { class: 'muted', 'data-testid': 'stream-caption' });
+  const failure = h('div', {});
+  const more = h('button', { class: 'secondary', 'data-testid': 'stream-more' }, 'Load more');
+  let shown = 0;
+  let next = null;
+  const show = (events) => {
+    rows.append(...events.map((e) => eventRow(stream, e)));
+    shown += events.length;
+    if (events.length > 0) next = (BigInt(events.at(-1).revision) + 1n).toString();
+    // a short page is the end
+    const end = events.length < STREAM_PAGE;
+    more.hidden = end;
+    caption.textContent = `${shown} events${end ? '' : ', more to load'}`;
+  };
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      show(await api('GET', pagePath(next)));
+      failure.replaceChildren();
+    } catch (error) {
+      failure.replaceChildren(errorBox(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  show(first);
   return h(
     'section',
     { class: 'card' },
@@ -384,27 +416,27 @@ async function streamView(stream) {
       h('h1', { class: 'mono grow', 'data-testid': 'stream-name' }, stream),
       h('a', { href: stateHref(stream) }, 'State at revision…'),
     ),
-    h('p', { class: 'muted' }, `${events.length} events${events.length === 1000 ? ' (first 1000)' : ''}`),
+    caption,
     h(
       'table',
       { 'data-testid': 'events' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Rev'), h('th', {}, 'Type'), h('th', {}, 'When'), h('th', {}, 'Position'), h('th', {}, ''))),
-      h(
-        'tbody',
-        {},
-        events.map((e) =>
-          h(
-            'tr',
-            { 'data-revision': e.revision, 'data-type': e.type },
-            h('td', {}, e.revision),
-            h('td', {}, h('details', {}, h('summary', {}, h('strong', {}, e.type)), metaLine(e), eventDetail(e))),
-            h('td', {}, time(e.created)),
-            h('td', { class: 'mono' }, e.position),
-            h('td', {}, h('a', { href: stateHref(stream, e.revision), 'data-state-at': e.revision }, 'state')),
-          ),
-        ),
-      ),
+      rows,
     ),
+    failure,
+    h('div', { class: 'pager' }, more),
+  );
+}
+
+function eventRow(stream, e) {
+  return h(
+    'tr',
+    { 'data-revision': e.revision, 'data-type': e.type },
+    h('td', {}, e.revision),
+    h('td', {}, h('details', {}, h('summary', {}, h('strong', {}, e.type)), metaLine(e), eventDetail(e))),
+    h('td', {}, time(e.created)),
+    h('td', { class: 'mono' }, e.position),
+    h('td', {}, h('a', { href: stateHref(stream, e.revision), 'data-state-at': e.revision }, 'state')),
   );
 }
 

@@ -227,4 +227,32 @@ describe('admin API (e2e): paging through a correlation', function () {
     expect(await items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-position')))).to.deep.equal(positions);
     expect(await tab.textContent('[data-testid=correlation-caption]')).to.equal(`${expected.length} events in ${streams.length} streams`);
   });
+
+  it("the console's stream screen shows 500 events and loads the rest with Load more", async () => {
+    const stream = `pagingstream-${randomUUID()}`;
+    for (let n = 0; n < 520; n += 130)
+      await platform.store.append(
+        stream,
+        Array.from({ length: 130 }, (_, k) => event(`stream-${randomUUID()}`, n + k)),
+      );
+    browser ??= await launchChromium();
+    const tab = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    tab.on('pageerror', (error) => console.error('page error:', error.message));
+    await tab.goto(`${platform.url}/console/`);
+    await tab.fill('#login-email', ADMIN.email);
+    await tab.fill('#login-password', ADMIN.password);
+    await tab.click('#login-submit');
+    await tab.waitForSelector('[data-nav=streams]:visible');
+    await tab.goto(`${platform.url}/console/#/stream/${encodeURIComponent(stream)}`);
+    await tab.waitForSelector('[data-testid=events] tr[data-revision="0"]');
+    const rows = tab.locator('[data-testid=events] tbody tr');
+    expect(await rows.count(), 'the first page').to.equal(500);
+    expect(await tab.textContent('[data-testid=stream-caption]')).to.equal('500 events, more to load');
+    await tab.click('[data-testid=stream-more]');
+    await tab.waitForFunction(() => document.querySelectorAll('[data-testid=events] tbody tr').length === 520);
+    const revisions = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-revision')));
+    expect(revisions).to.deep.equal(Array.from({ length: 520 }, (_, i) => String(i)));
+    expect(await tab.textContent('[data-testid=stream-caption]')).to.equal('520 events');
+    expect(await tab.isHidden('[data-testid=stream-more]')).to.equal(true);
+  });
 });
