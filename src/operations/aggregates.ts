@@ -15,6 +15,7 @@ import { fold, type DomainEvent } from '../write-model/core/decider.js';
 import type { StoredEvent } from '../write-model/core/event-codec.js';
 import { notificationAggregate } from '../write-model/notification/decider.js';
 import { novelAlertAggregate } from '../write-model/novel-alert/decider.js';
+import { novelAlertRuleAggregate } from '../write-model/novel-alert/rule-reservation.js';
 import { novelTrackingAggregate } from '../write-model/novel-tracking/decider.js';
 import { outgoingMessageAggregate } from '../write-model/outgoing-message/decider.js';
 import { keywordWatchAggregate } from '../write-model/qidian-keyword/decider.js';
@@ -92,6 +93,7 @@ export const AGGREGATES: readonly AggregateEntry[] = [
   entry('workflow-execution', workflowExecutionAggregate),
   entry('novel-tracking', novelTrackingAggregate),
   entry('novel-alert', novelAlertAggregate),
+  entry('novel-alert-rule', novelAlertRuleAggregate),
   entry('qidian-keyword', keywordWatchAggregate),
   entry('notification', notificationAggregate),
   entry('xiaohongshu-content', xiaohongshuContentAggregate),

@@ -4,6 +4,7 @@ import { mediaEvents, type MediaEvent } from './media/events.js';
 import { combineCodecs } from './core/event-codec.js';
 import { notificationEvents, type NotificationEvent } from './notification/events.js';
 import { novelAlertEvents, type NovelAlertEvent } from './novel-alert/events.js';
+import { novelAlertRuleEvents, type NovelAlertRuleEvent } from './novel-alert/rule-reservation.js';
 import { novelTrackingEvents, type NovelTrackingEvent } from './novel-tracking/events.js';
 import { outgoingMessageEvents, type OutgoingMessageEvent } from './outgoing-message/events.js';
 import { keywordWatchEvents, type KeywordWatchEvent } from './qidian-keyword/events.js';
@@ -59,6 +60,7 @@ export type AnyDomainEvent =
   | WorkflowExecutionEvent
   | NovelTrackingEvent
   | NovelAlertEvent
+  | NovelAlertRuleEvent
   | KeywordWatchEvent
   | XiaohongshuContentEvent
   | ApiKeyEvent
@@ -100,6 +102,7 @@ export const domainEvents = combineCodecs<AnyDomainEvent>([
   workflowExecutionEvents,
   novelTrackingEvents,
   novelAlertEvents,
+  novelAlertRuleEvents,
   keywordWatchEvents,
   xiaohongshuContentEvents,
   apiKeyEvents,

@@ -21,6 +21,7 @@ import { apiKeyStream } from '../../src/write-model/api-key/decider.js';
 import { apiKeyUsageStream } from '../../src/write-model/api-key/usage.js';
 import { notificationStream } from '../../src/write-model/notification/decider.js';
 import { novelAlertStream } from '../../src/write-model/novel-alert/decider.js';
+import { novelAlertRuleStream } from '../../src/write-model/novel-alert/rule-reservation.js';
 import { reportStream } from '../../src/write-model/report/decider.js';
 import { reportRunStream } from '../../src/write-model/report-run/decider.js';
 import { novelTrackingStream } from '../../src/write-model/novel-tracking/decider.js';
@@ -118,6 +119,7 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
       workflowExecutionStream('x'),
       novelTrackingStream('x'),
       novelAlertStream('x'),
+      novelAlertRuleStream('x'),
       keywordWatchStream('x'),
       notificationStream('x'),
       subscriptionUsageStream('x'),

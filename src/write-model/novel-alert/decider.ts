@@ -11,7 +11,9 @@ import { initialState, type KnownAlert, type NovelAlertState } from './state.js'
  *
  * Rules (tests/unit/novel-alert.spec.test.ts):
  * - Create once: a stream that has a rule refuses another create (CONFLICT;
- *   the ids are random, so only a replayed command meets it).
+ *   the ids are random, so only a replayed command meets it). An owner's
+ *   second alert with the same rule is refused before it gets here, by the
+ *   rule's reservation (rule-reservation.ts).
  * - A rule is `update`, `completion` or `word_count_threshold`; the last
  *   needs `words` (a whole number from 1 to 1e9), the others have none
  *   (words given with them is a VALIDATION_ERROR).
@@ -77,14 +79,23 @@ function create(command: CreateNovelAlert, state: State): Event[] {
   return [{ type: 'NovelAlertCreated', data: { alertId, userId, novelId, kind, words, createdAt: command.now } }];
 }
 
+/** The kind and words a change leaves a rule with; VALIDATION_ERROR as ChangeNovelAlert gives it (the application takes the rule first). */
+export function ruleAfterChange(
+  a: Pick<KnownAlert, 'kind' | 'words'>,
+  change: Pick<ChangeNovelAlert, 'kind' | 'words'>,
+): { kind: NovelAlertKind; words: number | null } {
+  const kind = change.kind === undefined ? a.kind : requireOneOf(change.kind, NOVEL_ALERT_KINDS, 'kind');
+  // a kind changed away from the threshold drops its words; to it, the words must be given
+  const words = wordsFor(kind, change.words === undefined ? (kind === a.kind ? a.words : kind === 'word_count_threshold' ? undefined : null) : change.words);
+  return { kind, words };
+}
+
 function change(command: ChangeNovelAlert, state: State): Event[] {
   const a = existing(state, command.alertId);
   authorize(a, command.requestedBy);
   instant(command.now, 'now');
   if (a.status === 'deleted') throw new DomainError('NOT_FOUND', `novel alert ${a.alertId} was deleted`, { alertId: a.alertId });
-  const kind = command.kind === undefined ? a.kind : requireOneOf(command.kind, NOVEL_ALERT_KINDS, 'kind');
-  // a kind changed away from the threshold drops its words; to it, the words must be given
-  const words = wordsFor(kind, command.words === undefined ? (kind === a.kind ? a.words : kind === 'word_count_threshold' ? undefined : null) : command.words);
+  const { kind, words } = ruleAfterChange(a, command);
   if (kind === a.kind && words === a.words) return [];
   return [{ type: 'NovelAlertChanged', data: { ...ref(a), kind, words, changedAt: command.now } }];
 }

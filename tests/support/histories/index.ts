@@ -3,7 +3,7 @@ import { articleHistories, mediaHistories } from './article.js';
 import { emailReservationHistories } from './email-reservation.js';
 import type { HistorySource } from './harness.js';
 import { notificationHistories } from './notification.js';
-import { novelAlertHistories } from './novel-alert.js';
+import { novelAlertHistories, novelAlertRuleHistories } from './novel-alert.js';
 import { novelTrackingHistories } from './novel-tracking.js';
 import { outgoingMessageHistories } from './outgoing-message.js';
 import { publicationHistories } from './publication.js';
@@ -51,6 +51,7 @@ export const HISTORY_SOURCES: readonly HistorySource[] = [
   workflowExecutionHistories,
   novelTrackingHistories,
   novelAlertHistories,
+  novelAlertRuleHistories,
   keywordWatchHistories,
   notificationHistories,
   xiaohongshuContentHistories,

@@ -121,8 +121,9 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       summary: 'Set an alert on a tracked novel',
       description:
         `${KIND_HELP} Holds one unit of the qidian plan's alert_notifications until deleted: past it 429 QUOTA_EXCEEDED. The novel must be ` +
-        'one the caller tracks (409 CONFLICT, details.reason novel_not_tracked). The first capture of a novel is what the next is compared ' +
-        'with; each change fires once (a `novel_alert` notification).',
+        'one the caller tracks (409 CONFLICT, details.reason novel_not_tracked). A rule the caller has already (the same novel, kind and ' +
+        'words): 409 CONFLICT, details.reason duplicate_alert with details.alertId the alert that has it; nothing is reserved or written. ' +
+        'The first capture of a novel is what the next is compared with; each change fires once (a `novel_alert` notification).',
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.create',
@@ -184,7 +185,9 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       method: 'put',
       path: '/alerts/:id',
       summary: 'Change an alert',
-      description: `The kind and/or words (${KIND_HELP}); changing to word_count_threshold needs words, changing away drops them. Nothing changed: 200 with position null.`,
+      description:
+        `The kind and/or words (${KIND_HELP}); changing to word_count_threshold needs words, changing away drops them. Nothing changed: 200 with position null. ` +
+        "Into a rule another of the caller's alerts has: 409 CONFLICT, details.reason duplicate_alert with details.alertId; the rule left is free for a new alert.",
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.edit',
