@@ -18,7 +18,10 @@ describe('es_events: the correlation index serves a page from its position', () 
   it('plans the id, the position and the order from one index', async () => {
     // the shape of searchEventPages' query for a correlation (operations/streams.ts)
     const plan = await knex.transaction(async (trx) => {
-      await trx.raw('SET LOCAL enable_seqscan = off'); // an almost empty test table would make a scan cheapest
+      // what a large correlation's deep page gets; with the few rows of a test table a scan, or a bitmap scan and a sort, is cheapest
+      await trx.raw('SET LOCAL enable_seqscan = off');
+      await trx.raw('SET LOCAL enable_bitmapscan = off');
+      await trx.raw('SET LOCAL enable_sort = off');
       const { rows } = await trx.raw<{ rows: { 'QUERY PLAN': unknown }[] }>(
         `EXPLAIN (FORMAT JSON) SELECT global_position FROM es_events
           WHERE (transaction_id, global_position) > (?::text::xid8, ?::bigint) AND event_type NOT LIKE '$%'
@@ -30,7 +33,7 @@ describe('es_events: the correlation index serves a page from its position', () 
     });
     expect(plan).to.include('"Index Name":"es_events_correlation_position"');
     expect(plan, 'the position is an index condition').to.match(/"Index Cond":"[^"]*ROW\(transaction_id, global_position\) > ROW/);
-    expect(plan, 'no sort: the index gives the order').not.to.include('"Node Type":"Sort"');
+    expect(plan, 'no sort: the index gives the order (a sort would be planned, at a penalty, if it could not)').not.to.include('"Node Type":"Sort"');
   });
 
   it('replaced the index on the id alone (one index for correlations: each costs every append)', async () => {
