@@ -373,6 +373,24 @@ function eventDetail(event) {
   return h('div', { class: 'event-detail' }, h('div', {}, h('h2', {}, 'Data'), json(event.data)), h('div', {}, h('h2', {}, 'Metadata'), json(event.metadata)));
 }
 
+/** A "Load more" button and the place its failure shows: a click runs `next` (read the next page and show it), once at a time. */
+function loadMoreButton(testid, next) {
+  const failure = h('div', {});
+  const more = h('button', { class: 'secondary', 'data-testid': testid }, 'Load more');
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      await next();
+      failure.replaceChildren();
+    } catch (error) {
+      failure.replaceChildren(errorBox(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return { more, failure };
+}
+
 /** Events per page of the stream screen. */
 const STREAM_PAGE = 500;
 
@@ -382,8 +400,7 @@ async function streamView(stream) {
   const first = await api('GET', pagePath(null));
   const rows = h('tbody', {});
   const caption = h('p', { class: 'muted', 'data-testid': 'stream-caption' });
-  const failure = h('div', {});
-  const more = h('button', { class: 'secondary', 'data-testid': 'stream-more' }, 'Load more');
+  const { more, failure } = loadMoreButton('stream-more', async () => show(await api('GET', pagePath(next))));
   let shown = 0;
   let next = null;
   const show = (events) => {
@@ -395,17 +412,6 @@ async function streamView(stream) {
     more.hidden = end;
     caption.textContent = `${shown} events${end ? '' : ', more to load'}`;
   };
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    try {
-      show(await api('GET', pagePath(next)));
-      failure.replaceChildren();
-    } catch (error) {
-      failure.replaceChildren(errorBox(error));
-    } finally {
-      more.disabled = false;
-    }
-  });
   show(first);
   return h(
     'section',
@@ -539,8 +545,7 @@ async function correlationView(id) {
   const first = await api('GET', pagePath());
   const list = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   const caption = h('p', { class: 'muted', 'data-testid': 'correlation-caption' });
-  const failure = h('div', {});
-  const more = h('button', { class: 'secondary', 'data-testid': 'correlation-more' }, 'Load more');
+  const { more, failure } = loadMoreButton('correlation-more', async () => show(await api('GET', pagePath(last))));
   const streams = new Set();
   let shown = 0;
   let last = null;
@@ -554,17 +559,6 @@ async function correlationView(id) {
     more.hidden = end;
     caption.textContent = `${shown} events in ${streams.size} streams${end ? '' : ', more to load'}`;
   };
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    try {
-      show(await api('GET', pagePath(last)));
-      failure.replaceChildren();
-    } catch (error) {
-      failure.replaceChildren(errorBox(error));
-    } finally {
-      more.disabled = false;
-    }
-  });
   show(first);
   return h(
     'section',

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { Browser } from 'playwright';
+import type { Browser, Page } from 'playwright';
 import { fastAppendStatement } from '../../src/adapters/event-store/postgres/append.js';
 import { createAdmin } from '../../src/cli/create-admin.js';
 import type { EventData } from '../../src/event-store/port.js';
@@ -60,6 +60,18 @@ describe('admin API (e2e): paging through a correlation', function () {
       [correlationId],
     );
     return rows.map((r) => r.event_id);
+  }
+
+  /** A console tab with the admin signed in. */
+  async function signedInConsole(browser: Browser): Promise<Page> {
+    const tab = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    tab.on('pageerror', (error) => console.error('page error:', error.message));
+    await tab.goto(`${platform.url}/console/`);
+    await tab.fill('#login-email', ADMIN.email);
+    await tab.fill('#login-password', ADMIN.password);
+    await tab.click('#login-submit');
+    await tab.waitForSelector('[data-nav=streams]:visible');
+    return tab;
   }
 
   const page = (query: string) => platform.call('GET', `/api/v1/admin/correlations/${encodeURIComponent(correlationId)}${query}`, { token: admin });
@@ -205,13 +217,7 @@ describe('admin API (e2e): paging through a correlation', function () {
     expect(positions).to.have.length(expected.length);
 
     browser = await launchChromium();
-    const tab = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
-    tab.on('pageerror', (error) => console.error('page error:', error.message));
-    await tab.goto(`${platform.url}/console/`);
-    await tab.fill('#login-email', ADMIN.email);
-    await tab.fill('#login-password', ADMIN.password);
-    await tab.click('#login-submit');
-    await tab.waitForSelector('[data-nav=streams]:visible');
+    const tab = await signedInConsole(browser);
     await tab.goto(`${platform.url}/console/#/correlation/${encodeURIComponent(correlationId)}`);
     await tab.waitForSelector('[data-testid=timeline] li');
     const items = tab.locator('[data-testid=timeline] li');
@@ -236,13 +242,7 @@ describe('admin API (e2e): paging through a correlation', function () {
         Array.from({ length: 130 }, (_, k) => event(`stream-${randomUUID()}`, n + k)),
       );
     browser ??= await launchChromium();
-    const tab = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
-    tab.on('pageerror', (error) => console.error('page error:', error.message));
-    await tab.goto(`${platform.url}/console/`);
-    await tab.fill('#login-email', ADMIN.email);
-    await tab.fill('#login-password', ADMIN.password);
-    await tab.click('#login-submit');
-    await tab.waitForSelector('[data-nav=streams]:visible');
+    const tab = await signedInConsole(browser);
     await tab.goto(`${platform.url}/console/#/stream/${encodeURIComponent(stream)}`);
     await tab.waitForSelector('[data-testid=events] tr[data-revision="0"]');
     const rows = tab.locator('[data-testid=events] tbody tr');
