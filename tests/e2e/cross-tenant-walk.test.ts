@@ -13,7 +13,7 @@ import { userStream } from '../../src/write-model/user/index.js';
 import { collectedRun, noteItems, qidianEntry, qidianSnapshot, sampleNote } from '../support/collected.js';
 import { registerMember, TEST_PASSWORD, type Member } from '../support/members.js';
 import { grantPlan } from '../support/plans.js';
-import type { Platform } from '../support/platform.js';
+import type { CallOptions, Platform } from '../support/platform.js';
 import { startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -202,31 +202,9 @@ describe('cross-tenant walk (e2e): every route with path parameters, as a strang
   /** what alice's resources read as before the walk */
   const readBefore: Record<string, string> = {};
 
-  async function call(
-    method: string,
-    path: string,
-    options: { token?: string; body?: unknown; ifMatch?: string; raw?: Buffer; type?: string } = {},
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {};
-    if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    if (options.ifMatch !== undefined) headers['If-Match'] = options.ifMatch;
-    let body: BodyInit | undefined;
-    if (options.raw) {
-      headers['Content-Type'] = options.type ?? 'application/octet-stream';
-      body = new Uint8Array(options.raw);
-    } else if (options.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    }
-    const res = await fetch(`${platform.url}${path}`, { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let parsed: any;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, text, body: parsed, correlationId: res.headers.get('x-correlation-id'), headers: res.headers };
+  async function call(method: string, path: string, options: CallOptions = {}): Promise<Answer> {
+    const reply = await platform.call(method, path, { ...options, redirect: 'manual' });
+    return { ...reply, correlationId: reply.headers.get('x-correlation-id') };
   }
 
   async function created(what: string, reply: Answer, pick: (data: any) => string = (d) => d.id): Promise<string> {

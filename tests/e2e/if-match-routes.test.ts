@@ -19,7 +19,7 @@ import { userStream } from '../../src/write-model/user/index.js';
 import type { SmsSandbox } from '../../sandbox/sms-provider/server.js';
 import { joinOrganization, registerMember, TEST_PASSWORD, type Member } from '../support/members.js';
 import { grantPlan } from '../support/plans.js';
-import type { Platform, Reply } from '../support/platform.js';
+import type { CallOptions, Platform, Reply } from '../support/platform.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { startSmsPlatform, type SmsPlatform } from '../support/sms-platform.js';
 import { waitFor } from '../support/wait-for.js';
@@ -74,27 +74,11 @@ describe('If-Match on single-aggregate routes (e2e)', function () {
   async function call(
     method: string,
     path: string,
-    options: { token: string; body?: unknown; ifMatch?: string | bigint; raw?: Buffer; type?: string },
+    options: Omit<CallOptions, 'ifMatch'> & { token: string; ifMatch?: string | bigint },
   ): Promise<Reply & { etag: string | null }> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${options.token}` };
-    if (options.ifMatch !== undefined) headers['If-Match'] = typeof options.ifMatch === 'bigint' ? `"${options.ifMatch}"` : options.ifMatch;
-    let body: BodyInit | undefined;
-    if (options.raw) {
-      headers['Content-Type'] = options.type ?? 'application/octet-stream';
-      body = new Uint8Array(options.raw);
-    } else if (options.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    }
-    const res = await fetch(`${platform.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let parsed: any;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, text, body: parsed, etag: res.headers.get('etag') };
+    const { ifMatch } = options;
+    const reply = await platform.call(method, path, { ...options, ifMatch: typeof ifMatch === 'bigint' ? `"${ifMatch}"` : ifMatch });
+    return { ...reply, etag: reply.headers.get('etag') };
   }
 
   const streamLength = async (stream: string): Promise<number> => (await platform.events(stream)).length;

@@ -41,18 +41,12 @@ describe('OAuth-bound platform accounts: authorize → consent → callback → 
   });
 
   async function get(path: string, options: { token?: string; accept?: string } = {}): Promise<Reply & { location: string | null }> {
-    const headers: Record<string, string> = {};
-    if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    if (options.accept) headers.Accept = options.accept;
-    const res = await fetch(`${platform.url}${path}`, { headers, redirect: 'manual' });
-    const text = await res.text();
-    let body: any;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.status, text, body, location: res.headers.get('location') };
+    const reply = await platform.call('GET', path, {
+      redirect: 'manual',
+      ...(options.token ? { token: options.token } : {}),
+      ...(options.accept ? { headers: { Accept: options.accept } } : {}),
+    });
+    return { ...reply, location: reply.headers.get('location') };
   }
 
   /** The user starts binding (302 to the platform), consents there as `login`, and the browser comes back to our callback. */

@@ -221,15 +221,8 @@ describe('resources the organization owns (e2e)', function () {
     });
 
     it('an article the organization owns names its images, is edited by another admin, and publishes through its accounts only', async () => {
-      const upload = async (user: Member, query: string): Promise<Reply> => {
-        const res = await fetch(`${platform.url}/api/v1/media${query}`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${user.token}`, 'Content-Type': 'image/png' },
-          body: PNG,
-        });
-        const text = await res.text();
-        return { status: res.status, text, body: JSON.parse(text) };
-      };
+      const upload = (user: Member, query: string): Promise<Reply> =>
+        platform.call('POST', `/api/v1/media${query}`, { token: user.token, raw: PNG, type: 'image/png' });
       const orgImage = created(await upload(admin, '?owner=organization'));
       const myImage = created(await upload(admin, ''));
       const mixed = await call('POST', '/articles', admin, { title: '机构文章', body: '正文', image_media_ids: [myImage], owner: 'organization' });

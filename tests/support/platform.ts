@@ -24,6 +24,21 @@ export interface Reply {
   status: number;
   text: string;
   body: any;
+  headers: Headers;
+}
+
+export interface CallOptions {
+  token?: string;
+  /** sent as JSON */
+  body?: unknown;
+  /** a body sent as it is, with `type` (default application/octet-stream) */
+  raw?: Buffer;
+  type?: string;
+  ifMatch?: string;
+  /** more request headers (Accept, …) */
+  headers?: Record<string, string>;
+  /** 'manual': a redirect is the answer, not followed */
+  redirect?: RequestRedirect;
 }
 
 export interface Platform {
@@ -34,7 +49,7 @@ export interface Platform {
   sites: FixtureSites;
   proxies: LocalProxies;
   url: string;
-  call(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<Reply>;
+  call(method: string, path: string, options?: CallOptions): Promise<Reply>;
   /** registers (API), logs in, waits for the free plans */
   signUp(name: string): Promise<{ userId: string; token: string }>;
   adminToken(): Promise<string>;
@@ -111,11 +126,24 @@ export async function startPlatform(options: { proxies?: number; config?: Record
   const workers: RunningWorker[] = [];
   let admin: string | undefined;
 
-  async function call(method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<Reply> {
-    const headers: Record<string, string> = {};
-    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  async function call(method: string, path: string, opts: CallOptions = {}): Promise<Reply> {
+    const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-    const res = await fetch(`${server.url}${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+    if (opts.ifMatch !== undefined) headers['If-Match'] = opts.ifMatch;
+    let sent: BodyInit | undefined;
+    if (opts.raw) {
+      headers['Content-Type'] = opts.type ?? 'application/octet-stream';
+      sent = new Uint8Array(opts.raw);
+    } else if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      sent = JSON.stringify(opts.body);
+    }
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers,
+      ...(opts.redirect ? { redirect: opts.redirect } : {}),
+      ...(sent !== undefined ? { body: sent } : {}),
+    });
     const text = await res.text();
     let body: any;
     try {
@@ -123,7 +151,7 @@ export async function startPlatform(options: { proxies?: number; config?: Record
     } catch {
       body = undefined;
     }
-    return { status: res.status, text, body };
+    return { status: res.status, text, body, headers: res.headers };
   }
 
   async function login(email: string, password: string): Promise<{ userId: string; token: string }> {
