@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { isCalendarDay } from '../application/quota-day.js';
 import { StreamNotFoundError } from '../event-store/errors.js';
-import { formatPosition, parsePosition, type Position } from '../event-store/position.js';
+import { formatPosition, MAX_COMMIT, MAX_PREPARE, storablePosition } from '../event-store/position.js';
 import { auditExport } from '../operations/audit.js';
 import { replayConsumer, ReplayError, type ReplayReport } from '../operations/replay.js';
 import { listCategories, listStreams, searchEvents, streamEvents, streamStateAt, tailEvents } from '../operations/streams.js';
@@ -43,22 +43,12 @@ const perPage = (value: string): number => {
   if (!Number.isInteger(n) || n < 1 || n > MAX_PER_PAGE) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_PER_PAGE}`);
   return n;
 };
-// a commit is a transaction id (xid8, unsigned 64-bit), a prepare a global sequence number (bigint)
-const MAX_COMMIT = (1n << 64n) - 1n;
 /** `<commit>-<prepare>`, checked before the command starts: a bad one is a wrong call (usage, exit 1), not a database error. */
 const position = (value: string): string => {
-  const parsed = positionInRange(value);
-  if (!parsed) throw new InvalidArgumentError(`a position is <commit>-<prepare> (e.g. 812-40), commit at most ${MAX_COMMIT}, prepare at most ${MAX_REVISION}`);
+  const parsed = storablePosition(value);
+  if (!parsed) throw new InvalidArgumentError(`a position is <commit>-<prepare> (e.g. 812-40), commit at most ${MAX_COMMIT}, prepare at most ${MAX_PREPARE}`);
   return formatPosition(parsed);
 };
-function positionInRange(value: string): Position | undefined {
-  try {
-    const parsed = parsePosition(value);
-    return parsed.commit <= MAX_COMMIT && parsed.prepare <= MAX_REVISION ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
 /** replay's `--from`: `start`, or a position */
 const positionOrStart = (value: string): string => (value.trim() === 'start' ? 'start' : position(value));
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;

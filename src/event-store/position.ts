@@ -38,3 +38,21 @@ export function parsePosition(text: string): Position {
   if (!m) throw new RangeError(`not a position: "${text}" (expected <commit>-<prepare>, e.g. 812-40)`);
   return { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) };
 }
+
+/** The largest commit (a transaction id, xid8: unsigned 64-bit) and prepare (a sequence number, bigint) a stored event can have. */
+export const MAX_COMMIT = (1n << 64n) - 1n;
+export const MAX_PREPARE = (1n << 63n) - 1n;
+
+/**
+ * A position given from outside (a query string, a CLI option): undefined for
+ * text that is no position, or one no stored event can have, so the caller
+ * refuses it as bad input instead of the database failing on it.
+ */
+export function storablePosition(text: string): Position | undefined {
+  try {
+    const parsed = parsePosition(text);
+    return parsed.commit <= MAX_COMMIT && parsed.prepare <= MAX_PREPARE ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { projectionDefinitions, projectionStatuses, type ProjectionStatusView } from '../../../operations/projections.js';
 import { correlationTimeline, listCategories, listStreams, searchEvents, streamEvents, streamStateAt } from '../../../operations/streams.js';
 import { StreamNotFoundError } from '../../../event-store/errors.js';
-import { parsePosition } from '../../../event-store/position.js';
+import { MAX_COMMIT, MAX_PREPARE, parsePosition, storablePosition } from '../../../event-store/position.js';
 import type { EventView, OpsDeps, RebuildProgress } from '../../../operations/types.js';
 import { enqueueRebuild, REBUILD_JOB_NAME, REBUILD_QUEUE } from '../../queue/rebuild-job.js';
 import { MONITORED_QUEUE_NAMES } from '../../queue/monitored-queues.js';
@@ -137,17 +137,16 @@ const REVISION = z
   // zod runs this after a failed regex too: only digits are compared (BigInt would throw on the rest)
   .refine((value) => !/^\d{1,19}$/.test(value) || BigInt(value) <= MAX_REVISION, 'a stream revision is at most 9223372036854775807');
 const STREAM = z.string().min(1).max(500);
-// a commit is a transaction id (xid8, unsigned 64-bit), a prepare a global sequence number (bigint): larger is a bad request, not a database error
-const MAX_COMMIT = (1n << 64n) - 1n;
+// larger than any stored event's is a bad request, not a database error
 const POSITION_TEXT = /^\d{1,20}-\d{1,20}$/;
 const POSITION = z
   .string()
   .regex(POSITION_TEXT, 'a position is <commit>-<prepare>, e.g. 812-40')
-  .refine((value) => {
-    if (!POSITION_TEXT.test(value)) return true; // the regex said so already
-    const { commit, prepare } = parsePosition(value);
-    return commit <= MAX_COMMIT && prepare <= MAX_REVISION;
-  }, `a position's commit is at most ${MAX_COMMIT}, its prepare at most ${MAX_REVISION}`);
+  // zod runs this after a failed regex too: only a well-formed position is checked here (the regex said the rest)
+  .refine(
+    (value) => !POSITION_TEXT.test(value) || storablePosition(value) !== undefined,
+    `a position's commit is at most ${MAX_COMMIT}, its prepare at most ${MAX_PREPARE}`,
+  );
 
 function progressView(p: RebuildProgress | null | undefined): z.input<typeof rebuildProgressSchema> | null {
   if (!p || typeof p !== 'object' || typeof p.name !== 'string') return null;
