@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Aggregate } from '../core/aggregate.js';
+import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider, DomainEvent } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
 import { eventCodec } from '../core/event-codec.js';
@@ -174,10 +174,15 @@ export const novelAlertRuleDecider: Decider<NovelAlertRuleState, NovelAlertRuleC
   evolve,
 };
 
-/** The binding the command handler uses: stream `novel_alert_rule-{ruleId}`, a few events per rule (no snapshots). */
+/**
+ * The binding the command handler uses: stream `novel_alert_rule-{ruleId}`.
+ * An owner who sets and deletes the same rule again and again adds a pair of
+ * events each time, so it is snapshotted: a load reads at most a few events.
+ */
 export const novelAlertRuleAggregate: Aggregate<NovelAlertRuleState, NovelAlertRuleCommand, NovelAlertRuleEvent> = {
   name: 'novel_alert_rule',
   streamName: novelAlertRuleStream,
   decider: novelAlertRuleDecider,
   events: novelAlertRuleEvents,
+  snapshot: { version: 1, every: SNAPSHOT_EVERY.lifecycle },
 };
