@@ -237,16 +237,13 @@ function concerns(event: RecordedEvent, userId: string): boolean {
 /**
  * Matching events in $all order, in pages of `pageSize`, from after `after`
  * (a position) on: the engine of searchEvents, correlationTimeline and the
- * audit export (which streams every page). `stable`: on Postgres only below
- * the delivery horizon, as readAll reads forwards, so a caller that pages on
- * from the last position later misses nothing a transaction in flight commits
- * before it.
+ * audit export (which streams every page). On Postgres only below the
+ * delivery horizon, as readAll reads forwards: the next page follows on from
+ * the last position, and an append still in flight (a lower transaction id,
+ * committed later) would otherwise be left behind a page already read, a
+ * hole in an export or in a caller's paging.
  */
-export async function* searchEventPages(
-  deps: OpsDeps,
-  query: EventQuery,
-  options: { pageSize?: number; after?: Position; stable?: boolean } = {},
-): AsyncGenerator<EventView[]> {
+export async function* searchEventPages(deps: OpsDeps, query: EventQuery, options: { pageSize?: number; after?: Position } = {}): AsyncGenerator<EventView[]> {
   const pageSize = options.pageSize ?? 500;
   const from = parseTime(query.from, 'from');
   const to = parseTime(query.to, 'to');
@@ -254,9 +251,12 @@ export async function* searchEventPages(
   let after = options.after ?? START;
   if (isPostgres(deps)) {
     for (;;) {
-      const conditions = ['(transaction_id, global_position) > (?::text::xid8, ?::bigint)', `event_type NOT LIKE '$%'`];
+      const conditions = [
+        '(transaction_id, global_position) > (?::text::xid8, ?::bigint)',
+        'transaction_id < (SELECT es_horizon())',
+        `event_type NOT LIKE '$%'`,
+      ];
       const bindings: Knex.RawBinding[] = [after.commit.toString(), after.prepare.toString()];
-      if (options.stable) conditions.push('transaction_id < (SELECT es_horizon())');
       if (query.correlationId !== undefined) {
         conditions.push(`metadata->>'$correlationId' = ?`);
         bindings.push(query.correlationId);
@@ -334,11 +334,7 @@ export async function searchEvents(deps: OpsDeps, query: EventQuery): Promise<Ev
 export async function correlationTimeline(deps: OpsDeps, correlationId: string, options: { after?: Position; limit?: number } = {}): Promise<EventView[]> {
   const { limit } = options;
   const out: EventView[] = [];
-  const pages = searchEventPages(
-    deps,
-    { correlationId },
-    { pageSize: Math.min(limit ?? 1000, 1000), stable: true, ...(options.after ? { after: options.after } : {}) },
-  );
+  const pages = searchEventPages(deps, { correlationId }, { pageSize: Math.min(limit ?? 1000, 1000), ...(options.after ? { after: options.after } : {}) });
   for await (const page of pages) {
     out.push(...(limit === undefined ? page : page.slice(0, limit - out.length)));
     if (limit !== undefined && out.length >= limit) break;

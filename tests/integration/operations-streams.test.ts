@@ -5,6 +5,8 @@ import { queueAlertStream } from '../../src/write-model/queue-alert/decider.js';
 import { queueInterventionStream } from '../../src/write-model/queue-intervention/decider.js';
 import knexFactory, { type Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { fastAppendStatement } from '../../src/adapters/event-store/postgres/append.js';
 import { createPostgresEventStore, type PostgresEventStore } from '../../src/adapters/event-store/postgres/index.js';
 import { StreamNotFoundError } from '../../src/event-store/errors.js';
 import { formatPosition } from '../../src/event-store/position.js';
@@ -324,5 +326,34 @@ describe('operations: streams, state at a revision, search, tail, replay, audit 
     let error: unknown;
     await streamStateAt(deps, broken).catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(EventDecodeError);
+  });
+
+  it('exports and searches no event positioned after an append still in flight: no hole where it commits later', async () => {
+    const noted = (n: number) => ({ id: randomUUID(), type: 'AuditProbeNoted', data: { userId, n }, metadata: {} });
+    const exported = async () => {
+      let text = '';
+      for await (const chunk of auditExport(deps, { userId, format: 'json' })) text += chunk.toString();
+      return (JSON.parse(text) as { type: string; event_id: string }[]).filter((r) => r.type === 'AuditProbeNoted').map((r) => r.event_id);
+    };
+    const slow = noted(1);
+    const fast = noted(2);
+    // the slow append takes its transaction id first and commits last; the fast one commits at once behind it
+    const open = new pg.Client({ connectionString: iso.connectionString, application_name: 'audit-export-open-append' });
+    await open.connect();
+    let committed = false;
+    try {
+      await open.query('BEGIN');
+      await open.query(fastAppendStatement(`audit_probe-${randomUUID()}`, [slow], 'no_stream'));
+      await store.append(`audit_probe-${randomUUID()}`, [fast], 'no_stream');
+      expect(await exported(), 'the export stops before the append in flight').to.deep.equal([]);
+      expect((await searchEvents(deps, { userId, types: ['AuditProbeNoted'] })).map((e) => e.id)).to.deep.equal([]);
+      await open.query('COMMIT');
+      committed = true;
+    } finally {
+      if (!committed) await open.query('ROLLBACK').catch(() => undefined);
+      await open.end();
+    }
+    expect(await exported(), 'both, the slow one first (its position is the lower)').to.deep.equal([slow.id, fast.id]);
+    expect((await searchEvents(deps, { userId, types: ['AuditProbeNoted'] })).map((e) => e.id)).to.deep.equal([slow.id, fast.id]);
   });
 });
