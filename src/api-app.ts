@@ -209,7 +209,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     competitorAnalysisRouter(api, { store, knex }),
     statisticalInsightsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
     // custom_reports: scheduled reports, run now, their files (the reports job runs the schedules: src/adapters/queue/reports-queue.ts)
-    reportsRouter(api, { store, knex, config, mail: mailOutbox }),
+    reportsRouter(api, { store, knex, config, mail: mailOutbox, turns: redisTurns(redis, config.QUEUE_PREFIX) }),
     // usage statistics by day, platform, country, organization, …; live counters; exports made by the reports worker
     statisticsRouter(api, {
       store,
@@ -220,7 +220,7 @@ export function createApiApp(container: Container): Koa<AppState> {
     }),
     // batch_operations: POST /xiaohongshu/contents/batch-delete, /platform-accounts/batch, /qidian/trackings/batch
     batchRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
-    qidianAlertsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE }),
+    qidianAlertsRouter(api, { store, knex, timeZone: config.QUOTA_TIME_ZONE, turns: redisTurns(redis, config.QUEUE_PREFIX) }),
     notificationsRouter(api, { store, knex }),
     // content review: the rule sets and the dry run (/review-rules), the human review queue (/reviews)
     reviewRulesRouter(api, { store, knex }),

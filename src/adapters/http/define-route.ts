@@ -87,8 +87,8 @@ export interface ResponseSpec {
   description: string;
   /** the schema of `data` inside the success envelope; none: `data` is null (with `envelope: false`: the whole body) */
   schema?: z.ZodType;
-  /** only with `envelope: false`; default application/json */
-  contentType?: string;
+  /** only with `envelope: false`; default application/json (several: each is answered, as the request decides) */
+  contentType?: string | readonly string[];
 }
 
 type Parsed<R, K extends keyof RequestSchemas> = R extends { [P in K]: infer S } ? (S extends z.ZodType ? z.output<S> : undefined) : undefined;
@@ -280,7 +280,8 @@ function openApiRoute(
   const enveloped = definition.envelope !== false;
   for (const [status, spec] of Object.entries(definition.responses)) {
     const schema = enveloped ? successEnvelopeSchema(spec.schema ?? z.null()) : (spec.schema ?? z.null());
-    responses[status] = { description: spec.description, content: { [enveloped ? 'application/json' : (spec.contentType ?? 'application/json')]: { schema } } };
+    const types = enveloped ? ['application/json'] : [spec.contentType ?? 'application/json'].flat();
+    responses[status] = { description: spec.description, content: Object.fromEntries(types.map((type) => [type, { schema }])) };
   }
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   if (request.params || request.query || request.body) errors.add(422);

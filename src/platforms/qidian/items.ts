@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QIDIAN_RANKINGS } from '../../write-model/subscription/plans.js';
+import { int32Count, itemInstant } from '../item-fields.js';
 import type { ItemSpec } from '../registry.js';
 
 /**
@@ -10,15 +11,16 @@ import type { ItemSpec } from '../registry.js';
  */
 
 const novelId = z.string().regex(/^\d{1,20}$/);
+/** word counts and stats: bigint columns */
 const count = z.number().int().nonnegative();
-const isoTime = z.iso.datetime({ offset: true });
+const isoTime = itemInstant;
 /** 连载 → serializing, 完本 → completed */
 const status = z.enum(['serializing', 'completed']);
 
 export const rankingEntrySchema = z.object({
   ranking: z.enum(QIDIAN_RANKINGS),
   /** 1-based position (`li@data-rid`) */
-  rank: z.number().int().min(1),
+  rank: int32Count.min(1),
   novelId,
   title: z.string().min(1),
   author: z.string(),
@@ -39,7 +41,8 @@ export const novelSnapshotSchema = z.object({
   author: z.string(),
   category: z.string(),
   wordCount: count,
-  chapters: count,
+  /** an integer column */
+  chapters: int32Count,
   status,
   /** the book page does not always show each of them (docs/platforms.md, Qidian: book page): null = not seen */
   stats: z.object({
@@ -58,7 +61,7 @@ export const keywordMatchSchema = z.object({
   /** the watched keyword as normalised (what was searched) */
   keyword: z.string().min(1).max(30),
   /** 1-based position in the results */
-  rank: z.number().int().min(1),
+  rank: int32Count.min(1),
   novelId,
   title: z.string().min(1),
   author: z.string(),

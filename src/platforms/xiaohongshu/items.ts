@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { int32Count, itemInstant } from '../item-fields.js';
 import type { ItemSpec } from '../registry.js';
 
 /**
@@ -9,8 +10,9 @@ import type { ItemSpec } from '../registry.js';
  * Xiaohongshu: items and read tables).
  */
 
-const count = z.number().int().nonnegative();
-const isoTime = z.iso.datetime({ offset: true });
+/** kept in integer columns (xiaohongshu_contents, xiaohongshu_content_history) */
+const count = int32Count;
+const isoTime = itemInstant;
 
 export const noteSchema = z.object({
   /** 24 hex characters; the dedup key */

@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { calendarDaySchema } from '../calendar-day.js';
+import { calendarDaySchema, periodStart } from '../calendar-day.js';
 import { addDays } from '../../../application/quota-day.js';
 import { requireFeature } from '../../../application/plan-gates.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
@@ -94,7 +94,7 @@ function period(query: { days?: number; from?: string; to?: string }, today: str
   if (query.days !== undefined && (query.from !== undefined || query.to !== undefined)) throw invalidQuery('days', 'give either days or from/to, not both');
   if (query.from === undefined && query.to === undefined) return { from: addDays(today, -((query.days ?? DEFAULT_DAYS) - 1)), to: today };
   const to = query.to ?? today;
-  const from = query.from ?? addDays(to, -(DEFAULT_DAYS - 1));
+  const from = query.from ?? periodStart(to, DEFAULT_DAYS);
   if (from > to) throw rangeError();
   const span = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
   if (span > MAX_COMPETITOR_DAYS) throw invalidQuery('from', `the period is ${span} days; at most ${MAX_COMPETITOR_DAYS}`);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { changeAlert, createAlert, deleteAlert, loadAlert, type AlertCall } from '../../../application/novel-alerts.js';
 import { requireFeature } from '../../../application/plan-gates.js';
 import { loadKeywordWatch, unwatchKeyword, watchKeyword } from '../../../application/qidian-keywords.js';
+import type { Turns } from '../../../application/ports/turns.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import { MAX_WATCHED_KEYWORDS } from '../../../platforms/qidian/workflow-types.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -14,6 +15,7 @@ import { MAX_KEYWORD_LENGTH } from '../../../write-model/qidian-keyword/index.js
 import { accessOf } from '../access.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
+import { countedCreation } from '../counted-creation.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
@@ -26,6 +28,8 @@ export interface QidianAlertRouteDeps {
   knex: Knex;
   /** config QUOTA_TIME_ZONE (the quota day of a refused reservation) */
   timeZone: string;
+  /** where one user's keyword watches take turns (the limit is counted in the read model) */
+  turns?: Turns;
   now?: () => Date;
 }
 
@@ -279,7 +283,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
         `A word (1–${MAX_KEYWORD_LENGTH} characters; NFKC, trimmed, lower case) searched on Qidian (\`/so/<keyword>.html\`) at every run of ` +
         "the caller's watch list (the `qidian.watchlist` workflow, at the plan's data_collection_frequency); a book found for it that " +
         'was not found before gives a `keyword_match` notification (the first results are the baseline). Needs the plan feature ' +
-        `custom_keywords (403). A keyword watched already: 409. At most ${MAX_WATCHED_KEYWORDS} keywords (409 past it).`,
+        `custom_keywords (403). A keyword watched already: 409. At most ${MAX_WATCHED_KEYWORDS} keywords (409 past it); one user's watches take turns, and one that waits too long for its turn is 409 (details.reason creation_in_progress).`,
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.create',
@@ -290,10 +294,13 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       await requireKeywords(user.id);
-      if ((await countKeywords(knex, user.id)) >= MAX_WATCHED_KEYWORDS) {
-        throw new HttpError(409, 'CONFLICT', `at most ${MAX_WATCHED_KEYWORDS} keywords are watched`, { max: MAX_WATCHED_KEYWORDS });
-      }
-      const result = await watchKeyword({ store, userId: user.id, now: clock(), context: commandContext(ctx, user.id) }, body.keyword);
+      // the limit is counted in the read model: one watch of the user at a time, each keeping its turn until the projection has it
+      const result = await countedCreation(deps, `qidian-keywords:${user.id}`, QIDIAN_ALERTS_PROJECTION, async () => {
+        if ((await countKeywords(knex, user.id)) >= MAX_WATCHED_KEYWORDS) {
+          throw new HttpError(409, 'CONFLICT', `at most ${MAX_WATCHED_KEYWORDS} keywords are watched`, { max: MAX_WATCHED_KEYWORDS });
+        }
+        return watchKeyword({ store, userId: user.id, now: clock(), context: commandContext(ctx, user.id) }, body.keyword);
+      });
       const keyword = result.state.status === 'none' ? body.keyword : result.state.keyword;
       commandResult(ctx, result, { status: 201, extra: { id: result.watchId, keyword } });
     },

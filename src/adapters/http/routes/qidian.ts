@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { calendarDaySchema } from '../calendar-day.js';
+import { calendarDaySchema, periodStart } from '../calendar-day.js';
 import { loadTracking, trackNovel, untrackNovel, updateTracking, type TrackingCall } from '../../../application/novel-trackings.js';
 import { addDays } from '../../../application/quota-day.js';
 import { requireFeature, requireRanking } from '../../../application/plan-gates.js';
@@ -285,7 +285,7 @@ function analyticsPeriod(query: { days?: number; from?: string; to?: string }, t
     return { from: addDays(today, -((query.days ?? defaultDays) - 1)), to: today };
   }
   const to = query.to ?? today;
-  const from = query.from ?? addDays(to, -(defaultDays - 1));
+  const from = query.from ?? periodStart(to, defaultDays);
   if (from > to) throw rangeError();
   const span = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
   if (span > MAX_ANALYTICS_DAYS) throw invalidQuery('from', `the period is ${span} days; at most ${MAX_ANALYTICS_DAYS}`);

@@ -15,6 +15,7 @@ import {
   type ReportCall,
   type ReportMailOutbox,
 } from '../../../application/reports.js';
+import type { Turns } from '../../../application/ports/turns.js';
 import { currentPlan } from '../../../application/subscription-quotas.js';
 import type { Config } from '../../../config.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -36,6 +37,7 @@ import {
 import { userAggregate } from '../../../write-model/user/decider.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
+import { countedCreation } from '../counted-creation.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { HttpError } from '../http-error.js';
 import { errorEnvelopeSchema } from '../openapi.js';
@@ -50,6 +52,8 @@ export interface ReportsRouteDeps {
   config: Pick<Config, 'EMAIL_VERIFICATION' | 'QUOTA_TIME_ZONE'>;
   /** the mail outbox a run's mail is queued in */
   mail: ReportMailOutbox;
+  /** where one user's report definitions take turns (the limit of reports is counted in the read model) */
+  turns?: Turns;
   now?: () => Date;
 }
 
@@ -231,7 +235,7 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
         `${GATE} The format must be in the export_formats of the kind's service plan (xlsx: excel, pdf: pdf) and the kind's own feature ` +
         'in it (xiaohongshu.analytics: data_analytics; qidian.market: market_insights): 403 with details.feature. While ' +
         'EMAIL_VERIFICATION is required, an unverified address is 403 (details.reason email_not_verified). `recipients`, when given, ' +
-        `must be [the account's address] (422). At most ${MAX_REPORTS} reports (409).`,
+        `must be [the account's address] (422). At most ${MAX_REPORTS} reports (409); one user's creations take turns, and one that waits too long for its turn is 409 (details.reason creation_in_progress).`,
       tags: ['reports'],
       auth: true,
       permission: 'reports.reports.create',
@@ -246,17 +250,20 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       await requireReportPlan(store, user.id, { service, kind: body.kind, format: body.format });
       await requireVerifiedEmail(store, user.id, config.EMAIL_VERIFICATION);
       await checkRecipients(user.id, body.recipients);
-      const [{ n }] = (await knex('reports').where({ user_id: user.id, status: 'active' }).count({ n: '*' })) as [{ n: string | number }];
-      if (Number(n) >= MAX_REPORTS) throw new HttpError(409, 'CONFLICT', `at most ${MAX_REPORTS} reports`, { max: MAX_REPORTS });
       const id = randomUUID();
       const schedule = scheduleOf(body.schedule, config.QUOTA_TIME_ZONE);
-      const result = await defineReport(call(ctx, user.id), id, {
-        name: body.name,
-        service,
-        kind: body.kind,
-        format: body.format,
-        days: body.days ?? DEFAULT_REPORT_DAYS[schedule.frequency],
-        schedule,
+      // the limit is counted in the read model: one definition of the user at a time, each keeping its turn until the projection has it
+      const result = await countedCreation(deps, `reports:${user.id}`, REPORTS_PROJECTION, async () => {
+        const [{ n }] = (await knex('reports').where({ user_id: user.id, status: 'active' }).count({ n: '*' })) as [{ n: string | number }];
+        if (Number(n) >= MAX_REPORTS) throw new HttpError(409, 'CONFLICT', `at most ${MAX_REPORTS} reports`, { max: MAX_REPORTS });
+        return defineReport(call(ctx, user.id), id, {
+          name: body.name,
+          service,
+          kind: body.kind,
+          format: body.format,
+          days: body.days ?? DEFAULT_REPORT_DAYS[schedule.frequency],
+          schedule,
+        });
       });
       ctx.set('Location', `/api/v1/reports/${id}`);
       commandResult(ctx, result, { status: 201, extra: { id } });
@@ -467,7 +474,11 @@ export function reportsRouter(api: HttpApi, deps: ReportsRouteDeps): Router<AppS
       envelope: false,
       request: { params: idParams.extend({ run_id: z.uuid() }) },
       responses: {
-        200: { description: 'the file: xlsx or pdf', contentType: 'application/pdf', schema: z.string().describe("the file's bytes") },
+        200: {
+          description: 'the file: xlsx or pdf',
+          contentType: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/pdf'],
+          schema: z.string().describe("the file's bytes"),
+        },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
         403: { description: 'the plan has no custom_reports (PERMISSION_DENIED)', schema: errorEnvelopeSchema },
         404: { description: 'no such file (NOT_FOUND)', schema: errorEnvelopeSchema },

@@ -46,6 +46,7 @@ import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult } from '../revision.js';
 import { instantQuery } from '../instant.js';
+import { calendarDaySchema } from '../calendar-day.js';
 import type { AppContext, AppState } from '../state.js';
 
 export interface XiaohongshuRouteDeps {
@@ -60,8 +61,9 @@ export interface XiaohongshuRouteDeps {
 /** The longest trend one request may ask for: the longest retention (enterprise). */
 export const MAX_TREND_DAYS = 365;
 
-const DAY = z.iso.date();
-const dayOrInstant = z.union([z.iso.date(), instantQuery]);
+// a calendar day Postgres can hold (no year 0: it would be a database error, not a 422)
+const DAY = calendarDaySchema;
+const dayOrInstant = z.union([calendarDaySchema, instantQuery]);
 
 const filtersQuery = z.object({
   keyword: z.string().trim().min(1).max(100).optional().describe('in the title or the text (case-insensitive)'),
@@ -357,7 +359,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       responses: {
         200: {
           description: 'the file (json shown; csv and xlsx are the same rows as columns)',
-          contentType: 'application/json',
+          contentType: Object.values(FILE_CONTENT_TYPES),
           schema: z.array(contentSchema),
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
@@ -618,7 +620,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       responses: {
         200: {
           description: 'the report file: xlsx (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) or pdf (application/pdf)',
-          contentType: 'application/pdf',
+          contentType: Object.values(REPORT_CONTENT_TYPES),
           schema: z.string().describe("the file's bytes"),
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },

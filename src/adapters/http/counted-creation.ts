@@ -1,0 +1,45 @@
+import type { Knex } from 'knex';
+import type { Turns } from '../../application/ports/turns.js';
+import { waitForCheckpoint } from '../../consumers/checkpoints.js';
+import type { Position } from '../../event-store/position.js';
+import { TurnTimeoutError } from '../redis/turns.js';
+import { HttpError } from './http-error.js';
+
+/** How long a creation waits for another creation of the same kind and owner before it gives up (409). */
+const TURN_WAIT_MS = 30_000;
+/** The longest a turn lasts (a crashed holder's ends then): the count, the append and the projection wait fit well inside. */
+const TURN_HOLD_MS = 20_000;
+/** How long a creation keeps its turn waiting for the read model to count what it wrote. */
+const PROJECTION_WAIT_MS = 5_000;
+
+/**
+ * A creation under a limit counted in a read model (at most 50 keywords, 50
+ * reports): the creations of one owner run one at a time (`key`), and each
+ * keeps its turn until `projection` has what it wrote, so the next one
+ * counts it. Concurrent requests then cannot all pass the same count. A
+ * projection lagging past the wait lets the next creation count without
+ * this one. Without `turns` (a router built without Redis) it simply runs.
+ * One that waits too long for its turn is 409 CONFLICT, `details.reason`
+ * `creation_in_progress`.
+ */
+export async function countedCreation<T extends { readonly position?: Position | null | undefined }>(
+  deps: { turns?: Turns | undefined; knex: Knex },
+  key: string,
+  projection: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const created = async () => {
+    const made = await work();
+    if (made.position) await waitForCheckpoint(deps.knex, projection, made.position, PROJECTION_WAIT_MS);
+    return made;
+  };
+  if (!deps.turns) return created();
+  try {
+    return await deps.turns.run(key, { waitMs: TURN_WAIT_MS, holdMs: TURN_HOLD_MS }, created);
+  } catch (error) {
+    if (error instanceof TurnTimeoutError) {
+      throw new HttpError(409, 'CONFLICT', 'another creation of yours is under way: try again', { reason: 'creation_in_progress' });
+    }
+    throw error;
+  }
+}
