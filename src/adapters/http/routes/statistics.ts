@@ -2,7 +2,8 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { addDays, isCalendarDay, quotaDay } from '../../../application/quota-day.js';
+import { isCalendarDay, quotaDay } from '../../../application/quota-day.js';
+import { FIRST_CALENDAR_DAY, periodStart } from '../calendar-day.js';
 import { REPORT_FILE_TTL_DAYS } from '../../../application/reports.js';
 import { requestStatisticsExport, STATISTICS_EXPORT_MAX_ROWS } from '../../../application/statistics-exports.js';
 import type { EventStore } from '../../../event-store/port.js';
@@ -72,7 +73,7 @@ const list = (what: string, allowed: readonly string[]) =>
 
 const statisticsQuerySchema = paginationQuery
   .extend({
-    from: day.optional().describe(`first day, included; default: ${DEFAULT_DAYS - 1} days before to`),
+    from: day.optional().describe(`first day, included; default: ${DEFAULT_DAYS - 1} days before to (not before ${FIRST_CALENDAR_DAY})`),
     to: day.optional().describe('last day, included; default: today'),
     metrics: list('metrics (default: all)', STATISTICS_METRICS).optional(),
     group_by: list('dimensions (default: day; empty: one row of totals)', STATISTICS_DIMENSIONS).optional(),
@@ -218,8 +219,8 @@ export function statisticsRouter(api: HttpApi, deps: StatisticsRouteDeps): Route
     async ({ query }, ctx) => {
       const user = currentUser(ctx);
       const to = query.to ?? quotaDay(clock(), timeZone).day;
-      // no default counted back from a `to` that is not a day (checkedQuery refuses `to` alone)
-      const from = query.from ?? (isCalendarDay(to) ? addDays(to, -(DEFAULT_DAYS - 1)) : quotaDay(clock(), timeZone).day);
+      // no default counted back from a `to` that is not a day (checkedQuery refuses `to` alone), nor back past the first day there is
+      const from = query.from ?? (isCalendarDay(to) ? periodStart(to, DEFAULT_DAYS) : quotaDay(clock(), timeZone).day);
       const q = checkedQuery('query', {
         from,
         to,
@@ -392,8 +393,8 @@ export function statisticsRouter(api: HttpApi, deps: StatisticsRouteDeps): Route
       request: { params: z.object({ id: z.uuid('an export id is a UUID') }) },
       responses: {
         200: {
-          description: 'the file: xlsx or csv',
-          contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+          description: "the file: xlsx or csv, as the export's format",
+          contentType: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'text/csv'],
           schema: z.string().describe("the file's bytes"),
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },

@@ -542,9 +542,11 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
       const from = query.from ?? (to < today.day ? to : today.day);
       if (from > to) throw rangeError();
       const days: string[] = [];
-      for (let day = from; day <= to; day = addDays(day, 1)) {
+      // stepped until `to` itself: past 9999-12-31 a day no longer compares as YYYY-MM-DD text
+      for (let day = from; ; day = addDays(day, 1)) {
         days.push(day);
-        if (days.length > MAX_USAGE_DAYS) {
+        if (day === to) break;
+        if (days.length >= MAX_USAGE_DAYS) {
           throw new HttpError(422, 'VALIDATION_ERROR', `at most ${MAX_USAGE_DAYS} days at a time`, {
             issues: [{ in: 'query', path: ['to'], message: `range longer than ${MAX_USAGE_DAYS} days`, code: 'too_big' }],
           });
