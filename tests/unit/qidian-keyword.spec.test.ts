@@ -33,9 +33,13 @@ describe('KeywordWatch', () => {
     expect(keywordWatchDecider.initialState()).to.deep.equal({ status: 'none' });
   });
 
-  it('normalises keywords: NFKC, trimmed, spaces collapsed, lower case', () => {
+  it('normalises keywords: NFKC, invisible characters dropped, trimmed, spaces collapsed, lower case', () => {
     expect(normalizeKeyword('  ＤＡＯ   Ｌｉｆｅ ')).to.equal('dao life');
     expect(normalizeKeyword('深海')).to.equal('深海');
+    // a word split or padded with characters that draw nothing is the same word
+    expect(normalizeKeyword('\u200b深\u200d海\ufeff')).to.equal('深海');
+    expect(normalizeKeyword('dao\u00adlife \u2060')).to.equal('daolife');
+    expect(normalizeKeyword('\u3164')).to.equal('');
   });
 
   describe('WatchKeyword', () => {
@@ -66,10 +70,11 @@ describe('KeywordWatch', () => {
     });
 
     it('refuses empty, long and URL-breaking keywords', () => {
-      spec
-        .given([])
-        .when({ ...watchCmd, keyword: '   ' })
-        .thenThrows(DomainError, code('VALIDATION_ERROR'));
+      for (const blank of ['   ', '\u200b', '\u200b\u200c \ufeff'])
+        spec
+          .given([])
+          .when({ ...watchCmd, keyword: blank })
+          .thenThrows(DomainError, code('VALIDATION_ERROR'));
       spec
         .given([])
         .when({ ...watchCmd, keyword: 'x'.repeat(31) })

@@ -1,6 +1,7 @@
 import type { Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
+import { withoutInvisible } from '../core/invisible.js';
 import { instant, invalid, requireText } from '../core/validate.js';
 import type { KeywordWatchCommand, UnwatchKeyword, WatchKeyword } from './commands.js';
 import { keywordWatchEvents, type KeywordWatchEvent } from './events.js';
@@ -29,9 +30,9 @@ export function keywordWatchStream(watchId: string): string {
 
 export const MAX_KEYWORD_LENGTH = 30;
 
-/** NFKC, trimmed, inner white space collapsed to one space, lower case. */
+/** NFKC, invisible characters dropped, trimmed, inner white space collapsed to one space, lower case. */
 export function normalizeKeyword(raw: string): string {
-  return raw.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return withoutInvisible(raw.normalize('NFKC')).trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a keyword may not hold

@@ -280,7 +280,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       path: '/keywords',
       summary: 'Watch a keyword',
       description:
-        `A word (1–${MAX_KEYWORD_LENGTH} characters; NFKC, trimmed, lower case) searched on Qidian (\`/so/<keyword>.html\`) at every run of ` +
+        `A word (1–${MAX_KEYWORD_LENGTH} characters; NFKC, invisible characters dropped, trimmed, lower case) searched on Qidian (\`/so/<keyword>.html\`) at every run of ` +
         "the caller's watch list (the `qidian.watchlist` workflow, at the plan's data_collection_frequency); a book found for it that " +
         'was not found before gives a `keyword_match` notification (the first results are the baseline). Needs the plan feature ' +
         `custom_keywords (403). A keyword watched already: 409. At most ${MAX_WATCHED_KEYWORDS} keywords (409 past it); one user's watches take turns, and one that waits too long for its turn is 409 (details.reason creation_in_progress).`,
