@@ -110,6 +110,16 @@ describe('OutgoingMessage', () => {
         .given([])
         .when({ ...requestCmd, text: 'a'.repeat(MAX_MESSAGE_TEXT) })
         .then([{ type: 'MessageSendRequested', data: { ...requested.data, text: 'a'.repeat(MAX_MESSAGE_TEXT) } as never }]);
+      // characters, not UTF-16 units: an emoji outside the BMP counts once
+      const emoji = '😀'.repeat(MAX_MESSAGE_TEXT);
+      spec
+        .given([])
+        .when({ ...requestCmd, text: emoji })
+        .then([{ type: 'MessageSendRequested', data: { ...requested.data, text: emoji } as never }]);
+      spec
+        .given([])
+        .when({ ...requestCmd, text: `${emoji}😀` })
+        .thenThrows(DomainError, field('text'));
     });
 
     it('a repeat is a no-op, other content under the same id a CONFLICT', () => {

@@ -39,7 +39,8 @@ export const MAX_FAILURE_REASON = 500;
 export function textProblem(text: unknown): string | null {
   if (typeof text !== 'string') return 'text must be a string';
   if (text.trim() === '') return 'text must not be blank';
-  if (text.length > MAX_MESSAGE_TEXT) return `text must be at most ${MAX_MESSAGE_TEXT} characters`;
+  // characters as a person counts them: an emoji outside the BMP is one, not its two UTF-16 units
+  if (text.length > MAX_MESSAGE_TEXT && [...text].length > MAX_MESSAGE_TEXT) return `text must be at most ${MAX_MESSAGE_TEXT} characters`;
   if (text.includes('\u0000')) return 'text must not contain NUL characters';
   return null;
 }

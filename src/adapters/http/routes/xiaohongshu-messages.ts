@@ -5,6 +5,7 @@ import { requestMessageSend } from '../../../application/outgoing-messages.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { OUTGOING_MESSAGES_PROJECTION } from '../../../projections/outgoing-messages.js';
 import { findOutgoingMessage, listOutgoingMessages, OUTGOING_STATUSES } from '../../../read-api/outgoing-messages.js';
+import { textProblem } from '../../../write-model/outgoing-message/decider.js';
 import { MAX_MESSAGE_TEXT, SEND_FAILURE_CODES } from '../../../write-model/outgoing-message/events.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
@@ -49,10 +50,12 @@ const sendBody = z
       .describe("the recipient's platform user id: the conversation with them (started when there is none)"),
     text: z
       .string()
-      .max(MAX_MESSAGE_TEXT)
-      .refine((t) => t.trim() !== '', 'text must not be blank')
-      .refine((t) => !t.includes('\u0000'), 'text must not contain NUL characters')
-      .describe(`the message, 1-${MAX_MESSAGE_TEXT} characters, sent as written`),
+      // the decider's own rules, so the API refuses (422 under body.text) exactly what it would
+      .superRefine((t, ctx) => {
+        const problem = textProblem(t);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(`the message, 1-${MAX_MESSAGE_TEXT} characters (code points: an emoji is one), not blank, no NUL, sent as written`),
   })
   .strict()
   .superRefine((body, ctx) => {
