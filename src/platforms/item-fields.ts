@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inKeptYears, KEPT_YEARS_MESSAGE } from '../write-model/core/validate.js';
 
 /**
  * Fields of collected items that the read tables must be able to hold: an
@@ -7,14 +8,11 @@ import { z } from 'zod';
  * of being refused (422 at the door, skipped by a scraper).
  */
 
-const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
-const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
-
 /** An ISO-8601 date-time with an offset, in years 0001–9999 once taken to UTC (what timestamptz holds of it). */
 export const itemInstant = z.iso.datetime({ offset: true }).refine((value) => {
   const at = Date.parse(value);
-  return Number.isNaN(at) || (at >= EARLIEST && at <= LATEST);
-}, 'a time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z');
+  return Number.isNaN(at) || inKeptYears(at);
+}, KEPT_YEARS_MESSAGE);
 
 /** The largest value of an `integer` column. */
 export const MAX_INT32 = 2_147_483_647;

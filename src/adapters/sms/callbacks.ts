@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inKeptYears, KEPT_YEARS_MESSAGE } from '../../write-model/core/validate.js';
 
 /**
  * What the provider POSTs to us (JSON, signed: signature.ts): delivery
@@ -13,7 +14,11 @@ export const SMS_CALLBACK_PATHS = {
 
 const providerId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . - (1-100)');
 const number = z.string().regex(/^\+[1-9]\d{6,14}$/, 'E.164');
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO-8601 time');
+// what Postgres's timestamptz holds (it has no year 0): a time beyond it would be recorded, then fail every read model that keeps it
+const time = z.string().refine((s) => {
+  const at = Date.parse(s);
+  return !Number.isNaN(at) && inKeptYears(at);
+}, `an ISO-8601 time: ${KEPT_YEARS_MESSAGE}`);
 
 export const smsReceiptSchema = z.object({
   type: z.literal('receipt'),

@@ -8,6 +8,17 @@ import { DomainError } from './domain-error.js';
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** What a time outside the years every store keeps is told (Postgres's timestamptz has no year 0). */
+export const KEPT_YEARS_MESSAGE = 'a time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z';
+
+/** Whether an instant (ms since the epoch) falls in the years 0001–9999 once taken to UTC: a time every store and read table keeps. */
+export function inKeptYears(ms: number): boolean {
+  return ms >= EARLIEST_MS && ms <= LATEST_MS;
+}
+
 export function invalid(message: string, details: Record<string, unknown>): DomainError {
   return new DomainError('VALIDATION_ERROR', message, details);
 }

@@ -33,13 +33,14 @@ export function normalizeSmsKeyword(value: string): string | null {
   return KEYWORD.test(k) ? k : null;
 }
 
-/** The first word of an inbound text, as a keyword; null when it cannot be one. */
+/** The first word of an inbound text (split at spaces, punctuation and symbols), as a keyword; null when it cannot be one. */
 export function firstWordKeyword(text: string): string | null {
+  // words are split at spaces, punctuation and symbols: `JOIN-2025`, `(JOIN)`, `#JOIN` and `JOIN！` all start with JOIN
   const first =
     text
       .normalize('NFKC')
-      .trim()
-      .split(/[\s,.!?;:，。！？；：]+/u)[0] ?? '';
+      .split(/[\s\p{P}\p{S}]+/u)
+      .find((word) => word !== '') ?? '';
   return normalizeSmsKeyword(first);
 }
 

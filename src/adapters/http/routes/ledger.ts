@@ -45,7 +45,8 @@ export interface LedgerRouteDeps {
   now?: () => Date;
 }
 
-const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
+// a month of the years 0001–9999 (there is no year 0, as for a calendar day)
+const PERIOD = /^(?!0000)\d{4}-(0[1-9]|1[0-2])$/;
 const periodSchema = z.string().regex(PERIOD, 'a month is YYYY-MM');
 
 const holderSchema = z.object({ kind: z.enum(['organization', 'user']), id: z.string() });

@@ -50,7 +50,7 @@ const smsText = z
 const createBody = z
   .object({
     text: smsText.describe(`1-${MAX_SMS_TEXT} characters, the same to every recipient; reviewed before anything is sent`),
-    sender_id: z.string().min(1).max(16).describe('alphanumeric (1-11 letters, digits, spaces, with a letter: ACME) or a number of 3-15 digits'),
+    sender_id: z.string().min(1).max(16).describe('alphanumeric (1-11 of A-Z, a-z, 0-9 and inner spaces, with a letter: ACME) or a number of 3-15 digits'),
     recipients: z
       .array(z.string().max(40))
       .min(1)
