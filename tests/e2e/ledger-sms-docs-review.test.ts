@@ -185,6 +185,21 @@ describe('ledger and SMS, as their docs say (e2e review)', function () {
     expect((await page(`period=${month()}`)).pagination.total).to.equal(17);
   });
 
+  it('the ETag of settings never written ("-1") is a usable If-Match: it holds while nothing is written, then it is stale (412)', async () => {
+    const dora = await registerMember(platform, 'dora');
+    const untouched = await call('PUT', '/ledger/settings', dora.token, { overage: false });
+    expect(untouched.status, untouched.text).to.equal(200);
+    expect(untouched.headers.get('etag')).to.equal('"-1"');
+    const changed = await call('PUT', '/ledger/settings', dora.token, { overage: true }, { 'If-Match': '"-1"' });
+    expect(changed.status, changed.text).to.equal(200);
+    expect(changed.body.data).to.include({ overage: true, revision: '0' });
+    const stale = await call('PUT', '/ledger/settings', dora.token, { overage: false }, { 'If-Match': '"-1"' });
+    expect(stale.status, stale.text).to.equal(412);
+    expect(stale.body.error.code).to.equal('PRECONDITION_FAILED');
+    const read = await call('GET', `/ledger?after_position=${changed.body.data.position}`, dora.token);
+    expect(read.body.data.overage, 'the stale change wrote nothing').to.equal(true);
+  });
+
   it('a month is one of the years 0001–9999: year 0000, month 00 or 13 are 422 on postings and statements', async () => {
     const bob = await registerMember(platform, 'bob');
     for (const m of ['0000-01', '0000-12', '2026-00', '2026-13', '2026-1', '10000-01']) {

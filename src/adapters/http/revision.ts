@@ -3,14 +3,16 @@ import { ok } from './envelope.js';
 import { HttpError } from './http-error.js';
 import type { AppContext } from './state.js';
 
-const STRONG_REVISION_TAG = /^"(\d{1,20})"$/;
+/** a revision, or -1: the ETag of a resource whose stream has no event yet ("nothing written since") */
+const STRONG_REVISION_TAG = /^"(-1|\d{1,20})"$/;
 
 /**
  * The stream revision the caller last saw, from `If-Match: "<revision>"` (the
  * ETag a command or query answered). Undefined without the header; a weak tag
  * (`W/"3"`), `*`, a list or anything else → 400 INVALID_IF_MATCH, since only an
- * exact revision can be compared. Pass it to handle() as expectedRevision:
- * a mismatch then answers 412 PRECONDITION_FAILED.
+ * exact revision can be compared. `"-1"`, the ETag answered for a resource
+ * never written, expects it still unwritten. Pass it to handle() as
+ * expectedRevision: a mismatch then answers 412 PRECONDITION_FAILED.
  */
 export function ifMatchRevision(ctx: AppContext): bigint | undefined {
   const header = ctx.get('If-Match').trim();
