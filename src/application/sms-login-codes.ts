@@ -84,7 +84,8 @@ export async function sendLoginCode(
 export async function checkLoginCode(deps: SmsLoginCodeDeps, challenge: ChallengeRef, code: string): Promise<LoginCodeCheck> {
   const stored = await deps.codes.get(challenge.nonce);
   if (stored === null) return 'none';
-  if (!(await deps.attempts.peek(challenge.nonce)).allowed) return 'attempts_exceeded';
+  // counted per code: a new code for the challenge starts afresh
+  if (!(await deps.attempts.peek(stored.codeHash)).allowed) return 'attempts_exceeded';
   if (!sameDigest(hashSmsCode(deps.codeKey, 'login_code', challenge.userId, challenge.nonce, code), stored.codeHash)) return 'mismatch';
   if (stored.expiresAtMs <= (deps.now?.() ?? new Date()).getTime()) return 'expired';
   return 'match';
@@ -92,7 +93,8 @@ export async function checkLoginCode(deps: SmsLoginCodeDeps, challenge: Challeng
 
 /** A wrong code against the challenge's pending one. */
 export async function countWrongLoginCode(deps: SmsLoginCodeDeps, challenge: ChallengeRef): Promise<void> {
-  await deps.attempts.hit(challenge.nonce);
+  const stored = await deps.codes.get(challenge.nonce);
+  if (stored !== null) await deps.attempts.hit(stored.codeHash);
 }
 
 /** Uses the code up; false when a concurrent request took it first. */

@@ -12,7 +12,7 @@ export const usernameSchema = z
   .string()
   .max(120)
   .transform(normaliseUsername)
-  .pipe(z.string().regex(USERNAME_PATTERN, 'must be 3 to 30 letters, digits, "_", "." or "-"'));
+  .pipe(z.string().regex(USERNAME_PATTERN, 'must be 3 to 30 letters (with their combining marks), digits, "_", "." or "-"'));
 
 /** The username belongs to someone else. */
 export class UsernameTakenError extends Error {

@@ -37,8 +37,9 @@ export interface ApiKeyAuthentication {
   used?(keyId: string, userId: string, ctx: AppContext): Promise<void>;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/;
-const BEARER_API_KEY = /^Bearer (ck_\S+)$/;
+// an authentication scheme is named case-insensitively in HTTP: `bearer …` is as good as `Bearer …`
+const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/i;
+const BEARER_API_KEY = /^Bearer (ck_\S+)$/i;
 
 function unauthenticated(message = 'a valid access token is required'): HttpError {
   return new HttpError(401, 'UNAUTHENTICATED', message);

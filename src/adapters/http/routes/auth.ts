@@ -203,7 +203,7 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       path: '/register',
       summary: 'Register an account',
       description:
-        'Reserves the (normalised) email and, when given, the username (normalised: NFKC, lower case; 3 to 30 letters, digits, "_", ".", "-"), ' +
+        'Reserves the (normalised) email and, when given, the username (normalised: NFKC, lower case; 3 to 30 letters with their combining marks, digits, "_", ".", "-"), ' +
         'then records the user. A taken email or username is 409 CONFLICT (details.field says which), saying nothing about its holder. ' +
         'If an earlier attempt reserved the email but crashed before the user was recorded, registering again with that email ' +
         'completes it under the reserved user id. Rate limited per client IP and per email (429 RATE_LIMITED, Retry-After). ' +
@@ -301,10 +301,11 @@ export function authRouter(api: HttpApi, deps: AuthRouteDeps): Router<AppState> 
       description:
         `The mfa_token of POST /auth/login with a 6-digit code — the SMS code sent for this mfa_token (POST /auth/login/mfa/sms-code) or a current TOTP code — ` +
         `or an unused recovery code (exactly one of code and recovery_code); answers the tokens as login does. An SMS code works once, for its mfa_token only, ` +
-        'until SMS_CODE_TTL_MINUTES; SMS_CODE_MAX_ATTEMPTS wrong tries void it (sms_code_invalid, sms_code_expired, sms_code_attempts_exceeded). ' +
+        'until SMS_CODE_TTL_MINUTES; SMS_CODE_MAX_ATTEMPTS wrong tries void it, a new code starts afresh (sms_code_invalid, sms_code_expired, sms_code_attempts_exceeded). ' +
         `The mfa_token is valid ${MFA_TOKEN_TTL_MS / 60_000} minutes and finishes one login; a TOTP code is accepted once (the same code again: totp_code_replayed), ` +
-        'a recovery code once ever. Every refusal is 401 UNAUTHENTICATED with details.reason: mfa_token_invalid, mfa_token_expired, mfa_token_used ' +
-        '(log in again), totp_code_invalid, totp_code_replayed, recovery_code_invalid, recovery_code_used. Rate limited per client IP, and wrong codes ' +
+        'a recovery code once ever. Every refusal of the token or the code is 401 UNAUTHENTICATED with details.reason: mfa_token_invalid, mfa_token_expired, mfa_token_used ' +
+        '(log in again), totp_code_invalid, totp_code_replayed, recovery_code_invalid, recovery_code_used; a suspended account, once its factor is right, ' +
+        'is 403 PERMISSION_DENIED (user_suspended), as a login without a second factor. Rate limited per client IP, and wrong codes ' +
         'per user and hour (429 RATE_LIMITED, Retry-After).',
       tags: ['auth'],
       idempotent: false,
