@@ -53,11 +53,20 @@ export function sniffImageType(bytes: Buffer): MediaContentType | null {
   return null;
 }
 
-/** Width and height from the image's header; nulls when it does not parse (a truncated header). */
+/** The most pixels an image has a side (PNG's bound, 2^31 - 1): what the read table's integer columns hold. */
+export const MAX_IMAGE_DIMENSION = 2_147_483_647;
+
+/** A side the header gives, or null when it gives none: 0 (cut short) or more than any image has. */
+const dimension = (value: number | undefined): number | null => (Number.isInteger(value) && value! >= 1 && value! <= MAX_IMAGE_DIMENSION ? value! : null);
+
+/** Width and height from the image's header; null for a side it does not say (a truncated header, a size no image has). */
 export function imageDimensions(bytes: Buffer): { width: number | null; height: number | null } {
+  // image-size reads through a DataView over the whole ArrayBuffer beneath: a header cut short would read past the upload into
+  // whatever shares it (a small Buffer lives in Node's shared pool, beside other requests' bytes). Alone in its own, it throws instead.
+  const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : new Uint8Array(bytes);
   try {
-    const { width, height } = imageSize(bytes);
-    return { width: Number.isInteger(width) ? width : null, height: Number.isInteger(height) ? height : null };
+    const { width, height } = imageSize(own);
+    return { width: dimension(width), height: dimension(height) };
   } catch {
     return { width: null, height: null };
   }

@@ -21,6 +21,11 @@ export const ARTICLES_PROJECTION = 'articles-v1';
 const ARTICLE_PREFIX = 'article-';
 const MEDIA_PREFIX = 'media-';
 
+/** The most an `integer` column holds. */
+const MAX_INT = 2_147_483_647;
+/** A side in pixels as the media table keeps it: one no integer column holds (a header's nonsense, recorded before uploads dropped it) is unknown. */
+const pixels = (n: number | null): number | null => (n !== null && n >= 0 && n <= MAX_INT ? n : null);
+
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
 const WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
 
@@ -120,8 +125,8 @@ export function createArticlesProjection(name: string = ARTICLES_PROJECTION): Co
                 content_type: d.contentType,
                 size_bytes: d.sizeBytes,
                 sha256: d.sha256,
-                width: d.width,
-                height: d.height,
+                width: pixels(d.width),
+                height: pixels(d.height),
                 storage_key: d.storageKey,
                 uploaded_at: d.uploadedAt,
                 deleted_at: null,

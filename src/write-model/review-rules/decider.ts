@@ -1,6 +1,7 @@
 import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
+import { withoutInvisible } from '../core/invisible.js';
 import { instant, invalid, requireOneOf, requireText } from '../core/validate.js';
 import type { AddReviewRule, ChangeReviewRule, RemoveReviewRule, ReviewRuleSetCommand } from './commands.js';
 import {
@@ -142,7 +143,8 @@ export function normalizeRule(rule: ReviewRule): ReviewRule {
   if (phraseKind) {
     phrases = uniqueList(rule.phrases, 'rule.phrases', MAX_PHRASES_PER_RULE, (p) => {
       const phrase = p.trim();
-      if (phrase === '') throw invalid('rule.phrases must not hold blank phrases', { field: 'rule.phrases' });
+      // only invisible characters: nothing the pre-review could ever find (it drops them from the text and the phrase alike)
+      if (withoutInvisible(phrase).trim() === '') throw invalid('rule.phrases must not hold blank phrases', { field: 'rule.phrases' });
       if (phrase.length > MAX_PHRASE_LENGTH)
         throw invalid(`a phrase is at most ${MAX_PHRASE_LENGTH} characters`, { field: 'rule.phrases', max: MAX_PHRASE_LENGTH });
       return phrase;

@@ -101,6 +101,15 @@ function parseCredentials(platform: string, credentials: unknown): unknown {
   return parsed.data;
 }
 
+/** New credentials for an account: none for one bound through OAuth (it is authorized again instead), else its platform's. */
+function newCredentials(account: { platform: string; oauth?: unknown }, credentials: unknown): unknown {
+  if (account.oauth) {
+    const message = `an account bound through OAuth takes no credentials: authorize it again (GET /api/v1/platform-accounts/oauth/${account.platform}/authorize)`;
+    throw validationError([{ in: 'body', path: ['credentials'], message, code: 'invalid_value' }]);
+  }
+  return parseCredentials(account.platform, credentials);
+}
+
 /** The platform gave no verdict: a gateway problem, never an invalidation. */
 async function upstream<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -191,6 +200,8 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
       const who = actor(ctx);
       const expected = ifMatchRevision(ctx);
       const { state, revision } = await ownWritable(who, id);
+      // checked before anything is written: a refused PUT changes nothing, the label sent with them included
+      const credentials = body.credentials === undefined ? undefined : newCredentials(state, body.credentials);
       let outcome: { revision: bigint; position: Position | undefined } = { revision, position: undefined };
       let expectedNext = expected;
       if (body.display_name !== undefined) {
@@ -200,11 +211,10 @@ function accountHandlers(deps: PlatformAccountsRouteDeps, only: PlatformId | nul
           if (expectedNext !== undefined) expectedNext = renamed.revision;
         }
       }
-      if (body.credentials === undefined) {
+      if (credentials === undefined) {
         commandResult(ctx, outcome);
         return;
       }
-      const credentials = parseCredentials(state.platform, body.credentials);
       const rotated = await rotatePlatformAccountCredentials(app, who, id, credentials, expectedNext);
       commandResult(ctx, rotated.position ? rotated : outcome);
     },
@@ -253,7 +263,9 @@ const ROUTE_TEXT = {
     summary: 'Rename, or give new credentials',
     description:
       'display_name relabels the account. New credentials are sealed and replace the old ones; on an invalid account this is the ' +
-      'reconnect (back to pending_verification). With both, the rename comes first; If-Match applies to the first change.',
+      'reconnect (back to pending_verification); an account bound through OAuth takes none (422 under credentials: authorize it again). ' +
+      'Credentials are checked first: refused, nothing is written, the rename included. With both, the rename comes first; If-Match ' +
+      'applies to the first change.',
   },
   disconnect: {
     summary: 'Disconnect a platform account',
