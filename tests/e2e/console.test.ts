@@ -210,7 +210,10 @@ describe('console (e2e, Chromium): /console', function () {
       expect(r.status, path).to.equal(404);
     }
     expect((await fetch(`${platform.url}/console/app.js`, { method: 'POST' })).status).to.equal(405);
-    // a session needs an admin's bearer token
+    // a session needs an admin's bearer token; the scheme is named in any case, as on every route
     expect((await fetch(`${platform.url}/console/session`, { method: 'POST' })).status).to.equal(401);
+    const login = await platform.call('POST', '/api/v1/auth/login', { body: ADMIN });
+    const lower = await fetch(`${platform.url}/console/session`, { method: 'POST', headers: { Authorization: `bearer ${login.body.data.access_token}` } });
+    expect(lower.status, await lower.text()).to.equal(201);
   });
 });

@@ -192,7 +192,8 @@ export function consoleApp(deps: ConsoleDeps): Middleware<AppState> {
 
   async function startSession(ctx: AppContext): Promise<void> {
     if (!sameOrigin(ctx)) throw new HttpError(403, 'PERMISSION_DENIED', 'cross-origin request refused');
-    const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/.exec(ctx.get('Authorization').trim());
+    // the scheme is named case-insensitively, as for every route (authenticate.ts)
+    const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/i.exec(ctx.get('Authorization').trim());
     if (!match) {
       ctx.set('WWW-Authenticate', 'Bearer');
       throw new HttpError(401, 'UNAUTHENTICATED', 'a valid access token is required');
