@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 import { consumerOverview, requireKnownConsumer, UnknownConsumerError, type ConsumerOverview } from '../operations/consumers.js';
 import {
   DEAD_LETTER_STATUSES,
@@ -14,6 +14,12 @@ import {
 import type { OpsDeps } from '../operations/types.js';
 import type { Consumer } from '../consumers/consumer.js';
 import { CliError, usageError } from './program.js';
+
+/** A dead letter's id is its row number (as the admin API's `{id}`): anything else is a wrong call, not an unknown letter. */
+function deadLetterId(value: string): string {
+  if (!/^\d{1,18}$/.test(value)) throw new InvalidArgumentError('a dead letter id is its row number (see list)');
+  return value;
+}
 
 export interface ConsumersCommandDeps {
   out: (line: string) => void;
@@ -139,7 +145,7 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
       "Handle a parked event once more through its consumer's own handler, in one transaction: on success its status becomes retried; " +
         'failing again, it stays parked with the new error (exit 1). Safe while the projector runs the consumer.',
     )
-    .argument('[id]', 'the dead letter (see list)')
+    .addArgument(new Argument('[id]', 'the dead letter (see list)').argParser(deadLetterId))
     .option('--consumer <name>', 'with --all: every parked event of this consumer, oldest first')
     .option('--all', 'every parked event of --consumer')
     .option('--json', 'print JSON: the outcome; with --all, the list of outcomes (tried: false where it was not handled)')
@@ -170,7 +176,7 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
   letters
     .command('skip')
     .description('Give up on a parked event: its status becomes skipped (the consumer went on without it already)')
-    .argument('<id>', 'the dead letter (see list)')
+    .addArgument(new Argument('<id>', 'the dead letter (see list)').argParser(deadLetterId))
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }) => {
       const letter = await asCliErrors(() => deps.withOps((ops) => skipDeadLetter(ops.knex, id)));

@@ -351,7 +351,9 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
     .option('--to <time>', 'written before (ISO-8601)', time)
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--output <file>', 'write to this file (default: stdout)')
-    .action(async (options: { user: string; from?: string; to?: string; format: 'csv' | 'json'; output?: string }) => {
+    .action(async (options: { user: string; from?: string; to?: string; format: 'csv' | 'json'; output?: string }, command: Command) => {
+      // as events search: a period that ends before it starts is a mistake, not an empty export
+      if (options.from && options.to && Date.parse(options.from) > Date.parse(options.to)) usageError(command, '--from is after --to');
       const bar = progress(deps, `audit ${options.user}`);
       let rows = 0;
       try {
