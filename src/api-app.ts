@@ -178,6 +178,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       knex,
       timeZone: config.QUOTA_TIME_ZONE,
       checkout: { providers: payments, ttlMinutes: config.PAYMENT_ORDER_TTL_MINUTES },
+      turns: redisTurns(redis, config.QUEUE_PREFIX),
     }),
     platformAccountsRouter(api, { store, knex, secretBox: container.get(TOKENS.SecretBox), config }),
     // binding accounts on the open platforms through OAuth: /platform-accounts/oauth/{platforms,{platform}/authorize,{platform}/callback}

@@ -24,6 +24,8 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
+import { TurnTimeoutError } from '../../redis/turns.js';
+import type { Turns } from '../../../application/ports/turns.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { addDays, quotaDay } from '../../../application/quota-day.js';
 import { consumeQuota } from '../../../application/subscription-quotas.js';
@@ -44,6 +46,8 @@ export interface SubscriptionsRouteDeps {
   now?: () => Date;
   /** upgrades through PUT open a checkout with these providers (none: a higher plan is 422 PAYMENT_REQUIRED) */
   checkout?: { providers: PaymentProviders; ttlMinutes: number };
+  /** where concurrent checkouts of one subscription take turns (none: they are not serialised) */
+  turns?: Turns;
 }
 
 /** A repeated upgrade request answers the open order while at least this much of it is left to pay. */
@@ -119,6 +123,28 @@ const consumedSchema = commandResultSchema.extend({
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const DAY = calendarDaySchema;
+
+/** How long a checkout waits for another checkout of the same subscription before answering 409. */
+const CHECKOUT_TURN_WAIT_MS = 15_000;
+/** The longest a checkout keeps its turn (a crashed holder's ends then): the projection wait and the provider's longest timeout fit inside. */
+const CHECKOUT_TURN_HOLD_MS = 150_000;
+
+/**
+ * Runs `work` in the subscription's checkout turn (Redis, across API
+ * instances, no database transaction held over the provider call): the
+ * lookup of the open order and the placing of a new one happen for one
+ * request at a time. Waiting past CHECKOUT_TURN_WAIT_MS is 409. Without
+ * `turns` (a router built without Redis) it simply runs.
+ */
+async function inCheckoutTurn<T>(turns: Turns | undefined, subscription: string, work: () => Promise<T>): Promise<T> {
+  if (!turns) return work();
+  try {
+    return await turns.run(`subscription-checkout:${subscription}`, { waitMs: CHECKOUT_TURN_WAIT_MS, holdMs: CHECKOUT_TURN_HOLD_MS }, work);
+  } catch (error) {
+    if (error instanceof TurnTimeoutError) throw new HttpError(409, 'CONFLICT', 'another checkout of this subscription is under way; try again');
+    throw error;
+  }
+}
 
 function paymentRequired(plan: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through PUT /api/v1/subscriptions/{id} or POST /api/v1/payments/orders`, {
@@ -343,7 +369,7 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
         'The current plan: 200, no change. A higher (paid) plan is a checkout: a payment order for one month of it ' +
         'is opened and placed with `provider` (default: the first this platform offers, Alipay before WeChat Pay) and answered with 202 — ' +
         'pay it at `pay_url` (Alipay) or `code_url` (WeChat Pay); the plan changes once the provider reports the payment (pm-plan-on-payment). ' +
-        'Asked again while that order is open (5 minutes or more left), the same order is answered. With no provider configured: 422 ' +
+        'Asked again while that order is open (5 minutes or more left), even by concurrent requests, the same order is answered. With no provider configured: 422 ' +
         `VALIDATION_ERROR with details.code PAYMENT_REQUIRED. ${checkoutErrorsDescription} ` +
         '`auto_renew` (without `plan`, or with the plan in force) turns automatic renewal of the paid plan on or off (200, AutoRenewChanged): ' +
         'SUBSCRIPTION_RENEWAL_LEAD_DAYS before period_end a renewal order for one more month is placed with `provider` / `channel` ' +
@@ -398,7 +424,8 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
           });
         }
         const provider = body.provider ?? defaultProvider(deps.checkout?.providers);
-        if (!deps.checkout || !provider) throw paymentRequired(plan);
+        const checkoutDeps = deps.checkout;
+        if (!checkoutDeps || !provider) throw paymentRequired(plan);
         const input: CheckoutInput = {
           userId: user.id,
           // a member buys the plan for the organization's subscription
@@ -408,62 +435,66 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
           billingCycle: 'monthly',
           provider,
           channel: channelFor(provider, body.channel as PaymentChannel | undefined),
-          ttlMinutes: deps.checkout.ttlMinutes,
+          ttlMinutes: checkoutDeps.ttlMinutes,
           context: commandContext(ctx, user.id),
         };
-        // the open order is looked up in the billing history, which trails the order streams: let it take in
-        // every order written before this request, so one asked again at once is found
-        await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS, {
-          store,
-          filter: PAYMENT_ORDERS_FILTER,
-        });
-        const open = await findOpenCheckout(knex, {
-          userId: user.id,
-          service: found.service,
-          plan: plan,
-          provider,
-          channel: input.channel!,
-          now: clock(),
-          minRemainingMs: REUSE_CHECKOUT_MIN_REMAINING_MS,
-        });
-        if (open) {
-          const order = await load(store, paymentOrderAggregate, open.order_id);
-          if (order.state.status === 'pending' && order.state.placement && order.state.order?.organizationId === input.organizationId) {
-            const view = orderView(order.state);
-            ctx.set('Location', `/api/v1/payments/orders/${open.order_id}`);
-            return ok(
-              ctx,
-              {
-                order_id: view.order_id,
-                status: 'pending',
-                service: view.service,
-                plan: view.plan,
-                billing_cycle: view.billing_cycle,
-                amount_fen: view.amount_fen,
-                currency: 'CNY',
-                provider: view.provider,
-                channel: order.state.placement.channel,
-                expires_at: view.expires_at,
-                pay_url: view.pay_url,
-                code_url: view.code_url,
-                revision: order.revision.toString(),
-                position: null,
-              },
-              202,
-            );
+        // one checkout of a subscription at a time (across API instances): concurrent upgrades would each miss the
+        // other's order in the billing history and each open and place one
+        return inCheckoutTurn(deps.turns, key, async () => {
+          // the open order is looked up in the billing history, which trails the order streams: let it take in
+          // every order written before this request, so one asked again at once is found
+          await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS, {
+            store,
+            filter: PAYMENT_ORDERS_FILTER,
+          });
+          const open = await findOpenCheckout(knex, {
+            userId: user.id,
+            service: found.service,
+            plan: plan,
+            provider,
+            channel: input.channel!,
+            now: clock(),
+            minRemainingMs: REUSE_CHECKOUT_MIN_REMAINING_MS,
+          });
+          if (open) {
+            const order = await load(store, paymentOrderAggregate, open.order_id);
+            if (order.state.status === 'pending' && order.state.placement && order.state.order?.organizationId === input.organizationId) {
+              const view = orderView(order.state);
+              ctx.set('Location', `/api/v1/payments/orders/${open.order_id}`);
+              return ok(
+                ctx,
+                {
+                  order_id: view.order_id,
+                  status: 'pending',
+                  service: view.service,
+                  plan: view.plan,
+                  billing_cycle: view.billing_cycle,
+                  amount_fen: view.amount_fen,
+                  currency: 'CNY',
+                  provider: view.provider,
+                  channel: order.state.placement.channel,
+                  expires_at: view.expires_at,
+                  pay_url: view.pay_url,
+                  code_url: view.code_url,
+                  revision: order.revision.toString(),
+                  position: null,
+                },
+                202,
+              );
+            }
           }
-        }
-        const placed = await placeCheckout(ctx, { store, providers: deps.checkout.providers, now: deps.now }, input);
-        ctx.set('Location', `/api/v1/payments/orders/${placed.orderId}`);
-        return ok(
-          ctx,
-          {
-            ...checkoutView(placed, input),
-            revision: placed.result.revision.toString(),
-            position: placed.result.position ? formatPosition(placed.result.position) : null,
-          },
-          202,
-        );
+          const placed = await placeCheckout(ctx, { store, providers: checkoutDeps.providers, now: deps.now }, input);
+          ctx.set('Location', `/api/v1/payments/orders/${placed.orderId}`);
+          return ok(
+            ctx,
+            {
+              ...checkoutView(placed, input),
+              revision: placed.result.revision.toString(),
+              position: placed.result.position ? formatPosition(placed.result.position) : null,
+            },
+            202,
+          );
+        });
       }
       const result = await handle(
         store,
