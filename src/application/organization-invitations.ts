@@ -6,6 +6,7 @@ import { generateOpaqueToken, hashToken } from './opaque-tokens.js';
 import type { Mailer } from './ports/mailer.js';
 import type { SealedSecret, SecretBox } from './ports/secret-box.js';
 import { isRoleOf, organizationNotFound, withClaim, type Written } from './organizations.js';
+import { ConditionFailedError, WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
@@ -217,6 +218,16 @@ export async function acceptInvitation(
   deps: { store: EventStore; now?: () => Date },
   input: { userId: string; token: string; context: CommandContext },
 ): Promise<Accepted> {
+  try {
+    return await acceptOnce(deps, input);
+  } catch (error) {
+    // the same acceptance landed concurrently (the link opened twice at once): read again, and answer it as a repeat
+    if (error instanceof WrongExpectedVersionError || error instanceof ConditionFailedError) return acceptOnce(deps, input);
+    throw error;
+  }
+}
+
+async function acceptOnce(deps: { store: EventStore; now?: () => Date }, input: { userId: string; token: string; context: CommandContext }): Promise<Accepted> {
   const { store } = deps;
   const invitationId = invitationIdOf(input.token);
   if (invitationId === null) throw unknownInvitation();

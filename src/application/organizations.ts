@@ -164,9 +164,15 @@ export async function withClaim<T>(
   try {
     return await append(claim.revision);
   } catch (error) {
-    if (claim.taken) await releaseMembership(store, userId, organizationId, context).catch(() => undefined);
+    // a concurrent join of the same user (a repeated acceptance) may have landed on the claim this call took: it stays with that membership
+    if (claim.taken && !(await isMember(store, organizationId, userId).catch(() => false)))
+      await releaseMembership(store, userId, organizationId, context).catch(() => undefined);
     throw error;
   }
+}
+
+async function isMember(store: EventStore, organizationId: string, userId: string): Promise<boolean> {
+  return memberOf((await load(store, organizationAggregate, organizationId)).state, userId) !== undefined;
 }
 
 export interface Created extends Written {

@@ -3,6 +3,7 @@ import { BUILT_IN_ORG_ROLES } from '../access/roles.js';
 import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { DomainError } from '../core/domain-error.js';
+import { withoutInvisible } from '../core/invisible.js';
 import { instant, invalid, requireOneOf, requireText } from '../core/validate.js';
 import type {
   AddMember,
@@ -52,6 +53,8 @@ import { customRoleOf, initialState, memberOf, type MemberState, type Organizati
  *   data scope; deleting one revokes it from every member holding it first
  *   (one RoleRevoked each).
  * - team names: 1–64 characters, or null.
+ * - names are never made only of invisible characters, and two role names
+ *   that differ only by case or invisible characters are the same name.
  * Repeats of what already holds are no-ops (no events).
  */
 export function organizationStream(organizationId: string): string {
@@ -64,9 +67,11 @@ type Event = OrganizationEvent;
 const BUILT_IN: readonly string[] = BUILT_IN_ORG_ROLES;
 const CONTROL = /\p{Cc}/u;
 
-/** A display name: trimmed, 1..max characters, no control characters. */
+/** A display name: trimmed, 1..max characters, no control characters, not only invisible ones. */
 export function normalizeName(value: unknown, field: string, max: number): string {
   const name = requireText(value, field).trim();
+  // a name made only of characters that draw nothing shows as no name at all
+  if (withoutInvisible(name).trim() === '') throw invalid(`${field} must not be blank`, { field });
   if (name.length > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
   if (CONTROL.test(name)) throw invalid(`${field} must not contain control characters`, { field });
   return name;
@@ -244,11 +249,14 @@ function requireRoleId(value: unknown): string {
   return roleId;
 }
 
+/** How a role's name reads: case and characters that draw nothing do not tell two names apart. */
+const roleNameKey = (name: string): string => withoutInvisible(name).toLowerCase();
+
 function requireFreeRoleName(state: State, name: string, except: string | null): void {
-  const wanted = name.toLowerCase();
+  const wanted = roleNameKey(name);
   if (BUILT_IN.includes(wanted)) throw new DomainError('CONFLICT', `${name} is the name of a built-in role`, { field: 'name' });
   for (const [id, role] of Object.entries(state.customRoles)) {
-    if (id !== except && role.name.toLowerCase() === wanted)
+    if (id !== except && roleNameKey(role.name) === wanted)
       throw new DomainError('CONFLICT', `the organization has a role named ${role.name} already`, { field: 'name', roleId: id });
   }
 }
@@ -281,7 +289,7 @@ function changeRole(command: ChangeCustomRole, state: State): Event[] {
   const name = command.name === undefined ? existing.name : normalizeName(command.name, 'name', MAX_ROLE_NAME);
   const grants = command.grants === undefined ? existing.grants : normalizeGrants(command.grants);
   if (name === existing.name && sameGrants(existing.grants, grants)) return [];
-  if (name.toLowerCase() !== existing.name.toLowerCase()) requireFreeRoleName(state, name, roleId);
+  if (roleNameKey(name) !== roleNameKey(existing.name)) requireFreeRoleName(state, name, roleId);
   return [{ type: 'CustomRoleChanged', data: { organizationId, roleId, name, grants: { ...grants }, by, at: command.now } }];
 }
 
