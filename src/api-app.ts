@@ -170,7 +170,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       unavailableReason: smsUnavailableReason(config),
     }),
     servicesRouter(api),
-    apiKeysRouter(api, { store, knex, redis, keyPrefix: config.QUEUE_PREFIX }),
+    apiKeysRouter(api, { store, knex, turns: redisTurns(redis, config.QUEUE_PREFIX) }),
     paymentsRouter(sessionOnly(api), { store, knex, config, providers: payments }),
     adminPaymentsRouter(api, { store, providers: payments }),
     subscriptionsRouter(api, {

@@ -6,6 +6,7 @@ import type { Position } from '../event-store/position.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
 import { handle, load } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
+import { MAX_INT32 } from '../write-model/core/validate.js';
 import { mediaAggregate } from '../write-model/media/decider.js';
 import { MEDIA_CONTENT_TYPES, type MediaContentType } from '../write-model/media/events.js';
 import type { KnownMedia } from '../write-model/media/state.js';
@@ -53,11 +54,8 @@ export function sniffImageType(bytes: Buffer): MediaContentType | null {
   return null;
 }
 
-/** The most pixels an image has a side (PNG's bound, 2^31 - 1): what the read table's integer columns hold. */
-export const MAX_IMAGE_DIMENSION = 2_147_483_647;
-
-/** A side the header gives, or null when it gives none: 0 (cut short) or more than any image has. */
-const dimension = (value: number | undefined): number | null => (Number.isInteger(value) && value! >= 1 && value! <= MAX_IMAGE_DIMENSION ? value! : null);
+/** A side the header gives, or null when it gives none: 0 (cut short) or more than any image has (PNG's bound, 2^31 − 1, what the read table's integer columns hold). */
+const dimension = (value: number | undefined): number | null => (Number.isInteger(value) && value! >= 1 && value! <= MAX_INT32 ? value! : null);
 
 /** Width and height from the image's header; null for a side it does not say (a truncated header, a size no image has). */
 export function imageDimensions(bytes: Buffer): { width: number | null; height: number | null } {

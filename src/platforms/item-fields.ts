@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { inKeptYears, KEPT_YEARS_MESSAGE } from '../write-model/core/validate.js';
+import { inKeptYears, KEPT_YEARS_MESSAGE, MAX_INT32 } from '../write-model/core/validate.js';
 
 /**
  * Fields of collected items that the read tables must be able to hold: an
@@ -13,9 +13,6 @@ export const itemInstant = z.iso.datetime({ offset: true }).refine((value) => {
   const at = Date.parse(value);
   return Number.isNaN(at) || inKeptYears(at);
 }, KEPT_YEARS_MESSAGE);
-
-/** The largest value of an `integer` column. */
-export const MAX_INT32 = 2_147_483_647;
 
 /** A count kept in an `integer` column (likes, chapters, a rank): 0 to 2^31 − 1. */
 export const int32Count = z.number().int().nonnegative().max(MAX_INT32);

@@ -1,6 +1,7 @@
 import type { Consumer } from '../consumers/consumer.js';
 import { articleEvents, type ArticleVersionContent } from '../write-model/article/events.js';
 import { mediaEvents } from '../write-model/media/events.js';
+import { MAX_INT32 } from '../write-model/core/validate.js';
 import { patchRows, upsertRows, type Row } from './sql-batch.js';
 
 /**
@@ -21,10 +22,8 @@ export const ARTICLES_PROJECTION = 'articles-v1';
 const ARTICLE_PREFIX = 'article-';
 const MEDIA_PREFIX = 'media-';
 
-/** The most an `integer` column holds. */
-const MAX_INT = 2_147_483_647;
 /** A side in pixels as the media table keeps it: one no integer column holds (a header's nonsense, recorded before uploads dropped it) is unknown. */
-const pixels = (n: number | null): number | null => (n !== null && n >= 0 && n <= MAX_INT ? n : null);
+const pixels = (n: number | null): number | null => (n !== null && n >= 0 && n <= MAX_INT32 ? n : null);
 
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
 const WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;

@@ -19,6 +19,9 @@ export function inKeptYears(ms: number): boolean {
   return ms >= EARLIEST_MS && ms <= LATEST_MS;
 }
 
+/** The most an `integer` column (Postgres int4) keeps, 2^31 − 1: a count, a rank or an image's side past it has no row to go in. */
+export const MAX_INT32 = 2_147_483_647;
+
 export function invalid(message: string, details: Record<string, unknown>): DomainError {
   return new DomainError('VALIDATION_ERROR', message, details);
 }

@@ -2,15 +2,14 @@ import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { createApiKey, MAX_ACTIVE_API_KEYS, revokeApiKey, type ApiKeyCall } from '../../../application/api-keys.js';
-import { waitForCheckpoint } from '../../../consumers/checkpoints.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { API_KEYS_PROJECTION } from '../../../projections/api-keys.js';
 import { countActiveApiKeys, listApiKeys } from '../../../read-api/api-keys.js';
 import { API_KEY_SCOPES } from '../../../write-model/api-key/events.js';
 import { MAX_NAME } from '../../../write-model/api-key/decider.js';
 import { issueApiKeyToken } from '../../auth/api-key-tokens.js';
-import type { Redis } from '../../redis/redis.js';
-import { inTurn, TurnTimeoutError } from '../../redis/turns.js';
+import type { Turns } from '../../../application/ports/turns.js';
+import { countedCreation } from '../counted-creation.js';
 import { currentSessionUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, sessionOnly, type HttpApi } from '../define-route.js';
@@ -25,9 +24,7 @@ export interface ApiKeysRouteDeps {
   store: EventStore;
   knex: Knex;
   /** where one user's key creations take turns */
-  redis: Redis;
-  /** the deployment's Redis key prefix (QUEUE_PREFIX) */
-  keyPrefix: string;
+  turns: Turns;
   /** the clock (tests) */
   now?: () => Date;
 }
@@ -36,13 +33,6 @@ const commandResultSchema = z.object({ revision: z.string(), position: z.string(
 
 /** The longest a key may be made to live: a year and a day. */
 const MAX_LIFETIME_MS = 366 * 86_400_000;
-
-/** How long a creation waits for another creation of the same user before it gives up (409). */
-const CREATION_TURN_WAIT_MS = 30_000;
-/** How long a creation holds its user's turn waiting for the read model to count the new key. */
-const CREATION_PROJECTION_WAIT_MS = 5_000;
-/** The longest a turn lasts (a crashed holder's ends then): the append and the projection wait fit well inside. */
-const CREATION_TURN_HOLD_MS = 20_000;
 
 const SCOPES_TEXT =
   '`read`: every GET route of the API (collected data, accounts, workflows, executions, trackings, usage); `collect`: start ' +
@@ -84,14 +74,6 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
   const session = sessionOnly(api);
   const { store, knex } = deps;
   const clock = () => deps.now?.() ?? new Date();
-  const oneCreationAtATime = async <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await inTurn(deps.redis, key, { waitMs: CREATION_TURN_WAIT_MS, holdMs: CREATION_TURN_HOLD_MS }, work);
-    } catch (error) {
-      if (!(error instanceof TurnTimeoutError)) throw error;
-      throw new HttpError(409, 'CONFLICT', 'another API key of yours is being created: try again', { reason: 'creation_in_progress' });
-    }
-  };
   const call = (ctx: AppContext, userId: string): ApiKeyCall => ({ store, userId, now: clock(), context: commandContext(ctx, userId) });
 
   defineRoute(
@@ -135,14 +117,14 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
       }
       const issued = issueApiKeyToken();
       // the limit is counted in the read model: one creation of the user at a time, each keeping its turn until the projection has its key
-      const result = await oneCreationAtATime(`${deps.keyPrefix}:api-key-create:${user.id}`, async () => {
+      const result = await countedCreation(deps, `api-key-create:${user.id}`, API_KEYS_PROJECTION, async () => {
         if ((await countActiveApiKeys(knex, user.id, now)) >= MAX_ACTIVE_API_KEYS) {
           throw new HttpError(409, 'CONFLICT', `at most ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`, {
             reason: 'too_many_keys',
             limit: MAX_ACTIVE_API_KEYS,
           });
         }
-        const made = await createApiKey(call(ctx, user.id), {
+        return createApiKey(call(ctx, user.id), {
           keyId: issued.keyId,
           secretHash: issued.secretHash,
           prefix: issued.prefix,
@@ -150,9 +132,6 @@ export function apiKeysRouter(api: HttpApi, deps: ApiKeysRouteDeps): Router<AppS
           scopes: body.scopes,
           expiresAt: expiresAt?.toISOString() ?? null,
         });
-        // a projection that lags longer lets the next creation count without this key: the limit may then be passed by one
-        if (made.position) await waitForCheckpoint(knex, API_KEYS_PROJECTION, made.position, CREATION_PROJECTION_WAIT_MS);
-        return made;
       });
       const created = result.state.status === 'none' ? null : result.state;
       ctx.set('Cache-Control', 'no-store');

@@ -24,7 +24,7 @@ import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
-import { TurnTimeoutError } from '../../redis/turns.js';
+import { inTurnOrRefused } from '../counted-creation.js';
 import type { Turns } from '../../../application/ports/turns.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { addDays, quotaDay } from '../../../application/quota-day.js';
@@ -124,27 +124,8 @@ const consumedSchema = commandResultSchema.extend({
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const DAY = calendarDaySchema;
 
-/** How long a checkout waits for another checkout of the same subscription before answering 409. */
-const CHECKOUT_TURN_WAIT_MS = 15_000;
-/** The longest a checkout keeps its turn (a crashed holder's ends then): the projection wait and the provider's longest timeout fit inside. */
-const CHECKOUT_TURN_HOLD_MS = 150_000;
-
-/**
- * Runs `work` in the subscription's checkout turn (Redis, across API
- * instances, no database transaction held over the provider call): the
- * lookup of the open order and the placing of a new one happen for one
- * request at a time. Waiting past CHECKOUT_TURN_WAIT_MS is 409. Without
- * `turns` (a router built without Redis) it simply runs.
- */
-async function inCheckoutTurn<T>(turns: Turns | undefined, subscription: string, work: () => Promise<T>): Promise<T> {
-  if (!turns) return work();
-  try {
-    return await turns.run(`subscription-checkout:${subscription}`, { waitMs: CHECKOUT_TURN_WAIT_MS, holdMs: CHECKOUT_TURN_HOLD_MS }, work);
-  } catch (error) {
-    if (error instanceof TurnTimeoutError) throw new HttpError(409, 'CONFLICT', 'another checkout of this subscription is under way; try again');
-    throw error;
-  }
-}
+/** A checkout waits 15 s for another of the same subscription (then 409); it keeps its turn at most 150 s (a crashed holder's ends then): the projection wait and the provider's longest timeout fit inside. */
+const CHECKOUT_TURN = { waitMs: 15_000, holdMs: 150_000 };
 
 function paymentRequired(plan: string): HttpError {
   return new HttpError(422, 'VALIDATION_ERROR', `the ${plan} plan is paid: buy it through PUT /api/v1/subscriptions/{id} or POST /api/v1/payments/orders`, {
@@ -438,9 +419,10 @@ export function subscriptionsRouter(api: HttpApi, deps: SubscriptionsRouteDeps):
           ttlMinutes: checkoutDeps.ttlMinutes,
           context: commandContext(ctx, user.id),
         };
-        // one checkout of a subscription at a time (across API instances): concurrent upgrades would each miss the
-        // other's order in the billing history and each open and place one
-        return inCheckoutTurn(deps.turns, key, async () => {
+        // one checkout of a subscription at a time (across API instances, no database transaction held over the provider
+        // call): concurrent upgrades would each miss the other's order in the billing history and each open and place one
+        const refused = () => new HttpError(409, 'CONFLICT', 'another checkout of this subscription is under way; try again');
+        return inTurnOrRefused(deps.turns, `subscription-checkout:${key}`, CHECKOUT_TURN, refused, async () => {
           // the open order is looked up in the billing history, which trails the order streams: let it take in
           // every order written before this request, so one asked again at once is found
           await waitForCheckpoint(knex, PAYMENT_ORDERS_PROJECTION, await store.headPosition(), DEFAULT_POSITION_WAIT_MS, {
