@@ -27,6 +27,8 @@ export const RAW_BODY_PATH_PREFIXES: readonly string[] = [...CALLBACK_PATH_PREFI
  * JSON request bodies, and nothing else: commands are JSON.
  * - a body with another content type → 415 UNSUPPORTED_MEDIA_TYPE
  * - more than `limitBytes` → 413 PAYLOAD_TOO_LARGE
+ * - a Content-Encoding other than gzip, deflate, br (or identity) → 415; a body
+ *   that does not decompress as its encoding says → 400 MALFORMED_JSON
  * - JSON that does not parse, or is not an object/array → 400 MALFORMED_JSON
  *   (422 VALIDATION_ERROR is kept for a well-formed body with wrong fields)
  * A POST/PUT/PATCH/DELETE without a body gets `{}` and meets the route's schema.
@@ -63,8 +65,19 @@ function tooLarge(limitBytes: number): HttpError {
 function translate(error: unknown, limitBytes: number): unknown {
   const { status, type, message } = (error ?? {}) as { status?: unknown; type?: unknown; message?: unknown };
   if (status === 413 || type === 'entity.too.large') return tooLarge(limitBytes);
+  // a Content-Encoding the parser cannot undo (gzip, deflate and br it can), or a body that does not decompress as its encoding says
+  if (status === 415) return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', String(message));
+  if (isDecompressionError(error)) {
+    return new HttpError(400, 'MALFORMED_JSON', `request body does not decompress as its Content-Encoding says: ${String(message)}`);
+  }
   if (error instanceof SyntaxError) {
     return new HttpError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${String(message)}`);
   }
-  return error; // aborted requests, bad encodings…: http-errors the envelope answers by status
+  return error; // aborted requests, bad charsets…: http-errors the envelope answers by status
+}
+
+/** zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR, …) and brotli's (ERR__ERROR_…, ERR_BROTLI_…), raised while reading the body. */
+function isDecompressionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && /^(Z_|ERR__ERROR|ERR_BROTLI)/.test(code);
 }

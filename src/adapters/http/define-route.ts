@@ -166,7 +166,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict (CONFLICT, IDEMPOTENCY_IN_PROGRESS)',
   412: 'The resource changed since the If-Match revision (PRECONDITION_FAILED)',
   413: 'Request body too large (PAYLOAD_TOO_LARGE)',
-  415: 'Request body is not application/json (UNSUPPORTED_MEDIA_TYPE)',
+  415: 'Request body is not application/json, or in a Content-Encoding other than gzip, deflate, br (UNSUPPORTED_MEDIA_TYPE)',
   422: 'Invalid input (VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED)',
   429: 'Quota exceeded or rate limited (QUOTA_EXCEEDED with feature, limit, resets_at; RATE_LIMITED); see Retry-After',
   500: 'Internal error (INTERNAL_ERROR)',

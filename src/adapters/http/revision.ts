@@ -3,8 +3,11 @@ import { ok } from './envelope.js';
 import { HttpError } from './http-error.js';
 import type { AppContext } from './state.js';
 
-/** a revision, or -1: the ETag of a resource whose stream has no event yet ("nothing written since") */
-const STRONG_REVISION_TAG = /^"(-1|\d{1,20})"$/;
+/**
+ * a revision as ETags carry it (no leading zeros: `"01"` is not the tag `"1"`, and strong comparison is exact),
+ * or -1: the ETag of a resource whose stream has no event yet ("nothing written since")
+ */
+const STRONG_REVISION_TAG = /^"(-1|0|[1-9]\d{0,19})"$/;
 
 /**
  * The stream revision the caller last saw, from `If-Match: "<revision>"` (the
