@@ -230,10 +230,21 @@ export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, acto
   return result;
 }
 
+/** Tries at recording a verdict while changes that leave the credentials alone land beside it. */
+const VERIFY_RECORD_ATTEMPTS = 4;
+
+/** The same sealed credentials (a fresh IV seals every rotation; a snapshot may hold the keys in another order). */
+function sameSealed(a: ConnectedAccount['credentials'], b: ConnectedAccount['credentials']): boolean {
+  return a.keyId === b.keyId && a.iv === b.iv && a.tag === b.tag && a.ciphertext === b.ciphertext;
+}
+
 /**
  * Opens the credentials, asks the platform and records its verdict. The
- * verdict is about the credentials read at revision R, so it is recorded only
- * on R (a rotation meanwhile: 409, verify again). Throws
+ * verdict is about the credentials read at revision R: it is recorded on R,
+ * or on a later revision when what landed meanwhile left the credentials and
+ * the status as they were (the health process manager's AccountHealthChanged);
+ * a rotation or an invalidation meanwhile, or any change with If-Match, is
+ * 409 / 412: verify again. Throws
  * UpstreamUnavailableError when the platform gave no verdict.
  */
 export async function verifyPlatformAccount(
@@ -254,12 +265,26 @@ export async function verifyPlatformAccount(
   }
   const credentials = openSealed(deps, accountId, state);
   const outcome = await verifyCredentials(deps.verifiers, state.platform, credentials);
-  const result = await handle(
-    deps.store,
-    platformAccountAggregate,
+  const command: PlatformAccountCommand = {
+    type: 'VerifyAccount',
     accountId,
-    { type: 'VerifyAccount', accountId, requestedBy: actor.userId, outcome, now: (deps.now?.() ?? new Date()).toISOString() },
-    { context: actor.context, expectedRevision: revision },
-  );
-  return { outcome, result };
+    requestedBy: actor.userId,
+    outcome,
+    now: (deps.now?.() ?? new Date()).toISOString(),
+  };
+  let at = revision;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await handle(deps.store, platformAccountAggregate, accountId, command, { context: actor.context, expectedRevision: at });
+      return { outcome, result };
+    } catch (error) {
+      // pm-account-health appends to this stream after each verdict: a change that left the credentials and the
+      // status alone does not touch this verdict (with If-Match the conflict is the caller's)
+      if (!(error instanceof WrongExpectedVersionError) || expectedRevision !== undefined || attempt >= VERIFY_RECORD_ATTEMPTS) throw error;
+      const now = await load(deps.store, platformAccountAggregate, accountId);
+      const untouched = now.state.status === state.status && sameSealed(now.state.credentials, state.credentials);
+      if (!untouched) throw error;
+      at = now.revision;
+    }
+  }
 }

@@ -142,7 +142,13 @@ function checkSchedule(schedule: WorkflowSchedule | null | undefined, timeZone: 
   if (fields.length !== 5) problem = 'a cron expression has 5 fields: minute hour day-of-month month day-of-week';
   else {
     try {
-      CronExpressionParser.parse(fields.join(' '), { tz: timeZone });
+      const parsed = CronExpressionParser.parse(fields.join(' '), { tz: timeZone });
+      try {
+        // parsing is not enough: the 31st of months of 30 days parses, yet no time matches it and BullMQ would schedule nothing
+        parsed.next();
+      } catch {
+        problem = 'not a cron expression that can run: no date ever matches it (such as the 31st of April and June)';
+      }
     } catch (error) {
       problem = `not a cron expression that can run: ${(error as Error).message}`;
     }

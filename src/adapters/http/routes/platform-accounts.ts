@@ -279,7 +279,8 @@ const ROUTE_TEXT = {
     description:
       'Logs in on the platform with the stored credentials. Accepted: active, with the platform user id and nickname; refused: invalid, ' +
       'with the reason (login_wall, captcha, credentials_expired, …). When the platform gives no answer (network error, timeout, 5xx, ' +
-      'rate limit, IP block): 502 UPSTREAM_UNAVAILABLE and the account is unchanged. A change to the account meanwhile: 409.',
+      'rate limit, IP block): 502 UPSTREAM_UNAVAILABLE and the account is unchanged. New credentials or a change of status meanwhile: 409 ' +
+      '(its health score moving is not such a change).',
   },
 } as const;
 
