@@ -412,18 +412,19 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
   const rebuildName = rebuildConsumerName(name);
   const lock = new AdvisoryLock(deps.databaseUrl, rebuildLockKey(name));
   let lockLost = false;
-  if (!(await lock.tryAcquire(() => (lockLost = true)))) throw new RebuildInProgressError(name);
-
-  const source = await openRebuildSource(
-    deps.store,
-    deps.databaseUrl,
-    def.consumer.filter,
-    options.batchSize ?? REBUILD_BATCH_SIZE,
-    def.consumer.rebuildData,
-  ).catch(async (error: unknown) => {
-    await lock.release();
-    throw error;
-  });
+  // both open a connection of their own: side by side (a source opened in vain is closed again)
+  const [locked, opened] = await Promise.allSettled([
+    lock.tryAcquire(() => (lockLost = true)),
+    openRebuildSource(deps.store, deps.databaseUrl, def.consumer.filter, options.batchSize ?? REBUILD_BATCH_SIZE, def.consumer.rebuildData),
+  ]);
+  if (locked.status !== 'fulfilled' || !locked.value || opened.status !== 'fulfilled') {
+    if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+    if (locked.status === 'fulfilled' && locked.value) await lock.release();
+    if (locked.status === 'rejected') throw locked.reason;
+    if (!locked.value) throw new RebuildInProgressError(name);
+    throw (opened as PromiseRejectedResult).reason;
+  }
+  const source = opened.value;
   let counting: Promise<void> | undefined;
   let swappedIn = false;
   try {
@@ -530,8 +531,9 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     };
 
     /** Replays batches until the rebuild has passed both the head at its start and the live projection. */
-    const replay = async (phase: RebuildProgress['phase']) => {
-      let next: Promise<CatchUpBatch> | undefined;
+    const replay = async (phase: RebuildProgress['phase'], readAhead?: Promise<CatchUpBatch>) => {
+      // a batch read ahead is the one after `at`
+      let next: Promise<CatchUpBatch> | undefined = readAhead;
       try {
         for (;;) {
           check();
@@ -552,12 +554,15 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
       }
     };
 
-    // a small projection's count is in before its first report; a large one's goes on beside the load
+    // the first batch is read while the count has a moment to come in: a small projection's count is
+    // in before its first report; a large one's goes on beside the load
+    let firstBatch: Promise<CatchUpBatch> | undefined;
+    if (meta.phase === 'loading') (firstBatch = source.read(at)).catch(() => undefined);
     if (counting) await Promise.race([counting, sleep(COUNT_WAIT_MS)]);
     options.onProgress?.(progress('replaying'));
     let t = performance.now();
     if (meta.phase === 'loading') {
-      await replay('replaying');
+      await replay('replaying', firstBatch);
       seconds.load = (performance.now() - t) / 1000;
       t = performance.now();
       options.onProgress?.(progress('swapping'));
@@ -591,8 +596,7 @@ export async function rebuildProjection(deps: OpsDeps, name: string, options: Re
     }
   } finally {
     await counting;
-    await source.close().catch(() => undefined);
-    await lock.release();
+    await Promise.all([source.close().catch(() => undefined), lock.release()]);
   }
 }
 
