@@ -5,11 +5,11 @@
  * or that is too weak to be a real secret, must never run a deployment.
  */
 
-/** The parsed values these checks read (names as in config.ts). */
+/** The parsed values these checks read (names as in config.ts); undefined: missing or refused already, not judged here. */
 export interface ProductionInput {
-  JWT_SECRET: string;
-  ENCRYPTION_KEYS: readonly { id: string; key: Buffer }[];
-  SMTP_URL: string;
+  JWT_SECRET?: string | undefined;
+  ENCRYPTION_KEYS?: readonly { id: string; key: Buffer }[] | undefined;
+  SMTP_URL?: string | undefined;
   OPS_TOKEN?: string | undefined;
   /** undefined: not set by the environment (the development default would apply) */
   PUBLIC_WEB_URL: string | undefined;
@@ -33,8 +33,10 @@ const MIN_DISTINCT_KEY_BYTES = 16;
 
 export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string; encryptionKey: Buffer }): Map<string, string> {
   const problems = new Map<string, string>();
-  const secret = c.JWT_SECRET.trim();
-  if (secret === dev.JWT_SECRET || secret.includes('dev-only') || secret.includes('never-use-in-production')) {
+  const secret = c.JWT_SECRET?.trim();
+  if (secret === undefined) {
+    // the schema's line (or "is required in production") says what is wrong
+  } else if (secret === dev.JWT_SECRET || secret.includes('dev-only') || secret.includes('never-use-in-production')) {
     problems.set('JWT_SECRET', 'JWT_SECRET: must not be the development default (or a variant of it) in production');
   } else if (new Set(secret).size < MIN_DISTINCT_SECRET_CHARS) {
     problems.set(
@@ -43,7 +45,7 @@ export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string
     );
   }
 
-  for (const { id, key } of c.ENCRYPTION_KEYS) {
+  for (const { id, key } of c.ENCRYPTION_KEYS ?? []) {
     const problem = key.equals(dev.encryptionKey)
       ? 'is the development default'
       : key.every((b) => b === 0)
@@ -59,8 +61,8 @@ export function productionProblems(c: ProductionInput, dev: { JWT_SECRET: string
 
   if (c.OPS_TOKEN === undefined) problems.set('OPS_TOKEN', 'OPS_TOKEN: is required in production (/readyz and /metrics answer only with it)');
 
-  const smtp = new URL(c.SMTP_URL);
-  if (smtp.protocol !== 'smtps:' && smtp.searchParams.get('requireTLS') !== 'true') {
+  const smtp = c.SMTP_URL === undefined ? undefined : new URL(c.SMTP_URL);
+  if (smtp && smtp.protocol !== 'smtps:' && smtp.searchParams.get('requireTLS') !== 'true') {
     problems.set('SMTP_URL', 'SMTP_URL: must use TLS in production: smtps://… or smtp://…?requireTLS=true');
   }
   if (c.PUBLIC_WEB_URL === undefined) problems.set('PUBLIC_WEB_URL', 'PUBLIC_WEB_URL: is required in production (reset and verification links point there)');

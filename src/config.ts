@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
-import { productionProblems } from './config-production.js';
+import { productionProblems, type ProductionInput } from './config-production.js';
 import { secureConnectionString, securityProblems } from './adapters/event-store/eventstoredb/connection-string.js';
 import { mediaStorageUrlProblem } from './adapters/media/storage-url.js';
 
@@ -251,8 +251,8 @@ const variables = z.object({
   TOTP_ISSUER: z
     .string()
     .trim()
-    .min(1)
-    .max(64)
+    .min(1, 'must not be blank')
+    .max(64, 'must be at most 64 characters')
     .refine((v) => !v.includes(':'), 'must not contain ":"')
     .default('Collector'),
   // every /api/ request: a token bucket per client IP and per signed-in user (requests per second,
@@ -357,7 +357,7 @@ const variables = z.object({
   // the provider's Ed25519 public key (verifies its answers, receipts and inbound messages) and the API's public base URL
   // the provider posts those to. With SMS_PROVIDER_URL set the rest are required; unset: SMS is not offered (503).
   SMS_PROVIDER_URL: url(['http:', 'https:']).optional(),
-  SMS_API_KEY: z.string().min(1).max(200).optional(),
+  SMS_API_KEY: z.string().max(200, 'must be at most 200 characters').optional(),
   SMS_API_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SMS_PROVIDER_PUBLIC_KEY: ed25519PublicKey.optional(),
   SMS_CALLBACK_BASE_URL: url(['http:', 'https:']).optional(),
@@ -485,6 +485,25 @@ const REQUIRED_WITH: Readonly<Partial<Record<ConfigVariable, readonly ConfigVari
   OAUTH_CLIENT_NETEASE_ID: ['OAUTH_CLIENT_NETEASE_SECRET', 'OAUTH_CLIENT_NETEASE_PUBLIC_KEY', 'OPEN_PLATFORM_URL'],
 };
 
+/** What productionProblems reads (PUBLIC_WEB_URL apart: its default does not count as set). */
+const PRODUCTION_CHECKED = [
+  'JWT_SECRET',
+  'ENCRYPTION_KEYS',
+  'SMTP_URL',
+  'OPS_TOKEN',
+  'ALIPAY_PUBLIC_KEY',
+  'ALIPAY_APP_ID',
+  'ALIPAY_SELLER_ID',
+  'WECHAT_PLATFORM_PUBLIC_KEY',
+  'WECHAT_MCH_ID',
+  'WECHAT_APP_ID',
+  'ALIPAY_APP_PRIVATE_KEY',
+  'ALIPAY_GATEWAY_URL',
+  'WECHAT_MCH_PRIVATE_KEY',
+  'WECHAT_API_URL',
+  'PAYMENT_NOTIFY_BASE_URL',
+] as const satisfies readonly (keyof ProductionInput & ConfigVariable)[];
+
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Only our variables, and an empty value counts as unset (`FOO=` in a compose file).
@@ -504,22 +523,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const name of names) if (input[name] === undefined) problems.set(name, `${name}: is required when ${given} is set`);
   }
   const result = schema.safeParse(input);
-  if (result.success && production) {
+  const refused = new Map<string, string>();
+  for (const issue of result.error?.issues ?? []) {
+    const name = String(issue.path[0]);
+    if (refused.has(name)) continue;
+    const value = input[name];
+    refused.set(name, value === undefined ? `${name}: is required` : `${name}: ${issue.message} (got ${shown(name, value)})`);
+  }
+  if (production) {
+    // judged beside whatever else is wrong, so one start lists every problem: each variable as it parses on its own
+    // (one the schema refused is left out here, and its own line stands)
+    const parsed = (name: ConfigVariable): unknown => {
+      const field = variables.shape[name].safeParse(input[name]);
+      return field.success && !refused.has(name) ? field.data : undefined;
+    };
     const devKey = Buffer.from(DEV_ONLY_SECRETS.ENCRYPTION_KEYS.split(':')[1]!, 'base64');
     const more = productionProblems(
-      { ...result.data, PUBLIC_WEB_URL: input['PUBLIC_WEB_URL'] },
+      {
+        ...(Object.fromEntries(PRODUCTION_CHECKED.map((name) => [name, parsed(name)])) as Omit<ProductionInput, 'PUBLIC_WEB_URL'>),
+        PUBLIC_WEB_URL: input['PUBLIC_WEB_URL'] === undefined ? undefined : (parsed('PUBLIC_WEB_URL') as string | undefined),
+      },
       { JWT_SECRET: DEV_ONLY_SECRETS.JWT_SECRET, encryptionKey: devKey },
     );
-    for (const [name, line] of more) if (!problems.has(name)) problems.set(name, line);
+    for (const [name, line] of more) if (!problems.has(name) && !refused.has(name)) problems.set(name, line);
   }
   if (result.success && problems.size === 0) return Object.freeze(result.data);
 
-  for (const issue of result.error?.issues ?? []) {
-    const name = String(issue.path[0]);
-    if (problems.has(name)) continue;
-    const value = input[name];
-    problems.set(name, value === undefined ? `${name}: is required` : `${name}: ${issue.message} (got ${shown(name, value)})`);
-  }
+  for (const [name, line] of refused) if (!problems.has(name)) problems.set(name, line);
   // in the order of `variables`, whichever check found them
   const order = Object.keys(variables.shape);
   throw new ConfigError([...problems].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([, line]) => line));

@@ -50,8 +50,8 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 async function withContainer<T>(io: CliIo, run: (container: Awaited<ReturnType<typeof buildContainer>>) => Promise<T>): Promise<T> {
   let config;
   try {
-    // a CLI keeps its logs to warnings unless LOG_LEVEL says otherwise
-    config = loadConfig({ ...io.env, LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn' });
+    // a CLI keeps its logs to warnings unless LOG_LEVEL says otherwise (empty counts as unset, as everywhere)
+    config = loadConfig({ ...io.env, LOG_LEVEL: io.env.LOG_LEVEL || 'warn' });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(`Invalid configuration:\n${error.problems.map((line) => `  ${line}`).join('\n')}`);
     throw error;
