@@ -136,7 +136,7 @@ function centsTable(what: string, key: RegExp = /^[A-Za-z0-9_.:-]{1,100}$/) {
     for (const part of parts.filter((p) => p !== '')) {
       const m = /^([^=]+)=(\d{1,7})$/.exec(part);
       if (!m || !key.test(m[1]!.trim())) {
-        ctx.addIssue({ code: 'custom', message: `must be comma-separated key=cents pairs, each key ${what} (got ${JSON.stringify(part)})` });
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated key=cents pairs, each key ${what}; ${JSON.stringify(part)} is not one` });
         return z.NEVER;
       }
       table[m[1]!.trim()] = Number(m[2]);

@@ -168,6 +168,16 @@ describe('loadConfig', () => {
     expect(message).to.not.include('s3cret');
   });
 
+  it('names the one bad pair of a cost table, and the value given once', () => {
+    let problems: readonly string[] = [];
+    try {
+      loadConfig({ PROXY_COSTS_CENTS: 'p1=5,p2=x' });
+    } catch (error) {
+      problems = (error as { problems: readonly string[] }).problems;
+    }
+    expect(problems).to.deep.equal(['PROXY_COSTS_CENTS: must be comma-separated key=cents pairs, each key a proxy id; "p2=x" is not one (got "p1=5,p2=x")']);
+  });
+
   it('takes values from the environment, converting numbers', () => {
     const config = loadConfig({
       NODE_ENV: 'production',
