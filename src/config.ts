@@ -149,7 +149,7 @@ const variables = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
   // the API's (and the projector's METRICS_PORT) listening address; default 0.0.0.0 in production, 127.0.0.1
   // otherwise (the development defaults' secrets are public: a development API is not for the network)
-  HOST: z.string().min(1),
+  HOST: z.string().regex(/^[^\s/]+$/, 'must be a host name or an address (no spaces, no scheme or path)'),
   // when set, /readyz and /metrics answer only `Authorization: Bearer <OPS_TOKEN>`; required in production
   OPS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   // reverse proxies (load balancers) in front of the API whose X-Forwarded-For / X-Forwarded-Proto are

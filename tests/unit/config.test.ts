@@ -168,6 +168,14 @@ describe('loadConfig', () => {
     expect(message).to.not.include('s3cret');
   });
 
+  it('refuses a HOST with spaces or a scheme at start, not when the server listens', () => {
+    for (const host of [' ', 'api host', 'http://0.0.0.0']) {
+      expect(() => loadConfig({ HOST: host }), host).to.throw(/HOST: must be a host name or an address/);
+    }
+    expect(loadConfig({ HOST: '::1' }).HOST).to.equal('::1');
+    expect(loadConfig({ HOST: 'localhost' }).HOST).to.equal('localhost');
+  });
+
   it('names the one bad pair of a cost table, and the value given once', () => {
     let problems: readonly string[] = [];
     try {
