@@ -22,7 +22,16 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci
 fi
 
-if ! pg_isready -h 127.0.0.1 -q; then
+# Postgres and Redis are started here only where they are meant to run here: on this machine (their URLs
+# unset, or naming localhost or a socket); a remote one is the operator's to run.
+on_this_machine() { # <url or empty>
+  [ -z "$1" ] && return 0
+  local host
+  host=$(node -e 'try { process.stdout.write(new URL(process.argv[1]).hostname) } catch {}' "$1")
+  [[ -z $host || $host == localhost || $host == 127.0.0.1 || $host == '[::1]' ]]
+}
+
+if on_this_machine "${DATABASE_URL:-}" && ! pg_isready -h 127.0.0.1 -q; then
   command -v pg_ctlcluster >/dev/null || die "PostgreSQL is not installed (apt-get install postgresql)"
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   say "starting PostgreSQL $version"
@@ -30,7 +39,7 @@ if ! pg_isready -h 127.0.0.1 -q; then
   wait_until PostgreSQL pg_isready -h 127.0.0.1 -q
 fi
 
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+if on_this_machine "${REDIS_URL:-}" && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   command -v redis-server >/dev/null || die "Redis is not installed (apt-get install redis-server)"
   say "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
