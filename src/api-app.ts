@@ -264,6 +264,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       secretBox: container.get(TOKENS.SecretBox),
       invitationTtlHours: config.INVITATION_TTL_HOURS,
       memberships: container.get(TOKENS.MembershipDirectory),
+      turns: redisTurns(redis, config.QUEUE_PREFIX),
     }),
     invitationsRouter(api, { store, knex, memberships: container.get(TOKENS.MembershipDirectory) }),
     // the prepaid balance: /ledger (balance, postings, top-ups, settings, prices, statements), operators' credit limits and profit

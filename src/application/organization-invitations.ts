@@ -126,10 +126,30 @@ async function pendingInvitationTo(
   return undefined;
 }
 
-export async function inviteMember(
-  deps: InvitationDeps,
-  input: { organizationId: string; by: string; email: string; roles: readonly string[]; team: string | null; context: CommandContext },
-): Promise<Invited> {
+/** Tries at sending an invitation while the organization changes beside it (a member joining, a role defined). */
+const INVITE_ATTEMPTS = 4;
+
+export async function inviteMember(deps: InvitationDeps, input: InvitationInput): Promise<Invited> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inviteOnce(deps, input);
+    } catch (error) {
+      // the organization moved on after it was read: the roles and the membership are checked again on its new state
+      if (!(error instanceof ConditionFailedError) || attempt >= INVITE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+interface InvitationInput {
+  organizationId: string;
+  by: string;
+  email: string;
+  roles: readonly string[];
+  team: string | null;
+  context: CommandContext;
+}
+
+async function inviteOnce(deps: InvitationDeps, input: InvitationInput): Promise<Invited> {
   const { store } = deps;
   const now = deps.now?.() ?? new Date();
   const org = await load(store, organizationAggregate, input.organizationId);

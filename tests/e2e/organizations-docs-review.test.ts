@@ -304,23 +304,30 @@ describe('organizations: a new reader checks docs/organizations.md (e2e)', funct
     expect(shown.body.data.mfa_required).to.equal(true);
   });
 
-  it('at most 200 pending invitations: the next is 409 with details.limit; an already_invited refusal names its expiry', async () => {
+  it('at most 200 pending invitations, even for invitations sent at the same instant: the next is 409 with details.limit; an already_invited refusal names its expiry', async () => {
     const pat = await registerMember(platform, 'pat');
     const founded = await call('POST', '/api/v1/organizations', pat, { name: 'Pat Co' });
     expect(founded.status, founded.text).to.equal(201);
     const patOrg = founded.body.data.id;
-    let last: Reply | undefined;
-    for (let i = 0; i < 200; i += 20) {
-      const batch = await Promise.all(
-        Array.from({ length: 20 }, (_, j) =>
-          call('POST', `/api/v1/organizations/${patOrg}/invitations`, pat, { email: `p${i + j}-${patOrg.slice(0, 6)}@example.test`, roles: [] }),
-        ),
-      );
+    const invite = (n: number) =>
+      call('POST', `/api/v1/organizations/${patOrg}/invitations`, pat, { email: `p${n}-${patOrg.slice(0, 6)}@example.test`, roles: [] });
+    for (let i = 0; i < 190; i += 20) {
+      const batch = await Promise.all(Array.from({ length: Math.min(20, 190 - i) }, (_, j) => invite(i + j)));
       for (const r of batch) expect(r.status, r.text).to.equal(201);
-      last = batch[batch.length - 1];
     }
-    const listed = await call('GET', `/api/v1/organizations/${patOrg}/invitations?per_page=1&after_position=${last!.body.data.position}`, pat);
-    expect(listed.body.data.total ?? listed.body.data.pagination?.total, listed.text).to.be.greaterThanOrEqual(200);
+    // the last ten places, asked for twenty times at once
+    const rush = await Promise.all(Array.from({ length: 20 }, (_, j) => invite(190 + j)));
+    expect(
+      rush.filter((r) => r.status === 201),
+      'accepted',
+    ).to.have.length(10);
+    for (const r of rush.filter((r) => r.status !== 201)) {
+      expect(r.status, r.text).to.equal(409);
+      expect(r.body.error.details.limit, r.text).to.equal(200);
+    }
+    const last = rush.filter((r) => r.status === 201).at(-1)!;
+    const listed = await call('GET', `/api/v1/organizations/${patOrg}/invitations?per_page=1&after_position=${last.body.data.position}`, pat);
+    expect(listed.body.data.total ?? listed.body.data.pagination?.total, listed.text).to.equal(200);
     const over = await call('POST', `/api/v1/organizations/${patOrg}/invitations`, pat, { email: `over-${patOrg.slice(0, 6)}@example.test`, roles: [] });
     expect(over.status, over.text).to.equal(409);
     expect(over.body.error.details.limit).to.equal(200);
@@ -328,6 +335,18 @@ describe('organizations: a new reader checks docs/organizations.md (e2e)', funct
     expect(again.status, again.text).to.equal(409);
     expect(again.body.error.details).to.include.keys('invitation_id', 'expires_at');
     expect(again.body.error.details.reason).to.equal('already_invited');
+  });
+
+  it('one address invited several times at once: one invitation, every other answer 409 already_invited', async () => {
+    const email = `twice-${randomUUID().slice(0, 6)}@example.test`;
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call('POST', org('/invitations'), owner, { email, roles: [] })));
+    const sent = answers.filter((r) => r.status === 201);
+    expect(sent, answers.map((r) => r.text).join('\n')).to.have.length(1);
+    for (const r of answers.filter((r) => r.status !== 201)) {
+      expect(r.status, r.text).to.equal(409);
+      expect(r.body.error.details.reason, r.text).to.equal('already_invited');
+      expect(r.body.error.details.invitation_id, r.text).to.equal(sent[0]!.body.data.id);
+    }
   });
 
   it('one organization per user, even for concurrent foundings; a keyed repeat answers the first founding', async () => {

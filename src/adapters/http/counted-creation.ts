@@ -36,7 +36,7 @@ export async function inTurnOrRefused<T>(
 
 /**
  * A creation under a limit counted in a read model (at most 20 API keys, 50
- * keywords, 50 reports): the creations of one owner run one at a time
+ * keywords, 50 reports, 200 pending invitations): the creations of one owner run one at a time
  * (`key`), and each keeps its turn until `projection` has what it wrote, so
  * the next one counts it. Concurrent requests then cannot all pass the same
  * count. A projection lagging past the wait lets the next creation count
@@ -48,8 +48,10 @@ export async function countedCreation<T extends { readonly position?: Position |
   key: string,
   projection: string,
   work: () => Promise<T>,
+  /** the 409's message, when the turn is not the caller's own (an organization's, say) */
+  busy = 'another creation of yours is under way: try again',
 ): Promise<T> {
-  const refused = () => new HttpError(409, 'CONFLICT', 'another creation of yours is under way: try again', { reason: 'creation_in_progress' });
+  const refused = () => new HttpError(409, 'CONFLICT', busy, { reason: 'creation_in_progress' });
   return inTurnOrRefused(deps.turns, key, { waitMs: TURN_WAIT_MS, holdMs: TURN_HOLD_MS }, refused, async () => {
     const made = await work();
     if (made.position) await waitForCheckpoint(deps.knex, projection, made.position, PROJECTION_WAIT_MS);

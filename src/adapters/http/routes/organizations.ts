@@ -18,6 +18,8 @@ import { emailSchema } from '../../../application/register-user.js';
 import type { MembershipDirectory } from '../../../application/ports/membership.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { ORGANIZATIONS_PROJECTION } from '../../../projections/organizations.js';
+import type { Turns } from '../../../application/ports/turns.js';
+import { countedCreation } from '../counted-creation.js';
 import { findMember, listCustomRoles, listInvitations, listMembers } from '../../../read-api/organizations.js';
 import { DATA_SCOPES, type Permission } from '../../../write-model/access/permissions.js';
 import { BUILT_IN_ORG_GRANTS, BUILT_IN_ORG_ROLES } from '../../../write-model/access/roles.js';
@@ -52,6 +54,8 @@ export interface OrganizationRouteDeps {
   invitationTtlHours: number;
   /** the access policy's membership answers, forgotten after a change here (kept up to a second otherwise) */
   memberships?: MembershipDirectory & { forget?(userId?: string): void };
+  /** an organization's invitations are sent one at a time (Redis): the pending limit and one invitation per address hold */
+  turns?: Turns;
   now?: () => Date;
 }
 
@@ -513,9 +517,17 @@ export function organizationsRouter(api: HttpApi, deps: OrganizationRouteDeps): 
     },
     async ({ params, body }, ctx) => {
       const who = actor(ctx);
-      const invited = await inviteMember(
-        { store, knex, outbox: deps.outbox, secretBox: deps.secretBox, ttlHours: deps.invitationTtlHours, now: clock },
-        { organizationId: params.id, by: who.userId, email: body.email, roles: body.roles, team: body.team ?? null, context: who.context },
+      // both checks (pending limit, address invited already) read the read model: each invitation waits until it counts the one before
+      const invited = await countedCreation(
+        { turns: deps.turns, knex },
+        `organization-invitations:${params.id}`,
+        ORGANIZATIONS_PROJECTION,
+        () =>
+          inviteMember(
+            { store, knex, outbox: deps.outbox, secretBox: deps.secretBox, ttlHours: deps.invitationTtlHours, now: clock },
+            { organizationId: params.id, by: who.userId, email: body.email, roles: body.roles, team: body.team ?? null, context: who.context },
+          ),
+        'another invitation to this organization is being sent: try again',
       );
       commandResult(ctx, invited, { status: 201, extra: { id: invited.invitationId, email: invited.emailMasked, expires_at: invited.expiresAt } });
     },
