@@ -129,7 +129,7 @@ describe('operational endpoints (e2e)', () => {
     expect(res.status).to.equal(404);
     const body = await envelopeOf(res);
     expect(body).to.deep.include({ success: false, request_id: 'lost-1' });
-    expect(body.error).to.deep.equal({ code: 'NOT_FOUND', message: 'no route for GET /nope', details: null });
+    expect(body.error).to.deep.equal({ code: 'NOT_FOUND', message: 'no route for GET /nope', details: {} });
     expect(body.timestamp).to.match(ISO_TIMESTAMP);
   });
 

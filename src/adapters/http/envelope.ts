@@ -10,7 +10,8 @@ export function ok(ctx: AppContext, data: unknown, status = 200): void {
 export function fail(ctx: AppContext, error: HttpError): void {
   send(ctx, error.status, {
     success: false,
-    error: { code: error.code, message: error.message, details: error.details ?? null },
+    // always an object, so `error.details.reason` never throws in a client: {} when there is nothing more to say
+    error: { code: error.code, message: error.message, details: error.details ?? {} },
     timestamp: new Date().toISOString(),
     request_id: ctx.state.requestId,
   });

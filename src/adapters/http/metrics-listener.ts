@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { opsTokenCheck } from './ops-token.js';
@@ -48,5 +49,5 @@ export async function startMetricsListener(
 /** The API's error shape, so a scraper's 401 reads the same from every process. */
 function answerError(res: ServerResponse, status: number, code: string, message: string): void {
   res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({ success: false, error: { code, message, details: null }, timestamp: new Date().toISOString() }));
+  res.end(JSON.stringify({ success: false, error: { code, message, details: {} }, timestamp: new Date().toISOString(), request_id: randomUUID() }));
 }

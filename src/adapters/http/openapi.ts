@@ -18,9 +18,9 @@ export const errorEnvelopeSchema = z
       code: z.string().describe('VALIDATION_ERROR, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, CONFLICT, QUOTA_EXCEEDED, …'),
       message: z.string(),
       details: z
-        .unknown()
+        .record(z.string(), z.unknown())
         .describe(
-          'VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at, and for a daily counter used, plan, subscription_id}',
+          'always an object ({} when there is nothing more to say). VALIDATION_ERROR: {issues: [{in, path, message, code}]}; QUOTA_EXCEEDED: {feature, limit, resets_at, and for a daily counter used, plan, subscription_id}',
         ),
     }),
     timestamp: z.string(),
