@@ -63,6 +63,11 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const byIp = deps.rateLimitByIp;
   if (byIp) app.use((ctx, next) => (ctx.path === OPENAPI_PATH ? byIp(ctx, next) : next()));
   app.use(jsonBody({ limitBytes: deps.bodyLimitBytes }));
+  // read-your-writes refuses a position past the store's head instead of waiting out its bound (read-your-writes.ts)
+  app.use((ctx, next) => {
+    ctx.state.headPosition = () => deps.store.headPosition();
+    return next();
+  });
 
   if (deps.store.kind === 'postgres') horizonMetrics(deps.metrics, deps.knex);
   // every projector's parked events, read from consumer_dead_letters when scraped

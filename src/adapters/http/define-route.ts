@@ -10,6 +10,7 @@ import { API_KEY_AUTH, BEARER_AUTH, createOpenApiRegistry, errorEnvelopeSchema, 
 import { requireScope } from './authenticate.js';
 import type { ApiKeyScope } from '../../write-model/api-key/events.js';
 import { unsafeTextIssues } from './text-safety.js';
+import { repeatedQueryIssues } from './query.js';
 import { isPermission, type Permission } from '../../write-model/access/permissions.js';
 import { isPlatformPermission } from '../../application/authorization/policy.js';
 import { requirePermission, type AccessOptions } from './access.js';
@@ -203,12 +204,14 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
   // then the one access policy: the route's permission for the caller's roles (403 details.reason role / mfa_required), ctx.state.access
   if (definition.auth) middleware.push(requirePermission(definition.permission!, api.access));
   middleware.push(async (ctx, next) => {
-    const issues: ValidationIssue[] = [];
+    // a parameter given twice that the route takes once: one issue saying so, instead of the schema's about a list
+    const issues: ValidationIssue[] = request.query ? repeatedQueryIssues(request.query, ctx.query) : [];
+    const repeated = new Set(issues.map((issue) => issue.path[0]));
     const parse = (location: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
       if (!schema) return undefined;
       const result = schema.safeParse(value);
       if (result.success) return result.data;
-      issues.push(...zodIssues(result.error, location));
+      issues.push(...zodIssues(result.error, location).filter((issue) => location !== 'query' || !repeated.has(issue.path[0])));
       return undefined;
     };
     // text no store can keep is refused before any schema sees it (a route may not validate every string)

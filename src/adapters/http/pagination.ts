@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { decimalInteger } from './query.js';
 
 export const DEFAULT_PER_PAGE = 20;
 export const MAX_PER_PAGE = 100;
 
 /** `?page=&per_page=` for a route's query schema; per_page above 100 is a 422, not silently clamped. */
 export const paginationQuery = z.object({
-  page: z.coerce.number().int().min(1).default(1),
-  per_page: z.coerce.number().int().min(1).max(MAX_PER_PAGE).default(DEFAULT_PER_PAGE),
+  page: decimalInteger({ min: 1 }).default(1),
+  per_page: decimalInteger({ min: 1, max: MAX_PER_PAGE }).default(DEFAULT_PER_PAGE),
 });
 
 // the read side's page types (src/read-api/page.ts); paginationQuery parses into a PageRequest

@@ -17,6 +17,7 @@ import { registerQueueOperationRoutes, type QueueOperationsDeps } from './admin-
 import { pageOf, pageSchema, paginationQuery } from '../pagination.js';
 import { instantQuery } from '../instant.js';
 import type { AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 /** The BullMQ queues the console shows, the monitor samples and the admin API acts on (rebuilds go to `maintenance`): every queue of the platform. */
 export const ADMIN_QUEUE_NAMES = MONITORED_QUEUE_NAMES;
@@ -284,7 +285,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
       permission: 'platform.operations.view',
       request: {
         params: z.object({ stream: STREAM }),
-        query: z.object({ from_revision: REVISION.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        query: z.object({ from_revision: REVISION.optional(), limit: decimalInteger({ min: 1, max: 1000 }).default(100) }),
       },
       responses: { 200: { description: 'the events', schema: z.array(eventSchema) } },
       errors: [403, 404],
@@ -372,7 +373,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
         params: z.object({ correlationId: z.string().min(1).max(200) }),
         query: z.object({
           from_position: POSITION.optional().describe("`<commit>-<prepare>`: the events after it; a page's last position starts the next page"),
-          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          limit: decimalInteger({ min: 1, max: 1000 }).default(100),
         }),
       },
       responses: { 200: { description: 'a page of the timeline', schema: z.array(eventSchema) } },
@@ -409,7 +410,7 @@ export function adminRouter(api: HttpApi, deps: AdminRouteDeps): Router<AppState
             stream_prefix: z.string().min(1).max(500).optional(),
             from: instantQuery.optional(),
             to: instantQuery.optional(),
-            limit: z.coerce.number().int().min(1).max(1000).default(100),
+            limit: decimalInteger({ min: 1, max: 1000 }).default(100),
           })
           // instants, compared as such: a range ending before it starts is a mistake, not an empty answer
           .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {

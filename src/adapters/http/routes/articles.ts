@@ -17,6 +17,7 @@ import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 /**
  * Articles under `/api/v1/articles`: drafts kept as numbered versions (the
@@ -280,7 +281,7 @@ export function articlesRouter(api: HttpApi, deps: ArticleRouteDeps): Router<App
       tags: ['articles'],
       auth: true,
       permission: 'publishing.articles.view',
-      request: { params: idParams.extend({ version: z.coerce.number().int().min(1).max(1_000_000) }), query: afterPositionQuery },
+      request: { params: idParams.extend({ version: decimalInteger({ min: 1, max: 1_000_000 }) }), query: afterPositionQuery },
       responses: { 200: { description: 'the version', schema: versionSchema } },
       errors: [404],
     },

@@ -17,6 +17,7 @@ import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import type { AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 export interface CompetitorAnalysisRouteDeps {
   store: EventStore;
@@ -137,12 +138,12 @@ export function competitorAnalysisRouter(api: HttpApi, deps: CompetitorAnalysisR
         params: z.object({ novel_id: z.string().regex(/^\d{1,20}$/, 'a Qidian book id is digits') }),
         query: z
           .object({
-            days: z.coerce.number().int().min(1).max(MAX_COMPETITOR_DAYS).optional().describe('the last `days` Qidian days, today included (not with from/to)'),
+            days: decimalInteger({ min: 1, max: MAX_COMPETITOR_DAYS }).optional().describe('the last `days` Qidian days, today included (not with from/to)'),
             from: DAY.optional().describe('first Qidian day (Asia/Shanghai)'),
             to: DAY.optional().describe('last Qidian day, included; default: today'),
             level: z.enum(['auto', 'category']).default('auto').describe('auto: by sub-category when known, else category'),
             sort: z.enum(PEER_SORTS).default('collections').describe('the metric the top peers are ordered by (descending)'),
-            limit: z.coerce.number().int().min(1).max(MAX_TOP_PEERS).default(10),
+            limit: decimalInteger({ min: 1, max: MAX_TOP_PEERS }).default(10),
           })
           .extend(afterPositionQuery.shape),
       },

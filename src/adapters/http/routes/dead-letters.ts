@@ -17,6 +17,7 @@ import { defineRoute, type HttpApi } from '../define-route.js';
 import { validationError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import type { AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 /** Builds the consumers with their real adapters for one retry (the projector's catalogue). */
 export type WithConsumers = <T>(run: (find: (name: string) => Consumer | undefined) => Promise<T>) => Promise<T>;
@@ -96,7 +97,7 @@ export function registerDeadLetterRoutes(router: Router<AppState>, admin: HttpAp
         query: z.object({
           consumer: z.string().min(1).max(200).optional(),
           status: z.enum([...DEAD_LETTER_STATUSES, 'all']).default('parked'),
-          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          limit: decimalInteger({ min: 1, max: 1000 }).default(100),
         }),
       },
       responses: { 200: { description: 'the dead letters', schema: z.array(deadLetterSchema) } },

@@ -39,7 +39,7 @@ const listQuery = paginationQuery
   .extend({ unread: z.enum(['true', 'false']).optional().describe('true: only the unread ones') })
   .extend(afterPositionQuery.shape);
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
+const idParams = z.object({ id: z.uuid('a notification id is a UUID') });
 
 /**
  * The caller's in-app notifications: `/api/v1/notifications`. Reads come from

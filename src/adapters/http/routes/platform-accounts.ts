@@ -77,7 +77,7 @@ const accountSchema = z.object({
 const platformEnum = z.enum(PLATFORM_IDS as [PlatformId, ...PlatformId[]]);
 /** what the list filters on: the platforms accounts are connected to with cookies, and the open platforms bound through OAuth */
 const listedPlatformEnum = z.enum([...PLATFORM_IDS, ...OPEN_PLATFORM_IDS] as [string, ...string[]]);
-const idParams = z.object({ id: z.string().min(1).max(100) });
+const idParams = z.object({ id: z.uuid('a platform account id is a UUID') });
 const credentialsField = z
   .record(z.string(), z.unknown())
   .describe("the platform's credentials: xiaohongshu {cookies (with a1 and web_session), userAgent?}; qidian {cookies?}");

@@ -34,6 +34,7 @@ import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import { commandResult, ifMatchRevision } from '../revision.js';
 import type { AppContext, AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 export interface QidianRouteDeps {
   store: EventStore;
@@ -133,7 +134,7 @@ const entrySchema = z.object({
 });
 
 const periodQuery = z.object({
-  days: z.coerce.number().int().min(1).max(MAX_ANALYTICS_DAYS).optional().describe('the last `days` Qidian days, today included (not with from/to)'),
+  days: decimalInteger({ min: 1, max: MAX_ANALYTICS_DAYS }).optional().describe('the last `days` Qidian days, today included (not with from/to)'),
   from: DAY.optional().describe('first Qidian day (Asia/Shanghai); default: `to` − (default days − 1)'),
   to: DAY.optional().describe('last Qidian day, included; default: today'),
 });
@@ -584,7 +585,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       permission: 'collection.data.view',
       request: {
         params: novelParams,
-        query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(7) }).extend(afterPositionQuery.shape),
+        query: z.object({ days: decimalInteger({ min: 1, max: MAX_TREND_DAYS }).default(7) }).extend(afterPositionQuery.shape),
       },
       responses: { 200: { description: 'the trends', schema: trendsSchema } },
       errors: [403, 404],
@@ -614,7 +615,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.view',
-      request: { query: z.object({ top: z.coerce.number().int().min(1).max(100).default(20) }).extend(afterPositionQuery.shape) },
+      request: { query: z.object({ top: decimalInteger({ min: 1, max: 100 }).default(20) }).extend(afterPositionQuery.shape) },
       responses: {
         200: {
           description: 'the rankings',
@@ -699,7 +700,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
               .optional()
               .describe('one board, by its name or its board on qidian.com/rank (as GET /rankings/{type}); default all the plan allows'),
             category: z.string().trim().min(1).max(100).optional(),
-            limit: z.coerce.number().int().min(1).max(MAX_MARKET_LIST).default(10),
+            limit: decimalInteger({ min: 1, max: MAX_MARKET_LIST }).default(10),
           })
           .extend(afterPositionQuery.shape),
       },

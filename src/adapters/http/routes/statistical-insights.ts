@@ -11,6 +11,7 @@ import { currentUser } from '../authenticate.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
 import type { AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 export interface StatisticalInsightsRouteDeps {
   store: EventStore;
@@ -119,9 +120,9 @@ export function statisticalInsightsRouter(api: HttpApi, deps: StatisticalInsight
       request: {
         query: z
           .object({
-            days: z.coerce.number().int().min(1).max(MAX_INSIGHT_DAYS).default(30),
-            limit: z.coerce.number().int().min(1).max(MAX_INSIGHT_LIST).default(10),
-            min_notes: z.coerce.number().int().min(1).max(1000).default(2),
+            days: decimalInteger({ min: 1, max: MAX_INSIGHT_DAYS }).default(30),
+            limit: decimalInteger({ min: 1, max: MAX_INSIGHT_LIST }).default(10),
+            min_notes: decimalInteger({ min: 1, max: 1000 }).default(2),
           })
           .extend(afterPositionQuery.shape),
       },

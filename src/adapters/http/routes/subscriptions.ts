@@ -121,7 +121,7 @@ const consumedSchema = commandResultSchema.extend({
   resets_at: z.string(),
 });
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
+const idParams = z.object({ id: z.uuid('a subscription id is a UUID') });
 const DAY = calendarDaySchema;
 
 /** A checkout waits 15 s for another of the same subscription (then 409); it keeps its turn at most 150 s (a crashed holder's ends then): the projection wait and the provider's longest timeout fit inside. */

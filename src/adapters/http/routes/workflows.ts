@@ -111,7 +111,7 @@ const executionSchema = z.object({
   revision: z.string(),
 });
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
+const idParams = z.object({ id: z.uuid('a workflow or execution id is a UUID') });
 
 const createBody = z
   .object({

@@ -48,6 +48,7 @@ import { commandResult } from '../revision.js';
 import { instantQuery } from '../instant.js';
 import { calendarDaySchema } from '../calendar-day.js';
 import type { AppContext, AppState } from '../state.js';
+import { decimalInteger } from '../query.js';
 
 export interface XiaohongshuRouteDeps {
   store: EventStore;
@@ -576,7 +577,7 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
       auth: true,
       permission: 'collection.data.view',
       errors: [403],
-      request: { query: z.object({ days: z.coerce.number().int().min(1).max(MAX_TREND_DAYS).default(30) }).extend(afterPositionQuery.shape) },
+      request: { query: z.object({ days: decimalInteger({ min: 1, max: MAX_TREND_DAYS }).default(30) }).extend(afterPositionQuery.shape) },
       responses: { 200: { description: 'the series', schema: trendsSchema } },
     },
     async ({ query }, ctx) => {
@@ -612,8 +613,8 @@ export function xiaohongshuRouter(api: HttpApi, deps: XiaohongshuRouteDeps): Rou
         query: z
           .object({
             format: z.enum(REPORT_FORMATS),
-            days: z.coerce.number().int().min(1).max(MAX_REPORT_DAYS).default(30),
-            top: z.coerce.number().int().min(1).max(MAX_REPORT_NOTES).default(10),
+            days: decimalInteger({ min: 1, max: MAX_REPORT_DAYS }).default(30),
+            top: decimalInteger({ min: 1, max: MAX_REPORT_NOTES }).default(10),
           })
           .extend(afterPositionQuery.shape),
       },
