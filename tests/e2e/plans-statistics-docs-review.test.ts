@@ -278,7 +278,9 @@ describe('plans and statistics, as their docs say (e2e review)', function () {
       expect(r.status, `${JSON.stringify(body)}: ${r.text}`).to.equal(422);
       expect(r.body.error.code).to.equal('VALIDATION_ERROR');
     }
-    expect((await consume({ feature: 'daily_api_calls' }, 'no-such-subscription')).status).to.equal(404);
+    expect((await consume({ feature: 'daily_api_calls' }, randomUUID())).status).to.equal(404);
+    // a subscription id is a UUID: anything else is refused before any lookup
+    expect((await consume({ feature: 'daily_api_calls' }, 'no-such-subscription')).status).to.equal(422);
     const nul = await consume({ feature: 'daily_api_calls' }, '%00');
     expect(nul.status, nul.text).to.equal(422);
     expect(nul.body.error.details.issues[0]).to.include({ in: 'params', code: 'invalid_text' });
