@@ -14,6 +14,7 @@ import { repeatedQueryIssues } from './query.js';
 import { isPermission, type Permission } from '../../write-model/access/permissions.js';
 import { isPlatformPermission } from '../../application/authorization/policy.js';
 import { requirePermission, type AccessOptions } from './access.js';
+import { responseCheckMiddleware } from './response-check.js';
 import type { AppContext, AppState } from './state.js';
 
 /**
@@ -90,6 +91,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** only with `envelope: false`; default application/json (several: each is answered, as the request decides) */
   contentType?: string | readonly string[];
+  /** an enveloped route that answers a file instead when asked (`format=pdf`): the file's content types, documented beside the envelope */
+  files?: readonly string[];
 }
 
 type Parsed<R, K extends keyof RequestSchemas> = R extends { [P in K]: infer S } ? (S extends z.ZodType ? z.output<S> : undefined) : undefined;
@@ -175,6 +178,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'A service the platform depends on (Postgres, Redis) is unavailable for a moment (SERVICE_UNAVAILABLE); see Retry-After',
 };
 
+/** What a file answer is documented as. */
+const FILE_BYTES = z.string().describe("the file's bytes");
+
 /** Validated input between the validation middleware and the handler (idempotency runs in between). */
 const parsedInputs = new WeakMap<object, unknown>();
 
@@ -237,8 +243,11 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
     if (ctx.body == null && (data !== undefined || ctx.status === 404)) ok(ctx, data ?? null, successStatus);
   });
 
-  router.register(definition.path, [method.toUpperCase()], middleware as never);
   const route = openApiRoute(router, definition, request, idempotent, routeScope(definition, api));
+  // the test harness checks every answer against the document (response-check.ts); off, there is no such middleware
+  const check = responseCheckMiddleware({ registry: api.registry, method, path: route.path });
+  if (check) middleware.unshift(check);
+  router.register(definition.path, [method.toUpperCase()], middleware as never);
   api.registry.registerPath(route);
   api.routes.push({
     method,
@@ -284,7 +293,9 @@ function openApiRoute(
   for (const [status, spec] of Object.entries(definition.responses)) {
     const schema = enveloped ? successEnvelopeSchema(spec.schema ?? z.null()) : (spec.schema ?? z.null());
     const types = enveloped ? ['application/json'] : [spec.contentType ?? 'application/json'].flat();
-    responses[status] = { description: spec.description, content: Object.fromEntries(types.map((type) => [type, { schema }])) };
+    const content: Record<string, { schema: z.ZodType }> = Object.fromEntries(types.map((type) => [type, { schema }]));
+    for (const type of enveloped ? (spec.files ?? []) : []) content[type] = { schema: FILE_BYTES };
+    responses[status] = { description: spec.description, content };
   }
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   if (request.params || request.query || request.body) errors.add(422);

@@ -417,7 +417,13 @@ export function ledgerRouter(api: HttpApi, deps: LedgerRouteDeps): Router<AppSta
         params: z.object({ month: periodSchema }),
         query: z.object({ format: z.enum(['json', 'xlsx', 'pdf']).default('json') }).extend(afterPositionQuery.shape),
       },
-      responses: { 200: { description: 'the statement (json); a file for xlsx / pdf', schema: statementSchema } },
+      responses: {
+        200: {
+          description: 'the statement (json); a file for xlsx / pdf',
+          schema: statementSchema,
+          files: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/pdf'],
+        },
+      },
       errors: [404],
     },
     async ({ params, query }, ctx) => {

@@ -535,7 +535,7 @@ export function qidianRouter(api: HttpApi, deps: QidianRouteDeps): Router<AppSta
       responses: {
         200: {
           description: 'the file (json shown; csv and xlsx hold the same rows as columns)',
-          contentType: 'application/json',
+          contentType: Object.values(CONTENT_TYPES),
           schema: z.array(snapshotSchema),
         },
         401: { description: 'Missing or invalid access token (UNAUTHENTICATED)', schema: errorEnvelopeSchema },
