@@ -5,6 +5,7 @@ import type { Knex } from '../adapters/db/knex.js';
 import type { Logger } from '../logger.js';
 import { assertTransactionIdsAhead, RestoredClusterError } from '../adapters/event-store/postgres/restore-guard.js';
 import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
+import { accessSync, constants, statSync } from 'node:fs';
 
 /** The configuration, or the list of what is wrong with it on stderr and exit 1. */
 export function loadConfigOrExit(): Config {
@@ -15,6 +16,31 @@ export function loadConfigOrExit(): Config {
     console.error(`Invalid configuration:\n${error.problems.map((line) => `  ${line}`).join('\n')}`);
     process.exit(1);
   }
+}
+
+/**
+ * The worker drives the browser at CHROMIUM_PATH: one that is not there is
+ * a configuration error at start, not a failure of every scrape job later.
+ */
+export function chromiumProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `CHROMIUM_PATH: ${path} is not a file (install Debian's chromium package, or set CHROMIUM_PATH to the browser)`;
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch {
+    return `CHROMIUM_PATH: no executable browser at ${path} (install Debian's chromium package, or set CHROMIUM_PATH to the browser)`;
+  }
+}
+
+/** The worker's configuration: loadConfigOrExit, and a browser at CHROMIUM_PATH. */
+export function loadWorkerConfigOrExit(): Config {
+  const config = loadConfigOrExit();
+  const problem = chromiumProblem(config.CHROMIUM_PATH);
+  if (problem) {
+    console.error(`Invalid configuration:\n  ${problem}`);
+    process.exit(1);
+  }
+  return config;
 }
 
 /**

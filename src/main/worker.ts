@@ -15,7 +15,7 @@ import { BrowserPool } from '../adapters/scrapers/browser-pool.js';
 import { proxyCandidates } from '../read-api/proxies.js';
 import { createScrapeDeadLetter, createScrapeJobHandler, type ScrapeJobDeps, type ScrapeOutcome } from '../worker/scrape-job.js';
 import { createScrapers, platformUrls, type ScraperTuning } from '../worker/scrapers.js';
-import { loadConfigOrExit, prepareDatabase } from './boot.js';
+import { loadWorkerConfigOrExit, prepareDatabase } from './boot.js';
 import { stopOnSignal } from './shutdown.js';
 import { mailProcessor, maintenanceProcessor, proxyHealthProcessor, workflowTickProcessor } from './worker-processors.js';
 import { messageSendProcessor } from './message-send-processor.js';
@@ -229,7 +229,7 @@ export function allProcessors(scrape: ScrapeProcessorOptions = {}): ProcessorFac
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadWorkerConfigOrExit();
   const container = await buildContainer(config, { processName: 'worker' });
   const logger = container.get(TOKENS.Logger);
   try {

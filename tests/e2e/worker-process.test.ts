@@ -169,4 +169,33 @@ describe('worker process (e2e: tsx src/main/worker.ts)', function () {
     expect(output).to.not.contain(COOKIE_VALUE);
     expect(output).to.not.contain(PROXY_PASSWORD);
   });
+  it('refuses to start without a browser at CHROMIUM_PATH: exit 1 and one line naming the variable', async () => {
+    const run = (chromium: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const refused = spawn('node_modules/.bin/tsx', ['src/main/worker.ts'], {
+          cwd: process.cwd(),
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl, CHROMIUM_PATH: chromium },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        refused.stdout!.on('data', (c) => (stdout += c));
+        refused.stderr!.on('data', (c) => (stderr += c));
+        refused.on('error', reject);
+        refused.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const [missing, notAFile, notExecutable] = await Promise.all([run('/nonexistent/chromium'), run('/tmp'), run('package.json')]);
+    expect(missing).to.deep.equal({
+      code: 1,
+      stdout: '',
+      stderr:
+        "Invalid configuration:\n  CHROMIUM_PATH: no executable browser at /nonexistent/chromium (install Debian's chromium package, or set CHROMIUM_PATH to the browser)\n",
+    });
+    expect(notAFile.code).to.equal(1);
+    expect(notAFile.stderr).to.equal(
+      "Invalid configuration:\n  CHROMIUM_PATH: /tmp is not a file (install Debian's chromium package, or set CHROMIUM_PATH to the browser)\n",
+    );
+    expect(notExecutable.code).to.equal(1);
+    expect(notExecutable.stderr).to.include('CHROMIUM_PATH: no executable browser at package.json');
+  });
 });
