@@ -150,7 +150,13 @@ export function createApiApp(container: Container): Koa<AppState> {
       ...(verification ? { verification } : {}),
       ...(smsOffered ? { smsCodes } : {}),
     }),
-    usersRouter(sessionOnly(api), { store, knex, limits: authLimits, ...(verification ? { verification } : {}) }),
+    usersRouter(sessionOnly(api), {
+      store,
+      knex,
+      limits: authLimits,
+      passwordHasher: container.get(TOKENS.PasswordHasher),
+      ...(verification ? { verification } : {}),
+    }),
     // the second factor: TOTP enrollment, recovery codes, turning it off (/users/mfa/…)
     mfaRouter(sessionOnly(api), {
       store,

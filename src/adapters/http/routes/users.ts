@@ -8,6 +8,9 @@ import { handle } from '../../../write-model/core/command-handler.js';
 import { sessionAggregate } from '../../../write-model/session/decider.js';
 import { userAggregate } from '../../../write-model/user/decider.js';
 import { requestEmailVerification, type EmailVerificationDeps } from '../../../application/email-verification.js';
+import { changePassword, PasswordChangeRefusal } from '../../../application/change-password.js';
+import type { PasswordHasher } from '../../../application/ports/password-hasher.js';
+import { passwordSchema } from '../../../application/register-user.js';
 import type { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
 import { releaseUsername, reserveUsername, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
 import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
@@ -16,6 +19,7 @@ import { load } from '../../../write-model/core/command-handler.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
+import { validationError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
 import { pageSchema, paginationQuery } from '../pagination.js';
 import { afterPositionQuery, awaitPosition } from '../read-your-writes.js';
@@ -27,8 +31,10 @@ export interface UsersRouteDeps {
   knex: Knex;
   /** sending verification links again; absent: the route answers 409 (verification is off) */
   verification?: EmailVerificationDeps;
-  /** per-user limits of the verification mail */
+  /** per-user limits of the verification mail and of wrong current passwords */
   limits?: AuthRateLimits;
+  /** checks the current password and hashes the new one (PUT /users/me/password) */
+  passwordHasher: PasswordHasher;
 }
 
 const commandResultSchema = z.object({ revision: z.string(), position: z.string().nullable() });
@@ -208,6 +214,59 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
         }
       }
       commandResult(ctx, result);
+    },
+  );
+
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'put',
+      path: '/me/password',
+      summary: 'Change my password',
+      description:
+        'Needs the current password. Every other session ends (its refresh token stops working, its access tokens within a second); ' +
+        'the session of this request stays signed in. A wrong current password is 403 PERMISSION_DENIED (details.reason password_invalid), ' +
+        'counted per user and hour together with wrong second-factor codes (AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY, then 429 RATE_LIMITED with Retry-After, ' +
+        'checked before the password). A new password equal to the current one is 422. ' +
+        "If-Match: my account's revision (the ETag of GET /users/profile); a stale one is 412, checked before the password. " +
+        'A change or reset that lands while this one is checked is 409 CONFLICT: send it again.',
+      tags: ['users'],
+      auth: true,
+      permission: 'account.profile.edit',
+      ifMatch: true,
+      request: {
+        body: z
+          .object({
+            current_password: z.string().min(1).max(1024),
+            new_password: passwordSchema.describe('8 to 1,024 characters'),
+          })
+          .strict(),
+      },
+      responses: { 200: { description: 'changed', schema: commandResultSchema } },
+      errors: [403, 409, 429],
+    },
+    async ({ body }, ctx) => {
+      const user = currentUser(ctx);
+      await deps.limits?.refuseWhenOver(ctx, user.id);
+      try {
+        const result = await changePassword(
+          { store, passwordHasher: deps.passwordHasher },
+          user.id,
+          { currentPassword: body.current_password, newPassword: body.new_password, keepSessionId: user.sessionId ?? undefined },
+          commandContext(ctx, user.id),
+          { expectedRevision: ifMatchRevision(ctx) },
+        );
+        commandResult(ctx, result);
+      } catch (error) {
+        if (!(error instanceof PasswordChangeRefusal)) throw error;
+        ctx.state.logger.info({ reason: error.reason }, 'password change refused');
+        if (error.reason === 'password_unchanged') {
+          throw validationError([{ in: 'body', path: ['new_password'], message: 'must differ from the current password', code: 'password_unchanged' }]);
+        }
+        await deps.limits?.countWrong(ctx, user.id);
+        throw new HttpError(403, 'PERMISSION_DENIED', error.message, { reason: error.reason });
+      }
     },
   );
 
