@@ -31,6 +31,7 @@ import type { LedgerCharges } from '../application/ports/ledger.js';
 import type { Turns } from '../application/ports/turns.js';
 import { createNotificationSms } from './notification-sms.js';
 import { createMfaResetNotifications } from './mfa-reset-notifications.js';
+import { createPasswordChangeNotifications } from './password-change-notifications.js';
 import type { SmsSendOutbox } from './sms-ports.js';
 import type { ProcessManagerDeps } from './shared.js';
 import { createWorkflowSchedules } from './workflow-schedules.js';
@@ -148,5 +149,7 @@ export function processManagers(wiring: ProcessManagerWiring): Consumer[] {
     // notifications a user wants by SMS too → SmsRequested to the verified number; an admin's MFA reset → a notification
     createNotificationSms({ ...base, smsConfigured: wiring.sms !== undefined }),
     createMfaResetNotifications({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
+    // a password changed (signed in or by a reset link) → a notification to its user
+    createPasswordChangeNotifications({ ...base, timeZone: wiring.timeZone, ...(wiring.outbox ? { outbox: wiring.outbox } : {}) }),
   ];
 }

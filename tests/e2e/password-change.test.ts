@@ -37,7 +37,7 @@ describe('changing my password while signed in (e2e)', function () {
     platform.call('PUT', '/api/v1/users/me/password', { token, body, ...(ifMatch ? { ifMatch } : {}) });
   const reasonOf = (r: Reply) => r.body?.error?.details?.reason;
 
-  it('changes it with the current password: this session stays, every other one ends, the old password stops working', async () => {
+  it('changes it with the current password: this session stays, every other one ends, the old password stops working, the user is told', async () => {
     const me = await register();
     const other = await login(me.email, PASSWORD);
     expect(other.status).to.equal(200);
@@ -63,6 +63,22 @@ describe('changing my password while signed in (e2e)', function () {
 
     expect((await login(me.email, PASSWORD)).status).to.equal(401);
     expect((await login(me.email, NEW_PASSWORD)).status).to.equal(200);
+
+    // the user is told, in the app (and by mail, as the preferences say)
+    let told: { kind: string; title: string; body: string } | undefined;
+    await waitFor(
+      'the login_changed notification',
+      async () => {
+        const list = await platform.call('GET', '/api/v1/notifications', { token: me.token });
+        told = list.body?.data?.items?.find((n: { kind: string }) => n.kind === 'login_changed');
+        return told !== undefined;
+      },
+      30_000,
+      50,
+    );
+    expect(told!.title).to.equal('您的密码已修改 / Your password was changed');
+    expect(told!.body).to.include('If this was not you');
+    expect(JSON.stringify(told)).to.not.include(NEW_PASSWORD);
   });
 
   it('a wrong current password is 403 password_invalid, counted per user: past the limit 429 with Retry-After, even for the right one', async () => {

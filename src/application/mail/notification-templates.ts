@@ -374,6 +374,30 @@ function wording({ kind, data, timeZone = 'Asia/Shanghai' }: NotificationContent
         },
       };
     }
+    case 'login_changed': {
+      // told at once, on every channel the user keeps for it: a change they did not make is an account taken over
+      const reset = data.via === 'reset';
+      return {
+        zh: {
+          title: '您的密码已修改',
+          lines: [
+            reset
+              ? `您账号的密码于 ${zhTime(data.changedAt)} 通过重置链接被修改，所有登录会话均已退出。`
+              : `您账号的密码于 ${zhTime(data.changedAt)} 在登录状态下被修改，其他登录会话均已退出。`,
+            '如果这不是您本人的操作，请立即通过“忘记密码”重置密码并联系我们。',
+          ],
+        },
+        en: {
+          title: 'Your password was changed',
+          lines: [
+            reset
+              ? `Your account's password was changed with a reset link at ${enTime(data.changedAt)}; every session was signed out.`
+              : `Your account's password was changed while signed in at ${enTime(data.changedAt)}; every other session was signed out.`,
+            'If this was not you, reset your password at once (Forgot password) and contact us.',
+          ],
+        },
+      };
+    }
     case 'subscription_expiring': {
       const plan = str(data.plan);
       const fallback = str(data.fallbackPlan, 'free');

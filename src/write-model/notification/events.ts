@@ -26,6 +26,7 @@ export const NOTIFICATION_KINDS = [
   'publication_failed',
   'queue_blocked',
   'mfa_reset',
+  'login_changed',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

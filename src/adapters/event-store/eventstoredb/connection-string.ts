@@ -12,9 +12,23 @@ export interface EventStoreDbSecurity {
 
 const PREFIX = /^(esdb(?:\+discover)?:\/\/)([^@/?]*@)?(.*)$/s;
 
-/** Whether the string turns TLS off (`tls=false`); the client's default is TLS on. */
+/**
+ * The values the string gives an option, read as the client reads its keys: any case, `_` and `-` ignored
+ * (`TLS=false` and `tls_ca_file=` are `tls` and `tlsCAFile` to it).
+ */
+function optionValues(connectionString: string, option: string): string[] {
+  const flat = (key: string) => key.trim().toLowerCase().replace(/[_-]/g, '');
+  const query = connectionString.slice(connectionString.indexOf('?') + 1 || connectionString.length);
+  return query
+    .split('&')
+    .map((pair) => pair.split('='))
+    .filter(([key, value]) => value !== undefined && flat(key!) === flat(option))
+    .map(([, value]) => value!.trim());
+}
+
+/** Whether the string turns TLS off (`tls=false`, the last `tls` wins as for the client); the client's default is TLS on. */
 export function tlsDisabled(connectionString: string): boolean {
-  return /[?&]tls=false(?:&|$)/.test(connectionString);
+  return optionValues(connectionString, 'tls').at(-1) === 'false';
 }
 
 export function hasCredentials(connectionString: string): boolean {
@@ -35,7 +49,7 @@ export function securityProblems(connectionString: string, security: EventStoreD
     problems.push('credentials need TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING (an insecure server has no users)');
   if (tlsCAFile !== undefined && tlsDisabled(connectionString))
     problems.push('EVENTSTORE_TLS_CA_FILE needs TLS: remove tls=false from EVENTSTORE_CONNECTION_STRING');
-  if (tlsCAFile !== undefined && /[?&]tlsCAFile=/.test(connectionString))
+  if (tlsCAFile !== undefined && optionValues(connectionString, 'tlsCAFile').length > 0)
     problems.push('tlsCAFile is in EVENTSTORE_CONNECTION_STRING already: set it in one place');
   return problems;
 }
