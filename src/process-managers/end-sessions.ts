@@ -16,7 +16,7 @@ export const END_SESSIONS = 'pm-end-sessions';
 export const SESSION_INDEX_TABLE = 'pm_session_index';
 export const SESSION_REVOCATIONS_TABLE = 'pm_session_revocations';
 
-type Reason = 'login_changed' | 'user_suspended';
+type Reason = 'password_changed' | 'user_suspended';
 
 const codec = combineCodecs<UserEvent | SessionEvent>([userEvents, sessionEvents]);
 const EVENT_TYPES = ['SessionStarted', 'SessionRefreshed', 'SessionEnded', 'PasswordChanged', 'UserSuspended'] as const;
@@ -141,7 +141,7 @@ export function createEndSessions(deps: ProcessManagerDeps, name = END_SESSIONS)
             break;
           case 'PasswordChanged': {
             const d = event.data;
-            await revoke(tx, recorded, d.userId, d.sessionEpoch, d.keptSession, 'login_changed', d.changedAt);
+            await revoke(tx, recorded, d.userId, d.sessionEpoch, d.keptSession, 'password_changed', d.changedAt);
             break;
           }
           case 'UserSuspended': {

@@ -401,7 +401,7 @@ describe('identity: users and sessions (e2e)', () => {
     const access = fresh.body.data.access_token as string;
     const endOf = async () =>
       (await api.call('GET', '/api/v1/users/sessions', { token: access })).body.data.items.find((s: any) => s.id === tokens.session_id)?.end_reason;
-    await waitFor('the old session recorded as ended', async () => (await endOf()) === 'login_changed');
+    await waitFor('the old session recorded as ended', async () => (await endOf()) === 'password_changed');
     // read your own write: the new login may land in $all after the process manager's SessionEnded
     const sessions = await api.call('GET', `/api/v1/users/sessions?after_position=${fresh.body.data.position}`, { token: access });
     expect(sessions.body.data.items.find((s: any) => s.id === fresh.body.data.session_id)).to.include({ ended_at: null });

@@ -121,7 +121,7 @@ describe('process manager: end sessions on suspension and password change', func
     const after = await login(userId, EXPIRES, T2); // started after the change: untouched
 
     await runToHead(uniqueName());
-    expect(await ends(other)).to.deep.equal(['login_changed']);
+    expect(await ends(other)).to.deep.equal(['password_changed']);
     expect(await ends(kept)).to.deep.equal([]);
     expect(await ends(after)).to.deep.equal([]);
 
@@ -165,6 +165,6 @@ describe('process manager: end sessions on suspension and password change', func
       { context },
     );
     await runToHead(uniqueName());
-    expect(await ends(raced)).to.deep.equal(['login_changed']);
+    expect(await ends(raced)).to.deep.equal(['password_changed']);
   });
 });

@@ -373,8 +373,8 @@ describe('Session aggregate', () => {
         .then([ended('revoked')]);
       spec
         .given(live)
-        .when({ ...end, reason: 'login_changed' })
-        .then([ended('login_changed')]);
+        .when({ ...end, reason: 'password_changed' })
+        .then([ended('password_changed')]);
       spec
         .given(live)
         .when({ ...end, reason: 'user_suspended' })
@@ -404,7 +404,7 @@ describe('Session aggregate', () => {
         .then([]);
       spec
         .given([...live, ended('user_suspended')])
-        .when({ ...end, reason: 'login_changed', now: T2 })
+        .when({ ...end, reason: 'password_changed', now: T2 })
         .then([]);
     });
 

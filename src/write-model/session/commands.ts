@@ -48,7 +48,7 @@ export interface EndSession {
   type: 'EndSession';
   userId: string;
   sessionId: string;
-  reason: 'logout' | 'revoked' | 'login_changed' | 'user_suspended';
+  reason: 'logout' | 'revoked' | 'password_changed' | 'user_suspended';
   now: string;
 }
 

@@ -50,7 +50,7 @@ type Event = SessionEvent;
 export const REFRESH_REFUSALS = ['session_not_found', 'user_suspended', 'session_ended', 'session_expired', 'token_mismatch'] as const;
 export type RefreshRefusal = (typeof REFRESH_REFUSALS)[number];
 
-const END_SESSION_REASONS = ['logout', 'revoked', 'login_changed', 'user_suspended'] as const;
+const END_SESSION_REASONS = ['logout', 'revoked', 'password_changed', 'user_suspended'] as const;
 
 function refuseRefresh(reason: RefreshRefusal, message: string): never {
   throw new DomainError('PERMISSION_DENIED', message, { reason });

@@ -12,7 +12,7 @@ import { eventCodec } from '../core/event-codec.js';
  */
 
 /** Why a session ended: the first two come from the user, the last three are decided (reuse) or come from the end-sessions process manager. */
-export const SESSION_END_REASONS = ['logout', 'revoked', 'login_changed', 'refresh_token_reuse', 'user_suspended'] as const;
+export const SESSION_END_REASONS = ['logout', 'revoked', 'password_changed', 'refresh_token_reuse', 'user_suspended'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 
 /** A login (the adapter verified the password first). */

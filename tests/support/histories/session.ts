@@ -99,7 +99,7 @@ export const sessionHistories = historySource(
         ttl: fc.oneof({ arbitrary: fc.constantFrom(720, 1440, 10080), weight: 15 }, { arbitrary: fc.constant(-10), weight: 1 }),
         userAgent: fc.option(fc.constantFrom('Mozilla/5.0 (X11; Linux x86_64)', 'curl/8.5.0'), { nil: undefined }),
         ip: fc.option(fc.constantFrom('10.0.0.1', '2001:db8::1'), { nil: undefined }),
-        reason: fc.constantFrom<EndSession['reason']>('logout', 'revoked', 'login_changed', 'user_suspended'),
+        reason: fc.constantFrom<EndSession['reason']>('logout', 'revoked', 'password_changed', 'user_suspended'),
         pick: fc.nat(),
       }),
       (c, now, index): SessionCommand => {
@@ -184,7 +184,7 @@ export const sessionHistories = historySource(
             return { type: 'EndSession', ...ids, reason: c.reason, now };
           case 'revokedEnd':
             client.ended = true;
-            return { type: 'EndSession', userId: 'u1', sessionId: 's1', reason: standing.status === 'suspended' ? 'user_suspended' : 'login_changed', now };
+            return { type: 'EndSession', userId: 'u1', sessionId: 's1', reason: standing.status === 'suspended' ? 'user_suspended' : 'password_changed', now };
         }
       },
     );
