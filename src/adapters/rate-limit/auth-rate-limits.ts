@@ -68,7 +68,7 @@ export class AuthRateLimits {
    * Wrong second-factor codes (TOTP or recovery) per user and hour:
    * AUTH_RATE_LIMIT_PER_ACCOUNT_HOURLY, counted only when wrong, wherever a
    * code is asked for (login, confirmation, recovery codes, turning TOTP
-   * off). `refuseWhenOver` before a code is checked, `countWrong` after a
+   * off), and wrong current passwords of a password change. `refuseWhenOver` before a code is checked, `countWrong` after a
    * wrong one: both answer 429 with Retry-After once the limit is reached.
    */
   async refuseWhenOver(ctx: AppContext, userId: string): Promise<void> {
