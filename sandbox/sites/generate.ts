@@ -696,9 +696,10 @@ ${catalog}</div></div><div class="footer">Copyright © 2002-2026 www.qidian.com 
 `,
   );
 }
+// a missing book: the logged-out header every page carries, then the error
 write(
   'qidian/www/404.html',
-  `<!DOCTYPE html><html lang="zh-CN"><head><meta charset="UTF-8"><title>起点中文网</title></head><body><div class="error-wrap"><h1>抱歉，页面无法访问...</h1><p>可能是网址错误或者页面已删除</p></div></body></html>\n`,
+  `<!DOCTYPE html><html lang="zh-CN"><head><meta charset="UTF-8"><title>起点中文网</title></head><body><script>var buid = "fffffffffffffffffff"</script><div class="login-area-wrap"><a href="//passport.qidian.com/">登录</a></div><div class="error-wrap"><h1>抱歉，页面无法访问...</h1><p>可能是网址错误或者页面已删除</p></div></body></html>\n`,
 );
 // the ~209-byte JS-challenge shell the PC site answers with HTTP 202
 write(

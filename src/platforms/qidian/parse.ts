@@ -187,7 +187,8 @@ export function qidianPageVerdict(s: QidianPageSignals): { verdict: 'ok' | 'logi
   if (s.hasContent) return { verdict: 'ok', reason: 'ok' };
   if (/probe\.js/.test(s.html) || s.status === 202) return { verdict: 'captcha', reason: 'js_challenge' };
   if (/TCaptcha|captcha\.qq\.com|turing\.captcha|拖动下方滑块|安全验证/.test(s.html)) return { verdict: 'captcha', reason: 'captcha_page' };
-  if (/passport\.(yuewen|qidian)\.com|login-area-wrap|请登录|登录后/.test(s.html)) return { verdict: 'login_wall', reason: 'login_page' };
+  // before the login markers: a missing book's page carries the logged-out header (login-area-wrap) like every page
   if (/抱歉，页面无法访问|页面不存在/.test(s.html) || s.status === 404) return { verdict: 'missing', reason: 'not_found' };
+  if (/passport\.(yuewen|qidian)\.com|login-area-wrap|请登录|登录后/.test(s.html)) return { verdict: 'login_wall', reason: 'login_page' };
   return { verdict: 'ok', reason: 'empty' };
 }

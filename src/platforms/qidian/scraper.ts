@@ -104,7 +104,8 @@ const BOOK_PAGE = `(() => {
       counts.push({ value: text(em), label: next && next.tagName === 'CITE' ? text(next) : '' });
     });
   }
-  const img = document.querySelector('a#bookImg[data-bid], [data-bid]');
+  // the cover link first: a selector list would take whichever [data-bid] comes first in the page
+  const img = document.querySelector('a#bookImg[data-bid]') || document.querySelector('[data-bid]');
   return {
     bid: img ? img.getAttribute('data-bid') : null,
     title: text(document.querySelector('h1#bookName, .book-info h1 em')),
