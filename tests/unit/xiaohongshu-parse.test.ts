@@ -161,6 +161,13 @@ describe('xiaohongshu parse', () => {
     const b = noteFromDetail({ ...card, time: undefined, tag_list: [] }, url, { publishText: '2024-01-23' });
     expect(b.publishedAt).to.equal('2024-01-23T00:00:00.000+08:00');
     expect(b.tags).to.deep.equal(['法式装修']);
+    // no title anywhere: the first 255 characters of the text (whole code points: an emoji is one)
+    expect(noteFromDetail(card, url).title).to.equal('正文 #法式装修[话题]#');
+    const long = `😀${'长'.repeat(300)}`;
+    const untitled = noteFromDetail({ ...card, desc: long }, url, { title: '' });
+    expect(Array.from(untitled.title)).to.have.length(255);
+    expect(untitled.title.startsWith('😀长')).to.equal(true);
+    expect(noteSchema.safeParse(untitled).success).to.equal(true);
   });
 
   it('messages: direction from the sender', () => {

@@ -195,6 +195,9 @@ function absolute(url: string): string {
   return url.startsWith('//') ? `https:${url}` : url;
 }
 
+/** Characters (code points) of the text that name a note without a title. */
+const TITLE_FROM_TEXT = 255;
+
 /**
  * A note card from /feed (snake_case) or from `noteDetailMap[id].note`
  * (camelCase) → the item. `noteUrl` is the page it can be seen at.
@@ -216,7 +219,8 @@ export function noteFromDetail(card: Json, noteUrl: string, fallback?: Partial<N
   return {
     noteId: str(pick('note_id', 'noteId')) || str(card['id']) || (fallback?.noteId ?? ''),
     type: str(card['type']) === 'video' ? 'video' : 'normal',
-    title: str(card['title']) || str(pick('display_title', 'displayTitle')) || (fallback?.title ?? ''),
+    // a note without a title (the platform allows it) is named by the start of its text
+    title: str(card['title']) || str(pick('display_title', 'displayTitle')) || fallback?.title || Array.from(desc).slice(0, TITLE_FROM_TEXT).join(''),
     text: desc,
     author: { id: str(user['user_id'] ?? user['userId']), nickname: str(user['nickname'] ?? user['nick_name'] ?? user['nickName']) },
     publishedAt,
