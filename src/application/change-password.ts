@@ -1,11 +1,10 @@
-import { WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
-import { DomainError } from '../write-model/core/domain-error.js';
+import { handle, type HandleResult } from '../write-model/core/command-handler.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import type { UserEvent } from '../write-model/user/events.js';
 import type { UserState } from '../write-model/user/state.js';
+import { loadExistingUser } from './load-user.js';
 import type { PasswordHasher } from './ports/password-hasher.js';
 
 /** Why a signed-in password change was refused (the current password proves it is the user, not a stolen session). */
@@ -40,12 +39,8 @@ export async function changePassword(
   context: CommandContext,
   options: { expectedRevision?: bigint | undefined; now?: Date } = {},
 ): Promise<HandleResult<UserState, UserEvent>> {
-  const loaded = await load(deps.store, userAggregate, userId);
-  const account = loaded.state.account;
-  if (account === null) throw new DomainError('NOT_FOUND', 'user not found', { userId });
-  if (options.expectedRevision !== undefined && options.expectedRevision !== loaded.revision) {
-    throw new WrongExpectedVersionError(userAggregate.streamName(userId), options.expectedRevision, loaded.revision);
-  }
+  const loaded = await loadExistingUser(deps.store, userId, options.expectedRevision);
+  const account = loaded.state.account!;
   if (!(await deps.passwordHasher.verify(account.passwordHash, change.currentPassword))) throw new PasswordChangeRefusal('password_invalid');
   // the current password was just proved: comparing the texts is enough (salted hashes never compare equal)
   if (change.newPassword === change.currentPassword) throw new PasswordChangeRefusal('password_unchanged');

@@ -1,12 +1,12 @@
-import { WrongExpectedVersionError } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/port.js';
 import type { CommandContext } from '../write-model/core/command-context.js';
-import { handle, load, type HandleResult } from '../write-model/core/command-handler.js';
+import { handle, type HandleResult } from '../write-model/core/command-handler.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import type { UserEvent } from '../write-model/user/events.js';
 import { phoneCodeRefusal } from '../write-model/user/phone.js';
 import { smsMfaOn, type UserState } from '../write-model/user/state.js';
+import { loadExistingUser } from './load-user.js';
 import type { PasswordHasher } from './ports/password-hasher.js';
 import type { SecretBox } from './ports/secret-box.js';
 import {
@@ -92,17 +92,6 @@ export interface PhoneDeps {
   now?: () => Date;
 }
 
-/** The account, at the revision the caller's If-Match names when one is given (else WrongExpectedVersionError: 412). */
-async function loadUser(store: EventStore, userId: string, expectedRevision?: bigint) {
-  const loaded = await load(store, userAggregate, userId);
-  if (loaded.state.account === null) throw new DomainError('NOT_FOUND', 'user not found', { userId });
-  // checked before anything is counted or sent (a code, a password try)
-  if (expectedRevision !== undefined && expectedRevision !== loaded.revision) {
-    throw new WrongExpectedVersionError(userAggregate.streamName(userId), expectedRevision, loaded.revision);
-  }
-  return loaded;
-}
-
 export interface VerificationSent {
   phone: string;
   /** the number as shown back: masked */
@@ -126,7 +115,7 @@ export async function startPhoneVerification(
 ): Promise<VerificationSent> {
   const now = deps.now?.() ?? new Date();
   const number = codeNumber(phoneInput, deps.defaultRegion);
-  const loaded = await loadUser(deps.store, userId, expectedRevision);
+  const loaded = await loadExistingUser(deps.store, userId, expectedRevision);
   if (loaded.state.phone?.e164 === number.e164) refuse('phone_verified');
   if (smsMfaOn(loaded.state)) refuse('sms_mfa_enabled');
   await throttleCodeSend(deps.limits, userId);
@@ -158,7 +147,7 @@ export async function startPhoneVerification(
 /** The code typed back: PhoneNumberVerified, or a refusal (a wrong one counted against the code). */
 export async function verifyPhoneNumber(deps: PhoneDeps, userId: string, code: string, context: CommandContext): Promise<HandleResult<UserState, UserEvent>> {
   const now = deps.now?.() ?? new Date();
-  const loaded = await loadUser(deps.store, userId);
+  const loaded = await loadExistingUser(deps.store, userId);
   const pending = loaded.state.phoneVerification;
   if (pending === null) refuse('phone_code_invalid');
   if (!(await deps.attempts.peek(pending.codeHash)).allowed) refuse('phone_code_attempts_exceeded');
@@ -199,7 +188,7 @@ export async function enableSmsMfa(
   context: CommandContext,
   now = new Date(),
 ): Promise<HandleResult<UserState, UserEvent>> {
-  const loaded = await loadUser(deps.store, userId);
+  const loaded = await loadExistingUser(deps.store, userId);
   if (!(await deps.passwordHasher.verify(loaded.state.account!.passwordHash, password))) refuse('password_invalid');
   if (loaded.state.phone === null) refuse('phone_not_verified');
   return handle(deps.store, userAggregate, userId, { type: 'EnableSmsMfa', userId, now: now.toISOString() }, { context, loaded }).catch(mapDomain);
@@ -214,7 +203,7 @@ export async function disableSmsMfa(
   options: { expectedRevision?: bigint | undefined; now?: Date } = {},
 ): Promise<HandleResult<UserState, UserEvent>> {
   const now = options.now ?? new Date();
-  const loaded = await loadUser(deps.store, userId, options.expectedRevision);
+  const loaded = await loadExistingUser(deps.store, userId, options.expectedRevision);
   if (!(await deps.passwordHasher.verify(loaded.state.account!.passwordHash, password))) refuse('password_invalid');
   return handle(
     deps.store,
