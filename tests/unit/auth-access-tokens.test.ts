@@ -40,13 +40,15 @@ describe('AccessTokens', () => {
     });
   });
 
-  it('carries sub, role, sid, iss, aud, iat and exp, typed at+jwt', async () => {
+  it('carries sub, role, sid, iss, aud, iat, exp and a unique jti, typed at+jwt', async () => {
     const { token } = await tokens.issue(claims);
     const [header, payload] = token
       .split('.')
       .slice(0, 2)
       .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
     expect(header).to.deep.equal({ alg: 'HS256', typ: 'at+jwt' });
+    expect(payload.jti).to.match(/^[0-9a-f-]{36}$/);
+    delete payload.jti;
     expect(payload).to.deep.equal({
       sub: 'user-1',
       role: 'admin',
@@ -56,6 +58,13 @@ describe('AccessTokens', () => {
       iat: 1893456000,
       exp: 1893456900,
     });
+  });
+
+  it('issues two different tokens for the same claims in the same second', async () => {
+    const first = await tokens.issue(claims);
+    const second = await tokens.issue(claims);
+    expect(second.token).to.not.equal(first.token);
+    expect((await tokens.verify(second.token)).sessionId).to.equal('session-1');
   });
 
   it('rejects an expired token', async () => {

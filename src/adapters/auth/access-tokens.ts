@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SignJWT, errors, jwtVerify } from 'jose';
 import type { Config } from '../../config.js';
 import { USER_ROLES, type UserRole } from '../../write-model/user/events.js';
@@ -86,6 +87,8 @@ export class AccessTokens {
       .setSubject(claims.userId)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
+      // RFC 9068 asks for a unique id: two tokens issued in the same second differ
+      .setJti(randomUUID())
       .sign(this.key);
     return { token, expiresAt: new Date(expiresAt * 1000) };
   }
