@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Container } from 'inversify';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { crc32, deflateSync } from 'node:zlib';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
 import { createApiApp } from '../../src/api-app.js';
 import { loadArticleVersion, readPostImages } from '../../src/application/articles.js';
@@ -177,6 +177,28 @@ describe('articles and media API (e2e, production app)', function () {
       }
       const none = await call('POST', '/api/v1/media', { token: alice.token, raw: alicePng });
       expect(none.status).to.equal(415);
+    });
+
+    it('415 for an upload with a Content-Encoding: the bytes are stored as sent, never decompressed', async () => {
+      for (const [encoding, raw] of [
+        ['gzip', gzipSync(alicePng)],
+        ['x-bogus', alicePng],
+        ['GZIP', gzipSync(alicePng)],
+      ] as const) {
+        const r = await call('POST', '/api/v1/media', { token: alice.token, raw, type: 'image/png', headers: { 'Content-Encoding': encoding } });
+        expect(r.status, `${encoding}: ${r.text}`).to.equal(415);
+        expect(r.body.error.code).to.equal('UNSUPPORTED_MEDIA_TYPE');
+        expect(r.res.headers.get('connection')).to.equal('close');
+      }
+      const identity = await call('POST', '/api/v1/media', {
+        token: alice.token,
+        raw: alicePng,
+        type: 'image/png',
+        headers: { 'Content-Encoding': 'identity' },
+      });
+      expect(identity.status, identity.text).to.equal(201);
+      // gone again: the listings below count this user's uploads
+      expect((await call('DELETE', `/api/v1/media/${identity.body.data.id}`, { token: alice.token })).status).to.be.within(200, 204);
     });
 
     it('422 when the bytes are not the declared type by their magic number, or empty', async () => {

@@ -312,15 +312,20 @@ describe('HTTP conventions and RBAC docs review (e2e, the whole platform)', func
           expectErrorEnvelope(r, 400, 'MALFORMED_JSON', `${method} ${path} ${encoding} (${raw.length} bytes)`);
         }
       }
-      // an upload is read as sent, whatever it claims: not an image, refused in the envelope
+      // the routes that read their raw bytes (uploads, providers' callbacks) take them as sent: any encoding is 415
       const upload = await call('POST', '/api/v1/media', {
         token: user.token,
         raw: gzipSync(Buffer.from('not an image')),
         type: 'image/png',
         headers: { 'Content-Encoding': 'x-bogus' },
       });
-      expect(upload.status, upload.text).to.be.within(400, 499);
-      expect(upload.body.success).to.equal(false);
+      expectErrorEnvelope(upload, 415, 'UNSUPPORTED_MEDIA_TYPE', 'upload');
+      const callback = await call('POST', '/api/v1/payments/callback/alipay', {
+        raw: gzipSync(Buffer.from('out_trade_no=x&trade_status=TRADE_SUCCESS')),
+        type: 'application/x-www-form-urlencoded',
+        headers: { 'Content-Encoding': 'gzip' },
+      });
+      expectErrorEnvelope(callback, 415, 'UNSUPPORTED_MEDIA_TYPE', 'callback');
     });
 
     it('at most HTTP_BODY_LIMIT_BYTES: a larger body is 413 PAYLOAD_TOO_LARGE with or without Content-Length, and so is one that only decompresses past it', async () => {

@@ -32,6 +32,8 @@ export const RAW_BODY_PATH_PREFIXES: readonly string[] = [...CALLBACK_PATH_PREFI
  * - JSON that does not parse, or is not an object/array → 400 MALFORMED_JSON
  *   (422 VALIDATION_ERROR is kept for a well-formed body with wrong fields)
  * A POST/PUT/PATCH/DELETE without a body gets `{}` and meets the route's schema.
+ * The raw-body routes are left to read their bodies, but one with a
+ * Content-Encoding other than identity is 415: they do not decompress.
  */
 export function jsonBody(options: { limitBytes?: number; rawPathPrefixes?: readonly string[] } = {}): Middleware<AppState> {
   const limitBytes = options.limitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -39,7 +41,16 @@ export function jsonBody(options: { limitBytes?: number; rawPathPrefixes?: reado
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limitBytes, jsonStrict: true, parsedMethods: BODY_METHODS });
   return async (ctx, next) => {
     if (!BODY_METHODS.includes(ctx.method)) return next();
-    if (rawPathPrefixes.some((prefix) => ctx.path.startsWith(prefix))) return next();
+    if (rawPathPrefixes.some((prefix) => ctx.path.startsWith(prefix))) {
+      // these routes take the bytes as sent (signatures are over them, an image is stored as it came)
+      const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
+        // the body is not read: not worth draining to keep the connection
+        ctx.set('Connection', 'close');
+        throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `this route takes its body as sent, without a Content-Encoding (got ${encoding.slice(0, 40)})`);
+      }
+      return next();
+    }
     if (hasBody(ctx.get('Content-Length'), ctx.get('Transfer-Encoding')) && !ctx.is('application/json', '+json')) {
       throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'request bodies must be application/json');
     }
