@@ -8,6 +8,7 @@ import { smsMessageAggregate } from '../write-model/sms-message/decider.js';
 import { smsUnitPriceFen } from '../write-model/sms-message/prices.js';
 import { userAggregate } from '../write-model/user/decider.js';
 import { react, type ProcessManagerDeps } from './shared.js';
+import { characterCount, truncateCharacters } from '../write-model/core/characters.js';
 
 export const NOTIFICATION_SMS = 'pm-notification-sms';
 
@@ -27,7 +28,7 @@ export function notificationSmsId(notificationId: string): string {
 /** The title, then as much of the body as fits. */
 export function notificationSmsText(title: string, body: string): string {
   const text = `${title}\n${body}`.trim();
-  return text.length > NOTIFICATION_SMS_MAX ? `${text.slice(0, NOTIFICATION_SMS_MAX - 1)}…` : text;
+  return characterCount(text) > NOTIFICATION_SMS_MAX ? `${truncateCharacters(text, NOTIFICATION_SMS_MAX - 1)}…` : text;
 }
 
 /**

@@ -21,6 +21,7 @@ import { userAggregate } from '../write-model/user/decider.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
 import { workflowExecutionEvents } from '../write-model/workflow-execution/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
+import { characterCount, truncateCharacters } from '../write-model/core/characters.js';
 
 export const NOTIFY_USER = 'pm-notify-user';
 
@@ -65,7 +66,7 @@ const MAX_REASON = 300;
 /** A failure reason as the user may see it: credentials in URLs masked, bounded. */
 export function userFacingReason(reason: string): string {
   const masked = reason.replace(/\/\/[^/\s:@]+:[^@\s/]*@/g, '//***@');
-  return masked.length > MAX_REASON ? `${masked.slice(0, MAX_REASON - 1)}…` : masked;
+  return characterCount(masked) > MAX_REASON ? `${truncateCharacters(masked, MAX_REASON - 1)}…` : masked;
 }
 
 /**
@@ -286,7 +287,7 @@ export function createNotifyUser(deps: NotifyUserDeps, name = NOTIFY_USER): Cons
         userId: p.userId,
         notificationId: p.notificationId,
         kind: p.kind,
-        title: title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}…` : title,
+        title: characterCount(title) > MAX_TITLE ? `${truncateCharacters(title, MAX_TITLE - 1)}…` : title,
         body,
         data: p.data,
         channels,

@@ -5,6 +5,7 @@ import type { EventIdSource } from '../write-model/core/event-ids.js';
 import type { RequestedPublication } from '../write-model/publication/state.js';
 import { reviewAggregate } from '../write-model/review/decider.js';
 import { MAX_REVIEW_HITS, MAX_REVIEW_TITLE, reviewEvents, type ReviewHit } from '../write-model/review/events.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * The publications process manager's side of the review aggregate
@@ -64,7 +65,7 @@ export async function openHumanReview(
       authorId: p.authorId,
       platform: p.platform,
       region: p.region,
-      title: p.content.title.slice(0, MAX_REVIEW_TITLE),
+      title: truncateCharacters(p.content.title, MAX_REVIEW_TITLE),
       hits: (hits as ReviewHit[]).slice(0, MAX_REVIEW_HITS),
       content: { summary: p.content.summary, body: p.content.body, tags: p.content.tags },
       now: new Date().toISOString(),

@@ -16,6 +16,7 @@ import type { SmsMessageState } from '../write-model/sms-message/state.js';
 import { cancelDeadline, scheduleDeadline } from './deadlines/deadline-table.js';
 import { SMS_BATCH_DUE_DEADLINE } from './deadlines/sms-batch-actions.js';
 import { react, type ProcessManagerDeps } from './shared.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 export const SMS_BATCHES = 'pm-sms-batches';
 export const SMS_BATCH_DEADLINES = 'pm-sms-batch-deadlines';
@@ -126,7 +127,7 @@ export function createSmsBatches(deps: SmsBatchesDeps, name = SMS_BATCHES): Cons
         ownerId: c.ownerId,
         platform: SMS_REVIEW_PLATFORM,
         region: null,
-        title: `SMS batch: ${c.recipientCount} recipient${c.recipientCount === 1 ? '' : 's'}, sender ${c.senderId}`.slice(0, MAX_REVIEW_TITLE),
+        title: truncateCharacters(`SMS batch: ${c.recipientCount} recipient${c.recipientCount === 1 ? '' : 's'}, sender ${c.senderId}`, MAX_REVIEW_TITLE),
         hits: verdict.hits.slice(0, MAX_REVIEW_HITS),
         content: {
           summary: `An SMS batch to ${c.recipientCount} numbers from sender id "${c.senderId}", ${c.segments} ${c.encoding} segment(s) each${c.scheduledAt ? `, scheduled for ${c.scheduledAt}` : ''}. The body is the text sent.`,

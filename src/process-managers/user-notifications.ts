@@ -8,6 +8,7 @@ import type { NotificationData, NotificationKind } from '../write-model/notifica
 import { userAggregate } from '../write-model/user/decider.js';
 import type { NotificationMailOutbox } from './notify-user.js';
 import type { ProcessManagerDeps } from './shared.js';
+import { characterCount, truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * A notification a process manager sends, as pm-notify-user does: the
@@ -61,7 +62,7 @@ export async function sendUserNotification(deps: UserNotificationDeps, name: str
       userId: n.userId,
       notificationId,
       kind: n.kind,
-      title: title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}…` : title,
+      title: characterCount(title) > MAX_TITLE ? `${truncateCharacters(title, MAX_TITLE - 1)}…` : title,
       body,
       data: n.data,
       channels,

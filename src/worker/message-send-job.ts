@@ -25,6 +25,7 @@ import type { ProxyEndpoint } from '../write-model/proxy/events.js';
 import { keepLeaseAlive, leaseProxy } from './lease.js';
 import { cookiesFromHeader, DEFAULT_USER_AGENT, openAccountCredentials, openProxyCredentials, proxyFailureOf, safeReason, tcpProbe } from './scrape-job.js';
 import { RELEASE_IF_HELD } from '../adapters/redis/turns.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * The message-send job: one outgoing private message, sent by the worker
@@ -112,7 +113,7 @@ export function createMessageSendJobHandler(deps: MessageSendJobDeps): JobHandle
       deps.store,
       outgoingMessageAggregate,
       messageId,
-      { type: 'RecordMessageSendFailed', messageId, code, reason: reason.slice(0, 300), now: iso() },
+      { type: 'RecordMessageSendFailed', messageId, code, reason: truncateCharacters(reason, 300), now: iso() },
       { context },
     );
   }
@@ -305,12 +306,18 @@ export function createMessageSendDeadLetter(deps: Pick<MessageSendJobDeps, 'stor
     const messageId = job.data.messageId;
     const loaded = await loadMessage(deps.store, messageId, `worker:${deps.workerName}`);
     if (loaded?.state.status !== 'pending') return;
-    const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
+    const reason = error.name === 'UnrecoverableError' ? truncateCharacters(error.message, 300) : safeReason(error);
     await handle(
       deps.store,
       outgoingMessageAggregate,
       messageId,
-      { type: 'RecordMessageSendFailed', messageId, code: 'attempts_exhausted', reason: `dead_letter: ${reason}`.slice(0, 300), now: now().toISOString() },
+      {
+        type: 'RecordMessageSendFailed',
+        messageId,
+        code: 'attempts_exhausted',
+        reason: truncateCharacters(`dead_letter: ${reason}`, 300),
+        now: now().toISOString(),
+      },
       { context: loaded.context, eventIds: eventIdsFrom(`worker:message-dead-letter:${job.id}`) },
     );
     deps.logger?.warn({ messageId, jobId: job.id, reason }, 'message-send job dead-lettered');

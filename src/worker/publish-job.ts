@@ -34,6 +34,7 @@ import type { RequestedPublication } from '../write-model/publication/state.js';
 import { keepLeaseAlive, leaseProxy } from './lease.js';
 import { openProxyCredentials, safeReason } from './scrape-job.js';
 import { RELEASE_IF_HELD } from '../adapters/redis/turns.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * The `publish` queue's jobs (src/adapters/queue/publish-queue.ts), each
@@ -135,7 +136,13 @@ export function createPublishJobHandler(deps: PublishJobDeps): JobHandler<Publis
     handle(deps.store, publicationAggregate, publicationId, cmd, { context, ...(eventIds ? { eventIds: eventIdsFrom(eventIds) } : {}) });
 
   async function fail(p: RequestedPublication, context: CommandContext, code: PublicationFailureCode, reason: string): Promise<void> {
-    await command(p.publicationId, context, { type: 'FailPublication', publicationId: p.publicationId, code, reason: reason.slice(0, 300), now: iso() });
+    await command(p.publicationId, context, {
+      type: 'FailPublication',
+      publicationId: p.publicationId,
+      code,
+      reason: truncateCharacters(reason, 300),
+      now: iso(),
+    });
   }
 
   function proxyDeps(context: CommandContext, at: Date): ProxyDeps {
@@ -153,7 +160,7 @@ export function createPublishJobHandler(deps: PublishJobDeps): JobHandler<Publis
           accountId: p.accountId,
           requestedBy: null,
           reason: credentials?.kind === 'oauth' ? 'credentials_expired' : 'login_wall',
-          detail: detail.slice(0, 300),
+          detail: truncateCharacters(detail, 300),
           now: iso(),
         },
         { context },
@@ -347,7 +354,7 @@ export function createPublishJobHandler(deps: PublishJobDeps): JobHandler<Publis
     if (p.status !== 'published' || !p.unpublishRequested || !p.post) return { status: 'skipped', reason: p.status };
     const postId = p.post.postId;
     const unpublishFailed = (reason: string) =>
-      command(publicationId, context, { type: 'RecordUnpublishFailed', publicationId, reason: reason.slice(0, 300), now: iso() });
+      command(publicationId, context, { type: 'RecordUnpublishFailed', publicationId, reason: truncateCharacters(reason, 300), now: iso() });
     const entry = deps.publishers.get(p.platform);
     if (!entry?.publisher.canUnpublish) {
       await unpublishFailed(`posts on ${p.platform} cannot be taken down here`);
@@ -441,7 +448,7 @@ export function createPublishDeadLetter(deps: Pick<PublishJobDeps, 'store' | 'wo
     const publicationId = job.data.publicationId;
     const loaded = await loadPublication(deps.store, publicationId, `worker:${deps.workerName}`);
     if (!loaded) return;
-    const reason = `dead_letter: ${error.name === 'UnrecoverableError' ? error.message : safeReason(error)}`.slice(0, 300);
+    const reason = truncateCharacters(`dead_letter: ${error.name === 'UnrecoverableError' ? error.message : safeReason(error)}`, 300);
     const eventIds = eventIdsFrom(`worker:publish-dead-letter:${job.id}`);
     if (job.name === UNPUBLISH_JOB_NAME) {
       if (loaded.state.status !== 'published' || !loaded.state.unpublishRequested) return;

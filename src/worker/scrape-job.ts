@@ -27,6 +27,7 @@ import { isTerminal, type WorkflowExecutionState } from '../write-model/workflow
 import { keepLeaseAlive, leaseProxy, NoProxyAvailableError } from './lease.js';
 import type { ScraperLookup } from './scrapers.js';
 import { banProxy, DEFAULT_HEALTH_THRESHOLDS, reportProxyFailure, type ProxyDeps } from '../application/proxies.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * The scrape job: one run of a WorkflowExecution in a browser context,
@@ -195,7 +196,7 @@ export function batchIdFor(startCursor: string | null): string {
 export function safeReason(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   const line = (text.split('\n', 1)[0] ?? '').replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1');
-  return line.slice(0, 300) || 'unknown error';
+  return truncateCharacters(line, 300) || 'unknown error';
 }
 
 function isLoopbackUrl(url: string): boolean {
@@ -500,7 +501,7 @@ export function createScrapeDeadLetter(deps: Pick<ScrapeJobDeps, 'store' | 'late
     if (!loaded || isTerminal(loaded.state)) return;
     const latest = await deps.latestJobId(executionId);
     if (latest !== undefined && latest !== job.id) return;
-    const reason = error.name === 'UnrecoverableError' ? error.message.slice(0, 300) : safeReason(error);
+    const reason = error.name === 'UnrecoverableError' ? truncateCharacters(error.message, 300) : safeReason(error);
     const at = now().toISOString();
     await handle(
       deps.store,

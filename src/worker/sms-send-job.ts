@@ -14,6 +14,7 @@ import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import { smsMessageAggregate, smsMessageDecider, smsMessageStream } from '../write-model/sms-message/decider.js';
 import { smsMessageEvents, type SmsFailureCode, type SmsSentSource } from '../write-model/sms-message/events.js';
 import type { SmsMessageState } from '../write-model/sms-message/state.js';
+import { truncateCharacters } from '../write-model/core/characters.js';
 
 /**
  * The sms-send job: one SMS, sent through the provider, reported back as a
@@ -50,7 +51,7 @@ export type SmsSendOutcome = { status: 'sent'; providerMessageId: string } | { s
 /** One line of an error, fit for an event and a log (URLs without their query). */
 function safeReason(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return (text.split('\n', 1)[0] ?? '').replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1').slice(0, 300) || 'unknown error';
+  return truncateCharacters((text.split('\n', 1)[0] ?? '').replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1'), 300) || 'unknown error';
 }
 
 interface LoadedSms {
@@ -100,7 +101,7 @@ async function recordFailed(deps: SmsSendJobDeps, messageId: string, code: SmsFa
     deps.store,
     smsMessageAggregate,
     messageId,
-    { type: 'RecordSmsFailed', messageId, code, reason: reason.slice(0, 300), now: now().toISOString() },
+    { type: 'RecordSmsFailed', messageId, code, reason: truncateCharacters(reason, 300), now: now().toISOString() },
     { context, eventIds: eventIdsFrom(`worker:sms-failed:${messageId}`) },
   );
 }

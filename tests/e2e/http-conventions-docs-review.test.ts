@@ -287,6 +287,26 @@ describe('HTTP conventions and RBAC docs review (e2e, the whole platform)', func
       }
     });
 
+    it('lengths count characters (code points) as the document’s maxLength does, in the schema and in the domain alike: an emoji is one', async () => {
+      const writer = await registerMember(platform, 'lengths'); // the listings of `user` below count its articles
+      const document = await call('GET', '/api/v1/openapi.json');
+      const schemaOf = (path: string, method: string) => document.body.paths[path][method].requestBody.content['application/json'].schema;
+      const nameMax = schemaOf('/api/v1/users/profile', 'put').properties.display_name.maxLength;
+      expect(nameMax).to.equal(100);
+      const fits = await call('PUT', '/api/v1/users/profile', { token: user.token, body: { display_name: '😀'.repeat(nameMax) } });
+      expect(fits.status, fits.text).to.equal(200);
+      const over = await call('PUT', '/api/v1/users/profile', { token: user.token, body: { display_name: '😀'.repeat(nameMax + 1) } });
+      expectErrorEnvelope(over, 422, 'VALIDATION_ERROR');
+      expect(issuesOf(over).map((i) => i.path.join('.'))).to.deep.equal(['display_name']);
+      // the article's own rules count the same way: 200 emoji are 200 characters (400 UTF-16 units)
+      const titleMax = schemaOf('/api/v1/articles', 'post').properties.title.maxLength;
+      expect(titleMax).to.equal(200);
+      const created = await call('POST', '/api/v1/articles', { token: writer.token, body: { title: '😀'.repeat(titleMax), body: 'text' } });
+      expect(created.status, created.text).to.equal(201);
+      const refused = await call('POST', '/api/v1/articles', { token: writer.token, body: { title: '😀'.repeat(titleMax + 1), body: 'text' } });
+      expectErrorEnvelope(refused, 422, 'VALIDATION_ERROR');
+    });
+
     it('Content-Encoding gzip, deflate and br are read; another encoding is 415, a body that does not decompress 400, never a 500', async () => {
       const json = Buffer.from('{"display_name":"Compressed"}');
       for (const [encoding, raw] of [

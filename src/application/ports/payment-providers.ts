@@ -1,4 +1,5 @@
 import type { PaymentProvider } from '../../write-model/payment-order/events.js';
+import { truncateCharacters } from '../../write-model/core/characters.js';
 
 /**
  * The payment providers as the platform uses them: place an order (a signed
@@ -81,7 +82,7 @@ export class PaymentProviderError extends Error {
 
   /** `alipay refused: ACQ.X: message` — fit for an event's reason and a log (no secrets in it). */
   get reason(): string {
-    return `${this.provider} ${this.kind.replace('_', ' ')}: ${this.code}: ${this.message}`.slice(0, 500);
+    return truncateCharacters(`${this.provider} ${this.kind.replace('_', ' ')}: ${this.code}: ${this.message}`, 500);
   }
 }
 

@@ -1,3 +1,4 @@
+import { truncateCharacters } from '../../write-model/core/characters.js';
 /**
  * The SMS provider as the platform uses it: send one message, ask where a
  * message stands. The adapter (src/adapters/sms/client.ts) speaks the
@@ -68,7 +69,7 @@ export class SmsProviderError extends Error {
 
   /** `sms refused: INVALID_NUMBER: message` — fit for an event's reason and a log (no secrets in it). */
   get reason(): string {
-    return `sms provider ${this.kind.replace('_', ' ')}: ${this.code}: ${this.message}`.slice(0, 500);
+    return truncateCharacters(`sms provider ${this.kind.replace('_', ' ')}: ${this.code}: ${this.message}`, 500);
   }
 }
 

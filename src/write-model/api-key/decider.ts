@@ -6,6 +6,7 @@ import { requireTokenHash } from '../user/hashes.js';
 import type { ApiKeyCommand, CreateApiKey, RevokeApiKey } from './commands.js';
 import { API_KEY_SCOPES, apiKeyEvents, type ApiKeyEvent, type ApiKeyScope } from './events.js';
 import { initialApiKeyState, type ApiKeyState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The ApiKey aggregate: one personal API key of one user, stream
@@ -48,7 +49,7 @@ function create(command: CreateApiKey, state: State): Event[] {
   const keyId = requireText(command.keyId, 'keyId');
   const userId = requireText(command.userId, 'userId');
   const name = requireText(command.name, 'name').trim();
-  if (name.length > MAX_NAME) throw invalid(`name must be at most ${MAX_NAME} characters`, { field: 'name', max: MAX_NAME });
+  if (characterCount(name) > MAX_NAME) throw invalid(`name must be at most ${MAX_NAME} characters`, { field: 'name', max: MAX_NAME });
   const scopes = requireScopes(command.scopes);
   const secretHash = requireTokenHash(command.secretHash, 'secretHash');
   if (command.prefix !== `ck_live_${keyId}`) throw invalid('prefix must be ck_live_<keyId>', { field: 'prefix' });

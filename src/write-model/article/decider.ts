@@ -5,6 +5,7 @@ import { instant, invalid, requireText } from '../core/validate.js';
 import type { ArticleCommand, ArticleContentInput, CreateArticle, DeleteArticle, ReviseArticle } from './commands.js';
 import { ARTICLE_LIMITS, MAX_ARTICLE_VERSIONS, articleEvents, type ArticleEvent, type ArticleVersionContent } from './events.js';
 import { initialState, type ArticleState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The Article aggregate: an author's draft, kept as numbered versions.
@@ -42,8 +43,8 @@ function noNul(value: string, field: string): void {
 function text(value: unknown, field: string, max: number, options: { trim: boolean; min: number }): string {
   if (typeof value !== 'string') throw invalid(`${field} must be a string`, { field });
   const v = options.trim ? value.trim() : value;
-  if (v.length < options.min) throw invalid(`${field} must not be empty`, { field });
-  if (v.length > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
+  if (characterCount(v) < options.min) throw invalid(`${field} must not be empty`, { field });
+  if (characterCount(v) > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
   noNul(v, field);
   return v;
 }

@@ -5,6 +5,7 @@ import { instant, invalid, requireOneOf, requireText } from '../core/validate.js
 import type { MarkNotificationRead, NotificationCommand, Notify, RecordNotificationEmailed } from './commands.js';
 import { NOTIFICATION_KINDS, notificationEvents, type NotificationData, type NotificationEvent } from './events.js';
 import { initialState, type NotificationState, type SentNotification } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One notification: stream `notification-{notificationId}`, at most three
@@ -41,7 +42,7 @@ const SECRET_KEY = /passw(or)?d|secret|cookie|token|credential|authori[sz]ation|
 
 function boundedText(value: unknown, field: string, max: number): string {
   const text = requireText(value, field).trim();
-  if (text.length > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
+  if (characterCount(text) > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
   return text;
 }
 

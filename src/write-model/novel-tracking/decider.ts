@@ -5,6 +5,7 @@ import { instant, invalid, requireText } from '../core/validate.js';
 import type { NovelTrackingCommand, TrackNovel, UntrackNovel, UpdateNovelTracking } from './commands.js';
 import { novelTrackingEvents, type NovelTrackingEvent, type NovelTrackingSettings, type TrackingRef } from './events.js';
 import { initialState, type KnownTracking, type NovelTrackingState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The NovelTracking aggregate: one user following one Qidian novel, with the
@@ -46,7 +47,7 @@ function requireNovelId(value: unknown): string {
 function optionalTitle(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   const title = requireText(value, 'title').trim();
-  if (title.length > MAX_TITLE) throw invalid(`title must be at most ${MAX_TITLE} characters`, { field: 'title', max: MAX_TITLE });
+  if (characterCount(title) > MAX_TITLE) throw invalid(`title must be at most ${MAX_TITLE} characters`, { field: 'title', max: MAX_TITLE });
   return title;
 }
 

@@ -31,6 +31,7 @@ import {
   type OrganizationEvent,
 } from './events.js';
 import { customRoleOf, initialState, memberOf, type MemberState, type OrganizationState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * An organization: stream `organization-{id}`.
@@ -72,7 +73,7 @@ export function normalizeName(value: unknown, field: string, max: number): strin
   const name = requireText(value, field).trim();
   // a name made only of characters that draw nothing shows as no name at all
   if (withoutInvisible(name).trim() === '') throw invalid(`${field} must not be blank`, { field });
-  if (name.length > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
+  if (characterCount(name) > max) throw invalid(`${field} must be at most ${max} characters`, { field, max });
   if (CONTROL.test(name)) throw invalid(`${field} must not contain control characters`, { field });
   return name;
 }

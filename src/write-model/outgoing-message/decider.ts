@@ -5,6 +5,7 @@ import { instant, invalid, optionalText, requireOneOf, requireText } from '../co
 import type { OutgoingMessageCommand, RecordMessageSendFailed, RecordMessageSent, RequestMessageSend } from './commands.js';
 import { MAX_MESSAGE_TEXT, OUTGOING_MESSAGE_PLATFORMS, SEND_FAILURE_CODES, outgoingMessageEvents, type OutgoingMessageEvent } from './events.js';
 import { initialState, type OutgoingMessageState, type RequestedMessage } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One outgoing private message: stream `outgoing_message-{messageId}`, at
@@ -40,7 +41,7 @@ export function textProblem(text: unknown): string | null {
   if (typeof text !== 'string') return 'text must be a string';
   if (text.trim() === '') return 'text must not be blank';
   // characters as a person counts them: an emoji outside the BMP is one, not its two UTF-16 units
-  if (text.length > MAX_MESSAGE_TEXT && [...text].length > MAX_MESSAGE_TEXT) return `text must be at most ${MAX_MESSAGE_TEXT} characters`;
+  if (characterCount(text) > MAX_MESSAGE_TEXT) return `text must be at most ${MAX_MESSAGE_TEXT} characters`;
   if (text.includes('\u0000')) return 'text must not contain NUL characters';
   return null;
 }
@@ -123,7 +124,7 @@ function recordFailed(command: RecordMessageSendFailed, state: State): Event[] {
   const m = requested(state, command.messageId);
   const code = requireOneOf(command.code, SEND_FAILURE_CODES, 'code');
   const reason = requireText(command.reason, 'reason');
-  if (reason.length > MAX_FAILURE_REASON)
+  if (characterCount(reason) > MAX_FAILURE_REASON)
     throw invalid(`reason must be at most ${MAX_FAILURE_REASON} characters`, { field: 'reason', max: MAX_FAILURE_REASON });
   instant(command.now, 'now');
   if (m.status !== 'pending') return [];

@@ -24,6 +24,7 @@ import {
   type PlatformAccountEvent,
 } from './events.js';
 import { initialState, type ConnectedAccount, type PlatformAccountState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The PlatformAccount aggregate: one user's account on one platform, with
@@ -97,7 +98,7 @@ function requirePlatform(value: unknown): string {
 
 function requireDisplayName(value: unknown): string {
   const displayName = requireText(value, 'displayName');
-  if (displayName.length > MAX_DISPLAY_NAME) {
+  if (characterCount(displayName) > MAX_DISPLAY_NAME) {
     throw invalid(`displayName must be at most ${MAX_DISPLAY_NAME} characters`, { field: 'displayName', max: MAX_DISPLAY_NAME });
   }
   return displayName;

@@ -28,6 +28,7 @@ import {
   type PublicationRef,
 } from './events.js';
 import { initialState, type PublicationState, type RequestedPublication } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One article version published to one platform account: stream
@@ -102,7 +103,7 @@ function refOf(p: RequestedPublication): PublicationRef {
 
 function reasonOf(value: unknown): string {
   const reason = requireText(value, 'reason');
-  if (reason.length > MAX_PUBLICATION_REASON)
+  if (characterCount(reason) > MAX_PUBLICATION_REASON)
     throw invalid(`reason must be at most ${MAX_PUBLICATION_REASON} characters`, { field: 'reason', max: MAX_PUBLICATION_REASON });
   return reason;
 }

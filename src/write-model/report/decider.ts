@@ -16,6 +16,7 @@ import {
 } from './events.js';
 import { isTimeZone, REPORT_FREQUENCIES, type ReportSchedule } from './schedule.js';
 import { initialState, type KnownReport, type ReportState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The Report aggregate: one scheduled report definition (plan feature
@@ -45,7 +46,7 @@ export const MAX_REPORT_NAME = 100;
 export const MAX_REPORT_DAYS = 365;
 
 function requireName(value: unknown): string {
-  if (typeof value !== 'string' || value.trim().length === 0 || value.trim().length > MAX_REPORT_NAME) {
+  if (typeof value !== 'string' || value.trim().length === 0 || characterCount(value.trim()) > MAX_REPORT_NAME) {
     throw invalid(`name must be 1–${MAX_REPORT_NAME} characters`, { field: 'name' });
   }
   return value.trim();

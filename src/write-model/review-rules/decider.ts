@@ -24,6 +24,7 @@ import {
   type ReviewRuleSetEvent,
 } from './events.js';
 import { initialState, type ReviewRuleSetState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * A rule set: stream `review_rule_set-{scope}` (`platform`, or a tenant's
@@ -137,7 +138,7 @@ export function normalizeRule(rule: ReviewRule): ReviewRule {
   const ruleId = requireText(rule.ruleId, 'rule.ruleId');
   const kind = requireOneOf(rule.kind, RULE_KINDS, 'rule.kind');
   const name = requireText(rule.name, 'rule.name').trim();
-  if (name.length > MAX_RULE_NAME) throw invalid(`rule.name must be at most ${MAX_RULE_NAME} characters`, { field: 'rule.name', max: MAX_RULE_NAME });
+  if (characterCount(name) > MAX_RULE_NAME) throw invalid(`rule.name must be at most ${MAX_RULE_NAME} characters`, { field: 'rule.name', max: MAX_RULE_NAME });
   const phraseKind = kind === 'banned_phrase' || kind === 'red_line';
   let phrases: string[] = [];
   if (phraseKind) {
@@ -145,7 +146,7 @@ export function normalizeRule(rule: ReviewRule): ReviewRule {
       const phrase = p.trim();
       // only invisible characters: nothing the pre-review could ever find (it drops them from the text and the phrase alike)
       if (withoutInvisible(phrase).trim() === '') throw invalid('rule.phrases must not hold blank phrases', { field: 'rule.phrases' });
-      if (phrase.length > MAX_PHRASE_LENGTH)
+      if (characterCount(phrase) > MAX_PHRASE_LENGTH)
         throw invalid(`a phrase is at most ${MAX_PHRASE_LENGTH} characters`, { field: 'rule.phrases', max: MAX_PHRASE_LENGTH });
       return phrase;
     });

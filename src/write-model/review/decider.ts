@@ -15,6 +15,7 @@ import {
   type ReviewHit,
 } from './events.js';
 import { initialState, type OpenedReview, type ReviewState } from './state.js';
+import { characterCount, truncateCharacters } from '../core/characters.js';
 
 /**
  * One human review: stream `review-{reviewId}`. The publications process
@@ -64,7 +65,7 @@ function comment(value: unknown, required: boolean): string | null {
   const text = required ? requireText(value, 'comment') : optionalText(blank ? null : value, 'comment');
   if (text === null) return null;
   const trimmed = text.trim();
-  if (trimmed.length > MAX_REVIEW_COMMENT)
+  if (characterCount(trimmed) > MAX_REVIEW_COMMENT)
     throw invalid(`comment must be at most ${MAX_REVIEW_COMMENT} characters`, { field: 'comment', max: MAX_REVIEW_COMMENT });
   return trimmed;
 }
@@ -124,7 +125,7 @@ function open(command: OpenReview, state: State): Event[] {
         ...(authorId && authorId !== ownerId ? { authorId } : {}),
         platform,
         region,
-        title: title.length > MAX_REVIEW_TITLE ? title.slice(0, MAX_REVIEW_TITLE) : title,
+        title: truncateCharacters(title, MAX_REVIEW_TITLE),
         hits: found,
         content: reviewed,
         openedAt: command.now,

@@ -17,6 +17,7 @@ import type {
 import { MAX_BATCH_RECIPIENTS, MAX_SCHEDULE_AHEAD_DAYS, RECIPIENTS_PER_EVENT, smsBatchEvents, type SmsBatchEvent } from './events.js';
 import { senderIdProblem } from './sender-id.js';
 import { initialState, type CreatedSmsBatch, type SmsBatchState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One SMS batch: stream `sms_batch-{batchId}`.
@@ -147,7 +148,7 @@ function reviewDecision(command: RecordSmsBatchReviewDecision, state: State): Ev
   const decision = requireOneOf(command.decision, ['approved', 'rejected'] as const, 'decision');
   const reviewerId = requireText(command.reviewerId, 'reviewerId');
   const comment = decision === 'rejected' ? requireText(command.comment, 'comment') : optionalText(command.comment, 'comment');
-  if (comment !== null && comment.length > MAX_REVIEW_COMMENT)
+  if (comment !== null && characterCount(comment) > MAX_REVIEW_COMMENT)
     throw invalid(`comment must be at most ${MAX_REVIEW_COMMENT} characters`, { field: 'comment', max: MAX_REVIEW_COMMENT });
   instant(command.now, 'now');
   if (batch.status === 'cancelled') return [];

@@ -18,6 +18,7 @@ import {
 import { smsUnitPriceFen } from './prices.js';
 import { countSegments } from './segments.js';
 import { initialState, type RequestedSms, type SmsMessageState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One SMS: stream `sms_message-{messageId}`, at most four events. The API
@@ -58,7 +59,7 @@ export const MAX_PROVIDER_FIELD = 200;
 export function smsTextProblem(text: unknown): string | null {
   if (typeof text !== 'string') return 'text must be a string';
   if (text.trim() === '') return 'text must not be blank';
-  if (text.length > MAX_SMS_TEXT) return `text must be at most ${MAX_SMS_TEXT} characters`;
+  if (characterCount(text) > MAX_SMS_TEXT) return `text must be at most ${MAX_SMS_TEXT} characters`;
   if (text.includes('\u0000')) return 'text must not contain NUL characters';
   return null;
 }
@@ -71,7 +72,7 @@ function requested(state: State, messageId: unknown): RequestedSms {
 
 function providerText(value: unknown, field: string): string {
   const text = requireText(value, field);
-  if (text.length > MAX_PROVIDER_FIELD) throw invalid(`${field} must be at most ${MAX_PROVIDER_FIELD} characters`, { field, max: MAX_PROVIDER_FIELD });
+  if (characterCount(text) > MAX_PROVIDER_FIELD) throw invalid(`${field} must be at most ${MAX_PROVIDER_FIELD} characters`, { field, max: MAX_PROVIDER_FIELD });
   return text;
 }
 
@@ -218,7 +219,7 @@ function recordFailed(command: RecordSmsFailed, state: State): Event[] {
   const m = requested(state, command.messageId);
   const code = requireOneOf(command.code, SMS_FAILURE_CODES, 'code');
   const reason = requireText(command.reason, 'reason');
-  if (reason.length > MAX_SMS_FAILURE_REASON)
+  if (characterCount(reason) > MAX_SMS_FAILURE_REASON)
     throw invalid(`reason must be at most ${MAX_SMS_FAILURE_REASON} characters`, { field: 'reason', max: MAX_SMS_FAILURE_REASON });
   instant(command.now, 'now');
   if (m.status !== 'pending') return [];

@@ -5,6 +5,7 @@ import { DomainError } from '../core/domain-error.js';
 import { eventCodec } from '../core/event-codec.js';
 import { instant, invalid, optionalText, requireOneOf, requireText } from '../core/validate.js';
 import { E164 } from './events.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * One inbound SMS the provider received on one of our numbers: stream
@@ -99,7 +100,7 @@ function decide(command: SmsInboundCommand, state: SmsInboundState): SmsInboundE
   for (const field of ['from', 'to'] as const) {
     if (typeof command[field] !== 'string' || !E164.test(command[field])) throw invalid(`${field} must be a number in E.164`, { field });
   }
-  if (typeof command.text !== 'string' || command.text.length > MAX_INBOUND_TEXT || command.text.includes('\u0000'))
+  if (typeof command.text !== 'string' || characterCount(command.text) > MAX_INBOUND_TEXT || command.text.includes('\u0000'))
     throw invalid(`text must be a string of at most ${MAX_INBOUND_TEXT} characters without NUL`, { field: 'text', max: MAX_INBOUND_TEXT });
   const route = requireOneOf(command.route, SMS_INBOUND_ROUTES, 'route');
   const ownerId = optionalText(command.ownerId, 'ownerId');

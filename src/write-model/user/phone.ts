@@ -5,6 +5,7 @@ import type { DisableSmsMfa, EnableSmsMfa, RemovePhoneNumber, ResetMfa, StartPho
 import type { UserEvent } from './events.js';
 import { requireTokenHash } from './hashes.js';
 import { smsMfaOn, type UserAccount, type UserState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The User aggregate's phone number and SMS second factor, and the admin's
@@ -115,7 +116,7 @@ export function resetMfa(command: ResetMfa, state: UserState, check: PhoneDecisi
   const account = check.requireAccount(state, command.userId);
   const by = requireText(command.by, 'by');
   const reason = requireText(command.reason, 'reason');
-  if (reason.length > MAX_MFA_RESET_REASON) throw invalid(`reason must be at most ${MAX_MFA_RESET_REASON} characters`, { field: 'reason' });
+  if (characterCount(reason) > MAX_MFA_RESET_REASON) throw invalid(`reason must be at most ${MAX_MFA_RESET_REASON} characters`, { field: 'reason' });
   if (state.totp === null && state.smsMfaSince === null) return [];
   return [{ type: 'MfaReset', data: { userId: account.userId, by, reason, resetAt: command.now } }];
 }

@@ -15,6 +15,7 @@ import {
   workflowEvents,
 } from './events.js';
 import { initialState, type WorkflowDefinition, type WorkflowState } from './state.js';
+import { characterCount } from '../core/characters.js';
 
 /**
  * The WorkflowDefinition aggregate: what a user wants collected, from which
@@ -61,7 +62,7 @@ function requireSchedule(value: unknown): WorkflowSchedule | null {
 
 function requireName(value: unknown): string {
   const name = requireText(value, 'name').trim();
-  if (name.length > NAME_MAX) throw invalid(`name must be at most ${NAME_MAX} characters`, { field: 'name', max: NAME_MAX });
+  if (characterCount(name) > NAME_MAX) throw invalid(`name must be at most ${NAME_MAX} characters`, { field: 'name', max: NAME_MAX });
   return name;
 }
 
