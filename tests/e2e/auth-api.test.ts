@@ -292,6 +292,12 @@ describe('identity: users and sessions (e2e)', () => {
       body: { avatar_url: 'https://user:pw@cdn.example.test/a.png' },
     });
     expect(withCredentials.res.status).to.equal(422);
+    // what is not a URL at all is a 422 naming the field, never a 500
+    for (const avatar_url of ['not a url', 'https://', '\u{91423}\u{73da1}']) {
+      const notUrl = await api.call('PUT', '/api/v1/users/profile', { token: tokens.access_token, body: { avatar_url } });
+      expect(notUrl.res.status, `${avatar_url}: ${notUrl.text}`).to.equal(422);
+      expect(notUrl.body.error?.details.issues.map((i: { path: string[] }) => i.path.join('.'))).to.deep.equal(['avatar_url']);
+    }
   });
 
   it('rotates refresh tokens; reusing a rotated one ends the session, the newest token stops working too', async () => {

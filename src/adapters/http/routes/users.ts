@@ -156,7 +156,8 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
             avatar_url: z
               .url({ protocol: /^https?$/ })
               .max(2048)
-              .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'must not carry a user name or password')
+              // zod runs this after a failed URL check too: only a parsable URL is looked into (the check said the rest)
+              .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user name or password')
               .transform((u) => new URL(u).href)
               .nullable()
               .optional(),
