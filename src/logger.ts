@@ -16,8 +16,9 @@ export interface LoggerOptions {
 }
 
 /**
- * Structured JSON logs, one line per entry. Entries are redacted; child
- * bindings are not (pino formats them once, unhooked): bind ids, not data.
+ * Structured JSON logs, one line per entry. Entries are redacted, errors
+ * under `err` with the fields they carry; child bindings are not (pino
+ * formats them once, unhooked): bind ids, not data.
  */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, options: LoggerOptions = {}): Logger {
   return pino(
@@ -29,6 +30,8 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, options: LoggerO
         level: (label) => ({ level: label }),
         log: (object) => redactSecrets(object) as typeof object,
       },
+      // an error's own fields (a request's headers, a response's body, its cause) pass through the same mask
+      serializers: { err: redactedError },
     },
     options.destination,
   );
@@ -51,4 +54,21 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     copy[key] = SECRET_KEY.test(key) ? REDACTED : redactSecrets(item, depth + 1);
   }
   return copy;
+}
+
+/**
+ * An error as pino serializes it (type, message with its causes', stack, own
+ * fields) with secret-looking fields masked. Taken to plain JSON first:
+ * pino's serialized errors are not plain objects, which the mask leaves
+ * alone. A field JSON cannot hold (a cycle) leaves type, message and stack.
+ */
+function redactedError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown;
+  try {
+    const json = JSON.stringify(serialized, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+    return json === undefined ? undefined : redactSecrets(JSON.parse(json));
+  } catch {
+    const { type, message, stack } = (serialized ?? {}) as { type?: unknown; message?: unknown; stack?: unknown };
+    return { type, message, stack };
+  }
 }

@@ -56,6 +56,36 @@ describe('logger', () => {
     expect(err.stack).to.include('Error: boom');
   });
 
+  it('masks secret-looking fields an error carries, its cause included', () => {
+    const { logger, lines } = capturingLogger();
+    const cause = Object.assign(new Error('upstream refused'), { headers: { authorization: 'Bearer inner-secret' } });
+    const error = Object.assign(new Error('request failed', { cause }), {
+      request: { url: 'https://x.test/a', headers: { Cookie: 'web_session=cookie-secret' } },
+      accessToken: 'token-secret',
+      status: 401,
+    });
+    logger.error({ err: error }, 'failed');
+    const line = JSON.stringify(lines[0]);
+    for (const secret of ['inner-secret', 'cookie-secret', 'token-secret']) expect(line).to.not.include(secret);
+    const err = lines[0]!.err as Record<string, any>;
+    expect(err).to.include({ accessToken: '[REDACTED]', status: 401 });
+    expect(err.message).to.include('request failed');
+    expect(err.request).to.deep.equal({ url: 'https://x.test/a', headers: { Cookie: '[REDACTED]' } });
+    expect(err.stack).to.include('Error: request failed');
+  });
+
+  it('logs an error carrying a bigint or a cycle without throwing', () => {
+    const { logger, lines } = capturingLogger();
+    const looped: Record<string, unknown> = { password: 'loop-secret' };
+    looped.self = looped;
+    logger.error({ err: Object.assign(new Error('with bigint'), { position: 12n, token: 't-secret' }) }, 'a');
+    logger.error({ err: Object.assign(new Error('with cycle'), { looped }) }, 'b');
+    expect(lines).to.have.length(2);
+    expect(lines[0]!.err).to.include({ message: 'with bigint', position: '12', token: '[REDACTED]' });
+    expect(lines[1]!.err).to.include({ message: 'with cycle' });
+    expect(JSON.stringify(lines)).to.not.include('secret');
+  });
+
   it('redactSecrets copies instead of mutating, and survives cycles', () => {
     const input: Record<string, unknown> = { token: 'x', nested: { a: 1 } };
     input.self = input;
