@@ -205,7 +205,7 @@ const variables = z.object({
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(0, 86_400_000).default(60_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   // largest request body the API reads; larger ones get 413
-  HTTP_BODY_LIMIT_BYTES: integer(1_024, 50 * 1024 * 1024).default(256 * 1024),
+  HTTP_BODY_LIMIT_BYTES: integer(1_024, 50 * 1024 * 1024).default(1024 * 1024),
   // HS256 key for access tokens; required in production (dev default: DEV_ONLY_SECRETS)
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(900),

@@ -63,6 +63,8 @@ describe('articles and media API (e2e, production app)', function () {
   let s3: ObjectStorageSandbox;
   let alice: { userId: string; token: string };
   let bob: { userId: string; token: string };
+  /** writes the long article alone: the listings count alice's and bob's */
+  let carol: { userId: string; token: string };
   let admin: { userId: string; token: string };
 
   before(async () => {
@@ -78,6 +80,7 @@ describe('articles and media API (e2e, production app)', function () {
     const deps = { store, passwordHasher: container.get(TOKENS.PasswordHasher), accessTokens: container.get(TOKENS.AccessTokens) };
     alice = await signedIn(deps, 'user');
     bob = await signedIn(deps, 'user');
+    carol = await signedIn(deps, 'user');
     admin = await signedIn(deps, 'admin');
   });
   after(async () => {
@@ -251,6 +254,15 @@ describe('articles and media API (e2e, production app)', function () {
       tags: ['露营', '装备'],
       cover_media_id: pngId,
       image_media_ids: [jpegId],
+    });
+
+    it('takes an article of the most characters documented in a 3-byte script at the default body limit (300 kB of UTF-8)', async () => {
+      const writer = carol;
+      const body = '露'.repeat(100_000);
+      const created = await call('POST', '/api/v1/articles', { token: writer.token, json: { title: '长文', body } });
+      expect(created.status, created.text).to.equal(201);
+      const got = await call('GET', `/api/v1/articles/${created.body.data.id}?after_position=${created.body.data.position}`, { token: writer.token });
+      expect(got.body.data.body).to.equal(body);
     });
 
     it('creates version 1 (201) and serves it with its body after the position', async () => {

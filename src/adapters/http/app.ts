@@ -31,7 +31,7 @@ export interface AppDeps {
   routers?: readonly Router<AppState>[];
   /** the registry the routers were defined against: served as /api/v1/openapi.json */
   api?: HttpApi;
-  /** most bytes of a JSON request body (default DEFAULT_BODY_LIMIT_BYTES, 256 kB) */
+  /** most bytes of a JSON request body (default DEFAULT_BODY_LIMIT_BYTES, 1 MiB) */
   bodyLimitBytes?: number;
   /** config TRUST_PROXY: the reverse proxies whose X-Forwarded-For / -Proto are believed (none by default) */
   trustProxy?: readonly string[];

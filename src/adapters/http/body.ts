@@ -3,8 +3,12 @@ import type { Middleware } from 'koa';
 import { HttpError } from './http-error.js';
 import type { AppState } from './state.js';
 
-/** Default most bytes of a request body (256 kB); `HTTP_BODY_LIMIT` is meant to override it. */
-export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+/**
+ * Default most bytes of a request body (1 MiB): the largest documented texts
+ * fit in any script (an article's 100,000 characters of Chinese or emoji,
+ * 3-4 bytes each in UTF-8); `HTTP_BODY_LIMIT_BYTES` overrides it.
+ */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
 // DELETE too: turning TOTP off proves the password and a code in its body
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];

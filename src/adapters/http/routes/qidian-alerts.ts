@@ -287,7 +287,7 @@ export function qidianAlertsRouter(api: HttpApi, deps: QidianAlertRouteDeps): Ro
       tags: ['qidian'],
       auth: true,
       permission: 'collection.data.create',
-      request: { body: z.object({ keyword: z.string().trim().min(1).max(100) }).strict() },
+      request: { body: z.object({ keyword: z.string().trim().min(1).max(MAX_KEYWORD_LENGTH) }).strict() },
       responses: { 201: { description: 'watched', schema: commandResultSchema.extend({ id: z.string(), keyword: z.string() }) } },
       errors: [403, 409],
     },

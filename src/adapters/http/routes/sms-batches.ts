@@ -350,7 +350,7 @@ export function smsBatchesRouter(api: HttpApi, deps: SmsBatchRouteDeps): Router<
       tags: ['sms'],
       auth: true,
       permission: 'messaging.sms.create',
-      request: { body: z.object({ keyword: z.string().min(1).max(40).describe('2-20 letters or digits, stored upper-case (NFKC)') }).strict() },
+      request: { body: z.object({ keyword: z.string().trim().min(2).max(20).describe('2-20 letters or digits, stored upper-case (NFKC)') }).strict() },
       responses: {
         201: { description: 'reserved now', schema: z.object({ keyword: z.string(), revision: z.string(), position: z.string().nullable() }) },
         200: { description: 'ours already', schema: z.object({ keyword: z.string(), revision: z.string(), position: z.string().nullable() }) },

@@ -103,13 +103,13 @@ const exportBody = z
     metrics: z
       .array(z.string().max(64))
       .min(1)
-      .max(64)
-      .describe(`metric names: ${STATISTICS_METRICS.join(', ')}`),
+      .max(STATISTICS_METRICS.length)
+      .describe(`metric names, each at most once: ${STATISTICS_METRICS.join(', ')}`),
     group_by: z
       .array(z.string().max(64))
-      .max(16)
+      .max(STATISTICS_DIMENSIONS.length)
       .default(['day'])
-      .describe(`dimensions: ${STATISTICS_DIMENSIONS.join(', ')} (default [day]; [] one row of totals)`),
+      .describe(`dimensions, each at most once: ${STATISTICS_DIMENSIONS.join(', ')} (default [day]; [] one row of totals)`),
     granularity: granularity.optional(),
     format: z.enum(STATISTICS_EXPORT_FORMATS),
   })
