@@ -13,7 +13,8 @@ import type { UserRole } from '../write-model/user/events.js';
 import { reserveUsername } from './usernames.js';
 
 /** Normalisation and limits of every registration, over HTTP or from the CLI. */
-export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+// the format is named for readers of the schema (the OpenAPI document): the pipe alone would show a plain string
+export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email()).meta({ format: 'email' });
 export const passwordSchema = z.string().min(8).max(1024);
 export const displayNameSchema = z.string().trim().min(1).max(100);
 

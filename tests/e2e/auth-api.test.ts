@@ -185,6 +185,13 @@ describe('identity: users and sessions (e2e)', () => {
     expect(loggedIn.res.status, loggedIn.text).to.equal(200);
   });
 
+  it('documents the email fields as emails in the OpenAPI document, surrounding spaces and case aside', async () => {
+    const doc = (await api.call('GET', '/api/v1/openapi.json')).body;
+    const bodyOf = (path: string) => doc.paths[path].post.requestBody.content['application/json'].schema;
+    expect(bodyOf('/api/v1/auth/register').properties.email).to.include({ type: 'string', format: 'email', maxLength: 254 });
+    expect(bodyOf('/api/v1/auth/forgot-password').properties.email).to.include({ format: 'email' });
+  });
+
   it('refuses text no store can keep (NUL, an unpaired surrogate) with 422 naming where, in body, query and path, and writes nothing', async () => {
     const email = uniqueEmail('nul');
     const nul = await api.call('POST', '/api/v1/auth/register', { body: { email, password: PASSWORD, display_name: 'Ada\u0000Lovelace' } });
