@@ -186,7 +186,7 @@ describe('identity: users and sessions (e2e)', () => {
   });
 
   it('documents the email fields as emails in the OpenAPI document, surrounding spaces and case aside', async () => {
-    const doc = (await api.call('GET', '/api/v1/openapi.json')).body;
+    const doc = (await api.call('GET', '/api/v1/openapi.json')).body as unknown as { paths: Record<string, any> };
     const bodyOf = (path: string) => doc.paths[path].post.requestBody.content['application/json'].schema;
     expect(bodyOf('/api/v1/auth/register').properties.email).to.include({ type: 'string', format: 'email', maxLength: 254 });
     expect(bodyOf('/api/v1/auth/forgot-password').properties.email).to.include({ format: 'email' });

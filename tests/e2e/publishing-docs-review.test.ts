@@ -242,13 +242,13 @@ describe('publishing as documented: a new user review (e2e)', function () {
       expect(shown.body.data.title).to.equal('题'.repeat(200));
       expect(shown.body.data.image_count).to.equal(18);
 
-      // lengths count as JavaScript does, in UTF-16 units: an emoji is two
-      const emoji = await api('POST', '/articles', alice.token, { body: { ...atEdge, title: '😀'.repeat(100) } });
+      // lengths count characters (code points), as the document's maxLength: an emoji is one
+      const emoji = await api('POST', '/articles', alice.token, { body: { ...atEdge, title: '😀'.repeat(200) } });
       expect(emoji.status, emoji.text.slice(0, 300)).to.equal(201);
 
       const past: [Record<string, unknown>, string][] = [
         [{ title: '题'.repeat(201) }, 'title'],
-        [{ title: '😀'.repeat(101) }, 'title'],
+        [{ title: '😀'.repeat(201) }, 'title'],
         [{ body: 'b'.repeat(100_001) }, 'body'],
         [{ summary: 's'.repeat(501) }, 'summary'],
         [{ tags: ['t'.repeat(31)] }, 'tags.0'],
