@@ -10,7 +10,8 @@ import { errorEnvelope } from '../../src/adapters/http/middleware/error-envelope
 import { requestId } from '../../src/adapters/http/middleware/request-id.js';
 import { checkResponsesWith } from '../../src/adapters/http/response-check.js';
 import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
-import type { AppState } from '../../src/adapters/http/state.js';
+import type { AppContext, AppState } from '../../src/adapters/http/state.js';
+import { HttpError } from '../../src/adapters/http/http-error.js';
 import { createLogger } from '../../src/logger.js';
 import { enableResponseSchemaCheck, takeResponseMismatches } from '../support/response-schema-check.js';
 
@@ -30,6 +31,8 @@ async function startSmallApi(answers: {
   status?: number;
   /** what GET /things/:id/export answers: a JSON array streamed as a download, or a file of this type */
   fileType?: string;
+  /** what GET /things/:id/state (documenting 409 among its errors) does: throw, or answer itself */
+  state?: (ctx: AppContext) => void;
 }): Promise<{ server: RunningServer; api: HttpApi; router: Router<AppState> }> {
   const api = createHttpApi();
   const router = new Router<AppState>({ prefix: '/api/v1/small' });
@@ -60,6 +63,19 @@ async function startSmallApi(answers: {
       ctx.type = answers.fileType ?? 'application/json';
       ctx.body = answers.fileType ? 'id\nt1\n' : Readable.from([Buffer.from('['), Buffer.from(JSON.stringify(answers.thing())), Buffer.from(']')]);
     },
+  );
+  defineRoute(
+    router,
+    api,
+    {
+      method: 'get',
+      path: '/things/:id/state',
+      summary: 'A state',
+      request: { params: z.object({ id: z.string() }) },
+      responses: { 200: { description: 'the state', schema: z.string() } },
+      errors: [409],
+    },
+    (_input, ctx) => answers.state?.(ctx) ?? 'open',
   );
   const app = new Koa<AppState>();
   // a download broken off is an error Koa would print
@@ -165,6 +181,63 @@ describe('The response schema check (test harness)', () => {
     expect(pdf.status).to.equal(500);
     expect(pdf.body.error.details.problems).to.deep.equal([{ pointer: '', message: 'answered application/pdf, documented: application/json, text/csv' }]);
     expect(takeResponseMismatches()).to.have.length(1);
+  });
+
+  it('an error status the route does not document is recorded for the harness, and the answer goes out as it was', async () => {
+    small = await startSmallApi({
+      thing: () => GOOD,
+      state: () => {
+        throw new HttpError(404, 'NOT_FOUND', 'no such thing');
+      },
+    });
+    const reply = await get(small.server, '/api/v1/small/things/t1/state');
+    expect(reply.status).to.equal(404);
+    expect(reply.body).to.deep.include({ success: false, error: { code: 'NOT_FOUND', message: 'no such thing', details: {} } });
+    expect(takeResponseMismatches()).to.deep.equal([
+      {
+        route: 'GET /api/v1/small/things/{id}/state',
+        status: 404,
+        problems: [{ pointer: '', message: 'status 404 is not a documented response (documented: 409, 422, 500, 503)' }],
+      },
+    ]);
+  });
+
+  it('an error body that is not the documented error envelope is recorded, and sent as it was', async () => {
+    small = await startSmallApi({
+      thing: () => GOOD,
+      state: (ctx) => {
+        ctx.status = 409;
+        ctx.body = { error: 'taken' };
+      },
+    });
+    const reply = await get(small.server, '/api/v1/small/things/t1/state');
+    expect(reply.status).to.equal(409);
+    expect(reply.body).to.deep.equal({ error: 'taken' });
+    const mismatches = takeResponseMismatches();
+    expect(mismatches).to.have.length(1);
+    expect(mismatches[0]).to.deep.include({ route: 'GET /api/v1/small/things/{id}/state', status: 409 });
+    expect(mismatches[0]!.problems).to.deep.include.members([
+      { pointer: '/error', message: 'must be object, is "taken"' },
+      { pointer: '/success', message: 'documented as required, missing' },
+    ]);
+  });
+
+  it('a documented error status in the error envelope passes, and so does a genuine server error (500 is documented)', async () => {
+    let failure: Error = new HttpError(409, 'CONFLICT', 'taken');
+    small = await startSmallApi({
+      thing: () => GOOD,
+      state: () => {
+        throw failure;
+      },
+    });
+    const conflict = await get(small.server, '/api/v1/small/things/t1/state');
+    expect(conflict.status).to.equal(409);
+    expect(conflict.body.error.code).to.equal('CONFLICT');
+    failure = new Error('a bug');
+    const bug = await get(small.server, '/api/v1/small/things/t1/state');
+    expect(bug.status).to.equal(500);
+    expect(bug.body.error.code).to.equal('INTERNAL_ERROR');
+    expect(takeResponseMismatches()).to.deep.equal([]);
   });
 
   it('off, a route gets no check at all: not a middleware more, and what it answers goes out as it is', async () => {

@@ -3,6 +3,7 @@ import type { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
+import { CALLBACK_PATH_PREFIXES } from './body.js';
 import { ok } from './envelope.js';
 import { validationError, zodIssues, type ValidationIssue } from './error-mapping.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
@@ -135,7 +136,7 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
-  /** error statuses the route may answer besides the ones implied (400/413/415/422 for bodies, 401 for auth, 500, 503) */
+  /** error statuses the route may answer besides the ones implied (422, 400/413/415 for bodies, 401 for auth, 429 under the general rate limit, 500, 503) */
   errors?: number[];
   /** POST only, default true: honours `Idempotency-Key` */
   idempotent?: boolean;
@@ -144,7 +145,8 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   /**
    * false for routes that answer a third party in its own format (payment
    * callbacks): `responses` then document whole bodies, errors included, and
-   * no envelope or implied error is added to the document.
+   * no envelope or implied error is added to the document (but the general
+   * rate limit's 429, in the error envelope, on a route it runs on).
    */
   envelope?: false;
   /** documents a body the handler reads itself (not JSON, or verified on its raw bytes); several content types: the same schema for each */
@@ -172,7 +174,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Request body too large (PAYLOAD_TOO_LARGE)',
   415: 'Request body is not application/json, or in a Content-Encoding other than gzip, deflate, br (UNSUPPORTED_MEDIA_TYPE)',
   422: 'Invalid input (VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED)',
-  429: 'Quota exceeded or rate limited (QUOTA_EXCEEDED with feature, limit, resets_at; RATE_LIMITED); see Retry-After',
+  429: 'Rate limited (RATE_LIMITED, with Retry-After: the general API rate limit, or a limit of the route) or a quota exceeded (QUOTA_EXCEEDED with feature, limit, resets_at; Retry-After when it resets)',
   500: 'Internal error (INTERNAL_ERROR)',
   502: 'A payment provider refused the order or answered what does not verify (PAYMENT_PROVIDER_ERROR)',
   503: 'A service the platform depends on (Postgres, Redis) is unavailable for a moment (SERVICE_UNAVAILABLE); see Retry-After',
@@ -243,7 +245,7 @@ export function defineRoute<R extends RequestSchemas = {}, Res extends Record<nu
     if (ctx.body == null && (data !== undefined || ctx.status === 404)) ok(ctx, data ?? null, successStatus);
   });
 
-  const route = openApiRoute(router, definition, request, idempotent, routeScope(definition, api));
+  const route = openApiRoute(router, definition, request, idempotent, routeScope(definition, api), api.rateLimit !== undefined);
   // the test harness checks every answer against the document (response-check.ts); off, there is no such middleware
   const check = responseCheckMiddleware({ registry: api.registry, method, path: route.path });
   if (check) middleware.unshift(check);
@@ -278,6 +280,8 @@ function openApiRoute(
   request: RequestSchemas,
   idempotent: boolean,
   scope: ApiKeyScope | 'session',
+  /** the api's general rate limit runs on the route: 429 RATE_LIMITED */
+  rateLimited: boolean,
 ): RouteConfig {
   // a collection's route ('/' under its prefix) is documented as the prefix alone, the path clients call
   const joined = `${router.opts.prefix ?? ''}${definition.path}`;
@@ -298,13 +302,18 @@ function openApiRoute(
     responses[status] = { description: spec.description, content };
   }
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
-  if (request.params || request.query || request.body) errors.add(422);
+  // 422 on every route: text no store can keep is refused wherever it is (path, query, body), a route taking none of them too
+  errors.add(422);
   if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
   // 403 too: an API key without the route's scope (or any key on a session-only route)
   if (definition.auth) [401, 403].forEach((st) => errors.add(st));
   if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
   if (idempotent) [409, 422].forEach((s) => errors.add(s));
+  // the general rate limit runs on every route of an api that has one but the providers' callbacks, and refuses in the error envelope
+  const limited = rateLimited && !CALLBACK_PATH_PREFIXES.some((prefix) => fullPath.startsWith(prefix));
+  if (limited) errors.add(429);
   if (!enveloped) errors.clear();
+  if (!enveloped && limited && !responses['429']) errors.add(429);
   for (const status of [...errors].sort((a, b) => a - b)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status] ?? 'Error',

@@ -1,10 +1,11 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
+import type { ServerResponse } from 'node:http';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { HttpError } from './http-error.js';
 import type { AppState } from './state.js';
 
-/** A route's 2xx answer as the client receives it. */
+/** A route's answer as the client receives it. */
 export interface CheckedResponse {
   /** the registry the route is documented in (its OpenAPI document is the contract) */
   registry: OpenAPIRegistry;
@@ -43,14 +44,26 @@ export function checkResponsesWith(check: ResponseCheck | undefined): void {
  * The middleware defineRoute puts first on a route while a check is installed:
  * a 2xx answer that departs from what the document says of it (its status,
  * its content type, a JSON body's schema) becomes 500 RESPONSE_SCHEMA_MISMATCH
- * naming the route, the status and each problem.
+ * naming the route, the status and each problem. Any other answer (an error
+ * the route throws, which the app's error envelope then answers, or one the
+ * route gives itself) is checked as it is sent, after every other middleware
+ * had its say, and left as it is: the check records what departs (the test
+ * harness fails the test with it) and the client gets the answer unchanged.
  */
 export function responseCheckMiddleware(route: { registry: OpenAPIRegistry; method: string; path: string }): Middleware<AppState> | undefined {
   const check = installed;
   if (!check) return undefined;
   return async (ctx, next) => {
-    await next();
-    if (ctx.status < 200 || ctx.status >= 300) return;
+    try {
+      await next();
+    } catch (error) {
+      checkWhenSent(ctx, route, check);
+      throw error;
+    }
+    if (ctx.status < 200 || ctx.status >= 300) {
+      checkWhenSent(ctx, route, check);
+      return;
+    }
     const name = `${route.method.toUpperCase()} ${route.path}`;
     const answer = { ...route, status: ctx.status, contentType: ctx.response.get('Content-Type') };
     const checked = (body: unknown) => (body === NOT_JSON ? [{ pointer: '', message: 'the body is not JSON' }] : check({ ...answer, kind: 'json', body }));
@@ -68,6 +81,29 @@ export function responseCheckMiddleware(route: { registry: OpenAPIRegistry; meth
     } else problems = checked(asSentJson(ctx.body));
     if (problems.length > 0) throw mismatch(name, answer.status, problems);
   };
+}
+
+/**
+ * Checks the answer as Koa sends it (status and body are final once it ends
+ * the response: the error envelope, or whatever else answered, has run), before
+ * its first byte leaves, so the mismatch is recorded by the time the client
+ * has the answer. What the check says changes nothing of the answer.
+ */
+function checkWhenSent(ctx: Context, route: { registry: OpenAPIRegistry; method: string; path: string }, check: ResponseCheck): void {
+  const res = ctx.res;
+  const end = res.end;
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    res.end = end;
+    const answer = { ...route, status: ctx.status, contentType: ctx.response.get('Content-Type') };
+    if (ctx.body == null) check({ ...answer, contentType: '', kind: 'none' });
+    else if (!ctx.response.is('json') || ctx.body instanceof Readable) check({ ...answer, kind: 'other' });
+    else {
+      const body = asSentJson(ctx.body);
+      // text that does not parse is checked as the string it is: no documented body is one
+      check({ ...answer, kind: 'json', body: body === NOT_JSON ? String(ctx.body) : body });
+    }
+    return (end as (...endArgs: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.end;
 }
 
 function mismatch(name: string, status: number, problems: readonly ResponseProblem[]): HttpError {

@@ -412,7 +412,7 @@ export function workflowsRouter(api: HttpApi, deps: WorkflowsRouteDeps): Router<
       ifMatch: true,
       request: { params: idParams },
       responses: { 200: { description: 'deleted', schema: commandResultSchema } },
-      errors: [404],
+      errors: [404, 409],
     },
     async ({ params }, ctx) => {
       commandResult(ctx, await deleteWorkflow(app, caller(ctx), params.id, ifMatchRevision(ctx)));
