@@ -383,6 +383,22 @@ describe('HTTP conventions and RBAC docs review (e2e, the whole platform)', func
       expectErrorEnvelope(under, 422, 'VALIDATION_ERROR');
     });
 
+    it('every POST, PUT, PATCH and DELETE documents 400, 413 and 415, a route that takes no body too: the body parser reads it first', async () => {
+      const document = await call('GET', '/api/v1/openapi.json');
+      const bodiless: string[] = [];
+      for (const [path, operations] of Object.entries<Record<string, any>>(document.body.paths)) {
+        for (const [method, operation] of Object.entries<any>(operations)) {
+          if (!['post', 'put', 'patch', 'delete'].includes(method) || path.includes('/callback')) continue;
+          if (!operation.requestBody) bodiless.push(`${method} ${path}`);
+          for (const status of ['400', '413', '415']) expect(operation.responses, `${method} ${path} ${status}`).to.have.property(status);
+        }
+      }
+      expect(bodiless).to.include('post /api/v1/users/email-verification');
+      // and answers them (the response check fails this test were they undocumented)
+      expectErrorEnvelope(await send('POST', '/api/v1/users/email-verification', user.token, Buffer.from('{'), 'application/json'), 400, 'MALFORMED_JSON');
+      expectErrorEnvelope(await send('POST', '/api/v1/users/email-verification', user.token, Buffer.from('{}'), 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
     it('the body is read before the token is looked at: a stranger’s broken body is 400/413/415, a well-formed one 401', async () => {
       expectErrorEnvelope(await send('POST', '/api/v1/articles', undefined, Buffer.from('{'), 'application/json'), 400, 'MALFORMED_JSON');
       expectErrorEnvelope(await send('POST', '/api/v1/articles', undefined, Buffer.from('{}'), 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');

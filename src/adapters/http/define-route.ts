@@ -136,7 +136,7 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
-  /** error statuses the route may answer besides the ones implied (422, 400/413/415 for bodies, 401 for auth, 429 under the general rate limit, 500, 503) */
+  /** error statuses the route may answer besides the ones implied (422, 400/413/415 for POST/PUT/PATCH/DELETE, 401 for auth, 429 under the general rate limit, 500, 503) */
   errors?: number[];
   /** POST only, default true: honours `Idempotency-Key` */
   idempotent?: boolean;
@@ -304,7 +304,8 @@ function openApiRoute(
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   // 422 on every route: text no store can keep is refused wherever it is (path, query, body), a route taking none of them too
   errors.add(422);
-  if (request.body) [400, 413, 415].forEach((s) => errors.add(s));
+  // the JSON body parser reads any POST/PUT/PATCH/DELETE's body, whether the route takes one or not
+  if (request.body || ['post', 'put', 'patch', 'delete'].includes(definition.method)) [400, 413, 415].forEach((s) => errors.add(s));
   // 403 too: an API key without the route's scope (or any key on a session-only route)
   if (definition.auth) [401, 403].forEach((st) => errors.add(st));
   if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
