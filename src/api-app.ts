@@ -208,6 +208,7 @@ export function createApiApp(container: Container): Koa<AppState> {
       store,
       knex,
       secretBox: container.get(TOKENS.SecretBox),
+      turns: redisTurns(redis, config.QUEUE_PREFIX),
       thresholds: { failure: config.PROXY_FAILURE_THRESHOLD, recovery: config.PROXY_RECOVERY_THRESHOLD },
       probe: { target: config.PROXY_HEALTH_TARGET_URL, timeoutMs: 10_000, prober: httpProxyProber },
     }),

@@ -91,7 +91,8 @@ export async function registerProxy(deps: ProxyDeps & { secretBox: SecretBox }, 
  * port, protocol and username (none counts as one username) is the same
  * exit, and twice in the pool it would only be leased twice as often.
  * CONFLICT, details.reason duplicate_proxy. The read model names the
- * candidates, so a registration it does not show yet is not seen; each
+ * candidates, so a registration it does not show yet is not seen (the
+ * route runs the check and the registration in turns per endpoint); each
  * candidate's stream says whether it is still in the pool and, its sealed
  * credentials opened, under which username (the read model keeps none).
  */

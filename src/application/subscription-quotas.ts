@@ -1,7 +1,7 @@
 import { IdempotencyConflictError, StreamNotFoundError, WrongExpectedVersionError } from '../event-store/errors.js';
 import type { AppendCondition, EventStore, Json } from '../event-store/port.js';
 import { toMetadata, type CommandContext } from '../write-model/core/command-context.js';
-import { decideOnKept, handle, load, readEvents, type HandleResult } from '../write-model/core/command-handler.js';
+import { decideOnKept, handle, load, readEvents, type HandleResult, type RetryPolicy } from '../write-model/core/command-handler.js';
 import { SCHEMA_VERSION } from '../write-model/core/event-codec.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import type { EventIdSource } from '../write-model/core/event-ids.js';
@@ -118,6 +118,16 @@ async function recordRefusal(call: QuotaCall, overrun: ResourceOverrun): Promise
 }
 
 /**
+ * A release runs after its resource is gone (deleted, disconnected,
+ * untracked): one lost to the holder's other reservations and releases at
+ * that moment would leave the unit held and answer 409 for a deletion that
+ * happened. It is never refused, so it is simply tried again, longer than
+ * other commands (a burst of a holder's deletions all append to one
+ * subscription stream).
+ */
+const RELEASE_RETRY: RetryPolicy = { maxAttempts: 12, baseDelayMs: 3 };
+
+/**
  * Gives back what `resourceId` held (releasing what is not held is a no-op),
  * on the subscription that holds it: the user's plan holder's now, else
  * (a member who left, or joined, since it was reserved) their own or that of
@@ -131,7 +141,7 @@ export async function releaseResource(call: QuotaCall, feature: ResourceFeature,
       subscriptionAggregate,
       subscriptionKey(holder.id, call.service),
       { type: 'ReleaseResource', feature, resourceId, now: call.now.toISOString() },
-      { context: call.context },
+      { context: call.context, retry: RELEASE_RETRY },
     );
   const current = await holderOf(call);
   if (call.holder) return release(current);

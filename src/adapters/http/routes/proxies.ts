@@ -17,6 +17,7 @@ import {
 } from '../../../application/proxies.js';
 import type { EventStore } from '../../../event-store/port.js';
 import { PLATFORM_IDS, type PlatformId } from '../../../platforms/registry.js';
+import type { Turns } from '../../../application/ports/turns.js';
 import { PROXIES_PROJECTION } from '../../../projections/proxies.js';
 import { PROXY_USAGE_PROJECTION } from '../../../projections/proxy-usage.js';
 import { findProxy, listMyProxyUsage, listProxies, listProxyUsage } from '../../../read-api/proxies.js';
@@ -24,6 +25,7 @@ import { PROXY_PROTOCOLS } from '../../../write-model/proxy/events.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
+import { countedCreation } from '../counted-creation.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
 import { rangeError } from '../error-mapping.js';
 import { HttpError } from '../http-error.js';
@@ -39,6 +41,8 @@ export interface ProxiesRouteDeps {
   /** POST /proxies/{id}/probe: what to fetch through the proxy (config PROXY_HEALTH_TARGET_URL) and for how long at most; absent: 503 */
   probe?: { target: string; timeoutMs: number; insecure?: boolean; prober: ProxyProber };
   secretBox: SecretBox;
+  /** where registrations of one endpoint take turns (the duplicate check reads the read model) */
+  turns?: Turns;
   thresholds?: HealthThresholds;
   /** the clock (tests) */
   now?: () => Date;
@@ -140,7 +144,7 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
   const router = new Router<AppState>({ prefix: '/api/v1/proxies' });
   // every route names its platform.* permission: the policy lets platform admins through
   const admin = api;
-  const { store, knex, secretBox } = deps;
+  const { store, knex, secretBox, turns } = deps;
   const clock = () => deps.now?.() ?? new Date();
   const proxyDeps = (ctx: AppContext): ProxyDeps => ({
     store,
@@ -209,8 +213,9 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
       description:
         'username and password are sealed together (AES-256-GCM) before the command: they are never stored, logged or answered in clear. ' +
         'A proxy the pool has already — not retired, with the same host (any case), port, protocol and username (or none) — is 409 ' +
-        'CONFLICT, details.reason duplicate_proxy with details.proxy_id: retire that one to register it anew. The check reads the read ' +
-        'model, so a registration it does not show yet is not seen.',
+        'CONFLICT, details.reason duplicate_proxy with details.proxy_id: retire that one to register it anew. Registrations of one ' +
+        'host, port and protocol take turns, each keeping its turn until the read model the check reads shows it, so two at once ' +
+        'register it once; one that waits too long for its turn is 409 (details.reason creation_in_progress).',
       tags: ['proxies'],
       auth: true,
       permission: 'platform.proxies.create',
@@ -220,20 +225,33 @@ export function proxiesRouter(api: HttpApi, deps: ProxiesRouteDeps): Router<AppS
     },
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
-      await refuseDuplicateProxy({ store, knex, secretBox }, { host: body.host, port: body.port, protocol: body.protocol, username: body.username ?? null });
-      const { proxyId, ...result } = await registerProxy(
-        { ...proxyDeps(ctx), secretBox },
-        {
-          host: body.host,
-          port: body.port,
-          protocol: body.protocol,
-          username: body.username ?? null,
-          password: body.password ?? null,
-          country: body.country ?? null,
-          region: body.region ?? null,
-          provider: body.provider ?? null,
-          registeredBy: user.id,
+      // the duplicate check reads the read model: registrations of one endpoint take turns, each until the projection shows it
+      const endpoint = `proxies:${body.protocol}://${body.host.toLowerCase()}:${body.port}`;
+      const { proxyId, ...result } = await countedCreation(
+        { turns, knex },
+        endpoint,
+        PROXIES_PROJECTION,
+        async () => {
+          await refuseDuplicateProxy(
+            { store, knex, secretBox },
+            { host: body.host, port: body.port, protocol: body.protocol, username: body.username ?? null },
+          );
+          return registerProxy(
+            { ...proxyDeps(ctx), secretBox },
+            {
+              host: body.host,
+              port: body.port,
+              protocol: body.protocol,
+              username: body.username ?? null,
+              password: body.password ?? null,
+              country: body.country ?? null,
+              region: body.region ?? null,
+              provider: body.provider ?? null,
+              registeredBy: user.id,
+            },
+          );
         },
+        'another registration of this proxy is under way: try again',
       );
       commandResult(ctx, result, { status: 201, extra: { id: proxyId } });
     },

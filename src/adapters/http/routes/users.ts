@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { EventStore } from '../../../event-store/port.js';
+import type { AppendCondition, EventStore } from '../../../event-store/port.js';
 import { USERS_PROJECTION } from '../../../projections/users.js';
 import { findUserProfile, listUserSessions } from '../../../read-api/users.js';
 import { handle } from '../../../write-model/core/command-handler.js';
@@ -12,10 +12,9 @@ import { changePassword, PasswordChangeRefusal } from '../../../application/chan
 import type { PasswordHasher } from '../../../application/ports/password-hasher.js';
 import { passwordSchema } from '../../../application/register-user.js';
 import type { AuthRateLimits } from '../../rate-limit/auth-rate-limits.js';
-import { releaseUsername, reserveUsername, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
+import { releaseUnlessRecorded, reserveUsername, usernameSchema, UsernameTakenError } from '../../../application/usernames.js';
 import { NOTIFICATION_KINDS } from '../../../write-model/notification/events.js';
 import type { NotificationChannels } from '../../../write-model/user/events.js';
-import { load } from '../../../write-model/core/command-handler.js';
 import { currentUser } from '../authenticate.js';
 import { commandContext } from '../command-context.js';
 import { defineRoute, type HttpApi } from '../define-route.js';
@@ -173,12 +172,14 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
     async ({ body }, ctx) => {
       const user = currentUser(ctx);
       const context = commandContext(ctx, user.id);
-      // a new name is taken before it is recorded, and given back if the change does not happen
-      const previous = body.username === undefined ? null : ((await load(store, userAggregate, user.id)).state.account?.profile.username ?? null);
-      const taking = body.username !== undefined && body.username !== previous ? body.username : undefined;
+      // the name given is taken (a no-op when the user holds it) before it is recorded, the change appended only while the
+      // reservation stands, and given back if the change does not happen — unless the profile names it by then (a concurrent
+      // request of the same user recorded it)
+      const taking = body.username;
+      let reservation: AppendCondition | undefined;
       if (taking !== undefined) {
         try {
-          await reserveUsername(store, taking, user.id, context);
+          reservation = await reserveUsername(store, taking, user.id, context);
         } catch (error) {
           if (error instanceof UsernameTakenError) throw new HttpError(409, 'CONFLICT', 'the username is taken', { field: 'username' });
           throw error;
@@ -200,16 +201,16 @@ export function usersRouter(api: HttpApi, deps: UsersRouteDeps): Router<AppState
             ...(body.notification_preferences !== undefined ? { notificationPreferences: preferencesOf(body.notification_preferences) } : {}),
             now: new Date().toISOString(),
           },
-          { context, expectedRevision: ifMatchRevision(ctx) },
+          { context, expectedRevision: ifMatchRevision(ctx), ...(reservation ? { conditions: [reservation] } : {}) },
         );
       } catch (error) {
-        if (taking !== undefined) await releaseUsername(store, taking, user.id, context).catch(() => undefined);
+        if (taking !== undefined) await releaseUnlessRecorded(store, taking, user.id, context).catch(() => undefined);
         throw error;
       }
       for (const event of result.events) {
         if (event.type === 'ProfileUpdated' && event.data.previousUsername) {
           // best effort: a name not given back stays reserved for this user, who can take it again
-          await releaseUsername(store, event.data.previousUsername, user.id, context).catch((err: unknown) =>
+          await releaseUnlessRecorded(store, event.data.previousUsername, user.id, context).catch((err: unknown) =>
             ctx.state.logger.warn({ err }, 'old username not released'),
           );
         }
