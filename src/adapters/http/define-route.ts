@@ -136,7 +136,7 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   request?: R;
   /** the success responses; the first is what a returned value is answered with */
   responses: Res;
-  /** error statuses the route may answer besides the ones implied (422, 400/413/415 for POST/PUT/PATCH/DELETE, 401 for auth, 429 under the general rate limit, 500, 503) */
+  /** error statuses the route may answer besides the ones implied (422, 400/409/413/415 for POST/PUT/PATCH/DELETE, 401 for auth, 429 under the general rate limit, 500, 503) */
   errors?: number[];
   /** POST only, default true: honours `Idempotency-Key` */
   idempotent?: boolean;
@@ -169,7 +169,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or invalid access token (UNAUTHENTICATED)',
   403: 'Not allowed (PERMISSION_DENIED)',
   404: 'Not found (NOT_FOUND)',
-  409: 'Conflict (CONFLICT, IDEMPOTENCY_IN_PROGRESS)',
+  409: 'Conflict (CONFLICT: the state refuses it, or concurrent changes of the same thing outran its retries, which a retry may win; IDEMPOTENCY_IN_PROGRESS)',
   412: 'The resource changed since the If-Match revision (PRECONDITION_FAILED)',
   413: 'Request body too large (PAYLOAD_TOO_LARGE)',
   415: 'Request body is not application/json, or in a Content-Encoding other than gzip, deflate, br (UNSUPPORTED_MEDIA_TYPE)',
@@ -304,8 +304,11 @@ function openApiRoute(
   const errors = new Set<number>(enveloped ? [500, 503, ...(definition.errors ?? [])] : []);
   // 422 on every route: text no store can keep is refused wherever it is (path, query, body), a route taking none of them too
   errors.add(422);
+  const writes = ['post', 'put', 'patch', 'delete'].includes(definition.method);
   // the JSON body parser reads any POST/PUT/PATCH/DELETE's body, whether the route takes one or not
-  if (request.body || ['post', 'put', 'patch', 'delete'].includes(definition.method)) [400, 413, 415].forEach((s) => errors.add(s));
+  if (request.body || writes) [400, 413, 415].forEach((s) => errors.add(s));
+  // a command that keeps losing the race to concurrent changes of what it changes, past its retries, is a 409 to retry
+  if (writes) errors.add(409);
   // 403 too: an API key without the route's scope (or any key on a session-only route)
   if (definition.auth) [401, 403].forEach((st) => errors.add(st));
   if (definition.ifMatch) [400, 412].forEach((s) => errors.add(s));
