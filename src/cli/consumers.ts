@@ -13,6 +13,7 @@ import {
 } from '../operations/dead-letters.js';
 import type { OpsDeps } from '../operations/types.js';
 import type { Consumer } from '../consumers/consumer.js';
+import { someText, wholeNumber } from './parse.js';
 import { CliError, usageError } from './program.js';
 
 /** A dead letter's id is its row number (as the admin API's `{id}`): anything else is a wrong call, not an unknown letter. */
@@ -32,11 +33,7 @@ export interface ConsumersCommandDeps {
 /** Builds the consumers with their real adapters for one piece of work (a retry handles events through them). */
 export type WithConsumers = <T>(run: (find: (name: string) => Consumer | undefined) => Promise<T>) => Promise<T>;
 
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('it must be a whole number from 1 to 10000');
-  return n;
-};
+const positiveInt = wholeNumber(1, 10_000, 'it must be a whole number from 1 to 10000');
 
 const firstLine = (text: string) => text.split('\n', 1)[0]!.slice(0, 200);
 
@@ -114,7 +111,7 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
   letters
     .command('list')
     .description('Dead letters, oldest event first per consumer (default: the parked ones)')
-    .option('--consumer <name>', "only this consumer's")
+    .option('--consumer <name>', "only this consumer's", someText('--consumer'))
     .addOption(new Option('--status <status>', 'parked, retried, skipped or all').choices([...DEAD_LETTER_STATUSES, 'all']).default('parked'))
     .option('--limit <n>', 'at most this many (1 to 10000; more there: a warning on stderr)', positiveInt, 100)
     .option('--json', 'print JSON')
@@ -146,7 +143,7 @@ export function registerConsumersCommand(program: Command, deps: ConsumersComman
         'failing again, it stays parked with the new error (exit 1). Safe while the projector runs the consumer.',
     )
     .addArgument(new Argument('[id]', 'the dead letter (see list)').argParser(deadLetterId))
-    .option('--consumer <name>', 'with --all: every parked event of this consumer, oldest first')
+    .option('--consumer <name>', 'with --all: every parked event of this consumer, oldest first', someText('--consumer'))
     .option('--all', 'every parked event of --consumer')
     .option('--json', 'print JSON: the outcome; with --all, the list of outcomes (tried: false where it was not handled)')
     .action(async (id: string | undefined, options: { consumer?: string; all?: boolean; json?: boolean }, command: Command) => {

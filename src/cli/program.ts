@@ -1,5 +1,5 @@
 import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, type HelpContext, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { buildContainer, disposeContainer } from '../container.js';
@@ -8,6 +8,7 @@ import { TOKENS } from '../tokens.js';
 import { EmailTakenError } from '../application/register-user.js';
 import { formatPosition } from '../event-store/position.js';
 import { createAdmin } from './create-admin.js';
+import { someText } from './parse.js';
 import { registerRetentionCommand } from './retention.js';
 import { registerProjectionsCommand } from './projections.js';
 import { registerOpsCommands } from './streams.js';
@@ -46,6 +47,13 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What create-admin's fields must be (src/application/register-user.ts), said when one is not. */
+const INPUT_RULES: Record<string, string> = {
+  email: '--email must be an email address (at most 254 characters)',
+  password: 'the password must be 8 to 1024 characters',
+  displayName: '--display-name must be 1 to 100 characters',
+};
+
 /** Config → container → migrations, like src/main/{api,projector}.ts; the container is disposed afterwards. */
 async function withContainer<T>(io: CliIo, run: (container: Awaited<ReturnType<typeof buildContainer>>) => Promise<T>): Promise<T> {
   let config;
@@ -70,13 +78,30 @@ function stripLineEnd(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
-const nonEmpty = (what: string) => (value: string) => {
-  if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty`);
-  return value;
-};
+/**
+ * A command of this CLI. A group (`projections`, `consumers dead-letters`, …)
+ * called without one of its commands, or `help` with a name that is none,
+ * is a wrong call like any other: an `error: …` line naming the commands,
+ * then the usage, exit 1 (commander alone prints only the usage).
+ */
+class CliCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new CliCommand(name);
+  }
+
+  override help(context?: HelpContext | ((text: string) => string)): never {
+    if (typeof context === 'object' && context.error && this.commands.length > 0) {
+      const names = this.commands.map((c) => c.name()).join(', ');
+      // `help <name>` leaves ['help', '<name>'] in args; a group called alone leaves none
+      const asked = this.args[0] === 'help' ? this.args[1] : undefined;
+      this.error(asked !== undefined ? `error: unknown command '${asked}' (commands: ${names})` : `error: missing command (one of: ${names})`);
+    }
+    return super.help(context as HelpContext);
+  }
+}
 
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('cli')
+  const program = new CliCommand('cli')
     .description('Operator commands for the collector platform (uses DATABASE_URL and the rest of the usual configuration)')
     // inherited by every command: an extra argument is a mistake to point out, not to drop
     .allowExcessArguments(false)
@@ -89,7 +114,7 @@ export function buildProgram(io: CliIo): Command {
   users
     .command('create-admin')
     .description('Register a user with role admin (reserves the email like POST /api/v1/auth/register). Exits 1 if the email is taken.')
-    .requiredOption('--email <email>', "the admin's email address (normalised: trimmed, lower-case)", nonEmpty('--email'))
+    .requiredOption('--email <email>', "the admin's email address (normalised: trimmed, lower-case)", someText('--email'))
     .addOption(new Option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)').conflicts('passwordStdin'))
     .addOption(new Option('--password-stdin', 'read the password from stdin (one line; a trailing newline is dropped)').conflicts('password'))
     .option('--display-name <name>', 'display name', 'Admin')
@@ -118,10 +143,10 @@ export function buildProgram(io: CliIo): Command {
         if (error instanceof EmailTakenError) throw new CliError(`cannot create admin: ${error.message}`);
         if (error instanceof ZodError) {
           // never echo the input: it may be the password
-          const problems = error.issues.map((issue) => `  ${issue.path.join('.') || 'value'}: ${issue.message}`);
-          throw new CliError(
-            `cannot create admin: invalid input (email must be an address, password 8-1024 characters, display name 1-100)\n${problems.join('\n')}`,
-          );
+          // one line, as every error: which field, with this command's own words (never zod's)
+          const fields = [...new Set(error.issues.map((issue) => String(issue.path[0] ?? '')))];
+          const problems = fields.map((field) => INPUT_RULES[field] ?? `${field || 'the input'} is invalid`);
+          throw new CliError(`cannot create admin: invalid input: ${problems.join('; ')}`);
         }
         throw error;
       }

@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import { Argument, type Command, InvalidArgumentError } from 'commander';
 import type { QueueInterventions, InterventionResult } from '../application/queue-interventions.js';
 import { statsOf, type QueueStats } from '../application/queue-monitor.js';
 import type { BlockageBoard, QueueStatsReader } from '../application/ports/queue-monitoring.js';
 import { DomainError } from '../write-model/core/domain-error.js';
+import { decimal, someText } from './parse.js';
 import { CliError } from './program.js';
+
+/**
+ * What the audit record takes (src/write-model/queue-intervention/decider.ts),
+ * checked before the queue is touched: an operator or job id it refuses
+ * would leave an intervention carried out and not recorded.
+ */
+const operatorName = someText('--operator', 200);
+function jobIdArgument(value: string): string {
+  if (value.trim() === '' || value.length > 200 || value.includes(':')) throw new InvalidArgumentError('a job id is 1 to 200 characters without ":"');
+  return value;
+}
 
 export interface QueuesCommandDeps {
   out: (line: string) => void;
@@ -16,7 +28,7 @@ export interface QueuesCommandDeps {
 }
 
 function seconds(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isFinite(n) || n <= 0 || n > 60) throw new InvalidArgumentError('it must be more than 0 and at most 60');
   return n;
 }
@@ -104,7 +116,7 @@ export function registerQueuesCommand(program: Command, deps: QueuesCommandDeps)
     queues
       .command(`${name} <queue>`)
       .description(description)
-      .option('--operator <name>', 'record the intervention as this operator (default cli:<os user>)')
+      .option('--operator <name>', 'record the intervention as this operator (default cli:<os user>; at most 200 characters)', operatorName)
       .action(async (queue: string, options: { operator?: string }) => {
         const result = await deps.withQueues(({ interventions }) => asCliErrors(() => run(interventions, queue, operator(options.operator))));
         deps.out(resultLine(result));
@@ -116,9 +128,11 @@ export function registerQueuesCommand(program: Command, deps: QueuesCommandDeps)
 
   const jobAction = (name: string, description: string, run: (i: QueueInterventions, queue: string, job: string, who: string) => Promise<InterventionResult>) =>
     queues
-      .command(`${name} <queue> <jobId>`)
+      .command(name)
       .description(description)
-      .option('--operator <name>', 'record the intervention as this operator (default cli:<os user>)')
+      .argument('<queue>', 'the queue (see queues stats)')
+      .addArgument(new Argument('<jobId>', 'the job (1 to 200 characters without ":")').argParser(jobIdArgument))
+      .option('--operator <name>', 'record the intervention as this operator (default cli:<os user>; at most 200 characters)', operatorName)
       .action(async (queue: string, jobId: string, options: { operator?: string }) => {
         const result = await deps.withQueues(({ interventions }) => asCliErrors(() => run(interventions, queue, jobId, operator(options.operator))));
         deps.out(resultLine(result));

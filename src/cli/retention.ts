@@ -1,9 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { runScavenge, type ScavengeRunReport } from '../adapters/event-store/scavenge-run.js';
 import { runRetention, type RetentionReport } from '../application/retention.js';
 import type { EventStore } from '../event-store/port.js';
 import type { Logger } from '../logger.js';
+import { wholeNumber } from './parse.js';
 
 export interface RetentionServices {
   knex: Knex;
@@ -20,6 +21,9 @@ export interface RetentionCommandDeps {
   /** the clock; default the real one */
   now?: () => Date;
 }
+
+/** events per DELETE: 1 to 2^53 − 1, in digits */
+const positiveInteger = wholeNumber(1, Number.MAX_SAFE_INTEGER, `must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
 
 /**
  * `retention run [--dry-run] [--json]`: the daily retention job, now, with its per-table counts.
@@ -66,12 +70,6 @@ export function registerRetentionCommand(program: Command, deps: RetentionComman
       else for (const line of formatScavengeReport(report)) deps.out(line);
     });
   return retention;
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
-  return n;
 }
 
 export function formatScavengeReport(report: ScavengeRunReport): string[] {

@@ -10,6 +10,7 @@ import { auditExport } from '../operations/audit.js';
 import { replayConsumer, ReplayError, type ReplayReport } from '../operations/replay.js';
 import { listCategories, listStreams, searchEvents, streamEvents, streamStateAt, tailEvents } from '../operations/streams.js';
 import type { EventView, OpsDeps } from '../operations/types.js';
+import { someText, wholeNumber } from './parse.js';
 import { CliError, usageError } from './program.js';
 
 export interface OpsCommandDeps {
@@ -31,18 +32,11 @@ const revision = (value: string): bigint => {
   }
   return BigInt(value.trim());
 };
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number ≥ 1');
-  return n;
-};
+/** 1 to 2^53 − 1 in digits: a larger one would be rounded, or refused by the database in its own words */
+const positiveInt = wholeNumber(1);
 /** What `streams list` shows at most per page: a larger page is refused, not quietly cut to this. */
 const MAX_PER_PAGE = 1000;
-const perPage = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PER_PAGE) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_PER_PAGE}`);
-  return n;
-};
+const perPage = wholeNumber(1, MAX_PER_PAGE);
 /** `<commit>-<prepare>`, checked before the command starts: a bad one is a wrong call (usage, exit 1), not a database error. */
 const position = (value: string): string => {
   const parsed = storablePosition(value);
@@ -266,8 +260,12 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
   events
     .command('search')
     .description('Events matching every given criterion, in $all order (give at least one)')
-    .option('--correlation <id>', 'metadata $correlationId: a request and every reaction to it, across aggregates')
-    .option('--user <id>', 'caused by this user (metadata.userId) or concerning them (data.userId / data.ownerId); also pm:<name>, scheduler, worker:<name>')
+    .option('--correlation <id>', 'metadata $correlationId: a request and every reaction to it, across aggregates', someText('--correlation'))
+    .option(
+      '--user <id>',
+      'caused by this user (metadata.userId) or concerning them (data.userId / data.ownerId); also pm:<name>, scheduler, worker:<name>',
+      someText('--user'),
+    )
     .option('--type <type>', 'event types (repeat or comma-separate)', collect)
     .option('--stream-prefix <prefix>', 'streams whose name starts with this')
     .option('--from <time>', 'written at or after (ISO-8601)', time)
@@ -315,7 +313,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
   program
     .command('replay')
     .description('Re-drive a projection or process manager from a position: rewinds its checkpoint; the running projector handles those events again')
-    .requiredOption('--consumer <name>', 'the consumer (e.g. pm-free-plans-on-registration, users-v1)')
+    .requiredOption('--consumer <name>', 'the consumer (e.g. pm-free-plans-on-registration, users-v1)', someText('--consumer'))
     .requiredOption('--from <position>', '"start", or a position <commit>-<prepare>: the event at it is the first handled again', positionOrStart)
     .option('--dry-run', 'list what would be re-delivered; change nothing')
     .option('--limit <n>', 'list at most this many of the events', positiveInt, 20)
@@ -346,7 +344,7 @@ export function registerOpsCommands(program: Command, deps: OpsCommandDeps): voi
   audit
     .command('export')
     .description('Every event a user caused or that concerns them, with who / why (causation) / request / when, as CSV or JSON')
-    .requiredOption('--user <id>', 'the user id')
+    .requiredOption('--user <id>', 'the user id', someText('--user'))
     .option('--from <time>', 'written at or after (ISO-8601)', time)
     .option('--to <time>', 'written before (ISO-8601)', time)
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
