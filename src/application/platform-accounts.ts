@@ -230,8 +230,14 @@ export async function disconnectPlatformAccount(deps: PlatformAccountsDeps, acto
   return result;
 }
 
-/** Tries at recording a verdict while changes that leave the credentials alone land beside it. */
-const VERIFY_RECORD_ATTEMPTS = 4;
+/**
+ * Tries at recording a verdict while changes that leave the credentials and
+ * the status alone land beside it. Each retry is safe (the verdict still
+ * holds), and pm-account-health, when it lags, appends its health records in
+ * a burst, one per verdict and run it catches up on: four tries could all
+ * meet that burst and answer a 409 for nothing.
+ */
+const VERIFY_RECORD_ATTEMPTS = 20;
 
 /** The same sealed credentials (a fresh IV seals every rotation; a snapshot may hold the keys in another order). */
 function sameSealed(a: ConnectedAccount['credentials'], b: ConnectedAccount['credentials']): boolean {

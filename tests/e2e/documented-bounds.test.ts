@@ -453,7 +453,7 @@ describe('the documented bounds are the real bounds (a sweep over the OpenAPI do
       SMS_CALLBACK_BASE_URL: 'http://127.0.0.1:9',
       // sends are not charged to the ledger, so an empty balance refuses none
       SMS_CHARGE_LEDGER: 'false',
-      // the longest texts the document allows, in 4-byte characters, are larger than the default body limit (a bound of its own, 413)
+      // some bodies of the longest texts the document allows, in 4-byte characters, pass the default body limit (a bound of its own, 413)
       HTTP_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
       MEDIA_STORAGE_URL: `file:${mediaFolder}`,
     });
