@@ -392,7 +392,15 @@ describe('concurrency sweep: bursts of identical writes', function () {
         novel_tracking_limit: await held(qidian.id, user.token, 'novel_tracking_limit'),
         alert_notifications: await held(qidian.id, user.token, 'alert_notifications'),
       });
-      expect(await units()).to.deep.equal({ account_limit: N, automation_workflows: 10, novel_tracking_limit: N, alert_notifications: 5 });
+      // the usage is read from the subscriptions projection, which follows the reservations and releases a moment later
+      const settled = async (expected: Awaited<ReturnType<typeof units>>) => {
+        let seen = await units();
+        for (const deadline = Date.now() + 10_000; JSON.stringify(seen) !== JSON.stringify(expected) && Date.now() < deadline; seen = await units()) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(seen).to.deep.equal(expected);
+      };
+      await settled({ account_limit: N, automation_workflows: 10, novel_tracking_limit: N, alert_notifications: 5 });
       const failures: string[] = [];
       const deleteAll = async (label: string, paths: string[]) => {
         const replies = await burst(paths.length, (i) => call('DELETE', paths[i]!, user.token));
@@ -415,7 +423,7 @@ describe('concurrency sweep: bursts of identical writes', function () {
         trackings.map((id) => `/api/v1/qidian/trackings/${id}`),
       );
       expect(failures, failures.join('\n')).to.deep.equal([]);
-      expect(await units()).to.deep.equal({ account_limit: 0, automation_workflows: 0, novel_tracking_limit: 0, alert_notifications: 0 });
+      await settled({ account_limit: 0, automation_workflows: 0, novel_tracking_limit: 0, alert_notifications: 0 });
     });
 
     it('API keys made at once stop at 20', async () => {
@@ -478,8 +486,13 @@ describe('concurrency sweep: bursts of identical writes', function () {
       expectOnly('PUT /articles/{id}', replies, [200, 409]);
       const applied = replies.flatMap((r, i) => (r.status === 200 ? [`title ${i}`] : []));
       expect(applied.length, describeBurst('PUT /articles/{id}', replies)).to.be.greaterThan(0);
-      const read = await call('GET', `/api/v1/articles/${article}`, rich.token);
-      expect(read.body.data.title).to.be.oneOf(applied);
+      // the read model follows a moment later
+      await waitFor(
+        'the article shows an applied title',
+        async () => applied.includes((await call('GET', `/api/v1/articles/${article}`, rich.token)).body?.data?.title),
+        5_000,
+        50,
+      );
     });
     it('a downgrade asked at once is scheduled once; a cancellation at once is recorded once', async () => {
       const { user, subscription } = await paidSubscription();
@@ -574,7 +587,12 @@ describe('concurrency sweep: bursts of identical writes', function () {
       expectOnly('PUT /workflows/{id}', edits, [200, 409]);
       const named = edits.flatMap((r, i) => (r.status === 200 ? [`edit ${i}`] : []));
       expect(named.length, describeBurst('PUT /workflows/{id}', edits)).to.be.greaterThan(0);
-      expect((await call('GET', `/api/v1/workflows/${workflow}`, rich.token)).body.data.name).to.be.oneOf(named);
+      await waitFor(
+        'the workflow shows an applied name',
+        async () => named.includes((await call('GET', `/api/v1/workflows/${workflow}`, rich.token)).body?.data?.name),
+        5_000,
+        50,
+      );
     });
 
     it('a member removed at once, and one leaving at once: one removal each', async () => {
@@ -841,8 +859,12 @@ describe('concurrency sweep: bursts of identical writes', function () {
       const winner = await ifMatchBurst('PATCH /organizations/{id}', 'PATCH', `/api/v1/organizations/${org.id}`, founder.token, org.revision, (i) => ({
         name: `org ${i}`,
       }));
-      const read = await call('GET', `/api/v1/organizations/${org.id}`, founder.token);
-      expect(read.body.data.name).to.equal(`org ${winner}`);
+      await waitFor(
+        "the organization shows the winner's name",
+        async () => (await call('GET', `/api/v1/organizations/${org.id}`, founder.token)).body?.data?.name === `org ${winner}`,
+        5_000,
+        50,
+      );
       // a member added as an accepted invitation adds one (the invitation's own flow is the organizations tests')
       const member = await signedIn(deps(), 'user');
       const context = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'test' };
