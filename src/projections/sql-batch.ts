@@ -1,16 +1,18 @@
 import type { Knex } from 'knex';
+import { bigintAsString, ident, rowsSelect, type ColumnType } from './sql-rows.js';
+
+export { ident };
 
 /**
  * Set-based writes for projections: a batch folded in memory into rows is
  * written with one statement per table and kind of write, whatever the
- * batch's size. Rows travel as one JSON array parameter, read back with
- * `jsonb_to_recordset` in the table's own column types (looked up once per
- * table name, configured search_path and process: a rebuild's shadow copy
- * has the live table's), so
- * a row's values are plain JSON: strings for times, dates and bigints (a
- * bigint is turned into its decimal string), arrays for array columns,
- * objects for jsonb columns. A key that is not a column of the table is an
- * error.
+ * batch's size. Rows travel as one text array per column (sql-rows.ts),
+ * cast to the table's own column types (looked up once per table name,
+ * configured search_path and process: a rebuild's shadow copy has the live
+ * table's), so a row's values are what JSON would carry: strings for times,
+ * dates and bigints (a bigint may also be a bigint), numbers, booleans,
+ * arrays for array columns, objects for jsonb columns. A key that is not a
+ * column of the table is an error.
  *
  * Tables are named unqualified: a rebuild reaches its shadow copies through
  * search_path. Shadow tables keep their primary and unique keys (so ON
@@ -57,8 +59,8 @@ export async function upsertRows(tx: Knex.Transaction | Knex, table: string, row
 
 async function upsertAlike(tx: Knex.Transaction | Knex, table: string, rows: readonly Row[], options: UpsertOptions): Promise<number> {
   const columns = columnsOf(rows);
-  const list = columns.map(ident).join(', ');
-  let sql = `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})`;
+  const source = rowsSelect(await typed(tx, table, columns), rows);
+  let sql = `INSERT INTO ${ident(table)} AS t (${columns.map(ident).join(', ')}) ${source.sql}`;
   sql += ` ON CONFLICT (${options.conflict.map(ident).join(', ')})`;
   const update = options.update;
   const sets =
@@ -74,7 +76,7 @@ async function upsertAlike(tx: Knex.Transaction | Knex, table: string, rows: rea
     sql += ` DO UPDATE SET ${sets.join(', ')}`;
     if (options.guard) sql += ` WHERE ${options.guard}`;
   }
-  return rowCount(await tx.raw(sql, [toJson(rows)]));
+  return rowCount(await tx.raw(sql, source.bindings));
 }
 
 /**
@@ -100,11 +102,11 @@ async function insertNewAlike<T extends Row>(
   options: { conflict: readonly string[]; returning: readonly string[] },
 ): Promise<T[]> {
   const columns = columnsOf(rows);
-  const list = columns.map(ident).join(', ');
+  const source = rowsSelect(await typed(tx, table, columns), rows);
   const sql =
-    `INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})` +
+    `INSERT INTO ${ident(table)} AS t (${columns.map(ident).join(', ')}) ${source.sql}` +
     ` ON CONFLICT (${options.conflict.map(ident).join(', ')}) DO NOTHING RETURNING ${options.returning.map((c) => `t.${ident(c)}`).join(', ')}`;
-  return ((await tx.raw(sql, [toJson(rows)])) as { rows: T[] }).rows;
+  return ((await tx.raw(sql, source.bindings)) as { rows: T[] }).rows;
 }
 
 /**
@@ -134,12 +136,13 @@ async function insertSkippedAlike<T extends Row>(
   const columns = columnsOf(rows);
   const list = columns.map(ident).join(', ');
   const key = options.key.map(ident).join(', ');
+  const source = rowsSelect(await typed(tx, table, columns), rows);
   const sql =
-    `WITH r AS MATERIALIZED (SELECT ${list} FROM json_to_recordset(?::json) AS r(${await definitions(tx, table, columns)})),` +
+    `WITH r AS MATERIALIZED (${source.sql}),` +
     ` inserted AS (INSERT INTO ${ident(table)} AS t (${list}) SELECT ${list} FROM r` +
     ` ON CONFLICT (${options.conflict.map(ident).join(', ')}) DO NOTHING RETURNING ${options.key.map((c) => `t.${ident(c)}`).join(', ')})` +
     ` SELECT ${key} FROM r EXCEPT ALL SELECT ${key} FROM inserted`;
-  return ((await tx.raw(sql, [toJson(rows)])) as { rows: T[] }).rows;
+  return ((await tx.raw(sql, source.bindings)) as { rows: T[] }).rows;
 }
 
 export interface PatchOptions {
@@ -176,22 +179,30 @@ export async function patchRows(tx: Knex.Transaction | Knex, table: string, rows
   // the guard may name columns no patch has: NULL for them
   const types = await columnTypes(tx, table);
   const named = [...(options.guard ?? '').matchAll(/\bn\.(?:"([^"]+)"|([a-z_][a-z0-9_]*))/g)].map((m) => (m[1] ?? m[2])!);
-  const defs = await definitions(tx, table, [...columns, ...new Set(named.filter((c) => types.has(c) && !columns.includes(c)))]);
+  const read = [...columns, ...new Set(named.filter((c) => types.has(c) && !columns.includes(c)))];
   let sql = `UPDATE ${ident(table)} AS t SET ${sets.join(', ')}`;
-  sql += uniform
-    ? ` FROM ${recordset('n', defs, rows.length)}`
-    : ` FROM (SELECT value FROM jsonb_array_elements(?::jsonb) LIMIT ${rows.length}) AS e, jsonb_to_record(e.value) AS n(${defs})`;
+  let bindings: string[];
+  if (uniform) {
+    const source = rowsSelect(await typed(tx, table, read), rows);
+    sql += ` FROM (${source.sql}) AS n`;
+    bindings = source.bindings;
+  } else {
+    // a patch's absent key (keep the row's value) differs from its null (set NULL): JSON tells them apart
+    sql += ` FROM (SELECT value FROM jsonb_array_elements(?::jsonb) LIMIT ${rows.length}) AS e, jsonb_to_record(e.value) AS n(${await definitions(tx, table, read)})`;
+    bindings = [toJson(rows)];
+  }
   sql += ` WHERE ${options.key.map((c) => `t.${ident(c)} = n.${ident(c)}`).join(' AND ')}`;
   if (options.guard) sql += ` AND (${options.guard})`;
-  return rowCount(await tx.raw(sql, [toJson(rows)]));
+  return rowCount(await tx.raw(sql, bindings));
 }
 
 /** DELETE of the rows whose key columns match one of `keys`. Returns the number deleted. */
 export async function deleteRows(tx: Knex.Transaction | Knex, table: string, keys: readonly Row[], options: { key: readonly string[] }): Promise<number> {
   if (keys.length === 0) return 0;
   const match = options.key.map((c) => `t.${ident(c)} = k.${ident(c)}`).join(' AND ');
-  const sql = `DELETE FROM ${ident(table)} AS t USING ${recordset('k', await definitions(tx, table, options.key), keys.length)} WHERE ${match}`;
-  return rowCount(await tx.raw(sql, [toJson(keys)]));
+  const source = rowsSelect(await typed(tx, table, options.key), keys);
+  const sql = `DELETE FROM ${ident(table)} AS t USING (${source.sql}) AS k WHERE ${match}`;
+  return rowCount(await tx.raw(sql, source.bindings));
 }
 
 /**
@@ -210,27 +221,11 @@ export async function selectRows<T extends Row = Row>(
   const key = options.key.map(ident);
   const columns = options.columns.map((c) => (/^[a-z_][a-z0-9_]*$/.test(c) ? `t.${ident(c)}` : c)).join(', ');
   let sql = `SELECT ${columns} FROM ${ident(table)} AS t WHERE (${key.map((c) => `t.${c}`).join(', ')}) IN`;
-  sql += ` (SELECT ${key.map((c) => `k.${c}`).join(', ')} FROM ${recordset('k', await definitions(tx, table, options.key), keys.length)})`;
+  const source = rowsSelect(await typed(tx, table, options.key), keys);
+  sql += ` (SELECT ${key.map((c) => `k.${c}`).join(', ')} FROM (${source.sql}) AS k)`;
   if (options.forUpdate) sql += ' FOR UPDATE OF t';
-  const result = (await tx.raw(sql, [toJson(keys)])) as { rows: T[] };
+  const result = (await tx.raw(sql, source.bindings)) as { rows: T[] };
   return result.rows;
-}
-
-/**
- * The JSON parameter as rows `alias(defs)`, for joining to a table by its key.
- * The LIMIT (never cutting: it is the number of rows) tells the planner how
- * few there are: it assumes a hundred for any set-returning function, and
- * against a table of a few thousand rows a hundred lookups cost more than a
- * sequential scan, so it scanned the whole table for every batch (a cost that
- * grew with the table) where a handful of index lookups do.
- */
-function recordset(alias: string, defs: string, count: number): string {
-  return `(SELECT * FROM json_to_recordset(?::json) AS r(${defs}) LIMIT ${count}) AS ${alias}`;
-}
-
-/** A double-quoted SQL identifier. */
-export function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 function literal(text: string): string {
@@ -244,21 +239,22 @@ function literal(text: string): string {
  * a test, say) may find other tables under the same names; a rebuild's
  * SET LOCAL search_path finds shadow copies of the same shape.
  */
-const typesByTable = new Map<string, Promise<Map<string, string>>>();
+const typesByTable = new Map<string, Promise<Map<string, { type: string; base: string }>>>();
 
-function columnTypes(tx: Knex.Transaction | Knex, table: string): Promise<Map<string, string>> {
+/** Per column: its type (`character varying(255)`) and its type without the modifier (`character varying`). */
+function columnTypes(tx: Knex.Transaction | Knex, table: string): Promise<Map<string, { type: string; base: string }>> {
   const searchPath = (tx.client as { config?: { searchPath?: unknown } }).config?.searchPath;
   const key = searchPath === undefined ? table : `${JSON.stringify(searchPath)}\u0000${table}`;
   let types = typesByTable.get(key);
   if (!types) {
     types = (async () => {
       const { rows } = (await tx.raw(
-        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, format_type(a.atttypid, NULL) AS base FROM pg_attribute a
          WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped`,
         [ident(table)],
-      )) as { rows: { name: string; type: string }[] };
+      )) as { rows: { name: string; type: string; base: string }[] };
       if (rows.length === 0) throw new Error(`${table}: no such table`);
-      return new Map(rows.map((r) => [r.name, r.type]));
+      return new Map(rows.map((r) => [r.name, { type: r.type, base: r.base }]));
     })();
     typesByTable.set(key, types);
     types.catch(() => typesByTable.delete(key));
@@ -273,9 +269,19 @@ async function definitions(tx: Knex.Transaction | Knex, table: string, columns: 
     .map((c) => {
       const type = types.get(c);
       if (!type) throw new Error(`${table} has no column ${c}`);
-      return `${ident(c)} ${type}`;
+      return `${ident(c)} ${type.type}`;
     })
     .join(', ');
+}
+
+/** The columns with their types without modifiers, for rowsSelect. */
+async function typed(tx: Knex.Transaction | Knex, table: string, columns: readonly string[]): Promise<ColumnType[]> {
+  const types = await columnTypes(tx, table);
+  return columns.map((c) => {
+    const type = types.get(c);
+    if (!type) throw new Error(`${table} has no column ${c}`);
+    return { name: c, type: type.base };
+  });
 }
 
 /** The columns the rows have (a key whose value is undefined is left out, as JSON leaves it out). */
@@ -328,10 +334,6 @@ function toJson(rows: readonly Row[]): string {
   } catch {
     return JSON.stringify(rows, bigintAsString); // JSON.stringify refuses bigints
   }
-}
-
-function bigintAsString(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 function rowCount(result: unknown): number {
