@@ -1,5 +1,5 @@
 import { argon2BindingProblem } from '../adapters/crypto/argon2-binding.js';
-import { Command, CommanderError, type HelpContext, Option } from 'commander';
+import { Command, CommanderError, type HelpContext, Option, type ParseOptionsResult } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { buildContainer, disposeContainer } from '../container.js';
@@ -97,6 +97,22 @@ class CliCommand extends Command {
       this.error(asked !== undefined ? `error: unknown command '${asked}' (commands: ${names})` : `error: missing command (one of: ${names})`);
     }
     return super.help(context as HelpContext);
+  }
+
+  /**
+   * An option's value is the next word whatever it is, so `--category --json`
+   * would filter on the text "--json" (and print text, not JSON): a value
+   * that is one of this command's own options is taken for a forgotten value.
+   */
+  override parseOptions(argv: string[]): ParseOptionsResult {
+    for (let i = 0; i < argv.length - 1; i++) {
+      if (argv[i] === '--') break;
+      const option = this.options.find((o) => o.required && (o.long === argv[i] || o.short === argv[i]));
+      const next = argv[i + 1]!;
+      if (option && (next === '--help' || next === '-h' || this.options.some((o) => o.long === next || o.short === next)))
+        this.error(`error: option '${option.flags}' argument missing ('${next}' is an option)`, { code: 'commander.optionMissingArgument' });
+    }
+    return super.parseOptions(argv);
   }
 }
 

@@ -301,6 +301,12 @@ describe('cli: bad input to every command (e2e, real binary)', function () {
       for (const option of leaf.command.options.filter(takesValue)) {
         // last: an option's value is the next word whatever it is (`--limit --json` reads --json as the limit)
         cases.push({ args: [...words, ...valid, option.long!], mentions: /^error: option '--[a-z-]+ <[a-z]+>' argument missing$/ });
+        // a value forgotten before another option: that option is not taken for the value (`--category --json`)
+        for (const next of hasJson(leaf) ? ['--json', '--help'] : ['--help'])
+          cases.push({
+            args: [...words, ...valid, option.long!, next],
+            mentions: new RegExp(`^error: option '--[a-z-]+ <[a-z]+>' argument missing \\('${next}' is an option\\)$`),
+          });
         const values = VALUES[`${leaf.path} ${option.long}`]!;
         if (!Array.isArray(values)) continue;
         for (const [value, mentions] of values) withJson(leaf, [...words, ...valid, option.long!, value], mentions);
