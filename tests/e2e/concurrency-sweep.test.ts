@@ -2,20 +2,16 @@ import { expect } from 'chai';
 import { isDeepStrictEqual } from 'node:util';
 import { generateKeyPairSync, randomInt, randomUUID } from 'node:crypto';
 import type { Container } from 'inversify';
-import { closeServer, listen, type RunningServer } from '../../src/adapters/http/server.js';
-import { createApiApp } from '../../src/api-app.js';
-import { ConsumerRunner } from '../../src/consumers/consumer-runner.js';
-import { buildContainer, disposeContainer } from '../../src/container.js';
+import type { RunningServer } from '../../src/adapters/http/server.js';
 import type { EventStore } from '../../src/event-store/port.js';
 import { formatPosition } from '../../src/event-store/position.js';
-import { createProjections } from '../../src/projections/index.js';
 import { TOKENS } from '../../src/tokens.js';
 import { handle, load } from '../../src/write-model/core/command-handler.js';
 import { userAggregate } from '../../src/write-model/user/decider.js';
 import { notificationAggregate } from '../../src/write-model/notification/decider.js';
 import { organizationAggregate } from '../../src/write-model/organization/decider.js';
 import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/subscription/index.js';
-import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
+import { startApiWithProjections, type ApiWithProjections } from '../support/api-with-projections.js';
 import { type BurstReply, burst, describeBurst, expectOnly, latestPosition, withStatus } from '../support/bursts.js';
 import { grantPlan, startOnPlan } from '../support/plans.js';
 import { signedIn } from '../support/signed-in.js';
@@ -43,7 +39,7 @@ describe('concurrency sweep: bursts of identical writes', function () {
   let container: Container;
   let running: RunningServer;
   let store: EventStore;
-  const runners: ConsumerRunner[] = [];
+  let api: ApiWithProjections | undefined;
   let admin: { userId: string; token: string };
   /** Xiaohongshu and Qidian basic: 5 accounts, 3 workflows, 5 alert rules, keywords */
   let basic: { userId: string; token: string };
@@ -147,7 +143,7 @@ describe('concurrency sweep: bursts of identical writes', function () {
 
   before(async () => {
     const smsKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const config = testConfig({
+    const config = {
       API_RATE_LIMIT_PER_IP: '0',
       API_RATE_LIMIT_PER_USER: '0',
       // SMS configured (a provider never called here), so the SMS keyword routes answer rather than 503
@@ -157,23 +153,14 @@ describe('concurrency sweep: bursts of identical writes', function () {
       SMS_PROVIDER_PUBLIC_KEY: smsKey,
       SMS_CALLBACK_BASE_URL: 'http://127.0.0.1:9',
       SMS_CHARGE_LEDGER: 'false',
-    });
-    container = await buildContainer(config);
-    store = container.get(TOKENS.EventStore);
-    const knex = container.get(TOKENS.Knex);
-    for (const projection of createProjections({ timeZone: config.QUOTA_TIME_ZONE })) {
-      const runner = new ConsumerRunner({ store, knex, databaseUrl: testDatabaseUrl }, projection, { idleCheckpointMs: 100, lockRetryMs: 100 });
-      runners.push(runner);
-      runner.start();
-    }
-    running = await listen(createApiApp(container).callback(), '127.0.0.1', 0);
+    };
+    api = await startApiWithProjections(config);
+    ({ container, store, running } = api);
     admin = await signedIn(deps(), 'admin');
     [basic, rich] = await Promise.all([onPlans('basic', 'basic'), onPlans('enterprise', 'enterprise')]);
   });
   after(async () => {
-    await Promise.all(runners.map((r) => r.stop()));
-    if (running) await closeServer(running.server);
-    if (container) await disposeContainer(container);
+    await api?.stop();
   });
 
   describe('without Idempotency-Key: one-at-a-time outcomes', () => {

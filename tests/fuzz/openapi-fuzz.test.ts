@@ -8,6 +8,7 @@ import { buildContainer, disposeContainer } from '../../src/container.js';
 import type { EventStore } from '../../src/event-store/port.js';
 import { TOKENS } from '../../src/tokens.js';
 import { testConfig } from '../setup/test-env.js';
+import { operationsOf, resolve, type Schema } from '../support/openapi-walk.js';
 import { signedIn } from '../support/signed-in.js';
 
 /**
@@ -25,15 +26,6 @@ import { signedIn } from '../support/signed-in.js';
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
-
-type Schema = Record<string, any>;
-interface Operation {
-  method: string;
-  path: string;
-  parameters: { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Schema }[];
-  body?: Schema;
-  auth: boolean;
-}
 
 // text no store can keep, and text every parser trips on
 const NASTY_STRINGS = [
@@ -68,12 +60,6 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.double(),
   fc.array(fc.string({ maxLength: 5 }), { maxLength: 5 }),
 );
-
-function resolve(schema: Schema | undefined, doc: Schema): Schema {
-  let s = schema ?? {};
-  for (let i = 0; i < 10 && typeof s.$ref === 'string'; i++) s = doc.components?.schemas?.[s.$ref.split('/').pop()!] ?? {};
-  return s;
-}
 
 /** A value that fits the schema as far as this generator understands it. */
 function fitting(raw: Schema | undefined, doc: Schema, depth = 0): fc.Arbitrary<unknown> {
@@ -160,26 +146,6 @@ function encode(value: string): string {
   } catch {
     return '%ED%A0%80';
   }
-}
-
-function operationsOf(doc: Schema): Operation[] {
-  const out: Operation[] = [];
-  for (const [path, item] of Object.entries<Schema>(doc.paths ?? {})) {
-    for (const method of ['get', 'post', 'put', 'patch', 'delete']) {
-      const op = item[method];
-      if (!op) continue;
-      if (path.includes('/payments/callback/') || path.includes('/sms/callbacks/')) continue;
-      const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p: Schema) => resolve(p, doc)) as Operation['parameters'];
-      out.push({
-        method,
-        path,
-        parameters: params,
-        body: op.requestBody?.content?.['application/json']?.schema,
-        auth: Array.isArray(op.security) && op.security.length > 0,
-      });
-    }
-  }
-  return out;
 }
 
 interface Envelope {
