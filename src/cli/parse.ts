@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { characterCount } from '../write-model/core/characters.js';
 
 /**
  * An option's whole number, written in decimal digits, from `min` to `max`
@@ -22,11 +23,11 @@ export function decimal(value: string): number {
   return /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
 }
 
-/** A text option that must say something (an empty `"$VAR"` in a script is a mistake, not "no filter"); at most `max` characters. */
+/** A text option that must say something (an empty `"$VAR"` in a script is a mistake, not "no filter"); at most `max` characters (code points, as the domain counts). */
 export function someText(what: string, max?: number): (value: string) => string {
   return (value: string): string => {
     if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty`);
-    if (max !== undefined && value.length > max) throw new InvalidArgumentError(`${what} must be at most ${max} characters`);
+    if (max !== undefined && characterCount(value) > max) throw new InvalidArgumentError(`${what} must be at most ${max} characters`);
     return value;
   };
 }

@@ -4,6 +4,7 @@ import { Argument, type Command, InvalidArgumentError } from 'commander';
 import type { QueueInterventions, InterventionResult } from '../application/queue-interventions.js';
 import { statsOf, type QueueStats } from '../application/queue-monitor.js';
 import type { BlockageBoard, QueueStatsReader } from '../application/ports/queue-monitoring.js';
+import { characterCount } from '../write-model/core/characters.js';
 import { DomainError } from '../write-model/core/domain-error.js';
 import { decimal, someText } from './parse.js';
 import { CliError } from './program.js';
@@ -15,7 +16,7 @@ import { CliError } from './program.js';
  */
 const operatorName = someText('--operator', 200);
 function jobIdArgument(value: string): string {
-  if (value.trim() === '' || value.length > 200 || value.includes(':')) throw new InvalidArgumentError('a job id is 1 to 200 characters without ":"');
+  if (value.trim() === '' || characterCount(value) > 200 || value.includes(':')) throw new InvalidArgumentError('a job id is 1 to 200 characters without ":"');
   return value;
 }
 

@@ -51,6 +51,11 @@ describe('queue intervention (decider)', () => {
         .given([])
         .when({ type: 'RecordJobRetried', ...base, jobId: 'j-9' })
         .then([{ type: 'JobRetried', data: { ...data, jobId: 'j-9' } }]));
+    it('counts an operator and a job id in characters (code points): 200 outside the BMP fit', () =>
+      spec
+        .given([])
+        .when({ type: 'RecordJobRetried', ...base, operator: '😀'.repeat(200), jobId: '𝌆'.repeat(200) })
+        .then([{ type: 'JobRetried', data: { ...data, operator: '😀'.repeat(200), jobId: '𝌆'.repeat(200) } }]));
     it('counts the day’s interventions', () =>
       spec
         .given([paused])
@@ -65,6 +70,8 @@ describe('queue intervention (decider)', () => {
       ['a queue name with ":"', { type: 'RecordQueuePaused', ...base, queue: 'mail:x' }, 'queue'],
       ['a job id with ":"', { type: 'RecordJobRetried', ...base, jobId: 'a:b' }, 'jobId'],
       ['an empty job id', { type: 'RecordJobPromoted', ...base, jobId: '' }, 'jobId'],
+      ['a job id of 201 characters', { type: 'RecordJobPromoted', ...base, jobId: '𝌆'.repeat(201) }, 'jobId'],
+      ['an operator of 201 characters', { type: 'RecordQueuePaused', ...base, operator: '😀'.repeat(201) }, 'operator'],
       ['a retry of no failed job', { type: 'RecordFailedJobsRetried', ...base, count: 0 }, 'count'],
       ['a removal without the state', { type: 'RecordJobRemoved', ...base, jobId: 'j', state: '' }, 'state'],
     ];

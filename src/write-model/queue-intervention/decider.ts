@@ -1,6 +1,7 @@
 import { SNAPSHOT_EVERY, type Aggregate } from '../core/aggregate.js';
 import type { Decider } from '../core/decider.js';
 import { instant, invalid, requireText } from '../core/validate.js';
+import { characterCount } from '../core/characters.js';
 import { QUEUE_NAME } from '../queue-alert/decider.js';
 import type { QueueInterventionCommand } from './commands.js';
 import { queueInterventionEvents, type QueueInterventionEvent } from './events.js';
@@ -37,7 +38,7 @@ const DAY = /^\d{8}$/;
 
 function requireJobId(value: unknown): string {
   const jobId = requireText(value, 'jobId');
-  if (jobId.length > 200 || jobId.includes(':')) throw invalid('jobId must be 1-200 characters without ":"', { field: 'jobId' });
+  if (characterCount(jobId) > 200 || jobId.includes(':')) throw invalid('jobId must be 1-200 characters without ":"', { field: 'jobId' });
   return jobId;
 }
 
@@ -49,7 +50,7 @@ function decide(command: QueueInterventionCommand, _state: State): Event[] {
   const now = instant(command.now, 'now');
   if (new Date(now).toISOString().slice(0, 10).replaceAll('-', '') !== day) throw invalid('now must fall on the stream day (UTC)', { field: 'now', day });
   const operator = requireText(command.operator, 'operator');
-  if (operator.length > 200) throw invalid('operator must be at most 200 characters', { field: 'operator' });
+  if (characterCount(operator) > 200) throw invalid('operator must be at most 200 characters', { field: 'operator' });
   const base = { queue, day, operator, at: command.now };
   switch (command.type) {
     case 'RecordQueuePaused':
