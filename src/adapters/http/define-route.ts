@@ -145,8 +145,10 @@ export interface RouteDefinition<R extends RequestSchemas, Res extends Record<nu
   /**
    * false for routes that answer a third party in its own format (payment
    * callbacks): `responses` then document whole bodies, errors included, and
-   * no envelope or implied error is added to the document (but the general
-   * rate limit's 429, in the error envelope, on a route it runs on).
+   * no envelope is added to the document; of the implied errors only those
+   * the middleware answers before the route (in the error envelope) are: 422
+   * (text no store can keep in the path or query), 415 with `rawBody` (a body
+   * in a Content-Encoding), 429 where the general rate limit runs.
    */
   envelope?: false;
   /** documents a body the handler reads itself (not JSON, or verified on its raw bytes); several content types: the same schema for each */
@@ -316,9 +318,17 @@ function openApiRoute(
   // the general rate limit runs on every route of an api that has one but the providers' callbacks, and refuses in the error envelope
   const limited = rateLimited && !CALLBACK_PATH_PREFIXES.some((prefix) => fullPath.startsWith(prefix));
   if (limited) errors.add(429);
-  if (!enveloped) errors.clear();
-  if (!enveloped && limited && !responses['429']) errors.add(429);
+  if (!enveloped) {
+    // what the middleware refuses before the route answers in its own format, in the error envelope: text no store
+    // can keep in the path or query (422), a raw body in any Content-Encoding (415), the general rate limit (429)
+    errors.clear();
+    errors.add(422);
+    if (definition.rawBody) errors.add(415);
+    if (limited) errors.add(429);
+  }
   for (const status of [...errors].sort((a, b) => a - b)) {
+    // a third party's format documents its own answers: an implied error does not replace one
+    if (!enveloped && responses[String(status)]) continue;
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status] ?? 'Error',
       content: { 'application/json': { schema: errorEnvelopeSchema } },
