@@ -119,7 +119,8 @@ describe('Article decider', () => {
         summary: 's'.repeat(500),
         tags: Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(30, 'x')),
         imageMediaIds: Array.from({ length: 18 }, (_, i) => `m${i}`),
-        coverMediaId: null,
+        // ids count characters (code points), as their schemas do
+        coverMediaId: '😀'.repeat(100),
       };
       const [event] = articleDecider.decide({ ...createCmd, ...limits }, articleDecider.initialState());
       expect(event?.type).to.equal('ArticleCreated');

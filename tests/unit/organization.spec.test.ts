@@ -334,6 +334,16 @@ describe('organization decider (given/when/then)', () => {
       now: T0,
       ...over,
     });
+    it('takes a role id of 100 characters (code points), not 101', () => {
+      spec
+        .given([created])
+        .when(define({ roleId: '😀'.repeat(100) }))
+        .then([defined('😀'.repeat(100))]);
+      spec
+        .given([created])
+        .when(define({ roleId: '😀'.repeat(101) }))
+        .thenThrows(DomainError, (e: DomainError) => e.code === 'VALIDATION_ERROR' && e.details.field === 'roleId');
+    });
     it('defines; the same again is a no-op; other content under the id CONFLICT', () => {
       spec
         .given([created])

@@ -51,7 +51,7 @@ function text(value: unknown, field: string, max: number, options: { trim: boole
 
 function mediaId(value: unknown, field: string): string {
   const id = requireText(value, field);
-  if (id.length > MAX_ID) throw invalid(`${field} must be at most ${MAX_ID} characters`, { field, max: MAX_ID });
+  if (characterCount(id) > MAX_ID) throw invalid(`${field} must be at most ${MAX_ID} characters`, { field, max: MAX_ID });
   noNul(id, field);
   return id;
 }

@@ -245,7 +245,7 @@ function transfer(command: TransferOwnership, state: State): Event[] {
 
 function requireRoleId(value: unknown): string {
   const roleId = requireText(value, 'roleId');
-  if (roleId.length > 100) throw invalid('roleId must be at most 100 characters', { field: 'roleId' });
+  if (characterCount(roleId) > 100) throw invalid('roleId must be at most 100 characters', { field: 'roleId' });
   if (BUILT_IN.includes(roleId)) throw invalid(`${roleId} is a built-in role`, { field: 'roleId' });
   return roleId;
 }
