@@ -16,9 +16,10 @@ export const PAUSE_ON_ACCOUNT_INVALIDATED = 'pm-pause-on-account-invalidated';
  *   would hit the same login wall).
  * - AccountVerified (the account works again, whatever it went through:
  *   invalid → rotated credentials → pending → verified) → ResumeWorkflow
- *   {reason account_invalidated} for each workflow using it that is paused
- *   for that reason. Only that reason is lifted: a user's or a quota pause
- *   stays.
+ *   {reason account_invalidated} for each workflow using it; the decider
+ *   lifts that pause where there is one (this manager's pause for an
+ *   invalidation just before may not be in its feed yet) and does nothing
+ *   elsewhere. Only that reason is lifted: a user's or a quota pause stays.
  *
  * The workflows come from this consumer's own index (workflow-index.ts),
  * kept from the Workflow events in the same ordered feed, so the answer is
@@ -52,8 +53,9 @@ export function createPauseOnAccountInvalidated(deps: ProcessManagerDeps, name =
           }
         } else if (account?.type === 'AccountVerified') {
           const d = account.data;
+          // every one, not only those the index shows paused: this manager's own pause for an invalidation just
+          // before may land after this verification in the feed; the decider lifts it, or does nothing when none is there
           for (const wf of await workflowsOfAccount(tx, name, d.accountId)) {
-            if (!wf.pausedFor.includes('account_invalidated')) continue;
             await command(event, wf.workflowId, {
               type: 'ResumeWorkflow',
               workflowId: wf.workflowId,

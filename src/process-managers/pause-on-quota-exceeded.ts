@@ -90,8 +90,9 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
     const d = decoded.data;
     const owners = await usersOfHolder(deps.store, { kind: d.holderKind === 'organization' ? 'organization' : 'user', id: d.userId });
     for (const owner of owners) {
+      // every one, not only those the index shows paused: this manager's own pause for the quota just run out may
+      // land after this upgrade in the feed; the decider lifts it, or does nothing when none is there
       for (const wf of await workflowsOfOwner(tx, name, owner, d.service)) {
-        if (!wf.pausedFor.includes('quota_exceeded')) continue;
         await command(event, wf.workflowId, {
           type: 'ResumeWorkflow',
           workflowId: wf.workflowId,

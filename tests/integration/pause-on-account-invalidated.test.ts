@@ -129,4 +129,17 @@ describe('pm-pause-on-account-invalidated: pause the workflows of an invalidated
     // the other account was verified too (at connect) and never invalidated: its workflows never moved
     expect(await types(onOther)).to.deep.equal(['WorkflowCreated', 'WorkflowScheduled']);
   });
+
+  it('resumes the workflows of an account verified again before the manager reached the invalidation (its pauses land after the verification)', async () => {
+    const owner = randomUUID();
+    const acct = await connectedAccount(owner);
+    const scheduled = await createWorkflow(owner, acct, HOURLY);
+    await runToHead();
+    // the owner logs in again at once: both verdicts are in the log before the manager reads either
+    await account(acct, { type: 'InvalidateAccount', requestedBy: null, reason: 'login_wall', detail: 'redirected to login' });
+    await account(acct, { type: 'VerifyAccount', requestedBy: owner, outcome: { ok: true, platformUserId: 'u1', nickname: 'n' } });
+    await runToHead();
+    expect(await types(scheduled)).to.deep.equal(['WorkflowCreated', 'WorkflowScheduled', 'WorkflowPaused', 'WorkflowResumed']);
+    expect(await pauses(scheduled)).to.deep.equal([]);
+  });
 });
