@@ -13,13 +13,13 @@ import { proxiesProjection } from '../../src/projections/proxies.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { platformAccountAggregate } from '../../src/write-model/platform-account/decider.js';
 import { workflowExecutionAggregate, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { startFixtureSites, type FixtureSites } from '../support/fixture-sites.js';
 import { startHttpProxy, type LocalProxy } from '../support/local-proxies.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 import { waitFor } from '../support/wait-for.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 const COOKIE_VALUE = '040069b2e2e-process-secret';
 const PROXY_PASSWORD = 'e2e-proxy-pass';
@@ -77,22 +77,12 @@ describe('worker process (e2e: tsx src/main/worker.ts)', function () {
 
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
-    await handle(
-      store,
-      platformAccountAggregate,
+    await connectPlatformAccount(store, context, {
       accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: owner,
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'shop',
-        credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
-        now: new Date().toISOString(),
-      },
-      { context },
-    );
+      ownerId: owner,
+      credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
+      displayName: 'shop',
+    });
     const executionId = randomUUID();
     const config = { mode: 'keyword', keyword: sites.manifest.xiaohongshu.keyword, maxItems: 2 };
     await handle(

@@ -25,6 +25,7 @@ import { dailyUsageId, subscriptionUsageAggregate } from '../../src/write-model/
 import { workflowExecutionAggregate, workflowExecutionEvents, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 /**
  * pm-dispatch-executions against a schema of its own (event store, read
@@ -130,22 +131,7 @@ describe('process manager: dispatch executions (ExecutionRequested → quota, pr
       },
       { context },
     );
-    await handle(
-      store,
-      platformAccountAggregate,
-      accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: userId,
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'main',
-        credentials: secretBox.encrypt('a1=cookie', accountId),
-        now: now(),
-      },
-      { context },
-    );
+    await connectPlatformAccount(store, context, { accountId, ownerId: userId, credentials: secretBox.encrypt('a1=cookie', accountId), now: now() });
     return { userId, accountId };
   }
 

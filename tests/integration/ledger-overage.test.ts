@@ -23,6 +23,7 @@ import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/su
 import { workflowExecutionAggregate, workflowExecutionEvents, workflowExecutionStream } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 /**
  * Runs past the daily quota, paid from the balance: pm-dispatch-executions
@@ -105,22 +106,7 @@ describe('overage: runs past the quota charged to the balance (pm-dispatch-execu
       { type: 'StartSubscription', subscriptionId: randomUUID(), userId, service: 'xiaohongshu', plan: 'free', periodEnd: null, now: now() },
       { context },
     );
-    await handle(
-      store,
-      platformAccountAggregate,
-      accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: userId,
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'main',
-        credentials: secretBox.encrypt('a1=cookie', accountId),
-        now: now(),
-      },
-      { context },
-    );
+    await connectPlatformAccount(store, context, { accountId, ownerId: userId, credentials: secretBox.encrypt('a1=cookie', accountId), now: now() });
     await handle(
       store,
       platformAccountAggregate,

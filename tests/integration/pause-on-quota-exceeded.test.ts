@@ -111,6 +111,13 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     return exceeded!;
   }
 
+  /** the holder's xiaohongshu plan paid up to pro (SubscriptionUpgraded) */
+  async function upgrade(holderId: string): Promise<void> {
+    const periodEnd = new Date(now.getTime() + 30 * 86_400_000).toISOString();
+    const command = { type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd, now: now.toISOString() } as const;
+    await handle(store, subscriptionAggregate, subscriptionKey(holderId, 'xiaohongshu'), command, { context });
+  }
+
   const events = (id: string) => store.readStream(workflowStream(id));
   const state = async (id: string) => (await load(store, workflowAggregate, id)).state;
   const deadline = (id: string) =>
@@ -185,19 +192,7 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     expect((await state(scheduled)).status).to.equal('paused');
     expect(await deadline(scheduled)).to.not.equal(undefined);
 
-    await handle(
-      store,
-      subscriptionAggregate,
-      subscriptionKey(user, 'xiaohongshu'),
-      {
-        type: 'ChangePlan',
-        plan: 'pro',
-        orderId: randomUUID(),
-        periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
-        now: now.toISOString(),
-      },
-      { context },
-    );
+    await upgrade(user);
     const upgraded = (await store.readStream(subscriptionStream(user, 'xiaohongshu'))).at(-1)!;
     expect(upgraded.type).to.equal('SubscriptionUpgraded');
     await settle();
@@ -261,16 +256,24 @@ describe('pm-pause-on-quota-exceeded: pause scheduled workflows until the quota 
     expect((await state(ofMember)).status).to.equal('paused');
     expect((await state(ofOutsider)).status).to.equal('active');
 
-    await handle(
-      store,
-      subscriptionAggregate,
-      subscriptionKey(organizationId, 'xiaohongshu'),
-      { type: 'ChangePlan', plan: 'pro', orderId: randomUUID(), periodEnd: new Date(now.getTime() + 30 * 86_400_000).toISOString(), now: now.toISOString() },
-      { context },
-    );
+    await upgrade(organizationId);
     await settle();
     expect((await state(ofFounder)).status).to.equal('active');
     expect((await state(ofMember)).status).to.equal('active');
     expect(await deadline(ofMember)).to.equal(undefined);
+  });
+
+  it('resumes the workflows of a plan upgraded before the manager reached the exhausted quota (its pauses land after the upgrade)', async () => {
+    const user = randomUUID();
+    await startFree(user);
+    const scheduled = await createWorkflow(user, 'xiaohongshu', HOURLY);
+    await settle();
+    // the user pays up at once: the exhausted quota and the upgrade are both in the log before the manager reads either
+    await exceed(user);
+    await upgrade(user);
+    await settle();
+    expect((await events(scheduled)).map((e) => e.type)).to.deep.equal(['WorkflowCreated', 'WorkflowScheduled', 'WorkflowPaused', 'WorkflowResumed']);
+    expect(await state(scheduled)).to.deep.include({ status: 'active', pauses: [] });
+    expect(await deadline(scheduled)).to.equal(undefined);
   });
 });

@@ -11,6 +11,7 @@ import { platformAccountAggregate, platformAccountStream } from '../../src/write
 import { testConfig, testDatabaseUrl } from '../setup/test-env.js';
 import { startFixturePlatformServer, xhsId, type FixturePlatformServer } from '../support/fixture-platform-server.js';
 import { isolatedEventStoreSchema } from '../support/isolated-event-store.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 /**
  * Recording a verification's verdict while pm-account-health appends its
@@ -69,22 +70,7 @@ describe('verifying a platform account beside a burst of health records', functi
     fixture.xiaohongshu.sessions.set(session, { user_id: xhsId(), nickname: '薯' });
     const accountId = randomUUID();
     const credentials = secretBox.encrypt(JSON.stringify({ cookies: `a1=18c2f3e4a5b0000; webId=${xhsId()}; web_session=${session}` }), accountId);
-    await handle(
-      store,
-      platformAccountAggregate,
-      accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: 'owner-1',
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'mine',
-        credentials,
-        now: new Date().toISOString(),
-      },
-      { context },
-    );
+    await connectPlatformAccount(store, context, { accountId, ownerId: 'owner-1', credentials, displayName: 'mine' });
     const verifiers = createAccountVerifiers({ XIAOHONGSHU_API_URL: fixture.url, QIDIAN_WEB_URL: fixture.url }, { timeoutMs: 2_000 });
     const deps = { store: withHealthBurst(accountId, 10), secretBox, verifiers, timeZone: 'UTC' };
     const { outcome } = await verifyPlatformAccount(deps, { userId: 'owner-1', context }, accountId);

@@ -22,6 +22,7 @@ import { subscriptionAggregate, subscriptionKey } from '../../src/write-model/su
 import { workflowExecutionAggregate, workflowExecutionStream, type WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/index.js';
 import { testConfig, testDatabaseUrl, testRedisUrl } from '../setup/test-env.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 const item = (id: string) => ({ platformContentId: id, kind: 'xiaohongshu.note', data: { title: id } });
 
@@ -80,22 +81,7 @@ describe('process manager: proxy failover (ProxyFailed → another proxy, job re
       },
       { context },
     );
-    await handle(
-      store,
-      platformAccountAggregate,
-      accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: owner,
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'main',
-        credentials: secretBox.encrypt('a1=cookie', accountId),
-        now: now(),
-      },
-      { context },
-    );
+    await connectPlatformAccount(store, context, { accountId, ownerId: owner, credentials: secretBox.encrypt('a1=cookie', accountId), now: now() });
     await handle(
       store,
       platformAccountAggregate,

@@ -16,7 +16,7 @@ import { proxyCandidates } from '../../src/read-api/proxies.js';
 import { TOKENS } from '../../src/tokens.js';
 import type { CommandContext } from '../../src/write-model/core/command-context.js';
 import { handle } from '../../src/write-model/core/command-handler.js';
-import { platformAccountAggregate, platformAccountStream } from '../../src/write-model/platform-account/decider.js';
+import { platformAccountStream } from '../../src/write-model/platform-account/decider.js';
 import { proxyAggregate } from '../../src/write-model/proxy/decider.js';
 import { workflowExecutionAggregate, workflowExecutionStream } from '../../src/write-model/workflow-execution/decider.js';
 import type { WorkflowExecutionCommand } from '../../src/write-model/workflow-execution/commands.js';
@@ -25,6 +25,7 @@ import { startFixtureSites, type FixtureSites } from '../support/fixture-sites.j
 import { LocalProxies } from '../support/local-proxies.js';
 import { runConsumerToHead } from '../support/run-consumer-to-head.js';
 import { waitFor } from '../support/wait-for.js';
+import { connectPlatformAccount } from '../support/platform-accounts.js';
 
 const COOKIE_VALUE = '040069b2worker-secret';
 const PROXY_PASSWORD = 'px-secret-pass';
@@ -123,23 +124,13 @@ describe('scrape worker: the scrape job end to end (real Chromium, proxies, fixt
     const owner = `user-${randomUUID()}`;
     const accountId = randomUUID();
     const secretBox = container.get(TOKENS.SecretBox);
-    await handle(
-      store(),
-      platformAccountAggregate,
+    await connectPlatformAccount(store(), context, {
       accountId,
-      {
-        type: 'ConnectPlatformAccount',
-        accountId,
-        ownerId: owner,
-        platform: 'xiaohongshu',
-        platformUserId: null,
-        displayName: 'shop',
-        credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
-        userAgent: 'WorkerTestAgent/1.0',
-        now: new Date().toISOString(),
-      },
-      { context },
-    );
+      ownerId: owner,
+      credentials: secretBox.encrypt(JSON.stringify({ cookies: `a1=18f0c0ffee0a1; web_session=${COOKIE_VALUE}` }), accountId),
+      displayName: 'shop',
+      userAgent: 'WorkerTestAgent/1.0',
+    });
     const executionId = randomUUID();
     const config = { mode: 'keyword', keyword: sites.manifest.xiaohongshu.keyword, maxItems: 100 };
     const commands: WorkflowExecutionCommand[] = [
