@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger };
@@ -17,11 +17,10 @@ export interface LoggerOptions {
 
 /**
  * Structured JSON logs, one line per entry. Entries are redacted, errors
- * under `err` with the fields they carry; child bindings are not (pino
- * formats them once, unhooked): bind ids, not data.
+ * under `err` with the fields they carry, and so are a child's bindings.
  */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, options: LoggerOptions = {}): Logger {
-  return pino(
+  const logger = pino(
     {
       level: config.LOG_LEVEL,
       name: options.name,
@@ -35,6 +34,15 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, options: LoggerO
     },
     options.destination,
   );
+  // pino formats a child's bindings once, past `formatters`: they are masked here instead. A child is made with
+  // Object.create(parent), so every descendant inherits this `child` and masks its own bindings too.
+  type Child = (this: unknown, bindings: Bindings, childOptions?: ChildLoggerOptions<string>) => unknown;
+  const pinoChild = logger.child as unknown as Child;
+  const maskedChild: Child = function (bindings, childOptions) {
+    return pinoChild.call(this, redactSecrets(bindings) as Bindings, childOptions);
+  };
+  logger.child = maskedChild as unknown as Logger['child'];
+  return logger;
 }
 
 /**

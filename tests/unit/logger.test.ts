@@ -48,6 +48,22 @@ describe('logger', () => {
     });
   });
 
+  it("masks secret-looking keys of a child's bindings, and of its children's", () => {
+    const { logger, lines } = capturingLogger();
+    const request = logger.child({ requestId: 'r1', token: 'bound-token' });
+    request.child({ user: { id: 'u1', password: 'bound-password' }, Cookie: 'a1=bound-cookie' }).info('hi');
+    request.info({ apiKey: 'entry-key' }, 'again');
+    expect(lines[0]).to.deep.include({
+      requestId: 'r1',
+      token: '[REDACTED]',
+      user: { id: 'u1', password: '[REDACTED]' },
+      Cookie: '[REDACTED]',
+      msg: 'hi',
+    });
+    expect(lines[1]).to.deep.include({ requestId: 'r1', token: '[REDACTED]', apiKey: '[REDACTED]', msg: 'again' });
+    expect(JSON.stringify(lines)).to.not.match(/bound-|entry-key/);
+  });
+
   it('still serializes errors with their message and stack', () => {
     const { logger, lines } = capturingLogger();
     logger.error({ err: new Error('boom') }, 'failed');
