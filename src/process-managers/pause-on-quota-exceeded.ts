@@ -122,7 +122,8 @@ export function createPauseOnQuotaExceeded(deps: PauseOnQuotaDeps, name = PAUSE_
 
   return {
     name,
-    filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'QuotaExceeded', 'SubscriptionUpgraded'] },
+    // the pauses and resumes too: the resume deadline follows them
+    filter: { eventTypes: [...WORKFLOW_EVENT_TYPES, 'WorkflowPaused', 'WorkflowResumed', 'QuotaExceeded', 'SubscriptionUpgraded'] },
     async handle(events, { tx: batchTx, db }) {
       const tx = db ?? batchTx; // own tables commit as written: nothing waits on commands holding a transaction id
       for (const event of events) {

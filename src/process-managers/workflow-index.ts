@@ -7,7 +7,7 @@ import { DomainError } from '../write-model/core/domain-error.js';
 import { eventIdsFrom } from '../write-model/core/event-ids.js';
 import type { WorkflowCommand } from '../write-model/workflow/commands.js';
 import { workflowAggregate } from '../write-model/workflow/decider.js';
-import { workflowEvents, type PauseReason } from '../write-model/workflow/events.js';
+import { workflowEvents } from '../write-model/workflow/events.js';
 import { react, type ProcessManagerDeps } from './shared.js';
 
 /**
@@ -19,14 +19,8 @@ import { react, type ProcessManagerDeps } from './shared.js';
  * this event happened" exactly, whatever a projection's lag.
  */
 
-export const WORKFLOW_EVENT_TYPES = [
-  'WorkflowCreated',
-  'WorkflowUpdated',
-  'WorkflowScheduled',
-  'WorkflowPaused',
-  'WorkflowResumed',
-  'WorkflowDeleted',
-] as const;
+/** The Workflow events the index is kept from. */
+export const WORKFLOW_EVENT_TYPES = ['WorkflowCreated', 'WorkflowUpdated', 'WorkflowScheduled', 'WorkflowDeleted'] as const;
 
 const TABLE = 'pm_workflow_index';
 
@@ -36,8 +30,6 @@ export interface IndexedWorkflow {
   service: string | null;
   platformAccountId: string | null;
   scheduled: boolean;
-  status: 'active' | 'paused';
-  pausedFor: PauseReason[];
 }
 
 interface Row {
@@ -46,8 +38,6 @@ interface Row {
   service: string | null;
   platform_account_id: string | null;
   scheduled: boolean;
-  status: 'active' | 'paused';
-  paused_for: PauseReason[];
 }
 
 const toWorkflow = (r: Row): IndexedWorkflow => ({
@@ -56,8 +46,6 @@ const toWorkflow = (r: Row): IndexedWorkflow => ({
   service: r.service,
   platformAccountId: r.platform_account_id,
   scheduled: r.scheduled,
-  status: r.status,
-  pausedFor: r.paused_for,
 });
 
 /** Applies a Workflow event to the consumer's index; other events are ignored. */
@@ -77,8 +65,6 @@ export async function indexWorkflowEvent(tx: Knex, consumer: string, recorded: R
           service: platformModule(d.platform)?.service ?? null,
           platform_account_id: d.platformAccountId,
           scheduled: false,
-          status: 'active',
-          paused_for: JSON.stringify([]),
         })
         .onConflict(['consumer', 'workflow_id'])
         .ignore();
@@ -89,12 +75,6 @@ export async function indexWorkflowEvent(tx: Knex, consumer: string, recorded: R
       return;
     case 'WorkflowScheduled':
       await row.update({ scheduled: event.data.schedule !== null });
-      return;
-    case 'WorkflowPaused':
-      await row.update({ status: 'paused', paused_for: JSON.stringify(event.data.pausedFor) });
-      return;
-    case 'WorkflowResumed':
-      await row.update({ status: event.data.status, paused_for: JSON.stringify(event.data.pausedFor) });
       return;
     case 'WorkflowDeleted':
       await row.delete();
