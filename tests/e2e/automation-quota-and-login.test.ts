@@ -175,6 +175,8 @@ describe('automation (e2e): the daily quota and the login wall', function () {
 
     // the schedule's job scheduler exists and its first tick (at once) requests a run that the worker completes
     await waitFor('the job scheduler', async () => (await scheduler(user.workflowId)) !== undefined, 10_000, 50);
+    // the scheduler comes from the events: the workflows' read model may not list the workflow yet
+    await shownWorkflow(user.token, user.workflowId, () => true, 'the workflow in the read model');
     let ticked: any[] = [];
     await waitFor('the first scheduled execution', async () => (ticked = await scheduledExecutions(user.token, user.workflowId)).length === 1, 20_000, 100);
     const firstTick = ticked[0].id as string;

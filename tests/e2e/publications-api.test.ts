@@ -258,6 +258,7 @@ describe('publications: POST /articles/{id}/publish → review → queue → pub
     expect(over.status, over.text).to.equal(429);
     expect(over.body.error.code).to.equal('QUOTA_EXCEEDED');
     expect(over.body.error.details).to.include({ feature: 'daily_publications', limit: 5 });
+    await waitFor("bob's five publications listed", async () => (await mine(bob)).pagination.total >= 5);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await mine(bob)).pagination.total).to.equal(5);
   });
