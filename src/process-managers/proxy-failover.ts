@@ -177,7 +177,8 @@ async function moveOne(
       executionId,
       (fresh) => {
         const commands: WorkflowExecutionCommand[] = [];
-        assigning = assign && !isTerminal(fresh) && !(fresh.proxy?.proxyId === proxyId && fresh.proxy.leaseId === null);
+        // the proxy in place (a worker leased it meanwhile) is no move: the decider records nothing for it
+        assigning = assign && !isTerminal(fresh) && fresh.proxy?.proxyId !== proxyId;
         if (isTerminal(fresh)) return commands;
         if (assigning) commands.push({ type: 'AssignProxy', executionId, proxyId: proxyId!, leaseId: null, reason: 'proxy_failed', now: at });
         if (retry) commands.push({ type: 'RetryExecution', executionId, attempt: attempt!, reason, now: at });

@@ -266,6 +266,17 @@ describe('WorkflowExecution', () => {
         .then([]);
     });
 
+    it('is a no-op for the proxy in place under another lease or none: a move is recorded once, whoever asks for it', () => {
+      spec
+        .given(running)
+        .when({ ...cmd, leaseId: null, reason: 'proxy_failed' })
+        .then([]);
+      spec
+        .given(running)
+        .when({ ...cmd, leaseId: 'lease-9', reason: 'proxy_failed' })
+        .then([]);
+    });
+
     for (const [status, history] of terminals) {
       it(`refuses a ${status} run (CONFLICT)`, () => {
         spec.given(history).when(cmd).thenThrows(DomainError, code('CONFLICT'));

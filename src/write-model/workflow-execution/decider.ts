@@ -164,7 +164,9 @@ function assignProxy(command: AssignProxy, state: State): Event[] {
   const reason = requireOneOf(command.reason, PROXY_ASSIGNMENT_REASONS, 'reason');
   instant(command.now, 'now');
   if (isTerminal(state)) throw conflict(state, req, 'assign a proxy');
-  if (state.proxy && state.proxy.proxyId === proxyId && state.proxy.leaseId === leaseId) return [];
+  // the proxy in place, whoever leased it: the move was recorded once (the failover manager, which assigns
+  // without a lease, and a worker that leased the proxy it was given can both ask for it)
+  if (state.proxy && state.proxy.proxyId === proxyId) return [];
   return [
     {
       type: 'ProxyAssigned',
