@@ -211,6 +211,12 @@ describe('automation as documented: a new user review (e2e)', function () {
       expect(paused.status).to.equal('paused');
       expect(paused.pauses.find((p: any) => p.reason === 'quota_exceeded').until).to.equal(usage.body.data.resets_at);
       expect((await workflow(dora.token, manual)).paused_for, 'not scheduled: not paused').to.deep.equal([]);
+      await waitFor(
+        'the one the user paused paused for the quota too',
+        async () => (await workflow(dora.token, userPaused)).paused_for.includes('quota_exceeded'),
+        10_000,
+        50,
+      );
       expect((await workflow(dora.token, userPaused)).paused_for).to.have.members(['user', 'quota_exceeded']);
       // a paused workflow takes no manual run
       const refused = await api('POST', `/workflows/${scheduled}/execute`, dora.token);
@@ -219,6 +225,13 @@ describe('automation as documented: a new user review (e2e)', function () {
       // an upgrade (SubscriptionUpgraded) resumes at once, lifting only the quota pause
       await grantPlan(platform.store, dora.userId, 'xiaohongshu', 'pro');
       await waitFor('resumed by the upgrade', async () => (await workflow(dora.token, scheduled)).status === 'active', 10_000, 50);
+      // each workflow is resumed by a command of its own: the read model may show them one after the other
+      await waitFor(
+        'the quota pause lifted from the one the user paused',
+        async () => !(await workflow(dora.token, userPaused)).paused_for.includes('quota_exceeded'),
+        10_000,
+        50,
+      );
       expect((await workflow(dora.token, userPaused)).paused_for).to.deep.equal(['user']);
     });
   });

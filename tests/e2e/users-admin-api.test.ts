@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { NOTIFICATION_KINDS } from '../../src/write-model/notification/events.js';
-import { startPlatform, type Platform, type Reply } from '../support/platform.js';
+import { startPlatform, type Platform } from '../support/platform.js';
 import { waitFor } from '../support/wait-for.js';
 
 const PASSWORD = 'correct horse battery';
@@ -106,14 +106,9 @@ describe('usernames, preferences and admin user management (e2e)', function () {
 
   it('keeps notification preferences per kind: every kind listed, changes merged', async () => {
     const user = await platform.signUp('prefs');
-    // the profile is read from its read model: signUp waited for the plans, not for it
-    let before: Reply | undefined;
-    await waitFor('the new profile in the read model', async () => {
-      before = await platform.call('GET', '/api/v1/users/profile', { token: user.token });
-      return before.status === 200;
-    });
+    const before = await platform.call('GET', '/api/v1/users/profile', { token: user.token });
     // every kind the platform sends, each in-app and by mail (not by SMS) until changed
-    expect(before!.body.data.notification_preferences).to.deep.equal(
+    expect(before.body.data.notification_preferences).to.deep.equal(
       Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, { in_app: true, mail: true, sms: false }])),
     );
     expect(NOTIFICATION_KINDS).to.include.members(['quota_exceeded', 'account_invalidated', 'execution_failed', 'payment_received']);

@@ -179,6 +179,11 @@ export async function startPlatform(options: { proxies?: number; config?: Record
         if (Date.now() > deadline) throw new Error(`${name}'s free plans never appeared`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      // the profile comes from another read model than the plans: tests read it at once
+      while ((await call('GET', '/api/v1/users/profile', { token: user.token })).status !== 200) {
+        if (Date.now() > deadline) throw new Error(`${name}'s profile never appeared`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       return user;
     },
     async adminToken() {
